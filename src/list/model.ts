@@ -1,0 +1,109 @@
+/**
+ * The validated mirror list: the one typed value every later phase (observe, plan, execute,
+ * render, report) works from. Produced only by `parseMirrorList` in ./parse.ts.
+ */
+
+/** A place in the mirror-list file (1-based line and column). */
+export interface Location {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** A problem found in the mirror list. Errors are values until the edge turns them into text or annotations. */
+export interface ListProblem extends Location {
+  severity: "error" | "warning";
+  message: string;
+  hint?: string;
+}
+
+/** A normalised Docker reference, as distribution/reference parses it. */
+export interface ImageReference {
+  /** Registry host, `docker.io` for Docker Hub (never `index.docker.io`). May carry a port. */
+  domain: string;
+  /** Repository path below the host, with `library/` added for one-component Docker Hub names. */
+  path: string;
+  tag: string | null;
+  digest: string | null;
+}
+
+export type TagMutability = "MUTABLE" | "IMMUTABLE" | "MUTABLE_WITH_EXCLUSION" | "IMMUTABLE_WITH_EXCLUSION";
+
+/** Settings applied to a repository when ecr-mirror creates it (never changed on existing ones). */
+export interface RepositorySettings {
+  imageTagMutability: TagMutability;
+  /** ECR wildcard filters (`*` matches any run of characters); only with the *_WITH_EXCLUSION modes. */
+  imageTagMutabilityExclusionFilters: string[];
+  scanOnPush: boolean;
+  encryption: { type: "AES256" | "KMS" | "KMS_DSSE"; kmsKey: string | null };
+  tags: Record<string, string>;
+  /** The lifecycle policy document as JSON text, or null. */
+  lifecyclePolicy: string | null;
+  /** The repository policy document as JSON text, or null. */
+  repositoryPolicy: string | null;
+}
+
+export interface Target {
+  /** `ecr` (default) or `oci` (any registry speaking the Distribution API: Harbor, Artifactory, a test registry). */
+  type: "ecr" | "oci";
+  region: string | null;
+  accountId: string | null;
+  /** Registry address (`host[:port]`), or null to discover it (ECR's proxyEndpoint). */
+  registry: string | null;
+  imagePrefix: string;
+  chartPrefix: string;
+  prune: boolean;
+  repositorySettings: RepositorySettings;
+}
+
+/** An upstream registry the nodes redirect to the mirror. */
+export interface Upstream {
+  /** The registry host as image names carry it (`docker.io`, `quay.io`, `localhost:5000`). */
+  host: string;
+  /** Target repository prefix its images land under: `docker.io/<path>` at `<prefix>/<path>`. */
+  prefix: string;
+  /**
+   * Where content is fetched from without changing its name, as a base URL
+   * (`https://mirror.gcr.io`, `http://127.0.0.1:5000/cache`), or null for the host itself.
+   */
+  endpoint: string | null;
+  /** Whether nodes get a hosts.toml for this host (true for every host an image uses). */
+  redirect: boolean;
+  /** Whether the node may fall back to the upstream when the mirror fails (off: fail fast in an air gap). */
+  fallback: boolean;
+  location: Location | null;
+}
+
+/** One image to mirror: one source reference and one tag or digest. */
+export interface ImageEntry {
+  /** The reference, fully qualified as distribution prints it: `docker.io/library/redis:7.0`. */
+  source: string;
+  reference: ImageReference;
+  /** Target repository name, `mirrors/library/redis`. */
+  repository: string;
+  /** Platforms to keep (`linux/amd64`); empty means all. Only on tag-only entries. */
+  platforms: string[];
+  location: Location;
+}
+
+export interface ChartEntry {
+  kind: "http" | "oci";
+  /** The HTTP repository URL, or the `oci://` reference without version. */
+  source: string;
+  /** Chart name as published upstream. */
+  name: string;
+  /** Target repository name, `charts/ingress-nginx`. */
+  repository: string;
+  version: string;
+  /** The tag the version is stored under (helm turns `+` into `_`). */
+  tag: string;
+  location: Location;
+}
+
+export interface MirrorList {
+  file: string;
+  target: Target;
+  upstreams: Upstream[];
+  images: ImageEntry[];
+  charts: ChartEntry[];
+}

@@ -1,0 +1,683 @@
+/**
+ * Reads a mirror-list file into the typed `MirrorList`, or into located problems. Pure: the text
+ * comes in, values come out; the caller reads the file and prints or annotates the problems.
+ */
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseAllDocuments, type YAMLMap } from "yaml";
+import type {
+  ChartEntry,
+  ImageEntry,
+  ImageReference,
+  ListProblem,
+  Location,
+  MirrorList,
+  RepositorySettings,
+  TagMutability,
+  Target,
+  Upstream,
+} from "./model.js";
+import {
+  CHART_VERSION,
+  chartTag,
+  defaultUpstreamPrefix,
+  repositoryNameProblem,
+  type TargetType,
+} from "./naming.js";
+import {
+  formatReference,
+  isValidDomain,
+  isValidTag,
+  parseReference,
+  referenceName,
+  validateDigest,
+} from "./reference.js";
+import { mirrorListSchema } from "./schema.js";
+import { type SchemaNode, validateStructure } from "./validate-structure.js";
+
+export const DEFAULT_IMAGE_PREFIX = "mirrors";
+export const DEFAULT_CHART_PREFIX = "charts";
+
+export interface ParseResult {
+  /** The list, or null when any error was found (warnings alone keep it). */
+  list: MirrorList | null;
+  /** Every problem, errors and warnings, in file order. */
+  problems: ListProblem[];
+}
+
+class Problems {
+  readonly items: ListProblem[] = [];
+  constructor(
+    private readonly file: string,
+    private readonly lines: LineCounter,
+  ) {}
+  at(offset: number): Location {
+    const pos = this.lines.linePos(offset);
+    return { file: this.file, line: pos.line, column: pos.col };
+  }
+  locate(node: unknown, fallback = 0): Location {
+    const range = (node as Node | null | undefined)?.range;
+    return this.at(range ? range[0] : fallback);
+  }
+  error(where: Location, message: string, hint?: string): void {
+    this.items.push({ ...where, severity: "error", message, ...(hint ? { hint } : {}) });
+  }
+  warn(where: Location, message: string, hint?: string): void {
+    this.items.push({ ...where, severity: "warning", message, ...(hint ? { hint } : {}) });
+  }
+  get hasErrors(): boolean {
+    return this.items.some((p) => p.severity === "error");
+  }
+}
+
+function get(map: unknown, key: string): Node | undefined {
+  if (!isMap(map)) return undefined;
+  const pair = (map as YAMLMap).items.find((p) => isScalar(p.key) && p.key.value === key);
+  return (pair?.value ?? undefined) as Node | undefined;
+}
+
+function keyNode(map: unknown, key: string): Node | undefined {
+  if (!isMap(map)) return undefined;
+  return (map as YAMLMap).items.find((p) => isScalar(p.key) && p.key.value === key)?.key as Node | undefined;
+}
+
+function str(node: unknown): string | undefined {
+  return isScalar(node) && typeof node.value === "string" ? node.value : undefined;
+}
+
+function bool(node: unknown): boolean | undefined {
+  return isScalar(node) && typeof node.value === "boolean" ? node.value : undefined;
+}
+
+function strings(node: unknown): { value: string; node: Node }[] {
+  if (!isSeq(node)) return [];
+  return node.items.flatMap((item) =>
+    isScalar(item) && typeof item.value === "string" ? [{ value: item.value, node: item as Node }] : [],
+  );
+}
+
+/** Parses and validates a mirror list. `file` is the path shown in every problem. */
+export function parseMirrorList(text: string, file: string): ParseResult {
+  const lines = new LineCounter();
+  const problems = new Problems(file, lines);
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const all = Array.isArray(docs) ? docs : [];
+  for (const doc of all) {
+    for (const e of doc.errors)
+      problems.error(problems.at(e.pos[0]), yamlMessage(e.message), yamlHint(e.code));
+    for (const w of doc.warnings) problems.warn(problems.at(w.pos[0]), yamlMessage(w.message));
+  }
+  if (all.length > 1) {
+    problems.error(
+      problems.locate(all[1]?.contents, all[1]?.range[0] ?? 0),
+      "the file holds more than one YAML document",
+      "keep one list per file: remove the second '---'",
+    );
+  }
+  const doc = all[0];
+  if (problems.hasErrors) return done(problems, null);
+  const root = doc?.contents ?? null;
+  if (root === null || (isScalar(root) && root.value === null)) {
+    problems.error(
+      problems.at(0),
+      "the mirror list is empty",
+      "start with `images:` and a list of references, e.g. `- redis:7.0`",
+    );
+    return done(problems, null);
+  }
+  for (const p of validateStructure(root, mirrorListSchema as SchemaNode)) {
+    problems.error(problems.at(p.offset), p.message, p.hint);
+  }
+  // The semantic checks below read only well-typed nodes, so structural errors and these are reported together.
+  const target = readTarget(get(root, "target"), problems);
+  const upstreams = readUpstreams(get(root, "upstreams"), target, problems);
+  const images = readImages(get(root, "images"), target, upstreams, problems);
+  const charts = readCharts(get(root, "charts"), target, problems);
+  checkRepositoryClashes(images, charts, problems);
+  if (images.length === 0 && charts.length === 0 && !problems.hasErrors) {
+    problems.error(
+      problems.at(0),
+      "the mirror list names no images and no charts",
+      "add `images:` or `charts:`",
+    );
+  }
+  // Every host an image uses is redirected on the nodes; hosts listed only in `upstreams` are too.
+  const usedUpstreams = [...upstreams.values()].filter(
+    (u) => u.location !== null || images.some((i) => i.reference.domain === u.host),
+  );
+  usedUpstreams.sort((a, b) => a.host.localeCompare(b.host));
+  if (problems.hasErrors) return done(problems, null);
+  return done(problems, { file, target, upstreams: usedUpstreams, images, charts });
+}
+
+function done(problems: Problems, list: MirrorList | null): ParseResult {
+  const sorted = [...problems.items].sort((a, b) => a.line - b.line || a.column - b.column);
+  return { list, problems: sorted };
+}
+
+function yamlMessage(message: string): string {
+  // The yaml library appends " at line L, column C" and a code frame; we print the location ourselves.
+  return (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "");
+}
+
+function yamlHint(code: string): string | undefined {
+  switch (code) {
+    case "DUPLICATE_KEY":
+      return "each key may appear once in a mapping; merge the two entries";
+    case "TAB_AS_INDENT":
+      return "indent with spaces, not tabs";
+    case "BAD_INDENT":
+    case "MISSING_CHAR":
+      return "check the indentation: list items under a key are indented by the same amount";
+    default:
+      return undefined;
+  }
+}
+
+const MUTABILITY: readonly TagMutability[] = [
+  "MUTABLE",
+  "IMMUTABLE",
+  "MUTABLE_WITH_EXCLUSION",
+  "IMMUTABLE_WITH_EXCLUSION",
+];
+
+function readTarget(node: Node | undefined, problems: Problems): Target {
+  const type = (str(get(node, "type")) ?? "ecr") as TargetType;
+  const registryNode = get(node, "registry");
+  let registry = str(registryNode) ?? null;
+  if (registry !== null) {
+    if (/^https?:\/\//.test(registry)) {
+      problems.error(
+        problems.locate(registryNode),
+        "target.registry is a host, not a URL",
+        `write "${registry.replace(/^https?:\/\//, "").replace(/\/+$/, "")}"`,
+      );
+      registry = null;
+    } else if (!isValidDomain(registry)) {
+      problems.error(
+        problems.locate(registryNode),
+        `target.registry "${registry}" is not a registry host`,
+        "expected host[:port], e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+      );
+      registry = null;
+    }
+  }
+  if (type === "oci" && registry === null && !registryNode) {
+    problems.error(
+      problems.locate(node),
+      "a target of type oci needs target.registry",
+      "add registry: harbor.example.com",
+    );
+  }
+  return {
+    type,
+    region: str(get(node, "region")) ?? null,
+    accountId: str(get(node, "accountId")) ?? null,
+    registry,
+    imagePrefix: str(get(node, "imagePrefix")) ?? DEFAULT_IMAGE_PREFIX,
+    chartPrefix: str(get(node, "chartPrefix")) ?? DEFAULT_CHART_PREFIX,
+    prune: bool(get(node, "prune")) ?? false,
+    repositorySettings: readRepositorySettings(get(node, "repositorySettings"), problems),
+  };
+}
+
+function readRepositorySettings(node: Node | undefined, problems: Problems): RepositorySettings {
+  const modeNode = get(node, "imageTagMutability");
+  const mode = (MUTABILITY as readonly string[]).includes(str(modeNode) ?? "")
+    ? (str(modeNode) as TagMutability)
+    : "MUTABLE";
+  const filtersNode = get(node, "imageTagMutabilityExclusionFilters");
+  const filters = strings(filtersNode).map((f) => f.value);
+  if (mode.endsWith("_WITH_EXCLUSION") && filters.length === 0) {
+    problems.error(
+      problems.locate(modeNode),
+      `${mode} needs imageTagMutabilityExclusionFilters`,
+      'add imageTagMutabilityExclusionFilters: ["latest"] (wildcards allowed), or use MUTABLE or IMMUTABLE',
+    );
+  }
+  if (!mode.endsWith("_WITH_EXCLUSION") && filtersNode) {
+    problems.error(
+      problems.locate(keyNode(node, "imageTagMutabilityExclusionFilters")),
+      `imageTagMutabilityExclusionFilters only apply to MUTABLE_WITH_EXCLUSION and IMMUTABLE_WITH_EXCLUSION (the mode is ${mode})`,
+      "set imageTagMutability: IMMUTABLE_WITH_EXCLUSION, or remove the filters",
+    );
+  }
+  const encryptionNode = get(node, "encryption");
+  const encType = (str(get(encryptionNode, "type")) ?? "AES256") as RepositorySettings["encryption"]["type"];
+  const kmsKeyNode = get(encryptionNode, "kmsKey");
+  const kmsKey = str(kmsKeyNode) ?? null;
+  if (kmsKey !== null && encType === "AES256") {
+    problems.error(
+      problems.locate(kmsKeyNode),
+      "encryption.kmsKey needs encryption.type KMS or KMS_DSSE",
+      "set type: KMS, or remove kmsKey",
+    );
+  }
+  const tags: Record<string, string> = {};
+  const tagsNode = get(node, "tags");
+  if (isMap(tagsNode)) {
+    for (const pair of (tagsNode as YAMLMap).items) {
+      const k = isScalar(pair.key) ? String(pair.key.value) : "";
+      const v = str(pair.value);
+      if (k.length < 1 || k.length > 128)
+        problems.error(problems.locate(pair.key), `resource tag key "${k}" must be 1 to 128 characters`);
+      else if (k.toLowerCase().startsWith("aws:"))
+        problems.error(problems.locate(pair.key), `resource tag key "${k}" uses the reserved prefix aws:`);
+      if (v !== undefined) tags[k] = v;
+    }
+  }
+  return {
+    imageTagMutability: mode,
+    imageTagMutabilityExclusionFilters: filters,
+    scanOnPush: bool(get(node, "scanOnPush")) ?? false,
+    encryption: { type: encType, kmsKey },
+    tags,
+    lifecyclePolicy: readPolicy(get(node, "lifecyclePolicy"), "lifecyclePolicy", "rules", problems),
+    repositoryPolicy: readPolicy(get(node, "repositoryPolicy"), "repositoryPolicy", "Statement", problems),
+  };
+}
+
+/** A policy document given as a mapping or a JSON string, returned as compact JSON text. */
+function readPolicy(
+  node: Node | undefined,
+  name: string,
+  requiredKey: string,
+  problems: Problems,
+): string | null {
+  if (!node) return null;
+  let value: unknown;
+  if (isMap(node)) value = node.toJSON();
+  else if (typeof str(node) === "string") {
+    try {
+      value = JSON.parse(str(node)!);
+    } catch (e) {
+      problems.error(
+        problems.locate(node),
+        `${name} is not valid JSON: ${(e as Error).message}`,
+        "give the policy as a YAML mapping instead of a JSON string",
+      );
+      return null;
+    }
+  } else return null;
+  if (typeof value !== "object" || value === null || Array.isArray(value) || !(requiredKey in value)) {
+    problems.error(
+      problems.locate(node),
+      `${name} has no "${requiredKey}"`,
+      name === "lifecyclePolicy"
+        ? "an ECR lifecycle policy is { rules: [ … ] }"
+        : 'an IAM policy document is { Version: "2012-10-17", Statement: [ … ] }',
+    );
+    return null;
+  }
+  return JSON.stringify(value);
+}
+
+function readUpstreams(node: Node | undefined, target: Target, problems: Problems): Map<string, Upstream> {
+  const result = new Map<string, Upstream>();
+  if (!isMap(node)) return result;
+  for (const pair of (node as YAMLMap).items) {
+    const keyLoc = problems.locate(pair.key);
+    let host = isScalar(pair.key) ? String(pair.key.value) : "";
+    if (/^[a-z]+:\/\//i.test(host)) {
+      problems.error(
+        keyLoc,
+        `upstream "${host}" is a URL; upstreams are keyed by registry host`,
+        `write "${host.replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "")}"`,
+      );
+      continue;
+    }
+    if (!isValidDomain(host)) {
+      problems.error(
+        keyLoc,
+        `upstream "${host}" is not a registry host`,
+        "expected host[:port] as image names carry it, e.g. quay.io or registry.k8s.io",
+      );
+      continue;
+    }
+    if (host === "index.docker.io") host = "docker.io";
+    if (result.has(host)) {
+      problems.error(
+        keyLoc,
+        `upstream ${host} is listed twice (index.docker.io is docker.io)`,
+        "merge the two entries",
+      );
+      continue;
+    }
+    const prefixNode = get(pair.value, "prefix");
+    const prefix = str(prefixNode) ?? defaultUpstreamPrefix(host, target.imagePrefix);
+    const prefixProblem = repositoryNameProblem(prefix, target.type);
+    if (prefixProblem) {
+      problems.error(
+        problems.locate(prefixNode ?? pair.key),
+        `upstream ${host} cannot land under "${prefix}": ${prefixProblem}`,
+        `give it a prefix of its own: upstreams: { "${host}": { prefix: "${target.imagePrefix}/${host
+          .replace(/[^a-z0-9.]+/gi, "-")
+          .replace(/^-|-$/g, "")
+          .toLowerCase()}" } }`,
+      );
+    }
+    const endpointNode = get(pair.value, "endpoint");
+    const endpoint = str(endpointNode)?.replace(/\/+$/, "") ?? null;
+    result.set(host, {
+      host,
+      prefix,
+      endpoint,
+      redirect: bool(get(pair.value, "redirect")) ?? true,
+      fallback: bool(get(pair.value, "fallback")) ?? false,
+      location: keyLoc,
+    });
+  }
+  return result;
+}
+
+function upstreamFor(host: string, target: Target, upstreams: Map<string, Upstream>): Upstream {
+  let upstream = upstreams.get(host);
+  if (!upstream) {
+    upstream = {
+      host,
+      prefix: defaultUpstreamPrefix(host, target.imagePrefix),
+      endpoint: null,
+      redirect: true,
+      fallback: false,
+      location: null,
+    };
+    upstreams.set(host, upstream);
+  }
+  return upstream;
+}
+
+interface Wanted {
+  tag: string | null;
+  digest: string | null;
+  node: Node;
+}
+
+function readImages(
+  node: Node | undefined,
+  target: Target,
+  upstreams: Map<string, Upstream>,
+  problems: Problems,
+): ImageEntry[] {
+  const entries: ImageEntry[] = [];
+  const byKey = new Map<string, ImageEntry>();
+  const byRepository = new Map<string, ImageEntry>();
+  if (!isSeq(node)) return entries;
+  for (const item of node.items) {
+    const isObject = isMap(item);
+    const sourceNode = isObject ? get(item, "source") : (item as Node);
+    const source = str(sourceNode);
+    if (source === undefined) continue; // structural problem, already reported
+    const parsed = parseReference(source);
+    if (!parsed.ok) {
+      problems.error(
+        problems.locate(sourceNode),
+        `invalid image reference "${source}": ${parsed.error}`,
+        parsed.hint,
+      );
+      continue;
+    }
+    const ref = parsed.value;
+    const wanted: Wanted[] = [];
+    if (ref.tag !== null || ref.digest !== null)
+      wanted.push({ tag: ref.tag, digest: ref.digest, node: sourceNode as Node });
+    const platformsNode = isObject ? get(item, "platforms") : undefined;
+    const platforms = strings(platformsNode).map((p) => p.value);
+    if (isObject) {
+      for (const t of strings(get(item, "tags"))) {
+        if (!isValidTag(t.value)) {
+          problems.error(
+            problems.locate(t.node),
+            `invalid tag "${t.value}"`,
+            "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
+          );
+        } else wanted.push({ tag: t.value, digest: null, node: t.node });
+      }
+      for (const d of strings(get(item, "digests"))) {
+        const problem = validateDigest(d.value);
+        if (problem) problems.error(problems.locate(d.node), `invalid digest "${d.value}": ${problem}`);
+        else wanted.push({ tag: null, digest: d.value, node: d.node });
+      }
+      if (ref.tag !== null && get(item, "tags")) {
+        problems.error(
+          problems.locate(sourceNode),
+          `source "${source}" carries a tag and the entry also lists tags`,
+          "put every tag in tags: and leave the source without one",
+        );
+      }
+    }
+    if (wanted.length === 0) {
+      problems.error(
+        problems.locate(sourceNode),
+        `"${source}" names no tag or digest`,
+        isObject
+          ? 'add tags: ["1.2.3"] or digests: ["sha256:…"]'
+          : `write "${source}:<tag>" (ecr-mirror never assumes :latest; write :latest if you mean it)`,
+      );
+      continue;
+    }
+    if (platforms.length > 0 && wanted.some((w) => w.digest !== null)) {
+      problems.error(
+        problems.locate(keyNode(item, "platforms")),
+        "platforms can only filter tag-only entries",
+        "filtering writes a new single-platform manifest whose digest differs from the pinned one, so a digest-pinned pull would fail on the node; remove platforms or the digest",
+      );
+    }
+    const upstream = upstreamFor(ref.domain, target, upstreams);
+    const repository = `${upstream.prefix}/${ref.path}`;
+    const nameProblem = repositoryNameProblem(repository, target.type);
+    if (nameProblem) {
+      const hostIsTheProblem = repositoryNameProblem(upstream.prefix, target.type) !== null;
+      problems.error(
+        problems.locate(sourceNode),
+        hostIsTheProblem
+          ? `"${ref.domain}" cannot be nested in an ECR repository name: ${nameProblem}`
+          : `"${source}" cannot land in the target: ${nameProblem}`,
+        hostIsTheProblem
+          ? `give the upstream a prefix of its own: upstreams: { "${ref.domain}": { prefix: "${target.imagePrefix}/${ref.domain
+              .replace(/[^a-zA-Z0-9.]+/g, "-")
+              .replace(/^-|-$/g, "")
+              .toLowerCase()}" } }`
+          : repository.length > 256
+            ? "shorten target.imagePrefix or the upstream's prefix"
+            : "ECR allows lower-case letters, digits and single '.', '_' or '-' between them",
+      );
+      continue;
+    }
+    for (const w of wanted) {
+      const entryRef: ImageReference = { domain: ref.domain, path: ref.path, tag: w.tag, digest: w.digest };
+      const entry: ImageEntry = {
+        source: formatReference(entryRef),
+        reference: entryRef,
+        repository,
+        platforms,
+        location: problems.locate(w.node),
+      };
+      const owner = byRepository.get(repository);
+      if (owner && referenceName(owner.reference) !== referenceName(entryRef)) {
+        problems.error(
+          entry.location,
+          `${referenceName(entryRef)} and ${referenceName(owner.reference)} (line ${owner.location.line}) both land in repository ${repository}`,
+          "give one of the upstreams its own prefix under upstreams:",
+        );
+        continue;
+      }
+      byRepository.set(repository, entry);
+      const key = `${repository}${w.tag !== null ? `:${w.tag}` : `@${w.digest}`}`;
+      const previous = byKey.get(key);
+      if (previous) {
+        if (previous.reference.digest !== entryRef.digest) {
+          problems.error(
+            entry.location,
+            `${key} is pinned differently here and on line ${previous.location.line}`,
+            "keep one entry per tag; pin it to one digest or none",
+          );
+        } else if (previous.platforms.join() !== platforms.join()) {
+          problems.error(
+            entry.location,
+            `${key} is listed here and on line ${previous.location.line} with different platforms`,
+            "keep one entry per tag",
+          );
+        }
+        continue; // a true duplicate merges into the first
+      }
+      byKey.set(key, entry);
+      entries.push(entry);
+    }
+  }
+  return entries;
+}
+
+function readCharts(node: Node | undefined, target: Target, problems: Problems): ChartEntry[] {
+  const entries: ChartEntry[] = [];
+  const byKey = new Map<string, ChartEntry>();
+  if (!isSeq(node)) return entries;
+  for (const item of node.items) {
+    const sourceNode = get(item, "source");
+    const raw = str(sourceNode);
+    if (raw === undefined) continue;
+    const nameNode = get(item, "name");
+    let name = str(nameNode);
+    let kind: ChartEntry["kind"];
+    let source: string;
+    if (raw.startsWith("oci://")) {
+      kind = "oci";
+      const rest = raw.slice("oci://".length).replace(/\/+$/, "");
+      const parsed = parseReference(rest);
+      if (
+        !parsed.ok ||
+        !rest.includes("/") ||
+        (parsed.value.domain === "docker.io" && !rest.startsWith("docker.io/"))
+      ) {
+        problems.error(
+          problems.locate(sourceNode),
+          `invalid OCI chart reference "${raw}"${parsed.ok ? ": it names no registry host" : `: ${parsed.error}`}`,
+          "expected oci://host/path/name, e.g. oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack",
+        );
+        continue;
+      }
+      if (parsed.value.tag !== null || parsed.value.digest !== null) {
+        problems.error(
+          problems.locate(sourceNode),
+          `the OCI chart reference "${raw}" carries a version`,
+          "leave the version out of source and list it under versions:",
+        );
+        continue;
+      }
+      source = `oci://${referenceName(parsed.value)}`;
+      const last = parsed.value.path.split("/").pop()!;
+      if (name !== undefined && name !== last) {
+        problems.error(
+          problems.locate(nameNode),
+          `name "${name}" differs from the chart named by the OCI reference ("${last}")`,
+          "remove name: for OCI charts, or use target: to store it under another name",
+        );
+        continue;
+      }
+      name = last;
+    } else {
+      kind = "http";
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        problems.error(
+          problems.locate(sourceNode),
+          `"${raw}" is not a URL`,
+          "expected an HTTP chart repository URL or oci://host/path/name",
+        );
+        continue;
+      }
+      if (url.search || url.hash) {
+        problems.error(
+          problems.locate(sourceNode),
+          "a chart repository URL has no query or fragment",
+          "give the repository's base URL, where index.yaml lives",
+        );
+        continue;
+      }
+      source = url.toString().replace(/\/+$/, "");
+      if (source.endsWith("/index.yaml")) {
+        problems.error(
+          problems.locate(sourceNode),
+          "give the chart repository's base URL, not its index.yaml",
+          `write "${source.slice(0, -"/index.yaml".length)}"`,
+        );
+        continue;
+      }
+      if (name === undefined) {
+        problems.error(
+          problems.locate(sourceNode),
+          "a chart from an HTTP repository needs name:",
+          "add name: <chart name> as it appears in the repository's index.yaml",
+        );
+        continue;
+      }
+    }
+    const targetName = str(get(item, "target")) ?? name;
+    const repository = `${target.chartPrefix}/${targetName}`;
+    const nameProblem = repositoryNameProblem(repository, target.type);
+    if (nameProblem) {
+      problems.error(
+        problems.locate(nameNode ?? sourceNode),
+        `chart ${name} cannot land in the target: ${nameProblem}`,
+        "use target: to give it a valid repository name",
+      );
+      continue;
+    }
+    for (const v of strings(get(item, "versions"))) {
+      const location = problems.locate(v.node);
+      if (!CHART_VERSION.test(v.value)) {
+        problems.error(
+          location,
+          `chart version "${v.value}" is not a semantic version`,
+          "Helm chart versions are SemVer 2, e.g. 4.11.3 or 1.0.0-rc.1",
+        );
+        continue;
+      }
+      const tag = chartTag(v.value);
+      if (!isValidTag(tag)) {
+        problems.error(location, `chart version "${v.value}" cannot be stored as an OCI tag ("${tag}")`);
+        continue;
+      }
+      const entry: ChartEntry = { kind, source, name, repository, version: v.value, tag, location };
+      const key = `${repository}:${tag}`;
+      const previous = byKey.get(key);
+      if (previous) {
+        if (previous.source !== source || previous.name !== name) {
+          problems.error(
+            location,
+            `${repository}:${tag} would hold both ${name} from ${source} and ${previous.name} from ${previous.source} (line ${previous.location.line})`,
+            "give one chart its own repository name with target:",
+          );
+        }
+        continue;
+      }
+      const sameRepository = entries.find(
+        (e) => e.repository === repository && (e.source !== source || e.name !== name),
+      );
+      if (sameRepository) {
+        problems.error(
+          location,
+          `charts ${name} from ${source} and ${sameRepository.name} from ${sameRepository.source} (line ${sameRepository.location.line}) both land in ${repository}`,
+          "give one chart its own repository name with target:",
+        );
+        continue;
+      }
+      byKey.set(key, entry);
+      entries.push(entry);
+    }
+  }
+  return entries;
+}
+
+function checkRepositoryClashes(images: ImageEntry[], charts: ChartEntry[], problems: Problems): void {
+  const imageRepos = new Map(images.map((i) => [i.repository, i]));
+  for (const chart of charts) {
+    const image = imageRepos.get(chart.repository);
+    if (image) {
+      problems.error(
+        chart.location,
+        `chart ${chart.name} lands in ${chart.repository}, where the image ${referenceName(image.reference)} (line ${image.location.line}) lands too`,
+        "use different target.imagePrefix and target.chartPrefix",
+      );
+    }
+  }
+}

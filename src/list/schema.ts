@@ -1,0 +1,207 @@
+/**
+ * The mirror-list schema, written once. `schema/mirrors.schema.json` is generated from it
+ * (`npm run build`; a test fails when the file is stale), and the parser in ./parse.ts validates
+ * the file's structure by interpreting this same object, so editors, CI and the tool agree.
+ *
+ * Only a JSON-Schema subset is used (type, properties, additionalProperties, required, enum,
+ * pattern, items, minItems, uniqueItems, minLength, maxLength, oneOf discriminated by type),
+ * because ./validate-structure.ts interprets exactly that subset.
+ */
+
+const ecrPrefix = "^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$";
+
+const stringList = (description: string, item: Record<string, unknown> = {}) => ({
+  type: "array",
+  description,
+  items: { type: "string", ...item },
+  minItems: 1,
+  uniqueItems: true,
+});
+
+const policyDocument = (description: string) => ({
+  type: ["object", "string"],
+  description: `${description} Either a YAML mapping (turned into JSON) or a JSON string.`,
+});
+
+export const mirrorListSchema = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://github.com/ecr-mirror/ecr-mirror/schema/mirrors.schema.json",
+  title: "ecr-mirror mirror list",
+  description:
+    "Container images and Helm charts to keep mirrored in a private Amazon ECR registry (or any OCI registry), and where they land.",
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    version: { description: "Format version of this file.", enum: [1] },
+    target: {
+      type: "object",
+      description: "Where the mirrors live and how repositories are created.",
+      additionalProperties: false,
+      properties: {
+        type: {
+          description: "`ecr` (default) or `oci` for any registry speaking the OCI Distribution API.",
+          enum: ["ecr", "oci"],
+        },
+        region: {
+          type: "string",
+          description: "AWS region of the registry; else the action's `aws-region` input or AWS_REGION.",
+          pattern: "^[a-z]{2}(?:-[a-z0-9]+)+-[0-9]+$",
+        },
+        accountId: {
+          type: "string",
+          description: "12-digit AWS account id (quoted); discovered from the credentials when absent.",
+          pattern: "^[0-9]{12}$",
+        },
+        registry: {
+          type: "string",
+          description:
+            "Registry address `host[:port]`. For ECR it is discovered (the authorization data's proxyEndpoint) when absent.",
+          minLength: 1,
+        },
+        imagePrefix: {
+          type: "string",
+          description: "Repository prefix images land under (default `mirrors`).",
+          pattern: ecrPrefix,
+        },
+        chartPrefix: {
+          type: "string",
+          description: "Repository prefix Helm charts land under (default `charts`).",
+          pattern: ecrPrefix,
+        },
+        prune: {
+          type: "boolean",
+          description:
+            "Delete tags under the managed prefixes that the list no longer names (default false). Always shown in the plan first.",
+        },
+        repositorySettings: {
+          type: "object",
+          description: "Settings applied to repositories when ecr-mirror creates them.",
+          additionalProperties: false,
+          properties: {
+            imageTagMutability: {
+              description:
+                "Tag mutability (default IMMUTABLE). The *_WITH_EXCLUSION modes need imageTagMutabilityExclusionFilters.",
+              enum: ["MUTABLE", "IMMUTABLE", "MUTABLE_WITH_EXCLUSION", "IMMUTABLE_WITH_EXCLUSION"],
+            },
+            imageTagMutabilityExclusionFilters: stringList(
+              "Wildcard tag filters (`*` matches any characters) excluded from the mutability mode.",
+              { pattern: "^[0-9a-zA-Z._*-]{1,128}$" },
+            ),
+            scanOnPush: { type: "boolean", description: "Basic scanning on push (default false)." },
+            encryption: {
+              type: "object",
+              description: "Encryption at rest (default AES256).",
+              additionalProperties: false,
+              required: ["type"],
+              properties: {
+                type: { enum: ["AES256", "KMS", "KMS_DSSE"] },
+                kmsKey: {
+                  type: "string",
+                  description: "KMS key ARN, id or alias; only with KMS or KMS_DSSE.",
+                  minLength: 1,
+                },
+              },
+            },
+            tags: {
+              type: "object",
+              description: "Resource tags for created repositories.",
+              additionalProperties: { type: "string", maxLength: 256 },
+            },
+            lifecyclePolicy: policyDocument("ECR lifecycle policy for created repositories."),
+            repositoryPolicy: policyDocument(
+              "Repository policy for created repositories, for example cross-account pulls.",
+            ),
+          },
+        },
+      },
+    },
+    upstreams: {
+      type: "object",
+      description:
+        "Upstream registries, keyed by host as image names carry it (`docker.io`, `quay.io`). Every host an image uses is redirected; list one here to change where it lands or where it is fetched from.",
+      additionalProperties: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          prefix: {
+            type: "string",
+            description:
+              "Repository prefix this upstream lands under. Default: the image prefix for docker.io, `<image prefix>/<host>` for others.",
+            pattern: ecrPrefix,
+          },
+          endpoint: {
+            type: "string",
+            description:
+              "Where content is fetched from without changing its name, e.g. `https://mirror.gcr.io` or a pull-through cache URL.",
+            pattern: "^https?://[^\\s/]+(?:/[^\\s]*)?$",
+          },
+          redirect: {
+            type: "boolean",
+            description: "Render node configuration that redirects this host to the mirror (default true).",
+          },
+          fallback: {
+            type: "boolean",
+            description:
+              "Let nodes fall back to the upstream when the mirror fails (default false: fail fast).",
+          },
+        },
+      },
+    },
+    images: {
+      type: "array",
+      description: "Images to mirror: references, or objects for one source with several tags.",
+      items: {
+        oneOf: [
+          {
+            type: "string",
+            description:
+              "A reference: `redis:7.0`, `quay.io/prometheus/node-exporter:v1.8.2`, `ghcr.io/org/app@sha256:…`, `nginx:1.27@sha256:…`.",
+            minLength: 1,
+          },
+          {
+            type: "object",
+            additionalProperties: false,
+            required: ["source"],
+            properties: {
+              source: {
+                type: "string",
+                description: "The image name, optionally with one tag or digest.",
+                minLength: 1,
+              },
+              tags: stringList("Tags to mirror."),
+              digests: stringList("Digests to mirror (sha256:…); each gets a synthetic tag in the target."),
+              platforms: stringList(
+                "Keep only these platforms (os/arch[/variant]). Only for tag-only entries: it changes the digest.",
+                { pattern: "^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9.]+)?$" },
+              ),
+            },
+          },
+        ],
+      },
+    },
+    charts: {
+      type: "array",
+      description: "Helm charts to mirror as OCI artifacts under the chart prefix.",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["source", "versions"],
+        properties: {
+          source: {
+            type: "string",
+            description:
+              "An HTTP chart repository URL (then `name` is required) or `oci://host/path/name` (without version).",
+            pattern: "^(?:https?|oci)://[^\\s]+$",
+          },
+          name: { type: "string", description: "Chart name in an HTTP repository.", minLength: 1 },
+          versions: stringList("Exact chart versions."),
+          target: {
+            type: "string",
+            description: "Repository name below the chart prefix (default: the chart name).",
+            pattern: ecrPrefix,
+          },
+        },
+      },
+    },
+  },
+} as const;

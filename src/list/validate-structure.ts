@@ -1,0 +1,229 @@
+/**
+ * Checks a parsed YAML document against the mirror-list schema (./schema.ts), reporting every
+ * problem with the offset of the node it concerns. Interprets only the schema subset that
+ * schema.ts documents; a test holds it in agreement with a full JSON-Schema validator.
+ */
+import { isMap, isPair, isScalar, isSeq, type Node, type Pair } from "yaml";
+
+export interface StructureProblem {
+  offset: number;
+  message: string;
+  hint?: string;
+}
+
+// The schema is a plain JSON value; this is the shape of the subset we read from it.
+export interface SchemaNode {
+  type?: string | readonly string[];
+  enum?: readonly unknown[];
+  pattern?: string;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  uniqueItems?: boolean;
+  items?: SchemaNode;
+  oneOf?: readonly SchemaNode[];
+  properties?: Readonly<Record<string, SchemaNode>>;
+  additionalProperties?: boolean | SchemaNode;
+  required?: readonly string[];
+  description?: string;
+}
+
+type NodeType = "object" | "array" | "string" | "number" | "boolean" | "null";
+
+function nodeType(node: unknown): NodeType {
+  if (isMap(node)) return "object";
+  if (isSeq(node)) return "array";
+  if (isScalar(node)) {
+    const v = node.value;
+    if (v === null || v === undefined) return "null";
+    if (typeof v === "string") return "string";
+    if (typeof v === "number" || typeof v === "bigint") return "number";
+    if (typeof v === "boolean") return "boolean";
+  }
+  return "null";
+}
+
+const typeWords: Record<string, string> = {
+  object: "a mapping",
+  array: "a list",
+  string: "a string",
+  number: "a number",
+  boolean: "true or false",
+  null: "nothing",
+};
+
+function describeFound(node: unknown): string {
+  const t = nodeType(node);
+  if (t === "string") return JSON.stringify((node as { value: string }).value);
+  if (isScalar(node) && t !== "null") return `${typeWords[t]} (${String(node.value)})`;
+  return typeWords[t] ?? t;
+}
+
+function offsetOf(node: unknown, fallback: number): number {
+  const range = (node as Node | null | undefined)?.range;
+  return range ? range[0] : fallback;
+}
+
+/** Edit distance, for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+export function closest(word: string, candidates: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const c of candidates) {
+    const d = c.toLowerCase() === word.toLowerCase() ? 0 : editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best !== null && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
+}
+
+function typeMatches(expected: string | readonly string[], actual: NodeType, node: unknown): boolean {
+  const list = typeof expected === "string" ? [expected] : expected;
+  return list.some(
+    (t) =>
+      t === actual ||
+      (t === "integer" && actual === "number" && Number.isInteger((node as { value: number }).value)),
+  );
+}
+
+function joinPath(path: string, key: string | number): string {
+  if (typeof key === "number") return `${path}[${key}]`;
+  return path ? `${path}.${key}` : key;
+}
+
+function where(path: string): string {
+  return path ? ` in ${path}` : "";
+}
+
+export function validateStructure(root: unknown, schema: SchemaNode, rootOffset = 0): StructureProblem[] {
+  const problems: StructureProblem[] = [];
+
+  const visit = (node: unknown, s: SchemaNode, path: string, fallback: number): void => {
+    const at = offsetOf(node, fallback);
+    const actual = nodeType(node);
+    if (s.oneOf) {
+      const branch = s.oneOf.find((b) => b.type !== undefined && typeMatches(b.type, actual, node));
+      if (!branch) {
+        const expected = s.oneOf.map((b) => typeWords[String(b.type)] ?? String(b.type)).join(" or ");
+        problems.push({
+          offset: at,
+          message: `${path || "value"}: expected ${expected}, found ${describeFound(node)}`,
+        });
+        return;
+      }
+      visit(node, branch, path, fallback);
+      return;
+    }
+    if (s.type !== undefined && !typeMatches(s.type, actual, node)) {
+      const expected = (typeof s.type === "string" ? [s.type] : s.type)
+        .map((t) => typeWords[t] ?? t)
+        .join(" or ");
+      const hint =
+        s.type === "string" && (actual === "number" || actual === "boolean")
+          ? 'quote the value so YAML keeps it as text, e.g. "0123"'
+          : undefined;
+      problems.push({
+        offset: at,
+        message: `${path || "the file"}: expected ${expected}, found ${describeFound(node)}`,
+        ...(hint ? { hint } : {}),
+      });
+      return;
+    }
+    if (s.enum) {
+      const value = isScalar(node) ? node.value : undefined;
+      if (!s.enum.includes(value as never)) {
+        const options = s.enum.map((e) => String(e));
+        const suggestion = typeof value === "string" ? closest(value, options) : null;
+        problems.push({
+          offset: at,
+          message: `${path}: ${describeFound(node)} is not allowed; expected one of ${options.join(", ")}`,
+          ...(suggestion ? { hint: `did you mean ${suggestion}?` } : {}),
+        });
+      }
+      return;
+    }
+    if (actual === "string" && isScalar(node)) {
+      const value = String(node.value);
+      if (s.minLength !== undefined && value.length < s.minLength) {
+        problems.push({ offset: at, message: `${path}: must not be empty` });
+      } else if (s.maxLength !== undefined && value.length > s.maxLength) {
+        problems.push({ offset: at, message: `${path}: longer than ${s.maxLength} characters` });
+      } else if (s.pattern !== undefined && !new RegExp(s.pattern).test(value)) {
+        problems.push({
+          offset: at,
+          message: `${path}: "${value}" is not valid`,
+          ...(s.description ? { hint: s.description } : {}),
+        });
+      }
+    }
+    if (isSeq(node)) {
+      if (s.minItems !== undefined && node.items.length < s.minItems) {
+        problems.push({ offset: at, message: `${path}: the list must not be empty` });
+      }
+      const seen = new Map<string, number>();
+      node.items.forEach((item, i) => {
+        if (s.uniqueItems && isScalar(item)) {
+          const key = JSON.stringify(item.value);
+          if (seen.has(key)) {
+            problems.push({
+              offset: offsetOf(item, at),
+              message: `${joinPath(path, i)}: ${describeFound(item)} is listed twice`,
+              hint: "remove the duplicate",
+            });
+          }
+          seen.set(key, i);
+        }
+        if (s.items) visit(item, s.items, joinPath(path, i), at);
+      });
+    }
+    if (isMap(node)) {
+      const props = s.properties ?? {};
+      const present = new Set<string>();
+      for (const pair of node.items as Pair[]) {
+        if (!isPair(pair)) continue;
+        const keyNode = pair.key;
+        const keyAt = offsetOf(keyNode, at);
+        if (!isScalar(keyNode) || typeof keyNode.value !== "string") {
+          problems.push({ offset: keyAt, message: `${path || "the file"}: keys must be plain strings` });
+          continue;
+        }
+        const key = keyNode.value;
+        present.add(key);
+        const childSchema =
+          props[key] ?? (typeof s.additionalProperties === "object" ? s.additionalProperties : undefined);
+        if (childSchema) {
+          visit(pair.value, childSchema, joinPath(path, key), keyAt);
+        } else if (s.additionalProperties === false) {
+          const suggestion = closest(key, Object.keys(props));
+          problems.push({
+            offset: keyAt,
+            message: `unknown key "${key}"${where(path)}`,
+            hint: suggestion
+              ? `did you mean "${suggestion}"?`
+              : `allowed keys: ${Object.keys(props).join(", ")}`,
+          });
+        }
+      }
+      for (const key of s.required ?? []) {
+        if (!present.has(key)) {
+          problems.push({ offset: at, message: `${path || "the file"}: missing required key "${key}"` });
+        }
+      }
+    }
+  };
+
+  visit(root, schema, "", rootOffset);
+  return problems;
+}

@@ -1,0 +1,49 @@
+/** The `validate --json` document: one element per image source and tag (or digest), one per chart version. */
+import type { MirrorList } from "../list/model.js";
+
+export interface ValidatedImageJson {
+  source: string;
+  repository: string;
+  tag: string | null;
+  digest: string | null;
+  platforms?: string[];
+}
+
+export interface ValidatedChartJson {
+  source: string;
+  name: string;
+  repository: string;
+  version: string;
+}
+
+export function listToJson(list: MirrorList): { images: ValidatedImageJson[]; charts: ValidatedChartJson[] } {
+  return {
+    images: list.images.map((i) => ({
+      source: i.source,
+      repository: i.repository,
+      tag: i.reference.tag,
+      digest: i.reference.digest,
+      ...(i.platforms.length > 0 ? { platforms: i.platforms } : {}),
+    })),
+    charts: list.charts.map((c) => ({
+      source: c.source,
+      name: c.name,
+      repository: c.repository,
+      version: c.version,
+    })),
+  };
+}
+
+/** One line a person reads after a successful validation. */
+export function listSummary(list: MirrorList): string {
+  const repositories = new Set(list.images.map((i) => i.repository)).size;
+  const chartRepos = new Set(list.charts.map((c) => c.repository)).size;
+  const redirects = list.upstreams
+    .filter((u) => u.redirect)
+    .map((u) => `${u.host} -> ${u.prefix}${u.endpoint ? ` (fetched from ${u.endpoint})` : ""}`);
+  const lines = [
+    `${list.file}: valid. ${list.images.length} image tag${list.images.length === 1 ? "" : "s"} in ${repositories} repositor${repositories === 1 ? "y" : "ies"}, ${list.charts.length} chart version${list.charts.length === 1 ? "" : "s"} in ${chartRepos} repositor${chartRepos === 1 ? "y" : "ies"}.`,
+  ];
+  if (redirects.length > 0) lines.push(`Nodes redirect: ${redirects.join(", ")}.`);
+  return lines.join("\n");
+}

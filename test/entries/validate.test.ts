@@ -1,0 +1,120 @@
+// The bundled entries, run as processes the way a user and the runner run them.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const repo = join(import.meta.dirname, "..", "..");
+const cli = join(repo, "dist", "cli.js");
+const action = join(repo, "dist", "index.js");
+
+async function node(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, args, { ...options, encoding: "utf8" });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe("ecr-mirror validate (dist/cli.js)", () => {
+  it("prints one JSON document for the example and exits 0", async () => {
+    const r = await node([cli, "validate", "examples/mirrors.yaml", "--json"], { cwd: repo });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.images[0]).toEqual({
+      source: "docker.io/library/redis:7.4",
+      repository: "mirrors/library/redis",
+      tag: "7.4",
+      digest: null,
+    });
+    expect(doc.charts.map((c: { repository: string }) => c.repository)).toEqual([
+      "charts/ingress-nginx",
+      "charts/prometheus-node-exporter",
+    ]);
+  });
+
+  it("reports located errors on stderr, exits 1 and prints nothing on stdout", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ecr-mirror-cli-"));
+    writeFileSync(join(dir, "mirrors.yaml"), "images:\n  - Redis:7.0\n  - nginx\n");
+    const r = await node([cli, "validate", "--json"], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    const lines = r.stderr.split("\n").filter((l) => /^mirrors\.yaml:\d+:\d+: /.test(l));
+    expect(lines).toEqual([
+      expect.stringMatching(/^mirrors\.yaml:2:5: error: invalid image reference "Redis:7.0"/),
+      expect.stringMatching(/^mirrors\.yaml:3:5: error: "nginx" names no tag or digest/),
+    ]);
+    expect(r.stderr).toContain("hint: ");
+    expect(r.stderr).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/); // no stack trace
+  });
+
+  it("says clearly when the file is missing", async () => {
+    const r = await node([cli, "validate", "nope.yaml"], { cwd: tmpdir() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("nope.yaml:1:1: error: cannot read the mirror list: no such file");
+  });
+
+  it("rejects unknown commands and options with usage and exit 2", async () => {
+    expect((await node([cli, "frobnicate"])).code).toBe(2);
+    const r = await node([cli, "validate", "--jsno"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Usage: ecr-mirror");
+  });
+});
+
+describe("the action (dist/index.js) in validate mode", () => {
+  function runnerEnv(workspace: string, inputs: Record<string, string>) {
+    const output = join(workspace, "github_output");
+    writeFileSync(output, "");
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      GITHUB_WORKSPACE: workspace,
+      GITHUB_OUTPUT: output,
+    };
+    for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
+    return { env, output };
+  }
+
+  it("annotates each bad entry on its line and fails the step", async () => {
+    const ws = mkdtempSync(join(tmpdir(), "ecr-mirror-action-"));
+    writeFileSync(join(ws, "list.yaml"), "images:\n  - redis:7.0\n  - Redis:7.0\n");
+    const { env } = runnerEnv(ws, { "mirror-file": "list.yaml", mode: "validate" });
+    const r = await node([action], { cwd: ws, env });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(
+      /^::error title=Invalid mirror list,file=list\.yaml,line=3,col=5::invalid image reference "Redis:7\.0"/m,
+    );
+    expect(r.stdout).toMatch(/^::error::list\.yaml has 1 error; nothing was copied or committed\.$/m);
+    expect(r.stdout).not.toMatch(/\s+at .*\.js:\d+:\d+/);
+  });
+
+  it("caps annotations at GitHub's ten errors and counts the rest in a notice", async () => {
+    const ws = mkdtempSync(join(tmpdir(), "ecr-mirror-action-"));
+    const bad = Array.from({ length: 13 }, (_, i) => `  - Bad${i}:1`).join("\n");
+    writeFileSync(join(ws, "mirrors.yaml"), `images:\n${bad}\n`);
+    const { env } = runnerEnv(ws, {});
+    const r = await node([action], { cwd: ws, env });
+    expect(r.stdout.match(/^::error title=Invalid mirror list/gm)).toHaveLength(10);
+    expect(r.stdout).toMatch(
+      /^::notice title=More mirror-list problems,file=mirrors\.yaml::3 more errors not annotated/m,
+    );
+  });
+
+  it("sets outputs for a valid list", async () => {
+    const ws = mkdtempSync(join(tmpdir(), "ecr-mirror-action-"));
+    writeFileSync(
+      join(ws, "mirrors.yaml"),
+      "images:\n  - redis:7.0\n  - source: nginx\n    tags: ['1', '2']\n",
+    );
+    const { env, output } = runnerEnv(ws, {});
+    const r = await node([action], { cwd: ws, env });
+    expect(r.code).toBe(0);
+    const out = readFileSync(output, "utf8");
+    expect(out).toMatch(/^images<<ghadelimiter_[\w-]+\n3\n/m);
+  });
+});

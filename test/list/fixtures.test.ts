@@ -1,0 +1,68 @@
+// Every fixture under test/fixtures/lists: valid ones pass the parser and the JSON Schema; invalid
+// ones carry their expected problems in "# expect: LINE:COL text" comments, and the parser must
+// report each at exactly that place. "# expect: schema" marks fixtures the JSON Schema rejects too.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { parseMirrorList } from "../../src/list/parse.js";
+import { formatProblem } from "../../src/report/problems.js";
+
+const root = join(import.meta.dirname, "..", "fixtures", "lists");
+const schema = JSON.parse(
+  readFileSync(join(import.meta.dirname, "..", "..", "schema", "mirrors.schema.json"), "utf8"),
+);
+const validateSchema = new Ajv2020({ allErrors: true, strict: false }).compile(schema);
+
+function fixtures(kind: "valid" | "invalid"): [string, string][] {
+  return readdirSync(join(root, kind))
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()
+    .map((f) => [f, readFileSync(join(root, kind, f), "utf8")]);
+}
+
+function schemaAccepts(text: string): boolean | "unparseable" {
+  let value: unknown;
+  try {
+    value = parseYaml(text, { uniqueKeys: true });
+  } catch {
+    return "unparseable";
+  }
+  return validateSchema(value ?? null) === true;
+}
+
+describe("valid mirror lists", () => {
+  it.each(fixtures("valid"))("%s passes the parser and the JSON Schema", (name, text) => {
+    const { list, problems } = parseMirrorList(text, name);
+    expect(problems.filter((p) => p.severity === "error").map(formatProblem)).toEqual([]);
+    expect(list).not.toBeNull();
+    expect(schemaAccepts(text)).toBe(true);
+  });
+});
+
+describe("invalid mirror lists", () => {
+  it.each(fixtures("invalid"))("%s is rejected where and why its comments say", (name, text) => {
+    const expectations = [...text.matchAll(/^# expect: (\d+):(\d+) ?(.*)$/gm)];
+    expect(expectations.length).toBeGreaterThan(0);
+    const { list, problems } = parseMirrorList(text, name);
+    expect(list).toBeNull();
+    const printed = problems.map(formatProblem);
+    for (const [, line, column, snippet] of expectations) {
+      const at = `${name}:${line}:${column}: error: `;
+      expect(
+        printed.some((p) => p.startsWith(at) && p.includes(snippet!.trim())),
+        `${at}…${snippet}\nin:\n${printed.join("\n")}`,
+      ).toBe(true);
+    }
+    for (const p of problems) expect(p.file).toBe(name);
+  });
+
+  it.each(fixtures("invalid"))("%s: the JSON Schema agrees with the parser", (_name, text) => {
+    const marked = /^# expect: schema$/m.test(text);
+    const unparseable = /^# expect: schema-unparseable$/m.test(text);
+    const accepted = schemaAccepts(text);
+    if (unparseable) expect(accepted).toBe("unparseable");
+    else expect(accepted === false).toBe(marked);
+  });
+});
