@@ -1,0 +1,726 @@
+// A local Amazon ECR for process-level tests: an API endpoint speaking ECR's JSON 1.1 protocol
+// (reached through the real @aws-sdk/client-ecr via `endpoint` / AWS_ENDPOINT_URL_ECR) and a
+// registry gate in front of a real distribution registry that enforces what ECR enforces: Basic
+// auth as `AWS` with the GetAuthorizationToken password, pushes and pulls only for repositories
+// created through the API, and tag immutability. The API answers from the registry's storage, so
+// what a tool pushed through the gate is what ListImages sees. Signatures are not checked.
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type Guard, type GuardAnswer, type RunningProxy, startProxy } from "./counting-proxy.js";
+import type { RunningRegistry } from "./registry.js";
+import { RegistryStorage, type StoredManifest } from "./registry-storage.js";
+
+export type TagMutability = "MUTABLE" | "IMMUTABLE" | "MUTABLE_WITH_EXCLUSION" | "IMMUTABLE_WITH_EXCLUSION";
+
+export interface ExclusionFilter {
+  filterType: "WILDCARD";
+  filter: string;
+}
+
+/** One repository's settings as the local ECR keeps them. */
+export interface EcrRepositoryState {
+  repositoryName: string;
+  repositoryArn: string;
+  createdAt: Date;
+  imageTagMutability: TagMutability;
+  imageTagMutabilityExclusionFilters: ExclusionFilter[];
+  imageScanningConfiguration: { scanOnPush: boolean };
+  encryptionConfiguration: { encryptionType: string; kmsKey?: string };
+  tags: { Key: string; Value: string }[];
+  lifecyclePolicyText?: string;
+  policyText?: string;
+}
+
+export interface EcrOptions {
+  /** The real registry behind the gate (must not require auth itself). */
+  registry: RunningRegistry;
+  accountId?: string;
+  region?: string;
+}
+
+export interface LocalEcr {
+  /** ECR API endpoint: the SDK's `endpoint`, or AWS_ENDPOINT_URL_ECR for a process. */
+  apiUrl: string;
+  /** The gate's `127.0.0.1:PORT`: the registry part of image references. */
+  registryHost: string;
+  /** `http://127.0.0.1:PORT`, what GetAuthorizationToken's proxyEndpoint says. */
+  proxyEndpoint: string;
+  /** The registry password (user `AWS`). */
+  password: string;
+  /** base64("AWS:" + password), as in authorizationData. */
+  token: string;
+  accountId: string;
+  region: string;
+  /** API calls so far by operation name (failed and injected-failure calls included). */
+  calls: Record<string, number>;
+  /** Gate requests by kind, plus refusals by reason (a refused request counts under both). */
+  gateCounts(): ReturnType<RunningProxy["counts"]>;
+  /** Every gate request with its status and whether it carried valid auth. */
+  gateRequests(): ReturnType<RunningProxy["requests"]>;
+  /** Clears `calls` and the gate's counts. */
+  resetCounts(): void;
+  /** Environment a child process needs to reach this ECR with the SDK (dummy credentials). */
+  env(): Record<string, string>;
+  /** The next `times` calls of `operation` fail with `errorType` (e.g. "ThrottlingException"). */
+  failNext(operation: string, errorType: string, times?: number): void;
+  /** Snapshot of the repositories and their settings. */
+  repositories(): EcrRepositoryState[];
+  stop(): Promise<void>;
+}
+
+const TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921.";
+const REPOSITORY_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+const EXCLUSION_FILTER = /^[0-9a-zA-Z._*-]{1,128}$/;
+const MUTABILITIES: TagMutability[] = [
+  "MUTABLE",
+  "IMMUTABLE",
+  "MUTABLE_WITH_EXCLUSION",
+  "IMMUTABLE_WITH_EXCLUSION",
+];
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+
+/** An ECR error answer: `__type` is what the SDK maps to its exception class. */
+class EcrError extends Error {
+  readonly type: string;
+  readonly status: number;
+  constructor(type: string, message: string, status = 400) {
+    super(message);
+    this.type = type;
+    this.status = status;
+  }
+}
+
+/** Status an injected error type is answered with. */
+function statusFor(errorType: string): number {
+  if (errorType === "ServerException" || errorType === "InternalFailure") return 500;
+  if (errorType === "ServiceUnavailableException") return 503;
+  return 400;
+}
+
+function wildcardMatches(pattern: string, tag: string): boolean {
+  const source = pattern
+    .split("*")
+    .map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, "\\$&"))
+    .join(".*");
+  return new RegExp(`^${source}$`).test(tag);
+}
+
+/** Whether ECR refuses to overwrite `tag` under the repository's mutability mode and filters. */
+export function isTagImmutable(
+  tag: string,
+  mode: TagMutability,
+  filters: readonly ExclusionFilter[],
+): boolean {
+  const excluded = filters.some((f) => wildcardMatches(f.filter, tag));
+  switch (mode) {
+    case "MUTABLE":
+      return false;
+    case "IMMUTABLE":
+      return true;
+    case "IMMUTABLE_WITH_EXCLUSION":
+      return !excluded;
+    case "MUTABLE_WITH_EXCLUSION":
+      return excluded;
+  }
+}
+
+interface ImageId {
+  imageDigest?: string;
+  imageTag?: string;
+}
+
+const seconds = (ms: number) => ms / 1000;
+
+function pageToken(offset: number): string {
+  return Buffer.from(JSON.stringify({ offset })).toString("base64");
+}
+
+function readPage(nextToken: unknown): number {
+  if (nextToken === undefined || nextToken === null) return 0;
+  try {
+    const { offset } = JSON.parse(Buffer.from(String(nextToken), "base64").toString("utf8")) as {
+      offset: number;
+    };
+    if (Number.isInteger(offset) && offset >= 0) return offset;
+  } catch {
+    // fall through
+  }
+  throw new EcrError(
+    "InvalidParameterException",
+    "Invalid parameter at 'nextToken' failed to satisfy constraint",
+  );
+}
+
+function maxResultsOf(value: unknown, fallback: number, limit = 1000): number {
+  if (value === undefined || value === null) return fallback;
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > limit) {
+    throw new EcrError(
+      "InvalidParameterException",
+      `Invalid parameter at 'maxResults' failed to satisfy constraint: 'Member must have value between 1 and ${limit}'`,
+    );
+  }
+  return value as number;
+}
+
+function paged<T>(items: T[], input: { maxResults?: unknown; nextToken?: unknown }, fallback: number) {
+  const start = readPage(input.nextToken);
+  const size = maxResultsOf(input.maxResults, fallback);
+  const page = items.slice(start, start + size);
+  const nextToken = start + size < items.length ? pageToken(start + size) : undefined;
+  return { page, nextToken };
+}
+
+function mediaTypeOf(bytes: Buffer): string | undefined {
+  try {
+    const parsed = JSON.parse(bytes.toString("utf8")) as { mediaType?: string };
+    return parsed.mediaType;
+  } catch {
+    return undefined;
+  }
+}
+
+function imageSize(bytes: Buffer): number {
+  try {
+    const parsed = JSON.parse(bytes.toString("utf8")) as {
+      config?: { size?: number };
+      layers?: { size?: number }[];
+    };
+    return (parsed.config?.size ?? 0) + (parsed.layers ?? []).reduce((sum, l) => sum + (l.size ?? 0), 0);
+  } catch {
+    return bytes.length;
+  }
+}
+
+function childDigests(bytes: Buffer): string[] {
+  try {
+    const parsed = JSON.parse(bytes.toString("utf8")) as { manifests?: { digest?: string }[] };
+    return (parsed.manifests ?? []).flatMap((m) => (m.digest ? [m.digest] : []));
+  } catch {
+    return [];
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (!text) return {};
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new EcrError("SerializationException", "Request body is not valid JSON");
+  }
+}
+
+/** Starts the ECR API endpoint and the registry gate in front of `opts.registry`. */
+export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
+  const accountId = opts.accountId ?? "123456789012";
+  const region = opts.region ?? "us-east-1";
+  const password = randomBytes(24).toString("base64url");
+  const token = Buffer.from(`AWS:${password}`).toString("base64");
+  const storage = new RegistryStorage(opts.registry.dir);
+  const repos = new Map<string, EcrRepositoryState>();
+  const calls: Record<string, number> = {};
+  const injected = new Map<string, { errorType: string; times: number }>();
+
+  // ---- the registry gate ----------------------------------------------------------------------
+  const gateGuard: Guard = (req, { kind, repository, reference }) => {
+    const authorized = req.headers.authorization === `Basic ${token}`;
+    const refuse = (answer: GuardAnswer) => ({ authorized, answer });
+    if (!authorized) {
+      return refuse({
+        refusal: "unauthorized",
+        status: 401,
+        headers: { "www-authenticate": `Basic realm="${gateUrl}/",service="ecr.amazonaws.com"` },
+        // Status and challenge as ECR sends them; the exact body wording is not documented.
+        body: { errors: [{ code: "UNAUTHORIZED", message: "Not Authorized" }] },
+      });
+    }
+    if (kind === "catalog") {
+      // ECR does not serve the catalog API; repositories are listed through DescribeRepositories.
+      return refuse({
+        refusal: "unsupported",
+        status: 405,
+        body: { errors: [{ code: "UNSUPPORTED", message: "The operation is unsupported." }] },
+      });
+    }
+    if (repository !== undefined && !repos.has(repository)) {
+      return refuse({
+        refusal: "name-unknown",
+        status: 404,
+        body: {
+          errors: [
+            {
+              code: "NAME_UNKNOWN",
+              message: `The repository with name '${repository}' does not exist in the registry with id '${accountId}'`,
+            },
+          ],
+        },
+      });
+    }
+    if (
+      kind === "manifest-put" &&
+      repository !== undefined &&
+      reference !== undefined &&
+      !DIGEST.test(reference)
+    ) {
+      const repo = repos.get(repository)!;
+      const exists = storage.tagDigest(repository, reference) !== undefined;
+      // ECR refuses any manifest PUT to an existing immutable tag, even with the same digest
+      // (aws/containers-roadmap#2179 and #2380, kaniko PR osscontainertools/kaniko#204).
+      if (
+        exists &&
+        isTagImmutable(reference, repo.imageTagMutability, repo.imageTagMutabilityExclusionFilters)
+      ) {
+        return refuse({
+          refusal: "tag-invalid",
+          status: 400,
+          body: {
+            errors: [
+              {
+                code: "TAG_INVALID",
+                message: `The image tag '${reference}' already exists in the '${repository}' repository and cannot be overwritten because the tag is immutable.`,
+              },
+            ],
+          },
+        });
+      }
+    }
+    return { authorized };
+  };
+  const gate = await startProxy(opts.registry.url, gateGuard);
+  const gateUrl = gate.url;
+
+  // ---- the API ----------------------------------------------------------------------------------
+  const repositoryArn = (name: string) => `arn:aws:ecr:${region}:${accountId}:repository/${name}`;
+  const notFound = (name: string) =>
+    new EcrError(
+      "RepositoryNotFoundException",
+      `The repository with name '${name}' does not exist in the registry with id '${accountId}'`,
+    );
+  const repoOf = (input: Record<string, unknown>): EcrRepositoryState => {
+    const name = String(input.repositoryName ?? "");
+    const repo = repos.get(name);
+    if (!repo) throw notFound(name);
+    return repo;
+  };
+  const describe = (repo: EcrRepositoryState) => ({
+    repositoryArn: repo.repositoryArn,
+    registryId: accountId,
+    repositoryName: repo.repositoryName,
+    repositoryUri: `${gate.host}/${repo.repositoryName}`,
+    createdAt: seconds(repo.createdAt.getTime()),
+    imageTagMutability: repo.imageTagMutability,
+    ...(repo.imageTagMutabilityExclusionFilters.length > 0
+      ? { imageTagMutabilityExclusionFilters: repo.imageTagMutabilityExclusionFilters }
+      : {}),
+    imageScanningConfiguration: repo.imageScanningConfiguration,
+    encryptionConfiguration: repo.encryptionConfiguration,
+  });
+  const mutabilityOf = (input: Record<string, unknown>) => {
+    const mode = (input.imageTagMutability ?? "MUTABLE") as TagMutability;
+    if (!MUTABILITIES.includes(mode)) {
+      throw new EcrError("InvalidParameterException", `Invalid parameter at 'imageTagMutability': '${mode}'`);
+    }
+    const filters = (input.imageTagMutabilityExclusionFilters ?? []) as ExclusionFilter[];
+    const withExclusion = mode.endsWith("_WITH_EXCLUSION");
+    if (withExclusion && filters.length === 0) {
+      throw new EcrError("InvalidParameterException", `Exclusion filters are required for ${mode}`);
+    }
+    if (!withExclusion && filters.length > 0) {
+      throw new EcrError("InvalidParameterException", `Exclusion filters are not allowed for ${mode}`);
+    }
+    for (const f of filters) {
+      if (f.filterType !== "WILDCARD" || !EXCLUSION_FILTER.test(f.filter ?? "")) {
+        throw new EcrError(
+          "InvalidParameterException",
+          `Invalid image tag mutability exclusion filter '${f.filter}'`,
+        );
+      }
+    }
+    return { imageTagMutability: mode, imageTagMutabilityExclusionFilters: filters.map((f) => ({ ...f })) };
+  };
+  const imageNotFound = (repo: EcrRepositoryState, id: ImageId) =>
+    `The image with imageId {imageDigest:'${id.imageDigest ?? "null"}', imageTag:'${id.imageTag ?? "null"}'} does not exist within the repository with name '${repo.repositoryName}' in the registry with id '${accountId}'`;
+  /** Resolves an image id against storage: the manifest, or the failure ECR reports per id. */
+  const resolve = (id: ImageId, manifests: StoredManifest[]) => {
+    if (!id.imageDigest && !id.imageTag) {
+      return { failureCode: "MissingDigestAndTag", failureReason: "Missing image digest and image tag" };
+    }
+    const byTag = id.imageTag ? manifests.find((m) => m.tags.includes(id.imageTag!)) : undefined;
+    const byDigest = id.imageDigest ? manifests.find((m) => m.digest === id.imageDigest) : undefined;
+    if (id.imageTag && id.imageDigest && byTag && byTag.digest !== id.imageDigest) {
+      return { failureCode: "ImageTagDoesNotMatchDigest", failureReason: "Image tag does not match digest" };
+    }
+    const manifest = id.imageTag ? byTag : byDigest;
+    if (!manifest) return { failureCode: "ImageNotFound", failureReason: "Requested image not found" };
+    return { manifest };
+  };
+
+  const operations: Record<string, (input: Record<string, unknown>) => unknown> = {
+    GetAuthorizationToken: () => ({
+      authorizationData: [
+        {
+          authorizationToken: token,
+          expiresAt: seconds(Date.now() + 12 * 3600_000),
+          proxyEndpoint: gateUrl,
+        },
+      ],
+    }),
+
+    CreateRepository: (input) => {
+      const name = String(input.repositoryName ?? "");
+      if (name.length < 2 || name.length > 256 || !REPOSITORY_NAME.test(name)) {
+        throw new EcrError(
+          "InvalidParameterException",
+          `Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*''`,
+        );
+      }
+      if (repos.has(name)) {
+        throw new EcrError(
+          "RepositoryAlreadyExistsException",
+          `The repository with name '${name}' already exists in the registry with id '${accountId}'`,
+        );
+      }
+      const scanning = input.imageScanningConfiguration as { scanOnPush?: boolean } | undefined;
+      const encryption = input.encryptionConfiguration as
+        | { encryptionType: string; kmsKey?: string }
+        | undefined;
+      const repo: EcrRepositoryState = {
+        repositoryName: name,
+        repositoryArn: repositoryArn(name),
+        createdAt: new Date(),
+        ...mutabilityOf(input),
+        imageScanningConfiguration: { scanOnPush: scanning?.scanOnPush ?? false },
+        encryptionConfiguration: encryption ? { ...encryption } : { encryptionType: "AES256" },
+        tags: ((input.tags ?? []) as { Key: string; Value: string }[]).map((t) => ({ ...t })),
+      };
+      repos.set(name, repo);
+      return { repository: describe(repo) };
+    },
+
+    DescribeRepositories: (input) => {
+      const names = input.repositoryNames as string[] | undefined;
+      if (names && names.length > 0) {
+        if (input.maxResults !== undefined || input.nextToken !== undefined) {
+          throw new EcrError(
+            "InvalidParameterException",
+            "maxResults and nextToken cannot be used together with repositoryNames",
+          );
+        }
+        if (names.length > 100) {
+          throw new EcrError("InvalidParameterException", "repositoryNames accepts at most 100 names");
+        }
+        const missing = names.find((n) => !repos.has(n));
+        if (missing !== undefined) throw notFound(missing);
+        return { repositories: names.map((n) => describe(repos.get(n)!)) };
+      }
+      const all = [...repos.values()].sort((a, b) => a.repositoryName.localeCompare(b.repositoryName));
+      const { page, nextToken } = paged(all, input, 100);
+      return { repositories: page.map(describe), ...(nextToken ? { nextToken } : {}) };
+    },
+
+    DeleteRepository: (input) => {
+      const repo = repoOf(input);
+      if (storage.manifests(repo.repositoryName).length > 0 && input.force !== true) {
+        throw new EcrError(
+          "RepositoryNotEmptyException",
+          `The repository with name '${repo.repositoryName}' in registry with id '${accountId}' cannot be deleted because it still contains images`,
+        );
+      }
+      storage.removeRepository(repo.repositoryName);
+      repos.delete(repo.repositoryName);
+      return { repository: describe(repo) };
+    },
+
+    ListImages: (input) => {
+      const repo = repoOf(input);
+      const status = (input.filter as { tagStatus?: string } | undefined)?.tagStatus ?? "ANY";
+      const ids: ImageId[] = [];
+      for (const m of storage.manifests(repo.repositoryName)) {
+        if (m.tags.length === 0) {
+          if (status !== "TAGGED") ids.push({ imageDigest: m.digest });
+        } else if (status !== "UNTAGGED") {
+          for (const tag of m.tags) ids.push({ imageDigest: m.digest, imageTag: tag });
+        }
+      }
+      const { page, nextToken } = paged(ids, input, 100);
+      return { imageIds: page, ...(nextToken ? { nextToken } : {}) };
+    },
+
+    DescribeImages: (input) => {
+      const repo = repoOf(input);
+      const manifests = storage.manifests(repo.repositoryName);
+      const detail = (m: StoredManifest) => {
+        const bytes = storage.blob(m.digest) ?? Buffer.alloc(0);
+        const mediaType = mediaTypeOf(bytes);
+        return {
+          registryId: accountId,
+          repositoryName: repo.repositoryName,
+          imageDigest: m.digest,
+          ...(m.tags.length > 0 ? { imageTags: m.tags } : {}),
+          imageSizeInBytes: imageSize(bytes),
+          imagePushedAt: seconds(m.pushedAt),
+          ...(mediaType ? { imageManifestMediaType: mediaType } : {}),
+        };
+      };
+      const ids = input.imageIds as ImageId[] | undefined;
+      if (ids && ids.length > 0) {
+        const details = ids.map((id) => {
+          const found = resolve(id, manifests);
+          if (!("manifest" in found) || !found.manifest) {
+            throw new EcrError("ImageNotFoundException", imageNotFound(repo, id));
+          }
+          return detail(found.manifest);
+        });
+        return { imageDetails: details };
+      }
+      const status = (input.filter as { tagStatus?: string } | undefined)?.tagStatus ?? "ANY";
+      const selected = manifests.filter((m) =>
+        status === "TAGGED" ? m.tags.length > 0 : status === "UNTAGGED" ? m.tags.length === 0 : true,
+      );
+      const { page, nextToken } = paged(selected, input, 100);
+      return { imageDetails: page.map(detail), ...(nextToken ? { nextToken } : {}) };
+    },
+
+    BatchGetImage: (input) => {
+      const repo = repoOf(input);
+      const manifests = storage.manifests(repo.repositoryName);
+      const images: unknown[] = [];
+      const failures: unknown[] = [];
+      for (const id of (input.imageIds ?? []) as ImageId[]) {
+        const found = resolve(id, manifests);
+        const bytes = "manifest" in found && found.manifest ? storage.blob(found.manifest.digest) : undefined;
+        if (!("manifest" in found) || !found.manifest || !bytes) {
+          const failure =
+            "manifest" in found
+              ? { failureCode: "ImageNotFound", failureReason: "Requested image not found" }
+              : found;
+          failures.push({ imageId: id, ...failure });
+          continue;
+        }
+        const mediaType = mediaTypeOf(bytes);
+        images.push({
+          registryId: accountId,
+          repositoryName: repo.repositoryName,
+          imageId: { imageDigest: found.manifest.digest, ...(id.imageTag ? { imageTag: id.imageTag } : {}) },
+          imageManifest: bytes.toString("utf8"),
+          ...(mediaType ? { imageManifestMediaType: mediaType } : {}),
+        });
+      }
+      return { images, failures };
+    },
+
+    BatchDeleteImage: async (input) => {
+      const repo = repoOf(input);
+      const ids = (input.imageIds ?? []) as ImageId[];
+      const deleted: ImageId[] = [];
+      const failures: unknown[] = [];
+      const deletingDigests = new Set(
+        ids.filter((id) => id.imageDigest && !id.imageTag).map((id) => id.imageDigest),
+      );
+      for (const id of ids) {
+        const manifests = storage.manifests(repo.repositoryName);
+        const found = resolve(id, manifests);
+        if (!("manifest" in found) || !found.manifest) {
+          failures.push({ imageId: id, ...found });
+          continue;
+        }
+        const { manifest } = found;
+        // Removing a tag leaves the image while other tags remain; the last tag takes the image.
+        if (id.imageTag && manifest.tags.length > 1) {
+          storage.removeTag(repo.repositoryName, id.imageTag);
+          deleted.push({ imageDigest: manifest.digest, imageTag: id.imageTag });
+          continue;
+        }
+        const referencedBy = manifests.find(
+          (m) =>
+            m.digest !== manifest.digest &&
+            !deletingDigests.has(m.digest) &&
+            childDigests(storage.blob(m.digest) ?? Buffer.alloc(0)).includes(manifest.digest),
+        );
+        if (referencedBy) {
+          failures.push({
+            imageId: id,
+            failureCode: "ImageReferencedByManifestList",
+            failureReason: `Requested image referenced by manifest list: [${referencedBy.digest}]`,
+          });
+          continue;
+        }
+        const response = await fetch(
+          `${opts.registry.url}/v2/${repo.repositoryName}/manifests/${manifest.digest}`,
+          {
+            method: "DELETE",
+          },
+        );
+        await response.body?.cancel();
+        if (response.status !== 202) {
+          throw new EcrError("ServerException", `registry refused the delete: HTTP ${response.status}`, 500);
+        }
+        if (manifest.tags.length === 0) deleted.push({ imageDigest: manifest.digest });
+        for (const tag of manifest.tags) deleted.push({ imageDigest: manifest.digest, imageTag: tag });
+      }
+      return { imageIds: deleted, failures };
+    },
+
+    PutLifecyclePolicy: (input) => {
+      const repo = repoOf(input);
+      repo.lifecyclePolicyText = String(input.lifecyclePolicyText ?? "");
+      return {
+        registryId: accountId,
+        repositoryName: repo.repositoryName,
+        lifecyclePolicyText: repo.lifecyclePolicyText,
+      };
+    },
+    GetLifecyclePolicy: (input) => {
+      const repo = repoOf(input);
+      if (repo.lifecyclePolicyText === undefined) {
+        throw new EcrError(
+          "LifecyclePolicyNotFoundException",
+          `Lifecycle policy does not exist for the repository with name '${repo.repositoryName}' in the registry with id '${accountId}'`,
+        );
+      }
+      return {
+        registryId: accountId,
+        repositoryName: repo.repositoryName,
+        lifecyclePolicyText: repo.lifecyclePolicyText,
+      };
+    },
+    SetRepositoryPolicy: (input) => {
+      const repo = repoOf(input);
+      repo.policyText = String(input.policyText ?? "");
+      return { registryId: accountId, repositoryName: repo.repositoryName, policyText: repo.policyText };
+    },
+    GetRepositoryPolicy: (input) => {
+      const repo = repoOf(input);
+      if (repo.policyText === undefined) {
+        throw new EcrError(
+          "RepositoryPolicyNotFoundException",
+          `Repository policy does not exist for the repository with name '${repo.repositoryName}' in the registry with id '${accountId}'`,
+        );
+      }
+      return { registryId: accountId, repositoryName: repo.repositoryName, policyText: repo.policyText };
+    },
+    PutImageTagMutability: (input) => {
+      const repo = repoOf(input);
+      Object.assign(repo, mutabilityOf(input));
+      return {
+        registryId: accountId,
+        repositoryName: repo.repositoryName,
+        imageTagMutability: repo.imageTagMutability,
+        ...(repo.imageTagMutabilityExclusionFilters.length > 0
+          ? { imageTagMutabilityExclusionFilters: repo.imageTagMutabilityExclusionFilters }
+          : {}),
+      };
+    },
+    PutImageScanningConfiguration: (input) => {
+      const repo = repoOf(input);
+      const scanning = input.imageScanningConfiguration as { scanOnPush?: boolean } | undefined;
+      repo.imageScanningConfiguration = { scanOnPush: scanning?.scanOnPush ?? false };
+      return {
+        registryId: accountId,
+        repositoryName: repo.repositoryName,
+        imageScanningConfiguration: repo.imageScanningConfiguration,
+      };
+    },
+    TagResource: (input) => {
+      const repo = repoByArn(String(input.resourceArn ?? ""));
+      for (const tag of (input.tags ?? []) as { Key: string; Value: string }[]) {
+        repo.tags = repo.tags.filter((t) => t.Key !== tag.Key).concat({ Key: tag.Key, Value: tag.Value });
+      }
+      return {};
+    },
+    ListTagsForResource: (input) => ({ tags: repoByArn(String(input.resourceArn ?? "")).tags }),
+  };
+  const repoByArn = (arn: string): EcrRepositoryState => {
+    const repo = [...repos.values()].find((r) => r.repositoryArn === arn);
+    if (!repo) throw notFound(arn.split(":repository/")[1] ?? arn);
+    return repo;
+  };
+
+  const answer = (res: ServerResponse, status: number, body: unknown, errorType?: string) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      "content-type": "application/x-amz-json-1.1",
+      "content-length": Buffer.byteLength(text),
+      "x-amzn-requestid": randomBytes(16).toString("hex"),
+      ...(errorType ? { "x-amzn-errortype": errorType } : {}),
+    });
+    res.end(text);
+  };
+
+  const api = createServer((req, res) => {
+    const target = String(req.headers["x-amz-target"] ?? "");
+    const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
+    (async () => {
+      const input = await readJson(req);
+      calls[operation] = (calls[operation] ?? 0) + 1;
+      const injection = injected.get(operation);
+      if (injection && injection.times > 0) {
+        injection.times -= 1;
+        throw new EcrError(
+          injection.errorType,
+          `Injected ${injection.errorType} for ${operation}`,
+          statusFor(injection.errorType),
+        );
+      }
+      const handler = operations[operation];
+      if (!handler) throw new EcrError("UnknownOperationException", `Unknown operation ${target}`);
+      return handler(input);
+    })().then(
+      (output) => answer(res, 200, output ?? {}),
+      (error: unknown) => {
+        if (error instanceof EcrError)
+          answer(res, error.status, { __type: error.type, message: error.message }, error.type);
+        else answer(res, 500, { __type: "ServerException", message: String(error) }, "ServerException");
+      },
+    );
+  });
+  api.keepAliveTimeout = 1000;
+  await new Promise<void>((done, fail) => {
+    api.once("error", fail);
+    api.listen(0, "127.0.0.1", () => done());
+  });
+  const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+
+  return {
+    apiUrl,
+    registryHost: gate.host,
+    proxyEndpoint: gateUrl,
+    password,
+    token,
+    accountId,
+    region,
+    calls,
+    gateCounts: () => gate.counts(),
+    gateRequests: () => gate.requests(),
+    resetCounts() {
+      for (const key of Object.keys(calls)) delete calls[key];
+      gate.resetCounts();
+    },
+    env: () => ({
+      AWS_ENDPOINT_URL_ECR: apiUrl,
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: "AKIDLOCALECRTEST",
+      AWS_SECRET_ACCESS_KEY: "local-ecr-test-secret",
+      AWS_EC2_METADATA_DISABLED: "true",
+    }),
+    failNext(operation, errorType, times = 1) {
+      injected.set(operation, { errorType, times });
+    },
+    repositories: () =>
+      [...repos.values()]
+        .map((r) => structuredClone(r))
+        .sort((a, b) => a.repositoryName.localeCompare(b.repositoryName)),
+    async stop() {
+      await Promise.all([
+        gate.stop(),
+        new Promise<void>((done) => {
+          api.close(() => done());
+          api.closeAllConnections();
+        }),
+      ]);
+    },
+  };
+}

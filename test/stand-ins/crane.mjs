@@ -1,0 +1,288 @@
+// STAND-IN for crane (google/go-containerregistry), for ecr-mirror's tests only. It speaks the
+// command lines listed in ./contract.json and moves real bytes between real registries over the
+// Distribution API. See ./README.md for what only the real binary (GitHub workflow) proves.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ContractViolation, helpText, loadContract, parseCommandLine } from "./lib/contract.mjs";
+import { dockerConfigPath, findCredentials, storeCredentials } from "./lib/credentials.mjs";
+import {
+  childForPlatform,
+  eachLimited,
+  isIndex,
+  parsePlatform,
+  RegistryClient,
+} from "./lib/distribution.mjs";
+import { startInvocationLog } from "./lib/invocation-log.mjs";
+import { craneScheme, formatReference, parseReference, parseRepository } from "./lib/reference.mjs";
+
+const TOOL = "crane";
+const contract = loadContract(TOOL);
+const VERSION = contract.emulates.replace(/^crane /, "");
+const USER_AGENT = `crane-stand-in/${VERSION} (ecr-mirror test harness)`;
+
+/** crane logs through Go's `log` package: a timestamp, then the message, on stderr. */
+function logLine(message) {
+  const now = new Date();
+  const pad = (n) => String(n).padStart(2, "0");
+  const stamp = `${now.getFullYear()}/${pad(now.getMonth() + 1)}/${pad(now.getDate())} ${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
+  process.stderr.write(`${stamp} ${message}\n`);
+}
+
+function clientFor(registry, options) {
+  return new RegistryClient({
+    scheme: craneScheme(registry, options.insecure),
+    registry,
+    credentials: findCredentials(dockerConfigPath(), registry),
+    userAgent: USER_AGENT,
+    log: options.verbose ? logLine : undefined,
+  });
+}
+
+function referenceTarget(ref) {
+  return ref.digest ?? ref.tag;
+}
+
+/** The manifest `ref` names, narrowed to the --platform child when it is an index. */
+async function resolveManifest(client, ref, platform) {
+  const manifest = await client.getManifest(ref.repository, referenceTarget(ref));
+  if (!platform || !isIndex(manifest.mediaType)) return manifest;
+  const child = childForPlatform(manifest.json, platform, formatReference(ref));
+  return client.getManifest(ref.repository, child.digest);
+}
+
+async function copyBlobs(src, srcRepo, dst, dstRepo, manifestJson, jobs) {
+  const descriptors = [manifestJson.config, ...(manifestJson.layers ?? [])].filter(Boolean);
+  await eachLimited(descriptors, jobs, async (descriptor) => {
+    if (descriptor.urls?.length) return; // foreign layer: crane does not push it either
+    if (await dst.blobExists(dstRepo, descriptor.digest)) return;
+    const sameRegistry = src.base === dst.base;
+    if (sameRegistry && srcRepo !== dstRepo) {
+      const bytes = await src.getBlob(srcRepo, descriptor.digest);
+      await dst.putBlob(dstRepo, descriptor.digest, bytes, srcRepo);
+    } else {
+      await dst.putBlob(dstRepo, descriptor.digest, await src.getBlob(srcRepo, descriptor.digest));
+    }
+    logLine(`pushed blob: ${descriptor.digest}`);
+  });
+}
+
+/** Copies a manifest (and, for an index, every child) by digest, then the manifest itself under `dstTarget`. */
+async function copyManifest(src, srcRepo, dst, dstRepo, manifest, dstTarget, jobs) {
+  if (isIndex(manifest.mediaType)) {
+    for (const child of manifest.json.manifests ?? []) {
+      const childManifest = await src.getManifest(srcRepo, child.digest);
+      await copyManifest(src, srcRepo, dst, dstRepo, childManifest, child.digest, jobs);
+    }
+  } else {
+    await copyBlobs(src, srcRepo, dst, dstRepo, manifest.json, jobs);
+  }
+  const written = await dst.putManifest(dstRepo, dstTarget, manifest.bytes, manifest.mediaType);
+  if (written !== manifest.digest) {
+    throw new Error(
+      `${dstRepo}:${dstTarget}: the registry stored digest ${written}, expected ${manifest.digest}`,
+    );
+  }
+  return written;
+}
+
+async function copy(args, options) {
+  const [srcText, dstText] = args;
+  const srcRef = parseReference(srcText);
+  const dstRef = parseReference(dstText);
+  const src = clientFor(srcRef.registry, options);
+  const dst = clientFor(dstRef.registry, options);
+  logLine(`Copying from ${srcText} to ${dstText}`);
+  const manifest = await resolveManifest(src, srcRef, options.platform);
+  const jobs = Number(options.jobs ?? 4);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`invalid --jobs ${options.jobs}`);
+  const target = dstRef.digest ?? dstRef.tag;
+  if (dstRef.digest && dstRef.digest !== manifest.digest) {
+    throw new Error(`digest mismatch: ${dstText} names ${dstRef.digest}, the source is ${manifest.digest}`);
+  }
+  const digest = await copyManifest(src, srcRef.repository, dst, dstRef.repository, manifest, target, jobs);
+  logLine(`${formatReference(dstRef)}: digest: ${digest} size: ${manifest.bytes.length}`);
+}
+
+async function digest(args, options) {
+  const ref = parseReference(args[0]);
+  const client = clientFor(ref.registry, options);
+  if (options.platform) {
+    const manifest = await resolveManifest(client, ref, options.platform);
+    process.stdout.write(`${manifest.digest}\n`);
+    return;
+  }
+  process.stdout.write(`${await client.headManifest(ref.repository, referenceTarget(ref))}\n`);
+}
+
+async function manifest(args, options) {
+  const ref = parseReference(args[0]);
+  const client = clientFor(ref.registry, options);
+  const found = await resolveManifest(client, ref, options.platform);
+  process.stdout.write(found.bytes);
+}
+
+async function ls(args, options) {
+  const repo = parseRepository(args[0]);
+  const client = clientFor(repo.registry, options);
+  for (const tag of await client.listTags(repo.repository)) process.stdout.write(`${tag}\n`);
+}
+
+async function readStdin() {
+  const chunks = [];
+  for await (const chunk of process.stdin) chunks.push(chunk);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function authLogin(args, flags) {
+  const server = args[0];
+  const user = flags.get("--username")?.[0] ?? "";
+  if (!flags.has("--password-stdin")) {
+    throw new ContractViolation(
+      "crane auth login without --password-stdin: the stand-in contract takes passwords on stdin only",
+    );
+  }
+  const password = (await readStdin()).replace(/\n$/, "").replace(/\r$/, "");
+  if (user === "" || password === "") throw new Error("username and password required");
+  const registry = server === "docker.io" ? "index.docker.io" : server;
+  const key = registry === "index.docker.io" ? "https://index.docker.io/v1/" : registry;
+  const path = dockerConfigPath();
+  storeCredentials(path, key, user, password);
+  logLine(`logged in via ${path}`);
+}
+
+async function freePort(host) {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => resolve(address.port));
+    });
+  });
+}
+
+/** `crane registry serve`: docker-registry in the foreground until SIGTERM/SIGINT. */
+async function registryServe(flags, invocation) {
+  let address = flags.get("--address")?.[0] ?? `:${process.env.PORT || "0"}`;
+  const colon = address.lastIndexOf(":");
+  let host = address.slice(0, colon) || "0.0.0.0";
+  if (host.startsWith("[")) host = host.slice(1, -1);
+  let port = Number(address.slice(colon + 1));
+  if (!port) port = await freePort(host);
+  address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const work = mkdtempSync(join(tmpdir(), "crane-stand-in-registry-"));
+  const storage = flags.get("--disk")?.[0] ?? join(work, "storage");
+  const config = join(work, "config.yml");
+  writeFileSync(
+    config,
+    [
+      "version: 0.1",
+      "log:",
+      "  level: error",
+      "  accesslog:",
+      "    disabled: true",
+      "storage:",
+      "  filesystem:",
+      `    rootdirectory: ${JSON.stringify(storage)}`,
+      "  delete:",
+      "    enabled: true",
+      "http:",
+      `  addr: ${JSON.stringify(address)}`,
+      "  secret: crane-stand-in",
+      "",
+    ].join("\n"),
+  );
+  if (flags.has("--disk")) logLine(`storing blobs in ${storage}`);
+  const child = spawn("/usr/bin/docker-registry", ["serve", config], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  let stopping = false;
+  const stop = (signal) => {
+    stopping = true;
+    logLine("shutting down...");
+    child.kill(signal);
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  const probeHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  const probe = `http://${probeHost.includes(":") ? `[${probeHost}]` : probeHost}:${port}/v2/`;
+  const ready = (async () => {
+    for (let i = 0; i < 400; i++) {
+      try {
+        const response = await fetch(probe);
+        await response.body?.cancel();
+        return true;
+      } catch {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+    return false;
+  })();
+  const exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+  const first = await Promise.race([ready, exited.then(() => "exited")]);
+  if (first === true) logLine(`serving on port ${port}`);
+  const code = await exited;
+  rmSync(work, { recursive: true, force: true });
+  const exitCode = stopping ? 0 : (code ?? 1);
+  if (!stopping) process.stderr.write(`Error: docker-registry exited with ${code}\n`);
+  invocation.finish(exitCode);
+  process.exit(exitCode);
+}
+
+export async function main(argv) {
+  const invocation = startInvocationLog(TOOL, argv);
+  let exitCode = 0;
+  try {
+    const parsed = parseCommandLine(TOOL, contract, argv);
+    if (parsed.help) {
+      process.stdout.write(helpText(TOOL, contract));
+      return 0;
+    }
+    const { flags, args } = parsed;
+    const options = {
+      insecure: flags.has("--insecure"),
+      verbose: flags.has("--verbose"),
+      platform: flags.has("--platform") ? parsePlatform(flags.get("--platform")[0]) : null,
+      jobs: flags.get("--jobs")?.[0],
+    };
+    switch (parsed.command) {
+      case "copy":
+        await copy(args, options);
+        break;
+      case "digest":
+        await digest(args, options);
+        break;
+      case "manifest":
+        await manifest(args, options);
+        break;
+      case "ls":
+        await ls(args, options);
+        break;
+      case "auth login":
+        await authLogin(args, flags);
+        break;
+      case "registry serve":
+        await registryServe(flags, invocation);
+        break;
+      case "version":
+        process.stdout.write(`stand-in (ecr-mirror test harness) for crane ${VERSION}\n`);
+        break;
+      default:
+        throw new ContractViolation(`subcommand "${parsed.command}" has no stand-in implementation`);
+    }
+  } catch (error) {
+    if (error instanceof ContractViolation) {
+      process.stderr.write(`Error: crane stand-in: ${error.message}\n`);
+      exitCode = 2;
+    } else {
+      process.stderr.write(`Error: ${error.message}\n`);
+      exitCode = 1;
+    }
+  } finally {
+    invocation.finish(exitCode);
+  }
+  return exitCode;
+}

@@ -1,0 +1,209 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  getManifest,
+  makeChartTgz,
+  type PushedIndex,
+  pushChart,
+  pushImage,
+  pushIndex,
+  sha256Digest,
+} from "../harness/images.js";
+import { freePort, type RunningRegistry, startRegistry } from "../harness/registry.js";
+import { readInvocationLog, runStandIn, STAND_IN_BIN, standInEnv } from "./stand-ins.js";
+
+const AUTH = { user: "mirror", password: "crane-test-Secret-42" };
+
+describe("crane stand-in", () => {
+  let upstream: RunningRegistry;
+  let mirror: RunningRegistry; // htpasswd: credentials must come from the Docker config
+  let work: string;
+  let dockerConfig: string;
+  let log: string;
+  let nginx: PushedIndex;
+  const crane = (args: string[], extra: { input?: string; env?: Record<string, string> } = {}) =>
+    runStandIn("crane", args, {
+      input: extra.input,
+      env: { DOCKER_CONFIG: dockerConfig, STANDIN_LOG: log, ...extra.env },
+    });
+
+  beforeAll(async () => {
+    [upstream, mirror] = await Promise.all([startRegistry(), startRegistry({ htpasswd: AUTH })]);
+    work = await mkdtemp(join(tmpdir(), "crane-stand-in-test-"));
+    dockerConfig = join(work, "docker");
+    log = join(work, "invocations.jsonl");
+    nginx = await pushIndex(upstream.url, "library/nginx", "1.27", {
+      platforms: ["linux/amd64", "linux/arm64"],
+      seed: "nginx-1.27",
+    });
+    const login = await crane(["auth", "login", mirror.host, "-u", AUTH.user, "--password-stdin"], {
+      input: `${AUTH.password}\n`,
+    });
+    expect(login.code, login.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    await Promise.all([upstream?.stop(), mirror?.stop()]);
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it("auth login stores base64 user:password in $DOCKER_CONFIG/config.json, mode 0600", async () => {
+    const path = join(dockerConfig, "config.json");
+    const config = JSON.parse(await readFile(path, "utf8"));
+    expect(Buffer.from(config.auths[mirror.host].auth, "base64").toString()).toBe(
+      `${AUTH.user}:${AUTH.password}`,
+    );
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+  });
+
+  it("copies a two-platform index and keeps the index digest", async () => {
+    const dst = `${mirror.host}/mirrors/library/nginx:1.27`;
+    const result = await crane(["copy", `${upstream.host}/library/nginx:1.27`, dst, "--jobs", "2"]);
+    expect(result.code, result.stderr).toBe(0);
+    const copied = await getManifest(mirror.url, "mirrors/library/nginx", "1.27", AUTH);
+    expect(copied.digest).toBe(nginx.digest);
+    for (const digest of Object.values(nginx.platforms)) {
+      expect((await getManifest(mirror.url, "mirrors/library/nginx", digest, AUTH)).digest).toBe(digest);
+    }
+    const digest = await crane(["digest", dst]);
+    expect(digest).toMatchObject({ code: 0, stdout: `${nginx.digest}\n` });
+  });
+
+  it("fails without credentials in the Docker config (the mirror requires them)", async () => {
+    const empty = join(work, "no-credentials");
+    const result = await crane(
+      ["copy", `${upstream.host}/library/nginx:1.27`, `${mirror.host}/anon/nginx:1.27`],
+      {
+        env: { DOCKER_CONFIG: empty },
+      },
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/UNAUTHORIZED/);
+  });
+
+  it("--platform linux/arm64 writes the arm64 manifest itself", async () => {
+    const dst = `${mirror.host}/mirrors/library/nginx:1.27-arm64`;
+    const result = await crane([
+      "copy",
+      "--platform",
+      "linux/arm64",
+      `${upstream.host}/library/nginx:1.27`,
+      dst,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const copied = await getManifest(mirror.url, "mirrors/library/nginx", "1.27-arm64", AUTH);
+    expect(copied.digest).toBe(nginx.platforms["linux/arm64"]);
+    expect(copied.digest).not.toBe(nginx.digest);
+    const unknown = await crane([
+      "copy",
+      "--platform",
+      "linux/s390x",
+      `${upstream.host}/library/nginx:1.27`,
+      dst,
+    ]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no child with platform linux\/s390x/);
+  });
+
+  it("digest, manifest and ls read what is there", async () => {
+    const src = `${upstream.host}/library/nginx:1.27`;
+    expect((await crane(["digest", src])).stdout).toBe(`${nginx.digest}\n`);
+    expect((await crane(["digest", "--platform=linux/amd64", src])).stdout).toBe(
+      `${nginx.platforms["linux/amd64"]}\n`,
+    );
+    const manifest = await crane(["manifest", src]);
+    expect(sha256Digest(manifest.stdout)).toBe(nginx.digest);
+    await pushImage(upstream.url, "library/nginx", "1.26", { seed: "nginx-1.26" });
+    const tags = (await crane(["ls", `${upstream.host}/library/nginx`])).stdout;
+    expect(tags.split("\n").sort()).toEqual(["", "1.26", "1.27"]); // one a line, in the registry's order
+    const missing = await crane(["digest", `${upstream.host}/library/nginx:0.0`]);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe("");
+  });
+
+  it("copies a helm chart artifact and keeps its digest", async () => {
+    const tgz = makeChartTgz({ name: "demo", version: "1.0.0" });
+    const chart = await pushChart(upstream.url, "charts", { name: "demo", version: "1.0.0", tgz });
+    const result = await crane([
+      "copy",
+      `${upstream.host}/charts/demo:1.0.0`,
+      `${mirror.host}/charts/demo:1.0.0`,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect((await getManifest(mirror.url, "charts/demo", "1.0.0", AUTH)).digest).toBe(chart.digest);
+  });
+
+  it("fails loudly, exit 2, on a flag or subcommand outside the contract", async () => {
+    const flag = await crane(["copy", "--no-clobber", `${upstream.host}/a:1`, `${mirror.host}/a:1`]);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/"--no-clobber".*not in the stand-in contract/);
+    const sub = await crane(["pull", `${upstream.host}/a:1`, "x.tar"]);
+    expect(sub.code).toBe(2);
+    expect(sub.stderr).toMatch(/"crane pull .*not in the stand-in contract/);
+    const password = await crane(["auth", "login", mirror.host, "-u", "x", "-p", "argv-Secret-99"]);
+    expect(password.code).toBe(2);
+    expect(password.stderr).toMatch(/"-p".*not in the stand-in contract/);
+    expect(password.stderr).not.toContain("argv-Secret-99");
+  });
+
+  it("says it is a stand-in", async () => {
+    const version = await crane(["version"]);
+    expect(version.stdout).toMatch(/^stand-in \(ecr-mirror test harness\) for crane v0\.22\.\d+\n$/);
+    expect((await crane(["--help"])).stdout).toMatch(/STAND-IN/);
+  });
+
+  it("registry serve runs a registry in the foreground until SIGTERM", async () => {
+    const port = await freePort();
+    const child = spawn(
+      join(STAND_IN_BIN, "crane"),
+      ["registry", "serve", "--address", `127.0.0.1:${port}`],
+      {
+        env: standInEnv({ STANDIN_LOG: log }),
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    try {
+      const serving = await new Promise<string>((resolve, reject) => {
+        let text = "";
+        child.stderr.on("data", (chunk) => {
+          text += chunk;
+          if (/serving on port \d+/.test(text)) resolve(text);
+        });
+        child.once("exit", (code) => reject(new Error(`exited ${code}: ${text}`)));
+      });
+      expect(serving).toContain(`serving on port ${port}`);
+      const pushed = await pushImage(`http://127.0.0.1:${port}`, "scratch/app", "1", { seed: "served" });
+      expect((await crane(["digest", `127.0.0.1:${port}/scratch/app:1`])).stdout).toBe(`${pushed.digest}\n`);
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    }
+  });
+
+  it("logs every invocation (argv, cwd, exit code, duration) and never a password", async () => {
+    const text = await readFile(log, "utf8");
+    expect(text).not.toContain(AUTH.password);
+    expect(text).not.toContain("argv-Secret-99");
+    const records = readInvocationLog(log);
+    expect(records[0]).toMatchObject({
+      tool: "crane",
+      argv: ["auth", "login", mirror.host, "-u", AUTH.user, "--password-stdin"],
+      cwd: process.cwd(),
+      exitCode: 0,
+    });
+    expect(records.find((r) => r.argv.includes("-p"))?.argv).toEqual([
+      "auth",
+      "login",
+      mirror.host,
+      "-u",
+      "x",
+      "-p",
+      "<redacted>",
+    ]);
+    expect(records.some((r) => r.argv[0] === "registry" && r.exitCode === 0)).toBe(true);
+    expect(records.every((r) => typeof r.durationMs === "number" && r.durationMs >= 0)).toBe(true);
+  });
+});

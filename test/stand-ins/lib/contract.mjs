@@ -1,0 +1,119 @@
+// Reads a stand-in's command line against test/stand-ins/contract.json: a subcommand or flag
+// outside the table is a ContractViolation (the stand-ins exit 2 and name it).
+import { readFileSync } from "node:fs";
+
+export const CONTRACT_PATH = new URL("../contract.json", import.meta.url);
+
+export function loadContract(tool) {
+  const all = JSON.parse(readFileSync(CONTRACT_PATH, "utf8"));
+  const contract = all[tool];
+  if (!contract) throw new Error(`no contract for ${tool}`);
+  return contract;
+}
+
+export class ContractViolation extends Error {}
+
+function findFlag(flags, token) {
+  return flags.find((f) => f.flag === token || f.short === token);
+}
+
+/**
+ * @returns {{ command: string, args: string[], flags: Map<string, string[]>, help: boolean }}
+ *   flags keyed by long name; a flag without value maps to ["true"].
+ */
+export function parseCommandLine(tool, contract, argv) {
+  const allFlags = [...contract.globalFlags, ...contract.commands.flatMap((c) => c.flags)];
+  const words = [];
+  const given = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i];
+    if (token === "--") {
+      words.push(...argv.slice(i + 1));
+      break;
+    }
+    if (token === "-h" || token === "--help") {
+      help = true;
+      continue;
+    }
+    if (token.startsWith("-") && token !== "-") {
+      const eq = token.indexOf("=");
+      const name = eq > 0 ? token.slice(0, eq) : token;
+      const known = findFlag(allFlags, name);
+      let value = "true";
+      if (eq > 0) value = token.slice(eq + 1);
+      else if (known?.takesValue) {
+        if (i + 1 >= argv.length) throw new ContractViolation(`flag needs an argument: ${name}`);
+        value = argv[++i];
+      }
+      given.push({ name, value });
+      continue;
+    }
+    words.push(token);
+  }
+
+  let command;
+  for (const candidate of contract.commands) {
+    const names = [candidate.command, ...(candidate.aliases ?? [])];
+    for (const name of names) {
+      const parts = name.split(" ");
+      if (parts.every((p, k) => words[k] === p) && (!command || parts.length > command.depth)) {
+        command = { spec: candidate, depth: parts.length };
+      }
+    }
+  }
+  if (!command) {
+    if (words.length === 0 && help) return { command: "", args: [], flags: new Map(), help };
+    const attempted = words.slice(0, 2).join(" ") || "(none)";
+    throw new ContractViolation(
+      `subcommand "${tool} ${attempted}" is not in the stand-in contract (supported: ${contract.commands
+        .map((c) => c.command)
+        .join(", ")})`,
+    );
+  }
+  const spec = command.spec;
+  const allowed = [...contract.globalFlags, ...spec.flags];
+  const flags = new Map();
+  for (const { name, value } of given) {
+    const flag = findFlag(allowed, name);
+    if (!flag) {
+      throw new ContractViolation(
+        `flag "${name}" of "${tool} ${spec.command}" is not in the stand-in contract (test/stand-ins/contract.json)`,
+      );
+    }
+    const values = flags.get(flag.flag) ?? [];
+    if (values.length > 0 && !flag.repeatable && flag.takesValue) {
+      throw new ContractViolation(`flag "${name}" given twice; the stand-in contract allows it once`);
+    }
+    values.push(value);
+    flags.set(flag.flag, values);
+  }
+  const args = words.slice(command.depth);
+  const [min, max] = spec.args;
+  if (!help && (args.length < min || args.length > max)) {
+    throw new ContractViolation(
+      `"${tool} ${spec.command}" takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${args.length}: usage ${spec.usage}`,
+    );
+  }
+  return { command: spec.command, args, flags, help };
+}
+
+/** `--help` text: the contract itself, marked as a stand-in. */
+export function helpText(tool, contract) {
+  const lines = [
+    `${tool}: STAND-IN (ecr-mirror test harness) for ${contract.emulates}, not the real tool.`,
+    `It accepts only the command lines in test/stand-ins/contract.json and moves real bytes between real registries.`,
+    "",
+    "Commands:",
+  ];
+  for (const c of contract.commands) {
+    lines.push(`  ${c.usage}`);
+    for (const f of c.flags)
+      lines.push(`      ${f.short ? `${f.short}, ` : ""}${f.flag}${f.takesValue ? " VALUE" : ""}`);
+    lines.push(`      stand-in: ${c.standIn}`);
+  }
+  lines.push("", "Global flags:");
+  for (const f of contract.globalFlags)
+    lines.push(`  ${f.short ? `${f.short}, ` : ""}${f.flag}${f.takesValue ? " VALUE" : ""}`);
+  return `${lines.join("\n")}\n`;
+}

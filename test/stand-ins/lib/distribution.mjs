@@ -1,0 +1,230 @@
+// A small client for the OCI Distribution API (the registry side of crane and helm), over fetch.
+// HTTP Basic auth only (what distribution's htpasswd, ECR and the test gate speak): like crane it
+// pings /v2/ once and sends credentials only when the registry asks for them.
+import { createHash } from "node:crypto";
+
+export const MEDIA_TYPES = {
+  ociIndex: "application/vnd.oci.image.index.v1+json",
+  ociManifest: "application/vnd.oci.image.manifest.v1+json",
+  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
+  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
+};
+
+export const MANIFEST_ACCEPT = [
+  MEDIA_TYPES.ociIndex,
+  MEDIA_TYPES.ociManifest,
+  MEDIA_TYPES.dockerList,
+  MEDIA_TYPES.dockerManifest,
+].join(", ");
+
+export function isIndex(mediaType) {
+  return mediaType === MEDIA_TYPES.ociIndex || mediaType === MEDIA_TYPES.dockerList;
+}
+
+export function sha256Digest(bytes) {
+  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+export class RegistryError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function errorFrom(method, url, response) {
+  const text = await response.text().catch(() => "");
+  let detail = `${response.status} ${response.statusText}`;
+  try {
+    const body = JSON.parse(text);
+    if (Array.isArray(body.errors) && body.errors.length > 0) {
+      detail = body.errors.map((e) => `${e.code}: ${e.message}`).join("; ");
+    }
+  } catch {
+    // not JSON: keep the status line
+  }
+  return new RegistryError(`${method} ${url}: ${detail}`, response.status);
+}
+
+export class RegistryClient {
+  /**
+   * @param {{ scheme: "http" | "https", registry: string, credentials: { user: string, password: string } | null,
+   *           userAgent: string, log?: (line: string) => void }} options
+   */
+  constructor(options) {
+    this.base = `${options.scheme}://${options.registry}`;
+    this.registry = options.registry;
+    this.credentials = options.credentials;
+    this.userAgent = options.userAgent;
+    this.log = options.log ?? (() => {});
+    this.authorization = undefined; // undefined: not pinged yet; null: anonymous
+  }
+
+  async ping() {
+    if (this.authorization !== undefined) return;
+    const url = `${this.base}/v2/`;
+    let response;
+    try {
+      response = await fetch(url, { headers: { "user-agent": this.userAgent } });
+    } catch (error) {
+      throw new RegistryError(`GET ${url}: ${error.cause?.message ?? error.message}`, 0);
+    }
+    await response.body?.cancel();
+    if (response.status === 200) {
+      this.authorization = null;
+      return;
+    }
+    if (response.status !== 401)
+      throw new RegistryError(`GET ${url}: unexpected status ${response.status}`, 0);
+    const challenge = response.headers.get("www-authenticate") ?? "";
+    if (!/^basic\b/i.test(challenge)) {
+      throw new RegistryError(
+        `GET ${url}: the registry asks for "${challenge}"; the stand-in speaks HTTP Basic auth only`,
+        401,
+      );
+    }
+    if (!this.credentials) throw new RegistryError(`GET ${url}: UNAUTHORIZED: authentication required`, 401);
+    const { user, password } = this.credentials;
+    this.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+  }
+
+  async request(method, path, { headers = {}, body, expect = [200] } = {}) {
+    await this.ping();
+    const url = path.startsWith("http") ? path : `${this.base}${path}`;
+    const allHeaders = { "user-agent": this.userAgent, ...headers };
+    if (this.authorization) allHeaders.authorization = this.authorization;
+    this.log(`--> ${method} ${url}`);
+    let response;
+    try {
+      response = await fetch(url, { method, headers: allHeaders, body });
+    } catch (error) {
+      throw new RegistryError(`${method} ${url}: ${error.cause?.message ?? error.message}`, 0);
+    }
+    this.log(`<-- ${response.status} ${method} ${url}`);
+    if (!expect.includes(response.status)) throw await errorFrom(method, url, response);
+    return response;
+  }
+
+  /** @returns {Promise<{ bytes: Buffer, mediaType: string, digest: string }>} */
+  async getManifest(repository, reference) {
+    const response = await this.request("GET", `/v2/${repository}/manifests/${reference}`, {
+      headers: { accept: MANIFEST_ACCEPT },
+    });
+    const bytes = Buffer.from(await response.arrayBuffer());
+    const digest = sha256Digest(bytes);
+    if (reference.startsWith("sha256:") && reference !== digest) {
+      throw new RegistryError(`manifest ${repository}@${reference} has digest ${digest}`, 0);
+    }
+    let mediaType = response.headers.get("content-type")?.split(";")[0] ?? "";
+    const parsed = JSON.parse(bytes.toString("utf8"));
+    if (parsed.mediaType) mediaType = parsed.mediaType;
+    return { bytes, mediaType, digest, json: parsed };
+  }
+
+  /** @returns {Promise<string>} the Docker-Content-Digest of a HEAD, like `crane digest`. */
+  async headManifest(repository, reference) {
+    const response = await this.request("HEAD", `/v2/${repository}/manifests/${reference}`, {
+      headers: { accept: MANIFEST_ACCEPT },
+    });
+    const digest = response.headers.get("docker-content-digest");
+    if (digest) return digest;
+    return (await this.getManifest(repository, reference)).digest;
+  }
+
+  async putManifest(repository, reference, bytes, mediaType) {
+    const response = await this.request("PUT", `/v2/${repository}/manifests/${reference}`, {
+      headers: { "content-type": mediaType },
+      body: bytes,
+      expect: [200, 201],
+    });
+    await response.body?.cancel();
+    return response.headers.get("docker-content-digest") ?? sha256Digest(bytes);
+  }
+
+  async blobExists(repository, digest) {
+    const response = await this.request("HEAD", `/v2/${repository}/blobs/${digest}`, { expect: [200, 404] });
+    await response.body?.cancel();
+    return response.status === 200;
+  }
+
+  async getBlob(repository, digest) {
+    const response = await this.request("GET", `/v2/${repository}/blobs/${digest}`);
+    const bytes = Buffer.from(await response.arrayBuffer());
+    if (sha256Digest(bytes) !== digest)
+      throw new RegistryError(`blob ${digest} in ${repository}: wrong digest`, 0);
+    return bytes;
+  }
+
+  /** Monolithic upload (POST then PUT ?digest=); a cross-repository mount when `mountFrom` is given. */
+  async putBlob(repository, digest, bytes, mountFrom) {
+    const query = mountFrom
+      ? `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(mountFrom)}`
+      : "";
+    const started = await this.request("POST", `/v2/${repository}/blobs/uploads/${query}`, {
+      expect: [201, 202],
+    });
+    await started.body?.cancel();
+    if (started.status === 201) return;
+    const location = started.headers.get("location");
+    if (!location) throw new RegistryError(`POST /v2/${repository}/blobs/uploads/: no Location header`, 0);
+    const target = new URL(location, this.base);
+    target.searchParams.set("digest", digest);
+    const done = await this.request("PUT", target.toString(), {
+      headers: { "content-type": "application/octet-stream" },
+      body: bytes,
+      expect: [201],
+    });
+    await done.body?.cancel();
+  }
+
+  async listTags(repository) {
+    const tags = [];
+    let next = `/v2/${repository}/tags/list`;
+    while (next) {
+      const response = await this.request("GET", next);
+      const body = await response.json();
+      tags.push(...(body.tags ?? []));
+      const link = response.headers.get("link");
+      const match = link ? /<([^>]+)>;\s*rel="?next"?/.exec(link) : null;
+      next = match ? new URL(match[1], this.base).toString() : null;
+    }
+    return tags;
+  }
+}
+
+/** `os/arch[/variant]` as crane's --platform reads it (an `:osversion` suffix is outside the contract). */
+export function parsePlatform(text) {
+  const [os, architecture, variant] = text.split("/");
+  if (!os || !architecture || text.includes(":")) {
+    throw new Error(`invalid platform "${text}": the stand-in accepts os/arch[/variant]`);
+  }
+  return { os, architecture, variant: variant ?? null };
+}
+
+/** go-containerregistry's Platform.Satisfies for the fields the stand-in reads. */
+export function platformMatches(candidate, wanted) {
+  if (!candidate) return false;
+  if (candidate.os !== wanted.os || candidate.architecture !== wanted.architecture) return false;
+  return !wanted.variant || candidate.variant === wanted.variant;
+}
+
+export function childForPlatform(index, platform, where) {
+  const child = (index.manifests ?? []).find((m) => platformMatches(m.platform, platform));
+  if (!child) {
+    const p = `${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ""}`;
+    throw new Error(`no child with platform ${p} in index ${where}`);
+  }
+  return child;
+}
+
+/** Runs `work` over `items` with at most `jobs` at a time. */
+export async function eachLimited(items, jobs, work) {
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      await work(item);
+    }
+  });
+  await Promise.all(workers);
+}

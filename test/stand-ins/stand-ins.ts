@@ -1,0 +1,61 @@
+// How tests reach the crane and helm stand-ins: the folder to put first on PATH, a runner,
+// and the invocation log they append to (env STANDIN_LOG).
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** `test/stand-ins/bin`: holds executables named `crane` and `helm`. */
+export const STAND_IN_BIN = fileURLToPath(new URL("./bin", import.meta.url));
+
+/** An environment whose PATH finds the stand-ins before anything else. */
+export function standInEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...extra, PATH: `${STAND_IN_BIN}${delimiter}${process.env.PATH ?? ""}` };
+}
+
+export interface StandInResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `crane` or `helm` from STAND_IN_BIN with an argv array; `input` goes to stdin. */
+export function runStandIn(
+  tool: "crane" | "helm",
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; input?: string; cwd?: string; timeoutMs?: number } = {},
+): Promise<StandInResult> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      join(STAND_IN_BIN, tool),
+      args,
+      { env: standInEnv(opts.env), cwd: opts.cwd, timeout: opts.timeoutMs ?? 30_000, encoding: "utf8" },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== "number") {
+          reject(error);
+          return;
+        }
+        resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
+      },
+    );
+    child.stdin?.end(opts.input ?? "");
+  });
+}
+
+export interface InvocationRecord {
+  tool: "crane" | "helm";
+  argv: string[];
+  cwd: string;
+  exitCode: number;
+  durationMs: number;
+  startedAt: string;
+}
+
+/** The records a STANDIN_LOG file holds, oldest first (empty when the file does not exist). */
+export function readInvocationLog(path: string): InvocationRecord[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as InvocationRecord);
+}
