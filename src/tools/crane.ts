@@ -1,0 +1,83 @@
+/**
+ * crane, for exactly what the product does with it: copy an image (or an OCI chart) registry to registry,
+ * read a digest, report its version. Flags as crane's docs spell them (`crane copy SRC DST`,
+ * `-j/--jobs`; the global `--platform os/arch[/variant]` and `--insecure`).
+ */
+import { runTool, type ToolProcessOptions } from "./runner.js";
+
+export interface CraneCopyOptions {
+  /** One platform (`linux/amd64`): crane then writes that platform's manifest only (a new digest). */
+  platform?: string | null;
+  /** Concurrent layer uploads (`--jobs`); crane's default when unset. */
+  jobs?: number | null;
+  /** Plain HTTP for a registry crane would otherwise reach over TLS (an `http://` upstream endpoint). */
+  insecure?: boolean;
+}
+
+export interface CraneDigestOptions {
+  platform?: string | null;
+  insecure?: boolean;
+}
+
+function globalFlags(opts: { platform?: string | null; insecure?: boolean }): string[] {
+  const flags: string[] = [];
+  if (opts.platform) flags.push("--platform", opts.platform);
+  if (opts.insecure) flags.push("--insecure");
+  return flags;
+}
+
+export function craneCopyArgs(source: string, destination: string, opts: CraneCopyOptions = {}): string[] {
+  const args = ["copy", source, destination, ...globalFlags(opts)];
+  if (opts.jobs != null) {
+    if (!Number.isInteger(opts.jobs) || opts.jobs < 1)
+      throw new RangeError(`crane --jobs must be a positive integer, got ${opts.jobs}`);
+    args.push("--jobs", String(opts.jobs));
+  }
+  return args;
+}
+
+export function craneDigestArgs(reference: string, opts: CraneDigestOptions = {}): string[] {
+  return ["digest", reference, ...globalFlags(opts)];
+}
+
+export const CRANE_VERSION_ARGS: readonly string[] = ["version"];
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+export class Crane {
+  constructor(private readonly options: ToolProcessOptions) {}
+
+  /** `crane copy SRC DST`: `source` is the fetch address (see `fetchAddress`), `destination` the target reference. */
+  async copy(source: string, destination: string, opts: CraneCopyOptions = {}): Promise<void> {
+    await runTool("crane", this.options, {
+      subcommand: "copy",
+      args: craneCopyArgs(source, destination, opts),
+      action: `crane copy ${source} -> ${destination}${opts.platform ? ` (platform ${opts.platform})` : ""}`,
+    });
+  }
+
+  /** The manifest digest (`sha256:…`) of a reference, or of one platform's manifest. */
+  async digest(reference: string, opts: CraneDigestOptions = {}): Promise<string> {
+    const action = `crane digest ${reference}${opts.platform ? ` (platform ${opts.platform})` : ""}`;
+    const { stdout } = await runTool("crane", this.options, {
+      subcommand: "digest",
+      args: craneDigestArgs(reference, opts),
+      action,
+    });
+    const digest = stdout.trim().split(/\s+/).pop() ?? "";
+    if (!DIGEST.test(digest)) throw new Error(`${action} printed "${stdout.trim()}", not a sha256 digest`);
+    return digest;
+  }
+
+  /** The version crane reports (`0.22.1`; `crane version` prints `v0.22.1` or `0.22.1`). */
+  async version(): Promise<string> {
+    const { stdout } = await runTool("crane", this.options, {
+      subcommand: "version",
+      args: CRANE_VERSION_ARGS,
+      action: "crane version",
+    });
+    const m = /v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/.exec(stdout);
+    if (!m) throw new Error(`crane version printed "${stdout.trim()}", not a version`);
+    return m[1]!;
+  }
+}

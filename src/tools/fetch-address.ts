@@ -1,0 +1,124 @@
+/**
+ * Where content is fetched from, as opposed to what it is called. An upstream endpoint in the mirror list
+ * (`docker.io` fetched through `https://mirror.gcr.io`, or a pull-through cache at `http://10.0.0.5:5000/hub`)
+ * changes only the address crane and helm talk to; names, target repositories and reports keep the list's names.
+ */
+import type { ImageReference, Upstream } from "../list/model.js";
+
+export interface FetchAddress {
+  /** What crane is given: `127.0.0.1:5000/library/redis:7.0`. */
+  reference: string;
+  /** `host[:port]` the request goes to; look credentials up by it. */
+  registry: string;
+  /** The endpoint is `http://`: crane needs `--insecure` (unless loopback), helm `--plain-http`. */
+  plainHttp: boolean;
+  /** True when an upstream endpoint replaced the name's own host. */
+  viaEndpoint: boolean;
+}
+
+/** `docker.io/library/redis:7.0`, `quay.io/x/y@sha256:…`: the reference as distribution prints it. */
+export function formatReference(reference: ImageReference): string {
+  return `${reference.domain}/${reference.path}${reference.tag ? `:${reference.tag}` : ""}${reference.digest ? `@${reference.digest}` : ""}`;
+}
+
+function canonicalHost(host: string): string {
+  const h = host.toLowerCase();
+  return h === "index.docker.io" || h === "registry-1.docker.io" ? "docker.io" : h;
+}
+
+/** An endpoint URL's registry host, path prefix and scheme. */
+export function parseEndpoint(endpoint: string): {
+  registry: string;
+  pathPrefix: string;
+  plainHttp: boolean;
+} {
+  const url = new URL(endpoint);
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new Error(`upstream endpoint ${endpoint} must be an http:// or https:// URL`);
+  }
+  return {
+    registry: url.host,
+    pathPrefix: url.pathname.replace(/^\/+|\/+$/g, ""),
+    plainHttp: url.protocol === "http:",
+  };
+}
+
+function endpointFor(host: string, upstreams: readonly Upstream[]): string | null {
+  const wanted = canonicalHost(host);
+  return upstreams.find((u) => u.endpoint && canonicalHost(u.host) === wanted)?.endpoint ?? null;
+}
+
+/** The address an image is fetched from, honouring the list's upstream endpoints. */
+export function fetchAddress(reference: ImageReference, upstreams: readonly Upstream[]): FetchAddress {
+  const endpoint = endpointFor(reference.domain, upstreams);
+  if (!endpoint) {
+    return {
+      reference: formatReference(reference),
+      registry: reference.domain,
+      plainHttp: false,
+      viaEndpoint: false,
+    };
+  }
+  const { registry, pathPrefix, plainHttp } = parseEndpoint(endpoint);
+  const path = pathPrefix ? `${pathPrefix}/${reference.path}` : reference.path;
+  return {
+    reference: formatReference({ ...reference, domain: registry, path }),
+    registry,
+    plainHttp,
+    viaEndpoint: true,
+  };
+}
+
+/**
+ * The address an OCI chart (`oci://host/path/name`, no version) is fetched from. Returns the `oci://`
+ * reference for helm and the bare `host/path/name` for crane.
+ */
+export function chartFetchAddress(
+  source: string,
+  upstreams: readonly Upstream[],
+): FetchAddress & { ociReference: string } {
+  const bare = source.replace(/^oci:\/\//, "").replace(/\/+$/, "");
+  const slash = bare.indexOf("/");
+  const host = slash < 0 ? bare : bare.slice(0, slash);
+  const path = slash < 0 ? "" : bare.slice(slash + 1);
+  const endpoint = endpointFor(host, upstreams);
+  if (!endpoint)
+    return {
+      reference: bare,
+      ociReference: `oci://${bare}`,
+      registry: host,
+      plainHttp: false,
+      viaEndpoint: false,
+    };
+  const parsed = parseEndpoint(endpoint);
+  const fetched = [parsed.registry, parsed.pathPrefix, path].filter((p) => p !== "").join("/");
+  return {
+    reference: fetched,
+    ociReference: `oci://${fetched}`,
+    registry: parsed.registry,
+    plainHttp: parsed.plainHttp,
+    viaEndpoint: true,
+  };
+}
+
+/**
+ * Whether crane reaches this registry over plain HTTP without `--insecure`: go-containerregistry's
+ * `name.Registry.Scheme()` picks http for `localhost`, `*.localhost`, `127.0.0.1`, `::1` and RFC 1918 addresses.
+ */
+export function craneDefaultsToHttp(registry: string): boolean {
+  if (/^(::1|\[::1\](:\d{1,5})?)$/.test(registry)) return true;
+  const host = registry.replace(/:\d{1,5}$/, "");
+  return (
+    host === "localhost" ||
+    host.endsWith(".localhost") ||
+    host === "127.0.0.1" ||
+    /^10\.\d+\.\d+\.\d+$/.test(host) ||
+    /^192\.168\.\d+\.\d+$/.test(host) ||
+    /^172\.(1[6-9]|2\d|3[01])\.\d+\.\d+$/.test(host)
+  );
+}
+
+/** Whether crane needs `--insecure` for this fetch address. */
+export function craneNeedsInsecure(address: FetchAddress): boolean {
+  return address.plainHttp && !craneDefaultsToHttp(address.registry);
+}

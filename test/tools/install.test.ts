@@ -1,0 +1,222 @@
+// The installer against a local HTTP server serving fixture archives laid out like the real releases.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ToolInstallError } from "../../src/tools/assets.js";
+import { installCrane, installHelm, useLocalToolCache } from "../../src/tools/install.js";
+
+const CRANE = "0.22.1";
+const HELM = "4.3.0";
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+/** A tar.gz with `files` (path -> script text), built by tar like the projects' release archives. */
+async function archive(files: Record<string, string>): Promise<Buffer> {
+  const dir = await mkdtemp(join(tmpdir(), "ecr-mirror-fixture-"));
+  try {
+    for (const [path, text] of Object.entries(files)) {
+      await mkdir(join(dir, path, ".."), { recursive: true });
+      await writeFile(join(dir, path), text);
+      await chmod(join(dir, path), 0o755);
+    }
+    execFileSync("tar", ["-czf", join(dir, "out.tar.gz"), "-C", dir, ...Object.keys(files)]);
+    return await readFile(join(dir, "out.tar.gz"));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+let server: Server;
+let base: string;
+const routes = new Map<string, Buffer>();
+const requests: string[] = [];
+
+let craneLinux: Buffer;
+let craneDarwinArm: Buffer;
+let helmLinux: Buffer;
+
+function serveCraneRelease(version: string, archives: Record<string, Buffer>, checksumsFor = archives): void {
+  const lines = Object.entries(checksumsFor).map(([name, bytes]) => `${sha256(bytes)}  ${name}`);
+  routes.set(`/crane/v${version}/checksums.txt`, Buffer.from(`${lines.join("\n")}\n`));
+  for (const [name, bytes] of Object.entries(archives)) routes.set(`/crane/v${version}/${name}`, bytes);
+}
+
+beforeAll(async () => {
+  craneLinux = await archive({ crane: '#!/bin/sh\necho crane-linux-x64 "$@"\n', LICENSE: "Apache-2.0\n" });
+  craneDarwinArm = await archive({ crane: "#!/bin/sh\necho crane-darwin-arm64\n" });
+  helmLinux = await archive({
+    "linux-amd64/helm": "#!/bin/sh\necho helm-linux-amd64\n",
+    "linux-amd64/LICENSE": "x\n",
+  });
+  server = createServer((req, res) => {
+    requests.push(req.url ?? "");
+    const body = routes.get(req.url ?? "");
+    if (!body) {
+      res.writeHead(404).end("Not Found");
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/octet-stream" }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+let work: string;
+beforeEach(async () => {
+  work = await mkdtemp(join(tmpdir(), "ecr-mirror-install-test-"));
+  process.env.RUNNER_TOOL_CACHE = join(work, "tool-cache");
+  process.env.RUNNER_TEMP = join(work, "temp");
+  await mkdir(process.env.RUNNER_TEMP, { recursive: true });
+  routes.clear();
+  requests.length = 0;
+});
+afterEach(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+const run = (path: string) => execFileSync(path, [], { encoding: "utf8" }).trim();
+const tempLeftovers = () => readdirSync(process.env.RUNNER_TEMP!);
+
+describe("installCrane / installHelm", () => {
+  it("downloads, verifies and caches crane; the second install downloads nothing", async () => {
+    serveCraneRelease(CRANE, { "go-containerregistry_Linux_x86_64.tar.gz": craneLinux });
+    const logs: string[] = [];
+    const opts = {
+      baseUrl: `${base}/crane`,
+      platform: "linux",
+      arch: "x64",
+      log: (m: string) => logs.push(m),
+    };
+
+    const first = await installCrane(opts);
+    expect(first).toMatchObject({
+      tool: "crane",
+      version: CRANE,
+      cacheHit: false,
+      archiveSha256: sha256(craneLinux),
+    });
+    expect(run(first.path)).toBe("crane-linux-x64");
+    expect(first.path.startsWith(process.env.RUNNER_TOOL_CACHE!)).toBe(true);
+    expect(requests).toEqual([
+      `/crane/v${CRANE}/checksums.txt`,
+      `/crane/v${CRANE}/go-containerregistry_Linux_x86_64.tar.gz`,
+    ]);
+    expect(tempLeftovers()).toEqual([]);
+
+    const second = await installCrane(opts);
+    expect(second).toMatchObject({ cacheHit: true, path: first.path });
+    expect(requests).toHaveLength(2);
+    expect(logs.at(-1)).toMatch(/tool-cache hit/);
+  });
+
+  it("installs helm from its platform folder inside the archive", async () => {
+    routes.set(`/helm/helm-v${HELM}-linux-amd64.tar.gz`, helmLinux);
+    routes.set(
+      `/helm/helm-v${HELM}-linux-amd64.tar.gz.sha256sum`,
+      Buffer.from(`${sha256(helmLinux)}  helm-v${HELM}-linux-amd64.tar.gz\n`),
+    );
+    const helm = await installHelm({ baseUrl: `${base}/helm`, platform: "linux", arch: "x64" });
+    expect(run(helm.path)).toBe("helm-linux-amd64");
+    expect(helm.path.endsWith("/helm")).toBe(true);
+  });
+
+  it("asks for the macOS arm64 archive by its own name", async () => {
+    serveCraneRelease(CRANE, { "go-containerregistry_Darwin_arm64.tar.gz": craneDarwinArm });
+    const crane = await installCrane({ baseUrl: `${base}/crane`, platform: "darwin", arch: "arm64" });
+    expect(requests).toContain(`/crane/v${CRANE}/go-containerregistry_Darwin_arm64.tar.gz`);
+    expect(crane.path).toContain(join("ecr-mirror-crane", CRANE, "arm64"));
+  });
+
+  it("fails on a corrupted archive and caches nothing", async () => {
+    const corrupted = Buffer.from(craneLinux);
+    corrupted[corrupted.length - 10]! ^= 0xff;
+    serveCraneRelease(
+      CRANE,
+      { "go-containerregistry_Linux_x86_64.tar.gz": corrupted },
+      {
+        "go-containerregistry_Linux_x86_64.tar.gz": craneLinux,
+      },
+    );
+    const opts = { baseUrl: `${base}/crane`, platform: "linux", arch: "x64" };
+    const error = await installCrane(opts).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ToolInstallError);
+    expect((error as Error).message).toContain(
+      `has SHA-256 ${sha256(corrupted)}, but the published checksum is ${sha256(craneLinux)}`,
+    );
+    expect(existsSync(join(process.env.RUNNER_TOOL_CACHE!, "ecr-mirror-crane"))).toBe(false);
+    expect(tempLeftovers()).toEqual([]);
+  });
+
+  it("fails when the checksum file has no entry for the archive, before downloading it", async () => {
+    serveCraneRelease(
+      CRANE,
+      { "go-containerregistry_Linux_x86_64.tar.gz": craneLinux },
+      {
+        "go-containerregistry_Linux_arm64.tar.gz": craneLinux,
+      },
+    );
+    await expect(installCrane({ baseUrl: `${base}/crane`, platform: "linux", arch: "x64" })).rejects.toThrow(
+      /checksums\.txt has no entry for go-containerregistry_Linux_x86_64\.tar\.gz/,
+    );
+    expect(requests).toEqual([`/crane/v${CRANE}/checksums.txt`]);
+  });
+
+  it("fails when the mirror serves no checksum file at all", async () => {
+    routes.set(`/helm/helm-v${HELM}-linux-amd64.tar.gz`, helmLinux);
+    await expect(installHelm({ baseUrl: `${base}/helm`, platform: "linux", arch: "x64" })).rejects.toThrow(
+      /could not download the checksum file .*helm-v4\.3\.0-linux-amd64\.tar\.gz\.sha256sum \(HTTP 404\)/,
+    );
+  });
+
+  it("fails on a pinned SHA-256 mismatch even when the published checksum matches", async () => {
+    serveCraneRelease(CRANE, { "go-containerregistry_Linux_x86_64.tar.gz": craneLinux });
+    const pin = "0".repeat(64);
+    await expect(
+      installCrane({ baseUrl: `${base}/crane`, platform: "linux", arch: "x64", sha256: pin }),
+    ).rejects.toThrow(/matches the published checksum\), but no crane-sha256 value \(0{64}\)/);
+    expect(existsSync(join(process.env.RUNNER_TOOL_CACHE!, "ecr-mirror-crane"))).toBe(false);
+  });
+
+  it("accepts a matching pin among several, and checks pins again on a cache hit", async () => {
+    serveCraneRelease(CRANE, { "go-containerregistry_Linux_x86_64.tar.gz": craneLinux });
+    const opts = { baseUrl: `${base}/crane`, platform: "linux", arch: "x64" };
+    const installed = await installCrane({ ...opts, sha256: `${"1".repeat(64)}\n${sha256(craneLinux)}` });
+    expect(installed.cacheHit).toBe(false);
+    const count = requests.length;
+    await expect(installCrane({ ...opts, sha256: "2".repeat(64) })).rejects.toThrow(
+      /tool cache holds .* matches no crane-sha256/,
+    );
+    expect(requests).toHaveLength(count);
+  });
+
+  it("does not take another version from the cache", async () => {
+    serveCraneRelease(CRANE, { "go-containerregistry_Linux_x86_64.tar.gz": craneLinux });
+    await installCrane({ baseUrl: `${base}/crane`, platform: "linux", arch: "x64" });
+    await expect(
+      installCrane({ baseUrl: `${base}/crane`, platform: "linux", arch: "x64", version: "0.22.0" }),
+    ).rejects.toThrow(/v0\.22\.0\/checksums\.txt \(HTTP 404\)/);
+  });
+
+  it("rejects a Helm 3 version before any download", async () => {
+    await expect(installHelm({ baseUrl: `${base}/helm`, version: "3.19.2" })).rejects.toThrow(/Helm 3/);
+    expect(requests).toEqual([]);
+  });
+});
+
+describe("useLocalToolCache", () => {
+  it("uses the user's cache folder outside Actions, and keeps a runner's setting", () => {
+    const env: NodeJS.ProcessEnv = { XDG_CACHE_HOME: "/home/u/.cache" };
+    expect(useLocalToolCache(env)).toBe("/home/u/.cache/ecr-mirror/tool-cache");
+    expect(env.RUNNER_TEMP).toBeTruthy();
+    expect(useLocalToolCache({ RUNNER_TOOL_CACHE: "/opt/hostedtoolcache" })).toBe("/opt/hostedtoolcache");
+  });
+});

@@ -1,0 +1,241 @@
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Upstream } from "../../src/list/model.js";
+import { Crane, craneCopyArgs, craneDigestArgs } from "../../src/tools/crane.js";
+import { chartFetchAddress, craneNeedsInsecure, fetchAddress } from "../../src/tools/fetch-address.js";
+import {
+  Helm,
+  helmPullOciArgs,
+  helmPullRepoArgs,
+  helmPushArgs,
+  helmRegistryLoginArgs,
+  helmTemplateArgs,
+} from "../../src/tools/helm.js";
+import { hintFor, InvocationCounter, ToolError } from "../../src/tools/runner.js";
+
+describe("argv builders: exactly the command lines the product uses", () => {
+  it.each([
+    [
+      craneCopyArgs("docker.io/library/redis:7.0", "r.example/mirrors/library/redis:7.0"),
+      ["copy", "docker.io/library/redis:7.0", "r.example/mirrors/library/redis:7.0"],
+    ],
+    [
+      craneCopyArgs("a:1", "b:1", { platform: "linux/arm64", jobs: 4 }),
+      ["copy", "a:1", "b:1", "--platform", "linux/arm64", "--jobs", "4"],
+    ],
+    [craneCopyArgs("a:1", "b:1", { insecure: true }), ["copy", "a:1", "b:1", "--insecure"]],
+    [craneDigestArgs("a:1"), ["digest", "a:1"]],
+    [craneDigestArgs("a:1", { platform: "linux/amd64" }), ["digest", "a:1", "--platform", "linux/amd64"]],
+    [
+      helmPullRepoArgs("https://kubernetes.github.io/ingress-nginx", "ingress-nginx", "4.11.3", "/d"),
+      [
+        "pull",
+        "--repo",
+        "https://kubernetes.github.io/ingress-nginx",
+        "ingress-nginx",
+        "--version",
+        "4.11.3",
+        "--destination",
+        "/d",
+      ],
+    ],
+    [
+      helmPullOciArgs("oci://ghcr.io/x/charts/y", "1.0.0", "/d", "/r.json", { plainHttp: true }),
+      [
+        "pull",
+        "oci://ghcr.io/x/charts/y",
+        "--version",
+        "1.0.0",
+        "--destination",
+        "/d",
+        "--plain-http",
+        "--registry-config",
+        "/r.json",
+      ],
+    ],
+    [
+      helmPushArgs("/d/y-1.0.0.tgz", "oci://r.example/charts", "/r.json"),
+      ["push", "/d/y-1.0.0.tgz", "oci://r.example/charts", "--registry-config", "/r.json"],
+    ],
+    [
+      helmRegistryLoginArgs("r.example", "AWS", "/r.json"),
+      [
+        "registry",
+        "login",
+        "r.example",
+        "--username",
+        "AWS",
+        "--password-stdin",
+        "--registry-config",
+        "/r.json",
+      ],
+    ],
+    [
+      helmTemplateArgs("check", "/d/y-1.0.0.tgz", "/v.yaml"),
+      ["template", "check", "/d/y-1.0.0.tgz", "--values", "/v.yaml"],
+    ],
+  ])("%j", (actual, expected) => {
+    expect(actual).toEqual(expected);
+  });
+
+  it("refuses what Helm 4 or crane would misread", () => {
+    expect(() => helmRegistryLoginArgs("oci://r.example/charts", "AWS", "/r.json")).toThrow(/host only/);
+    expect(() => helmPushArgs("/x.tgz", "r.example/charts", "/r.json")).toThrow(/oci:\/\//);
+    expect(() => craneCopyArgs("a", "b", { jobs: 0 })).toThrow(/positive integer/);
+  });
+});
+
+function upstream(host: string, endpoint: string | null): Upstream {
+  return { host, prefix: "mirrors", endpoint, redirect: true, fallback: false, location: null };
+}
+
+describe("fetchAddress: endpoints change where, never what", () => {
+  const redis = { domain: "docker.io", path: "library/redis", tag: "7.0", digest: null };
+  it("keeps the name without an endpoint", () => {
+    expect(fetchAddress(redis, [upstream("docker.io", null)])).toEqual({
+      reference: "docker.io/library/redis:7.0",
+      registry: "docker.io",
+      plainHttp: false,
+      viaEndpoint: false,
+    });
+  });
+  it("fetches through the endpoint host, with its path prefix", () => {
+    expect(fetchAddress(redis, [upstream("docker.io", "http://127.0.0.1:5000")]).reference).toBe(
+      "127.0.0.1:5000/library/redis:7.0",
+    );
+    const viaCache = fetchAddress({ ...redis, digest: `sha256:${"a".repeat(64)}` }, [
+      upstream("index.docker.io", "https://cache.example.com/hub/"),
+    ]);
+    expect(viaCache).toEqual({
+      reference: `cache.example.com/hub/library/redis:7.0@sha256:${"a".repeat(64)}`,
+      registry: "cache.example.com",
+      plainHttp: false,
+      viaEndpoint: true,
+    });
+  });
+  it("says when crane needs --insecure for an http endpoint", () => {
+    expect(craneNeedsInsecure(fetchAddress(redis, [upstream("docker.io", "http://127.0.0.1:5000")]))).toBe(
+      false,
+    );
+    expect(craneNeedsInsecure(fetchAddress(redis, [upstream("docker.io", "http://10.1.2.3:5000")]))).toBe(
+      false,
+    );
+    expect(
+      craneNeedsInsecure(fetchAddress(redis, [upstream("docker.io", "http://pull-cache.internal:5000")])),
+    ).toBe(true);
+  });
+  it("maps OCI chart sources the same way", () => {
+    expect(
+      chartFetchAddress("oci://registry-1.docker.io/bitnamicharts/x", [
+        upstream("docker.io", "http://127.0.0.1:5000/hub"),
+      ]),
+    ).toMatchObject({
+      ociReference: "oci://127.0.0.1:5000/hub/bitnamicharts/x",
+      reference: "127.0.0.1:5000/hub/bitnamicharts/x",
+      plainHttp: true,
+    });
+    expect(chartFetchAddress("oci://ghcr.io/x/y", []).ociReference).toBe("oci://ghcr.io/x/y");
+  });
+});
+
+describe("hintFor", () => {
+  it.each([
+    [
+      "GET https://index.docker.io/v2/library/redis/manifests/7.0: TOOMANYREQUESTS: You have reached your pull rate limit",
+      /rate limiting/,
+    ],
+    ["denied: Your authorization token has expired. Reauthenticate and try again.", /token expired/],
+    ["GET http://127.0.0.1:5000/v2/: unexpected status code 401 Unauthorized", /refused the credentials/],
+    [
+      "PUT .../manifests/7.0: TAG_INVALID: The image tag '7.0' already exists in the 'x' repository and cannot be overwritten because the repository is immutable.",
+      /immutable/,
+    ],
+    [
+      "NAME_UNKNOWN: The repository with name 'mirrors/library/redis' does not exist in the registry with id '1'",
+      /repository does not exist/,
+    ],
+    ["MANIFEST_UNKNOWN: manifest unknown; map[Tag:7.99]", /not found/],
+    ['Get "https://127.0.0.1:5000/v2/": http: server gave HTTP response to HTTPS client', /plain HTTP/],
+    ["dial tcp: lookup registry-1.docker.io: no such host", /could not be reached/],
+    ["something else entirely", null],
+  ])("%s", (output, expected) => {
+    const hint = hintFor(output);
+    if (expected === null) expect(hint).toBeNull();
+    else expect(hint).toMatch(expected);
+  });
+});
+
+describe("runTool through the adapters (a scripted executable)", () => {
+  let dir: string;
+  let fake: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ecr-mirror-runner-test-"));
+    fake = join(dir, "fake-tool");
+    // Prints its argv, DOCKER_CONFIG and stdin; fails when the first argument is "copy".
+    await writeFile(
+      fake,
+      [
+        "#!/bin/sh",
+        'if [ "$1" = "version" ]; then echo "version.BuildInfo{Version:\\"v4.3.0\\", GitCommit:\\"x\\"}"; exit 0; fi',
+        'if [ "$1" = "digest" ]; then echo "sha256:$(printf %064d 7)"; exit 0; fi',
+        'if [ "$1" = "registry" ]; then read pw; echo "stdin=$pw docker=$DOCKER_CONFIG" >&2; exit 0; fi',
+        'echo "pulling $2" ; echo "Error: GET $2: UNAUTHORIZED: authentication required; secret=SEKRET-VALUE" >&2; exit 1',
+        "",
+      ].join("\n"),
+    );
+    await chmod(fake, 0o755);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("turns a failure into a readable error: what, where, what the tool said, a hint; secrets redacted", async () => {
+    const counter = new InvocationCounter();
+    const crane = new Crane({ binary: fake, counter, redact: (t) => t.replaceAll("SEKRET-VALUE", "***") });
+    const error = (await crane
+      .copy("docker.io/library/redis:7.0", "127.0.0.1:1/mirrors/library/redis:7.0")
+      .catch((e) => e)) as ToolError;
+    expect(error).toBeInstanceOf(ToolError);
+    expect(error.message).toBe(
+      "crane copy docker.io/library/redis:7.0 -> 127.0.0.1:1/mirrors/library/redis:7.0 failed (exit 1): " +
+        "Error: GET docker.io/library/redis:7.0: UNAUTHORIZED: authentication required; secret=***\n" +
+        "hint: the registry refused the credentials: for ECR check the role's ecr:* permissions and the registry address; for an upstream check its username and token",
+    );
+    expect(counter.toJSON()).toEqual({ "crane copy": 1 });
+  });
+
+  it("reads digests and versions, counts per subcommand", async () => {
+    const counter = new InvocationCounter();
+    const crane = new Crane({ binary: fake, counter });
+    expect(await crane.digest("a:1")).toBe(`sha256:${"0".repeat(63)}7`);
+    const helm = new Helm({ binary: fake, counter, registryConfig: "/dev/null" });
+    expect(await helm.version()).toBe("4.3.0");
+    expect(counter.count()).toBe(2);
+    expect(counter.count("crane")).toBe(1);
+    expect(counter.count("helm", "version")).toBe(1);
+  });
+
+  it("gives the password on stdin and the environment to the child only", async () => {
+    const lines: string[] = [];
+    const helm = new Helm({
+      binary: fake,
+      registryConfig: "/dev/null",
+      env: { DOCKER_CONFIG: "/child-only" },
+      log: (l) => lines.push(l),
+      redact: (t) => t.replaceAll("pw-123", "***"),
+    });
+    await helm.registryLogin("127.0.0.1:5000", "AWS", "pw-123");
+    expect(lines.some((l) => l.includes("stdin=*** docker=/child-only"))).toBe(true);
+    expect(lines.join("\n")).not.toContain("pw-123");
+    expect(process.env.DOCKER_CONFIG).not.toBe("/child-only");
+  });
+
+  it("explains a binary that cannot be started", async () => {
+    const crane = new Crane({ binary: join(dir, "missing-crane") });
+    await expect(crane.version()).rejects.toThrow(
+      /crane version failed.*\nhint: crane could not be started/s,
+    );
+  });
+});
