@@ -1,0 +1,210 @@
+// Proof with real containerd: the rendered hosts.toml files, filled in by the DaemonSet's own
+// script with the local ECR's token, make `ctr` (containerd 1.6, daemonless `content fetch-object`)
+// pull upstream names from the mirror's /v2/<prefix> with credentials, and never from the upstream.
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { renderNodeConfig } from "../../src/render/index.js";
+import { CONFIGURE_SCRIPT, READY_SCRIPT } from "../../src/render/node-scripts.js";
+import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import { basicAuth, pushTinyImage, sha256, tinyImage } from "../harness/oci-push.js";
+import { type RunningRegistry, startRegistry } from "../harness/registry.js";
+import { CONFIGURATOR, mirrorList, upstream } from "./fixtures.js";
+
+const CTR = "/usr/bin/ctr";
+const UPSTREAM_PREFIX = "mirrors/upstream-stand-in";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function exec(file: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      file,
+      args,
+      { env: { PATH: "/usr/bin:/bin", ...env }, timeout: 20_000, encoding: "utf8" },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** `ctr content fetch-object`: resolves `ref` through the hosts dir and prints what it names. */
+const fetchObject = (hostsDir: string, ref: string, flags: string[] = []) =>
+  exec(CTR, ["content", "fetch-object", "--hosts-dir", hostsDir, ...flags, ref]);
+
+let mirrorRegistry: RunningRegistry;
+let upstreamRegistry: RunningRegistry;
+let ecr: LocalEcr;
+let work: string;
+let certsDir: string;
+const images = {
+  dockerHub: {
+    ref: "docker.io/library/ecr-mirror-probe:1.0",
+    repository: "mirrors/library/ecr-mirror-probe",
+  },
+  quay: { ref: "quay.io/example-org/probe:2.1", repository: "mirrors/quay.io/example-org/probe" },
+  upstream: { ref: "", repository: `${UPSTREAM_PREFIX}/team/app` },
+};
+
+beforeAll(async () => {
+  mirrorRegistry = await startRegistry();
+  upstreamRegistry = await startRegistry();
+  ecr = await startEcr({ registry: mirrorRegistry });
+  images.upstream.ref = `${upstreamRegistry.host}/team/app:3.0`;
+  work = mkdtempSync(join(tmpdir(), "ecr-mirror-containerd-"));
+  certsDir = join(work, "certs.d");
+  mkdirSync(certsDir);
+
+  // The mirror: repositories created through the ECR API, images pushed through the gate.
+  const client = new ECRClient({
+    endpoint: ecr.apiUrl,
+    region: ecr.region,
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+  for (const [seed, image] of Object.entries(images)) {
+    await client.send(new CreateRepositoryCommand({ repositoryName: image.repository }));
+    const tag = image.ref.split(":").at(-1)!;
+    const { response } = await pushTinyImage(
+      ecr.proxyEndpoint,
+      image.repository,
+      tag,
+      seed,
+      basicAuth("AWS", ecr.password),
+    );
+    expect(response.status).toBe(201);
+  }
+  client.destroy();
+
+  // Render for the gated target (plain HTTP here) and let the DaemonSet's script fill in the token.
+  const list = mirrorList([
+    upstream("docker.io", "mirrors"),
+    upstream("quay.io", "mirrors/quay.io"),
+    upstream(upstreamRegistry.host, UPSTREAM_PREFIX),
+  ]);
+  const rendered = renderNodeConfig(list, {
+    registry: ecr.proxyEndpoint,
+    region: ecr.region,
+    configuratorImage: CONFIGURATOR,
+  });
+  if (!rendered.ok) throw new Error(rendered.problems.map((p) => p.message).join("\n"));
+  for (const file of rendered.files.filter((f) => f.path.startsWith("hosts/"))) {
+    const path = join(work, "templates", file.path.slice("hosts/".length));
+    mkdirSync(join(path, ".."), { recursive: true });
+    writeFileSync(path, file.content);
+  }
+  writeFileSync(join(work, "configure.sh"), CONFIGURE_SCRIPT);
+  writeFileSync(join(work, "ready.sh"), READY_SCRIPT);
+  // Stand-in for `aws ecr get-authorization-token`: prints the local ECR's token.
+  writeFileSync(join(work, "token.txt"), ecr.token);
+  writeFileSync(join(work, "token.sh"), `#!/bin/sh\nexec cat ${JSON.stringify(join(work, "token.txt"))}\n`, {
+    mode: 0o755,
+  });
+  writeFileSync(
+    join(work, "config.toml"),
+    'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "/etc/containerd/certs.d:/etc/docker/certs.d"\n',
+  );
+  const scriptEnv = {
+    CERTS_DIR: certsDir,
+    TEMPLATES_DIR: join(work, "templates"),
+    STATE_DIR: join(work, "state"),
+    TOKEN_COMMAND: join(work, "token.sh"),
+    HOST_CONTAINERD_CONFIG: join(work, "config.toml"),
+  };
+  const configured = await exec("/bin/sh", [join(work, "configure.sh")], { ...scriptEnv, ONCE: "1" });
+  expect(configured.code, configured.stderr).toBe(0);
+  const ready = await exec("/bin/sh", [join(work, "ready.sh")], scriptEnv);
+  expect(ready.stdout).toMatch(/^ready: /);
+  ecr.resetCounts();
+});
+
+afterAll(async () => {
+  await ecr?.stop();
+  await mirrorRegistry?.stop();
+  await upstreamRegistry?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe("containerd pulls through the rendered hosts.toml", () => {
+  it.each([
+    ["docker.io/library", "dockerHub", "docker.io"],
+    ["quay.io", "quay", "quay.io"],
+    ["a host with a port", "upstream", ""],
+  ] as const)(
+    "resolves and fetches %s from the mirror's /v2/<prefix>, with credentials",
+    async (_, key, namespace) => {
+      const image = images[key];
+      const tag = image.ref.split(":").at(-1)!;
+      ecr.resetCounts();
+      const result = await fetchObject(certsDir, image.ref);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toBe(tinyImage(key).manifest);
+
+      const requests = ecr.gateRequests();
+      const resolve = requests.find((r) => r.kind === "manifest-head" || r.kind === "manifest-get");
+      expect(resolve).toMatchObject({
+        repository: image.repository,
+        reference: tag,
+        status: 200,
+        authorized: true,
+      });
+      expect(resolve!.path).toMatch(new RegExp(`^/v2/${image.repository}/manifests/${tag}\\?ns=`));
+      const query = new URLSearchParams(resolve!.path.split("?")[1]);
+      expect(query.get("ns")).toBe(namespace || upstreamRegistry.host);
+      // Every request carried the token: containerd never needed a 401 challenge.
+      expect(requests.every((r) => r.authorized)).toBe(true);
+    },
+  );
+
+  it("fetches layers from the mirror too", async () => {
+    const layer = tinyImage("dockerHub").layer;
+    ecr.resetCounts();
+    // Pinned by a blob digest, containerd's resolver asks /manifests/ and then /blobs/.
+    const byDigest = `${images.dockerHub.ref.split(":")[0]}@${sha256(layer)}`;
+    const result = await fetchObject(certsDir, byDigest);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe(layer.toString());
+    expect(ecr.gateRequests()).toContainEqual(
+      expect.objectContaining({
+        kind: "blob-get",
+        repository: images.dockerHub.repository,
+        status: 200,
+        authorized: true,
+      }),
+    );
+  });
+
+  it("sent nothing to the upstream registry", () => {
+    expect(upstreamRegistry.accessLog()).toEqual([]);
+  });
+
+  it("fails fast on an image the mirror lacks, without trying the upstream", async () => {
+    ecr.resetCounts();
+    const result = await fetchObject(certsDir, `${upstreamRegistry.host}/team/missing:1`);
+    expect(result.code).not.toBe(0);
+    expect(ecr.gateCounts()["name-unknown"]).toBeGreaterThan(0);
+    expect(upstreamRegistry.accessLog()).toEqual([]);
+  });
+
+  it("(control) without the hosts.toml the same reference goes to the upstream, so the check above can fail", async () => {
+    const empty = join(work, "empty-hosts");
+    mkdirSync(empty, { recursive: true });
+    await fetchObject(empty, images.upstream.ref, ["--plain-http"]);
+    expect(upstreamRegistry.accessLog().some((e) => e.path.startsWith("/v2/team/app/manifests/3.0"))).toBe(
+      true,
+    );
+  });
+
+  it("(control) without the token the mirror refuses the pull", async () => {
+    const unfilled = join(work, "templates");
+    ecr.resetCounts();
+    const result = await fetchObject(unfilled, images.quay.ref);
+    expect(result.code).not.toBe(0);
+    expect(ecr.gateCounts().unauthorized).toBeGreaterThan(0);
+  });
+});
