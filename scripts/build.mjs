@@ -1,7 +1,16 @@
 // Bundles the action (dist/index.js) and the CLI (dist/cli.js) with ncc.
 // ncc writes each entry to its own folder as index.js; we lay them side by side in dist/.
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -15,8 +24,8 @@ const { mirrorListSchema } = await import("../src/list/schema.ts");
 mkdirSync("schema", { recursive: true });
 writeFileSync(join("schema", "mirrors.schema.json"), `${JSON.stringify(mirrorListSchema, null, 2)}\n`);
 
-rmSync("dist", { recursive: true, force: true });
-mkdirSync("dist");
+// Build beside dist/ and swap at the end, so a test reading dist/ never sees it half-written.
+const out = mkdtempSync(join(".", ".dist-"));
 const licenses = new Set();
 const ncc = join("node_modules", "@vercel", "ncc", "dist", "ncc", "cli.js");
 for (const entry of entries) {
@@ -39,9 +48,11 @@ for (const entry of entries) {
   }
   let code = readFileSync(join(tmp, "index.js"), "utf8");
   if (entry.executable && !code.startsWith("#!")) code = `#!/usr/bin/env node\n${code}`;
-  writeFileSync(join("dist", entry.out), code);
-  if (entry.executable) chmodSync(join("dist", entry.out), 0o755);
+  writeFileSync(join(out, entry.out), code);
+  if (entry.executable) chmodSync(join(out, entry.out), 0o755);
   rmSync(tmp, { recursive: true, force: true });
 }
-writeFileSync(join("dist", "licenses.txt"), [...licenses].join("\n"));
-writeFileSync(join("dist", "package.json"), `${JSON.stringify({ type: "module" }, null, 2)}\n`);
+writeFileSync(join(out, "licenses.txt"), [...licenses].join("\n"));
+writeFileSync(join(out, "package.json"), `${JSON.stringify({ type: "module" }, null, 2)}\n`);
+rmSync("dist", { recursive: true, force: true });
+renameSync(out, "dist");

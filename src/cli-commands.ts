@@ -4,19 +4,36 @@
  * (0 success, 1 the list or the run failed, 2 usage error).
  */
 import { parseArgs } from "node:util";
+import type { MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
+import type { ResyncMode } from "./plan/model.js";
+import { describeFailure } from "./report/failure.js";
 import { listSummary, listToJson } from "./report/list-json.js";
+import { formatPlan, planToJson } from "./report/plan.js";
 import { formatProblems } from "./report/problems.js";
+import { connectTarget, planRun } from "./run.js";
+import { SecretMask, upstreamCredentials } from "./tools/credentials.js";
 
 const USAGE = `Usage: ecr-mirror <command> [FILE] [options]
 
 Commands:
   validate [FILE] [--json]   Check the mirror list (default mirrors.yaml) and show where each entry lands.
+  plan [FILE] [--json]       Compare the list with the target and show what a sync would do. Changes nothing.
 
 Options:
-  --json      Print one JSON document on stdout.
-  -h, --help  Show this help.
-  --version   Print the version.
+  --json                 Print one JSON document on stdout.
+  --resync MODE          missing (default): copy absent tags only, without asking the upstreams;
+                         digest: also find tags that moved upstream (manifest HEAD requests).
+  --region REGION        AWS region of the ECR target (else the list's target.region, else AWS_REGION).
+  --registry-url URL     Use a plain OCI registry as the target (http(s)://host[:port]).
+  -h, --help             Show this help.
+  --version              Print the version.
+
+Environment:
+  AWS credentials as the AWS SDK reads them; AWS_ENDPOINT_URL_ECR for another ECR endpoint.
+  ECR_MIRROR_DOCKER_HUB_USERNAME, ECR_MIRROR_DOCKER_HUB_TOKEN   Docker Hub credentials.
+  ECR_MIRROR_REGISTRY_CREDENTIALS   Other upstream credentials, one "host username token" a line.
+  ECR_MIRROR_TARGET_USERNAME, ECR_MIRROR_TARGET_PASSWORD        Credentials for --registry-url.
 `;
 
 const VERSION = "0.1.0";
@@ -24,52 +41,112 @@ const VERSION = "0.1.0";
 export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
+  env?: NodeJS.ProcessEnv;
 }
 
+type Values = {
+  json?: boolean;
+  help?: boolean;
+  version?: boolean;
+  resync?: string;
+  region?: string;
+  "registry-url"?: string;
+};
+
 export async function main(argv: string[], io: Io): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs>;
+  let values: Values;
+  let positionals: string[];
   try {
-    parsed = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
       options: {
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", default: false },
+        resync: { type: "string" },
+        region: { type: "string" },
+        "registry-url": { type: "string" },
       },
-    });
+    }));
   } catch (e) {
     io.err(`ecr-mirror: ${(e as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  const { values, positionals } = parsed;
   if (values.version) {
     io.out(`ecr-mirror ${VERSION}\n`);
     return 0;
   }
   const [command, ...rest] = positionals;
-  if (values.help || command === undefined || command === "help") {
-    (command === undefined && !values.help ? io.err : io.out)(USAGE);
-    return command === undefined && !values.help ? 2 : 0;
+  if (values.help || command === "help") {
+    io.out(USAGE);
+    return 0;
   }
+  if (command === undefined) {
+    io.err(USAGE);
+    return 2;
+  }
+  if (rest.length > 1) {
+    io.err(`ecr-mirror ${command}: expected one FILE, got ${rest.length}\n`);
+    return 2;
+  }
+  const file = rest[0] ?? "mirrors.yaml";
   switch (command) {
     case "validate":
-      return validate(rest, values.json === true, io);
+      return validate(file, values, io);
+    case "plan":
+      return plan(file, values, io);
     default:
       io.err(`ecr-mirror: unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
 }
 
-async function validate(args: string[], json: boolean, io: Io): Promise<number> {
-  if (args.length > 1) {
-    io.err(`ecr-mirror validate: expected one FILE, got ${args.length}\n`);
-    return 2;
-  }
-  const file = args[0] ?? "mirrors.yaml";
+/** Reads and validates the list; prints problems; null when it is invalid. */
+async function load(file: string, io: Io): Promise<MirrorList | null> {
   const { list, problems } = await readMirrorList(file);
   if (problems.length > 0) io.err(`${formatProblems(problems)}\n`);
+  return list;
+}
+
+async function validate(file: string, values: Values, io: Io): Promise<number> {
+  const list = await load(file, io);
   if (!list) return 1;
-  io.out(json ? `${JSON.stringify(listToJson(list), null, 2)}\n` : `${listSummary(list)}\n`);
+  io.out(values.json ? `${JSON.stringify(listToJson(list), null, 2)}\n` : `${listSummary(list)}\n`);
   return 0;
+}
+
+async function plan(file: string, values: Values, io: Io): Promise<number> {
+  const resync = (values.resync ?? "missing") as ResyncMode;
+  if (resync !== "missing" && resync !== "digest") {
+    io.err(`ecr-mirror plan: --resync is "missing" or "digest", not "${values.resync}"\n`);
+    return 2;
+  }
+  const list = await load(file, io);
+  if (!list) return 1;
+  const env = io.env ?? process.env;
+  const mask = new SecretMask(() => {});
+  try {
+    const credentials = upstreamCredentials({
+      dockerHubUsername: env.ECR_MIRROR_DOCKER_HUB_USERNAME ?? null,
+      dockerHubToken: env.ECR_MIRROR_DOCKER_HUB_TOKEN ?? null,
+      registryCredentials: env.ECR_MIRROR_REGISTRY_CREDENTIALS ?? null,
+    });
+    for (const c of credentials) mask.addBasic(c.username, c.password);
+    const targetUser = env.ECR_MIRROR_TARGET_USERNAME;
+    const targetPassword = env.ECR_MIRROR_TARGET_PASSWORD;
+    const target = await connectTarget(list, {
+      region: values.region ?? null,
+      registryUrl: values["registry-url"] ?? null,
+      registryAuth: targetUser && targetPassword ? { username: targetUser, password: targetPassword } : null,
+      mask,
+      env,
+    });
+    const { plan, cost } = await planRun(list, target, { resync, upstreamCredentials: credentials });
+    io.out(values.json ? `${JSON.stringify(planToJson(plan, cost), null, 2)}\n` : `${formatPlan(plan)}\n`);
+    return 0;
+  } catch (e) {
+    io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
+    return 1;
+  }
 }

@@ -1,22 +1,55 @@
 /** The action's raw inputs turned into one typed value, once, at the edge. */
 import * as core from "@actions/core";
+import type { ResyncMode } from "./plan/model.js";
 
-export type Mode = "validate";
-export const MODES: readonly Mode[] = ["validate"];
+export type Mode = "validate" | "plan";
+export const MODES: readonly Mode[] = ["validate", "plan"];
 
 export interface Inputs {
   /** Path of the mirror list as the user wrote it (relative to the workspace). */
   mirrorFile: string;
   mode: Mode;
+  resync: ResyncMode;
+  awsRegion: string | null;
+  /** A plain OCI registry as the target instead of ECR: `http(s)://host[:port]`. */
+  registryUrl: string | null;
+  registryUsername: string | null;
+  registryPassword: string | null;
+  dockerHubUsername: string | null;
+  dockerHubToken: string | null;
+  /** Other upstream credentials: one `host username token` a line. */
+  registryCredentials: string | null;
 }
 
 export class InputError extends Error {}
 
+function optional(name: string): string | null {
+  return core.getInput(name).trim() || null;
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T))
+    throw new InputError(`input "${name}" is "${value}"; expected one of ${allowed.join(", ")}`);
+  return value as T;
+}
+
 export function readInputs(): Inputs {
-  const mirrorFile = core.getInput("mirror-file") || "mirrors.yaml";
-  const mode = (core.getInput("mode") || "validate") as Mode;
-  if (!MODES.includes(mode)) {
-    throw new InputError(`input "mode" is "${mode}"; expected one of ${MODES.join(", ")}`);
+  const inputs: Inputs = {
+    mirrorFile: optional("mirror-file") ?? "mirrors.yaml",
+    mode: oneOf("mode", optional("mode") ?? "validate", MODES),
+    resync: oneOf("resync", optional("resync") ?? "missing", ["missing", "digest"] as const),
+    awsRegion: optional("aws-region"),
+    registryUrl: optional("registry-url"),
+    registryUsername: optional("registry-username"),
+    registryPassword: optional("registry-password"),
+    dockerHubUsername: optional("docker-hub-username"),
+    dockerHubToken: optional("docker-hub-token"),
+    registryCredentials: optional("registry-credentials"),
+  };
+  // Masked before anything else could print them.
+  for (const secret of [inputs.registryPassword, inputs.dockerHubToken]) if (secret) core.setSecret(secret);
+  if (inputs.registryUrl && !/^https?:\/\/[^/\s]+\/?$/.test(inputs.registryUrl)) {
+    throw new InputError(`input "registry-url" is "${inputs.registryUrl}"; expected http(s)://host[:port]`);
   }
-  return { mirrorFile, mode };
+  return inputs;
 }

@@ -1,16 +1,32 @@
 /**
  * The action entry (dist/index.js). Thin: inputs are read once, the core runs, and results become
- * annotations, outputs and the step's status. Bad input never shows a stack trace.
+ * annotations, outputs, the job summary and the step's status. Bad input never shows a stack trace.
  */
-import { isAbsolute, relative, resolve } from "node:path";
+import { writeFileSync } from "node:fs";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import * as core from "@actions/core";
-import { InputError, readInputs } from "./inputs.js";
+import { InputError, type Inputs, readInputs } from "./inputs.js";
+import type { MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
+import type { Plan } from "./plan/model.js";
+import { describeFailure } from "./report/failure.js";
 import { listSummary } from "./report/list-json.js";
-import { formatProblems, problemAnnotations } from "./report/problems.js";
+import { formatPlan, planMarkdown, planToJson } from "./report/plan.js";
+import { type Annotation, formatProblems, problemAnnotations } from "./report/problems.js";
+import { connectTarget, planRun } from "./run.js";
+import { SecretMask, upstreamCredentials } from "./tools/credentials.js";
 
-async function run(): Promise<void> {
-  const inputs = readInputs();
+function annotate(annotations: readonly Annotation[]): void {
+  for (const a of annotations) {
+    const props = { title: a.title, file: a.file, startLine: a.line, startColumn: a.column };
+    if (a.severity === "error") core.error(a.message, props);
+    else if (a.severity === "warning") core.warning(a.message, props);
+    else core.notice(a.message, props);
+  }
+}
+
+/** Reads and validates the list; on problems annotates their lines; null when it is invalid. */
+async function loadList(inputs: Inputs): Promise<{ list: MirrorList | null; shown: string }> {
   const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
   const path = isAbsolute(inputs.mirrorFile) ? inputs.mirrorFile : resolve(workspace, inputs.mirrorFile);
   // Annotations attach to lines only with a path relative to the repository root.
@@ -21,21 +37,81 @@ async function run(): Promise<void> {
     if (result.list) core.info(listSummary(result.list));
     return result;
   });
-  for (const a of problemAnnotations(problems, shown)) {
-    const props = { title: a.title, file: a.file, startLine: a.line, startColumn: a.column };
-    if (a.severity === "error") core.error(a.message, props);
-    else if (a.severity === "warning") core.warning(a.message, props);
-    else core.notice(a.message, props);
-  }
+  annotate(problemAnnotations(problems, shown));
   if (!list) {
     const errors = problems.filter((p) => p.severity === "error").length;
     core.setFailed(
       `${shown} has ${errors} error${errors === 1 ? "" : "s"}; nothing was copied or committed.`,
     );
-    return;
   }
+  return { list, shown };
+}
+
+/** Blocked steps and plan warnings, as annotations on the mirror-list lines they come from. */
+function planAnnotations(plan: Plan, file: string): Annotation[] {
+  const out: Annotation[] = [];
+  for (const s of plan.steps.filter((x) => x.action === "blocked").slice(0, 10)) {
+    out.push({
+      severity: "warning",
+      title: "Blocked by tag immutability",
+      message: `${s.source} -> ${s.repository}:${s.tag}: ${s.reason}`,
+      file,
+      ...(s.location ? { line: s.location.line, column: s.location.column } : {}),
+    });
+  }
+  for (const w of plan.warnings.slice(0, 10 - out.length)) {
+    out.push({
+      severity: "warning",
+      title: "ecr-mirror plan",
+      message: w.hint ? `${w.message}\nHint: ${w.hint}` : w.message,
+      file,
+      ...(w.location ? { line: w.location.line, column: w.location.column } : {}),
+    });
+  }
+  return out;
+}
+
+async function plan(inputs: Inputs, list: MirrorList, shown: string, mask: SecretMask): Promise<void> {
+  const credentials = upstreamCredentials({
+    dockerHubUsername: inputs.dockerHubUsername,
+    dockerHubToken: inputs.dockerHubToken,
+    registryCredentials: inputs.registryCredentials,
+  });
+  for (const c of credentials) mask.addBasic(c.username, c.password);
+  const { plan: result, cost } = await core.group("Observe the target and plan", async () => {
+    const target = await connectTarget(list, {
+      region: inputs.awsRegion,
+      registryUrl: inputs.registryUrl,
+      registryAuth:
+        inputs.registryUsername && inputs.registryPassword
+          ? { username: inputs.registryUsername, password: inputs.registryPassword }
+          : null,
+      mask,
+    });
+    const r = await planRun(list, target, { resync: inputs.resync, upstreamCredentials: credentials });
+    core.info(formatPlan(r.plan));
+    return r;
+  });
+  annotate(planAnnotations(result, shown));
+  const planFile = join(process.env.RUNNER_TEMP ?? process.cwd(), "ecr-mirror-plan.json");
+  writeFileSync(planFile, `${JSON.stringify(planToJson(result, cost), null, 2)}\n`);
+  core.setOutput("plan-file", planFile);
+  for (const [action, n] of Object.entries(result.summary)) core.setOutput(action, n);
+  await core.summary.addRaw(planMarkdown(result)).write();
+}
+
+async function run(): Promise<void> {
+  const inputs = readInputs();
+  const mask = new SecretMask((s) => core.setSecret(s));
+  const { list, shown } = await loadList(inputs);
+  if (!list) return;
   core.setOutput("images", list.images.length);
   core.setOutput("charts", list.charts.length);
+  try {
+    if (inputs.mode === "plan") await plan(inputs, list, shown, mask);
+  } catch (e) {
+    core.setFailed(describeFailure(e, mask));
+  }
 }
 
 run().catch((e: unknown) => {

@@ -4,6 +4,7 @@
  * changes only the address crane and helm talk to; names, target repositories and reports keep the list's names.
  */
 import type { ImageReference, Upstream } from "../list/model.js";
+import { formatReference } from "../list/reference.js";
 
 export interface FetchAddress {
   /** What crane is given: `127.0.0.1:5000/library/redis:7.0`. */
@@ -14,11 +15,6 @@ export interface FetchAddress {
   plainHttp: boolean;
   /** True when an upstream endpoint replaced the name's own host. */
   viaEndpoint: boolean;
-}
-
-/** `docker.io/library/redis:7.0`, `quay.io/x/y@sha256:…`: the reference as distribution prints it. */
-export function formatReference(reference: ImageReference): string {
-  return `${reference.domain}/${reference.path}${reference.tag ? `:${reference.tag}` : ""}${reference.digest ? `@${reference.digest}` : ""}`;
 }
 
 function canonicalHost(host: string): string {

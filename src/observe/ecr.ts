@@ -1,0 +1,148 @@
+/**
+ * What an ECR registry holds, through `@aws-sdk/client-ecr`: the repositories under the managed
+ * prefixes (DescribeRepositories paged over the registry: one call per 1000 repositories, instead
+ * of asking by name, where one missing name fails the whole call) and their tags with digests
+ * (ListImages, TAGGED, 1000 a page), with bounded concurrency and the SDK's adaptive retries.
+ */
+import {
+  DescribeRepositoriesCommand,
+  ECRClient,
+  type ECRClientConfig,
+  ListImagesCommand,
+  type Repository,
+  RepositoryNotFoundException,
+} from "@aws-sdk/client-ecr";
+import type { TagMutability } from "../list/model.js";
+import type { ObservedRepository, ObservedTarget } from "../plan/model.js";
+import { mapWithConcurrency } from "../pool.js";
+
+export class ObserveError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An ECR client with adaptive retries (throttling) and the endpoint from AWS_ENDPOINT_URL_ECR when set. */
+export function createEcrClient(region: string, config: ECRClientConfig = {}): ECRClient {
+  return new ECRClient({ region, retryMode: "adaptive", maxAttempts: 8, ...config });
+}
+
+/** Turns SDK failures a person can fix into one readable error. */
+export function explainAwsError(e: unknown, action: string): Error {
+  const name = (e as { name?: string }).name ?? "";
+  const message = (e as Error).message ?? String(e);
+  if (
+    name === "AccessDeniedException" ||
+    name === "UnrecognizedClientException" ||
+    /not authorized/i.test(message)
+  ) {
+    return new ObserveError(
+      `ECR denied ${action}: ${message}`,
+      "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:ListImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push and ecr:BatchDeleteImage to sync",
+    );
+  }
+  if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
+    return new ObserveError(
+      `no AWS credentials for ${action}: ${message}`,
+      "configure credentials first, e.g. aws-actions/configure-aws-credentials with role-to-assume (OIDC)",
+    );
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+export interface EcrObservation {
+  target: ObservedTarget;
+  /** ECR API calls made, by operation. */
+  calls: Record<string, number>;
+}
+
+export class EcrObserver {
+  readonly calls: Record<string, number> = {};
+
+  constructor(
+    private readonly client: ECRClient,
+    private readonly concurrency = 8,
+  ) {}
+
+  private count(operation: string): void {
+    this.calls[operation] = (this.calls[operation] ?? 0) + 1;
+  }
+
+  /** Every repository in the registry whose name `keep` accepts. */
+  async repositories(keep: (name: string) => boolean): Promise<Repository[]> {
+    const found: Repository[] = [];
+    let nextToken: string | undefined;
+    do {
+      this.count("DescribeRepositories");
+      const page = await this.client
+        .send(new DescribeRepositoriesCommand({ maxResults: 1000, ...(nextToken ? { nextToken } : {}) }))
+        .catch((e: unknown) => {
+          throw explainAwsError(e, "ecr:DescribeRepositories");
+        });
+      for (const r of page.repositories ?? []) if (r.repositoryName && keep(r.repositoryName)) found.push(r);
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return found;
+  }
+
+  /** tag -> digest for one repository, or null when it disappeared meanwhile. */
+  async tags(repositoryName: string): Promise<Map<string, string> | null> {
+    const tags = new Map<string, string>();
+    let nextToken: string | undefined;
+    do {
+      this.count("ListImages");
+      try {
+        const page = await this.client.send(
+          new ListImagesCommand({
+            repositoryName,
+            filter: { tagStatus: "TAGGED" },
+            maxResults: 1000,
+            ...(nextToken ? { nextToken } : {}),
+          }),
+        );
+        for (const id of page.imageIds ?? [])
+          if (id.imageTag && id.imageDigest) tags.set(id.imageTag, id.imageDigest);
+        nextToken = page.nextToken;
+      } catch (e) {
+        if (e instanceof RepositoryNotFoundException) return null;
+        throw explainAwsError(e, `ecr:ListImages on ${repositoryName}`);
+      }
+    } while (nextToken);
+    return tags;
+  }
+
+  /**
+   * The repositories the list wants and, when pruning, every repository under the managed prefixes,
+   * each with its tags: one DescribeRepositories page per 1000 repositories, one ListImages per repository.
+   */
+  async observe(
+    registry: string,
+    wanted: ReadonlySet<string>,
+    prunePrefixes: readonly string[],
+  ): Promise<ObservedTarget> {
+    const relevant = (name: string) =>
+      wanted.has(name) || prunePrefixes.some((p) => name.startsWith(`${p}/`));
+    const repos = await this.repositories(relevant);
+    const observed = await mapWithConcurrency(
+      repos,
+      this.concurrency,
+      async (r): Promise<ObservedRepository | null> => {
+        const name = r.repositoryName!;
+        const tags = await this.tags(name);
+        if (!tags) return null;
+        return {
+          name,
+          imageTagMutability: (r.imageTagMutability ?? "MUTABLE") as TagMutability,
+          imageTagMutabilityExclusionFilters: (r.imageTagMutabilityExclusionFilters ?? [])
+            .map((f) => f.filter ?? "")
+            .filter(Boolean),
+          tags,
+        };
+      },
+    );
+    return { registry, repositories: new Map(observed.filter((o) => o !== null).map((o) => [o.name, o])) };
+  }
+}

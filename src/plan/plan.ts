@@ -1,0 +1,314 @@
+/**
+ * The planner: a pure function of the validated mirror list, what the target holds and
+ * (resync mode `digest`) what the upstream tags point at now. Every entry gets exactly one step.
+ */
+import type { ChartEntry, ImageEntry, MirrorList } from "../list/model.js";
+import { syntheticTag } from "../list/naming.js";
+import type {
+  ObservedRepository,
+  ObservedTarget,
+  Plan,
+  PlanWarning,
+  ResyncMode,
+  Step,
+  StepAction,
+  UpstreamDigest,
+} from "./model.js";
+import { STEP_ACTIONS } from "./model.js";
+import { tagIsMutable } from "./mutability.js";
+
+/** Docker Hub's anonymous limit since 2025: about 10 pulls an hour per IP address. */
+export const DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR = 10;
+
+export interface PlanOptions {
+  resync: ResyncMode;
+  /** Upstream digests by entry source (`docker.io/library/redis:7.0`, or a chart's step source). */
+  upstreamDigests?: ReadonlyMap<string, UpstreamDigest>;
+  /** Sources whose upstream digest could not be read, with the reason (shown, not fatal). */
+  upstreamFailures?: ReadonlyMap<string, string>;
+  /** Whether Docker Hub credentials are configured (no rate-limit warning then). */
+  dockerHubCredentials: boolean;
+}
+
+/** The tag an image entry is stored under in the target. */
+export function targetTag(entry: ImageEntry): string {
+  return entry.reference.tag ?? syntheticTag(entry.reference.digest!);
+}
+
+/** How a chart version is named in a plan step. */
+export function chartSource(entry: ChartEntry): string {
+  return entry.kind === "oci"
+    ? `${entry.source}:${entry.version}`
+    : `${entry.source}/${entry.name}:${entry.version}`;
+}
+
+/** The repository prefixes ecr-mirror manages: every upstream's prefix and the chart prefix. */
+export function managedPrefixes(list: MirrorList): string[] {
+  return [...new Set([...list.upstreams.map((u) => u.prefix), list.target.chartPrefix])].sort();
+}
+
+function short(digest: string | null): string {
+  return digest ? `${digest.slice(0, 19)}…` : "nothing";
+}
+
+interface Wanted {
+  kind: "image" | "chart";
+  source: string;
+  repository: string;
+  tag: string;
+  /** The digest the list pins, if any. */
+  pinned: string | null;
+  platforms: string[];
+  entry: ImageEntry | ChartEntry;
+}
+
+function wantedOf(list: MirrorList): Wanted[] {
+  return [
+    ...list.images.map(
+      (entry): Wanted => ({
+        kind: "image",
+        source: entry.source,
+        repository: entry.repository,
+        tag: targetTag(entry),
+        pinned: entry.reference.digest,
+        platforms: entry.platforms,
+        entry,
+      }),
+    ),
+    ...list.charts.map(
+      (entry): Wanted => ({
+        kind: "chart",
+        source: chartSource(entry),
+        repository: entry.repository,
+        tag: entry.tag,
+        pinned: null,
+        platforms: [],
+        entry,
+      }),
+    ),
+  ];
+}
+
+/** The digest the target should hold for `w`, from the upstream's answer, or undefined when unknown. */
+function expectedFromUpstream(w: Wanted, up: UpstreamDigest): string | undefined {
+  if (w.platforms.length === 0) return up.digest;
+  if (w.platforms.length === 1) return up.platforms?.[w.platforms[0]!];
+  return undefined; // a subset index: compared platform by platform
+}
+
+export function planMirror(list: MirrorList, observed: ObservedTarget, options: PlanOptions): Plan {
+  const steps: Step[] = [];
+  const warnings: PlanWarning[] = [];
+  const created = new Set<string>();
+  const wanted = wantedOf(list);
+  const settings = list.target.repositorySettings;
+
+  const base = (w: Wanted) => ({
+    kind: w.kind,
+    source: w.source,
+    repository: w.repository,
+    tag: w.tag,
+    platforms: w.platforms,
+    location: w.entry.location,
+    entry: w.entry,
+  });
+
+  const entrySteps: Step[] = [];
+  for (const w of wanted) {
+    const repo = observed.repositories.get(w.repository);
+    if (!repo) {
+      if (!created.has(w.repository)) {
+        created.add(w.repository);
+        steps.push({
+          action: "create-repository",
+          kind: "repository",
+          source: null,
+          repository: w.repository,
+          tag: null,
+          digest: null,
+          targetDigest: null,
+          platforms: [],
+          reason: `repository does not exist; created ${settings.imageTagMutability}${settings.scanOnPush ? ", scan on push" : ""}`,
+          location: w.entry.location,
+          entry: null,
+        });
+      }
+      entrySteps.push({
+        ...base(w),
+        action: "copy",
+        digest: w.pinned,
+        targetDigest: null,
+        reason: "new repository",
+      });
+      continue;
+    }
+    entrySteps.push(planPresentRepository(w, repo, options, base(w)));
+  }
+  steps.push(...entrySteps);
+
+  if (list.target.prune) steps.push(...pruneSteps(list, observed, wanted, warnings));
+
+  const dockerHub = list.upstreams.find((u) => u.host === "docker.io");
+  const hubPulls = steps.filter(
+    (s) =>
+      (s.action === "copy" || s.action === "update") &&
+      s.entry !== null &&
+      "reference" in s.entry &&
+      s.entry.reference.domain === "docker.io",
+  ).length;
+  if (
+    hubPulls > DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR &&
+    !options.dockerHubCredentials &&
+    !dockerHub?.endpoint
+  ) {
+    warnings.push({
+      message: `this plan pulls at least ${hubPulls} images from Docker Hub anonymously; the anonymous limit is about ${DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR} pulls an hour (each platform of a multi-arch image counts)`,
+      hint: "give Docker Hub credentials (docker-hub-username and docker-hub-token), or fetch docker.io through an endpoint: upstreams: { docker.io: { endpoint: https://mirror.gcr.io } }",
+    });
+  }
+  for (const [source, why] of options.upstreamFailures ?? []) {
+    const w = wanted.find((x) => x.source === source);
+    warnings.push({
+      message: `could not check ${source} upstream (${why}); it is treated as present`,
+      ...(w ? { location: w.entry.location } : {}),
+    });
+  }
+
+  const summary = Object.fromEntries(STEP_ACTIONS.map((a) => [a, 0])) as Record<StepAction, number>;
+  for (const s of steps) summary[s.action]++;
+  return { registry: observed.registry, resync: options.resync, steps, summary, warnings };
+}
+
+function planPresentRepository(
+  w: Wanted,
+  repo: ObservedRepository,
+  options: PlanOptions,
+  base: Omit<Step, "action" | "digest" | "targetDigest" | "reason">,
+): Step {
+  if (!repo.tags.has(w.tag)) {
+    return { ...base, action: "copy", digest: w.pinned, targetDigest: null, reason: "missing in the target" };
+  }
+  const held = repo.tags.get(w.tag) ?? null;
+  const moved = (expected: string, why: string): Step => {
+    if (tagIsMutable(w.tag, repo.imageTagMutability, repo.imageTagMutabilityExclusionFilters)) {
+      return {
+        ...base,
+        action: "update",
+        digest: expected,
+        targetDigest: held,
+        reason: `${why}; the tag is mutable, so it is overwritten`,
+      };
+    }
+    return {
+      ...base,
+      action: "blocked",
+      digest: expected,
+      targetDigest: held,
+      reason: `${why}, but ${w.tag} is immutable in ${w.repository} (${repo.imageTagMutability}); mirror the new content under a new tag, or exclude the tag from immutability with imageTagMutabilityExclusionFilters`,
+    };
+  };
+  if (w.pinned !== null) {
+    if (held === null || held === w.pinned) {
+      return {
+        ...base,
+        action: "present",
+        digest: w.pinned,
+        targetDigest: held,
+        reason: "holds the pinned digest",
+      };
+    }
+    return moved(w.pinned, `the target holds ${short(held)} but the list pins ${short(w.pinned)}`);
+  }
+  if (options.resync === "missing") {
+    return {
+      ...base,
+      action: "present",
+      digest: held,
+      targetDigest: held,
+      reason: "present (resync missing: the upstream is not asked)",
+    };
+  }
+  const up = options.upstreamDigests?.get(w.source);
+  if (!up) {
+    return {
+      ...base,
+      action: "present",
+      digest: held,
+      targetDigest: held,
+      reason: "present; the upstream digest is unknown",
+    };
+  }
+  if (w.platforms.length > 1) {
+    const targetPlatforms = repo.platformDigests?.get(w.tag);
+    const changed = targetPlatforms
+      ? w.platforms.filter((p) => up.platforms?.[p] !== undefined && targetPlatforms[p] !== up.platforms[p])
+      : [];
+    if (changed.length === 0) {
+      return {
+        ...base,
+        action: "present",
+        digest: held,
+        targetDigest: held,
+        reason: "present; the kept platforms match the upstream",
+      };
+    }
+    return moved(up.digest, `${changed.join(", ")} moved upstream`);
+  }
+  const expected = expectedFromUpstream(w, up);
+  if (expected === undefined) {
+    return {
+      ...base,
+      action: "present",
+      digest: held,
+      targetDigest: held,
+      reason: `present; the upstream has no ${w.platforms[0]} manifest to compare`,
+    };
+  }
+  if (held === expected) {
+    return {
+      ...base,
+      action: "present",
+      digest: held,
+      targetDigest: held,
+      reason: "present and identical to the upstream",
+    };
+  }
+  return moved(expected, `the tag moved upstream (target ${short(held)}, upstream ${short(expected)})`);
+}
+
+function pruneSteps(
+  list: MirrorList,
+  observed: ObservedTarget,
+  wanted: Wanted[],
+  warnings: PlanWarning[],
+): Step[] {
+  if (list.target.type !== "ecr") {
+    warnings.push({
+      message: "prune is only carried out on ECR targets; nothing is deleted from this registry",
+    });
+    return [];
+  }
+  const prefixes = managedPrefixes(list);
+  const keep = new Set(wanted.map((w) => `${w.repository}:${w.tag}`));
+  const steps: Step[] = [];
+  for (const repo of [...observed.repositories.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!prefixes.some((p) => repo.name.startsWith(`${p}/`))) continue; // never outside the managed prefixes
+    for (const [tag, digest] of [...repo.tags].sort(([a], [b]) => a.localeCompare(b))) {
+      if (keep.has(`${repo.name}:${tag}`)) continue;
+      steps.push({
+        action: "delete",
+        kind: "image",
+        source: null,
+        repository: repo.name,
+        tag,
+        digest: null,
+        targetDigest: digest,
+        platforms: [],
+        reason: "no longer in the mirror list (prune is on)",
+        location: null,
+        entry: null,
+      });
+    }
+  }
+  return steps;
+}

@@ -1,0 +1,126 @@
+/**
+ * The plan as people and programs read it: terminal lines, one JSON document, and a job-summary
+ * table kept under GitHub's 1 MiB step-summary limit. Pure functions.
+ */
+import type { Plan, Step, StepAction } from "../plan/model.js";
+import { STEP_ACTIONS } from "../plan/model.js";
+
+export interface PlanCost {
+  ecr: Record<string, number>;
+  target: Record<string, number>;
+  upstream: Record<string, number>;
+}
+
+export interface PlanStepJson {
+  action: StepAction;
+  source: string | null;
+  repository: string;
+  tag: string | null;
+  reason: string;
+  digest: string | null;
+  targetDigest: string | null;
+  platforms?: string[];
+  line?: number;
+}
+
+export function planToJson(plan: Plan, cost?: PlanCost) {
+  return {
+    registry: plan.registry,
+    resync: plan.resync,
+    steps: plan.steps.map(
+      (s): PlanStepJson => ({
+        action: s.action,
+        source: s.source,
+        repository: s.repository,
+        tag: s.tag,
+        reason: s.reason,
+        digest: s.digest,
+        targetDigest: s.targetDigest,
+        ...(s.platforms.length > 0 ? { platforms: s.platforms } : {}),
+        ...(s.location ? { line: s.location.line } : {}),
+      }),
+    ),
+    summary: plan.summary,
+    warnings: plan.warnings.map((w) => ({
+      message: w.message,
+      ...(w.hint ? { hint: w.hint } : {}),
+      ...(w.location ? { line: w.location.line } : {}),
+    })),
+    ...(cost ? { cost } : {}),
+  };
+}
+
+const VERBS: Record<StepAction, string> = {
+  "create-repository": "to create",
+  copy: "to copy",
+  update: "to update",
+  blocked: "blocked",
+  present: "present",
+  delete: "to delete",
+};
+
+export function summaryLine(plan: Plan): string {
+  const parts = STEP_ACTIONS.filter((a) => a !== "create-repository").map(
+    (a) => `${plan.summary[a]} ${VERBS[a]}`,
+  );
+  const repos = plan.summary["create-repository"];
+  return `Plan for ${plan.registry}: ${repos} repositor${repos === 1 ? "y" : "ies"} to create, ${parts.join(", ")}.`;
+}
+
+function target(s: Step): string {
+  return s.tag ? `${s.repository}:${s.tag}` : s.repository;
+}
+
+function stepLine(s: Step): string {
+  const what = s.source ? `${s.source} -> ${target(s)}` : target(s);
+  return `  ${s.action.padEnd(17)} ${what}  (${s.reason})`;
+}
+
+/** Terminal text: the summary, then every step, changes first. */
+export function formatPlan(plan: Plan): string {
+  const order = (a: StepAction) =>
+    ["create-repository", "copy", "update", "blocked", "delete", "present"].indexOf(a);
+  const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
+  const lines = [summaryLine(plan), ...steps.map(stepLine)];
+  for (const w of plan.warnings) lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
+  return lines.join("\n");
+}
+
+function cell(text: string): string {
+  return text.replaceAll("|", "\\|").replaceAll("\n", " ");
+}
+
+/** GitHub rejects a step summary over 1 MiB; stay well under it. */
+export const SUMMARY_BUDGET_BYTES = 900 * 1024;
+
+/** Markdown for the job summary: counts, then a table of steps (changes first), truncated with a count. */
+export function planMarkdown(plan: Plan, budget = SUMMARY_BUDGET_BYTES): string {
+  const head = [
+    `### ecr-mirror plan for \`${plan.registry}\``,
+    "",
+    "| create repository | copy | update | blocked | present | delete |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    `| ${plan.summary["create-repository"]} | ${plan.summary.copy} | ${plan.summary.update} | ${plan.summary.blocked} | ${plan.summary.present} | ${plan.summary.delete} |`,
+    "",
+    ...plan.warnings.map((w) => `> [!WARNING]\n> ${cell(w.message)}${w.hint ? ` (${cell(w.hint)})` : ""}\n`),
+    "| step | source | target | why |",
+    "| --- | --- | --- | --- |",
+  ].join("\n");
+  const order = (a: StepAction) =>
+    ["blocked", "create-repository", "copy", "update", "delete", "present"].indexOf(a);
+  const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
+  let out = `${head}\n`;
+  let size = Buffer.byteLength(out);
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i]!;
+    const row = `| ${s.action} | ${s.source ? `\`${cell(s.source)}\`` : ""} | \`${cell(target(s))}\` | ${cell(s.reason)} |\n`;
+    const rowSize = Buffer.byteLength(row);
+    if (size + rowSize > budget - 200) {
+      out += `\n…and ${steps.length - i} more step${steps.length - i === 1 ? "" : "s"}; the plan JSON lists every one.\n`;
+      break;
+    }
+    out += row;
+    size += rowSize;
+  }
+  return out;
+}

@@ -1,0 +1,177 @@
+/**
+ * The flow both entries share: list -> observe -> plan (and, in later phases, execute, render,
+ * report). The action and the CLI call these functions and only differ in how they print.
+ */
+import type { ECRClient } from "@aws-sdk/client-ecr";
+import type { ImageEntry, MirrorList } from "./list/model.js";
+import { DistributionClient, type RequestCounts, schemeFor } from "./observe/distribution.js";
+import { createEcrClient, EcrObserver, explainAwsError, ObserveError } from "./observe/ecr.js";
+import { observeRegistry } from "./observe/oci-registry.js";
+import { checkUpstreamDigests } from "./observe/upstream.js";
+import type { ObservedTarget, Plan, ResyncMode } from "./plan/model.js";
+import { managedPrefixes, planMirror, targetTag } from "./plan/plan.js";
+import {
+  credentialFor,
+  type EcrAuthorization,
+  type RegistryCredential,
+  type SecretMask,
+} from "./tools/credentials.js";
+import { fetchEcrAuthorization } from "./tools/ecr-authorization.js";
+
+export interface TargetOptions {
+  /** Region from the action input or CLI flag; else the list's, else AWS_REGION / AWS_DEFAULT_REGION. */
+  region?: string | null;
+  /** For `oci` targets: `http(s)://host[:port]`, overriding the list's registry (the scheme matters for plain HTTP). */
+  registryUrl?: string | null;
+  /** For `oci` targets: credentials, if the registry needs them. */
+  registryAuth?: { username: string; password: string } | null;
+  mask: SecretMask;
+  env?: NodeJS.ProcessEnv;
+  /** Tests inject a client; otherwise one is created for the region. */
+  ecrClient?: ECRClient;
+}
+
+/** A connected target: where it is, how to observe it, what that cost, and how to push to it. */
+export interface TargetConnection {
+  kind: "ecr" | "oci";
+  /** `host[:port]` as image references carry it. */
+  registry: string;
+  /** Whether the registry speaks plain HTTP (loopback test registries). */
+  plainHttp: boolean;
+  region: string | null;
+  ecrClient: ECRClient | null;
+  observe(
+    wanted: ReadonlySet<string>,
+    needDigest: ReadonlyMap<string, ReadonlySet<string>>,
+    prunePrefixes: readonly string[],
+  ): Promise<ObservedTarget>;
+  /** Credentials for pushes (ECR: from GetAuthorizationToken, fetched once). */
+  pushCredential(): Promise<RegistryCredential | null>;
+  /** API calls and registry requests made so far, by kind. */
+  cost(): { ecr: Record<string, number>; registry: RequestCounts };
+}
+
+function resolveRegion(list: MirrorList, options: TargetOptions): string {
+  const env = options.env ?? process.env;
+  const region = options.region || list.target.region || env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (!region) {
+    throw new ObserveError(
+      "no AWS region for the ECR target",
+      "set target.region in the mirror list, the action's aws-region input, or AWS_REGION",
+    );
+  }
+  return region;
+}
+
+function hostOf(url: string): string {
+  return new URL(url).host;
+}
+
+export async function connectTarget(list: MirrorList, options: TargetOptions): Promise<TargetConnection> {
+  if (list.target.type === "oci" || options.registryUrl) {
+    const url = options.registryUrl ?? `${schemeFor(list.target.registry!)}://${list.target.registry}`;
+    const registry = hostOf(url);
+    const auth = options.registryAuth ?? null;
+    if (auth) options.mask.addBasic(auth.username, auth.password);
+    const counts: RequestCounts = {};
+    const client = new DistributionClient({ baseUrl: url, auth, counts });
+    return {
+      kind: "oci",
+      registry,
+      plainHttp: url.startsWith("http://"),
+      region: null,
+      ecrClient: null,
+      observe: (wanted, needDigest) => observeRegistry(client, registry, wanted, needDigest),
+      pushCredential: async () => (auth ? { registry, ...auth } : null),
+      cost: () => ({ ecr: {}, registry: counts }),
+    };
+  }
+
+  const region = resolveRegion(list, options);
+  const client = options.ecrClient ?? createEcrClient(region);
+  const observer = new EcrObserver(client);
+  let authorization: EcrAuthorization | null = null;
+  const authorize = async (): Promise<EcrAuthorization> => {
+    if (!authorization) {
+      observer.calls.GetAuthorizationToken = (observer.calls.GetAuthorizationToken ?? 0) + 1;
+      authorization = await fetchEcrAuthorization(client, options.mask).catch((e: unknown) => {
+        throw explainAwsError(e, "ecr:GetAuthorizationToken");
+      });
+      const account = authorization.registry.split(".")[0];
+      if (list.target.accountId && account !== list.target.accountId && /^\d{12}$/.test(account ?? "")) {
+        throw new ObserveError(
+          `the AWS credentials reach account ${account}, but the mirror list targets ${list.target.accountId}`,
+          "assume a role in the target account, or correct target.accountId",
+        );
+      }
+    }
+    return authorization;
+  };
+  const discovered = list.target.registry ? null : await authorize();
+  const registry = discovered?.registry ?? list.target.registry!;
+  return {
+    kind: "ecr",
+    registry,
+    plainHttp: discovered ? discovered.proxyEndpoint.startsWith("http://") : schemeFor(registry) === "http",
+    region,
+    ecrClient: client,
+    observe: (wanted, _needDigest, prunePrefixes) => observer.observe(registry, wanted, prunePrefixes),
+    pushCredential: async () => {
+      const a = await authorize();
+      return { registry: a.registry, username: a.username, password: a.password };
+    },
+    cost: () => ({ ecr: { ...observer.calls }, registry: {} }),
+  };
+}
+
+export interface PlanRunOptions {
+  resync: ResyncMode;
+  /** Upstream credentials (Docker Hub and others), used for digest checks. */
+  upstreamCredentials: readonly RegistryCredential[];
+  fetch?: typeof fetch;
+}
+
+export interface PlanRunResult {
+  plan: Plan;
+  cost: { ecr: Record<string, number>; target: RequestCounts; upstream: RequestCounts };
+}
+
+/** Observe the target (and, in resync mode `digest`, the upstreams) and plan. Changes nothing. */
+export async function planRun(
+  list: MirrorList,
+  target: TargetConnection,
+  options: PlanRunOptions,
+): Promise<PlanRunResult> {
+  const wanted = new Set([...list.images.map((i) => i.repository), ...list.charts.map((c) => c.repository)]);
+  // Digests the plan compares: pinned entries always; in digest mode every tag-only entry too.
+  const needDigest = new Map<string, Set<string>>();
+  for (const image of list.images) {
+    if (image.reference.digest !== null || options.resync === "digest") {
+      const set = needDigest.get(image.repository) ?? new Set<string>();
+      set.add(targetTag(image));
+      needDigest.set(image.repository, set);
+    }
+  }
+  const observed = await target.observe(wanted, needDigest, list.target.prune ? managedPrefixes(list) : []);
+
+  let upstream: Awaited<ReturnType<typeof checkUpstreamDigests>> | null = null;
+  if (options.resync === "digest") {
+    // Only tags the target already holds can have moved; absent ones are copied anyway.
+    const present: ImageEntry[] = list.images.filter(
+      (i) => i.reference.digest === null && observed.repositories.get(i.repository)?.tags.has(targetTag(i)),
+    );
+    upstream = await checkUpstreamDigests(
+      present,
+      list.upstreams,
+      options.upstreamCredentials,
+      options.fetch ? { fetch: options.fetch } : {},
+    );
+  }
+  const plan = planMirror(list, observed, {
+    resync: options.resync,
+    dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,
+    ...(upstream ? { upstreamDigests: upstream.digests, upstreamFailures: upstream.failures } : {}),
+  });
+  const cost = target.cost();
+  return { plan, cost: { ecr: cost.ecr, target: cost.registry, upstream: upstream?.counts ?? {} } };
+}
