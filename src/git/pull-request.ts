@@ -1,0 +1,119 @@
+// The two GitHub REST calls pull-request mode needs: find the open pull request from our branch,
+// or open one. Base URL from GITHUB_API_URL, so GitHub Enterprise Server works the same way.
+
+export interface PullRequest {
+  number: number;
+  url: string;
+}
+
+export class PullRequestError extends Error {
+  override name = "PullRequestError";
+  constructor(
+    readonly problem: string,
+    readonly status: number,
+    readonly hint: string,
+  ) {
+    super(`${problem}\nhint: ${hint}`);
+  }
+}
+
+export interface PullRequestTarget {
+  apiUrl: string;
+  /** `owner/name` */
+  repository: string;
+  token: string;
+}
+
+const API_TIMEOUT_MS = 30_000;
+
+async function call(
+  target: PullRequestTarget,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Response> {
+  return fetch(`${target.apiUrl.replace(/\/+$/, "")}/repos/${target.repository}${path}`, {
+    method,
+    headers: {
+      Authorization: `Bearer ${target.token}`,
+      Accept: "application/vnd.github+json",
+      "X-GitHub-Api-Version": "2022-11-28",
+      "User-Agent": "ecr-mirror",
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(API_TIMEOUT_MS),
+  });
+}
+
+async function failure(response: Response, what: string): Promise<PullRequestError> {
+  const text = await response.text().catch(() => "");
+  let message = text;
+  try {
+    message = (JSON.parse(text) as { message?: string }).message ?? text;
+  } catch {
+    // not JSON: keep the text
+  }
+  let hint =
+    "give the job `pull-requests: write` and `contents: write` (or a GitHub App token or PAT with the same access)";
+  if (/not permitted to create or approve pull requests/i.test(message)) {
+    hint =
+      "allow it in the repository (or organisation) settings: Actions > General > Workflow permissions > " +
+      '"Allow GitHub Actions to create and approve pull requests", or use a GitHub App token';
+  } else if (response.status >= 500) {
+    hint = "GitHub answered with a server error; rerun the job";
+  }
+  return new PullRequestError(
+    `${what}: HTTP ${response.status} ${message.slice(0, 300)}`,
+    response.status,
+    hint,
+  );
+}
+
+/** The open pull request from `branch` into `base`, if there is one. */
+export async function findOpenPullRequest(
+  target: PullRequestTarget,
+  branch: string,
+  base: string,
+): Promise<PullRequest | null> {
+  const owner = target.repository.split("/")[0]!;
+  const query = new URLSearchParams({ head: `${owner}:${branch}`, base, state: "open" });
+  const response = await call(target, "GET", `/pulls?${query}`);
+  if (!response.ok) throw await failure(response, `Looking for an open pull request from ${branch}`);
+  const pulls = (await response.json()) as { number: number; html_url: string }[];
+  const pull = pulls[0];
+  return pull ? { number: pull.number, url: pull.html_url } : null;
+}
+
+export interface NewPullRequest {
+  branch: string;
+  base: string;
+  title: string;
+  body: string;
+}
+
+/** Opens a pull request; `null` when GitHub says one from this branch is already open (a race). */
+export async function openPullRequest(
+  target: PullRequestTarget,
+  pull: NewPullRequest,
+): Promise<PullRequest | null> {
+  const response = await call(target, "POST", "/pulls", {
+    title: pull.title,
+    head: pull.branch,
+    base: pull.base,
+    body: pull.body,
+  });
+  if (response.status === 422) {
+    const text = await response.text();
+    if (/pull request already exists/i.test(text)) return null;
+    throw new PullRequestError(
+      `Opening a pull request from ${pull.branch} into ${pull.base}: HTTP 422 ${text.slice(0, 300)}`,
+      422,
+      "check that the base branch exists and differs from the pull request branch",
+    );
+  }
+  if (!response.ok)
+    throw await failure(response, `Opening a pull request from ${pull.branch} into ${pull.base}`);
+  const created = (await response.json()) as { number: number; html_url: string };
+  return { number: created.number, url: created.html_url };
+}
