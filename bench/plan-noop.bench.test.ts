@@ -55,7 +55,7 @@ it("no-op plan: 2,000 tags in 500 repositories", async () => {
 
   const dir = mkdtempSync(join(tmpdir(), "ecr-mirror-bench-"));
   const lines = names.map(
-    (n, i) => `  - { source: bench/app${i}, tags: [${tags.map((t) => `"${t}"`).join(", ")}] }`,
+    (_name, i) => `  - { source: bench/app${i}, tags: [${tags.map((t) => `"${t}"`).join(", ")}] }`,
   );
   writeFileSync(
     join(dir, "mirrors.yaml"),
