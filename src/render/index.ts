@@ -3,6 +3,7 @@
 // the same input gives byte-identical files, so a commit-back happens only on a real change.
 import { stringify as stringifyYaml } from "yaml";
 import type { MirrorList } from "../list/model.js";
+import { isValidDomain } from "../list/reference.js";
 import { hostsDirectoryName, type Mirror, mirrorEndpoint, renderHostsToml } from "./hosts-toml.js";
 import { type HostsTemplate, NAME, nodeObjects } from "./kubernetes.js";
 import { renderNodeadmConfig } from "./node-config.js";
@@ -45,15 +46,13 @@ export interface RenderProblem {
 
 export type NodeRenderResult = { ok: true; files: RenderedFile[] } | { ok: false; problems: RenderProblem[] };
 
-const HOST_PORT =
-  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const ECR_HOST = /\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.(?:amazonaws\.com|api\.aws)(?:\.cn)?(?::\d+)?$/;
 const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
 
 function parseMirror(registry: string): Mirror | null {
   const match = /^(?:(https?):\/\/)?([^/]+)\/?$/.exec(registry.trim());
-  if (!match || !HOST_PORT.test(match[2]!)) return null;
+  if (!match || !isValidDomain(match[2]!)) return null;
   return { scheme: match[1] === "http" ? "http" : "https", host: match[2]! };
 }
 
