@@ -4,6 +4,9 @@
  * (0 success, 1 the list or the run failed, 2 usage error).
  */
 import { parseArgs } from "node:util";
+import { summaryLine } from "./execute/execute.js";
+import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
+import { syncReportJson, writeSyncReport } from "./execute/sync.js";
 import type { MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
 import type { ResyncMode } from "./plan/model.js";
@@ -11,14 +14,17 @@ import { describeFailure } from "./report/failure.js";
 import { listSummary, listToJson } from "./report/list-json.js";
 import { formatPlan, planToJson } from "./report/plan.js";
 import { formatProblems } from "./report/problems.js";
-import { connectTarget, planRun } from "./run.js";
+import { connectTarget, planRun, syncRun } from "./run.js";
 import { SecretMask, upstreamCredentials } from "./tools/credentials.js";
+import { installCrane, useLocalToolCache } from "./tools/install.js";
+import { InvocationCounter } from "./tools/runner.js";
 
 const USAGE = `Usage: ecr-mirror <command> [FILE] [options]
 
 Commands:
   validate [FILE] [--json]   Check the mirror list (default mirrors.yaml) and show where each entry lands.
   plan [FILE] [--json]       Compare the list with the target and show what a sync would do. Changes nothing.
+  sync [FILE] [--json]       Carry the plan out: create repositories, copy what is missing (verified), prune.
 
 Options:
   --json                 Print one JSON document on stdout.
@@ -26,6 +32,10 @@ Options:
                          digest: also find tags that moved upstream (manifest HEAD requests).
   --region REGION        AWS region of the ECR target (else the list's target.region, else AWS_REGION).
   --registry-url URL     Use a plain OCI registry as the target (http(s)://host[:port]).
+  --target TARGET        sync: ecr (default: the list's target), local (crane's in-memory registry on
+                         127.0.0.1, to try a sync without AWS; needs internet), or an http(s):// URL.
+  --concurrency N        sync: copies in flight at once (default 4).
+  --report FILE          sync: write the JSON report there.
   -h, --help             Show this help.
   --version              Print the version.
 
@@ -51,6 +61,9 @@ type Values = {
   resync?: string;
   region?: string;
   "registry-url"?: string;
+  target?: string;
+  concurrency?: string;
+  report?: string;
 };
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -67,6 +80,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
         resync: { type: "string" },
         region: { type: "string" },
         "registry-url": { type: "string" },
+        target: { type: "string" },
+        concurrency: { type: "string" },
+        report: { type: "string" },
       },
     }));
   } catch (e) {
@@ -96,6 +112,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return validate(file, values, io);
     case "plan":
       return plan(file, values, io);
+    case "sync":
+      return sync(file, values, io);
     default:
       io.err(`ecr-mirror: unknown command "${command}"\n\n${USAGE}`);
       return 2;
@@ -148,5 +166,75 @@ async function plan(file: string, values: Values, io: Io): Promise<number> {
   } catch (e) {
     io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
     return 1;
+  }
+}
+
+async function sync(file: string, values: Values, io: Io): Promise<number> {
+  const resync = (values.resync ?? "missing") as ResyncMode;
+  if (resync !== "missing" && resync !== "digest") {
+    io.err(`ecr-mirror sync: --resync is "missing" or "digest", not "${values.resync}"\n`);
+    return 2;
+  }
+  const concurrency = Number(values.concurrency ?? "4");
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    io.err(`ecr-mirror sync: --concurrency is a whole number from 1 to 64, not "${values.concurrency}"\n`);
+    return 2;
+  }
+  const targetFlag = values.target ?? "ecr";
+  if (!["ecr", "local"].includes(targetFlag) && !/^https?:\/\/[^/\s]+\/?$/.test(targetFlag)) {
+    io.err(`ecr-mirror sync: --target is ecr, local or http(s)://host[:port], not "${targetFlag}"\n`);
+    return 2;
+  }
+  const list = await load(file, io);
+  if (!list) return 1;
+  const env = io.env ?? process.env;
+  const mask = new SecretMask(() => {});
+  const counter = new InvocationCounter();
+  let local: LocalRegistry | null = null;
+  try {
+    useLocalToolCache(env);
+    const credentials = upstreamCredentials({
+      dockerHubUsername: env.ECR_MIRROR_DOCKER_HUB_USERNAME ?? null,
+      dockerHubToken: env.ECR_MIRROR_DOCKER_HUB_TOKEN ?? null,
+      registryCredentials: env.ECR_MIRROR_REGISTRY_CREDENTIALS ?? null,
+    });
+    for (const c of credentials) mask.addBasic(c.username, c.password);
+    let registryUrl = values["registry-url"] ?? (/^https?:/.test(targetFlag) ? targetFlag : null);
+    let craneBinary: string | null = null;
+    if (targetFlag === "local") {
+      craneBinary = (await installCrane({ log: (l) => io.err(`${l}\n`) })).path;
+      local = await startLocalRegistry(craneBinary, { counter });
+      registryUrl = local.url;
+      io.err(
+        `Target: crane registry serve at ${local.url} (in memory: its content is gone when this command ends)\n`,
+      );
+    }
+    const targetUser = env.ECR_MIRROR_TARGET_USERNAME;
+    const targetPassword = env.ECR_MIRROR_TARGET_PASSWORD;
+    const target = await connectTarget(list, {
+      region: values.region ?? null,
+      registryUrl,
+      registryAuth: targetUser && targetPassword ? { username: targetUser, password: targetPassword } : null,
+      mask,
+      env,
+    });
+    const result = await syncRun(list, target, {
+      resync,
+      upstreamCredentials: credentials,
+      mask,
+      concurrency,
+      counter,
+      craneBinary,
+      log: (line) => io.err(`${line}\n`),
+    });
+    const json = syncReportJson(result.plan, result, result.cost);
+    if (values.report) await writeSyncReport(values.report, json);
+    io.out(values.json ? `${JSON.stringify(json, null, 2)}\n` : `${summaryLine(result.report)}\n`);
+    return result.report.ok ? 0 : 1;
+  } catch (e) {
+    io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
+    return 1;
+  } finally {
+    await local?.stop();
   }
 }

@@ -2,8 +2,8 @@
 import * as core from "@actions/core";
 import type { ResyncMode } from "./plan/model.js";
 
-export type Mode = "validate" | "plan";
-export const MODES: readonly Mode[] = ["validate", "plan"];
+export type Mode = "validate" | "plan" | "sync";
+export const MODES: readonly Mode[] = ["validate", "plan", "sync"];
 
 export interface Inputs {
   /** Path of the mirror list as the user wrote it (relative to the workspace). */
@@ -19,6 +19,10 @@ export interface Inputs {
   dockerHubToken: string | null;
   /** Other upstream credentials: one `host username token` a line. */
   registryCredentials: string | null;
+  /** Copies in flight at once (sync). */
+  concurrency: number;
+  /** Where the sync report (JSON) is written; default `$RUNNER_TEMP/ecr-mirror-report.json`. */
+  reportPath: string | null;
 }
 
 export class InputError extends Error {}
@@ -33,6 +37,13 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
   return value as T;
 }
 
+function positiveInteger(name: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 64)
+    throw new InputError(`input "${name}" is "${value}"; expected a whole number from 1 to 64`);
+  return n;
+}
+
 export function readInputs(): Inputs {
   const inputs: Inputs = {
     mirrorFile: optional("mirror-file") ?? "mirrors.yaml",
@@ -45,6 +56,8 @@ export function readInputs(): Inputs {
     dockerHubUsername: optional("docker-hub-username"),
     dockerHubToken: optional("docker-hub-token"),
     registryCredentials: optional("registry-credentials"),
+    concurrency: positiveInteger("concurrency", optional("concurrency") ?? "4"),
+    reportPath: optional("report-path"),
   };
   // Masked before anything else could print them.
   for (const secret of [inputs.registryPassword, inputs.dockerHubToken]) if (secret) core.setSecret(secret);

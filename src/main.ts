@@ -5,6 +5,9 @@
 import { writeFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import * as core from "@actions/core";
+import { STEP_OUTCOMES } from "./execute/execute.js";
+import { syncSummaryMarkdown } from "./execute/summary.js";
+import { syncReportJson, writeSyncReport } from "./execute/sync.js";
 import { InputError, type Inputs, readInputs } from "./inputs.js";
 import type { MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
@@ -13,7 +16,7 @@ import { describeFailure } from "./report/failure.js";
 import { listSummary } from "./report/list-json.js";
 import { formatPlan, planMarkdown, planToJson } from "./report/plan.js";
 import { type Annotation, formatProblems, problemAnnotations } from "./report/problems.js";
-import { connectTarget, planRun } from "./run.js";
+import { connectTarget, planRun, syncRun } from "./run.js";
 import { SecretMask, upstreamCredentials } from "./tools/credentials.js";
 
 function annotate(annotations: readonly Annotation[]): void {
@@ -100,6 +103,64 @@ async function plan(inputs: Inputs, list: MirrorList, shown: string, mask: Secre
   await core.summary.addRaw(planMarkdown(result)).write();
 }
 
+async function sync(inputs: Inputs, list: MirrorList, shown: string, mask: SecretMask): Promise<void> {
+  const credentials = upstreamCredentials({
+    dockerHubUsername: inputs.dockerHubUsername,
+    dockerHubToken: inputs.dockerHubToken,
+    registryCredentials: inputs.registryCredentials,
+  });
+  for (const c of credentials) mask.addBasic(c.username, c.password);
+  const target = await core.group("Connect to the target", () =>
+    connectTarget(list, {
+      region: inputs.awsRegion,
+      registryUrl: inputs.registryUrl,
+      registryAuth:
+        inputs.registryUsername && inputs.registryPassword
+          ? { username: inputs.registryUsername, password: inputs.registryPassword }
+          : null,
+      mask,
+    }),
+  );
+  const result = await syncRun(list, target, {
+    resync: inputs.resync,
+    upstreamCredentials: credentials,
+    mask,
+    concurrency: inputs.concurrency,
+    log: (line) => core.info(line),
+    debug: (line) => core.debug(line),
+    group: (name, work) => core.group(name, work),
+  });
+  await core.group("Plan", async () => core.info(formatPlan(result.plan)));
+  annotate(planAnnotations(result.plan, shown));
+  // Failed steps as errors on their mirror-list lines: the first ten, then a count (GitHub shows ten per step).
+  const failures = result.report.failures;
+  for (const f of failures.slice(0, 10)) {
+    core.error(`${f.source ?? f.repository} -> ${f.repository}:${f.tag ?? ""}: ${f.error ?? "failed"}`, {
+      title: "ecr-mirror sync failed",
+      file: shown,
+      ...(f.location ? { startLine: f.location.line, startColumn: f.location.column } : {}),
+    });
+  }
+  if (failures.length > 10) core.notice(`${failures.length - 10} more failed step(s): see the report`);
+  const reportPath = inputs.reportPath
+    ? resolve(process.env.GITHUB_WORKSPACE ?? process.cwd(), inputs.reportPath)
+    : join(process.env.RUNNER_TEMP ?? process.cwd(), "ecr-mirror-report.json");
+  await writeSyncReport(reportPath, syncReportJson(result.plan, result, result.cost));
+  core.setOutput("report-path", reportPath);
+  for (const outcome of STEP_OUTCOMES) core.setOutput(outcome, result.report.counts[outcome]);
+  await core.summary
+    .addRaw(syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }))
+    .write();
+  if (!result.report.ok) {
+    core.setFailed(
+      `${failures.length} step${failures.length === 1 ? "" : "s"} failed: ${failures
+        .slice(0, 3)
+        .map((f) => f.source ?? f.repository)
+        .join(", ")}${failures.length > 3 ? ", ..." : ""}`,
+    );
+  }
+}
+
 async function run(): Promise<void> {
   const inputs = readInputs();
   const mask = new SecretMask((s) => core.setSecret(s));
@@ -109,6 +170,7 @@ async function run(): Promise<void> {
   core.setOutput("charts", list.charts.length);
   try {
     if (inputs.mode === "plan") await plan(inputs, list, shown, mask);
+    else if (inputs.mode === "sync") await sync(inputs, list, shown, mask);
   } catch (e) {
     core.setFailed(describeFailure(e, mask));
   }

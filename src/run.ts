@@ -3,6 +3,7 @@
  * report). The action and the CLI call these functions and only differ in how they print.
  */
 import type { ECRClient } from "@aws-sdk/client-ecr";
+import { type CarryOutOptions, type CarryOutResult, carryOutPlan } from "./execute/sync.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
 import { DistributionClient, type RequestCounts, schemeFor } from "./observe/distribution.js";
 import { createEcrClient, EcrObserver, explainAwsError, ObserveError } from "./observe/ecr.js";
@@ -174,4 +175,34 @@ export async function planRun(
   });
   const cost = target.cost();
   return { plan, cost: { ecr: cost.ecr, target: cost.registry, upstream: upstream?.counts ?? {} } };
+}
+
+export interface SyncRunOptions
+  extends PlanRunOptions,
+    Omit<CarryOutOptions, "target" | "upstreamCredentials"> {}
+
+export interface SyncRunResult extends PlanRunResult, CarryOutResult {}
+
+/**
+ * Observe, plan and carry the plan out: create, copy, update and verify, prune last. A no-op plan installs
+ * nothing and starts no process.
+ */
+export async function syncRun(
+  list: MirrorList,
+  target: TargetConnection,
+  options: SyncRunOptions,
+): Promise<SyncRunResult> {
+  const planned = await planRun(list, target, options);
+  const carried = await carryOutPlan(planned.plan, list, {
+    ...options,
+    target: {
+      kind: target.kind,
+      registry: target.registry,
+      plainHttp: target.plainHttp,
+      ecrClient: target.ecrClient,
+      pushCredential: () => target.pushCredential(),
+    },
+    upstreamCredentials: options.upstreamCredentials,
+  });
+  return { ...planned, ...carried };
 }

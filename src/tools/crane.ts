@@ -40,6 +40,43 @@ export function craneDigestArgs(reference: string, opts: CraneDigestOptions = {}
   return ["digest", reference, ...globalFlags(opts)];
 }
 
+/**
+ * `crane index filter SRC --platform A --platform B -t DST` (cmd/crane/doc/crane_index_filter.md): writes an index
+ * holding only the listed platforms' manifests (a new index digest; the children keep theirs). Its own
+ * `--platform` flag takes several values and shadows the global one.
+ */
+export function craneIndexFilterArgs(
+  source: string,
+  platforms: readonly string[],
+  destination: string,
+  opts: { insecure?: boolean } = {},
+): string[] {
+  if (platforms.length === 0) throw new RangeError("crane index filter needs at least one platform");
+  return [
+    "index",
+    "filter",
+    source,
+    ...platforms.flatMap((p) => ["--platform", p]),
+    "--tag",
+    destination,
+    ...(opts.insecure ? ["--insecure"] : []),
+  ];
+}
+
+/**
+ * The digest crane reports for what it wrote under `destination`: go-containerregistry logs
+ * `<reference>: digest: <digest> size: <n>` for every manifest it pushes (pkg/v1/remote/write.go), an index's
+ * children first. The line naming `destination` wins, else the last one; null when crane said nothing.
+ */
+export function pushedDigest(output: string, destination: string): string | null {
+  let last: string | null = null;
+  for (const m of output.matchAll(/(\S+): digest: (sha256:[0-9a-f]{64}) size: \d+/g)) {
+    if (m[1] === destination) return m[2]!;
+    last = m[2]!;
+  }
+  return last;
+}
+
 export const CRANE_VERSION_ARGS: readonly string[] = ["version"];
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -47,13 +84,43 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 export class Crane {
   constructor(private readonly options: ToolProcessOptions) {}
 
-  /** `crane copy SRC DST`: `source` is the fetch address (see `fetchAddress`), `destination` the target reference. */
-  async copy(source: string, destination: string, opts: CraneCopyOptions = {}): Promise<void> {
-    await runTool("crane", this.options, {
+  /**
+   * `crane copy SRC DST`: `source` is the fetch address (see `fetchAddress`), `destination` the target reference.
+   * Resolves the digest crane wrote under `destination`, when its output names it.
+   */
+  async copy(
+    source: string,
+    destination: string,
+    opts: CraneCopyOptions = {},
+  ): Promise<{ digest: string | null }> {
+    const { stdout, stderr } = await runTool("crane", this.options, {
       subcommand: "copy",
       args: craneCopyArgs(source, destination, opts),
       action: `crane copy ${source} -> ${destination}${opts.platform ? ` (platform ${opts.platform})` : ""}`,
     });
+    return { digest: pushedDigest(`${stderr}\n${stdout}`, destination) };
+  }
+
+  /**
+   * `crane index filter SRC --platform … -t DST`: copies the listed platforms of an index as a new index.
+   * Resolves the new index's digest (crane prints `repo@sha256:…` on stdout).
+   */
+  async indexFilter(
+    source: string,
+    platforms: readonly string[],
+    destination: string,
+    opts: { insecure?: boolean } = {},
+  ): Promise<{ digest: string }> {
+    const action = `crane index filter ${source} (platforms ${platforms.join(", ")}) -> ${destination}`;
+    const { stdout } = await runTool("crane", this.options, {
+      subcommand: "index filter",
+      args: craneIndexFilterArgs(source, platforms, destination, opts),
+      action,
+    });
+    const digest = /@(sha256:[0-9a-f]{64})\s*$/.exec(stdout.trim())?.[1];
+    if (!digest)
+      throw new Error(`${action} printed "${stdout.trim()}", not a reference with a sha256 digest`);
+    return { digest };
   }
 
   /** The manifest digest (`sha256:…`) of a reference, or of one platform's manifest. */

@@ -13,7 +13,9 @@ import {
   eachLimited,
   isIndex,
   parsePlatform,
+  platformMatches,
   RegistryClient,
+  sha256Digest,
 } from "./lib/distribution.mjs";
 import { startInvocationLog } from "./lib/invocation-log.mjs";
 import { craneScheme, formatReference, parseReference, parseRepository } from "./lib/reference.mjs";
@@ -104,6 +106,72 @@ async function copy(args, options) {
   }
   const digest = await copyManifest(src, srcRef.repository, dst, dstRef.repository, manifest, target, jobs);
   logLine(`${formatReference(dstRef)}: digest: ${digest} size: ${manifest.bytes.length}`);
+}
+
+/** Go's encoding/json field order for the descriptor and platform structs of pkg/v1 (manifest.go, platform.go). */
+const DESCRIPTOR_FIELDS = [
+  "mediaType",
+  "size",
+  "digest",
+  "data",
+  "urls",
+  "annotations",
+  "platform",
+  "artifactType",
+];
+const PLATFORM_FIELDS = ["architecture", "os", "os.version", "os.features", "variant", "features"];
+const INDEX_FIELDS = ["schemaVersion", "mediaType", "manifests", "annotations", "subject", "artifactType"];
+
+function ordered(object, fields) {
+  const out = {};
+  for (const field of fields) if (object[field] !== undefined) out[field] = object[field];
+  return out;
+}
+
+/**
+ * `crane index filter IMAGE --platform P... [-t TAG]` (cmd/crane/cmd/index.go): keeps the children that satisfy one
+ * of the platforms (children without a platform go), writes them and the new index, prints REPO@DIGEST.
+ */
+async function indexFilter(args, flags, options) {
+  const srcRef = parseReference(args[0]);
+  const platforms = (flags.get("--platform") ?? []).flatMap((v) => v.split(",")).map(parsePlatform);
+  if (platforms.length === 0) throw new Error("crane index filter: at least one --platform is required");
+  const dstText = flags.get("--tag")?.[0] ?? args[0];
+  const dstRef = parseReference(dstText);
+  const src = clientFor(srcRef.registry, options);
+  const dst = clientFor(dstRef.registry, options);
+  const base = await src.getManifest(srcRef.repository, referenceTarget(srcRef));
+  if (!isIndex(base.mediaType)) {
+    throw new Error(`expected ${args[0]} to be an index, got "${base.mediaType}"`);
+  }
+  const kept = (base.json.manifests ?? []).filter((m) =>
+    platforms.some((p) => platformMatches(m.platform, p)),
+  );
+  const jobs = Number(options.jobs ?? 4);
+  for (const child of kept) {
+    const childManifest = await src.getManifest(srcRef.repository, child.digest);
+    await copyManifest(src, srcRef.repository, dst, dstRef.repository, childManifest, child.digest, jobs);
+  }
+  const index = ordered(
+    {
+      ...base.json,
+      manifests: kept.map((m) =>
+        ordered(
+          { ...m, ...(m.platform ? { platform: ordered(m.platform, PLATFORM_FIELDS) } : {}) },
+          DESCRIPTOR_FIELDS,
+        ),
+      ),
+    },
+    INDEX_FIELDS,
+  );
+  const bytes = Buffer.from(JSON.stringify(index));
+  const digest = sha256Digest(bytes);
+  const target = dstRef.digest ? digest : dstRef.tag;
+  const written = await dst.putManifest(dstRef.repository, target, bytes, base.mediaType);
+  if (written !== digest)
+    throw new Error(`${dstText}: the registry stored digest ${written}, expected ${digest}`);
+  logLine(`${formatReference(dstRef)}: digest: ${digest} size: ${bytes.length}`);
+  process.stdout.write(`${dstRef.registry}/${dstRef.repository}@${digest}\n`);
 }
 
 async function digest(args, options) {
@@ -245,12 +313,18 @@ export async function main(argv) {
     const options = {
       insecure: flags.has("--insecure"),
       verbose: flags.has("--verbose"),
-      platform: flags.has("--platform") ? parsePlatform(flags.get("--platform")[0]) : null,
+      platform:
+        flags.has("--platform") && parsed.command !== "index filter"
+          ? parsePlatform(flags.get("--platform")[0])
+          : null,
       jobs: flags.get("--jobs")?.[0],
     };
     switch (parsed.command) {
       case "copy":
         await copy(args, options);
+        break;
+      case "index filter":
+        await indexFilter(args, flags, options);
         break;
       case "digest":
         await digest(args, options);

@@ -107,6 +107,37 @@ describe("crane stand-in", () => {
     expect(unknown.stderr).toMatch(/no child with platform linux\/s390x/);
   });
 
+  it("index filter keeps the listed platforms as a new index and prints REPO@DIGEST", async () => {
+    const dst = `${mirror.host}/mirrors/library/nginx:1.27-amd64-only`;
+    const result = await crane([
+      "index",
+      "filter",
+      `${upstream.host}/library/nginx:1.27`,
+      "--platform",
+      "linux/amd64",
+      "--platform",
+      "linux/s390x",
+      "-t",
+      dst,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const copied = await getManifest(mirror.url, "mirrors/library/nginx", "1.27-amd64-only", AUTH);
+    expect(result.stdout).toBe(`${mirror.host}/mirrors/library/nginx@${copied.digest}\n`);
+    expect(copied.digest).not.toBe(nginx.digest);
+    const children = (copied.json as { manifests: { digest: string }[] }).manifests.map((m) => m.digest);
+    expect(children).toEqual([nginx.platforms["linux/amd64"]]);
+    await pushImage(upstream.url, "library/single", "1", { seed: "single" });
+    const single = await crane([
+      "index",
+      "filter",
+      `${upstream.host}/library/single:1`,
+      "--platform",
+      "linux/amd64",
+    ]);
+    expect(single.code).toBe(1);
+    expect(single.stderr).toMatch(/to be an index/);
+  });
+
   it("digest, manifest and ls read what is there", async () => {
     const src = `${upstream.host}/library/nginx:1.27`;
     expect((await crane(["digest", src])).stdout).toBe(`${nginx.digest}\n`);

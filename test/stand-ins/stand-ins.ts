@@ -59,3 +59,20 @@ export function readInvocationLog(path: string): InvocationRecord[] {
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line) as InvocationRecord);
 }
+
+/**
+ * `ECR_MIRROR_REAL_TOOLS=1` (the GitHub workflow, with the real crane and helm on PATH): product-level tests run
+ * the real tools instead of the stand-ins. The stand-ins' own tests keep testing the stand-ins.
+ */
+export const REAL_TOOLS = process.env.ECR_MIRROR_REAL_TOOLS === "1";
+
+/** The crane or helm a product-level test runs: the stand-in, or with REAL_TOOLS the real one found on PATH. */
+export function toolBinary(tool: "crane" | "helm"): string {
+  if (!REAL_TOOLS) return join(STAND_IN_BIN, tool);
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (dir === "" || dir === STAND_IN_BIN) continue;
+    const candidate = join(dir, tool);
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error(`ECR_MIRROR_REAL_TOOLS=1 but no real ${tool} on PATH`);
+}

@@ -72,7 +72,8 @@ export function parseCommandLine(tool, contract, argv) {
     );
   }
   const spec = command.spec;
-  const allowed = [...contract.globalFlags, ...spec.flags];
+  // A command's own flag shadows a global one of the same name (crane index filter's repeatable --platform).
+  const allowed = [...spec.flags, ...contract.globalFlags];
   const flags = new Map();
   for (const { name, value } of given) {
     const flag = findFlag(allowed, name);

@@ -1,0 +1,144 @@
+/**
+ * Copy and verify through crane and helm: images and OCI charts with `crane copy` (indexes and digests kept),
+ * one platform with `crane copy --platform`, several with `crane index filter`, charts from HTTP repositories
+ * with `helm pull` + `helm push`. Verification reads the target's digest (`crane digest`, one HEAD to the target)
+ * and compares it with the source's: the pinned or observed digest when the plan knows it, else the digest crane
+ * reported writing, so no extra upstream request is sent unless the tool said nothing.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { ChartEntry, ImageEntry, Upstream } from "../list/model.js";
+import type { Step } from "../plan/model.js";
+import type { Crane } from "../tools/crane.js";
+import {
+  chartFetchAddress,
+  craneNeedsInsecure,
+  type FetchAddress,
+  fetchAddress,
+} from "../tools/fetch-address.js";
+import type { Helm } from "../tools/helm.js";
+import { type CopyResult, DigestMismatch, type ExecuteDeps } from "./execute.js";
+
+export interface CopierOptions {
+  crane: Crane;
+  /** Needed only for charts from HTTP repositories. */
+  helm?: Helm | null;
+  /** Logs helm in to the target; called once, before the first `helm push`. */
+  helmLogin?: (() => Promise<void>) | null;
+  upstreams: readonly Upstream[];
+  /** Target registry `host[:port]`. */
+  registry: string;
+  /** The target speaks plain HTTP (a `--target http://…` registry, `crane registry serve`). */
+  targetPlainHttp: boolean;
+  /** Parent folder for downloaded chart archives (`RUNNER_TEMP`). */
+  workDir: string;
+}
+
+/** Where an image or chart step's source is fetched from, as crane reads it. */
+export function sourceAddress(step: Step, upstreams: readonly Upstream[]): FetchAddress {
+  const entry = step.entry;
+  if (!entry) throw new Error(`step ${step.action} ${step.repository}:${step.tag} has no mirror-list entry`);
+  if (step.kind === "chart") {
+    const chart = entry as ChartEntry;
+    if (chart.kind !== "oci")
+      throw new Error(`chart ${chart.name} comes from an HTTP repository, not a registry`);
+    const address = chartFetchAddress(chart.source, upstreams);
+    return { ...address, reference: `${address.reference}:${chart.tag}` };
+  }
+  const image = entry as ImageEntry;
+  // `name:tag@digest` pulls the digest: give crane the digest alone.
+  const reference = image.reference.digest ? { ...image.reference, tag: null } : image.reference;
+  return fetchAddress(reference, upstreams);
+}
+
+export function targetReference(registry: string, step: Pick<Step, "repository" | "tag">): string {
+  if (!step.tag) throw new Error(`no target tag for ${step.repository}`);
+  return `${registry}/${step.repository}:${step.tag}`;
+}
+
+/** `copy` and `verify` for `executePlan`. */
+export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" | "verify"> {
+  const { crane, registry, upstreams } = options;
+  const targetInsecure =
+    options.targetPlainHttp &&
+    craneNeedsInsecure({ plainHttp: true, registry, reference: "", viaEndpoint: false });
+  let helmLoggedIn: Promise<void> | null = null;
+
+  async function copyHttpChart(step: Step, chart: ChartEntry): Promise<CopyResult> {
+    const helm = options.helm;
+    if (!helm) throw new Error(`chart ${chart.name} ${chart.version}: helm is not available`);
+    const slash = step.repository.lastIndexOf("/");
+    if (step.repository.slice(slash + 1) !== chart.name) {
+      throw new Error(
+        `chart ${chart.name} cannot land at ${step.repository}: helm push names the repository after the chart`,
+      );
+    }
+    if (options.helmLogin) {
+      helmLoggedIn ??= options.helmLogin();
+      await helmLoggedIn;
+    }
+    const dir = await mkdtemp(join(options.workDir, "ecr-mirror-chart-"));
+    try {
+      const file = await helm.pullFromRepository(chart.source, chart.name, chart.version, dir);
+      const parent = slash < 0 ? "" : `/${step.repository.slice(0, slash)}`;
+      const pushed = await helm.push(file, `oci://${registry}${parent}`, {
+        plainHttp: options.targetPlainHttp,
+      });
+      return { digest: pushed.digest };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  return {
+    async copy(step) {
+      const destination = targetReference(registry, step);
+      if (step.kind === "chart" && (step.entry as ChartEntry | null)?.kind === "http") {
+        return copyHttpChart(step, step.entry as ChartEntry);
+      }
+      const source = sourceAddress(step, upstreams);
+      const insecure = targetInsecure || craneNeedsInsecure(source);
+      if (step.platforms.length > 1) {
+        return crane.indexFilter(source.reference, step.platforms, destination, { insecure });
+      }
+      return crane.copy(source.reference, destination, { platform: step.platforms[0] ?? null, insecure });
+    },
+
+    async verify(step, copied) {
+      const destination = targetReference(registry, step);
+      const actual = await crane.digest(destination, { insecure: targetInsecure });
+      let expected: string;
+      if (
+        step.platforms.length > 0 ||
+        (step.kind === "chart" && (step.entry as ChartEntry).kind === "http")
+      ) {
+        // A filtered copy or a pushed chart is new content: the source holds no manifest with that digest.
+        if (step.platforms.length === 1 && step.digest && copied.digest && step.digest !== copied.digest) {
+          // The planner expects this platform manifest (resync `digest`); crane wrote another.
+          throw new DigestMismatch(`${step.source} (${step.platforms[0]})`, copied.digest, step.digest);
+        }
+        const source = step.platforms.length === 1 ? sourceAddress(step, upstreams) : null;
+        expected =
+          copied.digest ??
+          (source
+            ? await crane.digest(source.reference, {
+                platform: step.platforms[0] ?? null,
+                insecure: craneNeedsInsecure(source),
+              })
+            : actual);
+      } else {
+        if (step.digest && copied.digest && step.digest !== copied.digest) {
+          throw new DigestMismatch(`${step.source}`, copied.digest, step.digest);
+        }
+        expected = step.digest ?? copied.digest ?? (await upstreamDigest(step));
+      }
+      if (actual !== expected) throw new DigestMismatch(destination, actual, expected);
+      return actual;
+    },
+  };
+
+  async function upstreamDigest(step: Step): Promise<string> {
+    const source = sourceAddress(step, upstreams);
+    return crane.digest(source.reference, { insecure: craneNeedsInsecure(source) });
+  }
+}

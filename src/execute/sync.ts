@@ -1,0 +1,204 @@
+/**
+ * The execute phase's shell: installs crane (and helm, only when an HTTP chart is to be copied) through the
+ * tool cache, opens a credential session for the target and the upstreams, wires the adapters and runs the
+ * plan. A plan with nothing to do installs nothing and starts no process.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname } from "node:path";
+import type { ECRClient } from "@aws-sdk/client-ecr";
+import type { ChartEntry, MirrorList } from "../list/model.js";
+import type { Plan } from "../plan/model.js";
+import { Crane } from "../tools/crane.js";
+import { openCredentialSession, type RegistryCredential, type SecretMask } from "../tools/credentials.js";
+import { Helm } from "../tools/helm.js";
+import { type InstalledTool, type InstallOptions, installCrane, installHelm } from "../tools/install.js";
+import { InvocationCounter } from "../tools/runner.js";
+import { createCopier } from "./copier.js";
+import { ecrTargetChanges, ociTargetChanges } from "./ecr-changes.js";
+import { type ExecuteDeps, type ExecuteOptions, type ExecutionReport, executePlan } from "./execute.js";
+
+export interface CarryOutOptions
+  extends Pick<ExecuteOptions, "concurrency" | "retries" | "retry" | "log" | "group" | "now"> {
+  target: {
+    kind: "ecr" | "oci";
+    /** `host[:port]` the plan's references use. */
+    registry: string;
+    plainHttp: boolean;
+    ecrClient: ECRClient | null;
+    /** The push credential (ECR: from GetAuthorizationToken), asked for only when something is pushed. */
+    pushCredential: () => Promise<RegistryCredential | null>;
+  };
+  upstreamCredentials: readonly RegistryCredential[];
+  mask: SecretMask;
+  crane?: InstallOptions;
+  helm?: InstallOptions;
+  /** An already installed crane (the CLI's `--target local` installed one to serve the registry). */
+  craneBinary?: string | null;
+  /** Where the credential session and chart downloads live (default RUNNER_TEMP, else the OS temp folder). */
+  tempRoot?: string;
+  /** Tool output and command lines, secrets redacted (`core.debug`). */
+  debug?: (line: string) => void;
+  /** Counts every process started (a fresh one when not given). */
+  counter?: InvocationCounter;
+}
+
+export interface CarryOutResult {
+  report: ExecutionReport;
+  /** Processes started, by `tool subcommand`. */
+  processes: Record<string, number>;
+  tools: InstalledTool[];
+}
+
+/** Whether a plan has anything for the tools or the registry API to do. */
+export function planHasWork(plan: Plan): boolean {
+  return plan.steps.some((s) => s.action !== "present" && s.action !== "blocked");
+}
+
+const NOTHING_TO_DO: ExecuteDeps = {
+  createRepository: () => Promise.reject(new Error("nothing to create")),
+  copy: () => Promise.reject(new Error("nothing to copy")),
+  verify: () => Promise.reject(new Error("nothing to verify")),
+  deleteTags: () => Promise.reject(new Error("nothing to delete")),
+};
+
+export async function carryOutPlan(
+  plan: Plan,
+  list: MirrorList,
+  options: CarryOutOptions,
+): Promise<CarryOutResult> {
+  const counter = options.counter ?? new InvocationCounter();
+  const executeOptions: ExecuteOptions = {
+    repositorySettings: list.target.repositorySettings,
+    log: options.log,
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.group ? { group: options.group } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  };
+  if (!planHasWork(plan)) {
+    const report = await executePlan(plan, NOTHING_TO_DO, executeOptions);
+    return { report, processes: counter.toJSON(), tools: [] };
+  }
+
+  const transfers = plan.steps.filter((s) => s.action === "copy" || s.action === "update");
+  const needsHelm = transfers.some(
+    (s) => s.kind === "chart" && (s.entry as ChartEntry | null)?.kind === "http",
+  );
+  const group = options.group ?? (<T>(_name: string, work: () => Promise<T>) => work());
+  const tools: InstalledTool[] = [];
+  const { craneBinary, helmBinary } = await group("Install tools", async () => {
+    let crane = options.craneBinary ?? null;
+    if (!crane && transfers.length > 0) {
+      // crane also verifies charts pushed by helm, so it is installed whenever anything is copied.
+      const installed = await installCrane({ log: options.log, ...options.crane });
+      tools.push(installed);
+      crane = installed.path;
+    }
+    let helm: string | null = null;
+    if (needsHelm) {
+      const installed = await installHelm({ log: options.log, ...options.helm });
+      tools.push(installed);
+      helm = installed.path;
+    }
+    return { craneBinary: crane, helmBinary: helm };
+  });
+
+  const pushCredential = transfers.length > 0 ? await options.target.pushCredential() : null;
+  const tempRoot = options.tempRoot ?? (process.env.RUNNER_TEMP || tmpdir());
+  const session = await openCredentialSession({
+    credentials: [...(pushCredential ? [pushCredential] : []), ...options.upstreamCredentials],
+    mask: options.mask,
+    tempRoot,
+  });
+  try {
+    const redact = (text: string) => options.mask.redact(text);
+    const debug = options.debug ? { log: options.debug } : {};
+    const crane = new Crane({
+      binary: craneBinary ?? "crane",
+      env: session.craneEnv(),
+      counter,
+      redact,
+      ...debug,
+    });
+    const helm = helmBinary
+      ? new Helm({
+          binary: helmBinary,
+          env: session.helmEnv(),
+          registryConfig: session.helmRegistryConfig,
+          counter,
+          redact,
+          ...debug,
+        })
+      : null;
+    const target = options.target;
+    const changes =
+      target.kind === "ecr" && target.ecrClient ? ecrTargetChanges(target.ecrClient) : ociTargetChanges;
+    const copier = createCopier({
+      crane,
+      helm,
+      helmLogin:
+        helm && pushCredential
+          ? () =>
+              helm.registryLogin(target.registry, pushCredential.username, pushCredential.password, {
+                plainHttp: target.plainHttp,
+              })
+          : null,
+      upstreams: list.upstreams,
+      registry: target.registry,
+      targetPlainHttp: target.plainHttp,
+      workDir: session.dir,
+    });
+    const report = await executePlan(plan, { ...changes, ...copier }, executeOptions);
+    return { report, processes: counter.toJSON(), tools };
+  } finally {
+    await session.dispose();
+  }
+}
+
+/** The JSON report a later step or a person reads: every step with its outcome, duration and error. */
+export function syncReportJson(
+  plan: Plan,
+  result: Pick<CarryOutResult, "report" | "processes">,
+  cost?: Record<string, unknown>,
+) {
+  const { report } = result;
+  return {
+    registry: report.registry,
+    resync: plan.resync,
+    startedAt: report.startedAt,
+    durationMs: Math.round(report.durationMs),
+    ok: report.ok,
+    counts: report.counts,
+    deletesSkipped: report.deletesSkipped,
+    processes: result.processes,
+    ...(cost ? { cost } : {}),
+    warnings: plan.warnings.map((w) => ({
+      message: w.message,
+      ...(w.hint ? { hint: w.hint } : {}),
+      ...(w.location ? { line: w.location.line } : {}),
+    })),
+    steps: report.steps.map((s) => ({
+      action: s.action,
+      kind: s.kind,
+      source: s.source,
+      repository: s.repository,
+      tag: s.tag,
+      outcome: s.outcome,
+      digest: s.digest,
+      expectedDigest: s.expectedDigest,
+      ...(s.platforms.length > 0 ? { platforms: s.platforms } : {}),
+      attempts: s.attempts,
+      durationMs: Math.round(s.durationMs),
+      error: s.error,
+      reason: s.reason,
+      ...(s.location ? { file: s.location.file, line: s.location.line } : {}),
+    })),
+  };
+}
+
+export async function writeSyncReport(path: string, json: unknown): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(json, null, 2)}\n`);
+}

@@ -1,0 +1,265 @@
+// End to end: the bundled action (dist/index.js, as committed: rebuild with `npm run build` after changing src/)
+// run the way the runner runs it (INPUT_* variables, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP,
+// RUNNER_TOOL_CACHE) against an upstream registry with single- and multi-platform images and the gated local ECR,
+// with crane (the stand-in, or the real one under ECR_MIRROR_REAL_TOOLS=1) waiting in the tool cache.
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_VERSIONS } from "../../src/tools/assets.js";
+import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import { moveTag, type PushedIndex, pushImage, pushIndex, tagDigest } from "../harness/images.js";
+import { type RunningRegistry, startRegistry } from "../harness/registry.js";
+import { REAL_TOOLS, readInvocationLog, toolBinary } from "../stand-ins/stand-ins.js";
+
+const ACTION = fileURLToPath(new URL("../../dist/index.js", import.meta.url));
+const ARCH = process.arch === "arm64" ? "arm64" : "x64";
+
+let upstream: RunningRegistry;
+let backing: RunningRegistry;
+let ecr: LocalEcr;
+let root: string;
+let runnerTemp: string;
+let toolCache: string;
+let workspace: string;
+let standInLog: string;
+let redisDigest: string;
+let nginx: PushedIndex;
+let alpineDigest: string;
+
+interface ActionRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  outputs: Record<string, string>;
+  summary: string;
+  report: {
+    ok: boolean;
+    counts: Record<string, number>;
+    processes: Record<string, number>;
+    steps: { source: string | null; outcome: string; error: string | null; digest: string | null }[];
+  } | null;
+  files: string[];
+}
+
+/** `name<<delimiter\nvalue\ndelimiter` blocks, as @actions/core writes GITHUB_OUTPUT. */
+function parseOutputs(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^([^<]+)<<(.+)$/.exec(lines[i]!);
+    if (!m) continue;
+    const value: string[] = [];
+    for (i++; i < lines.length && lines[i] !== m[2]; i++) value.push(lines[i]!);
+    out[m[1]!] = value.join("\n");
+  }
+  return out;
+}
+
+function listFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile());
+}
+
+/** Runs dist/index.js as the runner does; asynchronously, since the registries live in this process. */
+async function runAction(inputs: Record<string, string>): Promise<ActionRun> {
+  const run = await mkdtemp(join(root, "run-"));
+  const outputFile = join(run, "output");
+  const summaryFile = join(run, "summary.md");
+  await Promise.all([writeFile(outputFile, ""), writeFile(summaryFile, "")]);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !k.startsWith("INPUT_")) env[k] = v;
+  Object.assign(env, ecr.env(), {
+    GITHUB_ACTIONS: "true",
+    GITHUB_WORKSPACE: workspace,
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    RUNNER_TEMP: runnerTemp,
+    RUNNER_TOOL_CACHE: toolCache,
+    STANDIN_LOG: standInLog,
+    // No crane on PATH: the action must take it from the tool cache.
+    PATH: (process.env.PATH ?? "")
+      .split(":")
+      .filter((d) => !d.includes("stand-ins"))
+      .join(":"),
+  });
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
+  const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>(
+    (resolve, reject) => {
+      const child = spawn(process.execPath, [ACTION], {
+        cwd: workspace,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (err += d));
+      child.on("error", reject);
+      child.on("close", (c) => resolve({ code: c ?? -1, stdout: out, stderr: err }));
+    },
+  );
+  const outputs = parseOutputs(readFileSync(outputFile, "utf8"));
+  const reportPath = outputs["report-path"];
+  return {
+    code,
+    stdout,
+    stderr,
+    outputs,
+    summary: readFileSync(summaryFile, "utf8"),
+    report: reportPath && existsSync(reportPath) ? JSON.parse(readFileSync(reportPath, "utf8")) : null,
+    files: [outputFile, summaryFile],
+  };
+}
+
+const LIST = (extra: string[] = []) => `version: 1
+target:
+  type: ecr
+  repositorySettings:
+    imageTagMutability: IMMUTABLE_WITH_EXCLUSION
+    imageTagMutabilityExclusionFilters: ["7.0"]
+upstreams:
+  docker.io:
+    endpoint: http://${upstream.host}
+images:
+  - redis:7.0
+  - nginx:1.27
+  - source: nginx
+    tags: ["1.27-arm64"]
+    platforms: [linux/arm64]
+${extra.map((e) => `  - ${e}`).join("\n")}
+`;
+
+const runs: ActionRun[] = [];
+
+beforeAll(async () => {
+  [upstream, backing] = await Promise.all([startRegistry(), startRegistry()]);
+  ecr = await startEcr({ registry: backing });
+  root = await mkdtemp(join(tmpdir(), "e2e-action-"));
+  runnerTemp = join(root, "runner-temp");
+  toolCache = join(root, "tool-cache");
+  workspace = join(root, "workspace");
+  standInLog = join(root, "standin.jsonl");
+  await Promise.all([mkdir(runnerTemp), mkdir(workspace)]);
+  // The tool cache as @actions/tool-cache lays it out, holding crane under ecr-mirror's own cache name.
+  const craneDir = join(toolCache, "ecr-mirror-crane", DEFAULT_VERSIONS.crane, ARCH);
+  await mkdir(craneDir, { recursive: true });
+  await symlink(toolBinary("crane"), join(craneDir, "crane"));
+  await writeFile(join(craneDir, "archive.sha256"), `${"0".repeat(64)}\n`);
+  await writeFile(`${craneDir}.complete`, "");
+
+  redisDigest = (await pushImage(upstream.url, "library/redis", "7.0", { seed: "redis-7.0" })).digest;
+  nginx = await pushIndex(upstream.url, "library/nginx", "1.27", {
+    platforms: ["linux/amd64", "linux/arm64"],
+    seed: "nginx-1.27",
+  });
+  await pushIndex(upstream.url, "library/nginx", "1.27-arm64", {
+    platforms: ["linux/amd64", "linux/arm64"],
+    seed: "nginx-1.27",
+  });
+  alpineDigest = (await pushImage(upstream.url, "library/alpine", "3.20", { seed: "alpine" })).digest;
+  await writeFile(join(workspace, "mirrors.yaml"), LIST());
+  await writeFile(join(workspace, "mirrors-failing.yaml"), LIST(["alpine:3.20", "redis:no-such-tag"]));
+});
+
+afterAll(async () => {
+  await ecr?.stop();
+  await Promise.all([upstream?.stop(), backing?.stop()]);
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+const crane = () => readInvocationLog(standInLog);
+
+describe("the bundled action, mode sync", () => {
+  it("first run: copies exactly the missing tags, digests identical to the upstream, crane from the tool cache", async () => {
+    const run = await runAction({ mode: "sync", "mirror-file": "mirrors.yaml", concurrency: "2" });
+    runs.push(run);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.outputs).toMatchObject({ copied: "3", failed: "0", present: "0" });
+    expect(await tagDigest(backing.url, "mirrors/library/redis", "7.0")).toBe(redisDigest);
+    expect(await tagDigest(backing.url, "mirrors/library/nginx", "1.27")).toBe(nginx.digest);
+    expect(await tagDigest(backing.url, "mirrors/library/nginx", "1.27-arm64")).toBe(
+      nginx.platforms["linux/arm64"],
+    );
+    expect(run.stdout).toMatch(/tool-cache hit/);
+    expect(run.stdout).toMatch(
+      /\[\d\/5\] copy docker\.io\/library\/redis:7\.0 -> mirrors\/library\/redis:7\.0 \(\d+\.\d s\)/,
+    );
+    expect(run.stdout).toMatch(/::group::/);
+    expect(run.report?.counts).toMatchObject({ copied: 3, created: 2 });
+    expect(run.summary).toMatch(/3 copied/);
+    if (!REAL_TOOLS) expect(crane().filter((r) => r.argv[0] === "copy")).toHaveLength(3);
+  });
+
+  it("second run: copies nothing, starts no crane process, sends no manifest PUT", async () => {
+    const before = crane().length;
+    ecr.resetCounts();
+    const run = await runAction({ mode: "sync", "mirror-file": "mirrors.yaml" });
+    runs.push(run);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.outputs).toMatchObject({ copied: "0", updated: "0", present: "3", failed: "0" });
+    expect(run.report?.processes).toEqual({});
+    if (!REAL_TOOLS) expect(crane().length).toBe(before);
+    expect(ecr.gateCounts()["manifest-put"] ?? 0).toBe(0);
+    expect(ecr.gateCounts()["manifest-get"] ?? 0).toBe(0);
+  });
+
+  it("resync digest: a moved tag is updated where the tag is mutable and reported blocked where it is immutable", async () => {
+    const movedRedis = await moveTag(upstream.url, "library/redis", "7.0", { seed: "redis-7.0-b" });
+    await moveTag(upstream.url, "library/nginx", "1.27", {
+      seed: "nginx-1.27-b",
+      platforms: ["linux/amd64"],
+    });
+    const run = await runAction({ mode: "sync", "mirror-file": "mirrors.yaml", resync: "digest" });
+    runs.push(run);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.outputs).toMatchObject({ updated: "1", blocked: "1", failed: "0" });
+    // 7.0 is excluded from immutability: overwritten with the new upstream digest.
+    expect(await tagDigest(backing.url, "mirrors/library/redis", "7.0")).toBe(movedRedis.digest);
+    // 1.27 is immutable: left as it was, and said so.
+    expect(await tagDigest(backing.url, "mirrors/library/nginx", "1.27")).toBe(nginx.digest);
+    expect(run.stdout).toMatch(
+      /blocked docker\.io\/library\/nginx:1\.27 -> mirrors\/library\/nginx:1\.27: .*immutable/,
+    );
+  });
+
+  it("an entry that fails upstream fails alone: the others are copied, the run ends non-zero and names it", async () => {
+    const run = await runAction({ mode: "sync", "mirror-file": "mirrors-failing.yaml" });
+    runs.push(run);
+    expect(run.code).not.toBe(0);
+    expect(run.outputs).toMatchObject({ copied: "1", failed: "1" });
+    expect(await tagDigest(backing.url, "mirrors/library/alpine", "3.20")).toBe(alpineDigest);
+    const failed = run.report?.steps.filter((s) => s.outcome === "failed") ?? [];
+    expect(failed.map((s) => s.source)).toEqual(["docker.io/library/redis:no-such-tag"]);
+    expect(run.stdout).toMatch(/::error.*redis:no-such-tag/);
+    expect(run.summary).toMatch(/redis:no-such-tag/);
+  });
+
+  it("leaves no secret in any output, summary, report or file under RUNNER_TEMP", () => {
+    expect(runs.length).toBe(4);
+    const secrets = [ecr.password, ecr.token, Buffer.from(ecr.password).toString("base64")];
+    // `::add-mask::` lines are the masking protocol itself: the runner consumes them and shows none of them.
+    const shown = (text: string) =>
+      text
+        .split("\n")
+        .filter((l) => !l.startsWith("::add-mask::"))
+        .join("\n");
+    const texts = runs.flatMap((r) => [
+      shown(r.stdout),
+      r.stderr,
+      JSON.stringify(r.outputs),
+      r.summary,
+      JSON.stringify(r.report),
+    ]);
+    for (const file of listFiles(runnerTemp)) texts.push(readFileSync(file, "utf8"));
+    for (const text of texts) for (const secret of secrets) expect(text).not.toContain(secret);
+    // The credential sessions are gone; what remains is the report.
+    expect(readdirSync(runnerTemp).filter((f) => f.startsWith("ecr-mirror-credentials-"))).toEqual([]);
+  });
+});

@@ -1,0 +1,232 @@
+// The order, concurrency, failure isolation and pruning rules of executePlan, with in-memory adapters that
+// record what they were asked to do (the registry-backed behaviour is in sync-harness.test.ts).
+import { describe, expect, it } from "vitest";
+import { type ExecuteDeps, executePlan, progressLine } from "../../src/execute/execute.js";
+import type { RepositorySettings } from "../../src/list/model.js";
+import type { Plan, Step, StepAction } from "../../src/plan/model.js";
+import { ToolError } from "../../src/tools/runner.js";
+
+const SETTINGS: RepositorySettings = {
+  imageTagMutability: "MUTABLE",
+  imageTagMutabilityExclusionFilters: [],
+  scanOnPush: false,
+  encryption: { type: "AES256", kmsKey: null },
+  tags: {},
+  lifecyclePolicy: null,
+  repositoryPolicy: null,
+};
+
+function step(
+  action: StepAction,
+  repository: string,
+  tag: string | null,
+  source: string | null = null,
+): Step {
+  return {
+    action,
+    kind: action === "create-repository" ? "repository" : "image",
+    source,
+    repository,
+    tag,
+    digest: null,
+    targetDigest: null,
+    platforms: [],
+    reason: action,
+    location: source ? { file: "mirrors.yaml", line: 7, column: 5 } : null,
+    entry: null,
+  };
+}
+
+function plan(steps: Step[]): Plan {
+  const summary = { "create-repository": 0, copy: 0, update: 0, blocked: 0, present: 0, delete: 0 };
+  for (const s of steps) summary[s.action] += 1;
+  return { registry: "r.example", resync: "missing", steps, summary, warnings: [] };
+}
+
+/** Adapters that record calls; `fail` decides per target which copies fail and how. */
+function recorder(fail: (target: string, attempt: number) => Error | null = () => null) {
+  const events: string[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const attempts = new Map<string, number>();
+  const deps: ExecuteDeps = {
+    async createRepository(name) {
+      events.push(`create ${name}`);
+      return name.endsWith("old") ? "exists" : "created";
+    },
+    async copy(s) {
+      const target = `${s.repository}:${s.tag}`;
+      const attempt = (attempts.get(target) ?? 0) + 1;
+      attempts.set(target, attempt);
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight -= 1;
+      const error = fail(target, attempt);
+      if (error) throw error;
+      events.push(`copy ${target}`);
+      return { digest: `sha256:${"a".repeat(64)}` };
+    },
+    async verify() {
+      return `sha256:${"a".repeat(64)}`;
+    },
+    async deleteTags(repository, tags) {
+      events.push(`delete ${repository} ${tags.join(",")}`);
+      return [];
+    },
+  };
+  return { deps, events, maxInFlight: () => maxInFlight };
+}
+
+const quiet = { repositorySettings: SETTINGS, retry: { sleep: async () => {} } };
+
+describe("executePlan", () => {
+  it("creates every repository before the first copy, prunes last, and keeps to the concurrency bound", async () => {
+    const steps = [
+      step("copy", "mirrors/a", "1", "docker.io/library/a:1"),
+      step("delete", "mirrors/a", "0"),
+      step("create-repository", "mirrors/a", null),
+      ...Array.from({ length: 9 }, (_, i) => step("copy", "mirrors/b", `${i}`, `docker.io/library/b:${i}`)),
+      step("create-repository", "mirrors/b", null),
+      step("present", "mirrors/b", "old", "docker.io/library/b:old"),
+    ];
+    const { deps, events, maxInFlight } = recorder();
+    const lines: string[] = [];
+    const report = await executePlan(plan(steps), deps, {
+      ...quiet,
+      concurrency: 3,
+      log: (l) => lines.push(l),
+    });
+    const firstCopy = events.findIndex((e) => e.startsWith("copy"));
+    expect(events.slice(0, firstCopy).sort()).toEqual(["create mirrors/a", "create mirrors/b"]);
+    expect(events.at(-1)).toBe("delete mirrors/a 0");
+    expect(maxInFlight()).toBe(3);
+    expect(report.ok).toBe(true);
+    expect(report.counts).toMatchObject({ created: 2, copied: 10, present: 1, deleted: 1, failed: 0 });
+    // One numbered line per step that does something: 2 creations + 10 copies + 1 deletion.
+    const numbered = lines.filter((l) => /^\[\d+\/13\] /.test(l));
+    expect(numbered).toHaveLength(13);
+    expect(numbered).toContainEqual(
+      expect.stringMatching(/^\[\d+\/13\] copy docker\.io\/library\/a:1 -> mirrors\/a:1 \(\d+\.\d s\)$/),
+    );
+    expect(lines.at(-1)).toMatch(
+      /^Sync: 10 copied, 0 updated, 1 present, 0 failed, 2 repositories created, 1 deleted in \d+\.\d s$/,
+    );
+  });
+
+  it("one failing copy fails only itself, is listed with its line, and stops the pruning", async () => {
+    const steps = [
+      step("copy", "mirrors/a", "1", "docker.io/library/a:1"),
+      step("copy", "mirrors/a", "missing", "docker.io/library/a:missing"),
+      step("update", "mirrors/a", "2", "docker.io/library/a:2"),
+      step("delete", "mirrors/a", "0"),
+    ];
+    const { deps, events } = recorder((target) =>
+      target === "mirrors/a:missing"
+        ? new ToolError(
+            "crane",
+            "copy",
+            "crane copy",
+            1,
+            "MANIFEST_UNKNOWN: manifest unknown",
+            "check the tag",
+          )
+        : null,
+    );
+    const lines: string[] = [];
+    const report = await executePlan(plan(steps), deps, { ...quiet, log: (l) => lines.push(l) });
+    expect(report.ok).toBe(false);
+    expect(report.counts).toMatchObject({ copied: 1, updated: 1, failed: 1, skipped: 1, deleted: 0 });
+    expect(report.failures.map((f) => f.tag)).toEqual(["missing"]);
+    expect(report.failures[0]!.attempts).toBe(1); // a refusal is not retried
+    expect(events.some((e) => e.startsWith("delete"))).toBe(false);
+    expect(report.deletesSkipped).toBe(1);
+    expect(lines).toContainEqual(
+      expect.stringMatching(/FAILED: crane copy failed \(exit 1\): MANIFEST_UNKNOWN/),
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^ {2}failed: mirrors\.yaml:7: copy docker\.io\/library\/a:missing -> mirrors\/a:missing/,
+      ),
+    );
+  });
+
+  it("retries a 503 with backoff and reports the attempts", async () => {
+    const slept: number[] = [];
+    const { deps } = recorder((_target, attempt) =>
+      attempt < 3
+        ? new ToolError(
+            "crane",
+            "copy",
+            "crane copy",
+            1,
+            "unexpected status code 503 Service Unavailable",
+            null,
+          )
+        : null,
+    );
+    const lines: string[] = [];
+    const report = await executePlan(plan([step("copy", "mirrors/a", "1", "docker.io/library/a:1")]), deps, {
+      repositorySettings: SETTINGS,
+      retries: 3,
+      retry: { sleep: async (ms) => void slept.push(ms), random: () => 0.5, baseDelayMs: 100 },
+      log: (l) => lines.push(l),
+    });
+    expect(report.counts.copied).toBe(1);
+    expect(report.steps[0]!.attempts).toBe(3);
+    expect(slept).toEqual([50, 100]);
+    expect(lines.filter((l) => l.includes("retrying"))).toHaveLength(2);
+    expect(lines).toContainEqual(expect.stringMatching(/\[1\/1\] copy .* after 3 attempts$/));
+  });
+
+  it("a failed repository creation fails the copies into it without running them", async () => {
+    const { deps, events } = recorder();
+    deps.createRepository = async () => {
+      throw Object.assign(new Error("User is not authorized to perform: ecr:CreateRepository"), {
+        name: "AccessDeniedException",
+        $metadata: { httpStatusCode: 400 },
+      });
+    };
+    const report = await executePlan(
+      plan([
+        step("create-repository", "mirrors/a", null),
+        step("copy", "mirrors/a", "1", "docker.io/library/a:1"),
+      ]),
+      deps,
+      { ...quiet, log: () => {} },
+    );
+    expect(events).toEqual([]);
+    expect(report.steps.map((s) => s.outcome)).toEqual(["failed", "failed"]);
+    expect(report.steps[1]!.error).toMatch(
+      /repository mirrors\/a could not be created: User is not authorized/,
+    );
+  });
+
+  it("blocked steps are reported, not failed", async () => {
+    const blocked = {
+      ...step("blocked", "mirrors/a", "1", "docker.io/library/a:1"),
+      reason: "tag moved upstream; IMMUTABLE",
+    };
+    const lines: string[] = [];
+    const report = await executePlan(plan([blocked]), recorder().deps, {
+      ...quiet,
+      log: (l) => lines.push(l),
+    });
+    expect(report.ok).toBe(true);
+    expect(report.counts.blocked).toBe(1);
+    expect(lines[0]).toBe("blocked docker.io/library/a:1 -> mirrors/a:1: tag moved upstream; IMMUTABLE");
+  });
+
+  it("formats the progress line exactly", () => {
+    const line = progressLine(12, 40, {
+      ...step("copy", "mirrors/library/redis", "7.0", "docker.io/library/redis:7.0"),
+      outcome: "copied",
+      digest: null,
+      expectedDigest: null,
+      attempts: 1,
+      durationMs: 3210,
+      error: null,
+    });
+    expect(line).toBe("[12/40] copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0 (3.2 s)");
+  });
+});
