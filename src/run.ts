@@ -3,19 +3,24 @@
  * report). The action and the CLI call these functions and only differ in how they print.
  */
 import type { ECRClient } from "@aws-sdk/client-ecr";
+import { type ChartPreparationOptions, prepareCharts } from "./charts/prepare.js";
+import type { ExecutionReport } from "./execute/execute.js";
 import { type CarryOutOptions, type CarryOutResult, carryOutPlan } from "./execute/sync.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
+import { imageEntryFor } from "./list/parse.js";
+import { parseReference, referenceName } from "./list/reference.js";
 import { DistributionClient, type RequestCounts, schemeFor } from "./observe/distribution.js";
 import { createEcrClient, EcrObserver, explainAwsError, ObserveError } from "./observe/ecr.js";
 import { observeRegistry } from "./observe/oci-registry.js";
 import { checkUpstreamDigests } from "./observe/upstream.js";
 import type { ObservedTarget, Plan, ResyncMode } from "./plan/model.js";
 import { managedPrefixes, planMirror, targetTag } from "./plan/plan.js";
+import { type NodeRenderResult, renderNodeConfig } from "./render/index.js";
 import {
   credentialFor,
   type EcrAuthorization,
   type RegistryCredential,
-  type SecretMask,
+  SecretMask,
 } from "./tools/credentials.js";
 import { fetchEcrAuthorization } from "./tools/ecr-authorization.js";
 
@@ -127,27 +132,42 @@ export async function connectTarget(list: MirrorList, options: TargetOptions): P
 
 export interface PlanRunOptions {
   resync: ResyncMode;
+  /** Entries whose target digest must be observed even on plain registries (the node configurator's image). */
+  observeDigestOf?: readonly ImageEntry[];
   /** Upstream credentials (Docker Hub and others), used for digest checks. */
   upstreamCredentials: readonly RegistryCredential[];
   fetch?: typeof fetch;
+  /** Chart version ranges and image discovery (`images: true`): helm, its install options, the mask. */
+  charts?: Omit<ChartPreparationOptions, "upstreamCredentials" | "fetch">;
 }
 
 export interface PlanRunResult {
   plan: Plan;
   cost: { ecr: Record<string, number>; target: RequestCounts; upstream: RequestCounts };
+  /** The list the plan was made from: chart ranges resolved, images found in charts added. */
+  list: MirrorList;
 }
 
 /** Observe the target (and, in resync mode `digest`, the upstreams) and plan. Changes nothing. */
 export async function planRun(
-  list: MirrorList,
+  listed: MirrorList,
   target: TargetConnection,
   options: PlanRunOptions,
 ): Promise<PlanRunResult> {
+  // Charts first: ranges become concrete versions, and images inside charts join the list.
+  const charts = await prepareCharts(listed, {
+    upstreamCredentials: options.upstreamCredentials,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...options.charts,
+    mask: options.charts?.mask ?? new SecretMask(() => {}),
+  });
+  const list = charts.list;
   const wanted = new Set([...list.images.map((i) => i.repository), ...list.charts.map((c) => c.repository)]);
   // Digests the plan compares: pinned entries always; in digest mode every tag-only entry too.
   const needDigest = new Map<string, Set<string>>();
+  const digestOf = new Set(options.observeDigestOf ?? []);
   for (const image of list.images) {
-    if (image.reference.digest !== null || options.resync === "digest") {
+    if (image.reference.digest !== null || options.resync === "digest" || digestOf.has(image)) {
       const set = needDigest.get(image.repository) ?? new Set<string>();
       set.add(targetTag(image));
       needDigest.set(image.repository, set);
@@ -173,8 +193,11 @@ export async function planRun(
     dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,
     ...(upstream ? { upstreamDigests: upstream.digests, upstreamFailures: upstream.failures } : {}),
   });
+  plan.warnings.push(...charts.warnings);
   const cost = target.cost();
-  return { plan, cost: { ecr: cost.ecr, target: cost.registry, upstream: upstream?.counts ?? {} } };
+  const upstreamCost: RequestCounts = { ...(upstream?.counts ?? {}) };
+  for (const [kind, n] of Object.entries(charts.counts)) upstreamCost[kind] = (upstreamCost[kind] ?? 0) + n;
+  return { plan, cost: { ecr: cost.ecr, target: cost.registry, upstream: upstreamCost }, list };
 }
 
 export interface SyncRunOptions
@@ -192,8 +215,19 @@ export async function syncRun(
   target: TargetConnection,
   options: SyncRunOptions,
 ): Promise<SyncRunResult> {
-  const planned = await planRun(list, target, options);
-  const carried = await carryOutPlan(planned.plan, list, {
+  const planned = await planRun(list, target, {
+    ...options,
+    // Image discovery runs helm at plan time with the sync's own mask, counter and helm settings.
+    charts: {
+      mask: options.mask,
+      ...(options.counter ? { counter: options.counter } : {}),
+      ...(options.helm ? { helm: options.helm } : {}),
+      ...(options.tempRoot ? { tempRoot: options.tempRoot } : {}),
+      ...(options.debug ? { log: options.debug } : {}),
+      ...options.charts,
+    },
+  });
+  const carried = await carryOutPlan(planned.plan, planned.list, {
     ...options,
     target: {
       kind: target.kind,
@@ -205,4 +239,59 @@ export async function syncRun(
     upstreamCredentials: options.upstreamCredentials,
   });
   return { ...planned, ...carried };
+}
+
+/**
+ * The list with the node configurator's image in it: rendering needs that image mirrored, so it is
+ * added to the plan when the list does not name it already (any tag of the same repository counts).
+ */
+export function withConfiguratorImage(
+  list: MirrorList,
+  reference: string,
+): { list: MirrorList; entry: ImageEntry } {
+  const parsed = parseReference(reference);
+  if (!parsed.ok)
+    throw new ObserveError(
+      `the configurator image "${reference}" is not a valid reference: ${parsed.error}`,
+      parsed.hint,
+    );
+  const name = referenceName(parsed.value);
+  const listed = list.images.find((i) => referenceName(i.reference) === name);
+  if (listed) return { list, entry: listed };
+  const made = imageEntryFor(reference, list, { file: list.file, line: 1, column: 1 });
+  if (!made.ok)
+    throw new ObserveError(
+      `the configurator image "${reference}" cannot be mirrored: ${made.error}`,
+      made.hint,
+    );
+  return {
+    list: { ...list, images: [...list.images, made.entry], upstreams: made.upstreams },
+    entry: made.entry,
+  };
+}
+
+/** The digest the target holds for `entry` after a plan (and a sync, when one ran). */
+export function digestInTarget(entry: ImageEntry, plan: Plan, report?: ExecutionReport): string | null {
+  const tag = targetTag(entry);
+  const done = report?.steps.find((s) => s.repository === entry.repository && s.tag === tag && s.digest);
+  if (done?.digest) return done.digest;
+  const planned = plan.steps.find((s) => s.repository === entry.repository && s.tag === tag);
+  return planned?.action === "present" ? (planned.targetDigest ?? planned.digest) : null;
+}
+
+/** The node-side files for this target: hosts.toml per upstream, the DaemonSet, the NodeConfig. */
+export function renderNodeFiles(
+  list: MirrorList,
+  target: Pick<TargetConnection, "registry" | "plainHttp" | "region">,
+  configurator: { entry: ImageEntry; digest: string | null },
+  options: { startupTaint: boolean },
+): NodeRenderResult {
+  return renderNodeConfig(list, {
+    registry: target.plainHttp ? `http://${target.registry}` : target.registry,
+    region: target.region,
+    configuratorImage: configurator.digest
+      ? { repository: configurator.entry.repository, digest: configurator.digest }
+      : null,
+    startupTaint: options.startupTaint,
+  });
 }

@@ -79,7 +79,11 @@ export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" |
     }
     const dir = await mkdtemp(join(options.workDir, "ecr-mirror-chart-"));
     try {
-      const file = await helm.pullFromRepository(chart.source, chart.name, chart.version, dir);
+      // `--prov` keeps the provenance file when the repository publishes one: helm push then stores it as a
+      // layer beside the chart (a repository without one only makes helm print a warning).
+      const file = await helm.pullFromRepository(chart.source, chart.name, chart.version, dir, {
+        prov: true,
+      });
       const parent = slash < 0 ? "" : `/${step.repository.slice(0, slash)}`;
       const pushed = await helm.push(file, `oci://${registry}${parent}`, {
         plainHttp: options.targetPlainHttp,

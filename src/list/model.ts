@@ -84,6 +84,25 @@ export interface ImageEntry {
   /** Platforms to keep (`linux/amd64`); empty means all. Only on tag-only entries. */
   platforms: string[];
   location: Location;
+  /**
+   * Set on images found inside charts (`images: true` on a chart): the chart versions whose rendered
+   * manifests name this image. Absent on images the list names itself.
+   */
+  fromCharts?: ChartOrigin[];
+}
+
+/** A chart version an image was discovered in. */
+export interface ChartOrigin {
+  name: string;
+  version: string;
+  /** The chart's target repository (`charts/ingress-nginx`). */
+  repository: string;
+}
+
+/** How a chart's images are discovered (`images: true`): render with these values, collect image references. */
+export interface ChartImageDiscovery {
+  /** Values given to `helm template` over the chart's defaults (a mapping; empty for defaults only). */
+  values: Record<string, unknown>;
 }
 
 export interface ChartEntry {
@@ -98,6 +117,27 @@ export interface ChartEntry {
   /** The tag the version is stored under (helm turns `+` into `_`). */
   tag: string;
   location: Location;
+  /** Image discovery for this chart, or null (the default: the chart's images are not mirrored). */
+  images: ChartImageDiscovery | null;
+  /** Where the version came from: listed exactly, or the version range (as written) it was resolved from. */
+  resolvedFrom?: string;
+}
+
+/**
+ * A chart version range (`versionRange:`), resolved at plan time against the repository's
+ * `index.yaml` or the OCI tag list into `ChartEntry`s (src/charts/resolve.ts).
+ */
+export interface ChartRange {
+  kind: "http" | "oci";
+  source: string;
+  name: string;
+  repository: string;
+  /** The constraint as written (Masterminds/semver syntax, as helm reads `--version`). */
+  range: string;
+  /** Keep only the highest N matching versions, or null for all of them. */
+  newest: number | null;
+  images: ChartImageDiscovery | null;
+  location: Location;
 }
 
 export interface MirrorList {
@@ -106,4 +146,9 @@ export interface MirrorList {
   upstreams: Upstream[];
   images: ImageEntry[];
   charts: ChartEntry[];
+  /**
+   * Version ranges still to resolve; empty or absent once `resolveChartVersions` (src/charts/resolve.ts)
+   * has turned them into `charts`.
+   */
+  chartRanges?: ChartRange[];
 }

@@ -5,6 +5,8 @@
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseAllDocuments, type YAMLMap } from "yaml";
 import type {
   ChartEntry,
+  ChartImageDiscovery,
+  ChartRange,
   ImageEntry,
   ImageReference,
   ListProblem,
@@ -31,6 +33,7 @@ import {
   validateDigest,
 } from "./reference.js";
 import { mirrorListSchema } from "./schema.js";
+import { parseConstraint } from "./semver.js";
 import { type SchemaNode, validateStructure } from "./validate-structure.js";
 
 export const DEFAULT_IMAGE_PREFIX = "mirrors";
@@ -130,9 +133,9 @@ export function parseMirrorList(text: string, file: string): ParseResult {
   const target = readTarget(get(root, "target"), problems);
   const upstreams = readUpstreams(get(root, "upstreams"), target, problems);
   const images = readImages(get(root, "images"), target, upstreams, problems);
-  const charts = readCharts(get(root, "charts"), target, problems);
-  checkRepositoryClashes(images, charts, problems);
-  if (images.length === 0 && charts.length === 0 && !problems.hasErrors) {
+  const { charts, chartRanges } = readCharts(get(root, "charts"), target, problems);
+  checkRepositoryClashes(images, [...charts, ...chartRanges], problems);
+  if (images.length === 0 && charts.length === 0 && chartRanges.length === 0 && !problems.hasErrors) {
     problems.error(
       problems.at(0),
       "the mirror list names no images and no charts",
@@ -145,7 +148,7 @@ export function parseMirrorList(text: string, file: string): ParseResult {
   );
   usedUpstreams.sort((a, b) => a.host.localeCompare(b.host));
   if (problems.hasErrors) return done(problems, null);
-  return done(problems, { file, target, upstreams: usedUpstreams, images, charts });
+  return done(problems, { file, target, upstreams: usedUpstreams, images, charts, chartRanges });
 }
 
 function done(problems: Problems, list: MirrorList | null): ParseResult {
@@ -384,6 +387,51 @@ function upstreamFor(host: string, target: Target, upstreams: Map<string, Upstre
   return upstream;
 }
 
+/** Where an image lands: its upstream (added to `upstreams` when new), the repository, and why it cannot, if so. */
+function targetRepositoryOf(
+  ref: ImageReference,
+  target: Target,
+  upstreams: Map<string, Upstream>,
+): { upstream: Upstream; repository: string; problem: string | null } {
+  const upstream = upstreamFor(ref.domain, target, upstreams);
+  const repository = `${upstream.prefix}/${ref.path}`;
+  return { upstream, repository, problem: repositoryNameProblem(repository, target.type) };
+}
+
+export type ImageEntryResult =
+  | { ok: true; entry: ImageEntry; upstreams: Upstream[] }
+  | { ok: false; error: string; hint?: string };
+
+/**
+ * An image reference found outside the list (in a chart's manifests) turned into the entry the list
+ * would make of it: normalised, mapped to its target repository with the list's upstream prefixes.
+ * Without a tag or digest it is `:latest`, as the kubelet pulls it. `upstreams` is the list's upstreams
+ * plus the reference's host when the list had none for it (nodes redirect every host an image uses).
+ */
+export function imageEntryFor(reference: string, list: MirrorList, location: Location): ImageEntryResult {
+  const parsed = parseReference(reference);
+  if (!parsed.ok) return { ok: false, error: parsed.error, ...(parsed.hint ? { hint: parsed.hint } : {}) };
+  const ref: ImageReference =
+    parsed.value.tag === null && parsed.value.digest === null
+      ? { ...parsed.value, tag: "latest" }
+      : parsed.value;
+  const upstreams = new Map(list.upstreams.map((u) => [u.host, u]));
+  const { repository, problem } = targetRepositoryOf(ref, list.target, upstreams);
+  if (problem) {
+    return {
+      ok: false,
+      error: `it cannot land in the target: ${problem}`,
+      hint: `give ${ref.domain} a prefix of its own under upstreams:`,
+    };
+  }
+  const all = [...upstreams.values()].sort((a, b) => a.host.localeCompare(b.host));
+  return {
+    ok: true,
+    entry: { source: formatReference(ref), reference: ref, repository, platforms: [], location },
+    upstreams: all,
+  };
+}
+
 interface Wanted {
   tag: string | null;
   digest: string | null;
@@ -460,9 +508,7 @@ function readImages(
         "filtering writes a new single-platform manifest whose digest differs from the pinned one, so a digest-pinned pull would fail on the node; remove platforms or the digest",
       );
     }
-    const upstream = upstreamFor(ref.domain, target, upstreams);
-    const repository = `${upstream.prefix}/${ref.path}`;
-    const nameProblem = repositoryNameProblem(repository, target.type);
+    const { upstream, repository, problem: nameProblem } = targetRepositoryOf(ref, target, upstreams);
     if (nameProblem) {
       const hostIsTheProblem = repositoryNameProblem(upstream.prefix, target.type) !== null;
       problems.error(
@@ -525,10 +571,15 @@ function readImages(
   return entries;
 }
 
-function readCharts(node: Node | undefined, target: Target, problems: Problems): ChartEntry[] {
+function readCharts(
+  node: Node | undefined,
+  target: Target,
+  problems: Problems,
+): { charts: ChartEntry[]; chartRanges: ChartRange[] } {
   const entries: ChartEntry[] = [];
+  const ranges: ChartRange[] = [];
   const byKey = new Map<string, ChartEntry>();
-  if (!isSeq(node)) return entries;
+  if (!isSeq(node)) return { charts: entries, chartRanges: ranges };
   for (const item of node.items) {
     const sourceNode = get(item, "source");
     const raw = str(sourceNode);
@@ -611,7 +662,8 @@ function readCharts(node: Node | undefined, target: Target, problems: Problems):
         continue;
       }
     }
-    const targetName = str(get(item, "target")) ?? name;
+    const targetNode = get(item, "target");
+    const targetName = str(targetNode) ?? name;
     const repository = `${target.chartPrefix}/${targetName}`;
     const nameProblem = repositoryNameProblem(repository, target.type);
     if (nameProblem) {
@@ -622,13 +674,80 @@ function readCharts(node: Node | undefined, target: Target, problems: Problems):
       );
       continue;
     }
-    for (const v of strings(get(item, "versions"))) {
+    if (kind === "http" && targetNode && targetName.split("/").pop() !== name) {
+      // helm push names the repository after the chart (`<remote>/<name from Chart.yaml>`): it can
+      // nest a chart deeper, but never rename it.
+      problems.error(
+        problems.locate(targetNode),
+        `a chart from an HTTP repository cannot be renamed: helm push stores ${name} as <prefix>/${name}`,
+        `keep the name as the last part and nest it instead, e.g. target: ${targetName.replace(/[^a-z0-9._-]+/g, "-")}/${name}`,
+      );
+      continue;
+    }
+    const images = readChartImages(item, problems);
+    /** Another chart already landing in this repository, reported at `location`; true when there is one. */
+    const clashes = (location: Location): boolean => {
+      const other = [...entries, ...ranges].find(
+        (e) => e.repository === repository && (e.source !== source || e.name !== name),
+      );
+      if (!other) return false;
+      problems.error(
+        location,
+        `charts ${name} from ${source} and ${other.name} from ${other.source} (line ${other.location.line}) both land in ${repository}`,
+        "give one chart its own repository name with target:",
+      );
+      return true;
+    };
+    const versionsNode = get(item, "versions");
+    const rangeNode = get(item, "versionRange");
+    const newestNode = get(item, "newest");
+    if (!versionsNode && !rangeNode) {
+      problems.error(
+        problems.locate(sourceNode),
+        `chart ${name} names no version`,
+        'add versions: ["1.2.3"] or versionRange: ">=1.2.0 <2.0.0"',
+      );
+      continue;
+    }
+    if (newestNode && !rangeNode) {
+      problems.error(
+        problems.locate(keyNode(item, "newest")),
+        "newest: only applies to a versionRange",
+        "add versionRange:, or remove newest:",
+      );
+    }
+    const range = str(rangeNode);
+    if (range !== undefined) {
+      const parsed = parseConstraint(range);
+      if (!parsed.ok) {
+        problems.error(
+          problems.locate(rangeNode),
+          `version range "${range}" is not valid: ${parsed.error}`,
+          'write it as helm reads --version: ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2.0", "4.x"',
+        );
+      } else if (!clashes(problems.locate(rangeNode))) {
+        const newest = isScalar(newestNode) && typeof newestNode.value === "number" ? newestNode.value : null;
+        ranges.push({
+          kind,
+          source,
+          name,
+          repository,
+          range,
+          newest,
+          images,
+          location: problems.locate(rangeNode),
+        });
+      }
+    }
+    for (const v of strings(versionsNode)) {
       const location = problems.locate(v.node);
       if (!CHART_VERSION.test(v.value)) {
         problems.error(
           location,
           `chart version "${v.value}" is not a semantic version`,
-          "Helm chart versions are SemVer 2, e.g. 4.11.3 or 1.0.0-rc.1",
+          parseConstraint(v.value).ok
+            ? `versions: lists exact versions; for a range write versionRange: "${v.value}"`
+            : "Helm chart versions are SemVer 2, e.g. 4.11.3 or 1.0.0-rc.1",
         );
         continue;
       }
@@ -637,7 +756,7 @@ function readCharts(node: Node | undefined, target: Target, problems: Problems):
         problems.error(location, `chart version "${v.value}" cannot be stored as an OCI tag ("${tag}")`);
         continue;
       }
-      const entry: ChartEntry = { kind, source, name, repository, version: v.value, tag, location };
+      const entry: ChartEntry = { kind, source, name, repository, version: v.value, tag, location, images };
       const key = `${repository}:${tag}`;
       const previous = byKey.get(key);
       if (previous) {
@@ -650,25 +769,34 @@ function readCharts(node: Node | undefined, target: Target, problems: Problems):
         }
         continue;
       }
-      const sameRepository = entries.find(
-        (e) => e.repository === repository && (e.source !== source || e.name !== name),
-      );
-      if (sameRepository) {
-        problems.error(
-          location,
-          `charts ${name} from ${source} and ${sameRepository.name} from ${sameRepository.source} (line ${sameRepository.location.line}) both land in ${repository}`,
-          "give one chart its own repository name with target:",
-        );
-        continue;
-      }
+      if (clashes(location)) continue;
       byKey.set(key, entry);
       entries.push(entry);
     }
   }
-  return entries;
+  return { charts: entries, chartRanges: ranges };
 }
 
-function checkRepositoryClashes(images: ImageEntry[], charts: ChartEntry[], problems: Problems): void {
+/** `images: true` and `values:` of a chart entry. */
+function readChartImages(item: unknown, problems: Problems): ChartImageDiscovery | null {
+  const valuesNode = get(item, "values");
+  const values = isMap(valuesNode) ? ((valuesNode as YAMLMap).toJSON() as Record<string, unknown>) : {};
+  if (bool(get(item, "images")) === true) return { values };
+  if (valuesNode) {
+    problems.warn(
+      problems.locate(keyNode(item, "values")),
+      "values: is only used to discover the chart's images, and images: is not true",
+      "add images: true to mirror the images the chart deploys, or remove values:",
+    );
+  }
+  return null;
+}
+
+function checkRepositoryClashes(
+  images: ImageEntry[],
+  charts: (ChartEntry | ChartRange)[],
+  problems: Problems,
+): void {
   const imageRepos = new Map(images.map((i) => [i.repository, i]));
   for (const chart of charts) {
     const image = imageRepos.get(chart.repository);

@@ -4,7 +4,7 @@
  * the file's structure by interpreting this same object, so editors, CI and the tool agree.
  *
  * Only a JSON-Schema subset is used (type, properties, additionalProperties, required, enum,
- * pattern, items, minItems, uniqueItems, minLength, maxLength, oneOf discriminated by type),
+ * pattern, items, minItems, uniqueItems, minLength, maxLength, minimum, oneOf discriminated by type),
  * because ./validate-structure.ts interprets exactly that subset.
  */
 
@@ -185,7 +185,7 @@ export const mirrorListSchema = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: ["source", "versions"],
+        required: ["source"],
         properties: {
           source: {
             type: "string",
@@ -194,11 +194,33 @@ export const mirrorListSchema = {
             pattern: "^(?:https?|oci)://[^\\s]+$",
           },
           name: { type: "string", description: "Chart name in an HTTP repository.", minLength: 1 },
-          versions: stringList("Exact chart versions."),
+          versions: stringList("Exact chart versions (SemVer 2). Give versions, versionRange or both."),
+          versionRange: {
+            type: "string",
+            description:
+              'A version range as helm reads it (Masterminds/semver): ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2", "4.x". Resolved at plan time from the repository\'s index.yaml or the OCI tag list; prereleases only when the range names one.',
+            minLength: 1,
+          },
+          newest: {
+            type: "integer",
+            description: "With versionRange: keep only the N highest matching versions.",
+            minimum: 1,
+          },
           target: {
             type: "string",
-            description: "Repository name below the chart prefix (default: the chart name).",
+            description:
+              "Repository name below the chart prefix (default: the chart name). Only for OCI charts: helm push names the repository after the chart.",
             pattern: ecrPrefix,
+          },
+          images: {
+            type: "boolean",
+            description:
+              "Also mirror the images the chart deploys: render it with `helm template` (defaults plus `values`) and add every image reference to the plan (default false).",
+          },
+          values: {
+            type: "object",
+            description:
+              "Values for `helm template` when discovering images (images: true), over the chart's defaults.",
           },
         },
       },

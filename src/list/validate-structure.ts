@@ -18,6 +18,7 @@ export interface SchemaNode {
   pattern?: string;
   minLength?: number;
   maxLength?: number;
+  minimum?: number;
   minItems?: number;
   uniqueItems?: boolean;
   items?: SchemaNode;
@@ -48,6 +49,7 @@ const typeWords: Record<string, string> = {
   array: "a list",
   string: "a string",
   number: "a number",
+  integer: "a whole number",
   boolean: "true or false",
   null: "nothing",
 };
@@ -153,6 +155,12 @@ export function validateStructure(root: unknown, schema: SchemaNode, rootOffset 
         });
       }
       return;
+    }
+    if (actual === "number" && isScalar(node) && s.minimum !== undefined && Number(node.value) < s.minimum) {
+      problems.push({
+        offset: at,
+        message: `${path}: must be at least ${s.minimum}, found ${String(node.value)}`,
+      });
     }
     if (actual === "string" && isScalar(node)) {
       const value = String(node.value);

@@ -44,6 +44,16 @@ export function listSummary(list: MirrorList): string {
   const lines = [
     `${list.file}: valid. ${list.images.length} image tag${list.images.length === 1 ? "" : "s"} in ${repositories} repositor${repositories === 1 ? "y" : "ies"}, ${list.charts.length} chart version${list.charts.length === 1 ? "" : "s"} in ${chartRepos} repositor${chartRepos === 1 ? "y" : "ies"}.`,
   ];
+  const ranges = list.chartRanges ?? [];
+  if (ranges.length > 0) {
+    lines.push(
+      `Chart version ranges (resolved at plan time): ${ranges.map((r) => `${r.name} ${r.range}${r.newest !== null ? ` (newest ${r.newest})` : ""}`).join(", ")}.`,
+    );
+  }
+  const discovering = [
+    ...new Set([...list.charts, ...ranges].filter((c) => c.images !== null).map((c) => c.name)),
+  ];
+  if (discovering.length > 0) lines.push(`Images are discovered at plan time in: ${discovering.join(", ")}.`);
   if (redirects.length > 0) lines.push(`Nodes redirect: ${redirects.join(", ")}.`);
   return lines.join("\n");
 }

@@ -2,6 +2,7 @@
  * The plan as people and programs read it: terminal lines, one JSON document, and a job-summary
  * table kept under GitHub's 1 MiB step-summary limit. Pure functions.
  */
+import type { ChartEntry, ImageEntry } from "../list/model.js";
 import type { Plan, Step, StepAction } from "../plan/model.js";
 import { STEP_ACTIONS } from "../plan/model.js";
 
@@ -20,7 +21,31 @@ export interface PlanStepJson {
   digest: string | null;
   targetDigest: string | null;
   platforms?: string[];
+  /** Images found inside charts: the chart versions that use them (`charts/ingress-nginx:4.11.3`). */
+  fromCharts?: string[];
+  /** Chart versions resolved from a range: the range as written. */
+  versionRange?: string;
   line?: number;
+}
+
+/** The chart versions an image step was discovered in, as `repository:version`. */
+export function stepCharts(s: Step): string[] {
+  if (s.kind !== "image" || !s.entry || !("reference" in s.entry)) return [];
+  return ((s.entry as ImageEntry).fromCharts ?? []).map((o) => `${o.repository}:${o.version}`);
+}
+
+/** The version range a chart step was resolved from, or null. */
+export function stepRange(s: Step): string | null {
+  if (s.kind !== "chart" || !s.entry) return null;
+  return (s.entry as ChartEntry).resolvedFrom ?? null;
+}
+
+/** Where a step comes from besides its own list line, in words: `from chart …`, `from range …`. */
+export function stepOrigin(s: Step): string | null {
+  const charts = stepCharts(s);
+  if (charts.length > 0) return `from chart${charts.length === 1 ? "" : "s"} ${charts.join(", ")}`;
+  const range = stepRange(s);
+  return range ? `from version range ${range}` : null;
 }
 
 export function planToJson(plan: Plan, cost?: PlanCost) {
@@ -37,6 +62,8 @@ export function planToJson(plan: Plan, cost?: PlanCost) {
         digest: s.digest,
         targetDigest: s.targetDigest,
         ...(s.platforms.length > 0 ? { platforms: s.platforms } : {}),
+        ...(stepCharts(s).length > 0 ? { fromCharts: stepCharts(s) } : {}),
+        ...(stepRange(s) ? { versionRange: stepRange(s)! } : {}),
         ...(s.location ? { line: s.location.line } : {}),
       }),
     ),
@@ -73,7 +100,8 @@ function target(s: Step): string {
 
 function stepLine(s: Step): string {
   const what = s.source ? `${s.source} -> ${target(s)}` : target(s);
-  return `  ${s.action.padEnd(17)} ${what}  (${s.reason})`;
+  const origin = stepOrigin(s);
+  return `  ${s.action.padEnd(17)} ${what}  (${s.reason}${origin ? `; ${origin}` : ""})`;
 }
 
 /** Terminal text: the summary, then every step, changes first. */
@@ -113,7 +141,7 @@ export function planMarkdown(plan: Plan, budget = SUMMARY_BUDGET_BYTES): string 
   let size = Buffer.byteLength(out);
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i]!;
-    const row = `| ${s.action} | ${s.source ? `\`${cell(s.source)}\`` : ""} | \`${cell(target(s))}\` | ${cell(s.reason)} |\n`;
+    const row = `| ${s.action} | ${s.source ? `\`${cell(s.source)}\`` : ""} | \`${cell(target(s))}\` | ${cell(stepOrigin(s) ? `${s.reason}; ${stepOrigin(s)}` : s.reason)} |\n`;
     const rowSize = Buffer.byteLength(row);
     if (size + rowSize > budget - 200) {
       out += `\n…and ${steps.length - i} more step${steps.length - i === 1 ? "" : "s"}; the plan JSON lists every one.\n`;

@@ -21,13 +21,29 @@ function registryFlags(registryConfig: string, opts: PlainHttpOption): string[] 
   return [...(opts.plainHttp ? ["--plain-http"] : []), "--registry-config", registryConfig];
 }
 
+export interface PullOptions {
+  /** `--prov`: also fetch the provenance file when the repository has one (helm warns, not fails, when it has none). */
+  prov?: boolean;
+}
+
 export function helmPullRepoArgs(
   repoUrl: string,
   name: string,
   version: string,
   destination: string,
+  opts: PullOptions = {},
 ): string[] {
-  return ["pull", "--repo", repoUrl, name, "--version", version, "--destination", destination];
+  return [
+    "pull",
+    "--repo",
+    repoUrl,
+    name,
+    "--version",
+    version,
+    "--destination",
+    destination,
+    ...(opts.prov ? ["--prov"] : []),
+  ];
 }
 
 export function helmPullOciArgs(
@@ -98,16 +114,17 @@ export interface PushedChart {
 export class Helm {
   constructor(private readonly options: HelmProcessOptions) {}
 
-  /** `helm pull --repo URL NAME --version V`: returns the path of the downloaded `.tgz`. */
+  /** `helm pull --repo URL NAME --version V [--prov]`: returns the path of the downloaded `.tgz`. */
   async pullFromRepository(
     repoUrl: string,
     name: string,
     version: string,
     destination: string,
+    opts: PullOptions = {},
   ): Promise<string> {
     await runTool("helm", this.options, {
       subcommand: "pull",
-      args: helmPullRepoArgs(repoUrl, name, version, destination),
+      args: helmPullRepoArgs(repoUrl, name, version, destination, opts),
       action: `helm pull ${name} ${version} from ${repoUrl}`,
     });
     return join(destination, `${name}-${version}.tgz`);

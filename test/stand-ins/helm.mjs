@@ -80,7 +80,14 @@ async function pullFromRepository(name, flags) {
   const bytes = await download(chartUrl.toString(), "chart");
   const file = join(destination(flags), basename(chartUrl.pathname));
   writeFileSync(file, bytes);
-  if (flags.has("--prov")) writeFileSync(`${file}.prov`, await download(`${chartUrl}.prov`, "provenance"));
+  if (flags.has("--prov")) {
+    // helm 4 pkg/downloader/chart_downloader.go (VerifyLater): a missing .prov is a warning, not a failure.
+    try {
+      writeFileSync(`${file}.prov`, await download(`${chartUrl}.prov`, "provenance"));
+    } catch (error) {
+      process.stdout.write(`WARNING: Verification not found for ${name}: ${error.message}\n`);
+    }
+  }
 }
 
 async function pullFromRegistry(chart, flags) {

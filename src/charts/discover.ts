@@ -1,0 +1,179 @@
+/**
+ * Images inside charts (`images: true`): each such chart version is rendered (`ChartRenderer`), its image
+ * references collected (./images.ts) and added to the mirror list as image entries marked with the chart
+ * they came from, mapped to target repositories exactly as the list maps its own images. The merge is
+ * pure; rendering sits behind `ChartRenderer` (helm, through src/tools/helm.ts).
+ */
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ChartEntry, ChartOrigin, ImageEntry, MirrorList, Upstream } from "../list/model.js";
+import { imageEntryFor } from "../list/parse.js";
+import { referenceName } from "../list/reference.js";
+import { schemeFor } from "../observe/distribution.js";
+import type { PlanWarning } from "../plan/model.js";
+import { chartFetchAddress } from "../tools/fetch-address.js";
+import type { Helm } from "../tools/helm.js";
+import { type ChartMetadata, readChartMetadata } from "./archive.js";
+import { imagesFromManifests } from "./images.js";
+
+export interface RenderedChart {
+  /** `helm template` output. */
+  manifests: string;
+  metadata: Pick<ChartMetadata, "annotations">;
+}
+
+export interface ChartRenderer {
+  render(chart: ChartEntry): Promise<RenderedChart>;
+}
+
+export interface ChartImages {
+  chart: ChartEntry;
+  /** Normalised references found in the chart. */
+  images: string[];
+}
+
+function originOf(chart: ChartEntry): ChartOrigin {
+  return { name: chart.name, version: chart.version, repository: chart.repository };
+}
+
+function imageKey(entry: ImageEntry): string {
+  return `${entry.repository}${entry.reference.tag !== null ? `:${entry.reference.tag}` : `@${entry.reference.digest}`}`;
+}
+
+/**
+ * Adds the images found in charts to the list. An image the list names itself stays as it is; one found in
+ * several charts is one entry naming every chart. Images that cannot land in the target, or would land in a
+ * repository another image owns, are warnings (the chart itself is still mirrored).
+ */
+export function addChartImages(
+  list: MirrorList,
+  found: readonly ChartImages[],
+): { list: MirrorList; warnings: PlanWarning[] } {
+  const warnings: PlanWarning[] = [];
+  const images = list.images.map((i) => ({ ...i }));
+  let upstreams: Upstream[] = list.upstreams;
+  const byKey = new Map(images.map((i) => [imageKey(i), i]));
+  const owners = new Map(images.map((i) => [i.repository, referenceName(i.reference)]));
+  for (const { chart, images: references } of found) {
+    const origin = originOf(chart);
+    for (const reference of references) {
+      const mapped = imageEntryFor(reference, { ...list, upstreams, images }, chart.location);
+      if (!mapped.ok) {
+        warnings.push({
+          message: `chart ${chart.name} ${chart.version} uses ${reference}, which is not mirrored: ${mapped.error}`,
+          ...(mapped.hint ? { hint: mapped.hint } : {}),
+          location: chart.location,
+        });
+        continue;
+      }
+      const entry = mapped.entry;
+      const owner = owners.get(entry.repository);
+      if (owner !== undefined && owner !== referenceName(entry.reference)) {
+        warnings.push({
+          message: `chart ${chart.name} ${chart.version} uses ${reference}, which would land in ${entry.repository} where ${owner} lands; it is not mirrored`,
+          hint: "give one of the upstreams its own prefix under upstreams:",
+          location: chart.location,
+        });
+        continue;
+      }
+      const key = imageKey(entry);
+      const existing = byKey.get(key);
+      if (existing) {
+        if (existing.reference.digest !== entry.reference.digest) {
+          warnings.push({
+            message: `chart ${chart.name} ${chart.version} pins ${key} to ${entry.reference.digest ?? "no digest"}, but it is already mirrored as ${existing.source}; that one is kept`,
+            location: chart.location,
+          });
+        } else if (
+          existing.fromCharts &&
+          !existing.fromCharts.some((o) => o.repository === origin.repository && o.version === origin.version)
+        ) {
+          existing.fromCharts = [...existing.fromCharts, origin];
+        }
+        continue;
+      }
+      const added: ImageEntry = { ...entry, fromCharts: [origin] };
+      images.push(added);
+      byKey.set(key, added);
+      owners.set(added.repository, referenceName(added.reference));
+      upstreams = mapped.upstreams;
+    }
+  }
+  return { list: { ...list, images, upstreams }, warnings };
+}
+
+/**
+ * Renders every chart version with `images: true` and adds the images it uses. A chart that cannot be
+ * rendered is a warning naming it: the chart is still mirrored, its images are not.
+ */
+export async function discoverChartImages(
+  list: MirrorList,
+  renderer: ChartRenderer,
+): Promise<{ list: MirrorList; warnings: PlanWarning[] }> {
+  const warnings: PlanWarning[] = [];
+  const found: ChartImages[] = [];
+  for (const chart of list.charts.filter((c) => c.images !== null)) {
+    let rendered: RenderedChart;
+    try {
+      rendered = await renderer.render(chart);
+    } catch (e) {
+      warnings.push({
+        message: `could not render chart ${chart.name} ${chart.version} to discover its images: ${(e as Error).message}`,
+        hint: "check values: in the mirror list (charts often require some); the chart itself is still mirrored",
+        location: chart.location,
+      });
+      continue;
+    }
+    const discovered = imagesFromManifests(rendered.manifests, {
+      name: chart.name,
+      version: chart.version,
+      annotations: rendered.metadata.annotations,
+    });
+    for (const w of discovered.warnings) warnings.push({ message: w.message, location: chart.location });
+    found.push({ chart, images: discovered.images });
+  }
+  const merged = addChartImages(list, found);
+  return { list: merged.list, warnings: [...warnings, ...merged.warnings] };
+}
+
+export interface HelmChartRendererOptions {
+  helm: Helm;
+  upstreams: readonly Upstream[];
+  /** A private folder (the credential session's) for archives and values files. */
+  workDir: string;
+}
+
+/** `helm pull` the chart version, read its Chart.yaml, `helm template` it with the list's values. */
+export function createHelmChartRenderer(options: HelmChartRendererOptions): ChartRenderer {
+  const { helm } = options;
+  return {
+    async render(chart) {
+      const dir = await mkdtemp(join(options.workDir, "ecr-mirror-render-"));
+      try {
+        if (chart.kind === "http") {
+          await helm.pullFromRepository(chart.source, chart.name, chart.version, dir);
+        } else {
+          const address = chartFetchAddress(chart.source, options.upstreams);
+          await helm.pullFromRegistry(address.ociReference, chart.version, dir, {
+            plainHttp: address.plainHttp || schemeFor(address.registry) === "http",
+          });
+        }
+        // The file is named after the package URL, usually `<name>-<version>.tgz`.
+        const archive = (await readdir(dir)).find((f) => f.endsWith(".tgz"));
+        if (!archive) throw new Error("helm pull wrote no .tgz");
+        const path = join(dir, archive);
+        const metadata = readChartMetadata(await readFile(path));
+        const values = chart.images?.values ?? {};
+        let valuesFile: string | null = null;
+        if (Object.keys(values).length > 0) {
+          valuesFile = join(dir, "values.json"); // JSON is YAML
+          await writeFile(valuesFile, JSON.stringify(values), { mode: 0o600 });
+        }
+        const manifests = await helm.template(chart.name, path, valuesFile);
+        return { manifests, metadata };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}

@@ -1,0 +1,246 @@
+// Issue 9, "done when": a mirror list with an HTTP chart (a version range), an OCI chart and a chart with
+// image discovery syncs into the gated local ECR with only the missing versions pushed; the images found in
+// the chart appear in the plan, marked with the chart, and are copied. A second sync copies nothing.
+// Real pieces: an HTTP chart repository (index.yaml + packaged charts made here), distribution registries for
+// the OCI chart, the test image and the ECR storage, the ECR API endpoint and gate; crane and helm are the
+// stand-ins (or the real tools under ECR_MIRROR_REAL_TOOLS=1), installed from the tool cache.
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { MirrorList } from "../../src/list/model.js";
+import { parseMirrorList } from "../../src/list/parse.js";
+import { formatPlan, planToJson } from "../../src/report/plan.js";
+import { connectTarget, type SyncRunResult, syncRun } from "../../src/run.js";
+import { DEFAULT_VERSIONS } from "../../src/tools/assets.js";
+import { SecretMask } from "../../src/tools/credentials.js";
+import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import {
+  getManifest,
+  makeChartTgz,
+  type PushedChart,
+  pushChart,
+  pushImage,
+  type RunningChartRepo,
+  startChartRepo,
+  tagDigest,
+} from "../harness/images.js";
+import { type RunningRegistry, startRegistry } from "../harness/registry.js";
+import { readInvocationLog, toolBinary } from "../stand-ins/stand-ins.js";
+
+const ARCH = process.arch === "arm64" ? "arm64" : "x64";
+const PROV = "-----BEGIN PGP SIGNED MESSAGE-----\nweb 1.1.0 (test provenance)\n-----END PGP SIGNATURE-----\n";
+const DISCO_TEMPLATES = {
+  "deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: "{{ .Values.image.registry }}/library/app:{{ .Values.image.tag }}"
+        - name: sidecar
+          image: "{{ .Values.sidecar.image }}"
+`,
+  "cronjob.yaml": `apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: {{ .Release.Name }}-cleanup
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+            - name: cleanup
+              image: "{{ .Values.image.registry }}/tools/cleanup:{{ .Chart.AppVersion }}"
+`,
+};
+
+let upstream: RunningRegistry;
+let backing: RunningRegistry;
+let ecr: LocalEcr;
+let repo: RunningChartRepo;
+let root: string;
+let log: string;
+let ociChart: PushedChart;
+let appDigest: string;
+let cleanupDigest: string;
+const saved: Record<string, string | undefined> = {};
+
+beforeAll(async () => {
+  [upstream, backing] = await Promise.all([startRegistry(), startRegistry()]);
+  ecr = await startEcr({ registry: backing });
+  root = await mkdtemp(join(tmpdir(), "sync-charts-"));
+  log = join(root, "standin.jsonl");
+  // crane and helm waiting in the tool cache under ecr-mirror's cache names, as the installer leaves them.
+  for (const tool of ["crane", "helm"] as const) {
+    const dir = join(
+      root,
+      "tool-cache",
+      `ecr-mirror-${tool}`,
+      DEFAULT_VERSIONS[tool].replace(/^v/, ""),
+      ARCH,
+    );
+    await mkdir(dir, { recursive: true });
+    await symlink(toolBinary(tool), join(dir, tool));
+    await writeFile(join(dir, "archive.sha256"), `${"0".repeat(64)}\n`);
+    await writeFile(`${dir}.complete`, "");
+  }
+  for (const [k, v] of Object.entries({
+    RUNNER_TOOL_CACHE: join(root, "tool-cache"),
+    RUNNER_TEMP: root,
+    STANDIN_LOG: log,
+  })) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
+
+  const web = (version: string) => ({ name: "web", version, tgz: makeChartTgz({ name: "web", version }) });
+  repo = await startChartRepo([
+    web("1.0.0"),
+    { ...web("1.1.0"), prov: PROV },
+    web("2.0.0"),
+    {
+      name: "disco",
+      version: "2.0.0",
+      tgz: makeChartTgz({
+        name: "disco",
+        version: "2.0.0",
+        appVersion: "0.5",
+        values: { image: { registry: "docker.io", tag: "latest" }, sidecar: { image: "" } },
+        templates: DISCO_TEMPLATES,
+      }),
+    },
+  ]);
+  ociChart = await pushChart(upstream.url, "charts", {
+    name: "oci-app",
+    version: "0.1.0",
+    tgz: makeChartTgz({ name: "oci-app", version: "0.1.0" }),
+  });
+  await pushChart(upstream.url, "charts", {
+    name: "oci-app",
+    version: "0.2.0",
+    tgz: makeChartTgz({ name: "oci-app", version: "0.2.0" }),
+  });
+  appDigest = (await pushImage(upstream.url, "library/app", "1.0", { seed: "app-1.0" })).digest;
+  cleanupDigest = (await pushImage(upstream.url, "tools/cleanup", "0.5", { seed: "cleanup" })).digest;
+
+  // The target already holds web 1.0.0: only 1.1.0 of the range may be pushed.
+  await client().send(new CreateRepositoryCommand({ repositoryName: "charts/web" }));
+  await pushChart(backing.url, "charts", web("1.0.0"));
+});
+
+afterAll(async () => {
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  await ecr?.stop();
+  await Promise.all([upstream?.stop(), backing?.stop(), repo?.stop()]);
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+function client(): ECRClient {
+  return new ECRClient({
+    endpoint: ecr.apiUrl,
+    region: ecr.region,
+    credentials: { accessKeyId: "x", secretAccessKey: "x" },
+  });
+}
+
+function mirrorList(): MirrorList {
+  const text = `version: 1
+target:
+  region: ${ecr.region}
+upstreams:
+  "${upstream.host}": { prefix: mirrors/local }
+charts:
+  - source: ${repo.url}
+    name: web
+    versionRange: "^1.0"
+  - source: oci://${upstream.host}/charts/oci-app
+    versions: ["0.1.0"]
+  - source: ${repo.url}
+    name: disco
+    versions: ["2.0.0"]
+    images: true
+    values:
+      image: { registry: "${upstream.host}", tag: "1.0" }
+`;
+  const { list, problems } = parseMirrorList(text, "mirrors.yaml");
+  if (!list) throw new Error(problems.map((p) => p.message).join("\n"));
+  return list;
+}
+
+async function sync(): Promise<SyncRunResult> {
+  const list = mirrorList();
+  const mask = new SecretMask(() => {});
+  const target = await connectTarget(list, { mask, ecrClient: client() });
+  return syncRun(list, target, { resync: "missing", upstreamCredentials: [], mask, log: () => {} });
+}
+
+describe("charts into the gated ECR", () => {
+  let first: SyncRunResult;
+
+  beforeAll(async () => {
+    first = await sync();
+  }, 60_000);
+
+  it("plans the range's resolved versions, the OCI chart and the chart's images, marked with the chart", () => {
+    const steps = planToJson(first.plan).steps.filter((s) => s.action !== "create-repository");
+    expect(
+      steps.map((s) => [s.action, s.repository, s.tag, s.versionRange ?? s.fromCharts?.join() ?? null]),
+    ).toEqual([
+      // in the order the stand-in renders templates (file name order): cronjob.yaml, deployment.yaml
+      ["copy", "mirrors/local/tools/cleanup", "0.5", "charts/disco:2.0.0"],
+      ["copy", "mirrors/local/library/app", "1.0", "charts/disco:2.0.0"],
+      ["copy", "charts/web", "1.1.0", "^1.0"],
+      ["present", "charts/web", "1.0.0", "^1.0"],
+      ["copy", "charts/oci-app", "0.1.0", null],
+      ["copy", "charts/disco", "2.0.0", null],
+    ]);
+    expect(formatPlan(first.plan)).toContain(
+      `${upstream.host}/library/app:1.0 -> mirrors/local/library/app:1.0  (new repository; from chart charts/disco:2.0.0)`,
+    );
+    // The sidecar's image is templated from an empty value: a warning naming the chart and the manifest path.
+    expect(first.plan.warnings.map((w) => w.message)).toEqual([
+      "chart disco 2.0.0: Deployment/disco spec.template.spec.containers[1].image (disco/templates/deployment.yaml) is empty (templated from an empty value?); that image is not mirrored",
+    ]);
+  });
+
+  it("pushes only the missing versions, keeps the OCI chart's digest and the provenance file, copies the images", async () => {
+    expect(first.report.ok).toBe(true);
+    expect(await tagDigest(backing.url, "charts/oci-app", "0.1.0")).toBe(ociChart.digest);
+    expect(await tagDigest(backing.url, "mirrors/local/library/app", "1.0")).toBe(appDigest);
+    expect(await tagDigest(backing.url, "mirrors/local/tools/cleanup", "0.5")).toBe(cleanupDigest);
+    const web = await getManifest(backing.url, "charts/web", "1.1.0");
+    const layers = (web.json as { layers: { mediaType: string }[] }).layers.map((l) => l.mediaType);
+    expect(layers).toEqual([
+      "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+      "application/vnd.cncf.helm.chart.provenance.v1.prov",
+    ]);
+    expect(await tagDigest(backing.url, "charts/web", "2.0.0")).toBeNull();
+    const pushes = readInvocationLog(log).filter((r) => r.tool === "helm" && r.argv[0] === "push");
+    expect(pushes.map((r) => r.argv[1]?.split("/").pop()).sort()).toEqual([
+      "disco-2.0.0.tgz",
+      "web-1.1.0.tgz",
+    ]);
+  });
+
+  it("a second sync copies and pushes nothing", async () => {
+    const before = readInvocationLog(log).length;
+    const second = await sync();
+    expect(second.plan.summary).toMatchObject({ "create-repository": 0, copy: 0, update: 0 });
+    expect(second.plan.summary.present).toBe(6);
+    const ran = readInvocationLog(log)
+      .slice(before)
+      .map((r) => `${r.tool} ${r.argv[0]}`);
+    // Discovery renders the chart again (pull + template); nothing is copied or pushed.
+    expect(ran.sort()).toEqual(["helm pull", "helm template"]);
+  }, 60_000);
+});
