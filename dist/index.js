@@ -1,27 +1,27 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 7593:
+/***/ 8249:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
-const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin } = __nccwpck_require__(9235);
-const { getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin, createPaginator } = __nccwpck_require__(930);
-const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createWaiter, checkExceptions, WaiterState, createAggregatedClient } = __nccwpck_require__(9362);
-const { Command: $Command } = __nccwpck_require__(9362);
+const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin } = __nccwpck_require__(5152);
+const { getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin, createPaginator } = __nccwpck_require__(402);
+const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createWaiter, checkExceptions, WaiterState, createAggregatedClient } = __nccwpck_require__(2658);
+const { Command: $Command } = __nccwpck_require__(2658);
 __webpack_unused_export__ = $Command;
 __webpack_unused_export__ = Client;
-const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(1691);
-const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(853);
-const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(2782);
-const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(729);
-const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(9930);
-const { resolveAwsSdkSigV4Config, AwsSdkSigV4Signer, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(1283);
-const { defaultProvider } = __nccwpck_require__(3477);
-const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(6686);
-const { streamCollector, NodeHttpHandler } = __nccwpck_require__(7743);
-const { AwsJson1_1Protocol } = __nccwpck_require__(1416);
-const { Sha256 } = __nccwpck_require__(7433);
+const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(7291);
+const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(2085);
+const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(3422);
+const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(3609);
+const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(6890);
+const { resolveAwsSdkSigV4Config, AwsSdkSigV4Signer, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(7523);
+const { defaultProvider } = __nccwpck_require__(5861);
+const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(2430);
+const { streamCollector, NodeHttpHandler } = __nccwpck_require__(1279);
+const { AwsJson1_1Protocol } = __nccwpck_require__(7288);
+const { Sha256 } = __nccwpck_require__(9542);
 
 const defaultECRHttpAuthSchemeParametersProvider = async (config, context, input) => {
     return {
@@ -4024,23 +4024,23 @@ __webpack_unused_export__ = waitUntilLifecyclePolicyPreviewComplete;
 
 /***/ }),
 
-/***/ 9235:
+/***/ 5152:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { HttpRequest, parseUrl } = __nccwpck_require__(2782);
-const { NoOpLogger } = __nccwpck_require__(9362);
-const { InvokeStore } = __nccwpck_require__(7704);
-const { normalizeProvider } = __nccwpck_require__(930);
-const { RETRY_MODES } = __nccwpck_require__(729);
+const { HttpRequest, parseUrl } = __nccwpck_require__(3422);
+const { NoOpLogger } = __nccwpck_require__(2658);
+const { InvokeStore } = __nccwpck_require__(9320);
+const { normalizeProvider } = __nccwpck_require__(402);
+const { RETRY_MODES } = __nccwpck_require__(3609);
 const { platform, release } = __nccwpck_require__(8161);
 const { versions, env } = __nccwpck_require__(1708);
-const { isValidHostLabel, isIpAddress, customEndpointFunctions } = __nccwpck_require__(853);
-const { EndpointError, resolveEndpoint } = __nccwpck_require__(853);
+const { isValidHostLabel, isIpAddress, customEndpointFunctions } = __nccwpck_require__(2085);
+const { EndpointError, resolveEndpoint } = __nccwpck_require__(2085);
 exports.EndpointError = EndpointError;
 exports.isIpAddress = isIpAddress;
 exports.resolveEndpoint = resolveEndpoint;
-const { loadConfig, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS } = __nccwpck_require__(1691);
-const { REGION_ENV_NAME, REGION_INI_NAME, resolveRegionConfig } = __nccwpck_require__(1691);
+const { loadConfig, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS } = __nccwpck_require__(7291);
+const { REGION_ENV_NAME, REGION_INI_NAME, resolveRegionConfig } = __nccwpck_require__(7291);
 exports.NODE_REGION_CONFIG_FILE_OPTIONS = NODE_REGION_CONFIG_FILE_OPTIONS;
 exports.NODE_REGION_CONFIG_OPTIONS = NODE_REGION_CONFIG_OPTIONS;
 exports.REGION_ENV_NAME = REGION_ENV_NAME;
@@ -4843,7 +4843,7 @@ const NODE_APP_ID_CONFIG_OPTIONS = {
 };
 
 const createUserAgentStringParsingProvider = ({ serviceId, clientVersion }) => async (config) => {
-    const module = __nccwpck_require__(5289);
+    const module = __nccwpck_require__(9449);
     const parse = module.parse ?? module.default.parse ?? (() => "");
     const parsedUA = typeof window !== "undefined" && window?.navigator?.userAgent ? parse(window.navigator.userAgent) : undefined;
     const sections = [
@@ -5050,15 +5050,15 @@ exports.userAgentMiddleware = userAgentMiddleware;
 
 /***/ }),
 
-/***/ 1283:
+/***/ 7523:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { ProviderError, booleanSelector, SelectorType, loadConfig } = __nccwpck_require__(1691);
-const { setCredentialFeature } = __nccwpck_require__(9235);
-const { normalizeProvider, memoizeIdentityProvider, isIdentityExpired, doesIdentityRequireRefresh } = __nccwpck_require__(930);
-const { SignatureV4 } = __nccwpck_require__(8398);
-const { HttpResponse, HttpRequest } = __nccwpck_require__(2782);
-const { SMITHY_CONTEXT_KEY } = __nccwpck_require__(8642);
+const { ProviderError, booleanSelector, SelectorType, loadConfig } = __nccwpck_require__(7291);
+const { setCredentialFeature } = __nccwpck_require__(5152);
+const { normalizeProvider, memoizeIdentityProvider, isIdentityExpired, doesIdentityRequireRefresh } = __nccwpck_require__(402);
+const { SignatureV4 } = __nccwpck_require__(5118);
+const { HttpResponse, HttpRequest } = __nccwpck_require__(3422);
+const { SMITHY_CONTEXT_KEY } = __nccwpck_require__(690);
 
 const getDateHeader = (response) => HttpResponse.isInstance(response) ? (response.headers?.date ?? response.headers?.Date) : undefined;
 const getAgeHeader = (response) => HttpResponse.isInstance(response) ? (response.headers?.age ?? response.headers?.Age) : undefined;
@@ -5418,14 +5418,14 @@ exports.validateSigningProperties = validateSigningProperties;
 
 /***/ }),
 
-/***/ 1416:
+/***/ 7288:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { SmithyRpcV2CborProtocol, loadSmithyRpcV2CborErrorCode } = __nccwpck_require__(8949);
-const { TypeRegistry, NormalizedSchema, deref } = __nccwpck_require__(9930);
-const { decorateServiceException, getValueFromTextNode } = __nccwpck_require__(9362);
-const { RpcProtocol, JsonCodec2, loadJsonRpcErrorCode, HttpBindingProtocol, HttpInterceptingShapeSerializer, HttpInterceptingShapeDeserializer, loadRestJsonErrorCode, SmithyRpcV2JsonProtocol, loadSmithyRpcV2JsonErrorCode, FromStringShapeDeserializer, determineTimestampFormat, extendedEncodeURIComponent, collectBody } = __nccwpck_require__(2782);
-const { JsonCodec, JsonShapeDeserializer, JsonShapeDeserializer2, JsonShapeSerializer, JsonShapeSerializer2, parseJsonBody, parseJsonErrorBody } = __nccwpck_require__(2782);
+const { SmithyRpcV2CborProtocol, loadSmithyRpcV2CborErrorCode } = __nccwpck_require__(4645);
+const { TypeRegistry, NormalizedSchema, deref } = __nccwpck_require__(6890);
+const { decorateServiceException, getValueFromTextNode } = __nccwpck_require__(2658);
+const { RpcProtocol, JsonCodec2, loadJsonRpcErrorCode, HttpBindingProtocol, HttpInterceptingShapeSerializer, HttpInterceptingShapeDeserializer, loadRestJsonErrorCode, SmithyRpcV2JsonProtocol, loadSmithyRpcV2JsonErrorCode, FromStringShapeDeserializer, determineTimestampFormat, extendedEncodeURIComponent, collectBody } = __nccwpck_require__(3422);
+const { JsonCodec, JsonShapeDeserializer, JsonShapeDeserializer2, JsonShapeSerializer, JsonShapeSerializer2, parseJsonBody, parseJsonErrorBody } = __nccwpck_require__(3422);
 exports.JsonCodec = JsonCodec;
 exports.JsonCodec2 = JsonCodec2;
 exports.JsonShapeDeserializer = JsonShapeDeserializer;
@@ -5436,8 +5436,8 @@ exports.loadJsonRpcErrorCode = loadJsonRpcErrorCode;
 exports.loadRestJsonErrorCode = loadRestJsonErrorCode;
 exports.parseJsonBody = parseJsonBody;
 exports.parseJsonErrorBody = parseJsonErrorBody;
-const { parseXML, XmlNode, XmlText } = __nccwpck_require__(162);
-const { toUtf8, toBase64, generateIdempotencyToken, NumericValue, dateToUtcString, fromBase64, expectUnion } = __nccwpck_require__(6686);
+const { parseXML, XmlNode, XmlText } = __nccwpck_require__(4274);
+const { toUtf8, toBase64, generateIdempotencyToken, NumericValue, dateToUtcString, fromBase64, expectUnion } = __nccwpck_require__(2430);
 
 class ProtocolLib {
     queryCompat;
@@ -6929,11 +6929,11 @@ exports.parseXmlErrorBody = parseXmlErrorBody;
 
 /***/ }),
 
-/***/ 7670:
+/***/ 5606:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { setCredentialFeature } = __nccwpck_require__(9235);
-const { CredentialsProviderError } = __nccwpck_require__(1691);
+const { setCredentialFeature } = __nccwpck_require__(5152);
+const { CredentialsProviderError } = __nccwpck_require__(7291);
 
 const ENV_KEY = "AWS_ACCESS_KEY_ID";
 const ENV_SECRET = "AWS_SECRET_ACCESS_KEY";
@@ -6975,15 +6975,15 @@ exports.fromEnv = fromEnv;
 
 /***/ }),
 
-/***/ 9677:
+/***/ 8605:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { setCredentialFeature } = __nccwpck_require__(9235);
-const { CredentialsProviderError } = __nccwpck_require__(1691);
-const { NodeHttpHandler } = __nccwpck_require__(7743);
+const { setCredentialFeature } = __nccwpck_require__(5152);
+const { CredentialsProviderError } = __nccwpck_require__(7291);
+const { NodeHttpHandler } = __nccwpck_require__(1279);
 const fs = __nccwpck_require__(1455);
-const { HttpRequest } = __nccwpck_require__(2782);
-const { sdkStreamMixin, parseRfc3339DateTime } = __nccwpck_require__(6686);
+const { HttpRequest } = __nccwpck_require__(3422);
+const { sdkStreamMixin, parseRfc3339DateTime } = __nccwpck_require__(2430);
 
 const ECS_CONTAINER_HOST = "169.254.170.2";
 const EKS_CONTAINER_HOST_IPv4 = "169.254.170.23";
@@ -7161,28 +7161,28 @@ exports.fromHttp = fromHttp;
 
 /***/ }),
 
-/***/ 3917:
+/***/ 5869:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { CredentialsProviderError, chain, getProfileName, parseKnownFiles } = __nccwpck_require__(1691);
-const { setCredentialFeature } = __nccwpck_require__(9235);
+const { CredentialsProviderError, chain, getProfileName, parseKnownFiles } = __nccwpck_require__(7291);
+const { setCredentialFeature } = __nccwpck_require__(5152);
 
 const resolveCredentialSource = (credentialSource, profileName, logger) => {
     const sourceProvidersMap = {
         EcsContainer: async (options) => {
-            const { fromHttp } = __nccwpck_require__(9677);
-            const { fromContainerMetadata } = __nccwpck_require__(3558);
+            const { fromHttp } = __nccwpck_require__(8605);
+            const { fromContainerMetadata } = __nccwpck_require__(566);
             logger?.debug("@aws-sdk/credential-provider-ini - credential_source is EcsContainer");
             return async () => chain(fromHttp(options ?? {}), fromContainerMetadata(options))().then(setNamedProvider);
         },
         Ec2InstanceMetadata: async (options) => {
             logger?.debug("@aws-sdk/credential-provider-ini - credential_source is Ec2InstanceMetadata");
-            const { fromInstanceMetadata } = __nccwpck_require__(3558);
+            const { fromInstanceMetadata } = __nccwpck_require__(566);
             return async () => fromInstanceMetadata(options)().then(setNamedProvider);
         },
         Environment: async (options) => {
             logger?.debug("@aws-sdk/credential-provider-ini - credential_source is Environment");
-            const { fromEnv } = __nccwpck_require__(7670);
+            const { fromEnv } = __nccwpck_require__(5606);
             return async () => fromEnv(options)().then(setNamedProvider);
         },
     };
@@ -7224,7 +7224,7 @@ const resolveAssumeRoleCredentials = async (profileName, profiles, options, call
     const profileData = profiles[profileName];
     const { source_profile, region } = profileData;
     if (!options.roleAssumer) {
-        const { getDefaultRoleAssumer } = __nccwpck_require__(9328);
+        const { getDefaultRoleAssumer } = __nccwpck_require__(1136);
         options.roleAssumer = getDefaultRoleAssumer({
             ...options.clientConfig,
             credentialProviderLogger: options.logger,
@@ -7277,7 +7277,7 @@ const isLoginProfile = (data) => {
     return Boolean(data && data.login_session);
 };
 const resolveLoginCredentials = async (profileName, options, callerClientConfig) => {
-    const { fromLoginCredentials } = __nccwpck_require__(7976);
+    const { fromLoginCredentials } = __nccwpck_require__(4072);
     const credentials = await fromLoginCredentials({
         ...options,
         profile: profileName,
@@ -7287,7 +7287,7 @@ const resolveLoginCredentials = async (profileName, options, callerClientConfig)
 
 const isProcessProfile = (arg) => Boolean(arg) && typeof arg === "object" && typeof arg.credential_process === "string";
 const resolveProcessCredentials = async (options, profile) => {
-    const { fromProcess } = __nccwpck_require__(7072);
+    const { fromProcess } = __nccwpck_require__(5360);
     const credentials = await fromProcess({
         ...options,
         profile,
@@ -7296,7 +7296,7 @@ const resolveProcessCredentials = async (options, profile) => {
 };
 
 const resolveSsoCredentials = async (profile, profileData, options = {}, callerClientConfig) => {
-    const { fromSSO } = __nccwpck_require__(9526);
+    const { fromSSO } = __nccwpck_require__(998);
     return fromSSO({
         profile,
         logger: options.logger,
@@ -7344,7 +7344,7 @@ const isWebIdentityProfile = (arg) => Boolean(arg) &&
     typeof arg.role_arn === "string" &&
     ["undefined", "string"].indexOf(typeof arg.role_session_name) > -1;
 const resolveWebIdentityCredentials = async (profile, options, callerClientConfig) => {
-    const { fromTokenFile } = __nccwpck_require__(9796);
+    const { fromTokenFile } = __nccwpck_require__(9956);
     const credentials = await fromTokenFile({
         webIdentityTokenFile: profile.web_identity_token_file,
         roleArn: profile.role_arn,
@@ -7397,12 +7397,12 @@ exports.fromIni = fromIni;
 
 /***/ }),
 
-/***/ 7976:
+/***/ 4072:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { setCredentialFeature } = __nccwpck_require__(9235);
-const { CredentialsProviderError, parseKnownFiles, getProfileName } = __nccwpck_require__(1691);
-const { HttpRequest } = __nccwpck_require__(2782);
+const { setCredentialFeature } = __nccwpck_require__(5152);
+const { CredentialsProviderError, parseKnownFiles, getProfileName } = __nccwpck_require__(7291);
+const { HttpRequest } = __nccwpck_require__(3422);
 const { createHash, createPrivateKey, createPublicKey, sign } = __nccwpck_require__(7598);
 const { promises } = __nccwpck_require__(3024);
 const { homedir } = __nccwpck_require__(8161);
@@ -7457,7 +7457,7 @@ class LoginCredentialsFetcher {
         if (freshExpiry - Date.now() > LoginCredentialsFetcher.REFRESH_THRESHOLD) {
             return this.toCredentials(freshToken.accessToken);
         }
-        const { SigninClient, CreateOAuth2TokenCommand } = __nccwpck_require__(3122);
+        const { SigninClient, CreateOAuth2TokenCommand } = __nccwpck_require__(9762);
         const { logger, userAgentAppId } = this.callerClientConfig ?? {};
         const isH2 = (requestHandler) => {
             return requestHandler?.metadata?.handlerProtocol === "h2";
@@ -7698,18 +7698,18 @@ exports.fromLoginCredentials = fromLoginCredentials;
 
 /***/ }),
 
-/***/ 3477:
+/***/ 5861:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { ENV_KEY, ENV_SECRET, fromEnv } = __nccwpck_require__(7670);
-const { chain, CredentialsProviderError, ENV_PROFILE } = __nccwpck_require__(1691);
+const { ENV_KEY, ENV_SECRET, fromEnv } = __nccwpck_require__(5606);
+const { chain, CredentialsProviderError, ENV_PROFILE } = __nccwpck_require__(7291);
 
 const ENV_IMDS_DISABLED = "AWS_EC2_METADATA_DISABLED";
 const remoteProvider = async (init) => {
-    const { ENV_CMDS_FULL_URI, ENV_CMDS_RELATIVE_URI, fromContainerMetadata, fromInstanceMetadata } = __nccwpck_require__(3558);
+    const { ENV_CMDS_FULL_URI, ENV_CMDS_RELATIVE_URI, fromContainerMetadata, fromInstanceMetadata } = __nccwpck_require__(566);
     if (process.env[ENV_CMDS_RELATIVE_URI] || process.env[ENV_CMDS_FULL_URI]) {
         init.logger?.debug("@aws-sdk/credential-provider-node - remoteProvider::fromHttp/fromContainerMetadata");
-        const { fromHttp } = __nccwpck_require__(9677);
+        const { fromHttp } = __nccwpck_require__(8605);
         return chain(fromHttp(init), fromContainerMetadata(init));
     }
     if (process.env[ENV_IMDS_DISABLED] && process.env[ENV_IMDS_DISABLED] !== "false") {
@@ -7832,22 +7832,22 @@ const defaultProvider = (init = {}) => memoizeChain([
         if (!ssoStartUrl && !ssoAccountId && !ssoRegion && !ssoRoleName && !ssoSession) {
             throw new CredentialsProviderError("Skipping SSO provider in default chain (inputs do not include SSO fields).", { logger: init.logger });
         }
-        const { fromSSO } = __nccwpck_require__(9526);
+        const { fromSSO } = __nccwpck_require__(998);
         return fromSSO(init)(awsIdentityProperties);
     },
     async (awsIdentityProperties) => {
         init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromIni");
-        const { fromIni } = __nccwpck_require__(3917);
+        const { fromIni } = __nccwpck_require__(5869);
         return fromIni(init)(awsIdentityProperties);
     },
     async (awsIdentityProperties) => {
         init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromProcess");
-        const { fromProcess } = __nccwpck_require__(7072);
+        const { fromProcess } = __nccwpck_require__(5360);
         return fromProcess(init)(awsIdentityProperties);
     },
     async (awsIdentityProperties) => {
         init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromTokenFile");
-        const { fromTokenFile } = __nccwpck_require__(9796);
+        const { fromTokenFile } = __nccwpck_require__(9956);
         return fromTokenFile(init)(awsIdentityProperties);
     },
     async () => {
@@ -7871,13 +7871,13 @@ exports.defaultProvider = defaultProvider;
 
 /***/ }),
 
-/***/ 7072:
+/***/ 5360:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { externalDataInterceptor, CredentialsProviderError, parseKnownFiles, getProfileName } = __nccwpck_require__(1691);
+const { externalDataInterceptor, CredentialsProviderError, parseKnownFiles, getProfileName } = __nccwpck_require__(7291);
 const { exec } = __nccwpck_require__(1421);
 const { promisify } = __nccwpck_require__(7975);
-const { setCredentialFeature } = __nccwpck_require__(9235);
+const { setCredentialFeature } = __nccwpck_require__(5152);
 
 const getValidatedProcessCredentials = (profileName, data, profiles) => {
     if (data.Version !== 1) {
@@ -7954,12 +7954,12 @@ exports.fromProcess = fromProcess;
 
 /***/ }),
 
-/***/ 9526:
+/***/ 998:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { CredentialsProviderError, getSSOTokenFromFile, getProfileName, parseKnownFiles, loadSsoSessionData } = __nccwpck_require__(1691);
-const { setCredentialFeature } = __nccwpck_require__(9235);
-const { fromSso } = __nccwpck_require__(4969);
+const { CredentialsProviderError, getSSOTokenFromFile, getProfileName, parseKnownFiles, loadSsoSessionData } = __nccwpck_require__(7291);
+const { setCredentialFeature } = __nccwpck_require__(5152);
+const { fromSso } = __nccwpck_require__(5433);
 
 const isSsoProfile = (arg) => arg &&
     (typeof arg.sso_start_url === "string" ||
@@ -8013,7 +8013,7 @@ const resolveSSOCredentials = async ({ ssoStartUrl, ssoSession, ssoAccountId, ss
         });
     }
     const { accessToken } = token;
-    const { SSOClient, GetRoleCredentialsCommand } = __nccwpck_require__(2187);
+    const { SSOClient, GetRoleCredentialsCommand } = __nccwpck_require__(3707);
     const sso = ssoClient ||
         new SSOClient(Object.assign({}, clientConfig ?? {}, {
             logger: clientConfig?.logger ?? callerClientConfig?.logger ?? parentClientConfig?.logger,
@@ -8153,21 +8153,21 @@ exports.validateSsoProfile = validateSsoProfile;
 
 /***/ }),
 
-/***/ 2187:
+/***/ 3707:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { GetRoleCredentialsCommand, SSOClient } = __nccwpck_require__(1443);
+const { GetRoleCredentialsCommand, SSOClient } = __nccwpck_require__(2579);
 exports.GetRoleCredentialsCommand = GetRoleCredentialsCommand;
 exports.SSOClient = SSOClient;
 
 
 /***/ }),
 
-/***/ 9796:
+/***/ 9956:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { setCredentialFeature } = __nccwpck_require__(9235);
-const { CredentialsProviderError, externalDataInterceptor } = __nccwpck_require__(1691);
+const { setCredentialFeature } = __nccwpck_require__(5152);
+const { CredentialsProviderError, externalDataInterceptor } = __nccwpck_require__(7291);
 const { readFileSync } = __nccwpck_require__(3024);
 
 const fromWebToken = (init) => async (awsIdentityProperties) => {
@@ -8175,7 +8175,7 @@ const fromWebToken = (init) => async (awsIdentityProperties) => {
     const { roleArn, roleSessionName, webIdentityToken, providerId, policyArns, policy, durationSeconds } = init;
     let { roleAssumerWithWebIdentity } = init;
     if (!roleAssumerWithWebIdentity) {
-        const { getDefaultRoleAssumerWithWebIdentity } = __nccwpck_require__(9328);
+        const { getDefaultRoleAssumerWithWebIdentity } = __nccwpck_require__(1136);
         roleAssumerWithWebIdentity = getDefaultRoleAssumerWithWebIdentity({
             ...init.clientConfig,
             credentialProviderLogger: init.logger,
@@ -8228,25 +8228,25 @@ exports.fromWebToken = fromWebToken;
 
 /***/ }),
 
-/***/ 3122:
+/***/ 9762:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin } = __nccwpck_require__(9235);
-const { NoAuthSigner, getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin } = __nccwpck_require__(930);
-const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createAggregatedClient } = __nccwpck_require__(9362);
-const { Command: $Command } = __nccwpck_require__(9362);
+const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin } = __nccwpck_require__(5152);
+const { NoAuthSigner, getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin } = __nccwpck_require__(402);
+const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createAggregatedClient } = __nccwpck_require__(2658);
+const { Command: $Command } = __nccwpck_require__(2658);
 exports.$Command = $Command;
 exports.__Client = Client;
-const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(1691);
-const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(853);
-const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(2782);
-const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(729);
-const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(9930);
-const { resolveAwsSdkSigV4Config, AwsSdkSigV4Signer, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(1283);
-const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(6686);
-const { streamCollector, NodeHttpHandler } = __nccwpck_require__(7743);
-const { AwsRestJsonProtocol } = __nccwpck_require__(1416);
-const { Sha256 } = __nccwpck_require__(7433);
+const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(7291);
+const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(2085);
+const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(3422);
+const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(3609);
+const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(6890);
+const { resolveAwsSdkSigV4Config, AwsSdkSigV4Signer, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(7523);
+const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(2430);
+const { streamCollector, NodeHttpHandler } = __nccwpck_require__(1279);
+const { AwsRestJsonProtocol } = __nccwpck_require__(7288);
+const { Sha256 } = __nccwpck_require__(9542);
 
 const defaultSigninHttpAuthSchemeParametersProvider = async (config, context, input) => {
     return {
@@ -8839,25 +8839,25 @@ exports.errorTypeRegistries = errorTypeRegistries;
 
 /***/ }),
 
-/***/ 3:
+/***/ 9443:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin } = __nccwpck_require__(9235);
-const { NoAuthSigner, getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin } = __nccwpck_require__(930);
-const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createAggregatedClient } = __nccwpck_require__(9362);
-const { Command: $Command } = __nccwpck_require__(9362);
+const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin } = __nccwpck_require__(5152);
+const { NoAuthSigner, getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin } = __nccwpck_require__(402);
+const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createAggregatedClient } = __nccwpck_require__(2658);
+const { Command: $Command } = __nccwpck_require__(2658);
 exports.$Command = $Command;
 exports.__Client = Client;
-const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(1691);
-const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(853);
-const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(2782);
-const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(729);
-const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(9930);
-const { resolveAwsSdkSigV4Config, AwsSdkSigV4Signer, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(1283);
-const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(6686);
-const { streamCollector, NodeHttpHandler } = __nccwpck_require__(7743);
-const { AwsRestJsonProtocol } = __nccwpck_require__(1416);
-const { Sha256 } = __nccwpck_require__(7433);
+const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(7291);
+const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(2085);
+const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(3422);
+const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(3609);
+const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(6890);
+const { resolveAwsSdkSigV4Config, AwsSdkSigV4Signer, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(7523);
+const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(2430);
+const { streamCollector, NodeHttpHandler } = __nccwpck_require__(1279);
+const { AwsRestJsonProtocol } = __nccwpck_require__(7288);
+const { Sha256 } = __nccwpck_require__(9542);
 
 const defaultSSOOIDCHttpAuthSchemeParametersProvider = async (config, context, input) => {
     return {
@@ -9533,25 +9533,25 @@ exports.errorTypeRegistries = errorTypeRegistries;
 
 /***/ }),
 
-/***/ 1443:
+/***/ 2579:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin } = __nccwpck_require__(9235);
-const { NoAuthSigner, getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin } = __nccwpck_require__(930);
-const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createAggregatedClient } = __nccwpck_require__(9362);
-const { Command: $Command } = __nccwpck_require__(9362);
+const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin } = __nccwpck_require__(5152);
+const { NoAuthSigner, getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin } = __nccwpck_require__(402);
+const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createAggregatedClient } = __nccwpck_require__(2658);
+const { Command: $Command } = __nccwpck_require__(2658);
 exports.$Command = $Command;
 exports.__Client = Client;
-const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(1691);
-const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(853);
-const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(2782);
-const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(729);
-const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(9930);
-const { resolveAwsSdkSigV4Config, AwsSdkSigV4Signer, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(1283);
-const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(6686);
-const { streamCollector, NodeHttpHandler } = __nccwpck_require__(7743);
-const { AwsRestJsonProtocol } = __nccwpck_require__(1416);
-const { Sha256 } = __nccwpck_require__(7433);
+const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(7291);
+const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(2085);
+const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(3422);
+const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(3609);
+const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(6890);
+const { resolveAwsSdkSigV4Config, AwsSdkSigV4Signer, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(7523);
+const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(2430);
+const { streamCollector, NodeHttpHandler } = __nccwpck_require__(1279);
+const { AwsRestJsonProtocol } = __nccwpck_require__(7288);
+const { Sha256 } = __nccwpck_require__(9542);
 
 const defaultSSOHttpAuthSchemeParametersProvider = async (config, context, input) => {
     return {
@@ -10014,26 +10014,26 @@ exports.errorTypeRegistries = errorTypeRegistries;
 
 /***/ }),
 
-/***/ 9328:
+/***/ 1136:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin, setCredentialFeature, stsRegionDefaultResolver } = __nccwpck_require__(9235);
-const { NoAuthSigner, getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin } = __nccwpck_require__(930);
-const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createAggregatedClient } = __nccwpck_require__(9362);
-const { Command: $Command } = __nccwpck_require__(9362);
+const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin, setCredentialFeature, stsRegionDefaultResolver } = __nccwpck_require__(5152);
+const { NoAuthSigner, getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin } = __nccwpck_require__(402);
+const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createAggregatedClient } = __nccwpck_require__(2658);
+const { Command: $Command } = __nccwpck_require__(2658);
 exports.$Command = $Command;
 exports.__Client = Client;
-const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(1691);
-const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveParams, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(853);
-const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(2782);
-const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(729);
-const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(9930);
-const { resolveAwsSdkSigV4Config, resolveAwsSdkSigV4AConfig, AwsSdkSigV4Signer, AwsSdkSigV4ASigner, NODE_SIGV4A_CONFIG_OPTIONS, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(1283);
-const { SignatureV4MultiRegion } = __nccwpck_require__(4425);
-const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(6686);
-const { streamCollector, NodeHttpHandler } = __nccwpck_require__(7743);
-const { AwsQueryProtocol } = __nccwpck_require__(1416);
-const { Sha256 } = __nccwpck_require__(7433);
+const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(7291);
+const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveParams, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(2085);
+const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(3422);
+const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(3609);
+const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(6890);
+const { resolveAwsSdkSigV4Config, resolveAwsSdkSigV4AConfig, AwsSdkSigV4Signer, AwsSdkSigV4ASigner, NODE_SIGV4A_CONFIG_OPTIONS, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(7523);
+const { SignatureV4MultiRegion } = __nccwpck_require__(5785);
+const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(2430);
+const { streamCollector, NodeHttpHandler } = __nccwpck_require__(1279);
+const { AwsQueryProtocol } = __nccwpck_require__(7288);
+const { Sha256 } = __nccwpck_require__(9542);
 
 const q = "ref";
 const a = -1, b = true, c = "isSet", d = "PartitionResult", e = "booleanEquals", f = "stringEquals", g = "getAttr", h = "us-east-1", i = "sigv4", j = "sts", k = "https://sts.{Region}.{PartitionResult#dnsSuffix}", l = { [q]: "Endpoint" }, m = { [q]: "Region" }, n = { [q]: d }, o = {}, p = [m];
@@ -10974,10 +10974,10 @@ exports.getDefaultRoleAssumerWithWebIdentity = getDefaultRoleAssumerWithWebIdent
 
 /***/ }),
 
-/***/ 4425:
+/***/ 5785:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { SignatureV4, signatureV4aContainer } = __nccwpck_require__(8398);
+const { SignatureV4, signatureV4aContainer } = __nccwpck_require__(5118);
 
 const signatureV4CrtContainer = {
     CrtSignerV4: null,
@@ -11136,12 +11136,12 @@ exports.signatureV4CrtContainer = signatureV4CrtContainer;
 
 /***/ }),
 
-/***/ 4969:
+/***/ 5433:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { setTokenFeature } = __nccwpck_require__(9235);
-const { getBearerTokenEnvKey } = __nccwpck_require__(1283);
-const { TokenProviderError, getSSOTokenFilepath, parseKnownFiles, getProfileName, loadSsoSessionData, getSSOTokenFromFile, memoize, chain } = __nccwpck_require__(1691);
+const { setTokenFeature } = __nccwpck_require__(5152);
+const { getBearerTokenEnvKey } = __nccwpck_require__(7523);
+const { TokenProviderError, getSSOTokenFilepath, parseKnownFiles, getProfileName, loadSsoSessionData, getSSOTokenFromFile, memoize, chain } = __nccwpck_require__(7291);
 const { promises } = __nccwpck_require__(3024);
 
 const fromEnvSigningName = ({ logger, signingName } = {}) => async () => {
@@ -11162,7 +11162,7 @@ const EXPIRE_WINDOW_MS = 5 * 60 * 1000;
 const REFRESH_MESSAGE = `To refresh this SSO session run 'aws sso login' with the corresponding profile.`;
 
 const getSsoOidcClient = async (ssoRegion, init = {}, callerClientConfig) => {
-    const { SSOOIDCClient } = __nccwpck_require__(3);
+    const { SSOOIDCClient } = __nccwpck_require__(9443);
     const coalesce = (prop) => init.clientConfig?.[prop] ?? init.parentClientConfig?.[prop] ?? callerClientConfig?.[prop];
     const ssoOidcClient = new SSOOIDCClient(Object.assign({}, init.clientConfig ?? {}, {
         region: ssoRegion ?? init.clientConfig?.region,
@@ -11173,7 +11173,7 @@ const getSsoOidcClient = async (ssoRegion, init = {}, callerClientConfig) => {
 };
 
 const getNewSsoOidcToken = async (ssoToken, ssoRegion, init = {}, callerClientConfig) => {
-    const { CreateTokenCommand } = __nccwpck_require__(3);
+    const { CreateTokenCommand } = __nccwpck_require__(9443);
     const ssoOidcClient = await getSsoOidcClient(ssoRegion, init, callerClientConfig);
     return ssoOidcClient.send(new CreateTokenCommand({
         clientId: ssoToken.clientId,
@@ -11319,7 +11319,7 @@ exports.nodeProvider = nodeProvider;
 
 /***/ }),
 
-/***/ 162:
+/***/ 4274:
 /***/ ((__unused_webpack_module, exports) => {
 
 const ATTR_ESCAPE_RE = /[&<>"]/g;
@@ -11698,7 +11698,7 @@ exports.parseXML = parseXML;
 
 /***/ }),
 
-/***/ 7704:
+/***/ 9320:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -11836,15 +11836,15 @@ exports.InvokeStoreBase = InvokeStoreBase;
 
 /***/ }),
 
-/***/ 930:
+/***/ 402:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { getSmithyContext, hasOwn } = __nccwpck_require__(5030);
+const { getSmithyContext, hasOwn } = __nccwpck_require__(4534);
 exports.getSmithyContext = getSmithyContext;
-const { HttpRequest } = __nccwpck_require__(2782);
-const { requestBuilder } = __nccwpck_require__(2782);
+const { HttpRequest } = __nccwpck_require__(3422);
+const { requestBuilder } = __nccwpck_require__(3422);
 exports.requestBuilder = requestBuilder;
-const { HttpApiKeyAuthLocation } = __nccwpck_require__(8642);
+const { HttpApiKeyAuthLocation } = __nccwpck_require__(690);
 
 const resolveAuthOptions = (candidateAuthOptions, authSchemePreference) => {
     if (!authSchemePreference || authSchemePreference.length === 0) {
@@ -12189,13 +12189,13 @@ exports.setFeature = setFeature;
 
 /***/ }),
 
-/***/ 8949:
+/***/ 4645:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { nv, NumericValue, calculateBodyLength, generateIdempotencyToken, fromBase64, _parseEpochTimestamp } = __nccwpck_require__(6686);
-const { hasOwn } = __nccwpck_require__(5030);
-const { HttpRequest, collectBody, SerdeContext, AbstractRpcV2Protocol } = __nccwpck_require__(2782);
-const { NormalizedSchema, TypeRegistry } = __nccwpck_require__(9930);
+const { nv, NumericValue, calculateBodyLength, generateIdempotencyToken, fromBase64, _parseEpochTimestamp } = __nccwpck_require__(2430);
+const { hasOwn } = __nccwpck_require__(4534);
+const { HttpRequest, collectBody, SerdeContext, AbstractRpcV2Protocol } = __nccwpck_require__(3422);
+const { NormalizedSchema, TypeRegistry } = __nccwpck_require__(6890);
 
 const majorUint64 = 0;
 const majorNegativeInt64 = 1;
@@ -14738,12 +14738,12 @@ exports.tagSymbol = tagSymbol;
 
 /***/ }),
 
-/***/ 7433:
+/***/ 9542:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 const { createReadStream } = __nccwpck_require__(3024);
 const { Writable } = __nccwpck_require__(7075);
-const { toUint8Array, concatBytes } = __nccwpck_require__(6686);
+const { toUint8Array, concatBytes } = __nccwpck_require__(2430);
 const { createHash, createHmac } = __nccwpck_require__(7598);
 const zlib = __nccwpck_require__(8522);
 
@@ -15322,16 +15322,16 @@ exports.readableStreamHasher = readableStreamHasher;
 
 /***/ }),
 
-/***/ 9362:
+/***/ 2658:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { hasOwn } = __nccwpck_require__(5030);
-const { getSmithyContext, normalizeProvider } = __nccwpck_require__(5030);
+const { hasOwn } = __nccwpck_require__(4534);
+const { getSmithyContext, normalizeProvider } = __nccwpck_require__(4534);
 exports.getSmithyContext = getSmithyContext;
 exports.normalizeProvider = normalizeProvider;
-const { SMITHY_CONTEXT_KEY, AlgorithmId } = __nccwpck_require__(8642);
+const { SMITHY_CONTEXT_KEY, AlgorithmId } = __nccwpck_require__(690);
 exports.AlgorithmId = AlgorithmId;
-const { NormalizedSchema } = __nccwpck_require__(9930);
+const { NormalizedSchema } = __nccwpck_require__(6890);
 
 const getAllAliases = (name, aliases) => {
     const _aliases = [];
@@ -16562,16 +16562,16 @@ exports.withBaseException = withBaseException;
 
 /***/ }),
 
-/***/ 1691:
+/***/ 7291:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 const { homedir } = __nccwpck_require__(8161);
 const { sep, join } = __nccwpck_require__(6760);
 const { createHash } = __nccwpck_require__(7598);
 const { readFile: readFile$1 } = __nccwpck_require__(1455);
-const { IniSectionType } = __nccwpck_require__(8642);
-const { normalizeProvider } = __nccwpck_require__(9362);
-const { isValidHostLabel } = __nccwpck_require__(5030);
+const { IniSectionType } = __nccwpck_require__(690);
+const { normalizeProvider } = __nccwpck_require__(2658);
+const { isValidHostLabel } = __nccwpck_require__(4534);
 
 class ProviderError extends Error {
     name = "ProviderError";
@@ -17356,15 +17356,15 @@ exports.resolveRegionConfig = resolveRegionConfig;
 
 /***/ }),
 
-/***/ 853:
+/***/ 2085:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { CONFIG_PREFIX_SEPARATOR, booleanSelector, SelectorType, loadConfig } = __nccwpck_require__(1691);
-const { toEndpointV1, getSmithyContext, normalizeProvider, isValidHostLabel, hasOwn } = __nccwpck_require__(5030);
+const { CONFIG_PREFIX_SEPARATOR, booleanSelector, SelectorType, loadConfig } = __nccwpck_require__(7291);
+const { toEndpointV1, getSmithyContext, normalizeProvider, isValidHostLabel, hasOwn } = __nccwpck_require__(4534);
 exports.isValidHostLabel = isValidHostLabel;
 exports.middlewareEndpointToEndpointV1 = toEndpointV1;
 exports.toEndpointV1 = toEndpointV1;
-const { EndpointURLScheme } = __nccwpck_require__(8642);
+const { EndpointURLScheme } = __nccwpck_require__(690);
 
 const ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL";
 const CONFIG_ENDPOINT_URL = "endpoint_url";
@@ -18247,14 +18247,14 @@ exports.resolveParams = resolveParams;
 
 /***/ }),
 
-/***/ 4400:
+/***/ 6579:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { Crc32 } = __nccwpck_require__(7433);
-const { hasOwn } = __nccwpck_require__(5030);
-const { toHex, fromHex, toUtf8, fromUtf8 } = __nccwpck_require__(6686);
+const { Crc32 } = __nccwpck_require__(9542);
+const { hasOwn } = __nccwpck_require__(4534);
+const { toHex, fromHex, toUtf8, fromUtf8 } = __nccwpck_require__(2430);
 const { Readable } = __nccwpck_require__(7075);
-const { TypeRegistry } = __nccwpck_require__(9930);
+const { TypeRegistry } = __nccwpck_require__(6890);
 
 class Int64 {
     bytes;
@@ -19197,19 +19197,19 @@ exports.universalEventStreamSerdeProvider = eventStreamSerdeProvider$1;
 
 /***/ }),
 
-/***/ 2782:
+/***/ 3422:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { Uint8ArrayBlobAdapter, writeKey, sdkStreamMixin, splitEvery, splitHeader, NumericValue, toUtf8, fromBase64, LazyJsonString, _parseEpochTimestamp, _parseRfc7231DateTime, _parseRfc3339DateTimeWithOffset, fromUtf8, generateIdempotencyToken, toBase64, dateToUtcString, quoteHeader, parseEpochTimestamp, parseRfc7231DateTime, parseRfc3339DateTimeWithOffset } = __nccwpck_require__(6686);
-const { HttpRequest, HttpResponse, hasOwn, isValidHostname, getSmithyContext } = __nccwpck_require__(5030);
-const { parseQueryString, parseUrl } = __nccwpck_require__(5030);
+const { Uint8ArrayBlobAdapter, writeKey, sdkStreamMixin, splitEvery, splitHeader, NumericValue, toUtf8, fromBase64, LazyJsonString, _parseEpochTimestamp, _parseRfc7231DateTime, _parseRfc3339DateTimeWithOffset, fromUtf8, generateIdempotencyToken, toBase64, dateToUtcString, quoteHeader, parseEpochTimestamp, parseRfc7231DateTime, parseRfc3339DateTimeWithOffset } = __nccwpck_require__(2430);
+const { HttpRequest, HttpResponse, hasOwn, isValidHostname, getSmithyContext } = __nccwpck_require__(4534);
+const { parseQueryString, parseUrl } = __nccwpck_require__(4534);
 exports.HttpRequest = HttpRequest;
 exports.HttpResponse = HttpResponse;
 exports.isValidHostname = isValidHostname;
 exports.parseQueryString = parseQueryString;
 exports.parseUrl = parseUrl;
-const { NormalizedSchema, translateTraits, TypeRegistry, deref } = __nccwpck_require__(9930);
-const { FieldPosition } = __nccwpck_require__(8642);
+const { NormalizedSchema, translateTraits, TypeRegistry, deref } = __nccwpck_require__(6890);
+const { FieldPosition } = __nccwpck_require__(690);
 
 const collectBody = async (streamBody = new Uint8Array(), context) => {
     if (streamBody instanceof Uint8Array) {
@@ -19612,7 +19612,7 @@ class HttpProtocol extends SerdeContext {
         });
     }
     async loadEventStreamCapability() {
-        const { EventStreamSerde, eventStreamSerdeProvider } = __nccwpck_require__(4400);
+        const { EventStreamSerde, eventStreamSerdeProvider } = __nccwpck_require__(6579);
         const marshaller = this.resolveEventStreamMarshaller(eventStreamSerdeProvider);
         return new EventStreamSerde({
             marshaller,
@@ -22300,15 +22300,15 @@ exports.resolvedPath = resolvedPath;
 
 /***/ }),
 
-/***/ 729:
+/***/ 3609:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 const { Readable } = __nccwpck_require__(7075);
-const { NoOpLogger, normalizeProvider } = __nccwpck_require__(9362);
-const { HttpResponse, HttpRequest } = __nccwpck_require__(2782);
-const { parseRfc7231DateTime, v4 } = __nccwpck_require__(6686);
-const { SMITHY_CONTEXT_KEY } = __nccwpck_require__(8642);
-const { hasOwn } = __nccwpck_require__(5030);
+const { NoOpLogger, normalizeProvider } = __nccwpck_require__(2658);
+const { HttpResponse, HttpRequest } = __nccwpck_require__(3422);
+const { parseRfc7231DateTime, v4 } = __nccwpck_require__(2430);
+const { SMITHY_CONTEXT_KEY } = __nccwpck_require__(690);
+const { hasOwn } = __nccwpck_require__(4534);
 
 const isStreamingPayload = (request) => request?.body instanceof Readable ||
     (typeof ReadableStream !== "undefined" && request?.body instanceof ReadableStream);
@@ -23204,10 +23204,10 @@ exports.retryMiddlewareOptions = retryMiddlewareOptions;
 
 /***/ }),
 
-/***/ 9930:
+/***/ 6890:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { getSmithyContext, HttpResponse, toEndpointV1 } = __nccwpck_require__(5030);
+const { getSmithyContext, HttpResponse, toEndpointV1 } = __nccwpck_require__(4534);
 
 const deref = (schemaRef) => {
     if (typeof schemaRef === "function") {
@@ -23920,14 +23920,14 @@ exports.translateTraits = translateTraits;
 
 /***/ }),
 
-/***/ 6686:
+/***/ 2430:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 const { createHmac, createHash, getRandomValues } = __nccwpck_require__(7598);
-const { hasOwn, HttpResponse } = __nccwpck_require__(5030);
+const { hasOwn, HttpResponse } = __nccwpck_require__(4534);
 exports.hasOwn = hasOwn;
 const { ReadStream, lstatSync, fstatSync } = __nccwpck_require__(3024);
-const { toEndpointV1 } = __nccwpck_require__(853);
+const { toEndpointV1 } = __nccwpck_require__(2085);
 const { Readable, Writable, PassThrough } = __nccwpck_require__(7075);
 
 const isArrayBuffer = (arg) => (typeof ArrayBuffer === "function" && arg instanceof ArrayBuffer) ||
@@ -25703,10 +25703,10 @@ exports.writeKey = writeKey;
 
 /***/ }),
 
-/***/ 5030:
+/***/ 4534:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { SMITHY_CONTEXT_KEY } = __nccwpck_require__(8642);
+const { SMITHY_CONTEXT_KEY } = __nccwpck_require__(690);
 
 const getSmithyContext = (context) => context[SMITHY_CONTEXT_KEY] || (context[SMITHY_CONTEXT_KEY] = {});
 
@@ -25902,12 +25902,12 @@ exports.toEndpointV1 = toEndpointV1;
 
 /***/ }),
 
-/***/ 3558:
+/***/ 566:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { ProviderError, CredentialsProviderError, loadConfig } = __nccwpck_require__(1691);
+const { ProviderError, CredentialsProviderError, loadConfig } = __nccwpck_require__(7291);
 const node_http = __nccwpck_require__(7067);
-const { parseUrl } = __nccwpck_require__(2782);
+const { parseUrl } = __nccwpck_require__(3422);
 
 const isImdsCredentials = (arg) => Boolean(arg) &&
     typeof arg === "object" &&
@@ -26279,13 +26279,13 @@ exports.providerConfigFromInit = providerConfigFromInit;
 
 /***/ }),
 
-/***/ 7743:
+/***/ 1279:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { hasOwn } = __nccwpck_require__(6686);
-const { streamCollector } = __nccwpck_require__(6686);
+const { hasOwn } = __nccwpck_require__(2430);
+const { streamCollector } = __nccwpck_require__(2430);
 exports.streamCollector = streamCollector;
-const { buildQueryString, HttpResponse } = __nccwpck_require__(2782);
+const { buildQueryString, HttpResponse } = __nccwpck_require__(3422);
 const node_https = __nccwpck_require__(4708);
 const { Readable } = __nccwpck_require__(7075);
 const http2 = __nccwpck_require__(2467);
@@ -27200,12 +27200,12 @@ exports.NodeHttpHandler = NodeHttpHandler;
 
 /***/ }),
 
-/***/ 8398:
+/***/ 5118:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const { hasOwn, fromUtf8, fromHex, toHex, toUint8Array, writeKey, isArrayBuffer } = __nccwpck_require__(6686);
-const { normalizeProvider } = __nccwpck_require__(9362);
-const { escapeUri, HttpRequest } = __nccwpck_require__(2782);
+const { hasOwn, fromUtf8, fromHex, toHex, toUint8Array, writeKey, isArrayBuffer } = __nccwpck_require__(2430);
+const { normalizeProvider } = __nccwpck_require__(2658);
+const { escapeUri, HttpRequest } = __nccwpck_require__(3422);
 
 class HeaderFormatter {
     format(headers) {
@@ -27804,7 +27804,7 @@ exports.signatureV4aContainer = signatureV4aContainer;
 
 /***/ }),
 
-/***/ 8642:
+/***/ 690:
 /***/ ((__unused_webpack_module, exports) => {
 
 var HttpAuthLocation;
@@ -27907,7 +27907,7 @@ exports.resolveDefaultRuntimeConfig = resolveDefaultRuntimeConfig;
 
 /***/ }),
 
-/***/ 5289:
+/***/ 9449:
 /***/ (function(module) {
 
 /*!
@@ -27927,7 +27927,7 @@ function(e,t){for(var r=0;r<t.length;r++){var i=t[r];i.enumerable=i.enumerable||
 
 /***/ }),
 
-/***/ 2019:
+/***/ 9379:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -28067,17 +28067,17 @@ class Comparator {
 
 module.exports = Comparator
 
-const parseOptions = __nccwpck_require__(7124)
-const { safeRe: re, t } = __nccwpck_require__(5916)
-const cmp = __nccwpck_require__(9814)
-const debug = __nccwpck_require__(1911)
-const SemVer = __nccwpck_require__(1515)
-const Range = __nccwpck_require__(7054)
+const parseOptions = __nccwpck_require__(356)
+const { safeRe: re, t } = __nccwpck_require__(5471)
+const cmp = __nccwpck_require__(8646)
+const debug = __nccwpck_require__(1159)
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
 
 
 /***/ }),
 
-/***/ 7054:
+/***/ 6782:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -28299,22 +28299,22 @@ class Range {
 
 module.exports = Range
 
-const LRU = __nccwpck_require__(6807)
+const LRU = __nccwpck_require__(1383)
 const cache = new LRU()
 
-const parseOptions = __nccwpck_require__(7124)
-const Comparator = __nccwpck_require__(2019)
-const debug = __nccwpck_require__(1911)
-const SemVer = __nccwpck_require__(1515)
-const trimComparatorWhitespace = __nccwpck_require__(9785)
+const parseOptions = __nccwpck_require__(356)
+const Comparator = __nccwpck_require__(9379)
+const debug = __nccwpck_require__(1159)
+const SemVer = __nccwpck_require__(7163)
+const trimComparatorWhitespace = __nccwpck_require__(9737)
 const {
   safeRe: re,
   src,
   t,
   tildeTrimReplace,
   caretTrimReplace,
-} = __nccwpck_require__(5916)
-const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(5165)
+} = __nccwpck_require__(5471)
+const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(5101)
 
 // unbounded global build-metadata stripper used by parseRange
 const BUILDSTRIPRE = new RegExp(src[t.BUILD], 'g')
@@ -28661,17 +28661,17 @@ const testSet = (set, version, options) => {
 
 /***/ }),
 
-/***/ 1515:
+/***/ 7163:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const debug = __nccwpck_require__(1911)
-const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(5165)
-const { safeRe: re, t } = __nccwpck_require__(5916)
+const debug = __nccwpck_require__(1159)
+const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(5101)
+const { safeRe: re, t } = __nccwpck_require__(5471)
 
-const parseOptions = __nccwpck_require__(7124)
-const { compareIdentifiers } = __nccwpck_require__(8612)
+const parseOptions = __nccwpck_require__(356)
+const { compareIdentifiers } = __nccwpck_require__(3348)
 
 const isPrereleaseIdentifier = (prerelease, identifier) => {
   const identifiers = identifier.split('.')
@@ -29018,12 +29018,12 @@ module.exports = SemVer
 
 /***/ }),
 
-/***/ 4775:
+/***/ 1799:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(641)
+const parse = __nccwpck_require__(6353)
 const clean = (version, options) => {
   const s = parse(version.trim().replace(/^[=v]+/, ''), options)
   return s ? s.version : null
@@ -29033,17 +29033,17 @@ module.exports = clean
 
 /***/ }),
 
-/***/ 9814:
+/***/ 8646:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const eq = __nccwpck_require__(7002)
-const neq = __nccwpck_require__(6046)
-const gt = __nccwpck_require__(8167)
-const gte = __nccwpck_require__(1204)
-const lt = __nccwpck_require__(1616)
-const lte = __nccwpck_require__(5770)
+const eq = __nccwpck_require__(5082)
+const neq = __nccwpck_require__(4974)
+const gt = __nccwpck_require__(6599)
+const gte = __nccwpck_require__(1236)
+const lt = __nccwpck_require__(3872)
+const lte = __nccwpck_require__(6717)
 
 const cmp = (a, op, b, loose) => {
   switch (op) {
@@ -29094,14 +29094,14 @@ module.exports = cmp
 
 /***/ }),
 
-/***/ 9449:
+/***/ 5385:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(1515)
-const parse = __nccwpck_require__(641)
-const { safeRe: re, t } = __nccwpck_require__(5916)
+const SemVer = __nccwpck_require__(7163)
+const parse = __nccwpck_require__(6353)
+const { safeRe: re, t } = __nccwpck_require__(5471)
 
 const coerce = (version, options) => {
   if (version instanceof SemVer) {
@@ -29163,12 +29163,12 @@ module.exports = coerce
 
 /***/ }),
 
-/***/ 1696:
+/***/ 7648:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(1515)
+const SemVer = __nccwpck_require__(7163)
 const compareBuild = (a, b, loose) => {
   const versionA = new SemVer(a, loose)
   const versionB = new SemVer(b, loose)
@@ -29179,24 +29179,24 @@ module.exports = compareBuild
 
 /***/ }),
 
-/***/ 4250:
+/***/ 6874:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(4373)
+const compare = __nccwpck_require__(8469)
 const compareLoose = (a, b) => compare(a, b, true)
 module.exports = compareLoose
 
 
 /***/ }),
 
-/***/ 4373:
+/***/ 8469:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(1515)
+const SemVer = __nccwpck_require__(7163)
 const compare = (a, b, loose) =>
   new SemVer(a, loose).compare(new SemVer(b, loose))
 
@@ -29205,12 +29205,12 @@ module.exports = compare
 
 /***/ }),
 
-/***/ 5479:
+/***/ 711:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(641)
+const parse = __nccwpck_require__(6353)
 
 const diff = (version1, version2) => {
   const v1 = parse(version1, null, true)
@@ -29272,48 +29272,48 @@ module.exports = diff
 
 /***/ }),
 
-/***/ 7002:
+/***/ 5082:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(4373)
+const compare = __nccwpck_require__(8469)
 const eq = (a, b, loose) => compare(a, b, loose) === 0
 module.exports = eq
 
 
 /***/ }),
 
-/***/ 8167:
+/***/ 6599:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(4373)
+const compare = __nccwpck_require__(8469)
 const gt = (a, b, loose) => compare(a, b, loose) > 0
 module.exports = gt
 
 
 /***/ }),
 
-/***/ 1204:
+/***/ 1236:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(4373)
+const compare = __nccwpck_require__(8469)
 const gte = (a, b, loose) => compare(a, b, loose) >= 0
 module.exports = gte
 
 
 /***/ }),
 
-/***/ 3154:
+/***/ 2338:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(1515)
+const SemVer = __nccwpck_require__(7163)
 
 const inc = (version, release, options, identifier, identifierBase) => {
   if (typeof (options) === 'string') {
@@ -29336,72 +29336,72 @@ module.exports = inc
 
 /***/ }),
 
-/***/ 1616:
+/***/ 3872:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(4373)
+const compare = __nccwpck_require__(8469)
 const lt = (a, b, loose) => compare(a, b, loose) < 0
 module.exports = lt
 
 
 /***/ }),
 
-/***/ 5770:
+/***/ 6717:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(4373)
+const compare = __nccwpck_require__(8469)
 const lte = (a, b, loose) => compare(a, b, loose) <= 0
 module.exports = lte
 
 
 /***/ }),
 
-/***/ 4095:
+/***/ 8511:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(1515)
+const SemVer = __nccwpck_require__(7163)
 const major = (a, loose) => new SemVer(a, loose).major
 module.exports = major
 
 
 /***/ }),
 
-/***/ 7419:
+/***/ 2603:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(1515)
+const SemVer = __nccwpck_require__(7163)
 const minor = (a, loose) => new SemVer(a, loose).minor
 module.exports = minor
 
 
 /***/ }),
 
-/***/ 6046:
+/***/ 4974:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(4373)
+const compare = __nccwpck_require__(8469)
 const neq = (a, b, loose) => compare(a, b, loose) !== 0
 module.exports = neq
 
 
 /***/ }),
 
-/***/ 641:
+/***/ 6353:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(1515)
+const SemVer = __nccwpck_require__(7163)
 const parse = (version, options, throwErrors = false) => {
   if (version instanceof SemVer) {
     return version
@@ -29421,24 +29421,24 @@ module.exports = parse
 
 /***/ }),
 
-/***/ 9764:
+/***/ 8756:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(1515)
+const SemVer = __nccwpck_require__(7163)
 const patch = (a, loose) => new SemVer(a, loose).patch
 module.exports = patch
 
 
 /***/ }),
 
-/***/ 6482:
+/***/ 5714:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(641)
+const parse = __nccwpck_require__(6353)
 const prerelease = (version, options) => {
   const parsed = parse(version, options)
   return (parsed && parsed.prerelease.length) ? parsed.prerelease : null
@@ -29448,36 +29448,36 @@ module.exports = prerelease
 
 /***/ }),
 
-/***/ 5005:
+/***/ 2173:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(4373)
+const compare = __nccwpck_require__(8469)
 const rcompare = (a, b, loose) => compare(b, a, loose)
 module.exports = rcompare
 
 
 /***/ }),
 
-/***/ 1176:
+/***/ 7192:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compareBuild = __nccwpck_require__(1696)
+const compareBuild = __nccwpck_require__(7648)
 const rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose))
 module.exports = rsort
 
 
 /***/ }),
 
-/***/ 9448:
+/***/ 8011:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7054)
+const Range = __nccwpck_require__(6782)
 const satisfies = (version, range, options) => {
   try {
     range = new Range(range, options)
@@ -29491,26 +29491,26 @@ module.exports = satisfies
 
 /***/ }),
 
-/***/ 256:
+/***/ 9872:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compareBuild = __nccwpck_require__(1696)
+const compareBuild = __nccwpck_require__(7648)
 const sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose))
 module.exports = sort
 
 
 /***/ }),
 
-/***/ 4290:
+/***/ 6114:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(641)
-const constants = __nccwpck_require__(5165)
-const SemVer = __nccwpck_require__(1515)
+const parse = __nccwpck_require__(6353)
+const constants = __nccwpck_require__(5101)
+const SemVer = __nccwpck_require__(7163)
 
 const truncate = (version, truncation, options) => {
   if (!constants.RELEASE_TYPES.includes(truncation)) {
@@ -29558,12 +29558,12 @@ module.exports = truncate
 
 /***/ }),
 
-/***/ 9020:
+/***/ 8780:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(641)
+const parse = __nccwpck_require__(6353)
 const valid = (version, options) => {
   const v = parse(version, options)
   return v ? v.version : null
@@ -29573,54 +29573,54 @@ module.exports = valid
 
 /***/ }),
 
-/***/ 776:
+/***/ 2088:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 // just pre-load all the stuff that index.js lazily exports
-const internalRe = __nccwpck_require__(5916)
-const constants = __nccwpck_require__(5165)
-const SemVer = __nccwpck_require__(1515)
-const identifiers = __nccwpck_require__(8612)
-const parse = __nccwpck_require__(641)
-const valid = __nccwpck_require__(9020)
-const clean = __nccwpck_require__(4775)
-const inc = __nccwpck_require__(3154)
-const diff = __nccwpck_require__(5479)
-const major = __nccwpck_require__(4095)
-const minor = __nccwpck_require__(7419)
-const patch = __nccwpck_require__(9764)
-const prerelease = __nccwpck_require__(6482)
-const compare = __nccwpck_require__(4373)
-const rcompare = __nccwpck_require__(5005)
-const compareLoose = __nccwpck_require__(4250)
-const compareBuild = __nccwpck_require__(1696)
-const sort = __nccwpck_require__(256)
-const rsort = __nccwpck_require__(1176)
-const gt = __nccwpck_require__(8167)
-const lt = __nccwpck_require__(1616)
-const eq = __nccwpck_require__(7002)
-const neq = __nccwpck_require__(6046)
-const gte = __nccwpck_require__(1204)
-const lte = __nccwpck_require__(5770)
-const cmp = __nccwpck_require__(9814)
-const coerce = __nccwpck_require__(9449)
-const truncate = __nccwpck_require__(4290)
-const Comparator = __nccwpck_require__(2019)
-const Range = __nccwpck_require__(7054)
-const satisfies = __nccwpck_require__(9448)
-const toComparators = __nccwpck_require__(2190)
-const maxSatisfying = __nccwpck_require__(1081)
-const minSatisfying = __nccwpck_require__(83)
-const minVersion = __nccwpck_require__(3130)
-const validRange = __nccwpck_require__(4881)
-const outside = __nccwpck_require__(9816)
-const gtr = __nccwpck_require__(692)
-const ltr = __nccwpck_require__(6701)
-const intersects = __nccwpck_require__(7049)
-const simplifyRange = __nccwpck_require__(7471)
-const subset = __nccwpck_require__(769)
+const internalRe = __nccwpck_require__(5471)
+const constants = __nccwpck_require__(5101)
+const SemVer = __nccwpck_require__(7163)
+const identifiers = __nccwpck_require__(3348)
+const parse = __nccwpck_require__(6353)
+const valid = __nccwpck_require__(8780)
+const clean = __nccwpck_require__(1799)
+const inc = __nccwpck_require__(2338)
+const diff = __nccwpck_require__(711)
+const major = __nccwpck_require__(8511)
+const minor = __nccwpck_require__(2603)
+const patch = __nccwpck_require__(8756)
+const prerelease = __nccwpck_require__(5714)
+const compare = __nccwpck_require__(8469)
+const rcompare = __nccwpck_require__(2173)
+const compareLoose = __nccwpck_require__(6874)
+const compareBuild = __nccwpck_require__(7648)
+const sort = __nccwpck_require__(9872)
+const rsort = __nccwpck_require__(7192)
+const gt = __nccwpck_require__(6599)
+const lt = __nccwpck_require__(3872)
+const eq = __nccwpck_require__(5082)
+const neq = __nccwpck_require__(4974)
+const gte = __nccwpck_require__(1236)
+const lte = __nccwpck_require__(6717)
+const cmp = __nccwpck_require__(8646)
+const coerce = __nccwpck_require__(5385)
+const truncate = __nccwpck_require__(6114)
+const Comparator = __nccwpck_require__(9379)
+const Range = __nccwpck_require__(6782)
+const satisfies = __nccwpck_require__(8011)
+const toComparators = __nccwpck_require__(4750)
+const maxSatisfying = __nccwpck_require__(5574)
+const minSatisfying = __nccwpck_require__(8595)
+const minVersion = __nccwpck_require__(1866)
+const validRange = __nccwpck_require__(4737)
+const outside = __nccwpck_require__(280)
+const gtr = __nccwpck_require__(2276)
+const ltr = __nccwpck_require__(5213)
+const intersects = __nccwpck_require__(3465)
+const simplifyRange = __nccwpck_require__(2028)
+const subset = __nccwpck_require__(1489)
 module.exports = {
   parse,
   valid,
@@ -29673,7 +29673,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5165:
+/***/ 5101:
 /***/ ((module) => {
 
 
@@ -29747,7 +29747,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1911:
+/***/ 1159:
 /***/ ((module) => {
 
 
@@ -29765,7 +29765,7 @@ module.exports = debug
 
 /***/ }),
 
-/***/ 8612:
+/***/ 3348:
 /***/ ((module) => {
 
 
@@ -29801,7 +29801,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6807:
+/***/ 1383:
 /***/ ((module) => {
 
 
@@ -29850,7 +29850,7 @@ module.exports = LRUCache
 
 /***/ }),
 
-/***/ 7124:
+/***/ 356:
 /***/ ((module) => {
 
 
@@ -29874,7 +29874,7 @@ module.exports = parseOptions
 
 /***/ }),
 
-/***/ 5916:
+/***/ 5471:
 /***/ ((module, exports, __nccwpck_require__) => {
 
 
@@ -29883,8 +29883,8 @@ const {
   MAX_SAFE_COMPONENT_LENGTH,
   MAX_SAFE_BUILD_LENGTH,
   MAX_LENGTH,
-} = __nccwpck_require__(5165)
-const debug = __nccwpck_require__(1911)
+} = __nccwpck_require__(5101)
+const debug = __nccwpck_require__(1159)
 exports = module.exports = {}
 
 // The actual regexps go on exports.re
@@ -30104,7 +30104,7 @@ createToken('GTE0PRE', '^\\s*>=\\s*0\\.0\\.0-0\\s*$')
 
 /***/ }),
 
-/***/ 9785:
+/***/ 9737:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -30119,7 +30119,7 @@ const {
   MAX_LENGTH,
   MAX_SAFE_BUILD_LENGTH,
   WHITESPACE_CHARACTERS,
-} = __nccwpck_require__(5165)
+} = __nccwpck_require__(5101)
 
 /**
  * Remembers the last two rows of digits so their characters need not be reread.
@@ -30549,25 +30549,25 @@ module.exports = trimComparatorWhitespace
 
 /***/ }),
 
-/***/ 692:
+/***/ 2276:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 // Determine if version is greater than all the versions possible in the range.
-const outside = __nccwpck_require__(9816)
+const outside = __nccwpck_require__(280)
 const gtr = (version, range, options) => outside(version, range, '>', options)
 module.exports = gtr
 
 
 /***/ }),
 
-/***/ 7049:
+/***/ 3465:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7054)
+const Range = __nccwpck_require__(6782)
 const intersects = (r1, r2, options) => {
   r1 = new Range(r1, options)
   r2 = new Range(r2, options)
@@ -30578,12 +30578,12 @@ module.exports = intersects
 
 /***/ }),
 
-/***/ 6701:
+/***/ 5213:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const outside = __nccwpck_require__(9816)
+const outside = __nccwpck_require__(280)
 // Determine if version is less than all the versions possible in the range
 const ltr = (version, range, options) => outside(version, range, '<', options)
 module.exports = ltr
@@ -30591,13 +30591,13 @@ module.exports = ltr
 
 /***/ }),
 
-/***/ 1081:
+/***/ 5574:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(1515)
-const Range = __nccwpck_require__(7054)
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
 
 const maxSatisfying = (versions, range, options) => {
   let max = null
@@ -30625,13 +30625,13 @@ module.exports = maxSatisfying
 
 /***/ }),
 
-/***/ 83:
+/***/ 8595:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(1515)
-const Range = __nccwpck_require__(7054)
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
 const minSatisfying = (versions, range, options) => {
   let min = null
   let minSV = null
@@ -30658,14 +30658,14 @@ module.exports = minSatisfying
 
 /***/ }),
 
-/***/ 3130:
+/***/ 1866:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(1515)
-const Range = __nccwpck_require__(7054)
-const gt = __nccwpck_require__(8167)
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+const gt = __nccwpck_require__(6599)
 
 const minVersion = (range, loose) => {
   range = new Range(range, loose)
@@ -30728,20 +30728,20 @@ module.exports = minVersion
 
 /***/ }),
 
-/***/ 9816:
+/***/ 280:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(1515)
-const Comparator = __nccwpck_require__(2019)
+const SemVer = __nccwpck_require__(7163)
+const Comparator = __nccwpck_require__(9379)
 const { ANY } = Comparator
-const Range = __nccwpck_require__(7054)
-const satisfies = __nccwpck_require__(9448)
-const gt = __nccwpck_require__(8167)
-const lt = __nccwpck_require__(1616)
-const lte = __nccwpck_require__(5770)
-const gte = __nccwpck_require__(1204)
+const Range = __nccwpck_require__(6782)
+const satisfies = __nccwpck_require__(8011)
+const gt = __nccwpck_require__(6599)
+const lt = __nccwpck_require__(3872)
+const lte = __nccwpck_require__(6717)
+const gte = __nccwpck_require__(1236)
 
 const outside = (version, range, hilo, options) => {
   version = new SemVer(version, options)
@@ -30817,7 +30817,7 @@ module.exports = outside
 
 /***/ }),
 
-/***/ 7471:
+/***/ 2028:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -30825,8 +30825,8 @@ module.exports = outside
 // given a set of versions and a range, create a "simplified" range
 // that includes the same versions that the original range does
 // If the original range is shorter than the simplified one, return that.
-const satisfies = __nccwpck_require__(9448)
-const compare = __nccwpck_require__(4373)
+const satisfies = __nccwpck_require__(8011)
+const compare = __nccwpck_require__(8469)
 module.exports = (versions, range, options) => {
   const set = []
   let first = null
@@ -30873,16 +30873,16 @@ module.exports = (versions, range, options) => {
 
 /***/ }),
 
-/***/ 769:
+/***/ 1489:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7054)
-const Comparator = __nccwpck_require__(2019)
+const Range = __nccwpck_require__(6782)
+const Comparator = __nccwpck_require__(9379)
 const { ANY } = Comparator
-const satisfies = __nccwpck_require__(9448)
-const compare = __nccwpck_require__(4373)
+const satisfies = __nccwpck_require__(8011)
+const compare = __nccwpck_require__(8469)
 
 // Complex range `r1 || r2 || ...` is a subset of `R1 || R2 || ...` iff:
 // - Every simple range `r1, r2, ...` is a null set, OR
@@ -31129,12 +31129,12 @@ module.exports = subset
 
 /***/ }),
 
-/***/ 2190:
+/***/ 4750:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7054)
+const Range = __nccwpck_require__(6782)
 
 // Mostly just for testing and legacy API reasons
 const toComparators = (range, options) =>
@@ -31146,12 +31146,12 @@ module.exports = toComparators
 
 /***/ }),
 
-/***/ 4881:
+/***/ 4737:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7054)
+const Range = __nccwpck_require__(6782)
 const validRange = (range, options) => {
   try {
     // Return '*' instead of '' so that truthiness works.
@@ -31166,15 +31166,15 @@ module.exports = validRange
 
 /***/ }),
 
-/***/ 8258:
+/***/ 770:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-module.exports = __nccwpck_require__(5258);
+module.exports = __nccwpck_require__(218);
 
 
 /***/ }),
 
-/***/ 5258:
+/***/ 218:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
@@ -31446,34 +31446,34 @@ __webpack_unused_export__ = debug; // for test
 
 /***/ }),
 
-/***/ 576:
+/***/ 6752:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-const Client = __nccwpck_require__(5061)
-const Dispatcher = __nccwpck_require__(2243)
-const Pool = __nccwpck_require__(20)
-const BalancedPool = __nccwpck_require__(9989)
-const Agent = __nccwpck_require__(3389)
-const ProxyAgent = __nccwpck_require__(7408)
-const EnvHttpProxyAgent = __nccwpck_require__(2785)
-const RetryAgent = __nccwpck_require__(8610)
-const errors = __nccwpck_require__(1059)
-const util = __nccwpck_require__(2272)
+const Client = __nccwpck_require__(3701)
+const Dispatcher = __nccwpck_require__(883)
+const Pool = __nccwpck_require__(628)
+const BalancedPool = __nccwpck_require__(837)
+const Agent = __nccwpck_require__(7405)
+const ProxyAgent = __nccwpck_require__(6672)
+const EnvHttpProxyAgent = __nccwpck_require__(3137)
+const RetryAgent = __nccwpck_require__(50)
+const errors = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
 const { InvalidArgumentError } = errors
-const api = __nccwpck_require__(6135)
-const buildConnector = __nccwpck_require__(1952)
-const MockClient = __nccwpck_require__(6197)
-const MockAgent = __nccwpck_require__(2781)
-const MockPool = __nccwpck_require__(9396)
-const mockErrors = __nccwpck_require__(9037)
-const RetryHandler = __nccwpck_require__(1131)
-const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(8085)
-const DecoratorHandler = __nccwpck_require__(5579)
-const RedirectHandler = __nccwpck_require__(9714)
-const createRedirectInterceptor = __nccwpck_require__(2276)
+const api = __nccwpck_require__(6615)
+const buildConnector = __nccwpck_require__(9136)
+const MockClient = __nccwpck_require__(7365)
+const MockAgent = __nccwpck_require__(7501)
+const MockPool = __nccwpck_require__(4004)
+const mockErrors = __nccwpck_require__(2429)
+const RetryHandler = __nccwpck_require__(7816)
+const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(2581)
+const DecoratorHandler = __nccwpck_require__(8155)
+const RedirectHandler = __nccwpck_require__(8754)
+const createRedirectInterceptor = __nccwpck_require__(5092)
 
 Object.assign(Dispatcher.prototype, api)
 
@@ -31491,10 +31491,10 @@ __webpack_unused_export__ = DecoratorHandler
 __webpack_unused_export__ = RedirectHandler
 __webpack_unused_export__ = createRedirectInterceptor
 __webpack_unused_export__ = {
-  redirect: __nccwpck_require__(1530),
-  retry: __nccwpck_require__(7114),
-  dump: __nccwpck_require__(5596),
-  dns: __nccwpck_require__(1643)
+  redirect: __nccwpck_require__(1514),
+  retry: __nccwpck_require__(2026),
+  dump: __nccwpck_require__(8060),
+  dns: __nccwpck_require__(379)
 }
 
 __webpack_unused_export__ = buildConnector
@@ -31556,7 +31556,7 @@ function makeDispatcher (fn) {
 __webpack_unused_export__ = setGlobalDispatcher
 __webpack_unused_export__ = getGlobalDispatcher
 
-const fetchImpl = (__nccwpck_require__(3345).fetch)
+const fetchImpl = (__nccwpck_require__(4398).fetch)
 __webpack_unused_export__ = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
@@ -31568,39 +31568,39 @@ __webpack_unused_export__ = async function fetch (init, options = undefined) {
     throw err
   }
 }
-/* unused reexport */ __nccwpck_require__(548).Headers
-/* unused reexport */ __nccwpck_require__(1627).Response
-/* unused reexport */ __nccwpck_require__(268).Request
-/* unused reexport */ __nccwpck_require__(2134).FormData
+/* unused reexport */ __nccwpck_require__(660).Headers
+/* unused reexport */ __nccwpck_require__(9051).Response
+/* unused reexport */ __nccwpck_require__(9967).Request
+/* unused reexport */ __nccwpck_require__(5910).FormData
 __webpack_unused_export__ = globalThis.File ?? (__nccwpck_require__(4573).File)
-/* unused reexport */ __nccwpck_require__(8755).FileReader
+/* unused reexport */ __nccwpck_require__(8355).FileReader
 
-const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(5779)
+const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(1059)
 
 __webpack_unused_export__ = setGlobalOrigin
 __webpack_unused_export__ = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(4045)
-const { kConstruct } = __nccwpck_require__(3165)
+const { CacheStorage } = __nccwpck_require__(3245)
+const { kConstruct } = __nccwpck_require__(109)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
 __webpack_unused_export__ = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(6693)
+const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(9061)
 
 __webpack_unused_export__ = deleteCookie
 __webpack_unused_export__ = getCookies
 __webpack_unused_export__ = getSetCookies
 __webpack_unused_export__ = setCookie
 
-const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(428)
+const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(1900)
 
 __webpack_unused_export__ = parseMIMEType
 __webpack_unused_export__ = serializeAMimeType
 
-const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(5924)
-/* unused reexport */ __nccwpck_require__(5358).WebSocket
+const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(5188)
+/* unused reexport */ __nccwpck_require__(3726).WebSocket
 __webpack_unused_export__ = CloseEvent
 __webpack_unused_export__ = ErrorEvent
 __webpack_unused_export__ = MessageEvent
@@ -31616,18 +31616,18 @@ __webpack_unused_export__ = MockPool
 __webpack_unused_export__ = MockAgent
 __webpack_unused_export__ = mockErrors
 
-const { EventSource } = __nccwpck_require__(8742)
+const { EventSource } = __nccwpck_require__(1238)
 
 __webpack_unused_export__ = EventSource
 
 
 /***/ }),
 
-/***/ 3134:
+/***/ 158:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { addAbortListener } = __nccwpck_require__(2272)
-const { RequestAbortedError } = __nccwpck_require__(1059)
+const { addAbortListener } = __nccwpck_require__(3440)
+const { RequestAbortedError } = __nccwpck_require__(8707)
 
 const kListener = Symbol('kListener')
 const kSignal = Symbol('kSignal')
@@ -31687,16 +31687,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6900:
+/***/ 2279:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(1059)
-const util = __nccwpck_require__(2272)
-const { addSignal, removeSignal } = __nccwpck_require__(3134)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
+const { addSignal, removeSignal } = __nccwpck_require__(158)
 
 class ConnectHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -31802,7 +31802,7 @@ module.exports = connect
 
 /***/ }),
 
-/***/ 9294:
+/***/ 6862:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -31816,10 +31816,10 @@ const {
   InvalidArgumentError,
   InvalidReturnValueError,
   RequestAbortedError
-} = __nccwpck_require__(1059)
-const util = __nccwpck_require__(2272)
+} = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(3134)
+const { addSignal, removeSignal } = __nccwpck_require__(158)
 const assert = __nccwpck_require__(4589)
 
 const kResume = Symbol('resume')
@@ -32060,16 +32060,16 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 5259:
+/***/ 4043:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { Readable } = __nccwpck_require__(2519)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(1059)
-const util = __nccwpck_require__(2272)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(7863)
+const { Readable } = __nccwpck_require__(9927)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(7655)
 const { AsyncResource } = __nccwpck_require__(6698)
 
 class RequestHandler extends AsyncResource {
@@ -32281,18 +32281,18 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 792:
+/***/ 3560:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { finished, PassThrough } = __nccwpck_require__(7075)
-const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(1059)
-const util = __nccwpck_require__(2272)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(7863)
+const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(7655)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(3134)
+const { addSignal, removeSignal } = __nccwpck_require__(158)
 
 class StreamHandler extends AsyncResource {
   constructor (opts, factory, callback) {
@@ -32508,15 +32508,15 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 1098:
+/***/ 1882:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(1059)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
 const { AsyncResource } = __nccwpck_require__(6698)
-const util = __nccwpck_require__(2272)
-const { addSignal, removeSignal } = __nccwpck_require__(3134)
+const util = __nccwpck_require__(3440)
+const { addSignal, removeSignal } = __nccwpck_require__(158)
 const assert = __nccwpck_require__(4589)
 
 class UpgradeHandler extends AsyncResource {
@@ -32623,21 +32623,21 @@ module.exports = upgrade
 
 /***/ }),
 
-/***/ 6135:
+/***/ 6615:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-module.exports.request = __nccwpck_require__(5259)
-module.exports.stream = __nccwpck_require__(792)
-module.exports.pipeline = __nccwpck_require__(9294)
-module.exports.upgrade = __nccwpck_require__(1098)
-module.exports.connect = __nccwpck_require__(6900)
+module.exports.request = __nccwpck_require__(4043)
+module.exports.stream = __nccwpck_require__(3560)
+module.exports.pipeline = __nccwpck_require__(6862)
+module.exports.upgrade = __nccwpck_require__(1882)
+module.exports.connect = __nccwpck_require__(2279)
 
 
 /***/ }),
 
-/***/ 2519:
+/***/ 9927:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Ported from https://github.com/nodejs/undici/pull/907
@@ -32646,9 +32646,9 @@ module.exports.connect = __nccwpck_require__(6900)
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(1059)
-const util = __nccwpck_require__(2272)
-const { ReadableStreamFrom } = __nccwpck_require__(2272)
+const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
+const { ReadableStreamFrom } = __nccwpck_require__(3440)
 
 const kConsume = Symbol('kConsume')
 const kReading = Symbol('kReading')
@@ -33029,15 +33029,15 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 
 /***/ }),
 
-/***/ 7863:
+/***/ 7655:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 const assert = __nccwpck_require__(4589)
 const {
   ResponseStatusCodeError
-} = __nccwpck_require__(1059)
+} = __nccwpck_require__(8707)
 
-const { chunksDecode } = __nccwpck_require__(2519)
+const { chunksDecode } = __nccwpck_require__(9927)
 const CHUNK_LIMIT = 128 * 1024
 
 async function getResolveErrorBodyCallback ({ callback, body, contentType, statusCode, statusMessage, headers }) {
@@ -33129,16 +33129,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1952:
+/***/ 9136:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const net = __nccwpck_require__(7030)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(2272)
-const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(1059)
-const timers = __nccwpck_require__(7787)
+const util = __nccwpck_require__(3440)
+const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(8707)
+const timers = __nccwpck_require__(6603)
 
 function noop () {}
 
@@ -33376,7 +33376,7 @@ module.exports = buildConnector
 
 /***/ }),
 
-/***/ 7887:
+/***/ 735:
 /***/ ((module) => {
 
 
@@ -33501,7 +33501,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5726:
+/***/ 2414:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -33710,7 +33710,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1059:
+/***/ 8707:
 /***/ ((module) => {
 
 
@@ -34142,7 +34142,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2543:
+/***/ 4655:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -34150,7 +34150,7 @@ module.exports = {
 const {
   InvalidArgumentError,
   NotSupportedError
-} = __nccwpck_require__(1059)
+} = __nccwpck_require__(8707)
 const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
@@ -34165,9 +34165,9 @@ const {
   validateHandler,
   getServerName,
   normalizedMethodRecords
-} = __nccwpck_require__(2272)
-const { channels } = __nccwpck_require__(5726)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(7887)
+} = __nccwpck_require__(3440)
+const { channels } = __nccwpck_require__(2414)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
 
 // Verifies that a given path is valid does not contain control chars \x00 to \x20
 const invalidPathRegex = /[^\u0021-\u00ff]/
@@ -34631,7 +34631,7 @@ module.exports = Request
 
 /***/ }),
 
-/***/ 1003:
+/***/ 6443:
 /***/ ((module) => {
 
 module.exports = {
@@ -34705,7 +34705,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9112:
+/***/ 7752:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -34713,7 +34713,7 @@ module.exports = {
 const {
   wellknownHeaderNames,
   headerNameLowerCasedRecord
-} = __nccwpck_require__(7887)
+} = __nccwpck_require__(735)
 
 class TstNode {
   /** @type {any} */
@@ -34864,13 +34864,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2272:
+/***/ 3440:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(1003)
+const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(6443)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
@@ -34878,9 +34878,9 @@ const { Blob } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
-const { InvalidArgumentError } = __nccwpck_require__(1059)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(7887)
-const { tree } = __nccwpck_require__(9112)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
+const { tree } = __nccwpck_require__(7752)
 
 const [nodeMajor, nodeMinor] = process.versions.node.split('.').map(v => Number(v))
 
@@ -35590,18 +35590,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3389:
+/***/ 7405:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(1059)
-const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(1003)
-const DispatcherBase = __nccwpck_require__(8641)
-const Pool = __nccwpck_require__(20)
-const Client = __nccwpck_require__(5061)
-const util = __nccwpck_require__(2272)
-const createRedirectInterceptor = __nccwpck_require__(2276)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
+const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
+const DispatcherBase = __nccwpck_require__(1841)
+const Pool = __nccwpck_require__(628)
+const Client = __nccwpck_require__(3701)
+const util = __nccwpck_require__(3440)
+const createRedirectInterceptor = __nccwpck_require__(5092)
 
 const kOnConnect = Symbol('onConnect')
 const kOnDisconnect = Symbol('onDisconnect')
@@ -35730,7 +35730,7 @@ module.exports = Agent
 
 /***/ }),
 
-/***/ 9989:
+/***/ 837:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -35738,7 +35738,7 @@ module.exports = Agent
 const {
   BalancedPoolMissingUpstreamError,
   InvalidArgumentError
-} = __nccwpck_require__(1059)
+} = __nccwpck_require__(8707)
 const {
   PoolBase,
   kClients,
@@ -35746,10 +35746,10 @@ const {
   kAddClient,
   kRemoveClient,
   kGetDispatcher
-} = __nccwpck_require__(7632)
-const Pool = __nccwpck_require__(20)
-const { kUrl, kInterceptors } = __nccwpck_require__(1003)
-const { parseOrigin } = __nccwpck_require__(2272)
+} = __nccwpck_require__(2128)
+const Pool = __nccwpck_require__(628)
+const { kUrl, kInterceptors } = __nccwpck_require__(6443)
+const { parseOrigin } = __nccwpck_require__(3440)
 const kFactory = Symbol('factory')
 
 const kOptions = Symbol('options')
@@ -35946,7 +35946,7 @@ module.exports = BalancedPool
 
 /***/ }),
 
-/***/ 1021:
+/***/ 637:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -35954,9 +35954,9 @@ module.exports = BalancedPool
 /* global WebAssembly */
 
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(2272)
-const { channels } = __nccwpck_require__(5726)
-const timers = __nccwpck_require__(7787)
+const util = __nccwpck_require__(3440)
+const { channels } = __nccwpck_require__(2414)
+const timers = __nccwpck_require__(6603)
 const {
   RequestContentLengthMismatchError,
   ResponseContentLengthMismatchError,
@@ -35969,7 +35969,7 @@ const {
   BodyTimeoutError,
   HTTPParserError,
   ResponseExceededMaxSizeError
-} = __nccwpck_require__(1059)
+} = __nccwpck_require__(8707)
 const {
   kUrl,
   kReset,
@@ -36002,9 +36002,9 @@ const {
   kOnError,
   kResume,
   kHTTPContext
-} = __nccwpck_require__(1003)
+} = __nccwpck_require__(6443)
 
-const constants = __nccwpck_require__(3512)
+const constants = __nccwpck_require__(2824)
 const EMPTY_BUF = Buffer.alloc(0)
 const FastBuffer = Buffer[Symbol.species]
 const addListener = util.addListener
@@ -36016,11 +36016,11 @@ const kSocketUsed = Symbol('kSocketUsed')
 let extractBody
 
 async function lazyllhttp () {
-  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(1630) : undefined
+  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(3870) : undefined
 
   let mod
   try {
-    mod = await WebAssembly.compile(__nccwpck_require__(4826))
+    mod = await WebAssembly.compile(__nccwpck_require__(3434))
   } catch (e) {
     /* istanbul ignore next */
 
@@ -36028,7 +36028,7 @@ async function lazyllhttp () {
     // being enabled, but the occurring of this other error
     // * https://github.com/emscripten-core/emscripten/issues/11495
     // got me to remove that check to avoid breaking Node 12.
-    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(1630))
+    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(3870))
   }
 
   return await WebAssembly.instantiate(mod, {
@@ -36943,7 +36943,7 @@ function writeH1 (client, request) {
 
   if (util.isFormDataLike(body)) {
     if (!extractBody) {
-      extractBody = (__nccwpck_require__(9852).extractBody)
+      extractBody = (__nccwpck_require__(4492).extractBody)
     }
 
     const [bodyStream, contentType] = extractBody(body)
@@ -37466,7 +37466,7 @@ module.exports = connectH1
 
 /***/ }),
 
-/***/ 2820:
+/***/ 8788:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -37474,13 +37474,13 @@ module.exports = connectH1
 const assert = __nccwpck_require__(4589)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(2272)
+const util = __nccwpck_require__(3440)
 const {
   RequestContentLengthMismatchError,
   RequestAbortedError,
   SocketError,
   InformationalError
-} = __nccwpck_require__(1059)
+} = __nccwpck_require__(8707)
 const {
   kUrl,
   kReset,
@@ -37499,7 +37499,7 @@ const {
   kResume,
   kSize,
   kHTTPContext
-} = __nccwpck_require__(1003)
+} = __nccwpck_require__(6443)
 
 const kOpenStreams = Symbol('open streams')
 
@@ -37905,7 +37905,7 @@ function writeH2 (client, request) {
   let contentLength = util.bodyLength(body)
 
   if (util.isFormDataLike(body)) {
-    extractBody ??= (__nccwpck_require__(9852).extractBody)
+    extractBody ??= (__nccwpck_require__(4492).extractBody)
 
     const [bodyStream, contentType] = extractBody(body)
     headers['content-type'] = contentType
@@ -38265,7 +38265,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 5061:
+/***/ 3701:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -38275,16 +38275,16 @@ module.exports = connectH2
 const assert = __nccwpck_require__(4589)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
-const util = __nccwpck_require__(2272)
-const { channels } = __nccwpck_require__(5726)
-const Request = __nccwpck_require__(2543)
-const DispatcherBase = __nccwpck_require__(8641)
+const util = __nccwpck_require__(3440)
+const { channels } = __nccwpck_require__(2414)
+const Request = __nccwpck_require__(4655)
+const DispatcherBase = __nccwpck_require__(1841)
 const {
   InvalidArgumentError,
   InformationalError,
   ClientDestroyedError
-} = __nccwpck_require__(1059)
-const buildConnector = __nccwpck_require__(1952)
+} = __nccwpck_require__(8707)
+const buildConnector = __nccwpck_require__(9136)
 const {
   kUrl,
   kServerName,
@@ -38326,9 +38326,9 @@ const {
   kHTTPContext,
   kMaxConcurrentStreams,
   kResume
-} = __nccwpck_require__(1003)
-const connectH1 = __nccwpck_require__(1021)
-const connectH2 = __nccwpck_require__(2820)
+} = __nccwpck_require__(6443)
+const connectH1 = __nccwpck_require__(637)
+const connectH2 = __nccwpck_require__(8788)
 let deprecatedInterceptorWarned = false
 
 const kClosedResolve = Symbol('kClosedResolve')
@@ -38636,7 +38636,7 @@ class Client extends DispatcherBase {
   }
 }
 
-const createRedirectInterceptor = __nccwpck_require__(2276)
+const createRedirectInterceptor = __nccwpck_require__(5092)
 
 function onError (client, err) {
   if (
@@ -38896,19 +38896,19 @@ module.exports = Client
 
 /***/ }),
 
-/***/ 8641:
+/***/ 1841:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(2243)
+const Dispatcher = __nccwpck_require__(883)
 const {
   ClientDestroyedError,
   ClientClosedError,
   InvalidArgumentError
-} = __nccwpck_require__(1059)
-const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(1003)
+} = __nccwpck_require__(8707)
+const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(6443)
 
 const kOnDestroyed = Symbol('onDestroyed')
 const kOnClosed = Symbol('onClosed')
@@ -39111,7 +39111,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 2243:
+/***/ 883:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -39183,15 +39183,15 @@ module.exports = Dispatcher
 
 /***/ }),
 
-/***/ 2785:
+/***/ 3137:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(8641)
-const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(1003)
-const ProxyAgent = __nccwpck_require__(7408)
-const Agent = __nccwpck_require__(3389)
+const DispatcherBase = __nccwpck_require__(1841)
+const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(6443)
+const ProxyAgent = __nccwpck_require__(6672)
+const Agent = __nccwpck_require__(7405)
 
 const DEFAULT_PORTS = {
   'http:': 80,
@@ -39350,7 +39350,7 @@ module.exports = EnvHttpProxyAgent
 
 /***/ }),
 
-/***/ 9220:
+/***/ 4660:
 /***/ ((module) => {
 
 /* eslint-disable */
@@ -39474,15 +39474,15 @@ module.exports = class FixedQueue {
 
 /***/ }),
 
-/***/ 7632:
+/***/ 2128:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(8641)
-const FixedQueue = __nccwpck_require__(9220)
-const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(1003)
-const PoolStats = __nccwpck_require__(398)
+const DispatcherBase = __nccwpck_require__(1841)
+const FixedQueue = __nccwpck_require__(4660)
+const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(6443)
+const PoolStats = __nccwpck_require__(3246)
 
 const kClients = Symbol('clients')
 const kNeedDrain = Symbol('needDrain')
@@ -39675,10 +39675,10 @@ module.exports = {
 
 /***/ }),
 
-/***/ 398:
+/***/ 3246:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(1003)
+const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(6443)
 const kPool = Symbol('pool')
 
 class PoolStats {
@@ -39716,7 +39716,7 @@ module.exports = PoolStats
 
 /***/ }),
 
-/***/ 20:
+/***/ 628:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -39727,14 +39727,14 @@ const {
   kNeedDrain,
   kAddClient,
   kGetDispatcher
-} = __nccwpck_require__(7632)
-const Client = __nccwpck_require__(5061)
+} = __nccwpck_require__(2128)
+const Client = __nccwpck_require__(3701)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(1059)
-const util = __nccwpck_require__(2272)
-const { kUrl, kInterceptors } = __nccwpck_require__(1003)
-const buildConnector = __nccwpck_require__(1952)
+} = __nccwpck_require__(8707)
+const util = __nccwpck_require__(3440)
+const { kUrl, kInterceptors } = __nccwpck_require__(6443)
+const buildConnector = __nccwpck_require__(9136)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -39830,19 +39830,19 @@ module.exports = Pool
 
 /***/ }),
 
-/***/ 7408:
+/***/ 6672:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(1003)
+const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
 const { URL } = __nccwpck_require__(3136)
-const Agent = __nccwpck_require__(3389)
-const Pool = __nccwpck_require__(20)
-const DispatcherBase = __nccwpck_require__(8641)
-const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(1059)
-const buildConnector = __nccwpck_require__(1952)
-const Client = __nccwpck_require__(5061)
+const Agent = __nccwpck_require__(7405)
+const Pool = __nccwpck_require__(628)
+const DispatcherBase = __nccwpck_require__(1841)
+const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(8707)
+const buildConnector = __nccwpck_require__(9136)
+const Client = __nccwpck_require__(3701)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -40111,13 +40111,13 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 8610:
+/***/ 50:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Dispatcher = __nccwpck_require__(2243)
-const RetryHandler = __nccwpck_require__(1131)
+const Dispatcher = __nccwpck_require__(883)
+const RetryHandler = __nccwpck_require__(7816)
 
 class RetryAgent extends Dispatcher {
   #agent = null
@@ -40153,7 +40153,7 @@ module.exports = RetryAgent
 
 /***/ }),
 
-/***/ 8085:
+/***/ 2581:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -40161,8 +40161,8 @@ module.exports = RetryAgent
 // We include a version number for the Dispatcher API. In case of breaking changes,
 // this version number must be increased to avoid conflicts.
 const globalDispatcher = Symbol.for('undici.globalDispatcher.1')
-const { InvalidArgumentError } = __nccwpck_require__(1059)
-const Agent = __nccwpck_require__(3389)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
+const Agent = __nccwpck_require__(7405)
 
 if (getGlobalDispatcher() === undefined) {
   setGlobalDispatcher(new Agent())
@@ -40192,7 +40192,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5579:
+/***/ 8155:
 /***/ ((module) => {
 
 
@@ -40243,15 +40243,15 @@ module.exports = class DecoratorHandler {
 
 /***/ }),
 
-/***/ 9714:
+/***/ 8754:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(2272)
-const { kBodyUsed } = __nccwpck_require__(1003)
+const util = __nccwpck_require__(3440)
+const { kBodyUsed } = __nccwpck_require__(6443)
 const assert = __nccwpck_require__(4589)
-const { InvalidArgumentError } = __nccwpck_require__(1059)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
 const EE = __nccwpck_require__(8474)
 
 const redirectableStatusCodes = [300, 301, 302, 303, 307, 308]
@@ -40482,20 +40482,20 @@ module.exports = RedirectHandler
 
 /***/ }),
 
-/***/ 1131:
+/***/ 7816:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kRetryHandlerDefaultRetry } = __nccwpck_require__(1003)
-const { RequestRetryError } = __nccwpck_require__(1059)
+const { kRetryHandlerDefaultRetry } = __nccwpck_require__(6443)
+const { RequestRetryError } = __nccwpck_require__(8707)
 const {
   isDisturbed,
   parseHeaders,
   parseRangeHeader,
   wrapRequestBody
-} = __nccwpck_require__(2272)
+} = __nccwpck_require__(3440)
 
 function calculateRetryAfterHeader (retryAfter) {
   const current = Date.now()
@@ -40926,14 +40926,14 @@ module.exports = RetryHandler
 
 /***/ }),
 
-/***/ 1643:
+/***/ 379:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const { isIP } = __nccwpck_require__(7030)
 const { lookup } = __nccwpck_require__(610)
-const DecoratorHandler = __nccwpck_require__(5579)
-const { InvalidArgumentError, InformationalError } = __nccwpck_require__(1059)
+const DecoratorHandler = __nccwpck_require__(8155)
+const { InvalidArgumentError, InformationalError } = __nccwpck_require__(8707)
 const maxInt = Math.pow(2, 31) - 1
 
 class DNSInstance {
@@ -41308,14 +41308,14 @@ module.exports = interceptorOpts => {
 
 /***/ }),
 
-/***/ 5596:
+/***/ 8060:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(2272)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(1059)
-const DecoratorHandler = __nccwpck_require__(5579)
+const util = __nccwpck_require__(3440)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
+const DecoratorHandler = __nccwpck_require__(8155)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
@@ -41438,12 +41438,12 @@ module.exports = createDumpInterceptor
 
 /***/ }),
 
-/***/ 2276:
+/***/ 5092:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const RedirectHandler = __nccwpck_require__(9714)
+const RedirectHandler = __nccwpck_require__(8754)
 
 function createRedirectInterceptor ({ maxRedirections: defaultMaxRedirections }) {
   return (dispatch) => {
@@ -41466,11 +41466,11 @@ module.exports = createRedirectInterceptor
 
 /***/ }),
 
-/***/ 1530:
+/***/ 1514:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RedirectHandler = __nccwpck_require__(9714)
+const RedirectHandler = __nccwpck_require__(8754)
 
 module.exports = opts => {
   const globalMaxRedirections = opts?.maxRedirections
@@ -41497,11 +41497,11 @@ module.exports = opts => {
 
 /***/ }),
 
-/***/ 7114:
+/***/ 2026:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RetryHandler = __nccwpck_require__(1131)
+const RetryHandler = __nccwpck_require__(7816)
 
 module.exports = globalOpts => {
   return dispatch => {
@@ -41523,13 +41523,13 @@ module.exports = globalOpts => {
 
 /***/ }),
 
-/***/ 3512:
+/***/ 2824:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.SPECIAL_HEADERS = exports.HEADER_STATE = exports.MINOR = exports.MAJOR = exports.CONNECTION_TOKEN_CHARS = exports.HEADER_CHARS = exports.TOKEN = exports.STRICT_TOKEN = exports.HEX = exports.URL_CHAR = exports.STRICT_URL_CHAR = exports.USERINFO_CHARS = exports.MARK = exports.ALPHANUM = exports.NUM = exports.HEX_MAP = exports.NUM_MAP = exports.ALPHA = exports.FINISH = exports.H_METHOD_MAP = exports.METHOD_MAP = exports.METHODS_RTSP = exports.METHODS_ICE = exports.METHODS_HTTP = exports.METHODS = exports.LENIENT_FLAGS = exports.FLAGS = exports.TYPE = exports.ERROR = void 0;
-const utils_1 = __nccwpck_require__(6972);
+const utils_1 = __nccwpck_require__(172);
 // C headers
 var ERROR;
 (function (ERROR) {
@@ -41807,7 +41807,7 @@ exports.SPECIAL_HEADERS = {
 
 /***/ }),
 
-/***/ 1630:
+/***/ 3870:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -41819,7 +41819,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 4826:
+/***/ 3434:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -41831,7 +41831,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 6972:
+/***/ 172:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -41852,13 +41852,13 @@ exports.enumToMap = enumToMap;
 
 /***/ }),
 
-/***/ 2781:
+/***/ 7501:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kClients } = __nccwpck_require__(1003)
-const Agent = __nccwpck_require__(3389)
+const { kClients } = __nccwpck_require__(6443)
+const Agent = __nccwpck_require__(7405)
 const {
   kAgent,
   kMockAgentSet,
@@ -41869,14 +41869,14 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(1501)
-const MockClient = __nccwpck_require__(6197)
-const MockPool = __nccwpck_require__(9396)
-const { matchValue, buildMockOptions } = __nccwpck_require__(1205)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(1059)
-const Dispatcher = __nccwpck_require__(2243)
-const Pluralizer = __nccwpck_require__(8233)
-const PendingInterceptorsFormatter = __nccwpck_require__(6110)
+} = __nccwpck_require__(1117)
+const MockClient = __nccwpck_require__(7365)
+const MockPool = __nccwpck_require__(4004)
+const { matchValue, buildMockOptions } = __nccwpck_require__(3397)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(8707)
+const Dispatcher = __nccwpck_require__(883)
+const Pluralizer = __nccwpck_require__(1529)
+const PendingInterceptorsFormatter = __nccwpck_require__(6142)
 
 class MockAgent extends Dispatcher {
   constructor (opts) {
@@ -42019,14 +42019,14 @@ module.exports = MockAgent
 
 /***/ }),
 
-/***/ 6197:
+/***/ 7365:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(5061)
-const { buildMockDispatch } = __nccwpck_require__(1205)
+const Client = __nccwpck_require__(3701)
+const { buildMockDispatch } = __nccwpck_require__(3397)
 const {
   kDispatches,
   kMockAgent,
@@ -42035,10 +42035,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(1501)
-const { MockInterceptor } = __nccwpck_require__(3319)
-const Symbols = __nccwpck_require__(1003)
-const { InvalidArgumentError } = __nccwpck_require__(1059)
+} = __nccwpck_require__(1117)
+const { MockInterceptor } = __nccwpck_require__(1511)
+const Symbols = __nccwpck_require__(6443)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
 
 /**
  * MockClient provides an API that extends the Client to influence the mockDispatches.
@@ -42085,12 +42085,12 @@ module.exports = MockClient
 
 /***/ }),
 
-/***/ 9037:
+/***/ 2429:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { UndiciError } = __nccwpck_require__(1059)
+const { UndiciError } = __nccwpck_require__(8707)
 
 const kMockNotMatchedError = Symbol.for('undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED')
 
@@ -42120,12 +42120,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3319:
+/***/ 1511:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(1205)
+const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(3397)
 const {
   kDispatches,
   kDispatchKey,
@@ -42133,9 +42133,9 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(1501)
-const { InvalidArgumentError } = __nccwpck_require__(1059)
-const { buildURL } = __nccwpck_require__(2272)
+} = __nccwpck_require__(1117)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
+const { buildURL } = __nccwpck_require__(3440)
 
 /**
  * Defines the scope API for an interceptor reply
@@ -42334,14 +42334,14 @@ module.exports.MockScope = MockScope
 
 /***/ }),
 
-/***/ 9396:
+/***/ 4004:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Pool = __nccwpck_require__(20)
-const { buildMockDispatch } = __nccwpck_require__(1205)
+const Pool = __nccwpck_require__(628)
+const { buildMockDispatch } = __nccwpck_require__(3397)
 const {
   kDispatches,
   kMockAgent,
@@ -42350,10 +42350,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(1501)
-const { MockInterceptor } = __nccwpck_require__(3319)
-const Symbols = __nccwpck_require__(1003)
-const { InvalidArgumentError } = __nccwpck_require__(1059)
+} = __nccwpck_require__(1117)
+const { MockInterceptor } = __nccwpck_require__(1511)
+const Symbols = __nccwpck_require__(6443)
+const { InvalidArgumentError } = __nccwpck_require__(8707)
 
 /**
  * MockPool provides an API that extends the Pool to influence the mockDispatches.
@@ -42400,7 +42400,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 1501:
+/***/ 1117:
 /***/ ((module) => {
 
 
@@ -42430,20 +42430,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1205:
+/***/ 3397:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { MockNotMatchedError } = __nccwpck_require__(9037)
+const { MockNotMatchedError } = __nccwpck_require__(2429)
 const {
   kDispatches,
   kMockAgent,
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(1501)
-const { buildURL } = __nccwpck_require__(2272)
+} = __nccwpck_require__(1117)
+const { buildURL } = __nccwpck_require__(3440)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
   types: {
@@ -42804,7 +42804,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6110:
+/***/ 6142:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -42854,7 +42854,7 @@ module.exports = class PendingInterceptorsFormatter {
 
 /***/ }),
 
-/***/ 8233:
+/***/ 1529:
 /***/ ((module) => {
 
 
@@ -42890,7 +42890,7 @@ module.exports = class Pluralizer {
 
 /***/ }),
 
-/***/ 7787:
+/***/ 6603:
 /***/ ((module) => {
 
 
@@ -43320,20 +43320,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3186:
+/***/ 9634:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(3165)
-const { urlEquals, getFieldValues } = __nccwpck_require__(7406)
-const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(2272)
-const { webidl } = __nccwpck_require__(1861)
-const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(1627)
-const { Request, fromInnerRequest } = __nccwpck_require__(268)
-const { kState } = __nccwpck_require__(907)
-const { fetching } = __nccwpck_require__(3345)
-const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(1168)
+const { kConstruct } = __nccwpck_require__(109)
+const { urlEquals, getFieldValues } = __nccwpck_require__(6798)
+const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(3440)
+const { webidl } = __nccwpck_require__(5893)
+const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9051)
+const { Request, fromInnerRequest } = __nccwpck_require__(9967)
+const { kState } = __nccwpck_require__(3627)
+const { fetching } = __nccwpck_require__(4398)
+const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(3168)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -44186,15 +44186,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4045:
+/***/ 3245:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(3165)
-const { Cache } = __nccwpck_require__(3186)
-const { webidl } = __nccwpck_require__(1861)
-const { kEnumerableProperty } = __nccwpck_require__(2272)
+const { kConstruct } = __nccwpck_require__(109)
+const { Cache } = __nccwpck_require__(9634)
+const { webidl } = __nccwpck_require__(5893)
+const { kEnumerableProperty } = __nccwpck_require__(3440)
 
 class CacheStorage {
   /**
@@ -44345,26 +44345,26 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3165:
+/***/ 109:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 module.exports = {
-  kConstruct: (__nccwpck_require__(1003).kConstruct)
+  kConstruct: (__nccwpck_require__(6443).kConstruct)
 }
 
 
 /***/ }),
 
-/***/ 7406:
+/***/ 6798:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { URLSerializer } = __nccwpck_require__(428)
-const { isValidHeaderName } = __nccwpck_require__(1168)
+const { URLSerializer } = __nccwpck_require__(1900)
+const { isValidHeaderName } = __nccwpck_require__(3168)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -44409,7 +44409,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2044:
+/***/ 1276:
 /***/ ((module) => {
 
 
@@ -44428,15 +44428,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6693:
+/***/ 9061:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseSetCookie } = __nccwpck_require__(7818)
-const { stringify } = __nccwpck_require__(1061)
-const { webidl } = __nccwpck_require__(1861)
-const { Headers } = __nccwpck_require__(548)
+const { parseSetCookie } = __nccwpck_require__(1978)
+const { stringify } = __nccwpck_require__(7797)
+const { webidl } = __nccwpck_require__(5893)
+const { Headers } = __nccwpck_require__(660)
 
 /**
  * @typedef {Object} Cookie
@@ -44619,14 +44619,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7818:
+/***/ 1978:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(2044)
-const { isCTLExcludingHtab } = __nccwpck_require__(1061)
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(428)
+const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(1276)
+const { isCTLExcludingHtab } = __nccwpck_require__(7797)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(1900)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -44936,7 +44936,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1061:
+/***/ 7797:
 /***/ ((module) => {
 
 
@@ -45295,13 +45295,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3535:
+/***/ 4031:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const buffer = __nccwpck_require__(4573)
 const { Transform } = __nccwpck_require__(7075)
-const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(9003)
+const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(4811)
 
 /**
  * @type {number[]} BOM
@@ -45876,23 +45876,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8742:
+/***/ 1238:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { pipeline } = __nccwpck_require__(7075)
-const { fetching } = __nccwpck_require__(3345)
-const { makeRequest } = __nccwpck_require__(268)
-const { webidl } = __nccwpck_require__(1861)
-const { EventSourceStream } = __nccwpck_require__(3535)
-const { parseMIMEType } = __nccwpck_require__(428)
-const { createFastMessageEvent } = __nccwpck_require__(5924)
-const { isNetworkError } = __nccwpck_require__(1627)
-const { delay } = __nccwpck_require__(9003)
-const { kEnumerableProperty } = __nccwpck_require__(2272)
-const { environmentSettingsObject } = __nccwpck_require__(1168)
-const { getGlobalDispatcher } = __nccwpck_require__(8085)
+const { fetching } = __nccwpck_require__(4398)
+const { makeRequest } = __nccwpck_require__(9967)
+const { webidl } = __nccwpck_require__(5893)
+const { EventSourceStream } = __nccwpck_require__(4031)
+const { parseMIMEType } = __nccwpck_require__(1900)
+const { createFastMessageEvent } = __nccwpck_require__(5188)
+const { isNetworkError } = __nccwpck_require__(9051)
+const { delay } = __nccwpck_require__(4811)
+const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { environmentSettingsObject } = __nccwpck_require__(3168)
+const { getGlobalDispatcher } = __nccwpck_require__(2581)
 
 let experimentalWarned = false
 
@@ -46366,7 +46366,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9003:
+/***/ 4811:
 /***/ ((module) => {
 
 
@@ -46410,12 +46410,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9852:
+/***/ 4492:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(2272)
+const util = __nccwpck_require__(3440)
 const {
   ReadableStreamFrom,
   isBlobLike,
@@ -46425,16 +46425,16 @@ const {
   fullyReadBody,
   extractMimeType,
   utf8DecodeBytes
-} = __nccwpck_require__(1168)
-const { FormData } = __nccwpck_require__(2134)
-const { kState } = __nccwpck_require__(907)
-const { webidl } = __nccwpck_require__(1861)
+} = __nccwpck_require__(3168)
+const { FormData } = __nccwpck_require__(5910)
+const { kState } = __nccwpck_require__(3627)
+const { webidl } = __nccwpck_require__(5893)
 const { Blob } = __nccwpck_require__(4573)
 const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
-const { serializeAMimeType } = __nccwpck_require__(428)
-const { multipartFormDataParser } = __nccwpck_require__(948)
+const { serializeAMimeType } = __nccwpck_require__(1900)
+const { multipartFormDataParser } = __nccwpck_require__(116)
 let random
 
 try {
@@ -46946,7 +46946,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5055:
+/***/ 4495:
 /***/ ((module) => {
 
 
@@ -47077,7 +47077,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 428:
+/***/ 1900:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -47828,12 +47828,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8701:
+/***/ 6653:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConnected, kSize } = __nccwpck_require__(1003)
+const { kConnected, kSize } = __nccwpck_require__(6443)
 
 class CompatWeakRef {
   constructor (value) {
@@ -47881,14 +47881,14 @@ module.exports = function () {
 
 /***/ }),
 
-/***/ 5114:
+/***/ 7114:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Blob, File } = __nccwpck_require__(4573)
-const { kState } = __nccwpck_require__(907)
-const { webidl } = __nccwpck_require__(1861)
+const { kState } = __nccwpck_require__(3627)
+const { webidl } = __nccwpck_require__(5893)
 
 // TODO(@KhafraDev): remove
 class FileLike {
@@ -48014,16 +48014,16 @@ module.exports = { FileLike, isFileLike }
 
 /***/ }),
 
-/***/ 948:
+/***/ 116:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(2272)
-const { utf8DecodeBytes } = __nccwpck_require__(1168)
-const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(428)
-const { isFileLike } = __nccwpck_require__(5114)
-const { makeEntry } = __nccwpck_require__(2134)
+const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
+const { utf8DecodeBytes } = __nccwpck_require__(3168)
+const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(1900)
+const { isFileLike } = __nccwpck_require__(7114)
+const { makeEntry } = __nccwpck_require__(5910)
 const assert = __nccwpck_require__(4589)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
@@ -48495,16 +48495,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2134:
+/***/ 5910:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isBlobLike, iteratorMixin } = __nccwpck_require__(1168)
-const { kState } = __nccwpck_require__(907)
-const { kEnumerableProperty } = __nccwpck_require__(2272)
-const { FileLike, isFileLike } = __nccwpck_require__(5114)
-const { webidl } = __nccwpck_require__(1861)
+const { isBlobLike, iteratorMixin } = __nccwpck_require__(3168)
+const { kState } = __nccwpck_require__(3627)
+const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { FileLike, isFileLike } = __nccwpck_require__(7114)
+const { webidl } = __nccwpck_require__(5893)
 const { File: NativeFile } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 
@@ -48754,7 +48754,7 @@ module.exports = { FormData, makeEntry }
 
 /***/ }),
 
-/***/ 5779:
+/***/ 1059:
 /***/ ((module) => {
 
 
@@ -48801,21 +48801,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 548:
+/***/ 660:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
 
 
 
-const { kConstruct } = __nccwpck_require__(1003)
-const { kEnumerableProperty } = __nccwpck_require__(2272)
+const { kConstruct } = __nccwpck_require__(6443)
+const { kEnumerableProperty } = __nccwpck_require__(3440)
 const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(1168)
-const { webidl } = __nccwpck_require__(1861)
+} = __nccwpck_require__(3168)
+const { webidl } = __nccwpck_require__(5893)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
@@ -49495,7 +49495,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3345:
+/***/ 4398:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
@@ -49508,9 +49508,9 @@ const {
   filterResponse,
   makeResponse,
   fromInnerResponse
-} = __nccwpck_require__(1627)
-const { HeadersList } = __nccwpck_require__(548)
-const { Request, cloneRequest } = __nccwpck_require__(268)
+} = __nccwpck_require__(9051)
+const { HeadersList } = __nccwpck_require__(660)
+const { Request, cloneRequest } = __nccwpck_require__(9967)
 const zlib = __nccwpck_require__(8522)
 const {
   bytesMatch,
@@ -49546,23 +49546,23 @@ const {
   buildContentRange,
   createInflate,
   extractMimeType
-} = __nccwpck_require__(1168)
-const { kState, kDispatcher } = __nccwpck_require__(907)
+} = __nccwpck_require__(3168)
+const { kState, kDispatcher } = __nccwpck_require__(3627)
 const assert = __nccwpck_require__(4589)
-const { safelyExtractBody, extractBody } = __nccwpck_require__(9852)
+const { safelyExtractBody, extractBody } = __nccwpck_require__(4492)
 const {
   redirectStatusSet,
   nullBodyStatus,
   safeMethodsSet,
   requestBodyHeader,
   subresourceSet
-} = __nccwpck_require__(5055)
+} = __nccwpck_require__(4495)
 const EE = __nccwpck_require__(8474)
 const { Readable, pipeline, finished } = __nccwpck_require__(7075)
-const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(2272)
-const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(428)
-const { getGlobalDispatcher } = __nccwpck_require__(8085)
-const { webidl } = __nccwpck_require__(1861)
+const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
+const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(1900)
+const { getGlobalDispatcher } = __nccwpck_require__(2581)
+const { webidl } = __nccwpck_require__(5893)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const GET_OR_HEAD = ['GET', 'HEAD']
 
@@ -51772,23 +51772,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 268:
+/***/ 9967:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* globals AbortController */
 
 
 
-const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(9852)
-const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(548)
-const { FinalizationRegistry } = __nccwpck_require__(8701)()
-const util = __nccwpck_require__(2272)
+const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(4492)
+const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(660)
+const { FinalizationRegistry } = __nccwpck_require__(6653)()
+const util = __nccwpck_require__(3440)
 const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(1168)
+} = __nccwpck_require__(3168)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -51798,12 +51798,12 @@ const {
   requestCredentials,
   requestCache,
   requestDuplex
-} = __nccwpck_require__(5055)
+} = __nccwpck_require__(4495)
 const { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util
-const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(907)
-const { webidl } = __nccwpck_require__(1861)
-const { URLSerializer } = __nccwpck_require__(428)
-const { kConstruct } = __nccwpck_require__(1003)
+const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(3627)
+const { webidl } = __nccwpck_require__(5893)
+const { URLSerializer } = __nccwpck_require__(1900)
+const { kConstruct } = __nccwpck_require__(6443)
 const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
@@ -52816,14 +52816,14 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 
 /***/ }),
 
-/***/ 1627:
+/***/ 9051:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(548)
-const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(9852)
-const util = __nccwpck_require__(2272)
+const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(660)
+const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(4492)
+const util = __nccwpck_require__(3440)
 const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
@@ -52835,16 +52835,16 @@ const {
   isErrorLike,
   isomorphicEncode,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(1168)
+} = __nccwpck_require__(3168)
 const {
   redirectStatusSet,
   nullBodyStatus
-} = __nccwpck_require__(5055)
-const { kState, kHeaders } = __nccwpck_require__(907)
-const { webidl } = __nccwpck_require__(1861)
-const { FormData } = __nccwpck_require__(2134)
-const { URLSerializer } = __nccwpck_require__(428)
-const { kConstruct } = __nccwpck_require__(1003)
+} = __nccwpck_require__(4495)
+const { kState, kHeaders } = __nccwpck_require__(3627)
+const { webidl } = __nccwpck_require__(5893)
+const { FormData } = __nccwpck_require__(5910)
+const { URLSerializer } = __nccwpck_require__(1900)
+const { kConstruct } = __nccwpck_require__(6443)
 const assert = __nccwpck_require__(4589)
 const { types } = __nccwpck_require__(7975)
 
@@ -53433,7 +53433,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 907:
+/***/ 3627:
 /***/ ((module) => {
 
 
@@ -53449,21 +53449,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1168:
+/***/ 3168:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Transform } = __nccwpck_require__(7075)
 const zlib = __nccwpck_require__(8522)
-const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(5055)
-const { getGlobalOrigin } = __nccwpck_require__(5779)
-const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(428)
+const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(4495)
+const { getGlobalOrigin } = __nccwpck_require__(1059)
+const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(1900)
 const { performance } = __nccwpck_require__(643)
-const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(2272)
+const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(3440)
 const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(1861)
+const { webidl } = __nccwpck_require__(5893)
 
 let supportedHashes = []
 
@@ -55088,14 +55088,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1861:
+/***/ 5893:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
-const { toUSVString } = __nccwpck_require__(2272)
+const { toUSVString } = __nccwpck_require__(3440)
 
 /** @type {import('../../../types/webidl').Webidl} */
 const webidl = {}
@@ -55790,7 +55790,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1727:
+/***/ 2607:
 /***/ ((module) => {
 
 
@@ -56087,7 +56087,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8755:
+/***/ 8355:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -56096,16 +56096,16 @@ const {
   staticPropertyDescriptors,
   readOperation,
   fireAProgressEvent
-} = __nccwpck_require__(234)
+} = __nccwpck_require__(3610)
 const {
   kState,
   kError,
   kResult,
   kEvents,
   kAborted
-} = __nccwpck_require__(9521)
-const { webidl } = __nccwpck_require__(1861)
-const { kEnumerableProperty } = __nccwpck_require__(2272)
+} = __nccwpck_require__(961)
+const { webidl } = __nccwpck_require__(5893)
+const { kEnumerableProperty } = __nccwpck_require__(3440)
 
 class FileReader extends EventTarget {
   constructor () {
@@ -56438,12 +56438,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7309:
+/***/ 8573:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(1861)
+const { webidl } = __nccwpck_require__(5893)
 
 const kState = Symbol('ProgressEvent state')
 
@@ -56523,7 +56523,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9521:
+/***/ 961:
 /***/ ((module) => {
 
 
@@ -56540,7 +56540,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 234:
+/***/ 3610:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -56551,10 +56551,10 @@ const {
   kResult,
   kAborted,
   kLastProgressEventFired
-} = __nccwpck_require__(9521)
-const { ProgressEvent } = __nccwpck_require__(7309)
-const { getEncoding } = __nccwpck_require__(1727)
-const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(428)
+} = __nccwpck_require__(961)
+const { ProgressEvent } = __nccwpck_require__(8573)
+const { getEncoding } = __nccwpck_require__(2607)
+const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(1900)
 const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
@@ -56938,27 +56938,27 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3969:
+/***/ 6897:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(6976)
+const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(736)
 const {
   kReadyState,
   kSentClose,
   kByteParser,
   kReceivedClose,
   kResponse
-} = __nccwpck_require__(4896)
-const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(3105)
-const { channels } = __nccwpck_require__(5726)
-const { CloseEvent } = __nccwpck_require__(5924)
-const { makeRequest } = __nccwpck_require__(268)
-const { fetching } = __nccwpck_require__(3345)
-const { Headers, getHeadersList } = __nccwpck_require__(548)
-const { getDecodeSplit } = __nccwpck_require__(1168)
-const { WebsocketFrameSend } = __nccwpck_require__(9104)
+} = __nccwpck_require__(1216)
+const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(8625)
+const { channels } = __nccwpck_require__(2414)
+const { CloseEvent } = __nccwpck_require__(5188)
+const { makeRequest } = __nccwpck_require__(9967)
+const { fetching } = __nccwpck_require__(4398)
+const { Headers, getHeadersList } = __nccwpck_require__(660)
+const { getDecodeSplit } = __nccwpck_require__(3168)
+const { WebsocketFrameSend } = __nccwpck_require__(3264)
 
 /** @type {import('crypto')} */
 let crypto
@@ -57316,7 +57316,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6976:
+/***/ 736:
 /***/ ((module) => {
 
 
@@ -57389,14 +57389,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5924:
+/***/ 5188:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(1861)
-const { kEnumerableProperty } = __nccwpck_require__(2272)
-const { kConstruct } = __nccwpck_require__(1003)
+const { webidl } = __nccwpck_require__(5893)
+const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(6443)
 const { MessagePort } = __nccwpck_require__(5919)
 
 /**
@@ -57725,12 +57725,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9104:
+/***/ 3264:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxUnsigned16Bit } = __nccwpck_require__(6976)
+const { maxUnsigned16Bit } = __nccwpck_require__(736)
 
 const BUFFER_SIZE = 16386
 
@@ -57828,14 +57828,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8029:
+/***/ 9469:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(3105)
-const { MessageSizeExceededError } = __nccwpck_require__(1059)
+const { isValidClientWindowBits } = __nccwpck_require__(8625)
+const { MessageSizeExceededError } = __nccwpck_require__(8707)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const kBuffer = Symbol('kBuffer')
@@ -57940,16 +57940,16 @@ module.exports = { PerMessageDeflate }
 
 /***/ }),
 
-/***/ 276:
+/***/ 1652:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const assert = __nccwpck_require__(4589)
-const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(6976)
-const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(4896)
-const { channels } = __nccwpck_require__(5726)
+const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(736)
+const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(1216)
+const { channels } = __nccwpck_require__(2414)
 const {
   isValidStatusCode,
   isValidOpcode,
@@ -57959,11 +57959,11 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(3105)
-const { WebsocketFrameSend } = __nccwpck_require__(9104)
-const { closeWebSocketConnection } = __nccwpck_require__(3969)
-const { PerMessageDeflate } = __nccwpck_require__(8029)
-const { MessageSizeExceededError } = __nccwpck_require__(1059)
+} = __nccwpck_require__(8625)
+const { WebsocketFrameSend } = __nccwpck_require__(3264)
+const { closeWebSocketConnection } = __nccwpck_require__(6897)
+const { PerMessageDeflate } = __nccwpck_require__(9469)
+const { MessageSizeExceededError } = __nccwpck_require__(8707)
 
 function failWebsocketConnectionWithCode (ws, code, reason) {
   closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason))
@@ -58474,14 +58474,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5388:
+/***/ 3900:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(9104)
-const { opcodes, sendHints } = __nccwpck_require__(6976)
-const FixedQueue = __nccwpck_require__(9220)
+const { WebsocketFrameSend } = __nccwpck_require__(3264)
+const { opcodes, sendHints } = __nccwpck_require__(736)
+const FixedQueue = __nccwpck_require__(4660)
 
 /** @type {typeof Uint8Array} */
 const FastBuffer = Buffer[Symbol.species]
@@ -58585,7 +58585,7 @@ module.exports = { SendQueue }
 
 /***/ }),
 
-/***/ 4896:
+/***/ 1216:
 /***/ ((module) => {
 
 
@@ -58604,16 +58604,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3105:
+/***/ 8625:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(4896)
-const { states, opcodes } = __nccwpck_require__(6976)
-const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(5924)
+const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(1216)
+const { states, opcodes } = __nccwpck_require__(736)
+const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(5188)
 const { isUtf8 } = __nccwpck_require__(4573)
-const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(428)
+const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(1900)
 
 /* globals Blob */
 
@@ -58933,15 +58933,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5358:
+/***/ 3726:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(1861)
-const { URLSerializer } = __nccwpck_require__(428)
-const { environmentSettingsObject } = __nccwpck_require__(1168)
-const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(6976)
+const { webidl } = __nccwpck_require__(5893)
+const { URLSerializer } = __nccwpck_require__(1900)
+const { environmentSettingsObject } = __nccwpck_require__(3168)
+const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(736)
 const {
   kWebSocketURL,
   kReadyState,
@@ -58950,21 +58950,21 @@ const {
   kResponse,
   kSentClose,
   kByteParser
-} = __nccwpck_require__(4896)
+} = __nccwpck_require__(1216)
 const {
   isConnecting,
   isEstablished,
   isClosing,
   isValidSubprotocol,
   fireEvent
-} = __nccwpck_require__(3105)
-const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(3969)
-const { ByteParser } = __nccwpck_require__(276)
-const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(2272)
-const { getGlobalDispatcher } = __nccwpck_require__(8085)
+} = __nccwpck_require__(8625)
+const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(6897)
+const { ByteParser } = __nccwpck_require__(1652)
+const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(3440)
+const { getGlobalDispatcher } = __nccwpck_require__(2581)
 const { types } = __nccwpck_require__(7975)
-const { ErrorEvent, CloseEvent } = __nccwpck_require__(5924)
-const { SendQueue } = __nccwpck_require__(5388)
+const { ErrorEvent, CloseEvent } = __nccwpck_require__(5188)
+const { SendQueue } = __nccwpck_require__(3900)
 
 // https://websockets.spec.whatwg.org/#interface-definition
 class WebSocket extends EventTarget {
@@ -59794,18 +59794,18 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 5434:
+/***/ 7349:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var Scalar = __nccwpck_require__(2765);
-var YAMLMap = __nccwpck_require__(1950);
-var YAMLSeq = __nccwpck_require__(7495);
-var resolveBlockMap = __nccwpck_require__(6519);
-var resolveBlockSeq = __nccwpck_require__(2662);
-var resolveFlowCollection = __nccwpck_require__(4206);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveBlockMap = __nccwpck_require__(7103);
+var resolveBlockSeq = __nccwpck_require__(334);
+var resolveFlowCollection = __nccwpck_require__(3142);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -59891,15 +59891,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 5899:
+/***/ 3683:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(6885);
-var composeNode = __nccwpck_require__(4873);
-var resolveEnd = __nccwpck_require__(644);
-var resolveProps = __nccwpck_require__(2207);
+var Document = __nccwpck_require__(3021);
+var composeNode = __nccwpck_require__(5937);
+var resolveEnd = __nccwpck_require__(7788);
+var resolveProps = __nccwpck_require__(4631);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -59943,17 +59943,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 4873:
+/***/ 5937:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7641);
-var identity = __nccwpck_require__(415);
-var composeCollection = __nccwpck_require__(5434);
-var composeScalar = __nccwpck_require__(3293);
-var resolveEnd = __nccwpck_require__(644);
-var utilEmptyScalarPosition = __nccwpck_require__(4831);
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var composeCollection = __nccwpck_require__(7349);
+var composeScalar = __nccwpck_require__(5413);
+var resolveEnd = __nccwpck_require__(7788);
+var utilEmptyScalarPosition = __nccwpck_require__(2599);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -60062,15 +60062,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 3293:
+/***/ 5413:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var Scalar = __nccwpck_require__(2765);
-var resolveBlockScalar = __nccwpck_require__(809);
-var resolveFlowScalar = __nccwpck_require__(8066);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var resolveBlockScalar = __nccwpck_require__(8913);
+var resolveFlowScalar = __nccwpck_require__(6842);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -60157,18 +60157,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 3480:
+/***/ 9984:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(2342);
-var Document = __nccwpck_require__(6885);
-var errors = __nccwpck_require__(3376);
-var identity = __nccwpck_require__(415);
-var composeDoc = __nccwpck_require__(5899);
-var resolveEnd = __nccwpck_require__(644);
+var directives = __nccwpck_require__(1342);
+var Document = __nccwpck_require__(3021);
+var errors = __nccwpck_require__(1464);
+var identity = __nccwpck_require__(1127);
+var composeDoc = __nccwpck_require__(3683);
+var resolveEnd = __nccwpck_require__(7788);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -60388,17 +60388,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 6519:
+/***/ 7103:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(4245);
-var YAMLMap = __nccwpck_require__(1950);
-var resolveProps = __nccwpck_require__(2207);
-var utilContainsNewline = __nccwpck_require__(9699);
-var utilFlowIndentCheck = __nccwpck_require__(7723);
-var utilMapIncludes = __nccwpck_require__(8539);
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
+var resolveProps = __nccwpck_require__(4631);
+var utilContainsNewline = __nccwpck_require__(9499);
+var utilFlowIndentCheck = __nccwpck_require__(4051);
+var utilMapIncludes = __nccwpck_require__(1187);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -60512,12 +60512,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 809:
+/***/ 8913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2765);
+var Scalar = __nccwpck_require__(3301);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -60719,14 +60719,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 2662:
+/***/ 334:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(7495);
-var resolveProps = __nccwpck_require__(2207);
-var utilFlowIndentCheck = __nccwpck_require__(7723);
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveProps = __nccwpck_require__(4631);
+var utilFlowIndentCheck = __nccwpck_require__(4051);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -60777,7 +60777,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 644:
+/***/ 7788:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -60823,19 +60823,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 4206:
+/***/ 3142:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var Pair = __nccwpck_require__(4245);
-var YAMLMap = __nccwpck_require__(1950);
-var YAMLSeq = __nccwpck_require__(7495);
-var resolveEnd = __nccwpck_require__(644);
-var resolveProps = __nccwpck_require__(2207);
-var utilContainsNewline = __nccwpck_require__(9699);
-var utilMapIncludes = __nccwpck_require__(8539);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveEnd = __nccwpck_require__(7788);
+var resolveProps = __nccwpck_require__(4631);
+var utilContainsNewline = __nccwpck_require__(9499);
+var utilMapIncludes = __nccwpck_require__(1187);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -61039,13 +61039,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 8066:
+/***/ 6842:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2765);
-var resolveEnd = __nccwpck_require__(644);
+var Scalar = __nccwpck_require__(3301);
+var resolveEnd = __nccwpck_require__(7788);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -61274,7 +61274,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 2207:
+/***/ 4631:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -61429,7 +61429,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 9699:
+/***/ 9499:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -61472,7 +61472,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 4831:
+/***/ 2599:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -61507,12 +61507,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 7723:
+/***/ 4051:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(9699);
+var utilContainsNewline = __nccwpck_require__(9499);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -61531,12 +61531,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 8539:
+/***/ 1187:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
+var identity = __nccwpck_require__(1127);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -61553,22 +61553,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 6885:
+/***/ 3021:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7641);
-var Collection = __nccwpck_require__(3469);
-var identity = __nccwpck_require__(415);
-var Pair = __nccwpck_require__(4245);
-var toJS = __nccwpck_require__(915);
-var Schema = __nccwpck_require__(8296);
-var stringifyDocument = __nccwpck_require__(7653);
-var anchors = __nccwpck_require__(5236);
-var applyReviver = __nccwpck_require__(5797);
-var createNode = __nccwpck_require__(2076);
-var directives = __nccwpck_require__(2342);
+var Alias = __nccwpck_require__(4065);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var toJS = __nccwpck_require__(6424);
+var Schema = __nccwpck_require__(5840);
+var stringifyDocument = __nccwpck_require__(6829);
+var anchors = __nccwpck_require__(1596);
+var applyReviver = __nccwpck_require__(3661);
+var createNode = __nccwpck_require__(2404);
+var directives = __nccwpck_require__(1342);
 
 class Document {
     constructor(value, replacer, options) {
@@ -61897,13 +61897,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 5236:
+/***/ 1596:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var visit = __nccwpck_require__(292);
+var identity = __nccwpck_require__(1127);
+var visit = __nccwpck_require__(204);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -61980,7 +61980,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 5797:
+/***/ 3661:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -62044,14 +62044,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 2076:
+/***/ 2404:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7641);
-var identity = __nccwpck_require__(415);
-var Scalar = __nccwpck_require__(2765);
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -62141,13 +62141,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 2342:
+/***/ 1342:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var visit = __nccwpck_require__(292);
+var identity = __nccwpck_require__(1127);
+var visit = __nccwpck_require__(204);
 
 const escapeChars = {
     '!': '%21',
@@ -62326,7 +62326,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 3376:
+/***/ 1464:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -62395,28 +62395,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 7207:
+/***/ 8815:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(3480);
-var Document = __nccwpck_require__(6885);
-var Schema = __nccwpck_require__(8296);
-var errors = __nccwpck_require__(3376);
-var Alias = __nccwpck_require__(7641);
-var identity = __nccwpck_require__(415);
-var Pair = __nccwpck_require__(4245);
-var Scalar = __nccwpck_require__(2765);
-var YAMLMap = __nccwpck_require__(1950);
-var YAMLSeq = __nccwpck_require__(7495);
-var cst = __nccwpck_require__(5421);
-var lexer = __nccwpck_require__(2081);
-var lineCounter = __nccwpck_require__(4588);
-var parser = __nccwpck_require__(6651);
-var publicApi = __nccwpck_require__(8759);
-var visit = __nccwpck_require__(292);
+var composer = __nccwpck_require__(9984);
+var Document = __nccwpck_require__(3021);
+var Schema = __nccwpck_require__(5840);
+var errors = __nccwpck_require__(1464);
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var cst = __nccwpck_require__(3461);
+var lexer = __nccwpck_require__(361);
+var lineCounter = __nccwpck_require__(6628);
+var parser = __nccwpck_require__(3456);
+var publicApi = __nccwpck_require__(4047);
+var visit = __nccwpck_require__(204);
 
 
 
@@ -62443,17 +62443,17 @@ __webpack_unused_export__ = cst;
 __webpack_unused_export__ = lexer.Lexer;
 exports.HN = lineCounter.LineCounter;
 __webpack_unused_export__ = parser.Parser;
-__webpack_unused_export__ = publicApi.parse;
+exports.qg = publicApi.parse;
 exports.hR = publicApi.parseAllDocuments;
 __webpack_unused_export__ = publicApi.parseDocument;
-__webpack_unused_export__ = publicApi.stringify;
+exports.As = publicApi.stringify;
 __webpack_unused_export__ = visit.visit;
 __webpack_unused_export__ = visit.visitAsync;
 
 
 /***/ }),
 
-/***/ 2745:
+/***/ 7249:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -62479,16 +62479,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 7641:
+/***/ 4065:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(5236);
-var visit = __nccwpck_require__(292);
-var identity = __nccwpck_require__(415);
-var Node = __nccwpck_require__(6617);
-var toJS = __nccwpck_require__(915);
+var anchors = __nccwpck_require__(1596);
+var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
+var toJS = __nccwpck_require__(6424);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -62606,14 +62606,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 3469:
+/***/ 101:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2076);
-var identity = __nccwpck_require__(415);
-var Node = __nccwpck_require__(6617);
+var createNode = __nccwpck_require__(2404);
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -62764,14 +62764,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 6617:
+/***/ 6673:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(5797);
-var identity = __nccwpck_require__(415);
-var toJS = __nccwpck_require__(915);
+var applyReviver = __nccwpck_require__(3661);
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(6424);
 
 class NodeBase {
     constructor(type) {
@@ -62811,15 +62811,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 4245:
+/***/ 7165:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2076);
-var stringifyPair = __nccwpck_require__(5004);
-var addPairToJSMap = __nccwpck_require__(9256);
-var identity = __nccwpck_require__(415);
+var createNode = __nccwpck_require__(2404);
+var stringifyPair = __nccwpck_require__(9748);
+var addPairToJSMap = __nccwpck_require__(7104);
+var identity = __nccwpck_require__(1127);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -62857,14 +62857,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 2765:
+/***/ 3301:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var Node = __nccwpck_require__(6617);
-var toJS = __nccwpck_require__(915);
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
+var toJS = __nccwpck_require__(6424);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -62891,17 +62891,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 1950:
+/***/ 4454:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(6340);
-var addPairToJSMap = __nccwpck_require__(9256);
-var Collection = __nccwpck_require__(3469);
-var identity = __nccwpck_require__(415);
-var Pair = __nccwpck_require__(4245);
-var Scalar = __nccwpck_require__(2765);
+var stringifyCollection = __nccwpck_require__(1212);
+var addPairToJSMap = __nccwpck_require__(7104);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -63045,17 +63045,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 7495:
+/***/ 2223:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2076);
-var stringifyCollection = __nccwpck_require__(6340);
-var Collection = __nccwpck_require__(3469);
-var identity = __nccwpck_require__(415);
-var Scalar = __nccwpck_require__(2765);
-var toJS = __nccwpck_require__(915);
+var createNode = __nccwpck_require__(2404);
+var stringifyCollection = __nccwpck_require__(1212);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var toJS = __nccwpck_require__(6424);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -63167,16 +63167,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 9256:
+/***/ 7104:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(2745);
-var merge = __nccwpck_require__(6220);
-var stringify = __nccwpck_require__(732);
-var identity = __nccwpck_require__(415);
-var toJS = __nccwpck_require__(915);
+var log = __nccwpck_require__(7249);
+var merge = __nccwpck_require__(452);
+var stringify = __nccwpck_require__(2148);
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(6424);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -63239,7 +63239,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 415:
+/***/ 1127:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -63299,12 +63299,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 915:
+/***/ 6424:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
+var identity = __nccwpck_require__(1127);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -63345,15 +63345,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 1366:
+/***/ 110:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(809);
-var resolveFlowScalar = __nccwpck_require__(8066);
-var errors = __nccwpck_require__(3376);
-var stringifyString = __nccwpck_require__(501);
+var resolveBlockScalar = __nccwpck_require__(8913);
+var resolveFlowScalar = __nccwpck_require__(6842);
+var errors = __nccwpck_require__(1464);
+var stringifyString = __nccwpck_require__(3069);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -63570,7 +63570,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 8013:
+/***/ 1733:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -63640,7 +63640,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 4555:
+/***/ 7715:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -63746,14 +63746,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 5421:
+/***/ 3461:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(1366);
-var cstStringify = __nccwpck_require__(8013);
-var cstVisit = __nccwpck_require__(4555);
+var cstScalar = __nccwpck_require__(110);
+var cstStringify = __nccwpck_require__(1733);
+var cstVisit = __nccwpck_require__(7715);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -63865,12 +63865,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 2081:
+/***/ 361:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(5421);
+var cst = __nccwpck_require__(3461);
 
 /*
 START -> stream
@@ -64595,7 +64595,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 4588:
+/***/ 6628:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -64643,14 +64643,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 6651:
+/***/ 3456:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(5421);
-var lexer = __nccwpck_require__(2081);
+var cst = __nccwpck_require__(3461);
+var lexer = __nccwpck_require__(361);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -65630,18 +65630,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 8759:
+/***/ 4047:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(3480);
-var Document = __nccwpck_require__(6885);
-var errors = __nccwpck_require__(3376);
-var log = __nccwpck_require__(2745);
-var identity = __nccwpck_require__(415);
-var lineCounter = __nccwpck_require__(4588);
-var parser = __nccwpck_require__(6651);
+var composer = __nccwpck_require__(9984);
+var Document = __nccwpck_require__(3021);
+var errors = __nccwpck_require__(1464);
+var log = __nccwpck_require__(7249);
+var identity = __nccwpck_require__(1127);
+var lineCounter = __nccwpck_require__(6628);
+var parser = __nccwpck_require__(3456);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -65744,16 +65744,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 8296:
+/***/ 5840:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var map = __nccwpck_require__(7683);
-var seq = __nccwpck_require__(4066);
-var string = __nccwpck_require__(4088);
-var tags = __nccwpck_require__(3578);
+var identity = __nccwpck_require__(1127);
+var map = __nccwpck_require__(7451);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var tags = __nccwpck_require__(18);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -65790,13 +65790,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 7683:
+/***/ 7451:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var YAMLMap = __nccwpck_require__(1950);
+var identity = __nccwpck_require__(1127);
+var YAMLMap = __nccwpck_require__(4454);
 
 const map = {
     collection: 'map',
@@ -65816,12 +65816,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 1528:
+/***/ 3632:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2765);
+var Scalar = __nccwpck_require__(3301);
 
 const nullTag = {
     identify: value => value == null,
@@ -65840,13 +65840,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 4066:
+/***/ 1706:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var YAMLSeq = __nccwpck_require__(7495);
+var identity = __nccwpck_require__(1127);
+var YAMLSeq = __nccwpck_require__(2223);
 
 const seq = {
     collection: 'seq',
@@ -65866,12 +65866,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 4088:
+/***/ 6464:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(501);
+var stringifyString = __nccwpck_require__(3069);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -65889,12 +65889,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 7247:
+/***/ 3959:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2765);
+var Scalar = __nccwpck_require__(3301);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -65917,13 +65917,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 7661:
+/***/ 8405:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2765);
-var stringifyNumber = __nccwpck_require__(2729);
+var Scalar = __nccwpck_require__(3301);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -65971,12 +65971,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 9546:
+/***/ 9874:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(2729);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -66020,18 +66020,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 9032:
+/***/ 896:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7683);
-var _null = __nccwpck_require__(1528);
-var seq = __nccwpck_require__(4066);
-var string = __nccwpck_require__(4088);
-var bool = __nccwpck_require__(7247);
-var float = __nccwpck_require__(7661);
-var int = __nccwpck_require__(9546);
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var bool = __nccwpck_require__(3959);
+var float = __nccwpck_require__(8405);
+var int = __nccwpck_require__(9874);
 
 const schema = [
     map.map,
@@ -66052,14 +66052,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 7519:
+/***/ 3559:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2765);
-var map = __nccwpck_require__(7683);
-var seq = __nccwpck_require__(4066);
+var Scalar = __nccwpck_require__(3301);
+var map = __nccwpck_require__(7451);
+var seq = __nccwpck_require__(1706);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -66123,27 +66123,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 3578:
+/***/ 18:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7683);
-var _null = __nccwpck_require__(1528);
-var seq = __nccwpck_require__(4066);
-var string = __nccwpck_require__(4088);
-var bool = __nccwpck_require__(7247);
-var float = __nccwpck_require__(7661);
-var int = __nccwpck_require__(9546);
-var schema = __nccwpck_require__(9032);
-var schema$1 = __nccwpck_require__(7519);
-var binary = __nccwpck_require__(4011);
-var merge = __nccwpck_require__(6220);
-var omap = __nccwpck_require__(2775);
-var pairs = __nccwpck_require__(1705);
-var schema$2 = __nccwpck_require__(1921);
-var set = __nccwpck_require__(832);
-var timestamp = __nccwpck_require__(168);
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var bool = __nccwpck_require__(3959);
+var float = __nccwpck_require__(8405);
+var int = __nccwpck_require__(9874);
+var schema = __nccwpck_require__(896);
+var schema$1 = __nccwpck_require__(3559);
+var binary = __nccwpck_require__(6083);
+var merge = __nccwpck_require__(452);
+var omap = __nccwpck_require__(303);
+var pairs = __nccwpck_require__(8385);
+var schema$2 = __nccwpck_require__(5913);
+var set = __nccwpck_require__(1528);
+var timestamp = __nccwpck_require__(4371);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -66229,14 +66229,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 4011:
+/***/ 6083:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(2765);
-var stringifyString = __nccwpck_require__(501);
+var Scalar = __nccwpck_require__(3301);
+var stringifyString = __nccwpck_require__(3069);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -66306,12 +66306,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 2214:
+/***/ 8398:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2765);
+var Scalar = __nccwpck_require__(3301);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -66342,13 +66342,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 9614:
+/***/ 5782:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2765);
-var stringifyNumber = __nccwpck_require__(2729);
+var Scalar = __nccwpck_require__(3301);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -66399,12 +66399,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 6257:
+/***/ 873:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(2729);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -66482,13 +66482,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 6220:
+/***/ 452:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var Scalar = __nccwpck_require__(2765);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -66560,16 +66560,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 2775:
+/***/ 303:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var toJS = __nccwpck_require__(915);
-var YAMLMap = __nccwpck_require__(1950);
-var YAMLSeq = __nccwpck_require__(7495);
-var pairs = __nccwpck_require__(1705);
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(6424);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var pairs = __nccwpck_require__(8385);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -66644,15 +66644,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 1705:
+/***/ 8385:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var Pair = __nccwpck_require__(4245);
-var Scalar = __nccwpck_require__(2765);
-var YAMLSeq = __nccwpck_require__(7495);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
+var YAMLSeq = __nccwpck_require__(2223);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -66733,24 +66733,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 1921:
+/***/ 5913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7683);
-var _null = __nccwpck_require__(1528);
-var seq = __nccwpck_require__(4066);
-var string = __nccwpck_require__(4088);
-var binary = __nccwpck_require__(4011);
-var bool = __nccwpck_require__(2214);
-var float = __nccwpck_require__(9614);
-var int = __nccwpck_require__(6257);
-var merge = __nccwpck_require__(6220);
-var omap = __nccwpck_require__(2775);
-var pairs = __nccwpck_require__(1705);
-var set = __nccwpck_require__(832);
-var timestamp = __nccwpck_require__(168);
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var binary = __nccwpck_require__(6083);
+var bool = __nccwpck_require__(8398);
+var float = __nccwpck_require__(5782);
+var int = __nccwpck_require__(873);
+var merge = __nccwpck_require__(452);
+var omap = __nccwpck_require__(303);
+var pairs = __nccwpck_require__(8385);
+var set = __nccwpck_require__(1528);
+var timestamp = __nccwpck_require__(4371);
 
 const schema = [
     map.map,
@@ -66781,14 +66781,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 832:
+/***/ 1528:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var Pair = __nccwpck_require__(4245);
-var YAMLMap = __nccwpck_require__(1950);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -66884,12 +66884,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 168:
+/***/ 4371:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(2729);
+var stringifyNumber = __nccwpck_require__(8689);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -66996,7 +66996,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 3699:
+/***/ 4475:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -67154,15 +67154,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 732:
+/***/ 2148:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(5236);
-var identity = __nccwpck_require__(415);
-var stringifyComment = __nccwpck_require__(8927);
-var stringifyString = __nccwpck_require__(501);
+var anchors = __nccwpck_require__(1596);
+var identity = __nccwpck_require__(1127);
+var stringifyComment = __nccwpck_require__(9799);
+var stringifyString = __nccwpck_require__(3069);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -67293,14 +67293,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 6340:
+/***/ 1212:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var stringify = __nccwpck_require__(732);
-var stringifyComment = __nccwpck_require__(8927);
+var identity = __nccwpck_require__(1127);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -67455,7 +67455,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 8927:
+/***/ 9799:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -67486,14 +67486,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 7653:
+/***/ 6829:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var stringify = __nccwpck_require__(732);
-var stringifyComment = __nccwpck_require__(8927);
+var identity = __nccwpck_require__(1127);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -67580,7 +67580,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 2729:
+/***/ 8689:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -67614,15 +67614,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 5004:
+/***/ 9748:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
-var Scalar = __nccwpck_require__(2765);
-var stringify = __nccwpck_require__(732);
-var stringifyComment = __nccwpck_require__(8927);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -67773,13 +67773,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 501:
+/***/ 3069:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2765);
-var foldFlowLines = __nccwpck_require__(3699);
+var Scalar = __nccwpck_require__(3301);
+var foldFlowLines = __nccwpck_require__(4475);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -68118,12 +68118,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 292:
+/***/ 204:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(415);
+var identity = __nccwpck_require__(1127);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -68464,7 +68464,7 @@ var external_node_fs_ = __nccwpck_require__(3024);
 var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/utils.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
@@ -68500,7 +68500,7 @@ function toCommandProperties(annotationProperties) {
     };
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/command.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
 
 
 /**
@@ -68596,7 +68596,7 @@ function escapeProperty(s) {
 const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
 ;// CONCATENATED MODULE: external "fs"
 const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/file-command.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -68639,7 +68639,7 @@ var external_http_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
 var external_https_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_https_, 2);
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/http-client/lib/proxy.js
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
     if (checkBypass(reqUrl)) {
@@ -68730,11 +68730,11 @@ class DecodedURL extends URL {
     }
 }
 //# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ../../work/main/node_modules/tunnel/index.js
-var tunnel = __nccwpck_require__(8258);
-// EXTERNAL MODULE: ../../work/main/node_modules/undici/index.js
-var undici = __nccwpck_require__(576);
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/http-client/lib/index.js
+// EXTERNAL MODULE: ./node_modules/tunnel/index.js
+var tunnel = __nccwpck_require__(770);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var undici = __nccwpck_require__(6752);
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -69431,7 +69431,7 @@ class lib_HttpClient {
 }
 const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/http-client/lib/auth.js
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
 var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -69507,7 +69507,7 @@ class PersonalAccessTokenCredentialHandler {
     }
 }
 //# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/oidc-utils.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
 var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -69581,7 +69581,7 @@ class oidc_utils_OidcClient {
     }
 }
 //# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/summary.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
 var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -69862,7 +69862,7 @@ const _summary = new Summary();
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
 const summary = _summary;
 //# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/path-utils.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
 
 /**
  * toPosixPath converts the given path to the posix form. On Windows, \\ will be
@@ -69904,7 +69904,7 @@ var external_events_ = __nccwpck_require__(4434);
 const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/io/lib/io-util.js
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
 var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -70084,7 +70084,7 @@ function getCmdPath() {
     return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
 }
 //# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/io/lib/io.js
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
 var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -70358,7 +70358,7 @@ function io_copyFile(srcFile, destFile, force) {
 //# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/exec/lib/toolrunner.js
+;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
 var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -70946,7 +70946,7 @@ class ExecState extends external_events_.EventEmitter {
     }
 }
 //# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/exec/lib/exec.js
+;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
 var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -71026,7 +71026,7 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/platform.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -71091,7 +71091,7 @@ function getDetails() {
     });
 }
 //# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/core.js
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
 var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -72336,8 +72336,18 @@ function upstreamCredentials(input) {
 function registryFlags(registryConfig, opts) {
     return [...(opts.plainHttp ? ["--plain-http"] : []), "--registry-config", registryConfig];
 }
-function helmPullRepoArgs(repoUrl, name, version, destination) {
-    return ["pull", "--repo", repoUrl, name, "--version", version, "--destination", destination];
+function helmPullRepoArgs(repoUrl, name, version, destination, opts = {}) {
+    return [
+        "pull",
+        "--repo",
+        repoUrl,
+        name,
+        "--version",
+        version,
+        "--destination",
+        destination,
+        ...(opts.prov ? ["--prov"] : []),
+    ];
 }
 function helmPullOciArgs(reference, version, destination, registryConfig, opts = {}) {
     if (!reference.startsWith("oci://"))
@@ -72380,11 +72390,11 @@ class Helm {
     constructor(options) {
         this.options = options;
     }
-    /** `helm pull --repo URL NAME --version V`: returns the path of the downloaded `.tgz`. */
-    async pullFromRepository(repoUrl, name, version, destination) {
+    /** `helm pull --repo URL NAME --version V [--prov]`: returns the path of the downloaded `.tgz`. */
+    async pullFromRepository(repoUrl, name, version, destination, opts = {}) {
         await runTool("helm", this.options, {
             subcommand: "pull",
-            args: helmPullRepoArgs(repoUrl, name, version, destination),
+            args: helmPullRepoArgs(repoUrl, name, version, destination, opts),
             action: `helm pull ${name} ${version} from ${repoUrl}`,
         });
         return (0,external_node_path_.join)(destination, `${name}-${version}.tgz`);
@@ -72446,9 +72456,9 @@ class Helm {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: ../../work/main/node_modules/semver/index.js
-var node_modules_semver = __nccwpck_require__(776);
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/tool-cache/lib/manifest.js
+// EXTERNAL MODULE: ./node_modules/semver/index.js
+var node_modules_semver = __nccwpck_require__(2088);
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/manifest.js
 var manifest_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -72558,7 +72568,7 @@ function _readLinuxVersionFile() {
 const external_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
 // EXTERNAL MODULE: external "util"
 var external_util_ = __nccwpck_require__(9023);
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/tool-cache/lib/retry-helper.js
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/retry-helper.js
 var retry_helper_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -72619,7 +72629,7 @@ class RetryHelper {
     }
 }
 //# sourceMappingURL=retry-helper.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/tool-cache/lib/tool-cache.js
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/tool-cache.js
 var tool_cache_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -73824,7 +73834,11 @@ function createCopier(options) {
         }
         const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(options.workDir, "ecr-mirror-chart-"));
         try {
-            const file = await helm.pullFromRepository(chart.source, chart.name, chart.version, dir);
+            // `--prov` keeps the provenance file when the repository publishes one: helm push then stores it as a
+            // layer beside the chart (a repository without one only makes helm print a warning).
+            const file = await helm.pullFromRepository(chart.source, chart.name, chart.version, dir, {
+                prov: true,
+            });
             const parent = slash < 0 ? "" : `/${step.repository.slice(0, slash)}`;
             const pushed = await helm.push(file, `oci://${registry}${parent}`, {
                 plainHttp: options.targetPlainHttp,
@@ -73886,8 +73900,8 @@ function createCopier(options) {
     }
 }
 
-// EXTERNAL MODULE: ../../work/main/node_modules/@aws-sdk/client-ecr/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(7593);
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-ecr/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(8249);
 ;// CONCATENATED MODULE: ./src/execute/ecr-changes.ts
 /**
  * The changes ecr-mirror makes through ECR's API: create a repository with the list's settings (tag
@@ -74135,8 +74149,2645 @@ async function writeSyncReport(path, json) {
     await (0,promises_.writeFile)(path, `${JSON.stringify(json, null, 2)}\n`);
 }
 
+;// CONCATENATED MODULE: ./src/git/event.ts
+// Which branch commit-back may write to, decided from the workflow event alone. Pure: the facts
+// are read once from the runner's environment (`readEventFacts`) and judged by `decideCommitBack`.
+
+const BRANCH_EVENTS = new Set([
+    "push",
+    "schedule",
+    "workflow_dispatch",
+    "repository_dispatch",
+    "workflow_run",
+]);
+const PULL_REQUEST_EVENTS = new Set(["pull_request", "pull_request_target"]);
+/** Whether commit-back may run for this event, and onto which branch. */
+function decideCommitBack(event, allowOnPullRequest) {
+    if (PULL_REQUEST_EVENTS.has(event.name)) {
+        if (event.isFork) {
+            return {
+                allowed: false,
+                reason: "the pull request comes from a fork: its token cannot write here, and commit-back never writes on a fork's behalf",
+            };
+        }
+        if (!allowOnPullRequest) {
+            return {
+                allowed: false,
+                reason: `commit-back is off for ${event.name} events (turn it on for same-repository pull requests with the commit-on-pull-request option)`,
+            };
+        }
+        if (!event.headRef) {
+            return {
+                allowed: false,
+                reason: "the pull request's head branch is unknown (GITHUB_HEAD_REF is empty)",
+            };
+        }
+        return { allowed: true, branch: event.headRef };
+    }
+    if (!BRANCH_EVENTS.has(event.name)) {
+        return { allowed: false, reason: `commit-back does not run for ${event.name || "unknown"} events` };
+    }
+    if (event.refType === "tag") {
+        return { allowed: false, reason: `the run is for the tag ${event.refName}, not a branch` };
+    }
+    if (!event.refName) {
+        return { allowed: false, reason: "the branch is unknown (GITHUB_REF_NAME is empty)" };
+    }
+    return { allowed: true, branch: event.refName };
+}
+/** Reads the event facts from the runner's environment and the event payload (`GITHUB_EVENT_PATH`). */
+async function readEventFacts(env = process.env) {
+    const name = env.GITHUB_EVENT_NAME ?? "";
+    let isFork = false;
+    if (PULL_REQUEST_EVENTS.has(name)) {
+        let payload = {};
+        if (env.GITHUB_EVENT_PATH) {
+            payload = JSON.parse(await (0,promises_.readFile)(env.GITHUB_EVENT_PATH, "utf8"));
+        }
+        isFork = isForkPullRequest(payload, env.GITHUB_REPOSITORY ?? "");
+    }
+    return {
+        name,
+        refName: env.GITHUB_REF_NAME ?? "",
+        refType: env.GITHUB_REF_TYPE ?? "",
+        headRef: env.GITHUB_HEAD_REF ?? "",
+        isFork,
+    };
+}
+/**
+ * A pull request is treated as a fork's unless its head repository is known to be this one: a
+ * missing payload or a deleted head repository (`head.repo: null`) counts as a fork.
+ */
+function isForkPullRequest(payload, repository) {
+    const head = payload.pull_request?.head?.repo?.full_name;
+    const base = payload.repository?.full_name ?? repository;
+    if (!head || !base)
+        return true;
+    return head.toLowerCase() !== base.toLowerCase();
+}
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./src/git/git.ts
+// Runs git with argv arrays in one repository. Credentials travel as an HTTP header that exists
+// only in the environment of the git process that needs it (GIT_CONFIG_COUNT/KEY/VALUE, the
+// environment form of `git -c`): never in the remote URL, never in `.git/config`, never in argv
+// (so `ps` does not show it either).
+
+/** The bot identity GitHub shows for commits made on behalf of GitHub Actions. */
+const BOT_NAME = "github-actions[bot]";
+const BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com";
+/** `AUTHORIZATION: basic <base64(x-access-token:TOKEN)>`, the header actions/checkout uses. */
+function authorizationHeader(token) {
+    const encoded = Buffer.from(`x-access-token:${token}`, "utf8").toString("base64");
+    return { header: `AUTHORIZATION: basic ${encoded}`, encoded };
+}
+/** The config key actions/checkout persists its header under: `http.https://github.com/.extraheader`. */
+function extraHeaderKey(serverUrl) {
+    return `http.${new URL(serverUrl).origin}/.extraheader`;
+}
+class GitError extends Error {
+    args;
+    result;
+    name = "GitError";
+    constructor(args, result) {
+        const said = (result.stderr || result.stdout).trim().split("\n").slice(-8).join("\n");
+        super(`git ${args[0]} failed (exit ${result.code})${said ? `: ${said}` : ""}`);
+        this.args = args;
+        this.result = result;
+    }
+}
+class Git {
+    #dir;
+    #auth;
+    #redact;
+    /** Every git command line run, for tests and the debug log (never contains a credential). */
+    commands = [];
+    constructor(dir, auth, redact) {
+        this.#dir = dir;
+        this.#auth = auth;
+        this.#redact = redact;
+    }
+    async run(args, options = {}) {
+        this.commands.push(args);
+        const env = {
+            ...process.env,
+            // Stable English messages: rejections are recognised by their text.
+            LC_ALL: "C",
+            LANGUAGE: "",
+            // Never wait for a password on a terminal that is not there.
+            GIT_TERMINAL_PROMPT: "0",
+            GIT_LITERAL_PATHSPECS: "1",
+            GIT_AUTHOR_NAME: BOT_NAME,
+            GIT_AUTHOR_EMAIL: BOT_EMAIL,
+            GIT_COMMITTER_NAME: BOT_NAME,
+            GIT_COMMITTER_EMAIL: BOT_EMAIL,
+            ...options.env,
+        };
+        if (options.authenticated && this.#auth)
+            Object.assign(env, credentialEnv(this.#auth, env));
+        const result = await spawnGit(this.#dir, args, env, options.input);
+        const redacted = {
+            code: result.code,
+            stdout: this.#redact(result.stdout),
+            stderr: this.#redact(result.stderr),
+        };
+        if (redacted.code !== 0 && !options.allowFailure)
+            throw new GitError(args, redacted);
+        return redacted;
+    }
+    /** Standard output of a command that must succeed, trimmed. */
+    async output(args, options = {}) {
+        return (await this.run(args, options)).stdout.trim();
+    }
+}
+/**
+ * Command-scope config entries that first clear any header configured for the server (actions/checkout
+ * persists one under the same key unless `persist-credentials: false`) and then add ours. An empty
+ * value resets the list of extra headers; a plain `http.extraheader` would not override the more
+ * specific URL-scoped key, so the URL-scoped key is used for both entries.
+ */
+function credentialEnv(auth, env) {
+    const key = extraHeaderKey(auth.serverUrl);
+    const base = Number.parseInt(env.GIT_CONFIG_COUNT ?? "0", 10) || 0;
+    return {
+        GIT_CONFIG_COUNT: String(base + 2),
+        [`GIT_CONFIG_KEY_${base}`]: key,
+        [`GIT_CONFIG_VALUE_${base}`]: "",
+        [`GIT_CONFIG_KEY_${base + 1}`]: key,
+        [`GIT_CONFIG_VALUE_${base + 1}`]: authorizationHeader(auth.token).header,
+    };
+}
+function spawnGit(cwd, args, env, input) {
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_.spawn)("git", args, { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+        const stdout = [];
+        const stderr = [];
+        child.stdout.on("data", (chunk) => stdout.push(chunk));
+        child.stderr.on("data", (chunk) => stderr.push(chunk));
+        child.once("error", reject);
+        child.once("close", (code) => resolve({
+            code: code ?? 1,
+            stdout: Buffer.concat(stdout).toString("utf8"),
+            stderr: Buffer.concat(stderr).toString("utf8"),
+        }));
+        child.stdin.on("error", () => {
+            // git may exit before reading its input; the exit code tells what happened.
+        });
+        child.stdin.end(input ?? "");
+    });
+}
+
+;// CONCATENATED MODULE: ./src/git/output-folder.ts
+// The output folder (default `deploy/ecr-mirror/`) belongs to ecr-mirror: its content is replaced
+// by exactly the rendered files, so a file the renderer no longer produces disappears.
+
+
+/** A relative, normalised, `/`-separated path that stays inside its base, or null. */
+function safeRelative(path) {
+    if (!path || path.includes("\\") || path.includes("\0") || external_node_path_.posix.isAbsolute(path))
+        return null;
+    const normal = external_node_path_.posix.normalize(path).replace(/\/+$/, "");
+    if (normal === "" || normal === "." || normal === ".." || normal.startsWith("../"))
+        return null;
+    if (normal.split("/").some((part) => part.toLowerCase() === ".git"))
+        return null;
+    return normal;
+}
+/** The output folder as a repository path (`deploy/ecr-mirror`), or an error naming the problem. */
+function outputFolderPath(outDir) {
+    const folder = safeRelative(outDir);
+    if (!folder) {
+        throw new Error(`The output folder "${outDir}" must be a folder inside the repository (such as deploy/ecr-mirror), not its root, not .git and not outside it.`);
+    }
+    return folder;
+}
+/** Repository paths (`deploy/ecr-mirror/hosts.d/...`) of the files, checked and sorted. */
+function outputFilePaths(folder, files) {
+    const seen = new Set();
+    for (const file of files) {
+        const path = safeRelative(file.path);
+        if (!path)
+            throw new Error(`The rendered file path "${file.path}" is not a relative path inside the output folder.`);
+        const full = `${folder}/${path}`;
+        if (seen.has(full))
+            throw new Error(`The rendered file "${file.path}" appears twice.`);
+        seen.add(full);
+    }
+    return [...seen];
+}
+function isExecutable(file) {
+    return ((file.mode ?? 0o644) & 0o111) !== 0;
+}
+/** Replaces the output folder's content in the working tree with exactly these files. */
+async function writeOutputFolder(repoDir, folder, files) {
+    outputFilePaths(folder, files);
+    const target = (0,external_node_path_.join)(repoDir, folder);
+    const existing = await (0,promises_.lstat)(target).catch(() => null);
+    if (existing?.isSymbolicLink()) {
+        throw new Error(`The output folder ${folder} is a symbolic link; ecr-mirror writes only into a real folder.`);
+    }
+    await (0,promises_.rm)(target, { recursive: true, force: true });
+    await (0,promises_.mkdir)(target, { recursive: true });
+    for (const file of files) {
+        const path = (0,external_node_path_.join)(target, safeRelative(file.path));
+        await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
+        const mode = isExecutable(file) ? 0o755 : 0o644;
+        await (0,promises_.writeFile)(path, file.content, { mode });
+        await (0,promises_.chmod)(path, mode);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/git/pull-request.ts
+// The two GitHub REST calls pull-request mode needs: find the open pull request from our branch,
+// or open one. Base URL from GITHUB_API_URL, so GitHub Enterprise Server works the same way.
+class PullRequestError extends Error {
+    problem;
+    status;
+    hint;
+    name = "PullRequestError";
+    constructor(problem, status, hint) {
+        super(`${problem}\nhint: ${hint}`);
+        this.problem = problem;
+        this.status = status;
+        this.hint = hint;
+    }
+}
+const API_TIMEOUT_MS = 30_000;
+async function call(target, method, path, body) {
+    return fetch(`${target.apiUrl.replace(/\/+$/, "")}/repos/${target.repository}${path}`, {
+        method,
+        headers: {
+            Authorization: `Bearer ${target.token}`,
+            Accept: "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": "ecr-mirror",
+            ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(API_TIMEOUT_MS),
+    });
+}
+async function failure(response, what) {
+    const text = await response.text().catch(() => "");
+    let message = text;
+    try {
+        message = JSON.parse(text).message ?? text;
+    }
+    catch {
+        // not JSON: keep the text
+    }
+    let hint = "give the job `pull-requests: write` and `contents: write` (or a GitHub App token or PAT with the same access)";
+    if (/not permitted to create or approve pull requests/i.test(message)) {
+        hint =
+            "allow it in the repository (or organisation) settings: Actions > General > Workflow permissions > " +
+                '"Allow GitHub Actions to create and approve pull requests", or use a GitHub App token';
+    }
+    else if (response.status >= 500) {
+        hint = "GitHub answered with a server error; rerun the job";
+    }
+    return new PullRequestError(`${what}: HTTP ${response.status} ${message.slice(0, 300)}`, response.status, hint);
+}
+/** The open pull request from `branch` into `base`, if there is one. */
+async function findOpenPullRequest(target, branch, base) {
+    const owner = target.repository.split("/")[0];
+    const query = new URLSearchParams({ head: `${owner}:${branch}`, base, state: "open" });
+    const response = await call(target, "GET", `/pulls?${query}`);
+    if (!response.ok)
+        throw await failure(response, `Looking for an open pull request from ${branch}`);
+    const pulls = (await response.json());
+    const pull = pulls[0];
+    return pull ? { number: pull.number, url: pull.html_url } : null;
+}
+/** Opens a pull request; `null` when GitHub says one from this branch is already open (a race). */
+async function openPullRequest(target, pull) {
+    const response = await call(target, "POST", "/pulls", {
+        title: pull.title,
+        head: pull.branch,
+        base: pull.base,
+        body: pull.body,
+    });
+    if (response.status === 422) {
+        const text = await response.text();
+        if (/pull request already exists/i.test(text))
+            return null;
+        throw new PullRequestError(`Opening a pull request from ${pull.branch} into ${pull.base}: HTTP 422 ${text.slice(0, 300)}`, 422, "check that the base branch exists and differs from the pull request branch");
+    }
+    if (!response.ok)
+        throw await failure(response, `Opening a pull request from ${pull.branch} into ${pull.base}`);
+    const created = (await response.json());
+    return { number: created.number, url: created.html_url };
+}
+
+;// CONCATENATED MODULE: ./src/git/commit-back.ts
+// Commit-back: put the rendered node configuration into the repository, as github-actions[bot],
+// exactly when it changed. Push mode pushes to the branch the workflow runs on (a push race is
+// retried on the branch's new tip); pull-request mode pushes to a branch of ours and opens or
+// updates a pull request; auto mode pushes and falls back to a pull request where the branch is
+// protected. The commit is built with git's plumbing in a temporary index, so the regenerated
+// folder replaces whatever the branch holds there: re-applying it onto a moved branch cannot
+// conflict, and the user's index is left alone.
+
+
+
+
+
+
+
+class CommitBackError extends Error {
+    hint;
+    name = "CommitBackError";
+    constructor(message, hint) {
+        super(`${message}\nhint: ${hint}`);
+        this.hint = hint;
+    }
+}
+const DEFAULT_PR_BRANCH = "ecr-mirror/node-config";
+/** The action's outputs for a result: `outcome`, `commit-sha`, `pull-request-url`. */
+function commitBackOutputs(result) {
+    return {
+        outcome: result.outcome,
+        "commit-sha": result.commitSha ?? "",
+        "pull-request-url": result.pullRequestUrl ?? "",
+    };
+}
+/** What a rejected push means: the branch moved (retry), it is protected (pull request), or other. */
+function classifyPush(result) {
+    if (result.code === 0)
+        return "pushed";
+    const text = `${result.stdout}\n${result.stderr}`;
+    if (/GH006|GH013|protected branch hook declined|Changes must be made through a pull request|Protected branch update failed|Repository rule violations/i.test(text)) {
+        return "protected";
+    }
+    if (/\[rejected\].*\((?:fetch first|non-fast-forward|stale info)\)|cannot lock ref|failed to update ref|incorrect old value/i.test(text)) {
+        return "moved";
+    }
+    return "failed";
+}
+function pushHint(text) {
+    if (/\b403\b|Permission to .* denied|write access to repository not granted/i.test(text)) {
+        return "the token may not push: give the job `permissions: contents: write` (or use a GitHub App token or PAT with contents write)";
+    }
+    if (/\b401\b|Authentication failed|could not read Username/i.test(text)) {
+        return "no usable credentials: pass a token, or keep actions/checkout's persist-credentials (the default)";
+    }
+    return "see git's message above";
+}
+/**
+ * Builds (without touching HEAD or the user's index) a commit whose tree is the parent's tree with
+ * the output folder replaced by the rendered files; null when that equals the parent's tree.
+ */
+async function buildCommit(git, parent, folder, paths, files, repoDir, message) {
+    const scratch = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), "ecr-mirror-index-"));
+    try {
+        const env = { GIT_INDEX_FILE: (0,external_node_path_.join)(scratch, "index") };
+        const blobs = paths.length
+            ? (await git.output(["hash-object", "-w", "--no-filters", "--stdin-paths"], {
+                input: paths.map((path) => `${(0,external_node_path_.join)(repoDir, path)}\n`).join(""),
+            })).split("\n")
+            : [];
+        await git.run(["read-tree", parent], { env });
+        const old = (await git.output(["ls-files", "-z", "--", folder], { env })).split("\0").filter(Boolean);
+        const lines = [
+            ...old.map((path) => `0 ${"0".repeat(40)}\t${path}\n`),
+            ...paths.map((path, i) => `${isExecutable(files[i]) ? "100755" : "100644"} ${blobs[i]}\t${path}\n`),
+        ];
+        await git.run(["update-index", "--index-info"], { env, input: lines.join("") });
+        const tree = await git.output(["write-tree"], { env });
+        if (tree === (await git.output(["rev-parse", `${parent}^{tree}`])))
+            return null;
+        const sha = await git.output(["commit-tree", tree, "-p", parent, "-F", "-"], { input: message });
+        return { sha, parent };
+    }
+    finally {
+        await (0,promises_.rm)(scratch, { recursive: true, force: true });
+    }
+}
+/**
+ * Commits and pushes (or proposes) the rendered files; says what it did. Failures are
+ * `CommitBackError`s with a hint; no message contains the token.
+ */
+async function commitBack(options) {
+    try {
+        return await commitBackOnce(options);
+    }
+    catch (error) {
+        if (error instanceof GitError)
+            throw new CommitBackError(error.message, pushHint(error.message));
+        if (error instanceof PullRequestError)
+            throw new CommitBackError(error.problem, error.hint);
+        throw error;
+    }
+}
+async function commitBackOnce(options) {
+    const decision = decideCommitBack(options.event, options.allowOnPullRequest);
+    if (!decision.allowed) {
+        options.log(`Commit-back skipped: ${decision.reason}.`);
+        return { outcome: "none", attempts: 0, reason: decision.reason };
+    }
+    const branch = decision.branch;
+    const remote = options.remote ?? "origin";
+    const prBranch = options.prBranch ?? DEFAULT_PR_BRANCH;
+    const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+    if (options.token) {
+        options.mask(options.token);
+        const { header, encoded } = authorizationHeader(options.token);
+        options.mask(encoded);
+        options.mask(header);
+    }
+    const secrets = options.token ? [options.token, authorizationHeader(options.token).encoded] : [];
+    const redact = (text) => secrets.reduce((out, secret) => out.split(secret).join("***"), text);
+    const git = new Git(options.repoDir, options.token ? { serverUrl: options.serverUrl, token: options.token } : null, redact);
+    if (options.mode === "pull-request" && !options.token) {
+        throw new CommitBackError("Mode pull-request needs a token for GitHub's API.", "pass the token input (GITHUB_TOKEN with pull-requests: write, or a GitHub App token)");
+    }
+    if (options.mode !== "push" && prBranch === branch) {
+        throw new CommitBackError(`The pull request branch ${prBranch} is the branch the workflow runs on.`, "choose another pull request branch");
+    }
+    const folder = outputFolderPath(options.outDir);
+    const paths = outputFilePaths(folder, options.files);
+    // Same order as `paths`: outputFilePaths keeps the files' order.
+    await writeOutputFolder(options.repoDir, folder, options.files);
+    const message = options.message ??
+        `ecr-mirror: update the rendered node configuration in ${folder}\n\nRendered by ecr-mirror.\n`;
+    const build = (parent) => buildCommit(git, parent, folder, paths, options.files, options.repoDir, message);
+    const fetchTip = async (name) => {
+        await git.run(["fetch", "--no-tags", "--quiet", remote, `+refs/heads/${name}:refs/remotes/${remote}/${name}`], {
+            authenticated: true,
+        });
+        return git.output(["rev-parse", "--verify", `refs/remotes/${remote}/${name}^{commit}`]);
+    };
+    // On pull request events HEAD is usually GitHub's merge commit: build on the head branch instead.
+    const pullRequestEvent = options.event.name.startsWith("pull_request");
+    const start = pullRequestEvent
+        ? await fetchTip(branch)
+        : await git.output(["rev-parse", "--verify", "HEAD"]);
+    let commit = await build(start);
+    if (!commit) {
+        options.log(`Commit-back: ${folder} is unchanged; nothing to commit.`);
+        return { outcome: "none", attempts: 0, reason: `${folder} is unchanged` };
+    }
+    if (options.mode === "pull-request") {
+        return proposeChange(options, git, commit, branch, prBranch, remote, 0, undefined);
+    }
+    for (let attempt = 1;; attempt++) {
+        const result = await git.run(["push", "--porcelain", remote, `${commit.sha}:refs/heads/${branch}`], {
+            authenticated: true,
+            allowFailure: true,
+        });
+        const verdict = classifyPush(result);
+        if (verdict === "pushed") {
+            options.log(`Commit-back: pushed ${commit.sha} to ${branch} (attempt ${attempt}).`);
+            await followInWorkspace(git, commit.sha, folder, options.log);
+            return { outcome: "committed", commitSha: commit.sha, branch, attempts: attempt };
+        }
+        const said = `${result.stderr}\n${result.stdout}`.trim();
+        if (verdict === "protected") {
+            if (options.mode === "auto") {
+                const reason = `${branch} is protected against direct pushes`;
+                options.log(`Commit-back: ${reason}; opening or updating a pull request instead.`);
+                return proposeChange(options, git, commit, branch, prBranch, remote, attempt, reason);
+            }
+            throw new CommitBackError(`Pushing to ${branch} was refused: the branch is protected.\n${said}`, "use mode pull-request (or auto), which opens a pull request instead of pushing");
+        }
+        if (verdict === "failed") {
+            throw new CommitBackError(`Pushing to ${branch} failed.\n${said}`, pushHint(said));
+        }
+        if (attempt >= maxAttempts) {
+            throw new CommitBackError(`Pushing to ${branch} was rejected ${attempt} times: the branch kept moving.`, "rerun the job, or serialise the workflows that push to this branch with a concurrency group");
+        }
+        options.log(`Commit-back: ${branch} moved while we pushed; fetching it and applying the files again.`);
+        const tip = await fetchTip(branch);
+        commit = await build(tip);
+        if (!commit) {
+            options.log(`Commit-back: ${branch} already holds these files; nothing to commit.`);
+            return { outcome: "none", attempts: attempt, branch, reason: `${branch} already holds these files` };
+        }
+    }
+}
+/**
+ * Moves the workspace along to the pushed commit when it can do so as a fast-forward, so later steps
+ * see what was committed. Failing to is not an error: the commit is on the remote.
+ */
+async function followInWorkspace(git, sha, folder, log) {
+    const ancestor = await git.run(["merge-base", "--is-ancestor", "HEAD", sha], { allowFailure: true });
+    if (ancestor.code !== 0)
+        return;
+    await git.run(["add", "--all", "--force", "--", folder], { allowFailure: true });
+    const merged = await git.run(["merge", "--ff-only", "--quiet", sha], { allowFailure: true });
+    if (merged.code !== 0) {
+        log(`Commit-back: the workspace stays at its commit (${merged.stderr.trim().split("\n")[0]}); ${sha} is pushed.`);
+    }
+}
+/** Pull-request mode: our branch holds the change, and one open pull request shows it. */
+async function proposeChange(options, git, commit, base, prBranch, remote, attempts, reason) {
+    if (!options.token) {
+        throw new CommitBackError(`${reason ?? "Pull-request mode"}: a pull request needs a token for GitHub's API.`, "pass the token input (GITHUB_TOKEN with pull-requests: write, or a GitHub App token)");
+    }
+    const folder = outputFolderPath(options.outDir);
+    const remoteRef = `refs/heads/${prBranch}`;
+    const listed = await git.output(["ls-remote", remote, remoteRef], { authenticated: true });
+    const existing = listed ? listed.split(/\s+/)[0] : "";
+    let sha = commit.sha;
+    let unchanged = false;
+    if (existing) {
+        await git.run(["fetch", "--no-tags", "--quiet", remote, `+${remoteRef}:refs/remotes/${remote}/${prBranch}`], {
+            authenticated: true,
+        });
+        const theirs = await git.run(["rev-parse", "--verify", `${existing}:${folder}`], { allowFailure: true });
+        const ours = await git.output(["rev-parse", "--verify", `${commit.sha}:${folder}`]);
+        unchanged = theirs.code === 0 && theirs.stdout.trim() === ours;
+    }
+    if (unchanged) {
+        sha = existing;
+    }
+    else {
+        // The branch is ours: overwrite it, unless someone pushed to it since we looked.
+        await git.run([
+            "push",
+            "--porcelain",
+            `--force-with-lease=${remoteRef}:${existing}`,
+            remote,
+            `${commit.sha}:${remoteRef}`,
+        ], { authenticated: true });
+    }
+    const target = {
+        apiUrl: options.apiUrl,
+        repository: options.repository,
+        token: options.token,
+    };
+    const open = await findOpenPullRequest(target, prBranch, base);
+    if (open) {
+        options.log(`Commit-back: pull request ${open.url} ${unchanged ? "already holds these files" : "updated"}.`);
+        return {
+            outcome: unchanged ? "none" : "pull-request-updated",
+            commitSha: sha,
+            pullRequestUrl: open.url,
+            pullRequestNumber: open.number,
+            branch: prBranch,
+            attempts,
+            reason: unchanged ? `the open pull request #${open.number} already holds these files` : reason,
+        };
+    }
+    const created = await openPullRequest(target, {
+        branch: prBranch,
+        base,
+        title: `ecr-mirror: update the rendered node configuration (${base})`,
+        body: `ecr-mirror rendered new node configuration for \`${folder}\` (containerd \`hosts.toml\`, the DaemonSet and the NodeConfig).\n\n` +
+            `This branch is rewritten by every run while the pull request is open; merge it to roll the change out.` +
+            (reason ? `\n\nA pull request rather than a push because ${reason}.` : ""),
+    });
+    const pull = created ?? (await findOpenPullRequest(target, prBranch, base));
+    if (!pull) {
+        throw new CommitBackError(`GitHub said a pull request from ${prBranch} exists but none is open into ${base}.`, "rerun the job");
+    }
+    options.log(`Commit-back: pull request ${pull.url} ${created ? "opened" : "updated"}.`);
+    return {
+        outcome: created ? "pull-request-opened" : "pull-request-updated",
+        commitSha: sha,
+        pullRequestUrl: pull.url,
+        pullRequestNumber: pull.number,
+        branch: prBranch,
+        attempts,
+        ...(reason ? { reason } : {}),
+    };
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/error.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+function getLineColFromPtr(string, ptr) {
+    let lines = string.slice(0, ptr).split(/\r?\n/);
+    return [lines.length, lines.pop().length + 1];
+}
+function makeCodeBlock(string, line, column) {
+    let lines = string.split(/\r?\n/);
+    let codeblock = '';
+    let numberLen = (Math.log10(line + 1) | 0) + 1;
+    for (let i = line - 1; i <= line + 1; i++) {
+        let l = lines[i - 1];
+        if (!l)
+            continue;
+        codeblock += i.toString().padEnd(numberLen, ' ');
+        codeblock += ':  ';
+        codeblock += l;
+        codeblock += '\n';
+        if (i === line) {
+            codeblock += ' '.repeat(numberLen + column + 2);
+            codeblock += '^\n';
+        }
+    }
+    return codeblock;
+}
+class TomlError extends Error {
+    line;
+    column;
+    codeblock;
+    constructor(message, options) {
+        const [line, column] = getLineColFromPtr(options.toml, options.ptr);
+        const codeblock = makeCodeBlock(options.toml, line, column);
+        super(`Invalid TOML document: ${message}\n\n${codeblock}`, options);
+        this.line = line;
+        this.column = column;
+        this.codeblock = codeblock;
+    }
+    /** @internal */
+    static x(message, ctx, ptr) {
+        throw new TomlError(message, { toml: ctx.s, ptr: ptr ?? ctx.p });
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/primitive.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+/** @internal */
+function parseString(ctx) {
+    let startPtr = ctx.p;
+    let c = ctx.s.charCodeAt(ctx.p++);
+    let first = c;
+    let isLiteral = c === 0x27; /* ' */
+    let isMultiline = c === ctx.s.charCodeAt(ctx.p) && c === ctx.s.charCodeAt(ctx.p + 1);
+    if (isMultiline) {
+        // Trim initial newline
+        if ((c = ctx.s.charCodeAt(ctx.p += 2)) === 0xa /* \n */)
+            ctx.p++;
+        else if (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */)
+            ctx.p += 2;
+    }
+    // For the record: it is not worth it to use a fast-path for literal strings using `indexOf`.
+    // Doing a char-by-char iteration ends up dispatching less instructions, for the same wall-clock runtime.
+    let parsed = '';
+    let sliceStart = ctx.p;
+    // states:
+    //   0 - decoding
+    //   1 - decoding escape
+    //   2 - whitespace escape (no newline encountered yet, must fail on non-whitespace)
+    //   3 - whitespace escape (newline encountered, allowed to transition back to normal decode)
+    let state = 0;
+    for (; ctx.p < ctx.s.length; ctx.p++) {
+        c = ctx.s.charCodeAt(ctx.p);
+        // Deal with newlines first, since that simplifies control character checking and handling across all states
+        if (isMultiline && (c === 0xa /* \n */ || (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */))) {
+            state = state && 3;
+        }
+        // Control characters are banned in TOML, so we throw an error if we encounter them
+        else if ((c < 0x20 && c !== 0x9 /* \t */) || c === 0x7f) {
+            TomlError.x('control characters are not allowed in strings', ctx);
+        }
+        // The string might terminate while we're parsing through a newline escape.
+        // It must have encountered a newline; otherwise, it'll simply fail in another branch.
+        else if ((!state || state === 3) && c === first && (!isMultiline || (ctx.s.charCodeAt(ctx.p + 1) === first && ctx.s.charCodeAt(ctx.p + 2) === first))) {
+            if (isMultiline) {
+                // If the string ends with 4-5 quotes, then the first 1-2 are part of the string
+                if (ctx.s.charCodeAt(ctx.p + 3) === first)
+                    ctx.p++;
+                if (ctx.s.charCodeAt(ctx.p + 3) === first)
+                    ctx.p++;
+            }
+            // If we're in a newline escape still, then there's nothing to add.
+            if (!state) {
+                // Avoid a useless concat operation if the string can be used as-is.
+                let s = ctx.s.slice(sliceStart, ctx.p);
+                parsed = parsed ? parsed + s : s;
+            }
+            ctx.p += isMultiline ? 3 : 1;
+            return parsed;
+        }
+        // Baseline state; keep moving forward unless an escape sequence starts
+        else if (!state) {
+            if (!isLiteral && c === 0x5c /* \ */) {
+                parsed += ctx.s.slice(sliceStart, (sliceStart = ctx.p));
+                state = 1;
+            }
+        }
+        else if (state === 1) {
+            if (c === 0x78 /* x */ || c === 0x75 /* u */ || c === 0x55 /* U */) { // Unicode escape
+                let errPtr = ctx.p++ - 1;
+                let value = 0;
+                let len = c === 0x78 /* x */ ? 2 : c === 0x75 /* u */ ? 4 : 8;
+                for (let j = 0; j < len; j++, ctx.p++) {
+                    let hex = ctx.s.charCodeAt(ctx.p);
+                    let digit = 
+                    /* 0-9 */ hex >= 0x30 && hex <= 0x39 ? hex - 0x30 :
+                        /* A-F */ hex >= 0x41 && hex <= 0x46 ? hex - 0x41 + 10 :
+                            /* a-f */ hex >= 0x61 && hex <= 0x66 ? hex - 0x61 + 10 : -1;
+                    if (digit < 0)
+                        TomlError.x('invalid non-hex character in unicode escape', ctx);
+                    value = (value << 4) | digit;
+                }
+                // Because JS does bitwise on signed 32bit integers, all 0xfzzzzzzz values are actually seen as negative
+                if (value < 0 || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff)) {
+                    TomlError.x('invalid unicode escape', ctx, errPtr);
+                }
+                parsed += String.fromCodePoint(value);
+                sliceStart = ctx.p--;
+                state = 0;
+            }
+            // Newline escape sequence. We only need to care about spaces and tabs; newlines are dealt with earlier
+            else if (isMultiline && (c === 0x20 || c === 0x9 /* \t */)) {
+                state = 2;
+            }
+            // Basic escape sequence
+            else {
+                if (c === 0x62 /* b */)
+                    parsed += '\b';
+                else if (c === 0x74 /* t */)
+                    parsed += '\t';
+                else if (c === 0x6e /* n */)
+                    parsed += '\n';
+                else if (c === 0x66 /* f */)
+                    parsed += '\f';
+                else if (c === 0x72 /* r */)
+                    parsed += '\r';
+                else if (c === 0x65 /* e */)
+                    parsed += '\x1b';
+                else if (c === 0x22 /* " */)
+                    parsed += '"';
+                else if (c === 0x5c /* \ */)
+                    parsed += '\\';
+                else
+                    TomlError.x('unrecognised escape sequence', ctx);
+                sliceStart = ctx.p + 1;
+                state = 0;
+            }
+        }
+        // Newline escape continuation: keep moving forward until the first non-whitespace char
+        else if (c !== 0x20 && c !== 0x9 /* \t */) {
+            if (state === 2)
+                TomlError.x('invalid escape: only line-ending whitespace may be escaped', ctx, sliceStart);
+            // State cannot be zero, or we'd have branched earlier already.
+            // If it's a backslash, immediately transition to the escape state so it can be processed.
+            state = !isLiteral && c === 0x5c /* \ */ ? 1 : 0;
+            sliceStart = ctx.p;
+        }
+    }
+    TomlError.x('unfinished string', ctx, startPtr);
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/date.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+let DATE_TIME_RE = /^(\d{4}-\d{2}-\d{2})?[Tt ]?(?:(\d{2}):\d{2}(?::\d{2}(?:\.\d+)?)?)?(Z|z|[-+]\d{2}:\d{2})?$/i;
+class TomlDate extends Date {
+    #hasDate = false;
+    #hasTime = false;
+    #offset = null;
+    constructor(date, fasttype, unsafeDelim) {
+        let hasDate = true;
+        let hasTime = true;
+        let offset = 'Z';
+        let c;
+        if (typeof date === 'string') {
+            if (fasttype)
+                prep: {
+                    // Date-time
+                    if (fasttype < 3) {
+                        if (+date.slice(11, 13) > 23) {
+                            date = '';
+                            break prep;
+                        }
+                        // Local
+                        if (fasttype === 2) {
+                            offset = null;
+                            date += 'Z';
+                        }
+                        // Offset; keep track of offset if not Z
+                        else if ((c = date.charCodeAt(date.length - 1)) !== 0x5a /* Z */ && c !== 0x7a /* z */) {
+                            offset = date.slice(date.length - 6);
+                        }
+                        if (unsafeDelim)
+                            date = date.slice(0, 10) + 'T' + date.slice(11);
+                    }
+                    // Time
+                    else if (fasttype === 4) {
+                        date = +date.slice(0, 2) > 23 ? '' : `0000-01-01T${date}Z`;
+                    }
+                    hasDate = fasttype !== 4;
+                    hasTime = fasttype !== 3;
+                }
+            else {
+                let match = date.match(DATE_TIME_RE);
+                if (match) {
+                    if (!match[1]) {
+                        hasDate = false;
+                        date = `0000-01-01T${date}`;
+                    }
+                    hasTime = !!match[2];
+                    // Make sure to use T instead of a space. Breaks in case of extreme values otherwise.
+                    hasTime && date[10] === ' ' && (date = date.replace(' ', 'T'));
+                    // Do not allow rollover hours.
+                    if (match[2] && +match[2] > 23) {
+                        date = '';
+                    }
+                    else {
+                        offset = match[3] || null;
+                        if (!offset && hasTime)
+                            date += 'Z';
+                    }
+                }
+                else {
+                    date = '';
+                }
+            }
+        }
+        super(date);
+        if (!isNaN(this.getTime())) {
+            this.#hasDate = hasDate;
+            this.#hasTime = hasTime;
+            this.#offset = offset;
+        }
+    }
+    isDateTime() {
+        return this.#hasDate && this.#hasTime;
+    }
+    isLocal() {
+        return !this.#hasDate || !this.#hasTime || !this.#offset;
+    }
+    isDate() {
+        return this.#hasDate && !this.#hasTime;
+    }
+    isTime() {
+        return this.#hasTime && !this.#hasDate;
+    }
+    isValid() {
+        return this.#hasDate || this.#hasTime;
+    }
+    toISOString() {
+        let iso = super.toISOString();
+        // Local Date
+        if (this.isDate())
+            return iso.slice(0, 10);
+        // Local Time
+        if (this.isTime())
+            return iso.slice(11, 23);
+        // Local DateTime
+        if (this.#offset === null)
+            return iso.slice(0, -1);
+        // Offset DateTime
+        if (this.#offset === 'Z' || this.#offset === 'z')
+            return iso;
+        // This part is quite annoying: JS strips the original timezone from the ISO string representation
+        // Instead of using a "modified" date and "Z", we restore the representation "as authored"
+        let offset = (+(this.#offset.slice(1, 3)) * 60) + +(this.#offset.slice(4, 6));
+        offset = this.#offset[0] === '-' ? offset : -offset;
+        let offsetDate = new Date(this.getTime() - (offset * 60e3));
+        return offsetDate.toISOString().slice(0, -1) + this.#offset;
+    }
+    static wrapAsOffsetDateTime(jsDate, offset = 'Z') {
+        let date = new TomlDate(jsDate);
+        date.#offset = offset;
+        return date;
+    }
+    static wrapAsLocalDateTime(jsDate) {
+        let date = new TomlDate(jsDate);
+        date.#offset = null;
+        return date;
+    }
+    static wrapAsLocalDate(jsDate) {
+        let date = new TomlDate(jsDate);
+        date.#hasTime = false;
+        date.#offset = null;
+        return date;
+    }
+    static wrapAsLocalTime(jsDate) {
+        let date = new TomlDate(jsDate);
+        date.#hasDate = false;
+        date.#offset = null;
+        return date;
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/extract.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+function isDigit(char, base = 10) {
+    return base === 16
+        ? (char > 0x2f && char < 0x3a) || (char > 0x40 && char < 0x47) || (char > 0x60 && char < 0x67)
+        : (char > 0x2f && char < 0x30 + base);
+}
+function isEndOfValue(char, delim) {
+    // Whitespace -- we're permissive on `\r` for performance; it'll be dealt with later anyway
+    return char === 0x20 || char === 0x9 /* \t */ || char === 0xa /* \n */ || char === 0xd /* \r */ ||
+        // Structure end or next value delimiter
+        (delim && (char === delim || char === 0x2c /* , */)) ||
+        // Comment
+        char === 0x23; /* # */
+}
+/** @internal */
+function extractValue(ctx, end) {
+    let errPtr = ctx.p;
+    let c = ctx.s.charCodeAt(ctx.p);
+    // Structs
+    if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+        ctx.d-- || TomlError.x('document contains excessively nested structures. aborting.', ctx);
+        let value = c === 0x5b /* [ */
+            ? parseArray(ctx)
+            : parseInlineTable(ctx);
+        ctx.d++;
+        return value;
+    }
+    // Strings
+    if (c === 0x22 /* " */ || c === 0x27 /* ' */) {
+        return parseString(ctx);
+    }
+    // Booleans
+    // We can fast-path because the first character is enough to know the only possible value
+    if (c === 0x74 /* t */) { // Only possible valid value is `true`
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x72 || ctx.s.charCodeAt(++ctx.p) !== 0x75 || ctx.s.charCodeAt(++ctx.p) !== 0x65)
+            TomlError.x('invalid value', ctx, errPtr);
+        return ctx.p++, true;
+    }
+    if (c === 0x66 /* f */) { // Only possible valid value is `false`
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x61 || ctx.s.charCodeAt(++ctx.p) !== 0x6c || ctx.s.charCodeAt(++ctx.p) !== 0x73 || ctx.s.charCodeAt(++ctx.p) !== 0x65)
+            TomlError.x('invalid value', ctx, errPtr);
+        return ctx.p++, false;
+    }
+    if (c === 0x2b /* + */ || c === 0x2d /* - */) {
+        return parseNumber(ctx, ctx.p, ctx.s.charCodeAt(++ctx.p), 0x2c - c, end);
+    }
+    // Rough heuristic, but `parseDate` falls back to number parsing if it's a false positive.
+    // e.g.: `a = 1\n-------------- = 1` would match this heuristic, but gracefully fallback to numbers.
+    if (ctx.s.charCodeAt(ctx.p + 4) === 0x2d /* - */ && ctx.s.charCodeAt(ctx.p + 7) === 0x2d /* - */) {
+        return parseDate(ctx, c, end);
+    }
+    // Same logic as above; `parseTime` falls back to number parsing if it's a false positive.
+    if (ctx.s.charCodeAt(ctx.p + 2) === 0x3a /* : */) {
+        return parseTime(ctx, c, end);
+    }
+    return parseNumber(ctx, ctx.p, c, 0, end);
+}
+// State:
+// 0: init
+// 1: integer
+// 2: fractional dot
+// 3: fractional
+// 4: exponent letter
+// 5: exponent
+// 6: exponent sign
+// 7: exponent with sign
+// >9: underscore; see below
+//     -> 12: was integer
+//     -> 14: was fractional
+//     -> 16: was exponent
+// states 2-5, 14, 16 are ONLY permitted iif base === 10
+function parseNumber(ctx, startPtr, startChr, sign, endChr) {
+    let c = startChr;
+    let state = 0;
+    let hasUnderscores = false;
+    // (+/-)inf
+    if (c === 0x69 /* i */) {
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x6e || ctx.s.charCodeAt(++ctx.p) !== 0x66)
+            TomlError.x('invalid value', ctx, startPtr);
+        return ctx.p++, (sign || 1) / 0;
+    }
+    // (+/-)nan
+    if (c === 0x6e /* n */) {
+        if (ctx.s.charCodeAt(++ctx.p) !== 0x61 || ctx.s.charCodeAt(++ctx.p) !== 0x6e)
+            TomlError.x('invalid value', ctx, startPtr);
+        return ctx.p++, NaN;
+    }
+    // Leading zero
+    // Only allowed cases: `0<EOV>`, `0.(...)`, `0e(...)`, `0x(...)`, `0b(...)`, `0o(...)`
+    // FWIW, `0e(...)` is a stupid case, but it's not banned per-se so we have to parse it
+    if (c === 0x30 /* 0 */) {
+        if (++ctx.p >= ctx.s.length || isEndOfValue(c = ctx.s.charCodeAt(ctx.p), endChr))
+            return ctx.bi === true ? 0n : 0; // note: conveniently deals with `-0`
+        if (!sign) {
+            if (c === 0x78 /* x */)
+                return parseIntegerBaseN(ctx, startPtr, 16, endChr);
+            else if (c === 0x62 /* b */)
+                return parseIntegerBaseN(ctx, startPtr, 2, endChr);
+            else if (c === 0x6f /* o */)
+                return parseIntegerBaseN(ctx, startPtr, 8, endChr);
+        }
+        if (c === 0x2e /* . */)
+            state = 2;
+        else if (c === 0x65 /* e */ || c === 0x45 /* E */)
+            state = 4;
+        else
+            TomlError.x('illegal leading zero', ctx, startPtr);
+    }
+    // If the 1st char is not a digit by now, then it's not a valid TOML value at all
+    else if (!isDigit(c))
+        TomlError.x('invalid value', ctx, startPtr);
+    while (++ctx.p < ctx.s.length && (c = ctx.s.charCodeAt(ctx.p), !isEndOfValue(c, endChr))) {
+        if (!state)
+            state = 1; // Detects single-digit numbers we can use a fast parse path for
+        // The way the states are numbered is not random: underscores are always permitted in odd-numbered states and
+        // never permitted in even-numbered ones.
+        if (c === 0x5f /* _ */) {
+            if (!(state & 1))
+                TomlError.x('illegal underscore', ctx);
+            state += 11; // 11 is a marker that makes the state even and greater than 9; see the numbering + rationale above
+            hasUnderscores = true;
+        }
+        // Transition to fractional part.
+        else if (state === 1 && c === 0x2e /* . */)
+            state = 2;
+        // Transition to exponent part.
+        else if ((state === 1 || state === 3) && (c === 0x65 /* e */ || c === 0x45 /* E */))
+            state = 4;
+        // + and - are permitted in state 4 only (handled before entering the function for state 0)
+        else if (state === 4 && (c === 0x2b /* + */ || c === 0x2d /* - */)) {
+            state = 6;
+        }
+        // All special cases have been handled; only digits are allowed here
+        else if (!isDigit(c))
+            TomlError.x(`illegal character in numeric literal`, ctx);
+        // Clear state flags
+        else if (state > 9)
+            state -= 11;
+        else if (!(state & 1))
+            state++;
+    }
+    // Single-char number; we can fast-path these very easily.
+    if (!state) {
+        let val = (startChr - 0x30 /* 0 */) * (sign || 1);
+        return ctx.bi === true ? BigInt(val) : val;
+    }
+    // Even-numbered states absolutely require a digit next; not even end of value is permitted
+    if (!(state & 1))
+        TomlError.x('unfinished numeric value', ctx, startPtr);
+    let str = ctx.s.slice(startPtr, ctx.p);
+    if (hasUnderscores)
+        str = str.replaceAll('_', ''); // perf: replaceAll 1.25x faster than replace with a regex
+    return state > 1
+        ? parseFloat(str)
+        : parseInteger(ctx, str, 10, startPtr);
+}
+function parseIntegerBaseN(ctx, startPtr, base, endChr) {
+    let c, underscore = 1;
+    while (++ctx.p < ctx.s.length && (c = ctx.s.charCodeAt(ctx.p), !isEndOfValue(c, endChr))) {
+        if (c === 0x5f /* _ */) {
+            if (underscore & 1)
+                TomlError.x('illegal underscore', ctx);
+            underscore = 3;
+        }
+        // We only need to check if the number is a valid digit, nothing else is permitted
+        else if (!isDigit(c, base))
+            TomlError.x(`illegal character in numeric literal`, ctx);
+        // Clear underscore flag
+        else if (underscore & 1)
+            underscore--;
+    }
+    // Trailing underscore is not allowed
+    if (underscore & 1)
+        TomlError.x('unfinished numeric value', ctx);
+    let str = ctx.s.slice(startPtr + 2, ctx.p);
+    if (underscore)
+        str = str.replaceAll('_', ''); // perf: replaceAll 1.25x faster than replace with a regex
+    return parseInteger(ctx, str, base, startPtr);
+}
+function parseInteger(ctx, str, base, startPtr) {
+    if (ctx.bi !== true)
+        int: {
+            let val = parseInt(str, base);
+            if (!Number.isSafeInteger(val)) {
+                if (ctx.bi)
+                    break int;
+                TomlError.x('integer value cannot be represented losslessly', ctx, startPtr);
+            }
+            return val;
+        }
+    return base === 10 ? BigInt(str) : BigInt((base === 2 ? '0b' : base === 8 ? '0o' : '0x') + str);
+}
+function parseDate(ctx, c, endChr) {
+    let startPtr = ctx.p++, unsafeSeparator;
+    if (!isDigit(c) ||
+        !isDigit(ctx.s.charCodeAt(ctx.p++)) ||
+        !isDigit(ctx.s.charCodeAt(ctx.p++)) ||
+        !isDigit(ctx.s.charCodeAt(ctx.p++))) {
+        return parseNumber(ctx, ctx.p = startPtr, c, 0, endChr);
+    }
+    ctx.p += 5;
+    if (!isDigit(ctx.s.charCodeAt(ctx.p++)))
+        TomlError.x('invalid date-time: date part is malformed', ctx, startPtr);
+    if (ctx.p >= ctx.s.length || (((c = ctx.s.charCodeAt(ctx.p)) !== 0x20 || (unsafeSeparator = true, !isDigit(ctx.s.charCodeAt(ctx.p + 1)))) && c !== 0x54 /* T */ && c !== 0x74 /* t */)) {
+        let t = ctx.s.slice(startPtr, ctx.p);
+        return readDate(ctx, t, 3, false, startPtr);
+    }
+    if (ctx.s.charCodeAt(ctx.p += 3) !== 0x3a /* : */)
+        TomlError.x('invalid date-time: time part is malformed', ctx, startPtr);
+    if (ctx.s.charCodeAt(ctx.p += 3) === 0x3a /* : */)
+        ctx.p += 3;
+    if (ctx.s.charCodeAt(ctx.p) === 0x2e /* . */)
+        while (isDigit(ctx.s.charCodeAt(++ctx.p)))
+            ;
+    if (c = ctx.s.charCodeAt(ctx.p)) {
+        if (c === 0x5a /* Z */ || c === 0x7a /* z */) {
+            let t = ctx.s.slice(startPtr, ++ctx.p);
+            return readDate(ctx, t, 1, unsafeSeparator, startPtr, '[+00:00]');
+        }
+        if (c === 0x2b /* + */ || c === 0x2d /* - */) {
+            // Temporal's ZonedDateTime is weird asf when it comes to dealing with traditional offsets...
+            // It's 1.2x faster to allocate a new string to pass to ZDT than use Instant.toZonedDateTimeISO
+            let t = ctx.s.slice(startPtr, ctx.p += 6);
+            return readDate(ctx, t, 1, unsafeSeparator, startPtr, !ctx.ld && ('[' + ctx.s.slice(ctx.p - 6, ctx.p) + ']'));
+        }
+    }
+    let t = ctx.s.slice(startPtr, ctx.p);
+    return readDate(ctx, t, 2, unsafeSeparator, startPtr);
+}
+function parseTime(ctx, c, endChr) {
+    let start = ctx.p;
+    if (!isDigit(c) || !isDigit(ctx.s.charCodeAt(++ctx.p))) {
+        return parseNumber(ctx, --ctx.p, c, 0, endChr);
+    }
+    if (ctx.s.charCodeAt(ctx.p += 4) === 0x3a /* : */)
+        ctx.p += 3;
+    if (ctx.s.charCodeAt(ctx.p) === 0x2e /* . */)
+        while (isDigit(ctx.s.charCodeAt(++ctx.p)))
+            ;
+    let t = ctx.s.slice(start, ctx.p);
+    return readDate(ctx, t, 4, false, start);
+}
+function readDate(ctx, str, type, unsafeDelim, errPtr, temporalSuffix) {
+    if (ctx.ld) {
+        let date = new TomlDate(str, type, unsafeDelim);
+        if (!date.isValid())
+            TomlError.x('invalid date', ctx, errPtr);
+        return date;
+    }
+    try {
+        if (temporalSuffix)
+            str += temporalSuffix;
+        switch (type) {
+            case 1: return Temporal.ZonedDateTime.from(str);
+            case 2: return Temporal.PlainDateTime.from(str);
+            case 3: return Temporal.PlainDate.from(str);
+            case 4: return Temporal.PlainTime.from(str);
+        }
+    }
+    catch (e) {
+        TomlError.x(e instanceof Error ? e.message : '' + e, ctx, errPtr);
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/util.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+/** @internal */
+function skipComment(ctx) {
+    for (; ctx.p < ctx.s.length; ctx.p++) {
+        let c = ctx.s.charCodeAt(ctx.p);
+        if (c === 0xa /* \n */)
+            break;
+        if (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */) {
+            ctx.p++;
+            break;
+        }
+        if ((c < 0x20 && c !== 0x9 /* \t */) || c === 0x7f) {
+            TomlError.x('control characters are not allowed in comments', ctx);
+        }
+    }
+}
+/** @internal */
+function skipVoid(ctx, banNewLines, banComments) {
+    let c;
+    while (ctx.p < ctx.s.length) {
+        while (ctx.p < ctx.s.length && ((c = ctx.s.charCodeAt(ctx.p)) === 0x20 ||
+            c === 0x9 /* \t */ ||
+            (!banNewLines &&
+                (c === 0xa /* \n */ || (c === 0xd /* \r */ && ctx.s.charCodeAt(ctx.p + 1) === 0xa /* \n */)))))
+            ctx.p++;
+        if (banComments || c !== 0x23 /* # */)
+            break;
+        skipComment(ctx);
+    }
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/struct.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+/** @internal */
+function parseKey(ctx, end = 0x3d /* = */) {
+    // States:
+    // 0: before first char
+    // 1: parsing bare key
+    // 2: after key component
+    let startPtr;
+    let state = 0;
+    let parsed = [];
+    let sliceStart;
+    let c = ctx.s.charCodeAt(startPtr = ctx.p);
+    do {
+        // End of key
+        if (c === end) {
+            if (!state)
+                TomlError.x('unexpected end of key', ctx);
+            if (state === 1)
+                parsed.push(ctx.s.slice(sliceStart, ctx.p));
+            return ctx.p++, parsed;
+        }
+        // Dotted key separator
+        else if (c === 0x2e /* . */) {
+            if (!state)
+                TomlError.x('illegal empty bare key', ctx);
+            if (state === 1)
+                parsed.push(ctx.s.slice(sliceStart, ctx.p));
+            state = 0;
+        }
+        // Quoted key
+        else if (!state && (c === 0x22 /* " */ || c === 0x27 /* ' */)) {
+            if (c === ctx.s.charCodeAt(ctx.p + 1) && c === ctx.s.charCodeAt(ctx.p + 2))
+                TomlError.x('illegal quoted key: multiline strings are not allowed', ctx);
+            parsed.push(parseString(ctx));
+            state = 2;
+            ctx.p--;
+        }
+        // Whitespace; no-op in state 0 and 2, end of bare key in state 1
+        else if (c === 0x20 || c === 0x9 /* \t */) {
+            if (state === 1) {
+                parsed.push(ctx.s.slice(sliceStart, ctx.p));
+                state = 2;
+            }
+        }
+        // If state is post-key, no character is allowed; otherwise ensure it's a bare-key component
+        else if (state === 2 || (c < 0x30 && c !== 0x2d /* - */) || (c > 0x39 && c < 0x41) || (c > 0x5a && c < 0x61 && c !== 0x5f /* _ */) || c > 0x7a) {
+            TomlError.x('illegal character in key', ctx);
+        }
+        // Illegal character
+        else if (!state) {
+            state = 1;
+            sliceStart = ctx.p;
+        }
+    } while (c = ctx.s.charCodeAt(++ctx.p));
+    TomlError.x('incomplete key-value: cannot find end of key', ctx, startPtr);
+}
+/** @internal */
+function parseInlineTable(ctx) {
+    let startPtr = ctx.p++;
+    let res = Object.create(null);
+    let seen = new Set();
+    let c;
+    while (ctx.p < ctx.s.length) {
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p)) === 0x7d /* } */) {
+            ctx.p++;
+            return res;
+        }
+        let k;
+        let t = res;
+        let hasOwn = false;
+        let errPtr = ctx.p;
+        let key = parseKey(ctx);
+        for (let i = 0; i < key.length; i++) {
+            if (i)
+                t = hasOwn ? t[k] : (t[k] = Object.create(null));
+            k = key[i];
+            if ((hasOwn = Object.hasOwn(t, k)) && (typeof t[k] !== 'object' || seen.has(t[k]))) {
+                TomlError.x('trying to redefine an already defined value', ctx, errPtr);
+            }
+            let unsafe = k === '__proto__';
+            if (ctx.uk && (unsafe || k === 'constructor')) {
+                t = ctx.uk !== 1 && TomlError.x('document contains an unsafe property', ctx, errPtr);
+                break;
+            }
+            if (!hasOwn && unsafe) {
+                Object.defineProperty(t, k, { enumerable: true, configurable: true, writable: true });
+            }
+        }
+        if (hasOwn) {
+            TomlError.x('trying to redefine an already defined value', ctx, errPtr);
+        }
+        skipVoid(ctx, true, true);
+        let value = extractValue(ctx, 0x7d /* } */);
+        if (t && typeof (t[k] = value) === 'object')
+            seen.add(value);
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p++)) === 0x7d /* } */) {
+            return res;
+        }
+        if (c !== 0x2c /* , */)
+            TomlError.x('expected comma or end of structure', ctx, ctx.p - 1);
+    }
+    TomlError.x('unfinished table', ctx, startPtr);
+}
+/** @internal */
+function parseArray(ctx) {
+    let startPtr = ctx.p++;
+    let res = [];
+    let c;
+    while (ctx.p < ctx.s.length) {
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p)) === 0x5d /* ] */) {
+            ctx.p++;
+            return res;
+        }
+        res.push(extractValue(ctx, 0x5d /* ] */));
+        skipVoid(ctx);
+        if ((c = ctx.s.charCodeAt(ctx.p++)) === 0x5d /* ] */) {
+            return res;
+        }
+        if (c !== 0x2c /* , */)
+            TomlError.x('expected comma or end of structure', ctx, ctx.p - 1);
+    }
+    TomlError.x('unfinished array', ctx, startPtr);
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/parse.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+function peekTable(ctx, key, table, meta, type) {
+    let t = table;
+    let m = meta;
+    let k;
+    let hasOwn = false;
+    let state;
+    for (let i = 0; i < key.length; i++) {
+        if (i) {
+            t = hasOwn ? t[k] : (t[k] = Object.create(null));
+            m = (state = m[k]).c;
+            if (type === 0 /* Type.DOTTED */ && (state.t === 1 /* Type.EXPLICIT */ || state.t === 2 /* Type.ARRAY */)) {
+                return null;
+            }
+            if (state.t === 2 /* Type.ARRAY */) {
+                let l = t.length - 1;
+                t = t[l];
+                m = m[l].c;
+            }
+        }
+        k = key[i];
+        if ((hasOwn = Object.hasOwn(t, k)) && m[k]?.t === 0 /* Type.DOTTED */ && m[k]?.d) {
+            return null;
+        }
+        if (!hasOwn) {
+            let unsafe = k === '__proto__';
+            if (ctx.uk && (unsafe || k === 'constructor'))
+                return false;
+            if (unsafe) {
+                Object.defineProperty(t, k, { enumerable: true, configurable: true, writable: true });
+                Object.defineProperty(m, k, { enumerable: true, configurable: true, writable: true });
+            }
+            m[k] = {
+                t: i < key.length - 1 && type === 2 /* Type.ARRAY */
+                    ? 3 /* Type.ARRAY_DOTTED */ : type,
+                d: false,
+                i: 0,
+                c: Object.create(null),
+            };
+        }
+    }
+    state = m[k];
+    if (state.t !== type && !(type === 1 /* Type.EXPLICIT */ && state.t === 3 /* Type.ARRAY_DOTTED */)) {
+        // Bad key type!
+        return null;
+    }
+    if (type === 2 /* Type.ARRAY */) {
+        if (!state.d) {
+            state.d = true;
+            t[k] = [];
+        }
+        t[k].push(t = Object.create(null));
+        state.c[state.i++] = (state = { t: 1 /* Type.EXPLICIT */, d: false, i: 0, c: Object.create(null) });
+    }
+    if (state.d) {
+        // Redefining a table!
+        return null;
+    }
+    state.d = true;
+    if (type === 1 /* Type.EXPLICIT */) {
+        t = hasOwn ? t[k] : (t[k] = Object.create(null));
+    }
+    else if (type === 0 /* Type.DOTTED */ && hasOwn) {
+        return null;
+    }
+    return [k, t, state.c];
+}
+function validateTablePeek(ctx, peek, ptr) {
+    if (peek === null || ctx.uk === 2)
+        TomlError.x(peek === null
+            ? 'trying to redefine an already defined table or value'
+            : 'document contains an unsafe property', ctx, ptr);
+}
+function parse(toml, options = {}) {
+    let ctx = {
+        s: toml,
+        p: 0,
+        d: options.maxDepth ?? 1000,
+        bi: options.integersAsBigInt ?? false,
+        ld: options.useLegacyDate ?? true,
+        uk: options.unsafeKeyBehaviour === 'throw' ? 2 : options.unsafeKeyBehaviour === 'drop' ? 1 : 0,
+    };
+    let res = Object.create(null);
+    let meta = Object.create(null);
+    let tmp;
+    let skipping = false;
+    let tbl = res;
+    let m = meta;
+    // BOM is allowed, skip.
+    // JS is UTF-16, so we have to check for the UTF-16 BOM instead of the UTF-8 BOM sequence!
+    if (toml.charCodeAt(0) === 0xfeff)
+        ctx.p++;
+    skipVoid(ctx);
+    while (ctx.p < toml.length) {
+        if (toml.charCodeAt(ctx.p) === 0x5b /* [ */) {
+            let isTableArray = toml.charCodeAt(++ctx.p) === 0x5b; /* [ */
+            tmp = ctx.p += +isTableArray;
+            skipping = false;
+            let k = parseKey(ctx, 0x5d /* ] */);
+            if (isTableArray) {
+                if (toml.charCodeAt(ctx.p) !== 0x5d /* ] */) {
+                    TomlError.x('expected end of table array declaration', ctx);
+                }
+                ctx.p++;
+            }
+            let p = peekTable(ctx, k, res, meta, isTableArray ? 2 /* Type.ARRAY */ : 1 /* Type.EXPLICIT */);
+            if (!p) {
+                validateTablePeek(ctx, p, tmp);
+                skipping = true;
+            }
+            else {
+                m = p[2];
+                tbl = p[1];
+            }
+        }
+        else {
+            tmp = ctx.p;
+            let k = parseKey(ctx);
+            let p = peekTable(ctx, k, tbl, m, 0 /* Type.DOTTED */);
+            if (!p && !skipping)
+                validateTablePeek(ctx, p, tmp);
+            skipVoid(ctx, true, true);
+            let v = extractValue(ctx, void 0);
+            if (p && !skipping)
+                p[1][p[0]] = v;
+        }
+        skipVoid(ctx, true);
+        if (ctx.p < toml.length && (tmp = toml.charCodeAt(ctx.p)) !== 0xa /* \n */ && (tmp !== 0xd /* \r */ || toml.charCodeAt(ctx.p + 1) !== 0xa /* \n */)) {
+            TomlError.x('each key-value declaration must be followed by an end-of-line', ctx);
+        }
+        skipVoid(ctx);
+    }
+    return res;
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/stringify.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+let BARE_KEY = /^[a-z0-9-_]+$/i;
+let HAS_WELLFORMED = !!(''.isWellFormed);
+function extendedTypeOf(obj) {
+    let type = typeof obj;
+    if (type === 'object') {
+        if (Array.isArray(obj))
+            return 'array';
+        if (typeof obj.getUTCDate === 'function' && obj instanceof Date)
+            return 'date';
+        if (globalThis.Temporal) {
+            if (obj.until) {
+                if (obj instanceof Temporal.ZonedDateTime)
+                    return 'temporal/tz+uc';
+                if (obj instanceof Temporal.PlainDateTime || obj instanceof Temporal.PlainDate)
+                    return 'temporal/uc';
+                if (obj instanceof Temporal.PlainTime || obj instanceof Temporal.Instant)
+                    return 'temporal';
+                if (obj instanceof Temporal.PlainYearMonth)
+                    return 'temporal/x';
+            }
+            else if ((obj.toPlainDate && obj instanceof Temporal.PlainMonthDay) ||
+                (obj.negated && obj instanceof Temporal.Duration)) {
+                return 'temporal/x';
+            }
+        }
+    }
+    return type;
+}
+function isArrayOfTables(obj) {
+    for (let i = 0; i < obj.length; i++) {
+        if (extendedTypeOf(obj[i]) !== 'object')
+            return false;
+    }
+    return obj.length != 0;
+}
+function formatWellFormedStringUnchecked(s) {
+    return JSON.stringify(s).replaceAll('\x7f', '\\u007f');
+}
+function formatString(s) {
+    return formatWellFormedStringUnchecked(HAS_WELLFORMED ? s.toWellFormed() : s);
+}
+function formatKey(s) {
+    if (BARE_KEY.test(s))
+        return s;
+    if (HAS_WELLFORMED && !s.isWellFormed())
+        throw new RangeError('key contains illegal lone surrogates');
+    return formatWellFormedStringUnchecked(s);
+}
+function stringifyValue(val, type, depth, numberAsFloat, strictTemporal) {
+    if (depth === 0) {
+        throw new Error('Could not stringify the object: maximum object depth exceeded');
+    }
+    switch (type) {
+        // @ts-expect-error -- intentional fallthrough case
+        case 'number':
+            if (isNaN(val))
+                return 'nan';
+            if (val === Infinity)
+                return 'inf';
+            if (val === -Infinity)
+                return '-inf';
+            if (Number.isInteger(val) && (numberAsFloat || !Number.isSafeInteger(val)))
+                return val.toFixed(1);
+        case 'bigint':
+        case 'boolean':
+        case 'temporal':
+            return val.toString();
+        case 'string':
+            return formatString(val);
+        case 'date':
+            if (isNaN(val.getTime()))
+                throw new TypeError('cannot serialize invalid date');
+            return val.toISOString();
+        case 'object':
+            return stringifyInlineTable(val, depth, numberAsFloat, strictTemporal);
+        case 'array':
+            return stringifyArray(val, depth, numberAsFloat, strictTemporal);
+        // @ts-expect-error -- intentional fallthrough case
+        case 'temporal/tz+uc':
+            if (strictTemporal) {
+                let tz = val.timeZoneId;
+                let tzc = tz.charCodeAt(0);
+                if (
+                // Classic offset
+                tzc !== 0x2b /* + */ && tzc !== 0x2d /* - */ &&
+                    (
+                    // Fast pre-check pass; see below for the actually accepted values
+                    (tzc !== 0x55 /* U */ && tzc !== 0x47 /* G */ && tzc !== 0x5a /* Z */ && tzc !== 0x45 /* E */) ||
+                        (
+                        // UTC and its aliases; Temporal implementations don't all canonicalise unfortunately
+                        tz !== 'UTC' && tz !== 'UCT' && tz !== 'Universal' && tz !== 'Zulu' &&
+                            // GMT is a TZ but it's for all intents and purposes equivalent to UTC. Safe to downgrade.
+                            !tz.startsWith('GMT') && tz !== 'Greenwich' &&
+                            // Etc/* are all safe to downgrade to offset (either UTC, GMT, or offset)
+                            !tz.startsWith('Etc/')))) {
+                    throw new TypeError('Temporal objects with an IANA timezone are not allowed in Temporal strict mode');
+                }
+            }
+        case 'temporal/uc':
+            if (strictTemporal && val.calendarId !== 'iso8601')
+                throw new TypeError('Temporal objects with a non-default calendar are not allowed in Temporal strict mode');
+            return val.toString({
+                calendarName: 'never',
+                timeZoneName: 'never',
+            });
+        case 'temporal/x':
+            throw new TypeError('Unsupported ' + val[Symbol.toStringTag]);
+    }
+}
+function stringifyInlineTable(obj, depth, numberAsFloat, strictTemporal) {
+    let keys = Object.keys(obj);
+    if (keys.length === 0)
+        return '{}';
+    let res = '{ ';
+    for (let i = 0; i < keys.length; i++) {
+        let k = keys[i];
+        if (i)
+            res += ', ';
+        res += formatKey(k) + ' = ' + stringifyValue(obj[k], extendedTypeOf(obj[k]), depth - 1, numberAsFloat, strictTemporal);
+    }
+    return res + ' }';
+}
+function stringifyArray(array, depth, numberAsFloat, strictTemporal) {
+    if (array.length === 0)
+        return '[]';
+    let res = '[ ';
+    for (let i = 0; i < array.length; i++) {
+        if (i)
+            res += ', ';
+        if (array[i] === null || array[i] === void 0) {
+            throw new TypeError('arrays cannot contain null or undefined values');
+        }
+        res += stringifyValue(array[i], extendedTypeOf(array[i]), depth - 1, numberAsFloat, strictTemporal);
+    }
+    return res + ' ]';
+}
+function stringifyArrayTable(array, key, depth, numberAsFloat, strictTemporal) {
+    if (depth === 0) {
+        throw new Error('Could not stringify the object: maximum object depth exceeded');
+    }
+    let res = '';
+    for (let i = 0; i < array.length; i++) {
+        res += `${res && '\n'}[[${key}]]\n`;
+        res += stringifyTable(0, array[i], key, depth, numberAsFloat, strictTemporal);
+    }
+    return res;
+}
+function stringifyTable(tableKey, obj, prefix, depth, numberAsFloat, strictTemporal) {
+    if (depth === 0) {
+        throw new Error('Could not stringify the object: maximum object depth exceeded');
+    }
+    let preamble = '';
+    let tables = '';
+    let keys = Object.keys(obj);
+    for (let i = 0; i < keys.length; i++) {
+        let k = keys[i];
+        if (obj[k] !== null && obj[k] !== void 0) {
+            let type = extendedTypeOf(obj[k]);
+            if (type === 'symbol' || type === 'function') {
+                throw new TypeError(`cannot serialize values of type '${type}'`);
+            }
+            let key = formatKey(k);
+            if (type === 'array' && isArrayOfTables(obj[k])) {
+                tables += (tables && '\n') + stringifyArrayTable(obj[k], prefix ? `${prefix}.${key}` : key, depth - 1, numberAsFloat, strictTemporal);
+            }
+            else if (type === 'object') {
+                let tblKey = prefix ? `${prefix}.${key}` : key;
+                tables += (tables && '\n') + stringifyTable(tblKey, obj[k], tblKey, depth - 1, numberAsFloat, strictTemporal);
+            }
+            else {
+                preamble += key;
+                preamble += ' = ';
+                preamble += stringifyValue(obj[k], type, depth, numberAsFloat, strictTemporal);
+                preamble += '\n';
+            }
+        }
+    }
+    if (tableKey && (preamble || !tables)) // Create table only if necessary
+        preamble = preamble ? `[${tableKey}]\n${preamble}` : `[${tableKey}]`;
+    return preamble && tables
+        ? `${preamble}\n${tables}`
+        : preamble || tables;
+}
+function stringify(obj, { maxDepth = 1000, numbersAsFloat = false, strictTemporal = false } = {}) {
+    if (extendedTypeOf(obj) !== 'object') {
+        throw new TypeError('stringify can only be called with an object');
+    }
+    let str = stringifyTable(0, obj, '', maxDepth, numbersAsFloat, strictTemporal);
+    if (str[str.length - 1] !== '\n')
+        return str + '\n';
+    return str;
+}
+
+;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/index.js
+/*!
+ * Copyright (c) Squirrel Chat et al., All rights reserved.
+ * SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *
+ * 1. Redistributions of source code must retain the above copyright notice, this
+ *    list of conditions and the following disclaimer.
+ * 2. Redistributions in binary form must reproduce the above copyright notice,
+ *    this list of conditions and the following disclaimer in the
+ *    documentation and/or other materials provided with the distribution.
+ * 3. Neither the name of the copyright holder nor the names of its contributors
+ *    may be used to endorse or promote products derived from this software without
+ *    specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+ * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+ * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+ * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+ * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+ * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+ * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+ * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+ * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+ * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+
+
+
+
+/** @deprecated use `import * as ... from 'smol-toml'` instead */
+/* harmony default export */ const smol_toml_dist = ({ parse: parse, stringify: stringify, TomlDate: TomlDate, TomlError: TomlError });
+
+;// CONCATENATED MODULE: ./src/render/hosts-toml.ts
+// containerd host configuration (`certs.d/<namespace>/hosts.toml`, containerd docs/hosts.md):
+// one file per redirected upstream registry, sending its pulls to the mirror's `/v2/<prefix>`.
+
+/**
+ * Stands where the node's configurator writes the registry token. The committed template carries
+ * no secret; `@` is not a base64 character, so a token can never look like the placeholder.
+ */
+const TOKEN_PLACEHOLDER = "@ECR_TOKEN@";
+/**
+ * The directory containerd looks up for an upstream (containerd `hostPaths`): the host itself, or
+ * for `host:port` the `host_port_` form it tries first (also valid as a ConfigMap key part and on
+ * every file system).
+ */
+function hostsDirectoryName(upstreamHost) {
+    const colon = upstreamHost.lastIndexOf(":");
+    if (colon > 0 && !upstreamHost.endsWith("]")) {
+        return `${upstreamHost.slice(0, colon)}_${upstreamHost.slice(colon + 1)}_`;
+    }
+    return upstreamHost;
+}
+/** `https://<mirror>/v2/<prefix>`: the API root containerd must use as is (`override_path`). */
+function mirrorEndpoint(mirror, upstream) {
+    const prefix = upstream.prefix.replace(/^\/+|\/+$/g, "");
+    return `${mirror.scheme}://${mirror.host}/v2/${prefix}`;
+}
+/**
+ * The `hosts.toml` template for one upstream. Pulls and tag resolution go to the mirror with the
+ * Authorization header; `override_path` keeps containerd from appending `/v2` (which would 404
+ * and fall back to the upstream). Without `fallback`, `server` is the mirror too, so containerd
+ * never contacts the upstream (the mirror is tried twice before a pull fails). A `[host]` table
+ * is always present: containerd 1.7.0 to 1.7.31 ignore a hosts.toml without one.
+ */
+function renderHostsToml(upstream, mirror) {
+    const endpoint = mirrorEndpoint(mirror, upstream);
+    const hostEntry = {
+        capabilities: ["pull", "resolve"],
+        override_path: true,
+        header: { Authorization: `Basic ${TOKEN_PLACEHOLDER}` },
+    };
+    const document = upstream.fallback
+        ? { host: { [endpoint]: hostEntry } }
+        : { server: endpoint, ...hostEntry, host: { [endpoint]: hostEntry } };
+    const heading = upstream.fallback
+        ? `# ${upstream.host}: pulled from the mirror, falling back to ${upstream.host} when the mirror fails.`
+        : `# ${upstream.host}: pulled from the mirror only (server = the mirror: no fallback to ${upstream.host}).`;
+    return [
+        "# Generated by ecr-mirror. Do not edit: re-render instead.",
+        heading,
+        "# The ecr-mirror-node DaemonSet puts a registry token into the Authorization headers (file mode 0600).",
+        "",
+        stringify(document),
+    ].join("\n");
+}
+
+;// CONCATENATED MODULE: ./src/render/node-scripts.ts
+// The two POSIX shell scripts the ecr-mirror-node DaemonSet runs (from a ConfigMap) inside the
+// configurator image: `configure.sh` keeps the hosts.toml files and their token fresh, `ready.sh`
+// is the readiness probe. Every path and the token source are overridable through the environment,
+// so the tests run them with `sh` against temporary folders.
+//
+// They are TypeScript strings (not files) so the bundled action carries them; they avoid the
+// `${...}` shell syntax, which a template literal would interpolate, and spell `\` as `\\`.
+
+/** First line of every hosts.toml ecr-mirror writes: files without it are never touched. */
+const GENERATED_MARKER = "# Generated by ecr-mirror.";
+/** Defaults shared by both scripts (the DaemonSet mounts match them). */
+const NODE_PATHS = {
+    /** The host's /etc/containerd/certs.d, mounted read-write. */
+    certsDir: "/host/etc/containerd/certs.d",
+    /** The host's /etc/containerd, mounted read-only (for config.toml). */
+    hostContainerdDir: "/host/etc/containerd",
+    /** hosts.toml templates from the ConfigMap: `<templates>/<namespace>/hosts.toml`. */
+    templatesDir: "/etc/ecr-mirror/hosts",
+    /** The scripts themselves. */
+    scriptsDir: "/etc/ecr-mirror/scripts",
+    /** emptyDir: when the token was last written, whether the startup taint is gone. */
+    stateDir: "/run/ecr-mirror",
+    /** emptyDir: the AWS CLI writes its cache under HOME. */
+    homeDir: "/home/ecr-mirror",
+};
+/** ECR tokens live 12 h: refresh every 6 h, report not ready past 11 h. */
+const REFRESH_SECONDS = 6 * 3600;
+const MAX_TOKEN_AGE_SECONDS = 11 * 3600;
+const common = `umask 077
+[ -n "$CERTS_DIR" ] || CERTS_DIR=${NODE_PATHS.certsDir}
+[ -n "$TEMPLATES_DIR" ] || TEMPLATES_DIR=${NODE_PATHS.templatesDir}
+[ -n "$STATE_DIR" ] || STATE_DIR=${NODE_PATHS.stateDir}
+PLACEHOLDER='${TOKEN_PLACEHOLDER}'
+MARKER='${GENERATED_MARKER}'
+
+now() {
+  if [ -n "$NOW" ]; then printf '%s\\n' "$NOW"; else date +%s; fi
+}`;
+const CONFIGURE_SCRIPT = `#!/bin/sh
+# ecr-mirror-node: writes containerd's hosts.toml files for the mirrored registries, with a fresh
+# ECR token in their Authorization header, and refreshes the token every REFRESH_SECONDS.
+# It never edits config.toml and never restarts containerd: containerd reads hosts.toml on each pull.
+#
+# Environment: AWS_REGION; CERTS_DIR, TEMPLATES_DIR, STATE_DIR (folders); TOKEN_COMMAND (a program
+# printing a registry token, instead of the AWS CLI); REFRESH_SECONDS, RETRY_SECONDS; STARTUP_TAINT
+# (key:effect to remove from NODE_NAME once the files are written, needs kubectl); ONCE=1 (one pass,
+# exit status tells whether it worked); NOW (epoch seconds, for tests).
+${common}
+[ -n "$REFRESH_SECONDS" ] || REFRESH_SECONDS=${REFRESH_SECONDS}
+[ -n "$RETRY_SECONDS" ] || RETRY_SECONDS=60
+
+log() {
+  printf '%s ecr-mirror-node: %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
+}
+
+fetch_token() {
+  if [ -n "$TOKEN_COMMAND" ]; then
+    "$TOKEN_COMMAND"
+  else
+    aws ecr get-authorization-token --region "$AWS_REGION" --output text \\
+      --query 'authorizationData[0].authorizationToken'
+  fi
+}
+
+# write_hosts_file TARGET TEMPLATE TOKEN: the template with the token in place of the placeholder,
+# written to a temporary file in the target's folder, mode 0600, then renamed over the target.
+# The token reaches awk through its environment, never through a command line.
+write_hosts_file() {
+  target=$1
+  template=$2
+  folder=$(dirname "$target")
+  mkdir -p -m 0755 "$folder" || return 1
+  temporary=$(mktemp "$folder/.hosts.toml.XXXXXX") || return 1
+  if ECR_TOKEN=$3 awk -v placeholder="$PLACEHOLDER" '
+      {
+        line = $0; out = ""
+        while ((at = index(line, placeholder)) > 0) {
+          out = out substr(line, 1, at - 1) ENVIRON["ECR_TOKEN"]
+          line = substr(line, at + length(placeholder))
+        }
+        print out line
+      }' "$template" >"$temporary" &&
+    chmod 0600 "$temporary" &&
+    mv -f "$temporary" "$target"; then
+    return 0
+  fi
+  rm -f "$temporary"
+  return 1
+}
+
+# Removes hosts.toml files ecr-mirror wrote earlier for registries no longer in the list.
+remove_stale_files() {
+  for existing in "$CERTS_DIR"/*/hosts.toml; do
+    [ -f "$existing" ] || continue
+    name=$(basename "$(dirname "$existing")")
+    [ -f "$TEMPLATES_DIR/$name/hosts.toml" ] && continue
+    case $(head -n 1 "$existing") in
+      "$MARKER"*) rm -f "$existing" && log "removed $existing: $name is no longer redirected" ;;
+    esac
+  done
+}
+
+configure() {
+  if ! token=$(fetch_token); then
+    log "could not get a registry token (ecr:GetAuthorizationToken): the node role needs AmazonEC2ContainerRegistryPullOnly, an air-gapped VPC the ecr.api endpoint"
+    return 1
+  fi
+  case $token in
+    '' | *[!A-Za-z0-9+/=]*)
+      log "the registry token is empty or not base64: nothing written"
+      return 1
+      ;;
+  esac
+  count=0
+  for template in "$TEMPLATES_DIR"/*/hosts.toml; do
+    [ -f "$template" ] || continue
+    name=$(basename "$(dirname "$template")")
+    if ! write_hosts_file "$CERTS_DIR/$name/hosts.toml" "$template" "$token"; then
+      log "could not write $CERTS_DIR/$name/hosts.toml"
+      return 1
+    fi
+    count=$((count + 1))
+  done
+  if [ "$count" -eq 0 ]; then
+    log "no hosts.toml templates in $TEMPLATES_DIR"
+    return 1
+  fi
+  remove_stale_files
+  mkdir -p "$STATE_DIR" &&
+    now >"$STATE_DIR/.token-written-at" &&
+    mv -f "$STATE_DIR/.token-written-at" "$STATE_DIR/token-written-at" || return 1
+  log "wrote $count hosts.toml file(s) under $CERTS_DIR with a fresh registry token"
+}
+
+remove_startup_taint() {
+  [ -n "$STARTUP_TAINT" ] || return 0
+  [ -f "$STATE_DIR/startup-taint-removed" ] && return 0
+  if ! command -v kubectl >/dev/null 2>&1; then
+    log "STARTUP_TAINT is set but the configurator image has no kubectl: the taint $STARTUP_TAINT stays on $NODE_NAME"
+    return 1
+  fi
+  if output=$(kubectl taint nodes "$NODE_NAME" "$STARTUP_TAINT-" 2>&1); then
+    log "removed the startup taint $STARTUP_TAINT from $NODE_NAME"
+  else
+    case $output in
+      *"not found"*) ;;
+      *)
+        log "could not remove the startup taint $STARTUP_TAINT from $NODE_NAME: $output"
+        return 1
+        ;;
+    esac
+  fi
+  : >"$STATE_DIR/startup-taint-removed"
+}
+
+trap 'exit 0' TERM INT
+while :; do
+  if configure && remove_startup_taint; then
+    status=0
+    pause=$REFRESH_SECONDS
+  else
+    status=1
+    pause=$RETRY_SECONDS
+  fi
+  if [ -n "$ONCE" ]; then
+    exit "$status"
+  fi
+  sleep "$pause" &
+  wait $! || true
+done
+`;
+const READY_SCRIPT = `#!/bin/sh
+# Readiness of ecr-mirror-node: every hosts.toml is in place with a token younger than
+# MAX_TOKEN_AGE_SECONDS, and the host's containerd configuration reads them. The first failing
+# check is printed (kubectl describe pod shows it) with the fix.
+#
+# Environment: CERTS_DIR, TEMPLATES_DIR, STATE_DIR, HOST_CONTAINERD_CONFIG, HOST_CERTS_PATH (where
+# containerd looks on the host), MAX_TOKEN_AGE_SECONDS, STARTUP_TAINT, NOW (epoch seconds, for tests).
+${common}
+[ -n "$HOST_CONTAINERD_CONFIG" ] || HOST_CONTAINERD_CONFIG=${NODE_PATHS.hostContainerdDir}/config.toml
+[ -n "$HOST_CERTS_PATH" ] || HOST_CERTS_PATH=/etc/containerd/certs.d
+[ -n "$MAX_TOKEN_AGE_SECONDS" ] || MAX_TOKEN_AGE_SECONDS=${MAX_TOKEN_AGE_SECONDS}
+FIX="add the NodeConfig in nodeconfig.yaml (rendered by ecr-mirror) to the node group's user data, which sets config_path = \\"$HOST_CERTS_PATH\\", and replace the node"
+
+not_ready() {
+  printf 'NOT READY: %s\\n' "$*"
+  exit 1
+}
+
+found=0
+for template in "$TEMPLATES_DIR"/*/hosts.toml; do
+  [ -f "$template" ] || continue
+  found=1
+  name=$(basename "$(dirname "$template")")
+  file="$CERTS_DIR/$name/hosts.toml"
+  [ -f "$file" ] || not_ready "$file does not exist yet: see this pod's log"
+  if grep -q "$PLACEHOLDER" "$file"; then
+    not_ready "$file has no registry token yet: see this pod's log"
+  fi
+done
+[ "$found" -eq 1 ] || not_ready "no hosts.toml templates in $TEMPLATES_DIR"
+
+written=$(cat "$STATE_DIR/token-written-at" 2>/dev/null) || not_ready "no registry token written yet: see this pod's log"
+age=$(($(now) - written))
+if [ "$age" -gt "$MAX_TOKEN_AGE_SECONDS" ]; then
+  not_ready "the registry token is $((age / 3600)) h old and ECR tokens expire after 12 h: the refresh fails, see this pod's log (the node role needs ecr:GetAuthorizationToken, an air-gapped VPC the ecr.api endpoint)"
+fi
+
+if [ -n "$STARTUP_TAINT" ] && [ ! -f "$STATE_DIR/startup-taint-removed" ]; then
+  not_ready "the startup taint $STARTUP_TAINT is still on the node: see this pod's log"
+fi
+
+[ -r "$HOST_CONTAINERD_CONFIG" ] ||
+  not_ready "cannot read the host's containerd configuration ($HOST_CONTAINERD_CONFIG), so cannot tell whether containerd reads $HOST_CERTS_PATH"
+
+# The CRI registry config_path, the config version, and whether CRI pulls locally
+# (use_local_image_pull or discard_unpacked_layers make containerd 2.1+ skip the transfer service).
+settings=$(awk -v q="'" '
+  /^[[:space:]]*\\[/ { section = $0; gsub(/[[:space:]"]/, "", section); gsub(q, "", section); next }
+  section == "" && /^[[:space:]]*version[[:space:]]*=/ {
+    value = $0; sub(/^[^=]*=[[:space:]]*/, "", value); sub(/[^0-9].*$/, "", value); version = value
+  }
+  section ~ /cri/ && section ~ /registry/ && /^[[:space:]]*config_path[[:space:]]*=/ {
+    value = $0; sub(/^[^=]*=[[:space:]]*/, "", value)
+    quote = substr(value, 1, 1); value = substr(value, 2); sub(quote ".*$", "", value)
+    config_path = value
+  }
+  section ~ /cri/ && /^[[:space:]]*(use_local_image_pull|discard_unpacked_layers)[[:space:]]*=[[:space:]]*true/ {
+    local_pull = "yes"
+  }
+  END { print (version == "" ? 1 : version); print (local_pull == "" ? "no" : local_pull); print config_path }
+' "$HOST_CONTAINERD_CONFIG")
+version=$(printf '%s\\n' "$settings" | sed -n 1p)
+local_pull=$(printf '%s\\n' "$settings" | sed -n 2p)
+config_path=$(printf '%s\\n' "$settings" | sed -n 3p)
+
+[ -n "$config_path" ] ||
+  not_ready "the host's containerd configuration sets no registry config_path, so containerd ignores $HOST_CERTS_PATH and pulls from the upstream registries. Fix: $FIX"
+case ":$config_path:" in
+  *":$HOST_CERTS_PATH:"* | *":$HOST_CERTS_PATH/:"*) ;;
+  *) not_ready "containerd reads hosts.toml from \\"$config_path\\", not from $HOST_CERTS_PATH. Fix: $FIX" ;;
+esac
+case $config_path in
+  *:*)
+    if [ "$version" -ge 3 ] && [ "$local_pull" = no ]; then
+      not_ready "containerd 2.x with config_path = \\"$config_path\\" (several folders) pulls through its transfer service, which reads that as one folder and ignores $HOST_CERTS_PATH (containerd#12415): pulls would go to the upstream registries. Fix: $FIX"
+    fi
+    ;;
+esac
+
+printf 'ready: hosts.toml files in place, registry token %s min old, containerd reads %s\\n' "$((age / 60))" "$HOST_CERTS_PATH"
+`;
+
+;// CONCATENATED MODULE: ./src/render/kubernetes.ts
+// The Kubernetes objects of the node configurator: ServiceAccount, two ConfigMaps (scripts and
+// hosts.toml templates), the DaemonSet, and with the startup taint the RBAC to remove it.
+// Plain objects typed by kubernetes-models (type-only imports: nothing of it ships at run time).
+
+
+const NAMESPACE = "kube-system";
+const NAME = "ecr-mirror-node";
+/** The startup taint new nodes register with (nodeconfig.yaml) and the DaemonSet removes. */
+const STARTUP_TAINT = { key: "ecr-mirror/not-ready", value: "true", effect: "NoSchedule" };
+/** Nodes carrying this label (any value) get no configurator pod. */
+const SKIP_LABEL = "ecr-mirror/skip";
+/**
+ * Nodes the DaemonSet cannot configure: Windows; Fargate, EKS Auto Mode and hybrid nodes
+ * (`eks.amazonaws.com/compute-type`, the values EKS's own node agents exclude); Bottlerocket,
+ * which has no label of its own: the update operator's `bottlerocket.aws/updater-interface-version`
+ * is the customary one, and `ecr-mirror/skip` covers the rest.
+ */
+const NODE_EXCLUSIONS = [
+    { key: "kubernetes.io/os", operator: "In", values: ["linux"] },
+    { key: "eks.amazonaws.com/compute-type", operator: "NotIn", values: ["auto", "fargate", "hybrid"] },
+    { key: "bottlerocket.aws/updater-interface-version", operator: "DoesNotExist" },
+    { key: SKIP_LABEL, operator: "DoesNotExist" },
+];
+const labels = { "app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "ecr-mirror" };
+const metadata = (name) => ({ name, namespace: NAMESPACE, labels });
+function nodeObjects(input) {
+    const scripts = {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: metadata(`${NAME}-scripts`),
+        data: { "configure.sh": CONFIGURE_SCRIPT, "ready.sh": READY_SCRIPT },
+    };
+    const hosts = {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: metadata(`${NAME}-hosts`),
+        data: Object.fromEntries(input.templates.map((t) => [t.key, t.content])),
+    };
+    // A change of script or template rolls the pods, so each node rewrites its files at once.
+    const configHash = (0,external_node_crypto_.createHash)("sha256")
+        .update(JSON.stringify([scripts.data, hosts.data]))
+        .digest("hex");
+    const env = [
+        { name: "AWS_REGION", value: input.region },
+        { name: "HOME", value: NODE_PATHS.homeDir },
+        { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+    ];
+    if (input.startupTaint) {
+        env.push({ name: "STARTUP_TAINT", value: `${STARTUP_TAINT.key}:${STARTUP_TAINT.effect}` });
+    }
+    const daemonSet = {
+        apiVersion: "apps/v1",
+        kind: "DaemonSet",
+        metadata: metadata(NAME),
+        spec: {
+            selector: { matchLabels: { "app.kubernetes.io/name": NAME } },
+            updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: "10%" } },
+            template: {
+                metadata: { labels, annotations: { "ecr-mirror/config-sha256": configHash } },
+                spec: {
+                    serviceAccountName: NAME,
+                    automountServiceAccountToken: input.startupTaint,
+                    hostNetwork: true,
+                    dnsPolicy: "Default",
+                    priorityClassName: "system-node-critical",
+                    terminationGracePeriodSeconds: 5,
+                    tolerations: [{ operator: "Exists" }],
+                    affinity: {
+                        nodeAffinity: {
+                            requiredDuringSchedulingIgnoredDuringExecution: {
+                                nodeSelectorTerms: [{ matchExpressions: NODE_EXCLUSIONS }],
+                            },
+                        },
+                    },
+                    securityContext: {
+                        // Root only to write the root-owned host folder; no capability, no privilege.
+                        runAsUser: 0,
+                        runAsGroup: 0,
+                        runAsNonRoot: false,
+                        seccompProfile: { type: "RuntimeDefault" },
+                    },
+                    containers: [
+                        {
+                            name: "configure",
+                            image: input.image,
+                            imagePullPolicy: "IfNotPresent",
+                            command: ["/bin/sh", `${NODE_PATHS.scriptsDir}/configure.sh`],
+                            env,
+                            readinessProbe: {
+                                exec: { command: ["/bin/sh", `${NODE_PATHS.scriptsDir}/ready.sh`] },
+                                initialDelaySeconds: 5,
+                                periodSeconds: 30,
+                                timeoutSeconds: 10,
+                                failureThreshold: 1,
+                            },
+                            resources: {
+                                requests: { cpu: "10m", memory: "64Mi" },
+                                limits: { memory: "256Mi" },
+                            },
+                            securityContext: {
+                                privileged: false,
+                                allowPrivilegeEscalation: false,
+                                readOnlyRootFilesystem: true,
+                                capabilities: { drop: ["ALL"] },
+                            },
+                            volumeMounts: [
+                                { name: "certs-d", mountPath: NODE_PATHS.certsDir },
+                                { name: "host-containerd", mountPath: NODE_PATHS.hostContainerdDir, readOnly: true },
+                                { name: "hosts-templates", mountPath: NODE_PATHS.templatesDir, readOnly: true },
+                                { name: "scripts", mountPath: NODE_PATHS.scriptsDir, readOnly: true },
+                                { name: "state", mountPath: NODE_PATHS.stateDir },
+                                { name: "home", mountPath: NODE_PATHS.homeDir },
+                                { name: "tmp", mountPath: "/tmp" },
+                            ],
+                        },
+                    ],
+                    volumes: [
+                        {
+                            name: "certs-d",
+                            hostPath: { path: "/etc/containerd/certs.d", type: "DirectoryOrCreate" },
+                        },
+                        { name: "host-containerd", hostPath: { path: "/etc/containerd", type: "Directory" } },
+                        {
+                            name: "hosts-templates",
+                            configMap: {
+                                name: `${NAME}-hosts`,
+                                defaultMode: 0o444,
+                                items: input.templates.map((t) => ({ key: t.key, path: `${t.directory}/hosts.toml` })),
+                            },
+                        },
+                        { name: "scripts", configMap: { name: `${NAME}-scripts`, defaultMode: 0o444 } },
+                        { name: "state", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+                        { name: "home", emptyDir: { sizeLimit: "64Mi" } },
+                        { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+                    ],
+                },
+            },
+        },
+    };
+    const serviceAccount = {
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: metadata(NAME),
+        automountServiceAccountToken: input.startupTaint,
+    };
+    const objects = [serviceAccount, scripts, hosts];
+    if (input.startupTaint) {
+        // Kubernetes RBAC cannot narrow this to the pod's own node (resourceNames are static).
+        objects.push({
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRole",
+            metadata: { name: NAME, labels },
+            rules: [{ apiGroups: [""], resources: ["nodes"], verbs: ["get", "patch"] }],
+        }, {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRoleBinding",
+            metadata: { name: NAME, labels },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: NAME },
+            subjects: [{ kind: "ServiceAccount", name: NAME, namespace: NAMESPACE }],
+        });
+    }
+    objects.push(daemonSet);
+    return objects;
+}
+
+;// CONCATENATED MODULE: ./src/render/node-config.ts
+// The nodeadm NodeConfig for AL2023 user data: containerd reads hosts.toml from a single folder
+// (so containerd 2.1+'s transfer service honours certs.d, containerd#12415), and optionally the
+// node registers with the startup taint the DaemonSet removes.
+
+
+
+/** The containerd configuration nodeadm merges into /etc/containerd/config.toml (version 3 keys). */
+function containerdConfigPatch() {
+    return stringify({
+        plugins: { "io.containerd.cri.v1.images": { registry: { config_path: "/etc/containerd/certs.d" } } },
+    });
+}
+function renderNodeadmConfig(startupTaint) {
+    const spec = { containerd: { config: containerdConfigPatch() } };
+    if (startupTaint) {
+        spec.kubelet = { config: { registerWithTaints: [{ ...STARTUP_TAINT }] } };
+    }
+    const document = { apiVersion: "node.eks.aws/v1alpha1", kind: "NodeConfig", spec };
+    return [
+        "# Generated by ecr-mirror. Add this NodeConfig to the user data of every AL2023 node group, as",
+        "# one more MIME part with Content-Type: application/node.eks.aws (nodeadm merges the parts).",
+        "# It sets one config_path for containerd's CRI images plugin: containerd 2.1+ pulling through",
+        "# its transfer service ignores a multi-folder config_path (containerd#12415). On containerd 1.7",
+        "# (config version 2) the key is unused and does no harm.",
+        ...(startupTaint
+            ? [
+                `# New nodes register with the taint ${STARTUP_TAINT.key}:${STARTUP_TAINT.effect}, which the`,
+                "# ecr-mirror-node DaemonSet removes once the node's hosts.toml files are written.",
+            ]
+            : []),
+        (0,dist/* stringify */.As)(document, { lineWidth: 0 }),
+    ].join("\n");
+}
+
+;// CONCATENATED MODULE: ./src/render/readme.ts
+// The README rendered beside the node-side files: what to apply, in which order, and what the
+// nodes and the VPC need. Deterministic: only the render input appears in it.
+
+
+function renderReadme(input) {
+    const table = input.redirects.map((r) => `| \`${r.host}\` | \`certs.d/${r.directory}/hosts.toml\` | \`${r.endpoint}\` | ${r.fallback ? "yes" : "no"} |`);
+    const taint = `${STARTUP_TAINT.key}:${STARTUP_TAINT.effect}`;
+    return `<!-- Generated by ecr-mirror. Do not edit: re-render instead. -->
+# Node configuration for the ecr-mirror registry
+
+Nodes keep pulling images by their original names (\`docker.io/library/redis:7.0\`); containerd
+sends those pulls to the mirror \`${input.registry}\` instead:
+
+| Upstream | File on the node | Pulled from | Falls back to upstream |
+| --- | --- | --- | --- |
+${table.join("\n")}
+
+## Files
+
+- \`hosts/<registry>/hosts.toml\`: what the DaemonSet writes to \`/etc/containerd/certs.d/<registry>/hosts.toml\`
+  on every node, with \`${TOKEN_PLACEHOLDER}\` replaced by a registry token (file mode 0600). For review; the
+  DaemonSet takes them from its ConfigMap.
+- \`${NAME}.yaml\`: the DaemonSet \`${NAMESPACE}/${NAME}\`, its ConfigMaps and ServiceAccount${input.startupTaint ? ", and the RBAC to remove the startup taint" : ""}.
+- \`nodeconfig.yaml\`: a nodeadm \`NodeConfig\` for the user data of AL2023 nodes.
+
+## Apply, in this order
+
+1. **Mirror first.** The DaemonSet's own image, \`${input.image}\`, is in the mirror list and
+   pinned by the digest the sync observed: run the sync before applying.
+2. **Node IAM role**: attach \`AmazonEC2ContainerRegistryPullOnly\` (or \`AmazonEC2ContainerRegistryReadOnly\`).
+   The DaemonSet calls \`ecr:GetAuthorizationToken\` through the instance role (IMDSv2, host network).
+3. **VPC endpoints** for an air-gapped VPC: \`com.amazonaws.${input.region}.ecr.api\` (tokens),
+   \`com.amazonaws.${input.region}.ecr.dkr\` (pulls), and an S3 gateway endpoint (layers come from S3).
+4. **Node user data** (AL2023): add \`nodeconfig.yaml\` as one more MIME part
+   (\`Content-Type: application/node.eks.aws\`) and roll the node groups. containerd 2.1 and later can
+   pull through its transfer service, which ignores \`/etc/containerd/certs.d\` when \`config_path\`
+   names several folders, as EKS's default does (containerd#12415): pulls then go to the upstream
+   and hang in an air gap. The NodeConfig sets a single folder.${input.startupTaint
+        ? `
+   It also registers new nodes with the taint \`${taint}\`, removed by the DaemonSet once the
+   node's files are written, so no pod pulls before they exist. With Karpenter, put the same taint
+   in the NodePool's \`startupTaints\`. Removing it needs \`kubectl\` in the configurator image (the
+   AWS CLI image has none): use an image with both, or leave the startup taint off.`
+        : ""}
+5. **Apply the DaemonSet**: \`kubectl apply -f ${NAME}.yaml\`, then
+   \`kubectl -n ${NAMESPACE} rollout status daemonset/${NAME}\`. It needs host paths and the host
+   network, so its namespace must allow the \`privileged\` Pod Security level (\`${NAMESPACE}\` does by default).
+
+A pod is Ready only when its node's files exist, the token is younger than 11 hours (ECR tokens last
+12; the DaemonSet refreshes every 6), and the node's \`/etc/containerd/config.toml\` makes containerd
+read \`/etc/containerd/certs.d\`. Otherwise \`kubectl -n ${NAMESPACE} describe pod\` shows the reason
+and the fix. The DaemonSet never edits \`config.toml\` and never restarts containerd: containerd reads
+\`hosts.toml\` on every pull.
+
+## Where it does not run
+
+Node affinity skips Windows nodes, Fargate, EKS Auto Mode and hybrid nodes
+(\`eks.amazonaws.com/compute-type\`), nodes labelled \`bottlerocket.aws/updater-interface-version\`,
+and any node you label \`${SKIP_LABEL}\`.
+
+**Bottlerocket is not supported.** It generates \`/etc\` from its settings, so a DaemonSet cannot
+write there; label Bottlerocket nodes \`${SKIP_LABEL}=true\` if they lack the update operator's label.
+Its own \`settings.container-registry.mirrors\` exist, but open reports say ECR as a mirror answers
+401 (bottlerocket#2427, #3631), mirrors always fall back to the upstream (#4891), and path endpoints
+were not honoured in older releases (#1888). It is documented here, not promised.
+`;
+}
+
+;// CONCATENATED MODULE: ./src/render/index.ts
+// Node-side rendering: from the mirror list and the target, the files that make EKS nodes pull
+// `docker.io/...` (and every other redirected upstream) from the mirror. Pure and deterministic:
+// the same input gives byte-identical files, so a commit-back happens only on a real change.
+
+
+
+
+
+
+/** The upstream image the DaemonSet runs (it must contain the AWS CLI and a POSIX shell). */
+const CONFIGURATOR_SOURCE = "public.ecr.aws/aws-cli/aws-cli";
+/** The configurator image mirrored by default (a published AWS CLI v2 tag; override with configurator-image). */
+const DEFAULT_CONFIGURATOR_IMAGE = `${CONFIGURATOR_SOURCE}:2.15.62`;
+/** Where the configurator image lands in the target (deep-path nesting under the image prefix). */
+function configuratorRepository(imagePrefix) {
+    return `${imagePrefix.replace(/\/+$/, "")}/${CONFIGURATOR_SOURCE}`;
+}
+const render_DIGEST = /^sha256:[0-9a-f]{64}$/;
+const ECR_HOST = /\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.(?:amazonaws\.com|api\.aws)(?:\.cn)?(?::\d+)?$/;
+const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
+function parseMirror(registry) {
+    const match = /^(?:(https?):\/\/)?([^/]+)\/?$/.exec(registry.trim());
+    if (!match || !isValidDomain(match[2]))
+        return null;
+    return { scheme: match[1] === "http" ? "http" : "https", host: match[2] };
+}
+function renderNodeConfig(list, input) {
+    const problems = [];
+    const registry = input.registry ?? list.target.registry;
+    const mirror = registry ? parseMirror(registry) : null;
+    if (!registry) {
+        problems.push({
+            message: "The mirror registry's address is unknown.",
+            hint: "Set target.registry in the mirror list, or run a sync first: it learns the address from ECR (proxyEndpoint).",
+        });
+    }
+    else if (!mirror) {
+        problems.push({
+            message: `The mirror registry "${registry}" is not a host[:port] (optionally with http:// or https://).`,
+            hint: "Give the registry's address only, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com.",
+        });
+    }
+    const region = input.region ?? list.target.region ?? (mirror ? ECR_HOST.exec(mirror.host)?.[1] : null) ?? null;
+    if (!region) {
+        problems.push({
+            message: "The AWS region for the registry token is unknown.",
+            hint: "Set target.region in the mirror list (the registry's host name does not carry one).",
+        });
+    }
+    const configurator = input.configuratorImage;
+    if (!configurator) {
+        problems.push({
+            message: `The configurator image's digest is unknown, and the DaemonSet runs it pinned by digest.`,
+            hint: `Run a sync first (it mirrors ${CONFIGURATOR_SOURCE} to ${configuratorRepository(list.target.imagePrefix)} and records the digest), or pin it by digest in the mirror list.`,
+        });
+    }
+    else if (!render_DIGEST.test(configurator.digest)) {
+        problems.push({
+            message: `The configurator image digest "${configurator.digest}" is not sha256:<64 hex digits>.`,
+            hint: "Use the digest the registry reports for the mirrored image.",
+        });
+    }
+    const upstreams = list.upstreams
+        .filter((u) => u.redirect)
+        .map((u) => ({ upstream: u, directory: hostsDirectoryName(u.host) }))
+        .sort((a, b) => (a.directory < b.directory ? -1 : a.directory > b.directory ? 1 : 0));
+    if (upstreams.length === 0) {
+        problems.push({
+            message: "No upstream registry is redirected, so there is no hosts.toml to render.",
+            hint: "Add images to the mirror list, or set redirect on an upstream.",
+        });
+    }
+    for (const { upstream } of upstreams) {
+        if (!upstream.prefix.replace(/\//g, "")) {
+            problems.push({
+                message: `The upstream ${upstream.host} has an empty target prefix.`,
+                hint: "Nodes need a repository prefix for it, e.g. mirrors or mirrors/quay.io.",
+            });
+        }
+    }
+    const keys = new Map();
+    for (const { upstream, directory } of upstreams) {
+        const key = directory.replace(/[^-._a-zA-Z0-9]/g, "_");
+        const other = keys.get(key);
+        if (!CONFIGMAP_KEY.test(key) || (other !== undefined && other !== upstream.host)) {
+            problems.push({
+                message: `The upstream ${upstream.host} cannot be told apart from ${other ?? "another upstream"} in a ConfigMap key.`,
+                hint: "Redirect only one of them.",
+            });
+        }
+        keys.set(key, upstream.host);
+    }
+    if (problems.length > 0 || !mirror || !region || !configurator || !registry) {
+        return { ok: false, problems };
+    }
+    const templates = upstreams.map(({ upstream, directory }) => ({
+        directory,
+        key: directory.replace(/[^-._a-zA-Z0-9]/g, "_"),
+        content: renderHostsToml(upstream, mirror),
+    }));
+    const image = `${mirror.host}/${configurator.repository}@${configurator.digest}`;
+    const startupTaint = input.startupTaint ?? false;
+    const manifests = nodeObjects({ image, region, templates, startupTaint })
+        .map((object) => (0,dist/* stringify */.As)(object, { lineWidth: 0 }))
+        .join("---\n");
+    const files = [
+        ...templates.map((t) => ({ path: `hosts/${t.directory}/hosts.toml`, content: t.content })),
+        {
+            path: `${NAME}.yaml`,
+            content: `# Generated by ecr-mirror. Do not edit: re-render instead.\n${manifests}`,
+        },
+        { path: "nodeconfig.yaml", content: renderNodeadmConfig(startupTaint) },
+        {
+            path: "README.md",
+            content: renderReadme({
+                registry: mirror.host,
+                region,
+                image,
+                redirects: upstreams.map(({ upstream, directory }) => ({
+                    host: upstream.host,
+                    directory,
+                    endpoint: mirrorEndpoint(mirror, upstream),
+                    fallback: upstream.fallback,
+                })),
+                startupTaint,
+            }),
+        },
+    ];
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return { ok: true, files };
+}
+
 ;// CONCATENATED MODULE: ./src/inputs.ts
-/** The action's raw inputs turned into one typed value, once, at the edge. */
+/**
+ * The action's raw inputs turned into one typed value, once, at the edge. The runner fills in the
+ * defaults from action.yml; the fallbacks here apply only when dist/index.js runs without them.
+ */
+
 
 const MODES = ["validate", "plan", "sync"];
 class InputError extends Error {
@@ -74148,6 +76799,14 @@ function oneOf(name, value, allowed) {
     if (!allowed.includes(value))
         throw new InputError(`input "${name}" is "${value}"; expected one of ${allowed.join(", ")}`);
     return value;
+}
+function inputs_boolean(name, fallback) {
+    const value = optional(name);
+    if (value === null)
+        return fallback;
+    if (/^(true|false)$/i.test(value))
+        return value.toLowerCase() === "true";
+    throw new InputError(`input "${name}" is "${value}"; expected true or false`);
 }
 function positiveInteger(name, value) {
     const n = Number(value);
@@ -74169,9 +76828,30 @@ function readInputs() {
         registryCredentials: optional("registry-credentials"),
         concurrency: positiveInteger("concurrency", optional("concurrency") ?? "4"),
         reportPath: optional("report-path"),
+        renderDir: optional("render-dir"),
+        configuratorImage: optional("configurator-image") ?? DEFAULT_CONFIGURATOR_IMAGE,
+        startupTaint: inputs_boolean("startup-taint", false),
+        commitBack: oneOf("commit-back", optional("commit-back") ?? "auto", [
+            "none",
+            "push",
+            "pull-request",
+            "auto",
+        ]),
+        commitOnPullRequest: inputs_boolean("commit-on-pull-request", false),
+        githubToken: optional("github-token"),
+        crane: {
+            version: optional("crane-version"),
+            sha256: optional("crane-sha256"),
+            baseUrl: optional("crane-base-url"),
+        },
+        helm: {
+            version: optional("helm-version"),
+            sha256: optional("helm-sha256"),
+            baseUrl: optional("helm-base-url"),
+        },
     };
     // Masked before anything else could print them.
-    for (const secret of [inputs.registryPassword, inputs.dockerHubToken])
+    for (const secret of [inputs.registryPassword, inputs.dockerHubToken, inputs.githubToken])
         if (secret)
             core_setSecret(secret);
     if (inputs.registryUrl && !/^https?:\/\/[^/\s]+\/?$/.test(inputs.registryUrl)) {
@@ -74180,8 +76860,6 @@ function readInputs() {
     return inputs;
 }
 
-// EXTERNAL MODULE: ../../work/main/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(7207);
 ;// CONCATENATED MODULE: ./src/list/naming.ts
 /**
  * Where things land in the target registry: repository names for images and charts, chart tags
@@ -74249,7 +76927,7 @@ const CHART_VERSION = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z
  * the file's structure by interpreting this same object, so editors, CI and the tool agree.
  *
  * Only a JSON-Schema subset is used (type, properties, additionalProperties, required, enum,
- * pattern, items, minItems, uniqueItems, minLength, maxLength, oneOf discriminated by type),
+ * pattern, items, minItems, uniqueItems, minLength, maxLength, minimum, oneOf discriminated by type),
  * because ./validate-structure.ts interprets exactly that subset.
  */
 const ecrPrefix = "^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$";
@@ -74409,7 +77087,7 @@ const mirrorListSchema = {
             items: {
                 type: "object",
                 additionalProperties: false,
-                required: ["source", "versions"],
+                required: ["source"],
                 properties: {
                     source: {
                         type: "string",
@@ -74417,17 +77095,269 @@ const mirrorListSchema = {
                         pattern: "^(?:https?|oci)://[^\\s]+$",
                     },
                     name: { type: "string", description: "Chart name in an HTTP repository.", minLength: 1 },
-                    versions: stringList("Exact chart versions."),
+                    versions: stringList("Exact chart versions (SemVer 2). Give versions, versionRange or both."),
+                    versionRange: {
+                        type: "string",
+                        description: 'A version range as helm reads it (Masterminds/semver): ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2", "4.x". Resolved at plan time from the repository\'s index.yaml or the OCI tag list; prereleases only when the range names one.',
+                        minLength: 1,
+                    },
+                    newest: {
+                        type: "integer",
+                        description: "With versionRange: keep only the N highest matching versions.",
+                        minimum: 1,
+                    },
                     target: {
                         type: "string",
-                        description: "Repository name below the chart prefix (default: the chart name).",
+                        description: "Repository name below the chart prefix (default: the chart name). Only for OCI charts: helm push names the repository after the chart.",
                         pattern: ecrPrefix,
+                    },
+                    images: {
+                        type: "boolean",
+                        description: "Also mirror the images the chart deploys: render it with `helm template` (defaults plus `values`) and add every image reference to the plan (default false).",
+                    },
+                    values: {
+                        type: "object",
+                        description: "Values for `helm template` when discovering images (images: true), over the chart's defaults.",
                     },
                 },
             },
         },
     },
 };
+
+;// CONCATENATED MODULE: ./src/list/semver.ts
+/**
+ * Semantic versions and version constraints as helm reads them: Masterminds/semver v3
+ * (`NewVersion`, `StrictNewVersion`, `NewConstraint`, `Check`), the library helm uses to pick chart
+ * versions. Pure functions.
+ *
+ * Constraint syntax: comparisons `=`, `!=`, `>`, `<`, `>=`, `<=` (also `=>`, `=<`), tilde `~1.2.3`
+ * (`~>` too), caret `^1.2.3`, wildcards `1.2.x`, `1.*`, `*` and partial versions (`1.2` means
+ * `1.2.x`), hyphen ranges `1.2 - 1.4.5`, AND by space or comma, OR by `||`. A prerelease version
+ * matches only a comparison that itself names a prerelease (Masterminds issue 21).
+ */
+// Masterminds' loose `semVerRegex` (v3): a leading `v`, minor and patch optional.
+const LOOSE = /^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+/** `NewVersion`: loose parsing (`v1.2` is 1.2.0), or null. */
+function parseVersion(text) {
+    const m = LOOSE.exec(text);
+    if (!m)
+        return null;
+    return {
+        major: Number(m[1]),
+        minor: Number(m[2] ?? 0),
+        patch: Number(m[3] ?? 0),
+        prerelease: m[4] ?? "",
+        build: m[5] ?? "",
+        original: text,
+    };
+}
+/** `StrictNewVersion`: exactly `MAJOR.MINOR.PATCH[-pre][+build]`, no `v` (helm reads OCI tags this way). */
+function parseStrictVersion(text) {
+    if (!/^\d+\.\d+\.\d+(?:[-+]|$)/.test(text))
+        return null;
+    return parseVersion(text);
+}
+function comparePrePart(s, o) {
+    if (s === o)
+        return 0;
+    if (s === "")
+        return -1;
+    if (o === "")
+        return 1;
+    const sn = /^\d+$/.test(s);
+    const on = /^\d+$/.test(o);
+    if (sn && on)
+        return Number(s) > Number(o) ? 1 : -1;
+    if (sn)
+        return -1; // numbers sort before identifiers
+    if (on)
+        return 1;
+    return s > o ? 1 : -1;
+}
+function comparePrerelease(a, b) {
+    const ap = a.split(".");
+    const bp = b.split(".");
+    for (let i = 0; i < Math.max(ap.length, bp.length); i++) {
+        const d = comparePrePart(ap[i] ?? "", bp[i] ?? "");
+        if (d !== 0)
+            return d;
+    }
+    return 0;
+}
+/** SemVer precedence: -1, 0 or 1. Build metadata is ignored; a release sorts after its prereleases. */
+function compareVersions(a, b) {
+    for (const key of ["major", "minor", "patch"]) {
+        if (a[key] !== b[key])
+            return a[key] > b[key] ? 1 : -1;
+    }
+    if (a.prerelease === b.prerelease)
+        return 0;
+    if (a.prerelease === "")
+        return 1;
+    if (b.prerelease === "")
+        return -1;
+    return comparePrerelease(a.prerelease, b.prerelease);
+}
+const OPS = "=|!=|>|<|>=|=>|<=|=<|~|~>|\\^";
+const CV = "v?(?:[0-9xX*]+)(?:\\.[0-9xX*]+)?(?:\\.[0-9xX*]+)?(?:-(?:[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*))?(?:\\+(?:[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*))?";
+const CV_PARTS = /^v?([0-9xX*]+)(\.[0-9xX*]+)?(\.[0-9xX*]+)?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$/;
+// Longest operators first so `>=` is not read as `>` then `=`.
+const OPS_LONGEST = "!=|>=|=>|<=|=<|~>|=|>|<|~|\\^";
+const COMPARISON = new RegExp(`^\\s*(${OPS_LONGEST})?\\s*(${CV})\\s*$`);
+const FIND = new RegExp(`(${OPS_LONGEST})?\\s*(${CV})`, "g");
+const VALID_SEGMENT = new RegExp(`^(\\s*(?:${OPS})?\\s*(?:${CV})\\s*)((?:\\s+|,\\s*)(?:${OPS})?\\s*(?:${CV})\\s*)*$`);
+const HYPHEN = new RegExp(`\\s*(${CV})\\s+-\\s+(${CV})\\s*`, "g");
+function isX(part) {
+    return part === "x" || part === "X" || part === "*";
+}
+function parseComparison(text) {
+    const m = COMPARISON.exec(text);
+    if (!m)
+        return null;
+    const op = (m[1] ?? "");
+    const parts = CV_PARTS.exec(m[2]);
+    if (!parts)
+        return null;
+    const [, major, minorDot, patchDot, pre] = parts;
+    const minor = minorDot?.slice(1);
+    const patch = patchDot?.slice(1);
+    const suffix = pre ? `-${pre}` : "";
+    let version;
+    let dirty = false;
+    let minorDirty = false;
+    let patchDirty = false;
+    if (isX(major)) {
+        version = `0.0.0${suffix}`;
+        dirty = true;
+    }
+    else if (minor === undefined || isX(minor)) {
+        version = `${major}.0.0${suffix}`;
+        dirty = minorDirty = true;
+    }
+    else if (patch === undefined || isX(patch)) {
+        version = `${major}.${minor}.0${suffix}`;
+        dirty = patchDirty = true;
+    }
+    else {
+        version = `${major}.${minor}.${patch}${suffix}`;
+    }
+    const con = parseVersion(version);
+    if (!con)
+        return null; // a wildcard mixed into a number ("1x"), leading zeros
+    return { op, con, dirty, minorDirty, patchDirty };
+}
+/** `NewConstraint`: parses a constraint such as `>=4.10.0 <5.0.0`, `~1.2`, `^2 || ^3`. */
+function parseConstraint(text) {
+    if (text.trim() === "")
+        return { ok: false, error: "the version range is empty" };
+    const rewritten = text.replace(HYPHEN, (_all, low, high) => `>= ${low}, <= ${high}`);
+    const alternatives = [];
+    for (const segment of rewritten.split("||")) {
+        if (!VALID_SEGMENT.test(segment))
+            return { ok: false, error: `improper constraint: ${segment.trim()}` };
+        const comparisons = [];
+        for (const m of segment.matchAll(FIND)) {
+            const c = parseComparison(m[0]);
+            if (!c)
+                return { ok: false, error: `improper constraint: ${m[0].trim()}` };
+            comparisons.push(c);
+        }
+        alternatives.push(comparisons);
+    }
+    return { ok: true, value: { text, alternatives } };
+}
+function tilde(v, c) {
+    if (compareVersions(v, c.con) < 0)
+        return false;
+    if (c.con.major === 0 && c.con.minor === 0 && c.con.patch === 0 && !c.minorDirty && !c.patchDirty)
+        return true;
+    if (v.major !== c.con.major)
+        return false;
+    return v.minor === c.con.minor || c.minorDirty;
+}
+function caret(v, c) {
+    if (compareVersions(v, c.con) < 0)
+        return false;
+    if (c.con.major > 0 || c.minorDirty)
+        return v.major === c.con.major;
+    if (v.major > 0)
+        return false;
+    if (c.con.minor > 0 || c.patchDirty)
+        return v.minor === c.con.minor;
+    if (v.minor > 0)
+        return false;
+    return v.patch === c.con.patch;
+}
+function check(v, c) {
+    // A prerelease only matches a comparison that names a prerelease.
+    if (v.prerelease !== "" && c.con.prerelease === "")
+        return false;
+    const cmp = compareVersions(v, c.con);
+    switch (c.op) {
+        case "":
+        case "=":
+            return c.dirty ? tilde(v, c) : cmp === 0;
+        case "!=":
+            if (!c.dirty)
+                return cmp !== 0;
+            if (v.major !== c.con.major)
+                return true;
+            if (c.minorDirty)
+                return false;
+            if (v.minor !== c.con.minor)
+                return true;
+            if (c.patchDirty)
+                return false;
+            return cmp !== 0;
+        case ">":
+            if (!c.dirty)
+                return cmp > 0;
+            if (v.major !== c.con.major)
+                return v.major > c.con.major;
+            if (c.minorDirty)
+                return false;
+            if (c.patchDirty)
+                return v.minor > c.con.minor;
+            return cmp > 0;
+        case "<":
+            return cmp < 0;
+        case ">=":
+        case "=>":
+            return cmp >= 0;
+        case "<=":
+        case "=<":
+            if (!c.dirty)
+                return cmp <= 0;
+            if (v.major > c.con.major)
+                return false;
+            return !(v.major === c.con.major && v.minor > c.con.minor && !c.minorDirty);
+        case "~":
+        case "~>":
+            return tilde(v, c);
+        case "^":
+            return caret(v, c);
+    }
+}
+/** `Constraints.Check`: whether `v` satisfies any alternative (all of its comparisons). */
+function satisfies(v, constraint) {
+    return constraint.alternatives.some((all) => all.every((c) => check(v, c)));
+}
+/**
+ * The versions (as written) that satisfy `constraint`, highest first, at most `newest` of them.
+ * Unparseable versions are skipped; `strict` reads them as helm reads OCI tags.
+ */
+function selectVersions(versions, constraint, newest = null, parse = parseVersion) {
+    const matching = versions
+        .map(parse)
+        .filter((v) => v !== null && satisfies(v, constraint))
+        .sort((a, b) => compareVersions(b, a) || a.original.localeCompare(b.original));
+    const unique = [];
+    for (const v of matching)
+        if (!unique.some((u) => u.original === v.original))
+            unique.push(v);
+    return (newest === null ? unique : unique.slice(0, newest)).map((v) => v.original);
+}
 
 ;// CONCATENATED MODULE: ./src/list/validate-structure.ts
 /**
@@ -74459,6 +77389,7 @@ const typeWords = {
     array: "a list",
     string: "a string",
     number: "a number",
+    integer: "a whole number",
     boolean: "true or false",
     null: "nothing",
 };
@@ -74556,6 +77487,12 @@ function validateStructure(root, schema, rootOffset = 0) {
             }
             return;
         }
+        if (actual === "number" && (0,dist/* isScalar */.jn)(node) && s.minimum !== undefined && Number(node.value) < s.minimum) {
+            problems.push({
+                offset: at,
+                message: `${path}: must be at least ${s.minimum}, found ${String(node.value)}`,
+            });
+        }
         if (actual === "string" && (0,dist/* isScalar */.jn)(node)) {
             const value = String(node.value);
             if (s.minLength !== undefined && value.length < s.minLength) {
@@ -74643,6 +77580,7 @@ function validateStructure(root, schema, rootOffset = 0) {
 
 
 
+
 const DEFAULT_IMAGE_PREFIX = "mirrors";
 const DEFAULT_CHART_PREFIX = "charts";
 class Problems {
@@ -74723,9 +77661,9 @@ function parseMirrorList(text, file) {
     const target = readTarget(get(root, "target"), problems);
     const upstreams = readUpstreams(get(root, "upstreams"), target, problems);
     const images = readImages(get(root, "images"), target, upstreams, problems);
-    const charts = readCharts(get(root, "charts"), target, problems);
-    checkRepositoryClashes(images, charts, problems);
-    if (images.length === 0 && charts.length === 0 && !problems.hasErrors) {
+    const { charts, chartRanges } = readCharts(get(root, "charts"), target, problems);
+    checkRepositoryClashes(images, [...charts, ...chartRanges], problems);
+    if (images.length === 0 && charts.length === 0 && chartRanges.length === 0 && !problems.hasErrors) {
         problems.error(problems.at(0), "the mirror list names no images and no charts", "add `images:` or `charts:`");
     }
     // Every host an image uses is redirected on the nodes; hosts listed only in `upstreams` are too.
@@ -74733,7 +77671,7 @@ function parseMirrorList(text, file) {
     usedUpstreams.sort((a, b) => a.host.localeCompare(b.host));
     if (problems.hasErrors)
         return done(problems, null);
-    return done(problems, { file, target, upstreams: usedUpstreams, images, charts });
+    return done(problems, { file, target, upstreams: usedUpstreams, images, charts, chartRanges });
 }
 function done(problems, list) {
     const sorted = [...problems.items].sort((a, b) => a.line - b.line || a.column - b.column);
@@ -74918,6 +77856,41 @@ function upstreamFor(host, target, upstreams) {
     }
     return upstream;
 }
+/** Where an image lands: its upstream (added to `upstreams` when new), the repository, and why it cannot, if so. */
+function targetRepositoryOf(ref, target, upstreams) {
+    const upstream = upstreamFor(ref.domain, target, upstreams);
+    const repository = `${upstream.prefix}/${ref.path}`;
+    return { upstream, repository, problem: repositoryNameProblem(repository, target.type) };
+}
+/**
+ * An image reference found outside the list (in a chart's manifests) turned into the entry the list
+ * would make of it: normalised, mapped to its target repository with the list's upstream prefixes.
+ * Without a tag or digest it is `:latest`, as the kubelet pulls it. `upstreams` is the list's upstreams
+ * plus the reference's host when the list had none for it (nodes redirect every host an image uses).
+ */
+function imageEntryFor(reference, list, location) {
+    const parsed = parseReference(reference);
+    if (!parsed.ok)
+        return { ok: false, error: parsed.error, ...(parsed.hint ? { hint: parsed.hint } : {}) };
+    const ref = parsed.value.tag === null && parsed.value.digest === null
+        ? { ...parsed.value, tag: "latest" }
+        : parsed.value;
+    const upstreams = new Map(list.upstreams.map((u) => [u.host, u]));
+    const { repository, problem } = targetRepositoryOf(ref, list.target, upstreams);
+    if (problem) {
+        return {
+            ok: false,
+            error: `it cannot land in the target: ${problem}`,
+            hint: `give ${ref.domain} a prefix of its own under upstreams:`,
+        };
+    }
+    const all = [...upstreams.values()].sort((a, b) => a.host.localeCompare(b.host));
+    return {
+        ok: true,
+        entry: { source: formatReference(ref), reference: ref, repository, platforms: [], location },
+        upstreams: all,
+    };
+}
 function readImages(node, target, upstreams, problems) {
     const entries = [];
     const byKey = new Map();
@@ -74969,9 +77942,7 @@ function readImages(node, target, upstreams, problems) {
         if (platforms.length > 0 && wanted.some((w) => w.digest !== null)) {
             problems.error(problems.locate(keyNode(item, "platforms")), "platforms can only filter tag-only entries", "filtering writes a new single-platform manifest whose digest differs from the pinned one, so a digest-pinned pull would fail on the node; remove platforms or the digest");
         }
-        const upstream = upstreamFor(ref.domain, target, upstreams);
-        const repository = `${upstream.prefix}/${ref.path}`;
-        const nameProblem = repositoryNameProblem(repository, target.type);
+        const { upstream, repository, problem: nameProblem } = targetRepositoryOf(ref, target, upstreams);
         if (nameProblem) {
             const hostIsTheProblem = repositoryNameProblem(upstream.prefix, target.type) !== null;
             problems.error(problems.locate(sourceNode), hostIsTheProblem
@@ -75020,9 +77991,10 @@ function readImages(node, target, upstreams, problems) {
 }
 function readCharts(node, target, problems) {
     const entries = [];
+    const ranges = [];
     const byKey = new Map();
     if (!(0,dist/* isSeq */.oP)(node))
-        return entries;
+        return { charts: entries, chartRanges: ranges };
     for (const item of node.items) {
         const sourceNode = get(item, "source");
         const raw = str(sourceNode);
@@ -75078,17 +78050,65 @@ function readCharts(node, target, problems) {
                 continue;
             }
         }
-        const targetName = str(get(item, "target")) ?? name;
+        const targetNode = get(item, "target");
+        const targetName = str(targetNode) ?? name;
         const repository = `${target.chartPrefix}/${targetName}`;
         const nameProblem = repositoryNameProblem(repository, target.type);
         if (nameProblem) {
             problems.error(problems.locate(nameNode ?? sourceNode), `chart ${name} cannot land in the target: ${nameProblem}`, "use target: to give it a valid repository name");
             continue;
         }
-        for (const v of strings(get(item, "versions"))) {
+        if (kind === "http" && targetNode && targetName.split("/").pop() !== name) {
+            // helm push names the repository after the chart (`<remote>/<name from Chart.yaml>`): it can
+            // nest a chart deeper, but never rename it.
+            problems.error(problems.locate(targetNode), `a chart from an HTTP repository cannot be renamed: helm push stores ${name} as <prefix>/${name}`, `keep the name as the last part and nest it instead, e.g. target: ${targetName.replace(/[^a-z0-9._-]+/g, "-")}/${name}`);
+            continue;
+        }
+        const images = readChartImages(item, problems);
+        /** Another chart already landing in this repository, reported at `location`; true when there is one. */
+        const clashes = (location) => {
+            const other = [...entries, ...ranges].find((e) => e.repository === repository && (e.source !== source || e.name !== name));
+            if (!other)
+                return false;
+            problems.error(location, `charts ${name} from ${source} and ${other.name} from ${other.source} (line ${other.location.line}) both land in ${repository}`, "give one chart its own repository name with target:");
+            return true;
+        };
+        const versionsNode = get(item, "versions");
+        const rangeNode = get(item, "versionRange");
+        const newestNode = get(item, "newest");
+        if (!versionsNode && !rangeNode) {
+            problems.error(problems.locate(sourceNode), `chart ${name} names no version`, 'add versions: ["1.2.3"] or versionRange: ">=1.2.0 <2.0.0"');
+            continue;
+        }
+        if (newestNode && !rangeNode) {
+            problems.error(problems.locate(keyNode(item, "newest")), "newest: only applies to a versionRange", "add versionRange:, or remove newest:");
+        }
+        const range = str(rangeNode);
+        if (range !== undefined) {
+            const parsed = parseConstraint(range);
+            if (!parsed.ok) {
+                problems.error(problems.locate(rangeNode), `version range "${range}" is not valid: ${parsed.error}`, 'write it as helm reads --version: ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2.0", "4.x"');
+            }
+            else if (!clashes(problems.locate(rangeNode))) {
+                const newest = (0,dist/* isScalar */.jn)(newestNode) && typeof newestNode.value === "number" ? newestNode.value : null;
+                ranges.push({
+                    kind,
+                    source,
+                    name,
+                    repository,
+                    range,
+                    newest,
+                    images,
+                    location: problems.locate(rangeNode),
+                });
+            }
+        }
+        for (const v of strings(versionsNode)) {
             const location = problems.locate(v.node);
             if (!CHART_VERSION.test(v.value)) {
-                problems.error(location, `chart version "${v.value}" is not a semantic version`, "Helm chart versions are SemVer 2, e.g. 4.11.3 or 1.0.0-rc.1");
+                problems.error(location, `chart version "${v.value}" is not a semantic version`, parseConstraint(v.value).ok
+                    ? `versions: lists exact versions; for a range write versionRange: "${v.value}"`
+                    : "Helm chart versions are SemVer 2, e.g. 4.11.3 or 1.0.0-rc.1");
                 continue;
             }
             const tag = chartTag(v.value);
@@ -75096,7 +78116,7 @@ function readCharts(node, target, problems) {
                 problems.error(location, `chart version "${v.value}" cannot be stored as an OCI tag ("${tag}")`);
                 continue;
             }
-            const entry = { kind, source, name, repository, version: v.value, tag, location };
+            const entry = { kind, source, name, repository, version: v.value, tag, location, images };
             const key = `${repository}:${tag}`;
             const previous = byKey.get(key);
             if (previous) {
@@ -75105,16 +78125,24 @@ function readCharts(node, target, problems) {
                 }
                 continue;
             }
-            const sameRepository = entries.find((e) => e.repository === repository && (e.source !== source || e.name !== name));
-            if (sameRepository) {
-                problems.error(location, `charts ${name} from ${source} and ${sameRepository.name} from ${sameRepository.source} (line ${sameRepository.location.line}) both land in ${repository}`, "give one chart its own repository name with target:");
+            if (clashes(location))
                 continue;
-            }
             byKey.set(key, entry);
             entries.push(entry);
         }
     }
-    return entries;
+    return { charts: entries, chartRanges: ranges };
+}
+/** `images: true` and `values:` of a chart entry. */
+function readChartImages(item, problems) {
+    const valuesNode = get(item, "values");
+    const values = (0,dist/* isMap */.jh)(valuesNode) ? valuesNode.toJSON() : {};
+    if (bool(get(item, "images")) === true)
+        return { values };
+    if (valuesNode) {
+        problems.warn(problems.locate(keyNode(item, "values")), "values: is only used to discover the chart's images, and images: is not true", "add images: true to mirror the images the chart deploys, or remove values:");
+    }
+    return null;
 }
 function checkRepositoryClashes(images, charts, problems) {
     const imageRepos = new Map(images.map((i) => [i.repository, i]));
@@ -75306,6 +78334,15 @@ function listSummary(list) {
     const lines = [
         `${list.file}: valid. ${list.images.length} image tag${list.images.length === 1 ? "" : "s"} in ${repositories} repositor${repositories === 1 ? "y" : "ies"}, ${list.charts.length} chart version${list.charts.length === 1 ? "" : "s"} in ${chartRepos} repositor${chartRepos === 1 ? "y" : "ies"}.`,
     ];
+    const ranges = list.chartRanges ?? [];
+    if (ranges.length > 0) {
+        lines.push(`Chart version ranges (resolved at plan time): ${ranges.map((r) => `${r.name} ${r.range}${r.newest !== null ? ` (newest ${r.newest})` : ""}`).join(", ")}.`);
+    }
+    const discovering = [
+        ...new Set([...list.charts, ...ranges].filter((c) => c.images !== null).map((c) => c.name)),
+    ];
+    if (discovering.length > 0)
+        lines.push(`Images are discovered at plan time in: ${discovering.join(", ")}.`);
     if (redirects.length > 0)
         lines.push(`Nodes redirect: ${redirects.join(", ")}.`);
     return lines.join("\n");
@@ -75323,6 +78360,26 @@ const STEP_ACTIONS = [
 
 ;// CONCATENATED MODULE: ./src/report/plan.ts
 
+/** The chart versions an image step was discovered in, as `repository:version`. */
+function stepCharts(s) {
+    if (s.kind !== "image" || !s.entry || !("reference" in s.entry))
+        return [];
+    return (s.entry.fromCharts ?? []).map((o) => `${o.repository}:${o.version}`);
+}
+/** The version range a chart step was resolved from, or null. */
+function stepRange(s) {
+    if (s.kind !== "chart" || !s.entry)
+        return null;
+    return s.entry.resolvedFrom ?? null;
+}
+/** Where a step comes from besides its own list line, in words: `from chart …`, `from range …`. */
+function stepOrigin(s) {
+    const charts = stepCharts(s);
+    if (charts.length > 0)
+        return `from chart${charts.length === 1 ? "" : "s"} ${charts.join(", ")}`;
+    const range = stepRange(s);
+    return range ? `from version range ${range}` : null;
+}
 function planToJson(plan, cost) {
     return {
         registry: plan.registry,
@@ -75336,6 +78393,8 @@ function planToJson(plan, cost) {
             digest: s.digest,
             targetDigest: s.targetDigest,
             ...(s.platforms.length > 0 ? { platforms: s.platforms } : {}),
+            ...(stepCharts(s).length > 0 ? { fromCharts: stepCharts(s) } : {}),
+            ...(stepRange(s) ? { versionRange: stepRange(s) } : {}),
             ...(s.location ? { line: s.location.line } : {}),
         })),
         summary: plan.summary,
@@ -75365,7 +78424,8 @@ function target(s) {
 }
 function stepLine(s) {
     const what = s.source ? `${s.source} -> ${target(s)}` : target(s);
-    return `  ${s.action.padEnd(17)} ${what}  (${s.reason})`;
+    const origin = stepOrigin(s);
+    return `  ${s.action.padEnd(17)} ${what}  (${s.reason}${origin ? `; ${origin}` : ""})`;
 }
 /** Terminal text: the summary, then every step, changes first. */
 function formatPlan(plan) {
@@ -75400,7 +78460,7 @@ function planMarkdown(plan, budget = SUMMARY_BUDGET_BYTES) {
     let size = Buffer.byteLength(out);
     for (let i = 0; i < steps.length; i++) {
         const s = steps[i];
-        const row = `| ${s.action} | ${s.source ? `\`${plan_cell(s.source)}\`` : ""} | \`${plan_cell(target(s))}\` | ${plan_cell(s.reason)} |\n`;
+        const row = `| ${s.action} | ${s.source ? `\`${plan_cell(s.source)}\`` : ""} | \`${plan_cell(target(s))}\` | ${plan_cell(stepOrigin(s) ? `${s.reason}; ${stepOrigin(s)}` : s.reason)} |\n`;
         const rowSize = Buffer.byteLength(row);
         if (size + rowSize > budget - 200) {
             out += `\n…and ${steps.length - i} more step${steps.length - i === 1 ? "" : "s"}; the plan JSON lists every one.\n`;
@@ -75602,6 +78662,651 @@ class DistributionClient {
 function schemeFor(host) {
     const name = host.replace(/:\d+$/, "");
     return name === "localhost" || name.startsWith("127.") || name === "[::1]" ? "http" : "https";
+}
+
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+;// CONCATENATED MODULE: ./src/charts/archive.ts
+/**
+ * Reads a packaged chart (`name-version.tgz`: a gzip'd tar with `<name>/Chart.yaml` at the top) far enough
+ * to get its metadata. ustar, pax (`path=`) and GNU long names are understood. Pure.
+ */
+
+
+function field(block, start, length) {
+    const raw = block.subarray(start, start + length);
+    const end = raw.indexOf(0);
+    return raw.subarray(0, end === -1 ? raw.length : end).toString("utf8");
+}
+/** The files of a tar archive whose path `wanted` accepts, by path. */
+function readTarFiles(tar, wanted) {
+    const files = new Map();
+    let offset = 0;
+    let longName = null;
+    while (offset + 512 <= tar.length) {
+        const header = tar.subarray(offset, offset + 512);
+        if (header.every((b) => b === 0))
+            break;
+        const size = Number.parseInt(field(header, 124, 12).trim() || "0", 8);
+        const type = String.fromCharCode(header[156] ?? 0);
+        const body = tar.subarray(offset + 512, offset + 512 + size);
+        offset += 512 + Math.ceil(size / 512) * 512;
+        if (type === "x") {
+            const path = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(body.toString("utf8"))?.[1];
+            if (path)
+                longName = path;
+            continue;
+        }
+        if (type === "L") {
+            longName = field(body, 0, body.length);
+            continue;
+        }
+        if (type === "g")
+            continue;
+        const prefix = field(header, 345, 155);
+        const name = longName ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100));
+        longName = null;
+        if ((type === "0" || type === "\0") && wanted(name))
+            files.set(name.replace(/^\.\//, ""), Buffer.from(body));
+    }
+    return files;
+}
+/** Chart.yaml of a packaged chart. Throws when the archive holds none. */
+function readChartMetadata(tgz) {
+    let tar;
+    try {
+        tar = (0,external_node_zlib_.gunzipSync)(tgz);
+    }
+    catch (e) {
+        throw new Error(`the chart archive is not gzip data: ${e.message}`);
+    }
+    const files = readTarFiles(tar, (p) => /^(?:\.\/)?[^/]+\/Chart\.yaml$/.test(p));
+    const text = [...files.values()][0];
+    if (!text)
+        throw new Error("the chart archive has no <name>/Chart.yaml");
+    const doc = ((0,dist/* parse */.qg)(text.toString("utf8")) ?? {});
+    const annotations = {};
+    const raw = doc.annotations;
+    if (raw && typeof raw === "object" && !Array.isArray(raw)) {
+        for (const [k, v] of Object.entries(raw))
+            if (v !== null && v !== undefined)
+                annotations[k] = String(v);
+    }
+    return {
+        name: String(doc.name ?? ""),
+        version: String(doc.version ?? ""),
+        appVersion: doc.appVersion === undefined || doc.appVersion === null ? null : String(doc.appVersion),
+        annotations,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/charts/images.ts
+/**
+ * The images a chart deploys, read from what `helm template` rendered: every container, init container
+ * and ephemeral container of every workload (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
+ * ReplicationController, Job, CronJob, and any other kind with a pod template), plus the image list a
+ * chart may declare in its Chart.yaml annotations (`helm.sh/images`, `artifacthub.io/images`). Pure.
+ */
+
+
+/** Chart.yaml annotations that list a chart's images (`- name: x\n  image: repo:tag`). */
+const IMAGE_ANNOTATIONS = ["helm.sh/images", "artifacthub.io/images"];
+/** Where the pod spec sits in each workload kind. */
+const POD_SPEC_PATHS = {
+    Pod: ["spec"],
+    CronJob: ["spec", "jobTemplate", "spec", "template", "spec"],
+};
+const TEMPLATE_PATH = ["spec", "template", "spec"];
+const CONTAINER_LISTS = ["initContainers", "containers", "ephemeralContainers"];
+function isObject(v) {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+function at(node, path) {
+    let n = node;
+    for (const key of path)
+        n = isObject(n) ? n[key] : undefined;
+    return n;
+}
+function describeObject(doc) {
+    const meta = isObject(doc.metadata) ? doc.metadata : {};
+    const kind = typeof doc.kind === "string" ? doc.kind : "(no kind)";
+    const name = typeof meta.name === "string" ? meta.name : "(no name)";
+    return typeof meta.namespace === "string" ? `${kind}/${meta.namespace}/${name}` : `${kind}/${name}`;
+}
+function imagesFromManifests(rendered, chart) {
+    const found = [];
+    const warnings = [];
+    const label = `chart ${chart.name} ${chart.version}`;
+    const take = (value, path) => {
+        if (value === undefined || value === null || (typeof value === "string" && value.trim() === "")) {
+            warnings.push({
+                message: `${label}: ${path} is empty (templated from an empty value?); that image is not mirrored`,
+                path,
+            });
+            return;
+        }
+        const text = String(value).trim();
+        const parsed = parseReference(text);
+        if (!parsed.ok) {
+            warnings.push({
+                message: `${label}: ${path} is "${text}", not an image reference (${parsed.error}); that image is not mirrored`,
+                path,
+            });
+            return;
+        }
+        const ref = parsed.value;
+        // The kubelet pulls `:latest` when a reference has neither tag nor digest.
+        found.push(formatReference(ref.tag === null && ref.digest === null ? { ...ref, tag: "latest" } : ref));
+    };
+    const visit = (doc, source) => {
+        if (!isObject(doc))
+            return;
+        if (doc.kind === "List" && Array.isArray(doc.items)) {
+            for (const item of doc.items)
+                visit(item, source);
+            return;
+        }
+        const kind = typeof doc.kind === "string" ? doc.kind : "";
+        const specPath = POD_SPEC_PATHS[kind] ?? TEMPLATE_PATH;
+        const spec = at(doc, specPath);
+        if (!isObject(spec))
+            return;
+        const object = describeObject(doc);
+        for (const list of CONTAINER_LISTS) {
+            const containers = spec[list];
+            if (!Array.isArray(containers))
+                continue;
+            containers.forEach((container, i) => {
+                const path = `${object} ${[...specPath, `${list}[${i}]`, "image"].join(".")}`;
+                take(isObject(container) ? container.image : undefined, source ? `${path} (${source})` : path);
+            });
+        }
+    };
+    for (const piece of splitDocuments(rendered)) {
+        const source = /^#\s*Source:\s*(.+)$/m.exec(piece)?.[1]?.trim() ?? null;
+        for (const doc of (0,dist/* parseAllDocuments */.hR)(piece)) {
+            if (doc.errors.length > 0) {
+                warnings.push({
+                    message: `${label}: a rendered manifest${source ? ` (${source})` : ""} is not valid YAML: ${doc.errors[0].message.split("\n")[0]}`,
+                    path: source ?? "(rendered output)",
+                });
+                continue;
+            }
+            visit(doc.toJS(), source);
+        }
+    }
+    for (const key of IMAGE_ANNOTATIONS) {
+        const text = chart.annotations?.[key];
+        if (text === undefined)
+            continue;
+        const listed = annotationImages(text);
+        if (listed === null) {
+            warnings.push({
+                message: `${label}: the ${key} annotation in Chart.yaml is not a list of { name, image }`,
+                path: `Chart.yaml annotations.${key}`,
+            });
+            continue;
+        }
+        listed.forEach((image, i) => {
+            take(image, `Chart.yaml annotations.${key}[${i}].image`);
+        });
+    }
+    return { images: [...new Set(found)], warnings };
+}
+/** Splits `helm template` output on document markers, keeping each document's `# Source:` comment with it. */
+function splitDocuments(text) {
+    return text.split(/^---[ \t]*$/m).filter((piece) => piece.trim() !== "");
+}
+/** The `image` values of an images annotation (a YAML list of `{ name, image }`), or null when it is not one. */
+function annotationImages(text) {
+    let doc;
+    try {
+        doc = (0,dist/* parseAllDocuments */.hR)(text)[0]?.toJS();
+    }
+    catch {
+        return null;
+    }
+    if (!Array.isArray(doc))
+        return null;
+    return doc.map((item) => (isObject(item) ? item.image : undefined));
+}
+
+;// CONCATENATED MODULE: ./src/charts/discover.ts
+/**
+ * Images inside charts (`images: true`): each such chart version is rendered (`ChartRenderer`), its image
+ * references collected (./images.ts) and added to the mirror list as image entries marked with the chart
+ * they came from, mapped to target repositories exactly as the list maps its own images. The merge is
+ * pure; rendering sits behind `ChartRenderer` (helm, through src/tools/helm.ts).
+ */
+
+
+
+
+
+
+
+
+function originOf(chart) {
+    return { name: chart.name, version: chart.version, repository: chart.repository };
+}
+function imageKey(entry) {
+    return `${entry.repository}${entry.reference.tag !== null ? `:${entry.reference.tag}` : `@${entry.reference.digest}`}`;
+}
+/**
+ * Adds the images found in charts to the list. An image the list names itself stays as it is; one found in
+ * several charts is one entry naming every chart. Images that cannot land in the target, or would land in a
+ * repository another image owns, are warnings (the chart itself is still mirrored).
+ */
+function addChartImages(list, found) {
+    const warnings = [];
+    const images = list.images.map((i) => ({ ...i }));
+    let upstreams = list.upstreams;
+    const byKey = new Map(images.map((i) => [imageKey(i), i]));
+    const owners = new Map(images.map((i) => [i.repository, referenceName(i.reference)]));
+    for (const { chart, images: references } of found) {
+        const origin = originOf(chart);
+        for (const reference of references) {
+            const mapped = imageEntryFor(reference, { ...list, upstreams, images }, chart.location);
+            if (!mapped.ok) {
+                warnings.push({
+                    message: `chart ${chart.name} ${chart.version} uses ${reference}, which is not mirrored: ${mapped.error}`,
+                    ...(mapped.hint ? { hint: mapped.hint } : {}),
+                    location: chart.location,
+                });
+                continue;
+            }
+            const entry = mapped.entry;
+            const owner = owners.get(entry.repository);
+            if (owner !== undefined && owner !== referenceName(entry.reference)) {
+                warnings.push({
+                    message: `chart ${chart.name} ${chart.version} uses ${reference}, which would land in ${entry.repository} where ${owner} lands; it is not mirrored`,
+                    hint: "give one of the upstreams its own prefix under upstreams:",
+                    location: chart.location,
+                });
+                continue;
+            }
+            const key = imageKey(entry);
+            const existing = byKey.get(key);
+            if (existing) {
+                if (existing.reference.digest !== entry.reference.digest) {
+                    warnings.push({
+                        message: `chart ${chart.name} ${chart.version} pins ${key} to ${entry.reference.digest ?? "no digest"}, but it is already mirrored as ${existing.source}; that one is kept`,
+                        location: chart.location,
+                    });
+                }
+                else if (existing.fromCharts &&
+                    !existing.fromCharts.some((o) => o.repository === origin.repository && o.version === origin.version)) {
+                    existing.fromCharts = [...existing.fromCharts, origin];
+                }
+                continue;
+            }
+            const added = { ...entry, fromCharts: [origin] };
+            images.push(added);
+            byKey.set(key, added);
+            owners.set(added.repository, referenceName(added.reference));
+            upstreams = mapped.upstreams;
+        }
+    }
+    return { list: { ...list, images, upstreams }, warnings };
+}
+/**
+ * Renders every chart version with `images: true` and adds the images it uses. A chart that cannot be
+ * rendered is a warning naming it: the chart is still mirrored, its images are not.
+ */
+async function discoverChartImages(list, renderer) {
+    const warnings = [];
+    const found = [];
+    for (const chart of list.charts.filter((c) => c.images !== null)) {
+        let rendered;
+        try {
+            rendered = await renderer.render(chart);
+        }
+        catch (e) {
+            warnings.push({
+                message: `could not render chart ${chart.name} ${chart.version} to discover its images: ${e.message}`,
+                hint: "check values: in the mirror list (charts often require some); the chart itself is still mirrored",
+                location: chart.location,
+            });
+            continue;
+        }
+        const discovered = imagesFromManifests(rendered.manifests, {
+            name: chart.name,
+            version: chart.version,
+            annotations: rendered.metadata.annotations,
+        });
+        for (const w of discovered.warnings)
+            warnings.push({ message: w.message, location: chart.location });
+        found.push({ chart, images: discovered.images });
+    }
+    const merged = addChartImages(list, found);
+    return { list: merged.list, warnings: [...warnings, ...merged.warnings] };
+}
+/** `helm pull` the chart version, read its Chart.yaml, `helm template` it with the list's values. */
+function createHelmChartRenderer(options) {
+    const { helm } = options;
+    return {
+        async render(chart) {
+            const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(options.workDir, "ecr-mirror-render-"));
+            try {
+                if (chart.kind === "http") {
+                    await helm.pullFromRepository(chart.source, chart.name, chart.version, dir);
+                }
+                else {
+                    const address = chartFetchAddress(chart.source, options.upstreams);
+                    await helm.pullFromRegistry(address.ociReference, chart.version, dir, {
+                        plainHttp: address.plainHttp || schemeFor(address.registry) === "http",
+                    });
+                }
+                // The file is named after the package URL, usually `<name>-<version>.tgz`.
+                const archive = (await (0,promises_.readdir)(dir)).find((f) => f.endsWith(".tgz"));
+                if (!archive)
+                    throw new Error("helm pull wrote no .tgz");
+                const path = (0,external_node_path_.join)(dir, archive);
+                const metadata = readChartMetadata(await (0,promises_.readFile)(path));
+                const values = chart.images?.values ?? {};
+                let valuesFile = null;
+                if (Object.keys(values).length > 0) {
+                    valuesFile = (0,external_node_path_.join)(dir, "values.json"); // JSON is YAML
+                    await (0,promises_.writeFile)(valuesFile, JSON.stringify(values), { mode: 0o600 });
+                }
+                const manifests = await helm.template(chart.name, path, valuesFile);
+                return { manifests, metadata };
+            }
+            finally {
+                await (0,promises_.rm)(dir, { recursive: true, force: true });
+            }
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/charts/repository.ts
+/**
+ * Where chart versions are published: an HTTP chart repository's `index.yaml` and an OCI registry's tag
+ * list. `parseChartIndex` is pure; `createChartVersionLister` is the adapter the plan phase uses (one
+ * `index.yaml` GET per repository per run, one tag listing per OCI chart).
+ */
+
+
+
+
+/** helm's `ResolveReferenceURL`: a relative package URL is resolved against the repository URL with a trailing `/`. */
+function resolvePackageUrl(repositoryUrl, url) {
+    const base = new URL(repositoryUrl);
+    if (!base.pathname.endsWith("/"))
+        base.pathname += "/";
+    return new URL(url, base).toString();
+}
+/** Reads an `index.yaml` (YAML or JSON). Throws on text that is not a chart repository index. */
+function parseChartIndex(text, repositoryUrl) {
+    let doc;
+    try {
+        doc = (0,dist/* parse */.qg)(text, { maxAliasCount: -1 });
+    }
+    catch (e) {
+        throw new Error(`index.yaml is not valid YAML: ${e.message.split("\n")[0]}`);
+    }
+    const entries = doc?.entries;
+    if (typeof entries !== "object" || entries === null || Array.isArray(entries)) {
+        throw new Error("index.yaml has no entries: this is not a chart repository index");
+    }
+    const index = new Map();
+    for (const [name, list] of Object.entries(entries)) {
+        if (!Array.isArray(list))
+            continue;
+        const versions = [];
+        for (const item of list) {
+            if (item?.version === undefined || item.version === null)
+                continue;
+            const urls = Array.isArray(item.urls)
+                ? item.urls.filter((u) => typeof u === "string")
+                : [];
+            versions.push({
+                version: String(item.version),
+                urls: urls.map((u) => resolvePackageUrl(repositoryUrl, u)),
+                digest: typeof item.digest === "string" ? item.digest : null,
+            });
+        }
+        index.set(name, versions);
+    }
+    return index;
+}
+/** Lists published chart versions over HTTP; every repository's index is fetched once per lister. */
+function createChartVersionLister(options) {
+    const doFetch = options.fetch ?? fetch;
+    const counts = options.counts ?? {};
+    const indexes = new Map();
+    const index = (repositoryUrl) => {
+        let cached = indexes.get(repositoryUrl);
+        if (!cached) {
+            cached = (async () => {
+                const url = resolvePackageUrl(repositoryUrl, "index.yaml");
+                counts.index = (counts.index ?? 0) + 1;
+                let response;
+                try {
+                    response = await doFetch(url, { redirect: "follow" });
+                }
+                catch (e) {
+                    throw new Error(`cannot reach ${url}: ${e.cause?.message ?? e.message}`);
+                }
+                if (!response.ok) {
+                    await response.body?.cancel();
+                    throw new Error(`GET ${url} answered ${response.status}`);
+                }
+                return parseChartIndex(await response.text(), repositoryUrl);
+            })();
+            indexes.set(repositoryUrl, cached);
+        }
+        return cached;
+    };
+    return {
+        index,
+        async repositoryVersions(repositoryUrl, name) {
+            const versions = (await index(repositoryUrl)).get(name);
+            return versions ? versions.map((v) => v.version) : null;
+        },
+        async registryTags(source) {
+            const address = chartFetchAddress(source, options.upstreams);
+            const slash = address.reference.indexOf("/");
+            const registry = address.reference.slice(0, slash);
+            const repository = address.reference.slice(slash + 1);
+            const credential = credentialFor(registry, options.credentials);
+            const scheme = address.plainHttp ? "http" : schemeFor(registry);
+            const client = new DistributionClient({
+                baseUrl: `${scheme}://${registry}`,
+                auth: credential ? { username: credential.username, password: credential.password } : null,
+                counts,
+                fetch: doFetch,
+            });
+            return client.listTags(repository);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/charts/resolve.ts
+
+
+
+/** A range without `newest:` that matches more than this many versions gets a warning. */
+const MANY_VERSIONS = 10;
+async function resolveChartVersions(list, lister) {
+    const ranges = list.chartRanges ?? [];
+    const warnings = [];
+    const problems = [];
+    if (ranges.length === 0)
+        return { list: { ...list, chartRanges: [] }, warnings, problems };
+    const charts = [...list.charts];
+    const taken = new Set(charts.map((c) => `${c.repository}:${c.tag}`));
+    const error = (range, message, hint) => problems.push({ ...range.location, severity: "error", message, ...(hint ? { hint } : {}) });
+    const listed = await Promise.all(ranges.map((range) => publishedVersions(range, lister)));
+    ranges.forEach((range, i) => {
+        const published = listed[i];
+        const where = range.kind === "oci" ? range.source : `${range.source} (index.yaml)`;
+        if ("error" in published) {
+            error(range, `cannot resolve version range "${range.range}" of chart ${range.name}: ${published.error}`, range.kind === "oci"
+                ? "check the oci:// reference and the registry credentials"
+                : "check the repository URL; its index.yaml must be reachable from this runner");
+            return;
+        }
+        if (published.versions === null) {
+            error(range, range.kind === "oci"
+                ? `chart repository ${range.source} does not exist`
+                : `chart ${range.name} is not in ${where}`, "check the chart name and the repository");
+            return;
+        }
+        const constraint = parseConstraint(range.range);
+        if (!constraint.ok) {
+            error(range, `version range "${range.range}" is not valid: ${constraint.error}`);
+            return;
+        }
+        const parse = range.kind === "oci" ? parseStrictVersion : parseVersion;
+        const selected = selectVersions(published.versions, constraint.value, range.newest, parse);
+        if (selected.length === 0) {
+            const newest = selectVersions(published.versions, parseConstraintOrThrow("*"), 3, parse);
+            error(range, `version range "${range.range}" matches none of the ${published.versions.length} versions of chart ${range.name} in ${where}`, newest.length > 0
+                ? `the newest releases are ${newest.join(", ")}`
+                : "it publishes no release versions (prereleases match only a range that names one)");
+            return;
+        }
+        if (range.newest === null && selected.length > MANY_VERSIONS) {
+            warnings.push({
+                message: `version range "${range.range}" of chart ${range.name} matches ${selected.length} versions; all of them are mirrored`,
+                hint: "add newest: N to keep only the highest N",
+                location: range.location,
+            });
+        }
+        for (const version of selected) {
+            const tag = chartTag(version);
+            if (!isValidTag(tag)) {
+                warnings.push({
+                    message: `chart ${range.name} ${version} cannot be stored as an OCI tag ("${tag}"); skipped`,
+                    location: range.location,
+                });
+                continue;
+            }
+            const key = `${range.repository}:${tag}`;
+            if (taken.has(key))
+                continue; // listed exactly too, or by another range of the same chart
+            taken.add(key);
+            const entry = {
+                kind: range.kind,
+                source: range.source,
+                name: range.name,
+                repository: range.repository,
+                version,
+                tag,
+                location: range.location,
+                images: range.images,
+                resolvedFrom: range.range,
+            };
+            charts.push(entry);
+        }
+    });
+    // In list order: a range's versions where the range is written.
+    charts.sort((a, b) => a.location.line - b.location.line || a.location.column - b.location.column);
+    return { list: { ...list, charts, chartRanges: [] }, warnings, problems };
+}
+function parseConstraintOrThrow(text) {
+    const c = parseConstraint(text);
+    if (!c.ok)
+        throw new Error(c.error);
+    return c.value;
+}
+async function publishedVersions(range, lister) {
+    try {
+        if (range.kind === "oci") {
+            const tags = await lister.registryTags(range.source);
+            // helm stores `+` as `_` in tags and reads them back the same way.
+            return { versions: tags === null ? null : tags.map((t) => t.replaceAll("_", "+")) };
+        }
+        return { versions: await lister.repositoryVersions(range.source, range.name) };
+    }
+    catch (e) {
+        return { error: e instanceof Error ? e.message : String(e) };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/charts/prepare.ts
+
+
+
+
+
+
+
+
+
+/** Whether the list needs chart preparation at all. */
+function needsChartPreparation(list) {
+    return (list.chartRanges?.length ?? 0) > 0 || list.charts.some((c) => c.images !== null);
+}
+/**
+ * Resolves ranges and discovers chart images. Throws an `ObserveError` listing every range that could
+ * not be resolved (an unreachable index, an unknown chart, no matching version): nothing runs then.
+ */
+async function prepareCharts(list, options) {
+    const counts = {};
+    if (!needsChartPreparation(list))
+        return { list, warnings: [], counts };
+    const lister = createChartVersionLister({
+        upstreams: list.upstreams,
+        credentials: options.upstreamCredentials,
+        counts,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    const resolved = await resolveChartVersions(list, lister);
+    if (resolved.problems.length > 0) {
+        throw new ObserveError(`chart version ranges could not be resolved:\n${resolved.problems.map(formatProblem).join("\n")}`, "fix the versionRange entries named above, or list exact versions");
+    }
+    const warnings = [...resolved.warnings];
+    if (!resolved.list.charts.some((c) => c.images !== null))
+        return { list: resolved.list, warnings, counts };
+    if (options.renderer) {
+        const discovered = await discoverChartImages(resolved.list, options.renderer);
+        return { list: discovered.list, warnings: [...warnings, ...discovered.warnings], counts };
+    }
+    const mask = options.mask;
+    if (!mask)
+        throw new Error("prepareCharts needs a SecretMask to run helm");
+    const binary = options.helmBinary ??
+        (await installHelm({ ...options.helm, ...(options.log ? { log: options.log } : {}) })).path;
+    const session = await openCredentialSession({
+        credentials: options.upstreamCredentials,
+        mask,
+        ...(options.tempRoot ? { tempRoot: options.tempRoot } : {}),
+    });
+    try {
+        const helm = new Helm({
+            binary,
+            env: session.helmEnv(),
+            registryConfig: session.helmRegistryConfig,
+            redact: (t) => mask.redact(t),
+            ...(options.counter ? { counter: options.counter } : {}),
+            ...(options.log ? { log: options.log } : {}),
+        });
+        // helm reads registry credentials from its own config: log in to the OCI upstreams that have some.
+        const hosts = new Map();
+        for (const chart of resolved.list.charts) {
+            if (chart.images === null || chart.kind !== "oci")
+                continue;
+            const address = chartFetchAddress(chart.source, resolved.list.upstreams);
+            hosts.set(address.registry, address.plainHttp);
+        }
+        for (const [host, plainHttp] of hosts) {
+            const credential = credentialFor(host, options.upstreamCredentials);
+            if (credential)
+                await helm.registryLogin(host, credential.username, credential.password, { plainHttp });
+        }
+        const renderer = createHelmChartRenderer({
+            helm,
+            upstreams: resolved.list.upstreams,
+            workDir: session.dir,
+        });
+        const discovered = await discoverChartImages(resolved.list, renderer);
+        return { list: discovered.list, warnings: [...warnings, ...discovered.warnings], counts };
+    }
+    finally {
+        await session.dispose();
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/observe/oci-registry.ts
@@ -76005,6 +79710,10 @@ async function fetchEcrAuthorization(client, mask) {
 
 
 
+
+
+
+
 function resolveRegion(list, options) {
     const env = options.env ?? process.env;
     const region = options.region || list.target.region || env.AWS_REGION || env.AWS_DEFAULT_REGION;
@@ -76070,12 +79779,21 @@ async function connectTarget(list, options) {
     };
 }
 /** Observe the target (and, in resync mode `digest`, the upstreams) and plan. Changes nothing. */
-async function planRun(list, target, options) {
+async function planRun(listed, target, options) {
+    // Charts first: ranges become concrete versions, and images inside charts join the list.
+    const charts = await prepareCharts(listed, {
+        upstreamCredentials: options.upstreamCredentials,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...options.charts,
+        mask: options.charts?.mask ?? new SecretMask(() => { }),
+    });
+    const list = charts.list;
     const wanted = new Set([...list.images.map((i) => i.repository), ...list.charts.map((c) => c.repository)]);
     // Digests the plan compares: pinned entries always; in digest mode every tag-only entry too.
     const needDigest = new Map();
+    const digestOf = new Set(options.observeDigestOf ?? []);
     for (const image of list.images) {
-        if (image.reference.digest !== null || options.resync === "digest") {
+        if (image.reference.digest !== null || options.resync === "digest" || digestOf.has(image)) {
             const set = needDigest.get(image.repository) ?? new Set();
             set.add(targetTag(image));
             needDigest.set(image.repository, set);
@@ -76093,16 +79811,31 @@ async function planRun(list, target, options) {
         dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,
         ...(upstream ? { upstreamDigests: upstream.digests, upstreamFailures: upstream.failures } : {}),
     });
+    plan.warnings.push(...charts.warnings);
     const cost = target.cost();
-    return { plan, cost: { ecr: cost.ecr, target: cost.registry, upstream: upstream?.counts ?? {} } };
+    const upstreamCost = { ...(upstream?.counts ?? {}) };
+    for (const [kind, n] of Object.entries(charts.counts))
+        upstreamCost[kind] = (upstreamCost[kind] ?? 0) + n;
+    return { plan, cost: { ecr: cost.ecr, target: cost.registry, upstream: upstreamCost }, list };
 }
 /**
  * Observe, plan and carry the plan out: create, copy, update and verify, prune last. A no-op plan installs
  * nothing and starts no process.
  */
 async function syncRun(list, target, options) {
-    const planned = await planRun(list, target, options);
-    const carried = await carryOutPlan(planned.plan, list, {
+    const planned = await planRun(list, target, {
+        ...options,
+        // Image discovery runs helm at plan time with the sync's own mask, counter and helm settings.
+        charts: {
+            mask: options.mask,
+            ...(options.counter ? { counter: options.counter } : {}),
+            ...(options.helm ? { helm: options.helm } : {}),
+            ...(options.tempRoot ? { tempRoot: options.tempRoot } : {}),
+            ...(options.debug ? { log: options.debug } : {}),
+            ...options.charts,
+        },
+    });
+    const carried = await carryOutPlan(planned.plan, planned.list, {
         ...options,
         target: {
             kind: target.kind,
@@ -76115,12 +79848,55 @@ async function syncRun(list, target, options) {
     });
     return { ...planned, ...carried };
 }
+/**
+ * The list with the node configurator's image in it: rendering needs that image mirrored, so it is
+ * added to the plan when the list does not name it already (any tag of the same repository counts).
+ */
+function withConfiguratorImage(list, reference) {
+    const parsed = parseReference(reference);
+    if (!parsed.ok)
+        throw new ObserveError(`the configurator image "${reference}" is not a valid reference: ${parsed.error}`, parsed.hint);
+    const name = referenceName(parsed.value);
+    const listed = list.images.find((i) => referenceName(i.reference) === name);
+    if (listed)
+        return { list, entry: listed };
+    const made = imageEntryFor(reference, list, { file: list.file, line: 1, column: 1 });
+    if (!made.ok)
+        throw new ObserveError(`the configurator image "${reference}" cannot be mirrored: ${made.error}`, made.hint);
+    return {
+        list: { ...list, images: [...list.images, made.entry], upstreams: made.upstreams },
+        entry: made.entry,
+    };
+}
+/** The digest the target holds for `entry` after a plan (and a sync, when one ran). */
+function digestInTarget(entry, plan, report) {
+    const tag = targetTag(entry);
+    const done = report?.steps.find((s) => s.repository === entry.repository && s.tag === tag && s.digest);
+    if (done?.digest)
+        return done.digest;
+    const planned = plan.steps.find((s) => s.repository === entry.repository && s.tag === tag);
+    return planned?.action === "present" ? (planned.targetDigest ?? planned.digest) : null;
+}
+/** The node-side files for this target: hosts.toml per upstream, the DaemonSet, the NodeConfig. */
+function renderNodeFiles(list, target, configurator, options) {
+    return renderNodeConfig(list, {
+        registry: target.plainHttp ? `http://${target.registry}` : target.registry,
+        region: target.region,
+        configuratorImage: configurator.digest
+            ? { repository: configurator.entry.repository, digest: configurator.digest }
+            : null,
+        startupTaint: options.startupTaint,
+    });
+}
 
 ;// CONCATENATED MODULE: ./src/main.ts
 /**
  * The action entry (dist/index.js). Thin: inputs are read once, the core runs, and results become
  * annotations, outputs, the job summary and the step's status. Bad input never shows a stack trace.
  */
+
+
+
 
 
 
@@ -76190,7 +79966,8 @@ function planAnnotations(plan, file) {
     }
     return out;
 }
-async function plan(inputs, list, shown, mask) {
+/** Upstream credentials from the inputs (masked) and the connected target. */
+async function connect(inputs, list, mask) {
     const credentials = upstreamCredentials({
         dockerHubUsername: inputs.dockerHubUsername,
         dockerHubToken: inputs.dockerHubToken,
@@ -76198,15 +79975,19 @@ async function plan(inputs, list, shown, mask) {
     });
     for (const c of credentials)
         mask.addBasic(c.username, c.password);
+    const target = await connectTarget(list, {
+        region: inputs.awsRegion,
+        registryUrl: inputs.registryUrl,
+        registryAuth: inputs.registryUsername && inputs.registryPassword
+            ? { username: inputs.registryUsername, password: inputs.registryPassword }
+            : null,
+        mask,
+    });
+    return { credentials, target };
+}
+async function plan(inputs, list, shown, mask) {
     const { plan: result, cost } = await group("Observe the target and plan", async () => {
-        const target = await connectTarget(list, {
-            region: inputs.awsRegion,
-            registryUrl: inputs.registryUrl,
-            registryAuth: inputs.registryUsername && inputs.registryPassword
-                ? { username: inputs.registryUsername, password: inputs.registryPassword }
-                : null,
-            mask,
-        });
+        const { credentials, target } = await connect(inputs, list, mask);
         const r = await planRun(list, target, { resync: inputs.resync, upstreamCredentials: credentials });
         info(formatPlan(r.plan));
         return r;
@@ -76219,26 +80000,18 @@ async function plan(inputs, list, shown, mask) {
         setOutput(action, n);
     await summary.addRaw(planMarkdown(result)).write();
 }
-async function sync(inputs, list, shown, mask) {
-    const credentials = upstreamCredentials({
-        dockerHubUsername: inputs.dockerHubUsername,
-        dockerHubToken: inputs.dockerHubToken,
-        registryCredentials: inputs.registryCredentials,
-    });
-    for (const c of credentials)
-        mask.addBasic(c.username, c.password);
-    const target = await group("Connect to the target", () => connectTarget(list, {
-        region: inputs.awsRegion,
-        registryUrl: inputs.registryUrl,
-        registryAuth: inputs.registryUsername && inputs.registryPassword
-            ? { username: inputs.registryUsername, password: inputs.registryPassword }
-            : null,
-        mask,
-    }));
+async function sync(inputs, listed, shown, mask) {
+    // Rendering needs the configurator image mirrored: it joins the plan when the list lacks it.
+    const configurator = inputs.renderDir ? withConfiguratorImage(listed, inputs.configuratorImage) : null;
+    const list = configurator?.list ?? listed;
+    const { credentials, target } = await group("Connect to the target", () => connect(inputs, list, mask));
     const result = await syncRun(list, target, {
+        ...(configurator ? { observeDigestOf: [configurator.entry] } : {}),
         resync: inputs.resync,
         upstreamCredentials: credentials,
         mask,
+        crane: inputs.crane,
+        helm: inputs.helm,
         concurrency: inputs.concurrency,
         log: (line) => info(line),
         debug: (line) => core_debug(line),
@@ -76267,12 +80040,59 @@ async function sync(inputs, list, shown, mask) {
     await summary
         .addRaw(syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }))
         .write();
+    if (inputs.renderDir && configurator) {
+        await nodeConfiguration(inputs, list, target, {
+            entry: configurator.entry,
+            digest: digestInTarget(configurator.entry, result.plan, result.report),
+        });
+    }
     if (!result.report.ok) {
         setFailed(`${failures.length} step${failures.length === 1 ? "" : "s"} failed: ${failures
             .slice(0, 3)
             .map((f) => f.source ?? f.repository)
             .join(", ")}${failures.length > 3 ? ", ..." : ""}`);
     }
+}
+/** Renders the node configuration into the render folder and, when asked, commits it back. */
+async function nodeConfiguration(inputs, list, target, configurator) {
+    const renderDir = inputs.renderDir;
+    const rendered = renderNodeFiles(list, target, configurator, { startupTaint: inputs.startupTaint });
+    if (!rendered.ok) {
+        for (const p of rendered.problems)
+            error(`${p.message} ${p.hint}`, { title: "Node configuration not rendered" });
+        setFailed(`the node configuration could not be rendered: ${rendered.problems.map((p) => p.message).join(" ")}`);
+        return;
+    }
+    const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+    await group(`Node configuration in ${renderDir}`, async () => {
+        setOutput("render-dir", renderDir);
+        if (inputs.commitBack === "none") {
+            await writeOutputFolder(workspace, outputFolderPath(renderDir), rendered.files);
+            info(`Wrote ${rendered.files.length} files to ${renderDir} (commit-back: none).`);
+            setOutput("commit-back", "none");
+            return;
+        }
+        const result = await commitBack({
+            repoDir: workspace,
+            files: rendered.files,
+            outDir: renderDir,
+            mode: inputs.commitBack,
+            event: await readEventFacts(),
+            allowOnPullRequest: inputs.commitOnPullRequest,
+            token: inputs.githubToken ?? "",
+            serverUrl: process.env.GITHUB_SERVER_URL ?? "https://github.com",
+            apiUrl: process.env.GITHUB_API_URL ?? "https://api.github.com",
+            repository: process.env.GITHUB_REPOSITORY ?? "",
+            mask: (secret) => core_setSecret(secret),
+            log: (line) => info(line),
+        });
+        const outputs = commitBackOutputs(result);
+        setOutput("commit-back", outputs.outcome);
+        for (const [name, value] of Object.entries(outputs))
+            if (name !== "outcome")
+                setOutput(name, value);
+        info(`Commit-back: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`);
+    });
 }
 async function run() {
     const inputs = readInputs();

@@ -3,20 +3,31 @@
  * same core the action calls, and turns results into text and exit codes
  * (0 success, 1 the list or the run failed, 2 usage error).
  */
+import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { summaryLine } from "./execute/execute.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeSyncReport } from "./execute/sync.js";
+import { writeOutputFolder } from "./git/output-folder.js";
 import type { MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
 import type { ResyncMode } from "./plan/model.js";
+import { DEFAULT_CONFIGURATOR_IMAGE } from "./render/index.js";
 import { describeFailure } from "./report/failure.js";
 import { listSummary, listToJson } from "./report/list-json.js";
 import { formatPlan, planToJson } from "./report/plan.js";
 import { formatProblems } from "./report/problems.js";
-import { connectTarget, planRun, syncRun } from "./run.js";
+import {
+  connectTarget,
+  digestInTarget,
+  planRun,
+  renderNodeFiles,
+  syncRun,
+  type TargetConnection,
+  withConfiguratorImage,
+} from "./run.js";
 import { SecretMask, upstreamCredentials } from "./tools/credentials.js";
-import { installCrane, useLocalToolCache } from "./tools/install.js";
+import { installCrane, installHelm, useLocalToolCache } from "./tools/install.js";
 import { InvocationCounter } from "./tools/runner.js";
 
 const USAGE = `Usage: ecr-mirror <command> [FILE] [options]
@@ -25,6 +36,11 @@ Commands:
   validate [FILE] [--json]   Check the mirror list (default mirrors.yaml) and show where each entry lands.
   plan [FILE] [--json]       Compare the list with the target and show what a sync would do. Changes nothing.
   sync [FILE] [--json]       Carry the plan out: create repositories, copy what is missing (verified), prune.
+  tools [crane] [helm]       Install crane and helm (pinned, checksum-verified) into the tool cache and print
+                             their paths. Default: both.
+  render [FILE] --out DIR    Write the node configuration (containerd hosts.toml, the configurator DaemonSet,
+                             a nodeadm NodeConfig) for the target. Asks the target for its address and the
+                             configurator image's digest unless target.registry and --configurator-digest are given.
 
 Options:
   --json                 Print one JSON document on stdout.
@@ -36,6 +52,10 @@ Options:
                          127.0.0.1, to try a sync without AWS; needs internet), or an http(s):// URL.
   --concurrency N        sync: copies in flight at once (default 4).
   --report FILE          sync: write the JSON report there.
+  --out DIR              render: the folder to write (its content is replaced).
+  --configurator-image REF   render: the AWS CLI image the DaemonSet runs (default ${DEFAULT_CONFIGURATOR_IMAGE}).
+  --configurator-digest D    render: its digest in the mirror, to render without asking the target.
+  --startup-taint        render: a taint for new nodes, removed once their configuration is written.
   -h, --help             Show this help.
   --version              Print the version.
 
@@ -64,6 +84,10 @@ type Values = {
   target?: string;
   concurrency?: string;
   report?: string;
+  out?: string;
+  "configurator-image"?: string;
+  "configurator-digest"?: string;
+  "startup-taint"?: boolean;
 };
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -83,6 +107,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
         target: { type: "string" },
         concurrency: { type: "string" },
         report: { type: "string" },
+        out: { type: "string" },
+        "configurator-image": { type: "string" },
+        "configurator-digest": { type: "string" },
+        "startup-taint": { type: "boolean", default: false },
       },
     }));
   } catch (e) {
@@ -102,6 +130,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.err(USAGE);
     return 2;
   }
+  if (command === "tools") return tools(rest, io);
   if (rest.length > 1) {
     io.err(`ecr-mirror ${command}: expected one FILE, got ${rest.length}\n`);
     return 2;
@@ -114,10 +143,40 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return plan(file, values, io);
     case "sync":
       return sync(file, values, io);
+    case "render":
+      return render(file, values, io);
+
     default:
       io.err(`ecr-mirror: unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
+}
+
+/** Upstream credentials and target credentials from the environment (masked), and the connected target. */
+async function connect(
+  list: MirrorList,
+  values: Values,
+  io: Io,
+  mask: SecretMask,
+  registryUrl: string | null,
+) {
+  const env = io.env ?? process.env;
+  const credentials = upstreamCredentials({
+    dockerHubUsername: env.ECR_MIRROR_DOCKER_HUB_USERNAME ?? null,
+    dockerHubToken: env.ECR_MIRROR_DOCKER_HUB_TOKEN ?? null,
+    registryCredentials: env.ECR_MIRROR_REGISTRY_CREDENTIALS ?? null,
+  });
+  for (const c of credentials) mask.addBasic(c.username, c.password);
+  const user = env.ECR_MIRROR_TARGET_USERNAME;
+  const password = env.ECR_MIRROR_TARGET_PASSWORD;
+  const target = await connectTarget(list, {
+    region: values.region ?? null,
+    registryUrl,
+    registryAuth: user && password ? { username: user, password } : null,
+    mask,
+    env,
+  });
+  return { credentials, target };
 }
 
 /** Reads and validates the list; prints problems; null when it is invalid. */
@@ -142,24 +201,9 @@ async function plan(file: string, values: Values, io: Io): Promise<number> {
   }
   const list = await load(file, io);
   if (!list) return 1;
-  const env = io.env ?? process.env;
   const mask = new SecretMask(() => {});
   try {
-    const credentials = upstreamCredentials({
-      dockerHubUsername: env.ECR_MIRROR_DOCKER_HUB_USERNAME ?? null,
-      dockerHubToken: env.ECR_MIRROR_DOCKER_HUB_TOKEN ?? null,
-      registryCredentials: env.ECR_MIRROR_REGISTRY_CREDENTIALS ?? null,
-    });
-    for (const c of credentials) mask.addBasic(c.username, c.password);
-    const targetUser = env.ECR_MIRROR_TARGET_USERNAME;
-    const targetPassword = env.ECR_MIRROR_TARGET_PASSWORD;
-    const target = await connectTarget(list, {
-      region: values.region ?? null,
-      registryUrl: values["registry-url"] ?? null,
-      registryAuth: targetUser && targetPassword ? { username: targetUser, password: targetPassword } : null,
-      mask,
-      env,
-    });
+    const { credentials, target } = await connect(list, values, io, mask, values["registry-url"] ?? null);
     const { plan, cost } = await planRun(list, target, { resync, upstreamCredentials: credentials });
     io.out(values.json ? `${JSON.stringify(planToJson(plan, cost), null, 2)}\n` : `${formatPlan(plan)}\n`);
     return 0;
@@ -193,12 +237,6 @@ async function sync(file: string, values: Values, io: Io): Promise<number> {
   let local: LocalRegistry | null = null;
   try {
     useLocalToolCache(env);
-    const credentials = upstreamCredentials({
-      dockerHubUsername: env.ECR_MIRROR_DOCKER_HUB_USERNAME ?? null,
-      dockerHubToken: env.ECR_MIRROR_DOCKER_HUB_TOKEN ?? null,
-      registryCredentials: env.ECR_MIRROR_REGISTRY_CREDENTIALS ?? null,
-    });
-    for (const c of credentials) mask.addBasic(c.username, c.password);
     let registryUrl = values["registry-url"] ?? (/^https?:/.test(targetFlag) ? targetFlag : null);
     let craneBinary: string | null = null;
     if (targetFlag === "local") {
@@ -209,15 +247,7 @@ async function sync(file: string, values: Values, io: Io): Promise<number> {
         `Target: crane registry serve at ${local.url} (in memory: its content is gone when this command ends)\n`,
       );
     }
-    const targetUser = env.ECR_MIRROR_TARGET_USERNAME;
-    const targetPassword = env.ECR_MIRROR_TARGET_PASSWORD;
-    const target = await connectTarget(list, {
-      region: values.region ?? null,
-      registryUrl,
-      registryAuth: targetUser && targetPassword ? { username: targetUser, password: targetPassword } : null,
-      mask,
-      env,
-    });
+    const { credentials, target } = await connect(list, values, io, mask, registryUrl);
     const result = await syncRun(list, target, {
       resync,
       upstreamCredentials: credentials,
@@ -236,5 +266,90 @@ async function sync(file: string, values: Values, io: Io): Promise<number> {
     return 1;
   } finally {
     await local?.stop();
+  }
+}
+
+async function render(file: string, values: Values, io: Io): Promise<number> {
+  if (!values.out) {
+    io.err("ecr-mirror render: --out DIR is required (for example --out deploy/ecr-mirror)\n");
+    return 2;
+  }
+  const digestFlag = values["configurator-digest"] ?? null;
+  if (digestFlag !== null && !/^sha256:[0-9a-f]{64}$/.test(digestFlag)) {
+    io.err(`ecr-mirror render: --configurator-digest is sha256:<64 hex>, not "${digestFlag}"\n`);
+    return 2;
+  }
+  const listed = await load(file, io);
+  if (!listed) return 1;
+  const mask = new SecretMask(() => {});
+  try {
+    const { list, entry } = withConfiguratorImage(
+      listed,
+      values["configurator-image"] ?? DEFAULT_CONFIGURATOR_IMAGE,
+    );
+    let target: Pick<TargetConnection, "registry" | "plainHttp" | "region">;
+    let digest = digestFlag;
+    if (list.target.registry && digest) {
+      // Everything is known: render offline.
+      target = {
+        registry: list.target.registry,
+        plainHttp: false,
+        region: values.region ?? list.target.region,
+      };
+    } else {
+      // Learn the registry address and the configurator's digest from the target itself.
+      const connected = await connect(list, values, io, mask, values["registry-url"] ?? null);
+      target = connected.target;
+      const { plan } = await planRun(list, connected.target, {
+        resync: "missing",
+        upstreamCredentials: connected.credentials,
+        observeDigestOf: [entry],
+      });
+      digest ??= digestInTarget(entry, plan);
+      if (!digest) {
+        io.err(
+          `ecr-mirror render: ${entry.source} is not in the mirror yet (${entry.repository}); run ecr-mirror sync first, or pass --configurator-digest\n`,
+        );
+        return 1;
+      }
+    }
+    const rendered = renderNodeFiles(
+      list,
+      target,
+      { entry, digest },
+      { startupTaint: values["startup-taint"] === true },
+    );
+    if (!rendered.ok) {
+      for (const p of rendered.problems) io.err(`ecr-mirror render: ${p.message}\n  hint: ${p.hint}\n`);
+      return 1;
+    }
+    const out = resolve(values.out);
+    await writeOutputFolder(dirname(out), basename(out), rendered.files);
+    io.out(`${rendered.files.map((f) => join(values.out!, f.path)).join("\n")}\n`);
+    return 0;
+  } catch (e) {
+    io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
+    return 1;
+  }
+}
+
+async function tools(names: string[], io: Io): Promise<number> {
+  const wanted = names.length === 0 ? ["crane", "helm"] : names;
+  const unknown = wanted.filter((n) => n !== "crane" && n !== "helm");
+  if (unknown.length > 0) {
+    io.err(`ecr-mirror tools: unknown tool ${unknown.join(", ")} (crane or helm)\n`);
+    return 2;
+  }
+  try {
+    useLocalToolCache(io.env ?? process.env);
+    for (const name of wanted) {
+      const install = name === "crane" ? installCrane : installHelm;
+      const installed = await install({ log: (l) => io.err(`${l}\n`) });
+      io.out(`${installed.path}\n`);
+    }
+    return 0;
+  } catch (e) {
+    io.err(`ecr-mirror: ${describeFailure(e, new SecretMask(() => {}))}\n`);
+    return 1;
   }
 }

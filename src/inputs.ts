@@ -1,6 +1,11 @@
-/** The action's raw inputs turned into one typed value, once, at the edge. */
+/**
+ * The action's raw inputs turned into one typed value, once, at the edge. The runner fills in the
+ * defaults from action.yml; the fallbacks here apply only when dist/index.js runs without them.
+ */
 import * as core from "@actions/core";
+import type { CommitBackMode } from "./git/commit-back.js";
 import type { ResyncMode } from "./plan/model.js";
+import { DEFAULT_CONFIGURATOR_IMAGE } from "./render/index.js";
 
 export type Mode = "validate" | "plan" | "sync";
 export const MODES: readonly Mode[] = ["validate", "plan", "sync"];
@@ -23,6 +28,26 @@ export interface Inputs {
   concurrency: number;
   /** Where the sync report (JSON) is written; default `$RUNNER_TEMP/ecr-mirror-report.json`. */
   reportPath: string | null;
+  /** Folder for the node configuration, relative to the workspace; null: do not render (sync). */
+  renderDir: string | null;
+  /** The image the node configurator DaemonSet runs (mirrored automatically). */
+  configuratorImage: string;
+  startupTaint: boolean;
+  /** What happens to rendered files that changed. */
+  commitBack: "none" | CommitBackMode;
+  /** Also commit back on same-repository pull requests (never on forks). */
+  commitOnPullRequest: boolean;
+  /** Token for commit-back pushes and pull requests. */
+  githubToken: string | null;
+  /** crane and helm installation: versions, pinned SHA-256s, mirrors of the release downloads. */
+  crane: ToolInputs;
+  helm: ToolInputs;
+}
+
+export interface ToolInputs {
+  version: string | null;
+  sha256: string | null;
+  baseUrl: string | null;
 }
 
 export class InputError extends Error {}
@@ -35,6 +60,13 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
   if (!allowed.includes(value as T))
     throw new InputError(`input "${name}" is "${value}"; expected one of ${allowed.join(", ")}`);
   return value as T;
+}
+
+function boolean(name: string, fallback: boolean): boolean {
+  const value = optional(name);
+  if (value === null) return fallback;
+  if (/^(true|false)$/i.test(value)) return value.toLowerCase() === "true";
+  throw new InputError(`input "${name}" is "${value}"; expected true or false`);
 }
 
 function positiveInteger(name: string, value: string): number {
@@ -58,9 +90,31 @@ export function readInputs(): Inputs {
     registryCredentials: optional("registry-credentials"),
     concurrency: positiveInteger("concurrency", optional("concurrency") ?? "4"),
     reportPath: optional("report-path"),
+    renderDir: optional("render-dir"),
+    configuratorImage: optional("configurator-image") ?? DEFAULT_CONFIGURATOR_IMAGE,
+    startupTaint: boolean("startup-taint", false),
+    commitBack: oneOf("commit-back", optional("commit-back") ?? "auto", [
+      "none",
+      "push",
+      "pull-request",
+      "auto",
+    ] as const),
+    commitOnPullRequest: boolean("commit-on-pull-request", false),
+    githubToken: optional("github-token"),
+    crane: {
+      version: optional("crane-version"),
+      sha256: optional("crane-sha256"),
+      baseUrl: optional("crane-base-url"),
+    },
+    helm: {
+      version: optional("helm-version"),
+      sha256: optional("helm-sha256"),
+      baseUrl: optional("helm-base-url"),
+    },
   };
   // Masked before anything else could print them.
-  for (const secret of [inputs.registryPassword, inputs.dockerHubToken]) if (secret) core.setSecret(secret);
+  for (const secret of [inputs.registryPassword, inputs.dockerHubToken, inputs.githubToken])
+    if (secret) core.setSecret(secret);
   if (inputs.registryUrl && !/^https?:\/\/[^/\s]+\/?$/.test(inputs.registryUrl)) {
     throw new InputError(`input "registry-url" is "${inputs.registryUrl}"; expected http(s)://host[:port]`);
   }

@@ -8,15 +8,26 @@ import * as core from "@actions/core";
 import { STEP_OUTCOMES } from "./execute/execute.js";
 import { syncSummaryMarkdown } from "./execute/summary.js";
 import { syncReportJson, writeSyncReport } from "./execute/sync.js";
+import { commitBack, commitBackOutputs } from "./git/commit-back.js";
+import { readEventFacts } from "./git/event.js";
+import { outputFolderPath, writeOutputFolder } from "./git/output-folder.js";
 import { InputError, type Inputs, readInputs } from "./inputs.js";
-import type { MirrorList } from "./list/model.js";
+import type { ImageEntry, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
 import type { Plan } from "./plan/model.js";
 import { describeFailure } from "./report/failure.js";
 import { listSummary } from "./report/list-json.js";
 import { formatPlan, planMarkdown, planToJson } from "./report/plan.js";
 import { type Annotation, formatProblems, problemAnnotations } from "./report/problems.js";
-import { connectTarget, planRun, syncRun } from "./run.js";
+import {
+  connectTarget,
+  digestInTarget,
+  planRun,
+  renderNodeFiles,
+  syncRun,
+  type TargetConnection,
+  withConfiguratorImage,
+} from "./run.js";
 import { SecretMask, upstreamCredentials } from "./tools/credentials.js";
 
 function annotate(annotations: readonly Annotation[]): void {
@@ -74,23 +85,29 @@ function planAnnotations(plan: Plan, file: string): Annotation[] {
   return out;
 }
 
-async function plan(inputs: Inputs, list: MirrorList, shown: string, mask: SecretMask): Promise<void> {
+/** Upstream credentials from the inputs (masked) and the connected target. */
+async function connect(inputs: Inputs, list: MirrorList, mask: SecretMask) {
   const credentials = upstreamCredentials({
     dockerHubUsername: inputs.dockerHubUsername,
     dockerHubToken: inputs.dockerHubToken,
     registryCredentials: inputs.registryCredentials,
   });
   for (const c of credentials) mask.addBasic(c.username, c.password);
+  const target = await connectTarget(list, {
+    region: inputs.awsRegion,
+    registryUrl: inputs.registryUrl,
+    registryAuth:
+      inputs.registryUsername && inputs.registryPassword
+        ? { username: inputs.registryUsername, password: inputs.registryPassword }
+        : null,
+    mask,
+  });
+  return { credentials, target };
+}
+
+async function plan(inputs: Inputs, list: MirrorList, shown: string, mask: SecretMask): Promise<void> {
   const { plan: result, cost } = await core.group("Observe the target and plan", async () => {
-    const target = await connectTarget(list, {
-      region: inputs.awsRegion,
-      registryUrl: inputs.registryUrl,
-      registryAuth:
-        inputs.registryUsername && inputs.registryPassword
-          ? { username: inputs.registryUsername, password: inputs.registryPassword }
-          : null,
-      mask,
-    });
+    const { credentials, target } = await connect(inputs, list, mask);
     const r = await planRun(list, target, { resync: inputs.resync, upstreamCredentials: credentials });
     core.info(formatPlan(r.plan));
     return r;
@@ -103,28 +120,20 @@ async function plan(inputs: Inputs, list: MirrorList, shown: string, mask: Secre
   await core.summary.addRaw(planMarkdown(result)).write();
 }
 
-async function sync(inputs: Inputs, list: MirrorList, shown: string, mask: SecretMask): Promise<void> {
-  const credentials = upstreamCredentials({
-    dockerHubUsername: inputs.dockerHubUsername,
-    dockerHubToken: inputs.dockerHubToken,
-    registryCredentials: inputs.registryCredentials,
-  });
-  for (const c of credentials) mask.addBasic(c.username, c.password);
-  const target = await core.group("Connect to the target", () =>
-    connectTarget(list, {
-      region: inputs.awsRegion,
-      registryUrl: inputs.registryUrl,
-      registryAuth:
-        inputs.registryUsername && inputs.registryPassword
-          ? { username: inputs.registryUsername, password: inputs.registryPassword }
-          : null,
-      mask,
-    }),
+async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: SecretMask): Promise<void> {
+  // Rendering needs the configurator image mirrored: it joins the plan when the list lacks it.
+  const configurator = inputs.renderDir ? withConfiguratorImage(listed, inputs.configuratorImage) : null;
+  const list = configurator?.list ?? listed;
+  const { credentials, target } = await core.group("Connect to the target", () =>
+    connect(inputs, list, mask),
   );
   const result = await syncRun(list, target, {
+    ...(configurator ? { observeDigestOf: [configurator.entry] } : {}),
     resync: inputs.resync,
     upstreamCredentials: credentials,
     mask,
+    crane: inputs.crane,
+    helm: inputs.helm,
     concurrency: inputs.concurrency,
     log: (line) => core.info(line),
     debug: (line) => core.debug(line),
@@ -151,6 +160,12 @@ async function sync(inputs: Inputs, list: MirrorList, shown: string, mask: Secre
   await core.summary
     .addRaw(syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }))
     .write();
+  if (inputs.renderDir && configurator) {
+    await nodeConfiguration(inputs, list, target, {
+      entry: configurator.entry,
+      digest: digestInTarget(configurator.entry, result.plan, result.report),
+    });
+  }
   if (!result.report.ok) {
     core.setFailed(
       `${failures.length} step${failures.length === 1 ? "" : "s"} failed: ${failures
@@ -159,6 +174,53 @@ async function sync(inputs: Inputs, list: MirrorList, shown: string, mask: Secre
         .join(", ")}${failures.length > 3 ? ", ..." : ""}`,
     );
   }
+}
+
+/** Renders the node configuration into the render folder and, when asked, commits it back. */
+async function nodeConfiguration(
+  inputs: Inputs,
+  list: MirrorList,
+  target: Pick<TargetConnection, "registry" | "plainHttp" | "region">,
+  configurator: { entry: ImageEntry; digest: string | null },
+): Promise<void> {
+  const renderDir = inputs.renderDir!;
+  const rendered = renderNodeFiles(list, target, configurator, { startupTaint: inputs.startupTaint });
+  if (!rendered.ok) {
+    for (const p of rendered.problems)
+      core.error(`${p.message} ${p.hint}`, { title: "Node configuration not rendered" });
+    core.setFailed(
+      `the node configuration could not be rendered: ${rendered.problems.map((p) => p.message).join(" ")}`,
+    );
+    return;
+  }
+  const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+  await core.group(`Node configuration in ${renderDir}`, async () => {
+    core.setOutput("render-dir", renderDir);
+    if (inputs.commitBack === "none") {
+      await writeOutputFolder(workspace, outputFolderPath(renderDir), rendered.files);
+      core.info(`Wrote ${rendered.files.length} files to ${renderDir} (commit-back: none).`);
+      core.setOutput("commit-back", "none");
+      return;
+    }
+    const result = await commitBack({
+      repoDir: workspace,
+      files: rendered.files,
+      outDir: renderDir,
+      mode: inputs.commitBack,
+      event: await readEventFacts(),
+      allowOnPullRequest: inputs.commitOnPullRequest,
+      token: inputs.githubToken ?? "",
+      serverUrl: process.env.GITHUB_SERVER_URL ?? "https://github.com",
+      apiUrl: process.env.GITHUB_API_URL ?? "https://api.github.com",
+      repository: process.env.GITHUB_REPOSITORY ?? "",
+      mask: (secret) => core.setSecret(secret),
+      log: (line) => core.info(line),
+    });
+    const outputs = commitBackOutputs(result);
+    core.setOutput("commit-back", outputs.outcome);
+    for (const [name, value] of Object.entries(outputs)) if (name !== "outcome") core.setOutput(name, value);
+    core.info(`Commit-back: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`);
+  });
 }
 
 async function run(): Promise<void> {

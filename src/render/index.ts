@@ -12,6 +12,9 @@ import { renderReadme } from "./readme.js";
 /** The upstream image the DaemonSet runs (it must contain the AWS CLI and a POSIX shell). */
 export const CONFIGURATOR_SOURCE = "public.ecr.aws/aws-cli/aws-cli";
 
+/** The configurator image mirrored by default (a published AWS CLI v2 tag; override with configurator-image). */
+export const DEFAULT_CONFIGURATOR_IMAGE = `${CONFIGURATOR_SOURCE}:2.15.62`;
+
 /** Where the configurator image lands in the target (deep-path nesting under the image prefix). */
 export function configuratorRepository(imagePrefix: string): string {
   return `${imagePrefix.replace(/\/+$/, "")}/${CONFIGURATOR_SOURCE}`;

@@ -67,7 +67,10 @@ function listFiles(dir: string): string[] {
 }
 
 /** Runs dist/index.js as the runner does; asynchronously, since the registries live in this process. */
-async function runAction(inputs: Record<string, string>): Promise<ActionRun> {
+async function runAction(
+  inputs: Record<string, string>,
+  extraEnv: Record<string, string> = {},
+): Promise<ActionRun> {
   const run = await mkdtemp(join(root, "run-"));
   const outputFile = join(run, "output");
   const summaryFile = join(run, "summary.md");
@@ -89,6 +92,7 @@ async function runAction(inputs: Record<string, string>): Promise<ActionRun> {
       .filter((d) => !d.includes("stand-ins"))
       .join(":"),
   });
+  Object.assign(env, extraEnv);
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>(
     (resolve, reject) => {
@@ -261,5 +265,109 @@ describe("the bundled action, mode sync", () => {
     for (const text of texts) for (const secret of secrets) expect(text).not.toContain(secret);
     // The credential sessions are gone; what remains is the report.
     expect(readdirSync(runnerTemp).filter((f) => f.startsWith("ecr-mirror-credentials-"))).toEqual([]);
+  });
+});
+
+describe("the bundled action, mode sync, with the node configuration committed back", () => {
+  const git = (cwd: string, ...args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn("git", args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (err += d));
+      child.on("close", (c) =>
+        c === 0 ? resolve(out.trim()) : reject(new Error(`git ${args.join(" ")}: ${err}`)),
+      );
+    });
+  const githubEnv = {
+    GITHUB_EVENT_NAME: "schedule",
+    GITHUB_REF_NAME: "main",
+    GITHUB_REF_TYPE: "branch",
+    GITHUB_REPOSITORY: "org/platform",
+    GITHUB_SERVER_URL: "https://github.com",
+    GITHUB_API_URL: "https://api.github.com",
+  };
+  let remote: string;
+  let cliDigest: string;
+
+  beforeAll(async () => {
+    // The configurator image, fetched from the upstream stand-in by its public.ecr.aws name.
+    cliDigest = (await pushImage(upstream.url, "aws-cli/aws-cli", "2.15.62", { seed: "aws-cli" })).digest;
+    // The workspace becomes a checkout of a bare "origin", as actions/checkout leaves it.
+    remote = join(root, "origin.git");
+    await git(root, "init", "-q", "--bare", "-b", "main", remote);
+    await writeFile(
+      join(workspace, "mirrors-nodes.yaml"),
+      `upstreams:\n  docker.io: { endpoint: "http://${upstream.host}" }\n  public.ecr.aws: { endpoint: "http://${upstream.host}" }\nimages:\n  - redis:7.0\n`,
+    );
+    await git(workspace, "init", "-q", "-b", "main");
+    await git(workspace, "add", "mirrors-nodes.yaml");
+    await git(
+      workspace,
+      "-c",
+      "user.name=dev",
+      "-c",
+      "user.email=dev@example.com",
+      "commit",
+      "-q",
+      "-m",
+      "mirror list",
+    );
+    await git(workspace, "remote", "add", "origin", remote);
+    await git(workspace, "push", "-q", "origin", "main");
+  });
+
+  it("mirrors the configurator image, renders for the target and commits the files as github-actions[bot]", async () => {
+    const run = await runAction(
+      {
+        mode: "sync",
+        "mirror-file": "mirrors-nodes.yaml",
+        "render-dir": "deploy/ecr-mirror",
+        "commit-back": "push",
+        "github-token": "ghs_dummy",
+      },
+      githubEnv,
+    );
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.outputs).toMatchObject({ "commit-back": "committed", "render-dir": "deploy/ecr-mirror" });
+    expect(await tagDigest(backing.url, "mirrors/public.ecr.aws/aws-cli/aws-cli", "2.15.62")).toBe(cliDigest);
+    expect(await git(remote, "log", "-1", "--format=%an %H", "main")).toBe(
+      `github-actions[bot] ${run.outputs["commit-sha"]}`,
+    );
+    const files = (await git(remote, "ls-tree", "-r", "--name-only", "main", "deploy/ecr-mirror")).split(
+      "\n",
+    );
+    expect(files).toEqual(
+      expect.arrayContaining([
+        "deploy/ecr-mirror/hosts/docker.io/hosts.toml",
+        "deploy/ecr-mirror/ecr-mirror-node.yaml",
+        "deploy/ecr-mirror/nodeconfig.yaml",
+      ]),
+    );
+    const daemonSet = await git(remote, "show", "main:deploy/ecr-mirror/ecr-mirror-node.yaml");
+    expect(daemonSet).toContain(`${ecr.registryHost}/mirrors/public.ecr.aws/aws-cli/aws-cli@${cliDigest}`);
+    const hosts = await git(remote, "show", "main:deploy/ecr-mirror/hosts/docker.io/hosts.toml");
+    expect(hosts).toContain(`http://${ecr.registryHost}/v2/mirrors`);
+    expect(daemonSet + hosts).not.toContain(ecr.password);
+  });
+
+  it("a second run changes nothing, commits nothing and starts no crane process", async () => {
+    const before = crane().length;
+    const head = await git(remote, "rev-parse", "main");
+    const run = await runAction(
+      {
+        mode: "sync",
+        "mirror-file": "mirrors-nodes.yaml",
+        "render-dir": "deploy/ecr-mirror",
+        "commit-back": "push",
+        "github-token": "ghs_dummy",
+      },
+      githubEnv,
+    );
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.outputs["commit-back"]).toBe("none");
+    expect(await git(remote, "rev-parse", "main")).toBe(head);
+    if (!REAL_TOOLS) expect(crane().length).toBe(before);
   });
 });

@@ -1,0 +1,115 @@
+// `ecr-mirror render` as a user runs it: offline when the registry and the configurator digest are
+// known, otherwise asking the target (the local ECR) for both.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
+import { parse as parseToml } from "smol-toml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import { pushImage } from "../harness/images.js";
+import { type RunningRegistry, startRegistry } from "../harness/registry.js";
+
+const cli = join(import.meta.dirname, "..", "..", "dist", "cli.js");
+const DIGEST = `sha256:${"d".repeat(64)}`;
+
+async function run(args: string[], cwd: string, env: Record<string, string> = {}) {
+  try {
+    const r = await promisify(execFile)(process.execPath, [cli, ...args], {
+      cwd,
+      env: { PATH: process.env.PATH, ...env },
+    });
+    return { code: 0, ...r };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe("ecr-mirror render, offline", () => {
+  it("writes hosts.toml per upstream, the DaemonSet and the NodeConfig, pinned to the given digest", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "render-"));
+    writeFileSync(
+      join(dir, "mirrors.yaml"),
+      `target: { registry: 123456789012.dkr.ecr.eu-west-1.amazonaws.com, region: eu-west-1 }\nimages:\n  - redis:7.0\n  - quay.io/org/app:1\n`,
+    );
+    const r = await run(["render", "--out", "deploy/ecr-mirror", "--configurator-digest", DIGEST], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split("\n")).toEqual(
+      expect.arrayContaining([
+        "deploy/ecr-mirror/hosts/docker.io/hosts.toml",
+        "deploy/ecr-mirror/hosts/quay.io/hosts.toml",
+      ]),
+    );
+    const hosts = parseToml(
+      readFileSync(join(dir, "deploy/ecr-mirror/hosts/docker.io/hosts.toml"), "utf8"),
+    ) as Record<string, unknown>;
+    expect(hosts.server).toBe("https://123456789012.dkr.ecr.eu-west-1.amazonaws.com/v2/mirrors");
+    expect(Object.keys(hosts.host as object)).toEqual([
+      "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com/v2/mirrors",
+    ]);
+    const daemonSet = readFileSync(join(dir, "deploy/ecr-mirror/ecr-mirror-node.yaml"), "utf8");
+    expect(daemonSet).toContain(
+      `123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirrors/public.ecr.aws/aws-cli/aws-cli@${DIGEST}`,
+    );
+    expect(statSync(join(dir, "deploy/ecr-mirror/nodeconfig.yaml")).isFile()).toBe(true);
+  });
+
+  it("rejects a malformed digest as a usage error", async () => {
+    const r = await run(["render", "--out", "x", "--configurator-digest", "sha256:abc"], tmpdir());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--configurator-digest is sha256:<64 hex>");
+  });
+});
+
+describe("ecr-mirror render against the target", () => {
+  let registry: RunningRegistry;
+  let ecr: LocalEcr;
+  let dir: string;
+  beforeAll(async () => {
+    registry = await startRegistry();
+    ecr = await startEcr({ registry });
+    dir = mkdtempSync(join(tmpdir(), "render-ecr-"));
+    writeFileSync(join(dir, "mirrors.yaml"), "images:\n  - redis:7.0\n");
+  });
+  afterAll(async () => {
+    await ecr?.stop();
+    await registry?.stop();
+  });
+
+  it("says to sync first while the configurator image is not mirrored", async () => {
+    const r = await run(["render", "--out", "out"], dir, ecr.env());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("public.ecr.aws/aws-cli/aws-cli:2.15.62 is not in the mirror yet");
+    expect(r.stderr).toContain("run ecr-mirror sync first");
+  });
+
+  it("learns the registry from ECR and the configurator digest from the target", async () => {
+    const client = new ECRClient({
+      region: ecr.region,
+      endpoint: ecr.apiUrl,
+      credentials: { accessKeyId: "t", secretAccessKey: "t" },
+    });
+    await client.send(
+      new CreateRepositoryCommand({ repositoryName: "mirrors/public.ecr.aws/aws-cli/aws-cli" }),
+    );
+    const { digest } = await pushImage(
+      `http://${ecr.registryHost}`,
+      "mirrors/public.ecr.aws/aws-cli/aws-cli",
+      "2.15.62",
+      {
+        seed: "aws-cli",
+        auth: { user: "AWS", password: ecr.password },
+      },
+    );
+    const r = await run(["render", "--out", "out"], dir, ecr.env());
+    expect(r.code, r.stderr).toBe(0);
+    const daemonSet = readFileSync(join(dir, "out/ecr-mirror-node.yaml"), "utf8");
+    expect(daemonSet).toContain(`${ecr.registryHost}/mirrors/public.ecr.aws/aws-cli/aws-cli@${digest}`);
+    expect(readFileSync(join(dir, "out/hosts/docker.io/hosts.toml"), "utf8")).toContain(
+      `http://${ecr.registryHost}/v2/mirrors`,
+    );
+  });
+});

@@ -1,0 +1,50 @@
+// `ecr-mirror tools`: the installer from a terminal. A tool-cache hit prints the path and downloads nothing.
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_VERSIONS } from "../../src/tools/assets.js";
+
+const cli = join(import.meta.dirname, "..", "..", "dist", "cli.js");
+const ARCH = process.arch === "arm64" ? "arm64" : "x64";
+
+async function run(args: string[], env: Record<string, string>) {
+  try {
+    return {
+      code: 0,
+      ...(await promisify(execFile)(process.execPath, [cli, ...args], {
+        env: { PATH: process.env.PATH, ...env },
+      })),
+    };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe("ecr-mirror tools", () => {
+  it("prints the cached crane without downloading (the base URL points nowhere)", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "tool-cache-"));
+    const dir = join(cache, "ecr-mirror-crane", DEFAULT_VERSIONS.crane, ARCH);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "crane"), "#!/bin/sh\n", { mode: 0o755 });
+    writeFileSync(join(dir, "archive.sha256"), `${"0".repeat(64)}\n`);
+    writeFileSync(`${dir}.complete`, "");
+    const r = await run(["tools", "crane"], {
+      RUNNER_TOOL_CACHE: cache,
+      RUNNER_TEMP: tmpdir(),
+      HTTPS_PROXY: "http://127.0.0.1:9",
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${join(dir, "crane")}\n`);
+    expect(r.stderr).toMatch(/tool-cache hit/);
+  });
+
+  it("refuses an unknown tool", async () => {
+    const r = await run(["tools", "skopeo"], {});
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown tool skopeo");
+  });
+});
