@@ -186,6 +186,14 @@ async function load(file: string, io: Io): Promise<MirrorList | null> {
   return list;
 }
 
+/** The --resync mode, or null after printing a usage error. */
+function resyncOf(values: Values, command: string, io: Io): ResyncMode | null {
+  const resync = values.resync ?? "missing";
+  if (resync === "missing" || resync === "digest") return resync;
+  io.err(`ecr-mirror ${command}: --resync is "missing" or "digest", not "${resync}"\n`);
+  return null;
+}
+
 async function validate(file: string, values: Values, io: Io): Promise<number> {
   const list = await load(file, io);
   if (!list) return 1;
@@ -194,11 +202,8 @@ async function validate(file: string, values: Values, io: Io): Promise<number> {
 }
 
 async function plan(file: string, values: Values, io: Io): Promise<number> {
-  const resync = (values.resync ?? "missing") as ResyncMode;
-  if (resync !== "missing" && resync !== "digest") {
-    io.err(`ecr-mirror plan: --resync is "missing" or "digest", not "${values.resync}"\n`);
-    return 2;
-  }
+  const resync = resyncOf(values, "plan", io);
+  if (!resync) return 2;
   const list = await load(file, io);
   if (!list) return 1;
   const mask = new SecretMask(() => {});
@@ -214,11 +219,8 @@ async function plan(file: string, values: Values, io: Io): Promise<number> {
 }
 
 async function sync(file: string, values: Values, io: Io): Promise<number> {
-  const resync = (values.resync ?? "missing") as ResyncMode;
-  if (resync !== "missing" && resync !== "digest") {
-    io.err(`ecr-mirror sync: --resync is "missing" or "digest", not "${values.resync}"\n`);
-    return 2;
-  }
+  const resync = resyncOf(values, "sync", io);
+  if (!resync) return 2;
   const concurrency = Number(values.concurrency ?? "4");
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     io.err(`ecr-mirror sync: --concurrency is a whole number from 1 to 64, not "${values.concurrency}"\n`);

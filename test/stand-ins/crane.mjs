@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ContractViolation, helpText, loadContract, parseCommandLine } from "./lib/contract.mjs";
+import { ContractViolation, loadContract, runStandIn } from "./lib/contract.mjs";
 import { dockerConfigPath, findCredentials, storeCredentials } from "./lib/credentials.mjs";
 import {
   childForPlatform,
@@ -17,7 +17,6 @@ import {
   RegistryClient,
   sha256Digest,
 } from "./lib/distribution.mjs";
-import { startInvocationLog } from "./lib/invocation-log.mjs";
 import { craneScheme, formatReference, parseReference, parseRepository } from "./lib/reference.mjs";
 
 const TOOL = "crane";
@@ -300,63 +299,30 @@ async function registryServe(flags, invocation) {
   process.exit(exitCode);
 }
 
-export async function main(argv) {
-  const invocation = startInvocationLog(TOOL, argv);
-  let exitCode = 0;
-  try {
-    const parsed = parseCommandLine(TOOL, contract, argv);
-    if (parsed.help) {
-      process.stdout.write(helpText(TOOL, contract));
-      return 0;
-    }
-    const { flags, args } = parsed;
-    const options = {
-      insecure: flags.has("--insecure"),
-      verbose: flags.has("--verbose"),
-      platform:
-        flags.has("--platform") && parsed.command !== "index filter"
-          ? parsePlatform(flags.get("--platform")[0])
-          : null,
-      jobs: flags.get("--jobs")?.[0],
-    };
-    switch (parsed.command) {
-      case "copy":
-        await copy(args, options);
-        break;
-      case "index filter":
-        await indexFilter(args, flags, options);
-        break;
-      case "digest":
-        await digest(args, options);
-        break;
-      case "manifest":
-        await manifest(args, options);
-        break;
-      case "ls":
-        await ls(args, options);
-        break;
-      case "auth login":
-        await authLogin(args, flags);
-        break;
-      case "registry serve":
-        await registryServe(flags, invocation);
-        break;
-      case "version":
-        process.stdout.write(`stand-in (ecr-mirror test harness) for crane ${VERSION}\n`);
-        break;
-      default:
-        throw new ContractViolation(`subcommand "${parsed.command}" has no stand-in implementation`);
-    }
-  } catch (error) {
-    if (error instanceof ContractViolation) {
-      process.stderr.write(`Error: crane stand-in: ${error.message}\n`);
-      exitCode = 2;
-    } else {
-      process.stderr.write(`Error: ${error.message}\n`);
-      exitCode = 1;
-    }
-  } finally {
-    invocation.finish(exitCode);
-  }
-  return exitCode;
+/** The flags every image subcommand reads. */
+function imageOptions({ command, flags }) {
+  return {
+    insecure: flags.has("--insecure"),
+    verbose: flags.has("--verbose"),
+    platform:
+      flags.has("--platform") && command !== "index filter"
+        ? parsePlatform(flags.get("--platform")[0])
+        : null,
+    jobs: flags.get("--jobs")?.[0],
+  };
+}
+
+export function main(argv) {
+  return runStandIn(TOOL, contract, argv, {
+    copy: (p) => copy(p.args, imageOptions(p)),
+    "index filter": (p) => indexFilter(p.args, p.flags, imageOptions(p)),
+    digest: (p) => digest(p.args, imageOptions(p)),
+    manifest: (p) => manifest(p.args, imageOptions(p)),
+    ls: (p) => ls(p.args, imageOptions(p)),
+    "auth login": (p) => authLogin(p.args, p.flags),
+    "registry serve": (p, invocation) => registryServe(p.flags, invocation),
+    version: () => {
+      process.stdout.write(`stand-in (ecr-mirror test harness) for crane ${VERSION}\n`);
+    },
+  });
 }

@@ -5,10 +5,9 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { chartConfigJson, readChartArchive } from "./lib/chart-archive.mjs";
-import { ContractViolation, helpText, loadContract, parseCommandLine } from "./lib/contract.mjs";
+import { ContractViolation, loadContract, runStandIn } from "./lib/contract.mjs";
 import { findCredentials, helmRegistryConfigPath, storeCredentials } from "./lib/credentials.mjs";
 import { MEDIA_TYPES, RegistryClient, sha256Digest } from "./lib/distribution.mjs";
-import { startInvocationLog } from "./lib/invocation-log.mjs";
 
 const TOOL = "helm";
 const contract = loadContract(TOOL);
@@ -368,45 +367,12 @@ function version(flags) {
   );
 }
 
-export async function main(argv) {
-  const invocation = startInvocationLog(TOOL, argv);
-  let exitCode = 0;
-  try {
-    const parsed = parseCommandLine(TOOL, contract, argv);
-    if (parsed.help) {
-      process.stdout.write(helpText(TOOL, contract));
-      return 0;
-    }
-    const { args, flags } = parsed;
-    switch (parsed.command) {
-      case "pull":
-        await pull(args, flags);
-        break;
-      case "push":
-        await push(args, flags);
-        break;
-      case "registry login":
-        await registryLogin(args, flags);
-        break;
-      case "template":
-        await template(args, flags);
-        break;
-      case "version":
-        version(flags);
-        break;
-      default:
-        throw new ContractViolation(`subcommand "${parsed.command}" has no stand-in implementation`);
-    }
-  } catch (error) {
-    if (error instanceof ContractViolation) {
-      process.stderr.write(`Error: helm stand-in: ${error.message}\n`);
-      exitCode = 2;
-    } else {
-      process.stderr.write(`Error: ${error.message}\n`);
-      exitCode = 1;
-    }
-  } finally {
-    invocation.finish(exitCode);
-  }
-  return exitCode;
+export function main(argv) {
+  return runStandIn(TOOL, contract, argv, {
+    pull: ({ args, flags }) => pull(args, flags),
+    push: ({ args, flags }) => push(args, flags),
+    "registry login": ({ args, flags }) => registryLogin(args, flags),
+    template: ({ args, flags }) => template(args, flags),
+    version: ({ flags }) => version(flags),
+  });
 }

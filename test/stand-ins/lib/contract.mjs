@@ -1,6 +1,7 @@
 // Reads a stand-in's command line against test/stand-ins/contract.json: a subcommand or flag
 // outside the table is a ContractViolation (the stand-ins exit 2 and name it).
 import { readFileSync } from "node:fs";
+import { startInvocationLog } from "./invocation-log.mjs";
 
 export const CONTRACT_PATH = new URL("../contract.json", import.meta.url);
 
@@ -117,4 +118,36 @@ export function helpText(tool, contract) {
   for (const f of contract.globalFlags)
     lines.push(`  ${f.short ? `${f.short}, ` : ""}${f.flag}${f.takesValue ? " VALUE" : ""}`);
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * One stand-in invocation: the command line is checked against the contract, handed to the
+ * handler for its subcommand, and logged; a contract violation exits 2, any other failure 1.
+ * `handlers` maps a subcommand ("copy", "registry login") to `(parsed, invocation) => Promise`.
+ */
+export async function runStandIn(tool, contract, argv, handlers) {
+  const invocation = startInvocationLog(tool, argv);
+  let exitCode = 0;
+  try {
+    const parsed = parseCommandLine(tool, contract, argv);
+    if (parsed.help) {
+      process.stdout.write(helpText(tool, contract));
+      return 0;
+    }
+    const handler = handlers[parsed.command];
+    if (!handler)
+      throw new ContractViolation(`subcommand "${parsed.command}" has no stand-in implementation`);
+    await handler(parsed, invocation);
+  } catch (error) {
+    if (error instanceof ContractViolation) {
+      process.stderr.write(`Error: ${tool} stand-in: ${error.message}\n`);
+      exitCode = 2;
+    } else {
+      process.stderr.write(`Error: ${error.message}\n`);
+      exitCode = 1;
+    }
+  } finally {
+    invocation.finish(exitCode);
+  }
+  return exitCode;
 }
