@@ -70504,6 +70504,14 @@ async function load(file, io) {
         io.err(`${formatProblems(problems)}\n`);
     return list;
 }
+/** The --resync mode, or null after printing a usage error. */
+function resyncOf(values, command, io) {
+    const resync = values.resync ?? "missing";
+    if (resync === "missing" || resync === "digest")
+        return resync;
+    io.err(`ecr-mirror ${command}: --resync is "missing" or "digest", not "${resync}"\n`);
+    return null;
+}
 async function validate(file, values, io) {
     const list = await load(file, io);
     if (!list)
@@ -70512,11 +70520,9 @@ async function validate(file, values, io) {
     return 0;
 }
 async function plan(file, values, io) {
-    const resync = (values.resync ?? "missing");
-    if (resync !== "missing" && resync !== "digest") {
-        io.err(`ecr-mirror plan: --resync is "missing" or "digest", not "${values.resync}"\n`);
+    const resync = resyncOf(values, "plan", io);
+    if (!resync)
         return 2;
-    }
     const list = await load(file, io);
     if (!list)
         return 1;
@@ -70533,11 +70539,9 @@ async function plan(file, values, io) {
     }
 }
 async function sync(file, values, io) {
-    const resync = (values.resync ?? "missing");
-    if (resync !== "missing" && resync !== "digest") {
-        io.err(`ecr-mirror sync: --resync is "missing" or "digest", not "${values.resync}"\n`);
+    const resync = resyncOf(values, "sync", io);
+    if (!resync)
         return 2;
-    }
     const concurrency = Number(values.concurrency ?? "4");
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
         io.err(`ecr-mirror sync: --concurrency is a whole number from 1 to 64, not "${values.concurrency}"\n`);
