@@ -71845,6 +71845,150 @@ function syncSummaryMarkdown(report, extra = {}) {
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./src/observe/distribution.ts
+/**
+ * A small client for the OCI Distribution API: tag lists, manifest HEAD/GET with OCI `Accept`
+ * headers, Basic auth and the Bearer token flow Docker Hub, GHCR and Quay use (anonymous or with
+ * credentials). It counts its requests, so a plan can report what it cost.
+ */
+const MANIFEST_ACCEPT = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
+class RegistryError extends Error {
+    status;
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+    }
+}
+class DistributionClient {
+    options;
+    tokens = new Map();
+    counts;
+    doFetch;
+    constructor(options) {
+        this.options = options;
+        this.counts = options.counts ?? {};
+        this.doFetch = options.fetch ?? fetch;
+    }
+    count(kind) {
+        this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+    }
+    url(repository, rest) {
+        const prefix = this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : "";
+        return `${this.options.baseUrl.replace(/\/+$/, "")}/v2/${prefix}${repository}/${rest}`;
+    }
+    /** One request with the auth dance: Basic up front when configured, Bearer on a challenge. */
+    async request(kind, method, url, repository, headers = {}) {
+        const scope = `repository:${this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : ""}${repository}:pull`;
+        const send = (authorization) => {
+            this.count(kind);
+            return this.doFetch(url, {
+                method,
+                headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}) },
+                redirect: "follow",
+            });
+        };
+        const cached = this.tokens.get(scope);
+        const basic = this.options.auth
+            ? `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`
+            : null;
+        let response = await send(cached ? `Bearer ${cached}` : basic);
+        if (response.status !== 401)
+            return response;
+        const challenge = response.headers.get("www-authenticate") ?? "";
+        await response.body?.cancel();
+        if (/^bearer/i.test(challenge)) {
+            const token = await this.fetchToken(challenge, scope);
+            this.tokens.set(scope, token);
+            response = await send(`Bearer ${token}`);
+        }
+        return response;
+    }
+    async fetchToken(challenge, scope) {
+        const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1].toLowerCase(), m[2]]));
+        if (!params.realm)
+            throw new RegistryError(`the registry asked for a token without a realm (${challenge})`, 401);
+        const url = new URL(params.realm);
+        if (params.service)
+            url.searchParams.set("service", params.service);
+        url.searchParams.set("scope", params.scope ?? scope);
+        this.count("token");
+        const headers = {};
+        if (this.options.auth) {
+            headers.Authorization = `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`;
+        }
+        const response = await this.doFetch(url, { headers });
+        if (!response.ok) {
+            await response.body?.cancel();
+            throw new RegistryError(`token request to ${url.host} answered ${response.status}`, response.status);
+        }
+        const body = (await response.json());
+        const token = body.token ?? body.access_token;
+        if (!token)
+            throw new RegistryError(`token request to ${url.host} returned no token`, 401);
+        return token;
+    }
+    /** The manifest digest a tag or digest resolves to, or null when the registry does not have it. */
+    async headManifest(repository, reference) {
+        const response = await this.request("manifest-head", "HEAD", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
+        if (response.status === 404)
+            return null;
+        if (!response.ok)
+            throw new RegistryError(`HEAD ${repository}:${reference} answered ${response.status}`, response.status);
+        const digest = response.headers.get("docker-content-digest");
+        if (!digest)
+            throw new RegistryError(`HEAD ${repository}:${reference} answered without Docker-Content-Digest`, response.status);
+        return digest;
+    }
+    /** The manifest itself (a GET: on Docker Hub it may count as a pull). */
+    async getManifest(repository, reference) {
+        const response = await this.request("manifest-get", "GET", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
+        if (response.status === 404)
+            return null;
+        if (!response.ok) {
+            await response.body?.cancel();
+            throw new RegistryError(`GET ${repository}:${reference} answered ${response.status}`, response.status);
+        }
+        const body = (await response.json());
+        return {
+            digest: response.headers.get("docker-content-digest"),
+            mediaType: response.headers.get("content-type") ?? String(body.mediaType ?? ""),
+            body,
+        };
+    }
+    /** All tags of a repository (following `Link` pages), or null when the repository does not exist. */
+    async listTags(repository) {
+        const tags = [];
+        let url = `${this.url(repository, "tags/list")}?n=1000`;
+        while (url) {
+            const response = await this.request("tags-list", "GET", url, repository);
+            if (response.status === 404) {
+                await response.body?.cancel();
+                return null;
+            }
+            if (!response.ok) {
+                await response.body?.cancel();
+                throw new RegistryError(`listing tags of ${repository} answered ${response.status}`, response.status);
+            }
+            const body = (await response.json());
+            tags.push(...(body.tags ?? []));
+            const link = response.headers.get("link");
+            const next = link?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
+            url = next ? new URL(next, url).toString() : null;
+        }
+        return tags;
+    }
+}
+/** `http` for loopback hosts and plain-HTTP endpoints, as crane does; `https` otherwise. */
+function schemeFor(host) {
+    const name = host.replace(/:\d+$/, "");
+    return name === "localhost" || name.startsWith("127.") || name === "[::1]" ? "http" : "https";
+}
+
 ;// CONCATENATED MODULE: ./src/tools/runner.ts
 /**
  * Runs crane and helm: argv arrays only (never a shell), output captured, failures turned into errors a
@@ -73864,7 +74008,11 @@ function createCopier(options) {
         },
         async verify(step, copied) {
             const destination = targetReference(registry, step);
-            const actual = await crane.digest(destination, { insecure: targetInsecure });
+            const actual = options.targetDigest
+                ? await options.targetDigest(step.repository, step.tag)
+                : await crane.digest(destination, { insecure: targetInsecure });
+            if (!actual)
+                throw new Error(`the target does not hold ${destination} after the copy`);
             let expected;
             if (step.platforms.length > 0 ||
                 (step.kind === "chart" && step.entry.kind === "http")) {
@@ -74014,6 +74162,7 @@ const ociTargetChanges = {
 
 
 
+
 /** Whether a plan has anything for the tools or the registry API to do. */
 function planHasWork(plan) {
     return plan.steps.some((s) => s.action !== "present" && s.action !== "blocked");
@@ -74087,6 +74236,10 @@ async function carryOutPlan(plan, list, options) {
             })
             : null;
         const target = options.target;
+        const targetRegistry = new DistributionClient({
+            baseUrl: `${target.plainHttp ? "http" : "https"}://${target.registry}`,
+            auth: pushCredential ? { username: pushCredential.username, password: pushCredential.password } : null,
+        });
         const changes = target.kind === "ecr" && target.ecrClient ? ecrTargetChanges(target.ecrClient) : ociTargetChanges;
         const copier = createCopier({
             crane,
@@ -74100,6 +74253,8 @@ async function carryOutPlan(plan, list, options) {
             registry: target.registry,
             targetPlainHttp: target.plainHttp,
             workDir: session.dir,
+            // Verification reads the target over the registry API: one HEAD, no process.
+            targetDigest: (repository, tag) => targetRegistry.headManifest(repository, tag),
         });
         const report = await executePlan(plan, { ...changes, ...copier }, executeOptions);
         return { report, processes: counter.toJSON(), tools };
@@ -78518,150 +78673,6 @@ function problemAnnotations(problems, file) {
         });
     }
     return out;
-}
-
-;// CONCATENATED MODULE: ./src/observe/distribution.ts
-/**
- * A small client for the OCI Distribution API: tag lists, manifest HEAD/GET with OCI `Accept`
- * headers, Basic auth and the Bearer token flow Docker Hub, GHCR and Quay use (anonymous or with
- * credentials). It counts its requests, so a plan can report what it cost.
- */
-const MANIFEST_ACCEPT = [
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-].join(", ");
-class RegistryError extends Error {
-    status;
-    constructor(message, status) {
-        super(message);
-        this.status = status;
-    }
-}
-class DistributionClient {
-    options;
-    tokens = new Map();
-    counts;
-    doFetch;
-    constructor(options) {
-        this.options = options;
-        this.counts = options.counts ?? {};
-        this.doFetch = options.fetch ?? fetch;
-    }
-    count(kind) {
-        this.counts[kind] = (this.counts[kind] ?? 0) + 1;
-    }
-    url(repository, rest) {
-        const prefix = this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : "";
-        return `${this.options.baseUrl.replace(/\/+$/, "")}/v2/${prefix}${repository}/${rest}`;
-    }
-    /** One request with the auth dance: Basic up front when configured, Bearer on a challenge. */
-    async request(kind, method, url, repository, headers = {}) {
-        const scope = `repository:${this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : ""}${repository}:pull`;
-        const send = (authorization) => {
-            this.count(kind);
-            return this.doFetch(url, {
-                method,
-                headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}) },
-                redirect: "follow",
-            });
-        };
-        const cached = this.tokens.get(scope);
-        const basic = this.options.auth
-            ? `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`
-            : null;
-        let response = await send(cached ? `Bearer ${cached}` : basic);
-        if (response.status !== 401)
-            return response;
-        const challenge = response.headers.get("www-authenticate") ?? "";
-        await response.body?.cancel();
-        if (/^bearer/i.test(challenge)) {
-            const token = await this.fetchToken(challenge, scope);
-            this.tokens.set(scope, token);
-            response = await send(`Bearer ${token}`);
-        }
-        return response;
-    }
-    async fetchToken(challenge, scope) {
-        const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1].toLowerCase(), m[2]]));
-        if (!params.realm)
-            throw new RegistryError(`the registry asked for a token without a realm (${challenge})`, 401);
-        const url = new URL(params.realm);
-        if (params.service)
-            url.searchParams.set("service", params.service);
-        url.searchParams.set("scope", params.scope ?? scope);
-        this.count("token");
-        const headers = {};
-        if (this.options.auth) {
-            headers.Authorization = `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`;
-        }
-        const response = await this.doFetch(url, { headers });
-        if (!response.ok) {
-            await response.body?.cancel();
-            throw new RegistryError(`token request to ${url.host} answered ${response.status}`, response.status);
-        }
-        const body = (await response.json());
-        const token = body.token ?? body.access_token;
-        if (!token)
-            throw new RegistryError(`token request to ${url.host} returned no token`, 401);
-        return token;
-    }
-    /** The manifest digest a tag or digest resolves to, or null when the registry does not have it. */
-    async headManifest(repository, reference) {
-        const response = await this.request("manifest-head", "HEAD", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
-        if (response.status === 404)
-            return null;
-        if (!response.ok)
-            throw new RegistryError(`HEAD ${repository}:${reference} answered ${response.status}`, response.status);
-        const digest = response.headers.get("docker-content-digest");
-        if (!digest)
-            throw new RegistryError(`HEAD ${repository}:${reference} answered without Docker-Content-Digest`, response.status);
-        return digest;
-    }
-    /** The manifest itself (a GET: on Docker Hub it may count as a pull). */
-    async getManifest(repository, reference) {
-        const response = await this.request("manifest-get", "GET", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
-        if (response.status === 404)
-            return null;
-        if (!response.ok) {
-            await response.body?.cancel();
-            throw new RegistryError(`GET ${repository}:${reference} answered ${response.status}`, response.status);
-        }
-        const body = (await response.json());
-        return {
-            digest: response.headers.get("docker-content-digest"),
-            mediaType: response.headers.get("content-type") ?? String(body.mediaType ?? ""),
-            body,
-        };
-    }
-    /** All tags of a repository (following `Link` pages), or null when the repository does not exist. */
-    async listTags(repository) {
-        const tags = [];
-        let url = `${this.url(repository, "tags/list")}?n=1000`;
-        while (url) {
-            const response = await this.request("tags-list", "GET", url, repository);
-            if (response.status === 404) {
-                await response.body?.cancel();
-                return null;
-            }
-            if (!response.ok) {
-                await response.body?.cancel();
-                throw new RegistryError(`listing tags of ${repository} answered ${response.status}`, response.status);
-            }
-            const body = (await response.json());
-            tags.push(...(body.tags ?? []));
-            const link = response.headers.get("link");
-            const next = link?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
-            url = next ? new URL(next, url).toString() : null;
-        }
-        return tags;
-    }
-}
-/** `http` for loopback hosts and plain-HTTP endpoints, as crane does; `https` otherwise. */
-function schemeFor(host) {
-    const name = host.replace(/:\d+$/, "");
-    return name === "localhost" || name.startsWith("127.") || name === "[::1]" ? "http" : "https";
 }
 
 // EXTERNAL MODULE: external "node:zlib"

@@ -32,6 +32,11 @@ export interface CopierOptions {
   targetPlainHttp: boolean;
   /** Parent folder for downloaded chart archives (`RUNNER_TEMP`). */
   workDir: string;
+  /**
+   * Reads the digest a tag holds in the target over the registry API, in process; without it each
+   * verification starts a `crane digest` process.
+   */
+  targetDigest?: ((repository: string, tag: string) => Promise<string | null>) | null;
 }
 
 /** Where an image or chart step's source is fetched from, as crane reads it. */
@@ -110,7 +115,10 @@ export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" |
 
     async verify(step, copied) {
       const destination = targetReference(registry, step);
-      const actual = await crane.digest(destination, { insecure: targetInsecure });
+      const actual = options.targetDigest
+        ? await options.targetDigest(step.repository, step.tag!)
+        : await crane.digest(destination, { insecure: targetInsecure });
+      if (!actual) throw new Error(`the target does not hold ${destination} after the copy`);
       let expected: string;
       if (
         step.platforms.length > 0 ||

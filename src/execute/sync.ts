@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname } from "node:path";
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import type { ChartEntry, MirrorList } from "../list/model.js";
+import { DistributionClient } from "../observe/distribution.js";
 import type { Plan } from "../plan/model.js";
 import { Crane } from "../tools/crane.js";
 import { openCredentialSession, type RegistryCredential, type SecretMask } from "../tools/credentials.js";
@@ -133,6 +134,10 @@ export async function carryOutPlan(
         })
       : null;
     const target = options.target;
+    const targetRegistry = new DistributionClient({
+      baseUrl: `${target.plainHttp ? "http" : "https"}://${target.registry}`,
+      auth: pushCredential ? { username: pushCredential.username, password: pushCredential.password } : null,
+    });
     const changes =
       target.kind === "ecr" && target.ecrClient ? ecrTargetChanges(target.ecrClient) : ociTargetChanges;
     const copier = createCopier({
@@ -149,6 +154,8 @@ export async function carryOutPlan(
       registry: target.registry,
       targetPlainHttp: target.plainHttp,
       workDir: session.dir,
+      // Verification reads the target over the registry API: one HEAD, no process.
+      targetDigest: (repository, tag) => targetRegistry.headManifest(repository, tag),
     });
     const report = await executePlan(plan, { ...changes, ...copier }, executeOptions);
     return { report, processes: counter.toJSON(), tools };
