@@ -231,14 +231,14 @@ ${rows.join("\n")}
 How to read it:
 
 - **Counts compare fairly; times do not.** Here crane is a stand-in (a Node script that moves bytes over the
-  Distribution API, one Node process per copy and per digest check), so ecr-mirror's first-sync time is mostly
+  Distribution API, one Node process per copy), so ecr-mirror's first-sync time is mostly
   process start-up on a 2-core machine and says nothing about the real crane. skopeo is the real binary.
 - The no-op resync is where the design shows: ecr-mirror asks ECR what it holds (O(repositories) API calls) and
   sends **no** upstream request, **no** manifest PUT and starts **no** process; skopeo sync re-reads every manifest
   upstream on every run (${figures[3]!.upstreamManifestGets} manifest GETs) and re-PUT ${figures[3]!.targetManifestPuts}
   manifests to the target (an immutable ECR tag refuses such a PUT even for the same digest).
-- ecr-mirror's first sync verifies every copy with one \`crane digest\` HEAD to the target (in the target counts),
-  so it starts two processes per tag.
+- ecr-mirror's first sync verifies every copy with one manifest HEAD to the target, sent in process (in the target
+  counts), so it starts one process per tag: the copy.
 `;
   await writeFile(new URL("./RESULTS.md", import.meta.url), text);
   console.log(text);
