@@ -77738,6 +77738,16 @@ function validateStructure(root, schema, rootOffset = 0) {
 
 const DEFAULT_IMAGE_PREFIX = "mirrors";
 const DEFAULT_CHART_PREFIX = "charts";
+/** Repository settings when the list gives none: ECR's own defaults (mutable tags, AES256, no scanning). */
+const DEFAULT_REPOSITORY_SETTINGS = Object.freeze({
+    imageTagMutability: "MUTABLE",
+    imageTagMutabilityExclusionFilters: [],
+    scanOnPush: false,
+    encryption: { type: "AES256", kmsKey: null },
+    tags: {},
+    lifecyclePolicy: null,
+    repositoryPolicy: null,
+});
 class Problems {
     file;
     lines;
@@ -77887,7 +77897,7 @@ function readRepositorySettings(node, problems) {
     const modeNode = get(node, "imageTagMutability");
     const mode = MUTABILITY.includes(str(modeNode) ?? "")
         ? str(modeNode)
-        : "MUTABLE";
+        : DEFAULT_REPOSITORY_SETTINGS.imageTagMutability;
     const filtersNode = get(node, "imageTagMutabilityExclusionFilters");
     const filters = strings(filtersNode).map((f) => f.value);
     if (mode.endsWith("_WITH_EXCLUSION") && filters.length === 0) {
@@ -77897,7 +77907,8 @@ function readRepositorySettings(node, problems) {
         problems.error(problems.locate(keyNode(node, "imageTagMutabilityExclusionFilters")), `imageTagMutabilityExclusionFilters only apply to MUTABLE_WITH_EXCLUSION and IMMUTABLE_WITH_EXCLUSION (the mode is ${mode})`, "set imageTagMutability: IMMUTABLE_WITH_EXCLUSION, or remove the filters");
     }
     const encryptionNode = get(node, "encryption");
-    const encType = (str(get(encryptionNode, "type")) ?? "AES256");
+    const encType = (str(get(encryptionNode, "type")) ??
+        DEFAULT_REPOSITORY_SETTINGS.encryption.type);
     const kmsKeyNode = get(encryptionNode, "kmsKey");
     const kmsKey = str(kmsKeyNode) ?? null;
     if (kmsKey !== null && encType === "AES256") {
@@ -77920,7 +77931,7 @@ function readRepositorySettings(node, problems) {
     return {
         imageTagMutability: mode,
         imageTagMutabilityExclusionFilters: filters,
-        scanOnPush: bool(get(node, "scanOnPush")) ?? false,
+        scanOnPush: bool(get(node, "scanOnPush")) ?? DEFAULT_REPOSITORY_SETTINGS.scanOnPush,
         encryption: { type: encType, kmsKey },
         tags,
         lifecyclePolicy: readPolicy(get(node, "lifecyclePolicy"), "lifecyclePolicy", "rules", problems),

@@ -39,6 +39,17 @@ import { type SchemaNode, validateStructure } from "./validate-structure.js";
 export const DEFAULT_IMAGE_PREFIX = "mirrors";
 export const DEFAULT_CHART_PREFIX = "charts";
 
+/** Repository settings when the list gives none: ECR's own defaults (mutable tags, AES256, no scanning). */
+export const DEFAULT_REPOSITORY_SETTINGS: Readonly<RepositorySettings> = Object.freeze<RepositorySettings>({
+  imageTagMutability: "MUTABLE",
+  imageTagMutabilityExclusionFilters: [],
+  scanOnPush: false,
+  encryption: { type: "AES256", kmsKey: null },
+  tags: {},
+  lifecyclePolicy: null,
+  repositoryPolicy: null,
+});
+
 export interface ParseResult {
   /** The list, or null when any error was found (warnings alone keep it). */
   list: MirrorList | null;
@@ -226,7 +237,7 @@ function readRepositorySettings(node: Node | undefined, problems: Problems): Rep
   const modeNode = get(node, "imageTagMutability");
   const mode = (MUTABILITY as readonly string[]).includes(str(modeNode) ?? "")
     ? (str(modeNode) as TagMutability)
-    : "MUTABLE";
+    : DEFAULT_REPOSITORY_SETTINGS.imageTagMutability;
   const filtersNode = get(node, "imageTagMutabilityExclusionFilters");
   const filters = strings(filtersNode).map((f) => f.value);
   if (mode.endsWith("_WITH_EXCLUSION") && filters.length === 0) {
@@ -244,7 +255,8 @@ function readRepositorySettings(node: Node | undefined, problems: Problems): Rep
     );
   }
   const encryptionNode = get(node, "encryption");
-  const encType = (str(get(encryptionNode, "type")) ?? "AES256") as RepositorySettings["encryption"]["type"];
+  const encType = (str(get(encryptionNode, "type")) ??
+    DEFAULT_REPOSITORY_SETTINGS.encryption.type) as RepositorySettings["encryption"]["type"];
   const kmsKeyNode = get(encryptionNode, "kmsKey");
   const kmsKey = str(kmsKeyNode) ?? null;
   if (kmsKey !== null && encType === "AES256") {
@@ -270,7 +282,7 @@ function readRepositorySettings(node: Node | undefined, problems: Problems): Rep
   return {
     imageTagMutability: mode,
     imageTagMutabilityExclusionFilters: filters,
-    scanOnPush: bool(get(node, "scanOnPush")) ?? false,
+    scanOnPush: bool(get(node, "scanOnPush")) ?? DEFAULT_REPOSITORY_SETTINGS.scanOnPush,
     encryption: { type: encType, kmsKey },
     tags,
     lifecyclePolicy: readPolicy(get(node, "lifecyclePolicy"), "lifecyclePolicy", "rules", problems),

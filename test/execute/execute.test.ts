@@ -3,18 +3,11 @@
 import { describe, expect, it } from "vitest";
 import { type ExecuteDeps, executePlan, progressLine } from "../../src/execute/execute.js";
 import type { RepositorySettings } from "../../src/list/model.js";
+import { DEFAULT_REPOSITORY_SETTINGS } from "../../src/list/parse.js";
 import type { Plan, Step, StepAction } from "../../src/plan/model.js";
 import { ToolError } from "../../src/tools/runner.js";
 
-const SETTINGS: RepositorySettings = {
-  imageTagMutability: "MUTABLE",
-  imageTagMutabilityExclusionFilters: [],
-  scanOnPush: false,
-  encryption: { type: "AES256", kmsKey: null },
-  tags: {},
-  lifecyclePolicy: null,
-  repositoryPolicy: null,
-};
+const SETTINGS: RepositorySettings = DEFAULT_REPOSITORY_SETTINGS;
 
 function step(
   action: StepAction,

@@ -1,5 +1,6 @@
 // Mirror lists built by hand for the render tests (the list parser is tested on its own).
 import type { MirrorList, Upstream } from "../../src/list/model.js";
+import { DEFAULT_REPOSITORY_SETTINGS } from "../../src/list/parse.js";
 
 export const ECR_REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 export const CONFIGURATOR = {
@@ -22,15 +23,7 @@ export function mirrorList(upstreams: Upstream[], registry: string | null = ECR_
       imagePrefix: "mirrors",
       chartPrefix: "charts",
       prune: false,
-      repositorySettings: {
-        imageTagMutability: "MUTABLE",
-        imageTagMutabilityExclusionFilters: [],
-        scanOnPush: false,
-        encryption: { type: "AES256", kmsKey: null },
-        tags: {},
-        lifecyclePolicy: null,
-        repositoryPolicy: null,
-      },
+      repositorySettings: { ...DEFAULT_REPOSITORY_SETTINGS },
     },
     upstreams,
     images: [],
