@@ -70280,9 +70280,10 @@ async function planRun(listed, target, options) {
     const wanted = new Set([...list.images.map((i) => i.repository), ...list.charts.map((c) => c.repository)]);
     // Digests the plan compares: pinned entries always; in digest mode every tag-only entry too.
     const needDigest = new Map();
-    const digestOf = new Set(options.observeDigestOf ?? []);
+    const digestOf = new Set((options.observeDigestOf ?? []).map((i) => `${i.repository}:${targetTag(i)}`));
     for (const image of list.images) {
-        if (image.reference.digest !== null || options.resync === "digest" || digestOf.has(image)) {
+        const key = `${image.repository}:${targetTag(image)}`;
+        if (image.reference.digest !== null || options.resync === "digest" || digestOf.has(key)) {
             const set = needDigest.get(image.repository) ?? new Set();
             set.add(targetTag(image));
             needDigest.set(image.repository, set);

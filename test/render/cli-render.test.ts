@@ -113,3 +113,23 @@ describe("ecr-mirror render against the target", () => {
     );
   });
 });
+
+describe("ecr-mirror render against a plain OCI registry", () => {
+  it("looks up the configurator's digest with a manifest HEAD (tag lists carry no digests)", async () => {
+    const registry = await startRegistry();
+    try {
+      const { digest } = await pushImage(registry.url, "mirrors/public.ecr.aws/aws-cli/aws-cli", "2.15.62", {
+        seed: "aws-cli-oci",
+      });
+      const dir = mkdtempSync(join(tmpdir(), "render-oci-"));
+      writeFileSync(join(dir, "mirrors.yaml"), `target: { region: eu-west-1 }\nimages:\n  - redis:7.0\n`);
+      const r = await run(["render", "--out", "out", "--registry-url", registry.url], dir);
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(join(dir, "out/ecr-mirror-node.yaml"), "utf8")).toContain(
+        `${registry.host}/mirrors/public.ecr.aws/aws-cli/aws-cli@${digest}`,
+      );
+    } finally {
+      await registry.stop();
+    }
+  });
+});
