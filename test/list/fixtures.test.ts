@@ -15,11 +15,17 @@ const schema = JSON.parse(
 );
 const validateSchema = new Ajv2020({ allErrors: true, strict: false }).compile(schema);
 
-function fixtures(kind: "valid" | "invalid"): [string, string][] {
-  return readdirSync(join(root, kind))
+function yamlFiles(dir: string): [string, string][] {
+  return readdirSync(dir)
     .filter((f) => f.endsWith(".yaml"))
     .sort()
-    .map((f) => [f, readFileSync(join(root, kind, f), "utf8")]);
+    .map((f) => [f, readFileSync(join(dir, f), "utf8")]);
+}
+
+/** The fixtures of a kind; the valid ones include every shipped example. */
+function fixtures(kind: "valid" | "invalid"): [string, string][] {
+  const examples = kind === "valid" ? yamlFiles(join(import.meta.dirname, "..", "..", "examples")) : [];
+  return [...yamlFiles(join(root, kind)), ...examples.map(([f, t]): [string, string] => [`examples/${f}`, t])];
 }
 
 function schemaAccepts(text: string): boolean | "unparseable" {
