@@ -71780,67 +71780,6 @@ async function executePlan(plan, deps, options) {
     return report;
 }
 
-;// CONCATENATED MODULE: ./src/execute/summary.ts
-/**
- * The sync as a job summary (Markdown): the counts, then the failed, blocked and changed steps, kept under
- * GitHub's 1 MiB step-summary limit by cutting the table and saying how many rows were left out. Pure.
- */
-
-/** GitHub refuses a step summary above 1 MiB; stay well below it. */
-const SUMMARY_BUDGET = 512 * 1024;
-function cell(text) {
-    return text.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
-}
-function row(step) {
-    const where = step.location ? `${step.location.file}:${step.location.line}` : "";
-    const note = step.error ?? (step.digest ? `\`${step.digest.slice(0, 19)}…\`` : "");
-    return `| ${step.outcome} | ${cell(describeStep(step))} | ${cell(note.slice(0, 300))} | ${formatSeconds(step.durationMs)} | ${cell(where)} |`;
-}
-const ORDER = {
-    failed: 0,
-    blocked: 1,
-    skipped: 2,
-    updated: 3,
-    copied: 4,
-    deleted: 5,
-    created: 6,
-};
-function syncSummaryMarkdown(report, extra = {}) {
-    const c = report.counts;
-    const lines = [
-        `## ecr-mirror sync ${report.ok ? "✅" : "❌"}`,
-        "",
-        `Target \`${report.registry}\`: **${c.copied} copied**, **${c.updated} updated**, ${c.present} present, ` +
-            `**${c.failed} failed**, ${c.blocked} blocked, ${c.created} repositories created, ${c.deleted} deleted ` +
-            `in ${formatSeconds(report.durationMs)}.`,
-    ];
-    if (report.deletesSkipped > 0)
-        lines.push("", `Pruning skipped: ${report.deletesSkipped} planned deletion(s) not run because a step failed.`);
-    const processes = Object.entries(extra.processes ?? {});
-    lines.push("", `Processes started: ${processes.length === 0 ? "none" : processes.map(([k, n]) => `${k} × ${n}`).join(", ")}.`);
-    if (extra.reportPath)
-        lines.push("", `Full report: \`${extra.reportPath}\``);
-    const shown = report.steps
-        .filter((s) => s.outcome in ORDER && s.outcome !== "created")
-        .sort((a, b) => (ORDER[a.outcome] ?? 9) - (ORDER[b.outcome] ?? 9));
-    if (shown.length > 0) {
-        lines.push("", "| Outcome | Step | Digest or error | Time | Line |", "| --- | --- | --- | --- | --- |");
-        let size = lines.join("\n").length;
-        let written = 0;
-        for (const step of shown) {
-            const text = row(step);
-            if (size + text.length + 200 > SUMMARY_BUDGET)
-                break;
-            lines.push(text);
-            size += text.length + 1;
-            written += 1;
-        }
-        if (written < shown.length)
-            lines.push("", `… ${shown.length - written} more step(s) in the JSON report.`);
-    }
-    return `${lines.join("\n")}\n`;
-}
-
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:os"
@@ -78602,7 +78541,7 @@ function formatPlan(plan) {
         lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
     return lines.join("\n");
 }
-function plan_cell(text) {
+function cell(text) {
     return text.replaceAll("|", "\\|").replaceAll("\n", " ");
 }
 /** GitHub rejects a step summary over 1 MiB; stay well under it. */
@@ -78616,7 +78555,7 @@ function planMarkdown(plan, budget = SUMMARY_BUDGET_BYTES) {
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
         `| ${plan.summary["create-repository"]} | ${plan.summary.copy} | ${plan.summary.update} | ${plan.summary.blocked} | ${plan.summary.present} | ${plan.summary.delete} |`,
         "",
-        ...plan.warnings.map((w) => `> [!WARNING]\n> ${plan_cell(w.message)}${w.hint ? ` (${plan_cell(w.hint)})` : ""}\n`),
+        ...plan.warnings.map((w) => `> [!WARNING]\n> ${cell(w.message)}${w.hint ? ` (${cell(w.hint)})` : ""}\n`),
         "| step | source | target | why |",
         "| --- | --- | --- | --- |",
     ].join("\n");
@@ -78626,7 +78565,7 @@ function planMarkdown(plan, budget = SUMMARY_BUDGET_BYTES) {
     let size = Buffer.byteLength(out);
     for (let i = 0; i < steps.length; i++) {
         const s = steps[i];
-        const row = `| ${s.action} | ${s.source ? `\`${plan_cell(s.source)}\`` : ""} | \`${plan_cell(target(s))}\` | ${plan_cell(stepOrigin(s) ? `${s.reason}; ${stepOrigin(s)}` : s.reason)} |\n`;
+        const row = `| ${s.action} | ${s.source ? `\`${cell(s.source)}\`` : ""} | \`${cell(target(s))}\` | ${cell(stepOrigin(s) ? `${s.reason}; ${stepOrigin(s)}` : s.reason)} |\n`;
         const rowSize = Buffer.byteLength(row);
         if (size + rowSize > budget - 200) {
             out += `\n…and ${steps.length - i} more step${steps.length - i === 1 ? "" : "s"}; the plan JSON lists every one.\n`;
@@ -78684,6 +78623,67 @@ function problemAnnotations(problems, file) {
         });
     }
     return out;
+}
+
+;// CONCATENATED MODULE: ./src/report/sync-summary.ts
+/**
+ * The sync as a job summary (Markdown): the counts, then the failed, blocked and changed steps, kept under
+ * GitHub's 1 MiB step-summary limit by cutting the table and saying how many rows were left out. Pure.
+ */
+
+/** GitHub refuses a step summary above 1 MiB; stay well below it. */
+const SUMMARY_BUDGET = 512 * 1024;
+function sync_summary_cell(text) {
+    return text.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
+}
+function row(step) {
+    const where = step.location ? `${step.location.file}:${step.location.line}` : "";
+    const note = step.error ?? (step.digest ? `\`${step.digest.slice(0, 19)}…\`` : "");
+    return `| ${step.outcome} | ${sync_summary_cell(describeStep(step))} | ${sync_summary_cell(note.slice(0, 300))} | ${formatSeconds(step.durationMs)} | ${sync_summary_cell(where)} |`;
+}
+const ORDER = {
+    failed: 0,
+    blocked: 1,
+    skipped: 2,
+    updated: 3,
+    copied: 4,
+    deleted: 5,
+    created: 6,
+};
+function syncSummaryMarkdown(report, extra = {}) {
+    const c = report.counts;
+    const lines = [
+        `## ecr-mirror sync ${report.ok ? "✅" : "❌"}`,
+        "",
+        `Target \`${report.registry}\`: **${c.copied} copied**, **${c.updated} updated**, ${c.present} present, ` +
+            `**${c.failed} failed**, ${c.blocked} blocked, ${c.created} repositories created, ${c.deleted} deleted ` +
+            `in ${formatSeconds(report.durationMs)}.`,
+    ];
+    if (report.deletesSkipped > 0)
+        lines.push("", `Pruning skipped: ${report.deletesSkipped} planned deletion(s) not run because a step failed.`);
+    const processes = Object.entries(extra.processes ?? {});
+    lines.push("", `Processes started: ${processes.length === 0 ? "none" : processes.map(([k, n]) => `${k} × ${n}`).join(", ")}.`);
+    if (extra.reportPath)
+        lines.push("", `Full report: \`${extra.reportPath}\``);
+    const shown = report.steps
+        .filter((s) => s.outcome in ORDER && s.outcome !== "created")
+        .sort((a, b) => (ORDER[a.outcome] ?? 9) - (ORDER[b.outcome] ?? 9));
+    if (shown.length > 0) {
+        lines.push("", "| Outcome | Step | Digest or error | Time | Line |", "| --- | --- | --- | --- | --- |");
+        let size = lines.join("\n").length;
+        let written = 0;
+        for (const step of shown) {
+            const text = row(step);
+            if (size + text.length + 200 > SUMMARY_BUDGET)
+                break;
+            lines.push(text);
+            size += text.length + 1;
+            written += 1;
+        }
+        if (written < shown.length)
+            lines.push("", `… ${shown.length - written} more step(s) in the JSON report.`);
+    }
+    return `${lines.join("\n")}\n`;
 }
 
 // EXTERNAL MODULE: external "node:zlib"

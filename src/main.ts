@@ -6,7 +6,6 @@ import { writeFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import * as core from "@actions/core";
 import { STEP_OUTCOMES } from "./execute/execute.js";
-import { syncSummaryMarkdown } from "./execute/summary.js";
 import { syncReportJson, writeSyncReport } from "./execute/sync.js";
 import { commitBack, commitBackOutputs } from "./git/commit-back.js";
 import { readEventFacts } from "./git/event.js";
@@ -19,6 +18,7 @@ import { describeFailure } from "./report/failure.js";
 import { listSummary } from "./report/list-json.js";
 import { formatPlan, planMarkdown, planToJson } from "./report/plan.js";
 import { type Annotation, formatProblems, problemAnnotations } from "./report/problems.js";
+import { syncSummaryMarkdown } from "./report/sync-summary.js";
 import {
   connectTarget,
   digestInTarget,

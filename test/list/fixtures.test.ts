@@ -25,7 +25,10 @@ function yamlFiles(dir: string): [string, string][] {
 /** The fixtures of a kind; the valid ones include every shipped example. */
 function fixtures(kind: "valid" | "invalid"): [string, string][] {
   const examples = kind === "valid" ? yamlFiles(join(import.meta.dirname, "..", "..", "examples")) : [];
-  return [...yamlFiles(join(root, kind)), ...examples.map(([f, t]): [string, string] => [`examples/${f}`, t])];
+  return [
+    ...yamlFiles(join(root, kind)),
+    ...examples.map(([f, t]): [string, string] => [`examples/${f}`, t]),
+  ];
 }
 
 function schemaAccepts(text: string): boolean | "unparseable" {

@@ -2,7 +2,7 @@
  * The sync as a job summary (Markdown): the counts, then the failed, blocked and changed steps, kept under
  * GitHub's 1 MiB step-summary limit by cutting the table and saying how many rows were left out. Pure.
  */
-import { describeStep, type ExecutionReport, formatSeconds, type StepReport } from "./execute.js";
+import { describeStep, type ExecutionReport, formatSeconds, type StepReport } from "../execute/execute.js";
 
 /** GitHub refuses a step summary above 1 MiB; stay well below it. */
 export const SUMMARY_BUDGET = 512 * 1024;

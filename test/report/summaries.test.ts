@@ -1,0 +1,94 @@
+// Job summaries must stay under GitHub's 1 MiB step-summary limit (beyond it the upload fails),
+// however large the mirror list: the tables are cut and say how many rows were left out.
+import { describe, expect, it } from "vitest";
+import { type ExecutionReport, STEP_OUTCOMES, type StepReport } from "../../src/execute/execute.js";
+import type { Plan, Step } from "../../src/plan/model.js";
+import { planMarkdown } from "../../src/report/plan.js";
+import { syncSummaryMarkdown } from "../../src/report/sync-summary.js";
+
+const MiB = 1024 * 1024;
+const N = 20_000;
+
+function step(i: number, action: Step["action"]): Step {
+  return {
+    action,
+    kind: "image",
+    source: `docker.io/library/image-with-a-long-name-${i}:1.2.3-${"x".repeat(40)}`,
+    repository: `mirrors/library/image-with-a-long-name-${i}`,
+    tag: `1.2.3-${"x".repeat(40)}`,
+    digest: null,
+    targetDigest: null,
+    platforms: [],
+    reason: "missing in the target",
+    location: { file: "mirrors.yaml", line: i + 2, column: 5 },
+    entry: null,
+  };
+}
+
+describe("plan summary", () => {
+  it(`stays under 1 MiB for ${N} steps, blocked ones first, and counts what it cut`, () => {
+    const steps = Array.from({ length: N }, (_, i) => step(i, i === N - 1 ? "blocked" : "copy"));
+    const plan: Plan = {
+      registry: "r",
+      resync: "missing",
+      steps,
+      summary: { "create-repository": 0, copy: N - 1, update: 0, blocked: 1, present: 0, delete: 0 },
+      warnings: [],
+    };
+    const md = planMarkdown(plan);
+    expect(Buffer.byteLength(md)).toBeLessThan(MiB);
+    expect(md).toContain(`| ${N - 1} | 0 | 1 |`);
+    expect(md.indexOf("\n| blocked | `")).toBeLessThan(md.indexOf("\n| copy | `"));
+    expect(md.indexOf("\n| blocked | `")).toBeGreaterThan(0);
+    const shown = md.match(/^\| copy \|/gm)?.length ?? 0;
+    expect(shown).toBeGreaterThan(100);
+    expect(md).toContain(`…and ${N - 1 - shown} more steps; the plan JSON lists every one.`);
+  });
+
+  it("is not cut when it fits", () => {
+    const plan: Plan = {
+      registry: "r",
+      resync: "missing",
+      steps: [step(1, "copy")],
+      summary: { "create-repository": 0, copy: 1, update: 0, blocked: 0, present: 0, delete: 0 },
+      warnings: [],
+    };
+    expect(planMarkdown(plan)).not.toContain("more step");
+  });
+});
+
+describe("sync summary", () => {
+  it(`stays under 1 MiB for ${N} failed steps`, () => {
+    const steps: StepReport[] = Array.from({ length: N }, (_, i) => ({
+      action: "copy",
+      kind: "image",
+      source: step(i, "copy").source,
+      repository: step(i, "copy").repository,
+      tag: step(i, "copy").tag,
+      outcome: "failed",
+      digest: null,
+      expectedDigest: null,
+      platforms: [],
+      attempts: 4,
+      durationMs: 1200,
+      error: `crane copy failed: ${"GET https://registry-1.docker.io/v2/…: TOOMANYREQUESTS ".repeat(4)}`,
+      reason: "missing in the target",
+      location: { file: "mirrors.yaml", line: i + 2, column: 5 },
+    }));
+    const counts = Object.fromEntries(STEP_OUTCOMES.map((o) => [o, 0])) as ExecutionReport["counts"];
+    counts.failed = N;
+    const report: ExecutionReport = {
+      registry: "r",
+      startedAt: "",
+      durationMs: 1,
+      counts,
+      steps,
+      failures: steps,
+      deletesSkipped: 0,
+      ok: false,
+    };
+    const md = syncSummaryMarkdown(report, { reportPath: "/tmp/report.json" });
+    expect(Buffer.byteLength(md)).toBeLessThan(MiB);
+    expect(md).toMatch(/more/);
+  });
+});
