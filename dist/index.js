@@ -3579,7 +3579,7 @@ exports.wau = BatchDeleteImageCommand;
 __webpack_unused_export__ = BatchDeleteImageRequest$;
 __webpack_unused_export__ = BatchDeleteImageResponse$;
 __webpack_unused_export__ = BatchGetImage$;
-__webpack_unused_export__ = BatchGetImageCommand;
+exports.P8n = BatchGetImageCommand;
 __webpack_unused_export__ = BatchGetImageRequest$;
 __webpack_unused_export__ = BatchGetImageResponse$;
 __webpack_unused_export__ = BatchGetRepositoryScanningConfiguration$;
@@ -78377,6 +78377,26 @@ class EcrObserver {
         } while (nextToken);
         return tags;
     }
+    /** The manifest a tag points at (BatchGetImage, which reports a missing image per id), or null. */
+    async manifest(repositoryName, imageTag) {
+        this.count("BatchGetImage");
+        const answer = await this.client
+            .send(new dist_cjs/* BatchGetImageCommand */.P8n({
+            repositoryName,
+            imageIds: [{ imageTag }],
+            acceptedMediaTypes: [
+                "application/vnd.oci.image.index.v1+json",
+                "application/vnd.docker.distribution.manifest.list.v2+json",
+                "application/vnd.oci.image.manifest.v1+json",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            ],
+        }))
+            .catch((e) => {
+            throw explainAwsError(e, `ecr:BatchGetImage on ${repositoryName}`);
+        });
+        const text = answer.images?.[0]?.imageManifest;
+        return text ? JSON.parse(text) : null;
+    }
     /**
      * The repositories the list wants and, when pruning, every repository under the managed prefixes,
      * each with its tags: one DescribeRepositories page per 1000 repositories, one ListImages per repository.
@@ -79357,8 +79377,17 @@ async function observeRegistry(client, registry, wanted, needDigest, concurrency
 function apiHost(host) {
     return host === "docker.io" ? "registry-1.docker.io" : host;
 }
-function platformKey(p) {
-    return [p.os, p.architecture, p.variant].filter(Boolean).join("/");
+/** An index's children by platform (`linux/arm64/v8` -> digest); empty for a single manifest. */
+function platformDigests(manifest) {
+    const children = manifest.manifests ?? [];
+    const out = {};
+    for (const child of children) {
+        if (child.platform) {
+            const { os, architecture, variant } = child.platform;
+            out[[os, architecture, variant].filter(Boolean).join("/")] = child.digest;
+        }
+    }
+    return out;
 }
 async function checkUpstreamDigests(entries, upstreams, credentials, options = {}) {
     const counts = {};
@@ -79416,12 +79445,7 @@ async function checkUpstreamDigests(entries, upstreams, credentials, options = {
                 failures.set(entry.source, "the tag no longer exists upstream");
                 return;
             }
-            const children = manifest.body.manifests ??
-                [];
-            const platforms = {};
-            for (const child of children)
-                if (child.platform)
-                    platforms[platformKey(child.platform)] = child.digest;
+            const platforms = platformDigests(manifest.body);
             // A single-platform upstream: crane copies the manifest itself, whatever platform was asked for.
             if (!Array.isArray(manifest.body.manifests))
                 for (const p of entry.platforms)
@@ -79736,6 +79760,7 @@ async function fetchEcrAuthorization(client, mask) {
 
 
 
+
 function resolveRegion(list, options) {
     const env = options.env ?? process.env;
     const region = options.region || list.target.region || env.AWS_REGION || env.AWS_DEFAULT_REGION;
@@ -79763,6 +79788,7 @@ async function connectTarget(list, options) {
             region: null,
             ecrClient: null,
             observe: (wanted, needDigest) => observeRegistry(client, registry, wanted, needDigest),
+            manifest: async (repository, tag) => (await client.getManifest(repository, tag))?.body ?? null,
             pushCredential: async () => (auth ? { registry, ...auth } : null),
             cost: () => ({ ecr: {}, registry: counts }),
         };
@@ -79793,6 +79819,7 @@ async function connectTarget(list, options) {
         region,
         ecrClient: client,
         observe: (wanted, _needDigest, prunePrefixes) => observer.observe(registry, wanted, prunePrefixes),
+        manifest: (repository, tag) => observer.manifest(repository, tag),
         pushCredential: async () => {
             const a = await authorize();
             return { registry: a.registry, username: a.username, password: a.password };
@@ -79827,6 +79854,15 @@ async function planRun(listed, target, options) {
     if (options.resync === "digest") {
         // Only tags the target already holds can have moved; absent ones are copied anyway.
         const present = list.images.filter((i) => i.reference.digest === null && observed.repositories.get(i.repository)?.tags.has(targetTag(i)));
+        // A platform subset is a new index: compare its children, one manifest read per such tag.
+        await mapWithConcurrency(present.filter((i) => i.platforms.length > 1), 8, async (i) => {
+            const repo = observed.repositories.get(i.repository);
+            const manifest = await target.manifest(i.repository, targetTag(i));
+            if (!manifest)
+                return;
+            repo.platformDigests ??= new Map();
+            repo.platformDigests.set(targetTag(i), platformDigests(manifest));
+        });
         upstream = await checkUpstreamDigests(present, list.upstreams, options.upstreamCredentials, options.fetch ? { fetch: options.fetch } : {});
     }
     const plan = planMirror(list, observed, {

@@ -12,9 +12,10 @@ import { parseReference, referenceName } from "./list/reference.js";
 import { DistributionClient, type RequestCounts, schemeFor } from "./observe/distribution.js";
 import { createEcrClient, EcrObserver, explainAwsError, ObserveError } from "./observe/ecr.js";
 import { observeRegistry } from "./observe/oci-registry.js";
-import { checkUpstreamDigests } from "./observe/upstream.js";
+import { checkUpstreamDigests, platformDigests } from "./observe/upstream.js";
 import type { ObservedTarget, Plan, ResyncMode } from "./plan/model.js";
 import { managedPrefixes, planMirror, targetTag } from "./plan/plan.js";
+import { mapWithConcurrency } from "./pool.js";
 import { type NodeRenderResult, renderNodeConfig } from "./render/index.js";
 import {
   credentialFor,
@@ -51,6 +52,8 @@ export interface TargetConnection {
     needDigest: ReadonlyMap<string, ReadonlySet<string>>,
     prunePrefixes: readonly string[],
   ): Promise<ObservedTarget>;
+  /** The manifest a tag points at in the target, or null. */
+  manifest(repository: string, tag: string): Promise<Record<string, unknown> | null>;
   /** Credentials for pushes (ECR: from GetAuthorizationToken, fetched once). */
   pushCredential(): Promise<RegistryCredential | null>;
   /** API calls and registry requests made so far, by kind. */
@@ -88,6 +91,7 @@ export async function connectTarget(list: MirrorList, options: TargetOptions): P
       region: null,
       ecrClient: null,
       observe: (wanted, needDigest) => observeRegistry(client, registry, wanted, needDigest),
+      manifest: async (repository, tag) => (await client.getManifest(repository, tag))?.body ?? null,
       pushCredential: async () => (auth ? { registry, ...auth } : null),
       cost: () => ({ ecr: {}, registry: counts }),
     };
@@ -122,6 +126,7 @@ export async function connectTarget(list: MirrorList, options: TargetOptions): P
     region,
     ecrClient: client,
     observe: (wanted, _needDigest, prunePrefixes) => observer.observe(registry, wanted, prunePrefixes),
+    manifest: (repository, tag) => observer.manifest(repository, tag),
     pushCredential: async () => {
       const a = await authorize();
       return { registry: a.registry, username: a.username, password: a.password };
@@ -181,6 +186,18 @@ export async function planRun(
     // Only tags the target already holds can have moved; absent ones are copied anyway.
     const present: ImageEntry[] = list.images.filter(
       (i) => i.reference.digest === null && observed.repositories.get(i.repository)?.tags.has(targetTag(i)),
+    );
+    // A platform subset is a new index: compare its children, one manifest read per such tag.
+    await mapWithConcurrency(
+      present.filter((i) => i.platforms.length > 1),
+      8,
+      async (i) => {
+        const repo = observed.repositories.get(i.repository)!;
+        const manifest = await target.manifest(i.repository, targetTag(i));
+        if (!manifest) return;
+        repo.platformDigests ??= new Map();
+        repo.platformDigests.set(targetTag(i), platformDigests(manifest));
+      },
     );
     upstream = await checkUpstreamDigests(
       present,

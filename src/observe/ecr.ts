@@ -5,6 +5,7 @@
  * (ListImages, TAGGED, 1000 a page), with bounded concurrency and the SDK's adaptive retries.
  */
 import {
+  BatchGetImageCommand,
   DescribeRepositoriesCommand,
   ECRClient,
   type ECRClientConfig,
@@ -112,6 +113,29 @@ export class EcrObserver {
       }
     } while (nextToken);
     return tags;
+  }
+
+  /** The manifest a tag points at (BatchGetImage, which reports a missing image per id), or null. */
+  async manifest(repositoryName: string, imageTag: string): Promise<Record<string, unknown> | null> {
+    this.count("BatchGetImage");
+    const answer = await this.client
+      .send(
+        new BatchGetImageCommand({
+          repositoryName,
+          imageIds: [{ imageTag }],
+          acceptedMediaTypes: [
+            "application/vnd.oci.image.index.v1+json",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+            "application/vnd.oci.image.manifest.v1+json",
+            "application/vnd.docker.distribution.manifest.v2+json",
+          ],
+        }),
+      )
+      .catch((e: unknown) => {
+        throw explainAwsError(e, `ecr:BatchGetImage on ${repositoryName}`);
+      });
+    const text = answer.images?.[0]?.imageManifest;
+    return text ? (JSON.parse(text) as Record<string, unknown>) : null;
   }
 
   /**

@@ -21,8 +21,18 @@ function apiHost(host: string): string {
   return host === "docker.io" ? "registry-1.docker.io" : host;
 }
 
-function platformKey(p: { os?: string; architecture?: string; variant?: string }): string {
-  return [p.os, p.architecture, p.variant].filter(Boolean).join("/");
+/** An index's children by platform (`linux/arm64/v8` -> digest); empty for a single manifest. */
+export function platformDigests(manifest: Record<string, unknown>): Record<string, string> {
+  const children =
+    (manifest.manifests as { digest: string; platform?: Record<string, string> }[] | undefined) ?? [];
+  const out: Record<string, string> = {};
+  for (const child of children) {
+    if (child.platform) {
+      const { os, architecture, variant } = child.platform;
+      out[[os, architecture, variant].filter(Boolean).join("/")] = child.digest;
+    }
+  }
+  return out;
 }
 
 export async function checkUpstreamDigests(
@@ -85,11 +95,7 @@ export async function checkUpstreamDigests(
         failures.set(entry.source, "the tag no longer exists upstream");
         return;
       }
-      const children =
-        (manifest.body.manifests as { digest: string; platform?: Record<string, string> }[] | undefined) ??
-        [];
-      const platforms: Record<string, string> = {};
-      for (const child of children) if (child.platform) platforms[platformKey(child.platform)] = child.digest;
+      const platforms = platformDigests(manifest.body);
       // A single-platform upstream: crane copies the manifest itself, whatever platform was asked for.
       if (!Array.isArray(manifest.body.manifests))
         for (const p of entry.platforms) platforms[p] = manifest.digest;

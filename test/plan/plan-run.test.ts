@@ -131,6 +131,46 @@ describe("plan against the local ECR", () => {
   });
 });
 
+describe("a platform subset in resync mode digest", () => {
+  it("compares the kept platforms' manifests, and finds a moved one", async () => {
+    // Upstream: three platforms; the target holds the amd64+arm64 subset (same child manifests).
+    await pushIndex(upstreamRegistry.url, "library/busybox", "1.37", {
+      platforms: ["linux/amd64", "linux/arm64", "linux/s390x"],
+      seed: "bb",
+    });
+    await client.send(new CreateRepositoryCommand({ repositoryName: "mirrors/library/busybox" }));
+    await pushIndex(`http://${ecr.registryHost}`, "mirrors/library/busybox", "1.37", {
+      platforms: ["linux/amd64", "linux/arm64"],
+      seed: "bb",
+      auth: auth(),
+    });
+    const l = parseMirrorList(
+      `upstreams:\n  docker.io: { endpoint: "${upstream.url}" }\nimages:\n  - { source: busybox, tags: ["1.37"], platforms: [linux/amd64, linux/arm64] }\n`,
+      "m.yaml",
+    ).list!;
+    const run = async () => {
+      const target = await connectTarget(l, {
+        mask: new SecretMask(() => {}),
+        ecrClient: client,
+        region: ecr.region,
+      });
+      return planRun(l, target, { resync: "digest", upstreamCredentials: [] });
+    };
+    const same = await run();
+    expect(same.plan.steps.map((s) => s.action)).toEqual(["present"]);
+    expect(same.cost.ecr.BatchGetImage).toBe(1);
+    await moveTag(upstreamRegistry.url, "library/busybox", "1.37", {
+      seed: "bb-2",
+      platforms: ["linux/amd64", "linux/arm64", "linux/s390x"],
+    });
+    const moved = await run();
+    expect(moved.plan.steps[0]).toMatchObject({
+      action: "update",
+      reason: expect.stringContaining("linux/amd64, linux/arm64 moved upstream"),
+    });
+  });
+});
+
 describe("throttling", () => {
   it("is retried by the SDK's adaptive mode, and the plan still comes out", async () => {
     ecr.resetCounts();
