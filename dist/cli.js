@@ -59536,7 +59536,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4651:
+/***/ 3617:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59549,6 +59549,175 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+;// CONCATENATED MODULE: ./src/charts/record.ts
+/**
+ * The chart images record (`chart-images.json` in the render folder): for each chart version with
+ * `images: true`, what was rendered (source, name, version and a SHA-256 of its values) and the images
+ * discovery found in it. The action commits it with the node configuration, so the next run (a pull
+ * request's plan included) finds it in the workspace and skips the chart download and `helm template`
+ * for every chart version whose key still matches. A changed version or values mapping misses the record
+ * and is rendered again. Pure, except `readChartImagesRecord`.
+ */
+
+
+/** The file's name in the render folder. */
+const CHART_IMAGES_FILE = "chart-images.json";
+/** Bumped when the format or what discovery finds in a chart changes: an older record is then ignored. */
+const CHART_IMAGES_RECORD_VERSION = 1;
+/** JSON with object keys sorted at every level: the same value always gives the same text. */
+function canonicalJson(value, indent) {
+    return JSON.stringify(sortKeys(value), null, indent);
+}
+function sortKeys(value) {
+    if (Array.isArray(value))
+        return value.map(sortKeys);
+    if (typeof value === "object" && value !== null) {
+        const object = value;
+        return Object.fromEntries(Object.keys(object)
+            .sort()
+            .map((k) => [k, sortKeys(object[k])]));
+    }
+    return value;
+}
+function valuesSha256(discovery) {
+    return (0,external_node_crypto_.createHash)("sha256")
+        .update(canonicalJson(discovery?.values ?? {}))
+        .digest("hex");
+}
+function compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+function entryKey(e) {
+    return JSON.stringify([e.source, e.name, e.version, e.valuesSha256]);
+}
+/** The key of what rendering `chart` depends on: source, name, version and values. */
+function chartKey(chart) {
+    return entryKey({
+        source: chart.source,
+        name: chart.name,
+        version: chart.version,
+        valuesSha256: valuesSha256(chart.images),
+    });
+}
+function sortEntries(entries) {
+    const unique = new Map(entries.map((e) => [entryKey(e), e]));
+    return [...unique.entries()].sort(([a], [b]) => compare(a, b)).map(([, e]) => e);
+}
+/** The record of these discoveries (charts that could not be rendered have none, so they are retried). */
+function chartImagesRecord(found) {
+    return {
+        version: CHART_IMAGES_RECORD_VERSION,
+        charts: sortEntries(found.map(({ chart, images, warnings }) => ({
+            source: chart.source,
+            name: chart.name,
+            version: chart.version,
+            valuesSha256: valuesSha256(chart.images),
+            images: [...new Set(images)].sort(compare),
+            warnings: [...warnings],
+        }))),
+    };
+}
+/**
+ * The entries still meaningful for `list`: a chart version it names with the same values, or (when the
+ * list's ranges are not resolved, as in an offline render) any version of a range with the same values.
+ */
+function recordForList(list, record) {
+    const charts = new Set(list.charts.filter((c) => c.images !== null).map(chartKey));
+    const ranges = new Set((list.chartRanges ?? [])
+        .filter((r) => r.images !== null)
+        .map((r) => JSON.stringify([r.source, r.name, valuesSha256(r.images)])));
+    return {
+        version: CHART_IMAGES_RECORD_VERSION,
+        charts: sortEntries(record.charts.filter((e) => charts.has(entryKey(e)) || ranges.has(JSON.stringify([e.source, e.name, e.valuesSha256])))),
+    };
+}
+/** The file's text: canonical JSON, two-space indent, trailing newline. */
+function formatChartImagesRecord(record) {
+    return `${canonicalJson({ version: record.version, charts: sortEntries(record.charts) }, 2)}\n`;
+}
+/** What the record holds for this chart version, or null when it does not match (another version or values). */
+function recordedDiscovery(record, chart) {
+    if (!record)
+        return null;
+    const key = chartKey(chart);
+    const entry = record.charts.find((e) => entryKey(e) === key);
+    return entry ? { chart, images: [...entry.images], warnings: [...entry.warnings] } : null;
+}
+function isStringArray(v) {
+    return Array.isArray(v) && v.every((s) => typeof s === "string");
+}
+/** Parses the file's text; a malformed record is an error message, never an exception. */
+function parseChartImagesRecord(text) {
+    let doc;
+    try {
+        doc = JSON.parse(text);
+    }
+    catch (e) {
+        return { ok: false, error: `not JSON (${e.message})` };
+    }
+    if (typeof doc !== "object" || doc === null || Array.isArray(doc))
+        return { ok: false, error: "not a JSON object" };
+    const { version, charts } = doc;
+    if (version !== CHART_IMAGES_RECORD_VERSION)
+        return {
+            ok: false,
+            error: `version ${JSON.stringify(version)} is not ${CHART_IMAGES_RECORD_VERSION}`,
+        };
+    if (!Array.isArray(charts))
+        return { ok: false, error: "charts is not a list" };
+    const entries = [];
+    for (const [i, item] of charts.entries()) {
+        const e = (typeof item === "object" && item !== null ? item : {});
+        if (typeof e.source !== "string" ||
+            typeof e.name !== "string" ||
+            typeof e.version !== "string" ||
+            typeof e.valuesSha256 !== "string" ||
+            !/^[0-9a-f]{64}$/.test(e.valuesSha256) ||
+            !isStringArray(e.images) ||
+            !isStringArray(e.warnings)) {
+            return {
+                ok: false,
+                error: `charts[${i}] is not { source, name, version, valuesSha256, images, warnings }`,
+            };
+        }
+        entries.push({
+            source: e.source,
+            name: e.name,
+            version: e.version,
+            valuesSha256: e.valuesSha256,
+            images: [...e.images],
+            warnings: [...e.warnings],
+        });
+    }
+    return { ok: true, record: { version: CHART_IMAGES_RECORD_VERSION, charts: sortEntries(entries) } };
+}
+/**
+ * Reads a record file. An absent file is no record and no warning; an unreadable or malformed one is
+ * no record and a warning (the charts are then rendered as without it).
+ */
+async function readChartImagesRecord(path) {
+    let text;
+    try {
+        text = await (0,promises_.readFile)(path, "utf8");
+    }
+    catch (e) {
+        if (e.code === "ENOENT")
+            return { record: null, warning: null };
+        return { record: null, warning: `${path} could not be read (${e.message}); it is ignored` };
+    }
+    const parsed = parseChartImagesRecord(text);
+    if (!parsed.ok)
+        return {
+            record: null,
+            warning: `${path} is not a chart images record: ${parsed.error}; it is ignored and charts with images: true are rendered`,
+        };
+    return { record: parsed.record, warning: null };
+}
+
 ;// CONCATENATED MODULE: ./src/pool.ts
 /** Runs `work` over `items` with at most `limit` running at once; results keep the items' order. */
 async function mapWithConcurrency(items, limit, work) {
@@ -59981,8 +60150,6 @@ async function startLocalRegistry(craneBinary, opts = {}) {
     };
 }
 
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./src/observe/distribution.ts
@@ -61876,8 +62043,6 @@ class Helm {
     }
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -68693,6 +68858,7 @@ were not honoured in older releases (#1888). It is documented here, not promised
 
 
 
+
 /** The upstream image the DaemonSet runs (it must contain the AWS CLI and a POSIX shell). */
 const CONFIGURATOR_SOURCE = "public.ecr.aws/aws-cli/aws-cli";
 /** The configurator image mirrored by default (a published AWS CLI v2 tag; override with configurator-image). */
@@ -68812,6 +68978,10 @@ function renderNodeConfig(list, input) {
             }),
         },
     ];
+    if (list.charts.some((c) => c.images !== null) || (list.chartRanges ?? []).some((r) => r.images !== null)) {
+        const record = input.chartImages ?? { version: CHART_IMAGES_RECORD_VERSION, charts: [] };
+        files.push({ path: CHART_IMAGES_FILE, content: formatChartImagesRecord(recordForList(list, record)) });
+    }
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return { ok: true, files };
 }
@@ -69458,20 +69628,24 @@ function addChartImages(list, found) {
     }
     return { list: { ...list, images, upstreams }, warnings };
 }
+function discover_compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
 /**
- * Renders every chart version with `images: true` and adds the images it uses. A chart that cannot be
- * rendered is a warning naming it: the chart is still mirrored, its images are not.
+ * Renders each chart version and reads the images it uses, sorted (so the plan does not depend on the order
+ * helm prints manifests in). A chart that cannot be rendered is a warning naming it and has no discovery: the
+ * chart is still mirrored, its images are not.
  */
-async function discoverChartImages(list, renderer) {
-    const warnings = [];
+async function renderChartImages(charts, renderer) {
     const found = [];
-    for (const chart of list.charts.filter((c) => c.images !== null)) {
+    const failures = new Map();
+    for (const chart of charts) {
         let rendered;
         try {
             rendered = await renderer.render(chart);
         }
         catch (e) {
-            warnings.push({
+            failures.set(chart, {
                 message: `could not render chart ${chart.name} ${chart.version} to discover its images: ${e.message}`,
                 hint: "check values: in the mirror list (charts often require some); the chart itself is still mirrored",
                 location: chart.location,
@@ -69483,12 +69657,40 @@ async function discoverChartImages(list, renderer) {
             version: chart.version,
             annotations: rendered.metadata.annotations,
         });
-        for (const w of discovered.warnings)
-            warnings.push({ message: w.message, location: chart.location });
-        found.push({ chart, images: discovered.images });
+        found.push({
+            chart,
+            images: [...discovered.images].sort(discover_compare),
+            warnings: discovered.warnings.map((w) => w.message),
+        });
     }
-    const merged = addChartImages(list, found);
+    return { found, failures };
+}
+/**
+ * Adds what discovery found (rendered now or recorded) to the list, in the list's chart order, with the
+ * discovery warnings and render failures of each chart version in that order too: the plan is the same
+ * whichever way the images were learned.
+ */
+function mergeChartDiscoveries(list, found, failures = new Map()) {
+    const warnings = [];
+    const ordered = [];
+    for (const chart of list.charts.filter((c) => c.images !== null)) {
+        const failure = failures.get(chart);
+        if (failure)
+            warnings.push(failure);
+        const discovery = found.find((f) => f.chart === chart);
+        if (!discovery)
+            continue;
+        for (const message of discovery.warnings)
+            warnings.push({ message, location: chart.location });
+        ordered.push(discovery);
+    }
+    const merged = addChartImages(list, ordered);
     return { list: merged.list, warnings: [...warnings, ...merged.warnings] };
+}
+/** Renders every chart version with `images: true` and adds the images it uses. */
+async function discoverChartImages(list, renderer) {
+    const { found, failures } = await renderChartImages(list.charts.filter((c) => c.images !== null), renderer);
+    return { ...mergeChartDiscoveries(list, found, failures), found };
 }
 /** `helm pull` the chart version, read its Chart.yaml, `helm template` it with the list's values. */
 function createHelmChartRenderer(options) {
@@ -69744,6 +69946,7 @@ async function publishedVersions(range, lister) {
 
 
 
+
 /** Whether the list needs chart preparation at all. */
 function needsChartPreparation(list) {
     return (list.chartRanges?.length ?? 0) > 0 || list.charts.some((c) => c.images !== null);
@@ -69755,7 +69958,7 @@ function needsChartPreparation(list) {
 async function prepareCharts(list, options) {
     const counts = {};
     if (!needsChartPreparation(list))
-        return { list, warnings: [], counts };
+        return { list, warnings: [], counts, discovered: [], rendered: 0 };
     const lister = createChartVersionLister({
         upstreams: list.upstreams,
         credentials: options.upstreamCredentials,
@@ -69767,11 +69970,34 @@ async function prepareCharts(list, options) {
         throw new ObserveError(`chart version ranges could not be resolved:\n${resolved.problems.map(formatProblem).join("\n")}`, "fix the versionRange entries named above, or list exact versions");
     }
     const warnings = [...resolved.warnings];
-    if (!resolved.list.charts.some((c) => c.images !== null))
-        return { list: resolved.list, warnings, counts };
+    const wanted = resolved.list.charts.filter((c) => c.images !== null);
+    const recorded = [];
+    const missed = [];
+    for (const chart of wanted) {
+        const hit = recordedDiscovery(options.known ?? null, chart);
+        if (hit)
+            recorded.push(hit);
+        else
+            missed.push(chart);
+    }
+    const finish = (found, failures) => {
+        const merged = mergeChartDiscoveries(resolved.list, [...recorded, ...found], failures);
+        return {
+            list: merged.list,
+            warnings: [...warnings, ...merged.warnings],
+            counts,
+            discovered: [...recorded, ...found],
+            rendered: missed.length,
+        };
+    };
+    // Every chart version is in the record (or none has images: true): no helm, no download, no process.
+    if (missed.length === 0)
+        return finish([]);
+    if (recorded.length > 0)
+        options.log?.(`Chart images: ${recorded.length} chart version(s) from the record, ${missed.length} to render`);
     if (options.renderer) {
-        const discovered = await discoverChartImages(resolved.list, options.renderer);
-        return { list: discovered.list, warnings: [...warnings, ...discovered.warnings], counts };
+        const rendered = await renderChartImages(missed, options.renderer);
+        return finish(rendered.found, rendered.failures);
     }
     const mask = options.mask;
     if (!mask)
@@ -69794,8 +70020,8 @@ async function prepareCharts(list, options) {
         });
         // helm reads registry credentials from its own config: log in to the OCI upstreams that have some.
         const hosts = new Map();
-        for (const chart of resolved.list.charts) {
-            if (chart.images === null || chart.kind !== "oci")
+        for (const chart of missed) {
+            if (chart.kind !== "oci")
                 continue;
             const address = chartFetchAddress(chart.source, resolved.list.upstreams);
             hosts.set(address.registry, address.plainHttp);
@@ -69810,8 +70036,8 @@ async function prepareCharts(list, options) {
             upstreams: resolved.list.upstreams,
             workDir: session.dir,
         });
-        const discovered = await discoverChartImages(resolved.list, renderer);
-        return { list: discovered.list, warnings: [...warnings, ...discovered.warnings], counts };
+        const rendered = await renderChartImages(missed, renderer);
+        return finish(rendered.found, rendered.failures);
     }
     finally {
         await session.dispose();
@@ -70228,6 +70454,8 @@ async function fetchEcrAuthorization(client, mask) {
 
 
 
+
+
 function resolveRegion(list, options) {
     const env = options.env ?? process.env;
     const region = options.region || list.target.region || env.AWS_REGION || env.AWS_DEFAULT_REGION;
@@ -70342,19 +70570,27 @@ async function planRun(listed, target, options) {
     const upstreamCost = { ...(upstream?.counts ?? {}) };
     for (const [kind, n] of Object.entries(charts.counts))
         upstreamCost[kind] = (upstreamCost[kind] ?? 0) + n;
-    return { plan, cost: { ecr: cost.ecr, target: cost.registry, upstream: upstreamCost }, list };
+    return {
+        plan,
+        cost: { ecr: cost.ecr, target: cost.registry, upstream: upstreamCost },
+        list,
+        chartImages: chartImagesRecord(charts.discovered),
+        chartsRendered: charts.rendered,
+    };
 }
 /**
  * Observe, plan and carry the plan out: create, copy, update and verify, prune last. A no-op plan installs
  * nothing and starts no process.
  */
 async function syncRun(list, target, options) {
+    // One counter for the plan's helm runs (image discovery) and the sync's: `processes` counts both.
+    const counter = options.counter ?? new InvocationCounter();
     const planned = await planRun(list, target, {
         ...options,
         // Image discovery runs helm at plan time with the sync's own mask, counter and helm settings.
         charts: {
             mask: options.mask,
-            ...(options.counter ? { counter: options.counter } : {}),
+            counter,
             ...(options.helm ? { helm: options.helm } : {}),
             ...(options.tempRoot ? { tempRoot: options.tempRoot } : {}),
             ...(options.debug ? { log: options.debug } : {}),
@@ -70363,6 +70599,7 @@ async function syncRun(list, target, options) {
     });
     const carried = await carryOutPlan(planned.plan, planned.list, {
         ...options,
+        counter,
         target: {
             kind: target.kind,
             registry: target.registry,
@@ -70403,7 +70640,11 @@ function digestInTarget(entry, plan, report) {
     const planned = plan.steps.find((s) => s.repository === entry.repository && s.tag === tag);
     return planned?.action === "present" ? (planned.targetDigest ?? planned.digest) : null;
 }
-/** The node-side files for this target: hosts.toml per upstream, the DaemonSet, the NodeConfig. */
+/**
+ * The node-side files for this target: hosts.toml per upstream, the DaemonSet, the NodeConfig, and the
+ * chart images record. `list` is the planned list (`PlanRunResult.list`: upstreams of images found in
+ * charts included), `chartImages` the plan's `PlanRunResult.chartImages`.
+ */
 function renderNodeFiles(list, target, configurator, options) {
     return renderNodeConfig(list, {
         registry: target.plainHttp ? `http://${target.registry}` : target.registry,
@@ -70412,6 +70653,7 @@ function renderNodeFiles(list, target, configurator, options) {
             ? { repository: configurator.entry.repository, digest: configurator.digest }
             : null,
         startupTaint: options.startupTaint,
+        chartImages: options.chartImages ?? null,
     });
 }
 
@@ -70421,6 +70663,7 @@ function renderNodeFiles(list, target, configurator, options) {
  * same core the action calls, and turns results into text and exit codes
  * (0 success, 1 the list or the run failed, 2 usage error).
  */
+
 
 
 
@@ -70463,6 +70706,9 @@ Options:
   --configurator-image REF   render: the AWS CLI image the DaemonSet runs (default ${DEFAULT_CONFIGURATOR_IMAGE}).
   --configurator-digest D    render: its digest in the mirror, to render without asking the target.
   --startup-taint        render: a taint for new nodes, removed once their configuration is written.
+  --charts-record FILE   plan, sync, render: a chart-images.json an earlier render wrote (default: none).
+                         Charts with images: true whose source, name, version and values it holds are
+                         not downloaded and rendered again; render writes the updated record.
   -h, --help             Show this help.
   --version              Print the version.
 
@@ -70494,6 +70740,7 @@ async function main(argv, io) {
                 "configurator-image": { type: "string" },
                 "configurator-digest": { type: "string" },
                 "startup-taint": { type: "boolean", default: false },
+                "charts-record": { type: "string" },
             },
         }));
     }
@@ -70563,6 +70810,18 @@ async function load(file, io) {
         io.err(`${formatProblems(problems)}\n`);
     return list;
 }
+/** The --charts-record file, read; a missing or malformed one is a warning on stderr and no record. */
+async function chartRecord(values, io) {
+    const path = values["charts-record"];
+    if (!path)
+        return null;
+    const { record, warning } = await readChartImagesRecord(path);
+    if (warning)
+        io.err(`ecr-mirror: warning: ${warning}\n`);
+    else if (!record)
+        io.err(`ecr-mirror: warning: ${path} does not exist; charts with images: true are rendered\n`);
+    return record;
+}
 /** The --resync mode, or null after printing a usage error. */
 function resyncOf(values, command, io) {
     const resync = values.resync ?? "missing";
@@ -70588,7 +70847,12 @@ async function plan(file, values, io) {
     const mask = new SecretMask(() => { });
     try {
         const { credentials, target } = await connect(list, values, io, mask, values["registry-url"] ?? null);
-        const { plan, cost } = await planRun(list, target, { resync, upstreamCredentials: credentials });
+        const known = await chartRecord(values, io);
+        const { plan, cost } = await planRun(list, target, {
+            resync,
+            upstreamCredentials: credentials,
+            ...(known ? { charts: { known } } : {}),
+        });
         io.out(values.json ? `${JSON.stringify(planToJson(plan, cost), null, 2)}\n` : `${formatPlan(plan)}\n`);
         return 0;
     }
@@ -70629,7 +70893,9 @@ async function sync(file, values, io) {
             io.err(`Target: crane registry serve at ${local.url} (in memory: its content is gone when this command ends)\n`);
         }
         const { credentials, target } = await connect(list, values, io, mask, registryUrl);
+        const known = await chartRecord(values, io);
         const result = await syncRun(list, target, {
+            ...(known ? { charts: { known } } : {}),
             resync,
             upstreamCredentials: credentials,
             mask,
@@ -70667,11 +70933,16 @@ async function render(file, values, io) {
         return 1;
     const mask = new SecretMask(() => { });
     try {
-        const { list, entry } = withConfiguratorImage(listed, values["configurator-image"] ?? DEFAULT_CONFIGURATOR_IMAGE);
+        const configured = withConfiguratorImage(listed, values["configurator-image"] ?? DEFAULT_CONFIGURATOR_IMAGE);
+        const { entry } = configured;
+        const known = await chartRecord(values, io);
+        // The list rendered for: the planned one when the target is asked (ranges resolved, chart images added).
+        let list = configured.list;
+        let chartImages = known;
         let target;
         let digest = digestFlag;
         if (list.target.registry && digest) {
-            // Everything is known: render offline.
+            // Everything is known: render offline (the record given is carried over as it is).
             target = {
                 registry: list.target.registry,
                 plainHttp: false,
@@ -70682,18 +70953,21 @@ async function render(file, values, io) {
             // Learn the registry address and the configurator's digest from the target itself.
             const connected = await connect(list, values, io, mask, values["registry-url"] ?? null);
             target = connected.target;
-            const { plan } = await planRun(list, connected.target, {
+            const planned = await planRun(list, connected.target, {
                 resync: "missing",
                 upstreamCredentials: connected.credentials,
                 observeDigestOf: [entry],
+                ...(known ? { charts: { known } } : {}),
             });
-            digest ??= digestInTarget(entry, plan);
+            list = planned.list;
+            chartImages = planned.chartImages;
+            digest ??= digestInTarget(entry, planned.plan);
             if (!digest) {
                 io.err(`ecr-mirror render: ${entry.source} is not in the mirror yet (${entry.repository}); run ecr-mirror sync first, or pass --configurator-digest\n`);
                 return 1;
             }
         }
-        const rendered = renderNodeFiles(list, target, { entry, digest }, { startupTaint: values["startup-taint"] === true });
+        const rendered = renderNodeFiles(list, target, { entry, digest }, { startupTaint: values["startup-taint"] === true, chartImages });
         if (!rendered.ok) {
             for (const p of rendered.problems)
                 io.err(`ecr-mirror render: ${p.message}\n  hint: ${p.hint}\n`);
@@ -70738,7 +71012,7 @@ async function tools(names, io) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4651);
+/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3617);
 /** The terminal entry (dist/cli.js, the `ecr-mirror` bin). Thin: the commands live in cli-commands.ts. */
 
 // Libraries written for Actions (@actions/tool-cache, @actions/exec) print workflow commands such as

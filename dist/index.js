@@ -71306,7 +71306,7 @@ function error(message, properties = {}) {
  * @param message warning issue message. Errors will be converted to string via toString()
  * @param properties optional properties to add to the annotation.
  */
-function warning(message, properties = {}) {
+function core_warning(message, properties = {}) {
     command_issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
@@ -71409,6 +71409,175 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+;// CONCATENATED MODULE: ./src/charts/record.ts
+/**
+ * The chart images record (`chart-images.json` in the render folder): for each chart version with
+ * `images: true`, what was rendered (source, name, version and a SHA-256 of its values) and the images
+ * discovery found in it. The action commits it with the node configuration, so the next run (a pull
+ * request's plan included) finds it in the workspace and skips the chart download and `helm template`
+ * for every chart version whose key still matches. A changed version or values mapping misses the record
+ * and is rendered again. Pure, except `readChartImagesRecord`.
+ */
+
+
+/** The file's name in the render folder. */
+const CHART_IMAGES_FILE = "chart-images.json";
+/** Bumped when the format or what discovery finds in a chart changes: an older record is then ignored. */
+const CHART_IMAGES_RECORD_VERSION = 1;
+/** JSON with object keys sorted at every level: the same value always gives the same text. */
+function canonicalJson(value, indent) {
+    return JSON.stringify(sortKeys(value), null, indent);
+}
+function sortKeys(value) {
+    if (Array.isArray(value))
+        return value.map(sortKeys);
+    if (typeof value === "object" && value !== null) {
+        const object = value;
+        return Object.fromEntries(Object.keys(object)
+            .sort()
+            .map((k) => [k, sortKeys(object[k])]));
+    }
+    return value;
+}
+function valuesSha256(discovery) {
+    return (0,external_node_crypto_.createHash)("sha256")
+        .update(canonicalJson(discovery?.values ?? {}))
+        .digest("hex");
+}
+function compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+function entryKey(e) {
+    return JSON.stringify([e.source, e.name, e.version, e.valuesSha256]);
+}
+/** The key of what rendering `chart` depends on: source, name, version and values. */
+function chartKey(chart) {
+    return entryKey({
+        source: chart.source,
+        name: chart.name,
+        version: chart.version,
+        valuesSha256: valuesSha256(chart.images),
+    });
+}
+function sortEntries(entries) {
+    const unique = new Map(entries.map((e) => [entryKey(e), e]));
+    return [...unique.entries()].sort(([a], [b]) => compare(a, b)).map(([, e]) => e);
+}
+/** The record of these discoveries (charts that could not be rendered have none, so they are retried). */
+function chartImagesRecord(found) {
+    return {
+        version: CHART_IMAGES_RECORD_VERSION,
+        charts: sortEntries(found.map(({ chart, images, warnings }) => ({
+            source: chart.source,
+            name: chart.name,
+            version: chart.version,
+            valuesSha256: valuesSha256(chart.images),
+            images: [...new Set(images)].sort(compare),
+            warnings: [...warnings],
+        }))),
+    };
+}
+/**
+ * The entries still meaningful for `list`: a chart version it names with the same values, or (when the
+ * list's ranges are not resolved, as in an offline render) any version of a range with the same values.
+ */
+function recordForList(list, record) {
+    const charts = new Set(list.charts.filter((c) => c.images !== null).map(chartKey));
+    const ranges = new Set((list.chartRanges ?? [])
+        .filter((r) => r.images !== null)
+        .map((r) => JSON.stringify([r.source, r.name, valuesSha256(r.images)])));
+    return {
+        version: CHART_IMAGES_RECORD_VERSION,
+        charts: sortEntries(record.charts.filter((e) => charts.has(entryKey(e)) || ranges.has(JSON.stringify([e.source, e.name, e.valuesSha256])))),
+    };
+}
+/** The file's text: canonical JSON, two-space indent, trailing newline. */
+function formatChartImagesRecord(record) {
+    return `${canonicalJson({ version: record.version, charts: sortEntries(record.charts) }, 2)}\n`;
+}
+/** What the record holds for this chart version, or null when it does not match (another version or values). */
+function recordedDiscovery(record, chart) {
+    if (!record)
+        return null;
+    const key = chartKey(chart);
+    const entry = record.charts.find((e) => entryKey(e) === key);
+    return entry ? { chart, images: [...entry.images], warnings: [...entry.warnings] } : null;
+}
+function isStringArray(v) {
+    return Array.isArray(v) && v.every((s) => typeof s === "string");
+}
+/** Parses the file's text; a malformed record is an error message, never an exception. */
+function parseChartImagesRecord(text) {
+    let doc;
+    try {
+        doc = JSON.parse(text);
+    }
+    catch (e) {
+        return { ok: false, error: `not JSON (${e.message})` };
+    }
+    if (typeof doc !== "object" || doc === null || Array.isArray(doc))
+        return { ok: false, error: "not a JSON object" };
+    const { version, charts } = doc;
+    if (version !== CHART_IMAGES_RECORD_VERSION)
+        return {
+            ok: false,
+            error: `version ${JSON.stringify(version)} is not ${CHART_IMAGES_RECORD_VERSION}`,
+        };
+    if (!Array.isArray(charts))
+        return { ok: false, error: "charts is not a list" };
+    const entries = [];
+    for (const [i, item] of charts.entries()) {
+        const e = (typeof item === "object" && item !== null ? item : {});
+        if (typeof e.source !== "string" ||
+            typeof e.name !== "string" ||
+            typeof e.version !== "string" ||
+            typeof e.valuesSha256 !== "string" ||
+            !/^[0-9a-f]{64}$/.test(e.valuesSha256) ||
+            !isStringArray(e.images) ||
+            !isStringArray(e.warnings)) {
+            return {
+                ok: false,
+                error: `charts[${i}] is not { source, name, version, valuesSha256, images, warnings }`,
+            };
+        }
+        entries.push({
+            source: e.source,
+            name: e.name,
+            version: e.version,
+            valuesSha256: e.valuesSha256,
+            images: [...e.images],
+            warnings: [...e.warnings],
+        });
+    }
+    return { ok: true, record: { version: CHART_IMAGES_RECORD_VERSION, charts: sortEntries(entries) } };
+}
+/**
+ * Reads a record file. An absent file is no record and no warning; an unreadable or malformed one is
+ * no record and a warning (the charts are then rendered as without it).
+ */
+async function readChartImagesRecord(path) {
+    let text;
+    try {
+        text = await (0,promises_.readFile)(path, "utf8");
+    }
+    catch (e) {
+        if (e.code === "ENOENT")
+            return { record: null, warning: null };
+        return { record: null, warning: `${path} could not be read (${e.message}); it is ignored` };
+    }
+    const parsed = parseChartImagesRecord(text);
+    if (!parsed.ok)
+        return {
+            record: null,
+            warning: `${path} is not a chart images record: ${parsed.error}; it is ignored and charts with images: true are rendered`,
+        };
+    return { record: parsed.record, warning: null };
+}
+
 ;// CONCATENATED MODULE: ./src/pool.ts
 /** Runs `work` over `items` with at most `limit` running at once; results keep the items' order. */
 async function mapWithConcurrency(items, limit, work) {
@@ -71780,8 +71949,6 @@ async function executePlan(plan, deps, options) {
     return report;
 }
 
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./src/observe/distribution.ts
@@ -72537,8 +72704,6 @@ class Helm {
     }
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: ./node_modules/semver/index.js
 var node_modules_semver = __nccwpck_require__(2088);
 ;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/manifest.js
@@ -76753,6 +76918,7 @@ were not honoured in older releases (#1888). It is documented here, not promised
 
 
 
+
 /** The upstream image the DaemonSet runs (it must contain the AWS CLI and a POSIX shell). */
 const CONFIGURATOR_SOURCE = "public.ecr.aws/aws-cli/aws-cli";
 /** The configurator image mirrored by default (a published AWS CLI v2 tag; override with configurator-image). */
@@ -76872,6 +77038,10 @@ function renderNodeConfig(list, input) {
             }),
         },
     ];
+    if (list.charts.some((c) => c.images !== null) || (list.chartRanges ?? []).some((r) => r.images !== null)) {
+        const record = input.chartImages ?? { version: CHART_IMAGES_RECORD_VERSION, charts: [] };
+        files.push({ path: CHART_IMAGES_FILE, content: formatChartImagesRecord(recordForList(list, record)) });
+    }
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return { ok: true, files };
 }
@@ -78991,20 +79161,24 @@ function addChartImages(list, found) {
     }
     return { list: { ...list, images, upstreams }, warnings };
 }
+function discover_compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
 /**
- * Renders every chart version with `images: true` and adds the images it uses. A chart that cannot be
- * rendered is a warning naming it: the chart is still mirrored, its images are not.
+ * Renders each chart version and reads the images it uses, sorted (so the plan does not depend on the order
+ * helm prints manifests in). A chart that cannot be rendered is a warning naming it and has no discovery: the
+ * chart is still mirrored, its images are not.
  */
-async function discoverChartImages(list, renderer) {
-    const warnings = [];
+async function renderChartImages(charts, renderer) {
     const found = [];
-    for (const chart of list.charts.filter((c) => c.images !== null)) {
+    const failures = new Map();
+    for (const chart of charts) {
         let rendered;
         try {
             rendered = await renderer.render(chart);
         }
         catch (e) {
-            warnings.push({
+            failures.set(chart, {
                 message: `could not render chart ${chart.name} ${chart.version} to discover its images: ${e.message}`,
                 hint: "check values: in the mirror list (charts often require some); the chart itself is still mirrored",
                 location: chart.location,
@@ -79016,12 +79190,40 @@ async function discoverChartImages(list, renderer) {
             version: chart.version,
             annotations: rendered.metadata.annotations,
         });
-        for (const w of discovered.warnings)
-            warnings.push({ message: w.message, location: chart.location });
-        found.push({ chart, images: discovered.images });
+        found.push({
+            chart,
+            images: [...discovered.images].sort(discover_compare),
+            warnings: discovered.warnings.map((w) => w.message),
+        });
     }
-    const merged = addChartImages(list, found);
+    return { found, failures };
+}
+/**
+ * Adds what discovery found (rendered now or recorded) to the list, in the list's chart order, with the
+ * discovery warnings and render failures of each chart version in that order too: the plan is the same
+ * whichever way the images were learned.
+ */
+function mergeChartDiscoveries(list, found, failures = new Map()) {
+    const warnings = [];
+    const ordered = [];
+    for (const chart of list.charts.filter((c) => c.images !== null)) {
+        const failure = failures.get(chart);
+        if (failure)
+            warnings.push(failure);
+        const discovery = found.find((f) => f.chart === chart);
+        if (!discovery)
+            continue;
+        for (const message of discovery.warnings)
+            warnings.push({ message, location: chart.location });
+        ordered.push(discovery);
+    }
+    const merged = addChartImages(list, ordered);
     return { list: merged.list, warnings: [...warnings, ...merged.warnings] };
+}
+/** Renders every chart version with `images: true` and adds the images it uses. */
+async function discoverChartImages(list, renderer) {
+    const { found, failures } = await renderChartImages(list.charts.filter((c) => c.images !== null), renderer);
+    return { ...mergeChartDiscoveries(list, found, failures), found };
 }
 /** `helm pull` the chart version, read its Chart.yaml, `helm template` it with the list's values. */
 function createHelmChartRenderer(options) {
@@ -79277,6 +79479,7 @@ async function publishedVersions(range, lister) {
 
 
 
+
 /** Whether the list needs chart preparation at all. */
 function needsChartPreparation(list) {
     return (list.chartRanges?.length ?? 0) > 0 || list.charts.some((c) => c.images !== null);
@@ -79288,7 +79491,7 @@ function needsChartPreparation(list) {
 async function prepareCharts(list, options) {
     const counts = {};
     if (!needsChartPreparation(list))
-        return { list, warnings: [], counts };
+        return { list, warnings: [], counts, discovered: [], rendered: 0 };
     const lister = createChartVersionLister({
         upstreams: list.upstreams,
         credentials: options.upstreamCredentials,
@@ -79300,11 +79503,34 @@ async function prepareCharts(list, options) {
         throw new ObserveError(`chart version ranges could not be resolved:\n${resolved.problems.map(formatProblem).join("\n")}`, "fix the versionRange entries named above, or list exact versions");
     }
     const warnings = [...resolved.warnings];
-    if (!resolved.list.charts.some((c) => c.images !== null))
-        return { list: resolved.list, warnings, counts };
+    const wanted = resolved.list.charts.filter((c) => c.images !== null);
+    const recorded = [];
+    const missed = [];
+    for (const chart of wanted) {
+        const hit = recordedDiscovery(options.known ?? null, chart);
+        if (hit)
+            recorded.push(hit);
+        else
+            missed.push(chart);
+    }
+    const finish = (found, failures) => {
+        const merged = mergeChartDiscoveries(resolved.list, [...recorded, ...found], failures);
+        return {
+            list: merged.list,
+            warnings: [...warnings, ...merged.warnings],
+            counts,
+            discovered: [...recorded, ...found],
+            rendered: missed.length,
+        };
+    };
+    // Every chart version is in the record (or none has images: true): no helm, no download, no process.
+    if (missed.length === 0)
+        return finish([]);
+    if (recorded.length > 0)
+        options.log?.(`Chart images: ${recorded.length} chart version(s) from the record, ${missed.length} to render`);
     if (options.renderer) {
-        const discovered = await discoverChartImages(resolved.list, options.renderer);
-        return { list: discovered.list, warnings: [...warnings, ...discovered.warnings], counts };
+        const rendered = await renderChartImages(missed, options.renderer);
+        return finish(rendered.found, rendered.failures);
     }
     const mask = options.mask;
     if (!mask)
@@ -79327,8 +79553,8 @@ async function prepareCharts(list, options) {
         });
         // helm reads registry credentials from its own config: log in to the OCI upstreams that have some.
         const hosts = new Map();
-        for (const chart of resolved.list.charts) {
-            if (chart.images === null || chart.kind !== "oci")
+        for (const chart of missed) {
+            if (chart.kind !== "oci")
                 continue;
             const address = chartFetchAddress(chart.source, resolved.list.upstreams);
             hosts.set(address.registry, address.plainHttp);
@@ -79343,8 +79569,8 @@ async function prepareCharts(list, options) {
             upstreams: resolved.list.upstreams,
             workDir: session.dir,
         });
-        const discovered = await discoverChartImages(resolved.list, renderer);
-        return { list: discovered.list, warnings: [...warnings, ...discovered.warnings], counts };
+        const rendered = await renderChartImages(missed, renderer);
+        return finish(rendered.found, rendered.failures);
     }
     finally {
         await session.dispose();
@@ -79761,6 +79987,8 @@ async function fetchEcrAuthorization(client, mask) {
 
 
 
+
+
 function resolveRegion(list, options) {
     const env = options.env ?? process.env;
     const region = options.region || list.target.region || env.AWS_REGION || env.AWS_DEFAULT_REGION;
@@ -79875,19 +80103,27 @@ async function planRun(listed, target, options) {
     const upstreamCost = { ...(upstream?.counts ?? {}) };
     for (const [kind, n] of Object.entries(charts.counts))
         upstreamCost[kind] = (upstreamCost[kind] ?? 0) + n;
-    return { plan, cost: { ecr: cost.ecr, target: cost.registry, upstream: upstreamCost }, list };
+    return {
+        plan,
+        cost: { ecr: cost.ecr, target: cost.registry, upstream: upstreamCost },
+        list,
+        chartImages: chartImagesRecord(charts.discovered),
+        chartsRendered: charts.rendered,
+    };
 }
 /**
  * Observe, plan and carry the plan out: create, copy, update and verify, prune last. A no-op plan installs
  * nothing and starts no process.
  */
 async function syncRun(list, target, options) {
+    // One counter for the plan's helm runs (image discovery) and the sync's: `processes` counts both.
+    const counter = options.counter ?? new InvocationCounter();
     const planned = await planRun(list, target, {
         ...options,
         // Image discovery runs helm at plan time with the sync's own mask, counter and helm settings.
         charts: {
             mask: options.mask,
-            ...(options.counter ? { counter: options.counter } : {}),
+            counter,
             ...(options.helm ? { helm: options.helm } : {}),
             ...(options.tempRoot ? { tempRoot: options.tempRoot } : {}),
             ...(options.debug ? { log: options.debug } : {}),
@@ -79896,6 +80132,7 @@ async function syncRun(list, target, options) {
     });
     const carried = await carryOutPlan(planned.plan, planned.list, {
         ...options,
+        counter,
         target: {
             kind: target.kind,
             registry: target.registry,
@@ -79936,7 +80173,11 @@ function digestInTarget(entry, plan, report) {
     const planned = plan.steps.find((s) => s.repository === entry.repository && s.tag === tag);
     return planned?.action === "present" ? (planned.targetDigest ?? planned.digest) : null;
 }
-/** The node-side files for this target: hosts.toml per upstream, the DaemonSet, the NodeConfig. */
+/**
+ * The node-side files for this target: hosts.toml per upstream, the DaemonSet, the NodeConfig, and the
+ * chart images record. `list` is the planned list (`PlanRunResult.list`: upstreams of images found in
+ * charts included), `chartImages` the plan's `PlanRunResult.chartImages`.
+ */
 function renderNodeFiles(list, target, configurator, options) {
     return renderNodeConfig(list, {
         registry: target.plainHttp ? `http://${target.registry}` : target.registry,
@@ -79945,6 +80186,7 @@ function renderNodeFiles(list, target, configurator, options) {
             ? { repository: configurator.entry.repository, digest: configurator.digest }
             : null,
         startupTaint: options.startupTaint,
+        chartImages: options.chartImages ?? null,
     });
 }
 
@@ -79970,13 +80212,14 @@ function renderNodeFiles(list, target, configurator, options) {
 
 
 
+
 function annotate(annotations) {
     for (const a of annotations) {
         const props = { title: a.title, file: a.file, startLine: a.line, startColumn: a.column };
         if (a.severity === "error")
             error(a.message, props);
         else if (a.severity === "warning")
-            warning(a.message, props);
+            core_warning(a.message, props);
         else
             notice(a.message, props);
     }
@@ -80025,6 +80268,22 @@ function planAnnotations(plan, file) {
     }
     return out;
 }
+/**
+ * The chart images record the last sync rendered into the render folder (committed with it), so charts with
+ * `images: true` are not downloaded and rendered again while their versions and values stay the same.
+ */
+async function loadChartRecord(inputs, list) {
+    const discovers = list.charts.some((c) => c.images !== null) || list.chartRanges?.some((r) => r.images !== null);
+    if (!inputs.renderDir || !discovers)
+        return null;
+    const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+    const { record, warning } = await readChartImagesRecord((0,external_node_path_.resolve)(workspace, inputs.renderDir, CHART_IMAGES_FILE));
+    if (warning)
+        core_warning(warning, { title: "Chart images record ignored" });
+    if (record)
+        info(`Chart images record: ${record.charts.length} chart version(s) in ${(0,external_node_path_.join)(inputs.renderDir, CHART_IMAGES_FILE)}`);
+    return record;
+}
 /** Upstream credentials from the inputs (masked) and the connected target. */
 async function connect(inputs, list, mask) {
     const credentials = upstreamCredentials({
@@ -80047,7 +80306,12 @@ async function connect(inputs, list, mask) {
 async function plan(inputs, list, shown, mask) {
     const { plan: result, cost } = await group("Observe the target and plan", async () => {
         const { credentials, target } = await connect(inputs, list, mask);
-        const r = await planRun(list, target, { resync: inputs.resync, upstreamCredentials: credentials });
+        const known = await loadChartRecord(inputs, list);
+        const r = await planRun(list, target, {
+            resync: inputs.resync,
+            upstreamCredentials: credentials,
+            ...(known ? { charts: { known } } : {}),
+        });
         info(formatPlan(r.plan));
         return r;
     });
@@ -80064,7 +80328,9 @@ async function sync(inputs, listed, shown, mask) {
     const configurator = inputs.renderDir ? withConfiguratorImage(listed, inputs.configuratorImage) : null;
     const list = configurator?.list ?? listed;
     const { credentials, target } = await group("Connect to the target", () => connect(inputs, list, mask));
+    const known = await loadChartRecord(inputs, list);
     const result = await syncRun(list, target, {
+        ...(known ? { charts: { known } } : {}),
         ...(configurator ? { observeDigestOf: [configurator.entry] } : {}),
         resync: inputs.resync,
         upstreamCredentials: credentials,
@@ -80100,10 +80366,11 @@ async function sync(inputs, listed, shown, mask) {
         .addRaw(syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }))
         .write();
     if (inputs.renderDir && configurator) {
-        await nodeConfiguration(inputs, list, target, {
+        // The planned list: chart ranges resolved, images found in charts (and their upstreams) added.
+        await nodeConfiguration(inputs, result.list, target, {
             entry: configurator.entry,
             digest: digestInTarget(configurator.entry, result.plan, result.report),
-        });
+        }, result.chartImages);
     }
     if (!result.report.ok) {
         setFailed(`${failures.length} step${failures.length === 1 ? "" : "s"} failed: ${failures
@@ -80113,9 +80380,12 @@ async function sync(inputs, listed, shown, mask) {
     }
 }
 /** Renders the node configuration into the render folder and, when asked, commits it back. */
-async function nodeConfiguration(inputs, list, target, configurator) {
+async function nodeConfiguration(inputs, list, target, configurator, chartImages) {
     const renderDir = inputs.renderDir;
-    const rendered = renderNodeFiles(list, target, configurator, { startupTaint: inputs.startupTaint });
+    const rendered = renderNodeFiles(list, target, configurator, {
+        startupTaint: inputs.startupTaint,
+        chartImages,
+    });
     if (!rendered.ok) {
         for (const p of rendered.problems)
             error(`${p.message} ${p.hint}`, { title: "Node configuration not rendered" });

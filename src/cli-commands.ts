@@ -5,6 +5,7 @@
  */
 import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { type ChartImagesRecord, readChartImagesRecord } from "./charts/record.js";
 import { summaryLine } from "./execute/execute.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeSyncReport } from "./execute/sync.js";
@@ -56,6 +57,9 @@ Options:
   --configurator-image REF   render: the AWS CLI image the DaemonSet runs (default ${DEFAULT_CONFIGURATOR_IMAGE}).
   --configurator-digest D    render: its digest in the mirror, to render without asking the target.
   --startup-taint        render: a taint for new nodes, removed once their configuration is written.
+  --charts-record FILE   plan, sync, render: a chart-images.json an earlier render wrote (default: none).
+                         Charts with images: true whose source, name, version and values it holds are
+                         not downloaded and rendered again; render writes the updated record.
   -h, --help             Show this help.
   --version              Print the version.
 
@@ -88,6 +92,7 @@ type Values = {
   "configurator-image"?: string;
   "configurator-digest"?: string;
   "startup-taint"?: boolean;
+  "charts-record"?: string;
 };
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -111,6 +116,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         "configurator-image": { type: "string" },
         "configurator-digest": { type: "string" },
         "startup-taint": { type: "boolean", default: false },
+        "charts-record": { type: "string" },
       },
     }));
   } catch (e) {
@@ -186,6 +192,17 @@ async function load(file: string, io: Io): Promise<MirrorList | null> {
   return list;
 }
 
+/** The --charts-record file, read; a missing or malformed one is a warning on stderr and no record. */
+async function chartRecord(values: Values, io: Io): Promise<ChartImagesRecord | null> {
+  const path = values["charts-record"];
+  if (!path) return null;
+  const { record, warning } = await readChartImagesRecord(path);
+  if (warning) io.err(`ecr-mirror: warning: ${warning}\n`);
+  else if (!record)
+    io.err(`ecr-mirror: warning: ${path} does not exist; charts with images: true are rendered\n`);
+  return record;
+}
+
 /** The --resync mode, or null after printing a usage error. */
 function resyncOf(values: Values, command: string, io: Io): ResyncMode | null {
   const resync = values.resync ?? "missing";
@@ -209,7 +226,12 @@ async function plan(file: string, values: Values, io: Io): Promise<number> {
   const mask = new SecretMask(() => {});
   try {
     const { credentials, target } = await connect(list, values, io, mask, values["registry-url"] ?? null);
-    const { plan, cost } = await planRun(list, target, { resync, upstreamCredentials: credentials });
+    const known = await chartRecord(values, io);
+    const { plan, cost } = await planRun(list, target, {
+      resync,
+      upstreamCredentials: credentials,
+      ...(known ? { charts: { known } } : {}),
+    });
     io.out(values.json ? `${JSON.stringify(planToJson(plan, cost), null, 2)}\n` : `${formatPlan(plan)}\n`);
     return 0;
   } catch (e) {
@@ -250,7 +272,9 @@ async function sync(file: string, values: Values, io: Io): Promise<number> {
       );
     }
     const { credentials, target } = await connect(list, values, io, mask, registryUrl);
+    const known = await chartRecord(values, io);
     const result = await syncRun(list, target, {
+      ...(known ? { charts: { known } } : {}),
       resync,
       upstreamCredentials: credentials,
       mask,
@@ -285,14 +309,19 @@ async function render(file: string, values: Values, io: Io): Promise<number> {
   if (!listed) return 1;
   const mask = new SecretMask(() => {});
   try {
-    const { list, entry } = withConfiguratorImage(
+    const configured = withConfiguratorImage(
       listed,
       values["configurator-image"] ?? DEFAULT_CONFIGURATOR_IMAGE,
     );
+    const { entry } = configured;
+    const known = await chartRecord(values, io);
+    // The list rendered for: the planned one when the target is asked (ranges resolved, chart images added).
+    let list = configured.list;
+    let chartImages = known;
     let target: Pick<TargetConnection, "registry" | "plainHttp" | "region">;
     let digest = digestFlag;
     if (list.target.registry && digest) {
-      // Everything is known: render offline.
+      // Everything is known: render offline (the record given is carried over as it is).
       target = {
         registry: list.target.registry,
         plainHttp: false,
@@ -302,12 +331,15 @@ async function render(file: string, values: Values, io: Io): Promise<number> {
       // Learn the registry address and the configurator's digest from the target itself.
       const connected = await connect(list, values, io, mask, values["registry-url"] ?? null);
       target = connected.target;
-      const { plan } = await planRun(list, connected.target, {
+      const planned = await planRun(list, connected.target, {
         resync: "missing",
         upstreamCredentials: connected.credentials,
         observeDigestOf: [entry],
+        ...(known ? { charts: { known } } : {}),
       });
-      digest ??= digestInTarget(entry, plan);
+      list = planned.list;
+      chartImages = planned.chartImages;
+      digest ??= digestInTarget(entry, planned.plan);
       if (!digest) {
         io.err(
           `ecr-mirror render: ${entry.source} is not in the mirror yet (${entry.repository}); run ecr-mirror sync first, or pass --configurator-digest\n`,
@@ -319,7 +351,7 @@ async function render(file: string, values: Values, io: Io): Promise<number> {
       list,
       target,
       { entry, digest },
-      { startupTaint: values["startup-taint"] === true },
+      { startupTaint: values["startup-taint"] === true, chartImages },
     );
     if (!rendered.ok) {
       for (const p of rendered.problems) io.err(`ecr-mirror render: ${p.message}\n  hint: ${p.hint}\n`);

@@ -5,6 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import * as core from "@actions/core";
+import { CHART_IMAGES_FILE, type ChartImagesRecord, readChartImagesRecord } from "./charts/record.js";
 import { STEP_OUTCOMES } from "./execute/execute.js";
 import { syncReportJson, writeSyncReport } from "./execute/sync.js";
 import { commitBack, commitBackOutputs } from "./git/commit-back.js";
@@ -85,6 +86,26 @@ function planAnnotations(plan: Plan, file: string): Annotation[] {
   return out;
 }
 
+/**
+ * The chart images record the last sync rendered into the render folder (committed with it), so charts with
+ * `images: true` are not downloaded and rendered again while their versions and values stay the same.
+ */
+async function loadChartRecord(inputs: Inputs, list: MirrorList): Promise<ChartImagesRecord | null> {
+  const discovers =
+    list.charts.some((c) => c.images !== null) || list.chartRanges?.some((r) => r.images !== null);
+  if (!inputs.renderDir || !discovers) return null;
+  const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+  const { record, warning } = await readChartImagesRecord(
+    resolve(workspace, inputs.renderDir, CHART_IMAGES_FILE),
+  );
+  if (warning) core.warning(warning, { title: "Chart images record ignored" });
+  if (record)
+    core.info(
+      `Chart images record: ${record.charts.length} chart version(s) in ${join(inputs.renderDir, CHART_IMAGES_FILE)}`,
+    );
+  return record;
+}
+
 /** Upstream credentials from the inputs (masked) and the connected target. */
 async function connect(inputs: Inputs, list: MirrorList, mask: SecretMask) {
   const credentials = upstreamCredentials({
@@ -108,7 +129,12 @@ async function connect(inputs: Inputs, list: MirrorList, mask: SecretMask) {
 async function plan(inputs: Inputs, list: MirrorList, shown: string, mask: SecretMask): Promise<void> {
   const { plan: result, cost } = await core.group("Observe the target and plan", async () => {
     const { credentials, target } = await connect(inputs, list, mask);
-    const r = await planRun(list, target, { resync: inputs.resync, upstreamCredentials: credentials });
+    const known = await loadChartRecord(inputs, list);
+    const r = await planRun(list, target, {
+      resync: inputs.resync,
+      upstreamCredentials: credentials,
+      ...(known ? { charts: { known } } : {}),
+    });
     core.info(formatPlan(r.plan));
     return r;
   });
@@ -127,7 +153,9 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
   const { credentials, target } = await core.group("Connect to the target", () =>
     connect(inputs, list, mask),
   );
+  const known = await loadChartRecord(inputs, list);
   const result = await syncRun(list, target, {
+    ...(known ? { charts: { known } } : {}),
     ...(configurator ? { observeDigestOf: [configurator.entry] } : {}),
     resync: inputs.resync,
     upstreamCredentials: credentials,
@@ -161,10 +189,17 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
     .addRaw(syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }))
     .write();
   if (inputs.renderDir && configurator) {
-    await nodeConfiguration(inputs, list, target, {
-      entry: configurator.entry,
-      digest: digestInTarget(configurator.entry, result.plan, result.report),
-    });
+    // The planned list: chart ranges resolved, images found in charts (and their upstreams) added.
+    await nodeConfiguration(
+      inputs,
+      result.list,
+      target,
+      {
+        entry: configurator.entry,
+        digest: digestInTarget(configurator.entry, result.plan, result.report),
+      },
+      result.chartImages,
+    );
   }
   if (!result.report.ok) {
     core.setFailed(
@@ -182,9 +217,13 @@ async function nodeConfiguration(
   list: MirrorList,
   target: Pick<TargetConnection, "registry" | "plainHttp" | "region">,
   configurator: { entry: ImageEntry; digest: string | null },
+  chartImages: ChartImagesRecord,
 ): Promise<void> {
   const renderDir = inputs.renderDir!;
-  const rendered = renderNodeFiles(list, target, configurator, { startupTaint: inputs.startupTaint });
+  const rendered = renderNodeFiles(list, target, configurator, {
+    startupTaint: inputs.startupTaint,
+    chartImages,
+  });
   if (!rendered.ok) {
     for (const p of rendered.problems)
       core.error(`${p.message} ${p.hint}`, { title: "Node configuration not rendered" });

@@ -4,6 +4,7 @@
  */
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import { type ChartPreparationOptions, prepareCharts } from "./charts/prepare.js";
+import { type ChartImagesRecord, chartImagesRecord } from "./charts/record.js";
 import type { ExecutionReport } from "./execute/execute.js";
 import { type CarryOutOptions, type CarryOutResult, carryOutPlan } from "./execute/sync.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
@@ -24,6 +25,7 @@ import {
   SecretMask,
 } from "./tools/credentials.js";
 import { fetchEcrAuthorization } from "./tools/ecr-authorization.js";
+import { InvocationCounter } from "./tools/runner.js";
 
 export interface TargetOptions {
   /** Region from the action input or CLI flag; else the list's, else AWS_REGION / AWS_DEFAULT_REGION. */
@@ -142,7 +144,10 @@ export interface PlanRunOptions {
   /** Upstream credentials (Docker Hub and others), used for digest checks. */
   upstreamCredentials: readonly RegistryCredential[];
   fetch?: typeof fetch;
-  /** Chart version ranges and image discovery (`images: true`): helm, its install options, the mask. */
+  /**
+   * Chart version ranges and image discovery (`images: true`): helm, its install options, the mask, and
+   * `known`, the chart images record of an earlier run (charts it holds are not rendered again).
+   */
   charts?: Omit<ChartPreparationOptions, "upstreamCredentials" | "fetch">;
 }
 
@@ -151,6 +156,10 @@ export interface PlanRunResult {
   cost: { ecr: Record<string, number>; target: RequestCounts; upstream: RequestCounts };
   /** The list the plan was made from: chart ranges resolved, images found in charts added. */
   list: MirrorList;
+  /** What image discovery found in each chart version with `images: true`, for `chart-images.json`. */
+  chartImages: ChartImagesRecord;
+  /** Chart versions rendered (`helm template`) by this plan; the others came from the record. */
+  chartsRendered: number;
 }
 
 /** Observe the target (and, in resync mode `digest`, the upstreams) and plan. Changes nothing. */
@@ -215,7 +224,13 @@ export async function planRun(
   const cost = target.cost();
   const upstreamCost: RequestCounts = { ...(upstream?.counts ?? {}) };
   for (const [kind, n] of Object.entries(charts.counts)) upstreamCost[kind] = (upstreamCost[kind] ?? 0) + n;
-  return { plan, cost: { ecr: cost.ecr, target: cost.registry, upstream: upstreamCost }, list };
+  return {
+    plan,
+    cost: { ecr: cost.ecr, target: cost.registry, upstream: upstreamCost },
+    list,
+    chartImages: chartImagesRecord(charts.discovered),
+    chartsRendered: charts.rendered,
+  };
 }
 
 export interface SyncRunOptions
@@ -233,12 +248,14 @@ export async function syncRun(
   target: TargetConnection,
   options: SyncRunOptions,
 ): Promise<SyncRunResult> {
+  // One counter for the plan's helm runs (image discovery) and the sync's: `processes` counts both.
+  const counter = options.counter ?? new InvocationCounter();
   const planned = await planRun(list, target, {
     ...options,
     // Image discovery runs helm at plan time with the sync's own mask, counter and helm settings.
     charts: {
       mask: options.mask,
-      ...(options.counter ? { counter: options.counter } : {}),
+      counter,
       ...(options.helm ? { helm: options.helm } : {}),
       ...(options.tempRoot ? { tempRoot: options.tempRoot } : {}),
       ...(options.debug ? { log: options.debug } : {}),
@@ -247,6 +264,7 @@ export async function syncRun(
   });
   const carried = await carryOutPlan(planned.plan, planned.list, {
     ...options,
+    counter,
     target: {
       kind: target.kind,
       registry: target.registry,
@@ -297,12 +315,16 @@ export function digestInTarget(entry: ImageEntry, plan: Plan, report?: Execution
   return planned?.action === "present" ? (planned.targetDigest ?? planned.digest) : null;
 }
 
-/** The node-side files for this target: hosts.toml per upstream, the DaemonSet, the NodeConfig. */
+/**
+ * The node-side files for this target: hosts.toml per upstream, the DaemonSet, the NodeConfig, and the
+ * chart images record. `list` is the planned list (`PlanRunResult.list`: upstreams of images found in
+ * charts included), `chartImages` the plan's `PlanRunResult.chartImages`.
+ */
 export function renderNodeFiles(
   list: MirrorList,
   target: Pick<TargetConnection, "registry" | "plainHttp" | "region">,
   configurator: { entry: ImageEntry; digest: string | null },
-  options: { startupTaint: boolean },
+  options: { startupTaint: boolean; chartImages?: ChartImagesRecord | null },
 ): NodeRenderResult {
   return renderNodeConfig(list, {
     registry: target.plainHttp ? `http://${target.registry}` : target.registry,
@@ -311,5 +333,6 @@ export function renderNodeFiles(
       ? { repository: configurator.entry.repository, digest: configurator.digest }
       : null,
     startupTaint: options.startupTaint,
+    chartImages: options.chartImages ?? null,
   });
 }

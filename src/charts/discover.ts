@@ -15,6 +15,7 @@ import { chartFetchAddress } from "../tools/fetch-address.js";
 import type { Helm } from "../tools/helm.js";
 import { type ChartMetadata, readChartMetadata } from "./archive.js";
 import { imagesFromManifests } from "./images.js";
+import type { ChartDiscovery } from "./record.js";
 
 export interface RenderedChart {
   /** `helm template` output. */
@@ -102,22 +103,27 @@ export function addChartImages(
   return { list: { ...list, images, upstreams }, warnings };
 }
 
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /**
- * Renders every chart version with `images: true` and adds the images it uses. A chart that cannot be
- * rendered is a warning naming it: the chart is still mirrored, its images are not.
+ * Renders each chart version and reads the images it uses, sorted (so the plan does not depend on the order
+ * helm prints manifests in). A chart that cannot be rendered is a warning naming it and has no discovery: the
+ * chart is still mirrored, its images are not.
  */
-export async function discoverChartImages(
-  list: MirrorList,
+export async function renderChartImages(
+  charts: readonly ChartEntry[],
   renderer: ChartRenderer,
-): Promise<{ list: MirrorList; warnings: PlanWarning[] }> {
-  const warnings: PlanWarning[] = [];
-  const found: ChartImages[] = [];
-  for (const chart of list.charts.filter((c) => c.images !== null)) {
+): Promise<{ found: ChartDiscovery[]; failures: Map<ChartEntry, PlanWarning> }> {
+  const found: ChartDiscovery[] = [];
+  const failures = new Map<ChartEntry, PlanWarning>();
+  for (const chart of charts) {
     let rendered: RenderedChart;
     try {
       rendered = await renderer.render(chart);
     } catch (e) {
-      warnings.push({
+      failures.set(chart, {
         message: `could not render chart ${chart.name} ${chart.version} to discover its images: ${(e as Error).message}`,
         hint: "check values: in the mirror list (charts often require some); the chart itself is still mirrored",
         location: chart.location,
@@ -129,11 +135,49 @@ export async function discoverChartImages(
       version: chart.version,
       annotations: rendered.metadata.annotations,
     });
-    for (const w of discovered.warnings) warnings.push({ message: w.message, location: chart.location });
-    found.push({ chart, images: discovered.images });
+    found.push({
+      chart,
+      images: [...discovered.images].sort(compare),
+      warnings: discovered.warnings.map((w) => w.message),
+    });
   }
-  const merged = addChartImages(list, found);
+  return { found, failures };
+}
+
+/**
+ * Adds what discovery found (rendered now or recorded) to the list, in the list's chart order, with the
+ * discovery warnings and render failures of each chart version in that order too: the plan is the same
+ * whichever way the images were learned.
+ */
+export function mergeChartDiscoveries(
+  list: MirrorList,
+  found: readonly ChartDiscovery[],
+  failures: ReadonlyMap<ChartEntry, PlanWarning> = new Map(),
+): { list: MirrorList; warnings: PlanWarning[] } {
+  const warnings: PlanWarning[] = [];
+  const ordered: ChartDiscovery[] = [];
+  for (const chart of list.charts.filter((c) => c.images !== null)) {
+    const failure = failures.get(chart);
+    if (failure) warnings.push(failure);
+    const discovery = found.find((f) => f.chart === chart);
+    if (!discovery) continue;
+    for (const message of discovery.warnings) warnings.push({ message, location: chart.location });
+    ordered.push(discovery);
+  }
+  const merged = addChartImages(list, ordered);
   return { list: merged.list, warnings: [...warnings, ...merged.warnings] };
+}
+
+/** Renders every chart version with `images: true` and adds the images it uses. */
+export async function discoverChartImages(
+  list: MirrorList,
+  renderer: ChartRenderer,
+): Promise<{ list: MirrorList; warnings: PlanWarning[]; found: ChartDiscovery[] }> {
+  const { found, failures } = await renderChartImages(
+    list.charts.filter((c) => c.images !== null),
+    renderer,
+  );
+  return { ...mergeChartDiscoveries(list, found, failures), found };
 }
 
 export interface HelmChartRendererOptions {

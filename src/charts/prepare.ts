@@ -1,9 +1,10 @@
 /**
  * The chart part of planning, before the planner runs: version ranges resolved into concrete versions,
  * then, for charts with `images: true`, their images discovered and added to the list. A list without
- * ranges and without `images: true` costs nothing here: no request, no process.
+ * ranges and without `images: true` costs nothing here: no request, no process. Neither does a chart
+ * version the chart images record (./record.ts) already holds with the same values.
  */
-import type { MirrorList } from "../list/model.js";
+import type { ChartEntry, MirrorList } from "../list/model.js";
 import type { RequestCounts } from "../observe/distribution.js";
 import { ObserveError } from "../observe/ecr.js";
 import type { PlanWarning } from "../plan/model.js";
@@ -18,7 +19,13 @@ import { chartFetchAddress } from "../tools/fetch-address.js";
 import { Helm } from "../tools/helm.js";
 import { type InstallOptions, installHelm } from "../tools/install.js";
 import type { InvocationCounter } from "../tools/runner.js";
-import { type ChartRenderer, createHelmChartRenderer, discoverChartImages } from "./discover.js";
+import {
+  type ChartRenderer,
+  createHelmChartRenderer,
+  mergeChartDiscoveries,
+  renderChartImages,
+} from "./discover.js";
+import { type ChartDiscovery, type ChartImagesRecord, recordedDiscovery } from "./record.js";
 import { createChartVersionLister } from "./repository.js";
 import { resolveChartVersions } from "./resolve.js";
 
@@ -35,6 +42,11 @@ export interface ChartPreparationOptions {
   tempRoot?: string;
   counter?: InvocationCounter;
   log?: (line: string) => void;
+  /**
+   * The chart images record of an earlier run (`chart-images.json`): a chart version whose source, name,
+   * version and values match is not downloaded or rendered; its recorded images are used.
+   */
+  known?: ChartImagesRecord | null;
 }
 
 export interface PreparedCharts {
@@ -42,6 +54,10 @@ export interface PreparedCharts {
   warnings: PlanWarning[];
   /** Upstream requests made (`index`, `tags-list`, `token`). */
   counts: RequestCounts;
+  /** What discovery found per chart version with `images: true` (recorded or rendered now): the next record. */
+  discovered: ChartDiscovery[];
+  /** Chart versions rendered by this run (the others came from the record). */
+  rendered: number;
 }
 
 /** Whether the list needs chart preparation at all. */
@@ -58,7 +74,7 @@ export async function prepareCharts(
   options: ChartPreparationOptions,
 ): Promise<PreparedCharts> {
   const counts: RequestCounts = {};
-  if (!needsChartPreparation(list)) return { list, warnings: [], counts };
+  if (!needsChartPreparation(list)) return { list, warnings: [], counts, discovered: [], rendered: 0 };
   const lister = createChartVersionLister({
     upstreams: list.upstreams,
     credentials: options.upstreamCredentials,
@@ -73,11 +89,34 @@ export async function prepareCharts(
     );
   }
   const warnings = [...resolved.warnings];
-  if (!resolved.list.charts.some((c) => c.images !== null)) return { list: resolved.list, warnings, counts };
+  const wanted = resolved.list.charts.filter((c) => c.images !== null);
+  const recorded: ChartDiscovery[] = [];
+  const missed: ChartEntry[] = [];
+  for (const chart of wanted) {
+    const hit = recordedDiscovery(options.known ?? null, chart);
+    if (hit) recorded.push(hit);
+    else missed.push(chart);
+  }
+  const finish = (found: ChartDiscovery[], failures?: Map<ChartEntry, PlanWarning>): PreparedCharts => {
+    const merged = mergeChartDiscoveries(resolved.list, [...recorded, ...found], failures);
+    return {
+      list: merged.list,
+      warnings: [...warnings, ...merged.warnings],
+      counts,
+      discovered: [...recorded, ...found],
+      rendered: missed.length,
+    };
+  };
+  // Every chart version is in the record (or none has images: true): no helm, no download, no process.
+  if (missed.length === 0) return finish([]);
+  if (recorded.length > 0)
+    options.log?.(
+      `Chart images: ${recorded.length} chart version(s) from the record, ${missed.length} to render`,
+    );
 
   if (options.renderer) {
-    const discovered = await discoverChartImages(resolved.list, options.renderer);
-    return { list: discovered.list, warnings: [...warnings, ...discovered.warnings], counts };
+    const rendered = await renderChartImages(missed, options.renderer);
+    return finish(rendered.found, rendered.failures);
   }
   const mask = options.mask;
   if (!mask) throw new Error("prepareCharts needs a SecretMask to run helm");
@@ -100,8 +139,8 @@ export async function prepareCharts(
     });
     // helm reads registry credentials from its own config: log in to the OCI upstreams that have some.
     const hosts = new Map<string, boolean>();
-    for (const chart of resolved.list.charts) {
-      if (chart.images === null || chart.kind !== "oci") continue;
+    for (const chart of missed) {
+      if (chart.kind !== "oci") continue;
       const address = chartFetchAddress(chart.source, resolved.list.upstreams);
       hosts.set(address.registry, address.plainHttp);
     }
@@ -114,8 +153,8 @@ export async function prepareCharts(
       upstreams: resolved.list.upstreams,
       workDir: session.dir,
     });
-    const discovered = await discoverChartImages(resolved.list, renderer);
-    return { list: discovered.list, warnings: [...warnings, ...discovered.warnings], counts };
+    const rendered = await renderChartImages(missed, renderer);
+    return finish(rendered.found, rendered.failures);
   } finally {
     await session.dispose();
   }

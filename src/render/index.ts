@@ -2,6 +2,13 @@
 // `docker.io/...` (and every other redirected upstream) from the mirror. Pure and deterministic:
 // the same input gives byte-identical files, so a commit-back happens only on a real change.
 import { stringify as stringifyYaml } from "yaml";
+import {
+  CHART_IMAGES_FILE,
+  CHART_IMAGES_RECORD_VERSION,
+  type ChartImagesRecord,
+  formatChartImagesRecord,
+  recordForList,
+} from "../charts/record.js";
 import type { MirrorList } from "../list/model.js";
 import { isValidDomain } from "../list/reference.js";
 import { hostsDirectoryName, type Mirror, mirrorEndpoint, renderHostsToml } from "./hosts-toml.js";
@@ -32,6 +39,12 @@ export interface NodeRenderInput {
   configuratorImage: { repository: string; digest: string } | null;
   /** Render the startup taint (NodeConfig) and its removal (DaemonSet RBAC). Default false. */
   startupTaint?: boolean;
+  /**
+   * What image discovery found in the list's charts (the plan's record). Written as `chart-images.json`
+   * when a chart has `images: true`, restricted to the chart versions the list still names; so the next
+   * run does not render them again.
+   */
+  chartImages?: ChartImagesRecord | null;
 }
 
 export interface RenderedFile {
@@ -167,6 +180,10 @@ export function renderNodeConfig(list: MirrorList, input: NodeRenderInput): Node
       }),
     },
   ];
+  if (list.charts.some((c) => c.images !== null) || (list.chartRanges ?? []).some((r) => r.images !== null)) {
+    const record = input.chartImages ?? { version: CHART_IMAGES_RECORD_VERSION, charts: [] };
+    files.push({ path: CHART_IMAGES_FILE, content: formatChartImagesRecord(recordForList(list, record)) });
+  }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { ok: true, files };
 }

@@ -9,12 +9,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHART_IMAGES_FILE, readChartImagesRecord } from "../../src/charts/record.js";
 import type { MirrorList } from "../../src/list/model.js";
 import { parseMirrorList } from "../../src/list/parse.js";
 import { formatPlan, planToJson } from "../../src/report/plan.js";
-import { connectTarget, type SyncRunResult, syncRun } from "../../src/run.js";
+import {
+  connectTarget,
+  renderNodeFiles,
+  type SyncRunOptions,
+  type SyncRunResult,
+  syncRun,
+  withConfiguratorImage,
+} from "../../src/run.js";
 import { DEFAULT_VERSIONS } from "../../src/tools/assets.js";
 import { SecretMask } from "../../src/tools/credentials.js";
+import { InvocationCounter } from "../../src/tools/runner.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import {
   getManifest,
@@ -177,11 +186,19 @@ charts:
   return list;
 }
 
-async function sync(): Promise<SyncRunResult> {
-  const list = mirrorList();
+async function sync(
+  list = mirrorList(),
+  options: Pick<SyncRunOptions, "charts" | "counter"> = {},
+): Promise<SyncRunResult> {
   const mask = new SecretMask(() => {});
   const target = await connectTarget(list, { mask, ecrClient: client() });
-  return syncRun(list, target, { resync: "missing", upstreamCredentials: [], mask, log: () => {} });
+  return syncRun(list, target, {
+    resync: "missing",
+    upstreamCredentials: [],
+    mask,
+    log: () => {},
+    ...options,
+  });
 }
 
 describe("charts into the gated ECR", () => {
@@ -196,9 +213,9 @@ describe("charts into the gated ECR", () => {
     expect(
       steps.map((s) => [s.action, s.repository, s.tag, s.versionRange ?? s.fromCharts?.join() ?? null]),
     ).toEqual([
-      // in the order the stand-in renders templates (file name order): cronjob.yaml, deployment.yaml
-      ["copy", "mirrors/local/tools/cleanup", "0.5", "charts/disco:2.0.0"],
+      // sorted by reference, whatever order helm prints the manifests in
       ["copy", "mirrors/local/library/app", "1.0", "charts/disco:2.0.0"],
+      ["copy", "mirrors/local/tools/cleanup", "0.5", "charts/disco:2.0.0"],
       ["copy", "charts/web", "1.1.0", "^1.0"],
       ["present", "charts/web", "1.0.0", "^1.0"],
       ["copy", "charts/oci-app", "0.1.0", null],
@@ -242,5 +259,124 @@ describe("charts into the gated ECR", () => {
       .map((r) => `${r.tool} ${r.argv[0]}`);
     // Discovery renders the chart again (pull + template); nothing is copied or pushed.
     expect(ran.sort()).toEqual(["helm pull", "helm template"]);
+  }, 60_000);
+});
+
+// The chart images record: the sync renders the chart once, the node configuration carries what it found
+// (chart-images.json), and a run given that file downloads and renders nothing while the chart version and
+// its values stay the same.
+describe("the chart images record (chart-images.json)", () => {
+  function discoList(values = `{ image: { registry: "${upstream.host}", tag: "1.0" } }`): MirrorList {
+    const { list, problems } = parseMirrorList(
+      `version: 1
+target:
+  region: ${ecr.region}
+upstreams:
+  "${upstream.host}": { prefix: mirrors/local }
+charts:
+  - source: ${repo.url}
+    name: disco
+    versions: ["2.0.0"]
+    images: true
+    values: ${values}
+`,
+      "mirrors.yaml",
+    );
+    if (!list) throw new Error(problems.map((p) => p.message).join("\n"));
+    return list;
+  }
+  const helmRuns = (from: number) =>
+    readInvocationLog(log)
+      .slice(from)
+      .filter((r) => r.tool === "helm")
+      .map((r) => `helm ${r.argv[0]}`)
+      .sort();
+
+  let first: SyncRunResult;
+  let firstHelm: string[];
+  let firstRequests: string[];
+  let recordPath: string;
+
+  beforeAll(async () => {
+    const before = readInvocationLog(log).length;
+    const requests = repo.requests.length;
+    first = await sync(discoList());
+    firstHelm = helmRuns(before);
+    firstRequests = repo.requests.slice(requests).map((r) => `${r.method} ${r.path}`);
+    // Rendered as the action renders after a sync: the planned list and the plan's record.
+    const { list, entry } = withConfiguratorImage(first.list, "public.ecr.aws/aws-cli/aws-cli:2.15.62");
+    const rendered = renderNodeFiles(
+      list,
+      { registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com", plainHttp: false, region: ecr.region },
+      { entry, digest: `sha256:${"ab".repeat(32)}` },
+      { startupTaint: false, chartImages: first.chartImages },
+    );
+    if (!rendered.ok) throw new Error(rendered.problems.map((p) => p.message).join("\n"));
+    const file = rendered.files.find((f) => f.path === CHART_IMAGES_FILE);
+    if (!file)
+      throw new Error(`no ${CHART_IMAGES_FILE} among ${rendered.files.map((f) => f.path).join(", ")}`);
+    recordPath = join(root, CHART_IMAGES_FILE);
+    await writeFile(recordPath, file.content);
+  }, 60_000);
+
+  it("without a record, the sync downloads and renders the chart", () => {
+    expect(first.report.ok).toBe(true);
+    expect(firstHelm).toEqual(["helm pull", "helm template"]);
+    expect(first.processes).toEqual({ "helm pull": 1, "helm template": 1 });
+    expect(firstRequests).toContain("GET /disco-2.0.0.tgz");
+    expect(first.chartsRendered).toBe(1);
+  });
+
+  it("renders the record: the chart version, its values' hash and the images found, sorted", async () => {
+    const { record, warning } = await readChartImagesRecord(recordPath);
+    expect(warning).toBeNull();
+    expect(record?.charts).toEqual([
+      {
+        source: repo.url,
+        name: "disco",
+        version: "2.0.0",
+        valuesSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+        images: [`${upstream.host}/library/app:1.0`, `${upstream.host}/tools/cleanup:0.5`],
+        warnings: [
+          "chart disco 2.0.0: Deployment/disco spec.template.spec.containers[1].image (disco/templates/deployment.yaml) is empty (templated from an empty value?); that image is not mirrored",
+        ],
+      },
+    ]);
+  });
+
+  it("given the record, a sync starts no process, asks the chart repository nothing and plans the same", async () => {
+    const { record } = await readChartImagesRecord(recordPath);
+    const before = readInvocationLog(log).length;
+    const requests = repo.requests.length;
+    const counter = new InvocationCounter();
+    const second = await sync(discoList(), { charts: { known: record }, counter });
+    expect(helmRuns(before)).toEqual([]);
+    expect(counter.count()).toBe(0);
+    expect(second.processes).toEqual({});
+    expect(repo.requests.slice(requests)).toEqual([]);
+    expect(second.chartsRendered).toBe(0);
+    // The images found in the chart are still in the plan, present in the target, marked with the chart.
+    const steps = planToJson(second.plan).steps;
+    expect(steps.map((s) => [s.action, s.repository, s.tag, s.fromCharts?.join() ?? null])).toEqual([
+      ["present", "mirrors/local/library/app", "1.0", "charts/disco:2.0.0"],
+      ["present", "mirrors/local/tools/cleanup", "0.5", "charts/disco:2.0.0"],
+      ["present", "charts/disco", "2.0.0", null],
+    ]);
+    expect(second.plan.warnings).toEqual(first.plan.warnings);
+    expect(second.chartImages).toEqual(first.chartImages);
+  }, 60_000);
+
+  it("changed values miss the record: the chart is rendered again", async () => {
+    const { record } = await readChartImagesRecord(recordPath);
+    const before = readInvocationLog(log).length;
+    const changed = await sync(
+      discoList(
+        `{ image: { registry: "${upstream.host}", tag: "1.0" }, sidecar: { image: "${upstream.host}/library/app:1.0" } }`,
+      ),
+      { charts: { known: record } },
+    );
+    expect(helmRuns(before)).toEqual(["helm pull", "helm template"]);
+    expect(changed.chartsRendered).toBe(1);
+    expect(changed.plan.warnings).toEqual([]); // the sidecar's image is no longer empty
   }, 60_000);
 });

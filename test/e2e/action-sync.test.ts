@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHART_IMAGES_FILE, formatChartImagesRecord, valuesSha256 } from "../../src/charts/record.js";
 import { DEFAULT_VERSIONS } from "../../src/tools/assets.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { moveTag, type PushedIndex, pushImage, pushIndex, tagDigest } from "../harness/images.js";
@@ -345,6 +346,8 @@ describe("the bundled action, mode sync, with the node configuration committed b
         "deploy/ecr-mirror/nodeconfig.yaml",
       ]),
     );
+    // No chart has images: true, so there is no chart images record.
+    expect(files).not.toContain("deploy/ecr-mirror/chart-images.json");
     const daemonSet = await git(remote, "show", "main:deploy/ecr-mirror/ecr-mirror-node.yaml");
     expect(daemonSet).toContain(`${ecr.registryHost}/mirrors/public.ecr.aws/aws-cli/aws-cli@${cliDigest}`);
     const hosts = await git(remote, "show", "main:deploy/ecr-mirror/hosts/docker.io/hosts.toml");
@@ -369,5 +372,61 @@ describe("the bundled action, mode sync, with the node configuration committed b
     expect(run.outputs["commit-back"]).toBe("none");
     expect(await git(remote, "rev-parse", "main")).toBe(head);
     if (!REAL_TOOLS) expect(crane().length).toBe(before);
+  });
+});
+
+describe("the bundled action, mode plan, with a chart images record in the render folder", () => {
+  // The chart repository is unreachable and there is no helm in the tool cache: the plan can only list the
+  // chart's image because it reads the record the last sync committed.
+  const CHART_REPO = "http://127.0.0.1:9/charts";
+  const values = { image: { tag: "1.36" } };
+
+  beforeAll(async () => {
+    await writeFile(
+      join(workspace, "mirrors-charts.yaml"),
+      `${LIST()}charts:
+  - source: ${CHART_REPO}
+    name: box
+    versions: ["1.0.0"]
+    images: true
+    values: ${JSON.stringify(values)}
+`,
+    );
+    await mkdir(join(workspace, "deploy/charts-record"), { recursive: true });
+    await writeFile(
+      join(workspace, "deploy/charts-record", CHART_IMAGES_FILE),
+      formatChartImagesRecord({
+        version: 1,
+        charts: [
+          {
+            source: CHART_REPO,
+            name: "box",
+            version: "1.0.0",
+            valuesSha256: valuesSha256({ values }),
+            images: ["docker.io/library/busybox:1.36"],
+            warnings: [],
+          },
+        ],
+      }),
+    );
+  });
+
+  it("plans the chart's images from the record: no helm, no chart download", async () => {
+    const before = crane().length;
+    const run = await runAction({
+      mode: "plan",
+      "mirror-file": "mirrors-charts.yaml",
+      "render-dir": "deploy/charts-record",
+    });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const plan = JSON.parse(readFileSync(run.outputs["plan-file"]!, "utf8"));
+    const busybox = plan.steps.filter(
+      (s: { repository: string; action: string }) =>
+        s.repository === "mirrors/library/busybox" && s.action !== "create-repository",
+    );
+    expect(busybox).toMatchObject([{ action: "copy", tag: "1.36", fromCharts: ["charts/box:1.0.0"] }]);
+    expect(plan.warnings).toEqual([]);
+    expect(plan.cost.upstream).toEqual({});
+    expect(crane().slice(before)).toEqual([]);
   });
 });

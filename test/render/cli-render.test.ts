@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { valuesSha256 } from "../../src/charts/record.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { pushImage } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
@@ -55,6 +56,50 @@ describe("ecr-mirror render, offline", () => {
       `123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirrors/public.ecr.aws/aws-cli/aws-cli@${DIGEST}`,
     );
     expect(statSync(join(dir, "deploy/ecr-mirror/nodeconfig.yaml")).isFile()).toBe(true);
+  });
+
+  it("carries --charts-record over into chart-images.json for the chart versions the list names", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "render-record-"));
+    const values = { controller: { image: { tag: "1.0" } } };
+    writeFileSync(
+      join(dir, "mirrors.yaml"),
+      `target: { registry: 123456789012.dkr.ecr.eu-west-1.amazonaws.com, region: eu-west-1 }
+images: [redis:7.0]
+charts:
+  - source: https://charts.example.com
+    name: web
+    versions: ["1.0.0"]
+    images: true
+    values: ${JSON.stringify(values)}
+`,
+    );
+    const entry = (version: string) => ({
+      images: ["quay.io/org/web:1.0"],
+      name: "web",
+      source: "https://charts.example.com",
+      valuesSha256: valuesSha256({ values }),
+      version,
+      warnings: [],
+    });
+    const recorded = { charts: [entry("1.0.0"), entry("0.9.0")], version: 1 };
+    writeFileSync(join(dir, "old.json"), JSON.stringify(recorded));
+    const args = ["render", "--out", "out", "--configurator-digest", DIGEST, "--charts-record"];
+    const r = await run([...args, "old.json"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("out/chart-images.json");
+    const written = readFileSync(join(dir, "out/chart-images.json"), "utf8");
+    expect(JSON.parse(written)).toEqual({ charts: [entry("1.0.0")], version: 1 });
+    expect(written.endsWith("\n")).toBe(true);
+
+    // A malformed record is a warning, never a failure.
+    writeFileSync(join(dir, "bad.json"), "{ not json");
+    const bad = await run([...args, "bad.json"], dir);
+    expect(bad.code, bad.stderr).toBe(0);
+    expect(bad.stderr).toMatch(/warning: bad\.json is not a chart images record: not JSON/);
+    expect(JSON.parse(readFileSync(join(dir, "out/chart-images.json"), "utf8"))).toEqual({
+      charts: [],
+      version: 1,
+    });
   });
 
   it("rejects a malformed digest as a usage error", async () => {
