@@ -80303,7 +80303,9 @@ async function connect(inputs, list, mask) {
     });
     return { credentials, target };
 }
-async function plan(inputs, list, shown, mask) {
+async function plan(inputs, listed, shown, mask) {
+    // A sync that renders mirrors the configurator image too: the plan shows it.
+    const list = inputs.renderDir ? withConfiguratorImage(listed, inputs.configuratorImage).list : listed;
     const { plan: result, cost } = await group("Observe the target and plan", async () => {
         const { credentials, target } = await connect(inputs, list, mask);
         const known = await loadChartRecord(inputs, list);

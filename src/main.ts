@@ -126,7 +126,9 @@ async function connect(inputs: Inputs, list: MirrorList, mask: SecretMask) {
   return { credentials, target };
 }
 
-async function plan(inputs: Inputs, list: MirrorList, shown: string, mask: SecretMask): Promise<void> {
+async function plan(inputs: Inputs, listed: MirrorList, shown: string, mask: SecretMask): Promise<void> {
+  // A sync that renders mirrors the configurator image too: the plan shows it.
+  const list = inputs.renderDir ? withConfiguratorImage(listed, inputs.configuratorImage).list : listed;
   const { plan: result, cost } = await core.group("Observe the target and plan", async () => {
     const { credentials, target } = await connect(inputs, list, mask);
     const known = await loadChartRecord(inputs, list);

@@ -227,6 +227,36 @@ describe("ecr-mirror plan (dist/cli.js)", () => {
 });
 
 describe("the action in plan mode (dist/index.js)", () => {
+  it("shows the node configurator's image in the plan when the sync will render (render-dir set)", async () => {
+    const ws = mkdtempSync(join(tmpdir(), "ecr-mirror-action-plan-"));
+    writeFileSync(join(ws, "mirrors.yaml"), "images:\n  - redis:7.0\n");
+    const output = join(ws, "output");
+    writeFileSync(output, "");
+    writeFileSync(join(ws, "summary.md"), "");
+    await promisify(execFile)(process.execPath, [join(import.meta.dirname, "..", "..", "dist", "index.js")], {
+      cwd: ws,
+      env: {
+        PATH: process.env.PATH,
+        ...ecr.env(),
+        GITHUB_WORKSPACE: ws,
+        GITHUB_OUTPUT: output,
+        GITHUB_STEP_SUMMARY: join(ws, "summary.md"),
+        RUNNER_TEMP: ws,
+        INPUT_MODE: "plan",
+        "INPUT_RENDER-DIR": "deploy/ecr-mirror",
+        "INPUT_CONFIGURATOR-IMAGE": "public.ecr.aws/aws-cli/aws-cli:2.15.62",
+      },
+    });
+    const planFile = readFileSync(output, "utf8").match(/^plan-file<<(\S+)\n([^\n]*)\n/m)![2]!;
+    const steps = JSON.parse(readFileSync(planFile, "utf8")).steps as {
+      action: string;
+      source: string | null;
+    }[];
+    expect(steps).toContainEqual(
+      expect.objectContaining({ action: "copy", source: "public.ecr.aws/aws-cli/aws-cli:2.15.62" }),
+    );
+  });
+
   it("writes the plan file, outputs per action and a job summary, and changes nothing", async () => {
     const ws = mkdtempSync(join(tmpdir(), "ecr-mirror-action-plan-"));
     writeFileSync(join(ws, "mirrors.yaml"), "images:\n  - redis:7.0\n  - redis:7.2\n  - quay.io/org/app:1\n");
