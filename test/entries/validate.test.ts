@@ -118,3 +118,10 @@ describe("the action (dist/index.js) in validate mode", () => {
     expect(out).toMatch(/^images<<ghadelimiter_[\w-]+\n3\n/m);
   });
 });
+
+describe("the runtime", () => {
+  it("is Node 24, what action.yml declares (runs.using: node24)", () => {
+    expect(readFileSync(join(repo, "action.yml"), "utf8")).toMatch(/^ {2}using: node24$/m);
+    expect(process.versions.node.split(".")[0]).toBe("24");
+  });
+});
