@@ -70851,7 +70851,7 @@ async function plan(file, values, io) {
         const { plan, cost } = await planRun(list, target, {
             resync,
             upstreamCredentials: credentials,
-            ...(known ? { charts: { known } } : {}),
+            charts: { mask, ...(known ? { known } : {}) },
         });
         io.out(values.json ? `${JSON.stringify(planToJson(plan, cost), null, 2)}\n` : `${formatPlan(plan)}\n`);
         return 0;
@@ -70957,7 +70957,7 @@ async function render(file, values, io) {
                 resync: "missing",
                 upstreamCredentials: connected.credentials,
                 observeDigestOf: [entry],
-                ...(known ? { charts: { known } } : {}),
+                charts: { mask, ...(known ? { known } : {}) },
             });
             list = planned.list;
             chartImages = planned.chartImages;

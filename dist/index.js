@@ -80312,7 +80312,7 @@ async function plan(inputs, listed, shown, mask) {
         const r = await planRun(list, target, {
             resync: inputs.resync,
             upstreamCredentials: credentials,
-            ...(known ? { charts: { known } } : {}),
+            charts: { mask, ...(known ? { known } : {}) },
         });
         info(formatPlan(r.plan));
         return r;

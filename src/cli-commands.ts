@@ -230,7 +230,7 @@ async function plan(file: string, values: Values, io: Io): Promise<number> {
     const { plan, cost } = await planRun(list, target, {
       resync,
       upstreamCredentials: credentials,
-      ...(known ? { charts: { known } } : {}),
+      charts: { mask, ...(known ? { known } : {}) },
     });
     io.out(values.json ? `${JSON.stringify(planToJson(plan, cost), null, 2)}\n` : `${formatPlan(plan)}\n`);
     return 0;
@@ -335,7 +335,7 @@ async function render(file: string, values: Values, io: Io): Promise<number> {
         resync: "missing",
         upstreamCredentials: connected.credentials,
         observeDigestOf: [entry],
-        ...(known ? { charts: { known } } : {}),
+        charts: { mask, ...(known ? { known } : {}) },
       });
       list = planned.list;
       chartImages = planned.chartImages;

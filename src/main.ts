@@ -135,7 +135,7 @@ async function plan(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
     const r = await planRun(list, target, {
       resync: inputs.resync,
       upstreamCredentials: credentials,
-      ...(known ? { charts: { known } } : {}),
+      charts: { mask, ...(known ? { known } : {}) },
     });
     core.info(formatPlan(r.plan));
     return r;
