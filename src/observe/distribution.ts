@@ -4,6 +4,8 @@
  * credentials). It counts its requests, so a plan can report what it cost.
  */
 
+import { craneDefaultsToHttp } from "../tools/fetch-address.js";
+
 export const MANIFEST_ACCEPT = [
   "application/vnd.oci.image.index.v1+json",
   "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -186,8 +188,10 @@ export class DistributionClient {
   }
 }
 
-/** `http` for loopback hosts and plain-HTTP endpoints, as crane does; `https` otherwise. */
+/**
+ * The scheme a registry is reached with when nothing says otherwise: crane's own rule (plain HTTP
+ * for loopback and RFC 1918 addresses), so in-process requests and crane talk to the same endpoint.
+ */
 export function schemeFor(host: string): "http" | "https" {
-  const name = host.replace(/:\d+$/, "");
-  return name === "localhost" || name.startsWith("127.") || name === "[::1]" ? "http" : "https";
+  return craneDefaultsToHttp(host) ? "http" : "https";
 }
