@@ -168,18 +168,6 @@ export function mergeChartDiscoveries(
   return { list: merged.list, warnings: [...warnings, ...merged.warnings] };
 }
 
-/** Renders every chart version with `images: true` and adds the images it uses. */
-export async function discoverChartImages(
-  list: MirrorList,
-  renderer: ChartRenderer,
-): Promise<{ list: MirrorList; warnings: PlanWarning[]; found: ChartDiscovery[] }> {
-  const { found, failures } = await renderChartImages(
-    list.charts.filter((c) => c.images !== null),
-    renderer,
-  );
-  return { ...mergeChartDiscoveries(list, found, failures), found };
-}
-
 export interface HelmChartRendererOptions {
   helm: Helm;
   upstreams: readonly Upstream[];
