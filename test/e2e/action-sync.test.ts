@@ -291,6 +291,13 @@ describe("the bundled action, mode sync, with the node configuration committed b
   };
   let remote: string;
   let cliDigest: string;
+  const nodeInputs = {
+    mode: "sync",
+    "mirror-file": "mirrors-nodes.yaml",
+    "render-dir": "deploy/ecr-mirror",
+    "commit-back": "push",
+    "github-token": "ghs_dummy",
+  };
 
   beforeAll(async () => {
     // The configurator image, fetched from the upstream stand-in by its public.ecr.aws name.
@@ -320,16 +327,7 @@ describe("the bundled action, mode sync, with the node configuration committed b
   });
 
   it("mirrors the configurator image, renders for the target and commits the files as github-actions[bot]", async () => {
-    const run = await runAction(
-      {
-        mode: "sync",
-        "mirror-file": "mirrors-nodes.yaml",
-        "render-dir": "deploy/ecr-mirror",
-        "commit-back": "push",
-        "github-token": "ghs_dummy",
-      },
-      githubEnv,
-    );
+    const run = await runAction(nodeInputs, githubEnv);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.outputs).toMatchObject({ "commit-back": "committed", "render-dir": "deploy/ecr-mirror" });
     expect(await tagDigest(backing.url, "mirrors/public.ecr.aws/aws-cli/aws-cli", "2.15.62")).toBe(cliDigest);
@@ -358,16 +356,7 @@ describe("the bundled action, mode sync, with the node configuration committed b
   it("a second run changes nothing, commits nothing and starts no crane process", async () => {
     const before = crane().length;
     const head = await git(remote, "rev-parse", "main");
-    const run = await runAction(
-      {
-        mode: "sync",
-        "mirror-file": "mirrors-nodes.yaml",
-        "render-dir": "deploy/ecr-mirror",
-        "commit-back": "push",
-        "github-token": "ghs_dummy",
-      },
-      githubEnv,
-    );
+    const run = await runAction(nodeInputs, githubEnv);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.outputs["commit-back"]).toBe("none");
     expect(await git(remote, "rev-parse", "main")).toBe(head);
