@@ -71951,12 +71951,280 @@ async function executePlan(plan, deps, options) {
 
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./src/list/reference.ts
+const alphanumeric = "[a-z0-9]+";
+const separator = "(?:[._]|__|[-]+)";
+const domainNameComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const optionalPort = "(?::[0-9]+)?";
+const tagPat = "[\\w][\\w.-]{0,127}";
+const digestPat = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}";
+const ipv6address = "\\[(?:[a-fA-F0-9:]+)\\]";
+const domainName = `${domainNameComponent}(?:\\.${domainNameComponent})*`;
+const host = `(?:${domainName}|${ipv6address})`;
+const domainAndPort = host + optionalPort;
+const pathComponent = `${alphanumeric}(?:${separator}${alphanumeric})*`;
+const remoteName = `${pathComponent}(?:/${pathComponent})*`;
+const namePat = `(?:${domainAndPort}/)?${remoteName}`;
+const referenceRegexp = new RegExp(`^(${namePat})(?::(${tagPat}))?(?:@(${digestPat}))?$`);
+const anchoredNameRegexp = new RegExp(`^(?:(${domainAndPort})/)?(${remoteName})$`);
+const anchoredIdentifierRegexp = /^[a-f0-9]{64}$/;
+const anchoredTagRegexp = new RegExp(`^${tagPat}$`);
+const anchoredDomainRegexp = new RegExp(`^${domainAndPort}$`);
+/** Maximum length of a repository path (distribution's RepositoryNameTotalLengthMax). */
+const REPOSITORY_NAME_MAX = 255;
+const DEFAULT_DOMAIN = "docker.io";
+const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
+const OFFICIAL_REPO_PREFIX = "library/";
+/** Digest algorithms go-digest registers with the standard library, and their hex lengths. */
+const DIGEST_ALGORITHMS = { sha256: 64, sha384: 96, sha512: 128 };
+/** go-digest's `Parse` + `Validate`: `algorithm:hex` with a registered algorithm and exact lower-case hex. */
+function validateDigest(digest) {
+    const i = digest.indexOf(":");
+    if (i <= 0 || i + 1 === digest.length)
+        return "invalid digest format (expected algorithm:hex, as in sha256:…)";
+    const algorithm = digest.slice(0, i);
+    const encoded = digest.slice(i + 1);
+    const length = DIGEST_ALGORITHMS[algorithm];
+    if (length === undefined)
+        return `unsupported digest algorithm "${algorithm}" (use sha256, sha384 or sha512)`;
+    if (encoded.length !== length)
+        return `invalid ${algorithm} digest length: ${encoded.length} hex characters, expected ${length}`;
+    if (!/^[a-f0-9]+$/.test(encoded))
+        return `invalid ${algorithm} digest: only lower-case hex characters are allowed`;
+    return null;
+}
+function isValidTag(tag) {
+    return anchoredTagRegexp.test(tag);
+}
+/** Whether `s` is a registry host as references carry it (`quay.io`, `localhost:5000`, `[::1]:5000`). */
+function isValidDomain(s) {
+    return anchoredDomainRegexp.test(s);
+}
+/** splitDockerDomain from normalize.go. */
+function splitDockerDomain(name) {
+    const slash = name.indexOf("/");
+    if (slash === -1)
+        return [DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX + name];
+    const maybeDomain = name.slice(0, slash);
+    const maybeRemote = name.slice(slash + 1);
+    let domain;
+    let remote;
+    if (maybeDomain === "localhost")
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else if (maybeDomain === LEGACY_DEFAULT_DOMAIN)
+        [domain, remote] = [DEFAULT_DOMAIN, maybeRemote];
+    else if (/[.:]/.test(maybeDomain))
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else if (maybeDomain.toLowerCase() !== maybeDomain)
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else
+        [domain, remote] = [DEFAULT_DOMAIN, name];
+    if (domain === DEFAULT_DOMAIN && !remote.includes("/"))
+        remote = OFFICIAL_REPO_PREFIX + remote;
+    return [domain, remote];
+}
+/**
+ * `ParseNormalizedNamed`: a familiar or full reference (`redis:7.0`, `quay.io/org/app@sha256:…`)
+ * to its normalised parts. No default tag is added: a bare name has neither tag nor digest.
+ */
+function parseReference(input) {
+    const s = input;
+    if (s === "")
+        return { ok: false, error: "the reference is empty" };
+    if (/\s/.test(s))
+        return { ok: false, error: "a reference cannot contain white space" };
+    if (s.includes("://")) {
+        return {
+            ok: false,
+            error: "a reference has no URL scheme",
+            hint: `write it as a registry reference, e.g. "${s.replace(/^[a-z]+:\/\//i, "")}"`,
+        };
+    }
+    if (anchoredIdentifierRegexp.test(s)) {
+        return {
+            ok: false,
+            error: `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
+            hint: "a bare 64-hex string is an image ID; name the repository and pin the digest: name@sha256:<hex>",
+        };
+    }
+    const [domain, remainder] = splitDockerDomain(s);
+    const tagSep = remainder.indexOf(":");
+    const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
+    if (remote.toLowerCase() !== remote) {
+        return {
+            ok: false,
+            error: `repository name (${remote}) must be lowercase`,
+            hint: "registry repository paths are lower case; tags may use upper case",
+        };
+    }
+    const full = `${domain}/${remainder}`;
+    const m = referenceRegexp.exec(full);
+    if (!m)
+        return { ok: false, ...explainInvalid(full) };
+    const name = m[1];
+    const nameMatch = anchoredNameRegexp.exec(name);
+    const refDomain = nameMatch?.[1] ?? "";
+    const path = nameMatch?.[2] ?? name;
+    if (path.length > REPOSITORY_NAME_MAX) {
+        return { ok: false, error: `repository name must not be more than ${REPOSITORY_NAME_MAX} characters` };
+    }
+    const digest = m[3] ?? null;
+    if (digest !== null) {
+        const problem = validateDigest(digest);
+        if (problem)
+            return { ok: false, error: problem };
+    }
+    return { ok: true, value: { domain: refDomain, path, tag: m[2] ?? null, digest } };
+}
+/** A more precise reason than "invalid reference format" for the common mistakes. */
+function explainInvalid(full) {
+    const at = full.indexOf("@");
+    const namePart = at === -1 ? full : full.slice(0, at);
+    const digest = at === -1 ? null : full.slice(at + 1);
+    if (digest !== null) {
+        const problem = validateDigest(digest);
+        if (problem)
+            return { error: problem };
+    }
+    const lastSlash = namePart.lastIndexOf("/");
+    const colon = namePart.indexOf(":", lastSlash + 1);
+    if (colon !== -1) {
+        const tag = namePart.slice(colon + 1);
+        if (!isValidTag(tag)) {
+            return {
+                error: `invalid tag "${tag}"`,
+                hint: "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
+            };
+        }
+    }
+    return {
+        error: "invalid reference format",
+        hint: "expected [host[:port]/]path[:tag][@sha256:digest] with lower-case path components separated by '/', as in quay.io/prometheus/node-exporter:v1.8.2",
+    };
+}
+/** The repository name without tag or digest: `docker.io/library/redis`. */
+function referenceName(ref) {
+    return ref.domain === "" ? ref.path : `${ref.domain}/${ref.path}`;
+}
+/** distribution's `String()`: `docker.io/library/redis:7.0`, `…@sha256:…`, `…:tag@sha256:…`. */
+function formatReference(ref) {
+    let s = referenceName(ref);
+    if (ref.tag !== null)
+        s += `:${ref.tag}`;
+    if (ref.digest !== null)
+        s += `@${ref.digest}`;
+    return s;
+}
+/** distribution's `FamiliarString()`: `redis:7.0`, `quay.io/org/app:1`. */
+function familiarReference(ref) {
+    let path = ref.path;
+    let domain = ref.domain;
+    if (domain === DEFAULT_DOMAIN) {
+        domain = "";
+        const rest = path.startsWith(OFFICIAL_REPO_PREFIX) ? path.slice(OFFICIAL_REPO_PREFIX.length) : null;
+        if (rest !== null && !rest.includes("/"))
+            path = rest;
+    }
+    return formatReference({ ...ref, domain, path });
+}
+
+;// CONCATENATED MODULE: ./src/tools/fetch-address.ts
+
+function canonicalHost(host) {
+    const h = host.toLowerCase();
+    return h === "index.docker.io" || h === "registry-1.docker.io" ? "docker.io" : h;
+}
+/** An endpoint URL's registry host, path prefix and scheme. */
+function parseEndpoint(endpoint) {
+    const url = new URL(endpoint);
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+        throw new Error(`upstream endpoint ${endpoint} must be an http:// or https:// URL`);
+    }
+    return {
+        registry: url.host,
+        pathPrefix: url.pathname.replace(/^\/+|\/+$/g, ""),
+        plainHttp: url.protocol === "http:",
+    };
+}
+function endpointFor(host, upstreams) {
+    const wanted = canonicalHost(host);
+    return upstreams.find((u) => u.endpoint && canonicalHost(u.host) === wanted)?.endpoint ?? null;
+}
+/** The address an image is fetched from, honouring the list's upstream endpoints. */
+function fetchAddress(reference, upstreams) {
+    const endpoint = endpointFor(reference.domain, upstreams);
+    if (!endpoint) {
+        return {
+            reference: formatReference(reference),
+            registry: reference.domain,
+            plainHttp: false,
+            viaEndpoint: false,
+        };
+    }
+    const { registry, pathPrefix, plainHttp } = parseEndpoint(endpoint);
+    const path = pathPrefix ? `${pathPrefix}/${reference.path}` : reference.path;
+    return {
+        reference: formatReference({ ...reference, domain: registry, path }),
+        registry,
+        plainHttp,
+        viaEndpoint: true,
+    };
+}
+/**
+ * The address an OCI chart (`oci://host/path/name`, no version) is fetched from. Returns the `oci://`
+ * reference for helm and the bare `host/path/name` for crane.
+ */
+function chartFetchAddress(source, upstreams) {
+    const bare = source.replace(/^oci:\/\//, "").replace(/\/+$/, "");
+    const slash = bare.indexOf("/");
+    const host = slash < 0 ? bare : bare.slice(0, slash);
+    const path = slash < 0 ? "" : bare.slice(slash + 1);
+    const endpoint = endpointFor(host, upstreams);
+    if (!endpoint)
+        return {
+            reference: bare,
+            ociReference: `oci://${bare}`,
+            registry: host,
+            plainHttp: false,
+            viaEndpoint: false,
+        };
+    const parsed = parseEndpoint(endpoint);
+    const fetched = [parsed.registry, parsed.pathPrefix, path].filter((p) => p !== "").join("/");
+    return {
+        reference: fetched,
+        ociReference: `oci://${fetched}`,
+        registry: parsed.registry,
+        plainHttp: parsed.plainHttp,
+        viaEndpoint: true,
+    };
+}
+/**
+ * Whether crane reaches this registry over plain HTTP without `--insecure`: go-containerregistry's
+ * `name.Registry.Scheme()` picks http for `localhost`, `*.localhost`, `127.0.0.1`, `::1` and RFC 1918 addresses.
+ */
+function craneDefaultsToHttp(registry) {
+    if (/^(::1|\[::1\](:\d{1,5})?)$/.test(registry))
+        return true;
+    const host = registry.replace(/:\d{1,5}$/, "");
+    return (host === "localhost" ||
+        host.endsWith(".localhost") ||
+        host === "127.0.0.1" ||
+        /^10\.\d+\.\d+\.\d+$/.test(host) ||
+        /^192\.168\.\d+\.\d+$/.test(host) ||
+        /^172\.(1[6-9]|2\d|3[01])\.\d+\.\d+$/.test(host));
+}
+/** Whether crane needs `--insecure` for this fetch address. */
+function craneNeedsInsecure(address) {
+    return address.plainHttp && !craneDefaultsToHttp(address.registry);
+}
+
 ;// CONCATENATED MODULE: ./src/observe/distribution.ts
 /**
  * A small client for the OCI Distribution API: tag lists, manifest HEAD/GET with OCI `Accept`
  * headers, Basic auth and the Bearer token flow Docker Hub, GHCR and Quay use (anonymous or with
  * credentials). It counts its requests, so a plan can report what it cost.
  */
+
 const MANIFEST_ACCEPT = [
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -72089,10 +72357,12 @@ class DistributionClient {
         return tags;
     }
 }
-/** `http` for loopback hosts and plain-HTTP endpoints, as crane does; `https` otherwise. */
+/**
+ * The scheme a registry is reached with when nothing says otherwise: crane's own rule (plain HTTP
+ * for loopback and RFC 1918 addresses), so in-process requests and crane talk to the same endpoint.
+ */
 function schemeFor(host) {
-    const name = host.replace(/:\d+$/, "");
-    return name === "localhost" || name.startsWith("127.") || name === "[::1]" ? "http" : "https";
+    return craneDefaultsToHttp(host) ? "http" : "https";
 }
 
 ;// CONCATENATED MODULE: ./src/tools/runner.ts
@@ -72519,7 +72789,7 @@ async function openCredentialSession(options) {
     }
 }
 /**
- * For the action's post step: removes session folders a killed run left under `root` (the job's own
+ * For the action's post step (src/post.ts): removes session folders a killed run left under `root` (the job's own
  * `RUNNER_TEMP`; never a shared temp folder where another run may be working). Returns what it removed.
  */
 function removeLeftoverSessions(root) {
@@ -73759,273 +74029,6 @@ async function installTool(tool, options) {
     finally {
         await (0,promises_.rm)(work, { recursive: true, force: true });
     }
-}
-
-;// CONCATENATED MODULE: ./src/list/reference.ts
-const alphanumeric = "[a-z0-9]+";
-const separator = "(?:[._]|__|[-]+)";
-const domainNameComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-const optionalPort = "(?::[0-9]+)?";
-const tagPat = "[\\w][\\w.-]{0,127}";
-const digestPat = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}";
-const ipv6address = "\\[(?:[a-fA-F0-9:]+)\\]";
-const domainName = `${domainNameComponent}(?:\\.${domainNameComponent})*`;
-const host = `(?:${domainName}|${ipv6address})`;
-const domainAndPort = host + optionalPort;
-const pathComponent = `${alphanumeric}(?:${separator}${alphanumeric})*`;
-const remoteName = `${pathComponent}(?:/${pathComponent})*`;
-const namePat = `(?:${domainAndPort}/)?${remoteName}`;
-const referenceRegexp = new RegExp(`^(${namePat})(?::(${tagPat}))?(?:@(${digestPat}))?$`);
-const anchoredNameRegexp = new RegExp(`^(?:(${domainAndPort})/)?(${remoteName})$`);
-const anchoredIdentifierRegexp = /^[a-f0-9]{64}$/;
-const anchoredTagRegexp = new RegExp(`^${tagPat}$`);
-const anchoredDomainRegexp = new RegExp(`^${domainAndPort}$`);
-/** Maximum length of a repository path (distribution's RepositoryNameTotalLengthMax). */
-const REPOSITORY_NAME_MAX = 255;
-const DEFAULT_DOMAIN = "docker.io";
-const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
-const OFFICIAL_REPO_PREFIX = "library/";
-/** Digest algorithms go-digest registers with the standard library, and their hex lengths. */
-const DIGEST_ALGORITHMS = { sha256: 64, sha384: 96, sha512: 128 };
-/** go-digest's `Parse` + `Validate`: `algorithm:hex` with a registered algorithm and exact lower-case hex. */
-function validateDigest(digest) {
-    const i = digest.indexOf(":");
-    if (i <= 0 || i + 1 === digest.length)
-        return "invalid digest format (expected algorithm:hex, as in sha256:…)";
-    const algorithm = digest.slice(0, i);
-    const encoded = digest.slice(i + 1);
-    const length = DIGEST_ALGORITHMS[algorithm];
-    if (length === undefined)
-        return `unsupported digest algorithm "${algorithm}" (use sha256, sha384 or sha512)`;
-    if (encoded.length !== length)
-        return `invalid ${algorithm} digest length: ${encoded.length} hex characters, expected ${length}`;
-    if (!/^[a-f0-9]+$/.test(encoded))
-        return `invalid ${algorithm} digest: only lower-case hex characters are allowed`;
-    return null;
-}
-function isValidTag(tag) {
-    return anchoredTagRegexp.test(tag);
-}
-/** Whether `s` is a registry host as references carry it (`quay.io`, `localhost:5000`, `[::1]:5000`). */
-function isValidDomain(s) {
-    return anchoredDomainRegexp.test(s);
-}
-/** splitDockerDomain from normalize.go. */
-function splitDockerDomain(name) {
-    const slash = name.indexOf("/");
-    if (slash === -1)
-        return [DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX + name];
-    const maybeDomain = name.slice(0, slash);
-    const maybeRemote = name.slice(slash + 1);
-    let domain;
-    let remote;
-    if (maybeDomain === "localhost")
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else if (maybeDomain === LEGACY_DEFAULT_DOMAIN)
-        [domain, remote] = [DEFAULT_DOMAIN, maybeRemote];
-    else if (/[.:]/.test(maybeDomain))
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else if (maybeDomain.toLowerCase() !== maybeDomain)
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else
-        [domain, remote] = [DEFAULT_DOMAIN, name];
-    if (domain === DEFAULT_DOMAIN && !remote.includes("/"))
-        remote = OFFICIAL_REPO_PREFIX + remote;
-    return [domain, remote];
-}
-/**
- * `ParseNormalizedNamed`: a familiar or full reference (`redis:7.0`, `quay.io/org/app@sha256:…`)
- * to its normalised parts. No default tag is added: a bare name has neither tag nor digest.
- */
-function parseReference(input) {
-    const s = input;
-    if (s === "")
-        return { ok: false, error: "the reference is empty" };
-    if (/\s/.test(s))
-        return { ok: false, error: "a reference cannot contain white space" };
-    if (s.includes("://")) {
-        return {
-            ok: false,
-            error: "a reference has no URL scheme",
-            hint: `write it as a registry reference, e.g. "${s.replace(/^[a-z]+:\/\//i, "")}"`,
-        };
-    }
-    if (anchoredIdentifierRegexp.test(s)) {
-        return {
-            ok: false,
-            error: `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
-            hint: "a bare 64-hex string is an image ID; name the repository and pin the digest: name@sha256:<hex>",
-        };
-    }
-    const [domain, remainder] = splitDockerDomain(s);
-    const tagSep = remainder.indexOf(":");
-    const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
-    if (remote.toLowerCase() !== remote) {
-        return {
-            ok: false,
-            error: `repository name (${remote}) must be lowercase`,
-            hint: "registry repository paths are lower case; tags may use upper case",
-        };
-    }
-    const full = `${domain}/${remainder}`;
-    const m = referenceRegexp.exec(full);
-    if (!m)
-        return { ok: false, ...explainInvalid(full) };
-    const name = m[1];
-    const nameMatch = anchoredNameRegexp.exec(name);
-    const refDomain = nameMatch?.[1] ?? "";
-    const path = nameMatch?.[2] ?? name;
-    if (path.length > REPOSITORY_NAME_MAX) {
-        return { ok: false, error: `repository name must not be more than ${REPOSITORY_NAME_MAX} characters` };
-    }
-    const digest = m[3] ?? null;
-    if (digest !== null) {
-        const problem = validateDigest(digest);
-        if (problem)
-            return { ok: false, error: problem };
-    }
-    return { ok: true, value: { domain: refDomain, path, tag: m[2] ?? null, digest } };
-}
-/** A more precise reason than "invalid reference format" for the common mistakes. */
-function explainInvalid(full) {
-    const at = full.indexOf("@");
-    const namePart = at === -1 ? full : full.slice(0, at);
-    const digest = at === -1 ? null : full.slice(at + 1);
-    if (digest !== null) {
-        const problem = validateDigest(digest);
-        if (problem)
-            return { error: problem };
-    }
-    const lastSlash = namePart.lastIndexOf("/");
-    const colon = namePart.indexOf(":", lastSlash + 1);
-    if (colon !== -1) {
-        const tag = namePart.slice(colon + 1);
-        if (!isValidTag(tag)) {
-            return {
-                error: `invalid tag "${tag}"`,
-                hint: "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
-            };
-        }
-    }
-    return {
-        error: "invalid reference format",
-        hint: "expected [host[:port]/]path[:tag][@sha256:digest] with lower-case path components separated by '/', as in quay.io/prometheus/node-exporter:v1.8.2",
-    };
-}
-/** The repository name without tag or digest: `docker.io/library/redis`. */
-function referenceName(ref) {
-    return ref.domain === "" ? ref.path : `${ref.domain}/${ref.path}`;
-}
-/** distribution's `String()`: `docker.io/library/redis:7.0`, `…@sha256:…`, `…:tag@sha256:…`. */
-function formatReference(ref) {
-    let s = referenceName(ref);
-    if (ref.tag !== null)
-        s += `:${ref.tag}`;
-    if (ref.digest !== null)
-        s += `@${ref.digest}`;
-    return s;
-}
-/** distribution's `FamiliarString()`: `redis:7.0`, `quay.io/org/app:1`. */
-function familiarReference(ref) {
-    let path = ref.path;
-    let domain = ref.domain;
-    if (domain === DEFAULT_DOMAIN) {
-        domain = "";
-        const rest = path.startsWith(OFFICIAL_REPO_PREFIX) ? path.slice(OFFICIAL_REPO_PREFIX.length) : null;
-        if (rest !== null && !rest.includes("/"))
-            path = rest;
-    }
-    return formatReference({ ...ref, domain, path });
-}
-
-;// CONCATENATED MODULE: ./src/tools/fetch-address.ts
-
-function canonicalHost(host) {
-    const h = host.toLowerCase();
-    return h === "index.docker.io" || h === "registry-1.docker.io" ? "docker.io" : h;
-}
-/** An endpoint URL's registry host, path prefix and scheme. */
-function parseEndpoint(endpoint) {
-    const url = new URL(endpoint);
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-        throw new Error(`upstream endpoint ${endpoint} must be an http:// or https:// URL`);
-    }
-    return {
-        registry: url.host,
-        pathPrefix: url.pathname.replace(/^\/+|\/+$/g, ""),
-        plainHttp: url.protocol === "http:",
-    };
-}
-function endpointFor(host, upstreams) {
-    const wanted = canonicalHost(host);
-    return upstreams.find((u) => u.endpoint && canonicalHost(u.host) === wanted)?.endpoint ?? null;
-}
-/** The address an image is fetched from, honouring the list's upstream endpoints. */
-function fetchAddress(reference, upstreams) {
-    const endpoint = endpointFor(reference.domain, upstreams);
-    if (!endpoint) {
-        return {
-            reference: formatReference(reference),
-            registry: reference.domain,
-            plainHttp: false,
-            viaEndpoint: false,
-        };
-    }
-    const { registry, pathPrefix, plainHttp } = parseEndpoint(endpoint);
-    const path = pathPrefix ? `${pathPrefix}/${reference.path}` : reference.path;
-    return {
-        reference: formatReference({ ...reference, domain: registry, path }),
-        registry,
-        plainHttp,
-        viaEndpoint: true,
-    };
-}
-/**
- * The address an OCI chart (`oci://host/path/name`, no version) is fetched from. Returns the `oci://`
- * reference for helm and the bare `host/path/name` for crane.
- */
-function chartFetchAddress(source, upstreams) {
-    const bare = source.replace(/^oci:\/\//, "").replace(/\/+$/, "");
-    const slash = bare.indexOf("/");
-    const host = slash < 0 ? bare : bare.slice(0, slash);
-    const path = slash < 0 ? "" : bare.slice(slash + 1);
-    const endpoint = endpointFor(host, upstreams);
-    if (!endpoint)
-        return {
-            reference: bare,
-            ociReference: `oci://${bare}`,
-            registry: host,
-            plainHttp: false,
-            viaEndpoint: false,
-        };
-    const parsed = parseEndpoint(endpoint);
-    const fetched = [parsed.registry, parsed.pathPrefix, path].filter((p) => p !== "").join("/");
-    return {
-        reference: fetched,
-        ociReference: `oci://${fetched}`,
-        registry: parsed.registry,
-        plainHttp: parsed.plainHttp,
-        viaEndpoint: true,
-    };
-}
-/**
- * Whether crane reaches this registry over plain HTTP without `--insecure`: go-containerregistry's
- * `name.Registry.Scheme()` picks http for `localhost`, `*.localhost`, `127.0.0.1`, `::1` and RFC 1918 addresses.
- */
-function craneDefaultsToHttp(registry) {
-    if (/^(::1|\[::1\](:\d{1,5})?)$/.test(registry))
-        return true;
-    const host = registry.replace(/:\d{1,5}$/, "");
-    return (host === "localhost" ||
-        host.endsWith(".localhost") ||
-        host === "127.0.0.1" ||
-        /^10\.\d+\.\d+\.\d+$/.test(host) ||
-        /^192\.168\.\d+\.\d+$/.test(host) ||
-        /^172\.(1[6-9]|2\d|3[01])\.\d+\.\d+$/.test(host));
-}
-/** Whether crane needs `--insecure` for this fetch address. */
-function craneNeedsInsecure(address) {
-    return address.plainHttp && !craneDefaultsToHttp(address.registry);
 }
 
 ;// CONCATENATED MODULE: ./src/execute/copier.ts
@@ -79219,11 +79222,6 @@ function mergeChartDiscoveries(list, found, failures = new Map()) {
     }
     const merged = addChartImages(list, ordered);
     return { list: merged.list, warnings: [...warnings, ...merged.warnings] };
-}
-/** Renders every chart version with `images: true` and adds the images it uses. */
-async function discoverChartImages(list, renderer) {
-    const { found, failures } = await renderChartImages(list.charts.filter((c) => c.images !== null), renderer);
-    return { ...mergeChartDiscoveries(list, found, failures), found };
 }
 /** `helm pull` the chart version, read its Chart.yaml, `helm template` it with the list's values. */
 function createHelmChartRenderer(options) {

@@ -17,6 +17,7 @@ import { join } from "node:path";
 const entries = [
   { src: "src/main.ts", out: "index.js" },
   { src: "src/cli.ts", out: "cli.js", executable: true },
+  { src: "src/post.ts", out: "post.js" },
 ];
 
 // The JSON Schema is generated from its one source, src/list/schema.ts (Node 24 strips the types).

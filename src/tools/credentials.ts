@@ -200,7 +200,7 @@ export async function openCredentialSession(options: CredentialSessionOptions): 
 }
 
 /**
- * For the action's post step: removes session folders a killed run left under `root` (the job's own
+ * For the action's post step (src/post.ts): removes session folders a killed run left under `root` (the job's own
  * `RUNNER_TEMP`; never a shared temp folder where another run may be working). Returns what it removed.
  */
 export function removeLeftoverSessions(root: string): string[] {

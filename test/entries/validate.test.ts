@@ -1,6 +1,6 @@
 // The bundled entries, run as processes the way a user and the runner run them.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -123,5 +123,21 @@ describe("the runtime", () => {
   it("is Node 24, what action.yml declares (runs.using: node24)", () => {
     expect(readFileSync(join(repo, "action.yml"), "utf8")).toMatch(/^ {2}using: node24$/m);
     expect(process.versions.node.split(".")[0]).toBe("24");
+  });
+});
+
+describe("the action's post step (dist/post.js)", () => {
+  it("removes credential folders an interrupted run left in RUNNER_TEMP, and nothing else", async () => {
+    const temp = mkdtempSync(join(tmpdir(), "ecr-mirror-post-"));
+    const left = join(temp, "ecr-mirror-credentials-abc123");
+    mkdirSync(join(left, "docker"), { recursive: true });
+    writeFileSync(join(left, "docker", "config.json"), '{"auths":{"r":{"auth":"QVdTOnNlY3JldA=="}}}');
+    writeFileSync(join(temp, "ecr-mirror-report.json"), "{}");
+    const r = await node([join(repo, "dist", "post.js")], {
+      env: { PATH: process.env.PATH, RUNNER_TEMP: temp },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Removed 1 credential folder(s)");
+    expect(readdirSync(temp)).toEqual(["ecr-mirror-report.json"]);
   });
 });
