@@ -3,12 +3,13 @@
  * same core the action calls, and turns results into text and exit codes
  * (0 success, 1 the list or the run failed, 2 usage error).
  */
+import { readFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type ChartImagesRecord, readChartImagesRecord } from "./charts/record.js";
 import { summaryLine } from "./execute/execute.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
-import { syncReportJson, writeSyncReport } from "./execute/sync.js";
+import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { writeOutputFolder } from "./git/output-folder.js";
 import type { MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
@@ -16,6 +17,7 @@ import type { ResyncMode } from "./plan/model.js";
 import { DEFAULT_CONFIGURATOR_IMAGE } from "./render/index.js";
 import { describeFailure } from "./report/failure.js";
 import { listSummary, listToJson } from "./report/list-json.js";
+import { formatJson, neutraliseCommands } from "./report/log-safe.js";
 import { formatPlan, planToJson } from "./report/plan.js";
 import { formatProblems } from "./report/problems.js";
 import {
@@ -27,7 +29,7 @@ import {
   type TargetConnection,
   withConfiguratorImage,
 } from "./run.js";
-import { SecretMask, upstreamCredentials } from "./tools/credentials.js";
+import { maskRunSecrets, maskUrlCredentials, SecretMask, upstreamCredentials } from "./tools/credentials.js";
 import { installCrane, installHelm, useLocalToolCache } from "./tools/install.js";
 import { InvocationCounter } from "./tools/runner.js";
 
@@ -95,7 +97,28 @@ type Values = {
   "charts-record"?: string;
 };
 
-export async function main(argv: string[], io: Io): Promise<number> {
+/** The terminal as the commands see it: every write goes through the run's mask and the log-safe sink. */
+interface Terminal extends Io {
+  env: NodeJS.ProcessEnv;
+  /** Every credential of the run (the environment's, the list's URLs', the ECR token). */
+  mask: SecretMask;
+}
+
+/**
+ * The one sink for the terminal: secrets redacted, and no line able to start a workflow command (the CLI
+ * may run in a workflow `run:` step, whose output the runner parses too). JSON output is already safe
+ * (`formatJson`), so it passes unchanged.
+ */
+function terminal(io: Io): Terminal {
+  const env = io.env ?? process.env;
+  const mask = new SecretMask(() => {});
+  maskRunSecrets(mask, env);
+  const safe = (text: string) => neutraliseCommands(mask.redact(text));
+  return { env, mask, out: (s) => io.out(safe(s)), err: (s) => io.err(safe(s)) };
+}
+
+export async function main(argv: string[], rawIo: Io): Promise<number> {
+  const io = terminal(rawIo);
   let values: Values;
   let positionals: string[];
   try {
@@ -162,11 +185,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
 async function connect(
   list: MirrorList,
   values: Values,
-  io: Io,
+  io: Terminal,
   mask: SecretMask,
   registryUrl: string | null,
 ) {
-  const env = io.env ?? process.env;
+  const env = io.env;
   const credentials = upstreamCredentials({
     dockerHubUsername: env.ECR_MIRROR_DOCKER_HUB_USERNAME ?? null,
     dockerHubToken: env.ECR_MIRROR_DOCKER_HUB_TOKEN ?? null,
@@ -186,14 +209,16 @@ async function connect(
 }
 
 /** Reads and validates the list; prints problems; null when it is invalid. */
-async function load(file: string, io: Io): Promise<MirrorList | null> {
+async function load(file: string, io: Terminal): Promise<MirrorList | null> {
+  // Credentials in URLs of the list are masked even when the list is rejected and its lines are echoed.
+  maskUrlCredentials(io.mask, await readFile(file, "utf8").catch(() => ""));
   const { list, problems } = await readMirrorList(file);
   if (problems.length > 0) io.err(`${formatProblems(problems)}\n`);
   return list;
 }
 
 /** The --charts-record file, read; a missing or malformed one is a warning on stderr and no record. */
-async function chartRecord(values: Values, io: Io): Promise<ChartImagesRecord | null> {
+async function chartRecord(values: Values, io: Terminal): Promise<ChartImagesRecord | null> {
   const path = values["charts-record"];
   if (!path) return null;
   const { record, warning } = await readChartImagesRecord(path);
@@ -204,26 +229,26 @@ async function chartRecord(values: Values, io: Io): Promise<ChartImagesRecord | 
 }
 
 /** The --resync mode, or null after printing a usage error. */
-function resyncOf(values: Values, command: string, io: Io): ResyncMode | null {
+function resyncOf(values: Values, command: string, io: Terminal): ResyncMode | null {
   const resync = values.resync ?? "missing";
   if (resync === "missing" || resync === "digest") return resync;
   io.err(`ecr-mirror ${command}: --resync is "missing" or "digest", not "${resync}"\n`);
   return null;
 }
 
-async function validate(file: string, values: Values, io: Io): Promise<number> {
+async function validate(file: string, values: Values, io: Terminal): Promise<number> {
   const list = await load(file, io);
   if (!list) return 1;
-  io.out(values.json ? `${JSON.stringify(listToJson(list), null, 2)}\n` : `${listSummary(list)}\n`);
+  io.out(values.json ? formatJson(listToJson(list), io.mask) : `${listSummary(list)}\n`);
   return 0;
 }
 
-async function plan(file: string, values: Values, io: Io): Promise<number> {
+async function plan(file: string, values: Values, io: Terminal): Promise<number> {
   const resync = resyncOf(values, "plan", io);
   if (!resync) return 2;
   const list = await load(file, io);
   if (!list) return 1;
-  const mask = new SecretMask(() => {});
+  const mask = io.mask;
   try {
     const { credentials, target } = await connect(list, values, io, mask, values["registry-url"] ?? null);
     const known = await chartRecord(values, io);
@@ -232,7 +257,7 @@ async function plan(file: string, values: Values, io: Io): Promise<number> {
       upstreamCredentials: credentials,
       charts: { mask, ...(known ? { known } : {}) },
     });
-    io.out(values.json ? `${JSON.stringify(planToJson(plan, cost), null, 2)}\n` : `${formatPlan(plan)}\n`);
+    io.out(values.json ? formatJson(planToJson(plan, cost), io.mask) : `${formatPlan(plan)}\n`);
     return 0;
   } catch (e) {
     io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
@@ -240,7 +265,7 @@ async function plan(file: string, values: Values, io: Io): Promise<number> {
   }
 }
 
-async function sync(file: string, values: Values, io: Io): Promise<number> {
+async function sync(file: string, values: Values, io: Terminal): Promise<number> {
   const resync = resyncOf(values, "sync", io);
   if (!resync) return 2;
   const concurrency = Number(values.concurrency ?? "4");
@@ -255,8 +280,8 @@ async function sync(file: string, values: Values, io: Io): Promise<number> {
   }
   const list = await load(file, io);
   if (!list) return 1;
-  const env = io.env ?? process.env;
-  const mask = new SecretMask(() => {});
+  const env = io.env;
+  const mask = io.mask;
   const counter = new InvocationCounter();
   let local: LocalRegistry | null = null;
   try {
@@ -284,8 +309,8 @@ async function sync(file: string, values: Values, io: Io): Promise<number> {
       log: (line) => io.err(`${line}\n`),
     });
     const json = syncReportJson(result.plan, result, result.cost);
-    if (values.report) await writeSyncReport(values.report, json);
-    io.out(values.json ? `${JSON.stringify(json, null, 2)}\n` : `${summaryLine(result.report)}\n`);
+    if (values.report) await writeReportFile(values.report, json, io.mask);
+    io.out(values.json ? formatJson(json, io.mask) : `${summaryLine(result.report)}\n`);
     return result.report.ok ? 0 : 1;
   } catch (e) {
     io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
@@ -295,7 +320,7 @@ async function sync(file: string, values: Values, io: Io): Promise<number> {
   }
 }
 
-async function render(file: string, values: Values, io: Io): Promise<number> {
+async function render(file: string, values: Values, io: Terminal): Promise<number> {
   if (!values.out) {
     io.err("ecr-mirror render: --out DIR is required (for example --out deploy/ecr-mirror)\n");
     return 2;
@@ -307,7 +332,7 @@ async function render(file: string, values: Values, io: Io): Promise<number> {
   }
   const listed = await load(file, io);
   if (!listed) return 1;
-  const mask = new SecretMask(() => {});
+  const mask = io.mask;
   try {
     const configured = withConfiguratorImage(
       listed,
@@ -367,7 +392,7 @@ async function render(file: string, values: Values, io: Io): Promise<number> {
   }
 }
 
-async function tools(names: string[], io: Io): Promise<number> {
+async function tools(names: string[], io: Terminal): Promise<number> {
   const wanted = names.length === 0 ? ["crane", "helm"] : names;
   const unknown = wanted.filter((n) => n !== "crane" && n !== "helm");
   if (unknown.length > 0) {
@@ -375,7 +400,7 @@ async function tools(names: string[], io: Io): Promise<number> {
     return 2;
   }
   try {
-    useLocalToolCache(io.env ?? process.env);
+    useLocalToolCache(io.env);
     for (const name of wanted) {
       const install = name === "crane" ? installCrane : installHelm;
       const installed = await install({ log: (l) => io.err(`${l}\n`) });
@@ -383,7 +408,7 @@ async function tools(names: string[], io: Io): Promise<number> {
     }
     return 0;
   } catch (e) {
-    io.err(`ecr-mirror: ${describeFailure(e, new SecretMask(() => {}))}\n`);
+    io.err(`ecr-mirror: ${describeFailure(e, io.mask)}\n`);
     return 1;
   }
 }

@@ -2,12 +2,12 @@
  * The action entry (dist/index.js). Thin: inputs are read once, the core runs, and results become
  * annotations, outputs, the job summary and the step's status. Bad input never shows a stack trace.
  */
-import { writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import * as core from "@actions/core";
 import { CHART_IMAGES_FILE, type ChartImagesRecord, readChartImagesRecord } from "./charts/record.js";
 import { STEP_OUTCOMES } from "./execute/execute.js";
-import { syncReportJson, writeSyncReport } from "./execute/sync.js";
+import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { commitBack, commitBackOutputs } from "./git/commit-back.js";
 import { readEventFacts } from "./git/event.js";
 import { outputFolderPath, writeOutputFolder } from "./git/output-folder.js";
@@ -17,6 +17,7 @@ import { readMirrorList } from "./list/read.js";
 import type { Plan } from "./plan/model.js";
 import { describeFailure } from "./report/failure.js";
 import { listSummary } from "./report/list-json.js";
+import { neutraliseCommands } from "./report/log-safe.js";
 import { formatPlan, planMarkdown, planToJson } from "./report/plan.js";
 import { type Annotation, formatProblems, problemAnnotations } from "./report/problems.js";
 import { syncSummaryMarkdown } from "./report/sync-summary.js";
@@ -29,14 +30,32 @@ import {
   type TargetConnection,
   withConfiguratorImage,
 } from "./run.js";
-import { SecretMask, upstreamCredentials } from "./tools/credentials.js";
+import { maskRunSecrets, maskUrlCredentials, SecretMask, upstreamCredentials } from "./tools/credentials.js";
+
+/** Every credential of the run: registered with the runner's masker and redacted from every line and file. */
+const runMask = new SecretMask((s) => core.setSecret(s));
+
+/**
+ * The one sink for data-derived text in the log (list values, upstream answers, tool output): secrets
+ * redacted, and no line able to start a workflow command. `core.info` prints raw text; annotations,
+ * `core.debug` and `setFailed` are escaped by @actions/core itself.
+ */
+function info(text: string): void {
+  core.info(neutraliseCommands(runMask.redact(text)));
+}
+
+/** The job summary, secrets redacted (the Markdown escapes its table cells itself). */
+async function writeSummary(markdown: string): Promise<void> {
+  await core.summary.addRaw(runMask.redact(markdown)).write();
+}
 
 function annotate(annotations: readonly Annotation[]): void {
   for (const a of annotations) {
     const props = { title: a.title, file: a.file, startLine: a.line, startColumn: a.column };
-    if (a.severity === "error") core.error(a.message, props);
-    else if (a.severity === "warning") core.warning(a.message, props);
-    else core.notice(a.message, props);
+    const message = runMask.redact(a.message);
+    if (a.severity === "error") core.error(message, props);
+    else if (a.severity === "warning") core.warning(message, props);
+    else core.notice(message, props);
   }
 }
 
@@ -46,10 +65,12 @@ async function loadList(inputs: Inputs): Promise<{ list: MirrorList | null; show
   const path = isAbsolute(inputs.mirrorFile) ? inputs.mirrorFile : resolve(workspace, inputs.mirrorFile);
   // Annotations attach to lines only with a path relative to the repository root.
   const shown = relative(workspace, path) || inputs.mirrorFile;
+  // Credentials in URLs of the list are masked even when the list is rejected and its lines are echoed.
+  maskUrlCredentials(runMask, await readFile(path, "utf8").catch(() => ""));
   const { list, problems } = await core.group(`Validate ${shown}`, async () => {
     const result = await readMirrorList(path, shown);
-    if (result.problems.length > 0) core.info(formatProblems(result.problems));
-    if (result.list) core.info(listSummary(result.list));
+    if (result.problems.length > 0) info(formatProblems(result.problems));
+    if (result.list) info(listSummary(result.list));
     return result;
   });
   annotate(problemAnnotations(problems, shown));
@@ -100,7 +121,7 @@ async function loadChartRecord(inputs: Inputs, list: MirrorList): Promise<ChartI
   );
   if (warning) core.warning(warning, { title: "Chart images record ignored" });
   if (record)
-    core.info(
+    info(
       `Chart images record: ${record.charts.length} chart version(s) in ${join(inputs.renderDir, CHART_IMAGES_FILE)}`,
     );
   return record;
@@ -137,15 +158,15 @@ async function plan(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
       upstreamCredentials: credentials,
       charts: { mask, ...(known ? { known } : {}) },
     });
-    core.info(formatPlan(r.plan));
+    info(formatPlan(r.plan));
     return r;
   });
   annotate(planAnnotations(result, shown));
   const planFile = join(process.env.RUNNER_TEMP ?? process.cwd(), "ecr-mirror-plan.json");
-  writeFileSync(planFile, `${JSON.stringify(planToJson(result, cost), null, 2)}\n`);
+  await writeReportFile(planFile, planToJson(result, cost), mask);
   core.setOutput("plan-file", planFile);
   for (const [action, n] of Object.entries(result.summary)) core.setOutput(action, n);
-  await core.summary.addRaw(planMarkdown(result)).write();
+  await writeSummary(planMarkdown(result));
 }
 
 async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: SecretMask): Promise<void> {
@@ -165,31 +186,32 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
     crane: inputs.crane,
     helm: inputs.helm,
     concurrency: inputs.concurrency,
-    log: (line) => core.info(line),
+    log: info,
     debug: (line) => core.debug(line),
     group: (name, work) => core.group(name, work),
   });
-  await core.group("Plan", async () => core.info(formatPlan(result.plan)));
+  await core.group("Plan", async () => info(formatPlan(result.plan)));
   annotate(planAnnotations(result.plan, shown));
   // Failed steps as errors on their mirror-list lines: the first ten, then a count (GitHub shows ten per step).
   const failures = result.report.failures;
   for (const f of failures.slice(0, 10)) {
-    core.error(`${f.source ?? f.repository} -> ${f.repository}:${f.tag ?? ""}: ${f.error ?? "failed"}`, {
-      title: "ecr-mirror sync failed",
-      file: shown,
-      ...(f.location ? { startLine: f.location.line, startColumn: f.location.column } : {}),
-    });
+    core.error(
+      runMask.redact(`${f.source ?? f.repository} -> ${f.repository}:${f.tag ?? ""}: ${f.error ?? "failed"}`),
+      {
+        title: "ecr-mirror sync failed",
+        file: shown,
+        ...(f.location ? { startLine: f.location.line, startColumn: f.location.column } : {}),
+      },
+    );
   }
   if (failures.length > 10) core.notice(`${failures.length - 10} more failed step(s): see the report`);
   const reportPath = inputs.reportPath
     ? resolve(process.env.GITHUB_WORKSPACE ?? process.cwd(), inputs.reportPath)
     : join(process.env.RUNNER_TEMP ?? process.cwd(), "ecr-mirror-report.json");
-  await writeSyncReport(reportPath, syncReportJson(result.plan, result, result.cost));
+  await writeReportFile(reportPath, syncReportJson(result.plan, result, result.cost), mask);
   core.setOutput("report-path", reportPath);
   for (const outcome of STEP_OUTCOMES) core.setOutput(outcome, result.report.counts[outcome]);
-  await core.summary
-    .addRaw(syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }))
-    .write();
+  await writeSummary(syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }));
   if (inputs.renderDir && configurator) {
     // The planned list: chart ranges resolved, images found in charts (and their upstreams) added.
     await nodeConfiguration(
@@ -239,7 +261,7 @@ async function nodeConfiguration(
     core.setOutput("render-dir", renderDir);
     if (inputs.commitBack === "none") {
       await writeOutputFolder(workspace, outputFolderPath(renderDir), rendered.files);
-      core.info(`Wrote ${rendered.files.length} files to ${renderDir} (commit-back: none).`);
+      info(`Wrote ${rendered.files.length} files to ${renderDir} (commit-back: none).`);
       core.setOutput("commit-back", "none");
       return;
     }
@@ -254,19 +276,21 @@ async function nodeConfiguration(
       serverUrl: process.env.GITHUB_SERVER_URL ?? "https://github.com",
       apiUrl: process.env.GITHUB_API_URL ?? "https://api.github.com",
       repository: process.env.GITHUB_REPOSITORY ?? "",
-      mask: (secret) => core.setSecret(secret),
-      log: (line) => core.info(line),
+      mask: (secret) => runMask.add(secret),
+      log: info,
     });
     const outputs = commitBackOutputs(result);
     core.setOutput("commit-back", outputs.outcome);
     for (const [name, value] of Object.entries(outputs)) if (name !== "outcome") core.setOutput(name, value);
-    core.info(`Commit-back: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`);
+    info(`Commit-back: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`);
   });
 }
 
 async function run(): Promise<void> {
+  // First: every credential in the environment and the inputs, masked before anything could print it.
+  maskRunSecrets(runMask, process.env);
+  const mask = runMask;
   const inputs = readInputs();
-  const mask = new SecretMask((s) => core.setSecret(s));
   const { list, shown } = await loadList(inputs);
   if (!list) return;
   core.setOutput("images", list.images.length);

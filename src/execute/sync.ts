@@ -10,6 +10,7 @@ import type { ECRClient } from "@aws-sdk/client-ecr";
 import type { ChartEntry, MirrorList } from "../list/model.js";
 import { DistributionClient } from "../observe/distribution.js";
 import type { Plan } from "../plan/model.js";
+import { formatJson } from "../report/log-safe.js";
 import { Crane } from "../tools/crane.js";
 import { openCredentialSession, type RegistryCredential, type SecretMask } from "../tools/credentials.js";
 import { Helm } from "../tools/helm.js";
@@ -205,7 +206,11 @@ export function syncReportJson(
   };
 }
 
-export async function writeSyncReport(path: string, json: unknown): Promise<void> {
+/**
+ * Writes a JSON report (the sync report, the plan file) through the run's mask: every string redacted, and
+ * no line that could start a workflow command when a later step prints the file (`formatJson`).
+ */
+export async function writeReportFile(path: string, json: unknown, mask: SecretMask): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, `${JSON.stringify(json, null, 2)}\n`);
+  await writeFile(path, formatJson(json, mask));
 }

@@ -24,6 +24,7 @@ import {
   repositoryNameProblem,
   type TargetType,
 } from "./naming.js";
+import { quote } from "./quote.js";
 import {
   formatReference,
   isValidDomain,
@@ -208,7 +209,7 @@ function readTarget(node: Node | undefined, problems: Problems): Target {
     } else if (!isValidDomain(registry)) {
       problems.error(
         problems.locate(registryNode),
-        `target.registry "${registry}" is not a registry host`,
+        `target.registry ${quote(registry)} is not a registry host`,
         "expected host[:port], e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com",
       );
       registry = null;
@@ -273,9 +274,12 @@ function readRepositorySettings(node: Node | undefined, problems: Problems): Rep
       const k = isScalar(pair.key) ? String(pair.key.value) : "";
       const v = str(pair.value);
       if (k.length < 1 || k.length > 128)
-        problems.error(problems.locate(pair.key), `resource tag key "${k}" must be 1 to 128 characters`);
+        problems.error(problems.locate(pair.key), `resource tag key ${quote(k)} must be 1 to 128 characters`);
       else if (k.toLowerCase().startsWith("aws:"))
-        problems.error(problems.locate(pair.key), `resource tag key "${k}" uses the reserved prefix aws:`);
+        problems.error(
+          problems.locate(pair.key),
+          `resource tag key ${quote(k)} uses the reserved prefix aws:`,
+        );
       if (v !== undefined) tags[k] = v;
     }
   }
@@ -315,7 +319,7 @@ function readPolicy(
   if (typeof value !== "object" || value === null || Array.isArray(value) || !(requiredKey in value)) {
     problems.error(
       problems.locate(node),
-      `${name} has no "${requiredKey}"`,
+      `${name} has no ${quote(requiredKey)}`,
       name === "lifecyclePolicy"
         ? "an ECR lifecycle policy is { rules: [ … ] }"
         : 'an IAM policy document is { Version: "2012-10-17", Statement: [ … ] }',
@@ -334,7 +338,7 @@ function readUpstreams(node: Node | undefined, target: Target, problems: Problem
     if (/^[a-z]+:\/\//i.test(host)) {
       problems.error(
         keyLoc,
-        `upstream "${host}" is a URL; upstreams are keyed by registry host`,
+        `upstream ${quote(host)} is a URL; upstreams are keyed by registry host`,
         `write "${host.replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "")}"`,
       );
       continue;
@@ -342,7 +346,7 @@ function readUpstreams(node: Node | undefined, target: Target, problems: Problem
     if (!isValidDomain(host)) {
       problems.error(
         keyLoc,
-        `upstream "${host}" is not a registry host`,
+        `upstream ${quote(host)} is not a registry host`,
         "expected host[:port] as image names carry it, e.g. quay.io or registry.k8s.io",
       );
       continue;
@@ -362,8 +366,8 @@ function readUpstreams(node: Node | undefined, target: Target, problems: Problem
     if (prefixProblem) {
       problems.error(
         problems.locate(prefixNode ?? pair.key),
-        `upstream ${host} cannot land under "${prefix}": ${prefixProblem}`,
-        `give it a prefix of its own: upstreams: { "${host}": { prefix: "${target.imagePrefix}/${host
+        `upstream ${host} cannot land under ${quote(prefix)}: ${prefixProblem}`,
+        `give it a prefix of its own: upstreams: { ${quote(host)}: { prefix: "${target.imagePrefix}/${host
           .replace(/[^a-z0-9.]+/gi, "-")
           .replace(/^-|-$/g, "")
           .toLowerCase()}" } }`,
@@ -469,7 +473,7 @@ function readImages(
     if (!parsed.ok) {
       problems.error(
         problems.locate(sourceNode),
-        `invalid image reference "${source}": ${parsed.error}`,
+        `invalid image reference ${quote(source)}: ${parsed.error}`,
         parsed.hint,
       );
       continue;
@@ -485,20 +489,20 @@ function readImages(
         if (!isValidTag(t.value)) {
           problems.error(
             problems.locate(t.node),
-            `invalid tag "${t.value}"`,
+            `invalid tag ${quote(t.value)}`,
             "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
           );
         } else wanted.push({ tag: t.value, digest: null, node: t.node });
       }
       for (const d of strings(get(item, "digests"))) {
         const problem = validateDigest(d.value);
-        if (problem) problems.error(problems.locate(d.node), `invalid digest "${d.value}": ${problem}`);
+        if (problem) problems.error(problems.locate(d.node), `invalid digest ${quote(d.value)}: ${problem}`);
         else wanted.push({ tag: null, digest: d.value, node: d.node });
       }
       if (ref.tag !== null && get(item, "tags")) {
         problems.error(
           problems.locate(sourceNode),
-          `source "${source}" carries a tag and the entry also lists tags`,
+          `source ${quote(source)} carries a tag and the entry also lists tags`,
           "put every tag in tags: and leave the source without one",
         );
       }
@@ -506,7 +510,7 @@ function readImages(
     if (wanted.length === 0) {
       problems.error(
         problems.locate(sourceNode),
-        `"${source}" names no tag or digest`,
+        `${quote(source)} names no tag or digest`,
         isObject
           ? 'add tags: ["1.2.3"] or digests: ["sha256:…"]'
           : `write "${source}:<tag>" (ecr-mirror never assumes :latest; write :latest if you mean it)`,
@@ -526,10 +530,10 @@ function readImages(
       problems.error(
         problems.locate(sourceNode),
         hostIsTheProblem
-          ? `"${ref.domain}" cannot be nested in an ECR repository name: ${nameProblem}`
-          : `"${source}" cannot land in the target: ${nameProblem}`,
+          ? `${quote(ref.domain)} cannot be nested in an ECR repository name: ${nameProblem}`
+          : `${quote(source)} cannot land in the target: ${nameProblem}`,
         hostIsTheProblem
-          ? `give the upstream a prefix of its own: upstreams: { "${ref.domain}": { prefix: "${target.imagePrefix}/${ref.domain
+          ? `give the upstream a prefix of its own: upstreams: { ${quote(ref.domain)}: { prefix: "${target.imagePrefix}/${ref.domain
               .replace(/[^a-zA-Z0-9.]+/g, "-")
               .replace(/^-|-$/g, "")
               .toLowerCase()}" } }`
@@ -611,7 +615,7 @@ function readCharts(
       ) {
         problems.error(
           problems.locate(sourceNode),
-          `invalid OCI chart reference "${raw}"${parsed.ok ? ": it names no registry host" : `: ${parsed.error}`}`,
+          `invalid OCI chart reference ${quote(raw)}${parsed.ok ? ": it names no registry host" : `: ${parsed.error}`}`,
           "expected oci://host/path/name, e.g. oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack",
         );
         continue;
@@ -619,7 +623,7 @@ function readCharts(
       if (parsed.value.tag !== null || parsed.value.digest !== null) {
         problems.error(
           problems.locate(sourceNode),
-          `the OCI chart reference "${raw}" carries a version`,
+          `the OCI chart reference ${quote(raw)} carries a version`,
           "leave the version out of source and list it under versions:",
         );
         continue;
@@ -629,7 +633,7 @@ function readCharts(
       if (name !== undefined && name !== last) {
         problems.error(
           problems.locate(nameNode),
-          `name "${name}" differs from the chart named by the OCI reference ("${last}")`,
+          `name ${quote(name)} differs from the chart named by the OCI reference (${quote(last)})`,
           "remove name: for OCI charts, or use target: to store it under another name",
         );
         continue;
@@ -643,7 +647,7 @@ function readCharts(
       } catch {
         problems.error(
           problems.locate(sourceNode),
-          `"${raw}" is not a URL`,
+          `${quote(raw)} is not a URL`,
           "expected an HTTP chart repository URL or oci://host/path/name",
         );
         continue;
@@ -734,7 +738,7 @@ function readCharts(
       if (!parsed.ok) {
         problems.error(
           problems.locate(rangeNode),
-          `version range "${range}" is not valid: ${parsed.error}`,
+          `version range ${quote(range)} is not valid: ${parsed.error}`,
           'write it as helm reads --version: ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2.0", "4.x"',
         );
       } else if (!clashes(problems.locate(rangeNode))) {
@@ -756,16 +760,19 @@ function readCharts(
       if (!CHART_VERSION.test(v.value)) {
         problems.error(
           location,
-          `chart version "${v.value}" is not a semantic version`,
+          `chart version ${quote(v.value)} is not a semantic version`,
           parseConstraint(v.value).ok
-            ? `versions: lists exact versions; for a range write versionRange: "${v.value}"`
+            ? `versions: lists exact versions; for a range write versionRange: ${quote(v.value)}`
             : "Helm chart versions are SemVer 2, e.g. 4.11.3 or 1.0.0-rc.1",
         );
         continue;
       }
       const tag = chartTag(v.value);
       if (!isValidTag(tag)) {
-        problems.error(location, `chart version "${v.value}" cannot be stored as an OCI tag ("${tag}")`);
+        problems.error(
+          location,
+          `chart version ${quote(v.value)} cannot be stored as an OCI tag (${quote(tag)})`,
+        );
         continue;
       }
       const entry: ChartEntry = { kind, source, name, repository, version: v.value, tag, location, images };

@@ -3,6 +3,7 @@
  * (`ParseNormalizedNamed`, regexp.go, normalize.go; go-digest for digests). Pure functions.
  */
 import type { ImageReference } from "./model.js";
+import { quote } from "./quote.js";
 
 const alphanumeric = "[a-z0-9]+";
 const separator = "(?:[._]|__|[-]+)";
@@ -47,7 +48,7 @@ export function validateDigest(digest: string): string | null {
   const encoded = digest.slice(i + 1);
   const length = DIGEST_ALGORITHMS[algorithm];
   if (length === undefined)
-    return `unsupported digest algorithm "${algorithm}" (use sha256, sha384 or sha512)`;
+    return `unsupported digest algorithm ${quote(algorithm)} (use sha256, sha384 or sha512)`;
   if (encoded.length !== length)
     return `invalid ${algorithm} digest length: ${encoded.length} hex characters, expected ${length}`;
   if (!/^[a-f0-9]+$/.test(encoded))
@@ -146,7 +147,7 @@ function explainInvalid(full: string): { error: string; hint?: string } {
     const tag = namePart.slice(colon + 1);
     if (!isValidTag(tag)) {
       return {
-        error: `invalid tag "${tag}"`,
+        error: `invalid tag ${quote(tag)}`,
         hint: "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
       };
     }

@@ -4,6 +4,7 @@
  * schema.ts documents; a test holds it in agreement with a full JSON-Schema validator.
  */
 import { isMap, isPair, isScalar, isSeq, type Node, type Pair } from "yaml";
+import { quote } from "./quote.js";
 
 export interface StructureProblem {
   offset: number;
@@ -56,7 +57,7 @@ const typeWords: Record<string, string> = {
 
 function describeFound(node: unknown): string {
   const t = nodeType(node);
-  if (t === "string") return JSON.stringify((node as { value: string }).value);
+  if (t === "string") return quote((node as { value: string }).value);
   if (isScalar(node) && t !== "null") return `${typeWords[t]} (${String(node.value)})`;
   return typeWords[t] ?? t;
 }
@@ -102,7 +103,8 @@ function typeMatches(expected: string | readonly string[], actual: NodeType, nod
 
 function joinPath(path: string, key: string | number): string {
   if (typeof key === "number") return `${path}[${key}]`;
-  return path ? `${path}.${key}` : key;
+  const shown = /^[\w.-]+$/.test(key) ? key : quote(key);
+  return path ? `${path}.${shown}` : shown;
 }
 
 function where(path: string): string {
@@ -171,7 +173,7 @@ export function validateStructure(root: unknown, schema: SchemaNode, rootOffset 
       } else if (s.pattern !== undefined && !new RegExp(s.pattern).test(value)) {
         problems.push({
           offset: at,
-          message: `${path}: "${value}" is not valid`,
+          message: `${path}: ${quote(value)} is not valid`,
           ...(s.description ? { hint: s.description } : {}),
         });
       }
@@ -217,16 +219,16 @@ export function validateStructure(root: unknown, schema: SchemaNode, rootOffset 
           const suggestion = closest(key, Object.keys(props));
           problems.push({
             offset: keyAt,
-            message: `unknown key "${key}"${where(path)}`,
+            message: `unknown key ${quote(key)}${where(path)}`,
             hint: suggestion
-              ? `did you mean "${suggestion}"?`
+              ? `did you mean ${quote(suggestion)}?`
               : `allowed keys: ${Object.keys(props).join(", ")}`,
           });
         }
       }
       for (const key of s.required ?? []) {
         if (!present.has(key)) {
-          problems.push({ offset: at, message: `${path || "the file"}: missing required key "${key}"` });
+          problems.push({ offset: at, message: `${path || "the file"}: missing required key ${quote(key)}` });
         }
       }
     }

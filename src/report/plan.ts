@@ -5,6 +5,7 @@
 import type { ChartEntry, ImageEntry } from "../list/model.js";
 import type { Plan, Step, StepAction } from "../plan/model.js";
 import { STEP_ACTIONS } from "../plan/model.js";
+import { markdownCell } from "./log-safe.js";
 
 export interface PlanCost {
   ecr: Record<string, number>;
@@ -114,9 +115,7 @@ export function formatPlan(plan: Plan): string {
   return lines.join("\n");
 }
 
-function cell(text: string): string {
-  return text.replaceAll("|", "\\|").replaceAll("\n", " ");
-}
+const cell = markdownCell;
 
 /** GitHub rejects a step summary over 1 MiB; stay well under it. */
 export const SUMMARY_BUDGET_BYTES = 900 * 1024;
@@ -124,7 +123,7 @@ export const SUMMARY_BUDGET_BYTES = 900 * 1024;
 /** Markdown for the job summary: counts, then a table of steps (changes first), truncated with a count. */
 export function planMarkdown(plan: Plan, budget = SUMMARY_BUDGET_BYTES): string {
   const head = [
-    `### ecr-mirror plan for \`${plan.registry}\``,
+    `### ecr-mirror plan for \`${cell(plan.registry)}\``,
     "",
     "| create repository | copy | update | blocked | present | delete |",
     "| ---: | ---: | ---: | ---: | ---: | ---: |",

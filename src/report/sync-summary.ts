@@ -2,14 +2,14 @@
  * The sync as a job summary (Markdown): the counts, then the failed, blocked and changed steps, kept under
  * GitHub's 1 MiB step-summary limit by cutting the table and saying how many rows were left out. Pure.
  */
+
 import { describeStep, type ExecutionReport, formatSeconds, type StepReport } from "../execute/execute.js";
+import { markdownCell } from "./log-safe.js";
 
 /** GitHub refuses a step summary above 1 MiB; stay well below it. */
 export const SUMMARY_BUDGET = 512 * 1024;
 
-function cell(text: string): string {
-  return text.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
-}
+const cell = markdownCell;
 
 function row(step: StepReport): string {
   const where = step.location ? `${step.location.file}:${step.location.line}` : "";
@@ -35,7 +35,7 @@ export function syncSummaryMarkdown(
   const lines = [
     `## ecr-mirror sync ${report.ok ? "✅" : "❌"}`,
     "",
-    `Target \`${report.registry}\`: **${c.copied} copied**, **${c.updated} updated**, ${c.present} present, ` +
+    `Target \`${cell(report.registry)}\`: **${c.copied} copied**, **${c.updated} updated**, ${c.present} present, ` +
       `**${c.failed} failed**, ${c.blocked} blocked, ${c.created} repositories created, ${c.deleted} deleted ` +
       `in ${formatSeconds(report.durationMs)}.`,
   ];
