@@ -37,22 +37,30 @@ const runMask = new SecretMask((s) => core.setSecret(s));
 
 /**
  * The one sink for data-derived text in the log (list values, upstream answers, tool output): secrets
- * redacted, and no line able to start a workflow command. `core.info` prints raw text; annotations,
- * `core.debug` and `setFailed` are escaped by @actions/core itself.
+ * redacted, and no line able to start a workflow command. `core.info` prints raw text; `core.debug` escapes
+ * its data (the tool output it carries is redacted by the tool runner).
  */
 function info(text: string): void {
-  core.info(neutraliseCommands(runMask.redact(text)));
+  core.info(safe(text));
 }
 
-/** The job summary, secrets redacted (the Markdown escapes its table cells itself). */
+/**
+ * Data-derived text as any log line may carry it: secrets redacted, commands defanged. Annotation and failure
+ * messages go through it too: @actions/core escapes their line breaks, and this also keeps the legacy `##[`.
+ */
+function safe(text: string): string {
+  return neutraliseCommands(runMask.redact(text));
+}
+
+/** The job summary, secrets redacted and commands defanged (a later step may print it; cells escape themselves). */
 async function writeSummary(markdown: string): Promise<void> {
-  await core.summary.addRaw(runMask.redact(markdown)).write();
+  await core.summary.addRaw(safe(markdown)).write();
 }
 
 function annotate(annotations: readonly Annotation[]): void {
   for (const a of annotations) {
     const props = { title: a.title, file: a.file, startLine: a.line, startColumn: a.column };
-    const message = runMask.redact(a.message);
+    const message = safe(a.message);
     if (a.severity === "error") core.error(message, props);
     else if (a.severity === "warning") core.warning(message, props);
     else core.notice(message, props);
@@ -119,7 +127,7 @@ async function loadChartRecord(inputs: Inputs, list: MirrorList): Promise<ChartI
   const { record, warning } = await readChartImagesRecord(
     resolve(workspace, inputs.renderDir, CHART_IMAGES_FILE),
   );
-  if (warning) core.warning(warning, { title: "Chart images record ignored" });
+  if (warning) core.warning(safe(warning), { title: "Chart images record ignored" });
   if (record)
     info(
       `Chart images record: ${record.charts.length} chart version(s) in ${join(inputs.renderDir, CHART_IMAGES_FILE)}`,
@@ -187,7 +195,7 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
     helm: inputs.helm,
     concurrency: inputs.concurrency,
     log: info,
-    debug: (line) => core.debug(line),
+    debug: (line) => core.debug(safe(line)),
     group: (name, work) => core.group(name, work),
   });
   await core.group("Plan", async () => info(formatPlan(result.plan)));
@@ -196,7 +204,7 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
   const failures = result.report.failures;
   for (const f of failures.slice(0, 10)) {
     core.error(
-      runMask.redact(`${f.source ?? f.repository} -> ${f.repository}:${f.tag ?? ""}: ${f.error ?? "failed"}`),
+      safe(`${f.source ?? f.repository} -> ${f.repository}:${f.tag ?? ""}: ${f.error ?? "failed"}`),
       {
         title: "ecr-mirror sync failed",
         file: shown,
@@ -227,10 +235,12 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
   }
   if (!result.report.ok) {
     core.setFailed(
-      `${failures.length} step${failures.length === 1 ? "" : "s"} failed: ${failures
-        .slice(0, 3)
-        .map((f) => f.source ?? f.repository)
-        .join(", ")}${failures.length > 3 ? ", ..." : ""}`,
+      safe(
+        `${failures.length} step${failures.length === 1 ? "" : "s"} failed: ${failures
+          .slice(0, 3)
+          .map((f) => f.source ?? f.repository)
+          .join(", ")}${failures.length > 3 ? ", ..." : ""}`,
+      ),
     );
   }
 }
@@ -250,9 +260,11 @@ async function nodeConfiguration(
   });
   if (!rendered.ok) {
     for (const p of rendered.problems)
-      core.error(`${p.message} ${p.hint}`, { title: "Node configuration not rendered" });
+      core.error(safe(`${p.message} ${p.hint}`), { title: "Node configuration not rendered" });
     core.setFailed(
-      `the node configuration could not be rendered: ${rendered.problems.map((p) => p.message).join(" ")}`,
+      safe(
+        `the node configuration could not be rendered: ${rendered.problems.map((p) => p.message).join(" ")}`,
+      ),
     );
     return;
   }
@@ -299,14 +311,14 @@ async function run(): Promise<void> {
     if (inputs.mode === "plan") await plan(inputs, list, shown, mask);
     else if (inputs.mode === "sync") await sync(inputs, list, shown, mask);
   } catch (e) {
-    core.setFailed(describeFailure(e, mask));
+    core.setFailed(safe(describeFailure(e, mask)));
   }
 }
 
 run().catch((e: unknown) => {
-  if (e instanceof InputError) core.setFailed(e.message);
+  if (e instanceof InputError) core.setFailed(safe(e.message));
   else
     core.setFailed(
-      `ecr-mirror failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+      safe(`ecr-mirror failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
     );
 });
