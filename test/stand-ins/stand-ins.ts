@@ -49,6 +49,8 @@ export interface InvocationRecord {
   exitCode: number;
   durationMs: number;
   startedAt: string;
+  /** The environment the process got: each name with the first 16 hex of the SHA-256 of its value. */
+  env: Record<string, string>;
 }
 
 /** The records a STANDIN_LOG file holds, oldest first (empty when the file does not exist). */

@@ -145,6 +145,12 @@ export async function runStandIn(tool, contract, argv, handlers) {
     } else {
       process.stderr.write(`Error: ${error.message}\n`);
       exitCode = 1;
+      // TEST-ONLY, not real crane or helm behaviour: a tool that prints its whole environment when it fails,
+      // so the canary test can see where a credential handed to a child process would end up.
+      if (process.env.STANDIN_PRINT_ENV_ON_FAILURE === "1") {
+        const env = Object.fromEntries(Object.entries(process.env).sort(([a], [b]) => a.localeCompare(b)));
+        process.stderr.write(`stand-in environment: ${JSON.stringify(env)}\n`);
+      }
     }
   } finally {
     invocation.finish(exitCode);

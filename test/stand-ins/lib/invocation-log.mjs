@@ -1,6 +1,14 @@
 // One JSON line per stand-in invocation, appended to the file named by STANDIN_LOG: argv
-// (password values redacted), cwd, exit code, duration. Never stdin, never a password.
+// (password values redacted), cwd, exit code, duration, and the environment the process got as names with a
+// hash of each value (so a test can tell which values reached the tool without the log holding them).
+// Never stdin, never a password.
+import { createHash } from "node:crypto";
 import { appendFileSync } from "node:fs";
+
+/** First 16 hex characters of the SHA-256 of `value`: what the invocation log keeps of an environment value. */
+export function envValueHash(value) {
+  return createHash("sha256").update(value).digest("hex").slice(0, 16);
+}
 
 const SECRET_FLAGS = new Set(["-p", "--password"]);
 
@@ -39,6 +47,12 @@ export function startInvocationLog(tool, argv) {
         exitCode,
         durationMs: Date.now() - started,
         startedAt: new Date(started).toISOString(),
+        env: Object.fromEntries(
+          Object.entries(process.env)
+            .filter(([, v]) => v !== undefined)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([k, v]) => [k, envValueHash(v)]),
+        ),
       };
       appendFileSync(process.env.STANDIN_LOG, `${JSON.stringify(entry)}\n`);
     },
