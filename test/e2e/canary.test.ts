@@ -19,7 +19,7 @@ import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { pushImage } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { REAL_TOOLS, readInvocationLog } from "../stand-ins/stand-ins.js";
-import { type ActionRun, listFiles, runAction, toolCacheWithCrane } from "./bundle.js";
+import { type ActionRun, CLI, listFiles, runAction, runNode, toolCacheWithCrane } from "./bundle.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -286,5 +286,41 @@ describe("the canary", () => {
       for (const [variable, hash] of Object.entries(r.env))
         if (planted.has(hash)) reached.push(`${planted.get(hash)} as ${variable} in ${r.tool} ${r.argv[0]}`);
     expect(reached).toEqual([]);
+  });
+
+  it("the CLI: nothing planted in stdout (--json), stderr, the --report file or its temporary folder", async () => {
+    const temp = await mkdtemp(join(root, "cli-temp-"));
+    const reportPath = join(temp, "report.json");
+    const env = {
+      ...stepEnv(),
+      RUNNER_TEMP: temp,
+      ECR_MIRROR_DOCKER_HUB_USERNAME: DOCKER_HUB_USER,
+      ECR_MIRROR_DOCKER_HUB_TOKEN: CANARY.dockerHubToken,
+      ECR_MIRROR_REGISTRY_CREDENTIALS: `ghcr.io ${REGCRED_USER} ${CANARY.registryCredentialsToken}`,
+      ECR_MIRROR_TARGET_USERNAME: "canarytarget",
+      ECR_MIRROR_TARGET_PASSWORD: CANARY.registryPassword,
+      HTTPS_PROXY: `http://${URL_USER}:${CANARY.urlPassword}@proxy.invalid:3128`,
+      NO_PROXY: "127.0.0.1,localhost",
+    };
+    const runsOfCli = [
+      await runNode(CLI, ["sync", "mirrors-failing.yaml", "--json", "--report", reportPath], env, workspace),
+      await runNode(CLI, ["sync", "mirrors-failing.yaml"], env, workspace),
+      await runNode(CLI, ["plan", "mirrors-url.yaml"], env, workspace),
+    ];
+    expect(runsOfCli[0]!.code, runsOfCli[0]!.stderr).toBe(1);
+    const error: string = JSON.parse(runsOfCli[0]!.stdout).steps.find(
+      (s: { outcome: string }) => s.outcome === "failed",
+    ).error;
+    expect(error).toContain("stand-in environment:");
+    const places = runsOfCli.flatMap((r, i) => [
+      { where: `cli ${i + 1} stdout`, text: r.stdout },
+      { where: `cli ${i + 1} stderr`, text: r.stderr },
+    ]);
+    for (const file of listFiles(temp)) places.push({ where: file, text: readFileSync(file, "latin1") });
+    expect(places.some((p) => p.where === reportPath)).toBe(true);
+    const leaks: string[] = [];
+    for (const { where, text } of places)
+      for (const { name, value } of forms()) if (text.includes(value)) leaks.push(`${name} in ${where}`);
+    expect(leaks).toEqual([]);
   });
 });
