@@ -1,14 +1,17 @@
 /** The terminal entry (dist/cli.js, the `ecr-mirror` bin). Thin: the commands live in cli-commands.ts. */
 import { main } from "./cli-commands.js";
+import { neutraliseCommands } from "./report/log-safe.js";
 
 // Libraries written for Actions (@actions/tool-cache, @actions/exec) print workflow commands such as
 // `::debug::…` on stdout. In a terminal they are noise, and they would corrupt `--json` output, so
-// stdout is kept for ecr-mirror's own output: debug lines are dropped, anything else goes to stderr.
+// stdout is kept for ecr-mirror's own output: debug lines are dropped, anything else goes to stderr, defanged
+// like every other line the CLI prints (a `run:` step's output is parsed for workflow commands too).
 const stdout = process.stdout.write.bind(process.stdout);
-process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) =>
-  String(chunk).startsWith("::debug::") && !process.env.ECR_MIRROR_DEBUG
-    ? true
-    : process.stderr.write(chunk, ...rest)) as typeof process.stdout.write;
+process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+  const text = String(chunk);
+  if (!text.startsWith("::debug::")) return process.stderr.write(neutraliseCommands(text), ...rest);
+  return process.env.ECR_MIRROR_DEBUG ? process.stderr.write(chunk, ...rest) : true;
+}) as typeof process.stdout.write;
 
 process.exitCode = await main(process.argv.slice(2), {
   out: (s) => stdout(s),
