@@ -8,9 +8,20 @@ import { fileURLToPath } from "node:url";
 /** `test/stand-ins/bin`: holds executables named `crane` and `helm`. */
 export const STAND_IN_BIN = fileURLToPath(new URL("./bin", import.meta.url));
 
+/**
+ * The variables the stand-ins read that the product does not set for them (their invocation log): the product
+ * passes them on only because `ECR_MIRROR_TOOL_ENV` lists them (children get an allow-listed environment).
+ */
+export const STAND_IN_TOOL_ENV = "STANDIN_LOG";
+
 /** An environment whose PATH finds the stand-ins before anything else. */
 export function standInEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, ...extra, PATH: `${STAND_IN_BIN}${delimiter}${process.env.PATH ?? ""}` };
+  return {
+    ...process.env,
+    ECR_MIRROR_TOOL_ENV: STAND_IN_TOOL_ENV,
+    ...extra,
+    PATH: `${STAND_IN_BIN}${delimiter}${process.env.PATH ?? ""}`,
+  };
 }
 
 export interface StandInResult {
