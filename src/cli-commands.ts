@@ -29,7 +29,7 @@ import {
 } from "./run.js";
 import { SecretMask, upstreamCredentials } from "./tools/credentials.js";
 import { installCrane, installHelm, useLocalToolCache } from "./tools/install.js";
-import { InvocationCounter } from "./tools/runner.js";
+import { InvocationCounter, type ToolLimits, toolLimitsFrom } from "./tools/runner.js";
 
 const USAGE = `Usage: ecr-mirror <command> [FILE] [options]
 
@@ -53,6 +53,9 @@ Options:
                          127.0.0.1, to try a sync without AWS; needs internet), or an http(s):// URL.
   --concurrency N        sync: copies in flight at once (default 4).
   --report FILE          sync: write the JSON report there.
+  --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
+                         or disk activity) for S seconds (default 120).
+  --tool-timeout M       sync: stop a copy, push or pull still running after M minutes (default 60).
   --out DIR              render: the folder to write (its content is replaced).
   --configurator-image REF   render: the AWS CLI image the DaemonSet runs (default ${DEFAULT_CONFIGURATOR_IMAGE}).
   --configurator-digest D    render: its digest in the mirror, to render without asking the target.
@@ -93,6 +96,8 @@ type Values = {
   "configurator-digest"?: string;
   "startup-taint"?: boolean;
   "charts-record"?: string;
+  "tool-stall-timeout"?: string;
+  "tool-timeout"?: string;
 };
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -117,6 +122,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         "configurator-digest": { type: "string" },
         "startup-taint": { type: "boolean", default: false },
         "charts-record": { type: "string" },
+        "tool-stall-timeout": { type: "string" },
+        "tool-timeout": { type: "string" },
       },
     }));
   } catch (e) {
@@ -248,6 +255,16 @@ async function sync(file: string, values: Values, io: Io): Promise<number> {
     io.err(`ecr-mirror sync: --concurrency is a whole number from 1 to 64, not "${values.concurrency}"\n`);
     return 2;
   }
+  let toolLimits: ToolLimits;
+  try {
+    toolLimits = toolLimitsFrom(
+      { stallSeconds: values["tool-stall-timeout"] ?? null, timeoutMinutes: values["tool-timeout"] ?? null },
+      { stall: "--tool-stall-timeout", timeout: "--tool-timeout" },
+    );
+  } catch (e) {
+    io.err(`ecr-mirror sync: ${(e as Error).message}\n`);
+    return 2;
+  }
   const targetFlag = values.target ?? "ecr";
   if (!["ecr", "local"].includes(targetFlag) && !/^https?:\/\/[^/\s]+\/?$/.test(targetFlag)) {
     io.err(`ecr-mirror sync: --target is ecr, local or http(s)://host[:port], not "${targetFlag}"\n`);
@@ -279,6 +296,7 @@ async function sync(file: string, values: Values, io: Io): Promise<number> {
       upstreamCredentials: credentials,
       mask,
       concurrency,
+      toolLimits,
       counter,
       craneBinary,
       log: (line) => io.err(`${line}\n`),

@@ -164,6 +164,7 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
     mask,
     crane: inputs.crane,
     helm: inputs.helm,
+    toolLimits: inputs.toolLimits,
     concurrency: inputs.concurrency,
     log: (line) => core.info(line),
     debug: (line) => core.debug(line),
