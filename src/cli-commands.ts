@@ -28,7 +28,7 @@ import {
   withConfiguratorImage,
 } from "./run.js";
 import { SecretMask, upstreamCredentials } from "./tools/credentials.js";
-import { installCrane, installHelm, useLocalToolCache } from "./tools/install.js";
+import { type InstallOptions, installCrane, installHelm, useLocalToolCache } from "./tools/install.js";
 import { InvocationCounter, type ToolLimits, toolLimitsFrom } from "./tools/runner.js";
 
 const USAGE = `Usage: ecr-mirror <command> [FILE] [options]
@@ -71,6 +71,9 @@ Environment:
   ECR_MIRROR_DOCKER_HUB_USERNAME, ECR_MIRROR_DOCKER_HUB_TOKEN   Docker Hub credentials.
   ECR_MIRROR_REGISTRY_CREDENTIALS   Other upstream credentials, one "host username token" a line.
   ECR_MIRROR_TARGET_USERNAME, ECR_MIRROR_TARGET_PASSWORD        Credentials for --registry-url.
+  ECR_MIRROR_CRANE_VERSION, ECR_MIRROR_CRANE_SHA256, ECR_MIRROR_CRANE_BASE_URL   Another crane (an exact
+                         version, its archive's SHA-256 pins, a mirror of the release downloads); likewise HELM.
+  ECR_MIRROR_TOOL_ENV    Extra variable names passed to crane, helm and git (comma-separated; never secrets).
 `;
 
 const VERSION = "0.1.0";
@@ -237,7 +240,7 @@ async function plan(file: string, values: Values, io: Io): Promise<number> {
     const { plan, cost } = await planRun(list, target, {
       resync,
       upstreamCredentials: credentials,
-      charts: { mask, ...(known ? { known } : {}) },
+      charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
     });
     io.out(values.json ? `${JSON.stringify(planToJson(plan, cost), null, 2)}\n` : `${formatPlan(plan)}\n`);
     return 0;
@@ -281,7 +284,7 @@ async function sync(file: string, values: Values, io: Io): Promise<number> {
     let registryUrl = values["registry-url"] ?? (/^https?:/.test(targetFlag) ? targetFlag : null);
     let craneBinary: string | null = null;
     if (targetFlag === "local") {
-      craneBinary = (await installCrane({ log: (l) => io.err(`${l}\n`) })).path;
+      craneBinary = (await installCrane({ ...toolInstall("crane", io), log: (l) => io.err(`${l}\n`) })).path;
       local = await startLocalRegistry(craneBinary, { counter });
       registryUrl = local.url;
       io.err(
@@ -292,6 +295,8 @@ async function sync(file: string, values: Values, io: Io): Promise<number> {
     const known = await chartRecord(values, io);
     const result = await syncRun(list, target, {
       ...(known ? { charts: { known } } : {}),
+      crane: toolInstall("crane", io),
+      helm: toolInstall("helm", io),
       resync,
       upstreamCredentials: credentials,
       mask,
@@ -353,7 +358,7 @@ async function render(file: string, values: Values, io: Io): Promise<number> {
         resync: "missing",
         upstreamCredentials: connected.credentials,
         observeDigestOf: [entry],
-        charts: { mask, ...(known ? { known } : {}) },
+        charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
       });
       list = planned.list;
       chartImages = planned.chartImages;
@@ -385,6 +390,21 @@ async function render(file: string, values: Values, io: Io): Promise<number> {
   }
 }
 
+/**
+ * crane and helm installation from the environment, as the action's inputs give it: ECR_MIRROR_CRANE_VERSION,
+ * ECR_MIRROR_CRANE_SHA256, ECR_MIRROR_CRANE_BASE_URL (and HELM). Unset: the default version, verified against
+ * the SHA-256 built into ecr-mirror.
+ */
+function toolInstall(tool: "crane" | "helm", io: Io): InstallOptions {
+  const env = io.env ?? process.env;
+  const prefix = `ECR_MIRROR_${tool.toUpperCase()}_`;
+  return {
+    version: env[`${prefix}VERSION`] || null,
+    sha256: env[`${prefix}SHA256`] || null,
+    baseUrl: env[`${prefix}BASE_URL`] || null,
+  };
+}
+
 async function tools(names: string[], io: Io): Promise<number> {
   const wanted = names.length === 0 ? ["crane", "helm"] : names;
   const unknown = wanted.filter((n) => n !== "crane" && n !== "helm");
@@ -396,7 +416,10 @@ async function tools(names: string[], io: Io): Promise<number> {
     useLocalToolCache(io.env ?? process.env);
     for (const name of wanted) {
       const install = name === "crane" ? installCrane : installHelm;
-      const installed = await install({ log: (l) => io.err(`${l}\n`) });
+      const installed = await install({
+        ...toolInstall(name as "crane" | "helm", io),
+        log: (l) => io.err(`${l}\n`),
+      });
       io.out(`${installed.path}\n`);
     }
     return 0;
