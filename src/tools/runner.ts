@@ -198,7 +198,7 @@ export interface ToolOutput {
 const running = new Set<ChildProcess>();
 let exitHook = false;
 
-/** Registers a child to be killed (its whole process group) if this process exits first. */
+/** Registers a child to be killed if this process exits first (SIGKILL: an exit handler cannot wait). */
 export function killOnExit(child: ChildProcess): void {
   if (!exitHook) {
     exitHook = true;
@@ -210,7 +210,7 @@ export function killOnExit(child: ChildProcess): void {
   child.once("exit", () => running.delete(child));
 }
 
-/** The child was started `detached` (its own process group): the group goes, grandchildren included. */
+/** The child's process group when it leads one (it went `setsid`), else the child itself. */
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
@@ -277,13 +277,8 @@ export async function runTool(
   try {
     env = childEnv(tool, process.env, options.env ?? {});
   } catch (error) {
-    throw fail(
-      "spawn",
-      "",
-      (error as Error).message.split("\nhint: ")[1] ?? null,
-      null,
-      (error as Error).message.split("\nhint: ")[0],
-    );
+    const [reason, hint] = (error as Error).message.split("\nhint: ");
+    throw fail("spawn", "", hint ?? null, null, `was not started: ${reason}`);
   }
 
   const result = await new Promise<
@@ -294,7 +289,7 @@ export async function runTool(
     const child = spawn(options.binary, [...invocation.args], {
       env,
       shell: false,
-      detached: true,
+      // Same process group: a Ctrl-C in a terminal reaches the tool too.
       stdio: ["pipe", "pipe", "pipe"],
     });
     killOnExit(child);
