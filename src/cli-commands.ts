@@ -312,9 +312,8 @@ async function render(file: string, values: Values, io: Io): Promise<number> {
   try {
     await checkOutputFolder(workspace, values.out);
   } catch (e) {
-    if (!(e instanceof OutputFolderError)) throw e;
-    io.err(`ecr-mirror render: ${e.message}\n`);
-    return 2;
+    io.err(`ecr-mirror render: ${describeFailure(e, new SecretMask(() => {}))}\n`);
+    return e instanceof OutputFolderError ? 2 : 1;
   }
   const listed = await load(file, io);
   if (!listed) return 1;

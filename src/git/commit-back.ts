@@ -15,6 +15,7 @@ import {
   type FolderState,
   isExecutable,
   MANIFEST_FILE,
+  MANIFEST_MAX_BYTES,
   type OutputFile,
   OutputFolderError,
   outputFilePaths,
@@ -135,12 +136,12 @@ interface BuiltCommit {
 
 /** The output folder as the commit `parent` holds it (read without a working tree), for `planFolderUpdate`. */
 async function readTreeState(git: Git, parent: string, folder: string): Promise<FolderState> {
-  const listing = (await git.run(["ls-tree", "-r", "-t", "-z", parent, "--", folder])).stdout;
+  const listing = (await git.run(["ls-tree", "-r", "-t", "-l", "-z", parent, "--", folder])).stdout;
   const entries: FolderEntry[] = [];
-  const blobs = new Map<string, string>();
+  const blobs = new Map<string, { sha: string; size: number }>();
   for (const record of listing.split("\0").filter(Boolean)) {
     const tab = record.indexOf("\t");
-    const [mode, type, sha] = record.slice(0, tab).split(" ") as [string, string, string];
+    const [mode, type, sha, size] = record.slice(0, tab).split(/ +/) as [string, string, string, string];
     const path = record.slice(tab + 1);
     if (path === folder || folder.startsWith(`${path}/`)) {
       if (type !== "tree")
@@ -155,11 +156,14 @@ async function readTreeState(git: Git, parent: string, folder: string): Promise<
     const kind =
       mode === "120000" ? "symlink" : type === "commit" ? "repository" : type === "blob" ? "file" : "other";
     entries.push({ path: rel, kind });
-    if (kind === "file") blobs.set(rel, sha);
+    if (kind === "file") blobs.set(rel, { sha, size: Number(size) });
   }
   const text = async (rel: string) => {
-    const sha = blobs.get(rel);
-    return sha ? (await git.run(["cat-file", "blob", sha])).stdout : null;
+    const blob = blobs.get(rel);
+    if (!blob) return null;
+    // An oversized manifest is refused by its size, unread (parseManifest says so).
+    if (blob.size > MANIFEST_MAX_BYTES) return "#".repeat(MANIFEST_MAX_BYTES + 1);
+    return (await git.run(["cat-file", "blob", blob.sha])).stdout;
   };
   return {
     entries,

@@ -7,7 +7,7 @@
 //
 // One decision (`planFolderUpdate`, pure) serves the working tree (`writeOutputFolder`) and the tree
 // commit-back builds on (`readTreeState` in commit-back.ts), so both agree on what may be removed.
-import { chmod, lstat, mkdir, readdir, readFile, realpath, rmdir, unlink, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, open, readdir, realpath, rmdir, unlink, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 
 export interface OutputFile {
@@ -78,12 +78,21 @@ export function formatManifest(paths: readonly string[]): string {
   return `${[...MANIFEST_HEADER, ...[...paths].sort()].join("\n")}\n`;
 }
 
+/** A manifest larger than this is not one ecr-mirror wrote (a render writes a few dozen lines). */
+export const MANIFEST_MAX_BYTES = 1024 * 1024;
+
 /**
  * The paths a manifest lists. A line that is not a plain relative path inside the folder (`../x`, `/etc/x`,
  * `a/../../b`, `.git/config`) is refused with its line number: a manifest a stranger's pull request
  * edited must not make ecr-mirror delete anything outside the files it wrote.
  */
 export function parseManifest(text: string, folder: string): string[] {
+  if (Buffer.byteLength(text) > MANIFEST_MAX_BYTES) {
+    throw new OutputFolderError(
+      `${folder}/${MANIFEST_FILE} is larger than ${MANIFEST_MAX_BYTES} bytes, so ecr-mirror did not write it. ${NOTHING_CHANGED}`,
+      `restore it from an earlier ecr-mirror commit, or remove ${folder} yourself`,
+    );
+  }
   const paths: string[] = [];
   text.split("\n").forEach((raw, index) => {
     const line = raw.replace(/\r$/, "");
@@ -264,8 +273,18 @@ async function readFolderState(dir: string): Promise<FolderState> {
   };
   await walk(dir, "");
   const has = (path: string) => entries.some((e) => e.path === path && e.kind === "file");
-  const manifest = has(MANIFEST_FILE) ? await readFile(join(dir, MANIFEST_FILE), "utf8") : null;
-  const readme = has("README.md") ? (await readFile(join(dir, "README.md"), "utf8")).slice(0, 200) : null;
+  const start = async (path: string, bytes: number) => {
+    const file = await open(join(dir, path), "r");
+    try {
+      const buffer = Buffer.alloc(bytes);
+      const { bytesRead } = await file.read(buffer, 0, bytes, 0);
+      return buffer.subarray(0, bytesRead).toString("utf8");
+    } finally {
+      await file.close();
+    }
+  };
+  const manifest = has(MANIFEST_FILE) ? await start(MANIFEST_FILE, MANIFEST_MAX_BYTES + 1) : null;
+  const readme = has("README.md") ? await start("README.md", 200) : null;
   return { entries, manifest, readme };
 }
 

@@ -536,6 +536,21 @@ describe("the output folder", () => {
     expect(pushesTo(f)).toHaveLength(0);
   });
 
+  it("refuses a hostile manifest pushed to the branch while the sync ran, and commits nothing", async () => {
+    const f = await fixture({ hosts: "old\n" });
+    const other = join(root, `${f.name}-other`);
+    await git(root, "clone", "--quiet", f.bare, other);
+    await writeFile(join(other, OUT, MANIFEST_FILE), "hosts.toml\n../../README.md\n");
+    await git(other, "commit", "--quiet", "-am", "a stranger's manifest");
+    await git(other, "push", "--quiet", "origin", "main");
+    const tip = await git(f.bare, "rev-parse", "main");
+    const error = await commitBack(options(f)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommitBackError);
+    expect((error as Error).message).toMatch(/line 2: "\.\.\/\.\.\/README\.md" is not a file inside/);
+    expect(await git(f.bare, "rev-parse", "main")).toBe(tip);
+    expect(await git(f.bare, "show", "main:README.md")).toBe("# app");
+  });
+
   it("keeps a file someone added to the folder on the branch while the sync ran", async () => {
     const f = await fixture({ hosts: "old\n" });
     const other = join(root, `${f.name}-other`);

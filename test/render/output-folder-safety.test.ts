@@ -144,6 +144,8 @@ describe("render --out refuses places ecr-mirror must not write", () => {
       writeFileSync(join(workspace, "deploy", "ecr-mirror", MANIFEST_FILE), `${line}\n`);
       await expectRefused("deploy/ecr-mirror", /line 1: .* is not a file inside deploy\/ecr-mirror/);
     }
+    writeFileSync(join(workspace, "deploy", "ecr-mirror", MANIFEST_FILE), "README.md\n".repeat(200_000));
+    await expectRefused("deploy/ecr-mirror", /\.ecr-mirror-files is larger than 1048576 bytes/);
   });
 
   it("a symbolic link: as the folder, on its path, or inside it", async () => {
