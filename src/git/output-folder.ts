@@ -54,6 +54,15 @@ function shown(value: string): string {
   return quoted.length > 120 ? `${quoted.slice(0, 117)}..."` : quoted;
 }
 
+/** A path as a message shows it: plain when it is plain, else quoted and escaped. */
+function plain(path: string): string {
+  return /^[\w./@+~-]+$/.test(path) ? path : shown(path);
+}
+
+function shownPath(folder: string, path: string): string {
+  return plain(`${folder}/${path}`);
+}
+
 /** Repository paths (`deploy/ecr-mirror/hosts.d/...`) of the files, checked, in the files' order. */
 export function outputFilePaths(folder: string, files: readonly OutputFile[]): string[] {
   const seen = new Set<string>();
@@ -160,8 +169,8 @@ export function planFolderUpdate(
       file: "",
     }[unusual.kind];
     throw new OutputFolderError(
-      `${folder}/${unusual.path} ${what}; ecr-mirror writes only regular files and follows no links. ${NOTHING_CHANGED}`,
-      `remove ${folder}/${unusual.path}, or choose another folder for the node configuration`,
+      `${shownPath(folder, unusual.path)} ${what}; ecr-mirror writes only regular files and follows no links. ${NOTHING_CHANGED}`,
+      `remove ${shownPath(folder, unusual.path)}, or choose another folder for the node configuration`,
     );
   }
   const present = new Set(state.entries.map((e) => e.path).filter((p) => p !== MANIFEST_FILE));
@@ -187,8 +196,8 @@ export function planFolderUpdate(
     );
     if (clash) {
       throw new OutputFolderError(
-        `${folder}/${clash} is in the way of the rendered ${folder}/${file.path}, and ecr-mirror did not write it (it is not in ${MANIFEST_FILE}). ${NOTHING_CHANGED}`,
-        `move ${folder}/${clash} out of the folder, or remove it`,
+        `${shownPath(folder, clash)} is in the way of the rendered ${folder}/${file.path}, and ecr-mirror did not write it (it is not in ${MANIFEST_FILE}). ${NOTHING_CHANGED}`,
+        `move ${shownPath(folder, clash)} out of the folder, or remove it`,
       );
     }
   }
@@ -215,13 +224,13 @@ export async function locateOutputFolder(workspace: string, outDir: string): Pro
   const base = resolve(workspace);
   const target = resolve(base, outDir);
   const rel = relative(base, target);
-  if (rel === "") refuse(`is the workspace itself (${base})`, inside);
+  if (rel === "") refuse(`is the workspace itself (${plain(base)})`, inside);
   if (rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
     const ancestor = relative(target, base);
     refuse(
       ancestor && !ancestor.startsWith("..") && !isAbsolute(ancestor)
-        ? `(${target}) holds the workspace ${base}`
-        : `(${target}) is outside the workspace ${base}`,
+        ? `(${plain(target)}) holds the workspace ${plain(base)}`
+        : `(${plain(target)}) is outside the workspace ${plain(base)}`,
       `${inside}; ecr-mirror writes only below the workspace (the action's GITHUB_WORKSPACE, the CLI's current folder)`,
     );
   }
@@ -229,7 +238,7 @@ export async function locateOutputFolder(workspace: string, outDir: string): Pro
   if (safeRelative(folder) !== folder) refuse("is inside .git", inside);
   const root = await realpath(base).catch(() => base);
   if (root.split(sep).some((part) => part.toLowerCase() === ".git"))
-    refuse(`is inside .git (${root})`, inside);
+    refuse(`is inside .git (${plain(root)})`, inside);
   let dir = root;
   for (const part of folder.split("/")) {
     dir = join(dir, part);
@@ -237,11 +246,11 @@ export async function locateOutputFolder(workspace: string, outDir: string): Pro
     if (!stat) break; // the rest is created
     const at = relative(root, dir).split(sep).join("/");
     if (stat.isSymbolicLink())
-      refuse(`goes through the symbolic link ${at}`, "give the real folder, reached through no link");
-    if (!stat.isDirectory()) refuse(`goes through ${at}, which is not a folder`, inside);
+      refuse(`goes through the symbolic link ${plain(at)}`, "give the real folder, reached through no link");
+    if (!stat.isDirectory()) refuse(`goes through ${plain(at)}, which is not a folder`, inside);
     if (await lstat(join(dir, ".git")).catch(() => null))
       refuse(
-        `is in a git repository of its own: ${at} holds .git`,
+        `is in a git repository of its own: ${plain(at)} holds .git`,
         "choose a folder of this repository outside nested repositories and submodules",
       );
   }
