@@ -3,13 +3,13 @@
  * same core the action calls, and turns results into text and exit codes
  * (0 success, 1 the list or the run failed, 2 usage error).
  */
-import { basename, dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type ChartImagesRecord, readChartImagesRecord } from "./charts/record.js";
 import { summaryLine } from "./execute/execute.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeSyncReport } from "./execute/sync.js";
-import { writeOutputFolder } from "./git/output-folder.js";
+import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/output-folder.js";
 import type { MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
 import type { ResyncMode } from "./plan/model.js";
@@ -56,7 +56,8 @@ Options:
   --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
                          or disk activity) for S seconds (default 120).
   --tool-timeout M       sync: stop a copy, push or pull still running after M minutes (default 60).
-  --out DIR              render: the folder to write (its content is replaced).
+  --out DIR              render: the folder to write, below the current folder: new, empty, or written by
+                         ecr-mirror before. Only the files it wrote there (DIR/.ecr-mirror-files) are replaced.
   --configurator-image REF   render: the AWS CLI image the DaemonSet runs (default ${DEFAULT_CONFIGURATOR_IMAGE}).
   --configurator-digest D    render: its digest in the mirror, to render without asking the target.
   --startup-taint        render: a taint for new nodes, removed once their configuration is written.
@@ -328,6 +329,15 @@ async function render(file: string, values: Values, io: Io): Promise<number> {
     io.err(`ecr-mirror render: --configurator-digest is sha256:<64 hex>, not "${digestFlag}"\n`);
     return 2;
   }
+  // The folder is checked before any work: ecr-mirror writes only below the current folder, into a folder
+  // that is new, empty, or its own (it lists what it wrote there in .ecr-mirror-files).
+  const workspace = process.cwd();
+  try {
+    await checkOutputFolder(workspace, values.out);
+  } catch (e) {
+    io.err(`ecr-mirror render: ${describeFailure(e, new SecretMask(() => {}))}\n`);
+    return e instanceof OutputFolderError ? 2 : 1;
+  }
   const listed = await load(file, io);
   if (!listed) return 1;
   const mask = new SecretMask(() => {});
@@ -380,9 +390,8 @@ async function render(file: string, values: Values, io: Io): Promise<number> {
       for (const p of rendered.problems) io.err(`ecr-mirror render: ${p.message}\n  hint: ${p.hint}\n`);
       return 1;
     }
-    const out = resolve(values.out);
-    await writeOutputFolder(dirname(out), basename(out), rendered.files);
-    io.out(`${rendered.files.map((f) => join(values.out!, f.path)).join("\n")}\n`);
+    const written = await writeOutputFolder(workspace, values.out, rendered.files);
+    io.out(`${written.files.map((f) => join(values.out!, f.path)).join("\n")}\n`);
     return 0;
   } catch (e) {
     io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);

@@ -10,7 +10,7 @@ import { STEP_OUTCOMES } from "./execute/execute.js";
 import { syncReportJson, writeSyncReport } from "./execute/sync.js";
 import { commitBack, commitBackOutputs } from "./git/commit-back.js";
 import { readEventFacts } from "./git/event.js";
-import { outputFolderPath, writeOutputFolder } from "./git/output-folder.js";
+import { checkOutputFolder, writeOutputFolder } from "./git/output-folder.js";
 import { InputError, type Inputs, readInputs } from "./inputs.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
@@ -152,6 +152,16 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
   // Rendering needs the configurator image mirrored: it joins the plan when the list lacks it.
   const configurator = inputs.renderDir ? withConfiguratorImage(listed, inputs.configuratorImage) : null;
   const list = configurator?.list ?? listed;
+  if (inputs.renderDir) {
+    // A render folder ecr-mirror may not write is refused before anything is copied (see output-folder.ts).
+    try {
+      await checkOutputFolder(process.env.GITHUB_WORKSPACE ?? process.cwd(), inputs.renderDir);
+    } catch (e) {
+      skipNodeConfiguration(`render-dir cannot be written: ${describeFailure(e, mask).split("\n")[0]}`);
+      core.setFailed(`${describeFailure(e, mask)}\nNothing was copied or committed.`);
+      return;
+    }
+  }
   const { credentials, target } = await core.group("Connect to the target", () =>
     connect(inputs, list, mask),
   );
@@ -191,7 +201,13 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
   await core.summary
     .addRaw(syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }))
     .write();
-  if (inputs.renderDir && configurator) {
+  if (inputs.renderDir && configurator && !result.report.ok) {
+    // Policy: a failed step means the mirror does not hold what the node configuration would send nodes
+    // to, so nothing is written or committed after one; the step fails below.
+    skipNodeConfiguration(
+      `${failures.length} step${failures.length === 1 ? "" : "s"} failed, so the node configuration in ${inputs.renderDir} was neither written nor committed`,
+    );
+  } else if (inputs.renderDir && configurator) {
     // The planned list: chart ranges resolved, images found in charts (and their upstreams) added.
     await nodeConfiguration(
       inputs,
@@ -214,6 +230,13 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
   }
 }
 
+/** The `commit-back` output says `skipped`, and `commit-back-reason` why; the log says it too. */
+function skipNodeConfiguration(reason: string): void {
+  core.info(`Node configuration skipped: ${reason}.`);
+  core.setOutput("commit-back", "skipped");
+  core.setOutput("commit-back-reason", reason);
+}
+
 /** Renders the node configuration into the render folder and, when asked, commits it back. */
 async function nodeConfiguration(
   inputs: Inputs,
@@ -230,23 +253,35 @@ async function nodeConfiguration(
   if (!rendered.ok) {
     for (const p of rendered.problems)
       core.error(`${p.message} ${p.hint}`, { title: "Node configuration not rendered" });
-    core.setFailed(
-      `the node configuration could not be rendered: ${rendered.problems.map((p) => p.message).join(" ")}`,
-    );
+    const problem = `the node configuration could not be rendered: ${rendered.problems.map((p) => p.message).join(" ")}`;
+    skipNodeConfiguration(problem);
+    core.setFailed(problem);
     return;
   }
   const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+  const files = rendered.files;
   await core.group(`Node configuration in ${renderDir}`, async () => {
+    try {
+      await writeOrCommit();
+    } catch (e) {
+      core.setOutput("commit-back", "failed");
+      core.setOutput("commit-back-reason", (e instanceof Error ? e.message : String(e)).split("\n")[0]);
+      throw e;
+    }
+  });
+
+  async function writeOrCommit(): Promise<void> {
     core.setOutput("render-dir", renderDir);
     if (inputs.commitBack === "none") {
-      await writeOutputFolder(workspace, outputFolderPath(renderDir), rendered.files);
-      core.info(`Wrote ${rendered.files.length} files to ${renderDir} (commit-back: none).`);
+      const written = await writeOutputFolder(workspace, renderDir, files);
+      core.info(`Wrote ${written.files.length} files to ${written.folder} (commit-back: none).`);
       core.setOutput("commit-back", "none");
+      core.setOutput("commit-back-reason", "commit-back is none: the files were only written");
       return;
     }
     const result = await commitBack({
       repoDir: workspace,
-      files: rendered.files,
+      files,
       outDir: renderDir,
       mode: inputs.commitBack,
       event: await readEventFacts(),
@@ -260,9 +295,10 @@ async function nodeConfiguration(
     });
     const outputs = commitBackOutputs(result);
     core.setOutput("commit-back", outputs.outcome);
+    core.setOutput("commit-back-reason", result.reason ?? "");
     for (const [name, value] of Object.entries(outputs)) if (name !== "outcome") core.setOutput(name, value);
     core.info(`Commit-back: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`);
-  });
+  }
 }
 
 async function run(): Promise<void> {
