@@ -2,7 +2,7 @@
 // hangs: it exits with the shell's 128 + signal number and leaves no credential folder (ECR token, upstream
 // passwords) behind in TMPDIR. The copy hangs on an "upstream" that accepts connections and never answers.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -46,6 +46,20 @@ afterAll(async () => {
   await target?.stop();
   if (root) await rm(root, { recursive: true, force: true });
 });
+
+/** Processes whose command line names `needle` (the crane in this test's tool cache). */
+function processesNaming(needle: string): string[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((pid) => {
+      try {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+        return cmdline.includes(needle) ? [`${pid}: ${cmdline}`] : [];
+      } catch {
+        return []; // gone meanwhile
+      }
+    });
+}
 
 const sessions = (dir: string) => readdirSync(dir).filter((name) => name.startsWith(SESSION_DIR_PREFIX));
 
@@ -103,5 +117,8 @@ describe("ecr-mirror sync, interrupted while a copy hangs", () => {
     expect(await exited, output).toBe(code);
     expect(output).toContain(`stopped by ${signal}`);
     expect(sessions(temp)).toEqual([]);
+    // The hanging crane copy went with it (the exit handler kills the children still running).
+    await new Promise((r) => setTimeout(r, 200));
+    expect(processesNaming(cache)).toEqual([]);
   });
 });
