@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Registries, containerd and git run as real processes: keep parallelism modest on 2 cores.
     maxWorkers: 2,
+    // Children of the product get an allow-listed environment: the stand-ins' invocation log is passed on by name.
+    env: { ECR_MIRROR_TOOL_ENV: "STANDIN_LOG" },
   },
 });

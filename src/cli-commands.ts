@@ -4,13 +4,13 @@
  * (0 success, 1 the list or the run failed, 2 usage error).
  */
 import { readFile } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type ChartImagesRecord, readChartImagesRecord } from "./charts/record.js";
 import { summaryLine } from "./execute/execute.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
-import { writeOutputFolder } from "./git/output-folder.js";
+import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/output-folder.js";
 import type { MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
 import type { ResyncMode } from "./plan/model.js";
@@ -30,8 +30,8 @@ import {
   withConfiguratorImage,
 } from "./run.js";
 import { maskRunSecrets, maskUrlCredentials, SecretMask, upstreamCredentials } from "./tools/credentials.js";
-import { installCrane, installHelm, useLocalToolCache } from "./tools/install.js";
-import { InvocationCounter } from "./tools/runner.js";
+import { type InstallOptions, installCrane, installHelm, useLocalToolCache } from "./tools/install.js";
+import { InvocationCounter, type ToolLimits, toolLimitsFrom } from "./tools/runner.js";
 
 const USAGE = `Usage: ecr-mirror <command> [FILE] [options]
 
@@ -55,7 +55,11 @@ Options:
                          127.0.0.1, to try a sync without AWS; needs internet), or an http(s):// URL.
   --concurrency N        sync: copies in flight at once (default 4).
   --report FILE          sync: write the JSON report there.
-  --out DIR              render: the folder to write (its content is replaced).
+  --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
+                         or disk activity) for S seconds (default 120).
+  --tool-timeout M       sync: stop a copy, push or pull still running after M minutes (default 60).
+  --out DIR              render: the folder to write, below the current folder: new, empty, or written by
+                         ecr-mirror before. Only the files it wrote there (DIR/.ecr-mirror-files) are replaced.
   --configurator-image REF   render: the AWS CLI image the DaemonSet runs (default ${DEFAULT_CONFIGURATOR_IMAGE}).
   --configurator-digest D    render: its digest in the mirror, to render without asking the target.
   --startup-taint        render: a taint for new nodes, removed once their configuration is written.
@@ -70,6 +74,9 @@ Environment:
   ECR_MIRROR_DOCKER_HUB_USERNAME, ECR_MIRROR_DOCKER_HUB_TOKEN   Docker Hub credentials.
   ECR_MIRROR_REGISTRY_CREDENTIALS   Other upstream credentials, one "host username token" a line.
   ECR_MIRROR_TARGET_USERNAME, ECR_MIRROR_TARGET_PASSWORD        Credentials for --registry-url.
+  ECR_MIRROR_CRANE_VERSION, ECR_MIRROR_CRANE_SHA256, ECR_MIRROR_CRANE_BASE_URL   Another crane (an exact
+                         version, its archive's SHA-256 pins, a mirror of the release downloads); likewise HELM.
+  ECR_MIRROR_TOOL_ENV    Extra variable names passed to crane, helm and git (comma-separated; never secrets).
 `;
 
 const VERSION = "0.1.0";
@@ -95,6 +102,8 @@ type Values = {
   "configurator-digest"?: string;
   "startup-taint"?: boolean;
   "charts-record"?: string;
+  "tool-stall-timeout"?: string;
+  "tool-timeout"?: string;
 };
 
 /** The terminal as the commands see it: every write goes through the run's mask and the log-safe sink. */
@@ -140,6 +149,8 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
         "configurator-digest": { type: "string" },
         "startup-taint": { type: "boolean", default: false },
         "charts-record": { type: "string" },
+        "tool-stall-timeout": { type: "string" },
+        "tool-timeout": { type: "string" },
       },
     }));
   } catch (e) {
@@ -255,7 +266,7 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
     const { plan, cost } = await planRun(list, target, {
       resync,
       upstreamCredentials: credentials,
-      charts: { mask, ...(known ? { known } : {}) },
+      charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
     });
     io.out(values.json ? formatJson(planToJson(plan, cost), io.mask) : `${formatPlan(plan)}\n`);
     return 0;
@@ -271,6 +282,16 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
   const concurrency = Number(values.concurrency ?? "4");
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     io.err(`ecr-mirror sync: --concurrency is a whole number from 1 to 64, not "${values.concurrency}"\n`);
+    return 2;
+  }
+  let toolLimits: ToolLimits;
+  try {
+    toolLimits = toolLimitsFrom(
+      { stallSeconds: values["tool-stall-timeout"] ?? null, timeoutMinutes: values["tool-timeout"] ?? null },
+      { stall: "--tool-stall-timeout", timeout: "--tool-timeout" },
+    );
+  } catch (e) {
+    io.err(`ecr-mirror sync: ${(e as Error).message}\n`);
     return 2;
   }
   const targetFlag = values.target ?? "ecr";
@@ -289,7 +310,7 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
     let registryUrl = values["registry-url"] ?? (/^https?:/.test(targetFlag) ? targetFlag : null);
     let craneBinary: string | null = null;
     if (targetFlag === "local") {
-      craneBinary = (await installCrane({ log: (l) => io.err(`${l}\n`) })).path;
+      craneBinary = (await installCrane({ ...toolInstall("crane", io), log: (l) => io.err(`${l}\n`) })).path;
       local = await startLocalRegistry(craneBinary, { counter });
       registryUrl = local.url;
       io.err(
@@ -300,10 +321,13 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
     const known = await chartRecord(values, io);
     const result = await syncRun(list, target, {
       ...(known ? { charts: { known } } : {}),
+      crane: toolInstall("crane", io),
+      helm: toolInstall("helm", io),
       resync,
       upstreamCredentials: credentials,
       mask,
       concurrency,
+      toolLimits,
       counter,
       craneBinary,
       log: (line) => io.err(`${line}\n`),
@@ -329,6 +353,15 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
   if (digestFlag !== null && !/^sha256:[0-9a-f]{64}$/.test(digestFlag)) {
     io.err(`ecr-mirror render: --configurator-digest is sha256:<64 hex>, not "${digestFlag}"\n`);
     return 2;
+  }
+  // The folder is checked before any work: ecr-mirror writes only below the current folder, into a folder
+  // that is new, empty, or its own (it lists what it wrote there in .ecr-mirror-files).
+  const workspace = process.cwd();
+  try {
+    await checkOutputFolder(workspace, values.out);
+  } catch (e) {
+    io.err(`ecr-mirror render: ${describeFailure(e, io.mask)}\n`);
+    return e instanceof OutputFolderError ? 2 : 1;
   }
   const listed = await load(file, io);
   if (!listed) return 1;
@@ -360,7 +393,7 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
         resync: "missing",
         upstreamCredentials: connected.credentials,
         observeDigestOf: [entry],
-        charts: { mask, ...(known ? { known } : {}) },
+        charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
       });
       list = planned.list;
       chartImages = planned.chartImages;
@@ -382,14 +415,28 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
       for (const p of rendered.problems) io.err(`ecr-mirror render: ${p.message}\n  hint: ${p.hint}\n`);
       return 1;
     }
-    const out = resolve(values.out);
-    await writeOutputFolder(dirname(out), basename(out), rendered.files);
-    io.out(`${rendered.files.map((f) => join(values.out!, f.path)).join("\n")}\n`);
+    const written = await writeOutputFolder(workspace, values.out, rendered.files);
+    io.out(`${written.files.map((f) => join(values.out!, f.path)).join("\n")}\n`);
     return 0;
   } catch (e) {
     io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
     return 1;
   }
+}
+
+/**
+ * crane and helm installation from the environment, as the action's inputs give it: ECR_MIRROR_CRANE_VERSION,
+ * ECR_MIRROR_CRANE_SHA256, ECR_MIRROR_CRANE_BASE_URL (and HELM). Unset: the default version, verified against
+ * the SHA-256 built into ecr-mirror.
+ */
+function toolInstall(tool: "crane" | "helm", io: Io): InstallOptions {
+  const env = io.env ?? process.env;
+  const prefix = `ECR_MIRROR_${tool.toUpperCase()}_`;
+  return {
+    version: env[`${prefix}VERSION`] || null,
+    sha256: env[`${prefix}SHA256`] || null,
+    baseUrl: env[`${prefix}BASE_URL`] || null,
+  };
 }
 
 async function tools(names: string[], io: Terminal): Promise<number> {
@@ -403,7 +450,10 @@ async function tools(names: string[], io: Terminal): Promise<number> {
     useLocalToolCache(io.env);
     for (const name of wanted) {
       const install = name === "crane" ? installCrane : installHelm;
-      const installed = await install({ log: (l) => io.err(`${l}\n`) });
+      const installed = await install({
+        ...toolInstall(name as "crane" | "helm", io),
+        log: (l) => io.err(`${l}\n`),
+      });
       io.out(`${installed.path}\n`);
     }
     return 0;

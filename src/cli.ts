@@ -13,6 +13,17 @@ process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
   return process.env.ECR_MIRROR_DEBUG ? process.stderr.write(chunk, ...rest) : true;
 }) as typeof process.stdout.write;
 
+// Ctrl-C, a closed terminal or a `kill` end Node without running its 'exit' handlers, and those remove the
+// credential session folders (ECR token, upstream passwords) and stop child processes. Exiting with the
+// shell's 128 + signal number runs them.
+const SIGNAL_EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
+for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
+  process.once(signal, () => {
+    process.stderr.write(`\necr-mirror: stopped by ${signal}\n`);
+    process.exit(code);
+  });
+}
+
 process.exitCode = await main(process.argv.slice(2), {
   out: (s) => stdout(s),
   err: (s) => process.stderr.write(s),

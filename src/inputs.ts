@@ -6,6 +6,7 @@ import * as core from "@actions/core";
 import type { CommitBackMode } from "./git/commit-back.js";
 import type { ResyncMode } from "./plan/model.js";
 import { DEFAULT_CONFIGURATOR_IMAGE } from "./render/index.js";
+import { type ToolLimits, toolLimitsFrom } from "./tools/runner.js";
 
 export type Mode = "validate" | "plan" | "sync";
 export const MODES: readonly Mode[] = ["validate", "plan", "sync"];
@@ -42,6 +43,8 @@ export interface Inputs {
   /** crane and helm installation: versions, pinned SHA-256s, mirrors of the release downloads. */
   crane: ToolInputs;
   helm: ToolInputs;
+  /** `tool-stall-timeout` (s) and `tool-timeout` (min): bounds on every crane and helm process. */
+  toolLimits: ToolLimits;
 }
 
 export interface ToolInputs {
@@ -74,6 +77,17 @@ function positiveInteger(name: string, value: string): number {
   if (!/^\d+$/.test(value) || n < 1 || n > 64)
     throw new InputError(`input "${name}" is "${value}"; expected a whole number from 1 to 64`);
   return n;
+}
+
+function toolLimits(): ToolLimits {
+  try {
+    return toolLimitsFrom(
+      { stallSeconds: optional("tool-stall-timeout"), timeoutMinutes: optional("tool-timeout") },
+      { stall: 'input "tool-stall-timeout"', timeout: 'input "tool-timeout"' },
+    );
+  } catch (error) {
+    throw new InputError((error as Error).message);
+  }
 }
 
 export function readInputs(): Inputs {
@@ -111,6 +125,7 @@ export function readInputs(): Inputs {
       sha256: optional("helm-sha256"),
       baseUrl: optional("helm-base-url"),
     },
+    toolLimits: toolLimits(),
   };
   // Masked before anything else could print them.
   for (const secret of [inputs.registryPassword, inputs.dockerHubToken, inputs.githubToken])

@@ -10,7 +10,7 @@ import { STEP_OUTCOMES } from "./execute/execute.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { commitBack, commitBackOutputs } from "./git/commit-back.js";
 import { readEventFacts } from "./git/event.js";
-import { outputFolderPath, writeOutputFolder } from "./git/output-folder.js";
+import { checkOutputFolder, writeOutputFolder } from "./git/output-folder.js";
 import { InputError, type Inputs, readInputs } from "./inputs.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
@@ -181,6 +181,16 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
   // Rendering needs the configurator image mirrored: it joins the plan when the list lacks it.
   const configurator = inputs.renderDir ? withConfiguratorImage(listed, inputs.configuratorImage) : null;
   const list = configurator?.list ?? listed;
+  if (inputs.renderDir) {
+    // A render folder ecr-mirror may not write is refused before anything is copied (see output-folder.ts).
+    try {
+      await checkOutputFolder(process.env.GITHUB_WORKSPACE ?? process.cwd(), inputs.renderDir);
+    } catch (e) {
+      skipNodeConfiguration(`render-dir cannot be written: ${describeFailure(e, mask).split("\n")[0]}`);
+      core.setFailed(safe(`${describeFailure(e, mask)}\nNothing was copied or committed.`));
+      return;
+    }
+  }
   const { credentials, target } = await core.group("Connect to the target", () =>
     connect(inputs, list, mask),
   );
@@ -193,6 +203,7 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
     mask,
     crane: inputs.crane,
     helm: inputs.helm,
+    toolLimits: inputs.toolLimits,
     concurrency: inputs.concurrency,
     log: info,
     debug: (line) => core.debug(safe(line)),
@@ -220,7 +231,13 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
   core.setOutput("report-path", reportPath);
   for (const outcome of STEP_OUTCOMES) core.setOutput(outcome, result.report.counts[outcome]);
   await writeSummary(syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }));
-  if (inputs.renderDir && configurator) {
+  if (inputs.renderDir && configurator && !result.report.ok) {
+    // Policy: a failed step means the mirror does not hold what the node configuration would send nodes
+    // to, so nothing is written or committed after one; the step fails below.
+    skipNodeConfiguration(
+      `${failures.length} step${failures.length === 1 ? "" : "s"} failed, so the node configuration in ${inputs.renderDir} was neither written nor committed`,
+    );
+  } else if (inputs.renderDir && configurator) {
     // The planned list: chart ranges resolved, images found in charts (and their upstreams) added.
     await nodeConfiguration(
       inputs,
@@ -245,6 +262,13 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
   }
 }
 
+/** The `commit-back` output says `skipped`, and `commit-back-reason` why; the log says it too. */
+function skipNodeConfiguration(reason: string): void {
+  info(`Node configuration skipped: ${reason}.`);
+  core.setOutput("commit-back", "skipped");
+  core.setOutput("commit-back-reason", safe(reason));
+}
+
 /** Renders the node configuration into the render folder and, when asked, commits it back. */
 async function nodeConfiguration(
   inputs: Inputs,
@@ -261,25 +285,40 @@ async function nodeConfiguration(
   if (!rendered.ok) {
     for (const p of rendered.problems)
       core.error(safe(`${p.message} ${p.hint}`), { title: "Node configuration not rendered" });
-    core.setFailed(
-      safe(
-        `the node configuration could not be rendered: ${rendered.problems.map((p) => p.message).join(" ")}`,
-      ),
+    const problem = safe(
+      `the node configuration could not be rendered: ${rendered.problems.map((p) => p.message).join(" ")}`,
     );
+    skipNodeConfiguration(problem);
+    core.setFailed(problem);
     return;
   }
   const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+  const files = rendered.files;
   await core.group(`Node configuration in ${renderDir}`, async () => {
+    try {
+      await writeOrCommit();
+    } catch (e) {
+      core.setOutput("commit-back", "failed");
+      core.setOutput(
+        "commit-back-reason",
+        safe((e instanceof Error ? e.message : String(e)).split("\n")[0]!),
+      );
+      throw e;
+    }
+  });
+
+  async function writeOrCommit(): Promise<void> {
     core.setOutput("render-dir", renderDir);
     if (inputs.commitBack === "none") {
-      await writeOutputFolder(workspace, outputFolderPath(renderDir), rendered.files);
-      info(`Wrote ${rendered.files.length} files to ${renderDir} (commit-back: none).`);
+      const written = await writeOutputFolder(workspace, renderDir, files);
+      info(`Wrote ${written.files.length} files to ${written.folder} (commit-back: none).`);
       core.setOutput("commit-back", "none");
+      core.setOutput("commit-back-reason", "commit-back is none: the files were only written");
       return;
     }
     const result = await commitBack({
       repoDir: workspace,
-      files: rendered.files,
+      files,
       outDir: renderDir,
       mode: inputs.commitBack,
       event: await readEventFacts(),
@@ -293,9 +332,10 @@ async function nodeConfiguration(
     });
     const outputs = commitBackOutputs(result);
     core.setOutput("commit-back", outputs.outcome);
+    core.setOutput("commit-back-reason", safe(result.reason ?? ""));
     for (const [name, value] of Object.entries(outputs)) if (name !== "outcome") core.setOutput(name, value);
     info(`Commit-back: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`);
-  });
+  }
 }
 
 async function run(): Promise<void> {

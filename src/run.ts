@@ -257,6 +257,7 @@ export async function syncRun(
       mask: options.mask,
       counter,
       ...(options.helm ? { helm: options.helm } : {}),
+      ...(options.toolLimits ? { toolLimits: options.toolLimits } : {}),
       ...(options.tempRoot ? { tempRoot: options.tempRoot } : {}),
       ...(options.debug ? { log: options.debug } : {}),
       ...options.charts,

@@ -18,7 +18,7 @@ import {
 import { chartFetchAddress } from "../tools/fetch-address.js";
 import { Helm } from "../tools/helm.js";
 import { type InstallOptions, installHelm } from "../tools/install.js";
-import type { InvocationCounter } from "../tools/runner.js";
+import type { InvocationCounter, ToolLimits } from "../tools/runner.js";
 import {
   type ChartRenderer,
   createHelmChartRenderer,
@@ -39,6 +39,8 @@ export interface ChartPreparationOptions {
   helm?: InstallOptions;
   /** An already installed helm (a test's stand-in, the sync's own copy). */
   helmBinary?: string | null;
+  /** Bounds on every helm process (stall timeout, overall limit). */
+  toolLimits?: ToolLimits;
   tempRoot?: string;
   counter?: InvocationCounter;
   log?: (line: string) => void;
@@ -133,6 +135,7 @@ export async function prepareCharts(
       binary,
       env: session.helmEnv(),
       registryConfig: session.helmRegistryConfig,
+      ...(options.toolLimits ? { limits: options.toolLimits } : {}),
       redact: (t) => mask.redact(t),
       ...(options.counter ? { counter: options.counter } : {}),
       ...(options.log ? { log: options.log } : {}),

@@ -4,7 +4,8 @@
  */
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import type { InvocationCounter } from "../tools/runner.js";
+import { childEnv } from "../tools/child-env.js";
+import { type InvocationCounter, killOnExit } from "../tools/runner.js";
 
 export interface LocalRegistry {
   /** `http://127.0.0.1:PORT` */
@@ -32,7 +33,9 @@ export async function startLocalRegistry(
   opts.counter?.record("crane", "registry serve");
   const child = spawn(craneBinary, ["registry", "serve", "--address", `127.0.0.1:${port}`], {
     stdio: ["ignore", "ignore", "pipe"],
+    env: childEnv("crane", process.env),
   });
+  killOnExit(child);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let said = "";
   await new Promise<void>((resolve, reject) => {

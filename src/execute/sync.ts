@@ -15,7 +15,7 @@ import { Crane } from "../tools/crane.js";
 import { openCredentialSession, type RegistryCredential, type SecretMask } from "../tools/credentials.js";
 import { Helm } from "../tools/helm.js";
 import { type InstalledTool, type InstallOptions, installCrane, installHelm } from "../tools/install.js";
-import { InvocationCounter } from "../tools/runner.js";
+import { InvocationCounter, type ToolLimits } from "../tools/runner.js";
 import { createCopier } from "./copier.js";
 import { ecrTargetChanges, ociTargetChanges } from "./ecr-changes.js";
 import { type ExecuteDeps, type ExecuteOptions, type ExecutionReport, executePlan } from "./execute.js";
@@ -35,6 +35,8 @@ export interface CarryOutOptions
   mask: SecretMask;
   crane?: InstallOptions;
   helm?: InstallOptions;
+  /** Bounds on every crane and helm process (stall timeout, overall limit). */
+  toolLimits?: ToolLimits;
   /** An already installed crane (the CLI's `--target local` installed one to serve the registry). */
   craneBinary?: string | null;
   /** Where the credential session and chart downloads live (default RUNNER_TEMP, else the OS temp folder). */
@@ -120,6 +122,7 @@ export async function carryOutPlan(
     const crane = new Crane({
       binary: craneBinary ?? "crane",
       env: session.craneEnv(),
+      ...(options.toolLimits ? { limits: options.toolLimits } : {}),
       counter,
       redact,
       ...debug,
@@ -128,6 +131,7 @@ export async function carryOutPlan(
       ? new Helm({
           binary: helmBinary,
           env: session.helmEnv(),
+          ...(options.toolLimits ? { limits: options.toolLimits } : {}),
           registryConfig: session.helmRegistryConfig,
           counter,
           redact,

@@ -2,19 +2,24 @@
 // exactly when it changed. Push mode pushes to the branch the workflow runs on (a push race is
 // retried on the branch's new tip); pull-request mode pushes to a branch of ours and opens or
 // updates a pull request; auto mode pushes and falls back to a pull request where the branch is
-// protected. The commit is built with git's plumbing in a temporary index, so the regenerated
-// folder replaces whatever the branch holds there: re-applying it onto a moved branch cannot
-// conflict, and the user's index is left alone.
+// protected. The commit is built with git's plumbing in a temporary index: the files the branch's
+// manifest (`.ecr-mirror-files`) lists are replaced by the rendered ones, anything else in the folder
+// stays, so re-applying them onto a moved branch cannot conflict, and the user's index is left alone.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CommitBackDecision, decideCommitBack, type EventFacts } from "./event.js";
 import { authorizationHeader, Git, GitError, type GitResult } from "./git.js";
 import {
+  type FolderEntry,
+  type FolderState,
   isExecutable,
+  MANIFEST_FILE,
+  MANIFEST_MAX_BYTES,
   type OutputFile,
+  OutputFolderError,
   outputFilePaths,
-  outputFolderPath,
+  planFolderUpdate,
   writeOutputFolder,
 } from "./output-folder.js";
 import {
@@ -129,9 +134,48 @@ interface BuiltCommit {
   parent: string;
 }
 
+/** The output folder as the commit `parent` holds it (read without a working tree), for `planFolderUpdate`. */
+async function readTreeState(git: Git, parent: string, folder: string): Promise<FolderState> {
+  const listing = (await git.run(["ls-tree", "-r", "-t", "-l", "-z", parent, "--", folder])).stdout;
+  const entries: FolderEntry[] = [];
+  const blobs = new Map<string, { sha: string; size: number }>();
+  for (const record of listing.split("\0").filter(Boolean)) {
+    const tab = record.indexOf("\t");
+    const [mode, type, sha, size] = record.slice(0, tab).split(/ +/) as [string, string, string, string];
+    const path = record.slice(tab + 1);
+    if (path === folder || folder.startsWith(`${path}/`)) {
+      if (type !== "tree")
+        throw new OutputFolderError(
+          `In ${parent.slice(0, 12)}, ${path} is not a folder, so ${folder} cannot be written there. Nothing was committed.`,
+          "choose another folder for the node configuration",
+        );
+      continue;
+    }
+    if (!path.startsWith(`${folder}/`) || type === "tree") continue;
+    const rel = path.slice(folder.length + 1);
+    const kind =
+      mode === "120000" ? "symlink" : type === "commit" ? "repository" : type === "blob" ? "file" : "other";
+    entries.push({ path: rel, kind });
+    if (kind === "file") blobs.set(rel, { sha, size: Number(size) });
+  }
+  const text = async (rel: string) => {
+    const blob = blobs.get(rel);
+    if (!blob) return null;
+    // An oversized manifest is refused by its size, unread (parseManifest says so).
+    if (blob.size > MANIFEST_MAX_BYTES) return "#".repeat(MANIFEST_MAX_BYTES + 1);
+    return (await git.run(["cat-file", "blob", blob.sha])).stdout;
+  };
+  return {
+    entries,
+    manifest: await text(MANIFEST_FILE),
+    readme: (await text("README.md"))?.slice(0, 200) ?? null,
+  };
+}
+
 /**
- * Builds (without touching HEAD or the user's index) a commit whose tree is the parent's tree with
- * the output folder replaced by the rendered files; null when that equals the parent's tree.
+ * Builds (without touching HEAD or the user's index) a commit whose tree is the parent's tree with the
+ * files ecr-mirror wrote there (its manifest) replaced by the rendered files; null when that equals the
+ * parent's tree. `files` are the rendered files and the new manifest, `paths` their repository paths.
  */
 async function buildCommit(
   git: Git,
@@ -142,6 +186,11 @@ async function buildCommit(
   repoDir: string,
   message: string,
 ): Promise<BuiltCommit | null> {
+  const update = planFolderUpdate(
+    folder,
+    await readTreeState(git, parent, folder),
+    files.filter((f) => f.path !== MANIFEST_FILE),
+  );
   const scratch = await mkdtemp(join(tmpdir(), "ecr-mirror-index-"));
   try {
     const env = { GIT_INDEX_FILE: join(scratch, "index") };
@@ -153,7 +202,7 @@ async function buildCommit(
         ).split("\n")
       : [];
     await git.run(["read-tree", parent], { env });
-    const old = (await git.output(["ls-files", "-z", "--", folder], { env })).split("\0").filter(Boolean);
+    const old = [...update.remove, MANIFEST_FILE].map((path) => `${folder}/${path}`);
     const lines = [
       ...old.map((path) => `0 ${"0".repeat(40)}\t${path}\n`),
       ...paths.map((path, i) => `${isExecutable(files[i]!) ? "100755" : "100644"} ${blobs[i]}\t${path}\n`),
@@ -178,6 +227,7 @@ export async function commitBack(options: CommitBackOptions): Promise<CommitBack
   } catch (error) {
     if (error instanceof GitError) throw new CommitBackError(error.message, pushHint(error.message));
     if (error instanceof PullRequestError) throw new CommitBackError(error.problem, error.hint);
+    if (error instanceof OutputFolderError) throw new CommitBackError(error.problem, error.hint);
     throw error;
   }
 }
@@ -218,15 +268,14 @@ async function commitBackOnce(options: CommitBackOptions): Promise<CommitBackRes
       "choose another pull request branch",
     );
   }
-  const folder = outputFolderPath(options.outDir);
-  const paths = outputFilePaths(folder, options.files);
-  // Same order as `paths`: outputFilePaths keeps the files' order.
-  await writeOutputFolder(options.repoDir, folder, options.files);
+  const written = await writeOutputFolder(options.repoDir, options.outDir, options.files);
+  const { folder, files } = written;
+  // Same order as `files`: outputFilePaths keeps the files' order.
+  const paths = outputFilePaths(folder, files);
   const message =
     options.message ??
     `ecr-mirror: update the rendered node configuration in ${folder}\n\nRendered by ecr-mirror.\n`;
-  const build = (parent: string) =>
-    buildCommit(git, parent, folder, paths, options.files, options.repoDir, message);
+  const build = (parent: string) => buildCommit(git, parent, folder, paths, files, options.repoDir, message);
   const fetchTip = async (name: string): Promise<string> => {
     await git.run(
       ["fetch", "--no-tags", "--quiet", remote, `+refs/heads/${name}:refs/remotes/${remote}/${name}`],
@@ -249,7 +298,7 @@ async function commitBackOnce(options: CommitBackOptions): Promise<CommitBackRes
   }
 
   if (options.mode === "pull-request") {
-    return proposeChange(options, git, commit, branch, prBranch, remote, 0, undefined);
+    return proposeChange(options, git, commit, folder, branch, prBranch, remote, 0, undefined);
   }
 
   for (let attempt = 1; ; attempt++) {
@@ -260,7 +309,8 @@ async function commitBackOnce(options: CommitBackOptions): Promise<CommitBackRes
     const verdict = classifyPush(result);
     if (verdict === "pushed") {
       options.log(`Commit-back: pushed ${commit.sha} to ${branch} (attempt ${attempt}).`);
-      await followInWorkspace(git, commit.sha, folder, options.log);
+      const removed = written.removed.map((path) => `${folder}/${path}`);
+      await followInWorkspace(git, commit.sha, [...paths, ...removed], options.log);
       return { outcome: "committed", commitSha: commit.sha, branch, attempts: attempt };
     }
     const said = `${result.stderr}\n${result.stdout}`.trim();
@@ -268,7 +318,7 @@ async function commitBackOnce(options: CommitBackOptions): Promise<CommitBackRes
       if (options.mode === "auto") {
         const reason = `${branch} is protected against direct pushes`;
         options.log(`Commit-back: ${reason}; opening or updating a pull request instead.`);
-        return proposeChange(options, git, commit, branch, prBranch, remote, attempt, reason);
+        return proposeChange(options, git, commit, folder, branch, prBranch, remote, attempt, reason);
       }
       throw new CommitBackError(
         `Pushing to ${branch} was refused: the branch is protected.\n${said}`,
@@ -298,10 +348,16 @@ async function commitBackOnce(options: CommitBackOptions): Promise<CommitBackRes
  * Moves the workspace along to the pushed commit when it can do so as a fast-forward, so later steps
  * see what was committed. Failing to is not an error: the commit is on the remote.
  */
-async function followInWorkspace(git: Git, sha: string, folder: string, log: (line: string) => void) {
+async function followInWorkspace(
+  git: Git,
+  sha: string,
+  paths: readonly string[],
+  log: (line: string) => void,
+) {
   const ancestor = await git.run(["merge-base", "--is-ancestor", "HEAD", sha], { allowFailure: true });
   if (ancestor.code !== 0) return;
-  await git.run(["add", "--all", "--force", "--", folder], { allowFailure: true });
+  // Only what ecr-mirror wrote or removed is staged: a user's own files in the folder stay as they were.
+  await git.run(["update-index", "--add", "--remove", "--", ...paths], { allowFailure: true });
   const merged = await git.run(["merge", "--ff-only", "--quiet", sha], { allowFailure: true });
   if (merged.code !== 0) {
     log(
@@ -315,6 +371,7 @@ async function proposeChange(
   options: CommitBackOptions,
   git: Git,
   commit: BuiltCommit,
+  folder: string,
   base: string,
   prBranch: string,
   remote: string,
@@ -327,7 +384,6 @@ async function proposeChange(
       "pass the token input (GITHUB_TOKEN with pull-requests: write, or a GitHub App token)",
     );
   }
-  const folder = outputFolderPath(options.outDir);
   const remoteRef = `refs/heads/${prBranch}`;
   const listed = await git.output(["ls-remote", remote, remoteRef], { authenticated: true });
   const existing = listed ? listed.split(/\s+/)[0]! : "";

@@ -3,6 +3,7 @@
 // environment form of `git -c`): never in the remote URL, never in `.git/config`, never in argv
 // (so `ps` does not show it either).
 import { spawn } from "node:child_process";
+import { childEnv } from "../tools/child-env.js";
 
 /** The bot identity GitHub shows for commits made on behalf of GitHub Actions. */
 export const BOT_NAME = "github-actions[bot]";
@@ -68,8 +69,10 @@ export class Git {
 
   async run(args: string[], options: GitRunOptions = {}): Promise<GitResult> {
     this.commands.push(args);
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
+    // An allow-listed environment (PATH, HOME, temp, locale, proxies): the GitHub token reaches git only as the
+    // header below, on the commands that need it.
+    const env: Record<string, string> = {
+      ...childEnv("git", process.env),
       // Stable English messages: rejections are recognised by their text.
       LC_ALL: "C",
       LANGUAGE: "",
@@ -105,7 +108,7 @@ export class Git {
  * value resets the list of extra headers; a plain `http.extraheader` would not override the more
  * specific URL-scoped key, so the URL-scoped key is used for both entries.
  */
-function credentialEnv(auth: GitAuth, env: NodeJS.ProcessEnv): Record<string, string> {
+function credentialEnv(auth: GitAuth, env: Readonly<Record<string, string>>): Record<string, string> {
   const key = extraHeaderKey(auth.serverUrl);
   const base = Number.parseInt(env.GIT_CONFIG_COUNT ?? "0", 10) || 0;
   return {

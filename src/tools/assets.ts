@@ -22,6 +22,61 @@ export type ToolName = "crane" | "helm";
  */
 export const DEFAULT_VERSIONS: Readonly<Record<ToolName, string>> = { crane: "0.22.1", helm: "4.3.0" };
 
+/**
+ * SHA-256 of each default version's archives, built into the product: a download of a default version must match
+ * these (and its published checksum file), and a tool-cache entry is re-hashed against them before each run.
+ * `null` would mark a platform whose value could not be confirmed: its default download is then refused unless
+ * the user pins a SHA-256.
+ *
+ * Every value was found verbatim, the same in several independent public files (stored copies of public
+ * repositories, searched 2026-12-01), none of them this project's:
+ * - crane v0.22.1 (`checksums.txt` of github.com/google/go-containerregistry/releases/tag/v0.22.1): a Makefile
+ *   pinning `CRANE_VERSION := v0.22.1` with `CRANE_{DARWIN,LINUX}_{AMD64,ARM64}_SHA256` for all four archives; a
+ *   Python installer table `SHA256 = {("Linux", "x86_64"): …, ("Darwin", "arm64"): …}`; shell installers
+ *   (`'Darwin arm64') CRANE_ARCHIVE='go-containerregistry_Darwin_arm64.tar.gz'; CRANE_SHA256='2231fc8d…'`); the
+ *   Linux x86_64 value is also the one DESIGN.md §7 quotes.
+ * - helm v4.3.0 (`https://get.helm.sh/helm-v4.3.0-<os>-<arch>.tar.gz.sha256sum`): a TypeScript table
+ *   "Helm's archives' SHA-256, by Go's platform names (get.helm.sh and Helm's release notes)" with all four; a
+ *   Makefile `HELM_SHA256_{linux,darwin}_{amd64,arm64}`; a bash map `[darwin-amd64]=… [darwin-arm64]=…`; a Bazel
+ *   `_TOOLS` table with `url = "https://get.helm.sh/helm-v4.3.0-darwin-arm64.tar.gz", sha256 = "d3870437…"`.
+ */
+export const BUILTIN_SHA256: Readonly<
+  Record<ToolName, Readonly<Record<string, Readonly<Record<string, string | null>>>>>
+> = {
+  crane: {
+    "0.22.1": {
+      "go-containerregistry_Linux_x86_64.tar.gz":
+        "0ab7a1d6932a213aed964ce97666c3077fe691c8606413674a8b3e0b9ec4cda0",
+      "go-containerregistry_Linux_arm64.tar.gz":
+        "898c0cff975f898a33e8c4580bdafb0e7c02c7faa33374e946762f97c4ab7110",
+      "go-containerregistry_Darwin_x86_64.tar.gz":
+        "6fedd06a648c11335f0e8b9547e4783002c30e9336047fec292942cd518bb799",
+      "go-containerregistry_Darwin_arm64.tar.gz":
+        "2231fc8df8806d20d680ff1225db44e095a55dd6ac1ae8eced4faf4b278b78fb",
+    },
+  },
+  helm: {
+    "4.3.0": {
+      "helm-v4.3.0-linux-amd64.tar.gz": "86584a54def73570558f66f5111cc53dfed56689637ae32c1201205d494f54fb",
+      "helm-v4.3.0-linux-arm64.tar.gz": "31c5794dd55c66a51e6b7d2e2ac7a114ae8b1de41ff1d9ba51748ac973b06a08",
+      "helm-v4.3.0-darwin-amd64.tar.gz": "347a784877e0e20eac865e8d1c36a80f6bb0861d6f29abd34defb6570ef95d92",
+      "helm-v4.3.0-darwin-arm64.tar.gz": "d3870437e1e95b67f8edbde964156c84a26503f560821d40c542441658934fba",
+    },
+  },
+};
+
+/**
+ * The built-in SHA-256 of an asset: the hash, `null` when the version is built in but this platform's value is
+ * unknown, `undefined` when the version is not built in (an overridden version: the checksum-file path).
+ */
+export function builtinChecksum(
+  asset: Pick<ToolAsset, "tool" | "version" | "archive">,
+): string | null | undefined {
+  const versions = BUILTIN_SHA256[asset.tool][asset.version];
+  if (!versions) return undefined;
+  return versions[asset.archive] ?? null;
+}
+
 /** The one helm major version whose command line the runners build (Helm 4: login takes a host only). */
 export const HELM_MAJOR = 4;
 

@@ -1,16 +1,20 @@
 /**
- * Installs crane and helm through the Actions tool cache: find -> download -> verify -> extract -> cache.
- * Every download is checked against the checksum file the project publishes beside it and, when given,
- * against the SHA-256 values the user pinned. A mismatch fails before anything is extracted or run.
+ * Installs crane and helm through the Actions tool cache: find -> verify again -> download -> verify -> extract -> cache.
+ * Every download is checked against the checksum file the project publishes beside it, against the SHA-256
+ * built into ecr-mirror for the default versions, and against the values the user pinned. A mismatch fails before
+ * anything is extracted or run. A cache hit is verified again (archive re-hashed, binary compared) before use.
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import * as tc from "@actions/tool-cache";
+import { readTarFiles } from "../charts/archive.js";
 import {
   assetFor,
+  builtinChecksum,
   DEFAULT_VERSIONS,
   normaliseVersion,
   parseChecksumFile,
@@ -51,7 +55,10 @@ export interface InstalledTool {
  * verification is never taken for ours.
  */
 const CACHE_NAME: Readonly<Record<ToolName, string>> = { crane: "ecr-mirror-crane", helm: "ecr-mirror-helm" };
-/** Written beside the binary in the cache: the verified archive's SHA-256, checked against pins on a hit. */
+/**
+ * Written beside the binary in the cache, with the verified archive itself: the archive's SHA-256 when it was
+ * verified. A hit re-hashes the archive against it (and the built-in value and pins) and compares the binary.
+ */
 const ARCHIVE_SHA_FILE = "archive.sha256";
 
 export function installCrane(options: InstallOptions = {}): Promise<InstalledTool> {
@@ -100,6 +107,78 @@ async function download(url: string, dest: string, what: string, asset: ToolAsse
   }
 }
 
+/** The executable inside a release archive (gzip + tar, read in memory), or null when it holds none. */
+async function binaryInArchive(archiveFile: string, path: string): Promise<Buffer | null> {
+  const tar = gunzipSync(await readFile(archiveFile));
+  const files = readTarFiles(tar, (p) => p.replace(/^\.\//, "") === path);
+  return files.get(path) ?? null;
+}
+
+type CacheVerdict =
+  | { ok: true; sha256: string }
+  /** An entry without the verified archive beside it (written by an earlier version): downloaded again. */
+  | { ok: false; incomplete: true; reason: string }
+  | { ok: false; incomplete: false; reason: string };
+
+/**
+ * A tool-cache entry is trusted only after it is checked again: the archive kept in it must hash to the built-in
+ * value (default versions), to a pinned one, and to the value recorded when it was verified; and the cached
+ * executable must be byte for byte the one inside that archive.
+ */
+async function verifyCacheEntry(
+  dir: string,
+  asset: ToolAsset,
+  expected: { builtin: string | null | undefined; pins: readonly string[] },
+): Promise<CacheVerdict> {
+  const binary = join(dir, asset.tool);
+  const archive = join(dir, asset.archive);
+  const recordFile = join(dir, ARCHIVE_SHA_FILE);
+  if (!existsSync(binary) || !existsSync(archive) || !existsSync(recordFile)) {
+    return { ok: false, incomplete: true, reason: `${dir} does not hold the verified ${asset.archive}` };
+  }
+  const recorded = (await readFile(recordFile, "utf8")).trim();
+  const actual = await sha256Of(archive);
+  if (typeof expected.builtin === "string" && actual !== expected.builtin) {
+    return {
+      ok: false,
+      incomplete: false,
+      reason: `the cached ${asset.archive} has SHA-256 ${actual}, not the built-in ${expected.builtin} of ${asset.tool} ${asset.version}`,
+    };
+  }
+  if (expected.pins.length > 0 && !expected.pins.includes(actual)) {
+    return {
+      ok: false,
+      incomplete: false,
+      reason: `the tool cache holds ${asset.archive} with SHA-256 ${actual}, which matches no ${pinNames(asset.tool)} value (${expected.pins.join(", ")})`,
+    };
+  }
+  if (actual !== recorded) {
+    return {
+      ok: false,
+      incomplete: false,
+      reason: `the cached ${asset.archive} has SHA-256 ${actual}, not the ${recorded} recorded when it was verified`,
+    };
+  }
+  let inArchive: Buffer | null;
+  try {
+    inArchive = await binaryInArchive(archive, asset.binaryInArchive);
+  } catch (error) {
+    return {
+      ok: false,
+      incomplete: false,
+      reason: `the cached ${asset.archive} cannot be read: ${(error as Error).message}`,
+    };
+  }
+  if (!inArchive?.equals(await readFile(binary))) {
+    return {
+      ok: false,
+      incomplete: false,
+      reason: `the cached ${binary} is not the ${asset.binaryInArchive} inside the verified ${asset.archive}: it was changed after it was installed`,
+    };
+  }
+  return { ok: true, sha256: actual };
+}
+
 async function installTool(tool: ToolName, options: InstallOptions): Promise<InstalledTool> {
   const log = options.log ?? (() => {});
   const version = normaliseVersion(tool, options.version || DEFAULT_VERSIONS[tool]);
@@ -113,23 +192,32 @@ async function installTool(tool: ToolName, options: InstallOptions): Promise<Ins
   );
   const binaryName = tool;
   const cacheName = CACHE_NAME[tool];
+  const builtin = builtinChecksum(asset);
+  if (builtin === null && pins.length === 0) {
+    throw new ToolInstallError(
+      `${tool} ${version}: ecr-mirror has no built-in SHA-256 for ${asset.archive}, and the checksum file beside ` +
+        `it proves nothing if the server is compromised. Pin the archive's SHA-256 with ${pinNames(tool)} ` +
+        "(from the project's release page), or choose another version.",
+    );
+  }
 
   const cached = tc.find(cacheName, version, asset.cacheArch);
   if (cached) {
-    const binary = join(cached, binaryName);
-    const recorded = existsSync(join(cached, ARCHIVE_SHA_FILE))
-      ? (await readFile(join(cached, ARCHIVE_SHA_FILE), "utf8")).trim()
-      : "";
-    if (existsSync(binary) && /^[0-9a-f]{64}$/.test(recorded)) {
-      if (pins.length > 0 && !pins.includes(recorded)) {
-        throw new ToolInstallError(
-          `${tool} ${version}: the tool cache holds ${asset.archive} with SHA-256 ${recorded}, which matches no ` +
-            `${pinNames(tool)} value (${pins.join(", ")}). Nothing was run. Check the pinned value for this platform.`,
-        );
-      }
-      log(`${tool} ${version}: tool-cache hit (${binary}), nothing downloaded`);
-      return { tool, version, path: binary, cacheHit: true, archiveSha256: recorded };
+    const verdict = await verifyCacheEntry(cached, asset, { builtin, pins });
+    if (verdict.ok) {
+      const binary = join(cached, binaryName);
+      log(
+        `${tool} ${version}: tool-cache hit (${binary}), archive re-hashed and binary compared, nothing downloaded`,
+      );
+      return { tool, version, path: binary, cacheHit: true, archiveSha256: verdict.sha256 };
     }
+    if (!verdict.incomplete) {
+      throw new ToolInstallError(
+        `${tool} ${version}: refusing the tool-cache entry: ${verdict.reason}. Nothing was run. ` +
+          `Delete ${cached} to download and verify ${tool} again${pins.length > 0 ? ", or check the pinned value for this platform" : ""}.`,
+      );
+    }
+    log(`${tool} ${version}: ${verdict.reason}; downloading it again`);
   }
 
   const work = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), `ecr-mirror-install-${tool}-`));
@@ -154,6 +242,13 @@ async function installTool(tool: ToolName, options: InstallOptions): Promise<Ins
           `checksum is ${expected}. The download is corrupt or was tampered with; nothing was installed or run.`,
       );
     }
+    if (typeof builtin === "string" && actual !== builtin) {
+      throw new ToolInstallError(
+        `${tool} ${version}: ${asset.archive} from ${asset.archiveUrl} has SHA-256 ${actual} (it matches the ` +
+          `checksum file served beside it), but the SHA-256 built into ecr-mirror for this release is ${builtin}. ` +
+          "The server does not serve the released archive; nothing was installed or run.",
+      );
+    }
     if (pins.length > 0 && !pins.includes(actual)) {
       throw new ToolInstallError(
         `${tool} ${version}: ${asset.archive} has SHA-256 ${actual} (it matches the published checksum), but no ` +
@@ -161,23 +256,35 @@ async function installTool(tool: ToolName, options: InstallOptions): Promise<Ins
           "Update the pin only after checking why the archive changed.",
       );
     }
-    const extracted = await tc.extractTar(archiveFile, join(work, "extracted"));
-    const binaryInArchive = join(extracted, asset.binaryInArchive);
-    if (!existsSync(binaryInArchive)) {
+    let binary: Buffer | null;
+    try {
+      binary = await binaryInArchive(archiveFile, asset.binaryInArchive);
+    } catch (error) {
+      throw new ToolInstallError(
+        `${tool} ${version}: ${asset.archive} is not a gzip tar archive: ${(error as Error).message}`,
+      );
+    }
+    if (!binary) {
       throw new ToolInstallError(
         `${tool} ${version}: ${asset.archive} does not contain ${asset.binaryInArchive}.`,
       );
     }
+    // The cache entry keeps the verified archive: every later hit is checked against it.
     const staging = join(work, "staging");
     await mkdir(staging);
-    await copyFile(binaryInArchive, join(staging, binaryName));
+    await writeFile(join(staging, binaryName), binary, { mode: 0o755 });
     await chmod(join(staging, binaryName), 0o755);
+    await copyFile(archiveFile, join(staging, asset.archive));
     await writeFile(join(staging, ARCHIVE_SHA_FILE), `${actual}\n`);
     const dir = await tc.cacheDir(staging, cacheName, version, asset.cacheArch);
     const path = join(dir, binaryName);
+    const against = [
+      ...(typeof builtin === "string" ? ["the SHA-256 built into ecr-mirror"] : []),
+      asset.checksumUrl,
+      ...(pins.length > 0 ? [pinNames(tool)] : []),
+    ];
     log(
-      `${tool} ${version}: downloaded ${asset.archiveUrl}, SHA-256 verified against ${asset.checksumUrl}` +
-        `${pins.length > 0 ? ` and ${pinNames(tool)}` : ""}; cached at ${dir}`,
+      `${tool} ${version}: downloaded ${asset.archiveUrl}, SHA-256 verified against ${against.join(" and ")}; cached at ${dir}`,
     );
     return { tool, version, path, cacheHit: false, archiveSha256: actual };
   } finally {

@@ -1,9 +1,11 @@
 /**
- * Runs crane and helm: argv arrays only (never a shell), output captured, failures turned into errors a
- * person can read, every process counted (a no-op run must spawn none).
+ * Runs crane and helm: argv arrays only (never a shell), an allow-listed environment, bounded time and output,
+ * failures turned into errors a person can read, every process counted (a no-op run must spawn none).
  */
-import { getExecOutput } from "@actions/exec";
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import type { ToolName } from "./assets.js";
+import { childEnv } from "./child-env.js";
 
 /** Processes spawned, per tool and subcommand (`crane copy`, `helm registry login`). */
 export class InvocationCounter {
@@ -30,6 +32,13 @@ export class InvocationCounter {
   }
 }
 
+/**
+ * How a tool process failed: it exited non-zero ("exit"), could not be started ("spawn"), showed no
+ * progress for the stall timeout ("stalled"), ran past its overall limit ("timeout"), or printed more
+ * than the captured-output limit ("output-limit"). Retries key on it (a stalled copy is retried once).
+ */
+export type ToolFailure = "exit" | "spawn" | "stalled" | "timeout" | "output-limit";
+
 /** A tool failed: what was attempted, where, what the tool said, and what to try. */
 export class ToolError extends Error {
   override name = "ToolError";
@@ -43,11 +52,13 @@ export class ToolError extends Error {
     /** The last lines the tool printed (secrets redacted). */
     readonly output: string,
     readonly hint: string | null,
+    readonly failure: ToolFailure = exitCode === null ? "spawn" : "exit",
+    /** Why the product stopped the process (`stalled: no progress for 120 s (limit tool-stall-timeout)`). */
+    reason?: string,
   ) {
     const said = output ? `: ${output}` : "";
-    super(
-      `${action} failed${exitCode === null ? "" : ` (exit ${exitCode})`}${said}${hint ? `\nhint: ${hint}` : ""}`,
-    );
+    const how = reason ? ` ${reason}` : ` failed${exitCode === null ? "" : ` (exit ${exitCode})`}`;
+    super(`${action}${how}${said}${hint ? `\nhint: ${hint}` : ""}`);
   }
 }
 
@@ -117,16 +128,55 @@ export function lastLines(text: string, max = 8): string {
   return tail.length > 2000 ? `…${tail.slice(-2000)}` : tail;
 }
 
+/**
+ * Bounds on one tool process. A copy of a big image is not stopped for being big: only for showing no
+ * progress (no output, and on Linux no read or write in `/proc/<pid>/io`, which counts socket traffic)
+ * for `stallTimeoutMs`, or for running past `timeoutMs`.
+ */
+export interface ToolLimits {
+  /** No output and no I/O for this long stops the process (default 120 s). Linux only (`/proc`). */
+  stallTimeoutMs?: number;
+  /** Overall limit for transfers (copy, push, pull, index filter; default 60 min). */
+  timeoutMs?: number;
+  /** Overall limit for quick commands (version, digest, registry login, template; default 5 min). */
+  shortTimeoutMs?: number;
+  /** stdout kept (default 8 MiB; `helm template` 64 MiB); more stops the process. */
+  maxStdoutBytes?: number;
+  /** SIGTERM, then SIGKILL after this (default 5 s). */
+  killGraceMs?: number;
+  /** How often progress is sampled (default: a quarter of the stall timeout, at most 5 s). */
+  pollMs?: number;
+}
+
+export const DEFAULT_LIMITS = {
+  stallTimeoutMs: 120_000,
+  timeoutMs: 60 * 60_000,
+  shortTimeoutMs: 5 * 60_000,
+  maxStdoutBytes: 8 * 1024 * 1024,
+  templateMaxStdoutBytes: 64 * 1024 * 1024,
+  killGraceMs: 5_000,
+} as const;
+
+/** Only the tail of stderr is kept: the error a tool prints comes last. */
+const STDERR_TAIL_BYTES = 256 * 1024;
+
+/** Subcommands that move no image or chart: they get the short overall limit. */
+const QUICK = new Set(["version", "digest", "registry login", "template"]);
+
 export interface ToolProcessOptions {
   /** Absolute path of the executable (from the installer) or a name on PATH. */
   binary: string;
-  /** Additions to the child's environment only (credentials); this process's environment is not changed. */
+  /**
+   * What the product sets for the child (config folders, credentials files), on top of the allow-listed
+   * environment (`childEnv`); this process's environment is not changed and never passed whole.
+   */
   env?: Record<string, string>;
   counter?: InvocationCounter;
   /** Receives the command line and the tool's output, secrets redacted (`core.debug`, a CLI's verbose log). */
   log?: (line: string) => void;
   /** Scrubs secrets from anything kept or logged (`SecretMask.redact`). */
   redact?: (text: string) => string;
+  limits?: ToolLimits;
 }
 
 export interface Invocation {
@@ -144,7 +194,54 @@ export interface ToolOutput {
   stderr: string;
 }
 
-/** Runs one tool process; throws `ToolError` on a non-zero exit or a spawn failure. */
+/** Children still running: killed when this process exits (a cancelled job, Ctrl-C, a crash). */
+const running = new Set<ChildProcess>();
+let exitHook = false;
+
+/** Registers a child to be killed if this process exits first (SIGKILL: an exit handler cannot wait). */
+export function killOnExit(child: ChildProcess): void {
+  if (!exitHook) {
+    exitHook = true;
+    process.on("exit", () => {
+      for (const c of running) signalGroup(c, "SIGKILL");
+    });
+  }
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+}
+
+/** The child's process group when it leads one (it went `setsid`), else the child itself. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** rchar + wchar of a process (every read and write, sockets included), or null where `/proc` has none. */
+async function ioCounter(pid: number): Promise<number | null> {
+  try {
+    const text = await readFile(`/proc/${pid}/io`, "utf8");
+    const field = (name: string) =>
+      Number(new RegExp(`^${name}:\\s*(\\d+)`, "m").exec(text)?.[1] ?? Number.NaN);
+    const total = field("rchar") + field("wchar");
+    return Number.isFinite(total) ? total : null;
+  } catch {
+    return null;
+  }
+}
+
+function seconds(ms: number): string {
+  return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 100) / 10} s`;
+}
+
+/** Runs one tool process; throws `ToolError` on a non-zero exit, a spawn failure, a stall, a timeout or too much output. */
 export async function runTool(
   tool: ToolName,
   options: ToolProcessOptions,
@@ -152,39 +249,202 @@ export async function runTool(
 ): Promise<ToolOutput> {
   const redact = options.redact ?? ((t: string) => t);
   const log = options.log;
+  const limits = options.limits ?? {};
+  const quick = QUICK.has(invocation.subcommand);
+  const stallMs = limits.stallTimeoutMs ?? DEFAULT_LIMITS.stallTimeoutMs;
+  const timeoutMs = quick
+    ? (limits.shortTimeoutMs ?? DEFAULT_LIMITS.shortTimeoutMs)
+    : (limits.timeoutMs ?? DEFAULT_LIMITS.timeoutMs);
+  const maxStdout =
+    limits.maxStdoutBytes ??
+    (invocation.subcommand === "template"
+      ? DEFAULT_LIMITS.templateMaxStdoutBytes
+      : DEFAULT_LIMITS.maxStdoutBytes);
+  const graceMs = limits.killGraceMs ?? DEFAULT_LIMITS.killGraceMs;
+  const pollMs = limits.pollMs ?? Math.max(10, Math.min(5_000, Math.floor(stallMs / 4)));
   options.counter?.record(tool, invocation.subcommand);
   log?.(redact(`[${tool}] ${[options.binary, ...invocation.args].join(" ")}`));
-  let result: { exitCode: number; stdout: string; stderr: string };
+
+  const fail = (
+    failure: ToolFailure,
+    said: string,
+    hint: string | null,
+    exitCode: number | null,
+    reason?: string,
+  ) => new ToolError(tool, invocation.subcommand, invocation.action, exitCode, said, hint, failure, reason);
+
+  let env: Record<string, string>;
   try {
-    result = await getExecOutput(options.binary, [...invocation.args], {
-      silent: true,
-      ignoreReturnCode: true,
-      ...(invocation.input ? { input: invocation.input } : {}),
-      env: { ...stringEnv(process.env), ...options.env },
-    });
+    env = childEnv(tool, process.env, options.env ?? {});
   } catch (error) {
-    const message = redact((error as Error).message);
-    throw new ToolError(
-      tool,
-      invocation.subcommand,
-      invocation.action,
-      null,
-      message,
+    const [reason, hint] = (error as Error).message.split("\nhint: ");
+    throw fail("spawn", "", hint ?? null, null, `was not started: ${reason}`);
+  }
+
+  const result = await new Promise<
+    | { kind: "exited"; code: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: Buffer }
+    | { kind: "spawn-error"; message: string }
+    | { kind: "stopped"; failure: "stalled" | "timeout" | "output-limit"; stdout: Buffer; stderr: Buffer }
+  >((resolve) => {
+    const child = spawn(options.binary, [...invocation.args], {
+      env,
+      shell: false,
+      // Same process group: a Ctrl-C in a terminal reaches the tool too.
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    killOnExit(child);
+    const stdout: Buffer[] = [];
+    let stdoutBytes = 0;
+    let stderr: Buffer[] = [];
+    let stderrBytes = 0;
+    let lastProgress = Date.now();
+    let lastIo: number | null = null;
+    let ioAvailable = true;
+    let stopped: "stalled" | "timeout" | "output-limit" | null = null;
+    let killTimer: NodeJS.Timeout | undefined;
+
+    const stop = (why: "stalled" | "timeout" | "output-limit") => {
+      if (stopped) return;
+      stopped = why;
+      signalGroup(child, "SIGTERM");
+      killTimer = setTimeout(() => signalGroup(child, "SIGKILL"), graceMs);
+    };
+    child.stdout.on("data", (chunk: Buffer) => {
+      lastProgress = Date.now();
+      if (stopped) return;
+      stdoutBytes += chunk.length;
+      if (stdoutBytes > maxStdout) {
+        stop("output-limit");
+        return;
+      }
+      stdout.push(chunk);
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      lastProgress = Date.now();
+      stderr.push(chunk);
+      stderrBytes += chunk.length;
+      if (stderrBytes > 2 * STDERR_TAIL_BYTES) {
+        const tail = Buffer.concat(stderr).subarray(-STDERR_TAIL_BYTES);
+        stderr = [tail];
+        stderrBytes = tail.length;
+      }
+    });
+    const overall = setTimeout(() => stop("timeout"), timeoutMs);
+    let sampling = false;
+    const poll = setInterval(async () => {
+      if (stopped || sampling || child.pid === undefined) return;
+      sampling = true;
+      try {
+        if (ioAvailable) {
+          const io = await ioCounter(child.pid);
+          if (io === null) {
+            // No /proc (macOS) or no access: only the overall limit applies.
+            ioAvailable = false;
+            return;
+          }
+          if (lastIo !== null && io !== lastIo) lastProgress = Date.now();
+          lastIo = io;
+          if (Date.now() - lastProgress >= stallMs) stop("stalled");
+        }
+      } finally {
+        sampling = false;
+      }
+    }, pollMs);
+    const done = () => {
+      clearTimeout(overall);
+      clearInterval(poll);
+      clearTimeout(killTimer);
+    };
+    child.once("error", (error) => {
+      done();
+      resolve({ kind: "spawn-error", message: error.message });
+    });
+    child.once("close", (code, signal) => {
+      done();
+      const out = Buffer.concat(stdout);
+      const err = Buffer.concat(stderr).subarray(-STDERR_TAIL_BYTES);
+      if (stopped) resolve({ kind: "stopped", failure: stopped, stdout: out, stderr: err });
+      else resolve({ kind: "exited", code, signal, stdout: out, stderr: err });
+    });
+    child.stdin.on("error", () => {
+      // the tool may exit before reading its input; its exit code tells what happened.
+    });
+    child.stdin.end(invocation.input ?? "");
+  });
+
+  if (result.kind === "spawn-error") {
+    throw fail(
+      "spawn",
+      redact(result.message),
       `${tool} could not be started from "${options.binary}": install it through the tool cache or put it on PATH`,
+      null,
     );
   }
-  const stdout = redact(result.stdout);
-  const stderr = redact(result.stderr);
+  const stdout = redact(result.stdout.toString("utf8"));
+  const stderr = redact(result.stderr.toString("utf8"));
   if (log) for (const line of `${stdout}\n${stderr}`.split("\n")) if (line.trim()) log(`[${tool}] ${line}`);
-  if (result.exitCode !== 0) {
-    const said = lastLines(stderr) || lastLines(stdout);
-    throw new ToolError(tool, invocation.subcommand, invocation.action, result.exitCode, said, hintFor(said));
+  const said = lastLines(stderr) || lastLines(stdout);
+  if (result.kind === "stopped") {
+    const step = `${tool} ${invocation.subcommand}`;
+    if (result.failure === "stalled") {
+      throw fail(
+        "stalled",
+        said,
+        `the registry or the network stopped answering. If a registry is only slow, raise the limit with the ` +
+          `tool-stall-timeout input (CLI: --tool-stall-timeout SECONDS)`,
+        null,
+        `stalled: no output and no network or disk activity for ${seconds(stallMs)} (stall timeout, ` +
+          `tool-stall-timeout); ${step} was stopped`,
+      );
+    }
+    if (result.failure === "timeout") {
+      throw fail(
+        "timeout",
+        said,
+        quick
+          ? `${step} should take seconds: check the network path to the registry`
+          : "a transfer this long is likely stuck between progress samples; raise the limit with the tool-timeout " +
+              "input (CLI: --tool-timeout MINUTES)",
+        null,
+        `timed out: still running after ${seconds(timeoutMs)} (overall limit for ${step}); it was stopped`,
+      );
+    }
+    throw fail(
+      "output-limit",
+      said,
+      `${step} printing this much is not what the product expects (a chart that renders to this much YAML is refused)`,
+      null,
+      `printed more than ${Math.round(maxStdout / 1024 / 1024)} MiB on stdout (output limit for ${step}); it was stopped`,
+    );
+  }
+  if (result.code !== 0) {
+    const code = result.code;
+    if (code === null) {
+      throw fail("exit", said, hintFor(said), null, `failed (killed by ${result.signal ?? "a signal"})`);
+    }
+    throw fail("exit", said, hintFor(said), code);
   }
   return { stdout, stderr };
 }
 
-function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
-  return out;
+/**
+ * The user's overrides (`tool-stall-timeout` in seconds, `tool-timeout` in minutes; CLI `--tool-stall-timeout`,
+ * `--tool-timeout`) as limits. Throws a `RangeError` naming the setting for anything but a whole number in range.
+ */
+export function toolLimitsFrom(
+  settings: { stallSeconds?: string | null; timeoutMinutes?: string | null },
+  names: { stall: string; timeout: string } = { stall: "tool-stall-timeout", timeout: "tool-timeout" },
+): ToolLimits {
+  const whole = (name: string, value: string, max: number, unit: string): number => {
+    const n = Number(value.trim());
+    if (!/^\d+$/.test(value.trim()) || n < 1 || n > max)
+      throw new RangeError(`${name} is "${value}"; expected a whole number of ${unit} from 1 to ${max}`);
+    return n;
+  };
+  const limits: ToolLimits = {};
+  if (settings.stallSeconds)
+    limits.stallTimeoutMs = whole(names.stall, settings.stallSeconds, 3600, "seconds") * 1000;
+  if (settings.timeoutMinutes)
+    limits.timeoutMs = whole(names.timeout, settings.timeoutMinutes, 1440, "minutes") * 60_000;
+  return limits;
 }

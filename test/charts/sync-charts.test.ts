@@ -4,7 +4,7 @@
 // Real pieces: an HTTP chart repository (index.yaml + packaged charts made here), distribution registries for
 // the OCI chart, the test image and the ECR storage, the ECR API endpoint and gate; crane and helm are the
 // stand-ins (or the real tools under ECR_MIRROR_REAL_TOOLS=1), installed from the tool cache.
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
@@ -21,7 +21,6 @@ import {
   syncRun,
   withConfiguratorImage,
 } from "../../src/run.js";
-import { DEFAULT_VERSIONS } from "../../src/tools/assets.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { InvocationCounter } from "../../src/tools/runner.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
@@ -36,9 +35,8 @@ import {
   tagDigest,
 } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
-import { readInvocationLog, toolBinary } from "../stand-ins/stand-ins.js";
+import { plantToolCache, readInvocationLog, STAND_IN_TOOL_VERSIONS } from "../stand-ins/stand-ins.js";
 
-const ARCH = process.arch === "arm64" ? "arm64" : "x64";
 const PROV = "-----BEGIN PGP SIGNED MESSAGE-----\nweb 1.1.0 (test provenance)\n-----END PGP SIGNATURE-----\n";
 const DISCO_TEMPLATES = {
   "deployment.yaml": `apiVersion: apps/v1
@@ -87,19 +85,8 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "sync-charts-"));
   log = join(root, "standin.jsonl");
   // crane and helm waiting in the tool cache under ecr-mirror's cache names, as the installer leaves them.
-  for (const tool of ["crane", "helm"] as const) {
-    const dir = join(
-      root,
-      "tool-cache",
-      `ecr-mirror-${tool}`,
-      DEFAULT_VERSIONS[tool].replace(/^v/, ""),
-      ARCH,
-    );
-    await mkdir(dir, { recursive: true });
-    await symlink(toolBinary(tool), join(dir, tool));
-    await writeFile(join(dir, "archive.sha256"), `${"0".repeat(64)}\n`);
-    await writeFile(`${dir}.complete`, "");
-  }
+  // (Stand-in versions: the default ones are verified against SHA-256 values built into the product.)
+  for (const tool of ["crane", "helm"] as const) await plantToolCache(join(root, "tool-cache"), tool);
   for (const [k, v] of Object.entries({
     RUNNER_TOOL_CACHE: join(root, "tool-cache"),
     RUNNER_TEMP: root,
@@ -197,6 +184,8 @@ async function sync(
     upstreamCredentials: [],
     mask,
     log: () => {},
+    crane: { version: STAND_IN_TOOL_VERSIONS.crane },
+    helm: { version: STAND_IN_TOOL_VERSIONS.helm },
     ...options,
   });
 }

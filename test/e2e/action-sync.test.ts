@@ -4,20 +4,23 @@
 // with crane (the stand-in, or the real one under ECR_MIRROR_REAL_TOOLS=1) waiting in the tool cache.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHART_IMAGES_FILE, formatChartImagesRecord, valuesSha256 } from "../../src/charts/record.js";
-import { DEFAULT_VERSIONS } from "../../src/tools/assets.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { moveTag, type PushedIndex, pushImage, pushIndex, tagDigest } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
-import { REAL_TOOLS, readInvocationLog, toolBinary } from "../stand-ins/stand-ins.js";
+import {
+  plantToolCache,
+  REAL_TOOLS,
+  readInvocationLog,
+  STAND_IN_TOOL_VERSIONS,
+} from "../stand-ins/stand-ins.js";
 
 const ACTION = fileURLToPath(new URL("../../dist/index.js", import.meta.url));
-const ARCH = process.arch === "arm64" ? "arm64" : "x64";
 
 let upstream: RunningRegistry;
 let backing: RunningRegistry;
@@ -94,7 +97,8 @@ async function runAction(
       .join(":"),
   });
   Object.assign(env, extraEnv);
-  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
+  const all = { "crane-version": STAND_IN_TOOL_VERSIONS.crane, ...inputs };
+  for (const [name, value] of Object.entries(all)) env[`INPUT_${name.toUpperCase()}`] = value;
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>(
     (resolve, reject) => {
       const child = spawn(process.execPath, [ACTION], {
@@ -153,11 +157,8 @@ beforeAll(async () => {
   standInLog = join(root, "standin.jsonl");
   await Promise.all([mkdir(runnerTemp), mkdir(workspace)]);
   // The tool cache as @actions/tool-cache lays it out, holding crane under ecr-mirror's own cache name.
-  const craneDir = join(toolCache, "ecr-mirror-crane", DEFAULT_VERSIONS.crane, ARCH);
-  await mkdir(craneDir, { recursive: true });
-  await symlink(toolBinary("crane"), join(craneDir, "crane"));
-  await writeFile(join(craneDir, "archive.sha256"), `${"0".repeat(64)}\n`);
-  await writeFile(`${craneDir}.complete`, "");
+  // (A stand-in version: the default ones are verified against SHA-256 values built into the product.)
+  await plantToolCache(toolCache, "crane");
 
   redisDigest = (await pushImage(upstream.url, "library/redis", "7.0", { seed: "redis-7.0" })).digest;
   nginx = await pushIndex(upstream.url, "library/nginx", "1.27", {

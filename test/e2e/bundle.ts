@@ -3,11 +3,10 @@
 // GITHUB_OUTPUT and GITHUB_STEP_SUMMARY as files. Rebuild with `npm run build` after changing src/.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { mkdir, symlink, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_VERSIONS } from "../../src/tools/assets.js";
-import { toolBinary } from "../stand-ins/stand-ins.js";
+import { plantToolCache, STAND_IN_TOOL_VERSIONS } from "../stand-ins/stand-ins.js";
 
 export const ACTION = fileURLToPath(new URL("../../dist/index.js", import.meta.url));
 export const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
@@ -18,7 +17,9 @@ export interface ProcessRun {
   stderr: string;
 }
 
-export function runNode(script: string, args: string[], env: Record<string, string>, cwd: string) {
+/** Runs a bundle; crane is the planted stand-in's version unless `env` says otherwise. */
+export function runNode(script: string, args: string[], given: Record<string, string>, cwd: string) {
+  const env = { ECR_MIRROR_CRANE_VERSION: STAND_IN_TOOL_VERSIONS.crane, ...given };
   return new Promise<ProcessRun>((resolve, reject) => {
     const child = spawn(process.execPath, [script, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -51,18 +52,12 @@ export function listFiles(dir: string): string[] {
     .filter((f) => statSync(f).isFile());
 }
 
-/** The tool cache as @actions/tool-cache lays it out, holding the crane stand-in under ecr-mirror's name. */
+/**
+ * The tool cache holding the crane stand-in as the installer leaves it (verified on the hit); the bundles are
+ * told its version (`crane-version`, ECR_MIRROR_CRANE_VERSION) by `runAction` and `runNode`.
+ */
 export async function toolCacheWithCrane(toolCache: string): Promise<void> {
-  const craneDir = join(
-    toolCache,
-    "ecr-mirror-crane",
-    DEFAULT_VERSIONS.crane,
-    process.arch === "arm64" ? "arm64" : "x64",
-  );
-  await mkdir(craneDir, { recursive: true });
-  await symlink(toolBinary("crane"), join(craneDir, "crane"));
-  await writeFile(join(craneDir, "archive.sha256"), `${"0".repeat(64)}\n`);
-  await writeFile(`${craneDir}.complete`, "");
+  await plantToolCache(toolCache, "crane");
 }
 
 /** A small environment, as a runner gives a step: node, git and the basics on PATH, no stand-ins. */
@@ -95,6 +90,7 @@ export async function runAction(
     GITHUB_ACTIONS: "true",
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
+    "INPUT_CRANE-VERSION": STAND_IN_TOOL_VERSIONS.crane,
     ...env,
   };
   for (const [name, value] of Object.entries(inputs)) full[`INPUT_${name.toUpperCase()}`] = value;

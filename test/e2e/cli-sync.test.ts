@@ -1,14 +1,18 @@
 // `ecr-mirror sync FILE --target local`: crane's built-in registry (here the stand-in's `registry serve`) as a
 // throwaway target on 127.0.0.1, started and stopped by the command; crane comes from the tool cache.
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { main } from "../../src/cli-commands.js";
-import { DEFAULT_VERSIONS } from "../../src/tools/assets.js";
 import { pushImage, pushIndex } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
-import { REAL_TOOLS, readInvocationLog, toolBinary } from "../stand-ins/stand-ins.js";
+import {
+  plantToolCache,
+  REAL_TOOLS,
+  readInvocationLog,
+  STAND_IN_TOOL_VERSIONS,
+} from "../stand-ins/stand-ins.js";
 
 let upstream: RunningRegistry;
 let root: string;
@@ -16,17 +20,7 @@ let root: string;
 beforeAll(async () => {
   upstream = await startRegistry();
   root = await mkdtemp(join(tmpdir(), "cli-sync-"));
-  const craneDir = join(
-    root,
-    "cache",
-    "ecr-mirror-crane",
-    DEFAULT_VERSIONS.crane,
-    process.arch === "arm64" ? "arm64" : "x64",
-  );
-  await mkdir(craneDir, { recursive: true });
-  await symlink(toolBinary("crane"), join(craneDir, "crane"));
-  await writeFile(join(craneDir, "archive.sha256"), `${"0".repeat(64)}\n`);
-  await writeFile(`${craneDir}.complete`, "");
+  await plantToolCache(join(root, "cache"), "crane");
   await pushImage(upstream.url, "library/redis", "7.0", { seed: "redis" });
   await pushIndex(upstream.url, "library/nginx", "1.27", {
     platforms: ["linux/amd64", "linux/arm64"],
@@ -47,7 +41,13 @@ it("sync --target local copies into crane's registry, writes the report, and sto
   const out: string[] = [];
   const err: string[] = [];
   const log = join(root, "standin.jsonl");
-  const env = { ...process.env, RUNNER_TOOL_CACHE: join(root, "cache"), RUNNER_TEMP: root, STANDIN_LOG: log };
+  const env = {
+    ...process.env,
+    RUNNER_TOOL_CACHE: join(root, "cache"),
+    RUNNER_TEMP: root,
+    STANDIN_LOG: log,
+    ECR_MIRROR_CRANE_VERSION: STAND_IN_TOOL_VERSIONS.crane,
+  };
   const saved = { ...process.env };
   Object.assign(process.env, env); // the tool cache and the stand-in read the process environment
   try {

@@ -15,7 +15,7 @@ import {
 } from "../../src/git/commit-back.js";
 import type { EventFacts } from "../../src/git/event.js";
 import { authorizationHeader, BOT_EMAIL, BOT_NAME, extraHeaderKey } from "../../src/git/git.js";
-import type { OutputFile } from "../../src/git/output-folder.js";
+import { formatManifest, MANIFEST_FILE, type OutputFile } from "../../src/git/output-folder.js";
 import { type LocalGitHub, startLocalGitHub } from "./local-github.js";
 
 const execFileAsync = promisify(execFile);
@@ -61,8 +61,12 @@ interface Fixture {
   url: string;
 }
 
-/** A remote `acme/app-N` with one commit on main, and a shallow clone of it (like actions/checkout). */
-async function fixture(setup: { hosts?: string } = {}): Promise<Fixture> {
+/**
+ * A remote `acme/app-N` with one commit on main, and a shallow clone of it (like actions/checkout). `hosts`:
+ * the output folder as an earlier ecr-mirror run left it (hosts.toml and old.yaml, listed in its manifest);
+ * `folder`: files of the output folder as given (relative to it).
+ */
+async function fixture(setup: { hosts?: string; folder?: Record<string, string> } = {}): Promise<Fixture> {
   const name = `app-${++repoCount}`;
   const bare = join(root, "remote", "acme", `${name}.git`);
   const seed = join(root, `${name}-seed`);
@@ -75,6 +79,11 @@ async function fixture(setup: { hosts?: string } = {}): Promise<Fixture> {
     await mkdir(join(seed, OUT), { recursive: true });
     await writeFile(join(seed, OUT, "hosts.toml"), setup.hosts);
     await writeFile(join(seed, OUT, "old.yaml"), "kind: Old\n");
+    await writeFile(join(seed, OUT, MANIFEST_FILE), formatManifest(["hosts.toml", "old.yaml"]));
+  }
+  for (const [path, content] of Object.entries(setup.folder ?? {})) {
+    await mkdir(join(seed, OUT, path, ".."), { recursive: true });
+    await writeFile(join(seed, OUT, path), content);
   }
   await git(seed, "add", "-A");
   await git(seed, "commit", "--quiet", "-m", "initial");
@@ -154,12 +163,19 @@ describe("commit-back in push mode", () => {
     expect(await git(f.bare, "rev-list", "--count", "main")).toBe("2");
     expect(await git(f.bare, "ls-tree", "-r", "--format=%(objectmode) %(path)", "main", "--", OUT)).toBe(
       [
+        `100644 ${OUT}/${MANIFEST_FILE}`,
         `100755 ${OUT}/bin/configure-node.sh`,
         `100644 ${OUT}/daemonset.yaml`,
         `100644 ${OUT}/hosts.d/docker.io/hosts.toml`,
       ].join("\n"),
     );
     expect(await git(f.bare, "show", `main:${OUT}/daemonset.yaml`)).toBe("kind: DaemonSet");
+    // The manifest names what ecr-mirror owns, so a later run in a fresh checkout knows what it may replace.
+    expect(
+      (await git(f.bare, "show", `main:${OUT}/${MANIFEST_FILE}`))
+        .split("\n")
+        .filter((l) => !l.startsWith("#")),
+    ).toEqual(["bin/configure-node.sh", "daemonset.yaml", "hosts.d/docker.io/hosts.toml"]);
     // The workspace follows the pushed commit and is clean.
     expect(await git(f.workspace, "rev-parse", "HEAD")).toBe(remoteMain);
     expect(await git(f.workspace, "status", "--porcelain")).toBe("");
@@ -175,13 +191,13 @@ describe("commit-back in push mode", () => {
     expect(pushesTo(f)).toHaveLength(1);
   });
 
-  it("replaces the folder: a file the renderer no longer produces is removed in the commit", async () => {
+  it("replaces its own files: a file the last render wrote and this one does not is removed in the commit", async () => {
     const f = await fixture({ hosts: "old\n" });
     await writeFile(join(f.workspace, "unrelated.txt"), "a user's change, not ours\n");
     const result = await commitBack(options(f, { files: [RENDERED[1]!] }));
     expect(result.outcome).toBe("committed");
     expect(await git(f.bare, "ls-tree", "-r", "--name-only", "main")).toBe(
-      ["README.md", `${OUT}/daemonset.yaml`, "mirrors.yaml"].join("\n"),
+      ["README.md", `${OUT}/${MANIFEST_FILE}`, `${OUT}/daemonset.yaml`, "mirrors.yaml"].join("\n"),
     );
     await expect(stat(join(f.workspace, OUT, "old.yaml"))).rejects.toThrow();
     // Changes outside the output folder are neither committed nor lost.
@@ -211,7 +227,8 @@ describe("commit-back in push mode", () => {
     expect(await git(f.bare, "show", "main:mirrors.yaml")).toBe("images: [redis]");
     // The output folder holds exactly what was rendered (regenerated content wins).
     expect(await git(f.bare, "ls-tree", "-r", "--name-only", "main", "--", OUT)).toBe(
-      RENDERED.map((file) => `${OUT}/${file.path}`)
+      [MANIFEST_FILE, ...RENDERED.map((file) => file.path)]
+        .map((path) => `${OUT}/${path}`)
         .sort()
         .join("\n"),
     );
@@ -240,6 +257,7 @@ describe("commit-back in push mode", () => {
       await writeFile(join(other, OUT, file.path), file.content);
       if (file.mode) await chmod(join(other, OUT, file.path), file.mode);
     }
+    await writeFile(join(other, OUT, MANIFEST_FILE), formatManifest(RENDERED.map((file) => file.path)));
     await git(other, "add", "-A");
     await git(other, "commit", "--quiet", "-m", "another run committed first");
     await git(other, "push", "--quiet", "origin", "main");
@@ -440,12 +458,112 @@ describe("commit-back on pull request events", () => {
 });
 
 describe("the output folder", () => {
-  it.each([".", "", "..", "../elsewhere", "/etc", "deploy/.git", ".git"])("refuses %j", async (outDir) => {
+  it.each([
+    [".", /is the workspace itself/],
+    ["", /is empty/],
+    ["..", /holds the workspace/],
+    ["../elsewhere", /is outside the workspace/],
+    ["/etc", /is outside the workspace/],
+    ["deploy/.git", /is inside \.git/],
+    [".git", /is inside \.git/],
+  ])("refuses %j", async (outDir, problem) => {
     const f = await fixture();
-    await expect(commitBack(options(f, { outDir }))).rejects.toThrow(
-      /must be a folder inside the repository/,
+    const error = await commitBack(options(f, { outDir })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommitBackError);
+    expect((error as Error).message).toMatch(problem);
+    expect((error as Error).message).toMatch(
+      /Nothing was deleted or written[\s\S]*hint: give a folder inside/,
     );
     expect(await git(f.workspace, "status", "--porcelain")).toBe("");
+    expect(pushesTo(f)).toHaveLength(0);
+  });
+
+  it("refuses a folder that holds files ecr-mirror did not write (no manifest), and touches none of them", async () => {
+    const f = await fixture({
+      folder: { "values.yaml": "mine: true\n", "kustomization.yaml": "resources: []\n" },
+    });
+    const error = await commitBack(options(f)).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(
+      /deploy\/ecr-mirror is not empty and is not ecr-mirror's \(it has no \.ecr-mirror-files\)[\s\S]*hint: choose a new or empty folder/,
+    );
+    expect(await readFile(join(f.workspace, OUT, "values.yaml"), "utf8")).toBe("mine: true\n");
+    expect(await git(f.workspace, "status", "--porcelain")).toBe("");
+    expect(pushesTo(f)).toHaveLength(0);
+  });
+
+  it("keeps a user's own file in its folder: neither removed, committed over, nor staged", async () => {
+    const f = await fixture({ hosts: "old\n" });
+    await writeFile(join(f.workspace, OUT, "notes.md"), "my notes\n");
+    const result = await commitBack(options(f));
+    expect(result.outcome).toBe("committed");
+    expect(await readFile(join(f.workspace, OUT, "notes.md"), "utf8")).toBe("my notes\n");
+    expect(await git(f.bare, "ls-tree", "-r", "--name-only", "main", "--", OUT)).not.toContain("notes.md");
+    expect(await git(f.workspace, "status", "--porcelain")).toBe(`?? ${OUT}/notes.md`);
+  });
+
+  it("takes over a folder an ecr-mirror before the manifest rendered (its README marker, only its files)", async () => {
+    const f = await fixture({
+      folder: {
+        "README.md":
+          "<!-- Generated by ecr-mirror. Do not edit: re-render instead. -->\n# Node configuration\n",
+        "hosts/quay.io/hosts.toml": "old\n",
+        "nodeconfig.yaml": "old\n",
+      },
+    });
+    const result = await commitBack(options(f));
+    expect(result.outcome).toBe("committed");
+    expect(await git(f.bare, "ls-tree", "-r", "--name-only", "main", "--", OUT)).toBe(
+      [MANIFEST_FILE, ...RENDERED.map((file) => file.path)]
+        .map((path) => `${OUT}/${path}`)
+        .sort()
+        .join("\n"),
+    );
+  });
+
+  it("refuses a manifest that lists a path outside the folder, and deletes nothing", async () => {
+    const f = await fixture({
+      folder: {
+        [MANIFEST_FILE]: `${formatManifest(["daemonset.yaml"])}../../README.md\n`,
+        "daemonset.yaml": "kind: DaemonSet\n",
+      },
+    });
+    const error = await commitBack(options(f)).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(
+      /\.ecr-mirror-files line 4: "\.\.\/\.\.\/README\.md" is not a file inside deploy\/ecr-mirror/,
+    );
+    expect(await readFile(join(f.workspace, "README.md"), "utf8")).toBe("# app\n");
+    expect(await readFile(join(f.workspace, OUT, "daemonset.yaml"), "utf8")).toBe("kind: DaemonSet\n");
+    expect(pushesTo(f)).toHaveLength(0);
+  });
+
+  it("refuses a hostile manifest pushed to the branch while the sync ran, and commits nothing", async () => {
+    const f = await fixture({ hosts: "old\n" });
+    const other = join(root, `${f.name}-other`);
+    await git(root, "clone", "--quiet", f.bare, other);
+    await writeFile(join(other, OUT, MANIFEST_FILE), "hosts.toml\n../../README.md\n");
+    await git(other, "commit", "--quiet", "-am", "a stranger's manifest");
+    await git(other, "push", "--quiet", "origin", "main");
+    const tip = await git(f.bare, "rev-parse", "main");
+    const error = await commitBack(options(f)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommitBackError);
+    expect((error as Error).message).toMatch(/line 2: "\.\.\/\.\.\/README\.md" is not a file inside/);
+    expect(await git(f.bare, "rev-parse", "main")).toBe(tip);
+    expect(await git(f.bare, "show", "main:README.md")).toBe("# app");
+  });
+
+  it("keeps a file someone added to the folder on the branch while the sync ran", async () => {
+    const f = await fixture({ hosts: "old\n" });
+    const other = join(root, `${f.name}-other`);
+    await git(root, "clone", "--quiet", f.bare, other);
+    await writeFile(join(other, OUT, "kustomization.yaml"), "resources: []\n");
+    await git(other, "add", "-A");
+    await git(other, "commit", "--quiet", "-m", "kustomize it");
+    await git(other, "push", "--quiet", "origin", "main");
+    const result = await commitBack(options(f));
+    expect(result).toMatchObject({ outcome: "committed", attempts: 2 });
+    expect(await git(f.bare, "show", `main:${OUT}/kustomization.yaml`)).toBe("resources: []");
+    const owned = await git(f.bare, "ls-tree", "-r", "--name-only", "main", "--", OUT);
+    expect(owned).not.toContain("old.yaml");
   });
 
   it("refuses a rendered file that would land outside the folder", async () => {

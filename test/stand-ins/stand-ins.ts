@@ -1,16 +1,31 @@
 // How tests reach the crane and helm stand-ins: the folder to put first on PATH, a runner,
 // and the invocation log they append to (env STANDIN_LOG).
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { assetFor } from "../../src/tools/assets.js";
 
 /** `test/stand-ins/bin`: holds executables named `crane` and `helm`. */
 export const STAND_IN_BIN = fileURLToPath(new URL("./bin", import.meta.url));
 
+/**
+ * The variables the stand-ins read that the product does not set for them (their invocation log): the product
+ * passes them on only because `ECR_MIRROR_TOOL_ENV` lists them (children get an allow-listed environment).
+ */
+export const STAND_IN_TOOL_ENV = "STANDIN_LOG";
+
 /** An environment whose PATH finds the stand-ins before anything else. */
 export function standInEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, ...extra, PATH: `${STAND_IN_BIN}${delimiter}${process.env.PATH ?? ""}` };
+  return {
+    ...process.env,
+    ECR_MIRROR_TOOL_ENV: STAND_IN_TOOL_ENV,
+    ...extra,
+    PATH: `${STAND_IN_BIN}${delimiter}${process.env.PATH ?? ""}`,
+  };
 }
 
 export interface StandInResult {
@@ -77,4 +92,39 @@ export function toolBinary(tool: "crane" | "helm"): string {
     if (existsSync(candidate)) return candidate;
   }
   throw new Error(`ECR_MIRROR_REAL_TOOLS=1 but no real ${tool} on PATH`);
+}
+
+/**
+ * The versions tests install the stand-ins as. The default versions carry SHA-256 values built into the product,
+ * which no stand-in archive matches (that is the point): a test that plants a tool in the cache names one of these
+ * (`crane-version` / `helm-version`, `ECR_MIRROR_CRANE_VERSION` / `ECR_MIRROR_HELM_VERSION`, or `{ version }`).
+ */
+export const STAND_IN_TOOL_VERSIONS = { crane: "0.22.1-standin", helm: "4.3.0-standin" } as const;
+
+/**
+ * A tool-cache entry as the installer leaves it, holding the stand-in (or with REAL_TOOLS the real tool): the
+ * archive with the executable inside, the executable (a symlink, so the stand-in finds its modules; its bytes are
+ * the archive's), the archive's recorded SHA-256. The installer re-verifies all of it on the hit. Returns the
+ * entry's folder.
+ */
+export async function plantToolCache(cacheRoot: string, tool: "crane" | "helm"): Promise<string> {
+  const version = STAND_IN_TOOL_VERSIONS[tool];
+  const asset = assetFor(tool, version, process.platform, process.arch);
+  const dir = join(cacheRoot, `ecr-mirror-${tool}`, version, asset.cacheArch);
+  await mkdir(dir, { recursive: true });
+  const stage = await mkdtemp(join(tmpdir(), "stand-in-archive-"));
+  try {
+    await mkdir(join(stage, dirname(asset.binaryInArchive)), { recursive: true });
+    await copyFile(toolBinary(tool), join(stage, asset.binaryInArchive));
+    execFileSync("tar", ["-czf", join(dir, asset.archive), "-C", stage, asset.binaryInArchive]);
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+  await symlink(toolBinary(tool), join(dir, tool));
+  const sha = createHash("sha256")
+    .update(await readFile(join(dir, asset.archive)))
+    .digest("hex");
+  await writeFile(join(dir, "archive.sha256"), `${sha}\n`);
+  await writeFile(`${dir}.complete`, "");
+  return dir;
 }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_VERSIONS } from "../../src/tools/assets.js";
+import { plantToolCache, STAND_IN_TOOL_VERSIONS } from "../stand-ins/stand-ins.js";
 
 const cli = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 const ARCH = process.arch === "arm64" ? "arm64" : "x64";
@@ -27,6 +28,21 @@ async function run(args: string[], env: Record<string, string>) {
 describe("ecr-mirror tools", () => {
   it("prints the cached crane without downloading (the base URL points nowhere)", async () => {
     const cache = mkdtempSync(join(tmpdir(), "tool-cache-"));
+    const dir = await plantToolCache(cache, "crane");
+    const r = await run(["tools", "crane"], {
+      RUNNER_TOOL_CACHE: cache,
+      RUNNER_TEMP: tmpdir(),
+      HTTPS_PROXY: "http://127.0.0.1:9",
+      ECR_MIRROR_CRANE_VERSION: STAND_IN_TOOL_VERSIONS.crane,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${join(dir, "crane")}\n`);
+    expect(r.stderr).toMatch(/tool-cache hit .* archive re-hashed and binary compared/);
+  });
+
+  it("refuses a cached default-version crane that is not the released one", async () => {
+    // What the cache held before built-in checksums: any binary beside any 64-hex text was trusted.
+    const cache = mkdtempSync(join(tmpdir(), "tool-cache-"));
     const dir = join(cache, "ecr-mirror-crane", DEFAULT_VERSIONS.crane, ARCH);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "crane"), "#!/bin/sh\n", { mode: 0o755 });
@@ -37,9 +53,9 @@ describe("ecr-mirror tools", () => {
       RUNNER_TEMP: tmpdir(),
       HTTPS_PROXY: "http://127.0.0.1:9",
     });
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe(`${join(dir, "crane")}\n`);
-    expect(r.stderr).toMatch(/tool-cache hit/);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).not.toMatch(/tool-cache hit/);
   });
 
   it("refuses an unknown tool", async () => {

@@ -8,11 +8,13 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ToolInstallError } from "../../src/tools/assets.js";
+import { BUILTIN_SHA256, DEFAULT_VERSIONS, ToolInstallError } from "../../src/tools/assets.js";
 import { installCrane, installHelm, useLocalToolCache } from "../../src/tools/install.js";
 
-const CRANE = "0.22.1";
-const HELM = "4.3.0";
+// Versions other than the defaults: their archives are verified against the checksum file served beside them
+// (and pins). The default versions also carry SHA-256 values built into the product (tested below).
+const CRANE = "0.21.0";
+const HELM = "4.2.0";
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 /** A tar.gz with `files` (path -> script text), built by tar like the projects' release archives. */
@@ -92,6 +94,7 @@ describe("installCrane / installHelm", () => {
     const logs: string[] = [];
     const opts = {
       baseUrl: `${base}/crane`,
+      version: CRANE,
       platform: "linux",
       arch: "x64",
       log: (m: string) => logs.push(m),
@@ -124,14 +127,24 @@ describe("installCrane / installHelm", () => {
       `/helm/helm-v${HELM}-linux-amd64.tar.gz.sha256sum`,
       Buffer.from(`${sha256(helmLinux)}  helm-v${HELM}-linux-amd64.tar.gz\n`),
     );
-    const helm = await installHelm({ baseUrl: `${base}/helm`, platform: "linux", arch: "x64" });
+    const helm = await installHelm({
+      baseUrl: `${base}/helm`,
+      version: HELM,
+      platform: "linux",
+      arch: "x64",
+    });
     expect(run(helm.path)).toBe("helm-linux-amd64");
     expect(helm.path.endsWith("/helm")).toBe(true);
   });
 
   it("asks for the macOS arm64 archive by its own name", async () => {
     serveCraneRelease(CRANE, { "go-containerregistry_Darwin_arm64.tar.gz": craneDarwinArm });
-    const crane = await installCrane({ baseUrl: `${base}/crane`, platform: "darwin", arch: "arm64" });
+    const crane = await installCrane({
+      baseUrl: `${base}/crane`,
+      version: CRANE,
+      platform: "darwin",
+      arch: "arm64",
+    });
     expect(requests).toContain(`/crane/v${CRANE}/go-containerregistry_Darwin_arm64.tar.gz`);
     expect(crane.path).toContain(join("ecr-mirror-crane", CRANE, "arm64"));
   });
@@ -146,7 +159,7 @@ describe("installCrane / installHelm", () => {
         "go-containerregistry_Linux_x86_64.tar.gz": craneLinux,
       },
     );
-    const opts = { baseUrl: `${base}/crane`, platform: "linux", arch: "x64" };
+    const opts = { baseUrl: `${base}/crane`, version: CRANE, platform: "linux", arch: "x64" };
     const error = await installCrane(opts).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ToolInstallError);
     expect((error as Error).message).toContain(
@@ -164,16 +177,18 @@ describe("installCrane / installHelm", () => {
         "go-containerregistry_Linux_arm64.tar.gz": craneLinux,
       },
     );
-    await expect(installCrane({ baseUrl: `${base}/crane`, platform: "linux", arch: "x64" })).rejects.toThrow(
-      /checksums\.txt has no entry for go-containerregistry_Linux_x86_64\.tar\.gz/,
-    );
+    await expect(
+      installCrane({ baseUrl: `${base}/crane`, version: CRANE, platform: "linux", arch: "x64" }),
+    ).rejects.toThrow(/checksums\.txt has no entry for go-containerregistry_Linux_x86_64\.tar\.gz/);
     expect(requests).toEqual([`/crane/v${CRANE}/checksums.txt`]);
   });
 
   it("fails when the mirror serves no checksum file at all", async () => {
     routes.set(`/helm/helm-v${HELM}-linux-amd64.tar.gz`, helmLinux);
-    await expect(installHelm({ baseUrl: `${base}/helm`, platform: "linux", arch: "x64" })).rejects.toThrow(
-      /could not download the checksum file .*helm-v4\.3\.0-linux-amd64\.tar\.gz\.sha256sum \(HTTP 404\)/,
+    await expect(
+      installHelm({ baseUrl: `${base}/helm`, version: HELM, platform: "linux", arch: "x64" }),
+    ).rejects.toThrow(
+      /could not download the checksum file .*helm-v4\.2\.0-linux-amd64\.tar\.gz\.sha256sum \(HTTP 404\)/,
     );
   });
 
@@ -181,14 +196,14 @@ describe("installCrane / installHelm", () => {
     serveCraneRelease(CRANE, { "go-containerregistry_Linux_x86_64.tar.gz": craneLinux });
     const pin = "0".repeat(64);
     await expect(
-      installCrane({ baseUrl: `${base}/crane`, platform: "linux", arch: "x64", sha256: pin }),
+      installCrane({ baseUrl: `${base}/crane`, version: CRANE, platform: "linux", arch: "x64", sha256: pin }),
     ).rejects.toThrow(/matches the published checksum\), but no crane-sha256 value \(0{64}\)/);
     expect(existsSync(join(process.env.RUNNER_TOOL_CACHE!, "ecr-mirror-crane"))).toBe(false);
   });
 
   it("accepts a matching pin among several, and checks pins again on a cache hit", async () => {
     serveCraneRelease(CRANE, { "go-containerregistry_Linux_x86_64.tar.gz": craneLinux });
-    const opts = { baseUrl: `${base}/crane`, platform: "linux", arch: "x64" };
+    const opts = { baseUrl: `${base}/crane`, version: CRANE, platform: "linux", arch: "x64" };
     const installed = await installCrane({ ...opts, sha256: `${"1".repeat(64)}\n${sha256(craneLinux)}` });
     expect(installed.cacheHit).toBe(false);
     const count = requests.length;
@@ -200,15 +215,96 @@ describe("installCrane / installHelm", () => {
 
   it("does not take another version from the cache", async () => {
     serveCraneRelease(CRANE, { "go-containerregistry_Linux_x86_64.tar.gz": craneLinux });
-    await installCrane({ baseUrl: `${base}/crane`, platform: "linux", arch: "x64" });
+    await installCrane({ baseUrl: `${base}/crane`, version: CRANE, platform: "linux", arch: "x64" });
     await expect(
-      installCrane({ baseUrl: `${base}/crane`, platform: "linux", arch: "x64", version: "0.22.0" }),
-    ).rejects.toThrow(/v0\.22\.0\/checksums\.txt \(HTTP 404\)/);
+      installCrane({ baseUrl: `${base}/crane`, platform: "linux", arch: "x64", version: "0.20.0" }),
+    ).rejects.toThrow(/v0\.20\.0\/checksums\.txt \(HTTP 404\)/);
   });
 
   it("rejects a Helm 3 version before any download", async () => {
     await expect(installHelm({ baseUrl: `${base}/helm`, version: "3.19.2" })).rejects.toThrow(/Helm 3/);
     expect(requests).toEqual([]);
+  });
+});
+
+describe("built-in checksums and a re-verified tool cache", () => {
+  const linux = { baseUrl: "", platform: "linux", arch: "x64" } as const;
+  const cacheEntry = (tool: "crane" | "helm", version: string) =>
+    join(process.env.RUNNER_TOOL_CACHE!, `ecr-mirror-${tool}`, version, "x64");
+
+  it("every default version carries a SHA-256 for each runner platform", () => {
+    for (const tool of ["crane", "helm"] as const) {
+      const table = BUILTIN_SHA256[tool][DEFAULT_VERSIONS[tool]]!;
+      expect(Object.keys(table)).toHaveLength(4);
+      for (const value of Object.values(table)) expect(value).toMatch(/^[0-9a-f]{64}$/);
+    }
+    expect(BUILTIN_SHA256.crane["0.22.1"]!["go-containerregistry_Linux_x86_64.tar.gz"]).toBe(
+      "0ab7a1d6932a213aed964ce97666c3077fe691c8606413674a8b3e0b9ec4cda0",
+    );
+  });
+
+  it("refuses a default-version archive that matches the served checksum file but not the built-in SHA-256", async () => {
+    // A compromised mirror: it serves its own archive and a checksum file that vouches for it.
+    serveCraneRelease(DEFAULT_VERSIONS.crane, { "go-containerregistry_Linux_x86_64.tar.gz": craneLinux });
+    const error = await installCrane({ ...linux, baseUrl: `${base}/crane` }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ToolInstallError);
+    expect((error as Error).message).toContain(
+      `has SHA-256 ${sha256(craneLinux)} (it matches the checksum file served beside it), but the SHA-256 built ` +
+        "into ecr-mirror for this release is 0ab7a1d6932a213aed964ce97666c3077fe691c8606413674a8b3e0b9ec4cda0",
+    );
+    expect(existsSync(join(process.env.RUNNER_TOOL_CACHE!, "ecr-mirror-crane"))).toBe(false);
+    expect(tempLeftovers()).toEqual([]);
+  });
+
+  it("refuses a default-version cache entry whose archive is not the released one, even when it is consistent", async () => {
+    // Archive, recorded hash and binary all agree: only the built-in value tells it is not crane 0.22.1.
+    const dir = cacheEntry("crane", DEFAULT_VERSIONS.crane);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "go-containerregistry_Linux_x86_64.tar.gz"), craneLinux);
+    await writeFile(join(dir, "archive.sha256"), `${sha256(craneLinux)}\n`);
+    execFileSync("tar", ["-xzf", join(dir, "go-containerregistry_Linux_x86_64.tar.gz"), "-C", dir, "crane"]);
+    await writeFile(`${dir}.complete`, "");
+    await expect(installCrane({ ...linux, baseUrl: `${base}/crane` })).rejects.toThrow(
+      /refusing the tool-cache entry: the cached go-containerregistry_Linux_x86_64\.tar\.gz has SHA-256 [0-9a-f]{64}, not the built-in 0ab7a1d6.* of crane 0\.22\.1\. Nothing was run\. Delete .* to download and verify crane again/,
+    );
+    expect(requests).toEqual([]);
+  });
+
+  it("refuses a cache entry whose binary was changed after it was verified", async () => {
+    serveCraneRelease(CRANE, { "go-containerregistry_Linux_x86_64.tar.gz": craneLinux });
+    const opts = { ...linux, baseUrl: `${base}/crane`, version: CRANE };
+    const installed = await installCrane(opts);
+    await writeFile(installed.path, '#!/bin/sh\necho "not crane"\n');
+    const count = requests.length;
+    const error = await installCrane(opts).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ToolInstallError);
+    expect((error as Error).message).toMatch(
+      /refusing the tool-cache entry: the cached .*\/crane is not the crane inside the verified go-containerregistry_Linux_x86_64\.tar\.gz: it was changed after it was installed\. Nothing was run/,
+    );
+    expect(requests).toHaveLength(count);
+  });
+
+  it("refuses a cache entry whose kept archive was changed", async () => {
+    serveCraneRelease(CRANE, { "go-containerregistry_Linux_x86_64.tar.gz": craneLinux });
+    const opts = { ...linux, baseUrl: `${base}/crane`, version: CRANE };
+    await installCrane(opts);
+    const other = await archive({ crane: "#!/bin/sh\necho evil\n" });
+    await writeFile(join(cacheEntry("crane", CRANE), "go-containerregistry_Linux_x86_64.tar.gz"), other);
+    await expect(installCrane(opts)).rejects.toThrow(
+      `the cached go-containerregistry_Linux_x86_64.tar.gz has SHA-256 ${sha256(other)}, not the ${sha256(craneLinux)} recorded when it was verified`,
+    );
+  });
+
+  it("downloads again over an entry that does not keep its archive (as earlier versions left it)", async () => {
+    serveCraneRelease(CRANE, { "go-containerregistry_Linux_x86_64.tar.gz": craneLinux });
+    const dir = cacheEntry("crane", CRANE);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "crane"), "#!/bin/sh\necho stale\n", { mode: 0o755 });
+    await writeFile(join(dir, "archive.sha256"), `${sha256(craneLinux)}\n`);
+    await writeFile(`${dir}.complete`, "");
+    const installed = await installCrane({ ...linux, baseUrl: `${base}/crane`, version: CRANE });
+    expect(installed.cacheHit).toBe(false);
+    expect(run(installed.path)).toBe("crane-linux-x64");
   });
 });
 

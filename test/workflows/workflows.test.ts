@@ -1,0 +1,61 @@
+// The shipped workflows as a security reviewer reads them: which events reach the job that holds the write
+// role, and whether everything they run from elsewhere (actions, service images) is pinned by content.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+
+const dir = join(import.meta.dirname, "..", "..", ".github", "workflows");
+const workflows = readdirSync(dir)
+  .filter((f) => f.endsWith(".yml"))
+  .map((f) => [f, parse(readFileSync(join(dir, f), "utf8"))] as const);
+
+interface Job {
+  if?: string;
+  services?: Record<string, { image: string }>;
+  steps?: { uses?: string }[];
+  permissions?: Record<string, string>;
+}
+
+/** The events an `if:` admits, when it is written as an allow-list: `contains(fromJSON('[...]'), github.event_name)`. */
+function allowedEvents(condition: string | undefined): string[] | null {
+  const m = /^contains\(fromJSON\('(\[[^']*\])'\), github\.event_name\)$/.exec(condition?.trim() ?? "");
+  return m ? (JSON.parse(m[1]!) as string[]) : null;
+}
+
+describe("the reusable workflow", () => {
+  const mirror = workflows.find(([f]) => f === "mirror.yml")![1] as { jobs: Record<string, Job> };
+
+  it("runs the sync (write role, contents: write) only for an allow-list of events, never a pull request", () => {
+    const sync = mirror.jobs.sync!;
+    expect(sync.permissions?.contents).toBe("write");
+    const events = allowedEvents(sync.if);
+    expect(events, `sync.if is not an allow-list: ${sync.if}`).not.toBeNull();
+    expect(new Set(events)).toEqual(new Set(["push", "schedule", "workflow_dispatch"]));
+  });
+
+  it("runs the plan only on pull requests, with a read-only token", () => {
+    const plan = mirror.jobs.plan!;
+    expect(plan.if).toBe("github.event_name == 'pull_request'");
+    expect(plan.permissions?.contents).toBe("read");
+  });
+});
+
+describe.each(workflows)("%s", (_file, workflow) => {
+  const jobs = Object.entries((workflow as { jobs: Record<string, Job> }).jobs);
+
+  it("pins every third-party action by full commit SHA", () => {
+    for (const [, job] of jobs)
+      for (const step of job.steps ?? []) {
+        const uses = step.uses;
+        if (!uses || uses.startsWith("./") || uses.startsWith("ecr-mirror/")) continue;
+        expect(uses, uses).toMatch(/^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40}$/);
+      }
+  });
+
+  it("pins every service image by digest", () => {
+    for (const [, job] of jobs)
+      for (const [name, service] of Object.entries(job.services ?? {}))
+        expect(service.image, name).toMatch(/@sha256:[0-9a-f]{64}$/);
+  });
+});
