@@ -4,7 +4,6 @@
  * changes only the address crane and helm talk to; names, target repositories and reports keep the list's names.
  */
 
-import { speaksPlainHttp } from "../list/address-policy.js";
 import type { ImageReference, Upstream } from "../list/model.js";
 import { formatReference } from "../list/reference.js";
 
@@ -13,7 +12,10 @@ export interface FetchAddress {
   reference: string;
   /** `host[:port]` the request goes to; look credentials up by it. */
   registry: string;
-  /** The endpoint is `http://`: crane needs `--insecure` (unless loopback), helm `--plain-http`. */
+  /**
+   * The endpoint is `http://`: helm needs `--plain-http`. crane needs nothing: the list accepts an `http://`
+   * endpoint only on a host crane reaches over plain HTTP by its own rule (speaksPlainHttp).
+   */
   plainHttp: boolean;
   /** True when an upstream endpoint replaced the name's own host. */
   viaEndpoint: boolean;
@@ -97,9 +99,4 @@ export function chartFetchAddress(
     plainHttp: parsed.plainHttp,
     viaEndpoint: true,
   };
-}
-
-/** Whether crane needs `--insecure` for this fetch address. */
-export function craneNeedsInsecure(address: FetchAddress): boolean {
-  return address.plainHttp && !speaksPlainHttp(address.registry);
 }
