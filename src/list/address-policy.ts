@@ -293,3 +293,55 @@ export function speaksPlainHttp(host: string): boolean {
     RE_IPV6_LOOPBACK.test(host)
   );
 }
+
+// --- URLs ----------------------------------------------------------------------------------------------
+
+export type UrlCheck =
+  | { ok: true; scheme: string; host: string; path: string }
+  | { ok: false; reason: string; hint: string };
+
+export const PLAIN_HTTP_REASON =
+  "plain http:// is accepted only for loopback and private (RFC 1918) hosts: crane would need --insecure, which also disables certificate checks on the push to ECR";
+export const PLAIN_HTTP_HINT =
+  "use https://, or reach the registry by a loopback or private address (10.x, 172.16-31.x, 192.168.x, localhost)";
+
+/**
+ * A URL the list or an input gives (`https://host[:port]/path`), checked on its raw text: no credentials
+ * (`user:secret@`, never echoed), a host checkHost allows, and `http://` only where crane speaks plain HTTP
+ * by its own rule. The raw authority is checked, not what a URL parser makes of it (which would silently
+ * turn `0xa9fea9fe` into 169.254.169.254, or drop a tab).
+ */
+export function checkUrl(url: string, schemes: readonly string[]): UrlCheck {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s.exec(url);
+  const scheme = m?.[1]?.toLowerCase() ?? "";
+  if (!m || !schemes.includes(scheme))
+    return {
+      ok: false,
+      reason: `${quoteValue(url.replace(/\/\/[^/@]*@/, "//…@"))} is not a ${schemes.map((s) => `${s}://`).join(" or ")} URL`,
+      hint: `write ${schemes[0]}://host[:port]`,
+    };
+  const authority = m[2] ?? "";
+  if (authority.includes("@"))
+    return {
+      ok: false,
+      reason: `the URL ${quoteValue(`${scheme}://…@${authority.slice(authority.lastIndexOf("@") + 1)}`)} carries credentials (user:password@)`,
+      hint: "never write credentials into a URL: give them through the registry-credentials or docker-hub-token inputs (ECR_MIRROR_REGISTRY_CREDENTIALS on the command line)",
+    };
+  const host = checkHost(authority);
+  if (!host.ok) return host;
+  if (scheme === "http" && !speaksPlainHttp(authority))
+    return { ok: false, reason: `${quoteValue(url)}: ${PLAIN_HTTP_REASON}`, hint: PLAIN_HTTP_HINT };
+  return { ok: true, scheme, host: authority, path: m[3] ?? "" };
+}
+
+/** The `registry-url` input and the CLI's `--registry-url` / `--target URL`: `http(s)://host[:port]`, nothing more. */
+export function registryUrlProblem(url: string): { reason: string; hint: string } | null {
+  const checked = checkUrl(url, ["https", "http"]);
+  if (!checked.ok) return checked;
+  if (checked.path !== "" && checked.path !== "/")
+    return {
+      reason: `${quoteValue(url)} has a path, query or fragment`,
+      hint: "give the registry as http(s)://host[:port]; repositories are named by the list's prefixes",
+    };
+  return null;
+}
