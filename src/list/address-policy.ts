@@ -220,7 +220,7 @@ export function checkHost(input: string): HostCheck {
     );
   if (input.includes("@"))
     return refuse(
-      `host ${q(input.replace(/^.*@/, "…@"))} carries credentials (user@host)`,
+      `host ${q(input.replace(/^.*@/, "***@"))} carries credentials (user@host)`,
       "never write credentials into the list; give them through the registry-credentials or docker-hub-token inputs",
     );
   const split = splitPort(input);
@@ -317,14 +317,14 @@ export function checkUrl(url: string, schemes: readonly string[]): UrlCheck {
   if (!m || !schemes.includes(scheme))
     return {
       ok: false,
-      reason: `${quoteValue(url.replace(/\/\/[^/@]*@/, "//…@"))} is not a ${schemes.map((s) => `${s}://`).join(" or ")} URL`,
+      reason: `${quoteValue(url.replace(/\/\/[^/@]*@/, "//***@"))} is not a ${schemes.map((s) => `${s}://`).join(" or ")} URL`,
       hint: `write ${schemes[0]}://host[:port]`,
     };
   const authority = m[2] ?? "";
   if (authority.includes("@"))
     return {
       ok: false,
-      reason: `the URL ${quoteValue(`${scheme}://…@${authority.slice(authority.lastIndexOf("@") + 1)}`)} carries credentials (user:password@)`,
+      reason: `the URL ${quoteValue(`${scheme}://***@${authority.slice(authority.lastIndexOf("@") + 1)}`)} carries credentials (user:password@)`,
       hint: "never write credentials into a URL: give them through the registry-credentials or docker-hub-token inputs (ECR_MIRROR_REGISTRY_CREDENTIALS on the command line)",
     };
   const host = checkHost(authority);
