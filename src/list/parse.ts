@@ -198,14 +198,11 @@ function parseText(text: string, file: string): ParseResult {
       problems.error(problems.at(e.pos[0]), yamlMessage(e.message), yamlHint(e.code));
     }
     for (const w of doc.warnings) {
-      // An unknown tag (`!!js/function`, `!custom`) means nothing to ecr-mirror: refuse it rather than guess.
-      if (w.code === "TAG_RESOLVE_FAILED")
-        problems.error(
-          problems.at(w.pos[0]),
-          yamlMessage(w.message),
-          "remove the tag: a mirror list uses plain YAML values only",
-        );
-      else problems.warn(problems.at(w.pos[0]), yamlMessage(w.message));
+      // A core tag that does not fit its value (`!!int x`) is an error; any other tag is reported by checkNodes.
+      const tag = /^Unresolved tag: (\S+)/.exec(w.message)?.[1];
+      if (w.code === "TAG_RESOLVE_FAILED" && tag !== undefined) {
+        if (CORE_TAGS.has(tag)) problems.error(problems.at(w.pos[0]), yamlMessage(w.message), TAG_HINT);
+      } else problems.warn(problems.at(w.pos[0]), yamlMessage(w.message));
     }
     if (!tooDeep) checkNodes(doc.contents, problems);
   }
@@ -289,16 +286,24 @@ function unclosedQuoteOffset(text: string, quote: string, before: number): numbe
  */
 function checkNodes(root: unknown, problems: Problems): void {
   const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 0 }];
-  let aliases = 0;
+  const aliases: Node[] = [];
+  const tagged: Node[] = [];
+  const report = (nodes: Node[], what: (n: Node) => string, hint: string) => {
+    nodes.sort((a, b) => (a.range?.[0] ?? 0) - (b.range?.[0] ?? 0));
+    for (const n of nodes.slice(0, MAX_REPEATED)) problems.error(problems.locate(n), what(n), hint);
+    if (nodes.length > MAX_REPEATED)
+      problems.error(
+        problems.locate(nodes[MAX_REPEATED]),
+        `and ${nodes.length - MAX_REPEATED} more like it`,
+        hint,
+      );
+  };
   while (stack.length > 0) {
     const { node, depth } = stack.pop()!;
+    const tag = (node as { tag?: string } | null)?.tag;
+    if (tag !== undefined && !CORE_TAGS.has(tag)) tagged.push(node as Node);
     if (isAlias(node)) {
-      if (aliases++ < 20)
-        problems.error(
-          problems.locate(node),
-          `YAML aliases (${q(`*${node.source}`)}) are not supported in a mirror list`,
-          "write the value out in full where it is used",
-        );
+      aliases.push(node);
       continue;
     }
     if (!isMap(node) && !isSeq(node)) continue;
@@ -317,7 +322,28 @@ function checkNodes(root: unknown, problems: Problems): void {
       } else stack.push({ node: item, depth: depth + 1 });
     }
   }
+  report(
+    aliases,
+    (n) =>
+      `YAML aliases (${q(`*${(n as unknown as { source: string }).source}`)}) are not supported in a mirror list`,
+    "write the value out in full where it is used",
+  );
+  report(
+    tagged,
+    (n) =>
+      `the YAML tag ${q((n as { tag?: string }).tag!.replace(/^tag:yaml\.org,2002:/, "!!"))} is not supported`,
+    TAG_HINT,
+  );
 }
+
+/** YAML 1.2's core tags: `!!str 0123` keeps a value as text; every other tag (`!!binary`, `!!js/function`) is refused. */
+const CORE_TAGS = new Set(
+  ["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`),
+);
+const TAG_HINT =
+  "remove the tag: a mirror list uses plain YAML values (!!str is allowed, to keep a value as text)";
+/** Problems of one kind reported one by one, before a summary line. */
+const MAX_REPEATED = 20;
 
 function yamlMessage(message: string): string {
   // The yaml library appends " at line L, column C" and a code frame; we print the location ourselves.
@@ -492,7 +518,8 @@ function readUpstreams(node: Node | undefined, target: Target, problems: Problem
   if (!isMap(node)) return result;
   for (const pair of (node as YAMLMap).items) {
     const keyLoc = problems.locate(pair.key);
-    let host = isScalar(pair.key) ? String(pair.key.value) : "";
+    if (!isScalar(pair.key) || typeof pair.key.value !== "string") continue; // reported by the structure check
+    let host = pair.key.value;
     if (/^[a-z]+:\/\//i.test(host)) {
       problems.error(
         keyLoc,

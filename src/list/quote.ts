@@ -1,9 +1,10 @@
 /**
  * A value quoted for a message: JSON string syntax with every character outside printable ASCII escaped,
- * so no control character, newline, bidi override or homoglyph reaches a log unseen.
+ * so no control character, newline, bidi override or homoglyph reaches a log unseen; cut after `max` characters.
  */
-export function quoteValue(s: string): string {
-  return JSON.stringify(s).replace(
+export function quoteValue(s: string, max = 200): string {
+  const shown = s.length > max ? `${s.slice(0, max)}…` : s;
+  return JSON.stringify(shown).replace(
     /[^\x20-\x7e]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );

@@ -58,8 +58,7 @@ const typeWords: Record<string, string> = {
 function describeFound(node: unknown): string {
   const t = nodeType(node);
   if (t === "string") {
-    const value = (node as { value: string }).value;
-    return quoteValue(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+    return quoteValue((node as { value: string }).value);
   }
   if (isScalar(node) && t !== "null") return `${typeWords[t]} (${String(node.value)})`;
   return typeWords[t] ?? t;
@@ -175,7 +174,7 @@ export function validateStructure(root: unknown, schema: SchemaNode, rootOffset 
       } else if (s.pattern !== undefined && !new RegExp(s.pattern).test(value)) {
         problems.push({
           offset: at,
-          message: `${path}: ${quoteValue(value.length > 200 ? `${value.slice(0, 200)}…` : value)} is not valid`,
+          message: `${path}: ${quoteValue(value)} is not valid`,
           ...(s.description ? { hint: s.description } : {}),
         });
       }
