@@ -167,6 +167,9 @@ async function connect(
   mask: SecretMask,
   registryUrl: string | null,
 ) {
+  // Every command that reaches a target by URL (render too): the same policy as the action's registry-url.
+  const refused = registryUrl ? registryUrlProblem(registryUrl) : null;
+  if (refused) throw new Error(`--registry-url: ${refused.reason} (hint: ${refused.hint})`);
   const env = io.env ?? process.env;
   const credentials = upstreamCredentials({
     dockerHubUsername: env.ECR_MIRROR_DOCKER_HUB_USERNAME ?? null,

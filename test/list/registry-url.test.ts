@@ -1,5 +1,8 @@
 // The target's address from the action input `registry-url` and the CLI's --registry-url / --target URL:
 // the same host policy as the list, and plain HTTP only where crane speaks it without --insecure.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli-commands.js";
 import { InputError, readInputs } from "../../src/inputs.js";
@@ -66,5 +69,34 @@ describe("CLI --registry-url and --target URL", () => {
     const r = await cli(["plan", "/nonexistent/mirrors.yaml", "--registry-url", url]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(why);
+  });
+});
+
+describe("CLI render --registry-url", () => {
+  it("refuses an address the policy refuses, without asking it anything", async () => {
+    let err = "";
+    const dir = await mkdtemp(join(tmpdir(), "render-url-"));
+    try {
+      await writeFile(join(dir, "mirrors.yaml"), "images:\n  - redis:7.0\n");
+      const code = await main(
+        [
+          "render",
+          join(dir, "mirrors.yaml"),
+          "--out",
+          join(dir, "out"),
+          "--registry-url",
+          "https://169.254.169.254",
+        ],
+        {
+          out: () => {},
+          err: (s) => (err += s),
+          env: {},
+        },
+      );
+      expect(code).not.toBe(0);
+      expect(err).toMatch(/--registry-url: "169\.254\.169\.254" is the cloud instance metadata address/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
