@@ -268,7 +268,10 @@ export function checkHost(input: string): HostCheck {
  *   reLocal        `.*\.localhost(?::\d{1,5})?$`
  *   reLoopback     `^127\.0\.0\.1(?::\d{1,5})?$`
  *   reipv6Loopback `^(::1|\[::1\](?::\d{1,5})?)$`
- * Everything else is https. Go's matching is case-sensitive, and so is this.
+ * Everything else is https. Go's matching is case-sensitive, and so is this. Read at go-containerregistry
+ * commit 2f91ae9 (the `...Option` API crane v0.22 builds on); older releases (the `Strictness` API) lacked the
+ * bare `localhost` case. "http" means crane pings https first and falls back to http
+ * (pkg/v1/remote/transport/ping.go), without skipping certificate checks anywhere else.
  */
 const RE_LOCAL = /\.localhost(?::\d{1,5})?$/;
 const RE_LOOPBACK = /^127\.0\.0\.1(?::\d{1,5})?$/;
