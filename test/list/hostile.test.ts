@@ -131,9 +131,9 @@ describe("generated hostile inputs: bounded, located, never a stack trace", () =
   });
 
   it.each([
-    ["flow lists 100 000 deep", `images: ${"[".repeat(100_000)}${"]".repeat(100_000)}\n`],
-    ["flow mappings 100 000 deep", `images: ${"{a: ".repeat(100_000)}1${"}".repeat(100_000)}\n`],
-    ["block lists 500 000 deep on one line", `images:\n  - ${"- ".repeat(500_000)}x\n`],
+    ["flow lists 20 000 deep", `images: ${"[".repeat(20_000)}${"]".repeat(20_000)}\n`],
+    ["flow mappings 20 000 deep", `images: ${"{a: ".repeat(20_000)}1${"}".repeat(20_000)}\n`],
+    ["block lists 50 000 deep on one line", `images:\n  - ${"- ".repeat(50_000)}x\n`],
     [
       "block mappings 1000 deep",
       `images:\n${Array.from({ length: 1000 }, (_, i) => `${" ".repeat(i + 2)}k${i}:\n`).join("")}`,
@@ -159,8 +159,8 @@ describe("generated hostile inputs: bounded, located, never a stack trace", () =
     expectSafeProblems(result);
   });
 
-  it("an alias bomb of 100 000 aliases is refused quickly, with a bounded number of problems", () => {
-    const text = `a: &a [x]\nimages: [${Array.from({ length: 100_000 }, () => "*a").join(", ")}]\n`;
+  it("an alias bomb of 20 000 aliases is refused quickly, with a bounded number of problems", () => {
+    const text = `a: &a [x]\nimages: [${Array.from({ length: 20_000 }, () => "*a").join(", ")}]\n`;
     const start = Date.now();
     const result = parseMirrorList(text, "bomb.yaml");
     located(result, /YAML aliases/);
@@ -175,8 +175,8 @@ describe("generated hostile inputs: bounded, located, never a stack trace", () =
     expect(p.message.length).toBeLessThan(500);
   });
 
-  it("20 000 duplicate keys: located errors, no crash", () => {
-    const text = `images:\n  - redis:7.0\n${"target: {}\n".repeat(20_000)}`;
+  it("5000 duplicate keys: located errors, no crash", () => {
+    const text = `images:\n  - redis:7.0\n${"target: {}\n".repeat(5000)}`;
     const result = parseMirrorList(text, "dup.yaml");
     located(result, /Map keys must be unique/);
   });
