@@ -10,6 +10,7 @@ import { summaryLine } from "./execute/execute.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeSyncReport } from "./execute/sync.js";
 import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/output-folder.js";
+import { registryUrlProblem } from "./list/address-policy.js";
 import type { MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
 import type { ResyncMode } from "./plan/model.js";
@@ -177,6 +178,9 @@ async function connect(
   mask: SecretMask,
   registryUrl: string | null,
 ) {
+  // Every command that reaches a target by URL (render too): the same policy as the action's registry-url.
+  const refused = registryUrl ? registryUrlProblem(registryUrl) : null;
+  if (refused) throw new Error(`--registry-url: ${refused.reason} (hint: ${refused.hint})`);
   const env = io.env ?? process.env;
   const credentials = upstreamCredentials({
     dockerHubUsername: env.ECR_MIRROR_DOCKER_HUB_USERNAME ?? null,
@@ -232,6 +236,11 @@ async function validate(file: string, values: Values, io: Io): Promise<number> {
 async function plan(file: string, values: Values, io: Io): Promise<number> {
   const resync = resyncOf(values, "plan", io);
   if (!resync) return 2;
+  const refusedUrl = values["registry-url"] ? registryUrlProblem(values["registry-url"]) : null;
+  if (refusedUrl) {
+    io.err(`ecr-mirror plan: --registry-url: ${refusedUrl.reason}\n  hint: ${refusedUrl.hint}\n`);
+    return 2;
+  }
   const list = await load(file, io);
   if (!list) return 1;
   const mask = new SecretMask(() => {});
@@ -270,9 +279,21 @@ async function sync(file: string, values: Values, io: Io): Promise<number> {
     return 2;
   }
   const targetFlag = values.target ?? "ecr";
-  if (!["ecr", "local"].includes(targetFlag) && !/^https?:\/\/[^/\s]+\/?$/.test(targetFlag)) {
-    io.err(`ecr-mirror sync: --target is ecr, local or http(s)://host[:port], not "${targetFlag}"\n`);
+  if (!["ecr", "local"].includes(targetFlag) && !/^https?:\/\//i.test(targetFlag)) {
+    io.err(
+      `ecr-mirror sync: --target is ecr, local or http(s)://host[:port], not ${JSON.stringify(targetFlag)}\n`,
+    );
     return 2;
+  }
+  for (const [flag, url] of [
+    ["--target", /^https?:/i.test(targetFlag) ? targetFlag : null],
+    ["--registry-url", values["registry-url"] ?? null],
+  ] as const) {
+    const refused = url ? registryUrlProblem(url) : null;
+    if (refused) {
+      io.err(`ecr-mirror sync: ${flag}: ${refused.reason}\n  hint: ${refused.hint}\n`);
+      return 2;
+    }
   }
   const list = await load(file, io);
   if (!list) return 1;

@@ -120,6 +120,14 @@ export function parseReference(input: string): ReferenceResult {
   const nameMatch = anchoredNameRegexp.exec(name);
   const refDomain = nameMatch?.[1] ?? "";
   const path = nameMatch?.[2] ?? name;
+  if (refDomain === "") {
+    // The grammar's domain is optional: `my_registry.example.com/x` matches as a path with no domain at all.
+    return {
+      ok: false,
+      error: `${JSON.stringify(domain)} is not a valid registry host`,
+      hint: "a registry host is letters, digits, '-' and '.' with an optional :port (no '_')",
+    };
+  }
   if (path.length > REPOSITORY_NAME_MAX) {
     return { ok: false, error: `repository name must not be more than ${REPOSITORY_NAME_MAX} characters` };
   }

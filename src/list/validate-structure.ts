@@ -4,6 +4,7 @@
  * schema.ts documents; a test holds it in agreement with a full JSON-Schema validator.
  */
 import { isMap, isPair, isScalar, isSeq, type Node, type Pair } from "yaml";
+import { quoteValue } from "./quote.js";
 
 export interface StructureProblem {
   offset: number;
@@ -56,7 +57,9 @@ const typeWords: Record<string, string> = {
 
 function describeFound(node: unknown): string {
   const t = nodeType(node);
-  if (t === "string") return JSON.stringify((node as { value: string }).value);
+  if (t === "string") {
+    return quoteValue((node as { value: string }).value);
+  }
   if (isScalar(node) && t !== "null") return `${typeWords[t]} (${String(node.value)})`;
   return typeWords[t] ?? t;
 }
@@ -171,7 +174,7 @@ export function validateStructure(root: unknown, schema: SchemaNode, rootOffset 
       } else if (s.pattern !== undefined && !new RegExp(s.pattern).test(value)) {
         problems.push({
           offset: at,
-          message: `${path}: "${value}" is not valid`,
+          message: `${path}: ${quoteValue(value)} is not valid`,
           ...(s.description ? { hint: s.description } : {}),
         });
       }
@@ -209,15 +212,19 @@ export function validateStructure(root: unknown, schema: SchemaNode, rootOffset 
         }
         const key = keyNode.value;
         present.add(key);
-        const childSchema =
-          props[key] ?? (typeof s.additionalProperties === "object" ? s.additionalProperties : undefined);
+        // Own properties only: `__proto__`, `constructor` or `toString` are no key of the schema.
+        const childSchema = Object.hasOwn(props, key)
+          ? props[key]
+          : typeof s.additionalProperties === "object"
+            ? s.additionalProperties
+            : undefined;
         if (childSchema) {
           visit(pair.value, childSchema, joinPath(path, key), keyAt);
         } else if (s.additionalProperties === false) {
           const suggestion = closest(key, Object.keys(props));
           problems.push({
             offset: keyAt,
-            message: `unknown key "${key}"${where(path)}`,
+            message: `unknown key ${quoteValue(key)}${where(path)}`,
             hint: suggestion
               ? `did you mean "${suggestion}"?`
               : `allowed keys: ${Object.keys(props).join(", ")}`,
