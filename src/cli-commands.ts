@@ -3,7 +3,6 @@
  * same core the action calls, and turns results into text and exit codes
  * (0 success, 1 the list or the run failed, 2 usage error).
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type ChartImagesRecord, readChartImagesRecord } from "./charts/record.js";
@@ -11,6 +10,7 @@ import { summaryLine } from "./execute/execute.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/output-folder.js";
+import { registryUrlProblem } from "./list/address-policy.js";
 import type { MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
 import type { ResyncMode } from "./plan/model.js";
@@ -200,6 +200,9 @@ async function connect(
   mask: SecretMask,
   registryUrl: string | null,
 ) {
+  // Every command that reaches a target by URL (render too): the same policy as the action's registry-url.
+  const refused = registryUrl ? registryUrlProblem(registryUrl) : null;
+  if (refused) throw new Error(`--registry-url: ${refused.reason} (hint: ${refused.hint})`);
   const env = io.env;
   const credentials = upstreamCredentials({
     dockerHubUsername: env.ECR_MIRROR_DOCKER_HUB_USERNAME ?? null,
@@ -221,9 +224,8 @@ async function connect(
 
 /** Reads and validates the list; prints problems; null when it is invalid. */
 async function load(file: string, io: Terminal): Promise<MirrorList | null> {
-  // Credentials in URLs of the list are masked even when the list is rejected and its lines are echoed.
-  maskUrlCredentials(io.mask, await readFile(file, "utf8").catch(() => ""));
-  const { list, problems } = await readMirrorList(file);
+  // Credentials in URLs of the list are masked even when the list is rejected.
+  const { list, problems } = await readMirrorList(file, file, (text) => maskUrlCredentials(io.mask, text));
   if (problems.length > 0) io.err(`${formatProblems(problems)}\n`);
   return list;
 }
@@ -257,6 +259,11 @@ async function validate(file: string, values: Values, io: Terminal): Promise<num
 async function plan(file: string, values: Values, io: Terminal): Promise<number> {
   const resync = resyncOf(values, "plan", io);
   if (!resync) return 2;
+  const refusedUrl = values["registry-url"] ? registryUrlProblem(values["registry-url"]) : null;
+  if (refusedUrl) {
+    io.err(`ecr-mirror plan: --registry-url: ${refusedUrl.reason}\n  hint: ${refusedUrl.hint}\n`);
+    return 2;
+  }
   const list = await load(file, io);
   if (!list) return 1;
   const mask = io.mask;
@@ -295,9 +302,21 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
     return 2;
   }
   const targetFlag = values.target ?? "ecr";
-  if (!["ecr", "local"].includes(targetFlag) && !/^https?:\/\/[^/\s]+\/?$/.test(targetFlag)) {
-    io.err(`ecr-mirror sync: --target is ecr, local or http(s)://host[:port], not "${targetFlag}"\n`);
+  if (!["ecr", "local"].includes(targetFlag) && !/^https?:\/\//i.test(targetFlag)) {
+    io.err(
+      `ecr-mirror sync: --target is ecr, local or http(s)://host[:port], not ${JSON.stringify(targetFlag)}\n`,
+    );
     return 2;
+  }
+  for (const [flag, url] of [
+    ["--target", /^https?:/i.test(targetFlag) ? targetFlag : null],
+    ["--registry-url", values["registry-url"] ?? null],
+  ] as const) {
+    const refused = url ? registryUrlProblem(url) : null;
+    if (refused) {
+      io.err(`ecr-mirror sync: ${flag}: ${refused.reason}\n  hint: ${refused.hint}\n`);
+      return 2;
+    }
   }
   const list = await load(file, io);
   if (!list) return 1;

@@ -4,6 +4,7 @@
  */
 import * as core from "@actions/core";
 import type { CommitBackMode } from "./git/commit-back.js";
+import { registryUrlProblem } from "./list/address-policy.js";
 import type { ResyncMode } from "./plan/model.js";
 import { DEFAULT_CONFIGURATOR_IMAGE } from "./render/index.js";
 import { type ToolLimits, toolLimitsFrom } from "./tools/runner.js";
@@ -130,8 +131,9 @@ export function readInputs(): Inputs {
   // Masked before anything else could print them.
   for (const secret of [inputs.registryPassword, inputs.dockerHubToken, inputs.githubToken])
     if (secret) core.setSecret(secret);
-  if (inputs.registryUrl && !/^https?:\/\/[^/\s]+\/?$/.test(inputs.registryUrl)) {
-    throw new InputError(`input "registry-url" is "${inputs.registryUrl}"; expected http(s)://host[:port]`);
+  const registryUrlRefused = inputs.registryUrl ? registryUrlProblem(inputs.registryUrl) : null;
+  if (registryUrlRefused) {
+    throw new InputError(`input "registry-url": ${registryUrlRefused.reason} (${registryUrlRefused.hint})`);
   }
   return inputs;
 }

@@ -2,7 +2,6 @@
  * The action entry (dist/index.js). Thin: inputs are read once, the core runs, and results become
  * annotations, outputs, the job summary and the step's status. Bad input never shows a stack trace.
  */
-import { readFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import * as core from "@actions/core";
 import { CHART_IMAGES_FILE, type ChartImagesRecord, readChartImagesRecord } from "./charts/record.js";
@@ -73,10 +72,9 @@ async function loadList(inputs: Inputs): Promise<{ list: MirrorList | null; show
   const path = isAbsolute(inputs.mirrorFile) ? inputs.mirrorFile : resolve(workspace, inputs.mirrorFile);
   // Annotations attach to lines only with a path relative to the repository root.
   const shown = relative(workspace, path) || inputs.mirrorFile;
-  // Credentials in URLs of the list are masked even when the list is rejected and its lines are echoed.
-  maskUrlCredentials(runMask, await readFile(path, "utf8").catch(() => ""));
   const { list, problems } = await core.group(`Validate ${shown}`, async () => {
-    const result = await readMirrorList(path, shown);
+    // Credentials in URLs of the list are masked even when the list is rejected.
+    const result = await readMirrorList(path, shown, (text) => maskUrlCredentials(runMask, text));
     if (result.problems.length > 0) info(formatProblems(result.problems));
     if (result.list) info(listSummary(result.list));
     return result;

@@ -10,12 +10,7 @@ import { join } from "node:path";
 import type { ChartEntry, ImageEntry, Upstream } from "../list/model.js";
 import type { Step } from "../plan/model.js";
 import type { Crane } from "../tools/crane.js";
-import {
-  chartFetchAddress,
-  craneNeedsInsecure,
-  type FetchAddress,
-  fetchAddress,
-} from "../tools/fetch-address.js";
+import { chartFetchAddress, type FetchAddress, fetchAddress } from "../tools/fetch-address.js";
 import type { Helm } from "../tools/helm.js";
 import { type CopyResult, DigestMismatch, type ExecuteDeps } from "./execute.js";
 
@@ -64,9 +59,6 @@ export function targetReference(registry: string, step: Pick<Step, "repository" 
 /** `copy` and `verify` for `executePlan`. */
 export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" | "verify"> {
   const { crane, registry, upstreams } = options;
-  const targetInsecure =
-    options.targetPlainHttp &&
-    craneNeedsInsecure({ plainHttp: true, registry, reference: "", viaEndpoint: false });
   let helmLoggedIn: Promise<void> | null = null;
 
   async function copyHttpChart(step: Step, chart: ChartEntry): Promise<CopyResult> {
@@ -106,18 +98,19 @@ export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" |
         return copyHttpChart(step, step.entry as ChartEntry);
       }
       const source = sourceAddress(step, upstreams);
-      const insecure = targetInsecure || craneNeedsInsecure(source);
+      // Never `--insecure`: crane would apply it to the push as well. A plain-HTTP source or target is one
+      // crane reaches over HTTP by its own rule (the list and the inputs refuse any other).
       if (step.platforms.length > 1) {
-        return crane.indexFilter(source.reference, step.platforms, destination, { insecure });
+        return crane.indexFilter(source.reference, step.platforms, destination);
       }
-      return crane.copy(source.reference, destination, { platform: step.platforms[0] ?? null, insecure });
+      return crane.copy(source.reference, destination, { platform: step.platforms[0] ?? null });
     },
 
     async verify(step, copied) {
       const destination = targetReference(registry, step);
       const actual = options.targetDigest
         ? await options.targetDigest(step.repository, step.tag!)
-        : await crane.digest(destination, { insecure: targetInsecure });
+        : await crane.digest(destination);
       if (!actual) throw new Error(`the target does not hold ${destination} after the copy`);
       let expected: string;
       if (
@@ -132,12 +125,7 @@ export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" |
         const source = step.platforms.length === 1 ? sourceAddress(step, upstreams) : null;
         expected =
           copied.digest ??
-          (source
-            ? await crane.digest(source.reference, {
-                platform: step.platforms[0] ?? null,
-                insecure: craneNeedsInsecure(source),
-              })
-            : actual);
+          (source ? await crane.digest(source.reference, { platform: step.platforms[0] ?? null }) : actual);
       } else {
         if (step.digest && copied.digest && step.digest !== copied.digest) {
           throw new DigestMismatch(`${step.source}`, copied.digest, step.digest);
@@ -151,6 +139,6 @@ export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" |
 
   async function upstreamDigest(step: Step): Promise<string> {
     const source = sourceAddress(step, upstreams);
-    return crane.digest(source.reference, { insecure: craneNeedsInsecure(source) });
+    return crane.digest(source.reference);
   }
 }

@@ -2,7 +2,6 @@
  * Where things land in the target registry: repository names for images and charts, chart tags
  * and the synthetic tag of digest-only entries. Pure functions.
  */
-import { quote } from "./quote.js";
 
 /** ECR's repository-name rule (CreateRepository `repositoryName` pattern) and length limits. */
 const ECR_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -20,7 +19,7 @@ export type TargetType = "ecr" | "oci";
 export function repositoryNameProblem(name: string, type: TargetType): string | null {
   if (type === "ecr") {
     if (name.length < ECR_NAME_MIN || name.length > ECR_NAME_MAX) {
-      return `ECR repository names are ${ECR_NAME_MIN} to ${ECR_NAME_MAX} characters; ${quote(truncate(name))} has ${name.length}`;
+      return `ECR repository names are ${ECR_NAME_MIN} to ${ECR_NAME_MAX} characters; "${truncate(name)}" has ${name.length}`;
     }
     if (!ECR_NAME.test(name)) {
       const why = /[A-Z]/.test(name)
@@ -32,14 +31,14 @@ export function repositoryNameProblem(name: string, type: TargetType): string | 
             : /[._-]{2,}/.test(name)
               ? "two separators in a row ('__' or '--' are valid upstream but not in ECR)"
               : "characters ECR does not allow";
-      return `${quote(truncate(name))} is not a valid ECR repository name: it has ${why}`;
+      return `"${truncate(name)}" is not a valid ECR repository name: it has ${why}`;
     }
     return null;
   }
   if (name.length > DISTRIBUTION_NAME_MAX) {
-    return `repository names are at most ${DISTRIBUTION_NAME_MAX} characters; ${quote(truncate(name))} has ${name.length}`;
+    return `repository names are at most ${DISTRIBUTION_NAME_MAX} characters; "${truncate(name)}" has ${name.length}`;
   }
-  if (!DISTRIBUTION_NAME.test(name)) return `${quote(truncate(name))} is not a valid repository name`;
+  if (!DISTRIBUTION_NAME.test(name)) return `"${truncate(name)}" is not a valid repository name`;
   return null;
 }
 

@@ -2,7 +2,19 @@
  * Reads a mirror-list file into the typed `MirrorList`, or into located problems. Pure: the text
  * comes in, values come out; the caller reads the file and prints or annotates the problems.
  */
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseAllDocuments, type YAMLMap } from "yaml";
+import {
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  Parser,
+  parseAllDocuments,
+  type YAMLMap,
+} from "yaml";
+import { checkHost, checkUrl } from "./address-policy.js";
 import type {
   ChartEntry,
   ChartImageDiscovery,
@@ -24,7 +36,7 @@ import {
   repositoryNameProblem,
   type TargetType,
 } from "./naming.js";
-import { quote } from "./quote.js";
+import { hideUserinfo, quoteValue, safeMessage } from "./quote.js";
 import {
   formatReference,
   isValidDomain,
@@ -38,6 +50,20 @@ import { parseConstraint } from "./semver.js";
 import { type SchemaNode, validateStructure } from "./validate-structure.js";
 
 export const DEFAULT_IMAGE_PREFIX = "mirrors";
+
+/**
+ * The largest mirror list read: 2 MiB. A 5000-image list of one reference a line weighs 220 KiB, the same list
+ * as objects with three tags and a platform each 560 KiB; a 2 MiB list (50 000 references) parses in about 4 s
+ * within 300 MB of memory. With MAX_LIST_ITEMS, MAX_DEPTH and the alias bound, the worst 2 MiB input measured
+ * (99 990 duplicate keys) takes 5 s and under 500 MB.
+ */
+export const MAX_LIST_BYTES = 2 * 1024 * 1024;
+
+/** The deepest nesting read (mappings and lists inside one another); the schema itself needs 7, chart values a few more. */
+export const MAX_DEPTH = 64;
+
+/** A value as a message shows it: quoted, escaped, credentials in a URL hidden. */
+const q = (value: string): string => quoteValue(hideUserinfo(value));
 export const DEFAULT_CHART_PREFIX = "charts";
 
 /** Repository settings when the list gives none: ECR's own defaults (mutable tags, AES256, no scanning). */
@@ -111,14 +137,165 @@ function strings(node: unknown): { value: string; node: Node }[] {
 
 /** Parses and validates a mirror list. `file` is the path shown in every problem. */
 export function parseMirrorList(text: string, file: string): ParseResult {
+  const first = { file, line: 1, column: 1, severity: "error" as const };
+  if (text.length > MAX_LIST_BYTES) {
+    return {
+      list: null,
+      problems: [
+        {
+          ...first,
+          message: `the mirror list is larger than ${MAX_LIST_BYTES / 1024 / 1024} MiB (${text.length} characters)`,
+          hint: "a list of 5000 images weighs about 250 KiB: split the list, or look for generated or pasted content",
+        },
+      ],
+    };
+  }
+  const hostile = prescan(text);
+  if (hostile) {
+    const lines = new LineCounter();
+    for (let i = text.indexOf("\n"); i >= 0 && i < hostile.offset; i = text.indexOf("\n", i + 1))
+      lines.addNewLine(i + 1);
+    const pos = lines.linePos(hostile.offset);
+    return { list: null, problems: [{ ...first, line: pos.line, column: pos.col, ...hostile.problem }] };
+  }
+  try {
+    return parseText(text, file);
+  } catch (e) {
+    // The yaml library catches its own stack overflows; this is the net for any other.
+    if (!(e instanceof RangeError)) throw e;
+    return {
+      list: null,
+      problems: [
+        {
+          ...first,
+          message: `the mirror list cannot be read: it is nested too deeply (${MAX_DEPTH} levels at most)`,
+          hint: "a mirror list needs a few levels of nesting; look for generated or pasted content",
+        },
+      ],
+    };
+  }
+}
+
+/** Alias-like tokens (`*name`) beyond which the text is refused before the YAML parser builds them all. */
+const MAX_ALIAS_TOKENS = 1000;
+/**
+ * Lines plus flow separators (`,`) at most: a bound on the nodes the YAML parser builds (its memory, and its
+ * duplicate-key check, which is quadratic). A 5000-image list has 5000 to 25 000.
+ */
+export const MAX_LIST_ITEMS = 100_000;
+/** Problems listed one by one; the rest are counted in one last line. */
+const MAX_PROBLEMS = 200;
+/** The scan's own depth bound: above MAX_DEPTH, so that checkNodes reports moderate nesting at its exact node. */
+const PRESCAN_DEPTH = 2 * MAX_DEPTH;
+const DEEP_HINT = "a mirror list needs a few levels of nesting; look for generated or pasted content";
+
+/**
+ * A linear scan before the YAML parser, which needs up to 1 GB for 2 MiB of `[[[[…` or `- - - …` or `*a,*a,…`:
+ * refuses nesting deeper than PRESCAN_DEPTH in brackets (counted everywhere, quoted JSON included: no real list comes
+ * near) or in block indicators on one line, and more alias-like tokens than any list could mean.
+ */
+function prescan(text: string): { offset: number; problem: { message: string; hint: string } } | null {
+  let depth = 0;
+  let aliases = 0;
+  let lineStart = true;
+  let indicators = 0;
+  let items = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c === 0x0a || c === 0x2c) && ++items > MAX_LIST_ITEMS)
+      return {
+        offset: i,
+        problem: {
+          message: `the mirror list holds more than ${MAX_LIST_ITEMS} lines and list items`,
+          hint: "a list of 5000 images has 5000 to 25 000: split the list, or look for generated or pasted content",
+        },
+      };
+    if (c === 0x5b || c === 0x7b) {
+      depth += 1;
+      if (depth > PRESCAN_DEPTH)
+        return {
+          offset: i,
+          problem: {
+            message: `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`,
+            hint: DEEP_HINT,
+          },
+        };
+    } else if (c === 0x5d || c === 0x7d) depth = Math.max(0, depth - 1);
+    else if (c === 0x2a) {
+      const before = i === 0 ? 0x20 : text.charCodeAt(i - 1);
+      if (
+        (before === 0x20 || before === 0x0a || before === 0x2c || before === 0x5b || before === 0x09) &&
+        ++aliases > MAX_ALIAS_TOKENS
+      )
+        return {
+          offset: i,
+          problem: {
+            message: `the mirror list holds more than ${MAX_ALIAS_TOKENS} YAML aliases (*name); aliases are not supported`,
+            hint: "write the values out in full",
+          },
+        };
+    }
+    // Block indicators (`- `, `? `, `: `) opening a line: each is a level.
+    if (c === 0x0a) {
+      lineStart = true;
+      indicators = 0;
+    } else if (lineStart) {
+      if (
+        (c === 0x2d || c === 0x3f || c === 0x3a) &&
+        (text.charCodeAt(i + 1) === 0x20 || text.charCodeAt(i + 1) === 0x09)
+      ) {
+        if (++indicators > PRESCAN_DEPTH)
+          return {
+            offset: i,
+            problem: {
+              message: `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`,
+              hint: DEEP_HINT,
+            },
+          };
+      } else if (c !== 0x20 && c !== 0x09) lineStart = false;
+    }
+  }
+  return null;
+}
+
+function parseText(text: string, file: string): ParseResult {
   const lines = new LineCounter();
   const problems = new Problems(file, lines);
   const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const all = Array.isArray(docs) ? docs : [];
+  let tooDeep = false;
   for (const doc of all) {
-    for (const e of doc.errors)
+    for (const e of doc.errors) {
+      if (/Maximum call stack size exceeded/.test(e.message)) {
+        if (!tooDeep)
+          problems.error(
+            problems.at(e.pos[0]),
+            `the mirror list is nested too deeply (${MAX_DEPTH} levels at most)`,
+            "a mirror list needs a few levels of nesting; look for generated or pasted content",
+          );
+        tooDeep = true;
+        continue;
+      }
+      const quote = /^Missing closing (["'])quote/.exec(e.message)?.[1];
+      const opened = quote ? unclosedQuoteOffset(text, quote, e.pos[0]) : null;
+      if (opened !== null) {
+        problems.error(
+          problems.at(opened),
+          `this ${quote === '"' ? "double" : "single"} quote is never closed`,
+          `close it on the same line: ${quote}value${quote}`,
+        );
+        continue;
+      }
       problems.error(problems.at(e.pos[0]), yamlMessage(e.message), yamlHint(e.code));
-    for (const w of doc.warnings) problems.warn(problems.at(w.pos[0]), yamlMessage(w.message));
+    }
+    for (const w of doc.warnings) {
+      // A core tag that does not fit its value (`!!int x`) is an error; any other tag is reported by checkNodes.
+      const tag = /^Unresolved tag: (\S+)/.exec(w.message)?.[1];
+      if (w.code === "TAG_RESOLVE_FAILED" && tag !== undefined) {
+        if (CORE_TAGS.has(tag)) problems.error(problems.at(w.pos[0]), yamlMessage(w.message), TAG_HINT);
+      } else problems.warn(problems.at(w.pos[0]), yamlMessage(w.message));
+    }
+    if (!tooDeep) checkNodes(doc.contents, problems);
   }
   if (all.length > 1) {
     problems.error(
@@ -165,8 +342,113 @@ export function parseMirrorList(text: string, file: string): ParseResult {
 
 function done(problems: Problems, list: MirrorList | null): ParseResult {
   const sorted = [...problems.items].sort((a, b) => a.line - b.line || a.column - b.column);
-  return { list, problems: sorted };
+  const shown = sorted.slice(0, MAX_PROBLEMS).map((p) => ({
+    ...p,
+    message: safeMessage(p.message),
+    ...(p.hint ? { hint: safeMessage(p.hint) } : {}),
+  }));
+  const rest = sorted.slice(MAX_PROBLEMS);
+  const next = rest[0];
+  if (next)
+    shown.push({
+      file: next.file,
+      line: next.line,
+      column: next.column,
+      severity: rest.some((p) => p.severity === "error") ? "error" : "warning",
+      message: `and ${rest.length} more problems from here on`,
+      hint: "fix the ones above first; the same mistake is often repeated",
+    });
+  return { list, problems: shown };
 }
+
+/**
+ * Where an unclosed quote opens. The yaml library reports it at the end of the file (the quoted scalar runs on
+ * to there); the scalar's own token starts at the quote.
+ */
+function unclosedQuoteOffset(text: string, quote: string, before: number): number | null {
+  const type = quote === '"' ? "double-quoted-scalar" : "single-quoted-scalar";
+  let found: number | null = null;
+  const stack: unknown[] = [...new Parser().parse(text)];
+  while (stack.length > 0) {
+    const token = stack.pop();
+    if (token === null || typeof token !== "object") continue;
+    const t = token as { type?: unknown; offset?: unknown };
+    if (
+      t.type === type &&
+      typeof t.offset === "number" &&
+      t.offset <= before &&
+      (found === null || t.offset > found)
+    )
+      found = t.offset;
+    for (const v of Object.values(token)) if (v !== null && typeof v === "object") stack.push(v);
+  }
+  return found;
+}
+
+/**
+ * Refuses what the rest of the parser would misread: aliases (`*name`, which would be read as nothing, or
+ * expanded into a bomb) and nesting deeper than MAX_DEPTH. Walks without recursion.
+ */
+function checkNodes(root: unknown, problems: Problems): void {
+  const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 0 }];
+  const aliases: Node[] = [];
+  const tagged: Node[] = [];
+  const report = (nodes: Node[], what: (n: Node) => string, hint: string) => {
+    nodes.sort((a, b) => (a.range?.[0] ?? 0) - (b.range?.[0] ?? 0));
+    for (const n of nodes.slice(0, MAX_REPEATED)) problems.error(problems.locate(n), what(n), hint);
+    if (nodes.length > MAX_REPEATED)
+      problems.error(
+        problems.locate(nodes[MAX_REPEATED]),
+        `and ${nodes.length - MAX_REPEATED} more like it`,
+        hint,
+      );
+  };
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!;
+    const tag = (node as { tag?: string } | null)?.tag;
+    if (tag !== undefined && !CORE_TAGS.has(tag)) tagged.push(node as Node);
+    if (isAlias(node)) {
+      aliases.push(node);
+      continue;
+    }
+    if (!isMap(node) && !isSeq(node)) continue;
+    if (depth >= MAX_DEPTH) {
+      problems.error(
+        problems.locate(node),
+        `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`,
+        "a mirror list needs a few levels of nesting; look for generated or pasted content",
+      );
+      return;
+    }
+    for (const item of node.items as unknown[]) {
+      if (isPair(item)) {
+        stack.push({ node: item.value, depth: depth + 1 });
+        stack.push({ node: item.key, depth: depth + 1 });
+      } else stack.push({ node: item, depth: depth + 1 });
+    }
+  }
+  report(
+    aliases,
+    (n) =>
+      `YAML aliases (${q(`*${(n as unknown as { source: string }).source}`)}) are not supported in a mirror list`,
+    "write the value out in full where it is used",
+  );
+  report(
+    tagged,
+    (n) =>
+      `the YAML tag ${q((n as { tag?: string }).tag!.replace(/^tag:yaml\.org,2002:/, "!!"))} is not supported`,
+    TAG_HINT,
+  );
+}
+
+/** YAML 1.2's core tags: `!!str 0123` keeps a value as text; every other tag (`!!binary`, `!!js/function`) is refused. */
+const CORE_TAGS = new Set(
+  ["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`),
+);
+const TAG_HINT =
+  "remove the tag: a mirror list uses plain YAML values (!!str is allowed, to keep a value as text)";
+/** Problems of one kind reported one by one, before a summary line. */
+const MAX_REPEATED = 20;
 
 function yamlMessage(message: string): string {
   // The yaml library appends " at line L, column C" and a code frame; we print the location ourselves.
@@ -203,14 +485,17 @@ function readTarget(node: Node | undefined, problems: Problems): Target {
       problems.error(
         problems.locate(registryNode),
         "target.registry is a host, not a URL",
-        `write "${registry.replace(/^https?:\/\//, "").replace(/\/+$/, "")}"`,
+        `write ${q(registry.replace(/^https?:\/\//, "").replace(/\/+$/, ""))}`,
       );
       registry = null;
-    } else if (!isValidDomain(registry)) {
+    } else if (!isValidDomain(registry) || !checkHost(registry).ok) {
+      const refused = checkHost(registry);
       problems.error(
         problems.locate(registryNode),
-        `target.registry ${quote(registry)} is not a registry host`,
-        "expected host[:port], e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+        refused.ok
+          ? `target.registry ${q(registry)} is not a registry host`
+          : `target.registry: ${refused.reason}`,
+        refused.ok ? "expected host[:port], e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com" : refused.hint,
       );
       registry = null;
     }
@@ -267,22 +552,21 @@ function readRepositorySettings(node: Node | undefined, problems: Problems): Rep
       "set type: KMS, or remove kmsKey",
     );
   }
-  const tags: Record<string, string> = {};
+  const tagPairs: [string, string][] = [];
   const tagsNode = get(node, "tags");
   if (isMap(tagsNode)) {
     for (const pair of (tagsNode as YAMLMap).items) {
       const k = isScalar(pair.key) ? String(pair.key.value) : "";
       const v = str(pair.value);
       if (k.length < 1 || k.length > 128)
-        problems.error(problems.locate(pair.key), `resource tag key ${quote(k)} must be 1 to 128 characters`);
+        problems.error(problems.locate(pair.key), `resource tag key ${q(k)} must be 1 to 128 characters`);
       else if (k.toLowerCase().startsWith("aws:"))
-        problems.error(
-          problems.locate(pair.key),
-          `resource tag key ${quote(k)} uses the reserved prefix aws:`,
-        );
-      if (v !== undefined) tags[k] = v;
+        problems.error(problems.locate(pair.key), `resource tag key ${q(k)} uses the reserved prefix aws:`);
+      if (v !== undefined) tagPairs.push([k, v]);
     }
   }
+  // Own properties even for `__proto__`: an assignment would set the object's prototype instead.
+  const tags: Record<string, string> = Object.fromEntries(tagPairs);
   return {
     imageTagMutability: mode,
     imageTagMutabilityExclusionFilters: filters,
@@ -316,10 +600,15 @@ function readPolicy(
       return null;
     }
   } else return null;
-  if (typeof value !== "object" || value === null || Array.isArray(value) || !(requiredKey in value)) {
+  if (
+    typeof value !== "object" ||
+    value === null ||
+    Array.isArray(value) ||
+    !Object.hasOwn(value, requiredKey)
+  ) {
     problems.error(
       problems.locate(node),
-      `${name} has no ${quote(requiredKey)}`,
+      `${name} has no "${requiredKey}"`,
       name === "lifecyclePolicy"
         ? "an ECR lifecycle policy is { rules: [ … ] }"
         : 'an IAM policy document is { Version: "2012-10-17", Statement: [ … ] }',
@@ -334,19 +623,29 @@ function readUpstreams(node: Node | undefined, target: Target, problems: Problem
   if (!isMap(node)) return result;
   for (const pair of (node as YAMLMap).items) {
     const keyLoc = problems.locate(pair.key);
-    let host = isScalar(pair.key) ? String(pair.key.value) : "";
+    if (!isScalar(pair.key) || typeof pair.key.value !== "string") continue; // reported by the structure check
+    let host = pair.key.value;
     if (/^[a-z]+:\/\//i.test(host)) {
       problems.error(
         keyLoc,
-        `upstream ${quote(host)} is a URL; upstreams are keyed by registry host`,
-        `write "${host.replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "")}"`,
+        `upstream ${q(host)} is a URL; upstreams are keyed by registry host`,
+        `write ${q(
+          hideUserinfo(host)
+            .replace(/^[a-z]+:\/\//i, "")
+            .replace(/\/.*$/, ""),
+        )}`,
       );
+      continue;
+    }
+    const hostRefused = checkHost(host);
+    if (!hostRefused.ok) {
+      problems.error(keyLoc, `upstream: ${hostRefused.reason}`, hostRefused.hint);
       continue;
     }
     if (!isValidDomain(host)) {
       problems.error(
         keyLoc,
-        `upstream ${quote(host)} is not a registry host`,
+        `upstream ${q(host)} is not a registry host`,
         "expected host[:port] as image names carry it, e.g. quay.io or registry.k8s.io",
       );
       continue;
@@ -366,15 +665,26 @@ function readUpstreams(node: Node | undefined, target: Target, problems: Problem
     if (prefixProblem) {
       problems.error(
         problems.locate(prefixNode ?? pair.key),
-        `upstream ${host} cannot land under ${quote(prefix)}: ${prefixProblem}`,
-        `give it a prefix of its own: upstreams: { ${quote(host)}: { prefix: "${target.imagePrefix}/${host
+        `upstream ${host} cannot land under ${q(prefix)}: ${prefixProblem}`,
+        `give it a prefix of its own: upstreams: { "${host}": { prefix: "${target.imagePrefix}/${host
           .replace(/[^a-z0-9.]+/gi, "-")
           .replace(/^-|-$/g, "")
           .toLowerCase()}" } }`,
       );
     }
     const endpointNode = get(pair.value, "endpoint");
-    const endpoint = str(endpointNode)?.replace(/\/+$/, "") ?? null;
+    let endpoint = str(endpointNode)?.replace(/\/+$/, "") ?? null;
+    if (endpoint !== null) {
+      const problem = endpointProblem(endpoint);
+      if (problem) {
+        problems.error(
+          problems.locate(endpointNode),
+          `upstream ${host} endpoint: ${problem.reason}`,
+          problem.hint,
+        );
+        endpoint = null;
+      }
+    }
     result.set(host, {
       host,
       prefix,
@@ -385,6 +695,21 @@ function readUpstreams(node: Node | undefined, target: Target, problems: Problem
     });
   }
   return result;
+}
+
+/** A repository path as distribution's grammar writes it: components of [a-z0-9] joined by `.`, `_`, `__` or `-`. */
+const REPOSITORY_PATH = /^(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+
+/** An upstream endpoint: an http(s) URL crane can reach without --insecure, whose path is a repository prefix. */
+function endpointProblem(endpoint: string): { reason: string; hint: string } | null {
+  const checked = checkUrl(endpoint, ["https", "http"]);
+  if (!checked.ok) return checked;
+  if (!REPOSITORY_PATH.test(checked.path))
+    return {
+      reason: `the path of ${q(endpoint)} is not a repository prefix`,
+      hint: "an endpoint is https://host[:port] with an optional path of lower-case repository components (no query, no .., no %-escapes)",
+    };
+  return null;
 }
 
 function upstreamFor(host: string, target: Target, upstreams: Map<string, Upstream>): Upstream {
@@ -427,6 +752,8 @@ export type ImageEntryResult =
 export function imageEntryFor(reference: string, list: MirrorList, location: Location): ImageEntryResult {
   const parsed = parseReference(reference);
   if (!parsed.ok) return { ok: false, error: parsed.error, ...(parsed.hint ? { hint: parsed.hint } : {}) };
+  const refused = checkHost(parsed.value.domain);
+  if (!refused.ok) return { ok: false, error: refused.reason, hint: refused.hint };
   const ref: ImageReference =
     parsed.value.tag === null && parsed.value.digest === null
       ? { ...parsed.value, tag: "latest" }
@@ -469,16 +796,33 @@ function readImages(
     const sourceNode = isObject ? get(item, "source") : (item as Node);
     const source = str(sourceNode);
     if (source === undefined) continue; // structural problem, already reported
+    if (hideUserinfo(source) !== source) {
+      problems.error(
+        problems.locate(sourceNode),
+        `image reference ${q(source)} carries credentials (user:password@)`,
+        "never write credentials into the list: give them through the registry-credentials or docker-hub-token inputs",
+      );
+      continue;
+    }
     const parsed = parseReference(source);
     if (!parsed.ok) {
       problems.error(
         problems.locate(sourceNode),
-        `invalid image reference ${quote(source)}: ${parsed.error}`,
+        `invalid image reference ${q(source)}: ${parsed.error}`,
         parsed.hint,
       );
       continue;
     }
     const ref = parsed.value;
+    const domainRefused = checkHost(ref.domain);
+    if (!domainRefused.ok) {
+      problems.error(
+        problems.locate(sourceNode),
+        `image ${q(source)}: ${domainRefused.reason}`,
+        domainRefused.hint,
+      );
+      continue;
+    }
     const wanted: Wanted[] = [];
     if (ref.tag !== null || ref.digest !== null)
       wanted.push({ tag: ref.tag, digest: ref.digest, node: sourceNode as Node });
@@ -489,20 +833,20 @@ function readImages(
         if (!isValidTag(t.value)) {
           problems.error(
             problems.locate(t.node),
-            `invalid tag ${quote(t.value)}`,
+            `invalid tag ${q(t.value)}`,
             "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
           );
         } else wanted.push({ tag: t.value, digest: null, node: t.node });
       }
       for (const d of strings(get(item, "digests"))) {
         const problem = validateDigest(d.value);
-        if (problem) problems.error(problems.locate(d.node), `invalid digest ${quote(d.value)}: ${problem}`);
+        if (problem) problems.error(problems.locate(d.node), `invalid digest ${q(d.value)}: ${problem}`);
         else wanted.push({ tag: null, digest: d.value, node: d.node });
       }
       if (ref.tag !== null && get(item, "tags")) {
         problems.error(
           problems.locate(sourceNode),
-          `source ${quote(source)} carries a tag and the entry also lists tags`,
+          `source ${q(source)} carries a tag and the entry also lists tags`,
           "put every tag in tags: and leave the source without one",
         );
       }
@@ -510,10 +854,10 @@ function readImages(
     if (wanted.length === 0) {
       problems.error(
         problems.locate(sourceNode),
-        `${quote(source)} names no tag or digest`,
+        `${q(source)} names no tag or digest`,
         isObject
           ? 'add tags: ["1.2.3"] or digests: ["sha256:…"]'
-          : `write "${source}:<tag>" (ecr-mirror never assumes :latest; write :latest if you mean it)`,
+          : `write ${q(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`,
       );
       continue;
     }
@@ -530,10 +874,10 @@ function readImages(
       problems.error(
         problems.locate(sourceNode),
         hostIsTheProblem
-          ? `${quote(ref.domain)} cannot be nested in an ECR repository name: ${nameProblem}`
-          : `${quote(source)} cannot land in the target: ${nameProblem}`,
+          ? `"${ref.domain}" cannot be nested in an ECR repository name: ${nameProblem}`
+          : `${q(source)} cannot land in the target: ${nameProblem}`,
         hostIsTheProblem
-          ? `give the upstream a prefix of its own: upstreams: { ${quote(ref.domain)}: { prefix: "${target.imagePrefix}/${ref.domain
+          ? `give the upstream a prefix of its own: upstreams: { "${ref.domain}": { prefix: "${target.imagePrefix}/${ref.domain
               .replace(/[^a-zA-Z0-9.]+/g, "-")
               .replace(/^-|-$/g, "")
               .toLowerCase()}" } }`
@@ -604,6 +948,11 @@ function readCharts(
     let name = str(nameNode);
     let kind: ChartEntry["kind"];
     let source: string;
+    const urlRefused = checkUrl(raw, ["https", "http", "oci"]);
+    if (!urlRefused.ok) {
+      problems.error(problems.locate(sourceNode), `chart source: ${urlRefused.reason}`, urlRefused.hint);
+      continue;
+    }
     if (raw.startsWith("oci://")) {
       kind = "oci";
       const rest = raw.slice("oci://".length).replace(/\/+$/, "");
@@ -615,7 +964,7 @@ function readCharts(
       ) {
         problems.error(
           problems.locate(sourceNode),
-          `invalid OCI chart reference ${quote(raw)}${parsed.ok ? ": it names no registry host" : `: ${parsed.error}`}`,
+          `invalid OCI chart reference ${q(raw)}${parsed.ok ? ": it names no registry host" : `: ${parsed.error}`}`,
           "expected oci://host/path/name, e.g. oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack",
         );
         continue;
@@ -623,7 +972,7 @@ function readCharts(
       if (parsed.value.tag !== null || parsed.value.digest !== null) {
         problems.error(
           problems.locate(sourceNode),
-          `the OCI chart reference ${quote(raw)} carries a version`,
+          `the OCI chart reference ${q(raw)} carries a version`,
           "leave the version out of source and list it under versions:",
         );
         continue;
@@ -633,7 +982,7 @@ function readCharts(
       if (name !== undefined && name !== last) {
         problems.error(
           problems.locate(nameNode),
-          `name ${quote(name)} differs from the chart named by the OCI reference (${quote(last)})`,
+          `name ${q(name)} differs from the chart named by the OCI reference (${q(last)})`,
           "remove name: for OCI charts, or use target: to store it under another name",
         );
         continue;
@@ -647,7 +996,7 @@ function readCharts(
       } catch {
         problems.error(
           problems.locate(sourceNode),
-          `${quote(raw)} is not a URL`,
+          `${q(raw)} is not a URL`,
           "expected an HTTP chart repository URL or oci://host/path/name",
         );
         continue;
@@ -665,7 +1014,7 @@ function readCharts(
         problems.error(
           problems.locate(sourceNode),
           "give the chart repository's base URL, not its index.yaml",
-          `write "${source.slice(0, -"/index.yaml".length)}"`,
+          `write ${q(source.slice(0, -"/index.yaml".length))}`,
         );
         continue;
       }
@@ -677,6 +1026,15 @@ function readCharts(
         );
         continue;
       }
+      const nameRefused = chartNameProblem(name);
+      if (nameRefused) {
+        problems.error(
+          problems.locate(nameNode),
+          `chart name ${q(name)} ${nameRefused}`,
+          "give the chart's name as its Chart.yaml and the repository's index.yaml spell it (letters, digits, '.', '_', '-')",
+        );
+        continue;
+      }
     }
     const targetNode = get(item, "target");
     const targetName = str(targetNode) ?? name;
@@ -685,7 +1043,7 @@ function readCharts(
     if (nameProblem) {
       problems.error(
         problems.locate(nameNode ?? sourceNode),
-        `chart ${name} cannot land in the target: ${nameProblem}`,
+        `chart ${q(name)} cannot land in the target: ${nameProblem}`,
         "use target: to give it a valid repository name",
       );
       continue;
@@ -738,7 +1096,7 @@ function readCharts(
       if (!parsed.ok) {
         problems.error(
           problems.locate(rangeNode),
-          `version range ${quote(range)} is not valid: ${parsed.error}`,
+          `version range ${q(range)} is not valid: ${parsed.error}`,
           'write it as helm reads --version: ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2.0", "4.x"',
         );
       } else if (!clashes(problems.locate(rangeNode))) {
@@ -760,19 +1118,16 @@ function readCharts(
       if (!CHART_VERSION.test(v.value)) {
         problems.error(
           location,
-          `chart version ${quote(v.value)} is not a semantic version`,
+          `chart version ${q(v.value)} is not a semantic version`,
           parseConstraint(v.value).ok
-            ? `versions: lists exact versions; for a range write versionRange: ${quote(v.value)}`
+            ? `versions: lists exact versions; for a range write versionRange: ${q(v.value)}`
             : "Helm chart versions are SemVer 2, e.g. 4.11.3 or 1.0.0-rc.1",
         );
         continue;
       }
       const tag = chartTag(v.value);
       if (!isValidTag(tag)) {
-        problems.error(
-          location,
-          `chart version ${quote(v.value)} cannot be stored as an OCI tag (${quote(tag)})`,
-        );
+        problems.error(location, `chart version ${q(v.value)} cannot be stored as an OCI tag (${q(tag)})`);
         continue;
       }
       const entry: ChartEntry = { kind, source, name, repository, version: v.value, tag, location, images };
@@ -794,6 +1149,19 @@ function readCharts(
     }
   }
   return { charts: entries, chartRanges: ranges };
+}
+
+/**
+ * Helm's rule for a chart name: pkg/chart/metadata.go `Validate` refuses `.`, `..` and any name that is not its
+ * own `filepath.Base` (a `/`), and pkg/chartutil/create.go allows `^[a-zA-Z0-9._-]+$`. A leading `-` would reach
+ * `helm pull` as a flag.
+ */
+function chartNameProblem(name: string): string | null {
+  if (name === "." || name === "..") return "is not allowed (helm refuses . and ..)";
+  if (/[/\\]/.test(name)) return "is a path; a chart name has no /";
+  if (!/^[a-zA-Z0-9._-]+$/.test(name)) return "has characters helm does not allow in a chart name";
+  if (name.startsWith("-")) return "starts with -";
+  return null;
 }
 
 /** `images: true` and `values:` of a chart entry. */

@@ -3,7 +3,6 @@
  * (`ParseNormalizedNamed`, regexp.go, normalize.go; go-digest for digests). Pure functions.
  */
 import type { ImageReference } from "./model.js";
-import { quote } from "./quote.js";
 
 const alphanumeric = "[a-z0-9]+";
 const separator = "(?:[._]|__|[-]+)";
@@ -48,7 +47,7 @@ export function validateDigest(digest: string): string | null {
   const encoded = digest.slice(i + 1);
   const length = DIGEST_ALGORITHMS[algorithm];
   if (length === undefined)
-    return `unsupported digest algorithm ${quote(algorithm)} (use sha256, sha384 or sha512)`;
+    return `unsupported digest algorithm "${algorithm}" (use sha256, sha384 or sha512)`;
   if (encoded.length !== length)
     return `invalid ${algorithm} digest length: ${encoded.length} hex characters, expected ${length}`;
   if (!/^[a-f0-9]+$/.test(encoded))
@@ -121,6 +120,14 @@ export function parseReference(input: string): ReferenceResult {
   const nameMatch = anchoredNameRegexp.exec(name);
   const refDomain = nameMatch?.[1] ?? "";
   const path = nameMatch?.[2] ?? name;
+  if (refDomain === "") {
+    // The grammar's domain is optional: `my_registry.example.com/x` matches as a path with no domain at all.
+    return {
+      ok: false,
+      error: `${JSON.stringify(domain)} is not a valid registry host`,
+      hint: "a registry host is letters, digits, '-' and '.' with an optional :port (no '_')",
+    };
+  }
   if (path.length > REPOSITORY_NAME_MAX) {
     return { ok: false, error: `repository name must not be more than ${REPOSITORY_NAME_MAX} characters` };
   }
@@ -147,7 +154,7 @@ function explainInvalid(full: string): { error: string; hint?: string } {
     const tag = namePart.slice(colon + 1);
     if (!isValidTag(tag)) {
       return {
-        error: `invalid tag ${quote(tag)}`,
+        error: `invalid tag "${tag}"`,
         hint: "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
       };
     }

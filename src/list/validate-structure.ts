@@ -4,7 +4,7 @@
  * schema.ts documents; a test holds it in agreement with a full JSON-Schema validator.
  */
 import { isMap, isPair, isScalar, isSeq, type Node, type Pair } from "yaml";
-import { quote } from "./quote.js";
+import { quoteValue } from "./quote.js";
 
 export interface StructureProblem {
   offset: number;
@@ -57,7 +57,9 @@ const typeWords: Record<string, string> = {
 
 function describeFound(node: unknown): string {
   const t = nodeType(node);
-  if (t === "string") return quote((node as { value: string }).value);
+  if (t === "string") {
+    return quoteValue((node as { value: string }).value);
+  }
   if (isScalar(node) && t !== "null") return `${typeWords[t]} (${String(node.value)})`;
   return typeWords[t] ?? t;
 }
@@ -103,8 +105,7 @@ function typeMatches(expected: string | readonly string[], actual: NodeType, nod
 
 function joinPath(path: string, key: string | number): string {
   if (typeof key === "number") return `${path}[${key}]`;
-  const shown = /^[\w.-]+$/.test(key) ? key : quote(key);
-  return path ? `${path}.${shown}` : shown;
+  return path ? `${path}.${key}` : key;
 }
 
 function where(path: string): string {
@@ -173,7 +174,7 @@ export function validateStructure(root: unknown, schema: SchemaNode, rootOffset 
       } else if (s.pattern !== undefined && !new RegExp(s.pattern).test(value)) {
         problems.push({
           offset: at,
-          message: `${path}: ${quote(value)} is not valid`,
+          message: `${path}: ${quoteValue(value)} is not valid`,
           ...(s.description ? { hint: s.description } : {}),
         });
       }
@@ -211,24 +212,28 @@ export function validateStructure(root: unknown, schema: SchemaNode, rootOffset 
         }
         const key = keyNode.value;
         present.add(key);
-        const childSchema =
-          props[key] ?? (typeof s.additionalProperties === "object" ? s.additionalProperties : undefined);
+        // Own properties only: `__proto__`, `constructor` or `toString` are no key of the schema.
+        const childSchema = Object.hasOwn(props, key)
+          ? props[key]
+          : typeof s.additionalProperties === "object"
+            ? s.additionalProperties
+            : undefined;
         if (childSchema) {
           visit(pair.value, childSchema, joinPath(path, key), keyAt);
         } else if (s.additionalProperties === false) {
           const suggestion = closest(key, Object.keys(props));
           problems.push({
             offset: keyAt,
-            message: `unknown key ${quote(key)}${where(path)}`,
+            message: `unknown key ${quoteValue(key)}${where(path)}`,
             hint: suggestion
-              ? `did you mean ${quote(suggestion)}?`
+              ? `did you mean "${suggestion}"?`
               : `allowed keys: ${Object.keys(props).join(", ")}`,
           });
         }
       }
       for (const key of s.required ?? []) {
         if (!present.has(key)) {
-          problems.push({ offset: at, message: `${path || "the file"}: missing required key ${quote(key)}` });
+          problems.push({ offset: at, message: `${path || "the file"}: missing required key "${key}"` });
         }
       }
     }

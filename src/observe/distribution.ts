@@ -4,7 +4,7 @@
  * credentials). It counts its requests, so a plan can report what it cost.
  */
 
-import { craneDefaultsToHttp } from "../tools/fetch-address.js";
+import { speaksPlainHttp } from "../list/address-policy.js";
 
 export const MANIFEST_ACCEPT = [
   "application/vnd.oci.image.index.v1+json",
@@ -193,5 +193,5 @@ export class DistributionClient {
  * for loopback and RFC 1918 addresses), so in-process requests and crane talk to the same endpoint.
  */
 export function schemeFor(host: string): "http" | "https" {
-  return craneDefaultsToHttp(host) ? "http" : "https";
+  return speaksPlainHttp(host) ? "http" : "https";
 }

@@ -1,8 +1,12 @@
 /**
  * crane, for exactly what the product does with it: copy an image (or an OCI chart) registry to registry,
  * read a digest, report its version. Flags as crane's docs spell them (`crane copy SRC DST`,
- * `-j/--jobs`; the global `--platform os/arch[/variant]` and `--insecure`).
+ * `-j/--jobs`; the global `--platform os/arch[/variant]`). Never `--insecure`: crane applies it to every
+ * registry in the process, so an untrusted certificate on the ECR push would pass too. crane reaches
+ * loopback and RFC 1918 hosts over plain HTTP by its own rule (speaksPlainHttp); the list refuses
+ * `http://` anywhere else.
  */
+import { positional } from "./argv.js";
 import { runTool, type ToolProcessOptions } from "./runner.js";
 
 export interface CraneCopyOptions {
@@ -10,24 +14,25 @@ export interface CraneCopyOptions {
   platform?: string | null;
   /** Concurrent layer uploads (`--jobs`); crane's default when unset. */
   jobs?: number | null;
-  /** Plain HTTP for a registry crane would otherwise reach over TLS (an `http://` upstream endpoint). */
-  insecure?: boolean;
 }
 
 export interface CraneDigestOptions {
   platform?: string | null;
-  insecure?: boolean;
 }
 
-function globalFlags(opts: { platform?: string | null; insecure?: boolean }): string[] {
+function globalFlags(opts: { platform?: string | null }): string[] {
   const flags: string[] = [];
-  if (opts.platform) flags.push("--platform", opts.platform);
-  if (opts.insecure) flags.push("--insecure");
+  if (opts.platform) flags.push("--platform", positional("crane", opts.platform, "platform"));
   return flags;
 }
 
 export function craneCopyArgs(source: string, destination: string, opts: CraneCopyOptions = {}): string[] {
-  const args = ["copy", source, destination, ...globalFlags(opts)];
+  const args = [
+    "copy",
+    positional("crane", source, "source"),
+    positional("crane", destination, "destination"),
+    ...globalFlags(opts),
+  ];
   if (opts.jobs != null) {
     if (!Number.isInteger(opts.jobs) || opts.jobs < 1)
       throw new RangeError(`crane --jobs must be a positive integer, got ${opts.jobs}`);
@@ -37,7 +42,7 @@ export function craneCopyArgs(source: string, destination: string, opts: CraneCo
 }
 
 export function craneDigestArgs(reference: string, opts: CraneDigestOptions = {}): string[] {
-  return ["digest", reference, ...globalFlags(opts)];
+  return ["digest", positional("crane", reference, "reference"), ...globalFlags(opts)];
 }
 
 /**
@@ -49,17 +54,15 @@ export function craneIndexFilterArgs(
   source: string,
   platforms: readonly string[],
   destination: string,
-  opts: { insecure?: boolean } = {},
 ): string[] {
   if (platforms.length === 0) throw new RangeError("crane index filter needs at least one platform");
   return [
     "index",
     "filter",
-    source,
-    ...platforms.flatMap((p) => ["--platform", p]),
+    positional("crane", source, "source"),
+    ...platforms.flatMap((p) => ["--platform", positional("crane", p, "platform")]),
     "--tag",
-    destination,
-    ...(opts.insecure ? ["--insecure"] : []),
+    positional("crane", destination, "destination"),
   ];
 }
 
@@ -109,12 +112,11 @@ export class Crane {
     source: string,
     platforms: readonly string[],
     destination: string,
-    opts: { insecure?: boolean } = {},
   ): Promise<{ digest: string }> {
     const action = `crane index filter ${source} (platforms ${platforms.join(", ")}) -> ${destination}`;
     const { stdout } = await runTool("crane", this.options, {
       subcommand: "index filter",
-      args: craneIndexFilterArgs(source, platforms, destination, opts),
+      args: craneIndexFilterArgs(source, platforms, destination),
       action,
     });
     const digest = /@(sha256:[0-9a-f]{64})\s*$/.exec(stdout.trim())?.[1];

@@ -6,6 +6,7 @@
  * login included).
  */
 import { join } from "node:path";
+import { positional } from "./argv.js";
 import { runTool, type ToolProcessOptions } from "./runner.js";
 
 export interface HelmProcessOptions extends ToolProcessOptions {
@@ -36,10 +37,10 @@ export function helmPullRepoArgs(
   return [
     "pull",
     "--repo",
-    repoUrl,
-    name,
+    positional("helm", repoUrl, "repository URL"),
+    positional("helm", name, "chart name"),
     "--version",
-    version,
+    positional("helm", version, "version"),
     "--destination",
     destination,
     ...(opts.prov ? ["--prov"] : []),
@@ -57,9 +58,9 @@ export function helmPullOciArgs(
     throw new Error(`helm pull expects an oci:// reference, got ${reference}`);
   return [
     "pull",
-    reference,
+    positional("helm", reference, "chart reference"),
     "--version",
-    version,
+    positional("helm", version, "version"),
     "--destination",
     destination,
     ...registryFlags(registryConfig, opts),
@@ -73,7 +74,12 @@ export function helmPushArgs(
   opts: PlainHttpOption = {},
 ): string[] {
   if (!remote.startsWith("oci://")) throw new Error(`helm push expects an oci:// destination, got ${remote}`);
-  return ["push", chartFile, remote, ...registryFlags(registryConfig, opts)];
+  return [
+    "push",
+    positional("helm", chartFile, "chart file"),
+    positional("helm", remote, "destination"),
+    ...registryFlags(registryConfig, opts),
+  ];
 }
 
 /** Helm 4: a host only (no scheme, no path); the password comes on stdin. */
@@ -87,7 +93,7 @@ export function helmRegistryLoginArgs(
   return [
     "registry",
     "login",
-    host,
+    positional("helm", host, "registry host"),
     "--username",
     username,
     "--password-stdin",

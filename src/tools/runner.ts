@@ -102,7 +102,7 @@ const HINTS: ReadonlyArray<readonly [RegExp, string]> = [
   ],
   [
     /server gave HTTP response to HTTPS client/i,
-    "the registry speaks plain HTTP: use an http:// endpoint (crane --insecure, helm --plain-http)",
+    "the registry speaks plain HTTP: crane does so only for loopback and private (RFC 1918) addresses; reach it by such an address with an http:// endpoint, or serve it over https",
   ],
   [/x509|certificate/i, "TLS certificate problem: the registry's certificate is not trusted by this runner"],
   [

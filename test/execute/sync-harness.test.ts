@@ -287,6 +287,10 @@ describe("executePlan against the gated ECR with the crane stand-in", () => {
       const digests = readInvocationLog(standInLog).filter((r) => r.argv[0] === "digest");
       expect(digests.length).toBe(6);
       expect(digests.every((r) => r.argv[1]!.startsWith(ecr.registryHost))).toBe(true);
+      // An http:// endpoint and a plain-HTTP target, and still no --insecure: crane would apply it to the push too.
+      const crane = readInvocationLog(standInLog).filter((r) => r.tool === "crane");
+      expect(crane.length).toBeGreaterThan(6);
+      expect(crane.filter((r) => r.argv.includes("--insecure"))).toEqual([]);
     }
     expect(counter.count("crane", "index filter")).toBe(1);
   });

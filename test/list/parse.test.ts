@@ -237,3 +237,77 @@ describe("the JSON Schema file", () => {
     expect(example.split("\n")[0]).toBe("# yaml-language-server: $schema=../schema/mirrors.schema.json");
   });
 });
+
+describe("hostile values the parser once misread (issue 12, defect 10)", () => {
+  function problems(text: string) {
+    const result = parseMirrorList(text, "mirrors.yaml");
+    expect(result.list).toBeNull();
+    return result.problems.map((p) => `${p.line}:${p.column} ${p.message}`);
+  }
+
+  it("a resource tag named __proto__ is an own key, not the object's prototype", () => {
+    const list = parse(`target:
+  repositorySettings:
+    tags:
+      __proto__: x
+      team: platform
+images:
+  - redis:7.0
+`);
+    const tags = list.target.repositorySettings.tags;
+    expect(Object.getPrototypeOf(tags)).toBe(Object.prototype);
+    expect(Object.entries(tags)).toEqual([
+      ["__proto__", "x"],
+      ["team", "platform"],
+    ]);
+  });
+
+  it("an alias in a policy or in chart values is refused where it stands, not read as {source: anchor}", () => {
+    expect(
+      problems(`target:
+  repositorySettings:
+    lifecyclePolicy:
+      rules: &r []
+    repositoryPolicy:
+      Statement: *r
+images:
+  - redis:7.0
+`),
+    ).toEqual(['6:18 YAML aliases ("*r") are not supported in a mirror list']);
+  });
+
+  it("an unclosed quote is reported on the line where it opens", () => {
+    expect(
+      problems(`images:
+  - nginx:1.27
+  - "redis:7.0
+  - busybox:1.37
+charts: []
+`),
+    ).toEqual(["3:5 this double quote is never closed"]);
+  });
+
+  it("credentials in an endpoint are refused without being echoed", () => {
+    const text = `upstreams:
+  docker.io:
+    endpoint: https://robot:s3cr3t-token@mirror.example.com
+images:
+  - redis:7.0
+`;
+    const found = problems(text);
+    expect(found).toEqual([
+      '3:15 upstream docker.io endpoint: the URL "https://***@mirror.example.com" carries credentials (user:password@)',
+    ]);
+    expect(JSON.stringify(parseMirrorList(text, "m.yaml"))).not.toContain("s3cr3t");
+  });
+
+  it("a chart name with a / is refused at validate, as helm refuses it", () => {
+    expect(
+      problems(`charts:
+  - source: https://charts.example.com
+    name: a/b
+    versions: ["1.0.0"]
+`),
+    ).toEqual(['3:11 chart name "a/b" is a path; a chart name has no /']);
+  });
+});

@@ -2,7 +2,7 @@
 // the runner must find no workflow command in it (`::add-mask::`, `::stop-commands::`, `##[set-output]`...),
 // and a person must still be able to read it.
 import { describe, expect, it } from "vitest";
-import { quote } from "../../src/list/quote.js";
+import { quoteValue as quote } from "../../src/list/quote.js";
 import { formatJson, markdownCell, neutraliseCommands } from "../../src/report/log-safe.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { workflowCommands } from "./workflow-commands.js";
@@ -55,7 +55,7 @@ describe("neutraliseCommands", () => {
   });
 });
 
-describe("quote", () => {
+describe("quoteValue (src/list), what problems use", () => {
   it("shows control characters as escapes, so a list value stays on one line", () => {
     expect(quote("redis:7.0\n::warning::x")).toBe('"redis:7.0\\n::warning::x"');
     expect(quote("a\rb\u0000c\u2028d\u0085e")).toBe('"a\\rb\\u0000c\\u2028d\\u0085e"');

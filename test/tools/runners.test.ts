@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../src/list/model.js";
-import { Crane, craneCopyArgs, craneDigestArgs } from "../../src/tools/crane.js";
-import { chartFetchAddress, craneNeedsInsecure, fetchAddress } from "../../src/tools/fetch-address.js";
+import { Crane, craneCopyArgs, craneDigestArgs, craneIndexFilterArgs } from "../../src/tools/crane.js";
+import { chartFetchAddress, fetchAddress } from "../../src/tools/fetch-address.js";
 import {
   Helm,
   helmPullOciArgs,
@@ -25,7 +25,6 @@ describe("argv builders: exactly the command lines the product uses", () => {
       craneCopyArgs("a:1", "b:1", { platform: "linux/arm64", jobs: 4 }),
       ["copy", "a:1", "b:1", "--platform", "linux/arm64", "--jobs", "4"],
     ],
-    [craneCopyArgs("a:1", "b:1", { insecure: true }), ["copy", "a:1", "b:1", "--insecure"]],
     [craneDigestArgs("a:1"), ["digest", "a:1"]],
     [craneDigestArgs("a:1", { platform: "linux/amd64" }), ["digest", "a:1", "--platform", "linux/amd64"]],
     [
@@ -115,16 +114,31 @@ describe("fetchAddress: endpoints change where, never what", () => {
       viaEndpoint: true,
     });
   });
-  it("says when crane needs --insecure for an http endpoint", () => {
-    expect(craneNeedsInsecure(fetchAddress(redis, [upstream("docker.io", "http://127.0.0.1:5000")]))).toBe(
-      false,
-    );
-    expect(craneNeedsInsecure(fetchAddress(redis, [upstream("docker.io", "http://10.1.2.3:5000")]))).toBe(
-      false,
-    );
-    expect(
-      craneNeedsInsecure(fetchAddress(redis, [upstream("docker.io", "http://pull-cache.internal:5000")])),
-    ).toBe(true);
+  it("never gives crane --insecure, whatever the endpoint (crane would apply it to the ECR push too)", () => {
+    for (const endpoint of [
+      "http://127.0.0.1:5000",
+      "http://10.1.2.3:5000",
+      "http://pull-cache.internal:5000",
+    ]) {
+      const source = fetchAddress(redis, [upstream("docker.io", endpoint)]);
+      expect(source.plainHttp).toBe(true);
+      const argvs = [
+        craneCopyArgs(source.reference, "r.example/mirrors/library/redis:7.0", { platform: "linux/amd64" }),
+        craneDigestArgs(source.reference, { platform: "linux/amd64" }),
+        craneIndexFilterArgs(source.reference, ["linux/amd64", "linux/arm64"], "r.example/x:1"),
+      ];
+      for (const argv of argvs) expect(argv.filter((a) => a.startsWith("--insecure"))).toEqual([]);
+    }
+  });
+  it("refuses a positional argument crane would read as a flag", () => {
+    expect(() => craneCopyArgs("--platform=linux/p/x:1", "r.example/x:1")).toThrow(/read as a flag/);
+    expect(() => craneCopyArgs("a:1", "-v")).toThrow(/read as a flag/);
+    expect(() => craneDigestArgs("--insecure")).toThrow(/read as a flag/);
+    expect(() => craneIndexFilterArgs("a:1", ["--insecure"], "b:1")).toThrow(/read as a flag/);
+    expect(() => craneCopyArgs("a:1", "b:1", { platform: "-x" })).toThrow(/read as a flag/);
+    expect(() => helmPullRepoArgs("--kubeconfig=/x", "c", "1.0.0", "/d")).toThrow(/read as a flag/);
+    expect(() => helmPullRepoArgs("https://h.example", "--post-renderer=sh", "1.0.0", "/d")).toThrow(/flag/);
+    expect(() => helmPullOciArgs("oci://h.example/c", "-1", "/d", "/r.json")).toThrow(/read as a flag/);
   });
   it("maps OCI chart sources the same way", () => {
     expect(
