@@ -204,6 +204,10 @@ beforeAll(async () => {
       workspace,
     ),
   );
+  // 4: a plan (it writes the plan file).
+  runs.push(
+    await runAction(join(root, "step-4"), { ...inputs("mirrors.yaml"), mode: "plan" }, stepEnv(), workspace),
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -214,7 +218,8 @@ afterAll(async () => {
 
 describe("the canary", () => {
   it("the runs did what a leak needs: a commit pushed with the token, and a failing tool that printed its environment", async () => {
-    const [first, failing] = runs as [ActionRun, ActionRun, ActionRun];
+    const [first, failing, , plan] = runs as [ActionRun, ActionRun, ActionRun, ActionRun];
+    expect(plan.code, plan.stdout).toBe(0);
     expect(first.code, first.stdout).toBe(0);
     expect(first.outputs["commit-back"]).toBe("committed");
     expect(failing.outputs.failed).toBe("1");
