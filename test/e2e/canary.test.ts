@@ -39,10 +39,12 @@ const CANARY = {
   registryCredentialsToken: "canary-registry-credentials-token-09",
   registryPassword: "canary-registry-password-10",
   urlPassword: "canary-url-password-11",
+  proxyPassword: "canary-proxy-password-12",
 };
 const DOCKER_HUB_USER = "canaryhubuser";
 const REGCRED_USER = "canarybot";
 const URL_USER = "canaryurluser";
+const PROXY_USER = "canaryproxyuser";
 
 let upstream: RunningRegistry;
 let backing: RunningRegistry;
@@ -74,6 +76,7 @@ function forms(): { name: string; value: string }[] {
   add("registry-credentials pair", `${REGCRED_USER}:${CANARY.registryCredentialsToken}`);
   add("git pair", `x-access-token:${CANARY.inputGithubToken}`);
   add("URL pair", `${URL_USER}:${CANARY.urlPassword}`);
+  add("proxy pair", `${PROXY_USER}:${CANARY.proxyPassword}`);
   return out;
 }
 
@@ -122,6 +125,9 @@ function stepEnv(): Record<string, string> {
     GITHUB_REPOSITORY: "acme/platform",
     GITHUB_SERVER_URL: github.serverUrl,
     GITHUB_API_URL: github.apiUrl,
+    // A corporate proxy with credentials in its URL: the tools may need it, nothing may print it.
+    HTTPS_PROXY: `http://${PROXY_USER}:${CANARY.proxyPassword}@proxy.invalid:3128`,
+    NO_PROXY: "127.0.0.1,localhost",
     STANDIN_LOG: standInLog,
     STANDIN_PRINT_ENV_ON_FAILURE: "1",
     // The stand-ins' own variables, passed to the tools by name once the child environment is allow-listed.
@@ -304,8 +310,6 @@ describe("the canary", () => {
       ECR_MIRROR_REGISTRY_CREDENTIALS: `ghcr.io ${REGCRED_USER} ${CANARY.registryCredentialsToken}`,
       ECR_MIRROR_TARGET_USERNAME: "canarytarget",
       ECR_MIRROR_TARGET_PASSWORD: CANARY.registryPassword,
-      HTTPS_PROXY: `http://${URL_USER}:${CANARY.urlPassword}@proxy.invalid:3128`,
-      NO_PROXY: "127.0.0.1,localhost",
     };
     const runsOfCli = [
       await runNode(CLI, ["sync", "mirrors-failing.yaml", "--json", "--report", reportPath], env, workspace),
