@@ -93,14 +93,26 @@ export class RegistryClient {
     const url = path.startsWith("http") ? path : `${this.base}${path}`;
     const allHeaders = { "user-agent": this.userAgent, ...headers };
     if (this.authorization) allHeaders.authorization = this.authorization;
-    this.log(`--> ${method} ${url}`);
+    // Like crane (go-containerregistry pkg/v1/remote/options.go: retry transport, 3 tries, 1 s then
+    // 3 s): 408, 429 and 5xx answers and connection failures are tried again, when the body can be resent.
+    const replayable = body === undefined || typeof body === "string" || Buffer.isBuffer(body);
     let response;
-    try {
-      response = await fetch(url, { method, headers: allHeaders, body });
-    } catch (error) {
-      throw new RegistryError(`${method} ${url}: ${error.cause?.message ?? error.message}`, 0);
+    for (let attempt = 1; ; attempt++) {
+      this.log(`--> ${method} ${url}`);
+      try {
+        response = await fetch(url, { method, headers: allHeaders, body });
+      } catch (error) {
+        if (replayable && attempt < 3) {
+          await new Promise((r) => setTimeout(r, attempt === 1 ? 1000 : 3000));
+          continue;
+        }
+        throw new RegistryError(`${method} ${url}: ${error.cause?.message ?? error.message}`, 0);
+      }
+      this.log(`<-- ${response.status} ${method} ${url}`);
+      if (!replayable || attempt >= 3 || ![408, 429, 500, 502, 503, 504].includes(response.status)) break;
+      await response.body?.cancel();
+      await new Promise((r) => setTimeout(r, attempt === 1 ? 1000 : 3000));
     }
-    this.log(`<-- ${response.status} ${method} ${url}`);
     if (!expect.includes(response.status)) throw await errorFrom(method, url, response);
     return response;
   }
