@@ -143,6 +143,14 @@ export async function boundedRequest(
           true,
         );
       }
+      const code = String((error as { cause?: { code?: unknown } }).cause?.code ?? "");
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+        throw new HttpError(
+          `cannot reach ${current.toString()}: ${causeText(error)}`,
+          false,
+          "the server's TLS certificate is not trusted: use its real HTTPS address, or add its CA to NODE_EXTRA_CA_CERTS (certificate checks are never turned off)",
+        );
+      }
       throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, true);
     } finally {
       clearTimeout(timer);
