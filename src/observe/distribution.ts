@@ -5,7 +5,7 @@
  */
 
 import { RetriesExhausted, withRetries } from "../execute/retry.js";
-import { craneDefaultsToHttp } from "../tools/fetch-address.js";
+import { speaksPlainHttp } from "../list/address-policy.js";
 import {
   type BoundedResponse,
   boundedRequest,
@@ -334,5 +334,5 @@ export class DistributionClient {
  * for loopback and RFC 1918 addresses), so in-process requests and crane talk to the same endpoint.
  */
 export function schemeFor(host: string): "http" | "https" {
-  return craneDefaultsToHttp(host) ? "http" : "https";
+  return speaksPlainHttp(host) ? "http" : "https";
 }

@@ -3,6 +3,8 @@
  * (`docker.io` fetched through `https://mirror.gcr.io`, or a pull-through cache at `http://10.0.0.5:5000/hub`)
  * changes only the address crane and helm talk to; names, target repositories and reports keep the list's names.
  */
+
+import { speaksPlainHttp } from "../list/address-policy.js";
 import type { ImageReference, Upstream } from "../list/model.js";
 import { formatReference } from "../list/reference.js";
 
@@ -97,24 +99,7 @@ export function chartFetchAddress(
   };
 }
 
-/**
- * Whether crane reaches this registry over plain HTTP without `--insecure`: go-containerregistry's
- * `name.Registry.Scheme()` picks http for `localhost`, `*.localhost`, `127.0.0.1`, `::1` and RFC 1918 addresses.
- */
-export function craneDefaultsToHttp(registry: string): boolean {
-  if (/^(::1|\[::1\](:\d{1,5})?)$/.test(registry)) return true;
-  const host = registry.replace(/:\d{1,5}$/, "");
-  return (
-    host === "localhost" ||
-    host.endsWith(".localhost") ||
-    host === "127.0.0.1" ||
-    /^10\.\d+\.\d+\.\d+$/.test(host) ||
-    /^192\.168\.\d+\.\d+$/.test(host) ||
-    /^172\.(1[6-9]|2\d|3[01])\.\d+\.\d+$/.test(host)
-  );
-}
-
 /** Whether crane needs `--insecure` for this fetch address. */
 export function craneNeedsInsecure(address: FetchAddress): boolean {
-  return address.plainHttp && !craneDefaultsToHttp(address.registry);
+  return address.plainHttp && !speaksPlainHttp(address.registry);
 }
