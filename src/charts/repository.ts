@@ -10,7 +10,7 @@ import { DistributionClient, type RequestCounts, schemeFor } from "../observe/di
 import {
   boundedRequest,
   discard,
-  type HostCheck,
+  type HostPolicy,
   HttpError,
   type HttpLimits,
   indexLimits,
@@ -80,7 +80,7 @@ export interface ChartVersionListerOptions {
   /** Timeouts and size limit for `index.yaml` (default `indexLimits()`: 100 MiB, ECR_MIRROR_MAX_INDEX_MIB). */
   limits?: HttpLimits;
   /** Where a redirect to another host may go (the address policy). */
-  checkHost?: HostCheck;
+  checkHost?: HostPolicy;
   /** Waits between retries (tests). */
   sleep?: (ms: number) => Promise<void>;
 }

@@ -10,7 +10,7 @@ import {
   type BoundedResponse,
   boundedRequest,
   discard,
-  type HostCheck,
+  type HostPolicy,
   HttpError,
   type HttpLimits,
   MANIFEST_LIMITS,
@@ -75,8 +75,8 @@ export interface DistributionClientOptions {
   fetch?: typeof fetch;
   /** Timeouts and the size limit for manifests and tag lists (default `MANIFEST_LIMITS`). */
   limits?: HttpLimits;
-  /** Where a redirect to another host may go (the address policy); without it such redirects are refused. */
-  checkHost?: HostCheck;
+  /** Where a redirect to another host may go (default: the address policy, `checkHost`). */
+  checkHost?: HostPolicy;
   retry?: DistributionRetryOptions;
 }
 

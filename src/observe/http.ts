@@ -8,6 +8,7 @@
  * changes, and only to hosts the address policy accepts. Each failure names the request, the limit
  * and how to raise it where a user can.
  */
+import { checkHost, type HostCheck } from "../list/address-policy.js";
 
 export interface HttpLimits {
   /** Connection, TLS handshake and response headers, in milliseconds. */
@@ -63,8 +64,8 @@ export function indexLimits(env: NodeJS.ProcessEnv = process.env): HttpLimits {
     : INDEX_LIMITS;
 }
 
-/** What the address policy says about a host (src/list/address-policy.ts `checkHost`). */
-export type HostCheck = (host: string) => { ok: true } | { ok: false; reason: string; hint: string };
+/** What the address policy says about a host (default: src/list/address-policy.ts `checkHost`). */
+export type HostPolicy = (host: string) => HostCheck;
 
 /** A request that failed: the network, a limit, a redirect refused. `status` is set for HTTP answers. */
 export class HttpError extends Error {
@@ -85,8 +86,8 @@ export interface BoundedRequestOptions {
   what: string;
   limits: HttpLimits;
   fetch?: typeof fetch;
-  /** Checks a redirect target on another host; without it cross-host redirects are refused. */
-  checkHost?: HostCheck;
+  /** Checks a redirect target on another host (default: the address policy, `checkHost`). */
+  checkHost?: HostPolicy;
   maxRedirects?: number;
 }
 
@@ -185,9 +186,7 @@ export async function boundedRequest(
       );
     }
     if (next.host !== origin.host) {
-      const verdict = options.checkHost
-        ? options.checkHost(next.hostname)
-        : { ok: false as const, reason: "redirects to another host are not followed here", hint: "" };
+      const verdict = (options.checkHost ?? checkHost)(next.host);
       if (!verdict.ok) {
         throw new HttpError(
           `${options.what}: redirected to ${next.host}, which is refused: ${verdict.reason}`,
