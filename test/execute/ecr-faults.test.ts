@@ -3,7 +3,7 @@
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ecrTargetChanges } from "../../src/execute/ecr-changes.js";
-import { executePlan } from "../../src/execute/execute.js";
+import { type ExecuteDeps, executePlan } from "../../src/execute/execute.js";
 import { DEFAULT_REPOSITORY_SETTINGS } from "../../src/list/parse.js";
 import { createEcrClient, ECR_MAX_ATTEMPTS } from "../../src/observe/ecr.js";
 import type { Plan } from "../../src/plan/model.js";
@@ -29,6 +29,13 @@ function client(extra: Parameters<typeof createEcrClient>[1] = {}): ECRClient {
     ...extra,
   });
 }
+
+/** Only repository creation runs in these plans; a copy would be a bug in the test. */
+const deps = (c: ECRClient): ExecuteDeps => ({
+  ...ecrTargetChanges(c),
+  copy: () => Promise.reject(new Error("no copy in this plan")),
+  verify: () => Promise.reject(new Error("no verify in this plan")),
+});
 
 function createPlan(name: string): Plan {
   return {
@@ -60,7 +67,7 @@ describe("ECR calls: one retry layer, bounded", () => {
     ecr.failNext("CreateRepository", "ThrottlingException", 1000);
     const c = client();
     const t0 = performance.now();
-    const report = await executePlan(createPlan("mirrors/throttled"), ecrTargetChanges(c), {
+    const report = await executePlan(createPlan("mirrors/throttled"), deps(c), {
       repositorySettings: DEFAULT_REPOSITORY_SETTINGS,
       log: () => {},
     });
@@ -86,7 +93,7 @@ describe("ECR calls: one retry layer, bounded", () => {
     ecr.resetCounts();
     ecr.failNext("CreateRepository", "ServerException", 2);
     const c = client();
-    const report = await executePlan(createPlan("mirrors/flaky"), ecrTargetChanges(c), {
+    const report = await executePlan(createPlan("mirrors/flaky"), deps(c), {
       repositorySettings: DEFAULT_REPOSITORY_SETTINGS,
       log: () => {},
     });
@@ -104,7 +111,7 @@ describe("ECR calls: one retry layer, bounded", () => {
       requestHandler: { connectionTimeout: 500, requestTimeout: 500, throwOnRequestTimeout: true },
     });
     const t0 = performance.now();
-    const report = await executePlan(createPlan("mirrors/stalled"), ecrTargetChanges(c), {
+    const report = await executePlan(createPlan("mirrors/stalled"), deps(c), {
       repositorySettings: DEFAULT_REPOSITORY_SETTINGS,
       log: () => {},
     });
