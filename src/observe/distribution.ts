@@ -54,10 +54,13 @@ function transient(error: unknown): boolean {
   return false;
 }
 
+/** Time for one registry operation and its retries: no new attempt starts after it. */
+export const DISTRIBUTION_BUDGET_MS = 60_000;
+
 export interface DistributionRetryOptions {
   /** Further attempts after the first (default 3). */
   retries?: number;
-  /** Total time for one request and its retries, in milliseconds (default 120000). */
+  /** Total time for one request and its retries, in milliseconds (default `DISTRIBUTION_BUDGET_MS`). */
   budgetMs?: number;
   /** First backoff ceiling (default 1000 ms). */
   baseDelayMs?: number;
@@ -99,6 +102,8 @@ export class DistributionClient {
   readonly counts: RequestCounts;
   private readonly doFetch: typeof fetch;
   private readonly limits: HttpLimits;
+  /** Set once the registry did not answer at all; later operations fail with it at once. */
+  private unreachable: RegistryError | null = null;
 
   constructor(private readonly options: DistributionClientOptions) {
     this.counts = options.counts ?? {};
@@ -117,14 +122,17 @@ export class DistributionClient {
 
   /**
    * One operation with retries: network failures, timeouts, 408, 429 and 5xx (JSON error body or
-   * not) are tried again with backoff, honouring `Retry-After` within the budget.
+   * not) are tried again with backoff, honouring `Retry-After` within the budget. Once the registry
+   * has not answered at all (network failure or timeout after every retry), later operations on
+   * this client fail at once instead of each waiting out its own timeouts.
    */
   private async retrying<T>(work: () => Promise<T>): Promise<T> {
+    if (this.unreachable) throw this.unreachable;
     const r = this.options.retry ?? {};
     try {
       const { value } = await withRetries(work, {
         retries: r.retries ?? 3,
-        budgetMs: r.budgetMs ?? 120_000,
+        budgetMs: r.budgetMs ?? DISTRIBUTION_BUDGET_MS,
         baseDelayMs: r.baseDelayMs ?? 1000,
         maxDelayMs: 30_000,
         ...(r.sleep ? { sleep: r.sleep } : {}),
@@ -134,6 +142,13 @@ export class DistributionClient {
       });
       return value;
     } catch (error) {
+      const cause = error instanceof RetriesExhausted ? error.cause : error;
+      if (cause instanceof HttpError && cause.transient && cause.status === null) {
+        this.unreachable = new RegistryError(
+          `${new URL(this.options.baseUrl).host} could not be reached earlier in this run (${(error as Error).message.split("\n")[0]}); not asked again`,
+          0,
+        );
+      }
       // One attempt: the error as it was; several: with how many and how long.
       if (error instanceof RetriesExhausted && error.attempts === 1) throw error.cause;
       throw error;

@@ -76,6 +76,20 @@ describe("registry faults, in process", () => {
     expect(ms).toBeLessThan(4 * 400 + 1000);
   });
 
+  it("after a registry did not answer, the next requests to it fail at once instead of each waiting", async () => {
+    proxy.clearFaults();
+    proxy.addFault({ path: /manifests\//, fault: { kind: "stall" } });
+    const c = client();
+    await expect(c.headManifest("library/nginx", "1.27")).rejects.toThrow(/no answer within/);
+    const sent = proxy.requests().length;
+    const { ms, result } = await timed(c.headManifest("library/nginx", "other"));
+    expect(String(result)).toMatch(
+      /127\.0\.0\.1:\d+ could not be reached earlier in this run \(.*no answer within 0\.4 s.*\); not asked again/,
+    );
+    expect(ms).toBeLessThan(50);
+    expect(proxy.requests().length).toBe(sent);
+  });
+
   it("headers then a stalled body: the idle timeout fires, then the retry succeeds", async () => {
     proxy.clearFaults();
     proxy.addFault({
