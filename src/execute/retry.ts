@@ -3,7 +3,10 @@
  * zero to `min(cap, base * 2^attempt)`), only for errors worth another try: throttling (429,
  * TOOMANYREQUESTS, ECR's ThrottlingException), server errors (5xx) and network failures. Refusals that
  * another try cannot change (401, 403, 404, unknown names and manifests, immutable tags) fail at once.
- * Sleep and randomness are injectable so tests are instant and exact.
+ * One layer per operation: an error that already went through another layer's retries (the AWS SDK's,
+ * an inner `withRetries`) is never retried again, and a time budget stops new attempts, so the total
+ * time is bounded and the failure says "gave up after N attempts in S s".
+ * Sleep, clock and randomness are injectable so tests are instant and exact.
  */
 
 /** Errors that another attempt cannot fix. Checked first: a refusal quoting a 5xx text is still a refusal. */

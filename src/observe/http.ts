@@ -33,7 +33,7 @@ const MiB = 1024 * 1024;
 export const INDEX_LIMITS: HttpLimits = {
   headersTimeoutMs: 30_000,
   idleTimeoutMs: 30_000,
-  bodyDeadlineMs: 300_000,
+  bodyDeadlineMs: 120_000,
   maxBytes: 100 * MiB,
   raiseHint:
     "set ECR_MIRROR_MAX_INDEX_MIB to a larger number of MiB if this repository's index is really that big",
