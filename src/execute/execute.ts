@@ -185,8 +185,12 @@ export function summaryLine(report: Pick<ExecutionReport, "counts" | "durationMs
   return `Sync: ${parts.join(", ")} in ${formatSeconds(report.durationMs)}`;
 }
 
+/** The error as a step reports it: its message (with the attempts), and its hint when the message lacks one. */
 function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  const text = error instanceof Error ? error.message : String(error);
+  const cause = error instanceof RetriesExhausted ? error.cause : error;
+  const hint = (cause as { hint?: unknown } | null)?.hint;
+  return typeof hint === "string" && hint !== "" && !text.includes("\nhint: ") ? `${text}\nhint: ${hint}` : text;
 }
 
 function attemptsOf(error: unknown): number {

@@ -64,7 +64,7 @@ export class EcrCallError extends ObserveError {
     hint: string | undefined,
     readonly $metadata: NonNullable<SdkMetadata["$metadata"]>,
   ) {
-    super(hint ? `${message}\nhint: ${hint}` : message, hint);
+    super(message, hint);
   }
 }
 
