@@ -77,7 +77,7 @@ export interface ChartVersionListerOptions {
   fetch?: typeof fetch;
   /** Requests made, by kind (`index`, `tags-list`, `token`). */
   counts?: RequestCounts;
-  /** Timeouts and size limit for `index.yaml` (default `indexLimits()`: 100 MiB, ECR_MIRROR_MAX_INDEX_MIB). */
+  /** Timeouts and size limit for `index.yaml` (default `indexLimits()`: 32 MiB, ECR_MIRROR_MAX_INDEX_MIB). */
   limits?: HttpLimits;
   /** Where a redirect to another host may go (the address policy). */
   checkHost?: HostPolicy;

@@ -26,17 +26,20 @@ export interface HttpLimits {
 const MiB = 1024 * 1024;
 
 /**
- * A chart repository's `index.yaml`. Large public ones weigh tens of MiB (TrueCharts 50.7 MB in
- * 2024, fluxcd/flux2#4635; Bitnami 14 MB before its 2022 trim and about 27 MB again since; Flux
- * caps it at 50 MiB), so 100 MiB leaves room while keeping a hostile one from filling memory.
+ * A chart repository's `index.yaml`. Large public ones weigh tens of MiB (Bitnami 14 MB before its
+ * 2022 trim and about 27 MB again since; TrueCharts 50.7 MB in 2024, fluxcd/flux2#4635; Flux caps
+ * it at 50 MiB). Parsing YAML costs about 37 times the text in memory (measured with the `yaml`
+ * library: 30 MiB -> 1.2 GB peak RSS, 50 MiB -> 1.9 GB, 100 MiB -> 3.7 GB), so the default is
+ * 32 MiB (Bitnami fits, about 1.2 GB at the cap); a bigger repository needs ECR_MIRROR_MAX_INDEX_MIB
+ * and a runner with the memory for it.
  */
 export const INDEX_LIMITS: HttpLimits = {
   headersTimeoutMs: 30_000,
   idleTimeoutMs: 30_000,
   bodyDeadlineMs: 120_000,
-  maxBytes: 100 * MiB,
+  maxBytes: 32 * MiB,
   raiseHint:
-    "set ECR_MIRROR_MAX_INDEX_MIB to a larger number of MiB if this repository's index is really that big",
+    "set ECR_MIRROR_MAX_INDEX_MIB to a larger number of MiB if this repository's index is really that big (parsing needs about 40 times that in memory)",
 };
 
 /** A manifest or a tag list page: distribution itself refuses manifests above 4 MiB. */

@@ -79,8 +79,9 @@ describe("index.yaml from a hostile or broken server", () => {
     expect(String(result)).toMatch(/hint: set ECR_MIRROR_MAX_INDEX_MIB/);
   });
 
-  it("the default limit is 100 MiB", () => {
-    expect(indexLimits({}).maxBytes).toBe(100 * 1024 * 1024);
+  it("the default limit is 32 MiB (parsing costs about 40 times that in memory)", () => {
+    expect(indexLimits({}).maxBytes).toBe(32 * 1024 * 1024);
+    expect(indexLimits({ ECR_MIRROR_MAX_INDEX_MIB: "nonsense" }).maxBytes).toBe(32 * 1024 * 1024);
   });
 
   it("an alias bomb (billion laughs) in index.yaml is refused, not expanded", () => {
