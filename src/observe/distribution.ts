@@ -312,7 +312,8 @@ export class DistributionClient {
     let url: string | null = `${this.url(repository, "tags/list")}?n=1000`;
     const what = `listing tags of ${repository}`;
     for (let page = 0; url; page++) {
-      if (page >= 10_000) throw new RegistryError(`${what}: more than 10000 pages`, 502);
+      // 1000 pages of 1000: a million tags, far beyond any real repository.
+      if (page >= 1000) throw new RegistryError(`${what}: more than 1000 pages of tags; not read further`, 502);
       const pageUrl: string = url;
       const got = await this.retrying(async () => {
         const answer = await this.request("tags-list", "GET", pageUrl, repository);
