@@ -313,7 +313,8 @@ export class DistributionClient {
     const what = `listing tags of ${repository}`;
     for (let page = 0; url; page++) {
       // 1000 pages of 1000: a million tags, far beyond any real repository.
-      if (page >= 1000) throw new RegistryError(`${what}: more than 1000 pages of tags; not read further`, 502);
+      if (page >= 1000)
+        throw new RegistryError(`${what}: more than 1000 pages of tags; not read further`, 502);
       const pageUrl: string = url;
       const got = await this.retrying(async () => {
         const answer = await this.request("tags-list", "GET", pageUrl, repository);
