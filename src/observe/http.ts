@@ -152,7 +152,7 @@ export async function boundedRequest(
         throw new HttpError(
           `cannot reach ${current.toString()}: ${causeText(error)}`,
           false,
-          "the server's TLS certificate is not trusted: use its real HTTPS address, or add its CA to NODE_EXTRA_CA_CERTS (certificate checks are never turned off)",
+          "the server's TLS certificate is not trusted, and certificate checks are never turned off: use the registry's real HTTPS address, or make its CA trusted on the runner (NODE_EXTRA_CA_CERTS for ecr-mirror itself, SSL_CERT_FILE for crane and helm)",
         );
       }
       throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, true);
