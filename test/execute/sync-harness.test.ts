@@ -336,8 +336,8 @@ describe("executePlan against the gated ECR with the crane stand-in", () => {
     );
   });
 
-  it("a connection reset mid-blob is survived by crane's own retry; one that keeps resetting fails once, not three times over", async () => {
-    await pushImage(upstream.url, "library/resetme", "1", { seed: "resetme-1" });
+  it("a connection reset mid-blob is survived by crane's own retry; one that keeps resetting fails once, not three times over; the rerun completes with nothing lost", async () => {
+    const first = await pushImage(upstream.url, "library/resetme", "1", { seed: "resetme-1" });
     const faulty = await startFaultProxy(upstream.url);
     try {
       const yaml = `version: 1
@@ -366,7 +366,7 @@ images:
       expect(ok.steps.at(-1)).toMatchObject({ outcome: "copied", attempts: 1 });
       expect(faulty.requests().filter((r) => r.fault === "reset")).toHaveLength(1);
 
-      await pushImage(upstream.url, "library/resetme", "2", { seed: "resetme-2" });
+      const second = await pushImage(upstream.url, "library/resetme", "2", { seed: "resetme-2" });
       const again = parseMirrorList(yaml.replace("resetme:1", "resetme:2"), "mirrors.yaml").list!;
       faulty.addFault({
         path: /\/library\/resetme\/blobs\/sha256:/,
@@ -382,6 +382,19 @@ images:
       expect(failed.steps.at(-1)).toMatchObject({ outcome: "failed", attempts: 1 });
       expect(failed.steps.at(-1)!.error).toMatch(/unexpected EOF|reset|terminated|other side closed/i);
       if (!REAL_TOOLS) expect(counter.count("crane", "copy")).toBe(1);
+      expect(await tagDigest(backing.url, "mirrors/library/resetme", "2")).toBeNull();
+
+      // The upstream healthy again, the same plan run again completes: the failed tag lands with the
+      // upstream's digest, and the tag copied before the fault still holds its own.
+      faulty.clearFaults();
+      const rerun = await executePlan(missingPlan(again), depsFor(again), {
+        repositorySettings: SETTINGS,
+        log: () => {},
+      });
+      expect(rerun.ok).toBe(true);
+      expect(rerun.steps.at(-1)).toMatchObject({ outcome: "copied", digest: second.digest });
+      expect(await tagDigest(backing.url, "mirrors/library/resetme", "2")).toBe(second.digest);
+      expect(await tagDigest(backing.url, "mirrors/library/resetme", "1")).toBe(first.digest);
     } finally {
       await faulty.stop();
     }
