@@ -4,7 +4,7 @@
  * they came from, mapped to target repositories exactly as the list maps its own images. The merge is
  * pure; rendering sits behind `ChartRenderer` (helm, through src/tools/helm.ts).
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ChartEntry, ChartOrigin, ImageEntry, MirrorList, Upstream } from "../list/model.js";
 import { imageEntryFor } from "../list/parse.js";
@@ -13,7 +13,7 @@ import { schemeFor } from "../observe/distribution.js";
 import type { PlanWarning } from "../plan/model.js";
 import { chartFetchAddress } from "../tools/fetch-address.js";
 import type { Helm } from "../tools/helm.js";
-import { type ChartMetadata, readChartMetadata } from "./archive.js";
+import { CHART_LIMITS, type ChartMetadata, readChartMetadata } from "./archive.js";
 import { imagesFromManifests } from "./images.js";
 import type { ChartDiscovery } from "./record.js";
 
@@ -194,6 +194,9 @@ export function createHelmChartRenderer(options: HelmChartRendererOptions): Char
         const archive = (await readdir(dir)).find((f) => f.endsWith(".tgz"));
         if (!archive) throw new Error("helm pull wrote no .tgz");
         const path = join(dir, archive);
+        const { size } = await stat(path);
+        if (size > CHART_LIMITS.maxArchiveBytes)
+          throw new Error(`${archive} is ${size} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
         const metadata = readChartMetadata(await readFile(path));
         const values = chart.images?.values ?? {};
         let valuesFile: string | null = null;

@@ -7,7 +7,7 @@
  * and is rendered again. Pure, except `readChartImagesRecord`.
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import type { ChartEntry, ChartImageDiscovery, MirrorList } from "../list/model.js";
 
 /** The file's name in the render folder. */
@@ -195,6 +195,9 @@ export function parseChartImagesRecord(
   return { ok: true, record: { version: CHART_IMAGES_RECORD_VERSION, charts: sortEntries(entries) } };
 }
 
+/** A record lists images per chart version: a few KiB in practice; anything near this is not one. */
+export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+
 /**
  * Reads a record file. An absent file is no record and no warning; an unreadable or malformed one is
  * no record and a warning (the charts are then rendered as without it).
@@ -204,6 +207,12 @@ export async function readChartImagesRecord(
 ): Promise<{ record: ChartImagesRecord | null; warning: string | null }> {
   let text: string;
   try {
+    const { size } = await stat(path);
+    if (size > MAX_RECORD_BYTES)
+      return {
+        record: null,
+        warning: `${path} is ${size} bytes, more than the ${MAX_RECORD_BYTES} a chart images record may have; it is ignored and charts with images: true are rendered`,
+      };
     text = await readFile(path, "utf8");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return { record: null, warning: null };

@@ -4,8 +4,18 @@
  * `index.yaml` GET per repository per run, one tag listing per OCI chart).
  */
 import { parse as parseYaml } from "yaml";
+import { RetriesExhausted, withRetries } from "../execute/retry.js";
 import type { Upstream } from "../list/model.js";
 import { DistributionClient, type RequestCounts, schemeFor } from "../observe/distribution.js";
+import {
+  boundedRequest,
+  discard,
+  type HostPolicy,
+  HttpError,
+  type HttpLimits,
+  indexLimits,
+  readBody,
+} from "../observe/http.js";
 import { credentialFor, type RegistryCredential } from "../tools/credentials.js";
 import { chartFetchAddress } from "../tools/fetch-address.js";
 import type { ChartVersionLister } from "./resolve.js";
@@ -32,7 +42,8 @@ export function resolvePackageUrl(repositoryUrl: string, url: string): string {
 export function parseChartIndex(text: string, repositoryUrl: string): ChartIndex {
   let doc: unknown;
   try {
-    doc = parseYaml(text, { maxAliasCount: -1 });
+    // Chart indexes use no aliases; a bounded count stops an alias bomb ("billion laughs").
+    doc = parseYaml(text, { maxAliasCount: 100 });
   } catch (e) {
     throw new Error(`index.yaml is not valid YAML: ${(e as Error).message.split("\n")[0]}`);
   }
@@ -66,6 +77,12 @@ export interface ChartVersionListerOptions {
   fetch?: typeof fetch;
   /** Requests made, by kind (`index`, `tags-list`, `token`). */
   counts?: RequestCounts;
+  /** Timeouts and size limit for `index.yaml` (default `indexLimits()`: 32 MiB, ECR_MIRROR_MAX_INDEX_MIB). */
+  limits?: HttpLimits;
+  /** Where a redirect to another host may go (the address policy). */
+  checkHost?: HostPolicy;
+  /** Waits between retries (tests). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Lists published chart versions over HTTP; every repository's index is fetched once per lister. */
@@ -82,19 +99,39 @@ export function createChartVersionLister(
       cached = (async () => {
         const url = resolvePackageUrl(repositoryUrl, "index.yaml");
         counts.index = (counts.index ?? 0) + 1;
-        let response: Response;
-        try {
-          response = await doFetch(url, { redirect: "follow" });
-        } catch (e) {
-          throw new Error(
-            `cannot reach ${url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`,
+        const what = `GET ${url}`;
+        const limits = options.limits ?? indexLimits();
+        const request = () =>
+          boundedRequest(
+            url,
+            {},
+            { what, limits, fetch: doFetch, ...(options.checkHost ? { checkHost: options.checkHost } : {}) },
           );
-        }
-        if (!response.ok) {
-          await response.body?.cancel();
-          throw new Error(`GET ${url} answered ${response.status}`);
-        }
-        return parseChartIndex(await response.text(), repositoryUrl);
+        const { value: body } = await withRetries(
+          async () => {
+            const answer = await request();
+            if (!answer.response.ok) {
+              await discard(answer);
+              const status = answer.response.status;
+              throw new HttpError(
+                `${what} answered ${status}`,
+                status === 429 || status >= 500,
+                null,
+                status,
+              );
+            }
+            return readBody(answer, { what, limits });
+          },
+          {
+            retries: 2,
+            budgetMs: 120_000,
+            ...(options.sleep ? { sleep: options.sleep } : {}),
+            retryable: (e) => e instanceof HttpError && e.transient,
+          },
+        ).catch((e: unknown) => {
+          throw e instanceof RetriesExhausted && e.attempts === 1 ? e.cause : e;
+        });
+        return parseChartIndex(body.toString("utf8"), repositoryUrl);
       })();
       indexes.set(repositoryUrl, cached);
     }
@@ -119,6 +156,8 @@ export function createChartVersionLister(
         auth: credential ? { username: credential.username, password: credential.password } : null,
         counts,
         fetch: doFetch,
+        ...(options.checkHost ? { checkHost: options.checkHost } : {}),
+        ...(options.sleep ? { retry: { sleep: options.sleep } } : {}),
       });
       return client.listTags(repository);
     },

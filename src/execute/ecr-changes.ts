@@ -13,6 +13,7 @@ import {
   SetRepositoryPolicyCommand,
 } from "@aws-sdk/client-ecr";
 import type { RepositorySettings } from "../list/model.js";
+import { explainAwsError } from "../observe/ecr.js";
 import type { ExecuteDeps } from "./execute.js";
 
 /** The CreateRepository request for `name` with the list's settings. Pure, so it is table-tested. */
@@ -57,17 +58,26 @@ export async function createEcrRepository(
     await client.send(new CreateRepositoryCommand(createRepositoryInput(name, settings)));
   } catch (error) {
     if (isAlreadyExists(error)) return "exists";
-    throw error;
+    throw explainAwsError(error, `ecr:CreateRepository on ${name}`);
   }
   if (settings.lifecyclePolicy) {
-    await client.send(
-      new PutLifecyclePolicyCommand({ repositoryName: name, lifecyclePolicyText: settings.lifecyclePolicy }),
-    );
+    await client
+      .send(
+        new PutLifecyclePolicyCommand({
+          repositoryName: name,
+          lifecyclePolicyText: settings.lifecyclePolicy,
+        }),
+      )
+      .catch((e: unknown) => {
+        throw explainAwsError(e, `ecr:PutLifecyclePolicy on ${name}`);
+      });
   }
   if (settings.repositoryPolicy) {
-    await client.send(
-      new SetRepositoryPolicyCommand({ repositoryName: name, policyText: settings.repositoryPolicy }),
-    );
+    await client
+      .send(new SetRepositoryPolicyCommand({ repositoryName: name, policyText: settings.repositoryPolicy }))
+      .catch((e: unknown) => {
+        throw explainAwsError(e, `ecr:SetRepositoryPolicy on ${name}`);
+      });
   }
   return "created";
 }
@@ -84,12 +94,16 @@ export async function deleteEcrTags(
   const failed: { tag: string; reason: string }[] = [];
   for (let i = 0; i < tags.length; i += DELETE_BATCH) {
     const batch = tags.slice(i, i + DELETE_BATCH);
-    const response = await client.send(
-      new BatchDeleteImageCommand({
-        repositoryName: repository,
-        imageIds: batch.map((imageTag) => ({ imageTag })),
-      }),
-    );
+    const response = await client
+      .send(
+        new BatchDeleteImageCommand({
+          repositoryName: repository,
+          imageIds: batch.map((imageTag) => ({ imageTag })),
+        }),
+      )
+      .catch((e: unknown) => {
+        throw explainAwsError(e, `ecr:BatchDeleteImage on ${repository}`);
+      });
     for (const f of response.failures ?? []) {
       const tag = f.imageId?.imageTag;
       if (!tag) continue;

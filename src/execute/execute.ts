@@ -7,7 +7,7 @@
 import type { RepositorySettings } from "../list/model.js";
 import type { Plan, Step, StepAction } from "../plan/model.js";
 import { mapWithConcurrency as runBounded } from "../pool.js";
-import { RetriesExhausted, type RetryOptions, withRetries } from "./retry.js";
+import { isRetryable, RetriesExhausted, type RetryOptions, withRetries } from "./retry.js";
 
 /** What a copy wrote, as far as the tool told. */
 export interface CopyResult {
@@ -103,6 +103,8 @@ export interface ExecuteOptions {
   concurrency?: number;
   /** Further attempts after a retryable failure (default 3). */
   retries?: number;
+  /** Time for all attempts of one step, in milliseconds: no new attempt starts after it (default 15 minutes). */
+  budgetMs?: number;
   /** Settings for repositories the plan creates. */
   repositorySettings: RepositorySettings;
   /** Backoff tuning and the injectable sleep/random (tests). */
@@ -117,6 +119,21 @@ export interface ExecuteOptions {
 
 export const DEFAULT_CONCURRENCY = 4;
 export const DEFAULT_RETRIES = 3;
+export const DEFAULT_STEP_BUDGET_MS = 15 * 60_000;
+
+/**
+ * Whether a copy or verification is worth another attempt here. crane retries 408/429/5xx answers
+ * and connection resets, EOFs and broken pipes mid-body itself (go-containerregistry
+ * pkg/v1/remote/options.go, defaultRetryPredicate and defaultRetryStatusCodes), so a crane failure
+ * is tried again only when it was stopped for making no progress, and only once. helm's HTTP
+ * getter has no retries of its own: its transient failures are retried here. The in-process
+ * registry client and the AWS SDK retry themselves (`retriedElsewhere`).
+ */
+export function stepRetryable(error: unknown, attempt: number): boolean {
+  const tool = error as { tool?: unknown; failure?: unknown } | null;
+  if (tool?.tool === "crane") return tool.failure === "stalled" && attempt === 1;
+  return isRetryable(error);
+}
 
 /** `3.2 s` */
 export function formatSeconds(ms: number): string {
@@ -168,9 +185,14 @@ export function summaryLine(report: Pick<ExecutionReport, "counts" | "durationMs
   return `Sync: ${parts.join(", ")} in ${formatSeconds(report.durationMs)}`;
 }
 
+/** The error as a step reports it: its message (with the attempts), and its hint when the message lacks one. */
 function errorText(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
   const cause = error instanceof RetriesExhausted ? error.cause : error;
-  return cause instanceof Error ? cause.message : String(cause);
+  const hint = (cause as { hint?: unknown } | null)?.hint;
+  return typeof hint === "string" && hint !== "" && !text.includes("\nhint: ")
+    ? `${text}\nhint: ${hint}`
+    : text;
 }
 
 function attemptsOf(error: unknown): number {
@@ -222,8 +244,11 @@ export async function executePlan(
     log(progressLine(counter, total, report));
   };
 
-  const retryOptions = (what: string): RetryOptions => ({
+  const retryOptions = (what: string, retryable?: RetryOptions["retryable"]): RetryOptions => ({
     retries,
+    budgetMs: options.budgetMs ?? DEFAULT_STEP_BUDGET_MS,
+    now,
+    ...(retryable ? { retryable } : {}),
     ...options.retry,
     onRetry: (attempt, delay, error) =>
       log(
@@ -273,11 +298,11 @@ export async function executePlan(
         }
         const what = describeStep(step);
         try {
-          const copied = await withRetries(() => deps.copy(step), retryOptions(what));
+          const copied = await withRetries(() => deps.copy(step), retryOptions(what, stepRetryable));
           report.attempts = copied.attempts;
           const verified = await withRetries(
             () => deps.verify(step, copied.value),
-            retryOptions(`verify ${step.repository}:${step.tag}`),
+            retryOptions(`verify ${step.repository}:${step.tag}`, stepRetryable),
           );
           report.digest = verified.value;
           report.outcome = step.action === "update" ? "updated" : "copied";

@@ -4,7 +4,20 @@
  * credentials). It counts its requests, so a plan can report what it cost.
  */
 
+import { RetriesExhausted, withRetries } from "../execute/retry.js";
 import { speaksPlainHttp } from "../list/address-policy.js";
+import {
+  type BoundedResponse,
+  boundedRequest,
+  discard,
+  type HostPolicy,
+  HttpError,
+  type HttpLimits,
+  MANIFEST_LIMITS,
+  readBody,
+  retryAfterMs,
+  TOKEN_LIMITS,
+} from "./http.js";
 
 export const MANIFEST_ACCEPT = [
   "application/vnd.oci.image.index.v1+json",
@@ -26,9 +39,33 @@ export class RegistryError extends Error {
   constructor(
     message: string,
     readonly status: number,
+    /** The wait a 429 or 503 asked for (`Retry-After`), in milliseconds. */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message);
   }
+}
+
+/** Whether another attempt may help: network failures and timeouts, 408, 429 and 5xx answers. */
+function transient(error: unknown): boolean {
+  if (error instanceof HttpError) return error.transient;
+  if (error instanceof RegistryError)
+    return error.status === 408 || error.status === 429 || error.status >= 500;
+  return false;
+}
+
+/** Time for one registry operation and its retries: no new attempt starts after it. */
+export const DISTRIBUTION_BUDGET_MS = 60_000;
+
+export interface DistributionRetryOptions {
+  /** Further attempts after the first (default 3). */
+  retries?: number;
+  /** Total time for one request and its retries, in milliseconds (default `DISTRIBUTION_BUDGET_MS`). */
+  budgetMs?: number;
+  /** First backoff ceiling (default 1000 ms). */
+  baseDelayMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
 }
 
 export interface DistributionClientOptions {
@@ -39,16 +76,39 @@ export interface DistributionClientOptions {
   pathPrefix?: string;
   counts?: RequestCounts;
   fetch?: typeof fetch;
+  /** Timeouts and the size limit for manifests and tag lists (default `MANIFEST_LIMITS`). */
+  limits?: HttpLimits;
+  /** Where a redirect to another host may go (default: the address policy, `checkHost`). */
+  checkHost?: HostPolicy;
+  retry?: DistributionRetryOptions;
+}
+
+/** A registry's JSON error (`{"errors":[{"code":"TOOMANYREQUESTS","message":…}]}`, or ECR's `{"message":…}`), shortened. */
+function errorDetail(body: Buffer): string {
+  const text = body.toString("utf8").slice(0, 2000);
+  try {
+    const doc = JSON.parse(text) as { errors?: { code?: string; message?: string }[]; message?: string };
+    const first = doc.errors?.[0];
+    if (first) return `: ${[first.code, first.message].filter(Boolean).join(": ")}`;
+    if (typeof doc.message === "string") return `: ${doc.message}`;
+  } catch {
+    // not JSON
+  }
+  return "";
 }
 
 export class DistributionClient {
   private readonly tokens = new Map<string, string>();
   readonly counts: RequestCounts;
   private readonly doFetch: typeof fetch;
+  private readonly limits: HttpLimits;
+  /** Set once the registry did not answer at all; later operations fail with it at once. */
+  private unreachable: RegistryError | null = null;
 
   constructor(private readonly options: DistributionClientOptions) {
     this.counts = options.counts ?? {};
     this.doFetch = options.fetch ?? fetch;
+    this.limits = options.limits ?? MANIFEST_LIMITS;
   }
 
   private count(kind: string): void {
@@ -60,6 +120,52 @@ export class DistributionClient {
     return `${this.options.baseUrl.replace(/\/+$/, "")}/v2/${prefix}${repository}/${rest}`;
   }
 
+  /**
+   * One operation with retries: network failures, timeouts, 408, 429 and 5xx (JSON error body or
+   * not) are tried again with backoff, honouring `Retry-After` within the budget. Once the registry
+   * has not answered at all (network failure or timeout after every retry), later operations on
+   * this client fail at once instead of each waiting out its own timeouts.
+   */
+  private async retrying<T>(work: () => Promise<T>): Promise<T> {
+    if (this.unreachable) throw this.unreachable;
+    const r = this.options.retry ?? {};
+    try {
+      const { value } = await withRetries(work, {
+        retries: r.retries ?? 3,
+        budgetMs: r.budgetMs ?? DISTRIBUTION_BUDGET_MS,
+        baseDelayMs: r.baseDelayMs ?? 1000,
+        maxDelayMs: 30_000,
+        ...(r.sleep ? { sleep: r.sleep } : {}),
+        ...(r.random ? { random: r.random } : {}),
+        retryable: transient,
+        serverDelay: (e) => (e instanceof RegistryError ? e.retryAfterMs : null),
+      });
+      return value;
+    } catch (error) {
+      const cause = error instanceof RetriesExhausted ? error.cause : error;
+      if (cause instanceof HttpError && cause.transient && cause.status === null) {
+        this.unreachable = new RegistryError(
+          `${new URL(this.options.baseUrl).host} could not be reached earlier in this run (${(error as Error).message.split("\n")[0]}); not asked again`,
+          0,
+        );
+      }
+      // One attempt: the error as it was; several: with how many and how long.
+      if (error instanceof RetriesExhausted && error.attempts === 1) throw error.cause;
+      throw error;
+    }
+  }
+
+  /** The failure for an answer that is not what was asked for, with the registry's own error text. */
+  private async failure(answer: BoundedResponse, what: string): Promise<RegistryError> {
+    const { response } = answer;
+    const body = await readBody(answer, { what, limits: TOKEN_LIMITS }).catch(() => Buffer.alloc(0));
+    return new RegistryError(
+      `${what} answered ${response.status}${errorDetail(body)}`,
+      response.status,
+      retryAfterMs(response.headers.get("retry-after")),
+    );
+  }
+
   /** One request with the auth dance: Basic up front when configured, Bearer on a challenge. */
   private async request(
     kind: string,
@@ -67,30 +173,35 @@ export class DistributionClient {
     url: string,
     repository: string,
     headers: Record<string, string> = {},
-  ): Promise<Response> {
+  ): Promise<BoundedResponse> {
     const scope = `repository:${this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : ""}${repository}:pull`;
     const send = (authorization: string | null) => {
       this.count(kind);
-      return this.doFetch(url, {
-        method,
-        headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}) },
-        redirect: "follow",
-      });
+      return boundedRequest(
+        url,
+        { method, headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}) } },
+        {
+          what: `${method} ${url}`,
+          limits: this.limits,
+          fetch: this.doFetch,
+          ...(this.options.checkHost ? { checkHost: this.options.checkHost } : {}),
+        },
+      );
     };
     const cached = this.tokens.get(scope);
     const basic = this.options.auth
       ? `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`
       : null;
-    let response = await send(cached ? `Bearer ${cached}` : basic);
-    if (response.status !== 401) return response;
-    const challenge = response.headers.get("www-authenticate") ?? "";
-    await response.body?.cancel();
+    let answer = await send(cached ? `Bearer ${cached}` : basic);
+    if (answer.response.status !== 401) return answer;
+    const challenge = answer.response.headers.get("www-authenticate") ?? "";
+    await discard(answer);
     if (/^bearer/i.test(challenge)) {
       const token = await this.fetchToken(challenge, scope);
       this.tokens.set(scope, token);
-      response = await send(`Bearer ${token}`);
+      answer = await send(`Bearer ${token}`);
     }
-    return response;
+    return answer;
   }
 
   private async fetchToken(challenge: string, scope: string): Promise<string> {
@@ -107,82 +218,129 @@ export class DistributionClient {
     if (this.options.auth) {
       headers.Authorization = `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`;
     }
-    const response = await this.doFetch(url, { headers });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new RegistryError(`token request to ${url.host} answered ${response.status}`, response.status);
+    const what = `token request to ${url.host}`;
+    const answer = await boundedRequest(
+      url.toString(),
+      { headers },
+      {
+        what,
+        limits: TOKEN_LIMITS,
+        fetch: this.doFetch,
+        ...(this.options.checkHost ? { checkHost: this.options.checkHost } : {}),
+      },
+    );
+    if (!answer.response.ok) throw await this.failure(answer, what);
+    const text = (await readBody(answer, { what, limits: TOKEN_LIMITS })).toString("utf8");
+    let body: { token?: string; access_token?: string };
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      throw new RegistryError(`${what} returned no JSON`, 502);
     }
-    const body = (await response.json()) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
-    if (!token) throw new RegistryError(`token request to ${url.host} returned no token`, 401);
+    if (!token) throw new RegistryError(`${what} returned no token`, 401);
     return token;
   }
 
+  private async json(answer: BoundedResponse, what: string): Promise<Record<string, unknown>> {
+    const text = (await readBody(answer, { what, limits: this.limits })).toString("utf8");
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new RegistryError(`${what} answered ${answer.response.status} with a body that is not JSON`, 502);
+    }
+  }
+
   /** The manifest digest a tag or digest resolves to, or null when the registry does not have it. */
-  async headManifest(repository: string, reference: string): Promise<string | null> {
-    const response = await this.request(
-      "manifest-head",
-      "HEAD",
-      this.url(repository, `manifests/${reference}`),
-      repository,
-      { Accept: MANIFEST_ACCEPT },
-    );
-    if (response.status === 404) return null;
-    if (!response.ok)
-      throw new RegistryError(`HEAD ${repository}:${reference} answered ${response.status}`, response.status);
-    const digest = response.headers.get("docker-content-digest");
-    if (!digest)
-      throw new RegistryError(
-        `HEAD ${repository}:${reference} answered without Docker-Content-Digest`,
-        response.status,
+  headManifest(repository: string, reference: string): Promise<string | null> {
+    return this.retrying(async () => {
+      const what = `HEAD ${repository}:${reference}`;
+      const answer = await this.request(
+        "manifest-head",
+        "HEAD",
+        this.url(repository, `manifests/${reference}`),
+        repository,
+        { Accept: MANIFEST_ACCEPT },
       );
-    return digest;
+      const { response } = answer;
+      await discard(answer);
+      if (response.status === 404) return null;
+      if (!response.ok)
+        throw new RegistryError(
+          `${what} answered ${response.status}`,
+          response.status,
+          retryAfterMs(response.headers.get("retry-after")),
+        );
+      const digest = response.headers.get("docker-content-digest");
+      if (!digest) throw new RegistryError(`${what} answered without Docker-Content-Digest`, response.status);
+      return digest;
+    });
   }
 
   /** The manifest itself (a GET: on Docker Hub it may count as a pull). */
-  async getManifest(
+  getManifest(
     repository: string,
     reference: string,
   ): Promise<{ digest: string | null; mediaType: string; body: Record<string, unknown> } | null> {
-    const response = await this.request(
-      "manifest-get",
-      "GET",
-      this.url(repository, `manifests/${reference}`),
-      repository,
-      { Accept: MANIFEST_ACCEPT },
-    );
-    if (response.status === 404) return null;
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new RegistryError(`GET ${repository}:${reference} answered ${response.status}`, response.status);
-    }
-    const body = (await response.json()) as Record<string, unknown>;
-    return {
-      digest: response.headers.get("docker-content-digest"),
-      mediaType: response.headers.get("content-type") ?? String(body.mediaType ?? ""),
-      body,
-    };
+    return this.retrying(async () => {
+      const what = `GET ${repository}:${reference}`;
+      const answer = await this.request(
+        "manifest-get",
+        "GET",
+        this.url(repository, `manifests/${reference}`),
+        repository,
+        { Accept: MANIFEST_ACCEPT },
+      );
+      const { response } = answer;
+      if (response.status === 404) {
+        await discard(answer);
+        return null;
+      }
+      if (!response.ok) throw await this.failure(answer, what);
+      const body = await this.json(answer, what);
+      return {
+        digest: response.headers.get("docker-content-digest"),
+        mediaType: response.headers.get("content-type") ?? String(body.mediaType ?? ""),
+        body,
+      };
+    });
   }
 
   /** All tags of a repository (following `Link` pages), or null when the repository does not exist. */
   async listTags(repository: string): Promise<string[] | null> {
     const tags: string[] = [];
     let url: string | null = `${this.url(repository, "tags/list")}?n=1000`;
-    while (url) {
-      const response: Response = await this.request("tags-list", "GET", url, repository);
-      if (response.status === 404) {
-        await response.body?.cancel();
-        return null;
-      }
-      if (!response.ok) {
-        await response.body?.cancel();
-        throw new RegistryError(`listing tags of ${repository} answered ${response.status}`, response.status);
-      }
-      const body = (await response.json()) as { tags?: string[] | null };
-      tags.push(...(body.tags ?? []));
-      const link = response.headers.get("link");
-      const next = link?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
-      url = next ? new URL(next, url).toString() : null;
+    const what = `listing tags of ${repository}`;
+    for (let page = 0; url; page++) {
+      // 1000 pages of 1000: a million tags, far beyond any real repository.
+      if (page >= 1000)
+        throw new RegistryError(`${what}: more than 1000 pages of tags; not read further`, 502);
+      const pageUrl: string = url;
+      const got = await this.retrying(async () => {
+        const answer = await this.request("tags-list", "GET", pageUrl, repository);
+        const { response } = answer;
+        if (response.status === 404) {
+          await discard(answer);
+          return null;
+        }
+        if (!response.ok) throw await this.failure(answer, what);
+        const body = (await this.json(answer, what)) as { tags?: unknown };
+        const link = response.headers.get("link");
+        return { tags: Array.isArray(body.tags) ? body.tags.map(String) : [], link, at: answer.url };
+      });
+      if (got === null) return null;
+      tags.push(...got.tags);
+      const next = got.link?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
+      if (next) {
+        const nextUrl = new URL(next, got.at);
+        // A Link to another host would be a redirect the address policy never saw.
+        if (nextUrl.host !== new URL(got.at).host)
+          throw new RegistryError(
+            `${what}: the next page is on another host (${nextUrl.host}); not followed`,
+            502,
+          );
+        url = nextUrl.toString();
+      } else url = null;
     }
     return tags;
   }

@@ -26,9 +26,46 @@ export class ObserveError extends Error {
   }
 }
 
-/** An ECR client with adaptive retries (throttling) and the endpoint from AWS_ENDPOINT_URL_ECR when set. */
+/** Attempts the SDK makes for one ECR call (its adaptive mode: backoff plus a client-side rate limiter). */
+export const ECR_MAX_ATTEMPTS = 5;
+/** Connecting to the ECR endpoint, in milliseconds. */
+export const ECR_CONNECTION_TIMEOUT_MS = 10_000;
+/** One ECR call, request and response, in milliseconds (a page of 1000 images answers in well under a second). */
+export const ECR_REQUEST_TIMEOUT_MS = 60_000;
+
+/**
+ * An ECR client and the only retry layer for ECR calls: the SDK's adaptive retries (throttling and
+ * 5xx), `ECR_MAX_ATTEMPTS` attempts, each bounded by a connection and a request timeout so a
+ * stalled endpoint fails in bounded time. The endpoint comes from AWS_ENDPOINT_URL_ECR when set.
+ */
 export function createEcrClient(region: string, config: ECRClientConfig = {}): ECRClient {
-  return new ECRClient({ region, retryMode: "adaptive", maxAttempts: 8, ...config });
+  return new ECRClient({
+    region,
+    retryMode: "adaptive",
+    maxAttempts: ECR_MAX_ATTEMPTS,
+    requestHandler: {
+      connectionTimeout: ECR_CONNECTION_TIMEOUT_MS,
+      requestTimeout: ECR_REQUEST_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+    },
+    ...config,
+  });
+}
+
+interface SdkMetadata {
+  $metadata?: { httpStatusCode?: number; attempts?: number; totalRetryDelay?: number };
+}
+
+/** An ECR call that failed after the SDK's retries; keeps `$metadata` so no outer layer retries it again. */
+export class EcrCallError extends ObserveError {
+  override name = "EcrCallError";
+  constructor(
+    message: string,
+    hint: string | undefined,
+    readonly $metadata: NonNullable<SdkMetadata["$metadata"]>,
+  ) {
+    super(message, hint);
+  }
 }
 
 /** Turns SDK failures a person can fix into one readable error. */
@@ -49,6 +86,38 @@ export function explainAwsError(e: unknown, action: string): Error {
     return new ObserveError(
       `no AWS credentials for ${action}: ${message}`,
       "configure credentials first, e.g. aws-actions/configure-aws-credentials with role-to-assume (OIDC)",
+    );
+  }
+  const metadata = (e as SdkMetadata).$metadata;
+  const status = metadata?.httpStatusCode;
+  const attempts = metadata?.attempts ?? 1;
+  const after = attempts > 1 ? ` after ${attempts} attempts` : "";
+  if (
+    /Throttl|TooManyRequests|RequestLimitExceeded/i.test(name) ||
+    /rate exceeded/i.test(message) ||
+    status === 429
+  ) {
+    return new EcrCallError(
+      `ECR throttled ${action} (${message})${after}`,
+      "another job is calling ECR in this account and region at the same time, or the list creates many repositories at once: rerun later, lower the concurrency, or ask AWS to raise the ECR API quota",
+      metadata ?? {},
+    );
+  }
+  if (typeof status === "number" && status >= 500) {
+    return new EcrCallError(
+      `ECR failed ${action} (${name}: ${message})${after}`,
+      "ECR had a server error: rerun later",
+      metadata ?? {},
+    );
+  }
+  if (
+    /TimeoutError|RequestTimeout/i.test(name) ||
+    /timed? ?out|ETIMEDOUT|ECONNREFUSED|ECONNRESET/i.test(message)
+  ) {
+    return new EcrCallError(
+      `ECR did not answer ${action} (${message})${after}`,
+      `the ECR endpoint did not answer within ${ECR_CONNECTION_TIMEOUT_MS / 1000} s (connect) / ${ECR_REQUEST_TIMEOUT_MS / 1000} s (request): check the network path to ECR (VPC endpoint, proxy, AWS_ENDPOINT_URL_ECR)`,
+      metadata ?? {},
     );
   }
   return e instanceof Error ? e : new Error(String(e));

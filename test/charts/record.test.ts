@@ -119,6 +119,13 @@ describe("the chart images record", () => {
       const bad = await readChartImagesRecord(join(dir, "bad.json"));
       expect(bad.record).toBeNull();
       expect(bad.warning).toMatch(/bad\.json is not a chart images record: not JSON/);
+      // A record grown past any real size (a hostile pull request) is not read into memory.
+      await writeFile(join(dir, "huge.json"), Buffer.alloc(17 * 1024 * 1024, 0x20));
+      const huge = await readChartImagesRecord(join(dir, "huge.json"));
+      expect(huge.record).toBeNull();
+      expect(huge.warning).toMatch(
+        /huge\.json is 17825792 bytes, more than the 16777216 a chart images record may have/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -144,14 +144,14 @@ describe("executePlan", () => {
     );
   });
 
-  it("retries a 503 with backoff and reports the attempts", async () => {
+  it("retries helm's 503 with backoff and reports the attempts (helm's HTTP getter does not retry)", async () => {
     const slept: number[] = [];
     const { deps } = recorder((_target, attempt) =>
       attempt < 3
         ? new ToolError(
-            "crane",
-            "copy",
-            "crane copy",
+            "helm",
+            "pull",
+            "helm pull",
             1,
             "unexpected status code 503 Service Unavailable",
             null,
@@ -170,6 +170,109 @@ describe("executePlan", () => {
     expect(slept).toEqual([50, 100]);
     expect(lines.filter((l) => l.includes("retrying"))).toHaveLength(2);
     expect(lines).toContainEqual(expect.stringMatching(/\[1\/1\] copy .* after 3 attempts$/));
+  });
+
+  it("does not retry a crane failure crane already retried itself (503): one layer of retries", async () => {
+    const { deps } = recorder(
+      () =>
+        new ToolError(
+          "crane",
+          "copy",
+          "crane copy",
+          1,
+          "unexpected status code 503 Service Unavailable",
+          null,
+        ),
+    );
+    const report = await executePlan(plan([step("copy", "mirrors/a", "1", "docker.io/library/a:1")]), deps, {
+      repositorySettings: SETTINGS,
+      retries: 3,
+      retry: { sleep: async () => {} },
+      log: () => {},
+    });
+    expect(report.steps[0]).toMatchObject({ outcome: "failed", attempts: 1 });
+    expect(report.steps[0]!.error).toMatch(/503/);
+  });
+
+  it("retries a crane copy stopped for making no progress once, and only once", async () => {
+    const stalled = () =>
+      Object.assign(new ToolError("crane", "copy", "crane copy", null, "no progress for 120 s", null), {
+        failure: "stalled",
+      });
+    const once = recorder((_t, attempt) => (attempt === 1 ? stalled() : null));
+    const quietRun = {
+      repositorySettings: SETTINGS,
+      retries: 3,
+      retry: { sleep: async () => {} },
+      log: () => {},
+    };
+    const ok = await executePlan(
+      plan([step("copy", "mirrors/a", "1", "docker.io/library/a:1")]),
+      once.deps,
+      quietRun,
+    );
+    expect(ok.steps[0]).toMatchObject({ outcome: "copied", attempts: 2 });
+
+    const always = recorder(() => stalled());
+    const failed = await executePlan(
+      plan([step("copy", "mirrors/a", "1", "docker.io/library/a:1")]),
+      always.deps,
+      quietRun,
+    );
+    expect(failed.steps[0]).toMatchObject({ outcome: "failed", attempts: 2 });
+    expect(failed.steps[0]!.error).toMatch(/no progress for 120 s \(gave up after 2 attempts in \d+\.\d s\)/);
+  });
+
+  it("starts no new attempt after the step's time budget", async () => {
+    let clock = 0;
+    const { deps } = recorder(() => {
+      clock += 40_000; // each attempt takes 40 s
+      return new ToolError(
+        "helm",
+        "pull",
+        "helm pull",
+        1,
+        "unexpected status code 503 Service Unavailable",
+        null,
+      );
+    });
+    const report = await executePlan(plan([step("copy", "mirrors/a", "1", "docker.io/library/a:1")]), deps, {
+      repositorySettings: SETTINGS,
+      retries: 10,
+      budgetMs: 100_000,
+      now: () => clock,
+      retry: {
+        sleep: async (ms) => {
+          clock += ms;
+        },
+        random: () => 0,
+        baseDelayMs: 1,
+      },
+      log: () => {},
+    });
+    // Attempts end at 40 s, 80 s and 120 s: the third started at 80 s, inside the budget; none starts after 100 s.
+    expect(report.steps[0]).toMatchObject({ outcome: "failed", attempts: 3 });
+    expect(report.steps[0]!.error).toMatch(/gave up after 3 attempts in 120\.0 s/);
+  });
+
+  it("does not retry an ECR error the SDK already retried (it carries $metadata)", async () => {
+    const { deps } = recorder();
+    let calls = 0;
+    deps.createRepository = async () => {
+      calls += 1;
+      throw Object.assign(new Error("Rate exceeded"), {
+        name: "ThrottlingException",
+        $metadata: { httpStatusCode: 400, attempts: 5 },
+      });
+    };
+    const report = await executePlan(plan([step("create-repository", "mirrors/a", null)]), deps, {
+      repositorySettings: SETTINGS,
+      retries: 3,
+      retry: { sleep: async () => {} },
+      log: () => {},
+    });
+    expect(calls).toBe(1);
+    expect(report.steps[0]).toMatchObject({ outcome: "failed", attempts: 1 });
   });
 
   it("a failed repository creation fails the copies into it without running them", async () => {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, isRetryable, RetriesExhausted, withRetries } from "../../src/execute/retry.js";
+import {
+  backoffDelay,
+  isRetryable,
+  RetriesExhausted,
+  retriedElsewhere,
+  withRetries,
+} from "../../src/execute/retry.js";
 import { ToolError } from "../../src/tools/runner.js";
 
 const craneError = (output: string) => new ToolError("crane", "copy", "crane copy a -> b", 1, output, null);
@@ -93,5 +99,100 @@ describe("exponential backoff with full jitter", () => {
       ),
     ).rejects.toMatchObject({ attempts: 1 });
     expect(calls).toBe(1);
+  });
+});
+
+describe("one layer, a time budget, the server's Retry-After", () => {
+  it("never retries an error another layer already retried: AWS SDK errors and an inner withRetries", async () => {
+    let calls = 0;
+    const sdkThrottle = Object.assign(new Error("Rate exceeded"), {
+      name: "ThrottlingException",
+      $metadata: { httpStatusCode: 400, attempts: 5 },
+    });
+    await expect(
+      withRetries(
+        async () => {
+          calls += 1;
+          throw sdkThrottle;
+        },
+        { retries: 3, sleep: async () => {} },
+      ),
+    ).rejects.toMatchObject({ attempts: 1 });
+    expect(calls).toBe(1);
+    expect(retriedElsewhere(sdkThrottle)).toBe(true);
+    expect(retriedElsewhere(new RetriesExhausted(4, new Error("x")))).toBe(true);
+    expect(retriedElsewhere(craneError("503"))).toBe(false);
+  });
+
+  it("starts no attempt after the budget and says how many were made in how long", async () => {
+    let clock = 0;
+    const failing = withRetries(
+      async () => {
+        clock += 10_000;
+        throw craneError("unexpected status code 503 Service Unavailable");
+      },
+      {
+        retries: 100,
+        budgetMs: 35_000,
+        baseDelayMs: 1000,
+        random: () => 0.999,
+        now: () => clock,
+        sleep: async (ms) => {
+          clock += ms;
+        },
+      },
+    );
+    // Attempts end at 10 s, 21 s and 33 s; the wait before a fourth (up to 4 s) would end past 35 s.
+    await expect(failing).rejects.toMatchObject({
+      attempts: 3,
+      message:
+        "crane copy a -> b failed (exit 1): unexpected status code 503 Service Unavailable (gave up after 3 attempts in 33.0 s)",
+    });
+  });
+
+  it("waits what the server asked for instead of the backoff, and gives up when that is past the budget", async () => {
+    const slept: number[] = [];
+    const asked = (ms: number) => Object.assign(new Error("429"), { wait: ms });
+    let calls = 0;
+    const result = await withRetries(
+      async () => {
+        calls += 1;
+        if (calls === 1) throw asked(7000);
+        return "ok";
+      },
+      {
+        retries: 3,
+        budgetMs: 60_000,
+        retryable: () => true,
+        serverDelay: (e) => (e as { wait?: number }).wait ?? null,
+        sleep: async (ms) => void slept.push(ms),
+      },
+    );
+    expect(result).toEqual({ value: "ok", attempts: 2 });
+    expect(slept).toEqual([7000]);
+
+    const tooLong = withRetries(
+      async () => {
+        throw asked(3_600_000);
+      },
+      {
+        retries: 3,
+        budgetMs: 60_000,
+        retryable: () => true,
+        serverDelay: (e) => (e as { wait?: number }).wait ?? null,
+        sleep: async (ms) => void slept.push(ms),
+      },
+    );
+    await expect(tooLong).rejects.toMatchObject({ attempts: 1 });
+    expect(slept).toEqual([7000]);
+  });
+
+  it("keeps the hint last when it says how often it tried", () => {
+    const error = new RetriesExhausted(2, craneError("stalled"), 4000);
+    expect(error.message).toMatch(
+      /^crane copy a -> b failed \(exit 1\): stalled \(gave up after 2 attempts in 4\.0 s\)$/,
+    );
+    const hinted = new RetriesExhausted(2, new Error("boom\nhint: do this"), 1000);
+    expect(hinted.message).toBe("boom (gave up after 2 attempts in 1.0 s)\nhint: do this");
   });
 });

@@ -24,6 +24,7 @@ import { fetchEcrAuthorization } from "../../src/tools/ecr-authorization.js";
 import { InvocationCounter } from "../../src/tools/runner.js";
 import { type RunningProxy, startProxy } from "../harness/counting-proxy.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import { startFaultProxy } from "../harness/fault-proxy.js";
 import { getManifest, type PushedIndex, pushImage, pushIndex, tagDigest } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { REAL_TOOLS, readInvocationLog, toolBinary } from "../stand-ins/stand-ins.js";
@@ -242,7 +243,7 @@ describe("ECR changes through the SDK", () => {
 });
 
 describe("executePlan against the gated ECR with the crane stand-in", () => {
-  it("copies what is missing with the upstream's digests, filters platforms, tags digest-only entries, retries a 503, and fails only the missing tag", async () => {
+  it("copies what is missing with the upstream's digests, filters platforms, tags digest-only entries, survives a 503 through crane's own retries, and fails only the missing tag", async () => {
     counter = new InvocationCounter();
     const list = listFor(flaky.host);
     const lines: string[] = [];
@@ -270,8 +271,16 @@ describe("executePlan against the gated ECR with the crane stand-in", () => {
     const children = (multi.json as { manifests: { digest: string }[] }).manifests.map((m) => m.digest);
     expect(children).toEqual([busybox.platforms["linux/amd64"], busybox.platforms["linux/arm/v7"]]);
     expect(outcome("docker.io/library/busybox:1.37-multi").digest).toBe(multi.digest);
-    // The flaky upstream answered 503 twice; the copy went through on the third attempt.
-    expect(outcome("docker.io/library/flaky:1")).toMatchObject({ outcome: "copied", attempts: 3 });
+    // The flaky upstream answered 503 twice; crane retried them itself (as the real crane does), so
+    // the step took one attempt here: retries are not stacked on crane's own.
+    expect(outcome("docker.io/library/flaky:1")).toMatchObject({ outcome: "copied", attempts: 1 });
+    expect(flakyFailuresLeft).toBe(0);
+    expect(
+      flaky
+        .requests()
+        .filter((r) => r.repository === "library/flaky" && r.kind === "manifest-get")
+        .map((r) => r.status),
+    ).toEqual([503, 503, 200]);
     // The missing tag fails alone, with what crane said.
     expect(outcome("docker.io/library/redis:missing")).toMatchObject({ outcome: "failed", attempts: 1 });
     expect(outcome("docker.io/library/redis:missing").error).toMatch(/MANIFEST_UNKNOWN|manifest unknown/);
@@ -326,4 +335,68 @@ describe("executePlan against the gated ECR with the crane stand-in", () => {
       /digest mismatch: .* holds sha256:[0-9a-f]{64}, the source is sha256:0{64}/,
     );
   });
+
+  it("a connection reset mid-blob is survived by crane's own retry; one that keeps resetting fails once, not three times over; the rerun completes with nothing lost", async () => {
+    const first = await pushImage(upstream.url, "library/resetme", "1", { seed: "resetme-1" });
+    const faulty = await startFaultProxy(upstream.url);
+    try {
+      const yaml = `version: 1
+target:
+  type: ecr
+  registry: ${ecr.registryHost}
+upstreams:
+  docker.io:
+    endpoint: http://${faulty.host}
+images:
+  - resetme:1
+`;
+      const { list, problems } = parseMirrorList(yaml, "mirrors.yaml");
+      expect(problems).toEqual([]);
+      faulty.addFault({
+        path: /\/library\/resetme\/blobs\/sha256:/,
+        method: "GET",
+        fault: { kind: "reset", afterBytes: 5 },
+        times: 1,
+      });
+      counter = new InvocationCounter();
+      const ok = await executePlan(missingPlan(list!), depsFor(list!), {
+        repositorySettings: SETTINGS,
+        log: () => {},
+      });
+      expect(ok.steps.at(-1)).toMatchObject({ outcome: "copied", attempts: 1 });
+      expect(faulty.requests().filter((r) => r.fault === "reset")).toHaveLength(1);
+
+      const second = await pushImage(upstream.url, "library/resetme", "2", { seed: "resetme-2" });
+      const again = parseMirrorList(yaml.replace("resetme:1", "resetme:2"), "mirrors.yaml").list!;
+      faulty.addFault({
+        path: /\/library\/resetme\/blobs\/sha256:/,
+        method: "GET",
+        fault: { kind: "reset", afterBytes: 5 },
+      });
+      counter = new InvocationCounter();
+      const failed = await executePlan(missingPlan(again), depsFor(again), {
+        repositorySettings: SETTINGS,
+        retry: { sleep: async () => {} },
+        log: () => {},
+      });
+      expect(failed.steps.at(-1)).toMatchObject({ outcome: "failed", attempts: 1 });
+      expect(failed.steps.at(-1)!.error).toMatch(/unexpected EOF|reset|terminated|other side closed/i);
+      if (!REAL_TOOLS) expect(counter.count("crane", "copy")).toBe(1);
+      expect(await tagDigest(backing.url, "mirrors/library/resetme", "2")).toBeNull();
+
+      // The upstream healthy again, the same plan run again completes: the failed tag lands with the
+      // upstream's digest, and the tag copied before the fault still holds its own.
+      faulty.clearFaults();
+      const rerun = await executePlan(missingPlan(again), depsFor(again), {
+        repositorySettings: SETTINGS,
+        log: () => {},
+      });
+      expect(rerun.ok).toBe(true);
+      expect(rerun.steps.at(-1)).toMatchObject({ outcome: "copied", digest: second.digest });
+      expect(await tagDigest(backing.url, "mirrors/library/resetme", "2")).toBe(second.digest);
+      expect(await tagDigest(backing.url, "mirrors/library/resetme", "1")).toBe(first.digest);
+    } finally {
+      await faulty.stop();
+    }
+  }, 60_000);
 });

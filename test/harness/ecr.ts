@@ -62,7 +62,10 @@ export interface LocalEcr {
   resetCounts(): void;
   /** Environment a child process needs to reach this ECR with the SDK (dummy credentials). */
   env(): Record<string, string>;
-  /** The next `times` calls of `operation` fail with `errorType` (e.g. "ThrottlingException"). */
+  /**
+   * The next `times` calls of `operation` fail with `errorType` (e.g. "ThrottlingException",
+   * "ServerException"), or, with "stall", are accepted and never answered.
+   */
   failNext(operation: string, errorType: string, times?: number): void;
   /** Snapshot of the repositories and their settings. */
   repositories(): EcrRepositoryState[];
@@ -659,6 +662,7 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
       const injection = injected.get(operation);
       if (injection && injection.times > 0) {
         injection.times -= 1;
+        if (injection.errorType === "stall") return new Promise<never>(() => {}); // never answered
         throw new EcrError(
           injection.errorType,
           `Injected ${injection.errorType} for ${operation}`,

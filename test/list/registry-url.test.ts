@@ -1,8 +1,9 @@
 // The target's address from the action input `registry-url` and the CLI's --registry-url / --target URL:
 // the same host policy as the list, and plain HTTP only where crane speaks it without --insecure.
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join, relative } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli-commands.js";
 import { InputError, readInputs } from "../../src/inputs.js";
@@ -83,7 +84,8 @@ describe("CLI render --registry-url", () => {
           "render",
           join(dir, "mirrors.yaml"),
           "--out",
-          join(dir, "out"),
+          // Inside the workspace (the CLI's current folder), so only the address can be what is refused.
+          relative(process.cwd(), join(".vitest-tmp", basename(dir), "out")),
           "--registry-url",
           "https://169.254.169.254",
         ],
@@ -95,6 +97,7 @@ describe("CLI render --registry-url", () => {
       );
       expect(code).not.toBe(0);
       expect(err).toMatch(/--registry-url: "169\.254\.169\.254" is the cloud instance metadata address/);
+      expect(existsSync(join(".vitest-tmp", basename(dir)))).toBe(false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -93,24 +93,35 @@ export class RegistryClient {
     const url = path.startsWith("http") ? path : `${this.base}${path}`;
     const allHeaders = { "user-agent": this.userAgent, ...headers };
     if (this.authorization) allHeaders.authorization = this.authorization;
-    this.log(`--> ${method} ${url}`);
+    // Like crane (go-containerregistry pkg/v1/remote/options.go: retry transport, 3 tries, 1 s then
+    // 3 s): 408, 429 and 5xx answers and connection failures are tried again, when the body can be resent.
+    const replayable = body === undefined || typeof body === "string" || Buffer.isBuffer(body);
     let response;
-    try {
-      response = await fetch(url, { method, headers: allHeaders, body });
-    } catch (error) {
-      throw new RegistryError(`${method} ${url}: ${error.cause?.message ?? error.message}`, 0);
+    for (let attempt = 1; ; attempt++) {
+      this.log(`--> ${method} ${url}`);
+      try {
+        response = await fetch(url, { method, headers: allHeaders, body });
+      } catch (error) {
+        if (replayable && attempt < 3) {
+          await new Promise((r) => setTimeout(r, attempt === 1 ? 1000 : 3000));
+          continue;
+        }
+        throw new RegistryError(`${method} ${url}: ${error.cause?.message ?? error.message}`, 0);
+      }
+      this.log(`<-- ${response.status} ${method} ${url}`);
+      if (!replayable || attempt >= 3 || ![408, 429, 500, 502, 503, 504].includes(response.status)) break;
+      await response.body?.cancel();
+      await new Promise((r) => setTimeout(r, attempt === 1 ? 1000 : 3000));
     }
-    this.log(`<-- ${response.status} ${method} ${url}`);
     if (!expect.includes(response.status)) throw await errorFrom(method, url, response);
     return response;
   }
 
   /** @returns {Promise<{ bytes: Buffer, mediaType: string, digest: string }>} */
   async getManifest(repository, reference) {
-    const response = await this.request("GET", `/v2/${repository}/manifests/${reference}`, {
+    const { response, bytes } = await this.readWhole("GET", `/v2/${repository}/manifests/${reference}`, {
       headers: { accept: MANIFEST_ACCEPT },
     });
-    const bytes = Buffer.from(await response.arrayBuffer());
     const digest = sha256Digest(bytes);
     if (reference.startsWith("sha256:") && reference !== digest) {
       throw new RegistryError(`manifest ${repository}@${reference} has digest ${digest}`, 0);
@@ -147,9 +158,28 @@ export class RegistryClient {
     return response.status === 200;
   }
 
+  /**
+   * GET and read the whole body; a connection that breaks mid-body is tried again, as crane's retry
+   * predicate does for ECONNRESET and unexpected EOF (3 tries, 1 s then 3 s).
+   */
+  async readWhole(method, path, options) {
+    for (let attempt = 1; ; attempt++) {
+      const response = await this.request(method, path, options);
+      try {
+        return { response, bytes: Buffer.from(await response.arrayBuffer()) };
+      } catch (error) {
+        if (attempt >= 3)
+          throw new RegistryError(
+            `${method} ${this.base}${path}: unexpected EOF (${error.cause?.message ?? error.message})`,
+            0,
+          );
+        await new Promise((r) => setTimeout(r, attempt === 1 ? 1000 : 3000));
+      }
+    }
+  }
+
   async getBlob(repository, digest) {
-    const response = await this.request("GET", `/v2/${repository}/blobs/${digest}`);
-    const bytes = Buffer.from(await response.arrayBuffer());
+    const { bytes } = await this.readWhole("GET", `/v2/${repository}/blobs/${digest}`);
     if (sha256Digest(bytes) !== digest)
       throw new RegistryError(`blob ${digest} in ${repository}: wrong digest`, 0);
     return bytes;
