@@ -29,6 +29,7 @@ import {
   type TargetConnection,
   withConfiguratorImage,
 } from "./run.js";
+import { exitOnSignals } from "./signals.js";
 import { maskRunSecrets, maskUrlCredentials, SecretMask, upstreamCredentials } from "./tools/credentials.js";
 
 /** Every credential of the run: registered with the runner's masker and redacted from every line and file. */
@@ -352,6 +353,10 @@ async function run(): Promise<void> {
     core.setFailed(safe(describeFailure(e, mask)));
   }
 }
+
+// A cancelled job: the runner sends SIGINT, then SIGTERM. Exiting runs the handlers that remove the
+// credential folders and stop crane and helm (the post step is the safety net for a SIGKILL).
+exitOnSignals((line) => core.info(line));
 
 run().catch((e: unknown) => {
   if (e instanceof InputError) core.setFailed(safe(e.message));

@@ -13,6 +13,7 @@ import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { plantToolCache, STAND_IN_TOOL_VERSIONS, standInEnv } from "../stand-ins/stand-ins.js";
 
 const cli = join(import.meta.dirname, "..", "..", "dist", "cli.js");
+const action = join(import.meta.dirname, "..", "..", "dist", "index.js");
 
 let target: RunningRegistry;
 let silent: Server;
@@ -121,4 +122,66 @@ describe("ecr-mirror sync, interrupted while a copy hangs", () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(processesNaming(cache)).toEqual([]);
   });
+});
+
+describe("the action, cancelled while a copy hangs", () => {
+  // The runner cancels a step with SIGINT, then SIGTERM; a SIGKILL after that is what the post step is for.
+  it.each([
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const)(
+    "%s: exits %i, removes the credential folder from RUNNER_TEMP and stops crane",
+    async (signal, code) => {
+      const temp = await mkdtemp(join(root, "runner-temp-"));
+      const workspace = await mkdtemp(join(root, "workspace-"));
+      await writeFile(join(workspace, "mirrors.yaml"), readFileSync(join(root, "mirrors.yaml")));
+      await Promise.all([writeFile(join(temp, "output"), ""), writeFile(join(temp, "summary.md"), "")]);
+      const env = standInEnv({
+        GITHUB_ACTIONS: "true",
+        GITHUB_WORKSPACE: workspace,
+        GITHUB_OUTPUT: join(temp, "output"),
+        GITHUB_STEP_SUMMARY: join(temp, "summary.md"),
+        RUNNER_TEMP: temp,
+        RUNNER_TOOL_CACHE: cache,
+        INPUT_MODE: "sync",
+        "INPUT_MIRROR-FILE": "mirrors.yaml",
+        "INPUT_REGISTRY-URL": target.url,
+        "INPUT_RENDER-DIR": "",
+        "INPUT_CRANE-VERSION": STAND_IN_TOOL_VERSIONS.crane,
+        "INPUT_DOCKER-HUB-USERNAME": "someone",
+        "INPUT_DOCKER-HUB-TOKEN": "dckr_pat_interruptTestToken",
+      });
+      let output = "";
+      let copying = false;
+      connected.push(() => {
+        copying = true;
+      });
+      const child = spawn(process.execPath, [action], {
+        cwd: workspace,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      child.stdout.on("data", (d) => (output += d));
+      child.stderr.on("data", (d) => (output += d));
+      const exited = new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+      await until(
+        () => sessions(temp).length === 1,
+        "credential folder",
+        child,
+        () => output,
+      );
+      await until(
+        () => copying,
+        "copy reaching the upstream",
+        child,
+        () => output,
+      );
+      child.kill(signal);
+      expect(await exited, output).toBe(code);
+      expect(output).toContain(`stopped by ${signal}`);
+      expect(sessions(temp)).toEqual([]);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(processesNaming(cache)).toEqual([]);
+    },
+  );
 });
