@@ -59536,7 +59536,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3617:
+/***/ 7921:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59695,6 +59695,8 @@ function parseChartImagesRecord(text) {
     }
     return { ok: true, record: { version: CHART_IMAGES_RECORD_VERSION, charts: sortEntries(entries) } };
 }
+/** A record lists images per chart version: a few KiB in practice; anything near this is not one. */
+const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 /**
  * Reads a record file. An absent file is no record and no warning; an unreadable or malformed one is
  * no record and a warning (the charts are then rendered as without it).
@@ -59702,6 +59704,12 @@ function parseChartImagesRecord(text) {
 async function readChartImagesRecord(path) {
     let text;
     try {
+        const { size } = await (0,promises_.stat)(path);
+        if (size > MAX_RECORD_BYTES)
+            return {
+                record: null,
+                warning: `${path} is ${size} bytes, more than the ${MAX_RECORD_BYTES} a chart images record may have; it is ignored and charts with images: true are rendered`,
+            };
         text = await (0,promises_.readFile)(path, "utf8");
     }
     catch (e) {
@@ -59739,7 +59747,10 @@ async function mapWithConcurrency(items, limit, work) {
  * zero to `min(cap, base * 2^attempt)`), only for errors worth another try: throttling (429,
  * TOOMANYREQUESTS, ECR's ThrottlingException), server errors (5xx) and network failures. Refusals that
  * another try cannot change (401, 403, 404, unknown names and manifests, immutable tags) fail at once.
- * Sleep and randomness are injectable so tests are instant and exact.
+ * One layer per operation: an error that already went through another layer's retries (the AWS SDK's,
+ * an inner `withRetries`) is never retried again, and a time budget stops new attempts, so the total
+ * time is bounded and the failure says "gave up after N attempts in S s".
+ * Sleep, clock and randomness are injectable so tests are instant and exact.
  */
 /** Errors that another attempt cannot fix. Checked first: a refusal quoting a 5xx text is still a refusal. */
 const PERMANENT = [
@@ -59779,6 +59790,16 @@ function isRetryable(error) {
         return false;
     return TRANSIENT.some((p) => p.test(text));
 }
+/**
+ * Whether an error already went through another retry layer, so another attempt here would stack
+ * retries: AWS SDK errors (they carry `$metadata`; the SDK's own retry strategy ran) and errors an
+ * inner `withRetries` gave up on.
+ */
+function retriedElsewhere(error) {
+    if (error instanceof RetriesExhausted)
+        return true;
+    return typeof error?.$metadata === "object";
+}
 const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The full-jitter delay before attempt `attempt + 1` (attempt is 1-based). */
 function backoffDelay(attempt, opts) {
@@ -59787,32 +59808,47 @@ function backoffDelay(attempt, opts) {
     const ceiling = Math.min(cap, base * 2 ** (attempt - 1));
     return Math.floor((opts.random ?? Math.random)() * ceiling);
 }
-/** The error of the last attempt, with how many attempts were made. */
+/** The error of the last attempt, with how many attempts were made and how long they took. */
 class RetriesExhausted extends Error {
     attempts;
     cause;
+    elapsedMs;
     name = "RetriesExhausted";
-    constructor(attempts, cause) {
-        super(cause instanceof Error ? cause.message : String(cause));
+    constructor(attempts, cause, elapsedMs = 0) {
+        const text = cause instanceof Error ? cause.message : String(cause);
+        const at = text.indexOf("\nhint: ");
+        const [head, tail] = at === -1 ? [text, ""] : [text.slice(0, at), text.slice(at)];
+        super(attempts > 1
+            ? `${head} (gave up after ${attempts} attempts in ${(elapsedMs / 1000).toFixed(1)} s)${tail}`
+            : text);
         this.attempts = attempts;
         this.cause = cause;
+        this.elapsedMs = elapsedMs;
     }
 }
 /**
- * Runs `work` until it succeeds, a non-retryable error occurs, or `retries` further attempts failed.
- * Resolves with the value and the number of attempts; rejects with `RetriesExhausted` (the last error as cause).
+ * Runs `work` until it succeeds, a non-retryable error occurs, `retries` further attempts failed
+ * or the next attempt would start after `budgetMs`. Errors another layer already retried
+ * (`retriedElsewhere`) are never retried again. Resolves with the value and the number of
+ * attempts; rejects with `RetriesExhausted` (the last error as cause).
  */
 async function withRetries(work, opts) {
     const sleep = opts.sleep ?? defaultSleep;
+    const now = opts.now ?? (() => performance.now());
     const retryable = opts.retryable ?? isRetryable;
+    const started = now();
     for (let attempt = 1;; attempt++) {
         try {
             return { value: await work(attempt), attempts: attempt };
         }
         catch (error) {
-            if (attempt > opts.retries || !retryable(error))
-                throw new RetriesExhausted(attempt, error);
-            const delay = backoffDelay(attempt, opts);
+            const giveUp = () => new RetriesExhausted(attempt, error, now() - started);
+            if (attempt > opts.retries || retriedElsewhere(error) || !retryable(error, attempt))
+                throw giveUp();
+            const asked = opts.serverDelay?.(error) ?? null;
+            const delay = asked ?? backoffDelay(attempt, opts);
+            if (opts.budgetMs !== undefined && now() - started + delay >= opts.budgetMs)
+                throw giveUp();
             opts.onRetry?.(attempt, delay, error);
             await sleep(delay);
         }
@@ -59848,6 +59884,21 @@ const STEP_OUTCOMES = [
 ];
 const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_RETRIES = 3;
+const DEFAULT_STEP_BUDGET_MS = 15 * 60_000;
+/**
+ * Whether a copy or verification is worth another attempt here. crane retries 408/429/5xx answers
+ * and connection resets, EOFs and broken pipes mid-body itself (go-containerregistry
+ * pkg/v1/remote/options.go, defaultRetryPredicate and defaultRetryStatusCodes), so a crane failure
+ * is tried again only when it was stopped for making no progress, and only once. helm's HTTP
+ * getter has no retries of its own: its transient failures are retried here. The in-process
+ * registry client and the AWS SDK retry themselves (`retriedElsewhere`).
+ */
+function stepRetryable(error, attempt) {
+    const tool = error;
+    if (tool?.tool === "crane")
+        return tool.failure === "stalled" && attempt === 1;
+    return isRetryable(error);
+}
 /** `3.2 s` */
 function formatSeconds(ms) {
     return `${(ms / 1000).toFixed(1)} s`;
@@ -59897,9 +59948,14 @@ function summaryLine(report) {
         parts.push(`${c.skipped} skipped`);
     return `Sync: ${parts.join(", ")} in ${formatSeconds(report.durationMs)}`;
 }
+/** The error as a step reports it: its message (with the attempts), and its hint when the message lacks one. */
 function errorText(error) {
+    const text = error instanceof Error ? error.message : String(error);
     const cause = error instanceof RetriesExhausted ? error.cause : error;
-    return cause instanceof Error ? cause.message : String(cause);
+    const hint = cause?.hint;
+    return typeof hint === "string" && hint !== "" && !text.includes("\nhint: ")
+        ? `${text}\nhint: ${hint}`
+        : text;
 }
 function attemptsOf(error) {
     return error instanceof RetriesExhausted ? error.attempts : 1;
@@ -59943,8 +59999,11 @@ async function executePlan(plan, deps, options) {
         counter += 1;
         log(progressLine(counter, total, report));
     };
-    const retryOptions = (what) => ({
+    const retryOptions = (what, retryable) => ({
         retries,
+        budgetMs: options.budgetMs ?? DEFAULT_STEP_BUDGET_MS,
+        now,
+        ...(retryable ? { retryable } : {}),
         ...options.retry,
         onRetry: (attempt, delay, error) => log(`  retrying ${what} in ${formatSeconds(delay)} (attempt ${attempt} failed: ${firstLine(errorText(error))})`),
     });
@@ -59987,9 +60046,9 @@ async function executePlan(plan, deps, options) {
                 }
                 const what = describeStep(step);
                 try {
-                    const copied = await withRetries(() => deps.copy(step), retryOptions(what));
+                    const copied = await withRetries(() => deps.copy(step), retryOptions(what, stepRetryable));
                     report.attempts = copied.attempts;
-                    const verified = await withRetries(() => deps.verify(step, copied.value), retryOptions(`verify ${step.repository}:${step.tag}`));
+                    const verified = await withRetries(() => deps.verify(step, copied.value), retryOptions(`verify ${step.repository}:${step.tag}`, stepRetryable));
                     report.digest = verified.value;
                     report.outcome = step.action === "update" ? "updated" : "copied";
                 }
@@ -60093,11 +60152,446 @@ async function executePlan(plan, deps, options) {
 var external_node_child_process_ = __nccwpck_require__(1421);
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/tools/child-env.ts
+/**
+ * The environment of every child process (crane, helm, git): built from an allow-list, never inherited whole.
+ * A runner's environment holds the GitHub token (`INPUT_GITHUB-TOKEN`, `GITHUB_TOKEN`), AWS keys, every
+ * action input and the runner's own tokens (`ACTIONS_RUNTIME_TOKEN`); a tool that prints its environment
+ * when it fails must have none of them to print.
+ *
+ * A child gets: the names below that this process has (search path, home, temp folders, locale, time zone,
+ * proxies, CA bundle), what the product sets for it (the credential session's `DOCKER_CONFIG`, helm's homes
+ * and registry config), and the names the user lists in `ECR_MIRROR_TOOL_ENV` (comma-separated), except
+ * names that look like secrets: those are refused.
+ */
+
+/** Taken from this process when set: what any of the tools needs to run and reach the network. */
+const ALLOWED_ENV = [
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "TMP",
+    "TEMP",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    ...["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"].flatMap((n) => [n, n.toLowerCase()]),
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+/** The variable a user lists extra names in (`ECR_MIRROR_TOOL_ENV=GOMAXPROCS,GODEBUG`). */
+const EXTRA_ENV_VARIABLE = "ECR_MIRROR_TOOL_ENV";
+/** Names never passed on, even when listed: they hold, or look like they hold, credentials. */
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|^AWS_|^INPUT_|^ACTIONS_|^GITHUB_TOKEN$/i;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** `ECR_MIRROR_TOOL_ENV` names a secret-looking or malformed variable. */
+class ChildEnvError extends Error {
+    name = "ChildEnvError";
+}
+/** The names listed in `ECR_MIRROR_TOOL_ENV`; throws `ChildEnvError` for a malformed or secret-looking one. */
+function extraEnvNames(value) {
+    const names = (value ?? "")
+        .split(",")
+        .map((n) => n.trim())
+        .filter((n) => n !== "");
+    for (const name of names) {
+        if (!ENV_NAME.test(name)) {
+            throw new ChildEnvError(`${EXTRA_ENV_VARIABLE} lists "${name}", which is not an environment variable name.\n` +
+                `hint: give names only, separated by commas (${EXTRA_ENV_VARIABLE}=GOMAXPROCS,GODEBUG)`);
+        }
+        if (SECRET_NAME.test(name)) {
+            throw new ChildEnvError(`${EXTRA_ENV_VARIABLE} lists ${name}, which looks like a credential: crane, helm and git never ` +
+                "receive tokens, keys, passwords, AWS_*, INPUT_* or ACTIONS_* variables.\n" +
+                "hint: credentials reach the tools through the product (aws-region/role for ECR, docker-hub-username/" +
+                "docker-hub-token and upstream credentials); remove the name from " +
+                EXTRA_ENV_VARIABLE);
+        }
+    }
+    return names;
+}
+/**
+ * The environment for one child: allow-listed names from `parent`, the `ECR_MIRROR_TOOL_ENV` names, then
+ * `product` (what the product sets deliberately: config folders, git's own settings) on top.
+ * helm always gets a `DOCKER_CONFIG` inside its session when the session gives helm homes, so it never falls
+ * back to `~/.docker/config.json` (helm reads Docker's config when `DOCKER_CONFIG` is unset).
+ */
+function childEnv(child, parent, product = {}) {
+    const env = {};
+    for (const name of [...ALLOWED_ENV, ...extraEnvNames(parent[EXTRA_ENV_VARIABLE])]) {
+        const value = parent[name];
+        if (value !== undefined)
+            env[name] = value;
+    }
+    Object.assign(env, product);
+    if (child === "helm" && env.DOCKER_CONFIG === undefined && product.HELM_CONFIG_HOME) {
+        env.DOCKER_CONFIG = (0,external_node_path_.join)(product.HELM_CONFIG_HOME, "docker");
+    }
+    return env;
+}
+
+;// CONCATENATED MODULE: ./src/tools/runner.ts
+/**
+ * Runs crane and helm: argv arrays only (never a shell), an allow-listed environment, bounded time and output,
+ * failures turned into errors a person can read, every process counted (a no-op run must spawn none).
+ */
+
+
+
+/** Processes spawned, per tool and subcommand (`crane copy`, `helm registry login`). */
+class InvocationCounter {
+    #counts = new Map();
+    record(tool, subcommand) {
+        const key = `${tool} ${subcommand}`;
+        this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
+    }
+    /** Count for one `tool subcommand`, one tool, or everything. */
+    count(tool, subcommand) {
+        let total = 0;
+        for (const [key, n] of this.#counts) {
+            if (tool && !(subcommand ? key === `${tool} ${subcommand}` : key.startsWith(`${tool} `)))
+                continue;
+            total += n;
+        }
+        return total;
+    }
+    /** `{ "crane copy": 3, "helm push": 1 }` for reports and benchmarks. */
+    toJSON() {
+        return Object.fromEntries([...this.#counts].sort(([a], [b]) => a.localeCompare(b)));
+    }
+}
+/** A tool failed: what was attempted, where, what the tool said, and what to try. */
+class ToolError extends Error {
+    tool;
+    subcommand;
+    action;
+    exitCode;
+    output;
+    hint;
+    failure;
+    name = "ToolError";
+    constructor(tool, subcommand, 
+    /** `crane copy docker.io/library/redis:7.0 -> 123….amazonaws.com/mirrors/library/redis:7.0` */
+    action, exitCode, 
+    /** The last lines the tool printed (secrets redacted). */
+    output, hint, failure = exitCode === null ? "spawn" : "exit", 
+    /** Why the product stopped the process (`stalled: no progress for 120 s (limit tool-stall-timeout)`). */
+    reason) {
+        const said = output ? `: ${output}` : "";
+        const how = reason ? ` ${reason}` : ` failed${exitCode === null ? "" : ` (exit ${exitCode})`}`;
+        super(`${action}${how}${said}${hint ? `\nhint: ${hint}` : ""}`);
+        this.tool = tool;
+        this.subcommand = subcommand;
+        this.action = action;
+        this.exitCode = exitCode;
+        this.output = output;
+        this.hint = hint;
+        this.failure = failure;
+    }
+}
+const HINTS = [
+    [
+        /toomanyrequests|too many requests|\b429\b|rate limit/i,
+        "the upstream registry is rate limiting: give Docker Hub credentials (docker-hub-username, docker-hub-token) " +
+            "or fetch through an upstream endpoint such as a pull-through cache",
+    ],
+    [
+        /authorization token has expired|token.*expired/i,
+        "the ECR token expired (valid 12 hours); rerun so a fresh one is requested",
+    ],
+    [
+        /\b401\b|unauthorized|authentication required|no basic auth credentials/i,
+        "the registry refused the credentials: for ECR check the role's ecr:* permissions and the registry address; " +
+            "for an upstream check its username and token",
+    ],
+    [
+        /\b403\b|denied|forbidden|not authorized to perform/i,
+        "the registry denied the request: check the role's permissions (ecr:BatchCheckLayerAvailability, " +
+            "ecr:InitiateLayerUpload, ecr:PutImage, ...) and any registry or repository policy",
+    ],
+    [
+        /already exists and cannot be overwritten|ImageTagAlreadyExistsException|tag invalid.*immutable|immutable/i,
+        "the target tag is immutable and already points elsewhere: use a new tag, or allow it through the repository's " +
+            "tag mutability exclusion filters",
+    ],
+    [
+        /RepositoryNotFoundException|repository with name .* does not exist|NAME_UNKNOWN|name unknown/i,
+        "the repository does not exist: the target repository must be created before the copy (or covered by a " +
+            "CREATE_ON_PUSH creation template); upstream, check the image name in the mirror list",
+    ],
+    [
+        /MANIFEST_UNKNOWN|manifest unknown|not found: manifest|\b404\b|not found/i,
+        "the tag, digest or chart version was not found: check the mirror-list entry against the upstream",
+    ],
+    [
+        /no child with platform|no matching manifest|platform .* not found/i,
+        "the image has no manifest for the requested platform: check the entry's platforms",
+    ],
+    [
+        /server gave HTTP response to HTTPS client/i,
+        "the registry speaks plain HTTP: crane does so only for loopback and private (RFC 1918) addresses; reach it by such an address with an http:// endpoint, or serve it over https",
+    ],
+    [/x509|certificate/i, "TLS certificate problem: the registry's certificate is not trusted by this runner"],
+    [
+        /no such host|connection refused|i\/o timeout|dial tcp|network is unreachable|context deadline exceeded/i,
+        "the registry could not be reached from this runner: check the network path (VPC endpoints, proxy, air gap) " +
+            "or set an upstream endpoint",
+    ],
+];
+/** A hint for what a tool printed, or null. Pure; the first matching rule wins. */
+function hintFor(output) {
+    for (const [pattern, hint] of HINTS)
+        if (pattern.test(output))
+            return hint;
+    return null;
+}
+/** The last `max` non-empty lines, at most 2000 characters. */
+function lastLines(text, max = 8) {
+    const lines = text
+        .split(/\r?\n/)
+        .map((l) => l.trimEnd())
+        .filter((l) => l.trim() !== "");
+    const tail = lines.slice(-max).join("\n");
+    return tail.length > 2000 ? `…${tail.slice(-2000)}` : tail;
+}
+const DEFAULT_LIMITS = {
+    stallTimeoutMs: 120_000,
+    timeoutMs: 60 * 60_000,
+    shortTimeoutMs: 5 * 60_000,
+    maxStdoutBytes: 8 * 1024 * 1024,
+    templateMaxStdoutBytes: 64 * 1024 * 1024,
+    killGraceMs: 5_000,
+};
+/** Only the tail of stderr is kept: the error a tool prints comes last. */
+const STDERR_TAIL_BYTES = 256 * 1024;
+/** Subcommands that move no image or chart: they get the short overall limit. */
+const QUICK = new Set(["version", "digest", "registry login", "template"]);
+/** Children still running: killed when this process exits (a cancelled job, Ctrl-C, a crash). */
+const running = new Set();
+let exitHook = false;
+/** Registers a child to be killed if this process exits first (SIGKILL: an exit handler cannot wait). */
+function killOnExit(child) {
+    if (!exitHook) {
+        exitHook = true;
+        process.on("exit", () => {
+            for (const c of running)
+                signalGroup(c, "SIGKILL");
+        });
+    }
+    running.add(child);
+    child.once("exit", () => running.delete(child));
+}
+/** The child's process group when it leads one (it went `setsid`), else the child itself. */
+function signalGroup(child, signal) {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null)
+        return;
+    try {
+        process.kill(-child.pid, signal);
+    }
+    catch {
+        try {
+            child.kill(signal);
+        }
+        catch {
+            // already gone
+        }
+    }
+}
+/** rchar + wchar of a process (every read and write, sockets included), or null where `/proc` has none. */
+async function ioCounter(pid) {
+    try {
+        const text = await (0,promises_.readFile)(`/proc/${pid}/io`, "utf8");
+        const field = (name) => Number(new RegExp(`^${name}:\\s*(\\d+)`, "m").exec(text)?.[1] ?? Number.NaN);
+        const total = field("rchar") + field("wchar");
+        return Number.isFinite(total) ? total : null;
+    }
+    catch {
+        return null;
+    }
+}
+function seconds(ms) {
+    return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 100) / 10} s`;
+}
+/** Runs one tool process; throws `ToolError` on a non-zero exit, a spawn failure, a stall, a timeout or too much output. */
+async function runTool(tool, options, invocation) {
+    const redact = options.redact ?? ((t) => t);
+    const log = options.log;
+    const limits = options.limits ?? {};
+    const quick = QUICK.has(invocation.subcommand);
+    const stallMs = limits.stallTimeoutMs ?? DEFAULT_LIMITS.stallTimeoutMs;
+    const timeoutMs = quick
+        ? (limits.shortTimeoutMs ?? DEFAULT_LIMITS.shortTimeoutMs)
+        : (limits.timeoutMs ?? DEFAULT_LIMITS.timeoutMs);
+    const maxStdout = limits.maxStdoutBytes ??
+        (invocation.subcommand === "template"
+            ? DEFAULT_LIMITS.templateMaxStdoutBytes
+            : DEFAULT_LIMITS.maxStdoutBytes);
+    const graceMs = limits.killGraceMs ?? DEFAULT_LIMITS.killGraceMs;
+    const pollMs = limits.pollMs ?? Math.max(10, Math.min(5_000, Math.floor(stallMs / 4)));
+    options.counter?.record(tool, invocation.subcommand);
+    log?.(redact(`[${tool}] ${[options.binary, ...invocation.args].join(" ")}`));
+    const fail = (failure, said, hint, exitCode, reason) => new ToolError(tool, invocation.subcommand, invocation.action, exitCode, said, hint, failure, reason);
+    let env;
+    try {
+        env = childEnv(tool, process.env, options.env ?? {});
+    }
+    catch (error) {
+        const [reason, hint] = error.message.split("\nhint: ");
+        throw fail("spawn", "", hint ?? null, null, `was not started: ${reason}`);
+    }
+    const result = await new Promise((resolve) => {
+        const child = (0,external_node_child_process_.spawn)(options.binary, [...invocation.args], {
+            env,
+            shell: false,
+            // Same process group: a Ctrl-C in a terminal reaches the tool too.
+            stdio: ["pipe", "pipe", "pipe"],
+        });
+        killOnExit(child);
+        const stdout = [];
+        let stdoutBytes = 0;
+        let stderr = [];
+        let stderrBytes = 0;
+        let lastProgress = Date.now();
+        let lastIo = null;
+        let ioAvailable = true;
+        let stopped = null;
+        let killTimer;
+        const stop = (why) => {
+            if (stopped)
+                return;
+            stopped = why;
+            signalGroup(child, "SIGTERM");
+            killTimer = setTimeout(() => signalGroup(child, "SIGKILL"), graceMs);
+        };
+        child.stdout.on("data", (chunk) => {
+            lastProgress = Date.now();
+            if (stopped)
+                return;
+            stdoutBytes += chunk.length;
+            if (stdoutBytes > maxStdout) {
+                stop("output-limit");
+                return;
+            }
+            stdout.push(chunk);
+        });
+        child.stderr.on("data", (chunk) => {
+            lastProgress = Date.now();
+            stderr.push(chunk);
+            stderrBytes += chunk.length;
+            if (stderrBytes > 2 * STDERR_TAIL_BYTES) {
+                const tail = Buffer.concat(stderr).subarray(-STDERR_TAIL_BYTES);
+                stderr = [tail];
+                stderrBytes = tail.length;
+            }
+        });
+        const overall = setTimeout(() => stop("timeout"), timeoutMs);
+        let sampling = false;
+        const poll = setInterval(async () => {
+            if (stopped || sampling || child.pid === undefined)
+                return;
+            sampling = true;
+            try {
+                if (ioAvailable) {
+                    const io = await ioCounter(child.pid);
+                    if (io === null) {
+                        // No /proc (macOS) or no access: only the overall limit applies.
+                        ioAvailable = false;
+                        return;
+                    }
+                    if (lastIo !== null && io !== lastIo)
+                        lastProgress = Date.now();
+                    lastIo = io;
+                    if (Date.now() - lastProgress >= stallMs)
+                        stop("stalled");
+                }
+            }
+            finally {
+                sampling = false;
+            }
+        }, pollMs);
+        const done = () => {
+            clearTimeout(overall);
+            clearInterval(poll);
+            clearTimeout(killTimer);
+        };
+        child.once("error", (error) => {
+            done();
+            resolve({ kind: "spawn-error", message: error.message });
+        });
+        child.once("close", (code, signal) => {
+            done();
+            const out = Buffer.concat(stdout);
+            const err = Buffer.concat(stderr).subarray(-STDERR_TAIL_BYTES);
+            if (stopped)
+                resolve({ kind: "stopped", failure: stopped, stdout: out, stderr: err });
+            else
+                resolve({ kind: "exited", code, signal, stdout: out, stderr: err });
+        });
+        child.stdin.on("error", () => {
+            // the tool may exit before reading its input; its exit code tells what happened.
+        });
+        child.stdin.end(invocation.input ?? "");
+    });
+    if (result.kind === "spawn-error") {
+        throw fail("spawn", redact(result.message), `${tool} could not be started from "${options.binary}": install it through the tool cache or put it on PATH`, null);
+    }
+    const stdout = redact(result.stdout.toString("utf8"));
+    const stderr = redact(result.stderr.toString("utf8"));
+    if (log)
+        for (const line of `${stdout}\n${stderr}`.split("\n"))
+            if (line.trim())
+                log(`[${tool}] ${line}`);
+    const said = lastLines(stderr) || lastLines(stdout);
+    if (result.kind === "stopped") {
+        const step = `${tool} ${invocation.subcommand}`;
+        if (result.failure === "stalled") {
+            throw fail("stalled", said, `the registry or the network stopped answering. If a registry is only slow, raise the limit with the ` +
+                `tool-stall-timeout input (CLI: --tool-stall-timeout SECONDS)`, null, `stalled: no output and no network or disk activity for ${seconds(stallMs)} (stall timeout, ` +
+                `tool-stall-timeout); ${step} was stopped`);
+        }
+        if (result.failure === "timeout") {
+            throw fail("timeout", said, quick
+                ? `${step} should take seconds: check the network path to the registry`
+                : "a transfer this long is likely stuck between progress samples; raise the limit with the tool-timeout " +
+                    "input (CLI: --tool-timeout MINUTES)", null, `timed out: still running after ${seconds(timeoutMs)} (overall limit for ${step}); it was stopped`);
+        }
+        throw fail("output-limit", said, `${step} printing this much is not what the product expects (a chart that renders to this much YAML is refused)`, null, `printed more than ${Math.round(maxStdout / 1024 / 1024)} MiB on stdout (output limit for ${step}); it was stopped`);
+    }
+    if (result.code !== 0) {
+        const code = result.code;
+        if (code === null) {
+            throw fail("exit", said, hintFor(said), null, `failed (killed by ${result.signal ?? "a signal"})`);
+        }
+        throw fail("exit", said, hintFor(said), code);
+    }
+    return { stdout, stderr };
+}
+/**
+ * The user's overrides (`tool-stall-timeout` in seconds, `tool-timeout` in minutes; CLI `--tool-stall-timeout`,
+ * `--tool-timeout`) as limits. Throws a `RangeError` naming the setting for anything but a whole number in range.
+ */
+function toolLimitsFrom(settings, names = { stall: "tool-stall-timeout", timeout: "tool-timeout" }) {
+    const whole = (name, value, max, unit) => {
+        const n = Number(value.trim());
+        if (!/^\d+$/.test(value.trim()) || n < 1 || n > max)
+            throw new RangeError(`${name} is "${value}"; expected a whole number of ${unit} from 1 to ${max}`);
+        return n;
+    };
+    const limits = {};
+    if (settings.stallSeconds)
+        limits.stallTimeoutMs = whole(names.stall, settings.stallSeconds, 3600, "seconds") * 1000;
+    if (settings.timeoutMinutes)
+        limits.timeoutMs = whole(names.timeout, settings.timeoutMinutes, 1440, "minutes") * 60_000;
+    return limits;
+}
+
 ;// CONCATENATED MODULE: ./src/execute/local-registry.ts
 /**
  * `--target local`: crane's built-in registry (`crane registry serve --address 127.0.0.1:PORT`) as a throwaway
  * target, so a sync can be tried without an AWS account. Its manifests live in memory: they are gone when it stops.
  */
+
+
 
 
 function freePort() {
@@ -60116,7 +60610,9 @@ async function startLocalRegistry(craneBinary, opts = {}) {
     opts.counter?.record("crane", "registry serve");
     const child = (0,external_node_child_process_.spawn)(craneBinary, ["registry", "serve", "--address", `127.0.0.1:${port}`], {
         stdio: ["ignore", "ignore", "pipe"],
+        env: childEnv("crane", process.env),
     });
+    killOnExit(child);
     const exited = new Promise((resolve) => child.once("exit", () => resolve()));
     let said = "";
     await new Promise((resolve, reject) => {
@@ -60152,271 +60648,571 @@ async function startLocalRegistry(craneBinary, opts = {}) {
 
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
-;// CONCATENATED MODULE: ./src/list/reference.ts
-const alphanumeric = "[a-z0-9]+";
-const separator = "(?:[._]|__|[-]+)";
-const domainNameComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-const optionalPort = "(?::[0-9]+)?";
-const tagPat = "[\\w][\\w.-]{0,127}";
-const digestPat = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}";
-const ipv6address = "\\[(?:[a-fA-F0-9:]+)\\]";
-const domainName = `${domainNameComponent}(?:\\.${domainNameComponent})*`;
-const host = `(?:${domainName}|${ipv6address})`;
-const domainAndPort = host + optionalPort;
-const pathComponent = `${alphanumeric}(?:${separator}${alphanumeric})*`;
-const remoteName = `${pathComponent}(?:/${pathComponent})*`;
-const namePat = `(?:${domainAndPort}/)?${remoteName}`;
-const referenceRegexp = new RegExp(`^(${namePat})(?::(${tagPat}))?(?:@(${digestPat}))?$`);
-const anchoredNameRegexp = new RegExp(`^(?:(${domainAndPort})/)?(${remoteName})$`);
-const anchoredIdentifierRegexp = /^[a-f0-9]{64}$/;
-const anchoredTagRegexp = new RegExp(`^${tagPat}$`);
-const anchoredDomainRegexp = new RegExp(`^${domainAndPort}$`);
-/** Maximum length of a repository path (distribution's RepositoryNameTotalLengthMax). */
-const REPOSITORY_NAME_MAX = 255;
-const DEFAULT_DOMAIN = "docker.io";
-const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
-const OFFICIAL_REPO_PREFIX = "library/";
-/** Digest algorithms go-digest registers with the standard library, and their hex lengths. */
-const DIGEST_ALGORITHMS = { sha256: 64, sha384: 96, sha512: 128 };
-/** go-digest's `Parse` + `Validate`: `algorithm:hex` with a registered algorithm and exact lower-case hex. */
-function validateDigest(digest) {
-    const i = digest.indexOf(":");
-    if (i <= 0 || i + 1 === digest.length)
-        return "invalid digest format (expected algorithm:hex, as in sha256:…)";
-    const algorithm = digest.slice(0, i);
-    const encoded = digest.slice(i + 1);
-    const length = DIGEST_ALGORITHMS[algorithm];
-    if (length === undefined)
-        return `unsupported digest algorithm "${algorithm}" (use sha256, sha384 or sha512)`;
-    if (encoded.length !== length)
-        return `invalid ${algorithm} digest length: ${encoded.length} hex characters, expected ${length}`;
-    if (!/^[a-f0-9]+$/.test(encoded))
-        return `invalid ${algorithm} digest: only lower-case hex characters are allowed`;
+;// CONCATENATED MODULE: ./src/list/quote.ts
+/**
+ * A value quoted for a message: JSON string syntax with every character outside printable ASCII escaped,
+ * so no control character, newline, bidi override or homoglyph reaches a log unseen; cut after `max` characters.
+ */
+function quoteValue(s, max = 200) {
+    const shown = s.length > max ? `${s.slice(0, max)}…` : s;
+    return JSON.stringify(shown).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+/**
+ * A URL or reference with its credentials hidden: `https://user:secret@host/x` -> `https://***@host/x`, and
+ * `user:secret@host/x` (an image reference written like a URL) -> `***@host/x`. A digest (`name@sha256:…`) stays.
+ */
+function hideUserinfo(s) {
+    const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(s)?.[0];
+    if (scheme)
+        return s.replace(/^([^/]*\/\/)[^/?#]*@/, "$1***@");
+    return s.replace(/^[^/]*@(?=[^/@]*\/)/, "***@");
+}
+/**
+ * A message as it may reach a log: every control character, line separator and bidi control escaped, so no
+ * value it quotes can start a line (a workflow command such as `::warning::` starts a line) or hide text.
+ */
+function safeMessage(s) {
+    const escaped = s.replace(
+    // Everything but printable ASCII, printable Latin-1 and up, minus zero-width, line-separator and bidi controls.
+    /[^\x20-\x7e\u00a0-\u200a\u2010-\u2027\u202f-\u2065\u206a-\ufefe\uff00-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    return escaped.startsWith("::") ? `\\${escaped}` : escaped;
+}
+
+;// CONCATENATED MODULE: ./src/list/address-policy.ts
+/**
+ * Which hosts a mirror list, an input or a flag may name. Pure: no lookup, no I/O.
+ *
+ * A host is written as a URL or an image reference carries it: `name`, `name:port`, `a.b.c.d[:port]`,
+ * `[ipv6][:port]`. Refused: anything that is not a plain hostname or a canonical address (so nothing
+ * reaches crane or helm as a flag, and no resolver reads `0xa9fea9fe` as 169.254.169.254), link-local,
+ * cloud metadata, unspecified, multicast, broadcast and reserved addresses, and IPv6 forms that embed a
+ * refused IPv4 address. Loopback and RFC 1918 stay allowed: tests run on 127.0.0.1 and pull-through caches
+ * in a VPC live on 10.x.
+ */
+
+/** Names that resolve to a cloud provider's instance metadata service. */
+const METADATA_NAMES = new Set([
+    "metadata",
+    "metadata.google.internal",
+    "metadata.goog",
+    "instance-data",
+    "instance-data.ec2.internal",
+    "metadata.azure.com",
+    "metadata.tencentyun.com",
+]);
+const ADDRESS_HINT = "name a registry or chart repository by its public hostname, a loopback address or a private (RFC 1918) address";
+function refuse(reason, hint = ADDRESS_HINT) {
+    return { ok: false, reason, hint };
+}
+const q = quoteValue;
+/** Split `host[:port]` / `[v6][:port]`; null when the shape is wrong. */
+function splitPort(input) {
+    if (input.startsWith("[")) {
+        const close = input.indexOf("]");
+        if (close < 0)
+            return null;
+        const rest = input.slice(close + 1);
+        if (rest !== "" && !rest.startsWith(":"))
+            return null;
+        return { host: input.slice(1, close), bracketed: true, port: rest === "" ? null : rest.slice(1) };
+    }
+    const colons = input.split(":").length - 1;
+    if (colons === 0)
+        return { host: input, bracketed: false, port: null };
+    if (colons > 1)
+        return null;
+    const at = input.indexOf(":");
+    return { host: input.slice(0, at), bracketed: false, port: input.slice(at + 1) };
+}
+/** Parse an IPv6 address (no zone) into 8 groups; null when invalid. */
+function parseIPv6(text) {
+    if (!/^[0-9A-Fa-f:.]+$/.test(text))
+        return null;
+    let tail = [];
+    let body = text;
+    const lastColon = text.lastIndexOf(":");
+    if (text.slice(lastColon + 1).includes(".")) {
+        const v4 = parseDottedQuad(text.slice(lastColon + 1));
+        if (!v4)
+            return null;
+        const [a = 0, b = 0, c = 0, d = 0] = v4;
+        tail = [(a << 8) | b, (c << 8) | d];
+        body = text.slice(0, lastColon + 1);
+        if (!body.endsWith("::"))
+            body = body.slice(0, -1);
+    }
+    const halves = body.split("::");
+    if (halves.length > 2)
+        return null;
+    const parseGroups = (s) => {
+        if (s === "")
+            return [];
+        const parts = s.split(":");
+        const out = [];
+        for (const p of parts) {
+            if (!/^[0-9A-Fa-f]{1,4}$/.test(p))
+                return null;
+            out.push(Number.parseInt(p, 16));
+        }
+        return out;
+    };
+    const head = parseGroups(halves[0] ?? "");
+    const rest = halves.length === 2 ? parseGroups(halves[1] ?? "") : [];
+    if (!head || !rest)
+        return null;
+    const given = head.length + rest.length + tail.length;
+    if (halves.length === 2) {
+        if (given > 7)
+            return null;
+        return [...head, ...new Array(8 - given).fill(0), ...rest, ...tail];
+    }
+    return given === 8 ? [...head, ...tail] : null;
+}
+/** Four decimal numbers 0-255 without leading zeros, or null. */
+function parseDottedQuad(text) {
+    const parts = text.split(".");
+    if (parts.length !== 4)
+        return null;
+    const out = [];
+    for (const p of parts) {
+        if (!/^(0|[1-9]\d{0,2})$/.test(p))
+            return null;
+        const n = Number(p);
+        if (n > 255)
+            return null;
+        out.push(n);
+    }
+    return out;
+}
+function checkIPv4(a, shown) {
+    const [b0 = 0, b1 = 0, b2 = 0, b3 = 0] = a;
+    const hintMeta = "a mirror list never needs the instance metadata service; remove the address";
+    if (b0 === 169 && b1 === 254 && b2 === 169 && b3 === 254)
+        return refuse(`${q(shown)} is the cloud instance metadata address`, hintMeta);
+    if (b0 === 169 && b1 === 254 && b2 === 170 && (b3 === 2 || b3 === 23))
+        return refuse(`${q(shown)} is the container metadata address`, hintMeta);
+    if (b0 === 100 && b1 === 100 && b2 === 100 && b3 === 200)
+        return refuse(`${q(shown)} is the cloud instance metadata address`, hintMeta);
+    if (b0 === 169 && b1 === 254)
+        return refuse(`${q(shown)} is a link-local address (169.254.0.0/16)`);
+    if (b0 === 0)
+        return refuse(`${q(shown)} is an unspecified address (0.0.0.0/8)`);
+    if (b0 === 255 && b1 === 255 && b2 === 255 && b3 === 255)
+        return refuse(`${q(shown)} is the broadcast address`);
+    if (b0 >= 224 && b0 <= 239)
+        return refuse(`${q(shown)} is a multicast address (224.0.0.0/4)`);
+    if (b0 >= 240)
+        return refuse(`${q(shown)} is a reserved address (240.0.0.0/4)`);
+    return { ok: true };
+}
+function checkIPv6(g, shown) {
+    const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = g;
+    const embedded = [g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff];
+    const embeddedShown = embedded.join(".");
+    const zeroHead = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0;
+    if (zeroHead && g5 === 0 && g6 === 0 && g7 === 0)
+        return refuse(`${q(shown)} is the unspecified address (::)`);
+    if (zeroHead && g5 === 0 && g6 === 0 && g7 === 1)
+        return { ok: true };
+    const viaV4 = (what, v4, v4Shown) => {
+        const inner = checkIPv4(v4, v4Shown);
+        return inner.ok ? inner : refuse(`${q(shown)} is ${what} of ${inner.reason}`, inner.hint);
+    };
+    if (zeroHead && g5 === 0xffff)
+        return viaV4("the IPv4-mapped form", embedded, embeddedShown);
+    if (zeroHead && g5 === 0)
+        return viaV4("the IPv4-compatible form", embedded, embeddedShown);
+    if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0)
+        return viaV4("the NAT64 form", embedded, embeddedShown);
+    if (g0 === 0x2002) {
+        const v4 = [g1 >> 8, g1 & 0xff, g2 >> 8, g2 & 0xff];
+        return viaV4("the 6to4 form", v4, v4.join("."));
+    }
+    if (g0 === 0xfd00 &&
+        g1 === 0x0ec2 &&
+        g2 === 0 &&
+        g3 === 0 &&
+        g4 === 0 &&
+        g5 === 0 &&
+        g6 === 0 &&
+        g7 === 0x254)
+        return refuse(`${q(shown)} is the cloud instance metadata address`, "a mirror list never needs the instance metadata service; remove the address");
+    if ((g0 & 0xffc0) === 0xfe80)
+        return refuse(`${q(shown)} is a link-local address (fe80::/10)`);
+    if ((g0 & 0xff00) === 0xff00)
+        return refuse(`${q(shown)} is a multicast address (ff00::/8)`);
+    return { ok: true };
+}
+/** Labels of letters, digits and `-`, none empty, none starting or ending with `-`, at most 63 long. */
+function checkHostname(host, input) {
+    if (host.length > 253)
+        return refuse(`host ${q(input)} is longer than 253 characters`, "use a shorter hostname");
+    const labels = host.split(".");
+    for (const label of labels) {
+        if (label === "")
+            return refuse(`host ${q(input)} has an empty label`, "write the hostname without leading, trailing or doubled dots");
+        if (label.length > 63)
+            return refuse(`host ${q(input)} has a label longer than 63 characters`, "use a shorter hostname");
+        if (label.startsWith("-") || label.endsWith("-"))
+            return refuse(`host ${q(input)} has a label that starts or ends with "-"`, "a hostname label starts and ends with a letter or digit (a leading - would reach crane or helm as a flag)");
+        if (!/^[A-Za-z0-9-]+$/.test(label))
+            return refuse(`host ${q(input)} is not a valid hostname`, /[^\x20-\x7e]/.test(label)
+                ? "hostnames are ASCII letters, digits, - and .; write an internationalised name in its xn-- (punycode) form"
+                : "hostnames are letters, digits, - and . (no _, spaces, @, / or other characters)");
+    }
+    const lower = host.toLowerCase();
+    if (METADATA_NAMES.has(lower) || lower.endsWith(".metadata.google.internal"))
+        return refuse(`${q(input)} is a cloud instance metadata name`, "a mirror list never needs the instance metadata service; remove the host");
+    return { ok: true };
+}
+/**
+ * A last label made of digits (or `0x` hex) makes the WHATWG URL parser, curl and Go's resolver fallbacks
+ * read the whole host as an IPv4 address in one of its old forms: `2852039166`, `0xa9fea9fe`,
+ * `0251.0376.0251.0376`, `169.254.43518`.
+ */
+function looksNumeric(host) {
+    const last = host.split(".").pop() ?? "";
+    return /^(\d+|0[xX][0-9A-Fa-f]*)$/.test(last);
+}
+/** What a URL parser makes of a non-canonical IPv4 form, for the message ("" when it cannot tell). */
+function decodedIPv4(host) {
+    try {
+        return new URL(`http://${host}/`).hostname;
+    }
+    catch {
+        return "";
+    }
+}
+function checkHost(input) {
+    if (input === "")
+        return refuse("the host is empty", "write a hostname such as registry.example.com");
+    if (/[^\x21-\x7e\u00a0-\uffff]/.test(input))
+        return refuse(`host ${q(input)} contains a space or control character`, "write the host without spaces, tabs, newlines or control characters");
+    if (input.includes("@"))
+        return refuse(`host ${q(input.replace(/^.*@/, "***@"))} carries credentials (user@host)`, "never write credentials into the list; give them through the registry-credentials or docker-hub-token inputs");
+    const split = splitPort(input);
+    if (!split)
+        return refuse(`host ${q(input)} is not host[:port]`, "write IPv6 addresses in brackets ([fd00::1]:5000) and at most one :port");
+    const { host, bracketed, port } = split;
+    if (port !== null) {
+        if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)
+            return refuse(`host ${q(input)} has an invalid port`, "a port is a number from 1 to 65535");
+    }
+    if (bracketed) {
+        if (host.includes("%"))
+            return refuse(`host ${q(input)} has an IPv6 zone`, "name the registry by an address without a %zone");
+        const groups = parseIPv6(host);
+        if (!groups)
+            return refuse(`host ${q(input)} is not a valid IPv6 address`, "check the address between [ and ]");
+        return checkIPv6(groups, host);
+    }
+    if (host === "")
+        return refuse(`host ${q(input)} is empty`, "write a hostname such as registry.example.com");
+    if (looksNumeric(host)) {
+        const quad = parseDottedQuad(host);
+        if (!quad) {
+            const decoded = decodedIPv4(host);
+            return refuse(`host ${q(input)} is not a dotted-decimal IPv4 address${decoded && decoded !== host ? ` (a URL parser reads it as ${decoded})` : ""}`, "write an IPv4 address as four decimal numbers 0-255 without leading zeros, e.g. 10.0.0.5");
+        }
+        return checkIPv4(quad, host);
+    }
+    return checkHostname(host, input);
+}
+// --- crane's plain-HTTP rule -------------------------------------------------------------------------
+/*
+ * A faithful port of go-containerregistry pkg/name/registry.go `Registry.Scheme()` (the branch without
+ * `name.Insecure`, which ecr-mirror never sets):
+ *   isRFC1918(): `net.ParseIP(strings.Split(name, ":")[0])` inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16
+ *   `name == "localhost" || strings.HasPrefix(name, "localhost:")`
+ *   reLocal        `.*\.localhost(?::\d{1,5})?$`
+ *   reLoopback     `^127\.0\.0\.1(?::\d{1,5})?$`
+ *   reipv6Loopback `^(::1|\[::1\](?::\d{1,5})?)$`
+ * Everything else is https. Go's matching is case-sensitive, and so is this. Read at go-containerregistry
+ * commit 2f91ae9 (the `...Option` API crane v0.22 builds on); older releases (the `Strictness` API) lacked the
+ * bare `localhost` case. "http" means crane pings https first and falls back to http
+ * (pkg/v1/remote/transport/ping.go), without skipping certificate checks anywhere else.
+ */
+const RE_LOCAL = /\.localhost(?::\d{1,5})?$/;
+const RE_LOOPBACK = /^127\.0\.0\.1(?::\d{1,5})?$/;
+const RE_IPV6_LOOPBACK = /^(::1|\[::1\](?::\d{1,5})?)$/;
+function isRFC1918(name) {
+    // Go's net.ParseIP: dotted decimal, no leading zeros (Go >= 1.17); an IPv6 address cannot survive the split.
+    const ip = parseDottedQuad(name.split(":")[0] ?? "");
+    if (!ip)
+        return false;
+    const [a = 0, b = 0] = ip;
+    return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+}
+/** Whether crane reaches `host[:port]` over plain HTTP by its own rule, without `--insecure`. */
+function speaksPlainHttp(host) {
+    return (isRFC1918(host) ||
+        host === "localhost" ||
+        host.startsWith("localhost:") ||
+        RE_LOCAL.test(host) ||
+        RE_LOOPBACK.test(host) ||
+        RE_IPV6_LOOPBACK.test(host));
+}
+const PLAIN_HTTP_REASON = "plain http:// is accepted only for loopback and private (RFC 1918) hosts: crane would need --insecure, which also disables certificate checks on the push to ECR";
+const PLAIN_HTTP_HINT = "use https://, or reach the registry by a loopback or private address (10.x, 172.16-31.x, 192.168.x, localhost)";
+/**
+ * A URL the list or an input gives (`https://host[:port]/path`), checked on its raw text: no credentials
+ * (`user:secret@`, never echoed), a host checkHost allows, and `http://` only where crane speaks plain HTTP
+ * by its own rule. The raw authority is checked, not what a URL parser makes of it (which would silently
+ * turn `0xa9fea9fe` into 169.254.169.254, or drop a tab).
+ */
+function checkUrl(url, schemes) {
+    const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s.exec(url);
+    const scheme = m?.[1]?.toLowerCase() ?? "";
+    if (!m || !schemes.includes(scheme))
+        return {
+            ok: false,
+            reason: `${quoteValue(url.replace(/\/\/[^/@]*@/, "//***@"))} is not a ${schemes.map((s) => `${s}://`).join(" or ")} URL`,
+            hint: `write ${schemes[0]}://host[:port]`,
+        };
+    const authority = m[2] ?? "";
+    if (authority.includes("@"))
+        return {
+            ok: false,
+            reason: `the URL ${quoteValue(`${scheme}://***@${authority.slice(authority.lastIndexOf("@") + 1)}`)} carries credentials (user:password@)`,
+            hint: "never write credentials into a URL: give them through the registry-credentials or docker-hub-token inputs (ECR_MIRROR_REGISTRY_CREDENTIALS on the command line)",
+        };
+    const host = checkHost(authority);
+    if (!host.ok)
+        return host;
+    if (scheme === "http" && !speaksPlainHttp(authority))
+        return { ok: false, reason: `${quoteValue(url)}: ${PLAIN_HTTP_REASON}`, hint: PLAIN_HTTP_HINT };
+    return { ok: true, scheme, host: authority, path: m[3] ?? "" };
+}
+/** The `registry-url` input and the CLI's `--registry-url` / `--target URL`: `http(s)://host[:port]`, nothing more. */
+function registryUrlProblem(url) {
+    const checked = checkUrl(url, ["https", "http"]);
+    if (!checked.ok)
+        return checked;
+    if (checked.path !== "" && checked.path !== "/")
+        return {
+            reason: `${quoteValue(url)} has a path, query or fragment`,
+            hint: "give the registry as http(s)://host[:port]; repositories are named by the list's prefixes",
+        };
     return null;
 }
-function isValidTag(tag) {
-    return anchoredTagRegexp.test(tag);
+
+;// CONCATENATED MODULE: ./src/observe/http.ts
+/**
+ * Every HTTP request ecr-mirror makes in process (registry API, token endpoints, chart repository
+ * indexes) goes through `boundedRequest` and `readBody`: a deadline for the connection and the
+ * response headers, an idle timeout while the body streams (no byte for N seconds), an overall
+ * deadline for the body and a maximum body size counted while streaming (a declared
+ * Content-Length above it fails before a byte is read). Redirects are followed by hand, at most
+ * five, never from HTTPS down to HTTP, with the Authorization header dropped when the host
+ * changes, and only to hosts the address policy accepts. Each failure names the request, the limit
+ * and how to raise it where a user can.
+ */
+
+const MiB = 1024 * 1024;
+/**
+ * A chart repository's `index.yaml`. Large public ones weigh tens of MiB (Bitnami 14 MB before its
+ * 2022 trim and about 27 MB again since; TrueCharts 50.7 MB in 2024, fluxcd/flux2#4635; Flux caps
+ * it at 50 MiB). Parsing YAML costs about 37 times the text in memory (measured with the `yaml`
+ * library: 30 MiB -> 1.2 GB peak RSS, 50 MiB -> 1.9 GB, 100 MiB -> 3.7 GB), so the default is
+ * 32 MiB (Bitnami fits, about 1.2 GB at the cap); a bigger repository needs ECR_MIRROR_MAX_INDEX_MIB
+ * and a runner with the memory for it.
+ */
+const INDEX_LIMITS = {
+    headersTimeoutMs: 30_000,
+    idleTimeoutMs: 30_000,
+    bodyDeadlineMs: 120_000,
+    maxBytes: 32 * MiB,
+    raiseHint: "set ECR_MIRROR_MAX_INDEX_MIB to a larger number of MiB if this repository's index is really that big (parsing needs about 40 times that in memory)",
+};
+/** A manifest or a tag list page: distribution itself refuses manifests above 4 MiB. */
+const MANIFEST_LIMITS = {
+    headersTimeoutMs: 30_000,
+    idleTimeoutMs: 30_000,
+    bodyDeadlineMs: 60_000,
+    maxBytes: 4 * MiB,
+};
+/** A token endpoint's answer (a few KiB on Docker Hub, GHCR and Quay). */
+const TOKEN_LIMITS = {
+    headersTimeoutMs: 30_000,
+    idleTimeoutMs: 30_000,
+    bodyDeadlineMs: 30_000,
+    maxBytes: 256 * 1024,
+};
+/** `INDEX_LIMITS` with `ECR_MIRROR_MAX_INDEX_MIB` applied. */
+function indexLimits(env = process.env) {
+    const raw = env.ECR_MIRROR_MAX_INDEX_MIB;
+    const mib = raw === undefined || raw === "" ? Number.NaN : Number(raw);
+    return Number.isFinite(mib) && mib > 0
+        ? { ...INDEX_LIMITS, maxBytes: Math.floor(mib * MiB) }
+        : INDEX_LIMITS;
 }
-/** Whether `s` is a registry host as references carry it (`quay.io`, `localhost:5000`, `[::1]:5000`). */
-function isValidDomain(s) {
-    return anchoredDomainRegexp.test(s);
+/** A request that failed: the network, a limit, a redirect refused. `status` is set for HTTP answers. */
+class HttpError extends Error {
+    transient;
+    hint;
+    status;
+    name = "HttpError";
+    constructor(message, 
+    /** Another attempt may succeed (network failure, timeout, 429, 5xx). */
+    transient, hint = null, status = null) {
+        super(hint ? `${message}\nhint: ${hint}` : message);
+        this.transient = transient;
+        this.hint = hint;
+        this.status = status;
+    }
 }
-/** splitDockerDomain from normalize.go. */
-function splitDockerDomain(name) {
-    const slash = name.indexOf("/");
-    if (slash === -1)
-        return [DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX + name];
-    const maybeDomain = name.slice(0, slash);
-    const maybeRemote = name.slice(slash + 1);
-    let domain;
-    let remote;
-    if (maybeDomain === "localhost")
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else if (maybeDomain === LEGACY_DEFAULT_DOMAIN)
-        [domain, remote] = [DEFAULT_DOMAIN, maybeRemote];
-    else if (/[.:]/.test(maybeDomain))
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else if (maybeDomain.toLowerCase() !== maybeDomain)
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else
-        [domain, remote] = [DEFAULT_DOMAIN, name];
-    if (domain === DEFAULT_DOMAIN && !remote.includes("/"))
-        remote = OFFICIAL_REPO_PREFIX + remote;
-    return [domain, remote];
+function http_seconds(ms) {
+    return `${Math.round(ms / 100) / 10} s`;
+}
+function causeText(error) {
+    const e = error;
+    const cause = e.cause;
+    if (cause)
+        return cause.code && !cause.message.includes(cause.code)
+            ? `${cause.code} ${cause.message}`
+            : cause.message;
+    return e.message ?? String(error);
+}
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/**
+ * Sends one request and waits for its headers within `headersTimeoutMs`, following redirects by
+ * hand. Throws `HttpError` on a network failure, a timeout or a refused redirect.
+ */
+async function boundedRequest(url, init, options) {
+    const doFetch = options.fetch ?? fetch;
+    const maxRedirects = options.maxRedirects ?? 5;
+    const controller = new AbortController();
+    const origin = new URL(url);
+    let current = origin;
+    let headers = { ...(init.headers ?? {}) };
+    let method = init.method ?? "GET";
+    for (let hop = 0;; hop++) {
+        const timer = setTimeout(() => controller.abort(), options.limits.headersTimeoutMs);
+        let response;
+        try {
+            response = await doFetch(current, { method, headers, redirect: "manual", signal: controller.signal });
+        }
+        catch (error) {
+            if (controller.signal.aborted) {
+                throw new HttpError(`${options.what}: no answer within ${http_seconds(options.limits.headersTimeoutMs)} (connection and headers timeout)`, true);
+            }
+            const code = String(error.cause?.code ?? "");
+            if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+                throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, false, "the server's TLS certificate is not trusted, and certificate checks are never turned off: use the registry's real HTTPS address, or make its CA trusted on the runner (NODE_EXTRA_CA_CERTS for ecr-mirror itself, SSL_CERT_FILE for crane and helm)");
+            }
+            throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, true);
+        }
+        finally {
+            clearTimeout(timer);
+        }
+        const location = response.headers.get("location");
+        if (!REDIRECTS.has(response.status) || location === null) {
+            return { response, url: current.toString(), abort: () => controller.abort() };
+        }
+        await response.body?.cancel().catch(() => { });
+        if (hop >= maxRedirects) {
+            throw new HttpError(`${options.what}: more than ${maxRedirects} redirects`, false);
+        }
+        let next;
+        try {
+            next = new URL(location, current);
+        }
+        catch {
+            throw new HttpError(`${options.what}: redirected to an invalid address ${JSON.stringify(location)}`, false);
+        }
+        if (next.protocol !== "http:" && next.protocol !== "https:") {
+            throw new HttpError(`${options.what}: redirected to ${next.protocol} (only http and https are followed)`, false);
+        }
+        if (current.protocol === "https:" && next.protocol === "http:") {
+            throw new HttpError(`${options.what}: redirected from HTTPS down to plain HTTP (${next.host}); not followed`, false);
+        }
+        if (next.host !== origin.host) {
+            const verdict = (options.checkHost ?? checkHost)(next.host);
+            if (!verdict.ok) {
+                throw new HttpError(`${options.what}: redirected to ${next.host}, which is refused: ${verdict.reason}`, false, verdict.hint || null);
+            }
+        }
+        if (next.host !== current.host) {
+            // Credentials are for the host they were given for, never for the one a redirect names.
+            headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"));
+        }
+        if (response.status === 303 && method !== "HEAD")
+            method = "GET";
+        current = next;
+    }
 }
 /**
- * `ParseNormalizedNamed`: a familiar or full reference (`redis:7.0`, `quay.io/org/app@sha256:…`)
- * to its normalised parts. No default tag is added: a bare name has neither tag nor digest.
+ * Reads the body within the limits: stops at `maxBytes` (or before, on a larger Content-Length),
+ * at an idle pause of `idleTimeoutMs` and at `bodyDeadlineMs` overall.
  */
-function parseReference(input) {
-    const s = input;
-    if (s === "")
-        return { ok: false, error: "the reference is empty" };
-    if (/\s/.test(s))
-        return { ok: false, error: "a reference cannot contain white space" };
-    if (s.includes("://")) {
-        return {
-            ok: false,
-            error: "a reference has no URL scheme",
-            hint: `write it as a registry reference, e.g. "${s.replace(/^[a-z]+:\/\//i, "")}"`,
-        };
-    }
-    if (anchoredIdentifierRegexp.test(s)) {
-        return {
-            ok: false,
-            error: `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
-            hint: "a bare 64-hex string is an image ID; name the repository and pin the digest: name@sha256:<hex>",
-        };
-    }
-    const [domain, remainder] = splitDockerDomain(s);
-    const tagSep = remainder.indexOf(":");
-    const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
-    if (remote.toLowerCase() !== remote) {
-        return {
-            ok: false,
-            error: `repository name (${remote}) must be lowercase`,
-            hint: "registry repository paths are lower case; tags may use upper case",
-        };
-    }
-    const full = `${domain}/${remainder}`;
-    const m = referenceRegexp.exec(full);
-    if (!m)
-        return { ok: false, ...explainInvalid(full) };
-    const name = m[1];
-    const nameMatch = anchoredNameRegexp.exec(name);
-    const refDomain = nameMatch?.[1] ?? "";
-    const path = nameMatch?.[2] ?? name;
-    if (path.length > REPOSITORY_NAME_MAX) {
-        return { ok: false, error: `repository name must not be more than ${REPOSITORY_NAME_MAX} characters` };
-    }
-    const digest = m[3] ?? null;
-    if (digest !== null) {
-        const problem = validateDigest(digest);
-        if (problem)
-            return { ok: false, error: problem };
-    }
-    return { ok: true, value: { domain: refDomain, path, tag: m[2] ?? null, digest } };
-}
-/** A more precise reason than "invalid reference format" for the common mistakes. */
-function explainInvalid(full) {
-    const at = full.indexOf("@");
-    const namePart = at === -1 ? full : full.slice(0, at);
-    const digest = at === -1 ? null : full.slice(at + 1);
-    if (digest !== null) {
-        const problem = validateDigest(digest);
-        if (problem)
-            return { error: problem };
-    }
-    const lastSlash = namePart.lastIndexOf("/");
-    const colon = namePart.indexOf(":", lastSlash + 1);
-    if (colon !== -1) {
-        const tag = namePart.slice(colon + 1);
-        if (!isValidTag(tag)) {
-            return {
-                error: `invalid tag "${tag}"`,
-                hint: "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
-            };
+async function readBody(answer, options) {
+    const { response } = answer;
+    const { limits, what } = options;
+    const tooBig = (size) => {
+        answer.abort();
+        return new HttpError(`${what}: the answer is larger than ${limits.maxBytes} bytes (${size}); not read`, false, limits.raiseHint ?? null);
+    };
+    const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+    if (Number.isFinite(declared) && declared > limits.maxBytes)
+        throw tooBig(`Content-Length ${declared}`);
+    if (!response.body)
+        return Buffer.alloc(0);
+    const reader = response.body.getReader();
+    const chunks = [];
+    let size = 0;
+    const deadline = Date.now() + limits.bodyDeadlineMs;
+    try {
+        for (;;) {
+            const left = deadline - Date.now();
+            const wait = Math.min(limits.idleTimeoutMs, left);
+            let timer;
+            const timeout = new Promise((resolve) => {
+                timer = setTimeout(() => resolve("timeout"), Math.max(0, wait));
+            });
+            let step;
+            try {
+                step = await Promise.race([reader.read(), timeout]);
+            }
+            catch (error) {
+                throw new HttpError(`${what}: the connection failed after ${size} bytes of the answer: ${causeText(error)}`, true);
+            }
+            finally {
+                clearTimeout(timer);
+            }
+            if (step === "timeout") {
+                answer.abort();
+                reader.cancel().catch(() => { });
+                throw wait < limits.idleTimeoutMs
+                    ? new HttpError(`${what}: the answer took longer than ${http_seconds(limits.bodyDeadlineMs)} to arrive (${size} bytes read)`, true)
+                    : new HttpError(`${what}: no data for ${http_seconds(limits.idleTimeoutMs)} after ${size} bytes of the answer (idle timeout)`, true);
+            }
+            if (step.done)
+                break;
+            size += step.value.byteLength;
+            if (size > limits.maxBytes) {
+                reader.cancel().catch(() => { });
+                throw tooBig(`more than ${size} bytes arrived`);
+            }
+            chunks.push(step.value);
         }
     }
-    return {
-        error: "invalid reference format",
-        hint: "expected [host[:port]/]path[:tag][@sha256:digest] with lower-case path components separated by '/', as in quay.io/prometheus/node-exporter:v1.8.2",
-    };
-}
-/** The repository name without tag or digest: `docker.io/library/redis`. */
-function referenceName(ref) {
-    return ref.domain === "" ? ref.path : `${ref.domain}/${ref.path}`;
-}
-/** distribution's `String()`: `docker.io/library/redis:7.0`, `…@sha256:…`, `…:tag@sha256:…`. */
-function formatReference(ref) {
-    let s = referenceName(ref);
-    if (ref.tag !== null)
-        s += `:${ref.tag}`;
-    if (ref.digest !== null)
-        s += `@${ref.digest}`;
-    return s;
-}
-/** distribution's `FamiliarString()`: `redis:7.0`, `quay.io/org/app:1`. */
-function familiarReference(ref) {
-    let path = ref.path;
-    let domain = ref.domain;
-    if (domain === DEFAULT_DOMAIN) {
-        domain = "";
-        const rest = path.startsWith(OFFICIAL_REPO_PREFIX) ? path.slice(OFFICIAL_REPO_PREFIX.length) : null;
-        if (rest !== null && !rest.includes("/"))
-            path = rest;
+    finally {
+        reader.releaseLock();
     }
-    return formatReference({ ...ref, domain, path });
+    return Buffer.concat(chunks);
 }
-
-;// CONCATENATED MODULE: ./src/tools/fetch-address.ts
-
-function canonicalHost(host) {
-    const h = host.toLowerCase();
-    return h === "index.docker.io" || h === "registry-1.docker.io" ? "docker.io" : h;
+/** Drops a body that will not be read. */
+async function discard(answer) {
+    await answer.response.body?.cancel().catch(() => { });
 }
-/** An endpoint URL's registry host, path prefix and scheme. */
-function parseEndpoint(endpoint) {
-    const url = new URL(endpoint);
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-        throw new Error(`upstream endpoint ${endpoint} must be an http:// or https:// URL`);
-    }
-    return {
-        registry: url.host,
-        pathPrefix: url.pathname.replace(/^\/+|\/+$/g, ""),
-        plainHttp: url.protocol === "http:",
-    };
-}
-function endpointFor(host, upstreams) {
-    const wanted = canonicalHost(host);
-    return upstreams.find((u) => u.endpoint && canonicalHost(u.host) === wanted)?.endpoint ?? null;
-}
-/** The address an image is fetched from, honouring the list's upstream endpoints. */
-function fetchAddress(reference, upstreams) {
-    const endpoint = endpointFor(reference.domain, upstreams);
-    if (!endpoint) {
-        return {
-            reference: formatReference(reference),
-            registry: reference.domain,
-            plainHttp: false,
-            viaEndpoint: false,
-        };
-    }
-    const { registry, pathPrefix, plainHttp } = parseEndpoint(endpoint);
-    const path = pathPrefix ? `${pathPrefix}/${reference.path}` : reference.path;
-    return {
-        reference: formatReference({ ...reference, domain: registry, path }),
-        registry,
-        plainHttp,
-        viaEndpoint: true,
-    };
-}
-/**
- * The address an OCI chart (`oci://host/path/name`, no version) is fetched from. Returns the `oci://`
- * reference for helm and the bare `host/path/name` for crane.
- */
-function chartFetchAddress(source, upstreams) {
-    const bare = source.replace(/^oci:\/\//, "").replace(/\/+$/, "");
-    const slash = bare.indexOf("/");
-    const host = slash < 0 ? bare : bare.slice(0, slash);
-    const path = slash < 0 ? "" : bare.slice(slash + 1);
-    const endpoint = endpointFor(host, upstreams);
-    if (!endpoint)
-        return {
-            reference: bare,
-            ociReference: `oci://${bare}`,
-            registry: host,
-            plainHttp: false,
-            viaEndpoint: false,
-        };
-    const parsed = parseEndpoint(endpoint);
-    const fetched = [parsed.registry, parsed.pathPrefix, path].filter((p) => p !== "").join("/");
-    return {
-        reference: fetched,
-        ociReference: `oci://${fetched}`,
-        registry: parsed.registry,
-        plainHttp: parsed.plainHttp,
-        viaEndpoint: true,
-    };
-}
-/**
- * Whether crane reaches this registry over plain HTTP without `--insecure`: go-containerregistry's
- * `name.Registry.Scheme()` picks http for `localhost`, `*.localhost`, `127.0.0.1`, `::1` and RFC 1918 addresses.
- */
-function craneDefaultsToHttp(registry) {
-    if (/^(::1|\[::1\](:\d{1,5})?)$/.test(registry))
-        return true;
-    const host = registry.replace(/:\d{1,5}$/, "");
-    return (host === "localhost" ||
-        host.endsWith(".localhost") ||
-        host === "127.0.0.1" ||
-        /^10\.\d+\.\d+\.\d+$/.test(host) ||
-        /^192\.168\.\d+\.\d+$/.test(host) ||
-        /^172\.(1[6-9]|2\d|3[01])\.\d+\.\d+$/.test(host));
-}
-/** Whether crane needs `--insecure` for this fetch address. */
-function craneNeedsInsecure(address) {
-    return address.plainHttp && !craneDefaultsToHttp(address.registry);
+/** The delay a `Retry-After` header asks for (seconds or an HTTP date), in milliseconds; null when absent. */
+function retryAfterMs(value, now = Date.now()) {
+    if (value === null || value.trim() === "")
+        return null;
+    if (/^\d+$/.test(value.trim()))
+        return Number(value.trim()) * 1000;
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
 ;// CONCATENATED MODULE: ./src/observe/distribution.ts
@@ -60426,6 +61222,8 @@ function craneNeedsInsecure(address) {
  * credentials). It counts its requests, so a plan can report what it cost.
  */
 
+
+
 const MANIFEST_ACCEPT = [
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -60434,20 +61232,54 @@ const MANIFEST_ACCEPT = [
 ].join(", ");
 class RegistryError extends Error {
     status;
-    constructor(message, status) {
+    retryAfterMs;
+    constructor(message, status, 
+    /** The wait a 429 or 503 asked for (`Retry-After`), in milliseconds. */
+    retryAfterMs = null) {
         super(message);
         this.status = status;
+        this.retryAfterMs = retryAfterMs;
     }
+}
+/** Whether another attempt may help: network failures and timeouts, 408, 429 and 5xx answers. */
+function distribution_transient(error) {
+    if (error instanceof HttpError)
+        return error.transient;
+    if (error instanceof RegistryError)
+        return error.status === 408 || error.status === 429 || error.status >= 500;
+    return false;
+}
+/** Time for one registry operation and its retries: no new attempt starts after it. */
+const DISTRIBUTION_BUDGET_MS = 60_000;
+/** A registry's JSON error (`{"errors":[{"code":"TOOMANYREQUESTS","message":…}]}`, or ECR's `{"message":…}`), shortened. */
+function errorDetail(body) {
+    const text = body.toString("utf8").slice(0, 2000);
+    try {
+        const doc = JSON.parse(text);
+        const first = doc.errors?.[0];
+        if (first)
+            return `: ${[first.code, first.message].filter(Boolean).join(": ")}`;
+        if (typeof doc.message === "string")
+            return `: ${doc.message}`;
+    }
+    catch {
+        // not JSON
+    }
+    return "";
 }
 class DistributionClient {
     options;
     tokens = new Map();
     counts;
     doFetch;
+    limits;
+    /** Set once the registry did not answer at all; later operations fail with it at once. */
+    unreachable = null;
     constructor(options) {
         this.options = options;
         this.counts = options.counts ?? {};
         this.doFetch = options.fetch ?? fetch;
+        this.limits = options.limits ?? MANIFEST_LIMITS;
     }
     count(kind) {
         this.counts[kind] = (this.counts[kind] ?? 0) + 1;
@@ -60456,32 +61288,73 @@ class DistributionClient {
         const prefix = this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : "";
         return `${this.options.baseUrl.replace(/\/+$/, "")}/v2/${prefix}${repository}/${rest}`;
     }
+    /**
+     * One operation with retries: network failures, timeouts, 408, 429 and 5xx (JSON error body or
+     * not) are tried again with backoff, honouring `Retry-After` within the budget. Once the registry
+     * has not answered at all (network failure or timeout after every retry), later operations on
+     * this client fail at once instead of each waiting out its own timeouts.
+     */
+    async retrying(work) {
+        if (this.unreachable)
+            throw this.unreachable;
+        const r = this.options.retry ?? {};
+        try {
+            const { value } = await withRetries(work, {
+                retries: r.retries ?? 3,
+                budgetMs: r.budgetMs ?? DISTRIBUTION_BUDGET_MS,
+                baseDelayMs: r.baseDelayMs ?? 1000,
+                maxDelayMs: 30_000,
+                ...(r.sleep ? { sleep: r.sleep } : {}),
+                ...(r.random ? { random: r.random } : {}),
+                retryable: distribution_transient,
+                serverDelay: (e) => (e instanceof RegistryError ? e.retryAfterMs : null),
+            });
+            return value;
+        }
+        catch (error) {
+            const cause = error instanceof RetriesExhausted ? error.cause : error;
+            if (cause instanceof HttpError && cause.transient && cause.status === null) {
+                this.unreachable = new RegistryError(`${new URL(this.options.baseUrl).host} could not be reached earlier in this run (${error.message.split("\n")[0]}); not asked again`, 0);
+            }
+            // One attempt: the error as it was; several: with how many and how long.
+            if (error instanceof RetriesExhausted && error.attempts === 1)
+                throw error.cause;
+            throw error;
+        }
+    }
+    /** The failure for an answer that is not what was asked for, with the registry's own error text. */
+    async failure(answer, what) {
+        const { response } = answer;
+        const body = await readBody(answer, { what, limits: TOKEN_LIMITS }).catch(() => Buffer.alloc(0));
+        return new RegistryError(`${what} answered ${response.status}${errorDetail(body)}`, response.status, retryAfterMs(response.headers.get("retry-after")));
+    }
     /** One request with the auth dance: Basic up front when configured, Bearer on a challenge. */
     async request(kind, method, url, repository, headers = {}) {
         const scope = `repository:${this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : ""}${repository}:pull`;
         const send = (authorization) => {
             this.count(kind);
-            return this.doFetch(url, {
-                method,
-                headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}) },
-                redirect: "follow",
+            return boundedRequest(url, { method, headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}) } }, {
+                what: `${method} ${url}`,
+                limits: this.limits,
+                fetch: this.doFetch,
+                ...(this.options.checkHost ? { checkHost: this.options.checkHost } : {}),
             });
         };
         const cached = this.tokens.get(scope);
         const basic = this.options.auth
             ? `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`
             : null;
-        let response = await send(cached ? `Bearer ${cached}` : basic);
-        if (response.status !== 401)
-            return response;
-        const challenge = response.headers.get("www-authenticate") ?? "";
-        await response.body?.cancel();
+        let answer = await send(cached ? `Bearer ${cached}` : basic);
+        if (answer.response.status !== 401)
+            return answer;
+        const challenge = answer.response.headers.get("www-authenticate") ?? "";
+        await discard(answer);
         if (/^bearer/i.test(challenge)) {
             const token = await this.fetchToken(challenge, scope);
             this.tokens.set(scope, token);
-            response = await send(`Bearer ${token}`);
+            answer = await send(`Bearer ${token}`);
         }
-        return response;
+        return answer;
     }
     async fetchToken(challenge, scope) {
         const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1].toLowerCase(), m[2]]));
@@ -60496,64 +61369,110 @@ class DistributionClient {
         if (this.options.auth) {
             headers.Authorization = `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`;
         }
-        const response = await this.doFetch(url, { headers });
-        if (!response.ok) {
-            await response.body?.cancel();
-            throw new RegistryError(`token request to ${url.host} answered ${response.status}`, response.status);
+        const what = `token request to ${url.host}`;
+        const answer = await boundedRequest(url.toString(), { headers }, {
+            what,
+            limits: TOKEN_LIMITS,
+            fetch: this.doFetch,
+            ...(this.options.checkHost ? { checkHost: this.options.checkHost } : {}),
+        });
+        if (!answer.response.ok)
+            throw await this.failure(answer, what);
+        const text = (await readBody(answer, { what, limits: TOKEN_LIMITS })).toString("utf8");
+        let body;
+        try {
+            body = JSON.parse(text);
         }
-        const body = (await response.json());
+        catch {
+            throw new RegistryError(`${what} returned no JSON`, 502);
+        }
         const token = body.token ?? body.access_token;
         if (!token)
-            throw new RegistryError(`token request to ${url.host} returned no token`, 401);
+            throw new RegistryError(`${what} returned no token`, 401);
         return token;
     }
+    async json(answer, what) {
+        const text = (await readBody(answer, { what, limits: this.limits })).toString("utf8");
+        try {
+            return JSON.parse(text);
+        }
+        catch {
+            throw new RegistryError(`${what} answered ${answer.response.status} with a body that is not JSON`, 502);
+        }
+    }
     /** The manifest digest a tag or digest resolves to, or null when the registry does not have it. */
-    async headManifest(repository, reference) {
-        const response = await this.request("manifest-head", "HEAD", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
-        if (response.status === 404)
-            return null;
-        if (!response.ok)
-            throw new RegistryError(`HEAD ${repository}:${reference} answered ${response.status}`, response.status);
-        const digest = response.headers.get("docker-content-digest");
-        if (!digest)
-            throw new RegistryError(`HEAD ${repository}:${reference} answered without Docker-Content-Digest`, response.status);
-        return digest;
+    headManifest(repository, reference) {
+        return this.retrying(async () => {
+            const what = `HEAD ${repository}:${reference}`;
+            const answer = await this.request("manifest-head", "HEAD", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
+            const { response } = answer;
+            await discard(answer);
+            if (response.status === 404)
+                return null;
+            if (!response.ok)
+                throw new RegistryError(`${what} answered ${response.status}`, response.status, retryAfterMs(response.headers.get("retry-after")));
+            const digest = response.headers.get("docker-content-digest");
+            if (!digest)
+                throw new RegistryError(`${what} answered without Docker-Content-Digest`, response.status);
+            return digest;
+        });
     }
     /** The manifest itself (a GET: on Docker Hub it may count as a pull). */
-    async getManifest(repository, reference) {
-        const response = await this.request("manifest-get", "GET", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
-        if (response.status === 404)
-            return null;
-        if (!response.ok) {
-            await response.body?.cancel();
-            throw new RegistryError(`GET ${repository}:${reference} answered ${response.status}`, response.status);
-        }
-        const body = (await response.json());
-        return {
-            digest: response.headers.get("docker-content-digest"),
-            mediaType: response.headers.get("content-type") ?? String(body.mediaType ?? ""),
-            body,
-        };
+    getManifest(repository, reference) {
+        return this.retrying(async () => {
+            const what = `GET ${repository}:${reference}`;
+            const answer = await this.request("manifest-get", "GET", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
+            const { response } = answer;
+            if (response.status === 404) {
+                await discard(answer);
+                return null;
+            }
+            if (!response.ok)
+                throw await this.failure(answer, what);
+            const body = await this.json(answer, what);
+            return {
+                digest: response.headers.get("docker-content-digest"),
+                mediaType: response.headers.get("content-type") ?? String(body.mediaType ?? ""),
+                body,
+            };
+        });
     }
     /** All tags of a repository (following `Link` pages), or null when the repository does not exist. */
     async listTags(repository) {
         const tags = [];
         let url = `${this.url(repository, "tags/list")}?n=1000`;
-        while (url) {
-            const response = await this.request("tags-list", "GET", url, repository);
-            if (response.status === 404) {
-                await response.body?.cancel();
+        const what = `listing tags of ${repository}`;
+        for (let page = 0; url; page++) {
+            // 1000 pages of 1000: a million tags, far beyond any real repository.
+            if (page >= 1000)
+                throw new RegistryError(`${what}: more than 1000 pages of tags; not read further`, 502);
+            const pageUrl = url;
+            const got = await this.retrying(async () => {
+                const answer = await this.request("tags-list", "GET", pageUrl, repository);
+                const { response } = answer;
+                if (response.status === 404) {
+                    await discard(answer);
+                    return null;
+                }
+                if (!response.ok)
+                    throw await this.failure(answer, what);
+                const body = (await this.json(answer, what));
+                const link = response.headers.get("link");
+                return { tags: Array.isArray(body.tags) ? body.tags.map(String) : [], link, at: answer.url };
+            });
+            if (got === null)
                 return null;
+            tags.push(...got.tags);
+            const next = got.link?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
+            if (next) {
+                const nextUrl = new URL(next, got.at);
+                // A Link to another host would be a redirect the address policy never saw.
+                if (nextUrl.host !== new URL(got.at).host)
+                    throw new RegistryError(`${what}: the next page is on another host (${nextUrl.host}); not followed`, 502);
+                url = nextUrl.toString();
             }
-            if (!response.ok) {
-                await response.body?.cancel();
-                throw new RegistryError(`listing tags of ${repository} answered ${response.status}`, response.status);
-            }
-            const body = (await response.json());
-            tags.push(...(body.tags ?? []));
-            const link = response.headers.get("link");
-            const next = link?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
-            url = next ? new URL(next, url).toString() : null;
+            else
+                url = null;
         }
         return tags;
     }
@@ -60563,25 +61482,2011 @@ class DistributionClient {
  * for loopback and RFC 1918 addresses), so in-process requests and crane talk to the same endpoint.
  */
 function schemeFor(host) {
-    return craneDefaultsToHttp(host) ? "http" : "https";
+    return speaksPlainHttp(host) ? "http" : "https";
 }
 
-// EXTERNAL MODULE: external "string_decoder"
-var external_string_decoder_ = __nccwpck_require__(3193);
+// EXTERNAL MODULE: ./src/report/log-safe.ts
+var log_safe = __nccwpck_require__(9816);
+;// CONCATENATED MODULE: ./src/tools/argv.ts
+/**
+ * The last line of defence between a list value and a tool's command line: a value given to crane or helm
+ * as an argument of its own (a reference, a URL, a chart name, a version) that starts with `-` would be read
+ * as a flag (`http://--platform=linux/p` once reached crane that way). The list's validation refuses such
+ * values first; this refuses to build the argv if one slips through.
+ */
+function positional(tool, value, what) {
+    if (value === "" || value.startsWith("-"))
+        throw new RangeError(`refusing to pass ${JSON.stringify(value)} to ${tool} as the ${what}: it would read as a flag`);
+    return value;
+}
+
+;// CONCATENATED MODULE: ./src/tools/crane.ts
+/**
+ * crane, for exactly what the product does with it: copy an image (or an OCI chart) registry to registry,
+ * read a digest, report its version. Flags as crane's docs spell them (`crane copy SRC DST`,
+ * `-j/--jobs`; the global `--platform os/arch[/variant]`). Never `--insecure`: crane applies it to every
+ * registry in the process, so an untrusted certificate on the ECR push would pass too. crane reaches
+ * loopback and RFC 1918 hosts over plain HTTP by its own rule (speaksPlainHttp); the list refuses
+ * `http://` anywhere else.
+ */
+
+
+function globalFlags(opts) {
+    const flags = [];
+    if (opts.platform)
+        flags.push("--platform", positional("crane", opts.platform, "platform"));
+    return flags;
+}
+function craneCopyArgs(source, destination, opts = {}) {
+    const args = [
+        "copy",
+        positional("crane", source, "source"),
+        positional("crane", destination, "destination"),
+        ...globalFlags(opts),
+    ];
+    if (opts.jobs != null) {
+        if (!Number.isInteger(opts.jobs) || opts.jobs < 1)
+            throw new RangeError(`crane --jobs must be a positive integer, got ${opts.jobs}`);
+        args.push("--jobs", String(opts.jobs));
+    }
+    return args;
+}
+function craneDigestArgs(reference, opts = {}) {
+    return ["digest", positional("crane", reference, "reference"), ...globalFlags(opts)];
+}
+/**
+ * `crane index filter SRC --platform A --platform B -t DST` (cmd/crane/doc/crane_index_filter.md): writes an index
+ * holding only the listed platforms' manifests (a new index digest; the children keep theirs). Its own
+ * `--platform` flag takes several values and shadows the global one.
+ */
+function craneIndexFilterArgs(source, platforms, destination) {
+    if (platforms.length === 0)
+        throw new RangeError("crane index filter needs at least one platform");
+    return [
+        "index",
+        "filter",
+        positional("crane", source, "source"),
+        ...platforms.flatMap((p) => ["--platform", positional("crane", p, "platform")]),
+        "--tag",
+        positional("crane", destination, "destination"),
+    ];
+}
+/**
+ * The digest crane reports for what it wrote under `destination`: go-containerregistry logs
+ * `<reference>: digest: <digest> size: <n>` for every manifest it pushes (pkg/v1/remote/write.go), an index's
+ * children first. The line naming `destination` wins, else the last one; null when crane said nothing.
+ */
+function pushedDigest(output, destination) {
+    let last = null;
+    for (const m of output.matchAll(/(\S+): digest: (sha256:[0-9a-f]{64}) size: \d+/g)) {
+        if (m[1] === destination)
+            return m[2];
+        last = m[2];
+    }
+    return last;
+}
+const CRANE_VERSION_ARGS = ["version"];
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+class Crane {
+    options;
+    constructor(options) {
+        this.options = options;
+    }
+    /**
+     * `crane copy SRC DST`: `source` is the fetch address (see `fetchAddress`), `destination` the target reference.
+     * Resolves the digest crane wrote under `destination`, when its output names it.
+     */
+    async copy(source, destination, opts = {}) {
+        const { stdout, stderr } = await runTool("crane", this.options, {
+            subcommand: "copy",
+            args: craneCopyArgs(source, destination, opts),
+            action: `crane copy ${source} -> ${destination}${opts.platform ? ` (platform ${opts.platform})` : ""}`,
+        });
+        return { digest: pushedDigest(`${stderr}\n${stdout}`, destination) };
+    }
+    /**
+     * `crane index filter SRC --platform … -t DST`: copies the listed platforms of an index as a new index.
+     * Resolves the new index's digest (crane prints `repo@sha256:…` on stdout).
+     */
+    async indexFilter(source, platforms, destination) {
+        const action = `crane index filter ${source} (platforms ${platforms.join(", ")}) -> ${destination}`;
+        const { stdout } = await runTool("crane", this.options, {
+            subcommand: "index filter",
+            args: craneIndexFilterArgs(source, platforms, destination),
+            action,
+        });
+        const digest = /@(sha256:[0-9a-f]{64})\s*$/.exec(stdout.trim())?.[1];
+        if (!digest)
+            throw new Error(`${action} printed "${stdout.trim()}", not a reference with a sha256 digest`);
+        return { digest };
+    }
+    /** The manifest digest (`sha256:…`) of a reference, or of one platform's manifest. */
+    async digest(reference, opts = {}) {
+        const action = `crane digest ${reference}${opts.platform ? ` (platform ${opts.platform})` : ""}`;
+        const { stdout } = await runTool("crane", this.options, {
+            subcommand: "digest",
+            args: craneDigestArgs(reference, opts),
+            action,
+        });
+        const digest = stdout.trim().split(/\s+/).pop() ?? "";
+        if (!DIGEST.test(digest))
+            throw new Error(`${action} printed "${stdout.trim()}", not a sha256 digest`);
+        return digest;
+    }
+    /** The version crane reports (`0.22.1`; `crane version` prints `v0.22.1` or `0.22.1`). */
+    async version() {
+        const { stdout } = await runTool("crane", this.options, {
+            subcommand: "version",
+            args: CRANE_VERSION_ARGS,
+            action: "crane version",
+        });
+        const m = /v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/.exec(stdout);
+        if (!m)
+            throw new Error(`crane version printed "${stdout.trim()}", not a version`);
+        return m[1];
+    }
+}
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./src/tools/credentials.ts
+/**
+ * Registry credentials for crane and helm: masked before anything could print them, written only to a
+ * private temporary folder (0700, files 0600), handed to the tools through their child environment
+ * (never this process's), and removed when the session ends, also when the run fails.
+ */
+
+
+
+
+/** Every secret this run holds, masked in its raw and base64 forms; `redact` scrubs them from any text. */
+class SecretMask {
+    mask;
+    #values = new Set();
+    constructor(mask) {
+        this.mask = mask;
+    }
+    /** Masks `value` and its base64 form. Call before the value reaches a file, an argv or a log. */
+    add(value) {
+        for (const form of [value, Buffer.from(value).toString("base64")]) {
+            if (form.length < 4 || this.#values.has(form))
+                continue;
+            this.#values.add(form);
+            this.mask(form);
+        }
+    }
+    /** `user:password` as Basic auth carries it: masks the password and the base64 of the pair. */
+    addBasic(username, password) {
+        this.add(password);
+        this.add(`${username}:${password}`);
+    }
+    redact(text) {
+        let out = text;
+        // Longest first, so a secret containing another is replaced whole.
+        for (const value of [...this.#values].sort((a, b) => b.length - a.length))
+            out = out.split(value).join("***");
+        return out;
+    }
+}
+/**
+ * Decodes one `authorizationData` item. The registry address comes from `proxyEndpoint` (DESIGN.md §4:
+ * other partitions, dual-stack endpoints and local stand-ins work unchanged). Masks every form first.
+ */
+function decodeEcrAuthorization(data, mask) {
+    const token = data.authorizationToken ?? "";
+    if (token)
+        mask.add(token);
+    const decoded = Buffer.from(token, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (!token || colon <= 0 || !data.proxyEndpoint) {
+        throw new Error("ECR GetAuthorizationToken returned no usable authorization data (token or proxyEndpoint missing)");
+    }
+    const username = decoded.slice(0, colon);
+    const password = decoded.slice(colon + 1);
+    mask.addBasic(username, password);
+    const registry = data.proxyEndpoint.replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "");
+    return {
+        registry,
+        username,
+        password,
+        token,
+        proxyEndpoint: data.proxyEndpoint,
+        expiresAt: data.expiresAt ?? null,
+    };
+}
+const DOCKER_HUB_HOSTS = new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
+/** The key crane (go-containerregistry `authn.DefaultAuthKey`) and docker use for Docker Hub. */
+const DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/";
+/** The `auths` key a Docker config file uses for a registry host. */
+function dockerConfigKey(registry) {
+    return DOCKER_HUB_HOSTS.has(registry.toLowerCase()) ? DOCKER_HUB_AUTH_KEY : registry;
+}
+/** The credential for a registry host, Docker Hub's aliases included, or null. */
+function credentialFor(registry, credentials) {
+    const key = dockerConfigKey(registry);
+    return credentials.find((c) => dockerConfigKey(c.registry) === key) ?? null;
+}
+/** `config.json` text for `DOCKER_CONFIG`: one `auths` entry per registry, the pair as base64 `auth` only. */
+function renderDockerConfig(credentials) {
+    const auths = {};
+    for (const c of credentials) {
+        auths[dockerConfigKey(c.registry)] = {
+            auth: Buffer.from(`${c.username}:${c.password}`).toString("base64"),
+        };
+    }
+    return `${JSON.stringify({ auths }, null, 2)}\n`;
+}
+/** Prefix of every session folder, so a post step can find what a killed run left behind. */
+const SESSION_DIR_PREFIX = "ecr-mirror-credentials-";
+/**
+ * Opens a credential session: use with `await using session = await openCredentialSession(...)` or
+ * try/finally + `dispose()`. A process exit before dispose still removes the folder.
+ */
+async function openCredentialSession(options) {
+    for (const c of options.credentials)
+        options.mask.addBasic(c.username, c.password);
+    const root = options.tempRoot ?? (process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)());
+    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(root, SESSION_DIR_PREFIX)); // mkdtemp creates 0700
+    const removeOnExit = () => (0,external_node_fs_.rmSync)(dir, { recursive: true, force: true });
+    process.once("exit", removeOnExit);
+    let disposed = false;
+    const dispose = async () => {
+        if (disposed)
+            return;
+        disposed = true;
+        process.removeListener("exit", removeOnExit);
+        await (0,promises_.rm)(dir, { recursive: true, force: true });
+    };
+    try {
+        const dockerConfigDir = (0,external_node_path_.join)(dir, "docker");
+        const helmHome = (0,external_node_path_.join)(dir, "helm");
+        for (const sub of [
+            dockerConfigDir,
+            helmHome,
+            (0,external_node_path_.join)(helmHome, "config"),
+            (0,external_node_path_.join)(helmHome, "cache"),
+            (0,external_node_path_.join)(helmHome, "data"),
+        ]) {
+            (0,external_node_fs_.mkdirSync)(sub, { mode: 0o700 });
+        }
+        await (0,promises_.writeFile)((0,external_node_path_.join)(dockerConfigDir, "config.json"), renderDockerConfig(options.credentials), {
+            mode: 0o600,
+        });
+        const helmRegistryConfig = (0,external_node_path_.join)(helmHome, "registry.json");
+        await (0,promises_.writeFile)(helmRegistryConfig, '{"auths":{}}\n', { mode: 0o600 });
+        return {
+            dir,
+            dockerConfigDir,
+            helmRegistryConfig,
+            mask: options.mask,
+            craneEnv: () => ({ DOCKER_CONFIG: dockerConfigDir }),
+            helmEnv: () => ({
+                HELM_REGISTRY_CONFIG: helmRegistryConfig,
+                HELM_CONFIG_HOME: (0,external_node_path_.join)(helmHome, "config"),
+                HELM_CACHE_HOME: (0,external_node_path_.join)(helmHome, "cache"),
+                HELM_DATA_HOME: (0,external_node_path_.join)(helmHome, "data"),
+            }),
+            dispose,
+            [Symbol.asyncDispose]: dispose,
+        };
+    }
+    catch (error) {
+        await dispose();
+        throw error;
+    }
+}
+/**
+ * For the action's post step (src/post.ts): removes session folders a killed run left under `root` (the job's own
+ * `RUNNER_TEMP`; never a shared temp folder where another run may be working). Returns what it removed.
+ */
+function removeLeftoverSessions(root) {
+    const removed = [];
+    let names = [];
+    try {
+        names = readdirSync(root);
+    }
+    catch {
+        return removed;
+    }
+    for (const name of names) {
+        if (!name.startsWith(SESSION_DIR_PREFIX))
+            continue;
+        const path = join(root, name);
+        rmSync(path, { recursive: true, force: true });
+        removed.push(path);
+    }
+    return removed;
+}
+/**
+ * Upstream credentials from the action's inputs: Docker Hub's user and token, plus `registry-credentials`
+ * lines `host username token` (blank lines and `#` comments skipped). Error messages name the line,
+ * never its token.
+ */
+function upstreamCredentials(input) {
+    const out = [];
+    const user = input.dockerHubUsername?.trim() ?? "";
+    const token = input.dockerHubToken?.trim() ?? "";
+    if (user !== "" || token !== "") {
+        if (user === "" || token === "") {
+            throw new Error("docker-hub-username and docker-hub-token must be given together");
+        }
+        out.push({ registry: "docker.io", username: user, password: token });
+    }
+    const lines = (input.registryCredentials ?? "").split(/\r?\n/);
+    lines.forEach((raw, index) => {
+        const line = raw.trim();
+        if (line === "" || line.startsWith("#"))
+            return;
+        const parts = line.split(/\s+/);
+        if (parts.length !== 3 || /[/]/.test(parts[0])) {
+            throw new Error(`registry-credentials line ${index + 1}: expected "host username token" (host without scheme or path), ` +
+                `got ${parts.length} field(s)`);
+        }
+        const [registry, username, password] = parts;
+        if (credentialFor(registry, out))
+            throw new Error(`registry-credentials line ${index + 1}: ${registry} is given twice`);
+        out.push({ registry, username, password });
+    });
+    return out;
+}
+/**
+ * Environment variables whose whole value is a credential: the AWS keys and session token, the GitHub tokens
+ * the runner hands every step, the action's secret inputs (as the runner passes them, `INPUT_<NAME>`) and
+ * the CLI's own variables.
+ */
+const SECRET_ENV = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "INPUT_GITHUB-TOKEN",
+    "INPUT_DOCKER-HUB-TOKEN",
+    "INPUT_REGISTRY-PASSWORD",
+    "ECR_MIRROR_DOCKER_HUB_TOKEN",
+    "ECR_MIRROR_TARGET_PASSWORD",
+];
+/** Variables holding `host username token` lines: every token is a credential, also on a malformed line. */
+const CREDENTIAL_LINES_ENV = [
+    "INPUT_REGISTRY-CREDENTIALS",
+    "ECR_MIRROR_REGISTRY_CREDENTIALS",
+];
+/** `user:password@` (or `token@`) in any `scheme://` URL inside `text`. */
+const URL_USERINFO = /\b[a-z][a-z0-9+.-]*:\/\/([^\s/?#@"'<>]+)@/gi;
+/** Masks the userinfo of every URL in `text` (the password, the pair, and a bare token), decoded too. */
+function maskUrlCredentials(mask, text) {
+    for (const match of text.matchAll(URL_USERINFO)) {
+        const userinfo = match[1];
+        for (const form of new Set([userinfo, safeDecode(userinfo)])) {
+            const colon = form.indexOf(":");
+            if (colon >= 0)
+                mask.addBasic(form.slice(0, colon), form.slice(colon + 1));
+            else
+                mask.add(form);
+        }
+    }
+}
+function safeDecode(text) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        return text;
+    }
+}
+/**
+ * Loads every credential the run can know from its environment into the mask, before anything could print
+ * one: call it first in each entry (the action and the CLI). The action's inputs arrive as `INPUT_*`
+ * variables, so they are covered too; URLs with credentials in any variable are masked as well.
+ */
+function maskRunSecrets(mask, env) {
+    for (const name of SECRET_ENV) {
+        const value = env[name]?.trim();
+        if (value)
+            mask.add(value);
+    }
+    for (const name of CREDENTIAL_LINES_ENV) {
+        for (const line of (env[name] ?? "").split(/\r?\n/)) {
+            const fields = line.trim().split(/\s+/);
+            if (fields[0] === "" || fields[0]?.startsWith("#"))
+                continue;
+            // host username token; a malformed line still has its secret after the host.
+            for (const field of fields.slice(fields.length >= 3 ? 2 : 1))
+                mask.add(field);
+            if (fields.length >= 3)
+                mask.addBasic(fields[1], fields.slice(2).join(" "));
+        }
+    }
+    for (const value of Object.values(env))
+        if (value?.includes("@"))
+            maskUrlCredentials(mask, value);
+}
+
+;// CONCATENATED MODULE: ./src/tools/helm.ts
+/**
+ * helm (Helm 4 command line), for exactly what the product does with it: pull a chart from an HTTP
+ * repository (`--repo`, no `helm repo add`) or an OCI registry, push it to the target, log in with the
+ * password on stdin, render a chart for checks, report the version. `--registry-config` points at the
+ * session's own file on every registry command; plain-HTTP registries need `--plain-http` (Helm 4,
+ * login included).
+ */
+
+
+
+function registryFlags(registryConfig, opts) {
+    return [...(opts.plainHttp ? ["--plain-http"] : []), "--registry-config", registryConfig];
+}
+function helmPullRepoArgs(repoUrl, name, version, destination, opts = {}) {
+    return [
+        "pull",
+        "--repo",
+        positional("helm", repoUrl, "repository URL"),
+        positional("helm", name, "chart name"),
+        "--version",
+        positional("helm", version, "version"),
+        "--destination",
+        destination,
+        ...(opts.prov ? ["--prov"] : []),
+    ];
+}
+function helmPullOciArgs(reference, version, destination, registryConfig, opts = {}) {
+    if (!reference.startsWith("oci://"))
+        throw new Error(`helm pull expects an oci:// reference, got ${reference}`);
+    return [
+        "pull",
+        positional("helm", reference, "chart reference"),
+        "--version",
+        positional("helm", version, "version"),
+        "--destination",
+        destination,
+        ...registryFlags(registryConfig, opts),
+    ];
+}
+function helmPushArgs(chartFile, remote, registryConfig, opts = {}) {
+    if (!remote.startsWith("oci://"))
+        throw new Error(`helm push expects an oci:// destination, got ${remote}`);
+    return [
+        "push",
+        positional("helm", chartFile, "chart file"),
+        positional("helm", remote, "destination"),
+        ...registryFlags(registryConfig, opts),
+    ];
+}
+/** Helm 4: a host only (no scheme, no path); the password comes on stdin. */
+function helmRegistryLoginArgs(host, username, registryConfig, opts = {}) {
+    if (/[/]/.test(host))
+        throw new Error(`helm registry login takes a host only (Helm 4), got ${host}`);
+    return [
+        "registry",
+        "login",
+        positional("helm", host, "registry host"),
+        "--username",
+        username,
+        "--password-stdin",
+        ...registryFlags(registryConfig, opts),
+    ];
+}
+function helmTemplateArgs(releaseName, chartFile, valuesFile) {
+    return ["template", releaseName, chartFile, ...(valuesFile ? ["--values", valuesFile] : [])];
+}
+const HELM_VERSION_ARGS = ["version"];
+class Helm {
+    options;
+    constructor(options) {
+        this.options = options;
+    }
+    /** `helm pull --repo URL NAME --version V [--prov]`: returns the path of the downloaded `.tgz`. */
+    async pullFromRepository(repoUrl, name, version, destination, opts = {}) {
+        await runTool("helm", this.options, {
+            subcommand: "pull",
+            args: helmPullRepoArgs(repoUrl, name, version, destination, opts),
+            action: `helm pull ${name} ${version} from ${repoUrl}`,
+        });
+        return (0,external_node_path_.join)(destination, `${name}-${version}.tgz`);
+    }
+    /** `helm pull oci://host/path/name --version V`: returns the path of the downloaded `.tgz`. */
+    async pullFromRegistry(reference, version, destination, opts = {}) {
+        await runTool("helm", this.options, {
+            subcommand: "pull",
+            args: helmPullOciArgs(reference, version, destination, this.options.registryConfig, opts),
+            action: `helm pull ${reference} ${version}`,
+        });
+        const name = reference.replace(/\/+$/, "").split("/").pop() ?? "";
+        return (0,external_node_path_.join)(destination, `${name}-${version}.tgz`);
+    }
+    /** `helm push CHART.tgz oci://host/prefix`: lands at `prefix/<name>:<version>` (`+` -> `_`). */
+    async push(chartFile, remote, opts = {}) {
+        const { stdout, stderr } = await runTool("helm", this.options, {
+            subcommand: "push",
+            args: helmPushArgs(chartFile, remote, this.options.registryConfig, opts),
+            action: `helm push ${chartFile} -> ${remote}`,
+        });
+        const text = `${stdout}\n${stderr}`;
+        return {
+            reference: /^Pushed:\s*(\S+)/m.exec(text)?.[1] ?? null,
+            digest: /^Digest:\s*(sha256:[0-9a-f]{64})/m.exec(text)?.[1] ?? null,
+        };
+    }
+    /** `helm registry login HOST --username U --password-stdin` into the session's registry config. */
+    async registryLogin(host, username, password, opts = {}) {
+        await runTool("helm", this.options, {
+            subcommand: "registry login",
+            args: helmRegistryLoginArgs(host, username, this.options.registryConfig, opts),
+            action: `helm registry login ${host}`,
+            input: Buffer.from(password),
+        });
+    }
+    /** `helm template NAME CHART [--values FILE]`: the rendered manifests. */
+    async template(releaseName, chartFile, valuesFile) {
+        const { stdout } = await runTool("helm", this.options, {
+            subcommand: "template",
+            args: helmTemplateArgs(releaseName, chartFile, valuesFile),
+            action: `helm template ${releaseName} ${chartFile}`,
+        });
+        return stdout;
+    }
+    /** The version helm reports (`4.3.0`), from `version.BuildInfo{Version:"v4.3.0",…}` or `v4.3.0+g…`. */
+    async version() {
+        const { stdout } = await runTool("helm", this.options, {
+            subcommand: "version",
+            args: HELM_VERSION_ARGS,
+            action: "helm version",
+        });
+        const m = /v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/.exec(stdout);
+        if (!m)
+            throw new Error(`helm version printed "${stdout.trim()}", not a version`);
+        return m[1];
+    }
+}
+
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
+// We use any as a valid input type
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/**
+ * Sanitizes an input into a string so it can be passed into issueCommand safely
+ * @param input input to sanitize into a string
+ */
+function utils_toCommandValue(input) {
+    if (input === null || input === undefined) {
+        return '';
+    }
+    else if (typeof input === 'string' || input instanceof String) {
+        return input;
+    }
+    return JSON.stringify(input);
+}
+/**
+ *
+ * @param annotationProperties
+ * @returns The command properties to send with the actual annotation command
+ * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
+ */
+function utils_toCommandProperties(annotationProperties) {
+    if (!Object.keys(annotationProperties).length) {
+        return {};
+    }
+    return {
+        title: annotationProperties.title,
+        file: annotationProperties.file,
+        line: annotationProperties.startLine,
+        endLine: annotationProperties.endLine,
+        col: annotationProperties.startColumn,
+        endColumn: annotationProperties.endColumn
+    };
+}
+//# sourceMappingURL=utils.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
+
+
+/**
+ * Issues a command to the GitHub Actions runner
+ *
+ * @param command - The command name to issue
+ * @param properties - Additional properties for the command (key-value pairs)
+ * @param message - The message to include with the command
+ * @remarks
+ * This function outputs a specially formatted string to stdout that the Actions
+ * runner interprets as a command. These commands can control workflow behavior,
+ * set outputs, create annotations, mask values, and more.
+ *
+ * Command Format:
+ *   ::name key=value,key=value::message
+ *
+ * @example
+ * ```typescript
+ * // Issue a warning annotation
+ * issueCommand('warning', {}, 'This is a warning message');
+ * // Output: ::warning::This is a warning message
+ *
+ * // Set an environment variable
+ * issueCommand('set-env', { name: 'MY_VAR' }, 'some value');
+ * // Output: ::set-env name=MY_VAR::some value
+ *
+ * // Add a secret mask
+ * issueCommand('add-mask', {}, 'secretValue123');
+ * // Output: ::add-mask::secretValue123
+ * ```
+ *
+ * @internal
+ * This is an internal utility function that powers the public API functions
+ * such as setSecret, warning, error, and exportVariable.
+ */
+function command_issueCommand(command, properties, message) {
+    const cmd = new Command(command, properties, message);
+    process.stdout.write(cmd.toString() + external_os_namespaceObject.EOL);
+}
+function command_issue(name, message = '') {
+    command_issueCommand(name, {}, message);
+}
+const CMD_STRING = '::';
+class Command {
+    constructor(command, properties, message) {
+        if (!command) {
+            command = 'missing.command';
+        }
+        this.command = command;
+        this.properties = properties;
+        this.message = message;
+    }
+    toString() {
+        let cmdStr = CMD_STRING + this.command;
+        if (this.properties && Object.keys(this.properties).length > 0) {
+            cmdStr += ' ';
+            let first = true;
+            for (const key in this.properties) {
+                if (this.properties.hasOwnProperty(key)) {
+                    const val = this.properties[key];
+                    if (val) {
+                        if (first) {
+                            first = false;
+                        }
+                        else {
+                            cmdStr += ',';
+                        }
+                        cmdStr += `${key}=${escapeProperty(val)}`;
+                    }
+                }
+            }
+        }
+        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
+        return cmdStr;
+    }
+}
+function escapeData(s) {
+    return utils_toCommandValue(s)
+        .replace(/%/g, '%25')
+        .replace(/\r/g, '%0D')
+        .replace(/\n/g, '%0A');
+}
+function escapeProperty(s) {
+    return utils_toCommandValue(s)
+        .replace(/%/g, '%25')
+        .replace(/\r/g, '%0D')
+        .replace(/\n/g, '%0A')
+        .replace(/:/g, '%3A')
+        .replace(/,/g, '%2C');
+}
+//# sourceMappingURL=command.js.map
+;// CONCATENATED MODULE: external "crypto"
+const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
+;// CONCATENATED MODULE: external "fs"
+const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
+// For internal use, subject to change.
+// We use any as a valid input type
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+
+
+
+function file_command_issueFileCommand(command, message) {
+    const filePath = process.env[`GITHUB_${command}`];
+    if (!filePath) {
+        throw new Error(`Unable to find environment variable for file command ${command}`);
+    }
+    if (!fs.existsSync(filePath)) {
+        throw new Error(`Missing file at path: ${filePath}`);
+    }
+    fs.appendFileSync(filePath, `${toCommandValue(message)}${os.EOL}`, {
+        encoding: 'utf8'
+    });
+}
+function file_command_prepareKeyValueMessage(key, value) {
+    const delimiter = `ghadelimiter_${crypto.randomUUID()}`;
+    const convertedValue = toCommandValue(value);
+    // These should realistically never happen, but just in case someone finds a
+    // way to exploit uuid generation let's not allow keys or values that contain
+    // the delimiter.
+    if (key.includes(delimiter)) {
+        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
+    }
+    if (convertedValue.includes(delimiter)) {
+        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
+    }
+    return `${key}<<${delimiter}${os.EOL}${convertedValue}${os.EOL}${delimiter}`;
+}
+//# sourceMappingURL=file-command.js.map
+;// CONCATENATED MODULE: external "path"
+const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
+// EXTERNAL MODULE: external "http"
+var external_http_ = __nccwpck_require__(8611);
+var external_http_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_http_, 2);
+// EXTERNAL MODULE: external "https"
+var external_https_ = __nccwpck_require__(5692);
+var external_https_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_https_, 2);
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
+function getProxyUrl(reqUrl) {
+    const usingSsl = reqUrl.protocol === 'https:';
+    if (checkBypass(reqUrl)) {
+        return undefined;
+    }
+    const proxyVar = (() => {
+        if (usingSsl) {
+            return process.env['https_proxy'] || process.env['HTTPS_PROXY'];
+        }
+        else {
+            return process.env['http_proxy'] || process.env['HTTP_PROXY'];
+        }
+    })();
+    if (proxyVar) {
+        try {
+            return new DecodedURL(proxyVar);
+        }
+        catch (_a) {
+            if (!proxyVar.startsWith('http://') && !proxyVar.startsWith('https://'))
+                return new DecodedURL(`http://${proxyVar}`);
+        }
+    }
+    else {
+        return undefined;
+    }
+}
+function checkBypass(reqUrl) {
+    if (!reqUrl.hostname) {
+        return false;
+    }
+    const reqHost = reqUrl.hostname;
+    if (isLoopbackAddress(reqHost)) {
+        return true;
+    }
+    const noProxy = process.env['no_proxy'] || process.env['NO_PROXY'] || '';
+    if (!noProxy) {
+        return false;
+    }
+    // Determine the request port
+    let reqPort;
+    if (reqUrl.port) {
+        reqPort = Number(reqUrl.port);
+    }
+    else if (reqUrl.protocol === 'http:') {
+        reqPort = 80;
+    }
+    else if (reqUrl.protocol === 'https:') {
+        reqPort = 443;
+    }
+    // Format the request hostname and hostname with port
+    const upperReqHosts = [reqUrl.hostname.toUpperCase()];
+    if (typeof reqPort === 'number') {
+        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
+    }
+    // Compare request host against noproxy
+    for (const upperNoProxyItem of noProxy
+        .split(',')
+        .map(x => x.trim().toUpperCase())
+        .filter(x => x)) {
+        if (upperNoProxyItem === '*' ||
+            upperReqHosts.some(x => x === upperNoProxyItem ||
+                x.endsWith(`.${upperNoProxyItem}`) ||
+                (upperNoProxyItem.startsWith('.') &&
+                    x.endsWith(`${upperNoProxyItem}`)))) {
+            return true;
+        }
+    }
+    return false;
+}
+function isLoopbackAddress(host) {
+    const hostLower = host.toLowerCase();
+    return (hostLower === 'localhost' ||
+        hostLower.startsWith('127.') ||
+        hostLower.startsWith('[::1]') ||
+        hostLower.startsWith('[0:0:0:0:0:0:0:1]'));
+}
+class DecodedURL extends URL {
+    constructor(url, base) {
+        super(url, base);
+        this._decodedUsername = decodeURIComponent(super.username);
+        this._decodedPassword = decodeURIComponent(super.password);
+    }
+    get username() {
+        return this._decodedUsername;
+    }
+    get password() {
+        return this._decodedPassword;
+    }
+}
+//# sourceMappingURL=proxy.js.map
+// EXTERNAL MODULE: ./node_modules/tunnel/index.js
+var tunnel = __nccwpck_require__(770);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var undici = __nccwpck_require__(6752);
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
+/* eslint-disable @typescript-eslint/no-explicit-any */
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+var HttpCodes;
+(function (HttpCodes) {
+    HttpCodes[HttpCodes["OK"] = 200] = "OK";
+    HttpCodes[HttpCodes["MultipleChoices"] = 300] = "MultipleChoices";
+    HttpCodes[HttpCodes["MovedPermanently"] = 301] = "MovedPermanently";
+    HttpCodes[HttpCodes["ResourceMoved"] = 302] = "ResourceMoved";
+    HttpCodes[HttpCodes["SeeOther"] = 303] = "SeeOther";
+    HttpCodes[HttpCodes["NotModified"] = 304] = "NotModified";
+    HttpCodes[HttpCodes["UseProxy"] = 305] = "UseProxy";
+    HttpCodes[HttpCodes["SwitchProxy"] = 306] = "SwitchProxy";
+    HttpCodes[HttpCodes["TemporaryRedirect"] = 307] = "TemporaryRedirect";
+    HttpCodes[HttpCodes["PermanentRedirect"] = 308] = "PermanentRedirect";
+    HttpCodes[HttpCodes["BadRequest"] = 400] = "BadRequest";
+    HttpCodes[HttpCodes["Unauthorized"] = 401] = "Unauthorized";
+    HttpCodes[HttpCodes["PaymentRequired"] = 402] = "PaymentRequired";
+    HttpCodes[HttpCodes["Forbidden"] = 403] = "Forbidden";
+    HttpCodes[HttpCodes["NotFound"] = 404] = "NotFound";
+    HttpCodes[HttpCodes["MethodNotAllowed"] = 405] = "MethodNotAllowed";
+    HttpCodes[HttpCodes["NotAcceptable"] = 406] = "NotAcceptable";
+    HttpCodes[HttpCodes["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
+    HttpCodes[HttpCodes["RequestTimeout"] = 408] = "RequestTimeout";
+    HttpCodes[HttpCodes["Conflict"] = 409] = "Conflict";
+    HttpCodes[HttpCodes["Gone"] = 410] = "Gone";
+    HttpCodes[HttpCodes["TooManyRequests"] = 429] = "TooManyRequests";
+    HttpCodes[HttpCodes["InternalServerError"] = 500] = "InternalServerError";
+    HttpCodes[HttpCodes["NotImplemented"] = 501] = "NotImplemented";
+    HttpCodes[HttpCodes["BadGateway"] = 502] = "BadGateway";
+    HttpCodes[HttpCodes["ServiceUnavailable"] = 503] = "ServiceUnavailable";
+    HttpCodes[HttpCodes["GatewayTimeout"] = 504] = "GatewayTimeout";
+})(HttpCodes || (HttpCodes = {}));
+var Headers;
+(function (Headers) {
+    Headers["Accept"] = "accept";
+    Headers["ContentType"] = "content-type";
+})(Headers || (Headers = {}));
+var MediaTypes;
+(function (MediaTypes) {
+    MediaTypes["ApplicationJson"] = "application/json";
+})(MediaTypes || (MediaTypes = {}));
+/**
+ * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
+ * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+ */
+function lib_getProxyUrl(serverUrl) {
+    const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
+    return proxyUrl ? proxyUrl.href : '';
+}
+const HttpRedirectCodes = [
+    HttpCodes.MovedPermanently,
+    HttpCodes.ResourceMoved,
+    HttpCodes.SeeOther,
+    HttpCodes.TemporaryRedirect,
+    HttpCodes.PermanentRedirect
+];
+const HttpResponseRetryCodes = [
+    HttpCodes.BadGateway,
+    HttpCodes.ServiceUnavailable,
+    HttpCodes.GatewayTimeout
+];
+const RetryableHttpVerbs = ['OPTIONS', 'GET', 'DELETE', 'HEAD'];
+const ExponentialBackoffCeiling = 10;
+const ExponentialBackoffTimeSlice = 5;
+class HttpClientError extends Error {
+    constructor(message, statusCode) {
+        super(message);
+        this.name = 'HttpClientError';
+        this.statusCode = statusCode;
+        Object.setPrototypeOf(this, HttpClientError.prototype);
+    }
+}
+class HttpClientResponse {
+    constructor(message) {
+        this.message = message;
+    }
+    readBody() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                let output = Buffer.alloc(0);
+                this.message.on('data', (chunk) => {
+                    output = Buffer.concat([output, chunk]);
+                });
+                this.message.on('end', () => {
+                    resolve(output.toString());
+                });
+            }));
+        });
+    }
+    readBodyBuffer() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                const chunks = [];
+                this.message.on('data', (chunk) => {
+                    chunks.push(chunk);
+                });
+                this.message.on('end', () => {
+                    resolve(Buffer.concat(chunks));
+                });
+            }));
+        });
+    }
+}
+function isHttps(requestUrl) {
+    const parsedUrl = new URL(requestUrl);
+    return parsedUrl.protocol === 'https:';
+}
+class lib_HttpClient {
+    constructor(userAgent, handlers, requestOptions) {
+        this._ignoreSslError = false;
+        this._allowRedirects = true;
+        this._allowRedirectDowngrade = false;
+        this._maxRedirects = 50;
+        this._allowRetries = false;
+        this._maxRetries = 1;
+        this._keepAlive = false;
+        this._disposed = false;
+        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
+        this.handlers = handlers || [];
+        this.requestOptions = requestOptions;
+        if (requestOptions) {
+            if (requestOptions.ignoreSslError != null) {
+                this._ignoreSslError = requestOptions.ignoreSslError;
+            }
+            this._socketTimeout = requestOptions.socketTimeout;
+            if (requestOptions.allowRedirects != null) {
+                this._allowRedirects = requestOptions.allowRedirects;
+            }
+            if (requestOptions.allowRedirectDowngrade != null) {
+                this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
+            }
+            if (requestOptions.maxRedirects != null) {
+                this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
+            }
+            if (requestOptions.keepAlive != null) {
+                this._keepAlive = requestOptions.keepAlive;
+            }
+            if (requestOptions.allowRetries != null) {
+                this._allowRetries = requestOptions.allowRetries;
+            }
+            if (requestOptions.maxRetries != null) {
+                this._maxRetries = requestOptions.maxRetries;
+            }
+        }
+    }
+    options(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    get(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('GET', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    del(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('DELETE', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    post(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('POST', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    patch(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PATCH', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    put(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PUT', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    head(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('HEAD', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    sendStream(verb, requestUrl, stream, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request(verb, requestUrl, stream, additionalHeaders);
+        });
+    }
+    /**
+     * Gets a typed object from an endpoint
+     * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
+     */
+    getJson(requestUrl_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            const res = yield this.get(requestUrl, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    postJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.post(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    putJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.put(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    patchJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.patch(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    /**
+     * Makes a raw http request.
+     * All other methods such as get, post, patch, and request ultimately call this.
+     * Prefer get, del, post and patch
+     */
+    request(verb, requestUrl, data, headers) {
+        return __awaiter(this, void 0, void 0, function* () {
+            if (this._disposed) {
+                throw new Error('Client has already been disposed.');
+            }
+            const parsedUrl = new URL(requestUrl);
+            let info = this._prepareRequest(verb, parsedUrl, headers);
+            // Only perform retries on reads since writes may not be idempotent.
+            const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb)
+                ? this._maxRetries + 1
+                : 1;
+            let numTries = 0;
+            let response;
+            do {
+                response = yield this.requestRaw(info, data);
+                // Check if it's an authentication challenge
+                if (response &&
+                    response.message &&
+                    response.message.statusCode === HttpCodes.Unauthorized) {
+                    let authenticationHandler;
+                    for (const handler of this.handlers) {
+                        if (handler.canHandleAuthentication(response)) {
+                            authenticationHandler = handler;
+                            break;
+                        }
+                    }
+                    if (authenticationHandler) {
+                        return authenticationHandler.handleAuthentication(this, info, data);
+                    }
+                    else {
+                        // We have received an unauthorized response but have no handlers to handle it.
+                        // Let the response return to the caller.
+                        return response;
+                    }
+                }
+                let redirectsRemaining = this._maxRedirects;
+                while (response.message.statusCode &&
+                    HttpRedirectCodes.includes(response.message.statusCode) &&
+                    this._allowRedirects &&
+                    redirectsRemaining > 0) {
+                    const redirectUrl = response.message.headers['location'];
+                    if (!redirectUrl) {
+                        // if there's no location to redirect to, we won't
+                        break;
+                    }
+                    const parsedRedirectUrl = new URL(redirectUrl);
+                    if (parsedUrl.protocol === 'https:' &&
+                        parsedUrl.protocol !== parsedRedirectUrl.protocol &&
+                        !this._allowRedirectDowngrade) {
+                        throw new Error('Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.');
+                    }
+                    // we need to finish reading the response before reassigning response
+                    // which will leak the open socket.
+                    yield response.readBody();
+                    // strip authorization header if redirected to a different hostname
+                    if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
+                        for (const header in headers) {
+                            // header names are case insensitive
+                            if (header.toLowerCase() === 'authorization') {
+                                delete headers[header];
+                            }
+                        }
+                    }
+                    // let's make the request with the new redirectUrl
+                    info = this._prepareRequest(verb, parsedRedirectUrl, headers);
+                    response = yield this.requestRaw(info, data);
+                    redirectsRemaining--;
+                }
+                if (!response.message.statusCode ||
+                    !HttpResponseRetryCodes.includes(response.message.statusCode)) {
+                    // If not a retry code, return immediately instead of retrying
+                    return response;
+                }
+                numTries += 1;
+                if (numTries < maxTries) {
+                    yield response.readBody();
+                    yield this._performExponentialBackoff(numTries);
+                }
+            } while (numTries < maxTries);
+            return response;
+        });
+    }
+    /**
+     * Needs to be called if keepAlive is set to true in request options.
+     */
+    dispose() {
+        if (this._agent) {
+            this._agent.destroy();
+        }
+        this._disposed = true;
+    }
+    /**
+     * Raw request.
+     * @param info
+     * @param data
+     */
+    requestRaw(info, data) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => {
+                function callbackForResult(err, res) {
+                    if (err) {
+                        reject(err);
+                    }
+                    else if (!res) {
+                        // If `err` is not passed, then `res` must be passed.
+                        reject(new Error('Unknown error'));
+                    }
+                    else {
+                        resolve(res);
+                    }
+                }
+                this.requestRawWithCallback(info, data, callbackForResult);
+            });
+        });
+    }
+    /**
+     * Raw request with callback.
+     * @param info
+     * @param data
+     * @param onResult
+     */
+    requestRawWithCallback(info, data, onResult) {
+        if (typeof data === 'string') {
+            if (!info.options.headers) {
+                info.options.headers = {};
+            }
+            info.options.headers['Content-Length'] = Buffer.byteLength(data, 'utf8');
+        }
+        let callbackCalled = false;
+        function handleResult(err, res) {
+            if (!callbackCalled) {
+                callbackCalled = true;
+                onResult(err, res);
+            }
+        }
+        const req = info.httpModule.request(info.options, (msg) => {
+            const res = new HttpClientResponse(msg);
+            handleResult(undefined, res);
+        });
+        let socket;
+        req.on('socket', sock => {
+            socket = sock;
+        });
+        // If we ever get disconnected, we want the socket to timeout eventually
+        req.setTimeout(this._socketTimeout || 3 * 60000, () => {
+            if (socket) {
+                socket.end();
+            }
+            handleResult(new Error(`Request timeout: ${info.options.path}`));
+        });
+        req.on('error', function (err) {
+            // err has statusCode property
+            // res should have headers
+            handleResult(err);
+        });
+        if (data && typeof data === 'string') {
+            req.write(data, 'utf8');
+        }
+        if (data && typeof data !== 'string') {
+            data.on('close', function () {
+                req.end();
+            });
+            data.pipe(req);
+        }
+        else {
+            req.end();
+        }
+    }
+    /**
+     * Gets an http agent. This function is useful when you need an http agent that handles
+     * routing through a proxy server - depending upon the url and proxy environment variables.
+     * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+     */
+    getAgent(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        return this._getAgent(parsedUrl);
+    }
+    getAgentDispatcher(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        const proxyUrl = getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (!useProxy) {
+            return;
+        }
+        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
+    }
+    _prepareRequest(method, requestUrl, headers) {
+        const info = {};
+        info.parsedUrl = requestUrl;
+        const usingSsl = info.parsedUrl.protocol === 'https:';
+        info.httpModule = usingSsl ? external_https_namespaceObject : external_http_namespaceObject;
+        const defaultPort = usingSsl ? 443 : 80;
+        info.options = {};
+        info.options.host = info.parsedUrl.hostname;
+        info.options.port = info.parsedUrl.port
+            ? parseInt(info.parsedUrl.port)
+            : defaultPort;
+        info.options.path =
+            (info.parsedUrl.pathname || '') + (info.parsedUrl.search || '');
+        info.options.method = method;
+        info.options.headers = this._mergeHeaders(headers);
+        if (this.userAgent != null) {
+            info.options.headers['user-agent'] = this.userAgent;
+        }
+        info.options.agent = this._getAgent(info.parsedUrl);
+        // gives handlers an opportunity to participate
+        if (this.handlers) {
+            for (const handler of this.handlers) {
+                handler.prepareRequest(info.options);
+            }
+        }
+        return info;
+    }
+    _mergeHeaders(headers) {
+        if (this.requestOptions && this.requestOptions.headers) {
+            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
+        }
+        return lowercaseKeys(headers || {});
+    }
+    /**
+     * Gets an existing header value or returns a default.
+     * Handles converting number header values to strings since HTTP headers must be strings.
+     * Note: This returns string | string[] since some headers can have multiple values.
+     * For headers that must always be a single string (like Content-Type), use the
+     * specialized _getExistingOrDefaultContentTypeHeader method instead.
+     */
+    _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
+            if (headerValue) {
+                clientHeader =
+                    typeof headerValue === 'number' ? headerValue.toString() : headerValue;
+            }
+        }
+        const additionalValue = additionalHeaders[header];
+        if (additionalValue !== undefined) {
+            return typeof additionalValue === 'number'
+                ? additionalValue.toString()
+                : additionalValue;
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    /**
+     * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
+     * Always returns a single string (not an array) since Content-Type should be a single value.
+     * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
+     * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
+     * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
+     */
+    _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
+            if (headerValue) {
+                if (typeof headerValue === 'number') {
+                    clientHeader = String(headerValue);
+                }
+                else if (Array.isArray(headerValue)) {
+                    clientHeader = headerValue.join(', ');
+                }
+                else {
+                    clientHeader = headerValue;
+                }
+            }
+        }
+        const additionalValue = additionalHeaders[Headers.ContentType];
+        // Return the first non-undefined value, converting numbers or arrays to strings if necessary
+        if (additionalValue !== undefined) {
+            if (typeof additionalValue === 'number') {
+                return String(additionalValue);
+            }
+            else if (Array.isArray(additionalValue)) {
+                return additionalValue.join(', ');
+            }
+            else {
+                return additionalValue;
+            }
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    _getAgent(parsedUrl) {
+        let agent;
+        const proxyUrl = getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (this._keepAlive && useProxy) {
+            agent = this._proxyAgent;
+        }
+        if (!useProxy) {
+            agent = this._agent;
+        }
+        // if agent is already assigned use that agent.
+        if (agent) {
+            return agent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        let maxSockets = 100;
+        if (this.requestOptions) {
+            maxSockets = this.requestOptions.maxSockets || external_http_.globalAgent.maxSockets;
+        }
+        // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
+        if (proxyUrl && proxyUrl.hostname) {
+            const agentOptions = {
+                maxSockets,
+                keepAlive: this._keepAlive,
+                proxy: Object.assign(Object.assign({}, ((proxyUrl.username || proxyUrl.password) && {
+                    proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
+                })), { host: proxyUrl.hostname, port: proxyUrl.port })
+            };
+            let tunnelAgent;
+            const overHttps = proxyUrl.protocol === 'https:';
+            if (usingSsl) {
+                tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
+            }
+            else {
+                tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
+            }
+            agent = tunnelAgent(agentOptions);
+            this._proxyAgent = agent;
+        }
+        // if tunneling agent isn't assigned create a new agent
+        if (!agent) {
+            const options = { keepAlive: this._keepAlive, maxSockets };
+            agent = usingSsl ? new external_https_.Agent(options) : new external_http_.Agent(options);
+            this._agent = agent;
+        }
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            agent.options = Object.assign(agent.options || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return agent;
+    }
+    _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
+        let proxyAgent;
+        if (this._keepAlive) {
+            proxyAgent = this._proxyAgentDispatcher;
+        }
+        // if agent is already assigned use that agent.
+        if (proxyAgent) {
+            return proxyAgent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        proxyAgent = new undici/* ProxyAgent */.kT(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
+            token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
+        })));
+        this._proxyAgentDispatcher = proxyAgent;
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return proxyAgent;
+    }
+    _getUserAgentWithOrchestrationId(userAgent) {
+        const baseUserAgent = userAgent || 'actions/http-client';
+        const orchId = process.env['ACTIONS_ORCHESTRATION_ID'];
+        if (orchId) {
+            // Sanitize the orchestration ID to ensure it contains only valid characters
+            // Valid characters: 0-9, a-z, _, -, .
+            const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
+            return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
+        }
+        return baseUserAgent;
+    }
+    _performExponentialBackoff(retryNumber) {
+        return __awaiter(this, void 0, void 0, function* () {
+            retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
+            const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+            return new Promise(resolve => setTimeout(() => resolve(), ms));
+        });
+    }
+    _processResponse(res, options) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
+                const statusCode = res.message.statusCode || 0;
+                const response = {
+                    statusCode,
+                    result: null,
+                    headers: {}
+                };
+                // not found leads to null obj returned
+                if (statusCode === HttpCodes.NotFound) {
+                    resolve(response);
+                }
+                // get the result from the body
+                function dateTimeDeserializer(key, value) {
+                    if (typeof value === 'string') {
+                        const a = new Date(value);
+                        if (!isNaN(a.valueOf())) {
+                            return a;
+                        }
+                    }
+                    return value;
+                }
+                let obj;
+                let contents;
+                try {
+                    contents = yield res.readBody();
+                    if (contents && contents.length > 0) {
+                        if (options && options.deserializeDates) {
+                            obj = JSON.parse(contents, dateTimeDeserializer);
+                        }
+                        else {
+                            obj = JSON.parse(contents);
+                        }
+                        response.result = obj;
+                    }
+                    response.headers = res.message.headers;
+                }
+                catch (err) {
+                    // Invalid resource (contents not json);  leaving result obj null
+                }
+                // note that 3xx redirects are handled by the http layer.
+                if (statusCode > 299) {
+                    let msg;
+                    // if exception/error in body, attempt to get better error
+                    if (obj && obj.message) {
+                        msg = obj.message;
+                    }
+                    else if (contents && contents.length > 0) {
+                        // it may be the case that the exception is in the body message as string
+                        msg = contents;
+                    }
+                    else {
+                        msg = `Failed request: (${statusCode})`;
+                    }
+                    const err = new HttpClientError(msg, statusCode);
+                    err.result = response.result;
+                    reject(err);
+                }
+                else {
+                    resolve(response);
+                }
+            }));
+        });
+    }
+}
+const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
+//# sourceMappingURL=index.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
+var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+class BasicCredentialHandler {
+    constructor(username, password) {
+        this.username = username;
+        this.password = password;
+    }
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+class auth_BearerCredentialHandler {
+    constructor(token) {
+        this.token = token;
+    }
+    // currently implements pre-authorization
+    // TODO: support preAuth = false where it hooks on 401
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Bearer ${this.token}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+class PersonalAccessTokenCredentialHandler {
+    constructor(token) {
+        this.token = token;
+    }
+    // currently implements pre-authorization
+    // TODO: support preAuth = false where it hooks on 401
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Basic ${Buffer.from(`PAT:${this.token}`).toString('base64')}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return auth_awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+//# sourceMappingURL=auth.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
+var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+class oidc_utils_OidcClient {
+    static createHttpClient(allowRetry = true, maxRetry = 10) {
+        const requestOptions = {
+            allowRetries: allowRetry,
+            maxRetries: maxRetry
+        };
+        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
+    }
+    static getRequestToken() {
+        const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
+        if (!token) {
+            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_TOKEN env variable');
+        }
+        return token;
+    }
+    static getIDTokenUrl() {
+        const runtimeUrl = process.env['ACTIONS_ID_TOKEN_REQUEST_URL'];
+        if (!runtimeUrl) {
+            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
+        }
+        return runtimeUrl;
+    }
+    static getCall(id_token_url) {
+        return oidc_utils_awaiter(this, void 0, void 0, function* () {
+            var _a;
+            const httpclient = oidc_utils_OidcClient.createHttpClient();
+            const res = yield httpclient
+                .getJson(id_token_url)
+                .catch(error => {
+                throw new Error(`Failed to get ID Token. \n 
+        Error Code : ${error.statusCode}\n 
+        Error Message: ${error.message}`);
+            });
+            const id_token = (_a = res.result) === null || _a === void 0 ? void 0 : _a.value;
+            if (!id_token) {
+                throw new Error('Response json body do not have ID Token field');
+            }
+            return id_token;
+        });
+    }
+    static getIDToken(audience) {
+        return oidc_utils_awaiter(this, void 0, void 0, function* () {
+            try {
+                // New ID Token is requested from action service
+                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
+                if (audience) {
+                    const encodedAudience = encodeURIComponent(audience);
+                    id_token_url = `${id_token_url}&audience=${encodedAudience}`;
+                }
+                debug(`ID token url is ${id_token_url}`);
+                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
+                setSecret(id_token);
+                return id_token;
+            }
+            catch (error) {
+                throw new Error(`Error message: ${error.message}`);
+            }
+        });
+    }
+}
+//# sourceMappingURL=oidc-utils.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
+var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { access, appendFile, writeFile } = external_fs_namespaceObject.promises;
+const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
+const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
+class Summary {
+    constructor() {
+        this._buffer = '';
+    }
+    /**
+     * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
+     * Also checks r/w permissions.
+     *
+     * @returns step summary file path
+     */
+    filePath() {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            if (this._filePath) {
+                return this._filePath;
+            }
+            const pathFromEnv = process.env[SUMMARY_ENV_VAR];
+            if (!pathFromEnv) {
+                throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
+            }
+            try {
+                yield access(pathFromEnv, external_fs_namespaceObject.constants.R_OK | external_fs_namespaceObject.constants.W_OK);
+            }
+            catch (_a) {
+                throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
+            }
+            this._filePath = pathFromEnv;
+            return this._filePath;
+        });
+    }
+    /**
+     * Wraps content in an HTML tag, adding any HTML attributes
+     *
+     * @param {string} tag HTML tag to wrap
+     * @param {string | null} content content within the tag
+     * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
+     *
+     * @returns {string} content wrapped in HTML element
+     */
+    wrap(tag, content, attrs = {}) {
+        const htmlAttrs = Object.entries(attrs)
+            .map(([key, value]) => ` ${key}="${value}"`)
+            .join('');
+        if (!content) {
+            return `<${tag}${htmlAttrs}>`;
+        }
+        return `<${tag}${htmlAttrs}>${content}</${tag}>`;
+    }
+    /**
+     * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
+     *
+     * @param {SummaryWriteOptions} [options] (optional) options for write operation
+     *
+     * @returns {Promise<Summary>} summary instance
+     */
+    write(options) {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
+            const filePath = yield this.filePath();
+            const writeFunc = overwrite ? writeFile : appendFile;
+            yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
+            return this.emptyBuffer();
+        });
+    }
+    /**
+     * Clears the summary buffer and wipes the summary file
+     *
+     * @returns {Summary} summary instance
+     */
+    clear() {
+        return summary_awaiter(this, void 0, void 0, function* () {
+            return this.emptyBuffer().write({ overwrite: true });
+        });
+    }
+    /**
+     * Returns the current summary buffer as a string
+     *
+     * @returns {string} string of summary buffer
+     */
+    stringify() {
+        return this._buffer;
+    }
+    /**
+     * If the summary buffer is empty
+     *
+     * @returns {boolen} true if the buffer is empty
+     */
+    isEmptyBuffer() {
+        return this._buffer.length === 0;
+    }
+    /**
+     * Resets the summary buffer without writing to summary file
+     *
+     * @returns {Summary} summary instance
+     */
+    emptyBuffer() {
+        this._buffer = '';
+        return this;
+    }
+    /**
+     * Adds raw text to the summary buffer
+     *
+     * @param {string} text content to add
+     * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
+     *
+     * @returns {Summary} summary instance
+     */
+    addRaw(text, addEOL = false) {
+        this._buffer += text;
+        return addEOL ? this.addEOL() : this;
+    }
+    /**
+     * Adds the operating system-specific end-of-line marker to the buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addEOL() {
+        return this.addRaw(external_os_namespaceObject.EOL);
+    }
+    /**
+     * Adds an HTML codeblock to the summary buffer
+     *
+     * @param {string} code content to render within fenced code block
+     * @param {string} lang (optional) language to syntax highlight code
+     *
+     * @returns {Summary} summary instance
+     */
+    addCodeBlock(code, lang) {
+        const attrs = Object.assign({}, (lang && { lang }));
+        const element = this.wrap('pre', this.wrap('code', code), attrs);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML list to the summary buffer
+     *
+     * @param {string[]} items list of items to render
+     * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
+     *
+     * @returns {Summary} summary instance
+     */
+    addList(items, ordered = false) {
+        const tag = ordered ? 'ol' : 'ul';
+        const listItems = items.map(item => this.wrap('li', item)).join('');
+        const element = this.wrap(tag, listItems);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML table to the summary buffer
+     *
+     * @param {SummaryTableCell[]} rows table rows
+     *
+     * @returns {Summary} summary instance
+     */
+    addTable(rows) {
+        const tableBody = rows
+            .map(row => {
+            const cells = row
+                .map(cell => {
+                if (typeof cell === 'string') {
+                    return this.wrap('td', cell);
+                }
+                const { header, data, colspan, rowspan } = cell;
+                const tag = header ? 'th' : 'td';
+                const attrs = Object.assign(Object.assign({}, (colspan && { colspan })), (rowspan && { rowspan }));
+                return this.wrap(tag, data, attrs);
+            })
+                .join('');
+            return this.wrap('tr', cells);
+        })
+            .join('');
+        const element = this.wrap('table', tableBody);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds a collapsable HTML details element to the summary buffer
+     *
+     * @param {string} label text for the closed state
+     * @param {string} content collapsable content
+     *
+     * @returns {Summary} summary instance
+     */
+    addDetails(label, content) {
+        const element = this.wrap('details', this.wrap('summary', label) + content);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML image tag to the summary buffer
+     *
+     * @param {string} src path to the image you to embed
+     * @param {string} alt text description of the image
+     * @param {SummaryImageOptions} options (optional) addition image attributes
+     *
+     * @returns {Summary} summary instance
+     */
+    addImage(src, alt, options) {
+        const { width, height } = options || {};
+        const attrs = Object.assign(Object.assign({}, (width && { width })), (height && { height }));
+        const element = this.wrap('img', null, Object.assign({ src, alt }, attrs));
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML section heading element
+     *
+     * @param {string} text heading text
+     * @param {number | string} [level=1] (optional) the heading level, default: 1
+     *
+     * @returns {Summary} summary instance
+     */
+    addHeading(text, level) {
+        const tag = `h${level}`;
+        const allowedTag = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].includes(tag)
+            ? tag
+            : 'h1';
+        const element = this.wrap(allowedTag, text);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML thematic break (<hr>) to the summary buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addSeparator() {
+        const element = this.wrap('hr', null);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML line break (<br>) to the summary buffer
+     *
+     * @returns {Summary} summary instance
+     */
+    addBreak() {
+        const element = this.wrap('br', null);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML blockquote to the summary buffer
+     *
+     * @param {string} text quote text
+     * @param {string} cite (optional) citation url
+     *
+     * @returns {Summary} summary instance
+     */
+    addQuote(text, cite) {
+        const attrs = Object.assign({}, (cite && { cite }));
+        const element = this.wrap('blockquote', text, attrs);
+        return this.addRaw(element).addEOL();
+    }
+    /**
+     * Adds an HTML anchor tag to the summary buffer
+     *
+     * @param {string} text link text/content
+     * @param {string} href hyperlink
+     *
+     * @returns {Summary} summary instance
+     */
+    addLink(text, href) {
+        const element = this.wrap('a', text, { href });
+        return this.addRaw(element).addEOL();
+    }
+}
+const _summary = new Summary();
+/**
+ * @deprecated use `core.summary`
+ */
+const markdownSummary = (/* unused pure expression or super */ null && (_summary));
+const summary = (/* unused pure expression or super */ null && (_summary));
+//# sourceMappingURL=summary.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
+
+/**
+ * toPosixPath converts the given path to the posix form. On Windows, \\ will be
+ * replaced with /.
+ *
+ * @param pth. Path to transform.
+ * @return string Posix path.
+ */
+function toPosixPath(pth) {
+    return pth.replace(/[\\]/g, '/');
+}
+/**
+ * toWin32Path converts the given path to the win32 form. On Linux, / will be
+ * replaced with \\.
+ *
+ * @param pth. Path to transform.
+ * @return string Win32 path.
+ */
+function toWin32Path(pth) {
+    return pth.replace(/[/]/g, '\\');
+}
+/**
+ * toPlatformPath converts the given path to a platform-specific path. It does
+ * this by replacing instances of / and \ with the platform-specific path
+ * separator.
+ *
+ * @param pth The path to platformize.
+ * @return string The platform-specific path.
+ */
+function toPlatformPath(pth) {
+    return pth.replace(/[/\\]/g, path.sep);
+}
+//# sourceMappingURL=path-utils.js.map
+// EXTERNAL MODULE: external "string_decoder"
+var external_string_decoder_ = __nccwpck_require__(3193);
 // EXTERNAL MODULE: external "events"
 var external_events_ = __nccwpck_require__(4434);
 ;// CONCATENATED MODULE: external "child_process"
 const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
-;// CONCATENATED MODULE: external "path"
-const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: external "fs"
-const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
 ;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
         function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
@@ -60607,7 +63512,7 @@ const IS_WINDOWS = process.platform === 'win32';
  * backslash to all junction results on Windows.
  */
 function readlink(fsPath) {
-    return __awaiter(this, void 0, void 0, function* () {
+    return io_util_awaiter(this, void 0, void 0, function* () {
         const result = yield external_fs_namespaceObject.promises.readlink(fsPath);
         // On Windows, restore Node 20 behavior: add trailing backslash to all results
         // since junctions on Windows are always directory links
@@ -60621,7 +63526,7 @@ function readlink(fsPath) {
 const UV_FS_O_EXLOCK = 0x10000000;
 const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
 function exists(fsPath) {
-    return __awaiter(this, void 0, void 0, function* () {
+    return io_util_awaiter(this, void 0, void 0, function* () {
         try {
             yield stat(fsPath);
         }
@@ -60635,7 +63540,7 @@ function exists(fsPath) {
     });
 }
 function isDirectory(fsPath_1) {
-    return __awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
+    return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
         const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
         return stats.isDirectory();
     });
@@ -60662,7 +63567,7 @@ function isRooted(p) {
  * @return if file exists and is executable, returns the file path. otherwise empty string.
  */
 function tryGetExecutablePath(filePath, extensions) {
-    return __awaiter(this, void 0, void 0, function* () {
+    return io_util_awaiter(this, void 0, void 0, function* () {
         let stats = undefined;
         try {
             // test file exists
@@ -61646,14 +64551,14 @@ var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arg
  */
 function exec_exec(commandLine, args, options) {
     return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = argStringToArray(commandLine);
+        const commandArgs = tr.argStringToArray(commandLine);
         if (commandArgs.length === 0) {
             throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
         }
         // Path to tool to execute should be first arg
         const toolPath = commandArgs[0];
         args = commandArgs.slice(1).concat(args || []);
-        const runner = new ToolRunner(toolPath, args, options);
+        const runner = new tr.ToolRunner(toolPath, args, options);
         return runner.exec();
     });
 }
@@ -61673,8 +64578,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
-        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stdoutDecoder = new StringDecoder('utf8');
+        const stderrDecoder = new StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {
@@ -61702,2045 +64607,6 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ./src/tools/runner.ts
-/**
- * Runs crane and helm: argv arrays only (never a shell), output captured, failures turned into errors a
- * person can read, every process counted (a no-op run must spawn none).
- */
-
-/** Processes spawned, per tool and subcommand (`crane copy`, `helm registry login`). */
-class InvocationCounter {
-    #counts = new Map();
-    record(tool, subcommand) {
-        const key = `${tool} ${subcommand}`;
-        this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
-    }
-    /** Count for one `tool subcommand`, one tool, or everything. */
-    count(tool, subcommand) {
-        let total = 0;
-        for (const [key, n] of this.#counts) {
-            if (tool && !(subcommand ? key === `${tool} ${subcommand}` : key.startsWith(`${tool} `)))
-                continue;
-            total += n;
-        }
-        return total;
-    }
-    /** `{ "crane copy": 3, "helm push": 1 }` for reports and benchmarks. */
-    toJSON() {
-        return Object.fromEntries([...this.#counts].sort(([a], [b]) => a.localeCompare(b)));
-    }
-}
-/** A tool failed: what was attempted, where, what the tool said, and what to try. */
-class ToolError extends Error {
-    tool;
-    subcommand;
-    action;
-    exitCode;
-    output;
-    hint;
-    name = "ToolError";
-    constructor(tool, subcommand, 
-    /** `crane copy docker.io/library/redis:7.0 -> 123….amazonaws.com/mirrors/library/redis:7.0` */
-    action, exitCode, 
-    /** The last lines the tool printed (secrets redacted). */
-    output, hint) {
-        const said = output ? `: ${output}` : "";
-        super(`${action} failed${exitCode === null ? "" : ` (exit ${exitCode})`}${said}${hint ? `\nhint: ${hint}` : ""}`);
-        this.tool = tool;
-        this.subcommand = subcommand;
-        this.action = action;
-        this.exitCode = exitCode;
-        this.output = output;
-        this.hint = hint;
-    }
-}
-const HINTS = [
-    [
-        /toomanyrequests|too many requests|\b429\b|rate limit/i,
-        "the upstream registry is rate limiting: give Docker Hub credentials (docker-hub-username, docker-hub-token) " +
-            "or fetch through an upstream endpoint such as a pull-through cache",
-    ],
-    [
-        /authorization token has expired|token.*expired/i,
-        "the ECR token expired (valid 12 hours); rerun so a fresh one is requested",
-    ],
-    [
-        /\b401\b|unauthorized|authentication required|no basic auth credentials/i,
-        "the registry refused the credentials: for ECR check the role's ecr:* permissions and the registry address; " +
-            "for an upstream check its username and token",
-    ],
-    [
-        /\b403\b|denied|forbidden|not authorized to perform/i,
-        "the registry denied the request: check the role's permissions (ecr:BatchCheckLayerAvailability, " +
-            "ecr:InitiateLayerUpload, ecr:PutImage, ...) and any registry or repository policy",
-    ],
-    [
-        /already exists and cannot be overwritten|ImageTagAlreadyExistsException|tag invalid.*immutable|immutable/i,
-        "the target tag is immutable and already points elsewhere: use a new tag, or allow it through the repository's " +
-            "tag mutability exclusion filters",
-    ],
-    [
-        /RepositoryNotFoundException|repository with name .* does not exist|NAME_UNKNOWN|name unknown/i,
-        "the repository does not exist: the target repository must be created before the copy (or covered by a " +
-            "CREATE_ON_PUSH creation template); upstream, check the image name in the mirror list",
-    ],
-    [
-        /MANIFEST_UNKNOWN|manifest unknown|not found: manifest|\b404\b|not found/i,
-        "the tag, digest or chart version was not found: check the mirror-list entry against the upstream",
-    ],
-    [
-        /no child with platform|no matching manifest|platform .* not found/i,
-        "the image has no manifest for the requested platform: check the entry's platforms",
-    ],
-    [
-        /server gave HTTP response to HTTPS client/i,
-        "the registry speaks plain HTTP: use an http:// endpoint (crane --insecure, helm --plain-http)",
-    ],
-    [/x509|certificate/i, "TLS certificate problem: the registry's certificate is not trusted by this runner"],
-    [
-        /no such host|connection refused|i\/o timeout|dial tcp|network is unreachable|context deadline exceeded/i,
-        "the registry could not be reached from this runner: check the network path (VPC endpoints, proxy, air gap) " +
-            "or set an upstream endpoint",
-    ],
-];
-/** A hint for what a tool printed, or null. Pure; the first matching rule wins. */
-function hintFor(output) {
-    for (const [pattern, hint] of HINTS)
-        if (pattern.test(output))
-            return hint;
-    return null;
-}
-/** The last `max` non-empty lines, at most 2000 characters. */
-function lastLines(text, max = 8) {
-    const lines = text
-        .split(/\r?\n/)
-        .map((l) => l.trimEnd())
-        .filter((l) => l.trim() !== "");
-    const tail = lines.slice(-max).join("\n");
-    return tail.length > 2000 ? `…${tail.slice(-2000)}` : tail;
-}
-/** Runs one tool process; throws `ToolError` on a non-zero exit or a spawn failure. */
-async function runTool(tool, options, invocation) {
-    const redact = options.redact ?? ((t) => t);
-    const log = options.log;
-    options.counter?.record(tool, invocation.subcommand);
-    log?.(redact(`[${tool}] ${[options.binary, ...invocation.args].join(" ")}`));
-    let result;
-    try {
-        result = await getExecOutput(options.binary, [...invocation.args], {
-            silent: true,
-            ignoreReturnCode: true,
-            ...(invocation.input ? { input: invocation.input } : {}),
-            env: { ...stringEnv(process.env), ...options.env },
-        });
-    }
-    catch (error) {
-        const message = redact(error.message);
-        throw new ToolError(tool, invocation.subcommand, invocation.action, null, message, `${tool} could not be started from "${options.binary}": install it through the tool cache or put it on PATH`);
-    }
-    const stdout = redact(result.stdout);
-    const stderr = redact(result.stderr);
-    if (log)
-        for (const line of `${stdout}\n${stderr}`.split("\n"))
-            if (line.trim())
-                log(`[${tool}] ${line}`);
-    if (result.exitCode !== 0) {
-        const said = lastLines(stderr) || lastLines(stdout);
-        throw new ToolError(tool, invocation.subcommand, invocation.action, result.exitCode, said, hintFor(said));
-    }
-    return { stdout, stderr };
-}
-function stringEnv(env) {
-    const out = {};
-    for (const [k, v] of Object.entries(env))
-        if (v !== undefined)
-            out[k] = v;
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/tools/crane.ts
-/**
- * crane, for exactly what the product does with it: copy an image (or an OCI chart) registry to registry,
- * read a digest, report its version. Flags as crane's docs spell them (`crane copy SRC DST`,
- * `-j/--jobs`; the global `--platform os/arch[/variant]` and `--insecure`).
- */
-
-function globalFlags(opts) {
-    const flags = [];
-    if (opts.platform)
-        flags.push("--platform", opts.platform);
-    if (opts.insecure)
-        flags.push("--insecure");
-    return flags;
-}
-function craneCopyArgs(source, destination, opts = {}) {
-    const args = ["copy", source, destination, ...globalFlags(opts)];
-    if (opts.jobs != null) {
-        if (!Number.isInteger(opts.jobs) || opts.jobs < 1)
-            throw new RangeError(`crane --jobs must be a positive integer, got ${opts.jobs}`);
-        args.push("--jobs", String(opts.jobs));
-    }
-    return args;
-}
-function craneDigestArgs(reference, opts = {}) {
-    return ["digest", reference, ...globalFlags(opts)];
-}
-/**
- * `crane index filter SRC --platform A --platform B -t DST` (cmd/crane/doc/crane_index_filter.md): writes an index
- * holding only the listed platforms' manifests (a new index digest; the children keep theirs). Its own
- * `--platform` flag takes several values and shadows the global one.
- */
-function craneIndexFilterArgs(source, platforms, destination, opts = {}) {
-    if (platforms.length === 0)
-        throw new RangeError("crane index filter needs at least one platform");
-    return [
-        "index",
-        "filter",
-        source,
-        ...platforms.flatMap((p) => ["--platform", p]),
-        "--tag",
-        destination,
-        ...(opts.insecure ? ["--insecure"] : []),
-    ];
-}
-/**
- * The digest crane reports for what it wrote under `destination`: go-containerregistry logs
- * `<reference>: digest: <digest> size: <n>` for every manifest it pushes (pkg/v1/remote/write.go), an index's
- * children first. The line naming `destination` wins, else the last one; null when crane said nothing.
- */
-function pushedDigest(output, destination) {
-    let last = null;
-    for (const m of output.matchAll(/(\S+): digest: (sha256:[0-9a-f]{64}) size: \d+/g)) {
-        if (m[1] === destination)
-            return m[2];
-        last = m[2];
-    }
-    return last;
-}
-const CRANE_VERSION_ARGS = ["version"];
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
-class Crane {
-    options;
-    constructor(options) {
-        this.options = options;
-    }
-    /**
-     * `crane copy SRC DST`: `source` is the fetch address (see `fetchAddress`), `destination` the target reference.
-     * Resolves the digest crane wrote under `destination`, when its output names it.
-     */
-    async copy(source, destination, opts = {}) {
-        const { stdout, stderr } = await runTool("crane", this.options, {
-            subcommand: "copy",
-            args: craneCopyArgs(source, destination, opts),
-            action: `crane copy ${source} -> ${destination}${opts.platform ? ` (platform ${opts.platform})` : ""}`,
-        });
-        return { digest: pushedDigest(`${stderr}\n${stdout}`, destination) };
-    }
-    /**
-     * `crane index filter SRC --platform … -t DST`: copies the listed platforms of an index as a new index.
-     * Resolves the new index's digest (crane prints `repo@sha256:…` on stdout).
-     */
-    async indexFilter(source, platforms, destination, opts = {}) {
-        const action = `crane index filter ${source} (platforms ${platforms.join(", ")}) -> ${destination}`;
-        const { stdout } = await runTool("crane", this.options, {
-            subcommand: "index filter",
-            args: craneIndexFilterArgs(source, platforms, destination, opts),
-            action,
-        });
-        const digest = /@(sha256:[0-9a-f]{64})\s*$/.exec(stdout.trim())?.[1];
-        if (!digest)
-            throw new Error(`${action} printed "${stdout.trim()}", not a reference with a sha256 digest`);
-        return { digest };
-    }
-    /** The manifest digest (`sha256:…`) of a reference, or of one platform's manifest. */
-    async digest(reference, opts = {}) {
-        const action = `crane digest ${reference}${opts.platform ? ` (platform ${opts.platform})` : ""}`;
-        const { stdout } = await runTool("crane", this.options, {
-            subcommand: "digest",
-            args: craneDigestArgs(reference, opts),
-            action,
-        });
-        const digest = stdout.trim().split(/\s+/).pop() ?? "";
-        if (!DIGEST.test(digest))
-            throw new Error(`${action} printed "${stdout.trim()}", not a sha256 digest`);
-        return digest;
-    }
-    /** The version crane reports (`0.22.1`; `crane version` prints `v0.22.1` or `0.22.1`). */
-    async version() {
-        const { stdout } = await runTool("crane", this.options, {
-            subcommand: "version",
-            args: CRANE_VERSION_ARGS,
-            action: "crane version",
-        });
-        const m = /v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/.exec(stdout);
-        if (!m)
-            throw new Error(`crane version printed "${stdout.trim()}", not a version`);
-        return m[1];
-    }
-}
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-;// CONCATENATED MODULE: ./src/tools/credentials.ts
-/**
- * Registry credentials for crane and helm: masked before anything could print them, written only to a
- * private temporary folder (0700, files 0600), handed to the tools through their child environment
- * (never this process's), and removed when the session ends, also when the run fails.
- */
-
-
-
-
-/** Every secret this run holds, masked in its raw and base64 forms; `redact` scrubs them from any text. */
-class SecretMask {
-    mask;
-    #values = new Set();
-    constructor(mask) {
-        this.mask = mask;
-    }
-    /** Masks `value` and its base64 form. Call before the value reaches a file, an argv or a log. */
-    add(value) {
-        for (const form of [value, Buffer.from(value).toString("base64")]) {
-            if (form.length < 4 || this.#values.has(form))
-                continue;
-            this.#values.add(form);
-            this.mask(form);
-        }
-    }
-    /** `user:password` as Basic auth carries it: masks the password and the base64 of the pair. */
-    addBasic(username, password) {
-        this.add(password);
-        this.add(`${username}:${password}`);
-    }
-    redact(text) {
-        let out = text;
-        // Longest first, so a secret containing another is replaced whole.
-        for (const value of [...this.#values].sort((a, b) => b.length - a.length))
-            out = out.split(value).join("***");
-        return out;
-    }
-}
-/**
- * Decodes one `authorizationData` item. The registry address comes from `proxyEndpoint` (DESIGN.md §4:
- * other partitions, dual-stack endpoints and local stand-ins work unchanged). Masks every form first.
- */
-function decodeEcrAuthorization(data, mask) {
-    const token = data.authorizationToken ?? "";
-    if (token)
-        mask.add(token);
-    const decoded = Buffer.from(token, "base64").toString("utf8");
-    const colon = decoded.indexOf(":");
-    if (!token || colon <= 0 || !data.proxyEndpoint) {
-        throw new Error("ECR GetAuthorizationToken returned no usable authorization data (token or proxyEndpoint missing)");
-    }
-    const username = decoded.slice(0, colon);
-    const password = decoded.slice(colon + 1);
-    mask.addBasic(username, password);
-    const registry = data.proxyEndpoint.replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "");
-    return {
-        registry,
-        username,
-        password,
-        token,
-        proxyEndpoint: data.proxyEndpoint,
-        expiresAt: data.expiresAt ?? null,
-    };
-}
-const DOCKER_HUB_HOSTS = new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
-/** The key crane (go-containerregistry `authn.DefaultAuthKey`) and docker use for Docker Hub. */
-const DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/";
-/** The `auths` key a Docker config file uses for a registry host. */
-function dockerConfigKey(registry) {
-    return DOCKER_HUB_HOSTS.has(registry.toLowerCase()) ? DOCKER_HUB_AUTH_KEY : registry;
-}
-/** The credential for a registry host, Docker Hub's aliases included, or null. */
-function credentialFor(registry, credentials) {
-    const key = dockerConfigKey(registry);
-    return credentials.find((c) => dockerConfigKey(c.registry) === key) ?? null;
-}
-/** `config.json` text for `DOCKER_CONFIG`: one `auths` entry per registry, the pair as base64 `auth` only. */
-function renderDockerConfig(credentials) {
-    const auths = {};
-    for (const c of credentials) {
-        auths[dockerConfigKey(c.registry)] = {
-            auth: Buffer.from(`${c.username}:${c.password}`).toString("base64"),
-        };
-    }
-    return `${JSON.stringify({ auths }, null, 2)}\n`;
-}
-/** Prefix of every session folder, so a post step can find what a killed run left behind. */
-const SESSION_DIR_PREFIX = "ecr-mirror-credentials-";
-/**
- * Opens a credential session: use with `await using session = await openCredentialSession(...)` or
- * try/finally + `dispose()`. A process exit before dispose still removes the folder.
- */
-async function openCredentialSession(options) {
-    for (const c of options.credentials)
-        options.mask.addBasic(c.username, c.password);
-    const root = options.tempRoot ?? (process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)());
-    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(root, SESSION_DIR_PREFIX)); // mkdtemp creates 0700
-    const removeOnExit = () => (0,external_node_fs_.rmSync)(dir, { recursive: true, force: true });
-    process.once("exit", removeOnExit);
-    let disposed = false;
-    const dispose = async () => {
-        if (disposed)
-            return;
-        disposed = true;
-        process.removeListener("exit", removeOnExit);
-        await (0,promises_.rm)(dir, { recursive: true, force: true });
-    };
-    try {
-        const dockerConfigDir = (0,external_node_path_.join)(dir, "docker");
-        const helmHome = (0,external_node_path_.join)(dir, "helm");
-        for (const sub of [
-            dockerConfigDir,
-            helmHome,
-            (0,external_node_path_.join)(helmHome, "config"),
-            (0,external_node_path_.join)(helmHome, "cache"),
-            (0,external_node_path_.join)(helmHome, "data"),
-        ]) {
-            (0,external_node_fs_.mkdirSync)(sub, { mode: 0o700 });
-        }
-        await (0,promises_.writeFile)((0,external_node_path_.join)(dockerConfigDir, "config.json"), renderDockerConfig(options.credentials), {
-            mode: 0o600,
-        });
-        const helmRegistryConfig = (0,external_node_path_.join)(helmHome, "registry.json");
-        await (0,promises_.writeFile)(helmRegistryConfig, '{"auths":{}}\n', { mode: 0o600 });
-        return {
-            dir,
-            dockerConfigDir,
-            helmRegistryConfig,
-            mask: options.mask,
-            craneEnv: () => ({ DOCKER_CONFIG: dockerConfigDir }),
-            helmEnv: () => ({
-                HELM_REGISTRY_CONFIG: helmRegistryConfig,
-                HELM_CONFIG_HOME: (0,external_node_path_.join)(helmHome, "config"),
-                HELM_CACHE_HOME: (0,external_node_path_.join)(helmHome, "cache"),
-                HELM_DATA_HOME: (0,external_node_path_.join)(helmHome, "data"),
-            }),
-            dispose,
-            [Symbol.asyncDispose]: dispose,
-        };
-    }
-    catch (error) {
-        await dispose();
-        throw error;
-    }
-}
-/**
- * For the action's post step (src/post.ts): removes session folders a killed run left under `root` (the job's own
- * `RUNNER_TEMP`; never a shared temp folder where another run may be working). Returns what it removed.
- */
-function removeLeftoverSessions(root) {
-    const removed = [];
-    let names = [];
-    try {
-        names = readdirSync(root);
-    }
-    catch {
-        return removed;
-    }
-    for (const name of names) {
-        if (!name.startsWith(SESSION_DIR_PREFIX))
-            continue;
-        const path = join(root, name);
-        rmSync(path, { recursive: true, force: true });
-        removed.push(path);
-    }
-    return removed;
-}
-/**
- * Upstream credentials from the action's inputs: Docker Hub's user and token, plus `registry-credentials`
- * lines `host username token` (blank lines and `#` comments skipped). Error messages name the line,
- * never its token.
- */
-function upstreamCredentials(input) {
-    const out = [];
-    const user = input.dockerHubUsername?.trim() ?? "";
-    const token = input.dockerHubToken?.trim() ?? "";
-    if (user !== "" || token !== "") {
-        if (user === "" || token === "") {
-            throw new Error("docker-hub-username and docker-hub-token must be given together");
-        }
-        out.push({ registry: "docker.io", username: user, password: token });
-    }
-    const lines = (input.registryCredentials ?? "").split(/\r?\n/);
-    lines.forEach((raw, index) => {
-        const line = raw.trim();
-        if (line === "" || line.startsWith("#"))
-            return;
-        const parts = line.split(/\s+/);
-        if (parts.length !== 3 || /[/]/.test(parts[0])) {
-            throw new Error(`registry-credentials line ${index + 1}: expected "host username token" (host without scheme or path), ` +
-                `got ${parts.length} field(s)`);
-        }
-        const [registry, username, password] = parts;
-        if (credentialFor(registry, out))
-            throw new Error(`registry-credentials line ${index + 1}: ${registry} is given twice`);
-        out.push({ registry, username, password });
-    });
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/tools/helm.ts
-/**
- * helm (Helm 4 command line), for exactly what the product does with it: pull a chart from an HTTP
- * repository (`--repo`, no `helm repo add`) or an OCI registry, push it to the target, log in with the
- * password on stdin, render a chart for checks, report the version. `--registry-config` points at the
- * session's own file on every registry command; plain-HTTP registries need `--plain-http` (Helm 4,
- * login included).
- */
-
-
-function registryFlags(registryConfig, opts) {
-    return [...(opts.plainHttp ? ["--plain-http"] : []), "--registry-config", registryConfig];
-}
-function helmPullRepoArgs(repoUrl, name, version, destination, opts = {}) {
-    return [
-        "pull",
-        "--repo",
-        repoUrl,
-        name,
-        "--version",
-        version,
-        "--destination",
-        destination,
-        ...(opts.prov ? ["--prov"] : []),
-    ];
-}
-function helmPullOciArgs(reference, version, destination, registryConfig, opts = {}) {
-    if (!reference.startsWith("oci://"))
-        throw new Error(`helm pull expects an oci:// reference, got ${reference}`);
-    return [
-        "pull",
-        reference,
-        "--version",
-        version,
-        "--destination",
-        destination,
-        ...registryFlags(registryConfig, opts),
-    ];
-}
-function helmPushArgs(chartFile, remote, registryConfig, opts = {}) {
-    if (!remote.startsWith("oci://"))
-        throw new Error(`helm push expects an oci:// destination, got ${remote}`);
-    return ["push", chartFile, remote, ...registryFlags(registryConfig, opts)];
-}
-/** Helm 4: a host only (no scheme, no path); the password comes on stdin. */
-function helmRegistryLoginArgs(host, username, registryConfig, opts = {}) {
-    if (/[/]/.test(host))
-        throw new Error(`helm registry login takes a host only (Helm 4), got ${host}`);
-    return [
-        "registry",
-        "login",
-        host,
-        "--username",
-        username,
-        "--password-stdin",
-        ...registryFlags(registryConfig, opts),
-    ];
-}
-function helmTemplateArgs(releaseName, chartFile, valuesFile) {
-    return ["template", releaseName, chartFile, ...(valuesFile ? ["--values", valuesFile] : [])];
-}
-const HELM_VERSION_ARGS = ["version"];
-class Helm {
-    options;
-    constructor(options) {
-        this.options = options;
-    }
-    /** `helm pull --repo URL NAME --version V [--prov]`: returns the path of the downloaded `.tgz`. */
-    async pullFromRepository(repoUrl, name, version, destination, opts = {}) {
-        await runTool("helm", this.options, {
-            subcommand: "pull",
-            args: helmPullRepoArgs(repoUrl, name, version, destination, opts),
-            action: `helm pull ${name} ${version} from ${repoUrl}`,
-        });
-        return (0,external_node_path_.join)(destination, `${name}-${version}.tgz`);
-    }
-    /** `helm pull oci://host/path/name --version V`: returns the path of the downloaded `.tgz`. */
-    async pullFromRegistry(reference, version, destination, opts = {}) {
-        await runTool("helm", this.options, {
-            subcommand: "pull",
-            args: helmPullOciArgs(reference, version, destination, this.options.registryConfig, opts),
-            action: `helm pull ${reference} ${version}`,
-        });
-        const name = reference.replace(/\/+$/, "").split("/").pop() ?? "";
-        return (0,external_node_path_.join)(destination, `${name}-${version}.tgz`);
-    }
-    /** `helm push CHART.tgz oci://host/prefix`: lands at `prefix/<name>:<version>` (`+` -> `_`). */
-    async push(chartFile, remote, opts = {}) {
-        const { stdout, stderr } = await runTool("helm", this.options, {
-            subcommand: "push",
-            args: helmPushArgs(chartFile, remote, this.options.registryConfig, opts),
-            action: `helm push ${chartFile} -> ${remote}`,
-        });
-        const text = `${stdout}\n${stderr}`;
-        return {
-            reference: /^Pushed:\s*(\S+)/m.exec(text)?.[1] ?? null,
-            digest: /^Digest:\s*(sha256:[0-9a-f]{64})/m.exec(text)?.[1] ?? null,
-        };
-    }
-    /** `helm registry login HOST --username U --password-stdin` into the session's registry config. */
-    async registryLogin(host, username, password, opts = {}) {
-        await runTool("helm", this.options, {
-            subcommand: "registry login",
-            args: helmRegistryLoginArgs(host, username, this.options.registryConfig, opts),
-            action: `helm registry login ${host}`,
-            input: Buffer.from(password),
-        });
-    }
-    /** `helm template NAME CHART [--values FILE]`: the rendered manifests. */
-    async template(releaseName, chartFile, valuesFile) {
-        const { stdout } = await runTool("helm", this.options, {
-            subcommand: "template",
-            args: helmTemplateArgs(releaseName, chartFile, valuesFile),
-            action: `helm template ${releaseName} ${chartFile}`,
-        });
-        return stdout;
-    }
-    /** The version helm reports (`4.3.0`), from `version.BuildInfo{Version:"v4.3.0",…}` or `v4.3.0+g…`. */
-    async version() {
-        const { stdout } = await runTool("helm", this.options, {
-            subcommand: "version",
-            args: HELM_VERSION_ARGS,
-            action: "helm version",
-        });
-        const m = /v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/.exec(stdout);
-        if (!m)
-            throw new Error(`helm version printed "${stdout.trim()}", not a version`);
-        return m[1];
-    }
-}
-
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
-// We use any as a valid input type
-/* eslint-disable @typescript-eslint/no-explicit-any */
-/**
- * Sanitizes an input into a string so it can be passed into issueCommand safely
- * @param input input to sanitize into a string
- */
-function utils_toCommandValue(input) {
-    if (input === null || input === undefined) {
-        return '';
-    }
-    else if (typeof input === 'string' || input instanceof String) {
-        return input;
-    }
-    return JSON.stringify(input);
-}
-/**
- *
- * @param annotationProperties
- * @returns The command properties to send with the actual annotation command
- * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
- */
-function utils_toCommandProperties(annotationProperties) {
-    if (!Object.keys(annotationProperties).length) {
-        return {};
-    }
-    return {
-        title: annotationProperties.title,
-        file: annotationProperties.file,
-        line: annotationProperties.startLine,
-        endLine: annotationProperties.endLine,
-        col: annotationProperties.startColumn,
-        endColumn: annotationProperties.endColumn
-    };
-}
-//# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
-
-
-/**
- * Issues a command to the GitHub Actions runner
- *
- * @param command - The command name to issue
- * @param properties - Additional properties for the command (key-value pairs)
- * @param message - The message to include with the command
- * @remarks
- * This function outputs a specially formatted string to stdout that the Actions
- * runner interprets as a command. These commands can control workflow behavior,
- * set outputs, create annotations, mask values, and more.
- *
- * Command Format:
- *   ::name key=value,key=value::message
- *
- * @example
- * ```typescript
- * // Issue a warning annotation
- * issueCommand('warning', {}, 'This is a warning message');
- * // Output: ::warning::This is a warning message
- *
- * // Set an environment variable
- * issueCommand('set-env', { name: 'MY_VAR' }, 'some value');
- * // Output: ::set-env name=MY_VAR::some value
- *
- * // Add a secret mask
- * issueCommand('add-mask', {}, 'secretValue123');
- * // Output: ::add-mask::secretValue123
- * ```
- *
- * @internal
- * This is an internal utility function that powers the public API functions
- * such as setSecret, warning, error, and exportVariable.
- */
-function command_issueCommand(command, properties, message) {
-    const cmd = new Command(command, properties, message);
-    process.stdout.write(cmd.toString() + external_os_namespaceObject.EOL);
-}
-function command_issue(name, message = '') {
-    command_issueCommand(name, {}, message);
-}
-const CMD_STRING = '::';
-class Command {
-    constructor(command, properties, message) {
-        if (!command) {
-            command = 'missing.command';
-        }
-        this.command = command;
-        this.properties = properties;
-        this.message = message;
-    }
-    toString() {
-        let cmdStr = CMD_STRING + this.command;
-        if (this.properties && Object.keys(this.properties).length > 0) {
-            cmdStr += ' ';
-            let first = true;
-            for (const key in this.properties) {
-                if (this.properties.hasOwnProperty(key)) {
-                    const val = this.properties[key];
-                    if (val) {
-                        if (first) {
-                            first = false;
-                        }
-                        else {
-                            cmdStr += ',';
-                        }
-                        cmdStr += `${key}=${escapeProperty(val)}`;
-                    }
-                }
-            }
-        }
-        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
-        return cmdStr;
-    }
-}
-function escapeData(s) {
-    return utils_toCommandValue(s)
-        .replace(/%/g, '%25')
-        .replace(/\r/g, '%0D')
-        .replace(/\n/g, '%0A');
-}
-function escapeProperty(s) {
-    return utils_toCommandValue(s)
-        .replace(/%/g, '%25')
-        .replace(/\r/g, '%0D')
-        .replace(/\n/g, '%0A')
-        .replace(/:/g, '%3A')
-        .replace(/,/g, '%2C');
-}
-//# sourceMappingURL=command.js.map
-;// CONCATENATED MODULE: external "crypto"
-const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
-// For internal use, subject to change.
-// We use any as a valid input type
-/* eslint-disable @typescript-eslint/no-explicit-any */
-
-
-
-
-function file_command_issueFileCommand(command, message) {
-    const filePath = process.env[`GITHUB_${command}`];
-    if (!filePath) {
-        throw new Error(`Unable to find environment variable for file command ${command}`);
-    }
-    if (!fs.existsSync(filePath)) {
-        throw new Error(`Missing file at path: ${filePath}`);
-    }
-    fs.appendFileSync(filePath, `${toCommandValue(message)}${os.EOL}`, {
-        encoding: 'utf8'
-    });
-}
-function file_command_prepareKeyValueMessage(key, value) {
-    const delimiter = `ghadelimiter_${crypto.randomUUID()}`;
-    const convertedValue = toCommandValue(value);
-    // These should realistically never happen, but just in case someone finds a
-    // way to exploit uuid generation let's not allow keys or values that contain
-    // the delimiter.
-    if (key.includes(delimiter)) {
-        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
-    }
-    if (convertedValue.includes(delimiter)) {
-        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
-    }
-    return `${key}<<${delimiter}${os.EOL}${convertedValue}${os.EOL}${delimiter}`;
-}
-//# sourceMappingURL=file-command.js.map
-// EXTERNAL MODULE: external "http"
-var external_http_ = __nccwpck_require__(8611);
-var external_http_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_http_, 2);
-// EXTERNAL MODULE: external "https"
-var external_https_ = __nccwpck_require__(5692);
-var external_https_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_https_, 2);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
-function getProxyUrl(reqUrl) {
-    const usingSsl = reqUrl.protocol === 'https:';
-    if (checkBypass(reqUrl)) {
-        return undefined;
-    }
-    const proxyVar = (() => {
-        if (usingSsl) {
-            return process.env['https_proxy'] || process.env['HTTPS_PROXY'];
-        }
-        else {
-            return process.env['http_proxy'] || process.env['HTTP_PROXY'];
-        }
-    })();
-    if (proxyVar) {
-        try {
-            return new DecodedURL(proxyVar);
-        }
-        catch (_a) {
-            if (!proxyVar.startsWith('http://') && !proxyVar.startsWith('https://'))
-                return new DecodedURL(`http://${proxyVar}`);
-        }
-    }
-    else {
-        return undefined;
-    }
-}
-function checkBypass(reqUrl) {
-    if (!reqUrl.hostname) {
-        return false;
-    }
-    const reqHost = reqUrl.hostname;
-    if (isLoopbackAddress(reqHost)) {
-        return true;
-    }
-    const noProxy = process.env['no_proxy'] || process.env['NO_PROXY'] || '';
-    if (!noProxy) {
-        return false;
-    }
-    // Determine the request port
-    let reqPort;
-    if (reqUrl.port) {
-        reqPort = Number(reqUrl.port);
-    }
-    else if (reqUrl.protocol === 'http:') {
-        reqPort = 80;
-    }
-    else if (reqUrl.protocol === 'https:') {
-        reqPort = 443;
-    }
-    // Format the request hostname and hostname with port
-    const upperReqHosts = [reqUrl.hostname.toUpperCase()];
-    if (typeof reqPort === 'number') {
-        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
-    }
-    // Compare request host against noproxy
-    for (const upperNoProxyItem of noProxy
-        .split(',')
-        .map(x => x.trim().toUpperCase())
-        .filter(x => x)) {
-        if (upperNoProxyItem === '*' ||
-            upperReqHosts.some(x => x === upperNoProxyItem ||
-                x.endsWith(`.${upperNoProxyItem}`) ||
-                (upperNoProxyItem.startsWith('.') &&
-                    x.endsWith(`${upperNoProxyItem}`)))) {
-            return true;
-        }
-    }
-    return false;
-}
-function isLoopbackAddress(host) {
-    const hostLower = host.toLowerCase();
-    return (hostLower === 'localhost' ||
-        hostLower.startsWith('127.') ||
-        hostLower.startsWith('[::1]') ||
-        hostLower.startsWith('[0:0:0:0:0:0:0:1]'));
-}
-class DecodedURL extends URL {
-    constructor(url, base) {
-        super(url, base);
-        this._decodedUsername = decodeURIComponent(super.username);
-        this._decodedPassword = decodeURIComponent(super.password);
-    }
-    get username() {
-        return this._decodedUsername;
-    }
-    get password() {
-        return this._decodedPassword;
-    }
-}
-//# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ./node_modules/tunnel/index.js
-var tunnel = __nccwpck_require__(770);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
-/* eslint-disable @typescript-eslint/no-explicit-any */
-var lib_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-var HttpCodes;
-(function (HttpCodes) {
-    HttpCodes[HttpCodes["OK"] = 200] = "OK";
-    HttpCodes[HttpCodes["MultipleChoices"] = 300] = "MultipleChoices";
-    HttpCodes[HttpCodes["MovedPermanently"] = 301] = "MovedPermanently";
-    HttpCodes[HttpCodes["ResourceMoved"] = 302] = "ResourceMoved";
-    HttpCodes[HttpCodes["SeeOther"] = 303] = "SeeOther";
-    HttpCodes[HttpCodes["NotModified"] = 304] = "NotModified";
-    HttpCodes[HttpCodes["UseProxy"] = 305] = "UseProxy";
-    HttpCodes[HttpCodes["SwitchProxy"] = 306] = "SwitchProxy";
-    HttpCodes[HttpCodes["TemporaryRedirect"] = 307] = "TemporaryRedirect";
-    HttpCodes[HttpCodes["PermanentRedirect"] = 308] = "PermanentRedirect";
-    HttpCodes[HttpCodes["BadRequest"] = 400] = "BadRequest";
-    HttpCodes[HttpCodes["Unauthorized"] = 401] = "Unauthorized";
-    HttpCodes[HttpCodes["PaymentRequired"] = 402] = "PaymentRequired";
-    HttpCodes[HttpCodes["Forbidden"] = 403] = "Forbidden";
-    HttpCodes[HttpCodes["NotFound"] = 404] = "NotFound";
-    HttpCodes[HttpCodes["MethodNotAllowed"] = 405] = "MethodNotAllowed";
-    HttpCodes[HttpCodes["NotAcceptable"] = 406] = "NotAcceptable";
-    HttpCodes[HttpCodes["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
-    HttpCodes[HttpCodes["RequestTimeout"] = 408] = "RequestTimeout";
-    HttpCodes[HttpCodes["Conflict"] = 409] = "Conflict";
-    HttpCodes[HttpCodes["Gone"] = 410] = "Gone";
-    HttpCodes[HttpCodes["TooManyRequests"] = 429] = "TooManyRequests";
-    HttpCodes[HttpCodes["InternalServerError"] = 500] = "InternalServerError";
-    HttpCodes[HttpCodes["NotImplemented"] = 501] = "NotImplemented";
-    HttpCodes[HttpCodes["BadGateway"] = 502] = "BadGateway";
-    HttpCodes[HttpCodes["ServiceUnavailable"] = 503] = "ServiceUnavailable";
-    HttpCodes[HttpCodes["GatewayTimeout"] = 504] = "GatewayTimeout";
-})(HttpCodes || (HttpCodes = {}));
-var Headers;
-(function (Headers) {
-    Headers["Accept"] = "accept";
-    Headers["ContentType"] = "content-type";
-})(Headers || (Headers = {}));
-var MediaTypes;
-(function (MediaTypes) {
-    MediaTypes["ApplicationJson"] = "application/json";
-})(MediaTypes || (MediaTypes = {}));
-/**
- * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
- * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
- */
-function lib_getProxyUrl(serverUrl) {
-    const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
-    return proxyUrl ? proxyUrl.href : '';
-}
-const HttpRedirectCodes = [
-    HttpCodes.MovedPermanently,
-    HttpCodes.ResourceMoved,
-    HttpCodes.SeeOther,
-    HttpCodes.TemporaryRedirect,
-    HttpCodes.PermanentRedirect
-];
-const HttpResponseRetryCodes = [
-    HttpCodes.BadGateway,
-    HttpCodes.ServiceUnavailable,
-    HttpCodes.GatewayTimeout
-];
-const RetryableHttpVerbs = ['OPTIONS', 'GET', 'DELETE', 'HEAD'];
-const ExponentialBackoffCeiling = 10;
-const ExponentialBackoffTimeSlice = 5;
-class HttpClientError extends Error {
-    constructor(message, statusCode) {
-        super(message);
-        this.name = 'HttpClientError';
-        this.statusCode = statusCode;
-        Object.setPrototypeOf(this, HttpClientError.prototype);
-    }
-}
-class HttpClientResponse {
-    constructor(message) {
-        this.message = message;
-    }
-    readBody() {
-        return lib_awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve) => lib_awaiter(this, void 0, void 0, function* () {
-                let output = Buffer.alloc(0);
-                this.message.on('data', (chunk) => {
-                    output = Buffer.concat([output, chunk]);
-                });
-                this.message.on('end', () => {
-                    resolve(output.toString());
-                });
-            }));
-        });
-    }
-    readBodyBuffer() {
-        return lib_awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve) => lib_awaiter(this, void 0, void 0, function* () {
-                const chunks = [];
-                this.message.on('data', (chunk) => {
-                    chunks.push(chunk);
-                });
-                this.message.on('end', () => {
-                    resolve(Buffer.concat(chunks));
-                });
-            }));
-        });
-    }
-}
-function isHttps(requestUrl) {
-    const parsedUrl = new URL(requestUrl);
-    return parsedUrl.protocol === 'https:';
-}
-class lib_HttpClient {
-    constructor(userAgent, handlers, requestOptions) {
-        this._ignoreSslError = false;
-        this._allowRedirects = true;
-        this._allowRedirectDowngrade = false;
-        this._maxRedirects = 50;
-        this._allowRetries = false;
-        this._maxRetries = 1;
-        this._keepAlive = false;
-        this._disposed = false;
-        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
-        this.handlers = handlers || [];
-        this.requestOptions = requestOptions;
-        if (requestOptions) {
-            if (requestOptions.ignoreSslError != null) {
-                this._ignoreSslError = requestOptions.ignoreSslError;
-            }
-            this._socketTimeout = requestOptions.socketTimeout;
-            if (requestOptions.allowRedirects != null) {
-                this._allowRedirects = requestOptions.allowRedirects;
-            }
-            if (requestOptions.allowRedirectDowngrade != null) {
-                this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
-            }
-            if (requestOptions.maxRedirects != null) {
-                this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
-            }
-            if (requestOptions.keepAlive != null) {
-                this._keepAlive = requestOptions.keepAlive;
-            }
-            if (requestOptions.allowRetries != null) {
-                this._allowRetries = requestOptions.allowRetries;
-            }
-            if (requestOptions.maxRetries != null) {
-                this._maxRetries = requestOptions.maxRetries;
-            }
-        }
-    }
-    options(requestUrl, additionalHeaders) {
-        return lib_awaiter(this, void 0, void 0, function* () {
-            return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    get(requestUrl, additionalHeaders) {
-        return lib_awaiter(this, void 0, void 0, function* () {
-            return this.request('GET', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    del(requestUrl, additionalHeaders) {
-        return lib_awaiter(this, void 0, void 0, function* () {
-            return this.request('DELETE', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    post(requestUrl, data, additionalHeaders) {
-        return lib_awaiter(this, void 0, void 0, function* () {
-            return this.request('POST', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    patch(requestUrl, data, additionalHeaders) {
-        return lib_awaiter(this, void 0, void 0, function* () {
-            return this.request('PATCH', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    put(requestUrl, data, additionalHeaders) {
-        return lib_awaiter(this, void 0, void 0, function* () {
-            return this.request('PUT', requestUrl, data, additionalHeaders || {});
-        });
-    }
-    head(requestUrl, additionalHeaders) {
-        return lib_awaiter(this, void 0, void 0, function* () {
-            return this.request('HEAD', requestUrl, null, additionalHeaders || {});
-        });
-    }
-    sendStream(verb, requestUrl, stream, additionalHeaders) {
-        return lib_awaiter(this, void 0, void 0, function* () {
-            return this.request(verb, requestUrl, stream, additionalHeaders);
-        });
-    }
-    /**
-     * Gets a typed object from an endpoint
-     * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
-     */
-    getJson(requestUrl_1) {
-        return lib_awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            const res = yield this.get(requestUrl, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    postJson(requestUrl_1, obj_1) {
-        return lib_awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.post(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    putJson(requestUrl_1, obj_1) {
-        return lib_awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.put(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    patchJson(requestUrl_1, obj_1) {
-        return lib_awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-            const data = JSON.stringify(obj, null, 2);
-            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-            additionalHeaders[Headers.ContentType] =
-                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-            const res = yield this.patch(requestUrl, data, additionalHeaders);
-            return this._processResponse(res, this.requestOptions);
-        });
-    }
-    /**
-     * Makes a raw http request.
-     * All other methods such as get, post, patch, and request ultimately call this.
-     * Prefer get, del, post and patch
-     */
-    request(verb, requestUrl, data, headers) {
-        return lib_awaiter(this, void 0, void 0, function* () {
-            if (this._disposed) {
-                throw new Error('Client has already been disposed.');
-            }
-            const parsedUrl = new URL(requestUrl);
-            let info = this._prepareRequest(verb, parsedUrl, headers);
-            // Only perform retries on reads since writes may not be idempotent.
-            const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb)
-                ? this._maxRetries + 1
-                : 1;
-            let numTries = 0;
-            let response;
-            do {
-                response = yield this.requestRaw(info, data);
-                // Check if it's an authentication challenge
-                if (response &&
-                    response.message &&
-                    response.message.statusCode === HttpCodes.Unauthorized) {
-                    let authenticationHandler;
-                    for (const handler of this.handlers) {
-                        if (handler.canHandleAuthentication(response)) {
-                            authenticationHandler = handler;
-                            break;
-                        }
-                    }
-                    if (authenticationHandler) {
-                        return authenticationHandler.handleAuthentication(this, info, data);
-                    }
-                    else {
-                        // We have received an unauthorized response but have no handlers to handle it.
-                        // Let the response return to the caller.
-                        return response;
-                    }
-                }
-                let redirectsRemaining = this._maxRedirects;
-                while (response.message.statusCode &&
-                    HttpRedirectCodes.includes(response.message.statusCode) &&
-                    this._allowRedirects &&
-                    redirectsRemaining > 0) {
-                    const redirectUrl = response.message.headers['location'];
-                    if (!redirectUrl) {
-                        // if there's no location to redirect to, we won't
-                        break;
-                    }
-                    const parsedRedirectUrl = new URL(redirectUrl);
-                    if (parsedUrl.protocol === 'https:' &&
-                        parsedUrl.protocol !== parsedRedirectUrl.protocol &&
-                        !this._allowRedirectDowngrade) {
-                        throw new Error('Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.');
-                    }
-                    // we need to finish reading the response before reassigning response
-                    // which will leak the open socket.
-                    yield response.readBody();
-                    // strip authorization header if redirected to a different hostname
-                    if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
-                        for (const header in headers) {
-                            // header names are case insensitive
-                            if (header.toLowerCase() === 'authorization') {
-                                delete headers[header];
-                            }
-                        }
-                    }
-                    // let's make the request with the new redirectUrl
-                    info = this._prepareRequest(verb, parsedRedirectUrl, headers);
-                    response = yield this.requestRaw(info, data);
-                    redirectsRemaining--;
-                }
-                if (!response.message.statusCode ||
-                    !HttpResponseRetryCodes.includes(response.message.statusCode)) {
-                    // If not a retry code, return immediately instead of retrying
-                    return response;
-                }
-                numTries += 1;
-                if (numTries < maxTries) {
-                    yield response.readBody();
-                    yield this._performExponentialBackoff(numTries);
-                }
-            } while (numTries < maxTries);
-            return response;
-        });
-    }
-    /**
-     * Needs to be called if keepAlive is set to true in request options.
-     */
-    dispose() {
-        if (this._agent) {
-            this._agent.destroy();
-        }
-        this._disposed = true;
-    }
-    /**
-     * Raw request.
-     * @param info
-     * @param data
-     */
-    requestRaw(info, data) {
-        return lib_awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve, reject) => {
-                function callbackForResult(err, res) {
-                    if (err) {
-                        reject(err);
-                    }
-                    else if (!res) {
-                        // If `err` is not passed, then `res` must be passed.
-                        reject(new Error('Unknown error'));
-                    }
-                    else {
-                        resolve(res);
-                    }
-                }
-                this.requestRawWithCallback(info, data, callbackForResult);
-            });
-        });
-    }
-    /**
-     * Raw request with callback.
-     * @param info
-     * @param data
-     * @param onResult
-     */
-    requestRawWithCallback(info, data, onResult) {
-        if (typeof data === 'string') {
-            if (!info.options.headers) {
-                info.options.headers = {};
-            }
-            info.options.headers['Content-Length'] = Buffer.byteLength(data, 'utf8');
-        }
-        let callbackCalled = false;
-        function handleResult(err, res) {
-            if (!callbackCalled) {
-                callbackCalled = true;
-                onResult(err, res);
-            }
-        }
-        const req = info.httpModule.request(info.options, (msg) => {
-            const res = new HttpClientResponse(msg);
-            handleResult(undefined, res);
-        });
-        let socket;
-        req.on('socket', sock => {
-            socket = sock;
-        });
-        // If we ever get disconnected, we want the socket to timeout eventually
-        req.setTimeout(this._socketTimeout || 3 * 60000, () => {
-            if (socket) {
-                socket.end();
-            }
-            handleResult(new Error(`Request timeout: ${info.options.path}`));
-        });
-        req.on('error', function (err) {
-            // err has statusCode property
-            // res should have headers
-            handleResult(err);
-        });
-        if (data && typeof data === 'string') {
-            req.write(data, 'utf8');
-        }
-        if (data && typeof data !== 'string') {
-            data.on('close', function () {
-                req.end();
-            });
-            data.pipe(req);
-        }
-        else {
-            req.end();
-        }
-    }
-    /**
-     * Gets an http agent. This function is useful when you need an http agent that handles
-     * routing through a proxy server - depending upon the url and proxy environment variables.
-     * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
-     */
-    getAgent(serverUrl) {
-        const parsedUrl = new URL(serverUrl);
-        return this._getAgent(parsedUrl);
-    }
-    getAgentDispatcher(serverUrl) {
-        const parsedUrl = new URL(serverUrl);
-        const proxyUrl = getProxyUrl(parsedUrl);
-        const useProxy = proxyUrl && proxyUrl.hostname;
-        if (!useProxy) {
-            return;
-        }
-        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
-    }
-    _prepareRequest(method, requestUrl, headers) {
-        const info = {};
-        info.parsedUrl = requestUrl;
-        const usingSsl = info.parsedUrl.protocol === 'https:';
-        info.httpModule = usingSsl ? external_https_namespaceObject : external_http_namespaceObject;
-        const defaultPort = usingSsl ? 443 : 80;
-        info.options = {};
-        info.options.host = info.parsedUrl.hostname;
-        info.options.port = info.parsedUrl.port
-            ? parseInt(info.parsedUrl.port)
-            : defaultPort;
-        info.options.path =
-            (info.parsedUrl.pathname || '') + (info.parsedUrl.search || '');
-        info.options.method = method;
-        info.options.headers = this._mergeHeaders(headers);
-        if (this.userAgent != null) {
-            info.options.headers['user-agent'] = this.userAgent;
-        }
-        info.options.agent = this._getAgent(info.parsedUrl);
-        // gives handlers an opportunity to participate
-        if (this.handlers) {
-            for (const handler of this.handlers) {
-                handler.prepareRequest(info.options);
-            }
-        }
-        return info;
-    }
-    _mergeHeaders(headers) {
-        if (this.requestOptions && this.requestOptions.headers) {
-            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
-        }
-        return lowercaseKeys(headers || {});
-    }
-    /**
-     * Gets an existing header value or returns a default.
-     * Handles converting number header values to strings since HTTP headers must be strings.
-     * Note: This returns string | string[] since some headers can have multiple values.
-     * For headers that must always be a single string (like Content-Type), use the
-     * specialized _getExistingOrDefaultContentTypeHeader method instead.
-     */
-    _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
-        let clientHeader;
-        if (this.requestOptions && this.requestOptions.headers) {
-            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
-            if (headerValue) {
-                clientHeader =
-                    typeof headerValue === 'number' ? headerValue.toString() : headerValue;
-            }
-        }
-        const additionalValue = additionalHeaders[header];
-        if (additionalValue !== undefined) {
-            return typeof additionalValue === 'number'
-                ? additionalValue.toString()
-                : additionalValue;
-        }
-        if (clientHeader !== undefined) {
-            return clientHeader;
-        }
-        return _default;
-    }
-    /**
-     * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
-     * Always returns a single string (not an array) since Content-Type should be a single value.
-     * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
-     * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
-     * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
-     */
-    _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
-        let clientHeader;
-        if (this.requestOptions && this.requestOptions.headers) {
-            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
-            if (headerValue) {
-                if (typeof headerValue === 'number') {
-                    clientHeader = String(headerValue);
-                }
-                else if (Array.isArray(headerValue)) {
-                    clientHeader = headerValue.join(', ');
-                }
-                else {
-                    clientHeader = headerValue;
-                }
-            }
-        }
-        const additionalValue = additionalHeaders[Headers.ContentType];
-        // Return the first non-undefined value, converting numbers or arrays to strings if necessary
-        if (additionalValue !== undefined) {
-            if (typeof additionalValue === 'number') {
-                return String(additionalValue);
-            }
-            else if (Array.isArray(additionalValue)) {
-                return additionalValue.join(', ');
-            }
-            else {
-                return additionalValue;
-            }
-        }
-        if (clientHeader !== undefined) {
-            return clientHeader;
-        }
-        return _default;
-    }
-    _getAgent(parsedUrl) {
-        let agent;
-        const proxyUrl = getProxyUrl(parsedUrl);
-        const useProxy = proxyUrl && proxyUrl.hostname;
-        if (this._keepAlive && useProxy) {
-            agent = this._proxyAgent;
-        }
-        if (!useProxy) {
-            agent = this._agent;
-        }
-        // if agent is already assigned use that agent.
-        if (agent) {
-            return agent;
-        }
-        const usingSsl = parsedUrl.protocol === 'https:';
-        let maxSockets = 100;
-        if (this.requestOptions) {
-            maxSockets = this.requestOptions.maxSockets || external_http_.globalAgent.maxSockets;
-        }
-        // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
-        if (proxyUrl && proxyUrl.hostname) {
-            const agentOptions = {
-                maxSockets,
-                keepAlive: this._keepAlive,
-                proxy: Object.assign(Object.assign({}, ((proxyUrl.username || proxyUrl.password) && {
-                    proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
-                })), { host: proxyUrl.hostname, port: proxyUrl.port })
-            };
-            let tunnelAgent;
-            const overHttps = proxyUrl.protocol === 'https:';
-            if (usingSsl) {
-                tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
-            }
-            else {
-                tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
-            }
-            agent = tunnelAgent(agentOptions);
-            this._proxyAgent = agent;
-        }
-        // if tunneling agent isn't assigned create a new agent
-        if (!agent) {
-            const options = { keepAlive: this._keepAlive, maxSockets };
-            agent = usingSsl ? new external_https_.Agent(options) : new external_http_.Agent(options);
-            this._agent = agent;
-        }
-        if (usingSsl && this._ignoreSslError) {
-            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
-            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
-            // we have to cast it to any and change it directly
-            agent.options = Object.assign(agent.options || {}, {
-                rejectUnauthorized: false
-            });
-        }
-        return agent;
-    }
-    _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
-        let proxyAgent;
-        if (this._keepAlive) {
-            proxyAgent = this._proxyAgentDispatcher;
-        }
-        // if agent is already assigned use that agent.
-        if (proxyAgent) {
-            return proxyAgent;
-        }
-        const usingSsl = parsedUrl.protocol === 'https:';
-        proxyAgent = new undici/* ProxyAgent */.kT(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
-            token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
-        })));
-        this._proxyAgentDispatcher = proxyAgent;
-        if (usingSsl && this._ignoreSslError) {
-            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
-            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
-            // we have to cast it to any and change it directly
-            proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
-                rejectUnauthorized: false
-            });
-        }
-        return proxyAgent;
-    }
-    _getUserAgentWithOrchestrationId(userAgent) {
-        const baseUserAgent = userAgent || 'actions/http-client';
-        const orchId = process.env['ACTIONS_ORCHESTRATION_ID'];
-        if (orchId) {
-            // Sanitize the orchestration ID to ensure it contains only valid characters
-            // Valid characters: 0-9, a-z, _, -, .
-            const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
-            return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
-        }
-        return baseUserAgent;
-    }
-    _performExponentialBackoff(retryNumber) {
-        return lib_awaiter(this, void 0, void 0, function* () {
-            retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
-            const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-            return new Promise(resolve => setTimeout(() => resolve(), ms));
-        });
-    }
-    _processResponse(res, options) {
-        return lib_awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve, reject) => lib_awaiter(this, void 0, void 0, function* () {
-                const statusCode = res.message.statusCode || 0;
-                const response = {
-                    statusCode,
-                    result: null,
-                    headers: {}
-                };
-                // not found leads to null obj returned
-                if (statusCode === HttpCodes.NotFound) {
-                    resolve(response);
-                }
-                // get the result from the body
-                function dateTimeDeserializer(key, value) {
-                    if (typeof value === 'string') {
-                        const a = new Date(value);
-                        if (!isNaN(a.valueOf())) {
-                            return a;
-                        }
-                    }
-                    return value;
-                }
-                let obj;
-                let contents;
-                try {
-                    contents = yield res.readBody();
-                    if (contents && contents.length > 0) {
-                        if (options && options.deserializeDates) {
-                            obj = JSON.parse(contents, dateTimeDeserializer);
-                        }
-                        else {
-                            obj = JSON.parse(contents);
-                        }
-                        response.result = obj;
-                    }
-                    response.headers = res.message.headers;
-                }
-                catch (err) {
-                    // Invalid resource (contents not json);  leaving result obj null
-                }
-                // note that 3xx redirects are handled by the http layer.
-                if (statusCode > 299) {
-                    let msg;
-                    // if exception/error in body, attempt to get better error
-                    if (obj && obj.message) {
-                        msg = obj.message;
-                    }
-                    else if (contents && contents.length > 0) {
-                        // it may be the case that the exception is in the body message as string
-                        msg = contents;
-                    }
-                    else {
-                        msg = `Failed request: (${statusCode})`;
-                    }
-                    const err = new HttpClientError(msg, statusCode);
-                    err.result = response.result;
-                    reject(err);
-                }
-                else {
-                    resolve(response);
-                }
-            }));
-        });
-    }
-}
-const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
-//# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
-var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-class BasicCredentialHandler {
-    constructor(username, password) {
-        this.username = username;
-        this.password = password;
-    }
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-class auth_BearerCredentialHandler {
-    constructor(token) {
-        this.token = token;
-    }
-    // currently implements pre-authorization
-    // TODO: support preAuth = false where it hooks on 401
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Bearer ${this.token}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-class PersonalAccessTokenCredentialHandler {
-    constructor(token) {
-        this.token = token;
-    }
-    // currently implements pre-authorization
-    // TODO: support preAuth = false where it hooks on 401
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Basic ${Buffer.from(`PAT:${this.token}`).toString('base64')}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return auth_awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-//# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
-var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-class oidc_utils_OidcClient {
-    static createHttpClient(allowRetry = true, maxRetry = 10) {
-        const requestOptions = {
-            allowRetries: allowRetry,
-            maxRetries: maxRetry
-        };
-        return new HttpClient('actions/oidc-client', [new BearerCredentialHandler(oidc_utils_OidcClient.getRequestToken())], requestOptions);
-    }
-    static getRequestToken() {
-        const token = process.env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
-        if (!token) {
-            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_TOKEN env variable');
-        }
-        return token;
-    }
-    static getIDTokenUrl() {
-        const runtimeUrl = process.env['ACTIONS_ID_TOKEN_REQUEST_URL'];
-        if (!runtimeUrl) {
-            throw new Error('Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable');
-        }
-        return runtimeUrl;
-    }
-    static getCall(id_token_url) {
-        return oidc_utils_awaiter(this, void 0, void 0, function* () {
-            var _a;
-            const httpclient = oidc_utils_OidcClient.createHttpClient();
-            const res = yield httpclient
-                .getJson(id_token_url)
-                .catch(error => {
-                throw new Error(`Failed to get ID Token. \n 
-        Error Code : ${error.statusCode}\n 
-        Error Message: ${error.message}`);
-            });
-            const id_token = (_a = res.result) === null || _a === void 0 ? void 0 : _a.value;
-            if (!id_token) {
-                throw new Error('Response json body do not have ID Token field');
-            }
-            return id_token;
-        });
-    }
-    static getIDToken(audience) {
-        return oidc_utils_awaiter(this, void 0, void 0, function* () {
-            try {
-                // New ID Token is requested from action service
-                let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
-                if (audience) {
-                    const encodedAudience = encodeURIComponent(audience);
-                    id_token_url = `${id_token_url}&audience=${encodedAudience}`;
-                }
-                debug(`ID token url is ${id_token_url}`);
-                const id_token = yield oidc_utils_OidcClient.getCall(id_token_url);
-                setSecret(id_token);
-                return id_token;
-            }
-            catch (error) {
-                throw new Error(`Error message: ${error.message}`);
-            }
-        });
-    }
-}
-//# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
-var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const { access, appendFile, writeFile } = external_fs_namespaceObject.promises;
-const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
-const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
-class Summary {
-    constructor() {
-        this._buffer = '';
-    }
-    /**
-     * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
-     * Also checks r/w permissions.
-     *
-     * @returns step summary file path
-     */
-    filePath() {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            if (this._filePath) {
-                return this._filePath;
-            }
-            const pathFromEnv = process.env[SUMMARY_ENV_VAR];
-            if (!pathFromEnv) {
-                throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
-            }
-            try {
-                yield access(pathFromEnv, external_fs_namespaceObject.constants.R_OK | external_fs_namespaceObject.constants.W_OK);
-            }
-            catch (_a) {
-                throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
-            }
-            this._filePath = pathFromEnv;
-            return this._filePath;
-        });
-    }
-    /**
-     * Wraps content in an HTML tag, adding any HTML attributes
-     *
-     * @param {string} tag HTML tag to wrap
-     * @param {string | null} content content within the tag
-     * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
-     *
-     * @returns {string} content wrapped in HTML element
-     */
-    wrap(tag, content, attrs = {}) {
-        const htmlAttrs = Object.entries(attrs)
-            .map(([key, value]) => ` ${key}="${value}"`)
-            .join('');
-        if (!content) {
-            return `<${tag}${htmlAttrs}>`;
-        }
-        return `<${tag}${htmlAttrs}>${content}</${tag}>`;
-    }
-    /**
-     * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
-     *
-     * @param {SummaryWriteOptions} [options] (optional) options for write operation
-     *
-     * @returns {Promise<Summary>} summary instance
-     */
-    write(options) {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
-            const filePath = yield this.filePath();
-            const writeFunc = overwrite ? writeFile : appendFile;
-            yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
-            return this.emptyBuffer();
-        });
-    }
-    /**
-     * Clears the summary buffer and wipes the summary file
-     *
-     * @returns {Summary} summary instance
-     */
-    clear() {
-        return summary_awaiter(this, void 0, void 0, function* () {
-            return this.emptyBuffer().write({ overwrite: true });
-        });
-    }
-    /**
-     * Returns the current summary buffer as a string
-     *
-     * @returns {string} string of summary buffer
-     */
-    stringify() {
-        return this._buffer;
-    }
-    /**
-     * If the summary buffer is empty
-     *
-     * @returns {boolen} true if the buffer is empty
-     */
-    isEmptyBuffer() {
-        return this._buffer.length === 0;
-    }
-    /**
-     * Resets the summary buffer without writing to summary file
-     *
-     * @returns {Summary} summary instance
-     */
-    emptyBuffer() {
-        this._buffer = '';
-        return this;
-    }
-    /**
-     * Adds raw text to the summary buffer
-     *
-     * @param {string} text content to add
-     * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
-     *
-     * @returns {Summary} summary instance
-     */
-    addRaw(text, addEOL = false) {
-        this._buffer += text;
-        return addEOL ? this.addEOL() : this;
-    }
-    /**
-     * Adds the operating system-specific end-of-line marker to the buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addEOL() {
-        return this.addRaw(external_os_namespaceObject.EOL);
-    }
-    /**
-     * Adds an HTML codeblock to the summary buffer
-     *
-     * @param {string} code content to render within fenced code block
-     * @param {string} lang (optional) language to syntax highlight code
-     *
-     * @returns {Summary} summary instance
-     */
-    addCodeBlock(code, lang) {
-        const attrs = Object.assign({}, (lang && { lang }));
-        const element = this.wrap('pre', this.wrap('code', code), attrs);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML list to the summary buffer
-     *
-     * @param {string[]} items list of items to render
-     * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
-     *
-     * @returns {Summary} summary instance
-     */
-    addList(items, ordered = false) {
-        const tag = ordered ? 'ol' : 'ul';
-        const listItems = items.map(item => this.wrap('li', item)).join('');
-        const element = this.wrap(tag, listItems);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML table to the summary buffer
-     *
-     * @param {SummaryTableCell[]} rows table rows
-     *
-     * @returns {Summary} summary instance
-     */
-    addTable(rows) {
-        const tableBody = rows
-            .map(row => {
-            const cells = row
-                .map(cell => {
-                if (typeof cell === 'string') {
-                    return this.wrap('td', cell);
-                }
-                const { header, data, colspan, rowspan } = cell;
-                const tag = header ? 'th' : 'td';
-                const attrs = Object.assign(Object.assign({}, (colspan && { colspan })), (rowspan && { rowspan }));
-                return this.wrap(tag, data, attrs);
-            })
-                .join('');
-            return this.wrap('tr', cells);
-        })
-            .join('');
-        const element = this.wrap('table', tableBody);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds a collapsable HTML details element to the summary buffer
-     *
-     * @param {string} label text for the closed state
-     * @param {string} content collapsable content
-     *
-     * @returns {Summary} summary instance
-     */
-    addDetails(label, content) {
-        const element = this.wrap('details', this.wrap('summary', label) + content);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML image tag to the summary buffer
-     *
-     * @param {string} src path to the image you to embed
-     * @param {string} alt text description of the image
-     * @param {SummaryImageOptions} options (optional) addition image attributes
-     *
-     * @returns {Summary} summary instance
-     */
-    addImage(src, alt, options) {
-        const { width, height } = options || {};
-        const attrs = Object.assign(Object.assign({}, (width && { width })), (height && { height }));
-        const element = this.wrap('img', null, Object.assign({ src, alt }, attrs));
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML section heading element
-     *
-     * @param {string} text heading text
-     * @param {number | string} [level=1] (optional) the heading level, default: 1
-     *
-     * @returns {Summary} summary instance
-     */
-    addHeading(text, level) {
-        const tag = `h${level}`;
-        const allowedTag = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].includes(tag)
-            ? tag
-            : 'h1';
-        const element = this.wrap(allowedTag, text);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML thematic break (<hr>) to the summary buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addSeparator() {
-        const element = this.wrap('hr', null);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML line break (<br>) to the summary buffer
-     *
-     * @returns {Summary} summary instance
-     */
-    addBreak() {
-        const element = this.wrap('br', null);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML blockquote to the summary buffer
-     *
-     * @param {string} text quote text
-     * @param {string} cite (optional) citation url
-     *
-     * @returns {Summary} summary instance
-     */
-    addQuote(text, cite) {
-        const attrs = Object.assign({}, (cite && { cite }));
-        const element = this.wrap('blockquote', text, attrs);
-        return this.addRaw(element).addEOL();
-    }
-    /**
-     * Adds an HTML anchor tag to the summary buffer
-     *
-     * @param {string} text link text/content
-     * @param {string} href hyperlink
-     *
-     * @returns {Summary} summary instance
-     */
-    addLink(text, href) {
-        const element = this.wrap('a', text, { href });
-        return this.addRaw(element).addEOL();
-    }
-}
-const _summary = new Summary();
-/**
- * @deprecated use `core.summary`
- */
-const markdownSummary = (/* unused pure expression or super */ null && (_summary));
-const summary = (/* unused pure expression or super */ null && (_summary));
-//# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
-
-/**
- * toPosixPath converts the given path to the posix form. On Windows, \\ will be
- * replaced with /.
- *
- * @param pth. Path to transform.
- * @return string Posix path.
- */
-function toPosixPath(pth) {
-    return pth.replace(/[\\]/g, '/');
-}
-/**
- * toWin32Path converts the given path to the win32 form. On Linux, / will be
- * replaced with \\.
- *
- * @param pth. Path to transform.
- * @return string Win32 path.
- */
-function toWin32Path(pth) {
-    return pth.replace(/[/]/g, '\\');
-}
-/**
- * toPlatformPath converts the given path to a platform-specific path. It does
- * this by replacing instances of / and \ with the platform-specific path
- * separator.
- *
- * @param pth The path to platformize.
- * @return string The platform-specific path.
- */
-function toPlatformPath(pth) {
-    return pth.replace(/[/\\]/g, path.sep);
-}
-//# sourceMappingURL=path-utils.js.map
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -64502,9 +65368,9 @@ function extractTar(file_1, dest_1) {
         // Create dest
         dest = yield _createExtractFolder(dest);
         // Determine whether GNU tar
-        core_debug('Checking tar --version');
+        core.debug('Checking tar --version');
         let versionOutput = '';
-        yield exec_exec('tar --version', [], {
+        yield exec('tar --version', [], {
             ignoreReturnCode: true,
             silent: true,
             listeners: {
@@ -64512,7 +65378,7 @@ function extractTar(file_1, dest_1) {
                 stderr: (data) => (versionOutput += data.toString())
             }
         });
-        core_debug(versionOutput.trim());
+        core.debug(versionOutput.trim());
         const isGnuTar = versionOutput.toUpperCase().includes('GNU TAR');
         // Initialize args
         let args;
@@ -64522,7 +65388,7 @@ function extractTar(file_1, dest_1) {
         else {
             args = [flags];
         }
-        if (isDebug() && !flags.includes('v')) {
+        if (core.isDebug() && !flags.includes('v')) {
             args.push('-v');
         }
         let destArg = dest;
@@ -64540,7 +65406,7 @@ function extractTar(file_1, dest_1) {
             args.push('--overwrite');
         }
         args.push('-C', destArg, '-f', fileArg);
-        yield exec_exec(`tar`, args);
+        yield exec(`tar`, args);
         return dest;
     });
 }
@@ -64825,9 +65691,9 @@ function _createExtractFolder(dest) {
     return tool_cache_awaiter(this, void 0, void 0, function* () {
         if (!dest) {
             // create a temp dir
-            dest = external_path_namespaceObject.join(_getTempDirectory(), external_crypto_namespaceObject.randomUUID());
+            dest = path.join(_getTempDirectory(), crypto.randomUUID());
         }
-        yield mkdirP(dest);
+        yield io.mkdirP(dest);
         return dest;
     });
 }
@@ -64924,6 +65790,108 @@ function _unique(values) {
     return Array.from(new Set(values));
 }
 //# sourceMappingURL=tool-cache.js.map
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/charts/archive.ts
+/**
+ * Reads a packaged chart (`name-version.tgz`: a gzip'd tar with `<name>/Chart.yaml` at the top) far enough
+ * to get its metadata. ustar, pax (`path=`) and GNU long names are understood. Pure. Bounded like helm's
+ * own loader (pkg/chart/loader: 100 MiB decompressed, 5 MiB a file): a small archive that unpacks to
+ * gigabytes is refused before it fills memory.
+ */
+
+
+const archive_MiB = 1024 * 1024;
+/** The limits for reading a chart archive. */
+const CHART_LIMITS = {
+    /** The archive as downloaded. */
+    maxArchiveBytes: 100 * archive_MiB,
+    /** The tar after gunzip (helm's MaxDecompressedChartSize). */
+    maxDecompressedBytes: 100 * archive_MiB,
+    /** One file read from the archive (helm's MaxDecompressedFileSize). */
+    maxFileBytes: 5 * archive_MiB,
+    /** Entries (files, folders, headers) in the archive. */
+    maxEntries: 50_000,
+};
+function field(block, start, length) {
+    const raw = block.subarray(start, start + length);
+    const end = raw.indexOf(0);
+    return raw.subarray(0, end === -1 ? raw.length : end).toString("utf8");
+}
+/** The files of a tar archive whose path `wanted` accepts, by path. */
+function readTarFiles(tar, wanted) {
+    const files = new Map();
+    let offset = 0;
+    let longName = null;
+    let entries = 0;
+    while (offset + 512 <= tar.length) {
+        const header = tar.subarray(offset, offset + 512);
+        if (header.every((b) => b === 0))
+            break;
+        if (++entries > CHART_LIMITS.maxEntries)
+            throw new Error(`the chart archive has more than ${CHART_LIMITS.maxEntries} entries; not read`);
+        const size = Number.parseInt(field(header, 124, 12).trim() || "0", 8);
+        if (!Number.isFinite(size) || size < 0)
+            throw new Error("the chart archive has a corrupt tar header");
+        const type = String.fromCharCode(header[156] ?? 0);
+        const body = tar.subarray(offset + 512, offset + 512 + size);
+        offset += 512 + Math.ceil(size / 512) * 512;
+        if (type === "x") {
+            const path = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(body.toString("utf8"))?.[1];
+            if (path)
+                longName = path;
+            continue;
+        }
+        if (type === "L") {
+            longName = field(body, 0, body.length);
+            continue;
+        }
+        if (type === "g")
+            continue;
+        const prefix = field(header, 345, 155);
+        const name = longName ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100));
+        longName = null;
+        if ((type === "0" || type === "\0") && wanted(name)) {
+            if (size > CHART_LIMITS.maxFileBytes)
+                throw new Error(`${name} in the chart archive is ${size} bytes, more than the ${CHART_LIMITS.maxFileBytes} a chart file may have (helm's limit); not read`);
+            files.set(name.replace(/^\.\//, ""), Buffer.from(body));
+        }
+    }
+    return files;
+}
+/** Chart.yaml of a packaged chart. Throws when the archive holds none. */
+function readChartMetadata(tgz) {
+    if (tgz.length > CHART_LIMITS.maxArchiveBytes)
+        throw new Error(`the chart archive is ${tgz.length} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
+    let tar;
+    try {
+        tar = (0,external_node_zlib_.gunzipSync)(tgz, { maxOutputLength: CHART_LIMITS.maxDecompressedBytes });
+    }
+    catch (e) {
+        if (e.code === "ERR_BUFFER_TOO_LARGE")
+            throw new Error(`the chart archive unpacks to more than ${CHART_LIMITS.maxDecompressedBytes} bytes (helm's limit for a chart); not read`);
+        throw new Error(`the chart archive is not gzip data: ${e.message}`);
+    }
+    const files = readTarFiles(tar, (p) => /^(?:\.\/)?[^/]+\/Chart\.yaml$/.test(p));
+    const text = [...files.values()][0];
+    if (!text)
+        throw new Error("the chart archive has no <name>/Chart.yaml");
+    const doc = ((0,dist/* parse */.qg)(text.toString("utf8")) ?? {});
+    const annotations = {};
+    const raw = doc.annotations;
+    if (raw && typeof raw === "object" && !Array.isArray(raw)) {
+        for (const [k, v] of Object.entries(raw))
+            if (v !== null && v !== undefined)
+                annotations[k] = String(v);
+    }
+    return {
+        name: String(doc.name ?? ""),
+        version: String(doc.version ?? ""),
+        appVersion: doc.appVersion === undefined || doc.appVersion === null ? null : String(doc.appVersion),
+        annotations,
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/tools/assets.ts
 /**
  * Where crane and helm come from: pinned versions, release asset names, checksum files.
@@ -64945,6 +65913,52 @@ function _unique(values) {
  * the newest 4.x confirmed; Helm 4 is the one major version this product speaks (DESIGN.md §4).
  */
 const DEFAULT_VERSIONS = { crane: "0.22.1", helm: "4.3.0" };
+/**
+ * SHA-256 of each default version's archives, built into the product: a download of a default version must match
+ * these (and its published checksum file), and a tool-cache entry is re-hashed against them before each run.
+ * `null` would mark a platform whose value could not be confirmed: its default download is then refused unless
+ * the user pins a SHA-256.
+ *
+ * Every value was found verbatim, the same in several independent public files (stored copies of public
+ * repositories, searched 2026-12-01), none of them this project's:
+ * - crane v0.22.1 (`checksums.txt` of github.com/google/go-containerregistry/releases/tag/v0.22.1): a Makefile
+ *   pinning `CRANE_VERSION := v0.22.1` with `CRANE_{DARWIN,LINUX}_{AMD64,ARM64}_SHA256` for all four archives; a
+ *   Python installer table `SHA256 = {("Linux", "x86_64"): …, ("Darwin", "arm64"): …}`; shell installers
+ *   (`'Darwin arm64') CRANE_ARCHIVE='go-containerregistry_Darwin_arm64.tar.gz'; CRANE_SHA256='2231fc8d…'`); the
+ *   Linux x86_64 value is also the one DESIGN.md §7 quotes.
+ * - helm v4.3.0 (`https://get.helm.sh/helm-v4.3.0-<os>-<arch>.tar.gz.sha256sum`): a TypeScript table
+ *   "Helm's archives' SHA-256, by Go's platform names (get.helm.sh and Helm's release notes)" with all four; a
+ *   Makefile `HELM_SHA256_{linux,darwin}_{amd64,arm64}`; a bash map `[darwin-amd64]=… [darwin-arm64]=…`; a Bazel
+ *   `_TOOLS` table with `url = "https://get.helm.sh/helm-v4.3.0-darwin-arm64.tar.gz", sha256 = "d3870437…"`.
+ */
+const BUILTIN_SHA256 = {
+    crane: {
+        "0.22.1": {
+            "go-containerregistry_Linux_x86_64.tar.gz": "0ab7a1d6932a213aed964ce97666c3077fe691c8606413674a8b3e0b9ec4cda0",
+            "go-containerregistry_Linux_arm64.tar.gz": "898c0cff975f898a33e8c4580bdafb0e7c02c7faa33374e946762f97c4ab7110",
+            "go-containerregistry_Darwin_x86_64.tar.gz": "6fedd06a648c11335f0e8b9547e4783002c30e9336047fec292942cd518bb799",
+            "go-containerregistry_Darwin_arm64.tar.gz": "2231fc8df8806d20d680ff1225db44e095a55dd6ac1ae8eced4faf4b278b78fb",
+        },
+    },
+    helm: {
+        "4.3.0": {
+            "helm-v4.3.0-linux-amd64.tar.gz": "86584a54def73570558f66f5111cc53dfed56689637ae32c1201205d494f54fb",
+            "helm-v4.3.0-linux-arm64.tar.gz": "31c5794dd55c66a51e6b7d2e2ac7a114ae8b1de41ff1d9ba51748ac973b06a08",
+            "helm-v4.3.0-darwin-amd64.tar.gz": "347a784877e0e20eac865e8d1c36a80f6bb0861d6f29abd34defb6570ef95d92",
+            "helm-v4.3.0-darwin-arm64.tar.gz": "d3870437e1e95b67f8edbde964156c84a26503f560821d40c542441658934fba",
+        },
+    },
+};
+/**
+ * The built-in SHA-256 of an asset: the hash, `null` when the version is built in but this platform's value is
+ * unknown, `undefined` when the version is not built in (an overridden version: the checksum-file path).
+ */
+function builtinChecksum(asset) {
+    const versions = BUILTIN_SHA256[asset.tool][asset.version];
+    if (!versions)
+        return undefined;
+    return versions[asset.archive] ?? null;
+}
 /** The one helm major version whose command line the runners build (Helm 4: login takes a host only). */
 const HELM_MAJOR = 4;
 const DEFAULT_BASE_URLS = {
@@ -65059,10 +66073,13 @@ function parsePinnedChecksums(tool, input) {
 
 ;// CONCATENATED MODULE: ./src/tools/install.ts
 /**
- * Installs crane and helm through the Actions tool cache: find -> download -> verify -> extract -> cache.
- * Every download is checked against the checksum file the project publishes beside it and, when given,
- * against the SHA-256 values the user pinned. A mismatch fails before anything is extracted or run.
+ * Installs crane and helm through the Actions tool cache: find -> verify again -> download -> verify -> extract -> cache.
+ * Every download is checked against the checksum file the project publishes beside it, against the SHA-256
+ * built into ecr-mirror for the default versions, and against the values the user pinned. A mismatch fails before
+ * anything is extracted or run. A cache hit is verified again (archive re-hashed, binary compared) before use.
  */
+
+
 
 
 
@@ -65075,7 +66092,10 @@ function parsePinnedChecksums(tool, input) {
  * verification is never taken for ours.
  */
 const CACHE_NAME = { crane: "ecr-mirror-crane", helm: "ecr-mirror-helm" };
-/** Written beside the binary in the cache: the verified archive's SHA-256, checked against pins on a hit. */
+/**
+ * Written beside the binary in the cache, with the verified archive itself: the archive's SHA-256 when it was
+ * verified. A hit re-hashes the archive against it (and the built-in value and pins) and compares the binary.
+ */
 const ARCHIVE_SHA_FILE = "archive.sha256";
 function installCrane(options = {}) {
     return installTool("crane", options);
@@ -65118,6 +66138,67 @@ async function download(url, dest, what, asset) {
                 : `Check ${asset.tool}-version and the base URL.`));
     }
 }
+/** The executable inside a release archive (gzip + tar, read in memory), or null when it holds none. */
+async function binaryInArchive(archiveFile, path) {
+    const tar = (0,external_node_zlib_.gunzipSync)(await (0,promises_.readFile)(archiveFile));
+    const files = readTarFiles(tar, (p) => p.replace(/^\.\//, "") === path);
+    return files.get(path) ?? null;
+}
+/**
+ * A tool-cache entry is trusted only after it is checked again: the archive kept in it must hash to the built-in
+ * value (default versions), to a pinned one, and to the value recorded when it was verified; and the cached
+ * executable must be byte for byte the one inside that archive.
+ */
+async function verifyCacheEntry(dir, asset, expected) {
+    const binary = (0,external_node_path_.join)(dir, asset.tool);
+    const archive = (0,external_node_path_.join)(dir, asset.archive);
+    const recordFile = (0,external_node_path_.join)(dir, ARCHIVE_SHA_FILE);
+    if (!(0,external_node_fs_.existsSync)(binary) || !(0,external_node_fs_.existsSync)(archive) || !(0,external_node_fs_.existsSync)(recordFile)) {
+        return { ok: false, incomplete: true, reason: `${dir} does not hold the verified ${asset.archive}` };
+    }
+    const recorded = (await (0,promises_.readFile)(recordFile, "utf8")).trim();
+    const actual = await sha256Of(archive);
+    if (typeof expected.builtin === "string" && actual !== expected.builtin) {
+        return {
+            ok: false,
+            incomplete: false,
+            reason: `the cached ${asset.archive} has SHA-256 ${actual}, not the built-in ${expected.builtin} of ${asset.tool} ${asset.version}`,
+        };
+    }
+    if (expected.pins.length > 0 && !expected.pins.includes(actual)) {
+        return {
+            ok: false,
+            incomplete: false,
+            reason: `the tool cache holds ${asset.archive} with SHA-256 ${actual}, which matches no ${pinNames(asset.tool)} value (${expected.pins.join(", ")})`,
+        };
+    }
+    if (actual !== recorded) {
+        return {
+            ok: false,
+            incomplete: false,
+            reason: `the cached ${asset.archive} has SHA-256 ${actual}, not the ${recorded} recorded when it was verified`,
+        };
+    }
+    let inArchive;
+    try {
+        inArchive = await binaryInArchive(archive, asset.binaryInArchive);
+    }
+    catch (error) {
+        return {
+            ok: false,
+            incomplete: false,
+            reason: `the cached ${asset.archive} cannot be read: ${error.message}`,
+        };
+    }
+    if (!inArchive?.equals(await (0,promises_.readFile)(binary))) {
+        return {
+            ok: false,
+            incomplete: false,
+            reason: `the cached ${binary} is not the ${asset.binaryInArchive} inside the verified ${asset.archive}: it was changed after it was installed`,
+        };
+    }
+    return { ok: true, sha256: actual };
+}
 async function installTool(tool, options) {
     const log = options.log ?? (() => { });
     const version = normaliseVersion(tool, options.version || DEFAULT_VERSIONS[tool]);
@@ -65125,20 +66206,25 @@ async function installTool(tool, options) {
     const asset = assetFor(tool, version, options.platform ?? process.platform, options.arch ?? process.arch, options.baseUrl || undefined);
     const binaryName = tool;
     const cacheName = CACHE_NAME[tool];
+    const builtin = builtinChecksum(asset);
+    if (builtin === null && pins.length === 0) {
+        throw new ToolInstallError(`${tool} ${version}: ecr-mirror has no built-in SHA-256 for ${asset.archive}, and the checksum file beside ` +
+            `it proves nothing if the server is compromised. Pin the archive's SHA-256 with ${pinNames(tool)} ` +
+            "(from the project's release page), or choose another version.");
+    }
     const cached = find(cacheName, version, asset.cacheArch);
     if (cached) {
-        const binary = (0,external_node_path_.join)(cached, binaryName);
-        const recorded = (0,external_node_fs_.existsSync)((0,external_node_path_.join)(cached, ARCHIVE_SHA_FILE))
-            ? (await (0,promises_.readFile)((0,external_node_path_.join)(cached, ARCHIVE_SHA_FILE), "utf8")).trim()
-            : "";
-        if ((0,external_node_fs_.existsSync)(binary) && /^[0-9a-f]{64}$/.test(recorded)) {
-            if (pins.length > 0 && !pins.includes(recorded)) {
-                throw new ToolInstallError(`${tool} ${version}: the tool cache holds ${asset.archive} with SHA-256 ${recorded}, which matches no ` +
-                    `${pinNames(tool)} value (${pins.join(", ")}). Nothing was run. Check the pinned value for this platform.`);
-            }
-            log(`${tool} ${version}: tool-cache hit (${binary}), nothing downloaded`);
-            return { tool, version, path: binary, cacheHit: true, archiveSha256: recorded };
+        const verdict = await verifyCacheEntry(cached, asset, { builtin, pins });
+        if (verdict.ok) {
+            const binary = (0,external_node_path_.join)(cached, binaryName);
+            log(`${tool} ${version}: tool-cache hit (${binary}), archive re-hashed and binary compared, nothing downloaded`);
+            return { tool, version, path: binary, cacheHit: true, archiveSha256: verdict.sha256 };
         }
+        if (!verdict.incomplete) {
+            throw new ToolInstallError(`${tool} ${version}: refusing the tool-cache entry: ${verdict.reason}. Nothing was run. ` +
+                `Delete ${cached} to download and verify ${tool} again${pins.length > 0 ? ", or check the pinned value for this platform" : ""}.`);
+        }
+        log(`${tool} ${version}: ${verdict.reason}; downloading it again`);
     }
     const work = await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `ecr-mirror-install-${tool}-`));
     try {
@@ -65155,30 +66241,307 @@ async function installTool(tool, options) {
             throw new ToolInstallError(`${tool} ${version}: ${asset.archive} from ${asset.archiveUrl} has SHA-256 ${actual}, but the published ` +
                 `checksum is ${expected}. The download is corrupt or was tampered with; nothing was installed or run.`);
         }
+        if (typeof builtin === "string" && actual !== builtin) {
+            throw new ToolInstallError(`${tool} ${version}: ${asset.archive} from ${asset.archiveUrl} has SHA-256 ${actual} (it matches the ` +
+                `checksum file served beside it), but the SHA-256 built into ecr-mirror for this release is ${builtin}. ` +
+                "The server does not serve the released archive; nothing was installed or run.");
+        }
         if (pins.length > 0 && !pins.includes(actual)) {
             throw new ToolInstallError(`${tool} ${version}: ${asset.archive} has SHA-256 ${actual} (it matches the published checksum), but no ` +
                 `${pinNames(tool)} value (${pins.join(", ")}). Nothing was installed or run. ` +
                 "Update the pin only after checking why the archive changed.");
         }
-        const extracted = await extractTar(archiveFile, (0,external_node_path_.join)(work, "extracted"));
-        const binaryInArchive = (0,external_node_path_.join)(extracted, asset.binaryInArchive);
-        if (!(0,external_node_fs_.existsSync)(binaryInArchive)) {
+        let binary;
+        try {
+            binary = await binaryInArchive(archiveFile, asset.binaryInArchive);
+        }
+        catch (error) {
+            throw new ToolInstallError(`${tool} ${version}: ${asset.archive} is not a gzip tar archive: ${error.message}`);
+        }
+        if (!binary) {
             throw new ToolInstallError(`${tool} ${version}: ${asset.archive} does not contain ${asset.binaryInArchive}.`);
         }
+        // The cache entry keeps the verified archive: every later hit is checked against it.
         const staging = (0,external_node_path_.join)(work, "staging");
         await (0,promises_.mkdir)(staging);
-        await (0,promises_.copyFile)(binaryInArchive, (0,external_node_path_.join)(staging, binaryName));
+        await (0,promises_.writeFile)((0,external_node_path_.join)(staging, binaryName), binary, { mode: 0o755 });
         await (0,promises_.chmod)((0,external_node_path_.join)(staging, binaryName), 0o755);
+        await (0,promises_.copyFile)(archiveFile, (0,external_node_path_.join)(staging, asset.archive));
         await (0,promises_.writeFile)((0,external_node_path_.join)(staging, ARCHIVE_SHA_FILE), `${actual}\n`);
         const dir = await cacheDir(staging, cacheName, version, asset.cacheArch);
         const path = (0,external_node_path_.join)(dir, binaryName);
-        log(`${tool} ${version}: downloaded ${asset.archiveUrl}, SHA-256 verified against ${asset.checksumUrl}` +
-            `${pins.length > 0 ? ` and ${pinNames(tool)}` : ""}; cached at ${dir}`);
+        const against = [
+            ...(typeof builtin === "string" ? ["the SHA-256 built into ecr-mirror"] : []),
+            asset.checksumUrl,
+            ...(pins.length > 0 ? [pinNames(tool)] : []),
+        ];
+        log(`${tool} ${version}: downloaded ${asset.archiveUrl}, SHA-256 verified against ${against.join(" and ")}; cached at ${dir}`);
         return { tool, version, path, cacheHit: false, archiveSha256: actual };
     }
     finally {
         await (0,promises_.rm)(work, { recursive: true, force: true });
     }
+}
+
+;// CONCATENATED MODULE: ./src/list/reference.ts
+const alphanumeric = "[a-z0-9]+";
+const separator = "(?:[._]|__|[-]+)";
+const domainNameComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const optionalPort = "(?::[0-9]+)?";
+const tagPat = "[\\w][\\w.-]{0,127}";
+const digestPat = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}";
+const ipv6address = "\\[(?:[a-fA-F0-9:]+)\\]";
+const domainName = `${domainNameComponent}(?:\\.${domainNameComponent})*`;
+const host = `(?:${domainName}|${ipv6address})`;
+const domainAndPort = host + optionalPort;
+const pathComponent = `${alphanumeric}(?:${separator}${alphanumeric})*`;
+const remoteName = `${pathComponent}(?:/${pathComponent})*`;
+const namePat = `(?:${domainAndPort}/)?${remoteName}`;
+const referenceRegexp = new RegExp(`^(${namePat})(?::(${tagPat}))?(?:@(${digestPat}))?$`);
+const anchoredNameRegexp = new RegExp(`^(?:(${domainAndPort})/)?(${remoteName})$`);
+const anchoredIdentifierRegexp = /^[a-f0-9]{64}$/;
+const anchoredTagRegexp = new RegExp(`^${tagPat}$`);
+const anchoredDomainRegexp = new RegExp(`^${domainAndPort}$`);
+/** Maximum length of a repository path (distribution's RepositoryNameTotalLengthMax). */
+const REPOSITORY_NAME_MAX = 255;
+const DEFAULT_DOMAIN = "docker.io";
+const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
+const OFFICIAL_REPO_PREFIX = "library/";
+/** Digest algorithms go-digest registers with the standard library, and their hex lengths. */
+const DIGEST_ALGORITHMS = { sha256: 64, sha384: 96, sha512: 128 };
+/** go-digest's `Parse` + `Validate`: `algorithm:hex` with a registered algorithm and exact lower-case hex. */
+function validateDigest(digest) {
+    const i = digest.indexOf(":");
+    if (i <= 0 || i + 1 === digest.length)
+        return "invalid digest format (expected algorithm:hex, as in sha256:…)";
+    const algorithm = digest.slice(0, i);
+    const encoded = digest.slice(i + 1);
+    const length = DIGEST_ALGORITHMS[algorithm];
+    if (length === undefined)
+        return `unsupported digest algorithm "${algorithm}" (use sha256, sha384 or sha512)`;
+    if (encoded.length !== length)
+        return `invalid ${algorithm} digest length: ${encoded.length} hex characters, expected ${length}`;
+    if (!/^[a-f0-9]+$/.test(encoded))
+        return `invalid ${algorithm} digest: only lower-case hex characters are allowed`;
+    return null;
+}
+function isValidTag(tag) {
+    return anchoredTagRegexp.test(tag);
+}
+/** Whether `s` is a registry host as references carry it (`quay.io`, `localhost:5000`, `[::1]:5000`). */
+function isValidDomain(s) {
+    return anchoredDomainRegexp.test(s);
+}
+/** splitDockerDomain from normalize.go. */
+function splitDockerDomain(name) {
+    const slash = name.indexOf("/");
+    if (slash === -1)
+        return [DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX + name];
+    const maybeDomain = name.slice(0, slash);
+    const maybeRemote = name.slice(slash + 1);
+    let domain;
+    let remote;
+    if (maybeDomain === "localhost")
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else if (maybeDomain === LEGACY_DEFAULT_DOMAIN)
+        [domain, remote] = [DEFAULT_DOMAIN, maybeRemote];
+    else if (/[.:]/.test(maybeDomain))
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else if (maybeDomain.toLowerCase() !== maybeDomain)
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else
+        [domain, remote] = [DEFAULT_DOMAIN, name];
+    if (domain === DEFAULT_DOMAIN && !remote.includes("/"))
+        remote = OFFICIAL_REPO_PREFIX + remote;
+    return [domain, remote];
+}
+/**
+ * `ParseNormalizedNamed`: a familiar or full reference (`redis:7.0`, `quay.io/org/app@sha256:…`)
+ * to its normalised parts. No default tag is added: a bare name has neither tag nor digest.
+ */
+function parseReference(input) {
+    const s = input;
+    if (s === "")
+        return { ok: false, error: "the reference is empty" };
+    if (/\s/.test(s))
+        return { ok: false, error: "a reference cannot contain white space" };
+    if (s.includes("://")) {
+        return {
+            ok: false,
+            error: "a reference has no URL scheme",
+            hint: `write it as a registry reference, e.g. "${s.replace(/^[a-z]+:\/\//i, "")}"`,
+        };
+    }
+    if (anchoredIdentifierRegexp.test(s)) {
+        return {
+            ok: false,
+            error: `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
+            hint: "a bare 64-hex string is an image ID; name the repository and pin the digest: name@sha256:<hex>",
+        };
+    }
+    const [domain, remainder] = splitDockerDomain(s);
+    const tagSep = remainder.indexOf(":");
+    const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
+    if (remote.toLowerCase() !== remote) {
+        return {
+            ok: false,
+            error: `repository name (${remote}) must be lowercase`,
+            hint: "registry repository paths are lower case; tags may use upper case",
+        };
+    }
+    const full = `${domain}/${remainder}`;
+    const m = referenceRegexp.exec(full);
+    if (!m)
+        return { ok: false, ...explainInvalid(full) };
+    const name = m[1];
+    const nameMatch = anchoredNameRegexp.exec(name);
+    const refDomain = nameMatch?.[1] ?? "";
+    const path = nameMatch?.[2] ?? name;
+    if (refDomain === "") {
+        // The grammar's domain is optional: `my_registry.example.com/x` matches as a path with no domain at all.
+        return {
+            ok: false,
+            error: `${JSON.stringify(domain)} is not a valid registry host`,
+            hint: "a registry host is letters, digits, '-' and '.' with an optional :port (no '_')",
+        };
+    }
+    if (path.length > REPOSITORY_NAME_MAX) {
+        return { ok: false, error: `repository name must not be more than ${REPOSITORY_NAME_MAX} characters` };
+    }
+    const digest = m[3] ?? null;
+    if (digest !== null) {
+        const problem = validateDigest(digest);
+        if (problem)
+            return { ok: false, error: problem };
+    }
+    return { ok: true, value: { domain: refDomain, path, tag: m[2] ?? null, digest } };
+}
+/** A more precise reason than "invalid reference format" for the common mistakes. */
+function explainInvalid(full) {
+    const at = full.indexOf("@");
+    const namePart = at === -1 ? full : full.slice(0, at);
+    const digest = at === -1 ? null : full.slice(at + 1);
+    if (digest !== null) {
+        const problem = validateDigest(digest);
+        if (problem)
+            return { error: problem };
+    }
+    const lastSlash = namePart.lastIndexOf("/");
+    const colon = namePart.indexOf(":", lastSlash + 1);
+    if (colon !== -1) {
+        const tag = namePart.slice(colon + 1);
+        if (!isValidTag(tag)) {
+            return {
+                error: `invalid tag "${tag}"`,
+                hint: "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
+            };
+        }
+    }
+    return {
+        error: "invalid reference format",
+        hint: "expected [host[:port]/]path[:tag][@sha256:digest] with lower-case path components separated by '/', as in quay.io/prometheus/node-exporter:v1.8.2",
+    };
+}
+/** The repository name without tag or digest: `docker.io/library/redis`. */
+function referenceName(ref) {
+    return ref.domain === "" ? ref.path : `${ref.domain}/${ref.path}`;
+}
+/** distribution's `String()`: `docker.io/library/redis:7.0`, `…@sha256:…`, `…:tag@sha256:…`. */
+function formatReference(ref) {
+    let s = referenceName(ref);
+    if (ref.tag !== null)
+        s += `:${ref.tag}`;
+    if (ref.digest !== null)
+        s += `@${ref.digest}`;
+    return s;
+}
+/** distribution's `FamiliarString()`: `redis:7.0`, `quay.io/org/app:1`. */
+function familiarReference(ref) {
+    let path = ref.path;
+    let domain = ref.domain;
+    if (domain === DEFAULT_DOMAIN) {
+        domain = "";
+        const rest = path.startsWith(OFFICIAL_REPO_PREFIX) ? path.slice(OFFICIAL_REPO_PREFIX.length) : null;
+        if (rest !== null && !rest.includes("/"))
+            path = rest;
+    }
+    return formatReference({ ...ref, domain, path });
+}
+
+;// CONCATENATED MODULE: ./src/tools/fetch-address.ts
+/**
+ * Where content is fetched from, as opposed to what it is called. An upstream endpoint in the mirror list
+ * (`docker.io` fetched through `https://mirror.gcr.io`, or a pull-through cache at `http://10.0.0.5:5000/hub`)
+ * changes only the address crane and helm talk to; names, target repositories and reports keep the list's names.
+ */
+
+function canonicalHost(host) {
+    const h = host.toLowerCase();
+    return h === "index.docker.io" || h === "registry-1.docker.io" ? "docker.io" : h;
+}
+/** An endpoint URL's registry host, path prefix and scheme. */
+function parseEndpoint(endpoint) {
+    const url = new URL(endpoint);
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+        throw new Error(`upstream endpoint ${endpoint} must be an http:// or https:// URL`);
+    }
+    return {
+        registry: url.host,
+        pathPrefix: url.pathname.replace(/^\/+|\/+$/g, ""),
+        plainHttp: url.protocol === "http:",
+    };
+}
+function endpointFor(host, upstreams) {
+    const wanted = canonicalHost(host);
+    return upstreams.find((u) => u.endpoint && canonicalHost(u.host) === wanted)?.endpoint ?? null;
+}
+/** The address an image is fetched from, honouring the list's upstream endpoints. */
+function fetchAddress(reference, upstreams) {
+    const endpoint = endpointFor(reference.domain, upstreams);
+    if (!endpoint) {
+        return {
+            reference: formatReference(reference),
+            registry: reference.domain,
+            plainHttp: false,
+            viaEndpoint: false,
+        };
+    }
+    const { registry, pathPrefix, plainHttp } = parseEndpoint(endpoint);
+    const path = pathPrefix ? `${pathPrefix}/${reference.path}` : reference.path;
+    return {
+        reference: formatReference({ ...reference, domain: registry, path }),
+        registry,
+        plainHttp,
+        viaEndpoint: true,
+    };
+}
+/**
+ * The address an OCI chart (`oci://host/path/name`, no version) is fetched from. Returns the `oci://`
+ * reference for helm and the bare `host/path/name` for crane.
+ */
+function chartFetchAddress(source, upstreams) {
+    const bare = source.replace(/^oci:\/\//, "").replace(/\/+$/, "");
+    const slash = bare.indexOf("/");
+    const host = slash < 0 ? bare : bare.slice(0, slash);
+    const path = slash < 0 ? "" : bare.slice(slash + 1);
+    const endpoint = endpointFor(host, upstreams);
+    if (!endpoint)
+        return {
+            reference: bare,
+            ociReference: `oci://${bare}`,
+            registry: host,
+            plainHttp: false,
+            viaEndpoint: false,
+        };
+    const parsed = parseEndpoint(endpoint);
+    const fetched = [parsed.registry, parsed.pathPrefix, path].filter((p) => p !== "").join("/");
+    return {
+        reference: fetched,
+        ociReference: `oci://${fetched}`,
+        registry: parsed.registry,
+        plainHttp: parsed.plainHttp,
+        viaEndpoint: true,
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/execute/copier.ts
@@ -65218,8 +66581,6 @@ function targetReference(registry, step) {
 /** `copy` and `verify` for `executePlan`. */
 function createCopier(options) {
     const { crane, registry, upstreams } = options;
-    const targetInsecure = options.targetPlainHttp &&
-        craneNeedsInsecure({ plainHttp: true, registry, reference: "", viaEndpoint: false });
     let helmLoggedIn = null;
     async function copyHttpChart(step, chart) {
         const helm = options.helm;
@@ -65257,17 +66618,18 @@ function createCopier(options) {
                 return copyHttpChart(step, step.entry);
             }
             const source = sourceAddress(step, upstreams);
-            const insecure = targetInsecure || craneNeedsInsecure(source);
+            // Never `--insecure`: crane would apply it to the push as well. A plain-HTTP source or target is one
+            // crane reaches over HTTP by its own rule (the list and the inputs refuse any other).
             if (step.platforms.length > 1) {
-                return crane.indexFilter(source.reference, step.platforms, destination, { insecure });
+                return crane.indexFilter(source.reference, step.platforms, destination);
             }
-            return crane.copy(source.reference, destination, { platform: step.platforms[0] ?? null, insecure });
+            return crane.copy(source.reference, destination, { platform: step.platforms[0] ?? null });
         },
         async verify(step, copied) {
             const destination = targetReference(registry, step);
             const actual = options.targetDigest
                 ? await options.targetDigest(step.repository, step.tag)
-                : await crane.digest(destination, { insecure: targetInsecure });
+                : await crane.digest(destination);
             if (!actual)
                 throw new Error(`the target does not hold ${destination} after the copy`);
             let expected;
@@ -65281,12 +66643,7 @@ function createCopier(options) {
                 const source = step.platforms.length === 1 ? sourceAddress(step, upstreams) : null;
                 expected =
                     copied.digest ??
-                        (source
-                            ? await crane.digest(source.reference, {
-                                platform: step.platforms[0] ?? null,
-                                insecure: craneNeedsInsecure(source),
-                            })
-                            : actual);
+                        (source ? await crane.digest(source.reference, { platform: step.platforms[0] ?? null }) : actual);
             }
             else {
                 if (step.digest && copied.digest && step.digest !== copied.digest) {
@@ -65301,12 +66658,191 @@ function createCopier(options) {
     };
     async function upstreamDigest(step) {
         const source = sourceAddress(step, upstreams);
-        return crane.digest(source.reference, { insecure: craneNeedsInsecure(source) });
+        return crane.digest(source.reference);
     }
 }
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-ecr/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(8249);
+;// CONCATENATED MODULE: ./src/observe/ecr.ts
+/**
+ * What an ECR registry holds, through `@aws-sdk/client-ecr`: the repositories under the managed
+ * prefixes (DescribeRepositories paged over the registry: one call per 1000 repositories, instead
+ * of asking by name, where one missing name fails the whole call) and their tags with digests
+ * (ListImages, TAGGED, 1000 a page), with bounded concurrency and the SDK's adaptive retries.
+ */
+
+
+class ObserveError extends Error {
+    hint;
+    constructor(message, hint) {
+        super(message);
+        this.hint = hint;
+    }
+}
+/** Attempts the SDK makes for one ECR call (its adaptive mode: backoff plus a client-side rate limiter). */
+const ECR_MAX_ATTEMPTS = 5;
+/** Connecting to the ECR endpoint, in milliseconds. */
+const ECR_CONNECTION_TIMEOUT_MS = 10_000;
+/** One ECR call, request and response, in milliseconds (a page of 1000 images answers in well under a second). */
+const ECR_REQUEST_TIMEOUT_MS = 60_000;
+/**
+ * An ECR client and the only retry layer for ECR calls: the SDK's adaptive retries (throttling and
+ * 5xx), `ECR_MAX_ATTEMPTS` attempts, each bounded by a connection and a request timeout so a
+ * stalled endpoint fails in bounded time. The endpoint comes from AWS_ENDPOINT_URL_ECR when set.
+ */
+function createEcrClient(region, config = {}) {
+    return new dist_cjs/* ECRClient */.S70({
+        region,
+        retryMode: "adaptive",
+        maxAttempts: ECR_MAX_ATTEMPTS,
+        requestHandler: {
+            connectionTimeout: ECR_CONNECTION_TIMEOUT_MS,
+            requestTimeout: ECR_REQUEST_TIMEOUT_MS,
+            throwOnRequestTimeout: true,
+        },
+        ...config,
+    });
+}
+/** An ECR call that failed after the SDK's retries; keeps `$metadata` so no outer layer retries it again. */
+class EcrCallError extends ObserveError {
+    $metadata;
+    name = "EcrCallError";
+    constructor(message, hint, $metadata) {
+        super(message, hint);
+        this.$metadata = $metadata;
+    }
+}
+/** Turns SDK failures a person can fix into one readable error. */
+function explainAwsError(e, action) {
+    const name = e.name ?? "";
+    const message = e.message ?? String(e);
+    if (name === "AccessDeniedException" ||
+        name === "UnrecognizedClientException" ||
+        /not authorized/i.test(message)) {
+        return new ObserveError(`ECR denied ${action}: ${message}`, "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:ListImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push and ecr:BatchDeleteImage to sync");
+    }
+    if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
+        return new ObserveError(`no AWS credentials for ${action}: ${message}`, "configure credentials first, e.g. aws-actions/configure-aws-credentials with role-to-assume (OIDC)");
+    }
+    const metadata = e.$metadata;
+    const status = metadata?.httpStatusCode;
+    const attempts = metadata?.attempts ?? 1;
+    const after = attempts > 1 ? ` after ${attempts} attempts` : "";
+    if (/Throttl|TooManyRequests|RequestLimitExceeded/i.test(name) ||
+        /rate exceeded/i.test(message) ||
+        status === 429) {
+        return new EcrCallError(`ECR throttled ${action} (${message})${after}`, "another job is calling ECR in this account and region at the same time, or the list creates many repositories at once: rerun later, lower the concurrency, or ask AWS to raise the ECR API quota", metadata ?? {});
+    }
+    if (typeof status === "number" && status >= 500) {
+        return new EcrCallError(`ECR failed ${action} (${name}: ${message})${after}`, "ECR had a server error: rerun later", metadata ?? {});
+    }
+    if (/TimeoutError|RequestTimeout/i.test(name) ||
+        /timed? ?out|ETIMEDOUT|ECONNREFUSED|ECONNRESET/i.test(message)) {
+        return new EcrCallError(`ECR did not answer ${action} (${message})${after}`, `the ECR endpoint did not answer within ${ECR_CONNECTION_TIMEOUT_MS / 1000} s (connect) / ${ECR_REQUEST_TIMEOUT_MS / 1000} s (request): check the network path to ECR (VPC endpoint, proxy, AWS_ENDPOINT_URL_ECR)`, metadata ?? {});
+    }
+    return e instanceof Error ? e : new Error(String(e));
+}
+class EcrObserver {
+    client;
+    concurrency;
+    calls = {};
+    constructor(client, concurrency = 8) {
+        this.client = client;
+        this.concurrency = concurrency;
+    }
+    count(operation) {
+        this.calls[operation] = (this.calls[operation] ?? 0) + 1;
+    }
+    /** Every repository in the registry whose name `keep` accepts. */
+    async repositories(keep) {
+        const found = [];
+        let nextToken;
+        do {
+            this.count("DescribeRepositories");
+            const page = await this.client
+                .send(new dist_cjs/* DescribeRepositoriesCommand */.pE_({ maxResults: 1000, ...(nextToken ? { nextToken } : {}) }))
+                .catch((e) => {
+                throw explainAwsError(e, "ecr:DescribeRepositories");
+            });
+            for (const r of page.repositories ?? [])
+                if (r.repositoryName && keep(r.repositoryName))
+                    found.push(r);
+            nextToken = page.nextToken;
+        } while (nextToken);
+        return found;
+    }
+    /** tag -> digest for one repository, or null when it disappeared meanwhile. */
+    async tags(repositoryName) {
+        const tags = new Map();
+        let nextToken;
+        do {
+            this.count("ListImages");
+            try {
+                const page = await this.client.send(new dist_cjs/* ListImagesCommand */.W_n({
+                    repositoryName,
+                    filter: { tagStatus: "TAGGED" },
+                    maxResults: 1000,
+                    ...(nextToken ? { nextToken } : {}),
+                }));
+                for (const id of page.imageIds ?? [])
+                    if (id.imageTag && id.imageDigest)
+                        tags.set(id.imageTag, id.imageDigest);
+                nextToken = page.nextToken;
+            }
+            catch (e) {
+                if (e instanceof dist_cjs/* RepositoryNotFoundException */.Da2)
+                    return null;
+                throw explainAwsError(e, `ecr:ListImages on ${repositoryName}`);
+            }
+        } while (nextToken);
+        return tags;
+    }
+    /** The manifest a tag points at (BatchGetImage, which reports a missing image per id), or null. */
+    async manifest(repositoryName, imageTag) {
+        this.count("BatchGetImage");
+        const answer = await this.client
+            .send(new dist_cjs/* BatchGetImageCommand */.P8n({
+            repositoryName,
+            imageIds: [{ imageTag }],
+            acceptedMediaTypes: [
+                "application/vnd.oci.image.index.v1+json",
+                "application/vnd.docker.distribution.manifest.list.v2+json",
+                "application/vnd.oci.image.manifest.v1+json",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            ],
+        }))
+            .catch((e) => {
+            throw explainAwsError(e, `ecr:BatchGetImage on ${repositoryName}`);
+        });
+        const text = answer.images?.[0]?.imageManifest;
+        return text ? JSON.parse(text) : null;
+    }
+    /**
+     * The repositories the list wants and, when pruning, every repository under the managed prefixes,
+     * each with its tags: one DescribeRepositories page per 1000 repositories, one ListImages per repository.
+     */
+    async observe(registry, wanted, prunePrefixes) {
+        const relevant = (name) => wanted.has(name) || prunePrefixes.some((p) => name.startsWith(`${p}/`));
+        const repos = await this.repositories(relevant);
+        const observed = await mapWithConcurrency(repos, this.concurrency, async (r) => {
+            const name = r.repositoryName;
+            const tags = await this.tags(name);
+            if (!tags)
+                return null;
+            return {
+                name,
+                imageTagMutability: (r.imageTagMutability ?? "MUTABLE"),
+                imageTagMutabilityExclusionFilters: (r.imageTagMutabilityExclusionFilters ?? [])
+                    .map((f) => f.filter ?? "")
+                    .filter(Boolean),
+                tags,
+            };
+        });
+        return { registry, repositories: new Map(observed.filter((o) => o !== null).map((o) => [o.name, o])) };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/execute/ecr-changes.ts
 /**
  * The changes ecr-mirror makes through ECR's API: create a repository with the list's settings (tag
@@ -65314,6 +66850,7 @@ var dist_cjs = __nccwpck_require__(8249);
  * repository policies), and remove pruned tags with BatchDeleteImage (per-id failures reported, not thrown).
  * Existing repositories are never changed.
  */
+
 
 /** The CreateRepository request for `name` with the list's settings. Pure, so it is table-tested. */
 function createRepositoryInput(name, settings) {
@@ -65351,13 +66888,24 @@ async function createEcrRepository(client, name, settings) {
     catch (error) {
         if (isAlreadyExists(error))
             return "exists";
-        throw error;
+        throw explainAwsError(error, `ecr:CreateRepository on ${name}`);
     }
     if (settings.lifecyclePolicy) {
-        await client.send(new dist_cjs/* PutLifecyclePolicyCommand */.Rcn({ repositoryName: name, lifecyclePolicyText: settings.lifecyclePolicy }));
+        await client
+            .send(new dist_cjs/* PutLifecyclePolicyCommand */.Rcn({
+            repositoryName: name,
+            lifecyclePolicyText: settings.lifecyclePolicy,
+        }))
+            .catch((e) => {
+            throw explainAwsError(e, `ecr:PutLifecyclePolicy on ${name}`);
+        });
     }
     if (settings.repositoryPolicy) {
-        await client.send(new dist_cjs/* SetRepositoryPolicyCommand */.IOA({ repositoryName: name, policyText: settings.repositoryPolicy }));
+        await client
+            .send(new dist_cjs/* SetRepositoryPolicyCommand */.IOA({ repositoryName: name, policyText: settings.repositoryPolicy }))
+            .catch((e) => {
+            throw explainAwsError(e, `ecr:SetRepositoryPolicy on ${name}`);
+        });
     }
     return "created";
 }
@@ -65368,10 +66916,14 @@ async function deleteEcrTags(client, repository, tags) {
     const failed = [];
     for (let i = 0; i < tags.length; i += DELETE_BATCH) {
         const batch = tags.slice(i, i + DELETE_BATCH);
-        const response = await client.send(new dist_cjs/* BatchDeleteImageCommand */.wau({
+        const response = await client
+            .send(new dist_cjs/* BatchDeleteImageCommand */.wau({
             repositoryName: repository,
             imageIds: batch.map((imageTag) => ({ imageTag })),
-        }));
+        }))
+            .catch((e) => {
+            throw explainAwsError(e, `ecr:BatchDeleteImage on ${repository}`);
+        });
         for (const f of response.failures ?? []) {
             const tag = f.imageId?.imageTag;
             if (!tag)
@@ -65408,6 +66960,7 @@ const ociTargetChanges = {
  * tool cache, opens a credential session for the target and the upstreams, wires the adapters and runs the
  * plan. A plan with nothing to do installs nothing and starts no process.
  */
+
 
 
 
@@ -65478,6 +67031,7 @@ async function carryOutPlan(plan, list, options) {
         const crane = new Crane({
             binary: craneBinary ?? "crane",
             env: session.craneEnv(),
+            ...(options.toolLimits ? { limits: options.toolLimits } : {}),
             counter,
             redact,
             ...debug,
@@ -65486,6 +67040,7 @@ async function carryOutPlan(plan, list, options) {
             ? new Helm({
                 binary: helmBinary,
                 env: session.helmEnv(),
+                ...(options.toolLimits ? { limits: options.toolLimits } : {}),
                 registryConfig: session.helmRegistryConfig,
                 counter,
                 redact,
@@ -65556,17 +67111,46 @@ function syncReportJson(plan, result, cost) {
         })),
     };
 }
-async function writeSyncReport(path, json) {
+/**
+ * Writes a JSON report (the sync report, the plan file) through the run's mask: every string redacted, and
+ * no line that could start a workflow command when a later step prints the file (`formatJson`).
+ */
+async function writeReportFile(path, json, mask) {
     await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
-    await (0,promises_.writeFile)(path, `${JSON.stringify(json, null, 2)}\n`);
+    await (0,promises_.writeFile)(path, (0,log_safe/* formatJson */.IB)(json, mask));
 }
 
 ;// CONCATENATED MODULE: ./src/git/output-folder.ts
-// The output folder (default `deploy/ecr-mirror/`) belongs to ecr-mirror: its content is replaced
-// by exactly the rendered files, so a file the renderer no longer produces disappears.
+// The output folder (default `deploy/ecr-mirror/`) and what in it belongs to ecr-mirror. ecr-mirror
+// never deletes what it did not write: the folder carries a manifest (`.ecr-mirror-files`) listing the
+// files the last render wrote, and a rewrite removes exactly those (then the folders they leave empty),
+// writes the new files and the new manifest. Anything else in the folder is left alone. The folder
+// itself must be a real folder strictly inside the workspace: not its root, not an ancestor of it, not
+// a git repository (or inside one of its `.git`), reached through no symbolic link.
+//
+// One decision (`planFolderUpdate`, pure) serves the working tree (`writeOutputFolder`) and the tree
+// commit-back builds on (`readTreeState` in commit-back.ts), so both agree on what may be removed.
 
 
-/** A relative, normalised, `/`-separated path that stays inside its base, or null. */
+/** The manifest: the files ecr-mirror wrote into the folder, one path a line. */
+const MANIFEST_FILE = ".ecr-mirror-files";
+const MANIFEST_HEADER = [
+    "# Written by ecr-mirror: the files it rendered into this folder, one path a line.",
+    "# The next render removes or replaces exactly these files; anything else here is left alone.",
+];
+/** A refusal about the output folder: nothing was deleted or written. */
+class OutputFolderError extends Error {
+    problem;
+    hint;
+    name = "OutputFolderError";
+    constructor(problem, hint) {
+        super(`${problem}\n  hint: ${hint}`);
+        this.problem = problem;
+        this.hint = hint;
+    }
+}
+const NOTHING_CHANGED = "Nothing was deleted or written.";
+/** A relative, normalised, `/`-separated path that stays inside its base and names no `.git`, or null. */
 function safeRelative(path) {
     if (!path || path.includes("\\") || path.includes("\0") || external_node_path_.posix.isAbsolute(path))
         return null;
@@ -65577,20 +67161,24 @@ function safeRelative(path) {
         return null;
     return normal;
 }
-/** The output folder as a repository path (`deploy/ecr-mirror`), or an error naming the problem. */
-function outputFolderPath(outDir) {
-    const folder = safeRelative(outDir);
-    if (!folder) {
-        throw new Error(`The output folder "${outDir}" must be a folder inside the repository (such as deploy/ecr-mirror), not its root, not .git and not outside it.`);
-    }
-    return folder;
+/** Shown in a message: quoted, control characters escaped, long values cut. */
+function shown(value) {
+    const quoted = JSON.stringify(value);
+    return quoted.length > 120 ? `${quoted.slice(0, 117)}..."` : quoted;
 }
-/** Repository paths (`deploy/ecr-mirror/hosts.d/...`) of the files, checked and sorted. */
+/** A path as a message shows it: plain when it is plain, else quoted and escaped. */
+function plain(path) {
+    return /^[\w./@+~-]+$/.test(path) ? path : shown(path);
+}
+function shownPath(folder, path) {
+    return plain(`${folder}/${path}`);
+}
+/** Repository paths (`deploy/ecr-mirror/hosts.d/...`) of the files, checked, in the files' order. */
 function outputFilePaths(folder, files) {
     const seen = new Set();
     for (const file of files) {
         const path = safeRelative(file.path);
-        if (!path)
+        if (!path || path !== file.path)
             throw new Error(`The rendered file path "${file.path}" is not a relative path inside the output folder.`);
         const full = `${folder}/${path}`;
         if (seen.has(full))
@@ -65602,27 +67190,221 @@ function outputFilePaths(folder, files) {
 function isExecutable(file) {
     return ((file.mode ?? 0o644) & 0o111) !== 0;
 }
-/** Replaces the output folder's content in the working tree with exactly these files. */
-async function writeOutputFolder(repoDir, folder, files) {
-    outputFilePaths(folder, files);
-    const target = (0,external_node_path_.join)(repoDir, folder);
-    const existing = await (0,promises_.lstat)(target).catch(() => null);
-    if (existing?.isSymbolicLink()) {
-        throw new Error(`The output folder ${folder} is a symbolic link; ecr-mirror writes only into a real folder.`);
+function formatManifest(paths) {
+    return `${[...MANIFEST_HEADER, ...[...paths].sort()].join("\n")}\n`;
+}
+/** A manifest larger than this is not one ecr-mirror wrote (a render writes a few dozen lines). */
+const MANIFEST_MAX_BYTES = 1024 * 1024;
+/**
+ * The paths a manifest lists. A line that is not a plain relative path inside the folder (`../x`, `/etc/x`,
+ * `a/../../b`, `.git/config`) is refused with its line number: a manifest a stranger's pull request
+ * edited must not make ecr-mirror delete anything outside the files it wrote.
+ */
+function parseManifest(text, folder) {
+    if (Buffer.byteLength(text) > MANIFEST_MAX_BYTES) {
+        throw new OutputFolderError(`${folder}/${MANIFEST_FILE} is larger than ${MANIFEST_MAX_BYTES} bytes, so ecr-mirror did not write it. ${NOTHING_CHANGED}`, `restore it from an earlier ecr-mirror commit, or remove ${folder} yourself`);
     }
-    await (0,promises_.rm)(target, { recursive: true, force: true });
-    await (0,promises_.mkdir)(target, { recursive: true });
+    const paths = [];
+    text.split("\n").forEach((raw, index) => {
+        const line = raw.replace(/\r$/, "");
+        if (line.trim() === "" || line.startsWith("#"))
+            return;
+        if (safeRelative(line) !== line || line === MANIFEST_FILE) {
+            throw new OutputFolderError(`${folder}/${MANIFEST_FILE} line ${index + 1}: ${shown(line)} is not a file inside ${folder}. ${NOTHING_CHANGED}`, `the manifest lists only files ecr-mirror wrote into ${folder}: restore it from an earlier ecr-mirror commit, or remove the line`);
+        }
+        paths.push(line);
+    });
+    return paths;
+}
+/** The README every ecr-mirror render has written since the first release starts with this. */
+const README_MARKER = "<!-- Generated by ecr-mirror.";
+/** The only files an ecr-mirror before the manifest rendered. */
+const LEGACY_FILE = /^(?:README\.md|nodeconfig\.yaml|ecr-mirror-node\.yaml|chart-images\.json|hosts\/[^/]+\/hosts\.toml)$/;
+/**
+ * Decides what a render may remove and write in the folder, or refuses. Rules:
+ * - no symbolic link, nested git repository or special file anywhere in the folder;
+ * - with a manifest: the files it lists (validated) are ecr-mirror's, everything else is kept, and a
+ *   rendered file may not land on a kept file (or on a folder holding one);
+ * - without a manifest: an empty or absent folder is fine; a folder an ecr-mirror before the manifest
+ *   rendered (its README.md carries the generated marker and every file is one that version wrote) is
+ *   taken over; any other non-empty folder is not ecr-mirror's and is refused.
+ */
+function planFolderUpdate(folder, state, files) {
+    const unusual = state.entries.find((e) => e.kind !== "file");
+    if (unusual) {
+        const what = {
+            symlink: "is a symbolic link",
+            repository: "is a git repository (it holds .git)",
+            other: "is not a regular file",
+            file: "",
+        }[unusual.kind];
+        throw new OutputFolderError(`${shownPath(folder, unusual.path)} ${what}; ecr-mirror writes only regular files and follows no links. ${NOTHING_CHANGED}`, `remove ${shownPath(folder, unusual.path)}, or choose another folder for the node configuration`);
+    }
+    const present = new Set(state.entries.map((e) => e.path).filter((p) => p !== MANIFEST_FILE));
+    let owned;
+    if (state.manifest !== null) {
+        owned = new Set(parseManifest(state.manifest, folder));
+    }
+    else if (present.size === 0) {
+        owned = new Set();
+    }
+    else if (state.readme?.startsWith(README_MARKER) && [...present].every((p) => LEGACY_FILE.test(p))) {
+        owned = present;
+    }
+    else {
+        const sample = [...present].sort().slice(0, 3).map(shown).join(", ");
+        throw new OutputFolderError(`${folder} is not empty and is not ecr-mirror's (it has no ${MANIFEST_FILE}): it holds ${sample}${present.size > 3 ? ", ..." : ""}. ${NOTHING_CHANGED}`, `choose a new or empty folder for the node configuration, or remove ${folder} yourself`);
+    }
+    const remove = [...present].filter((p) => owned.has(p)).sort();
+    const kept = [...present].filter((p) => !owned.has(p)).sort();
     for (const file of files) {
-        const path = (0,external_node_path_.join)(target, safeRelative(file.path));
+        const clash = kept.find((k) => k === file.path || file.path.startsWith(`${k}/`) || k.startsWith(`${file.path}/`));
+        if (clash) {
+            throw new OutputFolderError(`${shownPath(folder, clash)} is in the way of the rendered ${folder}/${file.path}, and ecr-mirror did not write it (it is not in ${MANIFEST_FILE}). ${NOTHING_CHANGED}`, `move ${shownPath(folder, clash)} out of the folder, or remove it`);
+        }
+    }
+    return { remove, kept, manifest: formatManifest(files.map((f) => f.path)) };
+}
+/**
+ * Resolves `outDir` (relative to the workspace, or absolute) and refuses every place ecr-mirror must not
+ * write: the workspace itself, an ancestor of it, anything outside it, a path through `.git` or through a
+ * symbolic link, a component that is a file, and a folder that is (or sits inside) a nested git repository.
+ */
+async function locateOutputFolder(workspace, outDir) {
+    const refuse = (problem, hint) => {
+        throw new OutputFolderError(`The output folder ${shown(outDir)} ${problem}. ${NOTHING_CHANGED}`, hint);
+    };
+    const inside = "give a folder inside the repository, such as deploy/ecr-mirror";
+    if (outDir.trim() === "" || outDir.includes("\0"))
+        refuse("is empty", inside);
+    const base = (0,external_node_path_.resolve)(workspace);
+    const target = (0,external_node_path_.resolve)(base, outDir);
+    const rel = (0,external_node_path_.relative)(base, target);
+    if (rel === "")
+        refuse(`is the workspace itself (${plain(base)})`, inside);
+    if (rel === ".." || rel.startsWith(`..${external_node_path_.sep}`) || (0,external_node_path_.isAbsolute)(rel)) {
+        const ancestor = (0,external_node_path_.relative)(target, base);
+        refuse(ancestor && !ancestor.startsWith("..") && !(0,external_node_path_.isAbsolute)(ancestor)
+            ? `(${plain(target)}) holds the workspace ${plain(base)}`
+            : `(${plain(target)}) is outside the workspace ${plain(base)}`, `${inside}; ecr-mirror writes only below the workspace (the action's GITHUB_WORKSPACE, the CLI's current folder)`);
+    }
+    const folder = rel.split(external_node_path_.sep).join("/");
+    if (safeRelative(folder) !== folder)
+        refuse("is inside .git", inside);
+    const root = await (0,promises_.realpath)(base).catch(() => base);
+    if (root.split(external_node_path_.sep).some((part) => part.toLowerCase() === ".git"))
+        refuse(`is inside .git (${plain(root)})`, inside);
+    let dir = root;
+    for (const part of folder.split("/")) {
+        dir = (0,external_node_path_.join)(dir, part);
+        const stat = await (0,promises_.lstat)(dir).catch(() => null);
+        if (!stat)
+            break; // the rest is created
+        const at = (0,external_node_path_.relative)(root, dir).split(external_node_path_.sep).join("/");
+        if (stat.isSymbolicLink())
+            refuse(`goes through the symbolic link ${plain(at)}`, "give the real folder, reached through no link");
+        if (!stat.isDirectory())
+            refuse(`goes through ${plain(at)}, which is not a folder`, inside);
+        if (await (0,promises_.lstat)((0,external_node_path_.join)(dir, ".git")).catch(() => null))
+            refuse(`is in a git repository of its own: ${plain(at)} holds .git`, "choose a folder of this repository outside nested repositories and submodules");
+    }
+    return { folder, dir: (0,external_node_path_.join)(root, ...folder.split("/")) };
+}
+/** The folder's content in the working tree, read without following any link. */
+async function readFolderState(dir) {
+    const entries = [];
+    const walk = async (at, prefix) => {
+        const children = await (0,promises_.readdir)(at, { withFileTypes: true }).catch((e) => {
+            if (e.code === "ENOENT" && prefix === "")
+                return [];
+            throw e;
+        });
+        for (const child of children.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+            const path = prefix ? `${prefix}/${child.name}` : child.name;
+            if (child.isDirectory()) {
+                if (child.name.toLowerCase() === ".git" ||
+                    (await (0,promises_.lstat)((0,external_node_path_.join)(at, child.name, ".git")).catch(() => null)))
+                    entries.push({ path, kind: "repository" });
+                else
+                    await walk((0,external_node_path_.join)(at, child.name), path);
+            }
+            else if (child.isSymbolicLink())
+                entries.push({ path, kind: "symlink" });
+            else if (child.isFile())
+                entries.push({ path, kind: child.name.toLowerCase() === ".git" ? "repository" : "file" });
+            else
+                entries.push({ path, kind: "other" });
+        }
+    };
+    await walk(dir, "");
+    const has = (path) => entries.some((e) => e.path === path && e.kind === "file");
+    const start = async (path, bytes) => {
+        const file = await (0,promises_.open)((0,external_node_path_.join)(dir, path), "r");
+        try {
+            const buffer = Buffer.alloc(bytes);
+            const { bytesRead } = await file.read(buffer, 0, bytes, 0);
+            return buffer.subarray(0, bytesRead).toString("utf8");
+        }
+        finally {
+            await file.close();
+        }
+    };
+    const manifest = has(MANIFEST_FILE) ? await start(MANIFEST_FILE, MANIFEST_MAX_BYTES + 1) : null;
+    const readme = has("README.md") ? await start("README.md", 200) : null;
+    return { entries, manifest, readme };
+}
+/**
+ * Checks, before any work, that a render could write `outDir` (see `locateOutputFolder` and
+ * `planFolderUpdate`); returns its repository path. Throws `OutputFolderError`.
+ */
+async function checkOutputFolder(workspace, outDir) {
+    const located = await locateOutputFolder(workspace, outDir);
+    planFolderUpdate(located.folder, await readFolderState(located.dir), []);
+    return located.folder;
+}
+/**
+ * Writes the rendered files into the output folder of the working tree: removes the files the manifest
+ * lists (and the folders that leaves empty), writes the new files and the new manifest. Refuses (with an
+ * `OutputFolderError`, before touching anything) whatever `locateOutputFolder` and `planFolderUpdate` refuse.
+ */
+async function writeOutputFolder(workspace, outDir, files) {
+    const { folder, dir } = await locateOutputFolder(workspace, outDir);
+    outputFilePaths(folder, files);
+    if (files.some((f) => f.path === MANIFEST_FILE))
+        throw new Error(`The rendered file ${MANIFEST_FILE} is the output folder's manifest.`);
+    const update = planFolderUpdate(folder, await readFolderState(dir), files);
+    const manifestPath = (0,external_node_path_.join)(dir, MANIFEST_FILE);
+    const writeManifest = async (text) => {
+        await (0,promises_.unlink)(manifestPath).catch(() => { });
+        await (0,promises_.writeFile)(manifestPath, text, { mode: 0o644, flag: "wx" });
+    };
+    await (0,promises_.mkdir)(dir, { recursive: true });
+    // Claim the new files before writing them, so an interrupted write leaves nothing ecr-mirror cannot remove.
+    await writeManifest(formatManifest([...new Set([...update.remove, ...files.map((f) => f.path)])]));
+    for (const path of update.remove) {
+        await (0,promises_.unlink)((0,external_node_path_.join)(dir, path));
+        for (let parent = external_node_path_.posix.dirname(path); parent !== "."; parent = external_node_path_.posix.dirname(parent)) {
+            const emptied = await (0,promises_.rmdir)((0,external_node_path_.join)(dir, parent)).then(() => true, () => false);
+            if (!emptied)
+                break;
+        }
+    }
+    for (const file of files) {
+        const path = (0,external_node_path_.join)(dir, ...file.path.split("/"));
         await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
         const mode = isExecutable(file) ? 0o755 : 0o644;
-        await (0,promises_.writeFile)(path, file.content, { mode });
+        // `wx`: never through a link, never over a file that appeared since the check.
+        await (0,promises_.writeFile)(path, file.content, { mode, flag: "wx" });
         await (0,promises_.chmod)(path, mode);
     }
+    await writeManifest(update.manifest);
+    return {
+        folder,
+        files: [...files, { path: MANIFEST_FILE, content: update.manifest }],
+        removed: update.remove,
+    };
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/list/naming.ts
 /**
  * Where things land in the target registry: repository names for images and charts, chart tags
@@ -66129,6 +67911,7 @@ function selectVersions(versions, constraint, newest = null, parse = parseVersio
  * schema.ts documents; a test holds it in agreement with a full JSON-Schema validator.
  */
 
+
 function nodeType(node) {
     if ((0,dist/* isMap */.jh)(node))
         return "object";
@@ -66158,8 +67941,9 @@ const typeWords = {
 };
 function describeFound(node) {
     const t = nodeType(node);
-    if (t === "string")
-        return JSON.stringify(node.value);
+    if (t === "string") {
+        return quoteValue(node.value);
+    }
     if ((0,dist/* isScalar */.jn)(node) && t !== "null")
         return `${typeWords[t]} (${String(node.value)})`;
     return typeWords[t] ?? t;
@@ -66267,7 +68051,7 @@ function validateStructure(root, schema, rootOffset = 0) {
             else if (s.pattern !== undefined && !new RegExp(s.pattern).test(value)) {
                 problems.push({
                     offset: at,
-                    message: `${path}: "${value}" is not valid`,
+                    message: `${path}: ${quoteValue(value)} is not valid`,
                     ...(s.description ? { hint: s.description } : {}),
                 });
             }
@@ -66307,7 +68091,12 @@ function validateStructure(root, schema, rootOffset = 0) {
                 }
                 const key = keyNode.value;
                 present.add(key);
-                const childSchema = props[key] ?? (typeof s.additionalProperties === "object" ? s.additionalProperties : undefined);
+                // Own properties only: `__proto__`, `constructor` or `toString` are no key of the schema.
+                const childSchema = Object.hasOwn(props, key)
+                    ? props[key]
+                    : typeof s.additionalProperties === "object"
+                        ? s.additionalProperties
+                        : undefined;
                 if (childSchema) {
                     visit(pair.value, childSchema, joinPath(path, key), keyAt);
                 }
@@ -66315,7 +68104,7 @@ function validateStructure(root, schema, rootOffset = 0) {
                     const suggestion = closest(key, Object.keys(props));
                     problems.push({
                         offset: keyAt,
-                        message: `unknown key "${key}"${where(path)}`,
+                        message: `unknown key ${quoteValue(key)}${where(path)}`,
                         hint: suggestion
                             ? `did you mean "${suggestion}"?`
                             : `allowed keys: ${Object.keys(props).join(", ")}`,
@@ -66344,7 +68133,20 @@ function validateStructure(root, schema, rootOffset = 0) {
 
 
 
+
+
 const DEFAULT_IMAGE_PREFIX = "mirrors";
+/**
+ * The largest mirror list read: 2 MiB. A 5000-image list of one reference a line weighs 220 KiB, the same list
+ * as objects with three tags and a platform each 560 KiB; a 2 MiB list (50 000 references) parses in about 4 s
+ * within 300 MB of memory. With MAX_LIST_ITEMS, MAX_DEPTH and the alias bound, the worst 2 MiB input measured
+ * (99 990 duplicate keys) takes 5 s and under 500 MB.
+ */
+const MAX_LIST_BYTES = 2 * 1024 * 1024;
+/** The deepest nesting read (mappings and lists inside one another); the schema itself needs 7, chart values a few more. */
+const MAX_DEPTH = 64;
+/** A value as a message shows it: quoted, escaped, credentials in a URL hidden. */
+const parse_q = (value) => quoteValue(hideUserinfo(value));
 const DEFAULT_CHART_PREFIX = "charts";
 /** Repository settings when the list gives none: ECR's own defaults (mutable tags, AES256, no scanning). */
 const DEFAULT_REPOSITORY_SETTINGS = Object.freeze({
@@ -66406,15 +68208,161 @@ function strings(node) {
 }
 /** Parses and validates a mirror list. `file` is the path shown in every problem. */
 function parseMirrorList(text, file) {
+    const first = { file, line: 1, column: 1, severity: "error" };
+    if (text.length > MAX_LIST_BYTES) {
+        return {
+            list: null,
+            problems: [
+                {
+                    ...first,
+                    message: `the mirror list is larger than ${MAX_LIST_BYTES / 1024 / 1024} MiB (${text.length} characters)`,
+                    hint: "a list of 5000 images weighs about 250 KiB: split the list, or look for generated or pasted content",
+                },
+            ],
+        };
+    }
+    const hostile = prescan(text);
+    if (hostile) {
+        const lines = new dist/* LineCounter */.HN();
+        for (let i = text.indexOf("\n"); i >= 0 && i < hostile.offset; i = text.indexOf("\n", i + 1))
+            lines.addNewLine(i + 1);
+        const pos = lines.linePos(hostile.offset);
+        return { list: null, problems: [{ ...first, line: pos.line, column: pos.col, ...hostile.problem }] };
+    }
+    try {
+        return parseText(text, file);
+    }
+    catch (e) {
+        // The yaml library catches its own stack overflows; this is the net for any other.
+        if (!(e instanceof RangeError))
+            throw e;
+        return {
+            list: null,
+            problems: [
+                {
+                    ...first,
+                    message: `the mirror list cannot be read: it is nested too deeply (${MAX_DEPTH} levels at most)`,
+                    hint: "a mirror list needs a few levels of nesting; look for generated or pasted content",
+                },
+            ],
+        };
+    }
+}
+/** Alias-like tokens (`*name`) beyond which the text is refused before the YAML parser builds them all. */
+const MAX_ALIAS_TOKENS = 1000;
+/**
+ * Lines plus flow separators (`,`) at most: a bound on the nodes the YAML parser builds (its memory, and its
+ * duplicate-key check, which is quadratic). A 5000-image list has 5000 to 25 000.
+ */
+const MAX_LIST_ITEMS = 100_000;
+/** Problems listed one by one; the rest are counted in one last line. */
+const MAX_PROBLEMS = 200;
+/** The scan's own depth bound: above MAX_DEPTH, so that checkNodes reports moderate nesting at its exact node. */
+const PRESCAN_DEPTH = 2 * MAX_DEPTH;
+const DEEP_HINT = "a mirror list needs a few levels of nesting; look for generated or pasted content";
+/**
+ * A linear scan before the YAML parser, which needs up to 1 GB for 2 MiB of `[[[[…` or `- - - …` or `*a,*a,…`:
+ * refuses nesting deeper than PRESCAN_DEPTH in brackets (counted everywhere, quoted JSON included: no real list comes
+ * near) or in block indicators on one line, and more alias-like tokens than any list could mean.
+ */
+function prescan(text) {
+    let depth = 0;
+    let aliases = 0;
+    let lineStart = true;
+    let indicators = 0;
+    let items = 0;
+    for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if ((c === 0x0a || c === 0x2c) && ++items > MAX_LIST_ITEMS)
+            return {
+                offset: i,
+                problem: {
+                    message: `the mirror list holds more than ${MAX_LIST_ITEMS} lines and list items`,
+                    hint: "a list of 5000 images has 5000 to 25 000: split the list, or look for generated or pasted content",
+                },
+            };
+        if (c === 0x5b || c === 0x7b) {
+            depth += 1;
+            if (depth > PRESCAN_DEPTH)
+                return {
+                    offset: i,
+                    problem: {
+                        message: `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`,
+                        hint: DEEP_HINT,
+                    },
+                };
+        }
+        else if (c === 0x5d || c === 0x7d)
+            depth = Math.max(0, depth - 1);
+        else if (c === 0x2a) {
+            const before = i === 0 ? 0x20 : text.charCodeAt(i - 1);
+            if ((before === 0x20 || before === 0x0a || before === 0x2c || before === 0x5b || before === 0x09) &&
+                ++aliases > MAX_ALIAS_TOKENS)
+                return {
+                    offset: i,
+                    problem: {
+                        message: `the mirror list holds more than ${MAX_ALIAS_TOKENS} YAML aliases (*name); aliases are not supported`,
+                        hint: "write the values out in full",
+                    },
+                };
+        }
+        // Block indicators (`- `, `? `, `: `) opening a line: each is a level.
+        if (c === 0x0a) {
+            lineStart = true;
+            indicators = 0;
+        }
+        else if (lineStart) {
+            if ((c === 0x2d || c === 0x3f || c === 0x3a) &&
+                (text.charCodeAt(i + 1) === 0x20 || text.charCodeAt(i + 1) === 0x09)) {
+                if (++indicators > PRESCAN_DEPTH)
+                    return {
+                        offset: i,
+                        problem: {
+                            message: `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`,
+                            hint: DEEP_HINT,
+                        },
+                    };
+            }
+            else if (c !== 0x20 && c !== 0x09)
+                lineStart = false;
+        }
+    }
+    return null;
+}
+function parseText(text, file) {
     const lines = new dist/* LineCounter */.HN();
     const problems = new Problems(file, lines);
     const docs = (0,dist/* parseAllDocuments */.hR)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const all = Array.isArray(docs) ? docs : [];
+    let tooDeep = false;
     for (const doc of all) {
-        for (const e of doc.errors)
+        for (const e of doc.errors) {
+            if (/Maximum call stack size exceeded/.test(e.message)) {
+                if (!tooDeep)
+                    problems.error(problems.at(e.pos[0]), `the mirror list is nested too deeply (${MAX_DEPTH} levels at most)`, "a mirror list needs a few levels of nesting; look for generated or pasted content");
+                tooDeep = true;
+                continue;
+            }
+            const quote = /^Missing closing (["'])quote/.exec(e.message)?.[1];
+            const opened = quote ? unclosedQuoteOffset(text, quote, e.pos[0]) : null;
+            if (opened !== null) {
+                problems.error(problems.at(opened), `this ${quote === '"' ? "double" : "single"} quote is never closed`, `close it on the same line: ${quote}value${quote}`);
+                continue;
+            }
             problems.error(problems.at(e.pos[0]), yamlMessage(e.message), yamlHint(e.code));
-        for (const w of doc.warnings)
-            problems.warn(problems.at(w.pos[0]), yamlMessage(w.message));
+        }
+        for (const w of doc.warnings) {
+            // A core tag that does not fit its value (`!!int x`) is an error; any other tag is reported by checkNodes.
+            const tag = /^Unresolved tag: (\S+)/.exec(w.message)?.[1];
+            if (w.code === "TAG_RESOLVE_FAILED" && tag !== undefined) {
+                if (CORE_TAGS.has(tag))
+                    problems.error(problems.at(w.pos[0]), yamlMessage(w.message), TAG_HINT);
+            }
+            else
+                problems.warn(problems.at(w.pos[0]), yamlMessage(w.message));
+        }
+        if (!tooDeep)
+            checkNodes(doc.contents, problems);
     }
     if (all.length > 1) {
         problems.error(problems.locate(all[1]?.contents, all[1]?.range[0] ?? 0), "the file holds more than one YAML document", "keep one list per file: remove the second '---'");
@@ -66448,8 +68396,95 @@ function parseMirrorList(text, file) {
 }
 function done(problems, list) {
     const sorted = [...problems.items].sort((a, b) => a.line - b.line || a.column - b.column);
-    return { list, problems: sorted };
+    const shown = sorted.slice(0, MAX_PROBLEMS).map((p) => ({
+        ...p,
+        message: safeMessage(p.message),
+        ...(p.hint ? { hint: safeMessage(p.hint) } : {}),
+    }));
+    const rest = sorted.slice(MAX_PROBLEMS);
+    const next = rest[0];
+    if (next)
+        shown.push({
+            file: next.file,
+            line: next.line,
+            column: next.column,
+            severity: rest.some((p) => p.severity === "error") ? "error" : "warning",
+            message: `and ${rest.length} more problems from here on`,
+            hint: "fix the ones above first; the same mistake is often repeated",
+        });
+    return { list, problems: shown };
 }
+/**
+ * Where an unclosed quote opens. The yaml library reports it at the end of the file (the quoted scalar runs on
+ * to there); the scalar's own token starts at the quote.
+ */
+function unclosedQuoteOffset(text, quote, before) {
+    const type = quote === '"' ? "double-quoted-scalar" : "single-quoted-scalar";
+    let found = null;
+    const stack = [...new dist/* Parser */.iX().parse(text)];
+    while (stack.length > 0) {
+        const token = stack.pop();
+        if (token === null || typeof token !== "object")
+            continue;
+        const t = token;
+        if (t.type === type &&
+            typeof t.offset === "number" &&
+            t.offset <= before &&
+            (found === null || t.offset > found))
+            found = t.offset;
+        for (const v of Object.values(token))
+            if (v !== null && typeof v === "object")
+                stack.push(v);
+    }
+    return found;
+}
+/**
+ * Refuses what the rest of the parser would misread: aliases (`*name`, which would be read as nothing, or
+ * expanded into a bomb) and nesting deeper than MAX_DEPTH. Walks without recursion.
+ */
+function checkNodes(root, problems) {
+    const stack = [{ node: root, depth: 0 }];
+    const aliases = [];
+    const tagged = [];
+    const report = (nodes, what, hint) => {
+        nodes.sort((a, b) => (a.range?.[0] ?? 0) - (b.range?.[0] ?? 0));
+        for (const n of nodes.slice(0, MAX_REPEATED))
+            problems.error(problems.locate(n), what(n), hint);
+        if (nodes.length > MAX_REPEATED)
+            problems.error(problems.locate(nodes[MAX_REPEATED]), `and ${nodes.length - MAX_REPEATED} more like it`, hint);
+    };
+    while (stack.length > 0) {
+        const { node, depth } = stack.pop();
+        const tag = node?.tag;
+        if (tag !== undefined && !CORE_TAGS.has(tag))
+            tagged.push(node);
+        if ((0,dist/* isAlias */.Vj)(node)) {
+            aliases.push(node);
+            continue;
+        }
+        if (!(0,dist/* isMap */.jh)(node) && !(0,dist/* isSeq */.oP)(node))
+            continue;
+        if (depth >= MAX_DEPTH) {
+            problems.error(problems.locate(node), `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`, "a mirror list needs a few levels of nesting; look for generated or pasted content");
+            return;
+        }
+        for (const item of node.items) {
+            if ((0,dist/* isPair */.tO)(item)) {
+                stack.push({ node: item.value, depth: depth + 1 });
+                stack.push({ node: item.key, depth: depth + 1 });
+            }
+            else
+                stack.push({ node: item, depth: depth + 1 });
+        }
+    }
+    report(aliases, (n) => `YAML aliases (${parse_q(`*${n.source}`)}) are not supported in a mirror list`, "write the value out in full where it is used");
+    report(tagged, (n) => `the YAML tag ${parse_q(n.tag.replace(/^tag:yaml\.org,2002:/, "!!"))} is not supported`, TAG_HINT);
+}
+/** YAML 1.2's core tags: `!!str 0123` keeps a value as text; every other tag (`!!binary`, `!!js/function`) is refused. */
+const CORE_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`));
+const TAG_HINT = "remove the tag: a mirror list uses plain YAML values (!!str is allowed, to keep a value as text)";
+/** Problems of one kind reported one by one, before a summary line. */
+const MAX_REPEATED = 20;
 function yamlMessage(message) {
     // The yaml library appends " at line L, column C" and a code frame; we print the location ourselves.
     return (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "");
@@ -66479,11 +68514,14 @@ function readTarget(node, problems) {
     let registry = str(registryNode) ?? null;
     if (registry !== null) {
         if (/^https?:\/\//.test(registry)) {
-            problems.error(problems.locate(registryNode), "target.registry is a host, not a URL", `write "${registry.replace(/^https?:\/\//, "").replace(/\/+$/, "")}"`);
+            problems.error(problems.locate(registryNode), "target.registry is a host, not a URL", `write ${parse_q(registry.replace(/^https?:\/\//, "").replace(/\/+$/, ""))}`);
             registry = null;
         }
-        else if (!isValidDomain(registry)) {
-            problems.error(problems.locate(registryNode), `target.registry "${registry}" is not a registry host`, "expected host[:port], e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com");
+        else if (!isValidDomain(registry) || !checkHost(registry).ok) {
+            const refused = checkHost(registry);
+            problems.error(problems.locate(registryNode), refused.ok
+                ? `target.registry ${parse_q(registry)} is not a registry host`
+                : `target.registry: ${refused.reason}`, refused.ok ? "expected host[:port], e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com" : refused.hint);
             registry = null;
         }
     }
@@ -66522,20 +68560,22 @@ function readRepositorySettings(node, problems) {
     if (kmsKey !== null && encType === "AES256") {
         problems.error(problems.locate(kmsKeyNode), "encryption.kmsKey needs encryption.type KMS or KMS_DSSE", "set type: KMS, or remove kmsKey");
     }
-    const tags = {};
+    const tagPairs = [];
     const tagsNode = get(node, "tags");
     if ((0,dist/* isMap */.jh)(tagsNode)) {
         for (const pair of tagsNode.items) {
             const k = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : "";
             const v = str(pair.value);
             if (k.length < 1 || k.length > 128)
-                problems.error(problems.locate(pair.key), `resource tag key "${k}" must be 1 to 128 characters`);
+                problems.error(problems.locate(pair.key), `resource tag key ${parse_q(k)} must be 1 to 128 characters`);
             else if (k.toLowerCase().startsWith("aws:"))
-                problems.error(problems.locate(pair.key), `resource tag key "${k}" uses the reserved prefix aws:`);
+                problems.error(problems.locate(pair.key), `resource tag key ${parse_q(k)} uses the reserved prefix aws:`);
             if (v !== undefined)
-                tags[k] = v;
+                tagPairs.push([k, v]);
         }
     }
+    // Own properties even for `__proto__`: an assignment would set the object's prototype instead.
+    const tags = Object.fromEntries(tagPairs);
     return {
         imageTagMutability: mode,
         imageTagMutabilityExclusionFilters: filters,
@@ -66564,7 +68604,10 @@ function readPolicy(node, name, requiredKey, problems) {
     }
     else
         return null;
-    if (typeof value !== "object" || value === null || Array.isArray(value) || !(requiredKey in value)) {
+    if (typeof value !== "object" ||
+        value === null ||
+        Array.isArray(value) ||
+        !Object.hasOwn(value, requiredKey)) {
         problems.error(problems.locate(node), `${name} has no "${requiredKey}"`, name === "lifecyclePolicy"
             ? "an ECR lifecycle policy is { rules: [ … ] }"
             : 'an IAM policy document is { Version: "2012-10-17", Statement: [ … ] }');
@@ -66578,13 +68621,22 @@ function readUpstreams(node, target, problems) {
         return result;
     for (const pair of node.items) {
         const keyLoc = problems.locate(pair.key);
-        let host = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : "";
+        if (!(0,dist/* isScalar */.jn)(pair.key) || typeof pair.key.value !== "string")
+            continue; // reported by the structure check
+        let host = pair.key.value;
         if (/^[a-z]+:\/\//i.test(host)) {
-            problems.error(keyLoc, `upstream "${host}" is a URL; upstreams are keyed by registry host`, `write "${host.replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "")}"`);
+            problems.error(keyLoc, `upstream ${parse_q(host)} is a URL; upstreams are keyed by registry host`, `write ${parse_q(hideUserinfo(host)
+                .replace(/^[a-z]+:\/\//i, "")
+                .replace(/\/.*$/, ""))}`);
+            continue;
+        }
+        const hostRefused = checkHost(host);
+        if (!hostRefused.ok) {
+            problems.error(keyLoc, `upstream: ${hostRefused.reason}`, hostRefused.hint);
             continue;
         }
         if (!isValidDomain(host)) {
-            problems.error(keyLoc, `upstream "${host}" is not a registry host`, "expected host[:port] as image names carry it, e.g. quay.io or registry.k8s.io");
+            problems.error(keyLoc, `upstream ${parse_q(host)} is not a registry host`, "expected host[:port] as image names carry it, e.g. quay.io or registry.k8s.io");
             continue;
         }
         if (host === "index.docker.io")
@@ -66597,13 +68649,20 @@ function readUpstreams(node, target, problems) {
         const prefix = str(prefixNode) ?? defaultUpstreamPrefix(host, target.imagePrefix);
         const prefixProblem = repositoryNameProblem(prefix, target.type);
         if (prefixProblem) {
-            problems.error(problems.locate(prefixNode ?? pair.key), `upstream ${host} cannot land under "${prefix}": ${prefixProblem}`, `give it a prefix of its own: upstreams: { "${host}": { prefix: "${target.imagePrefix}/${host
+            problems.error(problems.locate(prefixNode ?? pair.key), `upstream ${host} cannot land under ${parse_q(prefix)}: ${prefixProblem}`, `give it a prefix of its own: upstreams: { "${host}": { prefix: "${target.imagePrefix}/${host
                 .replace(/[^a-z0-9.]+/gi, "-")
                 .replace(/^-|-$/g, "")
                 .toLowerCase()}" } }`);
         }
         const endpointNode = get(pair.value, "endpoint");
-        const endpoint = str(endpointNode)?.replace(/\/+$/, "") ?? null;
+        let endpoint = str(endpointNode)?.replace(/\/+$/, "") ?? null;
+        if (endpoint !== null) {
+            const problem = endpointProblem(endpoint);
+            if (problem) {
+                problems.error(problems.locate(endpointNode), `upstream ${host} endpoint: ${problem.reason}`, problem.hint);
+                endpoint = null;
+            }
+        }
         result.set(host, {
             host,
             prefix,
@@ -66614,6 +68673,20 @@ function readUpstreams(node, target, problems) {
         });
     }
     return result;
+}
+/** A repository path as distribution's grammar writes it: components of [a-z0-9] joined by `.`, `_`, `__` or `-`. */
+const REPOSITORY_PATH = /^(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/** An upstream endpoint: an http(s) URL crane can reach without --insecure, whose path is a repository prefix. */
+function endpointProblem(endpoint) {
+    const checked = checkUrl(endpoint, ["https", "http"]);
+    if (!checked.ok)
+        return checked;
+    if (!REPOSITORY_PATH.test(checked.path))
+        return {
+            reason: `the path of ${parse_q(endpoint)} is not a repository prefix`,
+            hint: "an endpoint is https://host[:port] with an optional path of lower-case repository components (no query, no .., no %-escapes)",
+        };
+    return null;
 }
 function upstreamFor(host, target, upstreams) {
     let upstream = upstreams.get(host);
@@ -66646,6 +68719,9 @@ function imageEntryFor(reference, list, location) {
     const parsed = parseReference(reference);
     if (!parsed.ok)
         return { ok: false, error: parsed.error, ...(parsed.hint ? { hint: parsed.hint } : {}) };
+    const refused = checkHost(parsed.value.domain);
+    if (!refused.ok)
+        return { ok: false, error: refused.reason, hint: refused.hint };
     const ref = parsed.value.tag === null && parsed.value.digest === null
         ? { ...parsed.value, tag: "latest" }
         : parsed.value;
@@ -66677,12 +68753,21 @@ function readImages(node, target, upstreams, problems) {
         const source = str(sourceNode);
         if (source === undefined)
             continue; // structural problem, already reported
+        if (hideUserinfo(source) !== source) {
+            problems.error(problems.locate(sourceNode), `image reference ${parse_q(source)} carries credentials (user:password@)`, "never write credentials into the list: give them through the registry-credentials or docker-hub-token inputs");
+            continue;
+        }
         const parsed = parseReference(source);
         if (!parsed.ok) {
-            problems.error(problems.locate(sourceNode), `invalid image reference "${source}": ${parsed.error}`, parsed.hint);
+            problems.error(problems.locate(sourceNode), `invalid image reference ${parse_q(source)}: ${parsed.error}`, parsed.hint);
             continue;
         }
         const ref = parsed.value;
+        const domainRefused = checkHost(ref.domain);
+        if (!domainRefused.ok) {
+            problems.error(problems.locate(sourceNode), `image ${parse_q(source)}: ${domainRefused.reason}`, domainRefused.hint);
+            continue;
+        }
         const wanted = [];
         if (ref.tag !== null || ref.digest !== null)
             wanted.push({ tag: ref.tag, digest: ref.digest, node: sourceNode });
@@ -66691,7 +68776,7 @@ function readImages(node, target, upstreams, problems) {
         if (isObject) {
             for (const t of strings(get(item, "tags"))) {
                 if (!isValidTag(t.value)) {
-                    problems.error(problems.locate(t.node), `invalid tag "${t.value}"`, "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'");
+                    problems.error(problems.locate(t.node), `invalid tag ${parse_q(t.value)}`, "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'");
                 }
                 else
                     wanted.push({ tag: t.value, digest: null, node: t.node });
@@ -66699,18 +68784,18 @@ function readImages(node, target, upstreams, problems) {
             for (const d of strings(get(item, "digests"))) {
                 const problem = validateDigest(d.value);
                 if (problem)
-                    problems.error(problems.locate(d.node), `invalid digest "${d.value}": ${problem}`);
+                    problems.error(problems.locate(d.node), `invalid digest ${parse_q(d.value)}: ${problem}`);
                 else
                     wanted.push({ tag: null, digest: d.value, node: d.node });
             }
             if (ref.tag !== null && get(item, "tags")) {
-                problems.error(problems.locate(sourceNode), `source "${source}" carries a tag and the entry also lists tags`, "put every tag in tags: and leave the source without one");
+                problems.error(problems.locate(sourceNode), `source ${parse_q(source)} carries a tag and the entry also lists tags`, "put every tag in tags: and leave the source without one");
             }
         }
         if (wanted.length === 0) {
-            problems.error(problems.locate(sourceNode), `"${source}" names no tag or digest`, isObject
+            problems.error(problems.locate(sourceNode), `${parse_q(source)} names no tag or digest`, isObject
                 ? 'add tags: ["1.2.3"] or digests: ["sha256:…"]'
-                : `write "${source}:<tag>" (ecr-mirror never assumes :latest; write :latest if you mean it)`);
+                : `write ${parse_q(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`);
             continue;
         }
         if (platforms.length > 0 && wanted.some((w) => w.digest !== null)) {
@@ -66721,7 +68806,7 @@ function readImages(node, target, upstreams, problems) {
             const hostIsTheProblem = repositoryNameProblem(upstream.prefix, target.type) !== null;
             problems.error(problems.locate(sourceNode), hostIsTheProblem
                 ? `"${ref.domain}" cannot be nested in an ECR repository name: ${nameProblem}`
-                : `"${source}" cannot land in the target: ${nameProblem}`, hostIsTheProblem
+                : `${parse_q(source)} cannot land in the target: ${nameProblem}`, hostIsTheProblem
                 ? `give the upstream a prefix of its own: upstreams: { "${ref.domain}": { prefix: "${target.imagePrefix}/${ref.domain
                     .replace(/[^a-zA-Z0-9.]+/g, "-")
                     .replace(/^-|-$/g, "")
@@ -66778,6 +68863,11 @@ function readCharts(node, target, problems) {
         let name = str(nameNode);
         let kind;
         let source;
+        const urlRefused = checkUrl(raw, ["https", "http", "oci"]);
+        if (!urlRefused.ok) {
+            problems.error(problems.locate(sourceNode), `chart source: ${urlRefused.reason}`, urlRefused.hint);
+            continue;
+        }
         if (raw.startsWith("oci://")) {
             kind = "oci";
             const rest = raw.slice("oci://".length).replace(/\/+$/, "");
@@ -66785,17 +68875,17 @@ function readCharts(node, target, problems) {
             if (!parsed.ok ||
                 !rest.includes("/") ||
                 (parsed.value.domain === "docker.io" && !rest.startsWith("docker.io/"))) {
-                problems.error(problems.locate(sourceNode), `invalid OCI chart reference "${raw}"${parsed.ok ? ": it names no registry host" : `: ${parsed.error}`}`, "expected oci://host/path/name, e.g. oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack");
+                problems.error(problems.locate(sourceNode), `invalid OCI chart reference ${parse_q(raw)}${parsed.ok ? ": it names no registry host" : `: ${parsed.error}`}`, "expected oci://host/path/name, e.g. oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack");
                 continue;
             }
             if (parsed.value.tag !== null || parsed.value.digest !== null) {
-                problems.error(problems.locate(sourceNode), `the OCI chart reference "${raw}" carries a version`, "leave the version out of source and list it under versions:");
+                problems.error(problems.locate(sourceNode), `the OCI chart reference ${parse_q(raw)} carries a version`, "leave the version out of source and list it under versions:");
                 continue;
             }
             source = `oci://${referenceName(parsed.value)}`;
             const last = parsed.value.path.split("/").pop();
             if (name !== undefined && name !== last) {
-                problems.error(problems.locate(nameNode), `name "${name}" differs from the chart named by the OCI reference ("${last}")`, "remove name: for OCI charts, or use target: to store it under another name");
+                problems.error(problems.locate(nameNode), `name ${parse_q(name)} differs from the chart named by the OCI reference (${parse_q(last)})`, "remove name: for OCI charts, or use target: to store it under another name");
                 continue;
             }
             name = last;
@@ -66807,7 +68897,7 @@ function readCharts(node, target, problems) {
                 url = new URL(raw);
             }
             catch {
-                problems.error(problems.locate(sourceNode), `"${raw}" is not a URL`, "expected an HTTP chart repository URL or oci://host/path/name");
+                problems.error(problems.locate(sourceNode), `${parse_q(raw)} is not a URL`, "expected an HTTP chart repository URL or oci://host/path/name");
                 continue;
             }
             if (url.search || url.hash) {
@@ -66816,11 +68906,16 @@ function readCharts(node, target, problems) {
             }
             source = url.toString().replace(/\/+$/, "");
             if (source.endsWith("/index.yaml")) {
-                problems.error(problems.locate(sourceNode), "give the chart repository's base URL, not its index.yaml", `write "${source.slice(0, -"/index.yaml".length)}"`);
+                problems.error(problems.locate(sourceNode), "give the chart repository's base URL, not its index.yaml", `write ${parse_q(source.slice(0, -"/index.yaml".length))}`);
                 continue;
             }
             if (name === undefined) {
                 problems.error(problems.locate(sourceNode), "a chart from an HTTP repository needs name:", "add name: <chart name> as it appears in the repository's index.yaml");
+                continue;
+            }
+            const nameRefused = chartNameProblem(name);
+            if (nameRefused) {
+                problems.error(problems.locate(nameNode), `chart name ${parse_q(name)} ${nameRefused}`, "give the chart's name as its Chart.yaml and the repository's index.yaml spell it (letters, digits, '.', '_', '-')");
                 continue;
             }
         }
@@ -66829,7 +68924,7 @@ function readCharts(node, target, problems) {
         const repository = `${target.chartPrefix}/${targetName}`;
         const nameProblem = repositoryNameProblem(repository, target.type);
         if (nameProblem) {
-            problems.error(problems.locate(nameNode ?? sourceNode), `chart ${name} cannot land in the target: ${nameProblem}`, "use target: to give it a valid repository name");
+            problems.error(problems.locate(nameNode ?? sourceNode), `chart ${parse_q(name)} cannot land in the target: ${nameProblem}`, "use target: to give it a valid repository name");
             continue;
         }
         if (kind === "http" && targetNode && targetName.split("/").pop() !== name) {
@@ -66861,7 +68956,7 @@ function readCharts(node, target, problems) {
         if (range !== undefined) {
             const parsed = parseConstraint(range);
             if (!parsed.ok) {
-                problems.error(problems.locate(rangeNode), `version range "${range}" is not valid: ${parsed.error}`, 'write it as helm reads --version: ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2.0", "4.x"');
+                problems.error(problems.locate(rangeNode), `version range ${parse_q(range)} is not valid: ${parsed.error}`, 'write it as helm reads --version: ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2.0", "4.x"');
             }
             else if (!clashes(problems.locate(rangeNode))) {
                 const newest = (0,dist/* isScalar */.jn)(newestNode) && typeof newestNode.value === "number" ? newestNode.value : null;
@@ -66880,14 +68975,14 @@ function readCharts(node, target, problems) {
         for (const v of strings(versionsNode)) {
             const location = problems.locate(v.node);
             if (!CHART_VERSION.test(v.value)) {
-                problems.error(location, `chart version "${v.value}" is not a semantic version`, parseConstraint(v.value).ok
-                    ? `versions: lists exact versions; for a range write versionRange: "${v.value}"`
+                problems.error(location, `chart version ${parse_q(v.value)} is not a semantic version`, parseConstraint(v.value).ok
+                    ? `versions: lists exact versions; for a range write versionRange: ${parse_q(v.value)}`
                     : "Helm chart versions are SemVer 2, e.g. 4.11.3 or 1.0.0-rc.1");
                 continue;
             }
             const tag = chartTag(v.value);
             if (!isValidTag(tag)) {
-                problems.error(location, `chart version "${v.value}" cannot be stored as an OCI tag ("${tag}")`);
+                problems.error(location, `chart version ${parse_q(v.value)} cannot be stored as an OCI tag (${parse_q(tag)})`);
                 continue;
             }
             const entry = { kind, source, name, repository, version: v.value, tag, location, images };
@@ -66906,6 +69001,22 @@ function readCharts(node, target, problems) {
         }
     }
     return { charts: entries, chartRanges: ranges };
+}
+/**
+ * Helm's rule for a chart name: pkg/chart/metadata.go `Validate` refuses `.`, `..` and any name that is not its
+ * own `filepath.Base` (a `/`), and pkg/chartutil/create.go allows `^[a-zA-Z0-9._-]+$`. A leading `-` would reach
+ * `helm pull` as a flag.
+ */
+function chartNameProblem(name) {
+    if (name === "." || name === "..")
+        return "is not allowed (helm refuses . and ..)";
+    if (/[/\\]/.test(name))
+        return "is a path; a chart name has no /";
+    if (!/^[a-zA-Z0-9._-]+$/.test(name))
+        return "has characters helm does not allow in a chart name";
+    if (name.startsWith("-"))
+        return "starts with -";
+    return null;
 }
 /** `images: true` and `values:` of a chart entry. */
 function readChartImages(item, problems) {
@@ -66932,28 +69043,47 @@ function checkRepositoryClashes(images, charts, problems) {
 /** Reads the mirror-list file from disk and parses it: the one place the list touches the file system. */
 
 
-async function readMirrorList(path, displayPath = path) {
+const TOO_LARGE_HINT = "a list of 5000 images weighs about 250 KiB: split the list, or look for generated or pasted content";
+/** The file's text, or null when it holds more than MAX_LIST_BYTES (read no further: a FIFO or /dev/zero never ends). */
+async function readBounded(path) {
+    const handle = await (0,promises_.open)(path, "r");
+    try {
+        const chunks = [];
+        let total = 0;
+        const buffer = Buffer.alloc(64 * 1024);
+        for (;;) {
+            const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+            if (bytesRead === 0)
+                break;
+            total += bytesRead;
+            if (total > MAX_LIST_BYTES)
+                return null;
+            chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
+        }
+        return Buffer.concat(chunks).toString("utf8");
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** `seen` gets the text before it is parsed (the entries mask any URL credentials in it, even in a rejected list). */
+async function readMirrorList(path, displayPath = path, seen) {
+    const refuse = (message, hint) => ({
+        list: null,
+        problems: [{ file: displayPath, line: 1, column: 1, severity: "error", message, hint }],
+    });
     let text;
     try {
-        text = await (0,promises_.readFile)(path, "utf8");
+        text = await readBounded(path);
     }
     catch (e) {
         const code = e.code;
         const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : e.message;
-        return {
-            list: null,
-            problems: [
-                {
-                    file: displayPath,
-                    line: 1,
-                    column: 1,
-                    severity: "error",
-                    message: `cannot read the mirror list: ${why}`,
-                    hint: "pass the path of your mirror list (default mirrors.yaml at the repository root)",
-                },
-            ],
-        };
+        return refuse(`cannot read the mirror list: ${why}`, "pass the path of your mirror list (default mirrors.yaml at the repository root)");
     }
+    if (text === null)
+        return refuse(`the mirror list is larger than ${MAX_LIST_BYTES / 1024 / 1024} MiB`, TOO_LARGE_HINT);
+    seen?.(text);
     return parseMirrorList(text, displayPath);
 }
 
@@ -68989,140 +71119,6 @@ function renderNodeConfig(list, input) {
     return { ok: true, files };
 }
 
-;// CONCATENATED MODULE: ./src/observe/ecr.ts
-/**
- * What an ECR registry holds, through `@aws-sdk/client-ecr`: the repositories under the managed
- * prefixes (DescribeRepositories paged over the registry: one call per 1000 repositories, instead
- * of asking by name, where one missing name fails the whole call) and their tags with digests
- * (ListImages, TAGGED, 1000 a page), with bounded concurrency and the SDK's adaptive retries.
- */
-
-
-class ObserveError extends Error {
-    hint;
-    constructor(message, hint) {
-        super(message);
-        this.hint = hint;
-    }
-}
-/** An ECR client with adaptive retries (throttling) and the endpoint from AWS_ENDPOINT_URL_ECR when set. */
-function createEcrClient(region, config = {}) {
-    return new dist_cjs/* ECRClient */.S70({ region, retryMode: "adaptive", maxAttempts: 8, ...config });
-}
-/** Turns SDK failures a person can fix into one readable error. */
-function explainAwsError(e, action) {
-    const name = e.name ?? "";
-    const message = e.message ?? String(e);
-    if (name === "AccessDeniedException" ||
-        name === "UnrecognizedClientException" ||
-        /not authorized/i.test(message)) {
-        return new ObserveError(`ECR denied ${action}: ${message}`, "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:ListImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push and ecr:BatchDeleteImage to sync");
-    }
-    if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
-        return new ObserveError(`no AWS credentials for ${action}: ${message}`, "configure credentials first, e.g. aws-actions/configure-aws-credentials with role-to-assume (OIDC)");
-    }
-    return e instanceof Error ? e : new Error(String(e));
-}
-class EcrObserver {
-    client;
-    concurrency;
-    calls = {};
-    constructor(client, concurrency = 8) {
-        this.client = client;
-        this.concurrency = concurrency;
-    }
-    count(operation) {
-        this.calls[operation] = (this.calls[operation] ?? 0) + 1;
-    }
-    /** Every repository in the registry whose name `keep` accepts. */
-    async repositories(keep) {
-        const found = [];
-        let nextToken;
-        do {
-            this.count("DescribeRepositories");
-            const page = await this.client
-                .send(new dist_cjs/* DescribeRepositoriesCommand */.pE_({ maxResults: 1000, ...(nextToken ? { nextToken } : {}) }))
-                .catch((e) => {
-                throw explainAwsError(e, "ecr:DescribeRepositories");
-            });
-            for (const r of page.repositories ?? [])
-                if (r.repositoryName && keep(r.repositoryName))
-                    found.push(r);
-            nextToken = page.nextToken;
-        } while (nextToken);
-        return found;
-    }
-    /** tag -> digest for one repository, or null when it disappeared meanwhile. */
-    async tags(repositoryName) {
-        const tags = new Map();
-        let nextToken;
-        do {
-            this.count("ListImages");
-            try {
-                const page = await this.client.send(new dist_cjs/* ListImagesCommand */.W_n({
-                    repositoryName,
-                    filter: { tagStatus: "TAGGED" },
-                    maxResults: 1000,
-                    ...(nextToken ? { nextToken } : {}),
-                }));
-                for (const id of page.imageIds ?? [])
-                    if (id.imageTag && id.imageDigest)
-                        tags.set(id.imageTag, id.imageDigest);
-                nextToken = page.nextToken;
-            }
-            catch (e) {
-                if (e instanceof dist_cjs/* RepositoryNotFoundException */.Da2)
-                    return null;
-                throw explainAwsError(e, `ecr:ListImages on ${repositoryName}`);
-            }
-        } while (nextToken);
-        return tags;
-    }
-    /** The manifest a tag points at (BatchGetImage, which reports a missing image per id), or null. */
-    async manifest(repositoryName, imageTag) {
-        this.count("BatchGetImage");
-        const answer = await this.client
-            .send(new dist_cjs/* BatchGetImageCommand */.P8n({
-            repositoryName,
-            imageIds: [{ imageTag }],
-            acceptedMediaTypes: [
-                "application/vnd.oci.image.index.v1+json",
-                "application/vnd.docker.distribution.manifest.list.v2+json",
-                "application/vnd.oci.image.manifest.v1+json",
-                "application/vnd.docker.distribution.manifest.v2+json",
-            ],
-        }))
-            .catch((e) => {
-            throw explainAwsError(e, `ecr:BatchGetImage on ${repositoryName}`);
-        });
-        const text = answer.images?.[0]?.imageManifest;
-        return text ? JSON.parse(text) : null;
-    }
-    /**
-     * The repositories the list wants and, when pruning, every repository under the managed prefixes,
-     * each with its tags: one DescribeRepositories page per 1000 repositories, one ListImages per repository.
-     */
-    async observe(registry, wanted, prunePrefixes) {
-        const relevant = (name) => wanted.has(name) || prunePrefixes.some((p) => name.startsWith(`${p}/`));
-        const repos = await this.repositories(relevant);
-        const observed = await mapWithConcurrency(repos, this.concurrency, async (r) => {
-            const name = r.repositoryName;
-            const tags = await this.tags(name);
-            if (!tags)
-                return null;
-            return {
-                name,
-                imageTagMutability: (r.imageTagMutability ?? "MUTABLE"),
-                imageTagMutabilityExclusionFilters: (r.imageTagMutabilityExclusionFilters ?? [])
-                    .map((f) => f.filter ?? "")
-                    .filter(Boolean),
-                tags,
-            };
-        });
-        return { registry, repositories: new Map(observed.filter((o) => o !== null).map((o) => [o.name, o])) };
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/report/failure.ts
 /** A failure as a person reads it: the message and a hint, secrets redacted, no stack trace for a known problem. */
 
@@ -69185,6 +71181,7 @@ const STEP_ACTIONS = [
 ];
 
 ;// CONCATENATED MODULE: ./src/report/plan.ts
+
 
 /** The chart versions an image step was discovered in, as `repository:version`. */
 function stepCharts(s) {
@@ -69262,15 +71259,13 @@ function formatPlan(plan) {
         lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
     return lines.join("\n");
 }
-function cell(text) {
-    return text.replaceAll("|", "\\|").replaceAll("\n", " ");
-}
+const cell = (/* unused pure expression or super */ null && (markdownCell));
 /** GitHub rejects a step summary over 1 MiB; stay well under it. */
 const SUMMARY_BUDGET_BYTES = (/* unused pure expression or super */ null && (900 * 1024));
 /** Markdown for the job summary: counts, then a table of steps (changes first), truncated with a count. */
 function planMarkdown(plan, budget = SUMMARY_BUDGET_BYTES) {
     const head = [
-        `### ecr-mirror plan for \`${plan.registry}\``,
+        `### ecr-mirror plan for \`${cell(plan.registry)}\``,
         "",
         "| create repository | copy | update | blocked | present | delete |",
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -69344,82 +71339,6 @@ function problemAnnotations(problems, file) {
         });
     }
     return out;
-}
-
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
-;// CONCATENATED MODULE: ./src/charts/archive.ts
-/**
- * Reads a packaged chart (`name-version.tgz`: a gzip'd tar with `<name>/Chart.yaml` at the top) far enough
- * to get its metadata. ustar, pax (`path=`) and GNU long names are understood. Pure.
- */
-
-
-function field(block, start, length) {
-    const raw = block.subarray(start, start + length);
-    const end = raw.indexOf(0);
-    return raw.subarray(0, end === -1 ? raw.length : end).toString("utf8");
-}
-/** The files of a tar archive whose path `wanted` accepts, by path. */
-function readTarFiles(tar, wanted) {
-    const files = new Map();
-    let offset = 0;
-    let longName = null;
-    while (offset + 512 <= tar.length) {
-        const header = tar.subarray(offset, offset + 512);
-        if (header.every((b) => b === 0))
-            break;
-        const size = Number.parseInt(field(header, 124, 12).trim() || "0", 8);
-        const type = String.fromCharCode(header[156] ?? 0);
-        const body = tar.subarray(offset + 512, offset + 512 + size);
-        offset += 512 + Math.ceil(size / 512) * 512;
-        if (type === "x") {
-            const path = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(body.toString("utf8"))?.[1];
-            if (path)
-                longName = path;
-            continue;
-        }
-        if (type === "L") {
-            longName = field(body, 0, body.length);
-            continue;
-        }
-        if (type === "g")
-            continue;
-        const prefix = field(header, 345, 155);
-        const name = longName ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100));
-        longName = null;
-        if ((type === "0" || type === "\0") && wanted(name))
-            files.set(name.replace(/^\.\//, ""), Buffer.from(body));
-    }
-    return files;
-}
-/** Chart.yaml of a packaged chart. Throws when the archive holds none. */
-function readChartMetadata(tgz) {
-    let tar;
-    try {
-        tar = (0,external_node_zlib_.gunzipSync)(tgz);
-    }
-    catch (e) {
-        throw new Error(`the chart archive is not gzip data: ${e.message}`);
-    }
-    const files = readTarFiles(tar, (p) => /^(?:\.\/)?[^/]+\/Chart\.yaml$/.test(p));
-    const text = [...files.values()][0];
-    if (!text)
-        throw new Error("the chart archive has no <name>/Chart.yaml");
-    const doc = ((0,dist/* parse */.qg)(text.toString("utf8")) ?? {});
-    const annotations = {};
-    const raw = doc.annotations;
-    if (raw && typeof raw === "object" && !Array.isArray(raw)) {
-        for (const [k, v] of Object.entries(raw))
-            if (v !== null && v !== undefined)
-                annotations[k] = String(v);
-    }
-    return {
-        name: String(doc.name ?? ""),
-        version: String(doc.version ?? ""),
-        appVersion: doc.appVersion === undefined || doc.appVersion === null ? null : String(doc.appVersion),
-        annotations,
-    };
 }
 
 ;// CONCATENATED MODULE: ./src/charts/images.ts
@@ -69711,6 +71630,9 @@ function createHelmChartRenderer(options) {
                 if (!archive)
                     throw new Error("helm pull wrote no .tgz");
                 const path = (0,external_node_path_.join)(dir, archive);
+                const { size } = await (0,promises_.stat)(path);
+                if (size > CHART_LIMITS.maxArchiveBytes)
+                    throw new Error(`${archive} is ${size} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
                 const metadata = readChartMetadata(await (0,promises_.readFile)(path));
                 const values = chart.images?.values ?? {};
                 let valuesFile = null;
@@ -69738,6 +71660,8 @@ function createHelmChartRenderer(options) {
 
 
 
+
+
 /** helm's `ResolveReferenceURL`: a relative package URL is resolved against the repository URL with a trailing `/`. */
 function resolvePackageUrl(repositoryUrl, url) {
     const base = new URL(repositoryUrl);
@@ -69749,7 +71673,8 @@ function resolvePackageUrl(repositoryUrl, url) {
 function parseChartIndex(text, repositoryUrl) {
     let doc;
     try {
-        doc = (0,dist/* parse */.qg)(text, { maxAliasCount: -1 });
+        // Chart indexes use no aliases; a bounded count stops an alias bomb ("billion laughs").
+        doc = (0,dist/* parse */.qg)(text, { maxAliasCount: 100 });
     }
     catch (e) {
         throw new Error(`index.yaml is not valid YAML: ${e.message.split("\n")[0]}`);
@@ -69790,18 +71715,26 @@ function createChartVersionLister(options) {
             cached = (async () => {
                 const url = resolvePackageUrl(repositoryUrl, "index.yaml");
                 counts.index = (counts.index ?? 0) + 1;
-                let response;
-                try {
-                    response = await doFetch(url, { redirect: "follow" });
-                }
-                catch (e) {
-                    throw new Error(`cannot reach ${url}: ${e.cause?.message ?? e.message}`);
-                }
-                if (!response.ok) {
-                    await response.body?.cancel();
-                    throw new Error(`GET ${url} answered ${response.status}`);
-                }
-                return parseChartIndex(await response.text(), repositoryUrl);
+                const what = `GET ${url}`;
+                const limits = options.limits ?? indexLimits();
+                const request = () => boundedRequest(url, {}, { what, limits, fetch: doFetch, ...(options.checkHost ? { checkHost: options.checkHost } : {}) });
+                const { value: body } = await withRetries(async () => {
+                    const answer = await request();
+                    if (!answer.response.ok) {
+                        await discard(answer);
+                        const status = answer.response.status;
+                        throw new HttpError(`${what} answered ${status}`, status === 429 || status >= 500, null, status);
+                    }
+                    return readBody(answer, { what, limits });
+                }, {
+                    retries: 2,
+                    budgetMs: 120_000,
+                    ...(options.sleep ? { sleep: options.sleep } : {}),
+                    retryable: (e) => e instanceof HttpError && e.transient,
+                }).catch((e) => {
+                    throw e instanceof RetriesExhausted && e.attempts === 1 ? e.cause : e;
+                });
+                return parseChartIndex(body.toString("utf8"), repositoryUrl);
             })();
             indexes.set(repositoryUrl, cached);
         }
@@ -69825,6 +71758,8 @@ function createChartVersionLister(options) {
                 auth: credential ? { username: credential.username, password: credential.password } : null,
                 counts,
                 fetch: doFetch,
+                ...(options.checkHost ? { checkHost: options.checkHost } : {}),
+                ...(options.sleep ? { retry: { sleep: options.sleep } } : {}),
             });
             return client.listTags(repository);
         },
@@ -70012,6 +71947,7 @@ async function prepareCharts(list, options) {
             binary,
             env: session.helmEnv(),
             registryConfig: session.helmRegistryConfig,
+            ...(options.toolLimits ? { limits: options.toolLimits } : {}),
             redact: (t) => mask.redact(t),
             ...(options.counter ? { counter: options.counter } : {}),
             ...(options.log ? { log: options.log } : {}),
@@ -70590,6 +72526,7 @@ async function syncRun(list, target, options) {
             mask: options.mask,
             counter,
             ...(options.helm ? { helm: options.helm } : {}),
+            ...(options.toolLimits ? { toolLimits: options.toolLimits } : {}),
             ...(options.tempRoot ? { tempRoot: options.tempRoot } : {}),
             ...(options.debug ? { log: options.debug } : {}),
             ...options.charts,
@@ -70678,6 +72615,8 @@ function renderNodeFiles(list, target, configurator, options) {
 
 
 
+
+
 const USAGE = `Usage: ecr-mirror <command> [FILE] [options]
 
 Commands:
@@ -70700,7 +72639,11 @@ Options:
                          127.0.0.1, to try a sync without AWS; needs internet), or an http(s):// URL.
   --concurrency N        sync: copies in flight at once (default 4).
   --report FILE          sync: write the JSON report there.
-  --out DIR              render: the folder to write (its content is replaced).
+  --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
+                         or disk activity) for S seconds (default 120).
+  --tool-timeout M       sync: stop a copy, push or pull still running after M minutes (default 60).
+  --out DIR              render: the folder to write, below the current folder: new, empty, or written by
+                         ecr-mirror before. Only the files it wrote there (DIR/.ecr-mirror-files) are replaced.
   --configurator-image REF   render: the AWS CLI image the DaemonSet runs (default ${DEFAULT_CONFIGURATOR_IMAGE}).
   --configurator-digest D    render: its digest in the mirror, to render without asking the target.
   --startup-taint        render: a taint for new nodes, removed once their configuration is written.
@@ -70715,9 +72658,25 @@ Environment:
   ECR_MIRROR_DOCKER_HUB_USERNAME, ECR_MIRROR_DOCKER_HUB_TOKEN   Docker Hub credentials.
   ECR_MIRROR_REGISTRY_CREDENTIALS   Other upstream credentials, one "host username token" a line.
   ECR_MIRROR_TARGET_USERNAME, ECR_MIRROR_TARGET_PASSWORD        Credentials for --registry-url.
+  ECR_MIRROR_CRANE_VERSION, ECR_MIRROR_CRANE_SHA256, ECR_MIRROR_CRANE_BASE_URL   Another crane (an exact
+                         version, its archive's SHA-256 pins, a mirror of the release downloads); likewise HELM.
+  ECR_MIRROR_TOOL_ENV    Extra variable names passed to crane, helm and git (comma-separated; never secrets).
 `;
 const VERSION = "0.1.0";
-async function main(argv, io) {
+/**
+ * The one sink for the terminal: secrets redacted, and no line able to start a workflow command (the CLI
+ * may run in a workflow `run:` step, whose output the runner parses too). JSON output is already safe
+ * (`formatJson`), so it passes unchanged.
+ */
+function terminal(io) {
+    const env = io.env ?? process.env;
+    const mask = new SecretMask(() => { });
+    maskRunSecrets(mask, env);
+    const safe = (text) => (0,log_safe/* neutraliseCommands */.$B)(mask.redact(text));
+    return { env, mask, out: (s) => io.out(safe(s)), err: (s) => io.err(safe(s)) };
+}
+async function main(argv, rawIo) {
+    const io = terminal(rawIo);
     let values;
     let positionals;
     try {
@@ -70739,6 +72698,8 @@ async function main(argv, io) {
                 "configurator-digest": { type: "string" },
                 "startup-taint": { type: "boolean", default: false },
                 "charts-record": { type: "string" },
+                "tool-stall-timeout": { type: "string" },
+                "tool-timeout": { type: "string" },
             },
         }));
     }
@@ -70782,7 +72743,11 @@ async function main(argv, io) {
 }
 /** Upstream credentials and target credentials from the environment (masked), and the connected target. */
 async function connect(list, values, io, mask, registryUrl) {
-    const env = io.env ?? process.env;
+    // Every command that reaches a target by URL (render too): the same policy as the action's registry-url.
+    const refused = registryUrl ? registryUrlProblem(registryUrl) : null;
+    if (refused)
+        throw new Error(`--registry-url: ${refused.reason} (hint: ${refused.hint})`);
+    const env = io.env;
     const credentials = upstreamCredentials({
         dockerHubUsername: env.ECR_MIRROR_DOCKER_HUB_USERNAME ?? null,
         dockerHubToken: env.ECR_MIRROR_DOCKER_HUB_TOKEN ?? null,
@@ -70803,7 +72768,8 @@ async function connect(list, values, io, mask, registryUrl) {
 }
 /** Reads and validates the list; prints problems; null when it is invalid. */
 async function load(file, io) {
-    const { list, problems } = await readMirrorList(file);
+    // Credentials in URLs of the list are masked even when the list is rejected.
+    const { list, problems } = await readMirrorList(file, file, (text) => maskUrlCredentials(io.mask, text));
     if (problems.length > 0)
         io.err(`${formatProblems(problems)}\n`);
     return list;
@@ -70832,26 +72798,31 @@ async function validate(file, values, io) {
     const list = await load(file, io);
     if (!list)
         return 1;
-    io.out(values.json ? `${JSON.stringify(listToJson(list), null, 2)}\n` : `${listSummary(list)}\n`);
+    io.out(values.json ? (0,log_safe/* formatJson */.IB)(listToJson(list), io.mask) : `${listSummary(list)}\n`);
     return 0;
 }
 async function plan(file, values, io) {
     const resync = resyncOf(values, "plan", io);
     if (!resync)
         return 2;
+    const refusedUrl = values["registry-url"] ? registryUrlProblem(values["registry-url"]) : null;
+    if (refusedUrl) {
+        io.err(`ecr-mirror plan: --registry-url: ${refusedUrl.reason}\n  hint: ${refusedUrl.hint}\n`);
+        return 2;
+    }
     const list = await load(file, io);
     if (!list)
         return 1;
-    const mask = new SecretMask(() => { });
+    const mask = io.mask;
     try {
         const { credentials, target } = await connect(list, values, io, mask, values["registry-url"] ?? null);
         const known = await chartRecord(values, io);
         const { plan, cost } = await planRun(list, target, {
             resync,
             upstreamCredentials: credentials,
-            charts: { mask, ...(known ? { known } : {}) },
+            charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
         });
-        io.out(values.json ? `${JSON.stringify(planToJson(plan, cost), null, 2)}\n` : `${formatPlan(plan)}\n`);
+        io.out(values.json ? (0,log_safe/* formatJson */.IB)(planToJson(plan, cost), io.mask) : `${formatPlan(plan)}\n`);
         return 0;
     }
     catch (e) {
@@ -70868,16 +72839,34 @@ async function sync(file, values, io) {
         io.err(`ecr-mirror sync: --concurrency is a whole number from 1 to 64, not "${values.concurrency}"\n`);
         return 2;
     }
-    const targetFlag = values.target ?? "ecr";
-    if (!["ecr", "local"].includes(targetFlag) && !/^https?:\/\/[^/\s]+\/?$/.test(targetFlag)) {
-        io.err(`ecr-mirror sync: --target is ecr, local or http(s)://host[:port], not "${targetFlag}"\n`);
+    let toolLimits;
+    try {
+        toolLimits = toolLimitsFrom({ stallSeconds: values["tool-stall-timeout"] ?? null, timeoutMinutes: values["tool-timeout"] ?? null }, { stall: "--tool-stall-timeout", timeout: "--tool-timeout" });
+    }
+    catch (e) {
+        io.err(`ecr-mirror sync: ${e.message}\n`);
         return 2;
+    }
+    const targetFlag = values.target ?? "ecr";
+    if (!["ecr", "local"].includes(targetFlag) && !/^https?:\/\//i.test(targetFlag)) {
+        io.err(`ecr-mirror sync: --target is ecr, local or http(s)://host[:port], not ${JSON.stringify(targetFlag)}\n`);
+        return 2;
+    }
+    for (const [flag, url] of [
+        ["--target", /^https?:/i.test(targetFlag) ? targetFlag : null],
+        ["--registry-url", values["registry-url"] ?? null],
+    ]) {
+        const refused = url ? registryUrlProblem(url) : null;
+        if (refused) {
+            io.err(`ecr-mirror sync: ${flag}: ${refused.reason}\n  hint: ${refused.hint}\n`);
+            return 2;
+        }
     }
     const list = await load(file, io);
     if (!list)
         return 1;
-    const env = io.env ?? process.env;
-    const mask = new SecretMask(() => { });
+    const env = io.env;
+    const mask = io.mask;
     const counter = new InvocationCounter();
     let local = null;
     try {
@@ -70885,7 +72874,7 @@ async function sync(file, values, io) {
         let registryUrl = values["registry-url"] ?? (/^https?:/.test(targetFlag) ? targetFlag : null);
         let craneBinary = null;
         if (targetFlag === "local") {
-            craneBinary = (await installCrane({ log: (l) => io.err(`${l}\n`) })).path;
+            craneBinary = (await installCrane({ ...toolInstall("crane", io), log: (l) => io.err(`${l}\n`) })).path;
             local = await startLocalRegistry(craneBinary, { counter });
             registryUrl = local.url;
             io.err(`Target: crane registry serve at ${local.url} (in memory: its content is gone when this command ends)\n`);
@@ -70894,18 +72883,21 @@ async function sync(file, values, io) {
         const known = await chartRecord(values, io);
         const result = await syncRun(list, target, {
             ...(known ? { charts: { known } } : {}),
+            crane: toolInstall("crane", io),
+            helm: toolInstall("helm", io),
             resync,
             upstreamCredentials: credentials,
             mask,
             concurrency,
+            toolLimits,
             counter,
             craneBinary,
             log: (line) => io.err(`${line}\n`),
         });
         const json = syncReportJson(result.plan, result, result.cost);
         if (values.report)
-            await writeSyncReport(values.report, json);
-        io.out(values.json ? `${JSON.stringify(json, null, 2)}\n` : `${summaryLine(result.report)}\n`);
+            await writeReportFile(values.report, json, io.mask);
+        io.out(values.json ? (0,log_safe/* formatJson */.IB)(json, io.mask) : `${summaryLine(result.report)}\n`);
         return result.report.ok ? 0 : 1;
     }
     catch (e) {
@@ -70926,10 +72918,20 @@ async function render(file, values, io) {
         io.err(`ecr-mirror render: --configurator-digest is sha256:<64 hex>, not "${digestFlag}"\n`);
         return 2;
     }
+    // The folder is checked before any work: ecr-mirror writes only below the current folder, into a folder
+    // that is new, empty, or its own (it lists what it wrote there in .ecr-mirror-files).
+    const workspace = process.cwd();
+    try {
+        await checkOutputFolder(workspace, values.out);
+    }
+    catch (e) {
+        io.err(`ecr-mirror render: ${describeFailure(e, io.mask)}\n`);
+        return e instanceof OutputFolderError ? 2 : 1;
+    }
     const listed = await load(file, io);
     if (!listed)
         return 1;
-    const mask = new SecretMask(() => { });
+    const mask = io.mask;
     try {
         const configured = withConfiguratorImage(listed, values["configurator-image"] ?? DEFAULT_CONFIGURATOR_IMAGE);
         const { entry } = configured;
@@ -70955,7 +72957,7 @@ async function render(file, values, io) {
                 resync: "missing",
                 upstreamCredentials: connected.credentials,
                 observeDigestOf: [entry],
-                charts: { mask, ...(known ? { known } : {}) },
+                charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
             });
             list = planned.list;
             chartImages = planned.chartImages;
@@ -70971,15 +72973,28 @@ async function render(file, values, io) {
                 io.err(`ecr-mirror render: ${p.message}\n  hint: ${p.hint}\n`);
             return 1;
         }
-        const out = (0,external_node_path_.resolve)(values.out);
-        await writeOutputFolder((0,external_node_path_.dirname)(out), (0,external_node_path_.basename)(out), rendered.files);
-        io.out(`${rendered.files.map((f) => (0,external_node_path_.join)(values.out, f.path)).join("\n")}\n`);
+        const written = await writeOutputFolder(workspace, values.out, rendered.files);
+        io.out(`${written.files.map((f) => (0,external_node_path_.join)(values.out, f.path)).join("\n")}\n`);
         return 0;
     }
     catch (e) {
         io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
         return 1;
     }
+}
+/**
+ * crane and helm installation from the environment, as the action's inputs give it: ECR_MIRROR_CRANE_VERSION,
+ * ECR_MIRROR_CRANE_SHA256, ECR_MIRROR_CRANE_BASE_URL (and HELM). Unset: the default version, verified against
+ * the SHA-256 built into ecr-mirror.
+ */
+function toolInstall(tool, io) {
+    const env = io.env ?? process.env;
+    const prefix = `ECR_MIRROR_${tool.toUpperCase()}_`;
+    return {
+        version: env[`${prefix}VERSION`] || null,
+        sha256: env[`${prefix}SHA256`] || null,
+        baseUrl: env[`${prefix}BASE_URL`] || null,
+    };
 }
 async function tools(names, io) {
     const wanted = names.length === 0 ? ["crane", "helm"] : names;
@@ -70989,16 +73004,19 @@ async function tools(names, io) {
         return 2;
     }
     try {
-        useLocalToolCache(io.env ?? process.env);
+        useLocalToolCache(io.env);
         for (const name of wanted) {
             const install = name === "crane" ? installCrane : installHelm;
-            const installed = await install({ log: (l) => io.err(`${l}\n`) });
+            const installed = await install({
+                ...toolInstall(name, io),
+                log: (l) => io.err(`${l}\n`),
+            });
             io.out(`${installed.path}\n`);
         }
         return 0;
     }
     catch (e) {
-        io.err(`ecr-mirror: ${describeFailure(e, new SecretMask(() => { }))}\n`);
+        io.err(`ecr-mirror: ${describeFailure(e, io.mask)}\n`);
         return 1;
     }
 }
@@ -71010,16 +73028,25 @@ async function tools(names, io) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3617);
+/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7921);
+/* harmony import */ var _report_log_safe_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9816);
+/* harmony import */ var _signals_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(970);
 /** The terminal entry (dist/cli.js, the `ecr-mirror` bin). Thin: the commands live in cli-commands.ts. */
+
+
 
 // Libraries written for Actions (@actions/tool-cache, @actions/exec) print workflow commands such as
 // `::debug::…` on stdout. In a terminal they are noise, and they would corrupt `--json` output, so
-// stdout is kept for ecr-mirror's own output: debug lines are dropped, anything else goes to stderr.
+// stdout is kept for ecr-mirror's own output: debug lines are dropped, anything else goes to stderr, defanged
+// like every other line the CLI prints (a `run:` step's output is parsed for workflow commands too).
 const stdout = process.stdout.write.bind(process.stdout);
-process.stdout.write = ((chunk, ...rest) => String(chunk).startsWith("::debug::") && !process.env.ECR_MIRROR_DEBUG
-    ? true
-    : process.stderr.write(chunk, ...rest));
+process.stdout.write = ((chunk, ...rest) => {
+    const text = String(chunk);
+    if (!text.startsWith("::debug::"))
+        return process.stderr.write((0,_report_log_safe_js__WEBPACK_IMPORTED_MODULE_2__/* .neutraliseCommands */ .$B)(text), ...rest);
+    return process.env.ECR_MIRROR_DEBUG ? process.stderr.write(chunk, ...rest) : true;
+});
+(0,_signals_js__WEBPACK_IMPORTED_MODULE_1__/* .exitOnSignals */ .L)((line) => process.stderr.write(`\n${line}\n`));
 process.exitCode = await (0,_cli_commands_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2), {
     out: (s) => stdout(s),
     err: (s) => process.stderr.write(s),
@@ -71027,6 +73054,98 @@ process.exitCode = await (0,_cli_commands_js__WEBPACK_IMPORTED_MODULE_0__/* .mai
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 9816:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $B: () => (/* binding */ neutraliseCommands),
+/* harmony export */   IB: () => (/* binding */ formatJson)
+/* harmony export */ });
+/* unused harmony export markdownCell */
+/**
+ * Text derived from data (list values, upstream answers, tool output) made unable to start a GitHub
+ * workflow command when it reaches the log. The runner (actions/runner `ActionCommandManager`) splits
+ * the output into lines on `\r\n`, `\n` and a lone `\r`, trims the start of each line (every Unicode
+ * white space) and runs a line that then starts with `::` as a command (`::add-mask::`,
+ * `::stop-commands::`, `::warning::`, ...); the legacy form `##[command]` is found anywhere in a line.
+ * `@actions/core` escapes the messages of `error`, `warning`, `notice`, `debug` and `setFailed`, but
+ * `core.info` and writes to stdout/stderr print raw text. Pure.
+ */
+/**
+ * Everything the runner may trim before it looks for `::`, and then some: white space of every kind
+ * (NBSP, U+2028, ...), control and format characters. Stripping more than the runner does only
+ * neutralises more lines, never fewer.
+ */
+const LEADING_BLANKS = /^[\s\p{Cc}\p{Cf}\p{Z}]*/u;
+const LINE_BREAK = /(\r\n|\r|\n)/;
+/**
+ * The same text, line for line, with every line that would start a command defanged: a leading `::`
+ * (after any blanks) becomes `: :`, and `##[` anywhere becomes `## [`. The line breaks are kept.
+ * Idempotent: neutralising twice gives the same text as once.
+ */
+function neutraliseCommands(text) {
+    if (!text.includes("::") && !text.includes("##["))
+        return text;
+    return text
+        .split(LINE_BREAK)
+        .map((part, i) => (i % 2 === 1 ? part : neutraliseLine(part)))
+        .join("");
+}
+function neutraliseLine(line) {
+    let out = line.replaceAll("##[", "## [");
+    const blanks = LEADING_BLANKS.exec(out)?.[0].length ?? 0;
+    if (out.startsWith("::", blanks))
+        out = `${out.slice(0, blanks)}: :${out.slice(blanks + 2)}`;
+    return out;
+}
+/**
+ * A JSON document as ecr-mirror writes it to a file or stdout: every string value redacted, and safe to
+ * print by construction. Pretty-printed JSON lines start with blanks and then `{ } [ ] "` or a literal,
+ * never `::`; the only way to the runner is the legacy `##[` inside a string, written here as `##\u005b`
+ * (the same string to every JSON reader).
+ */
+function formatJson(json, mask) {
+    const text = JSON.stringify(json, (_key, value) => (typeof value === "string" ? mask.redact(value) : value), 2);
+    return `${text.replaceAll("##[", "##\\u005b")}\n`;
+}
+/**
+ * Text for one Markdown table cell: `|` escaped, every line break a space, other control characters shown
+ * as `\u00XX`, so a value can neither end the row nor hide in it.
+ */
+function markdownCell(text) {
+    return text
+        .replace(/\r\n|[\r\n\u2028\u2029]/g, " ")
+        .replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+        .replaceAll("|", "\\|");
+}
+
+
+/***/ }),
+
+/***/ 970:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   L: () => (/* binding */ exitOnSignals)
+/* harmony export */ });
+/**
+ * A cancelled job, Ctrl-C, a closed terminal or a `kill` end Node without running its 'exit' handlers, and
+ * those remove the credential session folders (ECR token, upstream passwords) and stop the crane and helm
+ * processes still running. Both entries call this: exiting with the shell's 128 + signal number runs them.
+ */
+const SIGNAL_EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+function exitOnSignals(say) {
+    for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
+        process.once(signal, () => {
+            say(`ecr-mirror: stopped by ${signal}`);
+            process.exit(code);
+        });
+    }
+}
+
 
 /***/ }),
 
@@ -73922,7 +76041,7 @@ __webpack_unused_export__ = errors.YAMLError;
 __webpack_unused_export__ = errors.YAMLParseError;
 __webpack_unused_export__ = errors.YAMLWarning;
 __webpack_unused_export__ = Alias.Alias;
-__webpack_unused_export__ = identity.isAlias;
+exports.Vj = identity.isAlias;
 __webpack_unused_export__ = identity.isCollection;
 __webpack_unused_export__ = identity.isDocument;
 exports.jh = identity.isMap;
@@ -73937,7 +76056,7 @@ __webpack_unused_export__ = YAMLSeq.YAMLSeq;
 __webpack_unused_export__ = cst;
 __webpack_unused_export__ = lexer.Lexer;
 exports.HN = lineCounter.LineCounter;
-__webpack_unused_export__ = parser.Parser;
+exports.iX = parser.Parser;
 exports.qg = publicApi.parse;
 exports.hR = publicApi.parseAllDocuments;
 __webpack_unused_export__ = publicApi.parseDocument;

@@ -62427,7 +62427,7 @@ __webpack_unused_export__ = errors.YAMLError;
 __webpack_unused_export__ = errors.YAMLParseError;
 __webpack_unused_export__ = errors.YAMLWarning;
 __webpack_unused_export__ = Alias.Alias;
-__webpack_unused_export__ = identity.isAlias;
+exports.Vj = identity.isAlias;
 __webpack_unused_export__ = identity.isCollection;
 __webpack_unused_export__ = identity.isDocument;
 exports.jh = identity.isMap;
@@ -62442,7 +62442,7 @@ __webpack_unused_export__ = YAMLSeq.YAMLSeq;
 __webpack_unused_export__ = cst;
 __webpack_unused_export__ = lexer.Lexer;
 exports.HN = lineCounter.LineCounter;
-__webpack_unused_export__ = parser.Parser;
+exports.iX = parser.Parser;
 exports.qg = publicApi.parse;
 exports.hR = publicApi.parseAllDocuments;
 __webpack_unused_export__ = publicApi.parseDocument;
@@ -68458,8 +68458,6 @@ exports.visitAsync = visitAsync;
 /************************************************************************/
 var __webpack_exports__ = {};
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: external "os"
@@ -70970,14 +70968,14 @@ var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arg
  */
 function exec_exec(commandLine, args, options) {
     return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = argStringToArray(commandLine);
+        const commandArgs = tr.argStringToArray(commandLine);
         if (commandArgs.length === 0) {
             throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
         }
         // Path to tool to execute should be first arg
         const toolPath = commandArgs[0];
         args = commandArgs.slice(1).concat(args || []);
-        const runner = new ToolRunner(toolPath, args, options);
+        const runner = new tr.ToolRunner(toolPath, args, options);
         return runner.exec();
     });
 }
@@ -70997,8 +70995,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
-        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stdoutDecoder = new StringDecoder('utf8');
+        const stderrDecoder = new StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {
@@ -71555,6 +71553,8 @@ function parseChartImagesRecord(text) {
     }
     return { ok: true, record: { version: CHART_IMAGES_RECORD_VERSION, charts: sortEntries(entries) } };
 }
+/** A record lists images per chart version: a few KiB in practice; anything near this is not one. */
+const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 /**
  * Reads a record file. An absent file is no record and no warning; an unreadable or malformed one is
  * no record and a warning (the charts are then rendered as without it).
@@ -71562,6 +71562,12 @@ function parseChartImagesRecord(text) {
 async function readChartImagesRecord(path) {
     let text;
     try {
+        const { size } = await (0,promises_.stat)(path);
+        if (size > MAX_RECORD_BYTES)
+            return {
+                record: null,
+                warning: `${path} is ${size} bytes, more than the ${MAX_RECORD_BYTES} a chart images record may have; it is ignored and charts with images: true are rendered`,
+            };
         text = await (0,promises_.readFile)(path, "utf8");
     }
     catch (e) {
@@ -71599,7 +71605,10 @@ async function mapWithConcurrency(items, limit, work) {
  * zero to `min(cap, base * 2^attempt)`), only for errors worth another try: throttling (429,
  * TOOMANYREQUESTS, ECR's ThrottlingException), server errors (5xx) and network failures. Refusals that
  * another try cannot change (401, 403, 404, unknown names and manifests, immutable tags) fail at once.
- * Sleep and randomness are injectable so tests are instant and exact.
+ * One layer per operation: an error that already went through another layer's retries (the AWS SDK's,
+ * an inner `withRetries`) is never retried again, and a time budget stops new attempts, so the total
+ * time is bounded and the failure says "gave up after N attempts in S s".
+ * Sleep, clock and randomness are injectable so tests are instant and exact.
  */
 /** Errors that another attempt cannot fix. Checked first: a refusal quoting a 5xx text is still a refusal. */
 const PERMANENT = [
@@ -71639,6 +71648,16 @@ function isRetryable(error) {
         return false;
     return TRANSIENT.some((p) => p.test(text));
 }
+/**
+ * Whether an error already went through another retry layer, so another attempt here would stack
+ * retries: AWS SDK errors (they carry `$metadata`; the SDK's own retry strategy ran) and errors an
+ * inner `withRetries` gave up on.
+ */
+function retriedElsewhere(error) {
+    if (error instanceof RetriesExhausted)
+        return true;
+    return typeof error?.$metadata === "object";
+}
 const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The full-jitter delay before attempt `attempt + 1` (attempt is 1-based). */
 function backoffDelay(attempt, opts) {
@@ -71647,32 +71666,47 @@ function backoffDelay(attempt, opts) {
     const ceiling = Math.min(cap, base * 2 ** (attempt - 1));
     return Math.floor((opts.random ?? Math.random)() * ceiling);
 }
-/** The error of the last attempt, with how many attempts were made. */
+/** The error of the last attempt, with how many attempts were made and how long they took. */
 class RetriesExhausted extends Error {
     attempts;
     cause;
+    elapsedMs;
     name = "RetriesExhausted";
-    constructor(attempts, cause) {
-        super(cause instanceof Error ? cause.message : String(cause));
+    constructor(attempts, cause, elapsedMs = 0) {
+        const text = cause instanceof Error ? cause.message : String(cause);
+        const at = text.indexOf("\nhint: ");
+        const [head, tail] = at === -1 ? [text, ""] : [text.slice(0, at), text.slice(at)];
+        super(attempts > 1
+            ? `${head} (gave up after ${attempts} attempts in ${(elapsedMs / 1000).toFixed(1)} s)${tail}`
+            : text);
         this.attempts = attempts;
         this.cause = cause;
+        this.elapsedMs = elapsedMs;
     }
 }
 /**
- * Runs `work` until it succeeds, a non-retryable error occurs, or `retries` further attempts failed.
- * Resolves with the value and the number of attempts; rejects with `RetriesExhausted` (the last error as cause).
+ * Runs `work` until it succeeds, a non-retryable error occurs, `retries` further attempts failed
+ * or the next attempt would start after `budgetMs`. Errors another layer already retried
+ * (`retriedElsewhere`) are never retried again. Resolves with the value and the number of
+ * attempts; rejects with `RetriesExhausted` (the last error as cause).
  */
 async function withRetries(work, opts) {
     const sleep = opts.sleep ?? defaultSleep;
+    const now = opts.now ?? (() => performance.now());
     const retryable = opts.retryable ?? isRetryable;
+    const started = now();
     for (let attempt = 1;; attempt++) {
         try {
             return { value: await work(attempt), attempts: attempt };
         }
         catch (error) {
-            if (attempt > opts.retries || !retryable(error))
-                throw new RetriesExhausted(attempt, error);
-            const delay = backoffDelay(attempt, opts);
+            const giveUp = () => new RetriesExhausted(attempt, error, now() - started);
+            if (attempt > opts.retries || retriedElsewhere(error) || !retryable(error, attempt))
+                throw giveUp();
+            const asked = opts.serverDelay?.(error) ?? null;
+            const delay = asked ?? backoffDelay(attempt, opts);
+            if (opts.budgetMs !== undefined && now() - started + delay >= opts.budgetMs)
+                throw giveUp();
             opts.onRetry?.(attempt, delay, error);
             await sleep(delay);
         }
@@ -71708,6 +71742,21 @@ const STEP_OUTCOMES = [
 ];
 const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_RETRIES = 3;
+const DEFAULT_STEP_BUDGET_MS = 15 * 60_000;
+/**
+ * Whether a copy or verification is worth another attempt here. crane retries 408/429/5xx answers
+ * and connection resets, EOFs and broken pipes mid-body itself (go-containerregistry
+ * pkg/v1/remote/options.go, defaultRetryPredicate and defaultRetryStatusCodes), so a crane failure
+ * is tried again only when it was stopped for making no progress, and only once. helm's HTTP
+ * getter has no retries of its own: its transient failures are retried here. The in-process
+ * registry client and the AWS SDK retry themselves (`retriedElsewhere`).
+ */
+function stepRetryable(error, attempt) {
+    const tool = error;
+    if (tool?.tool === "crane")
+        return tool.failure === "stalled" && attempt === 1;
+    return isRetryable(error);
+}
 /** `3.2 s` */
 function formatSeconds(ms) {
     return `${(ms / 1000).toFixed(1)} s`;
@@ -71757,9 +71806,14 @@ function summaryLine(report) {
         parts.push(`${c.skipped} skipped`);
     return `Sync: ${parts.join(", ")} in ${formatSeconds(report.durationMs)}`;
 }
+/** The error as a step reports it: its message (with the attempts), and its hint when the message lacks one. */
 function errorText(error) {
+    const text = error instanceof Error ? error.message : String(error);
     const cause = error instanceof RetriesExhausted ? error.cause : error;
-    return cause instanceof Error ? cause.message : String(cause);
+    const hint = cause?.hint;
+    return typeof hint === "string" && hint !== "" && !text.includes("\nhint: ")
+        ? `${text}\nhint: ${hint}`
+        : text;
 }
 function attemptsOf(error) {
     return error instanceof RetriesExhausted ? error.attempts : 1;
@@ -71803,8 +71857,11 @@ async function executePlan(plan, deps, options) {
         counter += 1;
         log(progressLine(counter, total, report));
     };
-    const retryOptions = (what) => ({
+    const retryOptions = (what, retryable) => ({
         retries,
+        budgetMs: options.budgetMs ?? DEFAULT_STEP_BUDGET_MS,
+        now,
+        ...(retryable ? { retryable } : {}),
         ...options.retry,
         onRetry: (attempt, delay, error) => log(`  retrying ${what} in ${formatSeconds(delay)} (attempt ${attempt} failed: ${firstLine(errorText(error))})`),
     });
@@ -71847,9 +71904,9 @@ async function executePlan(plan, deps, options) {
                 }
                 const what = describeStep(step);
                 try {
-                    const copied = await withRetries(() => deps.copy(step), retryOptions(what));
+                    const copied = await withRetries(() => deps.copy(step), retryOptions(what, stepRetryable));
                     report.attempts = copied.attempts;
-                    const verified = await withRetries(() => deps.verify(step, copied.value), retryOptions(`verify ${step.repository}:${step.tag}`));
+                    const verified = await withRetries(() => deps.verify(step, copied.value), retryOptions(`verify ${step.repository}:${step.tag}`, stepRetryable));
                     report.digest = verified.value;
                     report.outcome = step.action === "update" ? "updated" : "copied";
                 }
@@ -71951,271 +72008,571 @@ async function executePlan(plan, deps, options) {
 
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
-;// CONCATENATED MODULE: ./src/list/reference.ts
-const alphanumeric = "[a-z0-9]+";
-const separator = "(?:[._]|__|[-]+)";
-const domainNameComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-const optionalPort = "(?::[0-9]+)?";
-const tagPat = "[\\w][\\w.-]{0,127}";
-const digestPat = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}";
-const ipv6address = "\\[(?:[a-fA-F0-9:]+)\\]";
-const domainName = `${domainNameComponent}(?:\\.${domainNameComponent})*`;
-const host = `(?:${domainName}|${ipv6address})`;
-const domainAndPort = host + optionalPort;
-const pathComponent = `${alphanumeric}(?:${separator}${alphanumeric})*`;
-const remoteName = `${pathComponent}(?:/${pathComponent})*`;
-const namePat = `(?:${domainAndPort}/)?${remoteName}`;
-const referenceRegexp = new RegExp(`^(${namePat})(?::(${tagPat}))?(?:@(${digestPat}))?$`);
-const anchoredNameRegexp = new RegExp(`^(?:(${domainAndPort})/)?(${remoteName})$`);
-const anchoredIdentifierRegexp = /^[a-f0-9]{64}$/;
-const anchoredTagRegexp = new RegExp(`^${tagPat}$`);
-const anchoredDomainRegexp = new RegExp(`^${domainAndPort}$`);
-/** Maximum length of a repository path (distribution's RepositoryNameTotalLengthMax). */
-const REPOSITORY_NAME_MAX = 255;
-const DEFAULT_DOMAIN = "docker.io";
-const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
-const OFFICIAL_REPO_PREFIX = "library/";
-/** Digest algorithms go-digest registers with the standard library, and their hex lengths. */
-const DIGEST_ALGORITHMS = { sha256: 64, sha384: 96, sha512: 128 };
-/** go-digest's `Parse` + `Validate`: `algorithm:hex` with a registered algorithm and exact lower-case hex. */
-function validateDigest(digest) {
-    const i = digest.indexOf(":");
-    if (i <= 0 || i + 1 === digest.length)
-        return "invalid digest format (expected algorithm:hex, as in sha256:…)";
-    const algorithm = digest.slice(0, i);
-    const encoded = digest.slice(i + 1);
-    const length = DIGEST_ALGORITHMS[algorithm];
-    if (length === undefined)
-        return `unsupported digest algorithm "${algorithm}" (use sha256, sha384 or sha512)`;
-    if (encoded.length !== length)
-        return `invalid ${algorithm} digest length: ${encoded.length} hex characters, expected ${length}`;
-    if (!/^[a-f0-9]+$/.test(encoded))
-        return `invalid ${algorithm} digest: only lower-case hex characters are allowed`;
+;// CONCATENATED MODULE: ./src/list/quote.ts
+/**
+ * A value quoted for a message: JSON string syntax with every character outside printable ASCII escaped,
+ * so no control character, newline, bidi override or homoglyph reaches a log unseen; cut after `max` characters.
+ */
+function quoteValue(s, max = 200) {
+    const shown = s.length > max ? `${s.slice(0, max)}…` : s;
+    return JSON.stringify(shown).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+/**
+ * A URL or reference with its credentials hidden: `https://user:secret@host/x` -> `https://***@host/x`, and
+ * `user:secret@host/x` (an image reference written like a URL) -> `***@host/x`. A digest (`name@sha256:…`) stays.
+ */
+function hideUserinfo(s) {
+    const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(s)?.[0];
+    if (scheme)
+        return s.replace(/^([^/]*\/\/)[^/?#]*@/, "$1***@");
+    return s.replace(/^[^/]*@(?=[^/@]*\/)/, "***@");
+}
+/**
+ * A message as it may reach a log: every control character, line separator and bidi control escaped, so no
+ * value it quotes can start a line (a workflow command such as `::warning::` starts a line) or hide text.
+ */
+function safeMessage(s) {
+    const escaped = s.replace(
+    // Everything but printable ASCII, printable Latin-1 and up, minus zero-width, line-separator and bidi controls.
+    /[^\x20-\x7e\u00a0-\u200a\u2010-\u2027\u202f-\u2065\u206a-\ufefe\uff00-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    return escaped.startsWith("::") ? `\\${escaped}` : escaped;
+}
+
+;// CONCATENATED MODULE: ./src/list/address-policy.ts
+/**
+ * Which hosts a mirror list, an input or a flag may name. Pure: no lookup, no I/O.
+ *
+ * A host is written as a URL or an image reference carries it: `name`, `name:port`, `a.b.c.d[:port]`,
+ * `[ipv6][:port]`. Refused: anything that is not a plain hostname or a canonical address (so nothing
+ * reaches crane or helm as a flag, and no resolver reads `0xa9fea9fe` as 169.254.169.254), link-local,
+ * cloud metadata, unspecified, multicast, broadcast and reserved addresses, and IPv6 forms that embed a
+ * refused IPv4 address. Loopback and RFC 1918 stay allowed: tests run on 127.0.0.1 and pull-through caches
+ * in a VPC live on 10.x.
+ */
+
+/** Names that resolve to a cloud provider's instance metadata service. */
+const METADATA_NAMES = new Set([
+    "metadata",
+    "metadata.google.internal",
+    "metadata.goog",
+    "instance-data",
+    "instance-data.ec2.internal",
+    "metadata.azure.com",
+    "metadata.tencentyun.com",
+]);
+const ADDRESS_HINT = "name a registry or chart repository by its public hostname, a loopback address or a private (RFC 1918) address";
+function refuse(reason, hint = ADDRESS_HINT) {
+    return { ok: false, reason, hint };
+}
+const q = quoteValue;
+/** Split `host[:port]` / `[v6][:port]`; null when the shape is wrong. */
+function splitPort(input) {
+    if (input.startsWith("[")) {
+        const close = input.indexOf("]");
+        if (close < 0)
+            return null;
+        const rest = input.slice(close + 1);
+        if (rest !== "" && !rest.startsWith(":"))
+            return null;
+        return { host: input.slice(1, close), bracketed: true, port: rest === "" ? null : rest.slice(1) };
+    }
+    const colons = input.split(":").length - 1;
+    if (colons === 0)
+        return { host: input, bracketed: false, port: null };
+    if (colons > 1)
+        return null;
+    const at = input.indexOf(":");
+    return { host: input.slice(0, at), bracketed: false, port: input.slice(at + 1) };
+}
+/** Parse an IPv6 address (no zone) into 8 groups; null when invalid. */
+function parseIPv6(text) {
+    if (!/^[0-9A-Fa-f:.]+$/.test(text))
+        return null;
+    let tail = [];
+    let body = text;
+    const lastColon = text.lastIndexOf(":");
+    if (text.slice(lastColon + 1).includes(".")) {
+        const v4 = parseDottedQuad(text.slice(lastColon + 1));
+        if (!v4)
+            return null;
+        const [a = 0, b = 0, c = 0, d = 0] = v4;
+        tail = [(a << 8) | b, (c << 8) | d];
+        body = text.slice(0, lastColon + 1);
+        if (!body.endsWith("::"))
+            body = body.slice(0, -1);
+    }
+    const halves = body.split("::");
+    if (halves.length > 2)
+        return null;
+    const parseGroups = (s) => {
+        if (s === "")
+            return [];
+        const parts = s.split(":");
+        const out = [];
+        for (const p of parts) {
+            if (!/^[0-9A-Fa-f]{1,4}$/.test(p))
+                return null;
+            out.push(Number.parseInt(p, 16));
+        }
+        return out;
+    };
+    const head = parseGroups(halves[0] ?? "");
+    const rest = halves.length === 2 ? parseGroups(halves[1] ?? "") : [];
+    if (!head || !rest)
+        return null;
+    const given = head.length + rest.length + tail.length;
+    if (halves.length === 2) {
+        if (given > 7)
+            return null;
+        return [...head, ...new Array(8 - given).fill(0), ...rest, ...tail];
+    }
+    return given === 8 ? [...head, ...tail] : null;
+}
+/** Four decimal numbers 0-255 without leading zeros, or null. */
+function parseDottedQuad(text) {
+    const parts = text.split(".");
+    if (parts.length !== 4)
+        return null;
+    const out = [];
+    for (const p of parts) {
+        if (!/^(0|[1-9]\d{0,2})$/.test(p))
+            return null;
+        const n = Number(p);
+        if (n > 255)
+            return null;
+        out.push(n);
+    }
+    return out;
+}
+function checkIPv4(a, shown) {
+    const [b0 = 0, b1 = 0, b2 = 0, b3 = 0] = a;
+    const hintMeta = "a mirror list never needs the instance metadata service; remove the address";
+    if (b0 === 169 && b1 === 254 && b2 === 169 && b3 === 254)
+        return refuse(`${q(shown)} is the cloud instance metadata address`, hintMeta);
+    if (b0 === 169 && b1 === 254 && b2 === 170 && (b3 === 2 || b3 === 23))
+        return refuse(`${q(shown)} is the container metadata address`, hintMeta);
+    if (b0 === 100 && b1 === 100 && b2 === 100 && b3 === 200)
+        return refuse(`${q(shown)} is the cloud instance metadata address`, hintMeta);
+    if (b0 === 169 && b1 === 254)
+        return refuse(`${q(shown)} is a link-local address (169.254.0.0/16)`);
+    if (b0 === 0)
+        return refuse(`${q(shown)} is an unspecified address (0.0.0.0/8)`);
+    if (b0 === 255 && b1 === 255 && b2 === 255 && b3 === 255)
+        return refuse(`${q(shown)} is the broadcast address`);
+    if (b0 >= 224 && b0 <= 239)
+        return refuse(`${q(shown)} is a multicast address (224.0.0.0/4)`);
+    if (b0 >= 240)
+        return refuse(`${q(shown)} is a reserved address (240.0.0.0/4)`);
+    return { ok: true };
+}
+function checkIPv6(g, shown) {
+    const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = g;
+    const embedded = [g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff];
+    const embeddedShown = embedded.join(".");
+    const zeroHead = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0;
+    if (zeroHead && g5 === 0 && g6 === 0 && g7 === 0)
+        return refuse(`${q(shown)} is the unspecified address (::)`);
+    if (zeroHead && g5 === 0 && g6 === 0 && g7 === 1)
+        return { ok: true };
+    const viaV4 = (what, v4, v4Shown) => {
+        const inner = checkIPv4(v4, v4Shown);
+        return inner.ok ? inner : refuse(`${q(shown)} is ${what} of ${inner.reason}`, inner.hint);
+    };
+    if (zeroHead && g5 === 0xffff)
+        return viaV4("the IPv4-mapped form", embedded, embeddedShown);
+    if (zeroHead && g5 === 0)
+        return viaV4("the IPv4-compatible form", embedded, embeddedShown);
+    if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0)
+        return viaV4("the NAT64 form", embedded, embeddedShown);
+    if (g0 === 0x2002) {
+        const v4 = [g1 >> 8, g1 & 0xff, g2 >> 8, g2 & 0xff];
+        return viaV4("the 6to4 form", v4, v4.join("."));
+    }
+    if (g0 === 0xfd00 &&
+        g1 === 0x0ec2 &&
+        g2 === 0 &&
+        g3 === 0 &&
+        g4 === 0 &&
+        g5 === 0 &&
+        g6 === 0 &&
+        g7 === 0x254)
+        return refuse(`${q(shown)} is the cloud instance metadata address`, "a mirror list never needs the instance metadata service; remove the address");
+    if ((g0 & 0xffc0) === 0xfe80)
+        return refuse(`${q(shown)} is a link-local address (fe80::/10)`);
+    if ((g0 & 0xff00) === 0xff00)
+        return refuse(`${q(shown)} is a multicast address (ff00::/8)`);
+    return { ok: true };
+}
+/** Labels of letters, digits and `-`, none empty, none starting or ending with `-`, at most 63 long. */
+function checkHostname(host, input) {
+    if (host.length > 253)
+        return refuse(`host ${q(input)} is longer than 253 characters`, "use a shorter hostname");
+    const labels = host.split(".");
+    for (const label of labels) {
+        if (label === "")
+            return refuse(`host ${q(input)} has an empty label`, "write the hostname without leading, trailing or doubled dots");
+        if (label.length > 63)
+            return refuse(`host ${q(input)} has a label longer than 63 characters`, "use a shorter hostname");
+        if (label.startsWith("-") || label.endsWith("-"))
+            return refuse(`host ${q(input)} has a label that starts or ends with "-"`, "a hostname label starts and ends with a letter or digit (a leading - would reach crane or helm as a flag)");
+        if (!/^[A-Za-z0-9-]+$/.test(label))
+            return refuse(`host ${q(input)} is not a valid hostname`, /[^\x20-\x7e]/.test(label)
+                ? "hostnames are ASCII letters, digits, - and .; write an internationalised name in its xn-- (punycode) form"
+                : "hostnames are letters, digits, - and . (no _, spaces, @, / or other characters)");
+    }
+    const lower = host.toLowerCase();
+    if (METADATA_NAMES.has(lower) || lower.endsWith(".metadata.google.internal"))
+        return refuse(`${q(input)} is a cloud instance metadata name`, "a mirror list never needs the instance metadata service; remove the host");
+    return { ok: true };
+}
+/**
+ * A last label made of digits (or `0x` hex) makes the WHATWG URL parser, curl and Go's resolver fallbacks
+ * read the whole host as an IPv4 address in one of its old forms: `2852039166`, `0xa9fea9fe`,
+ * `0251.0376.0251.0376`, `169.254.43518`.
+ */
+function looksNumeric(host) {
+    const last = host.split(".").pop() ?? "";
+    return /^(\d+|0[xX][0-9A-Fa-f]*)$/.test(last);
+}
+/** What a URL parser makes of a non-canonical IPv4 form, for the message ("" when it cannot tell). */
+function decodedIPv4(host) {
+    try {
+        return new URL(`http://${host}/`).hostname;
+    }
+    catch {
+        return "";
+    }
+}
+function checkHost(input) {
+    if (input === "")
+        return refuse("the host is empty", "write a hostname such as registry.example.com");
+    if (/[^\x21-\x7e\u00a0-\uffff]/.test(input))
+        return refuse(`host ${q(input)} contains a space or control character`, "write the host without spaces, tabs, newlines or control characters");
+    if (input.includes("@"))
+        return refuse(`host ${q(input.replace(/^.*@/, "***@"))} carries credentials (user@host)`, "never write credentials into the list; give them through the registry-credentials or docker-hub-token inputs");
+    const split = splitPort(input);
+    if (!split)
+        return refuse(`host ${q(input)} is not host[:port]`, "write IPv6 addresses in brackets ([fd00::1]:5000) and at most one :port");
+    const { host, bracketed, port } = split;
+    if (port !== null) {
+        if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)
+            return refuse(`host ${q(input)} has an invalid port`, "a port is a number from 1 to 65535");
+    }
+    if (bracketed) {
+        if (host.includes("%"))
+            return refuse(`host ${q(input)} has an IPv6 zone`, "name the registry by an address without a %zone");
+        const groups = parseIPv6(host);
+        if (!groups)
+            return refuse(`host ${q(input)} is not a valid IPv6 address`, "check the address between [ and ]");
+        return checkIPv6(groups, host);
+    }
+    if (host === "")
+        return refuse(`host ${q(input)} is empty`, "write a hostname such as registry.example.com");
+    if (looksNumeric(host)) {
+        const quad = parseDottedQuad(host);
+        if (!quad) {
+            const decoded = decodedIPv4(host);
+            return refuse(`host ${q(input)} is not a dotted-decimal IPv4 address${decoded && decoded !== host ? ` (a URL parser reads it as ${decoded})` : ""}`, "write an IPv4 address as four decimal numbers 0-255 without leading zeros, e.g. 10.0.0.5");
+        }
+        return checkIPv4(quad, host);
+    }
+    return checkHostname(host, input);
+}
+// --- crane's plain-HTTP rule -------------------------------------------------------------------------
+/*
+ * A faithful port of go-containerregistry pkg/name/registry.go `Registry.Scheme()` (the branch without
+ * `name.Insecure`, which ecr-mirror never sets):
+ *   isRFC1918(): `net.ParseIP(strings.Split(name, ":")[0])` inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16
+ *   `name == "localhost" || strings.HasPrefix(name, "localhost:")`
+ *   reLocal        `.*\.localhost(?::\d{1,5})?$`
+ *   reLoopback     `^127\.0\.0\.1(?::\d{1,5})?$`
+ *   reipv6Loopback `^(::1|\[::1\](?::\d{1,5})?)$`
+ * Everything else is https. Go's matching is case-sensitive, and so is this. Read at go-containerregistry
+ * commit 2f91ae9 (the `...Option` API crane v0.22 builds on); older releases (the `Strictness` API) lacked the
+ * bare `localhost` case. "http" means crane pings https first and falls back to http
+ * (pkg/v1/remote/transport/ping.go), without skipping certificate checks anywhere else.
+ */
+const RE_LOCAL = /\.localhost(?::\d{1,5})?$/;
+const RE_LOOPBACK = /^127\.0\.0\.1(?::\d{1,5})?$/;
+const RE_IPV6_LOOPBACK = /^(::1|\[::1\](?::\d{1,5})?)$/;
+function isRFC1918(name) {
+    // Go's net.ParseIP: dotted decimal, no leading zeros (Go >= 1.17); an IPv6 address cannot survive the split.
+    const ip = parseDottedQuad(name.split(":")[0] ?? "");
+    if (!ip)
+        return false;
+    const [a = 0, b = 0] = ip;
+    return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+}
+/** Whether crane reaches `host[:port]` over plain HTTP by its own rule, without `--insecure`. */
+function speaksPlainHttp(host) {
+    return (isRFC1918(host) ||
+        host === "localhost" ||
+        host.startsWith("localhost:") ||
+        RE_LOCAL.test(host) ||
+        RE_LOOPBACK.test(host) ||
+        RE_IPV6_LOOPBACK.test(host));
+}
+const PLAIN_HTTP_REASON = "plain http:// is accepted only for loopback and private (RFC 1918) hosts: crane would need --insecure, which also disables certificate checks on the push to ECR";
+const PLAIN_HTTP_HINT = "use https://, or reach the registry by a loopback or private address (10.x, 172.16-31.x, 192.168.x, localhost)";
+/**
+ * A URL the list or an input gives (`https://host[:port]/path`), checked on its raw text: no credentials
+ * (`user:secret@`, never echoed), a host checkHost allows, and `http://` only where crane speaks plain HTTP
+ * by its own rule. The raw authority is checked, not what a URL parser makes of it (which would silently
+ * turn `0xa9fea9fe` into 169.254.169.254, or drop a tab).
+ */
+function checkUrl(url, schemes) {
+    const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s.exec(url);
+    const scheme = m?.[1]?.toLowerCase() ?? "";
+    if (!m || !schemes.includes(scheme))
+        return {
+            ok: false,
+            reason: `${quoteValue(url.replace(/\/\/[^/@]*@/, "//***@"))} is not a ${schemes.map((s) => `${s}://`).join(" or ")} URL`,
+            hint: `write ${schemes[0]}://host[:port]`,
+        };
+    const authority = m[2] ?? "";
+    if (authority.includes("@"))
+        return {
+            ok: false,
+            reason: `the URL ${quoteValue(`${scheme}://***@${authority.slice(authority.lastIndexOf("@") + 1)}`)} carries credentials (user:password@)`,
+            hint: "never write credentials into a URL: give them through the registry-credentials or docker-hub-token inputs (ECR_MIRROR_REGISTRY_CREDENTIALS on the command line)",
+        };
+    const host = checkHost(authority);
+    if (!host.ok)
+        return host;
+    if (scheme === "http" && !speaksPlainHttp(authority))
+        return { ok: false, reason: `${quoteValue(url)}: ${PLAIN_HTTP_REASON}`, hint: PLAIN_HTTP_HINT };
+    return { ok: true, scheme, host: authority, path: m[3] ?? "" };
+}
+/** The `registry-url` input and the CLI's `--registry-url` / `--target URL`: `http(s)://host[:port]`, nothing more. */
+function registryUrlProblem(url) {
+    const checked = checkUrl(url, ["https", "http"]);
+    if (!checked.ok)
+        return checked;
+    if (checked.path !== "" && checked.path !== "/")
+        return {
+            reason: `${quoteValue(url)} has a path, query or fragment`,
+            hint: "give the registry as http(s)://host[:port]; repositories are named by the list's prefixes",
+        };
     return null;
 }
-function isValidTag(tag) {
-    return anchoredTagRegexp.test(tag);
+
+;// CONCATENATED MODULE: ./src/observe/http.ts
+/**
+ * Every HTTP request ecr-mirror makes in process (registry API, token endpoints, chart repository
+ * indexes) goes through `boundedRequest` and `readBody`: a deadline for the connection and the
+ * response headers, an idle timeout while the body streams (no byte for N seconds), an overall
+ * deadline for the body and a maximum body size counted while streaming (a declared
+ * Content-Length above it fails before a byte is read). Redirects are followed by hand, at most
+ * five, never from HTTPS down to HTTP, with the Authorization header dropped when the host
+ * changes, and only to hosts the address policy accepts. Each failure names the request, the limit
+ * and how to raise it where a user can.
+ */
+
+const MiB = 1024 * 1024;
+/**
+ * A chart repository's `index.yaml`. Large public ones weigh tens of MiB (Bitnami 14 MB before its
+ * 2022 trim and about 27 MB again since; TrueCharts 50.7 MB in 2024, fluxcd/flux2#4635; Flux caps
+ * it at 50 MiB). Parsing YAML costs about 37 times the text in memory (measured with the `yaml`
+ * library: 30 MiB -> 1.2 GB peak RSS, 50 MiB -> 1.9 GB, 100 MiB -> 3.7 GB), so the default is
+ * 32 MiB (Bitnami fits, about 1.2 GB at the cap); a bigger repository needs ECR_MIRROR_MAX_INDEX_MIB
+ * and a runner with the memory for it.
+ */
+const INDEX_LIMITS = {
+    headersTimeoutMs: 30_000,
+    idleTimeoutMs: 30_000,
+    bodyDeadlineMs: 120_000,
+    maxBytes: 32 * MiB,
+    raiseHint: "set ECR_MIRROR_MAX_INDEX_MIB to a larger number of MiB if this repository's index is really that big (parsing needs about 40 times that in memory)",
+};
+/** A manifest or a tag list page: distribution itself refuses manifests above 4 MiB. */
+const MANIFEST_LIMITS = {
+    headersTimeoutMs: 30_000,
+    idleTimeoutMs: 30_000,
+    bodyDeadlineMs: 60_000,
+    maxBytes: 4 * MiB,
+};
+/** A token endpoint's answer (a few KiB on Docker Hub, GHCR and Quay). */
+const TOKEN_LIMITS = {
+    headersTimeoutMs: 30_000,
+    idleTimeoutMs: 30_000,
+    bodyDeadlineMs: 30_000,
+    maxBytes: 256 * 1024,
+};
+/** `INDEX_LIMITS` with `ECR_MIRROR_MAX_INDEX_MIB` applied. */
+function indexLimits(env = process.env) {
+    const raw = env.ECR_MIRROR_MAX_INDEX_MIB;
+    const mib = raw === undefined || raw === "" ? Number.NaN : Number(raw);
+    return Number.isFinite(mib) && mib > 0
+        ? { ...INDEX_LIMITS, maxBytes: Math.floor(mib * MiB) }
+        : INDEX_LIMITS;
 }
-/** Whether `s` is a registry host as references carry it (`quay.io`, `localhost:5000`, `[::1]:5000`). */
-function isValidDomain(s) {
-    return anchoredDomainRegexp.test(s);
+/** A request that failed: the network, a limit, a redirect refused. `status` is set for HTTP answers. */
+class HttpError extends Error {
+    transient;
+    hint;
+    status;
+    name = "HttpError";
+    constructor(message, 
+    /** Another attempt may succeed (network failure, timeout, 429, 5xx). */
+    transient, hint = null, status = null) {
+        super(hint ? `${message}\nhint: ${hint}` : message);
+        this.transient = transient;
+        this.hint = hint;
+        this.status = status;
+    }
 }
-/** splitDockerDomain from normalize.go. */
-function splitDockerDomain(name) {
-    const slash = name.indexOf("/");
-    if (slash === -1)
-        return [DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX + name];
-    const maybeDomain = name.slice(0, slash);
-    const maybeRemote = name.slice(slash + 1);
-    let domain;
-    let remote;
-    if (maybeDomain === "localhost")
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else if (maybeDomain === LEGACY_DEFAULT_DOMAIN)
-        [domain, remote] = [DEFAULT_DOMAIN, maybeRemote];
-    else if (/[.:]/.test(maybeDomain))
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else if (maybeDomain.toLowerCase() !== maybeDomain)
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else
-        [domain, remote] = [DEFAULT_DOMAIN, name];
-    if (domain === DEFAULT_DOMAIN && !remote.includes("/"))
-        remote = OFFICIAL_REPO_PREFIX + remote;
-    return [domain, remote];
+function seconds(ms) {
+    return `${Math.round(ms / 100) / 10} s`;
+}
+function causeText(error) {
+    const e = error;
+    const cause = e.cause;
+    if (cause)
+        return cause.code && !cause.message.includes(cause.code)
+            ? `${cause.code} ${cause.message}`
+            : cause.message;
+    return e.message ?? String(error);
+}
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/**
+ * Sends one request and waits for its headers within `headersTimeoutMs`, following redirects by
+ * hand. Throws `HttpError` on a network failure, a timeout or a refused redirect.
+ */
+async function boundedRequest(url, init, options) {
+    const doFetch = options.fetch ?? fetch;
+    const maxRedirects = options.maxRedirects ?? 5;
+    const controller = new AbortController();
+    const origin = new URL(url);
+    let current = origin;
+    let headers = { ...(init.headers ?? {}) };
+    let method = init.method ?? "GET";
+    for (let hop = 0;; hop++) {
+        const timer = setTimeout(() => controller.abort(), options.limits.headersTimeoutMs);
+        let response;
+        try {
+            response = await doFetch(current, { method, headers, redirect: "manual", signal: controller.signal });
+        }
+        catch (error) {
+            if (controller.signal.aborted) {
+                throw new HttpError(`${options.what}: no answer within ${seconds(options.limits.headersTimeoutMs)} (connection and headers timeout)`, true);
+            }
+            const code = String(error.cause?.code ?? "");
+            if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+                throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, false, "the server's TLS certificate is not trusted, and certificate checks are never turned off: use the registry's real HTTPS address, or make its CA trusted on the runner (NODE_EXTRA_CA_CERTS for ecr-mirror itself, SSL_CERT_FILE for crane and helm)");
+            }
+            throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, true);
+        }
+        finally {
+            clearTimeout(timer);
+        }
+        const location = response.headers.get("location");
+        if (!REDIRECTS.has(response.status) || location === null) {
+            return { response, url: current.toString(), abort: () => controller.abort() };
+        }
+        await response.body?.cancel().catch(() => { });
+        if (hop >= maxRedirects) {
+            throw new HttpError(`${options.what}: more than ${maxRedirects} redirects`, false);
+        }
+        let next;
+        try {
+            next = new URL(location, current);
+        }
+        catch {
+            throw new HttpError(`${options.what}: redirected to an invalid address ${JSON.stringify(location)}`, false);
+        }
+        if (next.protocol !== "http:" && next.protocol !== "https:") {
+            throw new HttpError(`${options.what}: redirected to ${next.protocol} (only http and https are followed)`, false);
+        }
+        if (current.protocol === "https:" && next.protocol === "http:") {
+            throw new HttpError(`${options.what}: redirected from HTTPS down to plain HTTP (${next.host}); not followed`, false);
+        }
+        if (next.host !== origin.host) {
+            const verdict = (options.checkHost ?? checkHost)(next.host);
+            if (!verdict.ok) {
+                throw new HttpError(`${options.what}: redirected to ${next.host}, which is refused: ${verdict.reason}`, false, verdict.hint || null);
+            }
+        }
+        if (next.host !== current.host) {
+            // Credentials are for the host they were given for, never for the one a redirect names.
+            headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"));
+        }
+        if (response.status === 303 && method !== "HEAD")
+            method = "GET";
+        current = next;
+    }
 }
 /**
- * `ParseNormalizedNamed`: a familiar or full reference (`redis:7.0`, `quay.io/org/app@sha256:…`)
- * to its normalised parts. No default tag is added: a bare name has neither tag nor digest.
+ * Reads the body within the limits: stops at `maxBytes` (or before, on a larger Content-Length),
+ * at an idle pause of `idleTimeoutMs` and at `bodyDeadlineMs` overall.
  */
-function parseReference(input) {
-    const s = input;
-    if (s === "")
-        return { ok: false, error: "the reference is empty" };
-    if (/\s/.test(s))
-        return { ok: false, error: "a reference cannot contain white space" };
-    if (s.includes("://")) {
-        return {
-            ok: false,
-            error: "a reference has no URL scheme",
-            hint: `write it as a registry reference, e.g. "${s.replace(/^[a-z]+:\/\//i, "")}"`,
-        };
-    }
-    if (anchoredIdentifierRegexp.test(s)) {
-        return {
-            ok: false,
-            error: `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
-            hint: "a bare 64-hex string is an image ID; name the repository and pin the digest: name@sha256:<hex>",
-        };
-    }
-    const [domain, remainder] = splitDockerDomain(s);
-    const tagSep = remainder.indexOf(":");
-    const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
-    if (remote.toLowerCase() !== remote) {
-        return {
-            ok: false,
-            error: `repository name (${remote}) must be lowercase`,
-            hint: "registry repository paths are lower case; tags may use upper case",
-        };
-    }
-    const full = `${domain}/${remainder}`;
-    const m = referenceRegexp.exec(full);
-    if (!m)
-        return { ok: false, ...explainInvalid(full) };
-    const name = m[1];
-    const nameMatch = anchoredNameRegexp.exec(name);
-    const refDomain = nameMatch?.[1] ?? "";
-    const path = nameMatch?.[2] ?? name;
-    if (path.length > REPOSITORY_NAME_MAX) {
-        return { ok: false, error: `repository name must not be more than ${REPOSITORY_NAME_MAX} characters` };
-    }
-    const digest = m[3] ?? null;
-    if (digest !== null) {
-        const problem = validateDigest(digest);
-        if (problem)
-            return { ok: false, error: problem };
-    }
-    return { ok: true, value: { domain: refDomain, path, tag: m[2] ?? null, digest } };
-}
-/** A more precise reason than "invalid reference format" for the common mistakes. */
-function explainInvalid(full) {
-    const at = full.indexOf("@");
-    const namePart = at === -1 ? full : full.slice(0, at);
-    const digest = at === -1 ? null : full.slice(at + 1);
-    if (digest !== null) {
-        const problem = validateDigest(digest);
-        if (problem)
-            return { error: problem };
-    }
-    const lastSlash = namePart.lastIndexOf("/");
-    const colon = namePart.indexOf(":", lastSlash + 1);
-    if (colon !== -1) {
-        const tag = namePart.slice(colon + 1);
-        if (!isValidTag(tag)) {
-            return {
-                error: `invalid tag "${tag}"`,
-                hint: "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
-            };
+async function readBody(answer, options) {
+    const { response } = answer;
+    const { limits, what } = options;
+    const tooBig = (size) => {
+        answer.abort();
+        return new HttpError(`${what}: the answer is larger than ${limits.maxBytes} bytes (${size}); not read`, false, limits.raiseHint ?? null);
+    };
+    const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+    if (Number.isFinite(declared) && declared > limits.maxBytes)
+        throw tooBig(`Content-Length ${declared}`);
+    if (!response.body)
+        return Buffer.alloc(0);
+    const reader = response.body.getReader();
+    const chunks = [];
+    let size = 0;
+    const deadline = Date.now() + limits.bodyDeadlineMs;
+    try {
+        for (;;) {
+            const left = deadline - Date.now();
+            const wait = Math.min(limits.idleTimeoutMs, left);
+            let timer;
+            const timeout = new Promise((resolve) => {
+                timer = setTimeout(() => resolve("timeout"), Math.max(0, wait));
+            });
+            let step;
+            try {
+                step = await Promise.race([reader.read(), timeout]);
+            }
+            catch (error) {
+                throw new HttpError(`${what}: the connection failed after ${size} bytes of the answer: ${causeText(error)}`, true);
+            }
+            finally {
+                clearTimeout(timer);
+            }
+            if (step === "timeout") {
+                answer.abort();
+                reader.cancel().catch(() => { });
+                throw wait < limits.idleTimeoutMs
+                    ? new HttpError(`${what}: the answer took longer than ${seconds(limits.bodyDeadlineMs)} to arrive (${size} bytes read)`, true)
+                    : new HttpError(`${what}: no data for ${seconds(limits.idleTimeoutMs)} after ${size} bytes of the answer (idle timeout)`, true);
+            }
+            if (step.done)
+                break;
+            size += step.value.byteLength;
+            if (size > limits.maxBytes) {
+                reader.cancel().catch(() => { });
+                throw tooBig(`more than ${size} bytes arrived`);
+            }
+            chunks.push(step.value);
         }
     }
-    return {
-        error: "invalid reference format",
-        hint: "expected [host[:port]/]path[:tag][@sha256:digest] with lower-case path components separated by '/', as in quay.io/prometheus/node-exporter:v1.8.2",
-    };
-}
-/** The repository name without tag or digest: `docker.io/library/redis`. */
-function referenceName(ref) {
-    return ref.domain === "" ? ref.path : `${ref.domain}/${ref.path}`;
-}
-/** distribution's `String()`: `docker.io/library/redis:7.0`, `…@sha256:…`, `…:tag@sha256:…`. */
-function formatReference(ref) {
-    let s = referenceName(ref);
-    if (ref.tag !== null)
-        s += `:${ref.tag}`;
-    if (ref.digest !== null)
-        s += `@${ref.digest}`;
-    return s;
-}
-/** distribution's `FamiliarString()`: `redis:7.0`, `quay.io/org/app:1`. */
-function familiarReference(ref) {
-    let path = ref.path;
-    let domain = ref.domain;
-    if (domain === DEFAULT_DOMAIN) {
-        domain = "";
-        const rest = path.startsWith(OFFICIAL_REPO_PREFIX) ? path.slice(OFFICIAL_REPO_PREFIX.length) : null;
-        if (rest !== null && !rest.includes("/"))
-            path = rest;
+    finally {
+        reader.releaseLock();
     }
-    return formatReference({ ...ref, domain, path });
+    return Buffer.concat(chunks);
 }
-
-;// CONCATENATED MODULE: ./src/tools/fetch-address.ts
-
-function canonicalHost(host) {
-    const h = host.toLowerCase();
-    return h === "index.docker.io" || h === "registry-1.docker.io" ? "docker.io" : h;
+/** Drops a body that will not be read. */
+async function discard(answer) {
+    await answer.response.body?.cancel().catch(() => { });
 }
-/** An endpoint URL's registry host, path prefix and scheme. */
-function parseEndpoint(endpoint) {
-    const url = new URL(endpoint);
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-        throw new Error(`upstream endpoint ${endpoint} must be an http:// or https:// URL`);
-    }
-    return {
-        registry: url.host,
-        pathPrefix: url.pathname.replace(/^\/+|\/+$/g, ""),
-        plainHttp: url.protocol === "http:",
-    };
-}
-function endpointFor(host, upstreams) {
-    const wanted = canonicalHost(host);
-    return upstreams.find((u) => u.endpoint && canonicalHost(u.host) === wanted)?.endpoint ?? null;
-}
-/** The address an image is fetched from, honouring the list's upstream endpoints. */
-function fetchAddress(reference, upstreams) {
-    const endpoint = endpointFor(reference.domain, upstreams);
-    if (!endpoint) {
-        return {
-            reference: formatReference(reference),
-            registry: reference.domain,
-            plainHttp: false,
-            viaEndpoint: false,
-        };
-    }
-    const { registry, pathPrefix, plainHttp } = parseEndpoint(endpoint);
-    const path = pathPrefix ? `${pathPrefix}/${reference.path}` : reference.path;
-    return {
-        reference: formatReference({ ...reference, domain: registry, path }),
-        registry,
-        plainHttp,
-        viaEndpoint: true,
-    };
-}
-/**
- * The address an OCI chart (`oci://host/path/name`, no version) is fetched from. Returns the `oci://`
- * reference for helm and the bare `host/path/name` for crane.
- */
-function chartFetchAddress(source, upstreams) {
-    const bare = source.replace(/^oci:\/\//, "").replace(/\/+$/, "");
-    const slash = bare.indexOf("/");
-    const host = slash < 0 ? bare : bare.slice(0, slash);
-    const path = slash < 0 ? "" : bare.slice(slash + 1);
-    const endpoint = endpointFor(host, upstreams);
-    if (!endpoint)
-        return {
-            reference: bare,
-            ociReference: `oci://${bare}`,
-            registry: host,
-            plainHttp: false,
-            viaEndpoint: false,
-        };
-    const parsed = parseEndpoint(endpoint);
-    const fetched = [parsed.registry, parsed.pathPrefix, path].filter((p) => p !== "").join("/");
-    return {
-        reference: fetched,
-        ociReference: `oci://${fetched}`,
-        registry: parsed.registry,
-        plainHttp: parsed.plainHttp,
-        viaEndpoint: true,
-    };
-}
-/**
- * Whether crane reaches this registry over plain HTTP without `--insecure`: go-containerregistry's
- * `name.Registry.Scheme()` picks http for `localhost`, `*.localhost`, `127.0.0.1`, `::1` and RFC 1918 addresses.
- */
-function craneDefaultsToHttp(registry) {
-    if (/^(::1|\[::1\](:\d{1,5})?)$/.test(registry))
-        return true;
-    const host = registry.replace(/:\d{1,5}$/, "");
-    return (host === "localhost" ||
-        host.endsWith(".localhost") ||
-        host === "127.0.0.1" ||
-        /^10\.\d+\.\d+\.\d+$/.test(host) ||
-        /^192\.168\.\d+\.\d+$/.test(host) ||
-        /^172\.(1[6-9]|2\d|3[01])\.\d+\.\d+$/.test(host));
-}
-/** Whether crane needs `--insecure` for this fetch address. */
-function craneNeedsInsecure(address) {
-    return address.plainHttp && !craneDefaultsToHttp(address.registry);
+/** The delay a `Retry-After` header asks for (seconds or an HTTP date), in milliseconds; null when absent. */
+function retryAfterMs(value, now = Date.now()) {
+    if (value === null || value.trim() === "")
+        return null;
+    if (/^\d+$/.test(value.trim()))
+        return Number(value.trim()) * 1000;
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
 ;// CONCATENATED MODULE: ./src/observe/distribution.ts
@@ -72225,6 +72582,8 @@ function craneNeedsInsecure(address) {
  * credentials). It counts its requests, so a plan can report what it cost.
  */
 
+
+
 const MANIFEST_ACCEPT = [
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -72233,20 +72592,54 @@ const MANIFEST_ACCEPT = [
 ].join(", ");
 class RegistryError extends Error {
     status;
-    constructor(message, status) {
+    retryAfterMs;
+    constructor(message, status, 
+    /** The wait a 429 or 503 asked for (`Retry-After`), in milliseconds. */
+    retryAfterMs = null) {
         super(message);
         this.status = status;
+        this.retryAfterMs = retryAfterMs;
     }
+}
+/** Whether another attempt may help: network failures and timeouts, 408, 429 and 5xx answers. */
+function distribution_transient(error) {
+    if (error instanceof HttpError)
+        return error.transient;
+    if (error instanceof RegistryError)
+        return error.status === 408 || error.status === 429 || error.status >= 500;
+    return false;
+}
+/** Time for one registry operation and its retries: no new attempt starts after it. */
+const DISTRIBUTION_BUDGET_MS = 60_000;
+/** A registry's JSON error (`{"errors":[{"code":"TOOMANYREQUESTS","message":…}]}`, or ECR's `{"message":…}`), shortened. */
+function errorDetail(body) {
+    const text = body.toString("utf8").slice(0, 2000);
+    try {
+        const doc = JSON.parse(text);
+        const first = doc.errors?.[0];
+        if (first)
+            return `: ${[first.code, first.message].filter(Boolean).join(": ")}`;
+        if (typeof doc.message === "string")
+            return `: ${doc.message}`;
+    }
+    catch {
+        // not JSON
+    }
+    return "";
 }
 class DistributionClient {
     options;
     tokens = new Map();
     counts;
     doFetch;
+    limits;
+    /** Set once the registry did not answer at all; later operations fail with it at once. */
+    unreachable = null;
     constructor(options) {
         this.options = options;
         this.counts = options.counts ?? {};
         this.doFetch = options.fetch ?? fetch;
+        this.limits = options.limits ?? MANIFEST_LIMITS;
     }
     count(kind) {
         this.counts[kind] = (this.counts[kind] ?? 0) + 1;
@@ -72255,32 +72648,73 @@ class DistributionClient {
         const prefix = this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : "";
         return `${this.options.baseUrl.replace(/\/+$/, "")}/v2/${prefix}${repository}/${rest}`;
     }
+    /**
+     * One operation with retries: network failures, timeouts, 408, 429 and 5xx (JSON error body or
+     * not) are tried again with backoff, honouring `Retry-After` within the budget. Once the registry
+     * has not answered at all (network failure or timeout after every retry), later operations on
+     * this client fail at once instead of each waiting out its own timeouts.
+     */
+    async retrying(work) {
+        if (this.unreachable)
+            throw this.unreachable;
+        const r = this.options.retry ?? {};
+        try {
+            const { value } = await withRetries(work, {
+                retries: r.retries ?? 3,
+                budgetMs: r.budgetMs ?? DISTRIBUTION_BUDGET_MS,
+                baseDelayMs: r.baseDelayMs ?? 1000,
+                maxDelayMs: 30_000,
+                ...(r.sleep ? { sleep: r.sleep } : {}),
+                ...(r.random ? { random: r.random } : {}),
+                retryable: distribution_transient,
+                serverDelay: (e) => (e instanceof RegistryError ? e.retryAfterMs : null),
+            });
+            return value;
+        }
+        catch (error) {
+            const cause = error instanceof RetriesExhausted ? error.cause : error;
+            if (cause instanceof HttpError && cause.transient && cause.status === null) {
+                this.unreachable = new RegistryError(`${new URL(this.options.baseUrl).host} could not be reached earlier in this run (${error.message.split("\n")[0]}); not asked again`, 0);
+            }
+            // One attempt: the error as it was; several: with how many and how long.
+            if (error instanceof RetriesExhausted && error.attempts === 1)
+                throw error.cause;
+            throw error;
+        }
+    }
+    /** The failure for an answer that is not what was asked for, with the registry's own error text. */
+    async failure(answer, what) {
+        const { response } = answer;
+        const body = await readBody(answer, { what, limits: TOKEN_LIMITS }).catch(() => Buffer.alloc(0));
+        return new RegistryError(`${what} answered ${response.status}${errorDetail(body)}`, response.status, retryAfterMs(response.headers.get("retry-after")));
+    }
     /** One request with the auth dance: Basic up front when configured, Bearer on a challenge. */
     async request(kind, method, url, repository, headers = {}) {
         const scope = `repository:${this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : ""}${repository}:pull`;
         const send = (authorization) => {
             this.count(kind);
-            return this.doFetch(url, {
-                method,
-                headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}) },
-                redirect: "follow",
+            return boundedRequest(url, { method, headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}) } }, {
+                what: `${method} ${url}`,
+                limits: this.limits,
+                fetch: this.doFetch,
+                ...(this.options.checkHost ? { checkHost: this.options.checkHost } : {}),
             });
         };
         const cached = this.tokens.get(scope);
         const basic = this.options.auth
             ? `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`
             : null;
-        let response = await send(cached ? `Bearer ${cached}` : basic);
-        if (response.status !== 401)
-            return response;
-        const challenge = response.headers.get("www-authenticate") ?? "";
-        await response.body?.cancel();
+        let answer = await send(cached ? `Bearer ${cached}` : basic);
+        if (answer.response.status !== 401)
+            return answer;
+        const challenge = answer.response.headers.get("www-authenticate") ?? "";
+        await discard(answer);
         if (/^bearer/i.test(challenge)) {
             const token = await this.fetchToken(challenge, scope);
             this.tokens.set(scope, token);
-            response = await send(`Bearer ${token}`);
+            answer = await send(`Bearer ${token}`);
         }
-        return response;
+        return answer;
     }
     async fetchToken(challenge, scope) {
         const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1].toLowerCase(), m[2]]));
@@ -72295,64 +72729,110 @@ class DistributionClient {
         if (this.options.auth) {
             headers.Authorization = `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`;
         }
-        const response = await this.doFetch(url, { headers });
-        if (!response.ok) {
-            await response.body?.cancel();
-            throw new RegistryError(`token request to ${url.host} answered ${response.status}`, response.status);
+        const what = `token request to ${url.host}`;
+        const answer = await boundedRequest(url.toString(), { headers }, {
+            what,
+            limits: TOKEN_LIMITS,
+            fetch: this.doFetch,
+            ...(this.options.checkHost ? { checkHost: this.options.checkHost } : {}),
+        });
+        if (!answer.response.ok)
+            throw await this.failure(answer, what);
+        const text = (await readBody(answer, { what, limits: TOKEN_LIMITS })).toString("utf8");
+        let body;
+        try {
+            body = JSON.parse(text);
         }
-        const body = (await response.json());
+        catch {
+            throw new RegistryError(`${what} returned no JSON`, 502);
+        }
         const token = body.token ?? body.access_token;
         if (!token)
-            throw new RegistryError(`token request to ${url.host} returned no token`, 401);
+            throw new RegistryError(`${what} returned no token`, 401);
         return token;
     }
+    async json(answer, what) {
+        const text = (await readBody(answer, { what, limits: this.limits })).toString("utf8");
+        try {
+            return JSON.parse(text);
+        }
+        catch {
+            throw new RegistryError(`${what} answered ${answer.response.status} with a body that is not JSON`, 502);
+        }
+    }
     /** The manifest digest a tag or digest resolves to, or null when the registry does not have it. */
-    async headManifest(repository, reference) {
-        const response = await this.request("manifest-head", "HEAD", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
-        if (response.status === 404)
-            return null;
-        if (!response.ok)
-            throw new RegistryError(`HEAD ${repository}:${reference} answered ${response.status}`, response.status);
-        const digest = response.headers.get("docker-content-digest");
-        if (!digest)
-            throw new RegistryError(`HEAD ${repository}:${reference} answered without Docker-Content-Digest`, response.status);
-        return digest;
+    headManifest(repository, reference) {
+        return this.retrying(async () => {
+            const what = `HEAD ${repository}:${reference}`;
+            const answer = await this.request("manifest-head", "HEAD", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
+            const { response } = answer;
+            await discard(answer);
+            if (response.status === 404)
+                return null;
+            if (!response.ok)
+                throw new RegistryError(`${what} answered ${response.status}`, response.status, retryAfterMs(response.headers.get("retry-after")));
+            const digest = response.headers.get("docker-content-digest");
+            if (!digest)
+                throw new RegistryError(`${what} answered without Docker-Content-Digest`, response.status);
+            return digest;
+        });
     }
     /** The manifest itself (a GET: on Docker Hub it may count as a pull). */
-    async getManifest(repository, reference) {
-        const response = await this.request("manifest-get", "GET", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
-        if (response.status === 404)
-            return null;
-        if (!response.ok) {
-            await response.body?.cancel();
-            throw new RegistryError(`GET ${repository}:${reference} answered ${response.status}`, response.status);
-        }
-        const body = (await response.json());
-        return {
-            digest: response.headers.get("docker-content-digest"),
-            mediaType: response.headers.get("content-type") ?? String(body.mediaType ?? ""),
-            body,
-        };
+    getManifest(repository, reference) {
+        return this.retrying(async () => {
+            const what = `GET ${repository}:${reference}`;
+            const answer = await this.request("manifest-get", "GET", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
+            const { response } = answer;
+            if (response.status === 404) {
+                await discard(answer);
+                return null;
+            }
+            if (!response.ok)
+                throw await this.failure(answer, what);
+            const body = await this.json(answer, what);
+            return {
+                digest: response.headers.get("docker-content-digest"),
+                mediaType: response.headers.get("content-type") ?? String(body.mediaType ?? ""),
+                body,
+            };
+        });
     }
     /** All tags of a repository (following `Link` pages), or null when the repository does not exist. */
     async listTags(repository) {
         const tags = [];
         let url = `${this.url(repository, "tags/list")}?n=1000`;
-        while (url) {
-            const response = await this.request("tags-list", "GET", url, repository);
-            if (response.status === 404) {
-                await response.body?.cancel();
+        const what = `listing tags of ${repository}`;
+        for (let page = 0; url; page++) {
+            // 1000 pages of 1000: a million tags, far beyond any real repository.
+            if (page >= 1000)
+                throw new RegistryError(`${what}: more than 1000 pages of tags; not read further`, 502);
+            const pageUrl = url;
+            const got = await this.retrying(async () => {
+                const answer = await this.request("tags-list", "GET", pageUrl, repository);
+                const { response } = answer;
+                if (response.status === 404) {
+                    await discard(answer);
+                    return null;
+                }
+                if (!response.ok)
+                    throw await this.failure(answer, what);
+                const body = (await this.json(answer, what));
+                const link = response.headers.get("link");
+                return { tags: Array.isArray(body.tags) ? body.tags.map(String) : [], link, at: answer.url };
+            });
+            if (got === null)
                 return null;
+            tags.push(...got.tags);
+            const next = got.link?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
+            if (next) {
+                const nextUrl = new URL(next, got.at);
+                // A Link to another host would be a redirect the address policy never saw.
+                if (nextUrl.host !== new URL(got.at).host)
+                    throw new RegistryError(`${what}: the next page is on another host (${nextUrl.host}); not followed`, 502);
+                url = nextUrl.toString();
             }
-            if (!response.ok) {
-                await response.body?.cancel();
-                throw new RegistryError(`listing tags of ${repository} answered ${response.status}`, response.status);
-            }
-            const body = (await response.json());
-            tags.push(...(body.tags ?? []));
-            const link = response.headers.get("link");
-            const next = link?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
-            url = next ? new URL(next, url).toString() : null;
+            else
+                url = null;
         }
         return tags;
     }
@@ -72362,14 +72842,167 @@ class DistributionClient {
  * for loopback and RFC 1918 addresses), so in-process requests and crane talk to the same endpoint.
  */
 function schemeFor(host) {
-    return craneDefaultsToHttp(host) ? "http" : "https";
+    return speaksPlainHttp(host) ? "http" : "https";
+}
+
+;// CONCATENATED MODULE: ./src/report/log-safe.ts
+/**
+ * Text derived from data (list values, upstream answers, tool output) made unable to start a GitHub
+ * workflow command when it reaches the log. The runner (actions/runner `ActionCommandManager`) splits
+ * the output into lines on `\r\n`, `\n` and a lone `\r`, trims the start of each line (every Unicode
+ * white space) and runs a line that then starts with `::` as a command (`::add-mask::`,
+ * `::stop-commands::`, `::warning::`, ...); the legacy form `##[command]` is found anywhere in a line.
+ * `@actions/core` escapes the messages of `error`, `warning`, `notice`, `debug` and `setFailed`, but
+ * `core.info` and writes to stdout/stderr print raw text. Pure.
+ */
+/**
+ * Everything the runner may trim before it looks for `::`, and then some: white space of every kind
+ * (NBSP, U+2028, ...), control and format characters. Stripping more than the runner does only
+ * neutralises more lines, never fewer.
+ */
+const LEADING_BLANKS = /^[\s\p{Cc}\p{Cf}\p{Z}]*/u;
+const LINE_BREAK = /(\r\n|\r|\n)/;
+/**
+ * The same text, line for line, with every line that would start a command defanged: a leading `::`
+ * (after any blanks) becomes `: :`, and `##[` anywhere becomes `## [`. The line breaks are kept.
+ * Idempotent: neutralising twice gives the same text as once.
+ */
+function neutraliseCommands(text) {
+    if (!text.includes("::") && !text.includes("##["))
+        return text;
+    return text
+        .split(LINE_BREAK)
+        .map((part, i) => (i % 2 === 1 ? part : neutraliseLine(part)))
+        .join("");
+}
+function neutraliseLine(line) {
+    let out = line.replaceAll("##[", "## [");
+    const blanks = LEADING_BLANKS.exec(out)?.[0].length ?? 0;
+    if (out.startsWith("::", blanks))
+        out = `${out.slice(0, blanks)}: :${out.slice(blanks + 2)}`;
+    return out;
+}
+/**
+ * A JSON document as ecr-mirror writes it to a file or stdout: every string value redacted, and safe to
+ * print by construction. Pretty-printed JSON lines start with blanks and then `{ } [ ] "` or a literal,
+ * never `::`; the only way to the runner is the legacy `##[` inside a string, written here as `##\u005b`
+ * (the same string to every JSON reader).
+ */
+function formatJson(json, mask) {
+    const text = JSON.stringify(json, (_key, value) => (typeof value === "string" ? mask.redact(value) : value), 2);
+    return `${text.replaceAll("##[", "##\\u005b")}\n`;
+}
+/**
+ * Text for one Markdown table cell: `|` escaped, every line break a space, other control characters shown
+ * as `\u00XX`, so a value can neither end the row nor hide in it.
+ */
+function markdownCell(text) {
+    return text
+        .replace(/\r\n|[\r\n\u2028\u2029]/g, " ")
+        .replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+        .replaceAll("|", "\\|");
+}
+
+;// CONCATENATED MODULE: ./src/tools/argv.ts
+/**
+ * The last line of defence between a list value and a tool's command line: a value given to crane or helm
+ * as an argument of its own (a reference, a URL, a chart name, a version) that starts with `-` would be read
+ * as a flag (`http://--platform=linux/p` once reached crane that way). The list's validation refuses such
+ * values first; this refuses to build the argv if one slips through.
+ */
+function positional(tool, value, what) {
+    if (value === "" || value.startsWith("-"))
+        throw new RangeError(`refusing to pass ${JSON.stringify(value)} to ${tool} as the ${what}: it would read as a flag`);
+    return value;
+}
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./src/tools/child-env.ts
+/**
+ * The environment of every child process (crane, helm, git): built from an allow-list, never inherited whole.
+ * A runner's environment holds the GitHub token (`INPUT_GITHUB-TOKEN`, `GITHUB_TOKEN`), AWS keys, every
+ * action input and the runner's own tokens (`ACTIONS_RUNTIME_TOKEN`); a tool that prints its environment
+ * when it fails must have none of them to print.
+ *
+ * A child gets: the names below that this process has (search path, home, temp folders, locale, time zone,
+ * proxies, CA bundle), what the product sets for it (the credential session's `DOCKER_CONFIG`, helm's homes
+ * and registry config), and the names the user lists in `ECR_MIRROR_TOOL_ENV` (comma-separated), except
+ * names that look like secrets: those are refused.
+ */
+
+/** Taken from this process when set: what any of the tools needs to run and reach the network. */
+const ALLOWED_ENV = [
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "TMP",
+    "TEMP",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    ...["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"].flatMap((n) => [n, n.toLowerCase()]),
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+/** The variable a user lists extra names in (`ECR_MIRROR_TOOL_ENV=GOMAXPROCS,GODEBUG`). */
+const EXTRA_ENV_VARIABLE = "ECR_MIRROR_TOOL_ENV";
+/** Names never passed on, even when listed: they hold, or look like they hold, credentials. */
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|^AWS_|^INPUT_|^ACTIONS_|^GITHUB_TOKEN$/i;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** `ECR_MIRROR_TOOL_ENV` names a secret-looking or malformed variable. */
+class ChildEnvError extends Error {
+    name = "ChildEnvError";
+}
+/** The names listed in `ECR_MIRROR_TOOL_ENV`; throws `ChildEnvError` for a malformed or secret-looking one. */
+function extraEnvNames(value) {
+    const names = (value ?? "")
+        .split(",")
+        .map((n) => n.trim())
+        .filter((n) => n !== "");
+    for (const name of names) {
+        if (!ENV_NAME.test(name)) {
+            throw new ChildEnvError(`${EXTRA_ENV_VARIABLE} lists "${name}", which is not an environment variable name.\n` +
+                `hint: give names only, separated by commas (${EXTRA_ENV_VARIABLE}=GOMAXPROCS,GODEBUG)`);
+        }
+        if (SECRET_NAME.test(name)) {
+            throw new ChildEnvError(`${EXTRA_ENV_VARIABLE} lists ${name}, which looks like a credential: crane, helm and git never ` +
+                "receive tokens, keys, passwords, AWS_*, INPUT_* or ACTIONS_* variables.\n" +
+                "hint: credentials reach the tools through the product (aws-region/role for ECR, docker-hub-username/" +
+                "docker-hub-token and upstream credentials); remove the name from " +
+                EXTRA_ENV_VARIABLE);
+        }
+    }
+    return names;
+}
+/**
+ * The environment for one child: allow-listed names from `parent`, the `ECR_MIRROR_TOOL_ENV` names, then
+ * `product` (what the product sets deliberately: config folders, git's own settings) on top.
+ * helm always gets a `DOCKER_CONFIG` inside its session when the session gives helm homes, so it never falls
+ * back to `~/.docker/config.json` (helm reads Docker's config when `DOCKER_CONFIG` is unset).
+ */
+function childEnv(child, parent, product = {}) {
+    const env = {};
+    for (const name of [...ALLOWED_ENV, ...extraEnvNames(parent[EXTRA_ENV_VARIABLE])]) {
+        const value = parent[name];
+        if (value !== undefined)
+            env[name] = value;
+    }
+    Object.assign(env, product);
+    if (child === "helm" && env.DOCKER_CONFIG === undefined && product.HELM_CONFIG_HOME) {
+        env.DOCKER_CONFIG = (0,external_node_path_.join)(product.HELM_CONFIG_HOME, "docker");
+    }
+    return env;
 }
 
 ;// CONCATENATED MODULE: ./src/tools/runner.ts
 /**
- * Runs crane and helm: argv arrays only (never a shell), output captured, failures turned into errors a
- * person can read, every process counted (a no-op run must spawn none).
+ * Runs crane and helm: argv arrays only (never a shell), an allow-listed environment, bounded time and output,
+ * failures turned into errors a person can read, every process counted (a no-op run must spawn none).
  */
+
+
 
 /** Processes spawned, per tool and subcommand (`crane copy`, `helm registry login`). */
 class InvocationCounter {
@@ -72401,20 +73034,25 @@ class ToolError extends Error {
     exitCode;
     output;
     hint;
+    failure;
     name = "ToolError";
     constructor(tool, subcommand, 
     /** `crane copy docker.io/library/redis:7.0 -> 123….amazonaws.com/mirrors/library/redis:7.0` */
     action, exitCode, 
     /** The last lines the tool printed (secrets redacted). */
-    output, hint) {
+    output, hint, failure = exitCode === null ? "spawn" : "exit", 
+    /** Why the product stopped the process (`stalled: no progress for 120 s (limit tool-stall-timeout)`). */
+    reason) {
         const said = output ? `: ${output}` : "";
-        super(`${action} failed${exitCode === null ? "" : ` (exit ${exitCode})`}${said}${hint ? `\nhint: ${hint}` : ""}`);
+        const how = reason ? ` ${reason}` : ` failed${exitCode === null ? "" : ` (exit ${exitCode})`}`;
+        super(`${action}${how}${said}${hint ? `\nhint: ${hint}` : ""}`);
         this.tool = tool;
         this.subcommand = subcommand;
         this.action = action;
         this.exitCode = exitCode;
         this.output = output;
         this.hint = hint;
+        this.failure = failure;
     }
 }
 const HINTS = [
@@ -72457,7 +73095,7 @@ const HINTS = [
     ],
     [
         /server gave HTTP response to HTTPS client/i,
-        "the registry speaks plain HTTP: use an http:// endpoint (crane --insecure, helm --plain-http)",
+        "the registry speaks plain HTTP: crane does so only for loopback and private (RFC 1918) addresses; reach it by such an address with an http:// endpoint, or serve it over https",
     ],
     [/x509|certificate/i, "TLS certificate problem: the registry's certificate is not trusted by this runner"],
     [
@@ -72482,62 +73120,261 @@ function lastLines(text, max = 8) {
     const tail = lines.slice(-max).join("\n");
     return tail.length > 2000 ? `…${tail.slice(-2000)}` : tail;
 }
-/** Runs one tool process; throws `ToolError` on a non-zero exit or a spawn failure. */
+const DEFAULT_LIMITS = {
+    stallTimeoutMs: 120_000,
+    timeoutMs: 60 * 60_000,
+    shortTimeoutMs: 5 * 60_000,
+    maxStdoutBytes: 8 * 1024 * 1024,
+    templateMaxStdoutBytes: 64 * 1024 * 1024,
+    killGraceMs: 5_000,
+};
+/** Only the tail of stderr is kept: the error a tool prints comes last. */
+const STDERR_TAIL_BYTES = 256 * 1024;
+/** Subcommands that move no image or chart: they get the short overall limit. */
+const QUICK = new Set(["version", "digest", "registry login", "template"]);
+/** Children still running: killed when this process exits (a cancelled job, Ctrl-C, a crash). */
+const running = new Set();
+let exitHook = false;
+/** Registers a child to be killed if this process exits first (SIGKILL: an exit handler cannot wait). */
+function killOnExit(child) {
+    if (!exitHook) {
+        exitHook = true;
+        process.on("exit", () => {
+            for (const c of running)
+                signalGroup(c, "SIGKILL");
+        });
+    }
+    running.add(child);
+    child.once("exit", () => running.delete(child));
+}
+/** The child's process group when it leads one (it went `setsid`), else the child itself. */
+function signalGroup(child, signal) {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null)
+        return;
+    try {
+        process.kill(-child.pid, signal);
+    }
+    catch {
+        try {
+            child.kill(signal);
+        }
+        catch {
+            // already gone
+        }
+    }
+}
+/** rchar + wchar of a process (every read and write, sockets included), or null where `/proc` has none. */
+async function ioCounter(pid) {
+    try {
+        const text = await (0,promises_.readFile)(`/proc/${pid}/io`, "utf8");
+        const field = (name) => Number(new RegExp(`^${name}:\\s*(\\d+)`, "m").exec(text)?.[1] ?? Number.NaN);
+        const total = field("rchar") + field("wchar");
+        return Number.isFinite(total) ? total : null;
+    }
+    catch {
+        return null;
+    }
+}
+function runner_seconds(ms) {
+    return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 100) / 10} s`;
+}
+/** Runs one tool process; throws `ToolError` on a non-zero exit, a spawn failure, a stall, a timeout or too much output. */
 async function runTool(tool, options, invocation) {
     const redact = options.redact ?? ((t) => t);
     const log = options.log;
+    const limits = options.limits ?? {};
+    const quick = QUICK.has(invocation.subcommand);
+    const stallMs = limits.stallTimeoutMs ?? DEFAULT_LIMITS.stallTimeoutMs;
+    const timeoutMs = quick
+        ? (limits.shortTimeoutMs ?? DEFAULT_LIMITS.shortTimeoutMs)
+        : (limits.timeoutMs ?? DEFAULT_LIMITS.timeoutMs);
+    const maxStdout = limits.maxStdoutBytes ??
+        (invocation.subcommand === "template"
+            ? DEFAULT_LIMITS.templateMaxStdoutBytes
+            : DEFAULT_LIMITS.maxStdoutBytes);
+    const graceMs = limits.killGraceMs ?? DEFAULT_LIMITS.killGraceMs;
+    const pollMs = limits.pollMs ?? Math.max(10, Math.min(5_000, Math.floor(stallMs / 4)));
     options.counter?.record(tool, invocation.subcommand);
     log?.(redact(`[${tool}] ${[options.binary, ...invocation.args].join(" ")}`));
-    let result;
+    const fail = (failure, said, hint, exitCode, reason) => new ToolError(tool, invocation.subcommand, invocation.action, exitCode, said, hint, failure, reason);
+    let env;
     try {
-        result = await getExecOutput(options.binary, [...invocation.args], {
-            silent: true,
-            ignoreReturnCode: true,
-            ...(invocation.input ? { input: invocation.input } : {}),
-            env: { ...stringEnv(process.env), ...options.env },
-        });
+        env = childEnv(tool, process.env, options.env ?? {});
     }
     catch (error) {
-        const message = redact(error.message);
-        throw new ToolError(tool, invocation.subcommand, invocation.action, null, message, `${tool} could not be started from "${options.binary}": install it through the tool cache or put it on PATH`);
+        const [reason, hint] = error.message.split("\nhint: ");
+        throw fail("spawn", "", hint ?? null, null, `was not started: ${reason}`);
     }
-    const stdout = redact(result.stdout);
-    const stderr = redact(result.stderr);
+    const result = await new Promise((resolve) => {
+        const child = (0,external_node_child_process_.spawn)(options.binary, [...invocation.args], {
+            env,
+            shell: false,
+            // Same process group: a Ctrl-C in a terminal reaches the tool too.
+            stdio: ["pipe", "pipe", "pipe"],
+        });
+        killOnExit(child);
+        const stdout = [];
+        let stdoutBytes = 0;
+        let stderr = [];
+        let stderrBytes = 0;
+        let lastProgress = Date.now();
+        let lastIo = null;
+        let ioAvailable = true;
+        let stopped = null;
+        let killTimer;
+        const stop = (why) => {
+            if (stopped)
+                return;
+            stopped = why;
+            signalGroup(child, "SIGTERM");
+            killTimer = setTimeout(() => signalGroup(child, "SIGKILL"), graceMs);
+        };
+        child.stdout.on("data", (chunk) => {
+            lastProgress = Date.now();
+            if (stopped)
+                return;
+            stdoutBytes += chunk.length;
+            if (stdoutBytes > maxStdout) {
+                stop("output-limit");
+                return;
+            }
+            stdout.push(chunk);
+        });
+        child.stderr.on("data", (chunk) => {
+            lastProgress = Date.now();
+            stderr.push(chunk);
+            stderrBytes += chunk.length;
+            if (stderrBytes > 2 * STDERR_TAIL_BYTES) {
+                const tail = Buffer.concat(stderr).subarray(-STDERR_TAIL_BYTES);
+                stderr = [tail];
+                stderrBytes = tail.length;
+            }
+        });
+        const overall = setTimeout(() => stop("timeout"), timeoutMs);
+        let sampling = false;
+        const poll = setInterval(async () => {
+            if (stopped || sampling || child.pid === undefined)
+                return;
+            sampling = true;
+            try {
+                if (ioAvailable) {
+                    const io = await ioCounter(child.pid);
+                    if (io === null) {
+                        // No /proc (macOS) or no access: only the overall limit applies.
+                        ioAvailable = false;
+                        return;
+                    }
+                    if (lastIo !== null && io !== lastIo)
+                        lastProgress = Date.now();
+                    lastIo = io;
+                    if (Date.now() - lastProgress >= stallMs)
+                        stop("stalled");
+                }
+            }
+            finally {
+                sampling = false;
+            }
+        }, pollMs);
+        const done = () => {
+            clearTimeout(overall);
+            clearInterval(poll);
+            clearTimeout(killTimer);
+        };
+        child.once("error", (error) => {
+            done();
+            resolve({ kind: "spawn-error", message: error.message });
+        });
+        child.once("close", (code, signal) => {
+            done();
+            const out = Buffer.concat(stdout);
+            const err = Buffer.concat(stderr).subarray(-STDERR_TAIL_BYTES);
+            if (stopped)
+                resolve({ kind: "stopped", failure: stopped, stdout: out, stderr: err });
+            else
+                resolve({ kind: "exited", code, signal, stdout: out, stderr: err });
+        });
+        child.stdin.on("error", () => {
+            // the tool may exit before reading its input; its exit code tells what happened.
+        });
+        child.stdin.end(invocation.input ?? "");
+    });
+    if (result.kind === "spawn-error") {
+        throw fail("spawn", redact(result.message), `${tool} could not be started from "${options.binary}": install it through the tool cache or put it on PATH`, null);
+    }
+    const stdout = redact(result.stdout.toString("utf8"));
+    const stderr = redact(result.stderr.toString("utf8"));
     if (log)
         for (const line of `${stdout}\n${stderr}`.split("\n"))
             if (line.trim())
                 log(`[${tool}] ${line}`);
-    if (result.exitCode !== 0) {
-        const said = lastLines(stderr) || lastLines(stdout);
-        throw new ToolError(tool, invocation.subcommand, invocation.action, result.exitCode, said, hintFor(said));
+    const said = lastLines(stderr) || lastLines(stdout);
+    if (result.kind === "stopped") {
+        const step = `${tool} ${invocation.subcommand}`;
+        if (result.failure === "stalled") {
+            throw fail("stalled", said, `the registry or the network stopped answering. If a registry is only slow, raise the limit with the ` +
+                `tool-stall-timeout input (CLI: --tool-stall-timeout SECONDS)`, null, `stalled: no output and no network or disk activity for ${runner_seconds(stallMs)} (stall timeout, ` +
+                `tool-stall-timeout); ${step} was stopped`);
+        }
+        if (result.failure === "timeout") {
+            throw fail("timeout", said, quick
+                ? `${step} should take seconds: check the network path to the registry`
+                : "a transfer this long is likely stuck between progress samples; raise the limit with the tool-timeout " +
+                    "input (CLI: --tool-timeout MINUTES)", null, `timed out: still running after ${runner_seconds(timeoutMs)} (overall limit for ${step}); it was stopped`);
+        }
+        throw fail("output-limit", said, `${step} printing this much is not what the product expects (a chart that renders to this much YAML is refused)`, null, `printed more than ${Math.round(maxStdout / 1024 / 1024)} MiB on stdout (output limit for ${step}); it was stopped`);
+    }
+    if (result.code !== 0) {
+        const code = result.code;
+        if (code === null) {
+            throw fail("exit", said, hintFor(said), null, `failed (killed by ${result.signal ?? "a signal"})`);
+        }
+        throw fail("exit", said, hintFor(said), code);
     }
     return { stdout, stderr };
 }
-function stringEnv(env) {
-    const out = {};
-    for (const [k, v] of Object.entries(env))
-        if (v !== undefined)
-            out[k] = v;
-    return out;
+/**
+ * The user's overrides (`tool-stall-timeout` in seconds, `tool-timeout` in minutes; CLI `--tool-stall-timeout`,
+ * `--tool-timeout`) as limits. Throws a `RangeError` naming the setting for anything but a whole number in range.
+ */
+function toolLimitsFrom(settings, names = { stall: "tool-stall-timeout", timeout: "tool-timeout" }) {
+    const whole = (name, value, max, unit) => {
+        const n = Number(value.trim());
+        if (!/^\d+$/.test(value.trim()) || n < 1 || n > max)
+            throw new RangeError(`${name} is "${value}"; expected a whole number of ${unit} from 1 to ${max}`);
+        return n;
+    };
+    const limits = {};
+    if (settings.stallSeconds)
+        limits.stallTimeoutMs = whole(names.stall, settings.stallSeconds, 3600, "seconds") * 1000;
+    if (settings.timeoutMinutes)
+        limits.timeoutMs = whole(names.timeout, settings.timeoutMinutes, 1440, "minutes") * 60_000;
+    return limits;
 }
 
 ;// CONCATENATED MODULE: ./src/tools/crane.ts
 /**
  * crane, for exactly what the product does with it: copy an image (or an OCI chart) registry to registry,
  * read a digest, report its version. Flags as crane's docs spell them (`crane copy SRC DST`,
- * `-j/--jobs`; the global `--platform os/arch[/variant]` and `--insecure`).
+ * `-j/--jobs`; the global `--platform os/arch[/variant]`). Never `--insecure`: crane applies it to every
+ * registry in the process, so an untrusted certificate on the ECR push would pass too. crane reaches
+ * loopback and RFC 1918 hosts over plain HTTP by its own rule (speaksPlainHttp); the list refuses
+ * `http://` anywhere else.
  */
+
 
 function globalFlags(opts) {
     const flags = [];
     if (opts.platform)
-        flags.push("--platform", opts.platform);
-    if (opts.insecure)
-        flags.push("--insecure");
+        flags.push("--platform", positional("crane", opts.platform, "platform"));
     return flags;
 }
 function craneCopyArgs(source, destination, opts = {}) {
-    const args = ["copy", source, destination, ...globalFlags(opts)];
+    const args = [
+        "copy",
+        positional("crane", source, "source"),
+        positional("crane", destination, "destination"),
+        ...globalFlags(opts),
+    ];
     if (opts.jobs != null) {
         if (!Number.isInteger(opts.jobs) || opts.jobs < 1)
             throw new RangeError(`crane --jobs must be a positive integer, got ${opts.jobs}`);
@@ -72546,24 +73383,23 @@ function craneCopyArgs(source, destination, opts = {}) {
     return args;
 }
 function craneDigestArgs(reference, opts = {}) {
-    return ["digest", reference, ...globalFlags(opts)];
+    return ["digest", positional("crane", reference, "reference"), ...globalFlags(opts)];
 }
 /**
  * `crane index filter SRC --platform A --platform B -t DST` (cmd/crane/doc/crane_index_filter.md): writes an index
  * holding only the listed platforms' manifests (a new index digest; the children keep theirs). Its own
  * `--platform` flag takes several values and shadows the global one.
  */
-function craneIndexFilterArgs(source, platforms, destination, opts = {}) {
+function craneIndexFilterArgs(source, platforms, destination) {
     if (platforms.length === 0)
         throw new RangeError("crane index filter needs at least one platform");
     return [
         "index",
         "filter",
-        source,
-        ...platforms.flatMap((p) => ["--platform", p]),
+        positional("crane", source, "source"),
+        ...platforms.flatMap((p) => ["--platform", positional("crane", p, "platform")]),
         "--tag",
-        destination,
-        ...(opts.insecure ? ["--insecure"] : []),
+        positional("crane", destination, "destination"),
     ];
 }
 /**
@@ -72603,11 +73439,11 @@ class Crane {
      * `crane index filter SRC --platform … -t DST`: copies the listed platforms of an index as a new index.
      * Resolves the new index's digest (crane prints `repo@sha256:…` on stdout).
      */
-    async indexFilter(source, platforms, destination, opts = {}) {
+    async indexFilter(source, platforms, destination) {
         const action = `crane index filter ${source} (platforms ${platforms.join(", ")}) -> ${destination}`;
         const { stdout } = await runTool("crane", this.options, {
             subcommand: "index filter",
-            args: craneIndexFilterArgs(source, platforms, destination, opts),
+            args: craneIndexFilterArgs(source, platforms, destination),
             action,
         });
         const digest = /@(sha256:[0-9a-f]{64})\s*$/.exec(stdout.trim())?.[1];
@@ -72642,6 +73478,8 @@ class Crane {
     }
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: ./src/tools/credentials.ts
 /**
  * Registry credentials for crane and helm: masked before anything could print them, written only to a
@@ -72842,6 +73680,80 @@ function upstreamCredentials(input) {
     });
     return out;
 }
+/**
+ * Environment variables whose whole value is a credential: the AWS keys and session token, the GitHub tokens
+ * the runner hands every step, the action's secret inputs (as the runner passes them, `INPUT_<NAME>`) and
+ * the CLI's own variables.
+ */
+const SECRET_ENV = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "INPUT_GITHUB-TOKEN",
+    "INPUT_DOCKER-HUB-TOKEN",
+    "INPUT_REGISTRY-PASSWORD",
+    "ECR_MIRROR_DOCKER_HUB_TOKEN",
+    "ECR_MIRROR_TARGET_PASSWORD",
+];
+/** Variables holding `host username token` lines: every token is a credential, also on a malformed line. */
+const CREDENTIAL_LINES_ENV = [
+    "INPUT_REGISTRY-CREDENTIALS",
+    "ECR_MIRROR_REGISTRY_CREDENTIALS",
+];
+/** `user:password@` (or `token@`) in any `scheme://` URL inside `text`. */
+const URL_USERINFO = /\b[a-z][a-z0-9+.-]*:\/\/([^\s/?#@"'<>]+)@/gi;
+/** Masks the userinfo of every URL in `text` (the password, the pair, and a bare token), decoded too. */
+function maskUrlCredentials(mask, text) {
+    for (const match of text.matchAll(URL_USERINFO)) {
+        const userinfo = match[1];
+        for (const form of new Set([userinfo, safeDecode(userinfo)])) {
+            const colon = form.indexOf(":");
+            if (colon >= 0)
+                mask.addBasic(form.slice(0, colon), form.slice(colon + 1));
+            else
+                mask.add(form);
+        }
+    }
+}
+function safeDecode(text) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        return text;
+    }
+}
+/**
+ * Loads every credential the run can know from its environment into the mask, before anything could print
+ * one: call it first in each entry (the action and the CLI). The action's inputs arrive as `INPUT_*`
+ * variables, so they are covered too; URLs with credentials in any variable are masked as well.
+ */
+function maskRunSecrets(mask, env) {
+    for (const name of SECRET_ENV) {
+        const value = env[name]?.trim();
+        if (value)
+            mask.add(value);
+    }
+    for (const name of CREDENTIAL_LINES_ENV) {
+        for (const line of (env[name] ?? "").split(/\r?\n/)) {
+            const fields = line.trim().split(/\s+/);
+            if (fields[0] === "" || fields[0]?.startsWith("#"))
+                continue;
+            // host username token; a malformed line still has its secret after the host.
+            for (const field of fields.slice(fields.length >= 3 ? 2 : 1))
+                mask.add(field);
+            if (fields.length >= 3)
+                mask.addBasic(fields[1], fields.slice(2).join(" "));
+        }
+    }
+    for (const value of Object.values(env))
+        if (value?.includes("@"))
+            maskUrlCredentials(mask, value);
+}
 
 ;// CONCATENATED MODULE: ./src/tools/helm.ts
 /**
@@ -72853,6 +73765,7 @@ function upstreamCredentials(input) {
  */
 
 
+
 function registryFlags(registryConfig, opts) {
     return [...(opts.plainHttp ? ["--plain-http"] : []), "--registry-config", registryConfig];
 }
@@ -72860,10 +73773,10 @@ function helmPullRepoArgs(repoUrl, name, version, destination, opts = {}) {
     return [
         "pull",
         "--repo",
-        repoUrl,
-        name,
+        positional("helm", repoUrl, "repository URL"),
+        positional("helm", name, "chart name"),
         "--version",
-        version,
+        positional("helm", version, "version"),
         "--destination",
         destination,
         ...(opts.prov ? ["--prov"] : []),
@@ -72874,9 +73787,9 @@ function helmPullOciArgs(reference, version, destination, registryConfig, opts =
         throw new Error(`helm pull expects an oci:// reference, got ${reference}`);
     return [
         "pull",
-        reference,
+        positional("helm", reference, "chart reference"),
         "--version",
-        version,
+        positional("helm", version, "version"),
         "--destination",
         destination,
         ...registryFlags(registryConfig, opts),
@@ -72885,7 +73798,12 @@ function helmPullOciArgs(reference, version, destination, registryConfig, opts =
 function helmPushArgs(chartFile, remote, registryConfig, opts = {}) {
     if (!remote.startsWith("oci://"))
         throw new Error(`helm push expects an oci:// destination, got ${remote}`);
-    return ["push", chartFile, remote, ...registryFlags(registryConfig, opts)];
+    return [
+        "push",
+        positional("helm", chartFile, "chart file"),
+        positional("helm", remote, "destination"),
+        ...registryFlags(registryConfig, opts),
+    ];
 }
 /** Helm 4: a host only (no scheme, no path); the password comes on stdin. */
 function helmRegistryLoginArgs(host, username, registryConfig, opts = {}) {
@@ -72894,7 +73812,7 @@ function helmRegistryLoginArgs(host, username, registryConfig, opts = {}) {
     return [
         "registry",
         "login",
-        host,
+        positional("helm", host, "registry host"),
         "--username",
         username,
         "--password-stdin",
@@ -72974,6 +73892,8 @@ class Helm {
     }
 }
 
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
 // EXTERNAL MODULE: ./node_modules/semver/index.js
 var node_modules_semver = __nccwpck_require__(2088);
 ;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/manifest.js
@@ -73352,9 +74272,9 @@ function extractTar(file_1, dest_1) {
         // Create dest
         dest = yield _createExtractFolder(dest);
         // Determine whether GNU tar
-        core_debug('Checking tar --version');
+        core.debug('Checking tar --version');
         let versionOutput = '';
-        yield exec_exec('tar --version', [], {
+        yield exec('tar --version', [], {
             ignoreReturnCode: true,
             silent: true,
             listeners: {
@@ -73362,7 +74282,7 @@ function extractTar(file_1, dest_1) {
                 stderr: (data) => (versionOutput += data.toString())
             }
         });
-        core_debug(versionOutput.trim());
+        core.debug(versionOutput.trim());
         const isGnuTar = versionOutput.toUpperCase().includes('GNU TAR');
         // Initialize args
         let args;
@@ -73372,7 +74292,7 @@ function extractTar(file_1, dest_1) {
         else {
             args = [flags];
         }
-        if (isDebug() && !flags.includes('v')) {
+        if (core.isDebug() && !flags.includes('v')) {
             args.push('-v');
         }
         let destArg = dest;
@@ -73390,7 +74310,7 @@ function extractTar(file_1, dest_1) {
             args.push('--overwrite');
         }
         args.push('-C', destArg, '-f', fileArg);
-        yield exec_exec(`tar`, args);
+        yield exec(`tar`, args);
         return dest;
     });
 }
@@ -73675,9 +74595,9 @@ function _createExtractFolder(dest) {
     return tool_cache_awaiter(this, void 0, void 0, function* () {
         if (!dest) {
             // create a temp dir
-            dest = external_path_namespaceObject.join(_getTempDirectory(), external_crypto_namespaceObject.randomUUID());
+            dest = path.join(_getTempDirectory(), crypto.randomUUID());
         }
-        yield mkdirP(dest);
+        yield io.mkdirP(dest);
         return dest;
     });
 }
@@ -73774,6 +74694,108 @@ function _unique(values) {
     return Array.from(new Set(values));
 }
 //# sourceMappingURL=tool-cache.js.map
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/charts/archive.ts
+/**
+ * Reads a packaged chart (`name-version.tgz`: a gzip'd tar with `<name>/Chart.yaml` at the top) far enough
+ * to get its metadata. ustar, pax (`path=`) and GNU long names are understood. Pure. Bounded like helm's
+ * own loader (pkg/chart/loader: 100 MiB decompressed, 5 MiB a file): a small archive that unpacks to
+ * gigabytes is refused before it fills memory.
+ */
+
+
+const archive_MiB = 1024 * 1024;
+/** The limits for reading a chart archive. */
+const CHART_LIMITS = {
+    /** The archive as downloaded. */
+    maxArchiveBytes: 100 * archive_MiB,
+    /** The tar after gunzip (helm's MaxDecompressedChartSize). */
+    maxDecompressedBytes: 100 * archive_MiB,
+    /** One file read from the archive (helm's MaxDecompressedFileSize). */
+    maxFileBytes: 5 * archive_MiB,
+    /** Entries (files, folders, headers) in the archive. */
+    maxEntries: 50_000,
+};
+function field(block, start, length) {
+    const raw = block.subarray(start, start + length);
+    const end = raw.indexOf(0);
+    return raw.subarray(0, end === -1 ? raw.length : end).toString("utf8");
+}
+/** The files of a tar archive whose path `wanted` accepts, by path. */
+function readTarFiles(tar, wanted) {
+    const files = new Map();
+    let offset = 0;
+    let longName = null;
+    let entries = 0;
+    while (offset + 512 <= tar.length) {
+        const header = tar.subarray(offset, offset + 512);
+        if (header.every((b) => b === 0))
+            break;
+        if (++entries > CHART_LIMITS.maxEntries)
+            throw new Error(`the chart archive has more than ${CHART_LIMITS.maxEntries} entries; not read`);
+        const size = Number.parseInt(field(header, 124, 12).trim() || "0", 8);
+        if (!Number.isFinite(size) || size < 0)
+            throw new Error("the chart archive has a corrupt tar header");
+        const type = String.fromCharCode(header[156] ?? 0);
+        const body = tar.subarray(offset + 512, offset + 512 + size);
+        offset += 512 + Math.ceil(size / 512) * 512;
+        if (type === "x") {
+            const path = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(body.toString("utf8"))?.[1];
+            if (path)
+                longName = path;
+            continue;
+        }
+        if (type === "L") {
+            longName = field(body, 0, body.length);
+            continue;
+        }
+        if (type === "g")
+            continue;
+        const prefix = field(header, 345, 155);
+        const name = longName ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100));
+        longName = null;
+        if ((type === "0" || type === "\0") && wanted(name)) {
+            if (size > CHART_LIMITS.maxFileBytes)
+                throw new Error(`${name} in the chart archive is ${size} bytes, more than the ${CHART_LIMITS.maxFileBytes} a chart file may have (helm's limit); not read`);
+            files.set(name.replace(/^\.\//, ""), Buffer.from(body));
+        }
+    }
+    return files;
+}
+/** Chart.yaml of a packaged chart. Throws when the archive holds none. */
+function readChartMetadata(tgz) {
+    if (tgz.length > CHART_LIMITS.maxArchiveBytes)
+        throw new Error(`the chart archive is ${tgz.length} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
+    let tar;
+    try {
+        tar = (0,external_node_zlib_.gunzipSync)(tgz, { maxOutputLength: CHART_LIMITS.maxDecompressedBytes });
+    }
+    catch (e) {
+        if (e.code === "ERR_BUFFER_TOO_LARGE")
+            throw new Error(`the chart archive unpacks to more than ${CHART_LIMITS.maxDecompressedBytes} bytes (helm's limit for a chart); not read`);
+        throw new Error(`the chart archive is not gzip data: ${e.message}`);
+    }
+    const files = readTarFiles(tar, (p) => /^(?:\.\/)?[^/]+\/Chart\.yaml$/.test(p));
+    const text = [...files.values()][0];
+    if (!text)
+        throw new Error("the chart archive has no <name>/Chart.yaml");
+    const doc = ((0,dist/* parse */.qg)(text.toString("utf8")) ?? {});
+    const annotations = {};
+    const raw = doc.annotations;
+    if (raw && typeof raw === "object" && !Array.isArray(raw)) {
+        for (const [k, v] of Object.entries(raw))
+            if (v !== null && v !== undefined)
+                annotations[k] = String(v);
+    }
+    return {
+        name: String(doc.name ?? ""),
+        version: String(doc.version ?? ""),
+        appVersion: doc.appVersion === undefined || doc.appVersion === null ? null : String(doc.appVersion),
+        annotations,
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/tools/assets.ts
 /**
  * Where crane and helm come from: pinned versions, release asset names, checksum files.
@@ -73795,6 +74817,52 @@ function _unique(values) {
  * the newest 4.x confirmed; Helm 4 is the one major version this product speaks (DESIGN.md §4).
  */
 const DEFAULT_VERSIONS = { crane: "0.22.1", helm: "4.3.0" };
+/**
+ * SHA-256 of each default version's archives, built into the product: a download of a default version must match
+ * these (and its published checksum file), and a tool-cache entry is re-hashed against them before each run.
+ * `null` would mark a platform whose value could not be confirmed: its default download is then refused unless
+ * the user pins a SHA-256.
+ *
+ * Every value was found verbatim, the same in several independent public files (stored copies of public
+ * repositories, searched 2026-12-01), none of them this project's:
+ * - crane v0.22.1 (`checksums.txt` of github.com/google/go-containerregistry/releases/tag/v0.22.1): a Makefile
+ *   pinning `CRANE_VERSION := v0.22.1` with `CRANE_{DARWIN,LINUX}_{AMD64,ARM64}_SHA256` for all four archives; a
+ *   Python installer table `SHA256 = {("Linux", "x86_64"): …, ("Darwin", "arm64"): …}`; shell installers
+ *   (`'Darwin arm64') CRANE_ARCHIVE='go-containerregistry_Darwin_arm64.tar.gz'; CRANE_SHA256='2231fc8d…'`); the
+ *   Linux x86_64 value is also the one DESIGN.md §7 quotes.
+ * - helm v4.3.0 (`https://get.helm.sh/helm-v4.3.0-<os>-<arch>.tar.gz.sha256sum`): a TypeScript table
+ *   "Helm's archives' SHA-256, by Go's platform names (get.helm.sh and Helm's release notes)" with all four; a
+ *   Makefile `HELM_SHA256_{linux,darwin}_{amd64,arm64}`; a bash map `[darwin-amd64]=… [darwin-arm64]=…`; a Bazel
+ *   `_TOOLS` table with `url = "https://get.helm.sh/helm-v4.3.0-darwin-arm64.tar.gz", sha256 = "d3870437…"`.
+ */
+const BUILTIN_SHA256 = {
+    crane: {
+        "0.22.1": {
+            "go-containerregistry_Linux_x86_64.tar.gz": "0ab7a1d6932a213aed964ce97666c3077fe691c8606413674a8b3e0b9ec4cda0",
+            "go-containerregistry_Linux_arm64.tar.gz": "898c0cff975f898a33e8c4580bdafb0e7c02c7faa33374e946762f97c4ab7110",
+            "go-containerregistry_Darwin_x86_64.tar.gz": "6fedd06a648c11335f0e8b9547e4783002c30e9336047fec292942cd518bb799",
+            "go-containerregistry_Darwin_arm64.tar.gz": "2231fc8df8806d20d680ff1225db44e095a55dd6ac1ae8eced4faf4b278b78fb",
+        },
+    },
+    helm: {
+        "4.3.0": {
+            "helm-v4.3.0-linux-amd64.tar.gz": "86584a54def73570558f66f5111cc53dfed56689637ae32c1201205d494f54fb",
+            "helm-v4.3.0-linux-arm64.tar.gz": "31c5794dd55c66a51e6b7d2e2ac7a114ae8b1de41ff1d9ba51748ac973b06a08",
+            "helm-v4.3.0-darwin-amd64.tar.gz": "347a784877e0e20eac865e8d1c36a80f6bb0861d6f29abd34defb6570ef95d92",
+            "helm-v4.3.0-darwin-arm64.tar.gz": "d3870437e1e95b67f8edbde964156c84a26503f560821d40c542441658934fba",
+        },
+    },
+};
+/**
+ * The built-in SHA-256 of an asset: the hash, `null` when the version is built in but this platform's value is
+ * unknown, `undefined` when the version is not built in (an overridden version: the checksum-file path).
+ */
+function builtinChecksum(asset) {
+    const versions = BUILTIN_SHA256[asset.tool][asset.version];
+    if (!versions)
+        return undefined;
+    return versions[asset.archive] ?? null;
+}
 /** The one helm major version whose command line the runners build (Helm 4: login takes a host only). */
 const HELM_MAJOR = 4;
 const DEFAULT_BASE_URLS = {
@@ -73909,10 +74977,13 @@ function parsePinnedChecksums(tool, input) {
 
 ;// CONCATENATED MODULE: ./src/tools/install.ts
 /**
- * Installs crane and helm through the Actions tool cache: find -> download -> verify -> extract -> cache.
- * Every download is checked against the checksum file the project publishes beside it and, when given,
- * against the SHA-256 values the user pinned. A mismatch fails before anything is extracted or run.
+ * Installs crane and helm through the Actions tool cache: find -> verify again -> download -> verify -> extract -> cache.
+ * Every download is checked against the checksum file the project publishes beside it, against the SHA-256
+ * built into ecr-mirror for the default versions, and against the values the user pinned. A mismatch fails before
+ * anything is extracted or run. A cache hit is verified again (archive re-hashed, binary compared) before use.
  */
+
+
 
 
 
@@ -73925,7 +74996,10 @@ function parsePinnedChecksums(tool, input) {
  * verification is never taken for ours.
  */
 const CACHE_NAME = { crane: "ecr-mirror-crane", helm: "ecr-mirror-helm" };
-/** Written beside the binary in the cache: the verified archive's SHA-256, checked against pins on a hit. */
+/**
+ * Written beside the binary in the cache, with the verified archive itself: the archive's SHA-256 when it was
+ * verified. A hit re-hashes the archive against it (and the built-in value and pins) and compares the binary.
+ */
 const ARCHIVE_SHA_FILE = "archive.sha256";
 function installCrane(options = {}) {
     return installTool("crane", options);
@@ -73968,6 +75042,67 @@ async function download(url, dest, what, asset) {
                 : `Check ${asset.tool}-version and the base URL.`));
     }
 }
+/** The executable inside a release archive (gzip + tar, read in memory), or null when it holds none. */
+async function binaryInArchive(archiveFile, path) {
+    const tar = (0,external_node_zlib_.gunzipSync)(await (0,promises_.readFile)(archiveFile));
+    const files = readTarFiles(tar, (p) => p.replace(/^\.\//, "") === path);
+    return files.get(path) ?? null;
+}
+/**
+ * A tool-cache entry is trusted only after it is checked again: the archive kept in it must hash to the built-in
+ * value (default versions), to a pinned one, and to the value recorded when it was verified; and the cached
+ * executable must be byte for byte the one inside that archive.
+ */
+async function verifyCacheEntry(dir, asset, expected) {
+    const binary = (0,external_node_path_.join)(dir, asset.tool);
+    const archive = (0,external_node_path_.join)(dir, asset.archive);
+    const recordFile = (0,external_node_path_.join)(dir, ARCHIVE_SHA_FILE);
+    if (!(0,external_node_fs_.existsSync)(binary) || !(0,external_node_fs_.existsSync)(archive) || !(0,external_node_fs_.existsSync)(recordFile)) {
+        return { ok: false, incomplete: true, reason: `${dir} does not hold the verified ${asset.archive}` };
+    }
+    const recorded = (await (0,promises_.readFile)(recordFile, "utf8")).trim();
+    const actual = await sha256Of(archive);
+    if (typeof expected.builtin === "string" && actual !== expected.builtin) {
+        return {
+            ok: false,
+            incomplete: false,
+            reason: `the cached ${asset.archive} has SHA-256 ${actual}, not the built-in ${expected.builtin} of ${asset.tool} ${asset.version}`,
+        };
+    }
+    if (expected.pins.length > 0 && !expected.pins.includes(actual)) {
+        return {
+            ok: false,
+            incomplete: false,
+            reason: `the tool cache holds ${asset.archive} with SHA-256 ${actual}, which matches no ${pinNames(asset.tool)} value (${expected.pins.join(", ")})`,
+        };
+    }
+    if (actual !== recorded) {
+        return {
+            ok: false,
+            incomplete: false,
+            reason: `the cached ${asset.archive} has SHA-256 ${actual}, not the ${recorded} recorded when it was verified`,
+        };
+    }
+    let inArchive;
+    try {
+        inArchive = await binaryInArchive(archive, asset.binaryInArchive);
+    }
+    catch (error) {
+        return {
+            ok: false,
+            incomplete: false,
+            reason: `the cached ${asset.archive} cannot be read: ${error.message}`,
+        };
+    }
+    if (!inArchive?.equals(await (0,promises_.readFile)(binary))) {
+        return {
+            ok: false,
+            incomplete: false,
+            reason: `the cached ${binary} is not the ${asset.binaryInArchive} inside the verified ${asset.archive}: it was changed after it was installed`,
+        };
+    }
+    return { ok: true, sha256: actual };
+}
 async function installTool(tool, options) {
     const log = options.log ?? (() => { });
     const version = normaliseVersion(tool, options.version || DEFAULT_VERSIONS[tool]);
@@ -73975,20 +75110,25 @@ async function installTool(tool, options) {
     const asset = assetFor(tool, version, options.platform ?? process.platform, options.arch ?? process.arch, options.baseUrl || undefined);
     const binaryName = tool;
     const cacheName = CACHE_NAME[tool];
+    const builtin = builtinChecksum(asset);
+    if (builtin === null && pins.length === 0) {
+        throw new ToolInstallError(`${tool} ${version}: ecr-mirror has no built-in SHA-256 for ${asset.archive}, and the checksum file beside ` +
+            `it proves nothing if the server is compromised. Pin the archive's SHA-256 with ${pinNames(tool)} ` +
+            "(from the project's release page), or choose another version.");
+    }
     const cached = find(cacheName, version, asset.cacheArch);
     if (cached) {
-        const binary = (0,external_node_path_.join)(cached, binaryName);
-        const recorded = (0,external_node_fs_.existsSync)((0,external_node_path_.join)(cached, ARCHIVE_SHA_FILE))
-            ? (await (0,promises_.readFile)((0,external_node_path_.join)(cached, ARCHIVE_SHA_FILE), "utf8")).trim()
-            : "";
-        if ((0,external_node_fs_.existsSync)(binary) && /^[0-9a-f]{64}$/.test(recorded)) {
-            if (pins.length > 0 && !pins.includes(recorded)) {
-                throw new ToolInstallError(`${tool} ${version}: the tool cache holds ${asset.archive} with SHA-256 ${recorded}, which matches no ` +
-                    `${pinNames(tool)} value (${pins.join(", ")}). Nothing was run. Check the pinned value for this platform.`);
-            }
-            log(`${tool} ${version}: tool-cache hit (${binary}), nothing downloaded`);
-            return { tool, version, path: binary, cacheHit: true, archiveSha256: recorded };
+        const verdict = await verifyCacheEntry(cached, asset, { builtin, pins });
+        if (verdict.ok) {
+            const binary = (0,external_node_path_.join)(cached, binaryName);
+            log(`${tool} ${version}: tool-cache hit (${binary}), archive re-hashed and binary compared, nothing downloaded`);
+            return { tool, version, path: binary, cacheHit: true, archiveSha256: verdict.sha256 };
         }
+        if (!verdict.incomplete) {
+            throw new ToolInstallError(`${tool} ${version}: refusing the tool-cache entry: ${verdict.reason}. Nothing was run. ` +
+                `Delete ${cached} to download and verify ${tool} again${pins.length > 0 ? ", or check the pinned value for this platform" : ""}.`);
+        }
+        log(`${tool} ${version}: ${verdict.reason}; downloading it again`);
     }
     const work = await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `ecr-mirror-install-${tool}-`));
     try {
@@ -74005,30 +75145,307 @@ async function installTool(tool, options) {
             throw new ToolInstallError(`${tool} ${version}: ${asset.archive} from ${asset.archiveUrl} has SHA-256 ${actual}, but the published ` +
                 `checksum is ${expected}. The download is corrupt or was tampered with; nothing was installed or run.`);
         }
+        if (typeof builtin === "string" && actual !== builtin) {
+            throw new ToolInstallError(`${tool} ${version}: ${asset.archive} from ${asset.archiveUrl} has SHA-256 ${actual} (it matches the ` +
+                `checksum file served beside it), but the SHA-256 built into ecr-mirror for this release is ${builtin}. ` +
+                "The server does not serve the released archive; nothing was installed or run.");
+        }
         if (pins.length > 0 && !pins.includes(actual)) {
             throw new ToolInstallError(`${tool} ${version}: ${asset.archive} has SHA-256 ${actual} (it matches the published checksum), but no ` +
                 `${pinNames(tool)} value (${pins.join(", ")}). Nothing was installed or run. ` +
                 "Update the pin only after checking why the archive changed.");
         }
-        const extracted = await extractTar(archiveFile, (0,external_node_path_.join)(work, "extracted"));
-        const binaryInArchive = (0,external_node_path_.join)(extracted, asset.binaryInArchive);
-        if (!(0,external_node_fs_.existsSync)(binaryInArchive)) {
+        let binary;
+        try {
+            binary = await binaryInArchive(archiveFile, asset.binaryInArchive);
+        }
+        catch (error) {
+            throw new ToolInstallError(`${tool} ${version}: ${asset.archive} is not a gzip tar archive: ${error.message}`);
+        }
+        if (!binary) {
             throw new ToolInstallError(`${tool} ${version}: ${asset.archive} does not contain ${asset.binaryInArchive}.`);
         }
+        // The cache entry keeps the verified archive: every later hit is checked against it.
         const staging = (0,external_node_path_.join)(work, "staging");
         await (0,promises_.mkdir)(staging);
-        await (0,promises_.copyFile)(binaryInArchive, (0,external_node_path_.join)(staging, binaryName));
+        await (0,promises_.writeFile)((0,external_node_path_.join)(staging, binaryName), binary, { mode: 0o755 });
         await (0,promises_.chmod)((0,external_node_path_.join)(staging, binaryName), 0o755);
+        await (0,promises_.copyFile)(archiveFile, (0,external_node_path_.join)(staging, asset.archive));
         await (0,promises_.writeFile)((0,external_node_path_.join)(staging, ARCHIVE_SHA_FILE), `${actual}\n`);
         const dir = await cacheDir(staging, cacheName, version, asset.cacheArch);
         const path = (0,external_node_path_.join)(dir, binaryName);
-        log(`${tool} ${version}: downloaded ${asset.archiveUrl}, SHA-256 verified against ${asset.checksumUrl}` +
-            `${pins.length > 0 ? ` and ${pinNames(tool)}` : ""}; cached at ${dir}`);
+        const against = [
+            ...(typeof builtin === "string" ? ["the SHA-256 built into ecr-mirror"] : []),
+            asset.checksumUrl,
+            ...(pins.length > 0 ? [pinNames(tool)] : []),
+        ];
+        log(`${tool} ${version}: downloaded ${asset.archiveUrl}, SHA-256 verified against ${against.join(" and ")}; cached at ${dir}`);
         return { tool, version, path, cacheHit: false, archiveSha256: actual };
     }
     finally {
         await (0,promises_.rm)(work, { recursive: true, force: true });
     }
+}
+
+;// CONCATENATED MODULE: ./src/list/reference.ts
+const alphanumeric = "[a-z0-9]+";
+const separator = "(?:[._]|__|[-]+)";
+const domainNameComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const optionalPort = "(?::[0-9]+)?";
+const tagPat = "[\\w][\\w.-]{0,127}";
+const digestPat = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}";
+const ipv6address = "\\[(?:[a-fA-F0-9:]+)\\]";
+const domainName = `${domainNameComponent}(?:\\.${domainNameComponent})*`;
+const host = `(?:${domainName}|${ipv6address})`;
+const domainAndPort = host + optionalPort;
+const pathComponent = `${alphanumeric}(?:${separator}${alphanumeric})*`;
+const remoteName = `${pathComponent}(?:/${pathComponent})*`;
+const namePat = `(?:${domainAndPort}/)?${remoteName}`;
+const referenceRegexp = new RegExp(`^(${namePat})(?::(${tagPat}))?(?:@(${digestPat}))?$`);
+const anchoredNameRegexp = new RegExp(`^(?:(${domainAndPort})/)?(${remoteName})$`);
+const anchoredIdentifierRegexp = /^[a-f0-9]{64}$/;
+const anchoredTagRegexp = new RegExp(`^${tagPat}$`);
+const anchoredDomainRegexp = new RegExp(`^${domainAndPort}$`);
+/** Maximum length of a repository path (distribution's RepositoryNameTotalLengthMax). */
+const REPOSITORY_NAME_MAX = 255;
+const DEFAULT_DOMAIN = "docker.io";
+const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
+const OFFICIAL_REPO_PREFIX = "library/";
+/** Digest algorithms go-digest registers with the standard library, and their hex lengths. */
+const DIGEST_ALGORITHMS = { sha256: 64, sha384: 96, sha512: 128 };
+/** go-digest's `Parse` + `Validate`: `algorithm:hex` with a registered algorithm and exact lower-case hex. */
+function validateDigest(digest) {
+    const i = digest.indexOf(":");
+    if (i <= 0 || i + 1 === digest.length)
+        return "invalid digest format (expected algorithm:hex, as in sha256:…)";
+    const algorithm = digest.slice(0, i);
+    const encoded = digest.slice(i + 1);
+    const length = DIGEST_ALGORITHMS[algorithm];
+    if (length === undefined)
+        return `unsupported digest algorithm "${algorithm}" (use sha256, sha384 or sha512)`;
+    if (encoded.length !== length)
+        return `invalid ${algorithm} digest length: ${encoded.length} hex characters, expected ${length}`;
+    if (!/^[a-f0-9]+$/.test(encoded))
+        return `invalid ${algorithm} digest: only lower-case hex characters are allowed`;
+    return null;
+}
+function isValidTag(tag) {
+    return anchoredTagRegexp.test(tag);
+}
+/** Whether `s` is a registry host as references carry it (`quay.io`, `localhost:5000`, `[::1]:5000`). */
+function isValidDomain(s) {
+    return anchoredDomainRegexp.test(s);
+}
+/** splitDockerDomain from normalize.go. */
+function splitDockerDomain(name) {
+    const slash = name.indexOf("/");
+    if (slash === -1)
+        return [DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX + name];
+    const maybeDomain = name.slice(0, slash);
+    const maybeRemote = name.slice(slash + 1);
+    let domain;
+    let remote;
+    if (maybeDomain === "localhost")
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else if (maybeDomain === LEGACY_DEFAULT_DOMAIN)
+        [domain, remote] = [DEFAULT_DOMAIN, maybeRemote];
+    else if (/[.:]/.test(maybeDomain))
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else if (maybeDomain.toLowerCase() !== maybeDomain)
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else
+        [domain, remote] = [DEFAULT_DOMAIN, name];
+    if (domain === DEFAULT_DOMAIN && !remote.includes("/"))
+        remote = OFFICIAL_REPO_PREFIX + remote;
+    return [domain, remote];
+}
+/**
+ * `ParseNormalizedNamed`: a familiar or full reference (`redis:7.0`, `quay.io/org/app@sha256:…`)
+ * to its normalised parts. No default tag is added: a bare name has neither tag nor digest.
+ */
+function parseReference(input) {
+    const s = input;
+    if (s === "")
+        return { ok: false, error: "the reference is empty" };
+    if (/\s/.test(s))
+        return { ok: false, error: "a reference cannot contain white space" };
+    if (s.includes("://")) {
+        return {
+            ok: false,
+            error: "a reference has no URL scheme",
+            hint: `write it as a registry reference, e.g. "${s.replace(/^[a-z]+:\/\//i, "")}"`,
+        };
+    }
+    if (anchoredIdentifierRegexp.test(s)) {
+        return {
+            ok: false,
+            error: `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
+            hint: "a bare 64-hex string is an image ID; name the repository and pin the digest: name@sha256:<hex>",
+        };
+    }
+    const [domain, remainder] = splitDockerDomain(s);
+    const tagSep = remainder.indexOf(":");
+    const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
+    if (remote.toLowerCase() !== remote) {
+        return {
+            ok: false,
+            error: `repository name (${remote}) must be lowercase`,
+            hint: "registry repository paths are lower case; tags may use upper case",
+        };
+    }
+    const full = `${domain}/${remainder}`;
+    const m = referenceRegexp.exec(full);
+    if (!m)
+        return { ok: false, ...explainInvalid(full) };
+    const name = m[1];
+    const nameMatch = anchoredNameRegexp.exec(name);
+    const refDomain = nameMatch?.[1] ?? "";
+    const path = nameMatch?.[2] ?? name;
+    if (refDomain === "") {
+        // The grammar's domain is optional: `my_registry.example.com/x` matches as a path with no domain at all.
+        return {
+            ok: false,
+            error: `${JSON.stringify(domain)} is not a valid registry host`,
+            hint: "a registry host is letters, digits, '-' and '.' with an optional :port (no '_')",
+        };
+    }
+    if (path.length > REPOSITORY_NAME_MAX) {
+        return { ok: false, error: `repository name must not be more than ${REPOSITORY_NAME_MAX} characters` };
+    }
+    const digest = m[3] ?? null;
+    if (digest !== null) {
+        const problem = validateDigest(digest);
+        if (problem)
+            return { ok: false, error: problem };
+    }
+    return { ok: true, value: { domain: refDomain, path, tag: m[2] ?? null, digest } };
+}
+/** A more precise reason than "invalid reference format" for the common mistakes. */
+function explainInvalid(full) {
+    const at = full.indexOf("@");
+    const namePart = at === -1 ? full : full.slice(0, at);
+    const digest = at === -1 ? null : full.slice(at + 1);
+    if (digest !== null) {
+        const problem = validateDigest(digest);
+        if (problem)
+            return { error: problem };
+    }
+    const lastSlash = namePart.lastIndexOf("/");
+    const colon = namePart.indexOf(":", lastSlash + 1);
+    if (colon !== -1) {
+        const tag = namePart.slice(colon + 1);
+        if (!isValidTag(tag)) {
+            return {
+                error: `invalid tag "${tag}"`,
+                hint: "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
+            };
+        }
+    }
+    return {
+        error: "invalid reference format",
+        hint: "expected [host[:port]/]path[:tag][@sha256:digest] with lower-case path components separated by '/', as in quay.io/prometheus/node-exporter:v1.8.2",
+    };
+}
+/** The repository name without tag or digest: `docker.io/library/redis`. */
+function referenceName(ref) {
+    return ref.domain === "" ? ref.path : `${ref.domain}/${ref.path}`;
+}
+/** distribution's `String()`: `docker.io/library/redis:7.0`, `…@sha256:…`, `…:tag@sha256:…`. */
+function formatReference(ref) {
+    let s = referenceName(ref);
+    if (ref.tag !== null)
+        s += `:${ref.tag}`;
+    if (ref.digest !== null)
+        s += `@${ref.digest}`;
+    return s;
+}
+/** distribution's `FamiliarString()`: `redis:7.0`, `quay.io/org/app:1`. */
+function familiarReference(ref) {
+    let path = ref.path;
+    let domain = ref.domain;
+    if (domain === DEFAULT_DOMAIN) {
+        domain = "";
+        const rest = path.startsWith(OFFICIAL_REPO_PREFIX) ? path.slice(OFFICIAL_REPO_PREFIX.length) : null;
+        if (rest !== null && !rest.includes("/"))
+            path = rest;
+    }
+    return formatReference({ ...ref, domain, path });
+}
+
+;// CONCATENATED MODULE: ./src/tools/fetch-address.ts
+/**
+ * Where content is fetched from, as opposed to what it is called. An upstream endpoint in the mirror list
+ * (`docker.io` fetched through `https://mirror.gcr.io`, or a pull-through cache at `http://10.0.0.5:5000/hub`)
+ * changes only the address crane and helm talk to; names, target repositories and reports keep the list's names.
+ */
+
+function canonicalHost(host) {
+    const h = host.toLowerCase();
+    return h === "index.docker.io" || h === "registry-1.docker.io" ? "docker.io" : h;
+}
+/** An endpoint URL's registry host, path prefix and scheme. */
+function parseEndpoint(endpoint) {
+    const url = new URL(endpoint);
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+        throw new Error(`upstream endpoint ${endpoint} must be an http:// or https:// URL`);
+    }
+    return {
+        registry: url.host,
+        pathPrefix: url.pathname.replace(/^\/+|\/+$/g, ""),
+        plainHttp: url.protocol === "http:",
+    };
+}
+function endpointFor(host, upstreams) {
+    const wanted = canonicalHost(host);
+    return upstreams.find((u) => u.endpoint && canonicalHost(u.host) === wanted)?.endpoint ?? null;
+}
+/** The address an image is fetched from, honouring the list's upstream endpoints. */
+function fetchAddress(reference, upstreams) {
+    const endpoint = endpointFor(reference.domain, upstreams);
+    if (!endpoint) {
+        return {
+            reference: formatReference(reference),
+            registry: reference.domain,
+            plainHttp: false,
+            viaEndpoint: false,
+        };
+    }
+    const { registry, pathPrefix, plainHttp } = parseEndpoint(endpoint);
+    const path = pathPrefix ? `${pathPrefix}/${reference.path}` : reference.path;
+    return {
+        reference: formatReference({ ...reference, domain: registry, path }),
+        registry,
+        plainHttp,
+        viaEndpoint: true,
+    };
+}
+/**
+ * The address an OCI chart (`oci://host/path/name`, no version) is fetched from. Returns the `oci://`
+ * reference for helm and the bare `host/path/name` for crane.
+ */
+function chartFetchAddress(source, upstreams) {
+    const bare = source.replace(/^oci:\/\//, "").replace(/\/+$/, "");
+    const slash = bare.indexOf("/");
+    const host = slash < 0 ? bare : bare.slice(0, slash);
+    const path = slash < 0 ? "" : bare.slice(slash + 1);
+    const endpoint = endpointFor(host, upstreams);
+    if (!endpoint)
+        return {
+            reference: bare,
+            ociReference: `oci://${bare}`,
+            registry: host,
+            plainHttp: false,
+            viaEndpoint: false,
+        };
+    const parsed = parseEndpoint(endpoint);
+    const fetched = [parsed.registry, parsed.pathPrefix, path].filter((p) => p !== "").join("/");
+    return {
+        reference: fetched,
+        ociReference: `oci://${fetched}`,
+        registry: parsed.registry,
+        plainHttp: parsed.plainHttp,
+        viaEndpoint: true,
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/execute/copier.ts
@@ -74068,8 +75485,6 @@ function targetReference(registry, step) {
 /** `copy` and `verify` for `executePlan`. */
 function createCopier(options) {
     const { crane, registry, upstreams } = options;
-    const targetInsecure = options.targetPlainHttp &&
-        craneNeedsInsecure({ plainHttp: true, registry, reference: "", viaEndpoint: false });
     let helmLoggedIn = null;
     async function copyHttpChart(step, chart) {
         const helm = options.helm;
@@ -74107,17 +75522,18 @@ function createCopier(options) {
                 return copyHttpChart(step, step.entry);
             }
             const source = sourceAddress(step, upstreams);
-            const insecure = targetInsecure || craneNeedsInsecure(source);
+            // Never `--insecure`: crane would apply it to the push as well. A plain-HTTP source or target is one
+            // crane reaches over HTTP by its own rule (the list and the inputs refuse any other).
             if (step.platforms.length > 1) {
-                return crane.indexFilter(source.reference, step.platforms, destination, { insecure });
+                return crane.indexFilter(source.reference, step.platforms, destination);
             }
-            return crane.copy(source.reference, destination, { platform: step.platforms[0] ?? null, insecure });
+            return crane.copy(source.reference, destination, { platform: step.platforms[0] ?? null });
         },
         async verify(step, copied) {
             const destination = targetReference(registry, step);
             const actual = options.targetDigest
                 ? await options.targetDigest(step.repository, step.tag)
-                : await crane.digest(destination, { insecure: targetInsecure });
+                : await crane.digest(destination);
             if (!actual)
                 throw new Error(`the target does not hold ${destination} after the copy`);
             let expected;
@@ -74131,12 +75547,7 @@ function createCopier(options) {
                 const source = step.platforms.length === 1 ? sourceAddress(step, upstreams) : null;
                 expected =
                     copied.digest ??
-                        (source
-                            ? await crane.digest(source.reference, {
-                                platform: step.platforms[0] ?? null,
-                                insecure: craneNeedsInsecure(source),
-                            })
-                            : actual);
+                        (source ? await crane.digest(source.reference, { platform: step.platforms[0] ?? null }) : actual);
             }
             else {
                 if (step.digest && copied.digest && step.digest !== copied.digest) {
@@ -74151,12 +75562,191 @@ function createCopier(options) {
     };
     async function upstreamDigest(step) {
         const source = sourceAddress(step, upstreams);
-        return crane.digest(source.reference, { insecure: craneNeedsInsecure(source) });
+        return crane.digest(source.reference);
     }
 }
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-ecr/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(8249);
+;// CONCATENATED MODULE: ./src/observe/ecr.ts
+/**
+ * What an ECR registry holds, through `@aws-sdk/client-ecr`: the repositories under the managed
+ * prefixes (DescribeRepositories paged over the registry: one call per 1000 repositories, instead
+ * of asking by name, where one missing name fails the whole call) and their tags with digests
+ * (ListImages, TAGGED, 1000 a page), with bounded concurrency and the SDK's adaptive retries.
+ */
+
+
+class ObserveError extends Error {
+    hint;
+    constructor(message, hint) {
+        super(message);
+        this.hint = hint;
+    }
+}
+/** Attempts the SDK makes for one ECR call (its adaptive mode: backoff plus a client-side rate limiter). */
+const ECR_MAX_ATTEMPTS = 5;
+/** Connecting to the ECR endpoint, in milliseconds. */
+const ECR_CONNECTION_TIMEOUT_MS = 10_000;
+/** One ECR call, request and response, in milliseconds (a page of 1000 images answers in well under a second). */
+const ECR_REQUEST_TIMEOUT_MS = 60_000;
+/**
+ * An ECR client and the only retry layer for ECR calls: the SDK's adaptive retries (throttling and
+ * 5xx), `ECR_MAX_ATTEMPTS` attempts, each bounded by a connection and a request timeout so a
+ * stalled endpoint fails in bounded time. The endpoint comes from AWS_ENDPOINT_URL_ECR when set.
+ */
+function createEcrClient(region, config = {}) {
+    return new dist_cjs/* ECRClient */.S70({
+        region,
+        retryMode: "adaptive",
+        maxAttempts: ECR_MAX_ATTEMPTS,
+        requestHandler: {
+            connectionTimeout: ECR_CONNECTION_TIMEOUT_MS,
+            requestTimeout: ECR_REQUEST_TIMEOUT_MS,
+            throwOnRequestTimeout: true,
+        },
+        ...config,
+    });
+}
+/** An ECR call that failed after the SDK's retries; keeps `$metadata` so no outer layer retries it again. */
+class EcrCallError extends ObserveError {
+    $metadata;
+    name = "EcrCallError";
+    constructor(message, hint, $metadata) {
+        super(message, hint);
+        this.$metadata = $metadata;
+    }
+}
+/** Turns SDK failures a person can fix into one readable error. */
+function explainAwsError(e, action) {
+    const name = e.name ?? "";
+    const message = e.message ?? String(e);
+    if (name === "AccessDeniedException" ||
+        name === "UnrecognizedClientException" ||
+        /not authorized/i.test(message)) {
+        return new ObserveError(`ECR denied ${action}: ${message}`, "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:ListImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push and ecr:BatchDeleteImage to sync");
+    }
+    if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
+        return new ObserveError(`no AWS credentials for ${action}: ${message}`, "configure credentials first, e.g. aws-actions/configure-aws-credentials with role-to-assume (OIDC)");
+    }
+    const metadata = e.$metadata;
+    const status = metadata?.httpStatusCode;
+    const attempts = metadata?.attempts ?? 1;
+    const after = attempts > 1 ? ` after ${attempts} attempts` : "";
+    if (/Throttl|TooManyRequests|RequestLimitExceeded/i.test(name) ||
+        /rate exceeded/i.test(message) ||
+        status === 429) {
+        return new EcrCallError(`ECR throttled ${action} (${message})${after}`, "another job is calling ECR in this account and region at the same time, or the list creates many repositories at once: rerun later, lower the concurrency, or ask AWS to raise the ECR API quota", metadata ?? {});
+    }
+    if (typeof status === "number" && status >= 500) {
+        return new EcrCallError(`ECR failed ${action} (${name}: ${message})${after}`, "ECR had a server error: rerun later", metadata ?? {});
+    }
+    if (/TimeoutError|RequestTimeout/i.test(name) ||
+        /timed? ?out|ETIMEDOUT|ECONNREFUSED|ECONNRESET/i.test(message)) {
+        return new EcrCallError(`ECR did not answer ${action} (${message})${after}`, `the ECR endpoint did not answer within ${ECR_CONNECTION_TIMEOUT_MS / 1000} s (connect) / ${ECR_REQUEST_TIMEOUT_MS / 1000} s (request): check the network path to ECR (VPC endpoint, proxy, AWS_ENDPOINT_URL_ECR)`, metadata ?? {});
+    }
+    return e instanceof Error ? e : new Error(String(e));
+}
+class EcrObserver {
+    client;
+    concurrency;
+    calls = {};
+    constructor(client, concurrency = 8) {
+        this.client = client;
+        this.concurrency = concurrency;
+    }
+    count(operation) {
+        this.calls[operation] = (this.calls[operation] ?? 0) + 1;
+    }
+    /** Every repository in the registry whose name `keep` accepts. */
+    async repositories(keep) {
+        const found = [];
+        let nextToken;
+        do {
+            this.count("DescribeRepositories");
+            const page = await this.client
+                .send(new dist_cjs/* DescribeRepositoriesCommand */.pE_({ maxResults: 1000, ...(nextToken ? { nextToken } : {}) }))
+                .catch((e) => {
+                throw explainAwsError(e, "ecr:DescribeRepositories");
+            });
+            for (const r of page.repositories ?? [])
+                if (r.repositoryName && keep(r.repositoryName))
+                    found.push(r);
+            nextToken = page.nextToken;
+        } while (nextToken);
+        return found;
+    }
+    /** tag -> digest for one repository, or null when it disappeared meanwhile. */
+    async tags(repositoryName) {
+        const tags = new Map();
+        let nextToken;
+        do {
+            this.count("ListImages");
+            try {
+                const page = await this.client.send(new dist_cjs/* ListImagesCommand */.W_n({
+                    repositoryName,
+                    filter: { tagStatus: "TAGGED" },
+                    maxResults: 1000,
+                    ...(nextToken ? { nextToken } : {}),
+                }));
+                for (const id of page.imageIds ?? [])
+                    if (id.imageTag && id.imageDigest)
+                        tags.set(id.imageTag, id.imageDigest);
+                nextToken = page.nextToken;
+            }
+            catch (e) {
+                if (e instanceof dist_cjs/* RepositoryNotFoundException */.Da2)
+                    return null;
+                throw explainAwsError(e, `ecr:ListImages on ${repositoryName}`);
+            }
+        } while (nextToken);
+        return tags;
+    }
+    /** The manifest a tag points at (BatchGetImage, which reports a missing image per id), or null. */
+    async manifest(repositoryName, imageTag) {
+        this.count("BatchGetImage");
+        const answer = await this.client
+            .send(new dist_cjs/* BatchGetImageCommand */.P8n({
+            repositoryName,
+            imageIds: [{ imageTag }],
+            acceptedMediaTypes: [
+                "application/vnd.oci.image.index.v1+json",
+                "application/vnd.docker.distribution.manifest.list.v2+json",
+                "application/vnd.oci.image.manifest.v1+json",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            ],
+        }))
+            .catch((e) => {
+            throw explainAwsError(e, `ecr:BatchGetImage on ${repositoryName}`);
+        });
+        const text = answer.images?.[0]?.imageManifest;
+        return text ? JSON.parse(text) : null;
+    }
+    /**
+     * The repositories the list wants and, when pruning, every repository under the managed prefixes,
+     * each with its tags: one DescribeRepositories page per 1000 repositories, one ListImages per repository.
+     */
+    async observe(registry, wanted, prunePrefixes) {
+        const relevant = (name) => wanted.has(name) || prunePrefixes.some((p) => name.startsWith(`${p}/`));
+        const repos = await this.repositories(relevant);
+        const observed = await mapWithConcurrency(repos, this.concurrency, async (r) => {
+            const name = r.repositoryName;
+            const tags = await this.tags(name);
+            if (!tags)
+                return null;
+            return {
+                name,
+                imageTagMutability: (r.imageTagMutability ?? "MUTABLE"),
+                imageTagMutabilityExclusionFilters: (r.imageTagMutabilityExclusionFilters ?? [])
+                    .map((f) => f.filter ?? "")
+                    .filter(Boolean),
+                tags,
+            };
+        });
+        return { registry, repositories: new Map(observed.filter((o) => o !== null).map((o) => [o.name, o])) };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/execute/ecr-changes.ts
 /**
  * The changes ecr-mirror makes through ECR's API: create a repository with the list's settings (tag
@@ -74164,6 +75754,7 @@ var dist_cjs = __nccwpck_require__(8249);
  * repository policies), and remove pruned tags with BatchDeleteImage (per-id failures reported, not thrown).
  * Existing repositories are never changed.
  */
+
 
 /** The CreateRepository request for `name` with the list's settings. Pure, so it is table-tested. */
 function createRepositoryInput(name, settings) {
@@ -74201,13 +75792,24 @@ async function createEcrRepository(client, name, settings) {
     catch (error) {
         if (isAlreadyExists(error))
             return "exists";
-        throw error;
+        throw explainAwsError(error, `ecr:CreateRepository on ${name}`);
     }
     if (settings.lifecyclePolicy) {
-        await client.send(new dist_cjs/* PutLifecyclePolicyCommand */.Rcn({ repositoryName: name, lifecyclePolicyText: settings.lifecyclePolicy }));
+        await client
+            .send(new dist_cjs/* PutLifecyclePolicyCommand */.Rcn({
+            repositoryName: name,
+            lifecyclePolicyText: settings.lifecyclePolicy,
+        }))
+            .catch((e) => {
+            throw explainAwsError(e, `ecr:PutLifecyclePolicy on ${name}`);
+        });
     }
     if (settings.repositoryPolicy) {
-        await client.send(new dist_cjs/* SetRepositoryPolicyCommand */.IOA({ repositoryName: name, policyText: settings.repositoryPolicy }));
+        await client
+            .send(new dist_cjs/* SetRepositoryPolicyCommand */.IOA({ repositoryName: name, policyText: settings.repositoryPolicy }))
+            .catch((e) => {
+            throw explainAwsError(e, `ecr:SetRepositoryPolicy on ${name}`);
+        });
     }
     return "created";
 }
@@ -74218,10 +75820,14 @@ async function deleteEcrTags(client, repository, tags) {
     const failed = [];
     for (let i = 0; i < tags.length; i += DELETE_BATCH) {
         const batch = tags.slice(i, i + DELETE_BATCH);
-        const response = await client.send(new dist_cjs/* BatchDeleteImageCommand */.wau({
+        const response = await client
+            .send(new dist_cjs/* BatchDeleteImageCommand */.wau({
             repositoryName: repository,
             imageIds: batch.map((imageTag) => ({ imageTag })),
-        }));
+        }))
+            .catch((e) => {
+            throw explainAwsError(e, `ecr:BatchDeleteImage on ${repository}`);
+        });
         for (const f of response.failures ?? []) {
             const tag = f.imageId?.imageTag;
             if (!tag)
@@ -74258,6 +75864,7 @@ const ociTargetChanges = {
  * tool cache, opens a credential session for the target and the upstreams, wires the adapters and runs the
  * plan. A plan with nothing to do installs nothing and starts no process.
  */
+
 
 
 
@@ -74328,6 +75935,7 @@ async function carryOutPlan(plan, list, options) {
         const crane = new Crane({
             binary: craneBinary ?? "crane",
             env: session.craneEnv(),
+            ...(options.toolLimits ? { limits: options.toolLimits } : {}),
             counter,
             redact,
             ...debug,
@@ -74336,6 +75944,7 @@ async function carryOutPlan(plan, list, options) {
             ? new Helm({
                 binary: helmBinary,
                 env: session.helmEnv(),
+                ...(options.toolLimits ? { limits: options.toolLimits } : {}),
                 registryConfig: session.helmRegistryConfig,
                 counter,
                 redact,
@@ -74406,9 +76015,13 @@ function syncReportJson(plan, result, cost) {
         })),
     };
 }
-async function writeSyncReport(path, json) {
+/**
+ * Writes a JSON report (the sync report, the plan file) through the run's mask: every string redacted, and
+ * no line that could start a workflow command when a later step prints the file (`formatJson`).
+ */
+async function writeReportFile(path, json, mask) {
     await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
-    await (0,promises_.writeFile)(path, `${JSON.stringify(json, null, 2)}\n`);
+    await (0,promises_.writeFile)(path, formatJson(json, mask));
 }
 
 ;// CONCATENATED MODULE: ./src/git/event.ts
@@ -74488,13 +76101,12 @@ function isForkPullRequest(payload, repository) {
     return head.toLowerCase() !== base.toLowerCase();
 }
 
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
 ;// CONCATENATED MODULE: ./src/git/git.ts
 // Runs git with argv arrays in one repository. Credentials travel as an HTTP header that exists
 // only in the environment of the git process that needs it (GIT_CONFIG_COUNT/KEY/VALUE, the
 // environment form of `git -c`): never in the remote URL, never in `.git/config`, never in argv
 // (so `ps` does not show it either).
+
 
 /** The bot identity GitHub shows for commits made on behalf of GitHub Actions. */
 const BOT_NAME = "github-actions[bot]";
@@ -74532,8 +76144,10 @@ class Git {
     }
     async run(args, options = {}) {
         this.commands.push(args);
+        // An allow-listed environment (PATH, HOME, temp, locale, proxies): the GitHub token reaches git only as the
+        // header below, on the commands that need it.
         const env = {
-            ...process.env,
+            ...childEnv("git", process.env),
             // Stable English messages: rejections are recognised by their text.
             LC_ALL: "C",
             LANGUAGE: "",
@@ -74601,11 +76215,36 @@ function spawnGit(cwd, args, env, input) {
 }
 
 ;// CONCATENATED MODULE: ./src/git/output-folder.ts
-// The output folder (default `deploy/ecr-mirror/`) belongs to ecr-mirror: its content is replaced
-// by exactly the rendered files, so a file the renderer no longer produces disappears.
+// The output folder (default `deploy/ecr-mirror/`) and what in it belongs to ecr-mirror. ecr-mirror
+// never deletes what it did not write: the folder carries a manifest (`.ecr-mirror-files`) listing the
+// files the last render wrote, and a rewrite removes exactly those (then the folders they leave empty),
+// writes the new files and the new manifest. Anything else in the folder is left alone. The folder
+// itself must be a real folder strictly inside the workspace: not its root, not an ancestor of it, not
+// a git repository (or inside one of its `.git`), reached through no symbolic link.
+//
+// One decision (`planFolderUpdate`, pure) serves the working tree (`writeOutputFolder`) and the tree
+// commit-back builds on (`readTreeState` in commit-back.ts), so both agree on what may be removed.
 
 
-/** A relative, normalised, `/`-separated path that stays inside its base, or null. */
+/** The manifest: the files ecr-mirror wrote into the folder, one path a line. */
+const MANIFEST_FILE = ".ecr-mirror-files";
+const MANIFEST_HEADER = [
+    "# Written by ecr-mirror: the files it rendered into this folder, one path a line.",
+    "# The next render removes or replaces exactly these files; anything else here is left alone.",
+];
+/** A refusal about the output folder: nothing was deleted or written. */
+class OutputFolderError extends Error {
+    problem;
+    hint;
+    name = "OutputFolderError";
+    constructor(problem, hint) {
+        super(`${problem}\n  hint: ${hint}`);
+        this.problem = problem;
+        this.hint = hint;
+    }
+}
+const NOTHING_CHANGED = "Nothing was deleted or written.";
+/** A relative, normalised, `/`-separated path that stays inside its base and names no `.git`, or null. */
 function safeRelative(path) {
     if (!path || path.includes("\\") || path.includes("\0") || external_node_path_.posix.isAbsolute(path))
         return null;
@@ -74616,20 +76255,24 @@ function safeRelative(path) {
         return null;
     return normal;
 }
-/** The output folder as a repository path (`deploy/ecr-mirror`), or an error naming the problem. */
-function outputFolderPath(outDir) {
-    const folder = safeRelative(outDir);
-    if (!folder) {
-        throw new Error(`The output folder "${outDir}" must be a folder inside the repository (such as deploy/ecr-mirror), not its root, not .git and not outside it.`);
-    }
-    return folder;
+/** Shown in a message: quoted, control characters escaped, long values cut. */
+function shown(value) {
+    const quoted = JSON.stringify(value);
+    return quoted.length > 120 ? `${quoted.slice(0, 117)}..."` : quoted;
 }
-/** Repository paths (`deploy/ecr-mirror/hosts.d/...`) of the files, checked and sorted. */
+/** A path as a message shows it: plain when it is plain, else quoted and escaped. */
+function plain(path) {
+    return /^[\w./@+~-]+$/.test(path) ? path : shown(path);
+}
+function shownPath(folder, path) {
+    return plain(`${folder}/${path}`);
+}
+/** Repository paths (`deploy/ecr-mirror/hosts.d/...`) of the files, checked, in the files' order. */
 function outputFilePaths(folder, files) {
     const seen = new Set();
     for (const file of files) {
         const path = safeRelative(file.path);
-        if (!path)
+        if (!path || path !== file.path)
             throw new Error(`The rendered file path "${file.path}" is not a relative path inside the output folder.`);
         const full = `${folder}/${path}`;
         if (seen.has(full))
@@ -74641,23 +76284,219 @@ function outputFilePaths(folder, files) {
 function isExecutable(file) {
     return ((file.mode ?? 0o644) & 0o111) !== 0;
 }
-/** Replaces the output folder's content in the working tree with exactly these files. */
-async function writeOutputFolder(repoDir, folder, files) {
-    outputFilePaths(folder, files);
-    const target = (0,external_node_path_.join)(repoDir, folder);
-    const existing = await (0,promises_.lstat)(target).catch(() => null);
-    if (existing?.isSymbolicLink()) {
-        throw new Error(`The output folder ${folder} is a symbolic link; ecr-mirror writes only into a real folder.`);
+function formatManifest(paths) {
+    return `${[...MANIFEST_HEADER, ...[...paths].sort()].join("\n")}\n`;
+}
+/** A manifest larger than this is not one ecr-mirror wrote (a render writes a few dozen lines). */
+const MANIFEST_MAX_BYTES = 1024 * 1024;
+/**
+ * The paths a manifest lists. A line that is not a plain relative path inside the folder (`../x`, `/etc/x`,
+ * `a/../../b`, `.git/config`) is refused with its line number: a manifest a stranger's pull request
+ * edited must not make ecr-mirror delete anything outside the files it wrote.
+ */
+function parseManifest(text, folder) {
+    if (Buffer.byteLength(text) > MANIFEST_MAX_BYTES) {
+        throw new OutputFolderError(`${folder}/${MANIFEST_FILE} is larger than ${MANIFEST_MAX_BYTES} bytes, so ecr-mirror did not write it. ${NOTHING_CHANGED}`, `restore it from an earlier ecr-mirror commit, or remove ${folder} yourself`);
     }
-    await (0,promises_.rm)(target, { recursive: true, force: true });
-    await (0,promises_.mkdir)(target, { recursive: true });
+    const paths = [];
+    text.split("\n").forEach((raw, index) => {
+        const line = raw.replace(/\r$/, "");
+        if (line.trim() === "" || line.startsWith("#"))
+            return;
+        if (safeRelative(line) !== line || line === MANIFEST_FILE) {
+            throw new OutputFolderError(`${folder}/${MANIFEST_FILE} line ${index + 1}: ${shown(line)} is not a file inside ${folder}. ${NOTHING_CHANGED}`, `the manifest lists only files ecr-mirror wrote into ${folder}: restore it from an earlier ecr-mirror commit, or remove the line`);
+        }
+        paths.push(line);
+    });
+    return paths;
+}
+/** The README every ecr-mirror render has written since the first release starts with this. */
+const README_MARKER = "<!-- Generated by ecr-mirror.";
+/** The only files an ecr-mirror before the manifest rendered. */
+const LEGACY_FILE = /^(?:README\.md|nodeconfig\.yaml|ecr-mirror-node\.yaml|chart-images\.json|hosts\/[^/]+\/hosts\.toml)$/;
+/**
+ * Decides what a render may remove and write in the folder, or refuses. Rules:
+ * - no symbolic link, nested git repository or special file anywhere in the folder;
+ * - with a manifest: the files it lists (validated) are ecr-mirror's, everything else is kept, and a
+ *   rendered file may not land on a kept file (or on a folder holding one);
+ * - without a manifest: an empty or absent folder is fine; a folder an ecr-mirror before the manifest
+ *   rendered (its README.md carries the generated marker and every file is one that version wrote) is
+ *   taken over; any other non-empty folder is not ecr-mirror's and is refused.
+ */
+function planFolderUpdate(folder, state, files) {
+    const unusual = state.entries.find((e) => e.kind !== "file");
+    if (unusual) {
+        const what = {
+            symlink: "is a symbolic link",
+            repository: "is a git repository (it holds .git)",
+            other: "is not a regular file",
+            file: "",
+        }[unusual.kind];
+        throw new OutputFolderError(`${shownPath(folder, unusual.path)} ${what}; ecr-mirror writes only regular files and follows no links. ${NOTHING_CHANGED}`, `remove ${shownPath(folder, unusual.path)}, or choose another folder for the node configuration`);
+    }
+    const present = new Set(state.entries.map((e) => e.path).filter((p) => p !== MANIFEST_FILE));
+    let owned;
+    if (state.manifest !== null) {
+        owned = new Set(parseManifest(state.manifest, folder));
+    }
+    else if (present.size === 0) {
+        owned = new Set();
+    }
+    else if (state.readme?.startsWith(README_MARKER) && [...present].every((p) => LEGACY_FILE.test(p))) {
+        owned = present;
+    }
+    else {
+        const sample = [...present].sort().slice(0, 3).map(shown).join(", ");
+        throw new OutputFolderError(`${folder} is not empty and is not ecr-mirror's (it has no ${MANIFEST_FILE}): it holds ${sample}${present.size > 3 ? ", ..." : ""}. ${NOTHING_CHANGED}`, `choose a new or empty folder for the node configuration, or remove ${folder} yourself`);
+    }
+    const remove = [...present].filter((p) => owned.has(p)).sort();
+    const kept = [...present].filter((p) => !owned.has(p)).sort();
     for (const file of files) {
-        const path = (0,external_node_path_.join)(target, safeRelative(file.path));
+        const clash = kept.find((k) => k === file.path || file.path.startsWith(`${k}/`) || k.startsWith(`${file.path}/`));
+        if (clash) {
+            throw new OutputFolderError(`${shownPath(folder, clash)} is in the way of the rendered ${folder}/${file.path}, and ecr-mirror did not write it (it is not in ${MANIFEST_FILE}). ${NOTHING_CHANGED}`, `move ${shownPath(folder, clash)} out of the folder, or remove it`);
+        }
+    }
+    return { remove, kept, manifest: formatManifest(files.map((f) => f.path)) };
+}
+/**
+ * Resolves `outDir` (relative to the workspace, or absolute) and refuses every place ecr-mirror must not
+ * write: the workspace itself, an ancestor of it, anything outside it, a path through `.git` or through a
+ * symbolic link, a component that is a file, and a folder that is (or sits inside) a nested git repository.
+ */
+async function locateOutputFolder(workspace, outDir) {
+    const refuse = (problem, hint) => {
+        throw new OutputFolderError(`The output folder ${shown(outDir)} ${problem}. ${NOTHING_CHANGED}`, hint);
+    };
+    const inside = "give a folder inside the repository, such as deploy/ecr-mirror";
+    if (outDir.trim() === "" || outDir.includes("\0"))
+        refuse("is empty", inside);
+    const base = (0,external_node_path_.resolve)(workspace);
+    const target = (0,external_node_path_.resolve)(base, outDir);
+    const rel = (0,external_node_path_.relative)(base, target);
+    if (rel === "")
+        refuse(`is the workspace itself (${plain(base)})`, inside);
+    if (rel === ".." || rel.startsWith(`..${external_node_path_.sep}`) || (0,external_node_path_.isAbsolute)(rel)) {
+        const ancestor = (0,external_node_path_.relative)(target, base);
+        refuse(ancestor && !ancestor.startsWith("..") && !(0,external_node_path_.isAbsolute)(ancestor)
+            ? `(${plain(target)}) holds the workspace ${plain(base)}`
+            : `(${plain(target)}) is outside the workspace ${plain(base)}`, `${inside}; ecr-mirror writes only below the workspace (the action's GITHUB_WORKSPACE, the CLI's current folder)`);
+    }
+    const folder = rel.split(external_node_path_.sep).join("/");
+    if (safeRelative(folder) !== folder)
+        refuse("is inside .git", inside);
+    const root = await (0,promises_.realpath)(base).catch(() => base);
+    if (root.split(external_node_path_.sep).some((part) => part.toLowerCase() === ".git"))
+        refuse(`is inside .git (${plain(root)})`, inside);
+    let dir = root;
+    for (const part of folder.split("/")) {
+        dir = (0,external_node_path_.join)(dir, part);
+        const stat = await (0,promises_.lstat)(dir).catch(() => null);
+        if (!stat)
+            break; // the rest is created
+        const at = (0,external_node_path_.relative)(root, dir).split(external_node_path_.sep).join("/");
+        if (stat.isSymbolicLink())
+            refuse(`goes through the symbolic link ${plain(at)}`, "give the real folder, reached through no link");
+        if (!stat.isDirectory())
+            refuse(`goes through ${plain(at)}, which is not a folder`, inside);
+        if (await (0,promises_.lstat)((0,external_node_path_.join)(dir, ".git")).catch(() => null))
+            refuse(`is in a git repository of its own: ${plain(at)} holds .git`, "choose a folder of this repository outside nested repositories and submodules");
+    }
+    return { folder, dir: (0,external_node_path_.join)(root, ...folder.split("/")) };
+}
+/** The folder's content in the working tree, read without following any link. */
+async function readFolderState(dir) {
+    const entries = [];
+    const walk = async (at, prefix) => {
+        const children = await (0,promises_.readdir)(at, { withFileTypes: true }).catch((e) => {
+            if (e.code === "ENOENT" && prefix === "")
+                return [];
+            throw e;
+        });
+        for (const child of children.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+            const path = prefix ? `${prefix}/${child.name}` : child.name;
+            if (child.isDirectory()) {
+                if (child.name.toLowerCase() === ".git" ||
+                    (await (0,promises_.lstat)((0,external_node_path_.join)(at, child.name, ".git")).catch(() => null)))
+                    entries.push({ path, kind: "repository" });
+                else
+                    await walk((0,external_node_path_.join)(at, child.name), path);
+            }
+            else if (child.isSymbolicLink())
+                entries.push({ path, kind: "symlink" });
+            else if (child.isFile())
+                entries.push({ path, kind: child.name.toLowerCase() === ".git" ? "repository" : "file" });
+            else
+                entries.push({ path, kind: "other" });
+        }
+    };
+    await walk(dir, "");
+    const has = (path) => entries.some((e) => e.path === path && e.kind === "file");
+    const start = async (path, bytes) => {
+        const file = await (0,promises_.open)((0,external_node_path_.join)(dir, path), "r");
+        try {
+            const buffer = Buffer.alloc(bytes);
+            const { bytesRead } = await file.read(buffer, 0, bytes, 0);
+            return buffer.subarray(0, bytesRead).toString("utf8");
+        }
+        finally {
+            await file.close();
+        }
+    };
+    const manifest = has(MANIFEST_FILE) ? await start(MANIFEST_FILE, MANIFEST_MAX_BYTES + 1) : null;
+    const readme = has("README.md") ? await start("README.md", 200) : null;
+    return { entries, manifest, readme };
+}
+/**
+ * Checks, before any work, that a render could write `outDir` (see `locateOutputFolder` and
+ * `planFolderUpdate`); returns its repository path. Throws `OutputFolderError`.
+ */
+async function checkOutputFolder(workspace, outDir) {
+    const located = await locateOutputFolder(workspace, outDir);
+    planFolderUpdate(located.folder, await readFolderState(located.dir), []);
+    return located.folder;
+}
+/**
+ * Writes the rendered files into the output folder of the working tree: removes the files the manifest
+ * lists (and the folders that leaves empty), writes the new files and the new manifest. Refuses (with an
+ * `OutputFolderError`, before touching anything) whatever `locateOutputFolder` and `planFolderUpdate` refuse.
+ */
+async function writeOutputFolder(workspace, outDir, files) {
+    const { folder, dir } = await locateOutputFolder(workspace, outDir);
+    outputFilePaths(folder, files);
+    if (files.some((f) => f.path === MANIFEST_FILE))
+        throw new Error(`The rendered file ${MANIFEST_FILE} is the output folder's manifest.`);
+    const update = planFolderUpdate(folder, await readFolderState(dir), files);
+    const manifestPath = (0,external_node_path_.join)(dir, MANIFEST_FILE);
+    const writeManifest = async (text) => {
+        await (0,promises_.unlink)(manifestPath).catch(() => { });
+        await (0,promises_.writeFile)(manifestPath, text, { mode: 0o644, flag: "wx" });
+    };
+    await (0,promises_.mkdir)(dir, { recursive: true });
+    // Claim the new files before writing them, so an interrupted write leaves nothing ecr-mirror cannot remove.
+    await writeManifest(formatManifest([...new Set([...update.remove, ...files.map((f) => f.path)])]));
+    for (const path of update.remove) {
+        await (0,promises_.unlink)((0,external_node_path_.join)(dir, path));
+        for (let parent = external_node_path_.posix.dirname(path); parent !== "."; parent = external_node_path_.posix.dirname(parent)) {
+            const emptied = await (0,promises_.rmdir)((0,external_node_path_.join)(dir, parent)).then(() => true, () => false);
+            if (!emptied)
+                break;
+        }
+    }
+    for (const file of files) {
+        const path = (0,external_node_path_.join)(dir, ...file.path.split("/"));
         await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
         const mode = isExecutable(file) ? 0o755 : 0o644;
-        await (0,promises_.writeFile)(path, file.content, { mode });
+        // `wx`: never through a link, never over a file that appeared since the check.
+        await (0,promises_.writeFile)(path, file.content, { mode, flag: "wx" });
         await (0,promises_.chmod)(path, mode);
     }
+    await writeManifest(update.manifest);
+    return {
+        folder,
+        files: [...files, { path: MANIFEST_FILE, content: update.manifest }],
+        removed: update.remove,
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/git/pull-request.ts
@@ -74746,9 +76585,9 @@ async function openPullRequest(target, pull) {
 // exactly when it changed. Push mode pushes to the branch the workflow runs on (a push race is
 // retried on the branch's new tip); pull-request mode pushes to a branch of ours and opens or
 // updates a pull request; auto mode pushes and falls back to a pull request where the branch is
-// protected. The commit is built with git's plumbing in a temporary index, so the regenerated
-// folder replaces whatever the branch holds there: re-applying it onto a moved branch cannot
-// conflict, and the user's index is left alone.
+// protected. The commit is built with git's plumbing in a temporary index: the files the branch's
+// manifest (`.ecr-mirror-files`) lists are replaced by the rendered ones, anything else in the folder
+// stays, so re-applying them onto a moved branch cannot conflict, and the user's index is left alone.
 
 
 
@@ -74795,11 +76634,50 @@ function pushHint(text) {
     }
     return "see git's message above";
 }
+/** The output folder as the commit `parent` holds it (read without a working tree), for `planFolderUpdate`. */
+async function readTreeState(git, parent, folder) {
+    const listing = (await git.run(["ls-tree", "-r", "-t", "-l", "-z", parent, "--", folder])).stdout;
+    const entries = [];
+    const blobs = new Map();
+    for (const record of listing.split("\0").filter(Boolean)) {
+        const tab = record.indexOf("\t");
+        const [mode, type, sha, size] = record.slice(0, tab).split(/ +/);
+        const path = record.slice(tab + 1);
+        if (path === folder || folder.startsWith(`${path}/`)) {
+            if (type !== "tree")
+                throw new OutputFolderError(`In ${parent.slice(0, 12)}, ${path} is not a folder, so ${folder} cannot be written there. Nothing was committed.`, "choose another folder for the node configuration");
+            continue;
+        }
+        if (!path.startsWith(`${folder}/`) || type === "tree")
+            continue;
+        const rel = path.slice(folder.length + 1);
+        const kind = mode === "120000" ? "symlink" : type === "commit" ? "repository" : type === "blob" ? "file" : "other";
+        entries.push({ path: rel, kind });
+        if (kind === "file")
+            blobs.set(rel, { sha, size: Number(size) });
+    }
+    const text = async (rel) => {
+        const blob = blobs.get(rel);
+        if (!blob)
+            return null;
+        // An oversized manifest is refused by its size, unread (parseManifest says so).
+        if (blob.size > MANIFEST_MAX_BYTES)
+            return "#".repeat(MANIFEST_MAX_BYTES + 1);
+        return (await git.run(["cat-file", "blob", blob.sha])).stdout;
+    };
+    return {
+        entries,
+        manifest: await text(MANIFEST_FILE),
+        readme: (await text("README.md"))?.slice(0, 200) ?? null,
+    };
+}
 /**
- * Builds (without touching HEAD or the user's index) a commit whose tree is the parent's tree with
- * the output folder replaced by the rendered files; null when that equals the parent's tree.
+ * Builds (without touching HEAD or the user's index) a commit whose tree is the parent's tree with the
+ * files ecr-mirror wrote there (its manifest) replaced by the rendered files; null when that equals the
+ * parent's tree. `files` are the rendered files and the new manifest, `paths` their repository paths.
  */
 async function buildCommit(git, parent, folder, paths, files, repoDir, message) {
+    const update = planFolderUpdate(folder, await readTreeState(git, parent, folder), files.filter((f) => f.path !== MANIFEST_FILE));
     const scratch = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), "ecr-mirror-index-"));
     try {
         const env = { GIT_INDEX_FILE: (0,external_node_path_.join)(scratch, "index") };
@@ -74809,7 +76687,7 @@ async function buildCommit(git, parent, folder, paths, files, repoDir, message) 
             })).split("\n")
             : [];
         await git.run(["read-tree", parent], { env });
-        const old = (await git.output(["ls-files", "-z", "--", folder], { env })).split("\0").filter(Boolean);
+        const old = [...update.remove, MANIFEST_FILE].map((path) => `${folder}/${path}`);
         const lines = [
             ...old.map((path) => `0 ${"0".repeat(40)}\t${path}\n`),
             ...paths.map((path, i) => `${isExecutable(files[i]) ? "100755" : "100644"} ${blobs[i]}\t${path}\n`),
@@ -74837,6 +76715,8 @@ async function commitBack(options) {
         if (error instanceof GitError)
             throw new CommitBackError(error.message, pushHint(error.message));
         if (error instanceof PullRequestError)
+            throw new CommitBackError(error.problem, error.hint);
+        if (error instanceof OutputFolderError)
             throw new CommitBackError(error.problem, error.hint);
         throw error;
     }
@@ -74866,13 +76746,13 @@ async function commitBackOnce(options) {
     if (options.mode !== "push" && prBranch === branch) {
         throw new CommitBackError(`The pull request branch ${prBranch} is the branch the workflow runs on.`, "choose another pull request branch");
     }
-    const folder = outputFolderPath(options.outDir);
-    const paths = outputFilePaths(folder, options.files);
-    // Same order as `paths`: outputFilePaths keeps the files' order.
-    await writeOutputFolder(options.repoDir, folder, options.files);
+    const written = await writeOutputFolder(options.repoDir, options.outDir, options.files);
+    const { folder, files } = written;
+    // Same order as `files`: outputFilePaths keeps the files' order.
+    const paths = outputFilePaths(folder, files);
     const message = options.message ??
         `ecr-mirror: update the rendered node configuration in ${folder}\n\nRendered by ecr-mirror.\n`;
-    const build = (parent) => buildCommit(git, parent, folder, paths, options.files, options.repoDir, message);
+    const build = (parent) => buildCommit(git, parent, folder, paths, files, options.repoDir, message);
     const fetchTip = async (name) => {
         await git.run(["fetch", "--no-tags", "--quiet", remote, `+refs/heads/${name}:refs/remotes/${remote}/${name}`], {
             authenticated: true,
@@ -74890,7 +76770,7 @@ async function commitBackOnce(options) {
         return { outcome: "none", attempts: 0, reason: `${folder} is unchanged` };
     }
     if (options.mode === "pull-request") {
-        return proposeChange(options, git, commit, branch, prBranch, remote, 0, undefined);
+        return proposeChange(options, git, commit, folder, branch, prBranch, remote, 0, undefined);
     }
     for (let attempt = 1;; attempt++) {
         const result = await git.run(["push", "--porcelain", remote, `${commit.sha}:refs/heads/${branch}`], {
@@ -74900,7 +76780,8 @@ async function commitBackOnce(options) {
         const verdict = classifyPush(result);
         if (verdict === "pushed") {
             options.log(`Commit-back: pushed ${commit.sha} to ${branch} (attempt ${attempt}).`);
-            await followInWorkspace(git, commit.sha, folder, options.log);
+            const removed = written.removed.map((path) => `${folder}/${path}`);
+            await followInWorkspace(git, commit.sha, [...paths, ...removed], options.log);
             return { outcome: "committed", commitSha: commit.sha, branch, attempts: attempt };
         }
         const said = `${result.stderr}\n${result.stdout}`.trim();
@@ -74908,7 +76789,7 @@ async function commitBackOnce(options) {
             if (options.mode === "auto") {
                 const reason = `${branch} is protected against direct pushes`;
                 options.log(`Commit-back: ${reason}; opening or updating a pull request instead.`);
-                return proposeChange(options, git, commit, branch, prBranch, remote, attempt, reason);
+                return proposeChange(options, git, commit, folder, branch, prBranch, remote, attempt, reason);
             }
             throw new CommitBackError(`Pushing to ${branch} was refused: the branch is protected.\n${said}`, "use mode pull-request (or auto), which opens a pull request instead of pushing");
         }
@@ -74931,22 +76812,22 @@ async function commitBackOnce(options) {
  * Moves the workspace along to the pushed commit when it can do so as a fast-forward, so later steps
  * see what was committed. Failing to is not an error: the commit is on the remote.
  */
-async function followInWorkspace(git, sha, folder, log) {
+async function followInWorkspace(git, sha, paths, log) {
     const ancestor = await git.run(["merge-base", "--is-ancestor", "HEAD", sha], { allowFailure: true });
     if (ancestor.code !== 0)
         return;
-    await git.run(["add", "--all", "--force", "--", folder], { allowFailure: true });
+    // Only what ecr-mirror wrote or removed is staged: a user's own files in the folder stay as they were.
+    await git.run(["update-index", "--add", "--remove", "--", ...paths], { allowFailure: true });
     const merged = await git.run(["merge", "--ff-only", "--quiet", sha], { allowFailure: true });
     if (merged.code !== 0) {
         log(`Commit-back: the workspace stays at its commit (${merged.stderr.trim().split("\n")[0]}); ${sha} is pushed.`);
     }
 }
 /** Pull-request mode: our branch holds the change, and one open pull request shows it. */
-async function proposeChange(options, git, commit, base, prBranch, remote, attempts, reason) {
+async function proposeChange(options, git, commit, folder, base, prBranch, remote, attempts, reason) {
     if (!options.token) {
         throw new CommitBackError(`${reason ?? "Pull-request mode"}: a pull request needs a token for GitHub's API.`, "pass the token input (GITHUB_TOKEN with pull-requests: write, or a GitHub App token)");
     }
-    const folder = outputFolderPath(options.outDir);
     const remoteRef = `refs/heads/${prBranch}`;
     const listed = await git.output(["ls-remote", remote, remoteRef], { authenticated: true });
     const existing = listed ? listed.split(/\s+/)[0] : "";
@@ -75015,8 +76896,6 @@ async function proposeChange(options, git, commit, base, prBranch, remote, attem
     };
 }
 
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/error.js
 /*!
  * Copyright (c) Squirrel Chat et al., All rights reserved.
@@ -77056,6 +78935,8 @@ function renderNodeConfig(list, input) {
  */
 
 
+
+
 const MODES = ["validate", "plan", "sync"];
 class InputError extends Error {
 }
@@ -77080,6 +78961,14 @@ function positiveInteger(name, value) {
     if (!/^\d+$/.test(value) || n < 1 || n > 64)
         throw new InputError(`input "${name}" is "${value}"; expected a whole number from 1 to 64`);
     return n;
+}
+function toolLimits() {
+    try {
+        return toolLimitsFrom({ stallSeconds: optional("tool-stall-timeout"), timeoutMinutes: optional("tool-timeout") }, { stall: 'input "tool-stall-timeout"', timeout: 'input "tool-timeout"' });
+    }
+    catch (error) {
+        throw new InputError(error.message);
+    }
 }
 function readInputs() {
     const inputs = {
@@ -77116,13 +79005,15 @@ function readInputs() {
             sha256: optional("helm-sha256"),
             baseUrl: optional("helm-base-url"),
         },
+        toolLimits: toolLimits(),
     };
     // Masked before anything else could print them.
     for (const secret of [inputs.registryPassword, inputs.dockerHubToken, inputs.githubToken])
         if (secret)
             core_setSecret(secret);
-    if (inputs.registryUrl && !/^https?:\/\/[^/\s]+\/?$/.test(inputs.registryUrl)) {
-        throw new InputError(`input "registry-url" is "${inputs.registryUrl}"; expected http(s)://host[:port]`);
+    const registryUrlRefused = inputs.registryUrl ? registryUrlProblem(inputs.registryUrl) : null;
+    if (registryUrlRefused) {
+        throw new InputError(`input "registry-url": ${registryUrlRefused.reason} (${registryUrlRefused.hint})`);
     }
     return inputs;
 }
@@ -77633,6 +79524,7 @@ function selectVersions(versions, constraint, newest = null, parse = parseVersio
  * schema.ts documents; a test holds it in agreement with a full JSON-Schema validator.
  */
 
+
 function nodeType(node) {
     if ((0,dist/* isMap */.jh)(node))
         return "object";
@@ -77662,8 +79554,9 @@ const typeWords = {
 };
 function describeFound(node) {
     const t = nodeType(node);
-    if (t === "string")
-        return JSON.stringify(node.value);
+    if (t === "string") {
+        return quoteValue(node.value);
+    }
     if ((0,dist/* isScalar */.jn)(node) && t !== "null")
         return `${typeWords[t]} (${String(node.value)})`;
     return typeWords[t] ?? t;
@@ -77771,7 +79664,7 @@ function validateStructure(root, schema, rootOffset = 0) {
             else if (s.pattern !== undefined && !new RegExp(s.pattern).test(value)) {
                 problems.push({
                     offset: at,
-                    message: `${path}: "${value}" is not valid`,
+                    message: `${path}: ${quoteValue(value)} is not valid`,
                     ...(s.description ? { hint: s.description } : {}),
                 });
             }
@@ -77811,7 +79704,12 @@ function validateStructure(root, schema, rootOffset = 0) {
                 }
                 const key = keyNode.value;
                 present.add(key);
-                const childSchema = props[key] ?? (typeof s.additionalProperties === "object" ? s.additionalProperties : undefined);
+                // Own properties only: `__proto__`, `constructor` or `toString` are no key of the schema.
+                const childSchema = Object.hasOwn(props, key)
+                    ? props[key]
+                    : typeof s.additionalProperties === "object"
+                        ? s.additionalProperties
+                        : undefined;
                 if (childSchema) {
                     visit(pair.value, childSchema, joinPath(path, key), keyAt);
                 }
@@ -77819,7 +79717,7 @@ function validateStructure(root, schema, rootOffset = 0) {
                     const suggestion = closest(key, Object.keys(props));
                     problems.push({
                         offset: keyAt,
-                        message: `unknown key "${key}"${where(path)}`,
+                        message: `unknown key ${quoteValue(key)}${where(path)}`,
                         hint: suggestion
                             ? `did you mean "${suggestion}"?`
                             : `allowed keys: ${Object.keys(props).join(", ")}`,
@@ -77848,7 +79746,20 @@ function validateStructure(root, schema, rootOffset = 0) {
 
 
 
+
+
 const DEFAULT_IMAGE_PREFIX = "mirrors";
+/**
+ * The largest mirror list read: 2 MiB. A 5000-image list of one reference a line weighs 220 KiB, the same list
+ * as objects with three tags and a platform each 560 KiB; a 2 MiB list (50 000 references) parses in about 4 s
+ * within 300 MB of memory. With MAX_LIST_ITEMS, MAX_DEPTH and the alias bound, the worst 2 MiB input measured
+ * (99 990 duplicate keys) takes 5 s and under 500 MB.
+ */
+const MAX_LIST_BYTES = 2 * 1024 * 1024;
+/** The deepest nesting read (mappings and lists inside one another); the schema itself needs 7, chart values a few more. */
+const MAX_DEPTH = 64;
+/** A value as a message shows it: quoted, escaped, credentials in a URL hidden. */
+const parse_q = (value) => quoteValue(hideUserinfo(value));
 const DEFAULT_CHART_PREFIX = "charts";
 /** Repository settings when the list gives none: ECR's own defaults (mutable tags, AES256, no scanning). */
 const DEFAULT_REPOSITORY_SETTINGS = Object.freeze({
@@ -77910,15 +79821,161 @@ function strings(node) {
 }
 /** Parses and validates a mirror list. `file` is the path shown in every problem. */
 function parseMirrorList(text, file) {
+    const first = { file, line: 1, column: 1, severity: "error" };
+    if (text.length > MAX_LIST_BYTES) {
+        return {
+            list: null,
+            problems: [
+                {
+                    ...first,
+                    message: `the mirror list is larger than ${MAX_LIST_BYTES / 1024 / 1024} MiB (${text.length} characters)`,
+                    hint: "a list of 5000 images weighs about 250 KiB: split the list, or look for generated or pasted content",
+                },
+            ],
+        };
+    }
+    const hostile = prescan(text);
+    if (hostile) {
+        const lines = new dist/* LineCounter */.HN();
+        for (let i = text.indexOf("\n"); i >= 0 && i < hostile.offset; i = text.indexOf("\n", i + 1))
+            lines.addNewLine(i + 1);
+        const pos = lines.linePos(hostile.offset);
+        return { list: null, problems: [{ ...first, line: pos.line, column: pos.col, ...hostile.problem }] };
+    }
+    try {
+        return parseText(text, file);
+    }
+    catch (e) {
+        // The yaml library catches its own stack overflows; this is the net for any other.
+        if (!(e instanceof RangeError))
+            throw e;
+        return {
+            list: null,
+            problems: [
+                {
+                    ...first,
+                    message: `the mirror list cannot be read: it is nested too deeply (${MAX_DEPTH} levels at most)`,
+                    hint: "a mirror list needs a few levels of nesting; look for generated or pasted content",
+                },
+            ],
+        };
+    }
+}
+/** Alias-like tokens (`*name`) beyond which the text is refused before the YAML parser builds them all. */
+const MAX_ALIAS_TOKENS = 1000;
+/**
+ * Lines plus flow separators (`,`) at most: a bound on the nodes the YAML parser builds (its memory, and its
+ * duplicate-key check, which is quadratic). A 5000-image list has 5000 to 25 000.
+ */
+const MAX_LIST_ITEMS = 100_000;
+/** Problems listed one by one; the rest are counted in one last line. */
+const MAX_PROBLEMS = 200;
+/** The scan's own depth bound: above MAX_DEPTH, so that checkNodes reports moderate nesting at its exact node. */
+const PRESCAN_DEPTH = 2 * MAX_DEPTH;
+const DEEP_HINT = "a mirror list needs a few levels of nesting; look for generated or pasted content";
+/**
+ * A linear scan before the YAML parser, which needs up to 1 GB for 2 MiB of `[[[[…` or `- - - …` or `*a,*a,…`:
+ * refuses nesting deeper than PRESCAN_DEPTH in brackets (counted everywhere, quoted JSON included: no real list comes
+ * near) or in block indicators on one line, and more alias-like tokens than any list could mean.
+ */
+function prescan(text) {
+    let depth = 0;
+    let aliases = 0;
+    let lineStart = true;
+    let indicators = 0;
+    let items = 0;
+    for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if ((c === 0x0a || c === 0x2c) && ++items > MAX_LIST_ITEMS)
+            return {
+                offset: i,
+                problem: {
+                    message: `the mirror list holds more than ${MAX_LIST_ITEMS} lines and list items`,
+                    hint: "a list of 5000 images has 5000 to 25 000: split the list, or look for generated or pasted content",
+                },
+            };
+        if (c === 0x5b || c === 0x7b) {
+            depth += 1;
+            if (depth > PRESCAN_DEPTH)
+                return {
+                    offset: i,
+                    problem: {
+                        message: `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`,
+                        hint: DEEP_HINT,
+                    },
+                };
+        }
+        else if (c === 0x5d || c === 0x7d)
+            depth = Math.max(0, depth - 1);
+        else if (c === 0x2a) {
+            const before = i === 0 ? 0x20 : text.charCodeAt(i - 1);
+            if ((before === 0x20 || before === 0x0a || before === 0x2c || before === 0x5b || before === 0x09) &&
+                ++aliases > MAX_ALIAS_TOKENS)
+                return {
+                    offset: i,
+                    problem: {
+                        message: `the mirror list holds more than ${MAX_ALIAS_TOKENS} YAML aliases (*name); aliases are not supported`,
+                        hint: "write the values out in full",
+                    },
+                };
+        }
+        // Block indicators (`- `, `? `, `: `) opening a line: each is a level.
+        if (c === 0x0a) {
+            lineStart = true;
+            indicators = 0;
+        }
+        else if (lineStart) {
+            if ((c === 0x2d || c === 0x3f || c === 0x3a) &&
+                (text.charCodeAt(i + 1) === 0x20 || text.charCodeAt(i + 1) === 0x09)) {
+                if (++indicators > PRESCAN_DEPTH)
+                    return {
+                        offset: i,
+                        problem: {
+                            message: `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`,
+                            hint: DEEP_HINT,
+                        },
+                    };
+            }
+            else if (c !== 0x20 && c !== 0x09)
+                lineStart = false;
+        }
+    }
+    return null;
+}
+function parseText(text, file) {
     const lines = new dist/* LineCounter */.HN();
     const problems = new Problems(file, lines);
     const docs = (0,dist/* parseAllDocuments */.hR)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const all = Array.isArray(docs) ? docs : [];
+    let tooDeep = false;
     for (const doc of all) {
-        for (const e of doc.errors)
+        for (const e of doc.errors) {
+            if (/Maximum call stack size exceeded/.test(e.message)) {
+                if (!tooDeep)
+                    problems.error(problems.at(e.pos[0]), `the mirror list is nested too deeply (${MAX_DEPTH} levels at most)`, "a mirror list needs a few levels of nesting; look for generated or pasted content");
+                tooDeep = true;
+                continue;
+            }
+            const quote = /^Missing closing (["'])quote/.exec(e.message)?.[1];
+            const opened = quote ? unclosedQuoteOffset(text, quote, e.pos[0]) : null;
+            if (opened !== null) {
+                problems.error(problems.at(opened), `this ${quote === '"' ? "double" : "single"} quote is never closed`, `close it on the same line: ${quote}value${quote}`);
+                continue;
+            }
             problems.error(problems.at(e.pos[0]), yamlMessage(e.message), yamlHint(e.code));
-        for (const w of doc.warnings)
-            problems.warn(problems.at(w.pos[0]), yamlMessage(w.message));
+        }
+        for (const w of doc.warnings) {
+            // A core tag that does not fit its value (`!!int x`) is an error; any other tag is reported by checkNodes.
+            const tag = /^Unresolved tag: (\S+)/.exec(w.message)?.[1];
+            if (w.code === "TAG_RESOLVE_FAILED" && tag !== undefined) {
+                if (CORE_TAGS.has(tag))
+                    problems.error(problems.at(w.pos[0]), yamlMessage(w.message), TAG_HINT);
+            }
+            else
+                problems.warn(problems.at(w.pos[0]), yamlMessage(w.message));
+        }
+        if (!tooDeep)
+            checkNodes(doc.contents, problems);
     }
     if (all.length > 1) {
         problems.error(problems.locate(all[1]?.contents, all[1]?.range[0] ?? 0), "the file holds more than one YAML document", "keep one list per file: remove the second '---'");
@@ -77952,8 +80009,95 @@ function parseMirrorList(text, file) {
 }
 function done(problems, list) {
     const sorted = [...problems.items].sort((a, b) => a.line - b.line || a.column - b.column);
-    return { list, problems: sorted };
+    const shown = sorted.slice(0, MAX_PROBLEMS).map((p) => ({
+        ...p,
+        message: safeMessage(p.message),
+        ...(p.hint ? { hint: safeMessage(p.hint) } : {}),
+    }));
+    const rest = sorted.slice(MAX_PROBLEMS);
+    const next = rest[0];
+    if (next)
+        shown.push({
+            file: next.file,
+            line: next.line,
+            column: next.column,
+            severity: rest.some((p) => p.severity === "error") ? "error" : "warning",
+            message: `and ${rest.length} more problems from here on`,
+            hint: "fix the ones above first; the same mistake is often repeated",
+        });
+    return { list, problems: shown };
 }
+/**
+ * Where an unclosed quote opens. The yaml library reports it at the end of the file (the quoted scalar runs on
+ * to there); the scalar's own token starts at the quote.
+ */
+function unclosedQuoteOffset(text, quote, before) {
+    const type = quote === '"' ? "double-quoted-scalar" : "single-quoted-scalar";
+    let found = null;
+    const stack = [...new dist/* Parser */.iX().parse(text)];
+    while (stack.length > 0) {
+        const token = stack.pop();
+        if (token === null || typeof token !== "object")
+            continue;
+        const t = token;
+        if (t.type === type &&
+            typeof t.offset === "number" &&
+            t.offset <= before &&
+            (found === null || t.offset > found))
+            found = t.offset;
+        for (const v of Object.values(token))
+            if (v !== null && typeof v === "object")
+                stack.push(v);
+    }
+    return found;
+}
+/**
+ * Refuses what the rest of the parser would misread: aliases (`*name`, which would be read as nothing, or
+ * expanded into a bomb) and nesting deeper than MAX_DEPTH. Walks without recursion.
+ */
+function checkNodes(root, problems) {
+    const stack = [{ node: root, depth: 0 }];
+    const aliases = [];
+    const tagged = [];
+    const report = (nodes, what, hint) => {
+        nodes.sort((a, b) => (a.range?.[0] ?? 0) - (b.range?.[0] ?? 0));
+        for (const n of nodes.slice(0, MAX_REPEATED))
+            problems.error(problems.locate(n), what(n), hint);
+        if (nodes.length > MAX_REPEATED)
+            problems.error(problems.locate(nodes[MAX_REPEATED]), `and ${nodes.length - MAX_REPEATED} more like it`, hint);
+    };
+    while (stack.length > 0) {
+        const { node, depth } = stack.pop();
+        const tag = node?.tag;
+        if (tag !== undefined && !CORE_TAGS.has(tag))
+            tagged.push(node);
+        if ((0,dist/* isAlias */.Vj)(node)) {
+            aliases.push(node);
+            continue;
+        }
+        if (!(0,dist/* isMap */.jh)(node) && !(0,dist/* isSeq */.oP)(node))
+            continue;
+        if (depth >= MAX_DEPTH) {
+            problems.error(problems.locate(node), `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`, "a mirror list needs a few levels of nesting; look for generated or pasted content");
+            return;
+        }
+        for (const item of node.items) {
+            if ((0,dist/* isPair */.tO)(item)) {
+                stack.push({ node: item.value, depth: depth + 1 });
+                stack.push({ node: item.key, depth: depth + 1 });
+            }
+            else
+                stack.push({ node: item, depth: depth + 1 });
+        }
+    }
+    report(aliases, (n) => `YAML aliases (${parse_q(`*${n.source}`)}) are not supported in a mirror list`, "write the value out in full where it is used");
+    report(tagged, (n) => `the YAML tag ${parse_q(n.tag.replace(/^tag:yaml\.org,2002:/, "!!"))} is not supported`, TAG_HINT);
+}
+/** YAML 1.2's core tags: `!!str 0123` keeps a value as text; every other tag (`!!binary`, `!!js/function`) is refused. */
+const CORE_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`));
+const TAG_HINT = "remove the tag: a mirror list uses plain YAML values (!!str is allowed, to keep a value as text)";
+/** Problems of one kind reported one by one, before a summary line. */
+const MAX_REPEATED = 20;
 function yamlMessage(message) {
     // The yaml library appends " at line L, column C" and a code frame; we print the location ourselves.
     return (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "");
@@ -77983,11 +80127,14 @@ function readTarget(node, problems) {
     let registry = str(registryNode) ?? null;
     if (registry !== null) {
         if (/^https?:\/\//.test(registry)) {
-            problems.error(problems.locate(registryNode), "target.registry is a host, not a URL", `write "${registry.replace(/^https?:\/\//, "").replace(/\/+$/, "")}"`);
+            problems.error(problems.locate(registryNode), "target.registry is a host, not a URL", `write ${parse_q(registry.replace(/^https?:\/\//, "").replace(/\/+$/, ""))}`);
             registry = null;
         }
-        else if (!isValidDomain(registry)) {
-            problems.error(problems.locate(registryNode), `target.registry "${registry}" is not a registry host`, "expected host[:port], e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com");
+        else if (!isValidDomain(registry) || !checkHost(registry).ok) {
+            const refused = checkHost(registry);
+            problems.error(problems.locate(registryNode), refused.ok
+                ? `target.registry ${parse_q(registry)} is not a registry host`
+                : `target.registry: ${refused.reason}`, refused.ok ? "expected host[:port], e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com" : refused.hint);
             registry = null;
         }
     }
@@ -78026,20 +80173,22 @@ function readRepositorySettings(node, problems) {
     if (kmsKey !== null && encType === "AES256") {
         problems.error(problems.locate(kmsKeyNode), "encryption.kmsKey needs encryption.type KMS or KMS_DSSE", "set type: KMS, or remove kmsKey");
     }
-    const tags = {};
+    const tagPairs = [];
     const tagsNode = get(node, "tags");
     if ((0,dist/* isMap */.jh)(tagsNode)) {
         for (const pair of tagsNode.items) {
             const k = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : "";
             const v = str(pair.value);
             if (k.length < 1 || k.length > 128)
-                problems.error(problems.locate(pair.key), `resource tag key "${k}" must be 1 to 128 characters`);
+                problems.error(problems.locate(pair.key), `resource tag key ${parse_q(k)} must be 1 to 128 characters`);
             else if (k.toLowerCase().startsWith("aws:"))
-                problems.error(problems.locate(pair.key), `resource tag key "${k}" uses the reserved prefix aws:`);
+                problems.error(problems.locate(pair.key), `resource tag key ${parse_q(k)} uses the reserved prefix aws:`);
             if (v !== undefined)
-                tags[k] = v;
+                tagPairs.push([k, v]);
         }
     }
+    // Own properties even for `__proto__`: an assignment would set the object's prototype instead.
+    const tags = Object.fromEntries(tagPairs);
     return {
         imageTagMutability: mode,
         imageTagMutabilityExclusionFilters: filters,
@@ -78068,7 +80217,10 @@ function readPolicy(node, name, requiredKey, problems) {
     }
     else
         return null;
-    if (typeof value !== "object" || value === null || Array.isArray(value) || !(requiredKey in value)) {
+    if (typeof value !== "object" ||
+        value === null ||
+        Array.isArray(value) ||
+        !Object.hasOwn(value, requiredKey)) {
         problems.error(problems.locate(node), `${name} has no "${requiredKey}"`, name === "lifecyclePolicy"
             ? "an ECR lifecycle policy is { rules: [ … ] }"
             : 'an IAM policy document is { Version: "2012-10-17", Statement: [ … ] }');
@@ -78082,13 +80234,22 @@ function readUpstreams(node, target, problems) {
         return result;
     for (const pair of node.items) {
         const keyLoc = problems.locate(pair.key);
-        let host = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : "";
+        if (!(0,dist/* isScalar */.jn)(pair.key) || typeof pair.key.value !== "string")
+            continue; // reported by the structure check
+        let host = pair.key.value;
         if (/^[a-z]+:\/\//i.test(host)) {
-            problems.error(keyLoc, `upstream "${host}" is a URL; upstreams are keyed by registry host`, `write "${host.replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "")}"`);
+            problems.error(keyLoc, `upstream ${parse_q(host)} is a URL; upstreams are keyed by registry host`, `write ${parse_q(hideUserinfo(host)
+                .replace(/^[a-z]+:\/\//i, "")
+                .replace(/\/.*$/, ""))}`);
+            continue;
+        }
+        const hostRefused = checkHost(host);
+        if (!hostRefused.ok) {
+            problems.error(keyLoc, `upstream: ${hostRefused.reason}`, hostRefused.hint);
             continue;
         }
         if (!isValidDomain(host)) {
-            problems.error(keyLoc, `upstream "${host}" is not a registry host`, "expected host[:port] as image names carry it, e.g. quay.io or registry.k8s.io");
+            problems.error(keyLoc, `upstream ${parse_q(host)} is not a registry host`, "expected host[:port] as image names carry it, e.g. quay.io or registry.k8s.io");
             continue;
         }
         if (host === "index.docker.io")
@@ -78101,13 +80262,20 @@ function readUpstreams(node, target, problems) {
         const prefix = str(prefixNode) ?? defaultUpstreamPrefix(host, target.imagePrefix);
         const prefixProblem = repositoryNameProblem(prefix, target.type);
         if (prefixProblem) {
-            problems.error(problems.locate(prefixNode ?? pair.key), `upstream ${host} cannot land under "${prefix}": ${prefixProblem}`, `give it a prefix of its own: upstreams: { "${host}": { prefix: "${target.imagePrefix}/${host
+            problems.error(problems.locate(prefixNode ?? pair.key), `upstream ${host} cannot land under ${parse_q(prefix)}: ${prefixProblem}`, `give it a prefix of its own: upstreams: { "${host}": { prefix: "${target.imagePrefix}/${host
                 .replace(/[^a-z0-9.]+/gi, "-")
                 .replace(/^-|-$/g, "")
                 .toLowerCase()}" } }`);
         }
         const endpointNode = get(pair.value, "endpoint");
-        const endpoint = str(endpointNode)?.replace(/\/+$/, "") ?? null;
+        let endpoint = str(endpointNode)?.replace(/\/+$/, "") ?? null;
+        if (endpoint !== null) {
+            const problem = endpointProblem(endpoint);
+            if (problem) {
+                problems.error(problems.locate(endpointNode), `upstream ${host} endpoint: ${problem.reason}`, problem.hint);
+                endpoint = null;
+            }
+        }
         result.set(host, {
             host,
             prefix,
@@ -78118,6 +80286,20 @@ function readUpstreams(node, target, problems) {
         });
     }
     return result;
+}
+/** A repository path as distribution's grammar writes it: components of [a-z0-9] joined by `.`, `_`, `__` or `-`. */
+const REPOSITORY_PATH = /^(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/** An upstream endpoint: an http(s) URL crane can reach without --insecure, whose path is a repository prefix. */
+function endpointProblem(endpoint) {
+    const checked = checkUrl(endpoint, ["https", "http"]);
+    if (!checked.ok)
+        return checked;
+    if (!REPOSITORY_PATH.test(checked.path))
+        return {
+            reason: `the path of ${parse_q(endpoint)} is not a repository prefix`,
+            hint: "an endpoint is https://host[:port] with an optional path of lower-case repository components (no query, no .., no %-escapes)",
+        };
+    return null;
 }
 function upstreamFor(host, target, upstreams) {
     let upstream = upstreams.get(host);
@@ -78150,6 +80332,9 @@ function imageEntryFor(reference, list, location) {
     const parsed = parseReference(reference);
     if (!parsed.ok)
         return { ok: false, error: parsed.error, ...(parsed.hint ? { hint: parsed.hint } : {}) };
+    const refused = checkHost(parsed.value.domain);
+    if (!refused.ok)
+        return { ok: false, error: refused.reason, hint: refused.hint };
     const ref = parsed.value.tag === null && parsed.value.digest === null
         ? { ...parsed.value, tag: "latest" }
         : parsed.value;
@@ -78181,12 +80366,21 @@ function readImages(node, target, upstreams, problems) {
         const source = str(sourceNode);
         if (source === undefined)
             continue; // structural problem, already reported
+        if (hideUserinfo(source) !== source) {
+            problems.error(problems.locate(sourceNode), `image reference ${parse_q(source)} carries credentials (user:password@)`, "never write credentials into the list: give them through the registry-credentials or docker-hub-token inputs");
+            continue;
+        }
         const parsed = parseReference(source);
         if (!parsed.ok) {
-            problems.error(problems.locate(sourceNode), `invalid image reference "${source}": ${parsed.error}`, parsed.hint);
+            problems.error(problems.locate(sourceNode), `invalid image reference ${parse_q(source)}: ${parsed.error}`, parsed.hint);
             continue;
         }
         const ref = parsed.value;
+        const domainRefused = checkHost(ref.domain);
+        if (!domainRefused.ok) {
+            problems.error(problems.locate(sourceNode), `image ${parse_q(source)}: ${domainRefused.reason}`, domainRefused.hint);
+            continue;
+        }
         const wanted = [];
         if (ref.tag !== null || ref.digest !== null)
             wanted.push({ tag: ref.tag, digest: ref.digest, node: sourceNode });
@@ -78195,7 +80389,7 @@ function readImages(node, target, upstreams, problems) {
         if (isObject) {
             for (const t of strings(get(item, "tags"))) {
                 if (!isValidTag(t.value)) {
-                    problems.error(problems.locate(t.node), `invalid tag "${t.value}"`, "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'");
+                    problems.error(problems.locate(t.node), `invalid tag ${parse_q(t.value)}`, "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'");
                 }
                 else
                     wanted.push({ tag: t.value, digest: null, node: t.node });
@@ -78203,18 +80397,18 @@ function readImages(node, target, upstreams, problems) {
             for (const d of strings(get(item, "digests"))) {
                 const problem = validateDigest(d.value);
                 if (problem)
-                    problems.error(problems.locate(d.node), `invalid digest "${d.value}": ${problem}`);
+                    problems.error(problems.locate(d.node), `invalid digest ${parse_q(d.value)}: ${problem}`);
                 else
                     wanted.push({ tag: null, digest: d.value, node: d.node });
             }
             if (ref.tag !== null && get(item, "tags")) {
-                problems.error(problems.locate(sourceNode), `source "${source}" carries a tag and the entry also lists tags`, "put every tag in tags: and leave the source without one");
+                problems.error(problems.locate(sourceNode), `source ${parse_q(source)} carries a tag and the entry also lists tags`, "put every tag in tags: and leave the source without one");
             }
         }
         if (wanted.length === 0) {
-            problems.error(problems.locate(sourceNode), `"${source}" names no tag or digest`, isObject
+            problems.error(problems.locate(sourceNode), `${parse_q(source)} names no tag or digest`, isObject
                 ? 'add tags: ["1.2.3"] or digests: ["sha256:…"]'
-                : `write "${source}:<tag>" (ecr-mirror never assumes :latest; write :latest if you mean it)`);
+                : `write ${parse_q(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`);
             continue;
         }
         if (platforms.length > 0 && wanted.some((w) => w.digest !== null)) {
@@ -78225,7 +80419,7 @@ function readImages(node, target, upstreams, problems) {
             const hostIsTheProblem = repositoryNameProblem(upstream.prefix, target.type) !== null;
             problems.error(problems.locate(sourceNode), hostIsTheProblem
                 ? `"${ref.domain}" cannot be nested in an ECR repository name: ${nameProblem}`
-                : `"${source}" cannot land in the target: ${nameProblem}`, hostIsTheProblem
+                : `${parse_q(source)} cannot land in the target: ${nameProblem}`, hostIsTheProblem
                 ? `give the upstream a prefix of its own: upstreams: { "${ref.domain}": { prefix: "${target.imagePrefix}/${ref.domain
                     .replace(/[^a-zA-Z0-9.]+/g, "-")
                     .replace(/^-|-$/g, "")
@@ -78282,6 +80476,11 @@ function readCharts(node, target, problems) {
         let name = str(nameNode);
         let kind;
         let source;
+        const urlRefused = checkUrl(raw, ["https", "http", "oci"]);
+        if (!urlRefused.ok) {
+            problems.error(problems.locate(sourceNode), `chart source: ${urlRefused.reason}`, urlRefused.hint);
+            continue;
+        }
         if (raw.startsWith("oci://")) {
             kind = "oci";
             const rest = raw.slice("oci://".length).replace(/\/+$/, "");
@@ -78289,17 +80488,17 @@ function readCharts(node, target, problems) {
             if (!parsed.ok ||
                 !rest.includes("/") ||
                 (parsed.value.domain === "docker.io" && !rest.startsWith("docker.io/"))) {
-                problems.error(problems.locate(sourceNode), `invalid OCI chart reference "${raw}"${parsed.ok ? ": it names no registry host" : `: ${parsed.error}`}`, "expected oci://host/path/name, e.g. oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack");
+                problems.error(problems.locate(sourceNode), `invalid OCI chart reference ${parse_q(raw)}${parsed.ok ? ": it names no registry host" : `: ${parsed.error}`}`, "expected oci://host/path/name, e.g. oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack");
                 continue;
             }
             if (parsed.value.tag !== null || parsed.value.digest !== null) {
-                problems.error(problems.locate(sourceNode), `the OCI chart reference "${raw}" carries a version`, "leave the version out of source and list it under versions:");
+                problems.error(problems.locate(sourceNode), `the OCI chart reference ${parse_q(raw)} carries a version`, "leave the version out of source and list it under versions:");
                 continue;
             }
             source = `oci://${referenceName(parsed.value)}`;
             const last = parsed.value.path.split("/").pop();
             if (name !== undefined && name !== last) {
-                problems.error(problems.locate(nameNode), `name "${name}" differs from the chart named by the OCI reference ("${last}")`, "remove name: for OCI charts, or use target: to store it under another name");
+                problems.error(problems.locate(nameNode), `name ${parse_q(name)} differs from the chart named by the OCI reference (${parse_q(last)})`, "remove name: for OCI charts, or use target: to store it under another name");
                 continue;
             }
             name = last;
@@ -78311,7 +80510,7 @@ function readCharts(node, target, problems) {
                 url = new URL(raw);
             }
             catch {
-                problems.error(problems.locate(sourceNode), `"${raw}" is not a URL`, "expected an HTTP chart repository URL or oci://host/path/name");
+                problems.error(problems.locate(sourceNode), `${parse_q(raw)} is not a URL`, "expected an HTTP chart repository URL or oci://host/path/name");
                 continue;
             }
             if (url.search || url.hash) {
@@ -78320,11 +80519,16 @@ function readCharts(node, target, problems) {
             }
             source = url.toString().replace(/\/+$/, "");
             if (source.endsWith("/index.yaml")) {
-                problems.error(problems.locate(sourceNode), "give the chart repository's base URL, not its index.yaml", `write "${source.slice(0, -"/index.yaml".length)}"`);
+                problems.error(problems.locate(sourceNode), "give the chart repository's base URL, not its index.yaml", `write ${parse_q(source.slice(0, -"/index.yaml".length))}`);
                 continue;
             }
             if (name === undefined) {
                 problems.error(problems.locate(sourceNode), "a chart from an HTTP repository needs name:", "add name: <chart name> as it appears in the repository's index.yaml");
+                continue;
+            }
+            const nameRefused = chartNameProblem(name);
+            if (nameRefused) {
+                problems.error(problems.locate(nameNode), `chart name ${parse_q(name)} ${nameRefused}`, "give the chart's name as its Chart.yaml and the repository's index.yaml spell it (letters, digits, '.', '_', '-')");
                 continue;
             }
         }
@@ -78333,7 +80537,7 @@ function readCharts(node, target, problems) {
         const repository = `${target.chartPrefix}/${targetName}`;
         const nameProblem = repositoryNameProblem(repository, target.type);
         if (nameProblem) {
-            problems.error(problems.locate(nameNode ?? sourceNode), `chart ${name} cannot land in the target: ${nameProblem}`, "use target: to give it a valid repository name");
+            problems.error(problems.locate(nameNode ?? sourceNode), `chart ${parse_q(name)} cannot land in the target: ${nameProblem}`, "use target: to give it a valid repository name");
             continue;
         }
         if (kind === "http" && targetNode && targetName.split("/").pop() !== name) {
@@ -78365,7 +80569,7 @@ function readCharts(node, target, problems) {
         if (range !== undefined) {
             const parsed = parseConstraint(range);
             if (!parsed.ok) {
-                problems.error(problems.locate(rangeNode), `version range "${range}" is not valid: ${parsed.error}`, 'write it as helm reads --version: ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2.0", "4.x"');
+                problems.error(problems.locate(rangeNode), `version range ${parse_q(range)} is not valid: ${parsed.error}`, 'write it as helm reads --version: ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2.0", "4.x"');
             }
             else if (!clashes(problems.locate(rangeNode))) {
                 const newest = (0,dist/* isScalar */.jn)(newestNode) && typeof newestNode.value === "number" ? newestNode.value : null;
@@ -78384,14 +80588,14 @@ function readCharts(node, target, problems) {
         for (const v of strings(versionsNode)) {
             const location = problems.locate(v.node);
             if (!CHART_VERSION.test(v.value)) {
-                problems.error(location, `chart version "${v.value}" is not a semantic version`, parseConstraint(v.value).ok
-                    ? `versions: lists exact versions; for a range write versionRange: "${v.value}"`
+                problems.error(location, `chart version ${parse_q(v.value)} is not a semantic version`, parseConstraint(v.value).ok
+                    ? `versions: lists exact versions; for a range write versionRange: ${parse_q(v.value)}`
                     : "Helm chart versions are SemVer 2, e.g. 4.11.3 or 1.0.0-rc.1");
                 continue;
             }
             const tag = chartTag(v.value);
             if (!isValidTag(tag)) {
-                problems.error(location, `chart version "${v.value}" cannot be stored as an OCI tag ("${tag}")`);
+                problems.error(location, `chart version ${parse_q(v.value)} cannot be stored as an OCI tag (${parse_q(tag)})`);
                 continue;
             }
             const entry = { kind, source, name, repository, version: v.value, tag, location, images };
@@ -78410,6 +80614,22 @@ function readCharts(node, target, problems) {
         }
     }
     return { charts: entries, chartRanges: ranges };
+}
+/**
+ * Helm's rule for a chart name: pkg/chart/metadata.go `Validate` refuses `.`, `..` and any name that is not its
+ * own `filepath.Base` (a `/`), and pkg/chartutil/create.go allows `^[a-zA-Z0-9._-]+$`. A leading `-` would reach
+ * `helm pull` as a flag.
+ */
+function chartNameProblem(name) {
+    if (name === "." || name === "..")
+        return "is not allowed (helm refuses . and ..)";
+    if (/[/\\]/.test(name))
+        return "is a path; a chart name has no /";
+    if (!/^[a-zA-Z0-9._-]+$/.test(name))
+        return "has characters helm does not allow in a chart name";
+    if (name.startsWith("-"))
+        return "starts with -";
+    return null;
 }
 /** `images: true` and `values:` of a chart entry. */
 function readChartImages(item, problems) {
@@ -78436,163 +80656,48 @@ function checkRepositoryClashes(images, charts, problems) {
 /** Reads the mirror-list file from disk and parses it: the one place the list touches the file system. */
 
 
-async function readMirrorList(path, displayPath = path) {
+const TOO_LARGE_HINT = "a list of 5000 images weighs about 250 KiB: split the list, or look for generated or pasted content";
+/** The file's text, or null when it holds more than MAX_LIST_BYTES (read no further: a FIFO or /dev/zero never ends). */
+async function readBounded(path) {
+    const handle = await (0,promises_.open)(path, "r");
+    try {
+        const chunks = [];
+        let total = 0;
+        const buffer = Buffer.alloc(64 * 1024);
+        for (;;) {
+            const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+            if (bytesRead === 0)
+                break;
+            total += bytesRead;
+            if (total > MAX_LIST_BYTES)
+                return null;
+            chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
+        }
+        return Buffer.concat(chunks).toString("utf8");
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** `seen` gets the text before it is parsed (the entries mask any URL credentials in it, even in a rejected list). */
+async function readMirrorList(path, displayPath = path, seen) {
+    const refuse = (message, hint) => ({
+        list: null,
+        problems: [{ file: displayPath, line: 1, column: 1, severity: "error", message, hint }],
+    });
     let text;
     try {
-        text = await (0,promises_.readFile)(path, "utf8");
+        text = await readBounded(path);
     }
     catch (e) {
         const code = e.code;
         const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : e.message;
-        return {
-            list: null,
-            problems: [
-                {
-                    file: displayPath,
-                    line: 1,
-                    column: 1,
-                    severity: "error",
-                    message: `cannot read the mirror list: ${why}`,
-                    hint: "pass the path of your mirror list (default mirrors.yaml at the repository root)",
-                },
-            ],
-        };
+        return refuse(`cannot read the mirror list: ${why}`, "pass the path of your mirror list (default mirrors.yaml at the repository root)");
     }
+    if (text === null)
+        return refuse(`the mirror list is larger than ${MAX_LIST_BYTES / 1024 / 1024} MiB`, TOO_LARGE_HINT);
+    seen?.(text);
     return parseMirrorList(text, displayPath);
-}
-
-;// CONCATENATED MODULE: ./src/observe/ecr.ts
-/**
- * What an ECR registry holds, through `@aws-sdk/client-ecr`: the repositories under the managed
- * prefixes (DescribeRepositories paged over the registry: one call per 1000 repositories, instead
- * of asking by name, where one missing name fails the whole call) and their tags with digests
- * (ListImages, TAGGED, 1000 a page), with bounded concurrency and the SDK's adaptive retries.
- */
-
-
-class ObserveError extends Error {
-    hint;
-    constructor(message, hint) {
-        super(message);
-        this.hint = hint;
-    }
-}
-/** An ECR client with adaptive retries (throttling) and the endpoint from AWS_ENDPOINT_URL_ECR when set. */
-function createEcrClient(region, config = {}) {
-    return new dist_cjs/* ECRClient */.S70({ region, retryMode: "adaptive", maxAttempts: 8, ...config });
-}
-/** Turns SDK failures a person can fix into one readable error. */
-function explainAwsError(e, action) {
-    const name = e.name ?? "";
-    const message = e.message ?? String(e);
-    if (name === "AccessDeniedException" ||
-        name === "UnrecognizedClientException" ||
-        /not authorized/i.test(message)) {
-        return new ObserveError(`ECR denied ${action}: ${message}`, "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:ListImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push and ecr:BatchDeleteImage to sync");
-    }
-    if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
-        return new ObserveError(`no AWS credentials for ${action}: ${message}`, "configure credentials first, e.g. aws-actions/configure-aws-credentials with role-to-assume (OIDC)");
-    }
-    return e instanceof Error ? e : new Error(String(e));
-}
-class EcrObserver {
-    client;
-    concurrency;
-    calls = {};
-    constructor(client, concurrency = 8) {
-        this.client = client;
-        this.concurrency = concurrency;
-    }
-    count(operation) {
-        this.calls[operation] = (this.calls[operation] ?? 0) + 1;
-    }
-    /** Every repository in the registry whose name `keep` accepts. */
-    async repositories(keep) {
-        const found = [];
-        let nextToken;
-        do {
-            this.count("DescribeRepositories");
-            const page = await this.client
-                .send(new dist_cjs/* DescribeRepositoriesCommand */.pE_({ maxResults: 1000, ...(nextToken ? { nextToken } : {}) }))
-                .catch((e) => {
-                throw explainAwsError(e, "ecr:DescribeRepositories");
-            });
-            for (const r of page.repositories ?? [])
-                if (r.repositoryName && keep(r.repositoryName))
-                    found.push(r);
-            nextToken = page.nextToken;
-        } while (nextToken);
-        return found;
-    }
-    /** tag -> digest for one repository, or null when it disappeared meanwhile. */
-    async tags(repositoryName) {
-        const tags = new Map();
-        let nextToken;
-        do {
-            this.count("ListImages");
-            try {
-                const page = await this.client.send(new dist_cjs/* ListImagesCommand */.W_n({
-                    repositoryName,
-                    filter: { tagStatus: "TAGGED" },
-                    maxResults: 1000,
-                    ...(nextToken ? { nextToken } : {}),
-                }));
-                for (const id of page.imageIds ?? [])
-                    if (id.imageTag && id.imageDigest)
-                        tags.set(id.imageTag, id.imageDigest);
-                nextToken = page.nextToken;
-            }
-            catch (e) {
-                if (e instanceof dist_cjs/* RepositoryNotFoundException */.Da2)
-                    return null;
-                throw explainAwsError(e, `ecr:ListImages on ${repositoryName}`);
-            }
-        } while (nextToken);
-        return tags;
-    }
-    /** The manifest a tag points at (BatchGetImage, which reports a missing image per id), or null. */
-    async manifest(repositoryName, imageTag) {
-        this.count("BatchGetImage");
-        const answer = await this.client
-            .send(new dist_cjs/* BatchGetImageCommand */.P8n({
-            repositoryName,
-            imageIds: [{ imageTag }],
-            acceptedMediaTypes: [
-                "application/vnd.oci.image.index.v1+json",
-                "application/vnd.docker.distribution.manifest.list.v2+json",
-                "application/vnd.oci.image.manifest.v1+json",
-                "application/vnd.docker.distribution.manifest.v2+json",
-            ],
-        }))
-            .catch((e) => {
-            throw explainAwsError(e, `ecr:BatchGetImage on ${repositoryName}`);
-        });
-        const text = answer.images?.[0]?.imageManifest;
-        return text ? JSON.parse(text) : null;
-    }
-    /**
-     * The repositories the list wants and, when pruning, every repository under the managed prefixes,
-     * each with its tags: one DescribeRepositories page per 1000 repositories, one ListImages per repository.
-     */
-    async observe(registry, wanted, prunePrefixes) {
-        const relevant = (name) => wanted.has(name) || prunePrefixes.some((p) => name.startsWith(`${p}/`));
-        const repos = await this.repositories(relevant);
-        const observed = await mapWithConcurrency(repos, this.concurrency, async (r) => {
-            const name = r.repositoryName;
-            const tags = await this.tags(name);
-            if (!tags)
-                return null;
-            return {
-                name,
-                imageTagMutability: (r.imageTagMutability ?? "MUTABLE"),
-                imageTagMutabilityExclusionFilters: (r.imageTagMutabilityExclusionFilters ?? [])
-                    .map((f) => f.filter ?? "")
-                    .filter(Boolean),
-                tags,
-            };
-        });
-        return { registry, repositories: new Map(observed.filter((o) => o !== null).map((o) => [o.name, o])) };
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/report/failure.ts
@@ -78657,6 +80762,7 @@ const STEP_ACTIONS = [
 ];
 
 ;// CONCATENATED MODULE: ./src/report/plan.ts
+
 
 /** The chart versions an image step was discovered in, as `repository:version`. */
 function stepCharts(s) {
@@ -78734,15 +80840,13 @@ function formatPlan(plan) {
         lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
     return lines.join("\n");
 }
-function cell(text) {
-    return text.replaceAll("|", "\\|").replaceAll("\n", " ");
-}
+const cell = markdownCell;
 /** GitHub rejects a step summary over 1 MiB; stay well under it. */
 const SUMMARY_BUDGET_BYTES = 900 * 1024;
 /** Markdown for the job summary: counts, then a table of steps (changes first), truncated with a count. */
 function planMarkdown(plan, budget = SUMMARY_BUDGET_BYTES) {
     const head = [
-        `### ecr-mirror plan for \`${plan.registry}\``,
+        `### ecr-mirror plan for \`${cell(plan.registry)}\``,
         "",
         "| create repository | copy | update | blocked | present | delete |",
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -78824,11 +80928,10 @@ function problemAnnotations(problems, file) {
  * GitHub's 1 MiB step-summary limit by cutting the table and saying how many rows were left out. Pure.
  */
 
+
 /** GitHub refuses a step summary above 1 MiB; stay well below it. */
 const SUMMARY_BUDGET = 512 * 1024;
-function sync_summary_cell(text) {
-    return text.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
-}
+const sync_summary_cell = markdownCell;
 function row(step) {
     const where = step.location ? `${step.location.file}:${step.location.line}` : "";
     const note = step.error ?? (step.digest ? `\`${step.digest.slice(0, 19)}…\`` : "");
@@ -78848,7 +80951,7 @@ function syncSummaryMarkdown(report, extra = {}) {
     const lines = [
         `## ecr-mirror sync ${report.ok ? "✅" : "❌"}`,
         "",
-        `Target \`${report.registry}\`: **${c.copied} copied**, **${c.updated} updated**, ${c.present} present, ` +
+        `Target \`${sync_summary_cell(report.registry)}\`: **${c.copied} copied**, **${c.updated} updated**, ${c.present} present, ` +
             `**${c.failed} failed**, ${c.blocked} blocked, ${c.created} repositories created, ${c.deleted} deleted ` +
             `in ${formatSeconds(report.durationMs)}.`,
     ];
@@ -78877,82 +80980,6 @@ function syncSummaryMarkdown(report, extra = {}) {
             lines.push("", `… ${shown.length - written} more step(s) in the JSON report.`);
     }
     return `${lines.join("\n")}\n`;
-}
-
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
-;// CONCATENATED MODULE: ./src/charts/archive.ts
-/**
- * Reads a packaged chart (`name-version.tgz`: a gzip'd tar with `<name>/Chart.yaml` at the top) far enough
- * to get its metadata. ustar, pax (`path=`) and GNU long names are understood. Pure.
- */
-
-
-function field(block, start, length) {
-    const raw = block.subarray(start, start + length);
-    const end = raw.indexOf(0);
-    return raw.subarray(0, end === -1 ? raw.length : end).toString("utf8");
-}
-/** The files of a tar archive whose path `wanted` accepts, by path. */
-function readTarFiles(tar, wanted) {
-    const files = new Map();
-    let offset = 0;
-    let longName = null;
-    while (offset + 512 <= tar.length) {
-        const header = tar.subarray(offset, offset + 512);
-        if (header.every((b) => b === 0))
-            break;
-        const size = Number.parseInt(field(header, 124, 12).trim() || "0", 8);
-        const type = String.fromCharCode(header[156] ?? 0);
-        const body = tar.subarray(offset + 512, offset + 512 + size);
-        offset += 512 + Math.ceil(size / 512) * 512;
-        if (type === "x") {
-            const path = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(body.toString("utf8"))?.[1];
-            if (path)
-                longName = path;
-            continue;
-        }
-        if (type === "L") {
-            longName = field(body, 0, body.length);
-            continue;
-        }
-        if (type === "g")
-            continue;
-        const prefix = field(header, 345, 155);
-        const name = longName ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100));
-        longName = null;
-        if ((type === "0" || type === "\0") && wanted(name))
-            files.set(name.replace(/^\.\//, ""), Buffer.from(body));
-    }
-    return files;
-}
-/** Chart.yaml of a packaged chart. Throws when the archive holds none. */
-function readChartMetadata(tgz) {
-    let tar;
-    try {
-        tar = (0,external_node_zlib_.gunzipSync)(tgz);
-    }
-    catch (e) {
-        throw new Error(`the chart archive is not gzip data: ${e.message}`);
-    }
-    const files = readTarFiles(tar, (p) => /^(?:\.\/)?[^/]+\/Chart\.yaml$/.test(p));
-    const text = [...files.values()][0];
-    if (!text)
-        throw new Error("the chart archive has no <name>/Chart.yaml");
-    const doc = ((0,dist/* parse */.qg)(text.toString("utf8")) ?? {});
-    const annotations = {};
-    const raw = doc.annotations;
-    if (raw && typeof raw === "object" && !Array.isArray(raw)) {
-        for (const [k, v] of Object.entries(raw))
-            if (v !== null && v !== undefined)
-                annotations[k] = String(v);
-    }
-    return {
-        name: String(doc.name ?? ""),
-        version: String(doc.version ?? ""),
-        appVersion: doc.appVersion === undefined || doc.appVersion === null ? null : String(doc.appVersion),
-        annotations,
-    };
 }
 
 ;// CONCATENATED MODULE: ./src/charts/images.ts
@@ -79244,6 +81271,9 @@ function createHelmChartRenderer(options) {
                 if (!archive)
                     throw new Error("helm pull wrote no .tgz");
                 const path = (0,external_node_path_.join)(dir, archive);
+                const { size } = await (0,promises_.stat)(path);
+                if (size > CHART_LIMITS.maxArchiveBytes)
+                    throw new Error(`${archive} is ${size} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
                 const metadata = readChartMetadata(await (0,promises_.readFile)(path));
                 const values = chart.images?.values ?? {};
                 let valuesFile = null;
@@ -79271,6 +81301,8 @@ function createHelmChartRenderer(options) {
 
 
 
+
+
 /** helm's `ResolveReferenceURL`: a relative package URL is resolved against the repository URL with a trailing `/`. */
 function resolvePackageUrl(repositoryUrl, url) {
     const base = new URL(repositoryUrl);
@@ -79282,7 +81314,8 @@ function resolvePackageUrl(repositoryUrl, url) {
 function parseChartIndex(text, repositoryUrl) {
     let doc;
     try {
-        doc = (0,dist/* parse */.qg)(text, { maxAliasCount: -1 });
+        // Chart indexes use no aliases; a bounded count stops an alias bomb ("billion laughs").
+        doc = (0,dist/* parse */.qg)(text, { maxAliasCount: 100 });
     }
     catch (e) {
         throw new Error(`index.yaml is not valid YAML: ${e.message.split("\n")[0]}`);
@@ -79323,18 +81356,26 @@ function createChartVersionLister(options) {
             cached = (async () => {
                 const url = resolvePackageUrl(repositoryUrl, "index.yaml");
                 counts.index = (counts.index ?? 0) + 1;
-                let response;
-                try {
-                    response = await doFetch(url, { redirect: "follow" });
-                }
-                catch (e) {
-                    throw new Error(`cannot reach ${url}: ${e.cause?.message ?? e.message}`);
-                }
-                if (!response.ok) {
-                    await response.body?.cancel();
-                    throw new Error(`GET ${url} answered ${response.status}`);
-                }
-                return parseChartIndex(await response.text(), repositoryUrl);
+                const what = `GET ${url}`;
+                const limits = options.limits ?? indexLimits();
+                const request = () => boundedRequest(url, {}, { what, limits, fetch: doFetch, ...(options.checkHost ? { checkHost: options.checkHost } : {}) });
+                const { value: body } = await withRetries(async () => {
+                    const answer = await request();
+                    if (!answer.response.ok) {
+                        await discard(answer);
+                        const status = answer.response.status;
+                        throw new HttpError(`${what} answered ${status}`, status === 429 || status >= 500, null, status);
+                    }
+                    return readBody(answer, { what, limits });
+                }, {
+                    retries: 2,
+                    budgetMs: 120_000,
+                    ...(options.sleep ? { sleep: options.sleep } : {}),
+                    retryable: (e) => e instanceof HttpError && e.transient,
+                }).catch((e) => {
+                    throw e instanceof RetriesExhausted && e.attempts === 1 ? e.cause : e;
+                });
+                return parseChartIndex(body.toString("utf8"), repositoryUrl);
             })();
             indexes.set(repositoryUrl, cached);
         }
@@ -79358,6 +81399,8 @@ function createChartVersionLister(options) {
                 auth: credential ? { username: credential.username, password: credential.password } : null,
                 counts,
                 fetch: doFetch,
+                ...(options.checkHost ? { checkHost: options.checkHost } : {}),
+                ...(options.sleep ? { retry: { sleep: options.sleep } } : {}),
             });
             return client.listTags(repository);
         },
@@ -79545,6 +81588,7 @@ async function prepareCharts(list, options) {
             binary,
             env: session.helmEnv(),
             registryConfig: session.helmRegistryConfig,
+            ...(options.toolLimits ? { limits: options.toolLimits } : {}),
             redact: (t) => mask.redact(t),
             ...(options.counter ? { counter: options.counter } : {}),
             ...(options.log ? { log: options.log } : {}),
@@ -80123,6 +82167,7 @@ async function syncRun(list, target, options) {
             mask: options.mask,
             counter,
             ...(options.helm ? { helm: options.helm } : {}),
+            ...(options.toolLimits ? { toolLimits: options.toolLimits } : {}),
             ...(options.tempRoot ? { tempRoot: options.tempRoot } : {}),
             ...(options.debug ? { log: options.debug } : {}),
             ...options.charts,
@@ -80188,6 +82233,22 @@ function renderNodeFiles(list, target, configurator, options) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/signals.ts
+/**
+ * A cancelled job, Ctrl-C, a closed terminal or a `kill` end Node without running its 'exit' handlers, and
+ * those remove the credential session folders (ECR token, upstream passwords) and stop the crane and helm
+ * processes still running. Both entries call this: exiting with the shell's 128 + signal number runs them.
+ */
+const SIGNAL_EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+function exitOnSignals(say) {
+    for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
+        process.once(signal, () => {
+            say(`ecr-mirror: stopped by ${signal}`);
+            process.exit(code);
+        });
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/main.ts
 /**
  * The action entry (dist/index.js). Thin: inputs are read once, the core runs, and results become
@@ -80211,15 +82272,38 @@ function renderNodeFiles(list, target, configurator, options) {
 
 
 
+
+/** Every credential of the run: registered with the runner's masker and redacted from every line and file. */
+const runMask = new SecretMask((s) => core_setSecret(s));
+/**
+ * The one sink for data-derived text in the log (list values, upstream answers, tool output): secrets
+ * redacted, and no line able to start a workflow command. `core.info` prints raw text; `core.debug` escapes
+ * its data (the tool output it carries is redacted by the tool runner).
+ */
+function main_info(text) {
+    info(safe(text));
+}
+/**
+ * Data-derived text as any log line may carry it: secrets redacted, commands defanged. Annotation and failure
+ * messages go through it too: @actions/core escapes their line breaks, and this also keeps the legacy `##[`.
+ */
+function safe(text) {
+    return neutraliseCommands(runMask.redact(text));
+}
+/** The job summary, secrets redacted and commands defanged (a later step may print it; cells escape themselves). */
+async function writeSummary(markdown) {
+    await summary.addRaw(safe(markdown)).write();
+}
 function annotate(annotations) {
     for (const a of annotations) {
         const props = { title: a.title, file: a.file, startLine: a.line, startColumn: a.column };
+        const message = safe(a.message);
         if (a.severity === "error")
-            error(a.message, props);
+            error(message, props);
         else if (a.severity === "warning")
-            core_warning(a.message, props);
+            core_warning(message, props);
         else
-            notice(a.message, props);
+            notice(message, props);
     }
 }
 /** Reads and validates the list; on problems annotates their lines; null when it is invalid. */
@@ -80229,11 +82313,12 @@ async function loadList(inputs) {
     // Annotations attach to lines only with a path relative to the repository root.
     const shown = (0,external_node_path_.relative)(workspace, path) || inputs.mirrorFile;
     const { list, problems } = await group(`Validate ${shown}`, async () => {
-        const result = await readMirrorList(path, shown);
+        // Credentials in URLs of the list are masked even when the list is rejected.
+        const result = await readMirrorList(path, shown, (text) => maskUrlCredentials(runMask, text));
         if (result.problems.length > 0)
-            info(formatProblems(result.problems));
+            main_info(formatProblems(result.problems));
         if (result.list)
-            info(listSummary(result.list));
+            main_info(listSummary(result.list));
         return result;
     });
     annotate(problemAnnotations(problems, shown));
@@ -80277,9 +82362,9 @@ async function loadChartRecord(inputs, list) {
     const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
     const { record, warning } = await readChartImagesRecord((0,external_node_path_.resolve)(workspace, inputs.renderDir, CHART_IMAGES_FILE));
     if (warning)
-        core_warning(warning, { title: "Chart images record ignored" });
+        core_warning(safe(warning), { title: "Chart images record ignored" });
     if (record)
-        info(`Chart images record: ${record.charts.length} chart version(s) in ${(0,external_node_path_.join)(inputs.renderDir, CHART_IMAGES_FILE)}`);
+        main_info(`Chart images record: ${record.charts.length} chart version(s) in ${(0,external_node_path_.join)(inputs.renderDir, CHART_IMAGES_FILE)}`);
     return record;
 }
 /** Upstream credentials from the inputs (masked) and the connected target. */
@@ -80312,21 +82397,32 @@ async function plan(inputs, listed, shown, mask) {
             upstreamCredentials: credentials,
             charts: { mask, ...(known ? { known } : {}) },
         });
-        info(formatPlan(r.plan));
+        main_info(formatPlan(r.plan));
         return r;
     });
     annotate(planAnnotations(result, shown));
     const planFile = (0,external_node_path_.join)(process.env.RUNNER_TEMP ?? process.cwd(), "ecr-mirror-plan.json");
-    (0,external_node_fs_.writeFileSync)(planFile, `${JSON.stringify(planToJson(result, cost), null, 2)}\n`);
+    await writeReportFile(planFile, planToJson(result, cost), mask);
     setOutput("plan-file", planFile);
     for (const [action, n] of Object.entries(result.summary))
         setOutput(action, n);
-    await summary.addRaw(planMarkdown(result)).write();
+    await writeSummary(planMarkdown(result));
 }
 async function sync(inputs, listed, shown, mask) {
     // Rendering needs the configurator image mirrored: it joins the plan when the list lacks it.
     const configurator = inputs.renderDir ? withConfiguratorImage(listed, inputs.configuratorImage) : null;
     const list = configurator?.list ?? listed;
+    if (inputs.renderDir) {
+        // A render folder ecr-mirror may not write is refused before anything is copied (see output-folder.ts).
+        try {
+            await checkOutputFolder(process.env.GITHUB_WORKSPACE ?? process.cwd(), inputs.renderDir);
+        }
+        catch (e) {
+            skipNodeConfiguration(`render-dir cannot be written: ${describeFailure(e, mask).split("\n")[0]}`);
+            setFailed(safe(`${describeFailure(e, mask)}\nNothing was copied or committed.`));
+            return;
+        }
+    }
     const { credentials, target } = await group("Connect to the target", () => connect(inputs, list, mask));
     const known = await loadChartRecord(inputs, list);
     const result = await syncRun(list, target, {
@@ -80337,17 +82433,18 @@ async function sync(inputs, listed, shown, mask) {
         mask,
         crane: inputs.crane,
         helm: inputs.helm,
+        toolLimits: inputs.toolLimits,
         concurrency: inputs.concurrency,
-        log: (line) => info(line),
-        debug: (line) => core_debug(line),
+        log: main_info,
+        debug: (line) => core_debug(safe(line)),
         group: (name, work) => group(name, work),
     });
-    await group("Plan", async () => info(formatPlan(result.plan)));
+    await group("Plan", async () => main_info(formatPlan(result.plan)));
     annotate(planAnnotations(result.plan, shown));
     // Failed steps as errors on their mirror-list lines: the first ten, then a count (GitHub shows ten per step).
     const failures = result.report.failures;
     for (const f of failures.slice(0, 10)) {
-        error(`${f.source ?? f.repository} -> ${f.repository}:${f.tag ?? ""}: ${f.error ?? "failed"}`, {
+        error(safe(`${f.source ?? f.repository} -> ${f.repository}:${f.tag ?? ""}: ${f.error ?? "failed"}`), {
             title: "ecr-mirror sync failed",
             file: shown,
             ...(f.location ? { startLine: f.location.line, startColumn: f.location.column } : {}),
@@ -80358,14 +82455,17 @@ async function sync(inputs, listed, shown, mask) {
     const reportPath = inputs.reportPath
         ? (0,external_node_path_.resolve)(process.env.GITHUB_WORKSPACE ?? process.cwd(), inputs.reportPath)
         : (0,external_node_path_.join)(process.env.RUNNER_TEMP ?? process.cwd(), "ecr-mirror-report.json");
-    await writeSyncReport(reportPath, syncReportJson(result.plan, result, result.cost));
+    await writeReportFile(reportPath, syncReportJson(result.plan, result, result.cost), mask);
     setOutput("report-path", reportPath);
     for (const outcome of STEP_OUTCOMES)
         setOutput(outcome, result.report.counts[outcome]);
-    await summary
-        .addRaw(syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }))
-        .write();
-    if (inputs.renderDir && configurator) {
+    await writeSummary(syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }));
+    if (inputs.renderDir && configurator && !result.report.ok) {
+        // Policy: a failed step means the mirror does not hold what the node configuration would send nodes
+        // to, so nothing is written or committed after one; the step fails below.
+        skipNodeConfiguration(`${failures.length} step${failures.length === 1 ? "" : "s"} failed, so the node configuration in ${inputs.renderDir} was neither written nor committed`);
+    }
+    else if (inputs.renderDir && configurator) {
         // The planned list: chart ranges resolved, images found in charts (and their upstreams) added.
         await nodeConfiguration(inputs, result.list, target, {
             entry: configurator.entry,
@@ -80373,11 +82473,17 @@ async function sync(inputs, listed, shown, mask) {
         }, result.chartImages);
     }
     if (!result.report.ok) {
-        setFailed(`${failures.length} step${failures.length === 1 ? "" : "s"} failed: ${failures
+        setFailed(safe(`${failures.length} step${failures.length === 1 ? "" : "s"} failed: ${failures
             .slice(0, 3)
             .map((f) => f.source ?? f.repository)
-            .join(", ")}${failures.length > 3 ? ", ..." : ""}`);
+            .join(", ")}${failures.length > 3 ? ", ..." : ""}`));
     }
+}
+/** The `commit-back` output says `skipped`, and `commit-back-reason` why; the log says it too. */
+function skipNodeConfiguration(reason) {
+    main_info(`Node configuration skipped: ${reason}.`);
+    setOutput("commit-back", "skipped");
+    setOutput("commit-back-reason", safe(reason));
 }
 /** Renders the node configuration into the render folder and, when asked, commits it back. */
 async function nodeConfiguration(inputs, list, target, configurator, chartImages) {
@@ -80388,22 +82494,36 @@ async function nodeConfiguration(inputs, list, target, configurator, chartImages
     });
     if (!rendered.ok) {
         for (const p of rendered.problems)
-            error(`${p.message} ${p.hint}`, { title: "Node configuration not rendered" });
-        setFailed(`the node configuration could not be rendered: ${rendered.problems.map((p) => p.message).join(" ")}`);
+            error(safe(`${p.message} ${p.hint}`), { title: "Node configuration not rendered" });
+        const problem = safe(`the node configuration could not be rendered: ${rendered.problems.map((p) => p.message).join(" ")}`);
+        skipNodeConfiguration(problem);
+        setFailed(problem);
         return;
     }
     const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+    const files = rendered.files;
     await group(`Node configuration in ${renderDir}`, async () => {
+        try {
+            await writeOrCommit();
+        }
+        catch (e) {
+            setOutput("commit-back", "failed");
+            setOutput("commit-back-reason", safe((e instanceof Error ? e.message : String(e)).split("\n")[0]));
+            throw e;
+        }
+    });
+    async function writeOrCommit() {
         setOutput("render-dir", renderDir);
         if (inputs.commitBack === "none") {
-            await writeOutputFolder(workspace, outputFolderPath(renderDir), rendered.files);
-            info(`Wrote ${rendered.files.length} files to ${renderDir} (commit-back: none).`);
+            const written = await writeOutputFolder(workspace, renderDir, files);
+            main_info(`Wrote ${written.files.length} files to ${written.folder} (commit-back: none).`);
             setOutput("commit-back", "none");
+            setOutput("commit-back-reason", "commit-back is none: the files were only written");
             return;
         }
         const result = await commitBack({
             repoDir: workspace,
-            files: rendered.files,
+            files,
             outDir: renderDir,
             mode: inputs.commitBack,
             event: await readEventFacts(),
@@ -80412,20 +82532,23 @@ async function nodeConfiguration(inputs, list, target, configurator, chartImages
             serverUrl: process.env.GITHUB_SERVER_URL ?? "https://github.com",
             apiUrl: process.env.GITHUB_API_URL ?? "https://api.github.com",
             repository: process.env.GITHUB_REPOSITORY ?? "",
-            mask: (secret) => core_setSecret(secret),
-            log: (line) => info(line),
+            mask: (secret) => runMask.add(secret),
+            log: main_info,
         });
         const outputs = commitBackOutputs(result);
         setOutput("commit-back", outputs.outcome);
+        setOutput("commit-back-reason", safe(result.reason ?? ""));
         for (const [name, value] of Object.entries(outputs))
             if (name !== "outcome")
                 setOutput(name, value);
-        info(`Commit-back: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`);
-    });
+        main_info(`Commit-back: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`);
+    }
 }
 async function run() {
+    // First: every credential in the environment and the inputs, masked before anything could print it.
+    maskRunSecrets(runMask, process.env);
+    const mask = runMask;
     const inputs = readInputs();
-    const mask = new SecretMask((s) => core_setSecret(s));
     const { list, shown } = await loadList(inputs);
     if (!list)
         return;
@@ -80438,13 +82561,16 @@ async function run() {
             await sync(inputs, list, shown, mask);
     }
     catch (e) {
-        setFailed(describeFailure(e, mask));
+        setFailed(safe(describeFailure(e, mask)));
     }
 }
+// A cancelled job: the runner sends SIGINT, then SIGTERM. Exiting runs the handlers that remove the
+// credential folders and stop crane and helm (the post step is the safety net for a SIGKILL).
+exitOnSignals((line) => info(line));
 run().catch((e) => {
     if (e instanceof InputError)
-        setFailed(e.message);
+        setFailed(safe(e.message));
     else
-        setFailed(`ecr-mirror failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+        setFailed(safe(`ecr-mirror failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
 });
 

@@ -31722,6 +31722,80 @@ function upstreamCredentials(input) {
     });
     return out;
 }
+/**
+ * Environment variables whose whole value is a credential: the AWS keys and session token, the GitHub tokens
+ * the runner hands every step, the action's secret inputs (as the runner passes them, `INPUT_<NAME>`) and
+ * the CLI's own variables.
+ */
+const SECRET_ENV = (/* unused pure expression or super */ null && ([
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "INPUT_GITHUB-TOKEN",
+    "INPUT_DOCKER-HUB-TOKEN",
+    "INPUT_REGISTRY-PASSWORD",
+    "ECR_MIRROR_DOCKER_HUB_TOKEN",
+    "ECR_MIRROR_TARGET_PASSWORD",
+]));
+/** Variables holding `host username token` lines: every token is a credential, also on a malformed line. */
+const CREDENTIAL_LINES_ENV = (/* unused pure expression or super */ null && ([
+    "INPUT_REGISTRY-CREDENTIALS",
+    "ECR_MIRROR_REGISTRY_CREDENTIALS",
+]));
+/** `user:password@` (or `token@`) in any `scheme://` URL inside `text`. */
+const URL_USERINFO = /\b[a-z][a-z0-9+.-]*:\/\/([^\s/?#@"'<>]+)@/gi;
+/** Masks the userinfo of every URL in `text` (the password, the pair, and a bare token), decoded too. */
+function maskUrlCredentials(mask, text) {
+    for (const match of text.matchAll(URL_USERINFO)) {
+        const userinfo = match[1];
+        for (const form of new Set([userinfo, safeDecode(userinfo)])) {
+            const colon = form.indexOf(":");
+            if (colon >= 0)
+                mask.addBasic(form.slice(0, colon), form.slice(colon + 1));
+            else
+                mask.add(form);
+        }
+    }
+}
+function safeDecode(text) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        return text;
+    }
+}
+/**
+ * Loads every credential the run can know from its environment into the mask, before anything could print
+ * one: call it first in each entry (the action and the CLI). The action's inputs arrive as `INPUT_*`
+ * variables, so they are covered too; URLs with credentials in any variable are masked as well.
+ */
+function maskRunSecrets(mask, env) {
+    for (const name of SECRET_ENV) {
+        const value = env[name]?.trim();
+        if (value)
+            mask.add(value);
+    }
+    for (const name of CREDENTIAL_LINES_ENV) {
+        for (const line of (env[name] ?? "").split(/\r?\n/)) {
+            const fields = line.trim().split(/\s+/);
+            if (fields[0] === "" || fields[0]?.startsWith("#"))
+                continue;
+            // host username token; a malformed line still has its secret after the host.
+            for (const field of fields.slice(fields.length >= 3 ? 2 : 1))
+                mask.add(field);
+            if (fields.length >= 3)
+                mask.addBasic(fields[1], fields.slice(2).join(" "));
+        }
+    }
+    for (const value of Object.values(env))
+        if (value?.includes("@"))
+            maskUrlCredentials(mask, value);
+}
 
 ;// CONCATENATED MODULE: ./src/post.ts
 /**
