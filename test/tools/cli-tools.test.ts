@@ -1,6 +1,8 @@
 // `ecr-mirror tools`: the installer from a terminal. A tool-cache hit prints the path and downloads nothing.
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -48,14 +50,28 @@ describe("ecr-mirror tools", () => {
     writeFileSync(join(dir, "crane"), "#!/bin/sh\n", { mode: 0o755 });
     writeFileSync(join(dir, "archive.sha256"), `${"0".repeat(64)}\n`);
     writeFileSync(`${dir}.complete`, "");
-    const r = await run(["tools", "crane"], {
-      RUNNER_TOOL_CACHE: cache,
-      RUNNER_TEMP: tmpdir(),
-      HTTPS_PROXY: "http://127.0.0.1:9",
+    // The entry is not trusted, so the installer goes to download: a local mirror that has nothing answers 404
+    // at once (a closed port would cost the tool cache's own retries, 30 s).
+    const requests: string[] = [];
+    const mirror = createServer((req, res) => {
+      requests.push(req.url ?? "");
+      res.writeHead(404).end();
     });
-    expect(r.code).toBe(1);
-    expect(r.stdout).toBe("");
-    expect(r.stderr).not.toMatch(/tool-cache hit/);
+    await new Promise<void>((resolve) => mirror.listen(0, "127.0.0.1", resolve));
+    try {
+      const r = await run(["tools", "crane"], {
+        RUNNER_TOOL_CACHE: cache,
+        RUNNER_TEMP: tmpdir(),
+        ECR_MIRROR_CRANE_BASE_URL: `http://127.0.0.1:${(mirror.address() as AddressInfo).port}`,
+      });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).not.toMatch(/tool-cache hit/);
+      expect(r.stderr).toMatch(/could not download the checksum file .*\(HTTP 404\)/);
+      expect(requests).toEqual([`/v${DEFAULT_VERSIONS.crane}/checksums.txt`]);
+    } finally {
+      await new Promise((resolve) => mirror.close(resolve));
+    }
   });
 
   it("refuses an unknown tool", async () => {
