@@ -7,6 +7,7 @@ import { DistributionClient } from "../../src/observe/distribution.js";
 import { type HttpLimits, MANIFEST_LIMITS } from "../../src/observe/http.js";
 import {
   ECR_THROTTLING_BODY,
+  type Fault,
   type FaultProxy,
   SERVER_ERROR_BODY,
   startFaultProxy,
@@ -44,6 +45,11 @@ function client(slept: number[] = [], limits: HttpLimits = FAST, url = proxy.url
     limits,
     retry: { sleep: async (ms) => void slept.push(ms), random: () => 0.5 },
   });
+}
+
+/** GET …/manifests/… answered with `fault`: the next `times` requests, or all of them. */
+function faultManifestGets(fault: Fault, times?: number) {
+  proxy.addFault({ path: /manifests\//, method: "GET", fault, times });
 }
 
 async function timed<T>(work: Promise<T>): Promise<{ ms: number; result: T | Error }> {
@@ -92,16 +98,11 @@ describe("registry faults, in process", () => {
 
   it("headers then a stalled body: the idle timeout fires, then the retry succeeds", async () => {
     proxy.clearFaults();
-    proxy.addFault({
-      path: /manifests\//,
-      method: "GET",
-      fault: { kind: "stall-body", afterBytes: 20 },
-      times: 1,
-    });
+    faultManifestGets({ kind: "stall-body", afterBytes: 20 }, 1);
     const got = await client().getManifest("library/nginx", "1.27");
     expect(got?.digest).toBe(digest);
 
-    proxy.addFault({ path: /manifests\//, method: "GET", fault: { kind: "stall-body", afterBytes: 20 } });
+    faultManifestGets({ kind: "stall-body", afterBytes: 20 });
     const { ms, result } = await timed(client().getManifest("library/nginx", "1.27"));
     expect(String(result)).toMatch(/no data for 0\.3 s after 20 bytes of the answer \(idle timeout\)/);
     expect(ms).toBeLessThan(4 * 300 + 1000);
@@ -109,15 +110,10 @@ describe("registry faults, in process", () => {
 
   it("a connection reset mid-body is retried to success, and named when it keeps happening", async () => {
     proxy.clearFaults();
-    proxy.addFault({
-      path: /manifests\//,
-      method: "GET",
-      fault: { kind: "reset", afterBytes: 30 },
-      times: 2,
-    });
+    faultManifestGets({ kind: "reset", afterBytes: 30 }, 2);
     expect((await client().getManifest("library/nginx", "1.27"))?.digest).toBe(digest);
 
-    proxy.addFault({ path: /manifests\//, method: "GET", fault: { kind: "reset", afterBytes: 30 } });
+    faultManifestGets({ kind: "reset", afterBytes: 30 });
     const { result } = await timed(client().getManifest("library/nginx", "1.27"));
     expect(String(result)).toMatch(
       /the connection failed after 30 bytes of the answer: .*\(gave up after 4 attempts/,
@@ -126,7 +122,7 @@ describe("registry faults, in process", () => {
 
   it("a body dripping one byte at a time hits the body deadline, even though bytes keep coming", async () => {
     proxy.clearFaults();
-    proxy.addFault({ path: /manifests\//, method: "GET", fault: { kind: "drip", intervalMs: 50 } });
+    faultManifestGets({ kind: "drip", intervalMs: 50 });
     const { ms, result } = await timed(client().getManifest("library/nginx", "1.27"));
     expect(String(result)).toMatch(/the answer took longer than 1\.5 s to arrive \(\d+ bytes read\)/);
     expect(ms).toBeLessThan(4 * 1500 + 1500);
@@ -146,21 +142,13 @@ describe("registry faults, in process", () => {
 
   it("500 with a JSON error body is retried, and the registry's own words end the message", async () => {
     proxy.clearFaults();
-    proxy.addFault({
-      path: /manifests\//,
-      method: "GET",
-      fault: { kind: "status", status: 500, body: SERVER_ERROR_BODY },
-    });
+    faultManifestGets({ kind: "status", status: 500, body: SERVER_ERROR_BODY });
     const { result } = await timed(client().getManifest("library/nginx", "1.27"));
     expect(String(result)).toMatch(
       /GET library\/nginx:1\.27 answered 500: UNKNOWN: unknown error \(gave up after 4 attempts/,
     );
     proxy.clearFaults();
-    proxy.addFault({
-      path: /manifests\//,
-      method: "GET",
-      fault: { kind: "status", status: 429, body: ECR_THROTTLING_BODY },
-    });
+    faultManifestGets({ kind: "status", status: 429, body: ECR_THROTTLING_BODY });
     const ecrLike = await timed(client().getManifest("library/nginx", "1.27"));
     expect(String(ecrLike.result)).toMatch(/answered 429: Rate exceeded \(gave up after 4 attempts/);
   });
@@ -179,11 +167,7 @@ describe("registry faults, in process", () => {
 
   it("a manifest larger than 4 MiB is refused while streaming, with the limit named", async () => {
     proxy.clearFaults();
-    proxy.addFault({
-      path: /manifests\//,
-      method: "GET",
-      fault: { kind: "status", status: 200, body: Buffer.alloc(5 * 1024 * 1024, 0x20) },
-    });
+    faultManifestGets({ kind: "status", status: 200, body: Buffer.alloc(5 * 1024 * 1024, 0x20) });
     const { result } = await timed(client([], MANIFEST_LIMITS).getManifest("library/nginx", "1.27"));
     expect(String(result)).toMatch(
       /the answer is larger than 4194304 bytes \(Content-Length 5242880\); not read/,
