@@ -14,7 +14,7 @@ import { git } from "../harness/git.js";
 import { pushImage, tagDigest } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { REAL_TOOLS, readInvocationLog } from "../stand-ins/stand-ins.js";
-import { type ActionRunner, prepareRunner, runStep } from "./bundle.js";
+import { type ActionRunner, prepareRunner, runStep, SCHEDULED_ON_MAIN } from "./bundle.js";
 
 let upstream: RunningRegistry;
 let backing: RunningRegistry;
@@ -23,15 +23,7 @@ let root: string;
 let runner: ActionRunner;
 let origin: string;
 
-const githubEnv = () => ({
-  ...ecr.env(),
-  GITHUB_EVENT_NAME: "schedule",
-  GITHUB_REF_NAME: "main",
-  GITHUB_REF_TYPE: "branch",
-  GITHUB_REPOSITORY: "org/platform",
-  GITHUB_SERVER_URL: "https://github.com",
-  GITHUB_API_URL: "https://api.github.com",
-});
+const githubEnv = () => ({ ...ecr.env(), ...SCHEDULED_ON_MAIN });
 
 const inputs = (extra: Record<string, string> = {}) => ({
   mode: "sync",

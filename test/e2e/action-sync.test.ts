@@ -13,7 +13,14 @@ import { git } from "../harness/git.js";
 import { moveTag, type PushedIndex, pushImage, pushIndex, tagDigest } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { REAL_TOOLS, readInvocationLog } from "../stand-ins/stand-ins.js";
-import { type ActionRun, type ActionRunner, listFiles, prepareRunner, runStep } from "./bundle.js";
+import {
+  type ActionRun,
+  type ActionRunner,
+  listFiles,
+  prepareRunner,
+  runStep,
+  SCHEDULED_ON_MAIN,
+} from "./bundle.js";
 
 let upstream: RunningRegistry;
 let backing: RunningRegistry;
@@ -168,14 +175,6 @@ describe("the bundled action, mode sync", () => {
 });
 
 describe("the bundled action, mode sync, with the node configuration committed back", () => {
-  const githubEnv = {
-    GITHUB_EVENT_NAME: "schedule",
-    GITHUB_REF_NAME: "main",
-    GITHUB_REF_TYPE: "branch",
-    GITHUB_REPOSITORY: "org/platform",
-    GITHUB_SERVER_URL: "https://github.com",
-    GITHUB_API_URL: "https://api.github.com",
-  };
   let remote: string;
   let cliDigest: string;
   const nodeInputs = {
@@ -204,7 +203,7 @@ describe("the bundled action, mode sync, with the node configuration committed b
   });
 
   it("mirrors the configurator image, renders for the target and commits the files as github-actions[bot]", async () => {
-    const run = await step(nodeInputs, githubEnv);
+    const run = await step(nodeInputs, SCHEDULED_ON_MAIN);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.outputs).toMatchObject({ "commit-back": "committed", "render-dir": "deploy/ecr-mirror" });
     expect(await tagDigest(backing.url, "mirrors/public.ecr.aws/aws-cli/aws-cli", "2.15.62")).toBe(cliDigest);
@@ -233,7 +232,7 @@ describe("the bundled action, mode sync, with the node configuration committed b
   it("a second run changes nothing, commits nothing and starts no crane process", async () => {
     const before = crane().length;
     const head = await git(remote, "rev-parse", "main");
-    const run = await step(nodeInputs, githubEnv);
+    const run = await step(nodeInputs, SCHEDULED_ON_MAIN);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.outputs["commit-back"]).toBe("none");
     expect(await git(remote, "rev-parse", "main")).toBe(head);

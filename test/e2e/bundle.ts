@@ -128,6 +128,16 @@ export async function runAction(
   };
 }
 
+/** The variables the runner sets for a scheduled workflow run on main of github.com/org/platform. */
+export const SCHEDULED_ON_MAIN: Readonly<Record<string, string>> = {
+  GITHUB_EVENT_NAME: "schedule",
+  GITHUB_REF_NAME: "main",
+  GITHUB_REF_TYPE: "branch",
+  GITHUB_REPOSITORY: "org/platform",
+  GITHUB_SERVER_URL: "https://github.com",
+  GITHUB_API_URL: "https://api.github.com",
+};
+
 /** A runner's folders: the workspace (the step's working directory), RUNNER_TEMP, the tool cache. */
 export interface ActionRunner {
   root: string;
