@@ -47,9 +47,23 @@ function client(slept: number[] = [], limits: HttpLimits = FAST, url = proxy.url
   });
 }
 
+/** A client that sends AUTH (Basic) to `url`; retries without waiting. */
+function clientWithAuth(url: string) {
+  return new DistributionClient({ baseUrl: url, auth: AUTH, limits: FAST, retry: { sleep: async () => {} } });
+}
+
 /** GET …/manifests/… answered with `fault`: the next `times` requests, or all of them. */
 function faultManifestGets(fault: Fault, times?: number) {
   proxy.addFault({ path: /manifests\//, method: "GET", fault, times });
+}
+
+/** Requests for …/manifests/… (any method) answered 307 to `location`: the next `times`, or all of them. */
+function redirectManifests(location: string, times?: number) {
+  proxy.addFault({
+    path: /manifests\//,
+    fault: { kind: "status", status: 307, body: "", headers: { location } },
+    times,
+  });
 }
 
 async function timed<T>(work: Promise<T>): Promise<{ ms: number; result: T | Error }> {
@@ -176,21 +190,8 @@ describe("registry faults, in process", () => {
 
   it("a redirect to the instance metadata address is not followed, and no credentials go there", async () => {
     proxy.clearFaults();
-    proxy.addFault({
-      path: /manifests\//,
-      fault: {
-        kind: "status",
-        status: 307,
-        body: "",
-        headers: { location: "http://169.254.169.254/latest/meta-data/" },
-      },
-    });
-    const c = new DistributionClient({
-      baseUrl: proxy.url,
-      auth: AUTH,
-      limits: FAST,
-      retry: { sleep: async () => {} },
-    });
+    redirectManifests("http://169.254.169.254/latest/meta-data/");
+    const c = clientWithAuth(proxy.url);
     const { result } = await timed(c.headManifest("library/nginx", "1.27"));
     expect(String(result)).toMatch(/redirected to 169\.254\.169\.254, which is refused/);
   });
@@ -199,22 +200,8 @@ describe("registry faults, in process", () => {
     const other = await startFaultProxy(registry.url);
     try {
       proxy.clearFaults();
-      proxy.addFault({
-        path: /manifests\//,
-        fault: {
-          kind: "status",
-          status: 307,
-          body: "",
-          headers: { location: `${other.url}/v2/library/nginx/manifests/1.27` },
-        },
-        times: 1,
-      });
-      const c = new DistributionClient({
-        baseUrl: proxy.url,
-        auth: AUTH,
-        limits: FAST,
-        retry: { sleep: async () => {} },
-      });
+      redirectManifests(`${other.url}/v2/library/nginx/manifests/1.27`, 1);
+      const c = clientWithAuth(proxy.url);
       expect(await c.headManifest("library/nginx", "1.27")).toBe(digest);
       expect(proxy.requests().at(-1)).toMatchObject({ authorization: true, fault: "status 307" });
       expect(other.requests()).toEqual([
@@ -228,12 +215,7 @@ describe("registry faults, in process", () => {
   it("a registry presenting an untrusted certificate fails at the handshake: no request, no Authorization sent", async () => {
     const tls = await startFaultProxy(registry.url, { tls: true });
     try {
-      const c = new DistributionClient({
-        baseUrl: tls.url,
-        auth: AUTH,
-        limits: FAST,
-        retry: { sleep: async () => {} },
-      });
+      const c = clientWithAuth(tls.url);
       const { ms, result } = await timed(c.headManifest("library/nginx", "1.27"));
       expect(String(result)).toMatch(
         /cannot reach https:\/\/127\.0\.0\.1:\d+\/v2\/library\/nginx\/manifests\/1\.27: .*self[- ]signed certificate/i,
