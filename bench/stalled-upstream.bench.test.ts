@@ -5,29 +5,16 @@
 // with crane orphaned and no report written. Writes bench/stalled-upstream.md.
 // Run: npm run build && npx vitest run --config bench/vitest.config.ts bench/stalled-upstream.bench.test.ts
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
+import { processesNaming } from "../test/harness/processes.js";
 import { plantToolCache, STAND_IN_TOOL_VERSIONS } from "../test/stand-ins/stand-ins.js";
 
 const STALL_SECONDS = 5;
 const IMAGES = 3;
-
-/** Processes whose command line names `needle`. */
-function processesNaming(needle: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
-      if (cmdline.includes(needle)) found.push(`${pid}: ${cmdline}`);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
 
 it(`sync against a stalled upstream fails within the stall timeout (${STALL_SECONDS} s), leaving nothing running`, async () => {
   const sockets: Socket[] = [];

@@ -2,20 +2,19 @@
 // nothing is written or committed after a failed step (commit-back says `skipped` and why), a render-dir
 // ecr-mirror may not write is refused before anything is copied, and the committed folder carries the
 // manifest of ecr-mirror's own files, so a later run replaces those and keeps the user's.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkOutputFolder, MANIFEST_FILE } from "../../src/git/output-folder.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import { git } from "../harness/git.js";
 import { pushImage, tagDigest } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { REAL_TOOLS, readInvocationLog } from "../stand-ins/stand-ins.js";
-import { type ActionRunner, prepareRunner, runAction } from "./action-runner.js";
+import { type ActionRunner, prepareRunner, runStep, SCHEDULED_ON_MAIN } from "./bundle.js";
 
 let upstream: RunningRegistry;
 let backing: RunningRegistry;
@@ -24,22 +23,7 @@ let root: string;
 let runner: ActionRunner;
 let origin: string;
 
-const git = async (cwd: string, ...args: string[]) =>
-  (
-    await promisify(execFile)("git", ["-c", "user.name=dev", "-c", "user.email=dev@example.com", ...args], {
-      cwd,
-    })
-  ).stdout.trim();
-
-const githubEnv = () => ({
-  ...ecr.env(),
-  GITHUB_EVENT_NAME: "schedule",
-  GITHUB_REF_NAME: "main",
-  GITHUB_REF_TYPE: "branch",
-  GITHUB_REPOSITORY: "org/platform",
-  GITHUB_SERVER_URL: "https://github.com",
-  GITHUB_API_URL: "https://api.github.com",
-});
+const githubEnv = () => ({ ...ecr.env(), ...SCHEDULED_ON_MAIN });
 
 const inputs = (extra: Record<string, string> = {}) => ({
   mode: "sync",
@@ -104,7 +88,7 @@ describe("the action's node configuration after a failed step", () => {
     "commit-back %s: writes and commits nothing, says skipped and why, and the step fails",
     async (mode) => {
       const head = await git(origin, "rev-parse", "main");
-      const run = await runAction(
+      const run = await runStep(
         runner,
         inputs({ "mirror-file": "mirrors-failing.yaml", "commit-back": mode }),
         githubEnv(),
@@ -139,7 +123,7 @@ describe("the action refuses a render-dir it may not write, before anything is c
     const before = snapshot(root);
     const copied = copies();
     const head = await git(origin, "rev-parse", "main");
-    const run = await runAction(runner, inputs({ "render-dir": renderDir }), githubEnv());
+    const run = await runStep(runner, inputs({ "render-dir": renderDir }), githubEnv());
     expect(run.code).toBe(1);
     expect(run.outputs["commit-back"]).toBe("skipped");
     expect(run.outputs["commit-back-reason"]).toMatch(/^render-dir cannot be written: /);
@@ -156,7 +140,7 @@ describe("the action refuses a render-dir it may not write, before anything is c
 
 describe("the action's committed node configuration", () => {
   it("commits the files with their manifest, commits nothing when unchanged, and keeps a user's file in the folder", async () => {
-    const first = await runAction(runner, inputs(), githubEnv());
+    const first = await runStep(runner, inputs(), githubEnv());
     expect(first.code, first.stdout + first.stderr).toBe(0);
     expect(first.outputs).toMatchObject({ "commit-back": "committed", "commit-back-reason": "" });
     expect(await tagDigest(backing.url, "mirrors/library/redis", "7.0")).toBeTruthy();
@@ -170,7 +154,7 @@ describe("the action's committed node configuration", () => {
     ]);
 
     const head = await git(origin, "rev-parse", "main");
-    const second = await runAction(runner, inputs(), githubEnv());
+    const second = await runStep(runner, inputs(), githubEnv());
     expect(second.code, second.stdout + second.stderr).toBe(0);
     expect(second.outputs).toMatchObject({
       "commit-back": "none",
@@ -183,7 +167,7 @@ describe("the action's committed node configuration", () => {
     await git(runner.workspace, "add", "deploy/ecr-mirror/kustomization.yaml");
     await git(runner.workspace, "commit", "-q", "-m", "kustomize");
     await git(runner.workspace, "push", "-q", "origin", "main");
-    const third = await runAction(runner, inputs({ "startup-taint": "true" }), githubEnv());
+    const third = await runStep(runner, inputs({ "startup-taint": "true" }), githubEnv());
     expect(third.code, third.stdout + third.stderr).toBe(0);
     expect(third.outputs["commit-back"]).toBe("committed");
     expect(await git(origin, "show", "main:deploy/ecr-mirror/kustomization.yaml")).toBe("resources: []");

@@ -2,130 +2,35 @@
 // run the way the runner runs it (INPUT_* variables, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP,
 // RUNNER_TOOL_CACHE) against an upstream registry with single- and multi-platform images and the gated local ECR,
 // with crane (the stand-in, or the real one under ECR_MIRROR_REAL_TOOLS=1) waiting in the tool cache.
-import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHART_IMAGES_FILE, formatChartImagesRecord, valuesSha256 } from "../../src/charts/record.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import { git } from "../harness/git.js";
 import { moveTag, type PushedIndex, pushImage, pushIndex, tagDigest } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
+import { REAL_TOOLS, readInvocationLog } from "../stand-ins/stand-ins.js";
 import {
-  plantToolCache,
-  REAL_TOOLS,
-  readInvocationLog,
-  STAND_IN_TOOL_VERSIONS,
-} from "../stand-ins/stand-ins.js";
-
-const ACTION = fileURLToPath(new URL("../../dist/index.js", import.meta.url));
+  type ActionRun,
+  type ActionRunner,
+  listFiles,
+  prepareRunner,
+  runStep,
+  SCHEDULED_ON_MAIN,
+} from "./bundle.js";
 
 let upstream: RunningRegistry;
 let backing: RunningRegistry;
 let ecr: LocalEcr;
 let root: string;
-let runnerTemp: string;
-let toolCache: string;
+let runner: ActionRunner;
 let workspace: string;
-let standInLog: string;
 let redisDigest: string;
 let nginx: PushedIndex;
 let alpineDigest: string;
-
-interface ActionRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-  outputs: Record<string, string>;
-  summary: string;
-  report: {
-    ok: boolean;
-    counts: Record<string, number>;
-    processes: Record<string, number>;
-    steps: { source: string | null; outcome: string; error: string | null; digest: string | null }[];
-  } | null;
-  files: string[];
-}
-
-/** `name<<delimiter\nvalue\ndelimiter` blocks, as @actions/core writes GITHUB_OUTPUT. */
-function parseOutputs(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const m = /^([^<]+)<<(.+)$/.exec(lines[i]!);
-    if (!m) continue;
-    const value: string[] = [];
-    for (i++; i < lines.length && lines[i] !== m[2]; i++) value.push(lines[i]!);
-    out[m[1]!] = value.join("\n");
-  }
-  return out;
-}
-
-function listFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, encoding: "utf8" })
-    .map((f) => join(dir, f))
-    .filter((f) => statSync(f).isFile());
-}
-
-/** Runs dist/index.js as the runner does; asynchronously, since the registries live in this process. */
-async function runAction(
-  inputs: Record<string, string>,
-  extraEnv: Record<string, string> = {},
-): Promise<ActionRun> {
-  const run = await mkdtemp(join(root, "run-"));
-  const outputFile = join(run, "output");
-  const summaryFile = join(run, "summary.md");
-  await Promise.all([writeFile(outputFile, ""), writeFile(summaryFile, "")]);
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (v !== undefined && !k.startsWith("INPUT_")) env[k] = v;
-  Object.assign(env, ecr.env(), {
-    GITHUB_ACTIONS: "true",
-    GITHUB_WORKSPACE: workspace,
-    GITHUB_OUTPUT: outputFile,
-    GITHUB_STEP_SUMMARY: summaryFile,
-    RUNNER_TEMP: runnerTemp,
-    RUNNER_TOOL_CACHE: toolCache,
-    STANDIN_LOG: standInLog,
-    // No crane on PATH: the action must take it from the tool cache.
-    PATH: (process.env.PATH ?? "")
-      .split(":")
-      .filter((d) => !d.includes("stand-ins"))
-      .join(":"),
-  });
-  Object.assign(env, extraEnv);
-  const all = { "crane-version": STAND_IN_TOOL_VERSIONS.crane, ...inputs };
-  for (const [name, value] of Object.entries(all)) env[`INPUT_${name.toUpperCase()}`] = value;
-  const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>(
-    (resolve, reject) => {
-      const child = spawn(process.execPath, [ACTION], {
-        cwd: workspace,
-        env,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.stderr.on("data", (d) => (err += d));
-      child.on("error", reject);
-      child.on("close", (c) => resolve({ code: c ?? -1, stdout: out, stderr: err }));
-    },
-  );
-  const outputs = parseOutputs(readFileSync(outputFile, "utf8"));
-  const reportPath = outputs["report-path"];
-  return {
-    code,
-    stdout,
-    stderr,
-    outputs,
-    summary: readFileSync(summaryFile, "utf8"),
-    report: reportPath && existsSync(reportPath) ? JSON.parse(readFileSync(reportPath, "utf8")) : null,
-    files: [outputFile, summaryFile],
-  };
-}
 
 const LIST = (extra: string[] = []) => `version: 1
 target:
@@ -151,14 +56,9 @@ beforeAll(async () => {
   [upstream, backing] = await Promise.all([startRegistry(), startRegistry()]);
   ecr = await startEcr({ registry: backing });
   root = await mkdtemp(join(tmpdir(), "e2e-action-"));
-  runnerTemp = join(root, "runner-temp");
-  toolCache = join(root, "tool-cache");
-  workspace = join(root, "workspace");
-  standInLog = join(root, "standin.jsonl");
-  await Promise.all([mkdir(runnerTemp), mkdir(workspace)]);
   // The tool cache as @actions/tool-cache lays it out, holding crane under ecr-mirror's own cache name.
-  // (A stand-in version: the default ones are verified against SHA-256 values built into the product.)
-  await plantToolCache(toolCache, "crane");
+  runner = await prepareRunner(root);
+  workspace = runner.workspace;
 
   redisDigest = (await pushImage(upstream.url, "library/redis", "7.0", { seed: "redis-7.0" })).digest;
   nginx = await pushIndex(upstream.url, "library/nginx", "1.27", {
@@ -180,11 +80,15 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-const crane = () => readInvocationLog(standInLog);
+const crane = () => readInvocationLog(runner.standInLog);
+
+/** The action as a step on the runner, given the local ECR's endpoint. */
+const step = (inputs: Record<string, string>, extraEnv: Record<string, string> = {}) =>
+  runStep(runner, inputs, { ...ecr.env(), ...extraEnv });
 
 describe("the bundled action, mode sync", () => {
   it("first run: copies exactly the missing tags, digests identical to the upstream, crane from the tool cache", async () => {
-    const run = await runAction({ mode: "sync", "mirror-file": "mirrors.yaml", concurrency: "2" });
+    const run = await step({ mode: "sync", "mirror-file": "mirrors.yaml", concurrency: "2" });
     runs.push(run);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.outputs).toMatchObject({ copied: "3", failed: "0", present: "0" });
@@ -206,7 +110,7 @@ describe("the bundled action, mode sync", () => {
   it("second run: copies nothing, starts no crane process, sends no manifest PUT", async () => {
     const before = crane().length;
     ecr.resetCounts();
-    const run = await runAction({ mode: "sync", "mirror-file": "mirrors.yaml" });
+    const run = await step({ mode: "sync", "mirror-file": "mirrors.yaml" });
     runs.push(run);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.outputs).toMatchObject({ copied: "0", updated: "0", present: "3", failed: "0" });
@@ -222,7 +126,7 @@ describe("the bundled action, mode sync", () => {
       seed: "nginx-1.27-b",
       platforms: ["linux/amd64"],
     });
-    const run = await runAction({ mode: "sync", "mirror-file": "mirrors.yaml", resync: "digest" });
+    const run = await step({ mode: "sync", "mirror-file": "mirrors.yaml", resync: "digest" });
     runs.push(run);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.outputs).toMatchObject({ updated: "1", blocked: "1", failed: "0" });
@@ -236,7 +140,7 @@ describe("the bundled action, mode sync", () => {
   });
 
   it("an entry that fails upstream fails alone: the others are copied, the run ends non-zero and names it", async () => {
-    const run = await runAction({ mode: "sync", "mirror-file": "mirrors-failing.yaml" });
+    const run = await step({ mode: "sync", "mirror-file": "mirrors-failing.yaml" });
     runs.push(run);
     expect(run.code).not.toBe(0);
     expect(run.outputs).toMatchObject({ copied: "1", failed: "1" });
@@ -263,33 +167,14 @@ describe("the bundled action, mode sync", () => {
       r.summary,
       JSON.stringify(r.report),
     ]);
-    for (const file of listFiles(runnerTemp)) texts.push(readFileSync(file, "utf8"));
+    for (const file of listFiles(runner.runnerTemp)) texts.push(readFileSync(file, "utf8"));
     for (const text of texts) for (const secret of secrets) expect(text).not.toContain(secret);
     // The credential sessions are gone; what remains is the report.
-    expect(readdirSync(runnerTemp).filter((f) => f.startsWith("ecr-mirror-credentials-"))).toEqual([]);
+    expect(readdirSync(runner.runnerTemp).filter((f) => f.startsWith("ecr-mirror-credentials-"))).toEqual([]);
   });
 });
 
 describe("the bundled action, mode sync, with the node configuration committed back", () => {
-  const git = (cwd: string, ...args: string[]) =>
-    new Promise<string>((resolve, reject) => {
-      const child = spawn("git", args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.stderr.on("data", (d) => (err += d));
-      child.on("close", (c) =>
-        c === 0 ? resolve(out.trim()) : reject(new Error(`git ${args.join(" ")}: ${err}`)),
-      );
-    });
-  const githubEnv = {
-    GITHUB_EVENT_NAME: "schedule",
-    GITHUB_REF_NAME: "main",
-    GITHUB_REF_TYPE: "branch",
-    GITHUB_REPOSITORY: "org/platform",
-    GITHUB_SERVER_URL: "https://github.com",
-    GITHUB_API_URL: "https://api.github.com",
-  };
   let remote: string;
   let cliDigest: string;
   const nodeInputs = {
@@ -312,23 +197,13 @@ describe("the bundled action, mode sync, with the node configuration committed b
     );
     await git(workspace, "init", "-q", "-b", "main");
     await git(workspace, "add", "mirrors-nodes.yaml");
-    await git(
-      workspace,
-      "-c",
-      "user.name=dev",
-      "-c",
-      "user.email=dev@example.com",
-      "commit",
-      "-q",
-      "-m",
-      "mirror list",
-    );
+    await git(workspace, "commit", "-q", "-m", "mirror list");
     await git(workspace, "remote", "add", "origin", remote);
     await git(workspace, "push", "-q", "origin", "main");
   });
 
   it("mirrors the configurator image, renders for the target and commits the files as github-actions[bot]", async () => {
-    const run = await runAction(nodeInputs, githubEnv);
+    const run = await step(nodeInputs, SCHEDULED_ON_MAIN);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.outputs).toMatchObject({ "commit-back": "committed", "render-dir": "deploy/ecr-mirror" });
     expect(await tagDigest(backing.url, "mirrors/public.ecr.aws/aws-cli/aws-cli", "2.15.62")).toBe(cliDigest);
@@ -357,7 +232,7 @@ describe("the bundled action, mode sync, with the node configuration committed b
   it("a second run changes nothing, commits nothing and starts no crane process", async () => {
     const before = crane().length;
     const head = await git(remote, "rev-parse", "main");
-    const run = await runAction(nodeInputs, githubEnv);
+    const run = await step(nodeInputs, SCHEDULED_ON_MAIN);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.outputs["commit-back"]).toBe("none");
     expect(await git(remote, "rev-parse", "main")).toBe(head);
@@ -403,7 +278,7 @@ describe("the bundled action, mode plan, with a chart images record in the rende
 
   it("plans the chart's images from the record: no helm, no chart download", async () => {
     const before = crane().length;
-    const run = await runAction({
+    const run = await step({
       mode: "plan",
       "mirror-file": "mirrors-charts.yaml",
       "render-dir": "deploy/charts-record",

@@ -6,22 +6,19 @@
 // RUNNER_TEMP and the workspace, the report and the plan file, the git history, and the environment of every
 // child process. The only place a value may appear is the runner's own `::add-mask::` line, which is how it is
 // masked.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalGitHub, startLocalGitHub } from "../git/local-github.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import { git } from "../harness/git.js";
 import { pushImage } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { REAL_TOOLS, readInvocationLog } from "../stand-ins/stand-ins.js";
 import { type ActionRun, CLI, listFiles, runAction, runNode, toolCacheWithCrane } from "./bundle.js";
-
-const execFileAsync = promisify(execFile);
 
 /** How the stand-ins' invocation log keeps an environment value (test/stand-ins/lib/invocation-log.mjs). */
 const envValueHash = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 16);
@@ -86,22 +83,6 @@ function shown(stdout: string): string {
     .split(/\r\n|\r|\n/)
     .filter((l) => !l.startsWith("::add-mask::"))
     .join("\n");
-}
-
-async function git(cwd: string, ...args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync("git", args, {
-    cwd,
-    maxBuffer: 64 * 1024 * 1024,
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "Dev",
-      GIT_AUTHOR_EMAIL: "dev@example.com",
-      GIT_COMMITTER_NAME: "Dev",
-      GIT_COMMITTER_EMAIL: "dev@example.com",
-      GIT_TERMINAL_PROMPT: "0",
-    },
-  });
-  return stdout;
 }
 
 function stepEnv(): Record<string, string> {

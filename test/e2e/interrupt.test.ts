@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SESSION_DIR_PREFIX } from "../../src/tools/credentials.js";
+import { processesNaming } from "../harness/processes.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { plantToolCache, STAND_IN_TOOL_VERSIONS, standInEnv } from "../stand-ins/stand-ins.js";
 
@@ -48,20 +49,6 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-/** Processes whose command line names `needle` (the crane in this test's tool cache). */
-function processesNaming(needle: string): string[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .flatMap((pid) => {
-      try {
-        const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
-        return cmdline.includes(needle) ? [`${pid}: ${cmdline}`] : [];
-      } catch {
-        return []; // gone meanwhile
-      }
-    });
-}
-
 const sessions = (dir: string) => readdirSync(dir).filter((name) => name.startsWith(SESSION_DIR_PREFIX));
 
 async function until(condition: () => boolean, what: string, child: ChildProcess, output: () => string) {
@@ -72,6 +59,50 @@ async function until(condition: () => boolean, what: string, child: ChildProcess
     if (Date.now() > deadline) throw new Error(`no ${what} within 20 s:\n${output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Starts `node script args` in `cwd`, waits until its credential folder is in `temp` and its copy reaches the
+ * silent upstream, sends `signal`, and checks what the user sees: exit `code`, "stopped by SIGNAL", no
+ * credential folder left, no crane from this test's tool cache still running.
+ */
+async function interruptWhileCopying(
+  run: { script: string; args: string[]; cwd: string; env: NodeJS.ProcessEnv; temp: string },
+  signal: NodeJS.Signals,
+  code: number,
+) {
+  let output = "";
+  let copying = false;
+  connected.push(() => {
+    copying = true;
+  });
+  const child = spawn(process.execPath, [run.script, ...run.args], {
+    cwd: run.cwd,
+    env: run.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+  await until(
+    () => sessions(run.temp).length === 1,
+    "credential folder",
+    child,
+    () => output,
+  );
+  await until(
+    () => copying,
+    "copy reaching the upstream",
+    child,
+    () => output,
+  );
+  child.kill(signal);
+  expect(await exited, output).toBe(code);
+  expect(output).toContain(`stopped by ${signal}`);
+  expect(sessions(run.temp)).toEqual([]);
+  // The hanging crane copy went with it (the exit handler kills the children still running).
+  await new Promise((r) => setTimeout(r, 200));
+  expect(processesNaming(cache)).toEqual([]);
 }
 
 describe("ecr-mirror sync, interrupted while a copy hangs", () => {
@@ -89,38 +120,11 @@ describe("ecr-mirror sync, interrupted while a copy hangs", () => {
       ECR_MIRROR_DOCKER_HUB_USERNAME: "someone",
       ECR_MIRROR_DOCKER_HUB_TOKEN: "dckr_pat_interruptTestToken",
     });
-    let output = "";
-    let copying = false;
-    connected.push(() => {
-      copying = true;
-    });
-    const child = spawn(process.execPath, [cli, "sync", "mirrors.yaml", "--registry-url", target.url], {
-      cwd: root,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout.on("data", (d) => (output += d));
-    child.stderr.on("data", (d) => (output += d));
-    const exited = new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
-    await until(
-      () => sessions(temp).length === 1,
-      "credential folder",
-      child,
-      () => output,
+    await interruptWhileCopying(
+      { script: cli, args: ["sync", "mirrors.yaml", "--registry-url", target.url], cwd: root, env, temp },
+      signal,
+      code,
     );
-    await until(
-      () => copying,
-      "copy reaching the upstream",
-      child,
-      () => output,
-    );
-    child.kill(signal);
-    expect(await exited, output).toBe(code);
-    expect(output).toContain(`stopped by ${signal}`);
-    expect(sessions(temp)).toEqual([]);
-    // The hanging crane copy went with it (the exit handler kills the children still running).
-    await new Promise((r) => setTimeout(r, 200));
-    expect(processesNaming(cache)).toEqual([]);
   });
 });
 
@@ -151,37 +155,7 @@ describe("the action, cancelled while a copy hangs", () => {
         "INPUT_DOCKER-HUB-USERNAME": "someone",
         "INPUT_DOCKER-HUB-TOKEN": "dckr_pat_interruptTestToken",
       });
-      let output = "";
-      let copying = false;
-      connected.push(() => {
-        copying = true;
-      });
-      const child = spawn(process.execPath, [action], {
-        cwd: workspace,
-        env,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      child.stdout.on("data", (d) => (output += d));
-      child.stderr.on("data", (d) => (output += d));
-      const exited = new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
-      await until(
-        () => sessions(temp).length === 1,
-        "credential folder",
-        child,
-        () => output,
-      );
-      await until(
-        () => copying,
-        "copy reaching the upstream",
-        child,
-        () => output,
-      );
-      child.kill(signal);
-      expect(await exited, output).toBe(code);
-      expect(output).toContain(`stopped by ${signal}`);
-      expect(sessions(temp)).toEqual([]);
-      await new Promise((r) => setTimeout(r, 200));
-      expect(processesNaming(cache)).toEqual([]);
+      await interruptWhileCopying({ script: action, args: [], cwd: workspace, env, temp }, signal, code);
     },
   );
 });

@@ -1,25 +1,17 @@
 // The bundled entries, run as processes the way a user and the runner run them.
-import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { runNode } from "../e2e/bundle.js";
 
-const run = promisify(execFile);
 const repo = join(import.meta.dirname, "..", "..");
 const cli = join(repo, "dist", "cli.js");
 const action = join(repo, "dist", "index.js");
 
-async function node(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, args, { ...options, encoding: "utf8" });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+/** `node args` in `cwd` (this one unless given) with `env` (this process's unless given). */
+const node = ([script, ...args]: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) =>
+  runNode(script!, args, options.env ?? process.env, options.cwd ?? process.cwd());
 
 describe("ecr-mirror validate (dist/cli.js)", () => {
   it("prints one JSON document for the example and exits 0", async () => {

@@ -61,18 +61,25 @@ function createPlan(name: string): Plan {
   };
 }
 
+/** Runs the plan that creates `repository` through client `c` (destroyed after); its report and seconds. */
+async function createWith(c: ECRClient, repository: string) {
+  const t0 = performance.now();
+  try {
+    const report = await executePlan(createPlan(repository), deps(c), {
+      repositorySettings: DEFAULT_REPOSITORY_SETTINGS,
+      log: () => {},
+    });
+    return { report, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    c.destroy();
+  }
+}
+
 describe("ECR calls: one retry layer, bounded", () => {
   it("a throttled CreateRepository fails after the SDK's attempts only, in bounded time, naming the call", async () => {
     ecr.resetCounts();
     ecr.failNext("CreateRepository", "ThrottlingException", 1000);
-    const c = client();
-    const t0 = performance.now();
-    const report = await executePlan(createPlan("mirrors/throttled"), deps(c), {
-      repositorySettings: DEFAULT_REPOSITORY_SETTINGS,
-      log: () => {},
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    c.destroy();
+    const { report, seconds } = await createWith(client(), "mirrors/throttled");
     // The SDK's attempts and no more: withRetries does not retry an error the SDK already retried.
     expect(ecr.calls.CreateRepository).toBe(ECR_MAX_ATTEMPTS);
     expect(report.steps[0]).toMatchObject({ outcome: "failed", attempts: 1 });
@@ -92,12 +99,7 @@ describe("ECR calls: one retry layer, bounded", () => {
   it("a CreateRepository that fails twice with a 500 succeeds on the SDK's third attempt", async () => {
     ecr.resetCounts();
     ecr.failNext("CreateRepository", "ServerException", 2);
-    const c = client();
-    const report = await executePlan(createPlan("mirrors/flaky"), deps(c), {
-      repositorySettings: DEFAULT_REPOSITORY_SETTINGS,
-      log: () => {},
-    });
-    c.destroy();
+    const { report } = await createWith(client(), "mirrors/flaky");
     expect(report.steps[0]).toMatchObject({ outcome: "created" });
     expect(ecr.calls.CreateRepository).toBe(3);
   }, 40_000);
@@ -110,13 +112,7 @@ describe("ECR calls: one retry layer, bounded", () => {
       maxAttempts: 2,
       requestHandler: { connectionTimeout: 500, requestTimeout: 500, throwOnRequestTimeout: true },
     });
-    const t0 = performance.now();
-    const report = await executePlan(createPlan("mirrors/stalled"), deps(c), {
-      repositorySettings: DEFAULT_REPOSITORY_SETTINGS,
-      log: () => {},
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    c.destroy();
+    const { report, seconds } = await createWith(c, "mirrors/stalled");
     expect(report.steps[0]).toMatchObject({ outcome: "failed" });
     expect(report.steps[0]!.error).toMatch(/^ECR did not answer ecr:CreateRepository on mirrors\/stalled/);
     expect(seconds).toBeLessThan(5);

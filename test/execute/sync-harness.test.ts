@@ -99,16 +99,8 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-function listFor(upstreamHost: string): MirrorList {
-  const yaml = `version: 1
-target:
-  type: ecr
-  registry: ${ecr.registryHost}
-upstreams:
-  docker.io:
-    endpoint: http://${upstreamHost}
-images:
-  - redis:7.0
+/** The images of most tests: YAML list items, under `images:`. */
+const allImages = () => `  - redis:7.0
   - nginx:1.27
   - source: busybox
     tags: ["1.37"]
@@ -120,8 +112,20 @@ images:
   - redis:missing
   - flaky:1
 `;
+
+/** The mirror list to the local ECR with docker.io at `upstreamHost`; it must parse without a problem. */
+function listFor(upstreamHost: string, images = allImages()): MirrorList {
+  const yaml = `version: 1
+target:
+  type: ecr
+  registry: ${ecr.registryHost}
+upstreams:
+  docker.io:
+    endpoint: http://${upstreamHost}
+images:
+${images}`;
   const { list, problems } = parseMirrorList(yaml, "mirrors.yaml");
-  if (!list) throw new Error(JSON.stringify(problems));
+  if (!list || problems.length > 0) throw new Error(JSON.stringify(problems));
   return list;
 }
 
@@ -340,26 +344,18 @@ describe("executePlan against the gated ECR with the crane stand-in", () => {
     const first = await pushImage(upstream.url, "library/resetme", "1", { seed: "resetme-1" });
     const faulty = await startFaultProxy(upstream.url);
     try {
-      const yaml = `version: 1
-target:
-  type: ecr
-  registry: ${ecr.registryHost}
-upstreams:
-  docker.io:
-    endpoint: http://${faulty.host}
-images:
-  - resetme:1
-`;
-      const { list, problems } = parseMirrorList(yaml, "mirrors.yaml");
-      expect(problems).toEqual([]);
-      faulty.addFault({
-        path: /\/library\/resetme\/blobs\/sha256:/,
-        method: "GET",
-        fault: { kind: "reset", afterBytes: 5 },
-        times: 1,
-      });
+      // Blob downloads reset after 5 bytes: the next `times`, or all of them.
+      const resetBlobs = (times?: number) =>
+        faulty.addFault({
+          path: /\/library\/resetme\/blobs\/sha256:/,
+          method: "GET",
+          fault: { kind: "reset", afterBytes: 5 },
+          times,
+        });
+      const list = listFor(faulty.host, "  - resetme:1\n");
+      resetBlobs(1);
       counter = new InvocationCounter();
-      const ok = await executePlan(missingPlan(list!), depsFor(list!), {
+      const ok = await executePlan(missingPlan(list), depsFor(list), {
         repositorySettings: SETTINGS,
         log: () => {},
       });
@@ -367,12 +363,8 @@ images:
       expect(faulty.requests().filter((r) => r.fault === "reset")).toHaveLength(1);
 
       const second = await pushImage(upstream.url, "library/resetme", "2", { seed: "resetme-2" });
-      const again = parseMirrorList(yaml.replace("resetme:1", "resetme:2"), "mirrors.yaml").list!;
-      faulty.addFault({
-        path: /\/library\/resetme\/blobs\/sha256:/,
-        method: "GET",
-        fault: { kind: "reset", afterBytes: 5 },
-      });
+      const again = listFor(faulty.host, "  - resetme:2\n");
+      resetBlobs();
       counter = new InvocationCounter();
       const failed = await executePlan(missingPlan(again), depsFor(again), {
         repositorySettings: SETTINGS,

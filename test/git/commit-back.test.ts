@@ -1,11 +1,9 @@
 // Commit-back against real git: a bare repository served over smart HTTP by a local stand-in for
 // github.com (which also answers the pull request API), and a shallow clone as the workspace, the
 // way actions/checkout prepares it.
-import { execFile } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CommitBackError,
@@ -16,9 +14,9 @@ import {
 import type { EventFacts } from "../../src/git/event.js";
 import { authorizationHeader, BOT_EMAIL, BOT_NAME, extraHeaderKey } from "../../src/git/git.js";
 import { formatManifest, MANIFEST_FILE, type OutputFile } from "../../src/git/output-folder.js";
+import { git } from "../harness/git.js";
 import { type LocalGitHub, startLocalGitHub } from "./local-github.js";
 
-const execFileAsync = promisify(execFile);
 const TOKEN = "ghs_commitBackTestToken0123456789ABCDEFabcd";
 const CHECKOUT_TOKEN = "ghs_checkoutPersistedToken9876543210ZYXWvut";
 const OUT = "deploy/ecr-mirror";
@@ -37,22 +35,6 @@ afterAll(async () => {
   await github?.stop();
   if (root) await rm(root, { recursive: true, force: true });
 });
-
-/** git as a person would run it in the test's own setup (never through the product). */
-async function git(cwd: string, ...args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync("git", args, {
-    cwd,
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "Dev",
-      GIT_AUTHOR_EMAIL: "dev@example.com",
-      GIT_COMMITTER_NAME: "Dev",
-      GIT_COMMITTER_EMAIL: "dev@example.com",
-      GIT_TERMINAL_PROMPT: "0",
-    },
-  });
-  return stdout.trim();
-}
 
 interface Fixture {
   name: string;

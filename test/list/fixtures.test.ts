@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { parseMirrorList } from "../../src/list/parse.js";
 import { formatProblem } from "../../src/report/problems.js";
+import { expectedProblems, expectProblemsAt } from "./expect-comments.js";
 
 const root = join(import.meta.dirname, "..", "fixtures", "lists");
 const schema = JSON.parse(
@@ -52,18 +53,12 @@ describe("valid mirror lists", () => {
 
 describe("invalid mirror lists", () => {
   it.each(fixtures("invalid"))("%s is rejected where and why its comments say", (name, text) => {
-    const expectations = [...text.matchAll(/^# expect: (\d+):(\d+) ?(.*)$/gm)];
+    const expectations = expectedProblems(text);
     expect(expectations.length).toBeGreaterThan(0);
     const { list, problems } = parseMirrorList(text, name);
     expect(list).toBeNull();
     const printed = problems.map(formatProblem);
-    for (const [, line, column, snippet] of expectations) {
-      const at = `${name}:${line}:${column}: error: `;
-      expect(
-        printed.some((p) => p.startsWith(at) && p.includes(snippet!.trim())),
-        `${at}…${snippet}\nin:\n${printed.join("\n")}`,
-      ).toBe(true);
-    }
+    expectProblemsAt(name, expectations, printed);
     for (const p of problems) expect(p.file).toBe(name);
   });
 

@@ -24,6 +24,7 @@ import { formatProblem } from "../../src/report/problems.js";
 import { craneCopyArgs, craneDigestArgs } from "../../src/tools/crane.js";
 import { chartFetchAddress, fetchAddress } from "../../src/tools/fetch-address.js";
 import { helmPullOciArgs, helmPullRepoArgs } from "../../src/tools/helm.js";
+import { expectedProblems, expectProblemsAt } from "./expect-comments.js";
 
 const dir = join(import.meta.dirname, "..", "fixtures", "hostile");
 const corpus: [string, string][] = readdirSync(dir)
@@ -86,7 +87,7 @@ describe("the hostile corpus", () => {
 
   it.each(corpus)("%s", (name, text) => {
     const accepted = /^# expect: accepted$/m.test(text);
-    const expectations = [...text.matchAll(/^# expect: (\d+):(\d+) ?(.*)$/gm)];
+    const expectations = expectedProblems(text);
     expect(accepted || expectations.length > 0, "the list says what to expect").toBe(true);
     const result = parseMirrorList(text, name);
     expectSafeProblems(result);
@@ -99,13 +100,7 @@ describe("the hostile corpus", () => {
       return;
     }
     expect(result.list).toBeNull();
-    for (const [, line, column, snippet] of expectations) {
-      const at = `${name}:${line}:${column}: error: `;
-      expect(
-        printed.some((p) => p.startsWith(at) && p.includes(snippet!.trim())),
-        `${at}…${snippet}\nin:\n${printed.join("\n")}`,
-      ).toBe(true);
-    }
+    expectProblemsAt(name, expectations, printed);
   });
 });
 

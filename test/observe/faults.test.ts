@@ -7,6 +7,7 @@ import { DistributionClient } from "../../src/observe/distribution.js";
 import { type HttpLimits, MANIFEST_LIMITS } from "../../src/observe/http.js";
 import {
   ECR_THROTTLING_BODY,
+  type Fault,
   type FaultProxy,
   SERVER_ERROR_BODY,
   startFaultProxy,
@@ -43,6 +44,25 @@ function client(slept: number[] = [], limits: HttpLimits = FAST, url = proxy.url
     baseUrl: url,
     limits,
     retry: { sleep: async (ms) => void slept.push(ms), random: () => 0.5 },
+  });
+}
+
+/** A client that sends AUTH (Basic) to `url`; retries without waiting. */
+function clientWithAuth(url: string) {
+  return new DistributionClient({ baseUrl: url, auth: AUTH, limits: FAST, retry: { sleep: async () => {} } });
+}
+
+/** GET …/manifests/… answered with `fault`: the next `times` requests, or all of them. */
+function faultManifestGets(fault: Fault, times?: number) {
+  proxy.addFault({ path: /manifests\//, method: "GET", fault, times });
+}
+
+/** Requests for …/manifests/… (any method) answered 307 to `location`: the next `times`, or all of them. */
+function redirectManifests(location: string, times?: number) {
+  proxy.addFault({
+    path: /manifests\//,
+    fault: { kind: "status", status: 307, body: "", headers: { location } },
+    times,
   });
 }
 
@@ -92,16 +112,11 @@ describe("registry faults, in process", () => {
 
   it("headers then a stalled body: the idle timeout fires, then the retry succeeds", async () => {
     proxy.clearFaults();
-    proxy.addFault({
-      path: /manifests\//,
-      method: "GET",
-      fault: { kind: "stall-body", afterBytes: 20 },
-      times: 1,
-    });
+    faultManifestGets({ kind: "stall-body", afterBytes: 20 }, 1);
     const got = await client().getManifest("library/nginx", "1.27");
     expect(got?.digest).toBe(digest);
 
-    proxy.addFault({ path: /manifests\//, method: "GET", fault: { kind: "stall-body", afterBytes: 20 } });
+    faultManifestGets({ kind: "stall-body", afterBytes: 20 });
     const { ms, result } = await timed(client().getManifest("library/nginx", "1.27"));
     expect(String(result)).toMatch(/no data for 0\.3 s after 20 bytes of the answer \(idle timeout\)/);
     expect(ms).toBeLessThan(4 * 300 + 1000);
@@ -109,15 +124,10 @@ describe("registry faults, in process", () => {
 
   it("a connection reset mid-body is retried to success, and named when it keeps happening", async () => {
     proxy.clearFaults();
-    proxy.addFault({
-      path: /manifests\//,
-      method: "GET",
-      fault: { kind: "reset", afterBytes: 30 },
-      times: 2,
-    });
+    faultManifestGets({ kind: "reset", afterBytes: 30 }, 2);
     expect((await client().getManifest("library/nginx", "1.27"))?.digest).toBe(digest);
 
-    proxy.addFault({ path: /manifests\//, method: "GET", fault: { kind: "reset", afterBytes: 30 } });
+    faultManifestGets({ kind: "reset", afterBytes: 30 });
     const { result } = await timed(client().getManifest("library/nginx", "1.27"));
     expect(String(result)).toMatch(
       /the connection failed after 30 bytes of the answer: .*\(gave up after 4 attempts/,
@@ -126,7 +136,7 @@ describe("registry faults, in process", () => {
 
   it("a body dripping one byte at a time hits the body deadline, even though bytes keep coming", async () => {
     proxy.clearFaults();
-    proxy.addFault({ path: /manifests\//, method: "GET", fault: { kind: "drip", intervalMs: 50 } });
+    faultManifestGets({ kind: "drip", intervalMs: 50 });
     const { ms, result } = await timed(client().getManifest("library/nginx", "1.27"));
     expect(String(result)).toMatch(/the answer took longer than 1\.5 s to arrive \(\d+ bytes read\)/);
     expect(ms).toBeLessThan(4 * 1500 + 1500);
@@ -146,21 +156,13 @@ describe("registry faults, in process", () => {
 
   it("500 with a JSON error body is retried, and the registry's own words end the message", async () => {
     proxy.clearFaults();
-    proxy.addFault({
-      path: /manifests\//,
-      method: "GET",
-      fault: { kind: "status", status: 500, body: SERVER_ERROR_BODY },
-    });
+    faultManifestGets({ kind: "status", status: 500, body: SERVER_ERROR_BODY });
     const { result } = await timed(client().getManifest("library/nginx", "1.27"));
     expect(String(result)).toMatch(
       /GET library\/nginx:1\.27 answered 500: UNKNOWN: unknown error \(gave up after 4 attempts/,
     );
     proxy.clearFaults();
-    proxy.addFault({
-      path: /manifests\//,
-      method: "GET",
-      fault: { kind: "status", status: 429, body: ECR_THROTTLING_BODY },
-    });
+    faultManifestGets({ kind: "status", status: 429, body: ECR_THROTTLING_BODY });
     const ecrLike = await timed(client().getManifest("library/nginx", "1.27"));
     expect(String(ecrLike.result)).toMatch(/answered 429: Rate exceeded \(gave up after 4 attempts/);
   });
@@ -179,11 +181,7 @@ describe("registry faults, in process", () => {
 
   it("a manifest larger than 4 MiB is refused while streaming, with the limit named", async () => {
     proxy.clearFaults();
-    proxy.addFault({
-      path: /manifests\//,
-      method: "GET",
-      fault: { kind: "status", status: 200, body: Buffer.alloc(5 * 1024 * 1024, 0x20) },
-    });
+    faultManifestGets({ kind: "status", status: 200, body: Buffer.alloc(5 * 1024 * 1024, 0x20) });
     const { result } = await timed(client([], MANIFEST_LIMITS).getManifest("library/nginx", "1.27"));
     expect(String(result)).toMatch(
       /the answer is larger than 4194304 bytes \(Content-Length 5242880\); not read/,
@@ -192,21 +190,8 @@ describe("registry faults, in process", () => {
 
   it("a redirect to the instance metadata address is not followed, and no credentials go there", async () => {
     proxy.clearFaults();
-    proxy.addFault({
-      path: /manifests\//,
-      fault: {
-        kind: "status",
-        status: 307,
-        body: "",
-        headers: { location: "http://169.254.169.254/latest/meta-data/" },
-      },
-    });
-    const c = new DistributionClient({
-      baseUrl: proxy.url,
-      auth: AUTH,
-      limits: FAST,
-      retry: { sleep: async () => {} },
-    });
+    redirectManifests("http://169.254.169.254/latest/meta-data/");
+    const c = clientWithAuth(proxy.url);
     const { result } = await timed(c.headManifest("library/nginx", "1.27"));
     expect(String(result)).toMatch(/redirected to 169\.254\.169\.254, which is refused/);
   });
@@ -215,22 +200,8 @@ describe("registry faults, in process", () => {
     const other = await startFaultProxy(registry.url);
     try {
       proxy.clearFaults();
-      proxy.addFault({
-        path: /manifests\//,
-        fault: {
-          kind: "status",
-          status: 307,
-          body: "",
-          headers: { location: `${other.url}/v2/library/nginx/manifests/1.27` },
-        },
-        times: 1,
-      });
-      const c = new DistributionClient({
-        baseUrl: proxy.url,
-        auth: AUTH,
-        limits: FAST,
-        retry: { sleep: async () => {} },
-      });
+      redirectManifests(`${other.url}/v2/library/nginx/manifests/1.27`, 1);
+      const c = clientWithAuth(proxy.url);
       expect(await c.headManifest("library/nginx", "1.27")).toBe(digest);
       expect(proxy.requests().at(-1)).toMatchObject({ authorization: true, fault: "status 307" });
       expect(other.requests()).toEqual([
@@ -244,12 +215,7 @@ describe("registry faults, in process", () => {
   it("a registry presenting an untrusted certificate fails at the handshake: no request, no Authorization sent", async () => {
     const tls = await startFaultProxy(registry.url, { tls: true });
     try {
-      const c = new DistributionClient({
-        baseUrl: tls.url,
-        auth: AUTH,
-        limits: FAST,
-        retry: { sleep: async () => {} },
-      });
+      const c = clientWithAuth(tls.url);
       const { ms, result } = await timed(c.headManifest("library/nginx", "1.27"));
       expect(String(result)).toMatch(
         /cannot reach https:\/\/127\.0\.0\.1:\d+\/v2\/library\/nginx\/manifests\/1\.27: .*self[- ]signed certificate/i,

@@ -1,33 +1,22 @@
 // `ecr-mirror render` as a user runs it: offline when the registry and the configurator digest are
 // known, otherwise asking the target (the local ECR) for both.
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { valuesSha256 } from "../../src/charts/record.js";
+import { CLI, runNode } from "../e2e/bundle.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { pushImage } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 
-const cli = join(import.meta.dirname, "..", "..", "dist", "cli.js");
 const DIGEST = `sha256:${"d".repeat(64)}`;
 
-async function run(args: string[], cwd: string, env: Record<string, string> = {}) {
-  try {
-    const r = await promisify(execFile)(process.execPath, [cli, ...args], {
-      cwd,
-      env: { PATH: process.env.PATH, ...env },
-    });
-    return { code: 0, ...r };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+/** dist/cli.js in `cwd`, with PATH and `env` only. */
+const run = (args: string[], cwd: string, env: Record<string, string> = {}) =>
+  runNode(CLI, args, { PATH: process.env.PATH, ...env }, cwd);
 
 describe("ecr-mirror render, offline", () => {
   it("writes hosts.toml per upstream, the DaemonSet and the NodeConfig, pinned to the given digest", async () => {

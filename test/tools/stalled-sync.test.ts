@@ -1,13 +1,14 @@
 // `ecr-mirror sync` against an upstream that accepts connections and never answers: the copy is stopped after
 // the stall timeout, the command fails in bounded time with the step and the limit named, the report is written,
 // and no crane is left running. (Before: still running after 240 s, crane orphaned, no report.)
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { main } from "../../src/cli-commands.js";
+import { processesNaming } from "../harness/processes.js";
 import { plantToolCache, STAND_IN_TOOL_VERSIONS } from "../stand-ins/stand-ins.js";
 
 let root: string;
@@ -32,20 +33,6 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
   await rm(root, { recursive: true, force: true });
 });
-
-/** Processes whose command line names `needle` (the tool-cache folder of this test). */
-function processesNaming(needle: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
-      if (cmdline.includes(needle)) found.push(`${pid}: ${cmdline}`);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
 
 it("fails a copy from a stalled upstream after the stall timeout, writes the report, leaves no process", async () => {
   const out: string[] = [];
