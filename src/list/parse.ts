@@ -45,11 +45,11 @@ import {
   referenceName,
   validateDigest,
 } from "./reference.js";
-import { mirrorListSchema } from "./schema.js";
+import { mirrorListDefaults as defaults, mirrorListSchema } from "./schema.js";
 import { parseConstraint } from "./semver.js";
 import { type SchemaNode, validateStructure } from "./validate-structure.js";
 
-export const DEFAULT_IMAGE_PREFIX = "mirrors";
+export const DEFAULT_IMAGE_PREFIX: string = defaults["target.imagePrefix"];
 
 /**
  * The largest mirror list read: 2 MiB. A 5000-image list of one reference a line weighs 220 KiB, the same list
@@ -64,14 +64,14 @@ export const MAX_DEPTH = 64;
 
 /** A value as a message shows it: quoted, escaped, credentials in a URL hidden. */
 const q = (value: string): string => quoteValue(hideUserinfo(value));
-export const DEFAULT_CHART_PREFIX = "charts";
+export const DEFAULT_CHART_PREFIX: string = defaults["target.chartPrefix"];
 
 /** Repository settings when the list gives none: ECR's own defaults (mutable tags, AES256, no scanning). */
 export const DEFAULT_REPOSITORY_SETTINGS: Readonly<RepositorySettings> = Object.freeze<RepositorySettings>({
-  imageTagMutability: "MUTABLE",
+  imageTagMutability: defaults["target.repositorySettings.imageTagMutability"],
   imageTagMutabilityExclusionFilters: [],
-  scanOnPush: false,
-  encryption: { type: "AES256", kmsKey: null },
+  scanOnPush: defaults["target.repositorySettings.scanOnPush"],
+  encryption: { type: defaults["target.repositorySettings.encryption.type"], kmsKey: null },
   tags: {},
   lifecyclePolicy: null,
   repositoryPolicy: null,
@@ -477,7 +477,7 @@ const MUTABILITY: readonly TagMutability[] = [
 ];
 
 function readTarget(node: Node | undefined, problems: Problems): Target {
-  const type = (str(get(node, "type")) ?? "ecr") as TargetType;
+  const type = (str(get(node, "type")) ?? defaults["target.type"]) as TargetType;
   const registryNode = get(node, "registry");
   let registry = str(registryNode) ?? null;
   if (registry !== null) {
@@ -514,7 +514,7 @@ function readTarget(node: Node | undefined, problems: Problems): Target {
     registry,
     imagePrefix: str(get(node, "imagePrefix")) ?? DEFAULT_IMAGE_PREFIX,
     chartPrefix: str(get(node, "chartPrefix")) ?? DEFAULT_CHART_PREFIX,
-    prune: bool(get(node, "prune")) ?? false,
+    prune: bool(get(node, "prune")) ?? defaults["target.prune"],
     repositorySettings: readRepositorySettings(get(node, "repositorySettings"), problems),
   };
 }
@@ -689,8 +689,8 @@ function readUpstreams(node: Node | undefined, target: Target, problems: Problem
       host,
       prefix,
       endpoint,
-      redirect: bool(get(pair.value, "redirect")) ?? true,
-      fallback: bool(get(pair.value, "fallback")) ?? false,
+      redirect: bool(get(pair.value, "redirect")) ?? defaults["upstreams.<host>.redirect"],
+      fallback: bool(get(pair.value, "fallback")) ?? defaults["upstreams.<host>.fallback"],
       location: keyLoc,
     });
   }
@@ -719,8 +719,8 @@ function upstreamFor(host: string, target: Target, upstreams: Map<string, Upstre
       host,
       prefix: defaultUpstreamPrefix(host, target.imagePrefix),
       endpoint: null,
-      redirect: true,
-      fallback: false,
+      redirect: defaults["upstreams.<host>.redirect"],
+      fallback: defaults["upstreams.<host>.fallback"],
       location: null,
     };
     upstreams.set(host, upstream);
@@ -1168,7 +1168,7 @@ function chartNameProblem(name: string): string | null {
 function readChartImages(item: unknown, problems: Problems): ChartImageDiscovery | null {
   const valuesNode = get(item, "values");
   const values = isMap(valuesNode) ? ((valuesNode as YAMLMap).toJSON() as Record<string, unknown>) : {};
-  if (bool(get(item, "images")) === true) return { values };
+  if ((bool(get(item, "images")) ?? defaults["charts[].images"]) === true) return { values };
   if (valuesNode) {
     problems.warn(
       problems.locate(keyNode(item, "values")),
