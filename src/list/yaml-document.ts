@@ -12,6 +12,8 @@ import {
   type Node,
   Parser,
   parseAllDocuments,
+  type YAMLMap,
+  type YAMLSeq,
 } from "yaml";
 import { MAX_DEPTH, MAX_REPEATED, TOO_DEEP_HINT } from "./limits.js";
 import { Problems } from "./problems.js";
@@ -96,8 +98,8 @@ function unclosedQuoteOffset(text: string, quote: string, before: number): numbe
     const token = stack.pop();
     if (token === null || typeof token !== "object") continue;
     const offset = quoteTokenOffset(token, type, before);
-    if (offset !== null && (found === null || offset > found)) found = offset;
-    for (const v of Object.values(token)) if (v !== null && typeof v === "object") stack.push(v);
+    if (offset !== null) found = Math.max(found ?? offset, offset);
+    for (const v of Object.values(token)) stack.push(v);
   }
   return found;
 }
@@ -118,13 +120,7 @@ function checkNodes(root: unknown, problems: Problems): void {
   const tagged: Node[] = [];
   while (stack.length > 0) {
     const { node, depth } = stack.pop()!;
-    const tag = (node as { tag?: string } | null)?.tag;
-    if (tag !== undefined && !CORE_TAGS.has(tag)) tagged.push(node as Node);
-    if (isAlias(node)) {
-      aliases.push(node);
-      continue;
-    }
-    if (!isMap(node) && !isSeq(node)) continue;
+    if (!collect(node, aliases, tagged)) continue;
     if (depth >= MAX_DEPTH) {
       problems.error(
         problems.locate(node),
@@ -149,6 +145,17 @@ function checkNodes(root: unknown, problems: Problems): void {
       `the YAML tag ${q((n as { tag?: string }).tag!.replace(/^tag:yaml\.org,2002:/, "!!"))} is not supported`,
     TAG_HINT,
   );
+}
+
+/** Notes the node's tag (when not a core one) and alias; true when it is a mapping or list to descend into. */
+function collect(node: unknown, aliases: Node[], tagged: Node[]): node is YAMLMap | YAMLSeq {
+  const tag = (node as { tag?: string } | null)?.tag;
+  if (tag !== undefined && !CORE_TAGS.has(tag)) tagged.push(node as Node);
+  if (isAlias(node)) {
+    aliases.push(node);
+    return false;
+  }
+  return isMap(node) || isSeq(node);
 }
 
 function pushChildren(items: unknown[], depth: number, stack: { node: unknown; depth: number }[]): void {
