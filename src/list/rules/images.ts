@@ -49,7 +49,7 @@ function readImage(
   const ref = readSource(source, sourceNode, problems);
   if (ref === null) return;
   const platforms = strings(isObject ? get(item, "platforms") : undefined).map((p) => p.value);
-  const wanted = readWanted(item, isObject, ref, sourceNode!, problems);
+  const wanted = readWanted(item, isObject, ref, source, sourceNode!, problems);
   if (wanted.length === 0) {
     problems.error(
       problems.locate(sourceNode),
@@ -118,6 +118,7 @@ function readWanted(
   item: unknown,
   isObject: boolean,
   ref: ImageReference,
+  source: string,
   sourceNode: Node,
   problems: Problems,
 ): Wanted[] {
@@ -129,7 +130,7 @@ function readWanted(
   if (ref.tag !== null && get(item, "tags")) {
     problems.error(
       problems.locate(sourceNode),
-      `source ${q(str(sourceNode)!)} carries a tag and the entry also lists tags`,
+      `source ${q(source)} carries a tag and the entry also lists tags`,
       "put every tag in tags: and leave the source without one",
     );
   }
