@@ -52,29 +52,11 @@ function splitPort(input: string): { host: string; bracketed: boolean; port: str
 /** Parse an IPv6 address (no zone) into 8 groups; null when invalid. */
 export function parseIPv6(text: string): number[] | null {
   if (!/^[0-9A-Fa-f:.]+$/.test(text)) return null;
-  let tail: number[] = [];
-  let body = text;
-  const lastColon = text.lastIndexOf(":");
-  if (text.slice(lastColon + 1).includes(".")) {
-    const v4 = parseDottedQuad(text.slice(lastColon + 1));
-    if (!v4) return null;
-    const [a = 0, b = 0, c = 0, d = 0] = v4;
-    tail = [(a << 8) | b, (c << 8) | d];
-    body = text.slice(0, lastColon + 1);
-    if (!body.endsWith("::")) body = body.slice(0, -1);
-  }
+  const split = splitEmbeddedIPv4(text);
+  if (!split) return null;
+  const { body, tail } = split;
   const halves = body.split("::");
   if (halves.length > 2) return null;
-  const parseGroups = (s: string): number[] | null => {
-    if (s === "") return [];
-    const parts = s.split(":");
-    const out: number[] = [];
-    for (const p of parts) {
-      if (!/^[0-9A-Fa-f]{1,4}$/.test(p)) return null;
-      out.push(Number.parseInt(p, 16));
-    }
-    return out;
-  };
   const head = parseGroups(halves[0] ?? "");
   const rest = halves.length === 2 ? parseGroups(halves[1] ?? "") : [];
   if (!head || !rest) return null;
@@ -84,6 +66,33 @@ export function parseIPv6(text: string): number[] | null {
     return [...head, ...new Array<number>(8 - given).fill(0), ...rest, ...tail];
   }
   return given === 8 ? [...head, ...tail] : null;
+}
+
+/** An IPv6 text's trailing dotted quad (`::ffff:10.0.0.1`) as its two last groups; null when the quad is invalid. */
+function splitEmbeddedIPv4(text: string): { body: string; tail: number[] } | null {
+  const lastColon = text.lastIndexOf(":");
+  if (!text.slice(lastColon + 1).includes(".")) return { body: text, tail: [] };
+  const v4 = parseDottedQuad(text.slice(lastColon + 1));
+  if (!v4) return null;
+  const [a = 0, b = 0, c = 0, d = 0] = v4;
+  const body = text.slice(0, lastColon + 1);
+  return { body: body.endsWith("::") ? body : body.slice(0, -1), tail: [(a << 8) | b, (c << 8) | d] };
+}
+
+/** Colon-separated groups of 1 to 4 hex digits ("" is none); null when one is not. */
+function parseGroups(s: string): number[] | null {
+  if (s === "") return [];
+  const out: number[] = [];
+  for (const p of s.split(":")) {
+    if (!/^[0-9A-Fa-f]{1,4}$/.test(p)) return null;
+    out.push(Number.parseInt(p, 16));
+  }
+  return out;
+}
+
+/** Whether `address` starts with `prefix` (bytes of IPv4, groups of IPv6). */
+function startsWith(address: readonly number[], ...prefix: number[]): boolean {
+  return prefix.every((v, i) => address[i] === v);
 }
 
 /** Four decimal numbers 0-255 without leading zeros, or null. */
@@ -101,53 +110,32 @@ function parseDottedQuad(text: string): number[] | null {
 }
 
 function checkIPv4(a: readonly number[], shown: string): HostCheck {
-  const [b0 = 0, b1 = 0, b2 = 0, b3 = 0] = a;
+  const [b0 = 0] = a;
   const hintMeta = "a mirror list never needs the instance metadata service; remove the address";
-  if (b0 === 169 && b1 === 254 && b2 === 169 && b3 === 254)
+  if (startsWith(a, 169, 254, 169, 254))
     return refuse(`${q(shown)} is the cloud instance metadata address`, hintMeta);
-  if (b0 === 169 && b1 === 254 && b2 === 170 && (b3 === 2 || b3 === 23))
+  if (startsWith(a, 169, 254, 170, 2) || startsWith(a, 169, 254, 170, 23))
     return refuse(`${q(shown)} is the container metadata address`, hintMeta);
-  if (b0 === 100 && b1 === 100 && b2 === 100 && b3 === 200)
+  if (startsWith(a, 100, 100, 100, 200))
     return refuse(`${q(shown)} is the cloud instance metadata address`, hintMeta);
-  if (b0 === 169 && b1 === 254) return refuse(`${q(shown)} is a link-local address (169.254.0.0/16)`);
+  if (startsWith(a, 169, 254)) return refuse(`${q(shown)} is a link-local address (169.254.0.0/16)`);
   if (b0 === 0) return refuse(`${q(shown)} is an unspecified address (0.0.0.0/8)`);
-  if (b0 === 255 && b1 === 255 && b2 === 255 && b3 === 255)
-    return refuse(`${q(shown)} is the broadcast address`);
+  if (startsWith(a, 255, 255, 255, 255)) return refuse(`${q(shown)} is the broadcast address`);
   if (b0 >= 224 && b0 <= 239) return refuse(`${q(shown)} is a multicast address (224.0.0.0/4)`);
   if (b0 >= 240) return refuse(`${q(shown)} is a reserved address (240.0.0.0/4)`);
   return { ok: true };
 }
 
 function checkIPv6(g: readonly number[], shown: string): HostCheck {
-  const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = g;
-  const embedded = [g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff];
-  const embeddedShown = embedded.join(".");
-  const zeroHead = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0;
-  if (zeroHead && g5 === 0 && g6 === 0 && g7 === 0)
-    return refuse(`${q(shown)} is the unspecified address (::)`);
-  if (zeroHead && g5 === 0 && g6 === 0 && g7 === 1) return { ok: true };
-  const viaV4 = (what: string, v4: readonly number[], v4Shown: string): HostCheck => {
-    const inner = checkIPv4(v4, v4Shown);
-    return inner.ok ? inner : refuse(`${q(shown)} is ${what} of ${inner.reason}`, inner.hint);
-  };
-  if (zeroHead && g5 === 0xffff) return viaV4("the IPv4-mapped form", embedded, embeddedShown);
-  if (zeroHead && g5 === 0) return viaV4("the IPv4-compatible form", embedded, embeddedShown);
-  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0)
-    return viaV4("the NAT64 form", embedded, embeddedShown);
-  if (g0 === 0x2002) {
-    const v4 = [g1 >> 8, g1 & 0xff, g2 >> 8, g2 & 0xff];
-    return viaV4("the 6to4 form", v4, v4.join("."));
+  const [g0 = 0] = g;
+  if (startsWith(g, 0, 0, 0, 0, 0, 0, 0, 0)) return refuse(`${q(shown)} is the unspecified address (::)`);
+  if (startsWith(g, 0, 0, 0, 0, 0, 0, 0, 1)) return { ok: true };
+  const viaV4 = embeddedIPv4(g);
+  if (viaV4) {
+    const inner = checkIPv4(viaV4.v4, viaV4.v4.join("."));
+    return inner.ok ? inner : refuse(`${q(shown)} is ${viaV4.form} of ${inner.reason}`, inner.hint);
   }
-  if (
-    g0 === 0xfd00 &&
-    g1 === 0x0ec2 &&
-    g2 === 0 &&
-    g3 === 0 &&
-    g4 === 0 &&
-    g5 === 0 &&
-    g6 === 0 &&
-    g7 === 0x254
-  )
+  if (startsWith(g, 0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x254))
     return refuse(
       `${q(shown)} is the cloud instance metadata address`,
       "a mirror list never needs the instance metadata service; remove the address",
@@ -157,31 +145,24 @@ function checkIPv6(g: readonly number[], shown: string): HostCheck {
   return { ok: true };
 }
 
+/** The IPv4 address an IPv6 address carries (IPv4-mapped, IPv4-compatible, NAT64, 6to4), and the form's name. */
+function embeddedIPv4(g: readonly number[]): { form: string; v4: number[] } | null {
+  const [, g1 = 0, g2 = 0, , , , g6 = 0, g7 = 0] = g;
+  const last = [g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff];
+  if (startsWith(g, 0, 0, 0, 0, 0, 0xffff)) return { form: "the IPv4-mapped form", v4: last };
+  if (startsWith(g, 0, 0, 0, 0, 0, 0)) return { form: "the IPv4-compatible form", v4: last };
+  if (startsWith(g, 0x64, 0xff9b, 0, 0, 0, 0)) return { form: "the NAT64 form", v4: last };
+  if (startsWith(g, 0x2002)) return { form: "the 6to4 form", v4: [g1 >> 8, g1 & 0xff, g2 >> 8, g2 & 0xff] };
+  return null;
+}
+
 /** Labels of letters, digits and `-`, none empty, none starting or ending with `-`, at most 63 long. */
 function checkHostname(host: string, input: string): HostCheck {
   if (host.length > 253)
     return refuse(`host ${q(input)} is longer than 253 characters`, "use a shorter hostname");
-  const labels = host.split(".");
-  for (const label of labels) {
-    if (label === "")
-      return refuse(
-        `host ${q(input)} has an empty label`,
-        "write the hostname without leading, trailing or doubled dots",
-      );
-    if (label.length > 63)
-      return refuse(`host ${q(input)} has a label longer than 63 characters`, "use a shorter hostname");
-    if (label.startsWith("-") || label.endsWith("-"))
-      return refuse(
-        `host ${q(input)} has a label that starts or ends with "-"`,
-        "a hostname label starts and ends with a letter or digit (a leading - would reach crane or helm as a flag)",
-      );
-    if (!/^[A-Za-z0-9-]+$/.test(label))
-      return refuse(
-        `host ${q(input)} is not a valid hostname`,
-        /[^\x20-\x7e]/.test(label)
-          ? "hostnames are ASCII letters, digits, - and .; write an internationalised name in its xn-- (punycode) form"
-          : "hostnames are letters, digits, - and . (no _, spaces, @, / or other characters)",
-      );
+  for (const label of host.split(".")) {
+    const refused = checkLabel(label, input);
+    if (refused) return refused;
   }
   const lower = host.toLowerCase();
   if (METADATA_NAMES.has(lower) || lower.endsWith(".metadata.google.internal"))
@@ -190,6 +171,30 @@ function checkHostname(host: string, input: string): HostCheck {
       "a mirror list never needs the instance metadata service; remove the host",
     );
   return { ok: true };
+}
+
+/** One label of a hostname; null when it is fine. */
+function checkLabel(label: string, input: string): HostCheck | null {
+  if (label === "")
+    return refuse(
+      `host ${q(input)} has an empty label`,
+      "write the hostname without leading, trailing or doubled dots",
+    );
+  if (label.length > 63)
+    return refuse(`host ${q(input)} has a label longer than 63 characters`, "use a shorter hostname");
+  if (label.startsWith("-") || label.endsWith("-"))
+    return refuse(
+      `host ${q(input)} has a label that starts or ends with "-"`,
+      "a hostname label starts and ends with a letter or digit (a leading - would reach crane or helm as a flag)",
+    );
+  if (!/^[A-Za-z0-9-]+$/.test(label))
+    return refuse(
+      `host ${q(input)} is not a valid hostname`,
+      /[^\x20-\x7e]/.test(label)
+        ? "hostnames are ASCII letters, digits, - and .; write an internationalised name in its xn-- (punycode) form"
+        : "hostnames are letters, digits, - and . (no _, spaces, @, / or other characters)",
+    );
+  return null;
 }
 
 /**
@@ -212,6 +217,30 @@ function decodedIPv4(host: string): string {
 }
 
 export function checkHost(input: string): HostCheck {
+  const textRefused = checkHostText(input);
+  if (textRefused) return textRefused;
+  const split = splitPort(input);
+  if (!split)
+    return refuse(
+      `host ${q(input)} is not host[:port]`,
+      "write IPv6 addresses in brackets ([fd00::1]:5000) and at most one :port",
+    );
+  const { host, bracketed, port } = split;
+  if (port !== null && !/^\d{1,5}$/.test(port))
+    return refuse(`host ${q(input)} has an invalid port`, PORT_HINT);
+  if (port !== null && (Number(port) < 1 || Number(port) > 65535))
+    return refuse(`host ${q(input)} has an invalid port`, PORT_HINT);
+  if (bracketed) return checkBracketed(host, input);
+  if (host === "")
+    return refuse(`host ${q(input)} is empty`, "write a hostname such as registry.example.com");
+  if (looksNumeric(host)) return checkNumeric(host, input);
+  return checkHostname(host, input);
+}
+
+const PORT_HINT = "a port is a number from 1 to 65535";
+
+/** Refuses an empty host, spaces and control characters, and credentials; null when none. */
+function checkHostText(input: string): HostCheck | null {
   if (input === "") return refuse("the host is empty", "write a hostname such as registry.example.com");
   if (/[^\x21-\x7e\u00a0-\uffff]/.test(input))
     return refuse(
@@ -223,39 +252,28 @@ export function checkHost(input: string): HostCheck {
       `host ${q(input.replace(/^.*@/, "***@"))} carries credentials (user@host)`,
       "never write credentials into the list; give them through the registry-credentials or docker-hub-token inputs",
     );
-  const split = splitPort(input);
-  if (!split)
-    return refuse(
-      `host ${q(input)} is not host[:port]`,
-      "write IPv6 addresses in brackets ([fd00::1]:5000) and at most one :port",
-    );
-  const { host, bracketed, port } = split;
-  if (port !== null) {
-    if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)
-      return refuse(`host ${q(input)} has an invalid port`, "a port is a number from 1 to 65535");
-  }
-  if (bracketed) {
-    if (host.includes("%"))
-      return refuse(`host ${q(input)} has an IPv6 zone`, "name the registry by an address without a %zone");
-    const groups = parseIPv6(host);
-    if (!groups)
-      return refuse(`host ${q(input)} is not a valid IPv6 address`, "check the address between [ and ]");
-    return checkIPv6(groups, host);
-  }
-  if (host === "")
-    return refuse(`host ${q(input)} is empty`, "write a hostname such as registry.example.com");
-  if (looksNumeric(host)) {
-    const quad = parseDottedQuad(host);
-    if (!quad) {
-      const decoded = decodedIPv4(host);
-      return refuse(
-        `host ${q(input)} is not a dotted-decimal IPv4 address${decoded && decoded !== host ? ` (a URL parser reads it as ${decoded})` : ""}`,
-        "write an IPv4 address as four decimal numbers 0-255 without leading zeros, e.g. 10.0.0.5",
-      );
-    }
-    return checkIPv4(quad, host);
-  }
-  return checkHostname(host, input);
+  return null;
+}
+
+/** `[address]`: an IPv6 address without a zone, checked as an address. */
+function checkBracketed(host: string, input: string): HostCheck {
+  if (host.includes("%"))
+    return refuse(`host ${q(input)} has an IPv6 zone`, "name the registry by an address without a %zone");
+  const groups = parseIPv6(host);
+  if (!groups)
+    return refuse(`host ${q(input)} is not a valid IPv6 address`, "check the address between [ and ]");
+  return checkIPv6(groups, host);
+}
+
+/** A host a URL parser reads as IPv4: only the dotted-decimal form, checked as an address. */
+function checkNumeric(host: string, input: string): HostCheck {
+  const quad = parseDottedQuad(host);
+  if (quad) return checkIPv4(quad, host);
+  const decoded = decodedIPv4(host);
+  return refuse(
+    `host ${q(input)} is not a dotted-decimal IPv4 address${decoded && decoded !== host ? ` (a URL parser reads it as ${decoded})` : ""}`,
+    "write an IPv4 address as four decimal numbers 0-255 without leading zeros, e.g. 10.0.0.5",
+  );
 }
 
 // --- crane's plain-HTTP rule -------------------------------------------------------------------------

@@ -17,24 +17,30 @@ export type TargetType = "ecr" | "oci";
 
 /** Why `name` cannot be a repository in the target, or null when it can. */
 export function repositoryNameProblem(name: string, type: TargetType): string | null {
-  if (type === "ecr") {
-    if (name.length < ECR_NAME_MIN || name.length > ECR_NAME_MAX) {
-      return `ECR repository names are ${ECR_NAME_MIN} to ${ECR_NAME_MAX} characters; "${truncate(name)}" has ${name.length}`;
-    }
-    if (!ECR_NAME.test(name)) {
-      const why = /[A-Z]/.test(name)
-        ? "upper-case letters"
-        : name.includes(":")
-          ? "':' (a port or IPv6 address)"
-          : /[[\]]/.test(name)
-            ? "brackets (an IPv6 address)"
-            : /[._-]{2,}/.test(name)
-              ? "two separators in a row ('__' or '--' are valid upstream but not in ECR)"
-              : "characters ECR does not allow";
-      return `"${truncate(name)}" is not a valid ECR repository name: it has ${why}`;
-    }
-    return null;
+  return type === "ecr" ? ecrNameProblem(name) : distributionNameProblem(name);
+}
+
+function ecrNameProblem(name: string): string | null {
+  if (name.length < ECR_NAME_MIN || name.length > ECR_NAME_MAX) {
+    return `ECR repository names are ${ECR_NAME_MIN} to ${ECR_NAME_MAX} characters; "${truncate(name)}" has ${name.length}`;
   }
+  if (ECR_NAME.test(name)) return null;
+  return `"${truncate(name)}" is not a valid ECR repository name: it has ${ecrNameFlaw(name)}`;
+}
+
+/** What an invalid ECR name has that ECR refuses, the likeliest cause first. */
+const ECR_NAME_FLAWS: readonly [RegExp, string][] = [
+  [/[A-Z]/, "upper-case letters"],
+  [/:/, "':' (a port or IPv6 address)"],
+  [/[[\]]/, "brackets (an IPv6 address)"],
+  [/[._-]{2,}/, "two separators in a row ('__' or '--' are valid upstream but not in ECR)"],
+];
+
+function ecrNameFlaw(name: string): string {
+  return ECR_NAME_FLAWS.find(([pattern]) => pattern.test(name))?.[1] ?? "characters ECR does not allow";
+}
+
+function distributionNameProblem(name: string): string | null {
   if (name.length > DISTRIBUTION_NAME_MAX) {
     return `repository names are at most ${DISTRIBUTION_NAME_MAX} characters; "${truncate(name)}" has ${name.length}`;
   }

@@ -32,3 +32,8 @@ export function safeMessage(s: string): string {
   );
   return escaped.startsWith("::") ? `\\${escaped}` : escaped;
 }
+
+/** A value as a problem message shows it: quoted, escaped, credentials in a URL hidden. */
+export function shown(value: string): string {
+  return quoteValue(hideUserinfo(value));
+}

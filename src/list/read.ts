@@ -1,9 +1,7 @@
 /** Reads the mirror-list file from disk and parses it: the one place the list touches the file system. */
 import { open } from "node:fs/promises";
-import { MAX_LIST_BYTES, type ParseResult, parseMirrorList } from "./parse.js";
-
-const TOO_LARGE_HINT =
-  "a list of 5000 images weighs about 250 KiB: split the list, or look for generated or pasted content";
+import { MAX_LIST_BYTES, TOO_LARGE_HINT } from "./limits.js";
+import { type ParseResult, parseMirrorList } from "./parse.js";
 
 /** The file's text, or null when it holds more than MAX_LIST_BYTES (read no further: a FIFO or /dev/zero never ends). */
 async function readBounded(path: string): Promise<string | null> {

@@ -87,22 +87,8 @@ function splitDockerDomain(name: string): [string, string] {
  */
 export function parseReference(input: string): ReferenceResult {
   const s = input;
-  if (s === "") return { ok: false, error: "the reference is empty" };
-  if (/\s/.test(s)) return { ok: false, error: "a reference cannot contain white space" };
-  if (s.includes("://")) {
-    return {
-      ok: false,
-      error: "a reference has no URL scheme",
-      hint: `write it as a registry reference, e.g. "${s.replace(/^[a-z]+:\/\//i, "")}"`,
-    };
-  }
-  if (anchoredIdentifierRegexp.test(s)) {
-    return {
-      ok: false,
-      error: `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
-      hint: "a bare 64-hex string is an image ID; name the repository and pin the digest: name@sha256:<hex>",
-    };
-  }
+  const refused = refuseText(s);
+  if (refused) return refused;
   const [domain, remainder] = splitDockerDomain(s);
   const tagSep = remainder.indexOf(":");
   const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
@@ -137,6 +123,27 @@ export function parseReference(input: string): ReferenceResult {
     if (problem) return { ok: false, error: problem };
   }
   return { ok: true, value: { domain: refDomain, path, tag: m[2] ?? null, digest } };
+}
+
+/** What no reference can be: empty, with white space, a URL, a bare 64-hex image id; null when none. */
+function refuseText(s: string): ReferenceResult | null {
+  if (s === "") return { ok: false, error: "the reference is empty" };
+  if (/\s/.test(s)) return { ok: false, error: "a reference cannot contain white space" };
+  if (s.includes("://")) {
+    return {
+      ok: false,
+      error: "a reference has no URL scheme",
+      hint: `write it as a registry reference, e.g. "${s.replace(/^[a-z]+:\/\//i, "")}"`,
+    };
+  }
+  if (anchoredIdentifierRegexp.test(s)) {
+    return {
+      ok: false,
+      error: `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
+      hint: "a bare 64-hex string is an image ID; name the repository and pin the digest: name@sha256:<hex>",
+    };
+  }
+  return null;
 }
 
 /** A more precise reason than "invalid reference format" for the common mistakes. */

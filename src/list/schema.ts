@@ -8,6 +8,26 @@
  * because ./validate-structure.ts interprets exactly that subset.
  */
 
+/**
+ * The mirror list's defaults, one row per key a list may leave out: the schema below gives them as `default`,
+ * the parser (./rules/) fills them in, and a test holds the README's defaults table to this one.
+ * Keys are written as the README writes them (`<host>` is any upstream, `[]` any item of a list).
+ */
+export const mirrorListDefaults = {
+  "target.type": "ecr",
+  "target.imagePrefix": "mirrors",
+  "target.chartPrefix": "charts",
+  "target.prune": false,
+  "target.repositorySettings.imageTagMutability": "MUTABLE",
+  "target.repositorySettings.scanOnPush": false,
+  "target.repositorySettings.encryption.type": "AES256",
+  "upstreams.<host>.redirect": true,
+  "upstreams.<host>.fallback": false,
+  "charts[].images": false,
+} as const;
+
+const d = mirrorListDefaults;
+
 const ecrPrefix = "^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$";
 
 const stringList = (description: string, item: Record<string, unknown> = {}) => ({
@@ -39,8 +59,9 @@ export const mirrorListSchema = {
       additionalProperties: false,
       properties: {
         type: {
-          description: "`ecr` (default) or `oci` for any registry speaking the OCI Distribution API.",
+          description: "`ecr` or `oci` for any registry speaking the OCI Distribution API.",
           enum: ["ecr", "oci"],
+          default: d["target.type"],
         },
         region: {
           type: "string",
@@ -60,18 +81,21 @@ export const mirrorListSchema = {
         },
         imagePrefix: {
           type: "string",
-          description: "Repository prefix images land under (default `mirrors`).",
+          description: "Repository prefix images land under.",
           pattern: ecrPrefix,
+          default: d["target.imagePrefix"],
         },
         chartPrefix: {
           type: "string",
-          description: "Repository prefix Helm charts land under (default `charts`).",
+          description: "Repository prefix Helm charts land under.",
           pattern: ecrPrefix,
+          default: d["target.chartPrefix"],
         },
         prune: {
           type: "boolean",
           description:
-            "Delete tags under the managed prefixes that the list no longer names (default false). Always shown in the plan first.",
+            "Delete tags under the managed prefixes that the list no longer names. Always shown in the plan first.",
+          default: d["target.prune"],
         },
         repositorySettings: {
           type: "object",
@@ -80,18 +104,24 @@ export const mirrorListSchema = {
           properties: {
             imageTagMutability: {
               description:
-                "Tag mutability (default IMMUTABLE). The *_WITH_EXCLUSION modes need imageTagMutabilityExclusionFilters.",
+                "Tag mutability. The *_WITH_EXCLUSION modes need imageTagMutabilityExclusionFilters.",
               enum: ["MUTABLE", "IMMUTABLE", "MUTABLE_WITH_EXCLUSION", "IMMUTABLE_WITH_EXCLUSION"],
+              default: d["target.repositorySettings.imageTagMutability"],
             },
             imageTagMutabilityExclusionFilters: stringList(
               "Wildcard tag filters (`*` matches any characters) excluded from the mutability mode.",
               { pattern: "^[0-9a-zA-Z._*-]{1,128}$" },
             ),
-            scanOnPush: { type: "boolean", description: "Basic scanning on push (default false)." },
+            scanOnPush: {
+              type: "boolean",
+              description: "Basic scanning on push.",
+              default: d["target.repositorySettings.scanOnPush"],
+            },
             encryption: {
               type: "object",
-              description: "Encryption at rest (default AES256).",
+              description: "Encryption at rest.",
               additionalProperties: false,
+              default: { type: d["target.repositorySettings.encryption.type"] },
               required: ["type"],
               properties: {
                 type: { enum: ["AES256", "KMS", "KMS_DSSE"] },
@@ -137,12 +167,13 @@ export const mirrorListSchema = {
           },
           redirect: {
             type: "boolean",
-            description: "Render node configuration that redirects this host to the mirror (default true).",
+            description: "Render node configuration that redirects this host to the mirror.",
+            default: d["upstreams.<host>.redirect"],
           },
           fallback: {
             type: "boolean",
-            description:
-              "Let nodes fall back to the upstream when the mirror fails (default false: fail fast).",
+            description: "Let nodes fall back to the upstream when the mirror fails (false: fail fast).",
+            default: d["upstreams.<host>.fallback"],
           },
         },
       },
@@ -215,7 +246,8 @@ export const mirrorListSchema = {
           images: {
             type: "boolean",
             description:
-              "Also mirror the images the chart deploys: render it with `helm template` (defaults plus `values`) and add every image reference to the plan (default false).",
+              "Also mirror the images the chart deploys: render it with `helm template` (defaults plus `values`) and add every image reference to the plan.",
+            default: d["charts[].images"],
           },
           values: {
             type: "object",

@@ -180,6 +180,29 @@ function caret(v: Version, c: Comparison): boolean {
   return v.patch === c.con.patch;
 }
 
+/** `!=` with a wildcard (`!= 1.2.x`): outside the named major or minor. */
+function notEqualDirty(v: Version, c: Comparison, cmp: number): boolean {
+  if (v.major !== c.con.major) return true;
+  if (c.minorDirty) return false;
+  if (v.minor !== c.con.minor) return true;
+  if (c.patchDirty) return false;
+  return cmp !== 0;
+}
+
+/** `>` with a wildcard (`> 1.2.x`): above the named major or minor. */
+function greaterDirty(v: Version, c: Comparison, cmp: number): boolean {
+  if (v.major !== c.con.major) return v.major > c.con.major;
+  if (c.minorDirty) return false;
+  if (c.patchDirty) return v.minor > c.con.minor;
+  return cmp > 0;
+}
+
+/** `<=` with a wildcard (`<= 1.2.x`): up to the end of the named major or minor. */
+function lessOrEqualDirty(v: Version, c: Comparison): boolean {
+  if (v.major > c.con.major) return false;
+  return !(v.major === c.con.major && v.minor > c.con.minor && !c.minorDirty);
+}
+
 function check(v: Version, c: Comparison): boolean {
   // A prerelease only matches a comparison that names a prerelease.
   if (v.prerelease !== "" && c.con.prerelease === "") return false;
@@ -189,18 +212,9 @@ function check(v: Version, c: Comparison): boolean {
     case "=":
       return c.dirty ? tilde(v, c) : cmp === 0;
     case "!=":
-      if (!c.dirty) return cmp !== 0;
-      if (v.major !== c.con.major) return true;
-      if (c.minorDirty) return false;
-      if (v.minor !== c.con.minor) return true;
-      if (c.patchDirty) return false;
-      return cmp !== 0;
+      return c.dirty ? notEqualDirty(v, c, cmp) : cmp !== 0;
     case ">":
-      if (!c.dirty) return cmp > 0;
-      if (v.major !== c.con.major) return v.major > c.con.major;
-      if (c.minorDirty) return false;
-      if (c.patchDirty) return v.minor > c.con.minor;
-      return cmp > 0;
+      return c.dirty ? greaterDirty(v, c, cmp) : cmp > 0;
     case "<":
       return cmp < 0;
     case ">=":
@@ -208,9 +222,7 @@ function check(v: Version, c: Comparison): boolean {
       return cmp >= 0;
     case "<=":
     case "=<":
-      if (!c.dirty) return cmp <= 0;
-      if (v.major > c.con.major) return false;
-      return !(v.major === c.con.major && v.minor > c.con.minor && !c.minorDirty);
+      return c.dirty ? lessOrEqualDirty(v, c) : cmp <= 0;
     case "~":
     case "~>":
       return tilde(v, c);

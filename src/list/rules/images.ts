@@ -1,0 +1,272 @@
+/** Rules for `images:`: each entry's reference, the tags and digests it wants, and where it lands. */
+import { isMap, isSeq, type Node } from "yaml";
+import { checkHost } from "../address-policy.js";
+import type { ImageEntry, ImageReference, Location, MirrorList, Target, Upstream } from "../model.js";
+import { repositoryNameProblem } from "../naming.js";
+import type { Problems } from "../problems.js";
+import { hideUserinfo, shown as q } from "../quote.js";
+import { formatReference, isValidTag, parseReference, referenceName, validateDigest } from "../reference.js";
+import { get, keyNode, str, strings } from "../yaml-nodes.js";
+import { targetRepositoryOf } from "./upstreams.js";
+
+/** One tag or digest an entry wants, with the node it was written at. */
+interface Wanted {
+  tag: string | null;
+  digest: string | null;
+  node: Node;
+}
+
+/** The entries read so far, by repository and by repository:tag (or @digest). */
+interface ImageIndex {
+  entries: ImageEntry[];
+  byKey: Map<string, ImageEntry>;
+  byRepository: Map<string, ImageEntry>;
+}
+
+export function readImages(
+  node: Node | undefined,
+  target: Target,
+  upstreams: Map<string, Upstream>,
+  problems: Problems,
+): ImageEntry[] {
+  const index: ImageIndex = { entries: [], byKey: new Map(), byRepository: new Map() };
+  if (!isSeq(node)) return index.entries;
+  for (const item of node.items) readImage(item, target, upstreams, problems, index);
+  return index.entries;
+}
+
+function readImage(
+  item: unknown,
+  target: Target,
+  upstreams: Map<string, Upstream>,
+  problems: Problems,
+  index: ImageIndex,
+): void {
+  const isObject = isMap(item);
+  const sourceNode = isObject ? get(item, "source") : (item as Node);
+  const source = str(sourceNode);
+  if (source === undefined) return; // structural problem, already reported
+  const ref = readSource(source, sourceNode, problems);
+  if (ref === null) return;
+  const platforms = strings(isObject ? get(item, "platforms") : undefined).map((p) => p.value);
+  const wanted = readWanted(item, isObject, ref, source, sourceNode!, problems);
+  if (wanted.length === 0) {
+    problems.error(
+      problems.locate(sourceNode),
+      `${q(source)} names no tag or digest`,
+      isObject
+        ? 'add tags: ["1.2.3"] or digests: ["sha256:…"]'
+        : `write ${q(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`,
+    );
+    return;
+  }
+  if (platforms.length > 0 && wanted.some((w) => w.digest !== null)) {
+    problems.error(
+      problems.locate(keyNode(item, "platforms")),
+      "platforms can only filter tag-only entries",
+      "filtering writes a new single-platform manifest whose digest differs from the pinned one, so a digest-pinned pull would fail on the node; remove platforms or the digest",
+    );
+  }
+  const repository = landImage(ref, source, sourceNode, target, upstreams, problems);
+  if (repository === null) return;
+  for (const w of wanted) {
+    const reference: ImageReference = { domain: ref.domain, path: ref.path, tag: w.tag, digest: w.digest };
+    const entry: ImageEntry = {
+      source: formatReference(reference),
+      reference,
+      repository,
+      platforms,
+      location: problems.locate(w.node),
+    };
+    addImage(entry, index, problems);
+  }
+}
+
+/** The entry's source as a reference: no credentials, valid as Docker reads it, a host the address policy allows. */
+function readSource(source: string, sourceNode: Node | undefined, problems: Problems): ImageReference | null {
+  if (hideUserinfo(source) !== source) {
+    problems.error(
+      problems.locate(sourceNode),
+      `image reference ${q(source)} carries credentials (user:password@)`,
+      "never write credentials into the list: give them through the registry-credentials or docker-hub-token inputs",
+    );
+    return null;
+  }
+  const parsed = parseReference(source);
+  if (!parsed.ok) {
+    problems.error(
+      problems.locate(sourceNode),
+      `invalid image reference ${q(source)}: ${parsed.error}`,
+      parsed.hint,
+    );
+    return null;
+  }
+  const domainRefused = checkHost(parsed.value.domain);
+  if (!domainRefused.ok) {
+    problems.error(
+      problems.locate(sourceNode),
+      `image ${q(source)}: ${domainRefused.reason}`,
+      domainRefused.hint,
+    );
+    return null;
+  }
+  return parsed.value;
+}
+
+/** The source's own tag or digest, then the entry's `tags:` and `digests:` (each checked). */
+function readWanted(
+  item: unknown,
+  isObject: boolean,
+  ref: ImageReference,
+  source: string,
+  sourceNode: Node,
+  problems: Problems,
+): Wanted[] {
+  const wanted: Wanted[] = [];
+  if (ref.tag !== null || ref.digest !== null)
+    wanted.push({ tag: ref.tag, digest: ref.digest, node: sourceNode });
+  if (!isObject) return wanted;
+  wanted.push(...readTags(item, problems), ...readDigests(item, problems));
+  if (ref.tag !== null && get(item, "tags")) {
+    problems.error(
+      problems.locate(sourceNode),
+      `source ${q(source)} carries a tag and the entry also lists tags`,
+      "put every tag in tags: and leave the source without one",
+    );
+  }
+  return wanted;
+}
+
+function readTags(item: unknown, problems: Problems): Wanted[] {
+  const wanted: Wanted[] = [];
+  for (const t of strings(get(item, "tags"))) {
+    if (isValidTag(t.value)) wanted.push({ tag: t.value, digest: null, node: t.node });
+    else
+      problems.error(
+        problems.locate(t.node),
+        `invalid tag ${q(t.value)}`,
+        "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
+      );
+  }
+  return wanted;
+}
+
+function readDigests(item: unknown, problems: Problems): Wanted[] {
+  const wanted: Wanted[] = [];
+  for (const d of strings(get(item, "digests"))) {
+    const problem = validateDigest(d.value);
+    if (problem) problems.error(problems.locate(d.node), `invalid digest ${q(d.value)}: ${problem}`);
+    else wanted.push({ tag: null, digest: d.value, node: d.node });
+  }
+  return wanted;
+}
+
+/** The repository the image lands in, or null when its name cannot be one (reported, with the way out). */
+function landImage(
+  ref: ImageReference,
+  source: string,
+  sourceNode: Node | undefined,
+  target: Target,
+  upstreams: Map<string, Upstream>,
+  problems: Problems,
+): string | null {
+  const { upstream, repository, problem } = targetRepositoryOf(ref, target, upstreams);
+  if (!problem) return repository;
+  const hostIsTheProblem = repositoryNameProblem(upstream.prefix, target.type) !== null;
+  problems.error(
+    problems.locate(sourceNode),
+    hostIsTheProblem
+      ? `"${ref.domain}" cannot be nested in an ECR repository name: ${problem}`
+      : `${q(source)} cannot land in the target: ${problem}`,
+    hostIsTheProblem ? ownPrefixHint(ref.domain, target) : unlandableHint(repository),
+  );
+  return null;
+}
+
+function ownPrefixHint(domain: string, target: Target): string {
+  const name = domain
+    .replace(/[^a-zA-Z0-9.]+/g, "-")
+    .replace(/^-|-$/g, "")
+    .toLowerCase();
+  return `give the upstream a prefix of its own: upstreams: { "${domain}": { prefix: "${target.imagePrefix}/${name}" } }`;
+}
+
+function unlandableHint(repository: string): string {
+  return repository.length > 256
+    ? "shorten target.imagePrefix or the upstream's prefix"
+    : "ECR allows lower-case letters, digits and single '.', '_' or '-' between them";
+}
+
+/**
+ * Adds an entry unless another source already lands in its repository, or its tag is there already: pinned
+ * differently or with other platforms is an error, a true duplicate merges into the first.
+ */
+function addImage(entry: ImageEntry, index: ImageIndex, problems: Problems): void {
+  const { repository, reference } = entry;
+  const owner = index.byRepository.get(repository);
+  if (owner && referenceName(owner.reference) !== referenceName(reference)) {
+    problems.error(
+      entry.location,
+      `${referenceName(reference)} and ${referenceName(owner.reference)} (line ${owner.location.line}) both land in repository ${repository}`,
+      "give one of the upstreams its own prefix under upstreams:",
+    );
+    return;
+  }
+  index.byRepository.set(repository, entry);
+  const key = `${repository}${reference.tag !== null ? `:${reference.tag}` : `@${reference.digest}`}`;
+  const previous = index.byKey.get(key);
+  if (!previous) {
+    index.byKey.set(key, entry);
+    index.entries.push(entry);
+    return;
+  }
+  if (previous.reference.digest !== reference.digest) {
+    problems.error(
+      entry.location,
+      `${key} is pinned differently here and on line ${previous.location.line}`,
+      "keep one entry per tag; pin it to one digest or none",
+    );
+  } else if (previous.platforms.join() !== entry.platforms.join()) {
+    problems.error(
+      entry.location,
+      `${key} is listed here and on line ${previous.location.line} with different platforms`,
+      "keep one entry per tag",
+    );
+  }
+}
+
+export type ImageEntryResult =
+  | { ok: true; entry: ImageEntry; upstreams: Upstream[] }
+  | { ok: false; error: string; hint?: string };
+
+/**
+ * An image reference found outside the list (in a chart's manifests) turned into the entry the list
+ * would make of it: normalised, mapped to its target repository with the list's upstream prefixes.
+ * Without a tag or digest it is `:latest`, as the kubelet pulls it. `upstreams` is the list's upstreams
+ * plus the reference's host when the list had none for it (nodes redirect every host an image uses).
+ */
+export function imageEntryFor(reference: string, list: MirrorList, location: Location): ImageEntryResult {
+  const parsed = parseReference(reference);
+  if (!parsed.ok) return { ok: false, error: parsed.error, ...(parsed.hint ? { hint: parsed.hint } : {}) };
+  const refused = checkHost(parsed.value.domain);
+  if (!refused.ok) return { ok: false, error: refused.reason, hint: refused.hint };
+  const ref: ImageReference =
+    parsed.value.tag === null && parsed.value.digest === null
+      ? { ...parsed.value, tag: "latest" }
+      : parsed.value;
+  const upstreams = new Map(list.upstreams.map((u) => [u.host, u]));
+  const { repository, problem } = targetRepositoryOf(ref, list.target, upstreams);
+  if (problem) {
+    return {
+      ok: false,
+      error: `it cannot land in the target: ${problem}`,
+      hint: `give ${ref.domain} a prefix of its own under upstreams:`,
+    };
+  }
+  const all = [...upstreams.values()].sort((a, b) => a.host.localeCompare(b.host));
+  return {
+    ok: true,
+    entry: { source: formatReference(ref), reference: ref, repository, platforms: [], location },
+    upstreams: all,
+  };
+}
