@@ -4,6 +4,8 @@
  * failed, the planned deletions. One failing step stops nothing else; the report lists what failed.
  * The registry, ECR and the tools sit behind `ExecuteDeps`, so this file does no I/O of its own.
  */
+
+import { MirrorError } from "../errors.js";
 import type { RepositorySettings } from "../list/model.js";
 import type { Plan, Step, StepAction } from "../plan/model.js";
 import { mapWithConcurrency as runBounded } from "../pool.js";
@@ -31,7 +33,7 @@ export interface ExecuteDeps {
 }
 
 /** The target holds another digest than the source after a copy. */
-export class DigestMismatch extends Error {
+export class DigestMismatch extends MirrorError {
   override name = "DigestMismatch";
   constructor(
     readonly target: string,

@@ -14,16 +14,14 @@ import {
   type Repository,
   RepositoryNotFoundException,
 } from "@aws-sdk/client-ecr";
+import { MirrorError } from "../errors.js";
 import type { TagMutability } from "../list/model.js";
 import type { ObservedRepository, ObservedTarget } from "../plan/model.js";
 import { mapWithConcurrency } from "../pool.js";
 
-export class ObserveError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
+export class ObserveError extends MirrorError {
+  constructor(message: string, hint?: string) {
+    super(message, { hint });
   }
 }
 
