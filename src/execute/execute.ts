@@ -6,8 +6,17 @@
  */
 
 import { MirrorError } from "../errors.js";
-import type { RepositorySettings } from "../list/model.js";
-import type { Plan, Step, StepAction } from "../plan/model.js";
+import type { Location, RepositorySettings } from "../list/model.js";
+import {
+  type CreateRepositoryStep,
+  type DeleteStep,
+  isTransferStep,
+  type Plan,
+  type Step,
+  type StepAction,
+  stepFields,
+  type TransferStep,
+} from "../plan/model.js";
 import { mapWithConcurrency as runBounded } from "../pool.js";
 import { isRetryable, RetriesExhausted, type RetryOptions, withRetries } from "./retry.js";
 
@@ -22,12 +31,12 @@ export interface ExecuteDeps {
   /** Creates a repository with the list's settings; resolves `exists` when it is already there. */
   createRepository(name: string, settings: RepositorySettings): Promise<"created" | "exists">;
   /** Copies one copy/update step's source to `<registry>/<repository>:<tag>`. */
-  copy(step: Step): Promise<CopyResult>;
+  copy(step: TransferStep): Promise<CopyResult>;
   /**
    * Checks the target after a copy: resolves the digest the target tag holds; throws `DigestMismatch` when it
    * differs from what the source holds.
    */
-  verify(step: Step, copied: CopyResult): Promise<string>;
+  verify(step: TransferStep, copied: CopyResult): Promise<string>;
   /** Removes tags from one repository; resolves the tags it could not remove, with ECR's reason. */
   deleteTags(repository: string, tags: string[]): Promise<{ tag: string; reason: string }[]>;
 }
@@ -84,7 +93,7 @@ export interface StepReport {
   /** Why it failed, was skipped or blocked. */
   error: string | null;
   reason: string;
-  location: Step["location"];
+  location: Location | null;
 }
 
 export interface ExecutionReport {
@@ -143,9 +152,13 @@ export function formatSeconds(ms: number): string {
 }
 
 /** What a step does, as its progress line names it: `copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0`. */
-export function describeStep(
-  step: Pick<Step, "action" | "source" | "repository" | "tag" | "platforms">,
-): string {
+export function describeStep(step: {
+  action: StepAction;
+  source: string | null;
+  repository: string;
+  tag: string | null;
+  platforms: readonly string[];
+}): string {
   const target = step.tag ? `${step.repository}:${step.tag}` : step.repository;
   const platforms = step.platforms.length > 0 ? ` [${step.platforms.join(", ")}]` : "";
   switch (step.action) {
@@ -202,21 +215,22 @@ function attemptsOf(error: unknown): number {
 }
 
 function baseReport(step: Step): StepReport {
+  const s = stepFields(step);
   return {
-    action: step.action,
-    kind: step.kind,
-    source: step.source,
-    repository: step.repository,
-    tag: step.tag,
+    action: s.action,
+    kind: s.kind,
+    source: s.source,
+    repository: s.repository,
+    tag: s.tag,
     outcome: "present",
-    digest: step.targetDigest,
-    expectedDigest: step.digest,
-    platforms: step.platforms,
+    digest: s.targetDigest,
+    expectedDigest: s.digest,
+    platforms: s.platforms,
     attempts: 0,
     durationMs: 0,
     error: null,
-    reason: step.reason,
-    location: step.location,
+    reason: s.reason,
+    location: s.location,
   };
 }
 
@@ -236,9 +250,9 @@ export async function executePlan(
 
   const reports = new Map<Step, StepReport>();
   for (const step of plan.steps) reports.set(step, baseReport(step));
-  const creations = plan.steps.filter((s) => s.action === "create-repository");
-  const transfers = plan.steps.filter((s) => s.action === "copy" || s.action === "update");
-  const deletions = plan.steps.filter((s) => s.action === "delete");
+  const creations = plan.steps.filter((s): s is CreateRepositoryStep => s.action === "create-repository");
+  const transfers = plan.steps.filter(isTransferStep);
+  const deletions = plan.steps.filter((s): s is DeleteStep => s.action === "delete");
   const total = creations.length + transfers.length + deletions.length;
   let counter = 0;
   const announce = (report: StepReport) => {
@@ -324,7 +338,7 @@ export async function executePlan(
     if (step.action === "blocked") {
       report.outcome = "blocked";
       report.error = step.reason;
-      log(`blocked ${step.source ?? ""} -> ${step.repository}:${step.tag ?? ""}: ${step.reason}`);
+      log(`blocked ${step.source} -> ${step.repository}:${step.tag}: ${step.reason}`);
     }
   }
 
@@ -342,7 +356,7 @@ export async function executePlan(
       log(`Pruning skipped: ${deletions.length} planned deletion(s) not run because a step failed.`);
     } else {
       await group(`Prune ${deletions.length} tag${deletions.length === 1 ? "" : "s"}`, async () => {
-        const byRepository = new Map<string, Step[]>();
+        const byRepository = new Map<string, DeleteStep[]>();
         for (const step of deletions) {
           const list = byRepository.get(step.repository) ?? [];
           list.push(step);
@@ -350,7 +364,7 @@ export async function executePlan(
         }
         await runBounded([...byRepository], concurrency, async ([repository, steps]) => {
           const t0 = now();
-          const tags = steps.map((s) => s.tag).filter((t): t is string => t !== null);
+          const tags = steps.map((s) => s.tag);
           let failures: { tag: string; reason: string }[] = [];
           let attempts = 1;
           let error: string | null = null;
