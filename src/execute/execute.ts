@@ -206,10 +206,8 @@ export function summaryLine(report: Pick<ExecutionReport, "counts" | "durationMs
 function errorText(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const cause = error instanceof RetriesExhausted ? error.cause : error;
-  const hint = (cause as { hint?: unknown } | null)?.hint;
-  return typeof hint === "string" && hint !== "" && !text.includes("\nhint: ")
-    ? `${text}\nhint: ${hint}`
-    : text;
+  const hint = cause instanceof MirrorError ? cause.hint : null;
+  return hint && !text.includes("\nhint: ") ? `${text}\nhint: ${hint}` : text;
 }
 
 function attemptsOf(error: unknown): number {
