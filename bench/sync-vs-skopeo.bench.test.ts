@@ -110,8 +110,8 @@ ${images.map((i) => `  - docker.io/${i.repository}:${i.tag}`).join("\n")}
   const counter = new InvocationCounter();
   const t0 = performance.now();
   const target = await connectTarget(list, { mask, ecrClient: client });
-  const { plan } = await planRun(list, target, { resync: "missing", upstreamCredentials: [] });
-  const { report } = await carryOutPlan(plan, list, {
+  const planned = await planRun(list, target, { resync: "missing", upstreamCredentials: [] });
+  const { report } = await carryOutPlan(planned.plan, planned.list, {
     target: {
       kind: "ecr",
       registry: target.registry,

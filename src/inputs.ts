@@ -3,6 +3,7 @@
  * defaults from action.yml; the fallbacks here apply only when dist/index.js runs without them.
  */
 import * as core from "@actions/core";
+import { MirrorError } from "./errors.js";
 import type { CommitBackMode } from "./git/commit-back.js";
 import { registryUrlProblem } from "./list/address-policy.js";
 import type { ResyncMode } from "./plan/model.js";
@@ -54,7 +55,7 @@ export interface ToolInputs {
   baseUrl: string | null;
 }
 
-export class InputError extends Error {}
+export class InputError extends MirrorError {}
 
 function optional(name: string): string | null {
   return core.getInput(name).trim() || null;

@@ -14,7 +14,13 @@ import { DistributionClient, type RequestCounts, schemeFor } from "./observe/dis
 import { createEcrClient, EcrObserver, explainAwsError, ObserveError } from "./observe/ecr.js";
 import { observeRegistry } from "./observe/oci-registry.js";
 import { checkUpstreamDigests, platformDigests } from "./observe/upstream.js";
-import type { ObservedTarget, Plan, ResyncMode } from "./plan/model.js";
+import {
+  type ObservedTarget,
+  type Plan,
+  type PlannedList,
+  plannedList,
+  type ResyncMode,
+} from "./plan/model.js";
 import { managedPrefixes, planMirror, targetTag } from "./plan/plan.js";
 import { mapWithConcurrency } from "./pool.js";
 import { type NodeRenderResult, renderNodeConfig } from "./render/index.js";
@@ -155,7 +161,7 @@ export interface PlanRunResult {
   plan: Plan;
   cost: { ecr: Record<string, number>; target: RequestCounts; upstream: RequestCounts };
   /** The list the plan was made from: chart ranges resolved, images found in charts added. */
-  list: MirrorList;
+  list: PlannedList;
   /** What image discovery found in each chart version with `images: true`, for `chart-images.json`. */
   chartImages: ChartImagesRecord;
   /** Chart versions rendered (`helm template`) by this plan; the others came from the record. */
@@ -175,7 +181,7 @@ export async function planRun(
     ...options.charts,
     mask: options.charts?.mask ?? new SecretMask(() => {}),
   });
-  const list = charts.list;
+  const list = plannedList(charts.list);
   const wanted = new Set([...list.images.map((i) => i.repository), ...list.charts.map((c) => c.repository)]);
   // Digests the plan compares: pinned entries always; in digest mode every tag-only entry too.
   const needDigest = new Map<string, Set<string>>();
@@ -312,7 +318,9 @@ export function digestInTarget(entry: ImageEntry, plan: Plan, report?: Execution
   const tag = targetTag(entry);
   const done = report?.steps.find((s) => s.repository === entry.repository && s.tag === tag && s.digest);
   if (done?.digest) return done.digest;
-  const planned = plan.steps.find((s) => s.repository === entry.repository && s.tag === tag);
+  const planned = plan.steps.find(
+    (s) => s.action !== "create-repository" && s.repository === entry.repository && s.tag === tag,
+  );
   return planned?.action === "present" ? (planned.targetDigest ?? planned.digest) : null;
 }
 

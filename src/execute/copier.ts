@@ -7,8 +7,8 @@
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { ChartEntry, ImageEntry, Upstream } from "../list/model.js";
-import type { Step } from "../plan/model.js";
+import type { ChartEntry, Upstream } from "../list/model.js";
+import type { TransferStep } from "../plan/model.js";
 import type { Crane } from "../tools/crane.js";
 import { chartFetchAddress, type FetchAddress, fetchAddress } from "../tools/fetch-address.js";
 import type { Helm } from "../tools/helm.js";
@@ -35,24 +35,21 @@ export interface CopierOptions {
 }
 
 /** Where an image or chart step's source is fetched from, as crane reads it. */
-export function sourceAddress(step: Step, upstreams: readonly Upstream[]): FetchAddress {
-  const entry = step.entry;
-  if (!entry) throw new Error(`step ${step.action} ${step.repository}:${step.tag} has no mirror-list entry`);
+export function sourceAddress(step: TransferStep, upstreams: readonly Upstream[]): FetchAddress {
   if (step.kind === "chart") {
-    const chart = entry as ChartEntry;
+    const chart = step.entry;
     if (chart.kind !== "oci")
       throw new Error(`chart ${chart.name} comes from an HTTP repository, not a registry`);
     const address = chartFetchAddress(chart.source, upstreams);
     return { ...address, reference: `${address.reference}:${chart.tag}` };
   }
-  const image = entry as ImageEntry;
+  const image = step.entry;
   // `name:tag@digest` pulls the digest: give crane the digest alone.
   const reference = image.reference.digest ? { ...image.reference, tag: null } : image.reference;
   return fetchAddress(reference, upstreams);
 }
 
-export function targetReference(registry: string, step: Pick<Step, "repository" | "tag">): string {
-  if (!step.tag) throw new Error(`no target tag for ${step.repository}`);
+export function targetReference(registry: string, step: { repository: string; tag: string }): string {
   return `${registry}/${step.repository}:${step.tag}`;
 }
 
@@ -61,7 +58,7 @@ export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" |
   const { crane, registry, upstreams } = options;
   let helmLoggedIn: Promise<void> | null = null;
 
-  async function copyHttpChart(step: Step, chart: ChartEntry): Promise<CopyResult> {
+  async function copyHttpChart(step: TransferStep, chart: ChartEntry): Promise<CopyResult> {
     const helm = options.helm;
     if (!helm) throw new Error(`chart ${chart.name} ${chart.version}: helm is not available`);
     const slash = step.repository.lastIndexOf("/");
@@ -94,9 +91,7 @@ export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" |
   return {
     async copy(step) {
       const destination = targetReference(registry, step);
-      if (step.kind === "chart" && (step.entry as ChartEntry | null)?.kind === "http") {
-        return copyHttpChart(step, step.entry as ChartEntry);
-      }
+      if (step.kind === "chart" && step.entry.kind === "http") return copyHttpChart(step, step.entry);
       const source = sourceAddress(step, upstreams);
       // Never `--insecure`: crane would apply it to the push as well. A plain-HTTP source or target is one
       // crane reaches over HTTP by its own rule (the list and the inputs refuse any other).
@@ -109,14 +104,11 @@ export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" |
     async verify(step, copied) {
       const destination = targetReference(registry, step);
       const actual = options.targetDigest
-        ? await options.targetDigest(step.repository, step.tag!)
+        ? await options.targetDigest(step.repository, step.tag)
         : await crane.digest(destination);
       if (!actual) throw new Error(`the target does not hold ${destination} after the copy`);
       let expected: string;
-      if (
-        step.platforms.length > 0 ||
-        (step.kind === "chart" && (step.entry as ChartEntry).kind === "http")
-      ) {
+      if (step.platforms.length > 0 || (step.kind === "chart" && step.entry.kind === "http")) {
         // A filtered copy or a pushed chart is new content: the source holds no manifest with that digest.
         if (step.platforms.length === 1 && step.digest && copied.digest && step.digest !== copied.digest) {
           // The planner expects this platform manifest (resync `digest`); crane wrote another.
@@ -137,7 +129,7 @@ export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" |
     },
   };
 
-  async function upstreamDigest(step: Step): Promise<string> {
+  async function upstreamDigest(step: TransferStep): Promise<string> {
     const source = sourceAddress(step, upstreams);
     return crane.digest(source.reference);
   }

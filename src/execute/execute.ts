@@ -1,11 +1,24 @@
 /**
- * Carries out a plan: repository creations first (all of them, before anything is pushed), then copies and
- * updates in a bounded pool with retries, each verified against the source digest, then, only when nothing
- * failed, the planned deletions. One failing step stops nothing else; the report lists what failed.
+ * Carries out a plan in three phases: `createRepositories` (all of them, before anything is pushed), then
+ * `transfer` (copies and updates in a bounded pool with retries, each verified against the source digest),
+ * then, only when nothing failed, `prune` (the planned deletions). A `Ledger` holds what they share: the
+ * step reports, the progress counter, the log and the retry settings. One failing step stops nothing
+ * else; the report lists what failed.
  * The registry, ECR and the tools sit behind `ExecuteDeps`, so this file does no I/O of its own.
  */
-import type { RepositorySettings } from "../list/model.js";
-import type { Plan, Step, StepAction } from "../plan/model.js";
+
+import { MirrorError } from "../errors.js";
+import type { Location, RepositorySettings } from "../list/model.js";
+import {
+  type CreateRepositoryStep,
+  type DeleteStep,
+  isTransferStep,
+  type Plan,
+  type Step,
+  type StepAction,
+  stepFields,
+  type TransferStep,
+} from "../plan/model.js";
 import { mapWithConcurrency as runBounded } from "../pool.js";
 import { isRetryable, RetriesExhausted, type RetryOptions, withRetries } from "./retry.js";
 
@@ -20,18 +33,18 @@ export interface ExecuteDeps {
   /** Creates a repository with the list's settings; resolves `exists` when it is already there. */
   createRepository(name: string, settings: RepositorySettings): Promise<"created" | "exists">;
   /** Copies one copy/update step's source to `<registry>/<repository>:<tag>`. */
-  copy(step: Step): Promise<CopyResult>;
+  copy(step: TransferStep): Promise<CopyResult>;
   /**
    * Checks the target after a copy: resolves the digest the target tag holds; throws `DigestMismatch` when it
    * differs from what the source holds.
    */
-  verify(step: Step, copied: CopyResult): Promise<string>;
+  verify(step: TransferStep, copied: CopyResult): Promise<string>;
   /** Removes tags from one repository; resolves the tags it could not remove, with ECR's reason. */
   deleteTags(repository: string, tags: string[]): Promise<{ tag: string; reason: string }[]>;
 }
 
 /** The target holds another digest than the source after a copy. */
-export class DigestMismatch extends Error {
+export class DigestMismatch extends MirrorError {
   override name = "DigestMismatch";
   constructor(
     readonly target: string,
@@ -82,7 +95,7 @@ export interface StepReport {
   /** Why it failed, was skipped or blocked. */
   error: string | null;
   reason: string;
-  location: Step["location"];
+  location: Location | null;
 }
 
 export interface ExecutionReport {
@@ -141,9 +154,13 @@ export function formatSeconds(ms: number): string {
 }
 
 /** What a step does, as its progress line names it: `copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0`. */
-export function describeStep(
-  step: Pick<Step, "action" | "source" | "repository" | "tag" | "platforms">,
-): string {
+export function describeStep(step: {
+  action: StepAction;
+  source: string | null;
+  repository: string;
+  tag: string | null;
+  platforms: readonly string[];
+}): string {
   const target = step.tag ? `${step.repository}:${step.tag}` : step.repository;
   const platforms = step.platforms.length > 0 ? ` [${step.platforms.join(", ")}]` : "";
   switch (step.action) {
@@ -189,10 +206,8 @@ export function summaryLine(report: Pick<ExecutionReport, "counts" | "durationMs
 function errorText(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const cause = error instanceof RetriesExhausted ? error.cause : error;
-  const hint = (cause as { hint?: unknown } | null)?.hint;
-  return typeof hint === "string" && hint !== "" && !text.includes("\nhint: ")
-    ? `${text}\nhint: ${hint}`
-    : text;
+  const hint = cause instanceof MirrorError ? cause.hint : null;
+  return hint && !text.includes("\nhint: ") ? `${text}\nhint: ${hint}` : text;
 }
 
 function attemptsOf(error: unknown): number {
@@ -200,22 +215,82 @@ function attemptsOf(error: unknown): number {
 }
 
 function baseReport(step: Step): StepReport {
+  const s = stepFields(step);
   return {
-    action: step.action,
-    kind: step.kind,
-    source: step.source,
-    repository: step.repository,
-    tag: step.tag,
+    action: s.action,
+    kind: s.kind,
+    source: s.source,
+    repository: s.repository,
+    tag: s.tag,
     outcome: "present",
-    digest: step.targetDigest,
-    expectedDigest: step.digest,
-    platforms: step.platforms,
+    digest: s.targetDigest,
+    expectedDigest: s.digest,
+    platforms: s.platforms,
     attempts: 0,
     durationMs: 0,
     error: null,
-    reason: step.reason,
-    location: step.location,
+    reason: s.reason,
+    location: s.location,
   };
+}
+
+/**
+ * What the phases share: a report per step, the progress counter (`[n/total]`), the log and the
+ * retry settings. Each phase fills in the reports of its own steps.
+ */
+class Ledger {
+  readonly now: () => number;
+  readonly concurrency: number;
+  readonly log: (line: string) => void;
+  readonly group: <T>(name: string, work: () => Promise<T>) => Promise<T>;
+  private readonly reports = new Map<Step, StepReport>();
+  private counter = 0;
+
+  constructor(
+    readonly plan: Plan,
+    private readonly options: ExecuteOptions,
+    /** Steps that print a progress line: creations, copies, updates and deletions. */
+    private readonly total: number,
+  ) {
+    this.now = options.now ?? (() => performance.now());
+    this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    this.log = options.log;
+    this.group = options.group ?? (<T>(_name: string, work: () => Promise<T>) => work());
+    for (const step of plan.steps) this.reports.set(step, baseReport(step));
+  }
+
+  /** The report of one of the plan's steps. */
+  reportOf(step: Step): StepReport {
+    const report = this.reports.get(step);
+    if (!report) throw new Error(`step ${step.action} ${step.repository} is not in the plan`);
+    return report;
+  }
+
+  /** Every step's report, in plan order. */
+  all(): StepReport[] {
+    return this.plan.steps.map((s) => this.reportOf(s));
+  }
+
+  /** One progress line: `[12/40] copy … (3.2 s)`. */
+  announce(report: StepReport): void {
+    this.counter += 1;
+    this.log(progressLine(this.counter, this.total, report));
+  }
+
+  /** Attempts for `what`: the run's retries and budget, each retry logged. */
+  retryOptions(what: string, retryable?: RetryOptions["retryable"]): RetryOptions {
+    return {
+      retries: this.options.retries ?? DEFAULT_RETRIES,
+      budgetMs: this.options.budgetMs ?? DEFAULT_STEP_BUDGET_MS,
+      now: this.now,
+      ...(retryable ? { retryable } : {}),
+      ...this.options.retry,
+      onRetry: (attempt, delay, error) =>
+        this.log(
+          `  retrying ${what} in ${formatSeconds(delay)} (attempt ${attempt} failed: ${firstLine(errorText(error))})`,
+        ),
+    };
+  }
 }
 
 /** Carries out `plan`. Never throws for a failing step: the report says what failed. */
@@ -224,85 +299,100 @@ export async function executePlan(
   deps: ExecuteDeps,
   options: ExecuteOptions,
 ): Promise<ExecutionReport> {
-  const now = options.now ?? (() => performance.now());
-  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-  const retries = options.retries ?? DEFAULT_RETRIES;
-  const group = options.group ?? (<T>(_name: string, work: () => Promise<T>) => work());
-  const log = options.log;
-  const started = now();
   const startedAt = new Date().toISOString();
+  const creations = plan.steps.filter((s): s is CreateRepositoryStep => s.action === "create-repository");
+  const transfers = plan.steps.filter(isTransferStep);
+  const deletions = plan.steps.filter((s): s is DeleteStep => s.action === "delete");
+  const ledger = new Ledger(plan, options, creations.length + transfers.length + deletions.length);
+  const started = ledger.now();
 
-  const reports = new Map<Step, StepReport>();
-  for (const step of plan.steps) reports.set(step, baseReport(step));
-  const creations = plan.steps.filter((s) => s.action === "create-repository");
-  const transfers = plan.steps.filter((s) => s.action === "copy" || s.action === "update");
-  const deletions = plan.steps.filter((s) => s.action === "delete");
-  const total = creations.length + transfers.length + deletions.length;
-  let counter = 0;
-  const announce = (report: StepReport) => {
-    counter += 1;
-    log(progressLine(counter, total, report));
+  const failedRepositories = await createRepositories(creations, deps, options.repositorySettings, ledger);
+  await transfer(transfers, failedRepositories, deps, ledger);
+  reportBlocked(plan.steps, ledger);
+  const deletesSkipped = await prune(deletions, deps, ledger);
+
+  const steps = ledger.all();
+  const counts = Object.fromEntries(STEP_OUTCOMES.map((o) => [o, 0])) as Record<StepOutcome, number>;
+  for (const r of steps) counts[r.outcome] += 1;
+  const report: ExecutionReport = {
+    registry: plan.registry,
+    startedAt,
+    durationMs: ledger.now() - started,
+    counts,
+    steps,
+    failures: steps.filter((r) => r.outcome === "failed"),
+    deletesSkipped,
+    ok: counts.failed === 0,
   };
-
-  const retryOptions = (what: string, retryable?: RetryOptions["retryable"]): RetryOptions => ({
-    retries,
-    budgetMs: options.budgetMs ?? DEFAULT_STEP_BUDGET_MS,
-    now,
-    ...(retryable ? { retryable } : {}),
-    ...options.retry,
-    onRetry: (attempt, delay, error) =>
-      log(
-        `  retrying ${what} in ${formatSeconds(delay)} (attempt ${attempt} failed: ${firstLine(errorText(error))})`,
-      ),
-  });
-
-  // 1. Repositories, before anything is pushed to them.
-  const failedRepositories = new Map<string, string>();
-  if (creations.length > 0) {
-    await group(`Create ${creations.length} repositor${creations.length === 1 ? "y" : "ies"}`, async () => {
-      await runBounded(creations, concurrency, async (step) => {
-        const report = reports.get(step)!;
-        const t0 = now();
-        try {
-          const { value, attempts } = await withRetries(
-            () => deps.createRepository(step.repository, options.repositorySettings),
-            retryOptions(`create repository ${step.repository}`),
-          );
-          report.outcome = value;
-          report.attempts = attempts;
-        } catch (error) {
-          report.outcome = "failed";
-          report.attempts = attemptsOf(error);
-          report.error = errorText(error);
-          failedRepositories.set(step.repository, report.error);
-        }
-        report.durationMs = now() - t0;
-        announce(report);
-      });
-    });
+  ledger.log(summaryLine(report));
+  for (const f of report.failures) {
+    const at = f.location ? `${f.location.file}:${f.location.line}: ` : "";
+    ledger.log(`  failed: ${at}${describeStep(f)}: ${firstLine(f.error ?? "")}`);
   }
+  return report;
+}
 
-  // 2. Copies and updates, each verified.
-  if (transfers.length > 0) {
-    await group(`Copy ${transfers.length} image${transfers.length === 1 ? "" : "s"} and charts`, async () => {
-      await runBounded(transfers, concurrency, async (step) => {
-        const report = reports.get(step)!;
-        const t0 = now();
-        const blockedBy = failedRepositories.get(step.repository);
-        if (blockedBy !== undefined) {
-          report.outcome = "failed";
-          report.error = `repository ${step.repository} could not be created: ${blockedBy}`;
-          report.durationMs = now() - t0;
-          announce(report);
-          return;
-        }
-        const what = describeStep(step);
+/** Phase 1: repositories, before anything is pushed to them. Resolves the ones that failed, with why. */
+async function createRepositories(
+  creations: readonly CreateRepositoryStep[],
+  deps: ExecuteDeps,
+  settings: RepositorySettings,
+  ledger: Ledger,
+): Promise<Map<string, string>> {
+  const failed = new Map<string, string>();
+  if (creations.length === 0) return failed;
+  const title = `Create ${creations.length} repositor${creations.length === 1 ? "y" : "ies"}`;
+  await ledger.group(title, async () => {
+    await runBounded(creations, ledger.concurrency, async (step) => {
+      const report = ledger.reportOf(step);
+      const t0 = ledger.now();
+      try {
+        const { value, attempts } = await withRetries(
+          () => deps.createRepository(step.repository, settings),
+          ledger.retryOptions(`create repository ${step.repository}`),
+        );
+        report.outcome = value;
+        report.attempts = attempts;
+      } catch (error) {
+        report.outcome = "failed";
+        report.attempts = attemptsOf(error);
+        report.error = errorText(error);
+        failed.set(step.repository, report.error);
+      }
+      report.durationMs = ledger.now() - t0;
+      ledger.announce(report);
+    });
+  });
+  return failed;
+}
+
+/** Phase 2: copies and updates, each verified; none into a repository that could not be created. */
+async function transfer(
+  transfers: readonly TransferStep[],
+  failedRepositories: ReadonlyMap<string, string>,
+  deps: ExecuteDeps,
+  ledger: Ledger,
+): Promise<void> {
+  if (transfers.length === 0) return;
+  const title = `Copy ${transfers.length} image${transfers.length === 1 ? "" : "s"} and charts`;
+  await ledger.group(title, async () => {
+    await runBounded(transfers, ledger.concurrency, async (step) => {
+      const report = ledger.reportOf(step);
+      const t0 = ledger.now();
+      const blockedBy = failedRepositories.get(step.repository);
+      if (blockedBy !== undefined) {
+        report.outcome = "failed";
+        report.error = `repository ${step.repository} could not be created: ${blockedBy}`;
+      } else {
         try {
-          const copied = await withRetries(() => deps.copy(step), retryOptions(what, stepRetryable));
+          const copied = await withRetries(
+            () => deps.copy(step),
+            ledger.retryOptions(describeStep(step), stepRetryable),
+          );
           report.attempts = copied.attempts;
           const verified = await withRetries(
             () => deps.verify(step, copied.value),
-            retryOptions(`verify ${step.repository}:${step.tag}`, stepRetryable),
+            ledger.retryOptions(`verify ${step.repository}:${step.tag}`, stepRetryable),
           );
           report.digest = verified.value;
           report.outcome = step.action === "update" ? "updated" : "copied";
@@ -311,95 +401,79 @@ export async function executePlan(
           report.attempts = Math.max(report.attempts, attemptsOf(error));
           report.error = errorText(error);
         }
-        report.durationMs = now() - t0;
-        announce(report);
-      });
-    });
-  }
-
-  for (const step of plan.steps) {
-    const report = reports.get(step)!;
-    if (step.action === "blocked") {
-      report.outcome = "blocked";
-      report.error = step.reason;
-      log(`blocked ${step.source ?? ""} -> ${step.repository}:${step.tag ?? ""}: ${step.reason}`);
-    }
-  }
-
-  // 3. Deletions last, and never after a failure (a failed copy may be what a "stale" tag still serves).
-  const anyFailure = [...reports.values()].some((r) => r.outcome === "failed");
-  let deletesSkipped = 0;
-  if (deletions.length > 0) {
-    if (anyFailure) {
-      deletesSkipped = deletions.length;
-      for (const step of deletions) {
-        const report = reports.get(step)!;
-        report.outcome = "skipped";
-        report.error = "not pruned: a creation, copy or update failed in this run";
       }
-      log(`Pruning skipped: ${deletions.length} planned deletion(s) not run because a step failed.`);
-    } else {
-      await group(`Prune ${deletions.length} tag${deletions.length === 1 ? "" : "s"}`, async () => {
-        const byRepository = new Map<string, Step[]>();
-        for (const step of deletions) {
-          const list = byRepository.get(step.repository) ?? [];
-          list.push(step);
-          byRepository.set(step.repository, list);
-        }
-        await runBounded([...byRepository], concurrency, async ([repository, steps]) => {
-          const t0 = now();
-          const tags = steps.map((s) => s.tag).filter((t): t is string => t !== null);
-          let failures: { tag: string; reason: string }[] = [];
-          let attempts = 1;
-          let error: string | null = null;
-          try {
-            const result = await withRetries(
-              () => deps.deleteTags(repository, tags),
-              retryOptions(`delete ${tags.length} tag(s) from ${repository}`),
-            );
-            failures = result.value;
-            attempts = result.attempts;
-          } catch (e) {
-            error = errorText(e);
-            attempts = attemptsOf(e);
-          }
-          const elapsed = now() - t0;
-          for (const step of steps) {
-            const report = reports.get(step)!;
-            const failure = failures.find((f) => f.tag === step.tag);
-            report.attempts = attempts;
-            report.durationMs = elapsed / steps.length;
-            if (error !== null || failure) {
-              report.outcome = "failed";
-              report.error = error ?? failure?.reason ?? "";
-            } else {
-              report.outcome = "deleted";
-              report.digest = null;
-            }
-            announce(report);
-          }
-        });
-      });
-    }
-  }
+      report.durationMs = ledger.now() - t0;
+      ledger.announce(report);
+    });
+  });
+}
 
-  const steps = plan.steps.map((s) => reports.get(s)!);
-  const counts = Object.fromEntries(STEP_OUTCOMES.map((o) => [o, 0])) as Record<StepOutcome, number>;
-  for (const r of steps) counts[r.outcome] += 1;
-  const report: ExecutionReport = {
-    registry: plan.registry,
-    startedAt,
-    durationMs: now() - started,
-    counts,
-    steps,
-    failures: steps.filter((r) => r.outcome === "failed"),
-    deletesSkipped,
-    ok: counts.failed === 0,
-  };
-  log(summaryLine(report));
-  for (const f of report.failures) {
-    const at = f.location ? `${f.location.file}:${f.location.line}: ` : "";
-    log(`  failed: ${at}${describeStep(f)}: ${firstLine(f.error ?? "")}`);
+/** Blocked steps are reported (one log line each), never carried out. */
+function reportBlocked(steps: readonly Step[], ledger: Ledger): void {
+  for (const step of steps) {
+    if (step.action !== "blocked") continue;
+    const report = ledger.reportOf(step);
+    report.outcome = "blocked";
+    report.error = step.reason;
+    ledger.log(`blocked ${step.source} -> ${step.repository}:${step.tag}: ${step.reason}`);
   }
-  return report;
+}
+
+/**
+ * Phase 3: deletions last, grouped by repository, and never after a failure (a failed copy may be what a
+ * "stale" tag still serves). Resolves how many planned deletions were skipped.
+ */
+async function prune(deletions: readonly DeleteStep[], deps: ExecuteDeps, ledger: Ledger): Promise<number> {
+  if (deletions.length === 0) return 0;
+  if (ledger.all().some((r) => r.outcome === "failed")) {
+    for (const step of deletions) {
+      const report = ledger.reportOf(step);
+      report.outcome = "skipped";
+      report.error = "not pruned: a creation, copy or update failed in this run";
+    }
+    ledger.log(`Pruning skipped: ${deletions.length} planned deletion(s) not run because a step failed.`);
+    return deletions.length;
+  }
+  await ledger.group(`Prune ${deletions.length} tag${deletions.length === 1 ? "" : "s"}`, async () => {
+    const byRepository = new Map<string, DeleteStep[]>();
+    for (const step of deletions) {
+      const list = byRepository.get(step.repository) ?? [];
+      list.push(step);
+      byRepository.set(step.repository, list);
+    }
+    await runBounded([...byRepository], ledger.concurrency, async ([repository, steps]) => {
+      const t0 = ledger.now();
+      const tags = steps.map((s) => s.tag);
+      let failures: { tag: string; reason: string }[] = [];
+      let attempts = 1;
+      let error: string | null = null;
+      try {
+        const result = await withRetries(
+          () => deps.deleteTags(repository, tags),
+          ledger.retryOptions(`delete ${tags.length} tag(s) from ${repository}`),
+        );
+        failures = result.value;
+        attempts = result.attempts;
+      } catch (e) {
+        error = errorText(e);
+        attempts = attemptsOf(e);
+      }
+      const elapsed = ledger.now() - t0;
+      for (const step of steps) {
+        const report = ledger.reportOf(step);
+        const failure = failures.find((f) => f.tag === step.tag);
+        report.attempts = attempts;
+        report.durationMs = elapsed / steps.length;
+        if (error !== null || failure) {
+          report.outcome = "failed";
+          report.error = error ?? failure?.reason ?? "";
+        } else {
+          report.outcome = "deleted";
+          report.digest = null;
+        }
+        ledger.announce(report);
+      }
+    });
+  });
+  return 0;
 }

@@ -7,9 +7,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname } from "node:path";
 import type { ECRClient } from "@aws-sdk/client-ecr";
-import type { ChartEntry, MirrorList } from "../list/model.js";
+
 import { DistributionClient } from "../observe/distribution.js";
-import type { Plan } from "../plan/model.js";
+import { isTransferStep, type Plan, type PlannedList } from "../plan/model.js";
 import { formatJson } from "../report/log-safe.js";
 import { Crane } from "../tools/crane.js";
 import { openCredentialSession, type RegistryCredential, type SecretMask } from "../tools/credentials.js";
@@ -68,7 +68,7 @@ const NOTHING_TO_DO: ExecuteDeps = {
 
 export async function carryOutPlan(
   plan: Plan,
-  list: MirrorList,
+  list: PlannedList,
   options: CarryOutOptions,
 ): Promise<CarryOutResult> {
   const counter = options.counter ?? new InvocationCounter();
@@ -86,10 +86,8 @@ export async function carryOutPlan(
     return { report, processes: counter.toJSON(), tools: [] };
   }
 
-  const transfers = plan.steps.filter((s) => s.action === "copy" || s.action === "update");
-  const needsHelm = transfers.some(
-    (s) => s.kind === "chart" && (s.entry as ChartEntry | null)?.kind === "http",
-  );
+  const transfers = plan.steps.filter(isTransferStep);
+  const needsHelm = transfers.some((s) => s.kind === "chart" && s.entry.kind === "http");
   const group = options.group ?? (<T>(_name: string, work: () => Promise<T>) => work());
   const tools: InstalledTool[] = [];
   const { craneBinary, helmBinary } = await group("Install tools", async () => {

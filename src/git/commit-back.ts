@@ -8,6 +8,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { MirrorError } from "../errors.js";
 import { type CommitBackDecision, decideCommitBack, type EventFacts } from "./event.js";
 import { authorizationHeader, Git, GitError, type GitResult } from "./git.js";
 import {
@@ -75,13 +76,13 @@ export interface CommitBackResult {
   reason?: string;
 }
 
-export class CommitBackError extends Error {
+export class CommitBackError extends MirrorError {
   override name = "CommitBackError";
   constructor(
     message: string,
-    readonly hint: string,
+    override readonly hint: string,
   ) {
-    super(`${message}\nhint: ${hint}`);
+    super(`${message}\nhint: ${hint}`, { hint });
   }
 }
 

@@ -3,6 +3,7 @@
 // environment form of `git -c`): never in the remote URL, never in `.git/config`, never in argv
 // (so `ps` does not show it either).
 import { spawn } from "node:child_process";
+import { MirrorError } from "../errors.js";
 import { childEnv } from "../tools/child-env.js";
 
 /** The bot identity GitHub shows for commits made on behalf of GitHub Actions. */
@@ -32,7 +33,7 @@ export function extraHeaderKey(serverUrl: string): string {
   return `http.${new URL(serverUrl).origin}/.extraheader`;
 }
 
-export class GitError extends Error {
+export class GitError extends MirrorError {
   override name = "GitError";
   constructor(
     readonly args: readonly string[],

@@ -9,6 +9,7 @@
 // commit-back builds on (`readTreeState` in commit-back.ts), so both agree on what may be removed.
 import { chmod, lstat, mkdir, open, readdir, realpath, rmdir, unlink, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
+import { MirrorError } from "../errors.js";
 
 export interface OutputFile {
   /** Relative to the output folder, `/`-separated. */
@@ -27,13 +28,13 @@ const MANIFEST_HEADER = [
 ];
 
 /** A refusal about the output folder: nothing was deleted or written. */
-export class OutputFolderError extends Error {
+export class OutputFolderError extends MirrorError {
   override name = "OutputFolderError";
   constructor(
     readonly problem: string,
-    readonly hint: string,
+    override readonly hint: string,
   ) {
-    super(`${problem}\n  hint: ${hint}`);
+    super(`${problem}\n  hint: ${hint}`, { hint });
   }
 }
 

@@ -1,19 +1,21 @@
 // The two GitHub REST calls pull-request mode needs: find the open pull request from our branch,
 // or open one. Base URL from GITHUB_API_URL, so GitHub Enterprise Server works the same way.
 
+import { MirrorError } from "../errors.js";
+
 export interface PullRequest {
   number: number;
   url: string;
 }
 
-export class PullRequestError extends Error {
+export class PullRequestError extends MirrorError {
   override name = "PullRequestError";
   constructor(
     readonly problem: string,
     readonly status: number,
-    readonly hint: string,
+    override readonly hint: string,
   ) {
-    super(`${problem}\nhint: ${hint}`);
+    super(`${problem}\nhint: ${hint}`, { hint });
   }
 }
 

@@ -2,27 +2,26 @@
  * What an ECR registry holds, through `@aws-sdk/client-ecr`: the repositories under the managed
  * prefixes (DescribeRepositories paged over the registry: one call per 1000 repositories, instead
  * of asking by name, where one missing name fails the whole call) and their tags with digests
- * (ListImages, TAGGED, 1000 a page), with bounded concurrency and the SDK's adaptive retries.
+ * (ListImages, TAGGED, 1000 a page), both through the SDK's paginators, with bounded concurrency and
+ * the SDK's adaptive retries.
  */
 import {
   BatchGetImageCommand,
-  DescribeRepositoriesCommand,
   ECRClient,
   type ECRClientConfig,
-  ListImagesCommand,
+  paginateDescribeRepositories,
+  paginateListImages,
   type Repository,
   RepositoryNotFoundException,
 } from "@aws-sdk/client-ecr";
+import { MirrorError } from "../errors.js";
 import type { TagMutability } from "../list/model.js";
 import type { ObservedRepository, ObservedTarget } from "../plan/model.js";
 import { mapWithConcurrency } from "../pool.js";
 
-export class ObserveError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
+export class ObserveError extends MirrorError {
+  constructor(message: string, hint?: string) {
+    super(message, { hint });
   }
 }
 
@@ -141,46 +140,48 @@ export class EcrObserver {
     this.calls[operation] = (this.calls[operation] ?? 0) + 1;
   }
 
+  /** The SDK paginator's settings: 1000 a page, and every page request counted once as `operation`. */
+  private paging(operation: string) {
+    return {
+      client: this.client,
+      pageSize: 1000,
+      withCommand: <C>(command: C): C => {
+        this.count(operation);
+        return command;
+      },
+    };
+  }
+
   /** Every repository in the registry whose name `keep` accepts. */
   async repositories(keep: (name: string) => boolean): Promise<Repository[]> {
     const found: Repository[] = [];
-    let nextToken: string | undefined;
-    do {
-      this.count("DescribeRepositories");
-      const page = await this.client
-        .send(new DescribeRepositoriesCommand({ maxResults: 1000, ...(nextToken ? { nextToken } : {}) }))
-        .catch((e: unknown) => {
-          throw explainAwsError(e, "ecr:DescribeRepositories");
-        });
-      for (const r of page.repositories ?? []) if (r.repositoryName && keep(r.repositoryName)) found.push(r);
-      nextToken = page.nextToken;
-    } while (nextToken);
+    try {
+      for await (const page of paginateDescribeRepositories(this.paging("DescribeRepositories"), {})) {
+        for (const r of page.repositories ?? [])
+          if (r.repositoryName && keep(r.repositoryName)) found.push(r);
+      }
+    } catch (e) {
+      throw explainAwsError(e, "ecr:DescribeRepositories");
+    }
     return found;
   }
 
   /** tag -> digest for one repository, or null when it disappeared meanwhile. */
   async tags(repositoryName: string): Promise<Map<string, string> | null> {
     const tags = new Map<string, string>();
-    let nextToken: string | undefined;
-    do {
-      this.count("ListImages");
-      try {
-        const page = await this.client.send(
-          new ListImagesCommand({
-            repositoryName,
-            filter: { tagStatus: "TAGGED" },
-            maxResults: 1000,
-            ...(nextToken ? { nextToken } : {}),
-          }),
-        );
+    const pages = paginateListImages(this.paging("ListImages"), {
+      repositoryName,
+      filter: { tagStatus: "TAGGED" },
+    });
+    try {
+      for await (const page of pages) {
         for (const id of page.imageIds ?? [])
           if (id.imageTag && id.imageDigest) tags.set(id.imageTag, id.imageDigest);
-        nextToken = page.nextToken;
-      } catch (e) {
-        if (e instanceof RepositoryNotFoundException) return null;
-        throw explainAwsError(e, `ecr:ListImages on ${repositoryName}`);
       }
-    } while (nextToken);
+    } catch (e) {
+      if (e instanceof RepositoryNotFoundException) return null;
+      throw explainAwsError(e, `ecr:ListImages on ${repositoryName}`);
+    }
     return tags;
   }
 

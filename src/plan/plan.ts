@@ -5,9 +5,13 @@
 import type { ChartEntry, ImageEntry, MirrorList } from "../list/model.js";
 import { syntheticTag } from "../list/naming.js";
 import type {
+  DeleteStep,
+  EntryOf,
+  EntryStep,
   ObservedRepository,
   ObservedTarget,
   Plan,
+  PlannedList,
   PlanWarning,
   ResyncMode,
   Step,
@@ -51,16 +55,14 @@ function short(digest: string | null): string {
   return digest ? `${digest.slice(0, 19)}…` : "nothing";
 }
 
-interface Wanted {
-  kind: "image" | "chart";
+type Wanted = EntryOf & {
   source: string;
   repository: string;
   tag: string;
   /** The digest the list pins, if any. */
   pinned: string | null;
   platforms: string[];
-  entry: ImageEntry | ChartEntry;
-}
+};
 
 function wantedOf(list: MirrorList): Wanted[] {
   return [
@@ -96,24 +98,30 @@ function expectedFromUpstream(w: Wanted, up: UpstreamDigest): string | undefined
   return undefined; // a subset index: compared platform by platform
 }
 
-export function planMirror(list: MirrorList, observed: ObservedTarget, options: PlanOptions): Plan {
+/** The fields every step of entry `w` shares, whatever its action. */
+function entryBase(w: Wanted) {
+  const shared = {
+    source: w.source,
+    repository: w.repository,
+    tag: w.tag,
+    platforms: w.platforms,
+    location: w.entry.location,
+  };
+  // Two branches, so the kind and its entry stay paired in the type.
+  return w.kind === "image"
+    ? { ...shared, kind: w.kind, entry: w.entry }
+    : { ...shared, kind: w.kind, entry: w.entry };
+}
+type EntryBase = ReturnType<typeof entryBase>;
+
+export function planMirror(list: PlannedList, observed: ObservedTarget, options: PlanOptions): Plan {
   const steps: Step[] = [];
   const warnings: PlanWarning[] = [];
   const created = new Set<string>();
   const wanted = wantedOf(list);
   const settings = list.target.repositorySettings;
 
-  const base = (w: Wanted) => ({
-    kind: w.kind,
-    source: w.source,
-    repository: w.repository,
-    tag: w.tag,
-    platforms: w.platforms,
-    location: w.entry.location,
-    entry: w.entry,
-  });
-
-  const entrySteps: Step[] = [];
+  const entrySteps: EntryStep[] = [];
   for (const w of wanted) {
     const repo = observed.repositories.get(w.repository);
     if (!repo) {
@@ -122,19 +130,13 @@ export function planMirror(list: MirrorList, observed: ObservedTarget, options: 
         steps.push({
           action: "create-repository",
           kind: "repository",
-          source: null,
           repository: w.repository,
-          tag: null,
-          digest: null,
-          targetDigest: null,
-          platforms: [],
           reason: `repository does not exist; created ${settings.imageTagMutability}${settings.scanOnPush ? ", scan on push" : ""}`,
           location: w.entry.location,
-          entry: null,
         });
       }
       entrySteps.push({
-        ...base(w),
+        ...entryBase(w),
         action: "copy",
         digest: w.pinned,
         targetDigest: null,
@@ -142,7 +144,7 @@ export function planMirror(list: MirrorList, observed: ObservedTarget, options: 
       });
       continue;
     }
-    entrySteps.push(planPresentRepository(w, repo, options, base(w)));
+    entrySteps.push(planPresentRepository(w, repo, options, entryBase(w)));
   }
   steps.push(...entrySteps);
 
@@ -152,8 +154,7 @@ export function planMirror(list: MirrorList, observed: ObservedTarget, options: 
   const hubPulls = steps.filter(
     (s) =>
       (s.action === "copy" || s.action === "update") &&
-      s.entry !== null &&
-      "reference" in s.entry &&
+      s.kind === "image" &&
       s.entry.reference.domain === "docker.io",
   ).length;
   if (
@@ -183,13 +184,13 @@ function planPresentRepository(
   w: Wanted,
   repo: ObservedRepository,
   options: PlanOptions,
-  base: Omit<Step, "action" | "digest" | "targetDigest" | "reason">,
-): Step {
+  base: EntryBase,
+): EntryStep {
   if (!repo.tags.has(w.tag)) {
     return { ...base, action: "copy", digest: w.pinned, targetDigest: null, reason: "missing in the target" };
   }
   const held = repo.tags.get(w.tag) ?? null;
-  const moved = (expected: string, why: string): Step => {
+  const moved = (expected: string, why: string): EntryStep => {
     if (tagIsMutable(w.tag, repo.imageTagMutability, repo.imageTagMutabilityExclusionFilters)) {
       return {
         ...base,
@@ -277,11 +278,11 @@ function planPresentRepository(
 }
 
 function pruneSteps(
-  list: MirrorList,
+  list: PlannedList,
   observed: ObservedTarget,
   wanted: Wanted[],
   warnings: PlanWarning[],
-): Step[] {
+): DeleteStep[] {
   if (list.target.type !== "ecr") {
     warnings.push({
       message: "prune is only carried out on ECR targets; nothing is deleted from this registry",
@@ -290,7 +291,7 @@ function pruneSteps(
   }
   const prefixes = managedPrefixes(list);
   const keep = new Set(wanted.map((w) => `${w.repository}:${w.tag}`));
-  const steps: Step[] = [];
+  const steps: DeleteStep[] = [];
   for (const repo of [...observed.repositories.values()].sort((a, b) => a.name.localeCompare(b.name))) {
     if (!prefixes.some((p) => repo.name.startsWith(`${p}/`))) continue; // never outside the managed prefixes
     for (const [tag, digest] of [...repo.tags].sort(([a], [b]) => a.localeCompare(b))) {
@@ -298,15 +299,10 @@ function pruneSteps(
       steps.push({
         action: "delete",
         kind: "image",
-        source: null,
         repository: repo.name,
         tag,
-        digest: null,
         targetDigest: digest,
-        platforms: [],
         reason: "no longer in the mirror list (prune is on)",
-        location: null,
-        entry: null,
       });
     }
   }

@@ -2,9 +2,8 @@
  * The plan as people and programs read it: terminal lines, one JSON document, and a job-summary
  * table kept under GitHub's 1 MiB step-summary limit. Pure functions.
  */
-import type { ChartEntry, ImageEntry } from "../list/model.js";
 import type { Plan, Step, StepAction } from "../plan/model.js";
-import { STEP_ACTIONS } from "../plan/model.js";
+import { isEntryStep, STEP_ACTIONS, stepFields } from "../plan/model.js";
 import { markdownCell } from "./log-safe.js";
 
 export interface PlanCost {
@@ -31,14 +30,14 @@ export interface PlanStepJson {
 
 /** The chart versions an image step was discovered in, as `repository:version`. */
 export function stepCharts(s: Step): string[] {
-  if (s.kind !== "image" || !s.entry || !("reference" in s.entry)) return [];
-  return ((s.entry as ImageEntry).fromCharts ?? []).map((o) => `${o.repository}:${o.version}`);
+  if (!isEntryStep(s) || s.kind !== "image") return [];
+  return (s.entry.fromCharts ?? []).map((o) => `${o.repository}:${o.version}`);
 }
 
 /** The version range a chart step was resolved from, or null. */
 export function stepRange(s: Step): string | null {
-  if (s.kind !== "chart" || !s.entry) return null;
-  return (s.entry as ChartEntry).resolvedFrom ?? null;
+  if (!isEntryStep(s) || s.kind !== "chart") return null;
+  return s.entry.resolvedFrom ?? null;
 }
 
 /** Where a step comes from besides its own list line, in words: `from chart …`, `from range …`. */
@@ -53,8 +52,10 @@ export function planToJson(plan: Plan, cost?: PlanCost) {
   return {
     registry: plan.registry,
     resync: plan.resync,
-    steps: plan.steps.map(
-      (s): PlanStepJson => ({
+    steps: plan.steps.map((step): PlanStepJson => {
+      const s = stepFields(step);
+      const range = stepRange(step);
+      return {
         action: s.action,
         source: s.source,
         repository: s.repository,
@@ -63,11 +64,11 @@ export function planToJson(plan: Plan, cost?: PlanCost) {
         digest: s.digest,
         targetDigest: s.targetDigest,
         ...(s.platforms.length > 0 ? { platforms: s.platforms } : {}),
-        ...(stepCharts(s).length > 0 ? { fromCharts: stepCharts(s) } : {}),
-        ...(stepRange(s) ? { versionRange: stepRange(s)! } : {}),
+        ...(stepCharts(step).length > 0 ? { fromCharts: stepCharts(step) } : {}),
+        ...(range ? { versionRange: range } : {}),
         ...(s.location ? { line: s.location.line } : {}),
-      }),
-    ),
+      };
+    }),
     summary: plan.summary,
     warnings: plan.warnings.map((w) => ({
       message: w.message,
@@ -96,11 +97,16 @@ export function summaryLine(plan: Plan): string {
 }
 
 function target(s: Step): string {
-  return s.tag ? `${s.repository}:${s.tag}` : s.repository;
+  return s.action !== "create-repository" ? `${s.repository}:${s.tag}` : s.repository;
+}
+
+/** What is copied, or null for creations and deletions. */
+function source(s: Step): string | null {
+  return isEntryStep(s) ? s.source : null;
 }
 
 function stepLine(s: Step): string {
-  const what = s.source ? `${s.source} -> ${target(s)}` : target(s);
+  const what = isEntryStep(s) ? `${s.source} -> ${target(s)}` : target(s);
   const origin = stepOrigin(s);
   return `  ${s.action.padEnd(17)} ${what}  (${s.reason}${origin ? `; ${origin}` : ""})`;
 }
@@ -140,7 +146,8 @@ export function planMarkdown(plan: Plan, budget = SUMMARY_BUDGET_BYTES): string 
   let size = Buffer.byteLength(out);
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i]!;
-    const row = `| ${s.action} | ${s.source ? `\`${cell(s.source)}\`` : ""} | \`${cell(target(s))}\` | ${cell(stepOrigin(s) ? `${s.reason}; ${stepOrigin(s)}` : s.reason)} |\n`;
+    const from = source(s);
+    const row = `| ${s.action} | ${from ? `\`${cell(from)}\`` : ""} | \`${cell(target(s))}\` | ${cell(stepOrigin(s) ? `${s.reason}; ${stepOrigin(s)}` : s.reason)} |\n`;
     const rowSize = Buffer.byteLength(row);
     if (size + rowSize > budget - 200) {
       out += `\n…and ${steps.length - i} more step${steps.length - i === 1 ? "" : "s"}; the plan JSON lists every one.\n`;

@@ -1,3 +1,4 @@
+import { MirrorError } from "../errors.js";
 /**
  * Where crane and helm come from: pinned versions, release asset names, checksum files.
  * Pure functions of their arguments (no I/O), so every platform's name is table-tested.
@@ -86,7 +87,7 @@ export const DEFAULT_BASE_URLS: Readonly<Record<ToolName, string>> = {
 };
 
 /** A problem installing a tool, worded for the person reading the job log. */
-export class ToolInstallError extends Error {
+export class ToolInstallError extends MirrorError {
   override name = "ToolInstallError";
 }
 

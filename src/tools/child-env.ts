@@ -10,6 +10,7 @@
  * names that look like secrets: those are refused.
  */
 import { join } from "node:path";
+import { MirrorError } from "../errors.js";
 
 export type ChildName = "crane" | "helm" | "git";
 
@@ -37,7 +38,7 @@ const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|^AWS_|^INPUT_|^
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `ECR_MIRROR_TOOL_ENV` names a secret-looking or malformed variable. */
-export class ChildEnvError extends Error {
+export class ChildEnvError extends MirrorError {
   override name = "ChildEnvError";
 }
 

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import { MirrorError } from "../errors.js";
 import type { ToolName } from "./assets.js";
 import { childEnv } from "./child-env.js";
 
@@ -40,7 +41,7 @@ export class InvocationCounter {
 export type ToolFailure = "exit" | "spawn" | "stalled" | "timeout" | "output-limit";
 
 /** A tool failed: what was attempted, where, what the tool said, and what to try. */
-export class ToolError extends Error {
+export class ToolError extends MirrorError {
   override name = "ToolError";
 
   constructor(
@@ -51,14 +52,14 @@ export class ToolError extends Error {
     readonly exitCode: number | null,
     /** The last lines the tool printed (secrets redacted). */
     readonly output: string,
-    readonly hint: string | null,
+    override readonly hint: string | null,
     readonly failure: ToolFailure = exitCode === null ? "spawn" : "exit",
     /** Why the product stopped the process (`stalled: no progress for 120 s (limit tool-stall-timeout)`). */
     reason?: string,
   ) {
     const said = output ? `: ${output}` : "";
     const how = reason ? ` ${reason}` : ` failed${exitCode === null ? "" : ` (exit ${exitCode})`}`;
-    super(`${action}${how}${said}${hint ? `\nhint: ${hint}` : ""}`);
+    super(`${action}${how}${said}${hint ? `\nhint: ${hint}` : ""}`, { hint });
   }
 }
 

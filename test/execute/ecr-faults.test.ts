@@ -47,15 +47,9 @@ function createPlan(name: string): Plan {
       {
         action: "create-repository",
         kind: "repository",
-        source: null,
         repository: name,
-        tag: null,
-        digest: null,
-        targetDigest: null,
-        platforms: [],
         reason: "missing",
-        location: null,
-        entry: null,
+        location: { file: "mirrors.yaml", line: 1, column: 1 },
       },
     ],
   };

@@ -4,8 +4,9 @@ import { describe, expect, it } from "vitest";
 import { type ExecuteDeps, executePlan, progressLine } from "../../src/execute/execute.js";
 import type { RepositorySettings } from "../../src/list/model.js";
 import { DEFAULT_REPOSITORY_SETTINGS } from "../../src/list/parse.js";
-import type { Plan, Step, StepAction } from "../../src/plan/model.js";
+import { type Plan, type Step, type StepAction, stepFields } from "../../src/plan/model.js";
 import { ToolError } from "../../src/tools/runner.js";
+import { planStep } from "../harness/steps.js";
 
 const SETTINGS: RepositorySettings = DEFAULT_REPOSITORY_SETTINGS;
 
@@ -15,19 +16,7 @@ function step(
   tag: string | null,
   source: string | null = null,
 ): Step {
-  return {
-    action,
-    kind: action === "create-repository" ? "repository" : "image",
-    source,
-    repository,
-    tag,
-    digest: null,
-    targetDigest: null,
-    platforms: [],
-    reason: action,
-    location: source ? { file: "mirrors.yaml", line: 7, column: 5 } : null,
-    entry: null,
-  };
+  return planStep(action, repository, tag, source ? { source, digest: null } : {});
 }
 
 function plan(steps: Step[]): Plan {
@@ -315,7 +304,7 @@ describe("executePlan", () => {
 
   it("formats the progress line exactly", () => {
     const line = progressLine(12, 40, {
-      ...step("copy", "mirrors/library/redis", "7.0", "docker.io/library/redis:7.0"),
+      ...stepFields(step("copy", "mirrors/library/redis", "7.0", "docker.io/library/redis:7.0")),
       outcome: "copied",
       digest: null,
       expectedDigest: null,

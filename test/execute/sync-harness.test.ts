@@ -17,7 +17,7 @@ import { executePlan } from "../../src/execute/execute.js";
 import type { ImageEntry, MirrorList, RepositorySettings } from "../../src/list/model.js";
 import { syntheticTag } from "../../src/list/naming.js";
 import { parseMirrorList } from "../../src/list/parse.js";
-import type { Plan, Step, StepAction } from "../../src/plan/model.js";
+import type { CopyStep, Plan, Step, StepAction } from "../../src/plan/model.js";
 import { Crane } from "../../src/tools/crane.js";
 import { type CredentialSession, openCredentialSession, SecretMask } from "../../src/tools/credentials.js";
 import { fetchEcrAuthorization } from "../../src/tools/ecr-authorization.js";
@@ -130,41 +130,37 @@ ${images}`;
 }
 
 /** Every entry missing: one creation per repository, one copy per entry (what the planner says on an empty target). */
-function missingPlan(list: MirrorList, overrides: Partial<Record<string, Partial<Step>>> = {}): Plan {
+function missingPlan(
+  list: MirrorList,
+  overrides: Partial<Record<string, { action: "update"; digest: string }>> = {},
+): Plan {
   const steps: Step[] = [];
-  const base = {
-    digest: null,
-    targetDigest: null,
-    reason: "missing",
-    location: null,
-  };
   for (const repository of new Set(list.images.map((i) => i.repository))) {
     steps.push({
-      ...base,
       action: "create-repository",
       kind: "repository",
-      source: null,
       repository,
-      tag: null,
-      platforms: [],
-      entry: null,
+      reason: "missing",
+      location: list.images.find((i) => i.repository === repository)!.location,
     });
   }
   for (const entry of list.images) {
     const tag = entry.reference.tag ?? syntheticTag(entry.reference.digest!);
-    const step: Step = {
-      ...base,
+    const step: CopyStep = {
       action: "copy",
       kind: "image",
       source: entry.source,
       repository: entry.repository,
       tag,
       digest: entry.reference.digest,
+      targetDigest: null,
       platforms: entry.platforms,
+      reason: "missing",
       location: entry.location,
       entry,
     };
-    steps.push({ ...step, ...overrides[entry.source] });
+    const override = overrides[entry.source];
+    steps.push(override ? { ...step, ...override, targetDigest: null } : step);
   }
   const summary: Record<StepAction, number> = {
     "create-repository": 0,

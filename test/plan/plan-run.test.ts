@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MirrorList } from "../../src/list/model.js";
 import { parseMirrorList } from "../../src/list/parse.js";
 import { createEcrClient } from "../../src/observe/ecr.js";
+import { stepFields } from "../../src/plan/model.js";
 import { connectTarget, planRun } from "../../src/run.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { type RunningProxy, startCountingProxy } from "../harness/counting-proxy.js";
@@ -93,7 +94,9 @@ describe("plan against the local ECR", () => {
     upstream.resetCounts();
     const { plan: p, cost } = await plan("missing");
     expect(p.registry).toBe(ecr.registryHost);
-    expect(p.steps.map((s) => `${s.action} ${s.repository}${s.tag ? `:${s.tag}` : ""}`)).toEqual([
+    expect(
+      p.steps.map(stepFields).map((s) => `${s.action} ${s.repository}${s.tag ? `:${s.tag}` : ""}`),
+    ).toEqual([
       "create-repository mirrors/quay.io/org/app",
       "present mirrors/library/redis:7.0",
       "copy mirrors/library/redis:7.2",
@@ -115,7 +118,7 @@ describe("plan against the local ECR", () => {
     });
     upstream.resetCounts();
     const { plan: p, cost } = await plan("digest");
-    const byTarget = Object.fromEntries(p.steps.map((s) => [`${s.repository}:${s.tag}`, s]));
+    const byTarget = Object.fromEntries(p.steps.map((s) => [`${s.repository}:${stepFields(s).tag}`, s]));
     expect(byTarget["mirrors/library/redis:7.0"]).toMatchObject({ action: "update" });
     expect(byTarget["mirrors/library/nginx:1.27"]).toMatchObject({
       action: "blocked",

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
-import type { MirrorList, TagMutability } from "../../src/list/model.js";
+import type { TagMutability } from "../../src/list/model.js";
 import { parseMirrorList } from "../../src/list/parse.js";
-import type { ObservedRepository, ObservedTarget, UpstreamDigest } from "../../src/plan/model.js";
+import {
+  type ObservedRepository,
+  type ObservedTarget,
+  type PlannedList,
+  plannedList,
+  stepFields,
+  type UpstreamDigest,
+} from "../../src/plan/model.js";
 import { tagIsMutable } from "../../src/plan/mutability.js";
 import { planMirror } from "../../src/plan/plan.js";
 
@@ -9,10 +16,10 @@ const A = `sha256:${"a".repeat(64)}`;
 const B = `sha256:${"b".repeat(64)}`;
 const C = `sha256:${"c".repeat(64)}`;
 
-function list(yaml: string): MirrorList {
+function list(yaml: string): PlannedList {
   const r = parseMirrorList(yaml, "mirrors.yaml");
   if (!r.list) throw new Error(r.problems.map((p) => p.message).join("\n"));
-  return r.list;
+  return plannedList(r.list);
 }
 
 function repo(
@@ -46,7 +53,7 @@ function digestMode(upstream: Record<string, UpstreamDigest>) {
 }
 
 function brief(plan: ReturnType<typeof planMirror>) {
-  return plan.steps.map((s) => `${s.action} ${s.repository}${s.tag ? `:${s.tag}` : ""}`);
+  return plan.steps.map(stepFields).map((s) => `${s.action} ${s.repository}${s.tag ? `:${s.tag}` : ""}`);
 }
 
 describe("planMirror: one step per entry", () => {
@@ -204,7 +211,7 @@ describe("charts", () => {
   - { source: "oci://ghcr.io/org/charts/tool", versions: ["2.0.0"] }
 `);
     const plan = planMirror(l, target(repo("charts/demo", { "1.0.0": A })), missing);
-    expect(plan.steps.map((s) => [s.action, s.source, s.repository, s.tag])).toEqual([
+    expect(plan.steps.map(stepFields).map((s) => [s.action, s.source, s.repository, s.tag])).toEqual([
       ["create-repository", null, "charts/tool", null],
       ["present", "https://charts.example.com/demo:1.0.0", "charts/demo", "1.0.0"],
       ["copy", "https://charts.example.com/demo:1.1.0+build.2", "charts/demo", "1.1.0_build.2"],
@@ -288,5 +295,18 @@ describe("tagIsMutable", () => {
     ["IMMUTABLE_WITH_EXCLUSION", ["1.2.*"], "1x2.3", false],
   ])("%s %j: %s mutable=%s", (mode, filters, tag, expected) => {
     expect(tagIsMutable(tag, mode, filters)).toBe(expected);
+  });
+});
+
+describe("the planned list", () => {
+  it("is made only from a list whose chart version ranges are resolved", () => {
+    const parsed = parseMirrorList(
+      'charts:\n  - { source: "https://charts.example.com", name: demo, versionRange: ">=1.0.0" }\n',
+      "mirrors.yaml",
+    ).list!;
+    expect(parsed.chartRanges).toHaveLength(1);
+    expect(() => plannedList(parsed)).toThrow(/chart version ranges are resolved before planning/);
+    const resolved = plannedList({ ...parsed, chartRanges: [] });
+    expect(planMirror(resolved, target(), missing).steps).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import type { Plan } from "../../src/plan/model.js";
 import { planMarkdown } from "../../src/report/plan.js";
 import { formatProblems } from "../../src/report/problems.js";
 import { syncSummaryMarkdown } from "../../src/report/sync-summary.js";
+import { imageEntry } from "../harness/steps.js";
 import { workflowCommands } from "./workflow-commands.js";
 
 const BREAKS = /\r\n|\r|\n|\u2028|\u2029/;
@@ -55,8 +56,8 @@ describe("summary tables", () => {
           targetDigest: null,
           platforms: [],
           reason: HOSTILE,
-          location: null,
-          entry: null,
+          location: { file: "mirrors.yaml", line: 2, column: 5 },
+          entry: imageEntry(),
         },
       ],
       summary: { "create-repository": 0, copy: 1, update: 0, blocked: 0, present: 0, delete: 0 },

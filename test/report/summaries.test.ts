@@ -2,27 +2,31 @@
 // however large the mirror list: the tables are cut and say how many rows were left out.
 import { describe, expect, it } from "vitest";
 import { type ExecutionReport, STEP_OUTCOMES, type StepReport } from "../../src/execute/execute.js";
-import type { Plan, Step } from "../../src/plan/model.js";
+import type { EntryStep, Plan } from "../../src/plan/model.js";
 import { planMarkdown } from "../../src/report/plan.js";
 import { syncSummaryMarkdown } from "../../src/report/sync-summary.js";
+import { imageEntry } from "../harness/steps.js";
 
 const MiB = 1024 * 1024;
 const N = 20_000;
 
-function step(i: number, action: Step["action"]): Step {
-  return {
-    action,
-    kind: "image",
+const entry = imageEntry();
+
+function step(i: number, action: "copy" | "blocked"): EntryStep {
+  const fields = {
+    kind: "image" as const,
     source: `docker.io/library/image-with-a-long-name-${i}:1.2.3-${"x".repeat(40)}`,
     repository: `mirrors/library/image-with-a-long-name-${i}`,
     tag: `1.2.3-${"x".repeat(40)}`,
-    digest: null,
     targetDigest: null,
     platforms: [],
     reason: "missing in the target",
     location: { file: "mirrors.yaml", line: i + 2, column: 5 },
-    entry: null,
+    entry,
   };
+  return action === "copy"
+    ? { ...fields, action, digest: null }
+    : { ...fields, action, digest: `sha256:${"b".repeat(64)}` };
 }
 
 describe("plan summary", () => {
