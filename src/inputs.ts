@@ -100,7 +100,7 @@ export function readInputs(get: InputReader = (name) => core.getInput(name)): In
     );
   } catch (e) {
     if (!(e instanceof OptionError)) throw e;
-    throw new InputError(e.hint ? `${e.message} (${e.hint})` : e.message);
+    throw new InputError(e.hint ? `${e.message}\n  hint: ${e.hint}` : e.message);
   }
   return {
     mirrorFile: optional("mirror-file") ?? "mirrors.yaml",
