@@ -53,7 +53,7 @@ const cases: [rule: { input: string; flag: string }, value: string, says: RegExp
   [
     REGISTRY_URL,
     "ftp://registry.example.com",
-    /^<option>: .*not a https:\/\/ or http:\/\/ URL[^]*\n {2}hint: /,
+    /^<option>: .*not a https:\/\/ or http:\/\/ URL[\s\S]*\n {2}hint: /,
   ],
 ];
 
