@@ -1,4 +1,4 @@
-// Runs the bundled action (dist/index.js; `npm run build` after changing src/) the way the runner runs it:
+// Runs the bundled action (dist/index.js; rebuilt first when stale, fresh-bundle.ts) the way the runner runs it:
 // INPUT_* variables, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP, RUNNER_TOOL_CACHE holding crane (the
 // stand-in, or the real one under ECR_MIRROR_REAL_TOOLS=1), the local ECR's endpoint. The same steps as
 // action-sync.test.ts's own runner, shared by the newer e2e files.

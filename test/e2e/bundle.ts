@@ -1,6 +1,6 @@
 // Runs the bundles (dist/index.js, dist/cli.js) the way the runner runs a step: a child process whose
 // environment is exactly what is given (INPUT_* variables for the action), stdout and stderr captured whole,
-// GITHUB_OUTPUT and GITHUB_STEP_SUMMARY as files. Rebuild with `npm run build` after changing src/.
+// GITHUB_OUTPUT and GITHUB_STEP_SUMMARY as files. A stale bundle is rebuilt before the tests (fresh-bundle.ts).
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
