@@ -10,7 +10,7 @@ import { summaryLine } from "./execute/execute.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/output-folder.js";
-import type { MirrorList } from "./list/model.js";
+import type { ImageEntry, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
 import {
   CONCURRENCY,
@@ -295,27 +295,28 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
   }
 }
 
-async function sync(file: string, values: Values, io: Terminal): Promise<number> {
-  const options = sharedOptions(values, "sync", io);
-  if (!options) return 2;
-  const targetFlag = values.target ?? "ecr";
-  if (!["ecr", "local"].includes(targetFlag) && !/^https?:\/\//i.test(targetFlag)) {
-    io.err(
-      `ecr-mirror sync: --target is ecr, local or http(s)://host[:port], not ${JSON.stringify(targetFlag)}\n`,
-    );
-    return 2;
+/** sync's --target: ecr, local, or a URL that follows the registry-url rule; null after a usage error. */
+function syncTarget(values: Values, io: Terminal): { flag: string; url: string | null } | null {
+  const flag = values.target ?? "ecr";
+  if (flag === "ecr" || flag === "local") return { flag, url: null };
+  if (!/^https?:\/\//i.test(flag)) {
+    io.err(`ecr-mirror sync: --target is ecr, local or http(s)://host[:port], not ${JSON.stringify(flag)}\n`);
+    return null;
   }
-  let targetUrl: string | null;
   try {
-    // A URL target follows the registry-url rule.
-    targetUrl = /^https?:/i.test(targetFlag)
-      ? readOption(REGISTRY_URL, targetFlag, "flag", "--target")
-      : null;
+    return { flag, url: readOption(REGISTRY_URL, flag, "flag", "--target") };
   } catch (e) {
     if (!(e instanceof OptionError)) throw e;
     usageError("sync", e, io);
-    return 2;
+    return null;
   }
+}
+
+async function sync(file: string, values: Values, io: Terminal): Promise<number> {
+  const options = sharedOptions(values, "sync", io);
+  if (!options) return 2;
+  const syncTo = syncTarget(values, io);
+  if (!syncTo) return 2;
   const list = await load(file, io);
   if (!list) return 1;
   const env = io.env;
@@ -324,9 +325,9 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
   let local: LocalRegistry | null = null;
   try {
     useLocalToolCache(env);
-    let registryUrl = options.registryUrl ?? targetUrl;
+    let registryUrl = options.registryUrl ?? syncTo.url;
     let craneBinary: string | null = null;
-    if (targetFlag === "local") {
+    if (syncTo.flag === "local") {
       craneBinary = (await installCrane({ ...toolInstall("crane", io), log: (l) => io.err(`${l}\n`) })).path;
       local = await startLocalRegistry(craneBinary, { counter });
       registryUrl = local.url;
@@ -361,23 +362,34 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
   }
 }
 
-async function render(file: string, values: Values, io: Terminal): Promise<number> {
+/** render's flags: --out, the shared options, --configurator-digest; null after a usage error. */
+function renderFlags(
+  values: Values,
+  io: Terminal,
+): { out: string; registryUrl: string | null; digest: string | null } | null {
   if (!values.out) {
     io.err("ecr-mirror render: --out DIR is required (for example --out deploy/ecr-mirror)\n");
-    return 2;
+    return null;
   }
   const options = sharedOptions(values, "render", io);
-  if (!options) return 2;
-  const digestFlag = values["configurator-digest"] ?? null;
-  if (digestFlag !== null && !/^sha256:[0-9a-f]{64}$/.test(digestFlag)) {
-    io.err(`ecr-mirror render: --configurator-digest is sha256:<64 hex>, not "${digestFlag}"\n`);
-    return 2;
+  if (!options) return null;
+  const digest = values["configurator-digest"] ?? null;
+  if (digest !== null && !/^sha256:[0-9a-f]{64}$/.test(digest)) {
+    io.err(`ecr-mirror render: --configurator-digest is sha256:<64 hex>, not "${digest}"\n`);
+    return null;
   }
+  return { out: values.out, registryUrl: options.registryUrl, digest };
+}
+
+async function render(file: string, values: Values, io: Terminal): Promise<number> {
+  const flags = renderFlags(values, io);
+  if (!flags) return 2;
+  const digestFlag = flags.digest;
   // The folder is checked before any work: ecr-mirror writes only below the current folder, into a folder
   // that is new, empty, or its own (it lists what it wrote there in .ecr-mirror-files).
   const workspace = process.cwd();
   try {
-    await checkOutputFolder(workspace, values.out);
+    await checkOutputFolder(workspace, flags.out);
   } catch (e) {
     io.err(`ecr-mirror render: ${describeFailure(e, io.mask)}\n`);
     return e instanceof OutputFolderError ? 2 : 1;
@@ -392,37 +404,26 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
     );
     const { entry } = configured;
     const known = await chartRecord(values, io);
-    // The list rendered for: the planned one when the target is asked (ranges resolved, chart images added).
-    let list = configured.list;
-    let chartImages = known;
-    let target: Pick<TargetConnection, "registry" | "plainHttp" | "region">;
-    let digest = digestFlag;
-    if (list.target.registry && digest) {
-      // Everything is known: render offline (the record given is carried over as it is).
-      target = {
-        registry: list.target.registry,
-        plainHttp: false,
-        region: values.region ?? list.target.region,
-      };
-    } else {
-      // Learn the registry address and the configurator's digest from the target itself.
-      const connected = await connect(list, connectSettings(values, io, options.registryUrl));
-      target = connected.target;
-      const planned = await planRun(list, connected.target, {
-        resync: "missing",
-        upstreamCredentials: connected.credentials,
-        observeDigestOf: [entry],
-        charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
-      });
-      list = planned.list;
-      chartImages = planned.chartImages;
-      digest ??= digestInTarget(entry, planned.plan);
-      if (!digest) {
-        io.err(
-          `ecr-mirror render: ${entry.source} is not in the mirror yet (${entry.repository}); run ecr-mirror sync first, or pass --configurator-digest\n`,
-        );
-        return 1;
-      }
+    const renderFor =
+      configured.list.target.registry && digestFlag
+        ? // Everything is known: render offline (the record given is carried over as it is).
+          {
+            list: configured.list,
+            chartImages: known,
+            digest: digestFlag,
+            target: {
+              registry: configured.list.target.registry,
+              plainHttp: false,
+              region: values.region ?? configured.list.target.region,
+            },
+          }
+        : await askTarget(configured.list, entry, known, { values, io, registryUrl: flags.registryUrl });
+    const { list, target, digest, chartImages } = renderFor;
+    if (!digest) {
+      io.err(
+        `ecr-mirror render: ${entry.source} is not in the mirror yet (${entry.repository}); run ecr-mirror sync first, or pass --configurator-digest\n`,
+      );
+      return 1;
     }
     const rendered = renderNodeFiles(
       list,
@@ -434,13 +435,40 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
       for (const p of rendered.problems) io.err(`ecr-mirror render: ${p.message}\n  hint: ${p.hint}\n`);
       return 1;
     }
-    const written = await writeOutputFolder(workspace, values.out, rendered.files);
-    io.out(`${written.files.map((f) => join(values.out!, f.path)).join("\n")}\n`);
+    const written = await writeOutputFolder(workspace, flags.out, rendered.files);
+    io.out(`${written.files.map((f) => join(flags.out, f.path)).join("\n")}\n`);
     return 0;
   } catch (e) {
     io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
     return 1;
   }
+}
+
+/**
+ * What render learns from the target: its address, the configurator image's digest (null: not mirrored
+ * yet) and the planned list it renders for (chart ranges resolved, chart images added).
+ */
+async function askTarget(
+  listed: MirrorList,
+  entry: ImageEntry,
+  known: ChartImagesRecord | null,
+  how: { values: Values; io: Terminal; registryUrl: string | null },
+) {
+  const { values, io } = how;
+  const connected = await connect(listed, connectSettings(values, io, how.registryUrl));
+  const planned = await planRun(listed, connected.target, {
+    resync: "missing",
+    upstreamCredentials: connected.credentials,
+    observeDigestOf: [entry],
+    charts: { mask: io.mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+  });
+  const target: Pick<TargetConnection, "registry" | "plainHttp" | "region"> = connected.target;
+  return {
+    list: planned.list,
+    chartImages: planned.chartImages,
+    target,
+    digest: values["configurator-digest"] ?? digestInTarget(entry, planned.plan),
+  };
 }
 
 /**

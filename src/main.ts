@@ -28,6 +28,7 @@ import {
   digestInTarget,
   planRun,
   renderNodeFiles,
+  type SyncRunResult,
   syncRun,
   type TargetConnection,
   withConfiguratorImage,
@@ -213,21 +214,31 @@ async function plan(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
   await writeSummary(ctx, planMarkdown(result));
 }
 
+/** A render folder ecr-mirror may not write is refused before anything is copied (see output-folder.ts). */
+async function renderDirRefused(ctx: Ctx, renderDir: string): Promise<boolean> {
+  try {
+    await checkOutputFolder(ctx.workspace, renderDir);
+    return false;
+  } catch (e) {
+    skipNodeConfiguration(
+      ctx,
+      `render-dir cannot be written: ${describeFailure(e, ctx.mask).split("\n")[0]}`,
+    );
+    ctx.core.setFailed(ctx.safe(`${describeFailure(e, ctx.mask)}\nNothing was copied or committed.`));
+    return true;
+  }
+}
+
+/** `2 steps failed` */
+function stepsFailed(failures: readonly unknown[]): string {
+  return `${failures.length} step${failures.length === 1 ? "" : "s"} failed`;
+}
+
 async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string): Promise<void> {
-  const mask = ctx.mask;
   // Rendering needs the configurator image mirrored: it joins the plan when the list lacks it.
   const configurator = inputs.renderDir ? withConfiguratorImage(listed, inputs.configuratorImage) : null;
   const list = configurator?.list ?? listed;
-  if (inputs.renderDir) {
-    // A render folder ecr-mirror may not write is refused before anything is copied (see output-folder.ts).
-    try {
-      await checkOutputFolder(ctx.workspace, inputs.renderDir);
-    } catch (e) {
-      skipNodeConfiguration(ctx, `render-dir cannot be written: ${describeFailure(e, mask).split("\n")[0]}`);
-      ctx.core.setFailed(ctx.safe(`${describeFailure(e, mask)}\nNothing was copied or committed.`));
-      return;
-    }
-  }
+  if (inputs.renderDir && (await renderDirRefused(ctx, inputs.renderDir))) return;
   const { credentials, target } = await ctx.core.group("Connect to the target", () =>
     connect(list, connectSettings(ctx, inputs)),
   );
@@ -237,7 +248,7 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
     ...(configurator ? { observeDigestOf: [configurator.entry] } : {}),
     resync: inputs.resync,
     upstreamCredentials: credentials,
-    mask,
+    mask: ctx.mask,
     crane: inputs.crane,
     helm: inputs.helm,
     toolLimits: inputs.toolLimits,
@@ -246,6 +257,39 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
     debug: (line) => ctx.core.debug(ctx.safe(line)),
     group: (name, work) => ctx.core.group(name, work),
   });
+  await reportSync(ctx, inputs, result, shown);
+  const failures = result.report.failures;
+  if (inputs.renderDir && configurator && !result.report.ok) {
+    // Policy: a failed step means the mirror does not hold what the node configuration would send nodes
+    // to, so nothing is written or committed after one; the step fails below.
+    skipNodeConfiguration(
+      ctx,
+      `${stepsFailed(failures)}, so the node configuration in ${inputs.renderDir} was neither written nor committed`,
+    );
+  } else if (configurator) {
+    // The planned list: chart ranges resolved, images found in charts (and their upstreams) added.
+    await nodeConfiguration(
+      ctx,
+      inputs,
+      result.list,
+      target,
+      {
+        entry: configurator.entry,
+        digest: digestInTarget(configurator.entry, result.plan, result.report),
+      },
+      result.chartImages,
+    );
+  }
+  if (!result.report.ok) {
+    const named = failures.slice(0, 3).map((f) => f.source ?? f.repository);
+    ctx.core.setFailed(
+      ctx.safe(`${stepsFailed(failures)}: ${named.join(", ")}${failures.length > 3 ? ", ..." : ""}`),
+    );
+  }
+}
+
+/** The sync's plan in the log, its failures on their lines, the report file, the outputs and the summary. */
+async function reportSync(ctx: Ctx, inputs: Inputs, result: SyncRunResult, shown: string): Promise<void> {
   await ctx.core.group("Plan", async () => ctx.info(formatPlan(result.plan)));
   annotate(ctx, planAnnotations(result.plan, shown));
   // Failed steps as errors on their mirror-list lines: the first ten, then a count (GitHub shows ten per step).
@@ -264,41 +308,10 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
   const reportPath = inputs.reportPath
     ? resolve(ctx.workspace, inputs.reportPath)
     : join(ctx.temp, "ecr-mirror-report.json");
-  await writeReportFile(reportPath, syncReportJson(result.plan, result, result.cost), mask);
+  await writeReportFile(reportPath, syncReportJson(result.plan, result, result.cost), ctx.mask);
   ctx.core.setOutput("report-path", reportPath);
   for (const outcome of STEP_OUTCOMES) ctx.core.setOutput(outcome, result.report.counts[outcome]);
   await writeSummary(ctx, syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }));
-  if (inputs.renderDir && configurator && !result.report.ok) {
-    // Policy: a failed step means the mirror does not hold what the node configuration would send nodes
-    // to, so nothing is written or committed after one; the step fails below.
-    skipNodeConfiguration(
-      ctx,
-      `${failures.length} step${failures.length === 1 ? "" : "s"} failed, so the node configuration in ${inputs.renderDir} was neither written nor committed`,
-    );
-  } else if (inputs.renderDir && configurator) {
-    // The planned list: chart ranges resolved, images found in charts (and their upstreams) added.
-    await nodeConfiguration(
-      ctx,
-      inputs,
-      result.list,
-      target,
-      {
-        entry: configurator.entry,
-        digest: digestInTarget(configurator.entry, result.plan, result.report),
-      },
-      result.chartImages,
-    );
-  }
-  if (!result.report.ok) {
-    ctx.core.setFailed(
-      ctx.safe(
-        `${failures.length} step${failures.length === 1 ? "" : "s"} failed: ${failures
-          .slice(0, 3)
-          .map((f) => f.source ?? f.repository)
-          .join(", ")}${failures.length > 3 ? ", ..." : ""}`,
-      ),
-    );
-  }
 }
 
 /** The `commit-back` output says `skipped`, and `commit-back-reason` why; the log says it too. */
