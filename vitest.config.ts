@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The tests that run the bundle (dist/) run it as src/ is now: a stale one is rebuilt first.
+    globalSetup: ["test/e2e/fresh-bundle.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Registries, containerd and git run as real processes: keep parallelism modest on 2 cores.

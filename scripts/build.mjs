@@ -1,4 +1,4 @@
-// Bundles the action (dist/index.js) and the CLI (dist/cli.js) with ncc.
+// Bundles the action (dist/index.js, from src/index.ts) and the CLI (dist/cli.js) with ncc.
 // ncc writes each entry to its own folder as index.js; we lay them side by side in dist/.
 import { execFileSync } from "node:child_process";
 import {
@@ -13,9 +13,10 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SOURCE_HASH_FILE, sourceHash } from "./source-hash.ts";
 
 const entries = [
-  { src: "src/main.ts", out: "index.js" },
+  { src: "src/index.ts", out: "index.js" },
   { src: "src/cli.ts", out: "cli.js", executable: true },
   { src: "src/post.ts", out: "post.js" },
 ];
@@ -54,6 +55,8 @@ for (const entry of entries) {
   rmSync(tmp, { recursive: true, force: true });
 }
 writeFileSync(join(out, "licenses.txt"), [...licenses].join("\n"));
+// What the bundle was built from: the tests rebuild when src/ has moved on (see scripts/source-hash.ts).
+writeFileSync(join(out, SOURCE_HASH_FILE), `${sourceHash(".")}\n`);
 writeFileSync(join(out, "package.json"), `${JSON.stringify({ type: "module" }, null, 2)}\n`);
 rmSync("dist", { recursive: true, force: true });
 renameSync(out, "dist");

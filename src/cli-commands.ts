@@ -10,18 +10,27 @@ import { summaryLine } from "./execute/execute.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/output-folder.js";
-import { registryUrlProblem } from "./list/address-policy.js";
-import type { MirrorList } from "./list/model.js";
+import type { ImageEntry, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
-import type { ResyncMode } from "./plan/model.js";
-import { DEFAULT_CONFIGURATOR_IMAGE } from "./render/index.js";
+import {
+  CONCURRENCY,
+  CONFIGURATOR_IMAGE,
+  OptionError,
+  REGISTRY_URL,
+  readOption,
+  readSyncOptions,
+  type SyncOptions,
+  TOOL_STALL_TIMEOUT,
+  TOOL_TIMEOUT,
+} from "./options.js";
 import { describeFailure } from "./report/failure.js";
 import { listSummary, listToJson } from "./report/list-json.js";
 import { formatJson, neutraliseCommands } from "./report/log-safe.js";
 import { formatPlan, planToJson } from "./report/plan.js";
 import { formatProblems } from "./report/problems.js";
 import {
-  connectTarget,
+  type ConnectSettings,
+  connect,
   digestInTarget,
   planRun,
   renderNodeFiles,
@@ -29,9 +38,9 @@ import {
   type TargetConnection,
   withConfiguratorImage,
 } from "./run.js";
-import { maskRunSecrets, maskUrlCredentials, SecretMask, upstreamCredentials } from "./tools/credentials.js";
+import { maskRunSecrets, maskUrlCredentials, SecretMask } from "./tools/credentials.js";
 import { type InstallOptions, installCrane, installHelm, useLocalToolCache } from "./tools/install.js";
-import { InvocationCounter, type ToolLimits, toolLimitsFrom } from "./tools/runner.js";
+import { InvocationCounter } from "./tools/runner.js";
 
 const USAGE = `Usage: ecr-mirror <command> [FILE] [options]
 
@@ -53,14 +62,14 @@ Options:
   --registry-url URL     Use a plain OCI registry as the target (http(s)://host[:port]).
   --target TARGET        sync: ecr (default: the list's target), local (crane's in-memory registry on
                          127.0.0.1, to try a sync without AWS; needs internet), or an http(s):// URL.
-  --concurrency N        sync: copies in flight at once (default 4).
+  --concurrency N        sync: copies in flight at once (default ${CONCURRENCY.default}).
   --report FILE          sync: write the JSON report there.
   --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
-                         or disk activity) for S seconds (default 120).
-  --tool-timeout M       sync: stop a copy, push or pull still running after M minutes (default 60).
+                         or disk activity) for S seconds (default ${TOOL_STALL_TIMEOUT.default}).
+  --tool-timeout M       sync: stop a copy, push or pull still running after M minutes (default ${TOOL_TIMEOUT.default}).
   --out DIR              render: the folder to write, below the current folder: new, empty, or written by
                          ecr-mirror before. Only the files it wrote there (DIR/.ecr-mirror-files) are replaced.
-  --configurator-image REF   render: the AWS CLI image the DaemonSet runs (default ${DEFAULT_CONFIGURATOR_IMAGE}).
+  --configurator-image REF   render: the AWS CLI image the DaemonSet runs (default ${CONFIGURATOR_IMAGE.default}).
   --configurator-digest D    render: its digest in the mirror, to render without asking the target.
   --startup-taint        render: a taint for new nodes, removed once their configuration is written.
   --charts-record FILE   plan, sync, render: a chart-images.json an earlier render wrote (default: none).
@@ -192,34 +201,50 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
   }
 }
 
-/** Upstream credentials and target credentials from the environment (masked), and the connected target. */
-async function connect(
-  list: MirrorList,
-  values: Values,
-  io: Terminal,
-  mask: SecretMask,
-  registryUrl: string | null,
-) {
-  // Every command that reaches a target by URL (render too): the same policy as the action's registry-url.
-  const refused = registryUrl ? registryUrlProblem(registryUrl) : null;
-  if (refused) throw new Error(`--registry-url: ${refused.reason} (hint: ${refused.hint})`);
+/** The target and the credentials as the flags and the environment give them. */
+function connectSettings(values: Values, io: Terminal, registryUrl: string | null): ConnectSettings {
   const env = io.env;
-  const credentials = upstreamCredentials({
-    dockerHubUsername: env.ECR_MIRROR_DOCKER_HUB_USERNAME ?? null,
-    dockerHubToken: env.ECR_MIRROR_DOCKER_HUB_TOKEN ?? null,
-    registryCredentials: env.ECR_MIRROR_REGISTRY_CREDENTIALS ?? null,
-  });
-  for (const c of credentials) mask.addBasic(c.username, c.password);
   const user = env.ECR_MIRROR_TARGET_USERNAME;
   const password = env.ECR_MIRROR_TARGET_PASSWORD;
-  const target = await connectTarget(list, {
+  return {
     region: values.region ?? null,
     registryUrl,
     registryAuth: user && password ? { username: user, password } : null,
-    mask,
+    upstream: {
+      dockerHubUsername: env.ECR_MIRROR_DOCKER_HUB_USERNAME ?? null,
+      dockerHubToken: env.ECR_MIRROR_DOCKER_HUB_TOKEN ?? null,
+      registryCredentials: env.ECR_MIRROR_REGISTRY_CREDENTIALS ?? null,
+    },
+    mask: io.mask,
     env,
-  });
-  return { credentials, target };
+  };
+}
+
+/**
+ * The options the action takes too, read with its rules (options.ts); null after printing a usage error.
+ * Every command that reaches a target by URL checks it here, before anything is read or asked.
+ */
+function sharedOptions(values: Values, command: string, io: Terminal): SyncOptions | null {
+  try {
+    return readSyncOptions(
+      {
+        resync: values.resync ?? null,
+        registryUrl: values["registry-url"] ?? null,
+        concurrency: values.concurrency ?? null,
+        toolStallTimeout: values["tool-stall-timeout"] ?? null,
+        toolTimeout: values["tool-timeout"] ?? null,
+      },
+      "flag",
+    );
+  } catch (e) {
+    if (!(e instanceof OptionError)) throw e;
+    usageError(command, e, io);
+    return null;
+  }
+}
+
+function usageError(command: string, e: OptionError, io: Terminal): void {
+  io.err(`ecr-mirror ${command}: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ""}`);
 }
 
 /** Reads and validates the list; prints problems; null when it is invalid. */
@@ -241,14 +266,6 @@ async function chartRecord(values: Values, io: Terminal): Promise<ChartImagesRec
   return record;
 }
 
-/** The --resync mode, or null after printing a usage error. */
-function resyncOf(values: Values, command: string, io: Terminal): ResyncMode | null {
-  const resync = values.resync ?? "missing";
-  if (resync === "missing" || resync === "digest") return resync;
-  io.err(`ecr-mirror ${command}: --resync is "missing" or "digest", not "${resync}"\n`);
-  return null;
-}
-
 async function validate(file: string, values: Values, io: Terminal): Promise<number> {
   const list = await load(file, io);
   if (!list) return 1;
@@ -257,21 +274,16 @@ async function validate(file: string, values: Values, io: Terminal): Promise<num
 }
 
 async function plan(file: string, values: Values, io: Terminal): Promise<number> {
-  const resync = resyncOf(values, "plan", io);
-  if (!resync) return 2;
-  const refusedUrl = values["registry-url"] ? registryUrlProblem(values["registry-url"]) : null;
-  if (refusedUrl) {
-    io.err(`ecr-mirror plan: --registry-url: ${refusedUrl.reason}\n  hint: ${refusedUrl.hint}\n`);
-    return 2;
-  }
+  const options = sharedOptions(values, "plan", io);
+  if (!options) return 2;
   const list = await load(file, io);
   if (!list) return 1;
   const mask = io.mask;
   try {
-    const { credentials, target } = await connect(list, values, io, mask, values["registry-url"] ?? null);
+    const { credentials, target } = await connect(list, connectSettings(values, io, options.registryUrl));
     const known = await chartRecord(values, io);
     const { plan, cost } = await planRun(list, target, {
-      resync,
+      resync: options.resync,
       upstreamCredentials: credentials,
       charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
     });
@@ -283,41 +295,28 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
   }
 }
 
-async function sync(file: string, values: Values, io: Terminal): Promise<number> {
-  const resync = resyncOf(values, "sync", io);
-  if (!resync) return 2;
-  const concurrency = Number(values.concurrency ?? "4");
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-    io.err(`ecr-mirror sync: --concurrency is a whole number from 1 to 64, not "${values.concurrency}"\n`);
-    return 2;
+/** sync's --target: ecr, local, or a URL that follows the registry-url rule; null after a usage error. */
+function syncTarget(values: Values, io: Terminal): { flag: string; url: string | null } | null {
+  const flag = values.target ?? "ecr";
+  if (flag === "ecr" || flag === "local") return { flag, url: null };
+  if (!/^https?:\/\//i.test(flag)) {
+    io.err(`ecr-mirror sync: --target is ecr, local or http(s)://host[:port], not ${JSON.stringify(flag)}\n`);
+    return null;
   }
-  let toolLimits: ToolLimits;
   try {
-    toolLimits = toolLimitsFrom(
-      { stallSeconds: values["tool-stall-timeout"] ?? null, timeoutMinutes: values["tool-timeout"] ?? null },
-      { stall: "--tool-stall-timeout", timeout: "--tool-timeout" },
-    );
+    return { flag, url: readOption(REGISTRY_URL, flag, "flag", "--target") };
   } catch (e) {
-    io.err(`ecr-mirror sync: ${(e as Error).message}\n`);
-    return 2;
+    if (!(e instanceof OptionError)) throw e;
+    usageError("sync", e, io);
+    return null;
   }
-  const targetFlag = values.target ?? "ecr";
-  if (!["ecr", "local"].includes(targetFlag) && !/^https?:\/\//i.test(targetFlag)) {
-    io.err(
-      `ecr-mirror sync: --target is ecr, local or http(s)://host[:port], not ${JSON.stringify(targetFlag)}\n`,
-    );
-    return 2;
-  }
-  for (const [flag, url] of [
-    ["--target", /^https?:/i.test(targetFlag) ? targetFlag : null],
-    ["--registry-url", values["registry-url"] ?? null],
-  ] as const) {
-    const refused = url ? registryUrlProblem(url) : null;
-    if (refused) {
-      io.err(`ecr-mirror sync: ${flag}: ${refused.reason}\n  hint: ${refused.hint}\n`);
-      return 2;
-    }
-  }
+}
+
+async function sync(file: string, values: Values, io: Terminal): Promise<number> {
+  const options = sharedOptions(values, "sync", io);
+  if (!options) return 2;
+  const syncTo = syncTarget(values, io);
+  if (!syncTo) return 2;
   const list = await load(file, io);
   if (!list) return 1;
   const env = io.env;
@@ -326,9 +325,9 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
   let local: LocalRegistry | null = null;
   try {
     useLocalToolCache(env);
-    let registryUrl = values["registry-url"] ?? (/^https?:/.test(targetFlag) ? targetFlag : null);
+    let registryUrl = options.registryUrl ?? syncTo.url;
     let craneBinary: string | null = null;
-    if (targetFlag === "local") {
+    if (syncTo.flag === "local") {
       craneBinary = (await installCrane({ ...toolInstall("crane", io), log: (l) => io.err(`${l}\n`) })).path;
       local = await startLocalRegistry(craneBinary, { counter });
       registryUrl = local.url;
@@ -336,17 +335,17 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
         `Target: crane registry serve at ${local.url} (in memory: its content is gone when this command ends)\n`,
       );
     }
-    const { credentials, target } = await connect(list, values, io, mask, registryUrl);
+    const { credentials, target } = await connect(list, connectSettings(values, io, registryUrl));
     const known = await chartRecord(values, io);
     const result = await syncRun(list, target, {
       ...(known ? { charts: { known } } : {}),
       crane: toolInstall("crane", io),
       helm: toolInstall("helm", io),
-      resync,
+      resync: options.resync,
       upstreamCredentials: credentials,
       mask,
-      concurrency,
-      toolLimits,
+      concurrency: options.concurrency,
+      toolLimits: options.toolLimits,
       counter,
       craneBinary,
       log: (line) => io.err(`${line}\n`),
@@ -363,21 +362,34 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
   }
 }
 
-async function render(file: string, values: Values, io: Terminal): Promise<number> {
+/** render's flags: --out, the shared options, --configurator-digest; null after a usage error. */
+function renderFlags(
+  values: Values,
+  io: Terminal,
+): { out: string; registryUrl: string | null; digest: string | null } | null {
   if (!values.out) {
     io.err("ecr-mirror render: --out DIR is required (for example --out deploy/ecr-mirror)\n");
-    return 2;
+    return null;
   }
-  const digestFlag = values["configurator-digest"] ?? null;
-  if (digestFlag !== null && !/^sha256:[0-9a-f]{64}$/.test(digestFlag)) {
-    io.err(`ecr-mirror render: --configurator-digest is sha256:<64 hex>, not "${digestFlag}"\n`);
-    return 2;
+  const options = sharedOptions(values, "render", io);
+  if (!options) return null;
+  const digest = values["configurator-digest"] ?? null;
+  if (digest !== null && !/^sha256:[0-9a-f]{64}$/.test(digest)) {
+    io.err(`ecr-mirror render: --configurator-digest is sha256:<64 hex>, not "${digest}"\n`);
+    return null;
   }
+  return { out: values.out, registryUrl: options.registryUrl, digest };
+}
+
+async function render(file: string, values: Values, io: Terminal): Promise<number> {
+  const flags = renderFlags(values, io);
+  if (!flags) return 2;
+  const digestFlag = flags.digest;
   // The folder is checked before any work: ecr-mirror writes only below the current folder, into a folder
   // that is new, empty, or its own (it lists what it wrote there in .ecr-mirror-files).
   const workspace = process.cwd();
   try {
-    await checkOutputFolder(workspace, values.out);
+    await checkOutputFolder(workspace, flags.out);
   } catch (e) {
     io.err(`ecr-mirror render: ${describeFailure(e, io.mask)}\n`);
     return e instanceof OutputFolderError ? 2 : 1;
@@ -388,41 +400,30 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
   try {
     const configured = withConfiguratorImage(
       listed,
-      values["configurator-image"] ?? DEFAULT_CONFIGURATOR_IMAGE,
+      readOption(CONFIGURATOR_IMAGE, values["configurator-image"], "flag"),
     );
     const { entry } = configured;
     const known = await chartRecord(values, io);
-    // The list rendered for: the planned one when the target is asked (ranges resolved, chart images added).
-    let list = configured.list;
-    let chartImages = known;
-    let target: Pick<TargetConnection, "registry" | "plainHttp" | "region">;
-    let digest = digestFlag;
-    if (list.target.registry && digest) {
-      // Everything is known: render offline (the record given is carried over as it is).
-      target = {
-        registry: list.target.registry,
-        plainHttp: false,
-        region: values.region ?? list.target.region,
-      };
-    } else {
-      // Learn the registry address and the configurator's digest from the target itself.
-      const connected = await connect(list, values, io, mask, values["registry-url"] ?? null);
-      target = connected.target;
-      const planned = await planRun(list, connected.target, {
-        resync: "missing",
-        upstreamCredentials: connected.credentials,
-        observeDigestOf: [entry],
-        charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
-      });
-      list = planned.list;
-      chartImages = planned.chartImages;
-      digest ??= digestInTarget(entry, planned.plan);
-      if (!digest) {
-        io.err(
-          `ecr-mirror render: ${entry.source} is not in the mirror yet (${entry.repository}); run ecr-mirror sync first, or pass --configurator-digest\n`,
-        );
-        return 1;
-      }
+    const renderFor =
+      configured.list.target.registry && digestFlag
+        ? // Everything is known: render offline (the record given is carried over as it is).
+          {
+            list: configured.list,
+            chartImages: known,
+            digest: digestFlag,
+            target: {
+              registry: configured.list.target.registry,
+              plainHttp: false,
+              region: values.region ?? configured.list.target.region,
+            },
+          }
+        : await askTarget(configured.list, entry, known, { values, io, registryUrl: flags.registryUrl });
+    const { list, target, digest, chartImages } = renderFor;
+    if (!digest) {
+      io.err(
+        `ecr-mirror render: ${entry.source} is not in the mirror yet (${entry.repository}); run ecr-mirror sync first, or pass --configurator-digest\n`,
+      );
+      return 1;
     }
     const rendered = renderNodeFiles(
       list,
@@ -434,13 +435,40 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
       for (const p of rendered.problems) io.err(`ecr-mirror render: ${p.message}\n  hint: ${p.hint}\n`);
       return 1;
     }
-    const written = await writeOutputFolder(workspace, values.out, rendered.files);
-    io.out(`${written.files.map((f) => join(values.out!, f.path)).join("\n")}\n`);
+    const written = await writeOutputFolder(workspace, flags.out, rendered.files);
+    io.out(`${written.files.map((f) => join(flags.out, f.path)).join("\n")}\n`);
     return 0;
   } catch (e) {
     io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
     return 1;
   }
+}
+
+/**
+ * What render learns from the target: its address, the configurator image's digest (null: not mirrored
+ * yet) and the planned list it renders for (chart ranges resolved, chart images added).
+ */
+async function askTarget(
+  listed: MirrorList,
+  entry: ImageEntry,
+  known: ChartImagesRecord | null,
+  how: { values: Values; io: Terminal; registryUrl: string | null },
+) {
+  const { values, io } = how;
+  const connected = await connect(listed, connectSettings(values, io, how.registryUrl));
+  const planned = await planRun(listed, connected.target, {
+    resync: "missing",
+    upstreamCredentials: connected.credentials,
+    observeDigestOf: [entry],
+    charts: { mask: io.mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+  });
+  const target: Pick<TargetConnection, "registry" | "plainHttp" | "region"> = connected.target;
+  return {
+    list: planned.list,
+    chartImages: planned.chartImages,
+    target,
+    digest: values["configurator-digest"] ?? digestInTarget(entry, planned.plan),
+  };
 }
 
 /**

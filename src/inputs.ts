@@ -1,14 +1,25 @@
 /**
  * The action's raw inputs turned into one typed value, once, at the edge. The runner fills in the
- * defaults from action.yml; the fallbacks here apply only when dist/index.js runs without them.
+ * defaults from action.yml; the fallbacks here apply only when dist/index.js runs without them. The options
+ * the CLI takes too follow the rules in options.ts.
  */
 import * as core from "@actions/core";
 import { MirrorError } from "./errors.js";
 import type { CommitBackMode } from "./git/commit-back.js";
-import { registryUrlProblem } from "./list/address-policy.js";
+import {
+  CONCURRENCY,
+  CONFIGURATOR_IMAGE,
+  OptionError,
+  REGISTRY_URL,
+  RESYNC,
+  readOption,
+  readSyncOptions,
+  type SyncOptions,
+  TOOL_STALL_TIMEOUT,
+  TOOL_TIMEOUT,
+} from "./options.js";
 import type { ResyncMode } from "./plan/model.js";
-import { DEFAULT_CONFIGURATOR_IMAGE } from "./render/index.js";
-import { type ToolLimits, toolLimitsFrom } from "./tools/runner.js";
+import type { ToolLimits } from "./tools/runner.js";
 
 export type Mode = "validate" | "plan" | "sync";
 export const MODES: readonly Mode[] = ["validate", "plan", "sync"];
@@ -55,67 +66,61 @@ export interface ToolInputs {
   baseUrl: string | null;
 }
 
+/** A refused input: the step fails with its message, before anything is read or copied. */
 export class InputError extends MirrorError {}
 
-function optional(name: string): string | null {
-  return core.getInput(name).trim() || null;
-}
+/** How the action reads one raw input (`core.getInput`; tests give a map). */
+export type InputReader = (name: string) => string;
 
-function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
-  if (!allowed.includes(value as T))
-    throw new InputError(`input "${name}" is "${value}"; expected one of ${allowed.join(", ")}`);
-  return value as T;
-}
-
-function boolean(name: string, fallback: boolean): boolean {
-  const value = optional(name);
-  if (value === null) return fallback;
-  if (/^(true|false)$/i.test(value)) return value.toLowerCase() === "true";
-  throw new InputError(`input "${name}" is "${value}"; expected true or false`);
-}
-
-function positiveInteger(name: string, value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 64)
-    throw new InputError(`input "${name}" is "${value}"; expected a whole number from 1 to 64`);
-  return n;
-}
-
-function toolLimits(): ToolLimits {
+/** The inputs, every rule applied once; an InputError names the first refused one. */
+export function readInputs(get: InputReader = (name) => core.getInput(name)): Inputs {
+  const optional = (name: string): string | null => get(name).trim() || null;
+  const oneOf = <T extends string>(name: string, fallback: T, allowed: readonly T[]): T => {
+    const value = optional(name) ?? fallback;
+    if (!allowed.includes(value as T))
+      throw new InputError(`input "${name}" is "${value}"; expected one of ${allowed.join(", ")}`);
+    return value as T;
+  };
+  const boolean = (name: string): boolean => {
+    const value = optional(name);
+    if (value === null) return false;
+    if (/^(true|false)$/i.test(value)) return value.toLowerCase() === "true";
+    throw new InputError(`input "${name}" is "${value}"; expected true or false`);
+  };
+  let shared: SyncOptions;
   try {
-    return toolLimitsFrom(
-      { stallSeconds: optional("tool-stall-timeout"), timeoutMinutes: optional("tool-timeout") },
-      { stall: 'input "tool-stall-timeout"', timeout: 'input "tool-timeout"' },
+    shared = readSyncOptions(
+      {
+        resync: optional(RESYNC.input),
+        registryUrl: optional(REGISTRY_URL.input),
+        concurrency: optional(CONCURRENCY.input),
+        toolStallTimeout: optional(TOOL_STALL_TIMEOUT.input),
+        toolTimeout: optional(TOOL_TIMEOUT.input),
+      },
+      "input",
     );
-  } catch (error) {
-    throw new InputError((error as Error).message);
+  } catch (e) {
+    if (!(e instanceof OptionError)) throw e;
+    throw new InputError(e.hint ? `${e.message}\n  hint: ${e.hint}` : e.message);
   }
-}
-
-export function readInputs(): Inputs {
-  const inputs: Inputs = {
+  return {
     mirrorFile: optional("mirror-file") ?? "mirrors.yaml",
-    mode: oneOf("mode", optional("mode") ?? "validate", MODES),
-    resync: oneOf("resync", optional("resync") ?? "missing", ["missing", "digest"] as const),
+    mode: oneOf("mode", "validate", MODES),
+    resync: shared.resync,
     awsRegion: optional("aws-region"),
-    registryUrl: optional("registry-url"),
+    registryUrl: shared.registryUrl,
     registryUsername: optional("registry-username"),
     registryPassword: optional("registry-password"),
     dockerHubUsername: optional("docker-hub-username"),
     dockerHubToken: optional("docker-hub-token"),
     registryCredentials: optional("registry-credentials"),
-    concurrency: positiveInteger("concurrency", optional("concurrency") ?? "4"),
+    concurrency: shared.concurrency,
     reportPath: optional("report-path"),
     renderDir: optional("render-dir"),
-    configuratorImage: optional("configurator-image") ?? DEFAULT_CONFIGURATOR_IMAGE,
-    startupTaint: boolean("startup-taint", false),
-    commitBack: oneOf("commit-back", optional("commit-back") ?? "auto", [
-      "none",
-      "push",
-      "pull-request",
-      "auto",
-    ] as const),
-    commitOnPullRequest: boolean("commit-on-pull-request", false),
+    configuratorImage: readOption(CONFIGURATOR_IMAGE, optional(CONFIGURATOR_IMAGE.input), "input"),
+    startupTaint: boolean("startup-taint"),
+    commitBack: oneOf("commit-back", "auto", ["none", "push", "pull-request", "auto"] as const),
+    commitOnPullRequest: boolean("commit-on-pull-request"),
     githubToken: optional("github-token"),
     crane: {
       version: optional("crane-version"),
@@ -127,14 +132,6 @@ export function readInputs(): Inputs {
       sha256: optional("helm-sha256"),
       baseUrl: optional("helm-base-url"),
     },
-    toolLimits: toolLimits(),
+    toolLimits: shared.toolLimits,
   };
-  // Masked before anything else could print them.
-  for (const secret of [inputs.registryPassword, inputs.dockerHubToken, inputs.githubToken])
-    if (secret) core.setSecret(secret);
-  const registryUrlRefused = inputs.registryUrl ? registryUrlProblem(inputs.registryUrl) : null;
-  if (registryUrlRefused) {
-    throw new InputError(`input "registry-url": ${registryUrlRefused.reason} (${registryUrlRefused.hint})`);
-  }
-  return inputs;
 }

@@ -1,16 +1,18 @@
 /**
- * The action entry (dist/index.js). Thin: inputs are read once, the core runs, and results become
- * annotations, outputs, the job summary and the step's status. Bad input never shows a stack trace.
+ * The action: `run(inputs, deps)` reads the inputs once, runs the core, and turns results into annotations,
+ * outputs, the job summary and the step's status. Bad input never shows a stack trace. Everything it
+ * needs from the runner comes in `deps` (src/index.ts passes @actions/core and the process's environment),
+ * so tests run it from source with a recording facade.
  */
 import { isAbsolute, join, relative, resolve } from "node:path";
-import * as core from "@actions/core";
+import type * as actionsCore from "@actions/core";
 import { CHART_IMAGES_FILE, type ChartImagesRecord, readChartImagesRecord } from "./charts/record.js";
 import { STEP_OUTCOMES } from "./execute/execute.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { commitBack, commitBackOutputs } from "./git/commit-back.js";
 import { readEventFacts } from "./git/event.js";
 import { checkOutputFolder, writeOutputFolder } from "./git/output-folder.js";
-import { InputError, type Inputs, readInputs } from "./inputs.js";
+import { InputError, type InputReader, type Inputs, readInputs } from "./inputs.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
 import type { Plan } from "./plan/model.js";
@@ -21,73 +23,124 @@ import { formatPlan, planMarkdown, planToJson } from "./report/plan.js";
 import { type Annotation, formatProblems, problemAnnotations } from "./report/problems.js";
 import { syncSummaryMarkdown } from "./report/sync-summary.js";
 import {
-  connectTarget,
+  type ConnectSettings,
+  connect,
   digestInTarget,
   planRun,
   renderNodeFiles,
+  type SyncRunResult,
   syncRun,
   type TargetConnection,
   withConfiguratorImage,
 } from "./run.js";
-import { exitOnSignals } from "./signals.js";
-import { maskRunSecrets, maskUrlCredentials, SecretMask, upstreamCredentials } from "./tools/credentials.js";
+import { maskRunSecrets, maskUrlCredentials, SecretMask } from "./tools/credentials.js";
 
-/** Every credential of the run: registered with the runner's masker and redacted from every line and file. */
-const runMask = new SecretMask((s) => core.setSecret(s));
+/** What the action writes to: @actions/core, or a recording facade in tests. */
+export type ActionCore = Pick<
+  typeof actionsCore,
+  "info" | "debug" | "group" | "setOutput" | "setFailed" | "setSecret" | "error" | "warning" | "notice"
+> & { summary: { addRaw(text: string): { write(): Promise<unknown> } } };
 
-/**
- * The one sink for data-derived text in the log (list values, upstream answers, tool output): secrets
- * redacted, and no line able to start a workflow command. `core.info` prints raw text; `core.debug` escapes
- * its data (the tool output it carries is redacted by the tool runner).
- */
-function info(text: string): void {
-  core.info(safe(text));
+/** The outside world of one run: the core facade, the runner's environment and the current folder. */
+export interface ActionDeps {
+  core: ActionCore;
+  /** GITHUB_WORKSPACE, RUNNER_TEMP, GITHUB_* of the event and the server; the AWS and tool variables. */
+  env: NodeJS.ProcessEnv;
+  cwd: string;
 }
 
-/**
- * Data-derived text as any log line may carry it: secrets redacted, commands defanged. Annotation and failure
- * messages go through it too: @actions/core escapes their line breaks, and this also keeps the legacy `##[`.
- */
-function safe(text: string): string {
-  return neutraliseCommands(runMask.redact(text));
+/** One run's context: the facade, every credential of the run, and the folders it works in. */
+interface Ctx {
+  core: ActionCore;
+  env: NodeJS.ProcessEnv;
+  /** Every credential of the run: registered with the runner's masker and redacted from every line and file. */
+  mask: SecretMask;
+  workspace: string;
+  /** Where the plan file and the default report go (RUNNER_TEMP). */
+  temp: string;
+  /**
+   * The one sink for data-derived text in the log (list values, upstream answers, tool output): secrets
+   * redacted, and no line able to start a workflow command. `core.info` prints raw text; `core.debug` escapes
+   * its data (the tool output it carries is redacted by the tool runner).
+   */
+  info(text: string): void;
+  /**
+   * Data-derived text as any log line may carry it: secrets redacted, commands defanged. Annotation and failure
+   * messages go through it too: @actions/core escapes their line breaks, and this also keeps the legacy `##[`.
+   */
+  safe(text: string): string;
+}
+
+function context(deps: ActionDeps): Ctx {
+  const mask = new SecretMask((s) => deps.core.setSecret(s));
+  const safe = (text: string) => neutraliseCommands(mask.redact(text));
+  const workspace = deps.env.GITHUB_WORKSPACE ?? deps.cwd;
+  return {
+    core: deps.core,
+    env: deps.env,
+    mask,
+    workspace,
+    temp: deps.env.RUNNER_TEMP ?? deps.cwd,
+    info: (text) => deps.core.info(safe(text)),
+    safe,
+  };
 }
 
 /** The job summary, secrets redacted and commands defanged (a later step may print it; cells escape themselves). */
-async function writeSummary(markdown: string): Promise<void> {
-  await core.summary.addRaw(safe(markdown)).write();
+async function writeSummary(ctx: Ctx, markdown: string): Promise<void> {
+  await ctx.core.summary.addRaw(ctx.safe(markdown)).write();
 }
 
-function annotate(annotations: readonly Annotation[]): void {
+function annotate(ctx: Ctx, annotations: readonly Annotation[]): void {
   for (const a of annotations) {
     const props = { title: a.title, file: a.file, startLine: a.line, startColumn: a.column };
-    const message = safe(a.message);
-    if (a.severity === "error") core.error(message, props);
-    else if (a.severity === "warning") core.warning(message, props);
-    else core.notice(message, props);
+    const message = ctx.safe(a.message);
+    if (a.severity === "error") ctx.core.error(message, props);
+    else if (a.severity === "warning") ctx.core.warning(message, props);
+    else ctx.core.notice(message, props);
   }
 }
 
 /** Reads and validates the list; on problems annotates their lines; null when it is invalid. */
-async function loadList(inputs: Inputs): Promise<{ list: MirrorList | null; shown: string }> {
-  const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+async function loadList(ctx: Ctx, inputs: Inputs): Promise<{ list: MirrorList | null; shown: string }> {
+  const workspace = ctx.workspace;
   const path = isAbsolute(inputs.mirrorFile) ? inputs.mirrorFile : resolve(workspace, inputs.mirrorFile);
   // Annotations attach to lines only with a path relative to the repository root.
   const shown = relative(workspace, path) || inputs.mirrorFile;
-  const { list, problems } = await core.group(`Validate ${shown}`, async () => {
+  const { list, problems } = await ctx.core.group(`Validate ${shown}`, async () => {
     // Credentials in URLs of the list are masked even when the list is rejected.
-    const result = await readMirrorList(path, shown, (text) => maskUrlCredentials(runMask, text));
-    if (result.problems.length > 0) info(formatProblems(result.problems));
-    if (result.list) info(listSummary(result.list));
+    const result = await readMirrorList(path, shown, (text) => maskUrlCredentials(ctx.mask, text));
+    if (result.problems.length > 0) ctx.info(formatProblems(result.problems));
+    if (result.list) ctx.info(listSummary(result.list));
     return result;
   });
-  annotate(problemAnnotations(problems, shown));
+  annotate(ctx, problemAnnotations(problems, shown));
   if (!list) {
     const errors = problems.filter((p) => p.severity === "error").length;
-    core.setFailed(
+    ctx.core.setFailed(
       `${shown} has ${errors} error${errors === 1 ? "" : "s"}; nothing was copied or committed.`,
     );
   }
   return { list, shown };
+}
+
+/** The target and the upstream credentials as the inputs give them. */
+function connectSettings(ctx: Ctx, inputs: Inputs): ConnectSettings {
+  return {
+    region: inputs.awsRegion,
+    registryUrl: inputs.registryUrl,
+    registryAuth:
+      inputs.registryUsername && inputs.registryPassword
+        ? { username: inputs.registryUsername, password: inputs.registryPassword }
+        : null,
+    upstream: {
+      dockerHubUsername: inputs.dockerHubUsername,
+      dockerHubToken: inputs.dockerHubToken,
+      registryCredentials: inputs.registryCredentials,
+    },
+    mask: ctx.mask,
+    env: ctx.env,
+  };
 }
 
 /** Blocked steps and plan warnings, as annotations on the mirror-list lines they come from. */
@@ -118,127 +171,105 @@ function planAnnotations(plan: Plan, file: string): Annotation[] {
  * The chart images record the last sync rendered into the render folder (committed with it), so charts with
  * `images: true` are not downloaded and rendered again while their versions and values stay the same.
  */
-async function loadChartRecord(inputs: Inputs, list: MirrorList): Promise<ChartImagesRecord | null> {
+async function loadChartRecord(
+  ctx: Ctx,
+  inputs: Inputs,
+  list: MirrorList,
+): Promise<ChartImagesRecord | null> {
   const discovers =
     list.charts.some((c) => c.images !== null) || list.chartRanges?.some((r) => r.images !== null);
   if (!inputs.renderDir || !discovers) return null;
-  const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+  const workspace = ctx.workspace;
   const { record, warning } = await readChartImagesRecord(
     resolve(workspace, inputs.renderDir, CHART_IMAGES_FILE),
   );
-  if (warning) core.warning(safe(warning), { title: "Chart images record ignored" });
+  if (warning) ctx.core.warning(ctx.safe(warning), { title: "Chart images record ignored" });
   if (record)
-    info(
+    ctx.info(
       `Chart images record: ${record.charts.length} chart version(s) in ${join(inputs.renderDir, CHART_IMAGES_FILE)}`,
     );
   return record;
 }
 
-/** Upstream credentials from the inputs (masked) and the connected target. */
-async function connect(inputs: Inputs, list: MirrorList, mask: SecretMask) {
-  const credentials = upstreamCredentials({
-    dockerHubUsername: inputs.dockerHubUsername,
-    dockerHubToken: inputs.dockerHubToken,
-    registryCredentials: inputs.registryCredentials,
-  });
-  for (const c of credentials) mask.addBasic(c.username, c.password);
-  const target = await connectTarget(list, {
-    region: inputs.awsRegion,
-    registryUrl: inputs.registryUrl,
-    registryAuth:
-      inputs.registryUsername && inputs.registryPassword
-        ? { username: inputs.registryUsername, password: inputs.registryPassword }
-        : null,
-    mask,
-  });
-  return { credentials, target };
-}
-
-async function plan(inputs: Inputs, listed: MirrorList, shown: string, mask: SecretMask): Promise<void> {
+async function plan(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string): Promise<void> {
+  const mask = ctx.mask;
   // A sync that renders mirrors the configurator image too: the plan shows it.
   const list = inputs.renderDir ? withConfiguratorImage(listed, inputs.configuratorImage).list : listed;
-  const { plan: result, cost } = await core.group("Observe the target and plan", async () => {
-    const { credentials, target } = await connect(inputs, list, mask);
-    const known = await loadChartRecord(inputs, list);
+  const { plan: result, cost } = await ctx.core.group("Observe the target and plan", async () => {
+    const { credentials, target } = await connect(list, connectSettings(ctx, inputs));
+    const known = await loadChartRecord(ctx, inputs, list);
     const r = await planRun(list, target, {
       resync: inputs.resync,
       upstreamCredentials: credentials,
       charts: { mask, ...(known ? { known } : {}) },
     });
-    info(formatPlan(r.plan));
+    ctx.info(formatPlan(r.plan));
     return r;
   });
-  annotate(planAnnotations(result, shown));
-  const planFile = join(process.env.RUNNER_TEMP ?? process.cwd(), "ecr-mirror-plan.json");
+  annotate(ctx, planAnnotations(result, shown));
+  const planFile = join(ctx.temp, "ecr-mirror-plan.json");
   await writeReportFile(planFile, planToJson(result, cost), mask);
-  core.setOutput("plan-file", planFile);
-  for (const [action, n] of Object.entries(result.summary)) core.setOutput(action, n);
-  await writeSummary(planMarkdown(result));
+  ctx.core.setOutput("plan-file", planFile);
+  for (const [action, n] of Object.entries(result.summary)) ctx.core.setOutput(action, n);
+  await writeSummary(ctx, planMarkdown(result));
 }
 
-async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: SecretMask): Promise<void> {
+/** A render folder ecr-mirror may not write is refused before anything is copied (see output-folder.ts). */
+async function renderDirRefused(ctx: Ctx, renderDir: string): Promise<boolean> {
+  try {
+    await checkOutputFolder(ctx.workspace, renderDir);
+    return false;
+  } catch (e) {
+    skipNodeConfiguration(
+      ctx,
+      `render-dir cannot be written: ${describeFailure(e, ctx.mask).split("\n")[0]}`,
+    );
+    ctx.core.setFailed(ctx.safe(`${describeFailure(e, ctx.mask)}\nNothing was copied or committed.`));
+    return true;
+  }
+}
+
+/** `2 steps failed` */
+function stepsFailed(failures: readonly unknown[]): string {
+  return `${failures.length} step${failures.length === 1 ? "" : "s"} failed`;
+}
+
+async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string): Promise<void> {
   // Rendering needs the configurator image mirrored: it joins the plan when the list lacks it.
   const configurator = inputs.renderDir ? withConfiguratorImage(listed, inputs.configuratorImage) : null;
   const list = configurator?.list ?? listed;
-  if (inputs.renderDir) {
-    // A render folder ecr-mirror may not write is refused before anything is copied (see output-folder.ts).
-    try {
-      await checkOutputFolder(process.env.GITHUB_WORKSPACE ?? process.cwd(), inputs.renderDir);
-    } catch (e) {
-      skipNodeConfiguration(`render-dir cannot be written: ${describeFailure(e, mask).split("\n")[0]}`);
-      core.setFailed(safe(`${describeFailure(e, mask)}\nNothing was copied or committed.`));
-      return;
-    }
-  }
-  const { credentials, target } = await core.group("Connect to the target", () =>
-    connect(inputs, list, mask),
+  if (inputs.renderDir && (await renderDirRefused(ctx, inputs.renderDir))) return;
+  const { credentials, target } = await ctx.core.group("Connect to the target", () =>
+    connect(list, connectSettings(ctx, inputs)),
   );
-  const known = await loadChartRecord(inputs, list);
+  const known = await loadChartRecord(ctx, inputs, list);
   const result = await syncRun(list, target, {
     ...(known ? { charts: { known } } : {}),
     ...(configurator ? { observeDigestOf: [configurator.entry] } : {}),
     resync: inputs.resync,
     upstreamCredentials: credentials,
-    mask,
+    mask: ctx.mask,
     crane: inputs.crane,
     helm: inputs.helm,
     toolLimits: inputs.toolLimits,
     concurrency: inputs.concurrency,
-    log: info,
-    debug: (line) => core.debug(safe(line)),
-    group: (name, work) => core.group(name, work),
+    log: ctx.info,
+    debug: (line) => ctx.core.debug(ctx.safe(line)),
+    group: (name, work) => ctx.core.group(name, work),
   });
-  await core.group("Plan", async () => info(formatPlan(result.plan)));
-  annotate(planAnnotations(result.plan, shown));
-  // Failed steps as errors on their mirror-list lines: the first ten, then a count (GitHub shows ten per step).
+  await reportSync(ctx, inputs, result, shown);
   const failures = result.report.failures;
-  for (const f of failures.slice(0, 10)) {
-    core.error(
-      safe(`${f.source ?? f.repository} -> ${f.repository}:${f.tag ?? ""}: ${f.error ?? "failed"}`),
-      {
-        title: "ecr-mirror sync failed",
-        file: shown,
-        ...(f.location ? { startLine: f.location.line, startColumn: f.location.column } : {}),
-      },
-    );
-  }
-  if (failures.length > 10) core.notice(`${failures.length - 10} more failed step(s): see the report`);
-  const reportPath = inputs.reportPath
-    ? resolve(process.env.GITHUB_WORKSPACE ?? process.cwd(), inputs.reportPath)
-    : join(process.env.RUNNER_TEMP ?? process.cwd(), "ecr-mirror-report.json");
-  await writeReportFile(reportPath, syncReportJson(result.plan, result, result.cost), mask);
-  core.setOutput("report-path", reportPath);
-  for (const outcome of STEP_OUTCOMES) core.setOutput(outcome, result.report.counts[outcome]);
-  await writeSummary(syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }));
   if (inputs.renderDir && configurator && !result.report.ok) {
     // Policy: a failed step means the mirror does not hold what the node configuration would send nodes
     // to, so nothing is written or committed after one; the step fails below.
     skipNodeConfiguration(
-      `${failures.length} step${failures.length === 1 ? "" : "s"} failed, so the node configuration in ${inputs.renderDir} was neither written nor committed`,
+      ctx,
+      `${stepsFailed(failures)}, so the node configuration in ${inputs.renderDir} was neither written nor committed`,
     );
-  } else if (inputs.renderDir && configurator) {
+  } else if (configurator) {
     // The planned list: chart ranges resolved, images found in charts (and their upstreams) added.
     await nodeConfiguration(
+      ctx,
       inputs,
       result.list,
       target,
@@ -250,26 +281,49 @@ async function sync(inputs: Inputs, listed: MirrorList, shown: string, mask: Sec
     );
   }
   if (!result.report.ok) {
-    core.setFailed(
-      safe(
-        `${failures.length} step${failures.length === 1 ? "" : "s"} failed: ${failures
-          .slice(0, 3)
-          .map((f) => f.source ?? f.repository)
-          .join(", ")}${failures.length > 3 ? ", ..." : ""}`,
-      ),
+    const named = failures.slice(0, 3).map((f) => f.source ?? f.repository);
+    ctx.core.setFailed(
+      ctx.safe(`${stepsFailed(failures)}: ${named.join(", ")}${failures.length > 3 ? ", ..." : ""}`),
     );
   }
 }
 
+/** The sync's plan in the log, its failures on their lines, the report file, the outputs and the summary. */
+async function reportSync(ctx: Ctx, inputs: Inputs, result: SyncRunResult, shown: string): Promise<void> {
+  await ctx.core.group("Plan", async () => ctx.info(formatPlan(result.plan)));
+  annotate(ctx, planAnnotations(result.plan, shown));
+  // Failed steps as errors on their mirror-list lines: the first ten, then a count (GitHub shows ten per step).
+  const failures = result.report.failures;
+  for (const f of failures.slice(0, 10)) {
+    ctx.core.error(
+      ctx.safe(`${f.source ?? f.repository} -> ${f.repository}:${f.tag ?? ""}: ${f.error ?? "failed"}`),
+      {
+        title: "ecr-mirror sync failed",
+        file: shown,
+        ...(f.location ? { startLine: f.location.line, startColumn: f.location.column } : {}),
+      },
+    );
+  }
+  if (failures.length > 10) ctx.core.notice(`${failures.length - 10} more failed step(s): see the report`);
+  const reportPath = inputs.reportPath
+    ? resolve(ctx.workspace, inputs.reportPath)
+    : join(ctx.temp, "ecr-mirror-report.json");
+  await writeReportFile(reportPath, syncReportJson(result.plan, result, result.cost), ctx.mask);
+  ctx.core.setOutput("report-path", reportPath);
+  for (const outcome of STEP_OUTCOMES) ctx.core.setOutput(outcome, result.report.counts[outcome]);
+  await writeSummary(ctx, syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }));
+}
+
 /** The `commit-back` output says `skipped`, and `commit-back-reason` why; the log says it too. */
-function skipNodeConfiguration(reason: string): void {
-  info(`Node configuration skipped: ${reason}.`);
-  core.setOutput("commit-back", "skipped");
-  core.setOutput("commit-back-reason", safe(reason));
+function skipNodeConfiguration(ctx: Ctx, reason: string): void {
+  ctx.info(`Node configuration skipped: ${reason}.`);
+  ctx.core.setOutput("commit-back", "skipped");
+  ctx.core.setOutput("commit-back-reason", ctx.safe(reason));
 }
 
 /** Renders the node configuration into the render folder and, when asked, commits it back. */
 async function nodeConfiguration(
+  ctx: Ctx,
   inputs: Inputs,
   list: MirrorList,
   target: Pick<TargetConnection, "registry" | "plainHttp" | "region">,
@@ -283,36 +337,36 @@ async function nodeConfiguration(
   });
   if (!rendered.ok) {
     for (const p of rendered.problems)
-      core.error(safe(`${p.message} ${p.hint}`), { title: "Node configuration not rendered" });
-    const problem = safe(
+      ctx.core.error(ctx.safe(`${p.message} ${p.hint}`), { title: "Node configuration not rendered" });
+    const problem = ctx.safe(
       `the node configuration could not be rendered: ${rendered.problems.map((p) => p.message).join(" ")}`,
     );
-    skipNodeConfiguration(problem);
-    core.setFailed(problem);
+    skipNodeConfiguration(ctx, problem);
+    ctx.core.setFailed(problem);
     return;
   }
-  const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+  const workspace = ctx.workspace;
   const files = rendered.files;
-  await core.group(`Node configuration in ${renderDir}`, async () => {
+  await ctx.core.group(`Node configuration in ${renderDir}`, async () => {
     try {
       await writeOrCommit();
     } catch (e) {
-      core.setOutput("commit-back", "failed");
-      core.setOutput(
+      ctx.core.setOutput("commit-back", "failed");
+      ctx.core.setOutput(
         "commit-back-reason",
-        safe((e instanceof Error ? e.message : String(e)).split("\n")[0]!),
+        ctx.safe((e instanceof Error ? e.message : String(e)).split("\n")[0]!),
       );
       throw e;
     }
   });
 
   async function writeOrCommit(): Promise<void> {
-    core.setOutput("render-dir", renderDir);
+    ctx.core.setOutput("render-dir", renderDir);
     if (inputs.commitBack === "none") {
       const written = await writeOutputFolder(workspace, renderDir, files);
-      info(`Wrote ${written.files.length} files to ${written.folder} (commit-back: none).`);
-      core.setOutput("commit-back", "none");
-      core.setOutput("commit-back-reason", "commit-back is none: the files were only written");
+      ctx.info(`Wrote ${written.files.length} files to ${written.folder} (commit-back: none).`);
+      ctx.core.setOutput("commit-back", "none");
+      ctx.core.setOutput("commit-back-reason", "commit-back is none: the files were only written");
       return;
     }
     const result = await commitBack({
@@ -320,48 +374,58 @@ async function nodeConfiguration(
       files,
       outDir: renderDir,
       mode: inputs.commitBack,
-      event: await readEventFacts(),
+      event: await readEventFacts(ctx.env),
       allowOnPullRequest: inputs.commitOnPullRequest,
       token: inputs.githubToken ?? "",
-      serverUrl: process.env.GITHUB_SERVER_URL ?? "https://github.com",
-      apiUrl: process.env.GITHUB_API_URL ?? "https://api.github.com",
-      repository: process.env.GITHUB_REPOSITORY ?? "",
-      mask: (secret) => runMask.add(secret),
-      log: info,
+      serverUrl: ctx.env.GITHUB_SERVER_URL ?? "https://github.com",
+      apiUrl: ctx.env.GITHUB_API_URL ?? "https://api.github.com",
+      repository: ctx.env.GITHUB_REPOSITORY ?? "",
+      mask: (secret) => ctx.mask.add(secret),
+      log: ctx.info,
     });
     const outputs = commitBackOutputs(result);
-    core.setOutput("commit-back", outputs.outcome);
-    core.setOutput("commit-back-reason", safe(result.reason ?? ""));
-    for (const [name, value] of Object.entries(outputs)) if (name !== "outcome") core.setOutput(name, value);
-    info(`Commit-back: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`);
+    ctx.core.setOutput("commit-back", outputs.outcome);
+    ctx.core.setOutput("commit-back-reason", ctx.safe(result.reason ?? ""));
+    for (const [name, value] of Object.entries(outputs))
+      if (name !== "outcome") ctx.core.setOutput(name, value);
+    ctx.info(`Commit-back: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`);
   }
 }
 
-async function run(): Promise<void> {
-  // First: every credential in the environment and the inputs, masked before anything could print it.
-  maskRunSecrets(runMask, process.env);
-  const mask = runMask;
-  const inputs = readInputs();
-  const { list, shown } = await loadList(inputs);
-  if (!list) return;
-  core.setOutput("images", list.images.length);
-  core.setOutput("charts", list.charts.length);
+/**
+ * One run of the action. It never throws: bad input and failures fail the step with a message (a stack
+ * trace only for a bug).
+ */
+export async function run(inputs: InputReader, deps: ActionDeps): Promise<void> {
+  const ctx = context(deps);
   try {
-    if (inputs.mode === "plan") await plan(inputs, list, shown, mask);
-    else if (inputs.mode === "sync") await sync(inputs, list, shown, mask);
+    // First: every credential in the environment and the inputs, masked before anything could print it.
+    maskRunSecrets(ctx.mask, deps.env);
+    for (const secret of ["registry-password", "docker-hub-token", "github-token"]) {
+      const value = inputs(secret).trim();
+      if (value) ctx.mask.add(value);
+    }
+    await runInputs(ctx, readInputs(inputs));
   } catch (e) {
-    core.setFailed(safe(describeFailure(e, mask)));
+    if (e instanceof InputError) ctx.core.setFailed(ctx.safe(e.message));
+    else
+      ctx.core.setFailed(
+        ctx.safe(
+          `ecr-mirror failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+        ),
+      );
   }
 }
 
-// A cancelled job: the runner sends SIGINT, then SIGTERM. Exiting runs the handlers that remove the
-// credential folders and stop crane and helm (the post step is the safety net for a SIGKILL).
-exitOnSignals((line) => core.info(line));
-
-run().catch((e: unknown) => {
-  if (e instanceof InputError) core.setFailed(safe(e.message));
-  else
-    core.setFailed(
-      safe(`ecr-mirror failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
-    );
-});
+async function runInputs(ctx: Ctx, inputs: Inputs): Promise<void> {
+  const { list, shown } = await loadList(ctx, inputs);
+  if (!list) return;
+  ctx.core.setOutput("images", list.images.length);
+  ctx.core.setOutput("charts", list.charts.length);
+  try {
+    if (inputs.mode === "plan") await plan(ctx, inputs, list, shown);
+    else if (inputs.mode === "sync") await sync(ctx, inputs, list, shown);
+  } catch (e) {
+    ctx.core.setFailed(ctx.safe(describeFailure(e, ctx.mask)));
+  }
+}

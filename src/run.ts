@@ -29,6 +29,7 @@ import {
   type EcrAuthorization,
   type RegistryCredential,
   SecretMask,
+  upstreamCredentials,
 } from "./tools/credentials.js";
 import { fetchEcrAuthorization } from "./tools/ecr-authorization.js";
 import { InvocationCounter } from "./tools/runner.js";
@@ -141,6 +142,35 @@ export async function connectTarget(list: MirrorList, options: TargetOptions): P
     },
     cost: () => ({ ecr: { ...observer.calls }, registry: {} }),
   };
+}
+
+/** Where the target is and which credentials the run holds, as either entry gives them. */
+export interface ConnectSettings {
+  region: string | null;
+  /** Checked by the `registry-url` option rule (options.ts) before it gets here. */
+  registryUrl: string | null;
+  registryAuth: { username: string; password: string } | null;
+  /** Docker Hub and other upstream credentials: the action's inputs, the CLI's ECR_MIRROR_* variables. */
+  upstream: Parameters<typeof upstreamCredentials>[0];
+  mask: SecretMask;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Both entries connect through this: upstream credentials (masked) and the connected target. */
+export async function connect(
+  list: MirrorList,
+  settings: ConnectSettings,
+): Promise<{ credentials: RegistryCredential[]; target: TargetConnection }> {
+  const credentials = upstreamCredentials(settings.upstream);
+  for (const c of credentials) settings.mask.addBasic(c.username, c.password);
+  const target = await connectTarget(list, {
+    region: settings.region,
+    registryUrl: settings.registryUrl,
+    registryAuth: settings.registryAuth,
+    mask: settings.mask,
+    ...(settings.env ? { env: settings.env } : {}),
+  });
+  return { credentials, target };
 }
 
 export interface PlanRunOptions {

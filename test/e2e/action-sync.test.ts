@@ -1,4 +1,4 @@
-// End to end: the bundled action (dist/index.js, as committed: rebuild with `npm run build` after changing src/)
+// End to end: the bundled action (dist/index.js, rebuilt first when src/ moved on: fresh-bundle.ts)
 // run the way the runner runs it (INPUT_* variables, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP,
 // RUNNER_TOOL_CACHE) against an upstream registry with single- and multi-platform images and the gated local ECR,
 // with crane (the stand-in, or the real one under ECR_MIRROR_REAL_TOOLS=1) waiting in the tool cache.

@@ -1,7 +1,8 @@
 // Runs the bundles (dist/index.js, dist/cli.js) the way the runner runs a step: a child process, stdout and
 // stderr captured whole, INPUT_* variables for the action's inputs, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY as
 // files. `runAction` gives the action exactly the environment it is given; `runStep` runs it on a runner's
-// folders (`prepareRunner`) with this process's environment. Rebuild with `npm run build` after changing src/.
+// folders (`prepareRunner`) with this process's environment. A stale bundle is rebuilt before the tests
+// (fresh-bundle.ts).
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
