@@ -10,13 +10,13 @@ import { type CarryOutOptions, type CarryOutResult, carryOutPlan } from "./execu
 import type { ImageEntry, MirrorList } from "./list/model.js";
 import { imageEntryFor } from "./list/parse.js";
 import { parseReference, referenceName } from "./list/reference.js";
-import { DistributionClient, type RequestCounts, schemeFor } from "./observe/distribution.js";
 import { createEcrClient, EcrObserver, explainAwsError, ObserveError } from "./observe/ecr.js";
 import { observeRegistry } from "./observe/oci-registry.js";
 import { checkUpstreamDigests, platformDigests } from "./observe/upstream.js";
 import type { ObservedTarget, Plan, ResyncMode } from "./plan/model.js";
 import { managedPrefixes, planMirror, targetTag } from "./plan/plan.js";
 import { mapWithConcurrency } from "./pool.js";
+import { DistributionClient, type RequestCounts, schemeFor } from "./registry/distribution.js";
 import { type NodeRenderResult, renderNodeConfig } from "./render/index.js";
 import {
   credentialFor,

@@ -5,9 +5,9 @@
  * version the chart images record (./record.ts) already holds with the same values.
  */
 import type { ChartEntry, MirrorList } from "../list/model.js";
-import type { RequestCounts } from "../observe/distribution.js";
 import { ObserveError } from "../observe/ecr.js";
 import type { PlanWarning } from "../plan/model.js";
+import type { RequestCounts } from "../registry/distribution.js";
 import { formatProblem } from "../report/problems.js";
 import {
   credentialFor,

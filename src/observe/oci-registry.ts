@@ -6,7 +6,7 @@
  */
 import type { ObservedRepository, ObservedTarget } from "../plan/model.js";
 import { mapWithConcurrency } from "../pool.js";
-import type { DistributionClient } from "./distribution.js";
+import type { DistributionClient } from "../registry/distribution.js";
 
 export async function observeRegistry(
   client: DistributionClient,
