@@ -14,8 +14,8 @@ import {
   RepositoryNotFoundException,
 } from "@aws-sdk/client-ecr";
 import type { TagMutability } from "../list/model.js";
-import type { ObservedRepository, ObservedTarget } from "../plan/model.js";
 import { mapWithConcurrency } from "../pool.js";
+import type { ObservedRepository, ObservedTarget } from "./model.js";
 
 export class ObserveError extends Error {
   constructor(

@@ -3,7 +3,7 @@
  * with pruning, deletions). A pure value computed by ./plan.ts from the validated list, the
  * observed target and, in resync mode `digest`, the upstream digests.
  */
-import type { ChartEntry, ImageEntry, Location, TagMutability } from "../list/model.js";
+import type { ChartEntry, ImageEntry, Location } from "../list/model.js";
 
 export type StepAction = "create-repository" | "copy" | "update" | "blocked" | "present" | "delete";
 export const STEP_ACTIONS: readonly StepAction[] = [
@@ -59,27 +59,3 @@ export interface Plan {
 }
 
 export type ResyncMode = "missing" | "digest";
-
-/** What the target holds: per repository under the managed prefixes, its tags and their digests. */
-export interface ObservedRepository {
-  name: string;
-  imageTagMutability: TagMutability;
-  imageTagMutabilityExclusionFilters: string[];
-  /** tag -> digest; null where the observer did not need to look the digest up (plain registries). */
-  tags: Map<string, string | null>;
-  /** For platform-filtered tags holding a subset index: tag -> platform -> manifest digest, when observed. */
-  platformDigests?: Map<string, Record<string, string>>;
-}
-
-export interface ObservedTarget {
-  registry: string;
-  repositories: Map<string, ObservedRepository>;
-}
-
-/** What an upstream tag points at now (resync mode `digest`), keyed by the entry's `source`. */
-export interface UpstreamDigest {
-  /** The manifest or index digest the tag resolves to. */
-  digest: string;
-  /** For multi-platform images: platform (`linux/amd64`) -> platform manifest digest. */
-  platforms?: Record<string, string>;
-}

@@ -4,16 +4,8 @@
  */
 import type { ChartEntry, ImageEntry, MirrorList } from "../list/model.js";
 import { syntheticTag } from "../list/naming.js";
-import type {
-  ObservedRepository,
-  ObservedTarget,
-  Plan,
-  PlanWarning,
-  ResyncMode,
-  Step,
-  StepAction,
-  UpstreamDigest,
-} from "./model.js";
+import type { ObservedRepository, ObservedTarget, UpstreamDigest } from "../observe/model.js";
+import type { Plan, PlanWarning, ResyncMode, Step, StepAction } from "./model.js";
 import { STEP_ACTIONS } from "./model.js";
 import { tagIsMutable } from "./mutability.js";
 

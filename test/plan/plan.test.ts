@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { MirrorList, TagMutability } from "../../src/list/model.js";
 import { parseMirrorList } from "../../src/list/parse.js";
-import type { ObservedRepository, ObservedTarget, UpstreamDigest } from "../../src/plan/model.js";
+import type { ObservedRepository, ObservedTarget, UpstreamDigest } from "../../src/observe/model.js";
 import { tagIsMutable } from "../../src/plan/mutability.js";
 import { planMirror } from "../../src/plan/plan.js";
 
