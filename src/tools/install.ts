@@ -11,7 +11,6 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import * as tc from "@actions/tool-cache";
-import { readTarFiles } from "../charts/archive.js";
 import {
   assetFor,
   builtinChecksum,
@@ -24,6 +23,7 @@ import {
   ToolInstallError,
   type ToolName,
 } from "./assets.js";
+import { readTarFiles, type TarLimits } from "./tar.js";
 
 export interface InstallOptions {
   /** Exact version (`0.22.1`, `v4.3.0`); defaults to the pinned one. */
@@ -107,10 +107,18 @@ async function download(url: string, dest: string, what: string, asset: ToolAsse
   }
 }
 
+/** A release archive holds one binary of tens of MiB (far above a chart file's 5 MiB); 512 MiB at most. */
+const RELEASE_TAR: TarLimits = {
+  maxEntries: 10_000,
+  maxFileBytes: 512 * 1024 * 1024,
+  what: "release archive",
+  perFile: "a file in it may have",
+};
+
 /** The executable inside a release archive (gzip + tar, read in memory), or null when it holds none. */
 async function binaryInArchive(archiveFile: string, path: string): Promise<Buffer | null> {
   const tar = gunzipSync(await readFile(archiveFile));
-  const files = readTarFiles(tar, (p) => p.replace(/^\.\//, "") === path);
+  const files = readTarFiles(tar, (p) => p.replace(/^\.\//, "") === path, RELEASE_TAR);
   return files.get(path) ?? null;
 }
 
