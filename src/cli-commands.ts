@@ -17,7 +17,6 @@ import type { ResyncMode } from "./plan/model.js";
 import { DEFAULT_CONFIGURATOR_IMAGE } from "./render/index.js";
 import { describeFailure } from "./report/failure.js";
 import { listSummary, listToJson } from "./report/list-json.js";
-import { formatJson, neutraliseCommands } from "./report/log-safe.js";
 import { formatPlan, planToJson } from "./report/plan.js";
 import { formatProblems } from "./report/problems.js";
 import {
@@ -31,6 +30,7 @@ import {
 } from "./run.js";
 import { maskRunSecrets, maskUrlCredentials, SecretMask, upstreamCredentials } from "./tools/credentials.js";
 import { type InstallOptions, installCrane, installHelm, useLocalToolCache } from "./tools/install.js";
+import { formatJson, neutraliseCommands } from "./tools/log-safe.js";
 import { InvocationCounter, type ToolLimits, toolLimitsFrom } from "./tools/runner.js";
 
 const USAGE = `Usage: ecr-mirror <command> [FILE] [options]

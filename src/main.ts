@@ -16,7 +16,6 @@ import { readMirrorList } from "./list/read.js";
 import type { Plan } from "./plan/model.js";
 import { describeFailure } from "./report/failure.js";
 import { listSummary } from "./report/list-json.js";
-import { neutraliseCommands } from "./report/log-safe.js";
 import { formatPlan, planMarkdown, planToJson } from "./report/plan.js";
 import { type Annotation, formatProblems, problemAnnotations } from "./report/problems.js";
 import { syncSummaryMarkdown } from "./report/sync-summary.js";
@@ -31,6 +30,7 @@ import {
 } from "./run.js";
 import { exitOnSignals } from "./signals.js";
 import { maskRunSecrets, maskUrlCredentials, SecretMask, upstreamCredentials } from "./tools/credentials.js";
+import { neutraliseCommands } from "./tools/log-safe.js";
 
 /** Every credential of the run: registered with the runner's masker and redacted from every line and file. */
 const runMask = new SecretMask((s) => core.setSecret(s));

@@ -5,7 +5,7 @@
 import type { ChartEntry, ImageEntry } from "../list/model.js";
 import type { Plan, Step, StepAction } from "../plan/model.js";
 import { STEP_ACTIONS } from "../plan/model.js";
-import { markdownCell } from "./log-safe.js";
+import { markdownCell } from "../tools/log-safe.js";
 
 export interface PlanCost {
   ecr: Record<string, number>;
