@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type ChartImagesRecord, readChartImagesRecord } from "./charts/record.js";
+import { readChartImagesRecord } from "./charts/record.js";
 import { summaryLine } from "./execute/execute.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
@@ -14,6 +14,7 @@ import { registryUrlProblem } from "./list/address-policy.js";
 import type { MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
 import type { ResyncMode } from "./plan/model.js";
+import type { ChartImagesRecord } from "./render/chart-images.js";
 import { DEFAULT_CONFIGURATOR_IMAGE } from "./render/index.js";
 import { describeFailure } from "./report/failure.js";
 import { listSummary, listToJson } from "./report/list-json.js";

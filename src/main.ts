@@ -4,7 +4,7 @@
  */
 import { isAbsolute, join, relative, resolve } from "node:path";
 import * as core from "@actions/core";
-import { CHART_IMAGES_FILE, type ChartImagesRecord, readChartImagesRecord } from "./charts/record.js";
+import { readChartImagesRecord } from "./charts/record.js";
 import { STEP_OUTCOMES } from "./execute/execute.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { commitBack, commitBackOutputs } from "./git/commit-back.js";
@@ -14,6 +14,7 @@ import { InputError, type Inputs, readInputs } from "./inputs.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
 import type { Plan } from "./plan/model.js";
+import { CHART_IMAGES_FILE, type ChartImagesRecord } from "./render/chart-images.js";
 import { describeFailure } from "./report/failure.js";
 import { listSummary } from "./report/list-json.js";
 import { formatPlan, planMarkdown, planToJson } from "./report/plan.js";

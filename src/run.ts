@@ -4,7 +4,6 @@
  */
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import { type ChartPreparationOptions, prepareCharts } from "./charts/prepare.js";
-import { type ChartImagesRecord, chartImagesRecord } from "./charts/record.js";
 import type { ExecutionReport } from "./execute/execute.js";
 import { type CarryOutOptions, type CarryOutResult, carryOutPlan } from "./execute/sync.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
@@ -18,6 +17,7 @@ import type { Plan, ResyncMode } from "./plan/model.js";
 import { managedPrefixes, planMirror, targetTag } from "./plan/plan.js";
 import { mapWithConcurrency } from "./pool.js";
 import { DistributionClient, type RequestCounts, schemeFor } from "./registry/distribution.js";
+import { type ChartImagesRecord, chartImagesRecord } from "./render/chart-images.js";
 import { type NodeRenderResult, renderNodeConfig } from "./render/index.js";
 import {
   credentialFor,

@@ -11,11 +11,11 @@ import { imageEntryFor } from "../list/parse.js";
 import { referenceName } from "../list/reference.js";
 import type { PlanWarning } from "../plan/model.js";
 import { schemeFor } from "../registry/distribution.js";
+import type { ChartDiscovery } from "../render/chart-images.js";
 import { chartFetchAddress } from "../tools/fetch-address.js";
 import type { Helm } from "../tools/helm.js";
 import { CHART_LIMITS, type ChartMetadata, readChartMetadata } from "./archive.js";
 import { imagesFromManifests } from "./images.js";
-import type { ChartDiscovery } from "./record.js";
 
 export interface RenderedChart {
   /** `helm template` output. */

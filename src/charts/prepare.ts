@@ -8,6 +8,7 @@ import type { ChartEntry, MirrorList } from "../list/model.js";
 import { ObserveError } from "../observe/ecr.js";
 import type { PlanWarning } from "../plan/model.js";
 import type { RequestCounts } from "../registry/distribution.js";
+import { type ChartDiscovery, type ChartImagesRecord, recordedDiscovery } from "../render/chart-images.js";
 import { formatProblem } from "../report/problems.js";
 import {
   credentialFor,
@@ -25,7 +26,6 @@ import {
   mergeChartDiscoveries,
   renderChartImages,
 } from "./discover.js";
-import { type ChartDiscovery, type ChartImagesRecord, recordedDiscovery } from "./record.js";
 import { createChartVersionLister } from "./repository.js";
 import { resolveChartVersions } from "./resolve.js";
 

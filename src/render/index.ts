@@ -2,15 +2,15 @@
 // `docker.io/...` (and every other redirected upstream) from the mirror. Pure and deterministic:
 // the same input gives byte-identical files, so a commit-back happens only on a real change.
 import { stringify as stringifyYaml } from "yaml";
+import type { MirrorList } from "../list/model.js";
+import { isValidDomain } from "../list/reference.js";
 import {
   CHART_IMAGES_FILE,
   CHART_IMAGES_RECORD_VERSION,
   type ChartImagesRecord,
   formatChartImagesRecord,
   recordForList,
-} from "../charts/record.js";
-import type { MirrorList } from "../list/model.js";
-import { isValidDomain } from "../list/reference.js";
+} from "./chart-images.js";
 import { hostsDirectoryName, type Mirror, mirrorEndpoint, renderHostsToml } from "./hosts-toml.js";
 import { type HostsTemplate, NAME, nodeObjects } from "./kubernetes.js";
 import { renderNodeadmConfig } from "./node-config.js";

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHART_IMAGES_FILE, formatChartImagesRecord, valuesSha256 } from "../../src/charts/record.js";
+import { CHART_IMAGES_FILE, formatChartImagesRecord, valuesSha256 } from "../../src/render/chart-images.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { moveTag, type PushedIndex, pushImage, pushIndex, tagDigest } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";

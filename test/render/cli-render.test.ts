@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { valuesSha256 } from "../../src/charts/record.js";
+import { valuesSha256 } from "../../src/render/chart-images.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { pushImage } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
