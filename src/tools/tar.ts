@@ -20,6 +20,19 @@ function field(block: Buffer, start: number, length: number): string {
   return raw.subarray(0, end === -1 ? raw.length : end).toString("utf8");
 }
 
+/** The name a pax (`x`, its `path=`) or GNU long-name (`L`) entry gives the next entry, if any. */
+function longNameIn(type: string, body: Buffer): string | null {
+  if (type === "x") return /(?:^|\n)\d+ path=([^\n]*)\n/.exec(body.toString("utf8"))?.[1] || null;
+  if (type === "L") return field(body, 0, body.length);
+  return null;
+}
+
+/** The entry's name from its ustar header (prefix and name fields). */
+function headerName(header: Buffer): string {
+  const prefix = field(header, 345, 155);
+  return prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100);
+}
+
 /** The files of a tar archive whose path `wanted` accepts, by path. */
 export function readTarFiles(
   tar: Buffer,
@@ -40,18 +53,11 @@ export function readTarFiles(
     const type = String.fromCharCode(header[156] ?? 0);
     const body = tar.subarray(offset + 512, offset + 512 + size);
     offset += 512 + Math.ceil(size / 512) * 512;
-    if (type === "x") {
-      const path = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(body.toString("utf8"))?.[1];
-      if (path) longName = path;
+    if (type === "x" || type === "L" || type === "g") {
+      longName = longNameIn(type, body) ?? longName;
       continue;
     }
-    if (type === "L") {
-      longName = field(body, 0, body.length);
-      continue;
-    }
-    if (type === "g") continue;
-    const prefix = field(header, 345, 155);
-    const name = longName ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100));
+    const name = longName ?? headerName(header);
     longName = null;
     if ((type === "0" || type === "\0") && wanted(name)) {
       if (size > limits.maxFileBytes)
