@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type ChartImagesRecord, readChartImagesRecord } from "./charts/record.js";
+import { readChartImagesRecord } from "./charts/record.js";
 import { summaryLine } from "./execute/execute.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
@@ -23,9 +23,9 @@ import {
   TOOL_STALL_TIMEOUT,
   TOOL_TIMEOUT,
 } from "./options.js";
+import type { ChartImagesRecord } from "./render/chart-images.js";
 import { describeFailure } from "./report/failure.js";
 import { listSummary, listToJson } from "./report/list-json.js";
-import { formatJson, neutraliseCommands } from "./report/log-safe.js";
 import { formatPlan, planToJson } from "./report/plan.js";
 import { formatProblems } from "./report/problems.js";
 import {
@@ -40,6 +40,7 @@ import {
 } from "./run.js";
 import { maskRunSecrets, maskUrlCredentials, SecretMask } from "./tools/credentials.js";
 import { type InstallOptions, installCrane, installHelm, useLocalToolCache } from "./tools/install.js";
+import { formatJson, neutraliseCommands } from "./tools/log-safe.js";
 import { InvocationCounter } from "./tools/runner.js";
 
 const USAGE = `Usage: ecr-mirror <command> [FILE] [options]

@@ -1,7 +1,7 @@
 /** The terminal entry (dist/cli.js, the `ecr-mirror` bin). Thin: the commands live in cli-commands.ts. */
 import { main } from "./cli-commands.js";
-import { neutraliseCommands } from "./report/log-safe.js";
 import { exitOnSignals } from "./signals.js";
+import { neutraliseCommands } from "./tools/log-safe.js";
 
 // Libraries written for Actions (@actions/tool-cache, @actions/exec) print workflow commands such as
 // `::debug::…` on stdout. In a terminal they are noise, and they would corrupt `--json` output, so

@@ -6,7 +6,7 @@
  */
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type * as actionsCore from "@actions/core";
-import { CHART_IMAGES_FILE, type ChartImagesRecord, readChartImagesRecord } from "./charts/record.js";
+import { readChartImagesRecord } from "./charts/record.js";
 import { STEP_OUTCOMES } from "./execute/execute.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { commitBack, commitBackOutputs } from "./git/commit-back.js";
@@ -16,9 +16,9 @@ import { InputError, type InputReader, type Inputs, readInputs } from "./inputs.
 import type { ImageEntry, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
 import type { Plan } from "./plan/model.js";
+import { CHART_IMAGES_FILE, type ChartImagesRecord } from "./render/chart-images.js";
 import { describeFailure } from "./report/failure.js";
 import { listSummary } from "./report/list-json.js";
-import { neutraliseCommands } from "./report/log-safe.js";
 import { formatPlan, planMarkdown, planToJson } from "./report/plan.js";
 import { type Annotation, formatProblems, problemAnnotations } from "./report/problems.js";
 import { syncSummaryMarkdown } from "./report/sync-summary.js";
@@ -34,6 +34,7 @@ import {
   withConfiguratorImage,
 } from "./run.js";
 import { maskRunSecrets, maskUrlCredentials, SecretMask } from "./tools/credentials.js";
+import { neutraliseCommands } from "./tools/log-safe.js";
 
 /** What the action writes to: @actions/core, or a recording facade in tests. */
 export type ActionCore = Pick<

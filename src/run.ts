@@ -4,25 +4,20 @@
  */
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import { type ChartPreparationOptions, prepareCharts } from "./charts/prepare.js";
-import { type ChartImagesRecord, chartImagesRecord } from "./charts/record.js";
 import type { ExecutionReport } from "./execute/execute.js";
 import { type CarryOutOptions, type CarryOutResult, carryOutPlan } from "./execute/sync.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
 import { imageEntryFor } from "./list/parse.js";
 import { parseReference, referenceName } from "./list/reference.js";
-import { DistributionClient, type RequestCounts, schemeFor } from "./observe/distribution.js";
 import { createEcrClient, EcrObserver, explainAwsError, ObserveError } from "./observe/ecr.js";
+import type { ObservedTarget } from "./observe/model.js";
 import { observeRegistry } from "./observe/oci-registry.js";
 import { checkUpstreamDigests, platformDigests } from "./observe/upstream.js";
-import {
-  type ObservedTarget,
-  type Plan,
-  type PlannedList,
-  plannedList,
-  type ResyncMode,
-} from "./plan/model.js";
+import { type Plan, type PlannedList, plannedList, type ResyncMode } from "./plan/model.js";
 import { managedPrefixes, planMirror, targetTag } from "./plan/plan.js";
 import { mapWithConcurrency } from "./pool.js";
+import { DistributionClient, type RequestCounts, schemeFor } from "./registry/distribution.js";
+import { type ChartImagesRecord, chartImagesRecord } from "./render/chart-images.js";
 import { type NodeRenderResult, renderNodeConfig } from "./render/index.js";
 import {
   credentialFor,

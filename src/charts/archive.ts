@@ -6,6 +6,7 @@
  */
 import { gunzipSync } from "node:zlib";
 import { parse as parseYaml } from "yaml";
+import { readTarFiles, type TarLimits } from "../tools/tar.js";
 
 export interface ChartMetadata {
   name: string;
@@ -29,51 +30,13 @@ export const CHART_LIMITS = {
   maxEntries: 50_000,
 } as const;
 
-function field(block: Buffer, start: number, length: number): string {
-  const raw = block.subarray(start, start + length);
-  const end = raw.indexOf(0);
-  return raw.subarray(0, end === -1 ? raw.length : end).toString("utf8");
-}
-
-/** The files of a tar archive whose path `wanted` accepts, by path. */
-export function readTarFiles(tar: Buffer, wanted: (path: string) => boolean): Map<string, Buffer> {
-  const files = new Map<string, Buffer>();
-  let offset = 0;
-  let longName: string | null = null;
-  let entries = 0;
-  while (offset + 512 <= tar.length) {
-    const header = tar.subarray(offset, offset + 512);
-    if (header.every((b) => b === 0)) break;
-    if (++entries > CHART_LIMITS.maxEntries)
-      throw new Error(`the chart archive has more than ${CHART_LIMITS.maxEntries} entries; not read`);
-    const size = Number.parseInt(field(header, 124, 12).trim() || "0", 8);
-    if (!Number.isFinite(size) || size < 0) throw new Error("the chart archive has a corrupt tar header");
-    const type = String.fromCharCode(header[156] ?? 0);
-    const body = tar.subarray(offset + 512, offset + 512 + size);
-    offset += 512 + Math.ceil(size / 512) * 512;
-    if (type === "x") {
-      const path = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(body.toString("utf8"))?.[1];
-      if (path) longName = path;
-      continue;
-    }
-    if (type === "L") {
-      longName = field(body, 0, body.length);
-      continue;
-    }
-    if (type === "g") continue;
-    const prefix = field(header, 345, 155);
-    const name = longName ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100));
-    longName = null;
-    if ((type === "0" || type === "\0") && wanted(name)) {
-      if (size > CHART_LIMITS.maxFileBytes)
-        throw new Error(
-          `${name} in the chart archive is ${size} bytes, more than the ${CHART_LIMITS.maxFileBytes} a chart file may have (helm's limit); not read`,
-        );
-      files.set(name.replace(/^\.\//, ""), Buffer.from(body));
-    }
-  }
-  return files;
-}
+/** How `readTarFiles` reads a chart archive: the chart limits, in helm's words. */
+const CHART_TAR: TarLimits = {
+  maxEntries: CHART_LIMITS.maxEntries,
+  maxFileBytes: CHART_LIMITS.maxFileBytes,
+  what: "chart archive",
+  perFile: "a chart file may have (helm's limit)",
+};
 
 /** Chart.yaml of a packaged chart. Throws when the archive holds none. */
 export function readChartMetadata(tgz: Buffer): ChartMetadata {
@@ -91,7 +54,7 @@ export function readChartMetadata(tgz: Buffer): ChartMetadata {
       );
     throw new Error(`the chart archive is not gzip data: ${(e as Error).message}`);
   }
-  const files = readTarFiles(tar, (p) => /^(?:\.\/)?[^/]+\/Chart\.yaml$/.test(p));
+  const files = readTarFiles(tar, (p) => /^(?:\.\/)?[^/]+\/Chart\.yaml$/.test(p), CHART_TAR);
   const text = [...files.values()][0];
   if (!text) throw new Error("the chart archive has no <name>/Chart.yaml");
   const doc = (parseYaml(text.toString("utf8")) ?? {}) as Record<string, unknown>;

@@ -9,13 +9,13 @@ import { join } from "node:path";
 import type { ChartEntry, ChartOrigin, ImageEntry, MirrorList, Upstream } from "../list/model.js";
 import { imageEntryFor } from "../list/parse.js";
 import { referenceName } from "../list/reference.js";
-import { schemeFor } from "../observe/distribution.js";
 import type { PlanWarning } from "../plan/model.js";
+import { schemeFor } from "../registry/distribution.js";
+import type { ChartDiscovery } from "../render/chart-images.js";
 import { chartFetchAddress } from "../tools/fetch-address.js";
 import type { Helm } from "../tools/helm.js";
 import { CHART_LIMITS, type ChartMetadata, readChartMetadata } from "./archive.js";
 import { imagesFromManifests } from "./images.js";
-import type { ChartDiscovery } from "./record.js";
 
 export interface RenderedChart {
   /** `helm template` output. */
@@ -41,6 +41,64 @@ function imageKey(entry: ImageEntry): string {
   return `${entry.repository}${entry.reference.tag !== null ? `:${entry.reference.tag}` : `@${entry.reference.digest}`}`;
 }
 
+/** The list as images from charts are added to it: entries by key, repository owners, the upstreams. */
+interface Growing {
+  list: MirrorList;
+  images: ImageEntry[];
+  upstreams: Upstream[];
+  byKey: Map<string, ImageEntry>;
+  owners: Map<string, string>;
+  warnings: PlanWarning[];
+}
+
+/** One image reference found in `chart`: added, merged into the entry that has it, or a warning. */
+function addChartImage(g: Growing, chart: ChartEntry, origin: ChartOrigin, reference: string): void {
+  const mapped = imageEntryFor(
+    reference,
+    { ...g.list, upstreams: g.upstreams, images: g.images },
+    chart.location,
+  );
+  if (!mapped.ok) {
+    g.warnings.push({
+      message: `chart ${chart.name} ${chart.version} uses ${reference}, which is not mirrored: ${mapped.error}`,
+      ...(mapped.hint ? { hint: mapped.hint } : {}),
+      location: chart.location,
+    });
+    return;
+  }
+  const entry = mapped.entry;
+  const owner = g.owners.get(entry.repository);
+  if (owner !== undefined && owner !== referenceName(entry.reference)) {
+    g.warnings.push({
+      message: `chart ${chart.name} ${chart.version} uses ${reference}, which would land in ${entry.repository} where ${owner} lands; it is not mirrored`,
+      hint: "give one of the upstreams its own prefix under upstreams:",
+      location: chart.location,
+    });
+    return;
+  }
+  const key = imageKey(entry);
+  const existing = g.byKey.get(key);
+  if (!existing) {
+    const added: ImageEntry = { ...entry, fromCharts: [origin] };
+    g.images.push(added);
+    g.byKey.set(key, added);
+    g.owners.set(added.repository, referenceName(added.reference));
+    g.upstreams = mapped.upstreams;
+    return;
+  }
+  if (existing.reference.digest !== entry.reference.digest) {
+    g.warnings.push({
+      message: `chart ${chart.name} ${chart.version} pins ${key} to ${entry.reference.digest ?? "no digest"}, but it is already mirrored as ${existing.source}; that one is kept`,
+      location: chart.location,
+    });
+  } else if (
+    existing.fromCharts &&
+    !existing.fromCharts.some((o) => o.repository === origin.repository && o.version === origin.version)
+  ) {
+    existing.fromCharts = [...existing.fromCharts, origin];
+  }
+}
+
 /**
  * Adds the images found in charts to the list. An image the list names itself stays as it is; one found in
  * several charts is one entry naming every chart. Images that cannot land in the target, or would land in a
@@ -50,57 +108,20 @@ export function addChartImages(
   list: MirrorList,
   found: readonly ChartImages[],
 ): { list: MirrorList; warnings: PlanWarning[] } {
-  const warnings: PlanWarning[] = [];
   const images = list.images.map((i) => ({ ...i }));
-  let upstreams: Upstream[] = list.upstreams;
-  const byKey = new Map(images.map((i) => [imageKey(i), i]));
-  const owners = new Map(images.map((i) => [i.repository, referenceName(i.reference)]));
+  const g: Growing = {
+    list,
+    images,
+    upstreams: list.upstreams,
+    byKey: new Map(images.map((i) => [imageKey(i), i])),
+    owners: new Map(images.map((i) => [i.repository, referenceName(i.reference)])),
+    warnings: [],
+  };
   for (const { chart, images: references } of found) {
     const origin = originOf(chart);
-    for (const reference of references) {
-      const mapped = imageEntryFor(reference, { ...list, upstreams, images }, chart.location);
-      if (!mapped.ok) {
-        warnings.push({
-          message: `chart ${chart.name} ${chart.version} uses ${reference}, which is not mirrored: ${mapped.error}`,
-          ...(mapped.hint ? { hint: mapped.hint } : {}),
-          location: chart.location,
-        });
-        continue;
-      }
-      const entry = mapped.entry;
-      const owner = owners.get(entry.repository);
-      if (owner !== undefined && owner !== referenceName(entry.reference)) {
-        warnings.push({
-          message: `chart ${chart.name} ${chart.version} uses ${reference}, which would land in ${entry.repository} where ${owner} lands; it is not mirrored`,
-          hint: "give one of the upstreams its own prefix under upstreams:",
-          location: chart.location,
-        });
-        continue;
-      }
-      const key = imageKey(entry);
-      const existing = byKey.get(key);
-      if (existing) {
-        if (existing.reference.digest !== entry.reference.digest) {
-          warnings.push({
-            message: `chart ${chart.name} ${chart.version} pins ${key} to ${entry.reference.digest ?? "no digest"}, but it is already mirrored as ${existing.source}; that one is kept`,
-            location: chart.location,
-          });
-        } else if (
-          existing.fromCharts &&
-          !existing.fromCharts.some((o) => o.repository === origin.repository && o.version === origin.version)
-        ) {
-          existing.fromCharts = [...existing.fromCharts, origin];
-        }
-        continue;
-      }
-      const added: ImageEntry = { ...entry, fromCharts: [origin] };
-      images.push(added);
-      byKey.set(key, added);
-      owners.set(added.repository, referenceName(added.reference));
-      upstreams = mapped.upstreams;
-    }
+    for (const reference of references) addChartImage(g, chart, origin, reference);
   }
-  return { list: { ...list, images, upstreams }, warnings };
+  return { list: { ...list, images, upstreams: g.upstreams }, warnings: g.warnings };
 }
 
 function compare(a: string, b: string): number {

@@ -4,10 +4,11 @@
  * ranges and without `images: true` costs nothing here: no request, no process. Neither does a chart
  * version the chart images record (./record.ts) already holds with the same values.
  */
-import type { ChartEntry, MirrorList } from "../list/model.js";
-import type { RequestCounts } from "../observe/distribution.js";
+import type { ChartEntry, MirrorList, Upstream } from "../list/model.js";
 import { ObserveError } from "../observe/ecr.js";
 import type { PlanWarning } from "../plan/model.js";
+import type { RequestCounts } from "../registry/distribution.js";
+import { type ChartDiscovery, type ChartImagesRecord, recordedDiscovery } from "../render/chart-images.js";
 import { formatProblem } from "../report/problems.js";
 import {
   credentialFor,
@@ -25,7 +26,6 @@ import {
   mergeChartDiscoveries,
   renderChartImages,
 } from "./discover.js";
-import { type ChartDiscovery, type ChartImagesRecord, recordedDiscovery } from "./record.js";
 import { createChartVersionLister } from "./repository.js";
 import { resolveChartVersions } from "./resolve.js";
 
@@ -116,10 +116,14 @@ export async function prepareCharts(
       `Chart images: ${recorded.length} chart version(s) from the record, ${missed.length} to render`,
     );
 
-  if (options.renderer) {
-    const rendered = await renderChartImages(missed, options.renderer);
-    return finish(rendered.found, rendered.failures);
-  }
+  const rendered = options.renderer
+    ? await renderChartImages(missed, options.renderer)
+    : await renderWithHelm(missed, resolved.list.upstreams, options);
+  return finish(rendered.found, rendered.failures);
+}
+
+/** Renders the charts with helm (installed through the tool cache unless given), logged in to their OCI upstreams. */
+async function renderWithHelm(missed: ChartEntry[], upstreams: Upstream[], options: ChartPreparationOptions) {
   const mask = options.mask;
   if (!mask) throw new Error("prepareCharts needs a SecretMask to run helm");
   const binary =
@@ -144,7 +148,7 @@ export async function prepareCharts(
     const hosts = new Map<string, boolean>();
     for (const chart of missed) {
       if (chart.kind !== "oci") continue;
-      const address = chartFetchAddress(chart.source, resolved.list.upstreams);
+      const address = chartFetchAddress(chart.source, upstreams);
       hosts.set(address.registry, address.plainHttp);
     }
     for (const [host, plainHttp] of hosts) {
@@ -153,11 +157,10 @@ export async function prepareCharts(
     }
     const renderer = createHelmChartRenderer({
       helm,
-      upstreams: resolved.list.upstreams,
+      upstreams: upstreams,
       workDir: session.dir,
     });
-    const rendered = await renderChartImages(missed, renderer);
-    return finish(rendered.found, rendered.failures);
+    return await renderChartImages(missed, renderer);
   } finally {
     await session.dispose();
   }

@@ -4,9 +4,8 @@
  * `index.yaml` GET per repository per run, one tag listing per OCI chart).
  */
 import { parse as parseYaml } from "yaml";
-import { RetriesExhausted, withRetries } from "../execute/retry.js";
 import type { Upstream } from "../list/model.js";
-import { DistributionClient, type RequestCounts, schemeFor } from "../observe/distribution.js";
+import { DistributionClient, type RequestCounts, schemeFor } from "../registry/distribution.js";
 import {
   boundedRequest,
   discard,
@@ -15,7 +14,8 @@ import {
   type HttpLimits,
   indexLimits,
   readBody,
-} from "../observe/http.js";
+} from "../registry/http.js";
+import { RetriesExhausted, withRetries } from "../registry/retry.js";
 import { credentialFor, type RegistryCredential } from "../tools/credentials.js";
 import { chartFetchAddress } from "../tools/fetch-address.js";
 import type { ChartVersionLister } from "./resolve.js";

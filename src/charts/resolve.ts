@@ -45,46 +45,12 @@ export async function resolveChartVersions(
 
   const listed = await Promise.all(ranges.map((range) => publishedVersions(range, lister)));
   ranges.forEach((range, i) => {
-    const published = listed[i]!;
-    const where = range.kind === "oci" ? range.source : `${range.source} (index.yaml)`;
-    if ("error" in published) {
-      error(
-        range,
-        `cannot resolve version range "${range.range}" of chart ${range.name}: ${published.error}`,
-        range.kind === "oci"
-          ? "check the oci:// reference and the registry credentials"
-          : "check the repository URL; its index.yaml must be reachable from this runner",
-      );
+    const selection = selectVersionsFor(range, listed[i]!);
+    if ("problem" in selection) {
+      error(range, selection.problem, selection.hint);
       return;
     }
-    if (published.versions === null) {
-      error(
-        range,
-        range.kind === "oci"
-          ? `chart repository ${range.source} does not exist`
-          : `chart ${range.name} is not in ${where}`,
-        "check the chart name and the repository",
-      );
-      return;
-    }
-    const constraint = parseConstraint(range.range);
-    if (!constraint.ok) {
-      error(range, `version range "${range.range}" is not valid: ${constraint.error}`);
-      return;
-    }
-    const parse = range.kind === "oci" ? parseStrictVersion : parseVersion;
-    const selected = selectVersions(published.versions, constraint.value, range.newest, parse);
-    if (selected.length === 0) {
-      const newest = selectVersions(published.versions, parseConstraintOrThrow("*"), 3, parse);
-      error(
-        range,
-        `version range "${range.range}" matches none of the ${published.versions.length} versions of chart ${range.name} in ${where}`,
-        newest.length > 0
-          ? `the newest releases are ${newest.join(", ")}`
-          : "it publishes no release versions (prereleases match only a range that names one)",
-      );
-      return;
-    }
+    const { selected } = selection;
     if (range.newest === null && selected.length > MANY_VERSIONS) {
       warnings.push({
         message: `version range "${range.range}" of chart ${range.name} matches ${selected.length} versions; all of them are mirrored`,
@@ -93,28 +59,11 @@ export async function resolveChartVersions(
       });
     }
     for (const version of selected) {
-      const tag = chartTag(version);
-      if (!isValidTag(tag)) {
-        warnings.push({
-          message: `chart ${range.name} ${version} cannot be stored as an OCI tag ("${tag}"); skipped`,
-          location: range.location,
-        });
-        continue;
-      }
-      const key = `${range.repository}:${tag}`;
+      const entry = rangeEntry(range, version, warnings);
+      if (!entry) continue;
+      const key = `${range.repository}:${entry.tag}`;
       if (taken.has(key)) continue; // listed exactly too, or by another range of the same chart
       taken.add(key);
-      const entry: ChartEntry = {
-        kind: range.kind,
-        source: range.source,
-        name: range.name,
-        repository: range.repository,
-        version,
-        tag,
-        location: range.location,
-        images: range.images,
-        resolvedFrom: range.range,
-      };
       charts.push(entry);
     }
   });
@@ -123,16 +72,77 @@ export async function resolveChartVersions(
   return { list: { ...list, charts, chartRanges: [] }, warnings, problems };
 }
 
+type Published = { versions: string[] | null } | { error: string };
+
+/** The versions a range selects from what its upstream publishes, or the problem that it cannot. */
+function selectVersionsFor(
+  range: ChartRange,
+  published: Published,
+): { selected: string[] } | { problem: string; hint?: string } {
+  const where = range.kind === "oci" ? range.source : `${range.source} (index.yaml)`;
+  if ("error" in published) {
+    return {
+      problem: `cannot resolve version range "${range.range}" of chart ${range.name}: ${published.error}`,
+      hint:
+        range.kind === "oci"
+          ? "check the oci:// reference and the registry credentials"
+          : "check the repository URL; its index.yaml must be reachable from this runner",
+    };
+  }
+  if (published.versions === null) {
+    return {
+      problem:
+        range.kind === "oci"
+          ? `chart repository ${range.source} does not exist`
+          : `chart ${range.name} is not in ${where}`,
+      hint: "check the chart name and the repository",
+    };
+  }
+  const constraint = parseConstraint(range.range);
+  if (!constraint.ok) return { problem: `version range "${range.range}" is not valid: ${constraint.error}` };
+  const parse = range.kind === "oci" ? parseStrictVersion : parseVersion;
+  const selected = selectVersions(published.versions, constraint.value, range.newest, parse);
+  if (selected.length > 0) return { selected };
+  const newest = selectVersions(published.versions, parseConstraintOrThrow("*"), 3, parse);
+  return {
+    problem: `version range "${range.range}" matches none of the ${published.versions.length} versions of chart ${range.name} in ${where}`,
+    hint:
+      newest.length > 0
+        ? `the newest releases are ${newest.join(", ")}`
+        : "it publishes no release versions (prereleases match only a range that names one)",
+  };
+}
+
+/** The chart entry for one version a range selected, or null (with a warning) when its tag is not valid. */
+function rangeEntry(range: ChartRange, version: string, warnings: PlanWarning[]): ChartEntry | null {
+  const tag = chartTag(version);
+  if (!isValidTag(tag)) {
+    warnings.push({
+      message: `chart ${range.name} ${version} cannot be stored as an OCI tag ("${tag}"); skipped`,
+      location: range.location,
+    });
+    return null;
+  }
+  return {
+    kind: range.kind,
+    source: range.source,
+    name: range.name,
+    repository: range.repository,
+    version,
+    tag,
+    location: range.location,
+    images: range.images,
+    resolvedFrom: range.range,
+  };
+}
+
 function parseConstraintOrThrow(text: string) {
   const c = parseConstraint(text);
   if (!c.ok) throw new Error(c.error);
   return c.value;
 }
 
-async function publishedVersions(
-  range: ChartRange,
-  lister: ChartVersionLister,
-): Promise<{ versions: string[] | null } | { error: string }> {
+async function publishedVersions(range: ChartRange, lister: ChartVersionLister): Promise<Published> {
   try {
     if (range.kind === "oci") {
       const tags = await lister.registryTags(range.source);

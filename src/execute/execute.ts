@@ -20,7 +20,7 @@ import {
   type TransferStep,
 } from "../plan/model.js";
 import { mapWithConcurrency as runBounded } from "../pool.js";
-import { isRetryable, RetriesExhausted, type RetryOptions, withRetries } from "./retry.js";
+import { isRetryable, RetriesExhausted, type RetryOptions, withRetries } from "../registry/retry.js";
 
 /** What a copy wrote, as far as the tool told. */
 export interface CopyResult {

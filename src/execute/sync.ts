@@ -7,14 +7,13 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname } from "node:path";
 import type { ECRClient } from "@aws-sdk/client-ecr";
-
-import { DistributionClient } from "../observe/distribution.js";
 import { isTransferStep, type Plan, type PlannedList } from "../plan/model.js";
-import { formatJson } from "../report/log-safe.js";
+import { DistributionClient } from "../registry/distribution.js";
 import { Crane } from "../tools/crane.js";
 import { openCredentialSession, type RegistryCredential, type SecretMask } from "../tools/credentials.js";
 import { Helm } from "../tools/helm.js";
 import { type InstalledTool, type InstallOptions, installCrane, installHelm } from "../tools/install.js";
+import { formatJson } from "../tools/log-safe.js";
 import { InvocationCounter, type ToolLimits } from "../tools/runner.js";
 import { createCopier } from "./copier.js";
 import { ecrTargetChanges, ociTargetChanges } from "./ecr-changes.js";

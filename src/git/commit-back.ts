@@ -233,16 +233,8 @@ export async function commitBack(options: CommitBackOptions): Promise<CommitBack
   }
 }
 
-async function commitBackOnce(options: CommitBackOptions): Promise<CommitBackResult> {
-  const decision: CommitBackDecision = decideCommitBack(options.event, options.allowOnPullRequest);
-  if (!decision.allowed) {
-    options.log(`Commit-back skipped: ${decision.reason}.`);
-    return { outcome: "none", attempts: 0, reason: decision.reason };
-  }
-  const branch = decision.branch;
-  const remote = options.remote ?? "origin";
-  const prBranch = options.prBranch ?? DEFAULT_PR_BRANCH;
-  const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+/** Git in the repository, the token (and its Basic encoding) masked in the log and redacted from git's output. */
+function maskedGit(options: CommitBackOptions): Git {
   if (options.token) {
     options.mask(options.token);
     const { header, encoded } = authorizationHeader(options.token);
@@ -251,12 +243,15 @@ async function commitBackOnce(options: CommitBackOptions): Promise<CommitBackRes
   }
   const secrets = options.token ? [options.token, authorizationHeader(options.token).encoded] : [];
   const redact = (text: string) => secrets.reduce((out, secret) => out.split(secret).join("***"), text);
-  const git = new Git(
+  return new Git(
     options.repoDir,
     options.token ? { serverUrl: options.serverUrl, token: options.token } : null,
     redact,
   );
+}
 
+/** Refuses a mode that cannot work here: pull-request without a token, a pull request branch that is the branch itself. */
+function checkMode(options: CommitBackOptions, branch: string, prBranch: string): void {
   if (options.mode === "pull-request" && !options.token) {
     throw new CommitBackError(
       "Mode pull-request needs a token for GitHub's API.",
@@ -269,6 +264,20 @@ async function commitBackOnce(options: CommitBackOptions): Promise<CommitBackRes
       "choose another pull request branch",
     );
   }
+}
+
+async function commitBackOnce(options: CommitBackOptions): Promise<CommitBackResult> {
+  const decision: CommitBackDecision = decideCommitBack(options.event, options.allowOnPullRequest);
+  if (!decision.allowed) {
+    options.log(`Commit-back skipped: ${decision.reason}.`);
+    return { outcome: "none", attempts: 0, reason: decision.reason };
+  }
+  const branch = decision.branch;
+  const remote = options.remote ?? "origin";
+  const prBranch = options.prBranch ?? DEFAULT_PR_BRANCH;
+  const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+  const git = maskedGit(options);
+  checkMode(options, branch, prBranch);
   const written = await writeOutputFolder(options.repoDir, options.outDir, options.files);
   const { folder, files } = written;
   // Same order as `files`: outputFilePaths keeps the files' order.

@@ -16,8 +16,8 @@ import {
 } from "@aws-sdk/client-ecr";
 import { MirrorError } from "../errors.js";
 import type { TagMutability } from "../list/model.js";
-import type { ObservedRepository, ObservedTarget } from "../plan/model.js";
 import { mapWithConcurrency } from "../pool.js";
+import type { ObservedRepository, ObservedTarget } from "./model.js";
 
 export class ObserveError extends MirrorError {
   constructor(message: string, hint?: string) {

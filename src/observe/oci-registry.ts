@@ -4,9 +4,10 @@
  * the tags whose digest the plan compares. There is no mutability on such registries: all tags
  * count as mutable.
  */
-import type { ObservedRepository, ObservedTarget } from "../plan/model.js";
+
 import { mapWithConcurrency } from "../pool.js";
-import type { DistributionClient } from "./distribution.js";
+import type { DistributionClient } from "../registry/distribution.js";
+import type { ObservedRepository, ObservedTarget } from "./model.js";
 
 export async function observeRegistry(
   client: DistributionClient,

@@ -4,11 +4,11 @@
  * platform digests, so those take one GET of the index. Upstream endpoints and credentials apply.
  */
 import type { ImageEntry, Upstream } from "../list/model.js";
-import type { UpstreamDigest } from "../plan/model.js";
 import { mapWithConcurrency } from "../pool.js";
+import { DistributionClient, type RequestCounts, schemeFor } from "../registry/distribution.js";
 import { credentialFor, type RegistryCredential } from "../tools/credentials.js";
 import { parseEndpoint } from "../tools/fetch-address.js";
-import { DistributionClient, type RequestCounts, schemeFor } from "./distribution.js";
+import type { UpstreamDigest } from "./model.js";
 
 export interface UpstreamCheck {
   digests: Map<string, UpstreamDigest>;

@@ -4,7 +4,7 @@
  * observed target and, in resync mode `digest`, the upstream digests.
  */
 import type { Problem } from "../errors.js";
-import type { ChartEntry, ImageEntry, Location, MirrorList, TagMutability } from "../list/model.js";
+import type { ChartEntry, ImageEntry, Location, MirrorList } from "../list/model.js";
 
 export type StepAction = "create-repository" | "copy" | "update" | "blocked" | "present" | "delete";
 export const STEP_ACTIONS: readonly StepAction[] = [
@@ -180,28 +180,4 @@ export function plannedList(list: MirrorList): PlannedList {
   if ((list.chartRanges?.length ?? 0) > 0)
     throw new Error("chart version ranges are resolved before planning");
   return list as PlannedList;
-}
-
-/** What the target holds: per repository under the managed prefixes, its tags and their digests. */
-export interface ObservedRepository {
-  name: string;
-  imageTagMutability: TagMutability;
-  imageTagMutabilityExclusionFilters: string[];
-  /** tag -> digest; null where the observer did not need to look the digest up (plain registries). */
-  tags: Map<string, string | null>;
-  /** For platform-filtered tags holding a subset index: tag -> platform -> manifest digest, when observed. */
-  platformDigests?: Map<string, Record<string, string>>;
-}
-
-export interface ObservedTarget {
-  registry: string;
-  repositories: Map<string, ObservedRepository>;
-}
-
-/** What an upstream tag points at now (resync mode `digest`), keyed by the entry's `source`. */
-export interface UpstreamDigest {
-  /** The manifest or index digest the tag resolves to. */
-  digest: string;
-  /** For multi-platform images: platform (`linux/amd64`) -> platform manifest digest. */
-  platforms?: Record<string, string>;
 }

@@ -4,19 +4,17 @@
  */
 import type { ChartEntry, ImageEntry, MirrorList } from "../list/model.js";
 import { syntheticTag } from "../list/naming.js";
+import type { ObservedRepository, ObservedTarget, UpstreamDigest } from "../observe/model.js";
 import type {
   DeleteStep,
   EntryOf,
   EntryStep,
-  ObservedRepository,
-  ObservedTarget,
   Plan,
   PlannedList,
   PlanWarning,
   ResyncMode,
   Step,
   StepAction,
-  UpstreamDigest,
 } from "./model.js";
 import { STEP_ACTIONS } from "./model.js";
 import { tagIsMutable } from "./mutability.js";

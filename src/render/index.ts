@@ -2,15 +2,15 @@
 // `docker.io/...` (and every other redirected upstream) from the mirror. Pure and deterministic:
 // the same input gives byte-identical files, so a commit-back happens only on a real change.
 import { stringify as stringifyYaml } from "yaml";
+import type { MirrorList, Upstream } from "../list/model.js";
+import { isValidDomain } from "../list/reference.js";
 import {
   CHART_IMAGES_FILE,
   CHART_IMAGES_RECORD_VERSION,
   type ChartImagesRecord,
   formatChartImagesRecord,
   recordForList,
-} from "../charts/record.js";
-import type { MirrorList } from "../list/model.js";
-import { isValidDomain } from "../list/reference.js";
+} from "./chart-images.js";
 import { hostsDirectoryName, type Mirror, mirrorEndpoint, renderHostsToml } from "./hosts-toml.js";
 import { type HostsTemplate, NAME, nodeObjects } from "./kubernetes.js";
 import { renderNodeadmConfig } from "./node-config.js";
@@ -72,6 +72,44 @@ function parseMirror(registry: string): Mirror | null {
   return { scheme: match[1] === "http" ? "http" : "https", host: match[2]! };
 }
 
+/** The redirected upstreams with their hosts.toml folders, sorted; what keeps one from rendering goes to `problems`. */
+function redirectedUpstreams(
+  list: MirrorList,
+  problems: RenderProblem[],
+): { upstream: Upstream; directory: string }[] {
+  const upstreams = list.upstreams
+    .filter((u) => u.redirect)
+    .map((u) => ({ upstream: u, directory: hostsDirectoryName(u.host) }))
+    .sort((a, b) => (a.directory < b.directory ? -1 : a.directory > b.directory ? 1 : 0));
+  if (upstreams.length === 0) {
+    problems.push({
+      message: "No upstream registry is redirected, so there is no hosts.toml to render.",
+      hint: "Add images to the mirror list, or set redirect on an upstream.",
+    });
+  }
+  for (const { upstream } of upstreams) {
+    if (!upstream.prefix.replace(/\//g, "")) {
+      problems.push({
+        message: `The upstream ${upstream.host} has an empty target prefix.`,
+        hint: "Nodes need a repository prefix for it, e.g. mirrors or mirrors/quay.io.",
+      });
+    }
+  }
+  const keys = new Map<string, string>();
+  for (const { upstream, directory } of upstreams) {
+    const key = directory.replace(/[^-._a-zA-Z0-9]/g, "_");
+    const other = keys.get(key);
+    if (!CONFIGMAP_KEY.test(key) || (other !== undefined && other !== upstream.host)) {
+      problems.push({
+        message: `The upstream ${upstream.host} cannot be told apart from ${other ?? "another upstream"} in a ConfigMap key.`,
+        hint: "Redirect only one of them.",
+      });
+    }
+    keys.set(key, upstream.host);
+  }
+  return upstreams;
+}
+
 export function renderNodeConfig(list: MirrorList, input: NodeRenderInput): NodeRenderResult {
   const problems: RenderProblem[] = [];
 
@@ -111,36 +149,7 @@ export function renderNodeConfig(list: MirrorList, input: NodeRenderInput): Node
     });
   }
 
-  const upstreams = list.upstreams
-    .filter((u) => u.redirect)
-    .map((u) => ({ upstream: u, directory: hostsDirectoryName(u.host) }))
-    .sort((a, b) => (a.directory < b.directory ? -1 : a.directory > b.directory ? 1 : 0));
-  if (upstreams.length === 0) {
-    problems.push({
-      message: "No upstream registry is redirected, so there is no hosts.toml to render.",
-      hint: "Add images to the mirror list, or set redirect on an upstream.",
-    });
-  }
-  for (const { upstream } of upstreams) {
-    if (!upstream.prefix.replace(/\//g, "")) {
-      problems.push({
-        message: `The upstream ${upstream.host} has an empty target prefix.`,
-        hint: "Nodes need a repository prefix for it, e.g. mirrors or mirrors/quay.io.",
-      });
-    }
-  }
-  const keys = new Map<string, string>();
-  for (const { upstream, directory } of upstreams) {
-    const key = directory.replace(/[^-._a-zA-Z0-9]/g, "_");
-    const other = keys.get(key);
-    if (!CONFIGMAP_KEY.test(key) || (other !== undefined && other !== upstream.host)) {
-      problems.push({
-        message: `The upstream ${upstream.host} cannot be told apart from ${other ?? "another upstream"} in a ConfigMap key.`,
-        hint: "Redirect only one of them.",
-      });
-    }
-    keys.set(key, upstream.host);
-  }
+  const upstreams = redirectedUpstreams(list, problems);
 
   if (problems.length > 0 || !mirror || !region || !configurator || !registry) {
     return { ok: false, problems };

@@ -4,7 +4,7 @@
  */
 import type { Plan, Step, StepAction } from "../plan/model.js";
 import { isEntryStep, STEP_ACTIONS, stepFields } from "../plan/model.js";
-import { markdownCell } from "./log-safe.js";
+import { markdownCell } from "../tools/log-safe.js";
 
 export interface PlanCost {
   ecr: Record<string, number>;

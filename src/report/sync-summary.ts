@@ -4,7 +4,7 @@
  */
 
 import { describeStep, type ExecutionReport, formatSeconds, type StepReport } from "../execute/execute.js";
-import { markdownCell } from "./log-safe.js";
+import { markdownCell } from "../tools/log-safe.js";
 
 /** GitHub refuses a step summary above 1 MiB; stay well below it. */
 export const SUMMARY_BUDGET = 512 * 1024;

@@ -11,7 +11,6 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import * as tc from "@actions/tool-cache";
-import { readTarFiles } from "../charts/archive.js";
 import {
   assetFor,
   builtinChecksum,
@@ -24,6 +23,7 @@ import {
   ToolInstallError,
   type ToolName,
 } from "./assets.js";
+import { readTarFiles, type TarLimits } from "./tar.js";
 
 export interface InstallOptions {
   /** Exact version (`0.22.1`, `v4.3.0`); defaults to the pinned one. */
@@ -107,10 +107,18 @@ async function download(url: string, dest: string, what: string, asset: ToolAsse
   }
 }
 
+/** A release archive holds one binary of tens of MiB (far above a chart file's 5 MiB); 512 MiB at most. */
+const RELEASE_TAR: TarLimits = {
+  maxEntries: 10_000,
+  maxFileBytes: 512 * 1024 * 1024,
+  what: "release archive",
+  perFile: "a file in it may have",
+};
+
 /** The executable inside a release archive (gzip + tar, read in memory), or null when it holds none. */
 async function binaryInArchive(archiveFile: string, path: string): Promise<Buffer | null> {
   const tar = gunzipSync(await readFile(archiveFile));
-  const files = readTarFiles(tar, (p) => p.replace(/^\.\//, "") === path);
+  const files = readTarFiles(tar, (p) => p.replace(/^\.\//, "") === path, RELEASE_TAR);
   return files.get(path) ?? null;
 }
 
@@ -179,6 +187,37 @@ async function verifyCacheEntry(
   return { ok: true, sha256: actual };
 }
 
+/**
+ * The tool from the tool cache when its entry verifies; null when there is none or it is incomplete (then
+ * it is downloaded again). Throws on an entry that fails verification.
+ */
+async function fromToolCache(
+  tool: ToolName,
+  version: string,
+  asset: ToolAsset,
+  checks: { builtin: string | null | undefined; pins: readonly string[] },
+  log: (message: string) => void,
+): Promise<InstalledTool | null> {
+  const cached = tc.find(CACHE_NAME[tool], version, asset.cacheArch);
+  if (!cached) return null;
+  const verdict = await verifyCacheEntry(cached, asset, checks);
+  if (verdict.ok) {
+    const binary = join(cached, tool);
+    log(
+      `${tool} ${version}: tool-cache hit (${binary}), archive re-hashed and binary compared, nothing downloaded`,
+    );
+    return { tool, version, path: binary, cacheHit: true, archiveSha256: verdict.sha256 };
+  }
+  if (!verdict.incomplete) {
+    throw new ToolInstallError(
+      `${tool} ${version}: refusing the tool-cache entry: ${verdict.reason}. Nothing was run. ` +
+        `Delete ${cached} to download and verify ${tool} again${checks.pins.length > 0 ? ", or check the pinned value for this platform" : ""}.`,
+    );
+  }
+  log(`${tool} ${version}: ${verdict.reason}; downloading it again`);
+  return null;
+}
+
 async function installTool(tool: ToolName, options: InstallOptions): Promise<InstalledTool> {
   const log = options.log ?? (() => {});
   const version = normaliseVersion(tool, options.version || DEFAULT_VERSIONS[tool]);
@@ -201,24 +240,8 @@ async function installTool(tool: ToolName, options: InstallOptions): Promise<Ins
     );
   }
 
-  const cached = tc.find(cacheName, version, asset.cacheArch);
-  if (cached) {
-    const verdict = await verifyCacheEntry(cached, asset, { builtin, pins });
-    if (verdict.ok) {
-      const binary = join(cached, binaryName);
-      log(
-        `${tool} ${version}: tool-cache hit (${binary}), archive re-hashed and binary compared, nothing downloaded`,
-      );
-      return { tool, version, path: binary, cacheHit: true, archiveSha256: verdict.sha256 };
-    }
-    if (!verdict.incomplete) {
-      throw new ToolInstallError(
-        `${tool} ${version}: refusing the tool-cache entry: ${verdict.reason}. Nothing was run. ` +
-          `Delete ${cached} to download and verify ${tool} again${pins.length > 0 ? ", or check the pinned value for this platform" : ""}.`,
-      );
-    }
-    log(`${tool} ${version}: ${verdict.reason}; downloading it again`);
-  }
+  const hit = await fromToolCache(tool, version, asset, { builtin, pins }, log);
+  if (hit) return hit;
 
   const work = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), `ecr-mirror-install-${tool}-`));
   try {

@@ -250,19 +250,10 @@ export async function runTool(
 ): Promise<ToolOutput> {
   const redact = options.redact ?? ((t: string) => t);
   const log = options.log;
-  const limits = options.limits ?? {};
-  const quick = QUICK.has(invocation.subcommand);
-  const stallMs = limits.stallTimeoutMs ?? DEFAULT_LIMITS.stallTimeoutMs;
-  const timeoutMs = quick
-    ? (limits.shortTimeoutMs ?? DEFAULT_LIMITS.shortTimeoutMs)
-    : (limits.timeoutMs ?? DEFAULT_LIMITS.timeoutMs);
-  const maxStdout =
-    limits.maxStdoutBytes ??
-    (invocation.subcommand === "template"
-      ? DEFAULT_LIMITS.templateMaxStdoutBytes
-      : DEFAULT_LIMITS.maxStdoutBytes);
-  const graceMs = limits.killGraceMs ?? DEFAULT_LIMITS.killGraceMs;
-  const pollMs = limits.pollMs ?? Math.max(10, Math.min(5_000, Math.floor(stallMs / 4)));
+  const { quick, stallMs, timeoutMs, maxStdout, graceMs, pollMs } = limitsFor(
+    invocation,
+    options.limits ?? {},
+  );
   options.counter?.record(tool, invocation.subcommand);
   log?.(redact(`[${tool}] ${[options.binary, ...invocation.args].join(" ")}`));
 
@@ -386,37 +377,12 @@ export async function runTool(
   if (log) for (const line of `${stdout}\n${stderr}`.split("\n")) if (line.trim()) log(`[${tool}] ${line}`);
   const said = lastLines(stderr) || lastLines(stdout);
   if (result.kind === "stopped") {
-    const step = `${tool} ${invocation.subcommand}`;
-    if (result.failure === "stalled") {
-      throw fail(
-        "stalled",
-        said,
-        `the registry or the network stopped answering. If a registry is only slow, raise the limit with the ` +
-          `tool-stall-timeout input (CLI: --tool-stall-timeout SECONDS)`,
-        null,
-        `stalled: no output and no network or disk activity for ${seconds(stallMs)} (stall timeout, ` +
-          `tool-stall-timeout); ${step} was stopped`,
-      );
-    }
-    if (result.failure === "timeout") {
-      throw fail(
-        "timeout",
-        said,
-        quick
-          ? `${step} should take seconds: check the network path to the registry`
-          : "a transfer this long is likely stuck between progress samples; raise the limit with the tool-timeout " +
-              "input (CLI: --tool-timeout MINUTES)",
-        null,
-        `timed out: still running after ${seconds(timeoutMs)} (overall limit for ${step}); it was stopped`,
-      );
-    }
-    throw fail(
-      "output-limit",
-      said,
-      `${step} printing this much is not what the product expects (a chart that renders to this much YAML is refused)`,
-      null,
-      `printed more than ${Math.round(maxStdout / 1024 / 1024)} MiB on stdout (output limit for ${step}); it was stopped`,
-    );
+    throw stoppedError(result.failure, `${tool} ${invocation.subcommand}`, said, fail, {
+      quick,
+      stallMs,
+      timeoutMs,
+      maxStdout,
+    });
   }
   if (result.code !== 0) {
     const code = result.code;
@@ -426,6 +392,70 @@ export async function runTool(
     throw fail("exit", said, hintFor(said), code);
   }
   return { stdout, stderr };
+}
+
+/** Limits for one invocation: the user's, else the defaults (quick subcommands get the short timeout). */
+function limitsFor(invocation: Invocation, limits: ToolLimits) {
+  const quick = QUICK.has(invocation.subcommand);
+  const stallMs = limits.stallTimeoutMs ?? DEFAULT_LIMITS.stallTimeoutMs;
+  const timeoutMs = quick
+    ? (limits.shortTimeoutMs ?? DEFAULT_LIMITS.shortTimeoutMs)
+    : (limits.timeoutMs ?? DEFAULT_LIMITS.timeoutMs);
+  const maxStdout =
+    limits.maxStdoutBytes ??
+    (invocation.subcommand === "template"
+      ? DEFAULT_LIMITS.templateMaxStdoutBytes
+      : DEFAULT_LIMITS.maxStdoutBytes);
+  const graceMs = limits.killGraceMs ?? DEFAULT_LIMITS.killGraceMs;
+  const pollMs = limits.pollMs ?? Math.max(10, Math.min(5_000, Math.floor(stallMs / 4)));
+  return { quick, stallMs, timeoutMs, maxStdout, graceMs, pollMs };
+}
+
+/** The error for a tool ecr-mirror stopped: stalled, timed out or past its output limit. */
+function stoppedError(
+  failure: "stalled" | "timeout" | "output-limit",
+  step: string,
+  said: string,
+  fail: (
+    failure: ToolFailure,
+    said: string,
+    hint: string | null,
+    exitCode: number | null,
+    reason?: string,
+  ) => ToolError,
+  limits: { quick: boolean; stallMs: number; timeoutMs: number; maxStdout: number },
+): ToolError {
+  const { quick, stallMs, timeoutMs, maxStdout } = limits;
+  if (failure === "stalled") {
+    return fail(
+      "stalled",
+      said,
+      `the registry or the network stopped answering. If a registry is only slow, raise the limit with the ` +
+        `tool-stall-timeout input (CLI: --tool-stall-timeout SECONDS)`,
+      null,
+      `stalled: no output and no network or disk activity for ${seconds(stallMs)} (stall timeout, ` +
+        `tool-stall-timeout); ${step} was stopped`,
+    );
+  }
+  if (failure === "timeout") {
+    return fail(
+      "timeout",
+      said,
+      quick
+        ? `${step} should take seconds: check the network path to the registry`
+        : "a transfer this long is likely stuck between progress samples; raise the limit with the tool-timeout " +
+            "input (CLI: --tool-timeout MINUTES)",
+      null,
+      `timed out: still running after ${seconds(timeoutMs)} (overall limit for ${step}); it was stopped`,
+    );
+  }
+  return fail(
+    "output-limit",
+    said,
+    `${step} printing this much is not what the product expects (a chart that renders to this much YAML is refused)`,
+    null,
+    `printed more than ${Math.round(maxStdout / 1024 / 1024)} MiB on stdout (output limit for ${step}); it was stopped`,
+  );
 }
 
 /**

@@ -5,7 +5,7 @@ import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHART_LIMITS, readChartMetadata } from "../../src/charts/archive.js";
 import { createChartVersionLister, parseChartIndex } from "../../src/charts/repository.js";
-import { type HttpLimits, indexLimits } from "../../src/observe/http.js";
+import { type HttpLimits, indexLimits } from "../../src/registry/http.js";
 import { type FaultProxy, SERVER_ERROR_BODY, startFaultProxy } from "../harness/fault-proxy.js";
 import { deterministicTar, makeChartTgz, type RunningChartRepo, startChartRepo } from "../harness/images.js";
 

@@ -6,17 +6,17 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChartRenderer } from "../../src/charts/discover.js";
 import { prepareCharts } from "../../src/charts/prepare.js";
+import { readChartImagesRecord } from "../../src/charts/record.js";
+import type { ChartEntry, MirrorList } from "../../src/list/model.js";
+import { parseMirrorList } from "../../src/list/parse.js";
 import {
   type ChartDiscovery,
   chartImagesRecord,
   formatChartImagesRecord,
   parseChartImagesRecord,
-  readChartImagesRecord,
   recordedDiscovery,
   valuesSha256,
-} from "../../src/charts/record.js";
-import type { ChartEntry, MirrorList } from "../../src/list/model.js";
-import { parseMirrorList } from "../../src/list/parse.js";
+} from "../../src/render/chart-images.js";
 import { renderNodeConfig } from "../../src/render/index.js";
 import { CONFIGURATOR, ECR_REGISTRY } from "../render/fixtures.js";
 

@@ -9,9 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHART_IMAGES_FILE, readChartImagesRecord } from "../../src/charts/record.js";
+import { readChartImagesRecord } from "../../src/charts/record.js";
 import type { MirrorList } from "../../src/list/model.js";
 import { parseMirrorList } from "../../src/list/parse.js";
+import { CHART_IMAGES_FILE } from "../../src/render/chart-images.js";
 import { formatPlan, planToJson } from "../../src/report/plan.js";
 import {
   connectTarget,

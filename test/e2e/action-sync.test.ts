@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHART_IMAGES_FILE, formatChartImagesRecord, valuesSha256 } from "../../src/charts/record.js";
+import { CHART_IMAGES_FILE, formatChartImagesRecord, valuesSha256 } from "../../src/render/chart-images.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { git } from "../harness/git.js";
 import { moveTag, type PushedIndex, pushImage, pushIndex, tagDigest } from "../harness/images.js";

@@ -3,8 +3,8 @@
 // Limits are shortened (the defaults, 30 s idle and so on, are the same code with larger numbers)
 // and the retry sleep is instant, so the times measured are the product's own timeouts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DistributionClient } from "../../src/observe/distribution.js";
-import { type HttpLimits, MANIFEST_LIMITS } from "../../src/observe/http.js";
+import { DistributionClient } from "../../src/registry/distribution.js";
+import { type HttpLimits, MANIFEST_LIMITS } from "../../src/registry/http.js";
 import {
   ECR_THROTTLING_BODY,
   type Fault,

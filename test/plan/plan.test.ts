@@ -1,14 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { TagMutability } from "../../src/list/model.js";
 import { parseMirrorList } from "../../src/list/parse.js";
-import {
-  type ObservedRepository,
-  type ObservedTarget,
-  type PlannedList,
-  plannedList,
-  stepFields,
-  type UpstreamDigest,
-} from "../../src/plan/model.js";
+import type { ObservedRepository, ObservedTarget, UpstreamDigest } from "../../src/observe/model.js";
+import { type PlannedList, plannedList, stepFields } from "../../src/plan/model.js";
 import { tagIsMutable } from "../../src/plan/mutability.js";
 import { planMirror } from "../../src/plan/plan.js";
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { valuesSha256 } from "../../src/charts/record.js";
+import { valuesSha256 } from "../../src/render/chart-images.js";
 import { CLI, runNode } from "../e2e/bundle.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { pushImage } from "../harness/images.js";

@@ -121,6 +121,18 @@ describe("installCrane / installHelm", () => {
     expect(logs.at(-1)).toMatch(/tool-cache hit/);
   });
 
+  it("installs a crane binary as large as a real release's (tens of MiB, above a chart file's 5 MiB)", async () => {
+    const big = `#!/bin/sh\necho crane-large\nexit 0\n${"#".repeat(8 * 1024 * 1024)}\n`;
+    serveCraneRelease(CRANE, { "go-containerregistry_Linux_x86_64.tar.gz": await archive({ crane: big }) });
+    const crane = await installCrane({
+      baseUrl: `${base}/crane`,
+      version: CRANE,
+      platform: "linux",
+      arch: "x64",
+    });
+    expect(run(crane.path)).toBe("crane-large");
+  });
+
   it("installs helm from its platform folder inside the archive", async () => {
     routes.set(`/helm/helm-v${HELM}-linux-amd64.tar.gz`, helmLinux);
     routes.set(

@@ -1,7 +1,7 @@
 // The default scheme for a registry: crane's rule, so in-process requests (tag lists, digest checks,
 // verification) reach the same endpoint crane copies from.
 import { describe, expect, it } from "vitest";
-import { schemeFor } from "../../src/observe/distribution.js";
+import { schemeFor } from "../../src/registry/distribution.js";
 
 describe("schemeFor", () => {
   it.each([

@@ -5,7 +5,7 @@ import {
   RetriesExhausted,
   retriedElsewhere,
   withRetries,
-} from "../../src/execute/retry.js";
+} from "../../src/registry/retry.js";
 import { ToolError } from "../../src/tools/runner.js";
 
 const craneError = (output: string) => new ToolError("crane", "copy", "crane copy a -> b", 1, output, null);

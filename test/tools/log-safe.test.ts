@@ -3,9 +3,9 @@
 // and a person must still be able to read it.
 import { describe, expect, it } from "vitest";
 import { quoteValue as quote } from "../../src/list/quote.js";
-import { formatJson, markdownCell, neutraliseCommands } from "../../src/report/log-safe.js";
 import { SecretMask } from "../../src/tools/credentials.js";
-import { workflowCommands } from "./workflow-commands.js";
+import { formatJson, markdownCell, neutraliseCommands } from "../../src/tools/log-safe.js";
+import { workflowCommands } from "../report/workflow-commands.js";
 
 const HOSTILE: Record<string, string> = {
   "a command on its own line": "::warning::x",

@@ -4,7 +4,6 @@
  * credentials). It counts its requests, so a plan can report what it cost.
  */
 
-import { RetriesExhausted, withRetries } from "../execute/retry.js";
 import { speaksPlainHttp } from "../list/address-policy.js";
 import {
   type BoundedResponse,
@@ -18,6 +17,7 @@ import {
   retryAfterMs,
   TOKEN_LIMITS,
 } from "./http.js";
+import { RetriesExhausted, withRetries } from "./retry.js";
 
 export const MANIFEST_ACCEPT = [
   "application/vnd.oci.image.index.v1+json",

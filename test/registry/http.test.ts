@@ -4,7 +4,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { boundedRequest, type HttpLimits, readBody, retryAfterMs } from "../../src/observe/http.js";
+import { boundedRequest, type HttpLimits, readBody, retryAfterMs } from "../../src/registry/http.js";
 
 const LIMITS: HttpLimits = {
   headersTimeoutMs: 1000,

@@ -119,6 +119,74 @@ function causeText(error: unknown): string {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
+/** One request of a redirect chain, its headers awaited within `headersTimeoutMs`. */
+async function sendOnce(
+  current: URL,
+  init: { method: string; headers: Record<string, string> },
+  controller: AbortController,
+  options: BoundedRequestOptions,
+): Promise<Response> {
+  const doFetch = options.fetch ?? fetch;
+  const timer = setTimeout(() => controller.abort(), options.limits.headersTimeoutMs);
+  try {
+    return await doFetch(current, { ...init, redirect: "manual", signal: controller.signal });
+  } catch (error) {
+    if (controller.signal.aborted) {
+      throw new HttpError(
+        `${options.what}: no answer within ${seconds(options.limits.headersTimeoutMs)} (connection and headers timeout)`,
+        true,
+      );
+    }
+    const code = String((error as { cause?: { code?: unknown } }).cause?.code ?? "");
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+      throw new HttpError(
+        `cannot reach ${current.toString()}: ${causeText(error)}`,
+        false,
+        "the server's TLS certificate is not trusted, and certificate checks are never turned off: use the registry's real HTTPS address, or make its CA trusted on the runner (NODE_EXTRA_CA_CERTS for ecr-mirror itself, SSL_CERT_FILE for crane and helm)",
+      );
+    }
+    throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, true);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Where a redirect from `current` leads, or an `HttpError` when it may not be followed. */
+function redirectTarget(location: string, current: URL, origin: URL, options: BoundedRequestOptions): URL {
+  let next: URL;
+  try {
+    next = new URL(location, current);
+  } catch {
+    throw new HttpError(
+      `${options.what}: redirected to an invalid address ${JSON.stringify(location)}`,
+      false,
+    );
+  }
+  if (next.protocol !== "http:" && next.protocol !== "https:") {
+    throw new HttpError(
+      `${options.what}: redirected to ${next.protocol} (only http and https are followed)`,
+      false,
+    );
+  }
+  if (current.protocol === "https:" && next.protocol === "http:") {
+    throw new HttpError(
+      `${options.what}: redirected from HTTPS down to plain HTTP (${next.host}); not followed`,
+      false,
+    );
+  }
+  if (next.host !== origin.host) {
+    const verdict = (options.checkHost ?? checkHost)(next.host);
+    if (!verdict.ok) {
+      throw new HttpError(
+        `${options.what}: redirected to ${next.host}, which is refused: ${verdict.reason}`,
+        false,
+        verdict.hint || null,
+      );
+    }
+  }
+  return next;
+}
+
 /**
  * Sends one request and waits for its headers within `headersTimeoutMs`, following redirects by
  * hand. Throws `HttpError` on a network failure, a timeout or a refused redirect.
@@ -128,7 +196,6 @@ export async function boundedRequest(
   init: { method?: string; headers?: Record<string, string> },
   options: BoundedRequestOptions,
 ): Promise<BoundedResponse> {
-  const doFetch = options.fetch ?? fetch;
   const maxRedirects = options.maxRedirects ?? 5;
   const controller = new AbortController();
   const origin = new URL(url);
@@ -136,29 +203,7 @@ export async function boundedRequest(
   let headers: Record<string, string> = { ...(init.headers ?? {}) };
   let method = init.method ?? "GET";
   for (let hop = 0; ; hop++) {
-    const timer = setTimeout(() => controller.abort(), options.limits.headersTimeoutMs);
-    let response: Response;
-    try {
-      response = await doFetch(current, { method, headers, redirect: "manual", signal: controller.signal });
-    } catch (error) {
-      if (controller.signal.aborted) {
-        throw new HttpError(
-          `${options.what}: no answer within ${seconds(options.limits.headersTimeoutMs)} (connection and headers timeout)`,
-          true,
-        );
-      }
-      const code = String((error as { cause?: { code?: unknown } }).cause?.code ?? "");
-      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
-        throw new HttpError(
-          `cannot reach ${current.toString()}: ${causeText(error)}`,
-          false,
-          "the server's TLS certificate is not trusted, and certificate checks are never turned off: use the registry's real HTTPS address, or make its CA trusted on the runner (NODE_EXTRA_CA_CERTS for ecr-mirror itself, SSL_CERT_FILE for crane and helm)",
-        );
-      }
-      throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, true);
-    } finally {
-      clearTimeout(timer);
-    }
+    const response = await sendOnce(current, { method, headers }, controller, options);
     const location = response.headers.get("location");
     if (!REDIRECTS.has(response.status) || location === null) {
       return { response, url: current.toString(), abort: () => controller.abort() };
@@ -167,37 +212,7 @@ export async function boundedRequest(
     if (hop >= maxRedirects) {
       throw new HttpError(`${options.what}: more than ${maxRedirects} redirects`, false);
     }
-    let next: URL;
-    try {
-      next = new URL(location, current);
-    } catch {
-      throw new HttpError(
-        `${options.what}: redirected to an invalid address ${JSON.stringify(location)}`,
-        false,
-      );
-    }
-    if (next.protocol !== "http:" && next.protocol !== "https:") {
-      throw new HttpError(
-        `${options.what}: redirected to ${next.protocol} (only http and https are followed)`,
-        false,
-      );
-    }
-    if (current.protocol === "https:" && next.protocol === "http:") {
-      throw new HttpError(
-        `${options.what}: redirected from HTTPS down to plain HTTP (${next.host}); not followed`,
-        false,
-      );
-    }
-    if (next.host !== origin.host) {
-      const verdict = (options.checkHost ?? checkHost)(next.host);
-      if (!verdict.ok) {
-        throw new HttpError(
-          `${options.what}: redirected to ${next.host}, which is refused: ${verdict.reason}`,
-          false,
-          verdict.hint || null,
-        );
-      }
-    }
+    const next = redirectTarget(location, current, origin, options);
     if (next.host !== current.host) {
       // Credentials are for the host they were given for, never for the one a redirect names.
       headers = Object.fromEntries(
