@@ -457,25 +457,3 @@ function stoppedError(
     `printed more than ${Math.round(maxStdout / 1024 / 1024)} MiB on stdout (output limit for ${step}); it was stopped`,
   );
 }
-
-/**
- * The user's overrides (`tool-stall-timeout` in seconds, `tool-timeout` in minutes; CLI `--tool-stall-timeout`,
- * `--tool-timeout`) as limits. Throws a `RangeError` naming the setting for anything but a whole number in range.
- */
-export function toolLimitsFrom(
-  settings: { stallSeconds?: string | null; timeoutMinutes?: string | null },
-  names: { stall: string; timeout: string } = { stall: "tool-stall-timeout", timeout: "tool-timeout" },
-): ToolLimits {
-  const whole = (name: string, value: string, max: number, unit: string): number => {
-    const n = Number(value.trim());
-    if (!/^\d+$/.test(value.trim()) || n < 1 || n > max)
-      throw new RangeError(`${name} is "${value}"; expected a whole number of ${unit} from 1 to ${max}`);
-    return n;
-  };
-  const limits: ToolLimits = {};
-  if (settings.stallSeconds)
-    limits.stallTimeoutMs = whole(names.stall, settings.stallSeconds, 3600, "seconds") * 1000;
-  if (settings.timeoutMinutes)
-    limits.timeoutMs = whole(names.timeout, settings.timeoutMinutes, 1440, "minutes") * 60_000;
-  return limits;
-}
