@@ -3670,7 +3670,7 @@ __webpack_unused_export__ = DescribeReplicationBackfillResultsCommand;
 __webpack_unused_export__ = DescribeReplicationBackfillResultsRequest$;
 __webpack_unused_export__ = DescribeReplicationBackfillResultsResponse$;
 __webpack_unused_export__ = DescribeRepositories$;
-exports.pE_ = DescribeRepositoriesCommand;
+__webpack_unused_export__ = DescribeRepositoriesCommand;
 __webpack_unused_export__ = DescribeRepositoriesRequest$;
 __webpack_unused_export__ = DescribeRepositoriesResponse$;
 __webpack_unused_export__ = DescribeRepositoryCreationTemplates$;
@@ -3806,7 +3806,7 @@ __webpack_unused_export__ = ListImageReferrersFilter$;
 __webpack_unused_export__ = ListImageReferrersRequest$;
 __webpack_unused_export__ = ListImageReferrersResponse$;
 __webpack_unused_export__ = ListImages$;
-exports.W_n = ListImagesCommand;
+__webpack_unused_export__ = ListImagesCommand;
 __webpack_unused_export__ = ListImagesFilter$;
 __webpack_unused_export__ = ListImagesRequest$;
 __webpack_unused_export__ = ListImagesResponse$;
@@ -4012,10 +4012,10 @@ __webpack_unused_export__ = paginateDescribeImageScanFindings;
 __webpack_unused_export__ = paginateDescribeImages;
 __webpack_unused_export__ = paginateDescribePullThroughCacheRules;
 __webpack_unused_export__ = paginateDescribeReplicationBackfillResults;
-__webpack_unused_export__ = paginateDescribeRepositories;
+exports.LHh = paginateDescribeRepositories;
 __webpack_unused_export__ = paginateDescribeRepositoryCreationTemplates;
 __webpack_unused_export__ = paginateGetLifecyclePolicyPreview;
-__webpack_unused_export__ = paginateListImages;
+exports._Pg = paginateListImages;
 __webpack_unused_export__ = paginateListReplicationBackfills;
 __webpack_unused_export__ = waitForImageScanComplete;
 __webpack_unused_export__ = waitForLifecyclePolicyPreviewComplete;
@@ -59536,7 +59536,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7921:
+/***/ 3797:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59549,20 +59549,19 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
-;// CONCATENATED MODULE: ./src/charts/record.ts
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/render/chart-images.ts
 /**
  * The chart images record (`chart-images.json` in the render folder): for each chart version with
  * `images: true`, what was rendered (source, name, version and a SHA-256 of its values) and the images
  * discovery found in it. The action commits it with the node configuration, so the next run (a pull
  * request's plan included) finds it in the workspace and skips the chart download and `helm template`
  * for every chart version whose key still matches. A changed version or values mapping misses the record
- * and is rendered again. Pure, except `readChartImagesRecord`.
+ * and is rendered again. Pure: charts/record.ts reads the file.
  */
-
 
 /** The file's name in the render folder. */
 const CHART_IMAGES_FILE = "chart-images.json";
@@ -59695,6 +59694,14 @@ function parseChartImagesRecord(text) {
     }
     return { ok: true, record: { version: CHART_IMAGES_RECORD_VERSION, charts: sortEntries(entries) } };
 }
+
+;// CONCATENATED MODULE: ./src/charts/record.ts
+/**
+ * Reads the chart images record a previous run wrote (`chart-images.json`, its format in
+ * render/chart-images.ts), so discovery can skip the chart versions it already knows.
+ */
+
+
 /** A record lists images per chart version: a few KiB in practice; anything near this is not one. */
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 /**
@@ -59726,6 +59733,91 @@ async function readChartImagesRecord(path) {
     return { record: parsed.record, warning: null };
 }
 
+;// CONCATENATED MODULE: ./src/errors.ts
+class MirrorError extends Error {
+    /** What to do about it; some subclasses already write it into the message (`…\nhint: …`). */
+    hint;
+    /** The mirror-list line the problem comes from, when it comes from one. */
+    location;
+    constructor(message, details = {}) {
+        super(message);
+        this.hint = details.hint;
+        this.location = details.location ?? null;
+    }
+    /** The text a person reads: `file:line:col: ` when located, the message, and the hint unless the message carries it. */
+    describe() {
+        const at = this.location ? `${this.location.file}:${this.location.line}:${this.location.column}: ` : "";
+        const hinted = !this.hint || this.message.includes(`hint: ${this.hint}`);
+        return `${at}${this.message}${hinted ? "" : `\n  hint: ${this.hint}`}`;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/plan/model.ts
+const STEP_ACTIONS = [
+    "create-repository",
+    "copy",
+    "update",
+    "blocked",
+    "present",
+    "delete",
+];
+function model_isEntryStep(step) {
+    return step.action !== "create-repository" && step.action !== "delete";
+}
+function isTransferStep(step) {
+    return step.action === "copy" || step.action === "update";
+}
+function stepFields(step) {
+    const { action, kind, repository, reason } = step;
+    switch (step.action) {
+        case "create-repository":
+            return {
+                action,
+                kind,
+                source: null,
+                repository,
+                tag: null,
+                digest: null,
+                targetDigest: null,
+                platforms: [],
+                reason,
+                location: step.location,
+            };
+        case "delete":
+            return {
+                action,
+                kind,
+                source: null,
+                repository,
+                tag: step.tag,
+                digest: null,
+                targetDigest: step.targetDigest,
+                platforms: [],
+                reason,
+                location: null,
+            };
+        default:
+            return {
+                action,
+                kind,
+                source: step.source,
+                repository,
+                tag: step.tag,
+                digest: step.digest,
+                targetDigest: step.targetDigest,
+                platforms: step.platforms,
+                reason,
+                location: step.location,
+            };
+    }
+}
+/** Marks a prepared list as planned; throws when a chart range is still unresolved (a programming error). */
+function plannedList(list) {
+    if ((list.chartRanges?.length ?? 0) > 0)
+        throw new Error("chart version ranges are resolved before planning");
+    return list;
+}
+
 ;// CONCATENATED MODULE: ./src/pool.ts
 /** Runs `work` over `items` with at most `limit` running at once; results keep the items' order. */
 async function mapWithConcurrency(items, limit, work) {
@@ -59741,7 +59833,7 @@ async function mapWithConcurrency(items, limit, work) {
     return results;
 }
 
-;// CONCATENATED MODULE: ./src/execute/retry.ts
+;// CONCATENATED MODULE: ./src/registry/retry.ts
 /**
  * Retries for registry and ECR work: exponential backoff with full jitter (a delay drawn uniformly from
  * zero to `min(cap, base * 2^attempt)`), only for errors worth another try: throttling (429,
@@ -59856,10 +59948,20 @@ async function withRetries(work, opts) {
 }
 
 ;// CONCATENATED MODULE: ./src/execute/execute.ts
+/**
+ * Carries out a plan in three phases: `createRepositories` (all of them, before anything is pushed), then
+ * `transfer` (copies and updates in a bounded pool with retries, each verified against the source digest),
+ * then, only when nothing failed, `prune` (the planned deletions). A `Ledger` holds what they share: the
+ * step reports, the progress counter, the log and the retry settings. One failing step stops nothing
+ * else; the report lists what failed.
+ * The registry, ECR and the tools sit behind `ExecuteDeps`, so this file does no I/O of its own.
+ */
+
+
 
 
 /** The target holds another digest than the source after a copy. */
-class DigestMismatch extends Error {
+class DigestMismatch extends MirrorError {
     target;
     actual;
     expected;
@@ -59952,103 +60054,165 @@ function summaryLine(report) {
 function errorText(error) {
     const text = error instanceof Error ? error.message : String(error);
     const cause = error instanceof RetriesExhausted ? error.cause : error;
-    const hint = cause?.hint;
-    return typeof hint === "string" && hint !== "" && !text.includes("\nhint: ")
-        ? `${text}\nhint: ${hint}`
-        : text;
+    const hint = cause instanceof MirrorError ? cause.hint : null;
+    return hint && !text.includes("\nhint: ") ? `${text}\nhint: ${hint}` : text;
 }
 function attemptsOf(error) {
     return error instanceof RetriesExhausted ? error.attempts : 1;
 }
 function baseReport(step) {
+    const s = stepFields(step);
     return {
-        action: step.action,
-        kind: step.kind,
-        source: step.source,
-        repository: step.repository,
-        tag: step.tag,
+        action: s.action,
+        kind: s.kind,
+        source: s.source,
+        repository: s.repository,
+        tag: s.tag,
         outcome: "present",
-        digest: step.targetDigest,
-        expectedDigest: step.digest,
-        platforms: step.platforms,
+        digest: s.targetDigest,
+        expectedDigest: s.digest,
+        platforms: s.platforms,
         attempts: 0,
         durationMs: 0,
         error: null,
-        reason: step.reason,
-        location: step.location,
+        reason: s.reason,
+        location: s.location,
     };
+}
+/**
+ * What the phases share: a report per step, the progress counter (`[n/total]`), the log and the
+ * retry settings. Each phase fills in the reports of its own steps.
+ */
+class Ledger {
+    plan;
+    options;
+    total;
+    now;
+    concurrency;
+    log;
+    group;
+    reports = new Map();
+    counter = 0;
+    constructor(plan, options, 
+    /** Steps that print a progress line: creations, copies, updates and deletions. */
+    total) {
+        this.plan = plan;
+        this.options = options;
+        this.total = total;
+        this.now = options.now ?? (() => performance.now());
+        this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+        this.log = options.log;
+        this.group = options.group ?? ((_name, work) => work());
+        for (const step of plan.steps)
+            this.reports.set(step, baseReport(step));
+    }
+    /** The report of one of the plan's steps. */
+    reportOf(step) {
+        const report = this.reports.get(step);
+        if (!report)
+            throw new Error(`step ${step.action} ${step.repository} is not in the plan`);
+        return report;
+    }
+    /** Every step's report, in plan order. */
+    all() {
+        return this.plan.steps.map((s) => this.reportOf(s));
+    }
+    /** One progress line: `[12/40] copy … (3.2 s)`. */
+    announce(report) {
+        this.counter += 1;
+        this.log(progressLine(this.counter, this.total, report));
+    }
+    /** Attempts for `what`: the run's retries and budget, each retry logged. */
+    retryOptions(what, retryable) {
+        return {
+            retries: this.options.retries ?? DEFAULT_RETRIES,
+            budgetMs: this.options.budgetMs ?? DEFAULT_STEP_BUDGET_MS,
+            now: this.now,
+            ...(retryable ? { retryable } : {}),
+            ...this.options.retry,
+            onRetry: (attempt, delay, error) => this.log(`  retrying ${what} in ${formatSeconds(delay)} (attempt ${attempt} failed: ${firstLine(errorText(error))})`),
+        };
+    }
 }
 /** Carries out `plan`. Never throws for a failing step: the report says what failed. */
 async function executePlan(plan, deps, options) {
-    const now = options.now ?? (() => performance.now());
-    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-    const retries = options.retries ?? DEFAULT_RETRIES;
-    const group = options.group ?? ((_name, work) => work());
-    const log = options.log;
-    const started = now();
     const startedAt = new Date().toISOString();
-    const reports = new Map();
-    for (const step of plan.steps)
-        reports.set(step, baseReport(step));
     const creations = plan.steps.filter((s) => s.action === "create-repository");
-    const transfers = plan.steps.filter((s) => s.action === "copy" || s.action === "update");
+    const transfers = plan.steps.filter(isTransferStep);
     const deletions = plan.steps.filter((s) => s.action === "delete");
-    const total = creations.length + transfers.length + deletions.length;
-    let counter = 0;
-    const announce = (report) => {
-        counter += 1;
-        log(progressLine(counter, total, report));
+    const ledger = new Ledger(plan, options, creations.length + transfers.length + deletions.length);
+    const started = ledger.now();
+    const failedRepositories = await createRepositories(creations, deps, options.repositorySettings, ledger);
+    await transfer(transfers, failedRepositories, deps, ledger);
+    reportBlocked(plan.steps, ledger);
+    const deletesSkipped = await prune(deletions, deps, ledger);
+    const steps = ledger.all();
+    const counts = Object.fromEntries(STEP_OUTCOMES.map((o) => [o, 0]));
+    for (const r of steps)
+        counts[r.outcome] += 1;
+    const report = {
+        registry: plan.registry,
+        startedAt,
+        durationMs: ledger.now() - started,
+        counts,
+        steps,
+        failures: steps.filter((r) => r.outcome === "failed"),
+        deletesSkipped,
+        ok: counts.failed === 0,
     };
-    const retryOptions = (what, retryable) => ({
-        retries,
-        budgetMs: options.budgetMs ?? DEFAULT_STEP_BUDGET_MS,
-        now,
-        ...(retryable ? { retryable } : {}),
-        ...options.retry,
-        onRetry: (attempt, delay, error) => log(`  retrying ${what} in ${formatSeconds(delay)} (attempt ${attempt} failed: ${firstLine(errorText(error))})`),
-    });
-    // 1. Repositories, before anything is pushed to them.
-    const failedRepositories = new Map();
-    if (creations.length > 0) {
-        await group(`Create ${creations.length} repositor${creations.length === 1 ? "y" : "ies"}`, async () => {
-            await mapWithConcurrency(creations, concurrency, async (step) => {
-                const report = reports.get(step);
-                const t0 = now();
-                try {
-                    const { value, attempts } = await withRetries(() => deps.createRepository(step.repository, options.repositorySettings), retryOptions(`create repository ${step.repository}`));
-                    report.outcome = value;
-                    report.attempts = attempts;
-                }
-                catch (error) {
-                    report.outcome = "failed";
-                    report.attempts = attemptsOf(error);
-                    report.error = errorText(error);
-                    failedRepositories.set(step.repository, report.error);
-                }
-                report.durationMs = now() - t0;
-                announce(report);
-            });
-        });
+    ledger.log(summaryLine(report));
+    for (const f of report.failures) {
+        const at = f.location ? `${f.location.file}:${f.location.line}: ` : "";
+        ledger.log(`  failed: ${at}${describeStep(f)}: ${firstLine(f.error ?? "")}`);
     }
-    // 2. Copies and updates, each verified.
-    if (transfers.length > 0) {
-        await group(`Copy ${transfers.length} image${transfers.length === 1 ? "" : "s"} and charts`, async () => {
-            await mapWithConcurrency(transfers, concurrency, async (step) => {
-                const report = reports.get(step);
-                const t0 = now();
-                const blockedBy = failedRepositories.get(step.repository);
-                if (blockedBy !== undefined) {
-                    report.outcome = "failed";
-                    report.error = `repository ${step.repository} could not be created: ${blockedBy}`;
-                    report.durationMs = now() - t0;
-                    announce(report);
-                    return;
-                }
-                const what = describeStep(step);
+    return report;
+}
+/** Phase 1: repositories, before anything is pushed to them. Resolves the ones that failed, with why. */
+async function createRepositories(creations, deps, settings, ledger) {
+    const failed = new Map();
+    if (creations.length === 0)
+        return failed;
+    const title = `Create ${creations.length} repositor${creations.length === 1 ? "y" : "ies"}`;
+    await ledger.group(title, async () => {
+        await mapWithConcurrency(creations, ledger.concurrency, async (step) => {
+            const report = ledger.reportOf(step);
+            const t0 = ledger.now();
+            try {
+                const { value, attempts } = await withRetries(() => deps.createRepository(step.repository, settings), ledger.retryOptions(`create repository ${step.repository}`));
+                report.outcome = value;
+                report.attempts = attempts;
+            }
+            catch (error) {
+                report.outcome = "failed";
+                report.attempts = attemptsOf(error);
+                report.error = errorText(error);
+                failed.set(step.repository, report.error);
+            }
+            report.durationMs = ledger.now() - t0;
+            ledger.announce(report);
+        });
+    });
+    return failed;
+}
+/** Phase 2: copies and updates, each verified; none into a repository that could not be created. */
+async function transfer(transfers, failedRepositories, deps, ledger) {
+    if (transfers.length === 0)
+        return;
+    const title = `Copy ${transfers.length} image${transfers.length === 1 ? "" : "s"} and charts`;
+    await ledger.group(title, async () => {
+        await mapWithConcurrency(transfers, ledger.concurrency, async (step) => {
+            const report = ledger.reportOf(step);
+            const t0 = ledger.now();
+            const blockedBy = failedRepositories.get(step.repository);
+            if (blockedBy !== undefined) {
+                report.outcome = "failed";
+                report.error = `repository ${step.repository} could not be created: ${blockedBy}`;
+            }
+            else {
                 try {
-                    const copied = await withRetries(() => deps.copy(step), retryOptions(what, stepRetryable));
+                    const copied = await withRetries(() => deps.copy(step), ledger.retryOptions(describeStep(step), stepRetryable));
                     report.attempts = copied.attempts;
-                    const verified = await withRetries(() => deps.verify(step, copied.value), retryOptions(`verify ${step.repository}:${step.tag}`, stepRetryable));
+                    const verified = await withRetries(() => deps.verify(step, copied.value), ledger.retryOptions(`verify ${step.repository}:${step.tag}`, stepRetryable));
                     report.digest = verified.value;
                     report.outcome = step.action === "update" ? "updated" : "copied";
                 }
@@ -60057,95 +60221,80 @@ async function executePlan(plan, deps, options) {
                     report.attempts = Math.max(report.attempts, attemptsOf(error));
                     report.error = errorText(error);
                 }
-                report.durationMs = now() - t0;
-                announce(report);
-            });
-        });
-    }
-    for (const step of plan.steps) {
-        const report = reports.get(step);
-        if (step.action === "blocked") {
-            report.outcome = "blocked";
-            report.error = step.reason;
-            log(`blocked ${step.source ?? ""} -> ${step.repository}:${step.tag ?? ""}: ${step.reason}`);
-        }
-    }
-    // 3. Deletions last, and never after a failure (a failed copy may be what a "stale" tag still serves).
-    const anyFailure = [...reports.values()].some((r) => r.outcome === "failed");
-    let deletesSkipped = 0;
-    if (deletions.length > 0) {
-        if (anyFailure) {
-            deletesSkipped = deletions.length;
-            for (const step of deletions) {
-                const report = reports.get(step);
-                report.outcome = "skipped";
-                report.error = "not pruned: a creation, copy or update failed in this run";
             }
-            log(`Pruning skipped: ${deletions.length} planned deletion(s) not run because a step failed.`);
+            report.durationMs = ledger.now() - t0;
+            ledger.announce(report);
+        });
+    });
+}
+/** Blocked steps are reported (one log line each), never carried out. */
+function reportBlocked(steps, ledger) {
+    for (const step of steps) {
+        if (step.action !== "blocked")
+            continue;
+        const report = ledger.reportOf(step);
+        report.outcome = "blocked";
+        report.error = step.reason;
+        ledger.log(`blocked ${step.source} -> ${step.repository}:${step.tag}: ${step.reason}`);
+    }
+}
+/**
+ * Phase 3: deletions last, grouped by repository, and never after a failure (a failed copy may be what a
+ * "stale" tag still serves). Resolves how many planned deletions were skipped.
+ */
+async function prune(deletions, deps, ledger) {
+    if (deletions.length === 0)
+        return 0;
+    if (ledger.all().some((r) => r.outcome === "failed")) {
+        for (const step of deletions) {
+            const report = ledger.reportOf(step);
+            report.outcome = "skipped";
+            report.error = "not pruned: a creation, copy or update failed in this run";
         }
-        else {
-            await group(`Prune ${deletions.length} tag${deletions.length === 1 ? "" : "s"}`, async () => {
-                const byRepository = new Map();
-                for (const step of deletions) {
-                    const list = byRepository.get(step.repository) ?? [];
-                    list.push(step);
-                    byRepository.set(step.repository, list);
+        ledger.log(`Pruning skipped: ${deletions.length} planned deletion(s) not run because a step failed.`);
+        return deletions.length;
+    }
+    await ledger.group(`Prune ${deletions.length} tag${deletions.length === 1 ? "" : "s"}`, async () => {
+        const byRepository = new Map();
+        for (const step of deletions) {
+            const list = byRepository.get(step.repository) ?? [];
+            list.push(step);
+            byRepository.set(step.repository, list);
+        }
+        await mapWithConcurrency([...byRepository], ledger.concurrency, async ([repository, steps]) => {
+            const t0 = ledger.now();
+            const tags = steps.map((s) => s.tag);
+            let failures = [];
+            let attempts = 1;
+            let error = null;
+            try {
+                const result = await withRetries(() => deps.deleteTags(repository, tags), ledger.retryOptions(`delete ${tags.length} tag(s) from ${repository}`));
+                failures = result.value;
+                attempts = result.attempts;
+            }
+            catch (e) {
+                error = errorText(e);
+                attempts = attemptsOf(e);
+            }
+            const elapsed = ledger.now() - t0;
+            for (const step of steps) {
+                const report = ledger.reportOf(step);
+                const failure = failures.find((f) => f.tag === step.tag);
+                report.attempts = attempts;
+                report.durationMs = elapsed / steps.length;
+                if (error !== null || failure) {
+                    report.outcome = "failed";
+                    report.error = error ?? failure?.reason ?? "";
                 }
-                await mapWithConcurrency([...byRepository], concurrency, async ([repository, steps]) => {
-                    const t0 = now();
-                    const tags = steps.map((s) => s.tag).filter((t) => t !== null);
-                    let failures = [];
-                    let attempts = 1;
-                    let error = null;
-                    try {
-                        const result = await withRetries(() => deps.deleteTags(repository, tags), retryOptions(`delete ${tags.length} tag(s) from ${repository}`));
-                        failures = result.value;
-                        attempts = result.attempts;
-                    }
-                    catch (e) {
-                        error = errorText(e);
-                        attempts = attemptsOf(e);
-                    }
-                    const elapsed = now() - t0;
-                    for (const step of steps) {
-                        const report = reports.get(step);
-                        const failure = failures.find((f) => f.tag === step.tag);
-                        report.attempts = attempts;
-                        report.durationMs = elapsed / steps.length;
-                        if (error !== null || failure) {
-                            report.outcome = "failed";
-                            report.error = error ?? failure?.reason ?? "";
-                        }
-                        else {
-                            report.outcome = "deleted";
-                            report.digest = null;
-                        }
-                        announce(report);
-                    }
-                });
-            });
-        }
-    }
-    const steps = plan.steps.map((s) => reports.get(s));
-    const counts = Object.fromEntries(STEP_OUTCOMES.map((o) => [o, 0]));
-    for (const r of steps)
-        counts[r.outcome] += 1;
-    const report = {
-        registry: plan.registry,
-        startedAt,
-        durationMs: now() - started,
-        counts,
-        steps,
-        failures: steps.filter((r) => r.outcome === "failed"),
-        deletesSkipped,
-        ok: counts.failed === 0,
-    };
-    log(summaryLine(report));
-    for (const f of report.failures) {
-        const at = f.location ? `${f.location.file}:${f.location.line}: ` : "";
-        log(`  failed: ${at}${describeStep(f)}: ${firstLine(f.error ?? "")}`);
-    }
-    return report;
+                else {
+                    report.outcome = "deleted";
+                    report.digest = null;
+                }
+                ledger.announce(report);
+            }
+        });
+    });
+    return 0;
 }
 
 // EXTERNAL MODULE: external "node:child_process"
@@ -60164,6 +60313,7 @@ var external_node_net_ = __nccwpck_require__(7030);
  * and registry config), and the names the user lists in `ECR_MIRROR_TOOL_ENV` (comma-separated), except
  * names that look like secrets: those are refused.
  */
+
 
 /** Taken from this process when set: what any of the tools needs to run and reach the network. */
 const ALLOWED_ENV = [
@@ -60186,7 +60336,7 @@ const EXTRA_ENV_VARIABLE = "ECR_MIRROR_TOOL_ENV";
 const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|^AWS_|^INPUT_|^ACTIONS_|^GITHUB_TOKEN$/i;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** `ECR_MIRROR_TOOL_ENV` names a secret-looking or malformed variable. */
-class ChildEnvError extends Error {
+class ChildEnvError extends MirrorError {
     name = "ChildEnvError";
 }
 /** The names listed in `ECR_MIRROR_TOOL_ENV`; throws `ChildEnvError` for a malformed or secret-looking one. */
@@ -60238,6 +60388,7 @@ function childEnv(child, parent, product = {}) {
 
 
 
+
 /** Processes spawned, per tool and subcommand (`crane copy`, `helm registry login`). */
 class InvocationCounter {
     #counts = new Map();
@@ -60261,7 +60412,7 @@ class InvocationCounter {
     }
 }
 /** A tool failed: what was attempted, where, what the tool said, and what to try. */
-class ToolError extends Error {
+class ToolError extends MirrorError {
     tool;
     subcommand;
     action;
@@ -60279,7 +60430,7 @@ class ToolError extends Error {
     reason) {
         const said = output ? `: ${output}` : "";
         const how = reason ? ` ${reason}` : ` failed${exitCode === null ? "" : ` (exit ${exitCode})`}`;
-        super(`${action}${how}${said}${hint ? `\nhint: ${hint}` : ""}`);
+        super(`${action}${how}${said}${hint ? `\nhint: ${hint}` : ""}`, { hint });
         this.tool = tool;
         this.subcommand = subcommand;
         this.action = action;
@@ -60416,18 +60567,7 @@ function seconds(ms) {
 async function runTool(tool, options, invocation) {
     const redact = options.redact ?? ((t) => t);
     const log = options.log;
-    const limits = options.limits ?? {};
-    const quick = QUICK.has(invocation.subcommand);
-    const stallMs = limits.stallTimeoutMs ?? DEFAULT_LIMITS.stallTimeoutMs;
-    const timeoutMs = quick
-        ? (limits.shortTimeoutMs ?? DEFAULT_LIMITS.shortTimeoutMs)
-        : (limits.timeoutMs ?? DEFAULT_LIMITS.timeoutMs);
-    const maxStdout = limits.maxStdoutBytes ??
-        (invocation.subcommand === "template"
-            ? DEFAULT_LIMITS.templateMaxStdoutBytes
-            : DEFAULT_LIMITS.maxStdoutBytes);
-    const graceMs = limits.killGraceMs ?? DEFAULT_LIMITS.killGraceMs;
-    const pollMs = limits.pollMs ?? Math.max(10, Math.min(5_000, Math.floor(stallMs / 4)));
+    const { quick, stallMs, timeoutMs, maxStdout, graceMs, pollMs } = limitsFor(invocation, options.limits ?? {});
     options.counter?.record(tool, invocation.subcommand);
     log?.(redact(`[${tool}] ${[options.binary, ...invocation.args].join(" ")}`));
     const fail = (failure, said, hint, exitCode, reason) => new ToolError(tool, invocation.subcommand, invocation.action, exitCode, said, hint, failure, reason);
@@ -60543,19 +60683,12 @@ async function runTool(tool, options, invocation) {
                 log(`[${tool}] ${line}`);
     const said = lastLines(stderr) || lastLines(stdout);
     if (result.kind === "stopped") {
-        const step = `${tool} ${invocation.subcommand}`;
-        if (result.failure === "stalled") {
-            throw fail("stalled", said, `the registry or the network stopped answering. If a registry is only slow, raise the limit with the ` +
-                `tool-stall-timeout input (CLI: --tool-stall-timeout SECONDS)`, null, `stalled: no output and no network or disk activity for ${seconds(stallMs)} (stall timeout, ` +
-                `tool-stall-timeout); ${step} was stopped`);
-        }
-        if (result.failure === "timeout") {
-            throw fail("timeout", said, quick
-                ? `${step} should take seconds: check the network path to the registry`
-                : "a transfer this long is likely stuck between progress samples; raise the limit with the tool-timeout " +
-                    "input (CLI: --tool-timeout MINUTES)", null, `timed out: still running after ${seconds(timeoutMs)} (overall limit for ${step}); it was stopped`);
-        }
-        throw fail("output-limit", said, `${step} printing this much is not what the product expects (a chart that renders to this much YAML is refused)`, null, `printed more than ${Math.round(maxStdout / 1024 / 1024)} MiB on stdout (output limit for ${step}); it was stopped`);
+        throw stoppedError(result.failure, `${tool} ${invocation.subcommand}`, said, fail, {
+            quick,
+            stallMs,
+            timeoutMs,
+            maxStdout,
+        });
     }
     if (result.code !== 0) {
         const code = result.code;
@@ -60566,23 +60699,36 @@ async function runTool(tool, options, invocation) {
     }
     return { stdout, stderr };
 }
-/**
- * The user's overrides (`tool-stall-timeout` in seconds, `tool-timeout` in minutes; CLI `--tool-stall-timeout`,
- * `--tool-timeout`) as limits. Throws a `RangeError` naming the setting for anything but a whole number in range.
- */
-function toolLimitsFrom(settings, names = { stall: "tool-stall-timeout", timeout: "tool-timeout" }) {
-    const whole = (name, value, max, unit) => {
-        const n = Number(value.trim());
-        if (!/^\d+$/.test(value.trim()) || n < 1 || n > max)
-            throw new RangeError(`${name} is "${value}"; expected a whole number of ${unit} from 1 to ${max}`);
-        return n;
-    };
-    const limits = {};
-    if (settings.stallSeconds)
-        limits.stallTimeoutMs = whole(names.stall, settings.stallSeconds, 3600, "seconds") * 1000;
-    if (settings.timeoutMinutes)
-        limits.timeoutMs = whole(names.timeout, settings.timeoutMinutes, 1440, "minutes") * 60_000;
-    return limits;
+/** Limits for one invocation: the user's, else the defaults (quick subcommands get the short timeout). */
+function limitsFor(invocation, limits) {
+    const quick = QUICK.has(invocation.subcommand);
+    const stallMs = limits.stallTimeoutMs ?? DEFAULT_LIMITS.stallTimeoutMs;
+    const timeoutMs = quick
+        ? (limits.shortTimeoutMs ?? DEFAULT_LIMITS.shortTimeoutMs)
+        : (limits.timeoutMs ?? DEFAULT_LIMITS.timeoutMs);
+    const maxStdout = limits.maxStdoutBytes ??
+        (invocation.subcommand === "template"
+            ? DEFAULT_LIMITS.templateMaxStdoutBytes
+            : DEFAULT_LIMITS.maxStdoutBytes);
+    const graceMs = limits.killGraceMs ?? DEFAULT_LIMITS.killGraceMs;
+    const pollMs = limits.pollMs ?? Math.max(10, Math.min(5_000, Math.floor(stallMs / 4)));
+    return { quick, stallMs, timeoutMs, maxStdout, graceMs, pollMs };
+}
+/** The error for a tool ecr-mirror stopped: stalled, timed out or past its output limit. */
+function stoppedError(failure, step, said, fail, limits) {
+    const { quick, stallMs, timeoutMs, maxStdout } = limits;
+    if (failure === "stalled") {
+        return fail("stalled", said, `the registry or the network stopped answering. If a registry is only slow, raise the limit with the ` +
+            `tool-stall-timeout input (CLI: --tool-stall-timeout SECONDS)`, null, `stalled: no output and no network or disk activity for ${seconds(stallMs)} (stall timeout, ` +
+            `tool-stall-timeout); ${step} was stopped`);
+    }
+    if (failure === "timeout") {
+        return fail("timeout", said, quick
+            ? `${step} should take seconds: check the network path to the registry`
+            : "a transfer this long is likely stuck between progress samples; raise the limit with the tool-timeout " +
+                "input (CLI: --tool-timeout MINUTES)", null, `timed out: still running after ${seconds(timeoutMs)} (overall limit for ${step}); it was stopped`);
+    }
+    return fail("output-limit", said, `${step} printing this much is not what the product expects (a chart that renders to this much YAML is refused)`, null, `printed more than ${Math.round(maxStdout / 1024 / 1024)} MiB on stdout (output limit for ${step}); it was stopped`);
 }
 
 ;// CONCATENATED MODULE: ./src/execute/local-registry.ts
@@ -60677,6 +60823,10 @@ function safeMessage(s) {
     /[^\x20-\x7e\u00a0-\u200a\u2010-\u2027\u202f-\u2065\u206a-\ufefe\uff00-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
     return escaped.startsWith("::") ? `\\${escaped}` : escaped;
 }
+/** A value as a problem message shows it: quoted, escaped, credentials in a URL hidden. */
+function shown(value) {
+    return quoteValue(hideUserinfo(value));
+}
 
 ;// CONCATENATED MODULE: ./src/list/address-policy.ts
 /**
@@ -60728,34 +60878,13 @@ function splitPort(input) {
 function parseIPv6(text) {
     if (!/^[0-9A-Fa-f:.]+$/.test(text))
         return null;
-    let tail = [];
-    let body = text;
-    const lastColon = text.lastIndexOf(":");
-    if (text.slice(lastColon + 1).includes(".")) {
-        const v4 = parseDottedQuad(text.slice(lastColon + 1));
-        if (!v4)
-            return null;
-        const [a = 0, b = 0, c = 0, d = 0] = v4;
-        tail = [(a << 8) | b, (c << 8) | d];
-        body = text.slice(0, lastColon + 1);
-        if (!body.endsWith("::"))
-            body = body.slice(0, -1);
-    }
+    const split = splitEmbeddedIPv4(text);
+    if (!split)
+        return null;
+    const { body, tail } = split;
     const halves = body.split("::");
     if (halves.length > 2)
         return null;
-    const parseGroups = (s) => {
-        if (s === "")
-            return [];
-        const parts = s.split(":");
-        const out = [];
-        for (const p of parts) {
-            if (!/^[0-9A-Fa-f]{1,4}$/.test(p))
-                return null;
-            out.push(Number.parseInt(p, 16));
-        }
-        return out;
-    };
     const head = parseGroups(halves[0] ?? "");
     const rest = halves.length === 2 ? parseGroups(halves[1] ?? "") : [];
     if (!head || !rest)
@@ -60767,6 +60896,34 @@ function parseIPv6(text) {
         return [...head, ...new Array(8 - given).fill(0), ...rest, ...tail];
     }
     return given === 8 ? [...head, ...tail] : null;
+}
+/** An IPv6 text's trailing dotted quad (`::ffff:10.0.0.1`) as its two last groups; null when the quad is invalid. */
+function splitEmbeddedIPv4(text) {
+    const lastColon = text.lastIndexOf(":");
+    if (!text.slice(lastColon + 1).includes("."))
+        return { body: text, tail: [] };
+    const v4 = parseDottedQuad(text.slice(lastColon + 1));
+    if (!v4)
+        return null;
+    const [a = 0, b = 0, c = 0, d = 0] = v4;
+    const body = text.slice(0, lastColon + 1);
+    return { body: body.endsWith("::") ? body : body.slice(0, -1), tail: [(a << 8) | b, (c << 8) | d] };
+}
+/** Colon-separated groups of 1 to 4 hex digits ("" is none); null when one is not. */
+function parseGroups(s) {
+    if (s === "")
+        return [];
+    const out = [];
+    for (const p of s.split(":")) {
+        if (!/^[0-9A-Fa-f]{1,4}$/.test(p))
+            return null;
+        out.push(Number.parseInt(p, 16));
+    }
+    return out;
+}
+/** Whether `address` starts with `prefix` (bytes of IPv4, groups of IPv6). */
+function startsWith(address, ...prefix) {
+    return prefix.every((v, i) => address[i] === v);
 }
 /** Four decimal numbers 0-255 without leading zeros, or null. */
 function parseDottedQuad(text) {
@@ -60785,19 +60942,19 @@ function parseDottedQuad(text) {
     return out;
 }
 function checkIPv4(a, shown) {
-    const [b0 = 0, b1 = 0, b2 = 0, b3 = 0] = a;
+    const [b0 = 0] = a;
     const hintMeta = "a mirror list never needs the instance metadata service; remove the address";
-    if (b0 === 169 && b1 === 254 && b2 === 169 && b3 === 254)
+    if (startsWith(a, 169, 254, 169, 254))
         return refuse(`${q(shown)} is the cloud instance metadata address`, hintMeta);
-    if (b0 === 169 && b1 === 254 && b2 === 170 && (b3 === 2 || b3 === 23))
+    if (startsWith(a, 169, 254, 170, 2) || startsWith(a, 169, 254, 170, 23))
         return refuse(`${q(shown)} is the container metadata address`, hintMeta);
-    if (b0 === 100 && b1 === 100 && b2 === 100 && b3 === 200)
+    if (startsWith(a, 100, 100, 100, 200))
         return refuse(`${q(shown)} is the cloud instance metadata address`, hintMeta);
-    if (b0 === 169 && b1 === 254)
+    if (startsWith(a, 169, 254))
         return refuse(`${q(shown)} is a link-local address (169.254.0.0/16)`);
     if (b0 === 0)
         return refuse(`${q(shown)} is an unspecified address (0.0.0.0/8)`);
-    if (b0 === 255 && b1 === 255 && b2 === 255 && b3 === 255)
+    if (startsWith(a, 255, 255, 255, 255))
         return refuse(`${q(shown)} is the broadcast address`);
     if (b0 >= 224 && b0 <= 239)
         return refuse(`${q(shown)} is a multicast address (224.0.0.0/4)`);
@@ -60806,36 +60963,17 @@ function checkIPv4(a, shown) {
     return { ok: true };
 }
 function checkIPv6(g, shown) {
-    const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = g;
-    const embedded = [g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff];
-    const embeddedShown = embedded.join(".");
-    const zeroHead = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0;
-    if (zeroHead && g5 === 0 && g6 === 0 && g7 === 0)
+    const [g0 = 0] = g;
+    if (startsWith(g, 0, 0, 0, 0, 0, 0, 0, 0))
         return refuse(`${q(shown)} is the unspecified address (::)`);
-    if (zeroHead && g5 === 0 && g6 === 0 && g7 === 1)
+    if (startsWith(g, 0, 0, 0, 0, 0, 0, 0, 1))
         return { ok: true };
-    const viaV4 = (what, v4, v4Shown) => {
-        const inner = checkIPv4(v4, v4Shown);
-        return inner.ok ? inner : refuse(`${q(shown)} is ${what} of ${inner.reason}`, inner.hint);
-    };
-    if (zeroHead && g5 === 0xffff)
-        return viaV4("the IPv4-mapped form", embedded, embeddedShown);
-    if (zeroHead && g5 === 0)
-        return viaV4("the IPv4-compatible form", embedded, embeddedShown);
-    if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0)
-        return viaV4("the NAT64 form", embedded, embeddedShown);
-    if (g0 === 0x2002) {
-        const v4 = [g1 >> 8, g1 & 0xff, g2 >> 8, g2 & 0xff];
-        return viaV4("the 6to4 form", v4, v4.join("."));
+    const viaV4 = embeddedIPv4(g);
+    if (viaV4) {
+        const inner = checkIPv4(viaV4.v4, viaV4.v4.join("."));
+        return inner.ok ? inner : refuse(`${q(shown)} is ${viaV4.form} of ${inner.reason}`, inner.hint);
     }
-    if (g0 === 0xfd00 &&
-        g1 === 0x0ec2 &&
-        g2 === 0 &&
-        g3 === 0 &&
-        g4 === 0 &&
-        g5 === 0 &&
-        g6 === 0 &&
-        g7 === 0x254)
+    if (startsWith(g, 0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x254))
         return refuse(`${q(shown)} is the cloud instance metadata address`, "a mirror list never needs the instance metadata service; remove the address");
     if ((g0 & 0xffc0) === 0xfe80)
         return refuse(`${q(shown)} is a link-local address (fe80::/10)`);
@@ -60843,27 +60981,47 @@ function checkIPv6(g, shown) {
         return refuse(`${q(shown)} is a multicast address (ff00::/8)`);
     return { ok: true };
 }
+/** The IPv4 address an IPv6 address carries (IPv4-mapped, IPv4-compatible, NAT64, 6to4), and the form's name. */
+function embeddedIPv4(g) {
+    const [, g1 = 0, g2 = 0, , , , g6 = 0, g7 = 0] = g;
+    const last = [g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff];
+    if (startsWith(g, 0, 0, 0, 0, 0, 0xffff))
+        return { form: "the IPv4-mapped form", v4: last };
+    if (startsWith(g, 0, 0, 0, 0, 0, 0))
+        return { form: "the IPv4-compatible form", v4: last };
+    if (startsWith(g, 0x64, 0xff9b, 0, 0, 0, 0))
+        return { form: "the NAT64 form", v4: last };
+    if (startsWith(g, 0x2002))
+        return { form: "the 6to4 form", v4: [g1 >> 8, g1 & 0xff, g2 >> 8, g2 & 0xff] };
+    return null;
+}
 /** Labels of letters, digits and `-`, none empty, none starting or ending with `-`, at most 63 long. */
 function checkHostname(host, input) {
     if (host.length > 253)
         return refuse(`host ${q(input)} is longer than 253 characters`, "use a shorter hostname");
-    const labels = host.split(".");
-    for (const label of labels) {
-        if (label === "")
-            return refuse(`host ${q(input)} has an empty label`, "write the hostname without leading, trailing or doubled dots");
-        if (label.length > 63)
-            return refuse(`host ${q(input)} has a label longer than 63 characters`, "use a shorter hostname");
-        if (label.startsWith("-") || label.endsWith("-"))
-            return refuse(`host ${q(input)} has a label that starts or ends with "-"`, "a hostname label starts and ends with a letter or digit (a leading - would reach crane or helm as a flag)");
-        if (!/^[A-Za-z0-9-]+$/.test(label))
-            return refuse(`host ${q(input)} is not a valid hostname`, /[^\x20-\x7e]/.test(label)
-                ? "hostnames are ASCII letters, digits, - and .; write an internationalised name in its xn-- (punycode) form"
-                : "hostnames are letters, digits, - and . (no _, spaces, @, / or other characters)");
+    for (const label of host.split(".")) {
+        const refused = checkLabel(label, input);
+        if (refused)
+            return refused;
     }
     const lower = host.toLowerCase();
     if (METADATA_NAMES.has(lower) || lower.endsWith(".metadata.google.internal"))
         return refuse(`${q(input)} is a cloud instance metadata name`, "a mirror list never needs the instance metadata service; remove the host");
     return { ok: true };
+}
+/** One label of a hostname; null when it is fine. */
+function checkLabel(label, input) {
+    if (label === "")
+        return refuse(`host ${q(input)} has an empty label`, "write the hostname without leading, trailing or doubled dots");
+    if (label.length > 63)
+        return refuse(`host ${q(input)} has a label longer than 63 characters`, "use a shorter hostname");
+    if (label.startsWith("-") || label.endsWith("-"))
+        return refuse(`host ${q(input)} has a label that starts or ends with "-"`, "a hostname label starts and ends with a letter or digit (a leading - would reach crane or helm as a flag)");
+    if (!/^[A-Za-z0-9-]+$/.test(label))
+        return refuse(`host ${q(input)} is not a valid hostname`, /[^\x20-\x7e]/.test(label)
+            ? "hostnames are ASCII letters, digits, - and .; write an internationalised name in its xn-- (punycode) form"
+            : "hostnames are letters, digits, - and . (no _, spaces, @, / or other characters)");
+    return null;
 }
 /**
  * A last label made of digits (or `0x` hex) makes the WHATWG URL parser, curl and Go's resolver fallbacks
@@ -60884,39 +61042,52 @@ function decodedIPv4(host) {
     }
 }
 function checkHost(input) {
+    const textRefused = checkHostText(input);
+    if (textRefused)
+        return textRefused;
+    const split = splitPort(input);
+    if (!split)
+        return refuse(`host ${q(input)} is not host[:port]`, "write IPv6 addresses in brackets ([fd00::1]:5000) and at most one :port");
+    const { host, bracketed, port } = split;
+    if (port !== null && !/^\d{1,5}$/.test(port))
+        return refuse(`host ${q(input)} has an invalid port`, PORT_HINT);
+    if (port !== null && (Number(port) < 1 || Number(port) > 65535))
+        return refuse(`host ${q(input)} has an invalid port`, PORT_HINT);
+    if (bracketed)
+        return checkBracketed(host, input);
+    if (host === "")
+        return refuse(`host ${q(input)} is empty`, "write a hostname such as registry.example.com");
+    if (looksNumeric(host))
+        return checkNumeric(host, input);
+    return checkHostname(host, input);
+}
+const PORT_HINT = "a port is a number from 1 to 65535";
+/** Refuses an empty host, spaces and control characters, and credentials; null when none. */
+function checkHostText(input) {
     if (input === "")
         return refuse("the host is empty", "write a hostname such as registry.example.com");
     if (/[^\x21-\x7e\u00a0-\uffff]/.test(input))
         return refuse(`host ${q(input)} contains a space or control character`, "write the host without spaces, tabs, newlines or control characters");
     if (input.includes("@"))
         return refuse(`host ${q(input.replace(/^.*@/, "***@"))} carries credentials (user@host)`, "never write credentials into the list; give them through the registry-credentials or docker-hub-token inputs");
-    const split = splitPort(input);
-    if (!split)
-        return refuse(`host ${q(input)} is not host[:port]`, "write IPv6 addresses in brackets ([fd00::1]:5000) and at most one :port");
-    const { host, bracketed, port } = split;
-    if (port !== null) {
-        if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)
-            return refuse(`host ${q(input)} has an invalid port`, "a port is a number from 1 to 65535");
-    }
-    if (bracketed) {
-        if (host.includes("%"))
-            return refuse(`host ${q(input)} has an IPv6 zone`, "name the registry by an address without a %zone");
-        const groups = parseIPv6(host);
-        if (!groups)
-            return refuse(`host ${q(input)} is not a valid IPv6 address`, "check the address between [ and ]");
-        return checkIPv6(groups, host);
-    }
-    if (host === "")
-        return refuse(`host ${q(input)} is empty`, "write a hostname such as registry.example.com");
-    if (looksNumeric(host)) {
-        const quad = parseDottedQuad(host);
-        if (!quad) {
-            const decoded = decodedIPv4(host);
-            return refuse(`host ${q(input)} is not a dotted-decimal IPv4 address${decoded && decoded !== host ? ` (a URL parser reads it as ${decoded})` : ""}`, "write an IPv4 address as four decimal numbers 0-255 without leading zeros, e.g. 10.0.0.5");
-        }
+    return null;
+}
+/** `[address]`: an IPv6 address without a zone, checked as an address. */
+function checkBracketed(host, input) {
+    if (host.includes("%"))
+        return refuse(`host ${q(input)} has an IPv6 zone`, "name the registry by an address without a %zone");
+    const groups = parseIPv6(host);
+    if (!groups)
+        return refuse(`host ${q(input)} is not a valid IPv6 address`, "check the address between [ and ]");
+    return checkIPv6(groups, host);
+}
+/** A host a URL parser reads as IPv4: only the dotted-decimal form, checked as an address. */
+function checkNumeric(host, input) {
+    const quad = parseDottedQuad(host);
+    if (quad)
         return checkIPv4(quad, host);
-    }
-    return checkHostname(host, input);
+    const decoded = decodedIPv4(host);
+    return refuse(`host ${q(input)} is not a dotted-decimal IPv4 address${decoded && decoded !== host ? ` (a URL parser reads it as ${decoded})` : ""}`, "write an IPv4 address as four decimal numbers 0-255 without leading zeros, e.g. 10.0.0.5");
 }
 // --- crane's plain-HTTP rule -------------------------------------------------------------------------
 /*
@@ -60996,7 +61167,7 @@ function registryUrlProblem(url) {
     return null;
 }
 
-;// CONCATENATED MODULE: ./src/observe/http.ts
+;// CONCATENATED MODULE: ./src/registry/http.ts
 /**
  * Every HTTP request ecr-mirror makes in process (registry API, token endpoints, chart repository
  * indexes) goes through `boundedRequest` and `readBody`: a deadline for the connection and the
@@ -61074,12 +61245,55 @@ function causeText(error) {
     return e.message ?? String(error);
 }
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** One request of a redirect chain, its headers awaited within `headersTimeoutMs`. */
+async function sendOnce(current, init, controller, options) {
+    const doFetch = options.fetch ?? fetch;
+    const timer = setTimeout(() => controller.abort(), options.limits.headersTimeoutMs);
+    try {
+        return await doFetch(current, { ...init, redirect: "manual", signal: controller.signal });
+    }
+    catch (error) {
+        if (controller.signal.aborted) {
+            throw new HttpError(`${options.what}: no answer within ${http_seconds(options.limits.headersTimeoutMs)} (connection and headers timeout)`, true);
+        }
+        const code = String(error.cause?.code ?? "");
+        if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+            throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, false, "the server's TLS certificate is not trusted, and certificate checks are never turned off: use the registry's real HTTPS address, or make its CA trusted on the runner (NODE_EXTRA_CA_CERTS for ecr-mirror itself, SSL_CERT_FILE for crane and helm)");
+        }
+        throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, true);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+/** Where a redirect from `current` leads, or an `HttpError` when it may not be followed. */
+function redirectTarget(location, current, origin, options) {
+    let next;
+    try {
+        next = new URL(location, current);
+    }
+    catch {
+        throw new HttpError(`${options.what}: redirected to an invalid address ${JSON.stringify(location)}`, false);
+    }
+    if (next.protocol !== "http:" && next.protocol !== "https:") {
+        throw new HttpError(`${options.what}: redirected to ${next.protocol} (only http and https are followed)`, false);
+    }
+    if (current.protocol === "https:" && next.protocol === "http:") {
+        throw new HttpError(`${options.what}: redirected from HTTPS down to plain HTTP (${next.host}); not followed`, false);
+    }
+    if (next.host !== origin.host) {
+        const verdict = (options.checkHost ?? checkHost)(next.host);
+        if (!verdict.ok) {
+            throw new HttpError(`${options.what}: redirected to ${next.host}, which is refused: ${verdict.reason}`, false, verdict.hint || null);
+        }
+    }
+    return next;
+}
 /**
  * Sends one request and waits for its headers within `headersTimeoutMs`, following redirects by
  * hand. Throws `HttpError` on a network failure, a timeout or a refused redirect.
  */
 async function boundedRequest(url, init, options) {
-    const doFetch = options.fetch ?? fetch;
     const maxRedirects = options.maxRedirects ?? 5;
     const controller = new AbortController();
     const origin = new URL(url);
@@ -61087,24 +61301,7 @@ async function boundedRequest(url, init, options) {
     let headers = { ...(init.headers ?? {}) };
     let method = init.method ?? "GET";
     for (let hop = 0;; hop++) {
-        const timer = setTimeout(() => controller.abort(), options.limits.headersTimeoutMs);
-        let response;
-        try {
-            response = await doFetch(current, { method, headers, redirect: "manual", signal: controller.signal });
-        }
-        catch (error) {
-            if (controller.signal.aborted) {
-                throw new HttpError(`${options.what}: no answer within ${http_seconds(options.limits.headersTimeoutMs)} (connection and headers timeout)`, true);
-            }
-            const code = String(error.cause?.code ?? "");
-            if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
-                throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, false, "the server's TLS certificate is not trusted, and certificate checks are never turned off: use the registry's real HTTPS address, or make its CA trusted on the runner (NODE_EXTRA_CA_CERTS for ecr-mirror itself, SSL_CERT_FILE for crane and helm)");
-            }
-            throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, true);
-        }
-        finally {
-            clearTimeout(timer);
-        }
+        const response = await sendOnce(current, { method, headers }, controller, options);
         const location = response.headers.get("location");
         if (!REDIRECTS.has(response.status) || location === null) {
             return { response, url: current.toString(), abort: () => controller.abort() };
@@ -61113,25 +61310,7 @@ async function boundedRequest(url, init, options) {
         if (hop >= maxRedirects) {
             throw new HttpError(`${options.what}: more than ${maxRedirects} redirects`, false);
         }
-        let next;
-        try {
-            next = new URL(location, current);
-        }
-        catch {
-            throw new HttpError(`${options.what}: redirected to an invalid address ${JSON.stringify(location)}`, false);
-        }
-        if (next.protocol !== "http:" && next.protocol !== "https:") {
-            throw new HttpError(`${options.what}: redirected to ${next.protocol} (only http and https are followed)`, false);
-        }
-        if (current.protocol === "https:" && next.protocol === "http:") {
-            throw new HttpError(`${options.what}: redirected from HTTPS down to plain HTTP (${next.host}); not followed`, false);
-        }
-        if (next.host !== origin.host) {
-            const verdict = (options.checkHost ?? checkHost)(next.host);
-            if (!verdict.ok) {
-                throw new HttpError(`${options.what}: redirected to ${next.host}, which is refused: ${verdict.reason}`, false, verdict.hint || null);
-            }
-        }
+        const next = redirectTarget(location, current, origin, options);
         if (next.host !== current.host) {
             // Credentials are for the host they were given for, never for the one a redirect names.
             headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"));
@@ -61215,7 +61394,7 @@ function retryAfterMs(value, now = Date.now()) {
     return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
-;// CONCATENATED MODULE: ./src/observe/distribution.ts
+;// CONCATENATED MODULE: ./src/registry/distribution.ts
 /**
  * A small client for the OCI Distribution API: tag lists, manifest HEAD/GET with OCI `Accept`
  * headers, Basic auth and the Bearer token flow Docker Hub, GHCR and Quay use (anonymous or with
@@ -61485,8 +61664,6 @@ function schemeFor(host) {
     return speaksPlainHttp(host) ? "http" : "https";
 }
 
-// EXTERNAL MODULE: ./src/report/log-safe.ts
-var log_safe = __nccwpck_require__(9816);
 ;// CONCATENATED MODULE: ./src/tools/argv.ts
 /**
  * The last line of defence between a list value and a tool's command line: a value given to crane or helm
@@ -61876,6 +62053,16 @@ function safeDecode(text) {
         return text;
     }
 }
+/** Masks the secret of one `host username token` line (a malformed line still has its secret after the host). */
+function maskCredentialLine(mask, line) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[0] === "" || fields[0]?.startsWith("#"))
+        return;
+    for (const field of fields.slice(fields.length >= 3 ? 2 : 1))
+        mask.add(field);
+    if (fields.length >= 3)
+        mask.addBasic(fields[1], fields.slice(2).join(" "));
+}
 /**
  * Loads every credential the run can know from its environment into the mask, before anything could print
  * one: call it first in each entry (the action and the CLI). The action's inputs arrive as `INPUT_*`
@@ -61888,16 +62075,8 @@ function maskRunSecrets(mask, env) {
             mask.add(value);
     }
     for (const name of CREDENTIAL_LINES_ENV) {
-        for (const line of (env[name] ?? "").split(/\r?\n/)) {
-            const fields = line.trim().split(/\s+/);
-            if (fields[0] === "" || fields[0]?.startsWith("#"))
-                continue;
-            // host username token; a malformed line still has its secret after the host.
-            for (const field of fields.slice(fields.length >= 3 ? 2 : 1))
-                mask.add(field);
-            if (fields.length >= 3)
-                mask.addBasic(fields[1], fields.slice(2).join(" "));
-        }
+        for (const line of (env[name] ?? "").split(/\r?\n/))
+            maskCredentialLine(mask, line);
     }
     for (const value of Object.values(env))
         if (value?.includes("@"))
@@ -65790,122 +65969,8 @@ function _unique(values) {
     return Array.from(new Set(values));
 }
 //# sourceMappingURL=tool-cache.js.map
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/charts/archive.ts
-/**
- * Reads a packaged chart (`name-version.tgz`: a gzip'd tar with `<name>/Chart.yaml` at the top) far enough
- * to get its metadata. ustar, pax (`path=`) and GNU long names are understood. Pure. Bounded like helm's
- * own loader (pkg/chart/loader: 100 MiB decompressed, 5 MiB a file): a small archive that unpacks to
- * gigabytes is refused before it fills memory.
- */
-
-
-const archive_MiB = 1024 * 1024;
-/** The limits for reading a chart archive. */
-const CHART_LIMITS = {
-    /** The archive as downloaded. */
-    maxArchiveBytes: 100 * archive_MiB,
-    /** The tar after gunzip (helm's MaxDecompressedChartSize). */
-    maxDecompressedBytes: 100 * archive_MiB,
-    /** One file read from the archive (helm's MaxDecompressedFileSize). */
-    maxFileBytes: 5 * archive_MiB,
-    /** Entries (files, folders, headers) in the archive. */
-    maxEntries: 50_000,
-};
-function field(block, start, length) {
-    const raw = block.subarray(start, start + length);
-    const end = raw.indexOf(0);
-    return raw.subarray(0, end === -1 ? raw.length : end).toString("utf8");
-}
-/** The files of a tar archive whose path `wanted` accepts, by path. */
-function readTarFiles(tar, wanted) {
-    const files = new Map();
-    let offset = 0;
-    let longName = null;
-    let entries = 0;
-    while (offset + 512 <= tar.length) {
-        const header = tar.subarray(offset, offset + 512);
-        if (header.every((b) => b === 0))
-            break;
-        if (++entries > CHART_LIMITS.maxEntries)
-            throw new Error(`the chart archive has more than ${CHART_LIMITS.maxEntries} entries; not read`);
-        const size = Number.parseInt(field(header, 124, 12).trim() || "0", 8);
-        if (!Number.isFinite(size) || size < 0)
-            throw new Error("the chart archive has a corrupt tar header");
-        const type = String.fromCharCode(header[156] ?? 0);
-        const body = tar.subarray(offset + 512, offset + 512 + size);
-        offset += 512 + Math.ceil(size / 512) * 512;
-        if (type === "x") {
-            const path = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(body.toString("utf8"))?.[1];
-            if (path)
-                longName = path;
-            continue;
-        }
-        if (type === "L") {
-            longName = field(body, 0, body.length);
-            continue;
-        }
-        if (type === "g")
-            continue;
-        const prefix = field(header, 345, 155);
-        const name = longName ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100));
-        longName = null;
-        if ((type === "0" || type === "\0") && wanted(name)) {
-            if (size > CHART_LIMITS.maxFileBytes)
-                throw new Error(`${name} in the chart archive is ${size} bytes, more than the ${CHART_LIMITS.maxFileBytes} a chart file may have (helm's limit); not read`);
-            files.set(name.replace(/^\.\//, ""), Buffer.from(body));
-        }
-    }
-    return files;
-}
-/** Chart.yaml of a packaged chart. Throws when the archive holds none. */
-function readChartMetadata(tgz) {
-    if (tgz.length > CHART_LIMITS.maxArchiveBytes)
-        throw new Error(`the chart archive is ${tgz.length} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
-    let tar;
-    try {
-        tar = (0,external_node_zlib_.gunzipSync)(tgz, { maxOutputLength: CHART_LIMITS.maxDecompressedBytes });
-    }
-    catch (e) {
-        if (e.code === "ERR_BUFFER_TOO_LARGE")
-            throw new Error(`the chart archive unpacks to more than ${CHART_LIMITS.maxDecompressedBytes} bytes (helm's limit for a chart); not read`);
-        throw new Error(`the chart archive is not gzip data: ${e.message}`);
-    }
-    const files = readTarFiles(tar, (p) => /^(?:\.\/)?[^/]+\/Chart\.yaml$/.test(p));
-    const text = [...files.values()][0];
-    if (!text)
-        throw new Error("the chart archive has no <name>/Chart.yaml");
-    const doc = ((0,dist/* parse */.qg)(text.toString("utf8")) ?? {});
-    const annotations = {};
-    const raw = doc.annotations;
-    if (raw && typeof raw === "object" && !Array.isArray(raw)) {
-        for (const [k, v] of Object.entries(raw))
-            if (v !== null && v !== undefined)
-                annotations[k] = String(v);
-    }
-    return {
-        name: String(doc.name ?? ""),
-        version: String(doc.version ?? ""),
-        appVersion: doc.appVersion === undefined || doc.appVersion === null ? null : String(doc.appVersion),
-        annotations,
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/tools/assets.ts
-/**
- * Where crane and helm come from: pinned versions, release asset names, checksum files.
- * Pure functions of their arguments (no I/O), so every platform's name is table-tested.
- *
- * crane (google/go-containerregistry): goreleaser archives named by `.goreleaser.yml`
- *   `{{ .ProjectName }}_{{ title .Os }}_{{ if eq .Arch "amd64" }}x86_64{{ else }}{{ .Arch }}{{ end }}`
- *   -> `go-containerregistry_Linux_x86_64.tar.gz`, `go-containerregistry_Darwin_arm64.tar.gz`,
- *   with `crane` at the archive root, and one `checksums.txt` (`<sha256>  <file>` lines) per release:
- *   https://github.com/google/go-containerregistry/releases/download/v<ver>/<asset>
- * helm: `helm-v<ver>-<os>-<arch>.tar.gz` (`linux`/`darwin`, `amd64`/`arm64`) at https://get.helm.sh/,
- *   with `<asset>.sha256sum` (`<sha256>  <file>`) beside it and the binary at `<os>-<arch>/helm`
- *   (helm's release notes link "checksum" to exactly that file).
- */
+
 /**
  * Pinned defaults. crane v0.22.1: the latest release found in the stored copies of public
  * sources (scripts pinning `releases/download/v0.22.1/go-containerregistry_Linux_x86_64.tar.gz`
@@ -65966,7 +66031,7 @@ const DEFAULT_BASE_URLS = {
     helm: "https://get.helm.sh",
 };
 /** A problem installing a tool, worded for the person reading the job log. */
-class ToolInstallError extends Error {
+class ToolInstallError extends MirrorError {
     name = "ToolInstallError";
 }
 const SEMVER = /^(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?$/;
@@ -66071,6 +66136,63 @@ function parsePinnedChecksums(tool, input) {
     return parts.map((p) => p.toLowerCase());
 }
 
+;// CONCATENATED MODULE: ./src/tools/tar.ts
+/**
+ * Reads files out of a tar archive held in memory (ustar, pax `path=` and GNU long names), bounded: at most
+ * `maxEntries` entries and `maxFileBytes` for each file taken out. Used for chart archives
+ * (charts/archive.ts) and for the crane and helm release archives (./install.ts). Pure.
+ */
+function field(block, start, length) {
+    const raw = block.subarray(start, start + length);
+    const end = raw.indexOf(0);
+    return raw.subarray(0, end === -1 ? raw.length : end).toString("utf8");
+}
+/** The name a pax (`x`, its `path=`) or GNU long-name (`L`) entry gives the next entry, if any. */
+function longNameIn(type, body) {
+    if (type === "x")
+        return /(?:^|\n)\d+ path=([^\n]*)\n/.exec(body.toString("utf8"))?.[1] || null;
+    if (type === "L")
+        return field(body, 0, body.length);
+    return null;
+}
+/** The entry's name from its ustar header (prefix and name fields). */
+function headerName(header) {
+    const prefix = field(header, 345, 155);
+    return prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100);
+}
+/** The files of a tar archive whose path `wanted` accepts, by path. */
+function readTarFiles(tar, wanted, limits) {
+    const files = new Map();
+    let offset = 0;
+    let longName = null;
+    let entries = 0;
+    while (offset + 512 <= tar.length) {
+        const header = tar.subarray(offset, offset + 512);
+        if (header.every((b) => b === 0))
+            break;
+        if (++entries > limits.maxEntries)
+            throw new Error(`the ${limits.what} has more than ${limits.maxEntries} entries; not read`);
+        const size = Number.parseInt(field(header, 124, 12).trim() || "0", 8);
+        if (!Number.isFinite(size) || size < 0)
+            throw new Error(`the ${limits.what} has a corrupt tar header`);
+        const type = String.fromCharCode(header[156] ?? 0);
+        const body = tar.subarray(offset + 512, offset + 512 + size);
+        offset += 512 + Math.ceil(size / 512) * 512;
+        if (type === "x" || type === "L" || type === "g") {
+            longName = longNameIn(type, body) ?? longName;
+            continue;
+        }
+        const name = longName ?? headerName(header);
+        longName = null;
+        if ((type === "0" || type === "\0") && wanted(name)) {
+            if (size > limits.maxFileBytes)
+                throw new Error(`${name} in the ${limits.what} is ${size} bytes, more than the ${limits.maxFileBytes} ${limits.perFile}; not read`);
+            files.set(name.replace(/^\.\//, ""), Buffer.from(body));
+        }
+    }
+    return files;
+}
+
 ;// CONCATENATED MODULE: ./src/tools/install.ts
 /**
  * Installs crane and helm through the Actions tool cache: find -> verify again -> download -> verify -> extract -> cache.
@@ -66138,10 +66260,17 @@ async function download(url, dest, what, asset) {
                 : `Check ${asset.tool}-version and the base URL.`));
     }
 }
+/** A release archive holds one binary of tens of MiB (far above a chart file's 5 MiB); 512 MiB at most. */
+const RELEASE_TAR = {
+    maxEntries: 10_000,
+    maxFileBytes: 512 * 1024 * 1024,
+    what: "release archive",
+    perFile: "a file in it may have",
+};
 /** The executable inside a release archive (gzip + tar, read in memory), or null when it holds none. */
 async function binaryInArchive(archiveFile, path) {
     const tar = (0,external_node_zlib_.gunzipSync)(await (0,promises_.readFile)(archiveFile));
-    const files = readTarFiles(tar, (p) => p.replace(/^\.\//, "") === path);
+    const files = readTarFiles(tar, (p) => p.replace(/^\.\//, "") === path, RELEASE_TAR);
     return files.get(path) ?? null;
 }
 /**
@@ -66199,6 +66328,27 @@ async function verifyCacheEntry(dir, asset, expected) {
     }
     return { ok: true, sha256: actual };
 }
+/**
+ * The tool from the tool cache when its entry verifies; null when there is none or it is incomplete (then
+ * it is downloaded again). Throws on an entry that fails verification.
+ */
+async function fromToolCache(tool, version, asset, checks, log) {
+    const cached = find(CACHE_NAME[tool], version, asset.cacheArch);
+    if (!cached)
+        return null;
+    const verdict = await verifyCacheEntry(cached, asset, checks);
+    if (verdict.ok) {
+        const binary = (0,external_node_path_.join)(cached, tool);
+        log(`${tool} ${version}: tool-cache hit (${binary}), archive re-hashed and binary compared, nothing downloaded`);
+        return { tool, version, path: binary, cacheHit: true, archiveSha256: verdict.sha256 };
+    }
+    if (!verdict.incomplete) {
+        throw new ToolInstallError(`${tool} ${version}: refusing the tool-cache entry: ${verdict.reason}. Nothing was run. ` +
+            `Delete ${cached} to download and verify ${tool} again${checks.pins.length > 0 ? ", or check the pinned value for this platform" : ""}.`);
+    }
+    log(`${tool} ${version}: ${verdict.reason}; downloading it again`);
+    return null;
+}
 async function installTool(tool, options) {
     const log = options.log ?? (() => { });
     const version = normaliseVersion(tool, options.version || DEFAULT_VERSIONS[tool]);
@@ -66212,20 +66362,9 @@ async function installTool(tool, options) {
             `it proves nothing if the server is compromised. Pin the archive's SHA-256 with ${pinNames(tool)} ` +
             "(from the project's release page), or choose another version.");
     }
-    const cached = find(cacheName, version, asset.cacheArch);
-    if (cached) {
-        const verdict = await verifyCacheEntry(cached, asset, { builtin, pins });
-        if (verdict.ok) {
-            const binary = (0,external_node_path_.join)(cached, binaryName);
-            log(`${tool} ${version}: tool-cache hit (${binary}), archive re-hashed and binary compared, nothing downloaded`);
-            return { tool, version, path: binary, cacheHit: true, archiveSha256: verdict.sha256 };
-        }
-        if (!verdict.incomplete) {
-            throw new ToolInstallError(`${tool} ${version}: refusing the tool-cache entry: ${verdict.reason}. Nothing was run. ` +
-                `Delete ${cached} to download and verify ${tool} again${pins.length > 0 ? ", or check the pinned value for this platform" : ""}.`);
-        }
-        log(`${tool} ${version}: ${verdict.reason}; downloading it again`);
-    }
+    const hit = await fromToolCache(tool, version, asset, { builtin, pins }, log);
+    if (hit)
+        return hit;
     const work = await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `ecr-mirror-install-${tool}-`));
     try {
         // The checksum first: a mirror without it fails before the (larger) archive is fetched.
@@ -66283,6 +66422,8 @@ async function installTool(tool, options) {
     }
 }
 
+// EXTERNAL MODULE: ./src/tools/log-safe.ts
+var log_safe = __nccwpck_require__(135);
 ;// CONCATENATED MODULE: ./src/list/reference.ts
 const alphanumeric = "[a-z0-9]+";
 const separator = "(?:[._]|__|[-]+)";
@@ -66361,24 +66502,9 @@ function splitDockerDomain(name) {
  */
 function parseReference(input) {
     const s = input;
-    if (s === "")
-        return { ok: false, error: "the reference is empty" };
-    if (/\s/.test(s))
-        return { ok: false, error: "a reference cannot contain white space" };
-    if (s.includes("://")) {
-        return {
-            ok: false,
-            error: "a reference has no URL scheme",
-            hint: `write it as a registry reference, e.g. "${s.replace(/^[a-z]+:\/\//i, "")}"`,
-        };
-    }
-    if (anchoredIdentifierRegexp.test(s)) {
-        return {
-            ok: false,
-            error: `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
-            hint: "a bare 64-hex string is an image ID; name the repository and pin the digest: name@sha256:<hex>",
-        };
-    }
+    const refused = refuseText(s);
+    if (refused)
+        return refused;
     const [domain, remainder] = splitDockerDomain(s);
     const tagSep = remainder.indexOf(":");
     const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
@@ -66415,6 +66541,28 @@ function parseReference(input) {
             return { ok: false, error: problem };
     }
     return { ok: true, value: { domain: refDomain, path, tag: m[2] ?? null, digest } };
+}
+/** What no reference can be: empty, with white space, a URL, a bare 64-hex image id; null when none. */
+function refuseText(s) {
+    if (s === "")
+        return { ok: false, error: "the reference is empty" };
+    if (/\s/.test(s))
+        return { ok: false, error: "a reference cannot contain white space" };
+    if (s.includes("://")) {
+        return {
+            ok: false,
+            error: "a reference has no URL scheme",
+            hint: `write it as a registry reference, e.g. "${s.replace(/^[a-z]+:\/\//i, "")}"`,
+        };
+    }
+    if (anchoredIdentifierRegexp.test(s)) {
+        return {
+            ok: false,
+            error: `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
+            hint: "a bare 64-hex string is an image ID; name the repository and pin the digest: name@sha256:<hex>",
+        };
+    }
+    return null;
 }
 /** A more precise reason than "invalid reference format" for the common mistakes. */
 function explainInvalid(full) {
@@ -66558,24 +66706,19 @@ function chartFetchAddress(source, upstreams) {
 
 /** Where an image or chart step's source is fetched from, as crane reads it. */
 function sourceAddress(step, upstreams) {
-    const entry = step.entry;
-    if (!entry)
-        throw new Error(`step ${step.action} ${step.repository}:${step.tag} has no mirror-list entry`);
     if (step.kind === "chart") {
-        const chart = entry;
+        const chart = step.entry;
         if (chart.kind !== "oci")
             throw new Error(`chart ${chart.name} comes from an HTTP repository, not a registry`);
         const address = chartFetchAddress(chart.source, upstreams);
         return { ...address, reference: `${address.reference}:${chart.tag}` };
     }
-    const image = entry;
+    const image = step.entry;
     // `name:tag@digest` pulls the digest: give crane the digest alone.
     const reference = image.reference.digest ? { ...image.reference, tag: null } : image.reference;
     return fetchAddress(reference, upstreams);
 }
 function targetReference(registry, step) {
-    if (!step.tag)
-        throw new Error(`no target tag for ${step.repository}`);
     return `${registry}/${step.repository}:${step.tag}`;
 }
 /** `copy` and `verify` for `executePlan`. */
@@ -66614,9 +66757,8 @@ function createCopier(options) {
     return {
         async copy(step) {
             const destination = targetReference(registry, step);
-            if (step.kind === "chart" && step.entry?.kind === "http") {
+            if (step.kind === "chart" && step.entry.kind === "http")
                 return copyHttpChart(step, step.entry);
-            }
             const source = sourceAddress(step, upstreams);
             // Never `--insecure`: crane would apply it to the push as well. A plain-HTTP source or target is one
             // crane reaches over HTTP by its own rule (the list and the inputs refuse any other).
@@ -66633,8 +66775,7 @@ function createCopier(options) {
             if (!actual)
                 throw new Error(`the target does not hold ${destination} after the copy`);
             let expected;
-            if (step.platforms.length > 0 ||
-                (step.kind === "chart" && step.entry.kind === "http")) {
+            if (step.platforms.length > 0 || (step.kind === "chart" && step.entry.kind === "http")) {
                 // A filtered copy or a pushed chart is new content: the source holds no manifest with that digest.
                 if (step.platforms.length === 1 && step.digest && copied.digest && step.digest !== copied.digest) {
                     // The planner expects this platform manifest (resync `digest`); crane wrote another.
@@ -66669,15 +66810,15 @@ var dist_cjs = __nccwpck_require__(8249);
  * What an ECR registry holds, through `@aws-sdk/client-ecr`: the repositories under the managed
  * prefixes (DescribeRepositories paged over the registry: one call per 1000 repositories, instead
  * of asking by name, where one missing name fails the whole call) and their tags with digests
- * (ListImages, TAGGED, 1000 a page), with bounded concurrency and the SDK's adaptive retries.
+ * (ListImages, TAGGED, 1000 a page), both through the SDK's paginators, with bounded concurrency and
+ * the SDK's adaptive retries.
  */
 
 
-class ObserveError extends Error {
-    hint;
+
+class ObserveError extends MirrorError {
     constructor(message, hint) {
-        super(message);
-        this.hint = hint;
+        super(message, { hint });
     }
 }
 /** Attempts the SDK makes for one ECR call (its adaptive mode: backoff plus a client-side rate limiter). */
@@ -66754,48 +66895,51 @@ class EcrObserver {
     count(operation) {
         this.calls[operation] = (this.calls[operation] ?? 0) + 1;
     }
+    /** The SDK paginator's settings: 1000 a page, and every page request counted once as `operation`. */
+    paging(operation) {
+        return {
+            client: this.client,
+            pageSize: 1000,
+            withCommand: (command) => {
+                this.count(operation);
+                return command;
+            },
+        };
+    }
     /** Every repository in the registry whose name `keep` accepts. */
     async repositories(keep) {
         const found = [];
-        let nextToken;
-        do {
-            this.count("DescribeRepositories");
-            const page = await this.client
-                .send(new dist_cjs/* DescribeRepositoriesCommand */.pE_({ maxResults: 1000, ...(nextToken ? { nextToken } : {}) }))
-                .catch((e) => {
-                throw explainAwsError(e, "ecr:DescribeRepositories");
-            });
-            for (const r of page.repositories ?? [])
-                if (r.repositoryName && keep(r.repositoryName))
-                    found.push(r);
-            nextToken = page.nextToken;
-        } while (nextToken);
+        try {
+            for await (const page of (0,dist_cjs/* paginateDescribeRepositories */.LHh)(this.paging("DescribeRepositories"), {})) {
+                for (const r of page.repositories ?? [])
+                    if (r.repositoryName && keep(r.repositoryName))
+                        found.push(r);
+            }
+        }
+        catch (e) {
+            throw explainAwsError(e, "ecr:DescribeRepositories");
+        }
         return found;
     }
     /** tag -> digest for one repository, or null when it disappeared meanwhile. */
     async tags(repositoryName) {
         const tags = new Map();
-        let nextToken;
-        do {
-            this.count("ListImages");
-            try {
-                const page = await this.client.send(new dist_cjs/* ListImagesCommand */.W_n({
-                    repositoryName,
-                    filter: { tagStatus: "TAGGED" },
-                    maxResults: 1000,
-                    ...(nextToken ? { nextToken } : {}),
-                }));
+        const pages = (0,dist_cjs/* paginateListImages */._Pg)(this.paging("ListImages"), {
+            repositoryName,
+            filter: { tagStatus: "TAGGED" },
+        });
+        try {
+            for await (const page of pages) {
                 for (const id of page.imageIds ?? [])
                     if (id.imageTag && id.imageDigest)
                         tags.set(id.imageTag, id.imageDigest);
-                nextToken = page.nextToken;
             }
-            catch (e) {
-                if (e instanceof dist_cjs/* RepositoryNotFoundException */.Da2)
-                    return null;
-                throw explainAwsError(e, `ecr:ListImages on ${repositoryName}`);
-            }
-        } while (nextToken);
+        }
+        catch (e) {
+            if (e instanceof dist_cjs/* RepositoryNotFoundException */.Da2)
+                return null;
+            throw explainAwsError(e, `ecr:ListImages on ${repositoryName}`);
+        }
         return tags;
     }
     /** The manifest a tag points at (BatchGetImage, which reports a missing image per id), or null. */
@@ -66973,6 +67117,7 @@ const ociTargetChanges = {
 
 
 
+
 /** Whether a plan has anything for the tools or the registry API to do. */
 function planHasWork(plan) {
     return plan.steps.some((s) => s.action !== "present" && s.action !== "blocked");
@@ -66998,8 +67143,8 @@ async function carryOutPlan(plan, list, options) {
         const report = await executePlan(plan, NOTHING_TO_DO, executeOptions);
         return { report, processes: counter.toJSON(), tools: [] };
     }
-    const transfers = plan.steps.filter((s) => s.action === "copy" || s.action === "update");
-    const needsHelm = transfers.some((s) => s.kind === "chart" && s.entry?.kind === "http");
+    const transfers = plan.steps.filter(isTransferStep);
+    const needsHelm = transfers.some((s) => s.kind === "chart" && s.entry.kind === "http");
     const group = options.group ?? ((_name, work) => work());
     const tools = [];
     const { craneBinary, helmBinary } = await group("Install tools", async () => {
@@ -67132,6 +67277,7 @@ async function writeReportFile(path, json, mask) {
 // commit-back builds on (`readTreeState` in commit-back.ts), so both agree on what may be removed.
 
 
+
 /** The manifest: the files ecr-mirror wrote into the folder, one path a line. */
 const MANIFEST_FILE = ".ecr-mirror-files";
 const MANIFEST_HEADER = [
@@ -67139,12 +67285,12 @@ const MANIFEST_HEADER = [
     "# The next render removes or replaces exactly these files; anything else here is left alone.",
 ];
 /** A refusal about the output folder: nothing was deleted or written. */
-class OutputFolderError extends Error {
+class OutputFolderError extends MirrorError {
     problem;
     hint;
     name = "OutputFolderError";
     constructor(problem, hint) {
-        super(`${problem}\n  hint: ${hint}`);
+        super(`${problem}\n  hint: ${hint}`, { hint });
         this.problem = problem;
         this.hint = hint;
     }
@@ -67162,13 +67308,13 @@ function safeRelative(path) {
     return normal;
 }
 /** Shown in a message: quoted, control characters escaped, long values cut. */
-function shown(value) {
+function output_folder_shown(value) {
     const quoted = JSON.stringify(value);
     return quoted.length > 120 ? `${quoted.slice(0, 117)}..."` : quoted;
 }
 /** A path as a message shows it: plain when it is plain, else quoted and escaped. */
 function plain(path) {
-    return /^[\w./@+~-]+$/.test(path) ? path : shown(path);
+    return /^[\w./@+~-]+$/.test(path) ? path : output_folder_shown(path);
 }
 function shownPath(folder, path) {
     return plain(`${folder}/${path}`);
@@ -67210,7 +67356,7 @@ function parseManifest(text, folder) {
         if (line.trim() === "" || line.startsWith("#"))
             return;
         if (safeRelative(line) !== line || line === MANIFEST_FILE) {
-            throw new OutputFolderError(`${folder}/${MANIFEST_FILE} line ${index + 1}: ${shown(line)} is not a file inside ${folder}. ${NOTHING_CHANGED}`, `the manifest lists only files ecr-mirror wrote into ${folder}: restore it from an earlier ecr-mirror commit, or remove the line`);
+            throw new OutputFolderError(`${folder}/${MANIFEST_FILE} line ${index + 1}: ${output_folder_shown(line)} is not a file inside ${folder}. ${NOTHING_CHANGED}`, `the manifest lists only files ecr-mirror wrote into ${folder}: restore it from an earlier ecr-mirror commit, or remove the line`);
         }
         paths.push(line);
     });
@@ -67252,7 +67398,7 @@ function planFolderUpdate(folder, state, files) {
         owned = present;
     }
     else {
-        const sample = [...present].sort().slice(0, 3).map(shown).join(", ");
+        const sample = [...present].sort().slice(0, 3).map(output_folder_shown).join(", ");
         throw new OutputFolderError(`${folder} is not empty and is not ecr-mirror's (it has no ${MANIFEST_FILE}): it holds ${sample}${present.size > 3 ? ", ..." : ""}. ${NOTHING_CHANGED}`, `choose a new or empty folder for the node configuration, or remove ${folder} yourself`);
     }
     const remove = [...present].filter((p) => owned.has(p)).sort();
@@ -67272,7 +67418,7 @@ function planFolderUpdate(folder, state, files) {
  */
 async function locateOutputFolder(workspace, outDir) {
     const refuse = (problem, hint) => {
-        throw new OutputFolderError(`The output folder ${shown(outDir)} ${problem}. ${NOTHING_CHANGED}`, hint);
+        throw new OutputFolderError(`The output folder ${output_folder_shown(outDir)} ${problem}. ${NOTHING_CHANGED}`, hint);
     };
     const inside = "give a folder inside the repository, such as deploy/ecr-mirror";
     if (outDir.trim() === "" || outDir.includes("\0"))
@@ -67405,6 +67551,174 @@ async function writeOutputFolder(workspace, outDir, files) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/list/limits.ts
+/** The bounds on what a mirror list may hold, so that hostile input is refused before it costs time or memory. */
+/**
+ * The largest mirror list read: 2 MiB. A 5000-image list of one reference a line weighs 220 KiB, the same list
+ * as objects with three tags and a platform each 560 KiB; a 2 MiB list (50 000 references) parses in about 4 s
+ * within 300 MB of memory. With MAX_LIST_ITEMS, MAX_DEPTH and the alias bound, the worst 2 MiB input measured
+ * (99 990 duplicate keys) takes 5 s and under 500 MB.
+ */
+const MAX_LIST_BYTES = 2 * 1024 * 1024;
+/** The deepest nesting read (mappings and lists inside one another); the schema itself needs 7, chart values a few more. */
+const MAX_DEPTH = 64;
+/**
+ * Lines plus flow separators (`,`) at most: a bound on the nodes the YAML parser builds (its memory, and its
+ * duplicate-key check, which is quadratic). A 5000-image list has 5000 to 25 000.
+ */
+const MAX_LIST_ITEMS = 100_000;
+/** Alias-like tokens (`*name`) beyond which the text is refused before the YAML parser builds them all. */
+const MAX_ALIAS_TOKENS = 1000;
+/** The pre-scan's own depth bound: above MAX_DEPTH, so that the node walk reports moderate nesting at its exact node. */
+const PRESCAN_DEPTH = 2 * MAX_DEPTH;
+/** Problems listed one by one; the rest are counted in one last line. */
+const MAX_PROBLEMS = 200;
+/** Problems of one kind (aliases, tags) reported one by one, before a summary line. */
+const MAX_REPEATED = 20;
+const TOO_LARGE_HINT = "a list of 5000 images weighs about 250 KiB: split the list, or look for generated or pasted content";
+const TOO_DEEP_HINT = "a mirror list needs a few levels of nesting; look for generated or pasted content";
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/list/prescan.ts
+/**
+ * A linear scan before the YAML parser, which needs up to 1 GB for 2 MiB of `[[[[…` or `- - - …` or `*a,*a,…`:
+ * refuses nesting deeper than PRESCAN_DEPTH in brackets (counted everywhere, quoted JSON included: no real list comes
+ * near) or in block indicators on one line, more lines and list items than MAX_LIST_ITEMS, and more alias-like tokens
+ * than any list could mean.
+ */
+
+const NEWLINE = 0x0a;
+const COMMA = 0x2c;
+const SPACE = 0x20;
+const TAB = 0x09;
+const STAR = 0x2a;
+const TOO_MANY_ITEMS = {
+    message: `the mirror list holds more than ${MAX_LIST_ITEMS} lines and list items`,
+    hint: "a list of 5000 images has 5000 to 25 000: split the list, or look for generated or pasted content",
+};
+const TOO_DEEP = {
+    message: `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`,
+    hint: TOO_DEEP_HINT,
+};
+const TOO_MANY_ALIASES = {
+    message: `the mirror list holds more than ${MAX_ALIAS_TOKENS} YAML aliases (*name); aliases are not supported`,
+    hint: "write the values out in full",
+};
+function prescan(text) {
+    const state = { depth: 0, aliases: 0, items: 0, lineStart: true, indicators: 0 };
+    for (let i = 0; i < text.length; i++) {
+        const problem = scanAt(text, i, state);
+        if (problem)
+            return { offset: i, problem };
+    }
+    return null;
+}
+function scanAt(text, i, state) {
+    const c = text.charCodeAt(i);
+    return (countItem(c, state) ??
+        countBracket(c, state) ??
+        countAlias(text, i, c, state) ??
+        countIndicator(text, i, c, state));
+}
+function countItem(c, state) {
+    if (c !== NEWLINE && c !== COMMA)
+        return null;
+    state.items += 1;
+    return state.items > MAX_LIST_ITEMS ? TOO_MANY_ITEMS : null;
+}
+function countBracket(c, state) {
+    if (c === 0x5b || c === 0x7b) {
+        state.depth += 1;
+        return state.depth > PRESCAN_DEPTH ? TOO_DEEP : null;
+    }
+    if (c === 0x5d || c === 0x7d)
+        state.depth = Math.max(0, state.depth - 1);
+    return null;
+}
+/** A `*` where an alias can start: at the start of the text, after a blank, a newline, `,` or `[`. */
+function countAlias(text, i, c, state) {
+    if (c !== STAR)
+        return null;
+    const before = i === 0 ? SPACE : text.charCodeAt(i - 1);
+    if (before !== SPACE && before !== NEWLINE && before !== COMMA && before !== 0x5b && before !== TAB)
+        return null;
+    state.aliases += 1;
+    return state.aliases > MAX_ALIAS_TOKENS ? TOO_MANY_ALIASES : null;
+}
+function countIndicator(text, i, c, state) {
+    if (c === NEWLINE) {
+        state.lineStart = true;
+        state.indicators = 0;
+        return null;
+    }
+    if (!state.lineStart)
+        return null;
+    const next = text.charCodeAt(i + 1);
+    if ((c === 0x2d || c === 0x3f || c === 0x3a) && (next === SPACE || next === TAB)) {
+        state.indicators += 1;
+        return state.indicators > PRESCAN_DEPTH ? TOO_DEEP : null;
+    }
+    if (c !== SPACE && c !== TAB)
+        state.lineStart = false;
+    return null;
+}
+
+;// CONCATENATED MODULE: ./src/list/problems.ts
+
+
+class Problems {
+    file;
+    lines;
+    items = [];
+    constructor(file, lines) {
+        this.file = file;
+        this.lines = lines;
+    }
+    at(offset) {
+        const pos = this.lines.linePos(offset);
+        return { file: this.file, line: pos.line, column: pos.col };
+    }
+    locate(node, fallback = 0) {
+        const range = node?.range;
+        return this.at(range ? range[0] : fallback);
+    }
+    error(where, message, hint) {
+        this.items.push({ ...where, severity: "error", message, ...(hint ? { hint } : {}) });
+    }
+    warn(where, message, hint) {
+        this.items.push({ ...where, severity: "warning", message, ...(hint ? { hint } : {}) });
+    }
+    get hasErrors() {
+        return this.items.some((p) => p.severity === "error");
+    }
+}
+/** One problem for a list refused as a whole, at `line`:`column` (the start of the file unless given). */
+function problems_refuse(file, message, hint, line = 1, column = 1) {
+    return { list: null, problems: [{ file, line, column, severity: "error", message, hint }] };
+}
+/** The result: problems in file order, messages made safe for a log, at most MAX_PROBLEMS and a count of the rest. */
+function finish(problems, list) {
+    const sorted = [...problems.items].sort((a, b) => a.line - b.line || a.column - b.column);
+    const shown = sorted.slice(0, MAX_PROBLEMS).map((p) => ({
+        ...p,
+        message: safeMessage(p.message),
+        ...(p.hint ? { hint: safeMessage(p.hint) } : {}),
+    }));
+    const rest = sorted.slice(MAX_PROBLEMS);
+    const next = rest[0];
+    if (next)
+        shown.push({
+            file: next.file,
+            line: next.line,
+            column: next.column,
+            severity: rest.some((p) => p.severity === "error") ? "error" : "warning",
+            message: `and ${rest.length} more problems from here on`,
+            hint: "fix the ones above first; the same mistake is often repeated",
+        });
+    return { list, problems: shown };
+}
+
 ;// CONCATENATED MODULE: ./src/list/naming.ts
 /**
  * Where things land in the target registry: repository names for images and charts, chart tags
@@ -67419,24 +67733,27 @@ const DISTRIBUTION_NAME = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:\/[a-z0-9]
 const DISTRIBUTION_NAME_MAX = 255;
 /** Why `name` cannot be a repository in the target, or null when it can. */
 function repositoryNameProblem(name, type) {
-    if (type === "ecr") {
-        if (name.length < ECR_NAME_MIN || name.length > ECR_NAME_MAX) {
-            return `ECR repository names are ${ECR_NAME_MIN} to ${ECR_NAME_MAX} characters; "${truncate(name)}" has ${name.length}`;
-        }
-        if (!ECR_NAME.test(name)) {
-            const why = /[A-Z]/.test(name)
-                ? "upper-case letters"
-                : name.includes(":")
-                    ? "':' (a port or IPv6 address)"
-                    : /[[\]]/.test(name)
-                        ? "brackets (an IPv6 address)"
-                        : /[._-]{2,}/.test(name)
-                            ? "two separators in a row ('__' or '--' are valid upstream but not in ECR)"
-                            : "characters ECR does not allow";
-            return `"${truncate(name)}" is not a valid ECR repository name: it has ${why}`;
-        }
-        return null;
+    return type === "ecr" ? ecrNameProblem(name) : distributionNameProblem(name);
+}
+function ecrNameProblem(name) {
+    if (name.length < ECR_NAME_MIN || name.length > ECR_NAME_MAX) {
+        return `ECR repository names are ${ECR_NAME_MIN} to ${ECR_NAME_MAX} characters; "${truncate(name)}" has ${name.length}`;
     }
+    if (ECR_NAME.test(name))
+        return null;
+    return `"${truncate(name)}" is not a valid ECR repository name: it has ${ecrNameFlaw(name)}`;
+}
+/** What an invalid ECR name has that ECR refuses, the likeliest cause first. */
+const ECR_NAME_FLAWS = [
+    [/[A-Z]/, "upper-case letters"],
+    [/:/, "':' (a port or IPv6 address)"],
+    [/[[\]]/, "brackets (an IPv6 address)"],
+    [/[._-]{2,}/, "two separators in a row ('__' or '--' are valid upstream but not in ECR)"],
+];
+function ecrNameFlaw(name) {
+    return ECR_NAME_FLAWS.find(([pattern]) => pattern.test(name))?.[1] ?? "characters ECR does not allow";
+}
+function distributionNameProblem(name) {
     if (name.length > DISTRIBUTION_NAME_MAX) {
         return `repository names are at most ${DISTRIBUTION_NAME_MAX} characters; "${truncate(name)}" has ${name.length}`;
     }
@@ -67475,6 +67792,24 @@ const CHART_VERSION = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z
  * pattern, items, minItems, uniqueItems, minLength, maxLength, minimum, oneOf discriminated by type),
  * because ./validate-structure.ts interprets exactly that subset.
  */
+/**
+ * The mirror list's defaults, one row per key a list may leave out: the schema below gives them as `default`,
+ * the parser (./rules/) fills them in, and a test holds the README's defaults table to this one.
+ * Keys are written as the README writes them (`<host>` is any upstream, `[]` any item of a list).
+ */
+const mirrorListDefaults = {
+    "target.type": "ecr",
+    "target.imagePrefix": "mirrors",
+    "target.chartPrefix": "charts",
+    "target.prune": false,
+    "target.repositorySettings.imageTagMutability": "MUTABLE",
+    "target.repositorySettings.scanOnPush": false,
+    "target.repositorySettings.encryption.type": "AES256",
+    "upstreams.<host>.redirect": true,
+    "upstreams.<host>.fallback": false,
+    "charts[].images": false,
+};
+const d = mirrorListDefaults;
 const ecrPrefix = "^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$";
 const stringList = (description, item = {}) => ({
     type: "array",
@@ -67502,8 +67837,9 @@ const mirrorListSchema = {
             additionalProperties: false,
             properties: {
                 type: {
-                    description: "`ecr` (default) or `oci` for any registry speaking the OCI Distribution API.",
+                    description: "`ecr` or `oci` for any registry speaking the OCI Distribution API.",
                     enum: ["ecr", "oci"],
+                    default: d["target.type"],
                 },
                 region: {
                     type: "string",
@@ -67522,17 +67858,20 @@ const mirrorListSchema = {
                 },
                 imagePrefix: {
                     type: "string",
-                    description: "Repository prefix images land under (default `mirrors`).",
+                    description: "Repository prefix images land under.",
                     pattern: ecrPrefix,
+                    default: d["target.imagePrefix"],
                 },
                 chartPrefix: {
                     type: "string",
-                    description: "Repository prefix Helm charts land under (default `charts`).",
+                    description: "Repository prefix Helm charts land under.",
                     pattern: ecrPrefix,
+                    default: d["target.chartPrefix"],
                 },
                 prune: {
                     type: "boolean",
-                    description: "Delete tags under the managed prefixes that the list no longer names (default false). Always shown in the plan first.",
+                    description: "Delete tags under the managed prefixes that the list no longer names. Always shown in the plan first.",
+                    default: d["target.prune"],
                 },
                 repositorySettings: {
                     type: "object",
@@ -67540,15 +67879,21 @@ const mirrorListSchema = {
                     additionalProperties: false,
                     properties: {
                         imageTagMutability: {
-                            description: "Tag mutability (default IMMUTABLE). The *_WITH_EXCLUSION modes need imageTagMutabilityExclusionFilters.",
+                            description: "Tag mutability. The *_WITH_EXCLUSION modes need imageTagMutabilityExclusionFilters.",
                             enum: ["MUTABLE", "IMMUTABLE", "MUTABLE_WITH_EXCLUSION", "IMMUTABLE_WITH_EXCLUSION"],
+                            default: d["target.repositorySettings.imageTagMutability"],
                         },
                         imageTagMutabilityExclusionFilters: stringList("Wildcard tag filters (`*` matches any characters) excluded from the mutability mode.", { pattern: "^[0-9a-zA-Z._*-]{1,128}$" }),
-                        scanOnPush: { type: "boolean", description: "Basic scanning on push (default false)." },
+                        scanOnPush: {
+                            type: "boolean",
+                            description: "Basic scanning on push.",
+                            default: d["target.repositorySettings.scanOnPush"],
+                        },
                         encryption: {
                             type: "object",
-                            description: "Encryption at rest (default AES256).",
+                            description: "Encryption at rest.",
                             additionalProperties: false,
+                            default: { type: d["target.repositorySettings.encryption.type"] },
                             required: ["type"],
                             properties: {
                                 type: { enum: ["AES256", "KMS", "KMS_DSSE"] },
@@ -67589,11 +67934,13 @@ const mirrorListSchema = {
                     },
                     redirect: {
                         type: "boolean",
-                        description: "Render node configuration that redirects this host to the mirror (default true).",
+                        description: "Render node configuration that redirects this host to the mirror.",
+                        default: d["upstreams.<host>.redirect"],
                     },
                     fallback: {
                         type: "boolean",
-                        description: "Let nodes fall back to the upstream when the mirror fails (default false: fail fast).",
+                        description: "Let nodes fall back to the upstream when the mirror fails (false: fail fast).",
+                        default: d["upstreams.<host>.fallback"],
                     },
                 },
             },
@@ -67658,7 +68005,8 @@ const mirrorListSchema = {
                     },
                     images: {
                         type: "boolean",
-                        description: "Also mirror the images the chart deploys: render it with `helm template` (defaults plus `values`) and add every image reference to the plan (default false).",
+                        description: "Also mirror the images the chart deploys: render it with `helm template` (defaults plus `values`) and add every image reference to the plan.",
+                        default: d["charts[].images"],
                     },
                     values: {
                         type: "object",
@@ -67834,6 +68182,34 @@ function caret(v, c) {
         return false;
     return v.patch === c.con.patch;
 }
+/** `!=` with a wildcard (`!= 1.2.x`): outside the named major or minor. */
+function notEqualDirty(v, c, cmp) {
+    if (v.major !== c.con.major)
+        return true;
+    if (c.minorDirty)
+        return false;
+    if (v.minor !== c.con.minor)
+        return true;
+    if (c.patchDirty)
+        return false;
+    return cmp !== 0;
+}
+/** `>` with a wildcard (`> 1.2.x`): above the named major or minor. */
+function greaterDirty(v, c, cmp) {
+    if (v.major !== c.con.major)
+        return v.major > c.con.major;
+    if (c.minorDirty)
+        return false;
+    if (c.patchDirty)
+        return v.minor > c.con.minor;
+    return cmp > 0;
+}
+/** `<=` with a wildcard (`<= 1.2.x`): up to the end of the named major or minor. */
+function lessOrEqualDirty(v, c) {
+    if (v.major > c.con.major)
+        return false;
+    return !(v.major === c.con.major && v.minor > c.con.minor && !c.minorDirty);
+}
 function check(v, c) {
     // A prerelease only matches a comparison that names a prerelease.
     if (v.prerelease !== "" && c.con.prerelease === "")
@@ -67844,27 +68220,9 @@ function check(v, c) {
         case "=":
             return c.dirty ? tilde(v, c) : cmp === 0;
         case "!=":
-            if (!c.dirty)
-                return cmp !== 0;
-            if (v.major !== c.con.major)
-                return true;
-            if (c.minorDirty)
-                return false;
-            if (v.minor !== c.con.minor)
-                return true;
-            if (c.patchDirty)
-                return false;
-            return cmp !== 0;
+            return c.dirty ? notEqualDirty(v, c, cmp) : cmp !== 0;
         case ">":
-            if (!c.dirty)
-                return cmp > 0;
-            if (v.major !== c.con.major)
-                return v.major > c.con.major;
-            if (c.minorDirty)
-                return false;
-            if (c.patchDirty)
-                return v.minor > c.con.minor;
-            return cmp > 0;
+            return c.dirty ? greaterDirty(v, c, cmp) : cmp > 0;
         case "<":
             return cmp < 0;
         case ">=":
@@ -67872,11 +68230,7 @@ function check(v, c) {
             return cmp >= 0;
         case "<=":
         case "=<":
-            if (!c.dirty)
-                return cmp <= 0;
-            if (v.major > c.con.major)
-                return false;
-            return !(v.major === c.con.major && v.minor > c.con.minor && !c.minorDirty);
+            return c.dirty ? lessOrEqualDirty(v, c) : cmp <= 0;
         case "~":
         case "~>":
             return tilde(v, c);
@@ -67902,6 +68256,730 @@ function selectVersions(versions, constraint, newest = null, parse = parseVersio
         if (!unique.some((u) => u.original === v.original))
             unique.push(v);
     return (newest === null ? unique : unique.slice(0, newest)).map((v) => v.original);
+}
+
+;// CONCATENATED MODULE: ./src/list/yaml-nodes.ts
+/** Reading values out of YAML nodes the structure check has already typed: absent or mistyped reads as undefined. */
+
+/** The value of `key` in a mapping. */
+function get(map, key) {
+    if (!(0,dist/* isMap */.jh)(map))
+        return undefined;
+    const pair = map.items.find((p) => (0,dist/* isScalar */.jn)(p.key) && p.key.value === key);
+    return (pair?.value ?? undefined);
+}
+/** The key node of `key` in a mapping, where a problem about the key itself is reported. */
+function keyNode(map, key) {
+    if (!(0,dist/* isMap */.jh)(map))
+        return undefined;
+    return map.items.find((p) => (0,dist/* isScalar */.jn)(p.key) && p.key.value === key)?.key;
+}
+function str(node) {
+    return (0,dist/* isScalar */.jn)(node) && typeof node.value === "string" ? node.value : undefined;
+}
+function bool(node) {
+    return (0,dist/* isScalar */.jn)(node) && typeof node.value === "boolean" ? node.value : undefined;
+}
+/** The strings of a list, each with its node. */
+function strings(node) {
+    if (!(0,dist/* isSeq */.oP)(node))
+        return [];
+    return node.items.flatMap((item) => (0,dist/* isScalar */.jn)(item) && typeof item.value === "string" ? [{ value: item.value, node: item }] : []);
+}
+
+;// CONCATENATED MODULE: ./src/list/rules/charts.ts
+/** Rules for `charts:`: each chart's source and name, where it lands, its versions or range, its images. */
+
+
+
+
+
+
+
+
+function readCharts(node, target, problems) {
+    const index = { entries: [], ranges: [], byKey: new Map() };
+    if ((0,dist/* isSeq */.oP)(node))
+        for (const item of node.items)
+            readChart(item, target, problems, index);
+    return { charts: index.entries, chartRanges: index.ranges };
+}
+function readChart(item, target, problems, index) {
+    const sourceNode = get(item, "source");
+    const raw = str(sourceNode);
+    if (raw === undefined)
+        return;
+    const origin = readOrigin(item, raw, sourceNode, problems);
+    if (origin === null)
+        return;
+    const repository = readChartRepository(item, origin, target, sourceNode, problems);
+    if (repository === null)
+        return;
+    const chart = { ...origin, repository, images: readChartImages(item, problems) };
+    if (!checkVersionKeys(item, chart, sourceNode, problems))
+        return;
+    readRange(item, chart, problems, index);
+    for (const v of strings(get(item, "versions")))
+        readVersion(v.value, v.node, chart, problems, index);
+}
+/** The source as an OCI reference or an HTTP chart repository URL, and the chart's name. */
+function readOrigin(item, raw, sourceNode, problems) {
+    const urlRefused = checkUrl(raw, ["https", "http", "oci"]);
+    if (!urlRefused.ok) {
+        problems.error(problems.locate(sourceNode), `chart source: ${urlRefused.reason}`, urlRefused.hint);
+        return null;
+    }
+    return raw.startsWith("oci://")
+        ? readOciOrigin(item, raw, sourceNode, problems)
+        : readHttpOrigin(item, raw, sourceNode, problems);
+}
+/** `oci://host/path/name`, without a version; `name:` if given must be the reference's last part. */
+function readOciOrigin(item, raw, sourceNode, problems) {
+    const rest = raw.slice("oci://".length).replace(/\/+$/, "");
+    const parsed = parseReference(rest);
+    if (!parsed.ok ||
+        !rest.includes("/") ||
+        (parsed.value.domain === "docker.io" && !rest.startsWith("docker.io/"))) {
+        problems.error(problems.locate(sourceNode), `invalid OCI chart reference ${shown(raw)}${parsed.ok ? ": it names no registry host" : `: ${parsed.error}`}`, "expected oci://host/path/name, e.g. oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack");
+        return null;
+    }
+    if (parsed.value.tag !== null || parsed.value.digest !== null) {
+        problems.error(problems.locate(sourceNode), `the OCI chart reference ${shown(raw)} carries a version`, "leave the version out of source and list it under versions:");
+        return null;
+    }
+    const last = parsed.value.path.split("/").pop();
+    const nameNode = get(item, "name");
+    const name = str(nameNode);
+    if (name !== undefined && name !== last) {
+        problems.error(problems.locate(nameNode), `name ${shown(name)} differs from the chart named by the OCI reference (${shown(last)})`, "remove name: for OCI charts, or use target: to store it under another name");
+        return null;
+    }
+    return { kind: "oci", source: `oci://${referenceName(parsed.value)}`, name: last };
+}
+/** An HTTP chart repository's base URL (where index.yaml lives) and the chart's `name:` in it. */
+function readHttpOrigin(item, raw, sourceNode, problems) {
+    const source = chartRepositoryUrl(raw, sourceNode, problems);
+    if (source === null)
+        return null;
+    const nameNode = get(item, "name");
+    const name = str(nameNode);
+    if (name === undefined) {
+        problems.error(problems.locate(sourceNode), "a chart from an HTTP repository needs name:", "add name: <chart name> as it appears in the repository's index.yaml");
+        return null;
+    }
+    const nameRefused = chartNameProblem(name);
+    if (nameRefused) {
+        problems.error(problems.locate(nameNode), `chart name ${shown(name)} ${nameRefused}`, "give the chart's name as its Chart.yaml and the repository's index.yaml spell it (letters, digits, '.', '_', '-')");
+        return null;
+    }
+    return { kind: "http", source, name };
+}
+/** The repository's base URL without trailing slashes, or null (reported). */
+function chartRepositoryUrl(raw, sourceNode, problems) {
+    let url;
+    try {
+        url = new URL(raw);
+    }
+    catch {
+        problems.error(problems.locate(sourceNode), `${shown(raw)} is not a URL`, "expected an HTTP chart repository URL or oci://host/path/name");
+        return null;
+    }
+    if (url.search || url.hash) {
+        problems.error(problems.locate(sourceNode), "a chart repository URL has no query or fragment", "give the repository's base URL, where index.yaml lives");
+        return null;
+    }
+    const source = url.toString().replace(/\/+$/, "");
+    if (source.endsWith("/index.yaml")) {
+        problems.error(problems.locate(sourceNode), "give the chart repository's base URL, not its index.yaml", `write ${shown(source.slice(0, -"/index.yaml".length))}`);
+        return null;
+    }
+    return source;
+}
+/**
+ * Helm's rule for a chart name: pkg/chart/metadata.go `Validate` refuses `.`, `..` and any name that is not its
+ * own `filepath.Base` (a `/`), and pkg/chartutil/create.go allows `^[a-zA-Z0-9._-]+$`. A leading `-` would reach
+ * `helm pull` as a flag.
+ */
+function chartNameProblem(name) {
+    if (name === "." || name === "..")
+        return "is not allowed (helm refuses . and ..)";
+    if (/[/\\]/.test(name))
+        return "is a path; a chart name has no /";
+    if (!/^[a-zA-Z0-9._-]+$/.test(name))
+        return "has characters helm does not allow in a chart name";
+    if (name.startsWith("-"))
+        return "starts with -";
+    return null;
+}
+/** `<chart prefix>/<target or name>`, or null when that is no valid name, or would rename an HTTP chart. */
+function readChartRepository(item, origin, target, sourceNode, problems) {
+    const { kind, name } = origin;
+    const targetNode = get(item, "target");
+    const targetName = str(targetNode) ?? name;
+    const repository = `${target.chartPrefix}/${targetName}`;
+    const nameProblem = repositoryNameProblem(repository, target.type);
+    if (nameProblem) {
+        problems.error(problems.locate(get(item, "name") ?? sourceNode), `chart ${shown(name)} cannot land in the target: ${nameProblem}`, "use target: to give it a valid repository name");
+        return null;
+    }
+    if (kind === "http" && targetNode && targetName.split("/").pop() !== name) {
+        // helm push names the repository after the chart (`<remote>/<name from Chart.yaml>`): it can
+        // nest a chart deeper, but never rename it.
+        problems.error(problems.locate(targetNode), `a chart from an HTTP repository cannot be renamed: helm push stores ${name} as <prefix>/${name}`, `keep the name as the last part and nest it instead, e.g. target: ${targetName.replace(/[^a-z0-9._-]+/g, "-")}/${name}`);
+        return null;
+    }
+    return repository;
+}
+/** `images: true` and `values:` of a chart entry. */
+function readChartImages(item, problems) {
+    const valuesNode = get(item, "values");
+    const values = (0,dist/* isMap */.jh)(valuesNode) ? valuesNode.toJSON() : {};
+    if ((bool(get(item, "images")) ?? mirrorListDefaults["charts[].images"]) === true)
+        return { values };
+    if (valuesNode) {
+        problems.warn(problems.locate(keyNode(item, "values")), "values: is only used to discover the chart's images, and images: is not true", "add images: true to mirror the images the chart deploys, or remove values:");
+    }
+    return null;
+}
+/** A chart names `versions:`, `versionRange:` or both (false when neither); `newest:` only with a range. */
+function checkVersionKeys(item, chart, sourceNode, problems) {
+    const rangeNode = get(item, "versionRange");
+    if (!get(item, "versions") && !rangeNode) {
+        problems.error(problems.locate(sourceNode), `chart ${chart.name} names no version`, 'add versions: ["1.2.3"] or versionRange: ">=1.2.0 <2.0.0"');
+        return false;
+    }
+    if (get(item, "newest") && !rangeNode) {
+        problems.error(problems.locate(keyNode(item, "newest")), "newest: only applies to a versionRange", "add versionRange:, or remove newest:");
+    }
+    return true;
+}
+function readRange(item, chart, problems, index) {
+    const rangeNode = get(item, "versionRange");
+    const range = str(rangeNode);
+    if (range === undefined)
+        return;
+    const parsed = parseConstraint(range);
+    if (!parsed.ok) {
+        problems.error(problems.locate(rangeNode), `version range ${shown(range)} is not valid: ${parsed.error}`, 'write it as helm reads --version: ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2.0", "4.x"');
+        return;
+    }
+    const location = problems.locate(rangeNode);
+    if (clashes(chart, location, index, problems))
+        return;
+    const newestNode = get(item, "newest");
+    const newest = (0,dist/* isScalar */.jn)(newestNode) && typeof newestNode.value === "number" ? newestNode.value : null;
+    const { kind, source, name, repository, images } = chart;
+    index.ranges.push({ kind, source, name, repository, range, newest, images, location });
+}
+function readVersion(version, node, chart, problems, index) {
+    const location = problems.locate(node);
+    if (!CHART_VERSION.test(version)) {
+        problems.error(location, `chart version ${shown(version)} is not a semantic version`, parseConstraint(version).ok
+            ? `versions: lists exact versions; for a range write versionRange: ${shown(version)}`
+            : "Helm chart versions are SemVer 2, e.g. 4.11.3 or 1.0.0-rc.1");
+        return;
+    }
+    const tag = chartTag(version);
+    if (!isValidTag(tag)) {
+        problems.error(location, `chart version ${shown(version)} cannot be stored as an OCI tag (${shown(tag)})`);
+        return;
+    }
+    const { kind, source, name, repository, images } = chart;
+    const key = `${repository}:${tag}`;
+    const previous = index.byKey.get(key);
+    if (previous) {
+        if (previous.source !== source || previous.name !== name) {
+            problems.error(location, `${repository}:${tag} would hold both ${name} from ${source} and ${previous.name} from ${previous.source} (line ${previous.location.line})`, "give one chart its own repository name with target:");
+        }
+        return;
+    }
+    if (clashes(chart, location, index, problems))
+        return;
+    const entry = { kind, source, name, repository, version, tag, location, images };
+    index.byKey.set(key, entry);
+    index.entries.push(entry);
+}
+/** Another chart already landing in this chart's repository, reported at `location`; true when there is one. */
+function clashes(chart, location, index, problems) {
+    const other = [...index.entries, ...index.ranges].find((e) => e.repository === chart.repository && (e.source !== chart.source || e.name !== chart.name));
+    if (!other)
+        return false;
+    problems.error(location, `charts ${chart.name} from ${chart.source} and ${other.name} from ${other.source} (line ${other.location.line}) both land in ${chart.repository}`, "give one chart its own repository name with target:");
+    return true;
+}
+
+;// CONCATENATED MODULE: ./src/list/rules/clashes.ts
+
+function checkRepositoryClashes(images, charts, problems) {
+    const imageRepos = new Map(images.map((i) => [i.repository, i]));
+    for (const chart of charts) {
+        const image = imageRepos.get(chart.repository);
+        if (image) {
+            problems.error(chart.location, `chart ${chart.name} lands in ${chart.repository}, where the image ${referenceName(image.reference)} (line ${image.location.line}) lands too`, "use different target.imagePrefix and target.chartPrefix");
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/list/rules/upstreams.ts
+/** Rules for `upstreams:`, and where an image lands: the upstream of its host and the repository under its prefix. */
+
+
+
+
+
+
+
+/** A repository path as distribution's grammar writes it: components of [a-z0-9] joined by `.`, `_`, `__` or `-`. */
+const REPOSITORY_PATH = /^(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+function readUpstreams(node, target, problems) {
+    const result = new Map();
+    if (!(0,dist/* isMap */.jh)(node))
+        return result;
+    for (const pair of node.items)
+        readUpstream(pair, target, problems, result);
+    return result;
+}
+function readUpstream(pair, target, problems, result) {
+    const keyLoc = problems.locate(pair.key);
+    if (!(0,dist/* isScalar */.jn)(pair.key) || typeof pair.key.value !== "string")
+        return; // reported by the structure check
+    const host = upstreamHost(pair.key.value, keyLoc, problems);
+    if (host === null)
+        return;
+    if (result.has(host)) {
+        problems.error(keyLoc, `upstream ${host} is listed twice (index.docker.io is docker.io)`, "merge the two entries");
+        return;
+    }
+    result.set(host, {
+        host,
+        prefix: readUpstreamPrefix(pair, host, target, problems),
+        endpoint: readEndpoint(get(pair.value, "endpoint"), host, problems),
+        redirect: bool(get(pair.value, "redirect")) ?? mirrorListDefaults["upstreams.<host>.redirect"],
+        fallback: bool(get(pair.value, "fallback")) ?? mirrorListDefaults["upstreams.<host>.fallback"],
+        location: keyLoc,
+    });
+}
+/** The upstream's key as a registry host the address policy allows (`index.docker.io` is `docker.io`), or null. */
+function upstreamHost(key, keyLoc, problems) {
+    if (/^[a-z]+:\/\//i.test(key)) {
+        problems.error(keyLoc, `upstream ${shown(key)} is a URL; upstreams are keyed by registry host`, `write ${shown(hideUserinfo(key)
+            .replace(/^[a-z]+:\/\//i, "")
+            .replace(/\/.*$/, ""))}`);
+        return null;
+    }
+    const hostRefused = checkHost(key);
+    if (!hostRefused.ok) {
+        problems.error(keyLoc, `upstream: ${hostRefused.reason}`, hostRefused.hint);
+        return null;
+    }
+    if (!isValidDomain(key)) {
+        problems.error(keyLoc, `upstream ${shown(key)} is not a registry host`, "expected host[:port] as image names carry it, e.g. quay.io or registry.k8s.io");
+        return null;
+    }
+    return key === "index.docker.io" ? "docker.io" : key;
+}
+/** The prefix the upstream lands under (reported, and kept, when it is no valid repository name). */
+function readUpstreamPrefix(pair, host, target, problems) {
+    const prefixNode = get(pair.value, "prefix");
+    const prefix = str(prefixNode) ?? defaultUpstreamPrefix(host, target.imagePrefix);
+    const prefixProblem = repositoryNameProblem(prefix, target.type);
+    if (prefixProblem) {
+        problems.error(problems.locate(prefixNode ?? pair.key), `upstream ${host} cannot land under ${shown(prefix)}: ${prefixProblem}`, `give it a prefix of its own: upstreams: { "${host}": { prefix: "${target.imagePrefix}/${host
+            .replace(/[^a-z0-9.]+/gi, "-")
+            .replace(/^-|-$/g, "")
+            .toLowerCase()}" } }`);
+    }
+    return prefix;
+}
+/** The upstream's endpoint without trailing slashes, or null (absent, or reported). */
+function readEndpoint(endpointNode, host, problems) {
+    const endpoint = str(endpointNode)?.replace(/\/+$/, "") ?? null;
+    if (endpoint === null)
+        return null;
+    const problem = endpointProblem(endpoint);
+    if (!problem)
+        return endpoint;
+    problems.error(problems.locate(endpointNode), `upstream ${host} endpoint: ${problem.reason}`, problem.hint);
+    return null;
+}
+/** An upstream endpoint: an http(s) URL crane can reach without --insecure, whose path is a repository prefix. */
+function endpointProblem(endpoint) {
+    const checked = checkUrl(endpoint, ["https", "http"]);
+    if (!checked.ok)
+        return checked;
+    if (!REPOSITORY_PATH.test(checked.path))
+        return {
+            reason: `the path of ${shown(endpoint)} is not a repository prefix`,
+            hint: "an endpoint is https://host[:port] with an optional path of lower-case repository components (no query, no .., no %-escapes)",
+        };
+    return null;
+}
+/** The upstream of `host`, added to `upstreams` with the defaults when the list has none for it. */
+function upstreamFor(host, target, upstreams) {
+    let upstream = upstreams.get(host);
+    if (!upstream) {
+        upstream = {
+            host,
+            prefix: defaultUpstreamPrefix(host, target.imagePrefix),
+            endpoint: null,
+            redirect: mirrorListDefaults["upstreams.<host>.redirect"],
+            fallback: mirrorListDefaults["upstreams.<host>.fallback"],
+            location: null,
+        };
+        upstreams.set(host, upstream);
+    }
+    return upstream;
+}
+/** Where an image lands: its upstream (added to `upstreams` when new), the repository, and why it cannot, if so. */
+function targetRepositoryOf(ref, target, upstreams) {
+    const upstream = upstreamFor(ref.domain, target, upstreams);
+    const repository = `${upstream.prefix}/${ref.path}`;
+    return { upstream, repository, problem: repositoryNameProblem(repository, target.type) };
+}
+
+;// CONCATENATED MODULE: ./src/list/rules/images.ts
+/** Rules for `images:`: each entry's reference, the tags and digests it wants, and where it lands. */
+
+
+
+
+
+
+
+function readImages(node, target, upstreams, problems) {
+    const index = { entries: [], byKey: new Map(), byRepository: new Map() };
+    if (!(0,dist/* isSeq */.oP)(node))
+        return index.entries;
+    for (const item of node.items)
+        readImage(item, target, upstreams, problems, index);
+    return index.entries;
+}
+function readImage(item, target, upstreams, problems, index) {
+    const isObject = (0,dist/* isMap */.jh)(item);
+    const sourceNode = isObject ? get(item, "source") : item;
+    const source = str(sourceNode);
+    if (source === undefined)
+        return; // structural problem, already reported
+    const ref = readSource(source, sourceNode, problems);
+    if (ref === null)
+        return;
+    const platforms = strings(isObject ? get(item, "platforms") : undefined).map((p) => p.value);
+    const wanted = readWanted(item, isObject, ref, source, sourceNode, problems);
+    if (wanted.length === 0) {
+        problems.error(problems.locate(sourceNode), `${shown(source)} names no tag or digest`, isObject
+            ? 'add tags: ["1.2.3"] or digests: ["sha256:…"]'
+            : `write ${shown(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`);
+        return;
+    }
+    if (platforms.length > 0 && wanted.some((w) => w.digest !== null)) {
+        problems.error(problems.locate(keyNode(item, "platforms")), "platforms can only filter tag-only entries", "filtering writes a new single-platform manifest whose digest differs from the pinned one, so a digest-pinned pull would fail on the node; remove platforms or the digest");
+    }
+    const repository = landImage(ref, source, sourceNode, target, upstreams, problems);
+    if (repository === null)
+        return;
+    for (const w of wanted) {
+        const reference = { domain: ref.domain, path: ref.path, tag: w.tag, digest: w.digest };
+        const entry = {
+            source: formatReference(reference),
+            reference,
+            repository,
+            platforms,
+            location: problems.locate(w.node),
+        };
+        addImage(entry, index, problems);
+    }
+}
+/** The entry's source as a reference: no credentials, valid as Docker reads it, a host the address policy allows. */
+function readSource(source, sourceNode, problems) {
+    if (hideUserinfo(source) !== source) {
+        problems.error(problems.locate(sourceNode), `image reference ${shown(source)} carries credentials (user:password@)`, "never write credentials into the list: give them through the registry-credentials or docker-hub-token inputs");
+        return null;
+    }
+    const parsed = parseReference(source);
+    if (!parsed.ok) {
+        problems.error(problems.locate(sourceNode), `invalid image reference ${shown(source)}: ${parsed.error}`, parsed.hint);
+        return null;
+    }
+    const domainRefused = checkHost(parsed.value.domain);
+    if (!domainRefused.ok) {
+        problems.error(problems.locate(sourceNode), `image ${shown(source)}: ${domainRefused.reason}`, domainRefused.hint);
+        return null;
+    }
+    return parsed.value;
+}
+/** The source's own tag or digest, then the entry's `tags:` and `digests:` (each checked). */
+function readWanted(item, isObject, ref, source, sourceNode, problems) {
+    const wanted = [];
+    if (ref.tag !== null || ref.digest !== null)
+        wanted.push({ tag: ref.tag, digest: ref.digest, node: sourceNode });
+    if (!isObject)
+        return wanted;
+    wanted.push(...readTags(item, problems), ...readDigests(item, problems));
+    if (ref.tag !== null && get(item, "tags")) {
+        problems.error(problems.locate(sourceNode), `source ${shown(source)} carries a tag and the entry also lists tags`, "put every tag in tags: and leave the source without one");
+    }
+    return wanted;
+}
+function readTags(item, problems) {
+    const wanted = [];
+    for (const t of strings(get(item, "tags"))) {
+        if (isValidTag(t.value))
+            wanted.push({ tag: t.value, digest: null, node: t.node });
+        else
+            problems.error(problems.locate(t.node), `invalid tag ${shown(t.value)}`, "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'");
+    }
+    return wanted;
+}
+function readDigests(item, problems) {
+    const wanted = [];
+    for (const d of strings(get(item, "digests"))) {
+        const problem = validateDigest(d.value);
+        if (problem)
+            problems.error(problems.locate(d.node), `invalid digest ${shown(d.value)}: ${problem}`);
+        else
+            wanted.push({ tag: null, digest: d.value, node: d.node });
+    }
+    return wanted;
+}
+/** The repository the image lands in, or null when its name cannot be one (reported, with the way out). */
+function landImage(ref, source, sourceNode, target, upstreams, problems) {
+    const { upstream, repository, problem } = targetRepositoryOf(ref, target, upstreams);
+    if (!problem)
+        return repository;
+    const hostIsTheProblem = repositoryNameProblem(upstream.prefix, target.type) !== null;
+    problems.error(problems.locate(sourceNode), hostIsTheProblem
+        ? `"${ref.domain}" cannot be nested in an ECR repository name: ${problem}`
+        : `${shown(source)} cannot land in the target: ${problem}`, hostIsTheProblem ? ownPrefixHint(ref.domain, target) : unlandableHint(repository));
+    return null;
+}
+function ownPrefixHint(domain, target) {
+    const name = domain
+        .replace(/[^a-zA-Z0-9.]+/g, "-")
+        .replace(/^-|-$/g, "")
+        .toLowerCase();
+    return `give the upstream a prefix of its own: upstreams: { "${domain}": { prefix: "${target.imagePrefix}/${name}" } }`;
+}
+function unlandableHint(repository) {
+    return repository.length > 256
+        ? "shorten target.imagePrefix or the upstream's prefix"
+        : "ECR allows lower-case letters, digits and single '.', '_' or '-' between them";
+}
+/**
+ * Adds an entry unless another source already lands in its repository, or its tag is there already: pinned
+ * differently or with other platforms is an error, a true duplicate merges into the first.
+ */
+function addImage(entry, index, problems) {
+    const { repository, reference } = entry;
+    const owner = index.byRepository.get(repository);
+    if (owner && referenceName(owner.reference) !== referenceName(reference)) {
+        problems.error(entry.location, `${referenceName(reference)} and ${referenceName(owner.reference)} (line ${owner.location.line}) both land in repository ${repository}`, "give one of the upstreams its own prefix under upstreams:");
+        return;
+    }
+    index.byRepository.set(repository, entry);
+    const key = `${repository}${reference.tag !== null ? `:${reference.tag}` : `@${reference.digest}`}`;
+    const previous = index.byKey.get(key);
+    if (!previous) {
+        index.byKey.set(key, entry);
+        index.entries.push(entry);
+        return;
+    }
+    if (previous.reference.digest !== reference.digest) {
+        problems.error(entry.location, `${key} is pinned differently here and on line ${previous.location.line}`, "keep one entry per tag; pin it to one digest or none");
+    }
+    else if (previous.platforms.join() !== entry.platforms.join()) {
+        problems.error(entry.location, `${key} is listed here and on line ${previous.location.line} with different platforms`, "keep one entry per tag");
+    }
+}
+/**
+ * An image reference found outside the list (in a chart's manifests) turned into the entry the list
+ * would make of it: normalised, mapped to its target repository with the list's upstream prefixes.
+ * Without a tag or digest it is `:latest`, as the kubelet pulls it. `upstreams` is the list's upstreams
+ * plus the reference's host when the list had none for it (nodes redirect every host an image uses).
+ */
+function imageEntryFor(reference, list, location) {
+    const parsed = parseReference(reference);
+    if (!parsed.ok)
+        return { ok: false, error: parsed.error, ...(parsed.hint ? { hint: parsed.hint } : {}) };
+    const refused = checkHost(parsed.value.domain);
+    if (!refused.ok)
+        return { ok: false, error: refused.reason, hint: refused.hint };
+    const ref = parsed.value.tag === null && parsed.value.digest === null
+        ? { ...parsed.value, tag: "latest" }
+        : parsed.value;
+    const upstreams = new Map(list.upstreams.map((u) => [u.host, u]));
+    const { repository, problem } = targetRepositoryOf(ref, list.target, upstreams);
+    if (problem) {
+        return {
+            ok: false,
+            error: `it cannot land in the target: ${problem}`,
+            hint: `give ${ref.domain} a prefix of its own under upstreams:`,
+        };
+    }
+    const all = [...upstreams.values()].sort((a, b) => a.host.localeCompare(b.host));
+    return {
+        ok: true,
+        entry: { source: formatReference(ref), reference: ref, repository, platforms: [], location },
+        upstreams: all,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/list/rules/repository-settings.ts
+/** Rules for `target.repositorySettings:`: how ecr-mirror creates a repository. */
+
+
+
+
+/** Repository settings when the list gives none: ECR's own defaults (mutable tags, AES256, no scanning). */
+const DEFAULT_REPOSITORY_SETTINGS = Object.freeze({
+    imageTagMutability: mirrorListDefaults["target.repositorySettings.imageTagMutability"],
+    imageTagMutabilityExclusionFilters: [],
+    scanOnPush: mirrorListDefaults["target.repositorySettings.scanOnPush"],
+    encryption: { type: mirrorListDefaults["target.repositorySettings.encryption.type"], kmsKey: null },
+    tags: {},
+    lifecyclePolicy: null,
+    repositoryPolicy: null,
+});
+const MUTABILITY = [
+    "MUTABLE",
+    "IMMUTABLE",
+    "MUTABLE_WITH_EXCLUSION",
+    "IMMUTABLE_WITH_EXCLUSION",
+];
+function readRepositorySettings(node, problems) {
+    const { mode, filters } = readMutability(node, problems);
+    return {
+        imageTagMutability: mode,
+        imageTagMutabilityExclusionFilters: filters,
+        scanOnPush: bool(get(node, "scanOnPush")) ?? DEFAULT_REPOSITORY_SETTINGS.scanOnPush,
+        encryption: readEncryption(get(node, "encryption"), problems),
+        tags: readResourceTags(get(node, "tags"), problems),
+        lifecyclePolicy: readPolicy(get(node, "lifecyclePolicy"), "lifecyclePolicy", "rules", problems),
+        repositoryPolicy: readPolicy(get(node, "repositoryPolicy"), "repositoryPolicy", "Statement", problems),
+    };
+}
+/** The mutability mode and its exclusion filters, which go together: the *_WITH_EXCLUSION modes need them. */
+function readMutability(node, problems) {
+    const modeNode = get(node, "imageTagMutability");
+    const mode = MUTABILITY.includes(str(modeNode) ?? "")
+        ? str(modeNode)
+        : DEFAULT_REPOSITORY_SETTINGS.imageTagMutability;
+    const filtersNode = get(node, "imageTagMutabilityExclusionFilters");
+    const filters = strings(filtersNode).map((f) => f.value);
+    const withExclusion = mode.endsWith("_WITH_EXCLUSION");
+    if (withExclusion && filters.length === 0) {
+        problems.error(problems.locate(modeNode), `${mode} needs imageTagMutabilityExclusionFilters`, 'add imageTagMutabilityExclusionFilters: ["latest"] (wildcards allowed), or use MUTABLE or IMMUTABLE');
+    }
+    if (!withExclusion && filtersNode) {
+        problems.error(problems.locate(keyNode(node, "imageTagMutabilityExclusionFilters")), `imageTagMutabilityExclusionFilters only apply to MUTABLE_WITH_EXCLUSION and IMMUTABLE_WITH_EXCLUSION (the mode is ${mode})`, "set imageTagMutability: IMMUTABLE_WITH_EXCLUSION, or remove the filters");
+    }
+    return { mode, filters };
+}
+/** A KMS key only with KMS or KMS_DSSE encryption. */
+function readEncryption(encryptionNode, problems) {
+    const type = (str(get(encryptionNode, "type")) ??
+        DEFAULT_REPOSITORY_SETTINGS.encryption.type);
+    const kmsKeyNode = get(encryptionNode, "kmsKey");
+    const kmsKey = str(kmsKeyNode) ?? null;
+    if (kmsKey !== null && type === "AES256") {
+        problems.error(problems.locate(kmsKeyNode), "encryption.kmsKey needs encryption.type KMS or KMS_DSSE", "set type: KMS, or remove kmsKey");
+    }
+    return { type, kmsKey };
+}
+/** Resource tags: keys of 1 to 128 characters, none under the reserved `aws:` prefix. */
+function readResourceTags(tagsNode, problems) {
+    const tagPairs = [];
+    if (!(0,dist/* isMap */.jh)(tagsNode))
+        return {};
+    for (const pair of tagsNode.items) {
+        const k = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : "";
+        const v = str(pair.value);
+        if (k.length < 1 || k.length > 128)
+            problems.error(problems.locate(pair.key), `resource tag key ${shown(k)} must be 1 to 128 characters`);
+        else if (k.toLowerCase().startsWith("aws:"))
+            problems.error(problems.locate(pair.key), `resource tag key ${shown(k)} uses the reserved prefix aws:`);
+        if (v !== undefined)
+            tagPairs.push([k, v]);
+    }
+    // Own properties even for `__proto__`: an assignment would set the object's prototype instead.
+    return Object.fromEntries(tagPairs);
+}
+/** A policy document given as a mapping or a JSON string, returned as compact JSON text. */
+function readPolicy(node, name, requiredKey, problems) {
+    if (!node)
+        return null;
+    const value = policyValue(node, name, problems);
+    if (value === undefined)
+        return null;
+    if (typeof value !== "object" ||
+        value === null ||
+        Array.isArray(value) ||
+        !Object.hasOwn(value, requiredKey)) {
+        problems.error(problems.locate(node), `${name} has no "${requiredKey}"`, name === "lifecyclePolicy"
+            ? "an ECR lifecycle policy is { rules: [ … ] }"
+            : 'an IAM policy document is { Version: "2012-10-17", Statement: [ … ] }');
+        return null;
+    }
+    return JSON.stringify(value);
+}
+/** The policy as a value: a mapping's, or a JSON string's; undefined when it is neither (or is reported). */
+function policyValue(node, name, problems) {
+    if ((0,dist/* isMap */.jh)(node))
+        return node.toJSON();
+    const text = str(node);
+    if (text === undefined)
+        return undefined;
+    try {
+        return JSON.parse(text);
+    }
+    catch (e) {
+        problems.error(problems.locate(node), `${name} is not valid JSON: ${e.message}`, "give the policy as a YAML mapping instead of a JSON string");
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/list/rules/target.ts
+
+
+
+
+
+
+const DEFAULT_IMAGE_PREFIX = mirrorListDefaults["target.imagePrefix"];
+const DEFAULT_CHART_PREFIX = mirrorListDefaults["target.chartPrefix"];
+function readTarget(node, problems) {
+    const type = (str(get(node, "type")) ?? mirrorListDefaults["target.type"]);
+    const registryNode = get(node, "registry");
+    const registry = readRegistry(registryNode, problems);
+    if (type === "oci" && registry === null && !registryNode) {
+        problems.error(problems.locate(node), "a target of type oci needs target.registry", "add registry: harbor.example.com");
+    }
+    return {
+        type,
+        region: str(get(node, "region")) ?? null,
+        accountId: str(get(node, "accountId")) ?? null,
+        registry,
+        imagePrefix: str(get(node, "imagePrefix")) ?? DEFAULT_IMAGE_PREFIX,
+        chartPrefix: str(get(node, "chartPrefix")) ?? DEFAULT_CHART_PREFIX,
+        prune: bool(get(node, "prune")) ?? mirrorListDefaults["target.prune"],
+        repositorySettings: readRepositorySettings(get(node, "repositorySettings"), problems),
+    };
+}
+/** `target.registry`: a host[:port] the address policy allows, or null (absent, or reported). */
+function readRegistry(registryNode, problems) {
+    const registry = str(registryNode) ?? null;
+    if (registry === null)
+        return null;
+    if (/^https?:\/\//.test(registry)) {
+        problems.error(problems.locate(registryNode), "target.registry is a host, not a URL", `write ${shown(registry.replace(/^https?:\/\//, "").replace(/\/+$/, ""))}`);
+        return null;
+    }
+    const refused = checkHost(registry);
+    if (isValidDomain(registry) && refused.ok)
+        return registry;
+    problems.error(problems.locate(registryNode), refused.ok
+        ? `target.registry ${shown(registry)} is not a registry host`
+        : `target.registry: ${refused.reason}`, refused.ok ? "expected host[:port], e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com" : refused.hint);
+    return null;
 }
 
 ;// CONCATENATED MODULE: ./src/list/validate-structure.ts
@@ -67991,428 +69069,234 @@ function where(path) {
 }
 function validateStructure(root, schema, rootOffset = 0) {
     const problems = [];
-    const visit = (node, s, path, fallback) => {
-        const at = offsetOf(node, fallback);
-        const actual = nodeType(node);
-        if (s.oneOf) {
-            const branch = s.oneOf.find((b) => b.type !== undefined && typeMatches(b.type, actual, node));
-            if (!branch) {
-                const expected = s.oneOf.map((b) => typeWords[String(b.type)] ?? String(b.type)).join(" or ");
-                problems.push({
-                    offset: at,
-                    message: `${path || "value"}: expected ${expected}, found ${describeFound(node)}`,
-                });
-                return;
-            }
-            visit(node, branch, path, fallback);
-            return;
-        }
-        if (s.type !== undefined && !typeMatches(s.type, actual, node)) {
-            const expected = (typeof s.type === "string" ? [s.type] : s.type)
-                .map((t) => typeWords[t] ?? t)
-                .join(" or ");
-            const hint = s.type === "string" && (actual === "number" || actual === "boolean")
-                ? 'quote the value so YAML keeps it as text, e.g. "0123"'
-                : undefined;
-            problems.push({
-                offset: at,
-                message: `${path || "the file"}: expected ${expected}, found ${describeFound(node)}`,
-                ...(hint ? { hint } : {}),
-            });
-            return;
-        }
-        if (s.enum) {
-            const value = (0,dist/* isScalar */.jn)(node) ? node.value : undefined;
-            if (!s.enum.includes(value)) {
-                const options = s.enum.map((e) => String(e));
-                const suggestion = typeof value === "string" ? closest(value, options) : null;
-                problems.push({
-                    offset: at,
-                    message: `${path}: ${describeFound(node)} is not allowed; expected one of ${options.join(", ")}`,
-                    ...(suggestion ? { hint: `did you mean ${suggestion}?` } : {}),
-                });
-            }
-            return;
-        }
-        if (actual === "number" && (0,dist/* isScalar */.jn)(node) && s.minimum !== undefined && Number(node.value) < s.minimum) {
-            problems.push({
-                offset: at,
-                message: `${path}: must be at least ${s.minimum}, found ${String(node.value)}`,
-            });
-        }
-        if (actual === "string" && (0,dist/* isScalar */.jn)(node)) {
-            const value = String(node.value);
-            if (s.minLength !== undefined && value.length < s.minLength) {
-                problems.push({ offset: at, message: `${path}: must not be empty` });
-            }
-            else if (s.maxLength !== undefined && value.length > s.maxLength) {
-                problems.push({ offset: at, message: `${path}: longer than ${s.maxLength} characters` });
-            }
-            else if (s.pattern !== undefined && !new RegExp(s.pattern).test(value)) {
-                problems.push({
-                    offset: at,
-                    message: `${path}: ${quoteValue(value)} is not valid`,
-                    ...(s.description ? { hint: s.description } : {}),
-                });
-            }
-        }
-        if ((0,dist/* isSeq */.oP)(node)) {
-            if (s.minItems !== undefined && node.items.length < s.minItems) {
-                problems.push({ offset: at, message: `${path}: the list must not be empty` });
-            }
-            const seen = new Map();
-            node.items.forEach((item, i) => {
-                if (s.uniqueItems && (0,dist/* isScalar */.jn)(item)) {
-                    const key = JSON.stringify(item.value);
-                    if (seen.has(key)) {
-                        problems.push({
-                            offset: offsetOf(item, at),
-                            message: `${joinPath(path, i)}: ${describeFound(item)} is listed twice`,
-                            hint: "remove the duplicate",
-                        });
-                    }
-                    seen.set(key, i);
-                }
-                if (s.items)
-                    visit(item, s.items, joinPath(path, i), at);
-            });
-        }
-        if ((0,dist/* isMap */.jh)(node)) {
-            const props = s.properties ?? {};
-            const present = new Set();
-            for (const pair of node.items) {
-                if (!(0,dist/* isPair */.tO)(pair))
-                    continue;
-                const keyNode = pair.key;
-                const keyAt = offsetOf(keyNode, at);
-                if (!(0,dist/* isScalar */.jn)(keyNode) || typeof keyNode.value !== "string") {
-                    problems.push({ offset: keyAt, message: `${path || "the file"}: keys must be plain strings` });
-                    continue;
-                }
-                const key = keyNode.value;
-                present.add(key);
-                // Own properties only: `__proto__`, `constructor` or `toString` are no key of the schema.
-                const childSchema = Object.hasOwn(props, key)
-                    ? props[key]
-                    : typeof s.additionalProperties === "object"
-                        ? s.additionalProperties
-                        : undefined;
-                if (childSchema) {
-                    visit(pair.value, childSchema, joinPath(path, key), keyAt);
-                }
-                else if (s.additionalProperties === false) {
-                    const suggestion = closest(key, Object.keys(props));
-                    problems.push({
-                        offset: keyAt,
-                        message: `unknown key ${quoteValue(key)}${where(path)}`,
-                        hint: suggestion
-                            ? `did you mean "${suggestion}"?`
-                            : `allowed keys: ${Object.keys(props).join(", ")}`,
-                    });
-                }
-            }
-            for (const key of s.required ?? []) {
-                if (!present.has(key)) {
-                    problems.push({ offset: at, message: `${path || "the file"}: missing required key "${key}"` });
-                }
-            }
-        }
-    };
-    visit(root, schema, "", rootOffset);
+    visit({ problems }, root, schema, "", rootOffset);
     return problems;
 }
+/** One node against its schema: its type (or oneOf branch), then the checks of its kind, then its children. */
+function visit(walk, node, s, path, fallback) {
+    const at = offsetOf(node, fallback);
+    const actual = nodeType(node);
+    if (s.oneOf) {
+        const branch = oneOfBranch(walk, node, s.oneOf, path, at);
+        if (branch)
+            visit(walk, node, branch, path, fallback);
+        return;
+    }
+    if (!checkType(walk, node, s, actual, path, at))
+        return;
+    if (s.enum) {
+        checkEnum(walk, node, s.enum, path, at);
+        return;
+    }
+    if (actual === "number")
+        checkMinimum(walk, node, s, path, at);
+    if (actual === "string")
+        checkString(walk, node, s, path, at);
+    if ((0,dist/* isSeq */.oP)(node))
+        checkList(walk, node.items, s, path, at);
+    if ((0,dist/* isMap */.jh)(node))
+        checkMapping(walk, node.items, s, path, at);
+}
+/** The branch whose type the node has (schema.ts discriminates oneOf by type), else reported. */
+function oneOfBranch(walk, node, branches, path, at) {
+    const actual = nodeType(node);
+    const branch = branches.find((b) => b.type !== undefined && typeMatches(b.type, actual, node));
+    if (!branch) {
+        const expected = branches.map((b) => typeWords[String(b.type)] ?? String(b.type)).join(" or ");
+        walk.problems.push({
+            offset: at,
+            message: `${path || "value"}: expected ${expected}, found ${describeFound(node)}`,
+        });
+    }
+    return branch;
+}
+/** True when the node has the schema's type (or the schema names none). */
+function checkType(walk, node, s, actual, path, at) {
+    if (s.type === undefined || typeMatches(s.type, actual, node))
+        return true;
+    const expected = (typeof s.type === "string" ? [s.type] : s.type)
+        .map((t) => typeWords[t] ?? t)
+        .join(" or ");
+    const hint = s.type === "string" && (actual === "number" || actual === "boolean")
+        ? 'quote the value so YAML keeps it as text, e.g. "0123"'
+        : undefined;
+    walk.problems.push({
+        offset: at,
+        message: `${path || "the file"}: expected ${expected}, found ${describeFound(node)}`,
+        ...(hint ? { hint } : {}),
+    });
+    return false;
+}
+function checkEnum(walk, node, allowed, path, at) {
+    const value = (0,dist/* isScalar */.jn)(node) ? node.value : undefined;
+    if (allowed.includes(value))
+        return;
+    const options = allowed.map((e) => String(e));
+    const suggestion = typeof value === "string" ? closest(value, options) : null;
+    walk.problems.push({
+        offset: at,
+        message: `${path}: ${describeFound(node)} is not allowed; expected one of ${options.join(", ")}`,
+        ...(suggestion ? { hint: `did you mean ${suggestion}?` } : {}),
+    });
+}
+function checkMinimum(walk, node, s, path, at) {
+    if (!(0,dist/* isScalar */.jn)(node) || s.minimum === undefined || Number(node.value) >= s.minimum)
+        return;
+    walk.problems.push({
+        offset: at,
+        message: `${path}: must be at least ${s.minimum}, found ${String(node.value)}`,
+    });
+}
+/** minLength, then maxLength, then pattern: the first that fails is reported. */
+function checkString(walk, node, s, path, at) {
+    if (!(0,dist/* isScalar */.jn)(node))
+        return;
+    const value = String(node.value);
+    if (s.minLength !== undefined && value.length < s.minLength) {
+        walk.problems.push({ offset: at, message: `${path}: must not be empty` });
+    }
+    else if (s.maxLength !== undefined && value.length > s.maxLength) {
+        walk.problems.push({ offset: at, message: `${path}: longer than ${s.maxLength} characters` });
+    }
+    else if (s.pattern !== undefined && !new RegExp(s.pattern).test(value)) {
+        walk.problems.push({
+            offset: at,
+            message: `${path}: ${quoteValue(value)} is not valid`,
+            ...(s.description ? { hint: s.description } : {}),
+        });
+    }
+}
+function checkList(walk, items, s, path, at) {
+    if (s.minItems !== undefined && items.length < s.minItems) {
+        walk.problems.push({ offset: at, message: `${path}: the list must not be empty` });
+    }
+    const seen = new Set();
+    items.forEach((item, i) => {
+        if (s.uniqueItems)
+            checkUnique(walk, item, seen, joinPath(path, i), at);
+        if (s.items)
+            visit(walk, item, s.items, joinPath(path, i), at);
+    });
+}
+/** A scalar listed before in the same list (`seen` holds the ones so far). */
+function checkUnique(walk, item, seen, path, at) {
+    if (!(0,dist/* isScalar */.jn)(item))
+        return;
+    const key = JSON.stringify(item.value);
+    if (seen.has(key)) {
+        walk.problems.push({
+            offset: offsetOf(item, at),
+            message: `${path}: ${describeFound(item)} is listed twice`,
+            hint: "remove the duplicate",
+        });
+    }
+    seen.add(key);
+}
+function checkMapping(walk, pairs, s, path, at) {
+    const present = new Set();
+    for (const pair of pairs) {
+        if (!(0,dist/* isPair */.tO)(pair))
+            continue;
+        const key = checkKey(walk, pair, s, path, at);
+        if (key !== null)
+            present.add(key);
+    }
+    for (const key of s.required ?? []) {
+        if (!present.has(key)) {
+            walk.problems.push({ offset: at, message: `${path || "the file"}: missing required key "${key}"` });
+        }
+    }
+}
+/** One key and its value: a plain string the schema knows (or allows), visited; returns the key, or null. */
+function checkKey(walk, pair, s, path, at) {
+    const keyNode = pair.key;
+    const keyAt = offsetOf(keyNode, at);
+    if (!(0,dist/* isScalar */.jn)(keyNode) || typeof keyNode.value !== "string") {
+        walk.problems.push({ offset: keyAt, message: `${path || "the file"}: keys must be plain strings` });
+        return null;
+    }
+    const key = keyNode.value;
+    const childSchema = propertySchema(s, key);
+    if (childSchema) {
+        visit(walk, pair.value, childSchema, joinPath(path, key), keyAt);
+    }
+    else if (s.additionalProperties === false) {
+        const props = Object.keys(s.properties ?? {});
+        const suggestion = closest(key, props);
+        walk.problems.push({
+            offset: keyAt,
+            message: `unknown key ${quoteValue(key)}${where(path)}`,
+            hint: suggestion ? `did you mean "${suggestion}"?` : `allowed keys: ${props.join(", ")}`,
+        });
+    }
+    return key;
+}
+/** The schema of a key: its own property (own only: `__proto__`, `constructor` or `toString` are no key of the
+ * schema), else additionalProperties when that is a schema. */
+function propertySchema(s, key) {
+    const props = s.properties ?? {};
+    if (Object.hasOwn(props, key))
+        return props[key];
+    return typeof s.additionalProperties === "object" ? s.additionalProperties : undefined;
+}
 
-;// CONCATENATED MODULE: ./src/list/parse.ts
+;// CONCATENATED MODULE: ./src/list/yaml-document.ts
 /**
- * Reads a mirror-list file into the typed `MirrorList`, or into located problems. Pure: the text
- * comes in, values come out; the caller reads the file and prints or annotates the problems.
+ * The YAML layer: the text read into one document, the yaml library's errors and warnings turned into located
+ * problems with hints, and what the rest of the parser would misread (aliases, tags, deep nesting) refused.
  */
 
 
 
 
-
-
-
-
-const DEFAULT_IMAGE_PREFIX = "mirrors";
-/**
- * The largest mirror list read: 2 MiB. A 5000-image list of one reference a line weighs 220 KiB, the same list
- * as objects with three tags and a platform each 560 KiB; a 2 MiB list (50 000 references) parses in about 4 s
- * within 300 MB of memory. With MAX_LIST_ITEMS, MAX_DEPTH and the alias bound, the worst 2 MiB input measured
- * (99 990 duplicate keys) takes 5 s and under 500 MB.
- */
-const MAX_LIST_BYTES = 2 * 1024 * 1024;
-/** The deepest nesting read (mappings and lists inside one another); the schema itself needs 7, chart values a few more. */
-const MAX_DEPTH = 64;
-/** A value as a message shows it: quoted, escaped, credentials in a URL hidden. */
-const parse_q = (value) => quoteValue(hideUserinfo(value));
-const DEFAULT_CHART_PREFIX = "charts";
-/** Repository settings when the list gives none: ECR's own defaults (mutable tags, AES256, no scanning). */
-const DEFAULT_REPOSITORY_SETTINGS = Object.freeze({
-    imageTagMutability: "MUTABLE",
-    imageTagMutabilityExclusionFilters: [],
-    scanOnPush: false,
-    encryption: { type: "AES256", kmsKey: null },
-    tags: {},
-    lifecyclePolicy: null,
-    repositoryPolicy: null,
-});
-class Problems {
-    file;
-    lines;
-    items = [];
-    constructor(file, lines) {
-        this.file = file;
-        this.lines = lines;
-    }
-    at(offset) {
-        const pos = this.lines.linePos(offset);
-        return { file: this.file, line: pos.line, column: pos.col };
-    }
-    locate(node, fallback = 0) {
-        const range = node?.range;
-        return this.at(range ? range[0] : fallback);
-    }
-    error(where, message, hint) {
-        this.items.push({ ...where, severity: "error", message, ...(hint ? { hint } : {}) });
-    }
-    warn(where, message, hint) {
-        this.items.push({ ...where, severity: "warning", message, ...(hint ? { hint } : {}) });
-    }
-    get hasErrors() {
-        return this.items.some((p) => p.severity === "error");
-    }
-}
-function get(map, key) {
-    if (!(0,dist/* isMap */.jh)(map))
-        return undefined;
-    const pair = map.items.find((p) => (0,dist/* isScalar */.jn)(p.key) && p.key.value === key);
-    return (pair?.value ?? undefined);
-}
-function keyNode(map, key) {
-    if (!(0,dist/* isMap */.jh)(map))
-        return undefined;
-    return map.items.find((p) => (0,dist/* isScalar */.jn)(p.key) && p.key.value === key)?.key;
-}
-function str(node) {
-    return (0,dist/* isScalar */.jn)(node) && typeof node.value === "string" ? node.value : undefined;
-}
-function bool(node) {
-    return (0,dist/* isScalar */.jn)(node) && typeof node.value === "boolean" ? node.value : undefined;
-}
-function strings(node) {
-    if (!(0,dist/* isSeq */.oP)(node))
-        return [];
-    return node.items.flatMap((item) => (0,dist/* isScalar */.jn)(item) && typeof item.value === "string" ? [{ value: item.value, node: item }] : []);
-}
-/** Parses and validates a mirror list. `file` is the path shown in every problem. */
-function parseMirrorList(text, file) {
-    const first = { file, line: 1, column: 1, severity: "error" };
-    if (text.length > MAX_LIST_BYTES) {
-        return {
-            list: null,
-            problems: [
-                {
-                    ...first,
-                    message: `the mirror list is larger than ${MAX_LIST_BYTES / 1024 / 1024} MiB (${text.length} characters)`,
-                    hint: "a list of 5000 images weighs about 250 KiB: split the list, or look for generated or pasted content",
-                },
-            ],
-        };
-    }
-    const hostile = prescan(text);
-    if (hostile) {
-        const lines = new dist/* LineCounter */.HN();
-        for (let i = text.indexOf("\n"); i >= 0 && i < hostile.offset; i = text.indexOf("\n", i + 1))
-            lines.addNewLine(i + 1);
-        const pos = lines.linePos(hostile.offset);
-        return { list: null, problems: [{ ...first, line: pos.line, column: pos.col, ...hostile.problem }] };
-    }
-    try {
-        return parseText(text, file);
-    }
-    catch (e) {
-        // The yaml library catches its own stack overflows; this is the net for any other.
-        if (!(e instanceof RangeError))
-            throw e;
-        return {
-            list: null,
-            problems: [
-                {
-                    ...first,
-                    message: `the mirror list cannot be read: it is nested too deeply (${MAX_DEPTH} levels at most)`,
-                    hint: "a mirror list needs a few levels of nesting; look for generated or pasted content",
-                },
-            ],
-        };
-    }
-}
-/** Alias-like tokens (`*name`) beyond which the text is refused before the YAML parser builds them all. */
-const MAX_ALIAS_TOKENS = 1000;
-/**
- * Lines plus flow separators (`,`) at most: a bound on the nodes the YAML parser builds (its memory, and its
- * duplicate-key check, which is quadratic). A 5000-image list has 5000 to 25 000.
- */
-const MAX_LIST_ITEMS = 100_000;
-/** Problems listed one by one; the rest are counted in one last line. */
-const MAX_PROBLEMS = 200;
-/** The scan's own depth bound: above MAX_DEPTH, so that checkNodes reports moderate nesting at its exact node. */
-const PRESCAN_DEPTH = 2 * MAX_DEPTH;
-const DEEP_HINT = "a mirror list needs a few levels of nesting; look for generated or pasted content";
-/**
- * A linear scan before the YAML parser, which needs up to 1 GB for 2 MiB of `[[[[…` or `- - - …` or `*a,*a,…`:
- * refuses nesting deeper than PRESCAN_DEPTH in brackets (counted everywhere, quoted JSON included: no real list comes
- * near) or in block indicators on one line, and more alias-like tokens than any list could mean.
- */
-function prescan(text) {
-    let depth = 0;
-    let aliases = 0;
-    let lineStart = true;
-    let indicators = 0;
-    let items = 0;
-    for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i);
-        if ((c === 0x0a || c === 0x2c) && ++items > MAX_LIST_ITEMS)
-            return {
-                offset: i,
-                problem: {
-                    message: `the mirror list holds more than ${MAX_LIST_ITEMS} lines and list items`,
-                    hint: "a list of 5000 images has 5000 to 25 000: split the list, or look for generated or pasted content",
-                },
-            };
-        if (c === 0x5b || c === 0x7b) {
-            depth += 1;
-            if (depth > PRESCAN_DEPTH)
-                return {
-                    offset: i,
-                    problem: {
-                        message: `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`,
-                        hint: DEEP_HINT,
-                    },
-                };
-        }
-        else if (c === 0x5d || c === 0x7d)
-            depth = Math.max(0, depth - 1);
-        else if (c === 0x2a) {
-            const before = i === 0 ? 0x20 : text.charCodeAt(i - 1);
-            if ((before === 0x20 || before === 0x0a || before === 0x2c || before === 0x5b || before === 0x09) &&
-                ++aliases > MAX_ALIAS_TOKENS)
-                return {
-                    offset: i,
-                    problem: {
-                        message: `the mirror list holds more than ${MAX_ALIAS_TOKENS} YAML aliases (*name); aliases are not supported`,
-                        hint: "write the values out in full",
-                    },
-                };
-        }
-        // Block indicators (`- `, `? `, `: `) opening a line: each is a level.
-        if (c === 0x0a) {
-            lineStart = true;
-            indicators = 0;
-        }
-        else if (lineStart) {
-            if ((c === 0x2d || c === 0x3f || c === 0x3a) &&
-                (text.charCodeAt(i + 1) === 0x20 || text.charCodeAt(i + 1) === 0x09)) {
-                if (++indicators > PRESCAN_DEPTH)
-                    return {
-                        offset: i,
-                        problem: {
-                            message: `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`,
-                            hint: DEEP_HINT,
-                        },
-                    };
-            }
-            else if (c !== 0x20 && c !== 0x09)
-                lineStart = false;
-        }
-    }
-    return null;
-}
-function parseText(text, file) {
+/** YAML 1.2's core tags: `!!str 0123` keeps a value as text; every other tag (`!!binary`, `!!js/function`) is refused. */
+const CORE_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`));
+const TAG_HINT = "remove the tag: a mirror list uses plain YAML values (!!str is allowed, to keep a value as text)";
+/** The first document's root node (null when there is none), and the problems of the YAML layer. */
+function readYaml(text, file) {
     const lines = new dist/* LineCounter */.HN();
     const problems = new Problems(file, lines);
     const docs = (0,dist/* parseAllDocuments */.hR)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const all = Array.isArray(docs) ? docs : [];
-    let tooDeep = false;
+    const state = { tooDeep: false };
     for (const doc of all) {
-        for (const e of doc.errors) {
-            if (/Maximum call stack size exceeded/.test(e.message)) {
-                if (!tooDeep)
-                    problems.error(problems.at(e.pos[0]), `the mirror list is nested too deeply (${MAX_DEPTH} levels at most)`, "a mirror list needs a few levels of nesting; look for generated or pasted content");
-                tooDeep = true;
-                continue;
-            }
-            const quote = /^Missing closing (["'])quote/.exec(e.message)?.[1];
-            const opened = quote ? unclosedQuoteOffset(text, quote, e.pos[0]) : null;
-            if (opened !== null) {
-                problems.error(problems.at(opened), `this ${quote === '"' ? "double" : "single"} quote is never closed`, `close it on the same line: ${quote}value${quote}`);
-                continue;
-            }
-            problems.error(problems.at(e.pos[0]), yamlMessage(e.message), yamlHint(e.code));
-        }
-        for (const w of doc.warnings) {
-            // A core tag that does not fit its value (`!!int x`) is an error; any other tag is reported by checkNodes.
-            const tag = /^Unresolved tag: (\S+)/.exec(w.message)?.[1];
-            if (w.code === "TAG_RESOLVE_FAILED" && tag !== undefined) {
-                if (CORE_TAGS.has(tag))
-                    problems.error(problems.at(w.pos[0]), yamlMessage(w.message), TAG_HINT);
-            }
-            else
-                problems.warn(problems.at(w.pos[0]), yamlMessage(w.message));
-        }
-        if (!tooDeep)
+        for (const e of doc.errors)
+            reportError(e, text, problems, state);
+        for (const w of doc.warnings)
+            reportWarning(w, problems);
+        if (!state.tooDeep)
             checkNodes(doc.contents, problems);
     }
     if (all.length > 1) {
         problems.error(problems.locate(all[1]?.contents, all[1]?.range[0] ?? 0), "the file holds more than one YAML document", "keep one list per file: remove the second '---'");
     }
-    const doc = all[0];
-    if (problems.hasErrors)
-        return done(problems, null);
-    const root = doc?.contents ?? null;
-    if (root === null || ((0,dist/* isScalar */.jn)(root) && root.value === null)) {
-        problems.error(problems.at(0), "the mirror list is empty", "start with `images:` and a list of references, e.g. `- redis:7.0`");
-        return done(problems, null);
-    }
-    for (const p of validateStructure(root, mirrorListSchema)) {
-        problems.error(problems.at(p.offset), p.message, p.hint);
-    }
-    // The semantic checks below read only well-typed nodes, so structural errors and these are reported together.
-    const target = readTarget(get(root, "target"), problems);
-    const upstreams = readUpstreams(get(root, "upstreams"), target, problems);
-    const images = readImages(get(root, "images"), target, upstreams, problems);
-    const { charts, chartRanges } = readCharts(get(root, "charts"), target, problems);
-    checkRepositoryClashes(images, [...charts, ...chartRanges], problems);
-    if (images.length === 0 && charts.length === 0 && chartRanges.length === 0 && !problems.hasErrors) {
-        problems.error(problems.at(0), "the mirror list names no images and no charts", "add `images:` or `charts:`");
-    }
-    // Every host an image uses is redirected on the nodes; hosts listed only in `upstreams` are too.
-    const usedUpstreams = [...upstreams.values()].filter((u) => u.location !== null || images.some((i) => i.reference.domain === u.host));
-    usedUpstreams.sort((a, b) => a.host.localeCompare(b.host));
-    if (problems.hasErrors)
-        return done(problems, null);
-    return done(problems, { file, target, upstreams: usedUpstreams, images, charts, chartRanges });
+    return { root: all[0]?.contents ?? null, problems };
 }
-function done(problems, list) {
-    const sorted = [...problems.items].sort((a, b) => a.line - b.line || a.column - b.column);
-    const shown = sorted.slice(0, MAX_PROBLEMS).map((p) => ({
-        ...p,
-        message: safeMessage(p.message),
-        ...(p.hint ? { hint: safeMessage(p.hint) } : {}),
-    }));
-    const rest = sorted.slice(MAX_PROBLEMS);
-    const next = rest[0];
-    if (next)
-        shown.push({
-            file: next.file,
-            line: next.line,
-            column: next.column,
-            severity: rest.some((p) => p.severity === "error") ? "error" : "warning",
-            message: `and ${rest.length} more problems from here on`,
-            hint: "fix the ones above first; the same mistake is often repeated",
-        });
-    return { list, problems: shown };
+/** `state.tooDeep`: the library ran out of stack once already (reported once; the node walk is skipped). */
+function reportError(e, text, problems, state) {
+    if (/Maximum call stack size exceeded/.test(e.message)) {
+        if (!state.tooDeep)
+            problems.error(problems.at(e.pos[0]), `the mirror list is nested too deeply (${MAX_DEPTH} levels at most)`, TOO_DEEP_HINT);
+        state.tooDeep = true;
+        return;
+    }
+    const quote = /^Missing closing (["'])quote/.exec(e.message)?.[1];
+    const opened = quote ? unclosedQuoteOffset(text, quote, e.pos[0]) : null;
+    if (opened !== null) {
+        problems.error(problems.at(opened), `this ${quote === '"' ? "double" : "single"} quote is never closed`, `close it on the same line: ${quote}value${quote}`);
+        return;
+    }
+    problems.error(problems.at(e.pos[0]), yamlMessage(e.message), yamlHint(e.code));
+}
+/** A core tag that does not fit its value (`!!int x`) is an error; any other tag is reported by checkNodes. */
+function reportWarning(w, problems) {
+    const tag = /^Unresolved tag: (\S+)/.exec(w.message)?.[1];
+    if (w.code !== "TAG_RESOLVE_FAILED" || tag === undefined) {
+        problems.warn(problems.at(w.pos[0]), yamlMessage(w.message));
+        return;
+    }
+    if (CORE_TAGS.has(tag))
+        problems.error(problems.at(w.pos[0]), yamlMessage(w.message), TAG_HINT);
 }
 /**
  * Where an unclosed quote opens. The yaml library reports it at the end of the file (the quoted scalar runs on
@@ -68426,17 +69310,18 @@ function unclosedQuoteOffset(text, quote, before) {
         const token = stack.pop();
         if (token === null || typeof token !== "object")
             continue;
-        const t = token;
-        if (t.type === type &&
-            typeof t.offset === "number" &&
-            t.offset <= before &&
-            (found === null || t.offset > found))
-            found = t.offset;
+        const offset = quoteTokenOffset(token, type, before);
+        if (offset !== null)
+            found = Math.max(found ?? offset, offset);
         for (const v of Object.values(token))
-            if (v !== null && typeof v === "object")
-                stack.push(v);
+            stack.push(v);
     }
     return found;
+}
+/** The offset of a token of `type` that starts at or before `before`, else null. */
+function quoteTokenOffset(token, type, before) {
+    const t = token;
+    return t.type === type && typeof t.offset === "number" && t.offset <= before ? t.offset : null;
 }
 /**
  * Refuses what the rest of the parser would misread: aliases (`*name`, which would be read as nothing, or
@@ -68446,45 +69331,48 @@ function checkNodes(root, problems) {
     const stack = [{ node: root, depth: 0 }];
     const aliases = [];
     const tagged = [];
-    const report = (nodes, what, hint) => {
-        nodes.sort((a, b) => (a.range?.[0] ?? 0) - (b.range?.[0] ?? 0));
-        for (const n of nodes.slice(0, MAX_REPEATED))
-            problems.error(problems.locate(n), what(n), hint);
-        if (nodes.length > MAX_REPEATED)
-            problems.error(problems.locate(nodes[MAX_REPEATED]), `and ${nodes.length - MAX_REPEATED} more like it`, hint);
-    };
     while (stack.length > 0) {
         const { node, depth } = stack.pop();
-        const tag = node?.tag;
-        if (tag !== undefined && !CORE_TAGS.has(tag))
-            tagged.push(node);
-        if ((0,dist/* isAlias */.Vj)(node)) {
-            aliases.push(node);
-            continue;
-        }
-        if (!(0,dist/* isMap */.jh)(node) && !(0,dist/* isSeq */.oP)(node))
+        if (!collect(node, aliases, tagged))
             continue;
         if (depth >= MAX_DEPTH) {
-            problems.error(problems.locate(node), `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`, "a mirror list needs a few levels of nesting; look for generated or pasted content");
+            problems.error(problems.locate(node), `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`, TOO_DEEP_HINT);
             return;
         }
-        for (const item of node.items) {
-            if ((0,dist/* isPair */.tO)(item)) {
-                stack.push({ node: item.value, depth: depth + 1 });
-                stack.push({ node: item.key, depth: depth + 1 });
-            }
-            else
-                stack.push({ node: item, depth: depth + 1 });
-        }
+        pushChildren(node.items, depth + 1, stack);
     }
-    report(aliases, (n) => `YAML aliases (${parse_q(`*${n.source}`)}) are not supported in a mirror list`, "write the value out in full where it is used");
-    report(tagged, (n) => `the YAML tag ${parse_q(n.tag.replace(/^tag:yaml\.org,2002:/, "!!"))} is not supported`, TAG_HINT);
+    reportRepeated(problems, aliases, (n) => `YAML aliases (${shown(`*${n.source}`)}) are not supported in a mirror list`, "write the value out in full where it is used");
+    reportRepeated(problems, tagged, (n) => `the YAML tag ${shown(n.tag.replace(/^tag:yaml\.org,2002:/, "!!"))} is not supported`, TAG_HINT);
 }
-/** YAML 1.2's core tags: `!!str 0123` keeps a value as text; every other tag (`!!binary`, `!!js/function`) is refused. */
-const CORE_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`));
-const TAG_HINT = "remove the tag: a mirror list uses plain YAML values (!!str is allowed, to keep a value as text)";
-/** Problems of one kind reported one by one, before a summary line. */
-const MAX_REPEATED = 20;
+/** Notes the node's tag (when not a core one) and alias; true when it is a mapping or list to descend into. */
+function collect(node, aliases, tagged) {
+    const tag = node?.tag;
+    if (tag !== undefined && !CORE_TAGS.has(tag))
+        tagged.push(node);
+    if ((0,dist/* isAlias */.Vj)(node)) {
+        aliases.push(node);
+        return false;
+    }
+    return (0,dist/* isMap */.jh)(node) || (0,dist/* isSeq */.oP)(node);
+}
+function pushChildren(items, depth, stack) {
+    for (const item of items) {
+        if ((0,dist/* isPair */.tO)(item)) {
+            stack.push({ node: item.value, depth });
+            stack.push({ node: item.key, depth });
+        }
+        else
+            stack.push({ node: item, depth });
+    }
+}
+/** Nodes of one kind in file order, MAX_REPEATED one by one and the rest in one line. */
+function reportRepeated(problems, nodes, what, hint) {
+    nodes.sort((a, b) => (a.range?.[0] ?? 0) - (b.range?.[0] ?? 0));
+    for (const n of nodes.slice(0, MAX_REPEATED))
+        problems.error(problems.locate(n), what(n), hint);
+    if (nodes.length > MAX_REPEATED)
+        problems.error(problems.locate(nodes[MAX_REPEATED]), `and ${nodes.length - MAX_REPEATED} more like it`, hint);
+}
 function yamlMessage(message) {
     // The yaml library appends " at line L, column C" and a code frame; we print the location ourselves.
     return (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "");
@@ -68502,548 +69390,97 @@ function yamlHint(code) {
             return undefined;
     }
 }
-const MUTABILITY = [
-    "MUTABLE",
-    "IMMUTABLE",
-    "MUTABLE_WITH_EXCLUSION",
-    "IMMUTABLE_WITH_EXCLUSION",
-];
-function readTarget(node, problems) {
-    const type = (str(get(node, "type")) ?? "ecr");
-    const registryNode = get(node, "registry");
-    let registry = str(registryNode) ?? null;
-    if (registry !== null) {
-        if (/^https?:\/\//.test(registry)) {
-            problems.error(problems.locate(registryNode), "target.registry is a host, not a URL", `write ${parse_q(registry.replace(/^https?:\/\//, "").replace(/\/+$/, ""))}`);
-            registry = null;
-        }
-        else if (!isValidDomain(registry) || !checkHost(registry).ok) {
-            const refused = checkHost(registry);
-            problems.error(problems.locate(registryNode), refused.ok
-                ? `target.registry ${parse_q(registry)} is not a registry host`
-                : `target.registry: ${refused.reason}`, refused.ok ? "expected host[:port], e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com" : refused.hint);
-            registry = null;
-        }
-    }
-    if (type === "oci" && registry === null && !registryNode) {
-        problems.error(problems.locate(node), "a target of type oci needs target.registry", "add registry: harbor.example.com");
-    }
-    return {
-        type,
-        region: str(get(node, "region")) ?? null,
-        accountId: str(get(node, "accountId")) ?? null,
-        registry,
-        imagePrefix: str(get(node, "imagePrefix")) ?? DEFAULT_IMAGE_PREFIX,
-        chartPrefix: str(get(node, "chartPrefix")) ?? DEFAULT_CHART_PREFIX,
-        prune: bool(get(node, "prune")) ?? false,
-        repositorySettings: readRepositorySettings(get(node, "repositorySettings"), problems),
-    };
-}
-function readRepositorySettings(node, problems) {
-    const modeNode = get(node, "imageTagMutability");
-    const mode = MUTABILITY.includes(str(modeNode) ?? "")
-        ? str(modeNode)
-        : DEFAULT_REPOSITORY_SETTINGS.imageTagMutability;
-    const filtersNode = get(node, "imageTagMutabilityExclusionFilters");
-    const filters = strings(filtersNode).map((f) => f.value);
-    if (mode.endsWith("_WITH_EXCLUSION") && filters.length === 0) {
-        problems.error(problems.locate(modeNode), `${mode} needs imageTagMutabilityExclusionFilters`, 'add imageTagMutabilityExclusionFilters: ["latest"] (wildcards allowed), or use MUTABLE or IMMUTABLE');
-    }
-    if (!mode.endsWith("_WITH_EXCLUSION") && filtersNode) {
-        problems.error(problems.locate(keyNode(node, "imageTagMutabilityExclusionFilters")), `imageTagMutabilityExclusionFilters only apply to MUTABLE_WITH_EXCLUSION and IMMUTABLE_WITH_EXCLUSION (the mode is ${mode})`, "set imageTagMutability: IMMUTABLE_WITH_EXCLUSION, or remove the filters");
-    }
-    const encryptionNode = get(node, "encryption");
-    const encType = (str(get(encryptionNode, "type")) ??
-        DEFAULT_REPOSITORY_SETTINGS.encryption.type);
-    const kmsKeyNode = get(encryptionNode, "kmsKey");
-    const kmsKey = str(kmsKeyNode) ?? null;
-    if (kmsKey !== null && encType === "AES256") {
-        problems.error(problems.locate(kmsKeyNode), "encryption.kmsKey needs encryption.type KMS or KMS_DSSE", "set type: KMS, or remove kmsKey");
-    }
-    const tagPairs = [];
-    const tagsNode = get(node, "tags");
-    if ((0,dist/* isMap */.jh)(tagsNode)) {
-        for (const pair of tagsNode.items) {
-            const k = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : "";
-            const v = str(pair.value);
-            if (k.length < 1 || k.length > 128)
-                problems.error(problems.locate(pair.key), `resource tag key ${parse_q(k)} must be 1 to 128 characters`);
-            else if (k.toLowerCase().startsWith("aws:"))
-                problems.error(problems.locate(pair.key), `resource tag key ${parse_q(k)} uses the reserved prefix aws:`);
-            if (v !== undefined)
-                tagPairs.push([k, v]);
-        }
-    }
-    // Own properties even for `__proto__`: an assignment would set the object's prototype instead.
-    const tags = Object.fromEntries(tagPairs);
-    return {
-        imageTagMutability: mode,
-        imageTagMutabilityExclusionFilters: filters,
-        scanOnPush: bool(get(node, "scanOnPush")) ?? DEFAULT_REPOSITORY_SETTINGS.scanOnPush,
-        encryption: { type: encType, kmsKey },
-        tags,
-        lifecyclePolicy: readPolicy(get(node, "lifecyclePolicy"), "lifecyclePolicy", "rules", problems),
-        repositoryPolicy: readPolicy(get(node, "repositoryPolicy"), "repositoryPolicy", "Statement", problems),
-    };
-}
-/** A policy document given as a mapping or a JSON string, returned as compact JSON text. */
-function readPolicy(node, name, requiredKey, problems) {
-    if (!node)
-        return null;
-    let value;
-    if ((0,dist/* isMap */.jh)(node))
-        value = node.toJSON();
-    else if (typeof str(node) === "string") {
-        try {
-            value = JSON.parse(str(node));
-        }
-        catch (e) {
-            problems.error(problems.locate(node), `${name} is not valid JSON: ${e.message}`, "give the policy as a YAML mapping instead of a JSON string");
-            return null;
-        }
-    }
-    else
-        return null;
-    if (typeof value !== "object" ||
-        value === null ||
-        Array.isArray(value) ||
-        !Object.hasOwn(value, requiredKey)) {
-        problems.error(problems.locate(node), `${name} has no "${requiredKey}"`, name === "lifecyclePolicy"
-            ? "an ECR lifecycle policy is { rules: [ … ] }"
-            : 'an IAM policy document is { Version: "2012-10-17", Statement: [ … ] }');
-        return null;
-    }
-    return JSON.stringify(value);
-}
-function readUpstreams(node, target, problems) {
-    const result = new Map();
-    if (!(0,dist/* isMap */.jh)(node))
-        return result;
-    for (const pair of node.items) {
-        const keyLoc = problems.locate(pair.key);
-        if (!(0,dist/* isScalar */.jn)(pair.key) || typeof pair.key.value !== "string")
-            continue; // reported by the structure check
-        let host = pair.key.value;
-        if (/^[a-z]+:\/\//i.test(host)) {
-            problems.error(keyLoc, `upstream ${parse_q(host)} is a URL; upstreams are keyed by registry host`, `write ${parse_q(hideUserinfo(host)
-                .replace(/^[a-z]+:\/\//i, "")
-                .replace(/\/.*$/, ""))}`);
-            continue;
-        }
-        const hostRefused = checkHost(host);
-        if (!hostRefused.ok) {
-            problems.error(keyLoc, `upstream: ${hostRefused.reason}`, hostRefused.hint);
-            continue;
-        }
-        if (!isValidDomain(host)) {
-            problems.error(keyLoc, `upstream ${parse_q(host)} is not a registry host`, "expected host[:port] as image names carry it, e.g. quay.io or registry.k8s.io");
-            continue;
-        }
-        if (host === "index.docker.io")
-            host = "docker.io";
-        if (result.has(host)) {
-            problems.error(keyLoc, `upstream ${host} is listed twice (index.docker.io is docker.io)`, "merge the two entries");
-            continue;
-        }
-        const prefixNode = get(pair.value, "prefix");
-        const prefix = str(prefixNode) ?? defaultUpstreamPrefix(host, target.imagePrefix);
-        const prefixProblem = repositoryNameProblem(prefix, target.type);
-        if (prefixProblem) {
-            problems.error(problems.locate(prefixNode ?? pair.key), `upstream ${host} cannot land under ${parse_q(prefix)}: ${prefixProblem}`, `give it a prefix of its own: upstreams: { "${host}": { prefix: "${target.imagePrefix}/${host
-                .replace(/[^a-z0-9.]+/gi, "-")
-                .replace(/^-|-$/g, "")
-                .toLowerCase()}" } }`);
-        }
-        const endpointNode = get(pair.value, "endpoint");
-        let endpoint = str(endpointNode)?.replace(/\/+$/, "") ?? null;
-        if (endpoint !== null) {
-            const problem = endpointProblem(endpoint);
-            if (problem) {
-                problems.error(problems.locate(endpointNode), `upstream ${host} endpoint: ${problem.reason}`, problem.hint);
-                endpoint = null;
-            }
-        }
-        result.set(host, {
-            host,
-            prefix,
-            endpoint,
-            redirect: bool(get(pair.value, "redirect")) ?? true,
-            fallback: bool(get(pair.value, "fallback")) ?? false,
-            location: keyLoc,
-        });
-    }
-    return result;
-}
-/** A repository path as distribution's grammar writes it: components of [a-z0-9] joined by `.`, `_`, `__` or `-`. */
-const REPOSITORY_PATH = /^(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-/** An upstream endpoint: an http(s) URL crane can reach without --insecure, whose path is a repository prefix. */
-function endpointProblem(endpoint) {
-    const checked = checkUrl(endpoint, ["https", "http"]);
-    if (!checked.ok)
-        return checked;
-    if (!REPOSITORY_PATH.test(checked.path))
-        return {
-            reason: `the path of ${parse_q(endpoint)} is not a repository prefix`,
-            hint: "an endpoint is https://host[:port] with an optional path of lower-case repository components (no query, no .., no %-escapes)",
-        };
-    return null;
-}
-function upstreamFor(host, target, upstreams) {
-    let upstream = upstreams.get(host);
-    if (!upstream) {
-        upstream = {
-            host,
-            prefix: defaultUpstreamPrefix(host, target.imagePrefix),
-            endpoint: null,
-            redirect: true,
-            fallback: false,
-            location: null,
-        };
-        upstreams.set(host, upstream);
-    }
-    return upstream;
-}
-/** Where an image lands: its upstream (added to `upstreams` when new), the repository, and why it cannot, if so. */
-function targetRepositoryOf(ref, target, upstreams) {
-    const upstream = upstreamFor(ref.domain, target, upstreams);
-    const repository = `${upstream.prefix}/${ref.path}`;
-    return { upstream, repository, problem: repositoryNameProblem(repository, target.type) };
-}
+
+;// CONCATENATED MODULE: ./src/list/parse.ts
 /**
- * An image reference found outside the list (in a chart's manifests) turned into the entry the list
- * would make of it: normalised, mapped to its target repository with the list's upstream prefixes.
- * Without a tag or digest it is `:latest`, as the kubelet pulls it. `upstreams` is the list's upstreams
- * plus the reference's host when the list had none for it (nodes redirect every host an image uses).
+ * Reads a mirror-list file into the typed `MirrorList`, or into located problems. Pure: the text
+ * comes in, values come out; the caller reads the file and prints or annotates the problems.
+ *
+ * The stages, each in its own file: the bounds and the pre-scan that refuse hostile text (./limits.ts,
+ * ./prescan.ts), the YAML layer (./yaml-document.ts), the structure check against the schema
+ * (./validate-structure.ts, ./schema.ts), and the rules of each section (./rules/).
  */
-function imageEntryFor(reference, list, location) {
-    const parsed = parseReference(reference);
-    if (!parsed.ok)
-        return { ok: false, error: parsed.error, ...(parsed.hint ? { hint: parsed.hint } : {}) };
-    const refused = checkHost(parsed.value.domain);
-    if (!refused.ok)
-        return { ok: false, error: refused.reason, hint: refused.hint };
-    const ref = parsed.value.tag === null && parsed.value.digest === null
-        ? { ...parsed.value, tag: "latest" }
-        : parsed.value;
-    const upstreams = new Map(list.upstreams.map((u) => [u.host, u]));
-    const { repository, problem } = targetRepositoryOf(ref, list.target, upstreams);
-    if (problem) {
-        return {
-            ok: false,
-            error: `it cannot land in the target: ${problem}`,
-            hint: `give ${ref.domain} a prefix of its own under upstreams:`,
-        };
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** Parses and validates a mirror list. `file` is the path shown in every problem. */
+function parseMirrorList(text, file) {
+    if (text.length > MAX_LIST_BYTES) {
+        return problems_refuse(file, `the mirror list is larger than ${MAX_LIST_BYTES / 1024 / 1024} MiB (${text.length} characters)`, TOO_LARGE_HINT);
     }
-    const all = [...upstreams.values()].sort((a, b) => a.host.localeCompare(b.host));
-    return {
-        ok: true,
-        entry: { source: formatReference(ref), reference: ref, repository, platforms: [], location },
-        upstreams: all,
-    };
-}
-function readImages(node, target, upstreams, problems) {
-    const entries = [];
-    const byKey = new Map();
-    const byRepository = new Map();
-    if (!(0,dist/* isSeq */.oP)(node))
-        return entries;
-    for (const item of node.items) {
-        const isObject = (0,dist/* isMap */.jh)(item);
-        const sourceNode = isObject ? get(item, "source") : item;
-        const source = str(sourceNode);
-        if (source === undefined)
-            continue; // structural problem, already reported
-        if (hideUserinfo(source) !== source) {
-            problems.error(problems.locate(sourceNode), `image reference ${parse_q(source)} carries credentials (user:password@)`, "never write credentials into the list: give them through the registry-credentials or docker-hub-token inputs");
-            continue;
-        }
-        const parsed = parseReference(source);
-        if (!parsed.ok) {
-            problems.error(problems.locate(sourceNode), `invalid image reference ${parse_q(source)}: ${parsed.error}`, parsed.hint);
-            continue;
-        }
-        const ref = parsed.value;
-        const domainRefused = checkHost(ref.domain);
-        if (!domainRefused.ok) {
-            problems.error(problems.locate(sourceNode), `image ${parse_q(source)}: ${domainRefused.reason}`, domainRefused.hint);
-            continue;
-        }
-        const wanted = [];
-        if (ref.tag !== null || ref.digest !== null)
-            wanted.push({ tag: ref.tag, digest: ref.digest, node: sourceNode });
-        const platformsNode = isObject ? get(item, "platforms") : undefined;
-        const platforms = strings(platformsNode).map((p) => p.value);
-        if (isObject) {
-            for (const t of strings(get(item, "tags"))) {
-                if (!isValidTag(t.value)) {
-                    problems.error(problems.locate(t.node), `invalid tag ${parse_q(t.value)}`, "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'");
-                }
-                else
-                    wanted.push({ tag: t.value, digest: null, node: t.node });
-            }
-            for (const d of strings(get(item, "digests"))) {
-                const problem = validateDigest(d.value);
-                if (problem)
-                    problems.error(problems.locate(d.node), `invalid digest ${parse_q(d.value)}: ${problem}`);
-                else
-                    wanted.push({ tag: null, digest: d.value, node: d.node });
-            }
-            if (ref.tag !== null && get(item, "tags")) {
-                problems.error(problems.locate(sourceNode), `source ${parse_q(source)} carries a tag and the entry also lists tags`, "put every tag in tags: and leave the source without one");
-            }
-        }
-        if (wanted.length === 0) {
-            problems.error(problems.locate(sourceNode), `${parse_q(source)} names no tag or digest`, isObject
-                ? 'add tags: ["1.2.3"] or digests: ["sha256:…"]'
-                : `write ${parse_q(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`);
-            continue;
-        }
-        if (platforms.length > 0 && wanted.some((w) => w.digest !== null)) {
-            problems.error(problems.locate(keyNode(item, "platforms")), "platforms can only filter tag-only entries", "filtering writes a new single-platform manifest whose digest differs from the pinned one, so a digest-pinned pull would fail on the node; remove platforms or the digest");
-        }
-        const { upstream, repository, problem: nameProblem } = targetRepositoryOf(ref, target, upstreams);
-        if (nameProblem) {
-            const hostIsTheProblem = repositoryNameProblem(upstream.prefix, target.type) !== null;
-            problems.error(problems.locate(sourceNode), hostIsTheProblem
-                ? `"${ref.domain}" cannot be nested in an ECR repository name: ${nameProblem}`
-                : `${parse_q(source)} cannot land in the target: ${nameProblem}`, hostIsTheProblem
-                ? `give the upstream a prefix of its own: upstreams: { "${ref.domain}": { prefix: "${target.imagePrefix}/${ref.domain
-                    .replace(/[^a-zA-Z0-9.]+/g, "-")
-                    .replace(/^-|-$/g, "")
-                    .toLowerCase()}" } }`
-                : repository.length > 256
-                    ? "shorten target.imagePrefix or the upstream's prefix"
-                    : "ECR allows lower-case letters, digits and single '.', '_' or '-' between them");
-            continue;
-        }
-        for (const w of wanted) {
-            const entryRef = { domain: ref.domain, path: ref.path, tag: w.tag, digest: w.digest };
-            const entry = {
-                source: formatReference(entryRef),
-                reference: entryRef,
-                repository,
-                platforms,
-                location: problems.locate(w.node),
-            };
-            const owner = byRepository.get(repository);
-            if (owner && referenceName(owner.reference) !== referenceName(entryRef)) {
-                problems.error(entry.location, `${referenceName(entryRef)} and ${referenceName(owner.reference)} (line ${owner.location.line}) both land in repository ${repository}`, "give one of the upstreams its own prefix under upstreams:");
-                continue;
-            }
-            byRepository.set(repository, entry);
-            const key = `${repository}${w.tag !== null ? `:${w.tag}` : `@${w.digest}`}`;
-            const previous = byKey.get(key);
-            if (previous) {
-                if (previous.reference.digest !== entryRef.digest) {
-                    problems.error(entry.location, `${key} is pinned differently here and on line ${previous.location.line}`, "keep one entry per tag; pin it to one digest or none");
-                }
-                else if (previous.platforms.join() !== platforms.join()) {
-                    problems.error(entry.location, `${key} is listed here and on line ${previous.location.line} with different platforms`, "keep one entry per tag");
-                }
-                continue; // a true duplicate merges into the first
-            }
-            byKey.set(key, entry);
-            entries.push(entry);
-        }
+    const hostile = prescan(text);
+    if (hostile) {
+        const { line, column } = position(text, hostile.offset);
+        return problems_refuse(file, hostile.problem.message, hostile.problem.hint, line, column);
     }
-    return entries;
-}
-function readCharts(node, target, problems) {
-    const entries = [];
-    const ranges = [];
-    const byKey = new Map();
-    if (!(0,dist/* isSeq */.oP)(node))
-        return { charts: entries, chartRanges: ranges };
-    for (const item of node.items) {
-        const sourceNode = get(item, "source");
-        const raw = str(sourceNode);
-        if (raw === undefined)
-            continue;
-        const nameNode = get(item, "name");
-        let name = str(nameNode);
-        let kind;
-        let source;
-        const urlRefused = checkUrl(raw, ["https", "http", "oci"]);
-        if (!urlRefused.ok) {
-            problems.error(problems.locate(sourceNode), `chart source: ${urlRefused.reason}`, urlRefused.hint);
-            continue;
-        }
-        if (raw.startsWith("oci://")) {
-            kind = "oci";
-            const rest = raw.slice("oci://".length).replace(/\/+$/, "");
-            const parsed = parseReference(rest);
-            if (!parsed.ok ||
-                !rest.includes("/") ||
-                (parsed.value.domain === "docker.io" && !rest.startsWith("docker.io/"))) {
-                problems.error(problems.locate(sourceNode), `invalid OCI chart reference ${parse_q(raw)}${parsed.ok ? ": it names no registry host" : `: ${parsed.error}`}`, "expected oci://host/path/name, e.g. oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack");
-                continue;
-            }
-            if (parsed.value.tag !== null || parsed.value.digest !== null) {
-                problems.error(problems.locate(sourceNode), `the OCI chart reference ${parse_q(raw)} carries a version`, "leave the version out of source and list it under versions:");
-                continue;
-            }
-            source = `oci://${referenceName(parsed.value)}`;
-            const last = parsed.value.path.split("/").pop();
-            if (name !== undefined && name !== last) {
-                problems.error(problems.locate(nameNode), `name ${parse_q(name)} differs from the chart named by the OCI reference (${parse_q(last)})`, "remove name: for OCI charts, or use target: to store it under another name");
-                continue;
-            }
-            name = last;
-        }
-        else {
-            kind = "http";
-            let url;
-            try {
-                url = new URL(raw);
-            }
-            catch {
-                problems.error(problems.locate(sourceNode), `${parse_q(raw)} is not a URL`, "expected an HTTP chart repository URL or oci://host/path/name");
-                continue;
-            }
-            if (url.search || url.hash) {
-                problems.error(problems.locate(sourceNode), "a chart repository URL has no query or fragment", "give the repository's base URL, where index.yaml lives");
-                continue;
-            }
-            source = url.toString().replace(/\/+$/, "");
-            if (source.endsWith("/index.yaml")) {
-                problems.error(problems.locate(sourceNode), "give the chart repository's base URL, not its index.yaml", `write ${parse_q(source.slice(0, -"/index.yaml".length))}`);
-                continue;
-            }
-            if (name === undefined) {
-                problems.error(problems.locate(sourceNode), "a chart from an HTTP repository needs name:", "add name: <chart name> as it appears in the repository's index.yaml");
-                continue;
-            }
-            const nameRefused = chartNameProblem(name);
-            if (nameRefused) {
-                problems.error(problems.locate(nameNode), `chart name ${parse_q(name)} ${nameRefused}`, "give the chart's name as its Chart.yaml and the repository's index.yaml spell it (letters, digits, '.', '_', '-')");
-                continue;
-            }
-        }
-        const targetNode = get(item, "target");
-        const targetName = str(targetNode) ?? name;
-        const repository = `${target.chartPrefix}/${targetName}`;
-        const nameProblem = repositoryNameProblem(repository, target.type);
-        if (nameProblem) {
-            problems.error(problems.locate(nameNode ?? sourceNode), `chart ${parse_q(name)} cannot land in the target: ${nameProblem}`, "use target: to give it a valid repository name");
-            continue;
-        }
-        if (kind === "http" && targetNode && targetName.split("/").pop() !== name) {
-            // helm push names the repository after the chart (`<remote>/<name from Chart.yaml>`): it can
-            // nest a chart deeper, but never rename it.
-            problems.error(problems.locate(targetNode), `a chart from an HTTP repository cannot be renamed: helm push stores ${name} as <prefix>/${name}`, `keep the name as the last part and nest it instead, e.g. target: ${targetName.replace(/[^a-z0-9._-]+/g, "-")}/${name}`);
-            continue;
-        }
-        const images = readChartImages(item, problems);
-        /** Another chart already landing in this repository, reported at `location`; true when there is one. */
-        const clashes = (location) => {
-            const other = [...entries, ...ranges].find((e) => e.repository === repository && (e.source !== source || e.name !== name));
-            if (!other)
-                return false;
-            problems.error(location, `charts ${name} from ${source} and ${other.name} from ${other.source} (line ${other.location.line}) both land in ${repository}`, "give one chart its own repository name with target:");
-            return true;
-        };
-        const versionsNode = get(item, "versions");
-        const rangeNode = get(item, "versionRange");
-        const newestNode = get(item, "newest");
-        if (!versionsNode && !rangeNode) {
-            problems.error(problems.locate(sourceNode), `chart ${name} names no version`, 'add versions: ["1.2.3"] or versionRange: ">=1.2.0 <2.0.0"');
-            continue;
-        }
-        if (newestNode && !rangeNode) {
-            problems.error(problems.locate(keyNode(item, "newest")), "newest: only applies to a versionRange", "add versionRange:, or remove newest:");
-        }
-        const range = str(rangeNode);
-        if (range !== undefined) {
-            const parsed = parseConstraint(range);
-            if (!parsed.ok) {
-                problems.error(problems.locate(rangeNode), `version range ${parse_q(range)} is not valid: ${parsed.error}`, 'write it as helm reads --version: ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2.0", "4.x"');
-            }
-            else if (!clashes(problems.locate(rangeNode))) {
-                const newest = (0,dist/* isScalar */.jn)(newestNode) && typeof newestNode.value === "number" ? newestNode.value : null;
-                ranges.push({
-                    kind,
-                    source,
-                    name,
-                    repository,
-                    range,
-                    newest,
-                    images,
-                    location: problems.locate(rangeNode),
-                });
-            }
-        }
-        for (const v of strings(versionsNode)) {
-            const location = problems.locate(v.node);
-            if (!CHART_VERSION.test(v.value)) {
-                problems.error(location, `chart version ${parse_q(v.value)} is not a semantic version`, parseConstraint(v.value).ok
-                    ? `versions: lists exact versions; for a range write versionRange: ${parse_q(v.value)}`
-                    : "Helm chart versions are SemVer 2, e.g. 4.11.3 or 1.0.0-rc.1");
-                continue;
-            }
-            const tag = chartTag(v.value);
-            if (!isValidTag(tag)) {
-                problems.error(location, `chart version ${parse_q(v.value)} cannot be stored as an OCI tag (${parse_q(tag)})`);
-                continue;
-            }
-            const entry = { kind, source, name, repository, version: v.value, tag, location, images };
-            const key = `${repository}:${tag}`;
-            const previous = byKey.get(key);
-            if (previous) {
-                if (previous.source !== source || previous.name !== name) {
-                    problems.error(location, `${repository}:${tag} would hold both ${name} from ${source} and ${previous.name} from ${previous.source} (line ${previous.location.line})`, "give one chart its own repository name with target:");
-                }
-                continue;
-            }
-            if (clashes(location))
-                continue;
-            byKey.set(key, entry);
-            entries.push(entry);
-        }
+    try {
+        return parseText(text, file);
     }
-    return { charts: entries, chartRanges: ranges };
-}
-/**
- * Helm's rule for a chart name: pkg/chart/metadata.go `Validate` refuses `.`, `..` and any name that is not its
- * own `filepath.Base` (a `/`), and pkg/chartutil/create.go allows `^[a-zA-Z0-9._-]+$`. A leading `-` would reach
- * `helm pull` as a flag.
- */
-function chartNameProblem(name) {
-    if (name === "." || name === "..")
-        return "is not allowed (helm refuses . and ..)";
-    if (/[/\\]/.test(name))
-        return "is a path; a chart name has no /";
-    if (!/^[a-zA-Z0-9._-]+$/.test(name))
-        return "has characters helm does not allow in a chart name";
-    if (name.startsWith("-"))
-        return "starts with -";
-    return null;
-}
-/** `images: true` and `values:` of a chart entry. */
-function readChartImages(item, problems) {
-    const valuesNode = get(item, "values");
-    const values = (0,dist/* isMap */.jh)(valuesNode) ? valuesNode.toJSON() : {};
-    if (bool(get(item, "images")) === true)
-        return { values };
-    if (valuesNode) {
-        problems.warn(problems.locate(keyNode(item, "values")), "values: is only used to discover the chart's images, and images: is not true", "add images: true to mirror the images the chart deploys, or remove values:");
+    catch (e) {
+        // The yaml library catches its own stack overflows; this is the net for any other.
+        if (!(e instanceof RangeError))
+            throw e;
+        return problems_refuse(file, `the mirror list cannot be read: it is nested too deeply (${MAX_DEPTH} levels at most)`, TOO_DEEP_HINT);
     }
-    return null;
 }
-function checkRepositoryClashes(images, charts, problems) {
-    const imageRepos = new Map(images.map((i) => [i.repository, i]));
-    for (const chart of charts) {
-        const image = imageRepos.get(chart.repository);
-        if (image) {
-            problems.error(chart.location, `chart ${chart.name} lands in ${chart.repository}, where the image ${referenceName(image.reference)} (line ${image.location.line}) lands too`, "use different target.imagePrefix and target.chartPrefix");
-        }
+/** Line and column of `offset`, counting only the lines before it (the text may be huge). */
+function position(text, offset) {
+    const lines = new dist/* LineCounter */.HN();
+    for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1))
+        lines.addNewLine(i + 1);
+    const pos = lines.linePos(offset);
+    return { line: pos.line, column: pos.col };
+}
+function parseText(text, file) {
+    const { root, problems } = readYaml(text, file);
+    if (problems.hasErrors)
+        return finish(problems, null);
+    if (root === null || ((0,dist/* isScalar */.jn)(root) && root.value === null)) {
+        problems.error(problems.at(0), "the mirror list is empty", "start with `images:` and a list of references, e.g. `- redis:7.0`");
+        return finish(problems, null);
     }
+    for (const p of validateStructure(root, mirrorListSchema)) {
+        problems.error(problems.at(p.offset), p.message, p.hint);
+    }
+    // The rules read only well-typed nodes, so structural errors and theirs are reported together.
+    const list = readList(root, file, problems);
+    return finish(problems, problems.hasErrors ? null : list);
+}
+/** The sections, each by its rules (./rules/), then what holds across them. */
+function readList(root, file, problems) {
+    const target = readTarget(get(root, "target"), problems);
+    const upstreams = readUpstreams(get(root, "upstreams"), target, problems);
+    const images = readImages(get(root, "images"), target, upstreams, problems);
+    const { charts, chartRanges } = readCharts(get(root, "charts"), target, problems);
+    checkRepositoryClashes(images, [...charts, ...chartRanges], problems);
+    if (images.length === 0 && charts.length === 0 && chartRanges.length === 0 && !problems.hasErrors) {
+        problems.error(problems.at(0), "the mirror list names no images and no charts", "add `images:` or `charts:`");
+    }
+    // Every host an image uses is redirected on the nodes; hosts listed only in `upstreams` are too.
+    const usedUpstreams = [...upstreams.values()].filter((u) => u.location !== null || images.some((i) => i.reference.domain === u.host));
+    usedUpstreams.sort((a, b) => a.host.localeCompare(b.host));
+    return { file, target, upstreams: usedUpstreams, images, charts, chartRanges };
 }
 
 ;// CONCATENATED MODULE: ./src/list/read.ts
 /** Reads the mirror-list file from disk and parses it: the one place the list touches the file system. */
 
 
-const TOO_LARGE_HINT = "a list of 5000 images weighs about 250 KiB: split the list, or look for generated or pasted content";
+
 /** The file's text, or null when it holds more than MAX_LIST_BYTES (read no further: a FIFO or /dev/zero never ends). */
 async function readBounded(path) {
     const handle = await (0,promises_.open)(path, "r");
@@ -71009,6 +71446,40 @@ function parseMirror(registry) {
         return null;
     return { scheme: match[1] === "http" ? "http" : "https", host: match[2] };
 }
+/** The redirected upstreams with their hosts.toml folders, sorted; what keeps one from rendering goes to `problems`. */
+function redirectedUpstreams(list, problems) {
+    const upstreams = list.upstreams
+        .filter((u) => u.redirect)
+        .map((u) => ({ upstream: u, directory: hostsDirectoryName(u.host) }))
+        .sort((a, b) => (a.directory < b.directory ? -1 : a.directory > b.directory ? 1 : 0));
+    if (upstreams.length === 0) {
+        problems.push({
+            message: "No upstream registry is redirected, so there is no hosts.toml to render.",
+            hint: "Add images to the mirror list, or set redirect on an upstream.",
+        });
+    }
+    for (const { upstream } of upstreams) {
+        if (!upstream.prefix.replace(/\//g, "")) {
+            problems.push({
+                message: `The upstream ${upstream.host} has an empty target prefix.`,
+                hint: "Nodes need a repository prefix for it, e.g. mirrors or mirrors/quay.io.",
+            });
+        }
+    }
+    const keys = new Map();
+    for (const { upstream, directory } of upstreams) {
+        const key = directory.replace(/[^-._a-zA-Z0-9]/g, "_");
+        const other = keys.get(key);
+        if (!CONFIGMAP_KEY.test(key) || (other !== undefined && other !== upstream.host)) {
+            problems.push({
+                message: `The upstream ${upstream.host} cannot be told apart from ${other ?? "another upstream"} in a ConfigMap key.`,
+                hint: "Redirect only one of them.",
+            });
+        }
+        keys.set(key, upstream.host);
+    }
+    return upstreams;
+}
 function renderNodeConfig(list, input) {
     const problems = [];
     const registry = input.registry ?? list.target.registry;
@@ -71045,36 +71516,7 @@ function renderNodeConfig(list, input) {
             hint: "Use the digest the registry reports for the mirrored image.",
         });
     }
-    const upstreams = list.upstreams
-        .filter((u) => u.redirect)
-        .map((u) => ({ upstream: u, directory: hostsDirectoryName(u.host) }))
-        .sort((a, b) => (a.directory < b.directory ? -1 : a.directory > b.directory ? 1 : 0));
-    if (upstreams.length === 0) {
-        problems.push({
-            message: "No upstream registry is redirected, so there is no hosts.toml to render.",
-            hint: "Add images to the mirror list, or set redirect on an upstream.",
-        });
-    }
-    for (const { upstream } of upstreams) {
-        if (!upstream.prefix.replace(/\//g, "")) {
-            problems.push({
-                message: `The upstream ${upstream.host} has an empty target prefix.`,
-                hint: "Nodes need a repository prefix for it, e.g. mirrors or mirrors/quay.io.",
-            });
-        }
-    }
-    const keys = new Map();
-    for (const { upstream, directory } of upstreams) {
-        const key = directory.replace(/[^-._a-zA-Z0-9]/g, "_");
-        const other = keys.get(key);
-        if (!CONFIGMAP_KEY.test(key) || (other !== undefined && other !== upstream.host)) {
-            problems.push({
-                message: `The upstream ${upstream.host} cannot be told apart from ${other ?? "another upstream"} in a ConfigMap key.`,
-                hint: "Redirect only one of them.",
-            });
-        }
-        keys.set(key, upstream.host);
-    }
+    const upstreams = redirectedUpstreams(list, problems);
     if (problems.length > 0 || !mirror || !region || !configurator || !registry) {
         return { ok: false, problems };
     }
@@ -71119,12 +71561,115 @@ function renderNodeConfig(list, input) {
     return { ok: true, files };
 }
 
+;// CONCATENATED MODULE: ./src/options.ts
+/**
+ * The options both entries take (the action's inputs, the CLI's flags): one rule each, with its default,
+ * its range and its message. The entries differ only in how they name an option in that message
+ * (`input "concurrency"` against `--concurrency`); action.yml's defaults are checked against these by a test.
+ */
+
+
+
+/** An option's value refused: the message names the option as the entry does; the hint says what to give. */
+class OptionError extends Error {
+    hint;
+    constructor(message, hint = null) {
+        super(message);
+        this.hint = hint;
+    }
+}
+/** `input "concurrency"` or `--concurrency`. */
+function optionName(rule, naming) {
+    return naming === "input" ? `input "${rule.input}"` : `--${rule.flag}`;
+}
+/** The option's value from its raw text (null, undefined or blank: the default); an OptionError if refused. */
+function readOption(rule, raw, naming, name = optionName(rule, naming)) {
+    const text = raw?.trim() ?? "";
+    if (text === "")
+        return rule.default;
+    const parsed = rule.parse(text);
+    if (parsed.ok)
+        return parsed.value;
+    throw new OptionError(`${name}${parsed.problem}`, parsed.hint ?? null);
+}
+function wholeNumber(text, max, unit) {
+    const n = Number(text);
+    if (/^\d+$/.test(text) && n >= 1 && n <= max)
+        return { ok: true, value: n };
+    return {
+        ok: false,
+        problem: ` is "${text}"; expected a whole number ${unit ? `of ${unit} ` : ""}from 1 to ${max}`,
+    };
+}
+/** Copies in flight at once (sync). */
+const CONCURRENCY = {
+    input: "concurrency",
+    flag: "concurrency",
+    default: 4,
+    parse: (text) => wholeNumber(text, 64, ""),
+};
+const RESYNC_MODES = ["missing", "digest"];
+/** `missing`: copy absent tags only; `digest`: also find tags that moved upstream. */
+const RESYNC = {
+    input: "resync",
+    flag: "resync",
+    default: "missing",
+    parse: (text) => RESYNC_MODES.includes(text)
+        ? { ok: true, value: text }
+        : { ok: false, problem: ` is "${text}"; expected one of ${RESYNC_MODES.join(", ")}` },
+};
+/** A plain OCI registry as the target, `http(s)://host[:port]`: the address policy of the list's hosts. */
+const REGISTRY_URL = {
+    input: "registry-url",
+    flag: "registry-url",
+    default: null,
+    parse: (text) => {
+        const refused = registryUrlProblem(text);
+        return refused
+            ? { ok: false, problem: `: ${refused.reason}`, hint: refused.hint }
+            : { ok: true, value: text };
+    },
+};
+/** Seconds a crane or helm process may show no progress before it is stopped. */
+const TOOL_STALL_TIMEOUT = {
+    input: "tool-stall-timeout",
+    flag: "tool-stall-timeout",
+    default: DEFAULT_LIMITS.stallTimeoutMs / 1000,
+    parse: (text) => wholeNumber(text, 3600, "seconds"),
+};
+/** Minutes a copy, push or pull may run in total. */
+const TOOL_TIMEOUT = {
+    input: "tool-timeout",
+    flag: "tool-timeout",
+    default: DEFAULT_LIMITS.timeoutMs / 60_000,
+    parse: (text) => wholeNumber(text, 1440, "minutes"),
+};
+/** The AWS CLI image the node configurator DaemonSet runs (mirrored automatically). */
+const CONFIGURATOR_IMAGE = {
+    input: "configurator-image",
+    flag: "configurator-image",
+    default: DEFAULT_CONFIGURATOR_IMAGE,
+    parse: (text) => ({ ok: true, value: text }),
+};
+/** Every shared option from its raw text; the first refused one throws an OptionError naming it. */
+function readSyncOptions(raw, naming) {
+    return {
+        resync: readOption(RESYNC, raw.resync, naming),
+        registryUrl: readOption(REGISTRY_URL, raw.registryUrl, naming),
+        concurrency: readOption(CONCURRENCY, raw.concurrency, naming),
+        toolLimits: {
+            stallTimeoutMs: readOption(TOOL_STALL_TIMEOUT, raw.toolStallTimeout, naming) * 1000,
+            timeoutMs: readOption(TOOL_TIMEOUT, raw.toolTimeout, naming) * 60_000,
+        },
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/report/failure.ts
 /** A failure as a person reads it: the message and a hint, secrets redacted, no stack trace for a known problem. */
 
 function describeFailure(e, mask) {
-    if (e instanceof ObserveError)
-        return mask.redact(`${e.message}${e.hint ? `\n  hint: ${e.hint}` : ""}`);
+    if (e instanceof MirrorError)
+        return mask.redact(e.describe());
     return mask.redact(e instanceof Error ? e.message : String(e));
 }
 
@@ -71170,28 +71715,18 @@ function listSummary(list) {
     return lines.join("\n");
 }
 
-;// CONCATENATED MODULE: ./src/plan/model.ts
-const STEP_ACTIONS = [
-    "create-repository",
-    "copy",
-    "update",
-    "blocked",
-    "present",
-    "delete",
-];
-
 ;// CONCATENATED MODULE: ./src/report/plan.ts
 
 
 /** The chart versions an image step was discovered in, as `repository:version`. */
 function stepCharts(s) {
-    if (s.kind !== "image" || !s.entry || !("reference" in s.entry))
+    if (!model_isEntryStep(s) || s.kind !== "image")
         return [];
     return (s.entry.fromCharts ?? []).map((o) => `${o.repository}:${o.version}`);
 }
 /** The version range a chart step was resolved from, or null. */
 function stepRange(s) {
-    if (s.kind !== "chart" || !s.entry)
+    if (!model_isEntryStep(s) || s.kind !== "chart")
         return null;
     return s.entry.resolvedFrom ?? null;
 }
@@ -71207,19 +71742,23 @@ function planToJson(plan, cost) {
     return {
         registry: plan.registry,
         resync: plan.resync,
-        steps: plan.steps.map((s) => ({
-            action: s.action,
-            source: s.source,
-            repository: s.repository,
-            tag: s.tag,
-            reason: s.reason,
-            digest: s.digest,
-            targetDigest: s.targetDigest,
-            ...(s.platforms.length > 0 ? { platforms: s.platforms } : {}),
-            ...(stepCharts(s).length > 0 ? { fromCharts: stepCharts(s) } : {}),
-            ...(stepRange(s) ? { versionRange: stepRange(s) } : {}),
-            ...(s.location ? { line: s.location.line } : {}),
-        })),
+        steps: plan.steps.map((step) => {
+            const s = stepFields(step);
+            const range = stepRange(step);
+            return {
+                action: s.action,
+                source: s.source,
+                repository: s.repository,
+                tag: s.tag,
+                reason: s.reason,
+                digest: s.digest,
+                targetDigest: s.targetDigest,
+                ...(s.platforms.length > 0 ? { platforms: s.platforms } : {}),
+                ...(stepCharts(step).length > 0 ? { fromCharts: stepCharts(step) } : {}),
+                ...(range ? { versionRange: range } : {}),
+                ...(s.location ? { line: s.location.line } : {}),
+            };
+        }),
         summary: plan.summary,
         warnings: plan.warnings.map((w) => ({
             message: w.message,
@@ -71243,10 +71782,14 @@ function plan_summaryLine(plan) {
     return `Plan for ${plan.registry}: ${repos} repositor${repos === 1 ? "y" : "ies"} to create, ${parts.join(", ")}.`;
 }
 function target(s) {
-    return s.tag ? `${s.repository}:${s.tag}` : s.repository;
+    return s.action !== "create-repository" ? `${s.repository}:${s.tag}` : s.repository;
+}
+/** What is copied, or null for creations and deletions. */
+function source(s) {
+    return isEntryStep(s) ? s.source : null;
 }
 function stepLine(s) {
-    const what = s.source ? `${s.source} -> ${target(s)}` : target(s);
+    const what = model_isEntryStep(s) ? `${s.source} -> ${target(s)}` : target(s);
     const origin = stepOrigin(s);
     return `  ${s.action.padEnd(17)} ${what}  (${s.reason}${origin ? `; ${origin}` : ""})`;
 }
@@ -71281,7 +71824,8 @@ function planMarkdown(plan, budget = SUMMARY_BUDGET_BYTES) {
     let size = Buffer.byteLength(out);
     for (let i = 0; i < steps.length; i++) {
         const s = steps[i];
-        const row = `| ${s.action} | ${s.source ? `\`${cell(s.source)}\`` : ""} | \`${cell(target(s))}\` | ${cell(stepOrigin(s) ? `${s.reason}; ${stepOrigin(s)}` : s.reason)} |\n`;
+        const from = source(s);
+        const row = `| ${s.action} | ${from ? `\`${cell(from)}\`` : ""} | \`${cell(target(s))}\` | ${cell(stepOrigin(s) ? `${s.reason}; ${stepOrigin(s)}` : s.reason)} |\n`;
         const rowSize = Buffer.byteLength(row);
         if (size + rowSize > budget - 200) {
             out += `\n…and ${steps.length - i} more step${steps.length - i === 1 ? "" : "s"}; the plan JSON lists every one.\n`;
@@ -71339,6 +71883,68 @@ function problemAnnotations(problems, file) {
         });
     }
     return out;
+}
+
+;// CONCATENATED MODULE: ./src/charts/archive.ts
+/**
+ * Reads a packaged chart (`name-version.tgz`: a gzip'd tar with `<name>/Chart.yaml` at the top) far enough
+ * to get its metadata. ustar, pax (`path=`) and GNU long names are understood. Pure. Bounded like helm's
+ * own loader (pkg/chart/loader: 100 MiB decompressed, 5 MiB a file): a small archive that unpacks to
+ * gigabytes is refused before it fills memory.
+ */
+
+
+
+const archive_MiB = 1024 * 1024;
+/** The limits for reading a chart archive. */
+const CHART_LIMITS = {
+    /** The archive as downloaded. */
+    maxArchiveBytes: 100 * archive_MiB,
+    /** The tar after gunzip (helm's MaxDecompressedChartSize). */
+    maxDecompressedBytes: 100 * archive_MiB,
+    /** One file read from the archive (helm's MaxDecompressedFileSize). */
+    maxFileBytes: 5 * archive_MiB,
+    /** Entries (files, folders, headers) in the archive. */
+    maxEntries: 50_000,
+};
+/** How `readTarFiles` reads a chart archive: the chart limits, in helm's words. */
+const CHART_TAR = {
+    maxEntries: CHART_LIMITS.maxEntries,
+    maxFileBytes: CHART_LIMITS.maxFileBytes,
+    what: "chart archive",
+    perFile: "a chart file may have (helm's limit)",
+};
+/** Chart.yaml of a packaged chart. Throws when the archive holds none. */
+function readChartMetadata(tgz) {
+    if (tgz.length > CHART_LIMITS.maxArchiveBytes)
+        throw new Error(`the chart archive is ${tgz.length} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
+    let tar;
+    try {
+        tar = (0,external_node_zlib_.gunzipSync)(tgz, { maxOutputLength: CHART_LIMITS.maxDecompressedBytes });
+    }
+    catch (e) {
+        if (e.code === "ERR_BUFFER_TOO_LARGE")
+            throw new Error(`the chart archive unpacks to more than ${CHART_LIMITS.maxDecompressedBytes} bytes (helm's limit for a chart); not read`);
+        throw new Error(`the chart archive is not gzip data: ${e.message}`);
+    }
+    const files = readTarFiles(tar, (p) => /^(?:\.\/)?[^/]+\/Chart\.yaml$/.test(p), CHART_TAR);
+    const text = [...files.values()][0];
+    if (!text)
+        throw new Error("the chart archive has no <name>/Chart.yaml");
+    const doc = ((0,dist/* parse */.qg)(text.toString("utf8")) ?? {});
+    const annotations = {};
+    const raw = doc.annotations;
+    if (raw && typeof raw === "object" && !Array.isArray(raw)) {
+        for (const [k, v] of Object.entries(raw))
+            if (v !== null && v !== undefined)
+                annotations[k] = String(v);
+    }
+    return {
+        name: String(doc.name ?? ""),
+        version: String(doc.version ?? ""),
+        appVersion: doc.appVersion === undefined || doc.appVersion === null ? null : String(doc.appVersion),
+        annotations,
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/charts/images.ts
@@ -71493,62 +72099,69 @@ function originOf(chart) {
 function imageKey(entry) {
     return `${entry.repository}${entry.reference.tag !== null ? `:${entry.reference.tag}` : `@${entry.reference.digest}`}`;
 }
+/** One image reference found in `chart`: added, merged into the entry that has it, or a warning. */
+function addChartImage(g, chart, origin, reference) {
+    const mapped = imageEntryFor(reference, { ...g.list, upstreams: g.upstreams, images: g.images }, chart.location);
+    if (!mapped.ok) {
+        g.warnings.push({
+            message: `chart ${chart.name} ${chart.version} uses ${reference}, which is not mirrored: ${mapped.error}`,
+            ...(mapped.hint ? { hint: mapped.hint } : {}),
+            location: chart.location,
+        });
+        return;
+    }
+    const entry = mapped.entry;
+    const owner = g.owners.get(entry.repository);
+    if (owner !== undefined && owner !== referenceName(entry.reference)) {
+        g.warnings.push({
+            message: `chart ${chart.name} ${chart.version} uses ${reference}, which would land in ${entry.repository} where ${owner} lands; it is not mirrored`,
+            hint: "give one of the upstreams its own prefix under upstreams:",
+            location: chart.location,
+        });
+        return;
+    }
+    const key = imageKey(entry);
+    const existing = g.byKey.get(key);
+    if (!existing) {
+        const added = { ...entry, fromCharts: [origin] };
+        g.images.push(added);
+        g.byKey.set(key, added);
+        g.owners.set(added.repository, referenceName(added.reference));
+        g.upstreams = mapped.upstreams;
+        return;
+    }
+    if (existing.reference.digest !== entry.reference.digest) {
+        g.warnings.push({
+            message: `chart ${chart.name} ${chart.version} pins ${key} to ${entry.reference.digest ?? "no digest"}, but it is already mirrored as ${existing.source}; that one is kept`,
+            location: chart.location,
+        });
+    }
+    else if (existing.fromCharts &&
+        !existing.fromCharts.some((o) => o.repository === origin.repository && o.version === origin.version)) {
+        existing.fromCharts = [...existing.fromCharts, origin];
+    }
+}
 /**
  * Adds the images found in charts to the list. An image the list names itself stays as it is; one found in
  * several charts is one entry naming every chart. Images that cannot land in the target, or would land in a
  * repository another image owns, are warnings (the chart itself is still mirrored).
  */
 function addChartImages(list, found) {
-    const warnings = [];
     const images = list.images.map((i) => ({ ...i }));
-    let upstreams = list.upstreams;
-    const byKey = new Map(images.map((i) => [imageKey(i), i]));
-    const owners = new Map(images.map((i) => [i.repository, referenceName(i.reference)]));
+    const g = {
+        list,
+        images,
+        upstreams: list.upstreams,
+        byKey: new Map(images.map((i) => [imageKey(i), i])),
+        owners: new Map(images.map((i) => [i.repository, referenceName(i.reference)])),
+        warnings: [],
+    };
     for (const { chart, images: references } of found) {
         const origin = originOf(chart);
-        for (const reference of references) {
-            const mapped = imageEntryFor(reference, { ...list, upstreams, images }, chart.location);
-            if (!mapped.ok) {
-                warnings.push({
-                    message: `chart ${chart.name} ${chart.version} uses ${reference}, which is not mirrored: ${mapped.error}`,
-                    ...(mapped.hint ? { hint: mapped.hint } : {}),
-                    location: chart.location,
-                });
-                continue;
-            }
-            const entry = mapped.entry;
-            const owner = owners.get(entry.repository);
-            if (owner !== undefined && owner !== referenceName(entry.reference)) {
-                warnings.push({
-                    message: `chart ${chart.name} ${chart.version} uses ${reference}, which would land in ${entry.repository} where ${owner} lands; it is not mirrored`,
-                    hint: "give one of the upstreams its own prefix under upstreams:",
-                    location: chart.location,
-                });
-                continue;
-            }
-            const key = imageKey(entry);
-            const existing = byKey.get(key);
-            if (existing) {
-                if (existing.reference.digest !== entry.reference.digest) {
-                    warnings.push({
-                        message: `chart ${chart.name} ${chart.version} pins ${key} to ${entry.reference.digest ?? "no digest"}, but it is already mirrored as ${existing.source}; that one is kept`,
-                        location: chart.location,
-                    });
-                }
-                else if (existing.fromCharts &&
-                    !existing.fromCharts.some((o) => o.repository === origin.repository && o.version === origin.version)) {
-                    existing.fromCharts = [...existing.fromCharts, origin];
-                }
-                continue;
-            }
-            const added = { ...entry, fromCharts: [origin] };
-            images.push(added);
-            byKey.set(key, added);
-            owners.set(added.repository, referenceName(added.reference));
-            upstreams = mapped.upstreams;
-        }
+        for (const reference of references)
+            addChartImage(g, chart, origin, reference);
     }
-    return { list: { ...list, images, upstreams }, warnings };
+    return { list: { ...list, images, upstreams: g.upstreams }, warnings: g.warnings };
 }
 function discover_compare(a, b) {
     return a < b ? -1 : a > b ? 1 : 0;
@@ -71783,34 +72396,12 @@ async function resolveChartVersions(list, lister) {
     const error = (range, message, hint) => problems.push({ ...range.location, severity: "error", message, ...(hint ? { hint } : {}) });
     const listed = await Promise.all(ranges.map((range) => publishedVersions(range, lister)));
     ranges.forEach((range, i) => {
-        const published = listed[i];
-        const where = range.kind === "oci" ? range.source : `${range.source} (index.yaml)`;
-        if ("error" in published) {
-            error(range, `cannot resolve version range "${range.range}" of chart ${range.name}: ${published.error}`, range.kind === "oci"
-                ? "check the oci:// reference and the registry credentials"
-                : "check the repository URL; its index.yaml must be reachable from this runner");
+        const selection = selectVersionsFor(range, listed[i]);
+        if ("problem" in selection) {
+            error(range, selection.problem, selection.hint);
             return;
         }
-        if (published.versions === null) {
-            error(range, range.kind === "oci"
-                ? `chart repository ${range.source} does not exist`
-                : `chart ${range.name} is not in ${where}`, "check the chart name and the repository");
-            return;
-        }
-        const constraint = parseConstraint(range.range);
-        if (!constraint.ok) {
-            error(range, `version range "${range.range}" is not valid: ${constraint.error}`);
-            return;
-        }
-        const parse = range.kind === "oci" ? parseStrictVersion : parseVersion;
-        const selected = selectVersions(published.versions, constraint.value, range.newest, parse);
-        if (selected.length === 0) {
-            const newest = selectVersions(published.versions, parseConstraintOrThrow("*"), 3, parse);
-            error(range, `version range "${range.range}" matches none of the ${published.versions.length} versions of chart ${range.name} in ${where}`, newest.length > 0
-                ? `the newest releases are ${newest.join(", ")}`
-                : "it publishes no release versions (prereleases match only a range that names one)");
-            return;
-        }
+        const { selected } = selection;
         if (range.newest === null && selected.length > MANY_VERSIONS) {
             warnings.push({
                 message: `version range "${range.range}" of chart ${range.name} matches ${selected.length} versions; all of them are mirrored`,
@@ -71819,35 +72410,75 @@ async function resolveChartVersions(list, lister) {
             });
         }
         for (const version of selected) {
-            const tag = chartTag(version);
-            if (!isValidTag(tag)) {
-                warnings.push({
-                    message: `chart ${range.name} ${version} cannot be stored as an OCI tag ("${tag}"); skipped`,
-                    location: range.location,
-                });
+            const entry = rangeEntry(range, version, warnings);
+            if (!entry)
                 continue;
-            }
-            const key = `${range.repository}:${tag}`;
+            const key = `${range.repository}:${entry.tag}`;
             if (taken.has(key))
                 continue; // listed exactly too, or by another range of the same chart
             taken.add(key);
-            const entry = {
-                kind: range.kind,
-                source: range.source,
-                name: range.name,
-                repository: range.repository,
-                version,
-                tag,
-                location: range.location,
-                images: range.images,
-                resolvedFrom: range.range,
-            };
             charts.push(entry);
         }
     });
     // In list order: a range's versions where the range is written.
     charts.sort((a, b) => a.location.line - b.location.line || a.location.column - b.location.column);
     return { list: { ...list, charts, chartRanges: [] }, warnings, problems };
+}
+/** The versions a range selects from what its upstream publishes, or the problem that it cannot. */
+function selectVersionsFor(range, published) {
+    const where = range.kind === "oci" ? range.source : `${range.source} (index.yaml)`;
+    if ("error" in published) {
+        return {
+            problem: `cannot resolve version range "${range.range}" of chart ${range.name}: ${published.error}`,
+            hint: range.kind === "oci"
+                ? "check the oci:// reference and the registry credentials"
+                : "check the repository URL; its index.yaml must be reachable from this runner",
+        };
+    }
+    if (published.versions === null) {
+        return {
+            problem: range.kind === "oci"
+                ? `chart repository ${range.source} does not exist`
+                : `chart ${range.name} is not in ${where}`,
+            hint: "check the chart name and the repository",
+        };
+    }
+    const constraint = parseConstraint(range.range);
+    if (!constraint.ok)
+        return { problem: `version range "${range.range}" is not valid: ${constraint.error}` };
+    const parse = range.kind === "oci" ? parseStrictVersion : parseVersion;
+    const selected = selectVersions(published.versions, constraint.value, range.newest, parse);
+    if (selected.length > 0)
+        return { selected };
+    const newest = selectVersions(published.versions, parseConstraintOrThrow("*"), 3, parse);
+    return {
+        problem: `version range "${range.range}" matches none of the ${published.versions.length} versions of chart ${range.name} in ${where}`,
+        hint: newest.length > 0
+            ? `the newest releases are ${newest.join(", ")}`
+            : "it publishes no release versions (prereleases match only a range that names one)",
+    };
+}
+/** The chart entry for one version a range selected, or null (with a warning) when its tag is not valid. */
+function rangeEntry(range, version, warnings) {
+    const tag = chartTag(version);
+    if (!isValidTag(tag)) {
+        warnings.push({
+            message: `chart ${range.name} ${version} cannot be stored as an OCI tag ("${tag}"); skipped`,
+            location: range.location,
+        });
+        return null;
+    }
+    return {
+        kind: range.kind,
+        source: range.source,
+        name: range.name,
+        repository: range.repository,
+        version,
+        tag,
+        location: range.location,
+        images: range.images,
+        resolvedFrom: range.range,
+    };
 }
 function parseConstraintOrThrow(text) {
     const c = parseConstraint(text);
@@ -71928,10 +72559,13 @@ async function prepareCharts(list, options) {
         return finish([]);
     if (recorded.length > 0)
         options.log?.(`Chart images: ${recorded.length} chart version(s) from the record, ${missed.length} to render`);
-    if (options.renderer) {
-        const rendered = await renderChartImages(missed, options.renderer);
-        return finish(rendered.found, rendered.failures);
-    }
+    const rendered = options.renderer
+        ? await renderChartImages(missed, options.renderer)
+        : await renderWithHelm(missed, resolved.list.upstreams, options);
+    return finish(rendered.found, rendered.failures);
+}
+/** Renders the charts with helm (installed through the tool cache unless given), logged in to their OCI upstreams. */
+async function renderWithHelm(missed, upstreams, options) {
     const mask = options.mask;
     if (!mask)
         throw new Error("prepareCharts needs a SecretMask to run helm");
@@ -71957,7 +72591,7 @@ async function prepareCharts(list, options) {
         for (const chart of missed) {
             if (chart.kind !== "oci")
                 continue;
-            const address = chartFetchAddress(chart.source, resolved.list.upstreams);
+            const address = chartFetchAddress(chart.source, upstreams);
             hosts.set(address.registry, address.plainHttp);
         }
         for (const [host, plainHttp] of hosts) {
@@ -71967,11 +72601,10 @@ async function prepareCharts(list, options) {
         }
         const renderer = createHelmChartRenderer({
             helm,
-            upstreams: resolved.list.upstreams,
+            upstreams: upstreams,
             workDir: session.dir,
         });
-        const rendered = await renderChartImages(missed, renderer);
-        return finish(rendered.found, rendered.failures);
+        return await renderChartImages(missed, renderer);
     }
     finally {
         await session.dispose();
@@ -71979,6 +72612,12 @@ async function prepareCharts(list, options) {
 }
 
 ;// CONCATENATED MODULE: ./src/observe/oci-registry.ts
+/**
+ * What a plain OCI registry holds (Harbor, Artifactory, a registry container, the test harness),
+ * through the Distribution API: a tag list per wanted repository, and a manifest HEAD only for
+ * the tags whose digest the plan compares. There is no mutability on such registries: all tags
+ * count as mutable.
+ */
 
 async function observeRegistry(client, registry, wanted, needDigest, concurrency = 8) {
     const repos = await mapWithConcurrency([...wanted].sort(), concurrency, async (name) => {
@@ -72162,21 +72801,26 @@ function expectedFromUpstream(w, up) {
         return up.platforms?.[w.platforms[0]];
     return undefined; // a subset index: compared platform by platform
 }
+/** The fields every step of entry `w` shares, whatever its action. */
+function entryBase(w) {
+    const shared = {
+        source: w.source,
+        repository: w.repository,
+        tag: w.tag,
+        platforms: w.platforms,
+        location: w.entry.location,
+    };
+    // Two branches, so the kind and its entry stay paired in the type.
+    return w.kind === "image"
+        ? { ...shared, kind: w.kind, entry: w.entry }
+        : { ...shared, kind: w.kind, entry: w.entry };
+}
 function planMirror(list, observed, options) {
     const steps = [];
     const warnings = [];
     const created = new Set();
     const wanted = wantedOf(list);
     const settings = list.target.repositorySettings;
-    const base = (w) => ({
-        kind: w.kind,
-        source: w.source,
-        repository: w.repository,
-        tag: w.tag,
-        platforms: w.platforms,
-        location: w.entry.location,
-        entry: w.entry,
-    });
     const entrySteps = [];
     for (const w of wanted) {
         const repo = observed.repositories.get(w.repository);
@@ -72186,19 +72830,13 @@ function planMirror(list, observed, options) {
                 steps.push({
                     action: "create-repository",
                     kind: "repository",
-                    source: null,
                     repository: w.repository,
-                    tag: null,
-                    digest: null,
-                    targetDigest: null,
-                    platforms: [],
                     reason: `repository does not exist; created ${settings.imageTagMutability}${settings.scanOnPush ? ", scan on push" : ""}`,
                     location: w.entry.location,
-                    entry: null,
                 });
             }
             entrySteps.push({
-                ...base(w),
+                ...entryBase(w),
                 action: "copy",
                 digest: w.pinned,
                 targetDigest: null,
@@ -72206,15 +72844,14 @@ function planMirror(list, observed, options) {
             });
             continue;
         }
-        entrySteps.push(planPresentRepository(w, repo, options, base(w)));
+        entrySteps.push(planPresentRepository(w, repo, options, entryBase(w)));
     }
     steps.push(...entrySteps);
     if (list.target.prune)
         steps.push(...pruneSteps(list, observed, wanted, warnings));
     const dockerHub = list.upstreams.find((u) => u.host === "docker.io");
     const hubPulls = steps.filter((s) => (s.action === "copy" || s.action === "update") &&
-        s.entry !== null &&
-        "reference" in s.entry &&
+        s.kind === "image" &&
         s.entry.reference.domain === "docker.io").length;
     if (hubPulls > DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR &&
         !options.dockerHubCredentials &&
@@ -72346,15 +72983,10 @@ function pruneSteps(list, observed, wanted, warnings) {
             steps.push({
                 action: "delete",
                 kind: "image",
-                source: null,
                 repository: repo.name,
                 tag,
-                digest: null,
                 targetDigest: digest,
-                platforms: [],
                 reason: "no longer in the mirror list (prune is on)",
-                location: null,
-                entry: null,
             });
         }
     }
@@ -72375,6 +73007,7 @@ async function fetchEcrAuthorization(client, mask) {
 }
 
 ;// CONCATENATED MODULE: ./src/run.ts
+
 
 
 
@@ -72456,6 +73089,20 @@ async function connectTarget(list, options) {
         cost: () => ({ ecr: { ...observer.calls }, registry: {} }),
     };
 }
+/** Both entries connect through this: upstream credentials (masked) and the connected target. */
+async function connect(list, settings) {
+    const credentials = upstreamCredentials(settings.upstream);
+    for (const c of credentials)
+        settings.mask.addBasic(c.username, c.password);
+    const target = await connectTarget(list, {
+        region: settings.region,
+        registryUrl: settings.registryUrl,
+        registryAuth: settings.registryAuth,
+        mask: settings.mask,
+        ...(settings.env ? { env: settings.env } : {}),
+    });
+    return { credentials, target };
+}
 /** Observe the target (and, in resync mode `digest`, the upstreams) and plan. Changes nothing. */
 async function planRun(listed, target, options) {
     // Charts first: ranges become concrete versions, and images inside charts join the list.
@@ -72465,7 +73112,7 @@ async function planRun(listed, target, options) {
         ...options.charts,
         mask: options.charts?.mask ?? new SecretMask(() => { }),
     });
-    const list = charts.list;
+    const list = plannedList(charts.list);
     const wanted = new Set([...list.images.map((i) => i.repository), ...list.charts.map((c) => c.repository)]);
     // Digests the plan compares: pinned entries always; in digest mode every tag-only entry too.
     const needDigest = new Map();
@@ -72572,7 +73219,7 @@ function digestInTarget(entry, plan, report) {
     const done = report?.steps.find((s) => s.repository === entry.repository && s.tag === tag && s.digest);
     if (done?.digest)
         return done.digest;
-    const planned = plan.steps.find((s) => s.repository === entry.repository && s.tag === tag);
+    const planned = plan.steps.find((s) => s.action !== "create-repository" && s.repository === entry.repository && s.tag === tag);
     return planned?.action === "present" ? (planned.targetDigest ?? planned.digest) : null;
 }
 /**
@@ -72616,7 +73263,6 @@ function renderNodeFiles(list, target, configurator, options) {
 
 
 
-
 const USAGE = `Usage: ecr-mirror <command> [FILE] [options]
 
 Commands:
@@ -72637,14 +73283,14 @@ Options:
   --registry-url URL     Use a plain OCI registry as the target (http(s)://host[:port]).
   --target TARGET        sync: ecr (default: the list's target), local (crane's in-memory registry on
                          127.0.0.1, to try a sync without AWS; needs internet), or an http(s):// URL.
-  --concurrency N        sync: copies in flight at once (default 4).
+  --concurrency N        sync: copies in flight at once (default ${CONCURRENCY.default}).
   --report FILE          sync: write the JSON report there.
   --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
-                         or disk activity) for S seconds (default 120).
-  --tool-timeout M       sync: stop a copy, push or pull still running after M minutes (default 60).
+                         or disk activity) for S seconds (default ${TOOL_STALL_TIMEOUT.default}).
+  --tool-timeout M       sync: stop a copy, push or pull still running after M minutes (default ${TOOL_TIMEOUT.default}).
   --out DIR              render: the folder to write, below the current folder: new, empty, or written by
                          ecr-mirror before. Only the files it wrote there (DIR/.ecr-mirror-files) are replaced.
-  --configurator-image REF   render: the AWS CLI image the DaemonSet runs (default ${DEFAULT_CONFIGURATOR_IMAGE}).
+  --configurator-image REF   render: the AWS CLI image the DaemonSet runs (default ${CONFIGURATOR_IMAGE.default}).
   --configurator-digest D    render: its digest in the mirror, to render without asking the target.
   --startup-taint        render: a taint for new nodes, removed once their configuration is written.
   --charts-record FILE   plan, sync, render: a chart-images.json an earlier render wrote (default: none).
@@ -72741,30 +73387,47 @@ async function main(argv, rawIo) {
             return 2;
     }
 }
-/** Upstream credentials and target credentials from the environment (masked), and the connected target. */
-async function connect(list, values, io, mask, registryUrl) {
-    // Every command that reaches a target by URL (render too): the same policy as the action's registry-url.
-    const refused = registryUrl ? registryUrlProblem(registryUrl) : null;
-    if (refused)
-        throw new Error(`--registry-url: ${refused.reason} (hint: ${refused.hint})`);
+/** The target and the credentials as the flags and the environment give them. */
+function connectSettings(values, io, registryUrl) {
     const env = io.env;
-    const credentials = upstreamCredentials({
-        dockerHubUsername: env.ECR_MIRROR_DOCKER_HUB_USERNAME ?? null,
-        dockerHubToken: env.ECR_MIRROR_DOCKER_HUB_TOKEN ?? null,
-        registryCredentials: env.ECR_MIRROR_REGISTRY_CREDENTIALS ?? null,
-    });
-    for (const c of credentials)
-        mask.addBasic(c.username, c.password);
     const user = env.ECR_MIRROR_TARGET_USERNAME;
     const password = env.ECR_MIRROR_TARGET_PASSWORD;
-    const target = await connectTarget(list, {
+    return {
         region: values.region ?? null,
         registryUrl,
         registryAuth: user && password ? { username: user, password } : null,
-        mask,
+        upstream: {
+            dockerHubUsername: env.ECR_MIRROR_DOCKER_HUB_USERNAME ?? null,
+            dockerHubToken: env.ECR_MIRROR_DOCKER_HUB_TOKEN ?? null,
+            registryCredentials: env.ECR_MIRROR_REGISTRY_CREDENTIALS ?? null,
+        },
+        mask: io.mask,
         env,
-    });
-    return { credentials, target };
+    };
+}
+/**
+ * The options the action takes too, read with its rules (options.ts); null after printing a usage error.
+ * Every command that reaches a target by URL checks it here, before anything is read or asked.
+ */
+function sharedOptions(values, command, io) {
+    try {
+        return readSyncOptions({
+            resync: values.resync ?? null,
+            registryUrl: values["registry-url"] ?? null,
+            concurrency: values.concurrency ?? null,
+            toolStallTimeout: values["tool-stall-timeout"] ?? null,
+            toolTimeout: values["tool-timeout"] ?? null,
+        }, "flag");
+    }
+    catch (e) {
+        if (!(e instanceof OptionError))
+            throw e;
+        usageError(command, e, io);
+        return null;
+    }
+}
+function usageError(command, e, io) {
+    io.err(`ecr-mirror ${command}: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ""}`);
 }
 /** Reads and validates the list; prints problems; null when it is invalid. */
 async function load(file, io) {
@@ -72786,14 +73449,6 @@ async function chartRecord(values, io) {
         io.err(`ecr-mirror: warning: ${path} does not exist; charts with images: true are rendered\n`);
     return record;
 }
-/** The --resync mode, or null after printing a usage error. */
-function resyncOf(values, command, io) {
-    const resync = values.resync ?? "missing";
-    if (resync === "missing" || resync === "digest")
-        return resync;
-    io.err(`ecr-mirror ${command}: --resync is "missing" or "digest", not "${resync}"\n`);
-    return null;
-}
 async function validate(file, values, io) {
     const list = await load(file, io);
     if (!list)
@@ -72802,23 +73457,18 @@ async function validate(file, values, io) {
     return 0;
 }
 async function plan(file, values, io) {
-    const resync = resyncOf(values, "plan", io);
-    if (!resync)
+    const options = sharedOptions(values, "plan", io);
+    if (!options)
         return 2;
-    const refusedUrl = values["registry-url"] ? registryUrlProblem(values["registry-url"]) : null;
-    if (refusedUrl) {
-        io.err(`ecr-mirror plan: --registry-url: ${refusedUrl.reason}\n  hint: ${refusedUrl.hint}\n`);
-        return 2;
-    }
     const list = await load(file, io);
     if (!list)
         return 1;
     const mask = io.mask;
     try {
-        const { credentials, target } = await connect(list, values, io, mask, values["registry-url"] ?? null);
+        const { credentials, target } = await connect(list, connectSettings(values, io, options.registryUrl));
         const known = await chartRecord(values, io);
         const { plan, cost } = await planRun(list, target, {
-            resync,
+            resync: options.resync,
             upstreamCredentials: credentials,
             charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
         });
@@ -72830,38 +73480,32 @@ async function plan(file, values, io) {
         return 1;
     }
 }
-async function sync(file, values, io) {
-    const resync = resyncOf(values, "sync", io);
-    if (!resync)
-        return 2;
-    const concurrency = Number(values.concurrency ?? "4");
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-        io.err(`ecr-mirror sync: --concurrency is a whole number from 1 to 64, not "${values.concurrency}"\n`);
-        return 2;
+/** sync's --target: ecr, local, or a URL that follows the registry-url rule; null after a usage error. */
+function syncTarget(values, io) {
+    const flag = values.target ?? "ecr";
+    if (flag === "ecr" || flag === "local")
+        return { flag, url: null };
+    if (!/^https?:\/\//i.test(flag)) {
+        io.err(`ecr-mirror sync: --target is ecr, local or http(s)://host[:port], not ${JSON.stringify(flag)}\n`);
+        return null;
     }
-    let toolLimits;
     try {
-        toolLimits = toolLimitsFrom({ stallSeconds: values["tool-stall-timeout"] ?? null, timeoutMinutes: values["tool-timeout"] ?? null }, { stall: "--tool-stall-timeout", timeout: "--tool-timeout" });
+        return { flag, url: readOption(REGISTRY_URL, flag, "flag", "--target") };
     }
     catch (e) {
-        io.err(`ecr-mirror sync: ${e.message}\n`);
+        if (!(e instanceof OptionError))
+            throw e;
+        usageError("sync", e, io);
+        return null;
+    }
+}
+async function sync(file, values, io) {
+    const options = sharedOptions(values, "sync", io);
+    if (!options)
         return 2;
-    }
-    const targetFlag = values.target ?? "ecr";
-    if (!["ecr", "local"].includes(targetFlag) && !/^https?:\/\//i.test(targetFlag)) {
-        io.err(`ecr-mirror sync: --target is ecr, local or http(s)://host[:port], not ${JSON.stringify(targetFlag)}\n`);
+    const syncTo = syncTarget(values, io);
+    if (!syncTo)
         return 2;
-    }
-    for (const [flag, url] of [
-        ["--target", /^https?:/i.test(targetFlag) ? targetFlag : null],
-        ["--registry-url", values["registry-url"] ?? null],
-    ]) {
-        const refused = url ? registryUrlProblem(url) : null;
-        if (refused) {
-            io.err(`ecr-mirror sync: ${flag}: ${refused.reason}\n  hint: ${refused.hint}\n`);
-            return 2;
-        }
-    }
     const list = await load(file, io);
     if (!list)
         return 1;
@@ -72871,25 +73515,25 @@ async function sync(file, values, io) {
     let local = null;
     try {
         useLocalToolCache(env);
-        let registryUrl = values["registry-url"] ?? (/^https?:/.test(targetFlag) ? targetFlag : null);
+        let registryUrl = options.registryUrl ?? syncTo.url;
         let craneBinary = null;
-        if (targetFlag === "local") {
+        if (syncTo.flag === "local") {
             craneBinary = (await installCrane({ ...toolInstall("crane", io), log: (l) => io.err(`${l}\n`) })).path;
             local = await startLocalRegistry(craneBinary, { counter });
             registryUrl = local.url;
             io.err(`Target: crane registry serve at ${local.url} (in memory: its content is gone when this command ends)\n`);
         }
-        const { credentials, target } = await connect(list, values, io, mask, registryUrl);
+        const { credentials, target } = await connect(list, connectSettings(values, io, registryUrl));
         const known = await chartRecord(values, io);
         const result = await syncRun(list, target, {
             ...(known ? { charts: { known } } : {}),
             crane: toolInstall("crane", io),
             helm: toolInstall("helm", io),
-            resync,
+            resync: options.resync,
             upstreamCredentials: credentials,
             mask,
-            concurrency,
-            toolLimits,
+            concurrency: options.concurrency,
+            toolLimits: options.toolLimits,
             counter,
             craneBinary,
             log: (line) => io.err(`${line}\n`),
@@ -72908,21 +73552,32 @@ async function sync(file, values, io) {
         await local?.stop();
     }
 }
-async function render(file, values, io) {
+/** render's flags: --out, the shared options, --configurator-digest; null after a usage error. */
+function renderFlags(values, io) {
     if (!values.out) {
         io.err("ecr-mirror render: --out DIR is required (for example --out deploy/ecr-mirror)\n");
-        return 2;
+        return null;
     }
-    const digestFlag = values["configurator-digest"] ?? null;
-    if (digestFlag !== null && !/^sha256:[0-9a-f]{64}$/.test(digestFlag)) {
-        io.err(`ecr-mirror render: --configurator-digest is sha256:<64 hex>, not "${digestFlag}"\n`);
-        return 2;
+    const options = sharedOptions(values, "render", io);
+    if (!options)
+        return null;
+    const digest = values["configurator-digest"] ?? null;
+    if (digest !== null && !/^sha256:[0-9a-f]{64}$/.test(digest)) {
+        io.err(`ecr-mirror render: --configurator-digest is sha256:<64 hex>, not "${digest}"\n`);
+        return null;
     }
+    return { out: values.out, registryUrl: options.registryUrl, digest };
+}
+async function render(file, values, io) {
+    const flags = renderFlags(values, io);
+    if (!flags)
+        return 2;
+    const digestFlag = flags.digest;
     // The folder is checked before any work: ecr-mirror writes only below the current folder, into a folder
     // that is new, empty, or its own (it lists what it wrote there in .ecr-mirror-files).
     const workspace = process.cwd();
     try {
-        await checkOutputFolder(workspace, values.out);
+        await checkOutputFolder(workspace, flags.out);
     }
     catch (e) {
         io.err(`ecr-mirror render: ${describeFailure(e, io.mask)}\n`);
@@ -72933,39 +73588,26 @@ async function render(file, values, io) {
         return 1;
     const mask = io.mask;
     try {
-        const configured = withConfiguratorImage(listed, values["configurator-image"] ?? DEFAULT_CONFIGURATOR_IMAGE);
+        const configured = withConfiguratorImage(listed, readOption(CONFIGURATOR_IMAGE, values["configurator-image"], "flag"));
         const { entry } = configured;
         const known = await chartRecord(values, io);
-        // The list rendered for: the planned one when the target is asked (ranges resolved, chart images added).
-        let list = configured.list;
-        let chartImages = known;
-        let target;
-        let digest = digestFlag;
-        if (list.target.registry && digest) {
-            // Everything is known: render offline (the record given is carried over as it is).
-            target = {
-                registry: list.target.registry,
-                plainHttp: false,
-                region: values.region ?? list.target.region,
-            };
-        }
-        else {
-            // Learn the registry address and the configurator's digest from the target itself.
-            const connected = await connect(list, values, io, mask, values["registry-url"] ?? null);
-            target = connected.target;
-            const planned = await planRun(list, connected.target, {
-                resync: "missing",
-                upstreamCredentials: connected.credentials,
-                observeDigestOf: [entry],
-                charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
-            });
-            list = planned.list;
-            chartImages = planned.chartImages;
-            digest ??= digestInTarget(entry, planned.plan);
-            if (!digest) {
-                io.err(`ecr-mirror render: ${entry.source} is not in the mirror yet (${entry.repository}); run ecr-mirror sync first, or pass --configurator-digest\n`);
-                return 1;
-            }
+        const renderFor = configured.list.target.registry && digestFlag
+            ? // Everything is known: render offline (the record given is carried over as it is).
+                {
+                    list: configured.list,
+                    chartImages: known,
+                    digest: digestFlag,
+                    target: {
+                        registry: configured.list.target.registry,
+                        plainHttp: false,
+                        region: values.region ?? configured.list.target.region,
+                    },
+                }
+            : await askTarget(configured.list, entry, known, { values, io, registryUrl: flags.registryUrl });
+        const { list, target, digest, chartImages } = renderFor;
+        if (!digest) {
+            io.err(`ecr-mirror render: ${entry.source} is not in the mirror yet (${entry.repository}); run ecr-mirror sync first, or pass --configurator-digest\n`);
+            return 1;
         }
         const rendered = renderNodeFiles(list, target, { entry, digest }, { startupTaint: values["startup-taint"] === true, chartImages });
         if (!rendered.ok) {
@@ -72973,14 +73615,35 @@ async function render(file, values, io) {
                 io.err(`ecr-mirror render: ${p.message}\n  hint: ${p.hint}\n`);
             return 1;
         }
-        const written = await writeOutputFolder(workspace, values.out, rendered.files);
-        io.out(`${written.files.map((f) => (0,external_node_path_.join)(values.out, f.path)).join("\n")}\n`);
+        const written = await writeOutputFolder(workspace, flags.out, rendered.files);
+        io.out(`${written.files.map((f) => (0,external_node_path_.join)(flags.out, f.path)).join("\n")}\n`);
         return 0;
     }
     catch (e) {
         io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
         return 1;
     }
+}
+/**
+ * What render learns from the target: its address, the configurator image's digest (null: not mirrored
+ * yet) and the planned list it renders for (chart ranges resolved, chart images added).
+ */
+async function askTarget(listed, entry, known, how) {
+    const { values, io } = how;
+    const connected = await connect(listed, connectSettings(values, io, how.registryUrl));
+    const planned = await planRun(listed, connected.target, {
+        resync: "missing",
+        upstreamCredentials: connected.credentials,
+        observeDigestOf: [entry],
+        charts: { mask: io.mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+    });
+    const target = connected.target;
+    return {
+        list: planned.list,
+        chartImages: planned.chartImages,
+        target,
+        digest: values["configurator-digest"] ?? digestInTarget(entry, planned.plan),
+    };
 }
 /**
  * crane and helm installation from the environment, as the action's inputs give it: ECR_MIRROR_CRANE_VERSION,
@@ -73028,9 +73691,9 @@ async function tools(names, io) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7921);
-/* harmony import */ var _report_log_safe_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9816);
+/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3797);
 /* harmony import */ var _signals_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(970);
+/* harmony import */ var _tools_log_safe_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(135);
 /** The terminal entry (dist/cli.js, the `ecr-mirror` bin). Thin: the commands live in cli-commands.ts. */
 
 
@@ -73043,7 +73706,7 @@ const stdout = process.stdout.write.bind(process.stdout);
 process.stdout.write = ((chunk, ...rest) => {
     const text = String(chunk);
     if (!text.startsWith("::debug::"))
-        return process.stderr.write((0,_report_log_safe_js__WEBPACK_IMPORTED_MODULE_2__/* .neutraliseCommands */ .$B)(text), ...rest);
+        return process.stderr.write((0,_tools_log_safe_js__WEBPACK_IMPORTED_MODULE_2__/* .neutraliseCommands */ .$B)(text), ...rest);
     return process.env.ECR_MIRROR_DEBUG ? process.stderr.write(chunk, ...rest) : true;
 });
 (0,_signals_js__WEBPACK_IMPORTED_MODULE_1__/* .exitOnSignals */ .L)((line) => process.stderr.write(`\n${line}\n`));
@@ -73057,7 +73720,31 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9816:
+/***/ 970:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   L: () => (/* binding */ exitOnSignals)
+/* harmony export */ });
+/**
+ * A cancelled job, Ctrl-C, a closed terminal or a `kill` end Node without running its 'exit' handlers, and
+ * those remove the credential session folders (ECR token, upstream passwords) and stop the crane and helm
+ * processes still running. Both entries call this: exiting with the shell's 128 + signal number runs them.
+ */
+const SIGNAL_EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+function exitOnSignals(say) {
+    for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
+        process.once(signal, () => {
+            say(`ecr-mirror: stopped by ${signal}`);
+            process.exit(code);
+        });
+    }
+}
+
+
+/***/ }),
+
+/***/ 135:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -73120,30 +73807,6 @@ function markdownCell(text) {
         .replace(/\r\n|[\r\n\u2028\u2029]/g, " ")
         .replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
         .replaceAll("|", "\\|");
-}
-
-
-/***/ }),
-
-/***/ 970:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   L: () => (/* binding */ exitOnSignals)
-/* harmony export */ });
-/**
- * A cancelled job, Ctrl-C, a closed terminal or a `kill` end Node without running its 'exit' handlers, and
- * those remove the credential session folders (ECR token, upstream passwords) and stop the crane and helm
- * processes still running. Both entries call this: exiting with the shell's 128 + signal number runs them.
- */
-const SIGNAL_EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
-function exitOnSignals(say) {
-    for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
-        process.once(signal, () => {
-            say(`ecr-mirror: stopped by ${signal}`);
-            process.exit(code);
-        });
-    }
 }
 
 

@@ -31769,6 +31769,16 @@ function safeDecode(text) {
         return text;
     }
 }
+/** Masks the secret of one `host username token` line (a malformed line still has its secret after the host). */
+function maskCredentialLine(mask, line) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[0] === "" || fields[0]?.startsWith("#"))
+        return;
+    for (const field of fields.slice(fields.length >= 3 ? 2 : 1))
+        mask.add(field);
+    if (fields.length >= 3)
+        mask.addBasic(fields[1], fields.slice(2).join(" "));
+}
 /**
  * Loads every credential the run can know from its environment into the mask, before anything could print
  * one: call it first in each entry (the action and the CLI). The action's inputs arrive as `INPUT_*`
@@ -31781,16 +31791,8 @@ function maskRunSecrets(mask, env) {
             mask.add(value);
     }
     for (const name of CREDENTIAL_LINES_ENV) {
-        for (const line of (env[name] ?? "").split(/\r?\n/)) {
-            const fields = line.trim().split(/\s+/);
-            if (fields[0] === "" || fields[0]?.startsWith("#"))
-                continue;
-            // host username token; a malformed line still has its secret after the host.
-            for (const field of fields.slice(fields.length >= 3 ? 2 : 1))
-                mask.add(field);
-            if (fields.length >= 3)
-                mask.addBasic(fields[1], fields.slice(2).join(" "));
-        }
+        for (const line of (env[name] ?? "").split(/\r?\n/))
+            maskCredentialLine(mask, line);
     }
     for (const value of Object.values(env))
         if (value?.includes("@"))
