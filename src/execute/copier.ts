@@ -53,6 +53,11 @@ export function targetReference(registry: string, step: { repository: string; ta
   return `${registry}/${step.repository}:${step.tag}`;
 }
 
+/** A platform subset or a chart pushed from an HTTP repository: content the source holds under no digest. */
+function writesNewContent(step: TransferStep): boolean {
+  return step.platforms.length > 0 || (step.kind === "chart" && step.entry.kind === "http");
+}
+
 /** `copy` and `verify` for `executePlan`. */
 export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" | "verify"> {
   const { crane, registry, upstreams } = options;
@@ -107,27 +112,35 @@ export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" |
         ? await options.targetDigest(step.repository, step.tag)
         : await crane.digest(destination);
       if (!actual) throw new Error(`the target does not hold ${destination} after the copy`);
-      let expected: string;
-      if (step.platforms.length > 0 || (step.kind === "chart" && step.entry.kind === "http")) {
-        // A filtered copy or a pushed chart is new content: the source holds no manifest with that digest.
-        if (step.platforms.length === 1 && step.digest && copied.digest && step.digest !== copied.digest) {
-          // The planner expects this platform manifest (resync `digest`); crane wrote another.
-          throw new DigestMismatch(`${step.source} (${step.platforms[0]})`, copied.digest, step.digest);
-        }
-        const source = step.platforms.length === 1 ? sourceAddress(step, upstreams) : null;
-        expected =
-          copied.digest ??
-          (source ? await crane.digest(source.reference, { platform: step.platforms[0] ?? null }) : actual);
-      } else {
-        if (step.digest && copied.digest && step.digest !== copied.digest) {
-          throw new DigestMismatch(`${step.source}`, copied.digest, step.digest);
-        }
-        expected = step.digest ?? copied.digest ?? (await upstreamDigest(step));
-      }
+      const expected = writesNewContent(step)
+        ? await newContentDigest(step, copied, actual)
+        : await sameContentDigest(step, copied);
       if (actual !== expected) throw new DigestMismatch(destination, actual, expected);
       return actual;
     },
   };
+
+  /**
+   * A filtered copy or a pushed chart is new content: the source holds no manifest with that digest, so what
+   * crane or helm said it wrote is expected (or, for one platform, that platform's manifest upstream).
+   */
+  async function newContentDigest(step: TransferStep, copied: CopyResult, actual: string): Promise<string> {
+    if (step.platforms.length === 1 && step.digest && copied.digest && step.digest !== copied.digest) {
+      // The planner expects this platform manifest (resync `digest`); crane wrote another.
+      throw new DigestMismatch(`${step.source} (${step.platforms[0]})`, copied.digest, step.digest);
+    }
+    if (copied.digest) return copied.digest;
+    if (step.platforms.length !== 1) return actual;
+    return crane.digest(sourceAddress(step, upstreams).reference, { platform: step.platforms[0] ?? null });
+  }
+
+  /** A plain copy keeps the source's digest: the pinned one, else what crane wrote, else the upstream's. */
+  async function sameContentDigest(step: TransferStep, copied: CopyResult): Promise<string> {
+    if (step.digest && copied.digest && step.digest !== copied.digest) {
+      throw new DigestMismatch(`${step.source}`, copied.digest, step.digest);
+    }
+    return step.digest ?? copied.digest ?? (await upstreamDigest(step));
+  }
 
   async function upstreamDigest(step: TransferStep): Promise<string> {
     const source = sourceAddress(step, upstreams);

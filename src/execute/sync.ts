@@ -7,10 +7,15 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname } from "node:path";
 import type { ECRClient } from "@aws-sdk/client-ecr";
-import { isTransferStep, type Plan, type PlannedList } from "../plan/model.js";
+import { isTransferStep, type Plan, type PlannedList, type TransferStep } from "../plan/model.js";
 import { DistributionClient } from "../registry/distribution.js";
 import { Crane } from "../tools/crane.js";
-import { openCredentialSession, type RegistryCredential, type SecretMask } from "../tools/credentials.js";
+import {
+  type CredentialSession,
+  openCredentialSession,
+  type RegistryCredential,
+  type SecretMask,
+} from "../tools/credentials.js";
 import { Helm } from "../tools/helm.js";
 import { type InstalledTool, type InstallOptions, installCrane, installHelm } from "../tools/install.js";
 import { formatJson } from "../tools/log-safe.js";
@@ -71,40 +76,14 @@ export async function carryOutPlan(
   options: CarryOutOptions,
 ): Promise<CarryOutResult> {
   const counter = options.counter ?? new InvocationCounter();
-  const executeOptions: ExecuteOptions = {
-    repositorySettings: list.target.repositorySettings,
-    log: options.log,
-    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
-    ...(options.retries !== undefined ? { retries: options.retries } : {}),
-    ...(options.retry ? { retry: options.retry } : {}),
-    ...(options.group ? { group: options.group } : {}),
-    ...(options.now ? { now: options.now } : {}),
-  };
+  const executeOptions = executeOptionsFor(list, options);
   if (!planHasWork(plan)) {
     const report = await executePlan(plan, NOTHING_TO_DO, executeOptions);
     return { report, processes: counter.toJSON(), tools: [] };
   }
 
   const transfers = plan.steps.filter(isTransferStep);
-  const needsHelm = transfers.some((s) => s.kind === "chart" && s.entry.kind === "http");
-  const group = options.group ?? (<T>(_name: string, work: () => Promise<T>) => work());
-  const tools: InstalledTool[] = [];
-  const { craneBinary, helmBinary } = await group("Install tools", async () => {
-    let crane = options.craneBinary ?? null;
-    if (!crane && transfers.length > 0) {
-      // crane also verifies charts pushed by helm, so it is installed whenever anything is copied.
-      const installed = await installCrane({ log: options.log, ...options.crane });
-      tools.push(installed);
-      crane = installed.path;
-    }
-    let helm: string | null = null;
-    if (needsHelm) {
-      const installed = await installHelm({ log: options.log, ...options.helm });
-      tools.push(installed);
-      helm = installed.path;
-    }
-    return { craneBinary: crane, helmBinary: helm };
-  });
+  const { craneBinary, helmBinary, tools } = await installTools(transfers, options);
 
   const pushCredential = transfers.length > 0 ? await options.target.pushCredential() : null;
   const tempRoot = options.tempRoot ?? (process.env.RUNNER_TEMP || tmpdir());
@@ -114,27 +93,7 @@ export async function carryOutPlan(
     tempRoot,
   });
   try {
-    const redact = (text: string) => options.mask.redact(text);
-    const debug = options.debug ? { log: options.debug } : {};
-    const crane = new Crane({
-      binary: craneBinary ?? "crane",
-      env: session.craneEnv(),
-      ...(options.toolLimits ? { limits: options.toolLimits } : {}),
-      counter,
-      redact,
-      ...debug,
-    });
-    const helm = helmBinary
-      ? new Helm({
-          binary: helmBinary,
-          env: session.helmEnv(),
-          ...(options.toolLimits ? { limits: options.toolLimits } : {}),
-          registryConfig: session.helmRegistryConfig,
-          counter,
-          redact,
-          ...debug,
-        })
-      : null;
+    const { crane, helm } = toolRunners(session, { craneBinary, helmBinary }, counter, options);
     const target = options.target;
     const targetRegistry = new DistributionClient({
       baseUrl: `${target.plainHttp ? "http" : "https"}://${target.registry}`,
@@ -164,6 +123,71 @@ export async function carryOutPlan(
   } finally {
     await session.dispose();
   }
+}
+
+function executeOptionsFor(list: PlannedList, options: CarryOutOptions): ExecuteOptions {
+  return {
+    repositorySettings: list.target.repositorySettings,
+    log: options.log,
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.group ? { group: options.group } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  };
+}
+
+/** crane (and helm, when installed) wired to the credential session, the counter, the mask and the limits. */
+function toolRunners(
+  session: CredentialSession,
+  binaries: { craneBinary: string | null; helmBinary: string | null },
+  counter: InvocationCounter,
+  options: CarryOutOptions,
+): { crane: Crane; helm: Helm | null } {
+  const common = {
+    counter,
+    redact: (text: string) => options.mask.redact(text),
+    ...(options.toolLimits ? { limits: options.toolLimits } : {}),
+    ...(options.debug ? { log: options.debug } : {}),
+  };
+  const crane = new Crane({ binary: binaries.craneBinary ?? "crane", env: session.craneEnv(), ...common });
+  const helm = binaries.helmBinary
+    ? new Helm({
+        binary: binaries.helmBinary,
+        env: session.helmEnv(),
+        registryConfig: session.helmRegistryConfig,
+        ...common,
+      })
+    : null;
+  return { crane, helm };
+}
+
+/**
+ * crane whenever anything is copied (it also verifies charts pushed by helm), helm only for charts from
+ * HTTP repositories; each through the tool cache, inside one log group.
+ */
+async function installTools(
+  transfers: readonly TransferStep[],
+  options: CarryOutOptions,
+): Promise<{ craneBinary: string | null; helmBinary: string | null; tools: InstalledTool[] }> {
+  const needsHelm = transfers.some((s) => s.kind === "chart" && s.entry.kind === "http");
+  const group = options.group ?? (<T>(_name: string, work: () => Promise<T>) => work());
+  const tools: InstalledTool[] = [];
+  return group("Install tools", async () => {
+    let crane = options.craneBinary ?? null;
+    if (!crane && transfers.length > 0) {
+      const installed = await installCrane({ log: options.log, ...options.crane });
+      tools.push(installed);
+      crane = installed.path;
+    }
+    let helm: string | null = null;
+    if (needsHelm) {
+      const installed = await installHelm({ log: options.log, ...options.helm });
+      tools.push(installed);
+      helm = installed.path;
+    }
+    return { craneBinary: crane, helmBinary: helm, tools };
+  });
 }
 
 /** The JSON report a later step or a person reads: every step with its outcome, duration and error. */
