@@ -4,7 +4,7 @@
  * named errors (ObserveError, ToolError, InputError, OutputFolderError, ...) extend it, so the
  * edge (`report/failure.ts`) turns any of them into text the same way, without a stack trace.
  */
-import type { Location } from "./list/model.js";
+import type { ListProblem, Location } from "./list/model.js";
 
 /** A problem as data: message, hint and location (plan warnings have this shape too). */
 export interface Problem {
@@ -18,17 +18,16 @@ export class MirrorError extends Error {
   readonly hint: string | null | undefined;
   /** The mirror-list line the problem comes from, when it comes from one. */
   readonly location: Location | null;
+  /** Located problems behind this error (chart ranges that did not resolve), as data: `report/` words them. */
+  readonly problems: readonly ListProblem[];
 
-  constructor(message: string, details: { hint?: string | null; location?: Location | null } = {}) {
+  constructor(
+    message: string,
+    details: { hint?: string | null; location?: Location | null; problems?: readonly ListProblem[] } = {},
+  ) {
     super(message);
     this.hint = details.hint;
     this.location = details.location ?? null;
-  }
-
-  /** The text a person reads: `file:line:col: ` when located, the message, and the hint unless the message carries it. */
-  describe(): string {
-    const at = this.location ? `${this.location.file}:${this.location.line}:${this.location.column}: ` : "";
-    const hinted = !this.hint || this.message.includes(`hint: ${this.hint}`);
-    return `${at}${this.message}${hinted ? "" : `\n  hint: ${this.hint}`}`;
+    this.problems = details.problems ?? [];
   }
 }

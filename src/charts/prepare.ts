@@ -9,7 +9,6 @@ import { ObserveError } from "../observe/ecr.js";
 import type { PlanWarning } from "../plan/model.js";
 import type { RequestCounts } from "../registry/distribution.js";
 import { type ChartDiscovery, type ChartImagesRecord, recordedDiscovery } from "../render/chart-images.js";
-import { formatProblem } from "../report/problems.js";
 import {
   credentialFor,
   openCredentialSession,
@@ -86,8 +85,9 @@ export async function prepareCharts(
   const resolved = await resolveChartVersions(list, lister);
   if (resolved.problems.length > 0) {
     throw new ObserveError(
-      `chart version ranges could not be resolved:\n${resolved.problems.map(formatProblem).join("\n")}`,
+      "chart version ranges could not be resolved:",
       "fix the versionRange entries named above, or list exact versions",
+      resolved.problems,
     );
   }
   const warnings = [...resolved.warnings];

@@ -15,13 +15,13 @@ import {
   RepositoryNotFoundException,
 } from "@aws-sdk/client-ecr";
 import { MirrorError } from "../errors.js";
-import type { TagMutability } from "../list/model.js";
+import type { ListProblem, TagMutability } from "../list/model.js";
 import { mapWithConcurrency } from "../pool.js";
 import type { ObservedRepository, ObservedTarget } from "./model.js";
 
 export class ObserveError extends MirrorError {
-  constructor(message: string, hint?: string) {
-    super(message, { hint });
+  constructor(message: string, hint?: string, problems?: readonly ListProblem[]) {
+    super(message, { hint, ...(problems ? { problems } : {}) });
   }
 }
 

@@ -19,6 +19,29 @@ const mask = () => {
 };
 
 describe("describeFailure", () => {
+  it("words the located problems an error carries as data, one a line, before the hint", () => {
+    const problem = {
+      file: "mirrors.yaml",
+      line: 7,
+      column: 19,
+      severity: "error" as const,
+      message: 'versionRange ">=99" matches no published version of "demo"',
+      hint: "published: 1.2.3",
+    };
+    const text = describeFailure(
+      new ObserveError("chart version ranges could not be resolved:", "fix the versionRange entries", [
+        problem,
+      ]),
+      mask(),
+    );
+    expect(text).toBe(
+      "chart version ranges could not be resolved:\n" +
+        'mirrors.yaml:7:19: error: versionRange ">=99" matches no published version of "demo"\n' +
+        "  hint: published: 1.2.3\n" +
+        "  hint: fix the versionRange entries",
+    );
+  });
+
   it("adds the hint of an error whose message does not carry it, redacted", () => {
     const text = describeFailure(
       new ObserveError("ECR denied ecr:ListImages with s3cr3t-token", "grant ecr:ListImages"),
