@@ -59739,16 +59739,13 @@ class MirrorError extends Error {
     hint;
     /** The mirror-list line the problem comes from, when it comes from one. */
     location;
+    /** Located problems behind this error (chart ranges that did not resolve), as data: `report/` words them. */
+    problems;
     constructor(message, details = {}) {
         super(message);
         this.hint = details.hint;
         this.location = details.location ?? null;
-    }
-    /** The text a person reads: `file:line:col: ` when located, the message, and the hint unless the message carries it. */
-    describe() {
-        const at = this.location ? `${this.location.file}:${this.location.line}:${this.location.column}: ` : "";
-        const hinted = !this.hint || this.message.includes(`hint: ${this.hint}`);
-        return `${at}${this.message}${hinted ? "" : `\n  hint: ${this.hint}`}`;
+        this.problems = details.problems ?? [];
     }
 }
 
@@ -66721,6 +66718,10 @@ function sourceAddress(step, upstreams) {
 function targetReference(registry, step) {
     return `${registry}/${step.repository}:${step.tag}`;
 }
+/** A platform subset or a chart pushed from an HTTP repository: content the source holds under no digest. */
+function writesNewContent(step) {
+    return step.platforms.length > 0 || (step.kind === "chart" && step.entry.kind === "http");
+}
 /** `copy` and `verify` for `executePlan`. */
 function createCopier(options) {
     const { crane, registry, upstreams } = options;
@@ -66774,29 +66775,36 @@ function createCopier(options) {
                 : await crane.digest(destination);
             if (!actual)
                 throw new Error(`the target does not hold ${destination} after the copy`);
-            let expected;
-            if (step.platforms.length > 0 || (step.kind === "chart" && step.entry.kind === "http")) {
-                // A filtered copy or a pushed chart is new content: the source holds no manifest with that digest.
-                if (step.platforms.length === 1 && step.digest && copied.digest && step.digest !== copied.digest) {
-                    // The planner expects this platform manifest (resync `digest`); crane wrote another.
-                    throw new DigestMismatch(`${step.source} (${step.platforms[0]})`, copied.digest, step.digest);
-                }
-                const source = step.platforms.length === 1 ? sourceAddress(step, upstreams) : null;
-                expected =
-                    copied.digest ??
-                        (source ? await crane.digest(source.reference, { platform: step.platforms[0] ?? null }) : actual);
-            }
-            else {
-                if (step.digest && copied.digest && step.digest !== copied.digest) {
-                    throw new DigestMismatch(`${step.source}`, copied.digest, step.digest);
-                }
-                expected = step.digest ?? copied.digest ?? (await upstreamDigest(step));
-            }
+            const expected = writesNewContent(step)
+                ? await newContentDigest(step, copied, actual)
+                : await sameContentDigest(step, copied);
             if (actual !== expected)
                 throw new DigestMismatch(destination, actual, expected);
             return actual;
         },
     };
+    /**
+     * A filtered copy or a pushed chart is new content: the source holds no manifest with that digest, so what
+     * crane or helm said it wrote is expected (or, for one platform, that platform's manifest upstream).
+     */
+    async function newContentDigest(step, copied, actual) {
+        if (step.platforms.length === 1 && step.digest && copied.digest && step.digest !== copied.digest) {
+            // The planner expects this platform manifest (resync `digest`); crane wrote another.
+            throw new DigestMismatch(`${step.source} (${step.platforms[0]})`, copied.digest, step.digest);
+        }
+        if (copied.digest)
+            return copied.digest;
+        if (step.platforms.length !== 1)
+            return actual;
+        return crane.digest(sourceAddress(step, upstreams).reference, { platform: step.platforms[0] ?? null });
+    }
+    /** A plain copy keeps the source's digest: the pinned one, else what crane wrote, else the upstream's. */
+    async function sameContentDigest(step, copied) {
+        if (step.digest && copied.digest && step.digest !== copied.digest) {
+            throw new DigestMismatch(`${step.source}`, copied.digest, step.digest);
+        }
+        return step.digest ?? copied.digest ?? (await upstreamDigest(step));
+    }
     async function upstreamDigest(step) {
         const source = sourceAddress(step, upstreams);
         return crane.digest(source.reference);
@@ -66817,8 +66825,8 @@ var dist_cjs = __nccwpck_require__(8249);
 
 
 class ObserveError extends MirrorError {
-    constructor(message, hint) {
-        super(message, { hint });
+    constructor(message, hint, problems) {
+        super(message, { hint, ...(problems ? { problems } : {}) });
     }
 }
 /** Attempts the SDK makes for one ECR call (its adaptive mode: backoff plus a client-side rate limiter). */
@@ -67130,39 +67138,13 @@ const NOTHING_TO_DO = {
 };
 async function carryOutPlan(plan, list, options) {
     const counter = options.counter ?? new InvocationCounter();
-    const executeOptions = {
-        repositorySettings: list.target.repositorySettings,
-        log: options.log,
-        ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
-        ...(options.retries !== undefined ? { retries: options.retries } : {}),
-        ...(options.retry ? { retry: options.retry } : {}),
-        ...(options.group ? { group: options.group } : {}),
-        ...(options.now ? { now: options.now } : {}),
-    };
+    const executeOptions = executeOptionsFor(list, options);
     if (!planHasWork(plan)) {
         const report = await executePlan(plan, NOTHING_TO_DO, executeOptions);
         return { report, processes: counter.toJSON(), tools: [] };
     }
     const transfers = plan.steps.filter(isTransferStep);
-    const needsHelm = transfers.some((s) => s.kind === "chart" && s.entry.kind === "http");
-    const group = options.group ?? ((_name, work) => work());
-    const tools = [];
-    const { craneBinary, helmBinary } = await group("Install tools", async () => {
-        let crane = options.craneBinary ?? null;
-        if (!crane && transfers.length > 0) {
-            // crane also verifies charts pushed by helm, so it is installed whenever anything is copied.
-            const installed = await installCrane({ log: options.log, ...options.crane });
-            tools.push(installed);
-            crane = installed.path;
-        }
-        let helm = null;
-        if (needsHelm) {
-            const installed = await installHelm({ log: options.log, ...options.helm });
-            tools.push(installed);
-            helm = installed.path;
-        }
-        return { craneBinary: crane, helmBinary: helm };
-    });
+    const { craneBinary, helmBinary, tools } = await installTools(transfers, options);
     const pushCredential = transfers.length > 0 ? await options.target.pushCredential() : null;
     const tempRoot = options.tempRoot ?? (process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)());
     const session = await openCredentialSession({
@@ -67171,27 +67153,7 @@ async function carryOutPlan(plan, list, options) {
         tempRoot,
     });
     try {
-        const redact = (text) => options.mask.redact(text);
-        const debug = options.debug ? { log: options.debug } : {};
-        const crane = new Crane({
-            binary: craneBinary ?? "crane",
-            env: session.craneEnv(),
-            ...(options.toolLimits ? { limits: options.toolLimits } : {}),
-            counter,
-            redact,
-            ...debug,
-        });
-        const helm = helmBinary
-            ? new Helm({
-                binary: helmBinary,
-                env: session.helmEnv(),
-                ...(options.toolLimits ? { limits: options.toolLimits } : {}),
-                registryConfig: session.helmRegistryConfig,
-                counter,
-                redact,
-                ...debug,
-            })
-            : null;
+        const { crane, helm } = toolRunners(session, { craneBinary, helmBinary }, counter, options);
         const target = options.target;
         const targetRegistry = new DistributionClient({
             baseUrl: `${target.plainHttp ? "http" : "https"}://${target.registry}`,
@@ -67219,6 +67181,60 @@ async function carryOutPlan(plan, list, options) {
     finally {
         await session.dispose();
     }
+}
+function executeOptionsFor(list, options) {
+    return {
+        repositorySettings: list.target.repositorySettings,
+        log: options.log,
+        ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+        ...(options.retries !== undefined ? { retries: options.retries } : {}),
+        ...(options.retry ? { retry: options.retry } : {}),
+        ...(options.group ? { group: options.group } : {}),
+        ...(options.now ? { now: options.now } : {}),
+    };
+}
+/** crane (and helm, when installed) wired to the credential session, the counter, the mask and the limits. */
+function toolRunners(session, binaries, counter, options) {
+    const common = {
+        counter,
+        redact: (text) => options.mask.redact(text),
+        ...(options.toolLimits ? { limits: options.toolLimits } : {}),
+        ...(options.debug ? { log: options.debug } : {}),
+    };
+    const crane = new Crane({ binary: binaries.craneBinary ?? "crane", env: session.craneEnv(), ...common });
+    const helm = binaries.helmBinary
+        ? new Helm({
+            binary: binaries.helmBinary,
+            env: session.helmEnv(),
+            registryConfig: session.helmRegistryConfig,
+            ...common,
+        })
+        : null;
+    return { crane, helm };
+}
+/**
+ * crane whenever anything is copied (it also verifies charts pushed by helm), helm only for charts from
+ * HTTP repositories; each through the tool cache, inside one log group.
+ */
+async function installTools(transfers, options) {
+    const needsHelm = transfers.some((s) => s.kind === "chart" && s.entry.kind === "http");
+    const group = options.group ?? ((_name, work) => work());
+    const tools = [];
+    return group("Install tools", async () => {
+        let crane = options.craneBinary ?? null;
+        if (!crane && transfers.length > 0) {
+            const installed = await installCrane({ log: options.log, ...options.crane });
+            tools.push(installed);
+            crane = installed.path;
+        }
+        let helm = null;
+        if (needsHelm) {
+            const installed = await installHelm({ log: options.log, ...options.helm });
+            tools.push(installed);
+            helm = installed.path;
+        }
+        return { craneBinary: crane, helmBinary: helm, tools };
+    });
 }
 /** The JSON report a later step or a person reads: every step with its outcome, duration and error. */
 function syncReportJson(plan, result, cost) {
@@ -71664,13 +71680,72 @@ function readSyncOptions(raw, naming) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/report/problems.ts
+function formatProblem(p) {
+    const head = `${p.file}:${p.line}:${p.column}: ${p.severity}: ${p.message}`;
+    return p.hint ? `${head}\n  hint: ${p.hint}` : head;
+}
+function formatProblems(problems) {
+    const errors = problems.filter((p) => p.severity === "error").length;
+    const lines = problems.map(formatProblem);
+    if (errors > 0)
+        lines.push(`${errors} error${errors === 1 ? "" : "s"} in ${problems[0]?.file ?? "the mirror list"}; nothing was copied or changed.`);
+    return lines.join("\n");
+}
+/** GitHub shows 10 annotations of each severity per step. */
+const ANNOTATIONS_PER_SEVERITY = 10;
+function problemAnnotations(problems, file) {
+    const out = [];
+    const shown = { error: 0, warning: 0 };
+    const hidden = { error: 0, warning: 0 };
+    for (const p of problems) {
+        if (shown[p.severity] >= ANNOTATIONS_PER_SEVERITY) {
+            hidden[p.severity]++;
+            continue;
+        }
+        shown[p.severity]++;
+        out.push({
+            severity: p.severity,
+            message: p.hint ? `${p.message}\nHint: ${p.hint}` : p.message,
+            title: p.severity === "error" ? "Invalid mirror list" : "Mirror list",
+            file,
+            line: p.line,
+            column: p.column,
+        });
+    }
+    const more = ["error", "warning"]
+        .filter((s) => hidden[s] > 0)
+        .map((s) => `${hidden[s]} more ${s}${hidden[s] === 1 ? "" : "s"}`)
+        .join(" and ");
+    if (more) {
+        out.push({
+            severity: "notice",
+            title: "More mirror-list problems",
+            message: `${more} not annotated; the step log lists every problem.`,
+            file,
+        });
+    }
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./src/report/failure.ts
 /** A failure as a person reads it: the message and a hint, secrets redacted, no stack trace for a known problem. */
 
+
 function describeFailure(e, mask) {
     if (e instanceof MirrorError)
-        return mask.redact(e.describe());
+        return mask.redact(describeMirrorError(e));
     return mask.redact(e instanceof Error ? e.message : String(e));
+}
+/**
+ * `file:line:col: ` when located, the message, the located problems behind it one a line, and the hint
+ * unless the message already carries it.
+ */
+function describeMirrorError(e) {
+    const at = e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ` : "";
+    const problems = e.problems.map((p) => `\n${formatProblem(p)}`).join("");
+    const hinted = !e.hint || e.message.includes(`hint: ${e.hint}`);
+    return `${at}${e.message}${problems}${hinted ? "" : `\n  hint: ${e.hint}`}`;
 }
 
 ;// CONCATENATED MODULE: ./src/report/list-json.ts
@@ -71833,54 +71908,6 @@ function planMarkdown(plan, budget = SUMMARY_BUDGET_BYTES) {
         }
         out += row;
         size += rowSize;
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/report/problems.ts
-function formatProblem(p) {
-    const head = `${p.file}:${p.line}:${p.column}: ${p.severity}: ${p.message}`;
-    return p.hint ? `${head}\n  hint: ${p.hint}` : head;
-}
-function formatProblems(problems) {
-    const errors = problems.filter((p) => p.severity === "error").length;
-    const lines = problems.map(formatProblem);
-    if (errors > 0)
-        lines.push(`${errors} error${errors === 1 ? "" : "s"} in ${problems[0]?.file ?? "the mirror list"}; nothing was copied or changed.`);
-    return lines.join("\n");
-}
-/** GitHub shows 10 annotations of each severity per step. */
-const ANNOTATIONS_PER_SEVERITY = 10;
-function problemAnnotations(problems, file) {
-    const out = [];
-    const shown = { error: 0, warning: 0 };
-    const hidden = { error: 0, warning: 0 };
-    for (const p of problems) {
-        if (shown[p.severity] >= ANNOTATIONS_PER_SEVERITY) {
-            hidden[p.severity]++;
-            continue;
-        }
-        shown[p.severity]++;
-        out.push({
-            severity: p.severity,
-            message: p.hint ? `${p.message}\nHint: ${p.hint}` : p.message,
-            title: p.severity === "error" ? "Invalid mirror list" : "Mirror list",
-            file,
-            line: p.line,
-            column: p.column,
-        });
-    }
-    const more = ["error", "warning"]
-        .filter((s) => hidden[s] > 0)
-        .map((s) => `${hidden[s]} more ${s}${hidden[s] === 1 ? "" : "s"}`)
-        .join(" and ");
-    if (more) {
-        out.push({
-            severity: "notice",
-            title: "More mirror-list problems",
-            message: `${more} not annotated; the step log lists every problem.`,
-            file,
-        });
     }
     return out;
 }
@@ -72510,7 +72537,6 @@ async function publishedVersions(range, lister) {
 
 
 
-
 /** Whether the list needs chart preparation at all. */
 function needsChartPreparation(list) {
     return (list.chartRanges?.length ?? 0) > 0 || list.charts.some((c) => c.images !== null);
@@ -72531,7 +72557,7 @@ async function prepareCharts(list, options) {
     });
     const resolved = await resolveChartVersions(list, lister);
     if (resolved.problems.length > 0) {
-        throw new ObserveError(`chart version ranges could not be resolved:\n${resolved.problems.map(formatProblem).join("\n")}`, "fix the versionRange entries named above, or list exact versions");
+        throw new ObserveError("chart version ranges could not be resolved:", "fix the versionRange entries named above, or list exact versions", resolved.problems);
     }
     const warnings = [...resolved.warnings];
     const wanted = resolved.list.charts.filter((c) => c.images !== null);
