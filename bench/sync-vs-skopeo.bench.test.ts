@@ -125,6 +125,7 @@ ${images.map((i) => `  - docker.io/${i.repository}:${i.tag}`).join("\n")}
     counter,
     tempRoot: work,
     log: () => {},
+    progress: () => {},
   });
   const seconds = (performance.now() - t0) / 1000;
   expect(report.ok).toBe(true);

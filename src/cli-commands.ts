@@ -6,7 +6,6 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readChartImagesRecord } from "./charts/record.js";
-import { summaryLine } from "./execute/execute.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/output-folder.js";
@@ -28,6 +27,7 @@ import { describeFailure } from "./report/failure.js";
 import { listSummary, listToJson } from "./report/list-json.js";
 import { formatPlan, planToJson } from "./report/plan.js";
 import { formatProblems } from "./report/problems.js";
+import { summaryLine } from "./report/progress.js";
 import {
   type ConnectSettings,
   connect,

@@ -19,6 +19,7 @@ import { mapWithConcurrency } from "./pool.js";
 import { DistributionClient, type RequestCounts, schemeFor } from "./registry/distribution.js";
 import { type ChartImagesRecord, chartImagesRecord } from "./render/chart-images.js";
 import { type NodeRenderResult, renderNodeConfig } from "./render/index.js";
+import { textProgress } from "./report/progress.js";
 import {
   credentialFor,
   type EcrAuthorization,
@@ -266,7 +267,10 @@ export async function planRun(
 
 export interface SyncRunOptions
   extends PlanRunOptions,
-    Omit<CarryOutOptions, "target" | "upstreamCredentials"> {}
+    Omit<CarryOutOptions, "target" | "upstreamCredentials" | "progress"> {
+  /** The steps' progress as it happens; default: worded (`report/progress.ts`) into `log`. */
+  progress?: CarryOutOptions["progress"];
+}
 
 export interface SyncRunResult extends PlanRunResult, CarryOutResult {}
 
@@ -296,6 +300,7 @@ export async function syncRun(
   });
   const carried = await carryOutPlan(planned.plan, planned.list, {
     ...options,
+    progress: options.progress ?? textProgress(options.log),
     counter,
     target: {
       kind: target.kind,

@@ -2,7 +2,7 @@
  * Carries out a plan in three phases: `createRepositories` (all of them, before anything is pushed), then
  * `transfer` (copies and updates in a bounded pool with retries, each verified against the source digest),
  * then, only when nothing failed, `prune` (the planned deletions). A `Ledger` holds what they share: the
- * step reports, the progress counter, the log and the retry settings. One failing step stops nothing
+ * step reports, the progress counter, the progress events and the retry settings. One failing step stops nothing
  * else; the report lists what failed.
  * The registry, ECR and the tools sit behind `ExecuteDeps`, so this file does no I/O of its own.
  */
@@ -111,6 +111,26 @@ export interface ExecutionReport {
   ok: boolean;
 }
 
+/** What a retry is for. */
+export type RetrySubject =
+  | { kind: "create"; repository: string }
+  | { kind: "transfer"; report: StepReport }
+  | { kind: "verify"; repository: string; tag: string }
+  | { kind: "delete"; repository: string; tags: number };
+
+/** What execution tells as it goes: data, worded by `report/progress.ts`. */
+export type ProgressEvent =
+  /** A step finished (`counter` of `total` steps that run). */
+  | { kind: "step"; counter: number; total: number; report: StepReport }
+  /** An attempt failed and another follows after `delayMs`; `error` is the failure's text. */
+  | { kind: "retry"; subject: RetrySubject; attempt: number; delayMs: number; error: string }
+  /** A blocked step, reported and never carried out. */
+  | { kind: "blocked"; report: StepReport }
+  /** The planned deletions did not run because a step failed. */
+  | { kind: "pruning-skipped"; deletions: number }
+  /** Everything ran. */
+  | { kind: "done"; report: ExecutionReport };
+
 export interface ExecuteOptions {
   /** Steps in flight at once (default 4). */
   concurrency?: number;
@@ -124,8 +144,8 @@ export interface ExecuteOptions {
   retry?: Pick<RetryOptions, "baseDelayMs" | "maxDelayMs" | "sleep" | "random">;
   /** Milliseconds clock (default `performance.now`). */
   now?: () => number;
-  /** One line of progress (`core.info`, stderr). */
-  log: (line: string) => void;
+  /** Told what happens, as it happens (`report/progress.ts` words it for the log). */
+  progress: (event: ProgressEvent) => void;
   /** Runs a phase inside a log group (`core.group`); default: just runs it. */
   group?: <T>(name: string, work: () => Promise<T>) => Promise<T>;
 }
@@ -146,60 +166,6 @@ export function stepRetryable(error: unknown, attempt: number): boolean {
   const tool = error as { tool?: unknown; failure?: unknown } | null;
   if (tool?.tool === "crane") return tool.failure === "stalled" && attempt === 1;
   return isRetryable(error);
-}
-
-/** `3.2 s` */
-export function formatSeconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
-}
-
-/** What a step does, as its progress line names it: `copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0`. */
-export function describeStep(step: {
-  action: StepAction;
-  source: string | null;
-  repository: string;
-  tag: string | null;
-  platforms: readonly string[];
-}): string {
-  const target = step.tag ? `${step.repository}:${step.tag}` : step.repository;
-  const platforms = step.platforms.length > 0 ? ` [${step.platforms.join(", ")}]` : "";
-  switch (step.action) {
-    case "create-repository":
-      return `create repository ${step.repository}`;
-    case "delete":
-      return `delete ${target}`;
-    default:
-      return `${step.action} ${step.source ?? "?"} -> ${target}${platforms}`;
-  }
-}
-
-/** `[12/40] copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0 (3.2 s)` and its failure form. */
-export function progressLine(counter: number, total: number, step: StepReport): string {
-  const head = `[${counter}/${total}] ${describeStep(step)} (${formatSeconds(step.durationMs)})`;
-  const retried = step.attempts > 1 ? `, ${step.attempts} attempts` : "";
-  if (step.outcome === "failed") return `${head} FAILED${retried}: ${firstLine(step.error ?? "")}`;
-  if (step.outcome === "skipped") return `${head} skipped: ${firstLine(step.error ?? "")}`;
-  if (step.outcome === "exists") return `${head} already exists`;
-  return attemptsSuffix(head, step.attempts);
-}
-
-function attemptsSuffix(line: string, attempts: number): string {
-  return attempts > 1 ? `${line} after ${attempts} attempts` : line;
-}
-
-function firstLine(text: string): string {
-  return text.split("\n")[0] ?? "";
-}
-
-/** `12 copied, 2 updated, 30 present, 1 failed ... in 14.3 s` */
-export function summaryLine(report: Pick<ExecutionReport, "counts" | "durationMs">): string {
-  const c = report.counts;
-  const parts = [`${c.copied} copied`, `${c.updated} updated`, `${c.present} present`, `${c.failed} failed`];
-  if (c.blocked > 0) parts.push(`${c.blocked} blocked`);
-  if (c.created > 0) parts.push(`${c.created} repositor${c.created === 1 ? "y" : "ies"} created`);
-  if (c.deleted > 0) parts.push(`${c.deleted} deleted`);
-  if (c.skipped > 0) parts.push(`${c.skipped} skipped`);
-  return `Sync: ${parts.join(", ")} in ${formatSeconds(report.durationMs)}`;
 }
 
 /** The error as a step reports it: its message (with the attempts), and its hint when the message lacks one. */
@@ -235,13 +201,13 @@ function baseReport(step: Step): StepReport {
 }
 
 /**
- * What the phases share: a report per step, the progress counter (`[n/total]`), the log and the
+ * What the phases share: a report per step, the progress counter (`[n/total]`), the progress events and the
  * retry settings. Each phase fills in the reports of its own steps.
  */
 class Ledger {
   readonly now: () => number;
   readonly concurrency: number;
-  readonly log: (line: string) => void;
+  readonly progress: (event: ProgressEvent) => void;
   readonly group: <T>(name: string, work: () => Promise<T>) => Promise<T>;
   private readonly reports = new Map<Step, StepReport>();
   private counter = 0;
@@ -254,7 +220,7 @@ class Ledger {
   ) {
     this.now = options.now ?? (() => performance.now());
     this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-    this.log = options.log;
+    this.progress = options.progress;
     this.group = options.group ?? (<T>(_name: string, work: () => Promise<T>) => work());
     for (const step of plan.steps) this.reports.set(step, baseReport(step));
   }
@@ -271,24 +237,22 @@ class Ledger {
     return this.plan.steps.map((s) => this.reportOf(s));
   }
 
-  /** One progress line: `[12/40] copy … (3.2 s)`. */
+  /** One step done: `[12/40] copy … (3.2 s)` in the log. */
   announce(report: StepReport): void {
     this.counter += 1;
-    this.log(progressLine(this.counter, this.total, report));
+    this.progress({ kind: "step", counter: this.counter, total: this.total, report });
   }
 
-  /** Attempts for `what`: the run's retries and budget, each retry logged. */
-  retryOptions(what: string, retryable?: RetryOptions["retryable"]): RetryOptions {
+  /** Attempts for `subject`: the run's retries and budget, each retry told. */
+  retryOptions(subject: RetrySubject, retryable?: RetryOptions["retryable"]): RetryOptions {
     return {
       retries: this.options.retries ?? DEFAULT_RETRIES,
       budgetMs: this.options.budgetMs ?? DEFAULT_STEP_BUDGET_MS,
       now: this.now,
       ...(retryable ? { retryable } : {}),
       ...this.options.retry,
-      onRetry: (attempt, delay, error) =>
-        this.log(
-          `  retrying ${what} in ${formatSeconds(delay)} (attempt ${attempt} failed: ${firstLine(errorText(error))})`,
-        ),
+      onRetry: (attempt, delayMs, error) =>
+        this.progress({ kind: "retry", subject, attempt, delayMs, error: errorText(error) }),
     };
   }
 }
@@ -324,11 +288,7 @@ export async function executePlan(
     deletesSkipped,
     ok: counts.failed === 0,
   };
-  ledger.log(summaryLine(report));
-  for (const f of report.failures) {
-    const at = f.location ? `${f.location.file}:${f.location.line}: ` : "";
-    ledger.log(`  failed: ${at}${describeStep(f)}: ${firstLine(f.error ?? "")}`);
-  }
+  ledger.progress({ kind: "done", report });
   return report;
 }
 
@@ -349,7 +309,7 @@ async function createRepositories(
       try {
         const { value, attempts } = await withRetries(
           () => deps.createRepository(step.repository, settings),
-          ledger.retryOptions(`create repository ${step.repository}`),
+          ledger.retryOptions({ kind: "create", repository: step.repository }),
         );
         report.outcome = value;
         report.attempts = attempts;
@@ -387,12 +347,15 @@ async function transfer(
         try {
           const copied = await withRetries(
             () => deps.copy(step),
-            ledger.retryOptions(describeStep(step), stepRetryable),
+            ledger.retryOptions({ kind: "transfer", report }, stepRetryable),
           );
           report.attempts = copied.attempts;
           const verified = await withRetries(
             () => deps.verify(step, copied.value),
-            ledger.retryOptions(`verify ${step.repository}:${step.tag}`, stepRetryable),
+            ledger.retryOptions(
+              { kind: "verify", repository: step.repository, tag: step.tag },
+              stepRetryable,
+            ),
           );
           report.digest = verified.value;
           report.outcome = step.action === "update" ? "updated" : "copied";
@@ -408,14 +371,14 @@ async function transfer(
   });
 }
 
-/** Blocked steps are reported (one log line each), never carried out. */
+/** Blocked steps are reported (one progress event each), never carried out. */
 function reportBlocked(steps: readonly Step[], ledger: Ledger): void {
   for (const step of steps) {
     if (step.action !== "blocked") continue;
     const report = ledger.reportOf(step);
     report.outcome = "blocked";
     report.error = step.reason;
-    ledger.log(`blocked ${step.source} -> ${step.repository}:${step.tag}: ${step.reason}`);
+    ledger.progress({ kind: "blocked", report });
   }
 }
 
@@ -431,7 +394,7 @@ async function prune(deletions: readonly DeleteStep[], deps: ExecuteDeps, ledger
       report.outcome = "skipped";
       report.error = "not pruned: a creation, copy or update failed in this run";
     }
-    ledger.log(`Pruning skipped: ${deletions.length} planned deletion(s) not run because a step failed.`);
+    ledger.progress({ kind: "pruning-skipped", deletions: deletions.length });
     return deletions.length;
   }
   await ledger.group(`Prune ${deletions.length} tag${deletions.length === 1 ? "" : "s"}`, async () => {
@@ -450,7 +413,7 @@ async function prune(deletions: readonly DeleteStep[], deps: ExecuteDeps, ledger
       try {
         const result = await withRetries(
           () => deps.deleteTags(repository, tags),
-          ledger.retryOptions(`delete ${tags.length} tag(s) from ${repository}`),
+          ledger.retryOptions({ kind: "delete", repository, tags: tags.length }),
         );
         failures = result.value;
         attempts = result.attempts;

@@ -25,7 +25,9 @@ import { ecrTargetChanges, ociTargetChanges } from "./ecr-changes.js";
 import { type ExecuteDeps, type ExecuteOptions, type ExecutionReport, executePlan } from "./execute.js";
 
 export interface CarryOutOptions
-  extends Pick<ExecuteOptions, "concurrency" | "retries" | "retry" | "log" | "group" | "now"> {
+  extends Pick<ExecuteOptions, "concurrency" | "retries" | "retry" | "progress" | "group" | "now"> {
+  /** Lines about installing the tools (`core.info`, stderr); the steps' progress goes to `progress`. */
+  log: (line: string) => void;
   target: {
     kind: "ecr" | "oci";
     /** `host[:port]` the plan's references use. */
@@ -128,7 +130,7 @@ export async function carryOutPlan(
 function executeOptionsFor(list: PlannedList, options: CarryOutOptions): ExecuteOptions {
   return {
     repositorySettings: list.target.repositorySettings,
-    log: options.log,
+    progress: options.progress,
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),
     ...(options.retry ? { retry: options.retry } : {}),

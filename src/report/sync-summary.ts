@@ -3,8 +3,9 @@
  * GitHub's 1 MiB step-summary limit by cutting the table and saying how many rows were left out. Pure.
  */
 
-import { describeStep, type ExecutionReport, formatSeconds, type StepReport } from "../execute/execute.js";
+import type { ExecutionReport, StepReport } from "../execute/execute.js";
 import { markdownCell } from "../tools/log-safe.js";
+import { describeStep, formatSeconds } from "./progress.js";
 
 /** GitHub refuses a step summary above 1 MiB; stay well below it. */
 export const SUMMARY_BUDGET = 512 * 1024;

@@ -61,7 +61,7 @@ async function createWith(c: ECRClient, repository: string) {
   try {
     const report = await executePlan(createPlan(repository), deps(c), {
       repositorySettings: DEFAULT_REPOSITORY_SETTINGS,
-      log: () => {},
+      progress: () => {},
     });
     return { report, seconds: (performance.now() - t0) / 1000 };
   } finally {

@@ -1,10 +1,11 @@
 // The order, concurrency, failure isolation and pruning rules of executePlan, with in-memory adapters that
 // record what they were asked to do (the registry-backed behaviour is in sync-harness.test.ts).
 import { describe, expect, it } from "vitest";
-import { type ExecuteDeps, executePlan, progressLine } from "../../src/execute/execute.js";
+import { type ExecuteDeps, executePlan } from "../../src/execute/execute.js";
 import type { RepositorySettings } from "../../src/list/model.js";
 import { DEFAULT_REPOSITORY_SETTINGS } from "../../src/list/parse.js";
 import { type Plan, type Step, type StepAction, stepFields } from "../../src/plan/model.js";
+import { progressLine, textProgress } from "../../src/report/progress.js";
 import { ToolError } from "../../src/tools/runner.js";
 import { planStep } from "../harness/steps.js";
 
@@ -77,7 +78,7 @@ describe("executePlan", () => {
     const report = await executePlan(plan(steps), deps, {
       ...quiet,
       concurrency: 3,
-      log: (l) => lines.push(l),
+      progress: textProgress((l) => lines.push(l)),
     });
     const firstCopy = events.findIndex((e) => e.startsWith("copy"));
     expect(events.slice(0, firstCopy).sort()).toEqual(["create mirrors/a", "create mirrors/b"]);
@@ -116,7 +117,10 @@ describe("executePlan", () => {
         : null,
     );
     const lines: string[] = [];
-    const report = await executePlan(plan(steps), deps, { ...quiet, log: (l) => lines.push(l) });
+    const report = await executePlan(plan(steps), deps, {
+      ...quiet,
+      progress: textProgress((l) => lines.push(l)),
+    });
     expect(report.ok).toBe(false);
     expect(report.counts).toMatchObject({ copied: 1, updated: 1, failed: 1, skipped: 1, deleted: 0 });
     expect(report.failures.map((f) => f.tag)).toEqual(["missing"]);
@@ -152,7 +156,7 @@ describe("executePlan", () => {
       repositorySettings: SETTINGS,
       retries: 3,
       retry: { sleep: async (ms) => void slept.push(ms), random: () => 0.5, baseDelayMs: 100 },
-      log: (l) => lines.push(l),
+      progress: textProgress((l) => lines.push(l)),
     });
     expect(report.counts.copied).toBe(1);
     expect(report.steps[0]!.attempts).toBe(3);
@@ -177,7 +181,7 @@ describe("executePlan", () => {
       repositorySettings: SETTINGS,
       retries: 3,
       retry: { sleep: async () => {} },
-      log: () => {},
+      progress: () => {},
     });
     expect(report.steps[0]).toMatchObject({ outcome: "failed", attempts: 1 });
     expect(report.steps[0]!.error).toMatch(/503/);
@@ -193,7 +197,7 @@ describe("executePlan", () => {
       repositorySettings: SETTINGS,
       retries: 3,
       retry: { sleep: async () => {} },
-      log: () => {},
+      progress: () => {},
     };
     const ok = await executePlan(
       plan([step("copy", "mirrors/a", "1", "docker.io/library/a:1")]),
@@ -237,7 +241,7 @@ describe("executePlan", () => {
         random: () => 0,
         baseDelayMs: 1,
       },
-      log: () => {},
+      progress: () => {},
     });
     // Attempts end at 40 s, 80 s and 120 s: the third started at 80 s, inside the budget; none starts after 100 s.
     expect(report.steps[0]).toMatchObject({ outcome: "failed", attempts: 3 });
@@ -258,7 +262,7 @@ describe("executePlan", () => {
       repositorySettings: SETTINGS,
       retries: 3,
       retry: { sleep: async () => {} },
-      log: () => {},
+      progress: () => {},
     });
     expect(calls).toBe(1);
     expect(report.steps[0]).toMatchObject({ outcome: "failed", attempts: 1 });
@@ -278,7 +282,7 @@ describe("executePlan", () => {
         step("copy", "mirrors/a", "1", "docker.io/library/a:1"),
       ]),
       deps,
-      { ...quiet, log: () => {} },
+      { ...quiet, progress: () => {} },
     );
     expect(events).toEqual([]);
     expect(report.steps.map((s) => s.outcome)).toEqual(["failed", "failed"]);
@@ -295,7 +299,7 @@ describe("executePlan", () => {
     const lines: string[] = [];
     const report = await executePlan(plan([blocked]), recorder().deps, {
       ...quiet,
-      log: (l) => lines.push(l),
+      progress: textProgress((l) => lines.push(l)),
     });
     expect(report.ok).toBe(true);
     expect(report.counts.blocked).toBe(1);

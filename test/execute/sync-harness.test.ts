@@ -18,6 +18,7 @@ import type { ImageEntry, MirrorList, RepositorySettings } from "../../src/list/
 import { syntheticTag } from "../../src/list/naming.js";
 import { parseMirrorList } from "../../src/list/parse.js";
 import type { CopyStep, Plan, Step, StepAction } from "../../src/plan/model.js";
+import { textProgress } from "../../src/report/progress.js";
 import { Crane } from "../../src/tools/crane.js";
 import { type CredentialSession, openCredentialSession, SecretMask } from "../../src/tools/credentials.js";
 import { fetchEcrAuthorization } from "../../src/tools/ecr-authorization.js";
@@ -254,7 +255,7 @@ describe("executePlan against the gated ECR with the crane stand-in", () => {
         encryption: { type: "AES256", kmsKey: null },
       },
       retry: { sleep: async () => {} },
-      log: (l) => lines.push(l),
+      progress: textProgress((l) => lines.push(l)),
     });
     const outcome = (source: string) => report.steps.find((s) => s.source === source)!;
 
@@ -314,7 +315,10 @@ describe("executePlan against the gated ECR with the crane stand-in", () => {
         .steps.filter((s) => s.action === "copy")
         .map((s) => ({ ...s, action: "present" as const })),
     };
-    const report = await executePlan(present, depsFor(list), { repositorySettings: SETTINGS, log: () => {} });
+    const report = await executePlan(present, depsFor(list), {
+      repositorySettings: SETTINGS,
+      progress: () => {},
+    });
     expect(report.counts.present).toBe(7);
     expect(counter.count()).toBe(0);
     expect(ecr.gateCounts()["manifest-put"] ?? 0).toBe(0);
@@ -329,7 +333,10 @@ describe("executePlan against the gated ECR with the crane stand-in", () => {
       { ...list, images: [redis] },
       { [redis.source]: { action: "update", digest: wrong } },
     );
-    const report = await executePlan(plan, depsFor(list), { repositorySettings: SETTINGS, log: () => {} });
+    const report = await executePlan(plan, depsFor(list), {
+      repositorySettings: SETTINGS,
+      progress: () => {},
+    });
     expect(report.steps.at(-1)).toMatchObject({ outcome: "failed" });
     expect(report.steps.at(-1)!.error).toMatch(
       /digest mismatch: .* holds sha256:[0-9a-f]{64}, the source is sha256:0{64}/,
@@ -353,7 +360,7 @@ describe("executePlan against the gated ECR with the crane stand-in", () => {
       counter = new InvocationCounter();
       const ok = await executePlan(missingPlan(list), depsFor(list), {
         repositorySettings: SETTINGS,
-        log: () => {},
+        progress: () => {},
       });
       expect(ok.steps.at(-1)).toMatchObject({ outcome: "copied", attempts: 1 });
       expect(faulty.requests().filter((r) => r.fault === "reset")).toHaveLength(1);
@@ -365,7 +372,7 @@ describe("executePlan against the gated ECR with the crane stand-in", () => {
       const failed = await executePlan(missingPlan(again), depsFor(again), {
         repositorySettings: SETTINGS,
         retry: { sleep: async () => {} },
-        log: () => {},
+        progress: () => {},
       });
       expect(failed.steps.at(-1)).toMatchObject({ outcome: "failed", attempts: 1 });
       expect(failed.steps.at(-1)!.error).toMatch(/unexpected EOF|reset|terminated|other side closed/i);
@@ -377,7 +384,7 @@ describe("executePlan against the gated ECR with the crane stand-in", () => {
       faulty.clearFaults();
       const rerun = await executePlan(missingPlan(again), depsFor(again), {
         repositorySettings: SETTINGS,
-        log: () => {},
+        progress: () => {},
       });
       expect(rerun.ok).toBe(true);
       expect(rerun.steps.at(-1)).toMatchObject({ outcome: "copied", digest: second.digest });

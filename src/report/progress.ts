@@ -1,0 +1,103 @@
+/**
+ * The sync's progress as people read it in the log: one line per step (`[12/40] copy … (3.2 s)`), a line
+ * per retry, the blocked steps, the summary line and the failures. `executePlan` tells what happens as data
+ * (`ProgressEvent`); this words it. Pure.
+ */
+import type { ExecutionReport, ProgressEvent, RetrySubject, StepReport } from "../execute/execute.js";
+import type { StepAction } from "../plan/model.js";
+
+/** `3.2 s` */
+export function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** What a step does, as its progress line names it: `copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0`. */
+export function describeStep(step: {
+  action: StepAction;
+  source: string | null;
+  repository: string;
+  tag: string | null;
+  platforms: readonly string[];
+}): string {
+  const target = step.tag ? `${step.repository}:${step.tag}` : step.repository;
+  const platforms = step.platforms.length > 0 ? ` [${step.platforms.join(", ")}]` : "";
+  switch (step.action) {
+    case "create-repository":
+      return `create repository ${step.repository}`;
+    case "delete":
+      return `delete ${target}`;
+    default:
+      return `${step.action} ${step.source ?? "?"} -> ${target}${platforms}`;
+  }
+}
+
+/** `[12/40] copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0 (3.2 s)` and its failure form. */
+export function progressLine(counter: number, total: number, step: StepReport): string {
+  const head = `[${counter}/${total}] ${describeStep(step)} (${formatSeconds(step.durationMs)})`;
+  const retried = step.attempts > 1 ? `, ${step.attempts} attempts` : "";
+  if (step.outcome === "failed") return `${head} FAILED${retried}: ${firstLine(step.error ?? "")}`;
+  if (step.outcome === "skipped") return `${head} skipped: ${firstLine(step.error ?? "")}`;
+  if (step.outcome === "exists") return `${head} already exists`;
+  return step.attempts > 1 ? `${head} after ${step.attempts} attempts` : head;
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0] ?? "";
+}
+
+/** `Sync: 12 copied, 2 updated, 30 present, 1 failed ... in 14.3 s` */
+export function summaryLine(report: Pick<ExecutionReport, "counts" | "durationMs">): string {
+  const c = report.counts;
+  const parts = [`${c.copied} copied`, `${c.updated} updated`, `${c.present} present`, `${c.failed} failed`];
+  if (c.blocked > 0) parts.push(`${c.blocked} blocked`);
+  if (c.created > 0) parts.push(`${c.created} repositor${c.created === 1 ? "y" : "ies"} created`);
+  if (c.deleted > 0) parts.push(`${c.deleted} deleted`);
+  if (c.skipped > 0) parts.push(`${c.skipped} skipped`);
+  return `Sync: ${parts.join(", ")} in ${formatSeconds(report.durationMs)}`;
+}
+
+function retried(subject: RetrySubject): string {
+  switch (subject.kind) {
+    case "create":
+      return `create repository ${subject.repository}`;
+    case "transfer":
+      return describeStep(subject.report);
+    case "verify":
+      return `verify ${subject.repository}:${subject.tag}`;
+    case "delete":
+      return `delete ${subject.tags} tag(s) from ${subject.repository}`;
+  }
+}
+
+/** The log lines one event makes. */
+export function progressLines(event: ProgressEvent): string[] {
+  switch (event.kind) {
+    case "step":
+      return [progressLine(event.counter, event.total, event.report)];
+    case "retry":
+      return [
+        `  retrying ${retried(event.subject)} in ${formatSeconds(event.delayMs)} (attempt ${event.attempt} failed: ${firstLine(event.error)})`,
+      ];
+    case "blocked": {
+      const r = event.report;
+      return [`blocked ${r.source} -> ${r.repository}:${r.tag}: ${r.reason}`];
+    }
+    case "pruning-skipped":
+      return [`Pruning skipped: ${event.deletions} planned deletion(s) not run because a step failed.`];
+    case "done":
+      return [
+        summaryLine(event.report),
+        ...event.report.failures.map((f) => {
+          const at = f.location ? `${f.location.file}:${f.location.line}: ` : "";
+          return `  failed: ${at}${describeStep(f)}: ${firstLine(f.error ?? "")}`;
+        }),
+      ];
+  }
+}
+
+/** A progress sink that writes each event's lines to `log` (`core.info`, stderr). */
+export function textProgress(log: (line: string) => void): (event: ProgressEvent) => void {
+  return (event) => {
+    for (const line of progressLines(event)) log(line);
+  };
+}
