@@ -59536,7 +59536,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3797:
+/***/ 8878:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59733,6 +59733,10 @@ async function readChartImagesRecord(path) {
     return { record: parsed.record, warning: null };
 }
 
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ./src/errors.ts
 class MirrorError extends Error {
     /** What to do about it; some subclasses already write it into the message (`…\nhint: …`). */
@@ -59749,555 +59753,6 @@ class MirrorError extends Error {
     }
 }
 
-;// CONCATENATED MODULE: ./src/plan/model.ts
-const STEP_ACTIONS = [
-    "create-repository",
-    "copy",
-    "update",
-    "blocked",
-    "present",
-    "delete",
-];
-function model_isEntryStep(step) {
-    return step.action !== "create-repository" && step.action !== "delete";
-}
-function isTransferStep(step) {
-    return step.action === "copy" || step.action === "update";
-}
-function stepFields(step) {
-    const { action, kind, repository, reason } = step;
-    switch (step.action) {
-        case "create-repository":
-            return {
-                action,
-                kind,
-                source: null,
-                repository,
-                tag: null,
-                digest: null,
-                targetDigest: null,
-                platforms: [],
-                reason,
-                location: step.location,
-            };
-        case "delete":
-            return {
-                action,
-                kind,
-                source: null,
-                repository,
-                tag: step.tag,
-                digest: null,
-                targetDigest: step.targetDigest,
-                platforms: [],
-                reason,
-                location: null,
-            };
-        default:
-            return {
-                action,
-                kind,
-                source: step.source,
-                repository,
-                tag: step.tag,
-                digest: step.digest,
-                targetDigest: step.targetDigest,
-                platforms: step.platforms,
-                reason,
-                location: step.location,
-            };
-    }
-}
-/** Marks a prepared list as planned; throws when a chart range is still unresolved (a programming error). */
-function plannedList(list) {
-    if ((list.chartRanges?.length ?? 0) > 0)
-        throw new Error("chart version ranges are resolved before planning");
-    return list;
-}
-
-;// CONCATENATED MODULE: ./src/pool.ts
-/** Runs `work` over `items` with at most `limit` running at once; results keep the items' order. */
-async function mapWithConcurrency(items, limit, work) {
-    const results = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            results[i] = await work(items[i], i);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-    return results;
-}
-
-;// CONCATENATED MODULE: ./src/registry/retry.ts
-/**
- * Retries for registry and ECR work: exponential backoff with full jitter (a delay drawn uniformly from
- * zero to `min(cap, base * 2^attempt)`), only for errors worth another try: throttling (429,
- * TOOMANYREQUESTS, ECR's ThrottlingException), server errors (5xx) and network failures. Refusals that
- * another try cannot change (401, 403, 404, unknown names and manifests, immutable tags) fail at once.
- * One layer per operation: an error that already went through another layer's retries (the AWS SDK's,
- * an inner `withRetries`) is never retried again, and a time budget stops new attempts, so the total
- * time is bounded and the failure says "gave up after N attempts in S s".
- * Sleep, clock and randomness are injectable so tests are instant and exact.
- */
-/** Errors that another attempt cannot fix. Checked first: a refusal quoting a 5xx text is still a refusal. */
-const PERMANENT = [
-    /\b40[134]\b/,
-    /unauthori[sz]ed|authentication required|no basic auth credentials/i,
-    /denied|forbidden|not authorized to perform/i,
-    /NAME_UNKNOWN|MANIFEST_UNKNOWN|BLOB_UNKNOWN|NAME_INVALID|TAG_INVALID|MANIFEST_INVALID/,
-    /immutable|ImageTagAlreadyExistsException|already exists and cannot be overwritten/i,
-    /RepositoryNotFoundException|ImageNotFoundException|InvalidParameterException|LimitExceededException/,
-    /not in the stand-in contract|no child with platform|digest mismatch|not a sha256 digest/i,
-];
-/** Errors worth another attempt. */
-const TRANSIENT = [
-    /\b429\b|too ?many ?requests|TOOMANYREQUESTS|rate limit|Throttl/i,
-    /unexpected status code 5\d\d|\bstatus(?: code)? 5\d\d\b|\b5\d\d (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)/i,
-    /ServerException|ServiceUnavailable|InternalFailure|RequestTimeout/,
-    /ECONNRESET|ETIMEDOUT|ECONNREFUSED|EPIPE|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|socket hang up|other side closed/i,
-    /connection reset|connection refused|i\/o timeout|TLS handshake timeout|unexpected EOF|context deadline exceeded|fetch failed/i,
-];
-/** Whether an error is worth another attempt (throttling, 5xx, network); false for refusals and unknowns. */
-function isRetryable(error) {
-    const e = (error ?? {});
-    const status = e.$metadata?.httpStatusCode;
-    if (typeof status === "number") {
-        if (status === 429 || status >= 500)
-            return true;
-        if (e.$retryable)
-            return true;
-        if (/Throttl/i.test(e.name ?? ""))
-            return true;
-        return false;
-    }
-    if (typeof e.code === "string" && /^(ECONNRESET|ETIMEDOUT|ECONNREFUSED|EPIPE|EAI_AGAIN)$/.test(e.code))
-        return true;
-    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    if (PERMANENT.some((p) => p.test(text)))
-        return false;
-    return TRANSIENT.some((p) => p.test(text));
-}
-/**
- * Whether an error already went through another retry layer, so another attempt here would stack
- * retries: AWS SDK errors (they carry `$metadata`; the SDK's own retry strategy ran) and errors an
- * inner `withRetries` gave up on.
- */
-function retriedElsewhere(error) {
-    if (error instanceof RetriesExhausted)
-        return true;
-    return typeof error?.$metadata === "object";
-}
-const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-/** The full-jitter delay before attempt `attempt + 1` (attempt is 1-based). */
-function backoffDelay(attempt, opts) {
-    const base = opts.baseDelayMs ?? 1000;
-    const cap = opts.maxDelayMs ?? 30_000;
-    const ceiling = Math.min(cap, base * 2 ** (attempt - 1));
-    return Math.floor((opts.random ?? Math.random)() * ceiling);
-}
-/** The error of the last attempt, with how many attempts were made and how long they took. */
-class RetriesExhausted extends Error {
-    attempts;
-    cause;
-    elapsedMs;
-    name = "RetriesExhausted";
-    constructor(attempts, cause, elapsedMs = 0) {
-        const text = cause instanceof Error ? cause.message : String(cause);
-        const at = text.indexOf("\nhint: ");
-        const [head, tail] = at === -1 ? [text, ""] : [text.slice(0, at), text.slice(at)];
-        super(attempts > 1
-            ? `${head} (gave up after ${attempts} attempts in ${(elapsedMs / 1000).toFixed(1)} s)${tail}`
-            : text);
-        this.attempts = attempts;
-        this.cause = cause;
-        this.elapsedMs = elapsedMs;
-    }
-}
-/**
- * Runs `work` until it succeeds, a non-retryable error occurs, `retries` further attempts failed
- * or the next attempt would start after `budgetMs`. Errors another layer already retried
- * (`retriedElsewhere`) are never retried again. Resolves with the value and the number of
- * attempts; rejects with `RetriesExhausted` (the last error as cause).
- */
-async function withRetries(work, opts) {
-    const sleep = opts.sleep ?? defaultSleep;
-    const now = opts.now ?? (() => performance.now());
-    const retryable = opts.retryable ?? isRetryable;
-    const started = now();
-    for (let attempt = 1;; attempt++) {
-        try {
-            return { value: await work(attempt), attempts: attempt };
-        }
-        catch (error) {
-            const giveUp = () => new RetriesExhausted(attempt, error, now() - started);
-            if (attempt > opts.retries || retriedElsewhere(error) || !retryable(error, attempt))
-                throw giveUp();
-            const asked = opts.serverDelay?.(error) ?? null;
-            const delay = asked ?? backoffDelay(attempt, opts);
-            if (opts.budgetMs !== undefined && now() - started + delay >= opts.budgetMs)
-                throw giveUp();
-            opts.onRetry?.(attempt, delay, error);
-            await sleep(delay);
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/execute/execute.ts
-/**
- * Carries out a plan in three phases: `createRepositories` (all of them, before anything is pushed), then
- * `transfer` (copies and updates in a bounded pool with retries, each verified against the source digest),
- * then, only when nothing failed, `prune` (the planned deletions). A `Ledger` holds what they share: the
- * step reports, the progress counter, the log and the retry settings. One failing step stops nothing
- * else; the report lists what failed.
- * The registry, ECR and the tools sit behind `ExecuteDeps`, so this file does no I/O of its own.
- */
-
-
-
-
-/** The target holds another digest than the source after a copy. */
-class DigestMismatch extends MirrorError {
-    target;
-    actual;
-    expected;
-    name = "DigestMismatch";
-    constructor(target, actual, expected) {
-        super(`digest mismatch: ${target} holds ${actual}, the source is ${expected}`);
-        this.target = target;
-        this.actual = actual;
-        this.expected = expected;
-    }
-}
-const STEP_OUTCOMES = [
-    "created",
-    "exists",
-    "copied",
-    "updated",
-    "present",
-    "blocked",
-    "deleted",
-    "failed",
-    "skipped",
-];
-const DEFAULT_CONCURRENCY = 4;
-const DEFAULT_RETRIES = 3;
-const DEFAULT_STEP_BUDGET_MS = 15 * 60_000;
-/**
- * Whether a copy or verification is worth another attempt here. crane retries 408/429/5xx answers
- * and connection resets, EOFs and broken pipes mid-body itself (go-containerregistry
- * pkg/v1/remote/options.go, defaultRetryPredicate and defaultRetryStatusCodes), so a crane failure
- * is tried again only when it was stopped for making no progress, and only once. helm's HTTP
- * getter has no retries of its own: its transient failures are retried here. The in-process
- * registry client and the AWS SDK retry themselves (`retriedElsewhere`).
- */
-function stepRetryable(error, attempt) {
-    const tool = error;
-    if (tool?.tool === "crane")
-        return tool.failure === "stalled" && attempt === 1;
-    return isRetryable(error);
-}
-/** `3.2 s` */
-function formatSeconds(ms) {
-    return `${(ms / 1000).toFixed(1)} s`;
-}
-/** What a step does, as its progress line names it: `copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0`. */
-function describeStep(step) {
-    const target = step.tag ? `${step.repository}:${step.tag}` : step.repository;
-    const platforms = step.platforms.length > 0 ? ` [${step.platforms.join(", ")}]` : "";
-    switch (step.action) {
-        case "create-repository":
-            return `create repository ${step.repository}`;
-        case "delete":
-            return `delete ${target}`;
-        default:
-            return `${step.action} ${step.source ?? "?"} -> ${target}${platforms}`;
-    }
-}
-/** `[12/40] copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0 (3.2 s)` and its failure form. */
-function progressLine(counter, total, step) {
-    const head = `[${counter}/${total}] ${describeStep(step)} (${formatSeconds(step.durationMs)})`;
-    const retried = step.attempts > 1 ? `, ${step.attempts} attempts` : "";
-    if (step.outcome === "failed")
-        return `${head} FAILED${retried}: ${firstLine(step.error ?? "")}`;
-    if (step.outcome === "skipped")
-        return `${head} skipped: ${firstLine(step.error ?? "")}`;
-    if (step.outcome === "exists")
-        return `${head} already exists`;
-    return attemptsSuffix(head, step.attempts);
-}
-function attemptsSuffix(line, attempts) {
-    return attempts > 1 ? `${line} after ${attempts} attempts` : line;
-}
-function firstLine(text) {
-    return text.split("\n")[0] ?? "";
-}
-/** `12 copied, 2 updated, 30 present, 1 failed ... in 14.3 s` */
-function summaryLine(report) {
-    const c = report.counts;
-    const parts = [`${c.copied} copied`, `${c.updated} updated`, `${c.present} present`, `${c.failed} failed`];
-    if (c.blocked > 0)
-        parts.push(`${c.blocked} blocked`);
-    if (c.created > 0)
-        parts.push(`${c.created} repositor${c.created === 1 ? "y" : "ies"} created`);
-    if (c.deleted > 0)
-        parts.push(`${c.deleted} deleted`);
-    if (c.skipped > 0)
-        parts.push(`${c.skipped} skipped`);
-    return `Sync: ${parts.join(", ")} in ${formatSeconds(report.durationMs)}`;
-}
-/** The error as a step reports it: its message (with the attempts), and its hint when the message lacks one. */
-function errorText(error) {
-    const text = error instanceof Error ? error.message : String(error);
-    const cause = error instanceof RetriesExhausted ? error.cause : error;
-    const hint = cause instanceof MirrorError ? cause.hint : null;
-    return hint && !text.includes("\nhint: ") ? `${text}\nhint: ${hint}` : text;
-}
-function attemptsOf(error) {
-    return error instanceof RetriesExhausted ? error.attempts : 1;
-}
-function baseReport(step) {
-    const s = stepFields(step);
-    return {
-        action: s.action,
-        kind: s.kind,
-        source: s.source,
-        repository: s.repository,
-        tag: s.tag,
-        outcome: "present",
-        digest: s.targetDigest,
-        expectedDigest: s.digest,
-        platforms: s.platforms,
-        attempts: 0,
-        durationMs: 0,
-        error: null,
-        reason: s.reason,
-        location: s.location,
-    };
-}
-/**
- * What the phases share: a report per step, the progress counter (`[n/total]`), the log and the
- * retry settings. Each phase fills in the reports of its own steps.
- */
-class Ledger {
-    plan;
-    options;
-    total;
-    now;
-    concurrency;
-    log;
-    group;
-    reports = new Map();
-    counter = 0;
-    constructor(plan, options, 
-    /** Steps that print a progress line: creations, copies, updates and deletions. */
-    total) {
-        this.plan = plan;
-        this.options = options;
-        this.total = total;
-        this.now = options.now ?? (() => performance.now());
-        this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-        this.log = options.log;
-        this.group = options.group ?? ((_name, work) => work());
-        for (const step of plan.steps)
-            this.reports.set(step, baseReport(step));
-    }
-    /** The report of one of the plan's steps. */
-    reportOf(step) {
-        const report = this.reports.get(step);
-        if (!report)
-            throw new Error(`step ${step.action} ${step.repository} is not in the plan`);
-        return report;
-    }
-    /** Every step's report, in plan order. */
-    all() {
-        return this.plan.steps.map((s) => this.reportOf(s));
-    }
-    /** One progress line: `[12/40] copy … (3.2 s)`. */
-    announce(report) {
-        this.counter += 1;
-        this.log(progressLine(this.counter, this.total, report));
-    }
-    /** Attempts for `what`: the run's retries and budget, each retry logged. */
-    retryOptions(what, retryable) {
-        return {
-            retries: this.options.retries ?? DEFAULT_RETRIES,
-            budgetMs: this.options.budgetMs ?? DEFAULT_STEP_BUDGET_MS,
-            now: this.now,
-            ...(retryable ? { retryable } : {}),
-            ...this.options.retry,
-            onRetry: (attempt, delay, error) => this.log(`  retrying ${what} in ${formatSeconds(delay)} (attempt ${attempt} failed: ${firstLine(errorText(error))})`),
-        };
-    }
-}
-/** Carries out `plan`. Never throws for a failing step: the report says what failed. */
-async function executePlan(plan, deps, options) {
-    const startedAt = new Date().toISOString();
-    const creations = plan.steps.filter((s) => s.action === "create-repository");
-    const transfers = plan.steps.filter(isTransferStep);
-    const deletions = plan.steps.filter((s) => s.action === "delete");
-    const ledger = new Ledger(plan, options, creations.length + transfers.length + deletions.length);
-    const started = ledger.now();
-    const failedRepositories = await createRepositories(creations, deps, options.repositorySettings, ledger);
-    await transfer(transfers, failedRepositories, deps, ledger);
-    reportBlocked(plan.steps, ledger);
-    const deletesSkipped = await prune(deletions, deps, ledger);
-    const steps = ledger.all();
-    const counts = Object.fromEntries(STEP_OUTCOMES.map((o) => [o, 0]));
-    for (const r of steps)
-        counts[r.outcome] += 1;
-    const report = {
-        registry: plan.registry,
-        startedAt,
-        durationMs: ledger.now() - started,
-        counts,
-        steps,
-        failures: steps.filter((r) => r.outcome === "failed"),
-        deletesSkipped,
-        ok: counts.failed === 0,
-    };
-    ledger.log(summaryLine(report));
-    for (const f of report.failures) {
-        const at = f.location ? `${f.location.file}:${f.location.line}: ` : "";
-        ledger.log(`  failed: ${at}${describeStep(f)}: ${firstLine(f.error ?? "")}`);
-    }
-    return report;
-}
-/** Phase 1: repositories, before anything is pushed to them. Resolves the ones that failed, with why. */
-async function createRepositories(creations, deps, settings, ledger) {
-    const failed = new Map();
-    if (creations.length === 0)
-        return failed;
-    const title = `Create ${creations.length} repositor${creations.length === 1 ? "y" : "ies"}`;
-    await ledger.group(title, async () => {
-        await mapWithConcurrency(creations, ledger.concurrency, async (step) => {
-            const report = ledger.reportOf(step);
-            const t0 = ledger.now();
-            try {
-                const { value, attempts } = await withRetries(() => deps.createRepository(step.repository, settings), ledger.retryOptions(`create repository ${step.repository}`));
-                report.outcome = value;
-                report.attempts = attempts;
-            }
-            catch (error) {
-                report.outcome = "failed";
-                report.attempts = attemptsOf(error);
-                report.error = errorText(error);
-                failed.set(step.repository, report.error);
-            }
-            report.durationMs = ledger.now() - t0;
-            ledger.announce(report);
-        });
-    });
-    return failed;
-}
-/** Phase 2: copies and updates, each verified; none into a repository that could not be created. */
-async function transfer(transfers, failedRepositories, deps, ledger) {
-    if (transfers.length === 0)
-        return;
-    const title = `Copy ${transfers.length} image${transfers.length === 1 ? "" : "s"} and charts`;
-    await ledger.group(title, async () => {
-        await mapWithConcurrency(transfers, ledger.concurrency, async (step) => {
-            const report = ledger.reportOf(step);
-            const t0 = ledger.now();
-            const blockedBy = failedRepositories.get(step.repository);
-            if (blockedBy !== undefined) {
-                report.outcome = "failed";
-                report.error = `repository ${step.repository} could not be created: ${blockedBy}`;
-            }
-            else {
-                try {
-                    const copied = await withRetries(() => deps.copy(step), ledger.retryOptions(describeStep(step), stepRetryable));
-                    report.attempts = copied.attempts;
-                    const verified = await withRetries(() => deps.verify(step, copied.value), ledger.retryOptions(`verify ${step.repository}:${step.tag}`, stepRetryable));
-                    report.digest = verified.value;
-                    report.outcome = step.action === "update" ? "updated" : "copied";
-                }
-                catch (error) {
-                    report.outcome = "failed";
-                    report.attempts = Math.max(report.attempts, attemptsOf(error));
-                    report.error = errorText(error);
-                }
-            }
-            report.durationMs = ledger.now() - t0;
-            ledger.announce(report);
-        });
-    });
-}
-/** Blocked steps are reported (one log line each), never carried out. */
-function reportBlocked(steps, ledger) {
-    for (const step of steps) {
-        if (step.action !== "blocked")
-            continue;
-        const report = ledger.reportOf(step);
-        report.outcome = "blocked";
-        report.error = step.reason;
-        ledger.log(`blocked ${step.source} -> ${step.repository}:${step.tag}: ${step.reason}`);
-    }
-}
-/**
- * Phase 3: deletions last, grouped by repository, and never after a failure (a failed copy may be what a
- * "stale" tag still serves). Resolves how many planned deletions were skipped.
- */
-async function prune(deletions, deps, ledger) {
-    if (deletions.length === 0)
-        return 0;
-    if (ledger.all().some((r) => r.outcome === "failed")) {
-        for (const step of deletions) {
-            const report = ledger.reportOf(step);
-            report.outcome = "skipped";
-            report.error = "not pruned: a creation, copy or update failed in this run";
-        }
-        ledger.log(`Pruning skipped: ${deletions.length} planned deletion(s) not run because a step failed.`);
-        return deletions.length;
-    }
-    await ledger.group(`Prune ${deletions.length} tag${deletions.length === 1 ? "" : "s"}`, async () => {
-        const byRepository = new Map();
-        for (const step of deletions) {
-            const list = byRepository.get(step.repository) ?? [];
-            list.push(step);
-            byRepository.set(step.repository, list);
-        }
-        await mapWithConcurrency([...byRepository], ledger.concurrency, async ([repository, steps]) => {
-            const t0 = ledger.now();
-            const tags = steps.map((s) => s.tag);
-            let failures = [];
-            let attempts = 1;
-            let error = null;
-            try {
-                const result = await withRetries(() => deps.deleteTags(repository, tags), ledger.retryOptions(`delete ${tags.length} tag(s) from ${repository}`));
-                failures = result.value;
-                attempts = result.attempts;
-            }
-            catch (e) {
-                error = errorText(e);
-                attempts = attemptsOf(e);
-            }
-            const elapsed = ledger.now() - t0;
-            for (const step of steps) {
-                const report = ledger.reportOf(step);
-                const failure = failures.find((f) => f.tag === step.tag);
-                report.attempts = attempts;
-                report.durationMs = elapsed / steps.length;
-                if (error !== null || failure) {
-                    report.outcome = "failed";
-                    report.error = error ?? failure?.reason ?? "";
-                }
-                else {
-                    report.outcome = "deleted";
-                    report.digest = null;
-                }
-                ledger.announce(report);
-            }
-        });
-    });
-    return 0;
-}
-
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
 ;// CONCATENATED MODULE: ./src/tools/child-env.ts
 /**
  * The environment of every child process (crane, helm, git): built from an allow-list, never inherited whole.
@@ -60791,6 +60246,72 @@ async function startLocalRegistry(craneBinary, opts = {}) {
 
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./src/plan/model.ts
+const STEP_ACTIONS = [
+    "create-repository",
+    "copy",
+    "update",
+    "blocked",
+    "present",
+    "delete",
+];
+function model_isEntryStep(step) {
+    return step.action !== "create-repository" && step.action !== "delete";
+}
+function isTransferStep(step) {
+    return step.action === "copy" || step.action === "update";
+}
+function stepFields(step) {
+    const { action, kind, repository, reason } = step;
+    switch (step.action) {
+        case "create-repository":
+            return {
+                action,
+                kind,
+                source: null,
+                repository,
+                tag: null,
+                digest: null,
+                targetDigest: null,
+                platforms: [],
+                reason,
+                location: step.location,
+            };
+        case "delete":
+            return {
+                action,
+                kind,
+                source: null,
+                repository,
+                tag: step.tag,
+                digest: null,
+                targetDigest: step.targetDigest,
+                platforms: [],
+                reason,
+                location: null,
+            };
+        default:
+            return {
+                action,
+                kind,
+                source: step.source,
+                repository,
+                tag: step.tag,
+                digest: step.digest,
+                targetDigest: step.targetDigest,
+                platforms: step.platforms,
+                reason,
+                location: step.location,
+            };
+    }
+}
+/** Marks a prepared list as planned; throws when a chart range is still unresolved (a programming error). */
+function plannedList(list) {
+    if ((list.chartRanges?.length ?? 0) > 0)
+        throw new Error("chart version ranges are resolved before planning");
+    return list;
+}
+
 ;// CONCATENATED MODULE: ./src/list/quote.ts
 /**
  * A value quoted for a message: JSON string syntax with every character outside printable ASCII escaped,
@@ -61389,6 +60910,120 @@ function retryAfterMs(value, now = Date.now()) {
         return Number(value.trim()) * 1000;
     const at = Date.parse(value);
     return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+;// CONCATENATED MODULE: ./src/registry/retry.ts
+/**
+ * Retries for registry and ECR work: exponential backoff with full jitter (a delay drawn uniformly from
+ * zero to `min(cap, base * 2^attempt)`), only for errors worth another try: throttling (429,
+ * TOOMANYREQUESTS, ECR's ThrottlingException), server errors (5xx) and network failures. Refusals that
+ * another try cannot change (401, 403, 404, unknown names and manifests, immutable tags) fail at once.
+ * One layer per operation: an error that already went through another layer's retries (the AWS SDK's,
+ * an inner `withRetries`) is never retried again, and a time budget stops new attempts, so the total
+ * time is bounded and the failure says "gave up after N attempts in S s".
+ * Sleep, clock and randomness are injectable so tests are instant and exact.
+ */
+/** Errors that another attempt cannot fix. Checked first: a refusal quoting a 5xx text is still a refusal. */
+const PERMANENT = [
+    /\b40[134]\b/,
+    /unauthori[sz]ed|authentication required|no basic auth credentials/i,
+    /denied|forbidden|not authorized to perform/i,
+    /NAME_UNKNOWN|MANIFEST_UNKNOWN|BLOB_UNKNOWN|NAME_INVALID|TAG_INVALID|MANIFEST_INVALID/,
+    /immutable|ImageTagAlreadyExistsException|already exists and cannot be overwritten/i,
+    /RepositoryNotFoundException|ImageNotFoundException|InvalidParameterException|LimitExceededException/,
+    /not in the stand-in contract|no child with platform|digest mismatch|not a sha256 digest/i,
+];
+/** Errors worth another attempt. */
+const TRANSIENT = [
+    /\b429\b|too ?many ?requests|TOOMANYREQUESTS|rate limit|Throttl/i,
+    /unexpected status code 5\d\d|\bstatus(?: code)? 5\d\d\b|\b5\d\d (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)/i,
+    /ServerException|ServiceUnavailable|InternalFailure|RequestTimeout/,
+    /ECONNRESET|ETIMEDOUT|ECONNREFUSED|EPIPE|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|socket hang up|other side closed/i,
+    /connection reset|connection refused|i\/o timeout|TLS handshake timeout|unexpected EOF|context deadline exceeded|fetch failed/i,
+];
+/** Whether an error is worth another attempt (throttling, 5xx, network); false for refusals and unknowns. */
+function isRetryable(error) {
+    const e = (error ?? {});
+    const status = e.$metadata?.httpStatusCode;
+    if (typeof status === "number") {
+        if (status === 429 || status >= 500)
+            return true;
+        if (e.$retryable)
+            return true;
+        if (/Throttl/i.test(e.name ?? ""))
+            return true;
+        return false;
+    }
+    if (typeof e.code === "string" && /^(ECONNRESET|ETIMEDOUT|ECONNREFUSED|EPIPE|EAI_AGAIN)$/.test(e.code))
+        return true;
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    if (PERMANENT.some((p) => p.test(text)))
+        return false;
+    return TRANSIENT.some((p) => p.test(text));
+}
+/**
+ * Whether an error already went through another retry layer, so another attempt here would stack
+ * retries: AWS SDK errors (they carry `$metadata`; the SDK's own retry strategy ran) and errors an
+ * inner `withRetries` gave up on.
+ */
+function retriedElsewhere(error) {
+    if (error instanceof RetriesExhausted)
+        return true;
+    return typeof error?.$metadata === "object";
+}
+const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The full-jitter delay before attempt `attempt + 1` (attempt is 1-based). */
+function backoffDelay(attempt, opts) {
+    const base = opts.baseDelayMs ?? 1000;
+    const cap = opts.maxDelayMs ?? 30_000;
+    const ceiling = Math.min(cap, base * 2 ** (attempt - 1));
+    return Math.floor((opts.random ?? Math.random)() * ceiling);
+}
+/** The error of the last attempt, with how many attempts were made and how long they took. */
+class RetriesExhausted extends Error {
+    attempts;
+    cause;
+    elapsedMs;
+    name = "RetriesExhausted";
+    constructor(attempts, cause, elapsedMs = 0) {
+        const text = cause instanceof Error ? cause.message : String(cause);
+        const at = text.indexOf("\nhint: ");
+        const [head, tail] = at === -1 ? [text, ""] : [text.slice(0, at), text.slice(at)];
+        super(attempts > 1
+            ? `${head} (gave up after ${attempts} attempts in ${(elapsedMs / 1000).toFixed(1)} s)${tail}`
+            : text);
+        this.attempts = attempts;
+        this.cause = cause;
+        this.elapsedMs = elapsedMs;
+    }
+}
+/**
+ * Runs `work` until it succeeds, a non-retryable error occurs, `retries` further attempts failed
+ * or the next attempt would start after `budgetMs`. Errors another layer already retried
+ * (`retriedElsewhere`) are never retried again. Resolves with the value and the number of
+ * attempts; rejects with `RetriesExhausted` (the last error as cause).
+ */
+async function withRetries(work, opts) {
+    const sleep = opts.sleep ?? defaultSleep;
+    const now = opts.now ?? (() => performance.now());
+    const retryable = opts.retryable ?? isRetryable;
+    const started = now();
+    for (let attempt = 1;; attempt++) {
+        try {
+            return { value: await work(attempt), attempts: attempt };
+        }
+        catch (error) {
+            const giveUp = () => new RetriesExhausted(attempt, error, now() - started);
+            if (attempt > opts.retries || retriedElsewhere(error) || !retryable(error, attempt))
+                throw giveUp();
+            const asked = opts.serverDelay?.(error) ?? null;
+            const delay = asked ?? backoffDelay(attempt, opts);
+            if (opts.budgetMs !== undefined && now() - started + delay >= opts.budgetMs)
+                throw giveUp();
+            opts.onRetry?.(attempt, delay, error);
+            await sleep(delay);
+        }
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/registry/distribution.ts
@@ -66689,6 +66324,318 @@ function chartFetchAddress(source, upstreams) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/pool.ts
+/** Runs `work` over `items` with at most `limit` running at once; results keep the items' order. */
+async function mapWithConcurrency(items, limit, work) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            results[i] = await work(items[i], i);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+    return results;
+}
+
+;// CONCATENATED MODULE: ./src/execute/execute.ts
+/**
+ * Carries out a plan in three phases: `createRepositories` (all of them, before anything is pushed), then
+ * `transfer` (copies and updates in a bounded pool with retries, each verified against the source digest),
+ * then, only when nothing failed, `prune` (the planned deletions). A `Ledger` holds what they share: the
+ * step reports, the progress counter, the progress events and the retry settings. One failing step stops nothing
+ * else; the report lists what failed.
+ * The registry, ECR and the tools sit behind `ExecuteDeps`, so this file does no I/O of its own.
+ */
+
+
+
+
+/** The target holds another digest than the source after a copy. */
+class DigestMismatch extends MirrorError {
+    target;
+    actual;
+    expected;
+    name = "DigestMismatch";
+    constructor(target, actual, expected) {
+        super(`digest mismatch: ${target} holds ${actual}, the source is ${expected}`);
+        this.target = target;
+        this.actual = actual;
+        this.expected = expected;
+    }
+}
+const STEP_OUTCOMES = [
+    "created",
+    "exists",
+    "copied",
+    "updated",
+    "present",
+    "blocked",
+    "deleted",
+    "failed",
+    "skipped",
+];
+const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_RETRIES = 3;
+const DEFAULT_STEP_BUDGET_MS = 15 * 60_000;
+/**
+ * Whether a copy or verification is worth another attempt here. crane retries 408/429/5xx answers
+ * and connection resets, EOFs and broken pipes mid-body itself (go-containerregistry
+ * pkg/v1/remote/options.go, defaultRetryPredicate and defaultRetryStatusCodes), so a crane failure
+ * is tried again only when it was stopped for making no progress, and only once. helm's HTTP
+ * getter has no retries of its own: its transient failures are retried here. The in-process
+ * registry client and the AWS SDK retry themselves (`retriedElsewhere`).
+ */
+function stepRetryable(error, attempt) {
+    const tool = error;
+    if (tool?.tool === "crane")
+        return tool.failure === "stalled" && attempt === 1;
+    return isRetryable(error);
+}
+/** The error as a step reports it: its message (with the attempts), and its hint when the message lacks one. */
+function errorText(error) {
+    const text = error instanceof Error ? error.message : String(error);
+    const cause = error instanceof RetriesExhausted ? error.cause : error;
+    const hint = cause instanceof MirrorError ? cause.hint : null;
+    return hint && !text.includes("\nhint: ") ? `${text}\nhint: ${hint}` : text;
+}
+function attemptsOf(error) {
+    return error instanceof RetriesExhausted ? error.attempts : 1;
+}
+function baseReport(step) {
+    const s = stepFields(step);
+    return {
+        action: s.action,
+        kind: s.kind,
+        source: s.source,
+        repository: s.repository,
+        tag: s.tag,
+        outcome: "present",
+        digest: s.targetDigest,
+        expectedDigest: s.digest,
+        platforms: s.platforms,
+        attempts: 0,
+        durationMs: 0,
+        error: null,
+        reason: s.reason,
+        location: s.location,
+    };
+}
+/**
+ * What the phases share: a report per step, the progress counter (`[n/total]`), the progress events and the
+ * retry settings. Each phase fills in the reports of its own steps.
+ */
+class Ledger {
+    plan;
+    options;
+    total;
+    now;
+    concurrency;
+    progress;
+    group;
+    reports = new Map();
+    counter = 0;
+    constructor(plan, options, 
+    /** Steps that print a progress line: creations, copies, updates and deletions. */
+    total) {
+        this.plan = plan;
+        this.options = options;
+        this.total = total;
+        this.now = options.now ?? (() => performance.now());
+        this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+        this.progress = options.progress;
+        this.group = options.group ?? ((_name, work) => work());
+        for (const step of plan.steps)
+            this.reports.set(step, baseReport(step));
+    }
+    /** The report of one of the plan's steps. */
+    reportOf(step) {
+        const report = this.reports.get(step);
+        if (!report)
+            throw new Error(`step ${step.action} ${step.repository} is not in the plan`);
+        return report;
+    }
+    /** Every step's report, in plan order. */
+    all() {
+        return this.plan.steps.map((s) => this.reportOf(s));
+    }
+    /** One step done: `[12/40] copy … (3.2 s)` in the log. */
+    announce(report) {
+        this.counter += 1;
+        this.progress({ kind: "step", counter: this.counter, total: this.total, report });
+    }
+    /** Attempts for `subject`: the run's retries and budget, each retry told. */
+    retryOptions(subject, retryable) {
+        return {
+            retries: this.options.retries ?? DEFAULT_RETRIES,
+            budgetMs: this.options.budgetMs ?? DEFAULT_STEP_BUDGET_MS,
+            now: this.now,
+            ...(retryable ? { retryable } : {}),
+            ...this.options.retry,
+            onRetry: (attempt, delayMs, error) => this.progress({ kind: "retry", subject, attempt, delayMs, error: errorText(error) }),
+        };
+    }
+}
+/** Carries out `plan`. Never throws for a failing step: the report says what failed. */
+async function executePlan(plan, deps, options) {
+    const startedAt = new Date().toISOString();
+    const creations = plan.steps.filter((s) => s.action === "create-repository");
+    const transfers = plan.steps.filter(isTransferStep);
+    const deletions = plan.steps.filter((s) => s.action === "delete");
+    const ledger = new Ledger(plan, options, creations.length + transfers.length + deletions.length);
+    const started = ledger.now();
+    const failedRepositories = await createRepositories(creations, deps, options.repositorySettings, ledger);
+    await transfer(transfers, failedRepositories, deps, ledger);
+    reportBlocked(plan.steps, ledger);
+    const deletesSkipped = await prune(deletions, deps, ledger);
+    const steps = ledger.all();
+    const counts = Object.fromEntries(STEP_OUTCOMES.map((o) => [o, 0]));
+    for (const r of steps)
+        counts[r.outcome] += 1;
+    const report = {
+        registry: plan.registry,
+        startedAt,
+        durationMs: ledger.now() - started,
+        counts,
+        steps,
+        failures: steps.filter((r) => r.outcome === "failed"),
+        deletesSkipped,
+        ok: counts.failed === 0,
+    };
+    ledger.progress({ kind: "done", report });
+    return report;
+}
+/** Phase 1: repositories, before anything is pushed to them. Resolves the ones that failed, with why. */
+async function createRepositories(creations, deps, settings, ledger) {
+    const failed = new Map();
+    if (creations.length === 0)
+        return failed;
+    const title = `Create ${creations.length} repositor${creations.length === 1 ? "y" : "ies"}`;
+    await ledger.group(title, async () => {
+        await mapWithConcurrency(creations, ledger.concurrency, async (step) => {
+            const report = ledger.reportOf(step);
+            const t0 = ledger.now();
+            try {
+                const { value, attempts } = await withRetries(() => deps.createRepository(step.repository, settings), ledger.retryOptions({ kind: "create", repository: step.repository }));
+                report.outcome = value;
+                report.attempts = attempts;
+            }
+            catch (error) {
+                report.outcome = "failed";
+                report.attempts = attemptsOf(error);
+                report.error = errorText(error);
+                failed.set(step.repository, report.error);
+            }
+            report.durationMs = ledger.now() - t0;
+            ledger.announce(report);
+        });
+    });
+    return failed;
+}
+/** Phase 2: copies and updates, each verified; none into a repository that could not be created. */
+async function transfer(transfers, failedRepositories, deps, ledger) {
+    if (transfers.length === 0)
+        return;
+    const title = `Copy ${transfers.length} image${transfers.length === 1 ? "" : "s"} and charts`;
+    await ledger.group(title, async () => {
+        await mapWithConcurrency(transfers, ledger.concurrency, async (step) => {
+            const report = ledger.reportOf(step);
+            const t0 = ledger.now();
+            const blockedBy = failedRepositories.get(step.repository);
+            if (blockedBy !== undefined) {
+                report.outcome = "failed";
+                report.error = `repository ${step.repository} could not be created: ${blockedBy}`;
+            }
+            else {
+                try {
+                    const copied = await withRetries(() => deps.copy(step), ledger.retryOptions({ kind: "transfer", report }, stepRetryable));
+                    report.attempts = copied.attempts;
+                    const verified = await withRetries(() => deps.verify(step, copied.value), ledger.retryOptions({ kind: "verify", repository: step.repository, tag: step.tag }, stepRetryable));
+                    report.digest = verified.value;
+                    report.outcome = step.action === "update" ? "updated" : "copied";
+                }
+                catch (error) {
+                    report.outcome = "failed";
+                    report.attempts = Math.max(report.attempts, attemptsOf(error));
+                    report.error = errorText(error);
+                }
+            }
+            report.durationMs = ledger.now() - t0;
+            ledger.announce(report);
+        });
+    });
+}
+/** Blocked steps are reported (one progress event each), never carried out. */
+function reportBlocked(steps, ledger) {
+    for (const step of steps) {
+        if (step.action !== "blocked")
+            continue;
+        const report = ledger.reportOf(step);
+        report.outcome = "blocked";
+        report.error = step.reason;
+        ledger.progress({ kind: "blocked", report });
+    }
+}
+/**
+ * Phase 3: deletions last, grouped by repository, and never after a failure (a failed copy may be what a
+ * "stale" tag still serves). Resolves how many planned deletions were skipped.
+ */
+async function prune(deletions, deps, ledger) {
+    if (deletions.length === 0)
+        return 0;
+    if (ledger.all().some((r) => r.outcome === "failed")) {
+        for (const step of deletions) {
+            const report = ledger.reportOf(step);
+            report.outcome = "skipped";
+            report.error = "not pruned: a creation, copy or update failed in this run";
+        }
+        ledger.progress({ kind: "pruning-skipped", deletions: deletions.length });
+        return deletions.length;
+    }
+    await ledger.group(`Prune ${deletions.length} tag${deletions.length === 1 ? "" : "s"}`, async () => {
+        const byRepository = new Map();
+        for (const step of deletions) {
+            const list = byRepository.get(step.repository) ?? [];
+            list.push(step);
+            byRepository.set(step.repository, list);
+        }
+        await mapWithConcurrency([...byRepository], ledger.concurrency, async ([repository, steps]) => {
+            const t0 = ledger.now();
+            const tags = steps.map((s) => s.tag);
+            let failures = [];
+            let attempts = 1;
+            let error = null;
+            try {
+                const result = await withRetries(() => deps.deleteTags(repository, tags), ledger.retryOptions({ kind: "delete", repository, tags: tags.length }));
+                failures = result.value;
+                attempts = result.attempts;
+            }
+            catch (e) {
+                error = errorText(e);
+                attempts = attemptsOf(e);
+            }
+            const elapsed = ledger.now() - t0;
+            for (const step of steps) {
+                const report = ledger.reportOf(step);
+                const failure = failures.find((f) => f.tag === step.tag);
+                report.attempts = attempts;
+                report.durationMs = elapsed / steps.length;
+                if (error !== null || failure) {
+                    report.outcome = "failed";
+                    report.error = error ?? failure?.reason ?? "";
+                }
+                else {
+                    report.outcome = "deleted";
+                    report.digest = null;
+                }
+                ledger.announce(report);
+            }
+        });
+    });
+    return 0;
+}
+
 ;// CONCATENATED MODULE: ./src/execute/copier.ts
 /**
  * Copy and verify through crane and helm: images and OCI charts with `crane copy` (indexes and digests kept),
@@ -67185,7 +67132,7 @@ async function carryOutPlan(plan, list, options) {
 function executeOptionsFor(list, options) {
     return {
         repositorySettings: list.target.repositorySettings,
-        log: options.log,
+        progress: options.progress,
         ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
         ...(options.retries !== undefined ? { retries: options.retries } : {}),
         ...(options.retry ? { retry: options.retry } : {}),
@@ -71851,7 +71798,7 @@ const VERBS = {
     present: "present",
     delete: "to delete",
 };
-function plan_summaryLine(plan) {
+function summaryLine(plan) {
     const parts = STEP_ACTIONS.filter((a) => a !== "create-repository").map((a) => `${plan.summary[a]} ${VERBS[a]}`);
     const repos = plan.summary["create-repository"];
     return `Plan for ${plan.registry}: ${repos} repositor${repos === 1 ? "y" : "ies"} to create, ${parts.join(", ")}.`;
@@ -71872,7 +71819,7 @@ function stepLine(s) {
 function formatPlan(plan) {
     const order = (a) => ["create-repository", "copy", "update", "blocked", "delete", "present"].indexOf(a);
     const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
-    const lines = [plan_summaryLine(plan), ...steps.map(stepLine)];
+    const lines = [summaryLine(plan), ...steps.map(stepLine)];
     for (const w of plan.warnings)
         lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
     return lines.join("\n");
@@ -71910,6 +71857,98 @@ function planMarkdown(plan, budget = SUMMARY_BUDGET_BYTES) {
         size += rowSize;
     }
     return out;
+}
+
+;// CONCATENATED MODULE: ./src/report/progress.ts
+/** `3.2 s` */
+function formatSeconds(ms) {
+    return `${(ms / 1000).toFixed(1)} s`;
+}
+/** What a step does, as its progress line names it: `copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0`. */
+function describeStep(step) {
+    const target = step.tag ? `${step.repository}:${step.tag}` : step.repository;
+    const platforms = step.platforms.length > 0 ? ` [${step.platforms.join(", ")}]` : "";
+    switch (step.action) {
+        case "create-repository":
+            return `create repository ${step.repository}`;
+        case "delete":
+            return `delete ${target}`;
+        default:
+            return `${step.action} ${step.source ?? "?"} -> ${target}${platforms}`;
+    }
+}
+/** `[12/40] copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0 (3.2 s)` and its failure form. */
+function progressLine(counter, total, step) {
+    const head = `[${counter}/${total}] ${describeStep(step)} (${formatSeconds(step.durationMs)})`;
+    const retried = step.attempts > 1 ? `, ${step.attempts} attempts` : "";
+    if (step.outcome === "failed")
+        return `${head} FAILED${retried}: ${firstLine(step.error ?? "")}`;
+    if (step.outcome === "skipped")
+        return `${head} skipped: ${firstLine(step.error ?? "")}`;
+    if (step.outcome === "exists")
+        return `${head} already exists`;
+    return step.attempts > 1 ? `${head} after ${step.attempts} attempts` : head;
+}
+function firstLine(text) {
+    return text.split("\n")[0] ?? "";
+}
+/** `Sync: 12 copied, 2 updated, 30 present, 1 failed ... in 14.3 s` */
+function progress_summaryLine(report) {
+    const c = report.counts;
+    const parts = [`${c.copied} copied`, `${c.updated} updated`, `${c.present} present`, `${c.failed} failed`];
+    if (c.blocked > 0)
+        parts.push(`${c.blocked} blocked`);
+    if (c.created > 0)
+        parts.push(`${c.created} repositor${c.created === 1 ? "y" : "ies"} created`);
+    if (c.deleted > 0)
+        parts.push(`${c.deleted} deleted`);
+    if (c.skipped > 0)
+        parts.push(`${c.skipped} skipped`);
+    return `Sync: ${parts.join(", ")} in ${formatSeconds(report.durationMs)}`;
+}
+function retried(subject) {
+    switch (subject.kind) {
+        case "create":
+            return `create repository ${subject.repository}`;
+        case "transfer":
+            return describeStep(subject.report);
+        case "verify":
+            return `verify ${subject.repository}:${subject.tag}`;
+        case "delete":
+            return `delete ${subject.tags} tag(s) from ${subject.repository}`;
+    }
+}
+/** The log lines one event makes. */
+function progressLines(event) {
+    switch (event.kind) {
+        case "step":
+            return [progressLine(event.counter, event.total, event.report)];
+        case "retry":
+            return [
+                `  retrying ${retried(event.subject)} in ${formatSeconds(event.delayMs)} (attempt ${event.attempt} failed: ${firstLine(event.error)})`,
+            ];
+        case "blocked": {
+            const r = event.report;
+            return [`blocked ${r.source} -> ${r.repository}:${r.tag}: ${r.reason}`];
+        }
+        case "pruning-skipped":
+            return [`Pruning skipped: ${event.deletions} planned deletion(s) not run because a step failed.`];
+        case "done":
+            return [
+                progress_summaryLine(event.report),
+                ...event.report.failures.map((f) => {
+                    const at = f.location ? `${f.location.file}:${f.location.line}: ` : "";
+                    return `  failed: ${at}${describeStep(f)}: ${firstLine(f.error ?? "")}`;
+                }),
+            ];
+    }
+}
+/** A progress sink that writes each event's lines to `log` (`core.info`, stderr). */
+function textProgress(log) {
+    return (event) => {
+        for (const line of progressLines(event))
+            log(line);
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/charts/archive.ts
@@ -73049,6 +73088,7 @@ async function fetchEcrAuthorization(client, mask) {
 
 
 
+
 function resolveRegion(list, options) {
     const env = options.env ?? process.env;
     const region = options.region || list.target.region || env.AWS_REGION || env.AWS_DEFAULT_REGION;
@@ -73207,6 +73247,7 @@ async function syncRun(list, target, options) {
     });
     const carried = await carryOutPlan(planned.plan, planned.list, {
         ...options,
+        progress: options.progress ?? textProgress(options.log),
         counter,
         target: {
             kind: target.kind,
@@ -73567,7 +73608,7 @@ async function sync(file, values, io) {
         const json = syncReportJson(result.plan, result, result.cost);
         if (values.report)
             await writeReportFile(values.report, json, io.mask);
-        io.out(values.json ? (0,log_safe/* formatJson */.IB)(json, io.mask) : `${summaryLine(result.report)}\n`);
+        io.out(values.json ? (0,log_safe/* formatJson */.IB)(json, io.mask) : `${progress_summaryLine(result.report)}\n`);
         return result.report.ok ? 0 : 1;
     }
     catch (e) {
@@ -73717,7 +73758,7 @@ async function tools(names, io) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3797);
+/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8878);
 /* harmony import */ var _signals_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(970);
 /* harmony import */ var _tools_log_safe_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(135);
 /** The terminal entry (dist/cli.js, the `ecr-mirror` bin). Thin: the commands live in cli-commands.ts. */

@@ -59540,7 +59540,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6058);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9052);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8210);
 /* harmony import */ var _signals_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(970);
 /** The action entry (dist/index.js): signals end the run cleanly, then the action runs (src/main.ts). */
 
@@ -59556,7 +59556,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9052:
+/***/ 8210:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59967,7 +59967,7 @@ async function withRetries(work, opts) {
  * Carries out a plan in three phases: `createRepositories` (all of them, before anything is pushed), then
  * `transfer` (copies and updates in a bounded pool with retries, each verified against the source digest),
  * then, only when nothing failed, `prune` (the planned deletions). A `Ledger` holds what they share: the
- * step reports, the progress counter, the log and the retry settings. One failing step stops nothing
+ * step reports, the progress counter, the progress events and the retry settings. One failing step stops nothing
  * else; the report lists what failed.
  * The registry, ECR and the tools sit behind `ExecuteDeps`, so this file does no I/O of its own.
  */
@@ -60016,55 +60016,6 @@ function stepRetryable(error, attempt) {
         return tool.failure === "stalled" && attempt === 1;
     return isRetryable(error);
 }
-/** `3.2 s` */
-function formatSeconds(ms) {
-    return `${(ms / 1000).toFixed(1)} s`;
-}
-/** What a step does, as its progress line names it: `copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0`. */
-function describeStep(step) {
-    const target = step.tag ? `${step.repository}:${step.tag}` : step.repository;
-    const platforms = step.platforms.length > 0 ? ` [${step.platforms.join(", ")}]` : "";
-    switch (step.action) {
-        case "create-repository":
-            return `create repository ${step.repository}`;
-        case "delete":
-            return `delete ${target}`;
-        default:
-            return `${step.action} ${step.source ?? "?"} -> ${target}${platforms}`;
-    }
-}
-/** `[12/40] copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0 (3.2 s)` and its failure form. */
-function progressLine(counter, total, step) {
-    const head = `[${counter}/${total}] ${describeStep(step)} (${formatSeconds(step.durationMs)})`;
-    const retried = step.attempts > 1 ? `, ${step.attempts} attempts` : "";
-    if (step.outcome === "failed")
-        return `${head} FAILED${retried}: ${firstLine(step.error ?? "")}`;
-    if (step.outcome === "skipped")
-        return `${head} skipped: ${firstLine(step.error ?? "")}`;
-    if (step.outcome === "exists")
-        return `${head} already exists`;
-    return attemptsSuffix(head, step.attempts);
-}
-function attemptsSuffix(line, attempts) {
-    return attempts > 1 ? `${line} after ${attempts} attempts` : line;
-}
-function firstLine(text) {
-    return text.split("\n")[0] ?? "";
-}
-/** `12 copied, 2 updated, 30 present, 1 failed ... in 14.3 s` */
-function summaryLine(report) {
-    const c = report.counts;
-    const parts = [`${c.copied} copied`, `${c.updated} updated`, `${c.present} present`, `${c.failed} failed`];
-    if (c.blocked > 0)
-        parts.push(`${c.blocked} blocked`);
-    if (c.created > 0)
-        parts.push(`${c.created} repositor${c.created === 1 ? "y" : "ies"} created`);
-    if (c.deleted > 0)
-        parts.push(`${c.deleted} deleted`);
-    if (c.skipped > 0)
-        parts.push(`${c.skipped} skipped`);
-    return `Sync: ${parts.join(", ")} in ${formatSeconds(report.durationMs)}`;
-}
 /** The error as a step reports it: its message (with the attempts), and its hint when the message lacks one. */
 function errorText(error) {
     const text = error instanceof Error ? error.message : String(error);
@@ -60095,7 +60046,7 @@ function baseReport(step) {
     };
 }
 /**
- * What the phases share: a report per step, the progress counter (`[n/total]`), the log and the
+ * What the phases share: a report per step, the progress counter (`[n/total]`), the progress events and the
  * retry settings. Each phase fills in the reports of its own steps.
  */
 class Ledger {
@@ -60104,7 +60055,7 @@ class Ledger {
     total;
     now;
     concurrency;
-    log;
+    progress;
     group;
     reports = new Map();
     counter = 0;
@@ -60116,7 +60067,7 @@ class Ledger {
         this.total = total;
         this.now = options.now ?? (() => performance.now());
         this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-        this.log = options.log;
+        this.progress = options.progress;
         this.group = options.group ?? ((_name, work) => work());
         for (const step of plan.steps)
             this.reports.set(step, baseReport(step));
@@ -60132,20 +60083,20 @@ class Ledger {
     all() {
         return this.plan.steps.map((s) => this.reportOf(s));
     }
-    /** One progress line: `[12/40] copy … (3.2 s)`. */
+    /** One step done: `[12/40] copy … (3.2 s)` in the log. */
     announce(report) {
         this.counter += 1;
-        this.log(progressLine(this.counter, this.total, report));
+        this.progress({ kind: "step", counter: this.counter, total: this.total, report });
     }
-    /** Attempts for `what`: the run's retries and budget, each retry logged. */
-    retryOptions(what, retryable) {
+    /** Attempts for `subject`: the run's retries and budget, each retry told. */
+    retryOptions(subject, retryable) {
         return {
             retries: this.options.retries ?? DEFAULT_RETRIES,
             budgetMs: this.options.budgetMs ?? DEFAULT_STEP_BUDGET_MS,
             now: this.now,
             ...(retryable ? { retryable } : {}),
             ...this.options.retry,
-            onRetry: (attempt, delay, error) => this.log(`  retrying ${what} in ${formatSeconds(delay)} (attempt ${attempt} failed: ${firstLine(errorText(error))})`),
+            onRetry: (attempt, delayMs, error) => this.progress({ kind: "retry", subject, attempt, delayMs, error: errorText(error) }),
         };
     }
 }
@@ -60175,11 +60126,7 @@ async function executePlan(plan, deps, options) {
         deletesSkipped,
         ok: counts.failed === 0,
     };
-    ledger.log(summaryLine(report));
-    for (const f of report.failures) {
-        const at = f.location ? `${f.location.file}:${f.location.line}: ` : "";
-        ledger.log(`  failed: ${at}${describeStep(f)}: ${firstLine(f.error ?? "")}`);
-    }
+    ledger.progress({ kind: "done", report });
     return report;
 }
 /** Phase 1: repositories, before anything is pushed to them. Resolves the ones that failed, with why. */
@@ -60193,7 +60140,7 @@ async function createRepositories(creations, deps, settings, ledger) {
             const report = ledger.reportOf(step);
             const t0 = ledger.now();
             try {
-                const { value, attempts } = await withRetries(() => deps.createRepository(step.repository, settings), ledger.retryOptions(`create repository ${step.repository}`));
+                const { value, attempts } = await withRetries(() => deps.createRepository(step.repository, settings), ledger.retryOptions({ kind: "create", repository: step.repository }));
                 report.outcome = value;
                 report.attempts = attempts;
             }
@@ -60225,9 +60172,9 @@ async function transfer(transfers, failedRepositories, deps, ledger) {
             }
             else {
                 try {
-                    const copied = await withRetries(() => deps.copy(step), ledger.retryOptions(describeStep(step), stepRetryable));
+                    const copied = await withRetries(() => deps.copy(step), ledger.retryOptions({ kind: "transfer", report }, stepRetryable));
                     report.attempts = copied.attempts;
-                    const verified = await withRetries(() => deps.verify(step, copied.value), ledger.retryOptions(`verify ${step.repository}:${step.tag}`, stepRetryable));
+                    const verified = await withRetries(() => deps.verify(step, copied.value), ledger.retryOptions({ kind: "verify", repository: step.repository, tag: step.tag }, stepRetryable));
                     report.digest = verified.value;
                     report.outcome = step.action === "update" ? "updated" : "copied";
                 }
@@ -60242,7 +60189,7 @@ async function transfer(transfers, failedRepositories, deps, ledger) {
         });
     });
 }
-/** Blocked steps are reported (one log line each), never carried out. */
+/** Blocked steps are reported (one progress event each), never carried out. */
 function reportBlocked(steps, ledger) {
     for (const step of steps) {
         if (step.action !== "blocked")
@@ -60250,7 +60197,7 @@ function reportBlocked(steps, ledger) {
         const report = ledger.reportOf(step);
         report.outcome = "blocked";
         report.error = step.reason;
-        ledger.log(`blocked ${step.source} -> ${step.repository}:${step.tag}: ${step.reason}`);
+        ledger.progress({ kind: "blocked", report });
     }
 }
 /**
@@ -60266,7 +60213,7 @@ async function prune(deletions, deps, ledger) {
             report.outcome = "skipped";
             report.error = "not pruned: a creation, copy or update failed in this run";
         }
-        ledger.log(`Pruning skipped: ${deletions.length} planned deletion(s) not run because a step failed.`);
+        ledger.progress({ kind: "pruning-skipped", deletions: deletions.length });
         return deletions.length;
     }
     await ledger.group(`Prune ${deletions.length} tag${deletions.length === 1 ? "" : "s"}`, async () => {
@@ -60283,7 +60230,7 @@ async function prune(deletions, deps, ledger) {
             let attempts = 1;
             let error = null;
             try {
-                const result = await withRetries(() => deps.deleteTags(repository, tags), ledger.retryOptions(`delete ${tags.length} tag(s) from ${repository}`));
+                const result = await withRetries(() => deps.deleteTags(repository, tags), ledger.retryOptions({ kind: "delete", repository, tags: tags.length }));
                 failures = result.value;
                 attempts = result.attempts;
             }
@@ -64269,7 +64216,7 @@ async function carryOutPlan(plan, list, options) {
 function executeOptionsFor(list, options) {
     return {
         repositorySettings: list.target.repositorySettings,
-        log: options.log,
+        progress: options.progress,
         ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
         ...(options.retries !== undefined ? { retries: options.retries } : {}),
         ...(options.retry ? { retry: options.retry } : {}),
@@ -69611,7 +69558,7 @@ const VERBS = {
     present: "present",
     delete: "to delete",
 };
-function plan_summaryLine(plan) {
+function summaryLine(plan) {
     const parts = STEP_ACTIONS.filter((a) => a !== "create-repository").map((a) => `${plan.summary[a]} ${VERBS[a]}`);
     const repos = plan.summary["create-repository"];
     return `Plan for ${plan.registry}: ${repos} repositor${repos === 1 ? "y" : "ies"} to create, ${parts.join(", ")}.`;
@@ -69632,7 +69579,7 @@ function stepLine(s) {
 function formatPlan(plan) {
     const order = (a) => ["create-repository", "copy", "update", "blocked", "delete", "present"].indexOf(a);
     const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
-    const lines = [plan_summaryLine(plan), ...steps.map(stepLine)];
+    const lines = [summaryLine(plan), ...steps.map(stepLine)];
     for (const w of plan.warnings)
         lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
     return lines.join("\n");
@@ -69670,6 +69617,98 @@ function planMarkdown(plan, budget = SUMMARY_BUDGET_BYTES) {
         size += rowSize;
     }
     return out;
+}
+
+;// CONCATENATED MODULE: ./src/report/progress.ts
+/** `3.2 s` */
+function formatSeconds(ms) {
+    return `${(ms / 1000).toFixed(1)} s`;
+}
+/** What a step does, as its progress line names it: `copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0`. */
+function describeStep(step) {
+    const target = step.tag ? `${step.repository}:${step.tag}` : step.repository;
+    const platforms = step.platforms.length > 0 ? ` [${step.platforms.join(", ")}]` : "";
+    switch (step.action) {
+        case "create-repository":
+            return `create repository ${step.repository}`;
+        case "delete":
+            return `delete ${target}`;
+        default:
+            return `${step.action} ${step.source ?? "?"} -> ${target}${platforms}`;
+    }
+}
+/** `[12/40] copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0 (3.2 s)` and its failure form. */
+function progressLine(counter, total, step) {
+    const head = `[${counter}/${total}] ${describeStep(step)} (${formatSeconds(step.durationMs)})`;
+    const retried = step.attempts > 1 ? `, ${step.attempts} attempts` : "";
+    if (step.outcome === "failed")
+        return `${head} FAILED${retried}: ${firstLine(step.error ?? "")}`;
+    if (step.outcome === "skipped")
+        return `${head} skipped: ${firstLine(step.error ?? "")}`;
+    if (step.outcome === "exists")
+        return `${head} already exists`;
+    return step.attempts > 1 ? `${head} after ${step.attempts} attempts` : head;
+}
+function firstLine(text) {
+    return text.split("\n")[0] ?? "";
+}
+/** `Sync: 12 copied, 2 updated, 30 present, 1 failed ... in 14.3 s` */
+function progress_summaryLine(report) {
+    const c = report.counts;
+    const parts = [`${c.copied} copied`, `${c.updated} updated`, `${c.present} present`, `${c.failed} failed`];
+    if (c.blocked > 0)
+        parts.push(`${c.blocked} blocked`);
+    if (c.created > 0)
+        parts.push(`${c.created} repositor${c.created === 1 ? "y" : "ies"} created`);
+    if (c.deleted > 0)
+        parts.push(`${c.deleted} deleted`);
+    if (c.skipped > 0)
+        parts.push(`${c.skipped} skipped`);
+    return `Sync: ${parts.join(", ")} in ${formatSeconds(report.durationMs)}`;
+}
+function retried(subject) {
+    switch (subject.kind) {
+        case "create":
+            return `create repository ${subject.repository}`;
+        case "transfer":
+            return describeStep(subject.report);
+        case "verify":
+            return `verify ${subject.repository}:${subject.tag}`;
+        case "delete":
+            return `delete ${subject.tags} tag(s) from ${subject.repository}`;
+    }
+}
+/** The log lines one event makes. */
+function progressLines(event) {
+    switch (event.kind) {
+        case "step":
+            return [progressLine(event.counter, event.total, event.report)];
+        case "retry":
+            return [
+                `  retrying ${retried(event.subject)} in ${formatSeconds(event.delayMs)} (attempt ${event.attempt} failed: ${firstLine(event.error)})`,
+            ];
+        case "blocked": {
+            const r = event.report;
+            return [`blocked ${r.source} -> ${r.repository}:${r.tag}: ${r.reason}`];
+        }
+        case "pruning-skipped":
+            return [`Pruning skipped: ${event.deletions} planned deletion(s) not run because a step failed.`];
+        case "done":
+            return [
+                progress_summaryLine(event.report),
+                ...event.report.failures.map((f) => {
+                    const at = f.location ? `${f.location.file}:${f.location.line}: ` : "";
+                    return `  failed: ${at}${describeStep(f)}: ${firstLine(f.error ?? "")}`;
+                }),
+            ];
+    }
+}
+/** A progress sink that writes each event's lines to `log` (`core.info`, stderr). */
+function textProgress(log) {
+    return (event) => {
+        for (const line of progressLines(event))
+            log(line);
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/report/sync-summary.ts
@@ -70869,6 +70908,7 @@ async function fetchEcrAuthorization(client, mask) {
 
 
 
+
 function resolveRegion(list, options) {
     const env = options.env ?? process.env;
     const region = options.region || list.target.region || env.AWS_REGION || env.AWS_DEFAULT_REGION;
@@ -71027,6 +71067,7 @@ async function syncRun(list, target, options) {
     });
     const carried = await carryOutPlan(planned.plan, planned.list, {
         ...options,
+        progress: options.progress ?? textProgress(options.log),
         counter,
         target: {
             kind: target.kind,
