@@ -6,7 +6,7 @@ import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { chartConfigJson, readChartArchive } from "./lib/chart-archive.mjs";
 import { ContractViolation, loadContract, runStandIn } from "./lib/contract.mjs";
-import { findCredentials, helmRegistryConfigPath, storeCredentials } from "./lib/credentials.mjs";
+import { helmCredentials, helmRegistryConfigPath, helmStoreCredentials } from "./lib/credentials.mjs";
 import { MEDIA_TYPES, RegistryClient, sha256Digest } from "./lib/distribution.mjs";
 
 const TOOL = "helm";
@@ -23,7 +23,7 @@ function registryClient(host, flags) {
   return new RegistryClient({
     scheme: flags.has("--plain-http") ? "http" : "https",
     registry: host,
-    credentials: findCredentials(helmRegistryConfigPath(flags.get("--registry-config")?.[0]), host),
+    credentials: helmCredentials(helmRegistryConfigPath(flags.get("--registry-config")?.[0]), host),
     userAgent: USER_AGENT,
   });
 }
@@ -249,7 +249,7 @@ async function registryLogin(args, flags) {
   if (response.status !== 200) {
     throw new Error(`login attempt to ${url} failed with status: ${response.status} ${response.statusText}`);
   }
-  storeCredentials(helmRegistryConfigPath(flags.get("--registry-config")?.[0]), host, user, password);
+  helmStoreCredentials(helmRegistryConfigPath(flags.get("--registry-config")?.[0]), host, user, password);
   process.stderr.write("Login Succeeded\n");
 }
 
