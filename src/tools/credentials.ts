@@ -117,6 +117,19 @@ export function renderDockerConfig(credentials: readonly RegistryCredential[]): 
   return `${JSON.stringify({ auths }, null, 2)}\n`;
 }
 
+/**
+ * helm 4 keeps registry credentials through oras-go v2 with `DetectDefaultNativeStore` (helm pkg/registry/client.go
+ * NewClient): a config with no `credsStore`, no `credHelpers` and no `auths` entry counts as unconfigured
+ * (oras-go registry/remote/internal/configuration/config.go IsAuthConfigured), and then a
+ * `docker-credential-secretservice|pass|osxkeychain` on PATH receives every login and answers every lookup
+ * (registry/remote/credentials/store.go NewStore, native_store.go getDefaultHelperSuffix). One `auths` entry
+ * for a host that cannot exist (RFC 2606 `.invalid`, an empty credential) makes the file itself the store.
+ */
+export const HELM_PLACEHOLDER_AUTH_HOST = "ecr-mirror.invalid";
+
+/** helm's registry config (and its Docker config) as a session starts: configured, file store, no credential. */
+export const HELM_FILE_STORE_CONFIG = `${JSON.stringify({ auths: { [HELM_PLACEHOLDER_AUTH_HOST]: {} } })}\n`;
+
 /** Prefix of every session folder, so a post step can find what a killed run left behind. */
 export const SESSION_DIR_PREFIX = "ecr-mirror-credentials-";
 
@@ -125,12 +138,17 @@ export interface CredentialSession extends AsyncDisposable {
   readonly dir: string;
   /** `DOCKER_CONFIG` for crane: holds `config.json` (0600). */
   readonly dockerConfigDir: string;
-  /** Helm's `--registry-config` file; `helm registry login` writes it. */
+  /** Helm's `--registry-config` file; `helm registry login` writes it (configured: oras-go keeps it a file store). */
   readonly helmRegistryConfig: string;
+  /** helm's `DOCKER_CONFIG` (its fallback store): holds a configured `config.json` with no credential. */
+  readonly helmDockerConfigDir: string;
   readonly mask: SecretMask;
   /** Environment additions for crane processes only. */
   craneEnv(): Record<string, string>;
-  /** Environment additions for helm processes only: registry config and helm's homes inside the session. */
+  /**
+   * Environment additions for helm processes only: registry config, Docker config and helm's homes inside the
+   * session, each config configured so helm never detects a native credential store nor reads `~/.docker`.
+   */
   helmEnv(): Record<string, string>;
   /** Removes the folder. Safe to call more than once. */
   dispose(): Promise<void>;
@@ -164,10 +182,12 @@ export async function openCredentialSession(options: CredentialSessionOptions): 
   try {
     const dockerConfigDir = join(dir, "docker");
     const helmHome = join(dir, "helm");
+    const helmDockerConfigDir = join(helmHome, "config", "docker");
     for (const sub of [
       dockerConfigDir,
       helmHome,
       join(helmHome, "config"),
+      helmDockerConfigDir,
       join(helmHome, "cache"),
       join(helmHome, "data"),
     ]) {
@@ -177,15 +197,18 @@ export async function openCredentialSession(options: CredentialSessionOptions): 
       mode: 0o600,
     });
     const helmRegistryConfig = join(helmHome, "registry.json");
-    await writeFile(helmRegistryConfig, '{"auths":{}}\n', { mode: 0o600 });
+    await writeFile(helmRegistryConfig, HELM_FILE_STORE_CONFIG, { mode: 0o600 });
+    await writeFile(join(helmDockerConfigDir, "config.json"), HELM_FILE_STORE_CONFIG, { mode: 0o600 });
     return {
       dir,
       dockerConfigDir,
       helmRegistryConfig,
+      helmDockerConfigDir,
       mask: options.mask,
       craneEnv: () => ({ DOCKER_CONFIG: dockerConfigDir }),
       helmEnv: () => ({
         HELM_REGISTRY_CONFIG: helmRegistryConfig,
+        DOCKER_CONFIG: helmDockerConfigDir,
         HELM_CONFIG_HOME: join(helmHome, "config"),
         HELM_CACHE_HOME: join(helmHome, "cache"),
         HELM_DATA_HOME: join(helmHome, "data"),

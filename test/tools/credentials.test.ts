@@ -107,6 +107,12 @@ describe("openCredentialSession", () => {
       expect(JSON.parse(readFileSync(configFile, "utf8")).auths["127.0.0.1:5000"].auth).toBe(TOKEN);
       expect(session.craneEnv()).toEqual({ DOCKER_CONFIG: session.dockerConfigDir });
       expect(session.helmEnv().HELM_REGISTRY_CONFIG).toBe(session.helmRegistryConfig);
+      // helm's own Docker config, inside the session: never ~/.docker/config.json, and no password in it
+      expect(session.helmEnv().DOCKER_CONFIG).toBe(session.helmDockerConfigDir);
+      expect(session.helmDockerConfigDir.startsWith(session.dir)).toBe(true);
+      const helmDockerConfig = join(session.helmDockerConfigDir, "config.json");
+      expect(statSync(helmDockerConfig).mode & 0o777).toBe(0o600);
+      expect(readFileSync(helmDockerConfig, "utf8")).not.toContain(TOKEN);
       expect(process.env.DOCKER_CONFIG).not.toBe(session.dockerConfigDir);
       // masked before the file existed: every password and every base64 pair
       expect(masked).toEqual(

@@ -201,6 +201,71 @@ describe("temporary registry credentials", () => {
     seen.push(JSON.stringify(outputs));
   });
 
+  it("helm never reaches a native credential store or the user's Docker config (oras-go native-store detection)", async () => {
+    // A desktop runner: `docker-credential-secretservice` on PATH (a keychain that records every call and
+    // answers `get` with a stale credential) and a home whose ~/.docker/config.json holds a poisoned entry.
+    const desktop = await mkdtemp(join(tmpdir(), "ecr-mirror-desktop-"));
+    const bin = join(desktop, "bin");
+    const home = join(desktop, "home");
+    const calls = join(desktop, "keychain-calls.log");
+    await mkdir(bin, { recursive: true });
+    await mkdir(join(home, ".docker"), { recursive: true });
+    const stale = { Username: "AWS", Secret: "stale-keychain-password" };
+    await writeFile(
+      join(bin, "docker-credential-secretservice"),
+      `#!/bin/sh\nprintf '%s\\n' "$1" >> '${calls}'\ncat > /dev/null\n` +
+        `[ "$1" = get ] && printf '%s' '${JSON.stringify(stale)}'\nexit 0\n`,
+      { mode: 0o755 },
+    );
+    const poisoned = (host: string) => [
+      host,
+      { auth: Buffer.from("AWS:poisoned-docker-password").toString("base64") },
+    ];
+    await writeFile(
+      join(home, ".docker", "config.json"),
+      JSON.stringify({ auths: Object.fromEntries([poisoned(ecr.registryHost), poisoned(backing.host)]) }),
+    );
+    const saved = { PATH: process.env.PATH, HOME: process.env.HOME };
+    process.env.PATH = `${bin}:${process.env.PATH}`;
+    process.env.HOME = home;
+    const mask = new SecretMask((v) => masked.push(v));
+    const counter = new InvocationCounter();
+    try {
+      ecr.resetCounts();
+      await withSession(mask, async (session) => {
+        const { helm } = tools(session, mask, counter);
+        const chartFile = join(desktop, "demo-1.0.0.tgz");
+        await writeFile(chartFile, makeChartTgz({ name: "demo", version: "1.0.0" }));
+        const ecrAuth = await fetchEcrAuthorization(client, mask);
+        await helm.registryLogin(ecr.registryHost, ecrAuth.username, ecrAuth.password, { plainHttp: true });
+        await helm.push(chartFile, `oci://${ecr.registryHost}/charts`, { plainHttp: true });
+        // a registry the session has no credential for: helm falls back to Docker's config
+        const pulled = await helm.pullFromRegistry(
+          `oci://${backing.host}/charts/demo`,
+          "1.0.0",
+          session.dir,
+          {
+            plainHttp: true,
+          },
+        );
+        expect(readFileSync(pulled)).toEqual(readFileSync(chartFile));
+      });
+      expect(existsSync(calls) ? readFileSync(calls, "utf8").split("\n").filter(Boolean) : []).toEqual([]);
+    } finally {
+      process.env.PATH = saved.PATH;
+      process.env.HOME = saved.HOME;
+      await rm(desktop, { recursive: true, force: true });
+    }
+    const listed = await client.send(new ListImagesCommand({ repositoryName: "charts/demo" }));
+    expect(listed.imageIds?.map((i) => i.imageTag)).toContain("1.0.0");
+    // only the session's ECR credential reached the target: the one refusal is the anonymous challenge ping a
+    // push starts with; a stale or poisoned password would have been refused on a blob or manifest request
+    const requests = ecr.gateRequests();
+    expect(requests.filter((r) => r.status === 401).map((r) => r.kind)).toEqual(["ping"]);
+    expect(requests.filter((r) => r.status !== 401).every((r) => r.authorized)).toBe(true);
+    expect(requests.map((r) => r.kind)).toContain("manifest-put");
+  });
+
   it("removes the credentials when a tool fails, and the error names image, registry and what the tool said", async () => {
     const mask = new SecretMask((v) => masked.push(v));
     let sessionDir = "";
