@@ -68,6 +68,72 @@ describe("helm stand-in", () => {
     expect((await stat(registryConfig)).mode & 0o777).toBe(0o600);
   });
 
+  it("registry login and pulls use a docker-credential-* helper when the config is unconfigured (oras-go)", async () => {
+    const bin = join(work, "keychain-bin");
+    const calls = join(work, "keychain-calls.log");
+    await mkdir(bin, { recursive: true });
+    // records action and stdin; `get` answers what `store` was given, `store` fails when told to
+    await writeFile(
+      join(bin, "docker-credential-secretservice"),
+      `#!/bin/sh\nin=$(cat)\nprintf '%s %s\\n' "$1" "$in" >> '${calls}'\n` +
+        `[ -e '${work}/keychain-broken' ] && { echo 'dbus: no session bus'; exit 1; }\n` +
+        `[ "$1" = get ] && printf '{"ServerURL":"%s","Username":"${AUTH.user}","Secret":"${AUTH.password}"}' "$in"\nexit 0\n`,
+      { mode: 0o755 },
+    );
+    const login = (config: string) =>
+      runStandIn(
+        "helm",
+        ["registry", "login", registry.host, "--username", AUTH.user, "--password-stdin", "--plain-http"],
+        {
+          input: AUTH.password,
+          env: { HELM_REGISTRY_CONFIG: config, DOCKER_CONFIG: join(work, "no-docker") },
+        },
+      );
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    try {
+      // {"auths":{}} is unconfigured: the password goes to the keychain, credsStore is written back
+      const unconfigured = join(work, "unconfigured.json");
+      await writeFile(unconfigured, '{"auths":{}}\n');
+      expect((await login(unconfigured)).code).toBe(0);
+      expect(JSON.parse(await readFile(unconfigured, "utf8"))).toEqual({
+        auths: {},
+        credsStore: "secretservice",
+      });
+      expect(await readFile(calls, "utf8")).toBe(
+        `store {"ServerURL":"${registry.host}","Username":"${AUTH.user}","Secret":"${AUTH.password}"}\n`,
+      );
+      // a pull with that config asks the keychain (`get`, the host on stdin)
+      const pull = await runStandIn(
+        "helm",
+        ["pull", `oci://${registry.host}/nowhere/absent`, "--version", "0.0.1", "--plain-http", "-d", work],
+        { env: { HELM_REGISTRY_CONFIG: unconfigured, DOCKER_CONFIG: join(work, "no-docker") } },
+      );
+      expect(pull.code).toBe(1);
+      expect((await readFile(calls, "utf8")).split("\n")).toContain(`get ${registry.host}`);
+      // a broken keychain fails the login (helm #10611)
+      await writeFile(join(work, "keychain-broken"), "");
+      await writeFile(unconfigured, '{"auths":{}}\n');
+      const broken = await login(unconfigured);
+      expect(broken.code).toBe(1);
+      expect(broken.stderr).toContain("error storing credentials");
+      // one auths entry makes the file the store: no helper call, the password in the file
+      await rm(calls, { force: true });
+      const configured = join(work, "configured.json");
+      await writeFile(configured, '{"auths":{"placeholder.invalid":{}}}\n');
+      expect((await login(configured)).code).toBe(0);
+      const written = JSON.parse(await readFile(configured, "utf8"));
+      expect(written.credsStore).toBeUndefined();
+      expect(written.auths[registry.host].auth).toBe(
+        Buffer.from(`${AUTH.user}:${AUTH.password}`).toString("base64"),
+      );
+      await expect(stat(calls)).rejects.toThrow();
+    } finally {
+      process.env.PATH = saved;
+      await rm(join(work, "keychain-broken"), { force: true });
+    }
+  });
+
   it("push then pull round-trips a chart with helm's layout and digest lines", async () => {
     const file = await chartFile("demo", "1.2.3+build.1");
     const tgz = await readFile(file);
