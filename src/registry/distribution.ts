@@ -81,6 +81,8 @@ export interface DistributionClientOptions {
   /** Where a redirect to another host may go (default: the address policy, `checkHost`). */
   checkHost?: HostPolicy;
   retry?: DistributionRetryOptions;
+  /** Tags asked for per page (`?n=`, default 1000). */
+  tagPageSize?: number;
 }
 
 /** A registry's JSON error (`{"errors":[{"code":"TOOMANYREQUESTS","message":…}]}`, or ECR's `{"message":…}`), shortened. */
@@ -306,10 +308,18 @@ export class DistributionClient {
     });
   }
 
-  /** All tags of a repository (following `Link` pages), or null when the repository does not exist. */
+  /**
+   * All tags of a repository, or null when the repository does not exist. Pages follow `Link`; a registry that
+   * sends none but cuts the list at `n` (crane's own, go-containerregistry pkg/registry/manifest.go handleTags)
+   * is asked on with `last=<last tag>` (the Distribution spec's pagination) until a page is short or repeats.
+   */
   async listTags(repository: string): Promise<string[] | null> {
     const tags: string[] = [];
-    let url: string | null = `${this.url(repository, "tags/list")}?n=1000`;
+    const seen = new Set<string>();
+    const n = this.options.tagPageSize ?? 1000;
+    const first = `${this.url(repository, "tags/list")}?n=${n}`;
+    let url: string | null = first;
+    let byLast = false;
     const what = `listing tags of ${repository}`;
     for (let page = 0; url; page++) {
       // 1000 pages of 1000: a million tags, far beyond any real repository.
@@ -329,20 +339,34 @@ export class DistributionClient {
         return { tags: Array.isArray(body.tags) ? body.tags.map(String) : [], link, at: answer.url };
       });
       if (got === null) return null;
-      tags.push(...got.tags);
       const next = got.link?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
       if (next) {
-        const nextUrl = new URL(next, got.at);
-        // A Link to another host would be a redirect the address policy never saw.
-        if (nextUrl.host !== new URL(got.at).host)
-          throw new RegistryError(
-            `${what}: the next page is on another host (${nextUrl.host}); not followed`,
-            502,
-          );
-        url = nextUrl.toString();
-      } else url = null;
+        tags.push(...got.tags);
+        for (const t of got.tags) seen.add(t);
+        url = this.nextTagsPage(next, got.at, what);
+        continue;
+      }
+      // Asked on with `last`: a registry that ignores it answers a page already seen; nothing new, stop.
+      const fresh = byLast ? got.tags.filter((t) => !seen.has(t)) : got.tags;
+      if (byLast && fresh.length === 0) break;
+      tags.push(...fresh);
+      for (const t of fresh) seen.add(t);
+      const pageLast = got.tags.at(-1);
+      byLast = got.tags.length >= n && pageLast !== undefined;
+      url = byLast ? `${first}&last=${encodeURIComponent(pageLast!)}` : null;
     }
     return tags;
+  }
+
+  /** The `Link` page's address, on the same host (another would be a redirect the address policy never saw). */
+  private nextTagsPage(next: string, at: string, what: string): string {
+    const nextUrl = new URL(next, at);
+    if (nextUrl.host !== new URL(at).host)
+      throw new RegistryError(
+        `${what}: the next page is on another host (${nextUrl.host}); not followed`,
+        502,
+      );
+    return nextUrl.toString();
   }
 }
 

@@ -77,7 +77,27 @@ export function pushedDigest(output: string, destination: string): string | null
     if (m[1] === destination) return m[2]!;
     last = m[2]!;
   }
-  return last;
+  return existingDigest(output, destination) ?? last;
+}
+
+/**
+ * When the target already holds the manifest crane pushes nothing and prints `existing manifest: TAG@DIGEST`
+ * (`existing manifest: DIGEST` for a digest reference), no `digest:` line (pkg/v1/remote/write.go,
+ * manifestExists). The line naming `destination`'s tag or digest; null when there is none.
+ */
+function existingDigest(output: string, destination: string): string | null {
+  const at = destination.lastIndexOf("@");
+  const colon = destination.lastIndexOf(":");
+  const identifier =
+    at >= 0
+      ? destination.slice(at + 1)
+      : colon > destination.lastIndexOf("/")
+        ? destination.slice(colon + 1)
+        : "";
+  for (const m of output.matchAll(/existing manifest: (?:(\S+)@)?(sha256:[0-9a-f]{64})\s*$/gm)) {
+    if ((m[1] ?? m[2]) === identifier) return m[2]!;
+  }
+  return null;
 }
 
 export const CRANE_VERSION_ARGS: readonly string[] = ["version"];

@@ -5,6 +5,7 @@
  * session's own file on every registry command; plain-HTTP registries need `--plain-http` (Helm 4,
  * login included).
  */
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { positional } from "./argv.js";
 import { runTool, type ToolProcessOptions } from "./runner.js";
@@ -25,6 +26,16 @@ function registryFlags(registryConfig: string, opts: PlainHttpOption): string[] 
 export interface PullOptions {
   /** `--prov`: also fetch the provenance file when the repository has one (helm warns, not fails, when it has none). */
   prov?: boolean;
+}
+
+/** The `.tgz` files in `dir` (none when it does not exist yet: helm creates it). */
+async function archivesIn(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((f) => f.endsWith(".tgz"));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
 }
 
 export function helmPullRepoArgs(
@@ -128,12 +139,22 @@ export class Helm {
     destination: string,
     opts: PullOptions = {},
   ): Promise<string> {
+    // helm names the file after the package URL in index.yaml (pkg/downloader/chart_downloader.go, DownloadTo:
+    // `filepath.Base(u.Path)`), not always `<name>-<version>.tgz`: the one archive that appeared is the one.
+    const action = `helm pull ${name} ${version} from ${repoUrl}`;
+    const before = await archivesIn(destination);
     await runTool("helm", this.options, {
       subcommand: "pull",
       args: helmPullRepoArgs(repoUrl, name, version, destination, opts),
-      action: `helm pull ${name} ${version} from ${repoUrl}`,
+      action,
     });
-    return join(destination, `${name}-${version}.tgz`);
+    const added = (await archivesIn(destination)).filter((f) => !before.includes(f));
+    if (added.length !== 1) {
+      throw new Error(
+        `${action} wrote ${added.length === 0 ? "no" : `${added.length}`} new .tgz in ${destination}`,
+      );
+    }
+    return join(destination, added[0]!);
   }
 
   /** `helm pull oci://host/path/name --version V`: returns the path of the downloaded `.tgz`. */
@@ -148,6 +169,8 @@ export class Helm {
       args: helmPullOciArgs(reference, version, destination, this.options.registryConfig, opts),
       action: `helm pull ${reference} ${version}`,
     });
+    // An OCI pull is saved as `<last path element>-<version>.tgz` (pkg/downloader/chart_downloader.go, DownloadTo:
+    // `fmt.Sprintf("%s-%s.tgz", name[:idx], name[idx+1:])` on the `name:version` base of the reference).
     const name = reference.replace(/\/+$/, "").split("/").pop() ?? "";
     return join(destination, `${name}-${version}.tgz`);
   }

@@ -553,6 +553,8 @@ export interface RepoChart {
   tgz: Buffer;
   /** Served beside the package as `<file>.prov` when given. */
   prov?: string;
+  /** The package's path in the repository (its URL in index.yaml); default `<name>-<version>.tgz`. */
+  file?: string;
 }
 
 export interface ChartRepoRequest {
@@ -573,8 +575,8 @@ export interface ChartRepoOptions {
   absoluteUrls?: boolean;
 }
 
-export function chartFileName(chart: { name: string; version: string }): string {
-  return `${chart.name}-${chart.version}.tgz`;
+export function chartFileName(chart: { name: string; version: string; file?: string }): string {
+  return chart.file ?? `${chart.name}-${chart.version}.tgz`;
 }
 
 /** Serves `index.yaml` and the packages; every request is recorded in `requests`. */

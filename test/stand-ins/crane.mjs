@@ -103,8 +103,25 @@ async function copy(args, options) {
   if (dstRef.digest && dstRef.digest !== manifest.digest) {
     throw new Error(`digest mismatch: ${dstText} names ${dstRef.digest}, the source is ${manifest.digest}`);
   }
+  // go-containerregistry pkg/v1/remote/write.go (manifestExists): a HEAD of the target first; when it already
+  // holds this digest, crane prints `existing manifest: TAG@DIGEST` (a digest reference: `existing manifest:
+  // DIGEST`), pushes nothing and prints no `digest:` line.
+  if ((await headDigest(dst, dstRef.repository, target)) === manifest.digest) {
+    logLine(`existing manifest: ${dstRef.digest ? manifest.digest : `${dstRef.tag}@${manifest.digest}`}`);
+    return;
+  }
   const digest = await copyManifest(src, srcRef.repository, dst, dstRef.repository, manifest, target, jobs);
   logLine(`${formatReference(dstRef)}: digest: ${digest} size: ${manifest.bytes.length}`);
+}
+
+/** The digest `repository:reference` holds, or null when the registry answers 404 (crane: not there). */
+async function headDigest(client, repository, reference) {
+  try {
+    return await client.headManifest(repository, reference);
+  } catch (error) {
+    if (error.status === 404 || error.status === 403) return null; // a 403 too, in newer releases
+    throw error;
+  }
 }
 
 /** Go's encoding/json field order for the descriptor and platform structs of pkg/v1 (manifest.go, platform.go). */

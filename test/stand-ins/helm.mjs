@@ -77,6 +77,7 @@ async function pullFromRepository(name, flags) {
   if (!entry.urls?.length) throw new Error(`chart "${name}" version "${wanted}" has no downloadable URLs`);
   const chartUrl = new URL(entry.urls[0], `${repo}/`);
   const bytes = await download(chartUrl.toString(), "chart");
+  // helm 4 pkg/downloader/chart_downloader.go (DownloadTo): `name := filepath.Base(u.Path)`, not <name>-<version>.tgz.
   const file = join(destination(flags), basename(chartUrl.pathname));
   writeFileSync(file, bytes);
   if (flags.has("--prov")) {
