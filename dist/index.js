@@ -61083,10 +61083,18 @@ class DistributionClient {
             };
         });
     }
-    /** All tags of a repository (following `Link` pages), or null when the repository does not exist. */
+    /**
+     * All tags of a repository, or null when the repository does not exist. Pages follow `Link`; a registry that
+     * sends none but cuts the list at `n` (crane's own, go-containerregistry pkg/registry/manifest.go handleTags)
+     * is asked on with `last=<last tag>` (the Distribution spec's pagination) until a page is short or repeats.
+     */
     async listTags(repository) {
         const tags = [];
-        let url = `${this.url(repository, "tags/list")}?n=1000`;
+        const seen = new Set();
+        const n = this.options.tagPageSize ?? 1000;
+        const first = `${this.url(repository, "tags/list")}?n=${n}`;
+        let url = first;
+        let byLast = false;
         const what = `listing tags of ${repository}`;
         for (let page = 0; url; page++) {
             // 1000 pages of 1000: a million tags, far beyond any real repository.
@@ -61108,19 +61116,33 @@ class DistributionClient {
             });
             if (got === null)
                 return null;
-            tags.push(...got.tags);
             const next = got.link?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
             if (next) {
-                const nextUrl = new URL(next, got.at);
-                // A Link to another host would be a redirect the address policy never saw.
-                if (nextUrl.host !== new URL(got.at).host)
-                    throw new RegistryError(`${what}: the next page is on another host (${nextUrl.host}); not followed`, 502);
-                url = nextUrl.toString();
+                tags.push(...got.tags);
+                for (const t of got.tags)
+                    seen.add(t);
+                url = this.nextTagsPage(next, got.at, what);
+                continue;
             }
-            else
-                url = null;
+            // Asked on with `last`: a registry that ignores it answers a page already seen; nothing new, stop.
+            const fresh = byLast ? got.tags.filter((t) => !seen.has(t)) : got.tags;
+            if (byLast && fresh.length === 0)
+                break;
+            tags.push(...fresh);
+            for (const t of fresh)
+                seen.add(t);
+            const pageLast = got.tags.at(-1);
+            byLast = got.tags.length >= n && pageLast !== undefined;
+            url = byLast ? `${first}&last=${encodeURIComponent(pageLast)}` : null;
         }
         return tags;
+    }
+    /** The `Link` page's address, on the same host (another would be a redirect the address policy never saw). */
+    nextTagsPage(next, at, what) {
+        const nextUrl = new URL(next, at);
+        if (nextUrl.host !== new URL(at).host)
+            throw new RegistryError(`${what}: the next page is on another host (${nextUrl.host}); not followed`, 502);
+        return nextUrl.toString();
     }
 }
 /**
@@ -61639,7 +61661,26 @@ function pushedDigest(output, destination) {
             return m[2];
         last = m[2];
     }
-    return last;
+    return existingDigest(output, destination) ?? last;
+}
+/**
+ * When the target already holds the manifest crane pushes nothing and prints `existing manifest: TAG@DIGEST`
+ * (`existing manifest: DIGEST` for a digest reference), no `digest:` line (pkg/v1/remote/write.go,
+ * manifestExists). The line naming `destination`'s tag or digest; null when there is none.
+ */
+function existingDigest(output, destination) {
+    const at = destination.lastIndexOf("@");
+    const colon = destination.lastIndexOf(":");
+    const identifier = at >= 0
+        ? destination.slice(at + 1)
+        : colon > destination.lastIndexOf("/")
+            ? destination.slice(colon + 1)
+            : "";
+    for (const m of output.matchAll(/existing manifest: (?:(\S+)@)?(sha256:[0-9a-f]{64})\s*$/gm)) {
+        if ((m[1] ?? m[2]) === identifier)
+            return m[2];
+    }
+    return null;
 }
 const CRANE_VERSION_ARGS = ["version"];
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -61792,6 +61833,17 @@ function renderDockerConfig(credentials) {
     }
     return `${JSON.stringify({ auths }, null, 2)}\n`;
 }
+/**
+ * helm 4 keeps registry credentials through oras-go v2 with `DetectDefaultNativeStore` (helm pkg/registry/client.go
+ * NewClient): a config with no `credsStore`, no `credHelpers` and no `auths` entry counts as unconfigured
+ * (oras-go registry/remote/internal/configuration/config.go IsAuthConfigured), and then a
+ * `docker-credential-secretservice|pass|osxkeychain` on PATH receives every login and answers every lookup
+ * (registry/remote/credentials/store.go NewStore, native_store.go getDefaultHelperSuffix). One `auths` entry
+ * for a host that cannot exist (RFC 2606 `.invalid`, an empty credential) makes the file itself the store.
+ */
+const HELM_PLACEHOLDER_AUTH_HOST = "ecr-mirror.invalid";
+/** helm's registry config (and its Docker config) as a session starts: configured, file store, no credential. */
+const HELM_FILE_STORE_CONFIG = `${JSON.stringify({ auths: { [HELM_PLACEHOLDER_AUTH_HOST]: {} } })}\n`;
 /** Prefix of every session folder, so a post step can find what a killed run left behind. */
 const SESSION_DIR_PREFIX = "ecr-mirror-credentials-";
 /**
@@ -61816,10 +61868,12 @@ async function openCredentialSession(options) {
     try {
         const dockerConfigDir = (0,external_node_path_.join)(dir, "docker");
         const helmHome = (0,external_node_path_.join)(dir, "helm");
+        const helmDockerConfigDir = (0,external_node_path_.join)(helmHome, "config", "docker");
         for (const sub of [
             dockerConfigDir,
             helmHome,
             (0,external_node_path_.join)(helmHome, "config"),
+            helmDockerConfigDir,
             (0,external_node_path_.join)(helmHome, "cache"),
             (0,external_node_path_.join)(helmHome, "data"),
         ]) {
@@ -61829,15 +61883,18 @@ async function openCredentialSession(options) {
             mode: 0o600,
         });
         const helmRegistryConfig = (0,external_node_path_.join)(helmHome, "registry.json");
-        await (0,promises_.writeFile)(helmRegistryConfig, '{"auths":{}}\n', { mode: 0o600 });
+        await (0,promises_.writeFile)(helmRegistryConfig, HELM_FILE_STORE_CONFIG, { mode: 0o600 });
+        await (0,promises_.writeFile)((0,external_node_path_.join)(helmDockerConfigDir, "config.json"), HELM_FILE_STORE_CONFIG, { mode: 0o600 });
         return {
             dir,
             dockerConfigDir,
             helmRegistryConfig,
+            helmDockerConfigDir,
             mask: options.mask,
             craneEnv: () => ({ DOCKER_CONFIG: dockerConfigDir }),
             helmEnv: () => ({
                 HELM_REGISTRY_CONFIG: helmRegistryConfig,
+                DOCKER_CONFIG: helmDockerConfigDir,
                 HELM_CONFIG_HOME: (0,external_node_path_.join)(helmHome, "config"),
                 HELM_CACHE_HOME: (0,external_node_path_.join)(helmHome, "cache"),
                 HELM_DATA_HOME: (0,external_node_path_.join)(helmHome, "data"),
@@ -61993,8 +62050,20 @@ function maskRunSecrets(mask, env) {
 
 
 
+
 function registryFlags(registryConfig, opts) {
     return [...(opts.plainHttp ? ["--plain-http"] : []), "--registry-config", registryConfig];
+}
+/** The `.tgz` files in `dir` (none when it does not exist yet: helm creates it). */
+async function archivesIn(dir) {
+    try {
+        return (await (0,promises_.readdir)(dir)).filter((f) => f.endsWith(".tgz"));
+    }
+    catch (error) {
+        if (error.code === "ENOENT")
+            return [];
+        throw error;
+    }
 }
 function helmPullRepoArgs(repoUrl, name, version, destination, opts = {}) {
     return [
@@ -62057,12 +62126,20 @@ class Helm {
     }
     /** `helm pull --repo URL NAME --version V [--prov]`: returns the path of the downloaded `.tgz`. */
     async pullFromRepository(repoUrl, name, version, destination, opts = {}) {
+        // helm names the file after the package URL in index.yaml (pkg/downloader/chart_downloader.go, DownloadTo:
+        // `filepath.Base(u.Path)`), not always `<name>-<version>.tgz`: the one archive that appeared is the one.
+        const action = `helm pull ${name} ${version} from ${repoUrl}`;
+        const before = await archivesIn(destination);
         await runTool("helm", this.options, {
             subcommand: "pull",
             args: helmPullRepoArgs(repoUrl, name, version, destination, opts),
-            action: `helm pull ${name} ${version} from ${repoUrl}`,
+            action,
         });
-        return (0,external_node_path_.join)(destination, `${name}-${version}.tgz`);
+        const added = (await archivesIn(destination)).filter((f) => !before.includes(f));
+        if (added.length !== 1) {
+            throw new Error(`${action} wrote ${added.length === 0 ? "no" : `${added.length}`} new .tgz in ${destination}`);
+        }
+        return (0,external_node_path_.join)(destination, added[0]);
     }
     /** `helm pull oci://host/path/name --version V`: returns the path of the downloaded `.tgz`. */
     async pullFromRegistry(reference, version, destination, opts = {}) {
@@ -62071,6 +62148,8 @@ class Helm {
             args: helmPullOciArgs(reference, version, destination, this.options.registryConfig, opts),
             action: `helm pull ${reference} ${version}`,
         });
+        // An OCI pull is saved as `<last path element>-<version>.tgz` (pkg/downloader/chart_downloader.go, DownloadTo:
+        // `fmt.Sprintf("%s-%s.tgz", name[:idx], name[idx+1:])` on the `name:version` base of the reference).
         const name = reference.replace(/\/+$/, "").split("/").pop() ?? "";
         return (0,external_node_path_.join)(destination, `${name}-${version}.tgz`);
     }

@@ -31609,6 +31609,17 @@ function renderDockerConfig(credentials) {
     }
     return `${JSON.stringify({ auths }, null, 2)}\n`;
 }
+/**
+ * helm 4 keeps registry credentials through oras-go v2 with `DetectDefaultNativeStore` (helm pkg/registry/client.go
+ * NewClient): a config with no `credsStore`, no `credHelpers` and no `auths` entry counts as unconfigured
+ * (oras-go registry/remote/internal/configuration/config.go IsAuthConfigured), and then a
+ * `docker-credential-secretservice|pass|osxkeychain` on PATH receives every login and answers every lookup
+ * (registry/remote/credentials/store.go NewStore, native_store.go getDefaultHelperSuffix). One `auths` entry
+ * for a host that cannot exist (RFC 2606 `.invalid`, an empty credential) makes the file itself the store.
+ */
+const HELM_PLACEHOLDER_AUTH_HOST = "ecr-mirror.invalid";
+/** helm's registry config (and its Docker config) as a session starts: configured, file store, no credential. */
+const HELM_FILE_STORE_CONFIG = (/* unused pure expression or super */ null && (`${JSON.stringify({ auths: { [HELM_PLACEHOLDER_AUTH_HOST]: {} } })}\n`));
 /** Prefix of every session folder, so a post step can find what a killed run left behind. */
 const SESSION_DIR_PREFIX = "ecr-mirror-credentials-";
 /**
@@ -31633,10 +31644,12 @@ async function openCredentialSession(options) {
     try {
         const dockerConfigDir = join(dir, "docker");
         const helmHome = join(dir, "helm");
+        const helmDockerConfigDir = join(helmHome, "config", "docker");
         for (const sub of [
             dockerConfigDir,
             helmHome,
             join(helmHome, "config"),
+            helmDockerConfigDir,
             join(helmHome, "cache"),
             join(helmHome, "data"),
         ]) {
@@ -31646,15 +31659,18 @@ async function openCredentialSession(options) {
             mode: 0o600,
         });
         const helmRegistryConfig = join(helmHome, "registry.json");
-        await writeFile(helmRegistryConfig, '{"auths":{}}\n', { mode: 0o600 });
+        await writeFile(helmRegistryConfig, HELM_FILE_STORE_CONFIG, { mode: 0o600 });
+        await writeFile(join(helmDockerConfigDir, "config.json"), HELM_FILE_STORE_CONFIG, { mode: 0o600 });
         return {
             dir,
             dockerConfigDir,
             helmRegistryConfig,
+            helmDockerConfigDir,
             mask: options.mask,
             craneEnv: () => ({ DOCKER_CONFIG: dockerConfigDir }),
             helmEnv: () => ({
                 HELM_REGISTRY_CONFIG: helmRegistryConfig,
+                DOCKER_CONFIG: helmDockerConfigDir,
                 HELM_CONFIG_HOME: join(helmHome, "config"),
                 HELM_CACHE_HOME: join(helmHome, "cache"),
                 HELM_DATA_HOME: join(helmHome, "data"),
