@@ -4,8 +4,8 @@
  * they came from, mapped to target repositories exactly as the list maps its own images. The merge is
  * pure; rendering sits behind `ChartRenderer` (helm, through src/tools/helm.ts).
  */
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
 import type { ChartEntry, ChartOrigin, ImageEntry, MirrorList, Upstream } from "../list/model.js";
 import { imageEntryFor } from "../list/parse.js";
 import { referenceName } from "../list/reference.js";
@@ -196,6 +196,20 @@ export interface HelmChartRendererOptions {
   workDir: string;
 }
 
+/** The archive `helm pull` wrote for the chart version (named as helm names it). */
+function pullChart(
+  helm: Helm,
+  chart: ChartEntry,
+  dir: string,
+  upstreams: readonly Upstream[],
+): Promise<string> {
+  if (chart.kind === "http") return helm.pullFromRepository(chart.source, chart.name, chart.version, dir);
+  const address = chartFetchAddress(chart.source, upstreams);
+  return helm.pullFromRegistry(address.ociReference, chart.version, dir, {
+    plainHttp: address.plainHttp || schemeFor(address.registry) === "http",
+  });
+}
+
 /** `helm pull` the chart version, read its Chart.yaml, `helm template` it with the list's values. */
 export function createHelmChartRenderer(options: HelmChartRendererOptions): ChartRenderer {
   const { helm } = options;
@@ -203,21 +217,12 @@ export function createHelmChartRenderer(options: HelmChartRendererOptions): Char
     async render(chart) {
       const dir = await mkdtemp(join(options.workDir, "ecr-mirror-render-"));
       try {
-        if (chart.kind === "http") {
-          await helm.pullFromRepository(chart.source, chart.name, chart.version, dir);
-        } else {
-          const address = chartFetchAddress(chart.source, options.upstreams);
-          await helm.pullFromRegistry(address.ociReference, chart.version, dir, {
-            plainHttp: address.plainHttp || schemeFor(address.registry) === "http",
-          });
-        }
-        // The file is named after the package URL, usually `<name>-<version>.tgz`.
-        const archive = (await readdir(dir)).find((f) => f.endsWith(".tgz"));
-        if (!archive) throw new Error("helm pull wrote no .tgz");
-        const path = join(dir, archive);
+        const path = await pullChart(helm, chart, dir, options.upstreams);
         const { size } = await stat(path);
         if (size > CHART_LIMITS.maxArchiveBytes)
-          throw new Error(`${archive} is ${size} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
+          throw new Error(
+            `${basename(path)} is ${size} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`,
+          );
         const metadata = readChartMetadata(await readFile(path));
         const values = chart.images?.values ?? {};
         let valuesFile: string | null = null;

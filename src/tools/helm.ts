@@ -132,22 +132,43 @@ export class Helm {
   constructor(private readonly options: HelmProcessOptions) {}
 
   /** `helm pull --repo URL NAME --version V [--prov]`: returns the path of the downloaded `.tgz`. */
-  async pullFromRepository(
+  pullFromRepository(
     repoUrl: string,
     name: string,
     version: string,
     destination: string,
     opts: PullOptions = {},
   ): Promise<string> {
-    // helm names the file after the package URL in index.yaml (pkg/downloader/chart_downloader.go, DownloadTo:
-    // `filepath.Base(u.Path)`), not always `<name>-<version>.tgz`: the one archive that appeared is the one.
-    const action = `helm pull ${name} ${version} from ${repoUrl}`;
+    return this.pull(
+      helmPullRepoArgs(repoUrl, name, version, destination, opts),
+      `helm pull ${name} ${version} from ${repoUrl}`,
+      destination,
+    );
+  }
+
+  /** `helm pull oci://host/path/name --version V`: returns the path of the downloaded `.tgz`. */
+  pullFromRegistry(
+    reference: string,
+    version: string,
+    destination: string,
+    opts: PlainHttpOption = {},
+  ): Promise<string> {
+    return this.pull(
+      helmPullOciArgs(reference, version, destination, this.options.registryConfig, opts),
+      `helm pull ${reference} ${version}`,
+      destination,
+    );
+  }
+
+  /**
+   * One `helm pull`, resolving the archive it wrote. helm names it after the package URL in index.yaml
+   * (pkg/downloader/chart_downloader.go, DownloadTo: `filepath.Base(u.Path)`), not always
+   * `<name>-<version>.tgz`, and an OCI pull after the reference's `name:version` base: the one archive that
+   * appeared in `destination` is the one, whatever its name.
+   */
+  private async pull(args: string[], action: string, destination: string): Promise<string> {
     const before = await archivesIn(destination);
-    await runTool("helm", this.options, {
-      subcommand: "pull",
-      args: helmPullRepoArgs(repoUrl, name, version, destination, opts),
-      action,
-    });
+    await runTool("helm", this.options, { subcommand: "pull", args, action });
     const added = (await archivesIn(destination)).filter((f) => !before.includes(f));
     if (added.length !== 1) {
       throw new Error(
@@ -155,24 +176,6 @@ export class Helm {
       );
     }
     return join(destination, added[0]!);
-  }
-
-  /** `helm pull oci://host/path/name --version V`: returns the path of the downloaded `.tgz`. */
-  async pullFromRegistry(
-    reference: string,
-    version: string,
-    destination: string,
-    opts: PlainHttpOption = {},
-  ): Promise<string> {
-    await runTool("helm", this.options, {
-      subcommand: "pull",
-      args: helmPullOciArgs(reference, version, destination, this.options.registryConfig, opts),
-      action: `helm pull ${reference} ${version}`,
-    });
-    // An OCI pull is saved as `<last path element>-<version>.tgz` (pkg/downloader/chart_downloader.go, DownloadTo:
-    // `fmt.Sprintf("%s-%s.tgz", name[:idx], name[idx+1:])` on the `name:version` base of the reference).
-    const name = reference.replace(/\/+$/, "").split("/").pop() ?? "";
-    return join(destination, `${name}-${version}.tgz`);
   }
 
   /** `helm push CHART.tgz oci://host/prefix`: lands at `prefix/<name>:<version>` (`+` -> `_`). */
