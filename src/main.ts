@@ -221,11 +221,9 @@ async function renderDirRefused(ctx: Ctx, renderDir: string): Promise<boolean> {
     await checkOutputFolder(ctx.workspace, renderDir);
     return false;
   } catch (e) {
-    skipNodeConfiguration(
-      ctx,
-      `render-dir cannot be written: ${describeFailure(e, ctx.mask).split("\n")[0]}`,
-    );
-    ctx.core.setFailed(ctx.safe(`${describeFailure(e, ctx.mask)}\nNothing was copied or committed.`));
+    const why = describeFailure(e, ctx.mask);
+    skipNodeConfiguration(ctx, `render-dir cannot be written: ${why.split("\n")[0]}`);
+    ctx.core.setFailed(ctx.safe(`${why}\nNothing was copied or committed.`));
     return true;
   }
 }
