@@ -61858,33 +61858,27 @@ class Helm {
         this.options = options;
     }
     /** `helm pull --repo URL NAME --version V [--prov]`: returns the path of the downloaded `.tgz`. */
-    async pullFromRepository(repoUrl, name, version, destination, opts = {}) {
-        // helm names the file after the package URL in index.yaml (pkg/downloader/chart_downloader.go, DownloadTo:
-        // `filepath.Base(u.Path)`), not always `<name>-<version>.tgz`: the one archive that appeared is the one.
-        const action = `helm pull ${name} ${version} from ${repoUrl}`;
+    pullFromRepository(repoUrl, name, version, destination, opts = {}) {
+        return this.pull(helmPullRepoArgs(repoUrl, name, version, destination, opts), `helm pull ${name} ${version} from ${repoUrl}`, destination);
+    }
+    /** `helm pull oci://host/path/name --version V`: returns the path of the downloaded `.tgz`. */
+    pullFromRegistry(reference, version, destination, opts = {}) {
+        return this.pull(helmPullOciArgs(reference, version, destination, this.options.registryConfig, opts), `helm pull ${reference} ${version}`, destination);
+    }
+    /**
+     * One `helm pull`, resolving the archive it wrote. helm names it after the package URL in index.yaml
+     * (pkg/downloader/chart_downloader.go, DownloadTo: `filepath.Base(u.Path)`), not always
+     * `<name>-<version>.tgz`, and an OCI pull after the reference's `name:version` base: the one archive that
+     * appeared in `destination` is the one, whatever its name.
+     */
+    async pull(args, action, destination) {
         const before = await archivesIn(destination);
-        await runTool("helm", this.options, {
-            subcommand: "pull",
-            args: helmPullRepoArgs(repoUrl, name, version, destination, opts),
-            action,
-        });
+        await runTool("helm", this.options, { subcommand: "pull", args, action });
         const added = (await archivesIn(destination)).filter((f) => !before.includes(f));
         if (added.length !== 1) {
             throw new Error(`${action} wrote ${added.length === 0 ? "no" : `${added.length}`} new .tgz in ${destination}`);
         }
         return (0,external_node_path_.join)(destination, added[0]);
-    }
-    /** `helm pull oci://host/path/name --version V`: returns the path of the downloaded `.tgz`. */
-    async pullFromRegistry(reference, version, destination, opts = {}) {
-        await runTool("helm", this.options, {
-            subcommand: "pull",
-            args: helmPullOciArgs(reference, version, destination, this.options.registryConfig, opts),
-            action: `helm pull ${reference} ${version}`,
-        });
-        // An OCI pull is saved as `<last path element>-<version>.tgz` (pkg/downloader/chart_downloader.go, DownloadTo:
-        // `fmt.Sprintf("%s-%s.tgz", name[:idx], name[idx+1:])` on the `name:version` base of the reference).
-        const name = reference.replace(/\/+$/, "").split("/").pop() ?? "";
-        return (0,external_node_path_.join)(destination, `${name}-${version}.tgz`);
     }
     /** `helm push CHART.tgz oci://host/prefix`: lands at `prefix/<name>:<version>` (`+` -> `_`). */
     async push(chartFile, remote, opts = {}) {
@@ -72367,6 +72361,15 @@ function mergeChartDiscoveries(list, found, failures = new Map()) {
     const merged = addChartImages(list, ordered);
     return { list: merged.list, warnings: [...warnings, ...merged.warnings] };
 }
+/** The archive `helm pull` wrote for the chart version (named as helm names it). */
+function pullChart(helm, chart, dir, upstreams) {
+    if (chart.kind === "http")
+        return helm.pullFromRepository(chart.source, chart.name, chart.version, dir);
+    const address = chartFetchAddress(chart.source, upstreams);
+    return helm.pullFromRegistry(address.ociReference, chart.version, dir, {
+        plainHttp: address.plainHttp || schemeFor(address.registry) === "http",
+    });
+}
 /** `helm pull` the chart version, read its Chart.yaml, `helm template` it with the list's values. */
 function createHelmChartRenderer(options) {
     const { helm } = options;
@@ -72374,23 +72377,10 @@ function createHelmChartRenderer(options) {
         async render(chart) {
             const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(options.workDir, "ecr-mirror-render-"));
             try {
-                if (chart.kind === "http") {
-                    await helm.pullFromRepository(chart.source, chart.name, chart.version, dir);
-                }
-                else {
-                    const address = chartFetchAddress(chart.source, options.upstreams);
-                    await helm.pullFromRegistry(address.ociReference, chart.version, dir, {
-                        plainHttp: address.plainHttp || schemeFor(address.registry) === "http",
-                    });
-                }
-                // The file is named after the package URL, usually `<name>-<version>.tgz`.
-                const archive = (await (0,promises_.readdir)(dir)).find((f) => f.endsWith(".tgz"));
-                if (!archive)
-                    throw new Error("helm pull wrote no .tgz");
-                const path = (0,external_node_path_.join)(dir, archive);
+                const path = await pullChart(helm, chart, dir, options.upstreams);
                 const { size } = await (0,promises_.stat)(path);
                 if (size > CHART_LIMITS.maxArchiveBytes)
-                    throw new Error(`${archive} is ${size} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
+                    throw new Error(`${(0,external_node_path_.basename)(path)} is ${size} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
                 const metadata = readChartMetadata(await (0,promises_.readFile)(path));
                 const values = chart.images?.values ?? {};
                 let valuesFile = null;
