@@ -21,7 +21,7 @@ const HELM_PROV = "application/vnd.cncf.helm.chart.provenance.v1.prov";
 
 function registryClient(host, flags) {
   return new RegistryClient({
-    scheme: flags.has("--plain-http") ? "http" : "https",
+    schemes: [flags.has("--plain-http") ? "http" : "https"],
     registry: host,
     credentials: helmCredentials(helmRegistryConfigPath(flags.get("--registry-config")?.[0]), host),
     userAgent: USER_AGENT,

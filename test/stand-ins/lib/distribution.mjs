@@ -48,11 +48,14 @@ async function errorFrom(method, url, response) {
 
 export class RegistryClient {
   /**
-   * @param {{ scheme: "http" | "https", registry: string, credentials: { user: string, password: string } | null,
+   * @param {{ schemes: ("http" | "https")[], registry: string, credentials: { user: string, password: string } | null,
    *           userAgent: string, log?: (line: string) => void }} options
    */
   constructor(options) {
-    this.base = `${options.scheme}://${options.registry}`;
+    // The schemes the ping tries, in order: crane's (craneSchemes), or helm's one (--plain-http or https).
+    // Requests then use the scheme that answered (go-containerregistry transport/schemer.go).
+    this.schemes = options.schemes;
+    this.base = `${options.schemes[0]}://${options.registry}`;
     this.registry = options.registry;
     this.credentials = options.credentials;
     this.userAgent = options.userAgent;
@@ -60,15 +63,35 @@ export class RegistryClient {
     this.authorization = undefined; // undefined: not pinged yet; null: anonymous
   }
 
+  /**
+   * GET /v2/ over each scheme in crane's order; the first that answers 200 or 401 wins (pingSingle). Any
+   * other answer or a failed connection moves on to the fallback; when none answers, both errors
+   * (multierrs: "a; b").
+   */
+  async pingSchemes() {
+    const errors = [];
+    for (const scheme of this.schemes) {
+      const url = `${scheme}://${this.registry}/v2/`;
+      let response;
+      try {
+        response = await fetch(url, { headers: { "user-agent": this.userAgent } });
+      } catch (error) {
+        errors.push(`GET ${url}: ${error.cause?.message ?? error.message}`);
+        continue;
+      }
+      if (response.status === 200 || response.status === 401) {
+        this.base = `${scheme}://${this.registry}`;
+        return { response, url };
+      }
+      await response.body?.cancel();
+      errors.push(`GET ${url}: unexpected status ${response.status}`);
+    }
+    throw new RegistryError(errors.join("; "), 0);
+  }
+
   async ping() {
     if (this.authorization !== undefined) return;
-    const url = `${this.base}/v2/`;
-    let response;
-    try {
-      response = await fetch(url, { headers: { "user-agent": this.userAgent } });
-    } catch (error) {
-      throw new RegistryError(`GET ${url}: ${error.cause?.message ?? error.message}`, 0);
-    }
+    const { response, url } = await this.pingSchemes();
     await response.body?.cancel();
     if (response.status === 200) {
       this.authorization = null;
