@@ -140,7 +140,7 @@ describe("helm stand-in", () => {
     const pushed = await helm(["push", file, `oci://${registry.host}/charts`, "--plain-http"]);
     expect(pushed.code, pushed.stderr).toBe(0);
     const digest = /^Digest: (sha256:[0-9a-f]{64})$/m.exec(pushed.stderr)?.[1];
-    expect(pushed.stderr).toContain(`Pushed: ${registry.host}/charts/demo:1.2.3_build.1\n`);
+    expect(pushed.stdout).toContain(`Pushed: ${registry.host}/charts/demo:1.2.3_build.1\n`);
     const manifest = await getManifest(registry.url, "charts/demo", "1.2.3_build.1", AUTH);
     expect(manifest.digest).toBe(digest);
     expect(manifest.json).toMatchObject({
