@@ -46,6 +46,9 @@ async function errorFrom(method, url, response) {
   return new RegistryError(`${method} ${url}: ${detail}`, response.status);
 }
 
+/** go-containerregistry pkg/v1/remote/options.go defaultRetryStatusCodes. */
+const CRANE_RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504, 499, 522]);
+
 export class RegistryClient {
   /**
    * @param {{ schemes: ("http" | "https")[], registry: string, credentials: { user: string, password: string } | null,
@@ -117,7 +120,8 @@ export class RegistryClient {
     const allHeaders = { "user-agent": this.userAgent, ...headers };
     if (this.authorization) allHeaders.authorization = this.authorization;
     // Like crane (go-containerregistry pkg/v1/remote/options.go: retry transport, 3 tries, 1 s then
-    // 3 s): 408, 429 and 5xx answers and connection failures are tried again, when the body can be resent.
+    // 3 s; defaultRetryStatusCodes): 408, 429, 500, 502, 503, 504, 499 (nginx) and 522 (Cloudflare) answers
+    // and connection failures are tried again, when the body can be resent.
     const replayable = body === undefined || typeof body === "string" || Buffer.isBuffer(body);
     let response;
     for (let attempt = 1; ; attempt++) {
@@ -132,7 +136,7 @@ export class RegistryClient {
         throw new RegistryError(`${method} ${url}: ${error.cause?.message ?? error.message}`, 0);
       }
       this.log(`<-- ${response.status} ${method} ${url}`);
-      if (!replayable || attempt >= 3 || ![408, 429, 500, 502, 503, 504].includes(response.status)) break;
+      if (!replayable || attempt >= 3 || !CRANE_RETRY_STATUS.has(response.status)) break;
       await response.body?.cancel();
       await new Promise((r) => setTimeout(r, attempt === 1 ? 1000 : 3000));
     }
