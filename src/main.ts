@@ -128,7 +128,9 @@ async function loadList(ctx: Ctx, inputs: Inputs): Promise<{ list: MirrorList | 
 /** The target and the upstream credentials as the inputs give them. */
 function connectSettings(ctx: Ctx, inputs: Inputs): ConnectSettings {
   return {
-    region: inputs.awsRegion,
+    // The input is a default: the list's target.region wins (action.yml, README, schema).
+    region: null,
+    defaultRegion: inputs.awsRegion,
     registryUrl: inputs.registryUrl,
     registryAuth:
       inputs.registryUsername && inputs.registryPassword

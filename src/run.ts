@@ -32,8 +32,10 @@ import { fetchEcrAuthorization } from "./tools/ecr-authorization.js";
 import { InvocationCounter } from "./tools/runner.js";
 
 export interface TargetOptions {
-  /** Region from the action input or CLI flag; else the list's, else AWS_REGION / AWS_DEFAULT_REGION. */
+  /** The CLI's --region: overrides the list's target.region. */
   region?: string | null;
+  /** The action's aws-region input: used only when the list sets no target.region (then AWS_REGION). */
+  defaultRegion?: string | null;
   /** For `oci` targets: `http(s)://host[:port]`, overriding the list's registry (the scheme matters for plain HTTP). */
   registryUrl?: string | null;
   /** For `oci` targets: credentials, if the registry needs them. */
@@ -68,7 +70,8 @@ export interface TargetConnection {
 
 function resolveRegion(list: MirrorList, options: TargetOptions): string {
   const env = options.env ?? process.env;
-  const region = options.region || list.target.region || env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  const region =
+    options.region || list.target.region || options.defaultRegion || env.AWS_REGION || env.AWS_DEFAULT_REGION;
   if (!region) {
     throw new ObserveError(
       "no AWS region for the ECR target",
@@ -143,7 +146,10 @@ export async function connectTarget(list: MirrorList, options: TargetOptions): P
 
 /** Where the target is and which credentials the run holds, as either entry gives them. */
 export interface ConnectSettings {
+  /** Overrides the list's target.region (the CLI's --region). */
   region: string | null;
+  /** Applies only when the list sets no target.region (the action's aws-region input). */
+  defaultRegion?: string | null;
   /** Checked by the `registry-url` option rule (options.ts) before it gets here. */
   registryUrl: string | null;
   registryAuth: { username: string; password: string } | null;
@@ -162,6 +168,7 @@ export async function connect(
   for (const c of credentials) settings.mask.addBasic(c.username, c.password);
   const target = await connectTarget(list, {
     region: settings.region,
+    defaultRegion: settings.defaultRegion ?? null,
     registryUrl: settings.registryUrl,
     registryAuth: settings.registryAuth,
     mask: settings.mask,

@@ -84,12 +84,26 @@ export function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+function commonPrefix(a: string, b: string): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
+
+/**
+ * The candidate nearest to `word` (edit distance, case ignored), or null when none is near. At equal
+ * distance the one that starts like `word` wins: `IMUTABLE` is IMMUTABLE, not MUTABLE, the opposite setting.
+ */
 export function closest(word: string, candidates: readonly string[]): string | null {
+  const w = word.toLowerCase();
   let best: string | null = null;
   let bestDistance = Number.POSITIVE_INFINITY;
+  let bestPrefix = -1;
   for (const c of candidates) {
-    const d = c.toLowerCase() === word.toLowerCase() ? 0 : editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [c, d];
+    const d = editDistance(w, c.toLowerCase());
+    const prefix = commonPrefix(w, c.toLowerCase());
+    if (d < bestDistance || (d === bestDistance && prefix > bestPrefix))
+      [best, bestDistance, bestPrefix] = [c, d, prefix];
   }
   return best !== null && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
 }

@@ -658,6 +658,15 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
     const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
     (async () => {
       const input = await readJson(req);
+      // A regional endpoint refuses a request signed for another region, as ECR's does (SigV4's
+      // credential scope is <date>/<region>/ecr/aws4_request).
+      const scope = /Credential=[^/]+\/\d{8}\/([^/]+)\/ecr\//.exec(String(req.headers.authorization ?? ""));
+      if (scope && scope[1] !== region)
+        throw new EcrError(
+          "InvalidSignatureException",
+          `Credential should be scoped to a valid region. (signed for ${scope[1]}, this endpoint is ${region})`,
+          403,
+        );
       calls[operation] = (calls[operation] ?? 0) + 1;
       const injection = injected.get(operation);
       if (injection && injection.times > 0) {
