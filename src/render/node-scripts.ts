@@ -42,7 +42,10 @@ export const MAX_TOKEN_AGE_SECONDS = 11 * 3600;
  */
 export const PROBE_SECONDS = 300;
 
-/** Seconds each HTTP request of the scripts may take (the readiness probe's timeout is 10 s). */
+/**
+ * Seconds each HTTP request of the scripts may take: the readiness probe makes at most three (the
+ * containerd version from the API, once per pod; the ping; the manifest), within its 15 s timeout.
+ */
 export const HTTP_TIMEOUT_SECONDS = 3;
 
 /** The label that makes a node opt out (the DaemonSet's affinity skips it): kubernetes.ts's SKIP_LABEL. */

@@ -26,6 +26,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
 import { CONFIGURATOR_SOURCE, configuratorRepository, renderNodeConfig } from "../../src/render/index.js";
 import { SKIP_LABEL } from "../../src/render/kubernetes.js";
 import {
@@ -33,6 +34,7 @@ import {
   CLEANUP_ONE_LINER,
   CONFIGURE_SCRIPT,
   GENERATED_MARKER,
+  HTTP_TIMEOUT_SECONDS,
   MAX_TOKEN_AGE_SECONDS,
   nodeCleanupCommand,
   PROBE_SECONDS,
@@ -919,5 +921,26 @@ describe("ready.sh: the token and the mirror", () => {
       expect(result.stdout).toMatch(/^NOT READY: cannot reach the mirror at .*timed out/);
       expect(took).toBeLessThan(4000);
     });
+  });
+});
+
+describe("the DaemonSet runs the probe as tested", () => {
+  it("passes its own image as PROBE_IMAGE and gives the probe time for its bounded requests", () => {
+    const result = renderNodeConfig(mirrorList([upstream("docker.io", "mirrors")]), {
+      registry: null,
+      region: null,
+      configuratorImage: {
+        repository: configuratorRepository("mirrors"),
+        digest: `sha256:${"ab".repeat(32)}`,
+      },
+    });
+    if (!result.ok) throw new Error("render failed");
+    const manifests = result.files.find((f) => f.path === "ecr-mirror-node.yaml")!.content;
+    const daemonSet = parseAllDocuments(manifests)
+      .map((d) => d.toJS() as Table)
+      .find((o) => o.kind === "DaemonSet")!;
+    const container = daemonSet.spec.template.spec.containers[0];
+    expect(container.env).toContainEqual({ name: "PROBE_IMAGE", value: container.image });
+    expect(container.readinessProbe.timeoutSeconds).toBeGreaterThan(3 * HTTP_TIMEOUT_SECONDS);
   });
 });
