@@ -249,6 +249,8 @@ should_clean_up() {
 
 on_term() {
   remove_temporary_files
+  # Two API requests at most, within the pod's 5 s termination grace period.
+  HTTP_TIMEOUT=2
   if should_clean_up; then
     clean_up
   fi
@@ -389,11 +391,11 @@ parse_config() {
     section == "" && /^[[:space:]]*version[[:space:]]*=/ { version = unquote(value($0)) }
     section == "" && /^[[:space:]]*imports[[:space:]]*=/ { imports = value($0) }
     /^[[:space:]]*config_path[[:space:]]*=/ {
-      if (section == "plugins.io.containerd.grpc.v1.cri.registry") v2 = unquote(value($0))
+      if (section == "plugins.io.containerd.grpc.v1.cri.registry" || section == "plugins.cri.registry") v2 = unquote(value($0))
       if (section == "plugins.io.containerd.cri.v1.images.registry") v3 = unquote(value($0))
     }
     /^[[:space:]]*discard_unpacked_layers[[:space:]]*=/ {
-      if (section == "plugins.io.containerd.grpc.v1.cri.containerd" || section == "plugins.io.containerd.cri.v1.images") discard = unquote(value($0))
+      if (section ~ /^plugins\\.(io\\.containerd\\.grpc\\.v1\\.)?cri\\.containerd$/ || section == "plugins.io.containerd.cri.v1.images") discard = unquote(value($0))
     }
     /^[[:space:]]*use_local_image_pull[[:space:]]*=/ && section == "plugins.io.containerd.cri.v1.images" { local_pull = unquote(value($0)) }
     /^[[:space:]]*snapshotter[[:space:]]*=/ && unquote(value($0)) == "soci" { soci = "yes" }

@@ -769,6 +769,28 @@ describe("ready.sh: the host's containerd configuration", () => {
     expect(result.stdout).toContain(fix);
   });
 
+  it("READY on nodeadm's stock outputs when the containerd version is unknown (told by the file version)", async () => {
+    expect((await configure()).code).toBe(0);
+    hostConfig(NODEADM_V1);
+    expect((await ready({ CONTAINERD_VERSION: "" })).stdout).toMatch(
+      /^ready: .*containerd 1\.x \(config version 2\) reads/,
+    );
+    hostConfig(NODEADM_V3);
+    expect((await ready({ CONTAINERD_VERSION: "" })).stdout).toMatch(
+      /^ready: .*containerd 2\.x \(config version 3\) reads/,
+    );
+  });
+
+  it("reads a version 1 file's short plugin names (containerd 1.x)", async () => {
+    expect((await configure()).code).toBe(0);
+    hostConfig('[plugins.cri.registry]\nconfig_path = "/etc/containerd/certs.d"\n');
+    expect((await ready()).stdout).toMatch(/^ready: /);
+    hostConfig('[plugins.cri.registry]\nconfig_path = "/etc/docker/certs.d"\n');
+    expect((await ready()).stdout).toMatch(
+      /^NOT READY: containerd reads hosts\.toml from "\/etc\/docker\/certs\.d"/,
+    );
+  });
+
   it("NOT READY: SOCI (nodeadm's FastImagePull), saying that layers bypass the mirror", async () => {
     expect((await configure()).code).toBe(0);
     hostConfig(
