@@ -74,6 +74,8 @@ export function nodeObjects(input: NodeObjectsInput): NodeObject[] {
     { name: "AWS_REGION", value: input.region },
     { name: "HOME", value: NODE_PATHS.homeDir },
     { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+    // ready.sh asks the mirror for this manifest with the node's token (node-scripts.ts).
+    { name: "PROBE_IMAGE", value: input.image },
   ];
   if (input.startupTaint) {
     env.push({ name: "STARTUP_TAINT", value: `${STARTUP_TAINT.key}:${STARTUP_TAINT.effect}` });
@@ -121,7 +123,8 @@ export function nodeObjects(input: NodeObjectsInput): NodeObject[] {
                 exec: { command: ["/bin/sh", `${NODE_PATHS.scriptsDir}/ready.sh`] },
                 initialDelaySeconds: 5,
                 periodSeconds: 30,
-                timeoutSeconds: 10,
+                // Up to three bounded requests (HTTP_TIMEOUT_SECONDS each) when the mirror is asked.
+                timeoutSeconds: 15,
                 failureThreshold: 1,
               },
               resources: {

@@ -1,10 +1,15 @@
 // The two POSIX shell scripts the ecr-mirror-node DaemonSet runs (from a ConfigMap) inside the
-// configurator image: `configure.sh` keeps the hosts.toml files and their token fresh, `ready.sh`
-// is the readiness probe. Every path and the token source are overridable through the environment,
-// so the tests run them with `sh` against temporary folders.
+// configurator image: `configure.sh` keeps the hosts.toml files and their token fresh (and with
+// `cleanup` removes them), `ready.sh` is the readiness probe. Every path, the token source and the
+// Kubernetes API are overridable through the environment, so the tests run them with `sh` against
+// temporary folders and local servers.
 //
 // They are TypeScript strings (not files) so the bundled action carries them; they avoid the
 // `${...}` shell syntax, which a template literal would interpolate, and spell `\` as `\\`.
+//
+// Tools they use (the AWS CLI image, Amazon Linux 2, has them all): sh, awk, base64, basename, cat,
+// chmod, curl, date, dirname, grep, head, mkdir, mktemp, mv, rm, rmdir, sed, sleep; kubectl only for
+// the startup taint.
 
 import { TOKEN_PLACEHOLDER } from "./hosts-toml.js";
 
@@ -31,29 +36,96 @@ export const NODE_PATHS = {
 export const REFRESH_SECONDS = 6 * 3600;
 export const MAX_TOKEN_AGE_SECONDS = 11 * 3600;
 
+/**
+ * A passed probe of the mirror (the `/v2/` ping and the configurator's manifest) is reused for this
+ * long, or until the token changes; a failed one is retried on every readiness call.
+ */
+export const PROBE_SECONDS = 300;
+
+/**
+ * Seconds each HTTP request of the scripts may take: the readiness probe makes at most three (the
+ * containerd version from the API, once per pod; the ping; the manifest), within its 15 s timeout.
+ */
+export const HTTP_TIMEOUT_SECONDS = 3;
+
+/** The label that makes a node opt out (the DaemonSet's affinity skips it): kubernetes.ts's SKIP_LABEL. */
+const SKIP_LABEL_DEFAULT = "ecr-mirror/skip";
+
+/** The containerd configuration keys that make containerd read only certs.d, per config version. */
+export const CERTS_PATH_FIX = {
+  v2: 'version = 2, [plugins."io.containerd.grpc.v1.cri".registry] config_path = "/etc/containerd/certs.d"',
+  v3: 'version = 3, [plugins."io.containerd.cri.v1.images".registry] config_path = "/etc/containerd/certs.d"',
+} as const;
+
 const common = `umask 077
 [ -n "$CERTS_DIR" ] || CERTS_DIR=${NODE_PATHS.certsDir}
 [ -n "$TEMPLATES_DIR" ] || TEMPLATES_DIR=${NODE_PATHS.templatesDir}
 [ -n "$STATE_DIR" ] || STATE_DIR=${NODE_PATHS.stateDir}
+[ -n "$SA_DIR" ] || SA_DIR=/var/run/secrets/kubernetes.io/serviceaccount
+[ -n "$POD_NAMESPACE" ] || POD_NAMESPACE=kube-system
+[ -n "$DAEMONSET_NAME" ] || DAEMONSET_NAME=ecr-mirror-node
+[ -n "$SKIP_LABEL" ] || SKIP_LABEL=${SKIP_LABEL_DEFAULT}
+[ -n "$HTTP_TIMEOUT" ] || HTTP_TIMEOUT=${HTTP_TIMEOUT_SECONDS}
 PLACEHOLDER='${TOKEN_PLACEHOLDER}'
 MARKER='${GENERATED_MARKER}'
+API_BODY="$STATE_DIR/api-answer.json"
 
 now() {
   if [ -n "$NOW" ]; then printf '%s\\n' "$NOW"; else date +%s; fi
+}
+
+# marked FILE: whether ecr-mirror wrote FILE (its first line is the marker).
+marked() {
+  case $(head -n 1 "$1" 2>/dev/null) in
+    "$MARKER"*) return 0 ;;
+  esac
+  return 1
+}
+
+# api_get PATH: GET from the Kubernetes API with the pod's service account token, bounded in
+# time; the answer goes to API_BODY and the HTTP status to stdout. Fails when there is no API
+# (no token mounted, no curl) or it cannot be reached. The token goes to curl on stdin.
+api_get() {
+  [ -r "$SA_DIR/token" ] || return 1
+  command -v curl >/dev/null 2>&1 || return 1
+  [ -n "$KUBERNETES_SERVICE_HOST" ] || return 1
+  case $KUBERNETES_SERVICE_HOST in
+    *:*) api_url="https://[$KUBERNETES_SERVICE_HOST]:$KUBERNETES_SERVICE_PORT" ;;
+    *) api_url="https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT" ;;
+  esac
+  mkdir -p "$STATE_DIR" || return 1
+  printf 'header = "Authorization: Bearer %s"\\n' "$(cat "$SA_DIR/token")" |
+    curl -sS -o "$API_BODY" -w '%{http_code}' --connect-timeout 2 --max-time "$HTTP_TIMEOUT" \\
+      --cacert "$SA_DIR/ca.crt" -K - "$api_url$1" 2>/dev/null
+}
+
+# node_labels: the metadata.labels object of this pod's node, from API_BODY.
+node_labels() {
+  awk '{ at = index($0, "\\"labels\\":{"); if (at) { rest = substr($0, at + 10); print substr(rest, 1, index(rest, "}") - 1); exit } }' "$API_BODY"
 }`;
 
 export const CONFIGURE_SCRIPT = `#!/bin/sh
 # ecr-mirror-node: writes containerd's hosts.toml files for the mirrored registries, with a fresh
 # ECR token in their Authorization header, and refreshes the token every REFRESH_SECONDS.
 # It never edits config.toml and never restarts containerd: containerd reads hosts.toml on each pull.
+# It never overwrites a hosts.toml it did not write (the first line of its own is the marker).
+#
+# "configure.sh cleanup" removes every file ecr-mirror wrote under CERTS_DIR and exits. On SIGTERM
+# the script removes its temporary files, and also cleans up when CLEANUP_ON_TERM=always, or (auto,
+# the default) when the node has the SKIP_LABEL label or the DaemonSet is gone or being deleted
+# (asked of the Kubernetes API; when it cannot be asked, the files stay).
 #
 # Environment: AWS_REGION; CERTS_DIR, TEMPLATES_DIR, STATE_DIR (folders); TOKEN_COMMAND (a program
 # printing a registry token, instead of the AWS CLI); REFRESH_SECONDS, RETRY_SECONDS; STARTUP_TAINT
 # (key:effect to remove from NODE_NAME once the files are written, needs kubectl); ONCE=1 (one pass,
-# exit status tells whether it worked); NOW (epoch seconds, for tests).
+# exit status tells whether it worked); CLEANUP_ON_TERM (auto, always, never); NODE_NAME,
+# POD_NAMESPACE, DAEMONSET_NAME, SKIP_LABEL, SA_DIR, KUBERNETES_SERVICE_HOST/PORT (the API check); NOW (epoch
+# seconds, for tests).
 ${common}
 [ -n "$REFRESH_SECONDS" ] || REFRESH_SECONDS=${REFRESH_SECONDS}
 [ -n "$RETRY_SECONDS" ] || RETRY_SECONDS=60
+[ -n "$CLEANUP_ON_TERM" ] || CLEANUP_ON_TERM=auto
+temporary=
 
 log() {
   printf '%s ecr-mirror-node: %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
@@ -66,6 +138,30 @@ fetch_token() {
     aws ecr get-authorization-token --region "$AWS_REGION" --output text \\
       --query 'authorizationData[0].authorizationToken'
   fi
+}
+
+# valid_token TOKEN: an ECR token is base64 of AWS:<password>. Anything else (the AWS CLI prints
+# None for a missing field) is refused before it could reach a file.
+valid_token() {
+  case $1 in
+    None | null)
+      log "the AWS CLI printed $1 instead of a registry token (no authorization data in the answer): nothing written"
+      return 1
+      ;;
+    '')
+      log "the registry token is empty: nothing written"
+      return 1
+      ;;
+    *[!A-Za-z0-9+/=]*)
+      log "the registry token is not base64: nothing written"
+      return 1
+      ;;
+  esac
+  case $(printf '%s' "$1" | base64 -d 2>/dev/null) in
+    AWS:?*) return 0 ;;
+  esac
+  log "the registry token is not base64 of AWS:<password>: nothing written"
+  return 1
 }
 
 # write_hosts_file TARGET TEMPLATE TOKEN: the template with the token in place of the placeholder,
@@ -88,9 +184,11 @@ write_hosts_file() {
       }' "$template" >"$temporary" &&
     chmod 0600 "$temporary" &&
     mv -f "$temporary" "$target"; then
+    temporary=
     return 0
   fi
   rm -f "$temporary"
+  temporary=
   return 1
 }
 
@@ -100,10 +198,63 @@ remove_stale_files() {
     [ -f "$existing" ] || continue
     name=$(basename "$(dirname "$existing")")
     [ -f "$TEMPLATES_DIR/$name/hosts.toml" ] && continue
-    case $(head -n 1 "$existing") in
-      "$MARKER"*) rm -f "$existing" && log "removed $existing: $name is no longer redirected" ;;
-    esac
+    marked "$existing" && rm -f "$existing" && log "removed $existing: $name is no longer redirected"
   done
+}
+
+# remove_temporary_files: the .hosts.toml.* files a write in progress leaves (they hold the token).
+remove_temporary_files() {
+  [ -n "$temporary" ] && rm -f "$temporary"
+  temporary=
+  for leftover in "$CERTS_DIR"/*/.hosts.toml.*; do
+    [ -f "$leftover" ] && rm -f "$leftover"
+  done
+}
+
+# clean_up: removes every file ecr-mirror wrote (marked), also those Spegel moved to _backup, and
+# the folders they leave empty; files of others stay.
+clean_up() {
+  remove_temporary_files
+  removed=0
+  for existing in "$CERTS_DIR"/*/hosts.toml "$CERTS_DIR"/_backup/*/hosts.toml; do
+    [ -f "$existing" ] || continue
+    marked "$existing" || continue
+    if rm -f "$existing"; then
+      removed=$((removed + 1))
+      rmdir "$(dirname "$existing")" 2>/dev/null
+    fi
+  done
+  rm -f "$STATE_DIR/token-written-at"
+  log "removed $removed hosts.toml file(s) ecr-mirror wrote under $CERTS_DIR: pulls of those registries go to the registries themselves again"
+}
+
+# should_clean_up: on termination, whether this node is left without ecr-mirror (rather than
+# getting a new pod, as in a rolling update, which rewrites the files at once).
+should_clean_up() {
+  case $CLEANUP_ON_TERM in
+    always) return 0 ;;
+    never) return 1 ;;
+  esac
+  status=$(api_get "/api/v1/nodes/$NODE_NAME") || return 1
+  if [ "$status" = 200 ]; then
+    case $(node_labels) in
+      *"\\"$SKIP_LABEL\\":"*) return 0 ;;
+    esac
+  fi
+  status=$(api_get "/apis/apps/v1/namespaces/$POD_NAMESPACE/daemonsets/$DAEMONSET_NAME") || return 1
+  [ "$status" = 404 ] && return 0
+  [ "$status" = 200 ] && grep -q '"deletionTimestamp"' "$API_BODY" && return 0
+  return 1
+}
+
+on_term() {
+  remove_temporary_files
+  # Two API requests at most, within the pod's 5 s termination grace period.
+  HTTP_TIMEOUT=2
+  if should_clean_up; then
+    clean_up
+  fi
+  exit 0
 }
 
 configure() {
@@ -111,24 +262,24 @@ configure() {
     log "could not get a registry token (ecr:GetAuthorizationToken): the node role needs AmazonEC2ContainerRegistryPullOnly, an air-gapped VPC the ecr.api endpoint"
     return 1
   fi
-  case $token in
-    '' | *[!A-Za-z0-9+/=]*)
-      log "the registry token is empty or not base64: nothing written"
-      return 1
-      ;;
-  esac
+  valid_token "$token" || return 1
   count=0
   for template in "$TEMPLATES_DIR"/*/hosts.toml; do
     [ -f "$template" ] || continue
     name=$(basename "$(dirname "$template")")
-    if ! write_hosts_file "$CERTS_DIR/$name/hosts.toml" "$template" "$token"; then
-      log "could not write $CERTS_DIR/$name/hosts.toml"
-      return 1
+    target="$CERTS_DIR/$name/hosts.toml"
+    if [ -e "$target" ] && ! marked "$target"; then
+      log "left $target alone: ecr-mirror did not write it (no marker line), so pulls of $name do not go to the mirror; remove it, or stop redirecting $name in the mirror list"
+      continue
+    fi
+    if ! write_hosts_file "$target" "$template" "$token"; then
+      log "could not write $target"
+          return 1
     fi
     count=$((count + 1))
   done
   if [ "$count" -eq 0 ]; then
-    log "no hosts.toml templates in $TEMPLATES_DIR"
+    log "no hosts.toml written from the templates in $TEMPLATES_DIR"
     return 1
   fi
   remove_stale_files
@@ -159,7 +310,12 @@ remove_startup_taint() {
   : >"$STATE_DIR/startup-taint-removed"
 }
 
-trap 'exit 0' TERM INT
+if [ "$1" = cleanup ]; then
+  clean_up
+  exit 0
+fi
+
+trap on_term TERM INT
 while :; do
   if configure && remove_startup_taint; then
     status=0
@@ -177,33 +333,162 @@ done
 `;
 
 export const READY_SCRIPT = `#!/bin/sh
-# Readiness of ecr-mirror-node: every hosts.toml is in place with a token younger than
-# MAX_TOKEN_AGE_SECONDS, and the host's containerd configuration reads them. The first failing
-# check is printed (kubectl describe pod shows it) with the fix.
+# Readiness of ecr-mirror-node: every hosts.toml is in place, written by ecr-mirror, with a token
+# younger than MAX_TOKEN_AGE_SECONDS; the host's containerd configuration makes containerd read
+# them for this node's containerd version; and the mirror, asked through the endpoint containerd
+# uses with the token containerd sends, answers the /v2/ ping and has the configurator's own
+# manifest. The first failing check is printed (kubectl describe pod shows it) with the fix.
+#
+# The mirror is asked at most once per PROBE_SECONDS while it answers (and again whenever the token
+# changes), each request bounded by HTTP_TIMEOUT; a failed check is repeated on every call.
 #
 # Environment: CERTS_DIR, TEMPLATES_DIR, STATE_DIR, HOST_CONTAINERD_CONFIG, HOST_CERTS_PATH (where
-# containerd looks on the host), MAX_TOKEN_AGE_SECONDS, STARTUP_TAINT, NOW (epoch seconds, for tests).
+# containerd looks on the host), MAX_TOKEN_AGE_SECONDS, STARTUP_TAINT, PROBE_IMAGE (the
+# configurator image in the mirror, registry/repository@digest), PROBE_SOURCE (its upstream name,
+# e.g. public.ecr.aws/aws-cli/aws-cli), PROBE_SECONDS, HTTP_TIMEOUT, CONTAINERD_VERSION (else asked
+# of the Kubernetes API: NODE_NAME, SA_DIR), NOW (epoch seconds, for tests).
 ${common}
 [ -n "$HOST_CONTAINERD_CONFIG" ] || HOST_CONTAINERD_CONFIG=${NODE_PATHS.hostContainerdDir}/config.toml
 [ -n "$HOST_CERTS_PATH" ] || HOST_CERTS_PATH=/etc/containerd/certs.d
 [ -n "$MAX_TOKEN_AGE_SECONDS" ] || MAX_TOKEN_AGE_SECONDS=${MAX_TOKEN_AGE_SECONDS}
-FIX="add the NodeConfig in nodeconfig.yaml (rendered by ecr-mirror) to the node group's user data, which sets config_path = \\"$HOST_CERTS_PATH\\", and replace the node"
+[ -n "$PROBE_SECONDS" ] || PROBE_SECONDS=${PROBE_SECONDS}
+HOW="add a NodeConfig part to the node group's user data with spec.containerd.config:"
+FIX_V2='${CERTS_PATH_FIX.v2} (containerd 1.7)'
+FIX_V3='${CERTS_PATH_FIX.v3} (containerd 2.x; nodeadm refuses these keys on containerd 1.7 nodes)'
+ACCEPT='Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json'
 
 not_ready() {
   printf 'NOT READY: %s\\n' "$*"
   exit 1
 }
 
+# foreign FILE NAME: a hosts.toml ecr-mirror did not write stands where it would write its own.
+foreign() {
+  if [ -d "$CERTS_DIR/_backup" ] || grep -q "dial_timeout = '200ms'" "$1"; then
+    not_ready "Spegel manages $CERTS_DIR: it moved the files there to $CERTS_DIR/_backup and wrote $1 itself, so pulls of $2 try Spegel's peers and then $2 itself, not the mirror; with prependExisting it copied ecr-mirror's mirror entry once, with a registry token that expires within 12 h and that ecr-mirror does not refresh in Spegel's file. Fix: leave $2 out of Spegel's mirroredRegistries, or label the node $SKIP_LABEL"
+  fi
+  not_ready "$1 was not written by ecr-mirror (its first line is not \\"$MARKER\\") and is left as it is, so pulls of $2 do not go to the mirror. Fix: remove the file (ecr-mirror then writes its own), or stop redirecting $2 in the mirror list"
+}
+
+# parse_config FILE: version|CRI config_path (v2 key)|CRI config_path (v3 key)|discard_unpacked_layers|
+# use_local_image_pull|soci|imports|registry-mirrors|. for one containerd configuration file.
+parse_config() {
+  awk -v q="'" '
+    function value(line) { sub(/^[^=]*=[[:space:]]*/, "", line); return line }
+    function unquote(v,  c) {
+      c = substr(v, 1, 1)
+      if (c == "\\"" || c == q) { v = substr(v, 2); sub(c ".*$", "", v) } else sub(/[[:space:]#].*$/, "", v)
+      return v
+    }
+    /^[[:space:]]*#/ { next }
+    /^[[:space:]]*\\[/ {
+      section = $0; sub(/#.*$/, "", section)
+      gsub(/^[[:space:]]*\\[+|\\]+[[:space:]]*$/, "", section); gsub(/[[:space:]"]/, "", section); gsub(q, "", section)
+      if (section ~ /^proxy_plugins\\.soci($|\\.)/) soci = "yes"
+      if (section ~ /\\.registry\\.(mirrors|configs)($|\\.)/) mirrors = "yes"
+      next
+    }
+    section == "" && /^[[:space:]]*version[[:space:]]*=/ { version = unquote(value($0)) }
+    section == "" && /^[[:space:]]*imports[[:space:]]*=/ { imports = value($0) }
+    /^[[:space:]]*config_path[[:space:]]*=/ {
+      if (section == "plugins.io.containerd.grpc.v1.cri.registry" || section == "plugins.cri.registry") v2 = unquote(value($0))
+      if (section == "plugins.io.containerd.cri.v1.images.registry") v3 = unquote(value($0))
+    }
+    /^[[:space:]]*discard_unpacked_layers[[:space:]]*=/ {
+      if (section ~ /^plugins\\.(io\\.containerd\\.grpc\\.v1\\.)?cri\\.containerd$/ || section == "plugins.io.containerd.cri.v1.images") discard = unquote(value($0))
+    }
+    /^[[:space:]]*use_local_image_pull[[:space:]]*=/ && section == "plugins.io.containerd.cri.v1.images" { local_pull = unquote(value($0)) }
+    /^[[:space:]]*snapshotter[[:space:]]*=/ && unquote(value($0)) == "soci" { soci = "yes" }
+    END { print version "|" v2 "|" v3 "|" discard "|" local_pull "|" soci "|" imports "|" mirrors "|." }
+  ' "$1"
+}
+
+# containerd_version: X.Y.Z of this node's containerd, from CONTAINERD_VERSION or the Node object
+# (status.nodeInfo.containerRuntimeVersion, asked once); empty when neither tells.
+containerd_version() {
+  if [ -n "$CONTAINERD_VERSION" ]; then
+    printf '%s\\n' "$CONTAINERD_VERSION" | sed 's#^containerd://##'
+    return 0
+  fi
+  if [ -f "$STATE_DIR/containerd-version" ]; then
+    cat "$STATE_DIR/containerd-version"
+    return 0
+  fi
+  [ -n "$NODE_NAME" ] || return 0
+  status=$(api_get "/api/v1/nodes/$NODE_NAME") && [ "$status" = 200 ] || return 0
+  found=$(grep -o '"containerRuntimeVersion":"containerd://[^"]*"' "$API_BODY" | sed 's#.*containerd://##; s#"$##')
+  [ -n "$found" ] && printf '%s\\n' "$found" >"$STATE_DIR/containerd-version"
+  printf '%s\\n' "$found"
+}
+
+# ask URL FILE WHAT: one bounded request to the mirror with the token of FILE; NOT READY unless 200.
+ask() {
+  if [ "$3" = ping ]; then method=-G; else method=-I; fi
+  code=$(printf 'header = "Authorization: Basic %s"\\n' "$token" |
+    curl -sS "$method" -o /dev/null -w '%{http_code}' --connect-timeout 2 --max-time "$HTTP_TIMEOUT" \\
+      -H "$ACCEPT" -K - "$1" 2>"$STATE_DIR/curl-error")
+  result=$?
+  if [ "$result" -ne 0 ]; then
+    not_ready "cannot reach the mirror at $1 ($(head -n 1 "$STATE_DIR/curl-error")): nodes need a route to it, from an air-gapped VPC through the ecr.dkr interface endpoint (and ecr.api, and the S3 gateway endpoint for the layers)"
+  fi
+  case $code in
+    200) return 0 ;;
+    401 | 403) not_ready "the mirror refused the registry token in $2 (HTTP $code to $1): the token is wrong or expired, see this pod's log" ;;
+    404) [ "$3" = manifest ] && not_ready "the mirror has no configurator image at $1 (HTTP 404): the prefix in $2 does not lead to the mirrored images (render again and apply), or the image was deleted from the mirror" ;;
+  esac
+  not_ready "the mirror answered HTTP $code to $1 (with the token in $2)"
+}
+
+# probe_mirror FILE...: the /v2/ ping of every mirror the files name, then the configurator's
+# manifest through the hosts.toml of its upstream (as containerd would ask for it) or directly.
+probe_mirror() {
+  command -v curl >/dev/null 2>&1 ||
+    not_ready "the configurator image has no curl, so readiness cannot ask the mirror: use an image with a shell, the AWS CLI and curl (the AWS CLI image has them)"
+  first=$1
+  token=$(sed -n 's/^[[:space:]]*Authorization[[:space:]]*=[[:space:]]*"Basic \\([A-Za-z0-9+/=]*\\)".*$/\\1/p' "$first" | head -n 1)
+  [ -n "$token" ] || not_ready "$first has no Authorization header with a registry token: see this pod's log"
+  pinged=" "
+  for file in "$@"; do
+    for url in $(sed -n 's/^\\[host\\."\\([^"]*\\)"\\]$/\\1/p' "$file"); do
+      base=$(printf '%s\\n' "$url" | sed 's#^\\([a-z]*://[^/]*\\).*$#\\1#')
+      case $pinged in *" $base "*) continue ;; esac
+      pinged="$pinged$base "
+      ask "$base/v2/" "$file" ping
+    done
+  done
+  [ -n "$PROBE_IMAGE" ] || return 0
+  digest=$(printf '%s\\n' "$PROBE_IMAGE" | sed -n 's#^.*@##p')
+  manifest_url=
+  via=$first
+  if [ -n "$PROBE_SOURCE" ]; then
+    source_dir=$(printf '%s\\n' "$PROBE_SOURCE" | sed 's#/.*$##; s#^\\(.*\\):\\([0-9]*\\)$#\\1_\\2_#')
+    source_path=$(printf '%s\\n' "$PROBE_SOURCE" | sed 's#^[^/]*/##')
+    if [ -f "$CERTS_DIR/$source_dir/hosts.toml" ] && marked "$CERTS_DIR/$source_dir/hosts.toml"; then
+      via="$CERTS_DIR/$source_dir/hosts.toml"
+      endpoint=$(sed -n 's/^\\[host\\."\\([^"]*\\)"\\]$/\\1/p' "$via" | head -n 1)
+      manifest_url="$endpoint/$source_path/manifests/$digest"
+    fi
+  fi
+  if [ -z "$manifest_url" ]; then
+    scheme=$(sed -n 's/^\\[host\\."\\([a-z]*\\):.*$/\\1/p' "$first" | head -n 1)
+    manifest_url="$scheme://$(printf '%s\\n' "$PROBE_IMAGE" | sed 's#@.*$##; s#^\\([^/]*\\)/#\\1/v2/#')/manifests/$digest"
+  fi
+  ask "$manifest_url" "$via" manifest
+}
+
 found=0
+written_files=
 for template in "$TEMPLATES_DIR"/*/hosts.toml; do
   [ -f "$template" ] || continue
   found=1
   name=$(basename "$(dirname "$template")")
   file="$CERTS_DIR/$name/hosts.toml"
   [ -f "$file" ] || not_ready "$file does not exist yet: see this pod's log"
+  marked "$file" || foreign "$file" "$name"
   if grep -q "$PLACEHOLDER" "$file"; then
     not_ready "$file has no registry token yet: see this pod's log"
   fi
+  written_files="$written_files $file"
 done
 [ "$found" -eq 1 ] || not_ready "no hosts.toml templates in $TEMPLATES_DIR"
 
@@ -219,41 +504,125 @@ fi
 
 [ -r "$HOST_CONTAINERD_CONFIG" ] ||
   not_ready "cannot read the host's containerd configuration ($HOST_CONTAINERD_CONFIG), so cannot tell whether containerd reads $HOST_CERTS_PATH"
+host_dir=$(dirname "$HOST_CONTAINERD_CONFIG")
 
-# The CRI registry config_path, the config version, and whether CRI pulls locally
-# (use_local_image_pull or discard_unpacked_layers make containerd 2.1+ skip the transfer service).
-settings=$(awk -v q="'" '
-  /^[[:space:]]*\\[/ { section = $0; gsub(/[[:space:]"]/, "", section); gsub(q, "", section); next }
-  section == "" && /^[[:space:]]*version[[:space:]]*=/ {
-    value = $0; sub(/^[^=]*=[[:space:]]*/, "", value); sub(/[^0-9].*$/, "", value); version = value
-  }
-  section ~ /cri/ && section ~ /registry/ && /^[[:space:]]*config_path[[:space:]]*=/ {
-    value = $0; sub(/^[^=]*=[[:space:]]*/, "", value)
-    quote = substr(value, 1, 1); value = substr(value, 2); sub(quote ".*$", "", value)
-    config_path = value
-  }
-  section ~ /cri/ && /^[[:space:]]*(use_local_image_pull|discard_unpacked_layers)[[:space:]]*=[[:space:]]*true/ {
-    local_pull = "yes"
-  }
-  END { print (version == "" ? 1 : version); print (local_pull == "" ? "no" : local_pull); print config_path }
-' "$HOST_CONTAINERD_CONFIG")
-version=$(printf '%s\\n' "$settings" | sed -n 1p)
-local_pull=$(printf '%s\\n' "$settings" | sed -n 2p)
-config_path=$(printf '%s\\n' "$settings" | sed -n 3p)
+saved_ifs=$IFS
+IFS='|'
+set -f
+set -- $(parse_config "$HOST_CONTAINERD_CONFIG")
+set +f
+IFS=$saved_ifs
+file_version=$1
+[ -n "$file_version" ] || file_version=1
+cri_v2_path=$2
+cri_v3_path=$3
+discard=$4
+local_pull=$5
+soci=$6
+imports=$7
+
+runtime=$(containerd_version)
+set -- $(printf '%s\\n' "$runtime" | awk -F. '{ printf "%d %d\\n", $1, $2 }')
+major=$1
+minor=$2
+
+if [ "$file_version" -lt 3 ]; then
+  if [ "$major" -ge 2 ]; then
+    not_ready "containerd $runtime runs with a version $file_version config file ($HOST_CONTAINERD_CONFIG): containerd 2 does not apply certs.d to the pulls kubelet asks for from that file, so they go to the upstream registries. Fix: $HOW $FIX_V3, and replace the node"
+  fi
+  fix=$FIX_V2
+  config_path=$cri_v2_path
+  [ -n "$runtime" ] || runtime="1.x (config version $file_version)"
+else
+  fix=$FIX_V3
+  config_path=$cri_v3_path
+  if [ -z "$config_path" ] && [ -n "$cri_v2_path" ]; then
+    not_ready "$HOST_CONTAINERD_CONFIG is a version 3 file with config_path under io.containerd.grpc.v1.cri, where containerd 2 does not look, so containerd ignores $HOST_CERTS_PATH and pulls from the upstream registries. Fix: $HOW $FIX_V3, and replace the node"
+  fi
+  [ -n "$runtime" ] || runtime="2.x (config version $file_version)"
+fi
 
 [ -n "$config_path" ] ||
-  not_ready "the host's containerd configuration sets no registry config_path, so containerd ignores $HOST_CERTS_PATH and pulls from the upstream registries. Fix: $FIX"
+  not_ready "the host's containerd configuration sets no registry config_path, so containerd $runtime ignores $HOST_CERTS_PATH and pulls from the upstream registries. Fix: $HOW $fix, and replace the node"
 case ":$config_path:" in
   *":$HOST_CERTS_PATH:"* | *":$HOST_CERTS_PATH/:"*) ;;
-  *) not_ready "containerd reads hosts.toml from \\"$config_path\\", not from $HOST_CERTS_PATH. Fix: $FIX" ;;
+  *) not_ready "containerd reads hosts.toml from \\"$config_path\\", not from $HOST_CERTS_PATH. Fix: $HOW $fix, and replace the node" ;;
 esac
 case $config_path in
   *:*)
-    if [ "$version" -ge 3 ] && [ "$local_pull" = no ]; then
-      not_ready "containerd 2.x with config_path = \\"$config_path\\" (several folders) pulls through its transfer service, which reads that as one folder and ignores $HOST_CERTS_PATH (containerd#12415): pulls would go to the upstream registries. Fix: $FIX"
+    if [ "$file_version" -ge 3 ] && [ "$discard" != true ] && [ "$local_pull" != true ] &&
+      { [ "$major" -eq 0 ] || [ "$major" -gt 2 ] || [ "$minor" -ge 1 ]; }; then
+      not_ready "containerd $runtime with config_path = \\"$config_path\\" (several folders) and discard_unpacked_layers = false pulls through its transfer service, which reads that as one folder and ignores $HOST_CERTS_PATH (containerd#12415): pulls would go to the upstream registries. Fix: $HOW $FIX_V3 (one folder), and replace the node; or set discard_unpacked_layers = true under [plugins.\\"io.containerd.cri.v1.images\\"], as stock nodeadm does"
     fi
     ;;
 esac
 
-printf 'ready: hosts.toml files in place, registry token %s min old, containerd reads %s\\n' "$((age / 60))" "$HOST_CERTS_PATH"
+# Drop-ins (imports) are merged over config.toml: registry settings there override it.
+unchecked=
+dropins=
+set -f
+for pattern in $(printf '%s\\n' "$imports" | sed "s/[][\\"',]/ /g"); do
+  case $pattern in
+    /etc/containerd/*) ;;
+    /*)
+      unchecked="$unchecked $pattern"
+      continue
+      ;;
+    *) pattern="/etc/containerd/$pattern" ;;
+  esac
+  dropins="$dropins $(printf '%s\\n' "$pattern" | sed "s#^/etc/containerd/#$host_dir/#")"
+done
+set +f
+for dropin in $dropins; do
+  [ -f "$dropin" ] || continue
+  saved_ifs=$IFS
+  IFS='|'
+  set -f
+  set -- $(parse_config "$dropin")
+  set +f
+  IFS=$saved_ifs
+  if [ -n "$2$3$8" ]; then
+    shown=$(printf '%s\\n' "$dropin" | sed "s#^$host_dir/#/etc/containerd/#")
+    not_ready "the drop-in $shown (imports in config.toml) sets registry configuration, which replaces config.toml's for containerd $runtime: containerd may not read $HOST_CERTS_PATH. Fix: remove the registry settings from $shown, or set them there as $fix"
+  fi
+done
+
+if [ "$soci" = yes ]; then
+  not_ready "containerd uses the SOCI snapshotter (nodeadm's FastImagePull feature gate): SOCI fetches image layers with its own registry client from the upstream registries, not through $HOST_CERTS_PATH, so layers of redirected images bypass the mirror (and fail in an air-gapped VPC). Fix: remove FastImagePull from this node group's NodeConfig, or label its nodes $SKIP_LABEL"
+fi
+
+probe="$STATE_DIR/mirror-probe-passed"
+checked=
+if [ -f "$probe" ]; then
+  set -- $(cat "$probe")
+  if [ "$1" = "$written" ] && [ $(($(now) - $2)) -lt "$PROBE_SECONDS" ]; then
+    checked=$(($(now) - $2))
+  fi
+fi
+if [ -z "$checked" ]; then
+  set -- $written_files
+  probe_mirror "$@"
+  printf '%s %s\\n' "$written" "$(now)" >"$probe"
+  checked=0
+fi
+
+note=
+[ -z "$unchecked" ] || note=" (imports outside /etc/containerd not checked:$unchecked)"
+printf 'ready: hosts.toml files in place, registry token %s min old, containerd %s reads %s, the mirror answers with the token (checked %s s ago)%s\\n' "$((age / 60))" "$runtime" "$HOST_CERTS_PATH" "$checked" "$note"
 `;
+
+/**
+ * A one-shot removal for a node the DaemonSet no longer runs on: deletes every hosts.toml whose
+ * first line is ecr-mirror's marker (and the temporary files, which hold the token), nothing else.
+ * Run it with `kubectl debug node/<node> --profile=sysadmin --image=<configurator image> -- sh -c '...'`
+ * (kubectl debug mounts the node's root file system at /host).
+ */
+export const CLEANUP_ONE_LINER =
+  `for f in /host/etc/containerd/certs.d/*/hosts.toml /host/etc/containerd/certs.d/_backup/*/hosts.toml; do ` +
+  `[ -f "$f" ] && head -n 1 "$f" | grep -q "^${GENERATED_MARKER.replaceAll(".", "\\.")}" && rm -f "$f" && echo "removed $f"; done; ` +
+  `rm -f /host/etc/containerd/certs.d/*/.hosts.toml.*`;
+
+/** The documented command that cleans one node (`kubectl debug` runs a pod with the node's root at /host). */
+export function nodeCleanupCommand(image: string): string {
+  return `kubectl debug node/NODE_NAME --profile=sysadmin --attach --image=${image} -- sh -c '${CLEANUP_ONE_LINER}'`;
+}

@@ -1,8 +1,10 @@
 // Proof with real containerd: the rendered hosts.toml files, filled in by the DaemonSet's own
 // script with the local ECR's token, make `ctr` (containerd 1.6, daemonless `content fetch-object`)
-// pull upstream names from the mirror's /v2/<prefix> with credentials, and never from the upstream.
+// pull upstream names from the mirror's /v2/<prefix> with credentials, and never from the upstream;
+// the readiness probe asks the mirror exactly what containerd asks, so its verdict and containerd's
+// pull agree; and after the cleanup containerd no longer uses the mirror.
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
@@ -43,6 +45,7 @@ let upstreamRegistry: RunningRegistry;
 let ecr: LocalEcr;
 let work: string;
 let certsDir: string;
+let scriptEnv: Record<string, string>;
 const images = {
   dockerHub: {
     ref: "docker.io/library/ecr-mirror-probe:1.0",
@@ -109,17 +112,21 @@ beforeAll(async () => {
     join(work, "config.toml"),
     'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "/etc/containerd/certs.d:/etc/docker/certs.d"\n',
   );
-  const scriptEnv = {
+  scriptEnv = {
     CERTS_DIR: certsDir,
     TEMPLATES_DIR: join(work, "templates"),
     STATE_DIR: join(work, "state"),
     TOKEN_COMMAND: join(work, "token.sh"),
     HOST_CONTAINERD_CONFIG: join(work, "config.toml"),
+    SA_DIR: join(work, "no-serviceaccount"),
+    // The probe image: the quay.io image pinned by digest, asked through quay.io's hosts.toml.
+    PROBE_IMAGE: `${ecr.registryHost}/${images.quay.repository}@${tinyImage("quay").digest}`,
+    PROBE_SOURCE: images.quay.ref.split(":")[0]!,
   };
   const configured = await exec("/bin/sh", [join(work, "configure.sh")], { ...scriptEnv, ONCE: "1" });
   expect(configured.code, configured.stderr).toBe(0);
   const ready = await exec("/bin/sh", [join(work, "ready.sh")], scriptEnv);
-  expect(ready.stdout).toMatch(/^ready: /);
+  expect(ready.stdout).toMatch(/^ready: .*containerd 1\.x \(config version 2\) reads .*the mirror answers/);
   ecr.resetCounts();
 });
 
@@ -206,5 +213,72 @@ describe("containerd pulls through the rendered hosts.toml", () => {
     const result = await fetchObject(unfilled, images.quay.ref);
     expect(result.code).not.toBe(0);
     expect(ecr.gateCounts().unauthorized).toBeGreaterThan(0);
+  });
+
+  it("the readiness probe asks the mirror exactly what containerd asks for the same image", async () => {
+    const digest = tinyImage("quay").digest;
+    ecr.resetCounts();
+    const pulled = await fetchObject(certsDir, `${images.quay.ref.split(":")[0]}@${digest}`);
+    expect(pulled.code, pulled.stderr).toBe(0);
+    const containerdAsked = ecr
+      .gateRequests()
+      .filter((r) => r.kind === "manifest-head" || r.kind === "manifest-get")
+      .map((r) => r.path.split("?")[0]);
+    ecr.resetCounts();
+    rmSync(join(work, "state", "mirror-probe-passed"), { force: true });
+    const verdict = await exec("/bin/sh", [join(work, "ready.sh")], scriptEnv);
+    expect(verdict.stdout).toMatch(/^ready: /);
+    const probeAsked = ecr
+      .gateRequests()
+      .filter((r) => r.kind === "manifest-head")
+      .map((r) => r.path);
+    expect(probeAsked).toEqual([`/v2/${images.quay.repository}/manifests/${digest}`]);
+    expect(containerdAsked).toContain(probeAsked[0]);
+  });
+
+  it("with a token the mirror refuses, containerd's pull fails and readiness says NOT READY", async () => {
+    const wrong = join(work, "wrong-token");
+    mkdirSync(join(wrong, "certs.d"), { recursive: true });
+    writeFileSync(join(wrong, "token.txt"), Buffer.from("AWS:expired-password").toString("base64"));
+    writeFileSync(
+      join(wrong, "token.sh"),
+      `#!/bin/sh\nexec cat ${JSON.stringify(join(wrong, "token.txt"))}\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const env = {
+      ...scriptEnv,
+      CERTS_DIR: join(wrong, "certs.d"),
+      STATE_DIR: join(wrong, "state"),
+      TOKEN_COMMAND: join(wrong, "token.sh"),
+    };
+    expect((await exec("/bin/sh", [join(work, "configure.sh")], { ...env, ONCE: "1" })).code).toBe(0);
+    const pulled = await fetchObject(join(wrong, "certs.d"), images.dockerHub.ref);
+    expect(pulled.code).not.toBe(0);
+    const verdict = await exec("/bin/sh", [join(work, "ready.sh")], env);
+    expect(verdict.stdout).toMatch(/^NOT READY: the mirror refused the registry token .*HTTP 401/);
+  });
+
+  it("after `configure.sh cleanup` containerd pulls from the upstream again, and a user's file stays", async () => {
+    const copy = join(work, "cleaned");
+    cpSync(certsDir, copy, { recursive: true });
+    const userFile = join(copy, "ghcr.io", "hosts.toml");
+    mkdirSync(join(copy, "ghcr.io"));
+    writeFileSync(userFile, 'server = "https://ghcr.io"\n');
+    const cleaned = await exec("/bin/sh", [join(work, "configure.sh"), "cleanup"], {
+      ...scriptEnv,
+      CERTS_DIR: copy,
+      STATE_DIR: join(work, "cleaned-state"),
+    });
+    expect(cleaned.code, cleaned.stderr).toBe(0);
+    expect(readdirSync(copy)).toEqual(["ghcr.io"]);
+    const upstreamAsked = () =>
+      upstreamRegistry.accessLog().filter((e) => e.path.startsWith("/v2/team/app/manifests/3.0")).length;
+    const before = upstreamAsked();
+    ecr.resetCounts();
+    await fetchObject(copy, images.upstream.ref, ["--plain-http"]);
+    expect(ecr.gateRequests()).toEqual([]);
+    expect(upstreamAsked()).toBeGreaterThan(before);
   });
 });
