@@ -225,4 +225,24 @@ images:
       "no longer in the mirror list (prune is on); archived: ECR bills archived images for at least 90 days",
     );
   });
+
+  it("fail naming the IAM permission when the role may not restore, and nothing else is touched", async () => {
+    // redis:7.0 is archived again (previous test); nginx:1.27 is active.
+    ecr.failNext("UpdateImageStorageClass", "AccessDeniedException", 1);
+    ecr.resetCounts();
+    const denied = await sync(mirrorList());
+    expect(denied.report.ok).toBe(false);
+    expect(denied.report.counts).toMatchObject({ failed: 1, present: 1, copied: 0, restored: 0 });
+    const [failure] = denied.report.failures;
+    expect(failure).toMatchObject({ action: "restore", repository: "mirrors/library/redis", tag: "7.0" });
+    expect(failure?.error).toMatch(
+      /^ECR denied ecr:UpdateImageStorageClass on mirrors\/library\/redis:7\.0: /,
+    );
+    expect(failure?.error).toContain("ecr:UpdateImageStorageClass (to restore archived tags)");
+    expect(ecr.gateCounts()["manifest-put"] ?? 0).toBe(0);
+    expect(ecr.imageStatus("mirrors/library/redis", "7.0")).toBe("ARCHIVED");
+
+    const allowed = await sync(mirrorList());
+    expect(allowed.report.counts).toMatchObject({ restored: 1, present: 1, failed: 0 });
+  });
 });
