@@ -142,8 +142,9 @@ run as a process under \`strace -f -e trace=execve\` and GNU \`time -v\`.
 | peak memory (RSS) | ${figures.peakRssMiB} MiB |
 
 DescribeRepositories pages through the registry (1,000 a page), DescribeImages runs once per repository
-(1,000 images a page with their tags and storage status, archived ones included, 8 at a time); no tag is fetched, no upstream is asked (resync \`missing\`), no
-process is started. Seeding the fixture took ${figures.seedSeconds} s and is not counted.
+(1,000 images a page with their tags and storage status, archived ones included, 8 at a time); no
+tag is fetched, no upstream is asked (resync \`missing\`), no process is started.
+Seeding the fixture took ${figures.seedSeconds} s and is not counted.
 `;
   writeFileSync(join(import.meta.dirname, "plan-noop.md"), md);
   console.log(JSON.stringify(figures, null, 2));

@@ -12,7 +12,7 @@ import { stepFields } from "../../src/plan/model.js";
 import { formatPlan, planMarkdown, planToJson } from "../../src/report/plan.js";
 import { progressLines } from "../../src/report/progress.js";
 import { syncSummaryMarkdown } from "../../src/report/sync-summary.js";
-import { connectTarget, planRun, type SyncRunResult, syncRun } from "../../src/run.js";
+import { connectTarget, digestInTarget, planRun, type SyncRunResult, syncRun } from "../../src/run.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { type PushedIndex, pushImage, pushIndex, tagDigest } from "../harness/images.js";
@@ -111,8 +111,10 @@ const steps = (p: Awaited<ReturnType<typeof plan>>["plan"]) =>
 describe("archived mirror tags", () => {
   it("are planned as restores, not copies, in both resync modes", async () => {
     ecr.resetCounts();
-    const { plan: p, cost } = await plan(mirrorList());
+    const { plan: p, cost, list } = await plan(mirrorList());
     expect(steps(p)).toEqual(["restore mirrors/library/redis:7.0", "restore mirrors/library/nginx:1.27"]);
+    // What the nodes will pull (the configurator image's pin, for one): the digest the archived tag keeps.
+    expect(digestInTarget(list.images[0]!, p)).toBe(redis);
     expect(p.summary).toMatchObject({ copy: 0, restore: 2, present: 0 });
     // One DescribeImages per repository sees every tag with its status: no extra call for the archive.
     expect(cost.ecr).toEqual({ GetAuthorizationToken: 1, DescribeRepositories: 1, DescribeImages: 2 });
