@@ -115,7 +115,7 @@ ${images.map((i) => `  - docker.io/${i.repository}:${i.tag}`).join("\n")}
     target: {
       kind: "ecr",
       registry: target.registry,
-      plainHttp: true,
+      schemes: target.schemes,
       ecrClient: client,
       pushCredential: () => target.pushCredential(),
     },

@@ -414,7 +414,6 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
             digest: digestFlag,
             target: {
               registry: configured.list.target.registry,
-              plainHttp: false,
               region: values.region ?? configured.list.target.region,
             },
           }
@@ -463,7 +462,7 @@ async function askTarget(
     observeDigestOf: [entry],
     charts: { mask: io.mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
   });
-  const target: Pick<TargetConnection, "registry" | "plainHttp" | "region"> = connected.target;
+  const target: Pick<TargetConnection, "registry" | "region"> = connected.target;
   return {
     list: planned.list,
     chartImages: planned.chartImages,

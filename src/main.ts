@@ -325,7 +325,7 @@ async function nodeConfiguration(
   ctx: Ctx,
   inputs: Inputs,
   list: MirrorList,
-  target: Pick<TargetConnection, "registry" | "plainHttp" | "region">,
+  target: Pick<TargetConnection, "registry" | "region">,
   configurator: { entry: ImageEntry; digest: string | null },
   chartImages: ChartImagesRecord,
 ): Promise<void> {

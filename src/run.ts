@@ -16,7 +16,8 @@ import { checkUpstreamDigests, platformDigests } from "./observe/upstream.js";
 import { type Plan, type PlannedList, plannedList, type ResyncMode } from "./plan/model.js";
 import { managedPrefixes, planMirror, targetTag } from "./plan/plan.js";
 import { mapWithConcurrency } from "./pool.js";
-import { DistributionClient, type RequestCounts, schemeFor } from "./registry/distribution.js";
+import { DistributionClient, type RequestCounts } from "./registry/distribution.js";
+import { RegistrySchemes } from "./registry/scheme.js";
 import { type ChartImagesRecord, chartImagesRecord } from "./render/chart-images.js";
 import { type NodeRenderResult, renderNodeConfig } from "./render/index.js";
 import { textProgress } from "./report/progress.js";
@@ -48,8 +49,8 @@ export interface TargetConnection {
   kind: "ecr" | "oci";
   /** `host[:port]` as image references carry it. */
   registry: string;
-  /** Whether the registry speaks plain HTTP (loopback test registries). */
-  plainHttp: boolean;
+  /** What the target (and every other registry of the run) answered on: crane's scheme rule, registry/scheme.ts. */
+  schemes: RegistrySchemes;
   region: string | null;
   ecrClient: ECRClient | null;
   observe(
@@ -83,16 +84,16 @@ function hostOf(url: string): string {
 
 export async function connectTarget(list: MirrorList, options: TargetOptions): Promise<TargetConnection> {
   if (list.target.type === "oci" || options.registryUrl) {
-    const url = options.registryUrl ?? `${schemeFor(list.target.registry!)}://${list.target.registry}`;
-    const registry = hostOf(url);
+    const registry = options.registryUrl ? hostOf(options.registryUrl) : list.target.registry!;
     const auth = options.registryAuth ?? null;
     if (auth) options.mask.addBasic(auth.username, auth.password);
     const counts: RequestCounts = {};
-    const client = new DistributionClient({ baseUrl: url, auth, counts });
+    const schemes = new RegistrySchemes();
+    const client = new DistributionClient({ baseUrl: `https://${registry}`, auth, counts, schemes });
     return {
       kind: "oci",
       registry,
-      plainHttp: url.startsWith("http://"),
+      schemes,
       region: null,
       ecrClient: null,
       observe: (wanted, needDigest) => observeRegistry(client, registry, wanted, needDigest),
@@ -127,7 +128,7 @@ export async function connectTarget(list: MirrorList, options: TargetOptions): P
   return {
     kind: "ecr",
     registry,
-    plainHttp: discovered ? discovered.proxyEndpoint.startsWith("http://") : schemeFor(registry) === "http",
+    schemes: new RegistrySchemes(),
     region,
     ecrClient: client,
     observe: (wanted, _needDigest, prunePrefixes) => observer.observe(registry, wanted, prunePrefixes),
@@ -305,7 +306,7 @@ export async function syncRun(
     target: {
       kind: target.kind,
       registry: target.registry,
-      plainHttp: target.plainHttp,
+      schemes: target.schemes,
       ecrClient: target.ecrClient,
       pushCredential: () => target.pushCredential(),
     },
@@ -364,12 +365,12 @@ export function digestInTarget(entry: ImageEntry, plan: Plan, report?: Execution
  */
 export function renderNodeFiles(
   list: MirrorList,
-  target: Pick<TargetConnection, "registry" | "plainHttp" | "region">,
+  target: Pick<TargetConnection, "registry" | "region">,
   configurator: { entry: ImageEntry; digest: string | null },
   options: { startupTaint: boolean; chartImages?: ChartImagesRecord | null },
 ): NodeRenderResult {
   return renderNodeConfig(list, {
-    registry: target.plainHttp ? `http://${target.registry}` : target.registry,
+    registry: target.registry,
     region: target.region,
     configuratorImage: configurator.digest
       ? { repository: configurator.entry.repository, digest: configurator.digest }

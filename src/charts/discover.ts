@@ -10,7 +10,7 @@ import type { ChartEntry, ChartOrigin, ImageEntry, MirrorList, Upstream } from "
 import { imageEntryFor } from "../list/parse.js";
 import { referenceName } from "../list/reference.js";
 import type { PlanWarning } from "../plan/model.js";
-import { schemeFor } from "../registry/distribution.js";
+import type { RegistrySchemes } from "../registry/scheme.js";
 import type { ChartDiscovery } from "../render/chart-images.js";
 import { chartFetchAddress } from "../tools/fetch-address.js";
 import type { Helm } from "../tools/helm.js";
@@ -194,19 +194,21 @@ export interface HelmChartRendererOptions {
   upstreams: readonly Upstream[];
   /** A private folder (the credential session's) for archives and values files. */
   workDir: string;
+  /** What each registry answered on in this run (crane's scheme rule): helm gets --plain-http from it. */
+  schemes: RegistrySchemes;
 }
 
 /** The archive `helm pull` wrote for the chart version (named as helm names it). */
-function pullChart(
+async function pullChart(
   helm: Helm,
   chart: ChartEntry,
   dir: string,
-  upstreams: readonly Upstream[],
+  options: HelmChartRendererOptions,
 ): Promise<string> {
   if (chart.kind === "http") return helm.pullFromRepository(chart.source, chart.name, chart.version, dir);
-  const address = chartFetchAddress(chart.source, upstreams);
+  const address = chartFetchAddress(chart.source, options.upstreams);
   return helm.pullFromRegistry(address.ociReference, chart.version, dir, {
-    plainHttp: address.plainHttp || schemeFor(address.registry) === "http",
+    plainHttp: (await options.schemes.resolve(address.registry)) === "http",
   });
 }
 
@@ -217,7 +219,7 @@ export function createHelmChartRenderer(options: HelmChartRendererOptions): Char
     async render(chart) {
       const dir = await mkdtemp(join(options.workDir, "ecr-mirror-render-"));
       try {
-        const path = await pullChart(helm, chart, dir, options.upstreams);
+        const path = await pullChart(helm, chart, dir, options);
         const { size } = await stat(path);
         if (size > CHART_LIMITS.maxArchiveBytes)
           throw new Error(

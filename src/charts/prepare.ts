@@ -8,6 +8,7 @@ import type { ChartEntry, MirrorList, Upstream } from "../list/model.js";
 import { ObserveError } from "../observe/ecr.js";
 import type { PlanWarning } from "../plan/model.js";
 import type { RequestCounts } from "../registry/distribution.js";
+import { RegistrySchemes } from "../registry/scheme.js";
 import { type ChartDiscovery, type ChartImagesRecord, recordedDiscovery } from "../render/chart-images.js";
 import {
   credentialFor,
@@ -48,6 +49,8 @@ export interface ChartPreparationOptions {
    * version and values match is not downloaded or rendered; its recorded images are used.
    */
   known?: ChartImagesRecord | null;
+  /** What each registry answered on in this run (crane's scheme rule; helm needs it as --plain-http). */
+  schemes?: RegistrySchemes;
 }
 
 export interface PreparedCharts {
@@ -76,10 +79,12 @@ export async function prepareCharts(
 ): Promise<PreparedCharts> {
   const counts: RequestCounts = {};
   if (!needsChartPreparation(list)) return { list, warnings: [], counts, discovered: [], rendered: 0 };
+  const schemes = options.schemes ?? new RegistrySchemes(options.fetch);
   const lister = createChartVersionLister({
     upstreams: list.upstreams,
     credentials: options.upstreamCredentials,
     counts,
+    schemes,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   const resolved = await resolveChartVersions(list, lister);
@@ -118,7 +123,7 @@ export async function prepareCharts(
 
   const rendered = options.renderer
     ? await renderChartImages(missed, options.renderer)
-    : await renderWithHelm(missed, resolved.list.upstreams, options);
+    : await renderWithHelm(missed, resolved.list.upstreams, { ...options, schemes });
   return finish(rendered.found, rendered.failures);
 }
 
@@ -145,20 +150,23 @@ async function renderWithHelm(missed: ChartEntry[], upstreams: Upstream[], optio
       ...(options.log ? { log: options.log } : {}),
     });
     // helm reads registry credentials from its own config: log in to the OCI upstreams that have some.
-    const hosts = new Map<string, boolean>();
+    const schemes = options.schemes ?? new RegistrySchemes(options.fetch);
+    const hosts = new Set<string>();
     for (const chart of missed) {
-      if (chart.kind !== "oci") continue;
-      const address = chartFetchAddress(chart.source, upstreams);
-      hosts.set(address.registry, address.plainHttp);
+      if (chart.kind === "oci") hosts.add(chartFetchAddress(chart.source, upstreams).registry);
     }
-    for (const [host, plainHttp] of hosts) {
+    for (const host of hosts) {
       const credential = credentialFor(host, options.upstreamCredentials);
-      if (credential) await helm.registryLogin(host, credential.username, credential.password, { plainHttp });
+      if (credential)
+        await helm.registryLogin(host, credential.username, credential.password, {
+          plainHttp: (await schemes.resolve(host)) === "http",
+        });
     }
     const renderer = createHelmChartRenderer({
       helm,
       upstreams: upstreams,
       workDir: session.dir,
+      schemes,
     });
     return await renderChartImages(missed, renderer);
   } finally {

@@ -5,7 +5,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import type { Upstream } from "../list/model.js";
-import { DistributionClient, type RequestCounts, schemeFor } from "../registry/distribution.js";
+import { DistributionClient, type RequestCounts } from "../registry/distribution.js";
 import {
   boundedRequest,
   discard,
@@ -16,6 +16,7 @@ import {
   readBody,
 } from "../registry/http.js";
 import { RetriesExhausted, withRetries } from "../registry/retry.js";
+import type { RegistrySchemes } from "../registry/scheme.js";
 import { credentialFor, type RegistryCredential } from "../tools/credentials.js";
 import { chartFetchAddress } from "../tools/fetch-address.js";
 import type { ChartVersionLister } from "./resolve.js";
@@ -83,6 +84,8 @@ export interface ChartVersionListerOptions {
   checkHost?: HostPolicy;
   /** Waits between retries (tests). */
   sleep?: (ms: number) => Promise<void>;
+  /** What each registry answered on in this run (crane's scheme rule, registry/scheme.ts). */
+  schemes?: RegistrySchemes;
 }
 
 /** Lists published chart versions over HTTP; every repository's index is fetched once per lister. */
@@ -150,9 +153,9 @@ export function createChartVersionLister(
       const registry = address.reference.slice(0, slash);
       const repository = address.reference.slice(slash + 1);
       const credential = credentialFor(registry, options.credentials);
-      const scheme = address.plainHttp ? "http" : schemeFor(registry);
       const client = new DistributionClient({
-        baseUrl: `${scheme}://${registry}`,
+        baseUrl: `https://${registry}`,
+        ...(options.schemes ? { schemes: options.schemes } : {}),
         auth: credential ? { username: credential.username, password: credential.password } : null,
         counts,
         fetch: doFetch,

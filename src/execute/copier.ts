@@ -23,8 +23,8 @@ export interface CopierOptions {
   upstreams: readonly Upstream[];
   /** Target registry `host[:port]`. */
   registry: string;
-  /** The target speaks plain HTTP (a `--target http://…` registry, `crane registry serve`). */
-  targetPlainHttp: boolean;
+  /** Whether helm needs `--plain-http` for the target (crane's scheme rule: a plain loopback or private registry). */
+  targetPlainHttp: () => Promise<boolean>;
   /** Parent folder for downloaded chart archives (`RUNNER_TEMP`). */
   workDir: string;
   /**
@@ -85,7 +85,7 @@ export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" |
       });
       const parent = slash < 0 ? "" : `/${step.repository.slice(0, slash)}`;
       const pushed = await helm.push(file, `oci://${registry}${parent}`, {
-        plainHttp: options.targetPlainHttp,
+        plainHttp: await options.targetPlainHttp(),
       });
       return { digest: pushed.digest };
     } finally {

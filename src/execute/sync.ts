@@ -9,6 +9,7 @@ import { dirname } from "node:path";
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import { isTransferStep, type Plan, type PlannedList, type TransferStep } from "../plan/model.js";
 import { DistributionClient } from "../registry/distribution.js";
+import type { RegistrySchemes } from "../registry/scheme.js";
 import { Crane } from "../tools/crane.js";
 import {
   type CredentialSession,
@@ -32,7 +33,8 @@ export interface CarryOutOptions
     kind: "ecr" | "oci";
     /** `host[:port]` the plan's references use. */
     registry: string;
-    plainHttp: boolean;
+    /** What the target answered on (crane's scheme rule, registry/scheme.ts). */
+    schemes: RegistrySchemes;
     ecrClient: ECRClient | null;
     /** The push credential (ECR: from GetAuthorizationToken), asked for only when something is pushed. */
     pushCredential: () => Promise<RegistryCredential | null>;
@@ -100,24 +102,26 @@ export async function carryOutPlan(
     const { crane, helm } = toolRunners(session, { craneBinary, helmBinary }, counter, options);
     const target = options.target;
     const targetRegistry = new DistributionClient({
-      baseUrl: `${target.plainHttp ? "http" : "https"}://${target.registry}`,
+      baseUrl: `https://${target.registry}`,
+      schemes: target.schemes,
       auth: pushCredential ? { username: pushCredential.username, password: pushCredential.password } : null,
     });
     const changes =
       target.kind === "ecr" && target.ecrClient ? ecrTargetChanges(target.ecrClient) : ociTargetChanges;
+    const targetPlainHttp = async () => (await target.schemes.resolve(target.registry)) === "http";
     const copier = createCopier({
       crane,
       helm,
       helmLogin:
         helm && pushCredential
-          ? () =>
+          ? async () =>
               helm.registryLogin(target.registry, pushCredential.username, pushCredential.password, {
-                plainHttp: target.plainHttp,
+                plainHttp: await targetPlainHttp(),
               })
           : null,
       upstreams: list.upstreams,
       registry: target.registry,
-      targetPlainHttp: target.plainHttp,
+      targetPlainHttp,
       workDir: session.dir,
       // Verification reads the target over the registry API: one HEAD, no process.
       targetDigest: (repository, tag) => targetRegistry.headManifest(repository, tag),

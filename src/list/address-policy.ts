@@ -280,16 +280,15 @@ function checkNumeric(host: string, input: string): HostCheck {
 
 /*
  * A faithful port of go-containerregistry pkg/name/registry.go `Registry.Scheme()` (the branch without
- * `name.Insecure`, which ecr-mirror never sets):
+ * `name.Insecure`, which ecr-mirror never sets), read at commit 3f4ff3c (2026-08):
  *   isRFC1918(): `net.ParseIP(strings.Split(name, ":")[0])` inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16
- *   `name == "localhost" || strings.HasPrefix(name, "localhost:")`
+ *   `strings.HasPrefix(name, "localhost:")` (a bare `localhost`, without a port, is https)
  *   reLocal        `.*\.localhost(?::\d{1,5})?$`
  *   reLoopback     `^127\.0\.0\.1(?::\d{1,5})?$`
  *   reipv6Loopback `^(::1|\[::1\](?::\d{1,5})?)$`
- * Everything else is https. Go's matching is case-sensitive, and so is this. Read at go-containerregistry
- * commit 2f91ae9 (the `...Option` API crane v0.22 builds on); older releases (the `Strictness` API) lacked the
- * bare `localhost` case. "http" means crane pings https first and falls back to http
- * (pkg/v1/remote/transport/ping.go), without skipping certificate checks anywhere else.
+ * Everything else is https. Go's matching is case-sensitive, and so is this. "http" does not mean plain
+ * HTTP: crane pings https first and falls back to http (pkg/v1/remote/transport/ping.go), without
+ * skipping certificate checks anywhere else. src/registry/scheme.ts applies the same order in process.
  */
 const RE_LOCAL = /\.localhost(?::\d{1,5})?$/;
 const RE_LOOPBACK = /^127\.0\.0\.1(?::\d{1,5})?$/;
@@ -303,11 +302,10 @@ function isRFC1918(name: string): boolean {
   return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
 }
 
-/** Whether crane reaches `host[:port]` over plain HTTP by its own rule, without `--insecure`. */
-export function speaksPlainHttp(host: string): boolean {
+/** Whether crane falls back to plain HTTP for `host[:port]` when HTTPS gets no answer (`Registry.Scheme()` is "http"). */
+export function fallsBackToHttp(host: string): boolean {
   return (
     isRFC1918(host) ||
-    host === "localhost" ||
     host.startsWith("localhost:") ||
     RE_LOCAL.test(host) ||
     RE_LOOPBACK.test(host) ||
@@ -324,7 +322,7 @@ export type UrlCheck =
 export const PLAIN_HTTP_REASON =
   "plain http:// is accepted only for loopback and private (RFC 1918) hosts: crane would need --insecure, which also disables certificate checks on the push to ECR";
 export const PLAIN_HTTP_HINT =
-  "use https://, or reach the registry by a loopback or private address (10.x, 172.16-31.x, 192.168.x, localhost)";
+  "use https://, or reach the registry by a loopback or private address (10.x, 172.16-31.x, 192.168.x, localhost:PORT)";
 
 /**
  * A URL the list or an input gives (`https://host[:port]/path`), checked on its raw text: no credentials
@@ -350,7 +348,7 @@ export function checkUrl(url: string, schemes: readonly string[]): UrlCheck {
     };
   const host = checkHost(authority);
   if (!host.ok) return host;
-  if (scheme === "http" && !speaksPlainHttp(authority))
+  if (scheme === "http" && !fallsBackToHttp(authority))
     return { ok: false, reason: `${quoteValue(url)}: ${PLAIN_HTTP_REASON}`, hint: PLAIN_HTTP_HINT };
   return { ok: true, scheme, host: authority, path: m[3] ?? "" };
 }

@@ -5,7 +5,7 @@
  */
 import type { ImageEntry, Upstream } from "../list/model.js";
 import { mapWithConcurrency } from "../pool.js";
-import { DistributionClient, type RequestCounts, schemeFor } from "../registry/distribution.js";
+import { DistributionClient, type RequestCounts } from "../registry/distribution.js";
 import { credentialFor, type RegistryCredential } from "../tools/credentials.js";
 import { parseEndpoint } from "../tools/fetch-address.js";
 import type { UpstreamDigest } from "./model.js";
@@ -48,11 +48,11 @@ export async function checkUpstreamDigests(
     let key: string;
     let make: () => DistributionClient;
     if (upstream?.endpoint) {
-      const { registry, pathPrefix, plainHttp } = parseEndpoint(upstream.endpoint);
+      const { registry, pathPrefix } = parseEndpoint(upstream.endpoint);
       key = upstream.endpoint;
       make = () =>
         new DistributionClient({
-          baseUrl: `${plainHttp ? "http" : "https"}://${registry}`,
+          baseUrl: `https://${registry}`,
           pathPrefix,
           auth: credentialFor(registry, credentials),
           counts,
@@ -63,7 +63,7 @@ export async function checkUpstreamDigests(
       key = host;
       make = () =>
         new DistributionClient({
-          baseUrl: `${schemeFor(host)}://${apiHost(host)}`,
+          baseUrl: `https://${apiHost(host)}`,
           auth: credentialFor(host, credentials),
           counts,
           ...(options.fetch ? { fetch: options.fetch } : {}),

@@ -4,7 +4,6 @@
  * credentials). It counts its requests, so a plan can report what it cost.
  */
 
-import { speaksPlainHttp } from "../list/address-policy.js";
 import {
   type BoundedResponse,
   boundedRequest,
@@ -18,6 +17,7 @@ import {
   TOKEN_LIMITS,
 } from "./http.js";
 import { RetriesExhausted, withRetries } from "./retry.js";
+import { RegistrySchemes, triesHttpAfter } from "./scheme.js";
 
 export const MANIFEST_ACCEPT = [
   "application/vnd.oci.image.index.v1+json",
@@ -69,8 +69,13 @@ export interface DistributionRetryOptions {
 }
 
 export interface DistributionClientOptions {
-  /** `http(s)://host[:port]` */
+  /**
+   * `https://host[:port]`. The scheme is crane's rule, not this text: HTTPS first, plain HTTP as the
+   * fallback on loopback and private hosts (registry/scheme.ts).
+   */
   baseUrl: string;
+  /** What each host answered on in this run, shared with the other clients and helm (default: this client's own). */
+  schemes?: RegistrySchemes;
   auth?: RegistryAuth | null;
   /** Path prepended to every repository name (an upstream endpoint such as `https://cache.example.com/hub`). */
   pathPrefix?: string;
@@ -107,10 +112,15 @@ export class DistributionClient {
   /** Set once the registry did not answer at all; later operations fail with it at once. */
   private unreachable: RegistryError | null = null;
 
+  private readonly host: string;
+  private readonly schemes: RegistrySchemes;
+
   constructor(private readonly options: DistributionClientOptions) {
     this.counts = options.counts ?? {};
     this.doFetch = options.fetch ?? fetch;
     this.limits = options.limits ?? MANIFEST_LIMITS;
+    this.host = new URL(options.baseUrl).host;
+    this.schemes = options.schemes ?? new RegistrySchemes(this.doFetch);
   }
 
   private count(kind: string): void {
@@ -119,7 +129,31 @@ export class DistributionClient {
 
   private url(repository: string, rest: string): string {
     const prefix = this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : "";
-    return `${this.options.baseUrl.replace(/\/+$/, "")}/v2/${prefix}${repository}/${rest}`;
+    return `https://${this.host}/v2/${prefix}${repository}/${rest}`;
+  }
+
+  /**
+   * Sends a request for the registry host by crane's rule: the scheme it answered on before, else HTTPS,
+   * then plain HTTP on a fallback host when HTTPS got no answer. Other hosts' URLs go as they are.
+   */
+  private async toRegistry(
+    url: string,
+    send: (url: string) => Promise<BoundedResponse>,
+  ): Promise<BoundedResponse> {
+    const target = new URL(url);
+    if (target.host !== this.host) return send(url);
+    const candidates = this.schemes.candidates(this.host);
+    for (let i = 0; ; i++) {
+      const scheme = candidates[i]!;
+      target.protocol = `${scheme}:`;
+      try {
+        const answer = await send(target.toString());
+        this.schemes.settle(this.host, scheme);
+        return answer;
+      } catch (error) {
+        if (i + 1 >= candidates.length || !triesHttpAfter(error)) throw error;
+      }
+    }
   }
 
   /**
@@ -179,15 +213,17 @@ export class DistributionClient {
     const scope = `repository:${this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : ""}${repository}:pull`;
     const send = (authorization: string | null) => {
       this.count(kind);
-      return boundedRequest(
-        url,
-        { method, headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}) } },
-        {
-          what: `${method} ${url}`,
-          limits: this.limits,
-          fetch: this.doFetch,
-          ...(this.options.checkHost ? { checkHost: this.options.checkHost } : {}),
-        },
+      return this.toRegistry(url, (at) =>
+        boundedRequest(
+          at,
+          { method, headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}) } },
+          {
+            what: `${method} ${at}`,
+            limits: this.limits,
+            fetch: this.doFetch,
+            ...(this.options.checkHost ? { checkHost: this.options.checkHost } : {}),
+          },
+        ),
       );
     };
     const cached = this.tokens.get(scope);
@@ -368,12 +404,4 @@ export class DistributionClient {
       );
     return nextUrl.toString();
   }
-}
-
-/**
- * The scheme a registry is reached with when nothing says otherwise: crane's own rule (plain HTTP
- * for loopback and RFC 1918 addresses), so in-process requests and crane talk to the same endpoint.
- */
-export function schemeFor(host: string): "http" | "https" {
-  return speaksPlainHttp(host) ? "http" : "https";
 }

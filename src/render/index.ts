@@ -66,10 +66,11 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const ECR_HOST = /\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.(?:amazonaws\.com|api\.aws)(?:\.cn)?(?::\d+)?$/;
 const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
 
+/** The mirror's `host[:port]`; a scheme written before it changes nothing (the scheme rule is the host's). */
 function parseMirror(registry: string): Mirror | null {
-  const match = /^(?:(https?):\/\/)?([^/]+)\/?$/.exec(registry.trim());
-  if (!match || !isValidDomain(match[2]!)) return null;
-  return { scheme: match[1] === "http" ? "http" : "https", host: match[2]! };
+  const match = /^(?:https?:\/\/)?([^/]+)\/?$/.exec(registry.trim());
+  if (!match || !isValidDomain(match[1]!)) return null;
+  return { host: match[1]! };
 }
 
 /** The redirected upstreams with their hosts.toml folders, sorted; what keeps one from rendering goes to `problems`. */

@@ -2,9 +2,9 @@
  * crane, for exactly what the product does with it: copy an image (or an OCI chart) registry to registry,
  * read a digest, report its version. Flags as crane's docs spell them (`crane copy SRC DST`,
  * `-j/--jobs`; the global `--platform os/arch[/variant]`). Never `--insecure`: crane applies it to every
- * registry in the process, so an untrusted certificate on the ECR push would pass too. crane reaches
- * loopback and RFC 1918 hosts over plain HTTP by its own rule (speaksPlainHttp); the list refuses
- * `http://` anywhere else.
+ * registry in the process, so an untrusted certificate on the ECR push would pass too. crane tries HTTPS
+ * first everywhere and falls back to plain HTTP on loopback and RFC 1918 hosts by its own rule
+ * (fallsBackToHttp, registry/scheme.ts); the list refuses `http://` anywhere else.
  */
 import { positional } from "./argv.js";
 import { runTool, type ToolProcessOptions } from "./runner.js";

@@ -12,11 +12,6 @@ export interface FetchAddress {
   reference: string;
   /** `host[:port]` the request goes to; look credentials up by it. */
   registry: string;
-  /**
-   * The endpoint is `http://`: helm needs `--plain-http`. crane needs nothing: the list accepts an `http://`
-   * endpoint only on a host crane reaches over plain HTTP by its own rule (speaksPlainHttp).
-   */
-  plainHttp: boolean;
   /** True when an upstream endpoint replaced the name's own host. */
   viaEndpoint: boolean;
 }
@@ -26,12 +21,11 @@ function canonicalHost(host: string): string {
   return h === "index.docker.io" || h === "registry-1.docker.io" ? "docker.io" : h;
 }
 
-/** An endpoint URL's registry host, path prefix and scheme. */
-export function parseEndpoint(endpoint: string): {
-  registry: string;
-  pathPrefix: string;
-  plainHttp: boolean;
-} {
+/**
+ * An endpoint URL's registry host and path prefix. Its scheme decides nothing: every registry is reached by
+ * crane's rule (HTTPS first, plain HTTP as the fallback on loopback and private hosts; registry/scheme.ts).
+ */
+export function parseEndpoint(endpoint: string): { registry: string; pathPrefix: string } {
   const url = new URL(endpoint);
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new Error(`upstream endpoint ${endpoint} must be an http:// or https:// URL`);
@@ -39,7 +33,6 @@ export function parseEndpoint(endpoint: string): {
   return {
     registry: url.host,
     pathPrefix: url.pathname.replace(/^\/+|\/+$/g, ""),
-    plainHttp: url.protocol === "http:",
   };
 }
 
@@ -55,16 +48,14 @@ export function fetchAddress(reference: ImageReference, upstreams: readonly Upst
     return {
       reference: formatReference(reference),
       registry: reference.domain,
-      plainHttp: false,
       viaEndpoint: false,
     };
   }
-  const { registry, pathPrefix, plainHttp } = parseEndpoint(endpoint);
+  const { registry, pathPrefix } = parseEndpoint(endpoint);
   const path = pathPrefix ? `${pathPrefix}/${reference.path}` : reference.path;
   return {
     reference: formatReference({ ...reference, domain: registry, path }),
     registry,
-    plainHttp,
     viaEndpoint: true,
   };
 }
@@ -87,7 +78,6 @@ export function chartFetchAddress(
       reference: bare,
       ociReference: `oci://${bare}`,
       registry: host,
-      plainHttp: false,
       viaEndpoint: false,
     };
   const parsed = parseEndpoint(endpoint);
@@ -96,7 +86,6 @@ export function chartFetchAddress(
     reference: fetched,
     ociReference: `oci://${fetched}`,
     registry: parsed.registry,
-    plainHttp: parsed.plainHttp,
     viaEndpoint: true,
   };
 }

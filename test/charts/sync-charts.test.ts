@@ -297,7 +297,7 @@ charts:
     const { list, entry } = withConfiguratorImage(first.list, "public.ecr.aws/aws-cli/aws-cli:2.15.62");
     const rendered = renderNodeFiles(
       list,
-      { registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com", plainHttp: false, region: ecr.region },
+      { registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com", region: ecr.region },
       { entry, digest: `sha256:${"ab".repeat(32)}` },
       { startupTaint: false, chartImages: first.chartImages },
     );

@@ -76,7 +76,7 @@ describe("a copy into a target that already holds the manifest", () => {
         crane: new Crane({ binary: toolBinary("crane"), counter }),
         upstreams,
         registry: target.host,
-        targetPlainHttp: true,
+        targetPlainHttp: async () => true,
         workDir: work,
         targetDigest: (repository, tag) => tagDigest(target.url, repository, tag),
       });

@@ -189,7 +189,7 @@ function depsFor(list: MirrorList) {
       crane,
       upstreams: list.upstreams,
       registry: ecr.registryHost,
-      targetPlainHttp: true,
+      targetPlainHttp: async () => true,
       workDir: work,
     }),
   };

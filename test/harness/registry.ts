@@ -7,6 +7,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { TestCertificate } from "./tls.js";
+import { answersOverTls } from "./tls.js";
 
 const REGISTRY_BINARY = "/usr/bin/docker-registry";
 
@@ -22,7 +24,7 @@ export interface AccessLogEntry {
 export interface RunningRegistry {
   /** `127.0.0.1:PORT`, as an image reference's registry part. */
   host: string;
-  /** `http://127.0.0.1:PORT` */
+  /** `http://127.0.0.1:PORT` (`https://` with `tls`) */
   url: string;
   /** Storage root (filesystem driver): `<dir>/docker/registry/v2/repositories/...`. */
   dir: string;
@@ -36,6 +38,8 @@ export interface RunningRegistry {
 export interface RegistryOptions {
   /** Require HTTP Basic auth with this single user (bcrypt htpasswd file). */
   htpasswd?: { user: string; password: string };
+  /** Serve HTTPS only, with this certificate (PEM files; test/harness/tls.ts makes one for 127.0.0.1). */
+  tls?: TestCertificate;
 }
 
 const running = new Set<ChildProcess>();
@@ -76,7 +80,7 @@ async function bcryptLine(user: string, password: string): Promise<string> {
   });
 }
 
-function registryConfig(storage: string, port: number, htpasswdPath?: string): string {
+function registryConfig(storage: string, port: number, htpasswdPath?: string, tls?: TestCertificate): string {
   const lines = [
     "version: 0.1",
     "log:",
@@ -96,6 +100,13 @@ function registryConfig(storage: string, port: number, htpasswdPath?: string): s
     `  addr: 127.0.0.1:${port}`,
     "  secret: test-harness-upload-secret",
   ];
+  if (tls) {
+    lines.push(
+      "  tls:",
+      `    certificate: ${JSON.stringify(tls.certificatePath)}`,
+      `    key: ${JSON.stringify(tls.keyPath)}`,
+    );
+  }
   if (htpasswdPath) {
     lines.push(
       "auth:",
@@ -153,7 +164,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const configPath = join(work, "config.yml");
-    await writeFile(configPath, registryConfig(storage, port, htpasswdPath));
+    await writeFile(configPath, registryConfig(storage, port, htpasswdPath, opts.tls));
     const accessLogPath = join(work, `access-${attempt}.log`);
     const out = openSync(accessLogPath, "w");
     const err = openSync(join(work, `registry-${attempt}.log`), "w");
@@ -169,9 +180,10 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
         resolve();
       });
     });
-    const url = `http://127.0.0.1:${port}`;
+    const url = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`;
     const deadline = Date.now() + 10_000;
-    while (!exited && Date.now() < deadline && !(await answers(`${url}/v2/`))) await sleep(15);
+    const probe = (u: string) => (opts.tls ? answersOverTls(u, opts.tls, PROBE_AGENT) : answers(u));
+    while (!exited && Date.now() < deadline && !(await probe(`${url}/v2/`))) await sleep(15);
     if (exited || Date.now() >= deadline) {
       child.kill("SIGKILL");
       await exit;

@@ -1,6 +1,6 @@
-// The host policy (checkHost) and crane's plain-HTTP rule (speaksPlainHttp), as a table.
+// The host policy (checkHost) and crane's plain-HTTP rule (fallsBackToHttp), as a table.
 import { describe, expect, it } from "vitest";
-import { checkHost, parseIPv6, speaksPlainHttp } from "../../src/list/address-policy.js";
+import { checkHost, fallsBackToHttp, parseIPv6 } from "../../src/list/address-policy.js";
 
 function reason(host: string): string {
   const r = checkHost(host);
@@ -163,10 +163,11 @@ describe("parseIPv6", () => {
   );
 });
 
-// Expectations read off go-containerregistry pkg/name/registry.go Scheme() (branch without name.Insecure).
-describe("speaksPlainHttp follows crane's Registry.Scheme()", () => {
+// Expectations read off go-containerregistry pkg/name/registry.go Scheme() (branch without name.Insecure):
+// a bare `localhost` matches neither `localhost:` nor reLocal, so crane speaks only HTTPS to it.
+describe("fallsBackToHttp follows crane's Registry.Scheme()", () => {
   it.each([
-    ["localhost", true],
+    ["localhost", false],
     ["localhost:5000", true],
     ["registry.localhost", true],
     ["registry.localhost:5000", true],
@@ -195,6 +196,6 @@ describe("speaksPlainHttp follows crane's Registry.Scheme()", () => {
     ["docker.io", false],
     ["example.com:80", false],
   ])("%s -> %s", (host, plain) => {
-    expect(speaksPlainHttp(host)).toBe(plain);
+    expect(fallsBackToHttp(host)).toBe(plain);
   });
 });

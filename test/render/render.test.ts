@@ -85,10 +85,27 @@ describe("hosts.toml", () => {
     expect(files.map((f) => f.path)).toContain("hosts/localhost_5000_/hosts.toml");
   });
 
-  it("uses http:// for a plain-HTTP mirror given with its scheme", () => {
-    const files = render(standardList(), { registry: "http://127.0.0.1:5000", region: "us-east-1" });
-    const toml = parseToml(file(files, "hosts/docker.io/hosts.toml")) as Json;
-    expect(toml.server).toBe("http://127.0.0.1:5000/v2/mirrors");
+  it("tries HTTPS, then plain HTTP, on a loopback or private mirror, as crane does, whatever scheme is written", () => {
+    const hosts = (registry: string) => {
+      const toml = parseToml(
+        file(render(standardList(), { registry, region: "us-east-1" }), "hosts/docker.io/hosts.toml"),
+      ) as Json;
+      return { server: toml.server, hosts: Object.keys(toml.host) };
+    };
+    // Offline (the list's host) and online (ECR's proxyEndpoint, with its scheme): the same file.
+    for (const registry of ["127.0.0.1:5000", "http://127.0.0.1:5000", "https://127.0.0.1:5000"]) {
+      expect(hosts(registry)).toEqual({
+        server: "https://127.0.0.1:5000/v2/mirrors",
+        hosts: ["https://127.0.0.1:5000/v2/mirrors", "http://127.0.0.1:5000/v2/mirrors"],
+      });
+    }
+    expect(hosts("10.1.2.3:8443").hosts).toEqual([
+      "https://10.1.2.3:8443/v2/mirrors",
+      "http://10.1.2.3:8443/v2/mirrors",
+    ]);
+    // A public host, and a bare `localhost` (crane's Scheme() is https there): HTTPS only.
+    expect(hosts(`http://${ECR_REGISTRY}`).hosts).toEqual([`https://${ECR_REGISTRY}/v2/mirrors`]);
+    expect(hosts("localhost").hosts).toEqual(["https://localhost/v2/mirrors"]);
   });
 });
 

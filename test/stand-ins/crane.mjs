@@ -17,7 +17,7 @@ import {
   RegistryClient,
   sha256Digest,
 } from "./lib/distribution.mjs";
-import { craneScheme, formatReference, parseReference, parseRepository } from "./lib/reference.mjs";
+import { craneSchemes, formatReference, parseReference, parseRepository } from "./lib/reference.mjs";
 
 const TOOL = "crane";
 const contract = loadContract(TOOL);
@@ -34,7 +34,7 @@ function logLine(message) {
 
 function clientFor(registry, options) {
   return new RegistryClient({
-    scheme: craneScheme(registry, options.insecure),
+    schemes: craneSchemes(registry, options.insecure),
     registry,
     credentials: findCredentials(dockerConfigPath(), registry),
     userAgent: USER_AGENT,

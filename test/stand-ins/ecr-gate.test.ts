@@ -90,7 +90,7 @@ describe("stand-ins against the local ECR gate", () => {
       { env },
     );
     expect(push.code, push.stderr).toBe(0);
-    const digest = /^Digest: (\S+)$/m.exec(push.stderr)?.[1];
+    const digest = /^Digest: (\S+)$/m.exec(push.stdout)?.[1];
     const listed = await client.send(new ListImagesCommand({ repositoryName: "charts/demo" }));
     expect(listed.imageIds).toContainEqual({ imageTag: "2.0.0", imageDigest: digest });
   });

@@ -21,7 +21,7 @@ const HELM_PROV = "application/vnd.cncf.helm.chart.provenance.v1.prov";
 
 function registryClient(host, flags) {
   return new RegistryClient({
-    scheme: flags.has("--plain-http") ? "http" : "https",
+    schemes: [flags.has("--plain-http") ? "http" : "https"],
     registry: host,
     credentials: helmCredentials(helmRegistryConfigPath(flags.get("--registry-config")?.[0]), host),
     userAgent: USER_AGENT,
@@ -127,7 +127,7 @@ async function pullFromRegistry(chart, flags) {
     if (!provLayer) throw new Error(`${host}/${repository}:${tag} has no provenance layer (--prov)`);
     writeFileSync(`${file}.prov`, await client.getBlob(repository, provLayer.digest));
   }
-  process.stderr.write(`Pulled: ${host}/${repository}:${tag}\nDigest: ${manifest.digest}\n`);
+  process.stdout.write(`Pulled: ${host}/${repository}:${tag}\nDigest: ${manifest.digest}\n`);
 }
 
 async function pull(args, flags) {
@@ -212,7 +212,7 @@ async function push(args, flags) {
   };
   const bytes = Buffer.from(JSON.stringify(manifest), "utf8");
   const digest = await client.putManifest(repository, tag, bytes, MEDIA_TYPES.ociManifest);
-  process.stderr.write(`Pushed: ${host}/${repository}:${tag}\nDigest: ${digest}\n`);
+  process.stdout.write(`Pushed: ${host}/${repository}:${tag}\nDigest: ${digest}\n`);
 }
 
 async function readStdin() {

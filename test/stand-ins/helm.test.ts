@@ -139,8 +139,8 @@ describe("helm stand-in", () => {
     const tgz = await readFile(file);
     const pushed = await helm(["push", file, `oci://${registry.host}/charts`, "--plain-http"]);
     expect(pushed.code, pushed.stderr).toBe(0);
-    const digest = /^Digest: (sha256:[0-9a-f]{64})$/m.exec(pushed.stderr)?.[1];
-    expect(pushed.stderr).toContain(`Pushed: ${registry.host}/charts/demo:1.2.3_build.1\n`);
+    const digest = /^Digest: (sha256:[0-9a-f]{64})$/m.exec(pushed.stdout)?.[1];
+    expect(pushed.stdout).toContain(`Pushed: ${registry.host}/charts/demo:1.2.3_build.1\n`);
     const manifest = await getManifest(registry.url, "charts/demo", "1.2.3_build.1", AUTH);
     expect(manifest.digest).toBe(digest);
     expect(manifest.json).toMatchObject({
@@ -164,12 +164,12 @@ describe("helm stand-in", () => {
       "--plain-http",
     ]);
     expect(pulled.code, pulled.stderr).toBe(0);
-    expect(pulled.stderr).toContain(`Digest: ${digest}\n`);
+    expect(pulled.stdout).toContain(`Digest: ${digest}\n`);
     expect((await readFile(join(out, "demo-1.2.3+build.1.tgz"))).equals(tgz)).toBe(true);
 
     // The same file pushed again gives the same digest (created = the file's modification time).
     const again = await helm(["push", file, `oci://${registry.host}/charts`, "--plain-http"]);
-    expect(again.stderr).toContain(`Digest: ${digest}\n`);
+    expect(again.stdout).toContain(`Digest: ${digest}\n`);
   });
 
   it("talks https unless --plain-http, and needs the login", async () => {

@@ -96,7 +96,6 @@ describe("fetchAddress: endpoints change where, never what", () => {
     expect(fetchAddress(redis, [upstream("docker.io", null)])).toEqual({
       reference: "docker.io/library/redis:7.0",
       registry: "docker.io",
-      plainHttp: false,
       viaEndpoint: false,
     });
   });
@@ -110,7 +109,6 @@ describe("fetchAddress: endpoints change where, never what", () => {
     expect(viaCache).toEqual({
       reference: `cache.example.com/hub/library/redis:7.0@sha256:${"a".repeat(64)}`,
       registry: "cache.example.com",
-      plainHttp: false,
       viaEndpoint: true,
     });
   });
@@ -121,7 +119,7 @@ describe("fetchAddress: endpoints change where, never what", () => {
       "http://pull-cache.internal:5000",
     ]) {
       const source = fetchAddress(redis, [upstream("docker.io", endpoint)]);
-      expect(source.plainHttp).toBe(true);
+      expect(source.viaEndpoint).toBe(true);
       const argvs = [
         craneCopyArgs(source.reference, "r.example/mirrors/library/redis:7.0", { platform: "linux/amd64" }),
         craneDigestArgs(source.reference, { platform: "linux/amd64" }),
@@ -148,7 +146,6 @@ describe("fetchAddress: endpoints change where, never what", () => {
     ).toMatchObject({
       ociReference: "oci://127.0.0.1:5000/hub/bitnamicharts/x",
       reference: "127.0.0.1:5000/hub/bitnamicharts/x",
-      plainHttp: true,
     });
     expect(chartFetchAddress("oci://ghcr.io/x/y", []).ociReference).toBe("oci://ghcr.io/x/y");
   });

@@ -1,7 +1,22 @@
 // Reads a stand-in's command line against test/stand-ins/contract.json: a subcommand or flag
 // outside the table is a ContractViolation (the stand-ins exit 2 and name it).
 import { readFileSync } from "node:fs";
+import { setDefaultCACertificates } from "node:tls";
 import { startInvocationLog } from "./invocation-log.mjs";
+
+/**
+ * crane and helm are Go programs: on Linux, Go's crypto/x509 takes its roots from SSL_CERT_FILE (and
+ * SSL_CERT_DIR) when set, instead of the system bundle (crypto/x509/root_unix.go). The stand-ins trust
+ * exactly the certificates of that file, as the real tools do.
+ */
+function trustRootsLikeGo() {
+  const file = process.env.SSL_CERT_FILE;
+  if (!file) return;
+  const pems = readFileSync(file, "utf8").match(
+    /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g,
+  );
+  setDefaultCACertificates(pems ?? []);
+}
 
 export const CONTRACT_PATH = new URL("../contract.json", import.meta.url);
 
@@ -129,6 +144,7 @@ export async function runStandIn(tool, contract, argv, handlers) {
   const invocation = startInvocationLog(tool, argv);
   let exitCode = 0;
   try {
+    trustRootsLikeGo();
     const parsed = parseCommandLine(tool, contract, argv);
     if (parsed.help) {
       process.stdout.write(helpText(tool, contract));

@@ -46,13 +46,19 @@ async function errorFrom(method, url, response) {
   return new RegistryError(`${method} ${url}: ${detail}`, response.status);
 }
 
+/** go-containerregistry pkg/v1/remote/options.go defaultRetryStatusCodes. */
+const CRANE_RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504, 499, 522]);
+
 export class RegistryClient {
   /**
-   * @param {{ scheme: "http" | "https", registry: string, credentials: { user: string, password: string } | null,
+   * @param {{ schemes: ("http" | "https")[], registry: string, credentials: { user: string, password: string } | null,
    *           userAgent: string, log?: (line: string) => void }} options
    */
   constructor(options) {
-    this.base = `${options.scheme}://${options.registry}`;
+    // The schemes the ping tries, in order: crane's (craneSchemes), or helm's one (--plain-http or https).
+    // Requests then use the scheme that answered (go-containerregistry transport/schemer.go).
+    this.schemes = options.schemes;
+    this.base = `${options.schemes[0]}://${options.registry}`;
     this.registry = options.registry;
     this.credentials = options.credentials;
     this.userAgent = options.userAgent;
@@ -60,15 +66,35 @@ export class RegistryClient {
     this.authorization = undefined; // undefined: not pinged yet; null: anonymous
   }
 
+  /**
+   * GET /v2/ over each scheme in crane's order; the first that answers 200 or 401 wins (pingSingle). Any
+   * other answer or a failed connection moves on to the fallback; when none answers, both errors
+   * (multierrs: "a; b").
+   */
+  async pingSchemes() {
+    const errors = [];
+    for (const scheme of this.schemes) {
+      const url = `${scheme}://${this.registry}/v2/`;
+      let response;
+      try {
+        response = await fetch(url, { headers: { "user-agent": this.userAgent } });
+      } catch (error) {
+        errors.push(`GET ${url}: ${error.cause?.message ?? error.message}`);
+        continue;
+      }
+      if (response.status === 200 || response.status === 401) {
+        this.base = `${scheme}://${this.registry}`;
+        return { response, url };
+      }
+      await response.body?.cancel();
+      errors.push(`GET ${url}: unexpected status ${response.status}`);
+    }
+    throw new RegistryError(errors.join("; "), 0);
+  }
+
   async ping() {
     if (this.authorization !== undefined) return;
-    const url = `${this.base}/v2/`;
-    let response;
-    try {
-      response = await fetch(url, { headers: { "user-agent": this.userAgent } });
-    } catch (error) {
-      throw new RegistryError(`GET ${url}: ${error.cause?.message ?? error.message}`, 0);
-    }
+    const { response, url } = await this.pingSchemes();
     await response.body?.cancel();
     if (response.status === 200) {
       this.authorization = null;
@@ -94,7 +120,8 @@ export class RegistryClient {
     const allHeaders = { "user-agent": this.userAgent, ...headers };
     if (this.authorization) allHeaders.authorization = this.authorization;
     // Like crane (go-containerregistry pkg/v1/remote/options.go: retry transport, 3 tries, 1 s then
-    // 3 s): 408, 429 and 5xx answers and connection failures are tried again, when the body can be resent.
+    // 3 s; defaultRetryStatusCodes): 408, 429, 500, 502, 503, 504, 499 (nginx) and 522 (Cloudflare) answers
+    // and connection failures are tried again, when the body can be resent.
     const replayable = body === undefined || typeof body === "string" || Buffer.isBuffer(body);
     let response;
     for (let attempt = 1; ; attempt++) {
@@ -109,7 +136,7 @@ export class RegistryClient {
         throw new RegistryError(`${method} ${url}: ${error.cause?.message ?? error.message}`, 0);
       }
       this.log(`<-- ${response.status} ${method} ${url}`);
-      if (!replayable || attempt >= 3 || ![408, 429, 500, 502, 503, 504].includes(response.status)) break;
+      if (!replayable || attempt >= 3 || !CRANE_RETRY_STATUS.has(response.status)) break;
       await response.body?.cancel();
       await new Promise((r) => setTimeout(r, attempt === 1 ? 1000 : 3000));
     }

@@ -69,13 +69,19 @@ function isRfc1918(host) {
 }
 
 /**
- * crane's `name.Registry.Scheme()`: http for --insecure, RFC 1918 addresses, localhost,
- * `*.localhost`, 127.0.0.1 and ::1 (each with an optional port); https for everything else.
+ * crane's `name.Registry.Scheme()` (go-containerregistry pkg/name/registry.go): "http" for --insecure,
+ * RFC 1918 addresses, `localhost:PORT` (a bare `localhost` is https), `*.localhost`, 127.0.0.1 and ::1
+ * (each with an optional port); "https" for everything else. "http" does not mean plain HTTP: the ping
+ * tries https first and falls back to http (RegistryClient.ping, pkg/v1/remote/transport/ping.go).
  */
+export function craneSchemes(registry, insecure) {
+  return craneScheme(registry, insecure) === "http" ? ["https", "http"] : ["https"];
+}
+
 export function craneScheme(registry, insecure) {
   if (insecure) return "http";
   if (isRfc1918(registry)) return "http";
-  if (registry === "localhost" || registry.startsWith("localhost:")) return "http";
+  if (registry.startsWith("localhost:")) return "http";
   if (/.*\.localhost(?::\d{1,5})?$/.test(registry)) return "http";
   if (/^127\.0\.0\.1(?::\d{1,5})?$/.test(registry)) return "http";
   if (/^(::1|\[::1\](?::\d{1,5})?)$/.test(registry)) return "http";
