@@ -114,8 +114,9 @@ it("no-op plan: 2,000 tags in 500 repositories", async () => {
     peakRssMiB: Number((peakKiB / 1024).toFixed(1)),
     seedSeconds: Number(seedSeconds.toFixed(1)),
   };
-  // The bar from the issue: ListImages once per repository (plus pages), discovery in a handful, nothing upstream, nothing spawned.
-  expect(calls.ListImages).toBe(REPOSITORIES);
+  // The bar from the issue: DescribeImages once per repository (plus pages), discovery in a handful, nothing upstream,
+  // nothing spawned.
+  expect(calls.DescribeImages).toBe(REPOSITORIES);
   expect(calls.DescribeRepositories).toBeLessThanOrEqual(2);
   expect(figures.upstreamRequests).toBe(0);
   expect(figures.registryRequestsToTarget).toBe(0);
@@ -140,9 +141,10 @@ run as a process under \`strace -f -e trace=execve\` and GNU \`time -v\`.
 | wall time | ${figures.wallSeconds} s |
 | peak memory (RSS) | ${figures.peakRssMiB} MiB |
 
-DescribeRepositories pages through the registry (1,000 a page), ListImages runs once per repository
-(1,000 ids a page, 8 at a time); no tag is fetched, no upstream is asked (resync \`missing\`), no
-process is started. Seeding the fixture took ${figures.seedSeconds} s and is not counted.
+DescribeRepositories pages through the registry (1,000 a page), DescribeImages runs once per repository
+(1,000 images a page with their tags and storage status, archived ones included, 8 at a time); no
+tag is fetched, no upstream is asked (resync \`missing\`), no process is started.
+Seeding the fixture took ${figures.seedSeconds} s and is not counted.
 `;
   writeFileSync(join(import.meta.dirname, "plan-noop.md"), md);
   console.log(JSON.stringify(figures, null, 2));

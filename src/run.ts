@@ -359,7 +359,10 @@ export function digestInTarget(entry: ImageEntry, plan: Plan, report?: Execution
   const planned = plan.steps.find(
     (s) => s.action !== "create-repository" && s.repository === entry.repository && s.tag === tag,
   );
-  return planned?.action === "present" ? (planned.targetDigest ?? planned.digest) : null;
+  // A restore keeps the digest the tag holds (archived tags come back with the same image).
+  return planned?.action === "present" || planned?.action === "restore"
+    ? (planned.targetDigest ?? planned.digest)
+    : null;
 }
 
 /**

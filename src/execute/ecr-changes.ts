@@ -1,7 +1,8 @@
 /**
  * The changes ecr-mirror makes through ECR's API: create a repository with the list's settings (tag
  * mutability and its exclusion filters, scan on push, encryption, resource tags, then the lifecycle and
- * repository policies), and remove pruned tags with BatchDeleteImage (per-id failures reported, not thrown).
+ * repository policies), restore archived tags (UpdateImageStorageClass to STANDARD, then read back), and
+ * remove pruned tags with BatchDeleteImage (per-id failures reported, not thrown).
  * Existing repositories are never changed.
  */
 import {
@@ -11,10 +12,13 @@ import {
   type ECRClient,
   PutLifecyclePolicyCommand,
   SetRepositoryPolicyCommand,
+  UpdateImageStorageClassCommand,
 } from "@aws-sdk/client-ecr";
+import { MirrorError } from "../errors.js";
 import type { RepositorySettings } from "../list/model.js";
-import { explainAwsError } from "../observe/ecr.js";
-import type { ExecuteDeps } from "./execute.js";
+import { EcrObserver, explainAwsError } from "../observe/ecr.js";
+import type { RestoreStep } from "../plan/model.js";
+import { DigestMismatch, type ExecuteDeps, type RestoreResult } from "./execute.js";
 
 /** The CreateRepository request for `name` with the list's settings. Pure, so it is table-tested. */
 export function createRepositoryInput(
@@ -115,20 +119,78 @@ export async function deleteEcrTags(
   return failed;
 }
 
+/**
+ * Restores an archived tag's image to the standard storage class (UpdateImageStorageClass, by the digest the
+ * plan saw, so the image the tag held is the one restored). ECR answers ACTIVATING: the image is pullable once
+ * it is ACTIVE, typically within 20 minutes (userguide/restore-image.html).
+ */
+export async function restoreEcrImage(client: ECRClient, step: RestoreStep): Promise<RestoreResult> {
+  const answer = await client
+    .send(
+      new UpdateImageStorageClassCommand({
+        repositoryName: step.repository,
+        imageId: step.targetDigest ? { imageDigest: step.targetDigest } : { imageTag: step.tag },
+        targetStorageClass: "STANDARD",
+      }),
+    )
+    .catch((e: unknown) => {
+      throw explainAwsError(e, `ecr:UpdateImageStorageClass on ${step.repository}:${step.tag}`);
+    });
+  return { digest: answer.imageId?.imageDigest ?? null, status: answer.imageStatus ?? null };
+}
+
+/**
+ * Reads a restored tag back with the same DescribeImages walk observation uses (every status): the tag must hold
+ * the plan's digest, and its image must be ACTIVATING or ACTIVE. Resolves the digest.
+ */
+export async function verifyEcrRestore(
+  client: ECRClient,
+  step: RestoreStep,
+  restored: RestoreResult,
+): Promise<string> {
+  const target = `${step.repository}:${step.tag}`;
+  if (restored.status !== null && restored.status !== "ACTIVATING" && restored.status !== "ACTIVE")
+    throw new MirrorError(`ECR left ${target} ${restored.status} after the restore`);
+  const found = await new EcrObserver(client).tags(step.repository);
+  const digest = found?.tags.get(step.tag);
+  if (!found || digest === undefined) throw new MirrorError(`${target} is gone after the restore`);
+  const expected = step.targetDigest ?? restored.digest;
+  if (expected !== null && digest !== expected) throw new DigestMismatch(target, digest, expected);
+  if (found.archived.get(step.tag) === "ARCHIVED")
+    throw new MirrorError(`${target} is still ARCHIVED after the restore`, {
+      hint: "ECR accepted UpdateImageStorageClass but did not start the restore: run the sync again",
+    });
+  return digest;
+}
+
 /** The ECR side of `ExecuteDeps`. */
-export function ecrTargetChanges(client: ECRClient): Pick<ExecuteDeps, "createRepository" | "deleteTags"> {
+export function ecrTargetChanges(
+  client: ECRClient,
+): Pick<ExecuteDeps, "createRepository" | "deleteTags" | "restore" | "verifyRestore"> {
   return {
     createRepository: (name, settings) => createEcrRepository(client, name, settings),
+    restore: (step) => restoreEcrImage(client, step),
+    verifyRestore: (step, restored) => verifyEcrRestore(client, step, restored),
     deleteTags: (repository, tags) => deleteEcrTags(client, repository, tags),
   };
 }
 
 /**
- * Any OCI registry (`type: oci`, `crane registry serve`): repositories come into being with the first push, and
- * ecr-mirror does not delete there (pruning is ECR-only).
+ * Any OCI registry (`type: oci`, `crane registry serve`): repositories come into being with the first push,
+ * nothing is archived (the planner never restores there), and ecr-mirror does not delete there (pruning is
+ * ECR-only).
  */
-export const ociTargetChanges: Pick<ExecuteDeps, "createRepository" | "deleteTags"> = {
+export const ociTargetChanges: Pick<
+  ExecuteDeps,
+  "createRepository" | "deleteTags" | "restore" | "verifyRestore"
+> = {
   createRepository: async () => "exists",
+  restore: async (step) => {
+    throw new Error(`restoring ${step.repository}:${step.tag}: the archive storage class is ECR's only`);
+  },
+  verifyRestore: async (step) => {
+    throw new Error(`restoring ${step.repository}:${step.tag}: the archive storage class is ECR's only`);
+  },
   deleteTags: async (repository) => {
     throw new Error(`pruning ${repository}: deleting tags is supported on ECR targets only`);
   },

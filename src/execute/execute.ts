@@ -1,7 +1,8 @@
 /**
- * Carries out a plan in three phases: `createRepositories` (all of them, before anything is pushed), then
+ * Carries out a plan in four phases: `createRepositories` (all of them, before anything is pushed), then
  * `transfer` (copies and updates in a bounded pool with retries, each verified against the source digest),
- * then, only when nothing failed, `prune` (the planned deletions). A `Ledger` holds what they share: the
+ * then `restore` (archived tags back to ECR's standard storage class, each read back), then, only when
+ * nothing failed, `prune` (the planned deletions). A `Ledger` holds what they share: the
  * step reports, the progress counter, the progress events and the retry settings. One failing step stops nothing
  * else; the report lists what failed.
  * The registry, ECR and the tools sit behind `ExecuteDeps`, so this file does no I/O of its own.
@@ -14,6 +15,7 @@ import {
   type DeleteStep,
   isTransferStep,
   type Plan,
+  type RestoreStep,
   type Step,
   type StepAction,
   stepFields,
@@ -28,6 +30,14 @@ export interface CopyResult {
   digest: string | null;
 }
 
+/** What ECR answered to a restore (UpdateImageStorageClass to STANDARD). */
+export interface RestoreResult {
+  /** The image ECR moved, by digest, when it said. */
+  digest: string | null;
+  /** The image's status after the call (ACTIVATING while ECR restores it, then ACTIVE), when it said. */
+  status: string | null;
+}
+
 /** The adapters execution needs: ECR (or any registry) and the copy tools. */
 export interface ExecuteDeps {
   /** Creates a repository with the list's settings; resolves `exists` when it is already there. */
@@ -39,6 +49,13 @@ export interface ExecuteDeps {
    * differs from what the source holds.
    */
   verify(step: TransferStep, copied: CopyResult): Promise<string>;
+  /** Restores an archived tag's image to ECR's standard storage class (ECR targets only). */
+  restore(step: RestoreStep): Promise<RestoreResult>;
+  /**
+   * Reads the tag back after a restore: resolves the digest it holds; throws when the image is not ACTIVATING
+   * or ACTIVE, or holds another digest than the plan's (`DigestMismatch`).
+   */
+  verifyRestore(step: RestoreStep, restored: RestoreResult): Promise<string>;
   /** Removes tags from one repository; resolves the tags it could not remove, with ECR's reason. */
   deleteTags(repository: string, tags: string[]): Promise<{ tag: string; reason: string }[]>;
 }
@@ -60,6 +77,7 @@ export type StepOutcome =
   | "exists"
   | "copied"
   | "updated"
+  | "restored"
   | "present"
   | "blocked"
   | "deleted"
@@ -71,6 +89,7 @@ export const STEP_OUTCOMES: readonly StepOutcome[] = [
   "exists",
   "copied",
   "updated",
+  "restored",
   "present",
   "blocked",
   "deleted",
@@ -115,6 +134,7 @@ export interface ExecutionReport {
 export type RetrySubject =
   | { kind: "create"; repository: string }
   | { kind: "transfer"; report: StepReport }
+  | { kind: "restore"; report: StepReport }
   | { kind: "verify"; repository: string; tag: string }
   | { kind: "delete"; repository: string; tags: number };
 
@@ -215,7 +235,7 @@ class Ledger {
   constructor(
     readonly plan: Plan,
     private readonly options: ExecuteOptions,
-    /** Steps that print a progress line: creations, copies, updates and deletions. */
+    /** Steps that print a progress line: creations, copies, updates, restores and deletions. */
     private readonly total: number,
   ) {
     this.now = options.now ?? (() => performance.now());
@@ -266,12 +286,18 @@ export async function executePlan(
   const startedAt = new Date().toISOString();
   const creations = plan.steps.filter((s): s is CreateRepositoryStep => s.action === "create-repository");
   const transfers = plan.steps.filter(isTransferStep);
+  const restores = plan.steps.filter((s): s is RestoreStep => s.action === "restore");
   const deletions = plan.steps.filter((s): s is DeleteStep => s.action === "delete");
-  const ledger = new Ledger(plan, options, creations.length + transfers.length + deletions.length);
+  const ledger = new Ledger(
+    plan,
+    options,
+    creations.length + transfers.length + restores.length + deletions.length,
+  );
   const started = ledger.now();
 
   const failedRepositories = await createRepositories(creations, deps, options.repositorySettings, ledger);
   await transfer(transfers, failedRepositories, deps, ledger);
+  await restore(restores, deps, ledger);
   reportBlocked(plan.steps, ledger);
   const deletesSkipped = await prune(deletions, deps, ledger);
 
@@ -371,6 +397,40 @@ async function transfer(
   });
 }
 
+/**
+ * Phase 3: archived tags restored to ECR's standard storage class (nothing is copied: the target holds the
+ * bytes), each read back: the image ACTIVATING or ACTIVE, with the digest the plan saw.
+ */
+async function restore(restores: readonly RestoreStep[], deps: ExecuteDeps, ledger: Ledger): Promise<void> {
+  if (restores.length === 0) return;
+  const title = `Restore ${restores.length} archived tag${restores.length === 1 ? "" : "s"}`;
+  await ledger.group(title, async () => {
+    await runBounded(restores, ledger.concurrency, async (step) => {
+      const report = ledger.reportOf(step);
+      const t0 = ledger.now();
+      try {
+        const restored = await withRetries(
+          () => deps.restore(step),
+          ledger.retryOptions({ kind: "restore", report }),
+        );
+        report.attempts = restored.attempts;
+        const verified = await withRetries(
+          () => deps.verifyRestore(step, restored.value),
+          ledger.retryOptions({ kind: "verify", repository: step.repository, tag: step.tag }),
+        );
+        report.digest = verified.value;
+        report.outcome = "restored";
+      } catch (error) {
+        report.outcome = "failed";
+        report.attempts = Math.max(report.attempts, attemptsOf(error));
+        report.error = errorText(error);
+      }
+      report.durationMs = ledger.now() - t0;
+      ledger.announce(report);
+    });
+  });
+}
+
 /** Blocked steps are reported (one progress event each), never carried out. */
 function reportBlocked(steps: readonly Step[], ledger: Ledger): void {
   for (const step of steps) {
@@ -383,7 +443,7 @@ function reportBlocked(steps: readonly Step[], ledger: Ledger): void {
 }
 
 /**
- * Phase 3: deletions last, grouped by repository, and never after a failure (a failed copy may be what a
+ * Phase 4: deletions last, grouped by repository, and never after a failure (a failed copy may be what a
  * "stale" tag still serves). Resolves how many planned deletions were skipped.
  */
 async function prune(deletions: readonly DeleteStep[], deps: ExecuteDeps, ledger: Ledger): Promise<number> {

@@ -71,6 +71,8 @@ const NOTHING_TO_DO: ExecuteDeps = {
   createRepository: () => Promise.reject(new Error("nothing to create")),
   copy: () => Promise.reject(new Error("nothing to copy")),
   verify: () => Promise.reject(new Error("nothing to verify")),
+  restore: () => Promise.reject(new Error("nothing to restore")),
+  verifyRestore: () => Promise.reject(new Error("nothing to restore")),
   deleteTags: () => Promise.reject(new Error("nothing to delete")),
 };
 

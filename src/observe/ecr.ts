@@ -1,23 +1,29 @@
 /**
  * What an ECR registry holds, through `@aws-sdk/client-ecr`: the repositories under the managed
  * prefixes (DescribeRepositories paged over the registry: one call per 1000 repositories, instead
- * of asking by name, where one missing name fails the whole call) and their tags with digests
- * (ListImages, TAGGED, 1000 a page), both through the SDK's paginators, with bounded concurrency and
- * the SDK's adaptive retries.
+ * of asking by name, where one missing name fails the whole call) and their tags with digests and
+ * storage status (DescribeImages, TAGGED, every status, 1000 images a page), both through the SDK's
+ * paginators, with bounded concurrency and the SDK's adaptive retries.
+ *
+ * Why DescribeImages and not ListImages: since ECR's archive storage class, both return only ACTIVE
+ * images unless `filter.imageStatus` says otherwise (API_ListImagesFilter, API_DescribeImagesFilter),
+ * so an archived tag looks absent; ListImages with `imageStatus: ANY` lists it, but its image ids carry
+ * no status, while DescribeImages' ImageDetail has `imageStatus` (API_ImageDetail). One DescribeImages
+ * walk per repository says both what is there and what is archived, at the call count ListImages had.
  */
 import {
   BatchGetImageCommand,
   ECRClient,
   type ECRClientConfig,
+  paginateDescribeImages,
   paginateDescribeRepositories,
-  paginateListImages,
   type Repository,
   RepositoryNotFoundException,
 } from "@aws-sdk/client-ecr";
 import { MirrorError } from "../errors.js";
 import type { ListProblem, TagMutability } from "../list/model.js";
 import { mapWithConcurrency } from "../pool.js";
-import type { ObservedRepository, ObservedTarget } from "./model.js";
+import type { ArchivedStatus, ObservedRepository, ObservedTarget } from "./model.js";
 
 export class ObserveError extends MirrorError {
   constructor(message: string, hint?: string, problems?: readonly ListProblem[]) {
@@ -78,7 +84,7 @@ export function explainAwsError(e: unknown, action: string): Error {
   ) {
     return new ObserveError(
       `ECR denied ${action}: ${message}`,
-      "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:ListImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push and ecr:BatchDeleteImage to sync",
+      "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:DescribeImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push, ecr:UpdateImageStorageClass (to restore archived tags) and ecr:BatchDeleteImage to sync",
     );
   }
   if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
@@ -166,23 +172,35 @@ export class EcrObserver {
     return found;
   }
 
-  /** tag -> digest for one repository, or null when it disappeared meanwhile. */
-  async tags(repositoryName: string): Promise<Map<string, string> | null> {
+  /**
+   * Every tag of one repository with its digest, archived ones included, and the tags whose image is not
+   * ACTIVE with its status; null when the repository disappeared meanwhile.
+   */
+  async tags(
+    repositoryName: string,
+  ): Promise<{ tags: Map<string, string>; archived: Map<string, ArchivedStatus> } | null> {
     const tags = new Map<string, string>();
-    const pages = paginateListImages(this.paging("ListImages"), {
+    const archived = new Map<string, ArchivedStatus>();
+    const pages = paginateDescribeImages(this.paging("DescribeImages"), {
       repositoryName,
-      filter: { tagStatus: "TAGGED" },
+      filter: { tagStatus: "TAGGED", imageStatus: "ANY" },
     });
     try {
       for await (const page of pages) {
-        for (const id of page.imageIds ?? [])
-          if (id.imageTag && id.imageDigest) tags.set(id.imageTag, id.imageDigest);
+        for (const image of page.imageDetails ?? []) {
+          if (!image.imageDigest) continue;
+          const status = image.imageStatus;
+          for (const tag of image.imageTags ?? []) {
+            tags.set(tag, image.imageDigest);
+            if (status === "ARCHIVED" || status === "ACTIVATING") archived.set(tag, status);
+          }
+        }
       }
     } catch (e) {
       if (e instanceof RepositoryNotFoundException) return null;
-      throw explainAwsError(e, `ecr:ListImages on ${repositoryName}`);
+      throw explainAwsError(e, `ecr:DescribeImages on ${repositoryName}`);
     }
-    return tags;
+    return { tags, archived };
   }
 
   /** The manifest a tag points at (BatchGetImage, which reports a missing image per id), or null. */
@@ -210,7 +228,8 @@ export class EcrObserver {
 
   /**
    * The repositories the list wants and, when pruning, every repository under the managed prefixes,
-   * each with its tags: one DescribeRepositories page per 1000 repositories, one ListImages per repository.
+   * each with its tags: one DescribeRepositories page per 1000 repositories, one DescribeImages per repository
+   * (per 1000 images).
    */
   async observe(
     registry: string,
@@ -225,8 +244,9 @@ export class EcrObserver {
       this.concurrency,
       async (r): Promise<ObservedRepository | null> => {
         const name = r.repositoryName!;
-        const tags = await this.tags(name);
-        if (!tags) return null;
+        const found = await this.tags(name);
+        if (!found) return null;
+        const { tags, archived } = found;
         return {
           name,
           imageTagMutability: (r.imageTagMutability ?? "MUTABLE") as TagMutability,
@@ -234,6 +254,7 @@ export class EcrObserver {
             .map((f) => f.filter ?? "")
             .filter(Boolean),
           tags,
+          ...(archived.size > 0 ? { archived } : {}),
         };
       },
     );

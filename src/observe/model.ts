@@ -10,11 +10,22 @@ export interface ObservedRepository {
   name: string;
   imageTagMutability: TagMutability;
   imageTagMutabilityExclusionFilters: string[];
-  /** tag -> digest; null where the observer did not need to look the digest up (plain registries). */
+  /**
+   * tag -> digest; null where the observer did not need to look the digest up (plain registries). On ECR every
+   * tag, archived ones included.
+   */
   tags: Map<string, string | null>;
+  /**
+   * ECR's archive storage class: the tags whose image is not ACTIVE, with its status (ARCHIVED: cannot be
+   * pulled until restored; ACTIVATING: being restored). Absent or without the tag: the image is active.
+   */
+  archived?: Map<string, ArchivedStatus>;
   /** For platform-filtered tags holding a subset index: tag -> platform -> manifest digest, when observed. */
   platformDigests?: Map<string, Record<string, string>>;
 }
+
+/** The status of an ECR image that is not ACTIVE (DescribeImages' `imageStatus`). */
+export type ArchivedStatus = "ARCHIVED" | "ACTIVATING";
 
 export interface ObservedTarget {
   registry: string;

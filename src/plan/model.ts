@@ -6,11 +6,19 @@
 import type { Problem } from "../errors.js";
 import type { ChartEntry, ImageEntry, Location, MirrorList } from "../list/model.js";
 
-export type StepAction = "create-repository" | "copy" | "update" | "blocked" | "present" | "delete";
+export type StepAction =
+  | "create-repository"
+  | "copy"
+  | "update"
+  | "restore"
+  | "blocked"
+  | "present"
+  | "delete";
 export const STEP_ACTIONS: readonly StepAction[] = [
   "create-repository",
   "copy",
   "update",
+  "restore",
   "blocked",
   "present",
   "delete",
@@ -58,12 +66,19 @@ export type UpdateStep = EntryStepFields &
 /** The tag moved, but the target's tag is immutable: reported, never written. */
 export type BlockedStep = EntryStepFields &
   EntryOf & { action: "blocked"; digest: string; targetDigest: string | null };
+/**
+ * The target holds what the list asks for, but ECR archived the image (archive storage class: it cannot be
+ * pulled): restore it to the standard storage class (UpdateImageStorageClass), never copy it again. `digest` is
+ * what the tag holds and keeps.
+ */
+export type RestoreStep = EntryStepFields &
+  EntryOf & { action: "restore"; digest: string | null; targetDigest: string | null };
 /** The target holds what the list asks for. */
 export type PresentStep = EntryStepFields &
   EntryOf & { action: "present"; digest: string | null; targetDigest: string | null };
 
 /** A step for one mirror-list entry: every entry gets exactly one. */
-export type EntryStep = CopyStep | UpdateStep | BlockedStep | PresentStep;
+export type EntryStep = CopyStep | UpdateStep | RestoreStep | BlockedStep | PresentStep;
 /** What execution transfers (copy and verify). */
 export type TransferStep = CopyStep | UpdateStep;
 

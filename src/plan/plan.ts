@@ -1,6 +1,12 @@
 /**
  * The planner: a pure function of the validated mirror list, what the target holds and
  * (resync mode `digest`) what the upstream tags point at now. Every entry gets exactly one step.
+ *
+ * ECR's archive storage class: a wanted tag the target holds but whose image is ARCHIVED gets a `restore`
+ * step (UpdateImageStorageClass to STANDARD) where it would otherwise be `present`; copying it again would
+ * meet the existing tag (refused on an immutable tag) and move the same bytes twice. An ACTIVATING image is
+ * already being restored: it stays `present`, its reason says so, and one warning counts such tags (waiting
+ * for ECR, usually up to 20 minutes, is not worth a CI job's time; the next run sees it ACTIVE).
  */
 import type { ChartEntry, ImageEntry, MirrorList } from "../list/model.js";
 import { syntheticTag } from "../list/naming.js";
@@ -145,6 +151,7 @@ export function planMirror(list: PlannedList, observed: ObservedTarget, options:
     entrySteps.push(planPresentRepository(w, repo, options, entryBase(w)));
   }
   steps.push(...entrySteps);
+  warnings.push(...restoringWarning(entrySteps, observed));
 
   if (list.target.prune) steps.push(...pruneSteps(list, observed, wanted, warnings));
 
@@ -178,12 +185,49 @@ export function planMirror(list: PlannedList, observed: ObservedTarget, options:
   return { registry: observed.registry, resync: options.resync, steps, summary, warnings };
 }
 
+/** One warning counting the wanted tags ECR is still restoring (ACTIVATING), or none. */
+function restoringWarning(entrySteps: readonly EntryStep[], observed: ObservedTarget): PlanWarning[] {
+  const restoring = entrySteps.filter(
+    (s) =>
+      s.action === "present" &&
+      observed.repositories.get(s.repository)?.archived?.get(s.tag) === "ACTIVATING",
+  ).length;
+  if (restoring === 0) return [];
+  const one = restoring === 1;
+  return [
+    {
+      message: `${restoring} tag${one ? " is" : "s are"} still being restored from the ECR archive: nodes cannot pull ${one ? "it" : "them"} until ECR finishes (usually within 20 minutes)`,
+    },
+  ];
+}
+
+/** A step's reason while ECR restores the tag's image from the archive. */
+export const BEING_RESTORED =
+  "being restored from the ECR archive (ACTIVATING): pullable once ECR finishes, usually within 20 minutes";
+
+/** The step for a tag the repository may hold, its archive status considered. */
 function planPresentRepository(
   w: Wanted,
   repo: ObservedRepository,
   options: PlanOptions,
   base: EntryBase,
 ): EntryStep {
+  const step = planHeldTag(w, repo, options, base);
+  const status = repo.archived?.get(w.tag);
+  if (status === undefined || step.action === "copy") return step;
+  if (step.action !== "present") {
+    const held = status === "ARCHIVED" ? "archived" : "being restored from the archive";
+    return { ...step, reason: `${step.reason} (the target's image is ${held})` };
+  }
+  if (status === "ACTIVATING") return { ...step, reason: BEING_RESTORED };
+  return {
+    ...step,
+    action: "restore",
+    reason: "archived in ECR: restored to the standard storage class, not copied again",
+  };
+}
+
+function planHeldTag(w: Wanted, repo: ObservedRepository, options: PlanOptions, base: EntryBase): EntryStep {
   if (!repo.tags.has(w.tag)) {
     return { ...base, action: "copy", digest: w.pinned, targetDigest: null, reason: "missing in the target" };
   }
@@ -294,13 +338,16 @@ function pruneSteps(
     if (!prefixes.some((p) => repo.name.startsWith(`${p}/`))) continue; // never outside the managed prefixes
     for (const [tag, digest] of [...repo.tags].sort(([a], [b]) => a.localeCompare(b))) {
       if (keep.has(`${repo.name}:${tag}`)) continue;
+      const archived = repo.archived?.has(tag)
+        ? "; archived: ECR bills archived images for at least 90 days"
+        : "";
       steps.push({
         action: "delete",
         kind: "image",
         repository: repo.name,
         tag,
         targetDigest: digest,
-        reason: "no longer in the mirror list (prune is on)",
+        reason: `no longer in the mirror list (prune is on)${archived}`,
       });
     }
   }

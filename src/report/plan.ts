@@ -83,15 +83,17 @@ const VERBS: Record<StepAction, string> = {
   "create-repository": "to create",
   copy: "to copy",
   update: "to update",
+  restore: "to restore",
   blocked: "blocked",
   present: "present",
   delete: "to delete",
 };
 
 export function summaryLine(plan: Plan): string {
-  const parts = STEP_ACTIONS.filter((a) => a !== "create-repository").map(
-    (a) => `${plan.summary[a]} ${VERBS[a]}`,
-  );
+  // Restores (archived tags) are named only when there are any: most registries never archive.
+  const parts = STEP_ACTIONS.filter(
+    (a) => a !== "create-repository" && (a !== "restore" || plan.summary.restore > 0),
+  ).map((a) => `${plan.summary[a]} ${VERBS[a]}`);
   const repos = plan.summary["create-repository"];
   return `Plan for ${plan.registry}: ${repos} repositor${repos === 1 ? "y" : "ies"} to create, ${parts.join(", ")}.`;
 }
@@ -114,7 +116,7 @@ function stepLine(s: Step): string {
 /** Terminal text: the summary, then every step, changes first. */
 export function formatPlan(plan: Plan): string {
   const order = (a: StepAction) =>
-    ["create-repository", "copy", "update", "blocked", "delete", "present"].indexOf(a);
+    ["create-repository", "copy", "update", "restore", "blocked", "delete", "present"].indexOf(a);
   const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
   const lines = [summaryLine(plan), ...steps.map(stepLine)];
   for (const w of plan.warnings) lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
@@ -131,16 +133,16 @@ export function planMarkdown(plan: Plan, budget = SUMMARY_BUDGET_BYTES): string 
   const head = [
     `### ecr-mirror plan for \`${cell(plan.registry)}\``,
     "",
-    "| create repository | copy | update | blocked | present | delete |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: |",
-    `| ${plan.summary["create-repository"]} | ${plan.summary.copy} | ${plan.summary.update} | ${plan.summary.blocked} | ${plan.summary.present} | ${plan.summary.delete} |`,
+    "| create repository | copy | update | restore | blocked | present | delete |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    `| ${plan.summary["create-repository"]} | ${plan.summary.copy} | ${plan.summary.update} | ${plan.summary.restore} | ${plan.summary.blocked} | ${plan.summary.present} | ${plan.summary.delete} |`,
     "",
     ...plan.warnings.map((w) => `> [!WARNING]\n> ${cell(w.message)}${w.hint ? ` (${cell(w.hint)})` : ""}\n`),
     "| step | source | target | why |",
     "| --- | --- | --- | --- |",
   ].join("\n");
   const order = (a: StepAction) =>
-    ["blocked", "create-repository", "copy", "update", "delete", "present"].indexOf(a);
+    ["blocked", "create-repository", "copy", "update", "restore", "delete", "present"].indexOf(a);
   const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
   let out = `${head}\n`;
   let size = Buffer.byteLength(out);

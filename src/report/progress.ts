@@ -49,6 +49,7 @@ function firstLine(text: string): string {
 export function summaryLine(report: Pick<ExecutionReport, "counts" | "durationMs">): string {
   const c = report.counts;
   const parts = [`${c.copied} copied`, `${c.updated} updated`, `${c.present} present`, `${c.failed} failed`];
+  if (c.restored > 0) parts.push(`${c.restored} restored`);
   if (c.blocked > 0) parts.push(`${c.blocked} blocked`);
   if (c.created > 0) parts.push(`${c.created} repositor${c.created === 1 ? "y" : "ies"} created`);
   if (c.deleted > 0) parts.push(`${c.deleted} deleted`);
@@ -61,6 +62,7 @@ function retried(subject: RetrySubject): string {
     case "create":
       return `create repository ${subject.repository}`;
     case "transfer":
+    case "restore":
       return describeStep(subject.report);
     case "verify":
       return `verify ${subject.repository}:${subject.tag}`;

@@ -23,9 +23,10 @@ const ORDER: Record<string, number> = {
   blocked: 1,
   skipped: 2,
   updated: 3,
-  copied: 4,
-  deleted: 5,
-  created: 6,
+  restored: 4,
+  copied: 5,
+  deleted: 6,
+  created: 7,
 };
 
 export function syncSummaryMarkdown(
@@ -36,7 +37,9 @@ export function syncSummaryMarkdown(
   const lines = [
     `## ecr-mirror sync ${report.ok ? "✅" : "❌"}`,
     "",
-    `Target \`${cell(report.registry)}\`: **${c.copied} copied**, **${c.updated} updated**, ${c.present} present, ` +
+    `Target \`${cell(report.registry)}\`: **${c.copied} copied**, **${c.updated} updated**, ` +
+      (c.restored > 0 ? `**${c.restored} restored** (from the ECR archive), ` : "") +
+      `${c.present} present, ` +
       `**${c.failed} failed**, ${c.blocked} blocked, ${c.created} repositories created, ${c.deleted} deleted ` +
       `in ${formatSeconds(report.durationMs)}.`,
   ];

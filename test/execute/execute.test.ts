@@ -21,7 +21,15 @@ function step(
 }
 
 function plan(steps: Step[]): Plan {
-  const summary = { "create-repository": 0, copy: 0, update: 0, blocked: 0, present: 0, delete: 0 };
+  const summary = {
+    "create-repository": 0,
+    copy: 0,
+    update: 0,
+    restore: 0,
+    blocked: 0,
+    present: 0,
+    delete: 0,
+  };
   for (const s of steps) summary[s.action] += 1;
   return { registry: "r.example", resync: "missing", steps, summary, warnings: [] };
 }
@@ -52,6 +60,17 @@ function recorder(fail: (target: string, attempt: number) => Error | null = () =
     },
     async verify() {
       return `sha256:${"a".repeat(64)}`;
+    },
+    async restore(s) {
+      const target = `${s.repository}:${s.tag}`;
+      const error = fail(target, 1);
+      if (error) throw error;
+      events.push(`restore ${target}`);
+      return { digest: s.targetDigest, status: "ACTIVATING" };
+    },
+    async verifyRestore(s) {
+      events.push(`verify-restore ${s.repository}:${s.tag}`);
+      return `sha256:${"b".repeat(64)}`;
     },
     async deleteTags(repository, tags) {
       events.push(`delete ${repository} ${tags.join(",")}`);
@@ -95,6 +114,43 @@ describe("executePlan", () => {
     expect(lines.at(-1)).toMatch(
       /^Sync: 10 copied, 0 updated, 1 present, 0 failed, 2 repositories created, 1 deleted in \d+\.\d s$/,
     );
+  });
+
+  it("restores archived tags after the copies, reads each back, and a failed restore stops the pruning", async () => {
+    const steps = [
+      step("restore", "mirrors/a", "1", "docker.io/library/a:1"),
+      step("copy", "mirrors/a", "2", "docker.io/library/a:2"),
+      step("delete", "mirrors/a", "0"),
+    ];
+    const ok = recorder();
+    const lines: string[] = [];
+    const report = await executePlan(plan(steps), ok.deps, {
+      ...quiet,
+      progress: textProgress((l) => lines.push(l)),
+    });
+    expect(ok.events).toEqual([
+      "copy mirrors/a:2",
+      "restore mirrors/a:1",
+      "verify-restore mirrors/a:1",
+      "delete mirrors/a 0",
+    ]);
+    expect(report.counts).toMatchObject({ restored: 1, copied: 1, deleted: 1, failed: 0 });
+    expect(report.steps[0]).toMatchObject({ outcome: "restored", digest: `sha256:${"b".repeat(64)}` });
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^\[2\/3\] restore docker\.io\/library\/a:1 -> mirrors\/a:1 \(\d+\.\d s\)$/),
+    );
+    expect(lines.at(-1)).toMatch(
+      /^Sync: 1 copied, 0 updated, 0 present, 0 failed, 1 restored, 1 deleted in /,
+    );
+
+    const denied = Object.assign(new Error("not authorized to perform: ecr:UpdateImageStorageClass"), {
+      name: "AccessDeniedException",
+    });
+    const failing = recorder((target) => (target === "mirrors/a:1" ? denied : null));
+    const failed = await executePlan(plan(steps), failing.deps, { ...quiet, progress: () => {} });
+    expect(failed.counts).toMatchObject({ restored: 0, copied: 1, failed: 1, skipped: 1 });
+    expect(failed.failures[0]?.error).toContain("ecr:UpdateImageStorageClass");
+    expect(failing.events.some((e) => e.startsWith("delete"))).toBe(false);
   });
 
   it("one failing copy fails only itself, is listed with its line, and stops the pruning", async () => {

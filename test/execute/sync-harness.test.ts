@@ -167,6 +167,7 @@ function missingPlan(
     "create-repository": 0,
     copy: 0,
     update: 0,
+    restore: 0,
     blocked: 0,
     present: 0,
     delete: 0,

@@ -1,7 +1,13 @@
 // A streaming HTTP reverse proxy in front of a registry that classifies and counts every request
 // ("how many upstream manifest GETs did that run send?"). The ECR gate (ecr.ts) is the same proxy
 // with a guard that enforces what ECR enforces.
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 
 /** What a registry request does, from its method and path (OCI distribution API). */
@@ -20,7 +26,7 @@ export type RequestKind =
   | "other";
 
 /** Why the ECR gate refused a request (the counting proxy refuses nothing). */
-export type Refusal = "unauthorized" | "name-unknown" | "tag-invalid" | "unsupported";
+export type Refusal = "unauthorized" | "name-unknown" | "tag-invalid" | "unsupported" | "archived";
 
 export interface ProxiedRequest {
   method: string;
@@ -79,11 +85,21 @@ export interface GuardAnswer {
   body: unknown;
 }
 
-/** Decides, before forwarding, whether a request is refused; `authorized` is recorded either way. */
+/**
+ * What a guard decides: `authorized` is recorded either way; `answer` refuses the request instead of
+ * forwarding it; `after` is told the upstream's status and headers once a forwarded request is answered.
+ */
+export interface GuardVerdict {
+  authorized: boolean;
+  answer?: GuardAnswer;
+  after?: (status: number, headers: IncomingHttpHeaders) => void;
+}
+
+/** Decides, before forwarding, whether a request is refused. */
 export type Guard = (
   req: IncomingMessage,
   classified: ClassifiedRequest,
-) => Promise<{ authorized: boolean; answer?: GuardAnswer }> | { authorized: boolean; answer?: GuardAnswer };
+) => Promise<GuardVerdict> | GuardVerdict;
 
 export interface RunningProxy {
   /** `127.0.0.1:PORT` of the proxy. */
@@ -108,7 +124,7 @@ export async function startProxy(upstreamUrl: string, guard?: Guard): Promise<Ru
     const method = req.method ?? "GET";
     const path = req.url ?? "/";
     const classified = classifyRequest(method, path);
-    const verdict = guard ? await guard(req, classified) : { authorized: true };
+    const verdict: GuardVerdict = guard ? await guard(req, classified) : { authorized: true };
     const entry: ProxiedRequest = { method, path, ...classified, status: 0, authorized: verdict.authorized };
     log.push(entry);
     if (verdict.answer) {
@@ -132,6 +148,7 @@ export async function startProxy(upstreamUrl: string, guard?: Guard): Promise<Ru
       { host: upstream.hostname, port: upstream.port, method, path, headers },
       (upstreamRes) => {
         entry.status = upstreamRes.statusCode ?? 502;
+        verdict.after?.(entry.status, upstreamRes.headers);
         const responseHeaders = { ...upstreamRes.headers };
         const location = responseHeaders.location;
         if (typeof location === "string" && location.startsWith(upstream.origin)) {

@@ -14,6 +14,7 @@ import {
   GetAuthorizationTokenCommand,
   GetLifecyclePolicyCommand,
   ImageNotFoundException,
+  ImageStorageClassUpdateNotSupportedException,
   InvalidParameterException,
   LifecyclePolicyNotFoundException,
   ListImagesCommand,
@@ -26,6 +27,8 @@ import {
   RepositoryNotEmptyException,
   RepositoryNotFoundException,
   TagResourceCommand,
+  UpdateImageStorageClassCommand,
+  ValidationException,
 } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { isTagImmutable, type LocalEcr, startEcr } from "./ecr.js";
@@ -417,5 +420,175 @@ describe("the registry gate", () => {
     expect(isTagImmutable("v1.rcx", "MUTABLE_WITH_EXCLUSION", f)).toBe(false);
     expect(isTagImmutable("anything", "IMMUTABLE", [])).toBe(true);
     expect(isTagImmutable("anything", "MUTABLE", [])).toBe(false);
+  });
+});
+
+// The archive storage class, as the API reference and the user guide describe it (comments in ./ecr.ts).
+describe("ECR's archive storage class", () => {
+  const pull = (repository: string, reference: string, method = "GET") =>
+    fetch(`${ecr.proxyEndpoint}/v2/${repository}/manifests/${reference}`, {
+      method,
+      headers: { ...auth, accept: "application/vnd.oci.image.manifest.v1+json" },
+    });
+  const restore = (c: ECRClient, repositoryName: string, imageTag: string, to: "STANDARD" | "ARCHIVE") =>
+    c.send(
+      new UpdateImageStorageClassCommand({ repositoryName, imageId: { imageTag }, targetStorageClass: to }),
+    );
+
+  it("hides an archived image from ListImages and DescribeImages unless filter.imageStatus asks, and refuses its pull", async () => {
+    await create("archive/hidden");
+    const v1 = await pushTinyImage(ecr.proxyEndpoint, "archive/hidden", "v1", "archive-v1", auth);
+    const v2 = await pushTinyImage(ecr.proxyEndpoint, "archive/hidden", "v2", "archive-v2", auth);
+    expect(ecr.archive("archive/hidden", "v1")).toBe(v1.digest);
+    expect(ecr.imageStatus("archive/hidden", "v1")).toBe("ARCHIVED");
+
+    const listed = async (imageStatus?: "ACTIVE" | "ARCHIVED" | "ACTIVATING" | "ANY") =>
+      (
+        await client.send(
+          new ListImagesCommand({
+            repositoryName: "archive/hidden",
+            filter: { tagStatus: "TAGGED", ...(imageStatus ? { imageStatus } : {}) },
+          }),
+        )
+      ).imageIds?.map((id) => id.imageTag);
+    expect(await listed()).toEqual(["v2"]); // the default is ACTIVE only: the archived tag looks absent
+    expect(await listed("ACTIVE")).toEqual(["v2"]);
+    expect(await listed("ARCHIVED")).toEqual(["v1"]);
+    expect(await listed("ACTIVATING")).toEqual([]);
+    expect((await listed("ANY"))?.sort()).toEqual(["v1", "v2"]);
+
+    const described = await client.send(
+      new DescribeImagesCommand({ repositoryName: "archive/hidden", filter: { imageStatus: "ANY" } }),
+    );
+    const byTag = new Map(described.imageDetails?.map((d) => [d.imageTags?.[0], d]));
+    expect(byTag.get("v1")).toMatchObject({ imageDigest: v1.digest, imageStatus: "ARCHIVED" });
+    expect(byTag.get("v1")?.lastArchivedAt).toBeInstanceOf(Date);
+    expect(byTag.get("v2")).toMatchObject({ imageDigest: v2.digest, imageStatus: "ACTIVE" });
+    const active = await client.send(new DescribeImagesCommand({ repositoryName: "archive/hidden" }));
+    expect(active.imageDetails?.map((d) => d.imageTags)).toEqual([["v2"]]);
+    await expect(
+      client.send(
+        new ListImagesCommand({
+          repositoryName: "archive/hidden",
+          filter: { imageStatus: "DELETED" as "ANY" },
+        }),
+      ),
+    ).rejects.toBeInstanceOf(ValidationException);
+
+    // A pull of an archived image fails with a 404, by tag and by digest; BatchGetImage reports it per id.
+    ecr.resetCounts();
+    const byTagPull = await pull("archive/hidden", "v1");
+    expect(byTagPull.status).toBe(404);
+    expect(await byTagPull.json()).toMatchObject({ errors: [{ code: "MANIFEST_UNKNOWN" }] });
+    expect((await pull("archive/hidden", v1.digest, "HEAD")).status).toBe(404);
+    expect((await pull("archive/hidden", "v2")).status).toBe(200);
+    expect(ecr.gateCounts()).toMatchObject({ "manifest-get": 2, "manifest-head": 1, archived: 2 });
+    const got = await client.send(
+      new BatchGetImageCommand({ repositoryName: "archive/hidden", imageIds: [{ imageTag: "v1" }] }),
+    );
+    expect(got.images).toEqual([]);
+    expect(got.failures?.[0]).toMatchObject({ imageId: { imageTag: "v1" }, failureCode: "ImageNotFound" });
+  });
+
+  it("UpdateImageStorageClass archives, and restores through ACTIVATING to ACTIVE", async () => {
+    // A restore here stays ACTIVATING until completeRestores(), as ECR's take up to 20 minutes.
+    const slow = await startEcr({ registry, restoreDelayMs: 3_600_000 });
+    const slowClient = new ECRClient({
+      endpoint: slow.apiUrl,
+      region: slow.region,
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    });
+    try {
+      await slowClient.send(new CreateRepositoryCommand({ repositoryName: "archive/slow" }));
+      const slowAuth = basicAuth("AWS", slow.password);
+      const image = await pushTinyImage(slow.proxyEndpoint, "archive/slow", "1.0", "archive-slow", slowAuth);
+      const archived = await restore(slowClient, "archive/slow", "1.0", "ARCHIVE");
+      expect(archived).toMatchObject({
+        repositoryName: "archive/slow",
+        imageId: { imageDigest: image.digest, imageTag: "1.0" },
+        imageStatus: "ARCHIVED",
+      });
+      await expect(restore(slowClient, "archive/slow", "1.0", "ARCHIVE")).rejects.toBeInstanceOf(
+        ImageStorageClassUpdateNotSupportedException,
+      );
+
+      const restored = await restore(slowClient, "archive/slow", "1.0", "STANDARD");
+      expect(restored.imageStatus).toBe("ACTIVATING");
+      expect(restored.imageId?.imageDigest).toBe(image.digest);
+      const status = async (imageStatus: "ACTIVE" | "ACTIVATING") =>
+        (
+          await slowClient.send(
+            new DescribeImagesCommand({ repositoryName: "archive/slow", filter: { imageStatus } }),
+          )
+        ).imageDetails?.map((d) => d.imageStatus);
+      expect(await status("ACTIVATING")).toEqual(["ACTIVATING"]);
+      expect(await status("ACTIVE")).toEqual([]);
+      const pulled = () =>
+        fetch(`${slow.proxyEndpoint}/v2/archive/slow/manifests/1.0`, {
+          headers: { ...slowAuth, accept: "application/vnd.oci.image.manifest.v1+json" },
+        });
+      expect((await pulled()).status).toBe(404); // not pullable until the restore is done
+      await expect(restore(slowClient, "archive/slow", "1.0", "STANDARD")).rejects.toBeInstanceOf(
+        ImageStorageClassUpdateNotSupportedException,
+      );
+
+      slow.completeRestores();
+      expect(await status("ACTIVE")).toEqual(["ACTIVE"]);
+      expect((await pulled()).status).toBe(200);
+      const [detail] =
+        (await slowClient.send(new DescribeImagesCommand({ repositoryName: "archive/slow" }))).imageDetails ??
+        [];
+      expect(detail?.lastActivatedAt).toBeInstanceOf(Date);
+      expect(slow.calls.UpdateImageStorageClass).toBe(4);
+    } finally {
+      slowClient.destroy();
+      await slow.stop();
+    }
+  });
+
+  it("with no restore delay, answers ACTIVATING and is ACTIVE at the next read; fails like ECR on bad requests", async () => {
+    await create("archive/quick");
+    await pushTinyImage(ecr.proxyEndpoint, "archive/quick", "1.0", "archive-quick", auth);
+    ecr.archive("archive/quick", "1.0");
+    expect((await restore(client, "archive/quick", "1.0", "STANDARD")).imageStatus).toBe("ACTIVATING");
+    expect(ecr.imageStatus("archive/quick", "1.0")).toBe("ACTIVE");
+    await expect(restore(client, "archive/quick", "2.0", "STANDARD")).rejects.toBeInstanceOf(
+      ImageNotFoundException,
+    );
+    await expect(restore(client, "archive/nope", "1.0", "STANDARD")).rejects.toBeInstanceOf(
+      RepositoryNotFoundException,
+    );
+    await expect(restore(client, "archive/quick", "1.0", "GLACIER" as "STANDARD")).rejects.toBeInstanceOf(
+      ValidationException,
+    );
+  });
+
+  it("refuses a push onto an archived tag of an immutable repository; a push on a mutable one restores the image", async () => {
+    await create("archive/immutable", { imageTagMutability: "IMMUTABLE" });
+    await pushTinyImage(ecr.proxyEndpoint, "archive/immutable", "1.0", "archive-i", auth);
+    ecr.archive("archive/immutable", "1.0");
+    ecr.resetCounts();
+    const again = await pushTinyImage(ecr.proxyEndpoint, "archive/immutable", "1.0", "archive-i", auth);
+    expect(again.response.status).toBe(400);
+    expect(((await again.response.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe(
+      "TAG_INVALID",
+    );
+    expect(ecr.gateCounts()["tag-invalid"]).toBe(1);
+    expect(ecr.imageStatus("archive/immutable", "1.0")).toBe("ARCHIVED");
+
+    await create("archive/mutable");
+    const same = await pushTinyImage(ecr.proxyEndpoint, "archive/mutable", "1.0", "archive-m", auth);
+    ecr.archive("archive/mutable", "1.0");
+    const repushed = await pushTinyImage(ecr.proxyEndpoint, "archive/mutable", "1.0", "archive-m", auth);
+    expect(repushed.response.status).toBe(201);
+    expect(repushed.digest).toBe(same.digest);
+    expect(ecr.imageStatus("archive/mutable", "1.0")).toBe("ACTIVE");
+
+    // A new image under the archived tag: the tag moves, the old image stays archived (untagged).
+    ecr.archive("archive/mutable", "1.0");
+    const moved = await pushTinyImage(ecr.proxyEndpoint, "archive/mutable", "1.0", "archive-m2", auth);
+    expect(moved.response.status).toBe(201);
+    expect(ecr.imageStatus("archive/mutable", "1.0")).toBe("ACTIVE");
+    expect(ecr.imageStatus("archive/mutable", same.digest)).toBe("ARCHIVED");
   });
 });

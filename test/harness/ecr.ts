@@ -4,6 +4,30 @@
 // auth as `AWS` with the GetAuthorizationToken password, pushes and pulls only for repositories
 // created through the API, and tag immutability. The API answers from the registry's storage, so
 // what a tool pushed through the gate is what ListImages sees. Signatures are not checked.
+//
+// The storage class (ECR's archive, 2025) is modelled per image (digest), from the API reference and the
+// user guide:
+// - ListImages and DescribeImages return only ACTIVE images unless `filter.imageStatus` says ARCHIVED,
+//   ACTIVATING or ANY (API_ListImagesFilter, API_DescribeImagesFilter:
+//   https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ListImagesFilter.html); ListImages'
+//   image ids carry no status, DescribeImages' ImageDetail has `imageStatus`, `lastArchivedAt` and
+//   `lastActivatedAt` (API_ImageDetail).
+// - UpdateImageStorageClass moves one image to ARCHIVE or back to STANDARD and answers the image's status
+//   after the call; a restore goes through ACTIVATING ("typically up to 20 minutes") before ACTIVE, and the
+//   image cannot be pulled until it is done (API_UpdateImageStorageClass; userguide/restore-image.html).
+//   Here a restore completes `restoreDelayMs` after the call (default 0: the call answers ACTIVATING, the
+//   next read sees ACTIVE), or when a test calls `completeRestores()`.
+// - An archived image cannot be pulled: "Requests to pull the archived image will fail with a 404 error"
+//   (userguide/archive-image.html). The gate answers 404 MANIFEST_UNKNOWN to a manifest GET or HEAD of an
+//   ARCHIVED or ACTIVATING image; BatchGetImage reports it per id as ImageNotFound (the failure code for
+//   this case is not documented).
+// - Pushing an archived image again restores it at once (userguide/restore-image.html: "When you push an
+//   image that is currently archived, that image will be immediately restored"); the tag stays the tag, so
+//   an immutable repository refuses the push as for any existing tag (ImageTagAlreadyExistsException,
+//   TAG_INVALID on the registry API; userguide/image-tag-mutability.html).
+// - Lifecycle rules that archive are stored, not evaluated: `archive()` archives an image as one would.
+// Not documented, so chosen here: UpdateImageStorageClass to STANDARD on an image that is not ARCHIVED,
+// and to ARCHIVE on one that is not ACTIVE, fail with ImageStorageClassUpdateNotSupportedException.
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -37,7 +61,12 @@ export interface EcrOptions {
   registry: RunningRegistry;
   accountId?: string;
   region?: string;
+  /** Milliseconds an UpdateImageStorageClass restore stays ACTIVATING (default 0: ACTIVE at the next read). */
+  restoreDelayMs?: number;
 }
+
+/** An image's storage status, as DescribeImages' `imageStatus` says it. */
+export type ImageStatus = "ACTIVE" | "ARCHIVED" | "ACTIVATING";
 
 export interface LocalEcr {
   /** ECR API endpoint: the SDK's `endpoint`, or AWS_ENDPOINT_URL_ECR for a process. */
@@ -69,6 +98,15 @@ export interface LocalEcr {
   failNext(operation: string, errorType: string, times?: number): void;
   /** Snapshot of the repositories and their settings. */
   repositories(): EcrRepositoryState[];
+  /**
+   * Archives the image a tag (or digest) names, as a lifecycle rule with an archive action would; resolves its
+   * digest. Throws when the repository or image does not exist.
+   */
+  archive(repository: string, reference: string): string;
+  /** The storage status of the image a tag (or digest) names, or undefined when there is no such image. */
+  imageStatus(repository: string, reference: string): ImageStatus | undefined;
+  /** Every restore still ACTIVATING becomes ACTIVE now. */
+  completeRestores(): void;
   stop(): Promise<void>;
 }
 
@@ -82,6 +120,28 @@ const MUTABILITIES: TagMutability[] = [
   "IMMUTABLE_WITH_EXCLUSION",
 ];
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+const IMAGE_STATUS_FILTERS = ["ACTIVE", "ARCHIVED", "ACTIVATING", "ANY"];
+
+/** One image's storage class state; an image without one is ACTIVE. */
+interface StorageState {
+  status: ImageStatus;
+  lastArchivedAt?: number;
+  lastActivatedAt?: number;
+  /** While ACTIVATING: when the restore completes (epoch milliseconds). */
+  activeAt?: number;
+}
+
+/** Which statuses `filter.imageStatus` selects (ListImages, DescribeImages): ACTIVE unless it says otherwise. */
+function statusFilter(input: Record<string, unknown>): (status: ImageStatus) => boolean {
+  const wanted = (input.filter as { imageStatus?: string } | undefined)?.imageStatus ?? "ACTIVE";
+  if (!IMAGE_STATUS_FILTERS.includes(wanted)) {
+    throw new EcrError(
+      "ValidationException",
+      `1 validation error detected: Value '${wanted}' at 'filter.imageStatus' failed to satisfy constraint: Member must satisfy enum value set: [${IMAGE_STATUS_FILTERS.join(", ")}]`,
+    );
+  }
+  return (status) => wanted === "ANY" || wanted === status;
+}
 
 /** An ECR error answer: `__type` is what the SDK maps to its exception class. */
 class EcrError extends Error {
@@ -226,6 +286,24 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
   const repos = new Map<string, EcrRepositoryState>();
   const calls: Record<string, number> = {};
   const injected = new Map<string, { errorType: string; times: number }>();
+  const restoreDelayMs = opts.restoreDelayMs ?? 0;
+  const storageStates = new Map<string, StorageState>();
+  const stateKey = (repository: string, digest: string) => `${repository}@${digest}`;
+  /** The image's storage state now (a restore whose time has come is ACTIVE). */
+  const stateOf = (repository: string, digest: string): StorageState => {
+    const state = storageStates.get(stateKey(repository, digest));
+    if (!state) return { status: "ACTIVE" };
+    if (state.status === "ACTIVATING" && state.activeAt !== undefined && Date.now() >= state.activeAt) {
+      state.status = "ACTIVE";
+      state.lastActivatedAt = state.activeAt;
+      delete state.activeAt;
+    }
+    return state;
+  };
+  const setState = (repository: string, digest: string, state: StorageState) =>
+    storageStates.set(stateKey(repository, digest), state);
+  const digestOf = (repository: string, reference: string) =>
+    DIGEST.test(reference) ? reference : storage.tagDigest(repository, reference);
 
   // ---- the registry gate ----------------------------------------------------------------------
   const gateGuard: Guard = (req, { kind, repository, reference }) => {
@@ -262,6 +340,25 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
         },
       });
     }
+    if ((kind === "manifest-get" || kind === "manifest-head") && repository !== undefined && reference) {
+      const digest = digestOf(repository, reference);
+      const status = digest ? stateOf(repository, digest).status : "ACTIVE";
+      if (status !== "ACTIVE") {
+        // userguide/archive-image.html: a pull of an archived image fails with a 404 (restoring: until done).
+        return refuse({
+          refusal: "archived",
+          status: 404,
+          body: {
+            errors: [
+              {
+                code: "MANIFEST_UNKNOWN",
+                message: `The image '${reference}' in repository '${repository}' is ${status === "ARCHIVED" ? "archived" : "being restored from the archive"} and cannot be pulled.`,
+              },
+            ],
+          },
+        });
+      }
+    }
     if (
       kind === "manifest-put" &&
       repository !== undefined &&
@@ -289,6 +386,21 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
           },
         });
       }
+    }
+    if (kind === "manifest-put" && repository !== undefined) {
+      // Pushing an archived image again restores it at once (userguide/restore-image.html).
+      return {
+        authorized,
+        after: (status, headers) => {
+          const pushed = headers["docker-content-digest"];
+          if (status !== 201 || typeof pushed !== "string") return;
+          const state = storageStates.get(stateKey(repository, pushed));
+          if (state && state.status !== "ACTIVE") {
+            const { lastArchivedAt } = state;
+            setState(repository, pushed, { status: "ACTIVE", lastArchivedAt, lastActivatedAt: Date.now() });
+          }
+        },
+      };
     }
     return { authorized };
   };
@@ -434,14 +546,18 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
       }
       storage.removeRepository(repo.repositoryName);
       repos.delete(repo.repositoryName);
+      for (const key of [...storageStates.keys()])
+        if (key.startsWith(`${repo.repositoryName}@`)) storageStates.delete(key);
       return { repository: describe(repo) };
     },
 
     ListImages: (input) => {
       const repo = repoOf(input);
       const status = (input.filter as { tagStatus?: string } | undefined)?.tagStatus ?? "ANY";
+      const selects = statusFilter(input);
       const ids: ImageId[] = [];
       for (const m of storage.manifests(repo.repositoryName)) {
+        if (!selects(stateOf(repo.repositoryName, m.digest).status)) continue;
         if (m.tags.length === 0) {
           if (status !== "TAGGED") ids.push({ imageDigest: m.digest });
         } else if (status !== "UNTAGGED") {
@@ -458,6 +574,7 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
       const detail = (m: StoredManifest) => {
         const bytes = storage.blob(m.digest) ?? Buffer.alloc(0);
         const mediaType = mediaTypeOf(bytes);
+        const state = stateOf(repo.repositoryName, m.digest);
         return {
           registryId: accountId,
           repositoryName: repo.repositoryName,
@@ -466,9 +583,14 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
           imageSizeInBytes: imageSize(bytes),
           imagePushedAt: seconds(m.pushedAt),
           ...(mediaType ? { imageManifestMediaType: mediaType } : {}),
+          imageStatus: state.status,
+          ...(state.lastArchivedAt !== undefined ? { lastArchivedAt: seconds(state.lastArchivedAt) } : {}),
+          ...(state.lastActivatedAt !== undefined ? { lastActivatedAt: seconds(state.lastActivatedAt) } : {}),
         };
       };
       const ids = input.imageIds as ImageId[] | undefined;
+      // Asked by id, an image is described whatever its status (how filter.imageStatus combines with
+      // imageIds is not documented; the product does not rely on it).
       if (ids && ids.length > 0) {
         const details = ids.map((id) => {
           const found = resolve(id, manifests);
@@ -480,8 +602,11 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
         return { imageDetails: details };
       }
       const status = (input.filter as { tagStatus?: string } | undefined)?.tagStatus ?? "ANY";
-      const selected = manifests.filter((m) =>
-        status === "TAGGED" ? m.tags.length > 0 : status === "UNTAGGED" ? m.tags.length === 0 : true,
+      const selects = statusFilter(input);
+      const selected = manifests.filter(
+        (m) =>
+          selects(stateOf(repo.repositoryName, m.digest).status) &&
+          (status === "TAGGED" ? m.tags.length > 0 : status === "UNTAGGED" ? m.tags.length === 0 : true),
       );
       const { page, nextToken } = paged(selected, input, 100);
       return { imageDetails: page.map(detail), ...(nextToken ? { nextToken } : {}) };
@@ -494,7 +619,12 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
       const failures: unknown[] = [];
       for (const id of (input.imageIds ?? []) as ImageId[]) {
         const found = resolve(id, manifests);
-        const bytes = "manifest" in found && found.manifest ? storage.blob(found.manifest.digest) : undefined;
+        // An archived (or still restoring) image cannot be pulled: reported like a missing one.
+        const pullable =
+          "manifest" in found &&
+          found.manifest &&
+          stateOf(repo.repositoryName, found.manifest.digest).status === "ACTIVE";
+        const bytes = pullable && found.manifest ? storage.blob(found.manifest.digest) : undefined;
         if (!("manifest" in found) || !found.manifest || !bytes) {
           const failure =
             "manifest" in found
@@ -561,10 +691,54 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
         if (response.status !== 202) {
           throw new EcrError("ServerException", `registry refused the delete: HTTP ${response.status}`, 500);
         }
+        storageStates.delete(stateKey(repo.repositoryName, manifest.digest));
         if (manifest.tags.length === 0) deleted.push({ imageDigest: manifest.digest });
         for (const tag of manifest.tags) deleted.push({ imageDigest: manifest.digest, imageTag: tag });
       }
       return { imageIds: deleted, failures };
+    },
+
+    // API_UpdateImageStorageClass: errors ImageNotFoundException, ImageStorageClassUpdateNotSupportedException,
+    // InvalidParameterException, RepositoryNotFoundException, ServerException, ValidationException.
+    UpdateImageStorageClass: (input) => {
+      const repo = repoOf(input);
+      const target = input.targetStorageClass;
+      if (target !== "STANDARD" && target !== "ARCHIVE") {
+        throw new EcrError(
+          "ValidationException",
+          `1 validation error detected: Value '${String(target)}' at 'targetStorageClass' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, ARCHIVE]`,
+        );
+      }
+      const id = (input.imageId ?? {}) as ImageId;
+      const found = resolve(id, storage.manifests(repo.repositoryName));
+      if (!("manifest" in found) || !found.manifest) {
+        if (found.failureCode === "ImageNotFound")
+          throw new EcrError("ImageNotFoundException", imageNotFound(repo, id));
+        throw new EcrError("InvalidParameterException", found.failureReason);
+      }
+      const digest = found.manifest.digest;
+      const state = stateOf(repo.repositoryName, digest);
+      const refuse = () =>
+        new EcrError(
+          "ImageStorageClassUpdateNotSupportedException",
+          `The image with digest '${digest}' is ${state.status}; it cannot be moved to the ${target} storage class`,
+        );
+      let status: ImageStatus;
+      if (target === "ARCHIVE") {
+        if (state.status !== "ACTIVE") throw refuse();
+        status = "ARCHIVED";
+        setState(repo.repositoryName, digest, { ...state, status, lastArchivedAt: Date.now() });
+      } else {
+        if (state.status !== "ARCHIVED") throw refuse();
+        status = "ACTIVATING";
+        setState(repo.repositoryName, digest, { ...state, status, activeAt: Date.now() + restoreDelayMs });
+      }
+      return {
+        registryId: accountId,
+        repositoryName: repo.repositoryName,
+        imageId: { imageDigest: digest, ...(id.imageTag ? { imageTag: id.imageTag } : {}) },
+        imageStatus: status,
+      };
     },
 
     PutLifecyclePolicy: (input) => {
@@ -726,6 +900,28 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
       [...repos.values()]
         .map((r) => structuredClone(r))
         .sort((a, b) => a.repositoryName.localeCompare(b.repositoryName)),
+    archive(repository, reference) {
+      if (!repos.has(repository)) throw new Error(`archive: no repository ${repository}`);
+      const digest = digestOf(repository, reference);
+      if (!digest || !storage.manifests(repository).some((m) => m.digest === digest))
+        throw new Error(`archive: no image ${repository}:${reference}`);
+      const { lastActivatedAt } = stateOf(repository, digest);
+      setState(repository, digest, { status: "ARCHIVED", lastArchivedAt: Date.now(), lastActivatedAt });
+      return digest;
+    },
+    imageStatus(repository, reference) {
+      const digest = digestOf(repository, reference);
+      if (!digest || !storage.manifests(repository).some((m) => m.digest === digest)) return undefined;
+      return stateOf(repository, digest).status;
+    },
+    completeRestores() {
+      for (const state of storageStates.values()) {
+        if (state.status !== "ACTIVATING") continue;
+        state.status = "ACTIVE";
+        state.lastActivatedAt = Date.now();
+        delete state.activeAt;
+      }
+    },
     async stop() {
       await Promise.all([
         gate.stop(),

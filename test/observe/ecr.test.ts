@@ -2,10 +2,10 @@
 // The mock replaces the client's send, so the SDK's own retries are proven against the local ECR
 // endpoint instead (test/plan/plan-run.test.ts).
 import {
+  DescribeImagesCommand,
   DescribeRepositoriesCommand,
   ECRClient,
   GetAuthorizationTokenCommand,
-  ListImagesCommand,
   RepositoryNotFoundException,
 } from "@aws-sdk/client-ecr";
 import { mockClient } from "aws-sdk-client-mock";
@@ -29,7 +29,7 @@ const client = () =>
   });
 
 describe("EcrObserver", () => {
-  it("pages through the registry's repositories and every ListImages page", async () => {
+  it("pages through the registry's repositories and every DescribeImages page, archived tags included", async () => {
     ecrMock
       .on(DescribeRepositoriesCommand)
       .resolvesOnce({
@@ -49,10 +49,15 @@ describe("EcrObserver", () => {
         ],
       });
     ecrMock
-      .on(ListImagesCommand, { repositoryName: "mirrors/library/redis" })
-      .resolvesOnce({ imageIds: [{ imageTag: "7.0", imageDigest: A }], nextToken: "n" })
-      .resolvesOnce({ imageIds: [{ imageTag: "7.2", imageDigest: B }] });
-    ecrMock.on(ListImagesCommand, { repositoryName: "mirrors/library/nginx" }).resolves({ imageIds: [] });
+      .on(DescribeImagesCommand, { repositoryName: "mirrors/library/redis" })
+      .resolvesOnce({
+        imageDetails: [{ imageTags: ["7.0", "7"], imageDigest: A, imageStatus: "ARCHIVED" }],
+        nextToken: "n",
+      })
+      .resolvesOnce({ imageDetails: [{ imageTags: ["7.2"], imageDigest: B, imageStatus: "ACTIVE" }] });
+    ecrMock
+      .on(DescribeImagesCommand, { repositoryName: "mirrors/library/nginx" })
+      .resolves({ imageDetails: [{ imageTags: ["1.27"], imageDigest: B, imageStatus: "ACTIVATING" }] });
     const observer = new EcrObserver(client());
     const observed = await observer.observe(
       "r",
@@ -63,30 +68,38 @@ describe("EcrObserver", () => {
       "mirrors/library/nginx",
       "mirrors/library/redis",
     ]);
-    expect([...observed.repositories.get("mirrors/library/redis")!.tags]).toEqual([
+    const redis = observed.repositories.get("mirrors/library/redis")!;
+    expect([...redis.tags]).toEqual([
       ["7.0", A],
+      ["7", A],
       ["7.2", B],
+    ]);
+    expect([...(redis.archived ?? [])]).toEqual([
+      ["7.0", "ARCHIVED"],
+      ["7", "ARCHIVED"],
     ]);
     expect(observed.repositories.get("mirrors/library/nginx")).toMatchObject({
       imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
       imageTagMutabilityExclusionFilters: ["latest"],
+      archived: new Map([["1.27", "ACTIVATING"]]),
     });
-    expect(observer.calls).toEqual({ DescribeRepositories: 2, ListImages: 3 });
-    // TAGGED only, 1000 a page; other/app is neither wanted nor under a pruned prefix, so never listed.
-    expect(ecrMock.commandCalls(ListImagesCommand).map((c) => c.args[0].input)).toContainEqual({
+    expect(observer.calls).toEqual({ DescribeRepositories: 2, DescribeImages: 3 });
+    // TAGGED only, every storage status (ECR's default is ACTIVE only), 1000 a page; other/app is neither
+    // wanted nor under a pruned prefix, so never listed.
+    expect(ecrMock.commandCalls(DescribeImagesCommand).map((c) => c.args[0].input)).toContainEqual({
       repositoryName: "mirrors/library/nginx",
-      filter: { tagStatus: "TAGGED" },
+      filter: { tagStatus: "TAGGED", imageStatus: "ANY" },
       maxResults: 1000,
     });
     expect(
-      ecrMock.commandCalls(ListImagesCommand).some((c) => c.args[0].input.repositoryName === "other/app"),
+      ecrMock.commandCalls(DescribeImagesCommand).some((c) => c.args[0].input.repositoryName === "other/app"),
     ).toBe(false);
   });
 
   it("treats a repository deleted between the two calls as absent", async () => {
     ecrMock.on(DescribeRepositoriesCommand).resolves({ repositories: [{ repositoryName: "mirrors/gone" }] });
     ecrMock
-      .on(ListImagesCommand)
+      .on(DescribeImagesCommand)
       .rejects(new RepositoryNotFoundException({ message: "gone", $metadata: {} }));
     const observed = await new EcrObserver(client()).observe("r", new Set(["mirrors/gone"]), []);
     expect(observed.repositories.size).toBe(0);
@@ -102,7 +115,10 @@ describe("EcrObserver", () => {
     ecrMock.on(DescribeRepositoriesCommand).rejects(denied);
     const failure = new EcrObserver(client()).observe("r", new Set(["mirrors/x"]), []);
     await expect(failure).rejects.toThrow(/^ECR denied ecr:DescribeRepositories: User: .* is not authorized/);
-    await expect(failure).rejects.toMatchObject({ hint: expect.stringContaining("ecr:ListImages") });
+    await expect(failure).rejects.toMatchObject({ hint: expect.stringContaining("ecr:DescribeImages") });
+    await expect(failure).rejects.toMatchObject({
+      hint: expect.stringContaining("ecr:UpdateImageStorageClass (to restore archived tags)"),
+    });
   });
 });
 

@@ -103,9 +103,10 @@ describe("plan against the local ECR", () => {
       "present mirrors/library/nginx:1.27",
       "copy mirrors/quay.io/org/app:1",
     ]);
-    // One token call (registry address), one page of repositories, one ListImages per existing repository.
-    expect(cost.ecr).toEqual({ GetAuthorizationToken: 1, DescribeRepositories: 1, ListImages: 2 });
-    expect(ecr.calls).toMatchObject({ GetAuthorizationToken: 1, DescribeRepositories: 1, ListImages: 2 });
+    // One token call (registry address), one page of repositories, one DescribeImages per existing repository
+    // (tags, digests and storage status at once).
+    expect(cost.ecr).toEqual({ GetAuthorizationToken: 1, DescribeRepositories: 1, DescribeImages: 2 });
+    expect(ecr.calls).toMatchObject({ GetAuthorizationToken: 1, DescribeRepositories: 1, DescribeImages: 2 });
     expect(upstream.requests()).toEqual([]);
     expect(ecr.gateRequests()).toEqual([]);
   });
@@ -178,7 +179,7 @@ describe("throttling", () => {
   it("is retried by the SDK's adaptive mode, and the plan still comes out", async () => {
     ecr.resetCounts();
     ecr.failNext("DescribeRepositories", "ThrottlingException", 1);
-    ecr.failNext("ListImages", "ThrottlingException", 1);
+    ecr.failNext("DescribeImages", "ThrottlingException", 1);
     const throttledClient = createEcrClient(ecr.region, {
       endpoint: ecr.apiUrl,
       credentials: { accessKeyId: "test", secretAccessKey: "test" },
@@ -192,7 +193,7 @@ describe("throttling", () => {
     const { plan: p, cost } = await planRun(l, target, { resync: "missing", upstreamCredentials: [] });
     expect(p.summary.copy).toBeGreaterThan(0);
     expect(cost.ecr.DescribeRepositories).toBe(1); // our calls; the SDK's retries are underneath
-    expect(ecr.calls).toMatchObject({ DescribeRepositories: 2, ListImages: 3 }); // what the endpoint saw
+    expect(ecr.calls).toMatchObject({ DescribeRepositories: 2, DescribeImages: 3 }); // what the endpoint saw
   });
 });
 
@@ -221,6 +222,7 @@ describe("ecr-mirror plan (dist/cli.js)", () => {
       "create-repository": 0,
       copy: 1,
       update: 0,
+      restore: 0,
       blocked: 0,
       present: 1,
       delete: 0,

@@ -66,6 +66,7 @@ describe("planMirror: one step per entry", () => {
       "create-repository": 2,
       copy: 3,
       update: 0,
+      restore: 0,
       blocked: 0,
       present: 0,
       delete: 0,
@@ -195,6 +196,85 @@ describe("digest-pinned entries", () => {
       planMirror(l, target(repo("mirrors/library/nginx", { "1.27": B }, "IMMUTABLE")), missing).steps[0]!
         .action,
     ).toBe("present");
+  });
+});
+
+describe("archived tags (ECR's archive storage class)", () => {
+  const archived = (r: ObservedRepository, statuses: Record<string, "ARCHIVED" | "ACTIVATING">) => ({
+    ...r,
+    archived: new Map(Object.entries(statuses)),
+  });
+
+  it("restores an archived tag instead of copying it; a restoring one is present, with one warning", () => {
+    const l = list("images:\n  - redis:7.0\n  - redis:7.2\n  - redis:7.4\n  - redis:8.0\n");
+    const t = target(
+      archived(repo("mirrors/library/redis", { "7.0": A, "7.2": B, "7.4": C }), {
+        "7.0": "ARCHIVED",
+        "7.2": "ACTIVATING",
+      }),
+    );
+    const plan = planMirror(l, t, missing);
+    expect(brief(plan)).toEqual([
+      "restore mirrors/library/redis:7.0",
+      "present mirrors/library/redis:7.2",
+      "present mirrors/library/redis:7.4",
+      "copy mirrors/library/redis:8.0",
+    ]);
+    expect(plan.steps[0]).toMatchObject({
+      digest: A,
+      targetDigest: A,
+      reason: "archived in ECR: restored to the standard storage class, not copied again",
+    });
+    expect(plan.steps[1]!.reason).toMatch(/^being restored from the ECR archive \(ACTIVATING\)/);
+    expect(plan.summary).toMatchObject({ restore: 1, present: 2, copy: 1 });
+    expect(plan.warnings.map((w) => w.message)).toEqual([
+      "1 tag is still being restored from the ECR archive: nodes cannot pull it until ECR finishes (usually within 20 minutes)",
+    ]);
+  });
+
+  it("restores a pinned or unmoved archived tag; a moved one is updated or blocked as any other", () => {
+    const l = list(`images:\n  - redis:7.0@${A}\n  - redis:7.2@${C}\n  - nginx:1.27\n  - nginx:1.28\n`);
+    const t = target(
+      archived(repo("mirrors/library/redis", { "7.0": A, "7.2": B }, "IMMUTABLE"), {
+        "7.0": "ARCHIVED",
+        "7.2": "ARCHIVED",
+      }),
+      archived(repo("mirrors/library/nginx", { "1.27": A, "1.28": B }), {
+        "1.27": "ARCHIVED",
+        "1.28": "ARCHIVED",
+      }),
+    );
+    const plan = planMirror(
+      l,
+      t,
+      digestMode({
+        "docker.io/library/nginx:1.27": { digest: A },
+        "docker.io/library/nginx:1.28": { digest: C },
+      }),
+    );
+    expect(brief(plan)).toEqual([
+      "restore mirrors/library/redis:7.0",
+      "blocked mirrors/library/redis:7.2",
+      "restore mirrors/library/nginx:1.27",
+      "update mirrors/library/nginx:1.28",
+    ]);
+    expect(plan.steps[1]!.reason).toMatch(/is immutable .* \(the target's image is archived\)$/);
+    expect(plan.steps[3]!.reason).toMatch(/overwritten \(the target's image is archived\)$/);
+  });
+
+  it("prunes an archived tag the list no longer names, saying what ECR bills; never a listed one", () => {
+    const l = list("target: { prune: true }\nimages:\n  - redis:7.0\n");
+    const t = target(
+      archived(repo("mirrors/library/redis", { "7.0": A, "6.2": B }), {
+        "7.0": "ARCHIVED",
+        "6.2": "ARCHIVED",
+      }),
+    );
+    const plan = planMirror(l, t, missing);
+    expect(brief(plan)).toEqual(["restore mirrors/library/redis:7.0", "delete mirrors/library/redis:6.2"]);
+    expect(plan.steps[1]!.reason).toBe(
+      "no longer in the mirror list (prune is on); archived: ECR bills archived images for at least 90 days",
+    );
   });
 });
 

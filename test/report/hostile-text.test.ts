@@ -60,7 +60,7 @@ describe("summary tables", () => {
           entry: imageEntry(),
         },
       ],
-      summary: { "create-repository": 0, copy: 1, update: 0, blocked: 0, present: 0, delete: 0 },
+      summary: { "create-repository": 0, copy: 1, update: 0, restore: 0, blocked: 0, present: 0, delete: 0 },
       warnings: [{ message: HOSTILE, hint: HOSTILE }],
     };
     const md = planMarkdown(plan);

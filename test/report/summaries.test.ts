@@ -36,12 +36,20 @@ describe("plan summary", () => {
       registry: "r",
       resync: "missing",
       steps,
-      summary: { "create-repository": 0, copy: N - 1, update: 0, blocked: 1, present: 0, delete: 0 },
+      summary: {
+        "create-repository": 0,
+        copy: N - 1,
+        update: 0,
+        restore: 0,
+        blocked: 1,
+        present: 0,
+        delete: 0,
+      },
       warnings: [],
     };
     const md = planMarkdown(plan);
     expect(Buffer.byteLength(md)).toBeLessThan(MiB);
-    expect(md).toContain(`| ${N - 1} | 0 | 1 |`);
+    expect(md).toContain(`| ${N - 1} | 0 | 0 | 1 |`);
     expect(md.indexOf("\n| blocked | `")).toBeLessThan(md.indexOf("\n| copy | `"));
     expect(md.indexOf("\n| blocked | `")).toBeGreaterThan(0);
     const shown = md.match(/^\| copy \|/gm)?.length ?? 0;
@@ -54,7 +62,7 @@ describe("plan summary", () => {
       registry: "r",
       resync: "missing",
       steps: [step(1, "copy")],
-      summary: { "create-repository": 0, copy: 1, update: 0, blocked: 0, present: 0, delete: 0 },
+      summary: { "create-repository": 0, copy: 1, update: 0, restore: 0, blocked: 0, present: 0, delete: 0 },
       warnings: [],
     };
     expect(planMarkdown(plan)).not.toContain("more step");
