@@ -204,6 +204,7 @@ async function plan(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
     const r = await planRun(list, target, {
       resync: inputs.resync,
       upstreamCredentials: credentials,
+      copiesElsewhere: true,
       charts: { mask, ...(known ? { known } : {}) },
     });
     ctx.info(formatPlan(r.plan));

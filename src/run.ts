@@ -183,6 +183,8 @@ export interface PlanRunOptions {
   observeDigestOf?: readonly ImageEntry[];
   /** Upstream credentials (Docker Hub and others), used for digest checks. */
   upstreamCredentials: readonly RegistryCredential[];
+  /** The plan is carried out later, by another job (the action's mode plan). */
+  copiesElsewhere?: boolean;
   fetch?: typeof fetch;
   /**
    * Chart version ranges and image discovery (`images: true`): helm, its install options, the mask, and
@@ -258,6 +260,7 @@ export async function planRun(
   const plan = planMirror(list, observed, {
     resync: options.resync,
     dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,
+    ...(options.copiesElsewhere ? { copiesElsewhere: true } : {}),
     ...(upstream ? { upstreamDigests: upstream.digests, upstreamFailures: upstream.failures } : {}),
   });
   plan.warnings.push(...charts.warnings);

@@ -36,6 +36,11 @@ export interface PlanOptions {
   upstreamFailures?: ReadonlyMap<string, string>;
   /** Whether Docker Hub credentials are configured (no rate-limit warning then). */
   dockerHubCredentials: boolean;
+  /**
+   * The copies run later, in another job (mode plan): this job's credentials say nothing about the sync
+   * job's, so the Docker Hub warning is about the sync job.
+   */
+  copiesElsewhere?: boolean;
 }
 
 /** The tag an image entry is stored under in the target. */
@@ -167,10 +172,19 @@ export function planMirror(list: PlannedList, observed: ObservedTarget, options:
     !options.dockerHubCredentials &&
     !dockerHub?.endpoint
   ) {
-    warnings.push({
-      message: `this plan pulls at least ${hubPulls} images from Docker Hub anonymously; the anonymous limit is about ${DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR} pulls an hour (each platform of a multi-arch image counts)`,
-      hint: "give Docker Hub credentials (docker-hub-username and docker-hub-token), or fetch docker.io through an endpoint: upstreams: { docker.io: { endpoint: https://mirror.gcr.io } }",
-    });
+    const limit = `the anonymous limit is about ${DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR} pulls an hour (each platform of a multi-arch image counts)`;
+    const endpoint = "or fetch docker.io through an endpoint: upstreams: { docker.io: { endpoint: https://mirror.gcr.io } }";
+    warnings.push(
+      options.copiesElsewhere
+        ? {
+            message: `the sync of this plan pulls at least ${hubPulls} images from Docker Hub; if the sync job has no Docker Hub credentials, ${limit}`,
+            hint: `give the sync job docker-hub-username and docker-hub-token (this plan job needs none), ${endpoint}`,
+          }
+        : {
+            message: `this plan pulls at least ${hubPulls} images from Docker Hub anonymously; ${limit}`,
+            hint: `give Docker Hub credentials (docker-hub-username and docker-hub-token), ${endpoint}`,
+          },
+    );
   }
   for (const [source, why] of options.upstreamFailures ?? []) {
     const w = wanted.find((x) => x.source === source);

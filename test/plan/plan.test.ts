@@ -343,6 +343,14 @@ describe("Docker Hub rate limits", () => {
     ]);
   });
 
+  it("in a plan job, speaks of the sync job's credentials, not of the plan job's (which may have none)", () => {
+    const plan = planMirror(list(many), target(), { ...missing, copiesElsewhere: true });
+    expect(plan.warnings).toHaveLength(1);
+    expect(plan.warnings[0]!.message).toContain("if the sync job has no Docker Hub credentials");
+    expect(plan.warnings[0]!.message).not.toContain("anonymously");
+    expect(plan.warnings[0]!.hint).toContain("give the sync job docker-hub-username and docker-hub-token");
+  });
+
   it("does not warn with credentials or an endpoint, or for a no-op plan", () => {
     expect(planMirror(list(many), target(), { ...missing, dockerHubCredentials: true }).warnings).toEqual([]);
     expect(
