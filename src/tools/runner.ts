@@ -57,10 +57,62 @@ export class ToolError extends MirrorError {
     /** Why the product stopped the process (`stalled: no progress for 120 s (limit tool-stall-timeout)`). */
     reason?: string,
   ) {
-    const said = output ? `: ${output}` : "";
     const how = reason ? ` ${reason}` : ` failed${exitCode === null ? "" : ` (exit ${exitCode})`}`;
-    super(`${action}${how}${said}${hint ? `\nhint: ${hint}` : ""}`, { hint });
+    // The first line is the whole reason (the terminal, the summary and the annotation show it); the
+    // rest of what the tool printed follows, then the hint.
+    const cause = output ? `: ${failureKind(output)}${errorLine(output)}` : "";
+    const rest = output ? otherLines(output) : "";
+    super(`${action}${how}${cause}${rest ? `\n${rest}` : ""}${hint ? `\nhint: ${hint}` : ""}`, { hint });
   }
+}
+
+/** Go's log prefix (`2026/12/01 23:11:53 `), which crane puts before each stderr line. */
+const GO_LOG_STAMP = /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? /;
+
+/**
+ * The line that says what went wrong: crane and helm print `Error: …` last (cobra), after their progress
+ * lines (`Copying from …`); else the last line.
+ */
+export function errorLine(output: string): string {
+  const lines = output
+    .split("\n")
+    .map((l) => l.replace(GO_LOG_STAMP, "").trim())
+    .filter(Boolean);
+  return [...lines].reverse().find((l) => /^Error:/i.test(l)) ?? lines.at(-1) ?? "";
+}
+
+function otherLines(output: string): string {
+  const reason = errorLine(output);
+  return output
+    .split("\n")
+    .filter((l) => l.replace(GO_LOG_STAMP, "").trim() !== reason && l.trim() !== "")
+    .join("\n");
+}
+
+const KINDS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/toomanyrequests|too many requests|\b429\b|rate limit/i, "rate limited"],
+  [/authorization token has expired|token.*expired/i, "token expired"],
+  [/\b401\b|unauthorized|authentication required|no basic auth credentials/i, "unauthorized"],
+  [/\b403\b|denied|forbidden|not authorized to perform/i, "denied"],
+  [
+    /already exists and cannot be overwritten|ImageTagAlreadyExistsException|tag invalid.*immutable|immutable/i,
+    "immutable tag",
+  ],
+  [
+    /RepositoryNotFoundException|repository with name .* does not exist|NAME_UNKNOWN|name unknown/i,
+    "repository missing",
+  ],
+  [/MANIFEST_UNKNOWN|manifest unknown|not found: manifest|\b404\b|not found/i, "not found"],
+  [/server gave HTTP response to HTTPS client/i, "plain HTTP"],
+  [/x509|certificate/i, "TLS"],
+  [/i\/o timeout|context deadline exceeded|timed out|timeout/i, "timeout"],
+  [/no such host|connection refused|dial tcp|network is unreachable/i, "unreachable"],
+];
+
+/** `not found: `, `rate limited: `, …: the kind of failure, named before the tool's own words (or nothing). */
+function failureKind(output: string): string {
+  const kind = KINDS.find(([pattern]) => pattern.test(output))?.[1];
+  return kind ? `${kind}: ` : "";
 }
 
 const HINTS: ReadonlyArray<readonly [RegExp, string]> = [

@@ -184,7 +184,7 @@ describe("executePlan", () => {
     expect(events.some((e) => e.startsWith("delete"))).toBe(false);
     expect(report.deletesSkipped).toBe(1);
     expect(lines).toContainEqual(
-      expect.stringMatching(/FAILED: crane copy failed \(exit 1\): MANIFEST_UNKNOWN/),
+      expect.stringMatching(/FAILED: crane copy failed \(exit 1\): not found: MANIFEST_UNKNOWN/),
     );
     expect(lines).toContainEqual(
       expect.stringMatching(

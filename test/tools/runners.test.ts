@@ -178,6 +178,40 @@ describe("hintFor", () => {
   });
 });
 
+describe("a tool failure's first line: the kind of failure and the tool's own error line, whole", () => {
+  const copy = "crane copy a -> b";
+  const progress = "2026/12/01 10:00:00 Copying from a to b\n";
+  it.each([
+    [
+      "Error: GET https://index.docker.io/v2/team2/app2/manifests/9.9.9: MANIFEST_UNKNOWN: manifest unknown",
+      "not found",
+    ],
+    ["Error: GET https://quay.io/v2/x/manifests/1: UNAUTHORIZED: authentication required", "unauthorized"],
+    [
+      "Error: GET https://index.docker.io/v2/x/manifests/1: TOOMANYREQUESTS: You have reached your pull rate limit",
+      "rate limited",
+    ],
+    [
+      'Error: Get "https://10.0.0.5/v2/": tls: failed to verify certificate: x509: certificate signed by unknown authority',
+      "TLS",
+    ],
+    ['Error: Get "https://quay.io/v2/": dial tcp 1.2.3.4:443: i/o timeout', "timeout"],
+    [
+      "Error: PUT https://1.dkr.ecr.eu-west-1.amazonaws.com/v2/mirrors/x/manifests/1: TAG_INVALID: The image tag '1' already exists in the 'mirrors/x' repository and cannot be overwritten because the repository is immutable.",
+      "immutable tag",
+    ],
+    [
+      "Error: POST https://1.dkr.ecr.eu-west-1.amazonaws.com/v2/mirrors/x/blobs/uploads/: NAME_UNKNOWN: The repository with name 'mirrors/x' does not exist in the registry",
+      "repository missing",
+    ],
+  ])("%s -> %s", (line, kind) => {
+    const error = new ToolError("crane", "copy", copy, 1, `${progress}${line}`, hintFor(line));
+    const first = error.message.split("\n")[0]!;
+    expect(first).toBe(`${copy} failed (exit 1): ${kind}: ${line}`);
+    expect(error.message).toContain("\nhint: ");
+  });
+});
+
 describe("runTool through the adapters (a scripted executable)", () => {
   let dir: string;
   let fake: string;
@@ -192,7 +226,7 @@ describe("runTool through the adapters (a scripted executable)", () => {
         'if [ "$1" = "version" ]; then echo "version.BuildInfo{Version:\\"v4.3.0\\", GitCommit:\\"x\\"}"; exit 0; fi',
         'if [ "$1" = "digest" ]; then echo "sha256:$(printf %064d 7)"; exit 0; fi',
         'if [ "$1" = "registry" ]; then read pw; echo "stdin=$pw docker=$DOCKER_CONFIG" >&2; exit 0; fi',
-        'echo "pulling $2" ; echo "Error: GET $2: UNAUTHORIZED: authentication required; secret=SEKRET-VALUE" >&2; exit 1',
+        'echo "pulling $2" ; echo "2026/12/01 10:00:00 Copying from $2 to $3" >&2; echo "Error: GET $2: UNAUTHORIZED: authentication required; secret=SEKRET-VALUE" >&2; exit 1',
         "",
       ].join("\n"),
     );
@@ -202,7 +236,7 @@ describe("runTool through the adapters (a scripted executable)", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("turns a failure into a readable error: what, where, what the tool said, a hint; secrets redacted", async () => {
+  it("turns a failure into a readable error: what, where, the reason first (not crane's progress line), a hint; secrets redacted", async () => {
     const counter = new InvocationCounter();
     const crane = new Crane({ binary: fake, counter, redact: (t) => t.replaceAll("SEKRET-VALUE", "***") });
     const error = (await crane
@@ -211,7 +245,8 @@ describe("runTool through the adapters (a scripted executable)", () => {
     expect(error).toBeInstanceOf(ToolError);
     expect(error.message).toBe(
       "crane copy docker.io/library/redis:7.0 -> 127.0.0.1:1/mirrors/library/redis:7.0 failed (exit 1): " +
-        "Error: GET docker.io/library/redis:7.0: UNAUTHORIZED: authentication required; secret=***\n" +
+        "unauthorized: Error: GET docker.io/library/redis:7.0: UNAUTHORIZED: authentication required; secret=***\n" +
+        "2026/12/01 10:00:00 Copying from docker.io/library/redis:7.0 to 127.0.0.1:1/mirrors/library/redis:7.0\n" +
         "hint: the registry refused the credentials: for ECR check the role's ecr:* permissions and the registry address; for an upstream check its username and token",
     );
     expect(counter.toJSON()).toEqual({ "crane copy": 1 });
