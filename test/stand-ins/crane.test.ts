@@ -4,53 +4,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  type BuiltImage,
   buildImage,
   getManifest,
-  MEDIA_TYPES,
   makeChartTgz,
   type PushedIndex,
-  pushBlob,
   pushChart,
   pushImage,
   pushIndex,
-  pushManifest,
+  pushIndexOf,
   sha256Digest,
 } from "../harness/images.js";
 import { freePort, type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { readInvocationLog, runStandIn, STAND_IN_BIN, standInEnv } from "./stand-ins.js";
 
 const AUTH = { user: "mirror", password: "crane-test-Secret-42" };
-
-type Platform = { os: string; architecture: string; variant?: string };
-
-/**
- * An OCI index whose children are exactly `children` (each an image and the platform its descriptor carries, or
- * none): what Docker Hub serves (`linux/arm64/v8`) and what older tools wrote (no platform at all).
- */
-async function pushCustomIndex(
-  registryUrl: string,
-  repository: string,
-  tag: string,
-  children: { image: BuiltImage; platform: Platform | null }[],
-): Promise<string> {
-  for (const { image } of children) {
-    for (const blob of [image.config, ...image.layers])
-      await pushBlob(registryUrl, repository, { bytes: blob.bytes, digest: blob.descriptor.digest });
-    await pushManifest(registryUrl, repository, image.digest, image.manifestBytes, image.manifest.mediaType);
-  }
-  const index = {
-    schemaVersion: 2,
-    mediaType: MEDIA_TYPES.ociIndex,
-    manifests: children.map(({ image, platform }) => ({
-      mediaType: MEDIA_TYPES.ociManifest,
-      digest: image.digest,
-      size: image.manifestBytes.length,
-      ...(platform ? { platform } : {}),
-    })),
-  };
-  return pushManifest(registryUrl, repository, tag, Buffer.from(JSON.stringify(index)), MEDIA_TYPES.ociIndex);
-}
 
 describe("crane stand-in", () => {
   let upstream: RunningRegistry;
@@ -208,7 +175,7 @@ describe("crane stand-in", () => {
     const armv7 = buildImage("hub-armv7", "linux/arm/v7");
     let hubIndex: string;
     beforeAll(async () => {
-      hubIndex = await pushCustomIndex(upstream.url, "library/hub", "1", [
+      hubIndex = await pushIndexOf(upstream.url, "library/hub", "1", [
         { image: amd64, platform: { os: "linux", architecture: "amd64" } },
         { image: arm64, platform: { os: "linux", architecture: "arm64", variant: "v8" } },
         { image: armv7, platform: { os: "linux", architecture: "arm", variant: "v7" } },
@@ -237,7 +204,7 @@ describe("crane stand-in", () => {
 
     it("linux/arm64/v8 does not match a child that carries no variant", async () => {
       const bare = buildImage("bare-arm64", "linux/arm64");
-      await pushCustomIndex(upstream.url, "library/bare", "1", [
+      await pushIndexOf(upstream.url, "library/bare", "1", [
         { image: bare, platform: { os: "linux", architecture: "arm64" } },
       ]);
       const src = `${upstream.host}/library/bare:1`;
@@ -250,7 +217,7 @@ describe("crane stand-in", () => {
     it("takes the first matching child in index order when several match", async () => {
       const first = buildImage("dup-1", "linux/amd64");
       const second = buildImage("dup-2", "linux/amd64");
-      await pushCustomIndex(upstream.url, "library/dup", "1", [
+      await pushIndexOf(upstream.url, "library/dup", "1", [
         { image: first, platform: { os: "linux", architecture: "amd64" } },
         { image: second, platform: { os: "linux", architecture: "amd64" } },
       ]);
@@ -276,7 +243,7 @@ describe("crane stand-in", () => {
 
     it("takes an index child without a platform for linux/amd64; index filter drops it", async () => {
       const untagged = buildImage("no-platform", "linux/amd64");
-      await pushCustomIndex(upstream.url, "library/old", "1", [
+      await pushIndexOf(upstream.url, "library/old", "1", [
         { image: untagged, platform: null },
         { image: arm64, platform: { os: "linux", architecture: "arm64", variant: "v8" } },
       ]);
