@@ -207,7 +207,7 @@ export function planMirror(list: PlannedList, observed: ObservedTarget, options:
       entrySteps.push({
         ...entryBase(w),
         action: "copy",
-        digest: w.pinned,
+        digest: copiedDigest(w, options),
         targetDigest: null,
         reason: "new repository",
       });
@@ -255,6 +255,16 @@ export function planMirror(list: PlannedList, observed: ObservedTarget, options:
 }
 
 /**
+ * The digest a copy must land with, when known: the pinned one, or for one platform the manifest crane's matching
+ * picks from what the plan read upstream (the copy is then verified against it).
+ */
+function copiedDigest(w: Wanted, options: PlanOptions): string | null {
+  if (w.pinned !== null || w.platforms.length !== 1) return w.pinned;
+  const up = options.upstreamDigests?.get(w.source);
+  return (up && expectedFromUpstream(w, up)?.[0]) ?? null;
+}
+
+/**
  * What moved in a platform subset (`crane index filter`): null when the target's subset index (`kept`, unknown:
  * null too) holds what the filter would keep now (`expected`), else the platforms whose children differ.
  */
@@ -281,7 +291,13 @@ function planPresentRepository(
   base: EntryBase,
 ): EntryStep {
   if (!repo.tags.has(w.tag)) {
-    return { ...base, action: "copy", digest: w.pinned, targetDigest: null, reason: "missing in the target" };
+    return {
+      ...base,
+      action: "copy",
+      digest: copiedDigest(w, options),
+      targetDigest: null,
+      reason: "missing in the target",
+    };
   }
   const held = repo.tags.get(w.tag) ?? null;
   const moved = (expected: string, why: string): EntryStep => {

@@ -123,6 +123,8 @@ describe("platforms: [linux/arm64] on Docker Hub's linux/arm64/v8 children", () 
     const copied = await sync(text(), "digest");
     expect(copied.report.ok).toBe(true);
     expect(actions(copied)).toEqual(["create-repository mirrors/library/hub", "copy mirrors/library/hub:1"]);
+    // The plan read the index: the copy step names the arm64/v8 child, and the copy is verified against it.
+    expect(copied.plan.steps[1]).toMatchObject({ action: "copy", digest: first[1]!.image.digest });
     expect(await tagDigest(backing.url, "mirrors/library/hub", "1")).toBe(first[1]!.image.digest);
 
     // resync missing, nothing to do: no process, nothing sent upstream.
