@@ -427,7 +427,8 @@ async function runInputs(ctx: Ctx, inputs: Inputs): Promise<void> {
     else if (inputs.mode === "sync") await sync(ctx, inputs, list, shown);
   } catch (e) {
     // Located problems behind the failure (a platform the upstream lacks, an unresolved range) annotate their lines.
-    if (e instanceof MirrorError && e.problems.length > 0) annotate(ctx, problemAnnotations(e.problems, shown));
+    if (e instanceof MirrorError && e.problems.length > 0)
+      annotate(ctx, problemAnnotations(e.problems, shown));
     ctx.core.setFailed(ctx.safe(describeFailure(e, ctx.mask)));
   }
 }
