@@ -1,6 +1,7 @@
 /**
- * The planner: a pure function of the validated mirror list, what the target holds and
- * (resync mode `digest`) what the upstream tags point at now. Every entry gets exactly one step.
+ * The planner: a pure function of the validated mirror list, what the target holds and what the upstream
+ * tags point at now (resync mode `digest`; and what the tags of platform-filtered entries hold, matched as crane
+ * matches platforms in ./platforms.ts). Every entry gets exactly one step.
  */
 import { MirrorError } from "../errors.js";
 import type { ChartEntry, ImageEntry, ListProblem, MirrorList } from "../list/model.js";
