@@ -7,6 +7,7 @@
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type * as actionsCore from "@actions/core";
 import { readChartImagesRecord } from "./charts/record.js";
+import { MirrorError } from "./errors.js";
 import { STEP_OUTCOMES } from "./execute/execute.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { commitBack, commitBackOutputs } from "./git/commit-back.js";
@@ -428,6 +429,9 @@ async function runInputs(ctx: Ctx, inputs: Inputs): Promise<void> {
     if (inputs.mode === "plan") await plan(ctx, inputs, list, shown);
     else if (inputs.mode === "sync") await sync(ctx, inputs, list, shown);
   } catch (e) {
+    // Located problems behind the failure (a platform the upstream lacks, an unresolved range) annotate their lines.
+    if (e instanceof MirrorError && e.problems.length > 0)
+      annotate(ctx, problemAnnotations(e.problems, shown));
     ctx.core.setFailed(ctx.safe(describeFailure(e, ctx.mask)));
   }
 }

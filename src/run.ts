@@ -12,7 +12,7 @@ import { parseReference, referenceName } from "./list/reference.js";
 import { createEcrClient, EcrObserver, explainAwsError, ObserveError } from "./observe/ecr.js";
 import type { ObservedTarget } from "./observe/model.js";
 import { observeRegistry } from "./observe/oci-registry.js";
-import { checkUpstreamDigests, platformDigests } from "./observe/upstream.js";
+import { checkUpstreamDigests, indexChildren } from "./observe/upstream.js";
 import { type Plan, type PlannedList, plannedList, type ResyncMode } from "./plan/model.js";
 import { managedPrefixes, planMirror, targetTag } from "./plan/plan.js";
 import { mapWithConcurrency } from "./pool.js";
@@ -232,31 +232,35 @@ export async function planRun(
   }
   const observed = await target.observe(wanted, needDigest, list.target.prune ? managedPrefixes(list) : []);
 
-  let upstream: Awaited<ReturnType<typeof checkUpstreamDigests>> | null = null;
-  if (options.resync === "digest") {
-    // Only tags the target already holds can have moved; absent ones are copied anyway.
-    const present: ImageEntry[] = list.images.filter(
-      (i) => i.reference.digest === null && observed.repositories.get(i.repository)?.tags.has(targetTag(i)),
-    );
-    // A platform subset is a new index: compare its children, one manifest read per such tag.
-    await mapWithConcurrency(
-      present.filter((i) => i.platforms.length > 1),
-      8,
-      async (i) => {
-        const repo = observed.repositories.get(i.repository)!;
-        const manifest = await target.manifest(i.repository, targetTag(i));
-        if (!manifest) return;
-        repo.platformDigests ??= new Map();
-        repo.platformDigests.set(targetTag(i), platformDigests(manifest));
-      },
-    );
-    upstream = await checkUpstreamDigests(
-      present,
-      list.upstreams,
-      options.upstreamCredentials,
-      options.fetch ? { fetch: options.fetch } : {},
-    );
-  }
+  // What upstream tags hold now. In digest mode: every tag-only entry the target holds (only those can have moved;
+  // absent ones are copied anyway). In any mode: the platform-filtered entries the plan copies, so that a platform
+  // the upstream image lacks fails the plan before anything is copied. A plan that copies nothing in mode `missing`
+  // sends nothing upstream.
+  const held = (i: ImageEntry) => observed.repositories.get(i.repository)?.tags.has(targetTag(i)) === true;
+  const present =
+    options.resync === "digest" ? list.images.filter((i) => i.reference.digest === null && held(i)) : [];
+  const copiedWithPlatforms = list.images.filter((i) => i.platforms.length > 0 && !held(i));
+  // A platform subset is a new index: compare its children, one manifest read per such tag.
+  await mapWithConcurrency(
+    present.filter((i) => i.platforms.length > 1),
+    8,
+    async (i) => {
+      const repo = observed.repositories.get(i.repository)!;
+      const manifest = await target.manifest(i.repository, targetTag(i));
+      if (!manifest) return;
+      repo.subsetChildren ??= new Map();
+      repo.subsetChildren.set(targetTag(i), indexChildren(manifest) ?? []);
+    },
+  );
+  const upstream =
+    present.length + copiedWithPlatforms.length > 0
+      ? await checkUpstreamDigests(
+          [...present, ...copiedWithPlatforms],
+          list.upstreams,
+          options.upstreamCredentials,
+          options.fetch ? { fetch: options.fetch } : {},
+        )
+      : null;
   const plan = planMirror(list, observed, {
     resync: options.resync,
     dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,

@@ -83,6 +83,8 @@ export interface ImageEntry {
   repository: string;
   /** Platforms to keep (`linux/amd64`); empty means all. Only on tag-only entries. */
   platforms: string[];
+  /** Where each of `platforms` is written in the list (same order), for errors about one platform. */
+  platformLocations?: Location[];
   location: Location;
   /**
    * Set on images found inside charts (`images: true` on a chart): the chart versions whose rendered

@@ -1,6 +1,6 @@
 /**
- * What observation found: the target's repositories with their tags and digests, and (resync mode
- * `digest`) what upstream tags point at now. Written by ./ecr.ts, ./oci-registry.ts and ./upstream.ts,
+ * What observation found: the target's repositories with their tags and digests, and what upstream tags
+ * point at now (resync mode `digest`; and, for platform-filtered entries the plan copies, what they hold). Written by ./ecr.ts, ./oci-registry.ts and ./upstream.ts,
  * read by the planner (plan/plan.ts). Types only.
  */
 import type { TagMutability } from "../list/model.js";
@@ -20,8 +20,8 @@ export interface ObservedRepository {
    * pulled until restored; ACTIVATING: being restored). Absent or without the tag: the image is active.
    */
   archived?: Map<string, ArchivedStatus>;
-  /** For platform-filtered tags holding a subset index: tag -> platform -> manifest digest, when observed. */
-  platformDigests?: Map<string, Record<string, string>>;
+  /** For tags of entries with several platforms (a subset index written by `crane index filter`): its children. */
+  subsetChildren?: Map<string, IndexChild[]>;
 }
 
 /** The status of an ECR image that is not ACTIVE (DescribeImages' `imageStatus`). */
@@ -32,10 +32,34 @@ export interface ObservedTarget {
   repositories: Map<string, ObservedRepository>;
 }
 
-/** What an upstream tag points at now (resync mode `digest`), keyed by the entry's `source`. */
+/** A platform as an index descriptor or an image config carries it (OCI image-spec field names). */
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+  "os.version"?: string;
+  "os.features"?: string[];
+  features?: string[];
+}
+
+/** One manifest an index lists: its digest, and its platform (null when the descriptor has none). */
+export interface IndexChild {
+  digest: string;
+  platform: Platform | null;
+}
+
+/**
+ * What an upstream tag holds, as far as platform filtering needs to know: an index and its children, or one image
+ * and the platform its config blob names (null when the config names none).
+ */
+export type UpstreamContent =
+  | { kind: "index"; children: IndexChild[] }
+  | { kind: "image"; platform: Platform | null };
+
+/** What an upstream tag points at now, keyed by the entry's `source`. */
 export interface UpstreamDigest {
   /** The manifest or index digest the tag resolves to. */
   digest: string;
-  /** For multi-platform images: platform (`linux/amd64`) -> platform manifest digest. */
-  platforms?: Record<string, string>;
+  /** For platform-filtered entries: what the tag holds (read with the manifest GET, and a single image's config). */
+  content?: UpstreamContent;
 }

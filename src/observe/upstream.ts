@@ -1,14 +1,16 @@
 /**
- * Upstream digest checks (resync mode `digest` only): what each tag points at now, by manifest
- * HEAD (which Docker Hub does not count as a pull). Platform-filtered entries need the index's
- * platform digests, so those take one GET of the index. Upstream endpoints and credentials apply.
+ * Upstream checks: what each tag points at now, by manifest HEAD (which Docker Hub does not count as a pull), for
+ * resync mode `digest`. Platform-filtered entries need what the tag holds (an index's children with their
+ * platforms, or a single image's platform from its config), so those take one GET of the manifest and, for a single
+ * image, one GET of its config blob; the planner asks this for such entries it copies too, in any resync mode.
+ * Upstream endpoints and credentials apply.
  */
 import type { ImageEntry, Upstream } from "../list/model.js";
 import { mapWithConcurrency } from "../pool.js";
 import { DistributionClient, type RequestCounts } from "../registry/distribution.js";
 import { credentialFor, type RegistryCredential } from "../tools/credentials.js";
 import { parseEndpoint } from "../tools/fetch-address.js";
-import type { UpstreamDigest } from "./model.js";
+import type { IndexChild, Platform, UpstreamDigest } from "./model.js";
 
 export interface UpstreamCheck {
   digests: Map<string, UpstreamDigest>;
@@ -21,18 +23,31 @@ function apiHost(host: string): string {
   return host === "docker.io" ? "registry-1.docker.io" : host;
 }
 
-/** An index's children by platform (`linux/arm64/v8` -> digest); empty for a single manifest. */
-export function platformDigests(manifest: Record<string, unknown>): Record<string, string> {
-  const children =
-    (manifest.manifests as { digest: string; platform?: Record<string, string> }[] | undefined) ?? [];
-  const out: Record<string, string> = {};
-  for (const child of children) {
-    if (child.platform) {
-      const { os, architecture, variant } = child.platform;
-      out[[os, architecture, variant].filter(Boolean).join("/")] = child.digest;
-    }
-  }
-  return out;
+/** An index's children with their platforms, in index order; null for a manifest that is not an index. */
+export function indexChildren(manifest: Record<string, unknown>): IndexChild[] | null {
+  if (!Array.isArray(manifest.manifests)) return null;
+  return (manifest.manifests as { digest?: unknown; platform?: unknown }[])
+    .filter((child) => typeof child.digest === "string")
+    .map((child) => ({ digest: child.digest as string, platform: platformOf(child.platform) }));
+}
+
+/** The platform a descriptor or an image config names (OCI field names), or null when it names none. */
+export function platformOf(value: unknown): Platform | null {
+  if (typeof value !== "object" || value === null) return null;
+  const v = value as Record<string, unknown>;
+  if (typeof v.os !== "string" || typeof v.architecture !== "string") return null;
+  const text = (key: string) =>
+    typeof v[key] === "string" && v[key] !== "" ? { [key]: v[key] as string } : {};
+  const list = (key: string) =>
+    Array.isArray(v[key]) ? { [key]: (v[key] as unknown[]).filter((x) => typeof x === "string") } : {};
+  return {
+    os: v.os,
+    architecture: v.architecture,
+    ...text("variant"),
+    ...text("os.version"),
+    ...list("os.features"),
+    ...list("features"),
+  };
 }
 
 export async function checkUpstreamDigests(
@@ -95,11 +110,21 @@ export async function checkUpstreamDigests(
         failures.set(entry.source, "the tag no longer exists upstream");
         return;
       }
-      const platforms = platformDigests(manifest.body);
-      // A single-platform upstream: crane copies the manifest itself, whatever platform was asked for.
-      if (!Array.isArray(manifest.body.manifests))
-        for (const p of entry.platforms) platforms[p] = manifest.digest;
-      digests.set(entry.source, { digest: manifest.digest, platforms });
+      const children = indexChildren(manifest.body);
+      if (children) {
+        digests.set(entry.source, { digest: manifest.digest, content: { kind: "index", children } });
+        return;
+      }
+      // A single image: crane copies it whatever platform is asked for, so its config says which one it is.
+      const config = manifest.body.config as { digest?: unknown } | undefined;
+      const body =
+        typeof config?.digest === "string"
+          ? await client.getBlobJson(entry.reference.path, config.digest)
+          : null;
+      digests.set(entry.source, {
+        digest: manifest.digest,
+        content: { kind: "image", platform: platformOf(body) },
+      });
     } catch (e) {
       failures.set(entry.source, (e as Error).message);
     }

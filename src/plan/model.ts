@@ -57,7 +57,10 @@ interface EntryStepFields extends StepBase {
   location: Location;
 }
 
-/** The tag is absent from the target: copy it. `digest` is the pinned digest, when the list pins one. */
+/**
+ * The tag is absent from the target: copy it. `digest` is the pinned digest when the list pins one, or for an entry
+ * with one platform the platform manifest the plan read upstream; else null.
+ */
 export type CopyStep = EntryStepFields &
   EntryOf & { action: "copy"; digest: string | null; targetDigest: null };
 /** The tag moved upstream (or the list pins another digest) and is mutable in the target: overwrite it. */

@@ -1,6 +1,7 @@
 /**
- * The planner: a pure function of the validated mirror list, what the target holds and
- * (resync mode `digest`) what the upstream tags point at now. Every entry gets exactly one step.
+ * The planner: a pure function of the validated mirror list, what the target holds and what the upstream
+ * tags point at now (resync mode `digest`; and what the tags of platform-filtered entries hold, matched as crane
+ * matches platforms in ./platforms.ts). Every entry gets exactly one step.
  *
  * ECR's archive storage class: a wanted tag the target holds but whose image is ARCHIVED gets a `restore`
  * step (UpdateImageStorageClass to STANDARD) where it would otherwise be `present`; copying it again would
@@ -8,9 +9,10 @@
  * already being restored: it stays `present`, its reason says so, and one warning counts such tags (waiting
  * for ECR, usually up to 20 minutes, is not worth a CI job's time; the next run sees it ACTIVE).
  */
-import type { ChartEntry, ImageEntry, MirrorList } from "../list/model.js";
+import { MirrorError } from "../errors.js";
+import type { ChartEntry, ImageEntry, ListProblem, MirrorList } from "../list/model.js";
 import { syntheticTag } from "../list/naming.js";
-import type { ObservedRepository, ObservedTarget, UpstreamDigest } from "../observe/model.js";
+import type { IndexChild, ObservedRepository, ObservedTarget, UpstreamDigest } from "../observe/model.js";
 import type {
   DeleteStep,
   EntryOf,
@@ -22,8 +24,11 @@ import type {
   Step,
   StepAction,
 } from "./model.js";
-import { STEP_ACTIONS } from "./model.js";
+import { isTransferStep, STEP_ACTIONS } from "./model.js";
 import { tagIsMutable } from "./mutability.js";
+import { childrenForPlatforms, type PlatformSelection, selectPlatforms } from "./platforms.js";
+
+const digestsOf = (children: readonly { digest: string }[]): string => children.map((c) => c.digest).join();
 
 /** Docker Hub's anonymous limit since 2025: about 10 pulls an hour per IP address. */
 export const DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR = 10;
@@ -100,11 +105,64 @@ function wantedOf(list: MirrorList): Wanted[] {
   ];
 }
 
-/** The digest the target should hold for `w`, from the upstream's answer, or undefined when unknown. */
-function expectedFromUpstream(w: Wanted, up: UpstreamDigest): string | undefined {
-  if (w.platforms.length === 0) return up.digest;
-  if (w.platforms.length === 1) return up.platforms?.[w.platforms[0]!];
-  return undefined; // a subset index: compared platform by platform
+/**
+ * The digests the target should hold for `w`, from the upstream's answer: the tag's own digest, the one platform
+ * manifest `crane copy --platform` writes, or the children `crane index filter` keeps; undefined when unknown.
+ */
+function expectedFromUpstream(w: Wanted, up: UpstreamDigest): string[] | undefined {
+  if (w.platforms.length === 0) return [up.digest];
+  if (!up.content) return undefined;
+  const selection = selectPlatforms(up.content, up.digest, w.platforms);
+  return selection.ok ? selection.digests : undefined;
+}
+
+/**
+ * A located error for every list platform the upstream image does not have, where the plan read the upstream
+ * (`upstreamDigests` carries what the tag holds): crane would fail on an index without a matching child, and on a
+ * single-platform image it would copy that image whatever platform was asked for, a silent substitute.
+ */
+export function platformProblems(
+  images: readonly ImageEntry[],
+  upstream: ReadonlyMap<string, UpstreamDigest> | undefined,
+): ListProblem[] {
+  const problems: ListProblem[] = [];
+  for (const entry of images) {
+    const up = entry.platforms.length > 0 ? upstream?.get(entry.source) : undefined;
+    if (!up?.content) continue;
+    const selection = selectPlatforms(up.content, up.digest, entry.platforms);
+    if (selection.ok) continue;
+    for (const platform of selection.missing) {
+      const at = entry.platformLocations?.[entry.platforms.indexOf(platform)] ?? entry.location;
+      problems.push({ ...at, severity: "error", ...missingPlatform(entry, platform, selection) });
+    }
+  }
+  return problems;
+}
+
+/** The words for one list platform the upstream image lacks. */
+function missingPlatform(
+  entry: ImageEntry,
+  platform: string,
+  selection: Extract<PlatformSelection, { ok: false }>,
+): { message: string; hint: string } {
+  const own = selection.has[0];
+  if (!selection.singleImage) {
+    return {
+      message: `${entry.source} has no ${platform} image: no child of its index matches`,
+      hint: `the index has ${selection.has.join(", ")}; a variant you name must match exactly (linux/arm64 matches linux/arm64/v8, linux/arm64/v8 needs a child with that variant); list one of those platforms, or remove platforms to mirror them all`,
+    };
+  }
+  const image = `${entry.source} is a single-platform image (${own ?? "a platform its config does not name"})`;
+  if (entry.platforms.length > 1) {
+    return {
+      message: `${image}, not an index to keep ${platform} from`,
+      hint: `crane index filter needs an index; list one platform${own ? ` (platforms: [${own}])` : ""}, or remove platforms`,
+    };
+  }
+  return {
+    message: `${image}, not ${platform}`,
+    hint: `crane would copy this image as it is, whatever platform is asked for; list platforms: [${own ?? "…"}], or remove platforms`,
+  };
 }
 
 /** The fields every step of entry `w` shares, whatever its action. */
@@ -123,7 +181,21 @@ function entryBase(w: Wanted) {
 }
 type EntryBase = ReturnType<typeof entryBase>;
 
+/**
+ * The plan for `list`. Throws a `MirrorError` carrying located problems when the list asks for platforms the
+ * upstream images do not have (see `platformProblems`): no step of such a plan may run.
+ */
 export function planMirror(list: PlannedList, observed: ObservedTarget, options: PlanOptions): Plan {
+  const problems = platformProblems(list.images, options.upstreamDigests);
+  if (problems.length > 0) {
+    throw new MirrorError(
+      "the mirror list asks for platforms the upstream images do not have; nothing was copied:",
+      {
+        hint: "fix the platforms named above (`crane index list IMAGE` lists an index's platforms)",
+        problems,
+      },
+    );
+  }
   const steps: Step[] = [];
   const warnings: PlanWarning[] = [];
   const created = new Set<string>();
@@ -147,7 +219,7 @@ export function planMirror(list: PlannedList, observed: ObservedTarget, options:
       entrySteps.push({
         ...entryBase(w),
         action: "copy",
-        digest: w.pinned,
+        digest: copiedDigest(w, options),
         targetDigest: null,
         reason: "new repository",
       });
@@ -188,8 +260,13 @@ export function planMirror(list: PlannedList, observed: ObservedTarget, options:
   }
   for (const [source, why] of options.upstreamFailures ?? []) {
     const w = wanted.find((x) => x.source === source);
+    const step = entrySteps.find((x) => x.source === source);
+    const outcome =
+      step && isTransferStep(step)
+        ? "it is copied without checking its platforms first"
+        : "it is treated as present";
     warnings.push({
-      message: `could not check ${source} upstream (${why}); it is treated as present`,
+      message: `could not check ${source} upstream (${why}); ${outcome}`,
       ...(w ? { location: w.entry.location } : {}),
     });
   }
@@ -219,6 +296,36 @@ function restoringWarning(entrySteps: readonly EntryStep[], observed: ObservedTa
 export const BEING_RESTORED =
   "being restored from the ECR archive (ACTIVATING): pullable once ECR finishes, usually within 20 minutes";
 
+/**
+ * The digest a copy must land with, when known: the pinned one, or for one platform the manifest crane's matching
+ * picks from what the plan read upstream (the copy is then verified against it).
+ */
+function copiedDigest(w: Wanted, options: PlanOptions): string | null {
+  if (w.pinned !== null || w.platforms.length !== 1) return w.pinned;
+  const up = options.upstreamDigests?.get(w.source);
+  return (up && expectedFromUpstream(w, up)?.[0]) ?? null;
+}
+
+/**
+ * What moved in a platform subset (`crane index filter`): null when the target's subset index (`kept`, unknown:
+ * null too) holds what the filter would keep now (`expected`), else the platforms whose children differ.
+ */
+function subsetChanges(
+  w: Wanted,
+  kept: readonly IndexChild[] | undefined,
+  up: UpstreamDigest,
+  expected: readonly string[],
+): string | null {
+  if (!kept) return null;
+  const upstreamChildren = up.content?.kind === "index" ? up.content.children : [];
+  const changed = w.platforms.filter(
+    (p) =>
+      digestsOf(childrenForPlatforms(upstreamChildren, [p])) !== digestsOf(childrenForPlatforms(kept, [p])),
+  );
+  if (changed.length > 0) return changed.join(", ");
+  return expected.join() === digestsOf(kept) ? null : "the kept platforms";
+}
+
 /** The step for a tag the repository may hold, its archive status considered. */
 function planPresentRepository(
   w: Wanted,
@@ -243,7 +350,13 @@ function planPresentRepository(
 
 function planHeldTag(w: Wanted, repo: ObservedRepository, options: PlanOptions, base: EntryBase): EntryStep {
   if (!repo.tags.has(w.tag)) {
-    return { ...base, action: "copy", digest: w.pinned, targetDigest: null, reason: "missing in the target" };
+    return {
+      ...base,
+      action: "copy",
+      digest: copiedDigest(w, options),
+      targetDigest: null,
+      reason: "missing in the target",
+    };
   }
   const held = repo.tags.get(w.tag) ?? null;
   const moved = (expected: string, why: string): EntryStep => {
@@ -295,33 +408,28 @@ function planHeldTag(w: Wanted, repo: ObservedRepository, options: PlanOptions, 
       reason: "present; the upstream digest is unknown",
     };
   }
-  if (w.platforms.length > 1) {
-    const targetPlatforms = repo.platformDigests?.get(w.tag);
-    const changed = targetPlatforms
-      ? w.platforms.filter((p) => up.platforms?.[p] !== undefined && targetPlatforms[p] !== up.platforms[p])
-      : [];
-    if (changed.length === 0) {
-      return {
-        ...base,
-        action: "present",
-        digest: held,
-        targetDigest: held,
-        reason: "present; the kept platforms match the upstream",
-      };
-    }
-    return moved(up.digest, `${changed.join(", ")} moved upstream`);
-  }
   const expected = expectedFromUpstream(w, up);
+  if (expected !== undefined && w.platforms.length > 1) {
+    const changed = subsetChanges(w, repo.subsetChildren?.get(w.tag), up, expected);
+    if (changed === null) {
+      const reason = repo.subsetChildren?.has(w.tag)
+        ? "present; the kept platforms match the upstream"
+        : "present; the target's subset index was not read";
+      return { ...base, action: "present", digest: held, targetDigest: held, reason };
+    }
+    return moved(up.digest, `${changed} moved upstream`);
+  }
   if (expected === undefined) {
     return {
       ...base,
       action: "present",
       digest: held,
       targetDigest: held,
-      reason: `present; the upstream has no ${w.platforms[0]} manifest to compare`,
+      reason: `present; the upstream has no ${w.platforms.join(", ")} manifest to compare`,
     };
   }
-  if (held === expected) {
+  const want = expected[0]!;
+  if (held === want) {
     return {
       ...base,
       action: "present",
@@ -330,7 +438,7 @@ function planHeldTag(w: Wanted, repo: ObservedRepository, options: PlanOptions, 
       reason: "present and identical to the upstream",
     };
   }
-  return moved(expected, `the tag moved upstream (target ${short(held)}, upstream ${short(expected)})`);
+  return moved(want, `the tag moved upstream (target ${short(held)}, upstream ${short(want)})`);
 }
 
 function pruneSteps(

@@ -345,6 +345,28 @@ export class DistributionClient {
   }
 
   /**
+   * A small JSON blob (an image config: its os, architecture and variant), or null when the registry does not have
+   * it. A blob GET; Docker Hub counts manifest GETs as pulls, not blob GETs. Redirects (to a CDN) are followed.
+   */
+  getBlobJson(repository: string, digest: string): Promise<Record<string, unknown> | null> {
+    return this.retrying(async () => {
+      const what = `GET ${repository}@${digest}`;
+      const answer = await this.request(
+        "blob-get",
+        "GET",
+        this.url(repository, `blobs/${digest}`),
+        repository,
+      );
+      if (answer.response.status === 404) {
+        await discard(answer);
+        return null;
+      }
+      if (!answer.response.ok) throw await this.failure(answer, what);
+      return this.json(answer, what);
+    });
+  }
+
+  /**
    * All tags of a repository, or null when the repository does not exist. Pages follow `Link`; a registry that
    * sends none but cuts the list at `n` (crane's own, go-containerregistry pkg/registry/manifest.go handleTags)
    * is asked on with `last=<last tag>` (the Distribution spec's pagination) until a page is short or repeats.

@@ -20,9 +20,22 @@ export interface CraneDigestOptions {
   platform?: string | null;
 }
 
+/**
+ * One platform as a `--platform` value. crane reads each value as ONE platform (`v1.ParsePlatform`; for index filter
+ * cmd/crane/cmd/util.go platformsValue.Set, whatever its help text says): `linux/amd64,linux/arm64` would read as
+ * architecture `amd64,linux`, variant `arm64`, and match nothing, so a comma is refused here.
+ */
+function platformValue(platform: string): string {
+  if (platform.includes(","))
+    throw new RangeError(
+      `refusing to pass ${JSON.stringify(platform)} to crane as one platform: it holds a comma`,
+    );
+  return positional("crane", platform, "platform");
+}
+
 function globalFlags(opts: { platform?: string | null }): string[] {
   const flags: string[] = [];
-  if (opts.platform) flags.push("--platform", positional("crane", opts.platform, "platform"));
+  if (opts.platform) flags.push("--platform", platformValue(opts.platform));
   return flags;
 }
 
@@ -60,7 +73,7 @@ export function craneIndexFilterArgs(
     "index",
     "filter",
     positional("crane", source, "source"),
-    ...platforms.flatMap((p) => ["--platform", positional("crane", p, "platform")]),
+    ...platforms.flatMap((p) => ["--platform", platformValue(p)]),
     "--tag",
     positional("crane", destination, "destination"),
   ];

@@ -139,4 +139,46 @@ describe("run, mode plan, against a plain registry", () => {
     expect(recorded.failed[0]).toContain("127.0.0.1:9");
     expect(recorded.failed[0]).not.toMatch(/\n\s+at /);
   });
+
+  it("annotates a platform the upstream image lacks on its line and fails the step", async () => {
+    const upstream = await startRegistry();
+    try {
+      await pushImage(upstream.url, "library/only", "1", { seed: "amd64-only" });
+      const workspace = await workspaceWith(
+        `upstreams:\n  docker.io: { endpoint: "${upstream.url}" }\nimages:\n  - source: only\n    tags: ["1"]\n    platforms: [linux/arm64]\n`,
+      );
+      const temp = await mkdtemp(join(root, "runner-temp-"));
+      const { deps, recorded } = recordingDeps(workspace, { RUNNER_TEMP: temp });
+      await run(
+        inputsOf({ "mirror-file": "config/mirrors.yaml", mode: "plan", "registry-url": target.url }),
+        deps,
+      );
+      expect(
+        recorded.annotations.map(({ severity, file, startLine, startColumn, message }) => ({
+          severity,
+          file,
+          startLine,
+          startColumn,
+          message,
+        })),
+      ).toEqual([
+        {
+          severity: "error",
+          file: "config/mirrors.yaml",
+          startLine: 6,
+          startColumn: 17,
+          message: expect.stringContaining(
+            "docker.io/library/only:1 is a single-platform image (linux/amd64), not linux/arm64",
+          ),
+        },
+      ]);
+      expect(recorded.failed).toHaveLength(1);
+      expect(recorded.failed[0]).toContain(
+        "config/mirrors.yaml:6:17: error: docker.io/library/only:1 is a single-platform image (linux/amd64), not linux/arm64",
+      );
+      expect(recorded.outputs["plan-file"]).toBeUndefined();
+    } finally {
+      await upstream.stop();
+    }
+  });
 });

@@ -404,6 +404,37 @@ export async function pushIndex(
   return { digest, index: built.index, platforms };
 }
 
+export interface IndexChildSpec {
+  image: BuiltImage;
+  /** The descriptor's platform as written (Docker Hub: `{ os: "linux", architecture: "arm64", variant: "v8" }`); null: none. */
+  platform: { os: string; architecture: string; variant?: string } | null;
+}
+
+/**
+ * An OCI index whose children are exactly `children`, in that order, each with the platform its descriptor carries
+ * (or none, as older tools wrote): the shapes `pushIndex` does not make. Children are pushed first, by digest.
+ */
+export async function pushIndexOf(
+  registryUrl: string,
+  repository: string,
+  tag: string,
+  children: IndexChildSpec[],
+  auth?: RegistryAuth,
+): Promise<string> {
+  for (const { image } of children) await pushBuiltImage(registryUrl, repository, image.digest, image, auth);
+  const index: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.ociIndex,
+    manifests: children.map(({ image, platform }) => ({
+      mediaType: MEDIA_TYPES.ociManifest,
+      digest: image.digest,
+      size: image.manifestBytes.length,
+      ...(platform ? { platform } : {}),
+    })),
+  };
+  return pushManifest(registryUrl, repository, tag, jsonBytes(index), MEDIA_TYPES.ociIndex, auth);
+}
+
 export interface MoveTagOptions {
   /** A seed other than the one the tag was pushed with. */
   seed: string;

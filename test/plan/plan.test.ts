@@ -1,10 +1,17 @@
 import { describe, expect, it } from "vitest";
+import { MirrorError } from "../../src/errors.js";
 import type { TagMutability } from "../../src/list/model.js";
 import { parseMirrorList } from "../../src/list/parse.js";
-import type { ObservedRepository, ObservedTarget, UpstreamDigest } from "../../src/observe/model.js";
+import type {
+  ObservedRepository,
+  ObservedTarget,
+  UpstreamContent,
+  UpstreamDigest,
+} from "../../src/observe/model.js";
 import { type PlannedList, plannedList, stepFields } from "../../src/plan/model.js";
 import { tagIsMutable } from "../../src/plan/mutability.js";
 import { planMirror } from "../../src/plan/plan.js";
+import { parsePlatform } from "../../src/plan/platforms.js";
 
 const A = `sha256:${"a".repeat(64)}`;
 const B = `sha256:${"b".repeat(64)}`;
@@ -44,6 +51,21 @@ function digestMode(upstream: Record<string, UpstreamDigest>) {
     dockerHubCredentials: false,
     upstreamDigests: new Map(Object.entries(upstream)),
   };
+}
+
+/** An upstream index whose children are `[platform, digest]` pairs, in that order. */
+function index(...children: [string, string][]): Extract<UpstreamContent, { kind: "index" }> {
+  return { kind: "index", children: children.map(([p, digest]) => ({ digest, platform: parsePlatform(p) })) };
+}
+
+function catchError(work: () => unknown): MirrorError {
+  try {
+    work();
+  } catch (e) {
+    if (e instanceof MirrorError) return e;
+    throw e;
+  }
+  throw new Error("expected a MirrorError");
 }
 
 function brief(plan: ReturnType<typeof planMirror>) {
@@ -138,7 +160,7 @@ describe("resync mode digest", () => {
 
   it("compares a single-platform entry with the upstream's platform manifest", () => {
     const pl = list("images:\n  - { source: redis, tags: ['7.0'], platforms: [linux/arm64] }\n");
-    const up = { [src]: { digest: A, platforms: { "linux/amd64": B, "linux/arm64": C } } };
+    const up = { [src]: { digest: A, content: index(["linux/amd64", B], ["linux/arm64", C]) } };
     expect(
       brief(planMirror(pl, target(repo("mirrors/library/redis", { "7.0": C })), digestMode(up))),
     ).toEqual(["present mirrors/library/redis:7.0"]);
@@ -150,24 +172,111 @@ describe("resync mode digest", () => {
     });
   });
 
-  it("compares a platform subset platform by platform", () => {
+  it("compares a platform subset child by child", () => {
     const pl = list("images:\n  - { source: redis, tags: ['7.0'], platforms: [linux/amd64, linux/arm64] }\n");
     const observedRepo = repo("mirrors/library/redis", { "7.0": A });
-    observedRepo.platformDigests = new Map([["7.0", { "linux/amd64": B, "linux/arm64": C }]]);
+    observedRepo.subsetChildren = new Map([
+      ["7.0", index(["linux/amd64", B], ["linux/arm64/v8", C]).children],
+    ]);
     const same = digestMode({
       [src]: {
         digest: `sha256:${"d".repeat(64)}`,
-        platforms: { "linux/amd64": B, "linux/arm64": C, "linux/s390x": A },
+        content: index(["linux/amd64", B], ["linux/arm64/v8", C], ["linux/s390x", A]),
       },
     });
     expect(planMirror(pl, target(observedRepo), same).steps[0]!.action).toBe("present");
     const moved = digestMode({
-      [src]: { digest: `sha256:${"d".repeat(64)}`, platforms: { "linux/amd64": B, "linux/arm64": A } },
+      [src]: {
+        digest: `sha256:${"d".repeat(64)}`,
+        content: index(["linux/amd64", B], ["linux/arm64/v8", A]),
+      },
     });
     expect(planMirror(pl, target(observedRepo), moved).steps[0]).toMatchObject({
       action: "update",
       reason: expect.stringContaining("linux/arm64 moved upstream"),
     });
+  });
+});
+
+describe("platforms, matched as crane matches them", () => {
+  const src = "docker.io/library/redis:7.0";
+  const one = list("images:\n  - source: redis\n    tags: ['7.0']\n    platforms:\n      - linux/arm64\n");
+  const held = (digest: string) => target(repo("mirrors/library/redis", { "7.0": digest }));
+
+  it("linux/arm64 is Docker Hub's linux/arm64/v8 child: a moved child is noticed", () => {
+    const up = { [src]: { digest: A, content: index(["linux/amd64", B], ["linux/arm64/v8", C]) } };
+    expect(planMirror(one, held(C), digestMode(up)).steps[0]!.action).toBe("present");
+    expect(planMirror(one, held(B), digestMode(up)).steps[0]).toMatchObject({ action: "update", digest: C });
+  });
+
+  it("takes an index child without a platform for linux/amd64, and the first of several matches", () => {
+    const pl = list("images:\n  - { source: redis, tags: ['7.0'], platforms: [linux/amd64] }\n");
+    const up = {
+      [src]: {
+        digest: A,
+        content: {
+          kind: "index" as const,
+          children: [{ digest: B, platform: null }, ...index(["linux/amd64", C]).children],
+        },
+      },
+    };
+    expect(planMirror(pl, held(B), digestMode(up)).steps[0]!.action).toBe("present");
+  });
+
+  it("fails the plan at the platform's line when a single-platform image is another platform", () => {
+    const up = {
+      [src]: {
+        digest: A,
+        content: { kind: "image" as const, platform: { os: "linux", architecture: "amd64" } },
+      },
+    };
+    const thrown = catchError(() => planMirror(one, held(B), digestMode(up)));
+    expect(thrown).toBeInstanceOf(MirrorError);
+    expect(thrown.problems).toEqual([
+      expect.objectContaining({
+        file: "mirrors.yaml",
+        line: 5,
+        column: 9,
+        severity: "error",
+        message: "docker.io/library/redis:7.0 is a single-platform image (linux/amd64), not linux/arm64",
+        hint: expect.stringContaining("platforms: [linux/amd64]"),
+      }),
+    ]);
+    // The same image, asked for its own platform: copied as it is.
+    const amd64 = list("images:\n  - { source: redis, tags: ['7.0'], platforms: [linux/amd64] }\n");
+    expect(planMirror(amd64, held(A), digestMode(up)).steps[0]!.action).toBe("present");
+  });
+
+  it("fails the plan for an index child that is not there, naming the platforms the index has", () => {
+    const pl = list(
+      "images:\n  - { source: redis, tags: ['7.0'], platforms: [linux/amd64, linux/arm64/v8] }\n",
+    );
+    const up = { [src]: { digest: A, content: index(["linux/amd64", B], ["linux/arm64", C]) } };
+    const thrown = catchError(() => planMirror(pl, held(A), digestMode(up)));
+    expect(thrown.problems).toEqual([
+      expect.objectContaining({
+        line: 2,
+        column: 62,
+        message: "docker.io/library/redis:7.0 has no linux/arm64/v8 image: no child of its index matches",
+        hint: expect.stringContaining("the index has linux/amd64, linux/arm64;"),
+      }),
+    ]);
+  });
+
+  it("index filter drops a child without a platform: linux/amd64 is then missing", () => {
+    const pl = list("images:\n  - { source: redis, tags: ['7.0'], platforms: [linux/amd64, linux/arm64] }\n");
+    const up = {
+      [src]: {
+        digest: A,
+        content: {
+          kind: "index" as const,
+          children: [{ digest: B, platform: null }, ...index(["linux/arm64/v8", C]).children],
+        },
+      },
+    };
+    expect(catchError(() => planMirror(pl, held(A), digestMode(up))).problems.map((p) => p.message)).toEqual([
+      "docker.io/library/redis:7.0 has no linux/amd64 image: no child of its index matches",
+    ]);
   });
 });
 

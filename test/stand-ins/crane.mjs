@@ -13,7 +13,7 @@ import {
   eachLimited,
   isIndex,
   parsePlatform,
-  platformMatches,
+  platformSatisfies,
   RegistryClient,
   sha256Digest,
 } from "./lib/distribution.mjs";
@@ -46,7 +46,11 @@ function referenceTarget(ref) {
   return ref.digest ?? ref.tag;
 }
 
-/** The manifest `ref` names, narrowed to the --platform child when it is an index. */
+/**
+ * The manifest `ref` names, narrowed to the --platform child when it is an index (childByPlatform). A single image
+ * is taken as it is, whatever its platform: pkg/crane/copy.go Copy calls desc.Image(), which resolves only an index
+ * (pkg/v1/remote/descriptor.go Image), and pkg/crane/digest.go Digest returns a non-index's own digest.
+ */
 async function resolveManifest(client, ref, platform) {
   const manifest = await client.getManifest(ref.repository, referenceTarget(ref));
   if (!platform || !isIndex(manifest.mediaType)) return manifest;
@@ -145,12 +149,16 @@ function ordered(object, fields) {
 }
 
 /**
- * `crane index filter IMAGE --platform P... [-t TAG]` (cmd/crane/cmd/index.go): keeps the children that satisfy one
- * of the platforms (children without a platform go), writes them and the new index, prints REPO@DIGEST.
+ * `crane index filter IMAGE --platform P... [-t TAG]` (cmd/crane/cmd/index.go NewCmdIndexFilter, filterIndex,
+ * satisfiesPlatforms): keeps EVERY child that satisfies one of the platforms (v1.Platform.Satisfies; children
+ * without a platform go), writes them and the new index, prints REPO@DIGEST. Each --platform value is one platform
+ * (cmd/crane/cmd/util.go platformsValue.Set parses the whole value; its help text's `[,<platform>]` is not
+ * implemented): `--platform linux/amd64,linux/arm64` keeps nothing and writes an index with `"manifests":null`
+ * (mutate.RemoveManifests leaves a nil slice).
  */
 async function indexFilter(args, flags, options) {
   const srcRef = parseReference(args[0]);
-  const platforms = (flags.get("--platform") ?? []).flatMap((v) => v.split(",")).map(parsePlatform);
+  const platforms = (flags.get("--platform") ?? []).map(parsePlatform);
   if (platforms.length === 0) throw new Error("crane index filter: at least one --platform is required");
   const dstText = flags.get("--tag")?.[0] ?? args[0];
   const dstRef = parseReference(dstText);
@@ -160,8 +168,8 @@ async function indexFilter(args, flags, options) {
   if (!isIndex(base.mediaType)) {
     throw new Error(`expected ${args[0]} to be an index, got "${base.mediaType}"`);
   }
-  const kept = (base.json.manifests ?? []).filter((m) =>
-    platforms.some((p) => platformMatches(m.platform, p)),
+  const kept = (base.json.manifests ?? []).filter(
+    (m) => m.platform && platforms.some((p) => platformSatisfies(m.platform, p)),
   );
   const jobs = Number(options.jobs ?? 4);
   for (const child of kept) {
@@ -171,12 +179,12 @@ async function indexFilter(args, flags, options) {
   const index = ordered(
     {
       ...base.json,
-      manifests: kept.map((m) =>
-        ordered(
-          { ...m, ...(m.platform ? { platform: ordered(m.platform, PLATFORM_FIELDS) } : {}) },
-          DESCRIPTOR_FIELDS,
-        ),
-      ),
+      manifests:
+        kept.length === 0
+          ? null
+          : kept.map((m) =>
+              ordered({ ...m, platform: ordered(m.platform, PLATFORM_FIELDS) }, DESCRIPTOR_FIELDS),
+            ),
     },
     INDEX_FIELDS,
   );
@@ -321,8 +329,9 @@ function imageOptions({ command, flags }) {
   return {
     insecure: flags.has("--insecure"),
     verbose: flags.has("--verbose"),
+    // cmd/crane/cmd/util.go parsePlatform: "all" (the default) is no platform.
     platform:
-      flags.has("--platform") && command !== "index filter"
+      flags.has("--platform") && command !== "index filter" && flags.get("--platform")[0] !== "all"
         ? parsePlatform(flags.get("--platform")[0])
         : null,
     jobs: flags.get("--jobs")?.[0],

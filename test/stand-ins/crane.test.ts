@@ -4,12 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  buildImage,
   getManifest,
   makeChartTgz,
   type PushedIndex,
   pushChart,
   pushImage,
   pushIndex,
+  pushIndexOf,
   sha256Digest,
 } from "../harness/images.js";
 import { freePort, type RunningRegistry, startRegistry } from "../harness/registry.js";
@@ -104,7 +106,7 @@ describe("crane stand-in", () => {
       dst,
     ]);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toMatch(/no child with platform linux\/s390x/);
+    expect(unknown.stderr).toMatch(/no child with platform \{Architecture:s390x OS:linux /);
   });
 
   it("index filter keeps the listed platforms as a new index and prints REPO@DIGEST", async () => {
@@ -164,6 +166,153 @@ describe("crane stand-in", () => {
     ]);
     expect(result.code, result.stderr).toBe(0);
     expect((await getManifest(mirror.url, "charts/demo", "1.0.0", AUTH)).digest).toBe(chart.digest);
+  });
+
+  describe("platform matching, as go-containerregistry does it", () => {
+    // Docker Hub's shape: amd64, then arm64 labelled with variant v8, then arm/v7.
+    const amd64 = buildImage("hub-amd64", "linux/amd64");
+    const arm64 = buildImage("hub-arm64", "linux/arm64/v8");
+    const armv7 = buildImage("hub-armv7", "linux/arm/v7");
+    let hubIndex: string;
+    beforeAll(async () => {
+      hubIndex = await pushIndexOf(upstream.url, "library/hub", "1", [
+        { image: amd64, platform: { os: "linux", architecture: "amd64" } },
+        { image: arm64, platform: { os: "linux", architecture: "arm64", variant: "v8" } },
+        { image: armv7, platform: { os: "linux", architecture: "arm", variant: "v7" } },
+      ]);
+    });
+    const digestOf = async (args: string[]) => {
+      const r = await crane(["digest", ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim();
+    };
+
+    it("linux/arm64 matches a linux/arm64/v8 child (a variant is compared only when asked for), and copy writes that child", async () => {
+      const src = `${upstream.host}/library/hub:1`;
+      expect(await digestOf(["--platform", "linux/arm64", src])).toBe(arm64.digest);
+      expect(await digestOf(["--platform", "linux/arm64/v8", src])).toBe(arm64.digest);
+      const copied = await crane(["copy", "--platform", "linux/arm64", src, `${mirror.host}/hub/arm64:1`]);
+      expect(copied.code, copied.stderr).toBe(0);
+      expect((await getManifest(mirror.url, "hub/arm64", "1", AUTH)).digest).toBe(arm64.digest);
+      // A variant asked for must be there: linux/arm/v6 is not linux/arm/v7, and no arm64 -> v8 default exists.
+      const v6 = await crane(["digest", "--platform", "linux/arm/v6", src]);
+      expect(v6.code).toBe(1);
+      expect(v6.stderr).toContain(
+        `no child with platform {Architecture:arm OS:linux OSVersion: OSFeatures:[] Variant:v6 Features:[]} in index ${src}`,
+      );
+    });
+
+    it("linux/arm64/v8 does not match a child that carries no variant", async () => {
+      const bare = buildImage("bare-arm64", "linux/arm64");
+      await pushIndexOf(upstream.url, "library/bare", "1", [
+        { image: bare, platform: { os: "linux", architecture: "arm64" } },
+      ]);
+      const src = `${upstream.host}/library/bare:1`;
+      expect(await digestOf(["--platform", "linux/arm64", src])).toBe(bare.digest);
+      const v8 = await crane(["digest", "--platform", "linux/arm64/v8", src]);
+      expect(v8.code).toBe(1);
+      expect(v8.stderr).toMatch(/no child with platform \{Architecture:arm64 OS:linux .*Variant:v8/);
+    });
+
+    it("takes the first matching child in index order when several match", async () => {
+      const first = buildImage("dup-1", "linux/amd64");
+      const second = buildImage("dup-2", "linux/amd64");
+      await pushIndexOf(upstream.url, "library/dup", "1", [
+        { image: first, platform: { os: "linux", architecture: "amd64" } },
+        { image: second, platform: { os: "linux", architecture: "amd64" } },
+      ]);
+      expect(await digestOf(["--platform", "linux/amd64", `${upstream.host}/library/dup:1`])).toBe(
+        first.digest,
+      );
+      // index filter keeps every child that satisfies the platform, both of them.
+      const filtered = await crane([
+        "index",
+        "filter",
+        `${upstream.host}/library/dup:1`,
+        "--platform",
+        "linux/amd64",
+        "-t",
+        `${mirror.host}/dup/filtered:1`,
+      ]);
+      expect(filtered.code, filtered.stderr).toBe(0);
+      const kept = (await getManifest(mirror.url, "dup/filtered", "1", AUTH)).json as {
+        manifests: { digest: string }[];
+      };
+      expect(kept.manifests.map((m) => m.digest)).toEqual([first.digest, second.digest]);
+    });
+
+    it("takes an index child without a platform for linux/amd64; index filter drops it", async () => {
+      const untagged = buildImage("no-platform", "linux/amd64");
+      await pushIndexOf(upstream.url, "library/old", "1", [
+        { image: untagged, platform: null },
+        { image: arm64, platform: { os: "linux", architecture: "arm64", variant: "v8" } },
+      ]);
+      const src = `${upstream.host}/library/old:1`;
+      expect(await digestOf(["--platform", "linux/amd64", src])).toBe(untagged.digest);
+      const filtered = await crane([
+        "index",
+        "filter",
+        src,
+        "--platform",
+        "linux/amd64",
+        "--platform",
+        "linux/arm64",
+        "-t",
+        `${mirror.host}/old/filtered:1`,
+      ]);
+      expect(filtered.code, filtered.stderr).toBe(0);
+      const kept = (await getManifest(mirror.url, "old/filtered", "1", AUTH)).json as {
+        manifests: { digest: string }[];
+      };
+      expect(kept.manifests.map((m) => m.digest)).toEqual([arm64.digest]);
+    });
+
+    it("with --platform on a single-platform image, copies that image whatever its platform", async () => {
+      const only = await pushImage(upstream.url, "library/amd64-only", "1", { seed: "amd64-only" });
+      const src = `${upstream.host}/library/amd64-only:1`;
+      expect(await digestOf(["--platform", "linux/arm64", src])).toBe(only.digest);
+      const copied = await crane(["copy", "--platform", "linux/arm64", src, `${mirror.host}/amd64-only/x:1`]);
+      expect(copied.code, copied.stderr).toBe(0);
+      expect((await getManifest(mirror.url, "amd64-only/x", "1", AUTH)).digest).toBe(only.digest);
+    });
+
+    it("index filter keeps two platforms given as two flags, and reads 'a,b' as one platform that matches nothing", async () => {
+      const src = `${upstream.host}/library/hub:1`;
+      const two = await crane([
+        "index",
+        "filter",
+        src,
+        "--platform",
+        "linux/amd64",
+        "--platform",
+        "linux/arm64",
+        "-t",
+        `${mirror.host}/hub/two:1`,
+      ]);
+      expect(two.code, two.stderr).toBe(0);
+      const kept = await getManifest(mirror.url, "hub/two", "1", AUTH);
+      expect(two.stdout).toBe(`${mirror.host}/hub/two@${kept.digest}\n`);
+      expect((kept.json as { manifests: { digest: string }[] }).manifests.map((m) => m.digest)).toEqual([
+        amd64.digest,
+        arm64.digest,
+      ]);
+      expect(kept.digest).not.toBe(hubIndex);
+      // One flag, a comma: os linux, architecture "amd64,linux", variant arm64. Nothing is kept.
+      const comma = await crane([
+        "index",
+        "filter",
+        src,
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "-t",
+        `${mirror.host}/hub/comma:1`,
+      ]);
+      expect(comma.code, comma.stderr).toBe(0);
+      expect((await getManifest(mirror.url, "hub/comma", "1", AUTH)).json.manifests).toBeNull();
+      const slashes = await crane(["digest", "--platform", "linux/arm64/v8/x", src]);
+      expect(slashes.code).toBe(1);
+      expect(slashes.stderr).toContain("too many slashes in platform spec: linux/arm64/v8/x");
+    });
   });
 
   it("fails loudly, exit 2, on a flag or subcommand outside the contract", async () => {

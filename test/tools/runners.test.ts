@@ -128,6 +128,21 @@ describe("fetchAddress: endpoints change where, never what", () => {
       for (const argv of argvs) expect(argv.filter((a) => a.startsWith("--insecure"))).toEqual([]);
     }
   });
+  it("gives index filter one --platform per platform, and refuses a comma (crane reads 'a,b' as one platform)", () => {
+    expect(craneIndexFilterArgs("a:1", ["linux/amd64", "linux/arm64"], "b:1")).toEqual([
+      "index",
+      "filter",
+      "a:1",
+      "--platform",
+      "linux/amd64",
+      "--platform",
+      "linux/arm64",
+      "--tag",
+      "b:1",
+    ]);
+    expect(() => craneIndexFilterArgs("a:1", ["linux/amd64,linux/arm64"], "b:1")).toThrow(/comma/);
+    expect(() => craneCopyArgs("a:1", "b:1", { platform: "linux/amd64,linux/arm64" })).toThrow(/comma/);
+  });
   it("refuses a positional argument crane would read as a flag", () => {
     expect(() => craneCopyArgs("--platform=linux/p/x:1", "r.example/x:1")).toThrow(/read as a flag/);
     expect(() => craneCopyArgs("a:1", "-v")).toThrow(/read as a flag/);

@@ -48,7 +48,8 @@ function readImage(
   if (source === undefined) return; // structural problem, already reported
   const ref = readSource(source, sourceNode, problems);
   if (ref === null) return;
-  const platforms = strings(isObject ? get(item, "platforms") : undefined).map((p) => p.value);
+  const platformNodes = strings(isObject ? get(item, "platforms") : undefined);
+  const platforms = platformNodes.map((p) => p.value);
   const wanted = readWanted(item, isObject, ref, source, sourceNode!, problems);
   if (wanted.length === 0) {
     problems.error(
@@ -76,6 +77,9 @@ function readImage(
       reference,
       repository,
       platforms,
+      ...(platforms.length > 0
+        ? { platformLocations: platformNodes.map((p) => problems.locate(p.node)) }
+        : {}),
       location: problems.locate(w.node),
     };
     addImage(entry, index, problems);

@@ -249,28 +249,86 @@ export class RegistryClient {
   }
 }
 
-/** `os/arch[/variant]` as crane's --platform reads it (an `:osversion` suffix is outside the contract). */
+/**
+ * A platform as go-containerregistry's `v1.ParsePlatform` reads `os/arch[/variant][:osversion]` (pkg/v1/platform.go):
+ * split at `:` for the OS version, then at `/`; missing parts stay empty (`linux` alone is a platform), a fourth
+ * part fails with "too many slashes in platform spec". No comma is special: `linux/amd64,linux/arm64` reads as
+ * os `linux`, architecture `amd64,linux`, variant `arm64`, which no image has.
+ */
 export function parsePlatform(text) {
-  const [os, architecture, variant] = text.split("/");
-  if (!os || !architecture || text.includes(":")) {
-    throw new Error(`invalid platform "${text}": the stand-in accepts os/arch[/variant]`);
-  }
-  return { os, architecture, variant: variant ?? null };
+  const parts = text.trim().split(":");
+  const osVersion = parts.length === 2 ? parts[1] : "";
+  const [os = "", architecture = "", variant = "", ...rest] = parts[0].split("/");
+  if (rest.length > 0) throw new Error(`too many slashes in platform spec: ${text}`);
+  return { os, architecture, variant, osVersion, osFeatures: [], features: [] };
 }
 
-/** go-containerregistry's Platform.Satisfies for the fields the stand-in reads. */
-export function platformMatches(candidate, wanted) {
-  if (!candidate) return false;
-  if (candidate.os !== wanted.os || candidate.architecture !== wanted.architecture) return false;
-  return !wanted.variant || candidate.variant === wanted.variant;
+/** What crane takes an index child without a platform for: `defaultPlatform` (pkg/v1/remote/options.go). */
+export const DEFAULT_PLATFORM = { os: "linux", architecture: "amd64" };
+
+/** A descriptor's `platform` (JSON field names) with every field present, empty where the JSON has none. */
+function platformFields(p) {
+  return {
+    os: p.os ?? "",
+    architecture: p.architecture ?? "",
+    variant: p.variant ?? "",
+    osVersion: p.osVersion ?? p["os.version"] ?? "",
+    osFeatures: p.osFeatures ?? p["os.features"] ?? [],
+    features: p.features ?? [],
+  };
 }
 
+const subset = (have, want) => want.every((w) => have.includes(w));
+
+/**
+ * `matchesPlatform(given, required)` of pkg/v1/remote/index.go, what `crane copy|digest|manifest --platform` uses on
+ * an index: os and architecture identical; variant and os.version compared only when `required` names them (so
+ * `linux/arm64` matches a `linux/arm64/v8` child, `linux/arm64/v8` does not match a child without variant); the
+ * required features and os.features a subset of the child's.
+ */
+export function platformMatches(given, required) {
+  const g = platformFields(given);
+  const r = platformFields(required);
+  if (g.os !== r.os || g.architecture !== r.architecture) return false;
+  if (r.osVersion && g.osVersion !== r.osVersion) return false;
+  if (r.variant && g.variant !== r.variant) return false;
+  return subset(g.osFeatures, r.osFeatures) && subset(g.features, r.features);
+}
+
+/**
+ * `v1.Platform.Satisfies(spec)` (pkg/v1/platform.go), what `crane index filter` uses: every field the spec leaves
+ * empty is not compared (`linux` keeps every linux child), the others must be equal; features a subset.
+ */
+export function platformSatisfies(given, spec) {
+  const g = platformFields(given);
+  const s = platformFields(spec);
+  const same = (want, have) => want === "" || want === have;
+  return (
+    same(s.os, g.os) &&
+    same(s.architecture, g.architecture) &&
+    same(s.variant, g.variant) &&
+    same(s.osVersion, g.osVersion) &&
+    subset(g.osFeatures, s.osFeatures) &&
+    subset(g.features, s.features)
+  );
+}
+
+/** Go's `%+v` of a v1.Platform, as crane's "no child with platform" error prints it. */
+function goPlatform(p) {
+  const f = platformFields(p);
+  const list = (l) => `[${l.join(" ")}]`;
+  return `{Architecture:${f.architecture} OS:${f.os} OSVersion:${f.osVersion} OSFeatures:${list(f.osFeatures)} Variant:${f.variant} Features:${list(f.features)}}`;
+}
+
+/**
+ * `childByPlatform` (pkg/v1/remote/index.go): the FIRST child, in index order, that matches; a child without a
+ * platform counts as linux/amd64. None: crane's error, `no child with platform {…} in index REF`.
+ */
 export function childForPlatform(index, platform, where) {
-  const child = (index.manifests ?? []).find((m) => platformMatches(m.platform, platform));
-  if (!child) {
-    const p = `${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ""}`;
-    throw new Error(`no child with platform ${p} in index ${where}`);
-  }
+  const child = (index.manifests ?? []).find((m) =>
+    platformMatches(m.platform ?? DEFAULT_PLATFORM, platform),
+  );
+  if (!child) throw new Error(`no child with platform ${goPlatform(platform)} in index ${where}`);
   return child;
 }
 
