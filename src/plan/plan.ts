@@ -232,32 +232,7 @@ export function planMirror(list: PlannedList, observed: ObservedTarget, options:
 
   if (list.target.prune) steps.push(...pruneSteps(list, observed, wanted, warnings));
 
-  const dockerHub = list.upstreams.find((u) => u.host === "docker.io");
-  const hubPulls = steps.filter(
-    (s) =>
-      (s.action === "copy" || s.action === "update") &&
-      s.kind === "image" &&
-      s.entry.reference.domain === "docker.io",
-  ).length;
-  if (
-    hubPulls > DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR &&
-    !options.dockerHubCredentials &&
-    !dockerHub?.endpoint
-  ) {
-    const limit = `the anonymous limit is about ${DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR} pulls an hour (each platform of a multi-arch image counts)`;
-    const endpoint = "or fetch docker.io through an endpoint: upstreams: { docker.io: { endpoint: https://mirror.gcr.io } }";
-    warnings.push(
-      options.copiesElsewhere
-        ? {
-            message: `the sync of this plan pulls at least ${hubPulls} images from Docker Hub; if the sync job has no Docker Hub credentials, ${limit}`,
-            hint: `give the sync job docker-hub-username and docker-hub-token (this plan job needs none), ${endpoint}`,
-          }
-        : {
-            message: `this plan pulls at least ${hubPulls} images from Docker Hub anonymously; ${limit}`,
-            hint: `give Docker Hub credentials (docker-hub-username and docker-hub-token), ${endpoint}`,
-          },
-    );
-  }
+  warnings.push(...dockerHubWarning(list, steps, options));
   for (const [source, why] of options.upstreamFailures ?? []) {
     const w = wanted.find((x) => x.source === source);
     const step = entrySteps.find((x) => x.source === source);
@@ -274,6 +249,36 @@ export function planMirror(list: PlannedList, observed: ObservedTarget, options:
   const summary = Object.fromEntries(STEP_ACTIONS.map((a) => [a, 0])) as Record<StepAction, number>;
   for (const s of steps) summary[s.action]++;
   return { registry: observed.registry, resync: options.resync, steps, summary, warnings };
+}
+
+/** The anonymous Docker Hub warning, when the copies need more pulls than Docker Hub allows anonymously. */
+function dockerHubWarning(list: PlannedList, steps: readonly Step[], options: PlanOptions): PlanWarning[] {
+  const dockerHub = list.upstreams.find((u) => u.host === "docker.io");
+  const hubPulls = steps.filter(
+    (s) =>
+      (s.action === "copy" || s.action === "update") &&
+      s.kind === "image" &&
+      s.entry.reference.domain === "docker.io",
+  ).length;
+  if (hubPulls <= DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR || options.dockerHubCredentials || dockerHub?.endpoint)
+    return [];
+  const limit = `the anonymous limit is about ${DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR} pulls an hour (each platform of a multi-arch image counts)`;
+  const endpoint =
+    "or fetch docker.io through an endpoint: upstreams: { docker.io: { endpoint: https://mirror.gcr.io } }";
+  // In a plan job the copies run in the sync job, whose credentials this job cannot see.
+  if (options.copiesElsewhere)
+    return [
+      {
+        message: `the sync of this plan pulls at least ${hubPulls} images from Docker Hub; if the sync job has no Docker Hub credentials, ${limit}`,
+        hint: `give the sync job docker-hub-username and docker-hub-token (this plan job needs none), ${endpoint}`,
+      },
+    ];
+  return [
+    {
+      message: `this plan pulls at least ${hubPulls} images from Docker Hub anonymously; ${limit}`,
+      hint: `give Docker Hub credentials (docker-hub-username and docker-hub-token), ${endpoint}`,
+    },
+  ];
 }
 
 /** One warning counting the wanted tags ECR is still restoring (ACTIVATING), or none. */

@@ -6,11 +6,11 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run } from "../../src/main.js";
-import { inputsOf, recordingDeps } from "../entries/recording-core.js";
 import { parseMirrorList } from "../../src/list/parse.js";
+import { run } from "../../src/main.js";
 import { connect } from "../../src/run.js";
 import { SecretMask } from "../../src/tools/credentials.js";
+import { inputsOf, recordingDeps } from "../entries/recording-core.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 
