@@ -19,6 +19,7 @@ import { mapWithConcurrency } from "./pool.js";
 import { DistributionClient, type RequestCounts, schemeFor } from "./registry/distribution.js";
 import { type ChartImagesRecord, chartImagesRecord } from "./render/chart-images.js";
 import { type NodeRenderResult, renderNodeConfig } from "./render/index.js";
+import type { NodeConfigTarget } from "./render/node-config.js";
 import { textProgress } from "./report/progress.js";
 import {
   credentialFor,
@@ -337,10 +338,9 @@ export function withConfiguratorImage(
       `the configurator image "${reference}" cannot be mirrored: ${made.error}`,
       made.hint,
     );
-  return {
-    list: { ...list, images: [...list.images, made.entry], upstreams: made.upstreams },
-    entry: made.entry,
-  };
+  // Marked: the nodes pull it by its ECR name, so its host is not redirected for it (list/redirects.ts).
+  const entry: ImageEntry = { ...made.entry, configurator: true };
+  return { list: { ...list, images: [...list.images, entry], upstreams: made.upstreams }, entry };
 }
 
 /** The digest the target holds for `entry` after a plan (and a sync, when one ran). */
@@ -363,7 +363,7 @@ export function renderNodeFiles(
   list: MirrorList,
   target: Pick<TargetConnection, "registry" | "plainHttp" | "region">,
   configurator: { entry: ImageEntry; digest: string | null },
-  options: { startupTaint: boolean; chartImages?: ChartImagesRecord | null },
+  options: { startupTaint: boolean; nodeConfig?: NodeConfigTarget; chartImages?: ChartImagesRecord | null },
 ): NodeRenderResult {
   return renderNodeConfig(list, {
     registry: target.plainHttp ? `http://${target.registry}` : target.registry,
@@ -372,6 +372,7 @@ export function renderNodeFiles(
       ? { repository: configurator.entry.repository, digest: configurator.digest }
       : null,
     startupTaint: options.startupTaint,
+    nodeConfig: options.nodeConfig ?? "none",
     chartImages: options.chartImages ?? null,
   });
 }

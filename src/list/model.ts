@@ -89,6 +89,11 @@ export interface ImageEntry {
    * manifests name this image. Absent on images the list names itself.
    */
   fromCharts?: ChartOrigin[];
+  /**
+   * Set on the node configurator's image when ecr-mirror added it to the list itself (the list does not
+   * name it): it is mirrored, but its host is not redirected on the nodes for it (see ./redirects.ts).
+   */
+  configurator?: true;
 }
 
 /** A chart version an image was discovered in. */

@@ -8,8 +8,10 @@ export const CONFIGURATOR = {
   digest: `sha256:${"ab".repeat(32)}`,
 };
 
+/** An upstream as listed under `upstreams:` (so it is redirected whether or not an image uses it). */
 export function upstream(host: string, prefix: string, extra: Partial<Upstream> = {}): Upstream {
-  return { host, prefix, endpoint: null, redirect: true, fallback: false, location: null, ...extra };
+  const location = { file: "mirror.yaml", line: 1, column: 1 };
+  return { host, prefix, endpoint: null, redirect: true, fallback: false, location, ...extra };
 }
 
 export function mirrorList(upstreams: Upstream[], registry: string | null = ECR_REGISTRY): MirrorList {

@@ -120,7 +120,7 @@ describe("rendering", () => {
       "hosts/docker.io/hosts.toml",
       "hosts/public.ecr.aws/hosts.toml",
       "hosts/quay.io/hosts.toml",
-      "nodeconfig.yaml",
+      "kustomization.yaml",
     ]);
     const readme = file(render(), "README.md");
     for (const needle of [
@@ -129,8 +129,8 @@ describe("rendering", () => {
       "com.amazonaws.eu-west-1.ecr.dkr",
       "S3 gateway",
       "Bottlerocket is not supported",
-      "containerd#12415",
-      "kubectl apply -f ecr-mirror-node.yaml",
+      "kubectl apply -k .",
+      "kubectl delete -k .",
     ]) {
       expect(readme).toContain(needle);
     }
@@ -287,18 +287,5 @@ describe("Kubernetes objects", () => {
     expect(nodeConfig.spec.kubelet.config.registerWithTaints).toEqual([
       { key: "ecr-mirror/not-ready", value: "true", effect: "NoSchedule" },
     ]);
-  });
-});
-
-describe("nodeadm NodeConfig", () => {
-  it("sets one config_path for the CRI images plugin, and nothing else by default", () => {
-    const nodeConfig = parseYaml(file(render(), "nodeconfig.yaml"));
-    expect(nodeConfig.apiVersion).toBe("node.eks.aws/v1alpha1");
-    expect(nodeConfig.kind).toBe("NodeConfig");
-    expect(Object.keys(nodeConfig.spec)).toEqual(["containerd"]);
-    const patch = parseToml(nodeConfig.spec.containerd.config) as Json;
-    expect(patch).toEqual({
-      plugins: { "io.containerd.cri.v1.images": { registry: { config_path: "/etc/containerd/certs.d" } } },
-    });
   });
 });
