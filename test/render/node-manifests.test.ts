@@ -182,6 +182,15 @@ describe("redirected hosts", () => {
     expect(content(files, "README.md")).not.toContain("| `public.ecr.aws` |");
   });
 
+  it("an upstream listed only to fetch the configurator from elsewhere redirects nothing either", () => {
+    const listed = list(
+      "upstreams:\n  public.ecr.aws: { endpoint: https://ecr-public.example.com }\nimages: [redis:7.0]\n",
+    );
+    const files = render(withConfigurator(listed));
+    expect(paths(files).filter((p) => p.startsWith("hosts/"))).toEqual(["hosts/docker.io/hosts.toml"]);
+    expect(listSummary(listed)).not.toContain("public.ecr.aws");
+  });
+
   it("redirects public.ecr.aws when the list names an image there itself, the configurator's included", () => {
     for (const image of ["public.ecr.aws/karpenter/controller:1.0.0", DEFAULT_CONFIGURATOR_IMAGE]) {
       const files = render(withConfigurator(list(`images: [redis:7.0, "${image}"]\n`)));
