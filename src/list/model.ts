@@ -67,7 +67,7 @@ export interface Upstream {
    * (`https://mirror.gcr.io`, `http://127.0.0.1:5000/cache`), or null for the host itself.
    */
   endpoint: string | null;
-  /** Whether nodes get a hosts.toml for this host (true for every host an image uses). */
+  /** Whether nodes may get a hosts.toml for this host: they do when it is set and an image uses the host (./redirects.ts). */
   redirect: boolean;
   /** Whether the node may fall back to the upstream when the mirror fails (off: fail fast in an air gap). */
   fallback: boolean;
