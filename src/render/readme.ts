@@ -71,7 +71,8 @@ ${table.join("\n")}
 - \`hosts/<registry>/hosts.toml\`: what the DaemonSet writes to \`/etc/containerd/certs.d/<registry>/hosts.toml\`
   on every node, with \`${TOKEN_PLACEHOLDER}\` replaced by a registry token (file mode 0600). For review; the
   DaemonSet takes them from its ConfigMap.
-- \`${NAME}.yaml\`: the DaemonSet \`${NAMESPACE}/${NAME}\`, its ConfigMaps and ServiceAccount${input.startupTaint ? ", and the RBAC to remove the startup taint" : ""}.
+- \`${NAME}.yaml\`: the DaemonSet \`${NAMESPACE}/${NAME}\`, its ConfigMaps, ServiceAccount and RBAC (read its
+  node${input.startupTaint ? " and remove the startup taint from it" : ""}, read its own DaemonSet).
 - \`kustomization.yaml\`: lists \`${NAME}.yaml\` only, so \`kubectl apply -k\`, Argo CD and Flux can point at this folder as is.${nodeConfigLine}
 
 ## Apply, in this order
@@ -111,10 +112,18 @@ and the fix. The DaemonSet never edits \`config.toml\` and never restarts contai
 
 ## Uninstall
 
-1. Delete the cluster objects: \`kubectl delete -k .\` in this folder (or remove the folder from
-   Argo CD / Flux). From then on no node gets a token refresh.
-2. Remove the files from every node, or each redirected host fails every pull with 401 once the
-   token in its \`hosts.toml\` expires (within 12 hours). On each node, as a cluster admin:
+1. Delete the DaemonSet and wait for its pods to stop: each pod, told the DaemonSet is gone, removes
+   the \`hosts.toml\` files it wrote on its node (its log says how many):
+
+   \`\`\`sh
+   kubectl -n ${NAMESPACE} delete daemonset ${NAME}
+   kubectl -n ${NAMESPACE} wait --for=delete pod -l app.kubernetes.io/name=${NAME} --timeout=5m
+   \`\`\`
+2. Delete the rest: \`kubectl delete -k .\` in this folder (or remove the folder from Argo CD / Flux,
+   which deletes the DaemonSet and its RBAC together: then run step 3 on every node).
+3. A node whose pod could not remove its files (it was not running, or could not reach the
+   Kubernetes API) keeps them, and every pull of a redirected host fails with 401 once the token in
+   them expires (within 12 hours). Clean such a node, as a cluster admin, with:
 
    \`\`\`sh
    ${cleanupCommand(
@@ -127,11 +136,12 @@ and the fix. The DaemonSet never edits \`config.toml\` and never restarts contai
    temporary files, then the folders left empty; containerd pulls from the upstreams again at once.
    \`kubectl get pods -o name | grep node-debugger\` lists the finished debug pods to delete.${
      input.nodeConfig !== null
-       ? "\n3. Remove `nodeconfig.yaml` from the node groups' user data (and the startup taint) and roll them."
+       ? "\n4. Remove `nodeconfig.yaml` from the node groups' user data (and the startup taint) and roll them."
        : ""
    }
 
-To keep a node out of the mirror, label it \`${SKIP_LABEL}=true\` and run step 2 on it.
+To take one node out of the mirror, label it \`${SKIP_LABEL}=true\`: its pod stops and removes the
+node's files the same way (step 3 if it could not).
 
 ## Where it does not run
 
