@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import { isAlias, isNode, parseAllDocuments, parse as parseYaml, visit } from "yaml";
+import { addChartImages } from "../../src/charts/discover.js";
 import type { MirrorList } from "../../src/list/model.js";
 import { parseMirrorList } from "../../src/list/parse.js";
 import { DEFAULT_CONFIGURATOR_IMAGE, type RenderedFile, renderNodeConfig } from "../../src/render/index.js";
@@ -189,6 +190,23 @@ describe("redirected hosts", () => {
     const files = render(withConfigurator(listed));
     expect(paths(files).filter((p) => p.startsWith("hosts/"))).toEqual(["hosts/docker.io/hosts.toml"]);
     expect(listSummary(listed)).not.toContain("public.ecr.aws");
+  });
+
+  it("redirects public.ecr.aws when a chart uses the configurator image by its own name", () => {
+    const planned = withConfigurator(list("images: [redis:7.0]\n"));
+    const chart = {
+      kind: "http",
+      source: "https://charts.example.com",
+      name: "tools",
+      repository: "charts/tools",
+      version: "1.0.0",
+      tag: "1.0.0",
+      location: { file: "mirrors.yaml", line: 3, column: 5 },
+      images: { values: {} },
+    } as const;
+    const { list: withCharts } = addChartImages(planned, [{ chart, images: [DEFAULT_CONFIGURATOR_IMAGE] }]);
+    expect(paths(render(planned))).not.toContain("hosts/public.ecr.aws/hosts.toml");
+    expect(paths(render(withCharts))).toContain("hosts/public.ecr.aws/hosts.toml");
   });
 
   it("redirects public.ecr.aws when the list names an image there itself, the configurator's included", () => {
