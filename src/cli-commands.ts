@@ -14,6 +14,7 @@ import { readMirrorList } from "./list/read.js";
 import {
   CONCURRENCY,
   CONFIGURATOR_IMAGE,
+  NODE_CONFIG,
   OptionError,
   REGISTRY_URL,
   readOption,
@@ -23,11 +24,13 @@ import {
   TOOL_TIMEOUT,
 } from "./options.js";
 import type { ChartImagesRecord } from "./render/chart-images.js";
+import type { NodeConfigTarget } from "./render/node-config.js";
 import { describeFailure } from "./report/failure.js";
 import { listSummary, listToJson } from "./report/list-json.js";
 import { formatPlan, planToJson } from "./report/plan.js";
 import { formatProblems } from "./report/problems.js";
 import { summaryLine } from "./report/progress.js";
+import { redirectLines } from "./report/redirects.js";
 import {
   type ConnectSettings,
   connect,
@@ -52,7 +55,7 @@ Commands:
   tools [crane] [helm]       Install crane and helm (pinned, checksum-verified) into the tool cache and print
                              their paths. Default: both.
   render [FILE] --out DIR    Write the node configuration (containerd hosts.toml, the configurator DaemonSet,
-                             a nodeadm NodeConfig) for the target. Asks the target for its address and the
+                             a kustomization.yaml) for the target. Asks the target for its address and the
                              configurator image's digest unless target.registry and --configurator-digest are given.
 
 Options:
@@ -73,6 +76,9 @@ Options:
   --configurator-image REF   render: the AWS CLI image the DaemonSet runs (default ${CONFIGURATOR_IMAGE.default}).
   --configurator-digest D    render: its digest in the mirror, to render without asking the target.
   --startup-taint        render: a taint for new nodes, removed once their configuration is written.
+  --node-config VERSION  render: also a nodeadm NodeConfig (nodeconfig.yaml) with containerd's config_path
+                         for node groups on that containerd version only: containerd-1.7 or containerd-2.
+                         Default none: stock AL2023 nodes need no user-data change.
   --charts-record FILE   plan, sync, render: a chart-images.json an earlier render wrote (default: none).
                          Charts with images: true whose source, name, version and values it holds are
                          not downloaded and rendered again; render writes the updated record.
@@ -111,6 +117,7 @@ type Values = {
   "configurator-image"?: string;
   "configurator-digest"?: string;
   "startup-taint"?: boolean;
+  "node-config"?: string;
   "charts-record"?: string;
   "tool-stall-timeout"?: string;
   "tool-timeout"?: string;
@@ -158,6 +165,7 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
         "configurator-image": { type: "string" },
         "configurator-digest": { type: "string" },
         "startup-taint": { type: "boolean", default: false },
+        "node-config": { type: "string" },
         "charts-record": { type: "string" },
         "tool-stall-timeout": { type: "string" },
         "tool-timeout": { type: "string" },
@@ -283,12 +291,20 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
   try {
     const { credentials, target } = await connect(list, connectSettings(values, io, options.registryUrl));
     const known = await chartRecord(values, io);
-    const { plan, cost } = await planRun(list, target, {
+    const {
+      plan,
+      cost,
+      list: planned,
+    } = await planRun(list, target, {
       resync: options.resync,
       upstreamCredentials: credentials,
       charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
     });
-    io.out(values.json ? formatJson(planToJson(plan, cost), io.mask) : `${formatPlan(plan)}\n`);
+    io.out(
+      values.json
+        ? formatJson(planToJson(plan, cost), io.mask)
+        : `${[formatPlan(plan), ...redirectLines(planned)].join("\n")}\n`,
+    );
     return 0;
   } catch (e) {
     io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
@@ -367,7 +383,7 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
 function renderFlags(
   values: Values,
   io: Terminal,
-): { out: string; registryUrl: string | null; digest: string | null } | null {
+): { out: string; registryUrl: string | null; digest: string | null; nodeConfig: NodeConfigTarget } | null {
   if (!values.out) {
     io.err("ecr-mirror render: --out DIR is required (for example --out deploy/ecr-mirror)\n");
     return null;
@@ -379,7 +395,15 @@ function renderFlags(
     io.err(`ecr-mirror render: --configurator-digest is sha256:<64 hex>, not "${digest}"\n`);
     return null;
   }
-  return { out: values.out, registryUrl: options.registryUrl, digest };
+  let nodeConfig: NodeConfigTarget;
+  try {
+    nodeConfig = readOption(NODE_CONFIG, values["node-config"], "flag");
+  } catch (e) {
+    if (!(e instanceof OptionError)) throw e;
+    usageError("render", e, io);
+    return null;
+  }
+  return { out: values.out, registryUrl: options.registryUrl, digest, nodeConfig };
 }
 
 async function render(file: string, values: Values, io: Terminal): Promise<number> {
@@ -429,7 +453,7 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
       list,
       target,
       { entry, digest },
-      { startupTaint: values["startup-taint"] === true, chartImages },
+      { startupTaint: values["startup-taint"] === true, nodeConfig: flags.nodeConfig, chartImages },
     );
     if (!rendered.ok) {
       for (const p of rendered.problems) io.err(`ecr-mirror render: ${p.message}\n  hint: ${p.hint}\n`);

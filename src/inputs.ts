@@ -9,7 +9,9 @@ import type { CommitBackMode } from "./git/commit-back.js";
 import {
   CONCURRENCY,
   CONFIGURATOR_IMAGE,
+  NODE_CONFIG,
   OptionError,
+  type OptionRule,
   REGISTRY_URL,
   RESYNC,
   readOption,
@@ -19,6 +21,7 @@ import {
   TOOL_TIMEOUT,
 } from "./options.js";
 import type { ResyncMode } from "./plan/model.js";
+import type { NodeConfigTarget } from "./render/node-config.js";
 import type { ToolLimits } from "./tools/runner.js";
 
 export type Mode = "validate" | "plan" | "sync";
@@ -47,6 +50,8 @@ export interface Inputs {
   /** The image the node configurator DaemonSet runs (mirrored automatically). */
   configuratorImage: string;
   startupTaint: boolean;
+  /** The containerd part of nodeconfig.yaml, for that containerd version; `none` (default): no NodeConfig. */
+  nodeConfig: NodeConfigTarget;
   /** What happens to rendered files that changed. */
   commitBack: "none" | CommitBackMode;
   /** Also commit back on same-repository pull requests (never on forks). */
@@ -87,6 +92,14 @@ export function readInputs(get: InputReader = (name) => core.getInput(name)): In
     if (/^(true|false)$/i.test(value)) return value.toLowerCase() === "true";
     throw new InputError(`input "${name}" is "${value}"; expected true or false`);
   };
+  const readInput = <T>(rule: OptionRule<T>, raw: string | null): T => {
+    try {
+      return readOption(rule, raw, "input");
+    } catch (e) {
+      if (!(e instanceof OptionError)) throw e;
+      throw new InputError(e.hint ? `${e.message}\n  hint: ${e.hint}` : e.message);
+    }
+  };
   let shared: SyncOptions;
   try {
     shared = readSyncOptions(
@@ -119,6 +132,7 @@ export function readInputs(get: InputReader = (name) => core.getInput(name)): In
     renderDir: optional("render-dir"),
     configuratorImage: readOption(CONFIGURATOR_IMAGE, optional(CONFIGURATOR_IMAGE.input), "input"),
     startupTaint: boolean("startup-taint"),
+    nodeConfig: readInput(NODE_CONFIG, optional(NODE_CONFIG.input)),
     commitBack: oneOf("commit-back", "auto", ["none", "push", "pull-request", "auto"] as const),
     commitOnPullRequest: boolean("commit-on-pull-request"),
     githubToken: optional("github-token"),

@@ -22,6 +22,7 @@ import { describeFailure } from "./report/failure.js";
 import { listSummary } from "./report/list-json.js";
 import { formatPlan, planMarkdown, planToJson } from "./report/plan.js";
 import { type Annotation, formatProblems, problemAnnotations } from "./report/problems.js";
+import { redirectLines } from "./report/redirects.js";
 import { syncSummaryMarkdown } from "./report/sync-summary.js";
 import {
   type ConnectSettings,
@@ -208,7 +209,7 @@ async function plan(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
       copiesElsewhere: true,
       charts: { mask, ...(known ? { known } : {}) },
     });
-    ctx.info(formatPlan(r.plan));
+    ctx.info([formatPlan(r.plan), ...redirectLines(r.list)].join("\n"));
     return r;
   });
   annotate(ctx, planAnnotations(result, shown));
@@ -336,6 +337,7 @@ async function nodeConfiguration(
   const renderDir = inputs.renderDir!;
   const rendered = renderNodeFiles(list, target, configurator, {
     startupTaint: inputs.startupTaint,
+    nodeConfig: inputs.nodeConfig,
     chartImages,
   });
   if (!rendered.ok) {

@@ -6,6 +6,7 @@
 import { registryUrlProblem } from "./list/address-policy.js";
 import type { ResyncMode } from "./plan/model.js";
 import { DEFAULT_CONFIGURATOR_IMAGE } from "./render/index.js";
+import { NODE_CONFIG_TARGETS, type NodeConfigTarget } from "./render/node-config.js";
 import { DEFAULT_LIMITS, type ToolLimits } from "./tools/runner.js";
 
 /** An option's value refused: the message names the option as the entry does; the hint says what to give. */
@@ -116,6 +117,24 @@ export const CONFIGURATOR_IMAGE: OptionRule<string> = {
   flag: "configurator-image",
   default: DEFAULT_CONFIGURATOR_IMAGE,
   parse: (text) => ({ ok: true, value: text }),
+};
+
+/**
+ * The containerd part of a nodeadm NodeConfig (nodeconfig.yaml), for the containerd version the node groups
+ * run; `none` (the default) renders none: stock AL2023 nodes need no user-data change.
+ */
+export const NODE_CONFIG: OptionRule<NodeConfigTarget> = {
+  input: "node-config",
+  flag: "node-config",
+  default: "none",
+  parse: (text) =>
+    NODE_CONFIG_TARGETS.includes(text as NodeConfigTarget)
+      ? { ok: true, value: text as NodeConfigTarget }
+      : {
+          ok: false,
+          problem: ` is "${text}"; expected one of ${NODE_CONFIG_TARGETS.join(", ")}`,
+          hint: "containerd-1.7 and containerd-2 are for node groups running that containerd version only; stock AL2023 nodes need none",
+        },
 };
 
 /** The options a sync takes from either entry, read with one set of rules. */

@@ -20,6 +20,7 @@ import { DistributionClient, type RequestCounts } from "./registry/distribution.
 import { RegistrySchemes } from "./registry/scheme.js";
 import { type ChartImagesRecord, chartImagesRecord } from "./render/chart-images.js";
 import { type NodeRenderResult, renderNodeConfig } from "./render/index.js";
+import type { NodeConfigTarget } from "./render/node-config.js";
 import { textProgress } from "./report/progress.js";
 import {
   credentialFor,
@@ -352,10 +353,9 @@ export function withConfiguratorImage(
       `the configurator image "${reference}" cannot be mirrored: ${made.error}`,
       made.hint,
     );
-  return {
-    list: { ...list, images: [...list.images, made.entry], upstreams: made.upstreams },
-    entry: made.entry,
-  };
+  // Marked: the nodes pull it by its ECR name, so its host is not redirected for it (list/redirects.ts).
+  const entry: ImageEntry = { ...made.entry, configurator: true };
+  return { list: { ...list, images: [...list.images, entry], upstreams: made.upstreams }, entry };
 }
 
 /** The digest the target holds for `entry` after a plan (and a sync, when one ran). */
@@ -381,7 +381,7 @@ export function renderNodeFiles(
   list: MirrorList,
   target: Pick<TargetConnection, "registry" | "region">,
   configurator: { entry: ImageEntry; digest: string | null },
-  options: { startupTaint: boolean; chartImages?: ChartImagesRecord | null },
+  options: { startupTaint: boolean; nodeConfig?: NodeConfigTarget; chartImages?: ChartImagesRecord | null },
 ): NodeRenderResult {
   return renderNodeConfig(list, {
     registry: target.registry,
@@ -390,6 +390,7 @@ export function renderNodeFiles(
       ? { repository: configurator.entry.repository, digest: configurator.digest }
       : null,
     startupTaint: options.startupTaint,
+    nodeConfig: options.nodeConfig ?? "none",
     chartImages: options.chartImages ?? null,
   });
 }

@@ -91,6 +91,10 @@ function addChartImage(g: Growing, chart: ChartEntry, origin: ChartOrigin, refer
       message: `chart ${chart.name} ${chart.version} pins ${key} to ${entry.reference.digest ?? "no digest"}, but it is already mirrored as ${existing.source}; that one is kept`,
       location: chart.location,
     });
+  } else if (existing.configurator) {
+    // ecr-mirror added it for the DaemonSet; a chart pulls it by its own name, so its host is redirected.
+    delete existing.configurator;
+    existing.fromCharts = [origin];
   } else if (
     existing.fromCharts &&
     !existing.fromCharts.some((o) => o.repository === origin.repository && o.version === origin.version)

@@ -67,7 +67,7 @@ export interface Upstream {
    * (`https://mirror.gcr.io`, `http://127.0.0.1:5000/cache`), or null for the host itself.
    */
   endpoint: string | null;
-  /** Whether nodes get a hosts.toml for this host (true for every host an image uses). */
+  /** Whether nodes may get a hosts.toml for this host: they do when it is set and an image uses the host (./redirects.ts). */
   redirect: boolean;
   /** Whether the node may fall back to the upstream when the mirror fails (off: fail fast in an air gap). */
   fallback: boolean;
@@ -91,6 +91,11 @@ export interface ImageEntry {
    * manifests name this image. Absent on images the list names itself.
    */
   fromCharts?: ChartOrigin[];
+  /**
+   * Set on the node configurator's image when ecr-mirror added it to the list itself (the list does not
+   * name it): it is mirrored, but its host is not redirected on the nodes for it (see ./redirects.ts).
+   */
+  configurator?: true;
 }
 
 /** A chart version an image was discovered in. */

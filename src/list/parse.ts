@@ -96,7 +96,8 @@ function readList(root: unknown, file: string, problems: Problems): MirrorList {
       "add `images:` or `charts:`",
     );
   }
-  // Every host an image uses is redirected on the nodes; hosts listed only in `upstreams` are too.
+  // The hosts images use, and those listed in `upstreams` (for their prefix and endpoint); which of them
+  // nodes redirect is decided in ./redirects.ts (only hosts an image uses).
   const usedUpstreams = [...upstreams.values()].filter(
     (u) => u.location !== null || images.some((i) => i.reference.domain === u.host),
   );

@@ -1,10 +1,15 @@
 // The Kubernetes objects of the node configurator: ServiceAccount, two ConfigMaps (scripts and
-// hosts.toml templates), the DaemonSet, and with the startup taint the RBAC to remove it.
+// hosts.toml templates), the DaemonSet, and the RBAC its scripts use: read its own node (labels,
+// containerd version; patch it too with the startup taint) and its own DaemonSet, which tells a pod
+// stopping for good (DaemonSet deleted, node labelled ecr-mirror/skip) from a rolling update, so it
+// removes its node's files only then (node-scripts.ts, cleanup on TERM).
 // Plain objects typed by kubernetes-models (type-only imports: nothing of it ships at run time).
 import { createHash } from "node:crypto";
 import type { IDaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import type { IClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import type { IClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
+import type { IRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
+import type { IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import type { INodeSelectorRequirement } from "kubernetes-models/v1/NodeSelectorRequirement";
 import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
@@ -50,7 +55,14 @@ export interface NodeObjectsInput {
 const labels = { "app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "ecr-mirror" };
 const metadata = (name: string) => ({ name, namespace: NAMESPACE, labels });
 
-type NodeObject = IServiceAccount | IConfigMap | IDaemonSet | IClusterRole | IClusterRoleBinding;
+type NodeObject =
+  | IServiceAccount
+  | IConfigMap
+  | IDaemonSet
+  | IClusterRole
+  | IClusterRoleBinding
+  | IRole
+  | IRoleBinding;
 
 export function nodeObjects(input: NodeObjectsInput): NodeObject[] {
   const scripts: IConfigMap = {
@@ -92,7 +104,7 @@ export function nodeObjects(input: NodeObjectsInput): NodeObject[] {
         metadata: { labels, annotations: { "ecr-mirror/config-sha256": configHash } },
         spec: {
           serviceAccountName: NAME,
-          automountServiceAccountToken: input.startupTaint,
+          automountServiceAccountToken: true,
           hostNetwork: true,
           dnsPolicy: "Default",
           priorityClassName: "system-node-critical",
@@ -176,27 +188,43 @@ export function nodeObjects(input: NodeObjectsInput): NodeObject[] {
     apiVersion: "v1",
     kind: "ServiceAccount",
     metadata: metadata(NAME),
-    automountServiceAccountToken: input.startupTaint,
+    automountServiceAccountToken: true,
   };
-  const objects: NodeObject[] = [serviceAccount, scripts, hosts];
-  if (input.startupTaint) {
+  const subjects = [{ kind: "ServiceAccount", name: NAME, namespace: NAMESPACE }];
+  const objects: NodeObject[] = [
+    serviceAccount,
+    scripts,
+    hosts,
     // Kubernetes RBAC cannot narrow this to the pod's own node (resourceNames are static).
-    objects.push(
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "ClusterRole",
-        metadata: { name: NAME, labels },
-        rules: [{ apiGroups: [""], resources: ["nodes"], verbs: ["get", "patch"] }],
-      },
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "ClusterRoleBinding",
-        metadata: { name: NAME, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: NAME },
-        subjects: [{ kind: "ServiceAccount", name: NAME, namespace: NAMESPACE }],
-      },
-    );
-  }
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: { name: NAME, labels },
+      rules: [
+        { apiGroups: [""], resources: ["nodes"], verbs: input.startupTaint ? ["get", "patch"] : ["get"] },
+      ],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name: NAME, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: NAME },
+      subjects,
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: metadata(NAME),
+      rules: [{ apiGroups: ["apps"], resources: ["daemonsets"], resourceNames: [NAME], verbs: ["get"] }],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: metadata(NAME),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: NAME },
+      subjects,
+    },
+  ];
   objects.push(daemonSet);
   return objects;
 }

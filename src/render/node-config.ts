@@ -1,35 +1,79 @@
-// The nodeadm NodeConfig for AL2023 user data: containerd reads hosts.toml from a single folder
-// (so containerd 2.1+'s transfer service honours certs.d, containerd#12415), and optionally the
-// node registers with the startup taint the DaemonSet removes.
+// The nodeadm NodeConfig for AL2023 user data, rendered only on request: stock AL2023 nodes need
+// none (nodeadm's templates set config_path with discard_unpacked_layers = true, so containerd reads
+// certs.d on 1.7 and 2.x alike). It holds a containerd part for the containerd version the node
+// group runs (the version-2 key on 1.7, the version-3 key on 2.x: nodeadm from AMI v20250807 on
+// refuses version-3 keys on a 1.7 node, so it never bootstraps), and with the startup taint a
+// kubelet part registering it (no containerd part needed: safe on every version).
 import { stringify as stringifyToml } from "smol-toml";
 import { stringify as stringifyYaml } from "yaml";
 import { STARTUP_TAINT } from "./kubernetes.js";
 
-/** The containerd configuration nodeadm merges into /etc/containerd/config.toml (version 3 keys). */
-export function containerdConfigPatch(): string {
+/** What the `node-config` option asks for: no containerd part, or the one for a containerd version. */
+export type NodeConfigTarget = "none" | "containerd-1.7" | "containerd-2";
+export const NODE_CONFIG_TARGETS: readonly NodeConfigTarget[] = ["none", "containerd-1.7", "containerd-2"];
+
+/** The CRI plugin key that holds `registry.config_path` in each containerd configuration version. */
+export const REGISTRY_PLUGIN = {
+  "containerd-1.7": "io.containerd.grpc.v1.cri",
+  "containerd-2": "io.containerd.cri.v1.images",
+} as const;
+
+/**
+ * The containerd configuration nodeadm merges into /etc/containerd/config.toml. On 1.7 (version 2
+ * keys) it restores the stock two folders; on 2.x (version 3 keys) it names one folder, which
+ * containerd 2.1+ pulling through its transfer service honours (a multi-folder config_path is read
+ * there as one literal path, containerd#12415).
+ */
+export function containerdConfigPatch(target: Exclude<NodeConfigTarget, "none"> = "containerd-2"): string {
+  const configPath =
+    target === "containerd-1.7" ? "/etc/containerd/certs.d:/etc/docker/certs.d" : "/etc/containerd/certs.d";
   return stringifyToml({
-    plugins: { "io.containerd.cri.v1.images": { registry: { config_path: "/etc/containerd/certs.d" } } },
+    version: target === "containerd-1.7" ? 2 : 3,
+    plugins: { [REGISTRY_PLUGIN[target]]: { registry: { config_path: configPath } } },
   });
 }
 
-export function renderNodeadmConfig(startupTaint: boolean): string {
-  const spec: Record<string, unknown> = { containerd: { config: containerdConfigPatch() } };
-  if (startupTaint) {
-    spec.kubelet = { config: { registerWithTaints: [{ ...STARTUP_TAINT }] } };
-  }
+const CONTAINERD_COMMENT: Record<Exclude<NodeConfigTarget, "none">, string[]> = {
+  "containerd-1.7": [
+    "# For node groups on containerd 1.7 ONLY (config version 2): it sets config_path under",
+    '# plugins."io.containerd.grpc.v1.cri".registry to the stock /etc/containerd/certs.d:/etc/docker/certs.d,',
+    "# for nodes whose own configuration lost it. Do not use it on containerd 2.x nodes: render it again",
+    "# with node-config: containerd-2 instead.",
+    "# nodeadm merges NodeConfig parts in user-data order (later values win): a part of yours that sets",
+    "# the same config_path overrides this one, or is overridden by it when it comes first.",
+  ],
+  "containerd-2": [
+    "# For node groups on containerd 2.x ONLY (config version 3): it sets config_path under",
+    '# plugins."io.containerd.cri.v1.images".registry to the single folder /etc/containerd/certs.d, which',
+    "# containerd 2.1+ also honours when it pulls through its transfer service (containerd#12415);",
+    "# /etc/docker/certs.d is no longer read. It BREAKS containerd 1.7 nodes: nodeadm (AMI v20250807 on)",
+    "# refuses version-3 keys there and the node never bootstraps; render node-config: containerd-1.7 for them.",
+    "# nodeadm merges NodeConfig parts in user-data order (later values win), and with this version-3 part",
+    '# it uses its version-3 template: a part of yours spelled with version-2 keys ("io.containerd.grpc.v1.cri")',
+    "# is not migrated and its settings are dropped. Rewrite such parts with version-3 keys.",
+  ],
+};
+
+/** The NodeConfig text, or null when nothing asks for one (the default). */
+export function renderNodeadmConfig(target: NodeConfigTarget, startupTaint: boolean): string | null {
+  if (target === "none" && !startupTaint) return null;
+  const spec: Record<string, unknown> = {};
+  if (target !== "none") spec.containerd = { config: containerdConfigPatch(target) };
+  if (startupTaint) spec.kubelet = { config: { registerWithTaints: [{ ...STARTUP_TAINT }] } };
   const document = { apiVersion: "node.eks.aws/v1alpha1", kind: "NodeConfig", spec };
   return [
-    "# Generated by ecr-mirror. Add this NodeConfig to the user data of every AL2023 node group, as",
-    "# one more MIME part with Content-Type: application/node.eks.aws (nodeadm merges the parts).",
-    "# It sets one config_path for containerd's CRI images plugin: containerd 2.1+ pulling through",
-    "# its transfer service ignores a multi-folder config_path (containerd#12415). On containerd 1.7",
-    "# (config version 2) the key is unused and does no harm.",
+    "# Generated by ecr-mirror. Do not edit: re-render instead.",
+    "# A nodeadm NodeConfig for the user data of AL2023 node groups: add it as one more MIME part with",
+    "# Content-Type: application/node.eks.aws and roll the node group. Stock AL2023 nodes need none of it.",
+    ...(target !== "none"
+      ? CONTAINERD_COMMENT[target]
+      : ["# It has no containerd part: it is the same on every containerd version."]),
     ...(startupTaint
       ? [
           `# New nodes register with the taint ${STARTUP_TAINT.key}:${STARTUP_TAINT.effect}, which the`,
           "# ecr-mirror-node DaemonSet removes once the node's hosts.toml files are written.",
         ]
       : []),
-    stringifyYaml(document, { lineWidth: 0 }),
+    stringifyYaml(document, { lineWidth: 0, aliasDuplicateObjects: false }),
   ].join("\n");
 }

@@ -1,5 +1,6 @@
 /** The `validate --json` document: one element per image source and tag (or digest), one per chart version. */
 import type { MirrorList } from "../list/model.js";
+import { redirectLines } from "./redirects.js";
 
 export interface ValidatedImageJson {
   source: string;
@@ -38,9 +39,6 @@ export function listToJson(list: MirrorList): { images: ValidatedImageJson[]; ch
 export function listSummary(list: MirrorList): string {
   const repositories = new Set(list.images.map((i) => i.repository)).size;
   const chartRepos = new Set(list.charts.map((c) => c.repository)).size;
-  const redirects = list.upstreams
-    .filter((u) => u.redirect)
-    .map((u) => `${u.host} -> ${u.prefix}${u.endpoint ? ` (fetched from ${u.endpoint})` : ""}`);
   const lines = [
     `${list.file}: valid. ${list.images.length} image tag${list.images.length === 1 ? "" : "s"} in ${repositories} repositor${repositories === 1 ? "y" : "ies"}, ${list.charts.length} chart version${list.charts.length === 1 ? "" : "s"} in ${chartRepos} repositor${chartRepos === 1 ? "y" : "ies"}.`,
   ];
@@ -54,6 +52,6 @@ export function listSummary(list: MirrorList): string {
     ...new Set([...list.charts, ...ranges].filter((c) => c.images !== null).map((c) => c.name)),
   ];
   if (discovering.length > 0) lines.push(`Images are discovered at plan time in: ${discovering.join(", ")}.`);
-  if (redirects.length > 0) lines.push(`Nodes redirect: ${redirects.join(", ")}.`);
+  lines.push(...redirectLines(list));
   return lines.join("\n");
 }

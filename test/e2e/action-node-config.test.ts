@@ -149,8 +149,7 @@ describe("the action's committed node configuration", () => {
       "README.md",
       "ecr-mirror-node.yaml",
       "hosts/docker.io/hosts.toml",
-      "hosts/public.ecr.aws/hosts.toml",
-      "nodeconfig.yaml",
+      "kustomization.yaml",
     ]);
 
     const head = await git(origin, "rev-parse", "main");
@@ -163,14 +162,14 @@ describe("the action's committed node configuration", () => {
     expect(await git(origin, "rev-parse", "main")).toBe(head);
 
     // A user adds their own file to the folder; the next render changes ecr-mirror's files only.
-    await writeFile(join(runner.workspace, "deploy/ecr-mirror/kustomization.yaml"), "resources: []\n");
-    await git(runner.workspace, "add", "deploy/ecr-mirror/kustomization.yaml");
+    await writeFile(join(runner.workspace, "deploy/ecr-mirror/patch.yaml"), "spec: {}\n");
+    await git(runner.workspace, "add", "deploy/ecr-mirror/patch.yaml");
     await git(runner.workspace, "commit", "-q", "-m", "kustomize");
     await git(runner.workspace, "push", "-q", "origin", "main");
     const third = await runStep(runner, inputs({ "startup-taint": "true" }), githubEnv());
     expect(third.code, third.stdout + third.stderr).toBe(0);
     expect(third.outputs["commit-back"]).toBe("committed");
-    expect(await git(origin, "show", "main:deploy/ecr-mirror/kustomization.yaml")).toBe("resources: []");
+    expect(await git(origin, "show", "main:deploy/ecr-mirror/patch.yaml")).toBe("spec: {}");
     expect(await git(origin, "show", "main:deploy/ecr-mirror/nodeconfig.yaml")).toMatch(/taint/i);
   });
 });

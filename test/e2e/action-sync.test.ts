@@ -217,9 +217,12 @@ describe("the bundled action, mode sync, with the node configuration committed b
       expect.arrayContaining([
         "deploy/ecr-mirror/hosts/docker.io/hosts.toml",
         "deploy/ecr-mirror/ecr-mirror-node.yaml",
-        "deploy/ecr-mirror/nodeconfig.yaml",
+        "deploy/ecr-mirror/kustomization.yaml",
       ]),
     );
+    // No NodeConfig unless asked for, and no redirect for the host of the configurator image alone.
+    expect(files).not.toContain("deploy/ecr-mirror/nodeconfig.yaml");
+    expect(files).not.toContain("deploy/ecr-mirror/hosts/public.ecr.aws/hosts.toml");
     // No chart has images: true, so there is no chart images record.
     expect(files).not.toContain("deploy/ecr-mirror/chart-images.json");
     const daemonSet = await git(remote, "show", "main:deploy/ecr-mirror/ecr-mirror-node.yaml");

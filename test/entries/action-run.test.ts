@@ -128,6 +128,28 @@ describe("run, mode plan, against a plain registry", () => {
     ).toEqual([]);
   });
 
+  it("with a render-dir, plans the configurator image and logs the hosts nodes redirect, not the configurator's", async () => {
+    const workspace = await workspaceWith("images:\n  - redis:7.0\n");
+    const temp = await mkdtemp(join(root, "runner-temp-"));
+    const { deps, recorded } = recordingDeps(workspace, { RUNNER_TEMP: temp });
+    await run(
+      inputsOf({
+        "mirror-file": "config/mirrors.yaml",
+        mode: "plan",
+        "registry-url": target.url,
+        "render-dir": "deploy/ecr-mirror",
+      }),
+      deps,
+    );
+    expect(recorded.failed).toEqual([]);
+    const log = recorded.log.join("\n");
+    expect(log).toContain("public.ecr.aws/aws-cli/aws-cli:2.15.62 -> mirrors/public.ecr.aws/aws-cli/aws-cli");
+    expect(log).toContain(
+      "Nodes redirect these hosts: every pull from them on every node goes to the mirror.\n  docker.io -> mirrors: mirror only, no fallback",
+    );
+    expect(log).not.toMatch(/^ {2}public\.ecr\.aws -> /m);
+  });
+
   it("fails the step with the reason and hint when the target cannot be reached, no stack trace", async () => {
     const workspace = await workspaceWith("images:\n  - redis:7.0\n");
     const { deps, recorded } = recordingDeps(workspace, { RUNNER_TEMP: root });

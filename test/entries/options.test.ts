@@ -9,6 +9,7 @@ import { run } from "../../src/main.js";
 import {
   CONCURRENCY,
   CONFIGURATOR_IMAGE,
+  NODE_CONFIG,
   REGISTRY_URL,
   RESYNC,
   TOOL_STALL_TIMEOUT,
@@ -75,6 +76,16 @@ describe("an option refused by the action and by the CLI", () => {
   });
 });
 
+describe("node-config", () => {
+  it("the action refuses a value that names no containerd version, with the choices and a hint", async () => {
+    const says = await actionSays("node-config", "2.1");
+    expect(says).toMatch(
+      /^<option> is "2\.1"; expected one of none, containerd-1\.7, containerd-2\n {2}hint: /,
+    );
+    expect(says).toContain("stock AL2023 nodes need none");
+  });
+});
+
 describe("the defaults", () => {
   const inputs = (
     parse(readFileSync(join(repo, "action.yml"), "utf8")) as {
@@ -82,7 +93,7 @@ describe("the defaults", () => {
     }
   ).inputs;
 
-  it.each([CONCURRENCY, RESYNC, TOOL_STALL_TIMEOUT, TOOL_TIMEOUT, CONFIGURATOR_IMAGE])(
+  it.each([CONCURRENCY, RESYNC, TOOL_STALL_TIMEOUT, TOOL_TIMEOUT, CONFIGURATOR_IMAGE, NODE_CONFIG])(
     "action.yml's default of $input is the rule's",
     (rule) => {
       expect(inputs[rule.input]?.default).toBe(String(rule.default));

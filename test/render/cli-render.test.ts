@@ -1,11 +1,12 @@
 // `ecr-mirror render` as a user runs it: offline when the registry and the configurator digest are
 // known, otherwise asking the target (the local ECR) for both.
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateRepositoryCommand, ECRClient } from "@aws-sdk/client-ecr";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { valuesSha256 } from "../../src/render/chart-images.js";
 import { CLI, runNode } from "../e2e/bundle.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
@@ -19,7 +20,7 @@ const run = (args: string[], cwd: string, env: Record<string, string> = {}) =>
   runNode(CLI, args, { PATH: process.env.PATH, ...env }, cwd);
 
 describe("ecr-mirror render, offline", () => {
-  it("writes hosts.toml per upstream, the DaemonSet and the NodeConfig, pinned to the given digest", async () => {
+  it("writes hosts.toml per upstream, the DaemonSet and its kustomization (no NodeConfig), pinned to the given digest", async () => {
     const dir = mkdtempSync(join(tmpdir(), "render-"));
     writeFileSync(
       join(dir, "mirrors.yaml"),
@@ -44,7 +45,65 @@ describe("ecr-mirror render, offline", () => {
     expect(daemonSet).toContain(
       `123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirrors/public.ecr.aws/aws-cli/aws-cli@${DIGEST}`,
     );
-    expect(statSync(join(dir, "deploy/ecr-mirror/nodeconfig.yaml")).isFile()).toBe(true);
+    // No NodeConfig unless asked for; no redirect for the configurator's own host.
+    expect(existsSync(join(dir, "deploy/ecr-mirror/nodeconfig.yaml"))).toBe(false);
+    expect(existsSync(join(dir, "deploy/ecr-mirror/hosts/public.ecr.aws"))).toBe(false);
+    // The kustomization lists the cluster objects, and the folder's manifest lists the kustomization.
+    const kustomization = parseYaml(readFileSync(join(dir, "deploy/ecr-mirror/kustomization.yaml"), "utf8"));
+    expect(kustomization.resources).toEqual(["ecr-mirror-node.yaml"]);
+    const manifest = readFileSync(join(dir, "deploy/ecr-mirror/.ecr-mirror-files"), "utf8");
+    expect(manifest.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual([
+      "README.md",
+      "ecr-mirror-node.yaml",
+      "hosts/docker.io/hosts.toml",
+      "hosts/quay.io/hosts.toml",
+      "kustomization.yaml",
+    ]);
+    expect(r.stdout.split("\n")).toContain("deploy/ecr-mirror/kustomization.yaml");
+  });
+
+  it("writes the NodeConfig for the containerd version --node-config names, and refuses another value", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "render-nodeconfig-"));
+    writeFileSync(
+      join(dir, "mirrors.yaml"),
+      "target: { registry: 123456789012.dkr.ecr.eu-west-1.amazonaws.com, region: eu-west-1 }\nimages: [redis:7.0]\n",
+    );
+    const args = ["render", "--out", "out", "--configurator-digest", DIGEST, "--node-config"];
+    for (const [version, key] of [
+      ["containerd-2", "io.containerd.cri.v1.images"],
+      ["containerd-1.7", "io.containerd.grpc.v1.cri"],
+    ] as const) {
+      const r = await run([...args, version], dir);
+      expect(r.code, r.stderr).toBe(0);
+      const nodeConfig = parseYaml(readFileSync(join(dir, "out/nodeconfig.yaml"), "utf8"));
+      const patch = parseToml(nodeConfig.spec.containerd.config) as { plugins: Record<string, unknown> };
+      expect(Object.keys(patch.plugins)).toEqual([key]);
+      expect(parseYaml(readFileSync(join(dir, "out/kustomization.yaml"), "utf8")).resources).toEqual([
+        "ecr-mirror-node.yaml",
+      ]);
+    }
+    const bad = await run([...args, "2.1"], dir);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(
+      '--node-config is "2.1"; expected one of none, containerd-1.7, containerd-2',
+    );
+  });
+
+  it("validate names the redirected hosts and says their pulls go to the mirror only", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "validate-redirects-"));
+    writeFileSync(
+      join(dir, "mirrors.yaml"),
+      "upstreams:\n  quay.io: { fallback: true }\nimages: [redis:7.0, quay.io/org/app:1]\n",
+    );
+    const r = await run(["validate"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      "Nodes redirect these hosts: every pull from them on every node goes to the mirror.",
+    );
+    expect(r.stdout).toContain("  docker.io -> mirrors: mirror only, no fallback");
+    expect(r.stdout).toContain(
+      "  quay.io -> mirrors/quay.io: mirror first, falling back to quay.io when the mirror fails",
+    );
   });
 
   it("carries --charts-record over into chart-images.json for the chart versions the list names", async () => {
@@ -162,6 +221,14 @@ describe("ecr-mirror render against a plain OCI registry", () => {
       expect(readFileSync(join(dir, "out/ecr-mirror-node.yaml"), "utf8")).toContain(
         `${registry.host}/mirrors/public.ecr.aws/aws-cli/aws-cli@${digest}`,
       );
+      // plan against the same target names the hosts nodes redirect, and only those.
+      const plan = await run(["plan", "--registry-url", registry.url], dir);
+      expect(plan.code, plan.stderr).toBe(0);
+      expect(plan.stdout).toContain("Plan for ");
+      expect(plan.stdout).toContain(
+        "Nodes redirect these hosts: every pull from them on every node goes to the mirror.\n  docker.io -> mirrors: mirror only, no fallback\n",
+      );
+      expect(plan.stdout).not.toMatch(/^ {2}public\.ecr\.aws -> /m);
     } finally {
       await registry.stop();
     }

@@ -1,5 +1,5 @@
 // Mirror lists built by hand for the render tests (the list parser is tested on its own).
-import type { MirrorList, Upstream } from "../../src/list/model.js";
+import type { ImageEntry, MirrorList, Upstream } from "../../src/list/model.js";
 import { DEFAULT_REPOSITORY_SETTINGS } from "../../src/list/parse.js";
 
 export const ECR_REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
@@ -12,6 +12,19 @@ export function upstream(host: string, prefix: string, extra: Partial<Upstream> 
   return { host, prefix, endpoint: null, redirect: true, fallback: false, location: null, ...extra };
 }
 
+/** One image of `upstream` (`<host>/org/app:1`): nodes redirect only the hosts the list's images use. */
+function imageOf(u: Upstream, line: number): ImageEntry {
+  const path = u.host === "docker.io" ? "library/app" : "org/app";
+  return {
+    source: `${u.host}/${path}:1`,
+    reference: { domain: u.host, path, tag: "1", digest: null },
+    repository: `${u.prefix}/${path}`,
+    platforms: [],
+    location: { file: "mirror.yaml", line, column: 5 },
+  };
+}
+
+/** A list naming one image of each upstream. */
 export function mirrorList(upstreams: Upstream[], registry: string | null = ECR_REGISTRY): MirrorList {
   return {
     file: "mirror.yaml",
@@ -26,7 +39,7 @@ export function mirrorList(upstreams: Upstream[], registry: string | null = ECR_
       repositorySettings: { ...DEFAULT_REPOSITORY_SETTINGS },
     },
     upstreams,
-    images: [],
+    images: upstreams.map((u, i) => imageOf(u, i + 2)),
     charts: [],
   };
 }

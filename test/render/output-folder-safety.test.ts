@@ -178,27 +178,25 @@ describe("render --out into ecr-mirror's own folder", () => {
       "README.md",
       "ecr-mirror-node.yaml",
       "hosts/docker.io/hosts.toml",
-      "hosts/public.ecr.aws/hosts.toml",
       "hosts/quay.io/hosts.toml",
-      "nodeconfig.yaml",
+      "kustomization.yaml",
     ]);
     expect(readFileSync(out(MANIFEST_FILE), "utf8")).toMatch(/^# Written by ecr-mirror/);
 
     // A user's own file beside the rendered ones, and an empty folder of theirs.
-    writeFileSync(out("kustomization.yaml"), "resources: [ecr-mirror-node.yaml]\n");
+    writeFileSync(out("patch.yaml"), "spec: {}\n");
     mkdirSync(out("hosts/keep"));
     writeFileSync(join(workspace, "mirrors.yaml"), list(["redis:7.0"]));
     const second = await render("deploy/ecr-mirror");
     expect(second.code, second.stderr).toBe(0);
     expect(() => lstatSync(out("hosts/quay.io"))).toThrow(); // the file and the folder it left empty
     expect(lstatSync(out("hosts/keep")).isDirectory()).toBe(true);
-    expect(readFileSync(out("kustomization.yaml"), "utf8")).toBe("resources: [ecr-mirror-node.yaml]\n");
+    expect(readFileSync(out("patch.yaml"), "utf8")).toBe("spec: {}\n");
     expect(manifest()).toEqual([
       "README.md",
       "ecr-mirror-node.yaml",
       "hosts/docker.io/hosts.toml",
-      "hosts/public.ecr.aws/hosts.toml",
-      "nodeconfig.yaml",
+      "kustomization.yaml",
     ]);
     expect(readFileSync(join(workspace, "sentinel.txt"), "utf8")).toBe("keep me\n");
 

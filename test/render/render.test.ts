@@ -1,6 +1,8 @@
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
+import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
+import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { parse as parseToml } from "smol-toml";
@@ -137,7 +139,7 @@ describe("rendering", () => {
       "hosts/docker.io/hosts.toml",
       "hosts/public.ecr.aws/hosts.toml",
       "hosts/quay.io/hosts.toml",
-      "nodeconfig.yaml",
+      "kustomization.yaml",
     ]);
     const readme = file(render(), "README.md");
     for (const needle of [
@@ -146,8 +148,8 @@ describe("rendering", () => {
       "com.amazonaws.eu-west-1.ecr.dkr",
       "S3 gateway",
       "Bottlerocket is not supported",
-      "containerd#12415",
-      "kubectl apply -f ecr-mirror-node.yaml",
+      "kubectl apply -k .",
+      "kubectl delete -k .",
     ]) {
       expect(readme).toContain(needle);
     }
@@ -197,16 +199,23 @@ describe("Kubernetes objects", () => {
     ServiceAccount,
     ClusterRole,
     ClusterRoleBinding,
+    Role,
+    RoleBinding,
   };
 
   it("validate against the Kubernetes API schema, with and without the startup taint", () => {
     for (const startupTaint of [false, true]) {
       const objects = manifests(render(standardList(), { startupTaint }));
-      expect(objects.map((o) => o.kind)).toEqual(
-        startupTaint
-          ? ["ServiceAccount", "ConfigMap", "ConfigMap", "ClusterRole", "ClusterRoleBinding", "DaemonSet"]
-          : ["ServiceAccount", "ConfigMap", "ConfigMap", "DaemonSet"],
-      );
+      expect(objects.map((o) => o.kind)).toEqual([
+        "ServiceAccount",
+        "ConfigMap",
+        "ConfigMap",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "DaemonSet",
+      ]);
       for (const object of objects) {
         const Model = models[object.kind];
         expect(Model, object.kind).toBeDefined();
@@ -231,7 +240,23 @@ describe("Kubernetes objects", () => {
     expect(pod.hostIPC).toBeUndefined();
     expect(pod.priorityClassName).toBe("system-node-critical");
     expect(pod.tolerations).toEqual([{ operator: "Exists" }]);
-    expect(pod.automountServiceAccountToken).toBe(false);
+    // The token reads the pod's own node and DaemonSet only (and patches the node with the startup taint).
+    expect(pod.automountServiceAccountToken).toBe(true);
+    const rbac = manifests(render());
+    expect(rbac.find((o) => o.kind === "ClusterRole").rules).toEqual([
+      { apiGroups: [""], resources: ["nodes"], verbs: ["get"] },
+    ]);
+    expect(rbac.find((o) => o.kind === "Role")).toMatchObject({
+      metadata: { namespace: "kube-system" },
+      rules: [
+        {
+          apiGroups: ["apps"],
+          resources: ["daemonsets"],
+          resourceNames: ["ecr-mirror-node"],
+          verbs: ["get"],
+        },
+      ],
+    });
     expect(ds.spec.updateStrategy).toEqual({
       type: "RollingUpdate",
       rollingUpdate: { maxUnavailable: "10%" },
@@ -304,18 +329,5 @@ describe("Kubernetes objects", () => {
     expect(nodeConfig.spec.kubelet.config.registerWithTaints).toEqual([
       { key: "ecr-mirror/not-ready", value: "true", effect: "NoSchedule" },
     ]);
-  });
-});
-
-describe("nodeadm NodeConfig", () => {
-  it("sets one config_path for the CRI images plugin, and nothing else by default", () => {
-    const nodeConfig = parseYaml(file(render(), "nodeconfig.yaml"));
-    expect(nodeConfig.apiVersion).toBe("node.eks.aws/v1alpha1");
-    expect(nodeConfig.kind).toBe("NodeConfig");
-    expect(Object.keys(nodeConfig.spec)).toEqual(["containerd"]);
-    const patch = parseToml(nodeConfig.spec.containerd.config) as Json;
-    expect(patch).toEqual({
-      plugins: { "io.containerd.cri.v1.images": { registry: { config_path: "/etc/containerd/certs.d" } } },
-    });
   });
 });
