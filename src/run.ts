@@ -387,7 +387,11 @@ export function renderNodeFiles(
     registry: target.registry,
     region: target.region,
     configuratorImage: configurator.digest
-      ? { repository: configurator.entry.repository, digest: configurator.digest }
+      ? {
+          repository: configurator.entry.repository,
+          digest: configurator.digest,
+          source: referenceName(configurator.entry.reference),
+        }
       : null,
     startupTaint: options.startupTaint,
     nodeConfig: options.nodeConfig ?? "none",

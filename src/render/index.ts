@@ -37,7 +37,8 @@ export interface NodeRenderInput {
   /** AWS region for the token; null takes `target.region`, then the region in an ECR host name. */
   region: string | null;
   /** The configurator image in the mirror, pinned by the digest the sync observed (or the list's). */
-  configuratorImage: { repository: string; digest: string } | null;
+  /** The configurator image in the mirror; `source` is its upstream name (`public.ecr.aws/aws-cli/aws-cli`). */
+  configuratorImage: { repository: string; digest: string; source?: string } | null;
   /** Render the startup taint (NodeConfig kubelet part) and its removal (DaemonSet RBAC). Default false. */
   startupTaint?: boolean;
   /**
@@ -186,7 +187,8 @@ export function renderNodeConfig(list: MirrorList, input: NodeRenderInput): Node
   const nodeConfig = renderNodeadmConfig(input.nodeConfig ?? "none", startupTaint);
   // No anchors or aliases (`&a1` / `*a1`): the same object in two places is written out twice, so every
   // tool that reads the manifests (kubectl, kustomize, Argo CD, Flux, a reviewer) sees plain YAML.
-  const manifests = nodeObjects({ image, region, templates, startupTaint })
+  const probeSource = configurator.source ?? null;
+  const manifests = nodeObjects({ image, region, templates, startupTaint, probeSource })
     .map((object) => stringifyYaml(object, { lineWidth: 0, aliasDuplicateObjects: false }))
     .join("---\n");
 

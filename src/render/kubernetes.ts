@@ -50,6 +50,8 @@ export interface NodeObjectsInput {
   region: string;
   templates: HostsTemplate[];
   startupTaint: boolean;
+  /** The configurator's upstream name: readiness asks for its manifest through that host's hosts.toml, if any. */
+  probeSource?: string | null;
 }
 
 const labels = { "app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "ecr-mirror" };
@@ -88,6 +90,7 @@ export function nodeObjects(input: NodeObjectsInput): NodeObject[] {
     { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
     // ready.sh asks the mirror for this manifest with the node's token (node-scripts.ts).
     { name: "PROBE_IMAGE", value: input.image },
+    ...(input.probeSource ? [{ name: "PROBE_SOURCE", value: input.probeSource }] : []),
   ];
   if (input.startupTaint) {
     env.push({ name: "STARTUP_TAINT", value: `${STARTUP_TAINT.key}:${STARTUP_TAINT.effect}` });

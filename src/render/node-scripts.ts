@@ -353,8 +353,8 @@ ${common}
 [ -n "$MAX_TOKEN_AGE_SECONDS" ] || MAX_TOKEN_AGE_SECONDS=${MAX_TOKEN_AGE_SECONDS}
 [ -n "$PROBE_SECONDS" ] || PROBE_SECONDS=${PROBE_SECONDS}
 HOW="add a NodeConfig part to the node group's user data with spec.containerd.config:"
-FIX_V2='${CERTS_PATH_FIX.v2} (containerd 1.7)'
-FIX_V3='${CERTS_PATH_FIX.v3} (containerd 2.x; nodeadm refuses these keys on containerd 1.7 nodes)'
+FIX_V2='${CERTS_PATH_FIX.v2} (containerd 1.7; ecr-mirror renders it with node-config: containerd-1.7)'
+FIX_V3='${CERTS_PATH_FIX.v3} (containerd 2.x; ecr-mirror renders it with node-config: containerd-2; nodeadm refuses these keys on containerd 1.7 nodes)'
 ACCEPT='Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json'
 
 not_ready() {
@@ -421,7 +421,10 @@ containerd_version() {
   printf '%s\\n' "$found"
 }
 
-# ask URL FILE WHAT: one bounded request to the mirror with the token of FILE; NOT READY unless 200.
+# ask URL FILE WHAT [next]: one bounded request to the mirror with the token of FILE; NOT READY
+# unless 200. With "next" (a later [host] entry of FILE names the same mirror over another scheme, as
+# rendered for loopback and private mirrors: HTTPS, then plain HTTP), a failed connection returns 2
+# instead, and the caller moves on to that entry, as containerd does.
 ask() {
   if [ "$3" = ping ]; then method=-G; else method=-I; fi
   code=$(printf 'header = "Authorization: Basic %s"\\n' "$token" |
@@ -429,6 +432,7 @@ ask() {
       -H "$ACCEPT" -K - "$1" 2>"$STATE_DIR/curl-error")
   result=$?
   if [ "$result" -ne 0 ]; then
+    [ "$4" = next ] && return 2
     not_ready "cannot reach the mirror at $1 ($(head -n 1 "$STATE_DIR/curl-error")): nodes need a route to it, from an air-gapped VPC through the ecr.dkr interface endpoint (and ecr.api, and the S3 gateway endpoint for the layers)"
   fi
   case $code in
@@ -439,21 +443,44 @@ ask() {
   not_ready "the mirror answered HTTP $code to $1 (with the token in $2)"
 }
 
-# probe_mirror FILE...: the /v2/ ping of every mirror the files name, then the configurator's
-# manifest through the hosts.toml of its upstream (as containerd would ask for it) or directly.
+# host_entries FILE: its [host."URL"] entries, in order.
+host_entries() {
+  sed -n 's/^\\[host\\."\\([^"]*\\)"\\]$/\\1/p' "$1"
+}
+
+# reached_entry FILE: the first [host] entry of FILE whose mirror answered the ping (empty if none).
+reached_entry() {
+  for url in $(host_entries "$1"); do
+    base=$(printf '%s\\n' "$url" | sed 's#^\\([a-z]*://[^/]*\\).*$#\\1#')
+    case $reached in *" $base "*) printf '%s\\n' "$url"; return 0 ;; esac
+  done
+}
+
+# probe_mirror FILE...: the /v2/ ping of every mirror the files name (each [host] entry in turn until
+# one connects, as containerd tries them), then the configurator's manifest through the hosts.toml of
+# its upstream (as containerd would ask for it) or directly.
 probe_mirror() {
   command -v curl >/dev/null 2>&1 ||
     not_ready "the configurator image has no curl, so readiness cannot ask the mirror: use an image with a shell, the AWS CLI and curl (the AWS CLI image has them)"
   first=$1
   token=$(sed -n 's/^[[:space:]]*Authorization[[:space:]]*=[[:space:]]*"Basic \\([A-Za-z0-9+/=]*\\)".*$/\\1/p' "$first" | head -n 1)
   [ -n "$token" ] || not_ready "$first has no Authorization header with a registry token: see this pod's log"
-  pinged=" "
+  reached=" "
   for file in "$@"; do
-    for url in $(sed -n 's/^\\[host\\."\\([^"]*\\)"\\]$/\\1/p' "$file"); do
+    [ -n "$(reached_entry "$file")" ] && continue
+    urls=$(host_entries "$file")
+    count=$(printf '%s\\n' "$urls" | grep -c .)
+    n=0
+    for url in $urls; do
+      n=$((n + 1))
       base=$(printf '%s\\n' "$url" | sed 's#^\\([a-z]*://[^/]*\\).*$#\\1#')
-      case $pinged in *" $base "*) continue ;; esac
-      pinged="$pinged$base "
-      ask "$base/v2/" "$file" ping
+      if [ "$n" -lt "$count" ]; then
+        ask "$base/v2/" "$file" ping next || continue
+      else
+        ask "$base/v2/" "$file" ping
+      fi
+      reached="$reached$base "
+      break
     done
   done
   [ -n "$PROBE_IMAGE" ] || return 0
@@ -465,12 +492,13 @@ probe_mirror() {
     source_path=$(printf '%s\\n' "$PROBE_SOURCE" | sed 's#^[^/]*/##')
     if [ -f "$CERTS_DIR/$source_dir/hosts.toml" ] && marked "$CERTS_DIR/$source_dir/hosts.toml"; then
       via="$CERTS_DIR/$source_dir/hosts.toml"
-      endpoint=$(sed -n 's/^\\[host\\."\\([^"]*\\)"\\]$/\\1/p' "$via" | head -n 1)
+      endpoint=$(reached_entry "$via")
+      [ -n "$endpoint" ] || endpoint=$(host_entries "$via" | head -n 1)
       manifest_url="$endpoint/$source_path/manifests/$digest"
     fi
   fi
   if [ -z "$manifest_url" ]; then
-    scheme=$(sed -n 's/^\\[host\\."\\([a-z]*\\):.*$/\\1/p' "$first" | head -n 1)
+    scheme=$(reached_entry "$first" | sed -n 's#^\\([a-z]*\\)://.*$#\\1#p')
     manifest_url="$scheme://$(printf '%s\\n' "$PROBE_IMAGE" | sed 's#@.*$##; s#^\\([^/]*\\)/#\\1/v2/#')/manifests/$digest"
   fi
   ask "$manifest_url" "$via" manifest

@@ -236,7 +236,9 @@ describe("the render README", () => {
     const readme = content(render(), "README.md");
     expect(readme).toContain("## Uninstall");
     expect(readme).toContain("kubectl delete -k .");
-    expect(readme).toMatch(/kubectl debug node\/NODE --profile=sysadmin --image=\S+aws-cli@sha256:/);
+    expect(readme).toMatch(
+      /kubectl debug node\/NODE_NAME --profile=sysadmin --attach --image=\S+aws-cli@sha256:/,
+    );
   });
 
   it("its node command, as a shell passes it to kubectl, removes only ecr-mirror's files and temporary files", () => {

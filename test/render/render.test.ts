@@ -132,6 +132,22 @@ describe("rendering", () => {
     expect(c.spec.template.metadata.annotations).not.toEqual(a.spec.template.metadata.annotations);
   });
 
+  it("names the configurator's upstream for readiness (PROBE_SOURCE), so it asks through that host's hosts.toml", () => {
+    const env = (files: RenderedFile[]) =>
+      Object.fromEntries(
+        daemonSetOf(files).spec.template.spec.containers[0].env.map((e: { name: string; value?: string }) => [
+          e.name,
+          e.value,
+        ]),
+      );
+    expect(env(render()).PROBE_SOURCE).toBeUndefined();
+    const named = render(standardList(), {
+      configuratorImage: { ...CONFIGURATOR, source: "public.ecr.aws/aws-cli/aws-cli" },
+    });
+    expect(env(named).PROBE_SOURCE).toBe("public.ecr.aws/aws-cli/aws-cli");
+    expect(env(named).PROBE_IMAGE).toMatch(/aws-cli@sha256:/);
+  });
+
   it("renders every file the README promises", () => {
     expect(render().map((f) => f.path)).toEqual([
       "README.md",
