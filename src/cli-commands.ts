@@ -14,6 +14,7 @@ import { readMirrorList } from "./list/read.js";
 import {
   CONCURRENCY,
   CONFIGURATOR_IMAGE,
+  deletionOverride,
   OptionError,
   REGISTRY_URL,
   readOption,
@@ -22,6 +23,7 @@ import {
   TOOL_STALL_TIMEOUT,
   TOOL_TIMEOUT,
 } from "./options.js";
+import { guardDeletions } from "./plan/deletions.js";
 import type { ChartImagesRecord } from "./render/chart-images.js";
 import { describeFailure } from "./report/failure.js";
 import { listSummary, listToJson } from "./report/list-json.js";
@@ -64,6 +66,9 @@ Options:
   --target TARGET        sync: ecr (default: the list's target), local (crane's in-memory registry on
                          127.0.0.1, to try a sync without AWS; needs internet), or an http(s):// URL.
   --concurrency N        sync: copies in flight at once (default ${CONCURRENCY.default}).
+  --max-deletions N      plan, sync: the most tags this run may delete (prune), over the list's
+                         target.maxDeletions (default 20). Above it the plan fails and a sync fails before
+                         deleting anything.
   --report FILE          sync: write the JSON report there.
   --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
                          or disk activity) for S seconds (default ${TOOL_STALL_TIMEOUT.default}).
@@ -114,6 +119,7 @@ type Values = {
   "charts-record"?: string;
   "tool-stall-timeout"?: string;
   "tool-timeout"?: string;
+  "max-deletions"?: string;
 };
 
 /** The terminal as the commands see it: every write goes through the run's mask and the log-safe sink. */
@@ -161,6 +167,7 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
         "charts-record": { type: "string" },
         "tool-stall-timeout": { type: "string" },
         "tool-timeout": { type: "string" },
+        "max-deletions": { type: "string" },
       },
     }));
   } catch (e) {
@@ -234,6 +241,7 @@ function sharedOptions(values: Values, command: string, io: Terminal): SyncOptio
         concurrency: values.concurrency ?? null,
         toolStallTimeout: values["tool-stall-timeout"] ?? null,
         toolTimeout: values["tool-timeout"] ?? null,
+        maxDeletions: values["max-deletions"] ?? null,
       },
       "flag",
     );
@@ -289,6 +297,7 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
       charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
     });
     io.out(values.json ? formatJson(planToJson(plan, cost), io.mask) : `${formatPlan(plan)}\n`);
+    guardDeletions(plan, list, deletionOverride(options.maxDeletions, "flag"));
     return 0;
   } catch (e) {
     io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
@@ -347,6 +356,7 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
       mask,
       concurrency: options.concurrency,
       toolLimits: options.toolLimits,
+      deletionLimit: deletionOverride(options.maxDeletions, "flag"),
       counter,
       craneBinary,
       log: (line) => io.err(`${line}\n`),

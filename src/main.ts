@@ -19,7 +19,8 @@ import type { Plan } from "./plan/model.js";
 import { CHART_IMAGES_FILE, type ChartImagesRecord } from "./render/chart-images.js";
 import { describeFailure } from "./report/failure.js";
 import { listSummary } from "./report/list-json.js";
-import { formatPlan, planMarkdown, planToJson } from "./report/plan.js";
+import { formatPlan, planToJson } from "./report/plan.js";
+import { planMarkdown } from "./report/plan-markdown.js";
 import { type Annotation, formatProblems, problemAnnotations } from "./report/problems.js";
 import { syncSummaryMarkdown } from "./report/sync-summary.js";
 import {
