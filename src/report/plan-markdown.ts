@@ -34,7 +34,10 @@ export function blobLineLink(
   if (!/^[\w.-]+\/[\w.-]+$/.test(repository) || path.startsWith("/") || path.startsWith("..")) return null;
   const base = `${serverUrl.replace(/\/+$/, "")}/${repository}/blob/${sha}/${path
     .split(/[\\/]/)
-    .map(encodeURIComponent)
+    // `(` and `)` too: a URL inside a Markdown link must not close it.
+    .map((segment) =>
+      encodeURIComponent(segment).replace(/[()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
+    )
     .join("/")}`;
   return (line) => `${base}#L${line}`;
 }

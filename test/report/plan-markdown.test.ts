@@ -153,6 +153,9 @@ describe("line links", () => {
     expect(blobLineLink("https://github.example.com/", "o/r", SHA, "dir/my list.yaml")!(7)).toBe(
       `https://github.example.com/o/r/blob/${SHA}/dir/my%20list.yaml#L7`,
     );
+    expect(blobLineLink("https://github.com", "o/r", SHA, "lists/(prod).yaml")!(2)).toBe(
+      `https://github.com/o/r/blob/${SHA}/lists/%28prod%29.yaml#L2`,
+    );
     expect(blobLineLink("https://github.com", "o/r", null, "m.yaml")).toBeNull();
     expect(blobLineLink("https://github.com", "o/r", SHA, "../outside.yaml")).toBeNull();
     expect(blobLineLink("https://github.com", "", SHA, "m.yaml")).toBeNull();
