@@ -115,7 +115,12 @@ function context(deps: ActionDeps): Ctx {
 
 /** The job summary, secrets redacted and commands defanged (a later step may print it; cells escape themselves). */
 async function writeSummary(ctx: Ctx, markdown: string): Promise<void> {
-  await ctx.core.summary.addRaw(ctx.safe(markdown)).write();
+  try {
+    await ctx.core.summary.addRaw(ctx.safe(markdown)).write();
+  } catch (e) {
+    // Outside a runner (no GITHUB_STEP_SUMMARY) there is nowhere to write it: the log has the same facts.
+    ctx.info(`Job summary not written: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 function annotate(ctx: Ctx, annotations: readonly Annotation[]): void {
@@ -272,7 +277,7 @@ async function publish(
       ctx.core.notice("No pull request for this run: no comment written.");
     return;
   }
-  if (inputs.comment === "auto" && pull.isFork && !pull.viaWorkflowRun) {
+  if (inputs.comment === "auto" && !pull.tokenMayWrite) {
     ctx.core.notice(FORK_NOTICE, { title: "ecr-mirror comment" });
     return;
   }

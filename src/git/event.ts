@@ -111,6 +111,11 @@ export interface PullRequestFacts {
   isFork: boolean;
   /** Seen from a `workflow_run` event that a pull request's run triggered (the fork pattern). */
   viaWorkflowRun: boolean;
+  /**
+   * Whether the run's token can write to the pull request: not on a `pull_request` event from a fork (GitHub
+   * makes that token read-only); on `pull_request_target` and `workflow_run` it runs in the base repository.
+   */
+  tokenMayWrite: boolean;
 }
 
 interface ReviewPayload extends EventPayload {
@@ -142,6 +147,7 @@ export function pullRequestFacts(
       headBranch: pull.head?.ref ?? null,
       isFork: isForkPullRequest(payload, repository),
       viaWorkflowRun: false,
+      tokenMayWrite: name === "pull_request_target" || !isForkPullRequest(payload, repository),
     };
   }
   const run = payload.workflow_run;
@@ -154,6 +160,7 @@ export function pullRequestFacts(
       headBranch: run.head_branch ?? null,
       isFork: !head || head.toLowerCase() !== repository.toLowerCase(),
       viaWorkflowRun: true,
+      tokenMayWrite: true,
     };
   }
   return null;
