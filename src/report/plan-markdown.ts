@@ -44,8 +44,11 @@ export function blobLineLink(
 
 /** GitHub refuses a step summary above 1 MiB; stay well under it. */
 export const SUMMARY_BUDGET_BYTES = 900 * 1024;
-/** GitHub refuses a comment above 65,536 characters; bytes count at least as many, and the marker needs room. */
-export const COMMENT_BUDGET_BYTES = 64 * 1024;
+/**
+ * GitHub refuses a comment above 65,536 characters. UTF-8 bytes count at least as many; 1 KiB is left for the
+ * hidden marker and for what redaction may add.
+ */
+export const COMMENT_BUDGET_BYTES = 63 * 1024;
 
 export interface PlanMarkdownOptions {
   /** The most UTF-8 bytes the Markdown may take. */
