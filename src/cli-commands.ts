@@ -14,6 +14,7 @@ import { readMirrorList } from "./list/read.js";
 import {
   CONCURRENCY,
   CONFIGURATOR_IMAGE,
+  deletionOverride,
   NODE_CONFIG,
   OptionError,
   REGISTRY_URL,
@@ -23,6 +24,7 @@ import {
   TOOL_STALL_TIMEOUT,
   TOOL_TIMEOUT,
 } from "./options.js";
+import { guardDeletions } from "./plan/deletions.js";
 import type { ChartImagesRecord } from "./render/chart-images.js";
 import type { NodeConfigTarget } from "./render/node-config.js";
 import { describeFailure } from "./report/failure.js";
@@ -67,6 +69,9 @@ Options:
   --target TARGET        sync: ecr (default: the list's target), local (crane's in-memory registry on
                          127.0.0.1, to try a sync without AWS; needs internet), or an http(s):// URL.
   --concurrency N        sync: copies in flight at once (default ${CONCURRENCY.default}).
+  --max-deletions N      plan, sync: the most tags this run may delete (prune), over the list's
+                         target.maxDeletions (default 20). Above it the plan fails and a sync fails before
+                         deleting anything.
   --report FILE          sync: write the JSON report there.
   --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
                          or disk activity) for S seconds (default ${TOOL_STALL_TIMEOUT.default}).
@@ -121,6 +126,7 @@ type Values = {
   "charts-record"?: string;
   "tool-stall-timeout"?: string;
   "tool-timeout"?: string;
+  "max-deletions"?: string;
 };
 
 /** The terminal as the commands see it: every write goes through the run's mask and the log-safe sink. */
@@ -169,6 +175,7 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
         "charts-record": { type: "string" },
         "tool-stall-timeout": { type: "string" },
         "tool-timeout": { type: "string" },
+        "max-deletions": { type: "string" },
       },
     }));
   } catch (e) {
@@ -242,6 +249,7 @@ function sharedOptions(values: Values, command: string, io: Terminal): SyncOptio
         concurrency: values.concurrency ?? null,
         toolStallTimeout: values["tool-stall-timeout"] ?? null,
         toolTimeout: values["tool-timeout"] ?? null,
+        maxDeletions: values["max-deletions"] ?? null,
       },
       "flag",
     );
@@ -305,6 +313,7 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
         ? formatJson(planToJson(plan, cost), io.mask)
         : `${[formatPlan(plan), ...redirectLines(planned)].join("\n")}\n`,
     );
+    guardDeletions(plan, list, deletionOverride(options.maxDeletions, "flag"));
     return 0;
   } catch (e) {
     io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
@@ -363,6 +372,7 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
       mask,
       concurrency: options.concurrency,
       toolLimits: options.toolLimits,
+      deletionLimit: deletionOverride(options.maxDeletions, "flag"),
       counter,
       craneBinary,
       log: (line) => io.err(`${line}\n`),

@@ -9,6 +9,7 @@ import type { CommitBackMode } from "./git/commit-back.js";
 import {
   CONCURRENCY,
   CONFIGURATOR_IMAGE,
+  MAX_DELETIONS,
   NODE_CONFIG,
   OptionError,
   type OptionRule,
@@ -63,7 +64,13 @@ export interface Inputs {
   helm: ToolInputs;
   /** `tool-stall-timeout` (s) and `tool-timeout` (min): bounds on every crane and helm process. */
   toolLimits: ToolLimits;
+  /** `max-deletions`: the run's deletion limit over the list's `target.maxDeletions`; null: the list's. */
+  maxDeletions: number | null;
+  /** `comment`: the pull-request comment. auto: on pull requests whose token may write. */
+  comment: CommentMode;
 }
+
+export type CommentMode = "auto" | "always" | "never";
 
 export interface ToolInputs {
   version: string | null;
@@ -109,6 +116,7 @@ export function readInputs(get: InputReader = (name) => core.getInput(name)): In
         concurrency: optional(CONCURRENCY.input),
         toolStallTimeout: optional(TOOL_STALL_TIMEOUT.input),
         toolTimeout: optional(TOOL_TIMEOUT.input),
+        maxDeletions: optional(MAX_DELETIONS.input),
       },
       "input",
     );
@@ -147,5 +155,7 @@ export function readInputs(get: InputReader = (name) => core.getInput(name)): In
       baseUrl: optional("helm-base-url"),
     },
     toolLimits: shared.toolLimits,
+    maxDeletions: shared.maxDeletions,
+    comment: oneOf("comment", "auto", ["auto", "always", "never"] as const),
   };
 }

@@ -11,19 +11,35 @@ import { MirrorError } from "./errors.js";
 import { STEP_OUTCOMES } from "./execute/execute.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { commitBack, commitBackOutputs } from "./git/commit-back.js";
-import { readEventFacts } from "./git/event.js";
+import { type PullRequestFacts, readEventFacts, readPullRequestFacts } from "./git/event.js";
 import { checkOutputFolder, writeOutputFolder } from "./git/output-folder.js";
+import { findOpenPullRequest } from "./git/pull-request.js";
+import { commentMarker, upsertPullRequestComment } from "./git/pull-request-comment.js";
 import { InputError, type InputReader, type Inputs, readInputs } from "./inputs.js";
-import type { ImageEntry, MirrorList } from "./list/model.js";
+import type { ImageEntry, ListProblem, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
+import { deletionOverride } from "./options.js";
+import { checkDeletions, DeletionLimitError } from "./plan/deletions.js";
 import type { Plan } from "./plan/model.js";
 import { CHART_IMAGES_FILE, type ChartImagesRecord } from "./render/chart-images.js";
-import { describeFailure } from "./report/failure.js";
+import { describeFailure, failureMarkdown } from "./report/failure.js";
 import { listSummary } from "./report/list-json.js";
-import { formatPlan, planMarkdown, planToJson } from "./report/plan.js";
-import { type Annotation, formatProblems, problemAnnotations } from "./report/problems.js";
+import { formatPlan, planToJson } from "./report/plan.js";
+import {
+  blobLineLink,
+  COMMENT_BUDGET_BYTES,
+  type LineLink,
+  planMarkdown,
+  SUMMARY_BUDGET_BYTES,
+} from "./report/plan-markdown.js";
+import {
+  type Annotation,
+  formatProblems,
+  problemAnnotations,
+  validationMarkdown,
+} from "./report/problems.js";
 import { redirectLines } from "./report/redirects.js";
-import { syncSummaryMarkdown } from "./report/sync-summary.js";
+import { commitBackMarkdown, syncSummaryMarkdown } from "./report/sync-summary.js";
 import {
   type ConnectSettings,
   connect,
@@ -72,6 +88,14 @@ interface Ctx {
    * messages go through it too: @actions/core escapes their line breaks, and this also keeps the legacy `##[`.
    */
   safe(text: string): string;
+  /** The pull request this run belongs to, and links to the list's lines at its head commit. */
+  review: Review;
+}
+
+/** The pull request of the run (null when there is none) and the link to a line of the list. */
+interface Review {
+  pull: PullRequestFacts | null;
+  lineLink: LineLink | null;
 }
 
 function context(deps: ActionDeps): Ctx {
@@ -86,12 +110,18 @@ function context(deps: ActionDeps): Ctx {
     temp: deps.env.RUNNER_TEMP ?? deps.cwd,
     info: (text) => deps.core.info(safe(text)),
     safe,
+    review: { pull: null, lineLink: null },
   };
 }
 
 /** The job summary, secrets redacted and commands defanged (a later step may print it; cells escape themselves). */
 async function writeSummary(ctx: Ctx, markdown: string): Promise<void> {
-  await ctx.core.summary.addRaw(ctx.safe(markdown)).write();
+  try {
+    await ctx.core.summary.addRaw(ctx.safe(markdown)).write();
+  } catch (e) {
+    // Outside a runner (no GITHUB_STEP_SUMMARY) there is nowhere to write it: the log has the same facts.
+    ctx.info(`Job summary not written: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 function annotate(ctx: Ctx, annotations: readonly Annotation[]): void {
@@ -105,7 +135,10 @@ function annotate(ctx: Ctx, annotations: readonly Annotation[]): void {
 }
 
 /** Reads and validates the list; on problems annotates their lines; null when it is invalid. */
-async function loadList(ctx: Ctx, inputs: Inputs): Promise<{ list: MirrorList | null; shown: string }> {
+async function loadList(
+  ctx: Ctx,
+  inputs: Inputs,
+): Promise<{ list: MirrorList | null; shown: string; problems: ListProblem[] }> {
   const workspace = ctx.workspace;
   const path = isAbsolute(inputs.mirrorFile) ? inputs.mirrorFile : resolve(workspace, inputs.mirrorFile);
   // Annotations attach to lines only with a path relative to the repository root.
@@ -124,7 +157,7 @@ async function loadList(ctx: Ctx, inputs: Inputs): Promise<{ list: MirrorList | 
       `${shown} has ${errors} error${errors === 1 ? "" : "s"}; nothing was copied or committed.`,
     );
   }
-  return { list, shown };
+  return { list, shown, problems };
 }
 
 /** The target and the upstream credentials as the inputs give them. */
@@ -217,8 +250,83 @@ async function plan(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
   await writeReportFile(planFile, planToJson(result, cost), mask);
   ctx.core.setOutput("plan-file", planFile);
   for (const [action, n] of Object.entries(result.summary)) ctx.core.setOutput(action, n);
-  await writeSummary(ctx, planMarkdown(result));
+  const deletions = checkDeletions(result, list, deletionOverride(inputs.maxDeletions, "input"));
+  await publish(ctx, inputs, shown, (budget) =>
+    planMarkdown(result, {
+      budget,
+      lineLink: ctx.review.lineLink,
+      deletions,
+      everyStepIn:
+        "the plan JSON (the `plan-file` output; the reusable workflow uploads it as an artifact) lists every one",
+    }),
+  );
+  // Above the deletion limit the plan fails, on the list's prune line.
+  if (deletions.exceeded) throw new DeletionLimitError(deletions, list, result);
 }
+
+/**
+ * The job summary and, when the run belongs to a pull request and the `comment` input allows it, the pull
+ * request's one ecr-mirror comment (created once, then updated), both from the same Markdown.
+ */
+async function publish(
+  ctx: Ctx,
+  inputs: Inputs,
+  shown: string,
+  markdown: (budget: number) => string,
+): Promise<void> {
+  await writeSummary(ctx, markdown(SUMMARY_BUDGET_BYTES));
+  const pull = ctx.review.pull;
+  if (inputs.comment === "never" || !pull) {
+    if (inputs.comment === "always" && !pull)
+      ctx.core.notice("No pull request for this run: no comment written.");
+    return;
+  }
+  if (inputs.comment === "auto" && !pull.tokenMayWrite) {
+    ctx.core.notice(FORK_NOTICE, { title: "ecr-mirror comment" });
+    return;
+  }
+  const target = {
+    apiUrl: ctx.env.GITHUB_API_URL ?? "https://api.github.com",
+    repository: ctx.env.GITHUB_REPOSITORY ?? "",
+    token: inputs.githubToken ?? "",
+  };
+  if (!target.token || !target.repository) {
+    ctx.core.notice("No github-token (or GITHUB_REPOSITORY): no pull-request comment written.");
+    return;
+  }
+  const marker = commentMarker(shown);
+  const number =
+    pull.number ??
+    (pull.headBranch && pull.headOwner
+      ? (await findOpenPullRequest(target, pull.headBranch, null, pull.headOwner))?.number
+      : undefined);
+  if (!number) {
+    ctx.core.notice("The pull request of this run was not found: no comment written.");
+    return;
+  }
+  const body = ctx.safe(markdown(COMMENT_BUDGET_BYTES - Buffer.byteLength(marker) - 1));
+  let result: Awaited<ReturnType<typeof upsertPullRequestComment>>;
+  try {
+    result = await upsertPullRequestComment(target, number, marker, body);
+  } catch (e) {
+    // The summary holds the same text: a comment GitHub refuses is a warning, not a failed plan.
+    ctx.core.warning(ctx.safe(describeFailure(e, ctx.mask)), { title: "ecr-mirror comment not written" });
+    ctx.core.setOutput("comment", "failed");
+    return;
+  }
+  if (result.outcome === "forbidden") {
+    ctx.core.notice(`${ctx.safe(result.reason)}\n${FORK_NOTICE}`, { title: "ecr-mirror comment" });
+    ctx.core.setOutput("comment", "forbidden");
+    return;
+  }
+  ctx.info(`Pull request comment ${result.outcome}: ${result.url}`);
+  ctx.core.setOutput("comment", result.outcome);
+  ctx.core.setOutput("comment-url", result.url);
+}
+
+const FORK_NOTICE =
+  "This token may not comment on the pull request (a fork's token is read-only). The job summary has the same text; " +
+  'to get the comment on pull requests from forks, use the workflow_run pattern of the reusable workflow (README, "Pull requests from forks").';
 
 /** A render folder ecr-mirror may not write is refused before anything is copied (see output-folder.ts). */
 async function renderDirRefused(ctx: Ctx, renderDir: string): Promise<boolean> {
@@ -227,7 +335,7 @@ async function renderDirRefused(ctx: Ctx, renderDir: string): Promise<boolean> {
     return false;
   } catch (e) {
     const why = describeFailure(e, ctx.mask);
-    skipNodeConfiguration(ctx, `render-dir cannot be written: ${why.split("\n")[0]}`);
+    await skipNodeConfiguration(ctx, `render-dir cannot be written: ${why.split("\n")[0]}`);
     ctx.core.setFailed(ctx.safe(`${why}\nNothing was copied or committed.`));
     return true;
   }
@@ -257,6 +365,7 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
     helm: inputs.helm,
     toolLimits: inputs.toolLimits,
     concurrency: inputs.concurrency,
+    deletionLimit: deletionOverride(inputs.maxDeletions, "input"),
     log: ctx.info,
     debug: (line) => ctx.core.debug(ctx.safe(line)),
     group: (name, work) => ctx.core.group(name, work),
@@ -266,7 +375,7 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
   if (inputs.renderDir && configurator && !result.report.ok) {
     // Policy: a failed step means the mirror does not hold what the node configuration would send nodes
     // to, so nothing is written or committed after one; the step fails below.
-    skipNodeConfiguration(
+    await skipNodeConfiguration(
       ctx,
       `${stepsFailed(failures)}, so the node configuration in ${inputs.renderDir} was neither written nor committed`,
     );
@@ -319,7 +428,8 @@ async function reportSync(ctx: Ctx, inputs: Inputs, result: SyncRunResult, shown
 }
 
 /** The `commit-back` output says `skipped`, and `commit-back-reason` why; the log says it too. */
-function skipNodeConfiguration(ctx: Ctx, reason: string): void {
+async function skipNodeConfiguration(ctx: Ctx, reason: string): Promise<void> {
+  await writeSummary(ctx, commitBackMarkdown({ outcome: "skipped", reason }));
   ctx.info(`Node configuration skipped: ${reason}.`);
   ctx.core.setOutput("commit-back", "skipped");
   ctx.core.setOutput("commit-back-reason", ctx.safe(reason));
@@ -346,7 +456,7 @@ async function nodeConfiguration(
     const problem = ctx.safe(
       `the node configuration could not be rendered: ${rendered.problems.map((p) => p.message).join(" ")}`,
     );
-    skipNodeConfiguration(ctx, problem);
+    await skipNodeConfiguration(ctx, problem);
     ctx.core.setFailed(problem);
     return;
   }
@@ -372,6 +482,13 @@ async function nodeConfiguration(
       ctx.info(`Wrote ${written.files.length} files to ${written.folder} (commit-back: none).`);
       ctx.core.setOutput("commit-back", "none");
       ctx.core.setOutput("commit-back-reason", "commit-back is none: the files were only written");
+      await writeSummary(
+        ctx,
+        commitBackMarkdown({
+          outcome: "none",
+          reason: `commit-back is none: ${written.files.length} files written to ${written.folder}`,
+        }),
+      );
       return;
     }
     const result = await commitBack({
@@ -394,6 +511,7 @@ async function nodeConfiguration(
     for (const [name, value] of Object.entries(outputs))
       if (name !== "outcome") ctx.core.setOutput(name, value);
     ctx.info(`Commit-back: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`);
+    await writeSummary(ctx, commitBackMarkdown(result));
   }
 }
 
@@ -423,17 +541,79 @@ export async function run(inputs: InputReader, deps: ActionDeps): Promise<void> 
 }
 
 async function runInputs(ctx: Ctx, inputs: Inputs): Promise<void> {
-  const { list, shown } = await loadList(ctx, inputs);
-  if (!list) return;
-  ctx.core.setOutput("images", list.images.length);
-  ctx.core.setOutput("charts", list.charts.length);
+  const { list, shown, problems } = await loadList(ctx, inputs);
+  ctx.review = await reviewOf(ctx, shown);
   try {
+    if (!list || inputs.mode === "validate") {
+      await publish(ctx, inputs, shown, (budget) =>
+        validationMarkdown(shown, problems, {
+          summary: list ? listSummary(list) : null,
+          note: list ? "Checked offline (mode validate): the target and the upstreams were not asked." : null,
+          lineLink: ctx.review.lineLink,
+          budget,
+        }),
+      );
+    }
+    if (!list) return;
+    ctx.core.setOutput("images", list.images.length);
+    ctx.core.setOutput("charts", list.charts.length);
     if (inputs.mode === "plan") await plan(ctx, inputs, list, shown);
     else if (inputs.mode === "sync") await sync(ctx, inputs, list, shown);
   } catch (e) {
+    const reason = ctx.safe(describeFailure(e, ctx.mask));
+    if (e instanceof MirrorError && e.location)
+      ctx.core.error(
+        ctx.safe(e.hint && !e.message.includes(e.hint) ? `${e.message}\nHint: ${e.hint}` : e.message),
+        {
+          title: `ecr-mirror ${inputs.mode} failed`,
+          file: shown,
+          startLine: e.location.line,
+          startColumn: e.location.column,
+        },
+      );
     // Located problems behind the failure (a platform the upstream lacks, an unresolved range) annotate their lines.
     if (e instanceof MirrorError && e.problems.length > 0)
       annotate(ctx, problemAnnotations(e.problems, shown));
-    ctx.core.setFailed(ctx.safe(describeFailure(e, ctx.mask)));
+    await reportFailure(ctx, inputs, shown, e, reason).catch(() => {});
+    ctx.core.setFailed(reason);
   }
+}
+
+/**
+ * A failed run's summary (and, for a plan, its comment): the reason, whole. A sync refused by the deletion
+ * limit shows the plan it refused; a plan refused by it has already published its plan.
+ */
+async function reportFailure(
+  ctx: Ctx,
+  inputs: Inputs,
+  shown: string,
+  e: unknown,
+  reason: string,
+): Promise<void> {
+  if (e instanceof DeletionLimitError) {
+    if (inputs.mode === "sync")
+      await writeSummary(ctx, planMarkdown(e.plan, { lineLink: ctx.review.lineLink, deletions: e.check }));
+    return;
+  }
+  const markdown = () => failureMarkdown(`ecr-mirror ${inputs.mode} failed`, reason);
+  if (inputs.mode === "sync") await writeSummary(ctx, markdown());
+  else await publish(ctx, inputs, shown, markdown);
+}
+
+/** The run's pull request (from the event payload) and links to the list's lines at its head commit. */
+async function reviewOf(ctx: Ctx, shown: string): Promise<Review> {
+  let pull: PullRequestFacts | null = null;
+  try {
+    pull = await readPullRequestFacts(ctx.env);
+  } catch (e) {
+    ctx.core.debug(ctx.safe(`event payload not read: ${e instanceof Error ? e.message : String(e)}`));
+  }
+  const sha = pull?.headSha ?? ctx.env.GITHUB_SHA ?? null;
+  const lineLink = blobLineLink(
+    ctx.env.GITHUB_SERVER_URL ?? "https://github.com",
+    ctx.env.GITHUB_REPOSITORY,
+    sha,
+    shown.split("\\").join("/"),
+  );
+  return { pull, lineLink };
 }

@@ -137,12 +137,36 @@ export const NODE_CONFIG: OptionRule<NodeConfigTarget> = {
         },
 };
 
+/**
+ * The most tags one run may delete (plan and sync), over the list's `target.maxDeletions`; null: the list's.
+ * Zero is allowed: no deletion at all.
+ */
+export const MAX_DELETIONS: OptionRule<number | null> = {
+  input: "max-deletions",
+  flag: "max-deletions",
+  default: null,
+  parse: (text) =>
+    /^\d{1,9}$/.test(text)
+      ? { ok: true, value: Number(text) }
+      : { ok: false, problem: ` is "${text}"; expected a whole number from 0 up` },
+};
+
+/** The override a run gives the deletion guard (plan/deletions.ts), named as the entry names the option. */
+export function deletionOverride(
+  maxDeletions: number | null,
+  naming: Naming,
+): { limit: number; from: string } | null {
+  return maxDeletions === null ? null : { limit: maxDeletions, from: optionName(MAX_DELETIONS, naming) };
+}
+
 /** The options a sync takes from either entry, read with one set of rules. */
 export interface SyncOptions {
   resync: ResyncMode;
   registryUrl: string | null;
   concurrency: number;
   toolLimits: ToolLimits;
+  /** The run's deletion limit (`max-deletions`), or null for the list's `target.maxDeletions`. */
+  maxDeletions: number | null;
 }
 
 /** Every shared option from its raw text; the first refused one throws an OptionError naming it. */
@@ -153,6 +177,7 @@ export function readSyncOptions(
     concurrency?: string | null;
     toolStallTimeout?: string | null;
     toolTimeout?: string | null;
+    maxDeletions?: string | null;
   },
   naming: Naming,
 ): SyncOptions {
@@ -164,5 +189,6 @@ export function readSyncOptions(
       stallTimeoutMs: readOption(TOOL_STALL_TIMEOUT, raw.toolStallTimeout, naming) * 1000,
       timeoutMs: readOption(TOOL_TIMEOUT, raw.toolTimeout, naming) * 60_000,
     },
+    maxDeletions: readOption(MAX_DELETIONS, raw.maxDeletions, naming),
   };
 }

@@ -13,6 +13,7 @@ import { createEcrClient, EcrObserver, explainAwsError, ObserveError } from "./o
 import type { ObservedTarget } from "./observe/model.js";
 import { observeRegistry } from "./observe/oci-registry.js";
 import { checkUpstreamDigests, indexChildren } from "./observe/upstream.js";
+import { guardDeletions } from "./plan/deletions.js";
 import { type Plan, type PlannedList, plannedList, type ResyncMode } from "./plan/model.js";
 import { managedPrefixes, planMirror, targetTag } from "./plan/plan.js";
 import { mapWithConcurrency } from "./pool.js";
@@ -192,6 +193,8 @@ export interface PlanRunOptions {
    * `known`, the chart images record of an earlier run (charts it holds are not rendered again).
    */
   charts?: Omit<ChartPreparationOptions, "upstreamCredentials" | "fetch">;
+  /** The run's deletion limit over the list's `target.maxDeletions` (plan/deletions.ts); sync checks it. */
+  deletionLimit?: { limit: number; from: string } | null;
 }
 
 export interface PlanRunResult {
@@ -314,6 +317,8 @@ export async function syncRun(
       ...options.charts,
     },
   });
+  // Above the deletion limit the sync fails here, before anything is created, copied or deleted.
+  guardDeletions(planned.plan, planned.list, options.deletionLimit ?? null);
   const carried = await carryOutPlan(planned.plan, planned.list, {
     ...options,
     progress: options.progress ?? textProgress(options.log),

@@ -98,3 +98,79 @@ export function isForkPullRequest(payload: EventPayload, repository: string): bo
   if (!head || !base) return true;
   return head.toLowerCase() !== base.toLowerCase();
 }
+
+/** The pull request a run belongs to: for its comment and for links to the list's lines at its head commit. */
+export interface PullRequestFacts {
+  /** Null for a fork's pull request seen from `workflow_run` (GitHub leaves `pull_requests` empty): look it up by head. */
+  number: number | null;
+  /** The head commit: what the run checked out and validated. */
+  headSha: string | null;
+  /** The head branch and the owner of its repository, to look the pull request up by (`owner:branch`). */
+  headOwner: string | null;
+  headBranch: string | null;
+  isFork: boolean;
+  /** Seen from a `workflow_run` event that a pull request's run triggered (the fork pattern). */
+  viaWorkflowRun: boolean;
+  /**
+   * Whether the run's token can write to the pull request: not on a `pull_request` event from a fork (GitHub
+   * makes that token read-only); on `pull_request_target` and `workflow_run` it runs in the base repository.
+   */
+  tokenMayWrite: boolean;
+}
+
+interface ReviewPayload extends EventPayload {
+  pull_request?: {
+    number?: number;
+    head?: { sha?: string; ref?: string; repo?: { full_name?: string; owner?: { login?: string } } | null };
+  };
+  workflow_run?: {
+    event?: string;
+    head_sha?: string;
+    head_branch?: string;
+    head_repository?: { full_name?: string; owner?: { login?: string } } | null;
+    pull_requests?: { number?: number }[];
+  };
+}
+
+/** The pull request of a `pull_request(_target)` event, or of the pull request run a `workflow_run` follows. */
+export function pullRequestFacts(
+  name: string,
+  payload: ReviewPayload,
+  repository: string,
+): PullRequestFacts | null {
+  if (PULL_REQUEST_EVENTS.has(name) && payload.pull_request) {
+    const pull = payload.pull_request;
+    return {
+      number: pull.number ?? null,
+      headSha: pull.head?.sha ?? null,
+      headOwner: pull.head?.repo?.owner?.login ?? null,
+      headBranch: pull.head?.ref ?? null,
+      isFork: isForkPullRequest(payload, repository),
+      viaWorkflowRun: false,
+      tokenMayWrite: name === "pull_request_target" || !isForkPullRequest(payload, repository),
+    };
+  }
+  const run = payload.workflow_run;
+  if (name === "workflow_run" && run?.event === "pull_request") {
+    const head = run.head_repository?.full_name;
+    return {
+      number: run.pull_requests?.[0]?.number ?? null,
+      headSha: run.head_sha ?? null,
+      headOwner: run.head_repository?.owner?.login ?? null,
+      headBranch: run.head_branch ?? null,
+      isFork: !head || head.toLowerCase() !== repository.toLowerCase(),
+      viaWorkflowRun: true,
+      tokenMayWrite: true,
+    };
+  }
+  return null;
+}
+
+/** The pull request facts of this run, from `GITHUB_EVENT_NAME` and the payload at `GITHUB_EVENT_PATH`. */
+export async function readPullRequestFacts(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<PullRequestFacts | null> {
+  if (!env.GITHUB_EVENT_PATH) return null;
+  const payload = JSON.parse(await readFile(env.GITHUB_EVENT_PATH, "utf8")) as ReviewPayload;
+  return pullRequestFacts(env.GITHUB_EVENT_NAME ?? "", payload, env.GITHUB_REPOSITORY ?? "");
+}

@@ -72,14 +72,21 @@ async function failure(response: Response, what: string): Promise<PullRequestErr
   );
 }
 
-/** The open pull request from `branch` into `base`, if there is one. */
+/**
+ * The open pull request from `branch` (of `headOwner`'s repository: this one's owner unless given, a fork's
+ * owner otherwise) into `base` (any base when null), if there is one.
+ */
 export async function findOpenPullRequest(
   target: PullRequestTarget,
   branch: string,
-  base: string,
+  base: string | null,
+  headOwner: string = target.repository.split("/")[0]!,
 ): Promise<PullRequest | null> {
-  const owner = target.repository.split("/")[0]!;
-  const query = new URLSearchParams({ head: `${owner}:${branch}`, base, state: "open" });
+  const query = new URLSearchParams({
+    head: `${headOwner}:${branch}`,
+    ...(base ? { base } : {}),
+    state: "open",
+  });
   const response = await call(target, "GET", `/pulls?${query}`);
   if (!response.ok) throw await failure(response, `Looking for an open pull request from ${branch}`);
   const pulls = (await response.json()) as { number: number; html_url: string }[];

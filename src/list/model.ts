@@ -53,6 +53,10 @@ export interface Target {
   imagePrefix: string;
   chartPrefix: string;
   prune: boolean;
+  /** With prune: the most tags one run may delete (`target.maxDeletions`). */
+  maxDeletions: number;
+  /** Where `target.prune` (else `target:`) is written: where a deletion-limit error points. */
+  pruneLocation: Location | null;
   repositorySettings: RepositorySettings;
 }
 

@@ -18,6 +18,7 @@ export const mirrorListDefaults = {
   "target.imagePrefix": "mirrors",
   "target.chartPrefix": "charts",
   "target.prune": false,
+  "target.maxDeletions": 20,
   "target.repositorySettings.imageTagMutability": "MUTABLE",
   "target.repositorySettings.scanOnPush": false,
   "target.repositorySettings.encryption.type": "AES256",
@@ -96,6 +97,13 @@ export const mirrorListSchema = {
           description:
             "Delete tags under the managed prefixes that the list no longer names. Always shown in the plan first.",
           default: d["target.prune"],
+        },
+        maxDeletions: {
+          type: "integer",
+          description:
+            "With prune: the most tags one run may delete. A plan that deletes more fails, and a sync fails before anything is deleted; raise it here (or with the action's `max-deletions` input, the CLI's `--max-deletions`) when that many deletions are intended.",
+          minimum: 0,
+          default: d["target.maxDeletions"],
         },
         repositorySettings: {
           type: "object",

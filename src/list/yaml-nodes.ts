@@ -22,6 +22,12 @@ export function bool(node: unknown): boolean | undefined {
   return isScalar(node) && typeof node.value === "boolean" ? node.value : undefined;
 }
 
+export function int(node: unknown): number | undefined {
+  return isScalar(node) && typeof node.value === "number" && Number.isInteger(node.value)
+    ? node.value
+    : undefined;
+}
+
 /** The strings of a list, each with its node. */
 export function strings(node: unknown): { value: string; node: Node }[] {
   if (!isSeq(node)) return [];

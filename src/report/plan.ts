@@ -1,10 +1,9 @@
 /**
- * The plan as people and programs read it: terminal lines, one JSON document, and a job-summary
- * table kept under GitHub's 1 MiB step-summary limit. Pure functions.
+ * The plan as people and programs read it: terminal lines and one JSON document (the Markdown of the job
+ * summary and the pull-request comment is ./plan-markdown.ts). Pure functions.
  */
 import type { Plan, Step, StepAction } from "../plan/model.js";
 import { isEntryStep, STEP_ACTIONS, stepFields } from "../plan/model.js";
-import { markdownCell } from "../tools/log-safe.js";
 
 export interface PlanCost {
   ecr: Record<string, number>;
@@ -102,11 +101,6 @@ function target(s: Step): string {
   return s.action !== "create-repository" ? `${s.repository}:${s.tag}` : s.repository;
 }
 
-/** What is copied, or null for creations and deletions. */
-function source(s: Step): string | null {
-  return isEntryStep(s) ? s.source : null;
-}
-
 function stepLine(s: Step): string {
   const what = isEntryStep(s) ? `${s.source} -> ${target(s)}` : target(s);
   const origin = stepOrigin(s);
@@ -121,42 +115,4 @@ export function formatPlan(plan: Plan): string {
   const lines = [summaryLine(plan), ...steps.map(stepLine)];
   for (const w of plan.warnings) lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
   return lines.join("\n");
-}
-
-const cell = markdownCell;
-
-/** GitHub rejects a step summary over 1 MiB; stay well under it. */
-export const SUMMARY_BUDGET_BYTES = 900 * 1024;
-
-/** Markdown for the job summary: counts, then a table of steps (changes first), truncated with a count. */
-export function planMarkdown(plan: Plan, budget = SUMMARY_BUDGET_BYTES): string {
-  const head = [
-    `### ecr-mirror plan for \`${cell(plan.registry)}\``,
-    "",
-    "| create repository | copy | update | restore | blocked | present | delete |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    `| ${plan.summary["create-repository"]} | ${plan.summary.copy} | ${plan.summary.update} | ${plan.summary.restore} | ${plan.summary.blocked} | ${plan.summary.present} | ${plan.summary.delete} |`,
-    "",
-    ...plan.warnings.map((w) => `> [!WARNING]\n> ${cell(w.message)}${w.hint ? ` (${cell(w.hint)})` : ""}\n`),
-    "| step | source | target | why |",
-    "| --- | --- | --- | --- |",
-  ].join("\n");
-  const order = (a: StepAction) =>
-    ["blocked", "create-repository", "copy", "update", "restore", "delete", "present"].indexOf(a);
-  const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
-  let out = `${head}\n`;
-  let size = Buffer.byteLength(out);
-  for (let i = 0; i < steps.length; i++) {
-    const s = steps[i]!;
-    const from = source(s);
-    const row = `| ${s.action} | ${from ? `\`${cell(from)}\`` : ""} | \`${cell(target(s))}\` | ${cell(stepOrigin(s) ? `${s.reason}; ${stepOrigin(s)}` : s.reason)} |\n`;
-    const rowSize = Buffer.byteLength(row);
-    if (size + rowSize > budget - 200) {
-      out += `\n…and ${steps.length - i} more step${steps.length - i === 1 ? "" : "s"}; the plan JSON lists every one.\n`;
-      break;
-    }
-    out += row;
-    size += rowSize;
-  }
-  return out;
 }

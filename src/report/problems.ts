@@ -4,6 +4,8 @@
  * warnings per step, so the rest are counted in one notice). Pure functions.
  */
 import type { ListProblem } from "../list/model.js";
+import { markdownCell } from "../tools/log-safe.js";
+import type { LineLink } from "./plan-markdown.js";
 
 export function formatProblem(p: ListProblem): string {
   const head = `${p.file}:${p.line}:${p.column}: ${p.severity}: ${p.message}`;
@@ -64,4 +66,54 @@ export function problemAnnotations(problems: readonly ListProblem[], file: strin
     });
   }
   return out;
+}
+
+/**
+ * The validation as Markdown, for the job summary and the pull-request comment: valid or how many errors, then
+ * each problem with a link to its line (`lineLink`), cut to `budget` bytes with a count of what was left out.
+ */
+export function validationMarkdown(
+  file: string,
+  problems: readonly ListProblem[],
+  options: {
+    summary?: string | null;
+    note?: string | null;
+    lineLink?: LineLink | null;
+    budget?: number;
+  } = {},
+): string {
+  const errors = problems.filter((p) => p.severity === "error").length;
+  const warnings = problems.length - errors;
+  const counted = [errors ? plural(errors, "error") : "", warnings ? plural(warnings, "warning") : ""]
+    .filter(Boolean)
+    .join(" and ");
+  const lines = errors
+    ? [
+        `### ecr-mirror: \`${markdownCell(file)}\` has ${counted} ❌`,
+        "",
+        "Nothing was planned, copied or committed. Each problem links to its line:",
+      ]
+    : [`### ecr-mirror: \`${markdownCell(file)}\` is valid ✅${warnings ? ` (${counted})` : ""}`];
+  if (options.summary) lines.push("", ...options.summary.split("\n").map(markdownCell));
+  if (options.note) lines.push("", markdownCell(options.note));
+  let out = `${lines.join("\n")}\n`;
+  if (problems.length === 0) return out;
+  out += "\n| line | | problem | hint |\n| --- | --- | --- | --- |\n";
+  const budget = (options.budget ?? 900 * 1024) - 400;
+  let shown = 0;
+  for (const p of problems) {
+    const url = options.lineLink ? options.lineLink(p.line) : null;
+    const at = `${p.line}:${p.column}`;
+    const row = `| ${url ? `[${at}](${url})` : at} | ${p.severity} | ${markdownCell(p.message)} | ${markdownCell(p.hint ?? "")} |\n`;
+    if (Buffer.byteLength(out) + Buffer.byteLength(row) > budget) break;
+    out += row;
+    shown++;
+  }
+  if (shown < problems.length)
+    out += `\n${plural(problems.length - shown, "more problem")} not shown, to stay under GitHub's size limit; the step log lists every one.\n`;
+  return out;
+}
+
+function plural(n: number, one: string): string {
+  return `${n} ${one}${n === 1 ? "" : "s"}`;
 }

@@ -73,3 +73,16 @@ export function syncSummaryMarkdown(
   }
   return `${lines.join("\n")}\n`;
 }
+
+/** What commit-back did, for the job summary: the outcome, the commit or pull request, and why. */
+export function commitBackMarkdown(result: {
+  outcome: string;
+  reason?: string | undefined;
+  commitSha?: string | undefined;
+  pullRequestUrl?: string | undefined;
+}): string {
+  const parts = [`**Commit-back: ${cell(result.outcome)}**`];
+  if (result.commitSha) parts.push(`commit \`${cell(result.commitSha)}\``);
+  if (result.pullRequestUrl) parts.push(`pull request ${cell(result.pullRequestUrl)}`);
+  return `\n${parts.join(", ")}${result.reason ? `: ${cell(result.reason)}` : ""}.\n`;
+}

@@ -112,7 +112,7 @@ const KINDS: ReadonlyArray<readonly [RegExp, string]> = [
 /** `not found: `, `rate limited: `, …: the kind of failure, named before the tool's own words (or nothing). */
 function failureKind(output: string): string {
   const kind = KINDS.find(([pattern]) => pattern.test(output))?.[1];
-  return kind ? `${kind}: ` : "";
+  return kind && !errorLine(output).toLowerCase().startsWith(kind.toLowerCase()) ? `${kind}: ` : "";
 }
 
 const HINTS: ReadonlyArray<readonly [RegExp, string]> = [

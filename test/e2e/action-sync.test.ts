@@ -230,6 +230,7 @@ describe("the bundled action, mode sync, with the node configuration committed b
     const hosts = await git(remote, "show", "main:deploy/ecr-mirror/hosts/docker.io/hosts.toml");
     expect(hosts).toContain(`http://${ecr.registryHost}/v2/mirrors`);
     expect(daemonSet + hosts).not.toContain(ecr.password);
+    expect(run.summary).toContain(`**Commit-back: committed**, commit \`${run.outputs["commit-sha"]}\``);
   });
 
   it("a second run changes nothing, commits nothing and starts no crane process", async () => {
@@ -238,6 +239,7 @@ describe("the bundled action, mode sync, with the node configuration committed b
     const run = await step(nodeInputs, SCHEDULED_ON_MAIN);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.outputs["commit-back"]).toBe("none");
+    expect(run.summary).toMatch(/\*\*Commit-back: none\*\*: /);
     expect(await git(remote, "rev-parse", "main")).toBe(head);
     if (!REAL_TOOLS) expect(crane().length).toBe(before);
   });

@@ -9,6 +9,7 @@ import { run } from "../../src/main.js";
 import {
   CONCURRENCY,
   CONFIGURATOR_IMAGE,
+  MAX_DELETIONS,
   NODE_CONFIG,
   REGISTRY_URL,
   RESYNC,
@@ -48,6 +49,8 @@ const cases: [rule: { input: string; flag: string }, value: string, says: RegExp
   [CONCURRENCY, "four", /^<option> is "four"; expected a whole number from 1 to 64$/],
   [CONCURRENCY, "2.5", /^<option> is "2\.5"; expected a whole number from 1 to 64$/],
   [RESYNC, "always", /^<option> is "always"; expected one of missing, digest$/],
+  [MAX_DELETIONS, "2.5", /^<option> is "2\.5"; expected a whole number from 0 up$/],
+  [MAX_DELETIONS, "lots", /^<option> is "lots"; expected a whole number from 0 up$/],
   [TOOL_STALL_TIMEOUT, "2m", /^<option> is "2m"; expected a whole number of seconds from 1 to 3600$/],
   [TOOL_TIMEOUT, "1441", /^<option> is "1441"; expected a whole number of minutes from 1 to 1440$/],
   [REGISTRY_URL, "https://169.254.169.254", /^<option>: "169\.254\.169\.254" is the cloud instance metadata/],
@@ -71,6 +74,7 @@ describe("an option refused by the action and by the CLI", () => {
   it.each([
     ["resync", RESYNC, "always"],
     ["registry-url", REGISTRY_URL, "https://169.254.169.254"],
+    ["max-deletions", MAX_DELETIONS, "many"],
   ] as const)("%s %s: plan refuses it with the same message as sync", async (_, rule, value) => {
     expect(await cliSays("plan", rule.flag, value)).toBe(await cliSays("sync", rule.flag, value));
   });

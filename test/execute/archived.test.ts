@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MirrorList } from "../../src/list/model.js";
 import { parseMirrorList } from "../../src/list/parse.js";
 import { stepFields } from "../../src/plan/model.js";
-import { formatPlan, planMarkdown, planToJson } from "../../src/report/plan.js";
+import { formatPlan, planToJson } from "../../src/report/plan.js";
+import { planMarkdown } from "../../src/report/plan-markdown.js";
 import { progressLines } from "../../src/report/progress.js";
 import { syncSummaryMarkdown } from "../../src/report/sync-summary.js";
 import { connectTarget, digestInTarget, planRun, type SyncRunResult, syncRun } from "../../src/run.js";
@@ -125,7 +126,9 @@ describe("archived mirror tags", () => {
     expect(text).toMatch(
       /restore +docker\.io\/library\/nginx:1\.27 -> mirrors\/library\/nginx:1\.27 {2}\(archived in ECR: restored to the standard storage class, not copied again\)/,
     );
-    expect(planMarkdown(p)).toContain("| restore |");
+    const md = planMarkdown(p);
+    expect(md).toContain("| restore |");
+    expect(md).toContain("#### Restores from the ECR archive (2)");
     const json = planToJson(p).steps.find((s) => s.repository === "mirrors/library/redis");
     expect(json).toMatchObject({ action: "restore", digest: redis, targetDigest: redis });
 

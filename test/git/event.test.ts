@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { decideCommitBack, type EventFacts, readEventFacts } from "../../src/git/event.js";
+import { decideCommitBack, type EventFacts, pullRequestFacts, readEventFacts } from "../../src/git/event.js";
 
 const base: EventFacts = { name: "push", refName: "main", refType: "branch", headRef: "", isFork: false };
 
@@ -112,5 +112,49 @@ describe("readEventFacts", () => {
       GITHUB_REF_TYPE: "branch",
     });
     expect(push).toEqual({ name: "push", refName: "main", refType: "branch", headRef: "", isFork: false });
+  });
+});
+
+describe("pullRequestFacts", () => {
+  const head = (repo: string) => ({
+    sha: "abc1234",
+    ref: "patch-1",
+    repo: { full_name: repo, owner: { login: repo.split("/")[0] } },
+  });
+  it("a fork's pull_request token may not write; pull_request_target's and workflow_run's may", () => {
+    const payload = {
+      repository: { full_name: "acme/m" },
+      pull_request: { number: 3, head: head("fork/m") },
+    };
+    expect(pullRequestFacts("pull_request", payload, "acme/m")).toMatchObject({
+      number: 3,
+      headSha: "abc1234",
+      isFork: true,
+      tokenMayWrite: false,
+    });
+    expect(pullRequestFacts("pull_request_target", payload, "acme/m")?.tokenMayWrite).toBe(true);
+    const run = {
+      workflow_run: {
+        event: "pull_request",
+        head_sha: "def5678",
+        head_branch: "patch-1",
+        head_repository: { full_name: "fork/m", owner: { login: "fork" } },
+        pull_requests: [],
+      },
+    };
+    expect(pullRequestFacts("workflow_run", run, "acme/m")).toEqual({
+      number: null,
+      headSha: "def5678",
+      headOwner: "fork",
+      headBranch: "patch-1",
+      isFork: true,
+      viaWorkflowRun: true,
+      tokenMayWrite: true,
+    });
+  });
+
+  it("no pull request for a push, or a workflow_run after a push", () => {
+    expect(pullRequestFacts("push", {}, "acme/m")).toBeNull();
+    expect(pullRequestFacts("workflow_run", { workflow_run: { event: "push" } }, "acme/m")).toBeNull();
   });
 });

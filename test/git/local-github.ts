@@ -1,6 +1,6 @@
 // A local stand-in for github.com on 127.0.0.1: real git over smart HTTP (`git http-backend` run as
-// CGI, bare repositories under a temporary folder) and the two pull-request REST calls, answered as
-// GitHub answers them. Pushes need `AUTHORIZATION: basic base64(x-access-token:TOKEN)` with a known
+// CGI, bare repositories under a temporary folder), the two pull-request REST calls and the issue-comment
+// calls (list with pagination, create, update), answered as GitHub answers them. Pushes need `AUTHORIZATION: basic base64(x-access-token:TOKEN)` with a known
 // token (reads are anonymous, as for a public repository); the API needs `Authorization: Bearer`.
 // Every request is recorded with the authorization headers it carried.
 import { execFile, spawn } from "node:child_process";
@@ -24,11 +24,25 @@ export interface StoredPull {
   repository: string;
   number: number;
   head: string;
+  /** The owner of the head's repository when it is a fork (else the base repository's owner). */
+  headOwner?: string;
   base: string;
   title: string;
   body: string;
   state: "open" | "closed";
   html_url: string;
+}
+
+export interface StoredComment {
+  /** `owner/name` */
+  repository: string;
+  issue: number;
+  id: number;
+  body: string;
+  html_url: string;
+  created_at: string;
+  updated_at: string;
+  user: { login: string; type: string };
 }
 
 export interface LocalGitHub {
@@ -40,6 +54,12 @@ export interface LocalGitHub {
   pulls: StoredPull[];
   /** Answer pull request creation with GitHub's 403 for a repository that forbids it to Actions. */
   forbidPullRequestCreation: boolean;
+  comments: StoredComment[];
+  /**
+   * Tokens that may read but not write (a fork's GITHUB_TOKEN, `pull-requests: read`): writes get GitHub's
+   * 403 "Resource not accessible by integration".
+   */
+  readOnlyTokens: Set<string>;
   stop(): Promise<void>;
 }
 
@@ -58,6 +78,9 @@ async function readBody(req: IncomingMessage): Promise<string> {
 export async function startLocalGitHub(root: string, tokens: readonly string[]): Promise<LocalGitHub> {
   const requests: RecordedRequest[] = [];
   const pulls: StoredPull[] = [];
+  const comments: StoredComment[] = [];
+  const readOnlyTokens = new Set<string>();
+  let commentIds = 1000;
   const accepted = new Set(
     tokens.map((t) => `basic ${Buffer.from(`x-access-token:${t}`).toString("base64")}`),
   );
@@ -124,6 +147,7 @@ export async function startLocalGitHub(root: string, tokens: readonly string[]):
     if (!tokens.some((t) => authorization === `Bearer ${t}`)) {
       return send(res, 401, { message: "Bad credentials" });
     }
+    if (/\/issues\//.test(url.pathname)) return serveComments(req, res, url, recorded, authorization);
     const match = /^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/pulls$/.exec(url.pathname);
     if (!match) return send(res, 404, { message: "Not Found" });
     const [, owner, name] = match;
@@ -134,7 +158,7 @@ export async function startLocalGitHub(root: string, tokens: readonly string[]):
       const found = pulls.filter(
         (p) =>
           p.repository === `${owner}/${name}` &&
-          (!head || `${owner}:${p.head}` === head) &&
+          (!head || `${p.headOwner ?? owner}:${p.head}` === head) &&
           (!base || p.base === base) &&
           (wanted === "all" || p.state === wanted),
       );
@@ -202,6 +226,98 @@ export async function startLocalGitHub(root: string, tokens: readonly string[]):
     return send(res, 405, { message: "Method Not Allowed" });
   };
 
+  // GET /repos/{o}/{r}/issues/{n}/comments (per_page up to 100, page, Link header), POST to it (201), and
+  // PATCH /repos/{o}/{r}/issues/comments/{id} (200; 404 for a comment of another repository or none).
+  const serveComments = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    recorded: RecordedRequest,
+    authorization: string,
+  ) => {
+    const list = /^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/.exec(url.pathname);
+    const one = /^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/issues\/comments\/(\d+)$/.exec(url.pathname);
+    const match = list ?? one;
+    if (!match) return send(res, 404, { message: "Not Found" });
+    const repository = `${match[1]}/${match[2]}`;
+    const id = Number(match[3]);
+    const readOnly = readOnlyTokens.has(authorization.replace(/^Bearer /, ""));
+    const forbidden = () =>
+      send(res, 403, {
+        message: "Resource not accessible by integration",
+        documentation_url: "https://docs.github.com/rest/issues/comments#create-an-issue-comment",
+        status: "403",
+      });
+    if (list && req.method === "GET") {
+      if (!pulls.some((p) => p.repository === repository && p.number === id))
+        return send(res, 404, { message: "Not Found" });
+      const perPage = Math.min(Math.max(Number(url.searchParams.get("per_page") ?? 30) || 30, 1), 100);
+      const page = Math.max(Number(url.searchParams.get("page") ?? 1) || 1, 1);
+      const all = comments.filter((c) => c.repository === repository && c.issue === id);
+      const last = Math.max(Math.ceil(all.length / perPage), 1);
+      const links: string[] = [];
+      const pageUrl = (n: number) => {
+        const u = new URL(`${serverUrl}${url.pathname}`);
+        u.searchParams.set("per_page", String(perPage));
+        u.searchParams.set("page", String(n));
+        return u.toString();
+      };
+      if (page < last) links.push(`<${pageUrl(page + 1)}>; rel="next"`, `<${pageUrl(last)}>; rel="last"`);
+      if (page > 1) links.push(`<${pageUrl(1)}>; rel="first"`, `<${pageUrl(page - 1)}>; rel="prev"`);
+      return send(
+        res,
+        200,
+        all.slice((page - 1) * perPage, page * perPage),
+        links.length ? { Link: links.join(", ") } : {},
+      );
+    }
+    if (req.method !== "POST" && req.method !== "PATCH")
+      return send(res, 405, { message: "Method Not Allowed" });
+    const body = JSON.parse((await readBody(req)) || "{}") as { body?: string };
+    recorded.body = body;
+    if (readOnly) return forbidden();
+    if (typeof body.body !== "string" || body.body === "")
+      return send(res, 422, {
+        message: "Validation Failed",
+        errors: [{ field: "body", code: "missing_field" }],
+      });
+    if (body.body.length > 65_536)
+      return send(res, 422, {
+        message: "Validation Failed",
+        errors: [
+          {
+            resource: "IssueComment",
+            code: "custom",
+            field: "body",
+            message: "body is too long (maximum is 65536 characters)",
+          },
+        ],
+      });
+    const now = new Date().toISOString();
+    if (list && req.method === "POST") {
+      if (!pulls.some((p) => p.repository === repository && p.number === id))
+        return send(res, 404, { message: "Not Found" });
+      const comment: StoredComment = {
+        repository,
+        issue: id,
+        id: commentIds++,
+        body: body.body,
+        html_url: "",
+        created_at: now,
+        updated_at: now,
+        user: { login: "github-actions[bot]", type: "Bot" },
+      };
+      comment.html_url = `${serverUrl}/${repository}/pull/${id}#issuecomment-${comment.id}`;
+      comments.push(comment);
+      return send(res, 201, comment);
+    }
+    const comment = one ? comments.find((c) => c.repository === repository && c.id === id) : undefined;
+    if (!comment || req.method !== "PATCH") return send(res, 404, { message: "Not Found" });
+    comment.body = body.body;
+    comment.updated_at = now;
+    return send(res, 200, comment);
+  };
+
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const recorded: RecordedRequest = {
@@ -224,6 +340,8 @@ export async function startLocalGitHub(root: string, tokens: readonly string[]):
     apiUrl: `${serverUrl}/api/v3`,
     requests,
     pulls,
+    comments,
+    readOnlyTokens,
     get forbidPullRequestCreation() {
       return state.forbid;
     },

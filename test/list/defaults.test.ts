@@ -120,6 +120,7 @@ describe("the mirror list's defaults", () => {
       "target.imagePrefix": list!.target.imagePrefix,
       "target.chartPrefix": list!.target.chartPrefix,
       "target.prune": list!.target.prune,
+      "target.maxDeletions": list!.target.maxDeletions,
       "target.repositorySettings.imageTagMutability": list!.target.repositorySettings.imageTagMutability,
       "target.repositorySettings.scanOnPush": list!.target.repositorySettings.scanOnPush,
       "target.repositorySettings.encryption.type": list!.target.repositorySettings.encryption.type,

@@ -125,6 +125,8 @@ images:
       imagePrefix: "mirrors",
       chartPrefix: "charts",
       prune: false,
+      maxDeletions: 20,
+      pruneLocation: null,
       repositorySettings: {
         imageTagMutability: "MUTABLE",
         imageTagMutabilityExclusionFilters: [],

@@ -36,6 +36,8 @@ export function mirrorList(upstreams: Upstream[], registry: string | null = ECR_
       imagePrefix: "mirrors",
       chartPrefix: "charts",
       prune: false,
+      maxDeletions: 20,
+      pruneLocation: null,
       repositorySettings: { ...DEFAULT_REPOSITORY_SETTINGS },
     },
     upstreams,

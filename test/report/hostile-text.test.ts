@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { type ExecutionReport, STEP_OUTCOMES, type StepReport } from "../../src/execute/execute.js";
 import { parseMirrorList } from "../../src/list/parse.js";
 import type { Plan } from "../../src/plan/model.js";
-import { planMarkdown } from "../../src/report/plan.js";
+import { planMarkdown } from "../../src/report/plan-markdown.js";
 import { formatProblems } from "../../src/report/problems.js";
 import { syncSummaryMarkdown } from "../../src/report/sync-summary.js";
 import { imageEntry } from "../harness/steps.js";
@@ -47,12 +47,12 @@ describe("summary tables", () => {
       resync: "missing",
       steps: [
         {
-          action: "copy",
+          action: "update",
           kind: "image",
           source: `docker.io/x:${HOSTILE}`,
           repository: "mirrors/x",
           tag: "1",
-          digest: null,
+          digest: `sha256:${"a".repeat(64)}`,
           targetDigest: null,
           platforms: [],
           reason: HOSTILE,
@@ -60,11 +60,11 @@ describe("summary tables", () => {
           entry: imageEntry(),
         },
       ],
-      summary: { "create-repository": 0, copy: 1, update: 0, restore: 0, blocked: 0, present: 0, delete: 0 },
+      summary: { "create-repository": 0, copy: 0, update: 1, restore: 0, blocked: 0, present: 0, delete: 0 },
       warnings: [{ message: HOSTILE, hint: HOSTILE }],
     };
     const md = planMarkdown(plan);
-    const rows = md.split(BREAKS).filter((l) => l.startsWith("| copy |"));
+    const rows = md.split(BREAKS).filter((l) => l.startsWith("| `mirrors/x:1` |"));
     expect(rows).toHaveLength(1);
     expect(md.split(BREAKS).filter((l) => l.includes("injected"))).toHaveLength(2);
   });

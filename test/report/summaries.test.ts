@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { type ExecutionReport, STEP_OUTCOMES, type StepReport } from "../../src/execute/execute.js";
 import type { EntryStep, Plan } from "../../src/plan/model.js";
-import { planMarkdown } from "../../src/report/plan.js";
+import { planMarkdown } from "../../src/report/plan-markdown.js";
 import { syncSummaryMarkdown } from "../../src/report/sync-summary.js";
 import { imageEntry } from "../harness/steps.js";
 
@@ -30,7 +30,7 @@ function step(i: number, action: "copy" | "blocked"): EntryStep {
 }
 
 describe("plan summary", () => {
-  it(`stays under 1 MiB for ${N} steps, blocked ones first, and counts what it cut`, () => {
+  it(`stays under 1 MiB for ${N} steps, keeps the blocked one, and counts what it cut`, () => {
     const steps = Array.from({ length: N }, (_, i) => step(i, i === N - 1 ? "blocked" : "copy"));
     const plan: Plan = {
       registry: "r",
@@ -49,12 +49,14 @@ describe("plan summary", () => {
     };
     const md = planMarkdown(plan);
     expect(Buffer.byteLength(md)).toBeLessThan(MiB);
-    expect(md).toContain(`| ${N - 1} | 0 | 0 | 1 |`);
-    expect(md.indexOf("\n| blocked | `")).toBeLessThan(md.indexOf("\n| copy | `"));
-    expect(md.indexOf("\n| blocked | `")).toBeGreaterThan(0);
-    const shown = md.match(/^\| copy \|/gm)?.length ?? 0;
+    expect(md).toContain(`| 0 | ${N - 1} | 0 | 0 | 1 | 0 | 0 |`);
+    // The blocked step is kept although it comes last, and the table of new tags is cut instead.
+    expect(md).toContain(`| \`mirrors/library/image-with-a-long-name-${N - 1}:1.2.3-`);
+    const shown = md.match(/^\| `mirrors\/library\/image-with-a-long-name-\d+` \|/gm)?.length ?? 0;
     expect(shown).toBeGreaterThan(100);
-    expect(md).toContain(`…and ${N - 1 - shown} more steps; the plan JSON lists every one.`);
+    expect(md).toContain(
+      `> ${N - 1 - shown} steps not shown (${N - 1 - shown} copy), to stay under GitHub's size limit`,
+    );
   });
 
   it("is not cut when it fits", () => {
@@ -65,7 +67,7 @@ describe("plan summary", () => {
       summary: { "create-repository": 0, copy: 1, update: 0, restore: 0, blocked: 0, present: 0, delete: 0 },
       warnings: [],
     };
-    expect(planMarkdown(plan)).not.toContain("more step");
+    expect(planMarkdown(plan)).not.toContain("not shown");
   });
 });
 

@@ -13,7 +13,7 @@ const workflows = readdirSync(dir)
 interface Job {
   if?: string;
   services?: Record<string, { image: string }>;
-  steps?: { uses?: string }[];
+  steps?: { uses?: string; if?: string; with?: Record<string, string> }[];
   permissions?: Record<string, string>;
 }
 
@@ -38,6 +38,34 @@ describe("the reusable workflow", () => {
     const plan = mirror.jobs.plan!;
     expect(plan.if).toBe("github.event_name == 'pull_request'");
     expect(plan.permissions?.contents).toBe("read");
+  });
+
+  it("comments on a fork's pull request from workflow_run: validation only, no AWS role, no credentials kept", () => {
+    const comment = mirror.jobs.comment!;
+    expect(comment.if?.replace(/\s+/g, " ").trim()).toBe(
+      "github.event_name == 'workflow_run' && github.event.workflow_run.event == 'pull_request' && github.event.workflow_run.head_repository.full_name != github.repository",
+    );
+    expect(comment.permissions).toEqual({ contents: "read", "pull-requests": "write" });
+    const steps = comment.steps ?? [];
+    expect(steps.some((s) => s.uses?.startsWith("aws-actions/"))).toBe(false);
+    const checkout = steps.find((s) => s.uses?.startsWith("actions/checkout@"))!;
+    expect(checkout.with).toMatchObject({
+      ref: `\${{ github.event.workflow_run.head_sha }}`,
+      "persist-credentials": false,
+    });
+    const action = steps.find((s) => s.uses?.startsWith("ecr-mirror/"))!;
+    expect(action.with?.mode).toBe("validate");
+  });
+
+  it("uploads the plan JSON and the sync report as artifacts, also when the step failed", () => {
+    for (const [job, output] of [
+      ["plan", "steps.plan.outputs.plan-file"],
+      ["sync", "steps.sync.outputs.report-path"],
+    ] as const) {
+      const upload = mirror.jobs[job]!.steps!.find((s) => s.uses?.startsWith("actions/upload-artifact@"))!;
+      expect(upload.if).toBe(`always() && ${output} != ''`);
+      expect(upload.with?.path).toBe(`\${{ ${output} }}`);
+    }
   });
 });
 

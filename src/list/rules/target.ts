@@ -7,7 +7,7 @@ import type { Problems } from "../problems.js";
 import { shown as q } from "../quote.js";
 import { isValidDomain } from "../reference.js";
 import { mirrorListDefaults as defaults } from "../schema.js";
-import { bool, get, str } from "../yaml-nodes.js";
+import { bool, get, int, str } from "../yaml-nodes.js";
 import { readRepositorySettings } from "./repository-settings.js";
 
 export const DEFAULT_IMAGE_PREFIX: string = defaults["target.imagePrefix"];
@@ -32,6 +32,8 @@ export function readTarget(node: Node | undefined, problems: Problems): Target {
     imagePrefix: str(get(node, "imagePrefix")) ?? DEFAULT_IMAGE_PREFIX,
     chartPrefix: str(get(node, "chartPrefix")) ?? DEFAULT_CHART_PREFIX,
     prune: bool(get(node, "prune")) ?? defaults["target.prune"],
+    maxDeletions: int(get(node, "maxDeletions")) ?? defaults["target.maxDeletions"],
+    pruneLocation: node ? problems.locate(get(node, "maxDeletions") ?? get(node, "prune") ?? node) : null,
     repositorySettings: readRepositorySettings(get(node, "repositorySettings"), problems),
   };
 }
