@@ -3981,7 +3981,7 @@ __webpack_unused_export__ = UntagResourceCommand;
 __webpack_unused_export__ = UntagResourceRequest$;
 __webpack_unused_export__ = UntagResourceResponse$;
 __webpack_unused_export__ = UpdateImageStorageClass$;
-__webpack_unused_export__ = UpdateImageStorageClassCommand;
+exports.T_3 = UpdateImageStorageClassCommand;
 __webpack_unused_export__ = UpdateImageStorageClassRequest$;
 __webpack_unused_export__ = UpdateImageStorageClassResponse$;
 __webpack_unused_export__ = UpdatePullThroughCacheRule$;
@@ -4008,13 +4008,13 @@ __webpack_unused_export__ = ValidationException$;
 __webpack_unused_export__ = VulnerablePackage$;
 __webpack_unused_export__ = errorTypeRegistries;
 __webpack_unused_export__ = paginateDescribeImageScanFindings;
-__webpack_unused_export__ = paginateDescribeImages;
+exports.XiR = paginateDescribeImages;
 __webpack_unused_export__ = paginateDescribePullThroughCacheRules;
 __webpack_unused_export__ = paginateDescribeReplicationBackfillResults;
 exports.LHh = paginateDescribeRepositories;
 __webpack_unused_export__ = paginateDescribeRepositoryCreationTemplates;
 __webpack_unused_export__ = paginateGetLifecyclePolicyPreview;
-exports._Pg = paginateListImages;
+__webpack_unused_export__ = paginateListImages;
 __webpack_unused_export__ = paginateListReplicationBackfills;
 __webpack_unused_export__ = waitForImageScanComplete;
 __webpack_unused_export__ = waitForLifecyclePolicyPreviewComplete;
@@ -59540,7 +59540,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6058);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8210);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1765);
 /* harmony import */ var _signals_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(970);
 /** The action entry (dist/index.js): signals end the run cleanly, then the action runs (src/main.ts). */
 
@@ -59556,7 +59556,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8210:
+/***/ 1765:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59772,6 +59772,7 @@ const STEP_ACTIONS = [
     "create-repository",
     "copy",
     "update",
+    "restore",
     "blocked",
     "present",
     "delete",
@@ -59964,9 +59965,10 @@ async function withRetries(work, opts) {
 
 ;// CONCATENATED MODULE: ./src/execute/execute.ts
 /**
- * Carries out a plan in three phases: `createRepositories` (all of them, before anything is pushed), then
+ * Carries out a plan in four phases: `createRepositories` (all of them, before anything is pushed), then
  * `transfer` (copies and updates in a bounded pool with retries, each verified against the source digest),
- * then, only when nothing failed, `prune` (the planned deletions). A `Ledger` holds what they share: the
+ * then `restore` (archived tags back to ECR's standard storage class, each read back), then, only when
+ * nothing failed, `prune` (the planned deletions). A `Ledger` holds what they share: the
  * step reports, the progress counter, the progress events and the retry settings. One failing step stops nothing
  * else; the report lists what failed.
  * The registry, ECR and the tools sit behind `ExecuteDeps`, so this file does no I/O of its own.
@@ -59993,6 +59995,7 @@ const STEP_OUTCOMES = [
     "exists",
     "copied",
     "updated",
+    "restored",
     "present",
     "blocked",
     "deleted",
@@ -60060,7 +60063,7 @@ class Ledger {
     reports = new Map();
     counter = 0;
     constructor(plan, options, 
-    /** Steps that print a progress line: creations, copies, updates and deletions. */
+    /** Steps that print a progress line: creations, copies, updates, restores and deletions. */
     total) {
         this.plan = plan;
         this.options = options;
@@ -60105,11 +60108,13 @@ async function executePlan(plan, deps, options) {
     const startedAt = new Date().toISOString();
     const creations = plan.steps.filter((s) => s.action === "create-repository");
     const transfers = plan.steps.filter(isTransferStep);
+    const restores = plan.steps.filter((s) => s.action === "restore");
     const deletions = plan.steps.filter((s) => s.action === "delete");
-    const ledger = new Ledger(plan, options, creations.length + transfers.length + deletions.length);
+    const ledger = new Ledger(plan, options, creations.length + transfers.length + restores.length + deletions.length);
     const started = ledger.now();
     const failedRepositories = await createRepositories(creations, deps, options.repositorySettings, ledger);
     await transfer(transfers, failedRepositories, deps, ledger);
+    await restore(restores, deps, ledger);
     reportBlocked(plan.steps, ledger);
     const deletesSkipped = await prune(deletions, deps, ledger);
     const steps = ledger.all();
@@ -60189,6 +60194,35 @@ async function transfer(transfers, failedRepositories, deps, ledger) {
         });
     });
 }
+/**
+ * Phase 3: archived tags restored to ECR's standard storage class (nothing is copied: the target holds the
+ * bytes), each read back: the image ACTIVATING or ACTIVE, with the digest the plan saw.
+ */
+async function restore(restores, deps, ledger) {
+    if (restores.length === 0)
+        return;
+    const title = `Restore ${restores.length} archived tag${restores.length === 1 ? "" : "s"}`;
+    await ledger.group(title, async () => {
+        await mapWithConcurrency(restores, ledger.concurrency, async (step) => {
+            const report = ledger.reportOf(step);
+            const t0 = ledger.now();
+            try {
+                const restored = await withRetries(() => deps.restore(step), ledger.retryOptions({ kind: "restore", report }));
+                report.attempts = restored.attempts;
+                const verified = await withRetries(() => deps.verifyRestore(step, restored.value), ledger.retryOptions({ kind: "verify", repository: step.repository, tag: step.tag }));
+                report.digest = verified.value;
+                report.outcome = "restored";
+            }
+            catch (error) {
+                report.outcome = "failed";
+                report.attempts = Math.max(report.attempts, attemptsOf(error));
+                report.error = errorText(error);
+            }
+            report.durationMs = ledger.now() - t0;
+            ledger.announce(report);
+        });
+    });
+}
 /** Blocked steps are reported (one progress event each), never carried out. */
 function reportBlocked(steps, ledger) {
     for (const step of steps) {
@@ -60201,7 +60235,7 @@ function reportBlocked(steps, ledger) {
     }
 }
 /**
- * Phase 3: deletions last, grouped by repository, and never after a failure (a failed copy may be what a
+ * Phase 4: deletions last, grouped by repository, and never after a failure (a failed copy may be what a
  * "stale" tag still serves). Resolves how many planned deletions were skipped.
  */
 async function prune(deletions, deps, ledger) {
@@ -60559,16 +60593,15 @@ function checkNumeric(host, input) {
 // --- crane's plain-HTTP rule -------------------------------------------------------------------------
 /*
  * A faithful port of go-containerregistry pkg/name/registry.go `Registry.Scheme()` (the branch without
- * `name.Insecure`, which ecr-mirror never sets):
+ * `name.Insecure`, which ecr-mirror never sets), read at commit 3f4ff3c (2026-08):
  *   isRFC1918(): `net.ParseIP(strings.Split(name, ":")[0])` inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16
- *   `name == "localhost" || strings.HasPrefix(name, "localhost:")`
+ *   `strings.HasPrefix(name, "localhost:")` (a bare `localhost`, without a port, is https)
  *   reLocal        `.*\.localhost(?::\d{1,5})?$`
  *   reLoopback     `^127\.0\.0\.1(?::\d{1,5})?$`
  *   reipv6Loopback `^(::1|\[::1\](?::\d{1,5})?)$`
- * Everything else is https. Go's matching is case-sensitive, and so is this. Read at go-containerregistry
- * commit 2f91ae9 (the `...Option` API crane v0.22 builds on); older releases (the `Strictness` API) lacked the
- * bare `localhost` case. "http" means crane pings https first and falls back to http
- * (pkg/v1/remote/transport/ping.go), without skipping certificate checks anywhere else.
+ * Everything else is https. Go's matching is case-sensitive, and so is this. "http" does not mean plain
+ * HTTP: crane pings https first and falls back to http (pkg/v1/remote/transport/ping.go), without
+ * skipping certificate checks anywhere else. src/registry/scheme.ts applies the same order in process.
  */
 const RE_LOCAL = /\.localhost(?::\d{1,5})?$/;
 const RE_LOOPBACK = /^127\.0\.0\.1(?::\d{1,5})?$/;
@@ -60581,17 +60614,16 @@ function isRFC1918(name) {
     const [a = 0, b = 0] = ip;
     return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
 }
-/** Whether crane reaches `host[:port]` over plain HTTP by its own rule, without `--insecure`. */
-function speaksPlainHttp(host) {
+/** Whether crane falls back to plain HTTP for `host[:port]` when HTTPS gets no answer (`Registry.Scheme()` is "http"). */
+function fallsBackToHttp(host) {
     return (isRFC1918(host) ||
-        host === "localhost" ||
         host.startsWith("localhost:") ||
         RE_LOCAL.test(host) ||
         RE_LOOPBACK.test(host) ||
         RE_IPV6_LOOPBACK.test(host));
 }
 const PLAIN_HTTP_REASON = "plain http:// is accepted only for loopback and private (RFC 1918) hosts: crane would need --insecure, which also disables certificate checks on the push to ECR";
-const PLAIN_HTTP_HINT = "use https://, or reach the registry by a loopback or private address (10.x, 172.16-31.x, 192.168.x, localhost)";
+const PLAIN_HTTP_HINT = "use https://, or reach the registry by a loopback or private address (10.x, 172.16-31.x, 192.168.x, localhost:PORT)";
 /**
  * A URL the list or an input gives (`https://host[:port]/path`), checked on its raw text: no credentials
  * (`user:secret@`, never echoed), a host checkHost allows, and `http://` only where crane speaks plain HTTP
@@ -60617,7 +60649,7 @@ function checkUrl(url, schemes) {
     const host = checkHost(authority);
     if (!host.ok)
         return host;
-    if (scheme === "http" && !speaksPlainHttp(authority))
+    if (scheme === "http" && !fallsBackToHttp(authority))
         return { ok: false, reason: `${quoteValue(url)}: ${PLAIN_HTTP_REASON}`, hint: PLAIN_HTTP_HINT };
     return { ok: true, scheme, host: authority, path: m[3] ?? "" };
 }
@@ -60861,6 +60893,93 @@ function retryAfterMs(value, now = Date.now()) {
     return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
+;// CONCATENATED MODULE: ./src/registry/scheme.ts
+/**
+ * One scheme rule for every registry ecr-mirror talks to, crane's: HTTPS first, and plain HTTP only as
+ * the fallback for the hosts go-containerregistry's `Registry.Scheme()` calls "http" (loopback,
+ * `*.localhost`, `localhost:PORT`, RFC 1918; `fallsBackToHttp`). crane pings `https://HOST/v2/` and, for
+ * those hosts, `http://HOST/v2/` 300 ms later or as soon as the HTTPS ping fails, and uses whichever
+ * answered (pkg/v1/remote/transport/ping.go `Ping`/`pingParallel`, schemer.go). A TLS registry on a
+ * private address is therefore reached over HTTPS, a plain one over HTTP, and a public host only ever
+ * over HTTPS, whatever scheme a list or an input wrote.
+ *
+ * In-process requests (DistributionClient) follow it without an extra request: the first request to a
+ * host goes over HTTPS and, when it gets no HTTP answer at all on a fallback host, is sent again over
+ * HTTP. helm has no fallback of its own (`--plain-http` or HTTPS, Helm 4), so before a helm command the
+ * host is asked once (`resolve`). What a host answered on is kept for the run.
+ */
+
+
+/** The schemes to try for a host, in order. */
+function schemesToTry(host) {
+    return fallsBackToHttp(host) ? ["https", "http"] : ["https"];
+}
+/**
+ * Whether an HTTPS attempt's failure lets crane's rule try plain HTTP: no HTTP answer came (refused,
+ * reset, a TLS handshake with a plain-HTTP server, a timeout). An untrusted certificate does not: the
+ * server speaks TLS, and the failure says so with its hint.
+ */
+function triesHttpAfter(error) {
+    return error instanceof HttpError && error.status === null && error.transient;
+}
+const PROBE_LIMITS = {
+    headersTimeoutMs: 10_000,
+    idleTimeoutMs: 10_000,
+    bodyDeadlineMs: 10_000,
+    maxBytes: 64 * 1024,
+};
+/** What each registry host answered on in this run. */
+class RegistrySchemes {
+    doFetch;
+    settled = new Map();
+    probing = new Map();
+    constructor(doFetch = fetch) {
+        this.doFetch = doFetch;
+    }
+    /** The schemes to try for `host`: the one it answered on, else crane's order. */
+    candidates(host) {
+        const known = this.settled.get(host);
+        return known ? [known] : schemesToTry(host);
+    }
+    settle(host, scheme) {
+        this.settled.set(host, scheme);
+    }
+    /**
+     * The scheme `host` answers on. A host without the HTTP fallback is HTTPS without asking; a fallback host
+     * not reached yet gets crane's ping, `GET /v2/` over HTTPS then HTTP (any HTTP answer counts: 200, 401, ...).
+     */
+    resolve(host) {
+        const candidates = this.candidates(host);
+        if (candidates.length === 1)
+            return Promise.resolve(candidates[0]);
+        let pending = this.probing.get(host);
+        if (!pending) {
+            pending = this.ping(host, candidates);
+            this.probing.set(host, pending);
+        }
+        return pending;
+    }
+    async ping(host, candidates) {
+        let last = null;
+        for (const scheme of candidates) {
+            const url = `${scheme}://${host}/v2/`;
+            try {
+                const answer = await boundedRequest(url, { method: "GET" }, { what: `GET ${url}`, limits: PROBE_LIMITS, fetch: this.doFetch });
+                await discard(answer);
+                this.settle(host, scheme);
+                return scheme;
+            }
+            catch (error) {
+                last = error;
+                if (!triesHttpAfter(error))
+                    break;
+            }
+        }
+        this.probing.delete(host);
+        throw last;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/registry/distribution.ts
 /**
  * A small client for the OCI Distribution API: tag lists, manifest HEAD/GET with OCI `Accept`
@@ -60921,18 +61040,45 @@ class DistributionClient {
     limits;
     /** Set once the registry did not answer at all; later operations fail with it at once. */
     unreachable = null;
+    host;
+    schemes;
     constructor(options) {
         this.options = options;
         this.counts = options.counts ?? {};
         this.doFetch = options.fetch ?? fetch;
         this.limits = options.limits ?? MANIFEST_LIMITS;
+        this.host = new URL(options.baseUrl).host;
+        this.schemes = options.schemes ?? new RegistrySchemes(this.doFetch);
     }
     count(kind) {
         this.counts[kind] = (this.counts[kind] ?? 0) + 1;
     }
     url(repository, rest) {
         const prefix = this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : "";
-        return `${this.options.baseUrl.replace(/\/+$/, "")}/v2/${prefix}${repository}/${rest}`;
+        return `https://${this.host}/v2/${prefix}${repository}/${rest}`;
+    }
+    /**
+     * Sends a request for the registry host by crane's rule: the scheme it answered on before, else HTTPS,
+     * then plain HTTP on a fallback host when HTTPS got no answer. Other hosts' URLs go as they are.
+     */
+    async toRegistry(url, send) {
+        const target = new URL(url);
+        if (target.host !== this.host)
+            return send(url);
+        const candidates = this.schemes.candidates(this.host);
+        for (let i = 0;; i++) {
+            const scheme = candidates[i];
+            target.protocol = `${scheme}:`;
+            try {
+                const answer = await send(target.toString());
+                this.schemes.settle(this.host, scheme);
+                return answer;
+            }
+            catch (error) {
+                if (i + 1 >= candidates.length || !triesHttpAfter(error))
+                    throw error;
+            }
+        }
     }
     /**
      * One operation with retries: network failures, timeouts, 408, 429 and 5xx (JSON error body or
@@ -60979,12 +61125,12 @@ class DistributionClient {
         const scope = `repository:${this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : ""}${repository}:pull`;
         const send = (authorization) => {
             this.count(kind);
-            return boundedRequest(url, { method, headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}) } }, {
-                what: `${method} ${url}`,
+            return this.toRegistry(url, (at) => boundedRequest(at, { method, headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}) } }, {
+                what: `${method} ${at}`,
                 limits: this.limits,
                 fetch: this.doFetch,
                 ...(this.options.checkHost ? { checkHost: this.options.checkHost } : {}),
-            });
+            }));
         };
         const cached = this.tokens.get(scope);
         const basic = this.options.auth
@@ -61084,6 +61230,23 @@ class DistributionClient {
         });
     }
     /**
+     * A small JSON blob (an image config: its os, architecture and variant), or null when the registry does not have
+     * it. A blob GET; Docker Hub counts manifest GETs as pulls, not blob GETs. Redirects (to a CDN) are followed.
+     */
+    getBlobJson(repository, digest) {
+        return this.retrying(async () => {
+            const what = `GET ${repository}@${digest}`;
+            const answer = await this.request("blob-get", "GET", this.url(repository, `blobs/${digest}`), repository);
+            if (answer.response.status === 404) {
+                await discard(answer);
+                return null;
+            }
+            if (!answer.response.ok)
+                throw await this.failure(answer, what);
+            return this.json(answer, what);
+        });
+    }
+    /**
      * All tags of a repository, or null when the repository does not exist. Pages follow `Link`; a registry that
      * sends none but cuts the list at `n` (crane's own, go-containerregistry pkg/registry/manifest.go handleTags)
      * is asked on with `last=<last tag>` (the Distribution spec's pagination) until a page is short or repeats.
@@ -61144,13 +61307,6 @@ class DistributionClient {
             throw new RegistryError(`${what}: the next page is on another host (${nextUrl.host}); not followed`, 502);
         return nextUrl.toString();
     }
-}
-/**
- * The scheme a registry is reached with when nothing says otherwise: crane's own rule (plain HTTP
- * for loopback and RFC 1918 addresses), so in-process requests and crane talk to the same endpoint.
- */
-function schemeFor(host) {
-    return speaksPlainHttp(host) ? "http" : "https";
 }
 
 ;// CONCATENATED MODULE: ./src/tools/argv.ts
@@ -61295,9 +61451,12 @@ class ToolError extends MirrorError {
     output, hint, failure = exitCode === null ? "spawn" : "exit", 
     /** Why the product stopped the process (`stalled: no progress for 120 s (limit tool-stall-timeout)`). */
     reason) {
-        const said = output ? `: ${output}` : "";
         const how = reason ? ` ${reason}` : ` failed${exitCode === null ? "" : ` (exit ${exitCode})`}`;
-        super(`${action}${how}${said}${hint ? `\nhint: ${hint}` : ""}`, { hint });
+        // The first line is the whole reason (the terminal, the summary and the annotation show it); the
+        // rest of what the tool printed follows, then the hint.
+        const cause = output ? `: ${failureKind(output)}${errorLine(output)}` : "";
+        const rest = output ? otherLines(output) : "";
+        super(`${action}${how}${cause}${rest ? `\n${rest}` : ""}${hint ? `\nhint: ${hint}` : ""}`, { hint });
         this.tool = tool;
         this.subcommand = subcommand;
         this.action = action;
@@ -61306,6 +61465,50 @@ class ToolError extends MirrorError {
         this.hint = hint;
         this.failure = failure;
     }
+}
+/** Go's log prefix (`2026/12/01 23:11:53 `), which crane puts before each stderr line. */
+const GO_LOG_STAMP = /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? /;
+/**
+ * The line that says what went wrong: crane and helm print `Error: …` last (cobra), after their progress
+ * lines (`Copying from …`); else the last line.
+ */
+function errorLine(output) {
+    const lines = output
+        .split("\n")
+        .map((l) => l.replace(GO_LOG_STAMP, "").trim())
+        .filter(Boolean);
+    return [...lines].reverse().find((l) => /^Error:/i.test(l)) ?? lines.at(-1) ?? "";
+}
+function otherLines(output) {
+    const reason = errorLine(output);
+    return output
+        .split("\n")
+        .filter((l) => l.replace(GO_LOG_STAMP, "").trim() !== reason && l.trim() !== "")
+        .join("\n");
+}
+const KINDS = [
+    [/toomanyrequests|too many requests|\b429\b|rate limit/i, "rate limited"],
+    [/authorization token has expired|token.*expired/i, "token expired"],
+    [/\b401\b|unauthorized|authentication required|no basic auth credentials/i, "unauthorized"],
+    [/\b403\b|denied|forbidden|not authorized to perform/i, "denied"],
+    [
+        /already exists and cannot be overwritten|ImageTagAlreadyExistsException|tag invalid.*immutable|immutable/i,
+        "immutable tag",
+    ],
+    [
+        /RepositoryNotFoundException|repository with name .* does not exist|NAME_UNKNOWN|name unknown/i,
+        "repository missing",
+    ],
+    [/MANIFEST_UNKNOWN|manifest unknown|not found: manifest|\b404\b|not found/i, "not found"],
+    [/server gave HTTP response to HTTPS client/i, "plain HTTP"],
+    [/x509|certificate/i, "TLS"],
+    [/i\/o timeout|context deadline exceeded|timed out|timeout/i, "timeout"],
+    [/no such host|connection refused|dial tcp|network is unreachable/i, "unreachable"],
+];
+/** `not found: `, `rate limited: `, …: the kind of failure, named before the tool's own words (or nothing). */
+function failureKind(output) {
+    const kind = KINDS.find(([pattern]) => pattern.test(output))?.[1];
+    return kind && !errorLine(output).toLowerCase().startsWith(kind.toLowerCase()) ? `${kind}: ` : "";
 }
 const HINTS = [
     [
@@ -61603,16 +61806,26 @@ function stoppedError(failure, step, said, fail, limits) {
  * crane, for exactly what the product does with it: copy an image (or an OCI chart) registry to registry,
  * read a digest, report its version. Flags as crane's docs spell them (`crane copy SRC DST`,
  * `-j/--jobs`; the global `--platform os/arch[/variant]`). Never `--insecure`: crane applies it to every
- * registry in the process, so an untrusted certificate on the ECR push would pass too. crane reaches
- * loopback and RFC 1918 hosts over plain HTTP by its own rule (speaksPlainHttp); the list refuses
- * `http://` anywhere else.
+ * registry in the process, so an untrusted certificate on the ECR push would pass too. crane tries HTTPS
+ * first everywhere and falls back to plain HTTP on loopback and RFC 1918 hosts by its own rule
+ * (fallsBackToHttp, registry/scheme.ts); the list refuses `http://` anywhere else.
  */
 
 
+/**
+ * One platform as a `--platform` value. crane reads each value as ONE platform (`v1.ParsePlatform`; for index filter
+ * cmd/crane/cmd/util.go platformsValue.Set, whatever its help text says): `linux/amd64,linux/arm64` would read as
+ * architecture `amd64,linux`, variant `arm64`, and match nothing, so a comma is refused here.
+ */
+function platformValue(platform) {
+    if (platform.includes(","))
+        throw new RangeError(`refusing to pass ${JSON.stringify(platform)} to crane as one platform: it holds a comma`);
+    return positional("crane", platform, "platform");
+}
 function globalFlags(opts) {
     const flags = [];
     if (opts.platform)
-        flags.push("--platform", positional("crane", opts.platform, "platform"));
+        flags.push("--platform", platformValue(opts.platform));
     return flags;
 }
 function craneCopyArgs(source, destination, opts = {}) {
@@ -61644,7 +61857,7 @@ function craneIndexFilterArgs(source, platforms, destination) {
         "index",
         "filter",
         positional("crane", source, "source"),
-        ...platforms.flatMap((p) => ["--platform", positional("crane", p, "platform")]),
+        ...platforms.flatMap((p) => ["--platform", platformValue(p)]),
         "--tag",
         positional("crane", destination, "destination"),
     ];
@@ -63728,7 +63941,10 @@ function canonicalHost(host) {
     const h = host.toLowerCase();
     return h === "index.docker.io" || h === "registry-1.docker.io" ? "docker.io" : h;
 }
-/** An endpoint URL's registry host, path prefix and scheme. */
+/**
+ * An endpoint URL's registry host and path prefix. Its scheme decides nothing: every registry is reached by
+ * crane's rule (HTTPS first, plain HTTP as the fallback on loopback and private hosts; registry/scheme.ts).
+ */
 function parseEndpoint(endpoint) {
     const url = new URL(endpoint);
     if (url.protocol !== "http:" && url.protocol !== "https:") {
@@ -63737,7 +63953,6 @@ function parseEndpoint(endpoint) {
     return {
         registry: url.host,
         pathPrefix: url.pathname.replace(/^\/+|\/+$/g, ""),
-        plainHttp: url.protocol === "http:",
     };
 }
 function endpointFor(host, upstreams) {
@@ -63751,16 +63966,14 @@ function fetchAddress(reference, upstreams) {
         return {
             reference: formatReference(reference),
             registry: reference.domain,
-            plainHttp: false,
             viaEndpoint: false,
         };
     }
-    const { registry, pathPrefix, plainHttp } = parseEndpoint(endpoint);
+    const { registry, pathPrefix } = parseEndpoint(endpoint);
     const path = pathPrefix ? `${pathPrefix}/${reference.path}` : reference.path;
     return {
         reference: formatReference({ ...reference, domain: registry, path }),
         registry,
-        plainHttp,
         viaEndpoint: true,
     };
 }
@@ -63779,7 +63992,6 @@ function chartFetchAddress(source, upstreams) {
             reference: bare,
             ociReference: `oci://${bare}`,
             registry: host,
-            plainHttp: false,
             viaEndpoint: false,
         };
     const parsed = parseEndpoint(endpoint);
@@ -63788,7 +64000,6 @@ function chartFetchAddress(source, upstreams) {
         reference: fetched,
         ociReference: `oci://${fetched}`,
         registry: parsed.registry,
-        plainHttp: parsed.plainHttp,
         viaEndpoint: true,
     };
 }
@@ -63851,7 +64062,7 @@ function createCopier(options) {
             });
             const parent = slash < 0 ? "" : `/${step.repository.slice(0, slash)}`;
             const pushed = await helm.push(file, `oci://${registry}${parent}`, {
-                plainHttp: options.targetPlainHttp,
+                plainHttp: await options.targetPlainHttp(),
             });
             return { digest: pushed.digest };
         }
@@ -63921,9 +64132,15 @@ var dist_cjs = __nccwpck_require__(8249);
 /**
  * What an ECR registry holds, through `@aws-sdk/client-ecr`: the repositories under the managed
  * prefixes (DescribeRepositories paged over the registry: one call per 1000 repositories, instead
- * of asking by name, where one missing name fails the whole call) and their tags with digests
- * (ListImages, TAGGED, 1000 a page), both through the SDK's paginators, with bounded concurrency and
- * the SDK's adaptive retries.
+ * of asking by name, where one missing name fails the whole call) and their tags with digests and
+ * storage status (DescribeImages, TAGGED, every status, 1000 images a page), both through the SDK's
+ * paginators, with bounded concurrency and the SDK's adaptive retries.
+ *
+ * Why DescribeImages and not ListImages: since ECR's archive storage class, both return only ACTIVE
+ * images unless `filter.imageStatus` says otherwise (API_ListImagesFilter, API_DescribeImagesFilter),
+ * so an archived tag looks absent; ListImages with `imageStatus: ANY` lists it, but its image ids carry
+ * no status, while DescribeImages' ImageDetail has `imageStatus` (API_ImageDetail). One DescribeImages
+ * walk per repository says both what is there and what is archived, at the call count ListImages had.
  */
 
 
@@ -63973,7 +64190,7 @@ function explainAwsError(e, action) {
     if (name === "AccessDeniedException" ||
         name === "UnrecognizedClientException" ||
         /not authorized/i.test(message)) {
-        return new ObserveError(`ECR denied ${action}: ${message}`, "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:ListImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push and ecr:BatchDeleteImage to sync");
+        return new ObserveError(`ECR denied ${action}: ${message}`, "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:DescribeImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push, ecr:UpdateImageStorageClass (to restore archived tags) and ecr:BatchDeleteImage to sync");
     }
     if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
         return new ObserveError(`no AWS credentials for ${action}: ${message}`, "configure credentials first, e.g. aws-actions/configure-aws-credentials with role-to-assume (OIDC)");
@@ -64033,26 +64250,37 @@ class EcrObserver {
         }
         return found;
     }
-    /** tag -> digest for one repository, or null when it disappeared meanwhile. */
+    /**
+     * Every tag of one repository with its digest, archived ones included, and the tags whose image is not
+     * ACTIVE with its status; null when the repository disappeared meanwhile.
+     */
     async tags(repositoryName) {
         const tags = new Map();
-        const pages = (0,dist_cjs/* paginateListImages */._Pg)(this.paging("ListImages"), {
+        const archived = new Map();
+        const pages = (0,dist_cjs/* paginateDescribeImages */.XiR)(this.paging("DescribeImages"), {
             repositoryName,
-            filter: { tagStatus: "TAGGED" },
+            filter: { tagStatus: "TAGGED", imageStatus: "ANY" },
         });
         try {
             for await (const page of pages) {
-                for (const id of page.imageIds ?? [])
-                    if (id.imageTag && id.imageDigest)
-                        tags.set(id.imageTag, id.imageDigest);
+                for (const image of page.imageDetails ?? []) {
+                    if (!image.imageDigest)
+                        continue;
+                    const status = image.imageStatus;
+                    for (const tag of image.imageTags ?? []) {
+                        tags.set(tag, image.imageDigest);
+                        if (status === "ARCHIVED" || status === "ACTIVATING")
+                            archived.set(tag, status);
+                    }
+                }
             }
         }
         catch (e) {
             if (e instanceof dist_cjs/* RepositoryNotFoundException */.Da2)
                 return null;
-            throw explainAwsError(e, `ecr:ListImages on ${repositoryName}`);
+            throw explainAwsError(e, `ecr:DescribeImages on ${repositoryName}`);
         }
-        return tags;
+        return { tags, archived };
     }
     /** The manifest a tag points at (BatchGetImage, which reports a missing image per id), or null. */
     async manifest(repositoryName, imageTag) {
@@ -64076,16 +64304,18 @@ class EcrObserver {
     }
     /**
      * The repositories the list wants and, when pruning, every repository under the managed prefixes,
-     * each with its tags: one DescribeRepositories page per 1000 repositories, one ListImages per repository.
+     * each with its tags: one DescribeRepositories page per 1000 repositories, one DescribeImages per repository
+     * (per 1000 images).
      */
     async observe(registry, wanted, prunePrefixes) {
         const relevant = (name) => wanted.has(name) || prunePrefixes.some((p) => name.startsWith(`${p}/`));
         const repos = await this.repositories(relevant);
         const observed = await mapWithConcurrency(repos, this.concurrency, async (r) => {
             const name = r.repositoryName;
-            const tags = await this.tags(name);
-            if (!tags)
+            const found = await this.tags(name);
+            if (!found)
                 return null;
+            const { tags, archived } = found;
             return {
                 name,
                 imageTagMutability: (r.imageTagMutability ?? "MUTABLE"),
@@ -64093,6 +64323,7 @@ class EcrObserver {
                     .map((f) => f.filter ?? "")
                     .filter(Boolean),
                 tags,
+                ...(archived.size > 0 ? { archived } : {}),
             };
         });
         return { registry, repositories: new Map(observed.filter((o) => o !== null).map((o) => [o.name, o])) };
@@ -64103,9 +64334,12 @@ class EcrObserver {
 /**
  * The changes ecr-mirror makes through ECR's API: create a repository with the list's settings (tag
  * mutability and its exclusion filters, scan on push, encryption, resource tags, then the lifecycle and
- * repository policies), and remove pruned tags with BatchDeleteImage (per-id failures reported, not thrown).
+ * repository policies), restore archived tags (UpdateImageStorageClass to STANDARD, then read back), and
+ * remove pruned tags with BatchDeleteImage (per-id failures reported, not thrown).
  * Existing repositories are never changed.
  */
+
+
 
 
 /** The CreateRepository request for `name` with the list's settings. Pure, so it is table-tested. */
@@ -64192,19 +64426,66 @@ async function deleteEcrTags(client, repository, tags) {
     }
     return failed;
 }
+/**
+ * Restores an archived tag's image to the standard storage class (UpdateImageStorageClass, by the digest the
+ * plan saw, so the image the tag held is the one restored). ECR answers ACTIVATING: the image is pullable once
+ * it is ACTIVE, typically within 20 minutes (userguide/restore-image.html).
+ */
+async function restoreEcrImage(client, step) {
+    const answer = await client
+        .send(new dist_cjs/* UpdateImageStorageClassCommand */.T_3({
+        repositoryName: step.repository,
+        imageId: step.targetDigest ? { imageDigest: step.targetDigest } : { imageTag: step.tag },
+        targetStorageClass: "STANDARD",
+    }))
+        .catch((e) => {
+        throw explainAwsError(e, `ecr:UpdateImageStorageClass on ${step.repository}:${step.tag}`);
+    });
+    return { digest: answer.imageId?.imageDigest ?? null, status: answer.imageStatus ?? null };
+}
+/**
+ * Reads a restored tag back with the same DescribeImages walk observation uses (every status): the tag must hold
+ * the plan's digest, and its image must be ACTIVATING or ACTIVE. Resolves the digest.
+ */
+async function verifyEcrRestore(client, step, restored) {
+    const target = `${step.repository}:${step.tag}`;
+    if (restored.status !== null && restored.status !== "ACTIVATING" && restored.status !== "ACTIVE")
+        throw new MirrorError(`ECR left ${target} ${restored.status} after the restore`);
+    const found = await new EcrObserver(client).tags(step.repository);
+    const digest = found?.tags.get(step.tag);
+    if (!found || digest === undefined)
+        throw new MirrorError(`${target} is gone after the restore`);
+    const expected = step.targetDigest ?? restored.digest;
+    if (expected !== null && digest !== expected)
+        throw new DigestMismatch(target, digest, expected);
+    if (found.archived.get(step.tag) === "ARCHIVED")
+        throw new MirrorError(`${target} is still ARCHIVED after the restore`, {
+            hint: "ECR accepted UpdateImageStorageClass but did not start the restore: run the sync again",
+        });
+    return digest;
+}
 /** The ECR side of `ExecuteDeps`. */
 function ecrTargetChanges(client) {
     return {
         createRepository: (name, settings) => createEcrRepository(client, name, settings),
+        restore: (step) => restoreEcrImage(client, step),
+        verifyRestore: (step, restored) => verifyEcrRestore(client, step, restored),
         deleteTags: (repository, tags) => deleteEcrTags(client, repository, tags),
     };
 }
 /**
- * Any OCI registry (`type: oci`, `crane registry serve`): repositories come into being with the first push, and
- * ecr-mirror does not delete there (pruning is ECR-only).
+ * Any OCI registry (`type: oci`, `crane registry serve`): repositories come into being with the first push,
+ * nothing is archived (the planner never restores there), and ecr-mirror does not delete there (pruning is
+ * ECR-only).
  */
 const ociTargetChanges = {
     createRepository: async () => "exists",
+    restore: async (step) => {
+        throw new Error(`restoring ${step.repository}:${step.tag}: the archive storage class is ECR's only`);
+    },
+    verifyRestore: async (step) => {
+        throw new Error(`restoring ${step.repository}:${step.tag}: the archive storage class is ECR's only`);
+    },
     deleteTags: async (repository) => {
         throw new Error(`pruning ${repository}: deleting tags is supported on ECR targets only`);
     },
@@ -64238,6 +64519,8 @@ const NOTHING_TO_DO = {
     createRepository: () => Promise.reject(new Error("nothing to create")),
     copy: () => Promise.reject(new Error("nothing to copy")),
     verify: () => Promise.reject(new Error("nothing to verify")),
+    restore: () => Promise.reject(new Error("nothing to restore")),
+    verifyRestore: () => Promise.reject(new Error("nothing to restore")),
     deleteTags: () => Promise.reject(new Error("nothing to delete")),
 };
 async function carryOutPlan(plan, list, options) {
@@ -64260,21 +64543,23 @@ async function carryOutPlan(plan, list, options) {
         const { crane, helm } = toolRunners(session, { craneBinary, helmBinary }, counter, options);
         const target = options.target;
         const targetRegistry = new DistributionClient({
-            baseUrl: `${target.plainHttp ? "http" : "https"}://${target.registry}`,
+            baseUrl: `https://${target.registry}`,
+            schemes: target.schemes,
             auth: pushCredential ? { username: pushCredential.username, password: pushCredential.password } : null,
         });
         const changes = target.kind === "ecr" && target.ecrClient ? ecrTargetChanges(target.ecrClient) : ociTargetChanges;
+        const targetPlainHttp = async () => (await target.schemes.resolve(target.registry)) === "http";
         const copier = createCopier({
             crane,
             helm,
             helmLogin: helm && pushCredential
-                ? () => helm.registryLogin(target.registry, pushCredential.username, pushCredential.password, {
-                    plainHttp: target.plainHttp,
+                ? async () => helm.registryLogin(target.registry, pushCredential.username, pushCredential.password, {
+                    plainHttp: await targetPlainHttp(),
                 })
                 : null,
             upstreams: list.upstreams,
             registry: target.registry,
-            targetPlainHttp: target.plainHttp,
+            targetPlainHttp,
             workDir: session.dir,
             // Verification reads the target over the registry API: one HEAD, no process.
             targetDigest: (repository, tag) => targetRegistry.headManifest(repository, tag),
@@ -64460,6 +64745,42 @@ function isForkPullRequest(payload, repository) {
     if (!head || !base)
         return true;
     return head.toLowerCase() !== base.toLowerCase();
+}
+/** The pull request of a `pull_request(_target)` event, or of the pull request run a `workflow_run` follows. */
+function pullRequestFacts(name, payload, repository) {
+    if (PULL_REQUEST_EVENTS.has(name) && payload.pull_request) {
+        const pull = payload.pull_request;
+        return {
+            number: pull.number ?? null,
+            headSha: pull.head?.sha ?? null,
+            headOwner: pull.head?.repo?.owner?.login ?? null,
+            headBranch: pull.head?.ref ?? null,
+            isFork: isForkPullRequest(payload, repository),
+            viaWorkflowRun: false,
+            tokenMayWrite: name === "pull_request_target" || !isForkPullRequest(payload, repository),
+        };
+    }
+    const run = payload.workflow_run;
+    if (name === "workflow_run" && run?.event === "pull_request") {
+        const head = run.head_repository?.full_name;
+        return {
+            number: run.pull_requests?.[0]?.number ?? null,
+            headSha: run.head_sha ?? null,
+            headOwner: run.head_repository?.owner?.login ?? null,
+            headBranch: run.head_branch ?? null,
+            isFork: !head || head.toLowerCase() !== repository.toLowerCase(),
+            viaWorkflowRun: true,
+            tokenMayWrite: true,
+        };
+    }
+    return null;
+}
+/** The pull request facts of this run, from `GITHUB_EVENT_NAME` and the payload at `GITHUB_EVENT_PATH`. */
+async function readPullRequestFacts(env = process.env) {
+    if (!env.GITHUB_EVENT_PATH)
+        return null;
+    const payload = JSON.parse(await (0,promises_.readFile)(env.GITHUB_EVENT_PATH, "utf8"));
+    return pullRequestFacts(env.GITHUB_EVENT_NAME ?? "", payload, env.GITHUB_REPOSITORY ?? "");
 }
 
 ;// CONCATENATED MODULE: ./src/git/git.ts
@@ -64913,10 +65234,16 @@ async function failure(response, what) {
     }
     return new PullRequestError(`${what}: HTTP ${response.status} ${message.slice(0, 300)}`, response.status, hint);
 }
-/** The open pull request from `branch` into `base`, if there is one. */
-async function findOpenPullRequest(target, branch, base) {
-    const owner = target.repository.split("/")[0];
-    const query = new URLSearchParams({ head: `${owner}:${branch}`, base, state: "open" });
+/**
+ * The open pull request from `branch` (of `headOwner`'s repository: this one's owner unless given, a fork's
+ * owner otherwise) into `base` (any base when null), if there is one.
+ */
+async function findOpenPullRequest(target, branch, base, headOwner = target.repository.split("/")[0]) {
+    const query = new URLSearchParams({
+        head: `${headOwner}:${branch}`,
+        ...(base ? { base } : {}),
+        state: "open",
+    });
     const response = await call(target, "GET", `/pulls?${query}`);
     if (!response.ok)
         throw await failure(response, `Looking for an open pull request from ${branch}`);
@@ -65269,8 +65596,110 @@ async function proposeChange(options, git, commit, folder, base, prBranch, remot
     };
 }
 
+;// CONCATENATED MODULE: ./src/git/pull-request-comment.ts
+// The pull request's one ecr-mirror comment: found by a hidden marker (one per mirror list, so a repository
+// with several lists keeps one comment for each), created once and updated on every push. A fork's
+// read-only token gets GitHub's 403 "Resource not accessible by integration": that is an outcome, not a failure.
+
+/** The hidden marker of the comment for one mirror list (HTML comments do not render). */
+function commentMarker(listPath) {
+    // `--` cannot appear inside an HTML comment: a path with it is written with `-%2D`.
+    return `<!-- ecr-mirror -->\n<!-- ecr-mirror list: ${listPath.replaceAll("--", "-%2D").replaceAll(">", "%3E")} -->`;
+}
+class CommentError extends MirrorError {
+    name = "CommentError";
+}
+const pull_request_comment_API_TIMEOUT_MS = 30_000;
+const PAGE = 100;
+/** Comments read at most when looking for ours (100 pages of 100). */
+const MAX_PAGES = 100;
+async function pull_request_comment_call(target, method, url, body) {
+    return fetch(url, {
+        method,
+        headers: {
+            Authorization: `Bearer ${target.token}`,
+            Accept: "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": "ecr-mirror",
+            ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(pull_request_comment_API_TIMEOUT_MS),
+    });
+}
+/** The `rel="next"` URL of a Link header, if any. */
+function nextPage(link) {
+    for (const part of (link ?? "").split(",")) {
+        const m = /<([^>]+)>\s*;\s*rel="next"/.exec(part);
+        if (m)
+            return m[1];
+    }
+    return null;
+}
+async function message(response) {
+    const text = await response.text().catch(() => "");
+    try {
+        return JSON.parse(text).message ?? text;
+    }
+    catch {
+        return text;
+    }
+}
+/** A 403 or 404 for a token that may not write to the pull request (a fork's), as an outcome; else a CommentError. */
+async function refused(response, what) {
+    const said = (await message(response)).slice(0, 300);
+    if (response.status === 403 || response.status === 404)
+        return {
+            outcome: "forbidden",
+            reason: `${what}: HTTP ${response.status} ${said}`,
+        };
+    throw new CommentError(`${what}: HTTP ${response.status} ${said}`, {
+        hint: response.status >= 500
+            ? "GitHub answered with a server error; rerun the job"
+            : "give the job `pull-requests: write`, or set the comment input to never",
+    });
+}
+/**
+ * Creates the pull request's comment for this marker, or updates the one that carries it (the first, when
+ * several do). `body` gets the marker in front.
+ */
+async function upsertPullRequestComment(target, pullNumber, marker, body) {
+    const api = `${target.apiUrl.replace(/\/+$/, "")}/repos/${target.repository}`;
+    const text = `${marker}\n${body}`;
+    let url = `${api}/issues/${pullNumber}/comments?per_page=${PAGE}`;
+    let found = null;
+    for (let page = 0; url && !found && page < MAX_PAGES; page++) {
+        const response = await pull_request_comment_call(target, "GET", url);
+        if (!response.ok)
+            return refused(response, `Reading the comments of pull request #${pullNumber}`);
+        const comments = (await response.json());
+        found = comments.find((c) => c.body?.startsWith(marker)) ?? null;
+        url = nextPage(response.headers.get("link"));
+    }
+    if (found) {
+        const response = await pull_request_comment_call(target, "PATCH", `${api}/issues/comments/${found.id}`, { body: text });
+        if (!response.ok)
+            return refused(response, `Updating comment ${found.id} on pull request #${pullNumber}`);
+        const updated = (await response.json());
+        return { outcome: "updated", url: updated.html_url, id: updated.id };
+    }
+    const response = await pull_request_comment_call(target, "POST", `${api}/issues/${pullNumber}/comments`, { body: text });
+    if (!response.ok)
+        return refused(response, `Commenting on pull request #${pullNumber}`);
+    const created = (await response.json());
+    return { outcome: "created", url: created.html_url, id: created.id };
+}
+
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/list/redirects.ts
+function redirectedUpstreams(list) {
+    const used = new Set(list.images.filter((i) => !i.configurator).map((i) => i.reference.domain));
+    return list.upstreams
+        .filter((u) => u.redirect && used.has(u.host))
+        .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+}
+
 ;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/error.js
 /*!
  * Copyright (c) Squirrel Chat et al., All rights reserved.
@@ -66590,11 +67019,21 @@ function stringify(obj, { maxDepth = 1000, numbersAsFloat = false, strictTempora
 // containerd host configuration (`certs.d/<namespace>/hosts.toml`, containerd docs/hosts.md):
 // one file per redirected upstream registry, sending its pulls to the mirror's `/v2/<prefix>`.
 
+
 /**
  * Stands where the node's configurator writes the registry token. The committed template carries
  * no secret; `@` is not a base64 character, so a token can never look like the placeholder.
  */
 const TOKEN_PLACEHOLDER = "@ECR_TOKEN@";
+/**
+ * The schemes nodes try, in order: crane's rule (registry/scheme.ts), written out because containerd has
+ * none of its own. HTTPS only, except on loopback and private hosts, where a plain-HTTP `[host]` entry
+ * follows the HTTPS one (containerd tries `[host]` entries in order and moves on when one fails). The
+ * same list renders the same files offline and online: nothing here depends on what a host answered.
+ */
+function mirrorSchemes(mirror) {
+    return fallsBackToHttp(mirror.host) ? ["https", "http"] : ["https"];
+}
 /**
  * The directory containerd looks up for an upstream (containerd `hostPaths`): the host itself, or
  * for `host:port` the `host_port_` form it tries first (also valid as a ConfigMap key part and on
@@ -66608,9 +67047,9 @@ function hostsDirectoryName(upstreamHost) {
     return upstreamHost;
 }
 /** `https://<mirror>/v2/<prefix>`: the API root containerd must use as is (`override_path`). */
-function mirrorEndpoint(mirror, upstream) {
+function mirrorEndpoint(mirror, upstream, scheme = "https") {
     const prefix = upstream.prefix.replace(/^\/+|\/+$/g, "");
-    return `${mirror.scheme}://${mirror.host}/v2/${prefix}`;
+    return `${scheme}://${mirror.host}/v2/${prefix}`;
 }
 /**
  * The `hosts.toml` template for one upstream. Pulls and tag resolution go to the mirror with the
@@ -66626,15 +67065,18 @@ function renderHostsToml(upstream, mirror) {
         override_path: true,
         header: { Authorization: `Basic ${TOKEN_PLACEHOLDER}` },
     };
-    const document = upstream.fallback
-        ? { host: { [endpoint]: hostEntry } }
-        : { server: endpoint, ...hostEntry, host: { [endpoint]: hostEntry } };
+    const schemes = mirrorSchemes(mirror);
+    const hosts = Object.fromEntries(schemes.map((s) => [mirrorEndpoint(mirror, upstream, s), hostEntry]));
+    const document = upstream.fallback ? { host: hosts } : { server: endpoint, ...hostEntry, host: hosts };
     const heading = upstream.fallback
         ? `# ${upstream.host}: pulled from the mirror, falling back to ${upstream.host} when the mirror fails.`
         : `# ${upstream.host}: pulled from the mirror only (server = the mirror: no fallback to ${upstream.host}).`;
     return [
         "# Generated by ecr-mirror. Do not edit: re-render instead.",
         heading,
+        ...(schemes.length > 1
+            ? [`# ${mirror.host} is a loopback or private address: HTTPS first, then plain HTTP (crane's rule).`]
+            : []),
         "# The ecr-mirror-node DaemonSet puts a registry token into the Authorization headers (file mode 0600).",
         "",
         stringify(document),
@@ -66643,12 +67085,17 @@ function renderHostsToml(upstream, mirror) {
 
 ;// CONCATENATED MODULE: ./src/render/node-scripts.ts
 // The two POSIX shell scripts the ecr-mirror-node DaemonSet runs (from a ConfigMap) inside the
-// configurator image: `configure.sh` keeps the hosts.toml files and their token fresh, `ready.sh`
-// is the readiness probe. Every path and the token source are overridable through the environment,
-// so the tests run them with `sh` against temporary folders.
+// configurator image: `configure.sh` keeps the hosts.toml files and their token fresh (and with
+// `cleanup` removes them), `ready.sh` is the readiness probe. Every path, the token source and the
+// Kubernetes API are overridable through the environment, so the tests run them with `sh` against
+// temporary folders and local servers.
 //
 // They are TypeScript strings (not files) so the bundled action carries them; they avoid the
 // `${...}` shell syntax, which a template literal would interpolate, and spell `\` as `\\`.
+//
+// Tools they use (the AWS CLI image, Amazon Linux 2, has them all): sh, awk, base64, basename, cat,
+// chmod, curl, date, dirname, grep, head, mkdir, mktemp, mv, rm, rmdir, sed, sleep; kubectl only for
+// the startup taint.
 
 /** First line of every hosts.toml ecr-mirror writes: files without it are never touched. */
 const GENERATED_MARKER = "# Generated by ecr-mirror.";
@@ -66670,28 +67117,91 @@ const NODE_PATHS = {
 /** ECR tokens live 12 h: refresh every 6 h, report not ready past 11 h. */
 const REFRESH_SECONDS = 6 * 3600;
 const MAX_TOKEN_AGE_SECONDS = 11 * 3600;
+/**
+ * A passed probe of the mirror (the `/v2/` ping and the configurator's manifest) is reused for this
+ * long, or until the token changes; a failed one is retried on every readiness call.
+ */
+const PROBE_SECONDS = 300;
+/**
+ * Seconds each HTTP request of the scripts may take: the readiness probe makes at most three (the
+ * containerd version from the API, once per pod; the ping; the manifest), within its 15 s timeout.
+ */
+const HTTP_TIMEOUT_SECONDS = 3;
+/** The label that makes a node opt out (the DaemonSet's affinity skips it): kubernetes.ts's SKIP_LABEL. */
+const SKIP_LABEL_DEFAULT = "ecr-mirror/skip";
+/** The containerd configuration keys that make containerd read only certs.d, per config version. */
+const CERTS_PATH_FIX = {
+    v2: 'version = 2, [plugins."io.containerd.grpc.v1.cri".registry] config_path = "/etc/containerd/certs.d"',
+    v3: 'version = 3, [plugins."io.containerd.cri.v1.images".registry] config_path = "/etc/containerd/certs.d"',
+};
 const common = `umask 077
 [ -n "$CERTS_DIR" ] || CERTS_DIR=${NODE_PATHS.certsDir}
 [ -n "$TEMPLATES_DIR" ] || TEMPLATES_DIR=${NODE_PATHS.templatesDir}
 [ -n "$STATE_DIR" ] || STATE_DIR=${NODE_PATHS.stateDir}
+[ -n "$SA_DIR" ] || SA_DIR=/var/run/secrets/kubernetes.io/serviceaccount
+[ -n "$POD_NAMESPACE" ] || POD_NAMESPACE=kube-system
+[ -n "$DAEMONSET_NAME" ] || DAEMONSET_NAME=ecr-mirror-node
+[ -n "$SKIP_LABEL" ] || SKIP_LABEL=${SKIP_LABEL_DEFAULT}
+[ -n "$HTTP_TIMEOUT" ] || HTTP_TIMEOUT=${HTTP_TIMEOUT_SECONDS}
 PLACEHOLDER='${TOKEN_PLACEHOLDER}'
 MARKER='${GENERATED_MARKER}'
+API_BODY="$STATE_DIR/api-answer.json"
 
 now() {
   if [ -n "$NOW" ]; then printf '%s\\n' "$NOW"; else date +%s; fi
+}
+
+# marked FILE: whether ecr-mirror wrote FILE (its first line is the marker).
+marked() {
+  case $(head -n 1 "$1" 2>/dev/null) in
+    "$MARKER"*) return 0 ;;
+  esac
+  return 1
+}
+
+# api_get PATH: GET from the Kubernetes API with the pod's service account token, bounded in
+# time; the answer goes to API_BODY and the HTTP status to stdout. Fails when there is no API
+# (no token mounted, no curl) or it cannot be reached. The token goes to curl on stdin.
+api_get() {
+  [ -r "$SA_DIR/token" ] || return 1
+  command -v curl >/dev/null 2>&1 || return 1
+  [ -n "$KUBERNETES_SERVICE_HOST" ] || return 1
+  case $KUBERNETES_SERVICE_HOST in
+    *:*) api_url="https://[$KUBERNETES_SERVICE_HOST]:$KUBERNETES_SERVICE_PORT" ;;
+    *) api_url="https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT" ;;
+  esac
+  mkdir -p "$STATE_DIR" || return 1
+  printf 'header = "Authorization: Bearer %s"\\n' "$(cat "$SA_DIR/token")" |
+    curl -sS -o "$API_BODY" -w '%{http_code}' --connect-timeout 2 --max-time "$HTTP_TIMEOUT" \\
+      --cacert "$SA_DIR/ca.crt" -K - "$api_url$1" 2>/dev/null
+}
+
+# node_labels: the metadata.labels object of this pod's node, from API_BODY.
+node_labels() {
+  awk '{ at = index($0, "\\"labels\\":{"); if (at) { rest = substr($0, at + 10); print substr(rest, 1, index(rest, "}") - 1); exit } }' "$API_BODY"
 }`;
 const CONFIGURE_SCRIPT = `#!/bin/sh
 # ecr-mirror-node: writes containerd's hosts.toml files for the mirrored registries, with a fresh
 # ECR token in their Authorization header, and refreshes the token every REFRESH_SECONDS.
 # It never edits config.toml and never restarts containerd: containerd reads hosts.toml on each pull.
+# It never overwrites a hosts.toml it did not write (the first line of its own is the marker).
+#
+# "configure.sh cleanup" removes every file ecr-mirror wrote under CERTS_DIR and exits. On SIGTERM
+# the script removes its temporary files, and also cleans up when CLEANUP_ON_TERM=always, or (auto,
+# the default) when the node has the SKIP_LABEL label or the DaemonSet is gone or being deleted
+# (asked of the Kubernetes API; when it cannot be asked, the files stay).
 #
 # Environment: AWS_REGION; CERTS_DIR, TEMPLATES_DIR, STATE_DIR (folders); TOKEN_COMMAND (a program
 # printing a registry token, instead of the AWS CLI); REFRESH_SECONDS, RETRY_SECONDS; STARTUP_TAINT
 # (key:effect to remove from NODE_NAME once the files are written, needs kubectl); ONCE=1 (one pass,
-# exit status tells whether it worked); NOW (epoch seconds, for tests).
+# exit status tells whether it worked); CLEANUP_ON_TERM (auto, always, never); NODE_NAME,
+# POD_NAMESPACE, DAEMONSET_NAME, SKIP_LABEL, SA_DIR, KUBERNETES_SERVICE_HOST/PORT (the API check); NOW (epoch
+# seconds, for tests).
 ${common}
 [ -n "$REFRESH_SECONDS" ] || REFRESH_SECONDS=${REFRESH_SECONDS}
 [ -n "$RETRY_SECONDS" ] || RETRY_SECONDS=60
+[ -n "$CLEANUP_ON_TERM" ] || CLEANUP_ON_TERM=auto
+temporary=
 
 log() {
   printf '%s ecr-mirror-node: %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
@@ -66704,6 +67214,30 @@ fetch_token() {
     aws ecr get-authorization-token --region "$AWS_REGION" --output text \\
       --query 'authorizationData[0].authorizationToken'
   fi
+}
+
+# valid_token TOKEN: an ECR token is base64 of AWS:<password>. Anything else (the AWS CLI prints
+# None for a missing field) is refused before it could reach a file.
+valid_token() {
+  case $1 in
+    None | null)
+      log "the AWS CLI printed $1 instead of a registry token (no authorization data in the answer): nothing written"
+      return 1
+      ;;
+    '')
+      log "the registry token is empty: nothing written"
+      return 1
+      ;;
+    *[!A-Za-z0-9+/=]*)
+      log "the registry token is not base64: nothing written"
+      return 1
+      ;;
+  esac
+  case $(printf '%s' "$1" | base64 -d 2>/dev/null) in
+    AWS:?*) return 0 ;;
+  esac
+  log "the registry token is not base64 of AWS:<password>: nothing written"
+  return 1
 }
 
 # write_hosts_file TARGET TEMPLATE TOKEN: the template with the token in place of the placeholder,
@@ -66726,9 +67260,11 @@ write_hosts_file() {
       }' "$template" >"$temporary" &&
     chmod 0600 "$temporary" &&
     mv -f "$temporary" "$target"; then
+    temporary=
     return 0
   fi
   rm -f "$temporary"
+  temporary=
   return 1
 }
 
@@ -66738,10 +67274,63 @@ remove_stale_files() {
     [ -f "$existing" ] || continue
     name=$(basename "$(dirname "$existing")")
     [ -f "$TEMPLATES_DIR/$name/hosts.toml" ] && continue
-    case $(head -n 1 "$existing") in
-      "$MARKER"*) rm -f "$existing" && log "removed $existing: $name is no longer redirected" ;;
-    esac
+    marked "$existing" && rm -f "$existing" && log "removed $existing: $name is no longer redirected"
   done
+}
+
+# remove_temporary_files: the .hosts.toml.* files a write in progress leaves (they hold the token).
+remove_temporary_files() {
+  [ -n "$temporary" ] && rm -f "$temporary"
+  temporary=
+  for leftover in "$CERTS_DIR"/*/.hosts.toml.*; do
+    [ -f "$leftover" ] && rm -f "$leftover"
+  done
+}
+
+# clean_up: removes every file ecr-mirror wrote (marked), also those Spegel moved to _backup, and
+# the folders they leave empty; files of others stay.
+clean_up() {
+  remove_temporary_files
+  removed=0
+  for existing in "$CERTS_DIR"/*/hosts.toml "$CERTS_DIR"/_backup/*/hosts.toml; do
+    [ -f "$existing" ] || continue
+    marked "$existing" || continue
+    if rm -f "$existing"; then
+      removed=$((removed + 1))
+      rmdir "$(dirname "$existing")" 2>/dev/null
+    fi
+  done
+  rm -f "$STATE_DIR/token-written-at"
+  log "removed $removed hosts.toml file(s) ecr-mirror wrote under $CERTS_DIR: pulls of those registries go to the registries themselves again"
+}
+
+# should_clean_up: on termination, whether this node is left without ecr-mirror (rather than
+# getting a new pod, as in a rolling update, which rewrites the files at once).
+should_clean_up() {
+  case $CLEANUP_ON_TERM in
+    always) return 0 ;;
+    never) return 1 ;;
+  esac
+  status=$(api_get "/api/v1/nodes/$NODE_NAME") || return 1
+  if [ "$status" = 200 ]; then
+    case $(node_labels) in
+      *"\\"$SKIP_LABEL\\":"*) return 0 ;;
+    esac
+  fi
+  status=$(api_get "/apis/apps/v1/namespaces/$POD_NAMESPACE/daemonsets/$DAEMONSET_NAME") || return 1
+  [ "$status" = 404 ] && return 0
+  [ "$status" = 200 ] && grep -q '"deletionTimestamp"' "$API_BODY" && return 0
+  return 1
+}
+
+on_term() {
+  remove_temporary_files
+  # Two API requests at most, within the pod's 5 s termination grace period.
+  HTTP_TIMEOUT=2
+  if should_clean_up; then
+    clean_up
+  fi
+  exit 0
 }
 
 configure() {
@@ -66749,24 +67338,24 @@ configure() {
     log "could not get a registry token (ecr:GetAuthorizationToken): the node role needs AmazonEC2ContainerRegistryPullOnly, an air-gapped VPC the ecr.api endpoint"
     return 1
   fi
-  case $token in
-    '' | *[!A-Za-z0-9+/=]*)
-      log "the registry token is empty or not base64: nothing written"
-      return 1
-      ;;
-  esac
+  valid_token "$token" || return 1
   count=0
   for template in "$TEMPLATES_DIR"/*/hosts.toml; do
     [ -f "$template" ] || continue
     name=$(basename "$(dirname "$template")")
-    if ! write_hosts_file "$CERTS_DIR/$name/hosts.toml" "$template" "$token"; then
-      log "could not write $CERTS_DIR/$name/hosts.toml"
-      return 1
+    target="$CERTS_DIR/$name/hosts.toml"
+    if [ -e "$target" ] && ! marked "$target"; then
+      log "left $target alone: ecr-mirror did not write it (no marker line), so pulls of $name do not go to the mirror; remove it, or stop redirecting $name in the mirror list"
+      continue
+    fi
+    if ! write_hosts_file "$target" "$template" "$token"; then
+      log "could not write $target"
+          return 1
     fi
     count=$((count + 1))
   done
   if [ "$count" -eq 0 ]; then
-    log "no hosts.toml templates in $TEMPLATES_DIR"
+    log "no hosts.toml written from the templates in $TEMPLATES_DIR"
     return 1
   fi
   remove_stale_files
@@ -66797,7 +67386,12 @@ remove_startup_taint() {
   : >"$STATE_DIR/startup-taint-removed"
 }
 
-trap 'exit 0' TERM INT
+if [ "$1" = cleanup ]; then
+  clean_up
+  exit 0
+fi
+
+trap on_term TERM INT
 while :; do
   if configure && remove_startup_taint; then
     status=0
@@ -66814,33 +67408,190 @@ while :; do
 done
 `;
 const READY_SCRIPT = `#!/bin/sh
-# Readiness of ecr-mirror-node: every hosts.toml is in place with a token younger than
-# MAX_TOKEN_AGE_SECONDS, and the host's containerd configuration reads them. The first failing
-# check is printed (kubectl describe pod shows it) with the fix.
+# Readiness of ecr-mirror-node: every hosts.toml is in place, written by ecr-mirror, with a token
+# younger than MAX_TOKEN_AGE_SECONDS; the host's containerd configuration makes containerd read
+# them for this node's containerd version; and the mirror, asked through the endpoint containerd
+# uses with the token containerd sends, answers the /v2/ ping and has the configurator's own
+# manifest. The first failing check is printed (kubectl describe pod shows it) with the fix.
+#
+# The mirror is asked at most once per PROBE_SECONDS while it answers (and again whenever the token
+# changes), each request bounded by HTTP_TIMEOUT; a failed check is repeated on every call.
 #
 # Environment: CERTS_DIR, TEMPLATES_DIR, STATE_DIR, HOST_CONTAINERD_CONFIG, HOST_CERTS_PATH (where
-# containerd looks on the host), MAX_TOKEN_AGE_SECONDS, STARTUP_TAINT, NOW (epoch seconds, for tests).
+# containerd looks on the host), MAX_TOKEN_AGE_SECONDS, STARTUP_TAINT, PROBE_IMAGE (the
+# configurator image in the mirror, registry/repository@digest), PROBE_SOURCE (its upstream name,
+# e.g. public.ecr.aws/aws-cli/aws-cli), PROBE_SECONDS, HTTP_TIMEOUT, CONTAINERD_VERSION (else asked
+# of the Kubernetes API: NODE_NAME, SA_DIR), NOW (epoch seconds, for tests).
 ${common}
 [ -n "$HOST_CONTAINERD_CONFIG" ] || HOST_CONTAINERD_CONFIG=${NODE_PATHS.hostContainerdDir}/config.toml
 [ -n "$HOST_CERTS_PATH" ] || HOST_CERTS_PATH=/etc/containerd/certs.d
 [ -n "$MAX_TOKEN_AGE_SECONDS" ] || MAX_TOKEN_AGE_SECONDS=${MAX_TOKEN_AGE_SECONDS}
-FIX="add the NodeConfig in nodeconfig.yaml (rendered by ecr-mirror) to the node group's user data, which sets config_path = \\"$HOST_CERTS_PATH\\", and replace the node"
+[ -n "$PROBE_SECONDS" ] || PROBE_SECONDS=${PROBE_SECONDS}
+HOW="add a NodeConfig part to the node group's user data with spec.containerd.config:"
+FIX_V2='${CERTS_PATH_FIX.v2} (containerd 1.7; ecr-mirror renders it with node-config: containerd-1.7)'
+FIX_V3='${CERTS_PATH_FIX.v3} (containerd 2.x; ecr-mirror renders it with node-config: containerd-2; nodeadm refuses these keys on containerd 1.7 nodes)'
+ACCEPT='Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json'
 
 not_ready() {
   printf 'NOT READY: %s\\n' "$*"
   exit 1
 }
 
+# foreign FILE NAME: a hosts.toml ecr-mirror did not write stands where it would write its own.
+foreign() {
+  if [ -d "$CERTS_DIR/_backup" ] || grep -q "dial_timeout = '200ms'" "$1"; then
+    not_ready "Spegel manages $CERTS_DIR: it moved the files there to $CERTS_DIR/_backup and wrote $1 itself, so pulls of $2 try Spegel's peers and then $2 itself, not the mirror; with prependExisting it copied ecr-mirror's mirror entry once, with a registry token that expires within 12 h and that ecr-mirror does not refresh in Spegel's file. Fix: leave $2 out of Spegel's mirroredRegistries, or label the node $SKIP_LABEL"
+  fi
+  not_ready "$1 was not written by ecr-mirror (its first line is not \\"$MARKER\\") and is left as it is, so pulls of $2 do not go to the mirror. Fix: remove the file (ecr-mirror then writes its own), or stop redirecting $2 in the mirror list"
+}
+
+# parse_config FILE: version|CRI config_path (v2 key)|CRI config_path (v3 key)|discard_unpacked_layers|
+# use_local_image_pull|soci|imports|registry-mirrors|. for one containerd configuration file.
+parse_config() {
+  awk -v q="'" '
+    function value(line) { sub(/^[^=]*=[[:space:]]*/, "", line); return line }
+    function unquote(v,  c) {
+      c = substr(v, 1, 1)
+      if (c == "\\"" || c == q) { v = substr(v, 2); sub(c ".*$", "", v) } else sub(/[[:space:]#].*$/, "", v)
+      return v
+    }
+    /^[[:space:]]*#/ { next }
+    /^[[:space:]]*\\[/ {
+      section = $0; sub(/#.*$/, "", section)
+      gsub(/^[[:space:]]*\\[+|\\]+[[:space:]]*$/, "", section); gsub(/[[:space:]"]/, "", section); gsub(q, "", section)
+      if (section ~ /^proxy_plugins\\.soci($|\\.)/) soci = "yes"
+      if (section ~ /\\.registry\\.(mirrors|configs)($|\\.)/) mirrors = "yes"
+      next
+    }
+    section == "" && /^[[:space:]]*version[[:space:]]*=/ { version = unquote(value($0)) }
+    section == "" && /^[[:space:]]*imports[[:space:]]*=/ { imports = value($0) }
+    /^[[:space:]]*config_path[[:space:]]*=/ {
+      if (section == "plugins.io.containerd.grpc.v1.cri.registry" || section == "plugins.cri.registry") v2 = unquote(value($0))
+      if (section == "plugins.io.containerd.cri.v1.images.registry") v3 = unquote(value($0))
+    }
+    /^[[:space:]]*discard_unpacked_layers[[:space:]]*=/ {
+      if (section ~ /^plugins\\.(io\\.containerd\\.grpc\\.v1\\.)?cri\\.containerd$/ || section == "plugins.io.containerd.cri.v1.images") discard = unquote(value($0))
+    }
+    /^[[:space:]]*use_local_image_pull[[:space:]]*=/ && section == "plugins.io.containerd.cri.v1.images" { local_pull = unquote(value($0)) }
+    /^[[:space:]]*snapshotter[[:space:]]*=/ && unquote(value($0)) == "soci" { soci = "yes" }
+    END { print version "|" v2 "|" v3 "|" discard "|" local_pull "|" soci "|" imports "|" mirrors "|." }
+  ' "$1"
+}
+
+# containerd_version: X.Y.Z of this node's containerd, from CONTAINERD_VERSION or the Node object
+# (status.nodeInfo.containerRuntimeVersion, asked once); empty when neither tells.
+containerd_version() {
+  if [ -n "$CONTAINERD_VERSION" ]; then
+    printf '%s\\n' "$CONTAINERD_VERSION" | sed 's#^containerd://##'
+    return 0
+  fi
+  if [ -f "$STATE_DIR/containerd-version" ]; then
+    cat "$STATE_DIR/containerd-version"
+    return 0
+  fi
+  [ -n "$NODE_NAME" ] || return 0
+  status=$(api_get "/api/v1/nodes/$NODE_NAME") && [ "$status" = 200 ] || return 0
+  found=$(grep -o '"containerRuntimeVersion":"containerd://[^"]*"' "$API_BODY" | sed 's#.*containerd://##; s#"$##')
+  [ -n "$found" ] && printf '%s\\n' "$found" >"$STATE_DIR/containerd-version"
+  printf '%s\\n' "$found"
+}
+
+# ask URL FILE WHAT [next]: one bounded request to the mirror with the token of FILE; NOT READY
+# unless 200. With "next" (a later [host] entry of FILE names the same mirror over another scheme, as
+# rendered for loopback and private mirrors: HTTPS, then plain HTTP), a failed connection returns 2
+# instead, and the caller moves on to that entry, as containerd does.
+ask() {
+  if [ "$3" = ping ]; then method=-G; else method=-I; fi
+  code=$(printf 'header = "Authorization: Basic %s"\\n' "$token" |
+    curl -sS "$method" -o /dev/null -w '%{http_code}' --connect-timeout 2 --max-time "$HTTP_TIMEOUT" \\
+      -H "$ACCEPT" -K - "$1" 2>"$STATE_DIR/curl-error")
+  result=$?
+  if [ "$result" -ne 0 ]; then
+    [ "$4" = next ] && return 2
+    not_ready "cannot reach the mirror at $1 ($(head -n 1 "$STATE_DIR/curl-error")): nodes need a route to it, from an air-gapped VPC through the ecr.dkr interface endpoint (and ecr.api, and the S3 gateway endpoint for the layers)"
+  fi
+  case $code in
+    200) return 0 ;;
+    401 | 403) not_ready "the mirror refused the registry token in $2 (HTTP $code to $1): the token is wrong or expired, see this pod's log" ;;
+    404) [ "$3" = manifest ] && not_ready "the mirror has no configurator image at $1 (HTTP 404): the prefix in $2 does not lead to the mirrored images (render again and apply), or the image was deleted from the mirror" ;;
+  esac
+  not_ready "the mirror answered HTTP $code to $1 (with the token in $2)"
+}
+
+# host_entries FILE: its [host."URL"] entries, in order.
+host_entries() {
+  sed -n 's/^\\[host\\."\\([^"]*\\)"\\]$/\\1/p' "$1"
+}
+
+# reached_entry FILE: the first [host] entry of FILE whose mirror answered the ping (empty if none).
+reached_entry() {
+  for url in $(host_entries "$1"); do
+    base=$(printf '%s\\n' "$url" | sed 's#^\\([a-z]*://[^/]*\\).*$#\\1#')
+    case $reached in *" $base "*) printf '%s\\n' "$url"; return 0 ;; esac
+  done
+}
+
+# probe_mirror FILE...: the /v2/ ping of every mirror the files name (each [host] entry in turn until
+# one connects, as containerd tries them), then the configurator's manifest through the hosts.toml of
+# its upstream (as containerd would ask for it) or directly.
+probe_mirror() {
+  command -v curl >/dev/null 2>&1 ||
+    not_ready "the configurator image has no curl, so readiness cannot ask the mirror: use an image with a shell, the AWS CLI and curl (the AWS CLI image has them)"
+  first=$1
+  token=$(sed -n 's/^[[:space:]]*Authorization[[:space:]]*=[[:space:]]*"Basic \\([A-Za-z0-9+/=]*\\)".*$/\\1/p' "$first" | head -n 1)
+  [ -n "$token" ] || not_ready "$first has no Authorization header with a registry token: see this pod's log"
+  reached=" "
+  for file in "$@"; do
+    [ -n "$(reached_entry "$file")" ] && continue
+    urls=$(host_entries "$file")
+    count=$(printf '%s\\n' "$urls" | grep -c .)
+    n=0
+    for url in $urls; do
+      n=$((n + 1))
+      base=$(printf '%s\\n' "$url" | sed 's#^\\([a-z]*://[^/]*\\).*$#\\1#')
+      if [ "$n" -lt "$count" ]; then
+        ask "$base/v2/" "$file" ping next || continue
+      else
+        ask "$base/v2/" "$file" ping
+      fi
+      reached="$reached$base "
+      break
+    done
+  done
+  [ -n "$PROBE_IMAGE" ] || return 0
+  digest=$(printf '%s\\n' "$PROBE_IMAGE" | sed -n 's#^.*@##p')
+  manifest_url=
+  via=$first
+  if [ -n "$PROBE_SOURCE" ]; then
+    source_dir=$(printf '%s\\n' "$PROBE_SOURCE" | sed 's#/.*$##; s#^\\(.*\\):\\([0-9]*\\)$#\\1_\\2_#')
+    source_path=$(printf '%s\\n' "$PROBE_SOURCE" | sed 's#^[^/]*/##')
+    if [ -f "$CERTS_DIR/$source_dir/hosts.toml" ] && marked "$CERTS_DIR/$source_dir/hosts.toml"; then
+      via="$CERTS_DIR/$source_dir/hosts.toml"
+      endpoint=$(reached_entry "$via")
+      [ -n "$endpoint" ] || endpoint=$(host_entries "$via" | head -n 1)
+      manifest_url="$endpoint/$source_path/manifests/$digest"
+    fi
+  fi
+  if [ -z "$manifest_url" ]; then
+    scheme=$(reached_entry "$first" | sed -n 's#^\\([a-z]*\\)://.*$#\\1#p')
+    manifest_url="$scheme://$(printf '%s\\n' "$PROBE_IMAGE" | sed 's#@.*$##; s#^\\([^/]*\\)/#\\1/v2/#')/manifests/$digest"
+  fi
+  ask "$manifest_url" "$via" manifest
+}
+
 found=0
+written_files=
 for template in "$TEMPLATES_DIR"/*/hosts.toml; do
   [ -f "$template" ] || continue
   found=1
   name=$(basename "$(dirname "$template")")
   file="$CERTS_DIR/$name/hosts.toml"
   [ -f "$file" ] || not_ready "$file does not exist yet: see this pod's log"
+  marked "$file" || foreign "$file" "$name"
   if grep -q "$PLACEHOLDER" "$file"; then
     not_ready "$file has no registry token yet: see this pod's log"
   fi
+  written_files="$written_files $file"
 done
 [ "$found" -eq 1 ] || not_ready "no hosts.toml templates in $TEMPLATES_DIR"
 
@@ -66856,48 +67607,132 @@ fi
 
 [ -r "$HOST_CONTAINERD_CONFIG" ] ||
   not_ready "cannot read the host's containerd configuration ($HOST_CONTAINERD_CONFIG), so cannot tell whether containerd reads $HOST_CERTS_PATH"
+host_dir=$(dirname "$HOST_CONTAINERD_CONFIG")
 
-# The CRI registry config_path, the config version, and whether CRI pulls locally
-# (use_local_image_pull or discard_unpacked_layers make containerd 2.1+ skip the transfer service).
-settings=$(awk -v q="'" '
-  /^[[:space:]]*\\[/ { section = $0; gsub(/[[:space:]"]/, "", section); gsub(q, "", section); next }
-  section == "" && /^[[:space:]]*version[[:space:]]*=/ {
-    value = $0; sub(/^[^=]*=[[:space:]]*/, "", value); sub(/[^0-9].*$/, "", value); version = value
-  }
-  section ~ /cri/ && section ~ /registry/ && /^[[:space:]]*config_path[[:space:]]*=/ {
-    value = $0; sub(/^[^=]*=[[:space:]]*/, "", value)
-    quote = substr(value, 1, 1); value = substr(value, 2); sub(quote ".*$", "", value)
-    config_path = value
-  }
-  section ~ /cri/ && /^[[:space:]]*(use_local_image_pull|discard_unpacked_layers)[[:space:]]*=[[:space:]]*true/ {
-    local_pull = "yes"
-  }
-  END { print (version == "" ? 1 : version); print (local_pull == "" ? "no" : local_pull); print config_path }
-' "$HOST_CONTAINERD_CONFIG")
-version=$(printf '%s\\n' "$settings" | sed -n 1p)
-local_pull=$(printf '%s\\n' "$settings" | sed -n 2p)
-config_path=$(printf '%s\\n' "$settings" | sed -n 3p)
+saved_ifs=$IFS
+IFS='|'
+set -f
+set -- $(parse_config "$HOST_CONTAINERD_CONFIG")
+set +f
+IFS=$saved_ifs
+file_version=$1
+[ -n "$file_version" ] || file_version=1
+cri_v2_path=$2
+cri_v3_path=$3
+discard=$4
+local_pull=$5
+soci=$6
+imports=$7
+
+runtime=$(containerd_version)
+set -- $(printf '%s\\n' "$runtime" | awk -F. '{ printf "%d %d\\n", $1, $2 }')
+major=$1
+minor=$2
+
+if [ "$file_version" -lt 3 ]; then
+  if [ "$major" -ge 2 ]; then
+    not_ready "containerd $runtime runs with a version $file_version config file ($HOST_CONTAINERD_CONFIG): containerd 2 does not apply certs.d to the pulls kubelet asks for from that file, so they go to the upstream registries. Fix: $HOW $FIX_V3, and replace the node"
+  fi
+  fix=$FIX_V2
+  config_path=$cri_v2_path
+  [ -n "$runtime" ] || runtime="1.x (config version $file_version)"
+else
+  fix=$FIX_V3
+  config_path=$cri_v3_path
+  if [ -z "$config_path" ] && [ -n "$cri_v2_path" ]; then
+    not_ready "$HOST_CONTAINERD_CONFIG is a version 3 file with config_path under io.containerd.grpc.v1.cri, where containerd 2 does not look, so containerd ignores $HOST_CERTS_PATH and pulls from the upstream registries. Fix: $HOW $FIX_V3, and replace the node"
+  fi
+  [ -n "$runtime" ] || runtime="2.x (config version $file_version)"
+fi
 
 [ -n "$config_path" ] ||
-  not_ready "the host's containerd configuration sets no registry config_path, so containerd ignores $HOST_CERTS_PATH and pulls from the upstream registries. Fix: $FIX"
+  not_ready "the host's containerd configuration sets no registry config_path, so containerd $runtime ignores $HOST_CERTS_PATH and pulls from the upstream registries. Fix: $HOW $fix, and replace the node"
 case ":$config_path:" in
   *":$HOST_CERTS_PATH:"* | *":$HOST_CERTS_PATH/:"*) ;;
-  *) not_ready "containerd reads hosts.toml from \\"$config_path\\", not from $HOST_CERTS_PATH. Fix: $FIX" ;;
+  *) not_ready "containerd reads hosts.toml from \\"$config_path\\", not from $HOST_CERTS_PATH. Fix: $HOW $fix, and replace the node" ;;
 esac
 case $config_path in
   *:*)
-    if [ "$version" -ge 3 ] && [ "$local_pull" = no ]; then
-      not_ready "containerd 2.x with config_path = \\"$config_path\\" (several folders) pulls through its transfer service, which reads that as one folder and ignores $HOST_CERTS_PATH (containerd#12415): pulls would go to the upstream registries. Fix: $FIX"
+    if [ "$file_version" -ge 3 ] && [ "$discard" != true ] && [ "$local_pull" != true ] &&
+      { [ "$major" -eq 0 ] || [ "$major" -gt 2 ] || [ "$minor" -ge 1 ]; }; then
+      not_ready "containerd $runtime with config_path = \\"$config_path\\" (several folders) and discard_unpacked_layers = false pulls through its transfer service, which reads that as one folder and ignores $HOST_CERTS_PATH (containerd#12415): pulls would go to the upstream registries. Fix: $HOW $FIX_V3 (one folder), and replace the node; or set discard_unpacked_layers = true under [plugins.\\"io.containerd.cri.v1.images\\"], as stock nodeadm does"
     fi
     ;;
 esac
 
-printf 'ready: hosts.toml files in place, registry token %s min old, containerd reads %s\\n' "$((age / 60))" "$HOST_CERTS_PATH"
+# Drop-ins (imports) are merged over config.toml: registry settings there override it.
+unchecked=
+dropins=
+set -f
+for pattern in $(printf '%s\\n' "$imports" | sed "s/[][\\"',]/ /g"); do
+  case $pattern in
+    /etc/containerd/*) ;;
+    /*)
+      unchecked="$unchecked $pattern"
+      continue
+      ;;
+    *) pattern="/etc/containerd/$pattern" ;;
+  esac
+  dropins="$dropins $(printf '%s\\n' "$pattern" | sed "s#^/etc/containerd/#$host_dir/#")"
+done
+set +f
+for dropin in $dropins; do
+  [ -f "$dropin" ] || continue
+  saved_ifs=$IFS
+  IFS='|'
+  set -f
+  set -- $(parse_config "$dropin")
+  set +f
+  IFS=$saved_ifs
+  if [ -n "$2$3$8" ]; then
+    shown=$(printf '%s\\n' "$dropin" | sed "s#^$host_dir/#/etc/containerd/#")
+    not_ready "the drop-in $shown (imports in config.toml) sets registry configuration, which replaces config.toml's for containerd $runtime: containerd may not read $HOST_CERTS_PATH. Fix: remove the registry settings from $shown, or set them there as $fix"
+  fi
+done
+
+if [ "$soci" = yes ]; then
+  not_ready "containerd uses the SOCI snapshotter (nodeadm's FastImagePull feature gate): SOCI fetches image layers with its own registry client from the upstream registries, not through $HOST_CERTS_PATH, so layers of redirected images bypass the mirror (and fail in an air-gapped VPC). Fix: remove FastImagePull from this node group's NodeConfig, or label its nodes $SKIP_LABEL"
+fi
+
+probe="$STATE_DIR/mirror-probe-passed"
+checked=
+if [ -f "$probe" ]; then
+  set -- $(cat "$probe")
+  if [ "$1" = "$written" ] && [ $(($(now) - $2)) -lt "$PROBE_SECONDS" ]; then
+    checked=$(($(now) - $2))
+  fi
+fi
+if [ -z "$checked" ]; then
+  set -- $written_files
+  probe_mirror "$@"
+  printf '%s %s\\n' "$written" "$(now)" >"$probe"
+  checked=0
+fi
+
+note=
+[ -z "$unchecked" ] || note=" (imports outside /etc/containerd not checked:$unchecked)"
+printf 'ready: hosts.toml files in place, registry token %s min old, containerd %s reads %s, the mirror answers with the token (checked %s s ago)%s\\n' "$((age / 60))" "$runtime" "$HOST_CERTS_PATH" "$checked" "$note"
 `;
+/**
+ * A one-shot removal for a node the DaemonSet no longer runs on: deletes every hosts.toml whose
+ * first line is ecr-mirror's marker (and the temporary files, which hold the token), nothing else.
+ * Run it with `kubectl debug node/<node> --profile=sysadmin --image=<configurator image> -- sh -c '...'`
+ * (kubectl debug mounts the node's root file system at /host).
+ */
+const CLEANUP_ONE_LINER = `for f in /host/etc/containerd/certs.d/*/hosts.toml /host/etc/containerd/certs.d/_backup/*/hosts.toml; do ` +
+    `[ -f "$f" ] && head -n 1 "$f" | grep -q "^${GENERATED_MARKER.replaceAll(".", "\\.")}" && rm -f "$f" && echo "removed $f"; done; ` +
+    `rm -f /host/etc/containerd/certs.d/*/.hosts.toml.*`;
+/** The documented command that cleans one node (`kubectl debug` runs a pod with the node's root at /host). */
+function nodeCleanupCommand(image) {
+    return `kubectl debug node/NODE_NAME --profile=sysadmin --attach --image=${image} -- sh -c '${CLEANUP_ONE_LINER}'`;
+}
 
 ;// CONCATENATED MODULE: ./src/render/kubernetes.ts
 // The Kubernetes objects of the node configurator: ServiceAccount, two ConfigMaps (scripts and
-// hosts.toml templates), the DaemonSet, and with the startup taint the RBAC to remove it.
+// hosts.toml templates), the DaemonSet, and the RBAC its scripts use: read its own node (labels,
+// containerd version; patch it too with the startup taint) and its own DaemonSet, which tells a pod
+// stopping for good (DaemonSet deleted, node labelled ecr-mirror/skip) from a rolling update, so it
+// removes its node's files only then (node-scripts.ts, cleanup on TERM).
 // Plain objects typed by kubernetes-models (type-only imports: nothing of it ships at run time).
 
 
@@ -66942,6 +67777,9 @@ function nodeObjects(input) {
         { name: "AWS_REGION", value: input.region },
         { name: "HOME", value: NODE_PATHS.homeDir },
         { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+        // ready.sh asks the mirror for this manifest with the node's token (node-scripts.ts).
+        { name: "PROBE_IMAGE", value: input.image },
+        ...(input.probeSource ? [{ name: "PROBE_SOURCE", value: input.probeSource }] : []),
     ];
     if (input.startupTaint) {
         env.push({ name: "STARTUP_TAINT", value: `${STARTUP_TAINT.key}:${STARTUP_TAINT.effect}` });
@@ -66957,7 +67795,7 @@ function nodeObjects(input) {
                 metadata: { labels, annotations: { "ecr-mirror/config-sha256": configHash } },
                 spec: {
                     serviceAccountName: NAME,
-                    automountServiceAccountToken: input.startupTaint,
+                    automountServiceAccountToken: true,
                     hostNetwork: true,
                     dnsPolicy: "Default",
                     priorityClassName: "system-node-critical",
@@ -66988,7 +67826,8 @@ function nodeObjects(input) {
                                 exec: { command: ["/bin/sh", `${NODE_PATHS.scriptsDir}/ready.sh`] },
                                 initialDelaySeconds: 5,
                                 periodSeconds: 30,
-                                timeoutSeconds: 10,
+                                // Up to three bounded requests (HTTP_TIMEOUT_SECONDS each) when the mirror is asked.
+                                timeoutSeconds: 15,
                                 failureThreshold: 1,
                             },
                             resources: {
@@ -67039,60 +67878,120 @@ function nodeObjects(input) {
         apiVersion: "v1",
         kind: "ServiceAccount",
         metadata: metadata(NAME),
-        automountServiceAccountToken: input.startupTaint,
+        automountServiceAccountToken: true,
     };
-    const objects = [serviceAccount, scripts, hosts];
-    if (input.startupTaint) {
+    const subjects = [{ kind: "ServiceAccount", name: NAME, namespace: NAMESPACE }];
+    const objects = [
+        serviceAccount,
+        scripts,
+        hosts,
         // Kubernetes RBAC cannot narrow this to the pod's own node (resourceNames are static).
-        objects.push({
+        {
             apiVersion: "rbac.authorization.k8s.io/v1",
             kind: "ClusterRole",
             metadata: { name: NAME, labels },
-            rules: [{ apiGroups: [""], resources: ["nodes"], verbs: ["get", "patch"] }],
-        }, {
+            rules: [
+                { apiGroups: [""], resources: ["nodes"], verbs: input.startupTaint ? ["get", "patch"] : ["get"] },
+            ],
+        },
+        {
             apiVersion: "rbac.authorization.k8s.io/v1",
             kind: "ClusterRoleBinding",
             metadata: { name: NAME, labels },
             roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: NAME },
-            subjects: [{ kind: "ServiceAccount", name: NAME, namespace: NAMESPACE }],
-        });
-    }
+            subjects,
+        },
+        {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "Role",
+            metadata: metadata(NAME),
+            rules: [{ apiGroups: ["apps"], resources: ["daemonsets"], resourceNames: [NAME], verbs: ["get"] }],
+        },
+        {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "RoleBinding",
+            metadata: metadata(NAME),
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: NAME },
+            subjects,
+        },
+    ];
     objects.push(daemonSet);
     return objects;
 }
 
 ;// CONCATENATED MODULE: ./src/render/node-config.ts
-// The nodeadm NodeConfig for AL2023 user data: containerd reads hosts.toml from a single folder
-// (so containerd 2.1+'s transfer service honours certs.d, containerd#12415), and optionally the
-// node registers with the startup taint the DaemonSet removes.
+// The nodeadm NodeConfig for AL2023 user data, rendered only on request: stock AL2023 nodes need
+// none (nodeadm's templates set config_path with discard_unpacked_layers = true, so containerd reads
+// certs.d on 1.7 and 2.x alike). It holds a containerd part for the containerd version the node
+// group runs (the version-2 key on 1.7, the version-3 key on 2.x: nodeadm from AMI v20250807 on
+// refuses version-3 keys on a 1.7 node, so it never bootstraps), and with the startup taint a
+// kubelet part registering it (no containerd part needed: safe on every version).
 
 
 
-/** The containerd configuration nodeadm merges into /etc/containerd/config.toml (version 3 keys). */
-function containerdConfigPatch() {
+const NODE_CONFIG_TARGETS = ["none", "containerd-1.7", "containerd-2"];
+/** The CRI plugin key that holds `registry.config_path` in each containerd configuration version. */
+const REGISTRY_PLUGIN = {
+    "containerd-1.7": "io.containerd.grpc.v1.cri",
+    "containerd-2": "io.containerd.cri.v1.images",
+};
+/**
+ * The containerd configuration nodeadm merges into /etc/containerd/config.toml. On 1.7 (version 2
+ * keys) it restores the stock two folders; on 2.x (version 3 keys) it names one folder, which
+ * containerd 2.1+ pulling through its transfer service honours (a multi-folder config_path is read
+ * there as one literal path, containerd#12415).
+ */
+function containerdConfigPatch(target = "containerd-2") {
+    const configPath = target === "containerd-1.7" ? "/etc/containerd/certs.d:/etc/docker/certs.d" : "/etc/containerd/certs.d";
     return stringify({
-        plugins: { "io.containerd.cri.v1.images": { registry: { config_path: "/etc/containerd/certs.d" } } },
+        version: target === "containerd-1.7" ? 2 : 3,
+        plugins: { [REGISTRY_PLUGIN[target]]: { registry: { config_path: configPath } } },
     });
 }
-function renderNodeadmConfig(startupTaint) {
-    const spec = { containerd: { config: containerdConfigPatch() } };
-    if (startupTaint) {
+const CONTAINERD_COMMENT = {
+    "containerd-1.7": [
+        "# For node groups on containerd 1.7 ONLY (config version 2): it sets config_path under",
+        '# plugins."io.containerd.grpc.v1.cri".registry to the stock /etc/containerd/certs.d:/etc/docker/certs.d,',
+        "# for nodes whose own configuration lost it. Do not use it on containerd 2.x nodes: render it again",
+        "# with node-config: containerd-2 instead.",
+        "# nodeadm merges NodeConfig parts in user-data order (later values win): a part of yours that sets",
+        "# the same config_path overrides this one, or is overridden by it when it comes first.",
+    ],
+    "containerd-2": [
+        "# For node groups on containerd 2.x ONLY (config version 3): it sets config_path under",
+        '# plugins."io.containerd.cri.v1.images".registry to the single folder /etc/containerd/certs.d, which',
+        "# containerd 2.1+ also honours when it pulls through its transfer service (containerd#12415);",
+        "# /etc/docker/certs.d is no longer read. It BREAKS containerd 1.7 nodes: nodeadm (AMI v20250807 on)",
+        "# refuses version-3 keys there and the node never bootstraps; render node-config: containerd-1.7 for them.",
+        "# nodeadm merges NodeConfig parts in user-data order (later values win), and with this version-3 part",
+        '# it uses its version-3 template: a part of yours spelled with version-2 keys ("io.containerd.grpc.v1.cri")',
+        "# is not migrated and its settings are dropped. Rewrite such parts with version-3 keys.",
+    ],
+};
+/** The NodeConfig text, or null when nothing asks for one (the default). */
+function renderNodeadmConfig(target, startupTaint) {
+    if (target === "none" && !startupTaint)
+        return null;
+    const spec = {};
+    if (target !== "none")
+        spec.containerd = { config: containerdConfigPatch(target) };
+    if (startupTaint)
         spec.kubelet = { config: { registerWithTaints: [{ ...STARTUP_TAINT }] } };
-    }
     const document = { apiVersion: "node.eks.aws/v1alpha1", kind: "NodeConfig", spec };
     return [
-        "# Generated by ecr-mirror. Add this NodeConfig to the user data of every AL2023 node group, as",
-        "# one more MIME part with Content-Type: application/node.eks.aws (nodeadm merges the parts).",
-        "# It sets one config_path for containerd's CRI images plugin: containerd 2.1+ pulling through",
-        "# its transfer service ignores a multi-folder config_path (containerd#12415). On containerd 1.7",
-        "# (config version 2) the key is unused and does no harm.",
+        "# Generated by ecr-mirror. Do not edit: re-render instead.",
+        "# A nodeadm NodeConfig for the user data of AL2023 node groups: add it as one more MIME part with",
+        "# Content-Type: application/node.eks.aws and roll the node group. Stock AL2023 nodes need none of it.",
+        ...(target !== "none"
+            ? CONTAINERD_COMMENT[target]
+            : ["# It has no containerd part: it is the same on every containerd version."]),
         ...(startupTaint
             ? [
                 `# New nodes register with the taint ${STARTUP_TAINT.key}:${STARTUP_TAINT.effect}, which the`,
                 "# ecr-mirror-node DaemonSet removes once the node's hosts.toml files are written.",
             ]
             : []),
-        (0,dist/* stringify */.As)(document, { lineWidth: 0 }),
+        (0,dist/* stringify */.As)(document, { lineWidth: 0, aliasDuplicateObjects: false }),
     ].join("\n");
 }
 
@@ -67101,14 +68000,31 @@ function renderNodeadmConfig(startupTaint) {
 // nodes and the VPC need. Deterministic: only the render input appears in it.
 
 
+
 function renderReadme(input) {
     const table = input.redirects.map((r) => `| \`${r.host}\` | \`certs.d/${r.directory}/hosts.toml\` | \`${r.endpoint}\` | ${r.fallback ? "yes" : "no"} |`);
     const taint = `${STARTUP_TAINT.key}:${STARTUP_TAINT.effect}`;
+    const onlyMirror = input.redirects.filter((r) => !r.fallback).map((r) => `\`${r.host}\``);
+    const nodeConfigLine = input.nodeConfig === null
+        ? ""
+        : `\n- \`nodeconfig.yaml\`: a nodeadm \`NodeConfig\` for the user data of AL2023 node groups (${input.nodeConfig === "none"
+            ? "the startup taint only; no containerd part"
+            : `containerd part for ${input.nodeConfig === "containerd-1.7" ? "containerd 1.7 nodes only" : "containerd 2.x nodes only"}`}). Node user data, not a cluster object: it is not in \`kustomization.yaml\`.`;
+    const userData = input.nodeConfig === null
+        ? ""
+        : `
+4. **Node user data** (AL2023): add \`nodeconfig.yaml\` as one more MIME part
+   (\`Content-Type: application/node.eks.aws\`) and roll the node groups. ${input.nodeConfig === "none"
+            ? "It only registers new nodes with the startup taint."
+            : input.nodeConfig === "containerd-1.7"
+                ? "Its containerd part uses version-2 keys: containerd 1.7 node groups only."
+                : "Its containerd part uses version-3 keys: containerd 2.x node groups only (nodeadm refuses it on containerd 1.7 and the node never joins); your own version-2 containerd parts are no longer carried over (see the file's comment)."}`;
     return `<!-- Generated by ecr-mirror. Do not edit: re-render instead. -->
 # Node configuration for the ecr-mirror registry
 
 Nodes keep pulling images by their original names (\`docker.io/library/redis:7.0\`); containerd
-sends those pulls to the mirror \`${input.registry}\` instead:
+sends those pulls to the mirror \`${input.registry}\` instead. Only the hosts the mirror list
+mirrors are redirected, and every pull from them on every node goes to the mirror${onlyMirror.length > 0 ? ` (${onlyMirror.join(", ")}: the mirror only, no fallback to the upstream)` : ""}: an image of those hosts that is not in the mirror fails to pull.
 
 | Upstream | File on the node | Pulled from | Falls back to upstream |
 | --- | --- | --- | --- |
@@ -67119,8 +68035,9 @@ ${table.join("\n")}
 - \`hosts/<registry>/hosts.toml\`: what the DaemonSet writes to \`/etc/containerd/certs.d/<registry>/hosts.toml\`
   on every node, with \`${TOKEN_PLACEHOLDER}\` replaced by a registry token (file mode 0600). For review; the
   DaemonSet takes them from its ConfigMap.
-- \`${NAME}.yaml\`: the DaemonSet \`${NAMESPACE}/${NAME}\`, its ConfigMaps and ServiceAccount${input.startupTaint ? ", and the RBAC to remove the startup taint" : ""}.
-- \`nodeconfig.yaml\`: a nodeadm \`NodeConfig\` for the user data of AL2023 nodes.
+- \`${NAME}.yaml\`: the DaemonSet \`${NAMESPACE}/${NAME}\`, its ConfigMaps, ServiceAccount and RBAC (read its
+  node${input.startupTaint ? " and remove the startup taint from it" : ""}, read its own DaemonSet).
+- \`kustomization.yaml\`: lists \`${NAME}.yaml\` only, so \`kubectl apply -k\`, Argo CD and Flux can point at this folder as is.${nodeConfigLine}
 
 ## Apply, in this order
 
@@ -67129,27 +68046,60 @@ ${table.join("\n")}
 2. **Node IAM role**: attach \`AmazonEC2ContainerRegistryPullOnly\` (or \`AmazonEC2ContainerRegistryReadOnly\`).
    The DaemonSet calls \`ecr:GetAuthorizationToken\` through the instance role (IMDSv2, host network).
 3. **VPC endpoints** for an air-gapped VPC: \`com.amazonaws.${input.region}.ecr.api\` (tokens),
-   \`com.amazonaws.${input.region}.ecr.dkr\` (pulls), and an S3 gateway endpoint (layers come from S3).
-4. **Node user data** (AL2023): add \`nodeconfig.yaml\` as one more MIME part
-   (\`Content-Type: application/node.eks.aws\`) and roll the node groups. containerd 2.1 and later can
-   pull through its transfer service, which ignores \`/etc/containerd/certs.d\` when \`config_path\`
-   names several folders, as EKS's default does (containerd#12415): pulls then go to the upstream
-   and hang in an air gap. The NodeConfig sets a single folder.${input.startupTaint
-        ? `
-   It also registers new nodes with the taint \`${taint}\`, removed by the DaemonSet once the
-   node's files are written, so no pod pulls before they exist. With Karpenter, put the same taint
-   in the NodePool's \`startupTaints\`. Removing it needs \`kubectl\` in the configurator image (the
-   AWS CLI image has none): use an image with both, or leave the startup taint off.`
-        : ""}
-5. **Apply the DaemonSet**: \`kubectl apply -f ${NAME}.yaml\`, then
+   \`com.amazonaws.${input.region}.ecr.dkr\` (pulls), and an S3 gateway endpoint (layers come from S3).${userData}
+${input.nodeConfig === null ? "4" : "5"}. **Apply the DaemonSet**: \`kubectl apply -k .\` in this folder (or \`kubectl apply -f ${NAME}.yaml\`), then
    \`kubectl -n ${NAMESPACE} rollout status daemonset/${NAME}\`. It needs host paths and the host
    network, so its namespace must allow the \`privileged\` Pod Security level (\`${NAMESPACE}\` does by default).
+
+Stock EKS AL2023 nodes (containerd 1.7 or 2.x) need no user-data change: nodeadm already sets
+\`config_path = "/etc/containerd/certs.d:/etc/docker/certs.d"\` with \`discard_unpacked_layers = true\`,
+and containerd then reads these files on every pull (no restart). A node whose containerd
+configuration would ignore them (a custom AMI, a NodeConfig part of your own) makes its pod NOT READY
+with the fix; render the NodeConfig for that containerd version (\`node-config: containerd-1.7\` or
+\`containerd-2\`) only then.${input.startupTaint
+        ? `
+
+**Startup taint.** The DaemonSet removes the taint \`${taint}\` from its node once the node's files are
+written, so no pod pulls before they exist. Nodes must register with it: in the NodeConfig above
+(\`registerWithTaints\`), in a Karpenter NodePool's \`startupTaints\`, or in a managed node group's
+\`taints\` (\`key=${STARTUP_TAINT.key}, value=${STARTUP_TAINT.value}, effect=NO_SCHEDULE\`). Removing it needs
+\`kubectl\` in the configurator image (the AWS CLI image has none): use an image with both, or leave
+the startup taint off.`
+        : ""}
 
 A pod is Ready only when its node's files exist, the token is younger than 11 hours (ECR tokens last
 12; the DaemonSet refreshes every 6), and the node's \`/etc/containerd/config.toml\` makes containerd
 read \`/etc/containerd/certs.d\`. Otherwise \`kubectl -n ${NAMESPACE} describe pod\` shows the reason
-and the fix. The DaemonSet never edits \`config.toml\` and never restarts containerd: containerd reads
-\`hosts.toml\` on every pull.
+and the fix. The DaemonSet never edits \`config.toml\` and never restarts containerd.
+
+## Uninstall
+
+1. Delete the DaemonSet and wait for its pods to stop: each pod, told the DaemonSet is gone, removes
+   the \`hosts.toml\` files it wrote on its node (its log says how many):
+
+   \`\`\`sh
+   kubectl -n ${NAMESPACE} delete daemonset ${NAME}
+   kubectl -n ${NAMESPACE} wait --for=delete pod -l app.kubernetes.io/name=${NAME} --timeout=5m
+   \`\`\`
+2. Delete the rest: \`kubectl delete -k .\` in this folder (or remove the folder from Argo CD / Flux,
+   which deletes the DaemonSet and its RBAC together: then run step 3 on every node).
+3. A node whose pod could not remove its files (it was not running, or could not reach the
+   Kubernetes API) keeps them, and every pull of a redirected host fails with 401 once the token in
+   them expires (within 12 hours). Clean such a node, as a cluster admin, with:
+
+   \`\`\`sh
+   ${nodeCleanupCommand(input.image)}
+   \`\`\`
+
+   It removes only the \`hosts.toml\` files ecr-mirror wrote (their first line says so) and its
+   temporary files (also those Spegel moved to \`_backup\`); containerd pulls from the upstreams again
+   at once.
+   \`kubectl get pods -o name | grep node-debugger\` lists the finished debug pods to delete.${input.nodeConfig !== null
+        ? "\n4. Remove `nodeconfig.yaml` from the node groups' user data (and the startup taint) and roll them."
+        : ""}
+
+To take one node out of the mirror, label it \`${SKIP_LABEL}=true\`: its pod stops and removes the
+node's files the same way (step 3 if it could not).
 
 ## Where it does not run
 
@@ -67176,6 +68126,7 @@ were not honoured in older releases (#1888). It is documented here, not promised
 
 
 
+
 /** The upstream image the DaemonSet runs (it must contain the AWS CLI and a POSIX shell). */
 const CONFIGURATOR_SOURCE = "public.ecr.aws/aws-cli/aws-cli";
 /** The configurator image mirrored by default (a published AWS CLI v2 tag; override with configurator-image). */
@@ -67187,22 +68138,35 @@ function configuratorRepository(imagePrefix) {
 const render_DIGEST = /^sha256:[0-9a-f]{64}$/;
 const ECR_HOST = /\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.(?:amazonaws\.com|api\.aws)(?:\.cn)?(?::\d+)?$/;
 const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
+/** The mirror's `host[:port]`; a scheme written before it changes nothing (the scheme rule is the host's). */
 function parseMirror(registry) {
-    const match = /^(?:(https?):\/\/)?([^/]+)\/?$/.exec(registry.trim());
-    if (!match || !isValidDomain(match[2]))
+    const match = /^(?:https?:\/\/)?([^/]+)\/?$/.exec(registry.trim());
+    if (!match || !isValidDomain(match[1]))
         return null;
-    return { scheme: match[1] === "http" ? "http" : "https", host: match[2] };
+    return { host: match[1] };
+}
+/** The user-data file, rendered only when asked for (node-config or startup-taint). */
+const NODE_CONFIG_FILE = "nodeconfig.yaml";
+/** Lists the cluster objects only (not nodeconfig.yaml, not the README): `kubectl apply -k`, Argo CD and Flux take the folder as is. */
+const KUSTOMIZATION_FILE = "kustomization.yaml";
+function renderKustomization(resources) {
+    const document = { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources };
+    return [
+        "# Generated by ecr-mirror. Do not edit: re-render instead.",
+        "# The cluster objects of this folder, for kubectl apply -k, Argo CD and Flux. The hosts/ files are for",
+        `# review (the DaemonSet carries them in a ConfigMap); ${NODE_CONFIG_FILE}, when rendered, is node user data.`,
+        (0,dist/* stringify */.As)(document, { lineWidth: 0, aliasDuplicateObjects: false }),
+    ].join("\n");
 }
 /** The redirected upstreams with their hosts.toml folders, sorted; what keeps one from rendering goes to `problems`. */
-function redirectedUpstreams(list, problems) {
-    const upstreams = list.upstreams
-        .filter((u) => u.redirect)
+function render_redirectedUpstreams(list, problems) {
+    const upstreams = redirectedUpstreams(list)
         .map((u) => ({ upstream: u, directory: hostsDirectoryName(u.host) }))
         .sort((a, b) => (a.directory < b.directory ? -1 : a.directory > b.directory ? 1 : 0));
     if (upstreams.length === 0) {
         problems.push({
             message: "No upstream registry is redirected, so there is no hosts.toml to render.",
-            hint: "Add images to the mirror list, or set redirect on an upstream.",
+            hint: "Add images to the mirror list, or list their upstream under upstreams: (the configurator image alone redirects nothing).",
         });
     }
     for (const { upstream } of upstreams) {
@@ -67263,7 +68227,7 @@ function renderNodeConfig(list, input) {
             hint: "Use the digest the registry reports for the mirrored image.",
         });
     }
-    const upstreams = redirectedUpstreams(list, problems);
+    const upstreams = render_redirectedUpstreams(list, problems);
     if (problems.length > 0 || !mirror || !region || !configurator || !registry) {
         return { ok: false, problems };
     }
@@ -67274,8 +68238,12 @@ function renderNodeConfig(list, input) {
     }));
     const image = `${mirror.host}/${configurator.repository}@${configurator.digest}`;
     const startupTaint = input.startupTaint ?? false;
-    const manifests = nodeObjects({ image, region, templates, startupTaint })
-        .map((object) => (0,dist/* stringify */.As)(object, { lineWidth: 0 }))
+    const nodeConfig = renderNodeadmConfig(input.nodeConfig ?? "none", startupTaint);
+    // No anchors or aliases (`&a1` / `*a1`): the same object in two places is written out twice, so every
+    // tool that reads the manifests (kubectl, kustomize, Argo CD, Flux, a reviewer) sees plain YAML.
+    const probeSource = configurator.source ?? null;
+    const manifests = nodeObjects({ image, region, templates, startupTaint, probeSource })
+        .map((object) => (0,dist/* stringify */.As)(object, { lineWidth: 0, aliasDuplicateObjects: false }))
         .join("---\n");
     const files = [
         ...templates.map((t) => ({ path: `hosts/${t.directory}/hosts.toml`, content: t.content })),
@@ -67283,7 +68251,8 @@ function renderNodeConfig(list, input) {
             path: `${NAME}.yaml`,
             content: `# Generated by ecr-mirror. Do not edit: re-render instead.\n${manifests}`,
         },
-        { path: "nodeconfig.yaml", content: renderNodeadmConfig(startupTaint) },
+        { path: KUSTOMIZATION_FILE, content: renderKustomization([`${NAME}.yaml`]) },
+        ...(nodeConfig !== null ? [{ path: NODE_CONFIG_FILE, content: nodeConfig }] : []),
         {
             path: "README.md",
             content: renderReadme({
@@ -67297,6 +68266,7 @@ function renderNodeConfig(list, input) {
                     fallback: upstream.fallback,
                 })),
                 startupTaint,
+                nodeConfig: nodeConfig !== null ? (input.nodeConfig ?? "none") : null,
             }),
         },
     ];
@@ -67314,6 +68284,7 @@ function renderNodeConfig(list, input) {
  * its range and its message. The entries differ only in how they name an option in that message
  * (`input "concurrency"` against `--concurrency`); action.yml's defaults are checked against these by a test.
  */
+
 
 
 
@@ -67398,6 +68369,38 @@ const CONFIGURATOR_IMAGE = {
     default: DEFAULT_CONFIGURATOR_IMAGE,
     parse: (text) => ({ ok: true, value: text }),
 };
+/**
+ * The containerd part of a nodeadm NodeConfig (nodeconfig.yaml), for the containerd version the node groups
+ * run; `none` (the default) renders none: stock AL2023 nodes need no user-data change.
+ */
+const NODE_CONFIG = {
+    input: "node-config",
+    flag: "node-config",
+    default: "none",
+    parse: (text) => NODE_CONFIG_TARGETS.includes(text)
+        ? { ok: true, value: text }
+        : {
+            ok: false,
+            problem: ` is "${text}"; expected one of ${NODE_CONFIG_TARGETS.join(", ")}`,
+            hint: "containerd-1.7 and containerd-2 are for node groups running that containerd version only; stock AL2023 nodes need none",
+        },
+};
+/**
+ * The most tags one run may delete (plan and sync), over the list's `target.maxDeletions`; null: the list's.
+ * Zero is allowed: no deletion at all.
+ */
+const MAX_DELETIONS = {
+    input: "max-deletions",
+    flag: "max-deletions",
+    default: null,
+    parse: (text) => /^\d{1,9}$/.test(text)
+        ? { ok: true, value: Number(text) }
+        : { ok: false, problem: ` is "${text}"; expected a whole number from 0 up` },
+};
+/** The override a run gives the deletion guard (plan/deletions.ts), named as the entry names the option. */
+function deletionOverride(maxDeletions, naming) {
+    return maxDeletions === null ? null : { limit: maxDeletions, from: optionName(MAX_DELETIONS, naming) };
+}
 /** Every shared option from its raw text; the first refused one throws an OptionError naming it. */
 function readSyncOptions(raw, naming) {
     return {
@@ -67408,6 +68411,7 @@ function readSyncOptions(raw, naming) {
             stallTimeoutMs: readOption(TOOL_STALL_TIMEOUT, raw.toolStallTimeout, naming) * 1000,
             timeoutMs: readOption(TOOL_TIMEOUT, raw.toolTimeout, naming) * 60_000,
         },
+        maxDeletions: readOption(MAX_DELETIONS, raw.maxDeletions, naming),
     };
 }
 
@@ -67441,6 +68445,16 @@ function readInputs(get = (name) => lib_core.getInput(name)) {
             return value.toLowerCase() === "true";
         throw new InputError(`input "${name}" is "${value}"; expected true or false`);
     };
+    const readInput = (rule, raw) => {
+        try {
+            return readOption(rule, raw, "input");
+        }
+        catch (e) {
+            if (!(e instanceof OptionError))
+                throw e;
+            throw new InputError(e.hint ? `${e.message}\n  hint: ${e.hint}` : e.message);
+        }
+    };
     let shared;
     try {
         shared = readSyncOptions({
@@ -67449,6 +68463,7 @@ function readInputs(get = (name) => lib_core.getInput(name)) {
             concurrency: optional(CONCURRENCY.input),
             toolStallTimeout: optional(TOOL_STALL_TIMEOUT.input),
             toolTimeout: optional(TOOL_TIMEOUT.input),
+            maxDeletions: optional(MAX_DELETIONS.input),
         }, "input");
     }
     catch (e) {
@@ -67472,6 +68487,7 @@ function readInputs(get = (name) => lib_core.getInput(name)) {
         renderDir: optional("render-dir"),
         configuratorImage: readOption(CONFIGURATOR_IMAGE, optional(CONFIGURATOR_IMAGE.input), "input"),
         startupTaint: boolean("startup-taint"),
+        nodeConfig: readInput(NODE_CONFIG, optional(NODE_CONFIG.input)),
         commitBack: oneOf("commit-back", "auto", ["none", "push", "pull-request", "auto"]),
         commitOnPullRequest: boolean("commit-on-pull-request"),
         githubToken: optional("github-token"),
@@ -67486,6 +68502,8 @@ function readInputs(get = (name) => lib_core.getInput(name)) {
             baseUrl: optional("helm-base-url"),
         },
         toolLimits: shared.toolLimits,
+        maxDeletions: shared.maxDeletions,
+        comment: oneOf("comment", "auto", ["auto", "always", "never"]),
     };
 }
 
@@ -67738,6 +68756,7 @@ const mirrorListDefaults = {
     "target.imagePrefix": "mirrors",
     "target.chartPrefix": "charts",
     "target.prune": false,
+    "target.maxDeletions": 20,
     "target.repositorySettings.imageTagMutability": "MUTABLE",
     "target.repositorySettings.scanOnPush": false,
     "target.repositorySettings.encryption.type": "AES256",
@@ -67808,6 +68827,12 @@ const mirrorListSchema = {
                     type: "boolean",
                     description: "Delete tags under the managed prefixes that the list no longer names. Always shown in the plan first.",
                     default: d["target.prune"],
+                },
+                maxDeletions: {
+                    type: "integer",
+                    description: "With prune: the most tags one run may delete. A plan that deletes more fails, and a sync fails before anything is deleted; raise it here (or with the action's `max-deletions` input, the CLI's `--max-deletions`) when that many deletions are intended.",
+                    minimum: 0,
+                    default: d["target.maxDeletions"],
                 },
                 repositorySettings: {
                     type: "object",
@@ -68216,6 +69241,11 @@ function str(node) {
 function bool(node) {
     return (0,dist/* isScalar */.jn)(node) && typeof node.value === "boolean" ? node.value : undefined;
 }
+function yaml_nodes_int(node) {
+    return (0,dist/* isScalar */.jn)(node) && typeof node.value === "number" && Number.isInteger(node.value)
+        ? node.value
+        : undefined;
+}
 /** The strings of a list, each with its node. */
 function strings(node) {
     if (!(0,dist/* isSeq */.oP)(node))
@@ -68599,7 +69629,8 @@ function readImage(item, target, upstreams, problems, index) {
     const ref = readSource(source, sourceNode, problems);
     if (ref === null)
         return;
-    const platforms = strings(isObject ? get(item, "platforms") : undefined).map((p) => p.value);
+    const platformNodes = strings(isObject ? get(item, "platforms") : undefined);
+    const platforms = platformNodes.map((p) => p.value);
     const wanted = readWanted(item, isObject, ref, source, sourceNode, problems);
     if (wanted.length === 0) {
         problems.error(problems.locate(sourceNode), `${shown(source)} names no tag or digest`, isObject
@@ -68620,6 +69651,9 @@ function readImage(item, target, upstreams, problems, index) {
             reference,
             repository,
             platforms,
+            ...(platforms.length > 0
+                ? { platformLocations: platformNodes.map((p) => problems.locate(p.node)) }
+                : {}),
             location: problems.locate(w.node),
         };
         addImage(entry, index, problems);
@@ -68897,6 +69931,8 @@ function readTarget(node, problems) {
         imagePrefix: str(get(node, "imagePrefix")) ?? DEFAULT_IMAGE_PREFIX,
         chartPrefix: str(get(node, "chartPrefix")) ?? DEFAULT_CHART_PREFIX,
         prune: bool(get(node, "prune")) ?? mirrorListDefaults["target.prune"],
+        maxDeletions: yaml_nodes_int(get(node, "maxDeletions")) ?? mirrorListDefaults["target.maxDeletions"],
+        pruneLocation: node ? problems.locate(get(node, "maxDeletions") ?? get(node, "prune") ?? node) : null,
         repositorySettings: readRepositorySettings(get(node, "repositorySettings"), problems),
     };
 }
@@ -68980,13 +70016,26 @@ function editDistance(a, b) {
     }
     return row[b.length];
 }
+function commonPrefix(a, b) {
+    let n = 0;
+    while (n < a.length && n < b.length && a[n] === b[n])
+        n++;
+    return n;
+}
+/**
+ * The candidate nearest to `word` (edit distance, case ignored), or null when none is near. At equal
+ * distance the one that starts like `word` wins: `IMUTABLE` is IMMUTABLE, not MUTABLE, the opposite setting.
+ */
 function closest(word, candidates) {
+    const w = word.toLowerCase();
     let best = null;
     let bestDistance = Number.POSITIVE_INFINITY;
+    let bestPrefix = -1;
     for (const c of candidates) {
-        const d = c.toLowerCase() === word.toLowerCase() ? 0 : editDistance(word.toLowerCase(), c.toLowerCase());
-        if (d < bestDistance)
-            [best, bestDistance] = [c, d];
+        const d = editDistance(w, c.toLowerCase());
+        const prefix = commonPrefix(w, c.toLowerCase());
+        if (d < bestDistance || (d === bestDistance && prefix > bestPrefix))
+            [best, bestDistance, bestPrefix] = [c, d, prefix];
     }
     return best !== null && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
 }
@@ -69406,7 +70455,8 @@ function readList(root, file, problems) {
     if (images.length === 0 && charts.length === 0 && chartRanges.length === 0 && !problems.hasErrors) {
         problems.error(problems.at(0), "the mirror list names no images and no charts", "add `images:` or `charts:`");
     }
-    // Every host an image uses is redirected on the nodes; hosts listed only in `upstreams` are too.
+    // The hosts images use, and those listed in `upstreams` (for their prefix and endpoint); which of them
+    // nodes redirect is decided in ./redirects.ts (only hosts an image uses).
     const usedUpstreams = [...upstreams.values()].filter((u) => u.location !== null || images.some((i) => i.reference.domain === u.host));
     usedUpstreams.sort((a, b) => a.host.localeCompare(b.host));
     return { file, target, upstreams: usedUpstreams, images, charts, chartRanges };
@@ -69460,7 +70510,45 @@ async function readMirrorList(path, displayPath = path, seen) {
     return parseMirrorList(text, displayPath);
 }
 
+;// CONCATENATED MODULE: ./src/plan/deletions.ts
+/**
+ * The deletion guard: a run deletes at most `target.maxDeletions` tags (default 20), unless the action's
+ * `max-deletions` input or the CLI's `--max-deletions` raises it for one run. Above the limit the plan fails
+ * and a sync fails before anything is deleted. Pure.
+ */
+
+/** The limit of this run: the override when given, else the list's `target.maxDeletions`. */
+function checkDeletions(plan, list, override = null) {
+    const deletions = plan.steps.filter((s) => s.action === "delete").length;
+    const limit = override?.limit ?? list.target.maxDeletions;
+    const limitFrom = override?.from ?? "target.maxDeletions";
+    return { deletions, limit, limitFrom, exceeded: deletions > limit };
+}
+/** A plan that deletes more than its limit: located on `target.prune` (or `target.maxDeletions`) in the list. */
+class DeletionLimitError extends MirrorError {
+    check;
+    plan;
+    name = "DeletionLimitError";
+    constructor(check, list, plan) {
+        super(`the plan deletes ${check.deletions} tags, more than the limit of ${check.limit} (${check.limitFrom}); nothing was deleted`, {
+            hint: `if these deletions are intended, raise target.maxDeletions in the mirror list to ${check.deletions} ` +
+                "(or pass max-deletions / --max-deletions for one run); else put the entries back in the list or turn prune off",
+            location: list.target.pruneLocation,
+        });
+        this.check = check;
+        this.plan = plan;
+    }
+}
+/** Throws a DeletionLimitError when the plan deletes more than the limit. */
+function guardDeletions(plan, list, override = null) {
+    const check = checkDeletions(plan, list, override);
+    if (check.exceeded)
+        throw new DeletionLimitError(check, list, plan);
+    return check;
+}
+
 ;// CONCATENATED MODULE: ./src/report/problems.ts
+
 function formatProblem(p) {
     const head = `${p.file}:${p.line}:${p.column}: ${p.severity}: ${p.message}`;
     return p.hint ? `${head}\n  hint: ${p.hint}` : head;
@@ -69507,9 +70595,53 @@ function problemAnnotations(problems, file) {
     }
     return out;
 }
+/**
+ * The validation as Markdown, for the job summary and the pull-request comment: valid or how many errors, then
+ * each problem with a link to its line (`lineLink`), cut to `budget` bytes with a count of what was left out.
+ */
+function validationMarkdown(file, problems, options = {}) {
+    const errors = problems.filter((p) => p.severity === "error").length;
+    const warnings = problems.length - errors;
+    const counted = [errors ? plural(errors, "error") : "", warnings ? plural(warnings, "warning") : ""]
+        .filter(Boolean)
+        .join(" and ");
+    const lines = errors
+        ? [
+            `### ecr-mirror: \`${markdownCell(file)}\` has ${counted} ❌`,
+            "",
+            "Nothing was planned, copied or committed. Each problem links to its line:",
+        ]
+        : [`### ecr-mirror: \`${markdownCell(file)}\` is valid ✅${warnings ? ` (${counted})` : ""}`];
+    if (options.summary)
+        lines.push("", ...options.summary.split("\n").map(markdownCell));
+    if (options.note)
+        lines.push("", markdownCell(options.note));
+    let out = `${lines.join("\n")}\n`;
+    if (problems.length === 0)
+        return out;
+    out += "\n| line | | problem | hint |\n| --- | --- | --- | --- |\n";
+    const budget = (options.budget ?? 900 * 1024) - 400;
+    let shown = 0;
+    for (const p of problems) {
+        const url = options.lineLink ? options.lineLink(p.line) : null;
+        const at = `${p.line}:${p.column}`;
+        const row = `| ${url ? `[${at}](${url})` : at} | ${p.severity} | ${markdownCell(p.message)} | ${markdownCell(p.hint ?? "")} |\n`;
+        if (Buffer.byteLength(out) + Buffer.byteLength(row) > budget)
+            break;
+        out += row;
+        shown++;
+    }
+    if (shown < problems.length)
+        out += `\n${plural(problems.length - shown, "more problem")} not shown, to stay under GitHub's size limit; the step log lists every one.\n`;
+    return out;
+}
+function plural(n, one) {
+    return `${n} ${one}${n === 1 ? "" : "s"}`;
+}
 
 ;// CONCATENATED MODULE: ./src/report/failure.ts
 /** A failure as a person reads it: the message and a hint, secrets redacted, no stack trace for a known problem. */
+
 
 
 function describeFailure(e, mask) {
@@ -69527,8 +70659,29 @@ function describeMirrorError(e) {
     const hinted = !e.hint || e.message.includes(`hint: ${e.hint}`);
     return `${at}${e.message}${problems}${hinted ? "" : `\n  hint: ${e.hint}`}`;
 }
+/** A run that failed before its report, as Markdown for the summary and the comment: the reason, whole. */
+function failureMarkdown(title, reason) {
+    const lines = reason.split(/\r\n|\r|\n/).map((l) => `> ${markdownCell(l)}`);
+    return `### ${markdownCell(title)} ❌\n\n> [!CAUTION]\n${lines.join("\n")}\n`;
+}
+
+;// CONCATENATED MODULE: ./src/report/redirects.ts
+
+/** The lines naming the redirected hosts (none when no host is redirected). */
+function redirectLines(list) {
+    const upstreams = redirectedUpstreams(list);
+    if (upstreams.length === 0)
+        return [];
+    return [
+        "Nodes redirect these hosts: every pull from them on every node goes to the mirror.",
+        ...upstreams.map((u) => `  ${u.host} -> ${u.prefix}${u.endpoint ? ` (fetched from ${u.endpoint})` : ""}: ${u.fallback
+            ? `mirror first, falling back to ${u.host} when the mirror fails`
+            : "mirror only, no fallback"}`),
+    ];
+}
 
 ;// CONCATENATED MODULE: ./src/report/list-json.ts
+
 function listToJson(list) {
     return {
         images: list.images.map((i) => ({
@@ -69550,9 +70703,6 @@ function listToJson(list) {
 function listSummary(list) {
     const repositories = new Set(list.images.map((i) => i.repository)).size;
     const chartRepos = new Set(list.charts.map((c) => c.repository)).size;
-    const redirects = list.upstreams
-        .filter((u) => u.redirect)
-        .map((u) => `${u.host} -> ${u.prefix}${u.endpoint ? ` (fetched from ${u.endpoint})` : ""}`);
     const lines = [
         `${list.file}: valid. ${list.images.length} image tag${list.images.length === 1 ? "" : "s"} in ${repositories} repositor${repositories === 1 ? "y" : "ies"}, ${list.charts.length} chart version${list.charts.length === 1 ? "" : "s"} in ${chartRepos} repositor${chartRepos === 1 ? "y" : "ies"}.`,
     ];
@@ -69565,13 +70715,11 @@ function listSummary(list) {
     ];
     if (discovering.length > 0)
         lines.push(`Images are discovered at plan time in: ${discovering.join(", ")}.`);
-    if (redirects.length > 0)
-        lines.push(`Nodes redirect: ${redirects.join(", ")}.`);
+    lines.push(...redirectLines(list));
     return lines.join("\n");
 }
 
 ;// CONCATENATED MODULE: ./src/report/plan.ts
-
 
 /** The chart versions an image step was discovered in, as `repository:version`. */
 function stepCharts(s) {
@@ -69627,21 +70775,19 @@ const VERBS = {
     "create-repository": "to create",
     copy: "to copy",
     update: "to update",
+    restore: "to restore",
     blocked: "blocked",
     present: "present",
     delete: "to delete",
 };
 function summaryLine(plan) {
-    const parts = STEP_ACTIONS.filter((a) => a !== "create-repository").map((a) => `${plan.summary[a]} ${VERBS[a]}`);
+    // Restores (archived tags) are named only when there are any: most registries never archive.
+    const parts = STEP_ACTIONS.filter((a) => a !== "create-repository" && (a !== "restore" || plan.summary.restore > 0)).map((a) => `${plan.summary[a]} ${VERBS[a]}`);
     const repos = plan.summary["create-repository"];
     return `Plan for ${plan.registry}: ${repos} repositor${repos === 1 ? "y" : "ies"} to create, ${parts.join(", ")}.`;
 }
 function target(s) {
     return s.action !== "create-repository" ? `${s.repository}:${s.tag}` : s.repository;
-}
-/** What is copied, or null for creations and deletions. */
-function source(s) {
-    return isEntryStep(s) ? s.source : null;
 }
 function stepLine(s) {
     const what = isEntryStep(s) ? `${s.source} -> ${target(s)}` : target(s);
@@ -69650,46 +70796,278 @@ function stepLine(s) {
 }
 /** Terminal text: the summary, then every step, changes first. */
 function formatPlan(plan) {
-    const order = (a) => ["create-repository", "copy", "update", "blocked", "delete", "present"].indexOf(a);
+    const order = (a) => ["create-repository", "copy", "update", "restore", "blocked", "delete", "present"].indexOf(a);
     const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
     const lines = [summaryLine(plan), ...steps.map(stepLine)];
     for (const w of plan.warnings)
         lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
     return lines.join("\n");
 }
-const cell = markdownCell;
-/** GitHub rejects a step summary over 1 MiB; stay well under it. */
+
+;// CONCATENATED MODULE: ./src/report/plan-markdown.ts
+/**
+ * The plan as a reviewer reads it, in the job summary and the pull-request comment (one renderer for both):
+ * the counts, a caution block when it deletes, then what it changes (new repositories, new tags, updates,
+ * deletions, blocked), and everything else collapsed and grouped by repository. Every tag links to its
+ * mirror-list line at the head commit. Cut to a size budget (GitHub: 65,536 characters for a comment, 1 MiB
+ * for a step summary) in that order of importance, with an honest count of what was left out. Pure.
+ */
+
+
+
+/**
+ * `{server}/{owner}/{repo}/blob/{sha}/{path}#L{line}`, or null without a server, repository, commit or
+ * relative path (a list outside the repository cannot be linked).
+ */
+function blobLineLink(serverUrl, repository, sha, path) {
+    if (!serverUrl || !repository || !sha || !/^[0-9a-f]{7,64}$/i.test(sha))
+        return null;
+    if (!/^[\w.-]+\/[\w.-]+$/.test(repository) || path.startsWith("/") || path.startsWith(".."))
+        return null;
+    const base = `${serverUrl.replace(/\/+$/, "")}/${repository}/blob/${sha}/${path
+        .split(/[\\/]/)
+        // `(` and `)` too: a URL inside a Markdown link must not close it.
+        .map((segment) => encodeURIComponent(segment).replace(/[()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+        .join("/")}`;
+    return (line) => `${base}#L${line}`;
+}
+/** GitHub refuses a step summary above 1 MiB; stay well under it. */
 const SUMMARY_BUDGET_BYTES = 900 * 1024;
-/** Markdown for the job summary: counts, then a table of steps (changes first), truncated with a count. */
-function planMarkdown(plan, budget = SUMMARY_BUDGET_BYTES) {
-    const head = [
-        `### ecr-mirror plan for \`${cell(plan.registry)}\``,
-        "",
-        "| create repository | copy | update | blocked | present | delete |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
-        `| ${plan.summary["create-repository"]} | ${plan.summary.copy} | ${plan.summary.update} | ${plan.summary.blocked} | ${plan.summary.present} | ${plan.summary.delete} |`,
-        "",
-        ...plan.warnings.map((w) => `> [!WARNING]\n> ${cell(w.message)}${w.hint ? ` (${cell(w.hint)})` : ""}\n`),
-        "| step | source | target | why |",
-        "| --- | --- | --- | --- |",
-    ].join("\n");
-    const order = (a) => ["blocked", "create-repository", "copy", "update", "delete", "present"].indexOf(a);
-    const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
-    let out = `${head}\n`;
-    let size = Buffer.byteLength(out);
-    for (let i = 0; i < steps.length; i++) {
-        const s = steps[i];
-        const from = source(s);
-        const row = `| ${s.action} | ${from ? `\`${cell(from)}\`` : ""} | \`${cell(target(s))}\` | ${cell(stepOrigin(s) ? `${s.reason}; ${stepOrigin(s)}` : s.reason)} |\n`;
-        const rowSize = Buffer.byteLength(row);
-        if (size + rowSize > budget - 200) {
-            out += `\n…and ${steps.length - i} more step${steps.length - i === 1 ? "" : "s"}; the plan JSON lists every one.\n`;
-            break;
+/**
+ * GitHub refuses a comment above 65,536 characters. UTF-8 bytes count at least as many; 1 KiB is left for the
+ * hidden marker and for what redaction may add.
+ */
+const COMMENT_BUDGET_BYTES = 63 * 1024;
+/** What the pull request changes, section by section, in the order a reviewer needs them. */
+const CHANGE_SECTIONS = [
+    { action: "create-repository", title: "New repositories" },
+    { action: "copy", title: "New tags" },
+    { action: "update", title: "Updates" },
+    { action: "restore", title: "Restores from the ECR archive" },
+    { action: "delete", title: "Deletions" },
+    { action: "blocked", title: "Blocked" },
+];
+const COUNT_LABELS = { "create-repository": "create repository" };
+const cell = markdownCell;
+const bytes = (text) => Buffer.byteLength(text);
+const plan_markdown_plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+/** Room kept for the note on what was cut. */
+const RESERVE = 600;
+/**
+ * Rows kept in order of importance (section priority, then row order) while they fit, and the text in
+ * display order; the counts of the steps whose rows were cut, by action.
+ */
+function allot(head, sections, limit) {
+    let size = bytes(head) + RESERVE;
+    for (const s of sections)
+        size += bytes(s.open) + bytes(s.close);
+    const kept = new Set();
+    const cut = new Map();
+    let full = false;
+    for (const section of [...sections].sort((a, b) => a.priority - b.priority))
+        for (const row of section.rows) {
+            if (!full && size + bytes(row.text) <= limit) {
+                kept.add(row);
+                size += bytes(row.text);
+                continue;
+            }
+            full = true; // cut from here on: a later, smaller row never jumps ahead of a more important one
+            for (const s of row.steps)
+                cut.set(s.action, (cut.get(s.action) ?? 0) + 1);
         }
-        out += row;
-        size += rowSize;
+    const text = sections
+        .map((s) => {
+        const rows = s.rows.filter((r) => kept.has(r));
+        const hidden = s.rows.length - rows.length;
+        const more = hidden > 0
+            ? `\n…${hidden === s.rows.length ? "all " : ""}${plan_markdown_plural(hidden, "row")} of this table not shown.\n`
+            : "";
+        return `${s.open}${rows.map((r) => r.text).join("")}${more}${s.close}`;
+    })
+        .join("");
+    return { text: head + text, cut };
+}
+function targetOf(s) {
+    return s.action === "create-repository" ? s.repository : `${s.repository}:${s.tag}`;
+}
+/** Where an entry's content comes from, without the tag: `docker.io/library/redis`, `https://… ingress-nginx`. */
+function fromOf(s) {
+    if (s.kind === "image")
+        return referenceName(s.entry.reference);
+    return s.entry.kind === "http" ? `${s.entry.source} ${s.entry.name}` : s.entry.source;
+}
+function plan_markdown_short(digest) {
+    return digest ? `${digest.slice(0, 19)}…` : "?";
+}
+/** A link's text: a cell that cannot close the link either. */
+function linkText(text) {
+    return cell(text).replace(/[[\]]/g, (c) => `\\${c}`);
+}
+function tagLink(s, link) {
+    const tag = `\`${linkText(s.action === "create-repository" ? s.repository : s.tag)}\``;
+    const url = s.action !== "delete" && link ? link(s.location.line) : null;
+    return url ? `[${tag}](${url})` : tag;
+}
+function lineCell(s, link) {
+    if (s.action === "delete")
+        return "";
+    const url = link ? link(s.location.line) : null;
+    return url ? `[L${s.location.line}](${url})` : `L${s.location.line}`;
+}
+function byRepository(steps) {
+    const groups = new Map();
+    for (const s of [...steps].sort((a, b) => a.repository.localeCompare(b.repository))) {
+        const group = groups.get(s.repository) ?? [];
+        group.push(s);
+        groups.set(s.repository, group);
     }
-    return out;
+    return groups;
+}
+function fromCell(steps) {
+    const names = [...new Set(steps.filter(isEntryStep).map(fromOf))];
+    return names.map((n) => `\`${cell(n)}\``).join(", ");
+}
+/** One row per repository: where its tags come from and each tag linked to its line. */
+function groupedRows(steps, link) {
+    return [...byRepository(steps)].map(([repository, group]) => ({
+        text: `| \`${cell(repository)}\` | ${fromCell(group.filter((s) => s.action !== "create-repository"))} | ${group
+            .filter((s) => s.action !== "create-repository")
+            .map((s) => tagLink(s, link))
+            .join(", ")} |\n`,
+        steps: group,
+    }));
+}
+const GROUPED_HEAD = "| repository | from | tags |\n| --- | --- | --- |\n";
+/** Priority when cutting: what can go wrong first, then what changes, the unchanged last. */
+const PRIORITY = {
+    blocked: 0,
+    delete: 1,
+    update: 2,
+    restore: 2,
+    "create-repository": 3,
+    copy: 4,
+    present: 9,
+};
+function changeSection(action, title, plan, link) {
+    const created = new Set(plan.steps.filter((s) => s.action === "create-repository").map((s) => s.repository));
+    let steps = plan.steps.filter((s) => s.action === action);
+    const priority = PRIORITY[action] ?? 5;
+    if (action === "create-repository") {
+        // A new repository and the tags copied into it: one row says both.
+        if (steps.length === 0)
+            return null;
+        const copies = plan.steps.filter((s) => s.action === "copy" && created.has(s.repository));
+        return {
+            open: `\n#### ${title} (${steps.length})\n\n${GROUPED_HEAD}`,
+            rows: groupedRows([...steps, ...copies], link),
+            close: "",
+            priority,
+        };
+    }
+    if (action === "copy")
+        steps = steps.filter((s) => !created.has(s.repository));
+    if (steps.length === 0)
+        return null;
+    const open = `\n#### ${title} (${steps.length})\n\n`;
+    if (action === "copy")
+        return { open: open + GROUPED_HEAD, rows: groupedRows(steps, link), close: "", priority };
+    if (action === "delete")
+        return {
+            open: `${open}| tag | digest it holds |\n| --- | --- |\n`,
+            rows: steps.map((s) => ({
+                text: `| \`${cell(targetOf(s))}\` | \`${cell(plan_markdown_short("targetDigest" in s ? s.targetDigest : null))}\` |\n`,
+                steps: [s],
+            })),
+            close: "",
+            priority,
+        };
+    return {
+        open: `${open}| tag | from | digest (target → upstream) | why | line |\n| --- | --- | --- | --- | --- |\n`,
+        rows: steps.map((s) => {
+            const from = isEntryStep(s) ? `\`${cell(s.source)}\`` : "";
+            const digests = isEntryStep(s) && (s.targetDigest || s.digest)
+                ? `\`${cell(plan_markdown_short(s.targetDigest))}\` → \`${cell(plan_markdown_short(s.digest))}\``
+                : "";
+            return {
+                text: `| \`${cell(targetOf(s))}\` | ${from} | ${digests} | ${cell(s.reason)} | ${lineCell(s, link)} |\n`,
+                steps: [s],
+            };
+        }),
+        close: "",
+        priority,
+    };
+}
+/** The title, the counts, the caution block when the plan deletes, and the plan's warnings. */
+function planHead(plan, options) {
+    const link = options.lineLink ?? null;
+    const n = plan.summary;
+    const icon = options.deletions?.exceeded ? "❌" : n.blocked > 0 ? "⚠️" : "✅";
+    const actions = STEP_ACTIONS.filter((a) => a in n);
+    const out = [
+        `### ecr-mirror plan for \`${cell(plan.registry)}\` ${icon}\n\n`,
+        `| ${actions.map((a) => COUNT_LABELS[a] ?? a).join(" | ")} |\n`,
+        `| ${actions.map(() => "---:").join(" | ")} |\n`,
+        `| ${actions.map((a) => n[a]).join(" | ")} |\n\n`,
+    ];
+    if (n.delete > 0)
+        out.push(cautionBlock(n.delete, options.deletions ?? null));
+    const warnings = plan.warnings.slice(0, 20);
+    for (const w of warnings) {
+        const url = w.location && link ? link(w.location.line) : null;
+        const line = w.location?.line;
+        const at = line ? ` (${url ? `[line ${line}](${url})` : `line ${line}`})` : "";
+        out.push(`> [!WARNING]\n> ${cell(w.message)}${w.hint ? ` (${cell(w.hint)})` : ""}${at}\n\n`);
+    }
+    if (plan.warnings.length > warnings.length)
+        out.push(`${plan.warnings.length - warnings.length} more warnings: see the step log.\n\n`);
+    if (plan.steps.every((s) => s.action === "present"))
+        out.push("**Nothing to change**: the target holds every tag the list names.\n");
+    return out.join("");
+}
+/** GitHub's caution alert for a plan that deletes, with the deletion limit and what happens above it. */
+function cautionBlock(deletes, d) {
+    const limit = !d
+        ? ""
+        : d.exceeded
+            ? `\n> This is more than the limit of ${d.limit} (${cell(d.limitFrom)}): the plan fails, and a sync deletes nothing. If these deletions are intended, raise \`target.maxDeletions\` to ${d.deletions} in the mirror list.`
+            : `\n> The limit is ${d.limit} per run (${cell(d.limitFrom)}).`;
+    return `> [!CAUTION]\n> This plan **deletes ${plan_markdown_plural(deletes, "tag")}** from the target (\`target.prune\` is on): they are listed under Deletions below.${limit}\n\n`;
+}
+/** The tables: each kind of change in the order a reviewer reads them, then the unchanged tags, collapsed. */
+function planSections(plan, link) {
+    const known = new Set(CHANGE_SECTIONS.map((c) => c.action));
+    const others = STEP_ACTIONS.filter((a) => a !== "present" && !known.has(a)).map((action) => ({
+        action,
+        title: `${action[0].toUpperCase()}${action.slice(1).replace(/-/g, " ")}`,
+    }));
+    const sections = [];
+    for (const { action, title } of [...CHANGE_SECTIONS, ...others]) {
+        const section = changeSection(action, title, plan, link);
+        if (section)
+            sections.push(section);
+    }
+    const present = plan.steps.filter((s) => s.action === "present");
+    if (present.length > 0) {
+        const repos = new Set(present.map((s) => s.repository)).size;
+        sections.push({
+            open: `\n<details><summary>Unchanged: ${plan_markdown_plural(present.length, "tag")} already present in ${plan_markdown_plural(repos, "repository", "repositories")}</summary>\n\n${GROUPED_HEAD}`,
+            rows: groupedRows(present, link),
+            close: "\n</details>\n",
+            priority: PRIORITY.present,
+        });
+    }
+    return sections;
+}
+/** The plan as Markdown, changes first, cut to `budget` bytes with a count of every step left out. */
+function planMarkdown(plan, options = {}) {
+    const sections = planSections(plan, options.lineLink ?? null);
+    const { text, cut } = allot(planHead(plan, options), sections, options.budget ?? SUMMARY_BUDGET_BYTES);
+    if (cut.size === 0)
+        return text;
+    const total = [...cut.values()].reduce((a, b) => a + b, 0);
+    const by = [...cut].map(([action, k]) => `${k} ${action}`).join(", ");
+    const where = options.everyStepIn ?? "the plan JSON (the `plan-file` output) lists every one";
+    return `${text}\n> [!NOTE]\n> ${plan_markdown_plural(total, "step")} not shown (${by}), to stay under GitHub's size limit; ${cell(where)}.\n`;
 }
 
 ;// CONCATENATED MODULE: ./src/report/progress.ts
@@ -69729,6 +71107,8 @@ function firstLine(text) {
 function progress_summaryLine(report) {
     const c = report.counts;
     const parts = [`${c.copied} copied`, `${c.updated} updated`, `${c.present} present`, `${c.failed} failed`];
+    if (c.restored > 0)
+        parts.push(`${c.restored} restored`);
     if (c.blocked > 0)
         parts.push(`${c.blocked} blocked`);
     if (c.created > 0)
@@ -69744,6 +71124,7 @@ function retried(subject) {
         case "create":
             return `create repository ${subject.repository}`;
         case "transfer":
+        case "restore":
             return describeStep(subject.report);
         case "verify":
             return `verify ${subject.repository}:${subject.tag}`;
@@ -69804,16 +71185,19 @@ const ORDER = {
     blocked: 1,
     skipped: 2,
     updated: 3,
-    copied: 4,
-    deleted: 5,
-    created: 6,
+    restored: 4,
+    copied: 5,
+    deleted: 6,
+    created: 7,
 };
 function syncSummaryMarkdown(report, extra = {}) {
     const c = report.counts;
     const lines = [
         `## ecr-mirror sync ${report.ok ? "✅" : "❌"}`,
         "",
-        `Target \`${sync_summary_cell(report.registry)}\`: **${c.copied} copied**, **${c.updated} updated**, ${c.present} present, ` +
+        `Target \`${sync_summary_cell(report.registry)}\`: **${c.copied} copied**, **${c.updated} updated**, ` +
+            (c.restored > 0 ? `**${c.restored} restored** (from the ECR archive), ` : "") +
+            `${c.present} present, ` +
             `**${c.failed} failed**, ${c.blocked} blocked, ${c.created} repositories created, ${c.deleted} deleted ` +
             `in ${formatSeconds(report.durationMs)}.`,
     ];
@@ -69842,6 +71226,15 @@ function syncSummaryMarkdown(report, extra = {}) {
             lines.push("", `… ${shown.length - written} more step(s) in the JSON report.`);
     }
     return `${lines.join("\n")}\n`;
+}
+/** What commit-back did, for the job summary: the outcome, the commit or pull request, and why. */
+function commitBackMarkdown(result) {
+    const parts = [`**Commit-back: ${sync_summary_cell(result.outcome)}**`];
+    if (result.commitSha)
+        parts.push(`commit \`${sync_summary_cell(result.commitSha)}\``);
+    if (result.pullRequestUrl)
+        parts.push(`pull request ${sync_summary_cell(result.pullRequestUrl)}`);
+    return `\n${parts.join(", ")}${result.reason ? `: ${sync_summary_cell(result.reason)}` : ""}.\n`;
 }
 
 ;// CONCATENATED MODULE: ./src/charts/archive.ts
@@ -70051,7 +71444,6 @@ function annotationImages(text) {
 
 
 
-
 function originOf(chart) {
     return { name: chart.name, version: chart.version, repository: chart.repository };
 }
@@ -70094,6 +71486,11 @@ function addChartImage(g, chart, origin, reference) {
             message: `chart ${chart.name} ${chart.version} pins ${key} to ${entry.reference.digest ?? "no digest"}, but it is already mirrored as ${existing.source}; that one is kept`,
             location: chart.location,
         });
+    }
+    else if (existing.configurator) {
+        // ecr-mirror added it for the DaemonSet; a chart pulls it by its own name, so its host is redirected.
+        delete existing.configurator;
+        existing.fromCharts = [origin];
     }
     else if (existing.fromCharts &&
         !existing.fromCharts.some((o) => o.repository === origin.repository && o.version === origin.version)) {
@@ -70182,12 +71579,12 @@ function mergeChartDiscoveries(list, found, failures = new Map()) {
     return { list: merged.list, warnings: [...warnings, ...merged.warnings] };
 }
 /** The archive `helm pull` wrote for the chart version (named as helm names it). */
-function pullChart(helm, chart, dir, upstreams) {
+async function pullChart(helm, chart, dir, options) {
     if (chart.kind === "http")
         return helm.pullFromRepository(chart.source, chart.name, chart.version, dir);
-    const address = chartFetchAddress(chart.source, upstreams);
+    const address = chartFetchAddress(chart.source, options.upstreams);
     return helm.pullFromRegistry(address.ociReference, chart.version, dir, {
-        plainHttp: address.plainHttp || schemeFor(address.registry) === "http",
+        plainHttp: (await options.schemes.resolve(address.registry)) === "http",
     });
 }
 /** `helm pull` the chart version, read its Chart.yaml, `helm template` it with the list's values. */
@@ -70197,7 +71594,7 @@ function createHelmChartRenderer(options) {
         async render(chart) {
             const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(options.workDir, "ecr-mirror-render-"));
             try {
-                const path = await pullChart(helm, chart, dir, options.upstreams);
+                const path = await pullChart(helm, chart, dir, options);
                 const { size } = await (0,promises_.stat)(path);
                 if (size > CHART_LIMITS.maxArchiveBytes)
                     throw new Error(`${(0,external_node_path_.basename)(path)} is ${size} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
@@ -70320,9 +71717,9 @@ function createChartVersionLister(options) {
             const registry = address.reference.slice(0, slash);
             const repository = address.reference.slice(slash + 1);
             const credential = credentialFor(registry, options.credentials);
-            const scheme = address.plainHttp ? "http" : schemeFor(registry);
             const client = new DistributionClient({
-                baseUrl: `${scheme}://${registry}`,
+                baseUrl: `https://${registry}`,
+                ...(options.schemes ? { schemes: options.schemes } : {}),
                 auth: credential ? { username: credential.username, password: credential.password } : null,
                 counts,
                 fetch: doFetch,
@@ -70465,6 +71862,7 @@ async function publishedVersions(range, lister) {
 
 
 
+
 /** Whether the list needs chart preparation at all. */
 function needsChartPreparation(list) {
     return (list.chartRanges?.length ?? 0) > 0 || list.charts.some((c) => c.images !== null);
@@ -70477,10 +71875,12 @@ async function prepareCharts(list, options) {
     const counts = {};
     if (!needsChartPreparation(list))
         return { list, warnings: [], counts, discovered: [], rendered: 0 };
+    const schemes = options.schemes ?? new RegistrySchemes(options.fetch);
     const lister = createChartVersionLister({
         upstreams: list.upstreams,
         credentials: options.upstreamCredentials,
         counts,
+        schemes,
         ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     const resolved = await resolveChartVersions(list, lister);
@@ -70515,7 +71915,7 @@ async function prepareCharts(list, options) {
         options.log?.(`Chart images: ${recorded.length} chart version(s) from the record, ${missed.length} to render`);
     const rendered = options.renderer
         ? await renderChartImages(missed, options.renderer)
-        : await renderWithHelm(missed, resolved.list.upstreams, options);
+        : await renderWithHelm(missed, resolved.list.upstreams, { ...options, schemes });
     return finish(rendered.found, rendered.failures);
 }
 /** Renders the charts with helm (installed through the tool cache unless given), logged in to their OCI upstreams. */
@@ -70541,22 +71941,24 @@ async function renderWithHelm(missed, upstreams, options) {
             ...(options.log ? { log: options.log } : {}),
         });
         // helm reads registry credentials from its own config: log in to the OCI upstreams that have some.
-        const hosts = new Map();
+        const schemes = options.schemes ?? new RegistrySchemes(options.fetch);
+        const hosts = new Set();
         for (const chart of missed) {
-            if (chart.kind !== "oci")
-                continue;
-            const address = chartFetchAddress(chart.source, upstreams);
-            hosts.set(address.registry, address.plainHttp);
+            if (chart.kind === "oci")
+                hosts.add(chartFetchAddress(chart.source, upstreams).registry);
         }
-        for (const [host, plainHttp] of hosts) {
+        for (const host of hosts) {
             const credential = credentialFor(host, options.upstreamCredentials);
             if (credential)
-                await helm.registryLogin(host, credential.username, credential.password, { plainHttp });
+                await helm.registryLogin(host, credential.username, credential.password, {
+                    plainHttp: (await schemes.resolve(host)) === "http",
+                });
         }
         const renderer = createHelmChartRenderer({
             helm,
             upstreams: upstreams,
             workDir: session.dir,
+            schemes,
         });
         return await renderChartImages(missed, renderer);
     }
@@ -70597,17 +71999,31 @@ async function observeRegistry(client, registry, wanted, needDigest, concurrency
 function apiHost(host) {
     return host === "docker.io" ? "registry-1.docker.io" : host;
 }
-/** An index's children by platform (`linux/arm64/v8` -> digest); empty for a single manifest. */
-function platformDigests(manifest) {
-    const children = manifest.manifests ?? [];
-    const out = {};
-    for (const child of children) {
-        if (child.platform) {
-            const { os, architecture, variant } = child.platform;
-            out[[os, architecture, variant].filter(Boolean).join("/")] = child.digest;
-        }
-    }
-    return out;
+/** An index's children with their platforms, in index order; null for a manifest that is not an index. */
+function indexChildren(manifest) {
+    if (!Array.isArray(manifest.manifests))
+        return null;
+    return manifest.manifests
+        .filter((child) => typeof child.digest === "string")
+        .map((child) => ({ digest: child.digest, platform: platformOf(child.platform) }));
+}
+/** The platform a descriptor or an image config names (OCI field names), or null when it names none. */
+function platformOf(value) {
+    if (typeof value !== "object" || value === null)
+        return null;
+    const v = value;
+    if (typeof v.os !== "string" || typeof v.architecture !== "string")
+        return null;
+    const text = (key) => typeof v[key] === "string" && v[key] !== "" ? { [key]: v[key] } : {};
+    const list = (key) => Array.isArray(v[key]) ? { [key]: v[key].filter((x) => typeof x === "string") } : {};
+    return {
+        os: v.os,
+        architecture: v.architecture,
+        ...text("variant"),
+        ...text("os.version"),
+        ...list("os.features"),
+        ...list("features"),
+    };
 }
 async function checkUpstreamDigests(entries, upstreams, credentials, options = {}) {
     const counts = {};
@@ -70617,10 +72033,10 @@ async function checkUpstreamDigests(entries, upstreams, credentials, options = {
         let key;
         let make;
         if (upstream?.endpoint) {
-            const { registry, pathPrefix, plainHttp } = parseEndpoint(upstream.endpoint);
+            const { registry, pathPrefix } = parseEndpoint(upstream.endpoint);
             key = upstream.endpoint;
             make = () => new DistributionClient({
-                baseUrl: `${plainHttp ? "http" : "https"}://${registry}`,
+                baseUrl: `https://${registry}`,
                 pathPrefix,
                 auth: credentialFor(registry, credentials),
                 counts,
@@ -70631,7 +72047,7 @@ async function checkUpstreamDigests(entries, upstreams, credentials, options = {
             const host = entry.reference.domain;
             key = host;
             make = () => new DistributionClient({
-                baseUrl: `${schemeFor(host)}://${apiHost(host)}`,
+                baseUrl: `https://${apiHost(host)}`,
                 auth: credentialFor(host, credentials),
                 counts,
                 ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -70665,12 +72081,20 @@ async function checkUpstreamDigests(entries, upstreams, credentials, options = {
                 failures.set(entry.source, "the tag no longer exists upstream");
                 return;
             }
-            const platforms = platformDigests(manifest.body);
-            // A single-platform upstream: crane copies the manifest itself, whatever platform was asked for.
-            if (!Array.isArray(manifest.body.manifests))
-                for (const p of entry.platforms)
-                    platforms[p] = manifest.digest;
-            digests.set(entry.source, { digest: manifest.digest, platforms });
+            const children = indexChildren(manifest.body);
+            if (children) {
+                digests.set(entry.source, { digest: manifest.digest, content: { kind: "index", children } });
+                return;
+            }
+            // A single image: crane copies it whatever platform is asked for, so its config says which one it is.
+            const config = manifest.body.config;
+            const body = typeof config?.digest === "string"
+                ? await client.getBlobJson(entry.reference.path, config.digest)
+                : null;
+            digests.set(entry.source, {
+                digest: manifest.digest,
+                content: { kind: "image", platform: platformOf(body) },
+            });
         }
         catch (e) {
             failures.set(entry.source, e.message);
@@ -70702,10 +72126,115 @@ function tagIsMutable(tag, mode, filters) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/plan/platforms.ts
+/** What crane takes an index child without a platform for: `defaultPlatform` (pkg/v1/remote/options.go). */
+const DEFAULT_PLATFORM = { os: "linux", architecture: "amd64" };
+/** A list platform (`os/arch[/variant][:osversion]`) as `v1.ParsePlatform` reads it (pkg/v1/platform.go). */
+function parsePlatform(text) {
+    const [base = "", osVersion] = text.trim().split(":");
+    const [os = "", architecture = "", variant] = base.split("/");
+    return {
+        os,
+        architecture,
+        ...(variant ? { variant } : {}),
+        ...(osVersion ? { "os.version": osVersion } : {}),
+    };
+}
+/** `os/arch[/variant][:osversion]`, as `v1.Platform.String` writes it. */
+function formatPlatform(p) {
+    const path = [p.os, p.architecture, p.variant].filter(Boolean).join("/");
+    return p["os.version"] ? `${path}:${p["os.version"]}` : path;
+}
+const subset = (have, want) => (want ?? []).every((w) => (have ?? []).includes(w));
+/**
+ * Whether `given` (a child's or an image's platform) matches `required` (a list platform): crane's rule,
+ * `matchesPlatform` in pkg/v1/remote/index.go. os and architecture equal; variant and os.version compared only
+ * when `required` names them, so `linux/arm64` matches Docker Hub's `linux/arm64/v8` and `linux/arm64/v8` does not
+ * match a child without variant (go-containerregistry has no arm64 -> v8 default); the required features and
+ * os.features a subset of the given ones. For a required platform with os and architecture (the list's schema
+ * demands both) this is also `v1.Platform.Satisfies` (pkg/v1/platform.go), which `crane index filter` uses.
+ */
+function platformMatches(given, required) {
+    if (given.os !== required.os || given.architecture !== required.architecture)
+        return false;
+    if (required["os.version"] && given["os.version"] !== required["os.version"])
+        return false;
+    if (required.variant && given.variant !== required.variant)
+        return false;
+    return subset(given["os.features"], required["os.features"]) && subset(given.features, required.features);
+}
+/**
+ * The child `crane copy|digest --platform P` takes from an index (`childByPlatform`, pkg/v1/remote/index.go): the
+ * first in index order that matches, a child without a platform counting as linux/amd64. Null: crane fails
+ * ("no child with platform").
+ */
+function childForPlatform(children, wanted) {
+    const required = parsePlatform(wanted);
+    return children.find((c) => platformMatches(c.platform ?? DEFAULT_PLATFORM, required)) ?? null;
+}
+/**
+ * The children `crane index filter --platform A --platform B` keeps (`filterIndex`, `satisfiesPlatforms` in
+ * cmd/crane/cmd/index.go): every child that matches one of the platforms, in index order; a child without a
+ * platform is dropped (not taken for linux/amd64 here).
+ */
+function childrenForPlatforms(children, wanted) {
+    const required = wanted.map(parsePlatform);
+    return children.filter((c) => c.platform !== null && required.some((r) => platformMatches(c.platform, r)));
+}
+/** How an index child's platform reads in a hint. */
+function shownChild(child, filtering) {
+    if (child.platform)
+        return formatPlatform(child.platform);
+    return filtering
+        ? "a child without platform (index filter drops it)"
+        : "linux/amd64 (a child without platform)";
+}
+/**
+ * Which manifests crane writes for `platforms` (one: `crane copy --platform`; several: `crane index filter`) from
+ * `content`, the upstream tag whose digest is `digest`. A single-platform image is crane's silent substitute: crane
+ * copies it whatever platform was asked for (pkg/crane/copy.go Copy), and `crane index filter` refuses it; it is
+ * selected only when its config's platform matches.
+ */
+function selectPlatforms(content, digest, platforms) {
+    const filtering = platforms.length > 1;
+    if (content.kind === "image") {
+        const has = content.platform ? [formatPlatform(content.platform)] : [];
+        const missing = platforms.filter((p) => !content.platform || !platformMatches(content.platform, parsePlatform(p)));
+        if (missing.length === 0 && !filtering)
+            return { ok: true, digests: [digest] };
+        return { ok: false, missing: missing.length > 0 ? missing : [...platforms], has, singleImage: true };
+    }
+    const has = [...new Set(content.children.map((c) => shownChild(c, filtering)))];
+    if (!filtering) {
+        const child = childForPlatform(content.children, platforms[0]);
+        return child
+            ? { ok: true, digests: [child.digest] }
+            : { ok: false, missing: [...platforms], has, singleImage: false };
+    }
+    const missing = platforms.filter((p) => childrenForPlatforms(content.children, [p]).length === 0);
+    if (missing.length > 0)
+        return { ok: false, missing, has, singleImage: false };
+    return { ok: true, digests: childrenForPlatforms(content.children, platforms).map((c) => c.digest) };
+}
+
 ;// CONCATENATED MODULE: ./src/plan/plan.ts
+/**
+ * The planner: a pure function of the validated mirror list, what the target holds and what the upstream
+ * tags point at now (resync mode `digest`; and what the tags of platform-filtered entries hold, matched as crane
+ * matches platforms in ./platforms.ts). Every entry gets exactly one step.
+ *
+ * ECR's archive storage class: a wanted tag the target holds but whose image is ARCHIVED gets a `restore`
+ * step (UpdateImageStorageClass to STANDARD) where it would otherwise be `present`; copying it again would
+ * meet the existing tag (refused on an immutable tag) and move the same bytes twice. An ACTIVATING image is
+ * already being restored: it stays `present`, its reason says so, and one warning counts such tags (waiting
+ * for ECR, usually up to 20 minutes, is not worth a CI job's time; the next run sees it ACTIVE).
+ */
 
 
 
+
+
+const digestsOf = (children) => children.map((c) => c.digest).join();
 /** Docker Hub's anonymous limit since 2025: about 10 pulls an hour per IP address. */
 const DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR = 10;
 /** The tag an image entry is stored under in the target. */
@@ -70747,13 +72276,59 @@ function wantedOf(list) {
         })),
     ];
 }
-/** The digest the target should hold for `w`, from the upstream's answer, or undefined when unknown. */
+/**
+ * The digests the target should hold for `w`, from the upstream's answer: the tag's own digest, the one platform
+ * manifest `crane copy --platform` writes, or the children `crane index filter` keeps; undefined when unknown.
+ */
 function expectedFromUpstream(w, up) {
     if (w.platforms.length === 0)
-        return up.digest;
-    if (w.platforms.length === 1)
-        return up.platforms?.[w.platforms[0]];
-    return undefined; // a subset index: compared platform by platform
+        return [up.digest];
+    if (!up.content)
+        return undefined;
+    const selection = selectPlatforms(up.content, up.digest, w.platforms);
+    return selection.ok ? selection.digests : undefined;
+}
+/**
+ * A located error for every list platform the upstream image does not have, where the plan read the upstream
+ * (`upstreamDigests` carries what the tag holds): crane would fail on an index without a matching child, and on a
+ * single-platform image it would copy that image whatever platform was asked for, a silent substitute.
+ */
+function platformProblems(images, upstream) {
+    const problems = [];
+    for (const entry of images) {
+        const up = entry.platforms.length > 0 ? upstream?.get(entry.source) : undefined;
+        if (!up?.content)
+            continue;
+        const selection = selectPlatforms(up.content, up.digest, entry.platforms);
+        if (selection.ok)
+            continue;
+        for (const platform of selection.missing) {
+            const at = entry.platformLocations?.[entry.platforms.indexOf(platform)] ?? entry.location;
+            problems.push({ ...at, severity: "error", ...missingPlatform(entry, platform, selection) });
+        }
+    }
+    return problems;
+}
+/** The words for one list platform the upstream image lacks. */
+function missingPlatform(entry, platform, selection) {
+    const own = selection.has[0];
+    if (!selection.singleImage) {
+        return {
+            message: `${entry.source} has no ${platform} image: no child of its index matches`,
+            hint: `the index has ${selection.has.join(", ")}; a variant you name must match exactly (linux/arm64 matches linux/arm64/v8, linux/arm64/v8 needs a child with that variant); list one of those platforms, or remove platforms to mirror them all`,
+        };
+    }
+    const image = `${entry.source} is a single-platform image (${own ?? "a platform its config does not name"})`;
+    if (entry.platforms.length > 1) {
+        return {
+            message: `${image}, not an index to keep ${platform} from`,
+            hint: `crane index filter needs an index; list one platform${own ? ` (platforms: [${own}])` : ""}, or remove platforms`,
+        };
+    }
+    return {
+        message: `${image}, not ${platform}`,
+        hint: `crane would copy this image as it is, whatever platform is asked for; list platforms: [${own ?? "…"}], or remove platforms`,
+    };
 }
 /** The fields every step of entry `w` shares, whatever its action. */
 function entryBase(w) {
@@ -70769,7 +72344,18 @@ function entryBase(w) {
         ? { ...shared, kind: w.kind, entry: w.entry }
         : { ...shared, kind: w.kind, entry: w.entry };
 }
+/**
+ * The plan for `list`. Throws a `MirrorError` carrying located problems when the list asks for platforms the
+ * upstream images do not have (see `platformProblems`): no step of such a plan may run.
+ */
 function planMirror(list, observed, options) {
+    const problems = platformProblems(list.images, options.upstreamDigests);
+    if (problems.length > 0) {
+        throw new MirrorError("the mirror list asks for platforms the upstream images do not have; nothing was copied:", {
+            hint: "fix the platforms named above (`crane index list IMAGE` lists an index's platforms)",
+            problems,
+        });
+    }
     const steps = [];
     const warnings = [];
     const created = new Set();
@@ -70792,7 +72378,7 @@ function planMirror(list, observed, options) {
             entrySteps.push({
                 ...entryBase(w),
                 action: "copy",
-                digest: w.pinned,
+                digest: copiedDigest(w, options),
                 targetDigest: null,
                 reason: "new repository",
             });
@@ -70801,24 +72387,18 @@ function planMirror(list, observed, options) {
         entrySteps.push(planPresentRepository(w, repo, options, entryBase(w)));
     }
     steps.push(...entrySteps);
+    warnings.push(...restoringWarning(entrySteps, observed));
     if (list.target.prune)
         steps.push(...pruneSteps(list, observed, wanted, warnings));
-    const dockerHub = list.upstreams.find((u) => u.host === "docker.io");
-    const hubPulls = steps.filter((s) => (s.action === "copy" || s.action === "update") &&
-        s.kind === "image" &&
-        s.entry.reference.domain === "docker.io").length;
-    if (hubPulls > DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR &&
-        !options.dockerHubCredentials &&
-        !dockerHub?.endpoint) {
-        warnings.push({
-            message: `this plan pulls at least ${hubPulls} images from Docker Hub anonymously; the anonymous limit is about ${DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR} pulls an hour (each platform of a multi-arch image counts)`,
-            hint: "give Docker Hub credentials (docker-hub-username and docker-hub-token), or fetch docker.io through an endpoint: upstreams: { docker.io: { endpoint: https://mirror.gcr.io } }",
-        });
-    }
+    warnings.push(...dockerHubWarning(list, steps, options));
     for (const [source, why] of options.upstreamFailures ?? []) {
         const w = wanted.find((x) => x.source === source);
+        const step = entrySteps.find((x) => x.source === source);
+        const outcome = step && isTransferStep(step)
+            ? "it is copied without checking its platforms first"
+            : "it is treated as present";
         warnings.push({
-            message: `could not check ${source} upstream (${why}); it is treated as present`,
+            message: `could not check ${source} upstream (${why}); ${outcome}`,
             ...(w ? { location: w.entry.location } : {}),
         });
     }
@@ -70827,9 +72407,96 @@ function planMirror(list, observed, options) {
         summary[s.action]++;
     return { registry: observed.registry, resync: options.resync, steps, summary, warnings };
 }
+/** The anonymous Docker Hub warning, when the copies need more pulls than Docker Hub allows anonymously. */
+function dockerHubWarning(list, steps, options) {
+    const dockerHub = list.upstreams.find((u) => u.host === "docker.io");
+    const hubPulls = steps.filter((s) => (s.action === "copy" || s.action === "update") &&
+        s.kind === "image" &&
+        s.entry.reference.domain === "docker.io").length;
+    if (hubPulls <= DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR || options.dockerHubCredentials || dockerHub?.endpoint)
+        return [];
+    const limit = `the anonymous limit is about ${DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR} pulls an hour (each platform of a multi-arch image counts)`;
+    const endpoint = "or fetch docker.io through an endpoint: upstreams: { docker.io: { endpoint: https://mirror.gcr.io } }";
+    // In a plan job the copies run in the sync job, whose credentials this job cannot see.
+    if (options.copiesElsewhere)
+        return [
+            {
+                message: `the sync of this plan pulls at least ${hubPulls} images from Docker Hub; if the sync job has no Docker Hub credentials, ${limit}`,
+                hint: `give the sync job docker-hub-username and docker-hub-token (this plan job needs none), ${endpoint}`,
+            },
+        ];
+    return [
+        {
+            message: `this plan pulls at least ${hubPulls} images from Docker Hub anonymously; ${limit}`,
+            hint: `give Docker Hub credentials (docker-hub-username and docker-hub-token), ${endpoint}`,
+        },
+    ];
+}
+/** One warning counting the wanted tags ECR is still restoring (ACTIVATING), or none. */
+function restoringWarning(entrySteps, observed) {
+    const restoring = entrySteps.filter((s) => s.action === "present" &&
+        observed.repositories.get(s.repository)?.archived?.get(s.tag) === "ACTIVATING").length;
+    if (restoring === 0)
+        return [];
+    const one = restoring === 1;
+    return [
+        {
+            message: `${restoring} tag${one ? " is" : "s are"} still being restored from the ECR archive: nodes cannot pull ${one ? "it" : "them"} until ECR finishes (usually within 20 minutes)`,
+        },
+    ];
+}
+/** A step's reason while ECR restores the tag's image from the archive. */
+const BEING_RESTORED = "being restored from the ECR archive (ACTIVATING): pullable once ECR finishes, usually within 20 minutes";
+/**
+ * The digest a copy must land with, when known: the pinned one, or for one platform the manifest crane's matching
+ * picks from what the plan read upstream (the copy is then verified against it).
+ */
+function copiedDigest(w, options) {
+    if (w.pinned !== null || w.platforms.length !== 1)
+        return w.pinned;
+    const up = options.upstreamDigests?.get(w.source);
+    return (up && expectedFromUpstream(w, up)?.[0]) ?? null;
+}
+/**
+ * What moved in a platform subset (`crane index filter`): null when the target's subset index (`kept`, unknown:
+ * null too) holds what the filter would keep now (`expected`), else the platforms whose children differ.
+ */
+function subsetChanges(w, kept, up, expected) {
+    if (!kept)
+        return null;
+    const upstreamChildren = up.content?.kind === "index" ? up.content.children : [];
+    const changed = w.platforms.filter((p) => digestsOf(childrenForPlatforms(upstreamChildren, [p])) !== digestsOf(childrenForPlatforms(kept, [p])));
+    if (changed.length > 0)
+        return changed.join(", ");
+    return expected.join() === digestsOf(kept) ? null : "the kept platforms";
+}
+/** The step for a tag the repository may hold, its archive status considered. */
 function planPresentRepository(w, repo, options, base) {
+    const step = planHeldTag(w, repo, options, base);
+    const status = repo.archived?.get(w.tag);
+    if (status === undefined || step.action === "copy")
+        return step;
+    if (step.action !== "present") {
+        const held = status === "ARCHIVED" ? "archived" : "being restored from the archive";
+        return { ...step, reason: `${step.reason} (the target's image is ${held})` };
+    }
+    if (status === "ACTIVATING")
+        return { ...step, reason: BEING_RESTORED };
+    return {
+        ...step,
+        action: "restore",
+        reason: "archived in ECR: restored to the standard storage class, not copied again",
+    };
+}
+function planHeldTag(w, repo, options, base) {
     if (!repo.tags.has(w.tag)) {
-        return { ...base, action: "copy", digest: w.pinned, targetDigest: null, reason: "missing in the target" };
+        return {
+            ...base,
+            action: "copy",
+            digest: copiedDigest(w, options),
+            targetDigest: null,
+            reason: "missing in the target",
+        };
     }
     const held = repo.tags.get(w.tag) ?? null;
     const moved = (expected, why) => {
@@ -70881,33 +72548,28 @@ function planPresentRepository(w, repo, options, base) {
             reason: "present; the upstream digest is unknown",
         };
     }
-    if (w.platforms.length > 1) {
-        const targetPlatforms = repo.platformDigests?.get(w.tag);
-        const changed = targetPlatforms
-            ? w.platforms.filter((p) => up.platforms?.[p] !== undefined && targetPlatforms[p] !== up.platforms[p])
-            : [];
-        if (changed.length === 0) {
-            return {
-                ...base,
-                action: "present",
-                digest: held,
-                targetDigest: held,
-                reason: "present; the kept platforms match the upstream",
-            };
-        }
-        return moved(up.digest, `${changed.join(", ")} moved upstream`);
-    }
     const expected = expectedFromUpstream(w, up);
+    if (expected !== undefined && w.platforms.length > 1) {
+        const changed = subsetChanges(w, repo.subsetChildren?.get(w.tag), up, expected);
+        if (changed === null) {
+            const reason = repo.subsetChildren?.has(w.tag)
+                ? "present; the kept platforms match the upstream"
+                : "present; the target's subset index was not read";
+            return { ...base, action: "present", digest: held, targetDigest: held, reason };
+        }
+        return moved(up.digest, `${changed} moved upstream`);
+    }
     if (expected === undefined) {
         return {
             ...base,
             action: "present",
             digest: held,
             targetDigest: held,
-            reason: `present; the upstream has no ${w.platforms[0]} manifest to compare`,
+            reason: `present; the upstream has no ${w.platforms.join(", ")} manifest to compare`,
         };
     }
-    if (held === expected) {
+    const want = expected[0];
+    if (held === want) {
         return {
             ...base,
             action: "present",
@@ -70916,7 +72578,7 @@ function planPresentRepository(w, repo, options, base) {
             reason: "present and identical to the upstream",
         };
     }
-    return moved(expected, `the tag moved upstream (target ${plan_short(held)}, upstream ${plan_short(expected)})`);
+    return moved(want, `the tag moved upstream (target ${plan_short(held)}, upstream ${plan_short(want)})`);
 }
 function pruneSteps(list, observed, wanted, warnings) {
     if (list.target.type !== "ecr") {
@@ -70934,13 +72596,16 @@ function pruneSteps(list, observed, wanted, warnings) {
         for (const [tag, digest] of [...repo.tags].sort(([a], [b]) => a.localeCompare(b))) {
             if (keep.has(`${repo.name}:${tag}`))
                 continue;
+            const archived = repo.archived?.has(tag)
+                ? "; archived: ECR bills archived images for at least 90 days"
+                : "";
             steps.push({
                 action: "delete",
                 kind: "image",
                 repository: repo.name,
                 tag,
                 targetDigest: digest,
-                reason: "no longer in the mirror list (prune is on)",
+                reason: `no longer in the mirror list (prune is on)${archived}`,
             });
         }
     }
@@ -70978,9 +72643,11 @@ async function fetchEcrAuthorization(client, mask) {
 
 
 
+
+
 function resolveRegion(list, options) {
     const env = options.env ?? process.env;
-    const region = options.region || list.target.region || env.AWS_REGION || env.AWS_DEFAULT_REGION;
+    const region = options.region || list.target.region || options.defaultRegion || env.AWS_REGION || env.AWS_DEFAULT_REGION;
     if (!region) {
         throw new ObserveError("no AWS region for the ECR target", "set target.region in the mirror list, the action's aws-region input, or AWS_REGION");
     }
@@ -70991,17 +72658,17 @@ function hostOf(url) {
 }
 async function connectTarget(list, options) {
     if (list.target.type === "oci" || options.registryUrl) {
-        const url = options.registryUrl ?? `${schemeFor(list.target.registry)}://${list.target.registry}`;
-        const registry = hostOf(url);
+        const registry = options.registryUrl ? hostOf(options.registryUrl) : list.target.registry;
         const auth = options.registryAuth ?? null;
         if (auth)
             options.mask.addBasic(auth.username, auth.password);
         const counts = {};
-        const client = new DistributionClient({ baseUrl: url, auth, counts });
+        const schemes = new RegistrySchemes();
+        const client = new DistributionClient({ baseUrl: `https://${registry}`, auth, counts, schemes });
         return {
             kind: "oci",
             registry,
-            plainHttp: url.startsWith("http://"),
+            schemes,
             region: null,
             ecrClient: null,
             observe: (wanted, needDigest) => observeRegistry(client, registry, wanted, needDigest),
@@ -71032,7 +72699,7 @@ async function connectTarget(list, options) {
     return {
         kind: "ecr",
         registry,
-        plainHttp: discovered ? discovered.proxyEndpoint.startsWith("http://") : schemeFor(registry) === "http",
+        schemes: new RegistrySchemes(),
         region,
         ecrClient: client,
         observe: (wanted, _needDigest, prunePrefixes) => observer.observe(registry, wanted, prunePrefixes),
@@ -71051,6 +72718,7 @@ async function connect(list, settings) {
         settings.mask.addBasic(c.username, c.password);
     const target = await connectTarget(list, {
         region: settings.region,
+        defaultRegion: settings.defaultRegion ?? null,
         registryUrl: settings.registryUrl,
         registryAuth: settings.registryAuth,
         mask: settings.mask,
@@ -71081,24 +72749,29 @@ async function planRun(listed, target, options) {
         }
     }
     const observed = await target.observe(wanted, needDigest, list.target.prune ? managedPrefixes(list) : []);
-    let upstream = null;
-    if (options.resync === "digest") {
-        // Only tags the target already holds can have moved; absent ones are copied anyway.
-        const present = list.images.filter((i) => i.reference.digest === null && observed.repositories.get(i.repository)?.tags.has(targetTag(i)));
-        // A platform subset is a new index: compare its children, one manifest read per such tag.
-        await mapWithConcurrency(present.filter((i) => i.platforms.length > 1), 8, async (i) => {
-            const repo = observed.repositories.get(i.repository);
-            const manifest = await target.manifest(i.repository, targetTag(i));
-            if (!manifest)
-                return;
-            repo.platformDigests ??= new Map();
-            repo.platformDigests.set(targetTag(i), platformDigests(manifest));
-        });
-        upstream = await checkUpstreamDigests(present, list.upstreams, options.upstreamCredentials, options.fetch ? { fetch: options.fetch } : {});
-    }
+    // What upstream tags hold now. In digest mode: every tag-only entry the target holds (only those can have moved;
+    // absent ones are copied anyway). In any mode: the platform-filtered entries the plan copies, so that a platform
+    // the upstream image lacks fails the plan before anything is copied. A plan that copies nothing in mode `missing`
+    // sends nothing upstream.
+    const held = (i) => observed.repositories.get(i.repository)?.tags.has(targetTag(i)) === true;
+    const present = options.resync === "digest" ? list.images.filter((i) => i.reference.digest === null && held(i)) : [];
+    const copiedWithPlatforms = list.images.filter((i) => i.platforms.length > 0 && !held(i));
+    // A platform subset is a new index: compare its children, one manifest read per such tag.
+    await mapWithConcurrency(present.filter((i) => i.platforms.length > 1), 8, async (i) => {
+        const repo = observed.repositories.get(i.repository);
+        const manifest = await target.manifest(i.repository, targetTag(i));
+        if (!manifest)
+            return;
+        repo.subsetChildren ??= new Map();
+        repo.subsetChildren.set(targetTag(i), indexChildren(manifest) ?? []);
+    });
+    const upstream = present.length + copiedWithPlatforms.length > 0
+        ? await checkUpstreamDigests([...present, ...copiedWithPlatforms], list.upstreams, options.upstreamCredentials, options.fetch ? { fetch: options.fetch } : {})
+        : null;
     const plan = planMirror(list, observed, {
         resync: options.resync,
         dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,
+        ...(options.copiesElsewhere ? { copiesElsewhere: true } : {}),
         ...(upstream ? { upstreamDigests: upstream.digests, upstreamFailures: upstream.failures } : {}),
     });
     plan.warnings.push(...charts.warnings);
@@ -71134,6 +72807,8 @@ async function syncRun(list, target, options) {
             ...options.charts,
         },
     });
+    // Above the deletion limit the sync fails here, before anything is created, copied or deleted.
+    guardDeletions(planned.plan, planned.list, options.deletionLimit ?? null);
     const carried = await carryOutPlan(planned.plan, planned.list, {
         ...options,
         progress: options.progress ?? textProgress(options.log),
@@ -71141,7 +72816,7 @@ async function syncRun(list, target, options) {
         target: {
             kind: target.kind,
             registry: target.registry,
-            plainHttp: target.plainHttp,
+            schemes: target.schemes,
             ecrClient: target.ecrClient,
             pushCredential: () => target.pushCredential(),
         },
@@ -71164,10 +72839,9 @@ function withConfiguratorImage(list, reference) {
     const made = imageEntryFor(reference, list, { file: list.file, line: 1, column: 1 });
     if (!made.ok)
         throw new ObserveError(`the configurator image "${reference}" cannot be mirrored: ${made.error}`, made.hint);
-    return {
-        list: { ...list, images: [...list.images, made.entry], upstreams: made.upstreams },
-        entry: made.entry,
-    };
+    // Marked: the nodes pull it by its ECR name, so its host is not redirected for it (list/redirects.ts).
+    const entry = { ...made.entry, configurator: true };
+    return { list: { ...list, images: [...list.images, entry], upstreams: made.upstreams }, entry };
 }
 /** The digest the target holds for `entry` after a plan (and a sync, when one ran). */
 function digestInTarget(entry, plan, report) {
@@ -71176,7 +72850,10 @@ function digestInTarget(entry, plan, report) {
     if (done?.digest)
         return done.digest;
     const planned = plan.steps.find((s) => s.action !== "create-repository" && s.repository === entry.repository && s.tag === tag);
-    return planned?.action === "present" ? (planned.targetDigest ?? planned.digest) : null;
+    // A restore keeps the digest the tag holds (archived tags come back with the same image).
+    return planned?.action === "present" || planned?.action === "restore"
+        ? (planned.targetDigest ?? planned.digest)
+        : null;
 }
 /**
  * The node-side files for this target: hosts.toml per upstream, the DaemonSet, the NodeConfig, and the
@@ -71185,12 +72862,17 @@ function digestInTarget(entry, plan, report) {
  */
 function renderNodeFiles(list, target, configurator, options) {
     return renderNodeConfig(list, {
-        registry: target.plainHttp ? `http://${target.registry}` : target.registry,
+        registry: target.registry,
         region: target.region,
         configuratorImage: configurator.digest
-            ? { repository: configurator.entry.repository, digest: configurator.digest }
+            ? {
+                repository: configurator.entry.repository,
+                digest: configurator.digest,
+                source: referenceName(configurator.entry.reference),
+            }
             : null,
         startupTaint: options.startupTaint,
+        nodeConfig: options.nodeConfig ?? "none",
         chartImages: options.chartImages ?? null,
     });
 }
@@ -71202,6 +72884,13 @@ function renderNodeFiles(list, target, configurator, options) {
  * needs from the runner comes in `deps` (src/index.ts passes @actions/core and the process's environment),
  * so tests run it from source with a recording facade.
  */
+
+
+
+
+
+
+
 
 
 
@@ -71232,11 +72921,18 @@ function context(deps) {
         temp: deps.env.RUNNER_TEMP ?? deps.cwd,
         info: (text) => deps.core.info(safe(text)),
         safe,
+        review: { pull: null, lineLink: null },
     };
 }
 /** The job summary, secrets redacted and commands defanged (a later step may print it; cells escape themselves). */
 async function writeSummary(ctx, markdown) {
-    await ctx.core.summary.addRaw(ctx.safe(markdown)).write();
+    try {
+        await ctx.core.summary.addRaw(ctx.safe(markdown)).write();
+    }
+    catch (e) {
+        // Outside a runner (no GITHUB_STEP_SUMMARY) there is nowhere to write it: the log has the same facts.
+        ctx.info(`Job summary not written: ${e instanceof Error ? e.message : String(e)}`);
+    }
 }
 function annotate(ctx, annotations) {
     for (const a of annotations) {
@@ -71270,12 +72966,14 @@ async function loadList(ctx, inputs) {
         const errors = problems.filter((p) => p.severity === "error").length;
         ctx.core.setFailed(`${shown} has ${errors} error${errors === 1 ? "" : "s"}; nothing was copied or committed.`);
     }
-    return { list, shown };
+    return { list, shown, problems };
 }
 /** The target and the upstream credentials as the inputs give them. */
 function connectSettings(ctx, inputs) {
     return {
-        region: inputs.awsRegion,
+        // The input is a default: the list's target.region wins (action.yml, README, schema).
+        region: null,
+        defaultRegion: inputs.awsRegion,
         registryUrl: inputs.registryUrl,
         registryAuth: inputs.registryUsername && inputs.registryPassword
             ? { username: inputs.registryUsername, password: inputs.registryPassword }
@@ -71338,9 +73036,10 @@ async function plan(ctx, inputs, listed, shown) {
         const r = await planRun(list, target, {
             resync: inputs.resync,
             upstreamCredentials: credentials,
+            copiesElsewhere: true,
             charts: { mask, ...(known ? { known } : {}) },
         });
-        ctx.info(formatPlan(r.plan));
+        ctx.info([formatPlan(r.plan), ...redirectLines(r.list)].join("\n"));
         return r;
     });
     annotate(ctx, planAnnotations(result, shown));
@@ -71349,8 +73048,73 @@ async function plan(ctx, inputs, listed, shown) {
     ctx.core.setOutput("plan-file", planFile);
     for (const [action, n] of Object.entries(result.summary))
         ctx.core.setOutput(action, n);
-    await writeSummary(ctx, planMarkdown(result));
+    const deletions = checkDeletions(result, list, deletionOverride(inputs.maxDeletions, "input"));
+    await publish(ctx, inputs, shown, (budget) => planMarkdown(result, {
+        budget,
+        lineLink: ctx.review.lineLink,
+        deletions,
+        everyStepIn: "the plan JSON (the `plan-file` output; the reusable workflow uploads it as an artifact) lists every one",
+    }));
+    // Above the deletion limit the plan fails, on the list's prune line.
+    if (deletions.exceeded)
+        throw new DeletionLimitError(deletions, list, result);
 }
+/**
+ * The job summary and, when the run belongs to a pull request and the `comment` input allows it, the pull
+ * request's one ecr-mirror comment (created once, then updated), both from the same Markdown.
+ */
+async function publish(ctx, inputs, shown, markdown) {
+    await writeSummary(ctx, markdown(SUMMARY_BUDGET_BYTES));
+    const pull = ctx.review.pull;
+    if (inputs.comment === "never" || !pull) {
+        if (inputs.comment === "always" && !pull)
+            ctx.core.notice("No pull request for this run: no comment written.");
+        return;
+    }
+    if (inputs.comment === "auto" && !pull.tokenMayWrite) {
+        ctx.core.notice(FORK_NOTICE, { title: "ecr-mirror comment" });
+        return;
+    }
+    const target = {
+        apiUrl: ctx.env.GITHUB_API_URL ?? "https://api.github.com",
+        repository: ctx.env.GITHUB_REPOSITORY ?? "",
+        token: inputs.githubToken ?? "",
+    };
+    if (!target.token || !target.repository) {
+        ctx.core.notice("No github-token (or GITHUB_REPOSITORY): no pull-request comment written.");
+        return;
+    }
+    const marker = commentMarker(shown);
+    const number = pull.number ??
+        (pull.headBranch && pull.headOwner
+            ? (await findOpenPullRequest(target, pull.headBranch, null, pull.headOwner))?.number
+            : undefined);
+    if (!number) {
+        ctx.core.notice("The pull request of this run was not found: no comment written.");
+        return;
+    }
+    const body = ctx.safe(markdown(COMMENT_BUDGET_BYTES - Buffer.byteLength(marker) - 1));
+    let result;
+    try {
+        result = await upsertPullRequestComment(target, number, marker, body);
+    }
+    catch (e) {
+        // The summary holds the same text: a comment GitHub refuses is a warning, not a failed plan.
+        ctx.core.warning(ctx.safe(describeFailure(e, ctx.mask)), { title: "ecr-mirror comment not written" });
+        ctx.core.setOutput("comment", "failed");
+        return;
+    }
+    if (result.outcome === "forbidden") {
+        ctx.core.notice(`${ctx.safe(result.reason)}\n${FORK_NOTICE}`, { title: "ecr-mirror comment" });
+        ctx.core.setOutput("comment", "forbidden");
+        return;
+    }
+    ctx.info(`Pull request comment ${result.outcome}: ${result.url}`);
+    ctx.core.setOutput("comment", result.outcome);
+    ctx.core.setOutput("comment-url", result.url);
+}
+const FORK_NOTICE = "This token may not comment on the pull request (a fork's token is read-only). The job summary has the same text; " +
+    'to get the comment on pull requests from forks, use the workflow_run pattern of the reusable workflow (README, "Pull requests from forks").';
 /** A render folder ecr-mirror may not write is refused before anything is copied (see output-folder.ts). */
 async function renderDirRefused(ctx, renderDir) {
     try {
@@ -71359,7 +73123,7 @@ async function renderDirRefused(ctx, renderDir) {
     }
     catch (e) {
         const why = describeFailure(e, ctx.mask);
-        skipNodeConfiguration(ctx, `render-dir cannot be written: ${why.split("\n")[0]}`);
+        await skipNodeConfiguration(ctx, `render-dir cannot be written: ${why.split("\n")[0]}`);
         ctx.core.setFailed(ctx.safe(`${why}\nNothing was copied or committed.`));
         return true;
     }
@@ -71386,6 +73150,7 @@ async function sync(ctx, inputs, listed, shown) {
         helm: inputs.helm,
         toolLimits: inputs.toolLimits,
         concurrency: inputs.concurrency,
+        deletionLimit: deletionOverride(inputs.maxDeletions, "input"),
         log: ctx.info,
         debug: (line) => ctx.core.debug(ctx.safe(line)),
         group: (name, work) => ctx.core.group(name, work),
@@ -71395,7 +73160,7 @@ async function sync(ctx, inputs, listed, shown) {
     if (inputs.renderDir && configurator && !result.report.ok) {
         // Policy: a failed step means the mirror does not hold what the node configuration would send nodes
         // to, so nothing is written or committed after one; the step fails below.
-        skipNodeConfiguration(ctx, `${stepsFailed(failures)}, so the node configuration in ${inputs.renderDir} was neither written nor committed`);
+        await skipNodeConfiguration(ctx, `${stepsFailed(failures)}, so the node configuration in ${inputs.renderDir} was neither written nor committed`);
     }
     else if (configurator) {
         // The planned list: chart ranges resolved, images found in charts (and their upstreams) added.
@@ -71434,7 +73199,8 @@ async function reportSync(ctx, inputs, result, shown) {
     await writeSummary(ctx, syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }));
 }
 /** The `commit-back` output says `skipped`, and `commit-back-reason` why; the log says it too. */
-function skipNodeConfiguration(ctx, reason) {
+async function skipNodeConfiguration(ctx, reason) {
+    await writeSummary(ctx, commitBackMarkdown({ outcome: "skipped", reason }));
     ctx.info(`Node configuration skipped: ${reason}.`);
     ctx.core.setOutput("commit-back", "skipped");
     ctx.core.setOutput("commit-back-reason", ctx.safe(reason));
@@ -71444,13 +73210,14 @@ async function nodeConfiguration(ctx, inputs, list, target, configurator, chartI
     const renderDir = inputs.renderDir;
     const rendered = renderNodeFiles(list, target, configurator, {
         startupTaint: inputs.startupTaint,
+        nodeConfig: inputs.nodeConfig,
         chartImages,
     });
     if (!rendered.ok) {
         for (const p of rendered.problems)
             ctx.core.error(ctx.safe(`${p.message} ${p.hint}`), { title: "Node configuration not rendered" });
         const problem = ctx.safe(`the node configuration could not be rendered: ${rendered.problems.map((p) => p.message).join(" ")}`);
-        skipNodeConfiguration(ctx, problem);
+        await skipNodeConfiguration(ctx, problem);
         ctx.core.setFailed(problem);
         return;
     }
@@ -71473,6 +73240,10 @@ async function nodeConfiguration(ctx, inputs, list, target, configurator, chartI
             ctx.info(`Wrote ${written.files.length} files to ${written.folder} (commit-back: none).`);
             ctx.core.setOutput("commit-back", "none");
             ctx.core.setOutput("commit-back-reason", "commit-back is none: the files were only written");
+            await writeSummary(ctx, commitBackMarkdown({
+                outcome: "none",
+                reason: `commit-back is none: ${written.files.length} files written to ${written.folder}`,
+            }));
             return;
         }
         const result = await commitBack({
@@ -71496,6 +73267,7 @@ async function nodeConfiguration(ctx, inputs, list, target, configurator, chartI
             if (name !== "outcome")
                 ctx.core.setOutput(name, value);
         ctx.info(`Commit-back: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`);
+        await writeSummary(ctx, commitBackMarkdown(result));
     }
 }
 /**
@@ -71522,20 +73294,70 @@ async function run(inputs, deps) {
     }
 }
 async function runInputs(ctx, inputs) {
-    const { list, shown } = await loadList(ctx, inputs);
-    if (!list)
-        return;
-    ctx.core.setOutput("images", list.images.length);
-    ctx.core.setOutput("charts", list.charts.length);
+    const { list, shown, problems } = await loadList(ctx, inputs);
+    ctx.review = await reviewOf(ctx, shown);
     try {
+        if (!list || inputs.mode === "validate") {
+            await publish(ctx, inputs, shown, (budget) => validationMarkdown(shown, problems, {
+                summary: list ? listSummary(list) : null,
+                note: list ? "Checked offline (mode validate): the target and the upstreams were not asked." : null,
+                lineLink: ctx.review.lineLink,
+                budget,
+            }));
+        }
+        if (!list)
+            return;
+        ctx.core.setOutput("images", list.images.length);
+        ctx.core.setOutput("charts", list.charts.length);
         if (inputs.mode === "plan")
             await plan(ctx, inputs, list, shown);
         else if (inputs.mode === "sync")
             await sync(ctx, inputs, list, shown);
     }
     catch (e) {
-        ctx.core.setFailed(ctx.safe(describeFailure(e, ctx.mask)));
+        const reason = ctx.safe(describeFailure(e, ctx.mask));
+        if (e instanceof MirrorError && e.location)
+            ctx.core.error(ctx.safe(e.hint && !e.message.includes(e.hint) ? `${e.message}\nHint: ${e.hint}` : e.message), {
+                title: `ecr-mirror ${inputs.mode} failed`,
+                file: shown,
+                startLine: e.location.line,
+                startColumn: e.location.column,
+            });
+        // Located problems behind the failure (a platform the upstream lacks, an unresolved range) annotate their lines.
+        if (e instanceof MirrorError && e.problems.length > 0)
+            annotate(ctx, problemAnnotations(e.problems, shown));
+        await reportFailure(ctx, inputs, shown, e, reason).catch(() => { });
+        ctx.core.setFailed(reason);
     }
+}
+/**
+ * A failed run's summary (and, for a plan, its comment): the reason, whole. A sync refused by the deletion
+ * limit shows the plan it refused; a plan refused by it has already published its plan.
+ */
+async function reportFailure(ctx, inputs, shown, e, reason) {
+    if (e instanceof DeletionLimitError) {
+        if (inputs.mode === "sync")
+            await writeSummary(ctx, planMarkdown(e.plan, { lineLink: ctx.review.lineLink, deletions: e.check }));
+        return;
+    }
+    const markdown = () => failureMarkdown(`ecr-mirror ${inputs.mode} failed`, reason);
+    if (inputs.mode === "sync")
+        await writeSummary(ctx, markdown());
+    else
+        await publish(ctx, inputs, shown, markdown);
+}
+/** The run's pull request (from the event payload) and links to the list's lines at its head commit. */
+async function reviewOf(ctx, shown) {
+    let pull = null;
+    try {
+        pull = await readPullRequestFacts(ctx.env);
+    }
+    catch (e) {
+        ctx.core.debug(ctx.safe(`event payload not read: ${e instanceof Error ? e.message : String(e)}`));
+    }
+    const sha = pull?.headSha ?? ctx.env.GITHUB_SHA ?? null;
+    const lineLink = blobLineLink(ctx.env.GITHUB_SERVER_URL ?? "https://github.com", ctx.env.GITHUB_REPOSITORY, sha, shown.split("\\").join("/"));
+    return { pull, lineLink };
 }
 
 
