@@ -306,6 +306,7 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
     } = await planRun(list, target, {
       resync: options.resync,
       upstreamCredentials: credentials,
+      proveCopies: true,
       charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
     });
     io.out(

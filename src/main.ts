@@ -240,6 +240,7 @@ async function plan(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
       resync: inputs.resync,
       upstreamCredentials: credentials,
       copiesElsewhere: true,
+      proveCopies: true,
       charts: { mask, ...(known ? { known } : {}) },
     });
     ctx.info([formatPlan(r.plan), ...redirectLines(r.list)].join("\n"));

@@ -15,7 +15,7 @@ import { observeRegistry } from "./observe/oci-registry.js";
 import { checkUpstreamDigests, indexChildren } from "./observe/upstream.js";
 import { guardDeletions } from "./plan/deletions.js";
 import { type Plan, type PlannedList, plannedList, type ResyncMode } from "./plan/model.js";
-import { managedPrefixes, planMirror, targetTag } from "./plan/plan.js";
+import { managedPrefixes, type PlanOptions, planMirror, targetTag } from "./plan/plan.js";
 import { mapWithConcurrency } from "./pool.js";
 import { DistributionClient, type RequestCounts } from "./registry/distribution.js";
 import { RegistrySchemes } from "./registry/scheme.js";
@@ -187,6 +187,12 @@ export interface PlanRunOptions {
   upstreamCredentials: readonly RegistryCredential[];
   /** The plan is carried out later, by another job (the action's mode plan). */
   copiesElsewhere?: boolean;
+  /**
+   * Prove every copy can happen before anything is copied (plan mode, the pull-request review): each entry to copy
+   * is asked for upstream, and one the upstream lacks fails the plan on its line. A sync does not ask twice: its
+   * copies find out, and one missing entry fails alone.
+   */
+  proveCopies?: boolean;
   fetch?: typeof fetch;
   /**
    * Chart version ranges and image discovery (`images: true`): helm, its install options, the mask, and
@@ -206,6 +212,24 @@ export interface PlanRunResult {
   chartImages: ChartImagesRecord;
   /** Chart versions rendered (`helm template`) by this plan; the others came from the record. */
   chartsRendered: number;
+}
+
+/**
+ * What the upstream check tells the planner: an entry to copy (`proved`) that the upstream lacks fails the plan;
+ * any other entry the upstream lacks only warns (a held tag stays in the mirror; a sync's copy finds out itself).
+ */
+function upstreamFindings(
+  upstream: Awaited<ReturnType<typeof checkUpstreamDigests>>,
+  copied: readonly ImageEntry[],
+): Pick<PlanOptions, "upstreamDigests" | "upstreamFailures" | "upstreamMissing"> {
+  const toCopy = new Set(copied.map((i) => i.source));
+  const upstreamMissing = new Map<string, string>();
+  const upstreamFailures = new Map(upstream.failures);
+  for (const [source, why] of upstream.missing) {
+    if (toCopy.has(source)) upstreamMissing.set(source, why);
+    else upstreamFailures.set(source, `the tag no longer exists upstream (${why})`);
+  }
+  return { upstreamDigests: upstream.digests, upstreamFailures, upstreamMissing };
 }
 
 /** Observe the target (and, in resync mode `digest`, the upstreams) and plan. Changes nothing. */
@@ -243,7 +267,11 @@ export async function planRun(
   const held = (i: ImageEntry) => observed.repositories.get(i.repository)?.tags.has(targetTag(i)) === true;
   const present =
     options.resync === "digest" ? list.images.filter((i) => i.reference.digest === null && held(i)) : [];
-  const copiedWithPlatforms = list.images.filter((i) => i.platforms.length > 0 && !held(i));
+  // Every entry the plan copies is asked for upstream first (a HEAD, free against Docker Hub's pull limits; a GET
+  // for platform-filtered ones), so an entry that does not exist upstream fails the plan on its line.
+  const copied = options.proveCopies
+    ? list.images.filter((i) => !held(i))
+    : list.images.filter((i) => i.platforms.length > 0 && !held(i));
   // A platform subset is a new index: compare its children, one manifest read per such tag.
   await mapWithConcurrency(
     present.filter((i) => i.platforms.length > 1),
@@ -257,9 +285,9 @@ export async function planRun(
     },
   );
   const upstream =
-    present.length + copiedWithPlatforms.length > 0
+    present.length + copied.length > 0
       ? await checkUpstreamDigests(
-          [...present, ...copiedWithPlatforms],
+          [...present, ...copied],
           list.upstreams,
           options.upstreamCredentials,
           options.fetch ? { fetch: options.fetch } : {},
@@ -269,7 +297,7 @@ export async function planRun(
     resync: options.resync,
     dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,
     ...(options.copiesElsewhere ? { copiesElsewhere: true } : {}),
-    ...(upstream ? { upstreamDigests: upstream.digests, upstreamFailures: upstream.failures } : {}),
+    ...(upstream ? upstreamFindings(upstream, options.proveCopies ? copied : []) : {}),
   });
   plan.warnings.push(...charts.warnings);
   const cost = target.cost();

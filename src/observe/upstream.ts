@@ -14,6 +14,9 @@ import type { IndexChild, Platform, UpstreamDigest } from "./model.js";
 
 export interface UpstreamCheck {
   digests: Map<string, UpstreamDigest>;
+  /** Sources the upstream says it does not have (404; 401/403 after the token dance: missing or not readable). */
+  missing: Map<string, string>;
+  /** Sources that could not be asked (network, 5xx, ...), with the reason. */
   failures: Map<string, string>;
   counts: RequestCounts;
 }
@@ -94,20 +97,22 @@ export async function checkUpstreamDigests(
 
   const digests = new Map<string, UpstreamDigest>();
   const failures = new Map<string, string>();
+  const missing = new Map<string, string>();
   await mapWithConcurrency(entries, options.concurrency ?? 8, async (entry) => {
     const tag = entry.reference.tag;
-    if (tag === null) return; // digest-pinned: nothing to ask
     const client = clientFor(entry);
+    const where = client.describe(entry.reference.path);
     try {
-      if (entry.platforms.length === 0) {
-        const digest = await client.headManifest(entry.reference.path, tag);
+      if (entry.platforms.length === 0 || tag === null) {
+        // A HEAD (free against Docker Hub's pull limits): the tag's digest, or that the pinned digest is there.
+        const digest = await client.headManifest(entry.reference.path, tag ?? entry.reference.digest!);
         if (digest) digests.set(entry.source, { digest });
-        else failures.set(entry.source, "the tag no longer exists upstream");
+        else missing.set(entry.source, `${where} has no manifest ${tag ?? entry.reference.digest} (404)`);
         return;
       }
       const manifest = await client.getManifest(entry.reference.path, tag);
       if (!manifest?.digest) {
-        failures.set(entry.source, "the tag no longer exists upstream");
+        missing.set(entry.source, `${where} has no manifest ${tag} (404)`);
         return;
       }
       const children = indexChildren(manifest.body);
@@ -126,8 +131,15 @@ export async function checkUpstreamDigests(
         content: { kind: "image", platform: platformOf(body) },
       });
     } catch (e) {
-      failures.set(entry.source, (e as Error).message);
+      const status = (e as { status?: unknown }).status;
+      // Docker Hub answers 401 for a repository that does not exist (or that these credentials may not read).
+      if (status === 401 || status === 403)
+        missing.set(
+          entry.source,
+          `${where} refused it (${status}: it does not exist, or needs credentials): ${(e as Error).message}`,
+        );
+      else failures.set(entry.source, (e as Error).message);
     }
   });
-  return { digests, failures, counts };
+  return { digests, missing, failures, counts };
 }

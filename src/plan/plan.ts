@@ -39,6 +39,8 @@ export interface PlanOptions {
   upstreamDigests?: ReadonlyMap<string, UpstreamDigest>;
   /** Sources whose upstream digest could not be read, with the reason (shown, not fatal). */
   upstreamFailures?: ReadonlyMap<string, string>;
+  /** Sources to copy that the upstream does not have, with the reason: the plan fails on their lines. */
+  upstreamMissing?: ReadonlyMap<string, string>;
   /** Whether Docker Hub credentials are configured (no rate-limit warning then). */
   dockerHubCredentials: boolean;
   /**
@@ -139,6 +141,26 @@ export function platformProblems(
   return problems;
 }
 
+/** One located error for each entry to copy that the upstream does not have. */
+export function missingProblems(
+  images: readonly ImageEntry[],
+  missing: ReadonlyMap<string, string> | undefined,
+): ListProblem[] {
+  if (!missing || missing.size === 0) return [];
+  const problems: ListProblem[] = [];
+  for (const entry of images) {
+    const why = missing.get(entry.source);
+    if (why === undefined || !entry.location) continue;
+    problems.push({
+      ...entry.location,
+      severity: "error",
+      message: `${entry.source} is not in the upstream registry: ${why}`,
+      hint: "check the tag or digest and the repository name upstream; nothing can be copied from a manifest that does not exist",
+    });
+  }
+  return problems;
+}
+
 /** The words for one list platform the upstream image lacks. */
 function missingPlatform(
   entry: ImageEntry,
@@ -186,6 +208,16 @@ type EntryBase = ReturnType<typeof entryBase>;
  * upstream images do not have (see `platformProblems`): no step of such a plan may run.
  */
 export function planMirror(list: PlannedList, observed: ObservedTarget, options: PlanOptions): Plan {
+  const missing = missingProblems(list.images, options.upstreamMissing);
+  if (missing.length > 0) {
+    throw new MirrorError(
+      "the mirror list names images the upstream registries do not have; nothing was copied:",
+      {
+        hint: "fix the tags, digests or names above (a typo, a tag not published yet, a repository that moved); an entry must exist upstream before it can be mirrored",
+        problems: missing,
+      },
+    );
+  }
   const problems = platformProblems(list.images, options.upstreamDigests);
   if (problems.length > 0) {
     throw new MirrorError(
@@ -238,7 +270,7 @@ export function planMirror(list: PlannedList, observed: ObservedTarget, options:
     const step = entrySteps.find((x) => x.source === source);
     const outcome =
       step && isTransferStep(step)
-        ? "it is copied without checking its platforms first"
+        ? "it is copied without proving first that it exists upstream"
         : "it is treated as present";
     warnings.push({
       message: `could not check ${source} upstream (${why}); ${outcome}`,

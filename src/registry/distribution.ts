@@ -123,6 +123,12 @@ export class DistributionClient {
     this.schemes = options.schemes ?? new RegistrySchemes(this.doFetch);
   }
 
+  /** `host/prefix/repository`, as failures name a repository of this registry. */
+  describe(repository: string): string {
+    const prefix = this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : "";
+    return `${this.host}/${prefix}${repository}`;
+  }
+
   private count(kind: string): void {
     this.counts[kind] = (this.counts[kind] ?? 0) + 1;
   }

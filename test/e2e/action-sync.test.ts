@@ -247,11 +247,13 @@ describe("the bundled action, mode sync, with the node configuration committed b
 
 describe("the bundled action, mode plan, with a chart images record in the render folder", () => {
   // The chart repository is unreachable and there is no helm in the tool cache: the plan can only list the
-  // chart's image because it reads the record the last sync committed.
+  // chart's image because it reads the record the last sync committed. The image is in the upstream: a plan
+  // proves each copy with one HEAD there.
   const CHART_REPO = "http://127.0.0.1:9/charts";
   const values = { image: { tag: "1.36" } };
 
   beforeAll(async () => {
+    await pushImage(upstream.url, "library/busybox", "1.36", { seed: "busybox" });
     await writeFile(
       join(workspace, "mirrors-charts.yaml"),
       `${LIST()}charts:
@@ -296,7 +298,7 @@ describe("the bundled action, mode plan, with a chart images record in the rende
     );
     expect(busybox).toMatchObject([{ action: "copy", tag: "1.36", fromCharts: ["charts/box:1.0.0"] }]);
     expect(plan.warnings).toEqual([]);
-    expect(plan.cost.upstream).toEqual({});
+    expect(plan.cost.upstream).toEqual({ "manifest-head": 1 });
     expect(crane().slice(before)).toEqual([]);
   });
 });
