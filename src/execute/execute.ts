@@ -168,6 +168,8 @@ export interface ExecuteOptions {
   progress: (event: ProgressEvent) => void;
   /** Runs a phase inside a log group (`core.group`); default: just runs it. */
   group?: <T>(name: string, work: () => Promise<T>) => Promise<T>;
+  /** The order copies and updates start in (layer sharing: first bringers first); default: the plan's. */
+  transferOrder?: (steps: readonly TransferStep[]) => readonly TransferStep[];
 }
 
 export const DEFAULT_CONCURRENCY = 4;
@@ -296,7 +298,7 @@ export async function executePlan(
   const started = ledger.now();
 
   const failedRepositories = await createRepositories(creations, deps, options.repositorySettings, ledger);
-  await transfer(transfers, failedRepositories, deps, ledger);
+  await transfer(options.transferOrder?.(transfers) ?? transfers, failedRepositories, deps, ledger);
   await restore(restores, deps, ledger);
   reportBlocked(plan.steps, ledger);
   const deletesSkipped = await prune(deletions, deps, ledger);

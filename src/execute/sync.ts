@@ -7,6 +7,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname } from "node:path";
 import type { ECRClient } from "@aws-sdk/client-ecr";
+import { UpstreamManifests } from "../observe/manifests.js";
 import { isTransferStep, type Plan, type PlannedList, type TransferStep } from "../plan/model.js";
 import { DistributionClient } from "../registry/distribution.js";
 import type { RegistrySchemes } from "../registry/scheme.js";
@@ -24,6 +25,7 @@ import { InvocationCounter, type ToolLimits } from "../tools/runner.js";
 import { createCopier } from "./copier.js";
 import { ecrTargetChanges, ociTargetChanges } from "./ecr-changes.js";
 import { type ExecuteDeps, type ExecuteOptions, type ExecutionReport, executePlan } from "./execute.js";
+import { ecrMountingOff, prepareSharing, type SharingReport } from "./mounts.js";
 
 export interface CarryOutOptions
   extends Pick<ExecuteOptions, "concurrency" | "retries" | "retry" | "progress" | "group" | "now"> {
@@ -53,6 +55,15 @@ export interface CarryOutOptions
   debug?: (line: string) => void;
   /** Counts every process started (a fresh one when not given). */
   counter?: InvocationCounter;
+  /**
+   * Layer sharing (mount each shared layer from a repository that holds it instead of uploading it again):
+   * default on; `false` turns it off.
+   */
+  shareLayers?: boolean;
+  /** The run's upstream manifest cache (manifests the plan already read are not read again). */
+  manifests?: UpstreamManifests;
+  /** For the in-process upstream reads (tests). */
+  fetch?: typeof fetch;
 }
 
 export interface CarryOutResult {
@@ -60,6 +71,10 @@ export interface CarryOutResult {
   /** Processes started, by `tool subcommand`. */
   processes: Record<string, number>;
   tools: InstalledTool[];
+  /** What layer sharing did (absent when nothing was copied). */
+  sharing?: SharingReport;
+  /** Upstream manifest GETs sent in process to learn the copies' layers (each a pull on Docker Hub). */
+  upstreamReads?: number;
 }
 
 /** Whether a plan has anything for the tools or the registry API to do. */
@@ -126,11 +141,79 @@ export async function carryOutPlan(
       // Verification reads the target over the registry API: one HEAD, no process.
       targetDigest: (repository, tag) => targetRegistry.headManifest(repository, tag),
     });
-    const report = await executePlan(plan, { ...changes, ...copier }, executeOptions);
-    return { report, processes: counter.toJSON(), tools };
+    const { deps, order, sharing, reads } = await withLayerSharing(
+      transfers,
+      { ...changes, ...copier },
+      targetRegistry,
+      list,
+      options,
+    );
+    const report = await executePlan(plan, deps, { ...executeOptions, transferOrder: () => order });
+    logSharing(sharing.report, options.log);
+    return {
+      report,
+      processes: counter.toJSON(),
+      tools,
+      sharing: sharing.report,
+      upstreamReads: reads(),
+    };
   } finally {
     await session.dispose();
   }
+}
+
+/**
+ * The copies' layers read upstream, their order for sharing, and `copy` wrapped so that each copy first mounts
+ * the blobs an earlier copy brought (see `mounts.ts`).
+ */
+async function withLayerSharing(
+  transfers: readonly TransferStep[],
+  deps: ExecuteDeps,
+  targetRegistry: DistributionClient,
+  list: PlannedList,
+  options: CarryOutOptions,
+) {
+  const target = options.target;
+  const manifests =
+    options.manifests ??
+    new UpstreamManifests({
+      upstreams: list.upstreams,
+      credentials: options.upstreamCredentials,
+      schemes: target.schemes,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+  const readsBefore = manifests.reads;
+  const off =
+    options.shareLayers === false
+      ? "turned off"
+      : target.kind === "ecr" && target.ecrClient
+        ? await ecrMountingOff(target.ecrClient)
+        : null;
+  const { sharing, order } = await prepareSharing(transfers, manifests, targetRegistry, { off });
+  const shared: ExecuteDeps = {
+    ...deps,
+    async copy(step) {
+      await sharing.before(step);
+      try {
+        const copied = await deps.copy(step);
+        sharing.after(step, true);
+        return copied;
+      } catch (error) {
+        sharing.after(step, false);
+        throw error;
+      }
+    },
+  };
+  return { deps: shared, order, sharing, reads: () => manifests.reads - readsBefore };
+}
+
+function logSharing(shared: SharingReport, log: (line: string) => void): void {
+  if (shared.mounted > 0 || shared.refused > 0)
+    log(
+      `Layer sharing: ${shared.mounted} blob${shared.mounted === 1 ? "" : "s"} mounted from another repository (${shared.bytesMounted} bytes not uploaded), ${shared.refused} mount${shared.refused === 1 ? "" : "s"} refused`,
+    );
+  else if (shared.off && shared.off !== "fewer than two images to copy")
+    log(`Layer sharing off: ${shared.off}`);
 }
 
 function executeOptionsFor(list: PlannedList, options: CarryOutOptions): ExecuteOptions {

@@ -345,6 +345,37 @@ export class DistributionClient {
   }
 
   /**
+   * Mounts a blob `repository` lacks from `from`, in the same registry (`POST /v2/<repository>/blobs/uploads/
+   * ?mount=<digest>&from=<from>`): `mounted` on 201; `refused` on 202 (the registry opened an upload session
+   * instead: mounting off, the blob not in `from`, or ECR's encryption differs) or any 4xx.
+   */
+  mountBlob(repository: string, digest: string, from: string): Promise<"mounted" | "refused"> {
+    return this.retrying(async () => {
+      const what = `mount ${digest} into ${repository} from ${from}`;
+      const query = `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
+      const answer = await this.request(
+        "blob-mount",
+        "POST",
+        this.url(repository, `blobs/uploads/${query}`),
+        repository,
+      );
+      const { response } = answer;
+      if (response.status === 201) {
+        await discard(answer);
+        return "mounted";
+      }
+      if (
+        response.status === 202 ||
+        (response.status >= 400 && response.status < 500 && response.status !== 429)
+      ) {
+        await discard(answer);
+        return "refused";
+      }
+      throw await this.failure(answer, what);
+    });
+  }
+
+  /**
    * All tags of a repository, or null when the repository does not exist. Pages follow `Link`; a registry that
    * sends none but cuts the list at `n` (crane's own, go-containerregistry pkg/registry/manifest.go handleTags)
    * is asked on with `last=<last tag>` (the Distribution spec's pagination) until a page is short or repeats.
