@@ -15,6 +15,7 @@ import {
   CONCURRENCY,
   CONFIGURATOR_IMAGE,
   OptionError,
+  PUT_IMAGE_RATE,
   REGISTRY_URL,
   readOption,
   readSyncOptions,
@@ -64,6 +65,8 @@ Options:
   --target TARGET        sync: ecr (default: the list's target), local (crane's in-memory registry on
                          127.0.0.1, to try a sync without AWS; needs internet), or an http(s):// URL.
   --concurrency N        sync: copies in flight at once (default ${CONCURRENCY.default}).
+  --put-image-rate N     sync: manifest PUTs a second across all copies, ECR's PutImage quota (default
+                         ${PUT_IMAGE_RATE.default}; or ECR_MIRROR_PUT_IMAGE_RATE).
   --report FILE          sync: write the JSON report there.
   --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
                          or disk activity) for S seconds (default ${TOOL_STALL_TIMEOUT.default}).
@@ -106,6 +109,7 @@ type Values = {
   "registry-url"?: string;
   target?: string;
   concurrency?: string;
+  "put-image-rate"?: string;
   report?: string;
   out?: string;
   "configurator-image"?: string;
@@ -153,6 +157,7 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
         "registry-url": { type: "string" },
         target: { type: "string" },
         concurrency: { type: "string" },
+        "put-image-rate": { type: "string" },
         report: { type: "string" },
         out: { type: "string" },
         "configurator-image": { type: "string" },
@@ -232,6 +237,7 @@ function sharedOptions(values: Values, command: string, io: Terminal): SyncOptio
         resync: values.resync ?? null,
         registryUrl: values["registry-url"] ?? null,
         concurrency: values.concurrency ?? null,
+        putImageRate: values["put-image-rate"] ?? io.env.ECR_MIRROR_PUT_IMAGE_RATE ?? null,
         toolStallTimeout: values["tool-stall-timeout"] ?? null,
         toolTimeout: values["tool-timeout"] ?? null,
       },
@@ -346,6 +352,7 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
       upstreamCredentials: credentials,
       mask,
       concurrency: options.concurrency,
+      putImageRate: options.putImageRate,
       toolLimits: options.toolLimits,
       counter,
       craneBinary,

@@ -255,6 +255,7 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
     helm: inputs.helm,
     toolLimits: inputs.toolLimits,
     concurrency: inputs.concurrency,
+    putImageRate: inputs.putImageRate,
     log: ctx.info,
     debug: (line) => ctx.core.debug(ctx.safe(line)),
     group: (name, work) => ctx.core.group(name, work),

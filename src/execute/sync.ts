@@ -26,6 +26,7 @@ import { createCopier } from "./copier.js";
 import { ecrTargetChanges, ociTargetChanges } from "./ecr-changes.js";
 import { type ExecuteDeps, type ExecuteOptions, type ExecutionReport, executePlan } from "./execute.js";
 import { ecrMountingOff, prepareSharing, type SharingReport } from "./mounts.js";
+import { ManifestPace, manifestsOf, type PaceOptions, type PaceReport, putThrottled } from "./pace.js";
 
 export interface CarryOutOptions
   extends Pick<ExecuteOptions, "concurrency" | "retries" | "retry" | "progress" | "group" | "now"> {
@@ -64,7 +65,19 @@ export interface CarryOutOptions
   manifests?: UpstreamManifests;
   /** For the in-process upstream reads (tests). */
   fetch?: typeof fetch;
+  /**
+   * Manifest PUTs a second across all copies in flight (ECR's PutImage quota; default 10 for ECR, no pacing for
+   * other registries unless given).
+   */
+  putImageRate?: number | null;
+  /** Concurrent layer uploads within one copy (crane `--jobs`); crane's default when unset. */
+  layerJobs?: number | null;
+  /** The pace's clock and sleep (tests). */
+  pace?: Pick<PaceOptions, "now" | "sleep">;
 }
+
+/** ECR's default PutImage quota: 10 calls a second per account and region. */
+export const DEFAULT_PUT_IMAGE_RATE = 10;
 
 export interface CarryOutResult {
   report: ExecutionReport;
@@ -75,6 +88,8 @@ export interface CarryOutResult {
   sharing?: SharingReport;
   /** Upstream manifest GETs sent in process to learn the copies' layers (each a pull on Docker Hub). */
   upstreamReads?: number;
+  /** How manifest PUTs were paced (absent when they were not). */
+  pace?: PaceReport;
 }
 
 /** Whether a plan has anything for the tools or the registry API to do. */
@@ -140,8 +155,9 @@ export async function carryOutPlan(
       workDir: session.dir,
       // Verification reads the target over the registry API: one HEAD, no process.
       targetDigest: (repository, tag) => targetRegistry.headManifest(repository, tag),
+      ...(options.layerJobs ? { jobs: options.layerJobs } : {}),
     });
-    const { deps, order, sharing, reads } = await withLayerSharing(
+    const { deps, order, sharing, reads, pace } = await withLayerSharing(
       transfers,
       { ...changes, ...copier },
       targetRegistry,
@@ -156,6 +172,7 @@ export async function carryOutPlan(
       tools,
       sharing: sharing.report,
       upstreamReads: reads(),
+      ...(pace ? { pace: pace.report } : {}),
     };
   } finally {
     await session.dispose();
@@ -189,13 +206,15 @@ async function withLayerSharing(
       : target.kind === "ecr" && target.ecrClient
         ? await ecrMountingOff(target.ecrClient)
         : null;
-  const { sharing, order } = await prepareSharing(transfers, manifests, targetRegistry, { off });
+  const { sharing, order, contents } = await prepareSharing(transfers, manifests, targetRegistry, { off });
+  const rate = options.putImageRate ?? (target.kind === "ecr" ? DEFAULT_PUT_IMAGE_RATE : null);
+  const pace = rate ? new ManifestPace(rate, options.pace ?? {}) : null;
   const shared: ExecuteDeps = {
     ...deps,
     async copy(step) {
       await sharing.before(step);
       try {
-        const copied = await deps.copy(step);
+        const copied = await pacedCopy(step);
         sharing.after(step, true);
         return copied;
       } catch (error) {
@@ -204,7 +223,21 @@ async function withLayerSharing(
       }
     },
   };
-  return { deps: shared, order, sharing, reads: () => manifests.reads - readsBefore };
+  /** One copy in its turn; a throttled manifest PUT slows the pace and is tried again (3 times at most). */
+  async function pacedCopy(step: TransferStep) {
+    for (let attempt = 1; ; attempt++) {
+      await pace?.acquire(manifestsOf(step, contents.get(step)?.manifests));
+      try {
+        const copied = await deps.copy(step);
+        pace?.succeeded();
+        return copied;
+      } catch (error) {
+        if (!pace || attempt > 3 || !putThrottled(error, target.registry)) throw error;
+        pace.throttled();
+      }
+    }
+  }
+  return { deps: shared, order, sharing, pace, reads: () => manifests.reads - readsBefore };
 }
 
 function logSharing(shared: SharingReport, log: (line: string) => void): void {

@@ -66,8 +66,9 @@ export interface EcrOptions {
   /** The account setting BLOB_MOUNTING at start (default DISABLED, as in a new account); PutAccountSetting changes it. */
   blobMounting?: "ENABLED" | "DISABLED";
   /**
-   * PutImage calls a second (manifest PUTs through the gate, over any one-second window) before the gate
-   * answers 429 TOOMANYREQUESTS, as ECR throttles at its quota (default: no limit).
+   * PutImage calls a second (manifest PUTs through the gate) before the gate answers 429 TOOMANYREQUESTS, as ECR
+   * throttles at its quota: a token bucket refilled at this rate holding one second's worth (AWS throttles API
+   * calls with token buckets; the burst ECR allows is not documented). Default: no limit.
    */
   putImageRate?: number;
 }
@@ -296,7 +297,7 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
   const restoreDelayMs = opts.restoreDelayMs ?? 0;
   // Account settings (API_GetAccountSetting / API_PutAccountSetting): BLOB_MOUNTING is ENABLED or DISABLED.
   const accountSettings = new Map<string, string>([["BLOB_MOUNTING", opts.blobMounting ?? "DISABLED"]]);
-  const recentPuts: number[] = [];
+  const putBucket = { tokens: opts.putImageRate ?? 0, at: performance.now() };
   const storageStates = new Map<string, StorageState>();
   const stateKey = (repository: string, digest: string) => `${repository}@${digest}`;
   /** The image's storage state now (a restore whose time has come is ACTIVE). */
@@ -388,17 +389,19 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
       }
     }
     if (kind === "manifest-put" && opts.putImageRate !== undefined) {
-      // PutImage's quota: more than `putImageRate` PUTs in the last second are throttled.
+      // PutImage's quota: a token bucket of `putImageRate` tokens refilled at `putImageRate` a second.
       const now = performance.now();
-      while (recentPuts.length > 0 && now - recentPuts[0]! >= 1000) recentPuts.shift();
-      if (recentPuts.length >= opts.putImageRate) {
+      const rate = opts.putImageRate;
+      putBucket.tokens = Math.min(rate, putBucket.tokens + ((now - putBucket.at) * rate) / 1000);
+      putBucket.at = now;
+      if (putBucket.tokens < 1) {
         return refuse({
           refusal: "throttled",
           status: 429,
           body: { errors: [{ code: "TOOMANYREQUESTS", message: "Rate exceeded" }] },
         });
       }
-      recentPuts.push(now);
+      putBucket.tokens -= 1;
     }
     if (
       kind === "manifest-put" &&
