@@ -196,13 +196,13 @@ export async function prepareSharing(
   transfers: readonly TransferStep[],
   manifests: UpstreamManifests,
   target: MountTarget,
-  options: { off: string | null; concurrency?: number },
+  options: { off: string | null; concurrency?: number; unread?: ReadonlySet<TransferStep> },
 ): Promise<{
   sharing: LayerSharing;
   order: TransferStep[];
   contents: Map<TransferStep, CopyContent | null>;
 }> {
-  const images = transfers.filter((s) => s.kind === "image");
+  const images = transfers.filter((s) => s.kind === "image" && !options.unread?.has(s));
   const contents =
     options.off || images.length < 2
       ? new Map<TransferStep, CopyContent | null>()

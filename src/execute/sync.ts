@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname } from "node:path";
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import { UpstreamManifests } from "../observe/manifests.js";
+import type { UpstreamBudget } from "../plan/budget.js";
 import { isTransferStep, type Plan, type PlannedList, type TransferStep } from "../plan/model.js";
 import { DistributionClient } from "../registry/distribution.js";
 import type { RegistrySchemes } from "../registry/scheme.js";
@@ -22,6 +23,7 @@ import { Helm } from "../tools/helm.js";
 import { type InstalledTool, type InstallOptions, installCrane, installHelm } from "../tools/install.js";
 import { formatJson } from "../tools/log-safe.js";
 import { InvocationCounter, type ToolLimits } from "../tools/runner.js";
+import { assessPullBudget } from "./budget.js";
 import { createCopier } from "./copier.js";
 import { ecrTargetChanges, ociTargetChanges } from "./ecr-changes.js";
 import { type ExecuteDeps, type ExecuteOptions, type ExecutionReport, executePlan } from "./execute.js";
@@ -90,6 +92,8 @@ export interface CarryOutResult {
   upstreamReads?: number;
   /** How manifest PUTs were paced (absent when they were not). */
   pace?: PaceReport;
+  /** Each upstream that states a pull budget: what was left, what the sync needed, what waits for the next run. */
+  budgets?: UpstreamBudget[];
 }
 
 /** Whether a plan has anything for the tools or the registry API to do. */
@@ -157,14 +161,27 @@ export async function carryOutPlan(
       targetDigest: (repository, tag) => targetRegistry.headManifest(repository, tag),
       ...(options.layerJobs ? { jobs: options.layerJobs } : {}),
     });
-    const { deps, order, sharing, reads, pace } = await withLayerSharing(
+    const { deps, order, sharing, reads, pace, budget } = await withLayerSharing(
       transfers,
       { ...changes, ...copier },
       targetRegistry,
       list,
       options,
     );
-    const report = await executePlan(plan, deps, { ...executeOptions, transferOrder: () => order });
+    const deferred = new Map(
+      [...budget.deferred].map(
+        (s) => [s, "left for the next run: the upstream's pull budget is spent"] as const,
+      ),
+    );
+    for (const u of budget.upstreams)
+      options.log(
+        `Pull budget of ${u.upstream}: the sync needs ${u.needed} counted pulls${u.sharingReads > 0 && !u.sharingGivenUp ? ` and ${u.sharingReads} to read layers for sharing` : ""}; ${u.remaining} left`,
+      );
+    for (const warning of budgetWarnings(budget.upstreams)) {
+      plan.warnings.push(warning);
+      options.log(`Warning: ${warning.message}`);
+    }
+    const report = await executePlan(plan, deps, { ...executeOptions, transferOrder: () => order, deferred });
     logSharing(sharing.report, options.log);
     return {
       report,
@@ -173,6 +190,7 @@ export async function carryOutPlan(
       sharing: sharing.report,
       upstreamReads: reads(),
       ...(pace ? { pace: pace.report } : {}),
+      ...(budget.upstreams.length > 0 ? { budgets: budget.upstreams } : {}),
     };
   } finally {
     await session.dispose();
@@ -206,7 +224,11 @@ async function withLayerSharing(
       : target.kind === "ecr" && target.ecrClient
         ? await ecrMountingOff(target.ecrClient)
         : null;
-  const { sharing, order, contents } = await prepareSharing(transfers, manifests, targetRegistry, { off });
+  const budget = await assessPullBudget(transfers, manifests, { sharing: off === null });
+  const { sharing, order, contents } = await prepareSharing(transfers, manifests, targetRegistry, {
+    off,
+    unread: new Set([...budget.noSharing, ...budget.deferred]),
+  });
   const rate = options.putImageRate ?? (target.kind === "ecr" ? DEFAULT_PUT_IMAGE_RATE : null);
   const pace = rate ? new ManifestPace(rate, options.pace ?? {}) : null;
   const shared: ExecuteDeps = {
@@ -237,7 +259,25 @@ async function withLayerSharing(
       }
     }
   }
-  return { deps: shared, order, sharing, pace, reads: () => manifests.reads - readsBefore };
+  return { deps: shared, order, sharing, pace, budget, reads: () => manifests.reads - readsBefore };
+}
+
+/** What a short pull budget changed, as plan warnings: sharing given up, copies left for the next run. */
+export function budgetWarnings(upstreams: readonly UpstreamBudget[]): { message: string; hint?: string }[] {
+  const warnings: { message: string; hint?: string }[] = [];
+  for (const u of upstreams) {
+    const budget = `${u.remaining}${u.limit !== null ? ` of ${u.limit}` : ""} pulls left${u.windowSeconds ? ` (window ${Math.round(u.windowSeconds / 3600)} h)` : ""}`;
+    if (u.deferred > 0)
+      warnings.push({
+        message: `${u.upstream}: the sync needs ${u.needed} counted pulls and ${budget}: ${u.deferred} cop${u.deferred === 1 ? "y" : "ies"} (${u.deferredPulls} pulls) left for the next run`,
+        hint: "the next scheduled run copies them; Docker Hub credentials or an upstream endpoint (a pull-through cache) raise the budget",
+      });
+    else if (u.sharingGivenUp)
+      warnings.push({
+        message: `${u.upstream}: ${budget}; layer sharing given up for its images (reading their layers would cost ${u.sharingReads} more pulls), so their shared layers are uploaded once per repository`,
+      });
+  }
+  return warnings;
 }
 
 function logSharing(shared: SharingReport, log: (line: string) => void): void {

@@ -4,7 +4,7 @@
  * one cache (by registry, repository and tag or digest) and is counted; an index's children are read by digest.
  */
 import type { ImageEntry, Upstream } from "../list/model.js";
-import { DistributionClient, type RequestCounts } from "../registry/distribution.js";
+import { DistributionClient, type RateLimit, type RequestCounts } from "../registry/distribution.js";
 import type { RegistrySchemes } from "../registry/scheme.js";
 import { credentialFor, type RegistryCredential } from "../tools/credentials.js";
 import { parseEndpoint } from "../tools/fetch-address.js";
@@ -33,6 +33,7 @@ export class UpstreamManifests {
   readonly counts: RequestCounts;
   private readonly clients = new Map<string, DistributionClient>();
   private readonly cache = new Map<string, Promise<UpstreamManifest | null>>();
+  private readonly heads = new Map<string, Promise<{ digest: string; mediaType: string } | null>>();
 
   constructor(private readonly options: ManifestReaderOptions) {
     this.counts = options.counts ?? {};
@@ -90,6 +91,28 @@ export class UpstreamManifests {
       this.cache.set(cacheKey, found);
     }
     return found;
+  }
+
+  /** Where the entry is fetched from (an upstream endpoint, or its own host): one pull budget each. */
+  upstreamOf(entry: ImageEntry): string {
+    return this.clientFor(entry).key;
+  }
+
+  /** A HEAD of the manifest (free on Docker Hub): digest and media type, read once per run. */
+  describe(entry: ImageEntry, reference: string): Promise<{ digest: string; mediaType: string } | null> {
+    const { client, key } = this.clientFor(entry);
+    const cacheKey = `${key} ${entry.reference.path}@${reference}`;
+    let found = this.heads.get(cacheKey);
+    if (!found) {
+      found = client.describeManifest(entry.reference.path, reference);
+      this.heads.set(cacheKey, found);
+    }
+    return found;
+  }
+
+  /** The pull budget the entry's upstream stated in its latest answer (null: it states none). */
+  rateLimit(entry: ImageEntry): RateLimit | null {
+    return this.clientFor(entry).client.rateLimit;
   }
 
   /** Records a manifest the run read elsewhere (the plan's platform checks), so it is not read again. */

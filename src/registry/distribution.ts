@@ -104,7 +104,29 @@ function errorDetail(body: Buffer): string {
   return "";
 }
 
+/** A pull budget as Docker Hub sends it on manifest requests (`ratelimit-remaining: 76;w=21600`). */
+export interface RateLimit {
+  remaining: number;
+  limit: number | null;
+  /** The window the budget counts in, in seconds (`w=`), when said. */
+  windowSeconds: number | null;
+}
+
+/** The budget from `ratelimit-remaining` and `ratelimit-limit`, or null when the registry sends none. */
+export function rateLimitOf(headers: Headers): RateLimit | null {
+  const read = (name: string) => {
+    const m = /^\s*(\d+)(?:\s*;\s*w=(\d+))?/.exec(headers.get(name) ?? "");
+    return m ? { n: Number(m[1]), w: m[2] ? Number(m[2]) : null } : null;
+  };
+  const remaining = read("ratelimit-remaining");
+  if (!remaining) return null;
+  const limit = read("ratelimit-limit");
+  return { remaining: remaining.n, limit: limit?.n ?? null, windowSeconds: remaining.w ?? limit?.w ?? null };
+}
+
 export class DistributionClient {
+  /** The pull budget the registry's latest answer stated, when it states one (Docker Hub). */
+  rateLimit: RateLimit | null = null;
   private readonly tokens = new Map<string, string>();
   readonly counts: RequestCounts;
   private readonly doFetch: typeof fetch;
@@ -231,6 +253,7 @@ export class DistributionClient {
       ? `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`
       : null;
     let answer = await send(cached ? `Bearer ${cached}` : basic);
+    this.rateLimit = rateLimitOf(answer.response.headers) ?? this.rateLimit;
     if (answer.response.status !== 401) return answer;
     const challenge = answer.response.headers.get("www-authenticate") ?? "";
     await discard(answer);
@@ -238,6 +261,7 @@ export class DistributionClient {
       const token = await this.fetchToken(challenge, scope);
       this.tokens.set(scope, token);
       answer = await send(`Bearer ${token}`);
+      this.rateLimit = rateLimitOf(answer.response.headers) ?? this.rateLimit;
     }
     return answer;
   }
@@ -290,7 +314,15 @@ export class DistributionClient {
   }
 
   /** The manifest digest a tag or digest resolves to, or null when the registry does not have it. */
-  headManifest(repository: string, reference: string): Promise<string | null> {
+  async headManifest(repository: string, reference: string): Promise<string | null> {
+    return (await this.describeManifest(repository, reference))?.digest ?? null;
+  }
+
+  /** The digest and media type a HEAD answers (free on Docker Hub), or null when the registry does not have it. */
+  describeManifest(
+    repository: string,
+    reference: string,
+  ): Promise<{ digest: string; mediaType: string } | null> {
     return this.retrying(async () => {
       const what = `HEAD ${repository}:${reference}`;
       const answer = await this.request(
@@ -311,7 +343,7 @@ export class DistributionClient {
         );
       const digest = response.headers.get("docker-content-digest");
       if (!digest) throw new RegistryError(`${what} answered without Docker-Content-Digest`, response.status);
-      return digest;
+      return { digest, mediaType: (response.headers.get("content-type") ?? "").split(";")[0]!.trim() };
     });
   }
 

@@ -105,6 +105,8 @@ export interface GuardVerdict {
   after?: (status: number, headers: IncomingHttpHeaders) => void;
   /** Forward to this path (and query) instead of the request's own. */
   forwardPath?: string;
+  /** Headers added to the forwarded answer, from its status and headers (told after `after`). */
+  responseHeaders?: (status: number, headers: IncomingHttpHeaders) => Record<string, string>;
 }
 
 /** Decides, before forwarding, whether a request is refused. */
@@ -172,7 +174,10 @@ export async function startProxy(upstreamUrl: string, guard?: Guard): Promise<Ru
       (upstreamRes) => {
         entry.status = upstreamRes.statusCode ?? 502;
         verdict.after?.(entry.status, upstreamRes.headers);
-        const responseHeaders = { ...upstreamRes.headers };
+        const responseHeaders = {
+          ...upstreamRes.headers,
+          ...verdict.responseHeaders?.(entry.status, upstreamRes.headers),
+        };
         const location = responseHeaders.location;
         if (typeof location === "string" && location.startsWith(upstream.origin)) {
           responseHeaders.location = selfUrl + location.slice(upstream.origin.length);
