@@ -10,6 +10,7 @@ import type { ECRClient } from "@aws-sdk/client-ecr";
 import { UpstreamManifests } from "../observe/manifests.js";
 import type { UpstreamBudget } from "../plan/budget.js";
 import { isTransferStep, type Plan, type PlannedList, type TransferStep } from "../plan/model.js";
+import { type SharingFigures, sharingFigures } from "../plan/sharing.js";
 import { DistributionClient } from "../registry/distribution.js";
 import type { RegistrySchemes } from "../registry/scheme.js";
 import { Crane } from "../tools/crane.js";
@@ -94,6 +95,8 @@ export interface CarryOutResult {
   pace?: PaceReport;
   /** Each upstream that states a pull budget: what was left, what the sync needed, what waits for the next run. */
   budgets?: UpstreamBudget[];
+  /** Bytes the copies move with and without sharing, for the copies whose layers were read. */
+  bytes?: SharingFigures;
 }
 
 /** Whether a plan has anything for the tools or the registry API to do. */
@@ -161,7 +164,7 @@ export async function carryOutPlan(
       targetDigest: (repository, tag) => targetRegistry.headManifest(repository, tag),
       ...(options.layerJobs ? { jobs: options.layerJobs } : {}),
     });
-    const { deps, order, sharing, reads, pace, budget } = await withLayerSharing(
+    const { deps, order, sharing, reads, pace, budget, contents } = await withLayerSharing(
       transfers,
       { ...changes, ...copier },
       targetRegistry,
@@ -181,6 +184,15 @@ export async function carryOutPlan(
       plan.warnings.push(warning);
       options.log(`Warning: ${warning.message}`);
     }
+    const bytes = sharingFigures(
+      order
+        .filter((s) => !deferred.has(s))
+        .map((s) => ({ repository: s.repository, content: contents.get(s) ?? null })),
+    );
+    if (bytes.known > 0)
+      options.log(
+        `Bytes to move for ${bytes.known} cop${bytes.known === 1 ? "y" : "ies"} whose layers are known: ${formatBytes(bytes.bytesShared)} (${bytes.blobsShared} blobs) with layer sharing, ${formatBytes(bytes.bytesPerRepository)} (${bytes.blobsPerRepository}) without`,
+      );
     const report = await executePlan(plan, deps, { ...executeOptions, transferOrder: () => order, deferred });
     logSharing(sharing.report, options.log);
     return {
@@ -191,6 +203,7 @@ export async function carryOutPlan(
       upstreamReads: reads(),
       ...(pace ? { pace: pace.report } : {}),
       ...(budget.upstreams.length > 0 ? { budgets: budget.upstreams } : {}),
+      ...(bytes.known > 0 ? { bytes } : {}),
     };
   } finally {
     await session.dispose();
@@ -259,7 +272,7 @@ async function withLayerSharing(
       }
     }
   }
-  return { deps: shared, order, sharing, pace, budget, reads: () => manifests.reads - readsBefore };
+  return { deps: shared, order, sharing, pace, budget, contents, reads: () => manifests.reads - readsBefore };
 }
 
 /** What a short pull budget changed, as plan warnings: sharing given up, copies left for the next run. */
@@ -278,6 +291,13 @@ export function budgetWarnings(upstreams: readonly UpstreamBudget[]): { message:
       });
   }
   return warnings;
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
 }
 
 function logSharing(shared: SharingReport, log: (line: string) => void): void {

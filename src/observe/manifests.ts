@@ -5,6 +5,7 @@
  */
 import type { ImageEntry, Upstream } from "../list/model.js";
 import { DistributionClient, type RateLimit, type RequestCounts } from "../registry/distribution.js";
+import { type HttpLimits, MANIFEST_LIMITS } from "../registry/http.js";
 import type { RegistrySchemes } from "../registry/scheme.js";
 import { credentialFor, type RegistryCredential } from "../tools/credentials.js";
 import { parseEndpoint } from "../tools/fetch-address.js";
@@ -23,6 +24,17 @@ export interface ManifestReaderOptions {
   /** Shared request counts (`manifest-get`, `token`, ...). */
   counts?: RequestCounts;
 }
+
+/**
+ * These reads only make a sync cheaper (sharing, the budget): an upstream slow to answer is not waited for, and
+ * a failure is not retried; crane then copies as it would without them.
+ */
+const READ_LIMITS: HttpLimits = {
+  ...MANIFEST_LIMITS,
+  headersTimeoutMs: 5_000,
+  idleTimeoutMs: 5_000,
+  bodyDeadlineMs: 15_000,
+};
 
 /** Docker Hub's registry API lives at registry-1.docker.io, not docker.io. */
 function apiHost(host: string): string {
@@ -49,6 +61,8 @@ export class UpstreamManifests {
     const upstream = this.options.upstreams.find((u) => u.host === host && u.endpoint);
     const common = {
       counts: this.counts,
+      limits: READ_LIMITS,
+      retry: { retries: 0 },
       ...(this.options.schemes ? { schemes: this.options.schemes } : {}),
       ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
     };

@@ -140,6 +140,12 @@ describe("layer sharing on a first sync", () => {
     expect(gate.refused).toBe(0);
     expect(result.sharing).toMatchObject({ mounted: gate.mounted, refused: 0 });
     expect(log.some((l) => /^Layer sharing: \d+ blobs mounted/.test(l))).toBe(true);
+    // The plan of the copies said what would move: the floor, against every blob once per repository.
+    expect(result.bytes).toMatchObject({ known: CORPUS.length, bytesShared: floor });
+    expect(result.bytes!.bytesPerRepository).toBeGreaterThan(floor);
+    expect(
+      log.some((l) => l.startsWith(`Bytes to move for ${CORPUS.length} copies whose layers are known: `)),
+    ).toBe(true);
     // One read per manifest copied (an index and its children), never a second read of the same one.
     const manifests = images.reduce((sum, i) => sum + i.manifests, 0);
     expect(result.upstreamReads).toBe(manifests);
