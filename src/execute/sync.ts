@@ -231,12 +231,15 @@ async function withLayerSharing(
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
   const readsBefore = manifests.reads;
+  const images = transfers.filter((s) => s.kind === "image").length;
   const off =
     options.shareLayers === false
       ? "turned off"
-      : target.kind === "ecr" && target.ecrClient
-        ? await ecrMountingOff(target.ecrClient)
-        : null;
+      : images < 2
+        ? "fewer than two images to copy"
+        : target.kind === "ecr" && target.ecrClient
+          ? await ecrMountingOff(target.ecrClient)
+          : null;
   const budget = await assessPullBudget(transfers, manifests, { sharing: off === null });
   const { sharing, order, contents } = await prepareSharing(transfers, manifests, targetRegistry, {
     off,
