@@ -130,11 +130,11 @@ ${[...NAMES, "multi"].map((n) => `  - ${n}:1`).join("\n")}
   return list;
 }
 
-async function sync(list: MirrorList, putImageRate: number): Promise<SyncRunResult> {
+async function sync(list: MirrorList, putImageRate: number, on: LocalEcr = ecr): Promise<SyncRunResult> {
   const mask = new SecretMask(() => {});
   const ecrClient = new ECRClient({
-    endpoint: ecr.apiUrl,
-    region: ecr.region,
+    endpoint: on.apiUrl,
+    region: on.region,
     credentials: { accessKeyId: "x", secretAccessKey: "x" },
   });
   const target = await connectTarget(list, { mask, ecrClient });
@@ -171,4 +171,21 @@ describe("manifest PUTs against ECR's PutImage quota", () => {
     expect(puts).toHaveLength(NAMES.length + 3);
     expect(paced.pace).toMatchObject({ quota: QUOTA });
   }, 120_000);
+
+  it("slows down when ECR keeps throttling: a copy crane gave up on is tried again at a lower rate", async () => {
+    // An account whose quota is 1 PutImage a second, and a pace set 10 times higher: crane's own retries
+    // (1 s, then 3 s) run out for some copies, and ecr-mirror tries those again, slower.
+    const backing2 = await startRegistry();
+    const strict = await startEcr({ registry: backing2, putImageRate: 1 });
+    try {
+      const result = await sync(mirrorList("throttled"), 10, strict);
+      expect(result.report.ok).toBe(true);
+      expect(result.report.counts.copied).toBe(NAMES.length + 1);
+      expect(result.pace?.throttled ?? 0).toBeGreaterThan(0);
+      expect(result.pace?.rate ?? Number.POSITIVE_INFINITY).toBeLessThan(10);
+    } finally {
+      await strict.stop();
+      await backing2.stop();
+    }
+  }, 180_000);
 });
