@@ -380,7 +380,8 @@ async function installTools(
 /** The JSON report a later step or a person reads: every step with its outcome, duration and error. */
 export function syncReportJson(
   plan: Plan,
-  result: Pick<CarryOutResult, "report" | "processes">,
+  result: Pick<CarryOutResult, "report" | "processes"> &
+    Partial<Pick<CarryOutResult, "sharing" | "pace" | "budgets" | "bytes" | "upstreamReads">>,
   cost?: Record<string, unknown>,
 ) {
   const { report } = result;
@@ -394,6 +395,11 @@ export function syncReportJson(
     deletesSkipped: report.deletesSkipped,
     processes: result.processes,
     ...(cost ? { cost } : {}),
+    // What made the first sync cheaper: layers mounted, manifest PUTs paced, the pull budget kept.
+    ...(result.sharing ? { sharing: { ...result.sharing, upstreamReads: result.upstreamReads ?? 0 } } : {}),
+    ...(result.bytes ? { bytes: result.bytes } : {}),
+    ...(result.pace ? { pace: result.pace } : {}),
+    ...(result.budgets ? { pullBudgets: result.budgets } : {}),
     warnings: plan.warnings.map((w) => ({
       message: w.message,
       ...(w.hint ? { hint: w.hint } : {}),
