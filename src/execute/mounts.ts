@@ -104,6 +104,8 @@ export class LayerSharing {
   /** Each copy's end (resolved after it, failed or not), and its resolver. */
   private readonly finished = new Map<TransferStep, Promise<void>>();
   private readonly done = new Map<TransferStep, () => void>();
+  /** Mounts refused from each source repository. */
+  private readonly refusedBy = new Map<string, number>();
 
   constructor(
     ordered: readonly TransferStep[],
@@ -145,17 +147,23 @@ export class LayerSharing {
       return holders.length > 0 && !holders.includes(step.repository);
     });
     await mapWithConcurrency(mounts, this.options.concurrency ?? 4, async (b) => {
-      if (this.report.off) return;
-      const from = this.holders.get(b.digest)![0]!;
-      const answer = await this.target
-        .mountBlob(step.repository, b.digest, from)
-        .catch(() => "refused" as const);
-      if (answer === "mounted") {
-        this.report.mounted += 1;
-        this.report.bytesMounted += b.size;
-        this.hold(b.digest, step.repository);
-      } else {
+      // Sources that refused before go last (ECR refuses between different encryption settings); two tries.
+      const sources = [...this.holders.get(b.digest)!]
+        .sort((x, y) => (this.refusedBy.get(x) ?? 0) - (this.refusedBy.get(y) ?? 0))
+        .slice(0, 2);
+      for (const from of sources) {
+        if (this.report.off) return;
+        const answer = await this.target
+          .mountBlob(step.repository, b.digest, from)
+          .catch(() => "refused" as const);
+        if (answer === "mounted") {
+          this.report.mounted += 1;
+          this.report.bytesMounted += b.size;
+          this.hold(b.digest, step.repository);
+          return;
+        }
         this.report.refused += 1;
+        this.refusedBy.set(from, (this.refusedBy.get(from) ?? 0) + 1);
         if (this.report.mounted === 0 && this.report.refused >= REFUSALS_BEFORE_GIVING_UP)
           this.report.off = `the registry refused ${this.report.refused} mounts and mounted none`;
       }
