@@ -17,6 +17,7 @@ import {
   deletionOverride,
   NODE_CONFIG,
   OptionError,
+  PUT_IMAGE_RATE,
   REGISTRY_URL,
   readOption,
   readSyncOptions,
@@ -72,6 +73,8 @@ Options:
   --max-deletions N      plan, sync: the most tags this run may delete (prune), over the list's
                          target.maxDeletions (default 20). Above it the plan fails and a sync fails before
                          deleting anything.
+  --put-image-rate N     sync: manifest PUTs a second across all copies, ECR's PutImage quota (default
+                         ${PUT_IMAGE_RATE.default}; or ECR_MIRROR_PUT_IMAGE_RATE).
   --report FILE          sync: write the JSON report there.
   --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
                          or disk activity) for S seconds (default ${TOOL_STALL_TIMEOUT.default}).
@@ -117,6 +120,7 @@ type Values = {
   "registry-url"?: string;
   target?: string;
   concurrency?: string;
+  "put-image-rate"?: string;
   report?: string;
   out?: string;
   "configurator-image"?: string;
@@ -166,6 +170,7 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
         "registry-url": { type: "string" },
         target: { type: "string" },
         concurrency: { type: "string" },
+        "put-image-rate": { type: "string" },
         report: { type: "string" },
         out: { type: "string" },
         "configurator-image": { type: "string" },
@@ -247,6 +252,7 @@ function sharedOptions(values: Values, command: string, io: Terminal): SyncOptio
         resync: values.resync ?? null,
         registryUrl: values["registry-url"] ?? null,
         concurrency: values.concurrency ?? null,
+        putImageRate: values["put-image-rate"] ?? io.env.ECR_MIRROR_PUT_IMAGE_RATE ?? null,
         toolStallTimeout: values["tool-stall-timeout"] ?? null,
         toolTimeout: values["tool-timeout"] ?? null,
         maxDeletions: values["max-deletions"] ?? null,
@@ -372,6 +378,7 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
       upstreamCredentials: credentials,
       mask,
       concurrency: options.concurrency,
+      putImageRate: options.putImageRate,
       toolLimits: options.toolLimits,
       deletionLimit: deletionOverride(options.maxDeletions, "flag"),
       counter,

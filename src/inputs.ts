@@ -13,6 +13,7 @@ import {
   NODE_CONFIG,
   OptionError,
   type OptionRule,
+  PUT_IMAGE_RATE,
   REGISTRY_URL,
   RESYNC,
   readOption,
@@ -44,6 +45,8 @@ export interface Inputs {
   registryCredentials: string | null;
   /** Copies in flight at once (sync). */
   concurrency: number;
+  /** Manifest PUTs a second across all copies (ECR's PutImage quota). */
+  putImageRate: number;
   /** Where the sync report (JSON) is written; default `$RUNNER_TEMP/ecr-mirror-report.json`. */
   reportPath: string | null;
   /** Folder for the node configuration, relative to the workspace; null: do not render (sync). */
@@ -114,6 +117,7 @@ export function readInputs(get: InputReader = (name) => core.getInput(name)): In
         resync: optional(RESYNC.input),
         registryUrl: optional(REGISTRY_URL.input),
         concurrency: optional(CONCURRENCY.input),
+        putImageRate: optional(PUT_IMAGE_RATE.input),
         toolStallTimeout: optional(TOOL_STALL_TIMEOUT.input),
         toolTimeout: optional(TOOL_TIMEOUT.input),
         maxDeletions: optional(MAX_DELETIONS.input),
@@ -136,6 +140,7 @@ export function readInputs(get: InputReader = (name) => core.getInput(name)): In
     dockerHubToken: optional("docker-hub-token"),
     registryCredentials: optional("registry-credentials"),
     concurrency: shared.concurrency,
+    putImageRate: shared.putImageRate,
     reportPath: optional("report-path"),
     renderDir: optional("render-dir"),
     configuratorImage: readOption(CONFIGURATOR_IMAGE, optional(CONFIGURATOR_IMAGE.input), "input"),

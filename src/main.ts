@@ -367,6 +367,7 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
     toolLimits: inputs.toolLimits,
     concurrency: inputs.concurrency,
     deletionLimit: deletionOverride(inputs.maxDeletions, "input"),
+    putImageRate: inputs.putImageRate,
     log: ctx.info,
     debug: (line) => ctx.core.debug(ctx.safe(line)),
     group: (name, work) => ctx.core.group(name, work),

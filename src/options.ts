@@ -69,6 +69,14 @@ export const CONCURRENCY: OptionRule<number> = {
   parse: (text) => wholeNumber(text, 64, ""),
 };
 
+/** Manifest PUTs a second across every copy in flight (ECR's PutImage quota, default 10 per account and region). */
+export const PUT_IMAGE_RATE: OptionRule<number> = {
+  input: "put-image-rate",
+  flag: "put-image-rate",
+  default: 10,
+  parse: (text) => wholeNumber(text, 1000, "manifests a second"),
+};
+
 export const RESYNC_MODES: readonly ResyncMode[] = ["missing", "digest"];
 
 /** `missing`: copy absent tags only; `digest`: also find tags that moved upstream. */
@@ -164,6 +172,7 @@ export interface SyncOptions {
   resync: ResyncMode;
   registryUrl: string | null;
   concurrency: number;
+  putImageRate: number;
   toolLimits: ToolLimits;
   /** The run's deletion limit (`max-deletions`), or null for the list's `target.maxDeletions`. */
   maxDeletions: number | null;
@@ -175,6 +184,7 @@ export function readSyncOptions(
     resync?: string | null;
     registryUrl?: string | null;
     concurrency?: string | null;
+    putImageRate?: string | null;
     toolStallTimeout?: string | null;
     toolTimeout?: string | null;
     maxDeletions?: string | null;
@@ -185,6 +195,7 @@ export function readSyncOptions(
     resync: readOption(RESYNC, raw.resync, naming),
     registryUrl: readOption(REGISTRY_URL, raw.registryUrl, naming),
     concurrency: readOption(CONCURRENCY, raw.concurrency, naming),
+    putImageRate: readOption(PUT_IMAGE_RATE, raw.putImageRate, naming),
     toolLimits: {
       stallTimeoutMs: readOption(TOOL_STALL_TIMEOUT, raw.toolStallTimeout, naming) * 1000,
       timeoutMs: readOption(TOOL_TIMEOUT, raw.toolTimeout, naming) * 60_000,

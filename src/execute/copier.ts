@@ -32,6 +32,8 @@ export interface CopierOptions {
    * verification starts a `crane digest` process.
    */
   targetDigest?: ((repository: string, tag: string) => Promise<string | null>) | null;
+  /** Concurrent layer uploads within one copy (crane `--jobs`). */
+  jobs?: number | null;
 }
 
 /** Where an image or chart step's source is fetched from, as crane reads it. */
@@ -103,7 +105,10 @@ export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" |
       if (step.platforms.length > 1) {
         return crane.indexFilter(source.reference, step.platforms, destination);
       }
-      return crane.copy(source.reference, destination, { platform: step.platforms[0] ?? null });
+      return crane.copy(source.reference, destination, {
+        platform: step.platforms[0] ?? null,
+        ...(options.jobs ? { jobs: options.jobs } : {}),
+      });
     },
 
     async verify(step, copied) {

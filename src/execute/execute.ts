@@ -168,6 +168,10 @@ export interface ExecuteOptions {
   progress: (event: ProgressEvent) => void;
   /** Runs a phase inside a log group (`core.group`); default: just runs it. */
   group?: <T>(name: string, work: () => Promise<T>) => Promise<T>;
+  /** The order copies and updates start in (layer sharing: first bringers first); default: the plan's. */
+  transferOrder?: (steps: readonly TransferStep[]) => readonly TransferStep[];
+  /** Copies left for the next run (an upstream's pull budget is short), with why: reported `skipped`, not failed. */
+  deferred?: ReadonlyMap<TransferStep, string>;
 }
 
 export const DEFAULT_CONCURRENCY = 4;
@@ -296,7 +300,13 @@ export async function executePlan(
   const started = ledger.now();
 
   const failedRepositories = await createRepositories(creations, deps, options.repositorySettings, ledger);
-  await transfer(transfers, failedRepositories, deps, ledger);
+  await transfer(
+    options.transferOrder?.(transfers) ?? transfers,
+    failedRepositories,
+    deps,
+    ledger,
+    options.deferred ?? new Map(),
+  );
   await restore(restores, deps, ledger);
   reportBlocked(plan.steps, ledger);
   const deletesSkipped = await prune(deletions, deps, ledger);
@@ -358,6 +368,7 @@ async function transfer(
   failedRepositories: ReadonlyMap<string, string>,
   deps: ExecuteDeps,
   ledger: Ledger,
+  deferred: ReadonlyMap<TransferStep, string>,
 ): Promise<void> {
   if (transfers.length === 0) return;
   const title = `Copy ${transfers.length} image${transfers.length === 1 ? "" : "s"} and charts`;
@@ -366,7 +377,11 @@ async function transfer(
       const report = ledger.reportOf(step);
       const t0 = ledger.now();
       const blockedBy = failedRepositories.get(step.repository);
-      if (blockedBy !== undefined) {
+      const later = deferred.get(step);
+      if (later !== undefined) {
+        report.outcome = "skipped";
+        report.error = later;
+      } else if (blockedBy !== undefined) {
         report.outcome = "failed";
         report.error = `repository ${step.repository} could not be created: ${blockedBy}`;
       } else {

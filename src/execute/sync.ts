@@ -7,7 +7,10 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname } from "node:path";
 import type { ECRClient } from "@aws-sdk/client-ecr";
+import { UpstreamManifests } from "../observe/manifests.js";
+import type { UpstreamBudget } from "../plan/budget.js";
 import { isTransferStep, type Plan, type PlannedList, type TransferStep } from "../plan/model.js";
+import { type SharingFigures, sharingFigures } from "../plan/sharing.js";
 import { DistributionClient } from "../registry/distribution.js";
 import type { RegistrySchemes } from "../registry/scheme.js";
 import { Crane } from "../tools/crane.js";
@@ -21,9 +24,12 @@ import { Helm } from "../tools/helm.js";
 import { type InstalledTool, type InstallOptions, installCrane, installHelm } from "../tools/install.js";
 import { formatJson } from "../tools/log-safe.js";
 import { InvocationCounter, type ToolLimits } from "../tools/runner.js";
+import { assessPullBudget } from "./budget.js";
 import { createCopier } from "./copier.js";
 import { ecrTargetChanges, ociTargetChanges } from "./ecr-changes.js";
 import { type ExecuteDeps, type ExecuteOptions, type ExecutionReport, executePlan } from "./execute.js";
+import { ecrMountingOff, prepareSharing, type SharingReport } from "./mounts.js";
+import { ManifestPace, manifestsOf, type PaceOptions, type PaceReport, putThrottled } from "./pace.js";
 
 export interface CarryOutOptions
   extends Pick<ExecuteOptions, "concurrency" | "retries" | "retry" | "progress" | "group" | "now"> {
@@ -53,13 +59,44 @@ export interface CarryOutOptions
   debug?: (line: string) => void;
   /** Counts every process started (a fresh one when not given). */
   counter?: InvocationCounter;
+  /**
+   * Layer sharing (mount each shared layer from a repository that holds it instead of uploading it again):
+   * default on; `false` turns it off.
+   */
+  shareLayers?: boolean;
+  /** The run's upstream manifest cache (manifests the plan already read are not read again). */
+  manifests?: UpstreamManifests;
+  /** For the in-process upstream reads (tests). */
+  fetch?: typeof fetch;
+  /**
+   * Manifest PUTs a second across all copies in flight (ECR's PutImage quota; default 10 for ECR, no pacing for
+   * other registries unless given).
+   */
+  putImageRate?: number | null;
+  /** Concurrent layer uploads within one copy (crane `--jobs`); crane's default when unset. */
+  layerJobs?: number | null;
+  /** The pace's clock and sleep (tests). */
+  pace?: Pick<PaceOptions, "now" | "sleep">;
 }
+
+/** ECR's default PutImage quota: 10 calls a second per account and region. */
+export const DEFAULT_PUT_IMAGE_RATE = 10;
 
 export interface CarryOutResult {
   report: ExecutionReport;
   /** Processes started, by `tool subcommand`. */
   processes: Record<string, number>;
   tools: InstalledTool[];
+  /** What layer sharing did (absent when nothing was copied). */
+  sharing?: SharingReport;
+  /** Upstream manifest GETs sent in process to learn the copies' layers (each a pull on Docker Hub). */
+  upstreamReads?: number;
+  /** How manifest PUTs were paced (absent when they were not). */
+  pace?: PaceReport;
+  /** Each upstream that states a pull budget: what was left, what the sync needed, what waits for the next run. */
+  budgets?: UpstreamBudget[];
+  /** Bytes the copies move with and without sharing, for the copies whose layers were read. */
+  bytes?: SharingFigures;
 }
 
 /** Whether a plan has anything for the tools or the registry API to do. */
@@ -125,12 +162,166 @@ export async function carryOutPlan(
       workDir: session.dir,
       // Verification reads the target over the registry API: one HEAD, no process.
       targetDigest: (repository, tag) => targetRegistry.headManifest(repository, tag),
+      ...(options.layerJobs ? { jobs: options.layerJobs } : {}),
     });
-    const report = await executePlan(plan, { ...changes, ...copier }, executeOptions);
-    return { report, processes: counter.toJSON(), tools };
+    const { deps, order, sharing, reads, pace, budget, contents } = await withLayerSharing(
+      transfers,
+      { ...changes, ...copier },
+      targetRegistry,
+      list,
+      options,
+    );
+    const { deferred, bytes } = announceBudgetAndBytes(plan, budget, order, contents, options.log);
+    const report = await executePlan(plan, deps, { ...executeOptions, transferOrder: () => order, deferred });
+    logSharing(sharing.report, options.log);
+    return {
+      report,
+      processes: counter.toJSON(),
+      tools,
+      sharing: sharing.report,
+      upstreamReads: reads(),
+      ...(pace ? { pace: pace.report } : {}),
+      ...(budget.upstreams.length > 0 ? { budgets: budget.upstreams } : {}),
+      ...(bytes.known > 0 ? { bytes } : {}),
+    };
   } finally {
     await session.dispose();
   }
+}
+
+/** Logs the pull budgets and the bytes to move; the copies the budget leaves for the next run, and the figures. */
+function announceBudgetAndBytes(
+  plan: Plan,
+  budget: Awaited<ReturnType<typeof withLayerSharing>>["budget"],
+  order: readonly TransferStep[],
+  contents: Awaited<ReturnType<typeof withLayerSharing>>["contents"],
+  log: (line: string) => void,
+) {
+  const deferred = new Map(
+    [...budget.deferred].map(
+      (s) => [s, "left for the next run: the upstream's pull budget is spent"] as const,
+    ),
+  );
+  for (const u of budget.upstreams)
+    log(
+      `Pull budget of ${u.upstream}: the sync needs ${u.needed} counted pulls${u.sharingReads > 0 && !u.sharingGivenUp ? ` and ${u.sharingReads} to read layers for sharing` : ""}; ${u.remaining} left`,
+    );
+  for (const warning of budgetWarnings(budget.upstreams)) {
+    plan.warnings.push(warning);
+    log(`Warning: ${warning.message}`);
+  }
+  const bytes = sharingFigures(
+    order
+      .filter((s) => !deferred.has(s))
+      .map((s) => ({ repository: s.repository, content: contents.get(s) ?? null })),
+  );
+  if (bytes.known > 0)
+    log(
+      `Bytes to move for ${bytes.known} cop${bytes.known === 1 ? "y" : "ies"} whose layers are known: ${formatBytes(bytes.bytesShared)} (${bytes.blobsShared} blobs) with layer sharing, ${formatBytes(bytes.bytesPerRepository)} (${bytes.blobsPerRepository}) without`,
+    );
+  return { deferred, bytes };
+}
+
+/**
+ * The copies' layers read upstream, their order for sharing, and `copy` wrapped so that each copy first mounts
+ * the blobs an earlier copy brought (see `mounts.ts`).
+ */
+async function withLayerSharing(
+  transfers: readonly TransferStep[],
+  deps: ExecuteDeps,
+  targetRegistry: DistributionClient,
+  list: PlannedList,
+  options: CarryOutOptions,
+) {
+  const target = options.target;
+  const manifests =
+    options.manifests ??
+    new UpstreamManifests({
+      upstreams: list.upstreams,
+      credentials: options.upstreamCredentials,
+      schemes: target.schemes,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+  const readsBefore = manifests.reads;
+  const images = transfers.filter((s) => s.kind === "image").length;
+  const off =
+    options.shareLayers === false
+      ? "turned off"
+      : images < 2
+        ? "fewer than two images to copy"
+        : target.kind === "ecr" && target.ecrClient
+          ? await ecrMountingOff(target.ecrClient)
+          : null;
+  const budget = await assessPullBudget(transfers, manifests, { sharing: off === null });
+  const { sharing, order, contents } = await prepareSharing(transfers, manifests, targetRegistry, {
+    off,
+    unread: new Set([...budget.noSharing, ...budget.deferred]),
+  });
+  const rate = options.putImageRate ?? (target.kind === "ecr" ? DEFAULT_PUT_IMAGE_RATE : null);
+  const pace = rate ? new ManifestPace(rate, options.pace ?? {}) : null;
+  const shared: ExecuteDeps = {
+    ...deps,
+    async copy(step) {
+      await sharing.before(step);
+      try {
+        const copied = await pacedCopy(step);
+        sharing.after(step, true);
+        return copied;
+      } catch (error) {
+        sharing.after(step, false);
+        throw error;
+      }
+    },
+  };
+  /** One copy in its turn; a throttled manifest PUT slows the pace and is tried again (3 times at most). */
+  async function pacedCopy(step: TransferStep) {
+    for (let attempt = 1; ; attempt++) {
+      await pace?.acquire(manifestsOf(step, contents.get(step)?.manifests));
+      try {
+        const copied = await deps.copy(step);
+        pace?.succeeded();
+        return copied;
+      } catch (error) {
+        if (!pace || attempt > 3 || !putThrottled(error, target.registry)) throw error;
+        pace.throttled();
+      }
+    }
+  }
+  return { deps: shared, order, sharing, pace, budget, contents, reads: () => manifests.reads - readsBefore };
+}
+
+/** What a short pull budget changed, as plan warnings: sharing given up, copies left for the next run. */
+export function budgetWarnings(upstreams: readonly UpstreamBudget[]): { message: string; hint?: string }[] {
+  const warnings: { message: string; hint?: string }[] = [];
+  for (const u of upstreams) {
+    const budget = `${u.remaining}${u.limit !== null ? ` of ${u.limit}` : ""} pulls left${u.windowSeconds ? ` (window ${Math.round(u.windowSeconds / 3600)} h)` : ""}`;
+    if (u.deferred > 0)
+      warnings.push({
+        message: `${u.upstream}: the sync needs ${u.needed} counted pulls and ${budget}: ${u.deferred} cop${u.deferred === 1 ? "y" : "ies"} (${u.deferredPulls} pulls) left for the next run`,
+        hint: "the next scheduled run copies them; Docker Hub credentials or an upstream endpoint (a pull-through cache) raise the budget",
+      });
+    else if (u.sharingGivenUp)
+      warnings.push({
+        message: `${u.upstream}: ${budget}; layer sharing given up for its images (reading their layers would cost ${u.sharingReads} more pulls), so their shared layers are uploaded once per repository`,
+      });
+  }
+  return warnings;
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+function logSharing(shared: SharingReport, log: (line: string) => void): void {
+  if (shared.mounted > 0 || shared.refused > 0)
+    log(
+      `Layer sharing: ${shared.mounted} blob${shared.mounted === 1 ? "" : "s"} mounted from another repository (${shared.bytesMounted} bytes not uploaded), ${shared.refused} mount${shared.refused === 1 ? "" : "s"} refused`,
+    );
+  else if (shared.off && shared.off !== "fewer than two images to copy")
+    log(`Layer sharing off: ${shared.off}`);
 }
 
 function executeOptionsFor(list: PlannedList, options: CarryOutOptions): ExecuteOptions {
@@ -201,7 +392,8 @@ async function installTools(
 /** The JSON report a later step or a person reads: every step with its outcome, duration and error. */
 export function syncReportJson(
   plan: Plan,
-  result: Pick<CarryOutResult, "report" | "processes">,
+  result: Pick<CarryOutResult, "report" | "processes"> &
+    Partial<Pick<CarryOutResult, "sharing" | "pace" | "budgets" | "bytes" | "upstreamReads">>,
   cost?: Record<string, unknown>,
 ) {
   const { report } = result;
@@ -215,6 +407,11 @@ export function syncReportJson(
     deletesSkipped: report.deletesSkipped,
     processes: result.processes,
     ...(cost ? { cost } : {}),
+    // What made the first sync cheaper: layers mounted, manifest PUTs paced, the pull budget kept.
+    ...(result.sharing ? { sharing: { ...result.sharing, upstreamReads: result.upstreamReads ?? 0 } } : {}),
+    ...(result.bytes ? { bytes: result.bytes } : {}),
+    ...(result.pace ? { pace: result.pace } : {}),
+    ...(result.budgets ? { pullBudgets: result.budgets } : {}),
     warnings: plan.warnings.map((w) => ({
       message: w.message,
       ...(w.hint ? { hint: w.hint } : {}),

@@ -104,7 +104,29 @@ function errorDetail(body: Buffer): string {
   return "";
 }
 
+/** A pull budget as Docker Hub sends it on manifest requests (`ratelimit-remaining: 76;w=21600`). */
+export interface RateLimit {
+  remaining: number;
+  limit: number | null;
+  /** The window the budget counts in, in seconds (`w=`), when said. */
+  windowSeconds: number | null;
+}
+
+/** The budget from `ratelimit-remaining` and `ratelimit-limit`, or null when the registry sends none. */
+export function rateLimitOf(headers: Headers): RateLimit | null {
+  const read = (name: string) => {
+    const m = /^\s*(\d+)(?:\s*;\s*w=(\d+))?/.exec(headers.get(name) ?? "");
+    return m ? { n: Number(m[1]), w: m[2] ? Number(m[2]) : null } : null;
+  };
+  const remaining = read("ratelimit-remaining");
+  if (!remaining) return null;
+  const limit = read("ratelimit-limit");
+  return { remaining: remaining.n, limit: limit?.n ?? null, windowSeconds: remaining.w ?? limit?.w ?? null };
+}
+
 export class DistributionClient {
+  /** The pull budget the registry's latest answer stated, when it states one (Docker Hub). */
+  rateLimit: RateLimit | null = null;
   private readonly tokens = new Map<string, string>();
   readonly counts: RequestCounts;
   private readonly doFetch: typeof fetch;
@@ -237,6 +259,7 @@ export class DistributionClient {
       ? `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`
       : null;
     let answer = await send(cached ? `Bearer ${cached}` : basic);
+    this.rateLimit = rateLimitOf(answer.response.headers) ?? this.rateLimit;
     if (answer.response.status !== 401) return answer;
     const challenge = answer.response.headers.get("www-authenticate") ?? "";
     await discard(answer);
@@ -244,6 +267,7 @@ export class DistributionClient {
       const token = await this.fetchToken(challenge, scope);
       this.tokens.set(scope, token);
       answer = await send(`Bearer ${token}`);
+      this.rateLimit = rateLimitOf(answer.response.headers) ?? this.rateLimit;
     }
     return answer;
   }
@@ -296,7 +320,15 @@ export class DistributionClient {
   }
 
   /** The manifest digest a tag or digest resolves to, or null when the registry does not have it. */
-  headManifest(repository: string, reference: string): Promise<string | null> {
+  async headManifest(repository: string, reference: string): Promise<string | null> {
+    return (await this.describeManifest(repository, reference))?.digest ?? null;
+  }
+
+  /** The digest and media type a HEAD answers (free on Docker Hub), or null when the registry does not have it. */
+  describeManifest(
+    repository: string,
+    reference: string,
+  ): Promise<{ digest: string; mediaType: string } | null> {
     return this.retrying(async () => {
       const what = `HEAD ${repository}:${reference}`;
       const answer = await this.request(
@@ -317,7 +349,7 @@ export class DistributionClient {
         );
       const digest = response.headers.get("docker-content-digest");
       if (!digest) throw new RegistryError(`${what} answered without Docker-Content-Digest`, response.status);
-      return digest;
+      return { digest, mediaType: (response.headers.get("content-type") ?? "").split(";")[0]!.trim() };
     });
   }
 
@@ -369,6 +401,37 @@ export class DistributionClient {
       }
       if (!answer.response.ok) throw await this.failure(answer, what);
       return this.json(answer, what);
+    });
+  }
+
+  /**
+   * Mounts a blob `repository` lacks from `from`, in the same registry (`POST /v2/<repository>/blobs/uploads/
+   * ?mount=<digest>&from=<from>`): `mounted` on 201; `refused` on 202 (the registry opened an upload session
+   * instead: mounting off, the blob not in `from`, or ECR's encryption differs) or any 4xx.
+   */
+  mountBlob(repository: string, digest: string, from: string): Promise<"mounted" | "refused"> {
+    return this.retrying(async () => {
+      const what = `mount ${digest} into ${repository} from ${from}`;
+      const query = `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
+      const answer = await this.request(
+        "blob-mount",
+        "POST",
+        this.url(repository, `blobs/uploads/${query}`),
+        repository,
+      );
+      const { response } = answer;
+      if (response.status === 201) {
+        await discard(answer);
+        return "mounted";
+      }
+      if (
+        response.status === 202 ||
+        (response.status >= 400 && response.status < 500 && response.status !== 429)
+      ) {
+        await discard(answer);
+        return "refused";
+      }
+      throw await this.failure(answer, what);
     });
   }
 

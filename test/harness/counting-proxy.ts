@@ -26,7 +26,13 @@ export type RequestKind =
   | "other";
 
 /** Why the ECR gate refused a request (the counting proxy refuses nothing). */
-export type Refusal = "unauthorized" | "name-unknown" | "tag-invalid" | "unsupported" | "archived";
+export type Refusal =
+  | "unauthorized"
+  | "name-unknown"
+  | "tag-invalid"
+  | "unsupported"
+  | "archived"
+  | "throttled";
 
 export interface ProxiedRequest {
   method: string;
@@ -40,6 +46,10 @@ export interface ProxiedRequest {
   /** The request carried the credentials the gate expects (always true for the counting proxy). */
   authorized: boolean;
   refusal?: Refusal;
+  /** Request body bytes received (what a client uploaded: blob chunks, manifests). */
+  bytes: number;
+  /** When the request arrived (`performance.now()` milliseconds). */
+  at: number;
 }
 
 export interface ClassifiedRequest {
@@ -93,6 +103,10 @@ export interface GuardVerdict {
   authorized: boolean;
   answer?: GuardAnswer;
   after?: (status: number, headers: IncomingHttpHeaders) => void;
+  /** Forward to this path (and query) instead of the request's own. */
+  forwardPath?: string;
+  /** Headers added to the forwarded answer, from its status and headers (told after `after`). */
+  responseHeaders?: (status: number, headers: IncomingHttpHeaders) => Record<string, string>;
 }
 
 /** Decides, before forwarding, whether a request is refused. */
@@ -125,8 +139,19 @@ export async function startProxy(upstreamUrl: string, guard?: Guard): Promise<Ru
     const path = req.url ?? "/";
     const classified = classifyRequest(method, path);
     const verdict: GuardVerdict = guard ? await guard(req, classified) : { authorized: true };
-    const entry: ProxiedRequest = { method, path, ...classified, status: 0, authorized: verdict.authorized };
+    const entry: ProxiedRequest = {
+      method,
+      path,
+      ...classified,
+      status: 0,
+      authorized: verdict.authorized,
+      bytes: 0,
+      at: performance.now(),
+    };
     log.push(entry);
+    req.on("data", (chunk: Buffer) => {
+      entry.bytes += chunk.length;
+    });
     if (verdict.answer) {
       const { refusal, status, headers, body } = verdict.answer;
       entry.refusal = refusal;
@@ -145,11 +170,14 @@ export async function startProxy(upstreamUrl: string, guard?: Guard): Promise<Ru
     const headers = { ...req.headers, host: upstream.host };
     delete headers.authorization;
     const forward = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method, path, headers },
+      { host: upstream.hostname, port: upstream.port, method, path: verdict.forwardPath ?? path, headers },
       (upstreamRes) => {
         entry.status = upstreamRes.statusCode ?? 502;
         verdict.after?.(entry.status, upstreamRes.headers);
-        const responseHeaders = { ...upstreamRes.headers };
+        const responseHeaders = {
+          ...upstreamRes.headers,
+          ...verdict.responseHeaders?.(entry.status, upstreamRes.headers),
+        };
         const location = responseHeaders.location;
         if (typeof location === "string" && location.startsWith(upstream.origin)) {
           responseHeaders.location = selfUrl + location.slice(upstream.origin.length);

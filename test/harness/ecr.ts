@@ -63,6 +63,14 @@ export interface EcrOptions {
   region?: string;
   /** Milliseconds an UpdateImageStorageClass restore stays ACTIVATING (default 0: ACTIVE at the next read). */
   restoreDelayMs?: number;
+  /** The account setting BLOB_MOUNTING at start (default DISABLED, as in a new account); PutAccountSetting changes it. */
+  blobMounting?: "ENABLED" | "DISABLED";
+  /**
+   * PutImage calls a second (manifest PUTs through the gate) before the gate answers 429 TOOMANYREQUESTS, as ECR
+   * throttles at its quota: a token bucket refilled at this rate holding one second's worth (AWS throttles API
+   * calls with token buckets; the burst ECR allows is not documented). Default: no limit.
+   */
+  putImageRate?: number;
 }
 
 /** An image's storage status, as DescribeImages' `imageStatus` says it. */
@@ -287,6 +295,9 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
   const calls: Record<string, number> = {};
   const injected = new Map<string, { errorType: string; times: number }>();
   const restoreDelayMs = opts.restoreDelayMs ?? 0;
+  // Account settings (API_GetAccountSetting / API_PutAccountSetting): BLOB_MOUNTING is ENABLED or DISABLED.
+  const accountSettings = new Map<string, string>([["BLOB_MOUNTING", opts.blobMounting ?? "DISABLED"]]);
+  const putBucket = { tokens: opts.putImageRate ?? 0, at: performance.now() };
   const storageStates = new Map<string, StorageState>();
   const stateKey = (repository: string, digest: string) => `${repository}@${digest}`;
   /** The image's storage state now (a restore whose time has come is ACTIVE). */
@@ -358,6 +369,39 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
           },
         });
       }
+    }
+    if (kind === "blob-upload" && req.method === "POST" && repository !== undefined) {
+      // Cross-repository mount (ECR since 2026-01): only with the account setting BLOB_MOUNTING ENABLED and the
+      // same encryption type and KMS key on both repositories; otherwise ECR starts an upload session (202)
+      // and the client uploads. Modelled by forwarding the POST without `mount`/`from`.
+      const query = new URLSearchParams((req.url ?? "").split("?")[1] ?? "");
+      const from = query.get("from");
+      if (query.has("mount")) {
+        const source = from === null ? undefined : repos.get(from);
+        const target = repos.get(repository)!;
+        const same =
+          source !== undefined &&
+          source.encryptionConfiguration.encryptionType === target.encryptionConfiguration.encryptionType &&
+          (source.encryptionConfiguration.kmsKey ?? null) === (target.encryptionConfiguration.kmsKey ?? null);
+        if (accountSettings.get("BLOB_MOUNTING") !== "ENABLED" || !same) {
+          return { authorized, forwardPath: `/v2/${repository}/blobs/uploads/` };
+        }
+      }
+    }
+    if (kind === "manifest-put" && opts.putImageRate !== undefined) {
+      // PutImage's quota: a token bucket of `putImageRate` tokens refilled at `putImageRate` a second.
+      const now = performance.now();
+      const rate = opts.putImageRate;
+      putBucket.tokens = Math.min(rate, putBucket.tokens + ((now - putBucket.at) * rate) / 1000);
+      putBucket.at = now;
+      if (putBucket.tokens < 1) {
+        return refuse({
+          refusal: "throttled",
+          status: 429,
+          body: { errors: [{ code: "TOOMANYREQUESTS", message: "Rate exceeded" }] },
+        });
+      }
+      putBucket.tokens -= 1;
     }
     if (
       kind === "manifest-put" &&
@@ -474,6 +518,25 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
   };
 
   const operations: Record<string, (input: Record<string, unknown>) => unknown> = {
+    GetAccountSetting: (input) => {
+      const name = String(input.name ?? "");
+      const value = accountSettings.get(name);
+      if (value === undefined)
+        throw new EcrError("InvalidParameterException", `Invalid parameter at 'name': '${name}'`);
+      return { name, value };
+    },
+    PutAccountSetting: (input) => {
+      const name = String(input.name ?? "");
+      const value = String(input.value ?? "");
+      if (name !== "BLOB_MOUNTING" || (value !== "ENABLED" && value !== "DISABLED")) {
+        throw new EcrError(
+          "InvalidParameterException",
+          `Invalid parameter: setting '${name}' cannot take the value '${value}'`,
+        );
+      }
+      accountSettings.set(name, value);
+      return { name, value };
+    },
     GetAuthorizationToken: () => ({
       authorizationData: [
         {
