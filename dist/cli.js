@@ -3693,7 +3693,7 @@ __webpack_unused_export__ = ExclusionNotFoundException;
 __webpack_unused_export__ = ExclusionNotFoundException$;
 __webpack_unused_export__ = FindingSeverity;
 __webpack_unused_export__ = GetAccountSetting$;
-__webpack_unused_export__ = GetAccountSettingCommand;
+exports.pn5 = GetAccountSettingCommand;
 __webpack_unused_export__ = GetAccountSettingRequest$;
 __webpack_unused_export__ = GetAccountSettingResponse$;
 __webpack_unused_export__ = GetAuthorizationToken$;
@@ -59536,7 +59536,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4045:
+/***/ 1962:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -60293,73 +60293,6 @@ async function startLocalRegistry(craneBinary, opts = {}) {
 
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
-;// CONCATENATED MODULE: ./src/plan/model.ts
-const STEP_ACTIONS = [
-    "create-repository",
-    "copy",
-    "update",
-    "restore",
-    "blocked",
-    "present",
-    "delete",
-];
-function isEntryStep(step) {
-    return step.action !== "create-repository" && step.action !== "delete";
-}
-function isTransferStep(step) {
-    return step.action === "copy" || step.action === "update";
-}
-function stepFields(step) {
-    const { action, kind, repository, reason } = step;
-    switch (step.action) {
-        case "create-repository":
-            return {
-                action,
-                kind,
-                source: null,
-                repository,
-                tag: null,
-                digest: null,
-                targetDigest: null,
-                platforms: [],
-                reason,
-                location: step.location,
-            };
-        case "delete":
-            return {
-                action,
-                kind,
-                source: null,
-                repository,
-                tag: step.tag,
-                digest: null,
-                targetDigest: step.targetDigest,
-                platforms: [],
-                reason,
-                location: null,
-            };
-        default:
-            return {
-                action,
-                kind,
-                source: step.source,
-                repository,
-                tag: step.tag,
-                digest: step.digest,
-                targetDigest: step.targetDigest,
-                platforms: step.platforms,
-                reason,
-                location: step.location,
-            };
-    }
-}
-/** Marks a prepared list as planned; throws when a chart range is still unresolved (a programming error). */
-function plannedList(list) {
-    if ((list.chartRanges?.length ?? 0) > 0)
-        throw new Error("chart version ranges are resolved before planning");
-    return list;
-}
-
 ;// CONCATENATED MODULE: ./src/list/quote.ts
 /**
  * A value quoted for a message: JSON string syntax with every character outside printable ASCII escaped,
@@ -61211,8 +61144,22 @@ function errorDetail(body) {
     }
     return "";
 }
+/** The budget from `ratelimit-remaining` and `ratelimit-limit`, or null when the registry sends none. */
+function rateLimitOf(headers) {
+    const read = (name) => {
+        const m = /^\s*(\d+)(?:\s*;\s*w=(\d+))?/.exec(headers.get(name) ?? "");
+        return m ? { n: Number(m[1]), w: m[2] ? Number(m[2]) : null } : null;
+    };
+    const remaining = read("ratelimit-remaining");
+    if (!remaining)
+        return null;
+    const limit = read("ratelimit-limit");
+    return { remaining: remaining.n, limit: limit?.n ?? null, windowSeconds: remaining.w ?? limit?.w ?? null };
+}
 class DistributionClient {
     options;
+    /** The pull budget the registry's latest answer stated, when it states one (Docker Hub). */
+    rateLimit = null;
     tokens = new Map();
     counts;
     doFetch;
@@ -61228,6 +61175,11 @@ class DistributionClient {
         this.limits = options.limits ?? MANIFEST_LIMITS;
         this.host = new URL(options.baseUrl).host;
         this.schemes = options.schemes ?? new RegistrySchemes(this.doFetch);
+    }
+    /** `host/prefix/repository`, as failures name a repository of this registry. */
+    describe(repository) {
+        const prefix = this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : "";
+        return `${this.host}/${prefix}${repository}`;
     }
     count(kind) {
         this.counts[kind] = (this.counts[kind] ?? 0) + 1;
@@ -61316,6 +61268,7 @@ class DistributionClient {
             ? `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`
             : null;
         let answer = await send(cached ? `Bearer ${cached}` : basic);
+        this.rateLimit = rateLimitOf(answer.response.headers) ?? this.rateLimit;
         if (answer.response.status !== 401)
             return answer;
         const challenge = answer.response.headers.get("www-authenticate") ?? "";
@@ -61324,6 +61277,7 @@ class DistributionClient {
             const token = await this.fetchToken(challenge, scope);
             this.tokens.set(scope, token);
             answer = await send(`Bearer ${token}`);
+            this.rateLimit = rateLimitOf(answer.response.headers) ?? this.rateLimit;
         }
         return answer;
     }
@@ -61372,7 +61326,11 @@ class DistributionClient {
         }
     }
     /** The manifest digest a tag or digest resolves to, or null when the registry does not have it. */
-    headManifest(repository, reference) {
+    async headManifest(repository, reference) {
+        return (await this.describeManifest(repository, reference))?.digest ?? null;
+    }
+    /** The digest and media type a HEAD answers (free on Docker Hub), or null when the registry does not have it. */
+    describeManifest(repository, reference) {
         return this.retrying(async () => {
             const what = `HEAD ${repository}:${reference}`;
             const answer = await this.request("manifest-head", "HEAD", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
@@ -61385,7 +61343,7 @@ class DistributionClient {
             const digest = response.headers.get("docker-content-digest");
             if (!digest)
                 throw new RegistryError(`${what} answered without Docker-Content-Digest`, response.status);
-            return digest;
+            return { digest, mediaType: (response.headers.get("content-type") ?? "").split(";")[0].trim() };
         });
     }
     /** The manifest itself (a GET: on Docker Hub it may count as a pull). */
@@ -61423,6 +61381,29 @@ class DistributionClient {
             if (!answer.response.ok)
                 throw await this.failure(answer, what);
             return this.json(answer, what);
+        });
+    }
+    /**
+     * Mounts a blob `repository` lacks from `from`, in the same registry (`POST /v2/<repository>/blobs/uploads/
+     * ?mount=<digest>&from=<from>`): `mounted` on 201; `refused` on 202 (the registry opened an upload session
+     * instead: mounting off, the blob not in `from`, or ECR's encryption differs) or any 4xx.
+     */
+    mountBlob(repository, digest, from) {
+        return this.retrying(async () => {
+            const what = `mount ${digest} into ${repository} from ${from}`;
+            const query = `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
+            const answer = await this.request("blob-mount", "POST", this.url(repository, `blobs/uploads/${query}`), repository);
+            const { response } = answer;
+            if (response.status === 201) {
+                await discard(answer);
+                return "mounted";
+            }
+            if (response.status === 202 ||
+                (response.status >= 400 && response.status < 500 && response.status !== 429)) {
+                await discard(answer);
+                return "refused";
+            }
+            throw await this.failure(answer, what);
         });
     }
     /**
@@ -61485,175 +61466,6 @@ class DistributionClient {
         if (nextUrl.host !== new URL(at).host)
             throw new RegistryError(`${what}: the next page is on another host (${nextUrl.host}); not followed`, 502);
         return nextUrl.toString();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/tools/argv.ts
-/**
- * The last line of defence between a list value and a tool's command line: a value given to crane or helm
- * as an argument of its own (a reference, a URL, a chart name, a version) that starts with `-` would be read
- * as a flag (`http://--platform=linux/p` once reached crane that way). The list's validation refuses such
- * values first; this refuses to build the argv if one slips through.
- */
-function positional(tool, value, what) {
-    if (value === "" || value.startsWith("-"))
-        throw new RangeError(`refusing to pass ${JSON.stringify(value)} to ${tool} as the ${what}: it would read as a flag`);
-    return value;
-}
-
-;// CONCATENATED MODULE: ./src/tools/crane.ts
-/**
- * crane, for exactly what the product does with it: copy an image (or an OCI chart) registry to registry,
- * read a digest, report its version. Flags as crane's docs spell them (`crane copy SRC DST`,
- * `-j/--jobs`; the global `--platform os/arch[/variant]`). Never `--insecure`: crane applies it to every
- * registry in the process, so an untrusted certificate on the ECR push would pass too. crane tries HTTPS
- * first everywhere and falls back to plain HTTP on loopback and RFC 1918 hosts by its own rule
- * (fallsBackToHttp, registry/scheme.ts); the list refuses `http://` anywhere else.
- */
-
-
-/**
- * One platform as a `--platform` value. crane reads each value as ONE platform (`v1.ParsePlatform`; for index filter
- * cmd/crane/cmd/util.go platformsValue.Set, whatever its help text says): `linux/amd64,linux/arm64` would read as
- * architecture `amd64,linux`, variant `arm64`, and match nothing, so a comma is refused here.
- */
-function platformValue(platform) {
-    if (platform.includes(","))
-        throw new RangeError(`refusing to pass ${JSON.stringify(platform)} to crane as one platform: it holds a comma`);
-    return positional("crane", platform, "platform");
-}
-function globalFlags(opts) {
-    const flags = [];
-    if (opts.platform)
-        flags.push("--platform", platformValue(opts.platform));
-    return flags;
-}
-function craneCopyArgs(source, destination, opts = {}) {
-    const args = [
-        "copy",
-        positional("crane", source, "source"),
-        positional("crane", destination, "destination"),
-        ...globalFlags(opts),
-    ];
-    if (opts.jobs != null) {
-        if (!Number.isInteger(opts.jobs) || opts.jobs < 1)
-            throw new RangeError(`crane --jobs must be a positive integer, got ${opts.jobs}`);
-        args.push("--jobs", String(opts.jobs));
-    }
-    return args;
-}
-function craneDigestArgs(reference, opts = {}) {
-    return ["digest", positional("crane", reference, "reference"), ...globalFlags(opts)];
-}
-/**
- * `crane index filter SRC --platform A --platform B -t DST` (cmd/crane/doc/crane_index_filter.md): writes an index
- * holding only the listed platforms' manifests (a new index digest; the children keep theirs). Its own
- * `--platform` flag takes several values and shadows the global one.
- */
-function craneIndexFilterArgs(source, platforms, destination) {
-    if (platforms.length === 0)
-        throw new RangeError("crane index filter needs at least one platform");
-    return [
-        "index",
-        "filter",
-        positional("crane", source, "source"),
-        ...platforms.flatMap((p) => ["--platform", platformValue(p)]),
-        "--tag",
-        positional("crane", destination, "destination"),
-    ];
-}
-/**
- * The digest crane reports for what it wrote under `destination`: go-containerregistry logs
- * `<reference>: digest: <digest> size: <n>` for every manifest it pushes (pkg/v1/remote/write.go), an index's
- * children first. The line naming `destination` wins, else the last one; null when crane said nothing.
- */
-function pushedDigest(output, destination) {
-    let last = null;
-    for (const m of output.matchAll(/(\S+): digest: (sha256:[0-9a-f]{64}) size: \d+/g)) {
-        if (m[1] === destination)
-            return m[2];
-        last = m[2];
-    }
-    return existingDigest(output, destination) ?? last;
-}
-/**
- * When the target already holds the manifest crane pushes nothing and prints `existing manifest: TAG@DIGEST`
- * (`existing manifest: DIGEST` for a digest reference), no `digest:` line (pkg/v1/remote/write.go,
- * manifestExists). The line naming `destination`'s tag or digest; null when there is none.
- */
-function existingDigest(output, destination) {
-    const at = destination.lastIndexOf("@");
-    const colon = destination.lastIndexOf(":");
-    const identifier = at >= 0
-        ? destination.slice(at + 1)
-        : colon > destination.lastIndexOf("/")
-            ? destination.slice(colon + 1)
-            : "";
-    for (const m of output.matchAll(/existing manifest: (?:(\S+)@)?(sha256:[0-9a-f]{64})\s*$/gm)) {
-        if ((m[1] ?? m[2]) === identifier)
-            return m[2];
-    }
-    return null;
-}
-const CRANE_VERSION_ARGS = ["version"];
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
-class Crane {
-    options;
-    constructor(options) {
-        this.options = options;
-    }
-    /**
-     * `crane copy SRC DST`: `source` is the fetch address (see `fetchAddress`), `destination` the target reference.
-     * Resolves the digest crane wrote under `destination`, when its output names it.
-     */
-    async copy(source, destination, opts = {}) {
-        const { stdout, stderr } = await runTool("crane", this.options, {
-            subcommand: "copy",
-            args: craneCopyArgs(source, destination, opts),
-            action: `crane copy ${source} -> ${destination}${opts.platform ? ` (platform ${opts.platform})` : ""}`,
-        });
-        return { digest: pushedDigest(`${stderr}\n${stdout}`, destination) };
-    }
-    /**
-     * `crane index filter SRC --platform … -t DST`: copies the listed platforms of an index as a new index.
-     * Resolves the new index's digest (crane prints `repo@sha256:…` on stdout).
-     */
-    async indexFilter(source, platforms, destination) {
-        const action = `crane index filter ${source} (platforms ${platforms.join(", ")}) -> ${destination}`;
-        const { stdout } = await runTool("crane", this.options, {
-            subcommand: "index filter",
-            args: craneIndexFilterArgs(source, platforms, destination),
-            action,
-        });
-        const digest = /@(sha256:[0-9a-f]{64})\s*$/.exec(stdout.trim())?.[1];
-        if (!digest)
-            throw new Error(`${action} printed "${stdout.trim()}", not a reference with a sha256 digest`);
-        return { digest };
-    }
-    /** The manifest digest (`sha256:…`) of a reference, or of one platform's manifest. */
-    async digest(reference, opts = {}) {
-        const action = `crane digest ${reference}${opts.platform ? ` (platform ${opts.platform})` : ""}`;
-        const { stdout } = await runTool("crane", this.options, {
-            subcommand: "digest",
-            args: craneDigestArgs(reference, opts),
-            action,
-        });
-        const digest = stdout.trim().split(/\s+/).pop() ?? "";
-        if (!DIGEST.test(digest))
-            throw new Error(`${action} printed "${stdout.trim()}", not a sha256 digest`);
-        return digest;
-    }
-    /** The version crane reports (`0.22.1`; `crane version` prints `v0.22.1` or `0.22.1`). */
-    async version() {
-        const { stdout } = await runTool("crane", this.options, {
-            subcommand: "version",
-            args: CRANE_VERSION_ARGS,
-            action: "crane version",
-        });
-        const m = /v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/.exec(stdout);
-        if (!m)
-            throw new Error(`crane version printed "${stdout.trim()}", not a version`);
-        return m[1];
     }
 }
 
@@ -61950,6 +61762,667 @@ function maskRunSecrets(mask, env) {
     for (const value of Object.values(env))
         if (value?.includes("@"))
             maskUrlCredentials(mask, value);
+}
+
+;// CONCATENATED MODULE: ./src/list/reference.ts
+const alphanumeric = "[a-z0-9]+";
+const separator = "(?:[._]|__|[-]+)";
+const domainNameComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const optionalPort = "(?::[0-9]+)?";
+const tagPat = "[\\w][\\w.-]{0,127}";
+const digestPat = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}";
+const ipv6address = "\\[(?:[a-fA-F0-9:]+)\\]";
+const domainName = `${domainNameComponent}(?:\\.${domainNameComponent})*`;
+const host = `(?:${domainName}|${ipv6address})`;
+const domainAndPort = host + optionalPort;
+const pathComponent = `${alphanumeric}(?:${separator}${alphanumeric})*`;
+const remoteName = `${pathComponent}(?:/${pathComponent})*`;
+const namePat = `(?:${domainAndPort}/)?${remoteName}`;
+const referenceRegexp = new RegExp(`^(${namePat})(?::(${tagPat}))?(?:@(${digestPat}))?$`);
+const anchoredNameRegexp = new RegExp(`^(?:(${domainAndPort})/)?(${remoteName})$`);
+const anchoredIdentifierRegexp = /^[a-f0-9]{64}$/;
+const anchoredTagRegexp = new RegExp(`^${tagPat}$`);
+const anchoredDomainRegexp = new RegExp(`^${domainAndPort}$`);
+/** Maximum length of a repository path (distribution's RepositoryNameTotalLengthMax). */
+const REPOSITORY_NAME_MAX = 255;
+const DEFAULT_DOMAIN = "docker.io";
+const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
+const OFFICIAL_REPO_PREFIX = "library/";
+/** Digest algorithms go-digest registers with the standard library, and their hex lengths. */
+const DIGEST_ALGORITHMS = { sha256: 64, sha384: 96, sha512: 128 };
+/** go-digest's `Parse` + `Validate`: `algorithm:hex` with a registered algorithm and exact lower-case hex. */
+function validateDigest(digest) {
+    const i = digest.indexOf(":");
+    if (i <= 0 || i + 1 === digest.length)
+        return "invalid digest format (expected algorithm:hex, as in sha256:…)";
+    const algorithm = digest.slice(0, i);
+    const encoded = digest.slice(i + 1);
+    const length = DIGEST_ALGORITHMS[algorithm];
+    if (length === undefined)
+        return `unsupported digest algorithm "${algorithm}" (use sha256, sha384 or sha512)`;
+    if (encoded.length !== length)
+        return `invalid ${algorithm} digest length: ${encoded.length} hex characters, expected ${length}`;
+    if (!/^[a-f0-9]+$/.test(encoded))
+        return `invalid ${algorithm} digest: only lower-case hex characters are allowed`;
+    return null;
+}
+function isValidTag(tag) {
+    return anchoredTagRegexp.test(tag);
+}
+/** Whether `s` is a registry host as references carry it (`quay.io`, `localhost:5000`, `[::1]:5000`). */
+function isValidDomain(s) {
+    return anchoredDomainRegexp.test(s);
+}
+/** splitDockerDomain from normalize.go. */
+function splitDockerDomain(name) {
+    const slash = name.indexOf("/");
+    if (slash === -1)
+        return [DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX + name];
+    const maybeDomain = name.slice(0, slash);
+    const maybeRemote = name.slice(slash + 1);
+    let domain;
+    let remote;
+    if (maybeDomain === "localhost")
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else if (maybeDomain === LEGACY_DEFAULT_DOMAIN)
+        [domain, remote] = [DEFAULT_DOMAIN, maybeRemote];
+    else if (/[.:]/.test(maybeDomain))
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else if (maybeDomain.toLowerCase() !== maybeDomain)
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else
+        [domain, remote] = [DEFAULT_DOMAIN, name];
+    if (domain === DEFAULT_DOMAIN && !remote.includes("/"))
+        remote = OFFICIAL_REPO_PREFIX + remote;
+    return [domain, remote];
+}
+/**
+ * `ParseNormalizedNamed`: a familiar or full reference (`redis:7.0`, `quay.io/org/app@sha256:…`)
+ * to its normalised parts. No default tag is added: a bare name has neither tag nor digest.
+ */
+function parseReference(input) {
+    const s = input;
+    const refused = refuseText(s);
+    if (refused)
+        return refused;
+    const [domain, remainder] = splitDockerDomain(s);
+    const tagSep = remainder.indexOf(":");
+    const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
+    if (remote.toLowerCase() !== remote) {
+        return {
+            ok: false,
+            error: `repository name (${remote}) must be lowercase`,
+            hint: "registry repository paths are lower case; tags may use upper case",
+        };
+    }
+    const full = `${domain}/${remainder}`;
+    const m = referenceRegexp.exec(full);
+    if (!m)
+        return { ok: false, ...explainInvalid(full) };
+    const name = m[1];
+    const nameMatch = anchoredNameRegexp.exec(name);
+    const refDomain = nameMatch?.[1] ?? "";
+    const path = nameMatch?.[2] ?? name;
+    if (refDomain === "") {
+        // The grammar's domain is optional: `my_registry.example.com/x` matches as a path with no domain at all.
+        return {
+            ok: false,
+            error: `${JSON.stringify(domain)} is not a valid registry host`,
+            hint: "a registry host is letters, digits, '-' and '.' with an optional :port (no '_')",
+        };
+    }
+    if (path.length > REPOSITORY_NAME_MAX) {
+        return { ok: false, error: `repository name must not be more than ${REPOSITORY_NAME_MAX} characters` };
+    }
+    const digest = m[3] ?? null;
+    if (digest !== null) {
+        const problem = validateDigest(digest);
+        if (problem)
+            return { ok: false, error: problem };
+    }
+    return { ok: true, value: { domain: refDomain, path, tag: m[2] ?? null, digest } };
+}
+/** What no reference can be: empty, with white space, a URL, a bare 64-hex image id; null when none. */
+function refuseText(s) {
+    if (s === "")
+        return { ok: false, error: "the reference is empty" };
+    if (/\s/.test(s))
+        return { ok: false, error: "a reference cannot contain white space" };
+    if (s.includes("://")) {
+        return {
+            ok: false,
+            error: "a reference has no URL scheme",
+            hint: `write it as a registry reference, e.g. "${s.replace(/^[a-z]+:\/\//i, "")}"`,
+        };
+    }
+    if (anchoredIdentifierRegexp.test(s)) {
+        return {
+            ok: false,
+            error: `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
+            hint: "a bare 64-hex string is an image ID; name the repository and pin the digest: name@sha256:<hex>",
+        };
+    }
+    return null;
+}
+/** A more precise reason than "invalid reference format" for the common mistakes. */
+function explainInvalid(full) {
+    const at = full.indexOf("@");
+    const namePart = at === -1 ? full : full.slice(0, at);
+    const digest = at === -1 ? null : full.slice(at + 1);
+    if (digest !== null) {
+        const problem = validateDigest(digest);
+        if (problem)
+            return { error: problem };
+    }
+    const lastSlash = namePart.lastIndexOf("/");
+    const colon = namePart.indexOf(":", lastSlash + 1);
+    if (colon !== -1) {
+        const tag = namePart.slice(colon + 1);
+        if (!isValidTag(tag)) {
+            return {
+                error: `invalid tag "${tag}"`,
+                hint: "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
+            };
+        }
+    }
+    return {
+        error: "invalid reference format",
+        hint: "expected [host[:port]/]path[:tag][@sha256:digest] with lower-case path components separated by '/', as in quay.io/prometheus/node-exporter:v1.8.2",
+    };
+}
+/** The repository name without tag or digest: `docker.io/library/redis`. */
+function referenceName(ref) {
+    return ref.domain === "" ? ref.path : `${ref.domain}/${ref.path}`;
+}
+/** distribution's `String()`: `docker.io/library/redis:7.0`, `…@sha256:…`, `…:tag@sha256:…`. */
+function formatReference(ref) {
+    let s = referenceName(ref);
+    if (ref.tag !== null)
+        s += `:${ref.tag}`;
+    if (ref.digest !== null)
+        s += `@${ref.digest}`;
+    return s;
+}
+/** distribution's `FamiliarString()`: `redis:7.0`, `quay.io/org/app:1`. */
+function familiarReference(ref) {
+    let path = ref.path;
+    let domain = ref.domain;
+    if (domain === DEFAULT_DOMAIN) {
+        domain = "";
+        const rest = path.startsWith(OFFICIAL_REPO_PREFIX) ? path.slice(OFFICIAL_REPO_PREFIX.length) : null;
+        if (rest !== null && !rest.includes("/"))
+            path = rest;
+    }
+    return formatReference({ ...ref, domain, path });
+}
+
+;// CONCATENATED MODULE: ./src/tools/fetch-address.ts
+/**
+ * Where content is fetched from, as opposed to what it is called. An upstream endpoint in the mirror list
+ * (`docker.io` fetched through `https://mirror.gcr.io`, or a pull-through cache at `http://10.0.0.5:5000/hub`)
+ * changes only the address crane and helm talk to; names, target repositories and reports keep the list's names.
+ */
+
+function canonicalHost(host) {
+    const h = host.toLowerCase();
+    return h === "index.docker.io" || h === "registry-1.docker.io" ? "docker.io" : h;
+}
+/**
+ * An endpoint URL's registry host and path prefix. Its scheme decides nothing: every registry is reached by
+ * crane's rule (HTTPS first, plain HTTP as the fallback on loopback and private hosts; registry/scheme.ts).
+ */
+function parseEndpoint(endpoint) {
+    const url = new URL(endpoint);
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+        throw new Error(`upstream endpoint ${endpoint} must be an http:// or https:// URL`);
+    }
+    return {
+        registry: url.host,
+        pathPrefix: url.pathname.replace(/^\/+|\/+$/g, ""),
+    };
+}
+function endpointFor(host, upstreams) {
+    const wanted = canonicalHost(host);
+    return upstreams.find((u) => u.endpoint && canonicalHost(u.host) === wanted)?.endpoint ?? null;
+}
+/** The address an image is fetched from, honouring the list's upstream endpoints. */
+function fetchAddress(reference, upstreams) {
+    const endpoint = endpointFor(reference.domain, upstreams);
+    if (!endpoint) {
+        return {
+            reference: formatReference(reference),
+            registry: reference.domain,
+            viaEndpoint: false,
+        };
+    }
+    const { registry, pathPrefix } = parseEndpoint(endpoint);
+    const path = pathPrefix ? `${pathPrefix}/${reference.path}` : reference.path;
+    return {
+        reference: formatReference({ ...reference, domain: registry, path }),
+        registry,
+        viaEndpoint: true,
+    };
+}
+/**
+ * The address an OCI chart (`oci://host/path/name`, no version) is fetched from. Returns the `oci://`
+ * reference for helm and the bare `host/path/name` for crane.
+ */
+function chartFetchAddress(source, upstreams) {
+    const bare = source.replace(/^oci:\/\//, "").replace(/\/+$/, "");
+    const slash = bare.indexOf("/");
+    const host = slash < 0 ? bare : bare.slice(0, slash);
+    const path = slash < 0 ? "" : bare.slice(slash + 1);
+    const endpoint = endpointFor(host, upstreams);
+    if (!endpoint)
+        return {
+            reference: bare,
+            ociReference: `oci://${bare}`,
+            registry: host,
+            viaEndpoint: false,
+        };
+    const parsed = parseEndpoint(endpoint);
+    const fetched = [parsed.registry, parsed.pathPrefix, path].filter((p) => p !== "").join("/");
+    return {
+        reference: fetched,
+        ociReference: `oci://${fetched}`,
+        registry: parsed.registry,
+        viaEndpoint: true,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/observe/manifests.ts
+
+
+
+
+/**
+ * These reads only make a sync cheaper (sharing, the budget): an upstream slow to answer is not waited for, and
+ * a failure is not retried; crane then copies as it would without them.
+ */
+const READ_LIMITS = {
+    ...MANIFEST_LIMITS,
+    headersTimeoutMs: 5_000,
+    idleTimeoutMs: 5_000,
+    bodyDeadlineMs: 15_000,
+};
+/** Docker Hub's registry API lives at registry-1.docker.io, not docker.io. */
+function apiHost(host) {
+    return host === "docker.io" ? "registry-1.docker.io" : host;
+}
+class UpstreamManifests {
+    options;
+    counts;
+    clients = new Map();
+    cache = new Map();
+    heads = new Map();
+    constructor(options) {
+        this.options = options;
+        this.counts = options.counts ?? {};
+    }
+    /** Upstream GETs sent so far through this reader (each one a pull on Docker Hub). */
+    get reads() {
+        return this.counts["manifest-get"] ?? 0;
+    }
+    clientFor(entry) {
+        const host = entry.reference.domain;
+        const upstream = this.options.upstreams.find((u) => u.host === host && u.endpoint);
+        const common = {
+            counts: this.counts,
+            limits: READ_LIMITS,
+            retry: { retries: 0 },
+            ...(this.options.schemes ? { schemes: this.options.schemes } : {}),
+            ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
+        };
+        let key;
+        let make;
+        if (upstream?.endpoint) {
+            const { registry, pathPrefix } = parseEndpoint(upstream.endpoint);
+            key = upstream.endpoint;
+            make = () => new DistributionClient({
+                baseUrl: `https://${registry}`,
+                pathPrefix,
+                auth: credentialFor(registry, this.options.credentials),
+                ...common,
+            });
+        }
+        else {
+            key = host;
+            make = () => new DistributionClient({
+                baseUrl: `https://${apiHost(host)}`,
+                auth: credentialFor(host, this.options.credentials),
+                ...common,
+            });
+        }
+        let client = this.clients.get(key);
+        if (!client) {
+            client = make();
+            this.clients.set(key, client);
+        }
+        return { client, key };
+    }
+    /** The manifest `reference` (a tag or a digest) names in the entry's upstream repository, read once per run. */
+    read(entry, reference) {
+        const { client, key } = this.clientFor(entry);
+        const cacheKey = `${key} ${entry.reference.path}@${reference}`;
+        let found = this.cache.get(cacheKey);
+        if (!found) {
+            found = client.getManifest(entry.reference.path, reference);
+            this.cache.set(cacheKey, found);
+        }
+        return found;
+    }
+    /** Where the entry is fetched from (an upstream endpoint, or its own host): one pull budget each. */
+    upstreamOf(entry) {
+        return this.clientFor(entry).key;
+    }
+    /** A HEAD of the manifest (free on Docker Hub): digest and media type, read once per run. */
+    describe(entry, reference) {
+        const { client, key } = this.clientFor(entry);
+        const cacheKey = `${key} ${entry.reference.path}@${reference}`;
+        let found = this.heads.get(cacheKey);
+        if (!found) {
+            found = client.describeManifest(entry.reference.path, reference);
+            this.heads.set(cacheKey, found);
+        }
+        return found;
+    }
+    /** The pull budget the entry's upstream stated in its latest answer (null: it states none). */
+    rateLimit(entry) {
+        return this.clientFor(entry).client.rateLimit;
+    }
+    /** Records a manifest the run read elsewhere (the plan's platform checks), so it is not read again. */
+    remember(entry, reference, manifest) {
+        const { key } = this.clientFor(entry);
+        this.cache.set(`${key} ${entry.reference.path}@${reference}`, Promise.resolve(manifest));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/plan/model.ts
+const STEP_ACTIONS = [
+    "create-repository",
+    "copy",
+    "update",
+    "restore",
+    "blocked",
+    "present",
+    "delete",
+];
+function isEntryStep(step) {
+    return step.action !== "create-repository" && step.action !== "delete";
+}
+function isTransferStep(step) {
+    return step.action === "copy" || step.action === "update";
+}
+function stepFields(step) {
+    const { action, kind, repository, reason } = step;
+    switch (step.action) {
+        case "create-repository":
+            return {
+                action,
+                kind,
+                source: null,
+                repository,
+                tag: null,
+                digest: null,
+                targetDigest: null,
+                platforms: [],
+                reason,
+                location: step.location,
+            };
+        case "delete":
+            return {
+                action,
+                kind,
+                source: null,
+                repository,
+                tag: step.tag,
+                digest: null,
+                targetDigest: step.targetDigest,
+                platforms: [],
+                reason,
+                location: null,
+            };
+        default:
+            return {
+                action,
+                kind,
+                source: step.source,
+                repository,
+                tag: step.tag,
+                digest: step.digest,
+                targetDigest: step.targetDigest,
+                platforms: step.platforms,
+                reason,
+                location: step.location,
+            };
+    }
+}
+/** Marks a prepared list as planned; throws when a chart range is still unresolved (a programming error). */
+function plannedList(list) {
+    if ((list.chartRanges?.length ?? 0) > 0)
+        throw new Error("chart version ranges are resolved before planning");
+    return list;
+}
+
+;// CONCATENATED MODULE: ./src/plan/sharing.ts
+/**
+ * Layer sharing, decided without I/O: which copy brings each blob first, the order that lets every later copy
+ * find its shared layers already in the registry (to be mounted, not uploaded), and the bytes a sync moves
+ * before and after sharing.
+ */
+/**
+ * The copies in an order where each blob's first bringer comes before every copy that shares it: the copies
+ * that bring at least one new blob first (in their own order), then the ones whose blobs all come from others.
+ * Copies whose content is unknown keep their place among the first group.
+ */
+function orderForSharing(steps, contentOf) {
+    const seen = new Set();
+    const bringers = [];
+    const followers = [];
+    for (const step of steps) {
+        const content = contentOf(step);
+        if (!content) {
+            bringers.push(step);
+            continue;
+        }
+        const fresh = content.blobs.filter((b) => !seen.has(b.digest));
+        for (const b of content.blobs)
+            seen.add(b.digest);
+        (fresh.length > 0 || content.blobs.length === 0 ? bringers : followers).push(step);
+    }
+    return [...bringers, ...followers];
+}
+/** Bytes and blobs before and after sharing; a blob counts once per repository before, once in all after. */
+function sharingFigures(copies) {
+    const perRepository = new Map();
+    const shared = new Map();
+    let known = 0;
+    for (const { repository, content } of copies) {
+        if (!content)
+            continue;
+        known += 1;
+        for (const b of content.blobs) {
+            perRepository.set(`${repository} ${b.digest}`, b.size);
+            shared.set(b.digest, b.size);
+        }
+    }
+    const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0);
+    return {
+        known,
+        bytesPerRepository: sum(perRepository),
+        bytesShared: sum(shared),
+        blobsPerRepository: perRepository.size,
+        blobsShared: shared.size,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/tools/argv.ts
+/**
+ * The last line of defence between a list value and a tool's command line: a value given to crane or helm
+ * as an argument of its own (a reference, a URL, a chart name, a version) that starts with `-` would be read
+ * as a flag (`http://--platform=linux/p` once reached crane that way). The list's validation refuses such
+ * values first; this refuses to build the argv if one slips through.
+ */
+function positional(tool, value, what) {
+    if (value === "" || value.startsWith("-"))
+        throw new RangeError(`refusing to pass ${JSON.stringify(value)} to ${tool} as the ${what}: it would read as a flag`);
+    return value;
+}
+
+;// CONCATENATED MODULE: ./src/tools/crane.ts
+/**
+ * crane, for exactly what the product does with it: copy an image (or an OCI chart) registry to registry,
+ * read a digest, report its version. Flags as crane's docs spell them (`crane copy SRC DST`,
+ * `-j/--jobs`; the global `--platform os/arch[/variant]`). Never `--insecure`: crane applies it to every
+ * registry in the process, so an untrusted certificate on the ECR push would pass too. crane tries HTTPS
+ * first everywhere and falls back to plain HTTP on loopback and RFC 1918 hosts by its own rule
+ * (fallsBackToHttp, registry/scheme.ts); the list refuses `http://` anywhere else.
+ */
+
+
+/**
+ * One platform as a `--platform` value. crane reads each value as ONE platform (`v1.ParsePlatform`; for index filter
+ * cmd/crane/cmd/util.go platformsValue.Set, whatever its help text says): `linux/amd64,linux/arm64` would read as
+ * architecture `amd64,linux`, variant `arm64`, and match nothing, so a comma is refused here.
+ */
+function platformValue(platform) {
+    if (platform.includes(","))
+        throw new RangeError(`refusing to pass ${JSON.stringify(platform)} to crane as one platform: it holds a comma`);
+    return positional("crane", platform, "platform");
+}
+function globalFlags(opts) {
+    const flags = [];
+    if (opts.platform)
+        flags.push("--platform", platformValue(opts.platform));
+    return flags;
+}
+function craneCopyArgs(source, destination, opts = {}) {
+    const args = [
+        "copy",
+        positional("crane", source, "source"),
+        positional("crane", destination, "destination"),
+        ...globalFlags(opts),
+    ];
+    if (opts.jobs != null) {
+        if (!Number.isInteger(opts.jobs) || opts.jobs < 1)
+            throw new RangeError(`crane --jobs must be a positive integer, got ${opts.jobs}`);
+        args.push("--jobs", String(opts.jobs));
+    }
+    return args;
+}
+function craneDigestArgs(reference, opts = {}) {
+    return ["digest", positional("crane", reference, "reference"), ...globalFlags(opts)];
+}
+/**
+ * `crane index filter SRC --platform A --platform B -t DST` (cmd/crane/doc/crane_index_filter.md): writes an index
+ * holding only the listed platforms' manifests (a new index digest; the children keep theirs). Its own
+ * `--platform` flag takes several values and shadows the global one.
+ */
+function craneIndexFilterArgs(source, platforms, destination) {
+    if (platforms.length === 0)
+        throw new RangeError("crane index filter needs at least one platform");
+    return [
+        "index",
+        "filter",
+        positional("crane", source, "source"),
+        ...platforms.flatMap((p) => ["--platform", platformValue(p)]),
+        "--tag",
+        positional("crane", destination, "destination"),
+    ];
+}
+/**
+ * The digest crane reports for what it wrote under `destination`: go-containerregistry logs
+ * `<reference>: digest: <digest> size: <n>` for every manifest it pushes (pkg/v1/remote/write.go), an index's
+ * children first. The line naming `destination` wins, else the last one; null when crane said nothing.
+ */
+function pushedDigest(output, destination) {
+    let last = null;
+    for (const m of output.matchAll(/(\S+): digest: (sha256:[0-9a-f]{64}) size: \d+/g)) {
+        if (m[1] === destination)
+            return m[2];
+        last = m[2];
+    }
+    return existingDigest(output, destination) ?? last;
+}
+/**
+ * When the target already holds the manifest crane pushes nothing and prints `existing manifest: TAG@DIGEST`
+ * (`existing manifest: DIGEST` for a digest reference), no `digest:` line (pkg/v1/remote/write.go,
+ * manifestExists). The line naming `destination`'s tag or digest; null when there is none.
+ */
+function existingDigest(output, destination) {
+    const at = destination.lastIndexOf("@");
+    const colon = destination.lastIndexOf(":");
+    const identifier = at >= 0
+        ? destination.slice(at + 1)
+        : colon > destination.lastIndexOf("/")
+            ? destination.slice(colon + 1)
+            : "";
+    for (const m of output.matchAll(/existing manifest: (?:(\S+)@)?(sha256:[0-9a-f]{64})\s*$/gm)) {
+        if ((m[1] ?? m[2]) === identifier)
+            return m[2];
+    }
+    return null;
+}
+const CRANE_VERSION_ARGS = ["version"];
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+class Crane {
+    options;
+    constructor(options) {
+        this.options = options;
+    }
+    /**
+     * `crane copy SRC DST`: `source` is the fetch address (see `fetchAddress`), `destination` the target reference.
+     * Resolves the digest crane wrote under `destination`, when its output names it.
+     */
+    async copy(source, destination, opts = {}) {
+        const { stdout, stderr } = await runTool("crane", this.options, {
+            subcommand: "copy",
+            args: craneCopyArgs(source, destination, opts),
+            action: `crane copy ${source} -> ${destination}${opts.platform ? ` (platform ${opts.platform})` : ""}`,
+        });
+        return { digest: pushedDigest(`${stderr}\n${stdout}`, destination) };
+    }
+    /**
+     * `crane index filter SRC --platform … -t DST`: copies the listed platforms of an index as a new index.
+     * Resolves the new index's digest (crane prints `repo@sha256:…` on stdout).
+     */
+    async indexFilter(source, platforms, destination) {
+        const action = `crane index filter ${source} (platforms ${platforms.join(", ")}) -> ${destination}`;
+        const { stdout } = await runTool("crane", this.options, {
+            subcommand: "index filter",
+            args: craneIndexFilterArgs(source, platforms, destination),
+            action,
+        });
+        const digest = /@(sha256:[0-9a-f]{64})\s*$/.exec(stdout.trim())?.[1];
+        if (!digest)
+            throw new Error(`${action} printed "${stdout.trim()}", not a reference with a sha256 digest`);
+        return { digest };
+    }
+    /** The manifest digest (`sha256:…`) of a reference, or of one platform's manifest. */
+    async digest(reference, opts = {}) {
+        const action = `crane digest ${reference}${opts.platform ? ` (platform ${opts.platform})` : ""}`;
+        const { stdout } = await runTool("crane", this.options, {
+            subcommand: "digest",
+            args: craneDigestArgs(reference, opts),
+            action,
+        });
+        const digest = stdout.trim().split(/\s+/).pop() ?? "";
+        if (!DIGEST.test(digest))
+            throw new Error(`${action} printed "${stdout.trim()}", not a sha256 digest`);
+        return digest;
+    }
+    /** The version crane reports (`0.22.1`; `crane version` prints `v0.22.1` or `0.22.1`). */
+    async version() {
+        const { stdout } = await runTool("crane", this.options, {
+            subcommand: "version",
+            args: CRANE_VERSION_ARGS,
+            action: "crane version",
+        });
+        const m = /v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/.exec(stdout);
+        if (!m)
+            throw new Error(`crane version printed "${stdout.trim()}", not a version`);
+        return m[1];
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/tools/helm.ts
@@ -66309,270 +66782,51 @@ async function installTool(tool, options) {
 
 // EXTERNAL MODULE: ./src/tools/log-safe.ts
 var log_safe = __nccwpck_require__(135);
-;// CONCATENATED MODULE: ./src/list/reference.ts
-const alphanumeric = "[a-z0-9]+";
-const separator = "(?:[._]|__|[-]+)";
-const domainNameComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-const optionalPort = "(?::[0-9]+)?";
-const tagPat = "[\\w][\\w.-]{0,127}";
-const digestPat = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}";
-const ipv6address = "\\[(?:[a-fA-F0-9:]+)\\]";
-const domainName = `${domainNameComponent}(?:\\.${domainNameComponent})*`;
-const host = `(?:${domainName}|${ipv6address})`;
-const domainAndPort = host + optionalPort;
-const pathComponent = `${alphanumeric}(?:${separator}${alphanumeric})*`;
-const remoteName = `${pathComponent}(?:/${pathComponent})*`;
-const namePat = `(?:${domainAndPort}/)?${remoteName}`;
-const referenceRegexp = new RegExp(`^(${namePat})(?::(${tagPat}))?(?:@(${digestPat}))?$`);
-const anchoredNameRegexp = new RegExp(`^(?:(${domainAndPort})/)?(${remoteName})$`);
-const anchoredIdentifierRegexp = /^[a-f0-9]{64}$/;
-const anchoredTagRegexp = new RegExp(`^${tagPat}$`);
-const anchoredDomainRegexp = new RegExp(`^${domainAndPort}$`);
-/** Maximum length of a repository path (distribution's RepositoryNameTotalLengthMax). */
-const REPOSITORY_NAME_MAX = 255;
-const DEFAULT_DOMAIN = "docker.io";
-const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
-const OFFICIAL_REPO_PREFIX = "library/";
-/** Digest algorithms go-digest registers with the standard library, and their hex lengths. */
-const DIGEST_ALGORITHMS = { sha256: 64, sha384: 96, sha512: 128 };
-/** go-digest's `Parse` + `Validate`: `algorithm:hex` with a registered algorithm and exact lower-case hex. */
-function validateDigest(digest) {
-    const i = digest.indexOf(":");
-    if (i <= 0 || i + 1 === digest.length)
-        return "invalid digest format (expected algorithm:hex, as in sha256:…)";
-    const algorithm = digest.slice(0, i);
-    const encoded = digest.slice(i + 1);
-    const length = DIGEST_ALGORITHMS[algorithm];
-    if (length === undefined)
-        return `unsupported digest algorithm "${algorithm}" (use sha256, sha384 or sha512)`;
-    if (encoded.length !== length)
-        return `invalid ${algorithm} digest length: ${encoded.length} hex characters, expected ${length}`;
-    if (!/^[a-f0-9]+$/.test(encoded))
-        return `invalid ${algorithm} digest: only lower-case hex characters are allowed`;
-    return null;
-}
-function isValidTag(tag) {
-    return anchoredTagRegexp.test(tag);
-}
-/** Whether `s` is a registry host as references carry it (`quay.io`, `localhost:5000`, `[::1]:5000`). */
-function isValidDomain(s) {
-    return anchoredDomainRegexp.test(s);
-}
-/** splitDockerDomain from normalize.go. */
-function splitDockerDomain(name) {
-    const slash = name.indexOf("/");
-    if (slash === -1)
-        return [DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX + name];
-    const maybeDomain = name.slice(0, slash);
-    const maybeRemote = name.slice(slash + 1);
-    let domain;
-    let remote;
-    if (maybeDomain === "localhost")
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else if (maybeDomain === LEGACY_DEFAULT_DOMAIN)
-        [domain, remote] = [DEFAULT_DOMAIN, maybeRemote];
-    else if (/[.:]/.test(maybeDomain))
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else if (maybeDomain.toLowerCase() !== maybeDomain)
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else
-        [domain, remote] = [DEFAULT_DOMAIN, name];
-    if (domain === DEFAULT_DOMAIN && !remote.includes("/"))
-        remote = OFFICIAL_REPO_PREFIX + remote;
-    return [domain, remote];
-}
+;// CONCATENATED MODULE: ./src/plan/budget.ts
 /**
- * `ParseNormalizedNamed`: a familiar or full reference (`redis:7.0`, `quay.io/org/app@sha256:…`)
- * to its normalised parts. No default tag is added: a bare name has neither tag nor digest.
+ * Counted pulls as a budget beside bytes. Docker Hub counts a GET of a platform manifest as a pull (a HEAD is
+ * free; a multi-platform image counts once per platform copied). Given what each upstream says is left, this
+ * decides, without I/O, what a sync can do within it: everything with layer sharing (whose manifest reads are
+ * pulls too); everything without sharing; or the copies that fit, in order, the rest left for the next run.
  */
-function parseReference(input) {
-    const s = input;
-    const refused = refuseText(s);
-    if (refused)
-        return refused;
-    const [domain, remainder] = splitDockerDomain(s);
-    const tagSep = remainder.indexOf(":");
-    const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
-    if (remote.toLowerCase() !== remote) {
-        return {
-            ok: false,
-            error: `repository name (${remote}) must be lowercase`,
-            hint: "registry repository paths are lower case; tags may use upper case",
+/** Fits the copies into each upstream's budget (`null` or absent: no budget stated, nothing to fit). */
+function fitPullBudget(copies, budgets) {
+    const decision = { deferred: new Set(), noSharing: new Set(), upstreams: [] };
+    for (const [upstream, budget] of budgets) {
+        const mine = copies.filter((c) => c.upstream === upstream);
+        const needed = mine.reduce((sum, c) => sum + c.pulls, 0);
+        const sharingReads = mine.reduce((sum, c) => sum + c.sharingReads, 0);
+        const figures = {
+            upstream,
+            ...budget,
+            needed,
+            sharingReads,
+            sharingGivenUp: false,
+            deferred: 0,
+            deferredPulls: 0,
         };
-    }
-    const full = `${domain}/${remainder}`;
-    const m = referenceRegexp.exec(full);
-    if (!m)
-        return { ok: false, ...explainInvalid(full) };
-    const name = m[1];
-    const nameMatch = anchoredNameRegexp.exec(name);
-    const refDomain = nameMatch?.[1] ?? "";
-    const path = nameMatch?.[2] ?? name;
-    if (refDomain === "") {
-        // The grammar's domain is optional: `my_registry.example.com/x` matches as a path with no domain at all.
-        return {
-            ok: false,
-            error: `${JSON.stringify(domain)} is not a valid registry host`,
-            hint: "a registry host is letters, digits, '-' and '.' with an optional :port (no '_')",
-        };
-    }
-    if (path.length > REPOSITORY_NAME_MAX) {
-        return { ok: false, error: `repository name must not be more than ${REPOSITORY_NAME_MAX} characters` };
-    }
-    const digest = m[3] ?? null;
-    if (digest !== null) {
-        const problem = validateDigest(digest);
-        if (problem)
-            return { ok: false, error: problem };
-    }
-    return { ok: true, value: { domain: refDomain, path, tag: m[2] ?? null, digest } };
-}
-/** What no reference can be: empty, with white space, a URL, a bare 64-hex image id; null when none. */
-function refuseText(s) {
-    if (s === "")
-        return { ok: false, error: "the reference is empty" };
-    if (/\s/.test(s))
-        return { ok: false, error: "a reference cannot contain white space" };
-    if (s.includes("://")) {
-        return {
-            ok: false,
-            error: "a reference has no URL scheme",
-            hint: `write it as a registry reference, e.g. "${s.replace(/^[a-z]+:\/\//i, "")}"`,
-        };
-    }
-    if (anchoredIdentifierRegexp.test(s)) {
-        return {
-            ok: false,
-            error: `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
-            hint: "a bare 64-hex string is an image ID; name the repository and pin the digest: name@sha256:<hex>",
-        };
-    }
-    return null;
-}
-/** A more precise reason than "invalid reference format" for the common mistakes. */
-function explainInvalid(full) {
-    const at = full.indexOf("@");
-    const namePart = at === -1 ? full : full.slice(0, at);
-    const digest = at === -1 ? null : full.slice(at + 1);
-    if (digest !== null) {
-        const problem = validateDigest(digest);
-        if (problem)
-            return { error: problem };
-    }
-    const lastSlash = namePart.lastIndexOf("/");
-    const colon = namePart.indexOf(":", lastSlash + 1);
-    if (colon !== -1) {
-        const tag = namePart.slice(colon + 1);
-        if (!isValidTag(tag)) {
-            return {
-                error: `invalid tag "${tag}"`,
-                hint: "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
-            };
+        decision.upstreams.push(figures);
+        if (needed + sharingReads <= budget.remaining)
+            continue;
+        if (sharingReads > 0) {
+            figures.sharingGivenUp = true;
+            for (const c of mine)
+                decision.noSharing.add(c.step);
+        }
+        if (needed <= budget.remaining)
+            continue;
+        let used = 0;
+        for (const c of mine) {
+            if (used + c.pulls <= budget.remaining) {
+                used += c.pulls;
+                continue;
+            }
+            decision.deferred.add(c.step);
+            figures.deferred += 1;
+            figures.deferredPulls += c.pulls;
         }
     }
-    return {
-        error: "invalid reference format",
-        hint: "expected [host[:port]/]path[:tag][@sha256:digest] with lower-case path components separated by '/', as in quay.io/prometheus/node-exporter:v1.8.2",
-    };
-}
-/** The repository name without tag or digest: `docker.io/library/redis`. */
-function referenceName(ref) {
-    return ref.domain === "" ? ref.path : `${ref.domain}/${ref.path}`;
-}
-/** distribution's `String()`: `docker.io/library/redis:7.0`, `…@sha256:…`, `…:tag@sha256:…`. */
-function formatReference(ref) {
-    let s = referenceName(ref);
-    if (ref.tag !== null)
-        s += `:${ref.tag}`;
-    if (ref.digest !== null)
-        s += `@${ref.digest}`;
-    return s;
-}
-/** distribution's `FamiliarString()`: `redis:7.0`, `quay.io/org/app:1`. */
-function familiarReference(ref) {
-    let path = ref.path;
-    let domain = ref.domain;
-    if (domain === DEFAULT_DOMAIN) {
-        domain = "";
-        const rest = path.startsWith(OFFICIAL_REPO_PREFIX) ? path.slice(OFFICIAL_REPO_PREFIX.length) : null;
-        if (rest !== null && !rest.includes("/"))
-            path = rest;
-    }
-    return formatReference({ ...ref, domain, path });
-}
-
-;// CONCATENATED MODULE: ./src/tools/fetch-address.ts
-/**
- * Where content is fetched from, as opposed to what it is called. An upstream endpoint in the mirror list
- * (`docker.io` fetched through `https://mirror.gcr.io`, or a pull-through cache at `http://10.0.0.5:5000/hub`)
- * changes only the address crane and helm talk to; names, target repositories and reports keep the list's names.
- */
-
-function canonicalHost(host) {
-    const h = host.toLowerCase();
-    return h === "index.docker.io" || h === "registry-1.docker.io" ? "docker.io" : h;
-}
-/**
- * An endpoint URL's registry host and path prefix. Its scheme decides nothing: every registry is reached by
- * crane's rule (HTTPS first, plain HTTP as the fallback on loopback and private hosts; registry/scheme.ts).
- */
-function parseEndpoint(endpoint) {
-    const url = new URL(endpoint);
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-        throw new Error(`upstream endpoint ${endpoint} must be an http:// or https:// URL`);
-    }
-    return {
-        registry: url.host,
-        pathPrefix: url.pathname.replace(/^\/+|\/+$/g, ""),
-    };
-}
-function endpointFor(host, upstreams) {
-    const wanted = canonicalHost(host);
-    return upstreams.find((u) => u.endpoint && canonicalHost(u.host) === wanted)?.endpoint ?? null;
-}
-/** The address an image is fetched from, honouring the list's upstream endpoints. */
-function fetchAddress(reference, upstreams) {
-    const endpoint = endpointFor(reference.domain, upstreams);
-    if (!endpoint) {
-        return {
-            reference: formatReference(reference),
-            registry: reference.domain,
-            viaEndpoint: false,
-        };
-    }
-    const { registry, pathPrefix } = parseEndpoint(endpoint);
-    const path = pathPrefix ? `${pathPrefix}/${reference.path}` : reference.path;
-    return {
-        reference: formatReference({ ...reference, domain: registry, path }),
-        registry,
-        viaEndpoint: true,
-    };
-}
-/**
- * The address an OCI chart (`oci://host/path/name`, no version) is fetched from. Returns the `oci://`
- * reference for helm and the bare `host/path/name` for crane.
- */
-function chartFetchAddress(source, upstreams) {
-    const bare = source.replace(/^oci:\/\//, "").replace(/\/+$/, "");
-    const slash = bare.indexOf("/");
-    const host = slash < 0 ? bare : bare.slice(0, slash);
-    const path = slash < 0 ? "" : bare.slice(slash + 1);
-    const endpoint = endpointFor(host, upstreams);
-    if (!endpoint)
-        return {
-            reference: bare,
-            ociReference: `oci://${bare}`,
-            registry: host,
-            viaEndpoint: false,
-        };
-    const parsed = parseEndpoint(endpoint);
-    const fetched = [parsed.registry, parsed.pathPrefix, path].filter((p) => p !== "").join("/");
-    return {
-        reference: fetched,
-        ociReference: `oci://${fetched}`,
-        registry: parsed.registry,
-        viaEndpoint: true,
-    };
+    return decision;
 }
 
 ;// CONCATENATED MODULE: ./src/pool.ts
@@ -66588,6 +66842,70 @@ async function mapWithConcurrency(items, limit, work) {
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
     return results;
+}
+
+;// CONCATENATED MODULE: ./src/execute/budget.ts
+
+
+const INDEX_TYPES = new Set([
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+]);
+function matches(child, wanted) {
+    const [os, architecture, variant] = wanted.split("/");
+    const p = child.platform ?? { os: "linux", architecture: "amd64" };
+    return p.os === os && p.architecture === architecture && (!variant || p.variant === variant);
+}
+/** Pulls crane's copy of `step` counts, from a HEAD (and, for an index, its GET). */
+async function pullsOf(step, manifests) {
+    if (step.kind !== "image")
+        return 0;
+    const entry = step.entry;
+    const reference = entry.reference.digest ?? entry.reference.tag ?? "latest";
+    const head = await manifests.describe(entry, reference);
+    if (!head || !INDEX_TYPES.has(head.mediaType))
+        return 1;
+    if (step.platforms.length === 1)
+        return 1;
+    const index = await manifests.read(entry, reference);
+    const children = (index?.body?.manifests ?? []);
+    if (step.platforms.length === 0)
+        return Math.max(1, children.length);
+    return Math.max(1, children.filter((c) => step.platforms.some((p) => matches(c, p))).length);
+}
+/**
+ * What fits each upstream's pull budget: HEADs the first copy of every upstream (free) to learn whether it states
+ * a budget, and for those that do, the pulls of each of their copies. Upstreams that state none cost one HEAD.
+ */
+async function assessPullBudget(transfers, manifests, options) {
+    const images = transfers.filter((s) => s.kind === "image");
+    const byUpstream = new Map();
+    for (const step of images) {
+        if (step.kind !== "image")
+            continue;
+        const key = manifests.upstreamOf(step.entry);
+        byUpstream.set(key, [...(byUpstream.get(key) ?? []), step]);
+    }
+    const budgets = new Map();
+    const copies = [];
+    for (const [upstream, steps] of byUpstream) {
+        const first = steps[0];
+        if (first.kind !== "image")
+            continue;
+        await manifests
+            .describe(first.entry, first.entry.reference.digest ?? first.entry.reference.tag ?? "latest")
+            .catch(() => null);
+        const stated = manifests.rateLimit(first.entry);
+        if (!stated)
+            continue;
+        budgets.set(upstream, stated);
+        const pulls = await mapWithConcurrency(steps, 8, (s) => pullsOf(s, manifests).catch(() => 1));
+        steps.forEach((step, i) => {
+            const p = pulls[i];
+            copies.push({ step, upstream, pulls: p, sharingReads: options.sharing ? p : 0 });
+        });
+    }
+    return fitPullBudget(copies, budgets);
 }
 
 ;// CONCATENATED MODULE: ./src/execute/execute.ts
@@ -66740,7 +67058,7 @@ async function executePlan(plan, deps, options) {
     const ledger = new Ledger(plan, options, creations.length + transfers.length + restores.length + deletions.length);
     const started = ledger.now();
     const failedRepositories = await createRepositories(creations, deps, options.repositorySettings, ledger);
-    await transfer(transfers, failedRepositories, deps, ledger);
+    await transfer(options.transferOrder?.(transfers) ?? transfers, failedRepositories, deps, ledger, options.deferred ?? new Map());
     await restore(restores, deps, ledger);
     reportBlocked(plan.steps, ledger);
     const deletesSkipped = await prune(deletions, deps, ledger);
@@ -66789,7 +67107,7 @@ async function createRepositories(creations, deps, settings, ledger) {
     return failed;
 }
 /** Phase 2: copies and updates, each verified; none into a repository that could not be created. */
-async function transfer(transfers, failedRepositories, deps, ledger) {
+async function transfer(transfers, failedRepositories, deps, ledger, deferred) {
     if (transfers.length === 0)
         return;
     const title = `Copy ${transfers.length} image${transfers.length === 1 ? "" : "s"} and charts`;
@@ -66798,7 +67116,12 @@ async function transfer(transfers, failedRepositories, deps, ledger) {
             const report = ledger.reportOf(step);
             const t0 = ledger.now();
             const blockedBy = failedRepositories.get(step.repository);
-            if (blockedBy !== undefined) {
+            const later = deferred.get(step);
+            if (later !== undefined) {
+                report.outcome = "skipped";
+                report.error = later;
+            }
+            else if (blockedBy !== undefined) {
                 report.outcome = "failed";
                 report.error = `repository ${step.repository} could not be created: ${blockedBy}`;
             }
@@ -66997,7 +67320,10 @@ function createCopier(options) {
             if (step.platforms.length > 1) {
                 return crane.indexFilter(source.reference, step.platforms, destination);
             }
-            return crane.copy(source.reference, destination, { platform: step.platforms[0] ?? null });
+            return crane.copy(source.reference, destination, {
+                platform: step.platforms[0] ?? null,
+                ...(options.jobs ? { jobs: options.jobs } : {}),
+            });
         },
         async verify(step, copied) {
             const destination = targetReference(registry, step);
@@ -67407,6 +67733,261 @@ const ociTargetChanges = {
     },
 };
 
+;// CONCATENATED MODULE: ./src/execute/mounts.ts
+/**
+ * Shared layers uploaded once per registry. crane mounts only within one registry, so copying from docker.io it
+ * would upload a shared base layer once per target repository. Before a copy starts, every blob of it that an
+ * earlier copy of this run already put into another repository of the target is mounted from there
+ * (`POST …/blobs/uploads/?mount=&from=`, in process); crane's HEAD then finds it present and uploads nothing.
+ * A copy waits for the earlier copies that bring its blobs. A refused mount (202: mounting off, ECR's
+ * encryption differs, the blob not there) leaves the upload to crane; after a few refusals and no success,
+ * mounting stops for the run.
+ */
+
+
+
+function blobsOf(manifest) {
+    const body = manifest.body;
+    // Foreign layers (with `urls`) are not pushed by crane either.
+    return [body.config, ...(body.layers ?? [])]
+        .filter((d) => !!d && typeof d.digest === "string" && !d.urls?.length)
+        .map((d) => ({ digest: d.digest, size: d.size ?? 0 }));
+}
+/** crane's platform match (remote/index.go): os and architecture equal, the variant when one is asked for. */
+function childMatches(child, wanted) {
+    const [os, architecture, variant] = wanted.split("/");
+    const p = child.platform ?? { os: "linux", architecture: "amd64" };
+    return p.os === os && p.architecture === architecture && (!variant || p.variant === variant);
+}
+/**
+ * What a copy step will write, from the upstream manifests (read through the run's cache): its blobs and its
+ * manifest PUTs. Null for charts and when the upstream does not have it.
+ */
+async function copyContent(step, manifests) {
+    if (step.kind !== "image")
+        return null;
+    const entry = step.entry;
+    const top = await manifests.read(entry, entry.reference.digest ?? entry.reference.tag ?? "latest");
+    if (!top)
+        return null;
+    const children = top.body.manifests;
+    if (!Array.isArray(children))
+        return { blobs: blobsOf(top), manifests: 1 };
+    const kept = step.platforms.length === 0
+        ? children
+        : step.platforms.length === 1
+            ? children.filter((c) => childMatches(c, step.platforms[0])).slice(0, 1)
+            : children.filter((c) => step.platforms.some((p) => childMatches(c, p)));
+    const blobs = [];
+    for (const child of kept) {
+        const manifest = await manifests.read(entry, child.digest);
+        if (manifest)
+            blobs.push(...blobsOf(manifest));
+    }
+    return { blobs, manifests: step.platforms.length === 1 ? 1 : kept.length + 1 };
+}
+/** Reads every copy's content, `concurrency` at a time; a failed read only means no sharing for that copy. */
+async function copyContents(steps, manifests, concurrency = 8) {
+    const contents = new Map();
+    await mapWithConcurrency(steps, concurrency, async (step) => {
+        contents.set(step, await copyContent(step, manifests).catch(() => null));
+    });
+    return contents;
+}
+/** Refusals in a row, with no mount done yet, after which mounting stops for the run. */
+const REFUSALS_BEFORE_GIVING_UP = 3;
+class LayerSharing {
+    contents;
+    target;
+    options;
+    report = { mounted: 0, bytesMounted: 0, refused: 0, off: null };
+    /** Repositories of the target that hold a blob (after a copy of this run verified). */
+    holders = new Map();
+    /** The copy that brings each blob first. */
+    bringer = new Map();
+    /** Each copy's end (resolved after it, failed or not), and its resolver. */
+    finished = new Map();
+    done = new Map();
+    /** Mounts refused from each source repository. */
+    refusedBy = new Map();
+    constructor(ordered, contents, target, options = {}) {
+        this.contents = contents;
+        this.target = target;
+        this.options = options;
+        this.report.off = options.off ?? null;
+        for (const step of ordered) {
+            let resolve;
+            this.finished.set(step, new Promise((r) => {
+                resolve = r;
+            }));
+            this.done.set(step, resolve);
+            for (const b of contents.get(step)?.blobs ?? [])
+                if (!this.bringer.has(b.digest))
+                    this.bringer.set(b.digest, step);
+        }
+    }
+    /**
+     * Before `step`'s copy: waits for the copies that bring its blobs first, then mounts each blob its repository
+     * lacks from a repository that holds it. Never throws: a failure leaves the upload to crane.
+     */
+    async before(step) {
+        const content = this.contents.get(step);
+        if (!content || this.report.off)
+            return;
+        const waits = new Set();
+        for (const b of content.blobs) {
+            const first = this.bringer.get(b.digest);
+            if (first && first !== step)
+                waits.add(this.finished.get(first));
+        }
+        await Promise.all(waits);
+        const wanted = new Map(content.blobs.map((b) => [b.digest, b]));
+        const mounts = [...wanted.values()].filter((b) => {
+            const holders = this.holders.get(b.digest) ?? [];
+            return holders.length > 0 && !holders.includes(step.repository);
+        });
+        await mapWithConcurrency(mounts, this.options.concurrency ?? 4, async (b) => {
+            // Sources that refused before go last (ECR refuses between different encryption settings); two tries.
+            const sources = [...this.holders.get(b.digest)]
+                .sort((x, y) => (this.refusedBy.get(x) ?? 0) - (this.refusedBy.get(y) ?? 0))
+                .slice(0, 2);
+            for (const from of sources) {
+                if (this.report.off)
+                    return;
+                const answer = await this.target
+                    .mountBlob(step.repository, b.digest, from)
+                    .catch(() => "refused");
+                if (answer === "mounted") {
+                    this.report.mounted += 1;
+                    this.report.bytesMounted += b.size;
+                    this.hold(b.digest, step.repository);
+                    return;
+                }
+                this.report.refused += 1;
+                this.refusedBy.set(from, (this.refusedBy.get(from) ?? 0) + 1);
+                if (this.report.mounted === 0 && this.report.refused >= REFUSALS_BEFORE_GIVING_UP)
+                    this.report.off = `the registry refused ${this.report.refused} mounts and mounted none`;
+            }
+        });
+    }
+    /** After `step`'s copy (and its verification): its repository holds its blobs when it succeeded. */
+    after(step, succeeded) {
+        if (succeeded)
+            for (const b of this.contents.get(step)?.blobs ?? [])
+                this.hold(b.digest, step.repository);
+        this.done.get(step)?.();
+    }
+    hold(digest, repository) {
+        const list = this.holders.get(digest) ?? [];
+        if (!list.includes(repository))
+            list.push(repository);
+        this.holders.set(digest, list);
+    }
+}
+/**
+ * Whether ECR mounts across repositories in this account (GetAccountSetting BLOB_MOUNTING): null when it does,
+ * else why not. A call ECR refuses (no `ecr:GetAccountSetting` permission) leaves mounting to be tried: a
+ * refused mount costs one request and crane uploads.
+ */
+async function ecrMountingOff(client) {
+    try {
+        const answer = await client.send(new dist_cjs/* GetAccountSettingCommand */.pn5({ name: "BLOB_MOUNTING" }));
+        return answer.value === "ENABLED"
+            ? null
+            : `the ECR account setting BLOB_MOUNTING is ${answer.value ?? "not set"} (aws ecr put-account-setting --name BLOB_MOUNTING --value ENABLED)`;
+    }
+    catch {
+        return null;
+    }
+}
+/** Every copy's content read, the order for sharing, and the sharing state for a run (wired by `sync.ts`). */
+async function prepareSharing(transfers, manifests, target, options) {
+    const images = transfers.filter((s) => s.kind === "image" && !options.unread?.has(s));
+    const contents = options.off || images.length < 2
+        ? new Map()
+        : await copyContents(images, manifests);
+    const order = orderForSharing(transfers, (s) => contents.get(s) ?? null);
+    const sharing = new LayerSharing(order, contents, target, {
+        off: options.off ?? (images.length < 2 ? "fewer than two images to copy" : null),
+        ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    });
+    return { sharing, order, contents };
+}
+
+;// CONCATENATED MODULE: ./src/execute/pace.ts
+/**
+ * Manifest PUTs shaped to ECR's PutImage quota (default 10 a second per account and region). crane does the
+ * PUTs, at the end of each copy, so the copies' starts are paced by the manifests each will PUT (1, or the
+ * children plus the index): a copy of n manifests starts n/rate seconds after the one before it, with no burst,
+ * so the jitter of the copies' durations has ECR's own burst allowance (its token bucket) to spend. When ECR
+ * throttles anyway (crane's error names the manifest PUT and TOOMANYREQUESTS or 429), the rate halves and the
+ * copy is tried again; each copy that goes through raises it again, step by step, up to the quota.
+ */
+class ManifestPace {
+    quota;
+    now;
+    sleep;
+    /** When the next copy may start. */
+    next = Number.NEGATIVE_INFINITY;
+    queue = Promise.resolve();
+    rate;
+    throttles = 0;
+    waited = 0;
+    constructor(quota, options = {}) {
+        this.quota = quota;
+        if (!Number.isFinite(quota) || quota <= 0)
+            throw new RangeError(`PutImage rate must be positive, got ${quota}`);
+        this.rate = quota;
+        this.now = options.now ?? (() => performance.now());
+        this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    }
+    /** Waits for this copy's turn (arrival order) and books its `manifests` PUTs. */
+    acquire(manifests) {
+        const turn = this.queue.then(() => this.book(Math.max(1, manifests)));
+        this.queue = turn.catch(() => { });
+        return turn;
+    }
+    async book(n) {
+        const now = this.now();
+        const at = Math.max(now, this.next);
+        this.next = at + (n * 1000) / this.rate;
+        if (at > now) {
+            this.waited += at - now;
+            await this.sleep(at - now);
+        }
+    }
+    /** ECR throttled a copy's PUT: half the rate (at least 1 a second). */
+    throttled() {
+        this.throttles += 1;
+        this.rate = Math.max(1, this.rate / 2);
+    }
+    /** A copy went through: the rate climbs back towards the quota. */
+    succeeded() {
+        this.rate = Math.min(this.quota, this.rate + 0.5);
+    }
+    get report() {
+        return {
+            quota: this.quota,
+            rate: this.rate,
+            throttled: this.throttles,
+            waitedMs: Math.round(this.waited),
+        };
+    }
+}
+/** Whether a copy failed because the target throttled its manifest PUT (crane's error text). */
+function putThrottled(error, registry) {
+    const text = error instanceof Error ? error.message : String(error);
+    return (/\bPUT\b[^\n]*\/manifests\//.test(text) &&
+        text.includes(registry) &&
+        /TOOMANYREQUESTS|\b429\b|Too Many Requests/i.test(text));
+}
+/** Manifests a copy PUTs: its content's count when known, else by its platforms (1, or the kept ones plus the index). */
+function manifestsOf(step, known) {
+    if (known)
+        return known;
+    return step.platforms.length > 1 ? step.platforms.length + 1 : 1;
+}
+
 ;// CONCATENATED MODULE: ./src/execute/sync.ts
 /**
  * The execute phase's shell: installs crane (and helm, only when an HTTP chart is to be copied) through the
@@ -67427,6 +68008,13 @@ const ociTargetChanges = {
 
 
 
+
+
+
+
+
+/** ECR's default PutImage quota: 10 calls a second per account and region. */
+const DEFAULT_PUT_IMAGE_RATE = 10;
 /** Whether a plan has anything for the tools or the registry API to do. */
 function planHasWork(plan) {
     return plan.steps.some((s) => s.action !== "present" && s.action !== "blocked");
@@ -67479,13 +68067,136 @@ async function carryOutPlan(plan, list, options) {
             workDir: session.dir,
             // Verification reads the target over the registry API: one HEAD, no process.
             targetDigest: (repository, tag) => targetRegistry.headManifest(repository, tag),
+            ...(options.layerJobs ? { jobs: options.layerJobs } : {}),
         });
-        const report = await executePlan(plan, { ...changes, ...copier }, executeOptions);
-        return { report, processes: counter.toJSON(), tools };
+        const { deps, order, sharing, reads, pace, budget, contents } = await withLayerSharing(transfers, { ...changes, ...copier }, targetRegistry, list, options);
+        const { deferred, bytes } = announceBudgetAndBytes(plan, budget, order, contents, options.log);
+        const report = await executePlan(plan, deps, { ...executeOptions, transferOrder: () => order, deferred });
+        logSharing(sharing.report, options.log);
+        return {
+            report,
+            processes: counter.toJSON(),
+            tools,
+            sharing: sharing.report,
+            upstreamReads: reads(),
+            ...(pace ? { pace: pace.report } : {}),
+            ...(budget.upstreams.length > 0 ? { budgets: budget.upstreams } : {}),
+            ...(bytes.known > 0 ? { bytes } : {}),
+        };
     }
     finally {
         await session.dispose();
     }
+}
+/** Logs the pull budgets and the bytes to move; the copies the budget leaves for the next run, and the figures. */
+function announceBudgetAndBytes(plan, budget, order, contents, log) {
+    const deferred = new Map([...budget.deferred].map((s) => [s, "left for the next run: the upstream's pull budget is spent"]));
+    for (const u of budget.upstreams)
+        log(`Pull budget of ${u.upstream}: the sync needs ${u.needed} counted pulls${u.sharingReads > 0 && !u.sharingGivenUp ? ` and ${u.sharingReads} to read layers for sharing` : ""}; ${u.remaining} left`);
+    for (const warning of budgetWarnings(budget.upstreams)) {
+        plan.warnings.push(warning);
+        log(`Warning: ${warning.message}`);
+    }
+    const bytes = sharingFigures(order
+        .filter((s) => !deferred.has(s))
+        .map((s) => ({ repository: s.repository, content: contents.get(s) ?? null })));
+    if (bytes.known > 0)
+        log(`Bytes to move for ${bytes.known} cop${bytes.known === 1 ? "y" : "ies"} whose layers are known: ${formatBytes(bytes.bytesShared)} (${bytes.blobsShared} blobs) with layer sharing, ${formatBytes(bytes.bytesPerRepository)} (${bytes.blobsPerRepository}) without`);
+    return { deferred, bytes };
+}
+/**
+ * The copies' layers read upstream, their order for sharing, and `copy` wrapped so that each copy first mounts
+ * the blobs an earlier copy brought (see `mounts.ts`).
+ */
+async function withLayerSharing(transfers, deps, targetRegistry, list, options) {
+    const target = options.target;
+    const manifests = options.manifests ??
+        new UpstreamManifests({
+            upstreams: list.upstreams,
+            credentials: options.upstreamCredentials,
+            schemes: target.schemes,
+            ...(options.fetch ? { fetch: options.fetch } : {}),
+        });
+    const readsBefore = manifests.reads;
+    const images = transfers.filter((s) => s.kind === "image").length;
+    const off = options.shareLayers === false
+        ? "turned off"
+        : images < 2
+            ? "fewer than two images to copy"
+            : target.kind === "ecr" && target.ecrClient
+                ? await ecrMountingOff(target.ecrClient)
+                : null;
+    const budget = await assessPullBudget(transfers, manifests, { sharing: off === null });
+    const { sharing, order, contents } = await prepareSharing(transfers, manifests, targetRegistry, {
+        off,
+        unread: new Set([...budget.noSharing, ...budget.deferred]),
+    });
+    const rate = options.putImageRate ?? (target.kind === "ecr" ? DEFAULT_PUT_IMAGE_RATE : null);
+    const pace = rate ? new ManifestPace(rate, options.pace ?? {}) : null;
+    const shared = {
+        ...deps,
+        async copy(step) {
+            await sharing.before(step);
+            try {
+                const copied = await pacedCopy(step);
+                sharing.after(step, true);
+                return copied;
+            }
+            catch (error) {
+                sharing.after(step, false);
+                throw error;
+            }
+        },
+    };
+    /** One copy in its turn; a throttled manifest PUT slows the pace and is tried again (3 times at most). */
+    async function pacedCopy(step) {
+        for (let attempt = 1;; attempt++) {
+            await pace?.acquire(manifestsOf(step, contents.get(step)?.manifests));
+            try {
+                const copied = await deps.copy(step);
+                pace?.succeeded();
+                return copied;
+            }
+            catch (error) {
+                if (!pace || attempt > 3 || !putThrottled(error, target.registry))
+                    throw error;
+                pace.throttled();
+            }
+        }
+    }
+    return { deps: shared, order, sharing, pace, budget, contents, reads: () => manifests.reads - readsBefore };
+}
+/** What a short pull budget changed, as plan warnings: sharing given up, copies left for the next run. */
+function budgetWarnings(upstreams) {
+    const warnings = [];
+    for (const u of upstreams) {
+        const budget = `${u.remaining}${u.limit !== null ? ` of ${u.limit}` : ""} pulls left${u.windowSeconds ? ` (window ${Math.round(u.windowSeconds / 3600)} h)` : ""}`;
+        if (u.deferred > 0)
+            warnings.push({
+                message: `${u.upstream}: the sync needs ${u.needed} counted pulls and ${budget}: ${u.deferred} cop${u.deferred === 1 ? "y" : "ies"} (${u.deferredPulls} pulls) left for the next run`,
+                hint: "the next scheduled run copies them; Docker Hub credentials or an upstream endpoint (a pull-through cache) raise the budget",
+            });
+        else if (u.sharingGivenUp)
+            warnings.push({
+                message: `${u.upstream}: ${budget}; layer sharing given up for its images (reading their layers would cost ${u.sharingReads} more pulls), so their shared layers are uploaded once per repository`,
+            });
+    }
+    return warnings;
+}
+function formatBytes(n) {
+    if (n >= 1024 ** 3)
+        return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+    if (n >= 1024 ** 2)
+        return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+    if (n >= 1024)
+        return `${(n / 1024).toFixed(1)} KiB`;
+    return `${n} B`;
+}
+function logSharing(shared, log) {
+    if (shared.mounted > 0 || shared.refused > 0)
+        log(`Layer sharing: ${shared.mounted} blob${shared.mounted === 1 ? "" : "s"} mounted from another repository (${shared.bytesMounted} bytes not uploaded), ${shared.refused} mount${shared.refused === 1 ? "" : "s"} refused`);
+    else if (shared.off && shared.off !== "fewer than two images to copy")
+        log(`Layer sharing off: ${shared.off}`);
 }
 function executeOptionsFor(list, options) {
     return {
@@ -67554,6 +68265,11 @@ function syncReportJson(plan, result, cost) {
         deletesSkipped: report.deletesSkipped,
         processes: result.processes,
         ...(cost ? { cost } : {}),
+        // What made the first sync cheaper: layers mounted, manifest PUTs paced, the pull budget kept.
+        ...(result.sharing ? { sharing: { ...result.sharing, upstreamReads: result.upstreamReads ?? 0 } } : {}),
+        ...(result.bytes ? { bytes: result.bytes } : {}),
+        ...(result.pace ? { pace: result.pace } : {}),
+        ...(result.budgets ? { pullBudgets: result.budgets } : {}),
         warnings: plan.warnings.map((w) => ({
             message: w.message,
             ...(w.hint ? { hint: w.hint } : {}),
@@ -72511,6 +73227,13 @@ const CONCURRENCY = {
     default: 4,
     parse: (text) => wholeNumber(text, 64, ""),
 };
+/** Manifest PUTs a second across every copy in flight (ECR's PutImage quota, default 10 per account and region). */
+const PUT_IMAGE_RATE = {
+    input: "put-image-rate",
+    flag: "put-image-rate",
+    default: 10,
+    parse: (text) => wholeNumber(text, 1000, "manifests a second"),
+};
 const RESYNC_MODES = ["missing", "digest"];
 /** `missing`: copy absent tags only; `digest`: also find tags that moved upstream. */
 const RESYNC = {
@@ -72592,6 +73315,7 @@ function readSyncOptions(raw, naming) {
         resync: readOption(RESYNC, raw.resync, naming),
         registryUrl: readOption(REGISTRY_URL, raw.registryUrl, naming),
         concurrency: readOption(CONCURRENCY, raw.concurrency, naming),
+        putImageRate: readOption(PUT_IMAGE_RATE, raw.putImageRate, naming),
         toolLimits: {
             stallTimeoutMs: readOption(TOOL_STALL_TIMEOUT, raw.toolStallTimeout, naming) * 1000,
             timeoutMs: readOption(TOOL_TIMEOUT, raw.toolTimeout, naming) * 60_000,
@@ -73748,7 +74472,7 @@ async function observeRegistry(client, registry, wanted, needDigest, concurrency
 
 
 /** Docker Hub's registry API lives at registry-1.docker.io, not docker.io. */
-function apiHost(host) {
+function upstream_apiHost(host) {
     return host === "docker.io" ? "registry-1.docker.io" : host;
 }
 /** An index's children with their platforms, in index order; null for a manifest that is not an index. */
@@ -73799,7 +74523,7 @@ async function checkUpstreamDigests(entries, upstreams, credentials, options = {
             const host = entry.reference.domain;
             key = host;
             make = () => new DistributionClient({
-                baseUrl: `https://${apiHost(host)}`,
+                baseUrl: `https://${upstream_apiHost(host)}`,
                 auth: credentialFor(host, credentials),
                 counts,
                 ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -73814,23 +74538,24 @@ async function checkUpstreamDigests(entries, upstreams, credentials, options = {
     };
     const digests = new Map();
     const failures = new Map();
+    const missing = new Map();
     await mapWithConcurrency(entries, options.concurrency ?? 8, async (entry) => {
         const tag = entry.reference.tag;
-        if (tag === null)
-            return; // digest-pinned: nothing to ask
         const client = clientFor(entry);
+        const where = client.describe(entry.reference.path);
         try {
-            if (entry.platforms.length === 0) {
-                const digest = await client.headManifest(entry.reference.path, tag);
+            if (entry.platforms.length === 0 || tag === null) {
+                // A HEAD (free against Docker Hub's pull limits): the tag's digest, or that the pinned digest is there.
+                const digest = await client.headManifest(entry.reference.path, tag ?? entry.reference.digest);
                 if (digest)
                     digests.set(entry.source, { digest });
                 else
-                    failures.set(entry.source, "the tag no longer exists upstream");
+                    missing.set(entry.source, `${where} has no manifest ${tag ?? entry.reference.digest} (404)`);
                 return;
             }
             const manifest = await client.getManifest(entry.reference.path, tag);
             if (!manifest?.digest) {
-                failures.set(entry.source, "the tag no longer exists upstream");
+                missing.set(entry.source, `${where} has no manifest ${tag} (404)`);
                 return;
             }
             const children = indexChildren(manifest.body);
@@ -73849,10 +74574,15 @@ async function checkUpstreamDigests(entries, upstreams, credentials, options = {
             });
         }
         catch (e) {
-            failures.set(entry.source, e.message);
+            const status = e.status;
+            // Docker Hub answers 401 for a repository that does not exist (or that these credentials may not read).
+            if (status === 401 || status === 403)
+                missing.set(entry.source, `${where} refused it (${status}: it does not exist, or needs credentials): ${e.message}`);
+            else
+                failures.set(entry.source, e.message);
         }
     });
-    return { digests, failures, counts };
+    return { digests, missing, failures, counts };
 }
 
 ;// CONCATENATED MODULE: ./src/plan/mutability.ts
@@ -74061,6 +74791,24 @@ function platformProblems(images, upstream) {
     }
     return problems;
 }
+/** One located error for each entry to copy that the upstream does not have. */
+function missingProblems(images, missing) {
+    if (!missing || missing.size === 0)
+        return [];
+    const problems = [];
+    for (const entry of images) {
+        const why = missing.get(entry.source);
+        if (why === undefined || !entry.location)
+            continue;
+        problems.push({
+            ...entry.location,
+            severity: "error",
+            message: `${entry.source} is not in the upstream registry: ${why}`,
+            hint: "check the tag or digest and the repository name upstream; nothing can be copied from a manifest that does not exist",
+        });
+    }
+    return problems;
+}
 /** The words for one list platform the upstream image lacks. */
 function missingPlatform(entry, platform, selection) {
     const own = selection.has[0];
@@ -74101,6 +74849,13 @@ function entryBase(w) {
  * upstream images do not have (see `platformProblems`): no step of such a plan may run.
  */
 function planMirror(list, observed, options) {
+    const missing = missingProblems(list.images, options.upstreamMissing);
+    if (missing.length > 0) {
+        throw new MirrorError("the mirror list names images the upstream registries do not have; nothing was copied:", {
+            hint: "fix the tags, digests or names above (a typo, a tag not published yet, a repository that moved); an entry must exist upstream before it can be mirrored",
+            problems: missing,
+        });
+    }
     const problems = platformProblems(list.images, options.upstreamDigests);
     if (problems.length > 0) {
         throw new MirrorError("the mirror list asks for platforms the upstream images do not have; nothing was copied:", {
@@ -74147,7 +74902,7 @@ function planMirror(list, observed, options) {
         const w = wanted.find((x) => x.source === source);
         const step = entrySteps.find((x) => x.source === source);
         const outcome = step && isTransferStep(step)
-            ? "it is copied without checking its platforms first"
+            ? "it is copied without proving first that it exists upstream"
             : "it is treated as present";
         warnings.push({
             message: `could not check ${source} upstream (${why}); ${outcome}`,
@@ -74478,6 +75233,22 @@ async function connect(list, settings) {
     });
     return { credentials, target };
 }
+/**
+ * What the upstream check tells the planner: an entry to copy (`proved`) that the upstream lacks fails the plan;
+ * any other entry the upstream lacks only warns (a held tag stays in the mirror; a sync's copy finds out itself).
+ */
+function upstreamFindings(upstream, copied) {
+    const toCopy = new Set(copied.map((i) => i.source));
+    const upstreamMissing = new Map();
+    const upstreamFailures = new Map(upstream.failures);
+    for (const [source, why] of upstream.missing) {
+        if (toCopy.has(source))
+            upstreamMissing.set(source, why);
+        else
+            upstreamFailures.set(source, `the tag no longer exists upstream (${why})`);
+    }
+    return { upstreamDigests: upstream.digests, upstreamFailures, upstreamMissing };
+}
 /** Observe the target (and, in resync mode `digest`, the upstreams) and plan. Changes nothing. */
 async function planRun(listed, target, options) {
     // Charts first: ranges become concrete versions, and images inside charts join the list.
@@ -74507,7 +75278,11 @@ async function planRun(listed, target, options) {
     // sends nothing upstream.
     const held = (i) => observed.repositories.get(i.repository)?.tags.has(targetTag(i)) === true;
     const present = options.resync === "digest" ? list.images.filter((i) => i.reference.digest === null && held(i)) : [];
-    const copiedWithPlatforms = list.images.filter((i) => i.platforms.length > 0 && !held(i));
+    // Every entry the plan copies is asked for upstream first (a HEAD, free against Docker Hub's pull limits; a GET
+    // for platform-filtered ones), so an entry that does not exist upstream fails the plan on its line.
+    const copied = options.proveCopies
+        ? list.images.filter((i) => !held(i))
+        : list.images.filter((i) => i.platforms.length > 0 && !held(i));
     // A platform subset is a new index: compare its children, one manifest read per such tag.
     await mapWithConcurrency(present.filter((i) => i.platforms.length > 1), 8, async (i) => {
         const repo = observed.repositories.get(i.repository);
@@ -74517,14 +75292,14 @@ async function planRun(listed, target, options) {
         repo.subsetChildren ??= new Map();
         repo.subsetChildren.set(targetTag(i), indexChildren(manifest) ?? []);
     });
-    const upstream = present.length + copiedWithPlatforms.length > 0
-        ? await checkUpstreamDigests([...present, ...copiedWithPlatforms], list.upstreams, options.upstreamCredentials, options.fetch ? { fetch: options.fetch } : {})
+    const upstream = present.length + copied.length > 0
+        ? await checkUpstreamDigests([...present, ...copied], list.upstreams, options.upstreamCredentials, options.fetch ? { fetch: options.fetch } : {})
         : null;
     const plan = planMirror(list, observed, {
         resync: options.resync,
         dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,
         ...(options.copiesElsewhere ? { copiesElsewhere: true } : {}),
-        ...(upstream ? { upstreamDigests: upstream.digests, upstreamFailures: upstream.failures } : {}),
+        ...(upstream ? upstreamFindings(upstream, options.proveCopies ? copied : []) : {}),
     });
     plan.warnings.push(...charts.warnings);
     const cost = target.cost();
@@ -74679,6 +75454,8 @@ Options:
   --max-deletions N      plan, sync: the most tags this run may delete (prune), over the list's
                          target.maxDeletions (default 20). Above it the plan fails and a sync fails before
                          deleting anything.
+  --put-image-rate N     sync: manifest PUTs a second across all copies, ECR's PutImage quota (default
+                         ${PUT_IMAGE_RATE.default}; or ECR_MIRROR_PUT_IMAGE_RATE).
   --report FILE          sync: write the JSON report there.
   --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
                          or disk activity) for S seconds (default ${TOOL_STALL_TIMEOUT.default}).
@@ -74736,6 +75513,7 @@ async function main(argv, rawIo) {
                 "registry-url": { type: "string" },
                 target: { type: "string" },
                 concurrency: { type: "string" },
+                "put-image-rate": { type: "string" },
                 report: { type: "string" },
                 out: { type: "string" },
                 "configurator-image": { type: "string" },
@@ -74815,6 +75593,7 @@ function sharedOptions(values, command, io) {
             resync: values.resync ?? null,
             registryUrl: values["registry-url"] ?? null,
             concurrency: values.concurrency ?? null,
+            putImageRate: values["put-image-rate"] ?? io.env.ECR_MIRROR_PUT_IMAGE_RATE ?? null,
             toolStallTimeout: values["tool-stall-timeout"] ?? null,
             toolTimeout: values["tool-timeout"] ?? null,
             maxDeletions: values["max-deletions"] ?? null,
@@ -74871,6 +75650,7 @@ async function plan(file, values, io) {
         const { plan, cost, list: planned, } = await planRun(list, target, {
             resync: options.resync,
             upstreamCredentials: credentials,
+            proveCopies: true,
             charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
         });
         io.out(values.json
@@ -74937,6 +75717,7 @@ async function sync(file, values, io) {
             upstreamCredentials: credentials,
             mask,
             concurrency: options.concurrency,
+            putImageRate: options.putImageRate,
             toolLimits: options.toolLimits,
             deletionLimit: deletionOverride(options.maxDeletions, "flag"),
             counter,
@@ -75105,7 +75886,7 @@ async function tools(names, io) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4045);
+/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1962);
 /* harmony import */ var _signals_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(970);
 /* harmony import */ var _tools_log_safe_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(135);
 /** The terminal entry (dist/cli.js, the `ecr-mirror` bin). Thin: the commands live in cli-commands.ts. */
