@@ -4,6 +4,7 @@
  */
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import { type ChartPreparationOptions, prepareCharts } from "./charts/prepare.js";
+import { missingChartVersions } from "./charts/prove.js";
 import type { ExecutionReport } from "./execute/execute.js";
 import { type CarryOutOptions, type CarryOutResult, carryOutPlan } from "./execute/sync.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
@@ -293,15 +294,29 @@ export async function planRun(
           options.fetch ? { fetch: options.fetch } : {},
         )
       : null;
+  // Chart versions the plan copies, proved the same way (the repository's index, or a HEAD of the OCI tag).
+  const chartProof = options.proveCopies
+    ? await missingChartVersions(
+        list.charts.filter((c) => observed.repositories.get(c.repository)?.tags.has(c.tag) !== true),
+        list.upstreams,
+        options.upstreamCredentials,
+        { ...(options.fetch ? { fetch: options.fetch } : {}), schemes: target.schemes },
+      )
+    : null;
+  const findings = upstream ? upstreamFindings(upstream, options.proveCopies ? copied : []) : {};
+  if (chartProof && chartProof.missing.size > 0)
+    findings.upstreamMissing = new Map([...(findings.upstreamMissing ?? []), ...chartProof.missing]);
   const plan = planMirror(list, observed, {
     resync: options.resync,
     dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,
     ...(options.copiesElsewhere ? { copiesElsewhere: true } : {}),
-    ...(upstream ? upstreamFindings(upstream, options.proveCopies ? copied : []) : {}),
+    ...findings,
   });
   plan.warnings.push(...charts.warnings);
   const cost = target.cost();
   const upstreamCost: RequestCounts = { ...(upstream?.counts ?? {}) };
+  for (const [kind, n] of Object.entries(chartProof?.counts ?? {}))
+    upstreamCost[kind] = (upstreamCost[kind] ?? 0) + n;
   for (const [kind, n] of Object.entries(charts.counts)) upstreamCost[kind] = (upstreamCost[kind] ?? 0) + n;
   return {
     plan,

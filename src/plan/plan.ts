@@ -143,18 +143,19 @@ export function platformProblems(
 
 /** One located error for each entry to copy that the upstream does not have. */
 export function missingProblems(
-  images: readonly ImageEntry[],
+  entries: readonly (ImageEntry | ChartEntry)[],
   missing: ReadonlyMap<string, string> | undefined,
 ): ListProblem[] {
   if (!missing || missing.size === 0) return [];
   const problems: ListProblem[] = [];
-  for (const entry of images) {
-    const why = missing.get(entry.source);
+  for (const entry of entries) {
+    const source = "reference" in entry ? entry.source : chartSource(entry);
+    const why = missing.get(source);
     if (why === undefined || !entry.location) continue;
     problems.push({
       ...entry.location,
       severity: "error",
-      message: `${entry.source} is not in the upstream registry: ${why}`,
+      message: `${source} is not in the upstream ${"reference" in entry ? "registry" : "repository"}: ${why}`,
       hint: "check the tag or digest and the repository name upstream; nothing can be copied from a manifest that does not exist",
     });
   }
@@ -208,7 +209,7 @@ type EntryBase = ReturnType<typeof entryBase>;
  * upstream images do not have (see `platformProblems`): no step of such a plan may run.
  */
 export function planMirror(list: PlannedList, observed: ObservedTarget, options: PlanOptions): Plan {
-  const missing = missingProblems(list.images, options.upstreamMissing);
+  const missing = missingProblems([...list.images, ...list.charts], options.upstreamMissing);
   if (missing.length > 0) {
     throw new MirrorError(
       "the mirror list names images the upstream registries do not have; nothing was copied:",

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../src/main.js";
-import { pushImage } from "../harness/images.js";
+import { makeChartTgz, pushImage, type RunningChartRepo, startChartRepo } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { inputsOf, recordingDeps } from "./recording-core.js";
 
@@ -15,20 +15,24 @@ let upstream: RunningRegistry;
 let target: RunningRegistry;
 let root: string;
 let appDigest: string;
+let charts: RunningChartRepo;
 
 beforeAll(async () => {
   [upstream, target] = await Promise.all([startRegistry(), startRegistry()]);
+  charts = await startChartRepo([
+    { name: "web", version: "1.0.0", tgz: makeChartTgz({ name: "web", version: "1.0.0" }) },
+  ]);
   appDigest = (await pushImage(upstream.url, "team2/app2", "1.0.0", { seed: "app2" })).digest;
   await pushImage(target.url, "mirrors/team2/app2", "1.0.0", { seed: "app2" });
   root = await mkdtemp(join(tmpdir(), "ecr-mirror-proves-"));
 }, 30_000);
 
 afterAll(async () => {
-  await Promise.all([upstream?.stop(), target?.stop()]);
+  await Promise.all([upstream?.stop(), target?.stop(), charts?.stop()]);
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-async function plan(images: string[]) {
+async function plan(images: string[], chartVersions: string[] = []) {
   const workspace = await mkdtemp(join(root, "ws-"));
   await mkdir(join(workspace, "config"));
   const list = `version: 1
@@ -37,7 +41,7 @@ upstreams:
     endpoint: ${upstream.url}
 images:
 ${images.map((i) => `  - ${i}`).join("\n")}
-`;
+${chartVersions.length ? `charts:\n  - source: ${charts.url}\n    name: web\n    versions: [${chartVersions.join(", ")}]\n` : ""}`;
   await writeFile(join(workspace, "config", "mirrors.yaml"), list);
   const { deps, recorded } = recordingDeps(workspace, { RUNNER_TEMP: workspace });
   const before = upstream.accessLog().length;
@@ -102,5 +106,20 @@ describe("a plan proves every copy can happen", () => {
     const { recorded, upstreamAsked } = await plan(["team2/app2:1.0.0"]);
     expect(recorded.failed).toEqual([]);
     expect(upstreamAsked).toEqual([]);
+  });
+});
+
+describe("a plan proves every chart version it copies", () => {
+  it("fails on the line of a version the repository's index.yaml does not list; a listed one plans green", async () => {
+    const bad = await plan(["team2/app2:1.0.0"], ["1.0.0", "9.9.9"]);
+    const errors = bad.recorded.annotations.filter((a) => a.severity === "error" && a.startLine);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.startLine).toBe(10);
+    expect(errors[0]!.message).toContain("index.yaml has no web 9.9.9 (it has 1.0.0)");
+    expect(bad.recorded.failed).toHaveLength(1);
+
+    const good = await plan(["team2/app2:1.0.0"], ["1.0.0"]);
+    expect(good.recorded.failed).toEqual([]);
+    expect(good.recorded.outputs).toMatchObject({ copy: "1" });
   });
 });
