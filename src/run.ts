@@ -215,6 +215,80 @@ export interface PlanRunResult {
   chartsRendered: number;
 }
 
+/** What the target holds of the list: the repositories, their tags, and the digests the plan compares. */
+async function observeTarget(list: PlannedList, target: TargetConnection, options: PlanRunOptions) {
+  const wanted = new Set([...list.images.map((i) => i.repository), ...list.charts.map((c) => c.repository)]);
+  // Digests the plan compares: pinned entries always; in digest mode every tag-only entry too.
+  const needDigest = new Map<string, Set<string>>();
+  const digestOf = new Set((options.observeDigestOf ?? []).map((i) => `${i.repository}:${targetTag(i)}`));
+  for (const image of list.images) {
+    const key = `${image.repository}:${targetTag(image)}`;
+    if (image.reference.digest !== null || options.resync === "digest" || digestOf.has(key)) {
+      const set = needDigest.get(image.repository) ?? new Set<string>();
+      set.add(targetTag(image));
+      needDigest.set(image.repository, set);
+    }
+  }
+  return target.observe(wanted, needDigest, list.target.prune ? managedPrefixes(list) : []);
+}
+
+/**
+ * What the upstreams hold now, for the planner. In digest mode: every tag-only entry the target holds (only those
+ * can have moved; absent ones are copied anyway). The platform-filtered entries the plan copies, so that a platform
+ * the upstream image lacks fails the plan before anything is copied. With `proveCopies` (plan mode): every entry and
+ * chart version the plan copies (a HEAD, free against Docker Hub's pull limits; a GET for platform-filtered ones; a
+ * chart repository's index), so one the upstream lacks fails the plan on its line. A plan that copies nothing in mode
+ * `missing` sends nothing upstream.
+ */
+async function askUpstream(
+  list: PlannedList,
+  observed: ObservedTarget,
+  target: TargetConnection,
+  options: PlanRunOptions,
+): Promise<{ findings: Partial<PlanOptions>; counts: RequestCounts }> {
+  const held = (i: ImageEntry) => observed.repositories.get(i.repository)?.tags.has(targetTag(i)) === true;
+  const present =
+    options.resync === "digest" ? list.images.filter((i) => i.reference.digest === null && held(i)) : [];
+  const copied = list.images.filter((i) => !held(i) && (options.proveCopies || i.platforms.length > 0));
+  // A platform subset is a new index: compare its children, one manifest read per such tag.
+  await mapWithConcurrency(
+    present.filter((i) => i.platforms.length > 1),
+    8,
+    async (i) => {
+      const repo = observed.repositories.get(i.repository)!;
+      const manifest = await target.manifest(i.repository, targetTag(i));
+      if (!manifest) return;
+      repo.subsetChildren ??= new Map();
+      repo.subsetChildren.set(targetTag(i), indexChildren(manifest) ?? []);
+    },
+  );
+  const fetchOption = options.fetch ? { fetch: options.fetch } : {};
+  const upstream =
+    present.length + copied.length > 0
+      ? await checkUpstreamDigests(
+          [...present, ...copied],
+          list.upstreams,
+          options.upstreamCredentials,
+          fetchOption,
+        )
+      : null;
+  const findings: Partial<PlanOptions> = upstream
+    ? upstreamFindings(upstream, options.proveCopies ? copied : [])
+    : {};
+  const counts: RequestCounts = { ...(upstream?.counts ?? {}) };
+  if (!options.proveCopies) return { findings, counts };
+  const chartProof = await missingChartVersions(
+    list.charts.filter((c) => observed.repositories.get(c.repository)?.tags.has(c.tag) !== true),
+    list.upstreams,
+    options.upstreamCredentials,
+    { ...fetchOption, schemes: target.schemes },
+  );
+  if (chartProof.missing.size > 0)
+    findings.upstreamMissing = new Map([...(findings.upstreamMissing ?? []), ...chartProof.missing]);
+  for (const [kind, n] of Object.entries(chartProof.counts)) counts[kind] = (counts[kind] ?? 0) + n;
+  return { findings, counts };
+}
+
 /**
  * What the upstream check tells the planner: an entry to copy (`proved`) that the upstream lacks fails the plan;
  * any other entry the upstream lacks only warns (a held tag stays in the mirror; a sync's copy finds out itself).
@@ -247,65 +321,8 @@ export async function planRun(
     mask: options.charts?.mask ?? new SecretMask(() => {}),
   });
   const list = plannedList(charts.list);
-  const wanted = new Set([...list.images.map((i) => i.repository), ...list.charts.map((c) => c.repository)]);
-  // Digests the plan compares: pinned entries always; in digest mode every tag-only entry too.
-  const needDigest = new Map<string, Set<string>>();
-  const digestOf = new Set((options.observeDigestOf ?? []).map((i) => `${i.repository}:${targetTag(i)}`));
-  for (const image of list.images) {
-    const key = `${image.repository}:${targetTag(image)}`;
-    if (image.reference.digest !== null || options.resync === "digest" || digestOf.has(key)) {
-      const set = needDigest.get(image.repository) ?? new Set<string>();
-      set.add(targetTag(image));
-      needDigest.set(image.repository, set);
-    }
-  }
-  const observed = await target.observe(wanted, needDigest, list.target.prune ? managedPrefixes(list) : []);
-
-  // What upstream tags hold now. In digest mode: every tag-only entry the target holds (only those can have moved;
-  // absent ones are copied anyway). In any mode: the platform-filtered entries the plan copies, so that a platform
-  // the upstream image lacks fails the plan before anything is copied. A plan that copies nothing in mode `missing`
-  // sends nothing upstream.
-  const held = (i: ImageEntry) => observed.repositories.get(i.repository)?.tags.has(targetTag(i)) === true;
-  const present =
-    options.resync === "digest" ? list.images.filter((i) => i.reference.digest === null && held(i)) : [];
-  // Every entry the plan copies is asked for upstream first (a HEAD, free against Docker Hub's pull limits; a GET
-  // for platform-filtered ones), so an entry that does not exist upstream fails the plan on its line.
-  const copied = options.proveCopies
-    ? list.images.filter((i) => !held(i))
-    : list.images.filter((i) => i.platforms.length > 0 && !held(i));
-  // A platform subset is a new index: compare its children, one manifest read per such tag.
-  await mapWithConcurrency(
-    present.filter((i) => i.platforms.length > 1),
-    8,
-    async (i) => {
-      const repo = observed.repositories.get(i.repository)!;
-      const manifest = await target.manifest(i.repository, targetTag(i));
-      if (!manifest) return;
-      repo.subsetChildren ??= new Map();
-      repo.subsetChildren.set(targetTag(i), indexChildren(manifest) ?? []);
-    },
-  );
-  const upstream =
-    present.length + copied.length > 0
-      ? await checkUpstreamDigests(
-          [...present, ...copied],
-          list.upstreams,
-          options.upstreamCredentials,
-          options.fetch ? { fetch: options.fetch } : {},
-        )
-      : null;
-  // Chart versions the plan copies, proved the same way (the repository's index, or a HEAD of the OCI tag).
-  const chartProof = options.proveCopies
-    ? await missingChartVersions(
-        list.charts.filter((c) => observed.repositories.get(c.repository)?.tags.has(c.tag) !== true),
-        list.upstreams,
-        options.upstreamCredentials,
-        { ...(options.fetch ? { fetch: options.fetch } : {}), schemes: target.schemes },
-      )
-    : null;
-  const findings = upstream ? upstreamFindings(upstream, options.proveCopies ? copied : []) : {};
-  if (chartProof && chartProof.missing.size > 0)
-    findings.upstreamMissing = new Map([...(findings.upstreamMissing ?? []), ...chartProof.missing]);
+  const observed = await observeTarget(list, target, options);
+  const { findings, counts } = await askUpstream(list, observed, target, options);
   const plan = planMirror(list, observed, {
     resync: options.resync,
     dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,
@@ -314,9 +331,7 @@ export async function planRun(
   });
   plan.warnings.push(...charts.warnings);
   const cost = target.cost();
-  const upstreamCost: RequestCounts = { ...(upstream?.counts ?? {}) };
-  for (const [kind, n] of Object.entries(chartProof?.counts ?? {}))
-    upstreamCost[kind] = (upstreamCost[kind] ?? 0) + n;
+  const upstreamCost: RequestCounts = { ...counts };
   for (const [kind, n] of Object.entries(charts.counts)) upstreamCost[kind] = (upstreamCost[kind] ?? 0) + n;
   return {
     plan,
