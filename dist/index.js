@@ -59540,7 +59540,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6058);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3139);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9182);
 /* harmony import */ var _signals_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(970);
 /** The action entry (dist/index.js): signals end the run cleanly, then the action runs (src/main.ts). */
 
@@ -59556,7 +59556,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3139:
+/***/ 9182:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -72693,148 +72693,6 @@ async function renderWithHelm(missed, upstreams, options) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/observe/oci-registry.ts
-/**
- * What a plain OCI registry holds (Harbor, Artifactory, a registry container, the test harness),
- * through the Distribution API: a tag list per wanted repository, and a manifest HEAD only for
- * the tags whose digest the plan compares. There is no mutability on such registries: all tags
- * count as mutable.
- */
-
-async function observeRegistry(client, registry, wanted, needDigest, concurrency = 8) {
-    const repos = await mapWithConcurrency([...wanted].sort(), concurrency, async (name) => {
-        const tags = await client.listTags(name);
-        if (tags === null)
-            return null;
-        const map = new Map(tags.map((t) => [t, null]));
-        const look = [...(needDigest.get(name) ?? [])].filter((t) => map.has(t));
-        await mapWithConcurrency(look, concurrency, async (tag) => {
-            map.set(tag, await client.headManifest(name, tag));
-        });
-        return { name, imageTagMutability: "MUTABLE", imageTagMutabilityExclusionFilters: [], tags: map };
-    });
-    return { registry, repositories: new Map(repos.filter((r) => r !== null).map((r) => [r.name, r])) };
-}
-
-;// CONCATENATED MODULE: ./src/observe/upstream.ts
-
-
-
-
-/** Docker Hub's registry API lives at registry-1.docker.io, not docker.io. */
-function upstream_apiHost(host) {
-    return host === "docker.io" ? "registry-1.docker.io" : host;
-}
-/** An index's children with their platforms, in index order; null for a manifest that is not an index. */
-function indexChildren(manifest) {
-    if (!Array.isArray(manifest.manifests))
-        return null;
-    return manifest.manifests
-        .filter((child) => typeof child.digest === "string")
-        .map((child) => ({ digest: child.digest, platform: platformOf(child.platform) }));
-}
-/** The platform a descriptor or an image config names (OCI field names), or null when it names none. */
-function platformOf(value) {
-    if (typeof value !== "object" || value === null)
-        return null;
-    const v = value;
-    if (typeof v.os !== "string" || typeof v.architecture !== "string")
-        return null;
-    const text = (key) => typeof v[key] === "string" && v[key] !== "" ? { [key]: v[key] } : {};
-    const list = (key) => Array.isArray(v[key]) ? { [key]: v[key].filter((x) => typeof x === "string") } : {};
-    return {
-        os: v.os,
-        architecture: v.architecture,
-        ...text("variant"),
-        ...text("os.version"),
-        ...list("os.features"),
-        ...list("features"),
-    };
-}
-async function checkUpstreamDigests(entries, upstreams, credentials, options = {}) {
-    const counts = {};
-    const clients = new Map();
-    const clientFor = (entry) => {
-        const upstream = upstreams.find((u) => u.host === entry.reference.domain);
-        let key;
-        let make;
-        if (upstream?.endpoint) {
-            const { registry, pathPrefix } = parseEndpoint(upstream.endpoint);
-            key = upstream.endpoint;
-            make = () => new DistributionClient({
-                baseUrl: `https://${registry}`,
-                pathPrefix,
-                auth: credentialFor(registry, credentials),
-                counts,
-                ...(options.fetch ? { fetch: options.fetch } : {}),
-            });
-        }
-        else {
-            const host = entry.reference.domain;
-            key = host;
-            make = () => new DistributionClient({
-                baseUrl: `https://${upstream_apiHost(host)}`,
-                auth: credentialFor(host, credentials),
-                counts,
-                ...(options.fetch ? { fetch: options.fetch } : {}),
-            });
-        }
-        let client = clients.get(key);
-        if (!client) {
-            client = make();
-            clients.set(key, client);
-        }
-        return client;
-    };
-    const digests = new Map();
-    const failures = new Map();
-    const missing = new Map();
-    await mapWithConcurrency(entries, options.concurrency ?? 8, async (entry) => {
-        const tag = entry.reference.tag;
-        const client = clientFor(entry);
-        const where = client.describe(entry.reference.path);
-        try {
-            if (entry.platforms.length === 0 || tag === null) {
-                // A HEAD (free against Docker Hub's pull limits): the tag's digest, or that the pinned digest is there.
-                const digest = await client.headManifest(entry.reference.path, tag ?? entry.reference.digest);
-                if (digest)
-                    digests.set(entry.source, { digest });
-                else
-                    missing.set(entry.source, `${where} has no manifest ${tag ?? entry.reference.digest} (404)`);
-                return;
-            }
-            const manifest = await client.getManifest(entry.reference.path, tag);
-            if (!manifest?.digest) {
-                missing.set(entry.source, `${where} has no manifest ${tag} (404)`);
-                return;
-            }
-            const children = indexChildren(manifest.body);
-            if (children) {
-                digests.set(entry.source, { digest: manifest.digest, content: { kind: "index", children } });
-                return;
-            }
-            // A single image: crane copies it whatever platform is asked for, so its config says which one it is.
-            const config = manifest.body.config;
-            const body = typeof config?.digest === "string"
-                ? await client.getBlobJson(entry.reference.path, config.digest)
-                : null;
-            digests.set(entry.source, {
-                digest: manifest.digest,
-                content: { kind: "image", platform: platformOf(body) },
-            });
-        }
-        catch (e) {
-            const status = e.status;
-            // Docker Hub answers 401 for a repository that does not exist (or that these credentials may not read).
-            if (status === 401 || status === 403)
-                missing.set(entry.source, `${where} refused it (${status}: it does not exist, or needs credentials): ${e.message}`);
-            else
-                failures.set(entry.source, e.message);
-        }
-    });
-    return { digests, missing, failures, counts };
-}
-
 ;// CONCATENATED MODULE: ./src/plan/mutability.ts
 /** ECR's wildcard filters: `*` matches any run of characters, everything else literally. */
 function matchesWildcard(tag, filter) {
@@ -73042,18 +72900,19 @@ function platformProblems(images, upstream) {
     return problems;
 }
 /** One located error for each entry to copy that the upstream does not have. */
-function missingProblems(images, missing) {
+function missingProblems(entries, missing) {
     if (!missing || missing.size === 0)
         return [];
     const problems = [];
-    for (const entry of images) {
-        const why = missing.get(entry.source);
+    for (const entry of entries) {
+        const source = "reference" in entry ? entry.source : chartSource(entry);
+        const why = missing.get(source);
         if (why === undefined || !entry.location)
             continue;
         problems.push({
             ...entry.location,
             severity: "error",
-            message: `${entry.source} is not in the upstream registry: ${why}`,
+            message: `${source} is not in the upstream ${"reference" in entry ? "registry" : "repository"}: ${why}`,
             hint: "check the tag or digest and the repository name upstream; nothing can be copied from a manifest that does not exist",
         });
     }
@@ -73099,7 +72958,7 @@ function entryBase(w) {
  * upstream images do not have (see `platformProblems`): no step of such a plan may run.
  */
 function planMirror(list, observed, options) {
-    const missing = missingProblems(list.images, options.upstreamMissing);
+    const missing = missingProblems([...list.images, ...list.charts], options.upstreamMissing);
     if (missing.length > 0) {
         throw new MirrorError("the mirror list names images the upstream registries do not have; nothing was copied:", {
             hint: "fix the tags, digests or names above (a typo, a tag not published yet, a repository that moved); an entry must exist upstream before it can be mirrored",
@@ -73369,6 +73228,201 @@ function pruneSteps(list, observed, wanted, warnings) {
     return steps;
 }
 
+;// CONCATENATED MODULE: ./src/charts/prove.ts
+
+
+
+
+
+async function missingChartVersions(charts, upstreams, credentials, options = {}) {
+    const counts = {};
+    const missing = new Map();
+    const lister = createChartVersionLister({
+        upstreams,
+        credentials,
+        counts,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(options.schemes ? { schemes: options.schemes } : {}),
+    });
+    for (const chart of charts) {
+        try {
+            const why = chart.kind === "http" ? await notInIndex(chart, lister) : await notInRegistry(chart);
+            if (why)
+                missing.set(chartSource(chart), why);
+        }
+        catch {
+            // Not reachable now: not proof that it is missing; the copy will say what went wrong.
+        }
+    }
+    return { missing, counts };
+    async function notInRegistry(chart) {
+        const address = chartFetchAddress(chart.source, upstreams);
+        const slash = address.reference.indexOf("/");
+        const registry = address.reference.slice(0, slash);
+        const repository = address.reference.slice(slash + 1);
+        const credential = credentialFor(registry, credentials);
+        const client = new DistributionClient({
+            baseUrl: `https://${registry}`,
+            auth: credential ? { username: credential.username, password: credential.password } : null,
+            counts,
+            ...(options.fetch ? { fetch: options.fetch } : {}),
+            ...(options.schemes ? { schemes: options.schemes } : {}),
+        });
+        const digest = await client.headManifest(repository, chart.tag);
+        return digest ? null : `${client.describe(repository)} has no tag ${chart.tag} (404)`;
+    }
+}
+async function notInIndex(chart, lister) {
+    const versions = await lister.repositoryVersions(chart.source, chart.name);
+    if (versions === null)
+        return `the repository's index.yaml lists no chart ${chart.name}`;
+    return versions.includes(chart.version)
+        ? null
+        : `the repository's index.yaml has no ${chart.name} ${chart.version} (it has ${versions.slice(0, 5).join(", ")}${versions.length > 5 ? ", …" : ""})`;
+}
+
+;// CONCATENATED MODULE: ./src/observe/oci-registry.ts
+/**
+ * What a plain OCI registry holds (Harbor, Artifactory, a registry container, the test harness),
+ * through the Distribution API: a tag list per wanted repository, and a manifest HEAD only for
+ * the tags whose digest the plan compares. There is no mutability on such registries: all tags
+ * count as mutable.
+ */
+
+async function observeRegistry(client, registry, wanted, needDigest, concurrency = 8) {
+    const repos = await mapWithConcurrency([...wanted].sort(), concurrency, async (name) => {
+        const tags = await client.listTags(name);
+        if (tags === null)
+            return null;
+        const map = new Map(tags.map((t) => [t, null]));
+        const look = [...(needDigest.get(name) ?? [])].filter((t) => map.has(t));
+        await mapWithConcurrency(look, concurrency, async (tag) => {
+            map.set(tag, await client.headManifest(name, tag));
+        });
+        return { name, imageTagMutability: "MUTABLE", imageTagMutabilityExclusionFilters: [], tags: map };
+    });
+    return { registry, repositories: new Map(repos.filter((r) => r !== null).map((r) => [r.name, r])) };
+}
+
+;// CONCATENATED MODULE: ./src/observe/upstream.ts
+
+
+
+
+/** Docker Hub's registry API lives at registry-1.docker.io, not docker.io. */
+function upstream_apiHost(host) {
+    return host === "docker.io" ? "registry-1.docker.io" : host;
+}
+/** An index's children with their platforms, in index order; null for a manifest that is not an index. */
+function indexChildren(manifest) {
+    if (!Array.isArray(manifest.manifests))
+        return null;
+    return manifest.manifests
+        .filter((child) => typeof child.digest === "string")
+        .map((child) => ({ digest: child.digest, platform: platformOf(child.platform) }));
+}
+/** The platform a descriptor or an image config names (OCI field names), or null when it names none. */
+function platformOf(value) {
+    if (typeof value !== "object" || value === null)
+        return null;
+    const v = value;
+    if (typeof v.os !== "string" || typeof v.architecture !== "string")
+        return null;
+    const text = (key) => typeof v[key] === "string" && v[key] !== "" ? { [key]: v[key] } : {};
+    const list = (key) => Array.isArray(v[key]) ? { [key]: v[key].filter((x) => typeof x === "string") } : {};
+    return {
+        os: v.os,
+        architecture: v.architecture,
+        ...text("variant"),
+        ...text("os.version"),
+        ...list("os.features"),
+        ...list("features"),
+    };
+}
+async function checkUpstreamDigests(entries, upstreams, credentials, options = {}) {
+    const counts = {};
+    const clients = new Map();
+    const clientFor = (entry) => {
+        const upstream = upstreams.find((u) => u.host === entry.reference.domain);
+        let key;
+        let make;
+        if (upstream?.endpoint) {
+            const { registry, pathPrefix } = parseEndpoint(upstream.endpoint);
+            key = upstream.endpoint;
+            make = () => new DistributionClient({
+                baseUrl: `https://${registry}`,
+                pathPrefix,
+                auth: credentialFor(registry, credentials),
+                counts,
+                ...(options.fetch ? { fetch: options.fetch } : {}),
+            });
+        }
+        else {
+            const host = entry.reference.domain;
+            key = host;
+            make = () => new DistributionClient({
+                baseUrl: `https://${upstream_apiHost(host)}`,
+                auth: credentialFor(host, credentials),
+                counts,
+                ...(options.fetch ? { fetch: options.fetch } : {}),
+            });
+        }
+        let client = clients.get(key);
+        if (!client) {
+            client = make();
+            clients.set(key, client);
+        }
+        return client;
+    };
+    const digests = new Map();
+    const failures = new Map();
+    const missing = new Map();
+    await mapWithConcurrency(entries, options.concurrency ?? 8, async (entry) => {
+        const tag = entry.reference.tag;
+        const client = clientFor(entry);
+        const where = client.describe(entry.reference.path);
+        try {
+            if (entry.platforms.length === 0 || tag === null) {
+                // A HEAD (free against Docker Hub's pull limits): the tag's digest, or that the pinned digest is there.
+                const digest = await client.headManifest(entry.reference.path, tag ?? entry.reference.digest);
+                if (digest)
+                    digests.set(entry.source, { digest });
+                else
+                    missing.set(entry.source, `${where} has no manifest ${tag ?? entry.reference.digest} (404)`);
+                return;
+            }
+            const manifest = await client.getManifest(entry.reference.path, tag);
+            if (!manifest?.digest) {
+                missing.set(entry.source, `${where} has no manifest ${tag} (404)`);
+                return;
+            }
+            const children = indexChildren(manifest.body);
+            if (children) {
+                digests.set(entry.source, { digest: manifest.digest, content: { kind: "index", children } });
+                return;
+            }
+            // A single image: crane copies it whatever platform is asked for, so its config says which one it is.
+            const config = manifest.body.config;
+            const body = typeof config?.digest === "string"
+                ? await client.getBlobJson(entry.reference.path, config.digest)
+                : null;
+            digests.set(entry.source, {
+                digest: manifest.digest,
+                content: { kind: "image", platform: platformOf(body) },
+            });
+        }
+        catch (e) {
+            const status = e.status;
+            // Docker Hub answers 401 for a repository that does not exist (or that these credentials may not read).
+            if (status === 401 || status === 403)
+                missing.set(entry.source, `${where} refused it (${status}: it does not exist, or needs credentials): ${e.message}`);
+            else
+                failures.set(entry.source, e.message);
+        }
+    });
+    return { digests, missing, failures, counts };
+}
+
 ;// CONCATENATED MODULE: ./src/tools/ecr-authorization.ts
 /** Asks ECR for a registry token (`ecr:GetAuthorizationToken`) and decodes it, masked before use. */
 
@@ -73383,6 +73437,7 @@ async function fetchEcrAuthorization(client, mask) {
 }
 
 ;// CONCATENATED MODULE: ./src/run.ts
+
 
 
 
@@ -73483,6 +73538,60 @@ async function connect(list, settings) {
     });
     return { credentials, target };
 }
+/** What the target holds of the list: the repositories, their tags, and the digests the plan compares. */
+async function observeTarget(list, target, options) {
+    const wanted = new Set([...list.images.map((i) => i.repository), ...list.charts.map((c) => c.repository)]);
+    // Digests the plan compares: pinned entries always; in digest mode every tag-only entry too.
+    const needDigest = new Map();
+    const digestOf = new Set((options.observeDigestOf ?? []).map((i) => `${i.repository}:${targetTag(i)}`));
+    for (const image of list.images) {
+        const key = `${image.repository}:${targetTag(image)}`;
+        if (image.reference.digest !== null || options.resync === "digest" || digestOf.has(key)) {
+            const set = needDigest.get(image.repository) ?? new Set();
+            set.add(targetTag(image));
+            needDigest.set(image.repository, set);
+        }
+    }
+    return target.observe(wanted, needDigest, list.target.prune ? managedPrefixes(list) : []);
+}
+/**
+ * What the upstreams hold now, for the planner. In digest mode: every tag-only entry the target holds (only those
+ * can have moved; absent ones are copied anyway). The platform-filtered entries the plan copies, so that a platform
+ * the upstream image lacks fails the plan before anything is copied. With `proveCopies` (plan mode): every entry and
+ * chart version the plan copies (a HEAD, free against Docker Hub's pull limits; a GET for platform-filtered ones; a
+ * chart repository's index), so one the upstream lacks fails the plan on its line. A plan that copies nothing in mode
+ * `missing` sends nothing upstream.
+ */
+async function askUpstream(list, observed, target, options) {
+    const held = (i) => observed.repositories.get(i.repository)?.tags.has(targetTag(i)) === true;
+    const present = options.resync === "digest" ? list.images.filter((i) => i.reference.digest === null && held(i)) : [];
+    const copied = list.images.filter((i) => !held(i) && (options.proveCopies || i.platforms.length > 0));
+    // A platform subset is a new index: compare its children, one manifest read per such tag.
+    await mapWithConcurrency(present.filter((i) => i.platforms.length > 1), 8, async (i) => {
+        const repo = observed.repositories.get(i.repository);
+        const manifest = await target.manifest(i.repository, targetTag(i));
+        if (!manifest)
+            return;
+        repo.subsetChildren ??= new Map();
+        repo.subsetChildren.set(targetTag(i), indexChildren(manifest) ?? []);
+    });
+    const fetchOption = options.fetch ? { fetch: options.fetch } : {};
+    const upstream = present.length + copied.length > 0
+        ? await checkUpstreamDigests([...present, ...copied], list.upstreams, options.upstreamCredentials, fetchOption)
+        : null;
+    const findings = upstream
+        ? upstreamFindings(upstream, options.proveCopies ? copied : [])
+        : {};
+    const counts = { ...(upstream?.counts ?? {}) };
+    if (!options.proveCopies)
+        return { findings, counts };
+    const chartProof = await missingChartVersions(list.charts.filter((c) => observed.repositories.get(c.repository)?.tags.has(c.tag) !== true), list.upstreams, options.upstreamCredentials, { ...fetchOption, schemes: target.schemes });
+    if (chartProof.missing.size > 0)
+        findings.upstreamMissing = new Map([...(findings.upstreamMissing ?? []), ...chartProof.missing]);
+    for (const [kind, n] of Object.entries(chartProof.counts))
+        counts[kind] = (counts[kind] ?? 0) + n;
+    return { findings, counts };
+}
 /**
  * What the upstream check tells the planner: an entry to copy (`proved`) that the upstream lacks fails the plan;
  * any other entry the upstream lacks only warns (a held tag stays in the mirror; a sync's copy finds out itself).
@@ -73509,51 +73618,17 @@ async function planRun(listed, target, options) {
         mask: options.charts?.mask ?? new SecretMask(() => { }),
     });
     const list = plannedList(charts.list);
-    const wanted = new Set([...list.images.map((i) => i.repository), ...list.charts.map((c) => c.repository)]);
-    // Digests the plan compares: pinned entries always; in digest mode every tag-only entry too.
-    const needDigest = new Map();
-    const digestOf = new Set((options.observeDigestOf ?? []).map((i) => `${i.repository}:${targetTag(i)}`));
-    for (const image of list.images) {
-        const key = `${image.repository}:${targetTag(image)}`;
-        if (image.reference.digest !== null || options.resync === "digest" || digestOf.has(key)) {
-            const set = needDigest.get(image.repository) ?? new Set();
-            set.add(targetTag(image));
-            needDigest.set(image.repository, set);
-        }
-    }
-    const observed = await target.observe(wanted, needDigest, list.target.prune ? managedPrefixes(list) : []);
-    // What upstream tags hold now. In digest mode: every tag-only entry the target holds (only those can have moved;
-    // absent ones are copied anyway). In any mode: the platform-filtered entries the plan copies, so that a platform
-    // the upstream image lacks fails the plan before anything is copied. A plan that copies nothing in mode `missing`
-    // sends nothing upstream.
-    const held = (i) => observed.repositories.get(i.repository)?.tags.has(targetTag(i)) === true;
-    const present = options.resync === "digest" ? list.images.filter((i) => i.reference.digest === null && held(i)) : [];
-    // Every entry the plan copies is asked for upstream first (a HEAD, free against Docker Hub's pull limits; a GET
-    // for platform-filtered ones), so an entry that does not exist upstream fails the plan on its line.
-    const copied = options.proveCopies
-        ? list.images.filter((i) => !held(i))
-        : list.images.filter((i) => i.platforms.length > 0 && !held(i));
-    // A platform subset is a new index: compare its children, one manifest read per such tag.
-    await mapWithConcurrency(present.filter((i) => i.platforms.length > 1), 8, async (i) => {
-        const repo = observed.repositories.get(i.repository);
-        const manifest = await target.manifest(i.repository, targetTag(i));
-        if (!manifest)
-            return;
-        repo.subsetChildren ??= new Map();
-        repo.subsetChildren.set(targetTag(i), indexChildren(manifest) ?? []);
-    });
-    const upstream = present.length + copied.length > 0
-        ? await checkUpstreamDigests([...present, ...copied], list.upstreams, options.upstreamCredentials, options.fetch ? { fetch: options.fetch } : {})
-        : null;
+    const observed = await observeTarget(list, target, options);
+    const { findings, counts } = await askUpstream(list, observed, target, options);
     const plan = planMirror(list, observed, {
         resync: options.resync,
         dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,
         ...(options.copiesElsewhere ? { copiesElsewhere: true } : {}),
-        ...(upstream ? upstreamFindings(upstream, options.proveCopies ? copied : []) : {}),
+        ...findings,
     });
     plan.warnings.push(...charts.warnings);
     const cost = target.cost();
-    const upstreamCost = { ...(upstream?.counts ?? {}) };
+    const upstreamCost = { ...counts };
     for (const [kind, n] of Object.entries(charts.counts))
         upstreamCost[kind] = (upstreamCost[kind] ?? 0) + n;
     return {
