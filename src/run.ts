@@ -15,10 +15,10 @@ import type { ObservedTarget } from "./observe/model.js";
 import { observeRegistry } from "./observe/oci-registry.js";
 import { checkUpstreamDigests, indexChildren } from "./observe/upstream.js";
 import { guardDeletions } from "./plan/deletions.js";
-import { type Plan, type PlannedList, plannedList, type ResyncMode } from "./plan/model.js";
+import { type Plan, type PlannedList, type PullNeed, plannedList, type ResyncMode } from "./plan/model.js";
 import { managedPrefixes, type PlanOptions, planMirror, targetTag } from "./plan/plan.js";
 import { mapWithConcurrency } from "./pool.js";
-import { DistributionClient, type RequestCounts } from "./registry/distribution.js";
+import { DistributionClient, type RateLimit, type RequestCounts } from "./registry/distribution.js";
 import { RegistrySchemes } from "./registry/scheme.js";
 import { type ChartImagesRecord, chartImagesRecord } from "./render/chart-images.js";
 import { type NodeRenderResult, renderNodeConfig } from "./render/index.js";
@@ -245,7 +245,7 @@ async function askUpstream(
   observed: ObservedTarget,
   target: TargetConnection,
   options: PlanRunOptions,
-): Promise<{ findings: Partial<PlanOptions>; counts: RequestCounts }> {
+): Promise<{ findings: Partial<PlanOptions>; counts: RequestCounts; pulls: PullNeed[] }> {
   const held = (i: ImageEntry) => observed.repositories.get(i.repository)?.tags.has(targetTag(i)) === true;
   const present =
     options.resync === "digest" ? list.images.filter((i) => i.reference.digest === null && held(i)) : [];
@@ -276,7 +276,8 @@ async function askUpstream(
     ? upstreamFindings(upstream, options.proveCopies ? copied : [])
     : {};
   const counts: RequestCounts = { ...(upstream?.counts ?? {}) };
-  if (!options.proveCopies) return { findings, counts };
+  const pulls = upstream ? pullNeeds(copied, list, upstream.budgets) : [];
+  if (!options.proveCopies) return { findings, counts, pulls };
   const chartProof = await missingChartVersions(
     list.charts.filter((c) => observed.repositories.get(c.repository)?.tags.has(c.tag) !== true),
     list.upstreams,
@@ -286,7 +287,37 @@ async function askUpstream(
   if (chartProof.missing.size > 0)
     findings.upstreamMissing = new Map([...(findings.upstreamMissing ?? []), ...chartProof.missing]);
   for (const [kind, n] of Object.entries(chartProof.counts)) counts[kind] = (counts[kind] ?? 0) + n;
-  return { findings, counts };
+  return { findings, counts, pulls };
+}
+
+/**
+ * The counted pulls the copies need from each upstream that stated a budget: at least one per image, one per
+ * platform kept (Docker Hub counts each platform manifest a multi-arch copy reads).
+ */
+function pullNeeds(
+  copied: readonly ImageEntry[],
+  list: PlannedList,
+  budgets: ReadonlyMap<string, RateLimit>,
+): PullNeed[] {
+  const needs: PullNeed[] = [];
+  for (const [host, budget] of budgets) {
+    const fetchedFrom = (i: ImageEntry) => {
+      const endpoint = list.upstreams.find((u) => u.host === i.reference.domain)?.endpoint;
+      return endpoint ? new URL(endpoint).host : i.reference.domain;
+    };
+    const needed = copied
+      .filter((i) => fetchedFrom(i) === host)
+      .reduce((n, i) => n + Math.max(1, i.platforms.length), 0);
+    if (needed > 0)
+      needs.push({
+        upstream: host,
+        needed,
+        remaining: budget.remaining,
+        limit: budget.limit,
+        windowSeconds: budget.windowSeconds,
+      });
+  }
+  return needs;
 }
 
 /**
@@ -322,7 +353,7 @@ export async function planRun(
   });
   const list = plannedList(charts.list);
   const observed = await observeTarget(list, target, options);
-  const { findings, counts } = await askUpstream(list, observed, target, options);
+  const { findings, counts, pulls } = await askUpstream(list, observed, target, options);
   const plan = planMirror(list, observed, {
     resync: options.resync,
     dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,
@@ -330,6 +361,14 @@ export async function planRun(
     ...findings,
   });
   plan.warnings.push(...charts.warnings);
+  if (pulls.length > 0) {
+    plan.pulls = pulls;
+    for (const p of pulls.filter((x) => x.needed > x.remaining))
+      plan.warnings.push({
+        message: `the sync needs at least ${p.needed} counted pulls from ${p.upstream}, which has ${p.remaining} left: it copies what fits and leaves the rest for the next run`,
+        hint: "give Docker Hub credentials (a higher budget), fetch through an upstream endpoint such as a pull-through cache, or let the nightly sync finish the job",
+      });
+  }
   const cost = target.cost();
   const upstreamCost: RequestCounts = { ...counts };
   for (const [kind, n] of Object.entries(charts.counts)) upstreamCost[kind] = (upstreamCost[kind] ?? 0) + n;

@@ -7,7 +7,7 @@
  */
 import type { ImageEntry, Upstream } from "../list/model.js";
 import { mapWithConcurrency } from "../pool.js";
-import { DistributionClient, type RequestCounts } from "../registry/distribution.js";
+import { DistributionClient, type RateLimit, type RequestCounts } from "../registry/distribution.js";
 import { credentialFor, type RegistryCredential } from "../tools/credentials.js";
 import { parseEndpoint } from "../tools/fetch-address.js";
 import type { IndexChild, Platform, UpstreamDigest } from "./model.js";
@@ -18,7 +18,14 @@ export interface UpstreamCheck {
   missing: Map<string, string>;
   /** Sources that could not be asked (network, 5xx, ...), with the reason. */
   failures: Map<string, string>;
+  /** The pull budget each upstream host stated in its answers (Docker Hub's `ratelimit-remaining`), by host. */
+  budgets: Map<string, RateLimit>;
   counts: RequestCounts;
+}
+
+/** The upstream a client key (an endpoint URL or a host) stands for, as plans name it. */
+function budgetHost(key: string): string {
+  return key.includes("://") ? new URL(key).host : key;
 }
 
 /** Docker Hub's registry API lives at registry-1.docker.io, not docker.io. */
@@ -141,5 +148,7 @@ export async function checkUpstreamDigests(
       else failures.set(entry.source, (e as Error).message);
     }
   });
-  return { digests, missing, failures, counts };
+  const budgets = new Map<string, RateLimit>();
+  for (const [key, client] of clients) if (client.rateLimit) budgets.set(budgetHost(key), client.rateLimit);
+  return { digests, missing, failures, counts, budgets };
 }

@@ -180,6 +180,20 @@ export interface Plan {
   steps: Step[];
   summary: Record<StepAction, number>;
   warnings: PlanWarning[];
+  /**
+   * The counted pulls the copies need from upstreams that state a pull budget (Docker Hub), with what is left,
+   * as the plan's free HEAD requests read it; absent when no upstream stated one.
+   */
+  pulls?: PullNeed[];
+}
+
+/** `needed` counted pulls from `upstream` (at least: each platform of a multi-arch image counts), `remaining` left. */
+export interface PullNeed {
+  upstream: string;
+  needed: number;
+  remaining: number;
+  limit: number | null;
+  windowSeconds: number | null;
 }
 
 export type ResyncMode = "missing" | "digest";

@@ -2,7 +2,7 @@
  * The plan as people and programs read it: terminal lines and one JSON document (the Markdown of the job
  * summary and the pull-request comment is ./plan-markdown.ts). Pure functions.
  */
-import type { Plan, Step, StepAction } from "../plan/model.js";
+import type { Plan, PullNeed, Step, StepAction } from "../plan/model.js";
 import { isEntryStep, STEP_ACTIONS, stepFields } from "../plan/model.js";
 
 export interface PlanCost {
@@ -69,6 +69,7 @@ export function planToJson(plan: Plan, cost?: PlanCost) {
       };
     }),
     summary: plan.summary,
+    ...(plan.pulls ? { pulls: plan.pulls } : {}),
     warnings: plan.warnings.map((w) => ({
       message: w.message,
       ...(w.hint ? { hint: w.hint } : {}),
@@ -108,11 +109,18 @@ function stepLine(s: Step): string {
 }
 
 /** Terminal text: the summary, then every step, changes first. */
+/** `Pulls from registry-1.docker.io: at least 12 counted (each platform of a multi-arch image counts), 88 of 100 left per 6 h` */
+export function pullLine(p: PullNeed): string {
+  const window = p.windowSeconds ? ` per ${Math.round(p.windowSeconds / 360) / 10} h` : "";
+  const of = p.limit !== null ? ` of ${p.limit}` : "";
+  return `Pulls from ${p.upstream}: at least ${p.needed} counted (each platform of a multi-arch image counts), ${p.remaining}${of} left${window}`;
+}
+
 export function formatPlan(plan: Plan): string {
   const order = (a: StepAction) =>
     ["create-repository", "copy", "update", "restore", "blocked", "delete", "present"].indexOf(a);
   const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
-  const lines = [summaryLine(plan), ...steps.map(stepLine)];
+  const lines = [summaryLine(plan), ...steps.map(stepLine), ...(plan.pulls ?? []).map(pullLine)];
   for (const w of plan.warnings) lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
   return lines.join("\n");
 }

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../src/main.js";
 import { makeChartTgz, pushImage, type RunningChartRepo, startChartRepo } from "../harness/images.js";
+import { startBudgetedUpstream } from "../harness/pull-budget.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { inputsOf, recordingDeps } from "./recording-core.js";
 
@@ -32,13 +33,13 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-async function plan(images: string[], chartVersions: string[] = []) {
+async function plan(images: string[], chartVersions: string[] = [], endpoint?: string) {
   const workspace = await mkdtemp(join(root, "ws-"));
   await mkdir(join(workspace, "config"));
   const list = `version: 1
 upstreams:
   docker.io:
-    endpoint: ${upstream.url}
+    endpoint: ${endpoint ?? upstream.url}
 images:
 ${images.map((i) => `  - ${i}`).join("\n")}
 ${chartVersions.length ? `charts:\n  - source: ${charts.url}\n    name: web\n    versions: [${chartVersions.join(", ")}]\n` : ""}`;
@@ -121,5 +122,28 @@ describe("a plan proves every chart version it copies", () => {
     const good = await plan(["team2/app2:1.0.0"], ["1.0.0"]);
     expect(good.recorded.failed).toEqual([]);
     expect(good.recorded.outputs).toMatchObject({ copy: "1" });
+  });
+});
+
+describe("a plan says how many counted pulls the sync needs", () => {
+  it("reads the budget from its free HEADs and warns when the copies need more than is left", async () => {
+    await pushImage(upstream.url, "team2/app2", "3.0.0", { seed: "app2-3" });
+    await pushImage(upstream.url, "team2/app2", "4.0.0", { seed: "app2-4" });
+    const hub = await startBudgetedUpstream(upstream, { limit: 100, remaining: 1 });
+    try {
+      const { recorded } = await plan(["team2/app2:3.0.0", "team2/app2:4.0.0"], [], hub.proxy.url);
+      expect(recorded.failed).toEqual([]);
+      const log = recorded.log.join("\n");
+      expect(log).toContain(
+        `Pulls from ${hub.proxy.host}: at least 2 counted (each platform of a multi-arch image counts), 1 of 100 left per 6 h`,
+      );
+      expect(recorded.annotations.map((a) => a.message).join("\n")).toContain(
+        `needs at least 2 counted pulls from ${hub.proxy.host}, which has 1 left`,
+      );
+      expect(recorded.summary).toContain("at least 2 counted");
+      expect(hub.spent()).toBe(0); // HEADs only: the plan spent none of the budget
+    } finally {
+      await hub.proxy.stop();
+    }
   });
 });
