@@ -73577,6 +73577,7 @@ function planToJson(plan, cost) {
             };
         }),
         summary: plan.summary,
+        ...(plan.pulls ? { pulls: plan.pulls } : {}),
         warnings: plan.warnings.map((w) => ({
             message: w.message,
             ...(w.hint ? { hint: w.hint } : {}),
@@ -73609,10 +73610,16 @@ function stepLine(s) {
     return `  ${s.action.padEnd(17)} ${what}  (${s.reason}${origin ? `; ${origin}` : ""})`;
 }
 /** Terminal text: the summary, then every step, changes first. */
+/** `Pulls from registry-1.docker.io: at least 12 counted (each platform of a multi-arch image counts), 88 of 100 left per 6 h` */
+function pullLine(p) {
+    const window = p.windowSeconds ? ` per ${Math.round(p.windowSeconds / 360) / 10} h` : "";
+    const of = p.limit !== null ? ` of ${p.limit}` : "";
+    return `Pulls from ${p.upstream}: at least ${p.needed} counted (each platform of a multi-arch image counts), ${p.remaining}${of} left${window}`;
+}
 function formatPlan(plan) {
     const order = (a) => ["create-repository", "copy", "update", "restore", "blocked", "delete", "present"].indexOf(a);
     const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
-    const lines = [summaryLine(plan), ...steps.map(stepLine)];
+    const lines = [summaryLine(plan), ...steps.map(stepLine), ...(plan.pulls ?? []).map(pullLine)];
     for (const w of plan.warnings)
         lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
     return lines.join("\n");
@@ -75059,6 +75066,10 @@ async function observeRegistry(client, registry, wanted, needDigest, concurrency
 
 
 
+/** The upstream a client key (an endpoint URL or a host) stands for, as plans name it. */
+function budgetHost(key) {
+    return key.includes("://") ? new URL(key).host : key;
+}
 /** Docker Hub's registry API lives at registry-1.docker.io, not docker.io. */
 function upstream_apiHost(host) {
     return host === "docker.io" ? "registry-1.docker.io" : host;
@@ -75170,7 +75181,11 @@ async function checkUpstreamDigests(entries, upstreams, credentials, options = {
                 failures.set(entry.source, e.message);
         }
     });
-    return { digests, missing, failures, counts };
+    const budgets = new Map();
+    for (const [key, client] of clients)
+        if (client.rateLimit)
+            budgets.set(budgetHost(key), client.rateLimit);
+    return { digests, missing, failures, counts, budgets };
 }
 
 ;// CONCATENATED MODULE: ./src/tools/ecr-authorization.ts
@@ -75333,14 +75348,40 @@ async function askUpstream(list, observed, target, options) {
         ? upstreamFindings(upstream, options.proveCopies ? copied : [])
         : {};
     const counts = { ...(upstream?.counts ?? {}) };
+    const pulls = upstream ? pullNeeds(copied, list, upstream.budgets) : [];
     if (!options.proveCopies)
-        return { findings, counts };
+        return { findings, counts, pulls };
     const chartProof = await missingChartVersions(list.charts.filter((c) => observed.repositories.get(c.repository)?.tags.has(c.tag) !== true), list.upstreams, options.upstreamCredentials, { ...fetchOption, schemes: target.schemes });
     if (chartProof.missing.size > 0)
         findings.upstreamMissing = new Map([...(findings.upstreamMissing ?? []), ...chartProof.missing]);
     for (const [kind, n] of Object.entries(chartProof.counts))
         counts[kind] = (counts[kind] ?? 0) + n;
-    return { findings, counts };
+    return { findings, counts, pulls };
+}
+/**
+ * The counted pulls the copies need from each upstream that stated a budget: at least one per image, one per
+ * platform kept (Docker Hub counts each platform manifest a multi-arch copy reads).
+ */
+function pullNeeds(copied, list, budgets) {
+    const needs = [];
+    for (const [host, budget] of budgets) {
+        const fetchedFrom = (i) => {
+            const endpoint = list.upstreams.find((u) => u.host === i.reference.domain)?.endpoint;
+            return endpoint ? new URL(endpoint).host : i.reference.domain;
+        };
+        const needed = copied
+            .filter((i) => fetchedFrom(i) === host)
+            .reduce((n, i) => n + Math.max(1, i.platforms.length), 0);
+        if (needed > 0)
+            needs.push({
+                upstream: host,
+                needed,
+                remaining: budget.remaining,
+                limit: budget.limit,
+                windowSeconds: budget.windowSeconds,
+            });
+    }
+    return needs;
 }
 /**
  * What the upstream check tells the planner: an entry to copy (`proved`) that the upstream lacks fails the plan;
@@ -75369,7 +75410,7 @@ async function planRun(listed, target, options) {
     });
     const list = plannedList(charts.list);
     const observed = await observeTarget(list, target, options);
-    const { findings, counts } = await askUpstream(list, observed, target, options);
+    const { findings, counts, pulls } = await askUpstream(list, observed, target, options);
     const plan = planMirror(list, observed, {
         resync: options.resync,
         dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,
@@ -75377,6 +75418,14 @@ async function planRun(listed, target, options) {
         ...findings,
     });
     plan.warnings.push(...charts.warnings);
+    if (pulls.length > 0) {
+        plan.pulls = pulls;
+        for (const p of pulls.filter((x) => x.needed > x.remaining))
+            plan.warnings.push({
+                message: `the sync needs at least ${p.needed} counted pulls from ${p.upstream}, which has ${p.remaining} left: it copies what fits and leaves the rest for the next run`,
+                hint: "give Docker Hub credentials (a higher budget), fetch through an upstream endpoint such as a pull-through cache, or let the nightly sync finish the job",
+            });
+    }
     const cost = target.cost();
     const upstreamCost = { ...counts };
     for (const [kind, n] of Object.entries(charts.counts))
