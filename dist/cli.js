@@ -74994,6 +74994,7 @@ function pruneSteps(list, observed, wanted, warnings) {
 async function missingChartVersions(charts, upstreams, credentials, options = {}) {
     const counts = {};
     const missing = new Map();
+    const unreachable = new Map();
     const lister = createChartVersionLister({
         upstreams,
         credentials,
@@ -75007,11 +75008,11 @@ async function missingChartVersions(charts, upstreams, credentials, options = {}
             if (why)
                 missing.set(chartSource(chart), why);
         }
-        catch {
-            // Not reachable now: not proof that it is missing; the copy will say what went wrong.
+        catch (e) {
+            unreachable.set(chartSource(chart), (e.message ?? String(e)).split("\n")[0]);
         }
     }
-    return { missing, counts };
+    return { missing, unreachable, counts };
     async function notInRegistry(chart) {
         const address = chartFetchAddress(chart.source, upstreams);
         const slash = address.reference.indexOf("/");
@@ -75354,6 +75355,8 @@ async function askUpstream(list, observed, target, options) {
     const chartProof = await missingChartVersions(list.charts.filter((c) => observed.repositories.get(c.repository)?.tags.has(c.tag) !== true), list.upstreams, options.upstreamCredentials, { ...fetchOption, schemes: target.schemes });
     if (chartProof.missing.size > 0)
         findings.upstreamMissing = new Map([...(findings.upstreamMissing ?? []), ...chartProof.missing]);
+    if (chartProof.unreachable.size > 0)
+        findings.upstreamFailures = new Map([...(findings.upstreamFailures ?? []), ...chartProof.unreachable]);
     for (const [kind, n] of Object.entries(chartProof.counts))
         counts[kind] = (counts[kind] ?? 0) + n;
     return { findings, counts, pulls };

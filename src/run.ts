@@ -286,6 +286,8 @@ async function askUpstream(
   );
   if (chartProof.missing.size > 0)
     findings.upstreamMissing = new Map([...(findings.upstreamMissing ?? []), ...chartProof.missing]);
+  if (chartProof.unreachable.size > 0)
+    findings.upstreamFailures = new Map([...(findings.upstreamFailures ?? []), ...chartProof.unreachable]);
   for (const [kind, n] of Object.entries(chartProof.counts)) counts[kind] = (counts[kind] ?? 0) + n;
   return { findings, counts, pulls };
 }

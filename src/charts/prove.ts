@@ -1,7 +1,7 @@
 /**
  * Before a pull request merges, the plan proves each chart version it would copy exists upstream: the
  * repository's `index.yaml` lists it (one GET per repository), or the OCI registry holds its tag (one manifest
- * HEAD). What could not be asked (an unreachable index) is not called missing: the copy finds out.
+ * HEAD). What could not be asked (an unreachable index) is not called missing: the plan warns, the copy finds out.
  */
 import type { ChartEntry, Upstream } from "../list/model.js";
 import { chartSource } from "../plan/plan.js";
@@ -14,6 +14,8 @@ import { createChartVersionLister } from "./repository.js";
 export interface ChartProof {
   /** Chart step source (`chartSource`) -> why the upstream does not have it. */
   missing: Map<string, string>;
+  /** Chart step source -> why it could not be asked (not proof that it is missing: the plan warns). */
+  unreachable: Map<string, string>;
   counts: RequestCounts;
 }
 
@@ -25,6 +27,7 @@ export async function missingChartVersions(
 ): Promise<ChartProof> {
   const counts: RequestCounts = {};
   const missing = new Map<string, string>();
+  const unreachable = new Map<string, string>();
   const lister = createChartVersionLister({
     upstreams,
     credentials,
@@ -36,11 +39,11 @@ export async function missingChartVersions(
     try {
       const why = chart.kind === "http" ? await notInIndex(chart, lister) : await notInRegistry(chart);
       if (why) missing.set(chartSource(chart), why);
-    } catch {
-      // Not reachable now: not proof that it is missing; the copy will say what went wrong.
+    } catch (e) {
+      unreachable.set(chartSource(chart), ((e as Error).message ?? String(e)).split("\n")[0]!);
     }
   }
-  return { missing, counts };
+  return { missing, unreachable, counts };
 
   async function notInRegistry(chart: ChartEntry): Promise<string | null> {
     const address = chartFetchAddress(chart.source, upstreams);
