@@ -80,6 +80,7 @@ export function planToJson(plan: Plan, cost?: PlanCost) {
 
 const VERBS: Record<StepAction, string> = {
   "create-repository": "to create",
+  "reconcile-settings": "to reconcile",
   copy: "to copy",
   update: "to update",
   restore: "to restore",
@@ -91,14 +92,17 @@ const VERBS: Record<StepAction, string> = {
 export function summaryLine(plan: Plan): string {
   // Restores (archived tags) are named only when there are any: most registries never archive.
   const parts = STEP_ACTIONS.filter(
-    (a) => a !== "create-repository" && (a !== "restore" || plan.summary.restore > 0),
+    (a) =>
+      a !== "create-repository" &&
+      (a !== "restore" || plan.summary.restore > 0) &&
+      (a !== "reconcile-settings" || plan.summary["reconcile-settings"] > 0),
   ).map((a) => `${plan.summary[a]} ${VERBS[a]}`);
   const repos = plan.summary["create-repository"];
   return `Plan for ${plan.registry}: ${repos} repositor${repos === 1 ? "y" : "ies"} to create, ${parts.join(", ")}.`;
 }
 
 function target(s: Step): string {
-  return s.action !== "create-repository" ? `${s.repository}:${s.tag}` : s.repository;
+  return s.kind !== "repository" ? `${s.repository}:${s.tag}` : s.repository;
 }
 
 function stepLine(s: Step): string {
@@ -110,7 +114,16 @@ function stepLine(s: Step): string {
 /** Terminal text: the summary, then every step, changes first. */
 export function formatPlan(plan: Plan): string {
   const order = (a: StepAction) =>
-    ["create-repository", "copy", "update", "restore", "blocked", "delete", "present"].indexOf(a);
+    [
+      "create-repository",
+      "reconcile-settings",
+      "copy",
+      "update",
+      "restore",
+      "blocked",
+      "delete",
+      "present",
+    ].indexOf(a);
   const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
   const lines = [summaryLine(plan), ...steps.map(stepLine)];
   for (const w of plan.warnings) lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
