@@ -58,7 +58,7 @@ images:
   - nginx:1.27
 `;
   const { list, problems } = parseMirrorList(text, "mirrors.yaml");
-  if (!list) throw new Error(problems.map((p) => `${p.location?.line}: ${p.message}`).join("\n"));
+  if (!list) throw new Error(problems.map((p) => p.message).join("\n"));
   return list;
 }
 
