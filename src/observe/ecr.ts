@@ -90,7 +90,7 @@ export function explainAwsError(e: unknown, action: string): Error {
   ) {
     return new ObserveError(
       `ECR denied ${action}: ${message}`,
-      "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:DescribeImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push, ecr:UpdateImageStorageClass (to restore archived tags) and ecr:BatchDeleteImage to sync",
+      "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:DescribeImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push, ecr:UpdateImageStorageClass (to restore archived tags) and ecr:BatchDeleteImage to sync; with target.reconcileSettings also ecr:GetLifecyclePolicy, ecr:GetRepositoryPolicy and ecr:ListTagsForResource to plan (also in AmazonEC2ContainerRegistryReadOnly) and ecr:PutImageTagMutability, ecr:PutImageScanningConfiguration, ecr:PutLifecyclePolicy, ecr:DeleteLifecyclePolicy, ecr:SetRepositoryPolicy, ecr:DeleteRepositoryPolicy, ecr:TagResource and ecr:UntagResource to sync",
     );
   }
   if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
