@@ -216,6 +216,43 @@ describe("target.reconcileSettings", () => {
     expect(settingsOf("mirrors/library/redis").mutability).toBe("IMMUTABLE");
   });
 
+  it("a refused settings change fails its step and the update that needs it, with ECR's reason and a hint", async () => {
+    ecr.failNext("PutImageTagMutability", "AccessDeniedException", 2);
+    const log: string[] = [];
+    const result = await sync(mirrorList(WANTED, true), log);
+    expect(result.report.ok).toBe(false);
+    const failed = result.report.failures.map((f) => [
+      f.action,
+      f.repository,
+      f.tag,
+      f.error?.split("\n")[0],
+    ]);
+    expect(failed).toEqual([
+      [
+        "reconcile-settings",
+        "mirrors/library/redis",
+        null,
+        "ECR denied ecr:PutImageTagMutability on mirrors/library/redis: Injected AccessDeniedException for PutImageTagMutability",
+      ],
+      [
+        "reconcile-settings",
+        "mirrors/library/nginx",
+        null,
+        "ECR denied ecr:PutImageTagMutability on mirrors/library/nginx: Injected AccessDeniedException for PutImageTagMutability",
+      ],
+      [
+        "update",
+        "mirrors/library/redis",
+        "7.0",
+        "the settings of mirrors/library/redis could not be reconciled: ECR denied ecr:PutImageTagMutability on mirrors/library/redis: Injected AccessDeniedException for PutImageTagMutability",
+      ],
+    ]);
+    expect(result.report.failures[0]!.error).toContain(
+      "ecr:PutImageTagMutability, ecr:PutImageScanningConfiguration",
+    );
+    expect(settingsOf("mirrors/library/redis").mutability).toBe("IMMUTABLE");
+  });
+
   it("sync applies the settings before the copies, so the blocked tag is updated; a rerun is a no-op", async () => {
     ecr.resetCounts();
     const log: string[] = [];
