@@ -2,7 +2,7 @@
  * The plan as people and programs read it: terminal lines and one JSON document (the Markdown of the job
  * summary and the pull-request comment is ./plan-markdown.ts). Pure functions.
  */
-import type { Plan, Step, StepAction } from "../plan/model.js";
+import type { Plan, SettingChange, Step, StepAction } from "../plan/model.js";
 import { isEntryStep, STEP_ACTIONS, stepFields } from "../plan/model.js";
 
 export interface PlanCost {
@@ -24,6 +24,8 @@ export interface PlanStepJson {
   fromCharts?: string[];
   /** Chart versions resolved from a range: the range as written. */
   versionRange?: string;
+  /** reconcile-settings: each setting that differs, what the repository has (`from`) and what the list asks (`to`). */
+  changes?: SettingChange[];
   line?: number;
 }
 
@@ -65,6 +67,7 @@ export function planToJson(plan: Plan, cost?: PlanCost) {
         ...(s.platforms.length > 0 ? { platforms: s.platforms } : {}),
         ...(stepCharts(step).length > 0 ? { fromCharts: stepCharts(step) } : {}),
         ...(range ? { versionRange: range } : {}),
+        ...(step.action === "reconcile-settings" ? { changes: step.changes } : {}),
         ...(s.location ? { line: s.location.line } : {}),
       };
     }),

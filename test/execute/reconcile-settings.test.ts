@@ -206,6 +206,21 @@ describe("target.reconcileSettings", () => {
       repository: "mirrors/library/redis",
       tag: null,
       reason: reconcile.reason,
+      changes: [
+        {
+          setting: "imageTagMutability",
+          from: { mode: "IMMUTABLE", filters: [] },
+          to: { mode: "IMMUTABLE_WITH_EXCLUSION", filters: ["7.*"] },
+        },
+        { setting: "scanOnPush", from: false, to: true },
+        { setting: "lifecyclePolicy", from: expect.stringContaining('"countNumber":10') },
+        { setting: "repositoryPolicy", to: null },
+        {
+          setting: "tags",
+          from: { team: "platform", legacy: "yes" },
+          to: { team: "mirrors", "cost-center": "42" },
+        },
+      ],
     });
     const md = planMarkdown(p);
     expect(md).toContain("#### Repository settings (2)");
