@@ -3609,7 +3609,7 @@ __webpack_unused_export__ = CvssScore$;
 __webpack_unused_export__ = CvssScoreAdjustment$;
 __webpack_unused_export__ = CvssScoreDetails$;
 __webpack_unused_export__ = DeleteLifecyclePolicy$;
-__webpack_unused_export__ = DeleteLifecyclePolicyCommand;
+exports.h_X = DeleteLifecyclePolicyCommand;
 __webpack_unused_export__ = DeleteLifecyclePolicyRequest$;
 __webpack_unused_export__ = DeleteLifecyclePolicyResponse$;
 __webpack_unused_export__ = DeletePullThroughCacheRule$;
@@ -3627,7 +3627,7 @@ __webpack_unused_export__ = DeleteRepositoryCreationTemplateCommand;
 __webpack_unused_export__ = DeleteRepositoryCreationTemplateRequest$;
 __webpack_unused_export__ = DeleteRepositoryCreationTemplateResponse$;
 __webpack_unused_export__ = DeleteRepositoryPolicy$;
-__webpack_unused_export__ = DeleteRepositoryPolicyCommand;
+exports.JsK = DeleteRepositoryPolicyCommand;
 __webpack_unused_export__ = DeleteRepositoryPolicyRequest$;
 __webpack_unused_export__ = DeleteRepositoryPolicyResponse$;
 __webpack_unused_export__ = DeleteRepositoryRequest$;
@@ -3670,7 +3670,7 @@ __webpack_unused_export__ = DescribeReplicationBackfillResultsCommand;
 __webpack_unused_export__ = DescribeReplicationBackfillResultsRequest$;
 __webpack_unused_export__ = DescribeReplicationBackfillResultsResponse$;
 __webpack_unused_export__ = DescribeRepositories$;
-__webpack_unused_export__ = DescribeRepositoriesCommand;
+exports.pE_ = DescribeRepositoriesCommand;
 __webpack_unused_export__ = DescribeRepositoriesRequest$;
 __webpack_unused_export__ = DescribeRepositoriesResponse$;
 __webpack_unused_export__ = DescribeRepositoryCreationTemplates$;
@@ -3705,7 +3705,7 @@ __webpack_unused_export__ = GetDownloadUrlForLayerCommand;
 __webpack_unused_export__ = GetDownloadUrlForLayerRequest$;
 __webpack_unused_export__ = GetDownloadUrlForLayerResponse$;
 __webpack_unused_export__ = GetLifecyclePolicy$;
-__webpack_unused_export__ = GetLifecyclePolicyCommand;
+exports.O0C = GetLifecyclePolicyCommand;
 __webpack_unused_export__ = GetLifecyclePolicyPreview$;
 __webpack_unused_export__ = GetLifecyclePolicyPreviewCommand;
 __webpack_unused_export__ = GetLifecyclePolicyPreviewRequest$;
@@ -3721,7 +3721,7 @@ __webpack_unused_export__ = GetRegistryScanningConfigurationCommand;
 __webpack_unused_export__ = GetRegistryScanningConfigurationRequest$;
 __webpack_unused_export__ = GetRegistryScanningConfigurationResponse$;
 __webpack_unused_export__ = GetRepositoryPolicy$;
-__webpack_unused_export__ = GetRepositoryPolicyCommand;
+exports.MeN = GetRepositoryPolicyCommand;
 __webpack_unused_export__ = GetRepositoryPolicyRequest$;
 __webpack_unused_export__ = GetRepositoryPolicyResponse$;
 __webpack_unused_export__ = GetSigningConfiguration$;
@@ -3785,7 +3785,7 @@ __webpack_unused_export__ = LayerPartTooSmallException;
 __webpack_unused_export__ = LayerPartTooSmallException$;
 __webpack_unused_export__ = LayersNotFoundException;
 __webpack_unused_export__ = LayersNotFoundException$;
-__webpack_unused_export__ = LifecyclePolicyNotFoundException;
+exports.R50 = LifecyclePolicyNotFoundException;
 __webpack_unused_export__ = LifecyclePolicyNotFoundException$;
 __webpack_unused_export__ = LifecyclePolicyPreviewFilter$;
 __webpack_unused_export__ = LifecyclePolicyPreviewInProgressException;
@@ -3819,7 +3819,7 @@ __webpack_unused_export__ = ListReplicationBackfillsCommand;
 __webpack_unused_export__ = ListReplicationBackfillsRequest$;
 __webpack_unused_export__ = ListReplicationBackfillsResponse$;
 __webpack_unused_export__ = ListTagsForResource$;
-__webpack_unused_export__ = ListTagsForResourceCommand;
+exports.a_e = ListTagsForResourceCommand;
 __webpack_unused_export__ = ListTagsForResourceRequest$;
 __webpack_unused_export__ = ListTagsForResourceResponse$;
 __webpack_unused_export__ = PackageVulnerabilityDetails$;
@@ -3837,11 +3837,11 @@ __webpack_unused_export__ = PutImageCommand;
 __webpack_unused_export__ = PutImageRequest$;
 __webpack_unused_export__ = PutImageResponse$;
 __webpack_unused_export__ = PutImageScanningConfiguration$;
-__webpack_unused_export__ = PutImageScanningConfigurationCommand;
+exports.BlZ = PutImageScanningConfigurationCommand;
 __webpack_unused_export__ = PutImageScanningConfigurationRequest$;
 __webpack_unused_export__ = PutImageScanningConfigurationResponse$;
 __webpack_unused_export__ = PutImageTagMutability$;
-__webpack_unused_export__ = PutImageTagMutabilityCommand;
+exports.cKn = PutImageTagMutabilityCommand;
 __webpack_unused_export__ = PutImageTagMutabilityRequest$;
 __webpack_unused_export__ = PutImageTagMutabilityResponse$;
 __webpack_unused_export__ = PutLifecyclePolicy$;
@@ -3902,7 +3902,7 @@ __webpack_unused_export__ = RepositoryNotEmptyException;
 __webpack_unused_export__ = RepositoryNotEmptyException$;
 exports.Da2 = RepositoryNotFoundException;
 __webpack_unused_export__ = RepositoryNotFoundException$;
-__webpack_unused_export__ = RepositoryPolicyNotFoundException;
+exports.VG$ = RepositoryPolicyNotFoundException;
 __webpack_unused_export__ = RepositoryPolicyNotFoundException$;
 __webpack_unused_export__ = RepositoryScanningConfiguration$;
 __webpack_unused_export__ = RepositoryScanningConfigurationFailure$;
@@ -3951,7 +3951,7 @@ __webpack_unused_export__ = StopReplicationBackfillResponse$;
 __webpack_unused_export__ = SubjectIdentifier$;
 __webpack_unused_export__ = Tag$;
 __webpack_unused_export__ = TagResource$;
-__webpack_unused_export__ = TagResourceCommand;
+exports.eqU = TagResourceCommand;
 __webpack_unused_export__ = TagResourceRequest$;
 __webpack_unused_export__ = TagResourceResponse$;
 __webpack_unused_export__ = TagStatus;
@@ -3978,7 +3978,7 @@ __webpack_unused_export__ = UnsupportedImageTypeException$;
 __webpack_unused_export__ = UnsupportedUpstreamRegistryException;
 __webpack_unused_export__ = UnsupportedUpstreamRegistryException$;
 __webpack_unused_export__ = UntagResource$;
-__webpack_unused_export__ = UntagResourceCommand;
+exports.RP$ = UntagResourceCommand;
 __webpack_unused_export__ = UntagResourceRequest$;
 __webpack_unused_export__ = UntagResourceResponse$;
 __webpack_unused_export__ = UpdateImageStorageClass$;
@@ -59536,7 +59536,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3855:
+/***/ 2927:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59961,8 +59961,8 @@ const HINTS = [
     ],
     [
         /already exists and cannot be overwritten|ImageTagAlreadyExistsException|tag invalid.*immutable|immutable/i,
-        "the target tag is immutable and already points elsewhere: use a new tag, or allow it through the repository's " +
-            "tag mutability exclusion filters",
+        "the target tag is immutable and already points elsewhere: use a new tag, or exclude it in the list " +
+            "(repositorySettings.imageTagMutabilityExclusionFilters) with target.reconcileSettings: true, so sync sets the filter on the existing repository",
     ],
     [
         /RepositoryNotFoundException|repository with name .* does not exist|NAME_UNKNOWN|name unknown/i,
@@ -62140,6 +62140,7 @@ class UpstreamManifests {
 ;// CONCATENATED MODULE: ./src/plan/model.ts
 const STEP_ACTIONS = [
     "create-repository",
+    "reconcile-settings",
     "copy",
     "update",
     "restore",
@@ -62148,7 +62149,7 @@ const STEP_ACTIONS = [
     "delete",
 ];
 function isEntryStep(step) {
-    return step.action !== "create-repository" && step.action !== "delete";
+    return (step.action !== "create-repository" && step.action !== "reconcile-settings" && step.action !== "delete");
 }
 function isTransferStep(step) {
     return step.action === "copy" || step.action === "update";
@@ -62157,6 +62158,7 @@ function stepFields(step) {
     const { action, kind, repository, reason } = step;
     switch (step.action) {
         case "create-repository":
+        case "reconcile-settings":
             return {
                 action,
                 kind,
@@ -66910,7 +66912,8 @@ async function assessPullBudget(transfers, manifests, options) {
 
 ;// CONCATENATED MODULE: ./src/execute/execute.ts
 /**
- * Carries out a plan in four phases: `createRepositories` (all of them, before anything is pushed), then
+ * Carries out a plan in four phases: `createRepositories` (all of them, before anything is pushed, and
+ * `reconcileSettings` of existing repositories whose settings differ from the list), then
  * `transfer` (copies and updates in a bounded pool with retries, each verified against the source digest),
  * then `restore` (archived tags back to ECR's standard storage class, each read back), then, only when
  * nothing failed, `prune` (the planned deletions). A `Ledger` holds what they share: the
@@ -66938,6 +66941,7 @@ class DigestMismatch extends MirrorError {
 const STEP_OUTCOMES = [
     "created",
     "exists",
+    "reconciled",
     "copied",
     "updated",
     "restored",
@@ -67054,11 +67058,13 @@ async function executePlan(plan, deps, options) {
     const creations = plan.steps.filter((s) => s.action === "create-repository");
     const transfers = plan.steps.filter(isTransferStep);
     const restores = plan.steps.filter((s) => s.action === "restore");
+    const reconciles = plan.steps.filter((s) => s.action === "reconcile-settings");
     const deletions = plan.steps.filter((s) => s.action === "delete");
-    const ledger = new Ledger(plan, options, creations.length + transfers.length + restores.length + deletions.length);
+    const ledger = new Ledger(plan, options, creations.length + reconciles.length + transfers.length + restores.length + deletions.length);
     const started = ledger.now();
     const failedRepositories = await createRepositories(creations, deps, options.repositorySettings, ledger);
-    await transfer(options.transferOrder?.(transfers) ?? transfers, failedRepositories, deps, ledger, options.deferred ?? new Map());
+    const unreconciled = await reconcileSettings(reconciles, deps, options.repositorySettings, ledger);
+    await transfer(options.transferOrder?.(transfers) ?? transfers, failedRepositories, unreconciled, deps, ledger, options.deferred ?? new Map());
     await restore(restores, deps, ledger);
     reportBlocked(plan.steps, ledger);
     const deletesSkipped = await prune(deletions, deps, ledger);
@@ -67106,8 +67112,41 @@ async function createRepositories(creations, deps, settings, ledger) {
     });
     return failed;
 }
-/** Phase 2: copies and updates, each verified; none into a repository that could not be created. */
-async function transfer(transfers, failedRepositories, deps, ledger, deferred) {
+/**
+ * Phase 1b: existing repositories' settings brought to the list's (`target.reconcileSettings`), before anything is
+ * pushed, so a tag the list makes mutable is updated in this run. Resolves the repositories that failed, with why.
+ */
+async function reconcileSettings(reconciles, deps, settings, ledger) {
+    const failed = new Map();
+    if (reconciles.length === 0)
+        return failed;
+    const title = `Reconcile the settings of ${reconciles.length} repositor${reconciles.length === 1 ? "y" : "ies"}`;
+    await ledger.group(title, async () => {
+        await mapWithConcurrency(reconciles, ledger.concurrency, async (step) => {
+            const report = ledger.reportOf(step);
+            const t0 = ledger.now();
+            try {
+                const { attempts } = await withRetries(() => deps.reconcileSettings(step, settings), ledger.retryOptions({ kind: "reconcile", repository: step.repository }));
+                report.outcome = "reconciled";
+                report.attempts = attempts;
+            }
+            catch (error) {
+                report.outcome = "failed";
+                report.attempts = attemptsOf(error);
+                report.error = errorText(error);
+                failed.set(step.repository, report.error);
+            }
+            report.durationMs = ledger.now() - t0;
+            ledger.announce(report);
+        });
+    });
+    return failed;
+}
+/**
+ * Phase 2: copies and updates, each verified; none into a repository that could not be created, and no update in
+ * one whose settings could not be reconciled (the update may rely on them).
+ */
+async function transfer(transfers, failedRepositories, unreconciled, deps, ledger, deferred) {
     if (transfers.length === 0)
         return;
     const title = `Copy ${transfers.length} image${transfers.length === 1 ? "" : "s"} and charts`;
@@ -67116,6 +67155,7 @@ async function transfer(transfers, failedRepositories, deps, ledger, deferred) {
             const report = ledger.reportOf(step);
             const t0 = ledger.now();
             const blockedBy = failedRepositories.get(step.repository);
+            const settingsFailed = step.action === "update" ? unreconciled.get(step.repository) : undefined;
             const later = deferred.get(step);
             if (later !== undefined) {
                 report.outcome = "skipped";
@@ -67124,6 +67164,10 @@ async function transfer(transfers, failedRepositories, deps, ledger, deferred) {
             else if (blockedBy !== undefined) {
                 report.outcome = "failed";
                 report.error = `repository ${step.repository} could not be created: ${blockedBy}`;
+            }
+            else if (settingsFailed !== undefined) {
+                report.outcome = "failed";
+                report.error = `the settings of ${step.repository} could not be reconciled: ${settingsFailed}`;
             }
             else {
                 try {
@@ -67432,7 +67476,7 @@ function explainAwsError(e, action) {
     if (name === "AccessDeniedException" ||
         name === "UnrecognizedClientException" ||
         /not authorized/i.test(message)) {
-        return new ObserveError(`ECR denied ${action}: ${message}`, "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:DescribeImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push, ecr:UpdateImageStorageClass (to restore archived tags) and ecr:BatchDeleteImage to sync");
+        return new ObserveError(`ECR denied ${action}: ${message}`, "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:DescribeImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push, ecr:UpdateImageStorageClass (to restore archived tags) and ecr:BatchDeleteImage to sync; with target.reconcileSettings also ecr:GetLifecyclePolicy, ecr:GetRepositoryPolicy and ecr:ListTagsForResource to plan (also in AmazonEC2ContainerRegistryReadOnly) and ecr:PutImageTagMutability, ecr:PutImageScanningConfiguration, ecr:PutLifecyclePolicy, ecr:DeleteLifecyclePolicy, ecr:SetRepositoryPolicy, ecr:DeleteRepositoryPolicy, ecr:TagResource and ecr:UntagResource to sync");
     }
     if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
         return new ObserveError(`no AWS credentials for ${action}: ${message}`, "configure credentials first, e.g. aws-actions/configure-aws-credentials with role-to-assume (OIDC)");
@@ -67454,6 +67498,15 @@ function explainAwsError(e, action) {
         return new EcrCallError(`ECR did not answer ${action} (${message})${after}`, `the ECR endpoint did not answer within ${ECR_CONNECTION_TIMEOUT_MS / 1000} s (connect) / ${ECR_REQUEST_TIMEOUT_MS / 1000} s (request): check the network path to ECR (VPC endpoint, proxy, AWS_ENDPOINT_URL_ECR)`, metadata ?? {});
     }
     return e instanceof Error ? e : new Error(String(e));
+}
+/** A DescribeRepositories entry's tag mutability and exclusion filters. */
+function observedMutability(r) {
+    return {
+        imageTagMutability: (r.imageTagMutability ?? "MUTABLE"),
+        imageTagMutabilityExclusionFilters: (r.imageTagMutabilityExclusionFilters ?? [])
+            .map((f) => f.filter ?? "")
+            .filter(Boolean),
+    };
 }
 class EcrObserver {
     client;
@@ -67545,11 +67598,72 @@ class EcrObserver {
         return text ? JSON.parse(text) : null;
     }
     /**
+     * A repository's settings besides tag mutability: scan on push and encryption from its DescribeRepositories
+     * entry (no call), then GetLifecyclePolicy, GetRepositoryPolicy and ListTagsForResource (three calls; a missing
+     * policy is null).
+     */
+    async settings(repository) {
+        const repositoryName = repository.repositoryName;
+        const call = async (operation, send, absent) => {
+            this.count(operation);
+            try {
+                return await send();
+            }
+            catch (e) {
+                if (absent && e instanceof absent)
+                    return null;
+                throw explainAwsError(e, `ecr:${operation} on ${repositoryName}`);
+            }
+        };
+        const [lifecycle, policy, tags] = await Promise.all([
+            call("GetLifecyclePolicy", () => this.client.send(new dist_cjs/* GetLifecyclePolicyCommand */.O0C({ repositoryName })), dist_cjs/* LifecyclePolicyNotFoundException */.R50),
+            call("GetRepositoryPolicy", () => this.client.send(new dist_cjs/* GetRepositoryPolicyCommand */.MeN({ repositoryName })), dist_cjs/* RepositoryPolicyNotFoundException */.VG$),
+            call("ListTagsForResource", () => this.client.send(new dist_cjs/* ListTagsForResourceCommand */.a_e({ resourceArn: repository.repositoryArn }))),
+        ]);
+        return {
+            scanOnPush: repository.imageScanningConfiguration?.scanOnPush ?? false,
+            encryption: {
+                type: repository.encryptionConfiguration?.encryptionType ?? "AES256",
+                kmsKey: repository.encryptionConfiguration?.kmsKey ?? null,
+            },
+            lifecyclePolicy: lifecycle?.lifecyclePolicyText ?? null,
+            repositoryPolicy: policy?.policyText ?? null,
+            tags: Object.fromEntries((tags?.tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""])),
+        };
+    }
+    /** One repository's DescribeRepositories entry (asked by name), or null when it does not exist. */
+    async repository(repositoryName) {
+        this.count("DescribeRepositories");
+        try {
+            const answer = await this.client.send(new dist_cjs/* DescribeRepositoriesCommand */.pE_({ repositoryNames: [repositoryName] }));
+            return answer.repositories?.[0] ?? null;
+        }
+        catch (e) {
+            if (e instanceof dist_cjs/* RepositoryNotFoundException */.Da2)
+                return null;
+            throw explainAwsError(e, `ecr:DescribeRepositories on ${repositoryName}`);
+        }
+    }
+    /** One repository as observation sees it, settings included, without its tags; null when it does not exist. */
+    async repositoryWithSettings(repositoryName) {
+        const r = await this.repository(repositoryName);
+        if (!r)
+            return null;
+        return {
+            ...observedMutability(r),
+            name: repositoryName,
+            tags: new Map(),
+            settings: await this.settings(r),
+        };
+    }
+    /**
      * The repositories the list wants and, when pruning, every repository under the managed prefixes,
      * each with its tags: one DescribeRepositories page per 1000 repositories, one DescribeImages per repository
-     * (per 1000 images).
+     * (per 1000 images), and for the repositories in `settingsOf` three more calls each (`settings`).
      */
-    async observe(registry, wanted, prunePrefixes) {
+    async observe(registry, wanted, prunePrefixes, 
+    /** Repositories whose settings are read too (`target.reconcileSettings`: the ones the list names). */
+    settingsOf = new Set()) {
         const relevant = (name) => wanted.has(name) || prunePrefixes.some((p) => name.startsWith(`${p}/`));
         const repos = await this.repositories(relevant);
         const observed = await mapWithConcurrency(repos, this.concurrency, async (r) => {
@@ -67558,18 +67672,160 @@ class EcrObserver {
             if (!found)
                 return null;
             const { tags, archived } = found;
+            const settings = settingsOf.has(name) ? await this.settings(r) : null;
             return {
                 name,
-                imageTagMutability: (r.imageTagMutability ?? "MUTABLE"),
-                imageTagMutabilityExclusionFilters: (r.imageTagMutabilityExclusionFilters ?? [])
-                    .map((f) => f.filter ?? "")
-                    .filter(Boolean),
+                ...observedMutability(r),
                 tags,
                 ...(archived.size > 0 ? { archived } : {}),
+                ...(settings ? { settings } : {}),
             };
         });
         return { registry, repositories: new Map(observed.filter((o) => o !== null).map((o) => [o.name, o])) };
     }
+}
+
+;// CONCATENATED MODULE: ./src/plan/settings.ts
+/** A policy document compared by meaning: key order and whitespace do not count (ECR may reformat it). */
+function canonical(text) {
+    if (text === null)
+        return null;
+    const sort = (v) => Array.isArray(v)
+        ? v.map(sort)
+        : v && typeof v === "object"
+            ? Object.fromEntries(Object.entries(v)
+                .sort(([a], [b]) => a.localeCompare(b))
+                .map(([k, x]) => [k, sort(x)]))
+            : v;
+    try {
+        return JSON.stringify(sort(JSON.parse(text)));
+    }
+    catch {
+        return text;
+    }
+}
+function sameTags(a, b) {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
+}
+/** The settings of `repo` that differ from `wanted` (empty when none, or when its settings were not read). */
+function settingChanges(repo, wanted) {
+    const observed = repo.settings;
+    if (!observed)
+        return [];
+    const changes = [];
+    const filters = wanted.imageTagMutability.endsWith("_WITH_EXCLUSION")
+        ? wanted.imageTagMutabilityExclusionFilters
+        : [];
+    const sameFilters = filters.length === repo.imageTagMutabilityExclusionFilters.length &&
+        filters.every((f) => repo.imageTagMutabilityExclusionFilters.includes(f));
+    if (repo.imageTagMutability !== wanted.imageTagMutability || !sameFilters) {
+        changes.push({
+            setting: "imageTagMutability",
+            from: { mode: repo.imageTagMutability, filters: repo.imageTagMutabilityExclusionFilters },
+            to: { mode: wanted.imageTagMutability, filters },
+        });
+    }
+    if (observed.scanOnPush !== wanted.scanOnPush)
+        changes.push({ setting: "scanOnPush", from: observed.scanOnPush, to: wanted.scanOnPush });
+    if (canonical(observed.lifecyclePolicy) !== canonical(wanted.lifecyclePolicy))
+        changes.push({ setting: "lifecyclePolicy", from: observed.lifecyclePolicy, to: wanted.lifecyclePolicy });
+    if (canonical(observed.repositoryPolicy) !== canonical(wanted.repositoryPolicy))
+        changes.push({
+            setting: "repositoryPolicy",
+            from: observed.repositoryPolicy,
+            to: wanted.repositoryPolicy,
+        });
+    if (!sameTags(observed.tags, wanted.tags))
+        changes.push({ setting: "tags", from: observed.tags, to: wanted.tags });
+    return changes;
+}
+function mutability(m) {
+    return m.filters.length > 0 ? `${m.mode} [${m.filters.join(", ")}]` : m.mode;
+}
+function tagsText(tags) {
+    const entries = Object.entries(tags);
+    return entries.length === 0 ? "none" : `{${entries.map(([k, v]) => `${k}=${v}`).join(", ")}}`;
+}
+/** One change in words: `scanOnPush false -> true`. */
+function changeText(c) {
+    switch (c.setting) {
+        case "imageTagMutability":
+            return `imageTagMutability ${mutability(c.from)} -> ${mutability(c.to)}`;
+        case "scanOnPush":
+            return `scanOnPush ${c.from} -> ${c.to}`;
+        case "lifecyclePolicy":
+        case "repositoryPolicy":
+            return `${c.setting} ${c.from === null ? "none" : "set"} -> ${c.to === null ? "none (deleted)" : c.from === null ? "set" : "changed"}`;
+        case "tags":
+            return `tags ${tagsText(c.from)} -> ${tagsText(c.to)}`;
+    }
+}
+/** The reconcile-settings step for `repo`, or null when its settings match the list. */
+function reconcileStep(repo, wanted, location) {
+    const changes = settingChanges(repo, wanted);
+    if (changes.length === 0)
+        return null;
+    return {
+        action: "reconcile-settings",
+        kind: "repository",
+        repository: repo.name,
+        reason: `settings differ from the list: ${changes.map(changeText).join("; ")}`,
+        changes,
+        location,
+    };
+}
+/** The warning for an existing repository encrypted otherwise than the list asks (ECR cannot change it). */
+function encryptionWarning(repo, wanted, location) {
+    const observed = repo.settings?.encryption;
+    if (!observed)
+        return null;
+    const want = wanted.encryption;
+    // ECR answers the key as an ARN: a key id the list names matches the ARN's last part.
+    const sameKey = want.kmsKey === null || observed.kmsKey === want.kmsKey || observed.kmsKey?.endsWith(`/${want.kmsKey}`);
+    if (observed.type === want.type && sameKey)
+        return null;
+    const shown = (e) => e.kmsKey ? `${e.type} (${e.kmsKey})` : e.type;
+    return {
+        message: `${repo.name} is encrypted with ${shown(observed)}, the list asks for ${shown(want)}; ECR cannot change the encryption of an existing repository, so it stays ${shown(observed)}`,
+        hint: "keep the list's encryption as the repository has it, or recreate the repository (delete it, then sync: its images are copied again)",
+        location,
+    };
+}
+/**
+ * The existing repositories the list names, as the plan sees them: with `target.reconcileSettings`, for each whose
+ * settings were read, its reconcile-settings step when they differ, an encryption warning, and the repository as it
+ * will be after the step (the list's tag mutability), for planning its tags; otherwise as observed. `entries` in list
+ * order: the first entry of a repository is its line.
+ */
+function reconcileRepositories(entries, observed, target) {
+    const steps = [];
+    const warnings = [];
+    const repositories = new Map(observed.repositories);
+    if (!target.reconcileSettings)
+        return { steps, warnings, repositories };
+    const wanted = target.repositorySettings;
+    const seen = new Set();
+    for (const { repository, location } of entries) {
+        const repo = observed.repositories.get(repository);
+        if (!repo?.settings || seen.has(repository))
+            continue;
+        seen.add(repository);
+        const step = reconcileStep(repo, wanted, location);
+        if (step)
+            steps.push(step);
+        const warning = encryptionWarning(repo, wanted, location);
+        if (warning)
+            warnings.push(warning);
+        repositories.set(repository, {
+            ...repo,
+            imageTagMutability: wanted.imageTagMutability,
+            imageTagMutabilityExclusionFilters: wanted.imageTagMutability.endsWith("_WITH_EXCLUSION")
+                ? wanted.imageTagMutabilityExclusionFilters
+                : [],
+        });
+    }
+    return { steps, warnings, repositories };
 }
 
 ;// CONCATENATED MODULE: ./src/execute/ecr-changes.ts
@@ -67577,9 +67833,11 @@ class EcrObserver {
  * The changes ecr-mirror makes through ECR's API: create a repository with the list's settings (tag
  * mutability and its exclusion filters, scan on push, encryption, resource tags, then the lifecycle and
  * repository policies), restore archived tags (UpdateImageStorageClass to STANDARD, then read back), and
- * remove pruned tags with BatchDeleteImage (per-id failures reported, not thrown).
- * Existing repositories are never changed.
+ * remove pruned tags with BatchDeleteImage (per-id failures reported, not thrown), and, with
+ * `target.reconcileSettings`, bring existing repositories' settings to the list's (then read back).
+ * Otherwise existing repositories' settings are never changed.
  */
+
 
 
 
@@ -67706,10 +67964,77 @@ async function verifyEcrRestore(client, step, restored) {
         });
     return digest;
 }
+/** The ECR calls that carry out one setting change of `repository` (its ARN for the resource tags). */
+async function applySettingChange(client, repositoryName, repositoryArn, change) {
+    const send = async (operation, call) => {
+        await call().catch((e) => {
+            throw explainAwsError(e, `ecr:${operation} on ${repositoryName}`);
+        });
+    };
+    switch (change.setting) {
+        case "imageTagMutability": {
+            const filters = change.to.filters.map((filter) => ({ filterType: "WILDCARD", filter }));
+            return send("PutImageTagMutability", () => client.send(new dist_cjs/* PutImageTagMutabilityCommand */.cKn({
+                repositoryName,
+                imageTagMutability: change.to.mode,
+                ...(filters.length > 0 ? { imageTagMutabilityExclusionFilters: filters } : {}),
+            })));
+        }
+        case "scanOnPush":
+            return send("PutImageScanningConfiguration", () => client.send(new dist_cjs/* PutImageScanningConfigurationCommand */.BlZ({
+                repositoryName,
+                imageScanningConfiguration: { scanOnPush: change.to },
+            })));
+        case "lifecyclePolicy": {
+            const text = change.to;
+            return text === null
+                ? send("DeleteLifecyclePolicy", () => client.send(new dist_cjs/* DeleteLifecyclePolicyCommand */.h_X({ repositoryName })))
+                : send("PutLifecyclePolicy", () => client.send(new dist_cjs/* PutLifecyclePolicyCommand */.Rcn({ repositoryName, lifecyclePolicyText: text })));
+        }
+        case "repositoryPolicy": {
+            const text = change.to;
+            return text === null
+                ? send("DeleteRepositoryPolicy", () => client.send(new dist_cjs/* DeleteRepositoryPolicyCommand */.JsK({ repositoryName })))
+                : send("SetRepositoryPolicy", () => client.send(new dist_cjs/* SetRepositoryPolicyCommand */.IOA({ repositoryName, policyText: text })));
+        }
+        case "tags": {
+            const { from, to } = change;
+            const removed = Object.keys(from).filter((k) => !(k in to));
+            const set = Object.entries(to).filter(([k, v]) => from[k] !== v);
+            if (removed.length > 0)
+                await send("UntagResource", () => client.send(new dist_cjs/* UntagResourceCommand */.RP$({ resourceArn: repositoryArn, tagKeys: removed })));
+            if (set.length > 0)
+                await send("TagResource", () => client.send(new dist_cjs/* TagResourceCommand */.eqU({
+                    resourceArn: repositoryArn,
+                    tags: set.map(([Key, Value]) => ({ Key, Value })),
+                })));
+        }
+    }
+}
+/**
+ * Brings an existing repository's settings to the list's: each change of the step through its ECR call, then the
+ * settings read back (DescribeRepositories, GetLifecyclePolicy, GetRepositoryPolicy, ListTagsForResource) and
+ * compared with the list again; throws naming what still differs.
+ */
+async function reconcileEcrSettings(client, step, settings) {
+    const observer = new EcrObserver(client);
+    const found = await observer.repository(step.repository);
+    if (!found?.repositoryArn)
+        throw new MirrorError(`repository ${step.repository} is gone`);
+    for (const change of step.changes)
+        await applySettingChange(client, step.repository, found.repositoryArn, change);
+    const after = await observer.repositoryWithSettings(step.repository);
+    if (!after)
+        throw new MirrorError(`repository ${step.repository} is gone after its settings were changed`);
+    const left = settingChanges(after, settings);
+    if (left.length > 0)
+        throw new MirrorError(`${step.repository} still differs from the list after its settings were changed: ${left.map(changeText).join("; ")}`, { hint: "another job or person changes this repository's settings at the same time: rerun the sync" });
+}
 /** The ECR side of `ExecuteDeps`. */
 function ecrTargetChanges(client) {
     return {
         createRepository: (name, settings) => createEcrRepository(client, name, settings),
+        reconcileSettings: (step, settings) => reconcileEcrSettings(client, step, settings),
         restore: (step) => restoreEcrImage(client, step),
         verifyRestore: (step, restored) => verifyEcrRestore(client, step, restored),
         deleteTags: (repository, tags) => deleteEcrTags(client, repository, tags),
@@ -67722,6 +68047,9 @@ function ecrTargetChanges(client) {
  */
 const ociTargetChanges = {
     createRepository: async () => "exists",
+    reconcileSettings: async (step) => {
+        throw new Error(`reconciling the settings of ${step.repository}: repository settings are ECR's only`);
+    },
     restore: async (step) => {
         throw new Error(`restoring ${step.repository}:${step.tag}: the archive storage class is ECR's only`);
     },
@@ -68021,6 +68349,7 @@ function planHasWork(plan) {
 }
 const NOTHING_TO_DO = {
     createRepository: () => Promise.reject(new Error("nothing to create")),
+    reconcileSettings: () => Promise.reject(new Error("nothing to reconcile")),
     copy: () => Promise.reject(new Error("nothing to copy")),
     verify: () => Promise.reject(new Error("nothing to verify")),
     restore: () => Promise.reject(new Error("nothing to restore")),
@@ -68840,6 +69169,7 @@ const mirrorListDefaults = {
     "target.chartPrefix": "charts",
     "target.prune": false,
     "target.maxDeletions": 20,
+    "target.reconcileSettings": false,
     "target.repositorySettings.imageTagMutability": "MUTABLE",
     "target.repositorySettings.scanOnPush": false,
     "target.repositorySettings.encryption.type": "AES256",
@@ -68917,9 +69247,14 @@ const mirrorListSchema = {
                     minimum: 0,
                     default: d["target.maxDeletions"],
                 },
+                reconcileSettings: {
+                    type: "boolean",
+                    description: "Treat repositorySettings as the desired state of every repository the list names, not only of the ones ecr-mirror creates: the plan compares each existing repository's tag mutability and exclusion filters, scan on push, lifecycle policy, repository policy and resource tags with the list and shows a reconcile-settings step where they differ; sync applies it. Encryption cannot change on an existing repository: a difference is a warning.",
+                    default: d["target.reconcileSettings"],
+                },
                 repositorySettings: {
                     type: "object",
-                    description: "Settings applied to repositories when ecr-mirror creates them.",
+                    description: "Settings applied to repositories when ecr-mirror creates them (and, with reconcileSettings, to the existing ones the list names).",
                     additionalProperties: false,
                     properties: {
                         imageTagMutability: {
@@ -70017,6 +70352,7 @@ function readTarget(node, problems) {
         maxDeletions: yaml_nodes_int(get(node, "maxDeletions")) ?? mirrorListDefaults["target.maxDeletions"],
         pruneLocation: node ? problems.locate(get(node, "maxDeletions") ?? get(node, "prune") ?? node) : null,
         repositorySettings: readRepositorySettings(get(node, "repositorySettings"), problems),
+        reconcileSettings: bool(get(node, "reconcileSettings")) ?? mirrorListDefaults["target.reconcileSettings"],
     };
 }
 /** `target.registry`: a host[:port] the address policy allows, or null (absent, or reported). */
@@ -73573,6 +73909,7 @@ function planToJson(plan, cost) {
                 ...(s.platforms.length > 0 ? { platforms: s.platforms } : {}),
                 ...(stepCharts(step).length > 0 ? { fromCharts: stepCharts(step) } : {}),
                 ...(range ? { versionRange: range } : {}),
+                ...(step.action === "reconcile-settings" ? { changes: step.changes } : {}),
                 ...(s.location ? { line: s.location.line } : {}),
             };
         }),
@@ -73588,6 +73925,7 @@ function planToJson(plan, cost) {
 }
 const VERBS = {
     "create-repository": "to create",
+    "reconcile-settings": "to reconcile",
     copy: "to copy",
     update: "to update",
     restore: "to restore",
@@ -73597,12 +73935,14 @@ const VERBS = {
 };
 function summaryLine(plan) {
     // Restores (archived tags) are named only when there are any: most registries never archive.
-    const parts = STEP_ACTIONS.filter((a) => a !== "create-repository" && (a !== "restore" || plan.summary.restore > 0)).map((a) => `${plan.summary[a]} ${VERBS[a]}`);
+    const parts = STEP_ACTIONS.filter((a) => a !== "create-repository" &&
+        (a !== "restore" || plan.summary.restore > 0) &&
+        (a !== "reconcile-settings" || plan.summary["reconcile-settings"] > 0)).map((a) => `${plan.summary[a]} ${VERBS[a]}`);
     const repos = plan.summary["create-repository"];
     return `Plan for ${plan.registry}: ${repos} repositor${repos === 1 ? "y" : "ies"} to create, ${parts.join(", ")}.`;
 }
 function target(s) {
-    return s.action !== "create-repository" ? `${s.repository}:${s.tag}` : s.repository;
+    return s.kind !== "repository" ? `${s.repository}:${s.tag}` : s.repository;
 }
 function stepLine(s) {
     const what = isEntryStep(s) ? `${s.source} -> ${target(s)}` : target(s);
@@ -73617,7 +73957,16 @@ function pullLine(p) {
     return `Pulls from ${p.upstream}: at least ${p.needed} counted (each platform of a multi-arch image counts), ${p.remaining}${of} left${window}`;
 }
 function formatPlan(plan) {
-    const order = (a) => ["create-repository", "copy", "update", "restore", "blocked", "delete", "present"].indexOf(a);
+    const order = (a) => [
+        "create-repository",
+        "reconcile-settings",
+        "copy",
+        "update",
+        "restore",
+        "blocked",
+        "delete",
+        "present",
+    ].indexOf(a);
     const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
     const lines = [summaryLine(plan), ...steps.map(stepLine), ...(plan.pulls ?? []).map(pullLine)];
     for (const w of plan.warnings)
@@ -73637,6 +73986,8 @@ function describeStep(step) {
     switch (step.action) {
         case "create-repository":
             return `create repository ${step.repository}`;
+        case "reconcile-settings":
+            return `reconcile the settings of ${step.repository}`;
         case "delete":
             return `delete ${target}`;
         default:
@@ -73668,6 +74019,8 @@ function progress_summaryLine(report) {
         parts.push(`${c.blocked} blocked`);
     if (c.created > 0)
         parts.push(`${c.created} repositor${c.created === 1 ? "y" : "ies"} created`);
+    if (c.reconciled > 0)
+        parts.push(`${c.reconciled} repositor${c.reconciled === 1 ? "y" : "ies"} reconciled`);
     if (c.deleted > 0)
         parts.push(`${c.deleted} deleted`);
     if (c.skipped > 0)
@@ -73678,6 +74031,8 @@ function retried(subject) {
     switch (subject.kind) {
         case "create":
             return `create repository ${subject.repository}`;
+        case "reconcile":
+            return `reconcile the settings of ${subject.repository}`;
         case "transfer":
         case "restore":
             return describeStep(subject.report);
@@ -74581,6 +74936,7 @@ function selectPlatforms(content, digest, platforms) {
 
 
 
+
 const digestsOf = (children) => children.map((c) => c.digest).join();
 /** Docker Hub's anonymous limit since 2025: about 10 pulls an hour per IP address. */
 const DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR = 10;
@@ -74735,8 +75091,13 @@ function planMirror(list, observed, options) {
     const wanted = wantedOf(list);
     const settings = list.target.repositorySettings;
     const entrySteps = [];
+    // Existing repositories whose settings differ (target.reconcileSettings): their steps go first, and their tags
+    // are planned under the list's mutability (the reconcile step runs before copies and updates).
+    const reconciling = reconcileRepositories(wanted.map((w) => ({ repository: w.repository, location: w.entry.location })), observed, list.target);
+    steps.push(...reconciling.steps);
+    warnings.push(...reconciling.warnings);
     for (const w of wanted) {
-        const repo = observed.repositories.get(w.repository);
+        const repo = reconciling.repositories.get(w.repository);
         if (!repo) {
             if (!created.has(w.repository)) {
                 created.add(w.repository);
@@ -74757,7 +75118,7 @@ function planMirror(list, observed, options) {
             });
             continue;
         }
-        entrySteps.push(planPresentRepository(w, repo, options, entryBase(w)));
+        entrySteps.push(planPresentRepository(w, repo, options, entryBase(w), list.target.reconcileSettings));
     }
     steps.push(...entrySteps);
     warnings.push(...restoringWarning(entrySteps, observed));
@@ -74844,8 +75205,8 @@ function subsetChanges(w, kept, up, expected) {
     return expected.join() === digestsOf(kept) ? null : "the kept platforms";
 }
 /** The step for a tag the repository may hold, its archive status considered. */
-function planPresentRepository(w, repo, options, base) {
-    const step = planHeldTag(w, repo, options, base);
+function planPresentRepository(w, repo, options, base, reconciles) {
+    const step = planHeldTag(w, repo, options, base, reconciles);
     const status = repo.archived?.get(w.tag);
     if (status === undefined || step.action === "copy")
         return step;
@@ -74861,7 +75222,7 @@ function planPresentRepository(w, repo, options, base) {
         reason: "archived in ECR: restored to the standard storage class, not copied again",
     };
 }
-function planHeldTag(w, repo, options, base) {
+function planHeldTag(w, repo, options, base, reconciles) {
     if (!repo.tags.has(w.tag)) {
         return {
             ...base,
@@ -74887,7 +75248,7 @@ function planHeldTag(w, repo, options, base) {
             action: "blocked",
             digest: expected,
             targetDigest: held,
-            reason: `${why}, but ${w.tag} is immutable in ${w.repository} (${repo.imageTagMutability}); mirror the new content under a new tag, or exclude the tag from immutability with imageTagMutabilityExclusionFilters`,
+            reason: `${why}, but ${w.tag} is immutable in ${w.repository} (${repo.imageTagMutability}); mirror the new content under a new tag, or ${reconciles ? "exclude the tag from immutability with imageTagMutabilityExclusionFilters in the list" : "exclude the tag with imageTagMutabilityExclusionFilters in the list and set target.reconcileSettings: true (settings otherwise apply only to new repositories)"}`,
         };
     };
     if (w.pinned !== null) {
@@ -75280,7 +75641,7 @@ async function connectTarget(list, options) {
         schemes: new RegistrySchemes(),
         region,
         ecrClient: client,
-        observe: (wanted, _needDigest, prunePrefixes) => observer.observe(registry, wanted, prunePrefixes),
+        observe: (wanted, _needDigest, prunePrefixes, settingsOf) => observer.observe(registry, wanted, prunePrefixes, settingsOf),
         manifest: (repository, tag) => observer.manifest(repository, tag),
         pushCredential: async () => {
             const a = await authorize();
@@ -75318,7 +75679,7 @@ async function observeTarget(list, target, options) {
             needDigest.set(image.repository, set);
         }
     }
-    return target.observe(wanted, needDigest, list.target.prune ? managedPrefixes(list) : []);
+    return target.observe(wanted, needDigest, list.target.prune ? managedPrefixes(list) : [], list.target.reconcileSettings ? wanted : new Set());
 }
 /**
  * What the upstreams hold now, for the planner. In digest mode: every tag-only entry the target holds (only those
@@ -75503,7 +75864,7 @@ function digestInTarget(entry, plan, report) {
     const done = report?.steps.find((s) => s.repository === entry.repository && s.tag === tag && s.digest);
     if (done?.digest)
         return done.digest;
-    const planned = plan.steps.find((s) => s.action !== "create-repository" && s.repository === entry.repository && s.tag === tag);
+    const planned = plan.steps.find((s) => s.kind !== "repository" && s.repository === entry.repository && s.tag === tag);
     // A restore keeps the digest the tag holds (archived tags come back with the same image).
     return planned?.action === "present" || planned?.action === "restore"
         ? (planned.targetDigest ?? planned.digest)
@@ -76013,7 +76374,7 @@ async function tools(names, io) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3855);
+/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2927);
 /* harmony import */ var _signals_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(970);
 /* harmony import */ var _tools_log_safe_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(135);
 /** The terminal entry (dist/cli.js, the `ecr-mirror` bin). Thin: the commands live in cli-commands.ts. */

@@ -62,6 +62,8 @@ export interface TargetConnection {
     wanted: ReadonlySet<string>,
     needDigest: ReadonlyMap<string, ReadonlySet<string>>,
     prunePrefixes: readonly string[],
+    /** Repositories whose settings are read too (`target.reconcileSettings`; ECR only). */
+    settingsOf?: ReadonlySet<string>,
   ): Promise<ObservedTarget>;
   /** The manifest a tag points at in the target, or null. */
   manifest(repository: string, tag: string): Promise<Record<string, unknown> | null>;
@@ -137,7 +139,8 @@ export async function connectTarget(list: MirrorList, options: TargetOptions): P
     schemes: new RegistrySchemes(),
     region,
     ecrClient: client,
-    observe: (wanted, _needDigest, prunePrefixes) => observer.observe(registry, wanted, prunePrefixes),
+    observe: (wanted, _needDigest, prunePrefixes, settingsOf) =>
+      observer.observe(registry, wanted, prunePrefixes, settingsOf),
     manifest: (repository, tag) => observer.manifest(repository, tag),
     pushCredential: async () => {
       const a = await authorize();
@@ -229,7 +232,12 @@ async function observeTarget(list: PlannedList, target: TargetConnection, option
       needDigest.set(image.repository, set);
     }
   }
-  return target.observe(wanted, needDigest, list.target.prune ? managedPrefixes(list) : []);
+  return target.observe(
+    wanted,
+    needDigest,
+    list.target.prune ? managedPrefixes(list) : [],
+    list.target.reconcileSettings ? wanted : new Set(),
+  );
 }
 
 /**
@@ -468,7 +476,7 @@ export function digestInTarget(entry: ImageEntry, plan: Plan, report?: Execution
   const done = report?.steps.find((s) => s.repository === entry.repository && s.tag === tag && s.digest);
   if (done?.digest) return done.digest;
   const planned = plan.steps.find(
-    (s) => s.action !== "create-repository" && s.repository === entry.repository && s.tag === tag,
+    (s) => s.kind !== "repository" && s.repository === entry.repository && s.tag === tag,
   );
   // A restore keeps the digest the tag holds (archived tags come back with the same image).
   return planned?.action === "present" || planned?.action === "restore"

@@ -2,22 +2,30 @@
  * The changes ecr-mirror makes through ECR's API: create a repository with the list's settings (tag
  * mutability and its exclusion filters, scan on push, encryption, resource tags, then the lifecycle and
  * repository policies), restore archived tags (UpdateImageStorageClass to STANDARD, then read back), and
- * remove pruned tags with BatchDeleteImage (per-id failures reported, not thrown).
- * Existing repositories are never changed.
+ * remove pruned tags with BatchDeleteImage (per-id failures reported, not thrown), and, with
+ * `target.reconcileSettings`, bring existing repositories' settings to the list's (then read back).
+ * Otherwise existing repositories' settings are never changed.
  */
 import {
   BatchDeleteImageCommand,
   CreateRepositoryCommand,
   type CreateRepositoryCommandInput,
+  DeleteLifecyclePolicyCommand,
+  DeleteRepositoryPolicyCommand,
   type ECRClient,
+  PutImageScanningConfigurationCommand,
+  PutImageTagMutabilityCommand,
   PutLifecyclePolicyCommand,
   SetRepositoryPolicyCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
   UpdateImageStorageClassCommand,
 } from "@aws-sdk/client-ecr";
 import { MirrorError } from "../errors.js";
 import type { RepositorySettings } from "../list/model.js";
 import { EcrObserver, explainAwsError } from "../observe/ecr.js";
-import type { RestoreStep } from "../plan/model.js";
+import type { ReconcileSettingsStep, RestoreStep, SettingChange } from "../plan/model.js";
+import { changeText, settingChanges } from "../plan/settings.js";
 import { DigestMismatch, type ExecuteDeps, type RestoreResult } from "./execute.js";
 
 /** The CreateRepository request for `name` with the list's settings. Pure, so it is table-tested. */
@@ -163,12 +171,113 @@ export async function verifyEcrRestore(
   return digest;
 }
 
+/** The ECR calls that carry out one setting change of `repository` (its ARN for the resource tags). */
+async function applySettingChange(
+  client: ECRClient,
+  repositoryName: string,
+  repositoryArn: string,
+  change: SettingChange,
+): Promise<void> {
+  const send = async (operation: string, call: () => Promise<unknown>) => {
+    await call().catch((e: unknown) => {
+      throw explainAwsError(e, `ecr:${operation} on ${repositoryName}`);
+    });
+  };
+  switch (change.setting) {
+    case "imageTagMutability": {
+      const filters = change.to.filters.map((filter) => ({ filterType: "WILDCARD" as const, filter }));
+      return send("PutImageTagMutability", () =>
+        client.send(
+          new PutImageTagMutabilityCommand({
+            repositoryName,
+            imageTagMutability: change.to.mode,
+            ...(filters.length > 0 ? { imageTagMutabilityExclusionFilters: filters } : {}),
+          }),
+        ),
+      );
+    }
+    case "scanOnPush":
+      return send("PutImageScanningConfiguration", () =>
+        client.send(
+          new PutImageScanningConfigurationCommand({
+            repositoryName,
+            imageScanningConfiguration: { scanOnPush: change.to },
+          }),
+        ),
+      );
+    case "lifecyclePolicy": {
+      const text = change.to;
+      return text === null
+        ? send("DeleteLifecyclePolicy", () =>
+            client.send(new DeleteLifecyclePolicyCommand({ repositoryName })),
+          )
+        : send("PutLifecyclePolicy", () =>
+            client.send(new PutLifecyclePolicyCommand({ repositoryName, lifecyclePolicyText: text })),
+          );
+    }
+    case "repositoryPolicy": {
+      const text = change.to;
+      return text === null
+        ? send("DeleteRepositoryPolicy", () =>
+            client.send(new DeleteRepositoryPolicyCommand({ repositoryName })),
+          )
+        : send("SetRepositoryPolicy", () =>
+            client.send(new SetRepositoryPolicyCommand({ repositoryName, policyText: text })),
+          );
+    }
+    case "tags": {
+      const { from, to } = change;
+      const removed = Object.keys(from).filter((k) => !(k in to));
+      const set = Object.entries(to).filter(([k, v]) => from[k] !== v);
+      if (removed.length > 0)
+        await send("UntagResource", () =>
+          client.send(new UntagResourceCommand({ resourceArn: repositoryArn, tagKeys: removed })),
+        );
+      if (set.length > 0)
+        await send("TagResource", () =>
+          client.send(
+            new TagResourceCommand({
+              resourceArn: repositoryArn,
+              tags: set.map(([Key, Value]) => ({ Key, Value })),
+            }),
+          ),
+        );
+    }
+  }
+}
+
+/**
+ * Brings an existing repository's settings to the list's: each change of the step through its ECR call, then the
+ * settings read back (DescribeRepositories, GetLifecyclePolicy, GetRepositoryPolicy, ListTagsForResource) and
+ * compared with the list again; throws naming what still differs.
+ */
+export async function reconcileEcrSettings(
+  client: ECRClient,
+  step: ReconcileSettingsStep,
+  settings: RepositorySettings,
+): Promise<void> {
+  const observer = new EcrObserver(client);
+  const found = await observer.repository(step.repository);
+  if (!found?.repositoryArn) throw new MirrorError(`repository ${step.repository} is gone`);
+  for (const change of step.changes)
+    await applySettingChange(client, step.repository, found.repositoryArn, change);
+  const after = await observer.repositoryWithSettings(step.repository);
+  if (!after) throw new MirrorError(`repository ${step.repository} is gone after its settings were changed`);
+  const left = settingChanges(after, settings);
+  if (left.length > 0)
+    throw new MirrorError(
+      `${step.repository} still differs from the list after its settings were changed: ${left.map(changeText).join("; ")}`,
+      { hint: "another job or person changes this repository's settings at the same time: rerun the sync" },
+    );
+}
+
 /** The ECR side of `ExecuteDeps`. */
 export function ecrTargetChanges(
   client: ECRClient,
-): Pick<ExecuteDeps, "createRepository" | "deleteTags" | "restore" | "verifyRestore"> {
+): Pick<ExecuteDeps, "createRepository" | "deleteTags" | "restore" | "verifyRestore" | "reconcileSettings"> {
   return {
     createRepository: (name, settings) => createEcrRepository(client, name, settings),
+    reconcileSettings: (step, settings) => reconcileEcrSettings(client, step, settings),
     restore: (step) => restoreEcrImage(client, step),
     verifyRestore: (step, restored) => verifyEcrRestore(client, step, restored),
     deleteTags: (repository, tags) => deleteEcrTags(client, repository, tags),
@@ -182,9 +291,12 @@ export function ecrTargetChanges(
  */
 export const ociTargetChanges: Pick<
   ExecuteDeps,
-  "createRepository" | "deleteTags" | "restore" | "verifyRestore"
+  "createRepository" | "deleteTags" | "restore" | "verifyRestore" | "reconcileSettings"
 > = {
   createRepository: async () => "exists",
+  reconcileSettings: async (step) => {
+    throw new Error(`reconciling the settings of ${step.repository}: repository settings are ECR's only`);
+  },
   restore: async (step) => {
     throw new Error(`restoring ${step.repository}:${step.tag}: the archive storage class is ECR's only`);
   },

@@ -1,5 +1,6 @@
 /**
- * Carries out a plan in four phases: `createRepositories` (all of them, before anything is pushed), then
+ * Carries out a plan in four phases: `createRepositories` (all of them, before anything is pushed, and
+ * `reconcileSettings` of existing repositories whose settings differ from the list), then
  * `transfer` (copies and updates in a bounded pool with retries, each verified against the source digest),
  * then `restore` (archived tags back to ECR's standard storage class, each read back), then, only when
  * nothing failed, `prune` (the planned deletions). A `Ledger` holds what they share: the
@@ -15,6 +16,7 @@ import {
   type DeleteStep,
   isTransferStep,
   type Plan,
+  type ReconcileSettingsStep,
   type RestoreStep,
   type Step,
   type StepAction,
@@ -56,6 +58,11 @@ export interface ExecuteDeps {
    * or ACTIVE, or holds another digest than the plan's (`DigestMismatch`).
    */
   verifyRestore(step: RestoreStep, restored: RestoreResult): Promise<string>;
+  /**
+   * Brings an existing repository's settings to the list's (the step's changes), then reads them back; throws when
+   * ECR refused a change or holds other settings after it (ECR targets only).
+   */
+  reconcileSettings(step: ReconcileSettingsStep, settings: RepositorySettings): Promise<void>;
   /** Removes tags from one repository; resolves the tags it could not remove, with ECR's reason. */
   deleteTags(repository: string, tags: string[]): Promise<{ tag: string; reason: string }[]>;
 }
@@ -75,6 +82,7 @@ export class DigestMismatch extends MirrorError {
 export type StepOutcome =
   | "created"
   | "exists"
+  | "reconciled"
   | "copied"
   | "updated"
   | "restored"
@@ -87,6 +95,7 @@ export type StepOutcome =
 export const STEP_OUTCOMES: readonly StepOutcome[] = [
   "created",
   "exists",
+  "reconciled",
   "copied",
   "updated",
   "restored",
@@ -133,6 +142,7 @@ export interface ExecutionReport {
 /** What a retry is for. */
 export type RetrySubject =
   | { kind: "create"; repository: string }
+  | { kind: "reconcile"; repository: string }
   | { kind: "transfer"; report: StepReport }
   | { kind: "restore"; report: StepReport }
   | { kind: "verify"; repository: string; tag: string }
@@ -291,18 +301,21 @@ export async function executePlan(
   const creations = plan.steps.filter((s): s is CreateRepositoryStep => s.action === "create-repository");
   const transfers = plan.steps.filter(isTransferStep);
   const restores = plan.steps.filter((s): s is RestoreStep => s.action === "restore");
+  const reconciles = plan.steps.filter((s): s is ReconcileSettingsStep => s.action === "reconcile-settings");
   const deletions = plan.steps.filter((s): s is DeleteStep => s.action === "delete");
   const ledger = new Ledger(
     plan,
     options,
-    creations.length + transfers.length + restores.length + deletions.length,
+    creations.length + reconciles.length + transfers.length + restores.length + deletions.length,
   );
   const started = ledger.now();
 
   const failedRepositories = await createRepositories(creations, deps, options.repositorySettings, ledger);
+  const unreconciled = await reconcileSettings(reconciles, deps, options.repositorySettings, ledger);
   await transfer(
     options.transferOrder?.(transfers) ?? transfers,
     failedRepositories,
+    unreconciled,
     deps,
     ledger,
     options.deferred ?? new Map(),
@@ -362,10 +375,51 @@ async function createRepositories(
   return failed;
 }
 
-/** Phase 2: copies and updates, each verified; none into a repository that could not be created. */
+/**
+ * Phase 1b: existing repositories' settings brought to the list's (`target.reconcileSettings`), before anything is
+ * pushed, so a tag the list makes mutable is updated in this run. Resolves the repositories that failed, with why.
+ */
+async function reconcileSettings(
+  reconciles: readonly ReconcileSettingsStep[],
+  deps: ExecuteDeps,
+  settings: RepositorySettings,
+  ledger: Ledger,
+): Promise<Map<string, string>> {
+  const failed = new Map<string, string>();
+  if (reconciles.length === 0) return failed;
+  const title = `Reconcile the settings of ${reconciles.length} repositor${reconciles.length === 1 ? "y" : "ies"}`;
+  await ledger.group(title, async () => {
+    await runBounded(reconciles, ledger.concurrency, async (step) => {
+      const report = ledger.reportOf(step);
+      const t0 = ledger.now();
+      try {
+        const { attempts } = await withRetries(
+          () => deps.reconcileSettings(step, settings),
+          ledger.retryOptions({ kind: "reconcile", repository: step.repository }),
+        );
+        report.outcome = "reconciled";
+        report.attempts = attempts;
+      } catch (error) {
+        report.outcome = "failed";
+        report.attempts = attemptsOf(error);
+        report.error = errorText(error);
+        failed.set(step.repository, report.error);
+      }
+      report.durationMs = ledger.now() - t0;
+      ledger.announce(report);
+    });
+  });
+  return failed;
+}
+
+/**
+ * Phase 2: copies and updates, each verified; none into a repository that could not be created, and no update in
+ * one whose settings could not be reconciled (the update may rely on them).
+ */
 async function transfer(
   transfers: readonly TransferStep[],
   failedRepositories: ReadonlyMap<string, string>,
+  unreconciled: ReadonlyMap<string, string>,
   deps: ExecuteDeps,
   ledger: Ledger,
   deferred: ReadonlyMap<TransferStep, string>,
@@ -377,6 +431,7 @@ async function transfer(
       const report = ledger.reportOf(step);
       const t0 = ledger.now();
       const blockedBy = failedRepositories.get(step.repository);
+      const settingsFailed = step.action === "update" ? unreconciled.get(step.repository) : undefined;
       const later = deferred.get(step);
       if (later !== undefined) {
         report.outcome = "skipped";
@@ -384,6 +439,9 @@ async function transfer(
       } else if (blockedBy !== undefined) {
         report.outcome = "failed";
         report.error = `repository ${step.repository} could not be created: ${blockedBy}`;
+      } else if (settingsFailed !== undefined) {
+        report.outcome = "failed";
+        report.error = `the settings of ${step.repository} could not be reconciled: ${settingsFailed}`;
       } else {
         try {
           const copied = await withRetries(

@@ -106,6 +106,7 @@ export function planHasWork(plan: Plan): boolean {
 
 const NOTHING_TO_DO: ExecuteDeps = {
   createRepository: () => Promise.reject(new Error("nothing to create")),
+  reconcileSettings: () => Promise.reject(new Error("nothing to reconcile")),
   copy: () => Promise.reject(new Error("nothing to copy")),
   verify: () => Promise.reject(new Error("nothing to verify")),
   restore: () => Promise.reject(new Error("nothing to restore")),

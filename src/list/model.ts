@@ -58,6 +58,11 @@ export interface Target {
   /** Where `target.prune` (else `target:`) is written: where a deletion-limit error points. */
   pruneLocation: Location | null;
   repositorySettings: RepositorySettings;
+  /**
+   * `target.reconcileSettings`: existing repositories are brought to `repositorySettings` too (a
+   * `reconcile-settings` step where they differ); off: the settings apply only when ecr-mirror creates a repository.
+   */
+  reconcileSettings: boolean;
 }
 
 /** An upstream registry the nodes redirect to the mirror. */

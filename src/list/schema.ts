@@ -19,6 +19,7 @@ export const mirrorListDefaults = {
   "target.chartPrefix": "charts",
   "target.prune": false,
   "target.maxDeletions": 20,
+  "target.reconcileSettings": false,
   "target.repositorySettings.imageTagMutability": "MUTABLE",
   "target.repositorySettings.scanOnPush": false,
   "target.repositorySettings.encryption.type": "AES256",
@@ -105,9 +106,16 @@ export const mirrorListSchema = {
           minimum: 0,
           default: d["target.maxDeletions"],
         },
+        reconcileSettings: {
+          type: "boolean",
+          description:
+            "Treat repositorySettings as the desired state of every repository the list names, not only of the ones ecr-mirror creates: the plan compares each existing repository's tag mutability and exclusion filters, scan on push, lifecycle policy, repository policy and resource tags with the list and shows a reconcile-settings step where they differ; sync applies it. Encryption cannot change on an existing repository: a difference is a warning.",
+          default: d["target.reconcileSettings"],
+        },
         repositorySettings: {
           type: "object",
-          description: "Settings applied to repositories when ecr-mirror creates them.",
+          description:
+            "Settings applied to repositories when ecr-mirror creates them (and, with reconcileSettings, to the existing ones the list names).",
           additionalProperties: false,
           properties: {
             imageTagMutability: {

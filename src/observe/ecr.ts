@@ -13,17 +13,23 @@
  */
 import {
   BatchGetImageCommand,
+  DescribeRepositoriesCommand,
   ECRClient,
   type ECRClientConfig,
+  GetLifecyclePolicyCommand,
+  GetRepositoryPolicyCommand,
+  LifecyclePolicyNotFoundException,
+  ListTagsForResourceCommand,
   paginateDescribeImages,
   paginateDescribeRepositories,
   type Repository,
   RepositoryNotFoundException,
+  RepositoryPolicyNotFoundException,
 } from "@aws-sdk/client-ecr";
 import { MirrorError } from "../errors.js";
 import type { ListProblem, TagMutability } from "../list/model.js";
 import { mapWithConcurrency } from "../pool.js";
-import type { ArchivedStatus, ObservedRepository, ObservedTarget } from "./model.js";
+import type { ArchivedStatus, ObservedRepository, ObservedSettings, ObservedTarget } from "./model.js";
 
 export class ObserveError extends MirrorError {
   constructor(message: string, hint?: string, problems?: readonly ListProblem[]) {
@@ -84,7 +90,7 @@ export function explainAwsError(e: unknown, action: string): Error {
   ) {
     return new ObserveError(
       `ECR denied ${action}: ${message}`,
-      "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:DescribeImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push, ecr:UpdateImageStorageClass (to restore archived tags) and ecr:BatchDeleteImage to sync",
+      "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:DescribeImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push, ecr:UpdateImageStorageClass (to restore archived tags) and ecr:BatchDeleteImage to sync; with target.reconcileSettings also ecr:GetLifecyclePolicy, ecr:GetRepositoryPolicy and ecr:ListTagsForResource to plan (also in AmazonEC2ContainerRegistryReadOnly) and ecr:PutImageTagMutability, ecr:PutImageScanningConfiguration, ecr:PutLifecyclePolicy, ecr:DeleteLifecyclePolicy, ecr:SetRepositoryPolicy, ecr:DeleteRepositoryPolicy, ecr:TagResource and ecr:UntagResource to sync",
     );
   }
   if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
@@ -126,6 +132,18 @@ export function explainAwsError(e: unknown, action: string): Error {
     );
   }
   return e instanceof Error ? e : new Error(String(e));
+}
+
+/** A DescribeRepositories entry's tag mutability and exclusion filters. */
+function observedMutability(
+  r: Repository,
+): Pick<ObservedRepository, "imageTagMutability" | "imageTagMutabilityExclusionFilters"> {
+  return {
+    imageTagMutability: (r.imageTagMutability ?? "MUTABLE") as TagMutability,
+    imageTagMutabilityExclusionFilters: (r.imageTagMutabilityExclusionFilters ?? [])
+      .map((f) => f.filter ?? "")
+      .filter(Boolean),
+  };
 }
 
 export interface EcrObservation {
@@ -227,14 +245,89 @@ export class EcrObserver {
   }
 
   /**
+   * A repository's settings besides tag mutability: scan on push and encryption from its DescribeRepositories
+   * entry (no call), then GetLifecyclePolicy, GetRepositoryPolicy and ListTagsForResource (three calls; a missing
+   * policy is null).
+   */
+  async settings(repository: Repository): Promise<ObservedSettings> {
+    const repositoryName = repository.repositoryName!;
+    const call = async <T>(
+      operation: string,
+      send: () => Promise<T>,
+      absent?: new (...a: never[]) => Error,
+    ) => {
+      this.count(operation);
+      try {
+        return await send();
+      } catch (e) {
+        if (absent && e instanceof absent) return null;
+        throw explainAwsError(e, `ecr:${operation} on ${repositoryName}`);
+      }
+    };
+    const [lifecycle, policy, tags] = await Promise.all([
+      call(
+        "GetLifecyclePolicy",
+        () => this.client.send(new GetLifecyclePolicyCommand({ repositoryName })),
+        LifecyclePolicyNotFoundException,
+      ),
+      call(
+        "GetRepositoryPolicy",
+        () => this.client.send(new GetRepositoryPolicyCommand({ repositoryName })),
+        RepositoryPolicyNotFoundException,
+      ),
+      call("ListTagsForResource", () =>
+        this.client.send(new ListTagsForResourceCommand({ resourceArn: repository.repositoryArn })),
+      ),
+    ]);
+    return {
+      scanOnPush: repository.imageScanningConfiguration?.scanOnPush ?? false,
+      encryption: {
+        type: repository.encryptionConfiguration?.encryptionType ?? "AES256",
+        kmsKey: repository.encryptionConfiguration?.kmsKey ?? null,
+      },
+      lifecyclePolicy: lifecycle?.lifecyclePolicyText ?? null,
+      repositoryPolicy: policy?.policyText ?? null,
+      tags: Object.fromEntries((tags?.tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""])),
+    };
+  }
+
+  /** One repository's DescribeRepositories entry (asked by name), or null when it does not exist. */
+  async repository(repositoryName: string): Promise<Repository | null> {
+    this.count("DescribeRepositories");
+    try {
+      const answer = await this.client.send(
+        new DescribeRepositoriesCommand({ repositoryNames: [repositoryName] }),
+      );
+      return answer.repositories?.[0] ?? null;
+    } catch (e) {
+      if (e instanceof RepositoryNotFoundException) return null;
+      throw explainAwsError(e, `ecr:DescribeRepositories on ${repositoryName}`);
+    }
+  }
+
+  /** One repository as observation sees it, settings included, without its tags; null when it does not exist. */
+  async repositoryWithSettings(repositoryName: string): Promise<ObservedRepository | null> {
+    const r = await this.repository(repositoryName);
+    if (!r) return null;
+    return {
+      ...observedMutability(r),
+      name: repositoryName,
+      tags: new Map(),
+      settings: await this.settings(r),
+    };
+  }
+
+  /**
    * The repositories the list wants and, when pruning, every repository under the managed prefixes,
    * each with its tags: one DescribeRepositories page per 1000 repositories, one DescribeImages per repository
-   * (per 1000 images).
+   * (per 1000 images), and for the repositories in `settingsOf` three more calls each (`settings`).
    */
   async observe(
     registry: string,
     wanted: ReadonlySet<string>,
     prunePrefixes: readonly string[],
+    /** Repositories whose settings are read too (`target.reconcileSettings`: the ones the list names). */
+    settingsOf: ReadonlySet<string> = new Set(),
   ): Promise<ObservedTarget> {
     const relevant = (name: string) =>
       wanted.has(name) || prunePrefixes.some((p) => name.startsWith(`${p}/`));
@@ -247,14 +340,13 @@ export class EcrObserver {
         const found = await this.tags(name);
         if (!found) return null;
         const { tags, archived } = found;
+        const settings = settingsOf.has(name) ? await this.settings(r) : null;
         return {
           name,
-          imageTagMutability: (r.imageTagMutability ?? "MUTABLE") as TagMutability,
-          imageTagMutabilityExclusionFilters: (r.imageTagMutabilityExclusionFilters ?? [])
-            .map((f) => f.filter ?? "")
-            .filter(Boolean),
+          ...observedMutability(r),
           tags,
           ...(archived.size > 0 ? { archived } : {}),
+          ...(settings ? { settings } : {}),
         };
       },
     );

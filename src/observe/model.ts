@@ -20,8 +20,25 @@ export interface ObservedRepository {
    * pulled until restored; ACTIVATING: being restored). Absent or without the tag: the image is active.
    */
   archived?: Map<string, ArchivedStatus>;
+  /**
+   * The repository's other settings, read only with `target.reconcileSettings` and only for repositories the list
+   * names (ECR targets): what the planner compares with the list's `repositorySettings`.
+   */
+  settings?: ObservedSettings;
   /** For tags of entries with several platforms (a subset index written by `crane index filter`): its children. */
   subsetChildren?: Map<string, IndexChild[]>;
+}
+
+/** An ECR repository's settings besides tag mutability, as observation read them. */
+export interface ObservedSettings {
+  scanOnPush: boolean;
+  encryption: { type: string; kmsKey: string | null };
+  /** The lifecycle policy text (GetLifecyclePolicy), or null when there is none. */
+  lifecyclePolicy: string | null;
+  /** The repository policy text (GetRepositoryPolicy), or null when there is none. */
+  repositoryPolicy: string | null;
+  /** Resource tags (ListTagsForResource). */
+  tags: Record<string, string>;
 }
 
 /** The status of an ECR image that is not ACTIVE (DescribeImages' `imageStatus`). */

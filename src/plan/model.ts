@@ -4,10 +4,11 @@
  * observed target and, in resync mode `digest`, the upstream digests.
  */
 import type { Problem } from "../errors.js";
-import type { ChartEntry, ImageEntry, Location, MirrorList } from "../list/model.js";
+import type { ChartEntry, ImageEntry, Location, MirrorList, TagMutability } from "../list/model.js";
 
 export type StepAction =
   | "create-repository"
+  | "reconcile-settings"
   | "copy"
   | "update"
   | "restore"
@@ -16,6 +17,7 @@ export type StepAction =
   | "delete";
 export const STEP_ACTIONS: readonly StepAction[] = [
   "create-repository",
+  "reconcile-settings",
   "copy",
   "update",
   "restore",
@@ -36,6 +38,30 @@ export interface CreateRepositoryStep extends StepBase {
   action: "create-repository";
   kind: "repository";
   /** The mirror-list line of the first entry that needs the repository. */
+  location: Location;
+}
+
+/** One repository setting that differs from the list: `from` is what the repository has, `to` what the list asks. */
+export type SettingChange =
+  | {
+      setting: "imageTagMutability";
+      from: { mode: TagMutability; filters: string[] };
+      to: { mode: TagMutability; filters: string[] };
+    }
+  | { setting: "scanOnPush"; from: boolean; to: boolean }
+  | { setting: "lifecyclePolicy" | "repositoryPolicy"; from: string | null; to: string | null }
+  | { setting: "tags"; from: Record<string, string>; to: Record<string, string> };
+
+/**
+ * An existing repository whose settings differ from the list's `repositorySettings` (`target.reconcileSettings`):
+ * sync changes each setting in `changes` and reads it back. Runs before copies and updates, so a tag the list
+ * makes mutable can be updated in the same run.
+ */
+export interface ReconcileSettingsStep extends StepBase {
+  action: "reconcile-settings";
+  kind: "repository";
+  changes: SettingChange[];
+  /** The mirror-list line of the first entry in the repository. */
   location: Location;
 }
 
@@ -98,10 +124,12 @@ export interface DeleteStep extends StepBase {
  * One step of the plan, by `action`. A new kind of step is a new member here, a case in the planner
  * (./plan.ts), a phase or a case in `executePlan` (execute/execute.ts) and a verb in report/plan.ts.
  */
-export type Step = CreateRepositoryStep | EntryStep | DeleteStep;
+export type Step = CreateRepositoryStep | ReconcileSettingsStep | EntryStep | DeleteStep;
 
 export function isEntryStep(step: Step): step is EntryStep {
-  return step.action !== "create-repository" && step.action !== "delete";
+  return (
+    step.action !== "create-repository" && step.action !== "reconcile-settings" && step.action !== "delete"
+  );
 }
 
 export function isTransferStep(step: Step): step is TransferStep {
@@ -128,6 +156,7 @@ export function stepFields(step: Step): StepFields {
   const { action, kind, repository, reason } = step;
   switch (step.action) {
     case "create-repository":
+    case "reconcile-settings":
       return {
         action,
         kind,

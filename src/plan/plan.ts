@@ -27,6 +27,7 @@ import type {
 import { isTransferStep, STEP_ACTIONS } from "./model.js";
 import { tagIsMutable } from "./mutability.js";
 import { childrenForPlatforms, type PlatformSelection, selectPlatforms } from "./platforms.js";
+import { reconcileRepositories } from "./settings.js";
 
 const digestsOf = (children: readonly { digest: string }[]): string => children.map((c) => c.digest).join();
 
@@ -236,8 +237,17 @@ export function planMirror(list: PlannedList, observed: ObservedTarget, options:
   const settings = list.target.repositorySettings;
 
   const entrySteps: EntryStep[] = [];
+  // Existing repositories whose settings differ (target.reconcileSettings): their steps go first, and their tags
+  // are planned under the list's mutability (the reconcile step runs before copies and updates).
+  const reconciling = reconcileRepositories(
+    wanted.map((w) => ({ repository: w.repository, location: w.entry.location })),
+    observed,
+    list.target,
+  );
+  steps.push(...reconciling.steps);
+  warnings.push(...reconciling.warnings);
   for (const w of wanted) {
-    const repo = observed.repositories.get(w.repository);
+    const repo = reconciling.repositories.get(w.repository);
     if (!repo) {
       if (!created.has(w.repository)) {
         created.add(w.repository);
@@ -258,7 +268,7 @@ export function planMirror(list: PlannedList, observed: ObservedTarget, options:
       });
       continue;
     }
-    entrySteps.push(planPresentRepository(w, repo, options, entryBase(w)));
+    entrySteps.push(planPresentRepository(w, repo, options, entryBase(w), list.target.reconcileSettings));
   }
   steps.push(...entrySteps);
   warnings.push(...restoringWarning(entrySteps, observed));
@@ -370,8 +380,9 @@ function planPresentRepository(
   repo: ObservedRepository,
   options: PlanOptions,
   base: EntryBase,
+  reconciles: boolean,
 ): EntryStep {
-  const step = planHeldTag(w, repo, options, base);
+  const step = planHeldTag(w, repo, options, base, reconciles);
   const status = repo.archived?.get(w.tag);
   if (status === undefined || step.action === "copy") return step;
   if (step.action !== "present") {
@@ -386,7 +397,13 @@ function planPresentRepository(
   };
 }
 
-function planHeldTag(w: Wanted, repo: ObservedRepository, options: PlanOptions, base: EntryBase): EntryStep {
+function planHeldTag(
+  w: Wanted,
+  repo: ObservedRepository,
+  options: PlanOptions,
+  base: EntryBase,
+  reconciles: boolean,
+): EntryStep {
   if (!repo.tags.has(w.tag)) {
     return {
       ...base,
@@ -412,7 +429,7 @@ function planHeldTag(w: Wanted, repo: ObservedRepository, options: PlanOptions, 
       action: "blocked",
       digest: expected,
       targetDigest: held,
-      reason: `${why}, but ${w.tag} is immutable in ${w.repository} (${repo.imageTagMutability}); mirror the new content under a new tag, or exclude the tag from immutability with imageTagMutabilityExclusionFilters`,
+      reason: `${why}, but ${w.tag} is immutable in ${w.repository} (${repo.imageTagMutability}); mirror the new content under a new tag, or ${reconciles ? "exclude the tag from immutability with imageTagMutabilityExclusionFilters in the list" : "exclude the tag with imageTagMutabilityExclusionFilters in the list and set target.reconcileSettings: true (settings otherwise apply only to new repositories)"}`,
     };
   };
   if (w.pinned !== null) {

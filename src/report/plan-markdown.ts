@@ -15,6 +15,7 @@ import {
   type Step,
   type StepAction,
 } from "../plan/model.js";
+import { changeText } from "../plan/settings.js";
 import { markdownCell } from "../tools/log-safe.js";
 import { pullLine } from "./plan.js";
 
@@ -65,6 +66,7 @@ export interface PlanMarkdownOptions {
 /** What the pull request changes, section by section, in the order a reviewer needs them. */
 const CHANGE_SECTIONS: readonly { action: StepAction; title: string }[] = [
   { action: "create-repository", title: "New repositories" },
+  { action: "reconcile-settings", title: "Repository settings" },
   { action: "copy", title: "New tags" },
   { action: "update", title: "Updates" },
   { action: "restore", title: "Restores from the ECR archive" },
@@ -135,7 +137,7 @@ function allot(
 }
 
 function targetOf(s: Step): string {
-  return s.action === "create-repository" ? s.repository : `${s.repository}:${s.tag}`;
+  return s.kind === "repository" ? s.repository : `${s.repository}:${s.tag}`;
 }
 
 /** Where an entry's content comes from, without the tag: `docker.io/library/redis`, `https://… ingress-nginx`. */
@@ -154,7 +156,7 @@ function linkText(text: string): string {
 }
 
 function tagLink(s: Step, link: LineLink | null): string {
-  const tag = `\`${linkText(s.action === "create-repository" ? s.repository : s.tag)}\``;
+  const tag = `\`${linkText(s.kind === "repository" ? s.repository : s.tag)}\``;
   const url = s.action !== "delete" && link ? link(s.location.line) : null;
   return url ? `[${tag}](${url})` : tag;
 }
@@ -200,6 +202,7 @@ const PRIORITY: Partial<Record<StepAction, number>> = {
   update: 2,
   restore: 2,
   "create-repository": 3,
+  "reconcile-settings": 3,
   copy: 4,
   present: 9,
 };
@@ -224,6 +227,16 @@ function changeSection(action: StepAction, title: string, plan: Plan, link: Line
   if (action === "copy") steps = steps.filter((s) => !created.has(s.repository));
   if (steps.length === 0) return null;
   const open = `\n#### ${title} (${steps.length})\n\n`;
+  if (action === "reconcile-settings")
+    return {
+      open: `${open}Existing repositories brought to the list's \`repositorySettings\` (\`target.reconcileSettings\`) before anything is copied.\n\n| repository | what changes (now -> after) | line |\n| --- | --- | --- |\n`,
+      rows: steps.map((s) => ({
+        text: `| \`${cell(s.repository)}\` | ${cell(s.action === "reconcile-settings" ? s.changes.map(changeText).join("; ") : s.reason)} | ${lineCell(s, link)} |\n`,
+        steps: [s],
+      })),
+      close: "",
+      priority,
+    };
   if (action === "copy")
     return { open: open + GROUPED_HEAD, rows: groupedRows(steps, link), close: "", priority };
   if (action === "delete")

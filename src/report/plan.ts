@@ -2,7 +2,7 @@
  * The plan as people and programs read it: terminal lines and one JSON document (the Markdown of the job
  * summary and the pull-request comment is ./plan-markdown.ts). Pure functions.
  */
-import type { Plan, PullNeed, Step, StepAction } from "../plan/model.js";
+import type { Plan, PullNeed, SettingChange, Step, StepAction } from "../plan/model.js";
 import { isEntryStep, STEP_ACTIONS, stepFields } from "../plan/model.js";
 
 export interface PlanCost {
@@ -24,6 +24,8 @@ export interface PlanStepJson {
   fromCharts?: string[];
   /** Chart versions resolved from a range: the range as written. */
   versionRange?: string;
+  /** reconcile-settings: each setting that differs, what the repository has (`from`) and what the list asks (`to`). */
+  changes?: SettingChange[];
   line?: number;
 }
 
@@ -65,6 +67,7 @@ export function planToJson(plan: Plan, cost?: PlanCost) {
         ...(s.platforms.length > 0 ? { platforms: s.platforms } : {}),
         ...(stepCharts(step).length > 0 ? { fromCharts: stepCharts(step) } : {}),
         ...(range ? { versionRange: range } : {}),
+        ...(step.action === "reconcile-settings" ? { changes: step.changes } : {}),
         ...(s.location ? { line: s.location.line } : {}),
       };
     }),
@@ -81,6 +84,7 @@ export function planToJson(plan: Plan, cost?: PlanCost) {
 
 const VERBS: Record<StepAction, string> = {
   "create-repository": "to create",
+  "reconcile-settings": "to reconcile",
   copy: "to copy",
   update: "to update",
   restore: "to restore",
@@ -92,14 +96,17 @@ const VERBS: Record<StepAction, string> = {
 export function summaryLine(plan: Plan): string {
   // Restores (archived tags) are named only when there are any: most registries never archive.
   const parts = STEP_ACTIONS.filter(
-    (a) => a !== "create-repository" && (a !== "restore" || plan.summary.restore > 0),
+    (a) =>
+      a !== "create-repository" &&
+      (a !== "restore" || plan.summary.restore > 0) &&
+      (a !== "reconcile-settings" || plan.summary["reconcile-settings"] > 0),
   ).map((a) => `${plan.summary[a]} ${VERBS[a]}`);
   const repos = plan.summary["create-repository"];
   return `Plan for ${plan.registry}: ${repos} repositor${repos === 1 ? "y" : "ies"} to create, ${parts.join(", ")}.`;
 }
 
 function target(s: Step): string {
-  return s.action !== "create-repository" ? `${s.repository}:${s.tag}` : s.repository;
+  return s.kind !== "repository" ? `${s.repository}:${s.tag}` : s.repository;
 }
 
 function stepLine(s: Step): string {
@@ -118,7 +125,16 @@ export function pullLine(p: PullNeed): string {
 
 export function formatPlan(plan: Plan): string {
   const order = (a: StepAction) =>
-    ["create-repository", "copy", "update", "restore", "blocked", "delete", "present"].indexOf(a);
+    [
+      "create-repository",
+      "reconcile-settings",
+      "copy",
+      "update",
+      "restore",
+      "blocked",
+      "delete",
+      "present",
+    ].indexOf(a);
   const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
   const lines = [summaryLine(plan), ...steps.map(stepLine), ...(plan.pulls ?? []).map(pullLine)];
   for (const w of plan.warnings) lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);

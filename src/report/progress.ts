@@ -24,6 +24,8 @@ export function describeStep(step: {
   switch (step.action) {
     case "create-repository":
       return `create repository ${step.repository}`;
+    case "reconcile-settings":
+      return `reconcile the settings of ${step.repository}`;
     case "delete":
       return `delete ${target}`;
     default:
@@ -52,6 +54,7 @@ export function summaryLine(report: Pick<ExecutionReport, "counts" | "durationMs
   if (c.restored > 0) parts.push(`${c.restored} restored`);
   if (c.blocked > 0) parts.push(`${c.blocked} blocked`);
   if (c.created > 0) parts.push(`${c.created} repositor${c.created === 1 ? "y" : "ies"} created`);
+  if (c.reconciled > 0) parts.push(`${c.reconciled} repositor${c.reconciled === 1 ? "y" : "ies"} reconciled`);
   if (c.deleted > 0) parts.push(`${c.deleted} deleted`);
   if (c.skipped > 0) parts.push(`${c.skipped} skipped`);
   return `Sync: ${parts.join(", ")} in ${formatSeconds(report.durationMs)}`;
@@ -61,6 +64,8 @@ function retried(subject: RetrySubject): string {
   switch (subject.kind) {
     case "create":
       return `create repository ${subject.repository}`;
+    case "reconcile":
+      return `reconcile the settings of ${subject.repository}`;
     case "transfer":
     case "restore":
       return describeStep(subject.report);

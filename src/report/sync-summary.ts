@@ -24,9 +24,10 @@ const ORDER: Record<string, number> = {
   skipped: 2,
   updated: 3,
   restored: 4,
-  copied: 5,
-  deleted: 6,
-  created: 7,
+  reconciled: 5,
+  copied: 6,
+  deleted: 7,
+  created: 8,
 };
 
 export function syncSummaryMarkdown(
@@ -39,6 +40,7 @@ export function syncSummaryMarkdown(
     "",
     `Target \`${cell(report.registry)}\`: **${c.copied} copied**, **${c.updated} updated**, ` +
       (c.restored > 0 ? `**${c.restored} restored** (from the ECR archive), ` : "") +
+      (c.reconciled > 0 ? `**${c.reconciled} repositories reconciled** (settings), ` : "") +
       `${c.present} present, ` +
       `**${c.failed} failed**, ${c.blocked} blocked, ${c.created} repositories created, ${c.deleted} deleted ` +
       `in ${formatSeconds(report.durationMs)}.`,

@@ -137,8 +137,8 @@ const HINTS: ReadonlyArray<readonly [RegExp, string]> = [
   ],
   [
     /already exists and cannot be overwritten|ImageTagAlreadyExistsException|tag invalid.*immutable|immutable/i,
-    "the target tag is immutable and already points elsewhere: use a new tag, or allow it through the repository's " +
-      "tag mutability exclusion filters",
+    "the target tag is immutable and already points elsewhere: use a new tag, or exclude it in the list " +
+      "(repositorySettings.imageTagMutabilityExclusionFilters) with target.reconcileSettings: true, so sync sets the filter on the existing repository",
   ],
   [
     /RepositoryNotFoundException|repository with name .* does not exist|NAME_UNKNOWN|name unknown/i,

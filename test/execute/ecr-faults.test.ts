@@ -41,7 +41,16 @@ function createPlan(name: string): Plan {
   return {
     registry: ecr.registryHost,
     resync: "missing",
-    summary: { "create-repository": 1, copy: 0, update: 0, restore: 0, blocked: 0, present: 0, delete: 0 },
+    summary: {
+      "create-repository": 1,
+      "reconcile-settings": 0,
+      copy: 0,
+      update: 0,
+      restore: 0,
+      blocked: 0,
+      present: 0,
+      delete: 0,
+    },
     warnings: [],
     steps: [
       {

@@ -23,6 +23,7 @@ function step(
 function plan(steps: Step[]): Plan {
   const summary = {
     "create-repository": 0,
+    "reconcile-settings": 0,
     copy: 0,
     update: 0,
     restore: 0,
@@ -44,6 +45,9 @@ function recorder(fail: (target: string, attempt: number) => Error | null = () =
     async createRepository(name) {
       events.push(`create ${name}`);
       return name.endsWith("old") ? "exists" : "created";
+    },
+    async reconcileSettings(s) {
+      events.push(`reconcile ${s.repository}`);
     },
     async copy(s) {
       const target = `${s.repository}:${s.tag}`;

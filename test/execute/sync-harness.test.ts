@@ -165,6 +165,7 @@ function missingPlan(
   }
   const summary: Record<StepAction, number> = {
     "create-repository": 0,
+    "reconcile-settings": 0,
     copy: 0,
     update: 0,
     restore: 0,

@@ -827,6 +827,37 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
         lifecyclePolicyText: repo.lifecyclePolicyText,
       };
     },
+    // API_DeleteLifecyclePolicy: answers the deleted policy; LifecyclePolicyNotFoundException when there is none.
+    DeleteLifecyclePolicy: (input) => {
+      const repo = repoOf(input);
+      const text = repo.lifecyclePolicyText;
+      if (text === undefined) {
+        throw new EcrError(
+          "LifecyclePolicyNotFoundException",
+          `Lifecycle policy does not exist for the repository with name '${repo.repositoryName}' in the registry with id '${accountId}'`,
+        );
+      }
+      delete repo.lifecyclePolicyText;
+      return {
+        registryId: accountId,
+        repositoryName: repo.repositoryName,
+        lifecyclePolicyText: text,
+        lastEvaluatedAt: seconds(Date.now()),
+      };
+    },
+    // API_DeleteRepositoryPolicy: answers the deleted policy; RepositoryPolicyNotFoundException when there is none.
+    DeleteRepositoryPolicy: (input) => {
+      const repo = repoOf(input);
+      const text = repo.policyText;
+      if (text === undefined) {
+        throw new EcrError(
+          "RepositoryPolicyNotFoundException",
+          `Repository policy does not exist for the repository with name '${repo.repositoryName}' in the registry with id '${accountId}'`,
+        );
+      }
+      delete repo.policyText;
+      return { registryId: accountId, repositoryName: repo.repositoryName, policyText: text };
+    },
     SetRepositoryPolicy: (input) => {
       const repo = repoOf(input);
       repo.policyText = String(input.policyText ?? "");
@@ -869,6 +900,13 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
       for (const tag of (input.tags ?? []) as { Key: string; Value: string }[]) {
         repo.tags = repo.tags.filter((t) => t.Key !== tag.Key).concat({ Key: tag.Key, Value: tag.Value });
       }
+      return {};
+    },
+    // API_UntagResource: removes the named keys (a key the resource lacks is no error); empty answer.
+    UntagResource: (input) => {
+      const repo = repoByArn(String(input.resourceArn ?? ""));
+      const keys = (input.tagKeys ?? []) as string[];
+      repo.tags = repo.tags.filter((t) => !keys.includes(t.Key));
       return {};
     },
     ListTagsForResource: (input) => ({ tags: repoByArn(String(input.resourceArn ?? "")).tags }),

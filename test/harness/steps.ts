@@ -26,6 +26,8 @@ export function planStep(
   switch (action) {
     case "create-repository":
       return { action, kind: "repository", repository, reason, location: AT };
+    case "reconcile-settings":
+      return { action, kind: "repository", repository, reason, changes: [], location: AT };
     case "delete":
       return { action, kind: "image", repository, tag: tag ?? "", targetDigest: null, reason };
     default: {

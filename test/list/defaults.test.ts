@@ -121,6 +121,7 @@ describe("the mirror list's defaults", () => {
       "target.chartPrefix": list!.target.chartPrefix,
       "target.prune": list!.target.prune,
       "target.maxDeletions": list!.target.maxDeletions,
+      "target.reconcileSettings": list!.target.reconcileSettings,
       "target.repositorySettings.imageTagMutability": list!.target.repositorySettings.imageTagMutability,
       "target.repositorySettings.scanOnPush": list!.target.repositorySettings.scanOnPush,
       "target.repositorySettings.encryption.type": list!.target.repositorySettings.encryption.type,

@@ -126,6 +126,7 @@ images:
       chartPrefix: "charts",
       prune: false,
       maxDeletions: 20,
+      reconcileSettings: false,
       pruneLocation: null,
       repositorySettings: {
         imageTagMutability: "MUTABLE",

@@ -220,6 +220,7 @@ describe("ecr-mirror plan (dist/cli.js)", () => {
     ]);
     expect(doc.summary).toEqual({
       "create-repository": 0,
+      "reconcile-settings": 0,
       copy: 1,
       update: 0,
       restore: 0,

@@ -86,6 +86,7 @@ describe("planMirror: one step per entry", () => {
     ]);
     expect(plan.summary).toEqual({
       "create-repository": 2,
+      "reconcile-settings": 0,
       copy: 3,
       update: 0,
       restore: 0,

@@ -37,6 +37,7 @@ export function mirrorList(upstreams: Upstream[], registry: string | null = ECR_
       chartPrefix: "charts",
       prune: false,
       maxDeletions: 20,
+      reconcileSettings: false,
       pruneLocation: null,
       repositorySettings: { ...DEFAULT_REPOSITORY_SETTINGS },
     },

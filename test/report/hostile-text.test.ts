@@ -60,7 +60,16 @@ describe("summary tables", () => {
           entry: imageEntry(),
         },
       ],
-      summary: { "create-repository": 0, copy: 0, update: 1, restore: 0, blocked: 0, present: 0, delete: 0 },
+      summary: {
+        "create-repository": 0,
+        "reconcile-settings": 0,
+        copy: 0,
+        update: 1,
+        restore: 0,
+        blocked: 0,
+        present: 0,
+        delete: 0,
+      },
       warnings: [{ message: HOSTILE, hint: HOSTILE }],
     };
     const md = planMarkdown(plan);

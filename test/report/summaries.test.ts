@@ -38,6 +38,7 @@ describe("plan summary", () => {
       steps,
       summary: {
         "create-repository": 0,
+        "reconcile-settings": 0,
         copy: N - 1,
         update: 0,
         restore: 0,
@@ -64,7 +65,16 @@ describe("plan summary", () => {
       registry: "r",
       resync: "missing",
       steps: [step(1, "copy")],
-      summary: { "create-repository": 0, copy: 1, update: 0, restore: 0, blocked: 0, present: 0, delete: 0 },
+      summary: {
+        "create-repository": 0,
+        "reconcile-settings": 0,
+        copy: 1,
+        update: 0,
+        restore: 0,
+        blocked: 0,
+        present: 0,
+        delete: 0,
+      },
       warnings: [],
     };
     expect(planMarkdown(plan)).not.toContain("not shown");

@@ -35,6 +35,7 @@ export function readTarget(node: Node | undefined, problems: Problems): Target {
     maxDeletions: int(get(node, "maxDeletions")) ?? defaults["target.maxDeletions"],
     pruneLocation: node ? problems.locate(get(node, "maxDeletions") ?? get(node, "prune") ?? node) : null,
     repositorySettings: readRepositorySettings(get(node, "repositorySettings"), problems),
+    reconcileSettings: bool(get(node, "reconcileSettings")) ?? defaults["target.reconcileSettings"],
   };
 }
 
