@@ -75918,6 +75918,7 @@ function renderNodeFiles(list, target, configurator, options) {
 
 
 
+
 const USAGE = `Usage: ecr-mirror <command> [FILE] [options]
 
 Commands:
@@ -75984,6 +75985,19 @@ function terminal(io) {
     const safe = (text) => (0,log_safe/* neutraliseCommands */.$B)(mask.redact(text));
     return { env, mask, out: (s) => io.out(safe(s)), err: (s) => io.err(safe(s)) };
 }
+const COMMANDS = ["validate", "plan", "sync", "render", "tools", "help"];
+/** Node's parseArgs error as a person reads it: the flag, and the flag meant when one is near. */
+function flagProblem(error, flags) {
+    const e = error;
+    const named = /'(-{1,2}[^' ]+)/.exec(e.message ?? "")?.[1] ?? "";
+    if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+        const near = closest(named.replace(/^-+/, ""), flags);
+        return `unknown flag ${named}${near ? `; did you mean --${near}?` : ""}`;
+    }
+    if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && named)
+        return `${named} needs a value`;
+    return (e.message ?? String(error)).split(". ")[0];
+}
 async function main(argv, rawIo) {
     const io = terminal(rawIo);
     let values;
@@ -75992,33 +76006,37 @@ async function main(argv, rawIo) {
         ({ values, positionals } = (0,external_node_util_.parseArgs)({
             args: argv,
             allowPositionals: true,
-            options: {
-                json: { type: "boolean", default: false },
-                help: { type: "boolean", short: "h", default: false },
-                version: { type: "boolean", default: false },
-                resync: { type: "string" },
-                region: { type: "string" },
-                "registry-url": { type: "string" },
-                target: { type: "string" },
-                concurrency: { type: "string" },
-                "put-image-rate": { type: "string" },
-                report: { type: "string" },
-                out: { type: "string" },
-                "configurator-image": { type: "string" },
-                "configurator-digest": { type: "string" },
-                "startup-taint": { type: "boolean", default: false },
-                "node-config": { type: "string" },
-                "charts-record": { type: "string" },
-                "tool-stall-timeout": { type: "string" },
-                "tool-timeout": { type: "string" },
-                "max-deletions": { type: "string" },
-            },
+            options: CLI_FLAGS,
         }));
     }
     catch (e) {
-        io.err(`ecr-mirror: ${e.message}\n\n${USAGE}`);
+        io.err(`ecr-mirror: ${flagProblem(e, Object.keys(CLI_FLAGS))}\n\n${USAGE}`);
         return 2;
     }
+    return dispatch(values, positionals, io);
+}
+const CLI_FLAGS = {
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+    version: { type: "boolean", default: false },
+    resync: { type: "string" },
+    region: { type: "string" },
+    "registry-url": { type: "string" },
+    target: { type: "string" },
+    concurrency: { type: "string" },
+    "put-image-rate": { type: "string" },
+    report: { type: "string" },
+    out: { type: "string" },
+    "configurator-image": { type: "string" },
+    "configurator-digest": { type: "string" },
+    "startup-taint": { type: "boolean", default: false },
+    "node-config": { type: "string" },
+    "charts-record": { type: "string" },
+    "tool-stall-timeout": { type: "string" },
+    "tool-timeout": { type: "string" },
+    "max-deletions": { type: "string" },
+};
+async function dispatch(values, positionals, io) {
     if (values.version) {
         io.out(`ecr-mirror ${VERSION}\n`);
         return 0;
@@ -76048,9 +76066,11 @@ async function main(argv, rawIo) {
             return sync(file, values, io);
         case "render":
             return render(file, values, io);
-        default:
-            io.err(`ecr-mirror: unknown command "${command}"\n\n${USAGE}`);
+        default: {
+            const near = closest(command, COMMANDS);
+            io.err(`ecr-mirror: unknown command "${command}"${near ? `; did you mean "${near}"?` : ""}\n\n${USAGE}`);
             return 2;
+        }
     }
 }
 /** The target and the credentials as the flags and the environment give them. */

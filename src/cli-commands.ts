@@ -11,6 +11,7 @@ import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/output-folder.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
+import { closest } from "./list/validate-structure.js";
 import {
   CONCURRENCY,
   CONFIGURATOR_IMAGE,
@@ -153,6 +154,20 @@ function terminal(io: Io): Terminal {
   return { env, mask, out: (s) => io.out(safe(s)), err: (s) => io.err(safe(s)) };
 }
 
+const COMMANDS = ["validate", "plan", "sync", "render", "tools", "help"] as const;
+
+/** Node's parseArgs error as a person reads it: the flag, and the flag meant when one is near. */
+function flagProblem(error: unknown, flags: readonly string[]): string {
+  const e = error as { code?: string; message?: string };
+  const named = /'(-{1,2}[^' ]+)/.exec(e.message ?? "")?.[1] ?? "";
+  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const near = closest(named.replace(/^-+/, ""), flags);
+    return `unknown flag ${named}${near ? `; did you mean --${near}?` : ""}`;
+  }
+  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && named) return `${named} needs a value`;
+  return (e.message ?? String(error)).split(". ")[0]!;
+}
+
 export async function main(argv: string[], rawIo: Io): Promise<number> {
   const io = terminal(rawIo);
   let values: Values;
@@ -161,32 +176,38 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
     ({ values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: {
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-        version: { type: "boolean", default: false },
-        resync: { type: "string" },
-        region: { type: "string" },
-        "registry-url": { type: "string" },
-        target: { type: "string" },
-        concurrency: { type: "string" },
-        "put-image-rate": { type: "string" },
-        report: { type: "string" },
-        out: { type: "string" },
-        "configurator-image": { type: "string" },
-        "configurator-digest": { type: "string" },
-        "startup-taint": { type: "boolean", default: false },
-        "node-config": { type: "string" },
-        "charts-record": { type: "string" },
-        "tool-stall-timeout": { type: "string" },
-        "tool-timeout": { type: "string" },
-        "max-deletions": { type: "string" },
-      },
+      options: CLI_FLAGS,
     }));
   } catch (e) {
-    io.err(`ecr-mirror: ${(e as Error).message}\n\n${USAGE}`);
+    io.err(`ecr-mirror: ${flagProblem(e, Object.keys(CLI_FLAGS))}\n\n${USAGE}`);
     return 2;
   }
+  return dispatch(values, positionals, io);
+}
+
+const CLI_FLAGS = {
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+  version: { type: "boolean", default: false },
+  resync: { type: "string" },
+  region: { type: "string" },
+  "registry-url": { type: "string" },
+  target: { type: "string" },
+  concurrency: { type: "string" },
+  "put-image-rate": { type: "string" },
+  report: { type: "string" },
+  out: { type: "string" },
+  "configurator-image": { type: "string" },
+  "configurator-digest": { type: "string" },
+  "startup-taint": { type: "boolean", default: false },
+  "node-config": { type: "string" },
+  "charts-record": { type: "string" },
+  "tool-stall-timeout": { type: "string" },
+  "tool-timeout": { type: "string" },
+  "max-deletions": { type: "string" },
+} as const;
+
+async function dispatch(values: Values, positionals: string[], io: Terminal): Promise<number> {
   if (values.version) {
     io.out(`ecr-mirror ${VERSION}\n`);
     return 0;
@@ -216,9 +237,13 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
     case "render":
       return render(file, values, io);
 
-    default:
-      io.err(`ecr-mirror: unknown command "${command}"\n\n${USAGE}`);
+    default: {
+      const near = closest(command, COMMANDS);
+      io.err(
+        `ecr-mirror: unknown command "${command}"${near ? `; did you mean "${near}"?` : ""}\n\n${USAGE}`,
+      );
       return 2;
+    }
   }
 }
 

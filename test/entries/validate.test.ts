@@ -57,6 +57,21 @@ describe("ecr-mirror validate (dist/cli.js)", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("Usage: ecr-mirror");
   });
+
+  it("names the command or flag it did not know, and the one meant, instead of Node's parser text", async () => {
+    const typo = await node([cli, "sycn"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr.split("\n")[0]).toBe('ecr-mirror: unknown command "sycn"; did you mean "sync"?');
+    const flag = await node([cli, "validate", "--jsno"]);
+    expect(flag.stderr.split("\n")[0]).toBe("ecr-mirror: unknown flag --jsno; did you mean --json?");
+    expect(flag.stderr).not.toMatch(/To specify a positional argument/);
+    const value = await node([cli, "plan", "--region"]);
+    expect(value.code).toBe(2);
+    expect(value.stderr.split("\n")[0]).toBe("ecr-mirror: --region needs a value");
+    expect((await node([cli, "frobnicate"])).stderr.split("\n")[0]).toBe(
+      'ecr-mirror: unknown command "frobnicate"',
+    );
+  });
 });
 
 describe("the action (dist/index.js) in validate mode", () => {
