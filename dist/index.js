@@ -60140,62 +60140,62 @@ async function executePlan(plan, deps, options) {
     ledger.progress({ kind: "done", report });
     return report;
 }
-/** Phase 1: repositories, before anything is pushed to them. Resolves the ones that failed, with why. */
-async function createRepositories(creations, deps, settings, ledger) {
-    const failed = new Map();
-    if (creations.length === 0)
-        return failed;
-    const title = `Create ${creations.length} repositor${creations.length === 1 ? "y" : "ies"}`;
+/**
+ * One phase of steps run side by side in a log group: `work` carries a step out and fills in its report's outcome
+ * and attempts; a step that throws is failed with the error's text and attempts; each is timed and announced.
+ */
+async function eachStep(steps, title, ledger, work) {
+    if (steps.length === 0)
+        return;
     await ledger.group(title, async () => {
-        await mapWithConcurrency(creations, ledger.concurrency, async (step) => {
+        await mapWithConcurrency(steps, ledger.concurrency, async (step) => {
             const report = ledger.reportOf(step);
             const t0 = ledger.now();
             try {
-                const { value, attempts } = await withRetries(() => deps.createRepository(step.repository, settings), ledger.retryOptions({ kind: "create", repository: step.repository }));
-                report.outcome = value;
-                report.attempts = attempts;
+                await work(step, report);
             }
             catch (error) {
                 report.outcome = "failed";
-                report.attempts = attemptsOf(error);
+                report.attempts = Math.max(report.attempts, attemptsOf(error));
                 report.error = errorText(error);
-                failed.set(step.repository, report.error);
             }
             report.durationMs = ledger.now() - t0;
             ledger.announce(report);
         });
     });
+}
+/** The repositories of `steps` whose step failed, with why. */
+function failedRepositories(steps, ledger) {
+    const failed = new Map();
+    for (const step of steps) {
+        const report = ledger.reportOf(step);
+        if (report.outcome === "failed")
+            failed.set(step.repository, report.error ?? "");
+    }
     return failed;
+}
+const repositories = (n) => `${n} repositor${n === 1 ? "y" : "ies"}`;
+/** Phase 1: repositories, before anything is pushed to them. Resolves the ones that failed, with why. */
+async function createRepositories(creations, deps, settings, ledger) {
+    await eachStep(creations, `Create ${repositories(creations.length)}`, ledger, async (step, report) => {
+        const { value, attempts } = await withRetries(() => deps.createRepository(step.repository, settings), ledger.retryOptions({ kind: "create", repository: step.repository }));
+        report.outcome = value;
+        report.attempts = attempts;
+    });
+    return failedRepositories(creations, ledger);
 }
 /**
  * Phase 1b: existing repositories' settings brought to the list's (`target.reconcileSettings`), before anything is
  * pushed, so a tag the list makes mutable is updated in this run. Resolves the repositories that failed, with why.
  */
 async function reconcileSettings(reconciles, deps, settings, ledger) {
-    const failed = new Map();
-    if (reconciles.length === 0)
-        return failed;
-    const title = `Reconcile the settings of ${reconciles.length} repositor${reconciles.length === 1 ? "y" : "ies"}`;
-    await ledger.group(title, async () => {
-        await mapWithConcurrency(reconciles, ledger.concurrency, async (step) => {
-            const report = ledger.reportOf(step);
-            const t0 = ledger.now();
-            try {
-                const { attempts } = await withRetries(() => deps.reconcileSettings(step, settings), ledger.retryOptions({ kind: "reconcile", repository: step.repository }));
-                report.outcome = "reconciled";
-                report.attempts = attempts;
-            }
-            catch (error) {
-                report.outcome = "failed";
-                report.attempts = attemptsOf(error);
-                report.error = errorText(error);
-                failed.set(step.repository, report.error);
-            }
-            report.durationMs = ledger.now() - t0;
-            ledger.announce(report);
-        });
+    const title = `Reconcile the settings of ${repositories(reconciles.length)}`;
+    await eachStep(reconciles, title, ledger, async (step, report) => {
+        const { attempts } = await withRetries(() => deps.reconcileSettings(step, settings), ledger.retryOptions({ kind: "reconcile", repository: step.repository }));
+        report.outcome = "reconciled";
+        report.attempts = attempts;
     });
-    return failed;
+    return failedRepositories(reconciles, ledger);
 }
 /**
  * Phase 2: copies and updates, each verified; none into a repository that could not be created, and no update in
@@ -60248,28 +60248,13 @@ async function transfer(transfers, failedRepositories, unreconciled, deps, ledge
  * bytes), each read back: the image ACTIVATING or ACTIVE, with the digest the plan saw.
  */
 async function restore(restores, deps, ledger) {
-    if (restores.length === 0)
-        return;
     const title = `Restore ${restores.length} archived tag${restores.length === 1 ? "" : "s"}`;
-    await ledger.group(title, async () => {
-        await mapWithConcurrency(restores, ledger.concurrency, async (step) => {
-            const report = ledger.reportOf(step);
-            const t0 = ledger.now();
-            try {
-                const restored = await withRetries(() => deps.restore(step), ledger.retryOptions({ kind: "restore", report }));
-                report.attempts = restored.attempts;
-                const verified = await withRetries(() => deps.verifyRestore(step, restored.value), ledger.retryOptions({ kind: "verify", repository: step.repository, tag: step.tag }));
-                report.digest = verified.value;
-                report.outcome = "restored";
-            }
-            catch (error) {
-                report.outcome = "failed";
-                report.attempts = Math.max(report.attempts, attemptsOf(error));
-                report.error = errorText(error);
-            }
-            report.durationMs = ledger.now() - t0;
-            ledger.announce(report);
-        });
+    await eachStep(restores, title, ledger, async (step, report) => {
+        const restored = await withRetries(() => deps.restore(step), ledger.retryOptions({ kind: "restore", report }));
+        report.attempts = restored.attempts;
+        const verified = await withRetries(() => deps.verifyRestore(step, restored.value), ledger.retryOptions({ kind: "verify", repository: step.repository, tag: step.tag }));
+        report.digest = verified.value;
+        report.outcome = "restored";
     });
 }
 /** Blocked steps are reported (one progress event each), never carried out. */

@@ -341,6 +341,46 @@ export async function executePlan(
   return report;
 }
 
+/**
+ * One phase of steps run side by side in a log group: `work` carries a step out and fills in its report's outcome
+ * and attempts; a step that throws is failed with the error's text and attempts; each is timed and announced.
+ */
+async function eachStep<S extends Step>(
+  steps: readonly S[],
+  title: string,
+  ledger: Ledger,
+  work: (step: S, report: StepReport) => Promise<void>,
+): Promise<void> {
+  if (steps.length === 0) return;
+  await ledger.group(title, async () => {
+    await runBounded(steps, ledger.concurrency, async (step) => {
+      const report = ledger.reportOf(step);
+      const t0 = ledger.now();
+      try {
+        await work(step, report);
+      } catch (error) {
+        report.outcome = "failed";
+        report.attempts = Math.max(report.attempts, attemptsOf(error));
+        report.error = errorText(error);
+      }
+      report.durationMs = ledger.now() - t0;
+      ledger.announce(report);
+    });
+  });
+}
+
+/** The repositories of `steps` whose step failed, with why. */
+function failedRepositories(steps: readonly Step[], ledger: Ledger): Map<string, string> {
+  const failed = new Map<string, string>();
+  for (const step of steps) {
+    const report = ledger.reportOf(step);
+    if (report.outcome === "failed") failed.set(step.repository, report.error ?? "");
+  }
+  return failed;
+}
+
+const repositories = (n: number) => `${n} repositor${n === 1 ? "y" : "ies"}`;
+
 /** Phase 1: repositories, before anything is pushed to them. Resolves the ones that failed, with why. */
 async function createRepositories(
   creations: readonly CreateRepositoryStep[],
@@ -348,31 +388,15 @@ async function createRepositories(
   settings: RepositorySettings,
   ledger: Ledger,
 ): Promise<Map<string, string>> {
-  const failed = new Map<string, string>();
-  if (creations.length === 0) return failed;
-  const title = `Create ${creations.length} repositor${creations.length === 1 ? "y" : "ies"}`;
-  await ledger.group(title, async () => {
-    await runBounded(creations, ledger.concurrency, async (step) => {
-      const report = ledger.reportOf(step);
-      const t0 = ledger.now();
-      try {
-        const { value, attempts } = await withRetries(
-          () => deps.createRepository(step.repository, settings),
-          ledger.retryOptions({ kind: "create", repository: step.repository }),
-        );
-        report.outcome = value;
-        report.attempts = attempts;
-      } catch (error) {
-        report.outcome = "failed";
-        report.attempts = attemptsOf(error);
-        report.error = errorText(error);
-        failed.set(step.repository, report.error);
-      }
-      report.durationMs = ledger.now() - t0;
-      ledger.announce(report);
-    });
+  await eachStep(creations, `Create ${repositories(creations.length)}`, ledger, async (step, report) => {
+    const { value, attempts } = await withRetries(
+      () => deps.createRepository(step.repository, settings),
+      ledger.retryOptions({ kind: "create", repository: step.repository }),
+    );
+    report.outcome = value;
+    report.attempts = attempts;
   });
-  return failed;
+  return failedRepositories(creations, ledger);
 }
 
 /**
@@ -385,31 +409,16 @@ async function reconcileSettings(
   settings: RepositorySettings,
   ledger: Ledger,
 ): Promise<Map<string, string>> {
-  const failed = new Map<string, string>();
-  if (reconciles.length === 0) return failed;
-  const title = `Reconcile the settings of ${reconciles.length} repositor${reconciles.length === 1 ? "y" : "ies"}`;
-  await ledger.group(title, async () => {
-    await runBounded(reconciles, ledger.concurrency, async (step) => {
-      const report = ledger.reportOf(step);
-      const t0 = ledger.now();
-      try {
-        const { attempts } = await withRetries(
-          () => deps.reconcileSettings(step, settings),
-          ledger.retryOptions({ kind: "reconcile", repository: step.repository }),
-        );
-        report.outcome = "reconciled";
-        report.attempts = attempts;
-      } catch (error) {
-        report.outcome = "failed";
-        report.attempts = attemptsOf(error);
-        report.error = errorText(error);
-        failed.set(step.repository, report.error);
-      }
-      report.durationMs = ledger.now() - t0;
-      ledger.announce(report);
-    });
+  const title = `Reconcile the settings of ${repositories(reconciles.length)}`;
+  await eachStep(reconciles, title, ledger, async (step, report) => {
+    const { attempts } = await withRetries(
+      () => deps.reconcileSettings(step, settings),
+      ledger.retryOptions({ kind: "reconcile", repository: step.repository }),
+    );
+    report.outcome = "reconciled";
+    report.attempts = attempts;
   });
-  return failed;
+  return failedRepositories(reconciles, ledger);
 }
 
 /**
@@ -475,32 +484,19 @@ async function transfer(
  * bytes), each read back: the image ACTIVATING or ACTIVE, with the digest the plan saw.
  */
 async function restore(restores: readonly RestoreStep[], deps: ExecuteDeps, ledger: Ledger): Promise<void> {
-  if (restores.length === 0) return;
   const title = `Restore ${restores.length} archived tag${restores.length === 1 ? "" : "s"}`;
-  await ledger.group(title, async () => {
-    await runBounded(restores, ledger.concurrency, async (step) => {
-      const report = ledger.reportOf(step);
-      const t0 = ledger.now();
-      try {
-        const restored = await withRetries(
-          () => deps.restore(step),
-          ledger.retryOptions({ kind: "restore", report }),
-        );
-        report.attempts = restored.attempts;
-        const verified = await withRetries(
-          () => deps.verifyRestore(step, restored.value),
-          ledger.retryOptions({ kind: "verify", repository: step.repository, tag: step.tag }),
-        );
-        report.digest = verified.value;
-        report.outcome = "restored";
-      } catch (error) {
-        report.outcome = "failed";
-        report.attempts = Math.max(report.attempts, attemptsOf(error));
-        report.error = errorText(error);
-      }
-      report.durationMs = ledger.now() - t0;
-      ledger.announce(report);
-    });
+  await eachStep(restores, title, ledger, async (step, report) => {
+    const restored = await withRetries(
+      () => deps.restore(step),
+      ledger.retryOptions({ kind: "restore", report }),
+    );
+    report.attempts = restored.attempts;
+    const verified = await withRetries(
+      () => deps.verifyRestore(step, restored.value),
+      ledger.retryOptions({ kind: "verify", repository: step.repository, tag: step.tag }),
+    );
+    report.digest = verified.value;
+    report.outcome = "restored";
   });
 }
 
