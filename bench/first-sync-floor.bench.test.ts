@@ -133,11 +133,7 @@ ${tags.map((t) => `  - docker.io/${t.repository}:${t.tag}`).join("\n")}
 `;
   const { list } = parseMirrorList(yaml, "bench.yaml");
   if (!list) throw new Error("bench list invalid");
-  const client = new ECRClient({
-    endpoint: ecr.apiUrl,
-    region: ecr.region,
-    credentials: { accessKeyId: "x", secretAccessKey: "x" },
-  });
+  const client = ecr.client();
   await client.send(new PutAccountSettingCommand({ name: "BLOB_MOUNTING", value: mounting }));
   upstreamProxy.resetCounts();
   ecr.resetCounts();
@@ -147,13 +143,7 @@ ${tags.map((t) => `  - docker.io/${t.repository}:${t.tag}`).join("\n")}
   const target = await connectTarget(list, { mask, ecrClient: client });
   const planned = await planRun(list, target, { resync: "missing", upstreamCredentials: [] });
   const { report } = await carryOutPlan(planned.plan, planned.list, {
-    target: {
-      kind: "ecr",
-      registry: target.registry,
-      schemes: target.schemes,
-      ecrClient: client,
-      pushCredential: () => target.pushCredential(),
-    },
+    target,
     upstreamCredentials: [],
     mask,
     craneBinary: toolBinary("crane"),

@@ -112,13 +112,7 @@ ${images.map((i) => `  - docker.io/${i.repository}:${i.tag}`).join("\n")}
   const target = await connectTarget(list, { mask, ecrClient: client });
   const planned = await planRun(list, target, { resync: "missing", upstreamCredentials: [] });
   const { report } = await carryOutPlan(planned.plan, planned.list, {
-    target: {
-      kind: "ecr",
-      registry: target.registry,
-      schemes: target.schemes,
-      ecrClient: client,
-      pushCredential: () => target.pushCredential(),
-    },
+    target,
     upstreamCredentials: [],
     mask,
     craneBinary: toolBinary("crane"),

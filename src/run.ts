@@ -430,13 +430,7 @@ export async function syncRun(
     ...options,
     progress: options.progress ?? textProgress(options.log),
     counter,
-    target: {
-      kind: target.kind,
-      registry: target.registry,
-      schemes: target.schemes,
-      ecrClient: target.ecrClient,
-      pushCredential: () => target.pushCredential(),
-    },
+    target,
     upstreamCredentials: options.upstreamCredentials,
   });
   return { ...planned, ...carried };

@@ -5,7 +5,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateRepositoryCommand, ECRClient, ListImagesCommand } from "@aws-sdk/client-ecr";
+import { CreateRepositoryCommand, type ECRClient, ListImagesCommand } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalGitHub, startLocalGitHub } from "../git/local-github.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
@@ -43,11 +43,7 @@ beforeAll(async () => {
   runner = await prepareRunner(root);
   await mkdir(join(root, "git"));
   github = await startLocalGitHub(join(root, "git"), [TOKEN]);
-  client = new ECRClient({
-    region: ecr.region,
-    endpoint: ecr.apiUrl,
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  });
+  client = ecr.client();
   await pushImage(upstream.url, "library/redis", "7.0", { seed: "redis-7.0" });
   await pushImage(upstream.url, "library/alpine", "3.20", { seed: "alpine" });
   // The target holds redis 7.0 and three tags the list no longer names.

@@ -4,7 +4,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateRepositoryCommand, ECRClient, ListImagesCommand } from "@aws-sdk/client-ecr";
+import { CreateRepositoryCommand, type ECRClient, ListImagesCommand } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../src/main.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
@@ -31,11 +31,7 @@ ${limit}images:
 beforeAll(async () => {
   backing = await startRegistry();
   ecr = await startEcr({ registry: backing });
-  client = new ECRClient({
-    region: ecr.region,
-    endpoint: ecr.apiUrl,
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  });
+  client = ecr.client();
   await client.send(new CreateRepositoryCommand({ repositoryName: "mirrors/library/redis" }));
   const auth = { user: "AWS", password: ecr.password };
   // The list keeps 7.0; the three old tags are what prune would delete.

@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ECRClient } from "@aws-sdk/client-ecr";
+import type { ECRClient } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MirrorList } from "../../src/list/model.js";
 import { parseMirrorList } from "../../src/list/parse.js";
@@ -16,6 +16,7 @@ import { syncSummaryMarkdown } from "../../src/report/sync-summary.js";
 import { connectTarget, digestInTarget, planRun, type SyncRunResult, syncRun } from "../../src/run.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import { setEnv } from "../harness/env.js";
 import { type PushedIndex, pushImage, pushIndex, tagDigest } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { plantToolCache, STAND_IN_TOOL_VERSIONS } from "../stand-ins/stand-ins.js";
@@ -26,7 +27,7 @@ let ecr: LocalEcr;
 let root: string;
 let redis: string;
 let nginx: PushedIndex;
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: (() => void) | undefined;
 
 beforeAll(async () => {
   [upstream, backing] = await Promise.all([startRegistry(), startRegistry()]);
@@ -34,10 +35,7 @@ beforeAll(async () => {
   ecr = await startEcr({ registry: backing, restoreDelayMs: 3_600_000 });
   root = await mkdtemp(join(tmpdir(), "archived-"));
   for (const tool of ["crane", "helm"] as const) await plantToolCache(join(root, "tool-cache"), tool);
-  for (const [k, v] of Object.entries({ RUNNER_TOOL_CACHE: join(root, "tool-cache"), RUNNER_TEMP: root })) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
+  restoreEnv = setEnv({ RUNNER_TOOL_CACHE: join(root, "tool-cache"), RUNNER_TEMP: root });
   redis = (await pushImage(upstream.url, "library/redis", "7.0", { seed: "archived-redis" })).digest;
   nginx = await pushIndex(upstream.url, "library/nginx", "1.27", {
     platforms: ["linux/amd64", "linux/arm64"],
@@ -51,21 +49,14 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv?.();
   await ecr?.stop();
   await Promise.all([upstream?.stop(), backing?.stop()]);
   if (root) await rm(root, { recursive: true, force: true });
 });
 
 function client(): ECRClient {
-  return new ECRClient({
-    endpoint: ecr.apiUrl,
-    region: ecr.region,
-    credentials: { accessKeyId: "x", secretAccessKey: "x" },
-  });
+  return ecr.client();
 }
 
 function mirrorList(extra = ""): MirrorList {

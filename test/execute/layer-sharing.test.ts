@@ -5,13 +5,14 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ECRClient, PutAccountSettingCommand } from "@aws-sdk/client-ecr";
+import { type ECRClient, PutAccountSettingCommand } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MirrorList } from "../../src/list/model.js";
 import { parseMirrorList } from "../../src/list/parse.js";
 import { connectTarget, type SyncRunResult, syncRun } from "../../src/run.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import { setEnv } from "../harness/env.js";
 import { type LayeredImage, pushLayered, uniqueBlobBytes } from "../harness/layered-images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { plantToolCache, STAND_IN_TOOL_VERSIONS } from "../stand-ins/stand-ins.js";
@@ -21,7 +22,7 @@ let backing: RunningRegistry;
 let ecr: LocalEcr;
 let root: string;
 const images: LayeredImage[] = [];
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: (() => void) | undefined;
 
 /** 8 application images in 8 repositories over 3 base images; two of them for two platforms. */
 const CORPUS = [
@@ -40,10 +41,7 @@ beforeAll(async () => {
   ecr = await startEcr({ registry: backing, blobMounting: "ENABLED" });
   root = await mkdtemp(join(tmpdir(), "layer-sharing-"));
   await plantToolCache(join(root, "tool-cache"), "crane");
-  for (const [k, v] of Object.entries({ RUNNER_TOOL_CACHE: join(root, "tool-cache"), RUNNER_TEMP: root })) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
+  restoreEnv = setEnv({ RUNNER_TOOL_CACHE: join(root, "tool-cache"), RUNNER_TEMP: root });
   for (const c of CORPUS) {
     images.push(
       await pushLayered(upstream.url, c.repo, "1", {
@@ -56,21 +54,14 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv?.();
   await ecr?.stop();
   await Promise.all([upstream?.stop(), backing?.stop()]);
   if (root) await rm(root, { recursive: true, force: true });
 });
 
 function client(): ECRClient {
-  return new ECRClient({
-    endpoint: ecr.apiUrl,
-    region: ecr.region,
-    credentials: { accessKeyId: "x", secretAccessKey: "x" },
-  });
+  return ecr.client();
 }
 
 function mirrorList(prefix: string, settings = ""): MirrorList {

@@ -12,6 +12,7 @@ import { parseMirrorList } from "../../src/list/parse.js";
 import { connectTarget, type SyncRunResult, syncRun } from "../../src/run.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import { setEnv } from "../harness/env.js";
 import { pushImage, pushIndex } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { plantToolCache, STAND_IN_TOOL_VERSIONS } from "../stand-ins/stand-ins.js";
@@ -85,7 +86,7 @@ let upstream: RunningRegistry;
 let backing: RunningRegistry;
 let ecr: LocalEcr;
 let root: string;
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: (() => void) | undefined;
 const QUOTA = 4;
 const NAMES = Array.from({ length: 10 }, (_, i) => `paced${i}`);
 
@@ -94,10 +95,7 @@ beforeAll(async () => {
   ecr = await startEcr({ registry: backing, putImageRate: QUOTA });
   root = await mkdtemp(join(tmpdir(), "pace-"));
   await plantToolCache(join(root, "tool-cache"), "crane");
-  for (const [k, v] of Object.entries({ RUNNER_TOOL_CACHE: join(root, "tool-cache"), RUNNER_TEMP: root })) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
+  restoreEnv = setEnv({ RUNNER_TOOL_CACHE: join(root, "tool-cache"), RUNNER_TEMP: root });
   for (const name of NAMES) await pushImage(upstream.url, `library/${name}`, "1", { seed: name });
   await pushIndex(upstream.url, "library/multi", "1", {
     platforms: ["linux/amd64", "linux/arm64"],
@@ -106,10 +104,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv?.();
   await ecr?.stop();
   await Promise.all([upstream?.stop(), backing?.stop()]);
   if (root) await rm(root, { recursive: true, force: true });
@@ -132,11 +127,7 @@ ${[...NAMES, "multi"].map((n) => `  - ${n}:1`).join("\n")}
 
 async function sync(list: MirrorList, putImageRate: number, on: LocalEcr = ecr): Promise<SyncRunResult> {
   const mask = new SecretMask(() => {});
-  const ecrClient = new ECRClient({
-    endpoint: on.apiUrl,
-    region: on.region,
-    credentials: { accessKeyId: "x", secretAccessKey: "x" },
-  });
+  const ecrClient = on.client();
   const target = await connectTarget(list, { mask, ecrClient });
   return syncRun(list, target, {
     resync: "missing",

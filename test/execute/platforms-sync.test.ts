@@ -16,6 +16,7 @@ import { connectTarget, type SyncRunResult, syncRun } from "../../src/run.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { type RunningProxy, startCountingProxy } from "../harness/counting-proxy.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import { setEnv } from "../harness/env.js";
 import {
   buildImage,
   getManifest,
@@ -33,7 +34,7 @@ let backing: RunningRegistry;
 let ecr: LocalEcr;
 let root: string;
 let log: string;
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: (() => void) | undefined;
 
 beforeAll(async () => {
   [upstreamRegistry, backing] = await Promise.all([startRegistry(), startRegistry()]);
@@ -42,21 +43,15 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "platforms-sync-"));
   log = join(root, "standin.jsonl");
   await plantToolCache(join(root, "tool-cache"), "crane");
-  for (const [k, v] of Object.entries({
+  restoreEnv = setEnv({
     RUNNER_TOOL_CACHE: join(root, "tool-cache"),
     RUNNER_TEMP: root,
     STANDIN_LOG: log,
-  })) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
+  });
 });
 
 afterAll(async () => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv?.();
   await ecr?.stop();
   await upstream?.stop();
   await Promise.all([upstreamRegistry?.stop(), backing?.stop()]);
@@ -86,11 +81,7 @@ function parse(text: string): MirrorList {
 async function sync(text: string, resync: "missing" | "digest"): Promise<SyncRunResult> {
   const list = parse(text);
   const mask = new SecretMask(() => {});
-  const client = new ECRClient({
-    endpoint: ecr.apiUrl,
-    region: ecr.region,
-    credentials: { accessKeyId: "x", secretAccessKey: "x" },
-  });
+  const client = ecr.client();
   const target = await connectTarget(list, { mask, ecrClient: client });
   return syncRun(list, target, {
     resync,

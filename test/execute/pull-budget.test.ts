@@ -13,6 +13,7 @@ import { parseMirrorList } from "../../src/list/parse.js";
 import { connectTarget, type SyncRunResult, syncRun } from "../../src/run.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import { setEnv } from "../harness/env.js";
 import { pushLayered } from "../harness/layered-images.js";
 import { type BudgetedUpstream, startBudgetedUpstream } from "../harness/pull-budget.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
@@ -23,7 +24,7 @@ let hub: BudgetedUpstream;
 let backing: RunningRegistry;
 let ecr: LocalEcr;
 let root: string;
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: (() => void) | undefined;
 const SINGLES = ["one", "two", "three", "four", "five", "six"];
 
 beforeAll(async () => {
@@ -32,10 +33,7 @@ beforeAll(async () => {
   ecr = await startEcr({ registry: backing, blobMounting: "ENABLED" });
   root = await mkdtemp(join(tmpdir(), "pull-budget-"));
   await plantToolCache(join(root, "tool-cache"), "crane");
-  for (const [k, v] of Object.entries({ RUNNER_TOOL_CACHE: join(root, "tool-cache"), RUNNER_TEMP: root })) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
+  restoreEnv = setEnv({ RUNNER_TOOL_CACHE: join(root, "tool-cache"), RUNNER_TEMP: root });
   for (const name of SINGLES)
     await pushLayered(upstream.url, `library/${name}`, "1", { base: "debian", app: name });
   // Listed last: a two-platform image, two pulls.
@@ -47,10 +45,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv?.();
   await Promise.all([ecr?.stop(), hub?.proxy.stop()]);
   await Promise.all([upstream?.stop(), backing?.stop()]);
   if (root) await rm(root, { recursive: true, force: true });
@@ -73,11 +68,7 @@ ${[...SINGLES, "multi"].map((n) => `  - ${n}:1`).join("\n")}
 
 async function sync(list: MirrorList, log: string[]): Promise<SyncRunResult> {
   const mask = new SecretMask(() => {});
-  const ecrClient = new ECRClient({
-    endpoint: ecr.apiUrl,
-    region: ecr.region,
-    credentials: { accessKeyId: "x", secretAccessKey: "x" },
-  });
+  const ecrClient = ecr.client();
   const target = await connectTarget(list, { mask, ecrClient });
   return syncRun(list, target, {
     resync: "missing",

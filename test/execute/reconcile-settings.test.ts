@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ECRClient } from "@aws-sdk/client-ecr";
+import type { ECRClient } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MirrorList } from "../../src/list/model.js";
 import { parseMirrorList } from "../../src/list/parse.js";
@@ -17,6 +17,7 @@ import { progressLines } from "../../src/report/progress.js";
 import { connectTarget, planRun, type SyncRunResult, syncRun } from "../../src/run.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import { setEnv } from "../harness/env.js";
 import { moveTag, pushImage } from "../harness/images.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { plantToolCache, STAND_IN_TOOL_VERSIONS } from "../stand-ins/stand-ins.js";
@@ -26,7 +27,7 @@ let backing: RunningRegistry;
 let ecr: LocalEcr;
 let root: string;
 let moved: string;
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: (() => void) | undefined;
 
 const KEEP_10 = `{ rules: [{ rulePriority: 1, selection: { tagStatus: any, countType: imageCountMoreThan, countNumber: 10 }, action: { type: expire } }] }`;
 const KEEP_5 = `{ rules: [{ rulePriority: 1, selection: { tagStatus: any, countType: imageCountMoreThan, countNumber: 5 }, action: { type: expire } }] }`;
@@ -63,11 +64,7 @@ images:
 }
 
 function client(): ECRClient {
-  return new ECRClient({
-    endpoint: ecr.apiUrl,
-    region: ecr.region,
-    credentials: { accessKeyId: "x", secretAccessKey: "x" },
-  });
+  return ecr.client();
 }
 
 async function plan(list: MirrorList) {
@@ -112,10 +109,7 @@ beforeAll(async () => {
   ecr = await startEcr({ registry: backing });
   root = await mkdtemp(join(tmpdir(), "reconcile-"));
   for (const tool of ["crane", "helm"] as const) await plantToolCache(join(root, "tool-cache"), tool);
-  for (const [k, v] of Object.entries({ RUNNER_TOOL_CACHE: join(root, "tool-cache"), RUNNER_TEMP: root })) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
+  restoreEnv = setEnv({ RUNNER_TOOL_CACHE: join(root, "tool-cache"), RUNNER_TEMP: root });
   await pushImage(upstream.url, "library/redis", "7.0", { seed: "reconcile-redis" });
   await pushImage(upstream.url, "library/nginx", "1.27", { seed: "reconcile-nginx" });
   const first = await sync(mirrorList(CREATED, null));
@@ -125,10 +119,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv?.();
   await ecr?.stop();
   await Promise.all([upstream?.stop(), backing?.stop()]);
   if (root) await rm(root, { recursive: true, force: true });

@@ -31,6 +31,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { ECRClient } from "@aws-sdk/client-ecr";
 import { type Guard, type GuardAnswer, type RunningProxy, startProxy } from "./counting-proxy.js";
 import type { RunningRegistry } from "./registry.js";
 import { RegistryStorage, type StoredManifest } from "./registry-storage.js";
@@ -99,6 +100,8 @@ export interface LocalEcr {
   resetCounts(): void;
   /** Environment a child process needs to reach this ECR with the SDK (dummy credentials). */
   env(): Record<string, string>;
+  /** An SDK client for this endpoint (region and throwaway credentials set). */
+  client(): ECRClient;
   /**
    * The next `times` calls of `operation` fail with `errorType` (e.g. "ThrottlingException",
    * "ServerException"), or, with "stall", are accepted and never answered.
@@ -987,6 +990,8 @@ export async function startEcr(opts: EcrOptions): Promise<LocalEcr> {
       for (const key of Object.keys(calls)) delete calls[key];
       gate.resetCounts();
     },
+    client: () =>
+      new ECRClient({ endpoint: apiUrl, region, credentials: { accessKeyId: "x", secretAccessKey: "x" } }),
     env: () => ({
       AWS_ENDPOINT_URL_ECR: apiUrl,
       AWS_REGION: region,

@@ -12,28 +12,21 @@ import { connect } from "../../src/run.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { inputsOf, recordingDeps } from "../entries/recording-core.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
+import { setEnv } from "../harness/env.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 
 let backing: RunningRegistry;
 let ecr: LocalEcr;
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: (() => void) | undefined;
 
 beforeAll(async () => {
   backing = await startRegistry();
   ecr = await startEcr({ registry: backing, region: "eu-west-1" });
-  const env = { ...ecr.env(), AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined };
-  for (const [k, v] of Object.entries(env)) {
-    saved[k] = process.env[k];
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv = setEnv({ ...ecr.env(), AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined });
 }, 30_000);
 
 afterAll(async () => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv?.();
   await ecr?.stop();
   await backing?.stop();
 });

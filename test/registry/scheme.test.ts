@@ -177,11 +177,7 @@ images:
     const { list } = parseMirrorList(yaml, "mirror.yaml");
     if (!list) throw new Error("list invalid");
     const mask = new SecretMask(() => {});
-    const client = new ECRClient({
-      endpoint: ecr.apiUrl,
-      region: ecr.region,
-      credentials: { accessKeyId: "x", secretAccessKey: "x" },
-    });
+    const client = ecr.client();
     const target = await connectTarget(list, { mask, ecrClient: client });
     const planned = await planRun(list, target, { resync: "digest", upstreamCredentials: [] });
     expect(planned.plan.steps.map((s) => s.kind)).toContain("image");
@@ -189,13 +185,7 @@ images:
     process.env.SSL_CERT_FILE = certificate.certificatePath;
     try {
       const { report } = await carryOutPlan(planned.plan, planned.list, {
-        target: {
-          kind: "ecr",
-          registry: target.registry,
-          schemes: target.schemes,
-          ecrClient: client,
-          pushCredential: () => target.pushCredential(),
-        },
+        target,
         upstreamCredentials: [],
         mask,
         craneBinary: toolBinary("crane"),
