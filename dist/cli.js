@@ -75813,13 +75813,7 @@ async function syncRun(list, target, options) {
         ...options,
         progress: options.progress ?? textProgress(options.log),
         counter,
-        target: {
-            kind: target.kind,
-            registry: target.registry,
-            schemes: target.schemes,
-            ecrClient: target.ecrClient,
-            pushCredential: () => target.pushCredential(),
-        },
+        target,
         upstreamCredentials: options.upstreamCredentials,
     });
     return { ...planned, ...carried };
