@@ -8,7 +8,7 @@ import { DistributionClient, type RateLimit, type RequestCounts } from "../regis
 import { type HttpLimits, MANIFEST_LIMITS } from "../registry/http.js";
 import type { RegistrySchemes } from "../registry/scheme.js";
 import { credentialFor, type RegistryCredential } from "../tools/credentials.js";
-import { parseEndpoint } from "../tools/fetch-address.js";
+import { UpstreamClients } from "./upstream.js";
 
 export interface UpstreamManifest {
   digest: string | null;
@@ -36,19 +36,21 @@ const READ_LIMITS: HttpLimits = {
   bodyDeadlineMs: 15_000,
 };
 
-/** Docker Hub's registry API lives at registry-1.docker.io, not docker.io. */
-function apiHost(host: string): string {
-  return host === "docker.io" ? "registry-1.docker.io" : host;
-}
-
 export class UpstreamManifests {
   readonly counts: RequestCounts;
-  private readonly clients = new Map<string, DistributionClient>();
+  private readonly pool: UpstreamClients;
   private readonly cache = new Map<string, Promise<UpstreamManifest | null>>();
   private readonly heads = new Map<string, Promise<{ digest: string; mediaType: string } | null>>();
 
   constructor(private readonly options: ManifestReaderOptions) {
     this.counts = options.counts ?? {};
+    this.pool = new UpstreamClients(options.upstreams, options.credentials, {
+      counts: this.counts,
+      limits: READ_LIMITS,
+      retry: { retries: 0 },
+      ...(options.schemes ? { schemes: options.schemes } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
   }
 
   /** Upstream GETs sent so far through this reader (each one a pull on Docker Hub). */
@@ -56,48 +58,9 @@ export class UpstreamManifests {
     return this.counts["manifest-get"] ?? 0;
   }
 
-  private clientFor(entry: ImageEntry): { client: DistributionClient; key: string } {
-    const host = entry.reference.domain;
-    const upstream = this.options.upstreams.find((u) => u.host === host && u.endpoint);
-    const common = {
-      counts: this.counts,
-      limits: READ_LIMITS,
-      retry: { retries: 0 },
-      ...(this.options.schemes ? { schemes: this.options.schemes } : {}),
-      ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
-    };
-    let key: string;
-    let make: () => DistributionClient;
-    if (upstream?.endpoint) {
-      const { registry, pathPrefix } = parseEndpoint(upstream.endpoint);
-      key = upstream.endpoint;
-      make = () =>
-        new DistributionClient({
-          baseUrl: `https://${registry}`,
-          pathPrefix,
-          auth: credentialFor(registry, this.options.credentials),
-          ...common,
-        });
-    } else {
-      key = host;
-      make = () =>
-        new DistributionClient({
-          baseUrl: `https://${apiHost(host)}`,
-          auth: credentialFor(host, this.options.credentials),
-          ...common,
-        });
-    }
-    let client = this.clients.get(key);
-    if (!client) {
-      client = make();
-      this.clients.set(key, client);
-    }
-    return { client, key };
-  }
-
   /** The manifest `reference` (a tag or a digest) names in the entry's upstream repository, read once per run. */
   read(entry: ImageEntry, reference: string): Promise<UpstreamManifest | null> {
-    const { client, key } = this.clientFor(entry);
+    const { client, key } = this.pool.clientFor(entry);
     const cacheKey = `${key} ${entry.reference.path}@${reference}`;
     let found = this.cache.get(cacheKey);
     if (!found) {
@@ -109,12 +72,12 @@ export class UpstreamManifests {
 
   /** Where the entry is fetched from (an upstream endpoint, or its own host): one pull budget each. */
   upstreamOf(entry: ImageEntry): string {
-    return this.clientFor(entry).key;
+    return this.pool.clientFor(entry).key;
   }
 
   /** A HEAD of the manifest (free on Docker Hub): digest and media type, read once per run. */
   describe(entry: ImageEntry, reference: string): Promise<{ digest: string; mediaType: string } | null> {
-    const { client, key } = this.clientFor(entry);
+    const { client, key } = this.pool.clientFor(entry);
     const cacheKey = `${key} ${entry.reference.path}@${reference}`;
     let found = this.heads.get(cacheKey);
     if (!found) {
@@ -126,12 +89,12 @@ export class UpstreamManifests {
 
   /** The pull budget the entry's upstream stated in its latest answer (null: it states none). */
   rateLimit(entry: ImageEntry): RateLimit | null {
-    return this.clientFor(entry).client.rateLimit;
+    return this.pool.clientFor(entry).client.rateLimit;
   }
 
   /** Records a manifest the run read elsewhere (the plan's platform checks), so it is not read again. */
   remember(entry: ImageEntry, reference: string, manifest: UpstreamManifest): void {
-    const { key } = this.clientFor(entry);
+    const { key } = this.pool.clientFor(entry);
     this.cache.set(`${key} ${entry.reference.path}@${reference}`, Promise.resolve(manifest));
   }
 }

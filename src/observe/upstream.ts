@@ -7,7 +7,12 @@
  */
 import type { ImageEntry, Upstream } from "../list/model.js";
 import { mapWithConcurrency } from "../pool.js";
-import { DistributionClient, type RateLimit, type RequestCounts } from "../registry/distribution.js";
+import {
+  DistributionClient,
+  type DistributionClientOptions,
+  type RateLimit,
+  type RequestCounts,
+} from "../registry/distribution.js";
 import { credentialFor, type RegistryCredential } from "../tools/credentials.js";
 import { parseEndpoint } from "../tools/fetch-address.js";
 import type { IndexChild, Platform, UpstreamDigest } from "./model.js";
@@ -29,7 +34,7 @@ function budgetHost(key: string): string {
 }
 
 /** Docker Hub's registry API lives at registry-1.docker.io, not docker.io. */
-function apiHost(host: string): string {
+export function apiHost(host: string): string {
   return host === "docker.io" ? "registry-1.docker.io" : host;
 }
 
@@ -60,6 +65,40 @@ export function platformOf(value: unknown): Platform | null {
   };
 }
 
+/**
+ * One Distribution client per upstream a run reads from: an entry's host, or the endpoint the list gives for it
+ * (with its path prefix), with that registry's credentials. `key` is the endpoint URL or the host.
+ */
+export class UpstreamClients {
+  readonly clients = new Map<string, DistributionClient>();
+
+  constructor(
+    private readonly upstreams: readonly Upstream[],
+    private readonly credentials: readonly RegistryCredential[],
+    private readonly common: Omit<DistributionClientOptions, "baseUrl" | "auth" | "pathPrefix">,
+  ) {}
+
+  clientFor(entry: ImageEntry): { client: DistributionClient; key: string } {
+    const host = entry.reference.domain;
+    const endpoint = this.upstreams.find((u) => u.host === host && u.endpoint)?.endpoint;
+    const key = endpoint ?? host;
+    let client = this.clients.get(key);
+    if (!client) {
+      const { registry, pathPrefix } = endpoint
+        ? parseEndpoint(endpoint)
+        : { registry: apiHost(host), pathPrefix: "" };
+      client = new DistributionClient({
+        baseUrl: `https://${registry}`,
+        ...(pathPrefix ? { pathPrefix } : {}),
+        auth: credentialFor(endpoint ? registry : host, this.credentials),
+        ...this.common,
+      });
+      this.clients.set(key, client);
+    }
+    return { client, key };
+  }
+}
+
 export async function checkUpstreamDigests(
   entries: readonly ImageEntry[],
   upstreams: readonly Upstream[],
@@ -67,40 +106,11 @@ export async function checkUpstreamDigests(
   options: { concurrency?: number; fetch?: typeof fetch } = {},
 ): Promise<UpstreamCheck> {
   const counts: RequestCounts = {};
-  const clients = new Map<string, DistributionClient>();
-  const clientFor = (entry: ImageEntry): DistributionClient => {
-    const upstream = upstreams.find((u) => u.host === entry.reference.domain);
-    let key: string;
-    let make: () => DistributionClient;
-    if (upstream?.endpoint) {
-      const { registry, pathPrefix } = parseEndpoint(upstream.endpoint);
-      key = upstream.endpoint;
-      make = () =>
-        new DistributionClient({
-          baseUrl: `https://${registry}`,
-          pathPrefix,
-          auth: credentialFor(registry, credentials),
-          counts,
-          ...(options.fetch ? { fetch: options.fetch } : {}),
-        });
-    } else {
-      const host = entry.reference.domain;
-      key = host;
-      make = () =>
-        new DistributionClient({
-          baseUrl: `https://${apiHost(host)}`,
-          auth: credentialFor(host, credentials),
-          counts,
-          ...(options.fetch ? { fetch: options.fetch } : {}),
-        });
-    }
-    let client = clients.get(key);
-    if (!client) {
-      client = make();
-      clients.set(key, client);
-    }
-    return client;
-  };
+  const pool = new UpstreamClients(upstreams, credentials, {
+    counts,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const clientFor = (entry: ImageEntry) => pool.clientFor(entry).client;
 
   const digests = new Map<string, UpstreamDigest>();
   const failures = new Map<string, string>();
@@ -149,6 +159,7 @@ export async function checkUpstreamDigests(
     }
   });
   const budgets = new Map<string, RateLimit>();
-  for (const [key, client] of clients) if (client.rateLimit) budgets.set(budgetHost(key), client.rateLimit);
+  for (const [key, client] of pool.clients)
+    if (client.rateLimit) budgets.set(budgetHost(key), client.rateLimit);
   return { digests, missing, failures, counts, budgets };
 }
