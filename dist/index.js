@@ -61952,6 +61952,139 @@ function chartFetchAddress(source, upstreams) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/observe/upstream.ts
+
+
+
+
+/** The upstream a client key (an endpoint URL or a host) stands for, as plans name it. */
+function budgetHost(key) {
+    return key.includes("://") ? new URL(key).host : key;
+}
+/** Docker Hub's registry API lives at registry-1.docker.io, not docker.io. */
+function apiHost(host) {
+    return host === "docker.io" ? "registry-1.docker.io" : host;
+}
+/** An index's children with their platforms, in index order; null for a manifest that is not an index. */
+function indexChildren(manifest) {
+    if (!Array.isArray(manifest.manifests))
+        return null;
+    return manifest.manifests
+        .filter((child) => typeof child.digest === "string")
+        .map((child) => ({ digest: child.digest, platform: platformOf(child.platform) }));
+}
+/** The platform a descriptor or an image config names (OCI field names), or null when it names none. */
+function platformOf(value) {
+    if (typeof value !== "object" || value === null)
+        return null;
+    const v = value;
+    if (typeof v.os !== "string" || typeof v.architecture !== "string")
+        return null;
+    const text = (key) => typeof v[key] === "string" && v[key] !== "" ? { [key]: v[key] } : {};
+    const list = (key) => Array.isArray(v[key]) ? { [key]: v[key].filter((x) => typeof x === "string") } : {};
+    return {
+        os: v.os,
+        architecture: v.architecture,
+        ...text("variant"),
+        ...text("os.version"),
+        ...list("os.features"),
+        ...list("features"),
+    };
+}
+/**
+ * One Distribution client per upstream a run reads from: an entry's host, or the endpoint the list gives for it
+ * (with its path prefix), with that registry's credentials. `key` is the endpoint URL or the host.
+ */
+class UpstreamClients {
+    upstreams;
+    credentials;
+    common;
+    clients = new Map();
+    constructor(upstreams, credentials, common) {
+        this.upstreams = upstreams;
+        this.credentials = credentials;
+        this.common = common;
+    }
+    clientFor(entry) {
+        const host = entry.reference.domain;
+        const endpoint = this.upstreams.find((u) => u.host === host && u.endpoint)?.endpoint;
+        const key = endpoint ?? host;
+        let client = this.clients.get(key);
+        if (!client) {
+            const { registry, pathPrefix } = endpoint
+                ? parseEndpoint(endpoint)
+                : { registry: apiHost(host), pathPrefix: "" };
+            client = new DistributionClient({
+                baseUrl: `https://${registry}`,
+                ...(pathPrefix ? { pathPrefix } : {}),
+                auth: credentialFor(endpoint ? registry : host, this.credentials),
+                ...this.common,
+            });
+            this.clients.set(key, client);
+        }
+        return { client, key };
+    }
+}
+async function checkUpstreamDigests(entries, upstreams, credentials, options = {}) {
+    const counts = {};
+    const pool = new UpstreamClients(upstreams, credentials, {
+        counts,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    const clientFor = (entry) => pool.clientFor(entry).client;
+    const digests = new Map();
+    const failures = new Map();
+    const missing = new Map();
+    await mapWithConcurrency(entries, options.concurrency ?? 8, async (entry) => {
+        const tag = entry.reference.tag;
+        const client = clientFor(entry);
+        const where = client.describe(entry.reference.path);
+        try {
+            if (entry.platforms.length === 0 || tag === null) {
+                // A HEAD (free against Docker Hub's pull limits): the tag's digest, or that the pinned digest is there.
+                const digest = await client.headManifest(entry.reference.path, tag ?? entry.reference.digest);
+                if (digest)
+                    digests.set(entry.source, { digest });
+                else
+                    missing.set(entry.source, `${where} has no manifest ${tag ?? entry.reference.digest} (404)`);
+                return;
+            }
+            const manifest = await client.getManifest(entry.reference.path, tag);
+            if (!manifest?.digest) {
+                missing.set(entry.source, `${where} has no manifest ${tag} (404)`);
+                return;
+            }
+            const children = indexChildren(manifest.body);
+            if (children) {
+                digests.set(entry.source, { digest: manifest.digest, content: { kind: "index", children } });
+                return;
+            }
+            // A single image: crane copies it whatever platform is asked for, so its config says which one it is.
+            const config = manifest.body.config;
+            const body = typeof config?.digest === "string"
+                ? await client.getBlobJson(entry.reference.path, config.digest)
+                : null;
+            digests.set(entry.source, {
+                digest: manifest.digest,
+                content: { kind: "image", platform: platformOf(body) },
+            });
+        }
+        catch (e) {
+            const status = e.status;
+            // Docker Hub answers 401 for a repository that does not exist (or that these credentials may not read).
+            if (status === 401 || status === 403)
+                missing.set(entry.source, `${where} refused it (${status}: it does not exist, or needs credentials): ${e.message}`);
+            else
+                failures.set(entry.source, e.message);
+        }
+    });
+    const budgets = new Map();
+    for (const [key, client] of pool.clients)
+        if (client.rateLimit)
+            budgets.set(budgetHost(key), client.rateLimit);
+    return { digests, missing, failures, counts, budgets };
+}
+
 ;// CONCATENATED MODULE: ./src/observe/manifests.ts
 
 
@@ -61967,64 +62100,30 @@ const READ_LIMITS = {
     idleTimeoutMs: 5_000,
     bodyDeadlineMs: 15_000,
 };
-/** Docker Hub's registry API lives at registry-1.docker.io, not docker.io. */
-function apiHost(host) {
-    return host === "docker.io" ? "registry-1.docker.io" : host;
-}
 class UpstreamManifests {
     options;
     counts;
-    clients = new Map();
+    pool;
     cache = new Map();
     heads = new Map();
     constructor(options) {
         this.options = options;
         this.counts = options.counts ?? {};
+        this.pool = new UpstreamClients(options.upstreams, options.credentials, {
+            counts: this.counts,
+            limits: READ_LIMITS,
+            retry: { retries: 0 },
+            ...(options.schemes ? { schemes: options.schemes } : {}),
+            ...(options.fetch ? { fetch: options.fetch } : {}),
+        });
     }
     /** Upstream GETs sent so far through this reader (each one a pull on Docker Hub). */
     get reads() {
         return this.counts["manifest-get"] ?? 0;
     }
-    clientFor(entry) {
-        const host = entry.reference.domain;
-        const upstream = this.options.upstreams.find((u) => u.host === host && u.endpoint);
-        const common = {
-            counts: this.counts,
-            limits: READ_LIMITS,
-            retry: { retries: 0 },
-            ...(this.options.schemes ? { schemes: this.options.schemes } : {}),
-            ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
-        };
-        let key;
-        let make;
-        if (upstream?.endpoint) {
-            const { registry, pathPrefix } = parseEndpoint(upstream.endpoint);
-            key = upstream.endpoint;
-            make = () => new DistributionClient({
-                baseUrl: `https://${registry}`,
-                pathPrefix,
-                auth: credentialFor(registry, this.options.credentials),
-                ...common,
-            });
-        }
-        else {
-            key = host;
-            make = () => new DistributionClient({
-                baseUrl: `https://${apiHost(host)}`,
-                auth: credentialFor(host, this.options.credentials),
-                ...common,
-            });
-        }
-        let client = this.clients.get(key);
-        if (!client) {
-            client = make();
-            this.clients.set(key, client);
-        }
-        return { client, key };
-    }
     /** The manifest `reference` (a tag or a digest) names in the entry's upstream repository, read once per run. */
     read(entry, reference) {
-        const { client, key } = this.clientFor(entry);
+        const { client, key } = this.pool.clientFor(entry);
         const cacheKey = `${key} ${entry.reference.path}@${reference}`;
         let found = this.cache.get(cacheKey);
         if (!found) {
@@ -62035,11 +62134,11 @@ class UpstreamManifests {
     }
     /** Where the entry is fetched from (an upstream endpoint, or its own host): one pull budget each. */
     upstreamOf(entry) {
-        return this.clientFor(entry).key;
+        return this.pool.clientFor(entry).key;
     }
     /** A HEAD of the manifest (free on Docker Hub): digest and media type, read once per run. */
     describe(entry, reference) {
-        const { client, key } = this.clientFor(entry);
+        const { client, key } = this.pool.clientFor(entry);
         const cacheKey = `${key} ${entry.reference.path}@${reference}`;
         let found = this.heads.get(cacheKey);
         if (!found) {
@@ -62050,11 +62149,11 @@ class UpstreamManifests {
     }
     /** The pull budget the entry's upstream stated in its latest answer (null: it states none). */
     rateLimit(entry) {
-        return this.clientFor(entry).client.rateLimit;
+        return this.pool.clientFor(entry).client.rateLimit;
     }
     /** Records a manifest the run read elsewhere (the plan's platform checks), so it is not read again. */
     remember(entry, reference, manifest) {
-        const { key } = this.clientFor(entry);
+        const { key } = this.pool.clientFor(entry);
         this.cache.set(`${key} ${entry.reference.path}@${reference}`, Promise.resolve(manifest));
     }
 }
@@ -73674,133 +73773,6 @@ async function observeRegistry(client, registry, wanted, needDigest, concurrency
         return { name, imageTagMutability: "MUTABLE", imageTagMutabilityExclusionFilters: [], tags: map };
     });
     return { registry, repositories: new Map(repos.filter((r) => r !== null).map((r) => [r.name, r])) };
-}
-
-;// CONCATENATED MODULE: ./src/observe/upstream.ts
-
-
-
-
-/** The upstream a client key (an endpoint URL or a host) stands for, as plans name it. */
-function budgetHost(key) {
-    return key.includes("://") ? new URL(key).host : key;
-}
-/** Docker Hub's registry API lives at registry-1.docker.io, not docker.io. */
-function upstream_apiHost(host) {
-    return host === "docker.io" ? "registry-1.docker.io" : host;
-}
-/** An index's children with their platforms, in index order; null for a manifest that is not an index. */
-function indexChildren(manifest) {
-    if (!Array.isArray(manifest.manifests))
-        return null;
-    return manifest.manifests
-        .filter((child) => typeof child.digest === "string")
-        .map((child) => ({ digest: child.digest, platform: platformOf(child.platform) }));
-}
-/** The platform a descriptor or an image config names (OCI field names), or null when it names none. */
-function platformOf(value) {
-    if (typeof value !== "object" || value === null)
-        return null;
-    const v = value;
-    if (typeof v.os !== "string" || typeof v.architecture !== "string")
-        return null;
-    const text = (key) => typeof v[key] === "string" && v[key] !== "" ? { [key]: v[key] } : {};
-    const list = (key) => Array.isArray(v[key]) ? { [key]: v[key].filter((x) => typeof x === "string") } : {};
-    return {
-        os: v.os,
-        architecture: v.architecture,
-        ...text("variant"),
-        ...text("os.version"),
-        ...list("os.features"),
-        ...list("features"),
-    };
-}
-async function checkUpstreamDigests(entries, upstreams, credentials, options = {}) {
-    const counts = {};
-    const clients = new Map();
-    const clientFor = (entry) => {
-        const upstream = upstreams.find((u) => u.host === entry.reference.domain);
-        let key;
-        let make;
-        if (upstream?.endpoint) {
-            const { registry, pathPrefix } = parseEndpoint(upstream.endpoint);
-            key = upstream.endpoint;
-            make = () => new DistributionClient({
-                baseUrl: `https://${registry}`,
-                pathPrefix,
-                auth: credentialFor(registry, credentials),
-                counts,
-                ...(options.fetch ? { fetch: options.fetch } : {}),
-            });
-        }
-        else {
-            const host = entry.reference.domain;
-            key = host;
-            make = () => new DistributionClient({
-                baseUrl: `https://${upstream_apiHost(host)}`,
-                auth: credentialFor(host, credentials),
-                counts,
-                ...(options.fetch ? { fetch: options.fetch } : {}),
-            });
-        }
-        let client = clients.get(key);
-        if (!client) {
-            client = make();
-            clients.set(key, client);
-        }
-        return client;
-    };
-    const digests = new Map();
-    const failures = new Map();
-    const missing = new Map();
-    await mapWithConcurrency(entries, options.concurrency ?? 8, async (entry) => {
-        const tag = entry.reference.tag;
-        const client = clientFor(entry);
-        const where = client.describe(entry.reference.path);
-        try {
-            if (entry.platforms.length === 0 || tag === null) {
-                // A HEAD (free against Docker Hub's pull limits): the tag's digest, or that the pinned digest is there.
-                const digest = await client.headManifest(entry.reference.path, tag ?? entry.reference.digest);
-                if (digest)
-                    digests.set(entry.source, { digest });
-                else
-                    missing.set(entry.source, `${where} has no manifest ${tag ?? entry.reference.digest} (404)`);
-                return;
-            }
-            const manifest = await client.getManifest(entry.reference.path, tag);
-            if (!manifest?.digest) {
-                missing.set(entry.source, `${where} has no manifest ${tag} (404)`);
-                return;
-            }
-            const children = indexChildren(manifest.body);
-            if (children) {
-                digests.set(entry.source, { digest: manifest.digest, content: { kind: "index", children } });
-                return;
-            }
-            // A single image: crane copies it whatever platform is asked for, so its config says which one it is.
-            const config = manifest.body.config;
-            const body = typeof config?.digest === "string"
-                ? await client.getBlobJson(entry.reference.path, config.digest)
-                : null;
-            digests.set(entry.source, {
-                digest: manifest.digest,
-                content: { kind: "image", platform: platformOf(body) },
-            });
-        }
-        catch (e) {
-            const status = e.status;
-            // Docker Hub answers 401 for a repository that does not exist (or that these credentials may not read).
-            if (status === 401 || status === 403)
-                missing.set(entry.source, `${where} refused it (${status}: it does not exist, or needs credentials): ${e.message}`);
-            else
-                failures.set(entry.source, e.message);
-        }
-    });
-    const budgets = new Map();
-    for (const [key, client] of clients)
-        if (client.rateLimit)
-            budgets.set(budgetHost(key), client.rateLimit);
-    return { digests, missing, failures, counts, budgets };
 }
 
 ;// CONCATENATED MODULE: ./src/tools/ecr-authorization.ts
