@@ -54,7 +54,7 @@ describe("the release workflow", () => {
     expect(check.permissions).toEqual({ contents: "read" });
     expect(publish.permissions).toEqual({ contents: "write" });
     const checkout = check.steps.find((s) => s.uses?.startsWith("actions/checkout@"))!;
-    expect(checkout.with).toMatchObject({ ref: "${{ github.sha }}", "persist-credentials": false });
+    expect(checkout.with).toMatchObject({ ref: `\${{ github.sha }}`, "persist-credentials": false });
   });
 
   it("checks the version, runs the whole CI, then requires dist/ to be what the build wrote", () => {
@@ -67,14 +67,14 @@ describe("the release workflow", () => {
     expect(dist).toBeGreaterThan(ci);
     // The tag pushed, or the version typed by hand, is what the check is given.
     expect(step(check, "version").env?.VERSION).toBe(
-      "${{ github.event_name == 'workflow_dispatch' && inputs.version || github.ref_name }}",
+      `\${{ github.event_name == 'workflow_dispatch' && inputs.version || github.ref_name }}`,
     );
   });
 
   it("publishes only after the checks, the commit they checked, with the CHANGELOG section as the notes", () => {
     expect(publish.needs).toBe("check");
-    expect(publish.env?.SHA).toBe("${{ github.sha }}");
-    expect(publish.env?.TAG).toBe("${{ needs.check.outputs.tag }}");
+    expect(publish.env?.SHA).toBe(`\${{ github.sha }}`);
+    expect(publish.env?.TAG).toBe(`\${{ needs.check.outputs.tag }}`);
     expect(step(publish, "notes").run?.trim()).toBe(
       'node scripts/release-check.mjs "$TAG" --notes "$RUNNER_TEMP/notes.md"',
     );
