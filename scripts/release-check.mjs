@@ -124,7 +124,7 @@ if (packageText && !repository) {
     at.line,
     at.column,
     "repository.url names no GitHub repository",
-    'set "repository": { "type": "git", "url": "git+https://github.com/OWNER/ecr-mirror.git" }',
+    'set "repository": { "type": "git", "url": "git+https://github.com/<owner>/<name>.git" }',
   );
 }
 

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli-commands.js";
+import { REPOSITORY } from "./repository.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const FILES = [
@@ -66,16 +67,14 @@ describe("release-check", () => {
     expect(r.code).toBe(1);
     const uses = readFileSync(join(dir, ".github/workflows/mirror.yml"), "utf8")
       .split("\n")
-      .flatMap((l, i) => (/uses: ecr-mirror\/ecr-mirror@/.test(l) ? [i + 1] : []));
+      .flatMap((l, i) => (l.includes(`uses: ${REPOSITORY}@`) ? [`${i + 1}:${l.indexOf("@") + 2}`] : []));
     expect(uses.length).toBeGreaterThan(0);
     const lines = r.stderr.split("\n").filter((l) => /^\S+:\d+:\d+: /.test(l));
     expect(lines).toEqual([
       `package.json:${lineOf("package.json", '"version"')}:3: version is "${version}", not "9.8.7"`,
       `package-lock.json:3:3: version is "${version}", not "9.8.7"`,
       `src/cli-commands.ts:${lineOf("src/cli-commands.ts", "const VERSION =")}:1: the CLI's --version says "${version}", not "9.8.7"`,
-      ...uses.map(
-        (n) => `.github/workflows/mirror.yml:${n}:37: uses ecr-mirror/ecr-mirror@v${version}, not @v9.8.7`,
-      ),
+      ...uses.map((at) => `.github/workflows/mirror.yml:${at}: uses ${REPOSITORY}@v${version}, not @v9.8.7`),
       "CHANGELOG.md:1:1: no section for 9.8.7",
     ]);
     expect(r.stderr).toContain("hint: node scripts/release-check.mjs 9.8.7 --prepare sets it");
@@ -83,15 +82,11 @@ describe("release-check", () => {
   });
 
   it("refuses a reusable workflow that would call another release of the action", () => {
-    edit(".github/workflows/mirror.yml", (t) =>
-      t.replace(`ecr-mirror/ecr-mirror@v${version}`, "ecr-mirror/ecr-mirror@main"),
-    );
+    edit(".github/workflows/mirror.yml", (t) => t.replace(`${REPOSITORY}@v${version}`, `${REPOSITORY}@main`));
     const r = releaseCheck(version);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      new RegExp(
-        `^\\.github/workflows/mirror\\.yml:\\d+:37: uses ecr-mirror/ecr-mirror@main, not @v${version}\\n`,
-      ),
+      new RegExp(`^\\.github/workflows/mirror\\.yml:\\d+:\\d+: uses ${REPOSITORY}@main, not @v${version}\\n`),
     );
     expect(r.stderr).toContain(`a caller of mirror.yml@v${version} must run the action of the same release`);
   });
@@ -131,7 +126,7 @@ describe("release-check", () => {
       /^## \[Unreleased\]\n\n## \[2\.0\.0-rc\.1\] - \d{4}-\d{2}-\d{2}\n\n### Fixed\n/m,
     );
     expect(changelog).toContain(
-      `[2.0.0-rc.1]: https://github.com/ecr-mirror/ecr-mirror/compare/v${version}...v2.0.0-rc.1`,
+      `[2.0.0-rc.1]: https://github.com/${REPOSITORY}/compare/v${version}...v2.0.0-rc.1`,
     );
     expect(readFileSync(join(dir, ".github/workflows/mirror.yml"), "utf8")).not.toContain(`@v${version}`);
     expect(readFileSync(join(dir, "src/cli-commands.ts"), "utf8")).toContain('const VERSION = "2.0.0-rc.1";');

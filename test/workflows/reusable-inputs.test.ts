@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { REPOSITORY, VERSION } from "../release/repository.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const read = (path: string) => readFileSync(join(root, path), "utf8");
@@ -36,7 +37,7 @@ const action = parse(read("action.yml")) as {
 };
 const { inputs, secrets, outputs } = workflow.on.workflow_call;
 const actionSteps = Object.entries(workflow.jobs).flatMap(([job, j]) =>
-  j.steps.filter((s) => s.uses?.startsWith("ecr-mirror/ecr-mirror@")).map((s) => ({ job, step: s })),
+  j.steps.filter((s) => s.uses?.startsWith(`${REPOSITORY}@`)).map((s) => ({ job, step: s })),
 );
 const syncStep = workflow.jobs.sync!.steps.find((s) => s.id === "sync")!;
 
@@ -115,7 +116,6 @@ describe("the reusable workflow's outputs", () => {
 });
 
 it("calls the action at the release package.json names (scripts/release-check.mjs holds a release to it)", () => {
-  const { version } = JSON.parse(read("package.json")) as { version: string };
   expect(actionSteps.length).toBeGreaterThanOrEqual(3);
-  for (const { job, step } of actionSteps) expect(step.uses, job).toBe(`ecr-mirror/ecr-mirror@v${version}`);
+  for (const { job, step } of actionSteps) expect(step.uses, job).toBe(`${REPOSITORY}@v${VERSION}`);
 });

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, parseDocument } from "yaml";
+import { REPOSITORY } from "../release/repository.js";
 
 const dir = join(import.meta.dirname, "..", "..", ".github", "workflows");
 const workflows = readdirSync(dir)
@@ -53,7 +54,7 @@ describe("the reusable workflow", () => {
       ref: `\${{ github.event.workflow_run.head_sha }}`,
       "persist-credentials": false,
     });
-    const action = steps.find((s) => s.uses?.startsWith("ecr-mirror/"))!;
+    const action = steps.find((s) => s.uses?.startsWith(`${REPOSITORY}@`))!;
     expect(action.with?.mode).toBe("validate");
   });
 
@@ -76,7 +77,7 @@ describe.each(workflows)("%s", (_file, workflow) => {
     for (const [, job] of jobs)
       for (const step of job.steps ?? []) {
         const uses = step.uses;
-        if (!uses || uses.startsWith("./") || uses.startsWith("ecr-mirror/")) continue;
+        if (!uses || uses.startsWith("./") || uses.startsWith(`${REPOSITORY}@`)) continue;
         expect(uses, uses).toMatch(/^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40}$/);
       }
   });
