@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parse, parseDocument } from "yaml";
+import { parse } from "yaml";
 import { REPOSITORY } from "../release/repository.js";
 
 const dir = join(import.meta.dirname, "..", "..", ".github", "workflows");
@@ -86,22 +86,5 @@ describe.each(workflows)("%s", (_file, workflow) => {
     for (const [, job] of jobs)
       for (const [name, service] of Object.entries(job.services ?? {}))
         expect(service.image, name).toMatch(/@sha256:[0-9a-f]{64}$/);
-  });
-});
-
-describe("the README's YAML examples", () => {
-  const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
-  const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => ({
-    line: readme.slice(0, m.index).split("\n").length,
-    text: m[1]!,
-  }));
-
-  it("are there to check", () => {
-    expect(blocks.length).toBeGreaterThan(3);
-  });
-
-  it.each(blocks.map((b) => [b.line, b.text] as const))("at README line %i parses as YAML", (_line, text) => {
-    const document = parseDocument(text);
-    expect(document.errors.map((e) => e.message.split("\n")[0])).toEqual([]);
   });
 });
