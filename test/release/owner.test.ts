@@ -26,11 +26,12 @@ const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclud
       !/\.(tgz|png|wasm)$/.test(f),
   );
 
-/** Every `owner/name` this project's repository is called by in `text`: links, `uses:` and `owner/name@ref`. */
+/** Every `owner/name` this project's repository is called by in `text`: links, `uses:`, `owner/name@ref` and
+ * Renovate's `github>owner/name` presets. */
 function repositoryNames(text: string): { name: string; line: number }[] {
   const n = name.replace(/[.-]/g, "\\$&");
   const pattern = new RegExp(
-    `(?:github\\.com/|githubusercontent\\.com/)([\\w.-]+/${n})(?![\\w-])|([\\w.-]+/${n})(?=@|/\\.github/)`,
+    `(?:github\\.com/|githubusercontent\\.com/|github>)([\\w.-]+/${n})(?![\\w-])|([\\w.-]+/${n})(?=@|/\\.github/)`,
     "g",
   );
   return [...text.matchAll(pattern)].map((m) => ({
@@ -61,11 +62,18 @@ describe("the repository's name", () => {
         "uses: acme/ecr-mirror/.github/workflows/mirror.yml@v1",
         "https://raw.githubusercontent.com/someone/ecr-mirror/main/schema/mirrors.schema.json",
         "https://github.com/x/ecr-mirror#readme",
+        '"extends": ["github>y/ecr-mirror//renovate/mirrors"]',
         "render-dir: deploy/ecr-mirror",
         "https://github.com/x/ecr-mirror-fork",
       ].join("\n"),
     ).map((r) => r.name);
-    expect(found).toEqual(["OWNER/ecr-mirror", "acme/ecr-mirror", "someone/ecr-mirror", "x/ecr-mirror"]);
+    expect(found).toEqual([
+      "OWNER/ecr-mirror",
+      "acme/ecr-mirror",
+      "someone/ecr-mirror",
+      "x/ecr-mirror",
+      "y/ecr-mirror",
+    ]);
   });
 
   it("is the only owner/name anywhere (README, workflows, schema, action, docs, package.json)", () => {
