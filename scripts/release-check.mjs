@@ -10,9 +10,10 @@
 // (.github/workflows/mirror.yml) is pinned to vVERSION (so a caller of mirror.yml@vVERSION runs the action
 // of the same release), and that CHANGELOG.md has a `## [VERSION] - YYYY-MM-DD` section with text. It
 // writes that section to FILE (the release notes) and, under GitHub Actions, the outputs version, tag,
-// major and prerelease. Each problem is printed as `file:line:column: message` with a hint; exit code 1.
+// major, prerelease and notes. Each problem is printed as `file:line:column: message` with a hint; exit code 1.
 // --prepare writes the version into package.json, package-lock.json, the CLI and mirror.yml, and opens the CHANGELOG
 // section from the Unreleased one: review the diff, commit it, then tag that commit.
+import { randomBytes } from "node:crypto";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -228,13 +229,16 @@ const outputs = {
   major: `v${version.split(".")[0]}`,
   prerelease: String(prerelease),
 };
-if (process.env.GITHUB_OUTPUT)
+if (process.env.GITHUB_OUTPUT) {
+  // The notes span lines: GitHub's heredoc form, with a delimiter no CHANGELOG line can be.
+  const delimiter = `RELEASE_NOTES_${randomBytes(16).toString("hex")}`;
   appendFileSync(
     process.env.GITHUB_OUTPUT,
-    Object.entries(outputs)
+    `${Object.entries(outputs)
       .map(([k, v]) => `${k}=${v}\n`)
-      .join(""),
+      .join("")}notes<<${delimiter}\n${notes}\n${delimiter}\n`,
   );
+}
 process.stdout.write(
   `v${version} is ready to release${prerelease ? " (a prerelease: the major tag stays)" : `; ${outputs.major} will move to it`}.\n`,
 );

@@ -59,7 +59,12 @@ describe("release-check", () => {
     expect(section.trim().startsWith(text.trim())).toBe(true);
     expect(text).not.toMatch(/^## |^\[[^\]]+\]: /m);
     const major = `v${version.split(".")[0]}`;
-    expect(r.outputs).toBe(`version=${version}\ntag=v${version}\nmajor=${major}\nprerelease=false\n`);
+    // GitHub's multi-line output form: name<<DELIMITER, the value, DELIMITER.
+    const notesOutput = /notes<<(\S+)\n([\s\S]*)\n\1\n$/.exec(r.outputs);
+    expect(r.outputs.slice(0, notesOutput?.index)).toBe(
+      `version=${version}\ntag=v${version}\nmajor=${major}\nprerelease=false\n`,
+    );
+    expect(`${notesOutput?.[2]}\n`).toBe(text);
   });
 
   it("refuses a tag that is not this version, naming every place that says otherwise", () => {

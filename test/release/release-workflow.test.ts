@@ -2,7 +2,7 @@
 // version that agrees everywhere, and it tags and moves the major tag as it says. The tag steps' own scripts run
 // here against a real git remote (a bare repository), as the runner would run them (bash -eo pipefail).
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -75,9 +75,8 @@ describe("the release workflow", () => {
     expect(publish.needs).toBe("check");
     expect(publish.env?.SHA).toBe(`\${{ github.sha }}`);
     expect(publish.env?.TAG).toBe(`\${{ needs.check.outputs.tag }}`);
-    expect(step(publish, "notes").run?.trim()).toBe(
-      'node scripts/release-check.mjs "$TAG" --notes "$RUNNER_TEMP/notes.md"',
-    );
+    expect(check.outputs?.notes).toBe(`\${{ steps.version.outputs.notes }}`);
+    expect(step(publish, "notes").env?.NOTES).toBe(`\${{ needs.check.outputs.notes }}`);
     const run = step(publish, "publish").run!;
     expect(run).toContain(
       'gh release create "$TAG" --verify-tag --title "$TAG" --notes-file "$RUNNER_TEMP/notes.md"',
@@ -87,6 +86,11 @@ describe("the release workflow", () => {
     expect(order.indexOf("publish")).toBeLessThan(order.indexOf("major"));
     // A prerelease leaves the major tag where it is.
     expect(step(publish, "major").if).toBe("needs.check.outputs.prerelease == 'false'");
+  });
+
+  it("runs no project code where it holds the write token: git and gh only", () => {
+    for (const s of publish.steps)
+      expect(s.run ?? "", s.id).not.toMatch(/\b(node|npm|npx|bash \.ci|scripts\/)/);
   });
 });
 
@@ -151,6 +155,14 @@ describe("the release job's tag steps, against a real remote", () => {
     const before = await git(work, "ls-remote", "origin", "refs/tags/v1.1.0");
     expect(runStep("tag", { TAG: "v1.1.0", SHA: newer }).code).toBe(0);
     expect(await git(work, "ls-remote", "origin", "refs/tags/v1.1.0")).toBe(before);
+  });
+
+  it("writes the notes as given: no line of the CHANGELOG is run by the shell", () => {
+    const notes = `### Fixed\n\n- \`$(touch pwned)\` and \${HOME} and $1 stay text\n- 100% \\n`;
+    const file = join(dir, "notes.md");
+    expect(runStep("notes", { NOTES: notes, RUNNER_TEMP: dir }).code).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe(`${notes}\n`);
+    expect(existsSync(join(work, "pwned"))).toBe(false);
   });
 
   it("refuses a version whose tag already names another commit, and moves nothing", async () => {
