@@ -104,7 +104,7 @@ Environment:
   ECR_MIRROR_TOOL_ENV    Extra variable names passed to crane, helm and git (comma-separated; never secrets).
 `;
 
-const VERSION = "0.1.0";
+const VERSION = "1.0.0";
 
 export interface Io {
   out: (s: string) => void;
