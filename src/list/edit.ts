@@ -47,7 +47,9 @@ export function addToList(text: string, file: string, addition: Addition): AddRe
     addition.kind === "image"
       ? imageSplice(text, doc.get("images", true), addition.reference)
       : chartSplice(text, doc.get("charts", true), addition);
-  const edited = text.slice(0, splice.offset) + splice.text + text.slice(splice.offset);
+  // A list written with CRLF line ends keeps them.
+  const insert = text.includes("\r\n") ? splice.text.replaceAll("\n", "\r\n") : splice.text;
+  const edited = text.slice(0, splice.offset) + insert + text.slice(splice.offset);
   const after = parseMirrorList(edited, file);
   if (!after.list)
     return { ok: false, problems: after.problems.filter((p) => p.severity === "error"), afterEdit: true };

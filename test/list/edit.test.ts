@@ -113,6 +113,12 @@ describe("ecr-mirror add: where the entry goes", () => {
     const charts = 'charts:\n  - source: oci://ghcr.io/org/charts/app\n    versions: ["1.0.0"]\n';
     expect(added(charts, image("redis:7.0")).text).toBe(`${charts}\nimages:\n  - redis:7.0\n`);
   });
+  it("keeps CRLF line ends", () => {
+    const text = "images:\r\n  - redis:7.0   # one\r\n";
+    expect(added(text, image("redis:7.2")).text).toBe(
+      "images:\r\n  - redis:7.0   # one\r\n  - redis:7.2\r\n",
+    );
+  });
 });
 
 describe("ecr-mirror add --chart", () => {
