@@ -5,10 +5,12 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { add } from "./add.js";
 import { readChartImagesRecord } from "./charts/record.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/output-folder.js";
+import { init } from "./init.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
 import { closest } from "./list/validate-structure.js";
@@ -56,6 +58,12 @@ Commands:
   validate [FILE] [--json]   Check the mirror list (default mirrors.yaml) and show where each entry lands.
   plan [FILE] [--json]       Compare the list with the target and show what a sync would do. Changes nothing.
   sync [FILE] [--json]       Carry the plan out: create repositories, copy what is missing (verified), prune.
+  init [DIR]                 Write a starter mirrors.yaml, .github/workflows/mirror.yml and iam/*.json policies
+                             into DIR (default .); --account, --region, --repo OWNER/NAME, --kms-key fill them in.
+                             Existing files are never overwritten without --force.
+  add REF [FILE]             Add an image (docker.io/bitnami/nginx:1.27, quay.io/x/y@sha256:…) to the list, next
+                             to its source's entries, keeping comments; add --chart URL NAME VERSION [FILE] or
+                             add --chart oci://HOST/PATH/NAME VERSION [FILE] adds a chart version.
   tools [crane] [helm]       Install crane and helm (pinned, checksum-verified) into the tool cache and print
                              their paths. Default: both.
   render [FILE] --out DIR    Write the node configuration (containerd hosts.toml, the configurator DaemonSet,
@@ -132,6 +140,11 @@ type Values = {
   "tool-stall-timeout"?: string;
   "tool-timeout"?: string;
   "max-deletions"?: string;
+  account?: string;
+  repo?: string;
+  "kms-key"?: string;
+  force?: boolean;
+  chart?: boolean;
 };
 
 /** The terminal as the commands see it: every write goes through the run's mask and the log-safe sink. */
@@ -154,7 +167,7 @@ function terminal(io: Io): Terminal {
   return { env, mask, out: (s) => io.out(safe(s)), err: (s) => io.err(safe(s)) };
 }
 
-const COMMANDS = ["validate", "plan", "sync", "render", "tools", "help"] as const;
+const COMMANDS = ["validate", "plan", "sync", "render", "tools", "init", "add", "help"] as const;
 
 /** Node's parseArgs error as a person reads it: the flag, and the flag meant when one is near. */
 function flagProblem(error: unknown, flags: readonly string[]): string {
@@ -205,6 +218,11 @@ const CLI_FLAGS = {
   "tool-stall-timeout": { type: "string" },
   "tool-timeout": { type: "string" },
   "max-deletions": { type: "string" },
+  account: { type: "string" },
+  repo: { type: "string" },
+  "kms-key": { type: "string" },
+  force: { type: "boolean", default: false },
+  chart: { type: "boolean", default: false },
 } as const;
 
 async function dispatch(values: Values, positionals: string[], io: Terminal): Promise<number> {
@@ -222,6 +240,9 @@ async function dispatch(values: Values, positionals: string[], io: Terminal): Pr
     return 2;
   }
   if (command === "tools") return tools(rest, io);
+  if (command === "init")
+    return rest.length > 1 ? usage(command, "expected one DIR", io) : init(rest[0] ?? ".", values, io);
+  if (command === "add") return add(rest, values, io);
   if (rest.length > 1) {
     io.err(`ecr-mirror ${command}: expected one FILE, got ${rest.length}\n`);
     return 2;
@@ -289,6 +310,11 @@ function sharedOptions(values: Values, command: string, io: Terminal): SyncOptio
     usageError(command, e, io);
     return null;
   }
+}
+
+function usage(command: string, problem: string, io: Terminal): number {
+  io.err(`ecr-mirror ${command}: ${problem}\n`);
+  return 2;
 }
 
 function usageError(command: string, e: OptionError, io: Terminal): void {
