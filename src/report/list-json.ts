@@ -1,5 +1,7 @@
 /** The `validate --json` document: one element per image source and tag (or digest), one per chart version. */
+
 import type { MirrorList } from "../list/model.js";
+import { describeRange, RANGES_LOCK_FILE } from "../list/tag-ranges.js";
 import { redirectLines } from "./redirects.js";
 
 export interface ValidatedImageJson {
@@ -48,6 +50,11 @@ export function listSummary(list: MirrorList): string {
       `Chart version ranges (resolved at plan time): ${ranges.map((r) => `${r.name} ${r.range}${r.newest !== null ? ` (newest ${r.newest})` : ""}`).join(", ")}.`,
     );
   }
+  const imageRanges = list.imageRanges ?? [];
+  if (imageRanges.length > 0)
+    lines.push(
+      `Image tag ranges (resolved at plan time, then kept in ${RANGES_LOCK_FILE}): ${imageRanges.map((r) => `${r.source} ${describeRange(r)}`).join("; ")}.`,
+    );
   const discovering = [
     ...new Set([...list.charts, ...ranges].filter((c) => c.images !== null).map((c) => c.name)),
   ];
