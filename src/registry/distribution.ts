@@ -151,9 +151,11 @@ function guardTagPage(p: {
     throw new RegistryError(`${p.what}: more than 1000 pages of tags; not read further`, 502);
   if (p.count > p.maxTags)
     throw new RegistryError(`${p.what}: it lists more than ${p.maxTags} tags; not read further`, 502);
-  if (p.visited.has(p.url))
+  // The scheme is the host's (crane's rule, ./scheme.ts): the same page over either is the same page.
+  const page = p.url.replace(/^https?:/, "");
+  if (p.visited.has(page))
     throw new RegistryError(`${p.what}: its next page links back to a page already read; not followed`, 502);
-  p.visited.add(p.url);
+  p.visited.add(page);
 }
 
 export class DistributionClient {
