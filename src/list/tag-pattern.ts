@@ -59,6 +59,14 @@ const ESCAPES: Record<string, CharTest> = {
 export function parseTagPattern(source: string): TagPatternResult {
   if (source.length > MAX_PATTERN_LENGTH)
     return { ok: false, error: `it is longer than ${MAX_PATTERN_LENGTH} characters`, offset: 0 };
+  // Tags are printable ASCII without spaces: anything else in a pattern can match nothing (and must not reach a log).
+  const odd = /[^\x21-\x7e]/.exec(source);
+  if (odd)
+    return {
+      ok: false,
+      error: `U+${odd[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")} cannot be in a tag (tags are letters, digits, _, . and -)`,
+      offset: odd.index,
+    };
   try {
     const ast = new Parser(source).parse();
     const { states, start } = compile(ast);

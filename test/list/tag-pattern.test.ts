@@ -71,6 +71,8 @@ describe("tag patterns", () => {
     ["a{3,1}", 1, "backwards"],
     ["[z-a]", 1, "backwards"],
     ["(.{100}){100}", 0, "states"],
+    ["1.0 latest", 3, "U+0020 cannot be in a tag"],
+    ["v1\u00e9", 2, "U+00E9 cannot be in a tag"],
     ["a".repeat(MAX_PATTERN_LENGTH + 1), 0, `longer than ${MAX_PATTERN_LENGTH}`],
   ])("refuses %s at offset %i (%s)", (pattern, offset, why) => {
     const parsed = parseTagPattern(pattern);
