@@ -19,7 +19,23 @@ export interface ValidatedChartJson {
   version: string;
 }
 
-export function listToJson(list: MirrorList): { images: ValidatedImageJson[]; charts: ValidatedChartJson[] } {
+/** An image tag range, resolved at plan time (`versionRange`, `pattern`, `newest` as written). */
+export interface ValidatedImageRangeJson {
+  source: string;
+  repository: string;
+  versionRange: string | null;
+  pattern: string | null;
+  newest: number | null;
+  platforms?: string[];
+  line: number;
+}
+
+export function listToJson(list: MirrorList): {
+  images: ValidatedImageJson[];
+  charts: ValidatedChartJson[];
+  imageRanges?: ValidatedImageRangeJson[];
+} {
+  const ranges = list.imageRanges ?? [];
   return {
     images: list.images.map((i) => ({
       source: i.source,
@@ -34,6 +50,19 @@ export function listToJson(list: MirrorList): { images: ValidatedImageJson[]; ch
       repository: c.repository,
       version: c.version,
     })),
+    ...(ranges.length > 0
+      ? {
+          imageRanges: ranges.map((r) => ({
+            source: r.source,
+            repository: r.repository,
+            versionRange: r.versionRange,
+            pattern: r.pattern,
+            newest: r.newest,
+            ...(r.platforms.length > 0 ? { platforms: r.platforms } : {}),
+            line: r.location.line,
+          })),
+        }
+      : {}),
   };
 }
 
