@@ -196,6 +196,19 @@ describe("an image tag range", () => {
     expect(planMarkdown(r.plan)).toContain("Tag range docker.io/team/app");
   });
 
+  it("two ranges of one repository share one tag list, and a tag both select is planned once", async () => {
+    upstream.resetCounts();
+    const r = await plan(
+      listText(
+        upstream.url,
+        `${RANGE}\n  - source: team/app\n    versionRange: "~1.1"\n    tags: ["latest"]`,
+      ),
+    );
+    expect(upstream.counts()["tags-list"]).toBe(1);
+    expect(copied(r)).toEqual(["1.2.0", "1.1.0", "1.0.0", "latest"]);
+    expect(r.plan.ranges?.map((x) => x.tags)).toEqual([["1.2.0", "1.1.0", "1.0.0"], ["1.1.0"]]);
+  });
+
   it("tags that fall out of the range are deleted only with prune on", async () => {
     const kept = await plan(listText(upstream.url, RANGE, false));
     expect(kept.plan.steps.filter((s) => s.action === "delete")).toEqual([]);
