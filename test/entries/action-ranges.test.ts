@@ -68,6 +68,9 @@ describe("the action with an image tag range", () => {
     await run(inputs("sync"), synced.deps);
     expect(synced.recorded.failed).toEqual([]);
     expect(upstream.counts()["tags-list"]).toBe(1);
+    // The sync's report says what the range expanded to.
+    const report = JSON.parse(readFileSync(join(temp, "ecr-mirror-report.json"), "utf8"));
+    expect(report.ranges).toEqual([expect.objectContaining({ tags: ["1.1.0", "1.0.0"], from: "upstream" })]);
     const lock = JSON.parse(readFileSync(join(workspace, "deploy/ecr-mirror", RANGES_LOCK_FILE), "utf8"));
     expect(lock.ranges).toEqual([
       {
