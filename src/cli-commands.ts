@@ -13,7 +13,9 @@ import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/o
 import { init } from "./init.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
+import type { RangesLock } from "./list/tag-ranges.js";
 import { closest } from "./list/validate-structure.js";
+import { readRangesLock } from "./observe/tag-ranges.js";
 import {
   CONCURRENCY,
   CONFIGURATOR_IMAGE,
@@ -96,6 +98,11 @@ Options:
   --node-config VERSION  render: also a nodeadm NodeConfig (nodeconfig.yaml) with containerd's config_path
                          for node groups on that containerd version only: containerd-1.7 or containerd-2.
                          Default none: stock AL2023 nodes need no user-data change.
+  --lock FILE            plan, sync, render: the image tag range lock (image-ranges.lock.json) an earlier
+                         render wrote (default: none). Ranges it holds as written take its tags without
+                         asking the upstream; render writes the updated lock into --out.
+  --relock               plan, sync, render: resolve every tag range from the upstream's tag list again
+                         (so does --resync digest).
   --charts-record FILE   plan, sync, render: a chart-images.json an earlier render wrote (default: none).
                          Charts with images: true whose source, name, version and values it holds are
                          not downloaded and rendered again; render writes the updated record.
@@ -137,6 +144,8 @@ type Values = {
   "startup-taint"?: boolean;
   "node-config"?: string;
   "charts-record"?: string;
+  lock?: string;
+  relock?: boolean;
   "tool-stall-timeout"?: string;
   "tool-timeout"?: string;
   "max-deletions"?: string;
@@ -215,6 +224,8 @@ const CLI_FLAGS = {
   "startup-taint": { type: "boolean", default: false },
   "node-config": { type: "string" },
   "charts-record": { type: "string" },
+  lock: { type: "string" },
+  relock: { type: "boolean", default: false },
   "tool-stall-timeout": { type: "string" },
   "tool-timeout": { type: "string" },
   "max-deletions": { type: "string" },
@@ -340,6 +351,21 @@ async function chartRecord(values: Values, io: Terminal): Promise<ChartImagesRec
   return record;
 }
 
+/** The --lock file and --relock: a missing or malformed lock is a warning on stderr, and ranges are resolved. */
+async function rangesOption(
+  values: Values,
+  io: Terminal,
+): Promise<{ lock: RangesLock | null; relock: boolean }> {
+  const relock = values.relock === true;
+  const path = values.lock;
+  if (!path) return { lock: null, relock };
+  const { lock, warning } = await readRangesLock(path);
+  if (warning) io.err(`ecr-mirror: warning: ${warning}\n`);
+  else if (!lock)
+    io.err(`ecr-mirror: warning: ${path} does not exist; tag ranges are resolved from their upstreams\n`);
+  return { lock, relock };
+}
+
 async function validate(file: string, values: Values, io: Terminal): Promise<number> {
   const list = await load(file, io);
   if (!list) return 1;
@@ -361,6 +387,7 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
       cost,
       list: planned,
     } = await planRun(list, target, {
+      ranges: await rangesOption(values, io),
       resync: options.resync,
       upstreamCredentials: credentials,
       proveCopies: true,
@@ -422,6 +449,7 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
     const { credentials, target } = await connect(list, connectSettings(values, io, registryUrl));
     const known = await chartRecord(values, io);
     const result = await syncRun(list, target, {
+      ranges: await rangesOption(values, io),
       ...(known ? { charts: { known } } : {}),
       crane: toolInstall("crane", io),
       helm: toolInstall("helm", io),
@@ -498,20 +526,27 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
     );
     const { entry } = configured;
     const known = await chartRecord(values, io);
+    const ranges = await rangesOption(values, io);
     const renderFor =
       configured.list.target.registry && digestFlag
-        ? // Everything is known: render offline (the record given is carried over as it is).
+        ? // Everything is known: render offline (the record and the lock given are carried over as they are).
           {
             list: configured.list,
             chartImages: known,
+            rangesLock: ranges.lock,
             digest: digestFlag,
             target: {
               registry: configured.list.target.registry,
               region: values.region ?? configured.list.target.region,
             },
           }
-        : await askTarget(configured.list, entry, known, { values, io, registryUrl: flags.registryUrl });
-    const { list, target, digest, chartImages } = renderFor;
+        : await askTarget(configured.list, entry, known, {
+            values,
+            io,
+            registryUrl: flags.registryUrl,
+            ranges,
+          });
+    const { list, target, digest, chartImages, rangesLock } = renderFor;
     if (!digest) {
       io.err(
         `ecr-mirror render: ${entry.source} is not in the mirror yet (${entry.repository}); run ecr-mirror sync first, or pass --configurator-digest\n`,
@@ -522,7 +557,12 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
       list,
       target,
       { entry, digest },
-      { startupTaint: values["startup-taint"] === true, nodeConfig: flags.nodeConfig, chartImages },
+      {
+        startupTaint: values["startup-taint"] === true,
+        nodeConfig: flags.nodeConfig,
+        chartImages,
+        rangesLock,
+      },
     );
     if (!rendered.ok) {
       for (const p of rendered.problems) io.err(`ecr-mirror render: ${p.message}\n  hint: ${p.hint}\n`);
@@ -545,7 +585,12 @@ async function askTarget(
   listed: MirrorList,
   entry: ImageEntry,
   known: ChartImagesRecord | null,
-  how: { values: Values; io: Terminal; registryUrl: string | null },
+  how: {
+    values: Values;
+    io: Terminal;
+    registryUrl: string | null;
+    ranges: { lock: RangesLock | null; relock: boolean };
+  },
 ) {
   const { values, io } = how;
   const connected = await connect(listed, connectSettings(values, io, how.registryUrl));
@@ -554,11 +599,13 @@ async function askTarget(
     upstreamCredentials: connected.credentials,
     observeDigestOf: [entry],
     charts: { mask: io.mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+    ranges: how.ranges,
   });
   const target: Pick<TargetConnection, "registry" | "region"> = connected.target;
   return {
     list: planned.list,
     chartImages: planned.chartImages,
+    rangesLock: planned.rangesLock,
     target,
     digest: values["configurator-digest"] ?? digestInTarget(entry, planned.plan),
   };

@@ -18,6 +18,8 @@ import { commentMarker, upsertPullRequestComment } from "./git/pull-request-comm
 import { InputError, type InputReader, type Inputs, readInputs } from "./inputs.js";
 import type { ImageEntry, ListProblem, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
+import { RANGES_LOCK_FILE, type RangesLock } from "./list/tag-ranges.js";
+import { readRangesLock } from "./observe/tag-ranges.js";
 import { deletionOverride } from "./options.js";
 import { checkDeletions, DeletionLimitError } from "./plan/deletions.js";
 import type { Plan } from "./plan/model.js";
@@ -229,6 +231,19 @@ async function loadChartRecord(
   return record;
 }
 
+/**
+ * The image tag ranges' lock the last sync rendered into the render folder (committed with it): ranges it holds as
+ * written are not asked for upstream again until resync mode `digest`.
+ */
+async function loadRangesLock(ctx: Ctx, inputs: Inputs, list: MirrorList): Promise<RangesLock | null> {
+  if (!inputs.renderDir || (list.imageRanges?.length ?? 0) === 0) return null;
+  const { lock, warning } = await readRangesLock(resolve(ctx.workspace, inputs.renderDir, RANGES_LOCK_FILE));
+  if (warning) ctx.core.warning(ctx.safe(warning), { title: "Tag range lock ignored" });
+  if (lock)
+    ctx.info(`Tag range lock: ${lock.ranges.length} range(s) in ${join(inputs.renderDir, RANGES_LOCK_FILE)}`);
+  return lock;
+}
+
 async function plan(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string): Promise<void> {
   const mask = ctx.mask;
   // A sync that renders mirrors the configurator image too: the plan shows it.
@@ -236,7 +251,9 @@ async function plan(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
   const { plan: result, cost } = await ctx.core.group("Observe the target and plan", async () => {
     const { credentials, target } = await connect(list, connectSettings(ctx, inputs));
     const known = await loadChartRecord(ctx, inputs, list);
+    const lock = await loadRangesLock(ctx, inputs, list);
     const r = await planRun(list, target, {
+      ranges: { lock },
       resync: inputs.resync,
       upstreamCredentials: credentials,
       copiesElsewhere: true,
@@ -356,7 +373,9 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
     connect(list, connectSettings(ctx, inputs)),
   );
   const known = await loadChartRecord(ctx, inputs, list);
+  const lock = await loadRangesLock(ctx, inputs, list);
   const result = await syncRun(list, target, {
+    ranges: { lock },
     ...(known ? { charts: { known } } : {}),
     ...(configurator ? { observeDigestOf: [configurator.entry] } : {}),
     resync: inputs.resync,
@@ -393,6 +412,7 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
         digest: digestInTarget(configurator.entry, result.plan, result.report),
       },
       result.chartImages,
+      result.rangesLock,
     );
   }
   if (!result.report.ok) {
@@ -445,12 +465,14 @@ async function nodeConfiguration(
   target: Pick<TargetConnection, "registry" | "region">,
   configurator: { entry: ImageEntry; digest: string | null },
   chartImages: ChartImagesRecord,
+  rangesLock: RangesLock | null,
 ): Promise<void> {
   const renderDir = inputs.renderDir!;
   const rendered = renderNodeFiles(list, target, configurator, {
     startupTaint: inputs.startupTaint,
     nodeConfig: inputs.nodeConfig,
     chartImages,
+    rangesLock,
   });
   if (!rendered.ok) {
     for (const p of rendered.problems)
