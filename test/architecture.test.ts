@@ -21,14 +21,15 @@ const ROOMS: Record<string, readonly string[]> = {
   execute: ["list", "tools", "registry", "observe", "plan"],
   render: ["list", "plan"],
   charts: ["list", "tools", "registry", "observe", "plan", "render"],
-  report: ["list", "tools", "git", "registry", "observe", "plan", "execute", "render", "charts"],
+  audit: ["list", "observe"],
+  report: ["list", "tools", "git", "registry", "observe", "plan", "execute", "render", "charts", "audit"],
 };
 
 /** Top-level modules every room may import; they import nothing from src/ but list/. */
 const SHARED = ["pool.ts", "errors.ts"];
 
 /** Rooms with no I/O: nothing from node: but node:crypto, no SDK, no @actions/*. list/read.ts reads the list. */
-const PURE = ["list", "plan", "render"];
+const PURE = ["list", "plan", "render", "audit"];
 const PURE_EXCEPT = ["list/read.ts"];
 const IO_MODULE = /^(?:node:(?!crypto$)|fs$|child_process$|net$|https?$|@aws-sdk\/|@actions\/)/;
 
