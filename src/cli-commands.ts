@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readChartImagesRecord } from "./charts/record.js";
+import { type AuditCliFlags, auditCommand } from "./cli-audit.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/output-folder.js";
@@ -58,6 +59,9 @@ Commands:
   sync [FILE] [--json]       Carry the plan out: create repositories, copy what is missing (verified), prune.
   tools [crane] [helm]       Install crane and helm (pinned, checksum-verified) into the tool cache and print
                              their paths. Default: both.
+  audit [FILE] --pods FILE|- What the cluster runs against the list: images not in it (with the lines to add),
+                             entries no pod uses, pinned digests the mirror lacks. Or --kubeconfig PATH
+                             [--context NAME] to read the pods from the API. Exits 1 when images are missing.
   render [FILE] --out DIR    Write the node configuration (containerd hosts.toml, the configurator DaemonSet,
                              a kustomization.yaml) for the target. Asks the target for its address and the
                              configurator image's digest unless target.registry and --configurator-digest are given.
@@ -91,6 +95,10 @@ Options:
   --charts-record FILE   plan, sync, render: a chart-images.json an earlier render wrote (default: none).
                          Charts with images: true whose source, name, version and values it holds are
                          not downloaded and rendered again; render writes the updated record.
+  --pods FILE            audit: the output of kubectl get pods -A -o json (- reads stdin).
+  --kubeconfig PATH      audit: read the pods from the API (token or client certificate; no exec plugins).
+  --context NAME         audit: the kubeconfig context (default its current-context).
+  --no-target            audit: do not ask the target (pinned digests are then not checked).
   -h, --help             Show this help.
   --version              Print the version.
 
@@ -110,6 +118,8 @@ export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** What `audit --pods -` reads (default process.stdin). */
+  stdin?: AsyncIterable<Buffer | string>;
 }
 
 type Values = {
@@ -132,7 +142,7 @@ type Values = {
   "tool-stall-timeout"?: string;
   "tool-timeout"?: string;
   "max-deletions"?: string;
-};
+} & AuditCliFlags;
 
 /** The terminal as the commands see it: every write goes through the run's mask and the log-safe sink. */
 interface Terminal extends Io {
@@ -151,10 +161,16 @@ function terminal(io: Io): Terminal {
   const mask = new SecretMask(() => {});
   maskRunSecrets(mask, env);
   const safe = (text: string) => neutraliseCommands(mask.redact(text));
-  return { env, mask, out: (s) => io.out(safe(s)), err: (s) => io.err(safe(s)) };
+  return {
+    env,
+    mask,
+    out: (s) => io.out(safe(s)),
+    err: (s) => io.err(safe(s)),
+    ...(io.stdin ? { stdin: io.stdin } : {}),
+  };
 }
 
-const COMMANDS = ["validate", "plan", "sync", "render", "tools", "help"] as const;
+const COMMANDS = ["validate", "plan", "sync", "render", "audit", "tools", "help"] as const;
 
 /** Node's parseArgs error as a person reads it: the flag, and the flag meant when one is near. */
 function flagProblem(error: unknown, flags: readonly string[]): string {
@@ -205,6 +221,10 @@ const CLI_FLAGS = {
   "tool-stall-timeout": { type: "string" },
   "tool-timeout": { type: "string" },
   "max-deletions": { type: "string" },
+  pods: { type: "string" },
+  kubeconfig: { type: "string" },
+  context: { type: "string" },
+  "no-target": { type: "boolean", default: false },
 } as const;
 
 async function dispatch(values: Values, positionals: string[], io: Terminal): Promise<number> {
@@ -236,6 +256,14 @@ async function dispatch(values: Values, positionals: string[], io: Terminal): Pr
       return sync(file, values, io);
     case "render":
       return render(file, values, io);
+    case "audit": {
+      const options = sharedOptions(values, "audit", io);
+      if (!options) return 2;
+      const stdin = io.stdin ?? process.stdin;
+      return auditCommand(file, values, { ...io, stdin }, () =>
+        connectSettings(values, io, options.registryUrl),
+      );
+    }
 
     default: {
       const near = closest(command, COMMANDS);

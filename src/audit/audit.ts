@@ -40,7 +40,8 @@ export interface MissingImage {
   name: string;
   /** The references pods use, normalised (`docker.io/library/nginx:1.27`), sorted. */
   references: string[];
-  uses: PodUse[];
+  /** Every container that runs one of them, with the reference (normalised) it names. */
+  uses: (PodUse & { reference: string })[];
   /** Why no list line can be given for it (the name cannot land in the target as the list stands), or null. */
   problem: { message: string; hint: string | null } | null;
 }
@@ -162,14 +163,19 @@ function auditGroup(
   const ref = withDefaultTag(parsed.value);
   const reference = formatReference(ref);
   found.references.add(reference);
-  if (PRIVATE_ECR.test(ref.domain) && ref.domain !== options.registry) {
-    found.privateEcr.add(reference);
-    return;
-  }
-  const viaMirror = options.registry !== null && ref.domain === options.registry;
+  // The mirror's address, or, when it is not known (offline, no target.registry), any host whose path is a
+  // repository the list lands images in (`<registry>/mirrors/library/nginx`).
+  const viaMirror =
+    options.registry !== null
+      ? ref.domain === options.registry
+      : index.byRepository.has(ref.path) && !index.byName.has(referenceName(ref));
   const entries = viaMirror
     ? (index.byRepository.get(ref.path) ?? [])
     : (index.byName.get(referenceName(ref)) ?? []);
+  if (!viaMirror && PRIVATE_ECR.test(ref.domain)) {
+    found.privateEcr.add(reference);
+    return;
+  }
   const matched = matchingEntries(ref, entries, options.observed);
   for (const e of matched.entries) found.used.add(e);
   if (viaMirror || matched.listed || index.fromCharts.has(reference)) found.mirrored.add(reference);
@@ -268,7 +274,7 @@ function addMissing(
     missing.set(name, m);
   }
   if (!m.references.includes(reference)) m.references.push(reference);
-  m.uses.push(...uses);
+  m.uses.push(...uses.map((u) => ({ ...u, reference })));
 }
 
 /** (c): the digest a pod pins, or the node runs for its tag, must be one the repository holds under a tag. */
