@@ -268,7 +268,7 @@ export const MAX_POD_LIST_BYTES = 256 * 1024 * 1024;
  */
 export async function readPodList(
   path: string,
-  stdin: AsyncIterable<Buffer | string>,
+  stdin: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
   maxBytes = MAX_POD_LIST_BYTES,
 ): Promise<string> {
   const shown = path === "-" ? "stdin" : path;
@@ -290,7 +290,8 @@ export async function readPodList(
   } catch (e) {
     if (e instanceof MirrorError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message;
+    const why =
+      code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (e as Error).message;
     throw new MirrorError(`${shown}: cannot read the pod list: ${why}`, {
       hint: "pass the file kubectl get pods -A -o json wrote, or - to read it from stdin",
     });
