@@ -7,6 +7,7 @@
  */
 import type { ImageEntry, ImageReference, MirrorList } from "../list/model.js";
 import { imageEntryFor } from "../list/parse.js";
+import { redirectedUpstreams } from "../list/redirects.js";
 import { formatReference, parseReference, referenceName } from "../list/reference.js";
 import type { ObservedTarget } from "../observe/model.js";
 import { type Additions, additionsFor } from "./additions.js";
@@ -42,6 +43,12 @@ export interface MissingImage {
   references: string[];
   /** Every container that runs one of them, with the reference (normalised) it names. */
   uses: (PodUse & { reference: string })[];
+  /**
+   * Whether the nodes redirect its host to the mirror without fallback (the list mirrors other images of that
+   * host): then its next pull fails even with the internet there. Otherwise it is pulled from the upstream, until
+   * the air gap.
+   */
+  redirected: boolean;
   /** Why no list line can be given for it (the name cannot land in the target as the list stands), or null. */
   problem: { message: string; hint: string | null } | null;
 }
@@ -265,10 +272,12 @@ function addMissing(
   let m = missing.get(name);
   if (!m) {
     const landing = imageEntryFor(reference, list, { file: list.file, line: 1, column: 1 });
+    const upstream = redirectedUpstreams(list).find((u) => u.host === ref.domain);
     m = {
       name,
       references: [],
       uses: [],
+      redirected: upstream !== undefined && !upstream.fallback,
       problem: landing.ok ? null : { message: landing.error, hint: landing.hint ?? null },
     };
     missing.set(name, m);

@@ -57,7 +57,9 @@ export function formatAudit(result: AuditResult, context: AuditReportContext): s
     out.push("", "Not in the list (nodes pull these from the upstream, or fail in an air gap):");
     for (const m of result.missing) {
       for (const r of m.references) {
-        out.push(`  ${r}  (${podsText(m.uses.filter((u) => u.reference === r))})`);
+        out.push(
+          `  ${r}  (${podsText(m.uses.filter((u) => u.reference === r))})${m.redirected ? "  [its host is redirected to the mirror: the next pull fails]" : ""}`,
+        );
       }
       if (m.problem)
         out.push(
@@ -121,6 +123,7 @@ export function auditToJson(result: AuditResult): Record<string, unknown> {
       name: m.name,
       references: m.references,
       ...podsJson(m.uses),
+      redirected: m.redirected,
       problem: m.problem,
     })),
     additions: { afterLine: result.additions.afterLine, lines: result.additions.lines },

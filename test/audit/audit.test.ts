@@ -83,6 +83,15 @@ describe("audit of a captured pod list", () => {
       "container",
       "initContainer",
     ]);
+    // Docker Hub and quay.io are redirected to the mirror (the list mirrors images of theirs), without fallback: the
+    // images missing there fail at their next pull; ghcr.io is not redirected yet (pulled upstream until the air gap).
+    expect(result.missing.filter((m) => m.redirected).map((m) => m.name.split("/")[0])).toEqual([
+      "docker.io",
+      "docker.io",
+      "docker.io",
+      "quay.io",
+      "quay.io",
+    ]);
     // The private ECR image (the VPC CNI) is pulled from its own registry: not a mirror candidate.
     expect(result.privateEcr).toEqual([
       "602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni:v1.18.3-eksbuild.1",

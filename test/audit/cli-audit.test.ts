@@ -43,7 +43,12 @@ describe("ecr-mirror audit --pods (offline)", () => {
     expect(r.out).toContain(
       `Audit of 14 pods (20 containers) against ${LIST}: 16 images, 6 mirrored, 7 repositories not in the list, 2 list entries no pod uses.`,
     );
-    expect(r.out).toContain("  docker.io/library/busybox:latest  (shop/web-7d4b9c6f5-fghij)");
+    expect(r.out).toContain(
+      "  docker.io/library/busybox:latest  (shop/web-7d4b9c6f5-fghij)  [its host is redirected to the mirror: the next pull fails]",
+    );
+    expect(r.out).toMatch(
+      / {2}ghcr\.io\/example\/api@sha256:[0-9a-f]{64} {2}\(apps\/api-5f6d7c8b9-qwert\)\n/,
+    );
     expect(r.out).toContain(
       "  quay.io/prometheus-operator/prometheus-config-reloader:v0.76.0  (monitoring/prometheus-main-0)",
     );
