@@ -53,20 +53,12 @@ export function auditHeadline(result: AuditResult, context: AuditReportContext):
 /** The terminal text. */
 export function formatAudit(result: AuditResult, context: AuditReportContext): string {
   const out = [auditHeadline(result, context)];
-  if (result.missing.length > 0) {
-    out.push("", "Not in the list (nodes pull these from the upstream, or fail in an air gap):");
-    for (const m of result.missing) {
-      for (const r of m.references) {
-        out.push(
-          `  ${r}  (${podsText(m.uses.filter((u) => u.reference === r))})${m.redirected ? "  [its host is redirected to the mirror: the next pull fails]" : ""}`,
-        );
-      }
-      if (m.problem)
-        out.push(
-          `    cannot be added as the list stands: ${m.problem.message}${m.problem.hint ? `; ${m.problem.hint}` : ""}`,
-        );
-    }
-  }
+  if (result.missing.length > 0)
+    out.push(
+      "",
+      "Not in the list (nodes pull these from the upstream, or fail in an air gap):",
+      ...missingLines(result),
+    );
   if (result.additions.lines.length > 0) {
     out.push(
       "",
@@ -90,6 +82,23 @@ export function formatAudit(result: AuditResult, context: AuditReportContext): s
       `${plural(result.privateEcr.length, "image")} from other private ECR registries (pulled from there, not mirrored): ${result.privateEcr.join(", ")}`,
     );
   return out.join("\n");
+}
+
+/** One line per reference a pod names that the list lacks, and why one cannot be added yet. */
+function missingLines(result: AuditResult): string[] {
+  const out: string[] = [];
+  const redirected = "  [its host is redirected to the mirror: the next pull fails]";
+  for (const m of result.missing) {
+    for (const r of m.references)
+      out.push(
+        `  ${r}  (${podsText(m.uses.filter((u) => u.reference === r))})${m.redirected ? redirected : ""}`,
+      );
+    if (m.problem)
+      out.push(
+        `    cannot be added as the list stands: ${m.problem.message}${m.problem.hint ? `; ${m.problem.hint}` : ""}`,
+      );
+  }
+  return out;
 }
 
 function unheldLines(result: AuditResult, context: AuditReportContext): string[] {

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli-commands.js";
 import { makeTestCertificate, type TestCertificate } from "../harness/tls.js";
@@ -113,6 +114,41 @@ describe("audit --kubeconfig against an HTTPS stand-in of the Kubernetes API", (
       { path: "/api/v1/pods?limit=500", authorization: `Bearer ${TOKEN}` },
       { path: "/api/v1/pods?limit=500&continue=page-2", authorization: `Bearer ${TOKEN}` },
     ]);
+  });
+
+  it("authenticates with a client certificate and key (client-certificate-data, client-key-data)", async () => {
+    const client = await makeTestCertificate(dir, "kube-client");
+    const seen: (string | undefined)[] = [];
+    const mtls = createServer(
+      {
+        cert: cert.pem,
+        key: readFileSync(cert.keyPath),
+        ca: client.pem,
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (req, res) => {
+        seen.push((req.socket as TLSSocket).getPeerCertificate().subject?.CN?.toString());
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(readFileSync(PODS));
+      },
+    );
+    await new Promise<void>((resolve) => mtls.listen(0, "127.0.0.1", resolve));
+    const port = (mtls.address() as { port: number }).port;
+    try {
+      const b64 = (s: string | Buffer) => Buffer.from(s).toString("base64");
+      const config = kubeconfig(
+        `client-certificate-data: ${b64(client.pem)}\n      client-key-data: ${b64(readFileSync(client.keyPath))}`,
+      );
+      const path = join(dir, "mtls-config");
+      writeFileSync(path, readFileSync(config, "utf8").replace(url, `https://127.0.0.1:${port}`));
+      const r = await cli(["audit", LIST, "--kubeconfig", path, "--no-target"]);
+      expect(r.err).toBe("");
+      expect(r.out).toContain("Audit of 14 pods (20 containers)");
+      expect(seen).toEqual(["ecr-mirror test kube-client"]);
+    } finally {
+      await new Promise((resolve) => mtls.close(resolve));
+    }
   });
 
   it("reads the token from tokenFile, relative to the kubeconfig's folder", async () => {
