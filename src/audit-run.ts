@@ -87,11 +87,20 @@ export async function runAudit(run: AuditRun): Promise<AuditResult> {
   });
 }
 
-/** The references a chart images record says the list mirrors through charts; a warning when it cannot be read. */
+/**
+ * The references the list mirrors through charts with `images: true`, as the chart images record of the last render
+ * found them: only the record's chart versions the list still names (a range: any version of that chart). A record
+ * that cannot be read is a warning.
+ */
 export async function chartImagesOf(
   path: string | null,
+  list: MirrorList,
 ): Promise<{ images: string[]; warning: string | null }> {
   if (!path) return { images: [], warning: null };
   const { record, warning } = await readChartImagesRecord(path);
-  return { images: record?.charts.flatMap((c) => c.images) ?? [], warning };
+  const named = (c: { source: string; name: string; version: string }) =>
+    list.charts.some(
+      (l) => l.images && l.source === c.source && l.name === c.name && l.version === c.version,
+    ) || (list.chartRanges ?? []).some((r) => r.images && r.source === c.source && r.name === c.name);
+  return { images: record?.charts.filter(named).flatMap((c) => c.images) ?? [], warning };
 }

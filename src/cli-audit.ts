@@ -53,7 +53,7 @@ export async function auditCommand(
   if (!list) return 1;
   try {
     const listText = await readFile(file, "utf8");
-    const charts = await chartImagesOf(flags["charts-record"] ?? null);
+    const charts = await chartImagesOf(flags["charts-record"] ?? null, list);
     if (charts.warning) io.err(`ecr-mirror: warning: ${charts.warning}\n`);
     const offline = flags["no-target"] === true;
     const result = await runAudit({

@@ -92,7 +92,7 @@ Options:
   --node-config VERSION  render: also a nodeadm NodeConfig (nodeconfig.yaml) with containerd's config_path
                          for node groups on that containerd version only: containerd-1.7 or containerd-2.
                          Default none: stock AL2023 nodes need no user-data change.
-  --charts-record FILE   plan, sync, render: a chart-images.json an earlier render wrote (default: none).
+  --charts-record FILE   plan, sync, render, audit: a chart-images.json an earlier render wrote (default: none).
                          Charts with images: true whose source, name, version and values it holds are
                          not downloaded and rendered again; render writes the updated record.
   --pods FILE            audit: the output of kubectl get pods -A -o json (- reads stdin).

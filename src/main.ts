@@ -534,9 +534,9 @@ async function audit(ctx: Ctx, inputs: Inputs, list: MirrorList, shown: string):
   const at = (p: string) => (isAbsolute(p) ? p : resolve(ctx.workspace, p));
   const context = { file: shown, notChecked: "audit-target is false (the target was not asked)" };
   const result = await ctx.core.group("Audit what the cluster runs", async () => {
-    const charts = await chartImagesOf(
-      inputs.renderDir ? at(join(inputs.renderDir, CHART_IMAGES_FILE)) : null,
-    );
+    const record = inputs.renderDir ? at(join(inputs.renderDir, CHART_IMAGES_FILE)) : null;
+    const charts = await chartImagesOf(record, list);
+    if (charts.warning) ctx.core.warning(ctx.safe(charts.warning), { title: "Chart images record ignored" });
     const r = await runAudit({
       list,
       listText: await readFile(at(inputs.mirrorFile), "utf8"),

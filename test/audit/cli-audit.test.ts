@@ -90,6 +90,47 @@ describe("ecr-mirror audit --pods (offline)", () => {
     expect(again.code).toBe(0);
   });
 
+  it("counts images the list mirrors through charts (--charts-record), from chart versions it still names only", async () => {
+    const charted = join(dir, "charted.yaml");
+    writeFileSync(
+      charted,
+      readFileSync(LIST, "utf8").replace('versions: ["4.11.3"]', 'versions: ["4.11.3"]\n    images: true'),
+    );
+    const entry = (version: string, images: string[]) => ({
+      source: "https://kubernetes.github.io/ingress-nginx",
+      name: "ingress-nginx",
+      version,
+      valuesSha256: "0".repeat(64),
+      images,
+      warnings: [],
+    });
+    const record = join(dir, "chart-images.json");
+    writeFileSync(
+      record,
+      JSON.stringify({
+        version: 1,
+        charts: [
+          entry("4.10.0", ["docker.io/library/redis:latest"]),
+          entry("4.11.3", ["docker.io/library/alpine:3.19", "docker.io/library/alpine:3.20"]),
+        ],
+      }),
+    );
+    const r = await cli([
+      "audit",
+      charted,
+      "--pods",
+      PODS,
+      "--no-target",
+      "--charts-record",
+      record,
+      "--json",
+    ]);
+    const names = JSON.parse(r.out).missing.map((m: { name: string }) => m.name);
+    expect(names).not.toContain("docker.io/library/alpine");
+    expect(names).toContain("docker.io/library/redis");
+    expect(JSON.parse(r.out).mirrored).toBe(8);
+  });
+
   it("refuses a call without exactly one pod source, and --context without --kubeconfig (exit 2)", async () => {
     expect((await cli(["audit", LIST, "--no-target"])).code).toBe(2);
     const both = await cli(["audit", LIST, "--pods", PODS, "--kubeconfig", PODS]);
