@@ -51,7 +51,7 @@ async function readPods(run: AuditRun): Promise<PodImage[]> {
         location: { file: p.file, line: p.line, column: p.column },
       });
     }
-    images.push(...parsed.images);
+    for (const image of parsed.images) images.push(image);
   }
   return images;
 }

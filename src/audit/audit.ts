@@ -163,7 +163,7 @@ function auditGroup(
   const parsed = parseReference(group.image);
   if (!parsed.ok) {
     const known = found.invalid.get(group.image) ?? { image: group.image, error: parsed.error, uses: [] };
-    known.uses.push(...group.uses);
+    for (const u of group.uses) known.uses.push(u);
     found.invalid.set(group.image, known);
     return;
   }
@@ -283,7 +283,8 @@ function addMissing(
     missing.set(name, m);
   }
   if (!m.references.includes(reference)) m.references.push(reference);
-  m.uses.push(...uses.map((u) => ({ ...u, reference })));
+  // One by one: a spread of 100 000 uses would overflow the call stack.
+  for (const u of uses) m.uses.push({ ...u, reference });
 }
 
 /** (c): the digest a pod pins, or the node runs for its tag, must be one the repository holds under a tag. */
@@ -302,6 +303,6 @@ function checkHeld(
   if (held.includes(digest) || held.includes(null)) return;
   const key = `${reference}\u0000${digest}`;
   const known = unheld.get(key) ?? { reference, repository, digest, pinned: ref.digest !== null, uses: [] };
-  known.uses.push(...group.uses);
+  for (const u of group.uses) known.uses.push(u);
   unheld.set(key, known);
 }

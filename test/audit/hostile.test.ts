@@ -151,6 +151,21 @@ describe("values from the pod list reach no log line as a command", () => {
 });
 
 describe("a big cluster", () => {
+  it("160,000 containers running one image the list lacks: named once, with its pods counted", async () => {
+    const sidecars = Array.from({ length: 8 }, (_, j) => ({ name: `s${j}`, image: "ghcr.io/corp/agent:1" }));
+    const items = Array.from({ length: 20_000 }, (_, i) => ({
+      metadata: { namespace: "fleet", name: `node-agent-${i}` },
+      spec: { containers: sidecars },
+    }));
+    const path = podsFile("one-image.json", JSON.stringify({ kind: "List", items }));
+    const r = await cli(["audit", LIST, "--pods", path, "--no-target", "--json"]);
+    expect(r.err).toBe("");
+    const doc = JSON.parse(r.out);
+    expect(doc.containers).toBe(160_000);
+    expect(doc.missing).toMatchObject([{ name: "ghcr.io/corp/agent", podCount: 20_000 }]);
+    expect(doc.missing[0].pods).toHaveLength(20);
+  });
+
   it("20,000 pods with 40,000 containers over 500 images: audited in seconds, a line per image", async () => {
     const items = [];
     for (let i = 0; i < 20_000; i++) {
