@@ -1,6 +1,8 @@
 // `ecr-mirror audit` from the terminal: the captured pod list from a file and from stdin, the lines it prints applied
 // to a copy of the list and audited again, pinned digests checked against a local ECR (a real registry behind the
 // ECR gate, reached through the real SDK), --no-target, usage errors and exit codes.
+
+import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +10,7 @@ import { Readable } from "node:stream";
 import { CreateRepositoryCommand } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli-commands.js";
+import { CLI } from "../e2e/bundle.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { setEnv } from "../harness/env.js";
 import { pushImage, pushIndex } from "../harness/images.js";
@@ -220,5 +223,26 @@ describe("ecr-mirror audit against a local ECR", () => {
     expect(r.out).toContain("Digests were not checked against the mirror: --no-target");
     expect(r.code).toBe(0);
     expect(ecr.calls).toEqual({});
+  });
+});
+
+describe("dist/cli.js audit as a process", () => {
+  it("kubectl get pods -A -o json | ecr-mirror audit --pods -: the report on stdout, exit 1", async () => {
+    const child = spawn(process.execPath, [CLI, "audit", LIST, "--pods", "-", "--no-target"], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.stdin.end(readFileSync(PODS));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).toBe("");
+    expect(code).toBe(1);
+    expect(stdout).toContain(`Add to ${LIST} after line 17:\n  - source: alpine\n`);
   });
 });
