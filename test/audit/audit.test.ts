@@ -153,6 +153,66 @@ describe("audit of a captured pod list", () => {
   });
 });
 
+describe("references spelled the ways a pod spec may spell them", () => {
+  const podsWith = (...images: string[]) => {
+    const pods = parsePodList(
+      JSON.stringify({
+        kind: "List",
+        items: images.map((image, i) => ({
+          metadata: { namespace: "a", name: `p${i}` },
+          spec: { containers: [{ name: "c", image }] },
+        })),
+      }),
+      "pods.json",
+    );
+    if (!pods.ok) throw new Error(pods.problem.message);
+    return pods.images;
+  };
+
+  it("index.docker.io, docker.io/library/ and the short name are one image; a listed tag covers its pinned spelling", () => {
+    const list = listOf(LIST_TEXT);
+    const result = auditCluster(
+      podsWith(
+        "index.docker.io/library/nginx:1.27",
+        "docker.io/library/nginx:1.27",
+        "docker.io/nginx:1.27",
+        `nginx:1.27@sha256:${"a".repeat(64)}`,
+      ),
+      list,
+      { registry: REGISTRY, observed: null, listText: LIST_TEXT },
+    );
+    expect(result.missing).toEqual([]);
+    expect(result.references).toBe(2);
+    expect(result.mirrored).toBe(2);
+  });
+
+  it("an image that cannot land as the list stands gets the way out instead of a line", () => {
+    const result = auditCluster(podsWith("localhost:5000/team/app:1", "nginx:9"), listOf(LIST_TEXT), {
+      registry: REGISTRY,
+      observed: null,
+      listText: LIST_TEXT,
+    });
+    expect(result.missing.map((m) => [m.name, m.problem?.hint ?? null])).toEqual([
+      ["docker.io/library/nginx", null],
+      ["localhost:5000/team/app", "give localhost:5000 a prefix of its own under upstreams:"],
+    ]);
+    expect(result.additions.lines).toEqual(["  - nginx:9"]);
+  });
+
+  it("a list without images: the lines come with the key, at the end of the file", () => {
+    const text = 'charts:\n  - source: https://charts.example.com\n    name: app\n    versions: ["1.0.0"]\n';
+    const result = auditCluster(podsWith("redis:7.4"), listOf(text), {
+      registry: null,
+      observed: null,
+      listText: text,
+    });
+    expect(result.additions).toEqual({ lines: ["images:", "  - redis:7.4"], afterLine: 4, withKey: true });
+    expect(listOf(applyAdditions(text, result.additions)).images.map((i) => i.source)).toEqual([
+      "docker.io/library/redis:7.4",
+    ]);
+  });
+});
+
 describe("audit against what the target holds", () => {
   const digest = (c: string) => `sha256:${c.repeat(64)}`;
   const observed = (repositories: Record<string, Record<string, string>>): ObservedTarget => ({
