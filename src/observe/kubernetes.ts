@@ -296,5 +296,17 @@ export async function readPodList(
       hint: "pass the file kubectl get pods -A -o json wrote, or - to read it from stdin",
     });
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return decodePodList(Buffer.concat(chunks));
+}
+
+/**
+ * The text of a pod list: UTF-8, with or without a byte order mark, or UTF-16 with one (what `kubectl … > file`
+ * writes in Windows PowerShell 5).
+ */
+function decodePodList(bytes: Buffer): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString("utf16le");
+  if (bytes[0] === 0xfe && bytes[1] === 0xff)
+    return Buffer.from(bytes.subarray(2)).swap16().toString("utf16le");
+  const text = bytes.toString("utf8");
+  return text.startsWith("\uFEFF") ? text.slice(1) : text;
 }

@@ -81,6 +81,19 @@ describe("a pod list that is not one", () => {
     );
   });
 
+  it("a pod list PowerShell wrote (UTF-16 with a byte order mark), or UTF-8 with one, reads as the same pods", async () => {
+    const text = readFileSync(join(FIXTURES, "pods.json"), "utf8");
+    const utf16 = podsFile("utf16.json", "");
+    writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]));
+    const bom = podsFile("bom.json", `\uFEFF${text}`);
+    const plain = await cli(["audit", LIST, "--pods", join(FIXTURES, "pods.json"), "--no-target", "--json"]);
+    for (const path of [utf16, bom]) {
+      const r = await cli(["audit", LIST, "--pods", path, "--no-target", "--json"]);
+      expect(r.err).toBe("");
+      expect(r.out).toBe(plain.out);
+    }
+  });
+
   it("an endless or oversized input is refused at the bound, not read to the end", async () => {
     await expect(readPodList("/dev/zero", [], 1024 * 1024)).rejects.toThrow(
       "/dev/zero: the pod list is larger than 1 MiB",
