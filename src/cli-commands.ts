@@ -59,12 +59,12 @@ Commands:
   sync [FILE] [--json]       Carry the plan out: create repositories, copy what is missing (verified), prune.
   tools [crane] [helm]       Install crane and helm (pinned, checksum-verified) into the tool cache and print
                              their paths. Default: both.
-  audit [FILE] --pods FILE|- What the cluster runs against the list: images not in it (with the lines to add),
-                             entries no pod uses, pinned digests the mirror lacks. Or --kubeconfig PATH
-                             [--context NAME] to read the pods from the API. Exits 1 when images are missing.
   render [FILE] --out DIR    Write the node configuration (containerd hosts.toml, the configurator DaemonSet,
                              a kustomization.yaml) for the target. Asks the target for its address and the
                              configurator image's digest unless target.registry and --configurator-digest are given.
+  audit [FILE] --pods FILE|- What the cluster runs against the list: images not in it (with the lines to add),
+                             entries no pod uses, pinned digests the mirror lacks. Or --kubeconfig PATH
+                             [--context NAME] to read the pods from the API. Exits 1 when images are missing.
 
 Options:
   --json                 Print one JSON document on stdout.
