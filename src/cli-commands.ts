@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { add } from "./add.js";
 import { readChartImagesRecord } from "./charts/record.js";
+import { type AuditCliFlags, auditCommand } from "./cli-audit.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/output-folder.js";
@@ -71,6 +72,9 @@ Commands:
   render [FILE] --out DIR    Write the node configuration (containerd hosts.toml, the configurator DaemonSet,
                              a kustomization.yaml) for the target. Asks the target for its address and the
                              configurator image's digest unless target.registry and --configurator-digest are given.
+  audit [FILE] --pods FILE|- What the cluster runs against the list: images not in it (with the lines to add),
+                             entries no pod uses, pinned digests the mirror lacks. Or --kubeconfig PATH
+                             [--context NAME] to read the pods from the API. Exits 1 when images are missing.
 
 Options:
   --json                 Print one JSON document on stdout.
@@ -103,9 +107,13 @@ Options:
                          asking the upstream; render writes the updated lock into --out.
   --relock               plan, sync, render: resolve every tag range from the upstream's tag list again
                          (so does --resync digest).
-  --charts-record FILE   plan, sync, render: a chart-images.json an earlier render wrote (default: none).
+  --charts-record FILE   plan, sync, render, audit: a chart-images.json an earlier render wrote (default: none).
                          Charts with images: true whose source, name, version and values it holds are
                          not downloaded and rendered again; render writes the updated record.
+  --pods FILE            audit: the output of kubectl get pods -A -o json (- reads stdin).
+  --kubeconfig PATH      audit: read the pods from the API (token or client certificate; no exec plugins).
+  --context NAME         audit: the kubeconfig context (default its current-context).
+  --no-target            audit: do not ask the target (pinned digests are then not checked).
   -h, --help             Show this help.
   --version              Print the version.
 
@@ -125,6 +133,8 @@ export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** What `audit --pods -` reads (default process.stdin). */
+  stdin?: AsyncIterable<Buffer | string>;
 }
 
 type Values = {
@@ -154,7 +164,7 @@ type Values = {
   "kms-key"?: string;
   force?: boolean;
   chart?: boolean;
-};
+} & AuditCliFlags;
 
 /** The terminal as the commands see it: every write goes through the run's mask and the log-safe sink. */
 interface Terminal extends Io {
@@ -173,10 +183,16 @@ function terminal(io: Io): Terminal {
   const mask = new SecretMask(() => {});
   maskRunSecrets(mask, env);
   const safe = (text: string) => neutraliseCommands(mask.redact(text));
-  return { env, mask, out: (s) => io.out(safe(s)), err: (s) => io.err(safe(s)) };
+  return {
+    env,
+    mask,
+    out: (s) => io.out(safe(s)),
+    err: (s) => io.err(safe(s)),
+    ...(io.stdin ? { stdin: io.stdin } : {}),
+  };
 }
 
-const COMMANDS = ["validate", "plan", "sync", "render", "tools", "init", "add", "help"] as const;
+const COMMANDS = ["validate", "plan", "sync", "render", "audit", "tools", "init", "add", "help"] as const;
 
 /** Node's parseArgs error as a person reads it: the flag, and the flag meant when one is near. */
 function flagProblem(error: unknown, flags: readonly string[]): string {
@@ -234,6 +250,10 @@ const CLI_FLAGS = {
   "kms-key": { type: "string" },
   force: { type: "boolean", default: false },
   chart: { type: "boolean", default: false },
+  pods: { type: "string" },
+  kubeconfig: { type: "string" },
+  context: { type: "string" },
+  "no-target": { type: "boolean", default: false },
 } as const;
 
 async function dispatch(values: Values, positionals: string[], io: Terminal): Promise<number> {
@@ -268,6 +288,14 @@ async function dispatch(values: Values, positionals: string[], io: Terminal): Pr
       return sync(file, values, io);
     case "render":
       return render(file, values, io);
+    case "audit": {
+      const options = sharedOptions(values, "audit", io);
+      if (!options) return 2;
+      const stdin = io.stdin ?? process.stdin;
+      return auditCommand(file, values, { ...io, stdin }, () =>
+        connectSettings(values, io, options.registryUrl),
+      );
+    }
 
     default: {
       const near = closest(command, COMMANDS);

@@ -4,8 +4,12 @@
  * needs from the runner comes in `deps` (src/index.ts passes @actions/core and the process's environment),
  * so tests run it from source with a recording facade.
  */
+
+import { readFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type * as actionsCore from "@actions/core";
+import { auditFindsMissing } from "./audit/audit.js";
+import { chartImagesOf, runAudit } from "./audit-run.js";
 import { readChartImagesRecord } from "./charts/record.js";
 import { MirrorError } from "./errors.js";
 import { STEP_OUTCOMES } from "./execute/execute.js";
@@ -24,6 +28,7 @@ import { deletionOverride } from "./options.js";
 import { checkDeletions, DeletionLimitError } from "./plan/deletions.js";
 import type { Plan } from "./plan/model.js";
 import { CHART_IMAGES_FILE, type ChartImagesRecord } from "./render/chart-images.js";
+import { auditAnnotations, auditHeadline, auditMarkdown, auditToJson, formatAudit } from "./report/audit.js";
 import { describeFailure, failureMarkdown } from "./report/failure.js";
 import { listSummary } from "./report/list-json.js";
 import { formatPlan, planToJson } from "./report/plan.js";
@@ -540,6 +545,43 @@ async function nodeConfiguration(
 }
 
 /**
+ * Mode audit: what the cluster runs (`pods-file`) against the list. Missing images are a warning on the list with
+ * the lines to add, unused entries notices on their lines; the step fails when images are missing.
+ */
+async function audit(ctx: Ctx, inputs: Inputs, list: MirrorList, shown: string): Promise<void> {
+  if (!inputs.podsFile)
+    throw new InputError(
+      "mode audit needs the pods-file input: the output of kubectl get pods -A -o json, written by an earlier step",
+    );
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(ctx.workspace, p));
+  const context = { file: shown, notChecked: "audit-target is false (the target was not asked)" };
+  const result = await ctx.core.group("Audit what the cluster runs", async () => {
+    const record = inputs.renderDir ? at(join(inputs.renderDir, CHART_IMAGES_FILE)) : null;
+    const charts = await chartImagesOf(record, list);
+    if (charts.warning) ctx.core.warning(ctx.safe(charts.warning), { title: "Chart images record ignored" });
+    const r = await runAudit({
+      list,
+      listText: await readFile(at(inputs.mirrorFile), "utf8"),
+      source: { pods: at(inputs.podsFile!) },
+      stdin: [],
+      connect: inputs.auditTarget ? connectSettings(ctx, inputs) : null,
+      chartImages: charts.images,
+      mask: ctx.mask,
+    });
+    ctx.info(formatAudit(r, context));
+    return r;
+  });
+  annotate(ctx, auditAnnotations(result, shown));
+  const auditFile = join(ctx.temp, "ecr-mirror-audit.json");
+  await writeReportFile(auditFile, auditToJson(result), ctx.mask);
+  ctx.core.setOutput("audit-file", auditFile);
+  ctx.core.setOutput("missing-images", result.missing.length);
+  ctx.core.setOutput("unused-entries", result.unused.length);
+  await writeSummary(ctx, auditMarkdown(result, context));
+  if (auditFindsMissing(result)) ctx.core.setFailed(ctx.safe(auditHeadline(result, context)));
+}
+
+/**
  * One run of the action. It never throws: bad input and failures fail the step with a message (a stack
  * trace only for a bug).
  */
@@ -583,6 +625,7 @@ async function runInputs(ctx: Ctx, inputs: Inputs): Promise<void> {
     ctx.core.setOutput("charts", list.charts.length);
     if (inputs.mode === "plan") await plan(ctx, inputs, list, shown);
     else if (inputs.mode === "sync") await sync(ctx, inputs, list, shown);
+    else if (inputs.mode === "audit") await audit(ctx, inputs, list, shown);
   } catch (e) {
     const reason = ctx.safe(describeFailure(e, ctx.mask));
     if (e instanceof MirrorError && e.location)
