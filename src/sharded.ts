@@ -10,7 +10,7 @@ import { assessPullBudget } from "./execute/budget.js";
 import type { ExecutionReport, StepOutcome, StepReport } from "./execute/execute.js";
 import { STEP_OUTCOMES } from "./execute/execute.js";
 import { copyContents } from "./execute/mounts.js";
-import { carryOutPlan } from "./execute/sync.js";
+import { carryOutPlan, DEFAULT_PUT_IMAGE_RATE } from "./execute/sync.js";
 import type { MirrorList } from "./list/model.js";
 import { UpstreamManifests } from "./observe/manifests.js";
 import { guardDeletions } from "./plan/deletions.js";
@@ -201,7 +201,7 @@ export async function shardSyncRun(
   const plan = restrictPlan(planned.plan, shardKeeps({ shard: shard.shard, keys }));
   const contents = new Map<string, CopyContent>();
   for (const e of shard.entries) if (e.content) contents.set(stepKey(e), e.content);
-  const rate = options.putImageRate ?? null;
+  const rate = options.putImageRate ?? (target.kind === "ecr" ? DEFAULT_PUT_IMAGE_RATE : null);
   const carried = await carryOutPlan(plan, planned.list, {
     ...options,
     progress: options.progress ?? textProgress(options.log),

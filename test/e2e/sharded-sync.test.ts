@@ -186,9 +186,9 @@ describe("a sharded sync through the action (plan, seed, 3 shards at once, merge
     // One render, one commit.
     expect(await commits()).toBe(before + 1);
     expect(merge.outputs["commit-back"]).toBe("committed");
-    const files = (await git(origin, "show", "--stat", "--format=", "main"));
+    const files = await git(origin, "show", "--stat", "--format=", "main");
     expect(files).toContain("deploy/ecr-mirror/");
-    const hosts = (await git(origin, "show", "main:deploy/ecr-mirror/kustomization.yaml"));
+    const hosts = await git(origin, "show", "main:deploy/ecr-mirror/kustomization.yaml");
     expect(hosts.length).toBeGreaterThan(0);
     // The merged report and summary say what one job says.
     const counts = (r: ActionRun) => r.report!.counts;
