@@ -21,12 +21,15 @@ import {
   CONCURRENCY,
   CONFIGURATOR_IMAGE,
   deletionOverride,
+  MAX_PARALLEL,
   NODE_CONFIG,
   OptionError,
   PUT_IMAGE_RATE,
   REGISTRY_URL,
   readOption,
   readSyncOptions,
+  SHARD,
+  SHARDS,
   type SyncOptions,
   TOOL_STALL_TIMEOUT,
   TOOL_TIMEOUT,
@@ -46,10 +49,20 @@ import {
   digestInTarget,
   planRun,
   renderNodeFiles,
+  type SyncRunOptions,
   syncRun,
   type TargetConnection,
   withConfiguratorImage,
 } from "./run.js";
+import {
+  mergeRun,
+  planShardedRun,
+  readShardPlan,
+  readShardReports,
+  type ShardPlan,
+  shardFacts,
+  shardSyncRun,
+} from "./sharded.js";
 import { maskRunSecrets, maskUrlCredentials, SecretMask } from "./tools/credentials.js";
 import { type InstallOptions, installCrane, installHelm, useLocalToolCache } from "./tools/install.js";
 import { formatJson, neutraliseCommands } from "./tools/log-safe.js";
@@ -69,6 +82,8 @@ Commands:
                              add --chart oci://HOST/PATH/NAME VERSION [FILE] adds a chart version.
   tools [crane] [helm]       Install crane and helm (pinned, checksum-verified) into the tool cache and print
                              their paths. Default: both.
+  merge REPORT... [--list FILE]   Merge the reports of a sharded sync's shards into one (--report, --json), and
+                             run the deletions (prune) once every shard has reported.
   render [FILE] --out DIR    Write the node configuration (containerd hosts.toml, the configurator DaemonSet,
                              a kustomization.yaml) for the target. Asks the target for its address and the
                              configurator image's digest unless target.registry and --configurator-digest are given.
@@ -90,7 +105,15 @@ Options:
                          deleting anything.
   --put-image-rate N     sync: manifest PUTs a second across all copies, ECR's PutImage quota (default
                          ${PUT_IMAGE_RATE.default}; or ECR_MIRROR_PUT_IMAGE_RATE).
-  --report FILE          sync: write the JSON report there.
+  --report FILE          sync, merge: write the JSON report there.
+  --shards N|auto        plan: split the sync into a seed shard and N sync shards (auto: one per 250 copies
+                         or 20 GiB); writes shard-K.json and matrix.json into --plan-out DIR.
+  --plan-out DIR         plan --shards: the folder for the shard plans.
+  --max-parallel N       plan --shards: sync shards running at once; they share the PutImage quota and the
+                         upstreams' pull budgets (default: all).
+  --plan PATH            sync: carry out one shard: its shard-K.json, or the folder with --shard K.
+  --shard K              sync --plan: the shard to carry out (0 is the seed, which runs first).
+  --list FILE            merge: the mirror list (default mirrors.yaml).
   --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
                          or disk activity) for S seconds (default ${TOOL_STALL_TIMEOUT.default}).
   --tool-timeout M       sync: stop a copy, push or pull still running after M minutes (default ${TOOL_TIMEOUT.default}).
@@ -164,6 +187,12 @@ type Values = {
   "kms-key"?: string;
   force?: boolean;
   chart?: boolean;
+  shards?: string;
+  "plan-out"?: string;
+  "max-parallel"?: string;
+  plan?: string;
+  shard?: string;
+  list?: string;
 } & AuditCliFlags;
 
 /** The terminal as the commands see it: every write goes through the run's mask and the log-safe sink. */
@@ -192,7 +221,18 @@ function terminal(io: Io): Terminal {
   };
 }
 
-const COMMANDS = ["validate", "plan", "sync", "render", "audit", "tools", "init", "add", "help"] as const;
+const COMMANDS = [
+  "validate",
+  "plan",
+  "sync",
+  "merge",
+  "render",
+  "audit",
+  "tools",
+  "init",
+  "add",
+  "help",
+] as const;
 
 /** Node's parseArgs error as a person reads it: the flag, and the flag meant when one is near. */
 function flagProblem(error: unknown, flags: readonly string[]): string {
@@ -254,6 +294,12 @@ const CLI_FLAGS = {
   kubeconfig: { type: "string" },
   context: { type: "string" },
   "no-target": { type: "boolean", default: false },
+  shards: { type: "string" },
+  "plan-out": { type: "string" },
+  "max-parallel": { type: "string" },
+  plan: { type: "string" },
+  shard: { type: "string" },
+  list: { type: "string" },
 } as const;
 
 async function dispatch(values: Values, positionals: string[], io: Terminal): Promise<number> {
@@ -274,6 +320,7 @@ async function dispatch(values: Values, positionals: string[], io: Terminal): Pr
   if (command === "init")
     return rest.length > 1 ? usage(command, "expected one DIR", io) : init(rest[0] ?? ".", values, io);
   if (command === "add") return add(rest, values, io);
+  if (command === "merge") return merge(rest, values, io);
   if (rest.length > 1) {
     io.err(`ecr-mirror ${command}: expected one FILE, got ${rest.length}\n`);
     return 2;
@@ -404,9 +451,12 @@ async function validate(file: string, values: Values, io: Terminal): Promise<num
 async function plan(file: string, values: Values, io: Terminal): Promise<number> {
   const options = sharedOptions(values, "plan", io);
   if (!options) return 2;
+  const sharding = shardingFlags(values, io);
+  if (!sharding) return 2;
   const list = await load(file, io);
   if (!list) return 1;
   const mask = io.mask;
+  if (sharding.shards !== null) return planShardsCommand(list, options, sharding, values, io);
   try {
     const { credentials, target } = await connect(list, connectSettings(values, io, options.registryUrl));
     const known = await chartRecord(values, io);
@@ -432,6 +482,90 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
     io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
     return 1;
   }
+}
+
+/** plan's --shards, --plan-out and --max-parallel (null: not sharded); null after a usage error. */
+function shardingFlags(
+  values: Values,
+  io: Terminal,
+): { shards: number | "auto" | null; out: string; maxParallel: number | null } | null {
+  try {
+    if (values.shards === undefined) {
+      if (values["plan-out"] || values["max-parallel"])
+        throw new OptionError(
+          "--plan-out and --max-parallel go with --shards",
+          "add --shards N or --shards auto",
+        );
+      return { shards: null, out: "", maxParallel: null };
+    }
+    const shards = readOption(SHARDS, values.shards, "flag");
+    if (!values["plan-out"])
+      throw new OptionError("--shards needs --plan-out DIR", "the folder the shard plans are written to");
+    return {
+      shards,
+      out: values["plan-out"],
+      maxParallel: readOption(MAX_PARALLEL, values["max-parallel"], "flag"),
+    };
+  } catch (e) {
+    if (!(e instanceof OptionError)) throw e;
+    usageError("plan", e, io);
+    return null;
+  }
+}
+
+/** plan --shards: the shard plans and the matrix written to --plan-out, a line per shard printed. */
+async function planShardsCommand(
+  list: MirrorList,
+  options: SyncOptions,
+  sharding: { shards: number | "auto" | null; out: string; maxParallel: number | null },
+  values: Values,
+  io: Terminal,
+): Promise<number> {
+  try {
+    const { credentials, target } = await connect(list, connectSettings(values, io, options.registryUrl));
+    const known = await chartRecord(values, io);
+    const result = await planShardedRun(list, target, {
+      resync: options.resync,
+      upstreamCredentials: credentials,
+      proveCopies: true,
+      charts: { mask: io.mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+      shards: sharding.shards ?? 1,
+      maxParallel: sharding.maxParallel,
+    });
+    guardDeletions(result.plan, list, deletionOverride(options.maxDeletions, "flag"));
+    for (const f of result.files)
+      await writeReportFile(join(sharding.out, `shard-${f.shard}.json`), f, io.mask);
+    await writeReportFile(join(sharding.out, "matrix.json"), result.matrix, io.mask);
+    const lines = result.files.map(
+      (f) =>
+        `shard ${f.shard}${f.shard === 0 ? " (seed: repositories, shared layers)" : ""}: ${f.entries.length} entries, ${f.entries.reduce((n, e) => n + e.bytes, 0)} bytes`,
+    );
+    io.out(
+      values.json
+        ? formatJson(
+            {
+              ...planToJson(result.plan, result.cost),
+              matrix: result.matrix,
+              shards: shardLines(result.files),
+            },
+            io.mask,
+          )
+        : `${[formatPlan(result.plan), ...lines, `Shard plans written to ${sharding.out}`].join("\n")}\n`,
+    );
+    return 0;
+  } catch (e) {
+    io.err(`ecr-mirror: ${describeFailure(e, io.mask)}\n`);
+    return 1;
+  }
+}
+
+function shardLines(files: readonly ShardPlan[]) {
+  return files.map((f) => ({
+    shard: f.shard,
+    entries: f.entries.length,
+    bytes: f.entries.reduce((n, e) => n + e.bytes, 0),
+    parallel: f.parallel,
+  }));
 }
 
 /** sync's --target: ecr, local, or a URL that follows the registry-url rule; null after a usage error. */
@@ -476,7 +610,13 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
     }
     const { credentials, target } = await connect(list, connectSettings(values, io, registryUrl));
     const known = await chartRecord(values, io);
-    const result = await syncRun(list, target, {
+    const shard = values.plan
+      ? await readShardPlan(values.plan, readOption(SHARD, values.shard, "flag"))
+      : null;
+    const run = shard
+      ? (l: MirrorList, t: TargetConnection, o: SyncRunOptions) => shardSyncRun(l, t, shard, o)
+      : syncRun;
+    const result = await run(list, target, {
       ranges: await rangesOption(values, io),
       ...(known ? { charts: { known } } : {}),
       crane: toolInstall("crane", io),
@@ -492,7 +632,7 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
       craneBinary,
       log: (line) => io.err(`${line}\n`),
     });
-    const json = syncReportJson(result.plan, result, result.cost);
+    const json = { ...syncReportJson(result.plan, result, result.cost), ...(shard ? shardFacts(shard) : {}) };
     if (values.report) await writeReportFile(values.report, json, io.mask);
     io.out(values.json ? formatJson(json, io.mask) : `${summaryLine(result.report)}\n`);
     return result.report.ok ? 0 : 1;
@@ -501,6 +641,47 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
     return 1;
   } finally {
     await local?.stop();
+  }
+}
+
+/** merge REPORT...: one report from a sharded sync's shards, and the deletions (prune) run once. */
+async function merge(paths: string[], values: Values, io: Terminal): Promise<number> {
+  if (paths.length === 0) {
+    io.err("ecr-mirror merge: give the shards' report files (REPORT...)\n");
+    return 2;
+  }
+  const options = sharedOptions(values, "merge", io);
+  if (!options) return 2;
+  const list = await load(values.list ?? "mirrors.yaml", io);
+  if (!list) return 1;
+  try {
+    const reports = await readShardReports(paths);
+    const { credentials, target } = await connect(list, connectSettings(values, io, options.registryUrl));
+    const ranges = await rangesOption(values, io);
+    const result = await mergeRun(list, target, reports, {
+      ranges: { lock: ranges.lock, relock: ranges.relock || options.resync === "digest" },
+      resync: options.resync,
+      upstreamCredentials: credentials,
+      mask: io.mask,
+      crane: toolInstall("crane", io),
+      deletionLimit: deletionOverride(options.maxDeletions, "flag"),
+      log: (line) => io.err(`${line}\n`),
+    });
+    if (result.missing.length > 0)
+      io.err(
+        `ecr-mirror merge: no report from shard ${result.missing.join(", ")}: the run is not complete\n`,
+      );
+    const json = {
+      ...syncReportJson(result.plan, { report: result.report, processes: result.processes }, result.cost),
+      merged: reports.map((r) => r.path),
+      missingShards: result.missing,
+    };
+    if (values.report) await writeReportFile(values.report, json, io.mask);
+    io.out(values.json ? formatJson(json, io.mask) : `${summaryLine(result.report)}\n`);
+    return result.report.ok ? 0 : 1;
+  } catch (e) {
+    io.err(`ecr-mirror: ${describeFailure(e, io.mask)}\n`);
+    return 1;
   }
 }
 
