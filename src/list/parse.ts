@@ -13,7 +13,7 @@ import { prescan } from "./prescan.js";
 import { finish, type ParseResult, type Problems, refuse } from "./problems.js";
 import { readCharts } from "./rules/charts.js";
 import { checkRepositoryClashes } from "./rules/clashes.js";
-import { readImages } from "./rules/images.js";
+import { readImageDefaults, readImages } from "./rules/images.js";
 import { readTarget } from "./rules/target.js";
 import { readUpstreams } from "./rules/upstreams.js";
 import { mirrorListSchema } from "./schema.js";
@@ -86,7 +86,13 @@ function parseText(text: string, file: string): ParseResult {
 function readList(root: unknown, file: string, problems: Problems): MirrorList {
   const target = readTarget(get(root, "target"), problems);
   const upstreams = readUpstreams(get(root, "upstreams"), target, problems);
-  const images = readImages(get(root, "images"), target, upstreams, problems);
+  const images = readImages(
+    get(root, "images"),
+    target,
+    upstreams,
+    problems,
+    readImageDefaults(get(root, "defaults")),
+  );
   const { charts, chartRanges } = readCharts(get(root, "charts"), target, problems);
   checkRepositoryClashes(images, [...charts, ...chartRanges], problems);
   if (images.length === 0 && charts.length === 0 && chartRanges.length === 0 && !problems.hasErrors) {

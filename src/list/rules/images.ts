@@ -6,7 +6,8 @@ import { repositoryNameProblem } from "../naming.js";
 import type { Problems } from "../problems.js";
 import { hideUserinfo, shown as q } from "../quote.js";
 import { formatReference, isValidTag, parseReference, referenceName, validateDigest } from "../reference.js";
-import { get, keyNode, str, strings } from "../yaml-nodes.js";
+import { mirrorListDefaults } from "../schema.js";
+import { bool, get, keyNode, str, strings } from "../yaml-nodes.js";
 import { targetRepositoryOf } from "./upstreams.js";
 
 /** One tag or digest an entry wants, with the node it was written at. */
@@ -23,16 +24,50 @@ interface ImageIndex {
   byRepository: Map<string, ImageEntry>;
 }
 
+/** What `defaults:` gives every image entry that does not say otherwise. */
+export interface ImageDefaults {
+  referrers: boolean;
+}
+
+/** `defaults:`, with the schema's defaults where it says nothing. */
+export function readImageDefaults(node: Node | undefined): ImageDefaults {
+  return { referrers: bool(get(node, "referrers")) ?? mirrorListDefaults["defaults.referrers"] };
+}
+
 export function readImages(
   node: Node | undefined,
   target: Target,
   upstreams: Map<string, Upstream>,
   problems: Problems,
+  defaults: ImageDefaults = { referrers: mirrorListDefaults["defaults.referrers"] },
 ): ImageEntry[] {
   const index: ImageIndex = { entries: [], byKey: new Map(), byRepository: new Map() };
   if (!isSeq(node)) return index.entries;
-  for (const item of node.items) readImage(item, target, upstreams, problems, index);
+  for (const item of node.items) readImage(item, target, upstreams, problems, index, defaults);
   return index.entries;
+}
+
+/**
+ * Whether the entry's referrers travel with it: its own `referrers:`, else `defaults.referrers` (entries with
+ * platforms left out). Platforms and referrers together are an error: the filtered copy is another digest than the
+ * one the signatures name.
+ */
+function readReferrers(
+  item: unknown,
+  platforms: readonly string[],
+  defaults: ImageDefaults,
+  problems: Problems,
+) {
+  const own = isMap(item) ? bool(get(item, "referrers")) : undefined;
+  if (own === true && platforms.length > 0) {
+    problems.error(
+      problems.locate(keyNode(item, "referrers")),
+      "referrers cannot travel with a platform-filtered entry",
+      "platforms writes a new manifest whose digest no signature or SBOM names; remove platforms to mirror the image as it is signed, or remove referrers",
+    );
+    return false;
+  }
+  return own ?? (defaults.referrers && platforms.length === 0);
 }
 
 function readImage(
@@ -41,6 +76,7 @@ function readImage(
   upstreams: Map<string, Upstream>,
   problems: Problems,
   index: ImageIndex,
+  defaults: ImageDefaults,
 ): void {
   const isObject = isMap(item);
   const sourceNode = isObject ? get(item, "source") : (item as Node);
@@ -68,6 +104,7 @@ function readImage(
       "filtering writes a new single-platform manifest whose digest differs from the pinned one, so a digest-pinned pull would fail on the node; remove platforms or the digest",
     );
   }
+  const referrers = readReferrers(item, platforms, defaults, problems);
   const repository = landImage(ref, source, sourceNode, target, upstreams, problems);
   if (repository === null) return;
   for (const w of wanted) {
@@ -81,6 +118,7 @@ function readImage(
         ? { platformLocations: platformNodes.map((p) => problems.locate(p.node)) }
         : {}),
       location: problems.locate(w.node),
+      ...(referrers ? { referrers: true as const } : {}),
     };
     addImage(entry, index, problems);
   }
