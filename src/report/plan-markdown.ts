@@ -137,7 +137,8 @@ function allot(
 }
 
 function targetOf(s: Step): string {
-  return s.kind === "repository" ? s.repository : `${s.repository}:${s.tag}`;
+  if (s.kind === "repository") return s.repository;
+  return `${s.repository}${s.tag.startsWith("sha256:") ? "@" : ":"}${s.tag}`; // an OCI referrer: by digest
 }
 
 /** Where an entry's content comes from, without the tag: `docker.io/library/redis`, `https://… ingress-nginx`. */
