@@ -409,25 +409,23 @@ async function lookForReferrers(
     counts,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
+  // The target first: a referrer it holds was checked when it was copied, and is not read upstream again.
+  const targetClient = await target.registryClient();
+  const held = await findAllReferrers(
+    subjects,
+    (entry) => ({ client: targetClient, repository: entry.repository }),
+    { verify: () => false },
+  );
+  const heldDigests = (entry: ImageEntry) =>
+    new Set(held.found.get(entry.source)?.referrers.map((r) => r.digest) ?? []);
   const upstream = await findAllReferrers(
     subjects,
     (entry) => ({ client: pool.clientFor(entry).client, repository: entry.reference.path }),
-    { verify: true },
+    { verify: (entry, digest) => !heldDigests(entry).has(digest) },
   );
-  const withReferrers = subjects.filter(
-    (s) => (upstream.found.get(s.entry.source)?.referrers.length ?? 0) > 0,
-  );
-  const targetClient = withReferrers.length > 0 ? await target.registryClient() : null;
-  const held = targetClient
-    ? await findAllReferrers(
-        withReferrers,
-        (entry) => ({ client: targetClient, repository: entry.repository }),
-        { verify: false },
-      )
-    : null;
   return {
     upstream: upstream.found,
-    target: held?.found ?? new Map(),
+    target: held.found,
     refused: upstream.refused,
     failures: upstream.failures,
     counts,

@@ -107,8 +107,11 @@ async function verifiedArtifactType(
 }
 
 export interface ReferrerLookup {
-  /** Read each OCI referrer and check that its `subject` is this digest (upstreams: what is copied must be what it says). */
-  verify: boolean;
+  /**
+   * Whether to read this OCI referrer and check that its `subject` is the digest (upstreams: what is copied must be
+   * what it says; one the target already holds was checked when it was copied).
+   */
+  verify: (entry: ImageEntry, digest: string) => boolean;
 }
 
 /**
@@ -119,7 +122,7 @@ export async function findReferrers(
   client: DistributionClient,
   repository: string,
   subject: string,
-  lookup: ReferrerLookup,
+  verify: (digest: string) => boolean,
 ): Promise<{ via: "api" | "tag"; referrers: Referrer[] }> {
   const where = `${client.describe(repository)} (referrers of ${subject})`;
   const listed = await client.listReferrers(repository, subject);
@@ -131,7 +134,7 @@ export async function findReferrers(
   for (const value of listed.manifests) {
     const d = checkedDescriptor(value, where);
     if (found.some((r) => r.digest === d.digest)) continue;
-    const artifactType = lookup.verify
+    const artifactType = verify(d.digest)
       ? await verifiedArtifactType(client, repository, subject, d, where)
       : d.artifactType;
     found.push({
@@ -176,7 +179,9 @@ export async function findAllReferrers(
   await mapWithConcurrency(subjects, concurrency, async ({ entry, digest }) => {
     const { client, repository } = clientFor(entry);
     try {
-      const { via, referrers } = await findReferrers(client, repository, digest, lookup);
+      const { via, referrers } = await findReferrers(client, repository, digest, (d) =>
+        lookup.verify(entry, d),
+      );
       findings.found.set(entry.source, { subject: digest, via, referrers });
     } catch (e) {
       if (e instanceof RefusedReferrers) findings.refused.set(entry.source, e.message);

@@ -234,6 +234,7 @@ describe("a signed image with referrers: true", () => {
     });
 
     const text = listText('  - source: app\n    tags: ["1"]\n    referrers: true\n');
+    upstream.resetCounts();
     const first = await sync(text, "missing");
     expect(first.report.failures).toEqual([]);
     // The plan shows each referrer as a copy step after its image, named by what it is.
@@ -299,7 +300,21 @@ describe("a signed image with referrers: true", () => {
     expect(processes(quiet)).toBe(0);
 
     // resync digest with nothing new: the referrers are looked up upstream, the mirror holds them all: no copy.
+    upstream.resetCounts();
+    ecr.resetCounts();
     const same = await sync(text, "digest");
+    // What that costs: upstream, the tag's HEAD, the referrers API (404 here), the tag-schema index, cosign's three
+    // tags by HEAD; nothing read again that the mirror holds. The mirror is asked the same, through the gate.
+    const fallbackTag = `sha256-${hexOf(app.digest)}`;
+    expect(upstream.requests().map((r) => `${r.method} ${r.kind} ${r.reference ?? ""}`)).toEqual([
+      "HEAD manifest-head 1",
+      "GET other ",
+      `GET manifest-get ${fallbackTag}`,
+      `HEAD manifest-head ${fallbackTag}.sig`,
+      `HEAD manifest-head ${fallbackTag}.att`,
+      `HEAD manifest-head ${fallbackTag}.sbom`,
+    ]);
+    expect(ecr.gateCounts()).toMatchObject({ "manifest-get": 1, "manifest-head": 3 });
     expect(actions(same)).toEqual(["present mirrors/library/app 1"]);
     expect(processes(same)).toBe(0);
 
