@@ -134,6 +134,7 @@ function stepsFor(
   upstream: ReferrersOf,
   target: ReferrersOf | undefined,
   observed: ObservedTarget,
+  ecr: boolean,
   warn: (message: string, hint?: string) => void,
 ): EntryStep[] {
   const entry = step.entry;
@@ -151,8 +152,15 @@ function stepsFor(
       `${skippedOci.length} OCI referrer${skippedOci.length === 1 ? "" : "s"} of ${entry.source} ${skippedOci.length === 1 ? "is" : "are"} not mirrored: the target has no referrers API, and the referrers tag schema's tag is this digest-only entry's own tag (${step.tag})`,
       "mirror the image under a tag as well (e.g. name:tag@sha256:…), or use a target with the OCI referrers API; cosign's signature tags are mirrored",
     );
+  // ECR refuses a manifest whose artifactType has parameters (`;version=0.2`, sigstore bundles): aws/containers-roadmap#2306.
+  const refusedByEcr = ecr ? upstream.referrers.filter((r) => r.artifactType?.includes(";")) : [];
+  for (const r of refusedByEcr)
+    warn(
+      `${describe(r, entry.source)} is not mirrored: ECR refuses an artifact type with parameters (${r.artifactType})`,
+      "ECR accepts media types without ';' only (aws/containers-roadmap#2306); the other referrers are mirrored",
+    );
   for (const r of upstream.referrers) {
-    if (skippedOci.includes(r)) continue;
+    if (skippedOci.includes(r) || refusedByEcr.includes(r)) continue;
     const held = r.tag === null ? (heldOci.has(r.digest) ? r.digest : undefined) : heldTags.get(r.tag);
     if (held === r.digest) continue;
     steps.push(referrerStep(step, upstream.subject, r, held, repo));
@@ -197,7 +205,9 @@ export function planReferrers(
     if (!upstream) continue;
     const warn = (message: string, hint?: string) =>
       warnings.push({ message, ...(hint ? { hint } : {}), location: step.entry.location });
-    steps.push(...stepsFor(step, upstream, input.target.get(source), observed, warn));
+    steps.push(
+      ...stepsFor(step, upstream, input.target.get(source), observed, list.target.type === "ecr", warn),
+    );
   }
   const summary = Object.fromEntries(STEP_ACTIONS.map((a) => [a, 0])) as Record<StepAction, number>;
   for (const s of steps) summary[s.action]++;

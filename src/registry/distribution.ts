@@ -419,6 +419,9 @@ export class DistributionClient {
     const tag = digest.replace(":", "-");
     const found = await this.getManifest(repository, tag);
     if (!found) return [];
+    // Some registries (GitLab) read `sha256-<hex>` as the digest itself and serve the image: no referrers list
+    // (oras-project/oras#2148, where its children were taken for referrers).
+    if (found.digest === digest) return [];
     const mediaType = String(found.body.mediaType ?? found.mediaType)
       .split(";")[0]!
       .trim();

@@ -379,6 +379,40 @@ describe("hostile referrer lists", () => {
     expect(readInvocationLog(log).slice(before)).toEqual([]);
   }, 60_000);
 
+  it("takes a registry that serves the image itself for sha256-<hex> (GitLab) as one without referrers", async () => {
+    const image = await pushImage(upstreamRegistry.url, "library/gl", "1", { seed: "gitlab-like" });
+    // GitLab reads the tag `sha256-<hex>` as the digest and answers with the image (oras-project/oras#2148).
+    const gitlab = await startFaultProxy(upstreamRegistry.url, {
+      rules: [
+        {
+          path: new RegExp(`/v2/library/gl/manifests/sha256-${hexOf(image.digest)}$`),
+          method: "GET",
+          fault: {
+            kind: "status",
+            status: 200,
+            body: {
+              schemaVersion: 2,
+              mediaType: OCI_INDEX,
+              manifests: [{ mediaType: OCI_MANIFEST, digest: image.digest, size: 1 }],
+            },
+            headers: { "content-type": OCI_INDEX, "docker-content-digest": image.digest },
+          },
+        },
+      ],
+    });
+    try {
+      const text = listText('  - source: gl\n    tags: ["1"]\n    referrers: true\n').replace(
+        upstream.url,
+        gitlab.url,
+      );
+      const result = await sync(text, "missing");
+      expect(result.report.failures).toEqual([]);
+      expect(actions(result)).toEqual(["create-repository mirrors/library/gl", "copy mirrors/library/gl 1"]);
+    } finally {
+      await gitlab.stop();
+    }
+  }, 60_000);
+
   it("refuses a referrers API answer naming a huge manifest, or more than 64 referrers, before reading them", async () => {
     const big = await pushImage(upstreamRegistry.url, "library/big", "1", { seed: "big-1" });
     const many = await pushImage(upstreamRegistry.url, "library/many", "1", { seed: "many-1" });

@@ -114,16 +114,37 @@ describe("referrer steps", () => {
     const digestOnly = `images:\n  - source: app@${A}\n    referrers: true\n`;
     const upstream = { [`docker.io/library/app@${A}`]: of([sbom, sig(SIG)]) };
     const p = plan(digestOnly, target({}), upstream, { [`docker.io/library/app@${A}`]: of([], "tag") });
-    expect(lines(p)).toEqual([
-      `copy ${A.replace(":", "-")} aa`,
-      `copy ${sigTag(A)} 55`,
-    ]);
+    expect(lines(p)).toEqual([`copy ${A.replace(":", "-")} aa`, `copy ${sigTag(A)} 55`]);
     expect(p.warnings.map((w) => w.message)).toEqual([
       `1 OCI referrer of docker.io/library/app@${A} is not mirrored: the target has no referrers API, and the referrers tag schema's tag is this digest-only entry's own tag (${A.replace(":", "-")})`,
     ]);
     // A target with the referrers API lists it itself: nothing to overwrite.
     const api = plan(digestOnly, target({}), upstream, { [`docker.io/library/app@${A}`]: of([], "api") });
     expect(lines(api)).toContain(`copy ${SBOM} 77`);
+  });
+});
+
+describe("what ECR refuses", () => {
+  it("leaves out a referrer whose artifact type has parameters, with a warning, on ECR targets only", () => {
+    const bundle: Referrer = {
+      digest: SIG2,
+      artifactType: "application/vnd.dev.sigstore.bundle+json;version=0.2",
+      kind: "signature",
+      tag: null,
+      via: "api",
+    };
+    const upstream = { "docker.io/library/app:1": of([bundle, sbom]) };
+    const onEcr = plan(APP, target({ "1": A }), upstream);
+    expect(lines(onEcr)).toEqual(["present 1 aa", `copy ${SBOM} 77`]);
+    expect(onEcr.warnings.map((w) => w.message)).toEqual([
+      "signature of docker.io/library/app:1 (OCI referrer, application/vnd.dev.sigstore.bundle+json;version=0.2) is not mirrored: ECR refuses an artifact type with parameters (application/vnd.dev.sigstore.bundle+json;version=0.2)",
+    ]);
+    const onOci = plan(
+      `target:\n  type: oci\n  registry: 127.0.0.1:5000\n${APP}`,
+      target({ "1": A }),
+      upstream,
+    );
+    expect(lines(onOci)).toEqual(["present 1 aa", `copy ${SIG2} 66`, `copy ${SBOM} 77`]);
   });
 });
 
