@@ -14,6 +14,7 @@ import { parseMirrorList } from "../../src/list/parse.js";
 import { stepFields } from "../../src/plan/model.js";
 import { describeFailure } from "../../src/report/failure.js";
 import { formatPlan, planToJson } from "../../src/report/plan.js";
+import { planMarkdown } from "../../src/report/plan-markdown.js";
 import { connectTarget, planRun, type SyncRunResult, syncRun } from "../../src/run.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { type RunningProxy, startCountingProxy } from "../harness/counting-proxy.js";
@@ -250,6 +251,10 @@ describe("a signed image with referrers: true", () => {
     );
     expect(text1).toContain(
       `mirrors/library/app:${sig.tag}  (signature of docker.io/library/app:1 (cosign tag))`,
+    );
+    // The job summary and pull-request comment name them by kind beside the image's tag.
+    expect(planMarkdown(first.plan)).toContain(
+      `| \`mirrors/library/app\` | \`docker.io/library/app\` | \`1\`, \`SBOM ${sbom.digest.slice(0, 19)}…\`, \`signature ${sig.tag.slice(0, 19)}….sig\` |`,
     );
     expect(planToJson(first.plan).steps[3]).toMatchObject({
       action: "copy",
