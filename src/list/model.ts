@@ -166,6 +166,8 @@ export interface MirrorList {
   target: Target;
   upstreams: Upstream[];
   images: ImageEntry[];
+  /** `defaults.referrers`: images added outside the list (found in charts) carry their referrers too. */
+  referrersByDefault?: true;
   charts: ChartEntry[];
   /**
    * Version ranges still to resolve; empty or absent once `resolveChartVersions` (src/charts/resolve.ts)

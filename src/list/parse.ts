@@ -86,13 +86,8 @@ function parseText(text: string, file: string): ParseResult {
 function readList(root: unknown, file: string, problems: Problems): MirrorList {
   const target = readTarget(get(root, "target"), problems);
   const upstreams = readUpstreams(get(root, "upstreams"), target, problems);
-  const images = readImages(
-    get(root, "images"),
-    target,
-    upstreams,
-    problems,
-    readImageDefaults(get(root, "defaults")),
-  );
+  const defaults = readImageDefaults(get(root, "defaults"));
+  const images = readImages(get(root, "images"), target, upstreams, problems, defaults);
   const { charts, chartRanges } = readCharts(get(root, "charts"), target, problems);
   checkRepositoryClashes(images, [...charts, ...chartRanges], problems);
   if (images.length === 0 && charts.length === 0 && chartRanges.length === 0 && !problems.hasErrors) {
@@ -108,5 +103,13 @@ function readList(root: unknown, file: string, problems: Problems): MirrorList {
     (u) => u.location !== null || images.some((i) => i.reference.domain === u.host),
   );
   usedUpstreams.sort((a, b) => a.host.localeCompare(b.host));
-  return { file, target, upstreams: usedUpstreams, images, charts, chartRanges };
+  return {
+    file,
+    target,
+    upstreams: usedUpstreams,
+    images,
+    ...(defaults.referrers ? { referrersByDefault: true as const } : {}),
+    charts,
+    chartRanges,
+  };
 }

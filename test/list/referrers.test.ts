@@ -1,6 +1,6 @@
 // Issue 20: `referrers:` on an image entry and `defaults.referrers` for the whole list, with located errors.
 import { describe, expect, it } from "vitest";
-import { parseMirrorList } from "../../src/list/parse.js";
+import { imageEntryFor, parseMirrorList } from "../../src/list/parse.js";
 
 const parse = (text: string) => parseMirrorList(text, "mirrors.yaml");
 /** Line and column (1-based) of the first `needle` in `text`. */
@@ -35,6 +35,15 @@ describe("referrers in the mirror list", () => {
     ]);
     const off = parse('images:\n  - redis:7.0\n  - source: nginx\n    tags: ["1.27"]\n    referrers: true\n');
     expect(off.list!.images.map((i) => i.referrers ?? false)).toEqual([false, true]);
+  });
+
+  it("gives defaults.referrers to images found outside the list (in charts) too", () => {
+    const at1 = { file: "mirrors.yaml", line: 1, column: 1 };
+    const on = parse("defaults:\n  referrers: true\nimages:\n  - redis:7.0\n").list!;
+    const found = imageEntryFor("quay.io/org/app:1", on, at1);
+    expect(found.ok && found.entry.referrers).toBe(true);
+    const off = imageEntryFor("quay.io/org/app:1", parse("images:\n  - redis:7.0\n").list!, at1);
+    expect(off.ok && off.entry.referrers).toBeUndefined();
   });
 
   it("refuses referrers: true with platforms, at the key, with the way out", () => {

@@ -308,7 +308,14 @@ export function imageEntryFor(reference: string, list: MirrorList, location: Loc
   const all = [...upstreams.values()].sort((a, b) => a.host.localeCompare(b.host));
   return {
     ok: true,
-    entry: { source: formatReference(ref), reference: ref, repository, platforms: [], location },
+    entry: {
+      source: formatReference(ref),
+      reference: ref,
+      repository,
+      platforms: [],
+      location,
+      ...(list.referrersByDefault ? { referrers: true as const } : {}),
+    },
     upstreams: all,
   };
 }
