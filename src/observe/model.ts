@@ -101,4 +101,6 @@ export interface ReferrersOf {
   subject: string;
   via: "api" | "tag";
   referrers: Referrer[];
+  /** Referrers listed but not mirrorable, each with why (an OCI 1.1 release-candidate artifact manifest). */
+  skipped?: string[];
 }

@@ -25,6 +25,12 @@ export const COSIGN_SUFFIXES: readonly { suffix: string; kind: ReferrerKind }[] 
   { suffix: "sbom", kind: "sbom" },
 ];
 
+/**
+ * The OCI 1.1 release candidates' artifact manifest, dropped from the final spec: some registries still hold such
+ * referrers (ORAS 1.0 pushed them), and crane cannot write them. Left out with a note, not refused.
+ */
+const ARTIFACT_MANIFEST = "application/vnd.oci.artifact.manifest.v1+json";
+
 const MANIFEST_TYPES = new Set([
   "application/vnd.oci.image.manifest.v1+json",
   "application/vnd.oci.image.index.v1+json",
@@ -123,7 +129,7 @@ export async function findReferrers(
   repository: string,
   subject: string,
   verify: (digest: string) => boolean,
-): Promise<{ via: "api" | "tag"; referrers: Referrer[] }> {
+): Promise<Omit<ReferrersOf, "subject">> {
   const where = `${client.describe(repository)} (referrers of ${subject})`;
   const listed = await client.listReferrers(repository, subject);
   if (listed.manifests.length > MAX_REFERRERS)
@@ -131,7 +137,15 @@ export async function findReferrers(
       `${where} lists ${listed.manifests.length} referrers, more than ${MAX_REFERRERS}`,
     );
   const found: Referrer[] = [];
+  const skipped: string[] = [];
   for (const value of listed.manifests) {
+    const mediaType = (value as { mediaType?: unknown } | null)?.mediaType;
+    if (mediaType === ARTIFACT_MANIFEST) {
+      skipped.push(
+        `${String((value as { digest?: unknown }).digest).slice(0, 80)} is an OCI artifact manifest (OCI 1.1 release candidates), which the final spec dropped and crane cannot write`,
+      );
+      continue;
+    }
     const d = checkedDescriptor(value, where);
     if (found.some((r) => r.digest === d.digest)) continue;
     const artifactType = verify(d.digest)
@@ -150,7 +164,7 @@ export async function findReferrers(
     const digest = await client.headManifest(repository, tag);
     if (digest) found.push({ digest, artifactType: null, kind, tag, via: "cosign" });
   }
-  return { via: listed.via, referrers: found };
+  return { via: listed.via, referrers: found, ...(skipped.length > 0 ? { skipped } : {}) };
 }
 
 /** One image entry whose referrers are looked for, and the digest they must refer to. */
@@ -179,10 +193,8 @@ export async function findAllReferrers(
   await mapWithConcurrency(subjects, concurrency, async ({ entry, digest }) => {
     const { client, repository } = clientFor(entry);
     try {
-      const { via, referrers } = await findReferrers(client, repository, digest, (d) =>
-        lookup.verify(entry, d),
-      );
-      findings.found.set(entry.source, { subject: digest, via, referrers });
+      const found = await findReferrers(client, repository, digest, (d) => lookup.verify(entry, d));
+      findings.found.set(entry.source, { subject: digest, ...found });
     } catch (e) {
       if (e instanceof RefusedReferrers) findings.refused.set(entry.source, e.message);
       else findings.failures.set(entry.source, (e as Error).message);

@@ -152,6 +152,11 @@ function stepsFor(
       `${skippedOci.length} OCI referrer${skippedOci.length === 1 ? "" : "s"} of ${entry.source} ${skippedOci.length === 1 ? "is" : "are"} not mirrored: the target has no referrers API, and the referrers tag schema's tag is this digest-only entry's own tag (${step.tag})`,
       "mirror the image under a tag as well (e.g. name:tag@sha256:…), or use a target with the OCI referrers API; cosign's signature tags are mirrored",
     );
+  for (const why of upstream.skipped ?? [])
+    warn(
+      `a referrer of ${entry.source} is not mirrored: ${why}`,
+      "ask the publisher to push it as an OCI image manifest with artifactType (OCI 1.1)",
+    );
   // ECR refuses a manifest whose artifactType has parameters (`;version=0.2`, sigstore bundles): aws/containers-roadmap#2306.
   const refusedByEcr = ecr ? upstream.referrers.filter((r) => r.artifactType?.includes(";")) : [];
   for (const r of refusedByEcr)

@@ -148,6 +148,17 @@ describe("what ECR refuses", () => {
   });
 });
 
+describe("what crane cannot write", () => {
+  it("warns about a listed OCI 1.1 release-candidate artifact manifest and mirrors the rest", () => {
+    const why = `${SIG2} is an OCI artifact manifest (OCI 1.1 release candidates), which the final spec dropped and crane cannot write`;
+    const p = plan(APP, target({ "1": A }), { "docker.io/library/app:1": { ...of([sbom]), skipped: [why] } });
+    expect(lines(p)).toEqual(["present 1 aa", `copy ${SBOM} 77`]);
+    expect(p.warnings.map((w) => [w.message, w.location?.line])).toEqual([
+      [`a referrer of docker.io/library/app:1 is not mirrored: ${why}`, 3],
+    ]);
+  });
+});
+
 describe("pruning", () => {
   it("keeps cosign tags and the referrers index of a digest a kept tag holds, and deletes those of a digest none does", () => {
     const observed = target({
