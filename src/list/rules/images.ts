@@ -102,16 +102,7 @@ function readImage(
   const wanted = readWanted(item, isObject, ref, source, sourceNode!, problems);
   const range = isObject ? readRange(item, ref, source, sourceNode, problems) : null;
   if (range === "invalid") return;
-  if (wanted.length === 0 && range === null) {
-    problems.error(
-      problems.locate(sourceNode),
-      `${q(source)} names no tag or digest`,
-      isObject
-        ? 'add tags: ["1.2.3"], digests: ["sha256:…"] or a tag range (versionRange: ">=1.2.0 <2.0.0", pattern:, newest:)'
-        : `write ${q(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`,
-    );
-    return;
-  }
+  if (!wantsSomething(item, source, sourceNode, wanted.length > 0 || range !== null, problems)) return;
   if (platforms.length > 0 && wanted.some((w) => w.digest !== null)) {
     problems.error(
       problems.locate(keyNode(item, "platforms")),
@@ -136,6 +127,25 @@ function readImage(
     };
     addImage(entry, index, problems);
   }
+}
+
+/** An entry names a tag, a digest or a tag range; else an error on its source (ecr-mirror never assumes :latest). */
+function wantsSomething(
+  item: unknown,
+  source: string,
+  sourceNode: Node | undefined,
+  names: boolean,
+  problems: Problems,
+): boolean {
+  if (names) return true;
+  problems.error(
+    problems.locate(sourceNode),
+    `${q(source)} names no tag or digest`,
+    isMap(item)
+      ? 'add tags: ["1.2.3"], digests: ["sha256:…"] or a tag range (versionRange: ">=1.2.0 <2.0.0", pattern:, newest:)'
+      : `write ${q(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`,
+  );
+  return false;
 }
 
 /** The entry's source as a reference: no credentials, valid as Docker reads it, a host the address policy allows. */
