@@ -19,4 +19,5 @@ exitOnSignals((line) => process.stderr.write(`\n${line}\n`));
 process.exitCode = await main(process.argv.slice(2), {
   out: (s) => stdout(s),
   err: (s) => process.stderr.write(s),
+  errIsTTY: process.stderr.isTTY === true,
 });
