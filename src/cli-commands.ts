@@ -287,7 +287,7 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
       resync: options.resync,
       upstreamCredentials: credentials,
       proveCopies: true,
-      charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+      charts: { mask, helm: toolInstall("helm", values, io), ...(known ? { known } : {}) },
     });
     io.out(
       values.json
@@ -360,7 +360,9 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
     let registryUrl = options.registryUrl ?? syncTo.url;
     let craneBinary: string | null = null;
     if (syncTo.flag === "local") {
-      craneBinary = (await installCrane({ ...toolInstall("crane", io), log: (l) => io.err(`${l}\n`) })).path;
+      craneBinary = (
+        await installCrane({ ...toolInstall("crane", values, io), log: (l) => io.err(`${l}\n`) })
+      ).path;
       local = await startLocalRegistry(craneBinary, { counter });
       registryUrl = local.url;
       io.err(
@@ -371,8 +373,8 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
     const known = await chartRecord(values, io);
     const result = await syncRun(list, target, {
       ...(known ? { charts: { known } } : {}),
-      crane: toolInstall("crane", io),
-      helm: toolInstall("helm", io),
+      crane: toolInstall("crane", values, io),
+      helm: toolInstall("helm", values, io),
       resync: options.resync,
       upstreamCredentials: credentials,
       mask,
@@ -501,7 +503,7 @@ async function askTarget(
     resync: "missing",
     upstreamCredentials: connected.credentials,
     observeDigestOf: [entry],
-    charts: { mask: io.mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+    charts: { mask: io.mask, helm: toolInstall("helm", values, io), ...(known ? { known } : {}) },
   });
   const target: Pick<TargetConnection, "registry" | "region"> = connected.target;
   return {
@@ -513,17 +515,21 @@ async function askTarget(
 }
 
 /**
- * crane and helm installation from the environment, as the action's inputs give it: ECR_MIRROR_CRANE_VERSION,
- * ECR_MIRROR_CRANE_SHA256, ECR_MIRROR_CRANE_BASE_URL (and HELM). Unset: the default version, verified against
- * the SHA-256 built into ecr-mirror.
+ * crane and helm installation from the flags and the environment, as the action's inputs give it: --crane /
+ * ECR_MIRROR_CRANE (a binary, an archive or a URL at hand), ECR_MIRROR_CRANE_VERSION, ECR_MIRROR_CRANE_SHA256,
+ * ECR_MIRROR_CRANE_BASE_URL (and HELM). Unset: the default version, verified against the SHA-256 built into
+ * ecr-mirror.
  */
-function toolInstall(tool: "crane" | "helm", io: Io): InstallOptions {
+function toolInstall(tool: "crane" | "helm", values: Values, io: Io): InstallOptions {
   const env = io.env ?? process.env;
-  const prefix = `ECR_MIRROR_${tool.toUpperCase()}_`;
+  const prefix = `ECR_MIRROR_${tool.toUpperCase()}`;
+  const flag = values[tool];
   return {
-    version: env[`${prefix}VERSION`] || null,
-    sha256: env[`${prefix}SHA256`] || null,
-    baseUrl: env[`${prefix}BASE_URL`] || null,
+    version: env[`${prefix}_VERSION`] || null,
+    sha256: env[`${prefix}_SHA256`] || null,
+    baseUrl: env[`${prefix}_BASE_URL`] || null,
+    use: flag || env[prefix] || null,
+    useName: flag ? `--${tool}` : prefix,
   };
 }
 
@@ -539,7 +545,7 @@ async function tools(names: string[], values: Values, io: Terminal): Promise<num
     for (const name of wanted) {
       const install = name === "crane" ? installCrane : installHelm;
       const installed = await install({
-        ...toolInstall(name as "crane" | "helm", io),
+        ...toolInstall(name as "crane" | "helm", values, io),
         log: (l) => io.err(`${l}\n`),
       });
       io.out(`${installed.path}\n`);

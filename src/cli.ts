@@ -1,4 +1,6 @@
 /** The terminal entry (dist/cli.js, the `ecr-mirror` bin). Thin: the commands live in cli-commands.ts. */
+// First, before anything else is evaluated: a clear message on a Node.js older than 24.
+import "./node-version.js";
 import { main } from "./cli-commands.js";
 import { exitOnSignals } from "./signals.js";
 import { neutraliseCommands } from "./tools/log-safe.js";
