@@ -150,7 +150,7 @@ async function download(url: string, dest: string, what: string, asset: ToolAsse
   const why = await unreachable(url);
   if (why) {
     throw new ToolInstallError(
-      `${asset.tool} ${asset.version}: cannot reach ${new URL(url).host} (${why}) to download the ${what} ${url}; is this machine offline?`,
+      `${asset.tool} ${asset.version}: cannot reach ${new URL(url).host} (${why}) to download the ${what} ${url}: is this machine offline, or the server down?`,
       {
         hint: `use a ${asset.tool} already on this machine (CLI: --${asset.tool} PATH or ECR_MIRROR_${asset.tool.toUpperCase()}), or a mirror of the release downloads (${asset.tool}-base-url, ECR_MIRROR_${asset.tool.toUpperCase()}_BASE_URL)`,
       },
