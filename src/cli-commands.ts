@@ -138,7 +138,7 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
   }
   const { command, args } = line;
   if (command === "help" || (values.help && command !== null)) {
-    const name = command === "help" ? args[0] : command;
+    const name = command === "help" ? (args[0] ?? (values.help ? "help" : undefined)) : command;
     if (name === undefined) {
       io.out(globalHelp());
       return 0;
@@ -441,7 +441,6 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
   }
   const listed = await load(file, values, io);
   if (!listed) return 1;
-  const mask = io.mask;
   try {
     const configured = withConfiguratorImage(
       listed,
