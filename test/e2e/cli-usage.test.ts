@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { COMMANDS } from "../../src/cli-usage.js";
+import { toolBinary } from "../stand-ins/stand-ins.js";
 import { baseEnv, CLI, runNode } from "./bundle.js";
 
 const dir = mkdtempSync(join(tmpdir(), "cli-usage-"));
@@ -135,5 +136,28 @@ describe("the Node.js version", () => {
         "  hint: install Node.js 24 (https://nodejs.org, or nvm install 24) and run ecr-mirror with it\n",
     );
     expect(r.stdout).toBe("");
+  });
+});
+
+describe("tools --crane / ECR_MIRROR_CRANE", () => {
+  it("checks the crane given (by flag or by variable) and prints its path, downloading nothing", async () => {
+    const crane = toolBinary("crane");
+    const env = { XDG_CACHE_HOME: join(dir, "cache"), ECR_MIRROR_CRANE_VERSION: "" };
+    const byFlag = await cli(["tools", "crane", "--crane", crane], env);
+    expect(byFlag.code, byFlag.stderr).toBe(0);
+    expect(byFlag.stdout).toBe(`${crane}\n`);
+    expect(byFlag.stderr).toBe(
+      `crane 0.22.1: using ${crane} (version checked; a binary given as it is has no SHA-256 to check)\n`,
+    );
+    const byEnv = await cli(["tools", "crane"], { ...env, ECR_MIRROR_CRANE: crane });
+    expect(byEnv.stdout).toBe(`${crane}\n`);
+  });
+
+  it("names the flag when the crane given is not there", async () => {
+    const r = await cli(["tools", "crane", "--crane", "./no-crane-here"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `ecr-mirror: --crane ./no-crane-here: not an executable file\n  hint: give the path of a crane binary, of its release archive, or a URL\n`,
+    );
   });
 });
