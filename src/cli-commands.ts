@@ -4,6 +4,7 @@
  * (0 success, 1 the list or the run failed, 2 usage error).
  */
 import { join } from "node:path";
+import { add } from "./add.js";
 import { readChartImagesRecord } from "./charts/record.js";
 import {
   COMMANDS,
@@ -16,6 +17,7 @@ import {
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/output-folder.js";
+import { init } from "./init.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
 import { closest } from "./list/validate-structure.js";
@@ -53,7 +55,7 @@ import { type InstallOptions, installCrane, installHelm, useLocalToolCache } fro
 import { formatJson, neutraliseCommands } from "./tools/log-safe.js";
 import { InvocationCounter } from "./tools/runner.js";
 
-const VERSION = "0.1.0";
+const VERSION = "1.0.0";
 
 export interface Io {
   out: (s: string) => void;
@@ -85,6 +87,11 @@ type Values = {
   "max-deletions"?: string;
   crane?: string;
   helm?: string;
+  account?: string;
+  repo?: string;
+  "kms-key"?: string;
+  force?: boolean;
+  chart?: boolean;
 };
 
 /** The terminal as the commands see it: every write goes through the run's mask and the log-safe sink. */
@@ -127,6 +134,30 @@ function errorJson(error: "usage" | "list" | "run", problems: readonly object[])
   return { ok: false, error, problems };
 }
 
+/** `ecr-mirror --help`, `ecr-mirror help plan`, `ecr-mirror plan --help`. */
+function help(command: string | null, args: string[], values: Values, io: Terminal): number {
+  const name = command === "help" ? (args[0] ?? (values.help ? "help" : undefined)) : command;
+  if (name === undefined || name === null) {
+    io.out(globalHelp());
+    return 0;
+  }
+  const spec = commandNamed(name);
+  if (!spec) {
+    const near = closest(
+      name,
+      COMMANDS.map((c) => c.name),
+    );
+    return usageProblem(
+      `unknown command "${name}"${near ? `; did you mean "${near}"?` : ""}`,
+      null,
+      false,
+      io,
+    );
+  }
+  io.out(commandHelp(spec));
+  return 0;
+}
+
 export async function main(argv: string[], rawIo: Io): Promise<number> {
   const io = terminal(rawIo);
   const line = parseCommandLine(argv);
@@ -137,37 +168,14 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
     return 0;
   }
   const { command, args } = line;
-  if (command === "help" || (values.help && command !== null)) {
-    const name = command === "help" ? (args[0] ?? (values.help ? "help" : undefined)) : command;
-    if (name === undefined) {
-      io.out(globalHelp());
-      return 0;
-    }
-    const spec = commandNamed(name);
-    if (!spec) {
-      const near = closest(
-        name,
-        COMMANDS.map((c) => c.name),
-      );
-      return usageProblem(
-        `unknown command "${name}"${near ? `; did you mean "${near}"?` : ""}`,
-        null,
-        false,
-        io,
-      );
-    }
-    io.out(commandHelp(spec));
-    return 0;
-  }
-  if (values.help) {
-    io.out(globalHelp());
-    return 0;
-  }
+  if (command === "help" || values.help) return help(command, args, values, io);
   if (command === null) {
     io.err(globalHelp());
     return 2;
   }
   if (command === "tools") return tools(args, values, io);
+  if (command === "init") return init(args[0] ?? ".", values, io);
+  if (command === "add") return add(args, values, io);
   const file = args[0] ?? "mirrors.yaml";
   switch (command) {
     case "validate":

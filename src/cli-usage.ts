@@ -99,6 +99,13 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     value: "PATH|URL",
     help: "Use this helm (or ECR_MIRROR_HELM), as --crane.",
   },
+  account: { value: "ID", help: "The AWS account ID (12 digits) the starter files name." },
+  repo: { value: "OWNER/NAME", help: "The GitHub repository the OIDC trust policy lets assume the roles." },
+  "kms-key": { value: "ARN", help: "A KMS key for the repositories' encryption (the sync role may use it)." },
+  force: { help: "Overwrite files that exist." },
+  chart: {
+    help: "Add a chart version: add --chart https://REPO NAME VERSION [FILE], or\nadd --chart oci://HOST/PATH/NAME VERSION [FILE].",
+  },
   help: { short: "h", help: "Show this help." },
   version: { help: "Print the version." },
 };
@@ -185,6 +192,42 @@ export const COMMANDS: readonly CommandSpec[] = [
       ["ecr-mirror render --out deploy/ecr-mirror --node-config containerd-2", "with a nodeadm NodeConfig"],
     ],
     maxArgs: 1,
+  },
+  {
+    name: "init",
+    args: "[DIR] [options]",
+    summary: "Write a starter mirrors.yaml, the caller workflow and the IAM policies into DIR (default .).",
+    description:
+      "Writes a starter mirrors.yaml (schema comment, every entry form commented),\n.github/workflows/mirror.yml and iam/*.json policies into DIR (default .). Existing files\nare never overwritten without --force.",
+    flags: ["account", "region", "repo", "kms-key", "force"],
+    examples: [
+      [
+        "ecr-mirror init --account 123456789012 --region eu-west-1 --repo my-org/platform-mirrors",
+        "the starter files, filled in",
+      ],
+      [
+        "ecr-mirror init mirrors-repo --kms-key arn:aws:kms:eu-west-1:123456789012:key/<id>",
+        "with KMS encryption",
+      ],
+    ],
+    maxArgs: 1,
+  },
+  {
+    name: "add",
+    args: "REF [FILE] | --chart SOURCE [NAME] VERSION [FILE]",
+    summary: "Add an image or a chart version to the list, next to its source's entries, keeping comments.",
+    description:
+      "Adds an image (docker.io/bitnami/nginx:1.27, quay.io/x/y@sha256:…) or, with --chart, a chart\nversion to the list, next to its source's entries, keeping comments. The file is written\nonly when the edited list is valid.",
+    flags: ["chart"],
+    examples: [
+      ["ecr-mirror add docker.io/bitnami/nginx:1.27", "one more image tag in mirrors.yaml"],
+      [
+        "ecr-mirror add --chart https://kubernetes.github.io/ingress-nginx ingress-nginx 4.11.0",
+        "a chart version",
+      ],
+      ["ecr-mirror add --chart oci://ghcr.io/org/charts/app 1.2.3 lists/prod.yaml", "an OCI chart"],
+    ],
+    maxArgs: 5,
   },
   {
     name: "tools",
@@ -333,7 +376,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine | UsagePr
   );
   if (misplaced) return problem(`--${misplaced} applies to ${commandsTaking(misplaced)} only`, command);
   if (args.length > spec.maxArgs) {
-    const what = spec.maxArgs === 1 ? "one FILE" : `at most ${spec.maxArgs} arguments`;
+    const noun = /^\[(\w+)\]/.exec(spec.args)?.[1];
+    const what = spec.maxArgs === 1 && noun ? `one ${noun}` : `at most ${spec.maxArgs} arguments`;
     return problem(`expected ${what}, got ${args.length}: ${args.join(" ")}`, command);
   }
   return { ok: true, command, args, values, given };

@@ -22,13 +22,14 @@ const ROOMS: Record<string, readonly string[]> = {
   render: ["list", "plan"],
   charts: ["list", "tools", "registry", "observe", "plan", "render"],
   report: ["list", "tools", "git", "registry", "observe", "plan", "execute", "render", "charts"],
+  starter: [],
 };
 
 /** Top-level modules every room may import; they import nothing from src/ but list/. */
 const SHARED = ["pool.ts", "errors.ts"];
 
 /** Rooms with no I/O: nothing from node: but node:crypto, no SDK, no @actions/*. list/read.ts reads the list. */
-const PURE = ["list", "plan", "render"];
+const PURE = ["list", "plan", "render", "starter"];
 const PURE_EXCEPT = ["list/read.ts"];
 const IO_MODULE = /^(?:node:(?!crypto$)|fs$|child_process$|net$|https?$|@aws-sdk\/|@actions\/)/;
 
