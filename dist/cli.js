@@ -31447,7 +31447,7 @@ __webpack_unused_export__ = debug; // for test
 
 /***/ }),
 
-/***/ 6752:
+/***/ 4371:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
@@ -32061,7 +32061,7 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 4043:
+/***/ 6424:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -32629,7 +32629,7 @@ module.exports = upgrade
 
 
 
-module.exports.request = __nccwpck_require__(4043)
+module.exports.request = __nccwpck_require__(6424)
 module.exports.stream = __nccwpck_require__(3560)
 module.exports.pipeline = __nccwpck_require__(6862)
 module.exports.upgrade = __nccwpck_require__(1882)
@@ -59536,7 +59536,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2927:
+/***/ 5006:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59551,6 +59551,3368 @@ var external_node_path_ = __nccwpck_require__(6760);
 var external_node_util_ = __nccwpck_require__(7975);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/list/limits.ts
+/** The bounds on what a mirror list may hold, so that hostile input is refused before it costs time or memory. */
+/**
+ * The largest mirror list read: 2 MiB. A 5000-image list of one reference a line weighs 220 KiB, the same list
+ * as objects with three tags and a platform each 560 KiB; a 2 MiB list (50 000 references) parses in about 4 s
+ * within 300 MB of memory. With MAX_LIST_ITEMS, MAX_DEPTH and the alias bound, the worst 2 MiB input measured
+ * (99 990 duplicate keys) takes 5 s and under 500 MB.
+ */
+const MAX_LIST_BYTES = 2 * 1024 * 1024;
+/** The deepest nesting read (mappings and lists inside one another); the schema itself needs 7, chart values a few more. */
+const MAX_DEPTH = 64;
+/**
+ * Lines plus flow separators (`,`) at most: a bound on the nodes the YAML parser builds (its memory, and its
+ * duplicate-key check, which is quadratic). A 5000-image list has 5000 to 25 000.
+ */
+const MAX_LIST_ITEMS = 100_000;
+/** Alias-like tokens (`*name`) beyond which the text is refused before the YAML parser builds them all. */
+const MAX_ALIAS_TOKENS = 1000;
+/** The pre-scan's own depth bound: above MAX_DEPTH, so that the node walk reports moderate nesting at its exact node. */
+const PRESCAN_DEPTH = 2 * MAX_DEPTH;
+/** Problems listed one by one; the rest are counted in one last line. */
+const MAX_PROBLEMS = 200;
+/** Problems of one kind (aliases, tags) reported one by one, before a summary line. */
+const MAX_REPEATED = 20;
+const TOO_LARGE_HINT = "a list of 5000 images weighs about 250 KiB: split the list, or look for generated or pasted content";
+const TOO_DEEP_HINT = "a mirror list needs a few levels of nesting; look for generated or pasted content";
+
+;// CONCATENATED MODULE: ./src/list/prescan.ts
+/**
+ * A linear scan before the YAML parser, which needs up to 1 GB for 2 MiB of `[[[[…` or `- - - …` or `*a,*a,…`:
+ * refuses nesting deeper than PRESCAN_DEPTH in brackets (counted everywhere, quoted JSON included: no real list comes
+ * near) or in block indicators on one line, more lines and list items than MAX_LIST_ITEMS, and more alias-like tokens
+ * than any list could mean.
+ */
+
+const NEWLINE = 0x0a;
+const COMMA = 0x2c;
+const SPACE = 0x20;
+const TAB = 0x09;
+const STAR = 0x2a;
+const TOO_MANY_ITEMS = {
+    message: `the mirror list holds more than ${MAX_LIST_ITEMS} lines and list items`,
+    hint: "a list of 5000 images has 5000 to 25 000: split the list, or look for generated or pasted content",
+};
+const TOO_DEEP = {
+    message: `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`,
+    hint: TOO_DEEP_HINT,
+};
+const TOO_MANY_ALIASES = {
+    message: `the mirror list holds more than ${MAX_ALIAS_TOKENS} YAML aliases (*name); aliases are not supported`,
+    hint: "write the values out in full",
+};
+function prescan(text) {
+    const state = { depth: 0, aliases: 0, items: 0, lineStart: true, indicators: 0 };
+    for (let i = 0; i < text.length; i++) {
+        const problem = scanAt(text, i, state);
+        if (problem)
+            return { offset: i, problem };
+    }
+    return null;
+}
+function scanAt(text, i, state) {
+    const c = text.charCodeAt(i);
+    return (countItem(c, state) ??
+        countBracket(c, state) ??
+        countAlias(text, i, c, state) ??
+        countIndicator(text, i, c, state));
+}
+function countItem(c, state) {
+    if (c !== NEWLINE && c !== COMMA)
+        return null;
+    state.items += 1;
+    return state.items > MAX_LIST_ITEMS ? TOO_MANY_ITEMS : null;
+}
+function countBracket(c, state) {
+    if (c === 0x5b || c === 0x7b) {
+        state.depth += 1;
+        return state.depth > PRESCAN_DEPTH ? TOO_DEEP : null;
+    }
+    if (c === 0x5d || c === 0x7d)
+        state.depth = Math.max(0, state.depth - 1);
+    return null;
+}
+/** A `*` where an alias can start: at the start of the text, after a blank, a newline, `,` or `[`. */
+function countAlias(text, i, c, state) {
+    if (c !== STAR)
+        return null;
+    const before = i === 0 ? SPACE : text.charCodeAt(i - 1);
+    if (before !== SPACE && before !== NEWLINE && before !== COMMA && before !== 0x5b && before !== TAB)
+        return null;
+    state.aliases += 1;
+    return state.aliases > MAX_ALIAS_TOKENS ? TOO_MANY_ALIASES : null;
+}
+function countIndicator(text, i, c, state) {
+    if (c === NEWLINE) {
+        state.lineStart = true;
+        state.indicators = 0;
+        return null;
+    }
+    if (!state.lineStart)
+        return null;
+    const next = text.charCodeAt(i + 1);
+    if ((c === 0x2d || c === 0x3f || c === 0x3a) && (next === SPACE || next === TAB)) {
+        state.indicators += 1;
+        return state.indicators > PRESCAN_DEPTH ? TOO_DEEP : null;
+    }
+    if (c !== SPACE && c !== TAB)
+        state.lineStart = false;
+    return null;
+}
+
+;// CONCATENATED MODULE: ./src/list/quote.ts
+/**
+ * A value quoted for a message: JSON string syntax with every character outside printable ASCII escaped,
+ * so no control character, newline, bidi override or homoglyph reaches a log unseen; cut after `max` characters.
+ */
+function quoteValue(s, max = 200) {
+    const shown = s.length > max ? `${s.slice(0, max)}…` : s;
+    return JSON.stringify(shown).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+/**
+ * A URL or reference with its credentials hidden: `https://user:secret@host/x` -> `https://***@host/x`, and
+ * `user:secret@host/x` (an image reference written like a URL) -> `***@host/x`. A digest (`name@sha256:…`) stays.
+ */
+function hideUserinfo(s) {
+    const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(s)?.[0];
+    if (scheme)
+        return s.replace(/^([^/]*\/\/)[^/?#]*@/, "$1***@");
+    return s.replace(/^[^/]*@(?=[^/@]*\/)/, "***@");
+}
+/**
+ * A message as it may reach a log: every control character, line separator and bidi control escaped, so no
+ * value it quotes can start a line (a workflow command such as `::warning::` starts a line) or hide text.
+ */
+function safeMessage(s) {
+    const escaped = s.replace(
+    // Everything but printable ASCII, printable Latin-1 and up, minus zero-width, line-separator and bidi controls.
+    /[^\x20-\x7e\u00a0-\u200a\u2010-\u2027\u202f-\u2065\u206a-\ufefe\uff00-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    return escaped.startsWith("::") ? `\\${escaped}` : escaped;
+}
+/** A value as a problem message shows it: quoted, escaped, credentials in a URL hidden. */
+function shown(value) {
+    return quoteValue(hideUserinfo(value));
+}
+
+;// CONCATENATED MODULE: ./src/list/problems.ts
+
+
+class Problems {
+    file;
+    lines;
+    items = [];
+    constructor(file, lines) {
+        this.file = file;
+        this.lines = lines;
+    }
+    at(offset) {
+        const pos = this.lines.linePos(offset);
+        return { file: this.file, line: pos.line, column: pos.col };
+    }
+    locate(node, fallback = 0) {
+        const range = node?.range;
+        return this.at(range ? range[0] : fallback);
+    }
+    error(where, message, hint) {
+        this.items.push({ ...where, severity: "error", message, ...(hint ? { hint } : {}) });
+    }
+    warn(where, message, hint) {
+        this.items.push({ ...where, severity: "warning", message, ...(hint ? { hint } : {}) });
+    }
+    get hasErrors() {
+        return this.items.some((p) => p.severity === "error");
+    }
+}
+/** One problem for a list refused as a whole, at `line`:`column` (the start of the file unless given). */
+function refuse(file, message, hint, line = 1, column = 1) {
+    return { list: null, problems: [{ file, line, column, severity: "error", message, hint }] };
+}
+/** The result: problems in file order, messages made safe for a log, at most MAX_PROBLEMS and a count of the rest. */
+function finish(problems, list) {
+    const sorted = [...problems.items].sort((a, b) => a.line - b.line || a.column - b.column);
+    const shown = sorted.slice(0, MAX_PROBLEMS).map((p) => ({
+        ...p,
+        message: safeMessage(p.message),
+        ...(p.hint ? { hint: safeMessage(p.hint) } : {}),
+    }));
+    const rest = sorted.slice(MAX_PROBLEMS);
+    const next = rest[0];
+    if (next)
+        shown.push({
+            file: next.file,
+            line: next.line,
+            column: next.column,
+            severity: rest.some((p) => p.severity === "error") ? "error" : "warning",
+            message: `and ${rest.length} more problems from here on`,
+            hint: "fix the ones above first; the same mistake is often repeated",
+        });
+    return { list, problems: shown };
+}
+
+;// CONCATENATED MODULE: ./src/list/address-policy.ts
+/**
+ * Which hosts a mirror list, an input or a flag may name. Pure: no lookup, no I/O.
+ *
+ * A host is written as a URL or an image reference carries it: `name`, `name:port`, `a.b.c.d[:port]`,
+ * `[ipv6][:port]`. Refused: anything that is not a plain hostname or a canonical address (so nothing
+ * reaches crane or helm as a flag, and no resolver reads `0xa9fea9fe` as 169.254.169.254), link-local,
+ * cloud metadata, unspecified, multicast, broadcast and reserved addresses, and IPv6 forms that embed a
+ * refused IPv4 address. Loopback and RFC 1918 stay allowed: tests run on 127.0.0.1 and pull-through caches
+ * in a VPC live on 10.x.
+ */
+
+/** Names that resolve to a cloud provider's instance metadata service. */
+const METADATA_NAMES = new Set([
+    "metadata",
+    "metadata.google.internal",
+    "metadata.goog",
+    "instance-data",
+    "instance-data.ec2.internal",
+    "metadata.azure.com",
+    "metadata.tencentyun.com",
+]);
+const ADDRESS_HINT = "name a registry or chart repository by its public hostname, a loopback address or a private (RFC 1918) address";
+function address_policy_refuse(reason, hint = ADDRESS_HINT) {
+    return { ok: false, reason, hint };
+}
+const q = quoteValue;
+/** Split `host[:port]` / `[v6][:port]`; null when the shape is wrong. */
+function splitPort(input) {
+    if (input.startsWith("[")) {
+        const close = input.indexOf("]");
+        if (close < 0)
+            return null;
+        const rest = input.slice(close + 1);
+        if (rest !== "" && !rest.startsWith(":"))
+            return null;
+        return { host: input.slice(1, close), bracketed: true, port: rest === "" ? null : rest.slice(1) };
+    }
+    const colons = input.split(":").length - 1;
+    if (colons === 0)
+        return { host: input, bracketed: false, port: null };
+    if (colons > 1)
+        return null;
+    const at = input.indexOf(":");
+    return { host: input.slice(0, at), bracketed: false, port: input.slice(at + 1) };
+}
+/** Parse an IPv6 address (no zone) into 8 groups; null when invalid. */
+function parseIPv6(text) {
+    if (!/^[0-9A-Fa-f:.]+$/.test(text))
+        return null;
+    const split = splitEmbeddedIPv4(text);
+    if (!split)
+        return null;
+    const { body, tail } = split;
+    const halves = body.split("::");
+    if (halves.length > 2)
+        return null;
+    const head = parseGroups(halves[0] ?? "");
+    const rest = halves.length === 2 ? parseGroups(halves[1] ?? "") : [];
+    if (!head || !rest)
+        return null;
+    const given = head.length + rest.length + tail.length;
+    if (halves.length === 2) {
+        if (given > 7)
+            return null;
+        return [...head, ...new Array(8 - given).fill(0), ...rest, ...tail];
+    }
+    return given === 8 ? [...head, ...tail] : null;
+}
+/** An IPv6 text's trailing dotted quad (`::ffff:10.0.0.1`) as its two last groups; null when the quad is invalid. */
+function splitEmbeddedIPv4(text) {
+    const lastColon = text.lastIndexOf(":");
+    if (!text.slice(lastColon + 1).includes("."))
+        return { body: text, tail: [] };
+    const v4 = parseDottedQuad(text.slice(lastColon + 1));
+    if (!v4)
+        return null;
+    const [a = 0, b = 0, c = 0, d = 0] = v4;
+    const body = text.slice(0, lastColon + 1);
+    return { body: body.endsWith("::") ? body : body.slice(0, -1), tail: [(a << 8) | b, (c << 8) | d] };
+}
+/** Colon-separated groups of 1 to 4 hex digits ("" is none); null when one is not. */
+function parseGroups(s) {
+    if (s === "")
+        return [];
+    const out = [];
+    for (const p of s.split(":")) {
+        if (!/^[0-9A-Fa-f]{1,4}$/.test(p))
+            return null;
+        out.push(Number.parseInt(p, 16));
+    }
+    return out;
+}
+/** Whether `address` starts with `prefix` (bytes of IPv4, groups of IPv6). */
+function startsWith(address, ...prefix) {
+    return prefix.every((v, i) => address[i] === v);
+}
+/** Four decimal numbers 0-255 without leading zeros, or null. */
+function parseDottedQuad(text) {
+    const parts = text.split(".");
+    if (parts.length !== 4)
+        return null;
+    const out = [];
+    for (const p of parts) {
+        if (!/^(0|[1-9]\d{0,2})$/.test(p))
+            return null;
+        const n = Number(p);
+        if (n > 255)
+            return null;
+        out.push(n);
+    }
+    return out;
+}
+function checkIPv4(a, shown) {
+    const [b0 = 0] = a;
+    const hintMeta = "a mirror list never needs the instance metadata service; remove the address";
+    if (startsWith(a, 169, 254, 169, 254))
+        return address_policy_refuse(`${q(shown)} is the cloud instance metadata address`, hintMeta);
+    if (startsWith(a, 169, 254, 170, 2) || startsWith(a, 169, 254, 170, 23))
+        return address_policy_refuse(`${q(shown)} is the container metadata address`, hintMeta);
+    if (startsWith(a, 100, 100, 100, 200))
+        return address_policy_refuse(`${q(shown)} is the cloud instance metadata address`, hintMeta);
+    if (startsWith(a, 169, 254))
+        return address_policy_refuse(`${q(shown)} is a link-local address (169.254.0.0/16)`);
+    if (b0 === 0)
+        return address_policy_refuse(`${q(shown)} is an unspecified address (0.0.0.0/8)`);
+    if (startsWith(a, 255, 255, 255, 255))
+        return address_policy_refuse(`${q(shown)} is the broadcast address`);
+    if (b0 >= 224 && b0 <= 239)
+        return address_policy_refuse(`${q(shown)} is a multicast address (224.0.0.0/4)`);
+    if (b0 >= 240)
+        return address_policy_refuse(`${q(shown)} is a reserved address (240.0.0.0/4)`);
+    return { ok: true };
+}
+function checkIPv6(g, shown) {
+    const [g0 = 0] = g;
+    if (startsWith(g, 0, 0, 0, 0, 0, 0, 0, 0))
+        return address_policy_refuse(`${q(shown)} is the unspecified address (::)`);
+    if (startsWith(g, 0, 0, 0, 0, 0, 0, 0, 1))
+        return { ok: true };
+    const viaV4 = embeddedIPv4(g);
+    if (viaV4) {
+        const inner = checkIPv4(viaV4.v4, viaV4.v4.join("."));
+        return inner.ok ? inner : address_policy_refuse(`${q(shown)} is ${viaV4.form} of ${inner.reason}`, inner.hint);
+    }
+    if (startsWith(g, 0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x254))
+        return address_policy_refuse(`${q(shown)} is the cloud instance metadata address`, "a mirror list never needs the instance metadata service; remove the address");
+    if ((g0 & 0xffc0) === 0xfe80)
+        return address_policy_refuse(`${q(shown)} is a link-local address (fe80::/10)`);
+    if ((g0 & 0xff00) === 0xff00)
+        return address_policy_refuse(`${q(shown)} is a multicast address (ff00::/8)`);
+    return { ok: true };
+}
+/** The IPv4 address an IPv6 address carries (IPv4-mapped, IPv4-compatible, NAT64, 6to4), and the form's name. */
+function embeddedIPv4(g) {
+    const [, g1 = 0, g2 = 0, , , , g6 = 0, g7 = 0] = g;
+    const last = [g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff];
+    if (startsWith(g, 0, 0, 0, 0, 0, 0xffff))
+        return { form: "the IPv4-mapped form", v4: last };
+    if (startsWith(g, 0, 0, 0, 0, 0, 0))
+        return { form: "the IPv4-compatible form", v4: last };
+    if (startsWith(g, 0x64, 0xff9b, 0, 0, 0, 0))
+        return { form: "the NAT64 form", v4: last };
+    if (startsWith(g, 0x2002))
+        return { form: "the 6to4 form", v4: [g1 >> 8, g1 & 0xff, g2 >> 8, g2 & 0xff] };
+    return null;
+}
+/** Labels of letters, digits and `-`, none empty, none starting or ending with `-`, at most 63 long. */
+function checkHostname(host, input) {
+    if (host.length > 253)
+        return address_policy_refuse(`host ${q(input)} is longer than 253 characters`, "use a shorter hostname");
+    for (const label of host.split(".")) {
+        const refused = checkLabel(label, input);
+        if (refused)
+            return refused;
+    }
+    const lower = host.toLowerCase();
+    if (METADATA_NAMES.has(lower) || lower.endsWith(".metadata.google.internal"))
+        return address_policy_refuse(`${q(input)} is a cloud instance metadata name`, "a mirror list never needs the instance metadata service; remove the host");
+    return { ok: true };
+}
+/** One label of a hostname; null when it is fine. */
+function checkLabel(label, input) {
+    if (label === "")
+        return address_policy_refuse(`host ${q(input)} has an empty label`, "write the hostname without leading, trailing or doubled dots");
+    if (label.length > 63)
+        return address_policy_refuse(`host ${q(input)} has a label longer than 63 characters`, "use a shorter hostname");
+    if (label.startsWith("-") || label.endsWith("-"))
+        return address_policy_refuse(`host ${q(input)} has a label that starts or ends with "-"`, "a hostname label starts and ends with a letter or digit (a leading - would reach crane or helm as a flag)");
+    if (!/^[A-Za-z0-9-]+$/.test(label))
+        return address_policy_refuse(`host ${q(input)} is not a valid hostname`, /[^\x20-\x7e]/.test(label)
+            ? "hostnames are ASCII letters, digits, - and .; write an internationalised name in its xn-- (punycode) form"
+            : "hostnames are letters, digits, - and . (no _, spaces, @, / or other characters)");
+    return null;
+}
+/**
+ * A last label made of digits (or `0x` hex) makes the WHATWG URL parser, curl and Go's resolver fallbacks
+ * read the whole host as an IPv4 address in one of its old forms: `2852039166`, `0xa9fea9fe`,
+ * `0251.0376.0251.0376`, `169.254.43518`.
+ */
+function looksNumeric(host) {
+    const last = host.split(".").pop() ?? "";
+    return /^(\d+|0[xX][0-9A-Fa-f]*)$/.test(last);
+}
+/** What a URL parser makes of a non-canonical IPv4 form, for the message ("" when it cannot tell). */
+function decodedIPv4(host) {
+    try {
+        return new URL(`http://${host}/`).hostname;
+    }
+    catch {
+        return "";
+    }
+}
+function checkHost(input) {
+    const textRefused = checkHostText(input);
+    if (textRefused)
+        return textRefused;
+    const split = splitPort(input);
+    if (!split)
+        return address_policy_refuse(`host ${q(input)} is not host[:port]`, "write IPv6 addresses in brackets ([fd00::1]:5000) and at most one :port");
+    const { host, bracketed, port } = split;
+    if (port !== null && !/^\d{1,5}$/.test(port))
+        return address_policy_refuse(`host ${q(input)} has an invalid port`, PORT_HINT);
+    if (port !== null && (Number(port) < 1 || Number(port) > 65535))
+        return address_policy_refuse(`host ${q(input)} has an invalid port`, PORT_HINT);
+    if (bracketed)
+        return checkBracketed(host, input);
+    if (host === "")
+        return address_policy_refuse(`host ${q(input)} is empty`, "write a hostname such as registry.example.com");
+    if (looksNumeric(host))
+        return checkNumeric(host, input);
+    return checkHostname(host, input);
+}
+const PORT_HINT = "a port is a number from 1 to 65535";
+/** Refuses an empty host, spaces and control characters, and credentials; null when none. */
+function checkHostText(input) {
+    if (input === "")
+        return address_policy_refuse("the host is empty", "write a hostname such as registry.example.com");
+    if (/[^\x21-\x7e\u00a0-\uffff]/.test(input))
+        return address_policy_refuse(`host ${q(input)} contains a space or control character`, "write the host without spaces, tabs, newlines or control characters");
+    if (input.includes("@"))
+        return address_policy_refuse(`host ${q(input.replace(/^.*@/, "***@"))} carries credentials (user@host)`, "never write credentials into the list; give them through the registry-credentials or docker-hub-token inputs");
+    return null;
+}
+/** `[address]`: an IPv6 address without a zone, checked as an address. */
+function checkBracketed(host, input) {
+    if (host.includes("%"))
+        return address_policy_refuse(`host ${q(input)} has an IPv6 zone`, "name the registry by an address without a %zone");
+    const groups = parseIPv6(host);
+    if (!groups)
+        return address_policy_refuse(`host ${q(input)} is not a valid IPv6 address`, "check the address between [ and ]");
+    return checkIPv6(groups, host);
+}
+/** A host a URL parser reads as IPv4: only the dotted-decimal form, checked as an address. */
+function checkNumeric(host, input) {
+    const quad = parseDottedQuad(host);
+    if (quad)
+        return checkIPv4(quad, host);
+    const decoded = decodedIPv4(host);
+    return address_policy_refuse(`host ${q(input)} is not a dotted-decimal IPv4 address${decoded && decoded !== host ? ` (a URL parser reads it as ${decoded})` : ""}`, "write an IPv4 address as four decimal numbers 0-255 without leading zeros, e.g. 10.0.0.5");
+}
+// --- crane's plain-HTTP rule -------------------------------------------------------------------------
+/*
+ * A faithful port of go-containerregistry pkg/name/registry.go `Registry.Scheme()` (the branch without
+ * `name.Insecure`, which ecr-mirror never sets), read at commit 3f4ff3c (2026-08):
+ *   isRFC1918(): `net.ParseIP(strings.Split(name, ":")[0])` inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16
+ *   `strings.HasPrefix(name, "localhost:")` (a bare `localhost`, without a port, is https)
+ *   reLocal        `.*\.localhost(?::\d{1,5})?$`
+ *   reLoopback     `^127\.0\.0\.1(?::\d{1,5})?$`
+ *   reipv6Loopback `^(::1|\[::1\](?::\d{1,5})?)$`
+ * Everything else is https. Go's matching is case-sensitive, and so is this. "http" does not mean plain
+ * HTTP: crane pings https first and falls back to http (pkg/v1/remote/transport/ping.go), without
+ * skipping certificate checks anywhere else. src/registry/scheme.ts applies the same order in process.
+ */
+const RE_LOCAL = /\.localhost(?::\d{1,5})?$/;
+const RE_LOOPBACK = /^127\.0\.0\.1(?::\d{1,5})?$/;
+const RE_IPV6_LOOPBACK = /^(::1|\[::1\](?::\d{1,5})?)$/;
+function isRFC1918(name) {
+    // Go's net.ParseIP: dotted decimal, no leading zeros (Go >= 1.17); an IPv6 address cannot survive the split.
+    const ip = parseDottedQuad(name.split(":")[0] ?? "");
+    if (!ip)
+        return false;
+    const [a = 0, b = 0] = ip;
+    return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+}
+/** Whether crane falls back to plain HTTP for `host[:port]` when HTTPS gets no answer (`Registry.Scheme()` is "http"). */
+function fallsBackToHttp(host) {
+    return (isRFC1918(host) ||
+        host.startsWith("localhost:") ||
+        RE_LOCAL.test(host) ||
+        RE_LOOPBACK.test(host) ||
+        RE_IPV6_LOOPBACK.test(host));
+}
+const PLAIN_HTTP_REASON = "plain http:// is accepted only for loopback and private (RFC 1918) hosts: crane would need --insecure, which also disables certificate checks on the push to ECR";
+const PLAIN_HTTP_HINT = "use https://, or reach the registry by a loopback or private address (10.x, 172.16-31.x, 192.168.x, localhost:PORT)";
+/**
+ * A URL the list or an input gives (`https://host[:port]/path`), checked on its raw text: no credentials
+ * (`user:secret@`, never echoed), a host checkHost allows, and `http://` only where crane speaks plain HTTP
+ * by its own rule. The raw authority is checked, not what a URL parser makes of it (which would silently
+ * turn `0xa9fea9fe` into 169.254.169.254, or drop a tab).
+ */
+function checkUrl(url, schemes) {
+    const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s.exec(url);
+    const scheme = m?.[1]?.toLowerCase() ?? "";
+    if (!m || !schemes.includes(scheme))
+        return {
+            ok: false,
+            reason: `${quoteValue(url.replace(/\/\/[^/@]*@/, "//***@"))} is not a ${schemes.map((s) => `${s}://`).join(" or ")} URL`,
+            hint: `write ${schemes[0]}://host[:port]`,
+        };
+    const authority = m[2] ?? "";
+    if (authority.includes("@"))
+        return {
+            ok: false,
+            reason: `the URL ${quoteValue(`${scheme}://***@${authority.slice(authority.lastIndexOf("@") + 1)}`)} carries credentials (user:password@)`,
+            hint: "never write credentials into a URL: give them through the registry-credentials or docker-hub-token inputs (ECR_MIRROR_REGISTRY_CREDENTIALS on the command line)",
+        };
+    const host = checkHost(authority);
+    if (!host.ok)
+        return host;
+    if (scheme === "http" && !fallsBackToHttp(authority))
+        return { ok: false, reason: `${quoteValue(url)}: ${PLAIN_HTTP_REASON}`, hint: PLAIN_HTTP_HINT };
+    return { ok: true, scheme, host: authority, path: m[3] ?? "" };
+}
+/** The `registry-url` input and the CLI's `--registry-url` / `--target URL`: `http(s)://host[:port]`, nothing more. */
+function registryUrlProblem(url) {
+    const checked = checkUrl(url, ["https", "http"]);
+    if (!checked.ok)
+        return checked;
+    if (checked.path !== "" && checked.path !== "/")
+        return {
+            reason: `${quoteValue(url)} has a path, query or fragment`,
+            hint: "give the registry as http(s)://host[:port]; repositories are named by the list's prefixes",
+        };
+    return null;
+}
+
+;// CONCATENATED MODULE: ./src/list/naming.ts
+/**
+ * Where things land in the target registry: repository names for images and charts, chart tags
+ * and the synthetic tag of digest-only entries. Pure functions.
+ */
+/** ECR's repository-name rule (CreateRepository `repositoryName` pattern) and length limits. */
+const ECR_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+const ECR_NAME_MIN = 2;
+const ECR_NAME_MAX = 256;
+/** The Distribution spec's name rule, for targets that are plain OCI registries. */
+const DISTRIBUTION_NAME = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$/;
+const DISTRIBUTION_NAME_MAX = 255;
+/** Why `name` cannot be a repository in the target, or null when it can. */
+function repositoryNameProblem(name, type) {
+    return type === "ecr" ? ecrNameProblem(name) : distributionNameProblem(name);
+}
+function ecrNameProblem(name) {
+    if (name.length < ECR_NAME_MIN || name.length > ECR_NAME_MAX) {
+        return `ECR repository names are ${ECR_NAME_MIN} to ${ECR_NAME_MAX} characters; "${truncate(name)}" has ${name.length}`;
+    }
+    if (ECR_NAME.test(name))
+        return null;
+    return `"${truncate(name)}" is not a valid ECR repository name: it has ${ecrNameFlaw(name)}`;
+}
+/** What an invalid ECR name has that ECR refuses, the likeliest cause first. */
+const ECR_NAME_FLAWS = [
+    [/[A-Z]/, "upper-case letters"],
+    [/:/, "':' (a port or IPv6 address)"],
+    [/[[\]]/, "brackets (an IPv6 address)"],
+    [/[._-]{2,}/, "two separators in a row ('__' or '--' are valid upstream but not in ECR)"],
+];
+function ecrNameFlaw(name) {
+    return ECR_NAME_FLAWS.find(([pattern]) => pattern.test(name))?.[1] ?? "characters ECR does not allow";
+}
+function distributionNameProblem(name) {
+    if (name.length > DISTRIBUTION_NAME_MAX) {
+        return `repository names are at most ${DISTRIBUTION_NAME_MAX} characters; "${truncate(name)}" has ${name.length}`;
+    }
+    if (!DISTRIBUTION_NAME.test(name))
+        return `"${truncate(name)}" is not a valid repository name`;
+    return null;
+}
+function truncate(s) {
+    return s.length > 80 ? `${s.slice(0, 40)}…${s.slice(-30)}` : s;
+}
+/** Default prefix an upstream lands under: `docker.io/<path>` at `<prefix>/<path>`, others at `<prefix>/<host>/<path>`. */
+function defaultUpstreamPrefix(host, imagePrefix) {
+    return host === "docker.io" ? imagePrefix : `${imagePrefix}/${host}`;
+}
+/** Helm turns `+` into `_` when it stores a chart version as an OCI tag. */
+function chartTag(version) {
+    return version.replaceAll("+", "_");
+}
+/**
+ * The tag a digest-only entry is stored under, so `ListImages` (TAGGED) sees it and lifecycle
+ * rules on untagged images do not expire it: `sha256-<hex>` (the cosign-style spelling).
+ */
+function syntheticTag(digest) {
+    return digest.replace(":", "-");
+}
+/** Helm chart versions are SemVer 2 (helm also accepts a leading `v`). */
+const CHART_VERSION = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
+
+;// CONCATENATED MODULE: ./src/list/reference.ts
+const alphanumeric = "[a-z0-9]+";
+const separator = "(?:[._]|__|[-]+)";
+const domainNameComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const optionalPort = "(?::[0-9]+)?";
+const tagPat = "[\\w][\\w.-]{0,127}";
+const digestPat = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}";
+const ipv6address = "\\[(?:[a-fA-F0-9:]+)\\]";
+const domainName = `${domainNameComponent}(?:\\.${domainNameComponent})*`;
+const host = `(?:${domainName}|${ipv6address})`;
+const domainAndPort = host + optionalPort;
+const pathComponent = `${alphanumeric}(?:${separator}${alphanumeric})*`;
+const remoteName = `${pathComponent}(?:/${pathComponent})*`;
+const namePat = `(?:${domainAndPort}/)?${remoteName}`;
+const referenceRegexp = new RegExp(`^(${namePat})(?::(${tagPat}))?(?:@(${digestPat}))?$`);
+const anchoredNameRegexp = new RegExp(`^(?:(${domainAndPort})/)?(${remoteName})$`);
+const anchoredIdentifierRegexp = /^[a-f0-9]{64}$/;
+const anchoredTagRegexp = new RegExp(`^${tagPat}$`);
+const anchoredDomainRegexp = new RegExp(`^${domainAndPort}$`);
+/** Maximum length of a repository path (distribution's RepositoryNameTotalLengthMax). */
+const REPOSITORY_NAME_MAX = 255;
+const DEFAULT_DOMAIN = "docker.io";
+const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
+const OFFICIAL_REPO_PREFIX = "library/";
+/** Digest algorithms go-digest registers with the standard library, and their hex lengths. */
+const DIGEST_ALGORITHMS = { sha256: 64, sha384: 96, sha512: 128 };
+/** go-digest's `Parse` + `Validate`: `algorithm:hex` with a registered algorithm and exact lower-case hex. */
+function validateDigest(digest) {
+    const i = digest.indexOf(":");
+    if (i <= 0 || i + 1 === digest.length)
+        return "invalid digest format (expected algorithm:hex, as in sha256:…)";
+    const algorithm = digest.slice(0, i);
+    const encoded = digest.slice(i + 1);
+    const length = DIGEST_ALGORITHMS[algorithm];
+    if (length === undefined)
+        return `unsupported digest algorithm "${algorithm}" (use sha256, sha384 or sha512)`;
+    if (encoded.length !== length)
+        return `invalid ${algorithm} digest length: ${encoded.length} hex characters, expected ${length}`;
+    if (!/^[a-f0-9]+$/.test(encoded))
+        return `invalid ${algorithm} digest: only lower-case hex characters are allowed`;
+    return null;
+}
+function isValidTag(tag) {
+    return anchoredTagRegexp.test(tag);
+}
+/** Whether `s` is a registry host as references carry it (`quay.io`, `localhost:5000`, `[::1]:5000`). */
+function isValidDomain(s) {
+    return anchoredDomainRegexp.test(s);
+}
+/** splitDockerDomain from normalize.go. */
+function splitDockerDomain(name) {
+    const slash = name.indexOf("/");
+    if (slash === -1)
+        return [DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX + name];
+    const maybeDomain = name.slice(0, slash);
+    const maybeRemote = name.slice(slash + 1);
+    let domain;
+    let remote;
+    if (maybeDomain === "localhost")
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else if (maybeDomain === LEGACY_DEFAULT_DOMAIN)
+        [domain, remote] = [DEFAULT_DOMAIN, maybeRemote];
+    else if (/[.:]/.test(maybeDomain))
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else if (maybeDomain.toLowerCase() !== maybeDomain)
+        [domain, remote] = [maybeDomain, maybeRemote];
+    else
+        [domain, remote] = [DEFAULT_DOMAIN, name];
+    if (domain === DEFAULT_DOMAIN && !remote.includes("/"))
+        remote = OFFICIAL_REPO_PREFIX + remote;
+    return [domain, remote];
+}
+/**
+ * `ParseNormalizedNamed`: a familiar or full reference (`redis:7.0`, `quay.io/org/app@sha256:…`)
+ * to its normalised parts. No default tag is added: a bare name has neither tag nor digest.
+ */
+function parseReference(input) {
+    const s = input;
+    const refused = refuseText(s);
+    if (refused)
+        return refused;
+    const [domain, remainder] = splitDockerDomain(s);
+    const tagSep = remainder.indexOf(":");
+    const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
+    if (remote.toLowerCase() !== remote) {
+        return {
+            ok: false,
+            error: `repository name (${remote}) must be lowercase`,
+            hint: "registry repository paths are lower case; tags may use upper case",
+        };
+    }
+    const full = `${domain}/${remainder}`;
+    const m = referenceRegexp.exec(full);
+    if (!m)
+        return { ok: false, ...explainInvalid(full) };
+    const name = m[1];
+    const nameMatch = anchoredNameRegexp.exec(name);
+    const refDomain = nameMatch?.[1] ?? "";
+    const path = nameMatch?.[2] ?? name;
+    if (refDomain === "") {
+        // The grammar's domain is optional: `my_registry.example.com/x` matches as a path with no domain at all.
+        return {
+            ok: false,
+            error: `${JSON.stringify(domain)} is not a valid registry host`,
+            hint: "a registry host is letters, digits, '-' and '.' with an optional :port (no '_')",
+        };
+    }
+    if (path.length > REPOSITORY_NAME_MAX) {
+        return { ok: false, error: `repository name must not be more than ${REPOSITORY_NAME_MAX} characters` };
+    }
+    const digest = m[3] ?? null;
+    if (digest !== null) {
+        const problem = validateDigest(digest);
+        if (problem)
+            return { ok: false, error: problem };
+    }
+    return { ok: true, value: { domain: refDomain, path, tag: m[2] ?? null, digest } };
+}
+/** What no reference can be: empty, with white space, a URL, a bare 64-hex image id; null when none. */
+function refuseText(s) {
+    if (s === "")
+        return { ok: false, error: "the reference is empty" };
+    if (/\s/.test(s))
+        return { ok: false, error: "a reference cannot contain white space" };
+    if (s.includes("://")) {
+        return {
+            ok: false,
+            error: "a reference has no URL scheme",
+            hint: `write it as a registry reference, e.g. "${s.replace(/^[a-z]+:\/\//i, "")}"`,
+        };
+    }
+    if (anchoredIdentifierRegexp.test(s)) {
+        return {
+            ok: false,
+            error: `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
+            hint: "a bare 64-hex string is an image ID; name the repository and pin the digest: name@sha256:<hex>",
+        };
+    }
+    return null;
+}
+/** A more precise reason than "invalid reference format" for the common mistakes. */
+function explainInvalid(full) {
+    const at = full.indexOf("@");
+    const namePart = at === -1 ? full : full.slice(0, at);
+    const digest = at === -1 ? null : full.slice(at + 1);
+    if (digest !== null) {
+        const problem = validateDigest(digest);
+        if (problem)
+            return { error: problem };
+    }
+    const lastSlash = namePart.lastIndexOf("/");
+    const colon = namePart.indexOf(":", lastSlash + 1);
+    if (colon !== -1) {
+        const tag = namePart.slice(colon + 1);
+        if (!isValidTag(tag)) {
+            return {
+                error: `invalid tag "${tag}"`,
+                hint: "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
+            };
+        }
+    }
+    return {
+        error: "invalid reference format",
+        hint: "expected [host[:port]/]path[:tag][@sha256:digest] with lower-case path components separated by '/', as in quay.io/prometheus/node-exporter:v1.8.2",
+    };
+}
+/** The repository name without tag or digest: `docker.io/library/redis`. */
+function referenceName(ref) {
+    return ref.domain === "" ? ref.path : `${ref.domain}/${ref.path}`;
+}
+/** distribution's `String()`: `docker.io/library/redis:7.0`, `…@sha256:…`, `…:tag@sha256:…`. */
+function formatReference(ref) {
+    let s = referenceName(ref);
+    if (ref.tag !== null)
+        s += `:${ref.tag}`;
+    if (ref.digest !== null)
+        s += `@${ref.digest}`;
+    return s;
+}
+/** distribution's `FamiliarString()`: `redis:7.0`, `quay.io/org/app:1`. */
+function familiarReference(ref) {
+    let path = ref.path;
+    let domain = ref.domain;
+    if (domain === DEFAULT_DOMAIN) {
+        domain = "";
+        const rest = path.startsWith(OFFICIAL_REPO_PREFIX) ? path.slice(OFFICIAL_REPO_PREFIX.length) : null;
+        if (rest !== null && !rest.includes("/"))
+            path = rest;
+    }
+    return formatReference({ ...ref, domain, path });
+}
+
+;// CONCATENATED MODULE: ./src/list/schema.ts
+/**
+ * The mirror-list schema, written once. `schema/mirrors.schema.json` is generated from it
+ * (`npm run build`; a test fails when the file is stale), and the parser in ./parse.ts validates
+ * the file's structure by interpreting this same object, so editors, CI and the tool agree.
+ *
+ * Only a JSON-Schema subset is used (type, properties, additionalProperties, required, enum,
+ * pattern, items, minItems, uniqueItems, minLength, maxLength, minimum, oneOf discriminated by type),
+ * because ./validate-structure.ts interprets exactly that subset.
+ */
+/**
+ * The mirror list's defaults, one row per key a list may leave out: the schema below gives them as `default`,
+ * the parser (./rules/) fills them in, and a test holds the README's defaults table to this one.
+ * Keys are written as the README writes them (`<host>` is any upstream, `[]` any item of a list).
+ */
+const mirrorListDefaults = {
+    "target.type": "ecr",
+    "target.imagePrefix": "mirrors",
+    "target.chartPrefix": "charts",
+    "target.prune": false,
+    "target.maxDeletions": 20,
+    "target.reconcileSettings": false,
+    "target.repositorySettings.imageTagMutability": "MUTABLE",
+    "target.repositorySettings.scanOnPush": false,
+    "target.repositorySettings.encryption.type": "AES256",
+    "upstreams.<host>.redirect": true,
+    "upstreams.<host>.fallback": false,
+    "charts[].images": false,
+};
+const d = mirrorListDefaults;
+const ecrPrefix = "^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$";
+const stringList = (description, item = {}) => ({
+    type: "array",
+    description,
+    items: { type: "string", ...item },
+    minItems: 1,
+    uniqueItems: true,
+});
+const policyDocument = (description) => ({
+    type: ["object", "string"],
+    description: `${description} Either a YAML mapping (turned into JSON) or a JSON string.`,
+});
+const mirrorListSchema = {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    $id: "https://github.com/ecr-mirror/ecr-mirror/schema/mirrors.schema.json",
+    title: "ecr-mirror mirror list",
+    description: "Container images and Helm charts to keep mirrored in a private Amazon ECR registry (or any OCI registry), and where they land.",
+    type: "object",
+    additionalProperties: false,
+    properties: {
+        version: { description: "Format version of this file.", enum: [1] },
+        target: {
+            type: "object",
+            description: "Where the mirrors live and how repositories are created.",
+            additionalProperties: false,
+            properties: {
+                type: {
+                    description: "`ecr` or `oci` for any registry speaking the OCI Distribution API.",
+                    enum: ["ecr", "oci"],
+                    default: d["target.type"],
+                },
+                region: {
+                    type: "string",
+                    description: "AWS region of the registry; else the action's `aws-region` input or AWS_REGION.",
+                    pattern: "^[a-z]{2}(?:-[a-z0-9]+)+-[0-9]+$",
+                },
+                accountId: {
+                    type: "string",
+                    description: "12-digit AWS account id (quoted); discovered from the credentials when absent.",
+                    pattern: "^[0-9]{12}$",
+                },
+                registry: {
+                    type: "string",
+                    description: "Registry address `host[:port]`. For ECR it is discovered (the authorization data's proxyEndpoint) when absent.",
+                    minLength: 1,
+                },
+                imagePrefix: {
+                    type: "string",
+                    description: "Repository prefix images land under.",
+                    pattern: ecrPrefix,
+                    default: d["target.imagePrefix"],
+                },
+                chartPrefix: {
+                    type: "string",
+                    description: "Repository prefix Helm charts land under.",
+                    pattern: ecrPrefix,
+                    default: d["target.chartPrefix"],
+                },
+                prune: {
+                    type: "boolean",
+                    description: "Delete tags under the managed prefixes that the list no longer names. Always shown in the plan first.",
+                    default: d["target.prune"],
+                },
+                maxDeletions: {
+                    type: "integer",
+                    description: "With prune: the most tags one run may delete. A plan that deletes more fails, and a sync fails before anything is deleted; raise it here (or with the action's `max-deletions` input, the CLI's `--max-deletions`) when that many deletions are intended.",
+                    minimum: 0,
+                    default: d["target.maxDeletions"],
+                },
+                reconcileSettings: {
+                    type: "boolean",
+                    description: "Treat repositorySettings as the desired state of every repository the list names, not only of the ones ecr-mirror creates: the plan compares each existing repository's tag mutability and exclusion filters, scan on push, lifecycle policy, repository policy and resource tags with the list and shows a reconcile-settings step where they differ; sync applies it. Encryption cannot change on an existing repository: a difference is a warning.",
+                    default: d["target.reconcileSettings"],
+                },
+                repositorySettings: {
+                    type: "object",
+                    description: "Settings applied to repositories when ecr-mirror creates them (and, with reconcileSettings, to the existing ones the list names).",
+                    additionalProperties: false,
+                    properties: {
+                        imageTagMutability: {
+                            description: "Tag mutability. The *_WITH_EXCLUSION modes need imageTagMutabilityExclusionFilters.",
+                            enum: ["MUTABLE", "IMMUTABLE", "MUTABLE_WITH_EXCLUSION", "IMMUTABLE_WITH_EXCLUSION"],
+                            default: d["target.repositorySettings.imageTagMutability"],
+                        },
+                        imageTagMutabilityExclusionFilters: stringList("Wildcard tag filters (`*` matches any characters) excluded from the mutability mode.", { pattern: "^[0-9a-zA-Z._*-]{1,128}$" }),
+                        scanOnPush: {
+                            type: "boolean",
+                            description: "Basic scanning on push.",
+                            default: d["target.repositorySettings.scanOnPush"],
+                        },
+                        encryption: {
+                            type: "object",
+                            description: "Encryption at rest.",
+                            additionalProperties: false,
+                            default: { type: d["target.repositorySettings.encryption.type"] },
+                            required: ["type"],
+                            properties: {
+                                type: { enum: ["AES256", "KMS", "KMS_DSSE"] },
+                                kmsKey: {
+                                    type: "string",
+                                    description: "KMS key ARN, id or alias; only with KMS or KMS_DSSE.",
+                                    minLength: 1,
+                                },
+                            },
+                        },
+                        tags: {
+                            type: "object",
+                            description: "Resource tags for created repositories.",
+                            additionalProperties: { type: "string", maxLength: 256 },
+                        },
+                        lifecyclePolicy: policyDocument("ECR lifecycle policy for created repositories."),
+                        repositoryPolicy: policyDocument("Repository policy for created repositories, for example cross-account pulls."),
+                    },
+                },
+            },
+        },
+        upstreams: {
+            type: "object",
+            description: "Upstream registries, keyed by host as image names carry it (`docker.io`, `quay.io`). Every host an image uses is redirected; list one here to change where it lands or where it is fetched from.",
+            additionalProperties: {
+                type: "object",
+                additionalProperties: false,
+                properties: {
+                    prefix: {
+                        type: "string",
+                        description: "Repository prefix this upstream lands under. Default: the image prefix for docker.io, `<image prefix>/<host>` for others.",
+                        pattern: ecrPrefix,
+                    },
+                    endpoint: {
+                        type: "string",
+                        description: "Where content is fetched from without changing its name, e.g. `https://mirror.gcr.io` or a pull-through cache URL.",
+                        pattern: "^https?://[^\\s/]+(?:/[^\\s]*)?$",
+                    },
+                    redirect: {
+                        type: "boolean",
+                        description: "Render node configuration that redirects this host to the mirror.",
+                        default: d["upstreams.<host>.redirect"],
+                    },
+                    fallback: {
+                        type: "boolean",
+                        description: "Let nodes fall back to the upstream when the mirror fails (false: fail fast).",
+                        default: d["upstreams.<host>.fallback"],
+                    },
+                },
+            },
+        },
+        images: {
+            type: "array",
+            description: "Images to mirror: references, or objects for one source with several tags.",
+            items: {
+                oneOf: [
+                    {
+                        type: "string",
+                        description: "A reference: `redis:7.0`, `quay.io/prometheus/node-exporter:v1.8.2`, `ghcr.io/org/app@sha256:…`, `nginx:1.27@sha256:…`.",
+                        minLength: 1,
+                    },
+                    {
+                        type: "object",
+                        additionalProperties: false,
+                        required: ["source"],
+                        properties: {
+                            source: {
+                                type: "string",
+                                description: "The image name, optionally with one tag or digest.",
+                                minLength: 1,
+                            },
+                            tags: stringList("Tags to mirror."),
+                            versionRange: {
+                                type: "string",
+                                description: 'Mirror the tags that are semantic versions in this range, as for charts (Masterminds/semver): ">=1.25.0 <2.0.0", "~1.27", "^3 || ^4". A leading v is read (v1.2.3). Prereleases only when the range names one. Resolved at plan time from the upstream\'s tag list and kept in the lock file until re-resolved.',
+                                minLength: 1,
+                            },
+                            pattern: {
+                                type: "string",
+                                description: 'Mirror the tags this regular expression matches, whole (anchored): "\\d+\\.\\d+-alpine". A safe subset: literals, ., [classes], \\d, \\w, groups, |, *, +, ?, {n,m}; no backreferences or lookarounds. With versionRange, a tag must match both.',
+                                minLength: 1,
+                                maxLength: 256,
+                            },
+                            newest: {
+                                type: "integer",
+                                description: "Keep only the N highest matching tags (semantic version order, then name). Alone: the N highest release versions.",
+                                minimum: 1,
+                            },
+                            digests: stringList("Digests to mirror (sha256:…); each gets a synthetic tag in the target."),
+                            platforms: stringList("Keep only these platforms (os/arch[/variant]). Only for tag-only entries: it changes the digest.", { pattern: "^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9.]+)?$" }),
+                        },
+                    },
+                ],
+            },
+        },
+        charts: {
+            type: "array",
+            description: "Helm charts to mirror as OCI artifacts under the chart prefix.",
+            items: {
+                type: "object",
+                additionalProperties: false,
+                required: ["source"],
+                properties: {
+                    source: {
+                        type: "string",
+                        description: "An HTTP chart repository URL (then `name` is required) or `oci://host/path/name` (without version).",
+                        pattern: "^(?:https?|oci)://[^\\s]+$",
+                    },
+                    name: { type: "string", description: "Chart name in an HTTP repository.", minLength: 1 },
+                    versions: stringList("Exact chart versions (SemVer 2). Give versions, versionRange or both."),
+                    versionRange: {
+                        type: "string",
+                        description: 'A version range as helm reads it (Masterminds/semver): ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2", "4.x". Resolved at plan time from the repository\'s index.yaml or the OCI tag list; prereleases only when the range names one.',
+                        minLength: 1,
+                    },
+                    newest: {
+                        type: "integer",
+                        description: "With versionRange: keep only the N highest matching versions.",
+                        minimum: 1,
+                    },
+                    target: {
+                        type: "string",
+                        description: "Repository name below the chart prefix (default: the chart name). Only for OCI charts: helm push names the repository after the chart.",
+                        pattern: ecrPrefix,
+                    },
+                    images: {
+                        type: "boolean",
+                        description: "Also mirror the images the chart deploys: render it with `helm template` (defaults plus `values`) and add every image reference to the plan.",
+                        default: d["charts[].images"],
+                    },
+                    values: {
+                        type: "object",
+                        description: "Values for `helm template` when discovering images (images: true), over the chart's defaults.",
+                    },
+                },
+            },
+        },
+    },
+};
+
+;// CONCATENATED MODULE: ./src/list/semver.ts
+/**
+ * Semantic versions and version constraints as helm reads them: Masterminds/semver v3
+ * (`NewVersion`, `StrictNewVersion`, `NewConstraint`, `Check`), the library helm uses to pick chart
+ * versions. Pure functions.
+ *
+ * Constraint syntax: comparisons `=`, `!=`, `>`, `<`, `>=`, `<=` (also `=>`, `=<`), tilde `~1.2.3`
+ * (`~>` too), caret `^1.2.3`, wildcards `1.2.x`, `1.*`, `*` and partial versions (`1.2` means
+ * `1.2.x`), hyphen ranges `1.2 - 1.4.5`, AND by space or comma, OR by `||`. A prerelease version
+ * matches only a comparison that itself names a prerelease (Masterminds issue 21).
+ */
+// Masterminds' loose `semVerRegex` (v3): a leading `v`, minor and patch optional.
+const LOOSE = /^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+/** `NewVersion`: loose parsing (`v1.2` is 1.2.0), or null. */
+function parseVersion(text) {
+    const m = LOOSE.exec(text);
+    if (!m)
+        return null;
+    return {
+        major: Number(m[1]),
+        minor: Number(m[2] ?? 0),
+        patch: Number(m[3] ?? 0),
+        prerelease: m[4] ?? "",
+        build: m[5] ?? "",
+        original: text,
+    };
+}
+/** `StrictNewVersion`: exactly `MAJOR.MINOR.PATCH[-pre][+build]`, no `v` (helm reads OCI tags this way). */
+function parseStrictVersion(text) {
+    if (!/^\d+\.\d+\.\d+(?:[-+]|$)/.test(text))
+        return null;
+    return parseVersion(text);
+}
+function comparePrePart(s, o) {
+    if (s === o)
+        return 0;
+    if (s === "")
+        return -1;
+    if (o === "")
+        return 1;
+    const sn = /^\d+$/.test(s);
+    const on = /^\d+$/.test(o);
+    if (sn && on)
+        return Number(s) > Number(o) ? 1 : -1;
+    if (sn)
+        return -1; // numbers sort before identifiers
+    if (on)
+        return 1;
+    return s > o ? 1 : -1;
+}
+function comparePrerelease(a, b) {
+    const ap = a.split(".");
+    const bp = b.split(".");
+    for (let i = 0; i < Math.max(ap.length, bp.length); i++) {
+        const d = comparePrePart(ap[i] ?? "", bp[i] ?? "");
+        if (d !== 0)
+            return d;
+    }
+    return 0;
+}
+/** SemVer precedence: -1, 0 or 1. Build metadata is ignored; a release sorts after its prereleases. */
+function compareVersions(a, b) {
+    for (const key of ["major", "minor", "patch"]) {
+        if (a[key] !== b[key])
+            return a[key] > b[key] ? 1 : -1;
+    }
+    if (a.prerelease === b.prerelease)
+        return 0;
+    if (a.prerelease === "")
+        return 1;
+    if (b.prerelease === "")
+        return -1;
+    return comparePrerelease(a.prerelease, b.prerelease);
+}
+const OPS = "=|!=|>|<|>=|=>|<=|=<|~|~>|\\^";
+const CV = "v?(?:[0-9xX*]+)(?:\\.[0-9xX*]+)?(?:\\.[0-9xX*]+)?(?:-(?:[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*))?(?:\\+(?:[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*))?";
+const CV_PARTS = /^v?([0-9xX*]+)(\.[0-9xX*]+)?(\.[0-9xX*]+)?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$/;
+// Longest operators first so `>=` is not read as `>` then `=`.
+const OPS_LONGEST = "!=|>=|=>|<=|=<|~>|=|>|<|~|\\^";
+const COMPARISON = new RegExp(`^\\s*(${OPS_LONGEST})?\\s*(${CV})\\s*$`);
+const FIND = new RegExp(`(${OPS_LONGEST})?\\s*(${CV})`, "g");
+const VALID_SEGMENT = new RegExp(`^(\\s*(?:${OPS})?\\s*(?:${CV})\\s*)((?:\\s+|,\\s*)(?:${OPS})?\\s*(?:${CV})\\s*)*$`);
+const HYPHEN = new RegExp(`\\s*(${CV})\\s+-\\s+(${CV})\\s*`, "g");
+function isX(part) {
+    return part === "x" || part === "X" || part === "*";
+}
+function parseComparison(text) {
+    const m = COMPARISON.exec(text);
+    if (!m)
+        return null;
+    const op = (m[1] ?? "");
+    const parts = CV_PARTS.exec(m[2]);
+    if (!parts)
+        return null;
+    const [, major, minorDot, patchDot, pre] = parts;
+    const minor = minorDot?.slice(1);
+    const patch = patchDot?.slice(1);
+    const suffix = pre ? `-${pre}` : "";
+    let version;
+    let dirty = false;
+    let minorDirty = false;
+    let patchDirty = false;
+    if (isX(major)) {
+        version = `0.0.0${suffix}`;
+        dirty = true;
+    }
+    else if (minor === undefined || isX(minor)) {
+        version = `${major}.0.0${suffix}`;
+        dirty = minorDirty = true;
+    }
+    else if (patch === undefined || isX(patch)) {
+        version = `${major}.${minor}.0${suffix}`;
+        dirty = patchDirty = true;
+    }
+    else {
+        version = `${major}.${minor}.${patch}${suffix}`;
+    }
+    const con = parseVersion(version);
+    if (!con)
+        return null; // a wildcard mixed into a number ("1x"), leading zeros
+    return { op, con, dirty, minorDirty, patchDirty };
+}
+/** `NewConstraint`: parses a constraint such as `>=4.10.0 <5.0.0`, `~1.2`, `^2 || ^3`. */
+function parseConstraint(text) {
+    if (text.trim() === "")
+        return { ok: false, error: "the version range is empty" };
+    const rewritten = text.replace(HYPHEN, (_all, low, high) => `>= ${low}, <= ${high}`);
+    const alternatives = [];
+    for (const segment of rewritten.split("||")) {
+        if (!VALID_SEGMENT.test(segment))
+            return { ok: false, error: `improper constraint: ${segment.trim()}` };
+        const comparisons = [];
+        for (const m of segment.matchAll(FIND)) {
+            const c = parseComparison(m[0]);
+            if (!c)
+                return { ok: false, error: `improper constraint: ${m[0].trim()}` };
+            comparisons.push(c);
+        }
+        alternatives.push(comparisons);
+    }
+    return { ok: true, value: { text, alternatives } };
+}
+function tilde(v, c) {
+    if (compareVersions(v, c.con) < 0)
+        return false;
+    if (c.con.major === 0 && c.con.minor === 0 && c.con.patch === 0 && !c.minorDirty && !c.patchDirty)
+        return true;
+    if (v.major !== c.con.major)
+        return false;
+    return v.minor === c.con.minor || c.minorDirty;
+}
+function caret(v, c) {
+    if (compareVersions(v, c.con) < 0)
+        return false;
+    if (c.con.major > 0 || c.minorDirty)
+        return v.major === c.con.major;
+    if (v.major > 0)
+        return false;
+    if (c.con.minor > 0 || c.patchDirty)
+        return v.minor === c.con.minor;
+    if (v.minor > 0)
+        return false;
+    return v.patch === c.con.patch;
+}
+/** `!=` with a wildcard (`!= 1.2.x`): outside the named major or minor. */
+function notEqualDirty(v, c, cmp) {
+    if (v.major !== c.con.major)
+        return true;
+    if (c.minorDirty)
+        return false;
+    if (v.minor !== c.con.minor)
+        return true;
+    if (c.patchDirty)
+        return false;
+    return cmp !== 0;
+}
+/** `>` with a wildcard (`> 1.2.x`): above the named major or minor. */
+function greaterDirty(v, c, cmp) {
+    if (v.major !== c.con.major)
+        return v.major > c.con.major;
+    if (c.minorDirty)
+        return false;
+    if (c.patchDirty)
+        return v.minor > c.con.minor;
+    return cmp > 0;
+}
+/** `<=` with a wildcard (`<= 1.2.x`): up to the end of the named major or minor. */
+function lessOrEqualDirty(v, c) {
+    if (v.major > c.con.major)
+        return false;
+    return !(v.major === c.con.major && v.minor > c.con.minor && !c.minorDirty);
+}
+function check(v, c) {
+    // A prerelease only matches a comparison that names a prerelease.
+    if (v.prerelease !== "" && c.con.prerelease === "")
+        return false;
+    const cmp = compareVersions(v, c.con);
+    switch (c.op) {
+        case "":
+        case "=":
+            return c.dirty ? tilde(v, c) : cmp === 0;
+        case "!=":
+            return c.dirty ? notEqualDirty(v, c, cmp) : cmp !== 0;
+        case ">":
+            return c.dirty ? greaterDirty(v, c, cmp) : cmp > 0;
+        case "<":
+            return cmp < 0;
+        case ">=":
+        case "=>":
+            return cmp >= 0;
+        case "<=":
+        case "=<":
+            return c.dirty ? lessOrEqualDirty(v, c) : cmp <= 0;
+        case "~":
+        case "~>":
+            return tilde(v, c);
+        case "^":
+            return caret(v, c);
+    }
+}
+/** `Constraints.Check`: whether `v` satisfies any alternative (all of its comparisons). */
+function satisfies(v, constraint) {
+    return constraint.alternatives.some((all) => all.every((c) => check(v, c)));
+}
+/**
+ * The versions (as written) that satisfy `constraint`, highest first, at most `newest` of them.
+ * Unparseable versions are skipped; `strict` reads them as helm reads OCI tags.
+ */
+function selectVersions(versions, constraint, newest = null, parse = parseVersion) {
+    const matching = versions
+        .map(parse)
+        .filter((v) => v !== null && satisfies(v, constraint))
+        .sort((a, b) => compareVersions(b, a) || a.original.localeCompare(b.original));
+    const unique = [];
+    for (const v of matching)
+        if (!unique.some((u) => u.original === v.original))
+            unique.push(v);
+    return (newest === null ? unique : unique.slice(0, newest)).map((v) => v.original);
+}
+
+;// CONCATENATED MODULE: ./src/list/yaml-nodes.ts
+/** Reading values out of YAML nodes the structure check has already typed: absent or mistyped reads as undefined. */
+
+/** The value of `key` in a mapping. */
+function get(map, key) {
+    if (!(0,dist/* isMap */.jh)(map))
+        return undefined;
+    const pair = map.items.find((p) => (0,dist/* isScalar */.jn)(p.key) && p.key.value === key);
+    return (pair?.value ?? undefined);
+}
+/** The key node of `key` in a mapping, where a problem about the key itself is reported. */
+function keyNode(map, key) {
+    if (!(0,dist/* isMap */.jh)(map))
+        return undefined;
+    return map.items.find((p) => (0,dist/* isScalar */.jn)(p.key) && p.key.value === key)?.key;
+}
+function str(node) {
+    return (0,dist/* isScalar */.jn)(node) && typeof node.value === "string" ? node.value : undefined;
+}
+function bool(node) {
+    return (0,dist/* isScalar */.jn)(node) && typeof node.value === "boolean" ? node.value : undefined;
+}
+function yaml_nodes_int(node) {
+    return (0,dist/* isScalar */.jn)(node) && typeof node.value === "number" && Number.isInteger(node.value)
+        ? node.value
+        : undefined;
+}
+/** The strings of a list, each with its node. */
+function strings(node) {
+    if (!(0,dist/* isSeq */.oP)(node))
+        return [];
+    return node.items.flatMap((item) => (0,dist/* isScalar */.jn)(item) && typeof item.value === "string" ? [{ value: item.value, node: item }] : []);
+}
+
+;// CONCATENATED MODULE: ./src/list/rules/charts.ts
+/** Rules for `charts:`: each chart's source and name, where it lands, its versions or range, its images. */
+
+
+
+
+
+
+
+
+function readCharts(node, target, problems) {
+    const index = { entries: [], ranges: [], byKey: new Map() };
+    if ((0,dist/* isSeq */.oP)(node))
+        for (const item of node.items)
+            readChart(item, target, problems, index);
+    return { charts: index.entries, chartRanges: index.ranges };
+}
+function readChart(item, target, problems, index) {
+    const sourceNode = get(item, "source");
+    const raw = str(sourceNode);
+    if (raw === undefined)
+        return;
+    const origin = readOrigin(item, raw, sourceNode, problems);
+    if (origin === null)
+        return;
+    const repository = readChartRepository(item, origin, target, sourceNode, problems);
+    if (repository === null)
+        return;
+    const chart = { ...origin, repository, images: readChartImages(item, problems) };
+    if (!checkVersionKeys(item, chart, sourceNode, problems))
+        return;
+    readRange(item, chart, problems, index);
+    for (const v of strings(get(item, "versions")))
+        readVersion(v.value, v.node, chart, problems, index);
+}
+/** The source as an OCI reference or an HTTP chart repository URL, and the chart's name. */
+function readOrigin(item, raw, sourceNode, problems) {
+    const urlRefused = checkUrl(raw, ["https", "http", "oci"]);
+    if (!urlRefused.ok) {
+        problems.error(problems.locate(sourceNode), `chart source: ${urlRefused.reason}`, urlRefused.hint);
+        return null;
+    }
+    return raw.startsWith("oci://")
+        ? readOciOrigin(item, raw, sourceNode, problems)
+        : readHttpOrigin(item, raw, sourceNode, problems);
+}
+/** `oci://host/path/name`, without a version; `name:` if given must be the reference's last part. */
+function readOciOrigin(item, raw, sourceNode, problems) {
+    const rest = raw.slice("oci://".length).replace(/\/+$/, "");
+    const parsed = parseReference(rest);
+    if (!parsed.ok ||
+        !rest.includes("/") ||
+        (parsed.value.domain === "docker.io" && !rest.startsWith("docker.io/"))) {
+        problems.error(problems.locate(sourceNode), `invalid OCI chart reference ${shown(raw)}${parsed.ok ? ": it names no registry host" : `: ${parsed.error}`}`, "expected oci://host/path/name, e.g. oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack");
+        return null;
+    }
+    if (parsed.value.tag !== null || parsed.value.digest !== null) {
+        problems.error(problems.locate(sourceNode), `the OCI chart reference ${shown(raw)} carries a version`, "leave the version out of source and list it under versions:");
+        return null;
+    }
+    const last = parsed.value.path.split("/").pop();
+    const nameNode = get(item, "name");
+    const name = str(nameNode);
+    if (name !== undefined && name !== last) {
+        problems.error(problems.locate(nameNode), `name ${shown(name)} differs from the chart named by the OCI reference (${shown(last)})`, "remove name: for OCI charts, or use target: to store it under another name");
+        return null;
+    }
+    return { kind: "oci", source: `oci://${referenceName(parsed.value)}`, name: last };
+}
+/** An HTTP chart repository's base URL (where index.yaml lives) and the chart's `name:` in it. */
+function readHttpOrigin(item, raw, sourceNode, problems) {
+    const source = chartRepositoryUrl(raw, sourceNode, problems);
+    if (source === null)
+        return null;
+    const nameNode = get(item, "name");
+    const name = str(nameNode);
+    if (name === undefined) {
+        problems.error(problems.locate(sourceNode), "a chart from an HTTP repository needs name:", "add name: <chart name> as it appears in the repository's index.yaml");
+        return null;
+    }
+    const nameRefused = chartNameProblem(name);
+    if (nameRefused) {
+        problems.error(problems.locate(nameNode), `chart name ${shown(name)} ${nameRefused}`, "give the chart's name as its Chart.yaml and the repository's index.yaml spell it (letters, digits, '.', '_', '-')");
+        return null;
+    }
+    return { kind: "http", source, name };
+}
+/** The repository's base URL without trailing slashes, or null (reported). */
+function chartRepositoryUrl(raw, sourceNode, problems) {
+    let url;
+    try {
+        url = new URL(raw);
+    }
+    catch {
+        problems.error(problems.locate(sourceNode), `${shown(raw)} is not a URL`, "expected an HTTP chart repository URL or oci://host/path/name");
+        return null;
+    }
+    if (url.search || url.hash) {
+        problems.error(problems.locate(sourceNode), "a chart repository URL has no query or fragment", "give the repository's base URL, where index.yaml lives");
+        return null;
+    }
+    const source = url.toString().replace(/\/+$/, "");
+    if (source.endsWith("/index.yaml")) {
+        problems.error(problems.locate(sourceNode), "give the chart repository's base URL, not its index.yaml", `write ${shown(source.slice(0, -"/index.yaml".length))}`);
+        return null;
+    }
+    return source;
+}
+/**
+ * Helm's rule for a chart name: pkg/chart/metadata.go `Validate` refuses `.`, `..` and any name that is not its
+ * own `filepath.Base` (a `/`), and pkg/chartutil/create.go allows `^[a-zA-Z0-9._-]+$`. A leading `-` would reach
+ * `helm pull` as a flag.
+ */
+function chartNameProblem(name) {
+    if (name === "." || name === "..")
+        return "is not allowed (helm refuses . and ..)";
+    if (/[/\\]/.test(name))
+        return "is a path; a chart name has no /";
+    if (!/^[a-zA-Z0-9._-]+$/.test(name))
+        return "has characters helm does not allow in a chart name";
+    if (name.startsWith("-"))
+        return "starts with -";
+    return null;
+}
+/** `<chart prefix>/<target or name>`, or null when that is no valid name, or would rename an HTTP chart. */
+function readChartRepository(item, origin, target, sourceNode, problems) {
+    const { kind, name } = origin;
+    const targetNode = get(item, "target");
+    const targetName = str(targetNode) ?? name;
+    const repository = `${target.chartPrefix}/${targetName}`;
+    const nameProblem = repositoryNameProblem(repository, target.type);
+    if (nameProblem) {
+        problems.error(problems.locate(get(item, "name") ?? sourceNode), `chart ${shown(name)} cannot land in the target: ${nameProblem}`, "use target: to give it a valid repository name");
+        return null;
+    }
+    if (kind === "http" && targetNode && targetName.split("/").pop() !== name) {
+        // helm push names the repository after the chart (`<remote>/<name from Chart.yaml>`): it can
+        // nest a chart deeper, but never rename it.
+        problems.error(problems.locate(targetNode), `a chart from an HTTP repository cannot be renamed: helm push stores ${name} as <prefix>/${name}`, `keep the name as the last part and nest it instead, e.g. target: ${targetName.replace(/[^a-z0-9._-]+/g, "-")}/${name}`);
+        return null;
+    }
+    return repository;
+}
+/** `images: true` and `values:` of a chart entry. */
+function readChartImages(item, problems) {
+    const valuesNode = get(item, "values");
+    const values = (0,dist/* isMap */.jh)(valuesNode) ? valuesNode.toJSON() : {};
+    if ((bool(get(item, "images")) ?? mirrorListDefaults["charts[].images"]) === true)
+        return { values };
+    if (valuesNode) {
+        problems.warn(problems.locate(keyNode(item, "values")), "values: is only used to discover the chart's images, and images: is not true", "add images: true to mirror the images the chart deploys, or remove values:");
+    }
+    return null;
+}
+/** A chart names `versions:`, `versionRange:` or both (false when neither); `newest:` only with a range. */
+function checkVersionKeys(item, chart, sourceNode, problems) {
+    const rangeNode = get(item, "versionRange");
+    if (!get(item, "versions") && !rangeNode) {
+        problems.error(problems.locate(sourceNode), `chart ${chart.name} names no version`, 'add versions: ["1.2.3"] or versionRange: ">=1.2.0 <2.0.0"');
+        return false;
+    }
+    if (get(item, "newest") && !rangeNode) {
+        problems.error(problems.locate(keyNode(item, "newest")), "newest: only applies to a versionRange", "add versionRange:, or remove newest:");
+    }
+    return true;
+}
+function readRange(item, chart, problems, index) {
+    const rangeNode = get(item, "versionRange");
+    const range = str(rangeNode);
+    if (range === undefined)
+        return;
+    const parsed = parseConstraint(range);
+    if (!parsed.ok) {
+        problems.error(problems.locate(rangeNode), `version range ${shown(range)} is not valid: ${parsed.error}`, 'write it as helm reads --version: ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2.0", "4.x"');
+        return;
+    }
+    const location = problems.locate(rangeNode);
+    if (clashes(chart, location, index, problems))
+        return;
+    const newestNode = get(item, "newest");
+    const newest = (0,dist/* isScalar */.jn)(newestNode) && typeof newestNode.value === "number" ? newestNode.value : null;
+    const { kind, source, name, repository, images } = chart;
+    index.ranges.push({ kind, source, name, repository, range, newest, images, location });
+}
+function readVersion(version, node, chart, problems, index) {
+    const location = problems.locate(node);
+    if (!CHART_VERSION.test(version)) {
+        problems.error(location, `chart version ${shown(version)} is not a semantic version`, parseConstraint(version).ok
+            ? `versions: lists exact versions; for a range write versionRange: ${shown(version)}`
+            : "Helm chart versions are SemVer 2, e.g. 4.11.3 or 1.0.0-rc.1");
+        return;
+    }
+    const tag = chartTag(version);
+    if (!isValidTag(tag)) {
+        problems.error(location, `chart version ${shown(version)} cannot be stored as an OCI tag (${shown(tag)})`);
+        return;
+    }
+    const { kind, source, name, repository, images } = chart;
+    const key = `${repository}:${tag}`;
+    const previous = index.byKey.get(key);
+    if (previous) {
+        if (previous.source !== source || previous.name !== name) {
+            problems.error(location, `${repository}:${tag} would hold both ${name} from ${source} and ${previous.name} from ${previous.source} (line ${previous.location.line})`, "give one chart its own repository name with target:");
+        }
+        return;
+    }
+    if (clashes(chart, location, index, problems))
+        return;
+    const entry = { kind, source, name, repository, version, tag, location, images };
+    index.byKey.set(key, entry);
+    index.entries.push(entry);
+}
+/** Another chart already landing in this chart's repository, reported at `location`; true when there is one. */
+function clashes(chart, location, index, problems) {
+    const other = [...index.entries, ...index.ranges].find((e) => e.repository === chart.repository && (e.source !== chart.source || e.name !== chart.name));
+    if (!other)
+        return false;
+    problems.error(location, `charts ${chart.name} from ${chart.source} and ${other.name} from ${other.source} (line ${other.location.line}) both land in ${chart.repository}`, "give one chart its own repository name with target:");
+    return true;
+}
+
+;// CONCATENATED MODULE: ./src/list/rules/clashes.ts
+
+function checkRepositoryClashes(images, charts, problems) {
+    const imageRepos = new Map(images.map((i) => [i.repository, i]));
+    for (const chart of charts) {
+        const image = imageRepos.get(chart.repository);
+        if (image) {
+            problems.error(chart.location, `chart ${chart.name} lands in ${chart.repository}, where the image ${referenceName(image.reference)} (line ${image.location.line}) lands too`, "use different target.imagePrefix and target.chartPrefix");
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/list/tag-pattern.ts
+/**
+ * Tag patterns (`pattern:` on an image entry): a regular expression on tag names, always matched against the
+ * whole tag. A stranger's pull request writes the list and the upstream writes the tag names, so neither may make
+ * matching slow: patterns are read in a small subset (literals, `.`, classes, `\d` `\w`, groups, `|`, `*` `+` `?`
+ * `{n,m}`; no backreferences or lookarounds) and run by an automaton that never backtracks (Thompson's
+ * construction, with the state sets it meets cached), so a match costs at most the tag's length times the
+ * pattern's size. Pure.
+ */
+/** The longest pattern the list may give. */
+const MAX_PATTERN_LENGTH = 256;
+/** The most automaton states a pattern may need once `{n,m}` repetitions are written out. */
+const MAX_PATTERN_STATES = 1000;
+/** A repetition count above the longest tag (128 characters) cannot match anything more. */
+const MAX_REPEAT = 128;
+class PatternError extends Error {
+    offset;
+    constructor(message, offset) {
+        super(message);
+        this.offset = offset;
+    }
+}
+const isDigit = (c) => c >= 48 && c <= 57;
+const isWord = (c) => isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+const ESCAPES = {
+    d: isDigit,
+    D: (c) => !isDigit(c),
+    w: isWord,
+    W: (c) => !isWord(c),
+};
+/** Reads a pattern in the supported subset, or says what is not supported and where. */
+function parseTagPattern(source) {
+    if (source.length > MAX_PATTERN_LENGTH)
+        return { ok: false, error: `it is longer than ${MAX_PATTERN_LENGTH} characters`, offset: 0 };
+    // Tags are printable ASCII without spaces: anything else in a pattern can match nothing (and must not reach a log).
+    const odd = /[^\x21-\x7e]/.exec(source);
+    if (odd)
+        return {
+            ok: false,
+            error: `U+${odd[0].codePointAt(0).toString(16).toUpperCase().padStart(4, "0")} cannot be in a tag (tags are letters, digits, _, . and -)`,
+            offset: odd.index,
+        };
+    try {
+        const ast = new Parser(source).parse();
+        const { states, start } = compile(ast);
+        return { ok: true, pattern: { source, matches: matcher(states, start) } };
+    }
+    catch (e) {
+        if (e instanceof PatternError)
+            return { ok: false, error: e.message, offset: e.offset };
+        throw e;
+    }
+}
+class Parser {
+    text;
+    i = 0;
+    end;
+    constructor(text) {
+        this.text = text;
+        // `^` and `$` are allowed where they change nothing: the pattern always matches the whole tag.
+        if (text.startsWith("^"))
+            this.i = 1;
+        this.end = text.endsWith("$") && !text.endsWith("\\$") ? text.length - 1 : text.length;
+    }
+    parse() {
+        const ast = this.alternation();
+        if (this.i < this.end)
+            throw new PatternError(`unmatched ")"`, this.i);
+        return ast;
+    }
+    peek() {
+        return this.i < this.end ? this.text[this.i] : undefined;
+    }
+    alternation() {
+        const options = [this.sequence()];
+        while (this.peek() === "|") {
+            this.i++;
+            options.push(this.sequence());
+        }
+        return options.length === 1 ? options[0] : { t: "alt", options };
+    }
+    sequence() {
+        const items = [];
+        for (let c = this.peek(); c !== undefined && c !== "|" && c !== ")"; c = this.peek()) {
+            items.push(this.quantified(this.atom()));
+        }
+        return { t: "seq", items };
+    }
+    quantified(node) {
+        const at = this.i;
+        const c = this.peek();
+        let min;
+        let max;
+        if (c === "*")
+            [min, max] = [0, null];
+        else if (c === "+")
+            [min, max] = [1, null];
+        else if (c === "?")
+            [min, max] = [0, 1];
+        else if (c === "{")
+            [min, max] = this.braces();
+        else
+            return node;
+        if (c !== "{")
+            this.i++;
+        const next = this.peek();
+        if (next === "?")
+            this.i++; // lazy: the same for a whole-tag match
+        if (next === "*" || next === "+" || next === "{")
+            throw new PatternError("a quantifier cannot follow a quantifier", this.i);
+        if (max !== null && max < min)
+            throw new PatternError(`{${min},${max}}: the range is backwards`, at);
+        return { t: "repeat", node, min, max };
+    }
+    braces() {
+        const at = this.i;
+        const m = /^\{(\d{1,3})(,(\d{0,3}))?\}/.exec(this.text.slice(this.i, this.end));
+        if (!m)
+            throw new PatternError('"{" starts a repetition {n}, {n,} or {n,m}; write \\{ for the character', at);
+        this.i += m[0].length;
+        const min = Number(m[1]);
+        const max = m[2] === undefined ? min : m[3] ? Number(m[3]) : null;
+        if (min > MAX_REPEAT || (max ?? 0) > MAX_REPEAT)
+            throw new PatternError(`a repetition count above ${MAX_REPEAT} (the longest tag) is not needed`, at);
+        return [min, max];
+    }
+    atom() {
+        const at = this.i;
+        const c = this.text[this.i++];
+        switch (c) {
+            case ".":
+                return { t: "char", test: () => true };
+            case "\\":
+                return { t: "char", test: this.escape(false) };
+            case "[":
+                return { t: "char", test: this.charClass(at) };
+            case "(": {
+                if (this.text.startsWith("?:", this.i))
+                    this.i += 2;
+                else if (this.peek() === "?")
+                    throw new PatternError("lookarounds and named groups are not supported; use (...) or (?:...)", at);
+                const inner = this.alternation();
+                if (this.peek() !== ")")
+                    throw new PatternError('unclosed "("', at);
+                this.i++;
+                return inner;
+            }
+            case "*":
+            case "+":
+            case "?":
+            case "{":
+                throw new PatternError(`"${c}" has nothing to repeat; write \\${c} for the character`, at);
+            case "^":
+            case "$":
+                throw new PatternError(`"${c}" is only allowed at the start (^) or end ($): the pattern always matches the whole tag`, at);
+            case "]":
+            case "}":
+                throw new PatternError(`write \\${c} for the character "${c}"`, at);
+            default: {
+                const code = c.charCodeAt(0);
+                return { t: "char", test: (x) => x === code };
+            }
+        }
+    }
+    /** After a `\`: a class (`\d`, `\w` and their negations) or an escaped punctuation character. */
+    escape(inClass) {
+        const at = this.i - 1;
+        const c = this.text[this.i++];
+        if (c === undefined || this.i > this.end)
+            throw new PatternError("the pattern ends with \\", at);
+        const known = ESCAPES[c];
+        if (known)
+            return known;
+        if (/[a-zA-Z0-9]/.test(c))
+            throw new PatternError(`\\${c} is not supported (${inClass ? "in a class " : ""}only \\d, \\D, \\w, \\W and escaped punctuation such as \\. are)`, at);
+        const code = c.charCodeAt(0);
+        return (x) => x === code;
+    }
+    /** One item of a class: a character, an escape, or a range `a-z`. */
+    classItem() {
+        const c = this.text[this.i++];
+        if (c === "\\")
+            return this.escape(true);
+        const low = c.charCodeAt(0);
+        if (this.peek() !== "-" || this.text[this.i + 1] === "]" || this.i + 1 >= this.end)
+            return (x) => x === low;
+        this.i++;
+        let high = this.text[this.i++];
+        if (high === "\\") {
+            high = this.text[this.i++] ?? "";
+            if (/[a-zA-Z0-9]/.test(high) || high === "")
+                throw new PatternError("a class range ends in a character, not a class", this.i - 2);
+        }
+        const top = high.charCodeAt(0);
+        if (top < low)
+            throw new PatternError(`the class range ${c}-${high} is backwards`, this.i - 3);
+        return (x) => x >= low && x <= top;
+    }
+    charClass(at) {
+        const negated = this.peek() === "^";
+        if (negated)
+            this.i++;
+        const tests = [];
+        while (this.peek() !== "]") {
+            if (this.peek() === undefined)
+                throw new PatternError('unclosed "["', at);
+            tests.push(this.classItem());
+        }
+        this.i++;
+        const any = (x) => tests.some((t) => t(x));
+        return negated ? (x) => !any(x) : any;
+    }
+}
+/** The automaton: states built back to front, each repetition written out (`{2,4}` is two copies and two optional). */
+function compile(ast) {
+    const states = [{ kind: "match" }];
+    const add = (s) => {
+        if (states.length >= MAX_PATTERN_STATES)
+            throw new PatternError(`it needs more than ${MAX_PATTERN_STATES} states once its repetitions are written out; make it simpler`, 0);
+        states.push(s);
+        return states.length - 1;
+    };
+    const build = (node, next) => {
+        switch (node.t) {
+            case "char":
+                return add({ kind: "char", test: node.test, out: next });
+            case "seq":
+                return node.items.reduceRight((to, item) => build(item, to), next);
+            case "alt":
+                return add({ kind: "split", outs: node.options.map((o) => build(o, next)) });
+            case "repeat": {
+                let tail = next;
+                if (node.max === null) {
+                    const loop = add({ kind: "split", outs: [] });
+                    states[loop].outs = [build(node.node, loop), next];
+                    tail = loop;
+                }
+                else {
+                    for (let k = node.min; k < node.max; k++)
+                        tail = add({ kind: "split", outs: [build(node.node, tail), next] });
+                }
+                for (let k = 0; k < node.min; k++)
+                    tail = build(node.node, tail);
+                return tail;
+            }
+        }
+    };
+    return { states, start: build(ast, 0) };
+}
+/** A matcher over the automaton: sets of states, each set's step on a character cached (at most 4096 sets). */
+function matcher(states, start) {
+    const closure = (from) => {
+        const seen = new Set();
+        const stack = [...from];
+        while (stack.length > 0) {
+            const s = stack.pop();
+            if (seen.has(s))
+                continue;
+            seen.add(s);
+            const state = states[s];
+            if (state.kind === "split")
+                stack.push(...state.outs);
+        }
+        return [...seen].filter((s) => states[s].kind !== "split").sort((a, b) => a - b);
+    };
+    const sets = new Map();
+    const intern = (set) => {
+        const key = set.join(",");
+        if (!sets.has(key) && sets.size < 4096)
+            sets.set(key, { states: set, next: new Map() });
+        return key;
+    };
+    const step = (set, code) => closure(set.flatMap((s) => {
+        const state = states[s];
+        return state.kind === "char" && state.test(code) ? [state.out] : [];
+    }));
+    const first = closure([start]);
+    return (tag) => {
+        let current = first;
+        let key = intern(current);
+        for (let i = 0; i < tag.length && current.length > 0; i++) {
+            const code = tag.charCodeAt(i);
+            const cached = sets.get(key);
+            const known = cached?.next.get(code);
+            if (known !== undefined && sets.has(known)) {
+                current = sets.get(known).states;
+                key = known;
+                continue;
+            }
+            current = step(current, code);
+            const nextKey = intern(current);
+            cached?.next.set(code, nextKey);
+            key = nextKey;
+        }
+        return current.includes(0);
+    };
+}
+
+;// CONCATENATED MODULE: ./src/list/rules/upstreams.ts
+/** Rules for `upstreams:`, and where an image lands: the upstream of its host and the repository under its prefix. */
+
+
+
+
+
+
+
+/** A repository path as distribution's grammar writes it: components of [a-z0-9] joined by `.`, `_`, `__` or `-`. */
+const REPOSITORY_PATH = /^(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+function readUpstreams(node, target, problems) {
+    const result = new Map();
+    if (!(0,dist/* isMap */.jh)(node))
+        return result;
+    for (const pair of node.items)
+        readUpstream(pair, target, problems, result);
+    return result;
+}
+function readUpstream(pair, target, problems, result) {
+    const keyLoc = problems.locate(pair.key);
+    if (!(0,dist/* isScalar */.jn)(pair.key) || typeof pair.key.value !== "string")
+        return; // reported by the structure check
+    const host = upstreamHost(pair.key.value, keyLoc, problems);
+    if (host === null)
+        return;
+    if (result.has(host)) {
+        problems.error(keyLoc, `upstream ${host} is listed twice (index.docker.io is docker.io)`, "merge the two entries");
+        return;
+    }
+    result.set(host, {
+        host,
+        prefix: readUpstreamPrefix(pair, host, target, problems),
+        endpoint: readEndpoint(get(pair.value, "endpoint"), host, problems),
+        redirect: bool(get(pair.value, "redirect")) ?? mirrorListDefaults["upstreams.<host>.redirect"],
+        fallback: bool(get(pair.value, "fallback")) ?? mirrorListDefaults["upstreams.<host>.fallback"],
+        location: keyLoc,
+    });
+}
+/** The upstream's key as a registry host the address policy allows (`index.docker.io` is `docker.io`), or null. */
+function upstreamHost(key, keyLoc, problems) {
+    if (/^[a-z]+:\/\//i.test(key)) {
+        problems.error(keyLoc, `upstream ${shown(key)} is a URL; upstreams are keyed by registry host`, `write ${shown(hideUserinfo(key)
+            .replace(/^[a-z]+:\/\//i, "")
+            .replace(/\/.*$/, ""))}`);
+        return null;
+    }
+    const hostRefused = checkHost(key);
+    if (!hostRefused.ok) {
+        problems.error(keyLoc, `upstream: ${hostRefused.reason}`, hostRefused.hint);
+        return null;
+    }
+    if (!isValidDomain(key)) {
+        problems.error(keyLoc, `upstream ${shown(key)} is not a registry host`, "expected host[:port] as image names carry it, e.g. quay.io or registry.k8s.io");
+        return null;
+    }
+    return key === "index.docker.io" ? "docker.io" : key;
+}
+/** The prefix the upstream lands under (reported, and kept, when it is no valid repository name). */
+function readUpstreamPrefix(pair, host, target, problems) {
+    const prefixNode = get(pair.value, "prefix");
+    const prefix = str(prefixNode) ?? defaultUpstreamPrefix(host, target.imagePrefix);
+    const prefixProblem = repositoryNameProblem(prefix, target.type);
+    if (prefixProblem) {
+        problems.error(problems.locate(prefixNode ?? pair.key), `upstream ${host} cannot land under ${shown(prefix)}: ${prefixProblem}`, `give it a prefix of its own: upstreams: { "${host}": { prefix: "${target.imagePrefix}/${host
+            .replace(/[^a-z0-9.]+/gi, "-")
+            .replace(/^-|-$/g, "")
+            .toLowerCase()}" } }`);
+    }
+    return prefix;
+}
+/** The upstream's endpoint without trailing slashes, or null (absent, or reported). */
+function readEndpoint(endpointNode, host, problems) {
+    const endpoint = str(endpointNode)?.replace(/\/+$/, "") ?? null;
+    if (endpoint === null)
+        return null;
+    const problem = endpointProblem(endpoint);
+    if (!problem)
+        return endpoint;
+    problems.error(problems.locate(endpointNode), `upstream ${host} endpoint: ${problem.reason}`, problem.hint);
+    return null;
+}
+/** An upstream endpoint: an http(s) URL crane can reach without --insecure, whose path is a repository prefix. */
+function endpointProblem(endpoint) {
+    const checked = checkUrl(endpoint, ["https", "http"]);
+    if (!checked.ok)
+        return checked;
+    if (!REPOSITORY_PATH.test(checked.path))
+        return {
+            reason: `the path of ${shown(endpoint)} is not a repository prefix`,
+            hint: "an endpoint is https://host[:port] with an optional path of lower-case repository components (no query, no .., no %-escapes)",
+        };
+    return null;
+}
+/** The upstream of `host`, added to `upstreams` with the defaults when the list has none for it. */
+function upstreamFor(host, target, upstreams) {
+    let upstream = upstreams.get(host);
+    if (!upstream) {
+        upstream = {
+            host,
+            prefix: defaultUpstreamPrefix(host, target.imagePrefix),
+            endpoint: null,
+            redirect: mirrorListDefaults["upstreams.<host>.redirect"],
+            fallback: mirrorListDefaults["upstreams.<host>.fallback"],
+            location: null,
+        };
+        upstreams.set(host, upstream);
+    }
+    return upstream;
+}
+/** Where an image lands: its upstream (added to `upstreams` when new), the repository, and why it cannot, if so. */
+function targetRepositoryOf(ref, target, upstreams) {
+    const upstream = upstreamFor(ref.domain, target, upstreams);
+    const repository = `${upstream.prefix}/${ref.path}`;
+    return { upstream, repository, problem: repositoryNameProblem(repository, target.type) };
+}
+
+;// CONCATENATED MODULE: ./src/list/rules/images.ts
+/** Rules for `images:`: each entry's reference, the tags and digests it wants, and where it lands. */
+
+
+
+
+
+
+
+
+
+function readImages(node, target, upstreams, problems) {
+    const index = { entries: [], ranges: [], byKey: new Map(), byRepository: new Map() };
+    if ((0,dist/* isSeq */.oP)(node))
+        for (const item of node.items)
+            readImage(item, target, upstreams, problems, index);
+    return { images: index.entries, imageRanges: index.ranges };
+}
+function readImage(item, target, upstreams, problems, index) {
+    const isObject = (0,dist/* isMap */.jh)(item);
+    const sourceNode = isObject ? get(item, "source") : item;
+    const source = str(sourceNode);
+    if (source === undefined)
+        return; // structural problem, already reported
+    const ref = readSource(source, sourceNode, problems);
+    if (ref === null)
+        return;
+    const { platforms, located } = readPlatforms(isObject ? item : undefined, problems);
+    const wanted = readWanted(item, isObject, ref, source, sourceNode, problems);
+    const range = isObject ? images_readRange(item, ref, source, sourceNode, problems) : null;
+    if (range === "invalid")
+        return;
+    if (wanted.length === 0 && range === null) {
+        problems.error(problems.locate(sourceNode), `${shown(source)} names no tag or digest`, isObject
+            ? 'add tags: ["1.2.3"], digests: ["sha256:…"] or a tag range (versionRange: ">=1.2.0 <2.0.0", pattern:, newest:)'
+            : `write ${shown(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`);
+        return;
+    }
+    if (platforms.length > 0 && wanted.some((w) => w.digest !== null)) {
+        problems.error(problems.locate(keyNode(item, "platforms")), "platforms can only filter tag-only entries", "filtering writes a new single-platform manifest whose digest differs from the pinned one, so a digest-pinned pull would fail on the node; remove platforms or the digest");
+    }
+    const repository = landImage(ref, source, sourceNode, target, upstreams, problems);
+    if (repository === null)
+        return;
+    if (range !== null)
+        addRange({ ...range, platforms, ...located }, ref, repository, index, problems);
+    for (const w of wanted) {
+        const reference = { domain: ref.domain, path: ref.path, tag: w.tag, digest: w.digest };
+        const entry = {
+            source: formatReference(reference),
+            reference,
+            repository,
+            platforms,
+            ...located,
+            location: problems.locate(w.node),
+        };
+        addImage(entry, index, problems);
+    }
+}
+/** The entry's source as a reference: no credentials, valid as Docker reads it, a host the address policy allows. */
+function readSource(source, sourceNode, problems) {
+    if (hideUserinfo(source) !== source) {
+        problems.error(problems.locate(sourceNode), `image reference ${shown(source)} carries credentials (user:password@)`, "never write credentials into the list: give them through the registry-credentials or docker-hub-token inputs");
+        return null;
+    }
+    const parsed = parseReference(source);
+    if (!parsed.ok) {
+        problems.error(problems.locate(sourceNode), `invalid image reference ${shown(source)}: ${parsed.error}`, parsed.hint);
+        return null;
+    }
+    const domainRefused = checkHost(parsed.value.domain);
+    if (!domainRefused.ok) {
+        problems.error(problems.locate(sourceNode), `image ${shown(source)}: ${domainRefused.reason}`, domainRefused.hint);
+        return null;
+    }
+    return parsed.value;
+}
+/** The source's own tag or digest, then the entry's `tags:` and `digests:` (each checked). */
+function readWanted(item, isObject, ref, source, sourceNode, problems) {
+    const wanted = [];
+    if (ref.tag !== null || ref.digest !== null)
+        wanted.push({ tag: ref.tag, digest: ref.digest, node: sourceNode });
+    if (!isObject)
+        return wanted;
+    wanted.push(...readTags(item, problems), ...readDigests(item, problems));
+    if (ref.tag !== null && get(item, "tags")) {
+        problems.error(problems.locate(sourceNode), `source ${shown(source)} carries a tag and the entry also lists tags`, "put every tag in tags: and leave the source without one");
+    }
+    return wanted;
+}
+/** The entry's `platforms:` and where each is written. */
+function readPlatforms(item, problems) {
+    const nodes = strings(get(item, "platforms"));
+    const platforms = nodes.map((p) => p.value);
+    if (platforms.length === 0)
+        return { platforms, located: {} };
+    return { platforms, located: { platformLocations: nodes.map((p) => problems.locate(p.node)) } };
+}
+/** Adds a tag range unless another source already lands in its repository. */
+function addRange(range, ref, repository, index, problems) {
+    const reference = { domain: ref.domain, path: ref.path, tag: null, digest: null };
+    const imageRange = { source: referenceName(reference), reference, repository, ...range };
+    if (claimRepository(imageRange, index, problems))
+        index.ranges.push(imageRange);
+}
+/**
+ * The entry's tag range: `versionRange` (checked as for charts), `pattern` (checked: ./tag-pattern.ts), `newest`;
+ * null when it gives none, "invalid" when it gives a broken one (reported).
+ */
+function images_readRange(item, ref, source, sourceNode, problems) {
+    const rangeNode = get(item, "versionRange");
+    const patternNode = get(item, "pattern");
+    const newestNode = get(item, "newest");
+    if (!rangeNode && !patternNode && !newestNode)
+        return null;
+    let ok = true;
+    if (ref.tag !== null || ref.digest !== null) {
+        problems.error(problems.locate(sourceNode), `source ${shown(source)} carries a ${ref.tag !== null ? "tag" : "digest"} and the entry also gives a tag range`, "leave the source without one; exact tags go under tags:, digests under digests:");
+        ok = false;
+    }
+    const versionRange = str(rangeNode) ?? null;
+    const pattern = str(patternNode) ?? null;
+    ok = checkVersionRange(versionRange, rangeNode, problems) && ok;
+    ok = checkPattern(pattern, patternNode, problems) && ok;
+    if (!ok)
+        return "invalid";
+    const location = problems.locate(rangeNode ?? patternNode ?? newestNode);
+    return { versionRange, pattern, newest: yaml_nodes_int(newestNode) ?? null, location };
+}
+function checkVersionRange(range, node, problems) {
+    const parsed = range === null ? null : parseConstraint(range);
+    if (parsed === null || parsed.ok)
+        return true;
+    problems.error(problems.locate(node), `version range ${shown(range)} is not valid: ${parsed.error}`, 'write it as for charts (Masterminds/semver): ">=1.25.0 <2.0.0", "~1.27", "^3 || ^4", "1.x"; for tags that are not versions use pattern:');
+    return false;
+}
+function checkPattern(pattern, node, problems) {
+    const parsed = pattern === null ? null : parseTagPattern(pattern);
+    if (parsed === null || parsed.ok)
+        return true;
+    problems.error(problems.locate(node), `tag pattern ${shown(pattern)} is not supported at character ${parsed.offset + 1}: ${parsed.error}`, 'patterns are matched against the whole tag in a safe subset (literals, ., [a-z], \\d, \\w, groups, |, *, +, ?, {n,m}), e.g. "\\d+\\.\\d+\\.\\d+-alpine"');
+    return false;
+}
+function readTags(item, problems) {
+    const wanted = [];
+    for (const t of strings(get(item, "tags"))) {
+        if (isValidTag(t.value))
+            wanted.push({ tag: t.value, digest: null, node: t.node });
+        else
+            problems.error(problems.locate(t.node), `invalid tag ${shown(t.value)}`, "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'");
+    }
+    return wanted;
+}
+function readDigests(item, problems) {
+    const wanted = [];
+    for (const d of strings(get(item, "digests"))) {
+        const problem = validateDigest(d.value);
+        if (problem)
+            problems.error(problems.locate(d.node), `invalid digest ${shown(d.value)}: ${problem}`);
+        else
+            wanted.push({ tag: null, digest: d.value, node: d.node });
+    }
+    return wanted;
+}
+/** The repository the image lands in, or null when its name cannot be one (reported, with the way out). */
+function landImage(ref, source, sourceNode, target, upstreams, problems) {
+    const { upstream, repository, problem } = targetRepositoryOf(ref, target, upstreams);
+    if (!problem)
+        return repository;
+    const hostIsTheProblem = repositoryNameProblem(upstream.prefix, target.type) !== null;
+    problems.error(problems.locate(sourceNode), hostIsTheProblem
+        ? `"${ref.domain}" cannot be nested in an ECR repository name: ${problem}`
+        : `${shown(source)} cannot land in the target: ${problem}`, hostIsTheProblem ? ownPrefixHint(ref.domain, target) : unlandableHint(repository));
+    return null;
+}
+function ownPrefixHint(domain, target) {
+    const name = domain
+        .replace(/[^a-zA-Z0-9.]+/g, "-")
+        .replace(/^-|-$/g, "")
+        .toLowerCase();
+    return `give the upstream a prefix of its own: upstreams: { "${domain}": { prefix: "${target.imagePrefix}/${name}" } }`;
+}
+function unlandableHint(repository) {
+    return repository.length > 256
+        ? "shorten target.imagePrefix or the upstream's prefix"
+        : "ECR allows lower-case letters, digits and single '.', '_' or '-' between them";
+}
+/**
+ * Adds an entry unless another source already lands in its repository, or its tag is there already: pinned
+ * differently or with other platforms is an error, a true duplicate merges into the first.
+ */
+function addImage(entry, index, problems) {
+    if (!claimRepository(entry, index, problems))
+        return;
+    const { repository, reference } = entry;
+    const key = `${repository}${reference.tag !== null ? `:${reference.tag}` : `@${reference.digest}`}`;
+    const previous = index.byKey.get(key);
+    if (!previous) {
+        index.byKey.set(key, entry);
+        index.entries.push(entry);
+        return;
+    }
+    if (previous.reference.digest !== reference.digest) {
+        problems.error(entry.location, `${key} is pinned differently here and on line ${previous.location.line}`, "keep one entry per tag; pin it to one digest or none");
+    }
+    else if (previous.platforms.join() !== entry.platforms.join()) {
+        problems.error(entry.location, `${key} is listed here and on line ${previous.location.line} with different platforms`, "keep one entry per tag");
+    }
+}
+/** Records that the entry's source lands in its repository; false (reported) when another source lands there. */
+function claimRepository(entry, index, problems) {
+    const { repository, reference } = entry;
+    const owner = index.byRepository.get(repository);
+    if (owner && referenceName(owner.reference) !== referenceName(reference)) {
+        problems.error(entry.location, `${referenceName(reference)} and ${referenceName(owner.reference)} (line ${owner.location.line}) both land in repository ${repository}`, "give one of the upstreams its own prefix under upstreams:");
+        return false;
+    }
+    if (!owner)
+        index.byRepository.set(repository, entry);
+    return true;
+}
+/**
+ * An image reference found outside the list (in a chart's manifests) turned into the entry the list
+ * would make of it: normalised, mapped to its target repository with the list's upstream prefixes.
+ * Without a tag or digest it is `:latest`, as the kubelet pulls it. `upstreams` is the list's upstreams
+ * plus the reference's host when the list had none for it (nodes redirect every host an image uses).
+ */
+function imageEntryFor(reference, list, location) {
+    const parsed = parseReference(reference);
+    if (!parsed.ok)
+        return { ok: false, error: parsed.error, ...(parsed.hint ? { hint: parsed.hint } : {}) };
+    const refused = checkHost(parsed.value.domain);
+    if (!refused.ok)
+        return { ok: false, error: refused.reason, hint: refused.hint };
+    const ref = parsed.value.tag === null && parsed.value.digest === null
+        ? { ...parsed.value, tag: "latest" }
+        : parsed.value;
+    const upstreams = new Map(list.upstreams.map((u) => [u.host, u]));
+    const { repository, problem } = targetRepositoryOf(ref, list.target, upstreams);
+    if (problem) {
+        return {
+            ok: false,
+            error: `it cannot land in the target: ${problem}`,
+            hint: `give ${ref.domain} a prefix of its own under upstreams:`,
+        };
+    }
+    const all = [...upstreams.values()].sort((a, b) => a.host.localeCompare(b.host));
+    return {
+        ok: true,
+        entry: { source: formatReference(ref), reference: ref, repository, platforms: [], location },
+        upstreams: all,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/list/rules/repository-settings.ts
+/** Rules for `target.repositorySettings:`: how ecr-mirror creates a repository. */
+
+
+
+
+/** Repository settings when the list gives none: ECR's own defaults (mutable tags, AES256, no scanning). */
+const DEFAULT_REPOSITORY_SETTINGS = Object.freeze({
+    imageTagMutability: mirrorListDefaults["target.repositorySettings.imageTagMutability"],
+    imageTagMutabilityExclusionFilters: [],
+    scanOnPush: mirrorListDefaults["target.repositorySettings.scanOnPush"],
+    encryption: { type: mirrorListDefaults["target.repositorySettings.encryption.type"], kmsKey: null },
+    tags: {},
+    lifecyclePolicy: null,
+    repositoryPolicy: null,
+});
+const MUTABILITY = [
+    "MUTABLE",
+    "IMMUTABLE",
+    "MUTABLE_WITH_EXCLUSION",
+    "IMMUTABLE_WITH_EXCLUSION",
+];
+function readRepositorySettings(node, problems) {
+    const { mode, filters } = readMutability(node, problems);
+    return {
+        imageTagMutability: mode,
+        imageTagMutabilityExclusionFilters: filters,
+        scanOnPush: bool(get(node, "scanOnPush")) ?? DEFAULT_REPOSITORY_SETTINGS.scanOnPush,
+        encryption: readEncryption(get(node, "encryption"), problems),
+        tags: readResourceTags(get(node, "tags"), problems),
+        lifecyclePolicy: readPolicy(get(node, "lifecyclePolicy"), "lifecyclePolicy", "rules", problems),
+        repositoryPolicy: readPolicy(get(node, "repositoryPolicy"), "repositoryPolicy", "Statement", problems),
+    };
+}
+/** The mutability mode and its exclusion filters, which go together: the *_WITH_EXCLUSION modes need them. */
+function readMutability(node, problems) {
+    const modeNode = get(node, "imageTagMutability");
+    const mode = MUTABILITY.includes(str(modeNode) ?? "")
+        ? str(modeNode)
+        : DEFAULT_REPOSITORY_SETTINGS.imageTagMutability;
+    const filtersNode = get(node, "imageTagMutabilityExclusionFilters");
+    const filters = strings(filtersNode).map((f) => f.value);
+    const withExclusion = mode.endsWith("_WITH_EXCLUSION");
+    if (withExclusion && filters.length === 0) {
+        problems.error(problems.locate(modeNode), `${mode} needs imageTagMutabilityExclusionFilters`, 'add imageTagMutabilityExclusionFilters: ["latest"] (wildcards allowed), or use MUTABLE or IMMUTABLE');
+    }
+    if (!withExclusion && filtersNode) {
+        problems.error(problems.locate(keyNode(node, "imageTagMutabilityExclusionFilters")), `imageTagMutabilityExclusionFilters only apply to MUTABLE_WITH_EXCLUSION and IMMUTABLE_WITH_EXCLUSION (the mode is ${mode})`, "set imageTagMutability: IMMUTABLE_WITH_EXCLUSION, or remove the filters");
+    }
+    return { mode, filters };
+}
+/** A KMS key only with KMS or KMS_DSSE encryption. */
+function readEncryption(encryptionNode, problems) {
+    const type = (str(get(encryptionNode, "type")) ??
+        DEFAULT_REPOSITORY_SETTINGS.encryption.type);
+    const kmsKeyNode = get(encryptionNode, "kmsKey");
+    const kmsKey = str(kmsKeyNode) ?? null;
+    if (kmsKey !== null && type === "AES256") {
+        problems.error(problems.locate(kmsKeyNode), "encryption.kmsKey needs encryption.type KMS or KMS_DSSE", "set type: KMS, or remove kmsKey");
+    }
+    return { type, kmsKey };
+}
+/** Resource tags: keys of 1 to 128 characters, none under the reserved `aws:` prefix. */
+function readResourceTags(tagsNode, problems) {
+    const tagPairs = [];
+    if (!(0,dist/* isMap */.jh)(tagsNode))
+        return {};
+    for (const pair of tagsNode.items) {
+        const k = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : "";
+        const v = str(pair.value);
+        if (k.length < 1 || k.length > 128)
+            problems.error(problems.locate(pair.key), `resource tag key ${shown(k)} must be 1 to 128 characters`);
+        else if (k.toLowerCase().startsWith("aws:"))
+            problems.error(problems.locate(pair.key), `resource tag key ${shown(k)} uses the reserved prefix aws:`);
+        if (v !== undefined)
+            tagPairs.push([k, v]);
+    }
+    // Own properties even for `__proto__`: an assignment would set the object's prototype instead.
+    return Object.fromEntries(tagPairs);
+}
+/** A policy document given as a mapping or a JSON string, returned as compact JSON text. */
+function readPolicy(node, name, requiredKey, problems) {
+    if (!node)
+        return null;
+    const value = policyValue(node, name, problems);
+    if (value === undefined)
+        return null;
+    if (typeof value !== "object" ||
+        value === null ||
+        Array.isArray(value) ||
+        !Object.hasOwn(value, requiredKey)) {
+        problems.error(problems.locate(node), `${name} has no "${requiredKey}"`, name === "lifecyclePolicy"
+            ? "an ECR lifecycle policy is { rules: [ … ] }"
+            : 'an IAM policy document is { Version: "2012-10-17", Statement: [ … ] }');
+        return null;
+    }
+    return JSON.stringify(value);
+}
+/** The policy as a value: a mapping's, or a JSON string's; undefined when it is neither (or is reported). */
+function policyValue(node, name, problems) {
+    if ((0,dist/* isMap */.jh)(node))
+        return node.toJSON();
+    const text = str(node);
+    if (text === undefined)
+        return undefined;
+    try {
+        return JSON.parse(text);
+    }
+    catch (e) {
+        problems.error(problems.locate(node), `${name} is not valid JSON: ${e.message}`, "give the policy as a YAML mapping instead of a JSON string");
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/list/rules/target.ts
+
+
+
+
+
+
+const DEFAULT_IMAGE_PREFIX = mirrorListDefaults["target.imagePrefix"];
+const DEFAULT_CHART_PREFIX = mirrorListDefaults["target.chartPrefix"];
+function readTarget(node, problems) {
+    const type = (str(get(node, "type")) ?? mirrorListDefaults["target.type"]);
+    const registryNode = get(node, "registry");
+    const registry = readRegistry(registryNode, problems);
+    if (type === "oci" && registry === null && !registryNode) {
+        problems.error(problems.locate(node), "a target of type oci needs target.registry", "add registry: harbor.example.com");
+    }
+    return {
+        type,
+        region: str(get(node, "region")) ?? null,
+        accountId: str(get(node, "accountId")) ?? null,
+        registry,
+        imagePrefix: str(get(node, "imagePrefix")) ?? DEFAULT_IMAGE_PREFIX,
+        chartPrefix: str(get(node, "chartPrefix")) ?? DEFAULT_CHART_PREFIX,
+        prune: bool(get(node, "prune")) ?? mirrorListDefaults["target.prune"],
+        maxDeletions: yaml_nodes_int(get(node, "maxDeletions")) ?? mirrorListDefaults["target.maxDeletions"],
+        pruneLocation: node ? problems.locate(get(node, "maxDeletions") ?? get(node, "prune") ?? node) : null,
+        repositorySettings: readRepositorySettings(get(node, "repositorySettings"), problems),
+        reconcileSettings: bool(get(node, "reconcileSettings")) ?? mirrorListDefaults["target.reconcileSettings"],
+    };
+}
+/** `target.registry`: a host[:port] the address policy allows, or null (absent, or reported). */
+function readRegistry(registryNode, problems) {
+    const registry = str(registryNode) ?? null;
+    if (registry === null)
+        return null;
+    if (/^https?:\/\//.test(registry)) {
+        problems.error(problems.locate(registryNode), "target.registry is a host, not a URL", `write ${shown(registry.replace(/^https?:\/\//, "").replace(/\/+$/, ""))}`);
+        return null;
+    }
+    const refused = checkHost(registry);
+    if (isValidDomain(registry) && refused.ok)
+        return registry;
+    problems.error(problems.locate(registryNode), refused.ok
+        ? `target.registry ${shown(registry)} is not a registry host`
+        : `target.registry: ${refused.reason}`, refused.ok ? "expected host[:port], e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com" : refused.hint);
+    return null;
+}
+
+;// CONCATENATED MODULE: ./src/list/validate-structure.ts
+/**
+ * Checks a parsed YAML document against the mirror-list schema (./schema.ts), reporting every
+ * problem with the offset of the node it concerns. Interprets only the schema subset that
+ * schema.ts documents; a test holds it in agreement with a full JSON-Schema validator.
+ */
+
+
+function nodeType(node) {
+    if ((0,dist/* isMap */.jh)(node))
+        return "object";
+    if ((0,dist/* isSeq */.oP)(node))
+        return "array";
+    if ((0,dist/* isScalar */.jn)(node)) {
+        const v = node.value;
+        if (v === null || v === undefined)
+            return "null";
+        if (typeof v === "string")
+            return "string";
+        if (typeof v === "number" || typeof v === "bigint")
+            return "number";
+        if (typeof v === "boolean")
+            return "boolean";
+    }
+    return "null";
+}
+const typeWords = {
+    object: "a mapping",
+    array: "a list",
+    string: "a string",
+    number: "a number",
+    integer: "a whole number",
+    boolean: "true or false",
+    null: "nothing",
+};
+function describeFound(node) {
+    const t = nodeType(node);
+    if (t === "string") {
+        return quoteValue(node.value);
+    }
+    if ((0,dist/* isScalar */.jn)(node) && t !== "null")
+        return `${typeWords[t]} (${String(node.value)})`;
+    return typeWords[t] ?? t;
+}
+function offsetOf(node, fallback) {
+    const range = node?.range;
+    return range ? range[0] : fallback;
+}
+/** Edit distance, for "did you mean". */
+function editDistance(a, b) {
+    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+        let prev = row[0];
+        row[0] = i;
+        for (let j = 1; j <= b.length; j++) {
+            const tmp = row[j];
+            row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+            prev = tmp;
+        }
+    }
+    return row[b.length];
+}
+function commonPrefix(a, b) {
+    let n = 0;
+    while (n < a.length && n < b.length && a[n] === b[n])
+        n++;
+    return n;
+}
+/**
+ * The candidate nearest to `word` (edit distance, case ignored), or null when none is near. At equal
+ * distance the one that starts like `word` wins: `IMUTABLE` is IMMUTABLE, not MUTABLE, the opposite setting.
+ */
+function closest(word, candidates) {
+    const w = word.toLowerCase();
+    let best = null;
+    let bestDistance = Number.POSITIVE_INFINITY;
+    let bestPrefix = -1;
+    for (const c of candidates) {
+        const d = editDistance(w, c.toLowerCase());
+        const prefix = commonPrefix(w, c.toLowerCase());
+        if (d < bestDistance || (d === bestDistance && prefix > bestPrefix))
+            [best, bestDistance, bestPrefix] = [c, d, prefix];
+    }
+    return best !== null && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
+}
+function typeMatches(expected, actual, node) {
+    const list = typeof expected === "string" ? [expected] : expected;
+    return list.some((t) => t === actual ||
+        (t === "integer" && actual === "number" && Number.isInteger(node.value)));
+}
+function joinPath(path, key) {
+    if (typeof key === "number")
+        return `${path}[${key}]`;
+    return path ? `${path}.${key}` : key;
+}
+function where(path) {
+    return path ? ` in ${path}` : "";
+}
+function validateStructure(root, schema, rootOffset = 0) {
+    const problems = [];
+    visit({ problems }, root, schema, "", rootOffset);
+    return problems;
+}
+/** One node against its schema: its type (or oneOf branch), then the checks of its kind, then its children. */
+function visit(walk, node, s, path, fallback) {
+    const at = offsetOf(node, fallback);
+    const actual = nodeType(node);
+    if (s.oneOf) {
+        const branch = oneOfBranch(walk, node, s.oneOf, path, at);
+        if (branch)
+            visit(walk, node, branch, path, fallback);
+        return;
+    }
+    if (!checkType(walk, node, s, actual, path, at))
+        return;
+    if (s.enum) {
+        checkEnum(walk, node, s.enum, path, at);
+        return;
+    }
+    if (actual === "number")
+        checkMinimum(walk, node, s, path, at);
+    if (actual === "string")
+        checkString(walk, node, s, path, at);
+    if ((0,dist/* isSeq */.oP)(node))
+        checkList(walk, node.items, s, path, at);
+    if ((0,dist/* isMap */.jh)(node))
+        checkMapping(walk, node.items, s, path, at);
+}
+/** The branch whose type the node has (schema.ts discriminates oneOf by type), else reported. */
+function oneOfBranch(walk, node, branches, path, at) {
+    const actual = nodeType(node);
+    const branch = branches.find((b) => b.type !== undefined && typeMatches(b.type, actual, node));
+    if (!branch) {
+        const expected = branches.map((b) => typeWords[String(b.type)] ?? String(b.type)).join(" or ");
+        walk.problems.push({
+            offset: at,
+            message: `${path || "value"}: expected ${expected}, found ${describeFound(node)}`,
+        });
+    }
+    return branch;
+}
+/** True when the node has the schema's type (or the schema names none). */
+function checkType(walk, node, s, actual, path, at) {
+    if (s.type === undefined || typeMatches(s.type, actual, node))
+        return true;
+    const expected = (typeof s.type === "string" ? [s.type] : s.type)
+        .map((t) => typeWords[t] ?? t)
+        .join(" or ");
+    const hint = s.type === "string" && (actual === "number" || actual === "boolean")
+        ? 'quote the value so YAML keeps it as text, e.g. "0123"'
+        : undefined;
+    walk.problems.push({
+        offset: at,
+        message: `${path || "the file"}: expected ${expected}, found ${describeFound(node)}`,
+        ...(hint ? { hint } : {}),
+    });
+    return false;
+}
+function checkEnum(walk, node, allowed, path, at) {
+    const value = (0,dist/* isScalar */.jn)(node) ? node.value : undefined;
+    if (allowed.includes(value))
+        return;
+    const options = allowed.map((e) => String(e));
+    const suggestion = typeof value === "string" ? closest(value, options) : null;
+    walk.problems.push({
+        offset: at,
+        message: `${path}: ${describeFound(node)} is not allowed; expected one of ${options.join(", ")}`,
+        ...(suggestion ? { hint: `did you mean ${suggestion}?` } : {}),
+    });
+}
+function checkMinimum(walk, node, s, path, at) {
+    if (!(0,dist/* isScalar */.jn)(node) || s.minimum === undefined || Number(node.value) >= s.minimum)
+        return;
+    walk.problems.push({
+        offset: at,
+        message: `${path}: must be at least ${s.minimum}, found ${String(node.value)}`,
+    });
+}
+/** minLength, then maxLength, then pattern: the first that fails is reported. */
+function checkString(walk, node, s, path, at) {
+    if (!(0,dist/* isScalar */.jn)(node))
+        return;
+    const value = String(node.value);
+    if (s.minLength !== undefined && value.length < s.minLength) {
+        walk.problems.push({ offset: at, message: `${path}: must not be empty` });
+    }
+    else if (s.maxLength !== undefined && value.length > s.maxLength) {
+        walk.problems.push({ offset: at, message: `${path}: longer than ${s.maxLength} characters` });
+    }
+    else if (s.pattern !== undefined && !new RegExp(s.pattern).test(value)) {
+        walk.problems.push({
+            offset: at,
+            message: `${path}: ${quoteValue(value)} is not valid`,
+            ...(s.description ? { hint: s.description } : {}),
+        });
+    }
+}
+function checkList(walk, items, s, path, at) {
+    if (s.minItems !== undefined && items.length < s.minItems) {
+        walk.problems.push({ offset: at, message: `${path}: the list must not be empty` });
+    }
+    const seen = new Set();
+    items.forEach((item, i) => {
+        if (s.uniqueItems)
+            checkUnique(walk, item, seen, joinPath(path, i), at);
+        if (s.items)
+            visit(walk, item, s.items, joinPath(path, i), at);
+    });
+}
+/** A scalar listed before in the same list (`seen` holds the ones so far). */
+function checkUnique(walk, item, seen, path, at) {
+    if (!(0,dist/* isScalar */.jn)(item))
+        return;
+    const key = JSON.stringify(item.value);
+    if (seen.has(key)) {
+        walk.problems.push({
+            offset: offsetOf(item, at),
+            message: `${path}: ${describeFound(item)} is listed twice`,
+            hint: "remove the duplicate",
+        });
+    }
+    seen.add(key);
+}
+function checkMapping(walk, pairs, s, path, at) {
+    const present = new Set();
+    for (const pair of pairs) {
+        if (!(0,dist/* isPair */.tO)(pair))
+            continue;
+        const key = checkKey(walk, pair, s, path, at);
+        if (key !== null)
+            present.add(key);
+    }
+    for (const key of s.required ?? []) {
+        if (!present.has(key)) {
+            walk.problems.push({ offset: at, message: `${path || "the file"}: missing required key "${key}"` });
+        }
+    }
+}
+/** One key and its value: a plain string the schema knows (or allows), visited; returns the key, or null. */
+function checkKey(walk, pair, s, path, at) {
+    const keyNode = pair.key;
+    const keyAt = offsetOf(keyNode, at);
+    if (!(0,dist/* isScalar */.jn)(keyNode) || typeof keyNode.value !== "string") {
+        walk.problems.push({ offset: keyAt, message: `${path || "the file"}: keys must be plain strings` });
+        return null;
+    }
+    const key = keyNode.value;
+    const childSchema = propertySchema(s, key);
+    if (childSchema) {
+        visit(walk, pair.value, childSchema, joinPath(path, key), keyAt);
+    }
+    else if (s.additionalProperties === false) {
+        const props = Object.keys(s.properties ?? {});
+        const suggestion = closest(key, props);
+        walk.problems.push({
+            offset: keyAt,
+            message: `unknown key ${quoteValue(key)}${where(path)}`,
+            hint: suggestion ? `did you mean "${suggestion}"?` : `allowed keys: ${props.join(", ")}`,
+        });
+    }
+    return key;
+}
+/** The schema of a key: its own property (own only: `__proto__`, `constructor` or `toString` are no key of the
+ * schema), else additionalProperties when that is a schema. */
+function propertySchema(s, key) {
+    const props = s.properties ?? {};
+    if (Object.hasOwn(props, key))
+        return props[key];
+    return typeof s.additionalProperties === "object" ? s.additionalProperties : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/list/yaml-document.ts
+/**
+ * The YAML layer: the text read into one document, the yaml library's errors and warnings turned into located
+ * problems with hints, and what the rest of the parser would misread (aliases, tags, deep nesting) refused.
+ */
+
+
+
+
+/** YAML 1.2's core tags: `!!str 0123` keeps a value as text; every other tag (`!!binary`, `!!js/function`) is refused. */
+const CORE_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`));
+const TAG_HINT = "remove the tag: a mirror list uses plain YAML values (!!str is allowed, to keep a value as text)";
+/** The first document's root node (null when there is none), and the problems of the YAML layer. */
+function readYaml(text, file) {
+    const lines = new dist/* LineCounter */.HN();
+    const problems = new Problems(file, lines);
+    const docs = (0,dist/* parseAllDocuments */.hR)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const all = Array.isArray(docs) ? docs : [];
+    const state = { tooDeep: false };
+    for (const doc of all) {
+        for (const e of doc.errors)
+            reportError(e, text, problems, state);
+        for (const w of doc.warnings)
+            reportWarning(w, problems);
+        if (!state.tooDeep)
+            checkNodes(doc.contents, problems);
+    }
+    if (all.length > 1) {
+        problems.error(problems.locate(all[1]?.contents, all[1]?.range[0] ?? 0), "the file holds more than one YAML document", "keep one list per file: remove the second '---'");
+    }
+    return { root: all[0]?.contents ?? null, problems };
+}
+/** `state.tooDeep`: the library ran out of stack once already (reported once; the node walk is skipped). */
+function reportError(e, text, problems, state) {
+    if (/Maximum call stack size exceeded/.test(e.message)) {
+        if (!state.tooDeep)
+            problems.error(problems.at(e.pos[0]), `the mirror list is nested too deeply (${MAX_DEPTH} levels at most)`, TOO_DEEP_HINT);
+        state.tooDeep = true;
+        return;
+    }
+    const quote = /^Missing closing (["'])quote/.exec(e.message)?.[1];
+    const opened = quote ? unclosedQuoteOffset(text, quote, e.pos[0]) : null;
+    if (opened !== null) {
+        problems.error(problems.at(opened), `this ${quote === '"' ? "double" : "single"} quote is never closed`, `close it on the same line: ${quote}value${quote}`);
+        return;
+    }
+    problems.error(problems.at(e.pos[0]), yamlMessage(e.message), yamlHint(e.code));
+}
+/** A core tag that does not fit its value (`!!int x`) is an error; any other tag is reported by checkNodes. */
+function reportWarning(w, problems) {
+    const tag = /^Unresolved tag: (\S+)/.exec(w.message)?.[1];
+    if (w.code !== "TAG_RESOLVE_FAILED" || tag === undefined) {
+        problems.warn(problems.at(w.pos[0]), yamlMessage(w.message));
+        return;
+    }
+    if (CORE_TAGS.has(tag))
+        problems.error(problems.at(w.pos[0]), yamlMessage(w.message), TAG_HINT);
+}
+/**
+ * Where an unclosed quote opens. The yaml library reports it at the end of the file (the quoted scalar runs on
+ * to there); the scalar's own token starts at the quote.
+ */
+function unclosedQuoteOffset(text, quote, before) {
+    const type = quote === '"' ? "double-quoted-scalar" : "single-quoted-scalar";
+    let found = null;
+    const stack = [...new dist/* Parser */.iX().parse(text)];
+    while (stack.length > 0) {
+        const token = stack.pop();
+        if (token === null || typeof token !== "object")
+            continue;
+        const offset = quoteTokenOffset(token, type, before);
+        if (offset !== null)
+            found = Math.max(found ?? offset, offset);
+        for (const v of Object.values(token))
+            stack.push(v);
+    }
+    return found;
+}
+/** The offset of a token of `type` that starts at or before `before`, else null. */
+function quoteTokenOffset(token, type, before) {
+    const t = token;
+    return t.type === type && typeof t.offset === "number" && t.offset <= before ? t.offset : null;
+}
+/**
+ * Refuses what the rest of the parser would misread: aliases (`*name`, which would be read as nothing, or
+ * expanded into a bomb) and nesting deeper than MAX_DEPTH. Walks without recursion.
+ */
+function checkNodes(root, problems) {
+    const stack = [{ node: root, depth: 0 }];
+    const aliases = [];
+    const tagged = [];
+    while (stack.length > 0) {
+        const { node, depth } = stack.pop();
+        if (!collect(node, aliases, tagged))
+            continue;
+        if (depth >= MAX_DEPTH) {
+            problems.error(problems.locate(node), `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`, TOO_DEEP_HINT);
+            return;
+        }
+        pushChildren(node.items, depth + 1, stack);
+    }
+    reportRepeated(problems, aliases, (n) => `YAML aliases (${shown(`*${n.source}`)}) are not supported in a mirror list`, "write the value out in full where it is used");
+    reportRepeated(problems, tagged, (n) => `the YAML tag ${shown(n.tag.replace(/^tag:yaml\.org,2002:/, "!!"))} is not supported`, TAG_HINT);
+}
+/** Notes the node's tag (when not a core one) and alias; true when it is a mapping or list to descend into. */
+function collect(node, aliases, tagged) {
+    const tag = node?.tag;
+    if (tag !== undefined && !CORE_TAGS.has(tag))
+        tagged.push(node);
+    if ((0,dist/* isAlias */.Vj)(node)) {
+        aliases.push(node);
+        return false;
+    }
+    return (0,dist/* isMap */.jh)(node) || (0,dist/* isSeq */.oP)(node);
+}
+function pushChildren(items, depth, stack) {
+    for (const item of items) {
+        if ((0,dist/* isPair */.tO)(item)) {
+            stack.push({ node: item.value, depth });
+            stack.push({ node: item.key, depth });
+        }
+        else
+            stack.push({ node: item, depth });
+    }
+}
+/** Nodes of one kind in file order, MAX_REPEATED one by one and the rest in one line. */
+function reportRepeated(problems, nodes, what, hint) {
+    nodes.sort((a, b) => (a.range?.[0] ?? 0) - (b.range?.[0] ?? 0));
+    for (const n of nodes.slice(0, MAX_REPEATED))
+        problems.error(problems.locate(n), what(n), hint);
+    if (nodes.length > MAX_REPEATED)
+        problems.error(problems.locate(nodes[MAX_REPEATED]), `and ${nodes.length - MAX_REPEATED} more like it`, hint);
+}
+function yamlMessage(message) {
+    // The yaml library appends " at line L, column C" and a code frame; we print the location ourselves.
+    return (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "");
+}
+function yamlHint(code) {
+    switch (code) {
+        case "DUPLICATE_KEY":
+            return "each key may appear once in a mapping; merge the two entries";
+        case "TAB_AS_INDENT":
+            return "indent with spaces, not tabs";
+        case "BAD_INDENT":
+        case "MISSING_CHAR":
+            return "check the indentation: list items under a key are indented by the same amount";
+        default:
+            return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/list/parse.ts
+/**
+ * Reads a mirror-list file into the typed `MirrorList`, or into located problems. Pure: the text
+ * comes in, values come out; the caller reads the file and prints or annotates the problems.
+ *
+ * The stages, each in its own file: the bounds and the pre-scan that refuse hostile text (./limits.ts,
+ * ./prescan.ts), the YAML layer (./yaml-document.ts), the structure check against the schema
+ * (./validate-structure.ts, ./schema.ts), and the rules of each section (./rules/).
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** Parses and validates a mirror list. `file` is the path shown in every problem. */
+function parseMirrorList(text, file) {
+    if (text.length > MAX_LIST_BYTES) {
+        return refuse(file, `the mirror list is larger than ${MAX_LIST_BYTES / 1024 / 1024} MiB (${text.length} characters)`, TOO_LARGE_HINT);
+    }
+    const hostile = prescan(text);
+    if (hostile) {
+        const { line, column } = position(text, hostile.offset);
+        return refuse(file, hostile.problem.message, hostile.problem.hint, line, column);
+    }
+    try {
+        return parseText(text, file);
+    }
+    catch (e) {
+        // The yaml library catches its own stack overflows; this is the net for any other.
+        if (!(e instanceof RangeError))
+            throw e;
+        return refuse(file, `the mirror list cannot be read: it is nested too deeply (${MAX_DEPTH} levels at most)`, TOO_DEEP_HINT);
+    }
+}
+/** Line and column of `offset`, counting only the lines before it (the text may be huge). */
+function position(text, offset) {
+    const lines = new dist/* LineCounter */.HN();
+    for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1))
+        lines.addNewLine(i + 1);
+    const pos = lines.linePos(offset);
+    return { line: pos.line, column: pos.col };
+}
+function parseText(text, file) {
+    const { root, problems } = readYaml(text, file);
+    if (problems.hasErrors)
+        return finish(problems, null);
+    if (root === null || ((0,dist/* isScalar */.jn)(root) && root.value === null)) {
+        problems.error(problems.at(0), "the mirror list is empty", "start with `images:` and a list of references, e.g. `- redis:7.0`");
+        return finish(problems, null);
+    }
+    for (const p of validateStructure(root, mirrorListSchema)) {
+        problems.error(problems.at(p.offset), p.message, p.hint);
+    }
+    // The rules read only well-typed nodes, so structural errors and theirs are reported together.
+    const list = readList(root, file, problems);
+    return finish(problems, problems.hasErrors ? null : list);
+}
+/** The sections, each by its rules (./rules/), then what holds across them. */
+function readList(root, file, problems) {
+    const target = readTarget(get(root, "target"), problems);
+    const upstreams = readUpstreams(get(root, "upstreams"), target, problems);
+    const { images, imageRanges } = readImages(get(root, "images"), target, upstreams, problems);
+    const { charts, chartRanges } = readCharts(get(root, "charts"), target, problems);
+    checkRepositoryClashes([...images, ...imageRanges], [...charts, ...chartRanges], problems);
+    const named = images.length + imageRanges.length + charts.length + chartRanges.length;
+    if (named === 0 && !problems.hasErrors) {
+        problems.error(problems.at(0), "the mirror list names no images and no charts", "add `images:` or `charts:`");
+    }
+    // The hosts images use, and those listed in `upstreams` (for their prefix and endpoint); which of them
+    // nodes redirect is decided in ./redirects.ts (only hosts an image uses).
+    const usedUpstreams = [...upstreams.values()].filter((u) => u.location !== null || [...images, ...imageRanges].some((i) => i.reference.domain === u.host));
+    usedUpstreams.sort((a, b) => a.host.localeCompare(b.host));
+    return { file, target, upstreams: usedUpstreams, images, charts, chartRanges, imageRanges };
+}
+
+;// CONCATENATED MODULE: ./src/list/edit.ts
+/**
+ * `ecr-mirror add`: one image or chart version added to a mirror list's text, in the right place and in the
+ * list's style, every other byte kept (comments, alignment, quoting, blank lines). The YAML document gives the
+ * nodes and their offsets; the new text is spliced in at those offsets rather than re-printed from the
+ * document, which would re-flow aligned comments and long lines. Pure: text in, text or located problems out;
+ * the result is checked with the list parser before it is returned.
+ */
+
+
+
+
+function addToList(text, file, addition) {
+    const before = parseMirrorList(text, file);
+    if (!before.list)
+        return { ok: false, problems: before.problems, afterEdit: false };
+    const duplicate = findDuplicate(before.list, addition, file);
+    if (duplicate)
+        return { ok: false, problems: [duplicate], afterEdit: false };
+    const doc = (0,dist/* parseDocument */.Tp)(text);
+    const splice = addition.kind === "image"
+        ? imageSplice(text, doc.get("images", true), addition.reference)
+        : chartSplice(text, doc.get("charts", true), addition);
+    // A list written with CRLF line ends keeps them.
+    const insert = text.includes("\r\n") ? splice.text.replaceAll("\n", "\r\n") : splice.text;
+    const edited = text.slice(0, splice.offset) + insert + text.slice(splice.offset);
+    const after = parseMirrorList(edited, file);
+    if (!after.list)
+        return { ok: false, problems: after.problems.filter((p) => p.severity === "error"), afterEdit: true };
+    const found = addedEntry(after.list, addition);
+    if (!found)
+        throw new Error(`ecr-mirror add: the edit did not add ${describe(addition)}`);
+    return { ok: true, text: edited, added: describe(addition), how: splice.how, location: found };
+}
+function describe(a) {
+    if (a.kind === "image") {
+        const parsed = parseReference(a.reference);
+        return parsed.ok ? formatReference(parsed.value) : a.reference;
+    }
+    return `chart ${a.name ?? chartNameOf(a.source)} ${a.version} from ${a.source}`;
+}
+/** The name an OCI chart reference ends in. */
+const chartNameOf = (source) => source.replace(/\/+$/, "").split("/").pop() ?? source;
+/** A chart source as the list parser keeps it: HTTP URLs normalised without trailing slashes. */
+function chartSource(raw) {
+    if (raw.startsWith("oci://"))
+        return raw.replace(/\/+$/, "");
+    try {
+        return new URL(raw).toString().replace(/\/+$/, "");
+    }
+    catch {
+        return raw;
+    }
+}
+/** The entry the list already has for this addition, as a problem located there; null when it is new. */
+function findDuplicate(list, a, file) {
+    const at = (location, message) => ({
+        ...location,
+        file,
+        severity: "error",
+        message,
+        hint: "it is mirrored already; nothing was added",
+    });
+    if (a.kind === "chart") {
+        const source = chartSource(a.source);
+        const name = a.name ?? chartNameOf(source);
+        const same = list.charts.find((c) => c.source === source && c.name === name && c.version === a.version);
+        return same ? at(same.location, `chart ${name} ${a.version} is already in the list`) : null;
+    }
+    const parsed = parseReference(a.reference);
+    if (!parsed.ok)
+        return null; // the parser words it, located where the entry would go
+    const ref = parsed.value;
+    // A tag is in the list when any entry names it (pinned or not); a digest-only reference when that digest is.
+    const same = list.images.find((i) => referenceName(i.reference) === referenceName(ref) &&
+        (ref.tag === null
+            ? i.reference.tag === null && i.reference.digest === ref.digest
+            : i.reference.tag === ref.tag && (ref.digest === null || i.reference.digest === ref.digest)));
+    return same ? at(same.location, `${a.reference} is already in the list as ${same.source}`) : null;
+}
+/** Where the edited list has the addition: the location of its entry, or null when the edit missed. */
+function addedEntry(list, a) {
+    if (a.kind === "chart") {
+        const source = chartSource(a.source);
+        const name = a.name ?? chartNameOf(source);
+        return (list.charts.find((c) => c.source === source && c.name === name && c.version === a.version)?.location ??
+            null);
+    }
+    const parsed = parseReference(a.reference);
+    if (!parsed.ok)
+        return null;
+    const wanted = formatReference(parsed.value);
+    return list.images.find((i) => i.source === wanted)?.location ?? null;
+}
+/** The repository name an `images:` item names (`docker.io/library/redis`), or null. */
+function imageNameOf(item) {
+    const source = str((0,dist/* isMap */.jh)(item) ? get(item, "source") : item);
+    if (source === undefined)
+        return null;
+    const parsed = parseReference(source);
+    return parsed.ok ? referenceName(parsed.value) : null;
+}
+function imageSplice(text, images, reference) {
+    const parsed = parseReference(reference);
+    if (!(0,dist/* isSeq */.oP)(images))
+        return newSection(text, "images", [scalarLike(reference, "PLAIN")]);
+    const items = images.items;
+    if (!parsed.ok)
+        return { ...insertItem(text, images, items.at(-1), [JSON.stringify(reference)]), how: "" };
+    const ref = parsed.value;
+    const name = referenceName(ref);
+    const same = items.filter((i) => imageNameOf(i) === name);
+    for (const item of same) {
+        const into = intoMapping(text, item, ref);
+        if (into)
+            return { ...into, how: `${into.how} of the entry for ${name}` };
+    }
+    const allMappings = items.length > 0 && items.every((i) => (0,dist/* isMap */.jh)(i));
+    const oneKind = (ref.tag === null) !== (ref.digest === null);
+    const entry = allMappings && same.length === 0 && oneKind
+        ? [
+            `source: ${scalarLike(name, "PLAIN")}`,
+            ref.tag !== null
+                ? `tags: [${JSON.stringify(ref.tag)}]`
+                : `digests: [${JSON.stringify(ref.digest)}]`,
+        ]
+        : [scalarLike(reference, sameStyle(items))];
+    const how = same.length > 0 ? `a new entry after the entries for ${name}` : "a new entry at the end of images";
+    return { ...insertItem(text, images, same.at(-1) ?? items.at(-1), entry), how };
+}
+/**
+ * A `source:` mapping without a tag of its own takes a tag into its `tags:` (a digest into its `digests:`)
+ * when it has that list; null otherwise (a pinned tag, `tag@digest`, gets an entry of its own).
+ */
+function intoMapping(text, item, ref) {
+    if (!(0,dist/* isMap */.jh)(item))
+        return null;
+    const source = parseReference(str(get(item, "source")) ?? "");
+    if (!source.ok || source.value.tag !== null || source.value.digest !== null)
+        return null;
+    if ((ref.tag === null) === (ref.digest === null))
+        return null;
+    const key = ref.tag !== null ? "tags" : "digests";
+    const list = get(item, key);
+    if (!(0,dist/* isSeq */.oP)(list))
+        return null;
+    const value = (ref.tag ?? ref.digest);
+    return { ...appendItem(text, list, scalarLike(value, lastScalar(list))), how: `appended to the ${key}` };
+}
+function chartSplice(text, charts, a) {
+    const source = chartSource(a.source);
+    const name = a.name ?? chartNameOf(source);
+    const entry = [
+        `source: ${scalarLike(a.source, "PLAIN")}`,
+        ...(a.name !== null && !a.source.startsWith("oci://") ? [`name: ${scalarLike(a.name, "PLAIN")}`] : []),
+        `versions: [${JSON.stringify(a.version)}]`,
+    ];
+    if (!(0,dist/* isSeq */.oP)(charts))
+        return newSection(text, "charts", entry);
+    const items = charts.items;
+    const same = items.filter((i) => {
+        const raw = str(get(i, "source"));
+        return (raw !== undefined &&
+            chartSource(raw) === source &&
+            (str(get(i, "name")) ?? chartNameOf(source)) === name);
+    });
+    const withVersions = same.find((i) => (0,dist/* isSeq */.oP)(get(i, "versions")));
+    if (withVersions) {
+        const versions = get(withVersions, "versions");
+        return {
+            ...appendItem(text, versions, scalarLike(a.version, lastScalar(versions) ?? "QUOTE_DOUBLE")),
+            how: `appended to the versions of the entry for ${name}`,
+        };
+    }
+    return {
+        ...insertItem(text, charts, same.at(-1) ?? items.at(-1), entry),
+        how: same.length > 0 ? `a new entry after the entries for ${name}` : "a new entry at the end of charts",
+    };
+}
+/** The last offset of a node's content: its last scalar, or a flow collection's closing bracket. */
+function contentEnd(node) {
+    if ((0,dist/* isMap */.jh)(node) && !node.flow && node.items.length > 0) {
+        const last = node.items.at(-1);
+        return contentEnd((last.value ?? last.key));
+    }
+    if ((0,dist/* isSeq */.oP)(node) && !node.flow && node.items.length > 0)
+        return contentEnd(node.items.at(-1));
+    return node.range[1];
+}
+/** The offset just after the line that holds `offset - 1` (after its comment, if any). */
+function afterLine(text, offset) {
+    const newline = text.indexOf("\n", Math.max(0, offset - 1));
+    return newline === -1 ? text.length : newline + 1;
+}
+/** Text from the start of the line to `offset`: the `  - ` an item is written after. */
+function linePrefix(text, offset) {
+    return text.slice(text.lastIndexOf("\n", offset - 1) + 1, offset);
+}
+/** A new item of `seq` after `after` (block: its own lines, indented as its siblings; flow: `, item`). */
+function insertItem(text, seq, after, lines) {
+    if (seq.flow || !after) {
+        const inline = lines.length === 1 ? lines[0] : `{ ${lines.join(", ")} }`;
+        return flowAppend(text, seq, inline);
+    }
+    const start = after.range[0];
+    const prefix = linePrefix(text, start);
+    const dash = /^\s*-\s+$/.test(prefix) ? prefix : `${" ".repeat(Math.max(0, column(text, start) - 2))}- `;
+    const pad = " ".repeat(dash.length);
+    const offset = afterLine(text, contentEnd(after));
+    const lead = offset === text.length && !text.endsWith("\n") ? "\n" : "";
+    return { offset, text: `${lead}${dash}${lines.join(`\n${pad}`)}\n` };
+}
+/** A scalar added to a list of scalars (a `tags:` or `versions:` list), block or flow. */
+function appendItem(text, seq, scalar) {
+    return insertItem(text, seq, seq.items.at(-1), [scalar]);
+}
+/** `, item` after a flow sequence's last item, or the first item between its brackets. */
+function flowAppend(text, seq, item) {
+    const last = seq.items.at(-1);
+    if (last)
+        return { offset: last.range[1], text: `, ${item}` };
+    const open = text.indexOf("[", seq.range[0]);
+    return { offset: open + 1, text: item };
+}
+function column(text, offset) {
+    return offset - (text.lastIndexOf("\n", offset - 1) + 1);
+}
+/** A section the list does not have yet, at its end: `images:` or `charts:` with one entry. */
+function newSection(text, key, lines) {
+    const lead = text.length === 0 || text.endsWith("\n") ? "" : "\n";
+    return {
+        offset: text.length,
+        text: `${lead}\n${key}:\n  - ${lines.join("\n    ")}\n`,
+        how: `a new ${key}: section at the end of the list`,
+    };
+}
+function lastScalar(seq) {
+    const last = seq.items.at(-1);
+    return (0,dist/* isScalar */.jn)(last) ? last.type : undefined;
+}
+/** The scalar style most string items of a sequence use (plain when there are none). */
+function sameStyle(items) {
+    const styles = items.filter(dist/* isScalar */.jn).map((s) => s.type);
+    return styles.at(-1) ?? "PLAIN";
+}
+/** `value` written as a sibling written in `style` is, plain only where YAML reads it back as that string. */
+function scalarLike(value, style) {
+    if (style === "QUOTE_SINGLE")
+        return `'${value.replaceAll("'", "''")}'`;
+    if (style === "PLAIN" && !/[,[\]{}]/.test(value) && (0,dist/* parse */.qg)(value) === value)
+        return value;
+    return JSON.stringify(value);
+}
+
+;// CONCATENATED MODULE: ./src/list/read.ts
+/** Reads the mirror-list file from disk and parses it: the one place the list touches the file system. */
+
+
+
+/** The file's text, or null when it holds more than MAX_LIST_BYTES (read no further: a FIFO or /dev/zero never ends). */
+async function readBounded(path) {
+    const handle = await (0,promises_.open)(path, "r");
+    try {
+        const chunks = [];
+        let total = 0;
+        const buffer = Buffer.alloc(64 * 1024);
+        for (;;) {
+            const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+            if (bytesRead === 0)
+                break;
+            total += bytesRead;
+            if (total > MAX_LIST_BYTES)
+                return null;
+            chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
+        }
+        return Buffer.concat(chunks).toString("utf8");
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** `seen` gets the text before it is parsed (the entries mask any URL credentials in it, even in a rejected list). */
+async function readMirrorList(path, displayPath = path, seen) {
+    const refuse = (message, hint) => ({
+        list: null,
+        problems: [{ file: displayPath, line: 1, column: 1, severity: "error", message, hint }],
+    });
+    let text;
+    try {
+        text = await readBounded(path);
+    }
+    catch (e) {
+        const code = e.code;
+        const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : e.message;
+        return refuse(`cannot read the mirror list: ${why}`, "pass the path of your mirror list (default mirrors.yaml at the repository root)");
+    }
+    if (text === null)
+        return refuse(`the mirror list is larger than ${MAX_LIST_BYTES / 1024 / 1024} MiB`, TOO_LARGE_HINT);
+    seen?.(text);
+    return parseMirrorList(text, displayPath);
+}
+
+;// CONCATENATED MODULE: ./src/report/problems.ts
+
+function formatProblem(p) {
+    const head = `${p.file}:${p.line}:${p.column}: ${p.severity}: ${p.message}`;
+    return p.hint ? `${head}\n  hint: ${p.hint}` : head;
+}
+function formatProblems(problems) {
+    const errors = problems.filter((p) => p.severity === "error").length;
+    const lines = problems.map(formatProblem);
+    if (errors > 0)
+        lines.push(`${errors} error${errors === 1 ? "" : "s"} in ${problems[0]?.file ?? "the mirror list"}; nothing was copied or changed.`);
+    return lines.join("\n");
+}
+/** GitHub shows 10 annotations of each severity per step. */
+const ANNOTATIONS_PER_SEVERITY = 10;
+function problemAnnotations(problems, file) {
+    const out = [];
+    const shown = { error: 0, warning: 0 };
+    const hidden = { error: 0, warning: 0 };
+    for (const p of problems) {
+        if (shown[p.severity] >= ANNOTATIONS_PER_SEVERITY) {
+            hidden[p.severity]++;
+            continue;
+        }
+        shown[p.severity]++;
+        out.push({
+            severity: p.severity,
+            message: p.hint ? `${p.message}\nHint: ${p.hint}` : p.message,
+            title: p.severity === "error" ? "Invalid mirror list" : "Mirror list",
+            file,
+            line: p.line,
+            column: p.column,
+        });
+    }
+    const more = ["error", "warning"]
+        .filter((s) => hidden[s] > 0)
+        .map((s) => `${hidden[s]} more ${s}${hidden[s] === 1 ? "" : "s"}`)
+        .join(" and ");
+    if (more) {
+        out.push({
+            severity: "notice",
+            title: "More mirror-list problems",
+            message: `${more} not annotated; the step log lists every problem.`,
+            file,
+        });
+    }
+    return out;
+}
+/**
+ * The validation as Markdown, for the job summary and the pull-request comment: valid or how many errors, then
+ * each problem with a link to its line (`lineLink`), cut to `budget` bytes with a count of what was left out.
+ */
+function validationMarkdown(file, problems, options = {}) {
+    const errors = problems.filter((p) => p.severity === "error").length;
+    const warnings = problems.length - errors;
+    const counted = [errors ? plural(errors, "error") : "", warnings ? plural(warnings, "warning") : ""]
+        .filter(Boolean)
+        .join(" and ");
+    const lines = errors
+        ? [
+            `### ecr-mirror: \`${markdownCell(file)}\` has ${counted} ❌`,
+            "",
+            "Nothing was planned, copied or committed. Each problem links to its line:",
+        ]
+        : [`### ecr-mirror: \`${markdownCell(file)}\` is valid ✅${warnings ? ` (${counted})` : ""}`];
+    if (options.summary)
+        lines.push("", ...options.summary.split("\n").map(markdownCell));
+    if (options.note)
+        lines.push("", markdownCell(options.note));
+    let out = `${lines.join("\n")}\n`;
+    if (problems.length === 0)
+        return out;
+    out += "\n| line | | problem | hint |\n| --- | --- | --- | --- |\n";
+    const budget = (options.budget ?? 900 * 1024) - 400;
+    let shown = 0;
+    for (const p of problems) {
+        const url = options.lineLink ? options.lineLink(p.line) : null;
+        const at = `${p.line}:${p.column}`;
+        const row = `| ${url ? `[${at}](${url})` : at} | ${p.severity} | ${markdownCell(p.message)} | ${markdownCell(p.hint ?? "")} |\n`;
+        if (Buffer.byteLength(out) + Buffer.byteLength(row) > budget)
+            break;
+        out += row;
+        shown++;
+    }
+    if (shown < problems.length)
+        out += `\n${plural(problems.length - shown, "more problem")} not shown, to stay under GitHub's size limit; the step log lists every one.\n`;
+    return out;
+}
+function plural(n, one) {
+    return `${n} ${one}${n === 1 ? "" : "s"}`;
+}
+
+;// CONCATENATED MODULE: ./src/add.ts
+/**
+ * `ecr-mirror add REF [FILE]` and `ecr-mirror add --chart SOURCE [NAME] VERSION [FILE]`: one image or chart
+ * version added to the mirror list (list/edit.ts decides where and checks the result); the file is written
+ * only when the edited list is valid.
+ */
+
+
+
+
+const USAGE = "usage: ecr-mirror add REF [FILE], ecr-mirror add --chart https://REPO NAME VERSION [FILE], " +
+    "ecr-mirror add --chart oci://HOST/PATH/NAME VERSION [FILE]";
+/** The addition and the list file the positionals name, or a usage problem. */
+function readArguments(args, chart) {
+    if (!chart) {
+        const [reference, file, ...rest] = args;
+        if (reference === undefined || rest.length > 0)
+            return USAGE;
+        return { addition: { kind: "image", reference }, file: file ?? "mirrors.yaml" };
+    }
+    const [source] = args;
+    if (source === undefined)
+        return USAGE;
+    const oci = source.startsWith("oci://");
+    const [name, version, file, ...rest] = oci ? [null, ...args.slice(1)] : args.slice(1);
+    if (version === undefined || version === null || rest.length > 0)
+        return USAGE;
+    return { addition: { kind: "chart", source, name: name ?? null, version }, file: file ?? "mirrors.yaml" };
+}
+async function add(args, flags, io) {
+    const read = readArguments(args, flags.chart === true);
+    if (typeof read === "string") {
+        io.err(`ecr-mirror add: ${read}\n`);
+        return 2;
+    }
+    const { addition, file } = read;
+    const seen = { text: null };
+    const { problems } = await readMirrorList(file, file, (t) => {
+        seen.text = t;
+    });
+    const text = seen.text;
+    if (text === null) {
+        for (const p of problems)
+            io.err(`${formatProblem(p)}\n`);
+        if (problems.length === 0)
+            io.err(`ecr-mirror add: cannot read ${file}\n`);
+        return 1;
+    }
+    const result = addToList(text, file, addition);
+    if (!result.ok) {
+        for (const p of result.problems)
+            io.err(`${formatProblem(p)}\n`);
+        io.err(result.afterEdit
+            ? `ecr-mirror add: the list would not be valid with it (the lines above are where it would go); ${file} was not changed\n`
+            : `ecr-mirror add: ${file} was not changed\n`);
+        return 1;
+    }
+    await (0,promises_.writeFile)(file, result.text);
+    io.out(`${file}:${result.location.line}: added ${result.added} (${result.how})\n`);
+    return 0;
+}
+
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/render/chart-images.ts
@@ -59733,10 +63095,420 @@ async function readChartImagesRecord(path) {
     return { record: parsed.record, warning: null };
 }
 
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/list/redirects.ts
+function redirectedUpstreams(list) {
+    const used = new Set([...list.images.filter((i) => !i.configurator), ...(list.imageRanges ?? [])].map((i) => i.reference.domain));
+    return list.upstreams
+        .filter((u) => u.redirect && used.has(u.host))
+        .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+}
+
+;// CONCATENATED MODULE: ./src/audit/additions.ts
+/**
+ * The mirror-list lines that add the images an audit found missing, in the list's own grammar: one plain
+ * reference a line (`- nginx:1.27`, `- quay.io/org/app@sha256:…`, `- app:1.2@sha256:…`), or, for a source with
+ * several tags or digests, one `source:` entry with `tags:` and `digests:`. References are written as Docker
+ * prints them (`redis:7.0` for `docker.io/library/redis:7.0`), tags quoted (an unquoted `1.10` is a number in
+ * YAML). And where they go: after the last entry of `images:`, at its indentation. Pure.
+ */
+
+
+/** The lines for the images that can land in the target (those with a `problem` need an upstream prefix first). */
+function additionsFor(missing, listText) {
+    const place = insertionPoint(listText);
+    const pad = " ".repeat(place.indent);
+    const lines = [];
+    for (const m of missing) {
+        if (m.problem)
+            continue;
+        for (const entry of entriesFor(m))
+            lines.push(...entry.map((l, i) => `${pad}${i === 0 ? "- " : "  "}${l}`));
+    }
+    if (lines.length === 0)
+        return { lines, afterLine: place.afterLine, withKey: false };
+    return place.withKey
+        ? { lines: ["images:", ...lines], afterLine: place.afterLine, withKey: true }
+        : { lines, afterLine: place.afterLine, withKey: false };
+}
+/**
+ * One repository's entries: a tag pinned to a digest stays one `name:tag@digest` line; the other tags and
+ * digests make one plain line when there is one, else one `source:` entry. A tag a pod names both unpinned and
+ * pinned is written pinned (both pods then get that digest); a second digest for a pinned tag goes to `digests:`.
+ */
+function entriesFor(m) {
+    const refs = m.references
+        .map((r) => parseReference(r))
+        .filter((r) => r.ok)
+        .map((r) => r.value);
+    const pinned = new Map();
+    const tags = new Set();
+    const digests = new Set();
+    for (const r of refs) {
+        if (r.tag !== null && r.digest !== null && !pinned.has(r.tag))
+            pinned.set(r.tag, r.digest);
+        else if (r.digest !== null)
+            digests.add(r.digest);
+        else if (r.tag !== null)
+            tags.add(r.tag);
+    }
+    for (const [tag, digest] of pinned) {
+        tags.delete(tag);
+        digests.delete(digest);
+    }
+    const base = refs[0];
+    const spell = (tag, digest) => familiarReference({ ...base, tag, digest });
+    const out = [...pinned].map(([tag, digest]) => [spell(tag, digest)]);
+    const sortedTags = [...tags].sort();
+    const sortedDigests = [...digests].sort();
+    if (sortedTags.length + sortedDigests.length === 1)
+        out.push([spell(sortedTags[0] ?? null, sortedDigests[0] ?? null)]);
+    else if (sortedTags.length + sortedDigests.length > 1) {
+        const entry = [`source: ${spell(null, null)}`];
+        if (sortedTags.length > 0)
+            entry.push(`tags: [${sortedTags.map((t) => JSON.stringify(t)).join(", ")}]`);
+        if (sortedDigests.length > 0)
+            entry.push(`digests: [${sortedDigests.map((d) => JSON.stringify(d)).join(", ")}]`);
+        out.push(entry);
+    }
+    return out;
+}
+/** After the last entry of the block sequence under `images:`, at its indentation; else a new key at the end. */
+function insertionPoint(text) {
+    const images = (0,dist/* parseDocument */.Tp)(text).get("images", true);
+    if ((0,dist/* isSeq */.oP)(images) && !images.flow && images.items.length > 0 && images.range) {
+        let end = images.range[1];
+        while (end > 0 && /\s/.test(text[end - 1]))
+            end--;
+        const start = images.range[0];
+        const lineStart = text.lastIndexOf("\n", start - 1) + 1;
+        return { afterLine: lineOf(text, end), indent: start - lineStart, withKey: false };
+    }
+    let end = text.length;
+    while (end > 0 && /\s/.test(text[end - 1]))
+        end--;
+    return { afterLine: end === 0 ? 0 : lineOf(text, end), indent: 2, withKey: true };
+}
+/** The 1-based line holding the character before `offset`. */
+function lineOf(text, offset) {
+    let line = 1;
+    for (let i = text.indexOf("\n"); i !== -1 && i < offset - 1; i = text.indexOf("\n", i + 1))
+        line++;
+    return line;
+}
+/** `text` with the additions inserted where they go (what a person does by hand with the report). */
+function applyAdditions(text, additions) {
+    const lines = text.split("\n");
+    lines.splice(additions.afterLine, 0, ...additions.lines);
+    return lines.join("\n");
+}
+
+;// CONCATENATED MODULE: ./src/audit/audit.ts
+
+
+
+
+/** A private ECR registry host (`123456789012.dkr.ecr.eu-west-1.amazonaws.com`, the China and FIPS variants). */
+const PRIVATE_ECR = /^\d{12}\.dkr\.ecr(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?$/;
+function auditCluster(images, list, options) {
+    const index = indexList(list, options.chartImages ?? []);
+    const used = new Set();
+    const missing = new Map();
+    const unheld = new Map();
+    const invalid = new Map();
+    const privateEcr = new Set();
+    const references = new Set();
+    const mirrored = new Set();
+    const findings = { used, missing, unheld, invalid, privateEcr, references, mirrored };
+    for (const group of groups(images))
+        auditGroup(group, index, list, options, findings);
+    const missingImages = [...missing.values()].sort((a, b) => a.name.localeCompare(b.name));
+    for (const m of missingImages)
+        m.references.sort();
+    return {
+        pods: new Set(images.map((i) => `${i.namespace}/${i.pod}`)).size,
+        containers: images.length,
+        references: references.size,
+        mirrored: mirrored.size,
+        missing: missingImages,
+        additions: additionsFor(missingImages, options.listText),
+        unused: list.images.filter((e) => !used.has(e)),
+        unheld: options.observed
+            ? [...unheld.values()].sort((a, b) => a.reference.localeCompare(b.reference))
+            : null,
+        invalid: [...invalid.values()],
+        privateEcr: [...privateEcr].sort(),
+    };
+}
+/** One distinct image (and running digest) against the list: mirrored, missing, invalid or another registry's. */
+function auditGroup(group, index, list, options, found) {
+    const parsed = parseReference(group.image);
+    if (!parsed.ok) {
+        const known = found.invalid.get(group.image) ?? { image: group.image, error: parsed.error, uses: [] };
+        for (const u of group.uses)
+            known.uses.push(u);
+        found.invalid.set(group.image, known);
+        return;
+    }
+    const ref = withDefaultTag(parsed.value);
+    const reference = formatReference(ref);
+    found.references.add(reference);
+    // The mirror's address, or, when it is not known (offline, no target.registry), any host whose path is a
+    // repository the list lands images in (`<registry>/mirrors/library/nginx`).
+    const viaMirror = options.registry !== null
+        ? ref.domain === options.registry
+        : index.byRepository.has(ref.path) && !index.byName.has(referenceName(ref));
+    const entries = viaMirror
+        ? (index.byRepository.get(ref.path) ?? [])
+        : (index.byName.get(referenceName(ref)) ?? []);
+    if (!viaMirror && PRIVATE_ECR.test(ref.domain)) {
+        found.privateEcr.add(reference);
+        return;
+    }
+    const matched = matchingEntries(ref, entries, options.observed);
+    for (const e of matched.entries)
+        found.used.add(e);
+    if (viaMirror || matched.listed || index.fromCharts.has(reference))
+        found.mirrored.add(reference);
+    else
+        addMissing(found.missing, ref, reference, group.uses, list);
+    const repository = viaMirror ? ref.path : (entries[0]?.repository ?? null);
+    if (options.observed && repository && (viaMirror || matched.listed))
+        checkHeld(found.unheld, options.observed, repository, ref, reference, group);
+}
+/** Whether anything is missing from the mirror: an image not in the list, or a pinned digest it does not hold. */
+function audit_auditFindsMissing(result) {
+    return result.missing.length > 0 || (result.unheld ?? []).some((u) => u.pinned);
+}
+function groups(images) {
+    const byKey = new Map();
+    for (const i of images) {
+        const key = `${i.image}\u0000${i.runningDigest ?? ""}`;
+        let group = byKey.get(key);
+        if (!group) {
+            group = { image: i.image, runningDigest: i.runningDigest, uses: [] };
+            byKey.set(key, group);
+        }
+        group.uses.push({ namespace: i.namespace, pod: i.pod, container: i.container, kind: i.kind });
+    }
+    return [...byKey.values()];
+}
+/** The kubelet pulls a reference without tag or digest as `:latest`. */
+function withDefaultTag(ref) {
+    return ref.tag === null && ref.digest === null ? { ...ref, tag: "latest" } : ref;
+}
+function indexList(list, chartImages) {
+    const byName = new Map();
+    const byRepository = new Map();
+    for (const e of list.images) {
+        const name = referenceName(e.reference);
+        byName.set(name, [...(byName.get(name) ?? []), e]);
+        byRepository.set(e.repository, [...(byRepository.get(e.repository) ?? []), e]);
+    }
+    const fromCharts = new Set();
+    for (const c of chartImages) {
+        const parsed = parseReference(c);
+        if (parsed.ok)
+            fromCharts.add(formatReference(withDefaultTag(parsed.value)));
+    }
+    return { byName, byRepository, fromCharts };
+}
+/**
+ * The entries a reference uses, and whether the list mirrors it: its tag is listed, or its digest is (pinned or
+ * digest-only), or, for a reference by digest alone, the target holds that digest under one of the repository's
+ * tags. Without an observation such a reference keeps every entry of its repository (they may be what it runs).
+ */
+function matchingEntries(ref, entries, observed) {
+    const direct = entries.filter((e) => (ref.tag !== null && e.reference.tag === ref.tag) ||
+        (ref.digest !== null && e.reference.digest === ref.digest));
+    if (direct.length > 0 || ref.digest === null || ref.tag !== null)
+        return { entries: direct, listed: direct.length > 0 };
+    if (!observed)
+        return { entries: [...entries], listed: false };
+    const holding = entries.filter((e) => {
+        const tags = observed.repositories.get(e.repository)?.tags;
+        return tags?.get(e.reference.tag ?? syntheticTagOf(e.reference.digest)) === ref.digest;
+    });
+    return { entries: holding, listed: holding.length > 0 };
+}
+function syntheticTagOf(digest) {
+    return digest.replace(":", "-");
+}
+function addMissing(missing, ref, reference, uses, list) {
+    const name = referenceName(ref);
+    let m = missing.get(name);
+    if (!m) {
+        const landing = imageEntryFor(reference, list, { file: list.file, line: 1, column: 1 });
+        const upstream = redirectedUpstreams(list).find((u) => u.host === ref.domain);
+        m = {
+            name,
+            references: [],
+            uses: [],
+            redirected: upstream !== undefined && !upstream.fallback,
+            problem: landing.ok ? null : { message: landing.error, hint: landing.hint ?? null },
+        };
+        missing.set(name, m);
+    }
+    if (!m.references.includes(reference))
+        m.references.push(reference);
+    // One by one: a spread of 100 000 uses would overflow the call stack.
+    for (const u of uses)
+        m.uses.push({ ...u, reference });
+}
+/** (c): the digest a pod pins, or the node runs for its tag, must be one the repository holds under a tag. */
+function checkHeld(unheld, observed, repository, ref, reference, group) {
+    const digest = ref.digest ?? group.runningDigest;
+    if (digest === null)
+        return;
+    const held = [...(observed.repositories.get(repository)?.tags.values() ?? [])];
+    // A digest the observer did not look up (plain registries answer tags without digests) proves nothing.
+    if (held.includes(digest) || held.includes(null))
+        return;
+    const key = `${reference}\u0000${digest}`;
+    const known = unheld.get(key) ?? { reference, repository, digest, pinned: ref.digest !== null, uses: [] };
+    for (const u of group.uses)
+        known.uses.push(u);
+    unheld.set(key, known);
+}
+
+;// CONCATENATED MODULE: ./src/audit/pods.ts
+const HINT = "give the output of `kubectl get pods -A -o json` (a file, or - for stdin), unchanged: ecr-mirror reads its JSON";
+const SECTIONS = [
+    ["containers", "containerStatuses", "container"],
+    ["initContainers", "initContainerStatuses", "initContainer"],
+    ["ephemeralContainers", "ephemeralContainerStatuses", "ephemeralContainer"],
+];
+/** Reads a pod list. `file` is the name shown in a problem (`-` reads as `stdin`). */
+function parsePodList(text, file) {
+    let json;
+    try {
+        json = JSON.parse(text);
+    }
+    catch (e) {
+        return { ok: false, problem: jsonProblem(text, file, e) };
+    }
+    try {
+        if (!isObject(json))
+            throw new Shape("the pod list", "is not a JSON object");
+        if (json.kind === "Pod")
+            return { ok: true, images: readPod(json, "the pod", 0) };
+        if (!Array.isArray(json.items))
+            throw new Shape("the pod list", 'has no "items" array (is it the output of kubectl get pods -o json?)');
+        return { ok: true, images: json.items.flatMap((item, i) => readPod(item, `items[${i}]`, i)) };
+    }
+    catch (e) {
+        if (!(e instanceof Shape))
+            throw e;
+        return { ok: false, problem: { file, line: 1, column: 1, message: e.message, hint: HINT } };
+    }
+}
+/** A value of the wrong shape, at its JSON path. */
+class Shape extends Error {
+    constructor(path, what) {
+        super(`${path}: ${what}`);
+    }
+}
+function readPod(item, at, i) {
+    if (!isObject(item) || !isObject(item.metadata) || !isObject(item.spec))
+        throw new Shape(at, "is not a pod (an object with metadata and spec)");
+    const namespace = typeof item.metadata.namespace === "string" ? item.metadata.namespace : "default";
+    const pod = typeof item.metadata.name === "string" ? item.metadata.name : `(pod ${i})`;
+    const status = isObject(item.status) ? item.status : {};
+    const images = [];
+    for (const [field, statusField, kind] of SECTIONS) {
+        const containers = item.spec[field];
+        if (containers === undefined || containers === null)
+            continue;
+        if (!Array.isArray(containers))
+            throw new Shape(`${at}.spec.${field}`, "is not an array");
+        const running = runningDigests(status[statusField]);
+        for (const [j, c] of containers.entries()) {
+            if (!isObject(c) || typeof c.image !== "string" || typeof c.name !== "string")
+                throw new Shape(`${at}.spec.${field}[${j}]`, "is not a container with a name and an image");
+            const runningDigest = running.get(c.name) ?? null;
+            images.push({ namespace, pod, container: c.name, kind, image: c.image, runningDigest });
+        }
+    }
+    return images;
+}
+/** container name -> the digest in its status's imageID, for those that carry one. */
+function runningDigests(statuses) {
+    const out = new Map();
+    if (!Array.isArray(statuses))
+        return out;
+    for (const s of statuses) {
+        if (!isObject(s) || typeof s.name !== "string" || typeof s.imageID !== "string")
+            continue;
+        const digest = repoDigest(s.imageID);
+        if (digest)
+            out.set(s.name, digest);
+    }
+    return out;
+}
+/**
+ * The digest of an imageID: containerd reports `docker.io/library/nginx@sha256:…`, dockershim and cri-dockerd
+ * `docker-pullable://nginx@sha256:…`. A bare `sha256:…` is the local image (config) id, not a registry digest.
+ */
+function repoDigest(imageID) {
+    return /@(sha256:[0-9a-f]{64})$/.exec(imageID)?.[1] ?? null;
+}
+function isObject(v) {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+/** Where JSON.parse stopped (its `position N`), as a line and column, and its reason without the quoted text. */
+function jsonProblem(text, file, e) {
+    const stated = /at position (\d+)/.exec(e.message)?.[1];
+    const position = stated !== undefined ? Number(stated) : errorOffset(text);
+    let line = 1;
+    let lineStart = 0;
+    for (let i = text.indexOf("\n"); i !== -1 && i < position; i = text.indexOf("\n", i + 1)) {
+        line++;
+        lineStart = i + 1;
+    }
+    // V8 quotes the input around the error ("…" is not valid JSON): that is data, so it is left out.
+    const reason = e.message
+        .replace(/,? "[\s\S]*" is not valid JSON$/, "")
+        .replace(/ in JSON at position \d+[\s\S]*$/, "")
+        .replace(/[^\x20-\x7e]/g, "?");
+    return {
+        file,
+        line,
+        column: position - lineStart + 1,
+        message: `the pod list is not valid JSON: ${reason || "unreadable"}`,
+        hint: HINT,
+    };
+}
+/** Whether JSON.parse finds a fault inside `prefix` (not merely its end coming too early). */
+function faultWithin(prefix) {
+    try {
+        JSON.parse(prefix);
+        return false;
+    }
+    catch (e) {
+        const message = e.message;
+        if (/^Unexpected end of JSON input/.test(message))
+            return false;
+        const at = /at position (\d+)/.exec(message)?.[1];
+        return at === undefined || Number(at) < prefix.length;
+    }
+}
+/**
+ * Where the first fault is when JSON.parse does not say (its "Unexpected token" names none): the shortest prefix
+ * with a fault inside ends just after it (a prefix without one is a valid start of a document, so this is a
+ * binary search).
+ */
+function errorOffset(text) {
+    let low = 0;
+    let high = text.length;
+    while (low < high) {
+        const mid = (low + high) >> 1;
+        if (faultWithin(text.slice(0, mid + 1)))
+            high = mid;
+        else
+            low = mid + 1;
+    }
+    return low;
+}
+
 ;// CONCATENATED MODULE: ./src/errors.ts
 class MirrorError extends Error {
     /** What to do about it; some subclasses already write it into the message (`…\nhint: …`). */
@@ -59753,6 +63525,1996 @@ class MirrorError extends Error {
     }
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:https"
+var external_node_https_ = __nccwpck_require__(4708);
+;// CONCATENATED MODULE: ./src/observe/kubernetes.ts
+/**
+ * What a cluster runs, read from its API: the pods of every namespace (`GET /api/v1/pods`, 500 a page, as kubectl
+ * pages them), reached with a kubeconfig's server, CA, and a bearer token or a client certificate. No kubectl is
+ * needed. Exec plugins and auth providers (EKS's `aws eks get-token`) are not run: for those, kubectl gets the pods
+ * and `--pods -` reads them. Certificate checks are never turned off, and the token is masked before any request.
+ */
+
+
+
+
+
+
+
+const KUBECTL_HINT = "get the pods with kubectl and pipe them in: kubectl get pods -A -o json | ecr-mirror audit --pods -";
+/** Pods a page (kubectl's own chunk size). */
+const PAGE_SIZE = 500;
+/** The most pages read (500 000 pods). */
+const MAX_PAGES = 1000;
+/** One page's answer: 500 pods weigh a few MiB. */
+const MAX_PAGE_BYTES = 64 * 1024 * 1024;
+/** Connection, TLS and headers; then the whole page. */
+const HEADERS_TIMEOUT_MS = 30_000;
+const PAGE_TIMEOUT_MS = 120_000;
+function fail(kubeconfig, message, hint = KUBECTL_HINT) {
+    throw new MirrorError(`${kubeconfig}: ${message}`, { hint });
+}
+function record(v) {
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? v : {};
+}
+function kubernetes_text(v) {
+    return typeof v === "string" && v !== "" ? v : null;
+}
+/** The entry named `name` of a kubeconfig list (`clusters`, `users`, `contexts`), its inner object. */
+function pick(config, list, inner, name) {
+    const items = Array.isArray(config[list]) ? config[list] : [];
+    const found = items.find((i) => record(i).name === name);
+    return found ? record(record(found)[inner]) : null;
+}
+/** Inline `*-data` (base64) or a file path relative to the kubeconfig's folder. */
+async function material(kubeconfig, section, field) {
+    const data = kubernetes_text(section[`${field}-data`]);
+    if (data)
+        return Buffer.from(data, "base64").toString("utf8");
+    const path = kubernetes_text(section[field]);
+    if (!path)
+        return null;
+    try {
+        return await (0,promises_.readFile)((0,external_node_path_.resolve)((0,external_node_path_.dirname)(kubeconfig), path), "utf8");
+    }
+    catch (e) {
+        return fail(kubeconfig, `${field} ${quoteValue(path)} cannot be read: ${e.code ?? e.message}`, "fix the path in the kubeconfig (relative paths are read from its folder)");
+    }
+}
+/** The server, CA and credential of `context` (else the kubeconfig's current-context). */
+async function readKubeconfig(kubeconfig, context, mask) {
+    let config;
+    try {
+        config = record((0,dist/* parse */.qg)(await (0,promises_.readFile)(kubeconfig, "utf8"), { maxAliasCount: 100 }));
+    }
+    catch (e) {
+        return fail(kubeconfig, `not a readable kubeconfig: ${e.message.split("\n")[0]}`, "pass the kubeconfig kubectl uses (~/.kube/config), or use --pods");
+    }
+    const name = context ?? kubernetes_text(config["current-context"]);
+    if (!name)
+        return fail(kubeconfig, "has no current-context", "pass --context NAME");
+    const ctx = pick(config, "contexts", "context", name);
+    if (!ctx)
+        return fail(kubeconfig, `has no context ${quoteValue(name)}`, "pass --context with one of its contexts (kubectl config get-contexts)");
+    const clusterName = kubernetes_text(ctx.cluster) ?? "";
+    const cluster = pick(config, "clusters", "cluster", clusterName);
+    if (!cluster)
+        return fail(kubeconfig, `context ${quoteValue(name)} names cluster ${quoteValue(clusterName)}, which it does not define`);
+    const server = kubernetes_text(cluster.server);
+    if (!server || !/^https:\/\//i.test(server))
+        return fail(kubeconfig, `cluster ${quoteValue(clusterName)} has no https:// server`, "the API server is reached over HTTPS only (a token must not travel in clear)");
+    if (cluster["insecure-skip-tls-verify"] === true)
+        return fail(kubeconfig, `cluster ${quoteValue(clusterName)} sets insecure-skip-tls-verify`, "ecr-mirror never turns certificate checks off: give the cluster's certificate-authority-data, or use kubectl and --pods -");
+    const userName = kubernetes_text(ctx.user) ?? "";
+    const user = pick(config, "users", "user", userName) ?? {};
+    if (user.exec !== undefined || user["auth-provider"] !== undefined)
+        return fail(kubeconfig, `user ${quoteValue(userName)} authenticates with an exec plugin or auth provider, which ecr-mirror does not run`);
+    let token = kubernetes_text(user.token);
+    const tokenFile = kubernetes_text(user.tokenFile);
+    if (!token && tokenFile)
+        token = (await material(kubeconfig, { tokenFile }, "tokenFile"))?.trim() ?? null;
+    if (token)
+        mask.add(token);
+    const cert = await material(kubeconfig, user, "client-certificate");
+    const key = await material(kubeconfig, user, "client-key");
+    if (key)
+        mask.add(key.trim());
+    if (!token && !(cert && key))
+        return fail(kubeconfig, `user ${quoteValue(userName)} has neither a token nor a client certificate and key`);
+    return {
+        server: server.replace(/\/+$/, ""),
+        ca: await material(kubeconfig, cluster, "certificate-authority"),
+        token,
+        cert,
+        key,
+        tlsServerName: kubernetes_text(cluster["tls-server-name"]),
+    };
+}
+/** Every page of `GET /api/v1/pods` (all namespaces) as the API answered it: JSON `PodList` texts. */
+async function fetchPodPages(access) {
+    const url = `${access.server}/api/v1/pods`;
+    const pages = [];
+    let next = null;
+    do {
+        const query = new URLSearchParams({ limit: String(PAGE_SIZE), ...(next ? { continue: next } : {}) });
+        const page = await getPage(access, `${url}?${query}`);
+        pages.push(page);
+        next = continueToken(page);
+        if (pages.length >= MAX_PAGES && next)
+            throw new MirrorError(`${url}: more than ${MAX_PAGES * PAGE_SIZE} pods`, { hint: KUBECTL_HINT });
+    } while (next);
+    return { url, pages };
+}
+function continueToken(page) {
+    try {
+        return kubernetes_text(record(record(JSON.parse(page)).metadata).continue);
+    }
+    catch {
+        return null; // the page itself is reported as not JSON when it is read
+    }
+}
+function getPage(access, url) {
+    const what = `GET ${url.replace(/\?.*$/, "")}`;
+    return new Promise((resolvePage, reject) => {
+        const failed = (message, hint) => reject(new MirrorError(`${what}: ${message}`, { hint: hint ?? KUBECTL_HINT }));
+        const req = (0,external_node_https_.request)(url, {
+            method: "GET",
+            headers: {
+                accept: "application/json",
+                ...(access.token ? { authorization: `Bearer ${access.token}` } : {}),
+            },
+            ...(access.ca ? { ca: access.ca } : {}),
+            ...(access.cert && access.key ? { cert: access.cert, key: access.key } : {}),
+            ...(access.tlsServerName ? { servername: access.tlsServerName } : {}),
+            timeout: HEADERS_TIMEOUT_MS,
+        }, (res) => {
+            const chunks = [];
+            let size = 0;
+            const deadline = setTimeout(() => req.destroy(new Error(`no complete answer within ${PAGE_TIMEOUT_MS / 1000} s`)), PAGE_TIMEOUT_MS);
+            res.on("data", (chunk) => {
+                size += chunk.length;
+                if (size > MAX_PAGE_BYTES)
+                    req.destroy(new Error(`the answer is larger than ${MAX_PAGE_BYTES} bytes`));
+                else
+                    chunks.push(chunk);
+            });
+            res.on("error", (e) => {
+                clearTimeout(deadline);
+                failed(e.message);
+            });
+            res.on("end", () => {
+                clearTimeout(deadline);
+                const body = Buffer.concat(chunks).toString("utf8");
+                const status = res.statusCode ?? 0;
+                if (status === 200)
+                    return resolvePage(body);
+                failed(...refusal(status, body));
+            });
+        });
+        req.on("timeout", () => req.destroy(new Error(`no answer within ${HEADERS_TIMEOUT_MS / 1000} s`)));
+        req.on("error", (e) => {
+            const tls = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(e.code ?? "");
+            failed(`${e.code && !e.message.includes(e.code) ? `${e.code} ` : ""}${e.message}`, tls
+                ? "the API server's certificate is not trusted: give the cluster's certificate-authority-data in the kubeconfig"
+                : undefined);
+        });
+        req.end();
+    });
+}
+/** What an error status means to the person running the audit (the API's own Status message, escaped). */
+function refusal(status, body) {
+    let said = "";
+    try {
+        said = kubernetes_text(record(JSON.parse(body)).message) ?? "";
+    }
+    catch {
+        said = "";
+    }
+    const detail = said ? `: ${quoteValue(said, 200)}` : "";
+    if (status === 401)
+        return [
+            `the API server refused the credentials (401)${detail}`,
+            `the token or client certificate is wrong or expired; ${KUBECTL_HINT}`,
+        ];
+    if (status === 403)
+        return [
+            `the user may not list pods in all namespaces (403)${detail}`,
+            "it needs list on pods cluster-wide (the view ClusterRole has it), or use kubectl and --pods -",
+        ];
+    return [`the API server answered ${status}${detail}`, KUBECTL_HINT];
+}
+/** The largest pod list read: a 5,000-pod cluster's `kubectl get pods -A -o json` weighs about 100 MiB. */
+const MAX_POD_LIST_BYTES = 256 * 1024 * 1024;
+/**
+ * A pod list from a file, or from stdin for `-`, read no further than `maxBytes` (a FIFO or /dev/zero never ends).
+ * Returns the text, or throws a MirrorError naming the file.
+ */
+async function readPodList(path, stdin, maxBytes = MAX_POD_LIST_BYTES) {
+    const shown = path === "-" ? "stdin" : path;
+    const chunks = [];
+    let total = 0;
+    try {
+        const source = path === "-" ? stdin : (0,external_node_fs_.createReadStream)(path);
+        for await (const chunk of source) {
+            const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+            total += buffer.length;
+            if (total > maxBytes) {
+                if ("destroy" in source && typeof source.destroy === "function")
+                    source.destroy();
+                throw new MirrorError(`${shown}: the pod list is larger than ${maxBytes / 1024 / 1024} MiB`, {
+                    hint: "audit fewer namespaces at a time (kubectl get pods -n NAMESPACE -o json), or look for pasted content",
+                });
+            }
+            chunks.push(buffer);
+        }
+    }
+    catch (e) {
+        if (e instanceof MirrorError)
+            throw e;
+        const code = e.code;
+        const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : e.message;
+        throw new MirrorError(`${shown}: cannot read the pod list: ${why}`, {
+            hint: "pass the file kubectl get pods -A -o json wrote, or - to read it from stdin",
+        });
+    }
+    return decodePodList(Buffer.concat(chunks));
+}
+/**
+ * The text of a pod list: UTF-8, with or without a byte order mark, or UTF-16 with one (what `kubectl … > file`
+ * writes in Windows PowerShell 5).
+ */
+function decodePodList(bytes) {
+    if (bytes[0] === 0xff && bytes[1] === 0xfe)
+        return bytes.subarray(2).toString("utf16le");
+    if (bytes[0] === 0xfe && bytes[1] === 0xff)
+        return Buffer.from(bytes.subarray(2)).swap16().toString("utf16le");
+    const text = bytes.toString("utf8");
+    return text.startsWith("\uFEFF") ? text.slice(1) : text;
+}
+
+;// CONCATENATED MODULE: ./src/plan/model.ts
+const STEP_ACTIONS = [
+    "create-repository",
+    "reconcile-settings",
+    "copy",
+    "update",
+    "restore",
+    "blocked",
+    "present",
+    "delete",
+];
+function isEntryStep(step) {
+    return (step.action !== "create-repository" && step.action !== "reconcile-settings" && step.action !== "delete");
+}
+function isTransferStep(step) {
+    return step.action === "copy" || step.action === "update";
+}
+function stepFields(step) {
+    const { action, kind, repository, reason } = step;
+    switch (step.action) {
+        case "create-repository":
+        case "reconcile-settings":
+            return {
+                action,
+                kind,
+                source: null,
+                repository,
+                tag: null,
+                digest: null,
+                targetDigest: null,
+                platforms: [],
+                reason,
+                location: step.location,
+            };
+        case "delete":
+            return {
+                action,
+                kind,
+                source: null,
+                repository,
+                tag: step.tag,
+                digest: null,
+                targetDigest: step.targetDigest,
+                platforms: [],
+                reason,
+                location: null,
+            };
+        default:
+            return {
+                action,
+                kind,
+                source: step.source,
+                repository,
+                tag: step.tag,
+                digest: step.digest,
+                targetDigest: step.targetDigest,
+                platforms: step.platforms,
+                reason,
+                location: step.location,
+            };
+    }
+}
+/** Marks a prepared list as planned; throws when a chart range is still unresolved (a programming error). */
+function plannedList(list) {
+    if ((list.chartRanges?.length ?? 0) > 0)
+        throw new Error("chart version ranges are resolved before planning");
+    if ((list.imageRanges?.length ?? 0) > 0)
+        throw new Error("image tag ranges are resolved before planning");
+    return list;
+}
+
+;// CONCATENATED MODULE: ./src/plan/mutability.ts
+/** ECR's wildcard filters: `*` matches any run of characters, everything else literally. */
+function matchesWildcard(tag, filter) {
+    const pattern = filter
+        .split("*")
+        .map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, "\\$&"))
+        .join(".*");
+    return new RegExp(`^${pattern}$`).test(tag);
+}
+function tagIsMutable(tag, mode, filters) {
+    const excluded = filters.some((f) => matchesWildcard(tag, f));
+    switch (mode) {
+        case "MUTABLE":
+            return true;
+        case "IMMUTABLE":
+            return false;
+        case "IMMUTABLE_WITH_EXCLUSION":
+            return excluded;
+        case "MUTABLE_WITH_EXCLUSION":
+            return !excluded;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/plan/platforms.ts
+/** What crane takes an index child without a platform for: `defaultPlatform` (pkg/v1/remote/options.go). */
+const DEFAULT_PLATFORM = { os: "linux", architecture: "amd64" };
+/** A list platform (`os/arch[/variant][:osversion]`) as `v1.ParsePlatform` reads it (pkg/v1/platform.go). */
+function parsePlatform(text) {
+    const [base = "", osVersion] = text.trim().split(":");
+    const [os = "", architecture = "", variant] = base.split("/");
+    return {
+        os,
+        architecture,
+        ...(variant ? { variant } : {}),
+        ...(osVersion ? { "os.version": osVersion } : {}),
+    };
+}
+/** `os/arch[/variant][:osversion]`, as `v1.Platform.String` writes it. */
+function formatPlatform(p) {
+    const path = [p.os, p.architecture, p.variant].filter(Boolean).join("/");
+    return p["os.version"] ? `${path}:${p["os.version"]}` : path;
+}
+const subset = (have, want) => (want ?? []).every((w) => (have ?? []).includes(w));
+/**
+ * Whether `given` (a child's or an image's platform) matches `required` (a list platform): crane's rule,
+ * `matchesPlatform` in pkg/v1/remote/index.go. os and architecture equal; variant and os.version compared only
+ * when `required` names them, so `linux/arm64` matches Docker Hub's `linux/arm64/v8` and `linux/arm64/v8` does not
+ * match a child without variant (go-containerregistry has no arm64 -> v8 default); the required features and
+ * os.features a subset of the given ones. For a required platform with os and architecture (the list's schema
+ * demands both) this is also `v1.Platform.Satisfies` (pkg/v1/platform.go), which `crane index filter` uses.
+ */
+function platformMatches(given, required) {
+    if (given.os !== required.os || given.architecture !== required.architecture)
+        return false;
+    if (required["os.version"] && given["os.version"] !== required["os.version"])
+        return false;
+    if (required.variant && given.variant !== required.variant)
+        return false;
+    return subset(given["os.features"], required["os.features"]) && subset(given.features, required.features);
+}
+/**
+ * The child `crane copy|digest --platform P` takes from an index (`childByPlatform`, pkg/v1/remote/index.go): the
+ * first in index order that matches, a child without a platform counting as linux/amd64. Null: crane fails
+ * ("no child with platform").
+ */
+function childForPlatform(children, wanted) {
+    const required = parsePlatform(wanted);
+    return children.find((c) => platformMatches(c.platform ?? DEFAULT_PLATFORM, required)) ?? null;
+}
+/**
+ * The children `crane index filter --platform A --platform B` keeps (`filterIndex`, `satisfiesPlatforms` in
+ * cmd/crane/cmd/index.go): every child that matches one of the platforms, in index order; a child without a
+ * platform is dropped (not taken for linux/amd64 here).
+ */
+function childrenForPlatforms(children, wanted) {
+    const required = wanted.map(parsePlatform);
+    return children.filter((c) => c.platform !== null && required.some((r) => platformMatches(c.platform, r)));
+}
+/** How an index child's platform reads in a hint. */
+function shownChild(child, filtering) {
+    if (child.platform)
+        return formatPlatform(child.platform);
+    return filtering
+        ? "a child without platform (index filter drops it)"
+        : "linux/amd64 (a child without platform)";
+}
+/**
+ * Which manifests crane writes for `platforms` (one: `crane copy --platform`; several: `crane index filter`) from
+ * `content`, the upstream tag whose digest is `digest`. A single-platform image is crane's silent substitute: crane
+ * copies it whatever platform was asked for (pkg/crane/copy.go Copy), and `crane index filter` refuses it; it is
+ * selected only when its config's platform matches.
+ */
+function selectPlatforms(content, digest, platforms) {
+    const filtering = platforms.length > 1;
+    if (content.kind === "image") {
+        const has = content.platform ? [formatPlatform(content.platform)] : [];
+        const missing = platforms.filter((p) => !content.platform || !platformMatches(content.platform, parsePlatform(p)));
+        if (missing.length === 0 && !filtering)
+            return { ok: true, digests: [digest] };
+        return { ok: false, missing: missing.length > 0 ? missing : [...platforms], has, singleImage: true };
+    }
+    const has = [...new Set(content.children.map((c) => shownChild(c, filtering)))];
+    if (!filtering) {
+        const child = childForPlatform(content.children, platforms[0]);
+        return child
+            ? { ok: true, digests: [child.digest] }
+            : { ok: false, missing: [...platforms], has, singleImage: false };
+    }
+    const missing = platforms.filter((p) => childrenForPlatforms(content.children, [p]).length === 0);
+    if (missing.length > 0)
+        return { ok: false, missing, has, singleImage: false };
+    return { ok: true, digests: childrenForPlatforms(content.children, platforms).map((c) => c.digest) };
+}
+
+;// CONCATENATED MODULE: ./src/plan/settings.ts
+/** A policy document compared by meaning: key order and whitespace do not count (ECR may reformat it). */
+function canonical(text) {
+    if (text === null)
+        return null;
+    const sort = (v) => Array.isArray(v)
+        ? v.map(sort)
+        : v && typeof v === "object"
+            ? Object.fromEntries(Object.entries(v)
+                .sort(([a], [b]) => a.localeCompare(b))
+                .map(([k, x]) => [k, sort(x)]))
+            : v;
+    try {
+        return JSON.stringify(sort(JSON.parse(text)));
+    }
+    catch {
+        return text;
+    }
+}
+function sameTags(a, b) {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
+}
+/** The settings of `repo` that differ from `wanted` (empty when none, or when its settings were not read). */
+function settingChanges(repo, wanted) {
+    const observed = repo.settings;
+    if (!observed)
+        return [];
+    const changes = [];
+    const filters = wanted.imageTagMutability.endsWith("_WITH_EXCLUSION")
+        ? wanted.imageTagMutabilityExclusionFilters
+        : [];
+    const sameFilters = filters.length === repo.imageTagMutabilityExclusionFilters.length &&
+        filters.every((f) => repo.imageTagMutabilityExclusionFilters.includes(f));
+    if (repo.imageTagMutability !== wanted.imageTagMutability || !sameFilters) {
+        changes.push({
+            setting: "imageTagMutability",
+            from: { mode: repo.imageTagMutability, filters: repo.imageTagMutabilityExclusionFilters },
+            to: { mode: wanted.imageTagMutability, filters },
+        });
+    }
+    if (observed.scanOnPush !== wanted.scanOnPush)
+        changes.push({ setting: "scanOnPush", from: observed.scanOnPush, to: wanted.scanOnPush });
+    if (canonical(observed.lifecyclePolicy) !== canonical(wanted.lifecyclePolicy))
+        changes.push({ setting: "lifecyclePolicy", from: observed.lifecyclePolicy, to: wanted.lifecyclePolicy });
+    if (canonical(observed.repositoryPolicy) !== canonical(wanted.repositoryPolicy))
+        changes.push({
+            setting: "repositoryPolicy",
+            from: observed.repositoryPolicy,
+            to: wanted.repositoryPolicy,
+        });
+    if (!sameTags(observed.tags, wanted.tags))
+        changes.push({ setting: "tags", from: observed.tags, to: wanted.tags });
+    return changes;
+}
+function mutability(m) {
+    return m.filters.length > 0 ? `${m.mode} [${m.filters.join(", ")}]` : m.mode;
+}
+function tagsText(tags) {
+    const entries = Object.entries(tags);
+    return entries.length === 0 ? "none" : `{${entries.map(([k, v]) => `${k}=${v}`).join(", ")}}`;
+}
+/** One change in words: `scanOnPush false -> true`. */
+function changeText(c) {
+    switch (c.setting) {
+        case "imageTagMutability":
+            return `imageTagMutability ${mutability(c.from)} -> ${mutability(c.to)}`;
+        case "scanOnPush":
+            return `scanOnPush ${c.from} -> ${c.to}`;
+        case "lifecyclePolicy":
+        case "repositoryPolicy":
+            return `${c.setting} ${c.from === null ? "none" : "set"} -> ${c.to === null ? "none (deleted)" : c.from === null ? "set" : "changed"}`;
+        case "tags":
+            return `tags ${tagsText(c.from)} -> ${tagsText(c.to)}`;
+    }
+}
+/** The reconcile-settings step for `repo`, or null when its settings match the list. */
+function reconcileStep(repo, wanted, location) {
+    const changes = settingChanges(repo, wanted);
+    if (changes.length === 0)
+        return null;
+    return {
+        action: "reconcile-settings",
+        kind: "repository",
+        repository: repo.name,
+        reason: `settings differ from the list: ${changes.map(changeText).join("; ")}`,
+        changes,
+        location,
+    };
+}
+/** The warning for an existing repository encrypted otherwise than the list asks (ECR cannot change it). */
+function encryptionWarning(repo, wanted, location) {
+    const observed = repo.settings?.encryption;
+    if (!observed)
+        return null;
+    const want = wanted.encryption;
+    // ECR answers the key as an ARN: a key id the list names matches the ARN's last part.
+    const sameKey = want.kmsKey === null || observed.kmsKey === want.kmsKey || observed.kmsKey?.endsWith(`/${want.kmsKey}`);
+    if (observed.type === want.type && sameKey)
+        return null;
+    const shown = (e) => e.kmsKey ? `${e.type} (${e.kmsKey})` : e.type;
+    return {
+        message: `${repo.name} is encrypted with ${shown(observed)}, the list asks for ${shown(want)}; ECR cannot change the encryption of an existing repository, so it stays ${shown(observed)}`,
+        hint: "keep the list's encryption as the repository has it, or recreate the repository (delete it, then sync: its images are copied again)",
+        location,
+    };
+}
+/**
+ * The existing repositories the list names, as the plan sees them: with `target.reconcileSettings`, for each whose
+ * settings were read, its reconcile-settings step when they differ, an encryption warning, and the repository as it
+ * will be after the step (the list's tag mutability), for planning its tags; otherwise as observed. `entries` in list
+ * order: the first entry of a repository is its line.
+ */
+function reconcileRepositories(entries, observed, target) {
+    const steps = [];
+    const warnings = [];
+    const repositories = new Map(observed.repositories);
+    if (!target.reconcileSettings)
+        return { steps, warnings, repositories };
+    const wanted = target.repositorySettings;
+    const seen = new Set();
+    for (const { repository, location } of entries) {
+        const repo = observed.repositories.get(repository);
+        if (!repo?.settings || seen.has(repository))
+            continue;
+        seen.add(repository);
+        const step = reconcileStep(repo, wanted, location);
+        if (step)
+            steps.push(step);
+        const warning = encryptionWarning(repo, wanted, location);
+        if (warning)
+            warnings.push(warning);
+        repositories.set(repository, {
+            ...repo,
+            imageTagMutability: wanted.imageTagMutability,
+            imageTagMutabilityExclusionFilters: wanted.imageTagMutability.endsWith("_WITH_EXCLUSION")
+                ? wanted.imageTagMutabilityExclusionFilters
+                : [],
+        });
+    }
+    return { steps, warnings, repositories };
+}
+
+;// CONCATENATED MODULE: ./src/plan/plan.ts
+/**
+ * The planner: a pure function of the validated mirror list, what the target holds and what the upstream
+ * tags point at now (resync mode `digest`; and what the tags of platform-filtered entries hold, matched as crane
+ * matches platforms in ./platforms.ts). Every entry gets exactly one step.
+ *
+ * ECR's archive storage class: a wanted tag the target holds but whose image is ARCHIVED gets a `restore`
+ * step (UpdateImageStorageClass to STANDARD) where it would otherwise be `present`; copying it again would
+ * meet the existing tag (refused on an immutable tag) and move the same bytes twice. An ACTIVATING image is
+ * already being restored: it stays `present`, its reason says so, and one warning counts such tags (waiting
+ * for ECR, usually up to 20 minutes, is not worth a CI job's time; the next run sees it ACTIVE).
+ */
+
+
+
+
+
+
+const digestsOf = (children) => children.map((c) => c.digest).join();
+/** Docker Hub's anonymous limit since 2025: about 10 pulls an hour per IP address. */
+const DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR = 10;
+/** The tag an image entry is stored under in the target. */
+function targetTag(entry) {
+    return entry.reference.tag ?? syntheticTag(entry.reference.digest);
+}
+/** How a chart version is named in a plan step. */
+function plan_chartSource(entry) {
+    return entry.kind === "oci"
+        ? `${entry.source}:${entry.version}`
+        : `${entry.source}/${entry.name}:${entry.version}`;
+}
+/** The repository prefixes ecr-mirror manages: every upstream's prefix and the chart prefix. */
+function managedPrefixes(list) {
+    return [...new Set([...list.upstreams.map((u) => u.prefix), list.target.chartPrefix])].sort();
+}
+function plan_short(digest) {
+    return digest ? `${digest.slice(0, 19)}…` : "nothing";
+}
+function wantedOf(list) {
+    return [
+        ...list.images.map((entry) => ({
+            kind: "image",
+            source: entry.source,
+            repository: entry.repository,
+            tag: targetTag(entry),
+            pinned: entry.reference.digest,
+            platforms: entry.platforms,
+            entry,
+        })),
+        ...list.charts.map((entry) => ({
+            kind: "chart",
+            source: plan_chartSource(entry),
+            repository: entry.repository,
+            tag: entry.tag,
+            pinned: null,
+            platforms: [],
+            entry,
+        })),
+    ];
+}
+/**
+ * The digests the target should hold for `w`, from the upstream's answer: the tag's own digest, the one platform
+ * manifest `crane copy --platform` writes, or the children `crane index filter` keeps; undefined when unknown.
+ */
+function expectedFromUpstream(w, up) {
+    if (w.platforms.length === 0)
+        return [up.digest];
+    if (!up.content)
+        return undefined;
+    const selection = selectPlatforms(up.content, up.digest, w.platforms);
+    return selection.ok ? selection.digests : undefined;
+}
+/**
+ * A located error for every list platform the upstream image does not have, where the plan read the upstream
+ * (`upstreamDigests` carries what the tag holds): crane would fail on an index without a matching child, and on a
+ * single-platform image it would copy that image whatever platform was asked for, a silent substitute.
+ */
+function platformProblems(images, upstream) {
+    const problems = [];
+    for (const entry of images) {
+        const up = entry.platforms.length > 0 ? upstream?.get(entry.source) : undefined;
+        if (!up?.content)
+            continue;
+        const selection = selectPlatforms(up.content, up.digest, entry.platforms);
+        if (selection.ok)
+            continue;
+        for (const platform of selection.missing) {
+            const at = entry.platformLocations?.[entry.platforms.indexOf(platform)] ?? entry.location;
+            problems.push({ ...at, severity: "error", ...missingPlatform(entry, platform, selection) });
+        }
+    }
+    return problems;
+}
+/** One located error for each entry to copy that the upstream does not have. */
+function missingProblems(entries, missing) {
+    if (!missing || missing.size === 0)
+        return [];
+    const problems = [];
+    for (const entry of entries) {
+        const source = "reference" in entry ? entry.source : plan_chartSource(entry);
+        const why = missing.get(source);
+        if (why === undefined || !entry.location)
+            continue;
+        problems.push({
+            ...entry.location,
+            severity: "error",
+            message: `${source} is not in the upstream ${"reference" in entry ? "registry" : "repository"}: ${why}`,
+            hint: "check the tag or digest and the repository name upstream; nothing can be copied from a manifest that does not exist",
+        });
+    }
+    return problems;
+}
+/** The words for one list platform the upstream image lacks. */
+function missingPlatform(entry, platform, selection) {
+    const own = selection.has[0];
+    if (!selection.singleImage) {
+        return {
+            message: `${entry.source} has no ${platform} image: no child of its index matches`,
+            hint: `the index has ${selection.has.join(", ")}; a variant you name must match exactly (linux/arm64 matches linux/arm64/v8, linux/arm64/v8 needs a child with that variant); list one of those platforms, or remove platforms to mirror them all`,
+        };
+    }
+    const image = `${entry.source} is a single-platform image (${own ?? "a platform its config does not name"})`;
+    if (entry.platforms.length > 1) {
+        return {
+            message: `${image}, not an index to keep ${platform} from`,
+            hint: `crane index filter needs an index; list one platform${own ? ` (platforms: [${own}])` : ""}, or remove platforms`,
+        };
+    }
+    return {
+        message: `${image}, not ${platform}`,
+        hint: `crane would copy this image as it is, whatever platform is asked for; list platforms: [${own ?? "…"}], or remove platforms`,
+    };
+}
+/** The fields every step of entry `w` shares, whatever its action. */
+function entryBase(w) {
+    const shared = {
+        source: w.source,
+        repository: w.repository,
+        tag: w.tag,
+        platforms: w.platforms,
+        location: w.entry.location,
+    };
+    // Two branches, so the kind and its entry stay paired in the type.
+    return w.kind === "image"
+        ? { ...shared, kind: w.kind, entry: w.entry }
+        : { ...shared, kind: w.kind, entry: w.entry };
+}
+/**
+ * The plan for `list`. Throws a `MirrorError` carrying located problems when the list asks for platforms the
+ * upstream images do not have (see `platformProblems`): no step of such a plan may run.
+ */
+function planMirror(list, observed, options) {
+    const missing = missingProblems([...list.images, ...list.charts], options.upstreamMissing);
+    if (missing.length > 0) {
+        throw new MirrorError("the mirror list names images the upstream registries do not have; nothing was copied:", {
+            hint: "fix the tags, digests or names above (a typo, a tag not published yet, a repository that moved); an entry must exist upstream before it can be mirrored",
+            problems: missing,
+        });
+    }
+    const problems = platformProblems(list.images, options.upstreamDigests);
+    if (problems.length > 0) {
+        throw new MirrorError("the mirror list asks for platforms the upstream images do not have; nothing was copied:", {
+            hint: "fix the platforms named above (`crane index list IMAGE` lists an index's platforms)",
+            problems,
+        });
+    }
+    const steps = [];
+    const warnings = [];
+    const created = new Set();
+    const wanted = wantedOf(list);
+    const settings = list.target.repositorySettings;
+    const entrySteps = [];
+    // Existing repositories whose settings differ (target.reconcileSettings): their steps go first, and their tags
+    // are planned under the list's mutability (the reconcile step runs before copies and updates).
+    const reconciling = reconcileRepositories(wanted.map((w) => ({ repository: w.repository, location: w.entry.location })), observed, list.target);
+    steps.push(...reconciling.steps);
+    warnings.push(...reconciling.warnings);
+    for (const w of wanted) {
+        const repo = reconciling.repositories.get(w.repository);
+        if (!repo) {
+            if (!created.has(w.repository)) {
+                created.add(w.repository);
+                steps.push({
+                    action: "create-repository",
+                    kind: "repository",
+                    repository: w.repository,
+                    reason: `repository does not exist; created ${settings.imageTagMutability}${settings.scanOnPush ? ", scan on push" : ""}`,
+                    location: w.entry.location,
+                });
+            }
+            entrySteps.push({
+                ...entryBase(w),
+                action: "copy",
+                digest: copiedDigest(w, options),
+                targetDigest: null,
+                reason: "new repository",
+            });
+            continue;
+        }
+        entrySteps.push(planPresentRepository(w, repo, options, entryBase(w), list.target.reconcileSettings));
+    }
+    steps.push(...entrySteps);
+    warnings.push(...restoringWarning(entrySteps, observed));
+    if (list.target.prune)
+        steps.push(...pruneSteps(list, observed, wanted, warnings));
+    warnings.push(...dockerHubWarning(list, steps, options));
+    for (const [source, why] of options.upstreamFailures ?? []) {
+        const w = wanted.find((x) => x.source === source);
+        const step = entrySteps.find((x) => x.source === source);
+        const outcome = step && isTransferStep(step)
+            ? "it is copied without proving first that it exists upstream"
+            : "it is treated as present";
+        warnings.push({
+            message: `could not check ${source} upstream (${why}); ${outcome}`,
+            ...(w ? { location: w.entry.location } : {}),
+        });
+    }
+    const summary = Object.fromEntries(STEP_ACTIONS.map((a) => [a, 0]));
+    for (const s of steps)
+        summary[s.action]++;
+    return { registry: observed.registry, resync: options.resync, steps, summary, warnings };
+}
+/** The anonymous Docker Hub warning, when the copies need more pulls than Docker Hub allows anonymously. */
+function dockerHubWarning(list, steps, options) {
+    const dockerHub = list.upstreams.find((u) => u.host === "docker.io");
+    const hubPulls = steps.filter((s) => (s.action === "copy" || s.action === "update") &&
+        s.kind === "image" &&
+        s.entry.reference.domain === "docker.io").length;
+    if (hubPulls <= DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR || options.dockerHubCredentials || dockerHub?.endpoint)
+        return [];
+    const limit = `the anonymous limit is about ${DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR} pulls an hour (each platform of a multi-arch image counts)`;
+    const endpoint = "or fetch docker.io through an endpoint: upstreams: { docker.io: { endpoint: https://mirror.gcr.io } }";
+    // In a plan job the copies run in the sync job, whose credentials this job cannot see.
+    if (options.copiesElsewhere)
+        return [
+            {
+                message: `the sync of this plan pulls at least ${hubPulls} images from Docker Hub; if the sync job has no Docker Hub credentials, ${limit}`,
+                hint: `give the sync job docker-hub-username and docker-hub-token (this plan job needs none), ${endpoint}`,
+            },
+        ];
+    return [
+        {
+            message: `this plan pulls at least ${hubPulls} images from Docker Hub anonymously; ${limit}`,
+            hint: `give Docker Hub credentials (docker-hub-username and docker-hub-token), ${endpoint}`,
+        },
+    ];
+}
+/** One warning counting the wanted tags ECR is still restoring (ACTIVATING), or none. */
+function restoringWarning(entrySteps, observed) {
+    const restoring = entrySteps.filter((s) => s.action === "present" &&
+        observed.repositories.get(s.repository)?.archived?.get(s.tag) === "ACTIVATING").length;
+    if (restoring === 0)
+        return [];
+    const one = restoring === 1;
+    return [
+        {
+            message: `${restoring} tag${one ? " is" : "s are"} still being restored from the ECR archive: nodes cannot pull ${one ? "it" : "them"} until ECR finishes (usually within 20 minutes)`,
+        },
+    ];
+}
+/** A step's reason while ECR restores the tag's image from the archive. */
+const BEING_RESTORED = "being restored from the ECR archive (ACTIVATING): pullable once ECR finishes, usually within 20 minutes";
+/**
+ * The digest a copy must land with, when known: the pinned one, or for one platform the manifest crane's matching
+ * picks from what the plan read upstream (the copy is then verified against it).
+ */
+function copiedDigest(w, options) {
+    if (w.pinned !== null || w.platforms.length !== 1)
+        return w.pinned;
+    const up = options.upstreamDigests?.get(w.source);
+    return (up && expectedFromUpstream(w, up)?.[0]) ?? null;
+}
+/**
+ * What moved in a platform subset (`crane index filter`): null when the target's subset index (`kept`, unknown:
+ * null too) holds what the filter would keep now (`expected`), else the platforms whose children differ.
+ */
+function subsetChanges(w, kept, up, expected) {
+    if (!kept)
+        return null;
+    const upstreamChildren = up.content?.kind === "index" ? up.content.children : [];
+    const changed = w.platforms.filter((p) => digestsOf(childrenForPlatforms(upstreamChildren, [p])) !== digestsOf(childrenForPlatforms(kept, [p])));
+    if (changed.length > 0)
+        return changed.join(", ");
+    return expected.join() === digestsOf(kept) ? null : "the kept platforms";
+}
+/** The step for a tag the repository may hold, its archive status considered. */
+function planPresentRepository(w, repo, options, base, reconciles) {
+    const step = planHeldTag(w, repo, options, base, reconciles);
+    const status = repo.archived?.get(w.tag);
+    if (status === undefined || step.action === "copy")
+        return step;
+    if (step.action !== "present") {
+        const held = status === "ARCHIVED" ? "archived" : "being restored from the archive";
+        return { ...step, reason: `${step.reason} (the target's image is ${held})` };
+    }
+    if (status === "ACTIVATING")
+        return { ...step, reason: BEING_RESTORED };
+    return {
+        ...step,
+        action: "restore",
+        reason: "archived in ECR: restored to the standard storage class, not copied again",
+    };
+}
+function planHeldTag(w, repo, options, base, reconciles) {
+    if (!repo.tags.has(w.tag)) {
+        return {
+            ...base,
+            action: "copy",
+            digest: copiedDigest(w, options),
+            targetDigest: null,
+            reason: "missing in the target",
+        };
+    }
+    const held = repo.tags.get(w.tag) ?? null;
+    const moved = (expected, why) => {
+        if (tagIsMutable(w.tag, repo.imageTagMutability, repo.imageTagMutabilityExclusionFilters)) {
+            return {
+                ...base,
+                action: "update",
+                digest: expected,
+                targetDigest: held,
+                reason: `${why}; the tag is mutable, so it is overwritten`,
+            };
+        }
+        return {
+            ...base,
+            action: "blocked",
+            digest: expected,
+            targetDigest: held,
+            reason: `${why}, but ${w.tag} is immutable in ${w.repository} (${repo.imageTagMutability}); mirror the new content under a new tag, or ${reconciles ? "exclude the tag from immutability with imageTagMutabilityExclusionFilters in the list" : "exclude the tag with imageTagMutabilityExclusionFilters in the list and set target.reconcileSettings: true (settings otherwise apply only to new repositories)"}`,
+        };
+    };
+    if (w.pinned !== null) {
+        if (held === null || held === w.pinned) {
+            return {
+                ...base,
+                action: "present",
+                digest: w.pinned,
+                targetDigest: held,
+                reason: "holds the pinned digest",
+            };
+        }
+        return moved(w.pinned, `the target holds ${plan_short(held)} but the list pins ${plan_short(w.pinned)}`);
+    }
+    if (options.resync === "missing") {
+        return {
+            ...base,
+            action: "present",
+            digest: held,
+            targetDigest: held,
+            reason: "present (resync missing: the upstream is not asked)",
+        };
+    }
+    const up = options.upstreamDigests?.get(w.source);
+    if (!up) {
+        return {
+            ...base,
+            action: "present",
+            digest: held,
+            targetDigest: held,
+            reason: "present; the upstream digest is unknown",
+        };
+    }
+    const expected = expectedFromUpstream(w, up);
+    if (expected !== undefined && w.platforms.length > 1) {
+        const changed = subsetChanges(w, repo.subsetChildren?.get(w.tag), up, expected);
+        if (changed === null) {
+            const reason = repo.subsetChildren?.has(w.tag)
+                ? "present; the kept platforms match the upstream"
+                : "present; the target's subset index was not read";
+            return { ...base, action: "present", digest: held, targetDigest: held, reason };
+        }
+        return moved(up.digest, `${changed} moved upstream`);
+    }
+    if (expected === undefined) {
+        return {
+            ...base,
+            action: "present",
+            digest: held,
+            targetDigest: held,
+            reason: `present; the upstream has no ${w.platforms.join(", ")} manifest to compare`,
+        };
+    }
+    const want = expected[0];
+    if (held === want) {
+        return {
+            ...base,
+            action: "present",
+            digest: held,
+            targetDigest: held,
+            reason: "present and identical to the upstream",
+        };
+    }
+    return moved(want, `the tag moved upstream (target ${plan_short(held)}, upstream ${plan_short(want)})`);
+}
+function pruneSteps(list, observed, wanted, warnings) {
+    if (list.target.type !== "ecr") {
+        warnings.push({
+            message: "prune is only carried out on ECR targets; nothing is deleted from this registry",
+        });
+        return [];
+    }
+    const prefixes = managedPrefixes(list);
+    const keep = new Set(wanted.map((w) => `${w.repository}:${w.tag}`));
+    const steps = [];
+    for (const repo of [...observed.repositories.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+        if (!prefixes.some((p) => repo.name.startsWith(`${p}/`)))
+            continue; // never outside the managed prefixes
+        for (const [tag, digest] of [...repo.tags].sort(([a], [b]) => a.localeCompare(b))) {
+            if (keep.has(`${repo.name}:${tag}`))
+                continue;
+            const archived = repo.archived?.has(tag)
+                ? "; archived: ECR bills archived images for at least 90 days"
+                : "";
+            steps.push({
+                action: "delete",
+                kind: "image",
+                repository: repo.name,
+                tag,
+                targetDigest: digest,
+                reason: `no longer in the mirror list (prune is on)${archived}`,
+            });
+        }
+    }
+    return steps;
+}
+
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-ecr/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(8249);
+;// CONCATENATED MODULE: ./src/pool.ts
+/** Runs `work` over `items` with at most `limit` running at once; results keep the items' order. */
+async function mapWithConcurrency(items, limit, work) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            results[i] = await work(items[i], i);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+    return results;
+}
+
+;// CONCATENATED MODULE: ./src/observe/ecr.ts
+/**
+ * What an ECR registry holds, through `@aws-sdk/client-ecr`: the repositories under the managed
+ * prefixes (DescribeRepositories paged over the registry: one call per 1000 repositories, instead
+ * of asking by name, where one missing name fails the whole call) and their tags with digests and
+ * storage status (DescribeImages, TAGGED, every status, 1000 images a page), both through the SDK's
+ * paginators, with bounded concurrency and the SDK's adaptive retries.
+ *
+ * Why DescribeImages and not ListImages: since ECR's archive storage class, both return only ACTIVE
+ * images unless `filter.imageStatus` says otherwise (API_ListImagesFilter, API_DescribeImagesFilter),
+ * so an archived tag looks absent; ListImages with `imageStatus: ANY` lists it, but its image ids carry
+ * no status, while DescribeImages' ImageDetail has `imageStatus` (API_ImageDetail). One DescribeImages
+ * walk per repository says both what is there and what is archived, at the call count ListImages had.
+ */
+
+
+
+class ObserveError extends MirrorError {
+    constructor(message, hint, problems) {
+        super(message, { hint, ...(problems ? { problems } : {}) });
+    }
+}
+/** Attempts the SDK makes for one ECR call (its adaptive mode: backoff plus a client-side rate limiter). */
+const ECR_MAX_ATTEMPTS = 5;
+/** Connecting to the ECR endpoint, in milliseconds. */
+const ECR_CONNECTION_TIMEOUT_MS = 10_000;
+/** One ECR call, request and response, in milliseconds (a page of 1000 images answers in well under a second). */
+const ECR_REQUEST_TIMEOUT_MS = 60_000;
+/**
+ * An ECR client and the only retry layer for ECR calls: the SDK's adaptive retries (throttling and
+ * 5xx), `ECR_MAX_ATTEMPTS` attempts, each bounded by a connection and a request timeout so a
+ * stalled endpoint fails in bounded time. The endpoint comes from AWS_ENDPOINT_URL_ECR when set.
+ */
+function createEcrClient(region, config = {}) {
+    return new dist_cjs/* ECRClient */.S70({
+        region,
+        retryMode: "adaptive",
+        maxAttempts: ECR_MAX_ATTEMPTS,
+        requestHandler: {
+            connectionTimeout: ECR_CONNECTION_TIMEOUT_MS,
+            requestTimeout: ECR_REQUEST_TIMEOUT_MS,
+            throwOnRequestTimeout: true,
+        },
+        ...config,
+    });
+}
+/** An ECR call that failed after the SDK's retries; keeps `$metadata` so no outer layer retries it again. */
+class EcrCallError extends ObserveError {
+    $metadata;
+    name = "EcrCallError";
+    constructor(message, hint, $metadata) {
+        super(message, hint);
+        this.$metadata = $metadata;
+    }
+}
+/** Turns SDK failures a person can fix into one readable error. */
+function explainAwsError(e, action) {
+    const name = e.name ?? "";
+    const message = e.message ?? String(e);
+    if (name === "AccessDeniedException" ||
+        name === "UnrecognizedClientException" ||
+        /not authorized/i.test(message)) {
+        return new ObserveError(`ECR denied ${action}: ${message}`, "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:DescribeImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push, ecr:UpdateImageStorageClass (to restore archived tags) and ecr:BatchDeleteImage to sync; with target.reconcileSettings also ecr:GetLifecyclePolicy, ecr:GetRepositoryPolicy and ecr:ListTagsForResource to plan (also in AmazonEC2ContainerRegistryReadOnly) and ecr:PutImageTagMutability, ecr:PutImageScanningConfiguration, ecr:PutLifecyclePolicy, ecr:DeleteLifecyclePolicy, ecr:SetRepositoryPolicy, ecr:DeleteRepositoryPolicy, ecr:TagResource and ecr:UntagResource to sync");
+    }
+    if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
+        return new ObserveError(`no AWS credentials for ${action}: ${message}`, "configure credentials first, e.g. aws-actions/configure-aws-credentials with role-to-assume (OIDC)");
+    }
+    const metadata = e.$metadata;
+    const status = metadata?.httpStatusCode;
+    const attempts = metadata?.attempts ?? 1;
+    const after = attempts > 1 ? ` after ${attempts} attempts` : "";
+    if (/Throttl|TooManyRequests|RequestLimitExceeded/i.test(name) ||
+        /rate exceeded/i.test(message) ||
+        status === 429) {
+        return new EcrCallError(`ECR throttled ${action} (${message})${after}`, "another job is calling ECR in this account and region at the same time, or the list creates many repositories at once: rerun later, lower the concurrency, or ask AWS to raise the ECR API quota", metadata ?? {});
+    }
+    if (typeof status === "number" && status >= 500) {
+        return new EcrCallError(`ECR failed ${action} (${name}: ${message})${after}`, "ECR had a server error: rerun later", metadata ?? {});
+    }
+    if (/TimeoutError|RequestTimeout/i.test(name) ||
+        /timed? ?out|ETIMEDOUT|ECONNREFUSED|ECONNRESET/i.test(message)) {
+        return new EcrCallError(`ECR did not answer ${action} (${message})${after}`, `the ECR endpoint did not answer within ${ECR_CONNECTION_TIMEOUT_MS / 1000} s (connect) / ${ECR_REQUEST_TIMEOUT_MS / 1000} s (request): check the network path to ECR (VPC endpoint, proxy, AWS_ENDPOINT_URL_ECR)`, metadata ?? {});
+    }
+    return e instanceof Error ? e : new Error(String(e));
+}
+/** A DescribeRepositories entry's tag mutability and exclusion filters. */
+function observedMutability(r) {
+    return {
+        imageTagMutability: (r.imageTagMutability ?? "MUTABLE"),
+        imageTagMutabilityExclusionFilters: (r.imageTagMutabilityExclusionFilters ?? [])
+            .map((f) => f.filter ?? "")
+            .filter(Boolean),
+    };
+}
+class EcrObserver {
+    client;
+    concurrency;
+    calls = {};
+    constructor(client, concurrency = 8) {
+        this.client = client;
+        this.concurrency = concurrency;
+    }
+    count(operation) {
+        this.calls[operation] = (this.calls[operation] ?? 0) + 1;
+    }
+    /** The SDK paginator's settings: 1000 a page, and every page request counted once as `operation`. */
+    paging(operation) {
+        return {
+            client: this.client,
+            pageSize: 1000,
+            withCommand: (command) => {
+                this.count(operation);
+                return command;
+            },
+        };
+    }
+    /** Every repository in the registry whose name `keep` accepts. */
+    async repositories(keep) {
+        const found = [];
+        try {
+            for await (const page of (0,dist_cjs/* paginateDescribeRepositories */.LHh)(this.paging("DescribeRepositories"), {})) {
+                for (const r of page.repositories ?? [])
+                    if (r.repositoryName && keep(r.repositoryName))
+                        found.push(r);
+            }
+        }
+        catch (e) {
+            throw explainAwsError(e, "ecr:DescribeRepositories");
+        }
+        return found;
+    }
+    /**
+     * Every tag of one repository with its digest, archived ones included, and the tags whose image is not
+     * ACTIVE with its status; null when the repository disappeared meanwhile.
+     */
+    async tags(repositoryName) {
+        const tags = new Map();
+        const archived = new Map();
+        const pages = (0,dist_cjs/* paginateDescribeImages */.XiR)(this.paging("DescribeImages"), {
+            repositoryName,
+            filter: { tagStatus: "TAGGED", imageStatus: "ANY" },
+        });
+        try {
+            for await (const page of pages) {
+                for (const image of page.imageDetails ?? []) {
+                    if (!image.imageDigest)
+                        continue;
+                    const status = image.imageStatus;
+                    for (const tag of image.imageTags ?? []) {
+                        tags.set(tag, image.imageDigest);
+                        if (status === "ARCHIVED" || status === "ACTIVATING")
+                            archived.set(tag, status);
+                    }
+                }
+            }
+        }
+        catch (e) {
+            if (e instanceof dist_cjs/* RepositoryNotFoundException */.Da2)
+                return null;
+            throw explainAwsError(e, `ecr:DescribeImages on ${repositoryName}`);
+        }
+        return { tags, archived };
+    }
+    /** The manifest a tag points at (BatchGetImage, which reports a missing image per id), or null. */
+    async manifest(repositoryName, imageTag) {
+        this.count("BatchGetImage");
+        const answer = await this.client
+            .send(new dist_cjs/* BatchGetImageCommand */.P8n({
+            repositoryName,
+            imageIds: [{ imageTag }],
+            acceptedMediaTypes: [
+                "application/vnd.oci.image.index.v1+json",
+                "application/vnd.docker.distribution.manifest.list.v2+json",
+                "application/vnd.oci.image.manifest.v1+json",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            ],
+        }))
+            .catch((e) => {
+            throw explainAwsError(e, `ecr:BatchGetImage on ${repositoryName}`);
+        });
+        const text = answer.images?.[0]?.imageManifest;
+        return text ? JSON.parse(text) : null;
+    }
+    /**
+     * A repository's settings besides tag mutability: scan on push and encryption from its DescribeRepositories
+     * entry (no call), then GetLifecyclePolicy, GetRepositoryPolicy and ListTagsForResource (three calls; a missing
+     * policy is null).
+     */
+    async settings(repository) {
+        const repositoryName = repository.repositoryName;
+        const call = async (operation, send, absent) => {
+            this.count(operation);
+            try {
+                return await send();
+            }
+            catch (e) {
+                if (absent && e instanceof absent)
+                    return null;
+                throw explainAwsError(e, `ecr:${operation} on ${repositoryName}`);
+            }
+        };
+        const [lifecycle, policy, tags] = await Promise.all([
+            call("GetLifecyclePolicy", () => this.client.send(new dist_cjs/* GetLifecyclePolicyCommand */.O0C({ repositoryName })), dist_cjs/* LifecyclePolicyNotFoundException */.R50),
+            call("GetRepositoryPolicy", () => this.client.send(new dist_cjs/* GetRepositoryPolicyCommand */.MeN({ repositoryName })), dist_cjs/* RepositoryPolicyNotFoundException */.VG$),
+            call("ListTagsForResource", () => this.client.send(new dist_cjs/* ListTagsForResourceCommand */.a_e({ resourceArn: repository.repositoryArn }))),
+        ]);
+        return {
+            scanOnPush: repository.imageScanningConfiguration?.scanOnPush ?? false,
+            encryption: {
+                type: repository.encryptionConfiguration?.encryptionType ?? "AES256",
+                kmsKey: repository.encryptionConfiguration?.kmsKey ?? null,
+            },
+            lifecyclePolicy: lifecycle?.lifecyclePolicyText ?? null,
+            repositoryPolicy: policy?.policyText ?? null,
+            tags: Object.fromEntries((tags?.tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""])),
+        };
+    }
+    /** One repository's DescribeRepositories entry (asked by name), or null when it does not exist. */
+    async repository(repositoryName) {
+        this.count("DescribeRepositories");
+        try {
+            const answer = await this.client.send(new dist_cjs/* DescribeRepositoriesCommand */.pE_({ repositoryNames: [repositoryName] }));
+            return answer.repositories?.[0] ?? null;
+        }
+        catch (e) {
+            if (e instanceof dist_cjs/* RepositoryNotFoundException */.Da2)
+                return null;
+            throw explainAwsError(e, `ecr:DescribeRepositories on ${repositoryName}`);
+        }
+    }
+    /** One repository as observation sees it, settings included, without its tags; null when it does not exist. */
+    async repositoryWithSettings(repositoryName) {
+        const r = await this.repository(repositoryName);
+        if (!r)
+            return null;
+        return {
+            ...observedMutability(r),
+            name: repositoryName,
+            tags: new Map(),
+            settings: await this.settings(r),
+        };
+    }
+    /**
+     * The repositories the list wants and, when pruning, every repository under the managed prefixes,
+     * each with its tags: one DescribeRepositories page per 1000 repositories, one DescribeImages per repository
+     * (per 1000 images), and for the repositories in `settingsOf` three more calls each (`settings`).
+     */
+    async observe(registry, wanted, prunePrefixes, 
+    /** Repositories whose settings are read too (`target.reconcileSettings`: the ones the list names). */
+    settingsOf = new Set()) {
+        const relevant = (name) => wanted.has(name) || prunePrefixes.some((p) => name.startsWith(`${p}/`));
+        const repos = await this.repositories(relevant);
+        const observed = await mapWithConcurrency(repos, this.concurrency, async (r) => {
+            const name = r.repositoryName;
+            const found = await this.tags(name);
+            if (!found)
+                return null;
+            const { tags, archived } = found;
+            const settings = settingsOf.has(name) ? await this.settings(r) : null;
+            return {
+                name,
+                ...observedMutability(r),
+                tags,
+                ...(archived.size > 0 ? { archived } : {}),
+                ...(settings ? { settings } : {}),
+            };
+        });
+        return { registry, repositories: new Map(observed.filter((o) => o !== null).map((o) => [o.name, o])) };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/registry/http.ts
+/**
+ * Every HTTP request ecr-mirror makes in process (registry API, token endpoints, chart repository
+ * indexes) goes through `boundedRequest` and `readBody`: a deadline for the connection and the
+ * response headers, an idle timeout while the body streams (no byte for N seconds), an overall
+ * deadline for the body and a maximum body size counted while streaming (a declared
+ * Content-Length above it fails before a byte is read). Redirects are followed by hand, at most
+ * five, never from HTTPS down to HTTP, with the Authorization header dropped when the host
+ * changes, and only to hosts the address policy accepts. Each failure names the request, the limit
+ * and how to raise it where a user can.
+ */
+
+const MiB = 1024 * 1024;
+/**
+ * A chart repository's `index.yaml`. Large public ones weigh tens of MiB (Bitnami 14 MB before its
+ * 2022 trim and about 27 MB again since; TrueCharts 50.7 MB in 2024, fluxcd/flux2#4635; Flux caps
+ * it at 50 MiB). Parsing YAML costs about 37 times the text in memory (measured with the `yaml`
+ * library: 30 MiB -> 1.2 GB peak RSS, 50 MiB -> 1.9 GB, 100 MiB -> 3.7 GB), so the default is
+ * 32 MiB (Bitnami fits, about 1.2 GB at the cap); a bigger repository needs ECR_MIRROR_MAX_INDEX_MIB
+ * and a runner with the memory for it.
+ */
+const INDEX_LIMITS = {
+    headersTimeoutMs: 30_000,
+    idleTimeoutMs: 30_000,
+    bodyDeadlineMs: 120_000,
+    maxBytes: 32 * MiB,
+    raiseHint: "set ECR_MIRROR_MAX_INDEX_MIB to a larger number of MiB if this repository's index is really that big (parsing needs about 40 times that in memory)",
+};
+/** A manifest or a tag list page: distribution itself refuses manifests above 4 MiB. */
+const MANIFEST_LIMITS = {
+    headersTimeoutMs: 30_000,
+    idleTimeoutMs: 30_000,
+    bodyDeadlineMs: 60_000,
+    maxBytes: 4 * MiB,
+};
+/** A token endpoint's answer (a few KiB on Docker Hub, GHCR and Quay). */
+const TOKEN_LIMITS = {
+    headersTimeoutMs: 30_000,
+    idleTimeoutMs: 30_000,
+    bodyDeadlineMs: 30_000,
+    maxBytes: 256 * 1024,
+};
+/** `INDEX_LIMITS` with `ECR_MIRROR_MAX_INDEX_MIB` applied. */
+function indexLimits(env = process.env) {
+    const raw = env.ECR_MIRROR_MAX_INDEX_MIB;
+    const mib = raw === undefined || raw === "" ? Number.NaN : Number(raw);
+    return Number.isFinite(mib) && mib > 0
+        ? { ...INDEX_LIMITS, maxBytes: Math.floor(mib * MiB) }
+        : INDEX_LIMITS;
+}
+/** A request that failed: the network, a limit, a redirect refused. `status` is set for HTTP answers. */
+class HttpError extends Error {
+    transient;
+    hint;
+    status;
+    name = "HttpError";
+    constructor(message, 
+    /** Another attempt may succeed (network failure, timeout, 429, 5xx). */
+    transient, hint = null, status = null) {
+        super(hint ? `${message}\nhint: ${hint}` : message);
+        this.transient = transient;
+        this.hint = hint;
+        this.status = status;
+    }
+}
+function seconds(ms) {
+    return `${Math.round(ms / 100) / 10} s`;
+}
+function causeText(error) {
+    const e = error;
+    const cause = e.cause;
+    if (cause)
+        return cause.code && !cause.message.includes(cause.code)
+            ? `${cause.code} ${cause.message}`
+            : cause.message;
+    return e.message ?? String(error);
+}
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** One request of a redirect chain, its headers awaited within `headersTimeoutMs`. */
+async function sendOnce(current, init, controller, options) {
+    const doFetch = options.fetch ?? fetch;
+    const timer = setTimeout(() => controller.abort(), options.limits.headersTimeoutMs);
+    try {
+        return await doFetch(current, { ...init, redirect: "manual", signal: controller.signal });
+    }
+    catch (error) {
+        if (controller.signal.aborted) {
+            throw new HttpError(`${options.what}: no answer within ${seconds(options.limits.headersTimeoutMs)} (connection and headers timeout)`, true);
+        }
+        const code = String(error.cause?.code ?? "");
+        if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+            throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, false, "the server's TLS certificate is not trusted, and certificate checks are never turned off: use the registry's real HTTPS address, or make its CA trusted on the runner (NODE_EXTRA_CA_CERTS for ecr-mirror itself, SSL_CERT_FILE for crane and helm)");
+        }
+        throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, true);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+/** Where a redirect from `current` leads, or an `HttpError` when it may not be followed. */
+function redirectTarget(location, current, origin, options) {
+    let next;
+    try {
+        next = new URL(location, current);
+    }
+    catch {
+        throw new HttpError(`${options.what}: redirected to an invalid address ${JSON.stringify(location)}`, false);
+    }
+    if (next.protocol !== "http:" && next.protocol !== "https:") {
+        throw new HttpError(`${options.what}: redirected to ${next.protocol} (only http and https are followed)`, false);
+    }
+    if (current.protocol === "https:" && next.protocol === "http:") {
+        throw new HttpError(`${options.what}: redirected from HTTPS down to plain HTTP (${next.host}); not followed`, false);
+    }
+    if (next.host !== origin.host) {
+        const verdict = (options.checkHost ?? checkHost)(next.host);
+        if (!verdict.ok) {
+            throw new HttpError(`${options.what}: redirected to ${next.host}, which is refused: ${verdict.reason}`, false, verdict.hint || null);
+        }
+    }
+    return next;
+}
+/**
+ * Sends one request and waits for its headers within `headersTimeoutMs`, following redirects by
+ * hand. Throws `HttpError` on a network failure, a timeout or a refused redirect.
+ */
+async function boundedRequest(url, init, options) {
+    const maxRedirects = options.maxRedirects ?? 5;
+    const controller = new AbortController();
+    const origin = new URL(url);
+    let current = origin;
+    let headers = { ...(init.headers ?? {}) };
+    let method = init.method ?? "GET";
+    for (let hop = 0;; hop++) {
+        const response = await sendOnce(current, { method, headers }, controller, options);
+        const location = response.headers.get("location");
+        if (!REDIRECTS.has(response.status) || location === null) {
+            return { response, url: current.toString(), abort: () => controller.abort() };
+        }
+        await response.body?.cancel().catch(() => { });
+        if (hop >= maxRedirects) {
+            throw new HttpError(`${options.what}: more than ${maxRedirects} redirects`, false);
+        }
+        const next = redirectTarget(location, current, origin, options);
+        if (next.host !== current.host) {
+            // Credentials are for the host they were given for, never for the one a redirect names.
+            headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"));
+        }
+        if (response.status === 303 && method !== "HEAD")
+            method = "GET";
+        current = next;
+    }
+}
+/**
+ * Reads the body within the limits: stops at `maxBytes` (or before, on a larger Content-Length),
+ * at an idle pause of `idleTimeoutMs` and at `bodyDeadlineMs` overall.
+ */
+async function readBody(answer, options) {
+    const { response } = answer;
+    const { limits, what } = options;
+    const tooBig = (size) => {
+        answer.abort();
+        return new HttpError(`${what}: the answer is larger than ${limits.maxBytes} bytes (${size}); not read`, false, limits.raiseHint ?? null);
+    };
+    const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+    if (Number.isFinite(declared) && declared > limits.maxBytes)
+        throw tooBig(`Content-Length ${declared}`);
+    if (!response.body)
+        return Buffer.alloc(0);
+    const reader = response.body.getReader();
+    const chunks = [];
+    let size = 0;
+    const deadline = Date.now() + limits.bodyDeadlineMs;
+    try {
+        for (;;) {
+            const left = deadline - Date.now();
+            const wait = Math.min(limits.idleTimeoutMs, left);
+            let timer;
+            const timeout = new Promise((resolve) => {
+                timer = setTimeout(() => resolve("timeout"), Math.max(0, wait));
+            });
+            let step;
+            try {
+                step = await Promise.race([reader.read(), timeout]);
+            }
+            catch (error) {
+                throw new HttpError(`${what}: the connection failed after ${size} bytes of the answer: ${causeText(error)}`, true);
+            }
+            finally {
+                clearTimeout(timer);
+            }
+            if (step === "timeout") {
+                answer.abort();
+                reader.cancel().catch(() => { });
+                throw wait < limits.idleTimeoutMs
+                    ? new HttpError(`${what}: the answer took longer than ${seconds(limits.bodyDeadlineMs)} to arrive (${size} bytes read)`, true)
+                    : new HttpError(`${what}: no data for ${seconds(limits.idleTimeoutMs)} after ${size} bytes of the answer (idle timeout)`, true);
+            }
+            if (step.done)
+                break;
+            size += step.value.byteLength;
+            if (size > limits.maxBytes) {
+                reader.cancel().catch(() => { });
+                throw tooBig(`more than ${size} bytes arrived`);
+            }
+            chunks.push(step.value);
+        }
+    }
+    finally {
+        reader.releaseLock();
+    }
+    return Buffer.concat(chunks);
+}
+/** Drops a body that will not be read. */
+async function discard(answer) {
+    await answer.response.body?.cancel().catch(() => { });
+}
+/** The delay a `Retry-After` header asks for (seconds or an HTTP date), in milliseconds; null when absent. */
+function retryAfterMs(value, now = Date.now()) {
+    if (value === null || value.trim() === "")
+        return null;
+    if (/^\d+$/.test(value.trim()))
+        return Number(value.trim()) * 1000;
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+;// CONCATENATED MODULE: ./src/registry/scheme.ts
+/**
+ * One scheme rule for every registry ecr-mirror talks to, crane's: HTTPS first, and plain HTTP only as
+ * the fallback for the hosts go-containerregistry's `Registry.Scheme()` calls "http" (loopback,
+ * `*.localhost`, `localhost:PORT`, RFC 1918; `fallsBackToHttp`). crane pings `https://HOST/v2/` and, for
+ * those hosts, `http://HOST/v2/` 300 ms later or as soon as the HTTPS ping fails, and uses whichever
+ * answered (pkg/v1/remote/transport/ping.go `Ping`/`pingParallel`, schemer.go). A TLS registry on a
+ * private address is therefore reached over HTTPS, a plain one over HTTP, and a public host only ever
+ * over HTTPS, whatever scheme a list or an input wrote.
+ *
+ * In-process requests (DistributionClient) follow it without an extra request: the first request to a
+ * host goes over HTTPS and, when it gets no HTTP answer at all on a fallback host, is sent again over
+ * HTTP. helm has no fallback of its own (`--plain-http` or HTTPS, Helm 4), so before a helm command the
+ * host is asked once (`resolve`). What a host answered on is kept for the run.
+ */
+
+
+/** The schemes to try for a host, in order. */
+function schemesToTry(host) {
+    return fallsBackToHttp(host) ? ["https", "http"] : ["https"];
+}
+/**
+ * Whether an HTTPS attempt's failure lets crane's rule try plain HTTP: no HTTP answer came (refused,
+ * reset, a TLS handshake with a plain-HTTP server, a timeout). An untrusted certificate does not: the
+ * server speaks TLS, and the failure says so with its hint.
+ */
+function triesHttpAfter(error) {
+    return error instanceof HttpError && error.status === null && error.transient;
+}
+const PROBE_LIMITS = {
+    headersTimeoutMs: 10_000,
+    idleTimeoutMs: 10_000,
+    bodyDeadlineMs: 10_000,
+    maxBytes: 64 * 1024,
+};
+/** What each registry host answered on in this run. */
+class RegistrySchemes {
+    doFetch;
+    settled = new Map();
+    probing = new Map();
+    constructor(doFetch = fetch) {
+        this.doFetch = doFetch;
+    }
+    /** The schemes to try for `host`: the one it answered on, else crane's order. */
+    candidates(host) {
+        const known = this.settled.get(host);
+        return known ? [known] : schemesToTry(host);
+    }
+    settle(host, scheme) {
+        this.settled.set(host, scheme);
+    }
+    /**
+     * The scheme `host` answers on. A host without the HTTP fallback is HTTPS without asking; a fallback host
+     * not reached yet gets crane's ping, `GET /v2/` over HTTPS then HTTP (any HTTP answer counts: 200, 401, ...).
+     */
+    resolve(host) {
+        const candidates = this.candidates(host);
+        if (candidates.length === 1)
+            return Promise.resolve(candidates[0]);
+        let pending = this.probing.get(host);
+        if (!pending) {
+            pending = this.ping(host, candidates);
+            this.probing.set(host, pending);
+        }
+        return pending;
+    }
+    async ping(host, candidates) {
+        let last = null;
+        for (const scheme of candidates) {
+            const url = `${scheme}://${host}/v2/`;
+            try {
+                const answer = await boundedRequest(url, { method: "GET" }, { what: `GET ${url}`, limits: PROBE_LIMITS, fetch: this.doFetch });
+                await discard(answer);
+                this.settle(host, scheme);
+                return scheme;
+            }
+            catch (error) {
+                last = error;
+                if (!triesHttpAfter(error))
+                    break;
+            }
+        }
+        this.probing.delete(host);
+        throw last;
+    }
+}
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./src/tools/credentials.ts
+/**
+ * Registry credentials for crane and helm: masked before anything could print them, written only to a
+ * private temporary folder (0700, files 0600), handed to the tools through their child environment
+ * (never this process's), and removed when the session ends, also when the run fails.
+ */
+
+
+
+
+/** Every secret this run holds, masked in its raw and base64 forms; `redact` scrubs them from any text. */
+class SecretMask {
+    mask;
+    #values = new Set();
+    constructor(mask) {
+        this.mask = mask;
+    }
+    /** Masks `value` and its base64 form. Call before the value reaches a file, an argv or a log. */
+    add(value) {
+        for (const form of [value, Buffer.from(value).toString("base64")]) {
+            if (form.length < 4 || this.#values.has(form))
+                continue;
+            this.#values.add(form);
+            this.mask(form);
+        }
+    }
+    /** `user:password` as Basic auth carries it: masks the password and the base64 of the pair. */
+    addBasic(username, password) {
+        this.add(password);
+        this.add(`${username}:${password}`);
+    }
+    redact(text) {
+        let out = text;
+        // Longest first, so a secret containing another is replaced whole.
+        for (const value of [...this.#values].sort((a, b) => b.length - a.length))
+            out = out.split(value).join("***");
+        return out;
+    }
+}
+/**
+ * Decodes one `authorizationData` item. The registry address comes from `proxyEndpoint` (DESIGN.md §4:
+ * other partitions, dual-stack endpoints and local stand-ins work unchanged). Masks every form first.
+ */
+function decodeEcrAuthorization(data, mask) {
+    const token = data.authorizationToken ?? "";
+    if (token)
+        mask.add(token);
+    const decoded = Buffer.from(token, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (!token || colon <= 0 || !data.proxyEndpoint) {
+        throw new Error("ECR GetAuthorizationToken returned no usable authorization data (token or proxyEndpoint missing)");
+    }
+    const username = decoded.slice(0, colon);
+    const password = decoded.slice(colon + 1);
+    mask.addBasic(username, password);
+    const registry = data.proxyEndpoint.replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "");
+    return {
+        registry,
+        username,
+        password,
+        token,
+        proxyEndpoint: data.proxyEndpoint,
+        expiresAt: data.expiresAt ?? null,
+    };
+}
+const DOCKER_HUB_HOSTS = new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
+/** The key crane (go-containerregistry `authn.DefaultAuthKey`) and docker use for Docker Hub. */
+const DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/";
+/** The `auths` key a Docker config file uses for a registry host. */
+function dockerConfigKey(registry) {
+    return DOCKER_HUB_HOSTS.has(registry.toLowerCase()) ? DOCKER_HUB_AUTH_KEY : registry;
+}
+/** The credential for a registry host, Docker Hub's aliases included, or null. */
+function credentialFor(registry, credentials) {
+    const key = dockerConfigKey(registry);
+    return credentials.find((c) => dockerConfigKey(c.registry) === key) ?? null;
+}
+/** `config.json` text for `DOCKER_CONFIG`: one `auths` entry per registry, the pair as base64 `auth` only. */
+function renderDockerConfig(credentials) {
+    const auths = {};
+    for (const c of credentials) {
+        auths[dockerConfigKey(c.registry)] = {
+            auth: Buffer.from(`${c.username}:${c.password}`).toString("base64"),
+        };
+    }
+    return `${JSON.stringify({ auths }, null, 2)}\n`;
+}
+/**
+ * helm 4 keeps registry credentials through oras-go v2 with `DetectDefaultNativeStore` (helm pkg/registry/client.go
+ * NewClient): a config with no `credsStore`, no `credHelpers` and no `auths` entry counts as unconfigured
+ * (oras-go registry/remote/internal/configuration/config.go IsAuthConfigured), and then a
+ * `docker-credential-secretservice|pass|osxkeychain` on PATH receives every login and answers every lookup
+ * (registry/remote/credentials/store.go NewStore, native_store.go getDefaultHelperSuffix). One `auths` entry
+ * for a host that cannot exist (RFC 2606 `.invalid`, an empty credential) makes the file itself the store.
+ */
+const HELM_PLACEHOLDER_AUTH_HOST = "ecr-mirror.invalid";
+/** helm's registry config (and its Docker config) as a session starts: configured, file store, no credential. */
+const HELM_FILE_STORE_CONFIG = `${JSON.stringify({ auths: { [HELM_PLACEHOLDER_AUTH_HOST]: {} } })}\n`;
+/** Prefix of every session folder, so a post step can find what a killed run left behind. */
+const SESSION_DIR_PREFIX = "ecr-mirror-credentials-";
+/**
+ * Opens a credential session: use with `await using session = await openCredentialSession(...)` or
+ * try/finally + `dispose()`. A process exit before dispose still removes the folder.
+ */
+async function openCredentialSession(options) {
+    for (const c of options.credentials)
+        options.mask.addBasic(c.username, c.password);
+    const root = options.tempRoot ?? (process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)());
+    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(root, SESSION_DIR_PREFIX)); // mkdtemp creates 0700
+    const removeOnExit = () => (0,external_node_fs_.rmSync)(dir, { recursive: true, force: true });
+    process.once("exit", removeOnExit);
+    let disposed = false;
+    const dispose = async () => {
+        if (disposed)
+            return;
+        disposed = true;
+        process.removeListener("exit", removeOnExit);
+        await (0,promises_.rm)(dir, { recursive: true, force: true });
+    };
+    try {
+        const dockerConfigDir = (0,external_node_path_.join)(dir, "docker");
+        const helmHome = (0,external_node_path_.join)(dir, "helm");
+        const helmDockerConfigDir = (0,external_node_path_.join)(helmHome, "config", "docker");
+        for (const sub of [
+            dockerConfigDir,
+            helmHome,
+            (0,external_node_path_.join)(helmHome, "config"),
+            helmDockerConfigDir,
+            (0,external_node_path_.join)(helmHome, "cache"),
+            (0,external_node_path_.join)(helmHome, "data"),
+        ]) {
+            (0,external_node_fs_.mkdirSync)(sub, { mode: 0o700 });
+        }
+        await (0,promises_.writeFile)((0,external_node_path_.join)(dockerConfigDir, "config.json"), renderDockerConfig(options.credentials), {
+            mode: 0o600,
+        });
+        const helmRegistryConfig = (0,external_node_path_.join)(helmHome, "registry.json");
+        await (0,promises_.writeFile)(helmRegistryConfig, HELM_FILE_STORE_CONFIG, { mode: 0o600 });
+        await (0,promises_.writeFile)((0,external_node_path_.join)(helmDockerConfigDir, "config.json"), HELM_FILE_STORE_CONFIG, { mode: 0o600 });
+        return {
+            dir,
+            dockerConfigDir,
+            helmRegistryConfig,
+            helmDockerConfigDir,
+            mask: options.mask,
+            craneEnv: () => ({ DOCKER_CONFIG: dockerConfigDir }),
+            helmEnv: () => ({
+                HELM_REGISTRY_CONFIG: helmRegistryConfig,
+                DOCKER_CONFIG: helmDockerConfigDir,
+                HELM_CONFIG_HOME: (0,external_node_path_.join)(helmHome, "config"),
+                HELM_CACHE_HOME: (0,external_node_path_.join)(helmHome, "cache"),
+                HELM_DATA_HOME: (0,external_node_path_.join)(helmHome, "data"),
+            }),
+            dispose,
+            [Symbol.asyncDispose]: dispose,
+        };
+    }
+    catch (error) {
+        await dispose();
+        throw error;
+    }
+}
+/**
+ * For the action's post step (src/post.ts): removes session folders a killed run left under `root` (the job's own
+ * `RUNNER_TEMP`; never a shared temp folder where another run may be working). Returns what it removed.
+ */
+function removeLeftoverSessions(root) {
+    const removed = [];
+    let names = [];
+    try {
+        names = readdirSync(root);
+    }
+    catch {
+        return removed;
+    }
+    for (const name of names) {
+        if (!name.startsWith(SESSION_DIR_PREFIX))
+            continue;
+        const path = join(root, name);
+        rmSync(path, { recursive: true, force: true });
+        removed.push(path);
+    }
+    return removed;
+}
+/**
+ * Upstream credentials from the action's inputs: Docker Hub's user and token, plus `registry-credentials`
+ * lines `host username token` (blank lines and `#` comments skipped). Error messages name the line,
+ * never its token.
+ */
+function upstreamCredentials(input) {
+    const out = [];
+    const user = input.dockerHubUsername?.trim() ?? "";
+    const token = input.dockerHubToken?.trim() ?? "";
+    if (user !== "" || token !== "") {
+        if (user === "" || token === "") {
+            throw new Error("docker-hub-username and docker-hub-token must be given together");
+        }
+        out.push({ registry: "docker.io", username: user, password: token });
+    }
+    const lines = (input.registryCredentials ?? "").split(/\r?\n/);
+    lines.forEach((raw, index) => {
+        const line = raw.trim();
+        if (line === "" || line.startsWith("#"))
+            return;
+        const parts = line.split(/\s+/);
+        if (parts.length !== 3 || /[/]/.test(parts[0])) {
+            throw new Error(`registry-credentials line ${index + 1}: expected "host username token" (host without scheme or path), ` +
+                `got ${parts.length} field(s)`);
+        }
+        const [registry, username, password] = parts;
+        if (credentialFor(registry, out))
+            throw new Error(`registry-credentials line ${index + 1}: ${registry} is given twice`);
+        out.push({ registry, username, password });
+    });
+    return out;
+}
+/**
+ * Environment variables whose whole value is a credential: the AWS keys and session token, the GitHub tokens
+ * the runner hands every step, the action's secret inputs (as the runner passes them, `INPUT_<NAME>`) and
+ * the CLI's own variables.
+ */
+const SECRET_ENV = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "INPUT_GITHUB-TOKEN",
+    "INPUT_DOCKER-HUB-TOKEN",
+    "INPUT_REGISTRY-PASSWORD",
+    "ECR_MIRROR_DOCKER_HUB_TOKEN",
+    "ECR_MIRROR_TARGET_PASSWORD",
+];
+/** Variables holding `host username token` lines: every token is a credential, also on a malformed line. */
+const CREDENTIAL_LINES_ENV = [
+    "INPUT_REGISTRY-CREDENTIALS",
+    "ECR_MIRROR_REGISTRY_CREDENTIALS",
+];
+/** `user:password@` (or `token@`) in any `scheme://` URL inside `text`. */
+const URL_USERINFO = /\b[a-z][a-z0-9+.-]*:\/\/([^\s/?#@"'<>]+)@/gi;
+/** Masks the userinfo of every URL in `text` (the password, the pair, and a bare token), decoded too. */
+function maskUrlCredentials(mask, text) {
+    for (const match of text.matchAll(URL_USERINFO)) {
+        const userinfo = match[1];
+        for (const form of new Set([userinfo, safeDecode(userinfo)])) {
+            const colon = form.indexOf(":");
+            if (colon >= 0)
+                mask.addBasic(form.slice(0, colon), form.slice(colon + 1));
+            else
+                mask.add(form);
+        }
+    }
+}
+function safeDecode(text) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        return text;
+    }
+}
+/** Masks the secret of one `host username token` line (a malformed line still has its secret after the host). */
+function maskCredentialLine(mask, line) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[0] === "" || fields[0]?.startsWith("#"))
+        return;
+    for (const field of fields.slice(fields.length >= 3 ? 2 : 1))
+        mask.add(field);
+    if (fields.length >= 3)
+        mask.addBasic(fields[1], fields.slice(2).join(" "));
+}
+/**
+ * Loads every credential the run can know from its environment into the mask, before anything could print
+ * one: call it first in each entry (the action and the CLI). The action's inputs arrive as `INPUT_*`
+ * variables, so they are covered too; URLs with credentials in any variable are masked as well.
+ */
+function maskRunSecrets(mask, env) {
+    for (const name of SECRET_ENV) {
+        const value = env[name]?.trim();
+        if (value)
+            mask.add(value);
+    }
+    for (const name of CREDENTIAL_LINES_ENV) {
+        for (const line of (env[name] ?? "").split(/\r?\n/))
+            maskCredentialLine(mask, line);
+    }
+    for (const value of Object.values(env))
+        if (value?.includes("@"))
+            maskUrlCredentials(mask, value);
+}
+
+;// CONCATENATED MODULE: ./src/tools/fetch-address.ts
+/**
+ * Where content is fetched from, as opposed to what it is called. An upstream endpoint in the mirror list
+ * (`docker.io` fetched through `https://mirror.gcr.io`, or a pull-through cache at `http://10.0.0.5:5000/hub`)
+ * changes only the address crane and helm talk to; names, target repositories and reports keep the list's names.
+ */
+
+function canonicalHost(host) {
+    const h = host.toLowerCase();
+    return h === "index.docker.io" || h === "registry-1.docker.io" ? "docker.io" : h;
+}
+/**
+ * An endpoint URL's registry host and path prefix. Its scheme decides nothing: every registry is reached by
+ * crane's rule (HTTPS first, plain HTTP as the fallback on loopback and private hosts; registry/scheme.ts).
+ */
+function parseEndpoint(endpoint) {
+    const url = new URL(endpoint);
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+        throw new Error(`upstream endpoint ${endpoint} must be an http:// or https:// URL`);
+    }
+    return {
+        registry: url.host,
+        pathPrefix: url.pathname.replace(/^\/+|\/+$/g, ""),
+    };
+}
+function endpointFor(host, upstreams) {
+    const wanted = canonicalHost(host);
+    return upstreams.find((u) => u.endpoint && canonicalHost(u.host) === wanted)?.endpoint ?? null;
+}
+/** The address an image is fetched from, honouring the list's upstream endpoints. */
+function fetchAddress(reference, upstreams) {
+    const endpoint = endpointFor(reference.domain, upstreams);
+    if (!endpoint) {
+        return {
+            reference: formatReference(reference),
+            registry: reference.domain,
+            viaEndpoint: false,
+        };
+    }
+    const { registry, pathPrefix } = parseEndpoint(endpoint);
+    const path = pathPrefix ? `${pathPrefix}/${reference.path}` : reference.path;
+    return {
+        reference: formatReference({ ...reference, domain: registry, path }),
+        registry,
+        viaEndpoint: true,
+    };
+}
+/**
+ * The address an OCI chart (`oci://host/path/name`, no version) is fetched from. Returns the `oci://`
+ * reference for helm and the bare `host/path/name` for crane.
+ */
+function chartFetchAddress(source, upstreams) {
+    const bare = source.replace(/^oci:\/\//, "").replace(/\/+$/, "");
+    const slash = bare.indexOf("/");
+    const host = slash < 0 ? bare : bare.slice(0, slash);
+    const path = slash < 0 ? "" : bare.slice(slash + 1);
+    const endpoint = endpointFor(host, upstreams);
+    if (!endpoint)
+        return {
+            reference: bare,
+            ociReference: `oci://${bare}`,
+            registry: host,
+            viaEndpoint: false,
+        };
+    const parsed = parseEndpoint(endpoint);
+    const fetched = [parsed.registry, parsed.pathPrefix, path].filter((p) => p !== "").join("/");
+    return {
+        reference: fetched,
+        ociReference: `oci://${fetched}`,
+        registry: parsed.registry,
+        viaEndpoint: true,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/tools/argv.ts
+/**
+ * The last line of defence between a list value and a tool's command line: a value given to crane or helm
+ * as an argument of its own (a reference, a URL, a chart name, a version) that starts with `-` would be read
+ * as a flag (`http://--platform=linux/p` once reached crane that way). The list's validation refuses such
+ * values first; this refuses to build the argv if one slips through.
+ */
+function positional(tool, value, what) {
+    if (value === "" || value.startsWith("-"))
+        throw new RangeError(`refusing to pass ${JSON.stringify(value)} to ${tool} as the ${what}: it would read as a flag`);
+    return value;
+}
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
 ;// CONCATENATED MODULE: ./src/tools/child-env.ts
 /**
  * The environment of every child process (crane, helm, git): built from an allow-list, never inherited whole.
@@ -60059,7 +65821,7 @@ async function ioCounter(pid) {
         return null;
     }
 }
-function seconds(ms) {
+function runner_seconds(ms) {
     return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 100) / 10} s`;
 }
 /** Runs one tool process; throws `ToolError` on a non-zero exit, a spawn failure, a stall, a timeout or too much output. */
@@ -60218,2327 +65980,16 @@ function stoppedError(failure, step, said, fail, limits) {
     const { quick, stallMs, timeoutMs, maxStdout } = limits;
     if (failure === "stalled") {
         return fail("stalled", said, `the registry or the network stopped answering. If a registry is only slow, raise the limit with the ` +
-            `tool-stall-timeout input (CLI: --tool-stall-timeout SECONDS)`, null, `stalled: no output and no network or disk activity for ${seconds(stallMs)} (stall timeout, ` +
+            `tool-stall-timeout input (CLI: --tool-stall-timeout SECONDS)`, null, `stalled: no output and no network or disk activity for ${runner_seconds(stallMs)} (stall timeout, ` +
             `tool-stall-timeout); ${step} was stopped`);
     }
     if (failure === "timeout") {
         return fail("timeout", said, quick
             ? `${step} should take seconds: check the network path to the registry`
             : "a transfer this long is likely stuck between progress samples; raise the limit with the tool-timeout " +
-                "input (CLI: --tool-timeout MINUTES)", null, `timed out: still running after ${seconds(timeoutMs)} (overall limit for ${step}); it was stopped`);
+                "input (CLI: --tool-timeout MINUTES)", null, `timed out: still running after ${runner_seconds(timeoutMs)} (overall limit for ${step}); it was stopped`);
     }
     return fail("output-limit", said, `${step} printing this much is not what the product expects (a chart that renders to this much YAML is refused)`, null, `printed more than ${Math.round(maxStdout / 1024 / 1024)} MiB on stdout (output limit for ${step}); it was stopped`);
-}
-
-;// CONCATENATED MODULE: ./src/execute/local-registry.ts
-/**
- * `--target local`: crane's built-in registry (`crane registry serve --address 127.0.0.1:PORT`) as a throwaway
- * target, so a sync can be tried without an AWS account. Its manifests live in memory: they are gone when it stops.
- */
-
-
-
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const server = (0,external_node_net_.createServer)();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const address = server.address();
-            server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-        });
-    });
-}
-/** Starts `crane registry serve` on a free loopback port; resolves once it says it is serving. */
-async function startLocalRegistry(craneBinary, opts = {}) {
-    const port = await freePort();
-    opts.counter?.record("crane", "registry serve");
-    const child = (0,external_node_child_process_.spawn)(craneBinary, ["registry", "serve", "--address", `127.0.0.1:${port}`], {
-        stdio: ["ignore", "ignore", "pipe"],
-        env: childEnv("crane", process.env),
-    });
-    killOnExit(child);
-    const exited = new Promise((resolve) => child.once("exit", () => resolve()));
-    let said = "";
-    await new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-            child.kill("SIGTERM");
-            reject(new Error(`crane registry serve did not start within ${opts.timeoutMs ?? 30_000} ms: ${said.trim()}`));
-        }, opts.timeoutMs ?? 30_000);
-        child.stderr.on("data", (chunk) => {
-            said += chunk.toString();
-            if (/serving on port/.test(said)) {
-                clearTimeout(timer);
-                resolve();
-            }
-        });
-        child.once("error", (error) => {
-            clearTimeout(timer);
-            reject(error);
-        });
-        child.once("exit", (code) => {
-            clearTimeout(timer);
-            reject(new Error(`crane registry serve exited (${code}): ${said.trim()}`));
-        });
-    });
-    return {
-        url: `http://127.0.0.1:${port}`,
-        async stop() {
-            if (child.exitCode === null && child.signalCode === null)
-                child.kill("SIGTERM");
-            await exited;
-        },
-    };
-}
-
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-;// CONCATENATED MODULE: ./src/list/quote.ts
-/**
- * A value quoted for a message: JSON string syntax with every character outside printable ASCII escaped,
- * so no control character, newline, bidi override or homoglyph reaches a log unseen; cut after `max` characters.
- */
-function quoteValue(s, max = 200) {
-    const shown = s.length > max ? `${s.slice(0, max)}…` : s;
-    return JSON.stringify(shown).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}
-/**
- * A URL or reference with its credentials hidden: `https://user:secret@host/x` -> `https://***@host/x`, and
- * `user:secret@host/x` (an image reference written like a URL) -> `***@host/x`. A digest (`name@sha256:…`) stays.
- */
-function hideUserinfo(s) {
-    const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(s)?.[0];
-    if (scheme)
-        return s.replace(/^([^/]*\/\/)[^/?#]*@/, "$1***@");
-    return s.replace(/^[^/]*@(?=[^/@]*\/)/, "***@");
-}
-/**
- * A message as it may reach a log: every control character, line separator and bidi control escaped, so no
- * value it quotes can start a line (a workflow command such as `::warning::` starts a line) or hide text.
- */
-function safeMessage(s) {
-    const escaped = s.replace(
-    // Everything but printable ASCII, printable Latin-1 and up, minus zero-width, line-separator and bidi controls.
-    /[^\x20-\x7e\u00a0-\u200a\u2010-\u2027\u202f-\u2065\u206a-\ufefe\uff00-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-    return escaped.startsWith("::") ? `\\${escaped}` : escaped;
-}
-/** A value as a problem message shows it: quoted, escaped, credentials in a URL hidden. */
-function shown(value) {
-    return quoteValue(hideUserinfo(value));
-}
-
-;// CONCATENATED MODULE: ./src/list/address-policy.ts
-/**
- * Which hosts a mirror list, an input or a flag may name. Pure: no lookup, no I/O.
- *
- * A host is written as a URL or an image reference carries it: `name`, `name:port`, `a.b.c.d[:port]`,
- * `[ipv6][:port]`. Refused: anything that is not a plain hostname or a canonical address (so nothing
- * reaches crane or helm as a flag, and no resolver reads `0xa9fea9fe` as 169.254.169.254), link-local,
- * cloud metadata, unspecified, multicast, broadcast and reserved addresses, and IPv6 forms that embed a
- * refused IPv4 address. Loopback and RFC 1918 stay allowed: tests run on 127.0.0.1 and pull-through caches
- * in a VPC live on 10.x.
- */
-
-/** Names that resolve to a cloud provider's instance metadata service. */
-const METADATA_NAMES = new Set([
-    "metadata",
-    "metadata.google.internal",
-    "metadata.goog",
-    "instance-data",
-    "instance-data.ec2.internal",
-    "metadata.azure.com",
-    "metadata.tencentyun.com",
-]);
-const ADDRESS_HINT = "name a registry or chart repository by its public hostname, a loopback address or a private (RFC 1918) address";
-function refuse(reason, hint = ADDRESS_HINT) {
-    return { ok: false, reason, hint };
-}
-const q = quoteValue;
-/** Split `host[:port]` / `[v6][:port]`; null when the shape is wrong. */
-function splitPort(input) {
-    if (input.startsWith("[")) {
-        const close = input.indexOf("]");
-        if (close < 0)
-            return null;
-        const rest = input.slice(close + 1);
-        if (rest !== "" && !rest.startsWith(":"))
-            return null;
-        return { host: input.slice(1, close), bracketed: true, port: rest === "" ? null : rest.slice(1) };
-    }
-    const colons = input.split(":").length - 1;
-    if (colons === 0)
-        return { host: input, bracketed: false, port: null };
-    if (colons > 1)
-        return null;
-    const at = input.indexOf(":");
-    return { host: input.slice(0, at), bracketed: false, port: input.slice(at + 1) };
-}
-/** Parse an IPv6 address (no zone) into 8 groups; null when invalid. */
-function parseIPv6(text) {
-    if (!/^[0-9A-Fa-f:.]+$/.test(text))
-        return null;
-    const split = splitEmbeddedIPv4(text);
-    if (!split)
-        return null;
-    const { body, tail } = split;
-    const halves = body.split("::");
-    if (halves.length > 2)
-        return null;
-    const head = parseGroups(halves[0] ?? "");
-    const rest = halves.length === 2 ? parseGroups(halves[1] ?? "") : [];
-    if (!head || !rest)
-        return null;
-    const given = head.length + rest.length + tail.length;
-    if (halves.length === 2) {
-        if (given > 7)
-            return null;
-        return [...head, ...new Array(8 - given).fill(0), ...rest, ...tail];
-    }
-    return given === 8 ? [...head, ...tail] : null;
-}
-/** An IPv6 text's trailing dotted quad (`::ffff:10.0.0.1`) as its two last groups; null when the quad is invalid. */
-function splitEmbeddedIPv4(text) {
-    const lastColon = text.lastIndexOf(":");
-    if (!text.slice(lastColon + 1).includes("."))
-        return { body: text, tail: [] };
-    const v4 = parseDottedQuad(text.slice(lastColon + 1));
-    if (!v4)
-        return null;
-    const [a = 0, b = 0, c = 0, d = 0] = v4;
-    const body = text.slice(0, lastColon + 1);
-    return { body: body.endsWith("::") ? body : body.slice(0, -1), tail: [(a << 8) | b, (c << 8) | d] };
-}
-/** Colon-separated groups of 1 to 4 hex digits ("" is none); null when one is not. */
-function parseGroups(s) {
-    if (s === "")
-        return [];
-    const out = [];
-    for (const p of s.split(":")) {
-        if (!/^[0-9A-Fa-f]{1,4}$/.test(p))
-            return null;
-        out.push(Number.parseInt(p, 16));
-    }
-    return out;
-}
-/** Whether `address` starts with `prefix` (bytes of IPv4, groups of IPv6). */
-function startsWith(address, ...prefix) {
-    return prefix.every((v, i) => address[i] === v);
-}
-/** Four decimal numbers 0-255 without leading zeros, or null. */
-function parseDottedQuad(text) {
-    const parts = text.split(".");
-    if (parts.length !== 4)
-        return null;
-    const out = [];
-    for (const p of parts) {
-        if (!/^(0|[1-9]\d{0,2})$/.test(p))
-            return null;
-        const n = Number(p);
-        if (n > 255)
-            return null;
-        out.push(n);
-    }
-    return out;
-}
-function checkIPv4(a, shown) {
-    const [b0 = 0] = a;
-    const hintMeta = "a mirror list never needs the instance metadata service; remove the address";
-    if (startsWith(a, 169, 254, 169, 254))
-        return refuse(`${q(shown)} is the cloud instance metadata address`, hintMeta);
-    if (startsWith(a, 169, 254, 170, 2) || startsWith(a, 169, 254, 170, 23))
-        return refuse(`${q(shown)} is the container metadata address`, hintMeta);
-    if (startsWith(a, 100, 100, 100, 200))
-        return refuse(`${q(shown)} is the cloud instance metadata address`, hintMeta);
-    if (startsWith(a, 169, 254))
-        return refuse(`${q(shown)} is a link-local address (169.254.0.0/16)`);
-    if (b0 === 0)
-        return refuse(`${q(shown)} is an unspecified address (0.0.0.0/8)`);
-    if (startsWith(a, 255, 255, 255, 255))
-        return refuse(`${q(shown)} is the broadcast address`);
-    if (b0 >= 224 && b0 <= 239)
-        return refuse(`${q(shown)} is a multicast address (224.0.0.0/4)`);
-    if (b0 >= 240)
-        return refuse(`${q(shown)} is a reserved address (240.0.0.0/4)`);
-    return { ok: true };
-}
-function checkIPv6(g, shown) {
-    const [g0 = 0] = g;
-    if (startsWith(g, 0, 0, 0, 0, 0, 0, 0, 0))
-        return refuse(`${q(shown)} is the unspecified address (::)`);
-    if (startsWith(g, 0, 0, 0, 0, 0, 0, 0, 1))
-        return { ok: true };
-    const viaV4 = embeddedIPv4(g);
-    if (viaV4) {
-        const inner = checkIPv4(viaV4.v4, viaV4.v4.join("."));
-        return inner.ok ? inner : refuse(`${q(shown)} is ${viaV4.form} of ${inner.reason}`, inner.hint);
-    }
-    if (startsWith(g, 0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x254))
-        return refuse(`${q(shown)} is the cloud instance metadata address`, "a mirror list never needs the instance metadata service; remove the address");
-    if ((g0 & 0xffc0) === 0xfe80)
-        return refuse(`${q(shown)} is a link-local address (fe80::/10)`);
-    if ((g0 & 0xff00) === 0xff00)
-        return refuse(`${q(shown)} is a multicast address (ff00::/8)`);
-    return { ok: true };
-}
-/** The IPv4 address an IPv6 address carries (IPv4-mapped, IPv4-compatible, NAT64, 6to4), and the form's name. */
-function embeddedIPv4(g) {
-    const [, g1 = 0, g2 = 0, , , , g6 = 0, g7 = 0] = g;
-    const last = [g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff];
-    if (startsWith(g, 0, 0, 0, 0, 0, 0xffff))
-        return { form: "the IPv4-mapped form", v4: last };
-    if (startsWith(g, 0, 0, 0, 0, 0, 0))
-        return { form: "the IPv4-compatible form", v4: last };
-    if (startsWith(g, 0x64, 0xff9b, 0, 0, 0, 0))
-        return { form: "the NAT64 form", v4: last };
-    if (startsWith(g, 0x2002))
-        return { form: "the 6to4 form", v4: [g1 >> 8, g1 & 0xff, g2 >> 8, g2 & 0xff] };
-    return null;
-}
-/** Labels of letters, digits and `-`, none empty, none starting or ending with `-`, at most 63 long. */
-function checkHostname(host, input) {
-    if (host.length > 253)
-        return refuse(`host ${q(input)} is longer than 253 characters`, "use a shorter hostname");
-    for (const label of host.split(".")) {
-        const refused = checkLabel(label, input);
-        if (refused)
-            return refused;
-    }
-    const lower = host.toLowerCase();
-    if (METADATA_NAMES.has(lower) || lower.endsWith(".metadata.google.internal"))
-        return refuse(`${q(input)} is a cloud instance metadata name`, "a mirror list never needs the instance metadata service; remove the host");
-    return { ok: true };
-}
-/** One label of a hostname; null when it is fine. */
-function checkLabel(label, input) {
-    if (label === "")
-        return refuse(`host ${q(input)} has an empty label`, "write the hostname without leading, trailing or doubled dots");
-    if (label.length > 63)
-        return refuse(`host ${q(input)} has a label longer than 63 characters`, "use a shorter hostname");
-    if (label.startsWith("-") || label.endsWith("-"))
-        return refuse(`host ${q(input)} has a label that starts or ends with "-"`, "a hostname label starts and ends with a letter or digit (a leading - would reach crane or helm as a flag)");
-    if (!/^[A-Za-z0-9-]+$/.test(label))
-        return refuse(`host ${q(input)} is not a valid hostname`, /[^\x20-\x7e]/.test(label)
-            ? "hostnames are ASCII letters, digits, - and .; write an internationalised name in its xn-- (punycode) form"
-            : "hostnames are letters, digits, - and . (no _, spaces, @, / or other characters)");
-    return null;
-}
-/**
- * A last label made of digits (or `0x` hex) makes the WHATWG URL parser, curl and Go's resolver fallbacks
- * read the whole host as an IPv4 address in one of its old forms: `2852039166`, `0xa9fea9fe`,
- * `0251.0376.0251.0376`, `169.254.43518`.
- */
-function looksNumeric(host) {
-    const last = host.split(".").pop() ?? "";
-    return /^(\d+|0[xX][0-9A-Fa-f]*)$/.test(last);
-}
-/** What a URL parser makes of a non-canonical IPv4 form, for the message ("" when it cannot tell). */
-function decodedIPv4(host) {
-    try {
-        return new URL(`http://${host}/`).hostname;
-    }
-    catch {
-        return "";
-    }
-}
-function checkHost(input) {
-    const textRefused = checkHostText(input);
-    if (textRefused)
-        return textRefused;
-    const split = splitPort(input);
-    if (!split)
-        return refuse(`host ${q(input)} is not host[:port]`, "write IPv6 addresses in brackets ([fd00::1]:5000) and at most one :port");
-    const { host, bracketed, port } = split;
-    if (port !== null && !/^\d{1,5}$/.test(port))
-        return refuse(`host ${q(input)} has an invalid port`, PORT_HINT);
-    if (port !== null && (Number(port) < 1 || Number(port) > 65535))
-        return refuse(`host ${q(input)} has an invalid port`, PORT_HINT);
-    if (bracketed)
-        return checkBracketed(host, input);
-    if (host === "")
-        return refuse(`host ${q(input)} is empty`, "write a hostname such as registry.example.com");
-    if (looksNumeric(host))
-        return checkNumeric(host, input);
-    return checkHostname(host, input);
-}
-const PORT_HINT = "a port is a number from 1 to 65535";
-/** Refuses an empty host, spaces and control characters, and credentials; null when none. */
-function checkHostText(input) {
-    if (input === "")
-        return refuse("the host is empty", "write a hostname such as registry.example.com");
-    if (/[^\x21-\x7e\u00a0-\uffff]/.test(input))
-        return refuse(`host ${q(input)} contains a space or control character`, "write the host without spaces, tabs, newlines or control characters");
-    if (input.includes("@"))
-        return refuse(`host ${q(input.replace(/^.*@/, "***@"))} carries credentials (user@host)`, "never write credentials into the list; give them through the registry-credentials or docker-hub-token inputs");
-    return null;
-}
-/** `[address]`: an IPv6 address without a zone, checked as an address. */
-function checkBracketed(host, input) {
-    if (host.includes("%"))
-        return refuse(`host ${q(input)} has an IPv6 zone`, "name the registry by an address without a %zone");
-    const groups = parseIPv6(host);
-    if (!groups)
-        return refuse(`host ${q(input)} is not a valid IPv6 address`, "check the address between [ and ]");
-    return checkIPv6(groups, host);
-}
-/** A host a URL parser reads as IPv4: only the dotted-decimal form, checked as an address. */
-function checkNumeric(host, input) {
-    const quad = parseDottedQuad(host);
-    if (quad)
-        return checkIPv4(quad, host);
-    const decoded = decodedIPv4(host);
-    return refuse(`host ${q(input)} is not a dotted-decimal IPv4 address${decoded && decoded !== host ? ` (a URL parser reads it as ${decoded})` : ""}`, "write an IPv4 address as four decimal numbers 0-255 without leading zeros, e.g. 10.0.0.5");
-}
-// --- crane's plain-HTTP rule -------------------------------------------------------------------------
-/*
- * A faithful port of go-containerregistry pkg/name/registry.go `Registry.Scheme()` (the branch without
- * `name.Insecure`, which ecr-mirror never sets), read at commit 3f4ff3c (2026-08):
- *   isRFC1918(): `net.ParseIP(strings.Split(name, ":")[0])` inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16
- *   `strings.HasPrefix(name, "localhost:")` (a bare `localhost`, without a port, is https)
- *   reLocal        `.*\.localhost(?::\d{1,5})?$`
- *   reLoopback     `^127\.0\.0\.1(?::\d{1,5})?$`
- *   reipv6Loopback `^(::1|\[::1\](?::\d{1,5})?)$`
- * Everything else is https. Go's matching is case-sensitive, and so is this. "http" does not mean plain
- * HTTP: crane pings https first and falls back to http (pkg/v1/remote/transport/ping.go), without
- * skipping certificate checks anywhere else. src/registry/scheme.ts applies the same order in process.
- */
-const RE_LOCAL = /\.localhost(?::\d{1,5})?$/;
-const RE_LOOPBACK = /^127\.0\.0\.1(?::\d{1,5})?$/;
-const RE_IPV6_LOOPBACK = /^(::1|\[::1\](?::\d{1,5})?)$/;
-function isRFC1918(name) {
-    // Go's net.ParseIP: dotted decimal, no leading zeros (Go >= 1.17); an IPv6 address cannot survive the split.
-    const ip = parseDottedQuad(name.split(":")[0] ?? "");
-    if (!ip)
-        return false;
-    const [a = 0, b = 0] = ip;
-    return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
-}
-/** Whether crane falls back to plain HTTP for `host[:port]` when HTTPS gets no answer (`Registry.Scheme()` is "http"). */
-function fallsBackToHttp(host) {
-    return (isRFC1918(host) ||
-        host.startsWith("localhost:") ||
-        RE_LOCAL.test(host) ||
-        RE_LOOPBACK.test(host) ||
-        RE_IPV6_LOOPBACK.test(host));
-}
-const PLAIN_HTTP_REASON = "plain http:// is accepted only for loopback and private (RFC 1918) hosts: crane would need --insecure, which also disables certificate checks on the push to ECR";
-const PLAIN_HTTP_HINT = "use https://, or reach the registry by a loopback or private address (10.x, 172.16-31.x, 192.168.x, localhost:PORT)";
-/**
- * A URL the list or an input gives (`https://host[:port]/path`), checked on its raw text: no credentials
- * (`user:secret@`, never echoed), a host checkHost allows, and `http://` only where crane speaks plain HTTP
- * by its own rule. The raw authority is checked, not what a URL parser makes of it (which would silently
- * turn `0xa9fea9fe` into 169.254.169.254, or drop a tab).
- */
-function checkUrl(url, schemes) {
-    const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s.exec(url);
-    const scheme = m?.[1]?.toLowerCase() ?? "";
-    if (!m || !schemes.includes(scheme))
-        return {
-            ok: false,
-            reason: `${quoteValue(url.replace(/\/\/[^/@]*@/, "//***@"))} is not a ${schemes.map((s) => `${s}://`).join(" or ")} URL`,
-            hint: `write ${schemes[0]}://host[:port]`,
-        };
-    const authority = m[2] ?? "";
-    if (authority.includes("@"))
-        return {
-            ok: false,
-            reason: `the URL ${quoteValue(`${scheme}://***@${authority.slice(authority.lastIndexOf("@") + 1)}`)} carries credentials (user:password@)`,
-            hint: "never write credentials into a URL: give them through the registry-credentials or docker-hub-token inputs (ECR_MIRROR_REGISTRY_CREDENTIALS on the command line)",
-        };
-    const host = checkHost(authority);
-    if (!host.ok)
-        return host;
-    if (scheme === "http" && !fallsBackToHttp(authority))
-        return { ok: false, reason: `${quoteValue(url)}: ${PLAIN_HTTP_REASON}`, hint: PLAIN_HTTP_HINT };
-    return { ok: true, scheme, host: authority, path: m[3] ?? "" };
-}
-/** The `registry-url` input and the CLI's `--registry-url` / `--target URL`: `http(s)://host[:port]`, nothing more. */
-function registryUrlProblem(url) {
-    const checked = checkUrl(url, ["https", "http"]);
-    if (!checked.ok)
-        return checked;
-    if (checked.path !== "" && checked.path !== "/")
-        return {
-            reason: `${quoteValue(url)} has a path, query or fragment`,
-            hint: "give the registry as http(s)://host[:port]; repositories are named by the list's prefixes",
-        };
-    return null;
-}
-
-;// CONCATENATED MODULE: ./src/registry/http.ts
-/**
- * Every HTTP request ecr-mirror makes in process (registry API, token endpoints, chart repository
- * indexes) goes through `boundedRequest` and `readBody`: a deadline for the connection and the
- * response headers, an idle timeout while the body streams (no byte for N seconds), an overall
- * deadline for the body and a maximum body size counted while streaming (a declared
- * Content-Length above it fails before a byte is read). Redirects are followed by hand, at most
- * five, never from HTTPS down to HTTP, with the Authorization header dropped when the host
- * changes, and only to hosts the address policy accepts. Each failure names the request, the limit
- * and how to raise it where a user can.
- */
-
-const MiB = 1024 * 1024;
-/**
- * A chart repository's `index.yaml`. Large public ones weigh tens of MiB (Bitnami 14 MB before its
- * 2022 trim and about 27 MB again since; TrueCharts 50.7 MB in 2024, fluxcd/flux2#4635; Flux caps
- * it at 50 MiB). Parsing YAML costs about 37 times the text in memory (measured with the `yaml`
- * library: 30 MiB -> 1.2 GB peak RSS, 50 MiB -> 1.9 GB, 100 MiB -> 3.7 GB), so the default is
- * 32 MiB (Bitnami fits, about 1.2 GB at the cap); a bigger repository needs ECR_MIRROR_MAX_INDEX_MIB
- * and a runner with the memory for it.
- */
-const INDEX_LIMITS = {
-    headersTimeoutMs: 30_000,
-    idleTimeoutMs: 30_000,
-    bodyDeadlineMs: 120_000,
-    maxBytes: 32 * MiB,
-    raiseHint: "set ECR_MIRROR_MAX_INDEX_MIB to a larger number of MiB if this repository's index is really that big (parsing needs about 40 times that in memory)",
-};
-/** A manifest or a tag list page: distribution itself refuses manifests above 4 MiB. */
-const MANIFEST_LIMITS = {
-    headersTimeoutMs: 30_000,
-    idleTimeoutMs: 30_000,
-    bodyDeadlineMs: 60_000,
-    maxBytes: 4 * MiB,
-};
-/** A token endpoint's answer (a few KiB on Docker Hub, GHCR and Quay). */
-const TOKEN_LIMITS = {
-    headersTimeoutMs: 30_000,
-    idleTimeoutMs: 30_000,
-    bodyDeadlineMs: 30_000,
-    maxBytes: 256 * 1024,
-};
-/** `INDEX_LIMITS` with `ECR_MIRROR_MAX_INDEX_MIB` applied. */
-function indexLimits(env = process.env) {
-    const raw = env.ECR_MIRROR_MAX_INDEX_MIB;
-    const mib = raw === undefined || raw === "" ? Number.NaN : Number(raw);
-    return Number.isFinite(mib) && mib > 0
-        ? { ...INDEX_LIMITS, maxBytes: Math.floor(mib * MiB) }
-        : INDEX_LIMITS;
-}
-/** A request that failed: the network, a limit, a redirect refused. `status` is set for HTTP answers. */
-class HttpError extends Error {
-    transient;
-    hint;
-    status;
-    name = "HttpError";
-    constructor(message, 
-    /** Another attempt may succeed (network failure, timeout, 429, 5xx). */
-    transient, hint = null, status = null) {
-        super(hint ? `${message}\nhint: ${hint}` : message);
-        this.transient = transient;
-        this.hint = hint;
-        this.status = status;
-    }
-}
-function http_seconds(ms) {
-    return `${Math.round(ms / 100) / 10} s`;
-}
-function causeText(error) {
-    const e = error;
-    const cause = e.cause;
-    if (cause)
-        return cause.code && !cause.message.includes(cause.code)
-            ? `${cause.code} ${cause.message}`
-            : cause.message;
-    return e.message ?? String(error);
-}
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-/** One request of a redirect chain, its headers awaited within `headersTimeoutMs`. */
-async function sendOnce(current, init, controller, options) {
-    const doFetch = options.fetch ?? fetch;
-    const timer = setTimeout(() => controller.abort(), options.limits.headersTimeoutMs);
-    try {
-        return await doFetch(current, { ...init, redirect: "manual", signal: controller.signal });
-    }
-    catch (error) {
-        if (controller.signal.aborted) {
-            throw new HttpError(`${options.what}: no answer within ${http_seconds(options.limits.headersTimeoutMs)} (connection and headers timeout)`, true);
-        }
-        const code = String(error.cause?.code ?? "");
-        if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
-            throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, false, "the server's TLS certificate is not trusted, and certificate checks are never turned off: use the registry's real HTTPS address, or make its CA trusted on the runner (NODE_EXTRA_CA_CERTS for ecr-mirror itself, SSL_CERT_FILE for crane and helm)");
-        }
-        throw new HttpError(`cannot reach ${current.toString()}: ${causeText(error)}`, true);
-    }
-    finally {
-        clearTimeout(timer);
-    }
-}
-/** Where a redirect from `current` leads, or an `HttpError` when it may not be followed. */
-function redirectTarget(location, current, origin, options) {
-    let next;
-    try {
-        next = new URL(location, current);
-    }
-    catch {
-        throw new HttpError(`${options.what}: redirected to an invalid address ${JSON.stringify(location)}`, false);
-    }
-    if (next.protocol !== "http:" && next.protocol !== "https:") {
-        throw new HttpError(`${options.what}: redirected to ${next.protocol} (only http and https are followed)`, false);
-    }
-    if (current.protocol === "https:" && next.protocol === "http:") {
-        throw new HttpError(`${options.what}: redirected from HTTPS down to plain HTTP (${next.host}); not followed`, false);
-    }
-    if (next.host !== origin.host) {
-        const verdict = (options.checkHost ?? checkHost)(next.host);
-        if (!verdict.ok) {
-            throw new HttpError(`${options.what}: redirected to ${next.host}, which is refused: ${verdict.reason}`, false, verdict.hint || null);
-        }
-    }
-    return next;
-}
-/**
- * Sends one request and waits for its headers within `headersTimeoutMs`, following redirects by
- * hand. Throws `HttpError` on a network failure, a timeout or a refused redirect.
- */
-async function boundedRequest(url, init, options) {
-    const maxRedirects = options.maxRedirects ?? 5;
-    const controller = new AbortController();
-    const origin = new URL(url);
-    let current = origin;
-    let headers = { ...(init.headers ?? {}) };
-    let method = init.method ?? "GET";
-    for (let hop = 0;; hop++) {
-        const response = await sendOnce(current, { method, headers }, controller, options);
-        const location = response.headers.get("location");
-        if (!REDIRECTS.has(response.status) || location === null) {
-            return { response, url: current.toString(), abort: () => controller.abort() };
-        }
-        await response.body?.cancel().catch(() => { });
-        if (hop >= maxRedirects) {
-            throw new HttpError(`${options.what}: more than ${maxRedirects} redirects`, false);
-        }
-        const next = redirectTarget(location, current, origin, options);
-        if (next.host !== current.host) {
-            // Credentials are for the host they were given for, never for the one a redirect names.
-            headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"));
-        }
-        if (response.status === 303 && method !== "HEAD")
-            method = "GET";
-        current = next;
-    }
-}
-/**
- * Reads the body within the limits: stops at `maxBytes` (or before, on a larger Content-Length),
- * at an idle pause of `idleTimeoutMs` and at `bodyDeadlineMs` overall.
- */
-async function readBody(answer, options) {
-    const { response } = answer;
-    const { limits, what } = options;
-    const tooBig = (size) => {
-        answer.abort();
-        return new HttpError(`${what}: the answer is larger than ${limits.maxBytes} bytes (${size}); not read`, false, limits.raiseHint ?? null);
-    };
-    const declared = Number(response.headers.get("content-length") ?? Number.NaN);
-    if (Number.isFinite(declared) && declared > limits.maxBytes)
-        throw tooBig(`Content-Length ${declared}`);
-    if (!response.body)
-        return Buffer.alloc(0);
-    const reader = response.body.getReader();
-    const chunks = [];
-    let size = 0;
-    const deadline = Date.now() + limits.bodyDeadlineMs;
-    try {
-        for (;;) {
-            const left = deadline - Date.now();
-            const wait = Math.min(limits.idleTimeoutMs, left);
-            let timer;
-            const timeout = new Promise((resolve) => {
-                timer = setTimeout(() => resolve("timeout"), Math.max(0, wait));
-            });
-            let step;
-            try {
-                step = await Promise.race([reader.read(), timeout]);
-            }
-            catch (error) {
-                throw new HttpError(`${what}: the connection failed after ${size} bytes of the answer: ${causeText(error)}`, true);
-            }
-            finally {
-                clearTimeout(timer);
-            }
-            if (step === "timeout") {
-                answer.abort();
-                reader.cancel().catch(() => { });
-                throw wait < limits.idleTimeoutMs
-                    ? new HttpError(`${what}: the answer took longer than ${http_seconds(limits.bodyDeadlineMs)} to arrive (${size} bytes read)`, true)
-                    : new HttpError(`${what}: no data for ${http_seconds(limits.idleTimeoutMs)} after ${size} bytes of the answer (idle timeout)`, true);
-            }
-            if (step.done)
-                break;
-            size += step.value.byteLength;
-            if (size > limits.maxBytes) {
-                reader.cancel().catch(() => { });
-                throw tooBig(`more than ${size} bytes arrived`);
-            }
-            chunks.push(step.value);
-        }
-    }
-    finally {
-        reader.releaseLock();
-    }
-    return Buffer.concat(chunks);
-}
-/** Drops a body that will not be read. */
-async function discard(answer) {
-    await answer.response.body?.cancel().catch(() => { });
-}
-/** The delay a `Retry-After` header asks for (seconds or an HTTP date), in milliseconds; null when absent. */
-function retryAfterMs(value, now = Date.now()) {
-    if (value === null || value.trim() === "")
-        return null;
-    if (/^\d+$/.test(value.trim()))
-        return Number(value.trim()) * 1000;
-    const at = Date.parse(value);
-    return Number.isNaN(at) ? null : Math.max(0, at - now);
-}
-
-;// CONCATENATED MODULE: ./src/registry/retry.ts
-/**
- * Retries for registry and ECR work: exponential backoff with full jitter (a delay drawn uniformly from
- * zero to `min(cap, base * 2^attempt)`), only for errors worth another try: throttling (429,
- * TOOMANYREQUESTS, ECR's ThrottlingException), server errors (5xx) and network failures. Refusals that
- * another try cannot change (401, 403, 404, unknown names and manifests, immutable tags) fail at once.
- * One layer per operation: an error that already went through another layer's retries (the AWS SDK's,
- * an inner `withRetries`) is never retried again, and a time budget stops new attempts, so the total
- * time is bounded and the failure says "gave up after N attempts in S s".
- * Sleep, clock and randomness are injectable so tests are instant and exact.
- */
-/** Errors that another attempt cannot fix. Checked first: a refusal quoting a 5xx text is still a refusal. */
-const PERMANENT = [
-    /\b40[134]\b/,
-    /unauthori[sz]ed|authentication required|no basic auth credentials/i,
-    /denied|forbidden|not authorized to perform/i,
-    /NAME_UNKNOWN|MANIFEST_UNKNOWN|BLOB_UNKNOWN|NAME_INVALID|TAG_INVALID|MANIFEST_INVALID/,
-    /immutable|ImageTagAlreadyExistsException|already exists and cannot be overwritten/i,
-    /RepositoryNotFoundException|ImageNotFoundException|InvalidParameterException|LimitExceededException/,
-    /not in the stand-in contract|no child with platform|digest mismatch|not a sha256 digest/i,
-];
-/** Errors worth another attempt. */
-const TRANSIENT = [
-    /\b429\b|too ?many ?requests|TOOMANYREQUESTS|rate limit|Throttl/i,
-    /unexpected status code 5\d\d|\bstatus(?: code)? 5\d\d\b|\b5\d\d (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)/i,
-    /ServerException|ServiceUnavailable|InternalFailure|RequestTimeout/,
-    /ECONNRESET|ETIMEDOUT|ECONNREFUSED|EPIPE|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|socket hang up|other side closed/i,
-    /connection reset|connection refused|i\/o timeout|TLS handshake timeout|unexpected EOF|context deadline exceeded|fetch failed/i,
-];
-/** Whether an error is worth another attempt (throttling, 5xx, network); false for refusals and unknowns. */
-function isRetryable(error) {
-    const e = (error ?? {});
-    const status = e.$metadata?.httpStatusCode;
-    if (typeof status === "number") {
-        if (status === 429 || status >= 500)
-            return true;
-        if (e.$retryable)
-            return true;
-        if (/Throttl/i.test(e.name ?? ""))
-            return true;
-        return false;
-    }
-    if (typeof e.code === "string" && /^(ECONNRESET|ETIMEDOUT|ECONNREFUSED|EPIPE|EAI_AGAIN)$/.test(e.code))
-        return true;
-    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    if (PERMANENT.some((p) => p.test(text)))
-        return false;
-    return TRANSIENT.some((p) => p.test(text));
-}
-/**
- * Whether an error already went through another retry layer, so another attempt here would stack
- * retries: AWS SDK errors (they carry `$metadata`; the SDK's own retry strategy ran) and errors an
- * inner `withRetries` gave up on.
- */
-function retriedElsewhere(error) {
-    if (error instanceof RetriesExhausted)
-        return true;
-    return typeof error?.$metadata === "object";
-}
-const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-/** The full-jitter delay before attempt `attempt + 1` (attempt is 1-based). */
-function backoffDelay(attempt, opts) {
-    const base = opts.baseDelayMs ?? 1000;
-    const cap = opts.maxDelayMs ?? 30_000;
-    const ceiling = Math.min(cap, base * 2 ** (attempt - 1));
-    return Math.floor((opts.random ?? Math.random)() * ceiling);
-}
-/** The error of the last attempt, with how many attempts were made and how long they took. */
-class RetriesExhausted extends Error {
-    attempts;
-    cause;
-    elapsedMs;
-    name = "RetriesExhausted";
-    constructor(attempts, cause, elapsedMs = 0) {
-        const text = cause instanceof Error ? cause.message : String(cause);
-        const at = text.indexOf("\nhint: ");
-        const [head, tail] = at === -1 ? [text, ""] : [text.slice(0, at), text.slice(at)];
-        super(attempts > 1
-            ? `${head} (gave up after ${attempts} attempts in ${(elapsedMs / 1000).toFixed(1)} s)${tail}`
-            : text);
-        this.attempts = attempts;
-        this.cause = cause;
-        this.elapsedMs = elapsedMs;
-    }
-}
-/**
- * Runs `work` until it succeeds, a non-retryable error occurs, `retries` further attempts failed
- * or the next attempt would start after `budgetMs`. Errors another layer already retried
- * (`retriedElsewhere`) are never retried again. Resolves with the value and the number of
- * attempts; rejects with `RetriesExhausted` (the last error as cause).
- */
-async function withRetries(work, opts) {
-    const sleep = opts.sleep ?? defaultSleep;
-    const now = opts.now ?? (() => performance.now());
-    const retryable = opts.retryable ?? isRetryable;
-    const started = now();
-    for (let attempt = 1;; attempt++) {
-        try {
-            return { value: await work(attempt), attempts: attempt };
-        }
-        catch (error) {
-            const giveUp = () => new RetriesExhausted(attempt, error, now() - started);
-            if (attempt > opts.retries || retriedElsewhere(error) || !retryable(error, attempt))
-                throw giveUp();
-            const asked = opts.serverDelay?.(error) ?? null;
-            const delay = asked ?? backoffDelay(attempt, opts);
-            if (opts.budgetMs !== undefined && now() - started + delay >= opts.budgetMs)
-                throw giveUp();
-            opts.onRetry?.(attempt, delay, error);
-            await sleep(delay);
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/registry/scheme.ts
-/**
- * One scheme rule for every registry ecr-mirror talks to, crane's: HTTPS first, and plain HTTP only as
- * the fallback for the hosts go-containerregistry's `Registry.Scheme()` calls "http" (loopback,
- * `*.localhost`, `localhost:PORT`, RFC 1918; `fallsBackToHttp`). crane pings `https://HOST/v2/` and, for
- * those hosts, `http://HOST/v2/` 300 ms later or as soon as the HTTPS ping fails, and uses whichever
- * answered (pkg/v1/remote/transport/ping.go `Ping`/`pingParallel`, schemer.go). A TLS registry on a
- * private address is therefore reached over HTTPS, a plain one over HTTP, and a public host only ever
- * over HTTPS, whatever scheme a list or an input wrote.
- *
- * In-process requests (DistributionClient) follow it without an extra request: the first request to a
- * host goes over HTTPS and, when it gets no HTTP answer at all on a fallback host, is sent again over
- * HTTP. helm has no fallback of its own (`--plain-http` or HTTPS, Helm 4), so before a helm command the
- * host is asked once (`resolve`). What a host answered on is kept for the run.
- */
-
-
-/** The schemes to try for a host, in order. */
-function schemesToTry(host) {
-    return fallsBackToHttp(host) ? ["https", "http"] : ["https"];
-}
-/**
- * Whether an HTTPS attempt's failure lets crane's rule try plain HTTP: no HTTP answer came (refused,
- * reset, a TLS handshake with a plain-HTTP server, a timeout). An untrusted certificate does not: the
- * server speaks TLS, and the failure says so with its hint.
- */
-function triesHttpAfter(error) {
-    return error instanceof HttpError && error.status === null && error.transient;
-}
-const PROBE_LIMITS = {
-    headersTimeoutMs: 10_000,
-    idleTimeoutMs: 10_000,
-    bodyDeadlineMs: 10_000,
-    maxBytes: 64 * 1024,
-};
-/** What each registry host answered on in this run. */
-class RegistrySchemes {
-    doFetch;
-    settled = new Map();
-    probing = new Map();
-    constructor(doFetch = fetch) {
-        this.doFetch = doFetch;
-    }
-    /** The schemes to try for `host`: the one it answered on, else crane's order. */
-    candidates(host) {
-        const known = this.settled.get(host);
-        return known ? [known] : schemesToTry(host);
-    }
-    settle(host, scheme) {
-        this.settled.set(host, scheme);
-    }
-    /**
-     * The scheme `host` answers on. A host without the HTTP fallback is HTTPS without asking; a fallback host
-     * not reached yet gets crane's ping, `GET /v2/` over HTTPS then HTTP (any HTTP answer counts: 200, 401, ...).
-     */
-    resolve(host) {
-        const candidates = this.candidates(host);
-        if (candidates.length === 1)
-            return Promise.resolve(candidates[0]);
-        let pending = this.probing.get(host);
-        if (!pending) {
-            pending = this.ping(host, candidates);
-            this.probing.set(host, pending);
-        }
-        return pending;
-    }
-    async ping(host, candidates) {
-        let last = null;
-        for (const scheme of candidates) {
-            const url = `${scheme}://${host}/v2/`;
-            try {
-                const answer = await boundedRequest(url, { method: "GET" }, { what: `GET ${url}`, limits: PROBE_LIMITS, fetch: this.doFetch });
-                await discard(answer);
-                this.settle(host, scheme);
-                return scheme;
-            }
-            catch (error) {
-                last = error;
-                if (!triesHttpAfter(error))
-                    break;
-            }
-        }
-        this.probing.delete(host);
-        throw last;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/registry/distribution.ts
-/**
- * A small client for the OCI Distribution API: tag lists, manifest HEAD/GET with OCI `Accept`
- * headers, Basic auth and the Bearer token flow Docker Hub, GHCR and Quay use (anonymous or with
- * credentials). It counts its requests, so a plan can report what it cost.
- */
-
-
-
-const MANIFEST_ACCEPT = [
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-].join(", ");
-class RegistryError extends Error {
-    status;
-    retryAfterMs;
-    constructor(message, status, 
-    /** The wait a 429 or 503 asked for (`Retry-After`), in milliseconds. */
-    retryAfterMs = null) {
-        super(message);
-        this.status = status;
-        this.retryAfterMs = retryAfterMs;
-    }
-}
-/** Whether another attempt may help: network failures and timeouts, 408, 429 and 5xx answers. */
-function distribution_transient(error) {
-    if (error instanceof HttpError)
-        return error.transient;
-    if (error instanceof RegistryError)
-        return error.status === 408 || error.status === 429 || error.status >= 500;
-    return false;
-}
-/** Time for one registry operation and its retries: no new attempt starts after it. */
-const DISTRIBUTION_BUDGET_MS = 60_000;
-/** A registry's JSON error (`{"errors":[{"code":"TOOMANYREQUESTS","message":…}]}`, or ECR's `{"message":…}`), shortened. */
-function errorDetail(body) {
-    const text = body.toString("utf8").slice(0, 2000);
-    try {
-        const doc = JSON.parse(text);
-        const first = doc.errors?.[0];
-        if (first)
-            return `: ${[first.code, first.message].filter(Boolean).join(": ")}`;
-        if (typeof doc.message === "string")
-            return `: ${doc.message}`;
-    }
-    catch {
-        // not JSON
-    }
-    return "";
-}
-/** The budget from `ratelimit-remaining` and `ratelimit-limit`, or null when the registry sends none. */
-function rateLimitOf(headers) {
-    const read = (name) => {
-        const m = /^\s*(\d+)(?:\s*;\s*w=(\d+))?/.exec(headers.get(name) ?? "");
-        return m ? { n: Number(m[1]), w: m[2] ? Number(m[2]) : null } : null;
-    };
-    const remaining = read("ratelimit-remaining");
-    if (!remaining)
-        return null;
-    const limit = read("ratelimit-limit");
-    return { remaining: remaining.n, limit: limit?.n ?? null, windowSeconds: remaining.w ?? limit?.w ?? null };
-}
-class DistributionClient {
-    options;
-    /** The pull budget the registry's latest answer stated, when it states one (Docker Hub). */
-    rateLimit = null;
-    tokens = new Map();
-    counts;
-    doFetch;
-    limits;
-    /** Set once the registry did not answer at all; later operations fail with it at once. */
-    unreachable = null;
-    host;
-    schemes;
-    constructor(options) {
-        this.options = options;
-        this.counts = options.counts ?? {};
-        this.doFetch = options.fetch ?? fetch;
-        this.limits = options.limits ?? MANIFEST_LIMITS;
-        this.host = new URL(options.baseUrl).host;
-        this.schemes = options.schemes ?? new RegistrySchemes(this.doFetch);
-    }
-    /** `host/prefix/repository`, as failures name a repository of this registry. */
-    describe(repository) {
-        const prefix = this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : "";
-        return `${this.host}/${prefix}${repository}`;
-    }
-    count(kind) {
-        this.counts[kind] = (this.counts[kind] ?? 0) + 1;
-    }
-    url(repository, rest) {
-        const prefix = this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : "";
-        return `https://${this.host}/v2/${prefix}${repository}/${rest}`;
-    }
-    /**
-     * Sends a request for the registry host by crane's rule: the scheme it answered on before, else HTTPS,
-     * then plain HTTP on a fallback host when HTTPS got no answer. Other hosts' URLs go as they are.
-     */
-    async toRegistry(url, send) {
-        const target = new URL(url);
-        if (target.host !== this.host)
-            return send(url);
-        const candidates = this.schemes.candidates(this.host);
-        for (let i = 0;; i++) {
-            const scheme = candidates[i];
-            target.protocol = `${scheme}:`;
-            try {
-                const answer = await send(target.toString());
-                this.schemes.settle(this.host, scheme);
-                return answer;
-            }
-            catch (error) {
-                if (i + 1 >= candidates.length || !triesHttpAfter(error))
-                    throw error;
-            }
-        }
-    }
-    /**
-     * One operation with retries: network failures, timeouts, 408, 429 and 5xx (JSON error body or
-     * not) are tried again with backoff, honouring `Retry-After` within the budget. Once the registry
-     * has not answered at all (network failure or timeout after every retry), later operations on
-     * this client fail at once instead of each waiting out its own timeouts.
-     */
-    async retrying(work) {
-        if (this.unreachable)
-            throw this.unreachable;
-        const r = this.options.retry ?? {};
-        try {
-            const { value } = await withRetries(work, {
-                retries: r.retries ?? 3,
-                budgetMs: r.budgetMs ?? DISTRIBUTION_BUDGET_MS,
-                baseDelayMs: r.baseDelayMs ?? 1000,
-                maxDelayMs: 30_000,
-                ...(r.sleep ? { sleep: r.sleep } : {}),
-                ...(r.random ? { random: r.random } : {}),
-                retryable: distribution_transient,
-                serverDelay: (e) => (e instanceof RegistryError ? e.retryAfterMs : null),
-            });
-            return value;
-        }
-        catch (error) {
-            const cause = error instanceof RetriesExhausted ? error.cause : error;
-            if (cause instanceof HttpError && cause.transient && cause.status === null) {
-                this.unreachable = new RegistryError(`${new URL(this.options.baseUrl).host} could not be reached earlier in this run (${error.message.split("\n")[0]}); not asked again`, 0);
-            }
-            // One attempt: the error as it was; several: with how many and how long.
-            if (error instanceof RetriesExhausted && error.attempts === 1)
-                throw error.cause;
-            throw error;
-        }
-    }
-    /** The failure for an answer that is not what was asked for, with the registry's own error text. */
-    async failure(answer, what) {
-        const { response } = answer;
-        const body = await readBody(answer, { what, limits: TOKEN_LIMITS }).catch(() => Buffer.alloc(0));
-        return new RegistryError(`${what} answered ${response.status}${errorDetail(body)}`, response.status, retryAfterMs(response.headers.get("retry-after")));
-    }
-    /** One request with the auth dance: Basic up front when configured, Bearer on a challenge. */
-    async request(kind, method, url, repository, headers = {}) {
-        const scope = `repository:${this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : ""}${repository}:pull`;
-        const send = (authorization) => {
-            this.count(kind);
-            return this.toRegistry(url, (at) => boundedRequest(at, { method, headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}) } }, {
-                what: `${method} ${at}`,
-                limits: this.limits,
-                fetch: this.doFetch,
-                ...(this.options.checkHost ? { checkHost: this.options.checkHost } : {}),
-            }));
-        };
-        const cached = this.tokens.get(scope);
-        const basic = this.options.auth
-            ? `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`
-            : null;
-        let answer = await send(cached ? `Bearer ${cached}` : basic);
-        this.rateLimit = rateLimitOf(answer.response.headers) ?? this.rateLimit;
-        if (answer.response.status !== 401)
-            return answer;
-        const challenge = answer.response.headers.get("www-authenticate") ?? "";
-        await discard(answer);
-        if (/^bearer/i.test(challenge)) {
-            const token = await this.fetchToken(challenge, scope);
-            this.tokens.set(scope, token);
-            answer = await send(`Bearer ${token}`);
-            this.rateLimit = rateLimitOf(answer.response.headers) ?? this.rateLimit;
-        }
-        return answer;
-    }
-    async fetchToken(challenge, scope) {
-        const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1].toLowerCase(), m[2]]));
-        if (!params.realm)
-            throw new RegistryError(`the registry asked for a token without a realm (${challenge})`, 401);
-        const url = new URL(params.realm);
-        if (params.service)
-            url.searchParams.set("service", params.service);
-        url.searchParams.set("scope", params.scope ?? scope);
-        this.count("token");
-        const headers = {};
-        if (this.options.auth) {
-            headers.Authorization = `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`;
-        }
-        const what = `token request to ${url.host}`;
-        const answer = await boundedRequest(url.toString(), { headers }, {
-            what,
-            limits: TOKEN_LIMITS,
-            fetch: this.doFetch,
-            ...(this.options.checkHost ? { checkHost: this.options.checkHost } : {}),
-        });
-        if (!answer.response.ok)
-            throw await this.failure(answer, what);
-        const text = (await readBody(answer, { what, limits: TOKEN_LIMITS })).toString("utf8");
-        let body;
-        try {
-            body = JSON.parse(text);
-        }
-        catch {
-            throw new RegistryError(`${what} returned no JSON`, 502);
-        }
-        const token = body.token ?? body.access_token;
-        if (!token)
-            throw new RegistryError(`${what} returned no token`, 401);
-        return token;
-    }
-    async json(answer, what) {
-        const text = (await readBody(answer, { what, limits: this.limits })).toString("utf8");
-        try {
-            return JSON.parse(text);
-        }
-        catch {
-            throw new RegistryError(`${what} answered ${answer.response.status} with a body that is not JSON`, 502);
-        }
-    }
-    /** The manifest digest a tag or digest resolves to, or null when the registry does not have it. */
-    async headManifest(repository, reference) {
-        return (await this.describeManifest(repository, reference))?.digest ?? null;
-    }
-    /** The digest and media type a HEAD answers (free on Docker Hub), or null when the registry does not have it. */
-    describeManifest(repository, reference) {
-        return this.retrying(async () => {
-            const what = `HEAD ${repository}:${reference}`;
-            const answer = await this.request("manifest-head", "HEAD", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
-            const { response } = answer;
-            await discard(answer);
-            if (response.status === 404)
-                return null;
-            if (!response.ok)
-                throw new RegistryError(`${what} answered ${response.status}`, response.status, retryAfterMs(response.headers.get("retry-after")));
-            const digest = response.headers.get("docker-content-digest");
-            if (!digest)
-                throw new RegistryError(`${what} answered without Docker-Content-Digest`, response.status);
-            return { digest, mediaType: (response.headers.get("content-type") ?? "").split(";")[0].trim() };
-        });
-    }
-    /** The manifest itself (a GET: on Docker Hub it may count as a pull). */
-    getManifest(repository, reference) {
-        return this.retrying(async () => {
-            const what = `GET ${repository}:${reference}`;
-            const answer = await this.request("manifest-get", "GET", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
-            const { response } = answer;
-            if (response.status === 404) {
-                await discard(answer);
-                return null;
-            }
-            if (!response.ok)
-                throw await this.failure(answer, what);
-            const body = await this.json(answer, what);
-            return {
-                digest: response.headers.get("docker-content-digest"),
-                mediaType: response.headers.get("content-type") ?? String(body.mediaType ?? ""),
-                body,
-            };
-        });
-    }
-    /**
-     * A small JSON blob (an image config: its os, architecture and variant), or null when the registry does not have
-     * it. A blob GET; Docker Hub counts manifest GETs as pulls, not blob GETs. Redirects (to a CDN) are followed.
-     */
-    getBlobJson(repository, digest) {
-        return this.retrying(async () => {
-            const what = `GET ${repository}@${digest}`;
-            const answer = await this.request("blob-get", "GET", this.url(repository, `blobs/${digest}`), repository);
-            if (answer.response.status === 404) {
-                await discard(answer);
-                return null;
-            }
-            if (!answer.response.ok)
-                throw await this.failure(answer, what);
-            return this.json(answer, what);
-        });
-    }
-    /**
-     * Mounts a blob `repository` lacks from `from`, in the same registry (`POST /v2/<repository>/blobs/uploads/
-     * ?mount=<digest>&from=<from>`): `mounted` on 201; `refused` on 202 (the registry opened an upload session
-     * instead: mounting off, the blob not in `from`, or ECR's encryption differs) or any 4xx.
-     */
-    mountBlob(repository, digest, from) {
-        return this.retrying(async () => {
-            const what = `mount ${digest} into ${repository} from ${from}`;
-            const query = `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
-            const answer = await this.request("blob-mount", "POST", this.url(repository, `blobs/uploads/${query}`), repository);
-            const { response } = answer;
-            if (response.status === 201) {
-                await discard(answer);
-                return "mounted";
-            }
-            if (response.status === 202 ||
-                (response.status >= 400 && response.status < 500 && response.status !== 429)) {
-                await discard(answer);
-                return "refused";
-            }
-            throw await this.failure(answer, what);
-        });
-    }
-    /**
-     * All tags of a repository, or null when the repository does not exist. Pages follow `Link`; a registry that
-     * sends none but cuts the list at `n` (crane's own, go-containerregistry pkg/registry/manifest.go handleTags)
-     * is asked on with `last=<last tag>` (the Distribution spec's pagination) until a page is short or repeats.
-     */
-    async listTags(repository) {
-        const tags = [];
-        const seen = new Set();
-        const n = this.options.tagPageSize ?? 1000;
-        const first = `${this.url(repository, "tags/list")}?n=${n}`;
-        let url = first;
-        let byLast = false;
-        const what = `listing tags of ${repository}`;
-        for (let page = 0; url; page++) {
-            // 1000 pages of 1000: a million tags, far beyond any real repository.
-            if (page >= 1000)
-                throw new RegistryError(`${what}: more than 1000 pages of tags; not read further`, 502);
-            const pageUrl = url;
-            const got = await this.retrying(async () => {
-                const answer = await this.request("tags-list", "GET", pageUrl, repository);
-                const { response } = answer;
-                if (response.status === 404) {
-                    await discard(answer);
-                    return null;
-                }
-                if (!response.ok)
-                    throw await this.failure(answer, what);
-                const body = (await this.json(answer, what));
-                const link = response.headers.get("link");
-                return { tags: Array.isArray(body.tags) ? body.tags.map(String) : [], link, at: answer.url };
-            });
-            if (got === null)
-                return null;
-            const next = got.link?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
-            if (next) {
-                tags.push(...got.tags);
-                for (const t of got.tags)
-                    seen.add(t);
-                url = this.nextTagsPage(next, got.at, what);
-                continue;
-            }
-            // Asked on with `last`: a registry that ignores it answers a page already seen; nothing new, stop.
-            const fresh = byLast ? got.tags.filter((t) => !seen.has(t)) : got.tags;
-            if (byLast && fresh.length === 0)
-                break;
-            tags.push(...fresh);
-            for (const t of fresh)
-                seen.add(t);
-            const pageLast = got.tags.at(-1);
-            byLast = got.tags.length >= n && pageLast !== undefined;
-            url = byLast ? `${first}&last=${encodeURIComponent(pageLast)}` : null;
-        }
-        return tags;
-    }
-    /** The `Link` page's address, on the same host (another would be a redirect the address policy never saw). */
-    nextTagsPage(next, at, what) {
-        const nextUrl = new URL(next, at);
-        if (nextUrl.host !== new URL(at).host)
-            throw new RegistryError(`${what}: the next page is on another host (${nextUrl.host}); not followed`, 502);
-        return nextUrl.toString();
-    }
-}
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-;// CONCATENATED MODULE: ./src/tools/credentials.ts
-/**
- * Registry credentials for crane and helm: masked before anything could print them, written only to a
- * private temporary folder (0700, files 0600), handed to the tools through their child environment
- * (never this process's), and removed when the session ends, also when the run fails.
- */
-
-
-
-
-/** Every secret this run holds, masked in its raw and base64 forms; `redact` scrubs them from any text. */
-class SecretMask {
-    mask;
-    #values = new Set();
-    constructor(mask) {
-        this.mask = mask;
-    }
-    /** Masks `value` and its base64 form. Call before the value reaches a file, an argv or a log. */
-    add(value) {
-        for (const form of [value, Buffer.from(value).toString("base64")]) {
-            if (form.length < 4 || this.#values.has(form))
-                continue;
-            this.#values.add(form);
-            this.mask(form);
-        }
-    }
-    /** `user:password` as Basic auth carries it: masks the password and the base64 of the pair. */
-    addBasic(username, password) {
-        this.add(password);
-        this.add(`${username}:${password}`);
-    }
-    redact(text) {
-        let out = text;
-        // Longest first, so a secret containing another is replaced whole.
-        for (const value of [...this.#values].sort((a, b) => b.length - a.length))
-            out = out.split(value).join("***");
-        return out;
-    }
-}
-/**
- * Decodes one `authorizationData` item. The registry address comes from `proxyEndpoint` (DESIGN.md §4:
- * other partitions, dual-stack endpoints and local stand-ins work unchanged). Masks every form first.
- */
-function decodeEcrAuthorization(data, mask) {
-    const token = data.authorizationToken ?? "";
-    if (token)
-        mask.add(token);
-    const decoded = Buffer.from(token, "base64").toString("utf8");
-    const colon = decoded.indexOf(":");
-    if (!token || colon <= 0 || !data.proxyEndpoint) {
-        throw new Error("ECR GetAuthorizationToken returned no usable authorization data (token or proxyEndpoint missing)");
-    }
-    const username = decoded.slice(0, colon);
-    const password = decoded.slice(colon + 1);
-    mask.addBasic(username, password);
-    const registry = data.proxyEndpoint.replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "");
-    return {
-        registry,
-        username,
-        password,
-        token,
-        proxyEndpoint: data.proxyEndpoint,
-        expiresAt: data.expiresAt ?? null,
-    };
-}
-const DOCKER_HUB_HOSTS = new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
-/** The key crane (go-containerregistry `authn.DefaultAuthKey`) and docker use for Docker Hub. */
-const DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/";
-/** The `auths` key a Docker config file uses for a registry host. */
-function dockerConfigKey(registry) {
-    return DOCKER_HUB_HOSTS.has(registry.toLowerCase()) ? DOCKER_HUB_AUTH_KEY : registry;
-}
-/** The credential for a registry host, Docker Hub's aliases included, or null. */
-function credentialFor(registry, credentials) {
-    const key = dockerConfigKey(registry);
-    return credentials.find((c) => dockerConfigKey(c.registry) === key) ?? null;
-}
-/** `config.json` text for `DOCKER_CONFIG`: one `auths` entry per registry, the pair as base64 `auth` only. */
-function renderDockerConfig(credentials) {
-    const auths = {};
-    for (const c of credentials) {
-        auths[dockerConfigKey(c.registry)] = {
-            auth: Buffer.from(`${c.username}:${c.password}`).toString("base64"),
-        };
-    }
-    return `${JSON.stringify({ auths }, null, 2)}\n`;
-}
-/**
- * helm 4 keeps registry credentials through oras-go v2 with `DetectDefaultNativeStore` (helm pkg/registry/client.go
- * NewClient): a config with no `credsStore`, no `credHelpers` and no `auths` entry counts as unconfigured
- * (oras-go registry/remote/internal/configuration/config.go IsAuthConfigured), and then a
- * `docker-credential-secretservice|pass|osxkeychain` on PATH receives every login and answers every lookup
- * (registry/remote/credentials/store.go NewStore, native_store.go getDefaultHelperSuffix). One `auths` entry
- * for a host that cannot exist (RFC 2606 `.invalid`, an empty credential) makes the file itself the store.
- */
-const HELM_PLACEHOLDER_AUTH_HOST = "ecr-mirror.invalid";
-/** helm's registry config (and its Docker config) as a session starts: configured, file store, no credential. */
-const HELM_FILE_STORE_CONFIG = `${JSON.stringify({ auths: { [HELM_PLACEHOLDER_AUTH_HOST]: {} } })}\n`;
-/** Prefix of every session folder, so a post step can find what a killed run left behind. */
-const SESSION_DIR_PREFIX = "ecr-mirror-credentials-";
-/**
- * Opens a credential session: use with `await using session = await openCredentialSession(...)` or
- * try/finally + `dispose()`. A process exit before dispose still removes the folder.
- */
-async function openCredentialSession(options) {
-    for (const c of options.credentials)
-        options.mask.addBasic(c.username, c.password);
-    const root = options.tempRoot ?? (process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)());
-    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(root, SESSION_DIR_PREFIX)); // mkdtemp creates 0700
-    const removeOnExit = () => (0,external_node_fs_.rmSync)(dir, { recursive: true, force: true });
-    process.once("exit", removeOnExit);
-    let disposed = false;
-    const dispose = async () => {
-        if (disposed)
-            return;
-        disposed = true;
-        process.removeListener("exit", removeOnExit);
-        await (0,promises_.rm)(dir, { recursive: true, force: true });
-    };
-    try {
-        const dockerConfigDir = (0,external_node_path_.join)(dir, "docker");
-        const helmHome = (0,external_node_path_.join)(dir, "helm");
-        const helmDockerConfigDir = (0,external_node_path_.join)(helmHome, "config", "docker");
-        for (const sub of [
-            dockerConfigDir,
-            helmHome,
-            (0,external_node_path_.join)(helmHome, "config"),
-            helmDockerConfigDir,
-            (0,external_node_path_.join)(helmHome, "cache"),
-            (0,external_node_path_.join)(helmHome, "data"),
-        ]) {
-            (0,external_node_fs_.mkdirSync)(sub, { mode: 0o700 });
-        }
-        await (0,promises_.writeFile)((0,external_node_path_.join)(dockerConfigDir, "config.json"), renderDockerConfig(options.credentials), {
-            mode: 0o600,
-        });
-        const helmRegistryConfig = (0,external_node_path_.join)(helmHome, "registry.json");
-        await (0,promises_.writeFile)(helmRegistryConfig, HELM_FILE_STORE_CONFIG, { mode: 0o600 });
-        await (0,promises_.writeFile)((0,external_node_path_.join)(helmDockerConfigDir, "config.json"), HELM_FILE_STORE_CONFIG, { mode: 0o600 });
-        return {
-            dir,
-            dockerConfigDir,
-            helmRegistryConfig,
-            helmDockerConfigDir,
-            mask: options.mask,
-            craneEnv: () => ({ DOCKER_CONFIG: dockerConfigDir }),
-            helmEnv: () => ({
-                HELM_REGISTRY_CONFIG: helmRegistryConfig,
-                DOCKER_CONFIG: helmDockerConfigDir,
-                HELM_CONFIG_HOME: (0,external_node_path_.join)(helmHome, "config"),
-                HELM_CACHE_HOME: (0,external_node_path_.join)(helmHome, "cache"),
-                HELM_DATA_HOME: (0,external_node_path_.join)(helmHome, "data"),
-            }),
-            dispose,
-            [Symbol.asyncDispose]: dispose,
-        };
-    }
-    catch (error) {
-        await dispose();
-        throw error;
-    }
-}
-/**
- * For the action's post step (src/post.ts): removes session folders a killed run left under `root` (the job's own
- * `RUNNER_TEMP`; never a shared temp folder where another run may be working). Returns what it removed.
- */
-function removeLeftoverSessions(root) {
-    const removed = [];
-    let names = [];
-    try {
-        names = readdirSync(root);
-    }
-    catch {
-        return removed;
-    }
-    for (const name of names) {
-        if (!name.startsWith(SESSION_DIR_PREFIX))
-            continue;
-        const path = join(root, name);
-        rmSync(path, { recursive: true, force: true });
-        removed.push(path);
-    }
-    return removed;
-}
-/**
- * Upstream credentials from the action's inputs: Docker Hub's user and token, plus `registry-credentials`
- * lines `host username token` (blank lines and `#` comments skipped). Error messages name the line,
- * never its token.
- */
-function upstreamCredentials(input) {
-    const out = [];
-    const user = input.dockerHubUsername?.trim() ?? "";
-    const token = input.dockerHubToken?.trim() ?? "";
-    if (user !== "" || token !== "") {
-        if (user === "" || token === "") {
-            throw new Error("docker-hub-username and docker-hub-token must be given together");
-        }
-        out.push({ registry: "docker.io", username: user, password: token });
-    }
-    const lines = (input.registryCredentials ?? "").split(/\r?\n/);
-    lines.forEach((raw, index) => {
-        const line = raw.trim();
-        if (line === "" || line.startsWith("#"))
-            return;
-        const parts = line.split(/\s+/);
-        if (parts.length !== 3 || /[/]/.test(parts[0])) {
-            throw new Error(`registry-credentials line ${index + 1}: expected "host username token" (host without scheme or path), ` +
-                `got ${parts.length} field(s)`);
-        }
-        const [registry, username, password] = parts;
-        if (credentialFor(registry, out))
-            throw new Error(`registry-credentials line ${index + 1}: ${registry} is given twice`);
-        out.push({ registry, username, password });
-    });
-    return out;
-}
-/**
- * Environment variables whose whole value is a credential: the AWS keys and session token, the GitHub tokens
- * the runner hands every step, the action's secret inputs (as the runner passes them, `INPUT_<NAME>`) and
- * the CLI's own variables.
- */
-const SECRET_ENV = [
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "GITHUB_TOKEN",
-    "GH_TOKEN",
-    "ACTIONS_RUNTIME_TOKEN",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    "INPUT_GITHUB-TOKEN",
-    "INPUT_DOCKER-HUB-TOKEN",
-    "INPUT_REGISTRY-PASSWORD",
-    "ECR_MIRROR_DOCKER_HUB_TOKEN",
-    "ECR_MIRROR_TARGET_PASSWORD",
-];
-/** Variables holding `host username token` lines: every token is a credential, also on a malformed line. */
-const CREDENTIAL_LINES_ENV = [
-    "INPUT_REGISTRY-CREDENTIALS",
-    "ECR_MIRROR_REGISTRY_CREDENTIALS",
-];
-/** `user:password@` (or `token@`) in any `scheme://` URL inside `text`. */
-const URL_USERINFO = /\b[a-z][a-z0-9+.-]*:\/\/([^\s/?#@"'<>]+)@/gi;
-/** Masks the userinfo of every URL in `text` (the password, the pair, and a bare token), decoded too. */
-function maskUrlCredentials(mask, text) {
-    for (const match of text.matchAll(URL_USERINFO)) {
-        const userinfo = match[1];
-        for (const form of new Set([userinfo, safeDecode(userinfo)])) {
-            const colon = form.indexOf(":");
-            if (colon >= 0)
-                mask.addBasic(form.slice(0, colon), form.slice(colon + 1));
-            else
-                mask.add(form);
-        }
-    }
-}
-function safeDecode(text) {
-    try {
-        return decodeURIComponent(text);
-    }
-    catch {
-        return text;
-    }
-}
-/** Masks the secret of one `host username token` line (a malformed line still has its secret after the host). */
-function maskCredentialLine(mask, line) {
-    const fields = line.trim().split(/\s+/);
-    if (fields[0] === "" || fields[0]?.startsWith("#"))
-        return;
-    for (const field of fields.slice(fields.length >= 3 ? 2 : 1))
-        mask.add(field);
-    if (fields.length >= 3)
-        mask.addBasic(fields[1], fields.slice(2).join(" "));
-}
-/**
- * Loads every credential the run can know from its environment into the mask, before anything could print
- * one: call it first in each entry (the action and the CLI). The action's inputs arrive as `INPUT_*`
- * variables, so they are covered too; URLs with credentials in any variable are masked as well.
- */
-function maskRunSecrets(mask, env) {
-    for (const name of SECRET_ENV) {
-        const value = env[name]?.trim();
-        if (value)
-            mask.add(value);
-    }
-    for (const name of CREDENTIAL_LINES_ENV) {
-        for (const line of (env[name] ?? "").split(/\r?\n/))
-            maskCredentialLine(mask, line);
-    }
-    for (const value of Object.values(env))
-        if (value?.includes("@"))
-            maskUrlCredentials(mask, value);
-}
-
-;// CONCATENATED MODULE: ./src/pool.ts
-/** Runs `work` over `items` with at most `limit` running at once; results keep the items' order. */
-async function mapWithConcurrency(items, limit, work) {
-    const results = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            results[i] = await work(items[i], i);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-    return results;
-}
-
-;// CONCATENATED MODULE: ./src/list/reference.ts
-const alphanumeric = "[a-z0-9]+";
-const separator = "(?:[._]|__|[-]+)";
-const domainNameComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-const optionalPort = "(?::[0-9]+)?";
-const tagPat = "[\\w][\\w.-]{0,127}";
-const digestPat = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}";
-const ipv6address = "\\[(?:[a-fA-F0-9:]+)\\]";
-const domainName = `${domainNameComponent}(?:\\.${domainNameComponent})*`;
-const host = `(?:${domainName}|${ipv6address})`;
-const domainAndPort = host + optionalPort;
-const pathComponent = `${alphanumeric}(?:${separator}${alphanumeric})*`;
-const remoteName = `${pathComponent}(?:/${pathComponent})*`;
-const namePat = `(?:${domainAndPort}/)?${remoteName}`;
-const referenceRegexp = new RegExp(`^(${namePat})(?::(${tagPat}))?(?:@(${digestPat}))?$`);
-const anchoredNameRegexp = new RegExp(`^(?:(${domainAndPort})/)?(${remoteName})$`);
-const anchoredIdentifierRegexp = /^[a-f0-9]{64}$/;
-const anchoredTagRegexp = new RegExp(`^${tagPat}$`);
-const anchoredDomainRegexp = new RegExp(`^${domainAndPort}$`);
-/** Maximum length of a repository path (distribution's RepositoryNameTotalLengthMax). */
-const REPOSITORY_NAME_MAX = 255;
-const DEFAULT_DOMAIN = "docker.io";
-const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
-const OFFICIAL_REPO_PREFIX = "library/";
-/** Digest algorithms go-digest registers with the standard library, and their hex lengths. */
-const DIGEST_ALGORITHMS = { sha256: 64, sha384: 96, sha512: 128 };
-/** go-digest's `Parse` + `Validate`: `algorithm:hex` with a registered algorithm and exact lower-case hex. */
-function validateDigest(digest) {
-    const i = digest.indexOf(":");
-    if (i <= 0 || i + 1 === digest.length)
-        return "invalid digest format (expected algorithm:hex, as in sha256:…)";
-    const algorithm = digest.slice(0, i);
-    const encoded = digest.slice(i + 1);
-    const length = DIGEST_ALGORITHMS[algorithm];
-    if (length === undefined)
-        return `unsupported digest algorithm "${algorithm}" (use sha256, sha384 or sha512)`;
-    if (encoded.length !== length)
-        return `invalid ${algorithm} digest length: ${encoded.length} hex characters, expected ${length}`;
-    if (!/^[a-f0-9]+$/.test(encoded))
-        return `invalid ${algorithm} digest: only lower-case hex characters are allowed`;
-    return null;
-}
-function isValidTag(tag) {
-    return anchoredTagRegexp.test(tag);
-}
-/** Whether `s` is a registry host as references carry it (`quay.io`, `localhost:5000`, `[::1]:5000`). */
-function isValidDomain(s) {
-    return anchoredDomainRegexp.test(s);
-}
-/** splitDockerDomain from normalize.go. */
-function splitDockerDomain(name) {
-    const slash = name.indexOf("/");
-    if (slash === -1)
-        return [DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX + name];
-    const maybeDomain = name.slice(0, slash);
-    const maybeRemote = name.slice(slash + 1);
-    let domain;
-    let remote;
-    if (maybeDomain === "localhost")
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else if (maybeDomain === LEGACY_DEFAULT_DOMAIN)
-        [domain, remote] = [DEFAULT_DOMAIN, maybeRemote];
-    else if (/[.:]/.test(maybeDomain))
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else if (maybeDomain.toLowerCase() !== maybeDomain)
-        [domain, remote] = [maybeDomain, maybeRemote];
-    else
-        [domain, remote] = [DEFAULT_DOMAIN, name];
-    if (domain === DEFAULT_DOMAIN && !remote.includes("/"))
-        remote = OFFICIAL_REPO_PREFIX + remote;
-    return [domain, remote];
-}
-/**
- * `ParseNormalizedNamed`: a familiar or full reference (`redis:7.0`, `quay.io/org/app@sha256:…`)
- * to its normalised parts. No default tag is added: a bare name has neither tag nor digest.
- */
-function parseReference(input) {
-    const s = input;
-    const refused = refuseText(s);
-    if (refused)
-        return refused;
-    const [domain, remainder] = splitDockerDomain(s);
-    const tagSep = remainder.indexOf(":");
-    const remote = tagSep > -1 ? remainder.slice(0, tagSep) : remainder;
-    if (remote.toLowerCase() !== remote) {
-        return {
-            ok: false,
-            error: `repository name (${remote}) must be lowercase`,
-            hint: "registry repository paths are lower case; tags may use upper case",
-        };
-    }
-    const full = `${domain}/${remainder}`;
-    const m = referenceRegexp.exec(full);
-    if (!m)
-        return { ok: false, ...explainInvalid(full) };
-    const name = m[1];
-    const nameMatch = anchoredNameRegexp.exec(name);
-    const refDomain = nameMatch?.[1] ?? "";
-    const path = nameMatch?.[2] ?? name;
-    if (refDomain === "") {
-        // The grammar's domain is optional: `my_registry.example.com/x` matches as a path with no domain at all.
-        return {
-            ok: false,
-            error: `${JSON.stringify(domain)} is not a valid registry host`,
-            hint: "a registry host is letters, digits, '-' and '.' with an optional :port (no '_')",
-        };
-    }
-    if (path.length > REPOSITORY_NAME_MAX) {
-        return { ok: false, error: `repository name must not be more than ${REPOSITORY_NAME_MAX} characters` };
-    }
-    const digest = m[3] ?? null;
-    if (digest !== null) {
-        const problem = validateDigest(digest);
-        if (problem)
-            return { ok: false, error: problem };
-    }
-    return { ok: true, value: { domain: refDomain, path, tag: m[2] ?? null, digest } };
-}
-/** What no reference can be: empty, with white space, a URL, a bare 64-hex image id; null when none. */
-function refuseText(s) {
-    if (s === "")
-        return { ok: false, error: "the reference is empty" };
-    if (/\s/.test(s))
-        return { ok: false, error: "a reference cannot contain white space" };
-    if (s.includes("://")) {
-        return {
-            ok: false,
-            error: "a reference has no URL scheme",
-            hint: `write it as a registry reference, e.g. "${s.replace(/^[a-z]+:\/\//i, "")}"`,
-        };
-    }
-    if (anchoredIdentifierRegexp.test(s)) {
-        return {
-            ok: false,
-            error: `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
-            hint: "a bare 64-hex string is an image ID; name the repository and pin the digest: name@sha256:<hex>",
-        };
-    }
-    return null;
-}
-/** A more precise reason than "invalid reference format" for the common mistakes. */
-function explainInvalid(full) {
-    const at = full.indexOf("@");
-    const namePart = at === -1 ? full : full.slice(0, at);
-    const digest = at === -1 ? null : full.slice(at + 1);
-    if (digest !== null) {
-        const problem = validateDigest(digest);
-        if (problem)
-            return { error: problem };
-    }
-    const lastSlash = namePart.lastIndexOf("/");
-    const colon = namePart.indexOf(":", lastSlash + 1);
-    if (colon !== -1) {
-        const tag = namePart.slice(colon + 1);
-        if (!isValidTag(tag)) {
-            return {
-                error: `invalid tag "${tag}"`,
-                hint: "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'",
-            };
-        }
-    }
-    return {
-        error: "invalid reference format",
-        hint: "expected [host[:port]/]path[:tag][@sha256:digest] with lower-case path components separated by '/', as in quay.io/prometheus/node-exporter:v1.8.2",
-    };
-}
-/** The repository name without tag or digest: `docker.io/library/redis`. */
-function referenceName(ref) {
-    return ref.domain === "" ? ref.path : `${ref.domain}/${ref.path}`;
-}
-/** distribution's `String()`: `docker.io/library/redis:7.0`, `…@sha256:…`, `…:tag@sha256:…`. */
-function formatReference(ref) {
-    let s = referenceName(ref);
-    if (ref.tag !== null)
-        s += `:${ref.tag}`;
-    if (ref.digest !== null)
-        s += `@${ref.digest}`;
-    return s;
-}
-/** distribution's `FamiliarString()`: `redis:7.0`, `quay.io/org/app:1`. */
-function familiarReference(ref) {
-    let path = ref.path;
-    let domain = ref.domain;
-    if (domain === DEFAULT_DOMAIN) {
-        domain = "";
-        const rest = path.startsWith(OFFICIAL_REPO_PREFIX) ? path.slice(OFFICIAL_REPO_PREFIX.length) : null;
-        if (rest !== null && !rest.includes("/"))
-            path = rest;
-    }
-    return formatReference({ ...ref, domain, path });
-}
-
-;// CONCATENATED MODULE: ./src/tools/fetch-address.ts
-/**
- * Where content is fetched from, as opposed to what it is called. An upstream endpoint in the mirror list
- * (`docker.io` fetched through `https://mirror.gcr.io`, or a pull-through cache at `http://10.0.0.5:5000/hub`)
- * changes only the address crane and helm talk to; names, target repositories and reports keep the list's names.
- */
-
-function canonicalHost(host) {
-    const h = host.toLowerCase();
-    return h === "index.docker.io" || h === "registry-1.docker.io" ? "docker.io" : h;
-}
-/**
- * An endpoint URL's registry host and path prefix. Its scheme decides nothing: every registry is reached by
- * crane's rule (HTTPS first, plain HTTP as the fallback on loopback and private hosts; registry/scheme.ts).
- */
-function parseEndpoint(endpoint) {
-    const url = new URL(endpoint);
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-        throw new Error(`upstream endpoint ${endpoint} must be an http:// or https:// URL`);
-    }
-    return {
-        registry: url.host,
-        pathPrefix: url.pathname.replace(/^\/+|\/+$/g, ""),
-    };
-}
-function endpointFor(host, upstreams) {
-    const wanted = canonicalHost(host);
-    return upstreams.find((u) => u.endpoint && canonicalHost(u.host) === wanted)?.endpoint ?? null;
-}
-/** The address an image is fetched from, honouring the list's upstream endpoints. */
-function fetchAddress(reference, upstreams) {
-    const endpoint = endpointFor(reference.domain, upstreams);
-    if (!endpoint) {
-        return {
-            reference: formatReference(reference),
-            registry: reference.domain,
-            viaEndpoint: false,
-        };
-    }
-    const { registry, pathPrefix } = parseEndpoint(endpoint);
-    const path = pathPrefix ? `${pathPrefix}/${reference.path}` : reference.path;
-    return {
-        reference: formatReference({ ...reference, domain: registry, path }),
-        registry,
-        viaEndpoint: true,
-    };
-}
-/**
- * The address an OCI chart (`oci://host/path/name`, no version) is fetched from. Returns the `oci://`
- * reference for helm and the bare `host/path/name` for crane.
- */
-function chartFetchAddress(source, upstreams) {
-    const bare = source.replace(/^oci:\/\//, "").replace(/\/+$/, "");
-    const slash = bare.indexOf("/");
-    const host = slash < 0 ? bare : bare.slice(0, slash);
-    const path = slash < 0 ? "" : bare.slice(slash + 1);
-    const endpoint = endpointFor(host, upstreams);
-    if (!endpoint)
-        return {
-            reference: bare,
-            ociReference: `oci://${bare}`,
-            registry: host,
-            viaEndpoint: false,
-        };
-    const parsed = parseEndpoint(endpoint);
-    const fetched = [parsed.registry, parsed.pathPrefix, path].filter((p) => p !== "").join("/");
-    return {
-        reference: fetched,
-        ociReference: `oci://${fetched}`,
-        registry: parsed.registry,
-        viaEndpoint: true,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/observe/upstream.ts
-
-
-
-
-/** The upstream a client key (an endpoint URL or a host) stands for, as plans name it. */
-function budgetHost(key) {
-    return key.includes("://") ? new URL(key).host : key;
-}
-/** Docker Hub's registry API lives at registry-1.docker.io, not docker.io. */
-function apiHost(host) {
-    return host === "docker.io" ? "registry-1.docker.io" : host;
-}
-/** An index's children with their platforms, in index order; null for a manifest that is not an index. */
-function indexChildren(manifest) {
-    if (!Array.isArray(manifest.manifests))
-        return null;
-    return manifest.manifests
-        .filter((child) => typeof child.digest === "string")
-        .map((child) => ({ digest: child.digest, platform: platformOf(child.platform) }));
-}
-/** The platform a descriptor or an image config names (OCI field names), or null when it names none. */
-function platformOf(value) {
-    if (typeof value !== "object" || value === null)
-        return null;
-    const v = value;
-    if (typeof v.os !== "string" || typeof v.architecture !== "string")
-        return null;
-    const text = (key) => typeof v[key] === "string" && v[key] !== "" ? { [key]: v[key] } : {};
-    const list = (key) => Array.isArray(v[key]) ? { [key]: v[key].filter((x) => typeof x === "string") } : {};
-    return {
-        os: v.os,
-        architecture: v.architecture,
-        ...text("variant"),
-        ...text("os.version"),
-        ...list("os.features"),
-        ...list("features"),
-    };
-}
-/**
- * One Distribution client per upstream a run reads from: an entry's host, or the endpoint the list gives for it
- * (with its path prefix), with that registry's credentials. `key` is the endpoint URL or the host.
- */
-class UpstreamClients {
-    upstreams;
-    credentials;
-    common;
-    clients = new Map();
-    constructor(upstreams, credentials, common) {
-        this.upstreams = upstreams;
-        this.credentials = credentials;
-        this.common = common;
-    }
-    clientFor(entry) {
-        const host = entry.reference.domain;
-        const endpoint = this.upstreams.find((u) => u.host === host && u.endpoint)?.endpoint;
-        const key = endpoint ?? host;
-        let client = this.clients.get(key);
-        if (!client) {
-            const { registry, pathPrefix } = endpoint
-                ? parseEndpoint(endpoint)
-                : { registry: apiHost(host), pathPrefix: "" };
-            client = new DistributionClient({
-                baseUrl: `https://${registry}`,
-                ...(pathPrefix ? { pathPrefix } : {}),
-                auth: credentialFor(endpoint ? registry : host, this.credentials),
-                ...this.common,
-            });
-            this.clients.set(key, client);
-        }
-        return { client, key };
-    }
-}
-async function checkUpstreamDigests(entries, upstreams, credentials, options = {}) {
-    const counts = {};
-    const pool = new UpstreamClients(upstreams, credentials, {
-        counts,
-        ...(options.fetch ? { fetch: options.fetch } : {}),
-    });
-    const clientFor = (entry) => pool.clientFor(entry).client;
-    const digests = new Map();
-    const failures = new Map();
-    const missing = new Map();
-    await mapWithConcurrency(entries, options.concurrency ?? 8, async (entry) => {
-        const tag = entry.reference.tag;
-        const client = clientFor(entry);
-        const where = client.describe(entry.reference.path);
-        try {
-            if (entry.platforms.length === 0 || tag === null) {
-                // A HEAD (free against Docker Hub's pull limits): the tag's digest, or that the pinned digest is there.
-                const digest = await client.headManifest(entry.reference.path, tag ?? entry.reference.digest);
-                if (digest)
-                    digests.set(entry.source, { digest });
-                else
-                    missing.set(entry.source, `${where} has no manifest ${tag ?? entry.reference.digest} (404)`);
-                return;
-            }
-            const manifest = await client.getManifest(entry.reference.path, tag);
-            if (!manifest?.digest) {
-                missing.set(entry.source, `${where} has no manifest ${tag} (404)`);
-                return;
-            }
-            const children = indexChildren(manifest.body);
-            if (children) {
-                digests.set(entry.source, { digest: manifest.digest, content: { kind: "index", children } });
-                return;
-            }
-            // A single image: crane copies it whatever platform is asked for, so its config says which one it is.
-            const config = manifest.body.config;
-            const body = typeof config?.digest === "string"
-                ? await client.getBlobJson(entry.reference.path, config.digest)
-                : null;
-            digests.set(entry.source, {
-                digest: manifest.digest,
-                content: { kind: "image", platform: platformOf(body) },
-            });
-        }
-        catch (e) {
-            const status = e.status;
-            // Docker Hub answers 401 for a repository that does not exist (or that these credentials may not read).
-            if (status === 401 || status === 403)
-                missing.set(entry.source, `${where} refused it (${status}: it does not exist, or needs credentials): ${e.message}`);
-            else
-                failures.set(entry.source, e.message);
-        }
-    });
-    const budgets = new Map();
-    for (const [key, client] of pool.clients)
-        if (client.rateLimit)
-            budgets.set(budgetHost(key), client.rateLimit);
-    return { digests, missing, failures, counts, budgets };
-}
-
-;// CONCATENATED MODULE: ./src/observe/manifests.ts
-
-
-
-
-/**
- * These reads only make a sync cheaper (sharing, the budget): an upstream slow to answer is not waited for, and
- * a failure is not retried; crane then copies as it would without them.
- */
-const READ_LIMITS = {
-    ...MANIFEST_LIMITS,
-    headersTimeoutMs: 5_000,
-    idleTimeoutMs: 5_000,
-    bodyDeadlineMs: 15_000,
-};
-class UpstreamManifests {
-    options;
-    counts;
-    pool;
-    cache = new Map();
-    heads = new Map();
-    constructor(options) {
-        this.options = options;
-        this.counts = options.counts ?? {};
-        this.pool = new UpstreamClients(options.upstreams, options.credentials, {
-            counts: this.counts,
-            limits: READ_LIMITS,
-            retry: { retries: 0 },
-            ...(options.schemes ? { schemes: options.schemes } : {}),
-            ...(options.fetch ? { fetch: options.fetch } : {}),
-        });
-    }
-    /** Upstream GETs sent so far through this reader (each one a pull on Docker Hub). */
-    get reads() {
-        return this.counts["manifest-get"] ?? 0;
-    }
-    /** The manifest `reference` (a tag or a digest) names in the entry's upstream repository, read once per run. */
-    read(entry, reference) {
-        const { client, key } = this.pool.clientFor(entry);
-        const cacheKey = `${key} ${entry.reference.path}@${reference}`;
-        let found = this.cache.get(cacheKey);
-        if (!found) {
-            found = client.getManifest(entry.reference.path, reference);
-            this.cache.set(cacheKey, found);
-        }
-        return found;
-    }
-    /** Where the entry is fetched from (an upstream endpoint, or its own host): one pull budget each. */
-    upstreamOf(entry) {
-        return this.pool.clientFor(entry).key;
-    }
-    /** A HEAD of the manifest (free on Docker Hub): digest and media type, read once per run. */
-    describe(entry, reference) {
-        const { client, key } = this.pool.clientFor(entry);
-        const cacheKey = `${key} ${entry.reference.path}@${reference}`;
-        let found = this.heads.get(cacheKey);
-        if (!found) {
-            found = client.describeManifest(entry.reference.path, reference);
-            this.heads.set(cacheKey, found);
-        }
-        return found;
-    }
-    /** The pull budget the entry's upstream stated in its latest answer (null: it states none). */
-    rateLimit(entry) {
-        return this.pool.clientFor(entry).client.rateLimit;
-    }
-    /** Records a manifest the run read elsewhere (the plan's platform checks), so it is not read again. */
-    remember(entry, reference, manifest) {
-        const { key } = this.pool.clientFor(entry);
-        this.cache.set(`${key} ${entry.reference.path}@${reference}`, Promise.resolve(manifest));
-    }
-}
-
-;// CONCATENATED MODULE: ./src/plan/model.ts
-const STEP_ACTIONS = [
-    "create-repository",
-    "reconcile-settings",
-    "copy",
-    "update",
-    "restore",
-    "blocked",
-    "present",
-    "delete",
-];
-function isEntryStep(step) {
-    return (step.action !== "create-repository" && step.action !== "reconcile-settings" && step.action !== "delete");
-}
-function isTransferStep(step) {
-    return step.action === "copy" || step.action === "update";
-}
-function stepFields(step) {
-    const { action, kind, repository, reason } = step;
-    switch (step.action) {
-        case "create-repository":
-        case "reconcile-settings":
-            return {
-                action,
-                kind,
-                source: null,
-                repository,
-                tag: null,
-                digest: null,
-                targetDigest: null,
-                platforms: [],
-                reason,
-                location: step.location,
-            };
-        case "delete":
-            return {
-                action,
-                kind,
-                source: null,
-                repository,
-                tag: step.tag,
-                digest: null,
-                targetDigest: step.targetDigest,
-                platforms: [],
-                reason,
-                location: null,
-            };
-        default:
-            return {
-                action,
-                kind,
-                source: step.source,
-                repository,
-                tag: step.tag,
-                digest: step.digest,
-                targetDigest: step.targetDigest,
-                platforms: step.platforms,
-                reason,
-                location: step.location,
-            };
-    }
-}
-/** Marks a prepared list as planned; throws when a chart range is still unresolved (a programming error). */
-function plannedList(list) {
-    if ((list.chartRanges?.length ?? 0) > 0)
-        throw new Error("chart version ranges are resolved before planning");
-    return list;
-}
-
-;// CONCATENATED MODULE: ./src/plan/sharing.ts
-/**
- * Layer sharing, decided without I/O: which copy brings each blob first, the order that lets every later copy
- * find its shared layers already in the registry (to be mounted, not uploaded), and the bytes a sync moves
- * before and after sharing.
- */
-/**
- * The copies in an order where each blob's first bringer comes before every copy that shares it: the copies
- * that bring at least one new blob first (in their own order), then the ones whose blobs all come from others.
- * Copies whose content is unknown keep their place among the first group.
- */
-function orderForSharing(steps, contentOf) {
-    const seen = new Set();
-    const bringers = [];
-    const followers = [];
-    for (const step of steps) {
-        const content = contentOf(step);
-        if (!content) {
-            bringers.push(step);
-            continue;
-        }
-        const fresh = content.blobs.filter((b) => !seen.has(b.digest));
-        for (const b of content.blobs)
-            seen.add(b.digest);
-        (fresh.length > 0 || content.blobs.length === 0 ? bringers : followers).push(step);
-    }
-    return [...bringers, ...followers];
-}
-/** Bytes and blobs before and after sharing; a blob counts once per repository before, once in all after. */
-function sharingFigures(copies) {
-    const perRepository = new Map();
-    const shared = new Map();
-    let known = 0;
-    for (const { repository, content } of copies) {
-        if (!content)
-            continue;
-        known += 1;
-        for (const b of content.blobs) {
-            perRepository.set(`${repository} ${b.digest}`, b.size);
-            shared.set(b.digest, b.size);
-        }
-    }
-    const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0);
-    return {
-        known,
-        bytesPerRepository: sum(perRepository),
-        bytesShared: sum(shared),
-        blobsPerRepository: perRepository.size,
-        blobsShared: shared.size,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/tools/argv.ts
-/**
- * The last line of defence between a list value and a tool's command line: a value given to crane or helm
- * as an argument of its own (a reference, a URL, a chart name, a version) that starts with `-` would be read
- * as a flag (`http://--platform=linux/p` once reached crane that way). The list's validation refuses such
- * values first; this refuses to build the argv if one slips through.
- */
-function positional(tool, value, what) {
-    if (value === "" || value.startsWith("-"))
-        throw new RangeError(`refusing to pass ${JSON.stringify(value)} to ${tool} as the ${what}: it would read as a flag`);
-    return value;
-}
-
-;// CONCATENATED MODULE: ./src/tools/crane.ts
-/**
- * crane, for exactly what the product does with it: copy an image (or an OCI chart) registry to registry,
- * read a digest, report its version. Flags as crane's docs spell them (`crane copy SRC DST`,
- * `-j/--jobs`; the global `--platform os/arch[/variant]`). Never `--insecure`: crane applies it to every
- * registry in the process, so an untrusted certificate on the ECR push would pass too. crane tries HTTPS
- * first everywhere and falls back to plain HTTP on loopback and RFC 1918 hosts by its own rule
- * (fallsBackToHttp, registry/scheme.ts); the list refuses `http://` anywhere else.
- */
-
-
-/**
- * One platform as a `--platform` value. crane reads each value as ONE platform (`v1.ParsePlatform`; for index filter
- * cmd/crane/cmd/util.go platformsValue.Set, whatever its help text says): `linux/amd64,linux/arm64` would read as
- * architecture `amd64,linux`, variant `arm64`, and match nothing, so a comma is refused here.
- */
-function platformValue(platform) {
-    if (platform.includes(","))
-        throw new RangeError(`refusing to pass ${JSON.stringify(platform)} to crane as one platform: it holds a comma`);
-    return positional("crane", platform, "platform");
-}
-function globalFlags(opts) {
-    const flags = [];
-    if (opts.platform)
-        flags.push("--platform", platformValue(opts.platform));
-    return flags;
-}
-function craneCopyArgs(source, destination, opts = {}) {
-    const args = [
-        "copy",
-        positional("crane", source, "source"),
-        positional("crane", destination, "destination"),
-        ...globalFlags(opts),
-    ];
-    if (opts.jobs != null) {
-        if (!Number.isInteger(opts.jobs) || opts.jobs < 1)
-            throw new RangeError(`crane --jobs must be a positive integer, got ${opts.jobs}`);
-        args.push("--jobs", String(opts.jobs));
-    }
-    return args;
-}
-function craneDigestArgs(reference, opts = {}) {
-    return ["digest", positional("crane", reference, "reference"), ...globalFlags(opts)];
-}
-/**
- * `crane index filter SRC --platform A --platform B -t DST` (cmd/crane/doc/crane_index_filter.md): writes an index
- * holding only the listed platforms' manifests (a new index digest; the children keep theirs). Its own
- * `--platform` flag takes several values and shadows the global one.
- */
-function craneIndexFilterArgs(source, platforms, destination) {
-    if (platforms.length === 0)
-        throw new RangeError("crane index filter needs at least one platform");
-    return [
-        "index",
-        "filter",
-        positional("crane", source, "source"),
-        ...platforms.flatMap((p) => ["--platform", platformValue(p)]),
-        "--tag",
-        positional("crane", destination, "destination"),
-    ];
-}
-/**
- * The digest crane reports for what it wrote under `destination`: go-containerregistry logs
- * `<reference>: digest: <digest> size: <n>` for every manifest it pushes (pkg/v1/remote/write.go), an index's
- * children first. The line naming `destination` wins, else the last one; null when crane said nothing.
- */
-function pushedDigest(output, destination) {
-    let last = null;
-    for (const m of output.matchAll(/(\S+): digest: (sha256:[0-9a-f]{64}) size: \d+/g)) {
-        if (m[1] === destination)
-            return m[2];
-        last = m[2];
-    }
-    return existingDigest(output, destination) ?? last;
-}
-/**
- * When the target already holds the manifest crane pushes nothing and prints `existing manifest: TAG@DIGEST`
- * (`existing manifest: DIGEST` for a digest reference), no `digest:` line (pkg/v1/remote/write.go,
- * manifestExists). The line naming `destination`'s tag or digest; null when there is none.
- */
-function existingDigest(output, destination) {
-    const at = destination.lastIndexOf("@");
-    const colon = destination.lastIndexOf(":");
-    const identifier = at >= 0
-        ? destination.slice(at + 1)
-        : colon > destination.lastIndexOf("/")
-            ? destination.slice(colon + 1)
-            : "";
-    for (const m of output.matchAll(/existing manifest: (?:(\S+)@)?(sha256:[0-9a-f]{64})\s*$/gm)) {
-        if ((m[1] ?? m[2]) === identifier)
-            return m[2];
-    }
-    return null;
-}
-const CRANE_VERSION_ARGS = ["version"];
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
-class Crane {
-    options;
-    constructor(options) {
-        this.options = options;
-    }
-    /**
-     * `crane copy SRC DST`: `source` is the fetch address (see `fetchAddress`), `destination` the target reference.
-     * Resolves the digest crane wrote under `destination`, when its output names it.
-     */
-    async copy(source, destination, opts = {}) {
-        const { stdout, stderr } = await runTool("crane", this.options, {
-            subcommand: "copy",
-            args: craneCopyArgs(source, destination, opts),
-            action: `crane copy ${source} -> ${destination}${opts.platform ? ` (platform ${opts.platform})` : ""}`,
-        });
-        return { digest: pushedDigest(`${stderr}\n${stdout}`, destination) };
-    }
-    /**
-     * `crane index filter SRC --platform … -t DST`: copies the listed platforms of an index as a new index.
-     * Resolves the new index's digest (crane prints `repo@sha256:…` on stdout).
-     */
-    async indexFilter(source, platforms, destination) {
-        const action = `crane index filter ${source} (platforms ${platforms.join(", ")}) -> ${destination}`;
-        const { stdout } = await runTool("crane", this.options, {
-            subcommand: "index filter",
-            args: craneIndexFilterArgs(source, platforms, destination),
-            action,
-        });
-        const digest = /@(sha256:[0-9a-f]{64})\s*$/.exec(stdout.trim())?.[1];
-        if (!digest)
-            throw new Error(`${action} printed "${stdout.trim()}", not a reference with a sha256 digest`);
-        return { digest };
-    }
-    /** The manifest digest (`sha256:…`) of a reference, or of one platform's manifest. */
-    async digest(reference, opts = {}) {
-        const action = `crane digest ${reference}${opts.platform ? ` (platform ${opts.platform})` : ""}`;
-        const { stdout } = await runTool("crane", this.options, {
-            subcommand: "digest",
-            args: craneDigestArgs(reference, opts),
-            action,
-        });
-        const digest = stdout.trim().split(/\s+/).pop() ?? "";
-        if (!DIGEST.test(digest))
-            throw new Error(`${action} printed "${stdout.trim()}", not a sha256 digest`);
-        return digest;
-    }
-    /** The version crane reports (`0.22.1`; `crane version` prints `v0.22.1` or `0.22.1`). */
-    async version() {
-        const { stdout } = await runTool("crane", this.options, {
-            subcommand: "version",
-            args: CRANE_VERSION_ARGS,
-            action: "crane version",
-        });
-        const m = /v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/.exec(stdout);
-        if (!m)
-            throw new Error(`crane version printed "${stdout.trim()}", not a version`);
-        return m[1];
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/tools/helm.ts
@@ -62967,7 +66418,7 @@ class DecodedURL extends URL {
 // EXTERNAL MODULE: ./node_modules/tunnel/index.js
 var tunnel = __nccwpck_require__(770);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
+var undici = __nccwpck_require__(4371);
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
@@ -66896,6 +70347,1719 @@ async function installTool(tool, options) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/charts/archive.ts
+/**
+ * Reads a packaged chart (`name-version.tgz`: a gzip'd tar with `<name>/Chart.yaml` at the top) far enough
+ * to get its metadata. ustar, pax (`path=`) and GNU long names are understood. Pure. Bounded like helm's
+ * own loader (pkg/chart/loader: 100 MiB decompressed, 5 MiB a file): a small archive that unpacks to
+ * gigabytes is refused before it fills memory.
+ */
+
+
+
+const archive_MiB = 1024 * 1024;
+/** The limits for reading a chart archive. */
+const CHART_LIMITS = {
+    /** The archive as downloaded. */
+    maxArchiveBytes: 100 * archive_MiB,
+    /** The tar after gunzip (helm's MaxDecompressedChartSize). */
+    maxDecompressedBytes: 100 * archive_MiB,
+    /** One file read from the archive (helm's MaxDecompressedFileSize). */
+    maxFileBytes: 5 * archive_MiB,
+    /** Entries (files, folders, headers) in the archive. */
+    maxEntries: 50_000,
+};
+/** How `readTarFiles` reads a chart archive: the chart limits, in helm's words. */
+const CHART_TAR = {
+    maxEntries: CHART_LIMITS.maxEntries,
+    maxFileBytes: CHART_LIMITS.maxFileBytes,
+    what: "chart archive",
+    perFile: "a chart file may have (helm's limit)",
+};
+/** Chart.yaml of a packaged chart. Throws when the archive holds none. */
+function readChartMetadata(tgz) {
+    if (tgz.length > CHART_LIMITS.maxArchiveBytes)
+        throw new Error(`the chart archive is ${tgz.length} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
+    let tar;
+    try {
+        tar = (0,external_node_zlib_.gunzipSync)(tgz, { maxOutputLength: CHART_LIMITS.maxDecompressedBytes });
+    }
+    catch (e) {
+        if (e.code === "ERR_BUFFER_TOO_LARGE")
+            throw new Error(`the chart archive unpacks to more than ${CHART_LIMITS.maxDecompressedBytes} bytes (helm's limit for a chart); not read`);
+        throw new Error(`the chart archive is not gzip data: ${e.message}`);
+    }
+    const files = readTarFiles(tar, (p) => /^(?:\.\/)?[^/]+\/Chart\.yaml$/.test(p), CHART_TAR);
+    const text = [...files.values()][0];
+    if (!text)
+        throw new Error("the chart archive has no <name>/Chart.yaml");
+    const doc = ((0,dist/* parse */.qg)(text.toString("utf8")) ?? {});
+    const annotations = {};
+    const raw = doc.annotations;
+    if (raw && typeof raw === "object" && !Array.isArray(raw)) {
+        for (const [k, v] of Object.entries(raw))
+            if (v !== null && v !== undefined)
+                annotations[k] = String(v);
+    }
+    return {
+        name: String(doc.name ?? ""),
+        version: String(doc.version ?? ""),
+        appVersion: doc.appVersion === undefined || doc.appVersion === null ? null : String(doc.appVersion),
+        annotations,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/charts/images.ts
+/**
+ * The images a chart deploys, read from what `helm template` rendered: every container, init container
+ * and ephemeral container of every workload (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
+ * ReplicationController, Job, CronJob, and any other kind with a pod template), plus the image list a
+ * chart may declare in its Chart.yaml annotations (`helm.sh/images`, `artifacthub.io/images`). Pure.
+ */
+
+
+/** Chart.yaml annotations that list a chart's images (`- name: x\n  image: repo:tag`). */
+const IMAGE_ANNOTATIONS = ["helm.sh/images", "artifacthub.io/images"];
+/** Where the pod spec sits in each workload kind. */
+const POD_SPEC_PATHS = {
+    Pod: ["spec"],
+    CronJob: ["spec", "jobTemplate", "spec", "template", "spec"],
+};
+const TEMPLATE_PATH = ["spec", "template", "spec"];
+const CONTAINER_LISTS = ["initContainers", "containers", "ephemeralContainers"];
+function images_isObject(v) {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+function at(node, path) {
+    let n = node;
+    for (const key of path)
+        n = images_isObject(n) ? n[key] : undefined;
+    return n;
+}
+function describeObject(doc) {
+    const meta = images_isObject(doc.metadata) ? doc.metadata : {};
+    const kind = typeof doc.kind === "string" ? doc.kind : "(no kind)";
+    const name = typeof meta.name === "string" ? meta.name : "(no name)";
+    return typeof meta.namespace === "string" ? `${kind}/${meta.namespace}/${name}` : `${kind}/${name}`;
+}
+function imagesFromManifests(rendered, chart) {
+    const found = [];
+    const warnings = [];
+    const label = `chart ${chart.name} ${chart.version}`;
+    const take = (value, path) => {
+        if (value === undefined || value === null || (typeof value === "string" && value.trim() === "")) {
+            warnings.push({
+                message: `${label}: ${path} is empty (templated from an empty value?); that image is not mirrored`,
+                path,
+            });
+            return;
+        }
+        const text = String(value).trim();
+        const parsed = parseReference(text);
+        if (!parsed.ok) {
+            warnings.push({
+                message: `${label}: ${path} is "${text}", not an image reference (${parsed.error}); that image is not mirrored`,
+                path,
+            });
+            return;
+        }
+        const ref = parsed.value;
+        // The kubelet pulls `:latest` when a reference has neither tag nor digest.
+        found.push(formatReference(ref.tag === null && ref.digest === null ? { ...ref, tag: "latest" } : ref));
+    };
+    const visit = (doc, source) => {
+        if (!images_isObject(doc))
+            return;
+        if (doc.kind === "List" && Array.isArray(doc.items)) {
+            for (const item of doc.items)
+                visit(item, source);
+            return;
+        }
+        const kind = typeof doc.kind === "string" ? doc.kind : "";
+        const specPath = POD_SPEC_PATHS[kind] ?? TEMPLATE_PATH;
+        const spec = at(doc, specPath);
+        if (!images_isObject(spec))
+            return;
+        const object = describeObject(doc);
+        for (const list of CONTAINER_LISTS) {
+            const containers = spec[list];
+            if (!Array.isArray(containers))
+                continue;
+            containers.forEach((container, i) => {
+                const path = `${object} ${[...specPath, `${list}[${i}]`, "image"].join(".")}`;
+                take(images_isObject(container) ? container.image : undefined, source ? `${path} (${source})` : path);
+            });
+        }
+    };
+    for (const piece of splitDocuments(rendered)) {
+        const source = /^#\s*Source:\s*(.+)$/m.exec(piece)?.[1]?.trim() ?? null;
+        for (const doc of (0,dist/* parseAllDocuments */.hR)(piece)) {
+            if (doc.errors.length > 0) {
+                warnings.push({
+                    message: `${label}: a rendered manifest${source ? ` (${source})` : ""} is not valid YAML: ${doc.errors[0].message.split("\n")[0]}`,
+                    path: source ?? "(rendered output)",
+                });
+                continue;
+            }
+            visit(doc.toJS(), source);
+        }
+    }
+    for (const key of IMAGE_ANNOTATIONS) {
+        const text = chart.annotations?.[key];
+        if (text === undefined)
+            continue;
+        const listed = annotationImages(text);
+        if (listed === null) {
+            warnings.push({
+                message: `${label}: the ${key} annotation in Chart.yaml is not a list of { name, image }`,
+                path: `Chart.yaml annotations.${key}`,
+            });
+            continue;
+        }
+        listed.forEach((image, i) => {
+            take(image, `Chart.yaml annotations.${key}[${i}].image`);
+        });
+    }
+    return { images: [...new Set(found)], warnings };
+}
+/** Splits `helm template` output on document markers, keeping each document's `# Source:` comment with it. */
+function splitDocuments(text) {
+    return text.split(/^---[ \t]*$/m).filter((piece) => piece.trim() !== "");
+}
+/** The `image` values of an images annotation (a YAML list of `{ name, image }`), or null when it is not one. */
+function annotationImages(text) {
+    let doc;
+    try {
+        doc = (0,dist/* parseAllDocuments */.hR)(text)[0]?.toJS();
+    }
+    catch {
+        return null;
+    }
+    if (!Array.isArray(doc))
+        return null;
+    return doc.map((item) => (images_isObject(item) ? item.image : undefined));
+}
+
+;// CONCATENATED MODULE: ./src/charts/discover.ts
+/**
+ * Images inside charts (`images: true`): each such chart version is rendered (`ChartRenderer`), its image
+ * references collected (./images.ts) and added to the mirror list as image entries marked with the chart
+ * they came from, mapped to target repositories exactly as the list maps its own images. The merge is
+ * pure; rendering sits behind `ChartRenderer` (helm, through src/tools/helm.ts).
+ */
+
+
+
+
+
+
+
+function originOf(chart) {
+    return { name: chart.name, version: chart.version, repository: chart.repository };
+}
+function imageKey(entry) {
+    return `${entry.repository}${entry.reference.tag !== null ? `:${entry.reference.tag}` : `@${entry.reference.digest}`}`;
+}
+/** One image reference found in `chart`: added, merged into the entry that has it, or a warning. */
+function addChartImage(g, chart, origin, reference) {
+    const mapped = imageEntryFor(reference, { ...g.list, upstreams: g.upstreams, images: g.images }, chart.location);
+    if (!mapped.ok) {
+        g.warnings.push({
+            message: `chart ${chart.name} ${chart.version} uses ${reference}, which is not mirrored: ${mapped.error}`,
+            ...(mapped.hint ? { hint: mapped.hint } : {}),
+            location: chart.location,
+        });
+        return;
+    }
+    const entry = mapped.entry;
+    const owner = g.owners.get(entry.repository);
+    if (owner !== undefined && owner !== referenceName(entry.reference)) {
+        g.warnings.push({
+            message: `chart ${chart.name} ${chart.version} uses ${reference}, which would land in ${entry.repository} where ${owner} lands; it is not mirrored`,
+            hint: "give one of the upstreams its own prefix under upstreams:",
+            location: chart.location,
+        });
+        return;
+    }
+    const key = imageKey(entry);
+    const existing = g.byKey.get(key);
+    if (!existing) {
+        const added = { ...entry, fromCharts: [origin] };
+        g.images.push(added);
+        g.byKey.set(key, added);
+        g.owners.set(added.repository, referenceName(added.reference));
+        g.upstreams = mapped.upstreams;
+        return;
+    }
+    if (existing.reference.digest !== entry.reference.digest) {
+        g.warnings.push({
+            message: `chart ${chart.name} ${chart.version} pins ${key} to ${entry.reference.digest ?? "no digest"}, but it is already mirrored as ${existing.source}; that one is kept`,
+            location: chart.location,
+        });
+    }
+    else if (existing.configurator) {
+        // ecr-mirror added it for the DaemonSet; a chart pulls it by its own name, so its host is redirected.
+        delete existing.configurator;
+        existing.fromCharts = [origin];
+    }
+    else if (existing.fromCharts &&
+        !existing.fromCharts.some((o) => o.repository === origin.repository && o.version === origin.version)) {
+        existing.fromCharts = [...existing.fromCharts, origin];
+    }
+}
+/**
+ * Adds the images found in charts to the list. An image the list names itself stays as it is; one found in
+ * several charts is one entry naming every chart. Images that cannot land in the target, or would land in a
+ * repository another image owns, are warnings (the chart itself is still mirrored).
+ */
+function addChartImages(list, found) {
+    const images = list.images.map((i) => ({ ...i }));
+    const g = {
+        list,
+        images,
+        upstreams: list.upstreams,
+        byKey: new Map(images.map((i) => [imageKey(i), i])),
+        owners: new Map(images.map((i) => [i.repository, referenceName(i.reference)])),
+        warnings: [],
+    };
+    for (const { chart, images: references } of found) {
+        const origin = originOf(chart);
+        for (const reference of references)
+            addChartImage(g, chart, origin, reference);
+    }
+    return { list: { ...list, images, upstreams: g.upstreams }, warnings: g.warnings };
+}
+function discover_compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+/**
+ * Renders each chart version and reads the images it uses, sorted (so the plan does not depend on the order
+ * helm prints manifests in). A chart that cannot be rendered is a warning naming it and has no discovery: the
+ * chart is still mirrored, its images are not.
+ */
+async function renderChartImages(charts, renderer) {
+    const found = [];
+    const failures = new Map();
+    for (const chart of charts) {
+        let rendered;
+        try {
+            rendered = await renderer.render(chart);
+        }
+        catch (e) {
+            failures.set(chart, {
+                message: `could not render chart ${chart.name} ${chart.version} to discover its images: ${e.message}`,
+                hint: "check values: in the mirror list (charts often require some); the chart itself is still mirrored",
+                location: chart.location,
+            });
+            continue;
+        }
+        const discovered = imagesFromManifests(rendered.manifests, {
+            name: chart.name,
+            version: chart.version,
+            annotations: rendered.metadata.annotations,
+        });
+        found.push({
+            chart,
+            images: [...discovered.images].sort(discover_compare),
+            warnings: discovered.warnings.map((w) => w.message),
+        });
+    }
+    return { found, failures };
+}
+/**
+ * Adds what discovery found (rendered now or recorded) to the list, in the list's chart order, with the
+ * discovery warnings and render failures of each chart version in that order too: the plan is the same
+ * whichever way the images were learned.
+ */
+function mergeChartDiscoveries(list, found, failures = new Map()) {
+    const warnings = [];
+    const ordered = [];
+    for (const chart of list.charts.filter((c) => c.images !== null)) {
+        const failure = failures.get(chart);
+        if (failure)
+            warnings.push(failure);
+        const discovery = found.find((f) => f.chart === chart);
+        if (!discovery)
+            continue;
+        for (const message of discovery.warnings)
+            warnings.push({ message, location: chart.location });
+        ordered.push(discovery);
+    }
+    const merged = addChartImages(list, ordered);
+    return { list: merged.list, warnings: [...warnings, ...merged.warnings] };
+}
+/** The archive `helm pull` wrote for the chart version (named as helm names it). */
+async function pullChart(helm, chart, dir, options) {
+    if (chart.kind === "http")
+        return helm.pullFromRepository(chart.source, chart.name, chart.version, dir);
+    const address = chartFetchAddress(chart.source, options.upstreams);
+    return helm.pullFromRegistry(address.ociReference, chart.version, dir, {
+        plainHttp: (await options.schemes.resolve(address.registry)) === "http",
+    });
+}
+/** `helm pull` the chart version, read its Chart.yaml, `helm template` it with the list's values. */
+function createHelmChartRenderer(options) {
+    const { helm } = options;
+    return {
+        async render(chart) {
+            const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(options.workDir, "ecr-mirror-render-"));
+            try {
+                const path = await pullChart(helm, chart, dir, options);
+                const { size } = await (0,promises_.stat)(path);
+                if (size > CHART_LIMITS.maxArchiveBytes)
+                    throw new Error(`${(0,external_node_path_.basename)(path)} is ${size} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
+                const metadata = readChartMetadata(await (0,promises_.readFile)(path));
+                const values = chart.images?.values ?? {};
+                let valuesFile = null;
+                if (Object.keys(values).length > 0) {
+                    valuesFile = (0,external_node_path_.join)(dir, "values.json"); // JSON is YAML
+                    await (0,promises_.writeFile)(valuesFile, JSON.stringify(values), { mode: 0o600 });
+                }
+                const manifests = await helm.template(chart.name, path, valuesFile);
+                return { manifests, metadata };
+            }
+            finally {
+                await (0,promises_.rm)(dir, { recursive: true, force: true });
+            }
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/registry/retry.ts
+/**
+ * Retries for registry and ECR work: exponential backoff with full jitter (a delay drawn uniformly from
+ * zero to `min(cap, base * 2^attempt)`), only for errors worth another try: throttling (429,
+ * TOOMANYREQUESTS, ECR's ThrottlingException), server errors (5xx) and network failures. Refusals that
+ * another try cannot change (401, 403, 404, unknown names and manifests, immutable tags) fail at once.
+ * One layer per operation: an error that already went through another layer's retries (the AWS SDK's,
+ * an inner `withRetries`) is never retried again, and a time budget stops new attempts, so the total
+ * time is bounded and the failure says "gave up after N attempts in S s".
+ * Sleep, clock and randomness are injectable so tests are instant and exact.
+ */
+/** Errors that another attempt cannot fix. Checked first: a refusal quoting a 5xx text is still a refusal. */
+const PERMANENT = [
+    /\b40[134]\b/,
+    /unauthori[sz]ed|authentication required|no basic auth credentials/i,
+    /denied|forbidden|not authorized to perform/i,
+    /NAME_UNKNOWN|MANIFEST_UNKNOWN|BLOB_UNKNOWN|NAME_INVALID|TAG_INVALID|MANIFEST_INVALID/,
+    /immutable|ImageTagAlreadyExistsException|already exists and cannot be overwritten/i,
+    /RepositoryNotFoundException|ImageNotFoundException|InvalidParameterException|LimitExceededException/,
+    /not in the stand-in contract|no child with platform|digest mismatch|not a sha256 digest/i,
+];
+/** Errors worth another attempt. */
+const TRANSIENT = [
+    /\b429\b|too ?many ?requests|TOOMANYREQUESTS|rate limit|Throttl/i,
+    /unexpected status code 5\d\d|\bstatus(?: code)? 5\d\d\b|\b5\d\d (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)/i,
+    /ServerException|ServiceUnavailable|InternalFailure|RequestTimeout/,
+    /ECONNRESET|ETIMEDOUT|ECONNREFUSED|EPIPE|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|socket hang up|other side closed/i,
+    /connection reset|connection refused|i\/o timeout|TLS handshake timeout|unexpected EOF|context deadline exceeded|fetch failed/i,
+];
+/** Whether an error is worth another attempt (throttling, 5xx, network); false for refusals and unknowns. */
+function isRetryable(error) {
+    const e = (error ?? {});
+    const status = e.$metadata?.httpStatusCode;
+    if (typeof status === "number") {
+        if (status === 429 || status >= 500)
+            return true;
+        if (e.$retryable)
+            return true;
+        if (/Throttl/i.test(e.name ?? ""))
+            return true;
+        return false;
+    }
+    if (typeof e.code === "string" && /^(ECONNRESET|ETIMEDOUT|ECONNREFUSED|EPIPE|EAI_AGAIN)$/.test(e.code))
+        return true;
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    if (PERMANENT.some((p) => p.test(text)))
+        return false;
+    return TRANSIENT.some((p) => p.test(text));
+}
+/**
+ * Whether an error already went through another retry layer, so another attempt here would stack
+ * retries: AWS SDK errors (they carry `$metadata`; the SDK's own retry strategy ran) and errors an
+ * inner `withRetries` gave up on.
+ */
+function retriedElsewhere(error) {
+    if (error instanceof RetriesExhausted)
+        return true;
+    return typeof error?.$metadata === "object";
+}
+const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The full-jitter delay before attempt `attempt + 1` (attempt is 1-based). */
+function backoffDelay(attempt, opts) {
+    const base = opts.baseDelayMs ?? 1000;
+    const cap = opts.maxDelayMs ?? 30_000;
+    const ceiling = Math.min(cap, base * 2 ** (attempt - 1));
+    return Math.floor((opts.random ?? Math.random)() * ceiling);
+}
+/** The error of the last attempt, with how many attempts were made and how long they took. */
+class RetriesExhausted extends Error {
+    attempts;
+    cause;
+    elapsedMs;
+    name = "RetriesExhausted";
+    constructor(attempts, cause, elapsedMs = 0) {
+        const text = cause instanceof Error ? cause.message : String(cause);
+        const at = text.indexOf("\nhint: ");
+        const [head, tail] = at === -1 ? [text, ""] : [text.slice(0, at), text.slice(at)];
+        super(attempts > 1
+            ? `${head} (gave up after ${attempts} attempts in ${(elapsedMs / 1000).toFixed(1)} s)${tail}`
+            : text);
+        this.attempts = attempts;
+        this.cause = cause;
+        this.elapsedMs = elapsedMs;
+    }
+}
+/**
+ * Runs `work` until it succeeds, a non-retryable error occurs, `retries` further attempts failed
+ * or the next attempt would start after `budgetMs`. Errors another layer already retried
+ * (`retriedElsewhere`) are never retried again. Resolves with the value and the number of
+ * attempts; rejects with `RetriesExhausted` (the last error as cause).
+ */
+async function withRetries(work, opts) {
+    const sleep = opts.sleep ?? defaultSleep;
+    const now = opts.now ?? (() => performance.now());
+    const retryable = opts.retryable ?? isRetryable;
+    const started = now();
+    for (let attempt = 1;; attempt++) {
+        try {
+            return { value: await work(attempt), attempts: attempt };
+        }
+        catch (error) {
+            const giveUp = () => new RetriesExhausted(attempt, error, now() - started);
+            if (attempt > opts.retries || retriedElsewhere(error) || !retryable(error, attempt))
+                throw giveUp();
+            const asked = opts.serverDelay?.(error) ?? null;
+            const delay = asked ?? backoffDelay(attempt, opts);
+            if (opts.budgetMs !== undefined && now() - started + delay >= opts.budgetMs)
+                throw giveUp();
+            opts.onRetry?.(attempt, delay, error);
+            await sleep(delay);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/registry/distribution.ts
+/**
+ * A small client for the OCI Distribution API: tag lists, manifest HEAD/GET with OCI `Accept`
+ * headers, Basic auth and the Bearer token flow Docker Hub, GHCR and Quay use (anonymous or with
+ * credentials). It counts its requests, so a plan can report what it cost.
+ */
+
+
+
+const MANIFEST_ACCEPT = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
+class RegistryError extends Error {
+    status;
+    retryAfterMs;
+    constructor(message, status, 
+    /** The wait a 429 or 503 asked for (`Retry-After`), in milliseconds. */
+    retryAfterMs = null) {
+        super(message);
+        this.status = status;
+        this.retryAfterMs = retryAfterMs;
+    }
+}
+/** Whether another attempt may help: network failures and timeouts, 408, 429 and 5xx answers. */
+function distribution_transient(error) {
+    if (error instanceof HttpError)
+        return error.transient;
+    if (error instanceof RegistryError)
+        return error.status === 408 || error.status === 429 || error.status >= 500;
+    return false;
+}
+/** The most tags one repository's listing is read to (`listTags`): far more than real repositories publish. */
+const MAX_TAGS = 50_000;
+/** Time for one registry operation and its retries: no new attempt starts after it. */
+const DISTRIBUTION_BUDGET_MS = 60_000;
+/** A registry's JSON error (`{"errors":[{"code":"TOOMANYREQUESTS","message":…}]}`, or ECR's `{"message":…}`), shortened. */
+function errorDetail(body) {
+    const text = body.toString("utf8").slice(0, 2000);
+    try {
+        const doc = JSON.parse(text);
+        const first = doc.errors?.[0];
+        if (first)
+            return `: ${[first.code, first.message].filter(Boolean).join(": ")}`;
+        if (typeof doc.message === "string")
+            return `: ${doc.message}`;
+    }
+    catch {
+        // not JSON
+    }
+    return "";
+}
+/** The budget from `ratelimit-remaining` and `ratelimit-limit`, or null when the registry sends none. */
+function rateLimitOf(headers) {
+    const read = (name) => {
+        const m = /^\s*(\d+)(?:\s*;\s*w=(\d+))?/.exec(headers.get(name) ?? "");
+        return m ? { n: Number(m[1]), w: m[2] ? Number(m[2]) : null } : null;
+    };
+    const remaining = read("ratelimit-remaining");
+    if (!remaining)
+        return null;
+    const limit = read("ratelimit-limit");
+    return { remaining: remaining.n, limit: limit?.n ?? null, windowSeconds: remaining.w ?? limit?.w ?? null };
+}
+/**
+ * A tag listing stops, with a clear error, where a registry would page forever or without end: 1000 pages, more
+ * than `maxTags` tags, or a `Link` back to a page already read.
+ */
+function guardTagPage(p) {
+    if (p.stale)
+        throw new RegistryError(`${p.what}: page ${p.page} brought no new tag: its paging loops; not followed`, 502);
+    // 1000 pages of 1000: a million tags, far beyond any real repository.
+    if (p.page >= 1000)
+        throw new RegistryError(`${p.what}: more than 1000 pages of tags; not read further`, 502);
+    if (p.count > p.maxTags)
+        throw new RegistryError(`${p.what}: it lists more than ${p.maxTags} tags; not read further`, 502);
+    // The scheme is the host's (crane's rule, ./scheme.ts): the same page over either is the same page.
+    const page = p.url.replace(/^https?:/, "");
+    if (p.visited.has(page))
+        throw new RegistryError(`${p.what}: its next page links back to a page already read; not followed`, 502);
+    p.visited.add(page);
+}
+class DistributionClient {
+    options;
+    /** The pull budget the registry's latest answer stated, when it states one (Docker Hub). */
+    rateLimit = null;
+    tokens = new Map();
+    counts;
+    doFetch;
+    limits;
+    /** Set once the registry did not answer at all; later operations fail with it at once. */
+    unreachable = null;
+    host;
+    schemes;
+    constructor(options) {
+        this.options = options;
+        this.counts = options.counts ?? {};
+        this.doFetch = options.fetch ?? fetch;
+        this.limits = options.limits ?? MANIFEST_LIMITS;
+        this.host = new URL(options.baseUrl).host;
+        this.schemes = options.schemes ?? new RegistrySchemes(this.doFetch);
+    }
+    /** `host/prefix/repository`, as failures name a repository of this registry. */
+    describe(repository) {
+        const prefix = this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : "";
+        return `${this.host}/${prefix}${repository}`;
+    }
+    count(kind) {
+        this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+    }
+    url(repository, rest) {
+        const prefix = this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : "";
+        return `https://${this.host}/v2/${prefix}${repository}/${rest}`;
+    }
+    /**
+     * Sends a request for the registry host by crane's rule: the scheme it answered on before, else HTTPS,
+     * then plain HTTP on a fallback host when HTTPS got no answer. Other hosts' URLs go as they are.
+     */
+    async toRegistry(url, send) {
+        const target = new URL(url);
+        if (target.host !== this.host)
+            return send(url);
+        const candidates = this.schemes.candidates(this.host);
+        for (let i = 0;; i++) {
+            const scheme = candidates[i];
+            target.protocol = `${scheme}:`;
+            try {
+                const answer = await send(target.toString());
+                this.schemes.settle(this.host, scheme);
+                return answer;
+            }
+            catch (error) {
+                if (i + 1 >= candidates.length || !triesHttpAfter(error))
+                    throw error;
+            }
+        }
+    }
+    /**
+     * One operation with retries: network failures, timeouts, 408, 429 and 5xx (JSON error body or
+     * not) are tried again with backoff, honouring `Retry-After` within the budget. Once the registry
+     * has not answered at all (network failure or timeout after every retry), later operations on
+     * this client fail at once instead of each waiting out its own timeouts.
+     */
+    async retrying(work) {
+        if (this.unreachable)
+            throw this.unreachable;
+        const r = this.options.retry ?? {};
+        try {
+            const { value } = await withRetries(work, {
+                retries: r.retries ?? 3,
+                budgetMs: r.budgetMs ?? DISTRIBUTION_BUDGET_MS,
+                baseDelayMs: r.baseDelayMs ?? 1000,
+                maxDelayMs: 30_000,
+                ...(r.sleep ? { sleep: r.sleep } : {}),
+                ...(r.random ? { random: r.random } : {}),
+                retryable: distribution_transient,
+                serverDelay: (e) => (e instanceof RegistryError ? e.retryAfterMs : null),
+            });
+            return value;
+        }
+        catch (error) {
+            const cause = error instanceof RetriesExhausted ? error.cause : error;
+            if (cause instanceof HttpError && cause.transient && cause.status === null) {
+                this.unreachable = new RegistryError(`${new URL(this.options.baseUrl).host} could not be reached earlier in this run (${error.message.split("\n")[0]}); not asked again`, 0);
+            }
+            // One attempt: the error as it was; several: with how many and how long.
+            if (error instanceof RetriesExhausted && error.attempts === 1)
+                throw error.cause;
+            throw error;
+        }
+    }
+    /** The failure for an answer that is not what was asked for, with the registry's own error text. */
+    async failure(answer, what) {
+        const { response } = answer;
+        const body = await readBody(answer, { what, limits: TOKEN_LIMITS }).catch(() => Buffer.alloc(0));
+        return new RegistryError(`${what} answered ${response.status}${errorDetail(body)}`, response.status, retryAfterMs(response.headers.get("retry-after")));
+    }
+    /** One request with the auth dance: Basic up front when configured, Bearer on a challenge. */
+    async request(kind, method, url, repository, headers = {}) {
+        const scope = `repository:${this.options.pathPrefix ? `${this.options.pathPrefix.replace(/^\/+|\/+$/g, "")}/` : ""}${repository}:pull`;
+        const send = (authorization) => {
+            this.count(kind);
+            return this.toRegistry(url, (at) => boundedRequest(at, { method, headers: { ...headers, ...(authorization ? { Authorization: authorization } : {}) } }, {
+                what: `${method} ${at}`,
+                limits: this.limits,
+                fetch: this.doFetch,
+                ...(this.options.checkHost ? { checkHost: this.options.checkHost } : {}),
+            }));
+        };
+        const cached = this.tokens.get(scope);
+        const basic = this.options.auth
+            ? `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`
+            : null;
+        let answer = await send(cached ? `Bearer ${cached}` : basic);
+        this.rateLimit = rateLimitOf(answer.response.headers) ?? this.rateLimit;
+        if (answer.response.status !== 401)
+            return answer;
+        const challenge = answer.response.headers.get("www-authenticate") ?? "";
+        await discard(answer);
+        if (/^bearer/i.test(challenge)) {
+            const token = await this.fetchToken(challenge, scope);
+            this.tokens.set(scope, token);
+            answer = await send(`Bearer ${token}`);
+            this.rateLimit = rateLimitOf(answer.response.headers) ?? this.rateLimit;
+        }
+        return answer;
+    }
+    async fetchToken(challenge, scope) {
+        const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1].toLowerCase(), m[2]]));
+        if (!params.realm)
+            throw new RegistryError(`the registry asked for a token without a realm (${challenge})`, 401);
+        const url = new URL(params.realm);
+        if (params.service)
+            url.searchParams.set("service", params.service);
+        url.searchParams.set("scope", params.scope ?? scope);
+        this.count("token");
+        const headers = {};
+        if (this.options.auth) {
+            headers.Authorization = `Basic ${Buffer.from(`${this.options.auth.username}:${this.options.auth.password}`).toString("base64")}`;
+        }
+        const what = `token request to ${url.host}`;
+        const answer = await boundedRequest(url.toString(), { headers }, {
+            what,
+            limits: TOKEN_LIMITS,
+            fetch: this.doFetch,
+            ...(this.options.checkHost ? { checkHost: this.options.checkHost } : {}),
+        });
+        if (!answer.response.ok)
+            throw await this.failure(answer, what);
+        const text = (await readBody(answer, { what, limits: TOKEN_LIMITS })).toString("utf8");
+        let body;
+        try {
+            body = JSON.parse(text);
+        }
+        catch {
+            throw new RegistryError(`${what} returned no JSON`, 502);
+        }
+        const token = body.token ?? body.access_token;
+        if (!token)
+            throw new RegistryError(`${what} returned no token`, 401);
+        return token;
+    }
+    async json(answer, what) {
+        const text = (await readBody(answer, { what, limits: this.limits })).toString("utf8");
+        try {
+            return JSON.parse(text);
+        }
+        catch {
+            throw new RegistryError(`${what} answered ${answer.response.status} with a body that is not JSON`, 502);
+        }
+    }
+    /** The manifest digest a tag or digest resolves to, or null when the registry does not have it. */
+    async headManifest(repository, reference) {
+        return (await this.describeManifest(repository, reference))?.digest ?? null;
+    }
+    /** The digest and media type a HEAD answers (free on Docker Hub), or null when the registry does not have it. */
+    describeManifest(repository, reference) {
+        return this.retrying(async () => {
+            const what = `HEAD ${repository}:${reference}`;
+            const answer = await this.request("manifest-head", "HEAD", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
+            const { response } = answer;
+            await discard(answer);
+            if (response.status === 404)
+                return null;
+            if (!response.ok)
+                throw new RegistryError(`${what} answered ${response.status}`, response.status, retryAfterMs(response.headers.get("retry-after")));
+            const digest = response.headers.get("docker-content-digest");
+            if (!digest)
+                throw new RegistryError(`${what} answered without Docker-Content-Digest`, response.status);
+            return { digest, mediaType: (response.headers.get("content-type") ?? "").split(";")[0].trim() };
+        });
+    }
+    /** The manifest itself (a GET: on Docker Hub it may count as a pull). */
+    getManifest(repository, reference) {
+        return this.retrying(async () => {
+            const what = `GET ${repository}:${reference}`;
+            const answer = await this.request("manifest-get", "GET", this.url(repository, `manifests/${reference}`), repository, { Accept: MANIFEST_ACCEPT });
+            const { response } = answer;
+            if (response.status === 404) {
+                await discard(answer);
+                return null;
+            }
+            if (!response.ok)
+                throw await this.failure(answer, what);
+            const body = await this.json(answer, what);
+            return {
+                digest: response.headers.get("docker-content-digest"),
+                mediaType: response.headers.get("content-type") ?? String(body.mediaType ?? ""),
+                body,
+            };
+        });
+    }
+    /**
+     * A small JSON blob (an image config: its os, architecture and variant), or null when the registry does not have
+     * it. A blob GET; Docker Hub counts manifest GETs as pulls, not blob GETs. Redirects (to a CDN) are followed.
+     */
+    getBlobJson(repository, digest) {
+        return this.retrying(async () => {
+            const what = `GET ${repository}@${digest}`;
+            const answer = await this.request("blob-get", "GET", this.url(repository, `blobs/${digest}`), repository);
+            if (answer.response.status === 404) {
+                await discard(answer);
+                return null;
+            }
+            if (!answer.response.ok)
+                throw await this.failure(answer, what);
+            return this.json(answer, what);
+        });
+    }
+    /**
+     * Mounts a blob `repository` lacks from `from`, in the same registry (`POST /v2/<repository>/blobs/uploads/
+     * ?mount=<digest>&from=<from>`): `mounted` on 201; `refused` on 202 (the registry opened an upload session
+     * instead: mounting off, the blob not in `from`, or ECR's encryption differs) or any 4xx.
+     */
+    mountBlob(repository, digest, from) {
+        return this.retrying(async () => {
+            const what = `mount ${digest} into ${repository} from ${from}`;
+            const query = `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
+            const answer = await this.request("blob-mount", "POST", this.url(repository, `blobs/uploads/${query}`), repository);
+            const { response } = answer;
+            if (response.status === 201) {
+                await discard(answer);
+                return "mounted";
+            }
+            if (response.status === 202 ||
+                (response.status >= 400 && response.status < 500 && response.status !== 429)) {
+                await discard(answer);
+                return "refused";
+            }
+            throw await this.failure(answer, what);
+        });
+    }
+    /**
+     * All tags of a repository, or null when the repository does not exist. Pages follow `Link`; a registry that
+     * sends none but cuts the list at `n` (crane's own, go-containerregistry pkg/registry/manifest.go handleTags)
+     * is asked on with `last=<last tag>` (the Distribution spec's pagination) until a page is short or repeats.
+     */
+    async listTags(repository, maxTags = MAX_TAGS) {
+        const tags = [];
+        const seen = new Set();
+        const visited = new Set();
+        const n = this.options.tagPageSize ?? 1000;
+        const first = `${this.url(repository, "tags/list")}?n=${n}`;
+        let url = first;
+        let byLast = false;
+        let stale = false;
+        const what = `listing tags of ${this.describe(repository)}`;
+        for (let page = 0; url; page++) {
+            const pageUrl = url;
+            guardTagPage({ page, count: tags.length, maxTags, url: pageUrl, visited, stale, what });
+            const got = await this.retrying(async () => {
+                const answer = await this.request("tags-list", "GET", pageUrl, repository);
+                const { response } = answer;
+                if (response.status === 404) {
+                    await discard(answer);
+                    return null;
+                }
+                if (!response.ok)
+                    throw await this.failure(answer, what);
+                const body = (await this.json(answer, what));
+                const link = response.headers.get("link");
+                return { tags: Array.isArray(body.tags) ? body.tags.map(String) : [], link, at: answer.url };
+            });
+            if (got === null)
+                return null;
+            const next = got.link?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
+            const fresh = got.tags.filter((t) => !seen.has(t));
+            if (next) {
+                // A linked page with nothing new (after the first) is a registry paging in a circle.
+                stale = page > 0 && fresh.length === 0;
+                tags.push(...fresh);
+                for (const t of fresh)
+                    seen.add(t);
+                url = this.nextTagsPage(next, got.at, what);
+                continue;
+            }
+            // Asked on with `last`: a registry that ignores it answers a page already seen; nothing new, stop.
+            if (byLast && fresh.length === 0)
+                break;
+            tags.push(...fresh);
+            for (const t of fresh)
+                seen.add(t);
+            const pageLast = got.tags.at(-1);
+            byLast = got.tags.length >= n && pageLast !== undefined;
+            url = byLast ? `${first}&last=${encodeURIComponent(pageLast)}` : null;
+        }
+        if (tags.length > maxTags)
+            throw new RegistryError(`${what}: it lists more than ${maxTags} tags; not read further`, 502);
+        return tags;
+    }
+    /** The `Link` page's address, on the same host (another would be a redirect the address policy never saw). */
+    nextTagsPage(next, at, what) {
+        const nextUrl = new URL(next, at);
+        if (nextUrl.host !== new URL(at).host)
+            throw new RegistryError(`${what}: the next page is on another host (${nextUrl.host}); not followed`, 502);
+        return nextUrl.toString();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/charts/repository.ts
+/**
+ * Where chart versions are published: an HTTP chart repository's `index.yaml` and an OCI registry's tag
+ * list. `parseChartIndex` is pure; `createChartVersionLister` is the adapter the plan phase uses (one
+ * `index.yaml` GET per repository per run, one tag listing per OCI chart).
+ */
+
+
+
+
+
+
+/** helm's `ResolveReferenceURL`: a relative package URL is resolved against the repository URL with a trailing `/`. */
+function resolvePackageUrl(repositoryUrl, url) {
+    const base = new URL(repositoryUrl);
+    if (!base.pathname.endsWith("/"))
+        base.pathname += "/";
+    return new URL(url, base).toString();
+}
+/** Reads an `index.yaml` (YAML or JSON). Throws on text that is not a chart repository index. */
+function parseChartIndex(text, repositoryUrl) {
+    let doc;
+    try {
+        // Chart indexes use no aliases; a bounded count stops an alias bomb ("billion laughs").
+        doc = (0,dist/* parse */.qg)(text, { maxAliasCount: 100 });
+    }
+    catch (e) {
+        throw new Error(`index.yaml is not valid YAML: ${e.message.split("\n")[0]}`);
+    }
+    const entries = doc?.entries;
+    if (typeof entries !== "object" || entries === null || Array.isArray(entries)) {
+        throw new Error("index.yaml has no entries: this is not a chart repository index");
+    }
+    const index = new Map();
+    for (const [name, list] of Object.entries(entries)) {
+        if (!Array.isArray(list))
+            continue;
+        const versions = [];
+        for (const item of list) {
+            if (item?.version === undefined || item.version === null)
+                continue;
+            const urls = Array.isArray(item.urls)
+                ? item.urls.filter((u) => typeof u === "string")
+                : [];
+            versions.push({
+                version: String(item.version),
+                urls: urls.map((u) => resolvePackageUrl(repositoryUrl, u)),
+                digest: typeof item.digest === "string" ? item.digest : null,
+            });
+        }
+        index.set(name, versions);
+    }
+    return index;
+}
+/** Lists published chart versions over HTTP; every repository's index is fetched once per lister. */
+function createChartVersionLister(options) {
+    const doFetch = options.fetch ?? fetch;
+    const counts = options.counts ?? {};
+    const indexes = new Map();
+    const index = (repositoryUrl) => {
+        let cached = indexes.get(repositoryUrl);
+        if (!cached) {
+            cached = (async () => {
+                const url = resolvePackageUrl(repositoryUrl, "index.yaml");
+                counts.index = (counts.index ?? 0) + 1;
+                const what = `GET ${url}`;
+                const limits = options.limits ?? indexLimits();
+                const request = () => boundedRequest(url, {}, { what, limits, fetch: doFetch, ...(options.checkHost ? { checkHost: options.checkHost } : {}) });
+                const { value: body } = await withRetries(async () => {
+                    const answer = await request();
+                    if (!answer.response.ok) {
+                        await discard(answer);
+                        const status = answer.response.status;
+                        throw new HttpError(`${what} answered ${status}`, status === 429 || status >= 500, null, status);
+                    }
+                    return readBody(answer, { what, limits });
+                }, {
+                    retries: 2,
+                    budgetMs: 120_000,
+                    ...(options.sleep ? { sleep: options.sleep } : {}),
+                    retryable: (e) => e instanceof HttpError && e.transient,
+                }).catch((e) => {
+                    throw e instanceof RetriesExhausted && e.attempts === 1 ? e.cause : e;
+                });
+                return parseChartIndex(body.toString("utf8"), repositoryUrl);
+            })();
+            indexes.set(repositoryUrl, cached);
+        }
+        return cached;
+    };
+    return {
+        index,
+        async repositoryVersions(repositoryUrl, name) {
+            const versions = (await index(repositoryUrl)).get(name);
+            return versions ? versions.map((v) => v.version) : null;
+        },
+        async registryTags(source) {
+            const address = chartFetchAddress(source, options.upstreams);
+            const slash = address.reference.indexOf("/");
+            const registry = address.reference.slice(0, slash);
+            const repository = address.reference.slice(slash + 1);
+            const credential = credentialFor(registry, options.credentials);
+            const client = new DistributionClient({
+                baseUrl: `https://${registry}`,
+                ...(options.schemes ? { schemes: options.schemes } : {}),
+                auth: credential ? { username: credential.username, password: credential.password } : null,
+                counts,
+                fetch: doFetch,
+                ...(options.checkHost ? { checkHost: options.checkHost } : {}),
+                ...(options.sleep ? { retry: { sleep: options.sleep } } : {}),
+            });
+            return client.listTags(repository);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/charts/resolve.ts
+
+
+
+/** A range without `newest:` that matches more than this many versions gets a warning. */
+const MANY_VERSIONS = 10;
+async function resolveChartVersions(list, lister) {
+    const ranges = list.chartRanges ?? [];
+    const warnings = [];
+    const problems = [];
+    if (ranges.length === 0)
+        return { list: { ...list, chartRanges: [] }, warnings, problems };
+    const charts = [...list.charts];
+    const taken = new Set(charts.map((c) => `${c.repository}:${c.tag}`));
+    const error = (range, message, hint) => problems.push({ ...range.location, severity: "error", message, ...(hint ? { hint } : {}) });
+    const listed = await Promise.all(ranges.map((range) => publishedVersions(range, lister)));
+    ranges.forEach((range, i) => {
+        const selection = selectVersionsFor(range, listed[i]);
+        if ("problem" in selection) {
+            error(range, selection.problem, selection.hint);
+            return;
+        }
+        const { selected } = selection;
+        if (range.newest === null && selected.length > MANY_VERSIONS) {
+            warnings.push({
+                message: `version range "${range.range}" of chart ${range.name} matches ${selected.length} versions; all of them are mirrored`,
+                hint: "add newest: N to keep only the highest N",
+                location: range.location,
+            });
+        }
+        for (const version of selected) {
+            const entry = rangeEntry(range, version, warnings);
+            if (!entry)
+                continue;
+            const key = `${range.repository}:${entry.tag}`;
+            if (taken.has(key))
+                continue; // listed exactly too, or by another range of the same chart
+            taken.add(key);
+            charts.push(entry);
+        }
+    });
+    // In list order: a range's versions where the range is written.
+    charts.sort((a, b) => a.location.line - b.location.line || a.location.column - b.location.column);
+    return { list: { ...list, charts, chartRanges: [] }, warnings, problems };
+}
+/** The versions a range selects from what its upstream publishes, or the problem that it cannot. */
+function selectVersionsFor(range, published) {
+    const where = range.kind === "oci" ? range.source : `${range.source} (index.yaml)`;
+    if ("error" in published) {
+        return {
+            problem: `cannot resolve version range "${range.range}" of chart ${range.name}: ${published.error}`,
+            hint: range.kind === "oci"
+                ? "check the oci:// reference and the registry credentials"
+                : "check the repository URL; its index.yaml must be reachable from this runner",
+        };
+    }
+    if (published.versions === null) {
+        return {
+            problem: range.kind === "oci"
+                ? `chart repository ${range.source} does not exist`
+                : `chart ${range.name} is not in ${where}`,
+            hint: "check the chart name and the repository",
+        };
+    }
+    const constraint = parseConstraint(range.range);
+    if (!constraint.ok)
+        return { problem: `version range "${range.range}" is not valid: ${constraint.error}` };
+    const parse = range.kind === "oci" ? parseStrictVersion : parseVersion;
+    const selected = selectVersions(published.versions, constraint.value, range.newest, parse);
+    if (selected.length > 0)
+        return { selected };
+    const newest = selectVersions(published.versions, parseConstraintOrThrow("*"), 3, parse);
+    return {
+        problem: `version range "${range.range}" matches none of the ${published.versions.length} versions of chart ${range.name} in ${where}`,
+        hint: newest.length > 0
+            ? `the newest releases are ${newest.join(", ")}`
+            : "it publishes no release versions (prereleases match only a range that names one)",
+    };
+}
+/** The chart entry for one version a range selected, or null (with a warning) when its tag is not valid. */
+function rangeEntry(range, version, warnings) {
+    const tag = chartTag(version);
+    if (!isValidTag(tag)) {
+        warnings.push({
+            message: `chart ${range.name} ${version} cannot be stored as an OCI tag ("${tag}"); skipped`,
+            location: range.location,
+        });
+        return null;
+    }
+    return {
+        kind: range.kind,
+        source: range.source,
+        name: range.name,
+        repository: range.repository,
+        version,
+        tag,
+        location: range.location,
+        images: range.images,
+        resolvedFrom: range.range,
+    };
+}
+function parseConstraintOrThrow(text) {
+    const c = parseConstraint(text);
+    if (!c.ok)
+        throw new Error(c.error);
+    return c.value;
+}
+async function publishedVersions(range, lister) {
+    try {
+        if (range.kind === "oci") {
+            const tags = await lister.registryTags(range.source);
+            // helm stores `+` as `_` in tags and reads them back the same way.
+            return { versions: tags === null ? null : tags.map((t) => t.replaceAll("_", "+")) };
+        }
+        return { versions: await lister.repositoryVersions(range.source, range.name) };
+    }
+    catch (e) {
+        return { error: e instanceof Error ? e.message : String(e) };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/charts/prepare.ts
+
+
+
+
+
+
+
+
+
+
+/** Whether the list needs chart preparation at all. */
+function needsChartPreparation(list) {
+    return (list.chartRanges?.length ?? 0) > 0 || list.charts.some((c) => c.images !== null);
+}
+/**
+ * Resolves ranges and discovers chart images. Throws an `ObserveError` listing every range that could
+ * not be resolved (an unreachable index, an unknown chart, no matching version): nothing runs then.
+ */
+async function prepareCharts(list, options) {
+    const counts = {};
+    if (!needsChartPreparation(list))
+        return { list, warnings: [], counts, discovered: [], rendered: 0 };
+    const schemes = options.schemes ?? new RegistrySchemes(options.fetch);
+    const lister = createChartVersionLister({
+        upstreams: list.upstreams,
+        credentials: options.upstreamCredentials,
+        counts,
+        schemes,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    const resolved = await resolveChartVersions(list, lister);
+    if (resolved.problems.length > 0) {
+        throw new ObserveError("chart version ranges could not be resolved:", "fix the versionRange entries named above, or list exact versions", resolved.problems);
+    }
+    const warnings = [...resolved.warnings];
+    const wanted = resolved.list.charts.filter((c) => c.images !== null);
+    const recorded = [];
+    const missed = [];
+    for (const chart of wanted) {
+        const hit = recordedDiscovery(options.known ?? null, chart);
+        if (hit)
+            recorded.push(hit);
+        else
+            missed.push(chart);
+    }
+    const finish = (found, failures) => {
+        const merged = mergeChartDiscoveries(resolved.list, [...recorded, ...found], failures);
+        return {
+            list: merged.list,
+            warnings: [...warnings, ...merged.warnings],
+            counts,
+            discovered: [...recorded, ...found],
+            rendered: missed.length,
+        };
+    };
+    // Every chart version is in the record (or none has images: true): no helm, no download, no process.
+    if (missed.length === 0)
+        return finish([]);
+    if (recorded.length > 0)
+        options.log?.(`Chart images: ${recorded.length} chart version(s) from the record, ${missed.length} to render`);
+    const rendered = options.renderer
+        ? await renderChartImages(missed, options.renderer)
+        : await renderWithHelm(missed, resolved.list.upstreams, { ...options, schemes });
+    return finish(rendered.found, rendered.failures);
+}
+/** Renders the charts with helm (installed through the tool cache unless given), logged in to their OCI upstreams. */
+async function renderWithHelm(missed, upstreams, options) {
+    const mask = options.mask;
+    if (!mask)
+        throw new Error("prepareCharts needs a SecretMask to run helm");
+    const binary = options.helmBinary ??
+        (await installHelm({ ...options.helm, ...(options.log ? { log: options.log } : {}) })).path;
+    const session = await openCredentialSession({
+        credentials: options.upstreamCredentials,
+        mask,
+        ...(options.tempRoot ? { tempRoot: options.tempRoot } : {}),
+    });
+    try {
+        const helm = new Helm({
+            binary,
+            env: session.helmEnv(),
+            registryConfig: session.helmRegistryConfig,
+            ...(options.toolLimits ? { limits: options.toolLimits } : {}),
+            redact: (t) => mask.redact(t),
+            ...(options.counter ? { counter: options.counter } : {}),
+            ...(options.log ? { log: options.log } : {}),
+        });
+        // helm reads registry credentials from its own config: log in to the OCI upstreams that have some.
+        const schemes = options.schemes ?? new RegistrySchemes(options.fetch);
+        const hosts = new Set();
+        for (const chart of missed) {
+            if (chart.kind === "oci")
+                hosts.add(chartFetchAddress(chart.source, upstreams).registry);
+        }
+        for (const host of hosts) {
+            const credential = credentialFor(host, options.upstreamCredentials);
+            if (credential)
+                await helm.registryLogin(host, credential.username, credential.password, {
+                    plainHttp: (await schemes.resolve(host)) === "http",
+                });
+        }
+        const renderer = createHelmChartRenderer({
+            helm,
+            upstreams: upstreams,
+            workDir: session.dir,
+            schemes,
+        });
+        return await renderChartImages(missed, renderer);
+    }
+    finally {
+        await session.dispose();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/charts/prove.ts
+
+
+
+
+
+async function missingChartVersions(charts, upstreams, credentials, options = {}) {
+    const counts = {};
+    const missing = new Map();
+    const unreachable = new Map();
+    const lister = createChartVersionLister({
+        upstreams,
+        credentials,
+        counts,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(options.schemes ? { schemes: options.schemes } : {}),
+    });
+    for (const chart of charts) {
+        try {
+            const why = chart.kind === "http" ? await notInIndex(chart, lister) : await notInRegistry(chart);
+            if (why)
+                missing.set(plan_chartSource(chart), why);
+        }
+        catch (e) {
+            unreachable.set(plan_chartSource(chart), (e.message ?? String(e)).split("\n")[0]);
+        }
+    }
+    return { missing, unreachable, counts };
+    async function notInRegistry(chart) {
+        const address = chartFetchAddress(chart.source, upstreams);
+        const slash = address.reference.indexOf("/");
+        const registry = address.reference.slice(0, slash);
+        const repository = address.reference.slice(slash + 1);
+        const credential = credentialFor(registry, credentials);
+        const client = new DistributionClient({
+            baseUrl: `https://${registry}`,
+            auth: credential ? { username: credential.username, password: credential.password } : null,
+            counts,
+            ...(options.fetch ? { fetch: options.fetch } : {}),
+            ...(options.schemes ? { schemes: options.schemes } : {}),
+        });
+        const digest = await client.headManifest(repository, chart.tag);
+        return digest ? null : `${client.describe(repository)} has no tag ${chart.tag} (404)`;
+    }
+}
+async function notInIndex(chart, lister) {
+    const versions = await lister.repositoryVersions(chart.source, chart.name);
+    if (versions === null)
+        return `the repository's index.yaml lists no chart ${chart.name}`;
+    return versions.includes(chart.version)
+        ? null
+        : `the repository's index.yaml has no ${chart.name} ${chart.version} (it has ${versions.slice(0, 5).join(", ")}${versions.length > 5 ? ", …" : ""})`;
+}
+
+;// CONCATENATED MODULE: ./src/observe/upstream.ts
+
+
+
+
+/** The upstream a client key (an endpoint URL or a host) stands for, as plans name it. */
+function budgetHost(key) {
+    return key.includes("://") ? new URL(key).host : key;
+}
+/** Docker Hub's registry API lives at registry-1.docker.io, not docker.io. */
+function apiHost(host) {
+    return host === "docker.io" ? "registry-1.docker.io" : host;
+}
+/** An index's children with their platforms, in index order; null for a manifest that is not an index. */
+function indexChildren(manifest) {
+    if (!Array.isArray(manifest.manifests))
+        return null;
+    return manifest.manifests
+        .filter((child) => typeof child.digest === "string")
+        .map((child) => ({ digest: child.digest, platform: platformOf(child.platform) }));
+}
+/** The platform a descriptor or an image config names (OCI field names), or null when it names none. */
+function platformOf(value) {
+    if (typeof value !== "object" || value === null)
+        return null;
+    const v = value;
+    if (typeof v.os !== "string" || typeof v.architecture !== "string")
+        return null;
+    const text = (key) => typeof v[key] === "string" && v[key] !== "" ? { [key]: v[key] } : {};
+    const list = (key) => Array.isArray(v[key]) ? { [key]: v[key].filter((x) => typeof x === "string") } : {};
+    return {
+        os: v.os,
+        architecture: v.architecture,
+        ...text("variant"),
+        ...text("os.version"),
+        ...list("os.features"),
+        ...list("features"),
+    };
+}
+/**
+ * One Distribution client per upstream a run reads from: an entry's host, or the endpoint the list gives for it
+ * (with its path prefix), with that registry's credentials. `key` is the endpoint URL or the host.
+ */
+class UpstreamClients {
+    upstreams;
+    credentials;
+    common;
+    clients = new Map();
+    constructor(upstreams, credentials, common) {
+        this.upstreams = upstreams;
+        this.credentials = credentials;
+        this.common = common;
+    }
+    clientFor(entry) {
+        const host = entry.reference.domain;
+        const endpoint = this.upstreams.find((u) => u.host === host && u.endpoint)?.endpoint;
+        const key = endpoint ?? host;
+        let client = this.clients.get(key);
+        if (!client) {
+            const { registry, pathPrefix } = endpoint
+                ? parseEndpoint(endpoint)
+                : { registry: apiHost(host), pathPrefix: "" };
+            client = new DistributionClient({
+                baseUrl: `https://${registry}`,
+                ...(pathPrefix ? { pathPrefix } : {}),
+                auth: credentialFor(endpoint ? registry : host, this.credentials),
+                ...this.common,
+            });
+            this.clients.set(key, client);
+        }
+        return { client, key };
+    }
+}
+async function checkUpstreamDigests(entries, upstreams, credentials, options = {}) {
+    const counts = {};
+    const pool = new UpstreamClients(upstreams, credentials, {
+        counts,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    const clientFor = (entry) => pool.clientFor(entry).client;
+    const digests = new Map();
+    const failures = new Map();
+    const missing = new Map();
+    await mapWithConcurrency(entries, options.concurrency ?? 8, async (entry) => {
+        const tag = entry.reference.tag;
+        const client = clientFor(entry);
+        const where = client.describe(entry.reference.path);
+        try {
+            if (entry.platforms.length === 0 || tag === null) {
+                // A HEAD (free against Docker Hub's pull limits): the tag's digest, or that the pinned digest is there.
+                const digest = await client.headManifest(entry.reference.path, tag ?? entry.reference.digest);
+                if (digest)
+                    digests.set(entry.source, { digest });
+                else
+                    missing.set(entry.source, `${where} has no manifest ${tag ?? entry.reference.digest} (404)`);
+                return;
+            }
+            const manifest = await client.getManifest(entry.reference.path, tag);
+            if (!manifest?.digest) {
+                missing.set(entry.source, `${where} has no manifest ${tag} (404)`);
+                return;
+            }
+            const children = indexChildren(manifest.body);
+            if (children) {
+                digests.set(entry.source, { digest: manifest.digest, content: { kind: "index", children } });
+                return;
+            }
+            // A single image: crane copies it whatever platform is asked for, so its config says which one it is.
+            const config = manifest.body.config;
+            const body = typeof config?.digest === "string"
+                ? await client.getBlobJson(entry.reference.path, config.digest)
+                : null;
+            digests.set(entry.source, {
+                digest: manifest.digest,
+                content: { kind: "image", platform: platformOf(body) },
+            });
+        }
+        catch (e) {
+            const status = e.status;
+            // Docker Hub answers 401 for a repository that does not exist (or that these credentials may not read).
+            if (status === 401 || status === 403)
+                missing.set(entry.source, `${where} refused it (${status}: it does not exist, or needs credentials): ${e.message}`);
+            else
+                failures.set(entry.source, e.message);
+        }
+    });
+    const budgets = new Map();
+    for (const [key, client] of pool.clients)
+        if (client.rateLimit)
+            budgets.set(budgetHost(key), client.rateLimit);
+    return { digests, missing, failures, counts, budgets };
+}
+
+;// CONCATENATED MODULE: ./src/observe/manifests.ts
+
+
+
+
+/**
+ * These reads only make a sync cheaper (sharing, the budget): an upstream slow to answer is not waited for, and
+ * a failure is not retried; crane then copies as it would without them.
+ */
+const READ_LIMITS = {
+    ...MANIFEST_LIMITS,
+    headersTimeoutMs: 5_000,
+    idleTimeoutMs: 5_000,
+    bodyDeadlineMs: 15_000,
+};
+class UpstreamManifests {
+    options;
+    counts;
+    pool;
+    cache = new Map();
+    heads = new Map();
+    constructor(options) {
+        this.options = options;
+        this.counts = options.counts ?? {};
+        this.pool = new UpstreamClients(options.upstreams, options.credentials, {
+            counts: this.counts,
+            limits: READ_LIMITS,
+            retry: { retries: 0 },
+            ...(options.schemes ? { schemes: options.schemes } : {}),
+            ...(options.fetch ? { fetch: options.fetch } : {}),
+        });
+    }
+    /** Upstream GETs sent so far through this reader (each one a pull on Docker Hub). */
+    get reads() {
+        return this.counts["manifest-get"] ?? 0;
+    }
+    /** The manifest `reference` (a tag or a digest) names in the entry's upstream repository, read once per run. */
+    read(entry, reference) {
+        const { client, key } = this.pool.clientFor(entry);
+        const cacheKey = `${key} ${entry.reference.path}@${reference}`;
+        let found = this.cache.get(cacheKey);
+        if (!found) {
+            found = client.getManifest(entry.reference.path, reference);
+            this.cache.set(cacheKey, found);
+        }
+        return found;
+    }
+    /** Where the entry is fetched from (an upstream endpoint, or its own host): one pull budget each. */
+    upstreamOf(entry) {
+        return this.pool.clientFor(entry).key;
+    }
+    /** A HEAD of the manifest (free on Docker Hub): digest and media type, read once per run. */
+    describe(entry, reference) {
+        const { client, key } = this.pool.clientFor(entry);
+        const cacheKey = `${key} ${entry.reference.path}@${reference}`;
+        let found = this.heads.get(cacheKey);
+        if (!found) {
+            found = client.describeManifest(entry.reference.path, reference);
+            this.heads.set(cacheKey, found);
+        }
+        return found;
+    }
+    /** The pull budget the entry's upstream stated in its latest answer (null: it states none). */
+    rateLimit(entry) {
+        return this.pool.clientFor(entry).client.rateLimit;
+    }
+    /** Records a manifest the run read elsewhere (the plan's platform checks), so it is not read again. */
+    remember(entry, reference, manifest) {
+        const { key } = this.pool.clientFor(entry);
+        this.cache.set(`${key} ${entry.reference.path}@${reference}`, Promise.resolve(manifest));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/plan/sharing.ts
+/**
+ * Layer sharing, decided without I/O: which copy brings each blob first, the order that lets every later copy
+ * find its shared layers already in the registry (to be mounted, not uploaded), and the bytes a sync moves
+ * before and after sharing.
+ */
+/**
+ * The copies in an order where each blob's first bringer comes before every copy that shares it: the copies
+ * that bring at least one new blob first (in their own order), then the ones whose blobs all come from others.
+ * Copies whose content is unknown keep their place among the first group.
+ */
+function orderForSharing(steps, contentOf) {
+    const seen = new Set();
+    const bringers = [];
+    const followers = [];
+    for (const step of steps) {
+        const content = contentOf(step);
+        if (!content) {
+            bringers.push(step);
+            continue;
+        }
+        const fresh = content.blobs.filter((b) => !seen.has(b.digest));
+        for (const b of content.blobs)
+            seen.add(b.digest);
+        (fresh.length > 0 || content.blobs.length === 0 ? bringers : followers).push(step);
+    }
+    return [...bringers, ...followers];
+}
+/** Bytes and blobs before and after sharing; a blob counts once per repository before, once in all after. */
+function sharingFigures(copies) {
+    const perRepository = new Map();
+    const shared = new Map();
+    let known = 0;
+    for (const { repository, content } of copies) {
+        if (!content)
+            continue;
+        known += 1;
+        for (const b of content.blobs) {
+            perRepository.set(`${repository} ${b.digest}`, b.size);
+            shared.set(b.digest, b.size);
+        }
+    }
+    const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0);
+    return {
+        known,
+        bytesPerRepository: sum(perRepository),
+        bytesShared: sum(shared),
+        blobsPerRepository: perRepository.size,
+        blobsShared: shared.size,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/tools/crane.ts
+/**
+ * crane, for exactly what the product does with it: copy an image (or an OCI chart) registry to registry,
+ * read a digest, report its version. Flags as crane's docs spell them (`crane copy SRC DST`,
+ * `-j/--jobs`; the global `--platform os/arch[/variant]`). Never `--insecure`: crane applies it to every
+ * registry in the process, so an untrusted certificate on the ECR push would pass too. crane tries HTTPS
+ * first everywhere and falls back to plain HTTP on loopback and RFC 1918 hosts by its own rule
+ * (fallsBackToHttp, registry/scheme.ts); the list refuses `http://` anywhere else.
+ */
+
+
+/**
+ * One platform as a `--platform` value. crane reads each value as ONE platform (`v1.ParsePlatform`; for index filter
+ * cmd/crane/cmd/util.go platformsValue.Set, whatever its help text says): `linux/amd64,linux/arm64` would read as
+ * architecture `amd64,linux`, variant `arm64`, and match nothing, so a comma is refused here.
+ */
+function platformValue(platform) {
+    if (platform.includes(","))
+        throw new RangeError(`refusing to pass ${JSON.stringify(platform)} to crane as one platform: it holds a comma`);
+    return positional("crane", platform, "platform");
+}
+function globalFlags(opts) {
+    const flags = [];
+    if (opts.platform)
+        flags.push("--platform", platformValue(opts.platform));
+    return flags;
+}
+function craneCopyArgs(source, destination, opts = {}) {
+    const args = [
+        "copy",
+        positional("crane", source, "source"),
+        positional("crane", destination, "destination"),
+        ...globalFlags(opts),
+    ];
+    if (opts.jobs != null) {
+        if (!Number.isInteger(opts.jobs) || opts.jobs < 1)
+            throw new RangeError(`crane --jobs must be a positive integer, got ${opts.jobs}`);
+        args.push("--jobs", String(opts.jobs));
+    }
+    return args;
+}
+function craneDigestArgs(reference, opts = {}) {
+    return ["digest", positional("crane", reference, "reference"), ...globalFlags(opts)];
+}
+/**
+ * `crane index filter SRC --platform A --platform B -t DST` (cmd/crane/doc/crane_index_filter.md): writes an index
+ * holding only the listed platforms' manifests (a new index digest; the children keep theirs). Its own
+ * `--platform` flag takes several values and shadows the global one.
+ */
+function craneIndexFilterArgs(source, platforms, destination) {
+    if (platforms.length === 0)
+        throw new RangeError("crane index filter needs at least one platform");
+    return [
+        "index",
+        "filter",
+        positional("crane", source, "source"),
+        ...platforms.flatMap((p) => ["--platform", platformValue(p)]),
+        "--tag",
+        positional("crane", destination, "destination"),
+    ];
+}
+/**
+ * The digest crane reports for what it wrote under `destination`: go-containerregistry logs
+ * `<reference>: digest: <digest> size: <n>` for every manifest it pushes (pkg/v1/remote/write.go), an index's
+ * children first. The line naming `destination` wins, else the last one; null when crane said nothing.
+ */
+function pushedDigest(output, destination) {
+    let last = null;
+    for (const m of output.matchAll(/(\S+): digest: (sha256:[0-9a-f]{64}) size: \d+/g)) {
+        if (m[1] === destination)
+            return m[2];
+        last = m[2];
+    }
+    return existingDigest(output, destination) ?? last;
+}
+/**
+ * When the target already holds the manifest crane pushes nothing and prints `existing manifest: TAG@DIGEST`
+ * (`existing manifest: DIGEST` for a digest reference), no `digest:` line (pkg/v1/remote/write.go,
+ * manifestExists). The line naming `destination`'s tag or digest; null when there is none.
+ */
+function existingDigest(output, destination) {
+    const at = destination.lastIndexOf("@");
+    const colon = destination.lastIndexOf(":");
+    const identifier = at >= 0
+        ? destination.slice(at + 1)
+        : colon > destination.lastIndexOf("/")
+            ? destination.slice(colon + 1)
+            : "";
+    for (const m of output.matchAll(/existing manifest: (?:(\S+)@)?(sha256:[0-9a-f]{64})\s*$/gm)) {
+        if ((m[1] ?? m[2]) === identifier)
+            return m[2];
+    }
+    return null;
+}
+const CRANE_VERSION_ARGS = ["version"];
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+class Crane {
+    options;
+    constructor(options) {
+        this.options = options;
+    }
+    /**
+     * `crane copy SRC DST`: `source` is the fetch address (see `fetchAddress`), `destination` the target reference.
+     * Resolves the digest crane wrote under `destination`, when its output names it.
+     */
+    async copy(source, destination, opts = {}) {
+        const { stdout, stderr } = await runTool("crane", this.options, {
+            subcommand: "copy",
+            args: craneCopyArgs(source, destination, opts),
+            action: `crane copy ${source} -> ${destination}${opts.platform ? ` (platform ${opts.platform})` : ""}`,
+        });
+        return { digest: pushedDigest(`${stderr}\n${stdout}`, destination) };
+    }
+    /**
+     * `crane index filter SRC --platform … -t DST`: copies the listed platforms of an index as a new index.
+     * Resolves the new index's digest (crane prints `repo@sha256:…` on stdout).
+     */
+    async indexFilter(source, platforms, destination) {
+        const action = `crane index filter ${source} (platforms ${platforms.join(", ")}) -> ${destination}`;
+        const { stdout } = await runTool("crane", this.options, {
+            subcommand: "index filter",
+            args: craneIndexFilterArgs(source, platforms, destination),
+            action,
+        });
+        const digest = /@(sha256:[0-9a-f]{64})\s*$/.exec(stdout.trim())?.[1];
+        if (!digest)
+            throw new Error(`${action} printed "${stdout.trim()}", not a reference with a sha256 digest`);
+        return { digest };
+    }
+    /** The manifest digest (`sha256:…`) of a reference, or of one platform's manifest. */
+    async digest(reference, opts = {}) {
+        const action = `crane digest ${reference}${opts.platform ? ` (platform ${opts.platform})` : ""}`;
+        const { stdout } = await runTool("crane", this.options, {
+            subcommand: "digest",
+            args: craneDigestArgs(reference, opts),
+            action,
+        });
+        const digest = stdout.trim().split(/\s+/).pop() ?? "";
+        if (!DIGEST.test(digest))
+            throw new Error(`${action} printed "${stdout.trim()}", not a sha256 digest`);
+        return digest;
+    }
+    /** The version crane reports (`0.22.1`; `crane version` prints `v0.22.1` or `0.22.1`). */
+    async version() {
+        const { stdout } = await runTool("crane", this.options, {
+            subcommand: "version",
+            args: CRANE_VERSION_ARGS,
+            action: "crane version",
+        });
+        const m = /v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/.exec(stdout);
+        if (!m)
+            throw new Error(`crane version printed "${stdout.trim()}", not a version`);
+        return m[1];
+    }
+}
+
 // EXTERNAL MODULE: ./src/tools/log-safe.ts
 var log_safe = __nccwpck_require__(135);
 ;// CONCATENATED MODULE: ./src/plan/budget.ts
@@ -67494,422 +72658,6 @@ function createCopier(options) {
         const source = sourceAddress(step, upstreams);
         return crane.digest(source.reference);
     }
-}
-
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-ecr/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(8249);
-;// CONCATENATED MODULE: ./src/observe/ecr.ts
-/**
- * What an ECR registry holds, through `@aws-sdk/client-ecr`: the repositories under the managed
- * prefixes (DescribeRepositories paged over the registry: one call per 1000 repositories, instead
- * of asking by name, where one missing name fails the whole call) and their tags with digests and
- * storage status (DescribeImages, TAGGED, every status, 1000 images a page), both through the SDK's
- * paginators, with bounded concurrency and the SDK's adaptive retries.
- *
- * Why DescribeImages and not ListImages: since ECR's archive storage class, both return only ACTIVE
- * images unless `filter.imageStatus` says otherwise (API_ListImagesFilter, API_DescribeImagesFilter),
- * so an archived tag looks absent; ListImages with `imageStatus: ANY` lists it, but its image ids carry
- * no status, while DescribeImages' ImageDetail has `imageStatus` (API_ImageDetail). One DescribeImages
- * walk per repository says both what is there and what is archived, at the call count ListImages had.
- */
-
-
-
-class ObserveError extends MirrorError {
-    constructor(message, hint, problems) {
-        super(message, { hint, ...(problems ? { problems } : {}) });
-    }
-}
-/** Attempts the SDK makes for one ECR call (its adaptive mode: backoff plus a client-side rate limiter). */
-const ECR_MAX_ATTEMPTS = 5;
-/** Connecting to the ECR endpoint, in milliseconds. */
-const ECR_CONNECTION_TIMEOUT_MS = 10_000;
-/** One ECR call, request and response, in milliseconds (a page of 1000 images answers in well under a second). */
-const ECR_REQUEST_TIMEOUT_MS = 60_000;
-/**
- * An ECR client and the only retry layer for ECR calls: the SDK's adaptive retries (throttling and
- * 5xx), `ECR_MAX_ATTEMPTS` attempts, each bounded by a connection and a request timeout so a
- * stalled endpoint fails in bounded time. The endpoint comes from AWS_ENDPOINT_URL_ECR when set.
- */
-function createEcrClient(region, config = {}) {
-    return new dist_cjs/* ECRClient */.S70({
-        region,
-        retryMode: "adaptive",
-        maxAttempts: ECR_MAX_ATTEMPTS,
-        requestHandler: {
-            connectionTimeout: ECR_CONNECTION_TIMEOUT_MS,
-            requestTimeout: ECR_REQUEST_TIMEOUT_MS,
-            throwOnRequestTimeout: true,
-        },
-        ...config,
-    });
-}
-/** An ECR call that failed after the SDK's retries; keeps `$metadata` so no outer layer retries it again. */
-class EcrCallError extends ObserveError {
-    $metadata;
-    name = "EcrCallError";
-    constructor(message, hint, $metadata) {
-        super(message, hint);
-        this.$metadata = $metadata;
-    }
-}
-/** Turns SDK failures a person can fix into one readable error. */
-function explainAwsError(e, action) {
-    const name = e.name ?? "";
-    const message = e.message ?? String(e);
-    if (name === "AccessDeniedException" ||
-        name === "UnrecognizedClientException" ||
-        /not authorized/i.test(message)) {
-        return new ObserveError(`ECR denied ${action}: ${message}`, "the role needs ecr:GetAuthorizationToken, ecr:DescribeRepositories and ecr:DescribeImages to plan (AmazonEC2ContainerRegistryReadOnly has them), and ecr:CreateRepository, push, ecr:UpdateImageStorageClass (to restore archived tags) and ecr:BatchDeleteImage to sync; with target.reconcileSettings also ecr:GetLifecyclePolicy, ecr:GetRepositoryPolicy and ecr:ListTagsForResource to plan (also in AmazonEC2ContainerRegistryReadOnly) and ecr:PutImageTagMutability, ecr:PutImageScanningConfiguration, ecr:PutLifecyclePolicy, ecr:DeleteLifecyclePolicy, ecr:SetRepositoryPolicy, ecr:DeleteRepositoryPolicy, ecr:TagResource and ecr:UntagResource to sync");
-    }
-    if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
-        return new ObserveError(`no AWS credentials for ${action}: ${message}`, "configure credentials first, e.g. aws-actions/configure-aws-credentials with role-to-assume (OIDC)");
-    }
-    const metadata = e.$metadata;
-    const status = metadata?.httpStatusCode;
-    const attempts = metadata?.attempts ?? 1;
-    const after = attempts > 1 ? ` after ${attempts} attempts` : "";
-    if (/Throttl|TooManyRequests|RequestLimitExceeded/i.test(name) ||
-        /rate exceeded/i.test(message) ||
-        status === 429) {
-        return new EcrCallError(`ECR throttled ${action} (${message})${after}`, "another job is calling ECR in this account and region at the same time, or the list creates many repositories at once: rerun later, lower the concurrency, or ask AWS to raise the ECR API quota", metadata ?? {});
-    }
-    if (typeof status === "number" && status >= 500) {
-        return new EcrCallError(`ECR failed ${action} (${name}: ${message})${after}`, "ECR had a server error: rerun later", metadata ?? {});
-    }
-    if (/TimeoutError|RequestTimeout/i.test(name) ||
-        /timed? ?out|ETIMEDOUT|ECONNREFUSED|ECONNRESET/i.test(message)) {
-        return new EcrCallError(`ECR did not answer ${action} (${message})${after}`, `the ECR endpoint did not answer within ${ECR_CONNECTION_TIMEOUT_MS / 1000} s (connect) / ${ECR_REQUEST_TIMEOUT_MS / 1000} s (request): check the network path to ECR (VPC endpoint, proxy, AWS_ENDPOINT_URL_ECR)`, metadata ?? {});
-    }
-    return e instanceof Error ? e : new Error(String(e));
-}
-/** A DescribeRepositories entry's tag mutability and exclusion filters. */
-function observedMutability(r) {
-    return {
-        imageTagMutability: (r.imageTagMutability ?? "MUTABLE"),
-        imageTagMutabilityExclusionFilters: (r.imageTagMutabilityExclusionFilters ?? [])
-            .map((f) => f.filter ?? "")
-            .filter(Boolean),
-    };
-}
-class EcrObserver {
-    client;
-    concurrency;
-    calls = {};
-    constructor(client, concurrency = 8) {
-        this.client = client;
-        this.concurrency = concurrency;
-    }
-    count(operation) {
-        this.calls[operation] = (this.calls[operation] ?? 0) + 1;
-    }
-    /** The SDK paginator's settings: 1000 a page, and every page request counted once as `operation`. */
-    paging(operation) {
-        return {
-            client: this.client,
-            pageSize: 1000,
-            withCommand: (command) => {
-                this.count(operation);
-                return command;
-            },
-        };
-    }
-    /** Every repository in the registry whose name `keep` accepts. */
-    async repositories(keep) {
-        const found = [];
-        try {
-            for await (const page of (0,dist_cjs/* paginateDescribeRepositories */.LHh)(this.paging("DescribeRepositories"), {})) {
-                for (const r of page.repositories ?? [])
-                    if (r.repositoryName && keep(r.repositoryName))
-                        found.push(r);
-            }
-        }
-        catch (e) {
-            throw explainAwsError(e, "ecr:DescribeRepositories");
-        }
-        return found;
-    }
-    /**
-     * Every tag of one repository with its digest, archived ones included, and the tags whose image is not
-     * ACTIVE with its status; null when the repository disappeared meanwhile.
-     */
-    async tags(repositoryName) {
-        const tags = new Map();
-        const archived = new Map();
-        const pages = (0,dist_cjs/* paginateDescribeImages */.XiR)(this.paging("DescribeImages"), {
-            repositoryName,
-            filter: { tagStatus: "TAGGED", imageStatus: "ANY" },
-        });
-        try {
-            for await (const page of pages) {
-                for (const image of page.imageDetails ?? []) {
-                    if (!image.imageDigest)
-                        continue;
-                    const status = image.imageStatus;
-                    for (const tag of image.imageTags ?? []) {
-                        tags.set(tag, image.imageDigest);
-                        if (status === "ARCHIVED" || status === "ACTIVATING")
-                            archived.set(tag, status);
-                    }
-                }
-            }
-        }
-        catch (e) {
-            if (e instanceof dist_cjs/* RepositoryNotFoundException */.Da2)
-                return null;
-            throw explainAwsError(e, `ecr:DescribeImages on ${repositoryName}`);
-        }
-        return { tags, archived };
-    }
-    /** The manifest a tag points at (BatchGetImage, which reports a missing image per id), or null. */
-    async manifest(repositoryName, imageTag) {
-        this.count("BatchGetImage");
-        const answer = await this.client
-            .send(new dist_cjs/* BatchGetImageCommand */.P8n({
-            repositoryName,
-            imageIds: [{ imageTag }],
-            acceptedMediaTypes: [
-                "application/vnd.oci.image.index.v1+json",
-                "application/vnd.docker.distribution.manifest.list.v2+json",
-                "application/vnd.oci.image.manifest.v1+json",
-                "application/vnd.docker.distribution.manifest.v2+json",
-            ],
-        }))
-            .catch((e) => {
-            throw explainAwsError(e, `ecr:BatchGetImage on ${repositoryName}`);
-        });
-        const text = answer.images?.[0]?.imageManifest;
-        return text ? JSON.parse(text) : null;
-    }
-    /**
-     * A repository's settings besides tag mutability: scan on push and encryption from its DescribeRepositories
-     * entry (no call), then GetLifecyclePolicy, GetRepositoryPolicy and ListTagsForResource (three calls; a missing
-     * policy is null).
-     */
-    async settings(repository) {
-        const repositoryName = repository.repositoryName;
-        const call = async (operation, send, absent) => {
-            this.count(operation);
-            try {
-                return await send();
-            }
-            catch (e) {
-                if (absent && e instanceof absent)
-                    return null;
-                throw explainAwsError(e, `ecr:${operation} on ${repositoryName}`);
-            }
-        };
-        const [lifecycle, policy, tags] = await Promise.all([
-            call("GetLifecyclePolicy", () => this.client.send(new dist_cjs/* GetLifecyclePolicyCommand */.O0C({ repositoryName })), dist_cjs/* LifecyclePolicyNotFoundException */.R50),
-            call("GetRepositoryPolicy", () => this.client.send(new dist_cjs/* GetRepositoryPolicyCommand */.MeN({ repositoryName })), dist_cjs/* RepositoryPolicyNotFoundException */.VG$),
-            call("ListTagsForResource", () => this.client.send(new dist_cjs/* ListTagsForResourceCommand */.a_e({ resourceArn: repository.repositoryArn }))),
-        ]);
-        return {
-            scanOnPush: repository.imageScanningConfiguration?.scanOnPush ?? false,
-            encryption: {
-                type: repository.encryptionConfiguration?.encryptionType ?? "AES256",
-                kmsKey: repository.encryptionConfiguration?.kmsKey ?? null,
-            },
-            lifecyclePolicy: lifecycle?.lifecyclePolicyText ?? null,
-            repositoryPolicy: policy?.policyText ?? null,
-            tags: Object.fromEntries((tags?.tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""])),
-        };
-    }
-    /** One repository's DescribeRepositories entry (asked by name), or null when it does not exist. */
-    async repository(repositoryName) {
-        this.count("DescribeRepositories");
-        try {
-            const answer = await this.client.send(new dist_cjs/* DescribeRepositoriesCommand */.pE_({ repositoryNames: [repositoryName] }));
-            return answer.repositories?.[0] ?? null;
-        }
-        catch (e) {
-            if (e instanceof dist_cjs/* RepositoryNotFoundException */.Da2)
-                return null;
-            throw explainAwsError(e, `ecr:DescribeRepositories on ${repositoryName}`);
-        }
-    }
-    /** One repository as observation sees it, settings included, without its tags; null when it does not exist. */
-    async repositoryWithSettings(repositoryName) {
-        const r = await this.repository(repositoryName);
-        if (!r)
-            return null;
-        return {
-            ...observedMutability(r),
-            name: repositoryName,
-            tags: new Map(),
-            settings: await this.settings(r),
-        };
-    }
-    /**
-     * The repositories the list wants and, when pruning, every repository under the managed prefixes,
-     * each with its tags: one DescribeRepositories page per 1000 repositories, one DescribeImages per repository
-     * (per 1000 images), and for the repositories in `settingsOf` three more calls each (`settings`).
-     */
-    async observe(registry, wanted, prunePrefixes, 
-    /** Repositories whose settings are read too (`target.reconcileSettings`: the ones the list names). */
-    settingsOf = new Set()) {
-        const relevant = (name) => wanted.has(name) || prunePrefixes.some((p) => name.startsWith(`${p}/`));
-        const repos = await this.repositories(relevant);
-        const observed = await mapWithConcurrency(repos, this.concurrency, async (r) => {
-            const name = r.repositoryName;
-            const found = await this.tags(name);
-            if (!found)
-                return null;
-            const { tags, archived } = found;
-            const settings = settingsOf.has(name) ? await this.settings(r) : null;
-            return {
-                name,
-                ...observedMutability(r),
-                tags,
-                ...(archived.size > 0 ? { archived } : {}),
-                ...(settings ? { settings } : {}),
-            };
-        });
-        return { registry, repositories: new Map(observed.filter((o) => o !== null).map((o) => [o.name, o])) };
-    }
-}
-
-;// CONCATENATED MODULE: ./src/plan/settings.ts
-/** A policy document compared by meaning: key order and whitespace do not count (ECR may reformat it). */
-function canonical(text) {
-    if (text === null)
-        return null;
-    const sort = (v) => Array.isArray(v)
-        ? v.map(sort)
-        : v && typeof v === "object"
-            ? Object.fromEntries(Object.entries(v)
-                .sort(([a], [b]) => a.localeCompare(b))
-                .map(([k, x]) => [k, sort(x)]))
-            : v;
-    try {
-        return JSON.stringify(sort(JSON.parse(text)));
-    }
-    catch {
-        return text;
-    }
-}
-function sameTags(a, b) {
-    const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
-}
-/** The settings of `repo` that differ from `wanted` (empty when none, or when its settings were not read). */
-function settingChanges(repo, wanted) {
-    const observed = repo.settings;
-    if (!observed)
-        return [];
-    const changes = [];
-    const filters = wanted.imageTagMutability.endsWith("_WITH_EXCLUSION")
-        ? wanted.imageTagMutabilityExclusionFilters
-        : [];
-    const sameFilters = filters.length === repo.imageTagMutabilityExclusionFilters.length &&
-        filters.every((f) => repo.imageTagMutabilityExclusionFilters.includes(f));
-    if (repo.imageTagMutability !== wanted.imageTagMutability || !sameFilters) {
-        changes.push({
-            setting: "imageTagMutability",
-            from: { mode: repo.imageTagMutability, filters: repo.imageTagMutabilityExclusionFilters },
-            to: { mode: wanted.imageTagMutability, filters },
-        });
-    }
-    if (observed.scanOnPush !== wanted.scanOnPush)
-        changes.push({ setting: "scanOnPush", from: observed.scanOnPush, to: wanted.scanOnPush });
-    if (canonical(observed.lifecyclePolicy) !== canonical(wanted.lifecyclePolicy))
-        changes.push({ setting: "lifecyclePolicy", from: observed.lifecyclePolicy, to: wanted.lifecyclePolicy });
-    if (canonical(observed.repositoryPolicy) !== canonical(wanted.repositoryPolicy))
-        changes.push({
-            setting: "repositoryPolicy",
-            from: observed.repositoryPolicy,
-            to: wanted.repositoryPolicy,
-        });
-    if (!sameTags(observed.tags, wanted.tags))
-        changes.push({ setting: "tags", from: observed.tags, to: wanted.tags });
-    return changes;
-}
-function mutability(m) {
-    return m.filters.length > 0 ? `${m.mode} [${m.filters.join(", ")}]` : m.mode;
-}
-function tagsText(tags) {
-    const entries = Object.entries(tags);
-    return entries.length === 0 ? "none" : `{${entries.map(([k, v]) => `${k}=${v}`).join(", ")}}`;
-}
-/** One change in words: `scanOnPush false -> true`. */
-function changeText(c) {
-    switch (c.setting) {
-        case "imageTagMutability":
-            return `imageTagMutability ${mutability(c.from)} -> ${mutability(c.to)}`;
-        case "scanOnPush":
-            return `scanOnPush ${c.from} -> ${c.to}`;
-        case "lifecyclePolicy":
-        case "repositoryPolicy":
-            return `${c.setting} ${c.from === null ? "none" : "set"} -> ${c.to === null ? "none (deleted)" : c.from === null ? "set" : "changed"}`;
-        case "tags":
-            return `tags ${tagsText(c.from)} -> ${tagsText(c.to)}`;
-    }
-}
-/** The reconcile-settings step for `repo`, or null when its settings match the list. */
-function reconcileStep(repo, wanted, location) {
-    const changes = settingChanges(repo, wanted);
-    if (changes.length === 0)
-        return null;
-    return {
-        action: "reconcile-settings",
-        kind: "repository",
-        repository: repo.name,
-        reason: `settings differ from the list: ${changes.map(changeText).join("; ")}`,
-        changes,
-        location,
-    };
-}
-/** The warning for an existing repository encrypted otherwise than the list asks (ECR cannot change it). */
-function encryptionWarning(repo, wanted, location) {
-    const observed = repo.settings?.encryption;
-    if (!observed)
-        return null;
-    const want = wanted.encryption;
-    // ECR answers the key as an ARN: a key id the list names matches the ARN's last part.
-    const sameKey = want.kmsKey === null || observed.kmsKey === want.kmsKey || observed.kmsKey?.endsWith(`/${want.kmsKey}`);
-    if (observed.type === want.type && sameKey)
-        return null;
-    const shown = (e) => e.kmsKey ? `${e.type} (${e.kmsKey})` : e.type;
-    return {
-        message: `${repo.name} is encrypted with ${shown(observed)}, the list asks for ${shown(want)}; ECR cannot change the encryption of an existing repository, so it stays ${shown(observed)}`,
-        hint: "keep the list's encryption as the repository has it, or recreate the repository (delete it, then sync: its images are copied again)",
-        location,
-    };
-}
-/**
- * The existing repositories the list names, as the plan sees them: with `target.reconcileSettings`, for each whose
- * settings were read, its reconcile-settings step when they differ, an encryption warning, and the repository as it
- * will be after the step (the list's tag mutability), for planning its tags; otherwise as observed. `entries` in list
- * order: the first entry of a repository is its line.
- */
-function reconcileRepositories(entries, observed, target) {
-    const steps = [];
-    const warnings = [];
-    const repositories = new Map(observed.repositories);
-    if (!target.reconcileSettings)
-        return { steps, warnings, repositories };
-    const wanted = target.repositorySettings;
-    const seen = new Set();
-    for (const { repository, location } of entries) {
-        const repo = observed.repositories.get(repository);
-        if (!repo?.settings || seen.has(repository))
-            continue;
-        seen.add(repository);
-        const step = reconcileStep(repo, wanted, location);
-        if (step)
-            steps.push(step);
-        const warning = encryptionWarning(repo, wanted, location);
-        if (warning)
-            warnings.push(warning);
-        repositories.set(repository, {
-            ...repo,
-            imageTagMutability: wanted.imageTagMutability,
-            imageTagMutabilityExclusionFilters: wanted.imageTagMutability.endsWith("_WITH_EXCLUSION")
-                ? wanted.imageTagMutabilityExclusionFilters
-                : [],
-        });
-    }
-    return { steps, warnings, repositories };
 }
 
 ;// CONCATENATED MODULE: ./src/execute/ecr-changes.ts
@@ -68683,6 +73431,8 @@ function syncReportJson(plan, result, cost) {
         ...(result.bytes ? { bytes: result.bytes } : {}),
         ...(result.pace ? { pace: result.pace } : {}),
         ...(result.budgets ? { pullBudgets: result.budgets } : {}),
+        // What each image tag range expanded to (from the lock, or from the upstream's tag list).
+        ...(plan.ranges ? { ranges: plan.ranges } : {}),
         warnings: plan.warnings.map((w) => ({
             message: w.message,
             ...(w.hint ? { hint: w.hint } : {}),
@@ -68715,2310 +73465,362 @@ async function writeReportFile(path, json, mask) {
     await (0,promises_.writeFile)(path, (0,log_safe/* formatJson */.IB)(json, mask));
 }
 
-;// CONCATENATED MODULE: ./src/git/output-folder.ts
-// The output folder (default `deploy/ecr-mirror/`) and what in it belongs to ecr-mirror. ecr-mirror
-// never deletes what it did not write: the folder carries a manifest (`.ecr-mirror-files`) listing the
-// files the last render wrote, and a rewrite removes exactly those (then the folders they leave empty),
-// writes the new files and the new manifest. Anything else in the folder is left alone. The folder
-// itself must be a real folder strictly inside the workspace: not its root, not an ancestor of it, not
-// a git repository (or inside one of its `.git`), reached through no symbolic link.
-//
-// One decision (`planFolderUpdate`, pure) serves the working tree (`writeOutputFolder`) and the tree
-// commit-back builds on (`readTreeState` in commit-back.ts), so both agree on what may be removed.
-
-
-
-/** The manifest: the files ecr-mirror wrote into the folder, one path a line. */
-const MANIFEST_FILE = ".ecr-mirror-files";
-const MANIFEST_HEADER = [
-    "# Written by ecr-mirror: the files it rendered into this folder, one path a line.",
-    "# The next render removes or replaces exactly these files; anything else here is left alone.",
-];
-/** A refusal about the output folder: nothing was deleted or written. */
-class OutputFolderError extends MirrorError {
-    problem;
-    hint;
-    name = "OutputFolderError";
-    constructor(problem, hint) {
-        super(`${problem}\n  hint: ${hint}`, { hint });
-        this.problem = problem;
-        this.hint = hint;
-    }
-}
-const NOTHING_CHANGED = "Nothing was deleted or written.";
-/** A relative, normalised, `/`-separated path that stays inside its base and names no `.git`, or null. */
-function safeRelative(path) {
-    if (!path || path.includes("\\") || path.includes("\0") || external_node_path_.posix.isAbsolute(path))
-        return null;
-    const normal = external_node_path_.posix.normalize(path).replace(/\/+$/, "");
-    if (normal === "" || normal === "." || normal === ".." || normal.startsWith("../"))
-        return null;
-    if (normal.split("/").some((part) => part.toLowerCase() === ".git"))
-        return null;
-    return normal;
-}
-/** Shown in a message: quoted, control characters escaped, long values cut. */
-function output_folder_shown(value) {
-    const quoted = JSON.stringify(value);
-    return quoted.length > 120 ? `${quoted.slice(0, 117)}..."` : quoted;
-}
-/** A path as a message shows it: plain when it is plain, else quoted and escaped. */
-function plain(path) {
-    return /^[\w./@+~-]+$/.test(path) ? path : output_folder_shown(path);
-}
-function shownPath(folder, path) {
-    return plain(`${folder}/${path}`);
-}
-/** Repository paths (`deploy/ecr-mirror/hosts.d/...`) of the files, checked, in the files' order. */
-function outputFilePaths(folder, files) {
-    const seen = new Set();
-    for (const file of files) {
-        const path = safeRelative(file.path);
-        if (!path || path !== file.path)
-            throw new Error(`The rendered file path "${file.path}" is not a relative path inside the output folder.`);
-        const full = `${folder}/${path}`;
-        if (seen.has(full))
-            throw new Error(`The rendered file "${file.path}" appears twice.`);
-        seen.add(full);
-    }
-    return [...seen];
-}
-function isExecutable(file) {
-    return ((file.mode ?? 0o644) & 0o111) !== 0;
-}
-function formatManifest(paths) {
-    return `${[...MANIFEST_HEADER, ...[...paths].sort()].join("\n")}\n`;
-}
-/** A manifest larger than this is not one ecr-mirror wrote (a render writes a few dozen lines). */
-const MANIFEST_MAX_BYTES = 1024 * 1024;
+;// CONCATENATED MODULE: ./src/observe/oci-registry.ts
 /**
- * The paths a manifest lists. A line that is not a plain relative path inside the folder (`../x`, `/etc/x`,
- * `a/../../b`, `.git/config`) is refused with its line number: a manifest a stranger's pull request
- * edited must not make ecr-mirror delete anything outside the files it wrote.
+ * What a plain OCI registry holds (Harbor, Artifactory, a registry container, the test harness),
+ * through the Distribution API: a tag list per wanted repository, and a manifest HEAD only for
+ * the tags whose digest the plan compares. There is no mutability on such registries: all tags
+ * count as mutable.
  */
-function parseManifest(text, folder) {
-    if (Buffer.byteLength(text) > MANIFEST_MAX_BYTES) {
-        throw new OutputFolderError(`${folder}/${MANIFEST_FILE} is larger than ${MANIFEST_MAX_BYTES} bytes, so ecr-mirror did not write it. ${NOTHING_CHANGED}`, `restore it from an earlier ecr-mirror commit, or remove ${folder} yourself`);
-    }
-    const paths = [];
-    text.split("\n").forEach((raw, index) => {
-        const line = raw.replace(/\r$/, "");
-        if (line.trim() === "" || line.startsWith("#"))
-            return;
-        if (safeRelative(line) !== line || line === MANIFEST_FILE) {
-            throw new OutputFolderError(`${folder}/${MANIFEST_FILE} line ${index + 1}: ${output_folder_shown(line)} is not a file inside ${folder}. ${NOTHING_CHANGED}`, `the manifest lists only files ecr-mirror wrote into ${folder}: restore it from an earlier ecr-mirror commit, or remove the line`);
-        }
-        paths.push(line);
-    });
-    return paths;
-}
-/** The README every ecr-mirror render has written since the first release starts with this. */
-const README_MARKER = "<!-- Generated by ecr-mirror.";
-/** The only files an ecr-mirror before the manifest rendered. */
-const LEGACY_FILE = /^(?:README\.md|nodeconfig\.yaml|ecr-mirror-node\.yaml|chart-images\.json|hosts\/[^/]+\/hosts\.toml)$/;
-/**
- * Decides what a render may remove and write in the folder, or refuses. Rules:
- * - no symbolic link, nested git repository or special file anywhere in the folder;
- * - with a manifest: the files it lists (validated) are ecr-mirror's, everything else is kept, and a
- *   rendered file may not land on a kept file (or on a folder holding one);
- * - without a manifest: an empty or absent folder is fine; a folder an ecr-mirror before the manifest
- *   rendered (its README.md carries the generated marker and every file is one that version wrote) is
- *   taken over; any other non-empty folder is not ecr-mirror's and is refused.
- */
-function planFolderUpdate(folder, state, files) {
-    const unusual = state.entries.find((e) => e.kind !== "file");
-    if (unusual) {
-        const what = {
-            symlink: "is a symbolic link",
-            repository: "is a git repository (it holds .git)",
-            other: "is not a regular file",
-            file: "",
-        }[unusual.kind];
-        throw new OutputFolderError(`${shownPath(folder, unusual.path)} ${what}; ecr-mirror writes only regular files and follows no links. ${NOTHING_CHANGED}`, `remove ${shownPath(folder, unusual.path)}, or choose another folder for the node configuration`);
-    }
-    const present = new Set(state.entries.map((e) => e.path).filter((p) => p !== MANIFEST_FILE));
-    let owned;
-    if (state.manifest !== null) {
-        owned = new Set(parseManifest(state.manifest, folder));
-    }
-    else if (present.size === 0) {
-        owned = new Set();
-    }
-    else if (state.readme?.startsWith(README_MARKER) && [...present].every((p) => LEGACY_FILE.test(p))) {
-        owned = present;
-    }
-    else {
-        const sample = [...present].sort().slice(0, 3).map(output_folder_shown).join(", ");
-        throw new OutputFolderError(`${folder} is not empty and is not ecr-mirror's (it has no ${MANIFEST_FILE}): it holds ${sample}${present.size > 3 ? ", ..." : ""}. ${NOTHING_CHANGED}`, `choose a new or empty folder for the node configuration, or remove ${folder} yourself`);
-    }
-    const remove = [...present].filter((p) => owned.has(p)).sort();
-    const kept = [...present].filter((p) => !owned.has(p)).sort();
-    for (const file of files) {
-        const clash = kept.find((k) => k === file.path || file.path.startsWith(`${k}/`) || k.startsWith(`${file.path}/`));
-        if (clash) {
-            throw new OutputFolderError(`${shownPath(folder, clash)} is in the way of the rendered ${folder}/${file.path}, and ecr-mirror did not write it (it is not in ${MANIFEST_FILE}). ${NOTHING_CHANGED}`, `move ${shownPath(folder, clash)} out of the folder, or remove it`);
-        }
-    }
-    return { remove, kept, manifest: formatManifest(files.map((f) => f.path)) };
-}
-/**
- * Resolves `outDir` (relative to the workspace, or absolute) and refuses every place ecr-mirror must not
- * write: the workspace itself, an ancestor of it, anything outside it, a path through `.git` or through a
- * symbolic link, a component that is a file, and a folder that is (or sits inside) a nested git repository.
- */
-async function locateOutputFolder(workspace, outDir) {
-    const refuse = (problem, hint) => {
-        throw new OutputFolderError(`The output folder ${output_folder_shown(outDir)} ${problem}. ${NOTHING_CHANGED}`, hint);
-    };
-    const inside = "give a folder inside the repository, such as deploy/ecr-mirror";
-    if (outDir.trim() === "" || outDir.includes("\0"))
-        refuse("is empty", inside);
-    const base = (0,external_node_path_.resolve)(workspace);
-    const target = (0,external_node_path_.resolve)(base, outDir);
-    const rel = (0,external_node_path_.relative)(base, target);
-    if (rel === "")
-        refuse(`is the workspace itself (${plain(base)})`, inside);
-    if (rel === ".." || rel.startsWith(`..${external_node_path_.sep}`) || (0,external_node_path_.isAbsolute)(rel)) {
-        const ancestor = (0,external_node_path_.relative)(target, base);
-        refuse(ancestor && !ancestor.startsWith("..") && !(0,external_node_path_.isAbsolute)(ancestor)
-            ? `(${plain(target)}) holds the workspace ${plain(base)}`
-            : `(${plain(target)}) is outside the workspace ${plain(base)}`, `${inside}; ecr-mirror writes only below the workspace (the action's GITHUB_WORKSPACE, the CLI's current folder)`);
-    }
-    const folder = rel.split(external_node_path_.sep).join("/");
-    if (safeRelative(folder) !== folder)
-        refuse("is inside .git", inside);
-    const root = await (0,promises_.realpath)(base).catch(() => base);
-    if (root.split(external_node_path_.sep).some((part) => part.toLowerCase() === ".git"))
-        refuse(`is inside .git (${plain(root)})`, inside);
-    let dir = root;
-    for (const part of folder.split("/")) {
-        dir = (0,external_node_path_.join)(dir, part);
-        const stat = await (0,promises_.lstat)(dir).catch(() => null);
-        if (!stat)
-            break; // the rest is created
-        const at = (0,external_node_path_.relative)(root, dir).split(external_node_path_.sep).join("/");
-        if (stat.isSymbolicLink())
-            refuse(`goes through the symbolic link ${plain(at)}`, "give the real folder, reached through no link");
-        if (!stat.isDirectory())
-            refuse(`goes through ${plain(at)}, which is not a folder`, inside);
-        if (await (0,promises_.lstat)((0,external_node_path_.join)(dir, ".git")).catch(() => null))
-            refuse(`is in a git repository of its own: ${plain(at)} holds .git`, "choose a folder of this repository outside nested repositories and submodules");
-    }
-    return { folder, dir: (0,external_node_path_.join)(root, ...folder.split("/")) };
-}
-/** The folder's content in the working tree, read without following any link. */
-async function readFolderState(dir) {
-    const entries = [];
-    const walk = async (at, prefix) => {
-        const children = await (0,promises_.readdir)(at, { withFileTypes: true }).catch((e) => {
-            if (e.code === "ENOENT" && prefix === "")
-                return [];
-            throw e;
+
+async function observeRegistry(client, registry, wanted, needDigest, concurrency = 8) {
+    const repos = await mapWithConcurrency([...wanted].sort(), concurrency, async (name) => {
+        const tags = await client.listTags(name);
+        if (tags === null)
+            return null;
+        const map = new Map(tags.map((t) => [t, null]));
+        const look = [...(needDigest.get(name) ?? [])].filter((t) => map.has(t));
+        await mapWithConcurrency(look, concurrency, async (tag) => {
+            map.set(tag, await client.headManifest(name, tag));
         });
-        for (const child of children.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-            const path = prefix ? `${prefix}/${child.name}` : child.name;
-            if (child.isDirectory()) {
-                if (child.name.toLowerCase() === ".git" ||
-                    (await (0,promises_.lstat)((0,external_node_path_.join)(at, child.name, ".git")).catch(() => null)))
-                    entries.push({ path, kind: "repository" });
-                else
-                    await walk((0,external_node_path_.join)(at, child.name), path);
-            }
-            else if (child.isSymbolicLink())
-                entries.push({ path, kind: "symlink" });
-            else if (child.isFile())
-                entries.push({ path, kind: child.name.toLowerCase() === ".git" ? "repository" : "file" });
-            else
-                entries.push({ path, kind: "other" });
-        }
-    };
-    await walk(dir, "");
-    const has = (path) => entries.some((e) => e.path === path && e.kind === "file");
-    const start = async (path, bytes) => {
-        const file = await (0,promises_.open)((0,external_node_path_.join)(dir, path), "r");
-        try {
-            const buffer = Buffer.alloc(bytes);
-            const { bytesRead } = await file.read(buffer, 0, bytes, 0);
-            return buffer.subarray(0, bytesRead).toString("utf8");
-        }
-        finally {
-            await file.close();
-        }
-    };
-    const manifest = has(MANIFEST_FILE) ? await start(MANIFEST_FILE, MANIFEST_MAX_BYTES + 1) : null;
-    const readme = has("README.md") ? await start("README.md", 200) : null;
-    return { entries, manifest, readme };
-}
-/**
- * Checks, before any work, that a render could write `outDir` (see `locateOutputFolder` and
- * `planFolderUpdate`); returns its repository path. Throws `OutputFolderError`.
- */
-async function checkOutputFolder(workspace, outDir) {
-    const located = await locateOutputFolder(workspace, outDir);
-    planFolderUpdate(located.folder, await readFolderState(located.dir), []);
-    return located.folder;
-}
-/**
- * Writes the rendered files into the output folder of the working tree: removes the files the manifest
- * lists (and the folders that leaves empty), writes the new files and the new manifest. Refuses (with an
- * `OutputFolderError`, before touching anything) whatever `locateOutputFolder` and `planFolderUpdate` refuse.
- */
-async function writeOutputFolder(workspace, outDir, files) {
-    const { folder, dir } = await locateOutputFolder(workspace, outDir);
-    outputFilePaths(folder, files);
-    if (files.some((f) => f.path === MANIFEST_FILE))
-        throw new Error(`The rendered file ${MANIFEST_FILE} is the output folder's manifest.`);
-    const update = planFolderUpdate(folder, await readFolderState(dir), files);
-    const manifestPath = (0,external_node_path_.join)(dir, MANIFEST_FILE);
-    const writeManifest = async (text) => {
-        await (0,promises_.unlink)(manifestPath).catch(() => { });
-        await (0,promises_.writeFile)(manifestPath, text, { mode: 0o644, flag: "wx" });
-    };
-    await (0,promises_.mkdir)(dir, { recursive: true });
-    // Claim the new files before writing them, so an interrupted write leaves nothing ecr-mirror cannot remove.
-    await writeManifest(formatManifest([...new Set([...update.remove, ...files.map((f) => f.path)])]));
-    for (const path of update.remove) {
-        await (0,promises_.unlink)((0,external_node_path_.join)(dir, path));
-        for (let parent = external_node_path_.posix.dirname(path); parent !== "."; parent = external_node_path_.posix.dirname(parent)) {
-            const emptied = await (0,promises_.rmdir)((0,external_node_path_.join)(dir, parent)).then(() => true, () => false);
-            if (!emptied)
-                break;
-        }
-    }
-    for (const file of files) {
-        const path = (0,external_node_path_.join)(dir, ...file.path.split("/"));
-        await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
-        const mode = isExecutable(file) ? 0o755 : 0o644;
-        // `wx`: never through a link, never over a file that appeared since the check.
-        await (0,promises_.writeFile)(path, file.content, { mode, flag: "wx" });
-        await (0,promises_.chmod)(path, mode);
-    }
-    await writeManifest(update.manifest);
-    return {
-        folder,
-        files: [...files, { path: MANIFEST_FILE, content: update.manifest }],
-        removed: update.remove,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/list/limits.ts
-/** The bounds on what a mirror list may hold, so that hostile input is refused before it costs time or memory. */
-/**
- * The largest mirror list read: 2 MiB. A 5000-image list of one reference a line weighs 220 KiB, the same list
- * as objects with three tags and a platform each 560 KiB; a 2 MiB list (50 000 references) parses in about 4 s
- * within 300 MB of memory. With MAX_LIST_ITEMS, MAX_DEPTH and the alias bound, the worst 2 MiB input measured
- * (99 990 duplicate keys) takes 5 s and under 500 MB.
- */
-const MAX_LIST_BYTES = 2 * 1024 * 1024;
-/** The deepest nesting read (mappings and lists inside one another); the schema itself needs 7, chart values a few more. */
-const MAX_DEPTH = 64;
-/**
- * Lines plus flow separators (`,`) at most: a bound on the nodes the YAML parser builds (its memory, and its
- * duplicate-key check, which is quadratic). A 5000-image list has 5000 to 25 000.
- */
-const MAX_LIST_ITEMS = 100_000;
-/** Alias-like tokens (`*name`) beyond which the text is refused before the YAML parser builds them all. */
-const MAX_ALIAS_TOKENS = 1000;
-/** The pre-scan's own depth bound: above MAX_DEPTH, so that the node walk reports moderate nesting at its exact node. */
-const PRESCAN_DEPTH = 2 * MAX_DEPTH;
-/** Problems listed one by one; the rest are counted in one last line. */
-const MAX_PROBLEMS = 200;
-/** Problems of one kind (aliases, tags) reported one by one, before a summary line. */
-const MAX_REPEATED = 20;
-const TOO_LARGE_HINT = "a list of 5000 images weighs about 250 KiB: split the list, or look for generated or pasted content";
-const TOO_DEEP_HINT = "a mirror list needs a few levels of nesting; look for generated or pasted content";
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/list/prescan.ts
-/**
- * A linear scan before the YAML parser, which needs up to 1 GB for 2 MiB of `[[[[…` or `- - - …` or `*a,*a,…`:
- * refuses nesting deeper than PRESCAN_DEPTH in brackets (counted everywhere, quoted JSON included: no real list comes
- * near) or in block indicators on one line, more lines and list items than MAX_LIST_ITEMS, and more alias-like tokens
- * than any list could mean.
- */
-
-const NEWLINE = 0x0a;
-const COMMA = 0x2c;
-const SPACE = 0x20;
-const TAB = 0x09;
-const STAR = 0x2a;
-const TOO_MANY_ITEMS = {
-    message: `the mirror list holds more than ${MAX_LIST_ITEMS} lines and list items`,
-    hint: "a list of 5000 images has 5000 to 25 000: split the list, or look for generated or pasted content",
-};
-const TOO_DEEP = {
-    message: `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`,
-    hint: TOO_DEEP_HINT,
-};
-const TOO_MANY_ALIASES = {
-    message: `the mirror list holds more than ${MAX_ALIAS_TOKENS} YAML aliases (*name); aliases are not supported`,
-    hint: "write the values out in full",
-};
-function prescan(text) {
-    const state = { depth: 0, aliases: 0, items: 0, lineStart: true, indicators: 0 };
-    for (let i = 0; i < text.length; i++) {
-        const problem = scanAt(text, i, state);
-        if (problem)
-            return { offset: i, problem };
-    }
-    return null;
-}
-function scanAt(text, i, state) {
-    const c = text.charCodeAt(i);
-    return (countItem(c, state) ??
-        countBracket(c, state) ??
-        countAlias(text, i, c, state) ??
-        countIndicator(text, i, c, state));
-}
-function countItem(c, state) {
-    if (c !== NEWLINE && c !== COMMA)
-        return null;
-    state.items += 1;
-    return state.items > MAX_LIST_ITEMS ? TOO_MANY_ITEMS : null;
-}
-function countBracket(c, state) {
-    if (c === 0x5b || c === 0x7b) {
-        state.depth += 1;
-        return state.depth > PRESCAN_DEPTH ? TOO_DEEP : null;
-    }
-    if (c === 0x5d || c === 0x7d)
-        state.depth = Math.max(0, state.depth - 1);
-    return null;
-}
-/** A `*` where an alias can start: at the start of the text, after a blank, a newline, `,` or `[`. */
-function countAlias(text, i, c, state) {
-    if (c !== STAR)
-        return null;
-    const before = i === 0 ? SPACE : text.charCodeAt(i - 1);
-    if (before !== SPACE && before !== NEWLINE && before !== COMMA && before !== 0x5b && before !== TAB)
-        return null;
-    state.aliases += 1;
-    return state.aliases > MAX_ALIAS_TOKENS ? TOO_MANY_ALIASES : null;
-}
-function countIndicator(text, i, c, state) {
-    if (c === NEWLINE) {
-        state.lineStart = true;
-        state.indicators = 0;
-        return null;
-    }
-    if (!state.lineStart)
-        return null;
-    const next = text.charCodeAt(i + 1);
-    if ((c === 0x2d || c === 0x3f || c === 0x3a) && (next === SPACE || next === TAB)) {
-        state.indicators += 1;
-        return state.indicators > PRESCAN_DEPTH ? TOO_DEEP : null;
-    }
-    if (c !== SPACE && c !== TAB)
-        state.lineStart = false;
-    return null;
-}
-
-;// CONCATENATED MODULE: ./src/list/problems.ts
-
-
-class Problems {
-    file;
-    lines;
-    items = [];
-    constructor(file, lines) {
-        this.file = file;
-        this.lines = lines;
-    }
-    at(offset) {
-        const pos = this.lines.linePos(offset);
-        return { file: this.file, line: pos.line, column: pos.col };
-    }
-    locate(node, fallback = 0) {
-        const range = node?.range;
-        return this.at(range ? range[0] : fallback);
-    }
-    error(where, message, hint) {
-        this.items.push({ ...where, severity: "error", message, ...(hint ? { hint } : {}) });
-    }
-    warn(where, message, hint) {
-        this.items.push({ ...where, severity: "warning", message, ...(hint ? { hint } : {}) });
-    }
-    get hasErrors() {
-        return this.items.some((p) => p.severity === "error");
-    }
-}
-/** One problem for a list refused as a whole, at `line`:`column` (the start of the file unless given). */
-function problems_refuse(file, message, hint, line = 1, column = 1) {
-    return { list: null, problems: [{ file, line, column, severity: "error", message, hint }] };
-}
-/** The result: problems in file order, messages made safe for a log, at most MAX_PROBLEMS and a count of the rest. */
-function finish(problems, list) {
-    const sorted = [...problems.items].sort((a, b) => a.line - b.line || a.column - b.column);
-    const shown = sorted.slice(0, MAX_PROBLEMS).map((p) => ({
-        ...p,
-        message: safeMessage(p.message),
-        ...(p.hint ? { hint: safeMessage(p.hint) } : {}),
-    }));
-    const rest = sorted.slice(MAX_PROBLEMS);
-    const next = rest[0];
-    if (next)
-        shown.push({
-            file: next.file,
-            line: next.line,
-            column: next.column,
-            severity: rest.some((p) => p.severity === "error") ? "error" : "warning",
-            message: `and ${rest.length} more problems from here on`,
-            hint: "fix the ones above first; the same mistake is often repeated",
-        });
-    return { list, problems: shown };
-}
-
-;// CONCATENATED MODULE: ./src/list/naming.ts
-/**
- * Where things land in the target registry: repository names for images and charts, chart tags
- * and the synthetic tag of digest-only entries. Pure functions.
- */
-/** ECR's repository-name rule (CreateRepository `repositoryName` pattern) and length limits. */
-const ECR_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-const ECR_NAME_MIN = 2;
-const ECR_NAME_MAX = 256;
-/** The Distribution spec's name rule, for targets that are plain OCI registries. */
-const DISTRIBUTION_NAME = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$/;
-const DISTRIBUTION_NAME_MAX = 255;
-/** Why `name` cannot be a repository in the target, or null when it can. */
-function repositoryNameProblem(name, type) {
-    return type === "ecr" ? ecrNameProblem(name) : distributionNameProblem(name);
-}
-function ecrNameProblem(name) {
-    if (name.length < ECR_NAME_MIN || name.length > ECR_NAME_MAX) {
-        return `ECR repository names are ${ECR_NAME_MIN} to ${ECR_NAME_MAX} characters; "${truncate(name)}" has ${name.length}`;
-    }
-    if (ECR_NAME.test(name))
-        return null;
-    return `"${truncate(name)}" is not a valid ECR repository name: it has ${ecrNameFlaw(name)}`;
-}
-/** What an invalid ECR name has that ECR refuses, the likeliest cause first. */
-const ECR_NAME_FLAWS = [
-    [/[A-Z]/, "upper-case letters"],
-    [/:/, "':' (a port or IPv6 address)"],
-    [/[[\]]/, "brackets (an IPv6 address)"],
-    [/[._-]{2,}/, "two separators in a row ('__' or '--' are valid upstream but not in ECR)"],
-];
-function ecrNameFlaw(name) {
-    return ECR_NAME_FLAWS.find(([pattern]) => pattern.test(name))?.[1] ?? "characters ECR does not allow";
-}
-function distributionNameProblem(name) {
-    if (name.length > DISTRIBUTION_NAME_MAX) {
-        return `repository names are at most ${DISTRIBUTION_NAME_MAX} characters; "${truncate(name)}" has ${name.length}`;
-    }
-    if (!DISTRIBUTION_NAME.test(name))
-        return `"${truncate(name)}" is not a valid repository name`;
-    return null;
-}
-function truncate(s) {
-    return s.length > 80 ? `${s.slice(0, 40)}…${s.slice(-30)}` : s;
-}
-/** Default prefix an upstream lands under: `docker.io/<path>` at `<prefix>/<path>`, others at `<prefix>/<host>/<path>`. */
-function defaultUpstreamPrefix(host, imagePrefix) {
-    return host === "docker.io" ? imagePrefix : `${imagePrefix}/${host}`;
-}
-/** Helm turns `+` into `_` when it stores a chart version as an OCI tag. */
-function chartTag(version) {
-    return version.replaceAll("+", "_");
-}
-/**
- * The tag a digest-only entry is stored under, so `ListImages` (TAGGED) sees it and lifecycle
- * rules on untagged images do not expire it: `sha256-<hex>` (the cosign-style spelling).
- */
-function syntheticTag(digest) {
-    return digest.replace(":", "-");
-}
-/** Helm chart versions are SemVer 2 (helm also accepts a leading `v`). */
-const CHART_VERSION = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
-
-;// CONCATENATED MODULE: ./src/list/schema.ts
-/**
- * The mirror-list schema, written once. `schema/mirrors.schema.json` is generated from it
- * (`npm run build`; a test fails when the file is stale), and the parser in ./parse.ts validates
- * the file's structure by interpreting this same object, so editors, CI and the tool agree.
- *
- * Only a JSON-Schema subset is used (type, properties, additionalProperties, required, enum,
- * pattern, items, minItems, uniqueItems, minLength, maxLength, minimum, oneOf discriminated by type),
- * because ./validate-structure.ts interprets exactly that subset.
- */
-/**
- * The mirror list's defaults, one row per key a list may leave out: the schema below gives them as `default`,
- * the parser (./rules/) fills them in, and a test holds the README's defaults table to this one.
- * Keys are written as the README writes them (`<host>` is any upstream, `[]` any item of a list).
- */
-const mirrorListDefaults = {
-    "target.type": "ecr",
-    "target.imagePrefix": "mirrors",
-    "target.chartPrefix": "charts",
-    "target.prune": false,
-    "target.maxDeletions": 20,
-    "target.reconcileSettings": false,
-    "target.repositorySettings.imageTagMutability": "MUTABLE",
-    "target.repositorySettings.scanOnPush": false,
-    "target.repositorySettings.encryption.type": "AES256",
-    "upstreams.<host>.redirect": true,
-    "upstreams.<host>.fallback": false,
-    "charts[].images": false,
-};
-const d = mirrorListDefaults;
-const ecrPrefix = "^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$";
-const stringList = (description, item = {}) => ({
-    type: "array",
-    description,
-    items: { type: "string", ...item },
-    minItems: 1,
-    uniqueItems: true,
-});
-const policyDocument = (description) => ({
-    type: ["object", "string"],
-    description: `${description} Either a YAML mapping (turned into JSON) or a JSON string.`,
-});
-const mirrorListSchema = {
-    $schema: "https://json-schema.org/draft/2020-12/schema",
-    $id: "https://github.com/ecr-mirror/ecr-mirror/schema/mirrors.schema.json",
-    title: "ecr-mirror mirror list",
-    description: "Container images and Helm charts to keep mirrored in a private Amazon ECR registry (or any OCI registry), and where they land.",
-    type: "object",
-    additionalProperties: false,
-    properties: {
-        version: { description: "Format version of this file.", enum: [1] },
-        target: {
-            type: "object",
-            description: "Where the mirrors live and how repositories are created.",
-            additionalProperties: false,
-            properties: {
-                type: {
-                    description: "`ecr` or `oci` for any registry speaking the OCI Distribution API.",
-                    enum: ["ecr", "oci"],
-                    default: d["target.type"],
-                },
-                region: {
-                    type: "string",
-                    description: "AWS region of the registry; else the action's `aws-region` input or AWS_REGION.",
-                    pattern: "^[a-z]{2}(?:-[a-z0-9]+)+-[0-9]+$",
-                },
-                accountId: {
-                    type: "string",
-                    description: "12-digit AWS account id (quoted); discovered from the credentials when absent.",
-                    pattern: "^[0-9]{12}$",
-                },
-                registry: {
-                    type: "string",
-                    description: "Registry address `host[:port]`. For ECR it is discovered (the authorization data's proxyEndpoint) when absent.",
-                    minLength: 1,
-                },
-                imagePrefix: {
-                    type: "string",
-                    description: "Repository prefix images land under.",
-                    pattern: ecrPrefix,
-                    default: d["target.imagePrefix"],
-                },
-                chartPrefix: {
-                    type: "string",
-                    description: "Repository prefix Helm charts land under.",
-                    pattern: ecrPrefix,
-                    default: d["target.chartPrefix"],
-                },
-                prune: {
-                    type: "boolean",
-                    description: "Delete tags under the managed prefixes that the list no longer names. Always shown in the plan first.",
-                    default: d["target.prune"],
-                },
-                maxDeletions: {
-                    type: "integer",
-                    description: "With prune: the most tags one run may delete. A plan that deletes more fails, and a sync fails before anything is deleted; raise it here (or with the action's `max-deletions` input, the CLI's `--max-deletions`) when that many deletions are intended.",
-                    minimum: 0,
-                    default: d["target.maxDeletions"],
-                },
-                reconcileSettings: {
-                    type: "boolean",
-                    description: "Treat repositorySettings as the desired state of every repository the list names, not only of the ones ecr-mirror creates: the plan compares each existing repository's tag mutability and exclusion filters, scan on push, lifecycle policy, repository policy and resource tags with the list and shows a reconcile-settings step where they differ; sync applies it. Encryption cannot change on an existing repository: a difference is a warning.",
-                    default: d["target.reconcileSettings"],
-                },
-                repositorySettings: {
-                    type: "object",
-                    description: "Settings applied to repositories when ecr-mirror creates them (and, with reconcileSettings, to the existing ones the list names).",
-                    additionalProperties: false,
-                    properties: {
-                        imageTagMutability: {
-                            description: "Tag mutability. The *_WITH_EXCLUSION modes need imageTagMutabilityExclusionFilters.",
-                            enum: ["MUTABLE", "IMMUTABLE", "MUTABLE_WITH_EXCLUSION", "IMMUTABLE_WITH_EXCLUSION"],
-                            default: d["target.repositorySettings.imageTagMutability"],
-                        },
-                        imageTagMutabilityExclusionFilters: stringList("Wildcard tag filters (`*` matches any characters) excluded from the mutability mode.", { pattern: "^[0-9a-zA-Z._*-]{1,128}$" }),
-                        scanOnPush: {
-                            type: "boolean",
-                            description: "Basic scanning on push.",
-                            default: d["target.repositorySettings.scanOnPush"],
-                        },
-                        encryption: {
-                            type: "object",
-                            description: "Encryption at rest.",
-                            additionalProperties: false,
-                            default: { type: d["target.repositorySettings.encryption.type"] },
-                            required: ["type"],
-                            properties: {
-                                type: { enum: ["AES256", "KMS", "KMS_DSSE"] },
-                                kmsKey: {
-                                    type: "string",
-                                    description: "KMS key ARN, id or alias; only with KMS or KMS_DSSE.",
-                                    minLength: 1,
-                                },
-                            },
-                        },
-                        tags: {
-                            type: "object",
-                            description: "Resource tags for created repositories.",
-                            additionalProperties: { type: "string", maxLength: 256 },
-                        },
-                        lifecyclePolicy: policyDocument("ECR lifecycle policy for created repositories."),
-                        repositoryPolicy: policyDocument("Repository policy for created repositories, for example cross-account pulls."),
-                    },
-                },
-            },
-        },
-        upstreams: {
-            type: "object",
-            description: "Upstream registries, keyed by host as image names carry it (`docker.io`, `quay.io`). Every host an image uses is redirected; list one here to change where it lands or where it is fetched from.",
-            additionalProperties: {
-                type: "object",
-                additionalProperties: false,
-                properties: {
-                    prefix: {
-                        type: "string",
-                        description: "Repository prefix this upstream lands under. Default: the image prefix for docker.io, `<image prefix>/<host>` for others.",
-                        pattern: ecrPrefix,
-                    },
-                    endpoint: {
-                        type: "string",
-                        description: "Where content is fetched from without changing its name, e.g. `https://mirror.gcr.io` or a pull-through cache URL.",
-                        pattern: "^https?://[^\\s/]+(?:/[^\\s]*)?$",
-                    },
-                    redirect: {
-                        type: "boolean",
-                        description: "Render node configuration that redirects this host to the mirror.",
-                        default: d["upstreams.<host>.redirect"],
-                    },
-                    fallback: {
-                        type: "boolean",
-                        description: "Let nodes fall back to the upstream when the mirror fails (false: fail fast).",
-                        default: d["upstreams.<host>.fallback"],
-                    },
-                },
-            },
-        },
-        images: {
-            type: "array",
-            description: "Images to mirror: references, or objects for one source with several tags.",
-            items: {
-                oneOf: [
-                    {
-                        type: "string",
-                        description: "A reference: `redis:7.0`, `quay.io/prometheus/node-exporter:v1.8.2`, `ghcr.io/org/app@sha256:…`, `nginx:1.27@sha256:…`.",
-                        minLength: 1,
-                    },
-                    {
-                        type: "object",
-                        additionalProperties: false,
-                        required: ["source"],
-                        properties: {
-                            source: {
-                                type: "string",
-                                description: "The image name, optionally with one tag or digest.",
-                                minLength: 1,
-                            },
-                            tags: stringList("Tags to mirror."),
-                            digests: stringList("Digests to mirror (sha256:…); each gets a synthetic tag in the target."),
-                            platforms: stringList("Keep only these platforms (os/arch[/variant]). Only for tag-only entries: it changes the digest.", { pattern: "^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9.]+)?$" }),
-                        },
-                    },
-                ],
-            },
-        },
-        charts: {
-            type: "array",
-            description: "Helm charts to mirror as OCI artifacts under the chart prefix.",
-            items: {
-                type: "object",
-                additionalProperties: false,
-                required: ["source"],
-                properties: {
-                    source: {
-                        type: "string",
-                        description: "An HTTP chart repository URL (then `name` is required) or `oci://host/path/name` (without version).",
-                        pattern: "^(?:https?|oci)://[^\\s]+$",
-                    },
-                    name: { type: "string", description: "Chart name in an HTTP repository.", minLength: 1 },
-                    versions: stringList("Exact chart versions (SemVer 2). Give versions, versionRange or both."),
-                    versionRange: {
-                        type: "string",
-                        description: 'A version range as helm reads it (Masterminds/semver): ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2", "4.x". Resolved at plan time from the repository\'s index.yaml or the OCI tag list; prereleases only when the range names one.',
-                        minLength: 1,
-                    },
-                    newest: {
-                        type: "integer",
-                        description: "With versionRange: keep only the N highest matching versions.",
-                        minimum: 1,
-                    },
-                    target: {
-                        type: "string",
-                        description: "Repository name below the chart prefix (default: the chart name). Only for OCI charts: helm push names the repository after the chart.",
-                        pattern: ecrPrefix,
-                    },
-                    images: {
-                        type: "boolean",
-                        description: "Also mirror the images the chart deploys: render it with `helm template` (defaults plus `values`) and add every image reference to the plan.",
-                        default: d["charts[].images"],
-                    },
-                    values: {
-                        type: "object",
-                        description: "Values for `helm template` when discovering images (images: true), over the chart's defaults.",
-                    },
-                },
-            },
-        },
-    },
-};
-
-;// CONCATENATED MODULE: ./src/list/semver.ts
-/**
- * Semantic versions and version constraints as helm reads them: Masterminds/semver v3
- * (`NewVersion`, `StrictNewVersion`, `NewConstraint`, `Check`), the library helm uses to pick chart
- * versions. Pure functions.
- *
- * Constraint syntax: comparisons `=`, `!=`, `>`, `<`, `>=`, `<=` (also `=>`, `=<`), tilde `~1.2.3`
- * (`~>` too), caret `^1.2.3`, wildcards `1.2.x`, `1.*`, `*` and partial versions (`1.2` means
- * `1.2.x`), hyphen ranges `1.2 - 1.4.5`, AND by space or comma, OR by `||`. A prerelease version
- * matches only a comparison that itself names a prerelease (Masterminds issue 21).
- */
-// Masterminds' loose `semVerRegex` (v3): a leading `v`, minor and patch optional.
-const LOOSE = /^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
-/** `NewVersion`: loose parsing (`v1.2` is 1.2.0), or null. */
-function parseVersion(text) {
-    const m = LOOSE.exec(text);
-    if (!m)
-        return null;
-    return {
-        major: Number(m[1]),
-        minor: Number(m[2] ?? 0),
-        patch: Number(m[3] ?? 0),
-        prerelease: m[4] ?? "",
-        build: m[5] ?? "",
-        original: text,
-    };
-}
-/** `StrictNewVersion`: exactly `MAJOR.MINOR.PATCH[-pre][+build]`, no `v` (helm reads OCI tags this way). */
-function parseStrictVersion(text) {
-    if (!/^\d+\.\d+\.\d+(?:[-+]|$)/.test(text))
-        return null;
-    return parseVersion(text);
-}
-function comparePrePart(s, o) {
-    if (s === o)
-        return 0;
-    if (s === "")
-        return -1;
-    if (o === "")
-        return 1;
-    const sn = /^\d+$/.test(s);
-    const on = /^\d+$/.test(o);
-    if (sn && on)
-        return Number(s) > Number(o) ? 1 : -1;
-    if (sn)
-        return -1; // numbers sort before identifiers
-    if (on)
-        return 1;
-    return s > o ? 1 : -1;
-}
-function comparePrerelease(a, b) {
-    const ap = a.split(".");
-    const bp = b.split(".");
-    for (let i = 0; i < Math.max(ap.length, bp.length); i++) {
-        const d = comparePrePart(ap[i] ?? "", bp[i] ?? "");
-        if (d !== 0)
-            return d;
-    }
-    return 0;
-}
-/** SemVer precedence: -1, 0 or 1. Build metadata is ignored; a release sorts after its prereleases. */
-function compareVersions(a, b) {
-    for (const key of ["major", "minor", "patch"]) {
-        if (a[key] !== b[key])
-            return a[key] > b[key] ? 1 : -1;
-    }
-    if (a.prerelease === b.prerelease)
-        return 0;
-    if (a.prerelease === "")
-        return 1;
-    if (b.prerelease === "")
-        return -1;
-    return comparePrerelease(a.prerelease, b.prerelease);
-}
-const OPS = "=|!=|>|<|>=|=>|<=|=<|~|~>|\\^";
-const CV = "v?(?:[0-9xX*]+)(?:\\.[0-9xX*]+)?(?:\\.[0-9xX*]+)?(?:-(?:[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*))?(?:\\+(?:[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*))?";
-const CV_PARTS = /^v?([0-9xX*]+)(\.[0-9xX*]+)?(\.[0-9xX*]+)?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$/;
-// Longest operators first so `>=` is not read as `>` then `=`.
-const OPS_LONGEST = "!=|>=|=>|<=|=<|~>|=|>|<|~|\\^";
-const COMPARISON = new RegExp(`^\\s*(${OPS_LONGEST})?\\s*(${CV})\\s*$`);
-const FIND = new RegExp(`(${OPS_LONGEST})?\\s*(${CV})`, "g");
-const VALID_SEGMENT = new RegExp(`^(\\s*(?:${OPS})?\\s*(?:${CV})\\s*)((?:\\s+|,\\s*)(?:${OPS})?\\s*(?:${CV})\\s*)*$`);
-const HYPHEN = new RegExp(`\\s*(${CV})\\s+-\\s+(${CV})\\s*`, "g");
-function isX(part) {
-    return part === "x" || part === "X" || part === "*";
-}
-function parseComparison(text) {
-    const m = COMPARISON.exec(text);
-    if (!m)
-        return null;
-    const op = (m[1] ?? "");
-    const parts = CV_PARTS.exec(m[2]);
-    if (!parts)
-        return null;
-    const [, major, minorDot, patchDot, pre] = parts;
-    const minor = minorDot?.slice(1);
-    const patch = patchDot?.slice(1);
-    const suffix = pre ? `-${pre}` : "";
-    let version;
-    let dirty = false;
-    let minorDirty = false;
-    let patchDirty = false;
-    if (isX(major)) {
-        version = `0.0.0${suffix}`;
-        dirty = true;
-    }
-    else if (minor === undefined || isX(minor)) {
-        version = `${major}.0.0${suffix}`;
-        dirty = minorDirty = true;
-    }
-    else if (patch === undefined || isX(patch)) {
-        version = `${major}.${minor}.0${suffix}`;
-        dirty = patchDirty = true;
-    }
-    else {
-        version = `${major}.${minor}.${patch}${suffix}`;
-    }
-    const con = parseVersion(version);
-    if (!con)
-        return null; // a wildcard mixed into a number ("1x"), leading zeros
-    return { op, con, dirty, minorDirty, patchDirty };
-}
-/** `NewConstraint`: parses a constraint such as `>=4.10.0 <5.0.0`, `~1.2`, `^2 || ^3`. */
-function parseConstraint(text) {
-    if (text.trim() === "")
-        return { ok: false, error: "the version range is empty" };
-    const rewritten = text.replace(HYPHEN, (_all, low, high) => `>= ${low}, <= ${high}`);
-    const alternatives = [];
-    for (const segment of rewritten.split("||")) {
-        if (!VALID_SEGMENT.test(segment))
-            return { ok: false, error: `improper constraint: ${segment.trim()}` };
-        const comparisons = [];
-        for (const m of segment.matchAll(FIND)) {
-            const c = parseComparison(m[0]);
-            if (!c)
-                return { ok: false, error: `improper constraint: ${m[0].trim()}` };
-            comparisons.push(c);
-        }
-        alternatives.push(comparisons);
-    }
-    return { ok: true, value: { text, alternatives } };
-}
-function tilde(v, c) {
-    if (compareVersions(v, c.con) < 0)
-        return false;
-    if (c.con.major === 0 && c.con.minor === 0 && c.con.patch === 0 && !c.minorDirty && !c.patchDirty)
-        return true;
-    if (v.major !== c.con.major)
-        return false;
-    return v.minor === c.con.minor || c.minorDirty;
-}
-function caret(v, c) {
-    if (compareVersions(v, c.con) < 0)
-        return false;
-    if (c.con.major > 0 || c.minorDirty)
-        return v.major === c.con.major;
-    if (v.major > 0)
-        return false;
-    if (c.con.minor > 0 || c.patchDirty)
-        return v.minor === c.con.minor;
-    if (v.minor > 0)
-        return false;
-    return v.patch === c.con.patch;
-}
-/** `!=` with a wildcard (`!= 1.2.x`): outside the named major or minor. */
-function notEqualDirty(v, c, cmp) {
-    if (v.major !== c.con.major)
-        return true;
-    if (c.minorDirty)
-        return false;
-    if (v.minor !== c.con.minor)
-        return true;
-    if (c.patchDirty)
-        return false;
-    return cmp !== 0;
-}
-/** `>` with a wildcard (`> 1.2.x`): above the named major or minor. */
-function greaterDirty(v, c, cmp) {
-    if (v.major !== c.con.major)
-        return v.major > c.con.major;
-    if (c.minorDirty)
-        return false;
-    if (c.patchDirty)
-        return v.minor > c.con.minor;
-    return cmp > 0;
-}
-/** `<=` with a wildcard (`<= 1.2.x`): up to the end of the named major or minor. */
-function lessOrEqualDirty(v, c) {
-    if (v.major > c.con.major)
-        return false;
-    return !(v.major === c.con.major && v.minor > c.con.minor && !c.minorDirty);
-}
-function check(v, c) {
-    // A prerelease only matches a comparison that names a prerelease.
-    if (v.prerelease !== "" && c.con.prerelease === "")
-        return false;
-    const cmp = compareVersions(v, c.con);
-    switch (c.op) {
-        case "":
-        case "=":
-            return c.dirty ? tilde(v, c) : cmp === 0;
-        case "!=":
-            return c.dirty ? notEqualDirty(v, c, cmp) : cmp !== 0;
-        case ">":
-            return c.dirty ? greaterDirty(v, c, cmp) : cmp > 0;
-        case "<":
-            return cmp < 0;
-        case ">=":
-        case "=>":
-            return cmp >= 0;
-        case "<=":
-        case "=<":
-            return c.dirty ? lessOrEqualDirty(v, c) : cmp <= 0;
-        case "~":
-        case "~>":
-            return tilde(v, c);
-        case "^":
-            return caret(v, c);
-    }
-}
-/** `Constraints.Check`: whether `v` satisfies any alternative (all of its comparisons). */
-function satisfies(v, constraint) {
-    return constraint.alternatives.some((all) => all.every((c) => check(v, c)));
-}
-/**
- * The versions (as written) that satisfy `constraint`, highest first, at most `newest` of them.
- * Unparseable versions are skipped; `strict` reads them as helm reads OCI tags.
- */
-function selectVersions(versions, constraint, newest = null, parse = parseVersion) {
-    const matching = versions
-        .map(parse)
-        .filter((v) => v !== null && satisfies(v, constraint))
-        .sort((a, b) => compareVersions(b, a) || a.original.localeCompare(b.original));
-    const unique = [];
-    for (const v of matching)
-        if (!unique.some((u) => u.original === v.original))
-            unique.push(v);
-    return (newest === null ? unique : unique.slice(0, newest)).map((v) => v.original);
-}
-
-;// CONCATENATED MODULE: ./src/list/yaml-nodes.ts
-/** Reading values out of YAML nodes the structure check has already typed: absent or mistyped reads as undefined. */
-
-/** The value of `key` in a mapping. */
-function get(map, key) {
-    if (!(0,dist/* isMap */.jh)(map))
-        return undefined;
-    const pair = map.items.find((p) => (0,dist/* isScalar */.jn)(p.key) && p.key.value === key);
-    return (pair?.value ?? undefined);
-}
-/** The key node of `key` in a mapping, where a problem about the key itself is reported. */
-function keyNode(map, key) {
-    if (!(0,dist/* isMap */.jh)(map))
-        return undefined;
-    return map.items.find((p) => (0,dist/* isScalar */.jn)(p.key) && p.key.value === key)?.key;
-}
-function str(node) {
-    return (0,dist/* isScalar */.jn)(node) && typeof node.value === "string" ? node.value : undefined;
-}
-function bool(node) {
-    return (0,dist/* isScalar */.jn)(node) && typeof node.value === "boolean" ? node.value : undefined;
-}
-function yaml_nodes_int(node) {
-    return (0,dist/* isScalar */.jn)(node) && typeof node.value === "number" && Number.isInteger(node.value)
-        ? node.value
-        : undefined;
-}
-/** The strings of a list, each with its node. */
-function strings(node) {
-    if (!(0,dist/* isSeq */.oP)(node))
-        return [];
-    return node.items.flatMap((item) => (0,dist/* isScalar */.jn)(item) && typeof item.value === "string" ? [{ value: item.value, node: item }] : []);
-}
-
-;// CONCATENATED MODULE: ./src/list/rules/charts.ts
-/** Rules for `charts:`: each chart's source and name, where it lands, its versions or range, its images. */
-
-
-
-
-
-
-
-
-function readCharts(node, target, problems) {
-    const index = { entries: [], ranges: [], byKey: new Map() };
-    if ((0,dist/* isSeq */.oP)(node))
-        for (const item of node.items)
-            readChart(item, target, problems, index);
-    return { charts: index.entries, chartRanges: index.ranges };
-}
-function readChart(item, target, problems, index) {
-    const sourceNode = get(item, "source");
-    const raw = str(sourceNode);
-    if (raw === undefined)
-        return;
-    const origin = readOrigin(item, raw, sourceNode, problems);
-    if (origin === null)
-        return;
-    const repository = readChartRepository(item, origin, target, sourceNode, problems);
-    if (repository === null)
-        return;
-    const chart = { ...origin, repository, images: readChartImages(item, problems) };
-    if (!checkVersionKeys(item, chart, sourceNode, problems))
-        return;
-    readRange(item, chart, problems, index);
-    for (const v of strings(get(item, "versions")))
-        readVersion(v.value, v.node, chart, problems, index);
-}
-/** The source as an OCI reference or an HTTP chart repository URL, and the chart's name. */
-function readOrigin(item, raw, sourceNode, problems) {
-    const urlRefused = checkUrl(raw, ["https", "http", "oci"]);
-    if (!urlRefused.ok) {
-        problems.error(problems.locate(sourceNode), `chart source: ${urlRefused.reason}`, urlRefused.hint);
-        return null;
-    }
-    return raw.startsWith("oci://")
-        ? readOciOrigin(item, raw, sourceNode, problems)
-        : readHttpOrigin(item, raw, sourceNode, problems);
-}
-/** `oci://host/path/name`, without a version; `name:` if given must be the reference's last part. */
-function readOciOrigin(item, raw, sourceNode, problems) {
-    const rest = raw.slice("oci://".length).replace(/\/+$/, "");
-    const parsed = parseReference(rest);
-    if (!parsed.ok ||
-        !rest.includes("/") ||
-        (parsed.value.domain === "docker.io" && !rest.startsWith("docker.io/"))) {
-        problems.error(problems.locate(sourceNode), `invalid OCI chart reference ${shown(raw)}${parsed.ok ? ": it names no registry host" : `: ${parsed.error}`}`, "expected oci://host/path/name, e.g. oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack");
-        return null;
-    }
-    if (parsed.value.tag !== null || parsed.value.digest !== null) {
-        problems.error(problems.locate(sourceNode), `the OCI chart reference ${shown(raw)} carries a version`, "leave the version out of source and list it under versions:");
-        return null;
-    }
-    const last = parsed.value.path.split("/").pop();
-    const nameNode = get(item, "name");
-    const name = str(nameNode);
-    if (name !== undefined && name !== last) {
-        problems.error(problems.locate(nameNode), `name ${shown(name)} differs from the chart named by the OCI reference (${shown(last)})`, "remove name: for OCI charts, or use target: to store it under another name");
-        return null;
-    }
-    return { kind: "oci", source: `oci://${referenceName(parsed.value)}`, name: last };
-}
-/** An HTTP chart repository's base URL (where index.yaml lives) and the chart's `name:` in it. */
-function readHttpOrigin(item, raw, sourceNode, problems) {
-    const source = chartRepositoryUrl(raw, sourceNode, problems);
-    if (source === null)
-        return null;
-    const nameNode = get(item, "name");
-    const name = str(nameNode);
-    if (name === undefined) {
-        problems.error(problems.locate(sourceNode), "a chart from an HTTP repository needs name:", "add name: <chart name> as it appears in the repository's index.yaml");
-        return null;
-    }
-    const nameRefused = chartNameProblem(name);
-    if (nameRefused) {
-        problems.error(problems.locate(nameNode), `chart name ${shown(name)} ${nameRefused}`, "give the chart's name as its Chart.yaml and the repository's index.yaml spell it (letters, digits, '.', '_', '-')");
-        return null;
-    }
-    return { kind: "http", source, name };
-}
-/** The repository's base URL without trailing slashes, or null (reported). */
-function chartRepositoryUrl(raw, sourceNode, problems) {
-    let url;
-    try {
-        url = new URL(raw);
-    }
-    catch {
-        problems.error(problems.locate(sourceNode), `${shown(raw)} is not a URL`, "expected an HTTP chart repository URL or oci://host/path/name");
-        return null;
-    }
-    if (url.search || url.hash) {
-        problems.error(problems.locate(sourceNode), "a chart repository URL has no query or fragment", "give the repository's base URL, where index.yaml lives");
-        return null;
-    }
-    const source = url.toString().replace(/\/+$/, "");
-    if (source.endsWith("/index.yaml")) {
-        problems.error(problems.locate(sourceNode), "give the chart repository's base URL, not its index.yaml", `write ${shown(source.slice(0, -"/index.yaml".length))}`);
-        return null;
-    }
-    return source;
-}
-/**
- * Helm's rule for a chart name: pkg/chart/metadata.go `Validate` refuses `.`, `..` and any name that is not its
- * own `filepath.Base` (a `/`), and pkg/chartutil/create.go allows `^[a-zA-Z0-9._-]+$`. A leading `-` would reach
- * `helm pull` as a flag.
- */
-function chartNameProblem(name) {
-    if (name === "." || name === "..")
-        return "is not allowed (helm refuses . and ..)";
-    if (/[/\\]/.test(name))
-        return "is a path; a chart name has no /";
-    if (!/^[a-zA-Z0-9._-]+$/.test(name))
-        return "has characters helm does not allow in a chart name";
-    if (name.startsWith("-"))
-        return "starts with -";
-    return null;
-}
-/** `<chart prefix>/<target or name>`, or null when that is no valid name, or would rename an HTTP chart. */
-function readChartRepository(item, origin, target, sourceNode, problems) {
-    const { kind, name } = origin;
-    const targetNode = get(item, "target");
-    const targetName = str(targetNode) ?? name;
-    const repository = `${target.chartPrefix}/${targetName}`;
-    const nameProblem = repositoryNameProblem(repository, target.type);
-    if (nameProblem) {
-        problems.error(problems.locate(get(item, "name") ?? sourceNode), `chart ${shown(name)} cannot land in the target: ${nameProblem}`, "use target: to give it a valid repository name");
-        return null;
-    }
-    if (kind === "http" && targetNode && targetName.split("/").pop() !== name) {
-        // helm push names the repository after the chart (`<remote>/<name from Chart.yaml>`): it can
-        // nest a chart deeper, but never rename it.
-        problems.error(problems.locate(targetNode), `a chart from an HTTP repository cannot be renamed: helm push stores ${name} as <prefix>/${name}`, `keep the name as the last part and nest it instead, e.g. target: ${targetName.replace(/[^a-z0-9._-]+/g, "-")}/${name}`);
-        return null;
-    }
-    return repository;
-}
-/** `images: true` and `values:` of a chart entry. */
-function readChartImages(item, problems) {
-    const valuesNode = get(item, "values");
-    const values = (0,dist/* isMap */.jh)(valuesNode) ? valuesNode.toJSON() : {};
-    if ((bool(get(item, "images")) ?? mirrorListDefaults["charts[].images"]) === true)
-        return { values };
-    if (valuesNode) {
-        problems.warn(problems.locate(keyNode(item, "values")), "values: is only used to discover the chart's images, and images: is not true", "add images: true to mirror the images the chart deploys, or remove values:");
-    }
-    return null;
-}
-/** A chart names `versions:`, `versionRange:` or both (false when neither); `newest:` only with a range. */
-function checkVersionKeys(item, chart, sourceNode, problems) {
-    const rangeNode = get(item, "versionRange");
-    if (!get(item, "versions") && !rangeNode) {
-        problems.error(problems.locate(sourceNode), `chart ${chart.name} names no version`, 'add versions: ["1.2.3"] or versionRange: ">=1.2.0 <2.0.0"');
-        return false;
-    }
-    if (get(item, "newest") && !rangeNode) {
-        problems.error(problems.locate(keyNode(item, "newest")), "newest: only applies to a versionRange", "add versionRange:, or remove newest:");
-    }
-    return true;
-}
-function readRange(item, chart, problems, index) {
-    const rangeNode = get(item, "versionRange");
-    const range = str(rangeNode);
-    if (range === undefined)
-        return;
-    const parsed = parseConstraint(range);
-    if (!parsed.ok) {
-        problems.error(problems.locate(rangeNode), `version range ${shown(range)} is not valid: ${parsed.error}`, 'write it as helm reads --version: ">=4.10.0 <5.0.0", "~4.11", "^1.2 || ^2.0", "4.x"');
-        return;
-    }
-    const location = problems.locate(rangeNode);
-    if (clashes(chart, location, index, problems))
-        return;
-    const newestNode = get(item, "newest");
-    const newest = (0,dist/* isScalar */.jn)(newestNode) && typeof newestNode.value === "number" ? newestNode.value : null;
-    const { kind, source, name, repository, images } = chart;
-    index.ranges.push({ kind, source, name, repository, range, newest, images, location });
-}
-function readVersion(version, node, chart, problems, index) {
-    const location = problems.locate(node);
-    if (!CHART_VERSION.test(version)) {
-        problems.error(location, `chart version ${shown(version)} is not a semantic version`, parseConstraint(version).ok
-            ? `versions: lists exact versions; for a range write versionRange: ${shown(version)}`
-            : "Helm chart versions are SemVer 2, e.g. 4.11.3 or 1.0.0-rc.1");
-        return;
-    }
-    const tag = chartTag(version);
-    if (!isValidTag(tag)) {
-        problems.error(location, `chart version ${shown(version)} cannot be stored as an OCI tag (${shown(tag)})`);
-        return;
-    }
-    const { kind, source, name, repository, images } = chart;
-    const key = `${repository}:${tag}`;
-    const previous = index.byKey.get(key);
-    if (previous) {
-        if (previous.source !== source || previous.name !== name) {
-            problems.error(location, `${repository}:${tag} would hold both ${name} from ${source} and ${previous.name} from ${previous.source} (line ${previous.location.line})`, "give one chart its own repository name with target:");
-        }
-        return;
-    }
-    if (clashes(chart, location, index, problems))
-        return;
-    const entry = { kind, source, name, repository, version, tag, location, images };
-    index.byKey.set(key, entry);
-    index.entries.push(entry);
-}
-/** Another chart already landing in this chart's repository, reported at `location`; true when there is one. */
-function clashes(chart, location, index, problems) {
-    const other = [...index.entries, ...index.ranges].find((e) => e.repository === chart.repository && (e.source !== chart.source || e.name !== chart.name));
-    if (!other)
-        return false;
-    problems.error(location, `charts ${chart.name} from ${chart.source} and ${other.name} from ${other.source} (line ${other.location.line}) both land in ${chart.repository}`, "give one chart its own repository name with target:");
-    return true;
-}
-
-;// CONCATENATED MODULE: ./src/list/rules/clashes.ts
-
-function checkRepositoryClashes(images, charts, problems) {
-    const imageRepos = new Map(images.map((i) => [i.repository, i]));
-    for (const chart of charts) {
-        const image = imageRepos.get(chart.repository);
-        if (image) {
-            problems.error(chart.location, `chart ${chart.name} lands in ${chart.repository}, where the image ${referenceName(image.reference)} (line ${image.location.line}) lands too`, "use different target.imagePrefix and target.chartPrefix");
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/list/rules/upstreams.ts
-/** Rules for `upstreams:`, and where an image lands: the upstream of its host and the repository under its prefix. */
-
-
-
-
-
-
-
-/** A repository path as distribution's grammar writes it: components of [a-z0-9] joined by `.`, `_`, `__` or `-`. */
-const REPOSITORY_PATH = /^(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-function readUpstreams(node, target, problems) {
-    const result = new Map();
-    if (!(0,dist/* isMap */.jh)(node))
-        return result;
-    for (const pair of node.items)
-        readUpstream(pair, target, problems, result);
-    return result;
-}
-function readUpstream(pair, target, problems, result) {
-    const keyLoc = problems.locate(pair.key);
-    if (!(0,dist/* isScalar */.jn)(pair.key) || typeof pair.key.value !== "string")
-        return; // reported by the structure check
-    const host = upstreamHost(pair.key.value, keyLoc, problems);
-    if (host === null)
-        return;
-    if (result.has(host)) {
-        problems.error(keyLoc, `upstream ${host} is listed twice (index.docker.io is docker.io)`, "merge the two entries");
-        return;
-    }
-    result.set(host, {
-        host,
-        prefix: readUpstreamPrefix(pair, host, target, problems),
-        endpoint: readEndpoint(get(pair.value, "endpoint"), host, problems),
-        redirect: bool(get(pair.value, "redirect")) ?? mirrorListDefaults["upstreams.<host>.redirect"],
-        fallback: bool(get(pair.value, "fallback")) ?? mirrorListDefaults["upstreams.<host>.fallback"],
-        location: keyLoc,
+        return { name, imageTagMutability: "MUTABLE", imageTagMutabilityExclusionFilters: [], tags: map };
     });
+    return { registry, repositories: new Map(repos.filter((r) => r !== null).map((r) => [r.name, r])) };
 }
-/** The upstream's key as a registry host the address policy allows (`index.docker.io` is `docker.io`), or null. */
-function upstreamHost(key, keyLoc, problems) {
-    if (/^[a-z]+:\/\//i.test(key)) {
-        problems.error(keyLoc, `upstream ${shown(key)} is a URL; upstreams are keyed by registry host`, `write ${shown(hideUserinfo(key)
-            .replace(/^[a-z]+:\/\//i, "")
-            .replace(/\/.*$/, ""))}`);
-        return null;
-    }
-    const hostRefused = checkHost(key);
-    if (!hostRefused.ok) {
-        problems.error(keyLoc, `upstream: ${hostRefused.reason}`, hostRefused.hint);
-        return null;
-    }
-    if (!isValidDomain(key)) {
-        problems.error(keyLoc, `upstream ${shown(key)} is not a registry host`, "expected host[:port] as image names carry it, e.g. quay.io or registry.k8s.io");
-        return null;
-    }
-    return key === "index.docker.io" ? "docker.io" : key;
+
+;// CONCATENATED MODULE: ./src/list/tag-ranges.ts
+
+
+
+/** The lock file's name in the render folder. */
+const RANGES_LOCK_FILE = "image-ranges.lock.json";
+/** Bumped when the format changes: a lock of another version is ignored (every range is resolved again). */
+const RANGES_LOCK_VERSION = 1;
+/** The most tags one locked range may hold (a lock is read from a pull request's files too). */
+const MAX_LOCKED_TAGS = 10_000;
+/** The range in words, as plans and expanded entries name it. */
+function describeRange(range) {
+    return [
+        range.versionRange !== null ? `versionRange "${range.versionRange}"` : null,
+        range.pattern !== null ? `pattern "${range.pattern}"` : null,
+        range.newest !== null ? `newest ${range.newest}` : null,
+    ]
+        .filter((p) => p !== null)
+        .join(", ");
 }
-/** The prefix the upstream lands under (reported, and kept, when it is no valid repository name). */
-function readUpstreamPrefix(pair, host, target, problems) {
-    const prefixNode = get(pair.value, "prefix");
-    const prefix = str(prefixNode) ?? defaultUpstreamPrefix(host, target.imagePrefix);
-    const prefixProblem = repositoryNameProblem(prefix, target.type);
-    if (prefixProblem) {
-        problems.error(problems.locate(prefixNode ?? pair.key), `upstream ${host} cannot land under ${shown(prefix)}: ${prefixProblem}`, `give it a prefix of its own: upstreams: { "${host}": { prefix: "${target.imagePrefix}/${host
-            .replace(/[^a-z0-9.]+/gi, "-")
-            .replace(/^-|-$/g, "")
-            .toLowerCase()}" } }`);
+/** What a lock entry is keyed by: the source and the range as written. */
+function rangeKey(range) {
+    return JSON.stringify([range.source, range.versionRange, range.pattern, range.newest]);
+}
+/** Whether a tag is in the range (before `newest`): it matches the pattern, and is a version in the versionRange. */
+function matcherOf(range) {
+    const pattern = range.pattern !== null ? parseTagPattern(range.pattern) : null;
+    // `newest` alone: the highest release versions (a range of every release, `*`).
+    const text = range.versionRange ?? (range.pattern === null ? "*" : null);
+    const constraint = text !== null ? parseConstraint(text) : null;
+    return (tag) => {
+        if (!isValidTag(tag))
+            return null;
+        if (pattern && (!pattern.ok || !pattern.pattern.matches(tag)))
+            return null;
+        const version = parseVersion(tag);
+        if (constraint === null)
+            return version ?? "match";
+        if (!constraint.ok || version === null)
+            return null;
+        return satisfies(version, constraint.value) ? version : null;
+    };
+}
+const byName = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+/** Versions highest first (equal ones by name), then tags that read as no version, by name from the end. */
+function highestFirst(a, b) {
+    if (a.version && b.version)
+        return compareVersions(b.version, a.version) || byName(a.tag, b.tag);
+    if (a.version)
+        return -1;
+    if (b.version)
+        return 1;
+    return byName(b.tag, a.tag);
+}
+/**
+ * The tags a range selects from `tags`, highest first: versions in SemVer order (a tag that reads as no version,
+ * matched by a pattern alone, after them, by name), at most `newest` of them.
+ */
+function selectTags(range, tags) {
+    const inRange = matcherOf(range);
+    const matched = [];
+    for (const tag of new Set(tags)) {
+        const m = inRange(tag);
+        if (m !== null)
+            matched.push({ tag, version: m === "match" ? null : m });
     }
-    return prefix;
+    matched.sort(highestFirst);
+    const selected = matched.map((m) => m.tag);
+    return range.newest === null ? selected : selected.slice(0, range.newest);
 }
-/** The upstream's endpoint without trailing slashes, or null (absent, or reported). */
-function readEndpoint(endpointNode, host, problems) {
-    const endpoint = str(endpointNode)?.replace(/\/+$/, "") ?? null;
-    if (endpoint === null)
-        return null;
-    const problem = endpointProblem(endpoint);
-    if (!problem)
-        return endpoint;
-    problems.error(problems.locate(endpointNode), `upstream ${host} endpoint: ${problem.reason}`, problem.hint);
-    return null;
-}
-/** An upstream endpoint: an http(s) URL crane can reach without --insecure, whose path is a repository prefix. */
-function endpointProblem(endpoint) {
-    const checked = checkUrl(endpoint, ["https", "http"]);
-    if (!checked.ok)
-        return checked;
-    if (!REPOSITORY_PATH.test(checked.path))
+/** The entries a range expands to: one per tag, on the range's line, named after the range. */
+function rangeEntries(range, tags) {
+    const resolvedFrom = describeRange(range);
+    return tags.map((tag) => {
+        const reference = { ...range.reference, tag, digest: null };
         return {
-            reason: `the path of ${shown(endpoint)} is not a repository prefix`,
-            hint: "an endpoint is https://host[:port] with an optional path of lower-case repository components (no query, no .., no %-escapes)",
-        };
-    return null;
-}
-/** The upstream of `host`, added to `upstreams` with the defaults when the list has none for it. */
-function upstreamFor(host, target, upstreams) {
-    let upstream = upstreams.get(host);
-    if (!upstream) {
-        upstream = {
-            host,
-            prefix: defaultUpstreamPrefix(host, target.imagePrefix),
-            endpoint: null,
-            redirect: mirrorListDefaults["upstreams.<host>.redirect"],
-            fallback: mirrorListDefaults["upstreams.<host>.fallback"],
-            location: null,
-        };
-        upstreams.set(host, upstream);
-    }
-    return upstream;
-}
-/** Where an image lands: its upstream (added to `upstreams` when new), the repository, and why it cannot, if so. */
-function targetRepositoryOf(ref, target, upstreams) {
-    const upstream = upstreamFor(ref.domain, target, upstreams);
-    const repository = `${upstream.prefix}/${ref.path}`;
-    return { upstream, repository, problem: repositoryNameProblem(repository, target.type) };
-}
-
-;// CONCATENATED MODULE: ./src/list/rules/images.ts
-/** Rules for `images:`: each entry's reference, the tags and digests it wants, and where it lands. */
-
-
-
-
-
-
-
-function readImages(node, target, upstreams, problems) {
-    const index = { entries: [], byKey: new Map(), byRepository: new Map() };
-    if (!(0,dist/* isSeq */.oP)(node))
-        return index.entries;
-    for (const item of node.items)
-        readImage(item, target, upstreams, problems, index);
-    return index.entries;
-}
-function readImage(item, target, upstreams, problems, index) {
-    const isObject = (0,dist/* isMap */.jh)(item);
-    const sourceNode = isObject ? get(item, "source") : item;
-    const source = str(sourceNode);
-    if (source === undefined)
-        return; // structural problem, already reported
-    const ref = readSource(source, sourceNode, problems);
-    if (ref === null)
-        return;
-    const platformNodes = strings(isObject ? get(item, "platforms") : undefined);
-    const platforms = platformNodes.map((p) => p.value);
-    const wanted = readWanted(item, isObject, ref, source, sourceNode, problems);
-    if (wanted.length === 0) {
-        problems.error(problems.locate(sourceNode), `${shown(source)} names no tag or digest`, isObject
-            ? 'add tags: ["1.2.3"] or digests: ["sha256:…"]'
-            : `write ${shown(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`);
-        return;
-    }
-    if (platforms.length > 0 && wanted.some((w) => w.digest !== null)) {
-        problems.error(problems.locate(keyNode(item, "platforms")), "platforms can only filter tag-only entries", "filtering writes a new single-platform manifest whose digest differs from the pinned one, so a digest-pinned pull would fail on the node; remove platforms or the digest");
-    }
-    const repository = landImage(ref, source, sourceNode, target, upstreams, problems);
-    if (repository === null)
-        return;
-    for (const w of wanted) {
-        const reference = { domain: ref.domain, path: ref.path, tag: w.tag, digest: w.digest };
-        const entry = {
             source: formatReference(reference),
             reference,
-            repository,
-            platforms,
-            ...(platforms.length > 0
-                ? { platformLocations: platformNodes.map((p) => problems.locate(p.node)) }
-                : {}),
-            location: problems.locate(w.node),
+            repository: range.repository,
+            platforms: range.platforms,
+            ...(range.platformLocations ? { platformLocations: range.platformLocations } : {}),
+            location: range.location,
+            resolvedFrom,
         };
-        addImage(entry, index, problems);
-    }
+    });
 }
-/** The entry's source as a reference: no credentials, valid as Docker reads it, a host the address policy allows. */
-function readSource(source, sourceNode, problems) {
-    if (hideUserinfo(source) !== source) {
-        problems.error(problems.locate(sourceNode), `image reference ${shown(source)} carries credentials (user:password@)`, "never write credentials into the list: give them through the registry-credentials or docker-hub-token inputs");
+/** The locked tags of `range`, or null when the lock has none for it as written. Tags out of the range are dropped. */
+function lockedTags(lock, range) {
+    const key = rangeKey(range);
+    const entry = lock?.ranges.find((r) => rangeKey(r) === key);
+    if (!entry)
         return null;
-    }
-    const parsed = parseReference(source);
-    if (!parsed.ok) {
-        problems.error(problems.locate(sourceNode), `invalid image reference ${shown(source)}: ${parsed.error}`, parsed.hint);
-        return null;
-    }
-    const domainRefused = checkHost(parsed.value.domain);
-    if (!domainRefused.ok) {
-        problems.error(problems.locate(sourceNode), `image ${shown(source)}: ${domainRefused.reason}`, domainRefused.hint);
-        return null;
-    }
-    return parsed.value;
+    // A lock is a file in the repository: what it says is held to the range (and its order) once more.
+    return selectTags(range, entry.tags);
 }
-/** The source's own tag or digest, then the entry's `tags:` and `digests:` (each checked). */
-function readWanted(item, isObject, ref, source, sourceNode, problems) {
-    const wanted = [];
-    if (ref.tag !== null || ref.digest !== null)
-        wanted.push({ tag: ref.tag, digest: ref.digest, node: sourceNode });
-    if (!isObject)
-        return wanted;
-    wanted.push(...readTags(item, problems), ...readDigests(item, problems));
-    if (ref.tag !== null && get(item, "tags")) {
-        problems.error(problems.locate(sourceNode), `source ${shown(source)} carries a tag and the entry also lists tags`, "put every tag in tags: and leave the source without one");
-    }
-    return wanted;
+/** The lock for a set of resolutions, sorted: the same resolutions always give the same text. */
+function rangesLock(entries) {
+    const unique = new Map(entries.map((e) => [rangeKey(e), e]));
+    const ranges = [...unique.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([, e]) => ({ ...e, tags: [...e.tags] }));
+    return { version: RANGES_LOCK_VERSION, ranges };
 }
-function readTags(item, problems) {
-    const wanted = [];
-    for (const t of strings(get(item, "tags"))) {
-        if (isValidTag(t.value))
-            wanted.push({ tag: t.value, digest: null, node: t.node });
-        else
-            problems.error(problems.locate(t.node), `invalid tag ${shown(t.value)}`, "a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'");
-    }
-    return wanted;
+function formatRangesLock(lock) {
+    return `${JSON.stringify(lock, null, 2)}\n`;
 }
-function readDigests(item, problems) {
-    const wanted = [];
-    for (const d of strings(get(item, "digests"))) {
-        const problem = validateDigest(d.value);
-        if (problem)
-            problems.error(problems.locate(d.node), `invalid digest ${shown(d.value)}: ${problem}`);
-        else
-            wanted.push({ tag: null, digest: d.value, node: d.node });
+const nullableString = (v) => v === null || typeof v === "string";
+/** Reads a lock file's text; anything that is not a lock of this version is an error (the caller then ignores it). */
+function parseRangesLock(text) {
+    let doc;
+    try {
+        doc = JSON.parse(text);
     }
-    return wanted;
-}
-/** The repository the image lands in, or null when its name cannot be one (reported, with the way out). */
-function landImage(ref, source, sourceNode, target, upstreams, problems) {
-    const { upstream, repository, problem } = targetRepositoryOf(ref, target, upstreams);
-    if (!problem)
-        return repository;
-    const hostIsTheProblem = repositoryNameProblem(upstream.prefix, target.type) !== null;
-    problems.error(problems.locate(sourceNode), hostIsTheProblem
-        ? `"${ref.domain}" cannot be nested in an ECR repository name: ${problem}`
-        : `${shown(source)} cannot land in the target: ${problem}`, hostIsTheProblem ? ownPrefixHint(ref.domain, target) : unlandableHint(repository));
-    return null;
-}
-function ownPrefixHint(domain, target) {
-    const name = domain
-        .replace(/[^a-zA-Z0-9.]+/g, "-")
-        .replace(/^-|-$/g, "")
-        .toLowerCase();
-    return `give the upstream a prefix of its own: upstreams: { "${domain}": { prefix: "${target.imagePrefix}/${name}" } }`;
-}
-function unlandableHint(repository) {
-    return repository.length > 256
-        ? "shorten target.imagePrefix or the upstream's prefix"
-        : "ECR allows lower-case letters, digits and single '.', '_' or '-' between them";
-}
-/**
- * Adds an entry unless another source already lands in its repository, or its tag is there already: pinned
- * differently or with other platforms is an error, a true duplicate merges into the first.
- */
-function addImage(entry, index, problems) {
-    const { repository, reference } = entry;
-    const owner = index.byRepository.get(repository);
-    if (owner && referenceName(owner.reference) !== referenceName(reference)) {
-        problems.error(entry.location, `${referenceName(reference)} and ${referenceName(owner.reference)} (line ${owner.location.line}) both land in repository ${repository}`, "give one of the upstreams its own prefix under upstreams:");
-        return;
+    catch (e) {
+        return { ok: false, error: `not JSON (${e.message})` };
     }
-    index.byRepository.set(repository, entry);
-    const key = `${repository}${reference.tag !== null ? `:${reference.tag}` : `@${reference.digest}`}`;
-    const previous = index.byKey.get(key);
-    if (!previous) {
-        index.byKey.set(key, entry);
-        index.entries.push(entry);
-        return;
-    }
-    if (previous.reference.digest !== reference.digest) {
-        problems.error(entry.location, `${key} is pinned differently here and on line ${previous.location.line}`, "keep one entry per tag; pin it to one digest or none");
-    }
-    else if (previous.platforms.join() !== entry.platforms.join()) {
-        problems.error(entry.location, `${key} is listed here and on line ${previous.location.line} with different platforms`, "keep one entry per tag");
-    }
-}
-/**
- * An image reference found outside the list (in a chart's manifests) turned into the entry the list
- * would make of it: normalised, mapped to its target repository with the list's upstream prefixes.
- * Without a tag or digest it is `:latest`, as the kubelet pulls it. `upstreams` is the list's upstreams
- * plus the reference's host when the list had none for it (nodes redirect every host an image uses).
- */
-function imageEntryFor(reference, list, location) {
-    const parsed = parseReference(reference);
-    if (!parsed.ok)
-        return { ok: false, error: parsed.error, ...(parsed.hint ? { hint: parsed.hint } : {}) };
-    const refused = checkHost(parsed.value.domain);
-    if (!refused.ok)
-        return { ok: false, error: refused.reason, hint: refused.hint };
-    const ref = parsed.value.tag === null && parsed.value.digest === null
-        ? { ...parsed.value, tag: "latest" }
-        : parsed.value;
-    const upstreams = new Map(list.upstreams.map((u) => [u.host, u]));
-    const { repository, problem } = targetRepositoryOf(ref, list.target, upstreams);
-    if (problem) {
+    const d = doc;
+    if (typeof doc !== "object" ||
+        doc === null ||
+        d.version !== RANGES_LOCK_VERSION ||
+        !Array.isArray(d.ranges))
         return {
             ok: false,
-            error: `it cannot land in the target: ${problem}`,
-            hint: `give ${ref.domain} a prefix of its own under upstreams:`,
+            error: `not a version ${RANGES_LOCK_VERSION} lock ({"version": 1, "ranges": [...]})`,
         };
+    const ranges = [];
+    for (const [i, raw] of d.ranges.entries()) {
+        const r = raw;
+        const fine = typeof r === "object" &&
+            r !== null &&
+            typeof r.source === "string" &&
+            nullableString(r.versionRange) &&
+            nullableString(r.pattern) &&
+            (r.newest === null || (Number.isInteger(r.newest) && r.newest > 0)) &&
+            Array.isArray(r.tags) &&
+            r.tags.length <= MAX_LOCKED_TAGS &&
+            r.tags.every((t) => typeof t === "string" && isValidTag(t));
+        if (!fine)
+            return {
+                ok: false,
+                error: `ranges[${i}] is not a range with source, versionRange, pattern, newest and valid tags`,
+            };
+        ranges.push(r);
     }
-    const all = [...upstreams.values()].sort((a, b) => a.host.localeCompare(b.host));
-    return {
-        ok: true,
-        entry: { source: formatReference(ref), reference: ref, repository, platforms: [], location },
-        upstreams: all,
-    };
+    return { ok: true, lock: { version: RANGES_LOCK_VERSION, ranges } };
 }
 
-;// CONCATENATED MODULE: ./src/list/rules/repository-settings.ts
-/** Rules for `target.repositorySettings:`: how ecr-mirror creates a repository. */
-
-
-
-
-/** Repository settings when the list gives none: ECR's own defaults (mutable tags, AES256, no scanning). */
-const DEFAULT_REPOSITORY_SETTINGS = Object.freeze({
-    imageTagMutability: mirrorListDefaults["target.repositorySettings.imageTagMutability"],
-    imageTagMutabilityExclusionFilters: [],
-    scanOnPush: mirrorListDefaults["target.repositorySettings.scanOnPush"],
-    encryption: { type: mirrorListDefaults["target.repositorySettings.encryption.type"], kmsKey: null },
-    tags: {},
-    lifecyclePolicy: null,
-    repositoryPolicy: null,
-});
-const MUTABILITY = [
-    "MUTABLE",
-    "IMMUTABLE",
-    "MUTABLE_WITH_EXCLUSION",
-    "IMMUTABLE_WITH_EXCLUSION",
-];
-function readRepositorySettings(node, problems) {
-    const { mode, filters } = readMutability(node, problems);
-    return {
-        imageTagMutability: mode,
-        imageTagMutabilityExclusionFilters: filters,
-        scanOnPush: bool(get(node, "scanOnPush")) ?? DEFAULT_REPOSITORY_SETTINGS.scanOnPush,
-        encryption: readEncryption(get(node, "encryption"), problems),
-        tags: readResourceTags(get(node, "tags"), problems),
-        lifecyclePolicy: readPolicy(get(node, "lifecyclePolicy"), "lifecyclePolicy", "rules", problems),
-        repositoryPolicy: readPolicy(get(node, "repositoryPolicy"), "repositoryPolicy", "Statement", problems),
-    };
-}
-/** The mutability mode and its exclusion filters, which go together: the *_WITH_EXCLUSION modes need them. */
-function readMutability(node, problems) {
-    const modeNode = get(node, "imageTagMutability");
-    const mode = MUTABILITY.includes(str(modeNode) ?? "")
-        ? str(modeNode)
-        : DEFAULT_REPOSITORY_SETTINGS.imageTagMutability;
-    const filtersNode = get(node, "imageTagMutabilityExclusionFilters");
-    const filters = strings(filtersNode).map((f) => f.value);
-    const withExclusion = mode.endsWith("_WITH_EXCLUSION");
-    if (withExclusion && filters.length === 0) {
-        problems.error(problems.locate(modeNode), `${mode} needs imageTagMutabilityExclusionFilters`, 'add imageTagMutabilityExclusionFilters: ["latest"] (wildcards allowed), or use MUTABLE or IMMUTABLE');
-    }
-    if (!withExclusion && filtersNode) {
-        problems.error(problems.locate(keyNode(node, "imageTagMutabilityExclusionFilters")), `imageTagMutabilityExclusionFilters only apply to MUTABLE_WITH_EXCLUSION and IMMUTABLE_WITH_EXCLUSION (the mode is ${mode})`, "set imageTagMutability: IMMUTABLE_WITH_EXCLUSION, or remove the filters");
-    }
-    return { mode, filters };
-}
-/** A KMS key only with KMS or KMS_DSSE encryption. */
-function readEncryption(encryptionNode, problems) {
-    const type = (str(get(encryptionNode, "type")) ??
-        DEFAULT_REPOSITORY_SETTINGS.encryption.type);
-    const kmsKeyNode = get(encryptionNode, "kmsKey");
-    const kmsKey = str(kmsKeyNode) ?? null;
-    if (kmsKey !== null && type === "AES256") {
-        problems.error(problems.locate(kmsKeyNode), "encryption.kmsKey needs encryption.type KMS or KMS_DSSE", "set type: KMS, or remove kmsKey");
-    }
-    return { type, kmsKey };
-}
-/** Resource tags: keys of 1 to 128 characters, none under the reserved `aws:` prefix. */
-function readResourceTags(tagsNode, problems) {
-    const tagPairs = [];
-    if (!(0,dist/* isMap */.jh)(tagsNode))
-        return {};
-    for (const pair of tagsNode.items) {
-        const k = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : "";
-        const v = str(pair.value);
-        if (k.length < 1 || k.length > 128)
-            problems.error(problems.locate(pair.key), `resource tag key ${shown(k)} must be 1 to 128 characters`);
-        else if (k.toLowerCase().startsWith("aws:"))
-            problems.error(problems.locate(pair.key), `resource tag key ${shown(k)} uses the reserved prefix aws:`);
-        if (v !== undefined)
-            tagPairs.push([k, v]);
-    }
-    // Own properties even for `__proto__`: an assignment would set the object's prototype instead.
-    return Object.fromEntries(tagPairs);
-}
-/** A policy document given as a mapping or a JSON string, returned as compact JSON text. */
-function readPolicy(node, name, requiredKey, problems) {
-    if (!node)
-        return null;
-    const value = policyValue(node, name, problems);
-    if (value === undefined)
-        return null;
-    if (typeof value !== "object" ||
-        value === null ||
-        Array.isArray(value) ||
-        !Object.hasOwn(value, requiredKey)) {
-        problems.error(problems.locate(node), `${name} has no "${requiredKey}"`, name === "lifecyclePolicy"
-            ? "an ECR lifecycle policy is { rules: [ … ] }"
-            : 'an IAM policy document is { Version: "2012-10-17", Statement: [ … ] }');
-        return null;
-    }
-    return JSON.stringify(value);
-}
-/** The policy as a value: a mapping's, or a JSON string's; undefined when it is neither (or is reported). */
-function policyValue(node, name, problems) {
-    if ((0,dist/* isMap */.jh)(node))
-        return node.toJSON();
-    const text = str(node);
-    if (text === undefined)
-        return undefined;
-    try {
-        return JSON.parse(text);
-    }
-    catch (e) {
-        problems.error(problems.locate(node), `${name} is not valid JSON: ${e.message}`, "give the policy as a YAML mapping instead of a JSON string");
-        return undefined;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/list/rules/target.ts
-
-
-
-
-
-
-const DEFAULT_IMAGE_PREFIX = mirrorListDefaults["target.imagePrefix"];
-const DEFAULT_CHART_PREFIX = mirrorListDefaults["target.chartPrefix"];
-function readTarget(node, problems) {
-    const type = (str(get(node, "type")) ?? mirrorListDefaults["target.type"]);
-    const registryNode = get(node, "registry");
-    const registry = readRegistry(registryNode, problems);
-    if (type === "oci" && registry === null && !registryNode) {
-        problems.error(problems.locate(node), "a target of type oci needs target.registry", "add registry: harbor.example.com");
-    }
-    return {
-        type,
-        region: str(get(node, "region")) ?? null,
-        accountId: str(get(node, "accountId")) ?? null,
-        registry,
-        imagePrefix: str(get(node, "imagePrefix")) ?? DEFAULT_IMAGE_PREFIX,
-        chartPrefix: str(get(node, "chartPrefix")) ?? DEFAULT_CHART_PREFIX,
-        prune: bool(get(node, "prune")) ?? mirrorListDefaults["target.prune"],
-        maxDeletions: yaml_nodes_int(get(node, "maxDeletions")) ?? mirrorListDefaults["target.maxDeletions"],
-        pruneLocation: node ? problems.locate(get(node, "maxDeletions") ?? get(node, "prune") ?? node) : null,
-        repositorySettings: readRepositorySettings(get(node, "repositorySettings"), problems),
-        reconcileSettings: bool(get(node, "reconcileSettings")) ?? mirrorListDefaults["target.reconcileSettings"],
-    };
-}
-/** `target.registry`: a host[:port] the address policy allows, or null (absent, or reported). */
-function readRegistry(registryNode, problems) {
-    const registry = str(registryNode) ?? null;
-    if (registry === null)
-        return null;
-    if (/^https?:\/\//.test(registry)) {
-        problems.error(problems.locate(registryNode), "target.registry is a host, not a URL", `write ${shown(registry.replace(/^https?:\/\//, "").replace(/\/+$/, ""))}`);
-        return null;
-    }
-    const refused = checkHost(registry);
-    if (isValidDomain(registry) && refused.ok)
-        return registry;
-    problems.error(problems.locate(registryNode), refused.ok
-        ? `target.registry ${shown(registry)} is not a registry host`
-        : `target.registry: ${refused.reason}`, refused.ok ? "expected host[:port], e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com" : refused.hint);
-    return null;
-}
-
-;// CONCATENATED MODULE: ./src/list/validate-structure.ts
+;// CONCATENATED MODULE: ./src/observe/tag-ranges.ts
 /**
- * Checks a parsed YAML document against the mirror-list schema (./schema.ts), reporting every
- * problem with the offset of the node it concerns. Interprets only the schema subset that
- * schema.ts documents; a test holds it in agreement with a full JSON-Schema validator.
+ * Image tag ranges resolved at plan time: each range takes its tags from the lock file when the lock holds it as
+ * written (no request at all), else from the upstream's tag list (one paged `/v2/<name>/tags/list` per upstream
+ * repository, with the upstream's endpoint and credentials). `relock` (resync mode `digest`, the CLI's --relock)
+ * asks the upstream for every range. The result is the list with the ranges expanded into entries, the lock to
+ * write, and what each range expanded to, for the plan. The selection is pure (list/tag-ranges.ts).
  */
 
 
-function nodeType(node) {
-    if ((0,dist/* isMap */.jh)(node))
-        return "object";
-    if ((0,dist/* isSeq */.oP)(node))
-        return "array";
-    if ((0,dist/* isScalar */.jn)(node)) {
-        const v = node.value;
-        if (v === null || v === undefined)
-            return "null";
-        if (typeof v === "string")
-            return "string";
-        if (typeof v === "number" || typeof v === "bigint")
-            return "number";
-        if (typeof v === "boolean")
-            return "boolean";
-    }
-    return "null";
-}
-const typeWords = {
-    object: "a mapping",
-    array: "a list",
-    string: "a string",
-    number: "a number",
-    integer: "a whole number",
-    boolean: "true or false",
-    null: "nothing",
-};
-function describeFound(node) {
-    const t = nodeType(node);
-    if (t === "string") {
-        return quoteValue(node.value);
-    }
-    if ((0,dist/* isScalar */.jn)(node) && t !== "null")
-        return `${typeWords[t]} (${String(node.value)})`;
-    return typeWords[t] ?? t;
-}
-function offsetOf(node, fallback) {
-    const range = node?.range;
-    return range ? range[0] : fallback;
-}
-/** Edit distance, for "did you mean". */
-function editDistance(a, b) {
-    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-    for (let i = 1; i <= a.length; i++) {
-        let prev = row[0];
-        row[0] = i;
-        for (let j = 1; j <= b.length; j++) {
-            const tmp = row[j];
-            row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-            prev = tmp;
+
+
+/** A range without `newest:` that selects more tags than this gets a warning. */
+const MANY_TAGS = 20;
+/**
+ * Resolves the list's image ranges. Throws an `ObserveError` naming every range that could not be resolved (the
+ * upstream unreachable or refusing, the repository missing, too many tags, no tag in the range): nothing runs then.
+ */
+async function resolveImageRanges(list, options) {
+    const ranges = list.imageRanges ?? [];
+    const counts = {};
+    if (ranges.length === 0)
+        return { list: { ...list, imageRanges: [] }, lock: null, expansions: [], warnings: [], counts };
+    const pool = new UpstreamClients(list.upstreams, options.upstreamCredentials, {
+        counts,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    // One listing per upstream repository, shared by every range of it.
+    const listings = new Map();
+    const listingOf = (range) => {
+        const { client, key } = pool.clientFor(range);
+        const id = `${key} ${range.reference.path}`;
+        let listing = listings.get(id);
+        if (!listing) {
+            listing = client.listTags(range.reference.path, options.maxTags);
+            listings.set(id, listing);
         }
-    }
-    return row[b.length];
-}
-function commonPrefix(a, b) {
-    let n = 0;
-    while (n < a.length && n < b.length && a[n] === b[n])
-        n++;
-    return n;
-}
-/**
- * The candidate nearest to `word` (edit distance, case ignored), or null when none is near. At equal
- * distance the one that starts like `word` wins: `IMUTABLE` is IMMUTABLE, not MUTABLE, the opposite setting.
- */
-function closest(word, candidates) {
-    const w = word.toLowerCase();
-    let best = null;
-    let bestDistance = Number.POSITIVE_INFINITY;
-    let bestPrefix = -1;
-    for (const c of candidates) {
-        const d = editDistance(w, c.toLowerCase());
-        const prefix = commonPrefix(w, c.toLowerCase());
-        if (d < bestDistance || (d === bestDistance && prefix > bestPrefix))
-            [best, bestDistance, bestPrefix] = [c, d, prefix];
-    }
-    return best !== null && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
-}
-function typeMatches(expected, actual, node) {
-    const list = typeof expected === "string" ? [expected] : expected;
-    return list.some((t) => t === actual ||
-        (t === "integer" && actual === "number" && Number.isInteger(node.value)));
-}
-function joinPath(path, key) {
-    if (typeof key === "number")
-        return `${path}[${key}]`;
-    return path ? `${path}.${key}` : key;
-}
-function where(path) {
-    return path ? ` in ${path}` : "";
-}
-function validateStructure(root, schema, rootOffset = 0) {
+        return { listing, where: client.describe(range.reference.path) };
+    };
     const problems = [];
-    visit({ problems }, root, schema, "", rootOffset);
-    return problems;
-}
-/** One node against its schema: its type (or oneOf branch), then the checks of its kind, then its children. */
-function visit(walk, node, s, path, fallback) {
-    const at = offsetOf(node, fallback);
-    const actual = nodeType(node);
-    if (s.oneOf) {
-        const branch = oneOfBranch(walk, node, s.oneOf, path, at);
-        if (branch)
-            visit(walk, node, branch, path, fallback);
-        return;
-    }
-    if (!checkType(walk, node, s, actual, path, at))
-        return;
-    if (s.enum) {
-        checkEnum(walk, node, s.enum, path, at);
-        return;
-    }
-    if (actual === "number")
-        checkMinimum(walk, node, s, path, at);
-    if (actual === "string")
-        checkString(walk, node, s, path, at);
-    if ((0,dist/* isSeq */.oP)(node))
-        checkList(walk, node.items, s, path, at);
-    if ((0,dist/* isMap */.jh)(node))
-        checkMapping(walk, node.items, s, path, at);
-}
-/** The branch whose type the node has (schema.ts discriminates oneOf by type), else reported. */
-function oneOfBranch(walk, node, branches, path, at) {
-    const actual = nodeType(node);
-    const branch = branches.find((b) => b.type !== undefined && typeMatches(b.type, actual, node));
-    if (!branch) {
-        const expected = branches.map((b) => typeWords[String(b.type)] ?? String(b.type)).join(" or ");
-        walk.problems.push({
-            offset: at,
-            message: `${path || "value"}: expected ${expected}, found ${describeFound(node)}`,
-        });
-    }
-    return branch;
-}
-/** True when the node has the schema's type (or the schema names none). */
-function checkType(walk, node, s, actual, path, at) {
-    if (s.type === undefined || typeMatches(s.type, actual, node))
-        return true;
-    const expected = (typeof s.type === "string" ? [s.type] : s.type)
-        .map((t) => typeWords[t] ?? t)
-        .join(" or ");
-    const hint = s.type === "string" && (actual === "number" || actual === "boolean")
-        ? 'quote the value so YAML keeps it as text, e.g. "0123"'
-        : undefined;
-    walk.problems.push({
-        offset: at,
-        message: `${path || "the file"}: expected ${expected}, found ${describeFound(node)}`,
-        ...(hint ? { hint } : {}),
-    });
-    return false;
-}
-function checkEnum(walk, node, allowed, path, at) {
-    const value = (0,dist/* isScalar */.jn)(node) ? node.value : undefined;
-    if (allowed.includes(value))
-        return;
-    const options = allowed.map((e) => String(e));
-    const suggestion = typeof value === "string" ? closest(value, options) : null;
-    walk.problems.push({
-        offset: at,
-        message: `${path}: ${describeFound(node)} is not allowed; expected one of ${options.join(", ")}`,
-        ...(suggestion ? { hint: `did you mean ${suggestion}?` } : {}),
-    });
-}
-function checkMinimum(walk, node, s, path, at) {
-    if (!(0,dist/* isScalar */.jn)(node) || s.minimum === undefined || Number(node.value) >= s.minimum)
-        return;
-    walk.problems.push({
-        offset: at,
-        message: `${path}: must be at least ${s.minimum}, found ${String(node.value)}`,
-    });
-}
-/** minLength, then maxLength, then pattern: the first that fails is reported. */
-function checkString(walk, node, s, path, at) {
-    if (!(0,dist/* isScalar */.jn)(node))
-        return;
-    const value = String(node.value);
-    if (s.minLength !== undefined && value.length < s.minLength) {
-        walk.problems.push({ offset: at, message: `${path}: must not be empty` });
-    }
-    else if (s.maxLength !== undefined && value.length > s.maxLength) {
-        walk.problems.push({ offset: at, message: `${path}: longer than ${s.maxLength} characters` });
-    }
-    else if (s.pattern !== undefined && !new RegExp(s.pattern).test(value)) {
-        walk.problems.push({
-            offset: at,
-            message: `${path}: ${quoteValue(value)} is not valid`,
-            ...(s.description ? { hint: s.description } : {}),
-        });
-    }
-}
-function checkList(walk, items, s, path, at) {
-    if (s.minItems !== undefined && items.length < s.minItems) {
-        walk.problems.push({ offset: at, message: `${path}: the list must not be empty` });
-    }
-    const seen = new Set();
-    items.forEach((item, i) => {
-        if (s.uniqueItems)
-            checkUnique(walk, item, seen, joinPath(path, i), at);
-        if (s.items)
-            visit(walk, item, s.items, joinPath(path, i), at);
-    });
-}
-/** A scalar listed before in the same list (`seen` holds the ones so far). */
-function checkUnique(walk, item, seen, path, at) {
-    if (!(0,dist/* isScalar */.jn)(item))
-        return;
-    const key = JSON.stringify(item.value);
-    if (seen.has(key)) {
-        walk.problems.push({
-            offset: offsetOf(item, at),
-            message: `${path}: ${describeFound(item)} is listed twice`,
-            hint: "remove the duplicate",
-        });
-    }
-    seen.add(key);
-}
-function checkMapping(walk, pairs, s, path, at) {
-    const present = new Set();
-    for (const pair of pairs) {
-        if (!(0,dist/* isPair */.tO)(pair))
+    const warnings = [];
+    const expansions = [];
+    const locked = [];
+    const images = [...list.images];
+    const taken = new Set(images.map((i) => `${i.repository}:${i.reference.tag}`));
+    const resolved = await Promise.all(ranges.map(async (range) => {
+        const fromLock = options.relock ? null : lockedTags(options.lock, range);
+        if (fromLock !== null && fromLock.length > 0)
+            return { range, kind: "lock", tags: fromLock };
+        const { listing, where } = listingOf(range);
+        try {
+            return { range, kind: "listed", published: await listing, where };
+        }
+        catch (e) {
+            return { range, kind: "failed", failure: e.message };
+        }
+    }));
+    for (const r of resolved) {
+        const { range } = r;
+        const selected = tagsOf(r);
+        if ("problem" in selected) {
+            problems.push({ ...range.location, severity: "error", message: selected.problem, hint: selected.hint });
             continue;
-        const key = checkKey(walk, pair, s, path, at);
-        if (key !== null)
-            present.add(key);
-    }
-    for (const key of s.required ?? []) {
-        if (!present.has(key)) {
-            walk.problems.push({ offset: at, message: `${path || "the file"}: missing required key "${key}"` });
+        }
+        const { tags } = selected;
+        const from = r.kind === "lock" ? "lock" : "upstream";
+        const { source, versionRange, pattern, newest } = range;
+        locked.push({ source, versionRange, pattern, newest, tags });
+        expansions.push({ source, range: describeRange(range), tags, from, line: range.location.line });
+        if (range.newest === null && tags.length > MANY_TAGS)
+            warnings.push({
+                message: `the tag range of ${range.source} selects ${tags.length} tags; all of them are mirrored`,
+                hint: "add newest: N to keep only the highest N",
+                location: range.location,
+            });
+        for (const entry of rangeEntries(range, tags)) {
+            const key = `${entry.repository}:${entry.reference.tag}`;
+            if (taken.has(key))
+                continue; // listed exactly too, or by another range of the same image
+            taken.add(key);
+            images.push(entry);
         }
     }
+    if (problems.length > 0)
+        throw new ObserveError("image tag ranges could not be resolved:", "fix the versionRange, pattern or newest entries named above, or list exact tags", problems);
+    images.sort((a, b) => a.location.line - b.location.line || a.location.column - b.location.column);
+    return {
+        list: { ...list, images, imageRanges: [] },
+        lock: rangesLock(locked),
+        expansions,
+        warnings,
+        counts,
+    };
 }
-/** One key and its value: a plain string the schema knows (or allows), visited; returns the key, or null. */
-function checkKey(walk, pair, s, path, at) {
-    const keyNode = pair.key;
-    const keyAt = offsetOf(keyNode, at);
-    if (!(0,dist/* isScalar */.jn)(keyNode) || typeof keyNode.value !== "string") {
-        walk.problems.push({ offset: keyAt, message: `${path || "the file"}: keys must be plain strings` });
-        return null;
-    }
-    const key = keyNode.value;
-    const childSchema = propertySchema(s, key);
-    if (childSchema) {
-        visit(walk, pair.value, childSchema, joinPath(path, key), keyAt);
-    }
-    else if (s.additionalProperties === false) {
-        const props = Object.keys(s.properties ?? {});
-        const suggestion = closest(key, props);
-        walk.problems.push({
-            offset: keyAt,
-            message: `unknown key ${quoteValue(key)}${where(path)}`,
-            hint: suggestion ? `did you mean "${suggestion}"?` : `allowed keys: ${props.join(", ")}`,
-        });
-    }
-    return key;
+/** The tags a range takes from its outcome, or the problem that it takes none (reported on the range's line). */
+function tagsOf(r) {
+    const { range } = r;
+    if (r.kind === "lock")
+        return { tags: r.tags };
+    if (r.kind === "failed")
+        return {
+            problem: `cannot resolve the tag range of ${range.source}: ${r.failure}`,
+            hint: "check the image name, the upstream's endpoint and its credentials; or list the tags under tags:",
+        };
+    if (r.published === null)
+        return {
+            problem: `${r.where} does not exist: the tag range of ${range.source} has no tags`,
+            hint: "check the image name",
+        };
+    const tags = selectTags(range, r.published);
+    if (tags.length > 0)
+        return { tags };
+    const newest = selectTags({ versionRange: null, pattern: null, newest: 3 }, r.published);
+    return {
+        problem: `the tag range of ${range.source} matches none of the ${r.published.length} tags of ${r.where}`,
+        hint: newest.length > 0
+            ? `its newest release tags are ${newest.join(", ")}`
+            : "it has no tag that reads as a release version; a pattern: can match other tags",
+    };
 }
-/** The schema of a key: its own property (own only: `__proto__`, `constructor` or `toString` are no key of the
- * schema), else additionalProperties when that is a schema. */
-function propertySchema(s, key) {
-    const props = s.properties ?? {};
-    if (Object.hasOwn(props, key))
-        return props[key];
-    return typeof s.additionalProperties === "object" ? s.additionalProperties : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/list/yaml-document.ts
+/** A lock is a few KiB; anything near this is not one. */
+const MAX_LOCK_BYTES = 8 * 1024 * 1024;
 /**
- * The YAML layer: the text read into one document, the yaml library's errors and warnings turned into located
- * problems with hints, and what the rest of the parser would misread (aliases, tags, deep nesting) refused.
+ * Reads a lock file. An absent file is no lock and no warning; an unreadable or malformed one is no lock and a
+ * warning (every range is then resolved from the upstream, and the next render writes a good one).
  */
-
-
-
-
-/** YAML 1.2's core tags: `!!str 0123` keeps a value as text; every other tag (`!!binary`, `!!js/function`) is refused. */
-const CORE_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`));
-const TAG_HINT = "remove the tag: a mirror list uses plain YAML values (!!str is allowed, to keep a value as text)";
-/** The first document's root node (null when there is none), and the problems of the YAML layer. */
-function readYaml(text, file) {
-    const lines = new dist/* LineCounter */.HN();
-    const problems = new Problems(file, lines);
-    const docs = (0,dist/* parseAllDocuments */.hR)(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-    const all = Array.isArray(docs) ? docs : [];
-    const state = { tooDeep: false };
-    for (const doc of all) {
-        for (const e of doc.errors)
-            reportError(e, text, problems, state);
-        for (const w of doc.warnings)
-            reportWarning(w, problems);
-        if (!state.tooDeep)
-            checkNodes(doc.contents, problems);
-    }
-    if (all.length > 1) {
-        problems.error(problems.locate(all[1]?.contents, all[1]?.range[0] ?? 0), "the file holds more than one YAML document", "keep one list per file: remove the second '---'");
-    }
-    return { root: all[0]?.contents ?? null, problems };
-}
-/** `state.tooDeep`: the library ran out of stack once already (reported once; the node walk is skipped). */
-function reportError(e, text, problems, state) {
-    if (/Maximum call stack size exceeded/.test(e.message)) {
-        if (!state.tooDeep)
-            problems.error(problems.at(e.pos[0]), `the mirror list is nested too deeply (${MAX_DEPTH} levels at most)`, TOO_DEEP_HINT);
-        state.tooDeep = true;
-        return;
-    }
-    const quote = /^Missing closing (["'])quote/.exec(e.message)?.[1];
-    const opened = quote ? unclosedQuoteOffset(text, quote, e.pos[0]) : null;
-    if (opened !== null) {
-        problems.error(problems.at(opened), `this ${quote === '"' ? "double" : "single"} quote is never closed`, `close it on the same line: ${quote}value${quote}`);
-        return;
-    }
-    problems.error(problems.at(e.pos[0]), yamlMessage(e.message), yamlHint(e.code));
-}
-/** A core tag that does not fit its value (`!!int x`) is an error; any other tag is reported by checkNodes. */
-function reportWarning(w, problems) {
-    const tag = /^Unresolved tag: (\S+)/.exec(w.message)?.[1];
-    if (w.code !== "TAG_RESOLVE_FAILED" || tag === undefined) {
-        problems.warn(problems.at(w.pos[0]), yamlMessage(w.message));
-        return;
-    }
-    if (CORE_TAGS.has(tag))
-        problems.error(problems.at(w.pos[0]), yamlMessage(w.message), TAG_HINT);
-}
-/**
- * Where an unclosed quote opens. The yaml library reports it at the end of the file (the quoted scalar runs on
- * to there); the scalar's own token starts at the quote.
- */
-function unclosedQuoteOffset(text, quote, before) {
-    const type = quote === '"' ? "double-quoted-scalar" : "single-quoted-scalar";
-    let found = null;
-    const stack = [...new dist/* Parser */.iX().parse(text)];
-    while (stack.length > 0) {
-        const token = stack.pop();
-        if (token === null || typeof token !== "object")
-            continue;
-        const offset = quoteTokenOffset(token, type, before);
-        if (offset !== null)
-            found = Math.max(found ?? offset, offset);
-        for (const v of Object.values(token))
-            stack.push(v);
-    }
-    return found;
-}
-/** The offset of a token of `type` that starts at or before `before`, else null. */
-function quoteTokenOffset(token, type, before) {
-    const t = token;
-    return t.type === type && typeof t.offset === "number" && t.offset <= before ? t.offset : null;
-}
-/**
- * Refuses what the rest of the parser would misread: aliases (`*name`, which would be read as nothing, or
- * expanded into a bomb) and nesting deeper than MAX_DEPTH. Walks without recursion.
- */
-function checkNodes(root, problems) {
-    const stack = [{ node: root, depth: 0 }];
-    const aliases = [];
-    const tagged = [];
-    while (stack.length > 0) {
-        const { node, depth } = stack.pop();
-        if (!collect(node, aliases, tagged))
-            continue;
-        if (depth >= MAX_DEPTH) {
-            problems.error(problems.locate(node), `the mirror list is nested too deeply here (${MAX_DEPTH} levels at most)`, TOO_DEEP_HINT);
-            return;
-        }
-        pushChildren(node.items, depth + 1, stack);
-    }
-    reportRepeated(problems, aliases, (n) => `YAML aliases (${shown(`*${n.source}`)}) are not supported in a mirror list`, "write the value out in full where it is used");
-    reportRepeated(problems, tagged, (n) => `the YAML tag ${shown(n.tag.replace(/^tag:yaml\.org,2002:/, "!!"))} is not supported`, TAG_HINT);
-}
-/** Notes the node's tag (when not a core one) and alias; true when it is a mapping or list to descend into. */
-function collect(node, aliases, tagged) {
-    const tag = node?.tag;
-    if (tag !== undefined && !CORE_TAGS.has(tag))
-        tagged.push(node);
-    if ((0,dist/* isAlias */.Vj)(node)) {
-        aliases.push(node);
-        return false;
-    }
-    return (0,dist/* isMap */.jh)(node) || (0,dist/* isSeq */.oP)(node);
-}
-function pushChildren(items, depth, stack) {
-    for (const item of items) {
-        if ((0,dist/* isPair */.tO)(item)) {
-            stack.push({ node: item.value, depth });
-            stack.push({ node: item.key, depth });
-        }
-        else
-            stack.push({ node: item, depth });
-    }
-}
-/** Nodes of one kind in file order, MAX_REPEATED one by one and the rest in one line. */
-function reportRepeated(problems, nodes, what, hint) {
-    nodes.sort((a, b) => (a.range?.[0] ?? 0) - (b.range?.[0] ?? 0));
-    for (const n of nodes.slice(0, MAX_REPEATED))
-        problems.error(problems.locate(n), what(n), hint);
-    if (nodes.length > MAX_REPEATED)
-        problems.error(problems.locate(nodes[MAX_REPEATED]), `and ${nodes.length - MAX_REPEATED} more like it`, hint);
-}
-function yamlMessage(message) {
-    // The yaml library appends " at line L, column C" and a code frame; we print the location ourselves.
-    return (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "");
-}
-function yamlHint(code) {
-    switch (code) {
-        case "DUPLICATE_KEY":
-            return "each key may appear once in a mapping; merge the two entries";
-        case "TAB_AS_INDENT":
-            return "indent with spaces, not tabs";
-        case "BAD_INDENT":
-        case "MISSING_CHAR":
-            return "check the indentation: list items under a key are indented by the same amount";
-        default:
-            return undefined;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/list/parse.ts
-/**
- * Reads a mirror-list file into the typed `MirrorList`, or into located problems. Pure: the text
- * comes in, values come out; the caller reads the file and prints or annotates the problems.
- *
- * The stages, each in its own file: the bounds and the pre-scan that refuse hostile text (./limits.ts,
- * ./prescan.ts), the YAML layer (./yaml-document.ts), the structure check against the schema
- * (./validate-structure.ts, ./schema.ts), and the rules of each section (./rules/).
- */
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** Parses and validates a mirror list. `file` is the path shown in every problem. */
-function parseMirrorList(text, file) {
-    if (text.length > MAX_LIST_BYTES) {
-        return problems_refuse(file, `the mirror list is larger than ${MAX_LIST_BYTES / 1024 / 1024} MiB (${text.length} characters)`, TOO_LARGE_HINT);
-    }
-    const hostile = prescan(text);
-    if (hostile) {
-        const { line, column } = position(text, hostile.offset);
-        return problems_refuse(file, hostile.problem.message, hostile.problem.hint, line, column);
-    }
-    try {
-        return parseText(text, file);
-    }
-    catch (e) {
-        // The yaml library catches its own stack overflows; this is the net for any other.
-        if (!(e instanceof RangeError))
-            throw e;
-        return problems_refuse(file, `the mirror list cannot be read: it is nested too deeply (${MAX_DEPTH} levels at most)`, TOO_DEEP_HINT);
-    }
-}
-/** Line and column of `offset`, counting only the lines before it (the text may be huge). */
-function position(text, offset) {
-    const lines = new dist/* LineCounter */.HN();
-    for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1))
-        lines.addNewLine(i + 1);
-    const pos = lines.linePos(offset);
-    return { line: pos.line, column: pos.col };
-}
-function parseText(text, file) {
-    const { root, problems } = readYaml(text, file);
-    if (problems.hasErrors)
-        return finish(problems, null);
-    if (root === null || ((0,dist/* isScalar */.jn)(root) && root.value === null)) {
-        problems.error(problems.at(0), "the mirror list is empty", "start with `images:` and a list of references, e.g. `- redis:7.0`");
-        return finish(problems, null);
-    }
-    for (const p of validateStructure(root, mirrorListSchema)) {
-        problems.error(problems.at(p.offset), p.message, p.hint);
-    }
-    // The rules read only well-typed nodes, so structural errors and theirs are reported together.
-    const list = readList(root, file, problems);
-    return finish(problems, problems.hasErrors ? null : list);
-}
-/** The sections, each by its rules (./rules/), then what holds across them. */
-function readList(root, file, problems) {
-    const target = readTarget(get(root, "target"), problems);
-    const upstreams = readUpstreams(get(root, "upstreams"), target, problems);
-    const images = readImages(get(root, "images"), target, upstreams, problems);
-    const { charts, chartRanges } = readCharts(get(root, "charts"), target, problems);
-    checkRepositoryClashes(images, [...charts, ...chartRanges], problems);
-    if (images.length === 0 && charts.length === 0 && chartRanges.length === 0 && !problems.hasErrors) {
-        problems.error(problems.at(0), "the mirror list names no images and no charts", "add `images:` or `charts:`");
-    }
-    // The hosts images use, and those listed in `upstreams` (for their prefix and endpoint); which of them
-    // nodes redirect is decided in ./redirects.ts (only hosts an image uses).
-    const usedUpstreams = [...upstreams.values()].filter((u) => u.location !== null || images.some((i) => i.reference.domain === u.host));
-    usedUpstreams.sort((a, b) => a.host.localeCompare(b.host));
-    return { file, target, upstreams: usedUpstreams, images, charts, chartRanges };
-}
-
-;// CONCATENATED MODULE: ./src/list/read.ts
-/** Reads the mirror-list file from disk and parses it: the one place the list touches the file system. */
-
-
-
-/** The file's text, or null when it holds more than MAX_LIST_BYTES (read no further: a FIFO or /dev/zero never ends). */
-async function readBounded(path) {
-    const handle = await (0,promises_.open)(path, "r");
-    try {
-        const chunks = [];
-        let total = 0;
-        const buffer = Buffer.alloc(64 * 1024);
-        for (;;) {
-            const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-            if (bytesRead === 0)
-                break;
-            total += bytesRead;
-            if (total > MAX_LIST_BYTES)
-                return null;
-            chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
-        }
-        return Buffer.concat(chunks).toString("utf8");
-    }
-    finally {
-        await handle.close();
-    }
-}
-/** `seen` gets the text before it is parsed (the entries mask any URL credentials in it, even in a rejected list). */
-async function readMirrorList(path, displayPath = path, seen) {
-    const refuse = (message, hint) => ({
-        list: null,
-        problems: [{ file: displayPath, line: 1, column: 1, severity: "error", message, hint }],
-    });
+async function readRangesLock(path) {
     let text;
     try {
-        text = await readBounded(path);
+        const { size } = await (0,promises_.stat)(path);
+        if (size > MAX_LOCK_BYTES)
+            return {
+                lock: null,
+                warning: `${path} is ${size} bytes, more than a tag range lock may have; it is ignored`,
+            };
+        text = await (0,promises_.readFile)(path, "utf8");
     }
     catch (e) {
-        const code = e.code;
-        const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : e.message;
-        return refuse(`cannot read the mirror list: ${why}`, "pass the path of your mirror list (default mirrors.yaml at the repository root)");
+        if (e.code === "ENOENT")
+            return { lock: null, warning: null };
+        return { lock: null, warning: `${path} could not be read (${e.message}); it is ignored` };
     }
-    if (text === null)
-        return refuse(`the mirror list is larger than ${MAX_LIST_BYTES / 1024 / 1024} MiB`, TOO_LARGE_HINT);
-    seen?.(text);
-    return parseMirrorList(text, displayPath);
+    const parsed = parseRangesLock(text);
+    if (!parsed.ok)
+        return {
+            lock: null,
+            warning: `${path} is not a tag range lock: ${parsed.error}; it is ignored and every range is resolved from its upstream`,
+        };
+    return { lock: parsed.lock, warning: null };
 }
 
-;// CONCATENATED MODULE: ./src/list/redirects.ts
-function redirectedUpstreams(list) {
-    const used = new Set(list.images.filter((i) => !i.configurator).map((i) => i.reference.domain));
-    return list.upstreams
-        .filter((u) => u.redirect && used.has(u.host))
-        .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+;// CONCATENATED MODULE: ./src/plan/deletions.ts
+/**
+ * The deletion guard: a run deletes at most `target.maxDeletions` tags (default 20), unless the action's
+ * `max-deletions` input or the CLI's `--max-deletions` raises it for one run. Above the limit the plan fails
+ * and a sync fails before anything is deleted. Pure.
+ */
+
+/** The limit of this run: the override when given, else the list's `target.maxDeletions`. */
+function checkDeletions(plan, list, override = null) {
+    const deletions = plan.steps.filter((s) => s.action === "delete").length;
+    const limit = override?.limit ?? list.target.maxDeletions;
+    const limitFrom = override?.from ?? "target.maxDeletions";
+    return { deletions, limit, limitFrom, exceeded: deletions > limit };
+}
+/** A plan that deletes more than its limit: located on `target.prune` (or `target.maxDeletions`) in the list. */
+class DeletionLimitError extends MirrorError {
+    check;
+    plan;
+    name = "DeletionLimitError";
+    constructor(check, list, plan) {
+        super(`the plan deletes ${check.deletions} tags, more than the limit of ${check.limit} (${check.limitFrom}); nothing was deleted`, {
+            hint: `if these deletions are intended, raise target.maxDeletions in the mirror list to ${check.deletions} ` +
+                "(or pass max-deletions / --max-deletions for one run); else put the entries back in the list or turn prune off",
+            location: list.target.pruneLocation,
+        });
+        this.check = check;
+        this.plan = plan;
+    }
+}
+/** Throws a DeletionLimitError when the plan deletes more than the limit. */
+function guardDeletions(plan, list, override = null) {
+    const check = checkDeletions(plan, list, override);
+    if (check.exceeded)
+        throw new DeletionLimitError(check, list, plan);
+    return check;
 }
 
 ;// CONCATENATED MODULE: ./node_modules/smol-toml/dist/error.js
@@ -71433,7 +74235,7 @@ class TomlDate extends Date {
 
 
 
-function isDigit(char, base = 10) {
+function extract_isDigit(char, base = 10) {
     return base === 16
         ? (char > 0x2f && char < 0x3a) || (char > 0x40 && char < 0x47) || (char > 0x60 && char < 0x67)
         : (char > 0x2f && char < 0x30 + base);
@@ -71541,7 +74343,7 @@ function parseNumber(ctx, startPtr, startChr, sign, endChr) {
             TomlError.x('illegal leading zero', ctx, startPtr);
     }
     // If the 1st char is not a digit by now, then it's not a valid TOML value at all
-    else if (!isDigit(c))
+    else if (!extract_isDigit(c))
         TomlError.x('invalid value', ctx, startPtr);
     while (++ctx.p < ctx.s.length && (c = ctx.s.charCodeAt(ctx.p), !isEndOfValue(c, endChr))) {
         if (!state)
@@ -71565,7 +74367,7 @@ function parseNumber(ctx, startPtr, startChr, sign, endChr) {
             state = 6;
         }
         // All special cases have been handled; only digits are allowed here
-        else if (!isDigit(c))
+        else if (!extract_isDigit(c))
             TomlError.x(`illegal character in numeric literal`, ctx);
         // Clear state flags
         else if (state > 9)
@@ -71597,7 +74399,7 @@ function parseIntegerBaseN(ctx, startPtr, base, endChr) {
             underscore = 3;
         }
         // We only need to check if the number is a valid digit, nothing else is permitted
-        else if (!isDigit(c, base))
+        else if (!extract_isDigit(c, base))
             TomlError.x(`illegal character in numeric literal`, ctx);
         // Clear underscore flag
         else if (underscore & 1)
@@ -71626,16 +74428,16 @@ function parseInteger(ctx, str, base, startPtr) {
 }
 function parseDate(ctx, c, endChr) {
     let startPtr = ctx.p++, unsafeSeparator;
-    if (!isDigit(c) ||
-        !isDigit(ctx.s.charCodeAt(ctx.p++)) ||
-        !isDigit(ctx.s.charCodeAt(ctx.p++)) ||
-        !isDigit(ctx.s.charCodeAt(ctx.p++))) {
+    if (!extract_isDigit(c) ||
+        !extract_isDigit(ctx.s.charCodeAt(ctx.p++)) ||
+        !extract_isDigit(ctx.s.charCodeAt(ctx.p++)) ||
+        !extract_isDigit(ctx.s.charCodeAt(ctx.p++))) {
         return parseNumber(ctx, ctx.p = startPtr, c, 0, endChr);
     }
     ctx.p += 5;
-    if (!isDigit(ctx.s.charCodeAt(ctx.p++)))
+    if (!extract_isDigit(ctx.s.charCodeAt(ctx.p++)))
         TomlError.x('invalid date-time: date part is malformed', ctx, startPtr);
-    if (ctx.p >= ctx.s.length || (((c = ctx.s.charCodeAt(ctx.p)) !== 0x20 || (unsafeSeparator = true, !isDigit(ctx.s.charCodeAt(ctx.p + 1)))) && c !== 0x54 /* T */ && c !== 0x74 /* t */)) {
+    if (ctx.p >= ctx.s.length || (((c = ctx.s.charCodeAt(ctx.p)) !== 0x20 || (unsafeSeparator = true, !extract_isDigit(ctx.s.charCodeAt(ctx.p + 1)))) && c !== 0x54 /* T */ && c !== 0x74 /* t */)) {
         let t = ctx.s.slice(startPtr, ctx.p);
         return readDate(ctx, t, 3, false, startPtr);
     }
@@ -71644,7 +74446,7 @@ function parseDate(ctx, c, endChr) {
     if (ctx.s.charCodeAt(ctx.p += 3) === 0x3a /* : */)
         ctx.p += 3;
     if (ctx.s.charCodeAt(ctx.p) === 0x2e /* . */)
-        while (isDigit(ctx.s.charCodeAt(++ctx.p)))
+        while (extract_isDigit(ctx.s.charCodeAt(++ctx.p)))
             ;
     if (c = ctx.s.charCodeAt(ctx.p)) {
         if (c === 0x5a /* Z */ || c === 0x7a /* z */) {
@@ -71663,13 +74465,13 @@ function parseDate(ctx, c, endChr) {
 }
 function parseTime(ctx, c, endChr) {
     let start = ctx.p;
-    if (!isDigit(c) || !isDigit(ctx.s.charCodeAt(++ctx.p))) {
+    if (!extract_isDigit(c) || !extract_isDigit(ctx.s.charCodeAt(++ctx.p))) {
         return parseNumber(ctx, --ctx.p, c, 0, endChr);
     }
     if (ctx.s.charCodeAt(ctx.p += 4) === 0x3a /* : */)
         ctx.p += 3;
     if (ctx.s.charCodeAt(ctx.p) === 0x2e /* . */)
-        while (isDigit(ctx.s.charCodeAt(++ctx.p)))
+        while (extract_isDigit(ctx.s.charCodeAt(++ctx.p)))
             ;
     let t = ctx.s.slice(start, ctx.p);
     return readDate(ctx, t, 4, false, start);
@@ -73448,6 +76250,7 @@ were not honoured in older releases (#1888). It is documented here, not promised
 
 
 
+
 /** The upstream image the DaemonSet runs (it must contain the AWS CLI and a POSIX shell). */
 const CONFIGURATOR_SOURCE = "public.ecr.aws/aws-cli/aws-cli";
 /** The configurator image mirrored by default (a published AWS CLI v2 tag; override with configurator-image). */
@@ -73595,467 +76398,10 @@ function renderNodeConfig(list, input) {
         const record = input.chartImages ?? { version: CHART_IMAGES_RECORD_VERSION, charts: [] };
         files.push({ path: CHART_IMAGES_FILE, content: formatChartImagesRecord(recordForList(list, record)) });
     }
+    if (input.rangesLock)
+        files.push({ path: RANGES_LOCK_FILE, content: formatRangesLock(input.rangesLock) });
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return { ok: true, files };
-}
-
-;// CONCATENATED MODULE: ./src/options.ts
-/**
- * The options both entries take (the action's inputs, the CLI's flags): one rule each, with its default,
- * its range and its message. The entries differ only in how they name an option in that message
- * (`input "concurrency"` against `--concurrency`); action.yml's defaults are checked against these by a test.
- */
-
-
-
-
-/** An option's value refused: the message names the option as the entry does; the hint says what to give. */
-class OptionError extends Error {
-    hint;
-    constructor(message, hint = null) {
-        super(message);
-        this.hint = hint;
-    }
-}
-/** `input "concurrency"` or `--concurrency`. */
-function optionName(rule, naming) {
-    return naming === "input" ? `input "${rule.input}"` : `--${rule.flag}`;
-}
-/** The option's value from its raw text (null, undefined or blank: the default); an OptionError if refused. */
-function readOption(rule, raw, naming, name = optionName(rule, naming)) {
-    const text = raw?.trim() ?? "";
-    if (text === "")
-        return rule.default;
-    const parsed = rule.parse(text);
-    if (parsed.ok)
-        return parsed.value;
-    throw new OptionError(`${name}${parsed.problem}`, parsed.hint ?? null);
-}
-function wholeNumber(text, max, unit) {
-    const n = Number(text);
-    if (/^\d+$/.test(text) && n >= 1 && n <= max)
-        return { ok: true, value: n };
-    return {
-        ok: false,
-        problem: ` is "${text}"; expected a whole number ${unit ? `of ${unit} ` : ""}from 1 to ${max}`,
-    };
-}
-/** Copies in flight at once (sync). */
-const CONCURRENCY = {
-    input: "concurrency",
-    flag: "concurrency",
-    default: 4,
-    parse: (text) => wholeNumber(text, 64, ""),
-};
-/** Manifest PUTs a second across every copy in flight (ECR's PutImage quota, default 10 per account and region). */
-const PUT_IMAGE_RATE = {
-    input: "put-image-rate",
-    flag: "put-image-rate",
-    default: 10,
-    parse: (text) => wholeNumber(text, 1000, "manifests a second"),
-};
-const RESYNC_MODES = ["missing", "digest"];
-/** `missing`: copy absent tags only; `digest`: also find tags that moved upstream. */
-const RESYNC = {
-    input: "resync",
-    flag: "resync",
-    default: "missing",
-    parse: (text) => RESYNC_MODES.includes(text)
-        ? { ok: true, value: text }
-        : { ok: false, problem: ` is "${text}"; expected one of ${RESYNC_MODES.join(", ")}` },
-};
-/** A plain OCI registry as the target, `http(s)://host[:port]`: the address policy of the list's hosts. */
-const REGISTRY_URL = {
-    input: "registry-url",
-    flag: "registry-url",
-    default: null,
-    parse: (text) => {
-        const refused = registryUrlProblem(text);
-        return refused
-            ? { ok: false, problem: `: ${refused.reason}`, hint: refused.hint }
-            : { ok: true, value: text };
-    },
-};
-/** Seconds a crane or helm process may show no progress before it is stopped. */
-const TOOL_STALL_TIMEOUT = {
-    input: "tool-stall-timeout",
-    flag: "tool-stall-timeout",
-    default: DEFAULT_LIMITS.stallTimeoutMs / 1000,
-    parse: (text) => wholeNumber(text, 3600, "seconds"),
-};
-/** Minutes a copy, push or pull may run in total. */
-const TOOL_TIMEOUT = {
-    input: "tool-timeout",
-    flag: "tool-timeout",
-    default: DEFAULT_LIMITS.timeoutMs / 60_000,
-    parse: (text) => wholeNumber(text, 1440, "minutes"),
-};
-/** The AWS CLI image the node configurator DaemonSet runs (mirrored automatically). */
-const CONFIGURATOR_IMAGE = {
-    input: "configurator-image",
-    flag: "configurator-image",
-    default: DEFAULT_CONFIGURATOR_IMAGE,
-    parse: (text) => ({ ok: true, value: text }),
-};
-/**
- * The containerd part of a nodeadm NodeConfig (nodeconfig.yaml), for the containerd version the node groups
- * run; `none` (the default) renders none: stock AL2023 nodes need no user-data change.
- */
-const NODE_CONFIG = {
-    input: "node-config",
-    flag: "node-config",
-    default: "none",
-    parse: (text) => NODE_CONFIG_TARGETS.includes(text)
-        ? { ok: true, value: text }
-        : {
-            ok: false,
-            problem: ` is "${text}"; expected one of ${NODE_CONFIG_TARGETS.join(", ")}`,
-            hint: "containerd-1.7 and containerd-2 are for node groups running that containerd version only; stock AL2023 nodes need none",
-        },
-};
-/**
- * The most tags one run may delete (plan and sync), over the list's `target.maxDeletions`; null: the list's.
- * Zero is allowed: no deletion at all.
- */
-const MAX_DELETIONS = {
-    input: "max-deletions",
-    flag: "max-deletions",
-    default: null,
-    parse: (text) => /^\d{1,9}$/.test(text)
-        ? { ok: true, value: Number(text) }
-        : { ok: false, problem: ` is "${text}"; expected a whole number from 0 up` },
-};
-/** The override a run gives the deletion guard (plan/deletions.ts), named as the entry names the option. */
-function deletionOverride(maxDeletions, naming) {
-    return maxDeletions === null ? null : { limit: maxDeletions, from: optionName(MAX_DELETIONS, naming) };
-}
-/** Every shared option from its raw text; the first refused one throws an OptionError naming it. */
-function readSyncOptions(raw, naming) {
-    return {
-        resync: readOption(RESYNC, raw.resync, naming),
-        registryUrl: readOption(REGISTRY_URL, raw.registryUrl, naming),
-        concurrency: readOption(CONCURRENCY, raw.concurrency, naming),
-        putImageRate: readOption(PUT_IMAGE_RATE, raw.putImageRate, naming),
-        toolLimits: {
-            stallTimeoutMs: readOption(TOOL_STALL_TIMEOUT, raw.toolStallTimeout, naming) * 1000,
-            timeoutMs: readOption(TOOL_TIMEOUT, raw.toolTimeout, naming) * 60_000,
-        },
-        maxDeletions: readOption(MAX_DELETIONS, raw.maxDeletions, naming),
-    };
-}
-
-;// CONCATENATED MODULE: ./src/plan/deletions.ts
-/**
- * The deletion guard: a run deletes at most `target.maxDeletions` tags (default 20), unless the action's
- * `max-deletions` input or the CLI's `--max-deletions` raises it for one run. Above the limit the plan fails
- * and a sync fails before anything is deleted. Pure.
- */
-
-/** The limit of this run: the override when given, else the list's `target.maxDeletions`. */
-function checkDeletions(plan, list, override = null) {
-    const deletions = plan.steps.filter((s) => s.action === "delete").length;
-    const limit = override?.limit ?? list.target.maxDeletions;
-    const limitFrom = override?.from ?? "target.maxDeletions";
-    return { deletions, limit, limitFrom, exceeded: deletions > limit };
-}
-/** A plan that deletes more than its limit: located on `target.prune` (or `target.maxDeletions`) in the list. */
-class DeletionLimitError extends MirrorError {
-    check;
-    plan;
-    name = "DeletionLimitError";
-    constructor(check, list, plan) {
-        super(`the plan deletes ${check.deletions} tags, more than the limit of ${check.limit} (${check.limitFrom}); nothing was deleted`, {
-            hint: `if these deletions are intended, raise target.maxDeletions in the mirror list to ${check.deletions} ` +
-                "(or pass max-deletions / --max-deletions for one run); else put the entries back in the list or turn prune off",
-            location: list.target.pruneLocation,
-        });
-        this.check = check;
-        this.plan = plan;
-    }
-}
-/** Throws a DeletionLimitError when the plan deletes more than the limit. */
-function guardDeletions(plan, list, override = null) {
-    const check = checkDeletions(plan, list, override);
-    if (check.exceeded)
-        throw new DeletionLimitError(check, list, plan);
-    return check;
-}
-
-;// CONCATENATED MODULE: ./src/report/problems.ts
-
-function formatProblem(p) {
-    const head = `${p.file}:${p.line}:${p.column}: ${p.severity}: ${p.message}`;
-    return p.hint ? `${head}\n  hint: ${p.hint}` : head;
-}
-function formatProblems(problems) {
-    const errors = problems.filter((p) => p.severity === "error").length;
-    const lines = problems.map(formatProblem);
-    if (errors > 0)
-        lines.push(`${errors} error${errors === 1 ? "" : "s"} in ${problems[0]?.file ?? "the mirror list"}; nothing was copied or changed.`);
-    return lines.join("\n");
-}
-/** GitHub shows 10 annotations of each severity per step. */
-const ANNOTATIONS_PER_SEVERITY = 10;
-function problemAnnotations(problems, file) {
-    const out = [];
-    const shown = { error: 0, warning: 0 };
-    const hidden = { error: 0, warning: 0 };
-    for (const p of problems) {
-        if (shown[p.severity] >= ANNOTATIONS_PER_SEVERITY) {
-            hidden[p.severity]++;
-            continue;
-        }
-        shown[p.severity]++;
-        out.push({
-            severity: p.severity,
-            message: p.hint ? `${p.message}\nHint: ${p.hint}` : p.message,
-            title: p.severity === "error" ? "Invalid mirror list" : "Mirror list",
-            file,
-            line: p.line,
-            column: p.column,
-        });
-    }
-    const more = ["error", "warning"]
-        .filter((s) => hidden[s] > 0)
-        .map((s) => `${hidden[s]} more ${s}${hidden[s] === 1 ? "" : "s"}`)
-        .join(" and ");
-    if (more) {
-        out.push({
-            severity: "notice",
-            title: "More mirror-list problems",
-            message: `${more} not annotated; the step log lists every problem.`,
-            file,
-        });
-    }
-    return out;
-}
-/**
- * The validation as Markdown, for the job summary and the pull-request comment: valid or how many errors, then
- * each problem with a link to its line (`lineLink`), cut to `budget` bytes with a count of what was left out.
- */
-function validationMarkdown(file, problems, options = {}) {
-    const errors = problems.filter((p) => p.severity === "error").length;
-    const warnings = problems.length - errors;
-    const counted = [errors ? plural(errors, "error") : "", warnings ? plural(warnings, "warning") : ""]
-        .filter(Boolean)
-        .join(" and ");
-    const lines = errors
-        ? [
-            `### ecr-mirror: \`${markdownCell(file)}\` has ${counted} ❌`,
-            "",
-            "Nothing was planned, copied or committed. Each problem links to its line:",
-        ]
-        : [`### ecr-mirror: \`${markdownCell(file)}\` is valid ✅${warnings ? ` (${counted})` : ""}`];
-    if (options.summary)
-        lines.push("", ...options.summary.split("\n").map(markdownCell));
-    if (options.note)
-        lines.push("", markdownCell(options.note));
-    let out = `${lines.join("\n")}\n`;
-    if (problems.length === 0)
-        return out;
-    out += "\n| line | | problem | hint |\n| --- | --- | --- | --- |\n";
-    const budget = (options.budget ?? 900 * 1024) - 400;
-    let shown = 0;
-    for (const p of problems) {
-        const url = options.lineLink ? options.lineLink(p.line) : null;
-        const at = `${p.line}:${p.column}`;
-        const row = `| ${url ? `[${at}](${url})` : at} | ${p.severity} | ${markdownCell(p.message)} | ${markdownCell(p.hint ?? "")} |\n`;
-        if (Buffer.byteLength(out) + Buffer.byteLength(row) > budget)
-            break;
-        out += row;
-        shown++;
-    }
-    if (shown < problems.length)
-        out += `\n${plural(problems.length - shown, "more problem")} not shown, to stay under GitHub's size limit; the step log lists every one.\n`;
-    return out;
-}
-function plural(n, one) {
-    return `${n} ${one}${n === 1 ? "" : "s"}`;
-}
-
-;// CONCATENATED MODULE: ./src/report/failure.ts
-/** A failure as a person reads it: the message and a hint, secrets redacted, no stack trace for a known problem. */
-
-
-
-function describeFailure(e, mask) {
-    if (e instanceof MirrorError)
-        return mask.redact(describeMirrorError(e));
-    return mask.redact(e instanceof Error ? e.message : String(e));
-}
-/**
- * `file:line:col: ` when located, the message, the located problems behind it one a line, and the hint
- * unless the message already carries it.
- */
-function describeMirrorError(e) {
-    const at = e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ` : "";
-    const problems = e.problems.map((p) => `\n${formatProblem(p)}`).join("");
-    const hinted = !e.hint || e.message.includes(`hint: ${e.hint}`);
-    return `${at}${e.message}${problems}${hinted ? "" : `\n  hint: ${e.hint}`}`;
-}
-/** A run that failed before its report, as Markdown for the summary and the comment: the reason, whole. */
-function failureMarkdown(title, reason) {
-    const lines = reason.split(/\r\n|\r|\n/).map((l) => `> ${markdownCell(l)}`);
-    return `### ${markdownCell(title)} ❌\n\n> [!CAUTION]\n${lines.join("\n")}\n`;
-}
-
-;// CONCATENATED MODULE: ./src/report/redirects.ts
-
-/** The lines naming the redirected hosts (none when no host is redirected). */
-function redirectLines(list) {
-    const upstreams = redirectedUpstreams(list);
-    if (upstreams.length === 0)
-        return [];
-    return [
-        "Nodes redirect these hosts: every pull from them on every node goes to the mirror.",
-        ...upstreams.map((u) => `  ${u.host} -> ${u.prefix}${u.endpoint ? ` (fetched from ${u.endpoint})` : ""}: ${u.fallback
-            ? `mirror first, falling back to ${u.host} when the mirror fails`
-            : "mirror only, no fallback"}`),
-    ];
-}
-
-;// CONCATENATED MODULE: ./src/report/list-json.ts
-
-function listToJson(list) {
-    return {
-        images: list.images.map((i) => ({
-            source: i.source,
-            repository: i.repository,
-            tag: i.reference.tag,
-            digest: i.reference.digest,
-            ...(i.platforms.length > 0 ? { platforms: i.platforms } : {}),
-        })),
-        charts: list.charts.map((c) => ({
-            source: c.source,
-            name: c.name,
-            repository: c.repository,
-            version: c.version,
-        })),
-    };
-}
-/** One line a person reads after a successful validation. */
-function listSummary(list) {
-    const repositories = new Set(list.images.map((i) => i.repository)).size;
-    const chartRepos = new Set(list.charts.map((c) => c.repository)).size;
-    const lines = [
-        `${list.file}: valid. ${list.images.length} image tag${list.images.length === 1 ? "" : "s"} in ${repositories} repositor${repositories === 1 ? "y" : "ies"}, ${list.charts.length} chart version${list.charts.length === 1 ? "" : "s"} in ${chartRepos} repositor${chartRepos === 1 ? "y" : "ies"}.`,
-    ];
-    const ranges = list.chartRanges ?? [];
-    if (ranges.length > 0) {
-        lines.push(`Chart version ranges (resolved at plan time): ${ranges.map((r) => `${r.name} ${r.range}${r.newest !== null ? ` (newest ${r.newest})` : ""}`).join(", ")}.`);
-    }
-    const discovering = [
-        ...new Set([...list.charts, ...ranges].filter((c) => c.images !== null).map((c) => c.name)),
-    ];
-    if (discovering.length > 0)
-        lines.push(`Images are discovered at plan time in: ${discovering.join(", ")}.`);
-    lines.push(...redirectLines(list));
-    return lines.join("\n");
-}
-
-;// CONCATENATED MODULE: ./src/report/plan.ts
-
-/** The chart versions an image step was discovered in, as `repository:version`. */
-function stepCharts(s) {
-    if (!isEntryStep(s) || s.kind !== "image")
-        return [];
-    return (s.entry.fromCharts ?? []).map((o) => `${o.repository}:${o.version}`);
-}
-/** The version range a chart step was resolved from, or null. */
-function stepRange(s) {
-    if (!isEntryStep(s) || s.kind !== "chart")
-        return null;
-    return s.entry.resolvedFrom ?? null;
-}
-/** Where a step comes from besides its own list line, in words: `from chart …`, `from range …`. */
-function stepOrigin(s) {
-    const charts = stepCharts(s);
-    if (charts.length > 0)
-        return `from chart${charts.length === 1 ? "" : "s"} ${charts.join(", ")}`;
-    const range = stepRange(s);
-    return range ? `from version range ${range}` : null;
-}
-function planToJson(plan, cost) {
-    return {
-        registry: plan.registry,
-        resync: plan.resync,
-        steps: plan.steps.map((step) => {
-            const s = stepFields(step);
-            const range = stepRange(step);
-            return {
-                action: s.action,
-                source: s.source,
-                repository: s.repository,
-                tag: s.tag,
-                reason: s.reason,
-                digest: s.digest,
-                targetDigest: s.targetDigest,
-                ...(s.platforms.length > 0 ? { platforms: s.platforms } : {}),
-                ...(stepCharts(step).length > 0 ? { fromCharts: stepCharts(step) } : {}),
-                ...(range ? { versionRange: range } : {}),
-                ...(step.action === "reconcile-settings" ? { changes: step.changes } : {}),
-                ...(s.location ? { line: s.location.line } : {}),
-            };
-        }),
-        summary: plan.summary,
-        ...(plan.pulls ? { pulls: plan.pulls } : {}),
-        warnings: plan.warnings.map((w) => ({
-            message: w.message,
-            ...(w.hint ? { hint: w.hint } : {}),
-            ...(w.location ? { line: w.location.line } : {}),
-        })),
-        ...(cost ? { cost } : {}),
-    };
-}
-const VERBS = {
-    "create-repository": "to create",
-    "reconcile-settings": "to reconcile",
-    copy: "to copy",
-    update: "to update",
-    restore: "to restore",
-    blocked: "blocked",
-    present: "present",
-    delete: "to delete",
-};
-function summaryLine(plan) {
-    // Restores (archived tags) are named only when there are any: most registries never archive.
-    const parts = STEP_ACTIONS.filter((a) => a !== "create-repository" &&
-        (a !== "restore" || plan.summary.restore > 0) &&
-        (a !== "reconcile-settings" || plan.summary["reconcile-settings"] > 0)).map((a) => `${plan.summary[a]} ${VERBS[a]}`);
-    const repos = plan.summary["create-repository"];
-    return `Plan for ${plan.registry}: ${repos} repositor${repos === 1 ? "y" : "ies"} to create, ${parts.join(", ")}.`;
-}
-function target(s) {
-    return s.kind !== "repository" ? `${s.repository}:${s.tag}` : s.repository;
-}
-function stepLine(s) {
-    const what = isEntryStep(s) ? `${s.source} -> ${target(s)}` : target(s);
-    const origin = stepOrigin(s);
-    return `  ${s.action.padEnd(17)} ${what}  (${s.reason}${origin ? `; ${origin}` : ""})`;
-}
-/** Terminal text: the summary, then every step, changes first. */
-/** `Pulls from registry-1.docker.io: at least 12 counted (each platform of a multi-arch image counts), 88 of 100 left per 6 h` */
-function pullLine(p) {
-    const window = p.windowSeconds ? ` per ${Math.round(p.windowSeconds / 360) / 10} h` : "";
-    const of = p.limit !== null ? ` of ${p.limit}` : "";
-    return `Pulls from ${p.upstream}: at least ${p.needed} counted (each platform of a multi-arch image counts), ${p.remaining}${of} left${window}`;
-}
-function formatPlan(plan) {
-    const order = (a) => [
-        "create-repository",
-        "reconcile-settings",
-        "copy",
-        "update",
-        "restore",
-        "blocked",
-        "delete",
-        "present",
-    ].indexOf(a);
-    const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
-    const lines = [summaryLine(plan), ...steps.map(stepLine), ...(plan.pulls ?? []).map(pullLine)];
-    for (const w of plan.warnings)
-        lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
-    return lines.join("\n");
 }
 
 ;// CONCATENATED MODULE: ./src/report/progress.ts
@@ -74094,7 +76440,7 @@ function firstLine(text) {
     return text.split("\n")[0] ?? "";
 }
 /** `Sync: 12 copied, 2 updated, 30 present, 1 failed ... in 14.3 s` */
-function progress_summaryLine(report) {
+function summaryLine(report) {
     const c = report.counts;
     const parts = [`${c.copied} copied`, `${c.updated} updated`, `${c.present} present`, `${c.failed} failed`];
     if (c.restored > 0)
@@ -74143,7 +76489,7 @@ function progressLines(event) {
             return [`Pruning skipped: ${event.deletions} planned deletion(s) not run because a step failed.`];
         case "done":
             return [
-                progress_summaryLine(event.report),
+                summaryLine(event.report),
                 ...event.report.failures.map((f) => {
                     const at = f.location ? `${f.location.file}:${f.location.line}: ` : "";
                     return `  failed: ${at}${describeStep(f)}: ${firstLine(f.error ?? "")}`;
@@ -74157,1354 +76503,6 @@ function textProgress(log) {
         for (const line of progressLines(event))
             log(line);
     };
-}
-
-;// CONCATENATED MODULE: ./src/charts/archive.ts
-/**
- * Reads a packaged chart (`name-version.tgz`: a gzip'd tar with `<name>/Chart.yaml` at the top) far enough
- * to get its metadata. ustar, pax (`path=`) and GNU long names are understood. Pure. Bounded like helm's
- * own loader (pkg/chart/loader: 100 MiB decompressed, 5 MiB a file): a small archive that unpacks to
- * gigabytes is refused before it fills memory.
- */
-
-
-
-const archive_MiB = 1024 * 1024;
-/** The limits for reading a chart archive. */
-const CHART_LIMITS = {
-    /** The archive as downloaded. */
-    maxArchiveBytes: 100 * archive_MiB,
-    /** The tar after gunzip (helm's MaxDecompressedChartSize). */
-    maxDecompressedBytes: 100 * archive_MiB,
-    /** One file read from the archive (helm's MaxDecompressedFileSize). */
-    maxFileBytes: 5 * archive_MiB,
-    /** Entries (files, folders, headers) in the archive. */
-    maxEntries: 50_000,
-};
-/** How `readTarFiles` reads a chart archive: the chart limits, in helm's words. */
-const CHART_TAR = {
-    maxEntries: CHART_LIMITS.maxEntries,
-    maxFileBytes: CHART_LIMITS.maxFileBytes,
-    what: "chart archive",
-    perFile: "a chart file may have (helm's limit)",
-};
-/** Chart.yaml of a packaged chart. Throws when the archive holds none. */
-function readChartMetadata(tgz) {
-    if (tgz.length > CHART_LIMITS.maxArchiveBytes)
-        throw new Error(`the chart archive is ${tgz.length} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
-    let tar;
-    try {
-        tar = (0,external_node_zlib_.gunzipSync)(tgz, { maxOutputLength: CHART_LIMITS.maxDecompressedBytes });
-    }
-    catch (e) {
-        if (e.code === "ERR_BUFFER_TOO_LARGE")
-            throw new Error(`the chart archive unpacks to more than ${CHART_LIMITS.maxDecompressedBytes} bytes (helm's limit for a chart); not read`);
-        throw new Error(`the chart archive is not gzip data: ${e.message}`);
-    }
-    const files = readTarFiles(tar, (p) => /^(?:\.\/)?[^/]+\/Chart\.yaml$/.test(p), CHART_TAR);
-    const text = [...files.values()][0];
-    if (!text)
-        throw new Error("the chart archive has no <name>/Chart.yaml");
-    const doc = ((0,dist/* parse */.qg)(text.toString("utf8")) ?? {});
-    const annotations = {};
-    const raw = doc.annotations;
-    if (raw && typeof raw === "object" && !Array.isArray(raw)) {
-        for (const [k, v] of Object.entries(raw))
-            if (v !== null && v !== undefined)
-                annotations[k] = String(v);
-    }
-    return {
-        name: String(doc.name ?? ""),
-        version: String(doc.version ?? ""),
-        appVersion: doc.appVersion === undefined || doc.appVersion === null ? null : String(doc.appVersion),
-        annotations,
-    };
-}
-
-;// CONCATENATED MODULE: ./src/charts/images.ts
-/**
- * The images a chart deploys, read from what `helm template` rendered: every container, init container
- * and ephemeral container of every workload (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
- * ReplicationController, Job, CronJob, and any other kind with a pod template), plus the image list a
- * chart may declare in its Chart.yaml annotations (`helm.sh/images`, `artifacthub.io/images`). Pure.
- */
-
-
-/** Chart.yaml annotations that list a chart's images (`- name: x\n  image: repo:tag`). */
-const IMAGE_ANNOTATIONS = ["helm.sh/images", "artifacthub.io/images"];
-/** Where the pod spec sits in each workload kind. */
-const POD_SPEC_PATHS = {
-    Pod: ["spec"],
-    CronJob: ["spec", "jobTemplate", "spec", "template", "spec"],
-};
-const TEMPLATE_PATH = ["spec", "template", "spec"];
-const CONTAINER_LISTS = ["initContainers", "containers", "ephemeralContainers"];
-function isObject(v) {
-    return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-function at(node, path) {
-    let n = node;
-    for (const key of path)
-        n = isObject(n) ? n[key] : undefined;
-    return n;
-}
-function describeObject(doc) {
-    const meta = isObject(doc.metadata) ? doc.metadata : {};
-    const kind = typeof doc.kind === "string" ? doc.kind : "(no kind)";
-    const name = typeof meta.name === "string" ? meta.name : "(no name)";
-    return typeof meta.namespace === "string" ? `${kind}/${meta.namespace}/${name}` : `${kind}/${name}`;
-}
-function imagesFromManifests(rendered, chart) {
-    const found = [];
-    const warnings = [];
-    const label = `chart ${chart.name} ${chart.version}`;
-    const take = (value, path) => {
-        if (value === undefined || value === null || (typeof value === "string" && value.trim() === "")) {
-            warnings.push({
-                message: `${label}: ${path} is empty (templated from an empty value?); that image is not mirrored`,
-                path,
-            });
-            return;
-        }
-        const text = String(value).trim();
-        const parsed = parseReference(text);
-        if (!parsed.ok) {
-            warnings.push({
-                message: `${label}: ${path} is "${text}", not an image reference (${parsed.error}); that image is not mirrored`,
-                path,
-            });
-            return;
-        }
-        const ref = parsed.value;
-        // The kubelet pulls `:latest` when a reference has neither tag nor digest.
-        found.push(formatReference(ref.tag === null && ref.digest === null ? { ...ref, tag: "latest" } : ref));
-    };
-    const visit = (doc, source) => {
-        if (!isObject(doc))
-            return;
-        if (doc.kind === "List" && Array.isArray(doc.items)) {
-            for (const item of doc.items)
-                visit(item, source);
-            return;
-        }
-        const kind = typeof doc.kind === "string" ? doc.kind : "";
-        const specPath = POD_SPEC_PATHS[kind] ?? TEMPLATE_PATH;
-        const spec = at(doc, specPath);
-        if (!isObject(spec))
-            return;
-        const object = describeObject(doc);
-        for (const list of CONTAINER_LISTS) {
-            const containers = spec[list];
-            if (!Array.isArray(containers))
-                continue;
-            containers.forEach((container, i) => {
-                const path = `${object} ${[...specPath, `${list}[${i}]`, "image"].join(".")}`;
-                take(isObject(container) ? container.image : undefined, source ? `${path} (${source})` : path);
-            });
-        }
-    };
-    for (const piece of splitDocuments(rendered)) {
-        const source = /^#\s*Source:\s*(.+)$/m.exec(piece)?.[1]?.trim() ?? null;
-        for (const doc of (0,dist/* parseAllDocuments */.hR)(piece)) {
-            if (doc.errors.length > 0) {
-                warnings.push({
-                    message: `${label}: a rendered manifest${source ? ` (${source})` : ""} is not valid YAML: ${doc.errors[0].message.split("\n")[0]}`,
-                    path: source ?? "(rendered output)",
-                });
-                continue;
-            }
-            visit(doc.toJS(), source);
-        }
-    }
-    for (const key of IMAGE_ANNOTATIONS) {
-        const text = chart.annotations?.[key];
-        if (text === undefined)
-            continue;
-        const listed = annotationImages(text);
-        if (listed === null) {
-            warnings.push({
-                message: `${label}: the ${key} annotation in Chart.yaml is not a list of { name, image }`,
-                path: `Chart.yaml annotations.${key}`,
-            });
-            continue;
-        }
-        listed.forEach((image, i) => {
-            take(image, `Chart.yaml annotations.${key}[${i}].image`);
-        });
-    }
-    return { images: [...new Set(found)], warnings };
-}
-/** Splits `helm template` output on document markers, keeping each document's `# Source:` comment with it. */
-function splitDocuments(text) {
-    return text.split(/^---[ \t]*$/m).filter((piece) => piece.trim() !== "");
-}
-/** The `image` values of an images annotation (a YAML list of `{ name, image }`), or null when it is not one. */
-function annotationImages(text) {
-    let doc;
-    try {
-        doc = (0,dist/* parseAllDocuments */.hR)(text)[0]?.toJS();
-    }
-    catch {
-        return null;
-    }
-    if (!Array.isArray(doc))
-        return null;
-    return doc.map((item) => (isObject(item) ? item.image : undefined));
-}
-
-;// CONCATENATED MODULE: ./src/charts/discover.ts
-/**
- * Images inside charts (`images: true`): each such chart version is rendered (`ChartRenderer`), its image
- * references collected (./images.ts) and added to the mirror list as image entries marked with the chart
- * they came from, mapped to target repositories exactly as the list maps its own images. The merge is
- * pure; rendering sits behind `ChartRenderer` (helm, through src/tools/helm.ts).
- */
-
-
-
-
-
-
-
-function originOf(chart) {
-    return { name: chart.name, version: chart.version, repository: chart.repository };
-}
-function imageKey(entry) {
-    return `${entry.repository}${entry.reference.tag !== null ? `:${entry.reference.tag}` : `@${entry.reference.digest}`}`;
-}
-/** One image reference found in `chart`: added, merged into the entry that has it, or a warning. */
-function addChartImage(g, chart, origin, reference) {
-    const mapped = imageEntryFor(reference, { ...g.list, upstreams: g.upstreams, images: g.images }, chart.location);
-    if (!mapped.ok) {
-        g.warnings.push({
-            message: `chart ${chart.name} ${chart.version} uses ${reference}, which is not mirrored: ${mapped.error}`,
-            ...(mapped.hint ? { hint: mapped.hint } : {}),
-            location: chart.location,
-        });
-        return;
-    }
-    const entry = mapped.entry;
-    const owner = g.owners.get(entry.repository);
-    if (owner !== undefined && owner !== referenceName(entry.reference)) {
-        g.warnings.push({
-            message: `chart ${chart.name} ${chart.version} uses ${reference}, which would land in ${entry.repository} where ${owner} lands; it is not mirrored`,
-            hint: "give one of the upstreams its own prefix under upstreams:",
-            location: chart.location,
-        });
-        return;
-    }
-    const key = imageKey(entry);
-    const existing = g.byKey.get(key);
-    if (!existing) {
-        const added = { ...entry, fromCharts: [origin] };
-        g.images.push(added);
-        g.byKey.set(key, added);
-        g.owners.set(added.repository, referenceName(added.reference));
-        g.upstreams = mapped.upstreams;
-        return;
-    }
-    if (existing.reference.digest !== entry.reference.digest) {
-        g.warnings.push({
-            message: `chart ${chart.name} ${chart.version} pins ${key} to ${entry.reference.digest ?? "no digest"}, but it is already mirrored as ${existing.source}; that one is kept`,
-            location: chart.location,
-        });
-    }
-    else if (existing.configurator) {
-        // ecr-mirror added it for the DaemonSet; a chart pulls it by its own name, so its host is redirected.
-        delete existing.configurator;
-        existing.fromCharts = [origin];
-    }
-    else if (existing.fromCharts &&
-        !existing.fromCharts.some((o) => o.repository === origin.repository && o.version === origin.version)) {
-        existing.fromCharts = [...existing.fromCharts, origin];
-    }
-}
-/**
- * Adds the images found in charts to the list. An image the list names itself stays as it is; one found in
- * several charts is one entry naming every chart. Images that cannot land in the target, or would land in a
- * repository another image owns, are warnings (the chart itself is still mirrored).
- */
-function addChartImages(list, found) {
-    const images = list.images.map((i) => ({ ...i }));
-    const g = {
-        list,
-        images,
-        upstreams: list.upstreams,
-        byKey: new Map(images.map((i) => [imageKey(i), i])),
-        owners: new Map(images.map((i) => [i.repository, referenceName(i.reference)])),
-        warnings: [],
-    };
-    for (const { chart, images: references } of found) {
-        const origin = originOf(chart);
-        for (const reference of references)
-            addChartImage(g, chart, origin, reference);
-    }
-    return { list: { ...list, images, upstreams: g.upstreams }, warnings: g.warnings };
-}
-function discover_compare(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-/**
- * Renders each chart version and reads the images it uses, sorted (so the plan does not depend on the order
- * helm prints manifests in). A chart that cannot be rendered is a warning naming it and has no discovery: the
- * chart is still mirrored, its images are not.
- */
-async function renderChartImages(charts, renderer) {
-    const found = [];
-    const failures = new Map();
-    for (const chart of charts) {
-        let rendered;
-        try {
-            rendered = await renderer.render(chart);
-        }
-        catch (e) {
-            failures.set(chart, {
-                message: `could not render chart ${chart.name} ${chart.version} to discover its images: ${e.message}`,
-                hint: "check values: in the mirror list (charts often require some); the chart itself is still mirrored",
-                location: chart.location,
-            });
-            continue;
-        }
-        const discovered = imagesFromManifests(rendered.manifests, {
-            name: chart.name,
-            version: chart.version,
-            annotations: rendered.metadata.annotations,
-        });
-        found.push({
-            chart,
-            images: [...discovered.images].sort(discover_compare),
-            warnings: discovered.warnings.map((w) => w.message),
-        });
-    }
-    return { found, failures };
-}
-/**
- * Adds what discovery found (rendered now or recorded) to the list, in the list's chart order, with the
- * discovery warnings and render failures of each chart version in that order too: the plan is the same
- * whichever way the images were learned.
- */
-function mergeChartDiscoveries(list, found, failures = new Map()) {
-    const warnings = [];
-    const ordered = [];
-    for (const chart of list.charts.filter((c) => c.images !== null)) {
-        const failure = failures.get(chart);
-        if (failure)
-            warnings.push(failure);
-        const discovery = found.find((f) => f.chart === chart);
-        if (!discovery)
-            continue;
-        for (const message of discovery.warnings)
-            warnings.push({ message, location: chart.location });
-        ordered.push(discovery);
-    }
-    const merged = addChartImages(list, ordered);
-    return { list: merged.list, warnings: [...warnings, ...merged.warnings] };
-}
-/** The archive `helm pull` wrote for the chart version (named as helm names it). */
-async function pullChart(helm, chart, dir, options) {
-    if (chart.kind === "http")
-        return helm.pullFromRepository(chart.source, chart.name, chart.version, dir);
-    const address = chartFetchAddress(chart.source, options.upstreams);
-    return helm.pullFromRegistry(address.ociReference, chart.version, dir, {
-        plainHttp: (await options.schemes.resolve(address.registry)) === "http",
-    });
-}
-/** `helm pull` the chart version, read its Chart.yaml, `helm template` it with the list's values. */
-function createHelmChartRenderer(options) {
-    const { helm } = options;
-    return {
-        async render(chart) {
-            const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(options.workDir, "ecr-mirror-render-"));
-            try {
-                const path = await pullChart(helm, chart, dir, options);
-                const { size } = await (0,promises_.stat)(path);
-                if (size > CHART_LIMITS.maxArchiveBytes)
-                    throw new Error(`${(0,external_node_path_.basename)(path)} is ${size} bytes, more than ${CHART_LIMITS.maxArchiveBytes}; not read`);
-                const metadata = readChartMetadata(await (0,promises_.readFile)(path));
-                const values = chart.images?.values ?? {};
-                let valuesFile = null;
-                if (Object.keys(values).length > 0) {
-                    valuesFile = (0,external_node_path_.join)(dir, "values.json"); // JSON is YAML
-                    await (0,promises_.writeFile)(valuesFile, JSON.stringify(values), { mode: 0o600 });
-                }
-                const manifests = await helm.template(chart.name, path, valuesFile);
-                return { manifests, metadata };
-            }
-            finally {
-                await (0,promises_.rm)(dir, { recursive: true, force: true });
-            }
-        },
-    };
-}
-
-;// CONCATENATED MODULE: ./src/charts/repository.ts
-/**
- * Where chart versions are published: an HTTP chart repository's `index.yaml` and an OCI registry's tag
- * list. `parseChartIndex` is pure; `createChartVersionLister` is the adapter the plan phase uses (one
- * `index.yaml` GET per repository per run, one tag listing per OCI chart).
- */
-
-
-
-
-
-
-/** helm's `ResolveReferenceURL`: a relative package URL is resolved against the repository URL with a trailing `/`. */
-function resolvePackageUrl(repositoryUrl, url) {
-    const base = new URL(repositoryUrl);
-    if (!base.pathname.endsWith("/"))
-        base.pathname += "/";
-    return new URL(url, base).toString();
-}
-/** Reads an `index.yaml` (YAML or JSON). Throws on text that is not a chart repository index. */
-function parseChartIndex(text, repositoryUrl) {
-    let doc;
-    try {
-        // Chart indexes use no aliases; a bounded count stops an alias bomb ("billion laughs").
-        doc = (0,dist/* parse */.qg)(text, { maxAliasCount: 100 });
-    }
-    catch (e) {
-        throw new Error(`index.yaml is not valid YAML: ${e.message.split("\n")[0]}`);
-    }
-    const entries = doc?.entries;
-    if (typeof entries !== "object" || entries === null || Array.isArray(entries)) {
-        throw new Error("index.yaml has no entries: this is not a chart repository index");
-    }
-    const index = new Map();
-    for (const [name, list] of Object.entries(entries)) {
-        if (!Array.isArray(list))
-            continue;
-        const versions = [];
-        for (const item of list) {
-            if (item?.version === undefined || item.version === null)
-                continue;
-            const urls = Array.isArray(item.urls)
-                ? item.urls.filter((u) => typeof u === "string")
-                : [];
-            versions.push({
-                version: String(item.version),
-                urls: urls.map((u) => resolvePackageUrl(repositoryUrl, u)),
-                digest: typeof item.digest === "string" ? item.digest : null,
-            });
-        }
-        index.set(name, versions);
-    }
-    return index;
-}
-/** Lists published chart versions over HTTP; every repository's index is fetched once per lister. */
-function createChartVersionLister(options) {
-    const doFetch = options.fetch ?? fetch;
-    const counts = options.counts ?? {};
-    const indexes = new Map();
-    const index = (repositoryUrl) => {
-        let cached = indexes.get(repositoryUrl);
-        if (!cached) {
-            cached = (async () => {
-                const url = resolvePackageUrl(repositoryUrl, "index.yaml");
-                counts.index = (counts.index ?? 0) + 1;
-                const what = `GET ${url}`;
-                const limits = options.limits ?? indexLimits();
-                const request = () => boundedRequest(url, {}, { what, limits, fetch: doFetch, ...(options.checkHost ? { checkHost: options.checkHost } : {}) });
-                const { value: body } = await withRetries(async () => {
-                    const answer = await request();
-                    if (!answer.response.ok) {
-                        await discard(answer);
-                        const status = answer.response.status;
-                        throw new HttpError(`${what} answered ${status}`, status === 429 || status >= 500, null, status);
-                    }
-                    return readBody(answer, { what, limits });
-                }, {
-                    retries: 2,
-                    budgetMs: 120_000,
-                    ...(options.sleep ? { sleep: options.sleep } : {}),
-                    retryable: (e) => e instanceof HttpError && e.transient,
-                }).catch((e) => {
-                    throw e instanceof RetriesExhausted && e.attempts === 1 ? e.cause : e;
-                });
-                return parseChartIndex(body.toString("utf8"), repositoryUrl);
-            })();
-            indexes.set(repositoryUrl, cached);
-        }
-        return cached;
-    };
-    return {
-        index,
-        async repositoryVersions(repositoryUrl, name) {
-            const versions = (await index(repositoryUrl)).get(name);
-            return versions ? versions.map((v) => v.version) : null;
-        },
-        async registryTags(source) {
-            const address = chartFetchAddress(source, options.upstreams);
-            const slash = address.reference.indexOf("/");
-            const registry = address.reference.slice(0, slash);
-            const repository = address.reference.slice(slash + 1);
-            const credential = credentialFor(registry, options.credentials);
-            const client = new DistributionClient({
-                baseUrl: `https://${registry}`,
-                ...(options.schemes ? { schemes: options.schemes } : {}),
-                auth: credential ? { username: credential.username, password: credential.password } : null,
-                counts,
-                fetch: doFetch,
-                ...(options.checkHost ? { checkHost: options.checkHost } : {}),
-                ...(options.sleep ? { retry: { sleep: options.sleep } } : {}),
-            });
-            return client.listTags(repository);
-        },
-    };
-}
-
-;// CONCATENATED MODULE: ./src/charts/resolve.ts
-
-
-
-/** A range without `newest:` that matches more than this many versions gets a warning. */
-const MANY_VERSIONS = 10;
-async function resolveChartVersions(list, lister) {
-    const ranges = list.chartRanges ?? [];
-    const warnings = [];
-    const problems = [];
-    if (ranges.length === 0)
-        return { list: { ...list, chartRanges: [] }, warnings, problems };
-    const charts = [...list.charts];
-    const taken = new Set(charts.map((c) => `${c.repository}:${c.tag}`));
-    const error = (range, message, hint) => problems.push({ ...range.location, severity: "error", message, ...(hint ? { hint } : {}) });
-    const listed = await Promise.all(ranges.map((range) => publishedVersions(range, lister)));
-    ranges.forEach((range, i) => {
-        const selection = selectVersionsFor(range, listed[i]);
-        if ("problem" in selection) {
-            error(range, selection.problem, selection.hint);
-            return;
-        }
-        const { selected } = selection;
-        if (range.newest === null && selected.length > MANY_VERSIONS) {
-            warnings.push({
-                message: `version range "${range.range}" of chart ${range.name} matches ${selected.length} versions; all of them are mirrored`,
-                hint: "add newest: N to keep only the highest N",
-                location: range.location,
-            });
-        }
-        for (const version of selected) {
-            const entry = rangeEntry(range, version, warnings);
-            if (!entry)
-                continue;
-            const key = `${range.repository}:${entry.tag}`;
-            if (taken.has(key))
-                continue; // listed exactly too, or by another range of the same chart
-            taken.add(key);
-            charts.push(entry);
-        }
-    });
-    // In list order: a range's versions where the range is written.
-    charts.sort((a, b) => a.location.line - b.location.line || a.location.column - b.location.column);
-    return { list: { ...list, charts, chartRanges: [] }, warnings, problems };
-}
-/** The versions a range selects from what its upstream publishes, or the problem that it cannot. */
-function selectVersionsFor(range, published) {
-    const where = range.kind === "oci" ? range.source : `${range.source} (index.yaml)`;
-    if ("error" in published) {
-        return {
-            problem: `cannot resolve version range "${range.range}" of chart ${range.name}: ${published.error}`,
-            hint: range.kind === "oci"
-                ? "check the oci:// reference and the registry credentials"
-                : "check the repository URL; its index.yaml must be reachable from this runner",
-        };
-    }
-    if (published.versions === null) {
-        return {
-            problem: range.kind === "oci"
-                ? `chart repository ${range.source} does not exist`
-                : `chart ${range.name} is not in ${where}`,
-            hint: "check the chart name and the repository",
-        };
-    }
-    const constraint = parseConstraint(range.range);
-    if (!constraint.ok)
-        return { problem: `version range "${range.range}" is not valid: ${constraint.error}` };
-    const parse = range.kind === "oci" ? parseStrictVersion : parseVersion;
-    const selected = selectVersions(published.versions, constraint.value, range.newest, parse);
-    if (selected.length > 0)
-        return { selected };
-    const newest = selectVersions(published.versions, parseConstraintOrThrow("*"), 3, parse);
-    return {
-        problem: `version range "${range.range}" matches none of the ${published.versions.length} versions of chart ${range.name} in ${where}`,
-        hint: newest.length > 0
-            ? `the newest releases are ${newest.join(", ")}`
-            : "it publishes no release versions (prereleases match only a range that names one)",
-    };
-}
-/** The chart entry for one version a range selected, or null (with a warning) when its tag is not valid. */
-function rangeEntry(range, version, warnings) {
-    const tag = chartTag(version);
-    if (!isValidTag(tag)) {
-        warnings.push({
-            message: `chart ${range.name} ${version} cannot be stored as an OCI tag ("${tag}"); skipped`,
-            location: range.location,
-        });
-        return null;
-    }
-    return {
-        kind: range.kind,
-        source: range.source,
-        name: range.name,
-        repository: range.repository,
-        version,
-        tag,
-        location: range.location,
-        images: range.images,
-        resolvedFrom: range.range,
-    };
-}
-function parseConstraintOrThrow(text) {
-    const c = parseConstraint(text);
-    if (!c.ok)
-        throw new Error(c.error);
-    return c.value;
-}
-async function publishedVersions(range, lister) {
-    try {
-        if (range.kind === "oci") {
-            const tags = await lister.registryTags(range.source);
-            // helm stores `+` as `_` in tags and reads them back the same way.
-            return { versions: tags === null ? null : tags.map((t) => t.replaceAll("_", "+")) };
-        }
-        return { versions: await lister.repositoryVersions(range.source, range.name) };
-    }
-    catch (e) {
-        return { error: e instanceof Error ? e.message : String(e) };
-    }
-}
-
-;// CONCATENATED MODULE: ./src/charts/prepare.ts
-
-
-
-
-
-
-
-
-
-
-/** Whether the list needs chart preparation at all. */
-function needsChartPreparation(list) {
-    return (list.chartRanges?.length ?? 0) > 0 || list.charts.some((c) => c.images !== null);
-}
-/**
- * Resolves ranges and discovers chart images. Throws an `ObserveError` listing every range that could
- * not be resolved (an unreachable index, an unknown chart, no matching version): nothing runs then.
- */
-async function prepareCharts(list, options) {
-    const counts = {};
-    if (!needsChartPreparation(list))
-        return { list, warnings: [], counts, discovered: [], rendered: 0 };
-    const schemes = options.schemes ?? new RegistrySchemes(options.fetch);
-    const lister = createChartVersionLister({
-        upstreams: list.upstreams,
-        credentials: options.upstreamCredentials,
-        counts,
-        schemes,
-        ...(options.fetch ? { fetch: options.fetch } : {}),
-    });
-    const resolved = await resolveChartVersions(list, lister);
-    if (resolved.problems.length > 0) {
-        throw new ObserveError("chart version ranges could not be resolved:", "fix the versionRange entries named above, or list exact versions", resolved.problems);
-    }
-    const warnings = [...resolved.warnings];
-    const wanted = resolved.list.charts.filter((c) => c.images !== null);
-    const recorded = [];
-    const missed = [];
-    for (const chart of wanted) {
-        const hit = recordedDiscovery(options.known ?? null, chart);
-        if (hit)
-            recorded.push(hit);
-        else
-            missed.push(chart);
-    }
-    const finish = (found, failures) => {
-        const merged = mergeChartDiscoveries(resolved.list, [...recorded, ...found], failures);
-        return {
-            list: merged.list,
-            warnings: [...warnings, ...merged.warnings],
-            counts,
-            discovered: [...recorded, ...found],
-            rendered: missed.length,
-        };
-    };
-    // Every chart version is in the record (or none has images: true): no helm, no download, no process.
-    if (missed.length === 0)
-        return finish([]);
-    if (recorded.length > 0)
-        options.log?.(`Chart images: ${recorded.length} chart version(s) from the record, ${missed.length} to render`);
-    const rendered = options.renderer
-        ? await renderChartImages(missed, options.renderer)
-        : await renderWithHelm(missed, resolved.list.upstreams, { ...options, schemes });
-    return finish(rendered.found, rendered.failures);
-}
-/** Renders the charts with helm (installed through the tool cache unless given), logged in to their OCI upstreams. */
-async function renderWithHelm(missed, upstreams, options) {
-    const mask = options.mask;
-    if (!mask)
-        throw new Error("prepareCharts needs a SecretMask to run helm");
-    const binary = options.helmBinary ??
-        (await installHelm({ ...options.helm, ...(options.log ? { log: options.log } : {}) })).path;
-    const session = await openCredentialSession({
-        credentials: options.upstreamCredentials,
-        mask,
-        ...(options.tempRoot ? { tempRoot: options.tempRoot } : {}),
-    });
-    try {
-        const helm = new Helm({
-            binary,
-            env: session.helmEnv(),
-            registryConfig: session.helmRegistryConfig,
-            ...(options.toolLimits ? { limits: options.toolLimits } : {}),
-            redact: (t) => mask.redact(t),
-            ...(options.counter ? { counter: options.counter } : {}),
-            ...(options.log ? { log: options.log } : {}),
-        });
-        // helm reads registry credentials from its own config: log in to the OCI upstreams that have some.
-        const schemes = options.schemes ?? new RegistrySchemes(options.fetch);
-        const hosts = new Set();
-        for (const chart of missed) {
-            if (chart.kind === "oci")
-                hosts.add(chartFetchAddress(chart.source, upstreams).registry);
-        }
-        for (const host of hosts) {
-            const credential = credentialFor(host, options.upstreamCredentials);
-            if (credential)
-                await helm.registryLogin(host, credential.username, credential.password, {
-                    plainHttp: (await schemes.resolve(host)) === "http",
-                });
-        }
-        const renderer = createHelmChartRenderer({
-            helm,
-            upstreams: upstreams,
-            workDir: session.dir,
-            schemes,
-        });
-        return await renderChartImages(missed, renderer);
-    }
-    finally {
-        await session.dispose();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/plan/mutability.ts
-/** ECR's wildcard filters: `*` matches any run of characters, everything else literally. */
-function matchesWildcard(tag, filter) {
-    const pattern = filter
-        .split("*")
-        .map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, "\\$&"))
-        .join(".*");
-    return new RegExp(`^${pattern}$`).test(tag);
-}
-function tagIsMutable(tag, mode, filters) {
-    const excluded = filters.some((f) => matchesWildcard(tag, f));
-    switch (mode) {
-        case "MUTABLE":
-            return true;
-        case "IMMUTABLE":
-            return false;
-        case "IMMUTABLE_WITH_EXCLUSION":
-            return excluded;
-        case "MUTABLE_WITH_EXCLUSION":
-            return !excluded;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/plan/platforms.ts
-/** What crane takes an index child without a platform for: `defaultPlatform` (pkg/v1/remote/options.go). */
-const DEFAULT_PLATFORM = { os: "linux", architecture: "amd64" };
-/** A list platform (`os/arch[/variant][:osversion]`) as `v1.ParsePlatform` reads it (pkg/v1/platform.go). */
-function parsePlatform(text) {
-    const [base = "", osVersion] = text.trim().split(":");
-    const [os = "", architecture = "", variant] = base.split("/");
-    return {
-        os,
-        architecture,
-        ...(variant ? { variant } : {}),
-        ...(osVersion ? { "os.version": osVersion } : {}),
-    };
-}
-/** `os/arch[/variant][:osversion]`, as `v1.Platform.String` writes it. */
-function formatPlatform(p) {
-    const path = [p.os, p.architecture, p.variant].filter(Boolean).join("/");
-    return p["os.version"] ? `${path}:${p["os.version"]}` : path;
-}
-const subset = (have, want) => (want ?? []).every((w) => (have ?? []).includes(w));
-/**
- * Whether `given` (a child's or an image's platform) matches `required` (a list platform): crane's rule,
- * `matchesPlatform` in pkg/v1/remote/index.go. os and architecture equal; variant and os.version compared only
- * when `required` names them, so `linux/arm64` matches Docker Hub's `linux/arm64/v8` and `linux/arm64/v8` does not
- * match a child without variant (go-containerregistry has no arm64 -> v8 default); the required features and
- * os.features a subset of the given ones. For a required platform with os and architecture (the list's schema
- * demands both) this is also `v1.Platform.Satisfies` (pkg/v1/platform.go), which `crane index filter` uses.
- */
-function platformMatches(given, required) {
-    if (given.os !== required.os || given.architecture !== required.architecture)
-        return false;
-    if (required["os.version"] && given["os.version"] !== required["os.version"])
-        return false;
-    if (required.variant && given.variant !== required.variant)
-        return false;
-    return subset(given["os.features"], required["os.features"]) && subset(given.features, required.features);
-}
-/**
- * The child `crane copy|digest --platform P` takes from an index (`childByPlatform`, pkg/v1/remote/index.go): the
- * first in index order that matches, a child without a platform counting as linux/amd64. Null: crane fails
- * ("no child with platform").
- */
-function childForPlatform(children, wanted) {
-    const required = parsePlatform(wanted);
-    return children.find((c) => platformMatches(c.platform ?? DEFAULT_PLATFORM, required)) ?? null;
-}
-/**
- * The children `crane index filter --platform A --platform B` keeps (`filterIndex`, `satisfiesPlatforms` in
- * cmd/crane/cmd/index.go): every child that matches one of the platforms, in index order; a child without a
- * platform is dropped (not taken for linux/amd64 here).
- */
-function childrenForPlatforms(children, wanted) {
-    const required = wanted.map(parsePlatform);
-    return children.filter((c) => c.platform !== null && required.some((r) => platformMatches(c.platform, r)));
-}
-/** How an index child's platform reads in a hint. */
-function shownChild(child, filtering) {
-    if (child.platform)
-        return formatPlatform(child.platform);
-    return filtering
-        ? "a child without platform (index filter drops it)"
-        : "linux/amd64 (a child without platform)";
-}
-/**
- * Which manifests crane writes for `platforms` (one: `crane copy --platform`; several: `crane index filter`) from
- * `content`, the upstream tag whose digest is `digest`. A single-platform image is crane's silent substitute: crane
- * copies it whatever platform was asked for (pkg/crane/copy.go Copy), and `crane index filter` refuses it; it is
- * selected only when its config's platform matches.
- */
-function selectPlatforms(content, digest, platforms) {
-    const filtering = platforms.length > 1;
-    if (content.kind === "image") {
-        const has = content.platform ? [formatPlatform(content.platform)] : [];
-        const missing = platforms.filter((p) => !content.platform || !platformMatches(content.platform, parsePlatform(p)));
-        if (missing.length === 0 && !filtering)
-            return { ok: true, digests: [digest] };
-        return { ok: false, missing: missing.length > 0 ? missing : [...platforms], has, singleImage: true };
-    }
-    const has = [...new Set(content.children.map((c) => shownChild(c, filtering)))];
-    if (!filtering) {
-        const child = childForPlatform(content.children, platforms[0]);
-        return child
-            ? { ok: true, digests: [child.digest] }
-            : { ok: false, missing: [...platforms], has, singleImage: false };
-    }
-    const missing = platforms.filter((p) => childrenForPlatforms(content.children, [p]).length === 0);
-    if (missing.length > 0)
-        return { ok: false, missing, has, singleImage: false };
-    return { ok: true, digests: childrenForPlatforms(content.children, platforms).map((c) => c.digest) };
-}
-
-;// CONCATENATED MODULE: ./src/plan/plan.ts
-/**
- * The planner: a pure function of the validated mirror list, what the target holds and what the upstream
- * tags point at now (resync mode `digest`; and what the tags of platform-filtered entries hold, matched as crane
- * matches platforms in ./platforms.ts). Every entry gets exactly one step.
- *
- * ECR's archive storage class: a wanted tag the target holds but whose image is ARCHIVED gets a `restore`
- * step (UpdateImageStorageClass to STANDARD) where it would otherwise be `present`; copying it again would
- * meet the existing tag (refused on an immutable tag) and move the same bytes twice. An ACTIVATING image is
- * already being restored: it stays `present`, its reason says so, and one warning counts such tags (waiting
- * for ECR, usually up to 20 minutes, is not worth a CI job's time; the next run sees it ACTIVE).
- */
-
-
-
-
-
-
-const digestsOf = (children) => children.map((c) => c.digest).join();
-/** Docker Hub's anonymous limit since 2025: about 10 pulls an hour per IP address. */
-const DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR = 10;
-/** The tag an image entry is stored under in the target. */
-function targetTag(entry) {
-    return entry.reference.tag ?? syntheticTag(entry.reference.digest);
-}
-/** How a chart version is named in a plan step. */
-function chartSource(entry) {
-    return entry.kind === "oci"
-        ? `${entry.source}:${entry.version}`
-        : `${entry.source}/${entry.name}:${entry.version}`;
-}
-/** The repository prefixes ecr-mirror manages: every upstream's prefix and the chart prefix. */
-function managedPrefixes(list) {
-    return [...new Set([...list.upstreams.map((u) => u.prefix), list.target.chartPrefix])].sort();
-}
-function plan_short(digest) {
-    return digest ? `${digest.slice(0, 19)}…` : "nothing";
-}
-function wantedOf(list) {
-    return [
-        ...list.images.map((entry) => ({
-            kind: "image",
-            source: entry.source,
-            repository: entry.repository,
-            tag: targetTag(entry),
-            pinned: entry.reference.digest,
-            platforms: entry.platforms,
-            entry,
-        })),
-        ...list.charts.map((entry) => ({
-            kind: "chart",
-            source: chartSource(entry),
-            repository: entry.repository,
-            tag: entry.tag,
-            pinned: null,
-            platforms: [],
-            entry,
-        })),
-    ];
-}
-/**
- * The digests the target should hold for `w`, from the upstream's answer: the tag's own digest, the one platform
- * manifest `crane copy --platform` writes, or the children `crane index filter` keeps; undefined when unknown.
- */
-function expectedFromUpstream(w, up) {
-    if (w.platforms.length === 0)
-        return [up.digest];
-    if (!up.content)
-        return undefined;
-    const selection = selectPlatforms(up.content, up.digest, w.platforms);
-    return selection.ok ? selection.digests : undefined;
-}
-/**
- * A located error for every list platform the upstream image does not have, where the plan read the upstream
- * (`upstreamDigests` carries what the tag holds): crane would fail on an index without a matching child, and on a
- * single-platform image it would copy that image whatever platform was asked for, a silent substitute.
- */
-function platformProblems(images, upstream) {
-    const problems = [];
-    for (const entry of images) {
-        const up = entry.platforms.length > 0 ? upstream?.get(entry.source) : undefined;
-        if (!up?.content)
-            continue;
-        const selection = selectPlatforms(up.content, up.digest, entry.platforms);
-        if (selection.ok)
-            continue;
-        for (const platform of selection.missing) {
-            const at = entry.platformLocations?.[entry.platforms.indexOf(platform)] ?? entry.location;
-            problems.push({ ...at, severity: "error", ...missingPlatform(entry, platform, selection) });
-        }
-    }
-    return problems;
-}
-/** One located error for each entry to copy that the upstream does not have. */
-function missingProblems(entries, missing) {
-    if (!missing || missing.size === 0)
-        return [];
-    const problems = [];
-    for (const entry of entries) {
-        const source = "reference" in entry ? entry.source : chartSource(entry);
-        const why = missing.get(source);
-        if (why === undefined || !entry.location)
-            continue;
-        problems.push({
-            ...entry.location,
-            severity: "error",
-            message: `${source} is not in the upstream ${"reference" in entry ? "registry" : "repository"}: ${why}`,
-            hint: "check the tag or digest and the repository name upstream; nothing can be copied from a manifest that does not exist",
-        });
-    }
-    return problems;
-}
-/** The words for one list platform the upstream image lacks. */
-function missingPlatform(entry, platform, selection) {
-    const own = selection.has[0];
-    if (!selection.singleImage) {
-        return {
-            message: `${entry.source} has no ${platform} image: no child of its index matches`,
-            hint: `the index has ${selection.has.join(", ")}; a variant you name must match exactly (linux/arm64 matches linux/arm64/v8, linux/arm64/v8 needs a child with that variant); list one of those platforms, or remove platforms to mirror them all`,
-        };
-    }
-    const image = `${entry.source} is a single-platform image (${own ?? "a platform its config does not name"})`;
-    if (entry.platforms.length > 1) {
-        return {
-            message: `${image}, not an index to keep ${platform} from`,
-            hint: `crane index filter needs an index; list one platform${own ? ` (platforms: [${own}])` : ""}, or remove platforms`,
-        };
-    }
-    return {
-        message: `${image}, not ${platform}`,
-        hint: `crane would copy this image as it is, whatever platform is asked for; list platforms: [${own ?? "…"}], or remove platforms`,
-    };
-}
-/** The fields every step of entry `w` shares, whatever its action. */
-function entryBase(w) {
-    const shared = {
-        source: w.source,
-        repository: w.repository,
-        tag: w.tag,
-        platforms: w.platforms,
-        location: w.entry.location,
-    };
-    // Two branches, so the kind and its entry stay paired in the type.
-    return w.kind === "image"
-        ? { ...shared, kind: w.kind, entry: w.entry }
-        : { ...shared, kind: w.kind, entry: w.entry };
-}
-/**
- * The plan for `list`. Throws a `MirrorError` carrying located problems when the list asks for platforms the
- * upstream images do not have (see `platformProblems`): no step of such a plan may run.
- */
-function planMirror(list, observed, options) {
-    const missing = missingProblems([...list.images, ...list.charts], options.upstreamMissing);
-    if (missing.length > 0) {
-        throw new MirrorError("the mirror list names images the upstream registries do not have; nothing was copied:", {
-            hint: "fix the tags, digests or names above (a typo, a tag not published yet, a repository that moved); an entry must exist upstream before it can be mirrored",
-            problems: missing,
-        });
-    }
-    const problems = platformProblems(list.images, options.upstreamDigests);
-    if (problems.length > 0) {
-        throw new MirrorError("the mirror list asks for platforms the upstream images do not have; nothing was copied:", {
-            hint: "fix the platforms named above (`crane index list IMAGE` lists an index's platforms)",
-            problems,
-        });
-    }
-    const steps = [];
-    const warnings = [];
-    const created = new Set();
-    const wanted = wantedOf(list);
-    const settings = list.target.repositorySettings;
-    const entrySteps = [];
-    // Existing repositories whose settings differ (target.reconcileSettings): their steps go first, and their tags
-    // are planned under the list's mutability (the reconcile step runs before copies and updates).
-    const reconciling = reconcileRepositories(wanted.map((w) => ({ repository: w.repository, location: w.entry.location })), observed, list.target);
-    steps.push(...reconciling.steps);
-    warnings.push(...reconciling.warnings);
-    for (const w of wanted) {
-        const repo = reconciling.repositories.get(w.repository);
-        if (!repo) {
-            if (!created.has(w.repository)) {
-                created.add(w.repository);
-                steps.push({
-                    action: "create-repository",
-                    kind: "repository",
-                    repository: w.repository,
-                    reason: `repository does not exist; created ${settings.imageTagMutability}${settings.scanOnPush ? ", scan on push" : ""}`,
-                    location: w.entry.location,
-                });
-            }
-            entrySteps.push({
-                ...entryBase(w),
-                action: "copy",
-                digest: copiedDigest(w, options),
-                targetDigest: null,
-                reason: "new repository",
-            });
-            continue;
-        }
-        entrySteps.push(planPresentRepository(w, repo, options, entryBase(w), list.target.reconcileSettings));
-    }
-    steps.push(...entrySteps);
-    warnings.push(...restoringWarning(entrySteps, observed));
-    if (list.target.prune)
-        steps.push(...pruneSteps(list, observed, wanted, warnings));
-    warnings.push(...dockerHubWarning(list, steps, options));
-    for (const [source, why] of options.upstreamFailures ?? []) {
-        const w = wanted.find((x) => x.source === source);
-        const step = entrySteps.find((x) => x.source === source);
-        const outcome = step && isTransferStep(step)
-            ? "it is copied without proving first that it exists upstream"
-            : "it is treated as present";
-        warnings.push({
-            message: `could not check ${source} upstream (${why}); ${outcome}`,
-            ...(w ? { location: w.entry.location } : {}),
-        });
-    }
-    const summary = Object.fromEntries(STEP_ACTIONS.map((a) => [a, 0]));
-    for (const s of steps)
-        summary[s.action]++;
-    return { registry: observed.registry, resync: options.resync, steps, summary, warnings };
-}
-/** The anonymous Docker Hub warning, when the copies need more pulls than Docker Hub allows anonymously. */
-function dockerHubWarning(list, steps, options) {
-    const dockerHub = list.upstreams.find((u) => u.host === "docker.io");
-    const hubPulls = steps.filter((s) => (s.action === "copy" || s.action === "update") &&
-        s.kind === "image" &&
-        s.entry.reference.domain === "docker.io").length;
-    if (hubPulls <= DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR || options.dockerHubCredentials || dockerHub?.endpoint)
-        return [];
-    const limit = `the anonymous limit is about ${DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR} pulls an hour (each platform of a multi-arch image counts)`;
-    const endpoint = "or fetch docker.io through an endpoint: upstreams: { docker.io: { endpoint: https://mirror.gcr.io } }";
-    // In a plan job the copies run in the sync job, whose credentials this job cannot see.
-    if (options.copiesElsewhere)
-        return [
-            {
-                message: `the sync of this plan pulls at least ${hubPulls} images from Docker Hub; if the sync job has no Docker Hub credentials, ${limit}`,
-                hint: `give the sync job docker-hub-username and docker-hub-token (this plan job needs none), ${endpoint}`,
-            },
-        ];
-    return [
-        {
-            message: `this plan pulls at least ${hubPulls} images from Docker Hub anonymously; ${limit}`,
-            hint: `give Docker Hub credentials (docker-hub-username and docker-hub-token), ${endpoint}`,
-        },
-    ];
-}
-/** One warning counting the wanted tags ECR is still restoring (ACTIVATING), or none. */
-function restoringWarning(entrySteps, observed) {
-    const restoring = entrySteps.filter((s) => s.action === "present" &&
-        observed.repositories.get(s.repository)?.archived?.get(s.tag) === "ACTIVATING").length;
-    if (restoring === 0)
-        return [];
-    const one = restoring === 1;
-    return [
-        {
-            message: `${restoring} tag${one ? " is" : "s are"} still being restored from the ECR archive: nodes cannot pull ${one ? "it" : "them"} until ECR finishes (usually within 20 minutes)`,
-        },
-    ];
-}
-/** A step's reason while ECR restores the tag's image from the archive. */
-const BEING_RESTORED = "being restored from the ECR archive (ACTIVATING): pullable once ECR finishes, usually within 20 minutes";
-/**
- * The digest a copy must land with, when known: the pinned one, or for one platform the manifest crane's matching
- * picks from what the plan read upstream (the copy is then verified against it).
- */
-function copiedDigest(w, options) {
-    if (w.pinned !== null || w.platforms.length !== 1)
-        return w.pinned;
-    const up = options.upstreamDigests?.get(w.source);
-    return (up && expectedFromUpstream(w, up)?.[0]) ?? null;
-}
-/**
- * What moved in a platform subset (`crane index filter`): null when the target's subset index (`kept`, unknown:
- * null too) holds what the filter would keep now (`expected`), else the platforms whose children differ.
- */
-function subsetChanges(w, kept, up, expected) {
-    if (!kept)
-        return null;
-    const upstreamChildren = up.content?.kind === "index" ? up.content.children : [];
-    const changed = w.platforms.filter((p) => digestsOf(childrenForPlatforms(upstreamChildren, [p])) !== digestsOf(childrenForPlatforms(kept, [p])));
-    if (changed.length > 0)
-        return changed.join(", ");
-    return expected.join() === digestsOf(kept) ? null : "the kept platforms";
-}
-/** The step for a tag the repository may hold, its archive status considered. */
-function planPresentRepository(w, repo, options, base, reconciles) {
-    const step = planHeldTag(w, repo, options, base, reconciles);
-    const status = repo.archived?.get(w.tag);
-    if (status === undefined || step.action === "copy")
-        return step;
-    if (step.action !== "present") {
-        const held = status === "ARCHIVED" ? "archived" : "being restored from the archive";
-        return { ...step, reason: `${step.reason} (the target's image is ${held})` };
-    }
-    if (status === "ACTIVATING")
-        return { ...step, reason: BEING_RESTORED };
-    return {
-        ...step,
-        action: "restore",
-        reason: "archived in ECR: restored to the standard storage class, not copied again",
-    };
-}
-function planHeldTag(w, repo, options, base, reconciles) {
-    if (!repo.tags.has(w.tag)) {
-        return {
-            ...base,
-            action: "copy",
-            digest: copiedDigest(w, options),
-            targetDigest: null,
-            reason: "missing in the target",
-        };
-    }
-    const held = repo.tags.get(w.tag) ?? null;
-    const moved = (expected, why) => {
-        if (tagIsMutable(w.tag, repo.imageTagMutability, repo.imageTagMutabilityExclusionFilters)) {
-            return {
-                ...base,
-                action: "update",
-                digest: expected,
-                targetDigest: held,
-                reason: `${why}; the tag is mutable, so it is overwritten`,
-            };
-        }
-        return {
-            ...base,
-            action: "blocked",
-            digest: expected,
-            targetDigest: held,
-            reason: `${why}, but ${w.tag} is immutable in ${w.repository} (${repo.imageTagMutability}); mirror the new content under a new tag, or ${reconciles ? "exclude the tag from immutability with imageTagMutabilityExclusionFilters in the list" : "exclude the tag with imageTagMutabilityExclusionFilters in the list and set target.reconcileSettings: true (settings otherwise apply only to new repositories)"}`,
-        };
-    };
-    if (w.pinned !== null) {
-        if (held === null || held === w.pinned) {
-            return {
-                ...base,
-                action: "present",
-                digest: w.pinned,
-                targetDigest: held,
-                reason: "holds the pinned digest",
-            };
-        }
-        return moved(w.pinned, `the target holds ${plan_short(held)} but the list pins ${plan_short(w.pinned)}`);
-    }
-    if (options.resync === "missing") {
-        return {
-            ...base,
-            action: "present",
-            digest: held,
-            targetDigest: held,
-            reason: "present (resync missing: the upstream is not asked)",
-        };
-    }
-    const up = options.upstreamDigests?.get(w.source);
-    if (!up) {
-        return {
-            ...base,
-            action: "present",
-            digest: held,
-            targetDigest: held,
-            reason: "present; the upstream digest is unknown",
-        };
-    }
-    const expected = expectedFromUpstream(w, up);
-    if (expected !== undefined && w.platforms.length > 1) {
-        const changed = subsetChanges(w, repo.subsetChildren?.get(w.tag), up, expected);
-        if (changed === null) {
-            const reason = repo.subsetChildren?.has(w.tag)
-                ? "present; the kept platforms match the upstream"
-                : "present; the target's subset index was not read";
-            return { ...base, action: "present", digest: held, targetDigest: held, reason };
-        }
-        return moved(up.digest, `${changed} moved upstream`);
-    }
-    if (expected === undefined) {
-        return {
-            ...base,
-            action: "present",
-            digest: held,
-            targetDigest: held,
-            reason: `present; the upstream has no ${w.platforms.join(", ")} manifest to compare`,
-        };
-    }
-    const want = expected[0];
-    if (held === want) {
-        return {
-            ...base,
-            action: "present",
-            digest: held,
-            targetDigest: held,
-            reason: "present and identical to the upstream",
-        };
-    }
-    return moved(want, `the tag moved upstream (target ${plan_short(held)}, upstream ${plan_short(want)})`);
-}
-function pruneSteps(list, observed, wanted, warnings) {
-    if (list.target.type !== "ecr") {
-        warnings.push({
-            message: "prune is only carried out on ECR targets; nothing is deleted from this registry",
-        });
-        return [];
-    }
-    const prefixes = managedPrefixes(list);
-    const keep = new Set(wanted.map((w) => `${w.repository}:${w.tag}`));
-    const steps = [];
-    for (const repo of [...observed.repositories.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-        if (!prefixes.some((p) => repo.name.startsWith(`${p}/`)))
-            continue; // never outside the managed prefixes
-        for (const [tag, digest] of [...repo.tags].sort(([a], [b]) => a.localeCompare(b))) {
-            if (keep.has(`${repo.name}:${tag}`))
-                continue;
-            const archived = repo.archived?.has(tag)
-                ? "; archived: ECR bills archived images for at least 90 days"
-                : "";
-            steps.push({
-                action: "delete",
-                kind: "image",
-                repository: repo.name,
-                tag,
-                targetDigest: digest,
-                reason: `no longer in the mirror list (prune is on)${archived}`,
-            });
-        }
-    }
-    return steps;
-}
-
-;// CONCATENATED MODULE: ./src/charts/prove.ts
-
-
-
-
-
-async function missingChartVersions(charts, upstreams, credentials, options = {}) {
-    const counts = {};
-    const missing = new Map();
-    const unreachable = new Map();
-    const lister = createChartVersionLister({
-        upstreams,
-        credentials,
-        counts,
-        ...(options.fetch ? { fetch: options.fetch } : {}),
-        ...(options.schemes ? { schemes: options.schemes } : {}),
-    });
-    for (const chart of charts) {
-        try {
-            const why = chart.kind === "http" ? await notInIndex(chart, lister) : await notInRegistry(chart);
-            if (why)
-                missing.set(chartSource(chart), why);
-        }
-        catch (e) {
-            unreachable.set(chartSource(chart), (e.message ?? String(e)).split("\n")[0]);
-        }
-    }
-    return { missing, unreachable, counts };
-    async function notInRegistry(chart) {
-        const address = chartFetchAddress(chart.source, upstreams);
-        const slash = address.reference.indexOf("/");
-        const registry = address.reference.slice(0, slash);
-        const repository = address.reference.slice(slash + 1);
-        const credential = credentialFor(registry, credentials);
-        const client = new DistributionClient({
-            baseUrl: `https://${registry}`,
-            auth: credential ? { username: credential.username, password: credential.password } : null,
-            counts,
-            ...(options.fetch ? { fetch: options.fetch } : {}),
-            ...(options.schemes ? { schemes: options.schemes } : {}),
-        });
-        const digest = await client.headManifest(repository, chart.tag);
-        return digest ? null : `${client.describe(repository)} has no tag ${chart.tag} (404)`;
-    }
-}
-async function notInIndex(chart, lister) {
-    const versions = await lister.repositoryVersions(chart.source, chart.name);
-    if (versions === null)
-        return `the repository's index.yaml lists no chart ${chart.name}`;
-    return versions.includes(chart.version)
-        ? null
-        : `the repository's index.yaml has no ${chart.name} ${chart.version} (it has ${versions.slice(0, 5).join(", ")}${versions.length > 5 ? ", …" : ""})`;
-}
-
-;// CONCATENATED MODULE: ./src/observe/oci-registry.ts
-/**
- * What a plain OCI registry holds (Harbor, Artifactory, a registry container, the test harness),
- * through the Distribution API: a tag list per wanted repository, and a manifest HEAD only for
- * the tags whose digest the plan compares. There is no mutability on such registries: all tags
- * count as mutable.
- */
-
-async function observeRegistry(client, registry, wanted, needDigest, concurrency = 8) {
-    const repos = await mapWithConcurrency([...wanted].sort(), concurrency, async (name) => {
-        const tags = await client.listTags(name);
-        if (tags === null)
-            return null;
-        const map = new Map(tags.map((t) => [t, null]));
-        const look = [...(needDigest.get(name) ?? [])].filter((t) => map.has(t));
-        await mapWithConcurrency(look, concurrency, async (tag) => {
-            map.set(tag, await client.headManifest(name, tag));
-        });
-        return { name, imageTagMutability: "MUTABLE", imageTagMutabilityExclusionFilters: [], tags: map };
-    });
-    return { registry, repositories: new Map(repos.filter((r) => r !== null).map((r) => [r.name, r])) };
 }
 
 ;// CONCATENATED MODULE: ./src/tools/ecr-authorization.ts
@@ -75521,6 +76519,7 @@ async function fetchEcrAuthorization(client, mask) {
 }
 
 ;// CONCATENATED MODULE: ./src/run.ts
+
 
 
 
@@ -75722,8 +76721,15 @@ function upstreamFindings(upstream, copied) {
 }
 /** Observe the target (and, in resync mode `digest`, the upstreams) and plan. Changes nothing. */
 async function planRun(listed, target, options) {
-    // Charts first: ranges become concrete versions, and images inside charts join the list.
-    const charts = await prepareCharts(listed, {
+    // Image tag ranges become tags (from the lock, else the upstream's tag list); then charts: ranges become
+    // concrete versions, and images inside charts join the list.
+    const ranged = await resolveImageRanges(listed, {
+        lock: options.ranges?.lock ?? null,
+        relock: options.resync === "digest" || options.ranges?.relock === true,
+        upstreamCredentials: options.upstreamCredentials,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    const charts = await prepareCharts(ranged.list, {
         upstreamCredentials: options.upstreamCredentials,
         ...(options.fetch ? { fetch: options.fetch } : {}),
         ...options.charts,
@@ -75738,7 +76744,9 @@ async function planRun(listed, target, options) {
         ...(options.copiesElsewhere ? { copiesElsewhere: true } : {}),
         ...findings,
     });
-    plan.warnings.push(...charts.warnings);
+    plan.warnings.push(...ranged.warnings, ...charts.warnings);
+    if (ranged.expansions.length > 0)
+        plan.ranges = ranged.expansions;
     if (pulls.length > 0) {
         plan.pulls = pulls;
         for (const p of pulls.filter((x) => x.needed > x.remaining))
@@ -75749,7 +76757,7 @@ async function planRun(listed, target, options) {
     }
     const cost = target.cost();
     const upstreamCost = { ...counts };
-    for (const [kind, n] of Object.entries(charts.counts))
+    for (const [kind, n] of [...Object.entries(charts.counts), ...Object.entries(ranged.counts)])
         upstreamCost[kind] = (upstreamCost[kind] ?? 0) + n;
     return {
         plan,
@@ -75757,6 +76765,7 @@ async function planRun(listed, target, options) {
         list,
         chartImages: chartImagesRecord(charts.discovered),
         chartsRendered: charts.rendered,
+        rangesLock: ranged.lock,
     };
 }
 /**
@@ -75840,7 +76849,1511 @@ function renderNodeFiles(list, target, configurator, options) {
         startupTaint: options.startupTaint,
         nodeConfig: options.nodeConfig ?? "none",
         chartImages: options.chartImages ?? null,
+        rangesLock: options.rangesLock ?? null,
     });
+}
+
+;// CONCATENATED MODULE: ./src/audit-run.ts
+
+
+
+
+
+
+
+/** The pods, read and checked; a MirrorError (located for a bad pod list) when they cannot be. */
+async function readPods(run) {
+    const pages = "pods" in run.source
+        ? [
+            {
+                name: run.source.pods === "-" ? "stdin" : run.source.pods,
+                text: await readPodList(run.source.pods, run.stdin),
+            },
+        ]
+        : await apiPages(run.source, run.mask);
+    const images = [];
+    for (const page of pages) {
+        const parsed = parsePodList(page.text, page.name);
+        if (!parsed.ok) {
+            const p = parsed.problem;
+            throw new MirrorError(p.message, {
+                hint: p.hint,
+                location: { file: p.file, line: p.line, column: p.column },
+            });
+        }
+        for (const image of parsed.images)
+            images.push(image);
+    }
+    return images;
+}
+async function apiPages(source, mask) {
+    const access = await readKubeconfig(source.kubeconfig, source.context, mask);
+    const { url, pages } = await fetchPodPages(access);
+    return pages.map((text) => ({ name: url, text }));
+}
+/** What the target holds of the list's repositories (every listed tag's digest), through the plan's observers. */
+async function audit_run_observeTarget(list, settings) {
+    const { target } = await connect(list, settings);
+    const wanted = new Set(list.images.map((i) => i.repository));
+    const needDigest = new Map();
+    for (const i of list.images)
+        needDigest.set(i.repository, (needDigest.get(i.repository) ?? new Set()).add(targetTag(i)));
+    return { registry: target.registry, observed: await target.observe(wanted, needDigest, [], new Set()) };
+}
+/** Reads the pods, observes the target when asked, and audits. */
+async function runAudit(run) {
+    const images = await readPods(run);
+    const target = run.connect ? await audit_run_observeTarget(run.list, run.connect) : null;
+    return auditCluster(images, run.list, {
+        registry: target?.registry ?? run.list.target.registry,
+        observed: target?.observed ?? null,
+        listText: run.listText,
+        ...(run.chartImages ? { chartImages: run.chartImages } : {}),
+    });
+}
+/**
+ * The references the list mirrors through charts with `images: true`, as the chart images record of the last render
+ * found them: only the record's chart versions the list still names (a range: any version of that chart). A record
+ * that cannot be read is a warning.
+ */
+async function chartImagesOf(path, list) {
+    if (!path)
+        return { images: [], warning: null };
+    const { record, warning } = await readChartImagesRecord(path);
+    const named = (c) => list.charts.some((l) => l.images && l.source === c.source && l.name === c.name && l.version === c.version) || (list.chartRanges ?? []).some((r) => r.images && r.source === c.source && r.name === c.name);
+    return { images: record?.charts.filter(named).flatMap((c) => c.images) ?? [], warning };
+}
+
+;// CONCATENATED MODULE: ./src/report/audit.ts
+
+
+
+/** Pods shown per image; the rest are counted. */
+const PODS_SHOWN = 3;
+/** Pods listed per image in the JSON document. */
+const PODS_IN_JSON = 20;
+/** A Kubernetes name as it reaches the text: as is when it is a plain name, else quoted and escaped. */
+function plain(s) {
+    return /^[A-Za-z0-9._:/@-]{1,253}$/.test(s) ? s : quoteValue(s, 100);
+}
+function podName(u) {
+    return `${plain(u.namespace)}/${plain(u.pod)}`;
+}
+/** `ns/a, ns/b, ns/c and 4 more`, each pod once. */
+function podsText(uses) {
+    const names = [...new Set(uses.map(podName))];
+    const shown = names.slice(0, PODS_SHOWN).join(", ");
+    return names.length > PODS_SHOWN ? `${shown} and ${names.length - PODS_SHOWN} more` : shown;
+}
+function audit_plural(n, one, many = `${one}s`) {
+    return `${n} ${n === 1 ? one : many}`;
+}
+function auditHeadline(result, context) {
+    return [
+        `Audit of ${audit_plural(result.pods, "pod")} (${audit_plural(result.containers, "container")}) against ${context.file}:`,
+        `${audit_plural(result.references, "image")}, ${result.mirrored} mirrored,`,
+        `${audit_plural(result.missing.length, "repository", "repositories")} not in the list,`,
+        `${audit_plural(result.unused.length, "list entry", "list entries")} no pod uses.`,
+    ].join(" ");
+}
+/** The terminal text. */
+function formatAudit(result, context) {
+    const out = [auditHeadline(result, context)];
+    if (result.missing.length > 0)
+        out.push("", "Not in the list (nodes pull these from the upstream, or fail in an air gap):", ...missingLines(result));
+    if (result.additions.lines.length > 0) {
+        out.push("", `Add to ${context.file} after line ${result.additions.afterLine}:`, ...result.additions.lines);
+    }
+    if (result.unused.length > 0) {
+        out.push("", "No pod uses these list entries (prune candidates):");
+        for (const e of result.unused)
+            out.push(`  ${context.file}:${e.location.line}: ${e.source}`);
+    }
+    out.push("", ...unheldLines(result, context));
+    if (result.invalid.length > 0) {
+        out.push("", "Image references no runtime can pull:");
+        for (const i of result.invalid)
+            out.push(`  ${quoteValue(i.image, 120)}: ${i.error} (${podsText(i.uses)})`);
+    }
+    if (result.privateEcr.length > 0)
+        out.push("", `${audit_plural(result.privateEcr.length, "image")} from other private ECR registries (pulled from there, not mirrored): ${result.privateEcr.join(", ")}`);
+    return out.join("\n");
+}
+/** One line per reference a pod names that the list lacks, and why one cannot be added yet. */
+function missingLines(result) {
+    const out = [];
+    const redirected = "  [its host is redirected to the mirror: the next pull fails]";
+    for (const m of result.missing) {
+        for (const r of m.references)
+            out.push(`  ${r}  (${podsText(m.uses.filter((u) => u.reference === r))})${m.redirected ? redirected : ""}`);
+        if (m.problem)
+            out.push(`    cannot be added as the list stands: ${m.problem.message}${m.problem.hint ? `; ${m.problem.hint}` : ""}`);
+    }
+    return out;
+}
+function unheldLines(result, context) {
+    if (result.unheld === null)
+        return [
+            `Digests were not checked against the mirror: ${context.notChecked ?? "the target was not asked"}.`,
+        ];
+    if (result.unheld.length === 0)
+        return ["Every digest pods pin or run is in the mirror."];
+    const out = ["Digests the mirror does not hold:"];
+    for (const u of result.unheld)
+        out.push(`  ${u.reference}${u.pinned ? "" : ` runs ${u.digest}`} in ${u.repository}: ${u.pinned ? "pinned by" : "not in the mirror, run by"} ${podsText(u.uses)}`);
+    return out;
+}
+function podsJson(uses) {
+    const names = [...new Set(uses.map((u) => `${u.namespace}/${u.pod}`))];
+    return { pods: names.slice(0, PODS_IN_JSON), podCount: names.length };
+}
+/** The JSON document (`--json`). */
+function auditToJson(result) {
+    return {
+        missingImages: audit_auditFindsMissing(result),
+        pods: result.pods,
+        containers: result.containers,
+        images: result.references,
+        mirrored: result.mirrored,
+        missing: result.missing.map((m) => ({
+            name: m.name,
+            references: m.references,
+            ...podsJson(m.uses),
+            redirected: m.redirected,
+            problem: m.problem,
+        })),
+        additions: { afterLine: result.additions.afterLine, lines: result.additions.lines },
+        unused: result.unused.map((e) => ({
+            source: e.source,
+            repository: e.repository,
+            line: e.location.line,
+            column: e.location.column,
+        })),
+        unheld: result.unheld?.map((u) => ({
+            reference: u.reference,
+            repository: u.repository,
+            digest: u.digest,
+            pinned: u.pinned,
+            ...podsJson(u.uses),
+        })) ?? null,
+        invalid: result.invalid.map((i) => ({ image: i.image, error: i.error, ...podsJson(i.uses) })),
+        privateEcr: result.privateEcr,
+    };
+}
+/** The job summary. */
+function auditMarkdown(result, context) {
+    const ok = !auditFindsMissing(result);
+    const out = [
+        `### ecr-mirror audit ${ok ? "✅" : "❌"}`,
+        "",
+        markdownCell(auditHeadline(result, context)),
+        "",
+    ];
+    if (result.missing.length > 0) {
+        out.push("| not in the list | pods |", "| --- | --- |");
+        for (const m of result.missing)
+            for (const r of m.references)
+                out.push(`| \`${markdownCell(r)}\` | ${markdownCell(podsText(m.uses.filter((u) => u.reference === r)))} |`);
+        out.push("");
+    }
+    if (result.additions.lines.length > 0)
+        out.push(`Add to \`${markdownCell(context.file)}\` after line ${result.additions.afterLine}:`, "", "```yaml", ...result.additions.lines.map((l) => l.replaceAll("```", "`\u200b``")), "```", "");
+    if (result.unused.length > 0) {
+        out.push("| no pod uses (prune candidate) | line |", "| --- | --- |");
+        for (const e of result.unused)
+            out.push(`| \`${markdownCell(e.source)}\` | ${e.location.line} |`);
+        out.push("");
+    }
+    out.push(...unheldLines(result, context)
+        .map((l) => markdownCell(l.trim()))
+        .map((l, i) => (i === 0 ? l : `- ${l}`)));
+    if (result.invalid.length > 0)
+        out.push("", `${result.invalid.length} image reference(s) no runtime can pull: see the log.`);
+    return `${out.join("\n")}\n`;
+}
+/** Prune candidates as notices on their lines (the first ten), the lines to add as one notice on the list. */
+function auditAnnotations(result, file) {
+    const out = [];
+    if (result.additions.lines.length > 0)
+        out.push({
+            severity: "warning",
+            title: `${audit_plural(result.missing.length, "image repository", "image repositories")} the cluster runs not in the list`,
+            message: `Add after line ${result.additions.afterLine}:\n${result.additions.lines.join("\n")}`,
+            file,
+            line: Math.max(1, result.additions.afterLine),
+        });
+    for (const m of result.missing.filter((x) => x.problem))
+        out.push({
+            severity: "warning",
+            title: "Image the cluster runs cannot be added as the list stands",
+            message: `${m.name}: ${m.problem.message}${m.problem.hint ? `\nHint: ${m.problem.hint}` : ""}`,
+            file,
+        });
+    for (const u of (result.unheld ?? []).filter((x) => x.pinned).slice(0, 10))
+        out.push({
+            severity: "warning",
+            title: "Pinned digest not in the mirror",
+            message: `${u.reference} (pinned by ${podsText(u.uses)}) is not in ${u.repository}`,
+            file,
+        });
+    const unused = result.unused.slice(0, 10);
+    for (const e of unused)
+        out.push({
+            severity: "notice",
+            title: "No pod uses this entry",
+            message: `${e.source}: no pod in the cluster runs it (a prune candidate)`,
+            file,
+            line: e.location.line,
+            column: e.location.column,
+        });
+    if (result.unused.length > unused.length)
+        out.push({
+            severity: "notice",
+            title: "No pod uses these entries",
+            message: `${result.unused.length - unused.length} more list entries no pod uses: see the job summary`,
+            file,
+        });
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/report/failure.ts
+/** A failure as a person reads it: the message and a hint, secrets redacted, no stack trace for a known problem. */
+
+
+
+function describeFailure(e, mask) {
+    if (e instanceof MirrorError)
+        return mask.redact(describeMirrorError(e));
+    return mask.redact(e instanceof Error ? e.message : String(e));
+}
+/**
+ * `file:line:col: ` when located, the message, the located problems behind it one a line, and the hint
+ * unless the message already carries it.
+ */
+function describeMirrorError(e) {
+    const at = e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ` : "";
+    const problems = e.problems.map((p) => `\n${formatProblem(p)}`).join("");
+    const hinted = !e.hint || e.message.includes(`hint: ${e.hint}`);
+    return `${at}${e.message}${problems}${hinted ? "" : `\n  hint: ${e.hint}`}`;
+}
+/** A run that failed before its report, as Markdown for the summary and the comment: the reason, whole. */
+function failureMarkdown(title, reason) {
+    const lines = reason.split(/\r\n|\r|\n/).map((l) => `> ${markdownCell(l)}`);
+    return `### ${markdownCell(title)} ❌\n\n> [!CAUTION]\n${lines.join("\n")}\n`;
+}
+
+;// CONCATENATED MODULE: ./src/cli-audit.ts
+/**
+ * `ecr-mirror audit [FILE] --pods FILE|- | --kubeconfig PATH [--context C] [--no-target] [--json]`: what the cluster
+ * runs against the mirror list. Exit codes: 0 nothing missing, 1 an image not in the list or a pinned digest the
+ * mirror lacks (or the audit could not run), 2 a usage error. The action's `mode: audit` runs the same steps
+ * (`runAudit`, ./audit-run.ts).
+ */
+
+
+
+
+
+
+
+
+/** The CLI command; `settings` builds the target settings the other commands use (flags and environment). */
+async function auditCommand(file, flags, io, settings) {
+    const usage = (why) => {
+        io.err(`ecr-mirror audit: ${why}\n  usage: ecr-mirror audit [FILE] --pods FILE|- | --kubeconfig PATH [--context NAME] [--no-target] [--json]\n`);
+        return 2;
+    };
+    if ((flags.pods === undefined) === (flags.kubeconfig === undefined))
+        return usage("give the pods with --pods FILE (or - for stdin) or --kubeconfig PATH, one of them");
+    if (flags.context !== undefined && flags.kubeconfig === undefined)
+        return usage("--context needs --kubeconfig");
+    const { list, problems } = await readMirrorList(file, file);
+    if (problems.length > 0)
+        io.err(`${formatProblems(problems)}\n`);
+    if (!list)
+        return 1;
+    try {
+        const listText = await (0,promises_.readFile)(file, "utf8");
+        const charts = await chartImagesOf(flags["charts-record"] ?? null, list);
+        if (charts.warning)
+            io.err(`ecr-mirror: warning: ${charts.warning}\n`);
+        const offline = flags["no-target"] === true;
+        const result = await runAudit({
+            list,
+            listText,
+            source: flags.pods !== undefined
+                ? { pods: flags.pods }
+                : { kubeconfig: flags.kubeconfig, context: flags.context ?? null },
+            stdin: io.stdin,
+            connect: offline ? null : settings(),
+            chartImages: charts.images,
+            mask: io.mask,
+        });
+        io.out(flags.json
+            ? (0,log_safe/* formatJson */.IB)(auditToJson(result), io.mask)
+            : `${formatAudit(result, { file, notChecked: "--no-target (the target was not asked)" })}\n`);
+        return audit_auditFindsMissing(result) ? 1 : 0;
+    }
+    catch (e) {
+        io.err(`ecr-mirror: ${describeFailure(e, io.mask)}\n`);
+        return 1;
+    }
+}
+
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/execute/local-registry.ts
+/**
+ * `--target local`: crane's built-in registry (`crane registry serve --address 127.0.0.1:PORT`) as a throwaway
+ * target, so a sync can be tried without an AWS account. Its manifests live in memory: they are gone when it stops.
+ */
+
+
+
+
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const server = (0,external_node_net_.createServer)();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const address = server.address();
+            server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+        });
+    });
+}
+/** Starts `crane registry serve` on a free loopback port; resolves once it says it is serving. */
+async function startLocalRegistry(craneBinary, opts = {}) {
+    const port = await freePort();
+    opts.counter?.record("crane", "registry serve");
+    const child = (0,external_node_child_process_.spawn)(craneBinary, ["registry", "serve", "--address", `127.0.0.1:${port}`], {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: childEnv("crane", process.env),
+    });
+    killOnExit(child);
+    const exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    let said = "";
+    await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+            child.kill("SIGTERM");
+            reject(new Error(`crane registry serve did not start within ${opts.timeoutMs ?? 30_000} ms: ${said.trim()}`));
+        }, opts.timeoutMs ?? 30_000);
+        child.stderr.on("data", (chunk) => {
+            said += chunk.toString();
+            if (/serving on port/.test(said)) {
+                clearTimeout(timer);
+                resolve();
+            }
+        });
+        child.once("error", (error) => {
+            clearTimeout(timer);
+            reject(error);
+        });
+        child.once("exit", (code) => {
+            clearTimeout(timer);
+            reject(new Error(`crane registry serve exited (${code}): ${said.trim()}`));
+        });
+    });
+    return {
+        url: `http://127.0.0.1:${port}`,
+        async stop() {
+            if (child.exitCode === null && child.signalCode === null)
+                child.kill("SIGTERM");
+            await exited;
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/git/output-folder.ts
+// The output folder (default `deploy/ecr-mirror/`) and what in it belongs to ecr-mirror. ecr-mirror
+// never deletes what it did not write: the folder carries a manifest (`.ecr-mirror-files`) listing the
+// files the last render wrote, and a rewrite removes exactly those (then the folders they leave empty),
+// writes the new files and the new manifest. Anything else in the folder is left alone. The folder
+// itself must be a real folder strictly inside the workspace: not its root, not an ancestor of it, not
+// a git repository (or inside one of its `.git`), reached through no symbolic link.
+//
+// One decision (`planFolderUpdate`, pure) serves the working tree (`writeOutputFolder`) and the tree
+// commit-back builds on (`readTreeState` in commit-back.ts), so both agree on what may be removed.
+
+
+
+/** The manifest: the files ecr-mirror wrote into the folder, one path a line. */
+const MANIFEST_FILE = ".ecr-mirror-files";
+const MANIFEST_HEADER = [
+    "# Written by ecr-mirror: the files it rendered into this folder, one path a line.",
+    "# The next render removes or replaces exactly these files; anything else here is left alone.",
+];
+/** A refusal about the output folder: nothing was deleted or written. */
+class OutputFolderError extends MirrorError {
+    problem;
+    hint;
+    name = "OutputFolderError";
+    constructor(problem, hint) {
+        super(`${problem}\n  hint: ${hint}`, { hint });
+        this.problem = problem;
+        this.hint = hint;
+    }
+}
+const NOTHING_CHANGED = "Nothing was deleted or written.";
+/** A relative, normalised, `/`-separated path that stays inside its base and names no `.git`, or null. */
+function safeRelative(path) {
+    if (!path || path.includes("\\") || path.includes("\0") || external_node_path_.posix.isAbsolute(path))
+        return null;
+    const normal = external_node_path_.posix.normalize(path).replace(/\/+$/, "");
+    if (normal === "" || normal === "." || normal === ".." || normal.startsWith("../"))
+        return null;
+    if (normal.split("/").some((part) => part.toLowerCase() === ".git"))
+        return null;
+    return normal;
+}
+/** Shown in a message: quoted, control characters escaped, long values cut. */
+function output_folder_shown(value) {
+    const quoted = JSON.stringify(value);
+    return quoted.length > 120 ? `${quoted.slice(0, 117)}..."` : quoted;
+}
+/** A path as a message shows it: plain when it is plain, else quoted and escaped. */
+function output_folder_plain(path) {
+    return /^[\w./@+~-]+$/.test(path) ? path : output_folder_shown(path);
+}
+function shownPath(folder, path) {
+    return output_folder_plain(`${folder}/${path}`);
+}
+/** Repository paths (`deploy/ecr-mirror/hosts.d/...`) of the files, checked, in the files' order. */
+function outputFilePaths(folder, files) {
+    const seen = new Set();
+    for (const file of files) {
+        const path = safeRelative(file.path);
+        if (!path || path !== file.path)
+            throw new Error(`The rendered file path "${file.path}" is not a relative path inside the output folder.`);
+        const full = `${folder}/${path}`;
+        if (seen.has(full))
+            throw new Error(`The rendered file "${file.path}" appears twice.`);
+        seen.add(full);
+    }
+    return [...seen];
+}
+function isExecutable(file) {
+    return ((file.mode ?? 0o644) & 0o111) !== 0;
+}
+function formatManifest(paths) {
+    return `${[...MANIFEST_HEADER, ...[...paths].sort()].join("\n")}\n`;
+}
+/** A manifest larger than this is not one ecr-mirror wrote (a render writes a few dozen lines). */
+const MANIFEST_MAX_BYTES = 1024 * 1024;
+/**
+ * The paths a manifest lists. A line that is not a plain relative path inside the folder (`../x`, `/etc/x`,
+ * `a/../../b`, `.git/config`) is refused with its line number: a manifest a stranger's pull request
+ * edited must not make ecr-mirror delete anything outside the files it wrote.
+ */
+function parseManifest(text, folder) {
+    if (Buffer.byteLength(text) > MANIFEST_MAX_BYTES) {
+        throw new OutputFolderError(`${folder}/${MANIFEST_FILE} is larger than ${MANIFEST_MAX_BYTES} bytes, so ecr-mirror did not write it. ${NOTHING_CHANGED}`, `restore it from an earlier ecr-mirror commit, or remove ${folder} yourself`);
+    }
+    const paths = [];
+    text.split("\n").forEach((raw, index) => {
+        const line = raw.replace(/\r$/, "");
+        if (line.trim() === "" || line.startsWith("#"))
+            return;
+        if (safeRelative(line) !== line || line === MANIFEST_FILE) {
+            throw new OutputFolderError(`${folder}/${MANIFEST_FILE} line ${index + 1}: ${output_folder_shown(line)} is not a file inside ${folder}. ${NOTHING_CHANGED}`, `the manifest lists only files ecr-mirror wrote into ${folder}: restore it from an earlier ecr-mirror commit, or remove the line`);
+        }
+        paths.push(line);
+    });
+    return paths;
+}
+/** The README every ecr-mirror render has written since the first release starts with this. */
+const README_MARKER = "<!-- Generated by ecr-mirror.";
+/** The only files an ecr-mirror before the manifest rendered. */
+const LEGACY_FILE = /^(?:README\.md|nodeconfig\.yaml|ecr-mirror-node\.yaml|chart-images\.json|hosts\/[^/]+\/hosts\.toml)$/;
+/**
+ * Decides what a render may remove and write in the folder, or refuses. Rules:
+ * - no symbolic link, nested git repository or special file anywhere in the folder;
+ * - with a manifest: the files it lists (validated) are ecr-mirror's, everything else is kept, and a
+ *   rendered file may not land on a kept file (or on a folder holding one);
+ * - without a manifest: an empty or absent folder is fine; a folder an ecr-mirror before the manifest
+ *   rendered (its README.md carries the generated marker and every file is one that version wrote) is
+ *   taken over; any other non-empty folder is not ecr-mirror's and is refused.
+ */
+function planFolderUpdate(folder, state, files) {
+    const unusual = state.entries.find((e) => e.kind !== "file");
+    if (unusual) {
+        const what = {
+            symlink: "is a symbolic link",
+            repository: "is a git repository (it holds .git)",
+            other: "is not a regular file",
+            file: "",
+        }[unusual.kind];
+        throw new OutputFolderError(`${shownPath(folder, unusual.path)} ${what}; ecr-mirror writes only regular files and follows no links. ${NOTHING_CHANGED}`, `remove ${shownPath(folder, unusual.path)}, or choose another folder for the node configuration`);
+    }
+    const present = new Set(state.entries.map((e) => e.path).filter((p) => p !== MANIFEST_FILE));
+    let owned;
+    if (state.manifest !== null) {
+        owned = new Set(parseManifest(state.manifest, folder));
+    }
+    else if (present.size === 0) {
+        owned = new Set();
+    }
+    else if (state.readme?.startsWith(README_MARKER) && [...present].every((p) => LEGACY_FILE.test(p))) {
+        owned = present;
+    }
+    else {
+        const sample = [...present].sort().slice(0, 3).map(output_folder_shown).join(", ");
+        throw new OutputFolderError(`${folder} is not empty and is not ecr-mirror's (it has no ${MANIFEST_FILE}): it holds ${sample}${present.size > 3 ? ", ..." : ""}. ${NOTHING_CHANGED}`, `choose a new or empty folder for the node configuration, or remove ${folder} yourself`);
+    }
+    const remove = [...present].filter((p) => owned.has(p)).sort();
+    const kept = [...present].filter((p) => !owned.has(p)).sort();
+    for (const file of files) {
+        const clash = kept.find((k) => k === file.path || file.path.startsWith(`${k}/`) || k.startsWith(`${file.path}/`));
+        if (clash) {
+            throw new OutputFolderError(`${shownPath(folder, clash)} is in the way of the rendered ${folder}/${file.path}, and ecr-mirror did not write it (it is not in ${MANIFEST_FILE}). ${NOTHING_CHANGED}`, `move ${shownPath(folder, clash)} out of the folder, or remove it`);
+        }
+    }
+    return { remove, kept, manifest: formatManifest(files.map((f) => f.path)) };
+}
+/**
+ * Resolves `outDir` (relative to the workspace, or absolute) and refuses every place ecr-mirror must not
+ * write: the workspace itself, an ancestor of it, anything outside it, a path through `.git` or through a
+ * symbolic link, a component that is a file, and a folder that is (or sits inside) a nested git repository.
+ */
+async function locateOutputFolder(workspace, outDir) {
+    const refuse = (problem, hint) => {
+        throw new OutputFolderError(`The output folder ${output_folder_shown(outDir)} ${problem}. ${NOTHING_CHANGED}`, hint);
+    };
+    const inside = "give a folder inside the repository, such as deploy/ecr-mirror";
+    if (outDir.trim() === "" || outDir.includes("\0"))
+        refuse("is empty", inside);
+    const base = (0,external_node_path_.resolve)(workspace);
+    const target = (0,external_node_path_.resolve)(base, outDir);
+    const rel = (0,external_node_path_.relative)(base, target);
+    if (rel === "")
+        refuse(`is the workspace itself (${output_folder_plain(base)})`, inside);
+    if (rel === ".." || rel.startsWith(`..${external_node_path_.sep}`) || (0,external_node_path_.isAbsolute)(rel)) {
+        const ancestor = (0,external_node_path_.relative)(target, base);
+        refuse(ancestor && !ancestor.startsWith("..") && !(0,external_node_path_.isAbsolute)(ancestor)
+            ? `(${output_folder_plain(target)}) holds the workspace ${output_folder_plain(base)}`
+            : `(${output_folder_plain(target)}) is outside the workspace ${output_folder_plain(base)}`, `${inside}; ecr-mirror writes only below the workspace (the action's GITHUB_WORKSPACE, the CLI's current folder)`);
+    }
+    const folder = rel.split(external_node_path_.sep).join("/");
+    if (safeRelative(folder) !== folder)
+        refuse("is inside .git", inside);
+    const root = await (0,promises_.realpath)(base).catch(() => base);
+    if (root.split(external_node_path_.sep).some((part) => part.toLowerCase() === ".git"))
+        refuse(`is inside .git (${output_folder_plain(root)})`, inside);
+    let dir = root;
+    for (const part of folder.split("/")) {
+        dir = (0,external_node_path_.join)(dir, part);
+        const stat = await (0,promises_.lstat)(dir).catch(() => null);
+        if (!stat)
+            break; // the rest is created
+        const at = (0,external_node_path_.relative)(root, dir).split(external_node_path_.sep).join("/");
+        if (stat.isSymbolicLink())
+            refuse(`goes through the symbolic link ${output_folder_plain(at)}`, "give the real folder, reached through no link");
+        if (!stat.isDirectory())
+            refuse(`goes through ${output_folder_plain(at)}, which is not a folder`, inside);
+        if (await (0,promises_.lstat)((0,external_node_path_.join)(dir, ".git")).catch(() => null))
+            refuse(`is in a git repository of its own: ${output_folder_plain(at)} holds .git`, "choose a folder of this repository outside nested repositories and submodules");
+    }
+    return { folder, dir: (0,external_node_path_.join)(root, ...folder.split("/")) };
+}
+/** The folder's content in the working tree, read without following any link. */
+async function readFolderState(dir) {
+    const entries = [];
+    const walk = async (at, prefix) => {
+        const children = await (0,promises_.readdir)(at, { withFileTypes: true }).catch((e) => {
+            if (e.code === "ENOENT" && prefix === "")
+                return [];
+            throw e;
+        });
+        for (const child of children.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+            const path = prefix ? `${prefix}/${child.name}` : child.name;
+            if (child.isDirectory()) {
+                if (child.name.toLowerCase() === ".git" ||
+                    (await (0,promises_.lstat)((0,external_node_path_.join)(at, child.name, ".git")).catch(() => null)))
+                    entries.push({ path, kind: "repository" });
+                else
+                    await walk((0,external_node_path_.join)(at, child.name), path);
+            }
+            else if (child.isSymbolicLink())
+                entries.push({ path, kind: "symlink" });
+            else if (child.isFile())
+                entries.push({ path, kind: child.name.toLowerCase() === ".git" ? "repository" : "file" });
+            else
+                entries.push({ path, kind: "other" });
+        }
+    };
+    await walk(dir, "");
+    const has = (path) => entries.some((e) => e.path === path && e.kind === "file");
+    const start = async (path, bytes) => {
+        const file = await (0,promises_.open)((0,external_node_path_.join)(dir, path), "r");
+        try {
+            const buffer = Buffer.alloc(bytes);
+            const { bytesRead } = await file.read(buffer, 0, bytes, 0);
+            return buffer.subarray(0, bytesRead).toString("utf8");
+        }
+        finally {
+            await file.close();
+        }
+    };
+    const manifest = has(MANIFEST_FILE) ? await start(MANIFEST_FILE, MANIFEST_MAX_BYTES + 1) : null;
+    const readme = has("README.md") ? await start("README.md", 200) : null;
+    return { entries, manifest, readme };
+}
+/**
+ * Checks, before any work, that a render could write `outDir` (see `locateOutputFolder` and
+ * `planFolderUpdate`); returns its repository path. Throws `OutputFolderError`.
+ */
+async function checkOutputFolder(workspace, outDir) {
+    const located = await locateOutputFolder(workspace, outDir);
+    planFolderUpdate(located.folder, await readFolderState(located.dir), []);
+    return located.folder;
+}
+/**
+ * Writes the rendered files into the output folder of the working tree: removes the files the manifest
+ * lists (and the folders that leaves empty), writes the new files and the new manifest. Refuses (with an
+ * `OutputFolderError`, before touching anything) whatever `locateOutputFolder` and `planFolderUpdate` refuse.
+ */
+async function writeOutputFolder(workspace, outDir, files) {
+    const { folder, dir } = await locateOutputFolder(workspace, outDir);
+    outputFilePaths(folder, files);
+    if (files.some((f) => f.path === MANIFEST_FILE))
+        throw new Error(`The rendered file ${MANIFEST_FILE} is the output folder's manifest.`);
+    const update = planFolderUpdate(folder, await readFolderState(dir), files);
+    const manifestPath = (0,external_node_path_.join)(dir, MANIFEST_FILE);
+    const writeManifest = async (text) => {
+        await (0,promises_.unlink)(manifestPath).catch(() => { });
+        await (0,promises_.writeFile)(manifestPath, text, { mode: 0o644, flag: "wx" });
+    };
+    await (0,promises_.mkdir)(dir, { recursive: true });
+    // Claim the new files before writing them, so an interrupted write leaves nothing ecr-mirror cannot remove.
+    await writeManifest(formatManifest([...new Set([...update.remove, ...files.map((f) => f.path)])]));
+    for (const path of update.remove) {
+        await (0,promises_.unlink)((0,external_node_path_.join)(dir, path));
+        for (let parent = external_node_path_.posix.dirname(path); parent !== "."; parent = external_node_path_.posix.dirname(parent)) {
+            const emptied = await (0,promises_.rmdir)((0,external_node_path_.join)(dir, parent)).then(() => true, () => false);
+            if (!emptied)
+                break;
+        }
+    }
+    for (const file of files) {
+        const path = (0,external_node_path_.join)(dir, ...file.path.split("/"));
+        await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
+        const mode = isExecutable(file) ? 0o755 : 0o644;
+        // `wx`: never through a link, never over a file that appeared since the check.
+        await (0,promises_.writeFile)(path, file.content, { mode, flag: "wx" });
+        await (0,promises_.chmod)(path, mode);
+    }
+    await writeManifest(update.manifest);
+    return {
+        folder,
+        files: [...files, { path: MANIFEST_FILE, content: update.manifest }],
+        removed: update.remove,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/options.ts
+/**
+ * The options both entries take (the action's inputs, the CLI's flags): one rule each, with its default,
+ * its range and its message. The entries differ only in how they name an option in that message
+ * (`input "concurrency"` against `--concurrency`); action.yml's defaults are checked against these by a test.
+ */
+
+
+
+
+/** An option's value refused: the message names the option as the entry does; the hint says what to give. */
+class OptionError extends Error {
+    hint;
+    constructor(message, hint = null) {
+        super(message);
+        this.hint = hint;
+    }
+}
+/** `input "concurrency"` or `--concurrency`. */
+function optionName(rule, naming) {
+    return naming === "input" ? `input "${rule.input}"` : `--${rule.flag}`;
+}
+/** The option's value from its raw text (null, undefined or blank: the default); an OptionError if refused. */
+function readOption(rule, raw, naming, name = optionName(rule, naming)) {
+    const text = raw?.trim() ?? "";
+    if (text === "")
+        return rule.default;
+    const parsed = rule.parse(text);
+    if (parsed.ok)
+        return parsed.value;
+    throw new OptionError(`${name}${parsed.problem}`, parsed.hint ?? null);
+}
+function wholeNumber(text, max, unit) {
+    const n = Number(text);
+    if (/^\d+$/.test(text) && n >= 1 && n <= max)
+        return { ok: true, value: n };
+    return {
+        ok: false,
+        problem: ` is "${text}"; expected a whole number ${unit ? `of ${unit} ` : ""}from 1 to ${max}`,
+    };
+}
+/** Copies in flight at once (sync). */
+const CONCURRENCY = {
+    input: "concurrency",
+    flag: "concurrency",
+    default: 4,
+    parse: (text) => wholeNumber(text, 64, ""),
+};
+/** Manifest PUTs a second across every copy in flight (ECR's PutImage quota, default 10 per account and region). */
+const PUT_IMAGE_RATE = {
+    input: "put-image-rate",
+    flag: "put-image-rate",
+    default: 10,
+    parse: (text) => wholeNumber(text, 1000, "manifests a second"),
+};
+const RESYNC_MODES = ["missing", "digest"];
+/** `missing`: copy absent tags only; `digest`: also find tags that moved upstream. */
+const RESYNC = {
+    input: "resync",
+    flag: "resync",
+    default: "missing",
+    parse: (text) => RESYNC_MODES.includes(text)
+        ? { ok: true, value: text }
+        : { ok: false, problem: ` is "${text}"; expected one of ${RESYNC_MODES.join(", ")}` },
+};
+/** A plain OCI registry as the target, `http(s)://host[:port]`: the address policy of the list's hosts. */
+const REGISTRY_URL = {
+    input: "registry-url",
+    flag: "registry-url",
+    default: null,
+    parse: (text) => {
+        const refused = registryUrlProblem(text);
+        return refused
+            ? { ok: false, problem: `: ${refused.reason}`, hint: refused.hint }
+            : { ok: true, value: text };
+    },
+};
+/** Seconds a crane or helm process may show no progress before it is stopped. */
+const TOOL_STALL_TIMEOUT = {
+    input: "tool-stall-timeout",
+    flag: "tool-stall-timeout",
+    default: DEFAULT_LIMITS.stallTimeoutMs / 1000,
+    parse: (text) => wholeNumber(text, 3600, "seconds"),
+};
+/** Minutes a copy, push or pull may run in total. */
+const TOOL_TIMEOUT = {
+    input: "tool-timeout",
+    flag: "tool-timeout",
+    default: DEFAULT_LIMITS.timeoutMs / 60_000,
+    parse: (text) => wholeNumber(text, 1440, "minutes"),
+};
+/** The AWS CLI image the node configurator DaemonSet runs (mirrored automatically). */
+const CONFIGURATOR_IMAGE = {
+    input: "configurator-image",
+    flag: "configurator-image",
+    default: DEFAULT_CONFIGURATOR_IMAGE,
+    parse: (text) => ({ ok: true, value: text }),
+};
+/**
+ * The containerd part of a nodeadm NodeConfig (nodeconfig.yaml), for the containerd version the node groups
+ * run; `none` (the default) renders none: stock AL2023 nodes need no user-data change.
+ */
+const NODE_CONFIG = {
+    input: "node-config",
+    flag: "node-config",
+    default: "none",
+    parse: (text) => NODE_CONFIG_TARGETS.includes(text)
+        ? { ok: true, value: text }
+        : {
+            ok: false,
+            problem: ` is "${text}"; expected one of ${NODE_CONFIG_TARGETS.join(", ")}`,
+            hint: "containerd-1.7 and containerd-2 are for node groups running that containerd version only; stock AL2023 nodes need none",
+        },
+};
+/**
+ * The most tags one run may delete (plan and sync), over the list's `target.maxDeletions`; null: the list's.
+ * Zero is allowed: no deletion at all.
+ */
+const MAX_DELETIONS = {
+    input: "max-deletions",
+    flag: "max-deletions",
+    default: null,
+    parse: (text) => /^\d{1,9}$/.test(text)
+        ? { ok: true, value: Number(text) }
+        : { ok: false, problem: ` is "${text}"; expected a whole number from 0 up` },
+};
+/** The override a run gives the deletion guard (plan/deletions.ts), named as the entry names the option. */
+function deletionOverride(maxDeletions, naming) {
+    return maxDeletions === null ? null : { limit: maxDeletions, from: optionName(MAX_DELETIONS, naming) };
+}
+/** Every shared option from its raw text; the first refused one throws an OptionError naming it. */
+function readSyncOptions(raw, naming) {
+    return {
+        resync: readOption(RESYNC, raw.resync, naming),
+        registryUrl: readOption(REGISTRY_URL, raw.registryUrl, naming),
+        concurrency: readOption(CONCURRENCY, raw.concurrency, naming),
+        putImageRate: readOption(PUT_IMAGE_RATE, raw.putImageRate, naming),
+        toolLimits: {
+            stallTimeoutMs: readOption(TOOL_STALL_TIMEOUT, raw.toolStallTimeout, naming) * 1000,
+            timeoutMs: readOption(TOOL_TIMEOUT, raw.toolTimeout, naming) * 60_000,
+        },
+        maxDeletions: readOption(MAX_DELETIONS, raw.maxDeletions, naming),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/starter/iam.ts
+/**
+ * The IAM policies ecr-mirror needs, written once: `ecr-mirror init` writes them as files and the README
+ * shows them. Every ECR action here is one the product calls, through the AWS SDK (`call` names the SDK
+ * operation; test/starter/iam.test.ts checks the list against every ECR command src/ imports, both ways) or
+ * through the registry API, where crane and helm push and the layer mounts go (`call: null`, with why).
+ * Pure: text in, documents out.
+ */
+/** Every ECR action ecr-mirror (or a node pulling from the mirror) performs, and the roles that need it. */
+const ECR_PERMISSIONS = [
+    {
+        action: "ecr:GetAuthorizationToken",
+        call: "GetAuthorizationToken",
+        roles: ["plan", "sync", "node"],
+        scope: "registry",
+        why: "the registry address and the token crane, helm and the nodes log in with",
+    },
+    {
+        action: "ecr:DescribeRepositories",
+        call: "DescribeRepositories",
+        roles: ["plan", "sync"],
+        scope: "registry",
+        why: "which repositories exist (paged over the whole registry, so it is granted on *)",
+    },
+    {
+        action: "ecr:DescribeImages",
+        call: "DescribeImages",
+        roles: ["plan", "sync"],
+        scope: "repositories",
+        why: "which tags each repository holds, with their digests and storage class",
+    },
+    {
+        action: "ecr:BatchGetImage",
+        call: "BatchGetImage",
+        roles: ["plan", "sync", "node"],
+        scope: "repositories",
+        why: "a mirrored manifest (platform subsets, verification); nodes pull manifests with it",
+    },
+    {
+        action: "ecr:GetDownloadUrlForLayer",
+        call: null,
+        roles: ["sync", "node"],
+        scope: "repositories",
+        why: "layer reads: mounting a shared layer from another repository, and pulls on the nodes",
+    },
+    {
+        action: "ecr:BatchCheckLayerAvailability",
+        call: null,
+        roles: ["sync"],
+        scope: "repositories",
+        why: "crane and helm ask whether a layer is already there before uploading it",
+    },
+    {
+        action: "ecr:GetLifecyclePolicy",
+        call: "GetLifecyclePolicy",
+        roles: ["plan", "sync"],
+        scope: "repositories",
+        why: "target.reconcileSettings: the lifecycle policy a repository has",
+    },
+    {
+        action: "ecr:GetRepositoryPolicy",
+        call: "GetRepositoryPolicy",
+        roles: ["plan", "sync"],
+        scope: "repositories",
+        why: "target.reconcileSettings: the repository policy a repository has",
+    },
+    {
+        action: "ecr:ListTagsForResource",
+        call: "ListTagsForResource",
+        roles: ["plan", "sync"],
+        scope: "repositories",
+        why: "target.reconcileSettings: the resource tags a repository has",
+    },
+    {
+        action: "ecr:GetAccountSetting",
+        call: "GetAccountSetting",
+        roles: ["sync"],
+        scope: "registry",
+        why: "whether BLOB_MOUNTING is on (without it, mounts are tried and may cost one refused request each)",
+    },
+    {
+        action: "ecr:CreateRepository",
+        call: "CreateRepository",
+        roles: ["sync"],
+        scope: "repositories",
+        why: "a repository for each new source, with the list's repositorySettings",
+    },
+    {
+        action: "ecr:TagResource",
+        call: "TagResource",
+        roles: ["sync"],
+        scope: "repositories",
+        why: "repositorySettings.tags, on creation and when reconciling",
+    },
+    {
+        action: "ecr:UntagResource",
+        call: "UntagResource",
+        roles: ["sync"],
+        scope: "repositories",
+        why: "target.reconcileSettings: tags the list no longer names",
+    },
+    {
+        action: "ecr:PutImageTagMutability",
+        call: "PutImageTagMutability",
+        roles: ["sync"],
+        scope: "repositories",
+        why: "target.reconcileSettings: imageTagMutability and its exclusion filters",
+    },
+    {
+        action: "ecr:PutImageScanningConfiguration",
+        call: "PutImageScanningConfiguration",
+        roles: ["sync"],
+        scope: "repositories",
+        why: "target.reconcileSettings: scanOnPush",
+    },
+    {
+        action: "ecr:PutLifecyclePolicy",
+        call: "PutLifecyclePolicy",
+        roles: ["sync"],
+        scope: "repositories",
+        why: "repositorySettings.lifecyclePolicy, on creation and when reconciling",
+    },
+    {
+        action: "ecr:DeleteLifecyclePolicy",
+        call: "DeleteLifecyclePolicy",
+        roles: ["sync"],
+        scope: "repositories",
+        why: "target.reconcileSettings: a lifecycle policy the list no longer names",
+    },
+    {
+        action: "ecr:SetRepositoryPolicy",
+        call: "SetRepositoryPolicy",
+        roles: ["sync"],
+        scope: "repositories",
+        why: "repositorySettings.repositoryPolicy, on creation and when reconciling",
+    },
+    {
+        action: "ecr:DeleteRepositoryPolicy",
+        call: "DeleteRepositoryPolicy",
+        roles: ["sync"],
+        scope: "repositories",
+        why: "target.reconcileSettings: a repository policy the list no longer names",
+    },
+    {
+        action: "ecr:UpdateImageStorageClass",
+        call: "UpdateImageStorageClass",
+        roles: ["sync"],
+        scope: "repositories",
+        why: "restoring archived tags (without it only those steps fail, naming the permission)",
+    },
+    {
+        action: "ecr:BatchDeleteImage",
+        call: "BatchDeleteImage",
+        roles: ["sync"],
+        scope: "repositories",
+        why: "target.prune: tags the list no longer names",
+    },
+    {
+        action: "ecr:InitiateLayerUpload",
+        call: null,
+        roles: ["sync"],
+        scope: "repositories",
+        why: "crane and helm push: a layer upload (and the mount of a shared layer)",
+    },
+    {
+        action: "ecr:UploadLayerPart",
+        call: null,
+        roles: ["sync"],
+        scope: "repositories",
+        why: "crane and helm push: layer bytes",
+    },
+    {
+        action: "ecr:CompleteLayerUpload",
+        call: null,
+        roles: ["sync"],
+        scope: "repositories",
+        why: "crane and helm push: the end of a layer upload",
+    },
+    {
+        action: "ecr:PutImage",
+        call: null,
+        roles: ["sync"],
+        scope: "repositories",
+        why: "crane and helm push: the manifest (the tag)",
+    },
+];
+/**
+ * What the sync role needs on a customer-managed KMS key when repositorySettings.encryption is KMS or
+ * KMS_DSSE: ECR checks the key (DescribeKey) and creates grants on it when it creates a repository
+ * (CreateGrant, RetireGrant when the repository goes), and encrypts and decrypts layers through it; each only
+ * through ECR in the target region (`kms:ViaService`).
+ */
+const KMS_ACTIONS = [
+    "kms:DescribeKey",
+    "kms:CreateGrant",
+    "kms:RetireGrant",
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
+];
+/** GitHub's OIDC issuer, as the trust policies name it. */
+const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
+/** `aws`, `aws-us-gov` or `aws-cn`, from the region (a placeholder region gives `aws`). */
+function partitionOf(region) {
+    if (region.startsWith("us-gov-"))
+        return "aws-us-gov";
+    if (region.startsWith("cn-"))
+        return "aws-cn";
+    return "aws";
+}
+/** The actions a role needs, in the table's order. */
+function actionsFor(role, scope) {
+    return ECR_PERMISSIONS.filter((p) => p.roles.includes(role) && (scope === undefined || p.scope === scope)).map((p) => p.action);
+}
+/** The permissions policy of a role: registry-wide actions on `*`, the rest on the mirror's repositories only. */
+function rolePolicy(role, s) {
+    const partition = partitionOf(s.region);
+    const repositories = s.prefixes.map((p) => `arn:${partition}:ecr:${s.region}:${s.account}:repository/${p}/*`);
+    const statements = [
+        { Sid: "EcrRegistry", Effect: "Allow", Action: actionsFor(role, "registry"), Resource: "*" },
+        {
+            Sid: role === "node" ? "EcrPull" : "EcrMirrorRepositories",
+            Effect: "Allow",
+            Action: actionsFor(role, "repositories"),
+            Resource: role === "node" ? "*" : repositories,
+        },
+    ];
+    if (role === "sync" && s.kmsKeys.length > 0) {
+        statements.push({
+            Sid: "KmsForEcrEncryption",
+            Effect: "Allow",
+            Action: [...KMS_ACTIONS],
+            Resource: [...s.kmsKeys],
+            Condition: { StringEquals: { "kms:ViaService": `ecr.${s.region}.amazonaws.com` } },
+        });
+    }
+    return { Version: "2012-10-17", Statement: statements };
+}
+/**
+ * The trust policy of the plan role (pull requests: `repo:OWNER/NAME:pull_request`) or the sync role (the
+ * default branch: `repo:OWNER/NAME:ref:refs/heads/main`), for GitHub's OIDC provider in the account.
+ */
+function trustPolicy(role, s) {
+    const subject = role === "plan" ? `repo:${s.repo}:pull_request` : `repo:${s.repo}:ref:refs/heads/${s.branch ?? "main"}`;
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "GitHubActions",
+                Effect: "Allow",
+                Principal: {
+                    Federated: `arn:${partitionOf(s.region)}:iam::${s.account}:oidc-provider/${GITHUB_OIDC_HOST}`,
+                },
+                Action: "sts:AssumeRoleWithWebIdentity",
+                Condition: {
+                    StringEquals: {
+                        [`${GITHUB_OIDC_HOST}:aud`]: "sts.amazonaws.com",
+                        [`${GITHUB_OIDC_HOST}:sub`]: subject,
+                    },
+                },
+            },
+        ],
+    };
+}
+
+;// CONCATENATED MODULE: ./src/starter/files.ts
+/**
+ * The files `ecr-mirror init` writes into a new repository: a starter mirror list (schema comment, one entry,
+ * every other form commented), the caller of the reusable workflow, and the IAM policies (./iam.ts). Pure: the
+ * settings in, paths and contents out; what is not given stays a placeholder the user replaces.
+ */
+
+/** Where the project lives, as every user-facing address names it (the release process keeps it in step). */
+const PROJECT = new URL("https://github.com/ecr-mirror/ecr-mirror").pathname.slice(1);
+/** The release the caller workflow uses: the major tag the release workflow moves. */
+const RELEASE_REF = "v1";
+const SCHEMA_URL = `https://raw.githubusercontent.com/${PROJECT}/${RELEASE_REF}/schema/mirrors.schema.json`;
+const PLACEHOLDERS = {
+    account: "ACCOUNT_ID",
+    region: "REGION",
+    repo: "OWNER/REPO",
+    kmsKey: "arn:aws:kms:REGION:ACCOUNT_ID:key/KEY_ID",
+};
+const LIST_FILE = "mirrors.yaml";
+const WORKFLOW_FILE = ".github/workflows/mirror.yml";
+/** The files init writes, in the order it reports them. */
+function starterFiles(s) {
+    const policy = {
+        account: s.account ?? PLACEHOLDERS.account,
+        region: s.region ?? PLACEHOLDERS.region,
+        repo: s.repo ?? PLACEHOLDERS.repo,
+        prefixes: ["mirrors", "charts"],
+        kmsKeys: s.kmsKey === null ? [] : [kmsKeyArn(s)],
+    };
+    const json = (doc) => `${JSON.stringify(doc, null, 2)}\n`;
+    return [
+        { path: LIST_FILE, content: starterList(s) },
+        { path: WORKFLOW_FILE, content: callerWorkflow(policy) },
+        { path: "iam/plan-role-policy.json", content: json(rolePolicy("plan", policy)) },
+        { path: "iam/plan-trust-policy.json", content: json(trustPolicy("plan", policy)) },
+        { path: "iam/sync-role-policy.json", content: json(rolePolicy("sync", policy)) },
+        { path: "iam/sync-trust-policy.json", content: json(trustPolicy("sync", policy)) },
+        { path: "iam/node-role-policy.json", content: json(rolePolicy("node", policy)) },
+    ];
+}
+/** The placeholders a file set still holds, for the closing message. */
+function placeholdersLeft(s) {
+    const left = [];
+    if (s.account === null)
+        left.push(`${PLACEHOLDERS.account} (--account)`);
+    if (s.region === null)
+        left.push(`${PLACEHOLDERS.region} (--region)`);
+    if (s.repo === null)
+        left.push(`${PLACEHOLDERS.repo} (--repo)`);
+    if (s.kmsKey !== null && !s.kmsKey.startsWith("arn:"))
+        left.push("KEY_ID (--kms-key with the key's ARN)");
+    return left;
+}
+/** A key ARN IAM can name: the ARN as given, else one with the key id (an alias cannot be a policy resource). */
+function kmsKeyArn(s) {
+    const key = s.kmsKey;
+    if (key.startsWith("arn:"))
+        return key;
+    const region = s.region ?? PLACEHOLDERS.region;
+    const id = /^[0-9a-f-]{36}$/.test(key) ? key : "KEY_ID";
+    return `arn:${partitionOf(region)}:kms:${region}:${s.account ?? PLACEHOLDERS.account}:key/${id}`;
+}
+function starterList(s) {
+    const region = s.region
+        ? `  region: ${s.region}\n`
+        : "  # region: eu-west-1             # else the workflow's aws-region input, or AWS_REGION\n";
+    const account = s.account
+        ? `  accountId: "${s.account}"         # checked against the credentials\n`
+        : '  # accountId: "123456789012"     # optional (quoted); discovered from the credentials\n';
+    const encryption = s.kmsKey
+        ? `    encryption: { type: KMS, kmsKey: ${JSON.stringify(s.kmsKey)} }\n`
+        : "    # encryption: { type: KMS, kmsKey: alias/ecr }   # default AES256; KMS needs iam/sync-role-policy.json's KMS statement\n";
+    return `# yaml-language-server: $schema=${SCHEMA_URL}
+#
+# The mirror list: what ecr-mirror keeps in ECR. Pods keep their image names: docker.io/library/redis:7.4 is
+# pulled from <registry>/mirrors/library/redis:7.4. Check it with \`ecr-mirror validate\`, add to it with
+# \`ecr-mirror add REF\`.
+version: 1
+
+target:
+${region}${account}  imagePrefix: mirrors                # default
+  chartPrefix: charts                 # default
+  prune: false                        # default: tags the list no longer names are kept in ECR
+  repositorySettings:                 # applied when ecr-mirror creates a repository
+    scanOnPush: true
+    # imageTagMutability: IMMUTABLE_WITH_EXCLUSION   # MUTABLE (default), IMMUTABLE, *_WITH_EXCLUSION
+    # imageTagMutabilityExclusionFilters: ["latest"]
+${encryption}
+images:
+  - ${s.firstImage}      # the node configurator's image
+  # - redis:7.4                                   # a plain reference: docker.io/library/redis:7.4
+  # - quay.io/prometheus/node-exporter:v1.8.2     # another registry: mirrors/quay.io/prometheus/node-exporter
+  # - ghcr.io/org/app@sha256:<64 hex>             # pinned to a digest
+  # - source: docker.io/library/busybox           # one source, several tags
+  #   tags: ["1.37", "1.36"]
+  #   platforms: [linux/amd64, linux/arm64]       # only the platforms your nodes run
+
+# charts:
+#   - source: https://kubernetes.github.io/ingress-nginx    # an HTTP chart repository
+#     name: ingress-nginx
+#     versions: ["4.11.3"]
+#   - source: oci://ghcr.io/prometheus-community/charts/prometheus-node-exporter   # an OCI chart
+#     versions: ["4.39.0"]
+`;
+}
+function callerWorkflow(p) {
+    const role = (name) => `arn:${partitionOf(p.region)}:iam::${p.account}:role/${name}`;
+    return `# Plan on pull requests that change the mirror list, sync on merge and nightly (ecr-mirror's reusable workflow).
+on:
+  pull_request: { paths: [${LIST_FILE}] }
+  push: { branches: [main], paths: [${LIST_FILE}] }
+  schedule: [{ cron: "17 3 * * *" }]
+  workflow_dispatch:
+jobs:
+  mirror:
+    uses: ${PROJECT}/.github/workflows/mirror.yml@${RELEASE_REF}
+    permissions: { contents: write, pull-requests: write, id-token: write }
+    with:
+      aws-region: ${p.region}
+      plan-role-arn: ${role("ecr-mirror-plan")}
+      sync-role-arn: ${role("ecr-mirror-sync")}
+    secrets:
+      docker-hub-username: \${{ secrets.DOCKER_HUB_USERNAME }}
+      docker-hub-token: \${{ secrets.DOCKER_HUB_TOKEN }}
+`;
+}
+
+;// CONCATENATED MODULE: ./src/init.ts
+/**
+ * `ecr-mirror init [DIR]`: writes the starter files (src/starter/) into DIR: the mirror list, the caller
+ * workflow and the IAM policies. It never overwrites a file unless --force is given: when one exists it writes
+ * nothing and names them all.
+ */
+
+
+
+
+
+const target = mirrorListSchema.properties.target.properties;
+/** Each flag's rule: the list's own pattern for the account and the region. */
+const RULES = [
+    { flag: "account", pattern: new RegExp(target.accountId.pattern), example: "123456789012" },
+    { flag: "region", pattern: new RegExp(target.region.pattern), example: "eu-west-1" },
+    { flag: "repo", pattern: /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, example: "my-org/platform-mirrors" },
+    { flag: "kms-key", pattern: /^\S+$/, example: "arn:aws:kms:eu-west-1:123456789012:key/<id>" },
+];
+/** The flags checked; a usage problem as text, or null. */
+function flagProblem(flags) {
+    for (const { flag, pattern, example } of RULES) {
+        const value = flags[flag];
+        if (typeof value === "string" && !pattern.test(value))
+            return `--${flag} ${JSON.stringify(value)} is not valid (for example --${flag} ${example})`;
+    }
+    return null;
+}
+const init_exists = (path) => (0,promises_.stat)(path).then(() => true, () => false);
+async function init(dir, flags, io) {
+    const problem = flagProblem(flags);
+    if (problem) {
+        io.err(`ecr-mirror init: ${problem}\n`);
+        return 2;
+    }
+    const settings = {
+        account: flags.account ?? null,
+        region: flags.region ?? null,
+        repo: flags.repo ?? null,
+        kmsKey: flags["kms-key"] ?? null,
+        firstImage: CONFIGURATOR_IMAGE.default,
+    };
+    const files = starterFiles(settings);
+    const present = [];
+    for (const f of files)
+        if (await init_exists((0,external_node_path_.join)(dir, f.path)))
+            present.push(f.path);
+    if (present.length > 0 && !flags.force) {
+        io.err(`ecr-mirror init: ${present.length === 1 ? "this file exists" : "these files exist"} in ${dir}: ${present.join(", ")}; nothing was written\n` +
+            "  hint: move them away, or pass --force to overwrite them\n");
+        return 1;
+    }
+    for (const f of files) {
+        const path = (0,external_node_path_.join)(dir, f.path);
+        await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
+        await (0,promises_.writeFile)(path, f.content, { flag: flags.force ? "w" : "wx" });
+        io.out(`${present.includes(f.path) ? "overwrote" : "wrote"} ${path}\n`);
+    }
+    const left = placeholdersLeft(settings);
+    io.err([
+        ...(left.length ? [`Replace the placeholders ${left.join(", ")} in the files above.`] : []),
+        "Next: create the OIDC provider for token.actions.githubusercontent.com and the roles ecr-mirror-plan and",
+        "ecr-mirror-sync from iam/ (README, IAM), commit, and open a pull request that edits mirrors.yaml.",
+        "",
+    ].join("\n"));
+    return 0;
+}
+
+;// CONCATENATED MODULE: ./src/report/redirects.ts
+
+/** The lines naming the redirected hosts (none when no host is redirected). */
+function redirectLines(list) {
+    const upstreams = redirectedUpstreams(list);
+    if (upstreams.length === 0)
+        return [];
+    return [
+        "Nodes redirect these hosts: every pull from them on every node goes to the mirror.",
+        ...upstreams.map((u) => `  ${u.host} -> ${u.prefix}${u.endpoint ? ` (fetched from ${u.endpoint})` : ""}: ${u.fallback
+            ? `mirror first, falling back to ${u.host} when the mirror fails`
+            : "mirror only, no fallback"}`),
+    ];
+}
+
+;// CONCATENATED MODULE: ./src/report/list-json.ts
+/** The `validate --json` document: one element per image source and tag (or digest), one per chart version. */
+
+
+function listToJson(list) {
+    const ranges = list.imageRanges ?? [];
+    return {
+        images: list.images.map((i) => ({
+            source: i.source,
+            repository: i.repository,
+            tag: i.reference.tag,
+            digest: i.reference.digest,
+            ...(i.platforms.length > 0 ? { platforms: i.platforms } : {}),
+        })),
+        charts: list.charts.map((c) => ({
+            source: c.source,
+            name: c.name,
+            repository: c.repository,
+            version: c.version,
+        })),
+        ...(ranges.length > 0
+            ? {
+                imageRanges: ranges.map((r) => ({
+                    source: r.source,
+                    repository: r.repository,
+                    versionRange: r.versionRange,
+                    pattern: r.pattern,
+                    newest: r.newest,
+                    ...(r.platforms.length > 0 ? { platforms: r.platforms } : {}),
+                    line: r.location.line,
+                })),
+            }
+            : {}),
+    };
+}
+/** One line a person reads after a successful validation. */
+function listSummary(list) {
+    const repositories = new Set(list.images.map((i) => i.repository)).size;
+    const chartRepos = new Set(list.charts.map((c) => c.repository)).size;
+    const lines = [
+        `${list.file}: valid. ${list.images.length} image tag${list.images.length === 1 ? "" : "s"} in ${repositories} repositor${repositories === 1 ? "y" : "ies"}, ${list.charts.length} chart version${list.charts.length === 1 ? "" : "s"} in ${chartRepos} repositor${chartRepos === 1 ? "y" : "ies"}.`,
+    ];
+    const ranges = list.chartRanges ?? [];
+    if (ranges.length > 0) {
+        lines.push(`Chart version ranges (resolved at plan time): ${ranges.map((r) => `${r.name} ${r.range}${r.newest !== null ? ` (newest ${r.newest})` : ""}`).join(", ")}.`);
+    }
+    const imageRanges = list.imageRanges ?? [];
+    if (imageRanges.length > 0)
+        lines.push(`Image tag ranges (resolved at plan time, then kept in ${RANGES_LOCK_FILE}): ${imageRanges.map((r) => `${r.source} ${describeRange(r)}`).join("; ")}.`);
+    const discovering = [
+        ...new Set([...list.charts, ...ranges].filter((c) => c.images !== null).map((c) => c.name)),
+    ];
+    if (discovering.length > 0)
+        lines.push(`Images are discovered at plan time in: ${discovering.join(", ")}.`);
+    lines.push(...redirectLines(list));
+    return lines.join("\n");
+}
+
+;// CONCATENATED MODULE: ./src/report/plan.ts
+
+/** The chart versions an image step was discovered in, as `repository:version`. */
+function stepCharts(s) {
+    if (!isEntryStep(s) || s.kind !== "image")
+        return [];
+    return (s.entry.fromCharts ?? []).map((o) => `${o.repository}:${o.version}`);
+}
+/** The version range a chart step was resolved from, or null. */
+function stepRange(s) {
+    if (!isEntryStep(s) || s.kind !== "chart")
+        return null;
+    return s.entry.resolvedFrom ?? null;
+}
+/** The tag range an image step was expanded from, in words, or null. */
+function stepTagRange(s) {
+    if (!isEntryStep(s) || s.kind !== "image")
+        return null;
+    return s.entry.resolvedFrom ?? null;
+}
+/** Where a step comes from besides its own list line, in words: `from chart …`, `from range …`. */
+function stepOrigin(s) {
+    const charts = stepCharts(s);
+    if (charts.length > 0)
+        return `from chart${charts.length === 1 ? "" : "s"} ${charts.join(", ")}`;
+    const range = stepRange(s);
+    if (range)
+        return `from version range ${range}`;
+    const tagRange = stepTagRange(s);
+    return tagRange ? `from tag range ${tagRange}` : null;
+}
+/** The most tags a range line names; the plan JSON has them all. */
+const RANGE_TAGS_SHOWN = 20;
+/** `Tag range docker.io/library/nginx versionRange ">=1.0.0 <2.0.0" -> 1.1.0, 1.0.0 (from the lock, line 4)` */
+function rangeLine(r) {
+    const shown = r.tags.slice(0, RANGE_TAGS_SHOWN).join(", ");
+    const more = r.tags.length > RANGE_TAGS_SHOWN ? ` and ${r.tags.length - RANGE_TAGS_SHOWN} more` : "";
+    const from = r.from === "lock" ? "from the lock" : "resolved from the upstream's tags now";
+    return `Tag range ${r.source} ${r.range} -> ${shown}${more} (${r.tags.length} tag${r.tags.length === 1 ? "" : "s"}, ${from}; line ${r.line})`;
+}
+function planToJson(plan, cost) {
+    return {
+        registry: plan.registry,
+        resync: plan.resync,
+        steps: plan.steps.map((step) => {
+            const s = stepFields(step);
+            const range = stepRange(step);
+            return {
+                action: s.action,
+                source: s.source,
+                repository: s.repository,
+                tag: s.tag,
+                reason: s.reason,
+                digest: s.digest,
+                targetDigest: s.targetDigest,
+                ...(s.platforms.length > 0 ? { platforms: s.platforms } : {}),
+                ...(stepCharts(step).length > 0 ? { fromCharts: stepCharts(step) } : {}),
+                ...(range ? { versionRange: range } : {}),
+                ...(stepTagRange(step) ? { tagRange: stepTagRange(step) } : {}),
+                ...(step.action === "reconcile-settings" ? { changes: step.changes } : {}),
+                ...(s.location ? { line: s.location.line } : {}),
+            };
+        }),
+        summary: plan.summary,
+        ...(plan.pulls ? { pulls: plan.pulls } : {}),
+        ...(plan.ranges ? { ranges: plan.ranges } : {}),
+        warnings: plan.warnings.map((w) => ({
+            message: w.message,
+            ...(w.hint ? { hint: w.hint } : {}),
+            ...(w.location ? { line: w.location.line } : {}),
+        })),
+        ...(cost ? { cost } : {}),
+    };
+}
+const VERBS = {
+    "create-repository": "to create",
+    "reconcile-settings": "to reconcile",
+    copy: "to copy",
+    update: "to update",
+    restore: "to restore",
+    blocked: "blocked",
+    present: "present",
+    delete: "to delete",
+};
+function plan_summaryLine(plan) {
+    // Restores (archived tags) are named only when there are any: most registries never archive.
+    const parts = STEP_ACTIONS.filter((a) => a !== "create-repository" &&
+        (a !== "restore" || plan.summary.restore > 0) &&
+        (a !== "reconcile-settings" || plan.summary["reconcile-settings"] > 0)).map((a) => `${plan.summary[a]} ${VERBS[a]}`);
+    const repos = plan.summary["create-repository"];
+    return `Plan for ${plan.registry}: ${repos} repositor${repos === 1 ? "y" : "ies"} to create, ${parts.join(", ")}.`;
+}
+function plan_target(s) {
+    return s.kind !== "repository" ? `${s.repository}:${s.tag}` : s.repository;
+}
+function stepLine(s) {
+    const what = isEntryStep(s) ? `${s.source} -> ${plan_target(s)}` : plan_target(s);
+    const origin = stepOrigin(s);
+    return `  ${s.action.padEnd(17)} ${what}  (${s.reason}${origin ? `; ${origin}` : ""})`;
+}
+/** Terminal text: the summary, then every step, changes first. */
+/** `Pulls from registry-1.docker.io: at least 12 counted (each platform of a multi-arch image counts), 88 of 100 left per 6 h` */
+function pullLine(p) {
+    const window = p.windowSeconds ? ` per ${Math.round(p.windowSeconds / 360) / 10} h` : "";
+    const of = p.limit !== null ? ` of ${p.limit}` : "";
+    return `Pulls from ${p.upstream}: at least ${p.needed} counted (each platform of a multi-arch image counts), ${p.remaining}${of} left${window}`;
+}
+function formatPlan(plan) {
+    const order = (a) => [
+        "create-repository",
+        "reconcile-settings",
+        "copy",
+        "update",
+        "restore",
+        "blocked",
+        "delete",
+        "present",
+    ].indexOf(a);
+    const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
+    const lines = [
+        plan_summaryLine(plan),
+        ...steps.map(stepLine),
+        ...(plan.ranges ?? []).map(rangeLine),
+        ...(plan.pulls ?? []).map(pullLine),
+    ];
+    for (const w of plan.warnings)
+        lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
+    return lines.join("\n");
 }
 
 ;// CONCATENATED MODULE: ./src/cli-commands.ts
@@ -75870,17 +78383,30 @@ function renderNodeFiles(list, target, configurator, options) {
 
 
 
-const USAGE = `Usage: ecr-mirror <command> [FILE] [options]
+
+
+
+
+const cli_commands_USAGE = `Usage: ecr-mirror <command> [FILE] [options]
 
 Commands:
   validate [FILE] [--json]   Check the mirror list (default mirrors.yaml) and show where each entry lands.
   plan [FILE] [--json]       Compare the list with the target and show what a sync would do. Changes nothing.
   sync [FILE] [--json]       Carry the plan out: create repositories, copy what is missing (verified), prune.
+  init [DIR]                 Write a starter mirrors.yaml, .github/workflows/mirror.yml and iam/*.json policies
+                             into DIR (default .); --account, --region, --repo OWNER/NAME, --kms-key fill them in.
+                             Existing files are never overwritten without --force.
+  add REF [FILE]             Add an image (docker.io/bitnami/nginx:1.27, quay.io/x/y@sha256:…) to the list, next
+                             to its source's entries, keeping comments; add --chart URL NAME VERSION [FILE] or
+                             add --chart oci://HOST/PATH/NAME VERSION [FILE] adds a chart version.
   tools [crane] [helm]       Install crane and helm (pinned, checksum-verified) into the tool cache and print
                              their paths. Default: both.
   render [FILE] --out DIR    Write the node configuration (containerd hosts.toml, the configurator DaemonSet,
                              a kustomization.yaml) for the target. Asks the target for its address and the
                              configurator image's digest unless target.registry and --configurator-digest are given.
+  audit [FILE] --pods FILE|- What the cluster runs against the list: images not in it (with the lines to add),
+                             entries no pod uses, pinned digests the mirror lacks. Or --kubeconfig PATH
+                             [--context NAME] to read the pods from the API. Exits 1 when images are missing.
 
 Options:
   --json                 Print one JSON document on stdout.
@@ -75908,9 +78434,18 @@ Options:
   --node-config VERSION  render: also a nodeadm NodeConfig (nodeconfig.yaml) with containerd's config_path
                          for node groups on that containerd version only: containerd-1.7 or containerd-2.
                          Default none: stock AL2023 nodes need no user-data change.
-  --charts-record FILE   plan, sync, render: a chart-images.json an earlier render wrote (default: none).
+  --lock FILE            plan, sync, render: the image tag range lock (image-ranges.lock.json) an earlier
+                         render wrote (default: none). Ranges it holds as written take its tags without
+                         asking the upstream; render writes the updated lock into --out.
+  --relock               plan, sync, render: resolve every tag range from the upstream's tag list again
+                         (so does --resync digest).
+  --charts-record FILE   plan, sync, render, audit: a chart-images.json an earlier render wrote (default: none).
                          Charts with images: true whose source, name, version and values it holds are
                          not downloaded and rendered again; render writes the updated record.
+  --pods FILE            audit: the output of kubectl get pods -A -o json (- reads stdin).
+  --kubeconfig PATH      audit: read the pods from the API (token or client certificate; no exec plugins).
+  --context NAME         audit: the kubeconfig context (default its current-context).
+  --no-target            audit: do not ask the target (pinned digests are then not checked).
   -h, --help             Show this help.
   --version              Print the version.
 
@@ -75923,7 +78458,7 @@ Environment:
                          version, its archive's SHA-256 pins, a mirror of the release downloads); likewise HELM.
   ECR_MIRROR_TOOL_ENV    Extra variable names passed to crane, helm and git (comma-separated; never secrets).
 `;
-const VERSION = "0.1.0";
+const VERSION = "1.0.0";
 /**
  * The one sink for the terminal: secrets redacted, and no line able to start a workflow command (the CLI
  * may run in a workflow `run:` step, whose output the runner parses too). JSON output is already safe
@@ -75934,11 +78469,17 @@ function terminal(io) {
     const mask = new SecretMask(() => { });
     maskRunSecrets(mask, env);
     const safe = (text) => (0,log_safe/* neutraliseCommands */.$B)(mask.redact(text));
-    return { env, mask, out: (s) => io.out(safe(s)), err: (s) => io.err(safe(s)) };
+    return {
+        env,
+        mask,
+        out: (s) => io.out(safe(s)),
+        err: (s) => io.err(safe(s)),
+        ...(io.stdin ? { stdin: io.stdin } : {}),
+    };
 }
-const COMMANDS = ["validate", "plan", "sync", "render", "tools", "help"];
+const COMMANDS = ["validate", "plan", "sync", "render", "audit", "tools", "init", "add", "help"];
 /** Node's parseArgs error as a person reads it: the flag, and the flag meant when one is near. */
-function flagProblem(error, flags) {
+function cli_commands_flagProblem(error, flags) {
     const e = error;
     const named = /'(-{1,2}[^' ]+)/.exec(e.message ?? "")?.[1] ?? "";
     if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
@@ -75961,7 +78502,7 @@ async function main(argv, rawIo) {
         }));
     }
     catch (e) {
-        io.err(`ecr-mirror: ${flagProblem(e, Object.keys(CLI_FLAGS))}\n\n${USAGE}`);
+        io.err(`ecr-mirror: ${cli_commands_flagProblem(e, Object.keys(CLI_FLAGS))}\n\n${cli_commands_USAGE}`);
         return 2;
     }
     return dispatch(values, positionals, io);
@@ -75983,9 +78524,20 @@ const CLI_FLAGS = {
     "startup-taint": { type: "boolean", default: false },
     "node-config": { type: "string" },
     "charts-record": { type: "string" },
+    lock: { type: "string" },
+    relock: { type: "boolean", default: false },
     "tool-stall-timeout": { type: "string" },
     "tool-timeout": { type: "string" },
     "max-deletions": { type: "string" },
+    account: { type: "string" },
+    repo: { type: "string" },
+    "kms-key": { type: "string" },
+    force: { type: "boolean", default: false },
+    chart: { type: "boolean", default: false },
+    pods: { type: "string" },
+    kubeconfig: { type: "string" },
+    context: { type: "string" },
+    "no-target": { type: "boolean", default: false },
 };
 async function dispatch(values, positionals, io) {
     if (values.version) {
@@ -75994,15 +78546,19 @@ async function dispatch(values, positionals, io) {
     }
     const [command, ...rest] = positionals;
     if (values.help || command === "help") {
-        io.out(USAGE);
+        io.out(cli_commands_USAGE);
         return 0;
     }
     if (command === undefined) {
-        io.err(USAGE);
+        io.err(cli_commands_USAGE);
         return 2;
     }
     if (command === "tools")
         return tools(rest, io);
+    if (command === "init")
+        return rest.length > 1 ? usage(command, "expected one DIR", io) : init(rest[0] ?? ".", values, io);
+    if (command === "add")
+        return add(rest, values, io);
     if (rest.length > 1) {
         io.err(`ecr-mirror ${command}: expected one FILE, got ${rest.length}\n`);
         return 2;
@@ -76017,9 +78573,16 @@ async function dispatch(values, positionals, io) {
             return sync(file, values, io);
         case "render":
             return render(file, values, io);
+        case "audit": {
+            const options = sharedOptions(values, "audit", io);
+            if (!options)
+                return 2;
+            const stdin = io.stdin ?? process.stdin;
+            return auditCommand(file, values, { ...io, stdin }, () => connectSettings(values, io, options.registryUrl));
+        }
         default: {
             const near = closest(command, COMMANDS);
-            io.err(`ecr-mirror: unknown command "${command}"${near ? `; did you mean "${near}"?` : ""}\n\n${USAGE}`);
+            io.err(`ecr-mirror: unknown command "${command}"${near ? `; did you mean "${near}"?` : ""}\n\n${cli_commands_USAGE}`);
             return 2;
         }
     }
@@ -76065,6 +78628,10 @@ function sharedOptions(values, command, io) {
         return null;
     }
 }
+function usage(command, problem, io) {
+    io.err(`ecr-mirror ${command}: ${problem}\n`);
+    return 2;
+}
 function usageError(command, e, io) {
     io.err(`ecr-mirror ${command}: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ""}`);
 }
@@ -76088,6 +78655,19 @@ async function chartRecord(values, io) {
         io.err(`ecr-mirror: warning: ${path} does not exist; charts with images: true are rendered\n`);
     return record;
 }
+/** The --lock file and --relock: a missing or malformed lock is a warning on stderr, and ranges are resolved. */
+async function rangesOption(values, io) {
+    const relock = values.relock === true;
+    const path = values.lock;
+    if (!path)
+        return { lock: null, relock };
+    const { lock, warning } = await readRangesLock(path);
+    if (warning)
+        io.err(`ecr-mirror: warning: ${warning}\n`);
+    else if (!lock)
+        io.err(`ecr-mirror: warning: ${path} does not exist; tag ranges are resolved from their upstreams\n`);
+    return { lock, relock };
+}
 async function validate(file, values, io) {
     const list = await load(file, io);
     if (!list)
@@ -76107,6 +78687,7 @@ async function plan(file, values, io) {
         const { credentials, target } = await connect(list, connectSettings(values, io, options.registryUrl));
         const known = await chartRecord(values, io);
         const { plan, cost, list: planned, } = await planRun(list, target, {
+            ranges: await rangesOption(values, io),
             resync: options.resync,
             upstreamCredentials: credentials,
             proveCopies: true,
@@ -76169,6 +78750,7 @@ async function sync(file, values, io) {
         const { credentials, target } = await connect(list, connectSettings(values, io, registryUrl));
         const known = await chartRecord(values, io);
         const result = await syncRun(list, target, {
+            ranges: await rangesOption(values, io),
             ...(known ? { charts: { known } } : {}),
             crane: toolInstall("crane", io),
             helm: toolInstall("helm", io),
@@ -76186,7 +78768,7 @@ async function sync(file, values, io) {
         const json = syncReportJson(result.plan, result, result.cost);
         if (values.report)
             await writeReportFile(values.report, json, io.mask);
-        io.out(values.json ? (0,log_safe/* formatJson */.IB)(json, io.mask) : `${progress_summaryLine(result.report)}\n`);
+        io.out(values.json ? (0,log_safe/* formatJson */.IB)(json, io.mask) : `${summaryLine(result.report)}\n`);
         return result.report.ok ? 0 : 1;
     }
     catch (e) {
@@ -76246,24 +78828,36 @@ async function render(file, values, io) {
         const configured = withConfiguratorImage(listed, readOption(CONFIGURATOR_IMAGE, values["configurator-image"], "flag"));
         const { entry } = configured;
         const known = await chartRecord(values, io);
+        const ranges = await rangesOption(values, io);
         const renderFor = configured.list.target.registry && digestFlag
-            ? // Everything is known: render offline (the record given is carried over as it is).
+            ? // Everything is known: render offline (the record and the lock given are carried over as they are).
                 {
                     list: configured.list,
                     chartImages: known,
+                    rangesLock: ranges.lock,
                     digest: digestFlag,
                     target: {
                         registry: configured.list.target.registry,
                         region: values.region ?? configured.list.target.region,
                     },
                 }
-            : await askTarget(configured.list, entry, known, { values, io, registryUrl: flags.registryUrl });
-        const { list, target, digest, chartImages } = renderFor;
+            : await askTarget(configured.list, entry, known, {
+                values,
+                io,
+                registryUrl: flags.registryUrl,
+                ranges,
+            });
+        const { list, target, digest, chartImages, rangesLock } = renderFor;
         if (!digest) {
             io.err(`ecr-mirror render: ${entry.source} is not in the mirror yet (${entry.repository}); run ecr-mirror sync first, or pass --configurator-digest\n`);
             return 1;
         }
-        const rendered = renderNodeFiles(list, target, { entry, digest }, { startupTaint: values["startup-taint"] === true, nodeConfig: flags.nodeConfig, chartImages });
+        const rendered = renderNodeFiles(list, target, { entry, digest }, {
+            startupTaint: values["startup-taint"] === true,
+            nodeConfig: flags.nodeConfig,
+            chartImages,
+            rangesLock,
+        });
         if (!rendered.ok) {
             for (const p of rendered.problems)
                 io.err(`ecr-mirror render: ${p.message}\n  hint: ${p.hint}\n`);
@@ -76290,11 +78884,13 @@ async function askTarget(listed, entry, known, how) {
         upstreamCredentials: connected.credentials,
         observeDigestOf: [entry],
         charts: { mask: io.mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+        ranges: how.ranges,
     });
     const target = connected.target;
     return {
         list: planned.list,
         chartImages: planned.chartImages,
+        rangesLock: planned.rangesLock,
         target,
         digest: values["configurator-digest"] ?? digestInTarget(entry, planned.plan),
     };
@@ -76345,7 +78941,7 @@ async function tools(names, io) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2927);
+/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5006);
 /* harmony import */ var _signals_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(970);
 /* harmony import */ var _tools_log_safe_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(135);
 /** The terminal entry (dist/cli.js, the `ecr-mirror` bin). Thin: the commands live in cli-commands.ts. */
@@ -78493,7 +81089,7 @@ var Alias = __nccwpck_require__(4065);
 var Collection = __nccwpck_require__(101);
 var identity = __nccwpck_require__(1127);
 var Pair = __nccwpck_require__(7165);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(4043);
 var Schema = __nccwpck_require__(5840);
 var stringifyDocument = __nccwpck_require__(6829);
 var anchors = __nccwpck_require__(1596);
@@ -79376,7 +81972,7 @@ exports.HN = lineCounter.LineCounter;
 exports.iX = parser.Parser;
 exports.qg = publicApi.parse;
 exports.hR = publicApi.parseAllDocuments;
-__webpack_unused_export__ = publicApi.parseDocument;
+exports.Tp = publicApi.parseDocument;
 exports.As = publicApi.stringify;
 __webpack_unused_export__ = visit.visit;
 __webpack_unused_export__ = visit.visitAsync;
@@ -79419,7 +82015,7 @@ var anchors = __nccwpck_require__(1596);
 var visit = __nccwpck_require__(204);
 var identity = __nccwpck_require__(1127);
 var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(4043);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -79702,7 +82298,7 @@ exports.isEmptyPath = isEmptyPath;
 
 var applyReviver = __nccwpck_require__(3661);
 var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(4043);
 
 class NodeBase {
     constructor(type) {
@@ -79795,7 +82391,7 @@ exports.createPair = createPair;
 
 var identity = __nccwpck_require__(1127);
 var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(4043);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -79986,7 +82582,7 @@ var stringifyCollection = __nccwpck_require__(1212);
 var Collection = __nccwpck_require__(101);
 var identity = __nccwpck_require__(1127);
 var Scalar = __nccwpck_require__(3301);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(4043);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -80107,7 +82703,7 @@ var log = __nccwpck_require__(7249);
 var merge = __nccwpck_require__(452);
 var stringify = __nccwpck_require__(2148);
 var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(4043);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -80230,7 +82826,7 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 6424:
+/***/ 4043:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -83074,7 +85670,7 @@ var omap = __nccwpck_require__(303);
 var pairs = __nccwpck_require__(8385);
 var schema$2 = __nccwpck_require__(5913);
 var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(4371);
+var timestamp = __nccwpck_require__(6752);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -83497,7 +86093,7 @@ exports.merge = merge;
 
 
 var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(6424);
+var toJS = __nccwpck_require__(4043);
 var YAMLMap = __nccwpck_require__(4454);
 var YAMLSeq = __nccwpck_require__(2223);
 var pairs = __nccwpck_require__(8385);
@@ -83681,7 +86277,7 @@ var merge = __nccwpck_require__(452);
 var omap = __nccwpck_require__(303);
 var pairs = __nccwpck_require__(8385);
 var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(4371);
+var timestamp = __nccwpck_require__(6752);
 
 const schema = [
     map.map,
@@ -83815,7 +86411,7 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 4371:
+/***/ 6752:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { add } from "./add.js";
 import { readChartImagesRecord } from "./charts/record.js";
+import { type AuditCliFlags, auditCommand } from "./cli-audit.js";
 import {
   COMMANDS,
   commandHelp,
@@ -20,7 +21,9 @@ import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/o
 import { init } from "./init.js";
 import type { ImageEntry, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
+import type { RangesLock } from "./list/tag-ranges.js";
 import { closest } from "./list/validate-structure.js";
+import { readRangesLock } from "./observe/tag-ranges.js";
 import {
   CONFIGURATOR_IMAGE,
   deletionOverride,
@@ -63,6 +66,8 @@ export interface Io {
   env?: NodeJS.ProcessEnv;
   /** Whether stderr is a terminal: progress (start lines, a heartbeat) is shown there only. */
   errIsTTY?: boolean;
+  /** What `audit --pods -` reads (default process.stdin). */
+  stdin?: AsyncIterable<Buffer | string>;
 }
 
 type Values = {
@@ -82,6 +87,8 @@ type Values = {
   "startup-taint"?: boolean;
   "node-config"?: string;
   "charts-record"?: string;
+  lock?: string;
+  relock?: boolean;
   "tool-stall-timeout"?: string;
   "tool-timeout"?: string;
   "max-deletions"?: string;
@@ -92,7 +99,7 @@ type Values = {
   "kms-key"?: string;
   force?: boolean;
   chart?: boolean;
-};
+} & AuditCliFlags;
 
 /** The terminal as the commands see it: every write goes through the run's mask and the log-safe sink. */
 interface Terminal extends Io {
@@ -117,6 +124,7 @@ function terminal(io: Io): Terminal {
     out: (s) => io.out(safe(s)),
     err: (s) => io.err(safe(s)),
     errIsTTY: io.errIsTTY === true,
+    ...(io.stdin ? { stdin: io.stdin } : {}),
   };
 }
 
@@ -186,6 +194,14 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
       return sync(file, values, io);
     case "render":
       return render(file, values, io);
+    case "audit": {
+      const options = sharedOptions(values, "audit", io);
+      if (!options) return 2;
+      const stdin = io.stdin ?? process.stdin;
+      return auditCommand(file, values, { ...io, stdin }, () =>
+        connectSettings(values, io, options.registryUrl),
+      );
+    }
     default:
       // A command in the table that nothing here carries out yet.
       return usageProblem(`unknown command "${command}"`, null, values.json === true, io);
@@ -271,6 +287,21 @@ async function chartRecord(values: Values, io: Terminal): Promise<ChartImagesRec
   return record;
 }
 
+/** The --lock file and --relock: a missing or malformed lock is a warning on stderr, and ranges are resolved. */
+async function rangesOption(
+  values: Values,
+  io: Terminal,
+): Promise<{ lock: RangesLock | null; relock: boolean }> {
+  const relock = values.relock === true;
+  const path = values.lock;
+  if (!path) return { lock: null, relock };
+  const { lock, warning } = await readRangesLock(path);
+  if (warning) io.err(`ecr-mirror: warning: ${warning}\n`);
+  else if (!lock)
+    io.err(`ecr-mirror: warning: ${path} does not exist; tag ranges are resolved from their upstreams\n`);
+  return { lock, relock };
+}
+
 async function validate(file: string, values: Values, io: Terminal): Promise<number> {
   const list = await load(file, values, io);
   if (!list) return 1;
@@ -292,6 +323,7 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
       cost,
       list: planned,
     } = await planRun(list, target, {
+      ranges: await rangesOption(values, io),
       resync: options.resync,
       upstreamCredentials: credentials,
       proveCopies: true,
@@ -380,6 +412,7 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
     const { credentials, target } = await connect(list, connectSettings(values, io, registryUrl));
     const known = await chartRecord(values, io);
     const result = await syncRun(list, target, {
+      ranges: await rangesOption(values, io),
       ...(known ? { charts: { known } } : {}),
       crane: toolInstall("crane", values, io),
       helm: toolInstall("helm", values, io),
@@ -456,20 +489,27 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
     );
     const { entry } = configured;
     const known = await chartRecord(values, io);
+    const ranges = await rangesOption(values, io);
     const renderFor =
       configured.list.target.registry && digestFlag
-        ? // Everything is known: render offline (the record given is carried over as it is).
+        ? // Everything is known: render offline (the record and the lock given are carried over as they are).
           {
             list: configured.list,
             chartImages: known,
+            rangesLock: ranges.lock,
             digest: digestFlag,
             target: {
               registry: configured.list.target.registry,
               region: values.region ?? configured.list.target.region,
             },
           }
-        : await askTarget(configured.list, entry, known, { values, io, registryUrl: flags.registryUrl });
-    const { list, target, digest, chartImages } = renderFor;
+        : await askTarget(configured.list, entry, known, {
+            values,
+            io,
+            registryUrl: flags.registryUrl,
+            ranges,
+          });
+    const { list, target, digest, chartImages, rangesLock } = renderFor;
     if (!digest) {
       io.err(
         `ecr-mirror render: ${entry.source} is not in the mirror yet (${entry.repository}); run ecr-mirror sync first, or pass --configurator-digest\n`,
@@ -480,7 +520,12 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
       list,
       target,
       { entry, digest },
-      { startupTaint: values["startup-taint"] === true, nodeConfig: flags.nodeConfig, chartImages },
+      {
+        startupTaint: values["startup-taint"] === true,
+        nodeConfig: flags.nodeConfig,
+        chartImages,
+        rangesLock,
+      },
     );
     if (!rendered.ok) {
       for (const p of rendered.problems) io.err(`ecr-mirror render: ${p.message}\n  hint: ${p.hint}\n`);
@@ -502,7 +547,12 @@ async function askTarget(
   listed: MirrorList,
   entry: ImageEntry,
   known: ChartImagesRecord | null,
-  how: { values: Values; io: Terminal; registryUrl: string | null },
+  how: {
+    values: Values;
+    io: Terminal;
+    registryUrl: string | null;
+    ranges: { lock: RangesLock | null; relock: boolean };
+  },
 ) {
   const { values, io } = how;
   const connected = await connect(listed, connectSettings(values, io, how.registryUrl));
@@ -511,11 +561,13 @@ async function askTarget(
     upstreamCredentials: connected.credentials,
     observeDigestOf: [entry],
     charts: { mask: io.mask, helm: toolInstall("helm", values, io), ...(known ? { known } : {}) },
+    ranges: how.ranges,
   });
   const target: Pick<TargetConnection, "registry" | "region"> = connected.target;
   return {
     list: planned.list,
     chartImages: planned.chartImages,
+    rangesLock: planned.rangesLock,
     target,
     digest: values["configurator-digest"] ?? digestInTarget(entry, planned.plan),
   };

@@ -91,6 +91,20 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     value: "FILE",
     help: "A chart-images.json an earlier render wrote (default: none). Charts with images: true\nwhose source, name, version and values it holds are not downloaded and rendered again;\nrender writes the updated record.",
   },
+  lock: {
+    value: "FILE",
+    help: "The image tag range lock (image-ranges.lock.json) an earlier render wrote (default: none).\nRanges it holds as written take its tags without asking the upstream; render writes the\nupdated lock into --out.",
+  },
+  relock: {
+    help: "Resolve every tag range from the upstream's tag list again (so does --resync digest).",
+  },
+  pods: { value: "FILE", help: "The output of kubectl get pods -A -o json (- reads stdin)." },
+  kubeconfig: {
+    value: "PATH",
+    help: "Read the pods from the API (token or client certificate; no exec plugins).",
+  },
+  context: { value: "NAME", help: "The kubeconfig context (default its current-context)." },
+  "no-target": { help: "Do not ask the target (pinned digests are then not checked)." },
   crane: {
     value: "PATH|URL",
     help: "Use this crane (or ECR_MIRROR_CRANE): the path of a binary (its `crane version` is\ncompared with the pinned version) or an archive, or the URL of a release archive\n(its SHA-256 is checked against the pins). Default: the pinned release, downloaded.",
@@ -133,7 +147,17 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "Compare the list with the target and show what a sync would do. Changes nothing.",
     description:
       "Reads the target (ECR, or --registry-url) and the upstreams, and prints the steps a sync\nwould carry out. Changes nothing. Exits 1 when the list is invalid or the plan cannot be made.",
-    flags: ["json", "resync", "region", "registry-url", "max-deletions", "charts-record", "helm"],
+    flags: [
+      "json",
+      "resync",
+      "region",
+      "registry-url",
+      "max-deletions",
+      "charts-record",
+      "lock",
+      "relock",
+      "helm",
+    ],
     examples: [
       ["ecr-mirror plan", "what a sync of mirrors.yaml would do in the list's target"],
       ["ecr-mirror plan --resync digest", "also find tags that moved upstream"],
@@ -160,6 +184,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       "tool-stall-timeout",
       "tool-timeout",
       "charts-record",
+      "lock",
+      "relock",
       "crane",
       "helm",
     ],
@@ -185,6 +211,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       "startup-taint",
       "node-config",
       "charts-record",
+      "lock",
+      "relock",
       "helm",
     ],
     examples: [
@@ -228,6 +256,19 @@ export const COMMANDS: readonly CommandSpec[] = [
       ["ecr-mirror add --chart oci://ghcr.io/org/charts/app 1.2.3 lists/prod.yaml", "an OCI chart"],
     ],
     maxArgs: 5,
+  },
+  {
+    name: "audit",
+    args: "[FILE] --pods FILE|- | --kubeconfig PATH [--context NAME] [options]",
+    summary: "What the cluster runs against the list: images not in it, entries no pod uses.",
+    description:
+      "What the cluster runs against the list: images not in it (with the lines to add), entries\nno pod uses, pinned digests the mirror lacks. The pods come from --pods (kubectl get pods -A\n-o json) or the API (--kubeconfig). Exits 1 when images are missing.",
+    flags: ["pods", "kubeconfig", "context", "no-target", "json", "charts-record", "region", "registry-url"],
+    examples: [
+      ["kubectl get pods -A -o json | ecr-mirror audit --pods -", "the pods of the current cluster"],
+      ["ecr-mirror audit --kubeconfig ~/.kube/config --context prod --json", "from the API, as JSON"],
+    ],
+    maxArgs: 1,
   },
   {
     name: "tools",

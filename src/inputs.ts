@@ -26,8 +26,8 @@ import type { ResyncMode } from "./plan/model.js";
 import type { NodeConfigTarget } from "./render/node-config.js";
 import type { ToolLimits } from "./tools/runner.js";
 
-export type Mode = "validate" | "plan" | "sync";
-export const MODES: readonly Mode[] = ["validate", "plan", "sync"];
+export type Mode = "validate" | "plan" | "sync" | "audit";
+export const MODES: readonly Mode[] = ["validate", "plan", "sync", "audit"];
 
 export interface Inputs {
   /** Path of the mirror list as the user wrote it (relative to the workspace). */
@@ -71,6 +71,10 @@ export interface Inputs {
   maxDeletions: number | null;
   /** `comment`: the pull-request comment. auto: on pull requests whose token may write. */
   comment: CommentMode;
+  /** `pods-file` (mode audit): `kubectl get pods -A -o json` output, relative to the workspace; null when not given. */
+  podsFile: string | null;
+  /** `audit-target` (mode audit): ask the target for the digests it holds; false audits offline. */
+  auditTarget: boolean;
 }
 
 export type CommentMode = "auto" | "always" | "never";
@@ -162,5 +166,7 @@ export function readInputs(get: InputReader = (name) => core.getInput(name)): In
     toolLimits: shared.toolLimits,
     maxDeletions: shared.maxDeletions,
     comment: oneOf("comment", "auto", ["auto", "always", "never"] as const),
+    podsFile: optional("pods-file"),
+    auditTarget: optional("audit-target") === null ? true : boolean("audit-target"),
   };
 }

@@ -4,8 +4,12 @@
  * needs from the runner comes in `deps` (src/index.ts passes @actions/core and the process's environment),
  * so tests run it from source with a recording facade.
  */
+
+import { readFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type * as actionsCore from "@actions/core";
+import { auditFindsMissing } from "./audit/audit.js";
+import { chartImagesOf, runAudit } from "./audit-run.js";
 import { readChartImagesRecord } from "./charts/record.js";
 import { MirrorError } from "./errors.js";
 import { STEP_OUTCOMES } from "./execute/execute.js";
@@ -18,10 +22,13 @@ import { commentMarker, upsertPullRequestComment } from "./git/pull-request-comm
 import { InputError, type InputReader, type Inputs, readInputs } from "./inputs.js";
 import type { ImageEntry, ListProblem, MirrorList } from "./list/model.js";
 import { readMirrorList } from "./list/read.js";
+import { RANGES_LOCK_FILE, type RangesLock } from "./list/tag-ranges.js";
+import { readRangesLock } from "./observe/tag-ranges.js";
 import { deletionOverride } from "./options.js";
 import { checkDeletions, DeletionLimitError } from "./plan/deletions.js";
 import type { Plan } from "./plan/model.js";
 import { CHART_IMAGES_FILE, type ChartImagesRecord } from "./render/chart-images.js";
+import { auditAnnotations, auditHeadline, auditMarkdown, auditToJson, formatAudit } from "./report/audit.js";
 import { describeFailure, failureMarkdown } from "./report/failure.js";
 import { listSummary } from "./report/list-json.js";
 import { formatPlan, planToJson } from "./report/plan.js";
@@ -229,6 +236,19 @@ async function loadChartRecord(
   return record;
 }
 
+/**
+ * The image tag ranges' lock the last sync rendered into the render folder (committed with it): ranges it holds as
+ * written are not asked for upstream again until resync mode `digest`.
+ */
+async function loadRangesLock(ctx: Ctx, inputs: Inputs, list: MirrorList): Promise<RangesLock | null> {
+  if (!inputs.renderDir || (list.imageRanges?.length ?? 0) === 0) return null;
+  const { lock, warning } = await readRangesLock(resolve(ctx.workspace, inputs.renderDir, RANGES_LOCK_FILE));
+  if (warning) ctx.core.warning(ctx.safe(warning), { title: "Tag range lock ignored" });
+  if (lock)
+    ctx.info(`Tag range lock: ${lock.ranges.length} range(s) in ${join(inputs.renderDir, RANGES_LOCK_FILE)}`);
+  return lock;
+}
+
 async function plan(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string): Promise<void> {
   const mask = ctx.mask;
   // A sync that renders mirrors the configurator image too: the plan shows it.
@@ -236,7 +256,9 @@ async function plan(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
   const { plan: result, cost } = await ctx.core.group("Observe the target and plan", async () => {
     const { credentials, target } = await connect(list, connectSettings(ctx, inputs));
     const known = await loadChartRecord(ctx, inputs, list);
+    const lock = await loadRangesLock(ctx, inputs, list);
     const r = await planRun(list, target, {
+      ranges: { lock },
       resync: inputs.resync,
       upstreamCredentials: credentials,
       copiesElsewhere: true,
@@ -356,7 +378,9 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
     connect(list, connectSettings(ctx, inputs)),
   );
   const known = await loadChartRecord(ctx, inputs, list);
+  const lock = await loadRangesLock(ctx, inputs, list);
   const result = await syncRun(list, target, {
+    ranges: { lock },
     ...(known ? { charts: { known } } : {}),
     ...(configurator ? { observeDigestOf: [configurator.entry] } : {}),
     resync: inputs.resync,
@@ -393,6 +417,7 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
         digest: digestInTarget(configurator.entry, result.plan, result.report),
       },
       result.chartImages,
+      result.rangesLock,
     );
   }
   if (!result.report.ok) {
@@ -445,12 +470,14 @@ async function nodeConfiguration(
   target: Pick<TargetConnection, "registry" | "region">,
   configurator: { entry: ImageEntry; digest: string | null },
   chartImages: ChartImagesRecord,
+  rangesLock: RangesLock | null,
 ): Promise<void> {
   const renderDir = inputs.renderDir!;
   const rendered = renderNodeFiles(list, target, configurator, {
     startupTaint: inputs.startupTaint,
     nodeConfig: inputs.nodeConfig,
     chartImages,
+    rangesLock,
   });
   if (!rendered.ok) {
     for (const p of rendered.problems)
@@ -518,6 +545,43 @@ async function nodeConfiguration(
 }
 
 /**
+ * Mode audit: what the cluster runs (`pods-file`) against the list. Missing images are a warning on the list with
+ * the lines to add, unused entries notices on their lines; the step fails when images are missing.
+ */
+async function audit(ctx: Ctx, inputs: Inputs, list: MirrorList, shown: string): Promise<void> {
+  if (!inputs.podsFile)
+    throw new InputError(
+      "mode audit needs the pods-file input: the output of kubectl get pods -A -o json, written by an earlier step",
+    );
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(ctx.workspace, p));
+  const context = { file: shown, notChecked: "audit-target is false (the target was not asked)" };
+  const result = await ctx.core.group("Audit what the cluster runs", async () => {
+    const record = inputs.renderDir ? at(join(inputs.renderDir, CHART_IMAGES_FILE)) : null;
+    const charts = await chartImagesOf(record, list);
+    if (charts.warning) ctx.core.warning(ctx.safe(charts.warning), { title: "Chart images record ignored" });
+    const r = await runAudit({
+      list,
+      listText: await readFile(at(inputs.mirrorFile), "utf8"),
+      source: { pods: at(inputs.podsFile!) },
+      stdin: [],
+      connect: inputs.auditTarget ? connectSettings(ctx, inputs) : null,
+      chartImages: charts.images,
+      mask: ctx.mask,
+    });
+    ctx.info(formatAudit(r, context));
+    return r;
+  });
+  annotate(ctx, auditAnnotations(result, shown));
+  const auditFile = join(ctx.temp, "ecr-mirror-audit.json");
+  await writeReportFile(auditFile, auditToJson(result), ctx.mask);
+  ctx.core.setOutput("audit-file", auditFile);
+  ctx.core.setOutput("missing-images", result.missing.length);
+  ctx.core.setOutput("unused-entries", result.unused.length);
+  await writeSummary(ctx, auditMarkdown(result, context));
+  if (auditFindsMissing(result)) ctx.core.setFailed(ctx.safe(auditHeadline(result, context)));
+}
+
+/**
  * One run of the action. It never throws: bad input and failures fail the step with a message (a stack
  * trace only for a bug).
  */
@@ -561,6 +625,7 @@ async function runInputs(ctx: Ctx, inputs: Inputs): Promise<void> {
     ctx.core.setOutput("charts", list.charts.length);
     if (inputs.mode === "plan") await plan(ctx, inputs, list, shown);
     else if (inputs.mode === "sync") await sync(ctx, inputs, list, shown);
+    else if (inputs.mode === "audit") await audit(ctx, inputs, list, shown);
   } catch (e) {
     const reason = ctx.safe(describeFailure(e, ctx.mask));
     if (e instanceof MirrorError && e.location)

@@ -10,9 +10,11 @@ import { type CarryOutOptions, type CarryOutResult, carryOutPlan } from "./execu
 import type { ImageEntry, MirrorList } from "./list/model.js";
 import { imageEntryFor } from "./list/parse.js";
 import { parseReference, referenceName } from "./list/reference.js";
+import type { RangesLock } from "./list/tag-ranges.js";
 import { createEcrClient, EcrObserver, explainAwsError, ObserveError } from "./observe/ecr.js";
 import type { ObservedTarget } from "./observe/model.js";
 import { observeRegistry } from "./observe/oci-registry.js";
+import { resolveImageRanges } from "./observe/tag-ranges.js";
 import { checkUpstreamDigests, indexChildren } from "./observe/upstream.js";
 import { guardDeletions } from "./plan/deletions.js";
 import { type Plan, type PlannedList, type PullNeed, plannedList, type ResyncMode } from "./plan/model.js";
@@ -205,6 +207,11 @@ export interface PlanRunOptions {
   charts?: Omit<ChartPreparationOptions, "upstreamCredentials" | "fetch">;
   /** The run's deletion limit over the list's `target.maxDeletions` (plan/deletions.ts); sync checks it. */
   deletionLimit?: { limit: number; from: string } | null;
+  /**
+   * Image tag ranges: the lock an earlier run wrote (its ranges are not asked for again), and `relock` to ask the
+   * upstream for every range anyway. Resync mode `digest` relocks too.
+   */
+  ranges?: { lock: RangesLock | null; relock?: boolean };
 }
 
 export interface PlanRunResult {
@@ -216,6 +223,8 @@ export interface PlanRunResult {
   chartImages: ChartImagesRecord;
   /** Chart versions rendered (`helm template`) by this plan; the others came from the record. */
   chartsRendered: number;
+  /** The image tag ranges' resolution, for the render folder's lock file; null when the list has no range. */
+  rangesLock: RangesLock | null;
 }
 
 /** What the target holds of the list: the repositories, their tags, and the digests the plan compares. */
@@ -354,8 +363,15 @@ export async function planRun(
   target: TargetConnection,
   options: PlanRunOptions,
 ): Promise<PlanRunResult> {
-  // Charts first: ranges become concrete versions, and images inside charts join the list.
-  const charts = await prepareCharts(listed, {
+  // Image tag ranges become tags (from the lock, else the upstream's tag list); then charts: ranges become
+  // concrete versions, and images inside charts join the list.
+  const ranged = await resolveImageRanges(listed, {
+    lock: options.ranges?.lock ?? null,
+    relock: options.resync === "digest" || options.ranges?.relock === true,
+    upstreamCredentials: options.upstreamCredentials,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const charts = await prepareCharts(ranged.list, {
     upstreamCredentials: options.upstreamCredentials,
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...options.charts,
@@ -370,7 +386,8 @@ export async function planRun(
     ...(options.copiesElsewhere ? { copiesElsewhere: true } : {}),
     ...findings,
   });
-  plan.warnings.push(...charts.warnings);
+  plan.warnings.push(...ranged.warnings, ...charts.warnings);
+  if (ranged.expansions.length > 0) plan.ranges = ranged.expansions;
   if (pulls.length > 0) {
     plan.pulls = pulls;
     for (const p of pulls.filter((x) => x.needed > x.remaining))
@@ -381,13 +398,15 @@ export async function planRun(
   }
   const cost = target.cost();
   const upstreamCost: RequestCounts = { ...counts };
-  for (const [kind, n] of Object.entries(charts.counts)) upstreamCost[kind] = (upstreamCost[kind] ?? 0) + n;
+  for (const [kind, n] of [...Object.entries(charts.counts), ...Object.entries(ranged.counts)])
+    upstreamCost[kind] = (upstreamCost[kind] ?? 0) + n;
   return {
     plan,
     cost: { ecr: cost.ecr, target: cost.registry, upstream: upstreamCost },
     list,
     chartImages: chartImagesRecord(charts.discovered),
     chartsRendered: charts.rendered,
+    rangesLock: ranged.lock,
   };
 }
 
@@ -487,7 +506,12 @@ export function renderNodeFiles(
   list: MirrorList,
   target: Pick<TargetConnection, "registry" | "region">,
   configurator: { entry: ImageEntry; digest: string | null },
-  options: { startupTaint: boolean; nodeConfig?: NodeConfigTarget; chartImages?: ChartImagesRecord | null },
+  options: {
+    startupTaint: boolean;
+    nodeConfig?: NodeConfigTarget;
+    chartImages?: ChartImagesRecord | null;
+    rangesLock?: RangesLock | null;
+  },
 ): NodeRenderResult {
   return renderNodeConfig(list, {
     registry: target.registry,
@@ -502,5 +526,6 @@ export function renderNodeFiles(
     startupTaint: options.startupTaint,
     nodeConfig: options.nodeConfig ?? "none",
     chartImages: options.chartImages ?? null,
+    rangesLock: options.rangesLock ?? null,
   });
 }

@@ -21,7 +21,8 @@ const ROOMS: Record<string, readonly string[]> = {
   execute: ["list", "tools", "registry", "observe", "plan"],
   render: ["list", "plan"],
   charts: ["list", "tools", "registry", "observe", "plan", "render"],
-  report: ["list", "tools", "git", "registry", "observe", "plan", "execute", "render", "charts"],
+  audit: ["list", "observe"],
+  report: ["list", "tools", "git", "registry", "observe", "plan", "execute", "render", "charts", "audit"],
   starter: [],
 };
 
@@ -29,7 +30,7 @@ const ROOMS: Record<string, readonly string[]> = {
 const SHARED = ["pool.ts", "errors.ts"];
 
 /** Rooms with no I/O: nothing from node: but node:crypto, no SDK, no @actions/*. list/read.ts reads the list. */
-const PURE = ["list", "plan", "render", "starter"];
+const PURE = ["list", "plan", "render", "audit", "starter"];
 const PURE_EXCEPT = ["list/read.ts"];
 const IO_MODULE = /^(?:node:(?!crypto$)|fs$|child_process$|net$|https?$|@aws-sdk\/|@actions\/)/;
 

@@ -418,6 +418,8 @@ export function syncReportJson(
     ...(result.bytes ? { bytes: result.bytes } : {}),
     ...(result.pace ? { pace: result.pace } : {}),
     ...(result.budgets ? { pullBudgets: result.budgets } : {}),
+    // What each image tag range expanded to (from the lock, or from the upstream's tag list).
+    ...(plan.ranges ? { ranges: plan.ranges } : {}),
     warnings: plan.warnings.map((w) => ({
       message: w.message,
       ...(w.hint ? { hint: w.hint } : {}),

@@ -105,6 +105,30 @@ export interface ImageEntry {
    * name it): it is mirrored, but its host is not redirected on the nodes for it (see ./redirects.ts).
    */
   configurator?: true;
+  /** Set on tags an image range expanded to: the range as the plan names it (`versionRange ">=1.0 <2"`). */
+  resolvedFrom?: string;
+}
+
+/**
+ * An image tag range (`versionRange:`, `pattern:`, `newest:` on an image entry), resolved at plan time against the
+ * upstream's tag list, or taken from the lock file (observe/tag-ranges.ts), into `ImageEntry`s.
+ */
+export interface ImageRange {
+  /** The image name, fully qualified, without tag: `docker.io/library/nginx`. */
+  source: string;
+  /** The reference, tag and digest null. */
+  reference: ImageReference;
+  repository: string;
+  platforms: string[];
+  platformLocations?: Location[];
+  /** The semantic version range as written (Masterminds/semver, as for charts), or null. */
+  versionRange: string | null;
+  /** The tag pattern as written (a regular expression matched against the whole tag; ./tag-pattern.ts), or null. */
+  pattern: string | null;
+  /** Keep only the N highest matching tags, or null for all of them. */
+  newest: number | null;
+  /** Where the range is written (its versionRange, else its pattern, else its newest). */
+  location: Location;
 }
 
 /** A chart version an image was discovered in. */
@@ -167,4 +191,9 @@ export interface MirrorList {
    * has turned them into `charts`.
    */
   chartRanges?: ChartRange[];
+  /**
+   * Image tag ranges still to resolve; empty or absent once `resolveImageRanges` (src/observe/tag-ranges.ts) has
+   * turned them into `images`.
+   */
+  imageRanges?: ImageRange[];
 }

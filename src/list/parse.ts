@@ -86,10 +86,11 @@ function parseText(text: string, file: string): ParseResult {
 function readList(root: unknown, file: string, problems: Problems): MirrorList {
   const target = readTarget(get(root, "target"), problems);
   const upstreams = readUpstreams(get(root, "upstreams"), target, problems);
-  const images = readImages(get(root, "images"), target, upstreams, problems);
+  const { images, imageRanges } = readImages(get(root, "images"), target, upstreams, problems);
   const { charts, chartRanges } = readCharts(get(root, "charts"), target, problems);
-  checkRepositoryClashes(images, [...charts, ...chartRanges], problems);
-  if (images.length === 0 && charts.length === 0 && chartRanges.length === 0 && !problems.hasErrors) {
+  checkRepositoryClashes([...images, ...imageRanges], [...charts, ...chartRanges], problems);
+  const named = images.length + imageRanges.length + charts.length + chartRanges.length;
+  if (named === 0 && !problems.hasErrors) {
     problems.error(
       problems.at(0),
       "the mirror list names no images and no charts",
@@ -99,8 +100,8 @@ function readList(root: unknown, file: string, problems: Problems): MirrorList {
   // The hosts images use, and those listed in `upstreams` (for their prefix and endpoint); which of them
   // nodes redirect is decided in ./redirects.ts (only hosts an image uses).
   const usedUpstreams = [...upstreams.values()].filter(
-    (u) => u.location !== null || images.some((i) => i.reference.domain === u.host),
+    (u) => u.location !== null || [...images, ...imageRanges].some((i) => i.reference.domain === u.host),
   );
   usedUpstreams.sort((a, b) => a.host.localeCompare(b.host));
-  return { file, target, upstreams: usedUpstreams, images, charts, chartRanges };
+  return { file, target, upstreams: usedUpstreams, images, charts, chartRanges, imageRanges };
 }

@@ -8,8 +8,14 @@
  */
 import type { MirrorList, Upstream } from "./model.js";
 
-export function redirectedUpstreams(list: Pick<MirrorList, "upstreams" | "images">): Upstream[] {
-  const used = new Set(list.images.filter((i) => !i.configurator).map((i) => i.reference.domain));
+export function redirectedUpstreams(
+  list: Pick<MirrorList, "upstreams" | "images" | "imageRanges">,
+): Upstream[] {
+  const used = new Set(
+    [...list.images.filter((i) => !i.configurator), ...(list.imageRanges ?? [])].map(
+      (i) => i.reference.domain,
+    ),
+  );
   return list.upstreams
     .filter((u) => u.redirect && used.has(u.host))
     .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));

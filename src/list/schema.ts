@@ -216,6 +216,25 @@ export const mirrorListSchema = {
                 minLength: 1,
               },
               tags: stringList("Tags to mirror."),
+              versionRange: {
+                type: "string",
+                description:
+                  'Mirror the tags that are semantic versions in this range, as for charts (Masterminds/semver): ">=1.25.0 <2.0.0", "~1.27", "^3 || ^4". A leading v is read (v1.2.3). Prereleases only when the range names one. Resolved at plan time from the upstream\'s tag list and kept in the lock file until re-resolved.',
+                minLength: 1,
+              },
+              pattern: {
+                type: "string",
+                description:
+                  'Mirror the tags this regular expression matches, whole (anchored): "\\d+\\.\\d+-alpine". A safe subset: literals, ., [classes], \\d, \\w, groups, |, *, +, ?, {n,m}; no backreferences or lookarounds. With versionRange, a tag must match both.',
+                minLength: 1,
+                maxLength: 256,
+              },
+              newest: {
+                type: "integer",
+                description:
+                  "Keep only the N highest matching tags (semantic version order, then name). Alone: the N highest release versions.",
+                minimum: 1,
+              },
               digests: stringList("Digests to mirror (sha256:…); each gets a synthetic tag in the target."),
               platforms: stringList(
                 "Keep only these platforms (os/arch[/variant]). Only for tag-only entries: it changes the digest.",

@@ -78,7 +78,7 @@ export class UpstreamClients {
     private readonly common: Omit<DistributionClientOptions, "baseUrl" | "auth" | "pathPrefix">,
   ) {}
 
-  clientFor(entry: ImageEntry): { client: DistributionClient; key: string } {
+  clientFor(entry: Pick<ImageEntry, "reference">): { client: DistributionClient; key: string } {
     const host = entry.reference.domain;
     const endpoint = this.upstreams.find((u) => u.host === host && u.endpoint)?.endpoint;
     const key = endpoint ?? host;

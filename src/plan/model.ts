@@ -5,6 +5,7 @@
  */
 import type { Problem } from "../errors.js";
 import type { ChartEntry, ImageEntry, Location, MirrorList, TagMutability } from "../list/model.js";
+import type { RangeExpansion } from "../list/tag-ranges.js";
 
 export type StepAction =
   | "create-repository"
@@ -214,6 +215,8 @@ export interface Plan {
    * as the plan's free HEAD requests read it; absent when no upstream stated one.
    */
   pulls?: PullNeed[];
+  /** What each image tag range expanded to (from the lock, or from the upstream's tag list); absent without ranges. */
+  ranges?: RangeExpansion[];
 }
 
 /** `needed` counted pulls from `upstream` (at least: each platform of a multi-arch image counts), `remaining` left. */
@@ -240,5 +243,6 @@ export type PlannedList = MirrorList & { readonly [planned]: true };
 export function plannedList(list: MirrorList): PlannedList {
   if ((list.chartRanges?.length ?? 0) > 0)
     throw new Error("chart version ranges are resolved before planning");
+  if ((list.imageRanges?.length ?? 0) > 0) throw new Error("image tag ranges are resolved before planning");
   return list as PlannedList;
 }

@@ -54,6 +54,9 @@ function transient(error: unknown): boolean {
   return false;
 }
 
+/** The most tags one repository's listing is read to (`listTags`): far more than real repositories publish. */
+export const MAX_TAGS = 50_000;
+
 /** Time for one registry operation and its retries: no new attempt starts after it. */
 export const DISTRIBUTION_BUDGET_MS = 60_000;
 
@@ -122,6 +125,37 @@ export function rateLimitOf(headers: Headers): RateLimit | null {
   if (!remaining) return null;
   const limit = read("ratelimit-limit");
   return { remaining: remaining.n, limit: limit?.n ?? null, windowSeconds: remaining.w ?? limit?.w ?? null };
+}
+
+/**
+ * A tag listing stops, with a clear error, where a registry would page forever or without end: 1000 pages, more
+ * than `maxTags` tags, or a `Link` back to a page already read.
+ */
+function guardTagPage(p: {
+  page: number;
+  count: number;
+  maxTags: number;
+  url: string;
+  visited: Set<string>;
+  /** The page before brought no new tag. */
+  stale: boolean;
+  what: string;
+}): void {
+  if (p.stale)
+    throw new RegistryError(
+      `${p.what}: page ${p.page} brought no new tag: its paging loops; not followed`,
+      502,
+    );
+  // 1000 pages of 1000: a million tags, far beyond any real repository.
+  if (p.page >= 1000)
+    throw new RegistryError(`${p.what}: more than 1000 pages of tags; not read further`, 502);
+  if (p.count > p.maxTags)
+    throw new RegistryError(`${p.what}: it lists more than ${p.maxTags} tags; not read further`, 502);
+  // The scheme is the host's (crane's rule, ./scheme.ts): the same page over either is the same page.
+  const page = p.url.replace(/^https?:/, "");
+  if (p.visited.has(page))
+    throw new RegistryError(`${p.what}: its next page links back to a page already read; not followed`, 502);
+  p.visited.add(page);
 }
 
 export class DistributionClient {
@@ -440,19 +474,19 @@ export class DistributionClient {
    * sends none but cuts the list at `n` (crane's own, go-containerregistry pkg/registry/manifest.go handleTags)
    * is asked on with `last=<last tag>` (the Distribution spec's pagination) until a page is short or repeats.
    */
-  async listTags(repository: string): Promise<string[] | null> {
+  async listTags(repository: string, maxTags = MAX_TAGS): Promise<string[] | null> {
     const tags: string[] = [];
     const seen = new Set<string>();
+    const visited = new Set<string>();
     const n = this.options.tagPageSize ?? 1000;
     const first = `${this.url(repository, "tags/list")}?n=${n}`;
     let url: string | null = first;
     let byLast = false;
-    const what = `listing tags of ${repository}`;
+    let stale = false;
+    const what = `listing tags of ${this.describe(repository)}`;
     for (let page = 0; url; page++) {
-      // 1000 pages of 1000: a million tags, far beyond any real repository.
-      if (page >= 1000)
-        throw new RegistryError(`${what}: more than 1000 pages of tags; not read further`, 502);
       const pageUrl: string = url;
+      guardTagPage({ page, count: tags.length, maxTags, url: pageUrl, visited, stale, what });
       const got = await this.retrying(async () => {
         const answer = await this.request("tags-list", "GET", pageUrl, repository);
         const { response } = answer;
@@ -467,14 +501,16 @@ export class DistributionClient {
       });
       if (got === null) return null;
       const next = got.link?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
+      const fresh = got.tags.filter((t) => !seen.has(t));
       if (next) {
-        tags.push(...got.tags);
-        for (const t of got.tags) seen.add(t);
+        // A linked page with nothing new (after the first) is a registry paging in a circle.
+        stale = page > 0 && fresh.length === 0;
+        tags.push(...fresh);
+        for (const t of fresh) seen.add(t);
         url = this.nextTagsPage(next, got.at, what);
         continue;
       }
       // Asked on with `last`: a registry that ignores it answers a page already seen; nothing new, stop.
-      const fresh = byLast ? got.tags.filter((t) => !seen.has(t)) : got.tags;
       if (byLast && fresh.length === 0) break;
       tags.push(...fresh);
       for (const t of fresh) seen.add(t);
@@ -482,6 +518,8 @@ export class DistributionClient {
       byLast = got.tags.length >= n && pageLast !== undefined;
       url = byLast ? `${first}&last=${encodeURIComponent(pageLast!)}` : null;
     }
+    if (tags.length > maxTags)
+      throw new RegistryError(`${what}: it lists more than ${maxTags} tags; not read further`, 502);
     return tags;
   }
 

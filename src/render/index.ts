@@ -5,6 +5,7 @@ import { stringify as stringifyYaml } from "yaml";
 import type { MirrorList, Upstream } from "../list/model.js";
 import { redirectedUpstreams as listRedirects } from "../list/redirects.js";
 import { isValidDomain } from "../list/reference.js";
+import { formatRangesLock, RANGES_LOCK_FILE, type RangesLock } from "../list/tag-ranges.js";
 import {
   CHART_IMAGES_FILE,
   CHART_IMAGES_RECORD_VERSION,
@@ -52,6 +53,12 @@ export interface NodeRenderInput {
    * run does not render them again.
    */
   chartImages?: ChartImagesRecord | null;
+  /**
+   * The image tag ranges' resolution (the plan's `rangesLock`), written as `image-ranges.lock.json` when the list
+   * has ranges: committed with the node configuration, so a pull request shows what each range expands to and
+   * later plans take the same tags without asking the upstream.
+   */
+  rangesLock?: RangesLock | null;
 }
 
 export interface RenderedFile {
@@ -221,6 +228,7 @@ export function renderNodeConfig(list: MirrorList, input: NodeRenderInput): Node
     const record = input.chartImages ?? { version: CHART_IMAGES_RECORD_VERSION, charts: [] };
     files.push({ path: CHART_IMAGES_FILE, content: formatChartImagesRecord(recordForList(list, record)) });
   }
+  if (input.rangesLock) files.push({ path: RANGES_LOCK_FILE, content: formatRangesLock(input.rangesLock) });
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { ok: true, files };
 }

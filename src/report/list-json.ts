@@ -1,5 +1,7 @@
 /** The `validate --json` document: one element per image source and tag (or digest), one per chart version. */
+
 import type { MirrorList } from "../list/model.js";
+import { describeRange, RANGES_LOCK_FILE } from "../list/tag-ranges.js";
 import { redirectLines } from "./redirects.js";
 
 export interface ValidatedImageJson {
@@ -17,7 +19,23 @@ export interface ValidatedChartJson {
   version: string;
 }
 
-export function listToJson(list: MirrorList): { images: ValidatedImageJson[]; charts: ValidatedChartJson[] } {
+/** An image tag range, resolved at plan time (`versionRange`, `pattern`, `newest` as written). */
+export interface ValidatedImageRangeJson {
+  source: string;
+  repository: string;
+  versionRange: string | null;
+  pattern: string | null;
+  newest: number | null;
+  platforms?: string[];
+  line: number;
+}
+
+export function listToJson(list: MirrorList): {
+  images: ValidatedImageJson[];
+  charts: ValidatedChartJson[];
+  imageRanges?: ValidatedImageRangeJson[];
+} {
+  const ranges = list.imageRanges ?? [];
   return {
     images: list.images.map((i) => ({
       source: i.source,
@@ -32,6 +50,19 @@ export function listToJson(list: MirrorList): { images: ValidatedImageJson[]; ch
       repository: c.repository,
       version: c.version,
     })),
+    ...(ranges.length > 0
+      ? {
+          imageRanges: ranges.map((r) => ({
+            source: r.source,
+            repository: r.repository,
+            versionRange: r.versionRange,
+            pattern: r.pattern,
+            newest: r.newest,
+            ...(r.platforms.length > 0 ? { platforms: r.platforms } : {}),
+            line: r.location.line,
+          })),
+        }
+      : {}),
   };
 }
 
@@ -48,6 +79,11 @@ export function listSummary(list: MirrorList): string {
       `Chart version ranges (resolved at plan time): ${ranges.map((r) => `${r.name} ${r.range}${r.newest !== null ? ` (newest ${r.newest})` : ""}`).join(", ")}.`,
     );
   }
+  const imageRanges = list.imageRanges ?? [];
+  if (imageRanges.length > 0)
+    lines.push(
+      `Image tag ranges (resolved at plan time, then kept in ${RANGES_LOCK_FILE}): ${imageRanges.map((r) => `${r.source} ${describeRange(r)}`).join("; ")}.`,
+    );
   const discovering = [
     ...new Set([...list.charts, ...ranges].filter((c) => c.images !== null).map((c) => c.name)),
   ];

@@ -17,7 +17,7 @@ import {
 } from "../plan/model.js";
 import { changeText } from "../plan/settings.js";
 import { markdownCell } from "../tools/log-safe.js";
-import { pullLine } from "./plan.js";
+import { pullLine, rangeLine } from "./plan.js";
 
 /** The URL of a mirror-list line at the commit under review, or null when it cannot be linked. */
 export type LineLink = (line: number) => string | null;
@@ -280,7 +280,8 @@ function planHead(plan: Plan, options: PlanMarkdownOptions): string {
     `| ${actions.map((a) => n[a]).join(" | ")} |\n\n`,
   ];
   if (n.delete > 0) out.push(cautionBlock(n.delete, options.deletions ?? null));
-  for (const p of plan.pulls ?? []) out.push(`${cell(pullLine(p))}\n\n`);
+  for (const line of [...(plan.pulls ?? []).map(pullLine), ...(plan.ranges ?? []).map(rangeLine)])
+    out.push(`${cell(line)}\n\n`);
   const warnings = plan.warnings.slice(0, 20);
   for (const w of warnings) {
     const url = w.location && link ? link(w.location.line) : null;

@@ -2,6 +2,7 @@
  * The plan as people and programs read it: terminal lines and one JSON document (the Markdown of the job
  * summary and the pull-request comment is ./plan-markdown.ts). Pure functions.
  */
+import type { RangeExpansion } from "../list/tag-ranges.js";
 import type { Plan, PullNeed, SettingChange, Step, StepAction } from "../plan/model.js";
 import { isEntryStep, STEP_ACTIONS, stepFields } from "../plan/model.js";
 
@@ -24,6 +25,8 @@ export interface PlanStepJson {
   fromCharts?: string[];
   /** Chart versions resolved from a range: the range as written. */
   versionRange?: string;
+  /** Image tags a tag range expanded to: the range in words (`versionRange ">=1.0.0 <2.0.0", newest 2`). */
+  tagRange?: string;
   /** reconcile-settings: each setting that differs, what the repository has (`from`) and what the list asks (`to`). */
   changes?: SettingChange[];
   line?: number;
@@ -41,12 +44,31 @@ export function stepRange(s: Step): string | null {
   return s.entry.resolvedFrom ?? null;
 }
 
+/** The tag range an image step was expanded from, in words, or null. */
+export function stepTagRange(s: Step): string | null {
+  if (!isEntryStep(s) || s.kind !== "image") return null;
+  return s.entry.resolvedFrom ?? null;
+}
+
 /** Where a step comes from besides its own list line, in words: `from chart …`, `from range …`. */
 export function stepOrigin(s: Step): string | null {
   const charts = stepCharts(s);
   if (charts.length > 0) return `from chart${charts.length === 1 ? "" : "s"} ${charts.join(", ")}`;
   const range = stepRange(s);
-  return range ? `from version range ${range}` : null;
+  if (range) return `from version range ${range}`;
+  const tagRange = stepTagRange(s);
+  return tagRange ? `from tag range ${tagRange}` : null;
+}
+
+/** The most tags a range line names; the plan JSON has them all. */
+const RANGE_TAGS_SHOWN = 20;
+
+/** `Tag range docker.io/library/nginx versionRange ">=1.0.0 <2.0.0" -> 1.1.0, 1.0.0 (from the lock, line 4)` */
+export function rangeLine(r: RangeExpansion): string {
+  const shown = r.tags.slice(0, RANGE_TAGS_SHOWN).join(", ");
+  const more = r.tags.length > RANGE_TAGS_SHOWN ? ` and ${r.tags.length - RANGE_TAGS_SHOWN} more` : "";
+  const from = r.from === "lock" ? "from the lock" : "resolved from the upstream's tags now";
+  return `Tag range ${r.source} ${r.range} -> ${shown}${more} (${r.tags.length} tag${r.tags.length === 1 ? "" : "s"}, ${from}; line ${r.line})`;
 }
 
 export function planToJson(plan: Plan, cost?: PlanCost) {
@@ -67,12 +89,14 @@ export function planToJson(plan: Plan, cost?: PlanCost) {
         ...(s.platforms.length > 0 ? { platforms: s.platforms } : {}),
         ...(stepCharts(step).length > 0 ? { fromCharts: stepCharts(step) } : {}),
         ...(range ? { versionRange: range } : {}),
+        ...(stepTagRange(step) ? { tagRange: stepTagRange(step)! } : {}),
         ...(step.action === "reconcile-settings" ? { changes: step.changes } : {}),
         ...(s.location ? { line: s.location.line } : {}),
       };
     }),
     summary: plan.summary,
     ...(plan.pulls ? { pulls: plan.pulls } : {}),
+    ...(plan.ranges ? { ranges: plan.ranges } : {}),
     warnings: plan.warnings.map((w) => ({
       message: w.message,
       ...(w.hint ? { hint: w.hint } : {}),
@@ -136,7 +160,12 @@ export function formatPlan(plan: Plan): string {
       "present",
     ].indexOf(a);
   const steps = [...plan.steps].sort((a, b) => order(a.action) - order(b.action));
-  const lines = [summaryLine(plan), ...steps.map(stepLine), ...(plan.pulls ?? []).map(pullLine)];
+  const lines = [
+    summaryLine(plan),
+    ...steps.map(stepLine),
+    ...(plan.ranges ?? []).map(rangeLine),
+    ...(plan.pulls ?? []).map(pullLine),
+  ];
   for (const w of plan.warnings) lines.push(`warning: ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ""}`);
   return lines.join("\n");
 }

@@ -6,10 +6,10 @@
 import { type PolicySettings, partitionOf, rolePolicy, trustPolicy } from "./iam.js";
 
 /** Where the project lives, as every user-facing address names it (the release process keeps it in step). */
-export const PROJECT = "ecr-mirror/ecr-mirror";
+export const PROJECT = new URL("https://github.com/ecr-mirror/ecr-mirror").pathname.slice(1);
 /** The release the caller workflow uses: the major tag the release workflow moves. */
 export const RELEASE_REF = "v1";
-export const SCHEMA_URL = `https://raw.githubusercontent.com/${PROJECT}/main/schema/mirrors.schema.json`;
+export const SCHEMA_URL = `https://raw.githubusercontent.com/${PROJECT}/${RELEASE_REF}/schema/mirrors.schema.json`;
 
 export const PLACEHOLDERS = {
   account: "ACCOUNT_ID",

@@ -66,7 +66,9 @@ describe("run, mode validate", () => {
   it("fails the step naming a refused input, before the list is read", async () => {
     const { deps, recorded } = recordingDeps(root);
     await run(inputsOf({ "mirror-file": "no-such.yaml", mode: "deploy" }), deps);
-    expect(recorded.failed).toEqual(['input "mode" is "deploy"; expected one of validate, plan, sync']);
+    expect(recorded.failed).toEqual([
+      'input "mode" is "deploy"; expected one of validate, plan, sync, audit',
+    ]);
     expect(recorded.groups).toEqual([]);
   });
 

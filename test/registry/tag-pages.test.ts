@@ -88,3 +88,47 @@ describe("listTags across pages", () => {
     expect((await client.listTags("demo"))?.sort()).toEqual([...TAGS].sort());
   });
 });
+
+/** A registry whose every tag page links on as `link(page)` says (a hostile or broken one). */
+function linkingRegistry(link: (page: number) => string, tags: (page: number) => string[] = () => ["1.0"]) {
+  let asked = 0;
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    if (url.pathname === "/v2/") return void res.writeHead(200).end("{}");
+    const page = Number(url.searchParams.get("page") ?? 0);
+    asked++;
+    res
+      .writeHead(200, { "content-type": "application/json", link: link(page) })
+      .end(JSON.stringify({ name: "demo", tags: tags(page) }));
+  });
+  servers.push(server);
+  return { server, asked: () => asked };
+}
+
+describe("listTags against a registry that pages without end", () => {
+  it("a Link back to the page just read: refused at once, not read 1000 times", async () => {
+    const { server, asked } = linkingRegistry(() => '</v2/demo/tags/list?n=1000>; rel="next"');
+    const client = new DistributionClient({ baseUrl: await listen(server) });
+    await expect(client.listTags("demo")).rejects.toThrow("its next page links back to a page already read");
+    expect(asked()).toBe(1);
+  });
+
+  it("new pages that bring nothing new: refused at the first one", async () => {
+    const { server, asked } = linkingRegistry((p) => `</v2/demo/tags/list?n=1000&page=${p + 1}>; rel="next"`);
+    const client = new DistributionClient({ baseUrl: await listen(server) });
+    await expect(client.listTags("demo")).rejects.toThrow("page 2 brought no new tag: its paging loops");
+    expect(asked()).toBe(2);
+  });
+
+  it("more tags than the limit: refused past it, naming the limit", async () => {
+    const { server, asked } = linkingRegistry(
+      (p) => `</v2/demo/tags/list?n=1000&page=${p + 1}>; rel="next"`,
+      (p) => Array.from({ length: 100 }, (_, i) => `${p}.${i}`),
+    );
+    const client = new DistributionClient({ baseUrl: await listen(server) });
+    await expect(client.listTags("demo", 250)).rejects.toThrow(
+      "it lists more than 250 tags; not read further",
+    );
+    expect(asked()).toBe(3);
+  });
+});

@@ -137,3 +137,41 @@ describe("the IAM policies match the ECR calls the code makes", () => {
     });
   });
 });
+
+describe("the README's IAM section", () => {
+  // The policies a user pastes from the README are the ones init writes and the code needs: each JSON block
+  // follows the sentence naming its file (`iam/<file>.json`), with the README's example account, region and repo.
+  const settings: PolicySettings = {
+    account: "123456789012",
+    region: "eu-west-1",
+    repo: "my-org/platform-mirrors",
+    prefixes: ["mirrors", "charts"],
+    kmsKeys: [],
+  };
+  const expected: Record<string, unknown> = {
+    "plan-trust-policy": trustPolicy("plan", settings),
+    "plan-role-policy": rolePolicy("plan", settings),
+    "sync-role-policy": rolePolicy("sync", settings),
+    "node-role-policy": rolePolicy("node", settings),
+  };
+
+  it("shows each policy exactly as init writes it, and the KMS statement init adds", async () => {
+    const readme = await readFile(join(SRC, "..", "README.md"), "utf8");
+    const section = readme.split(/^## /m).find((s) => s.startsWith("IAM\n"));
+    expect(section, "a '## IAM' section").toBeDefined();
+    // Each block is named by the last `iam/<file>.json` the text before it (since the previous block) mentions.
+    const shown: Record<string, unknown> = {};
+    let kmsStatement: unknown;
+    let last = 0;
+    for (const m of section!.matchAll(/```json\n([\s\S]*?)```/g)) {
+      const before = section!.slice(last, m.index);
+      last = m.index + m[0].length;
+      const name = [...before.matchAll(/`iam\/([\w-]+)\.json`/g)].at(-1)?.[1];
+      if (name) shown[name] = JSON.parse(m[1]!);
+      else kmsStatement = JSON.parse(m[1]!);
+    }
+    expect(shown).toEqual(expected);
+    const key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    expect(kmsStatement).toEqual(rolePolicy("sync", { ...settings, kmsKeys: [key] }).Statement.at(-1));
+  });
+});

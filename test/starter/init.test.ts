@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { main } from "../../src/cli-commands.js";
 import { parseMirrorList } from "../../src/list/parse.js";
+import { PROJECT, RELEASE_REF } from "../../src/starter/files.js";
 import { rolePolicy, trustPolicy } from "../../src/starter/iam.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -61,7 +62,7 @@ describe("ecr-mirror init", () => {
 
     const list = await read(dir, "mirrors.yaml");
     expect(list.split("\n")[0]).toBe(
-      "# yaml-language-server: $schema=https://raw.githubusercontent.com/ecr-mirror/ecr-mirror/main/schema/mirrors.schema.json",
+      `# yaml-language-server: $schema=https://raw.githubusercontent.com/${PROJECT}/${RELEASE_REF}/schema/mirrors.schema.json`,
     );
     const parsed = parseMirrorList(list, "mirrors.yaml");
     expect(parsed.problems).toEqual([]);
@@ -91,7 +92,7 @@ describe("ecr-mirror init", () => {
     await run(["init", dir, "--account", "123456789012", "--region", "us-gov-west-1"]);
     const caller = parse(await read(dir, ".github/workflows/mirror.yml"));
     const job = caller.jobs.mirror;
-    expect(job.uses).toBe("ecr-mirror/ecr-mirror/.github/workflows/mirror.yml@v1");
+    expect(job.uses).toBe(`${PROJECT}/.github/workflows/mirror.yml@${RELEASE_REF}`);
     expect(Object.keys(caller.on)).toEqual(["pull_request", "push", "schedule", "workflow_dispatch"]);
     expect(job.with).toEqual({
       "aws-region": "us-gov-west-1",

@@ -1,10 +1,10 @@
 /** Rules across sections: an image and a chart never share a repository. */
-import type { ChartEntry, ChartRange, ImageEntry } from "../model.js";
+import type { ChartEntry, ChartRange, ImageEntry, ImageRange } from "../model.js";
 import type { Problems } from "../problems.js";
 import { referenceName } from "../reference.js";
 
 export function checkRepositoryClashes(
-  images: ImageEntry[],
+  images: (ImageEntry | ImageRange)[],
   charts: (ChartEntry | ChartRange)[],
   problems: Problems,
 ): void {

@@ -1,12 +1,22 @@
 /** Rules for `images:`: each entry's reference, the tags and digests it wants, and where it lands. */
 import { isMap, isSeq, type Node } from "yaml";
 import { checkHost } from "../address-policy.js";
-import type { ImageEntry, ImageReference, Location, MirrorList, Target, Upstream } from "../model.js";
+import type {
+  ImageEntry,
+  ImageRange,
+  ImageReference,
+  Location,
+  MirrorList,
+  Target,
+  Upstream,
+} from "../model.js";
 import { repositoryNameProblem } from "../naming.js";
 import type { Problems } from "../problems.js";
 import { hideUserinfo, shown as q } from "../quote.js";
 import { formatReference, isValidTag, parseReference, referenceName, validateDigest } from "../reference.js";
-import { get, keyNode, str, strings } from "../yaml-nodes.js";
+import { parseConstraint } from "../semver.js";
+import { parseTagPattern } from "../tag-pattern.js";
+import { get, int, keyNode, str, strings } from "../yaml-nodes.js";
 import { targetRepositoryOf } from "./upstreams.js";
 
 /** One tag or digest an entry wants, with the node it was written at. */
@@ -16,23 +26,26 @@ interface Wanted {
   node: Node;
 }
 
-/** The entries read so far, by repository and by repository:tag (or @digest). */
+/** The entries and tag ranges read so far, by repository and by repository:tag (or @digest). */
 interface ImageIndex {
   entries: ImageEntry[];
+  ranges: ImageRange[];
   byKey: Map<string, ImageEntry>;
-  byRepository: Map<string, ImageEntry>;
+  byRepository: Map<string, ImageEntry | ImageRange>;
 }
+
+/** A tag range as an entry gives it (`versionRange`, `pattern`, `newest`), checked, before it lands. */
+type RangeSpec = Pick<ImageRange, "versionRange" | "pattern" | "newest" | "location">;
 
 export function readImages(
   node: Node | undefined,
   target: Target,
   upstreams: Map<string, Upstream>,
   problems: Problems,
-): ImageEntry[] {
-  const index: ImageIndex = { entries: [], byKey: new Map(), byRepository: new Map() };
-  if (!isSeq(node)) return index.entries;
-  for (const item of node.items) readImage(item, target, upstreams, problems, index);
-  return index.entries;
+): { images: ImageEntry[]; imageRanges: ImageRange[] } {
+  const index: ImageIndex = { entries: [], ranges: [], byKey: new Map(), byRepository: new Map() };
+  if (isSeq(node)) for (const item of node.items) readImage(item, target, upstreams, problems, index);
+  return { images: index.entries, imageRanges: index.ranges };
 }
 
 function readImage(
@@ -48,15 +61,16 @@ function readImage(
   if (source === undefined) return; // structural problem, already reported
   const ref = readSource(source, sourceNode, problems);
   if (ref === null) return;
-  const platformNodes = strings(isObject ? get(item, "platforms") : undefined);
-  const platforms = platformNodes.map((p) => p.value);
+  const { platforms, located } = readPlatforms(isObject ? item : undefined, problems);
   const wanted = readWanted(item, isObject, ref, source, sourceNode!, problems);
-  if (wanted.length === 0) {
+  const range = isObject ? readRange(item, ref, source, sourceNode, problems) : null;
+  if (range === "invalid") return;
+  if (wanted.length === 0 && range === null) {
     problems.error(
       problems.locate(sourceNode),
       `${q(source)} names no tag or digest`,
       isObject
-        ? 'add tags: ["1.2.3"] or digests: ["sha256:…"]'
+        ? 'add tags: ["1.2.3"], digests: ["sha256:…"] or a tag range (versionRange: ">=1.2.0 <2.0.0", pattern:, newest:)'
         : `write ${q(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`,
     );
     return;
@@ -70,6 +84,7 @@ function readImage(
   }
   const repository = landImage(ref, source, sourceNode, target, upstreams, problems);
   if (repository === null) return;
+  if (range !== null) addRange({ ...range, platforms, ...located }, ref, repository, index, problems);
   for (const w of wanted) {
     const reference: ImageReference = { domain: ref.domain, path: ref.path, tag: w.tag, digest: w.digest };
     const entry: ImageEntry = {
@@ -77,9 +92,7 @@ function readImage(
       reference,
       repository,
       platforms,
-      ...(platforms.length > 0
-        ? { platformLocations: platformNodes.map((p) => problems.locate(p.node)) }
-        : {}),
+      ...located,
       location: problems.locate(w.node),
     };
     addImage(entry, index, problems);
@@ -139,6 +152,85 @@ function readWanted(
     );
   }
   return wanted;
+}
+
+/** The entry's `platforms:` and where each is written. */
+function readPlatforms(
+  item: unknown,
+  problems: Problems,
+): { platforms: string[]; located: { platformLocations?: Location[] } } {
+  const nodes = strings(get(item, "platforms"));
+  const platforms = nodes.map((p) => p.value);
+  if (platforms.length === 0) return { platforms, located: {} };
+  return { platforms, located: { platformLocations: nodes.map((p) => problems.locate(p.node)) } };
+}
+
+/** Adds a tag range unless another source already lands in its repository. */
+function addRange(
+  range: RangeSpec & Pick<ImageRange, "platforms" | "platformLocations">,
+  ref: ImageReference,
+  repository: string,
+  index: ImageIndex,
+  problems: Problems,
+): void {
+  const reference: ImageReference = { domain: ref.domain, path: ref.path, tag: null, digest: null };
+  const imageRange: ImageRange = { source: referenceName(reference), reference, repository, ...range };
+  if (claimRepository(imageRange, index, problems)) index.ranges.push(imageRange);
+}
+
+/**
+ * The entry's tag range: `versionRange` (checked as for charts), `pattern` (checked: ./tag-pattern.ts), `newest`;
+ * null when it gives none, "invalid" when it gives a broken one (reported).
+ */
+function readRange(
+  item: unknown,
+  ref: ImageReference,
+  source: string,
+  sourceNode: Node | undefined,
+  problems: Problems,
+): RangeSpec | null | "invalid" {
+  const rangeNode = get(item, "versionRange");
+  const patternNode = get(item, "pattern");
+  const newestNode = get(item, "newest");
+  if (!rangeNode && !patternNode && !newestNode) return null;
+  let ok = true;
+  if (ref.tag !== null || ref.digest !== null) {
+    problems.error(
+      problems.locate(sourceNode),
+      `source ${q(source)} carries a ${ref.tag !== null ? "tag" : "digest"} and the entry also gives a tag range`,
+      "leave the source without one; exact tags go under tags:, digests under digests:",
+    );
+    ok = false;
+  }
+  const versionRange = str(rangeNode) ?? null;
+  const pattern = str(patternNode) ?? null;
+  ok = checkVersionRange(versionRange, rangeNode, problems) && ok;
+  ok = checkPattern(pattern, patternNode, problems) && ok;
+  if (!ok) return "invalid";
+  const location = problems.locate(rangeNode ?? patternNode ?? newestNode);
+  return { versionRange, pattern, newest: int(newestNode) ?? null, location };
+}
+
+function checkVersionRange(range: string | null, node: Node | undefined, problems: Problems): boolean {
+  const parsed = range === null ? null : parseConstraint(range);
+  if (parsed === null || parsed.ok) return true;
+  problems.error(
+    problems.locate(node),
+    `version range ${q(range!)} is not valid: ${parsed.error}`,
+    'write it as for charts (Masterminds/semver): ">=1.25.0 <2.0.0", "~1.27", "^3 || ^4", "1.x"; for tags that are not versions use pattern:',
+  );
+  return false;
+}
+
+function checkPattern(pattern: string | null, node: Node | undefined, problems: Problems): boolean {
+  const parsed = pattern === null ? null : parseTagPattern(pattern);
+  if (parsed === null || parsed.ok) return true;
+  problems.error(
+    problems.locate(node),
+    `tag pattern ${q(pattern!)} is not supported at character ${parsed.offset + 1}: ${parsed.error}`,
+    'patterns are matched against the whole tag in a safe subset (literals, ., [a-z], \\d, \\w, groups, |, *, +, ?, {n,m}), e.g. "\\d+\\.\\d+\\.\\d+-alpine"',
+  );
+  return false;
 }
 
 function readTags(item: unknown, problems: Problems): Wanted[] {
@@ -206,17 +298,8 @@ function unlandableHint(repository: string): string {
  * differently or with other platforms is an error, a true duplicate merges into the first.
  */
 function addImage(entry: ImageEntry, index: ImageIndex, problems: Problems): void {
+  if (!claimRepository(entry, index, problems)) return;
   const { repository, reference } = entry;
-  const owner = index.byRepository.get(repository);
-  if (owner && referenceName(owner.reference) !== referenceName(reference)) {
-    problems.error(
-      entry.location,
-      `${referenceName(reference)} and ${referenceName(owner.reference)} (line ${owner.location.line}) both land in repository ${repository}`,
-      "give one of the upstreams its own prefix under upstreams:",
-    );
-    return;
-  }
-  index.byRepository.set(repository, entry);
   const key = `${repository}${reference.tag !== null ? `:${reference.tag}` : `@${reference.digest}`}`;
   const previous = index.byKey.get(key);
   if (!previous) {
@@ -237,6 +320,22 @@ function addImage(entry: ImageEntry, index: ImageIndex, problems: Problems): voi
       "keep one entry per tag",
     );
   }
+}
+
+/** Records that the entry's source lands in its repository; false (reported) when another source lands there. */
+function claimRepository(entry: ImageEntry | ImageRange, index: ImageIndex, problems: Problems): boolean {
+  const { repository, reference } = entry;
+  const owner = index.byRepository.get(repository);
+  if (owner && referenceName(owner.reference) !== referenceName(reference)) {
+    problems.error(
+      entry.location,
+      `${referenceName(reference)} and ${referenceName(owner.reference)} (line ${owner.location.line}) both land in repository ${repository}`,
+      "give one of the upstreams its own prefix under upstreams:",
+    );
+    return false;
+  }
+  if (!owner) index.byRepository.set(repository, entry);
+  return true;
 }
 
 export type ImageEntryResult =
