@@ -427,6 +427,7 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
       craneBinary,
       log: (line) => io.err(`${line}\n`),
       progress: shown.progress,
+      group: shown.group,
     });
     const json = syncReportJson(result.plan, result, result.cost);
     if (values.report) await writeReportFile(values.report, json, io.mask);

@@ -148,12 +148,14 @@ export interface TerminalProgressOptions {
 }
 
 /**
- * The sync's progress in a terminal: the log's lines, plus a start line per copy and, every `heartbeatMs`, a
+ * The sync's progress in a terminal: the log's lines, plus a start line per phase and per copy and, every `heartbeatMs`, a
  * line per copy still running (elapsed time, bytes where known). `stop` ends the heartbeat (the `done` event
  * ends it too).
  */
 export function terminalProgress(options: TerminalProgressOptions): {
   progress: (event: ProgressEvent) => void;
+  /** A phase of the sync (`Install tools`, `Copy 12 images and charts`): its start line, on a terminal. */
+  group: <T>(name: string, work: () => Promise<T>) => Promise<T>;
   stop: () => void;
 } {
   const now = options.now ?? (() => performance.now());
@@ -180,5 +182,9 @@ export function terminalProgress(options: TerminalProgressOptions): {
     const lines = progressLines(event);
     for (const line of event.kind === "done" && !options.summary ? lines.slice(1) : lines) options.log(line);
   };
-  return { progress, stop };
+  const group = <T>(name: string, work: () => Promise<T>) => {
+    if (every !== null) options.log(`${name}:`);
+    return work();
+  };
+  return { progress, group, stop };
 }

@@ -57,6 +57,8 @@ describe("sync's progress on stderr", () => {
   it("shows a start line, a heartbeat with the elapsed time and the bytes, and the closing line once", async () => {
     const r = await syncInto({ ECR_MIRROR_PROGRESS: "0.2" });
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^Create 2 repositories:\n/m);
+    expect(r.stderr).toMatch(/^Copy 2 images and charts:\nstarted copy /m);
     const copy = "copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0";
     expect(r.stderr).toMatch(new RegExp(`^started ${copy} \\(\\d+(\\.\\d)? (B|KiB)\\)$`, "m"));
     const beats = r.stderr.match(new RegExp(`^ {2}still running: ${copy} \\(\\d+\\.\\d s, .+\\)$`, "gm"));
@@ -68,7 +70,7 @@ describe("sync's progress on stderr", () => {
   it("is quiet when stderr is not a terminal, and the closing line is printed once", async () => {
     const r = await syncInto({});
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).not.toMatch(/^started |still running/m);
+    expect(r.stderr).not.toMatch(/^started |still running|^Copy 2 images and charts:/m);
     expect(r.stderr).toMatch(
       /^\[\d\/4\] copy docker\.io\/library\/redis:7\.0 -> mirrors\/library\/redis:7\.0 \(\d+\.\d s\)$/m,
     );

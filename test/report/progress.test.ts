@@ -102,4 +102,13 @@ describe("terminalProgress", () => {
     sink.progress({ kind: "done", report: done });
     expect(lines).toEqual(["Sync: 1 copied, 0 updated, 0 present, 0 failed in 25.0 s"]);
   });
+
+  it("starts each phase with its name on a terminal, and says nothing of it otherwise", async () => {
+    const lines: string[] = [];
+    const on = terminalProgress({ log: (l) => lines.push(l), summary: false, heartbeatMs: 10_000 });
+    expect(await on.group("Copy 2 images and charts", async () => 7)).toBe(7);
+    const off = terminalProgress({ log: (l) => lines.push(l), summary: false, heartbeatMs: null });
+    await off.group("Install tools", async () => 0);
+    expect(lines).toEqual(["Copy 2 images and charts:"]);
+  });
 });
