@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { COMMANDS } from "../../src/cli-usage.js";
+import { COMMANDS, FLAGS, parseCommandLine } from "../../src/cli-usage.js";
 import { toolBinary } from "../stand-ins/stand-ins.js";
 import { baseEnv, CLI, runNode } from "./bundle.js";
 
@@ -13,6 +13,24 @@ const dir = mkdtempSync(join(tmpdir(), "cli-usage-"));
 const cli = (args: string[], env: Record<string, string> = {}) =>
   runNode(CLI, args, { ...baseEnv(), ...env }, dir);
 const firstLine = (text: string) => text.split("\n")[0];
+
+describe("the table of commands and flags", () => {
+  it("names only flags it describes, and describes only flags some command takes", () => {
+    const taken = new Set(["help", "version", ...COMMANDS.flatMap((c) => c.flags)]);
+    expect([...taken].filter((f) => !FLAGS[f])).toEqual([]);
+    expect(Object.keys(FLAGS).filter((f) => !taken.has(f))).toEqual([]);
+  });
+
+  it("reads flags anywhere, --flag=value, and `--` before arguments that start with a dash", () => {
+    expect(parseCommandLine(["--json", "plan", "--region=eu-west-1", "--", "-list.yaml"])).toEqual({
+      ok: true,
+      command: "plan",
+      args: ["-list.yaml"],
+      values: { json: true, region: "eu-west-1" },
+      given: ["json", "region"],
+    });
+  });
+});
 
 describe("usage errors", () => {
   it.each([
