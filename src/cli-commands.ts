@@ -27,11 +27,14 @@ import { readRangesLock } from "./observe/tag-ranges.js";
 import {
   CONFIGURATOR_IMAGE,
   deletionOverride,
+  MAX_PARALLEL,
   NODE_CONFIG,
   OptionError,
   REGISTRY_URL,
   readOption,
   readSyncOptions,
+  SHARD,
+  SHARDS,
   type SyncOptions,
 } from "./options.js";
 import { guardDeletions } from "./plan/deletions.js";
@@ -49,10 +52,20 @@ import {
   digestInTarget,
   planRun,
   renderNodeFiles,
+  type SyncRunOptions,
   syncRun,
   type TargetConnection,
   withConfiguratorImage,
 } from "./run.js";
+import {
+  mergeRun,
+  planShardedRun,
+  readShardPlan,
+  readShardReports,
+  type ShardPlan,
+  shardFacts,
+  shardSyncRun,
+} from "./sharded.js";
 import { maskRunSecrets, maskUrlCredentials, SecretMask } from "./tools/credentials.js";
 import { type InstallOptions, installCrane, installHelm, useLocalToolCache } from "./tools/install.js";
 import { formatJson, neutraliseCommands } from "./tools/log-safe.js";
@@ -99,6 +112,12 @@ type Values = {
   "kms-key"?: string;
   force?: boolean;
   chart?: boolean;
+  shards?: string;
+  "plan-out"?: string;
+  "max-parallel"?: string;
+  plan?: string;
+  shard?: string;
+  list?: string;
 } & AuditCliFlags;
 
 /** The terminal as the commands see it: every write goes through the run's mask and the log-safe sink. */
@@ -184,6 +203,7 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
   if (command === "tools") return tools(args, values, io);
   if (command === "init") return init(args[0] ?? ".", values, io);
   if (command === "add") return add(args, values, io);
+  if (command === "merge") return merge(args, values, io);
   const file = args[0] ?? "mirrors.yaml";
   switch (command) {
     case "validate":
@@ -312,9 +332,12 @@ async function validate(file: string, values: Values, io: Terminal): Promise<num
 async function plan(file: string, values: Values, io: Terminal): Promise<number> {
   const options = sharedOptions(values, "plan", io);
   if (!options) return 2;
+  const sharding = shardingFlags(values, io);
+  if (!sharding) return 2;
   const list = await load(file, values, io);
   if (!list) return 1;
   const mask = io.mask;
+  if (sharding.shards !== null) return planShardsCommand(list, options, sharding, values, io);
   try {
     const { credentials, target } = await connect(list, connectSettings(values, io, options.registryUrl));
     const known = await chartRecord(values, io);
@@ -339,6 +362,90 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
   } catch (e) {
     return runFailed(e, null, values, io);
   }
+}
+
+/** plan's --shards, --plan-out and --max-parallel (null: not sharded); null after a usage error. */
+function shardingFlags(
+  values: Values,
+  io: Terminal,
+): { shards: number | "auto" | null; out: string; maxParallel: number | null } | null {
+  try {
+    if (values.shards === undefined) {
+      if (values["plan-out"] || values["max-parallel"])
+        throw new OptionError(
+          "--plan-out and --max-parallel go with --shards",
+          "add --shards N or --shards auto",
+        );
+      return { shards: null, out: "", maxParallel: null };
+    }
+    const shards = readOption(SHARDS, values.shards, "flag");
+    if (!values["plan-out"])
+      throw new OptionError("--shards needs --plan-out DIR", "the folder the shard plans are written to");
+    return {
+      shards,
+      out: values["plan-out"],
+      maxParallel: readOption(MAX_PARALLEL, values["max-parallel"], "flag"),
+    };
+  } catch (e) {
+    if (!(e instanceof OptionError)) throw e;
+    usageError("plan", e, io);
+    return null;
+  }
+}
+
+/** plan --shards: the shard plans and the matrix written to --plan-out, a line per shard printed. */
+async function planShardsCommand(
+  list: MirrorList,
+  options: SyncOptions,
+  sharding: { shards: number | "auto" | null; out: string; maxParallel: number | null },
+  values: Values,
+  io: Terminal,
+): Promise<number> {
+  try {
+    const { credentials, target } = await connect(list, connectSettings(values, io, options.registryUrl));
+    const known = await chartRecord(values, io);
+    const result = await planShardedRun(list, target, {
+      resync: options.resync,
+      upstreamCredentials: credentials,
+      proveCopies: true,
+      charts: { mask: io.mask, helm: toolInstall("helm", values, io), ...(known ? { known } : {}) },
+      shards: sharding.shards ?? 1,
+      maxParallel: sharding.maxParallel,
+    });
+    guardDeletions(result.plan, list, deletionOverride(options.maxDeletions, "flag"));
+    for (const f of result.files)
+      await writeReportFile(join(sharding.out, `shard-${f.shard}.json`), f, io.mask);
+    await writeReportFile(join(sharding.out, "matrix.json"), result.matrix, io.mask);
+    const lines = result.files.map(
+      (f) =>
+        `shard ${f.shard}${f.shard === 0 ? " (seed: repositories, shared layers)" : ""}: ${f.entries.length} entries, ${f.entries.reduce((n, e) => n + e.bytes, 0)} bytes`,
+    );
+    io.out(
+      values.json
+        ? formatJson(
+            {
+              ...planToJson(result.plan, result.cost),
+              matrix: result.matrix,
+              shards: shardLines(result.files),
+            },
+            io.mask,
+          )
+        : `${[formatPlan(result.plan), ...lines, `Shard plans written to ${sharding.out}`].join("\n")}\n`,
+    );
+    return 0;
+  } catch (e) {
+    io.err(`ecr-mirror: ${describeFailure(e, io.mask)}\n`);
+    return 1;
+  }
+}
+
+function shardLines(files: readonly ShardPlan[]) {
+  return files.map((f) => ({
+    shard: f.shard,
+    entries: f.entries.length,
+    bytes: f.entries.reduce((n, e) => n + e.bytes, 0),
+    parallel: f.parallel,
+  }));
 }
 
 /** sync's --target: ecr, local, or a URL that follows the registry-url rule; null after a usage error. */
@@ -411,7 +518,13 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
     }
     const { credentials, target } = await connect(list, connectSettings(values, io, registryUrl));
     const known = await chartRecord(values, io);
-    const result = await syncRun(list, target, {
+    const shard = values.plan
+      ? await readShardPlan(values.plan, readOption(SHARD, values.shard, "flag"))
+      : null;
+    const run = shard
+      ? (l: MirrorList, t: TargetConnection, o: SyncRunOptions) => shardSyncRun(l, t, shard, o)
+      : syncRun;
+    const result = await run(list, target, {
       ranges: await rangesOption(values, io),
       ...(known ? { charts: { known } } : {}),
       crane: toolInstall("crane", values, io),
@@ -429,7 +542,7 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
       progress: shown.progress,
       group: shown.group,
     });
-    const json = syncReportJson(result.plan, result, result.cost);
+    const json = { ...syncReportJson(result.plan, result, result.cost), ...(shard ? shardFacts(shard) : {}) };
     if (values.report) await writeReportFile(values.report, json, io.mask);
     io.out(values.json ? formatJson(json, io.mask) : `${summaryLine(result.report)}\n`);
     return result.report.ok ? 0 : 1;
@@ -438,6 +551,46 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
   } finally {
     shown.stop();
     await local?.stop();
+  }
+}
+
+/** merge REPORT...: one report from a sharded sync's shards, and the deletions (prune) run once. */
+async function merge(paths: string[], values: Values, io: Terminal): Promise<number> {
+  if (paths.length === 0) {
+    io.err("ecr-mirror merge: give the shards' report files (REPORT...)\n");
+    return 2;
+  }
+  const options = sharedOptions(values, "merge", io);
+  if (!options) return 2;
+  const list = await load(values.list ?? "mirrors.yaml", values, io);
+  if (!list) return 1;
+  try {
+    const reports = await readShardReports(paths);
+    const { credentials, target } = await connect(list, connectSettings(values, io, options.registryUrl));
+    const ranges = await rangesOption(values, io);
+    const result = await mergeRun(list, target, reports, {
+      ranges: { lock: ranges.lock, relock: ranges.relock || options.resync === "digest" },
+      resync: options.resync,
+      upstreamCredentials: credentials,
+      mask: io.mask,
+      crane: toolInstall("crane", values, io),
+      deletionLimit: deletionOverride(options.maxDeletions, "flag"),
+      log: (line) => io.err(`${line}\n`),
+    });
+    if (result.missing.length > 0)
+      io.err(
+        `ecr-mirror merge: no report from shard ${result.missing.join(", ")}: the run is not complete\n`,
+      );
+    const json = {
+      ...syncReportJson(result.plan, { report: result.report, processes: result.processes }, result.cost),
+      merged: reports.map((r) => r.path),
+      missingShards: result.missing,
+    };
+    if (values.report) await writeReportFile(values.report, json, io.mask);
+    io.out(values.json ? formatJson(json, io.mask) : `${summaryLine(result.report)}\n`);
+    return result.report.ok ? 0 : 1;
+  } catch (e) {
+    return runFailed(e, null, values, io);
   }
 }
 

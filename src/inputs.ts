@@ -10,6 +10,7 @@ import {
   CONCURRENCY,
   CONFIGURATOR_IMAGE,
   MAX_DELETIONS,
+  MAX_PARALLEL,
   NODE_CONFIG,
   OptionError,
   type OptionRule,
@@ -18,6 +19,8 @@ import {
   RESYNC,
   readOption,
   readSyncOptions,
+  SHARD,
+  SHARDS,
   type SyncOptions,
   TOOL_STALL_TIMEOUT,
   TOOL_TIMEOUT,
@@ -26,8 +29,8 @@ import type { ResyncMode } from "./plan/model.js";
 import type { NodeConfigTarget } from "./render/node-config.js";
 import type { ToolLimits } from "./tools/runner.js";
 
-export type Mode = "validate" | "plan" | "sync" | "audit";
-export const MODES: readonly Mode[] = ["validate", "plan", "sync", "audit"];
+export type Mode = "validate" | "plan" | "sync" | "audit" | "merge";
+export const MODES: readonly Mode[] = ["validate", "plan", "sync", "audit", "merge"];
 
 export interface Inputs {
   /** Path of the mirror list as the user wrote it (relative to the workspace). */
@@ -75,6 +78,21 @@ export interface Inputs {
   podsFile: string | null;
   /** `audit-target` (mode audit): ask the target for the digests it holds; false audits offline. */
   auditTarget: boolean;
+  /** A sharded sync (plan/shards.ts): its plan, one shard, or the merge. */
+  sharding: ShardingInputs;
+}
+
+export interface ShardingInputs {
+  /** plan: split into a seed and this many sync shards (`auto`); null: not sharded. */
+  shards: number | "auto" | null;
+  /** plan: sync shards at once (`max-parallel`), which share the PutImage quota and the pull budgets. */
+  maxParallel: number | null;
+  /** plan: the folder for the shard plans; sync: a shard-K.json or that folder (with `shard`). */
+  shardPlan: string | null;
+  /** sync: the shard to carry out (0: the seed). */
+  shard: number | null;
+  /** merge: the folder (or file) holding the shards' reports. */
+  shardReports: string | null;
 }
 
 export type CommentMode = "auto" | "always" | "never";
@@ -168,5 +186,12 @@ export function readInputs(get: InputReader = (name) => core.getInput(name)): In
     comment: oneOf("comment", "auto", ["auto", "always", "never"] as const),
     podsFile: optional("pods-file"),
     auditTarget: optional("audit-target") === null ? true : boolean("audit-target"),
+    sharding: {
+      shards: optional(SHARDS.input) === null ? null : readInput(SHARDS, optional(SHARDS.input)),
+      maxParallel: readInput(MAX_PARALLEL, optional(MAX_PARALLEL.input)),
+      shardPlan: optional("shard-plan"),
+      shard: readInput(SHARD, optional(SHARD.input)),
+      shardReports: optional("shard-reports"),
+    },
   };
 }

@@ -4,8 +4,7 @@
  * needs from the runner comes in `deps` (src/index.ts passes @actions/core and the process's environment),
  * so tests run it from source with a recording facade.
  */
-
-import { readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type * as actionsCore from "@actions/core";
 import { auditFindsMissing } from "./audit/audit.js";
@@ -51,13 +50,24 @@ import {
   type ConnectSettings,
   connect,
   digestInTarget,
+  type PlanRunResult,
   planRun,
   renderNodeFiles,
+  type SyncRunOptions,
   type SyncRunResult,
   syncRun,
   type TargetConnection,
   withConfiguratorImage,
 } from "./run.js";
+import {
+  mergeRun,
+  planShardedRun,
+  readShardPlan,
+  readShardReports,
+  type ShardedPlanResult,
+  shardFacts,
+  shardSyncRun,
+} from "./sharded.js";
 import { maskRunSecrets, maskUrlCredentials, SecretMask } from "./tools/credentials.js";
 import { neutraliseCommands } from "./tools/log-safe.js";
 
@@ -253,21 +263,31 @@ async function plan(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
   const mask = ctx.mask;
   // A sync that renders mirrors the configurator image too: the plan shows it.
   const list = inputs.renderDir ? withConfiguratorImage(listed, inputs.configuratorImage).list : listed;
-  const { plan: result, cost } = await ctx.core.group("Observe the target and plan", async () => {
-    const { credentials, target } = await connect(list, connectSettings(ctx, inputs));
-    const known = await loadChartRecord(ctx, inputs, list);
-    const lock = await loadRangesLock(ctx, inputs, list);
-    const r = await planRun(list, target, {
-      ranges: { lock },
-      resync: inputs.resync,
-      upstreamCredentials: credentials,
-      copiesElsewhere: true,
-      proveCopies: true,
-      charts: { mask, ...(known ? { known } : {}) },
-    });
-    ctx.info([formatPlan(r.plan), ...redirectLines(r.list)].join("\n"));
-    return r;
-  });
+  const planned = await ctx.core.group<PlanRunResult | ShardedPlanResult>(
+    "Observe the target and plan",
+    async () => {
+      const { credentials, target } = await connect(list, connectSettings(ctx, inputs));
+      const known = await loadChartRecord(ctx, inputs, list);
+      const lock = await loadRangesLock(ctx, inputs, list);
+      const planOptions = {
+        ranges: { lock },
+        resync: inputs.resync,
+        upstreamCredentials: credentials,
+        copiesElsewhere: true,
+        proveCopies: true,
+        charts: { mask, ...(known ? { known } : {}) },
+      };
+      const { shards, maxParallel } = inputs.sharding;
+      const r =
+        shards !== null
+          ? await planShardedRun(list, target, { ...planOptions, shards, maxParallel })
+          : await planRun(list, target, planOptions);
+      ctx.info([formatPlan(r.plan), ...redirectLines(r.list)].join("\n"));
+      return r;
+    },
+  );
+  if ("files" in planned) await writeShardPlans(ctx, inputs, planned);
+  const { plan: result, cost } = planned;
   annotate(ctx, planAnnotations(result, shown));
   const planFile = join(ctx.temp, "ecr-mirror-plan.json");
   await writeReportFile(planFile, planToJson(result, cost), mask);
@@ -285,6 +305,21 @@ async function plan(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
   );
   // Above the deletion limit the plan fails, on the list's prune line.
   if (deletions.exceeded) throw new DeletionLimitError(deletions, list, result);
+}
+
+/** The shard plans and the matrix into the `shard-plan` folder; outputs `shard-plans`, `matrix`, `shards`. */
+async function writeShardPlans(ctx: Ctx, inputs: Inputs, result: ShardedPlanResult): Promise<void> {
+  const dir = inputs.sharding.shardPlan
+    ? resolve(ctx.workspace, inputs.sharding.shardPlan)
+    : join(ctx.temp, "ecr-mirror-shards");
+  for (const f of result.files) await writeReportFile(join(dir, `shard-${f.shard}.json`), f, ctx.mask);
+  await writeReportFile(join(dir, "matrix.json"), result.matrix, ctx.mask);
+  for (const f of result.files)
+    ctx.info(
+      `Shard ${f.shard}${f.shard === 0 ? " (seed: repositories, shared layers, runs first)" : ""}: ${f.entries.length} entries, ${f.entries.reduce((n, e) => n + e.bytes, 0)} bytes`,
+    );
+  ctx.core.setOutput("shard-plans", dir);
+  ctx.core.setOutput("matrix", JSON.stringify(result.matrix));
 }
 
 /**
@@ -379,7 +414,12 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
   );
   const known = await loadChartRecord(ctx, inputs, list);
   const lock = await loadRangesLock(ctx, inputs, list);
-  const result = await syncRun(list, target, {
+  const { shardPlan, shard: shardNumber } = inputs.sharding;
+  const shard = shardPlan ? await readShardPlan(resolve(ctx.workspace, shardPlan), shardNumber) : null;
+  const runSync = shard
+    ? (l: MirrorList, t: TargetConnection, o: SyncRunOptions) => shardSyncRun(l, t, shard, o)
+    : syncRun;
+  const result = await runSync(list, target, {
     ranges: { lock },
     ...(known ? { charts: { known } } : {}),
     ...(configurator ? { observeDigestOf: [configurator.entry] } : {}),
@@ -396,9 +436,11 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
     debug: (line) => ctx.core.debug(ctx.safe(line)),
     group: (name, work) => ctx.core.group(name, work),
   });
-  await reportSync(ctx, inputs, result, shown);
+  await reportSync(ctx, inputs, result, shown, shard ? shardFacts(shard) : {});
   const failures = result.report.failures;
-  if (inputs.renderDir && configurator && !result.report.ok) {
+  if (shard) {
+    // A shard renders nothing: the merge renders and commits once, after every shard.
+  } else if (inputs.renderDir && configurator && !result.report.ok) {
     // Policy: a failed step means the mirror does not hold what the node configuration would send nodes
     // to, so nothing is written or committed after one; the step fails below.
     await skipNodeConfiguration(
@@ -429,7 +471,13 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
 }
 
 /** The sync's plan in the log, its failures on their lines, the report file, the outputs and the summary. */
-async function reportSync(ctx: Ctx, inputs: Inputs, result: SyncRunResult, shown: string): Promise<void> {
+async function reportSync(
+  ctx: Ctx,
+  inputs: Inputs,
+  result: Pick<SyncRunResult, "plan" | "report" | "processes" | "cost"> & Partial<SyncRunResult>,
+  shown: string,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   await ctx.core.group("Plan", async () => ctx.info(formatPlan(result.plan)));
   annotate(ctx, planAnnotations(result.plan, shown));
   // Failed steps as errors on their mirror-list lines: the first ten, then a count (GitHub shows ten per step).
@@ -448,10 +496,101 @@ async function reportSync(ctx: Ctx, inputs: Inputs, result: SyncRunResult, shown
   const reportPath = inputs.reportPath
     ? resolve(ctx.workspace, inputs.reportPath)
     : join(ctx.temp, "ecr-mirror-report.json");
-  await writeReportFile(reportPath, syncReportJson(result.plan, result, result.cost), ctx.mask);
+  await writeReportFile(
+    reportPath,
+    { ...syncReportJson(result.plan, result, result.cost), ...extra },
+    ctx.mask,
+  );
   ctx.core.setOutput("report-path", reportPath);
   for (const outcome of STEP_OUTCOMES) ctx.core.setOutput(outcome, result.report.counts[outcome]);
   await writeSummary(ctx, syncSummaryMarkdown(result.report, { reportPath, processes: result.processes }));
+}
+
+/** The shards' report files under `shard-reports` (a folder, searched through, or one file). */
+async function shardReportFiles(ctx: Ctx, inputs: Inputs): Promise<string[]> {
+  const given = inputs.sharding.shardReports;
+  if (!given)
+    throw new InputError('mode merge needs input "shard-reports": the folder holding the shards\' reports');
+  const path = resolve(ctx.workspace, given);
+  const info = await stat(path).catch(() => null);
+  if (!info) throw new InputError(`input "shard-reports" is "${given}", which does not exist`);
+  if (!info.isDirectory()) return [path];
+  const names = await readdir(path, { recursive: true });
+  return names
+    .filter((n) => n.endsWith(".json"))
+    .sort()
+    .map((n) => join(path, n));
+}
+
+/**
+ * mode merge, after every shard of a sharded sync: one report and one summary from the shards' reports, the
+ * deletions (prune) run once, then the node configuration rendered and committed back once.
+ */
+async function merge(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string): Promise<void> {
+  const configurator = inputs.renderDir ? withConfiguratorImage(listed, inputs.configuratorImage) : null;
+  const list = configurator?.list ?? listed;
+  if (inputs.renderDir && (await renderDirRefused(ctx, inputs.renderDir))) return;
+  const reports = await readShardReports(await shardReportFiles(ctx, inputs));
+  const { credentials, target } = await ctx.core.group("Connect to the target", () =>
+    connect(list, connectSettings(ctx, inputs)),
+  );
+  const known = await loadChartRecord(ctx, inputs, list);
+  // The merge plans the whole list again (resync missing) for its deletions and the render: its tag ranges must
+  // expand as the plan job's did, so a resync digest run relocks here too.
+  const lock = await loadRangesLock(ctx, inputs, list);
+  const result = await mergeRun(list, target, reports, {
+    ranges: { lock, relock: inputs.resync === "digest" },
+    ...(known ? { charts: { known } } : {}),
+    ...(configurator ? { observeDigestOf: [configurator.entry] } : {}),
+    resync: inputs.resync,
+    upstreamCredentials: credentials,
+    mask: ctx.mask,
+    crane: inputs.crane,
+    helm: inputs.helm,
+    toolLimits: inputs.toolLimits,
+    deletionLimit: deletionOverride(inputs.maxDeletions, "input"),
+    log: ctx.info,
+    debug: (line) => ctx.core.debug(ctx.safe(line)),
+    group: (name, work) => ctx.core.group(name, work),
+  });
+  ctx.info(`Merged ${reports.length} shard report(s): ${reports.map((r) => r.path).join(", ")}`);
+  if (result.missing.length > 0)
+    ctx.core.error(
+      `no report from shard ${result.missing.join(", ")}: that job failed before writing it or was cancelled; a rerun copies what is still missing`,
+      { title: "ecr-mirror merge" },
+    );
+  await reportSync(ctx, inputs, result, shown, {
+    merged: reports.map((r) => relative(ctx.workspace, r.path)),
+    missingShards: result.missing,
+  });
+  const failures = result.report.failures;
+  if (inputs.renderDir && configurator && !result.report.ok) {
+    await skipNodeConfiguration(
+      ctx,
+      `${result.missing.length > 0 ? `shard ${result.missing.join(", ")} did not report` : stepsFailed(failures)}, so the node configuration in ${inputs.renderDir} was neither written nor committed`,
+    );
+  } else if (configurator) {
+    await nodeConfiguration(
+      ctx,
+      inputs,
+      result.list,
+      target,
+      { entry: configurator.entry, digest: digestInTarget(configurator.entry, result.plan, result.report) },
+      result.chartImages,
+      result.rangesLock,
+    );
+  }
+  if (!result.report.ok)
+    ctx.core.setFailed(
+      ctx.safe(
+        result.missing.length > 0
+          ? `shard ${result.missing.join(", ")} did not report; ${stepsFailed(failures)}`
+          : `${stepsFailed(failures)}: ${failures
+              .slice(0, 3)
+              .map((f) => f.source ?? f.repository)
+              .join(", ")}${failures.length > 3 ? ", ..." : ""}`,
+      ),
+    );
 }
 
 /** The `commit-back` output says `skipped`, and `commit-back-reason` why; the log says it too. */
@@ -626,6 +765,7 @@ async function runInputs(ctx: Ctx, inputs: Inputs): Promise<void> {
     if (inputs.mode === "plan") await plan(ctx, inputs, list, shown);
     else if (inputs.mode === "sync") await sync(ctx, inputs, list, shown);
     else if (inputs.mode === "audit") await audit(ctx, inputs, list, shown);
+    else if (inputs.mode === "merge") await merge(ctx, inputs, list, shown);
   } catch (e) {
     const reason = ctx.safe(describeFailure(e, ctx.mask));
     if (e instanceof MirrorError && e.location)

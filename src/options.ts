@@ -203,3 +203,33 @@ export function readSyncOptions(
     maxDeletions: readOption(MAX_DELETIONS, raw.maxDeletions, naming),
   };
 }
+
+/**
+ * A sharded sync (plan/shards.ts): the number of sync shards, or `auto` (one per 250 copies or 20 GiB); 1, the
+ * default, is one sync job as without sharding.
+ */
+export const SHARDS: OptionRule<number | "auto"> = {
+  input: "shards",
+  flag: "shards",
+  default: 1,
+  parse: (text) => (text === "auto" ? { ok: true, value: "auto" } : wholeNumber(text, 256, "shards")),
+};
+
+/** Sync shards running at once (GitHub's `max-parallel`); null: all of them. */
+export const MAX_PARALLEL: OptionRule<number | null> = {
+  input: "max-parallel",
+  flag: "max-parallel",
+  default: null,
+  parse: (text) => wholeNumber(text, 256, "jobs"),
+};
+
+/** The shard a sync carries out (0: the seed). */
+export const SHARD: OptionRule<number | null> = {
+  input: "shard",
+  flag: "shard",
+  default: null,
+  parse: (text) =>
+    /^\d{1,3}$/.test(text) && Number(text) <= 256
+      ? { ok: true, value: Number(text) }
+      : { ok: false, problem: ` is "${text}"; expected a whole number from 0 to 256` },
+};

@@ -19,6 +19,7 @@ import { checkUpstreamDigests, indexChildren } from "./observe/upstream.js";
 import { guardDeletions } from "./plan/deletions.js";
 import { type Plan, type PlannedList, type PullNeed, plannedList, type ResyncMode } from "./plan/model.js";
 import { managedPrefixes, type PlanOptions, planMirror, targetTag } from "./plan/plan.js";
+import { onlyEntries } from "./plan/shards.js";
 import { mapWithConcurrency } from "./pool.js";
 import { DistributionClient, type RateLimit, type RequestCounts } from "./registry/distribution.js";
 import { RegistrySchemes } from "./registry/scheme.js";
@@ -212,6 +213,11 @@ export interface PlanRunOptions {
    * upstream for every range anyway. Resync mode `digest` relocks too.
    */
   ranges?: { lock: RangesLock | null; relock?: boolean };
+  /**
+   * A shard of a sharded sync: plan only these entries (`repository:tag`, plan/shards.ts `stepKey`), so only
+   * their repositories are observed.
+   */
+  entries?: ReadonlySet<string>;
 }
 
 export interface PlanRunResult {
@@ -377,7 +383,7 @@ export async function planRun(
     ...options.charts,
     mask: options.charts?.mask ?? new SecretMask(() => {}),
   });
-  const list = plannedList(charts.list);
+  const list = plannedList(options.entries ? onlyEntries(charts.list, options.entries) : charts.list);
   const observed = await observeTarget(list, target, options);
   const { findings, counts, pulls } = await askUpstream(list, observed, target, options);
   const plan = planMirror(list, observed, {

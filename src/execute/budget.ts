@@ -46,7 +46,13 @@ async function pullsOf(step: TransferStep, manifests: UpstreamManifests): Promis
 export async function assessPullBudget(
   transfers: readonly TransferStep[],
   manifests: UpstreamManifests,
-  options: { sharing: boolean },
+  options: {
+    sharing: boolean;
+    /** Copies whose layers are already known: reading them for sharing costs nothing. */
+    known?: (step: TransferStep) => boolean;
+    /** Shards running at once: each gets this share of what is left (a sharded sync). */
+    shards?: number;
+  },
 ): Promise<BudgetDecision<TransferStep>> {
   const images = transfers.filter((s) => s.kind === "image");
   const byUpstream = new Map<string, TransferStep[]>();
@@ -68,11 +74,13 @@ export async function assessPullBudget(
       .catch(() => null);
     const stated = manifests.rateLimit(first.entry);
     if (!stated) continue;
-    budgets.set(upstream, stated);
+    const share = Math.max(1, options.shards ?? 1);
+    budgets.set(upstream, { ...stated, remaining: Math.floor(stated.remaining / share) });
     const pulls = await mapWithConcurrency(steps, 8, (s) => pullsOf(s, manifests).catch(() => 1));
     steps.forEach((step, i) => {
       const p = pulls[i]!;
-      copies.push({ step, upstream, pulls: p, sharingReads: options.sharing ? p : 0 });
+      const reads = options.sharing && !options.known?.(step) ? p : 0;
+      copies.push({ step, upstream, pulls: p, sharingReads: reads });
     });
   }
   return fitPullBudget(copies, budgets);

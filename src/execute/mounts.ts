@@ -111,9 +111,15 @@ export class LayerSharing {
     ordered: readonly TransferStep[],
     private readonly contents: ReadonlyMap<TransferStep, CopyContent | null>,
     private readonly target: MountTarget,
-    private readonly options: { concurrency?: number; off?: string | null } = {},
+    private readonly options: {
+      concurrency?: number;
+      off?: string | null;
+      /** Blobs the target already holds, each in a repository (a sharded sync's seed brought them). */
+      held?: ReadonlyMap<string, string>;
+    } = {},
   ) {
     this.report.off = options.off ?? null;
+    for (const [digest, repository] of options.held ?? []) this.hold(digest, repository);
     for (const step of ordered) {
       let resolve!: () => void;
       this.finished.set(
@@ -204,21 +210,42 @@ export async function prepareSharing(
   transfers: readonly TransferStep[],
   manifests: UpstreamManifests,
   target: MountTarget,
-  options: { off: string | null; concurrency?: number; unread?: ReadonlySet<TransferStep> },
+  options: {
+    off: string | null;
+    concurrency?: number;
+    unread?: ReadonlySet<TransferStep>;
+    /** Contents already read (by a sharded sync's plan job): not read again. */
+    known?: (step: TransferStep) => CopyContent | null;
+    /** Blobs the target already holds, each in a repository: mounted from there. */
+    held?: ReadonlyMap<string, string>;
+  },
 ): Promise<{
   sharing: LayerSharing;
   order: TransferStep[];
   contents: Map<TransferStep, CopyContent | null>;
 }> {
   const images = transfers.filter((s) => s.kind === "image" && !options.unread?.has(s));
+  const few = images.length < 2 && (options.held?.size ?? 0) === 0;
+  const known = new Map<TransferStep, CopyContent | null>();
+  for (const s of images) {
+    const content = options.known?.(s);
+    if (content) known.set(s, content);
+  }
   const contents =
-    options.off || images.length < 2
+    options.off || few
       ? new Map<TransferStep, CopyContent | null>()
-      : await copyContents(images, manifests);
+      : new Map([
+          ...known,
+          ...(await copyContents(
+            images.filter((s) => !known.has(s)),
+            manifests,
+          )),
+        ]);
   const order = orderForSharing(transfers, (s) => contents.get(s) ?? null);
   const sharing = new LayerSharing(order, contents, target, {
-    off: options.off ?? (images.length < 2 ? "fewer than two images to copy" : null),
+    off: options.off ?? (few ? "fewer than two images to copy" : null),
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    ...(options.held ? { held: options.held } : {}),
   });
   return { sharing, order, contents };
 }

@@ -10,7 +10,8 @@ import type { ECRClient } from "@aws-sdk/client-ecr";
 import { UpstreamManifests } from "../observe/manifests.js";
 import type { UpstreamBudget } from "../plan/budget.js";
 import { isTransferStep, type Plan, type PlannedList, type TransferStep } from "../plan/model.js";
-import { type SharingFigures, sharingFigures } from "../plan/sharing.js";
+import { stepKey } from "../plan/shards.js";
+import { type CopyContent, type SharingFigures, sharingFigures } from "../plan/sharing.js";
 import { DistributionClient } from "../registry/distribution.js";
 import type { RegistrySchemes } from "../registry/scheme.js";
 import { Crane } from "../tools/crane.js";
@@ -77,6 +78,16 @@ export interface CarryOutOptions
   layerJobs?: number | null;
   /** The pace's clock and sleep (tests). */
   pace?: Pick<PaceOptions, "now" | "sleep">;
+  /**
+   * A shard of a sharded sync (plan/shards.ts): the copies' contents its plan job read (not read again), the blobs
+   * its seed brought (digest to repository, mounted from there), and the shards running at once, which share the
+   * upstreams' pull budgets (the PutImage rate is divided by the caller).
+   */
+  shard?: {
+    contents: ReadonlyMap<string, CopyContent>;
+    held: ReadonlyMap<string, string>;
+    parallel: number;
+  };
 }
 
 /** ECR's default PutImage quota: 10 calls a second per account and region. */
@@ -253,15 +264,22 @@ async function withLayerSharing(
   const off =
     options.shareLayers === false
       ? "turned off"
-      : images < 2
+      : images < 2 && !options.shard?.held.size
         ? "fewer than two images to copy"
         : target.kind === "ecr" && target.ecrClient
           ? await ecrMountingOff(target.ecrClient)
           : null;
-  const budget = await assessPullBudget(transfers, manifests, { sharing: off === null });
+  const shard = options.shard;
+  const known = (s: TransferStep) => shard?.contents.get(stepKey(s)) ?? null;
+  const budget = await assessPullBudget(transfers, manifests, {
+    sharing: off === null,
+    known: (s) => known(s) !== null,
+    ...(shard ? { shards: shard.parallel } : {}),
+  });
   const { sharing, order, contents } = await prepareSharing(transfers, manifests, targetRegistry, {
     off,
     unread: new Set([...budget.noSharing, ...budget.deferred]),
+    ...(shard ? { known, held: shard.held } : {}),
   });
   const rate = options.putImageRate ?? (target.kind === "ecr" ? DEFAULT_PUT_IMAGE_RATE : null);
   const pace = rate ? new ManifestPace(rate, options.pace ?? {}) : null;

@@ -45,7 +45,7 @@ describe("usage errors", () => {
     [["render", "--out", "x", "--concurrency", "2"], "ecr-mirror render: --concurrency applies to sync only"],
     [
       ["validate", "--region", "eu-west-1"],
-      "ecr-mirror validate: --region applies to plan, sync, render, init and audit only",
+      "ecr-mirror validate: --region applies to plan, sync, merge, render, init and audit only",
     ],
     [["plan", "--resync=digest", "--out", "x"], "ecr-mirror plan: --out applies to render only"],
     [["validate", "a.yaml", "b.yaml"], "ecr-mirror validate: expected one FILE, got 2: a.yaml b.yaml"],

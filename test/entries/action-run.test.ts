@@ -67,7 +67,7 @@ describe("run, mode validate", () => {
     const { deps, recorded } = recordingDeps(root);
     await run(inputsOf({ "mirror-file": "no-such.yaml", mode: "deploy" }), deps);
     expect(recorded.failed).toEqual([
-      'input "mode" is "deploy"; expected one of validate, plan, sync, audit',
+      'input "mode" is "deploy"; expected one of validate, plan, sync, audit, merge',
     ]);
     expect(recorded.groups).toEqual([]);
   });

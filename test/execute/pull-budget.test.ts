@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MirrorList } from "../../src/list/model.js";
 import { parseMirrorList } from "../../src/list/parse.js";
 import { connectTarget, type SyncRunResult, syncRun } from "../../src/run.js";
+import { type ShardPlan, shardSyncRun } from "../../src/sharded.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { setEnv } from "../harness/env.js";
@@ -109,5 +110,43 @@ describe("Docker Hub's pull budget", () => {
     expect(second.report.counts).toMatchObject({ copied: 2, skipped: 0 });
     expect(second.plan.warnings).toEqual([]);
     expect(hub.refused()).toBe(0);
+  }, 120_000);
+
+  it("gives a shard of a sharded sync its share of the budget: what is left over the shards running at once", async () => {
+    // 8 pulls needed and 8 left: one job copies everything; a shard of two running at once gets 4.
+    hub.reset(8);
+    const list = mirrorList("budget-shard");
+    const mask = new SecretMask(() => {});
+    const target = await connectTarget(list, { mask, ecrClient: ecr.client() });
+    const shard: ShardPlan = {
+      format: "ecr-mirror-shard/1",
+      shard: 1,
+      shards: 2,
+      parallel: 2,
+      registry: target.registry,
+      resync: "missing",
+      entries: [...SINGLES, "multi"].map((n) => ({
+        action: "copy",
+        source: `docker.io/library/${n}:1`,
+        repository: `budget-shard/library/${n}`,
+        tag: "1",
+        bytes: 0,
+        content: null,
+      })),
+      held: {},
+    };
+    const log: string[] = [];
+    const result = await shardSyncRun(list, target, shard, {
+      resync: "missing",
+      upstreamCredentials: [],
+      mask,
+      log: (line) => log.push(line),
+      progress: () => {},
+      crane: { version: STAND_IN_TOOL_VERSIONS.crane },
+    });
+    expect(result.report.ok).toBe(true);
+    expect(result.report.counts).toMatchObject({ copied: 4, skipped: 3, failed: 0 });
+    expect(result.budgets?.[0]).toMatchObject({ needed: 8, remaining: 4 });
+    expect(hub.spent()).toBeLessThanOrEqual(4);
   }, 120_000);
 });

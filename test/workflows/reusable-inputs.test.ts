@@ -50,6 +50,8 @@ const NOT_EXPOSED = [
   "github-token",
   "report-path",
   "commit-on-pull-request",
+  "pods-file",
+  "audit-target",
 ];
 /** Action inputs the workflow takes as secrets. */
 const AS_SECRETS = ["docker-hub-username", "docker-hub-token", "registry-credentials"];
