@@ -485,9 +485,9 @@ const ENVIRONMENT = `Environment:
   ECR_MIRROR_CRANE_VERSION, ECR_MIRROR_CRANE_SHA256, ECR_MIRROR_CRANE_BASE_URL   Another crane (an exact
                          version, its archive's SHA-256 pins, a mirror of the release downloads); likewise HELM.
   ECR_MIRROR_TOOL_ENV    Extra variable names passed to crane, helm and git (comma-separated; never secrets).
-  ECR_MIRROR_PROGRESS    Progress on stderr while a sync runs: a start line per copy and a heartbeat every
-                         N seconds (ECR_MIRROR_PROGRESS=N; 0: off). Default: every 10 s when stderr is a
-                         terminal, off otherwise.
+  ECR_MIRROR_PROGRESS    Progress on stderr while a sync runs: a start line per phase and per copy, and a
+                         heartbeat every N seconds (ECR_MIRROR_PROGRESS=N; 0: off). Default: every 10 s
+                         when stderr is a terminal, off otherwise.
 `;
 
 /** `ecr-mirror --help`: the commands, the options every command takes, the environment. */
