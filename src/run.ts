@@ -14,11 +14,21 @@ import type { RangesLock } from "./list/tag-ranges.js";
 import { createEcrClient, EcrObserver, explainAwsError, ObserveError } from "./observe/ecr.js";
 import type { ObservedTarget } from "./observe/model.js";
 import { observeRegistry } from "./observe/oci-registry.js";
+import { findAllReferrers, type ReferrerSubject } from "./observe/referrers.js";
 import { resolveImageRanges } from "./observe/tag-ranges.js";
-import { checkUpstreamDigests, indexChildren } from "./observe/upstream.js";
+import { checkUpstreamDigests, indexChildren, UpstreamClients } from "./observe/upstream.js";
 import { guardDeletions } from "./plan/deletions.js";
-import { type Plan, type PlannedList, type PullNeed, plannedList, type ResyncMode } from "./plan/model.js";
+import {
+  isEntryStep,
+  isTransferStep,
+  type Plan,
+  type PlannedList,
+  type PullNeed,
+  plannedList,
+  type ResyncMode,
+} from "./plan/model.js";
 import { managedPrefixes, type PlanOptions, planMirror, targetTag } from "./plan/plan.js";
+import { planReferrers, type ReferrerPlanInput } from "./plan/referrers.js";
 import { onlyEntries } from "./plan/shards.js";
 import { mapWithConcurrency } from "./pool.js";
 import { DistributionClient, type RateLimit, type RequestCounts } from "./registry/distribution.js";
@@ -72,6 +82,8 @@ export interface TargetConnection {
   manifest(repository: string, tag: string): Promise<Record<string, unknown> | null>;
   /** Credentials for pushes (ECR: from GetAuthorizationToken, fetched once). */
   pushCredential(): Promise<RegistryCredential | null>;
+  /** The registry client reads of the target go through (referrers), with the push credentials. */
+  registryClient(): Promise<DistributionClient>;
   /** API calls and registry requests made so far, by kind. */
   cost(): { ecr: Record<string, number>; registry: RequestCounts };
 }
@@ -110,6 +122,7 @@ export async function connectTarget(list: MirrorList, options: TargetOptions): P
       observe: (wanted, needDigest) => observeRegistry(client, registry, wanted, needDigest),
       manifest: async (repository, tag) => (await client.getManifest(repository, tag))?.body ?? null,
       pushCredential: async () => (auth ? { registry, ...auth } : null),
+      registryClient: async () => client,
       cost: () => ({ ecr: {}, registry: counts }),
     };
   }
@@ -136,10 +149,13 @@ export async function connectTarget(list: MirrorList, options: TargetOptions): P
   };
   const discovered = list.target.registry ? null : await authorize();
   const registry = discovered?.registry ?? list.target.registry!;
+  const schemes = new RegistrySchemes();
+  const registryCounts: RequestCounts = {};
+  let registryClient: DistributionClient | null = null;
   return {
     kind: "ecr",
     registry,
-    schemes: new RegistrySchemes(),
+    schemes,
     region,
     ecrClient: client,
     observe: (wanted, _needDigest, prunePrefixes, settingsOf) =>
@@ -149,7 +165,19 @@ export async function connectTarget(list: MirrorList, options: TargetOptions): P
       const a = await authorize();
       return { registry: a.registry, username: a.username, password: a.password };
     },
-    cost: () => ({ ecr: { ...observer.calls }, registry: {} }),
+    registryClient: async () => {
+      if (!registryClient) {
+        const a = await authorize();
+        registryClient = new DistributionClient({
+          baseUrl: `https://${registry}`,
+          auth: { username: a.username, password: a.password },
+          counts: registryCounts,
+          schemes,
+        });
+      }
+      return registryClient;
+    },
+    cost: () => ({ ecr: { ...observer.calls }, registry: registryCounts }),
   };
 }
 
@@ -272,7 +300,10 @@ async function askUpstream(
   const held = (i: ImageEntry) => observed.repositories.get(i.repository)?.tags.has(targetTag(i)) === true;
   const present =
     options.resync === "digest" ? list.images.filter((i) => i.reference.digest === null && held(i)) : [];
-  const copied = list.images.filter((i) => !held(i) && (options.proveCopies || i.platforms.length > 0));
+  // Entries whose referrers travel need their digest on a first copy too: the referrers are looked up by it.
+  const copied = list.images.filter(
+    (i) => !held(i) && (options.proveCopies || i.platforms.length > 0 || i.referrers === true),
+  );
   // A platform subset is a new index: compare its children, one manifest read per such tag.
   await mapWithConcurrency(
     present.filter((i) => i.platforms.length > 1),
@@ -363,6 +394,59 @@ function upstreamFindings(
   return { upstreamDigests: upstream.digests, upstreamFailures, upstreamMissing };
 }
 
+/**
+ * The referrers of the entries that carry theirs (`referrers: true`), upstream and in the target, for
+ * `planReferrers`: only for entries the plan copies or updates, and in resync `digest` for present ones too, so a
+ * plan with nothing to copy in resync `missing` still sends nothing upstream. The subject is the digest the target
+ * holds or will hold (pinned, observed upstream, or held).
+ */
+async function lookForReferrers(
+  plan: Plan,
+  list: PlannedList,
+  target: TargetConnection,
+  options: PlanRunOptions,
+  upstreamDigests: PlanOptions["upstreamDigests"],
+): Promise<ReferrerPlanInput & { counts: RequestCounts }> {
+  const subjects: ReferrerSubject[] = [];
+  for (const step of plan.steps) {
+    if (!isEntryStep(step) || step.kind !== "image" || !step.entry.referrers || step.action === "blocked")
+      continue;
+    if (options.resync === "missing" && !isTransferStep(step)) continue;
+    const digest = isTransferStep(step)
+      ? (step.digest ?? upstreamDigests?.get(step.source)?.digest)
+      : (step.targetDigest ?? step.digest);
+    if (digest) subjects.push({ entry: step.entry, digest });
+  }
+  const counts: RequestCounts = {};
+  if (subjects.length === 0)
+    return { upstream: new Map(), target: new Map(), refused: new Map(), failures: new Map(), counts };
+  const pool = new UpstreamClients(list.upstreams, options.upstreamCredentials, {
+    counts,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  // The target first: a referrer it holds was checked when it was copied, and is not read upstream again.
+  const targetClient = await target.registryClient();
+  const held = await findAllReferrers(
+    subjects,
+    (entry) => ({ client: targetClient, repository: entry.repository }),
+    { verify: () => false },
+  );
+  const heldDigests = (entry: ImageEntry) =>
+    new Set(held.found.get(entry.source)?.referrers.map((r) => r.digest) ?? []);
+  const upstream = await findAllReferrers(
+    subjects,
+    (entry) => ({ client: pool.clientFor(entry).client, repository: entry.reference.path }),
+    { verify: (entry, digest) => !heldDigests(entry).has(digest) },
+  );
+  return {
+    upstream: upstream.found,
+    target: held.found,
+    refused: upstream.refused,
+    failures: upstream.failures,
+    counts,
+  };
+}
+
 /** Observe the target (and, in resync mode `digest`, the upstreams) and plan. Changes nothing. */
 export async function planRun(
   listed: MirrorList,
@@ -386,12 +470,15 @@ export async function planRun(
   const list = plannedList(options.entries ? onlyEntries(charts.list, options.entries) : charts.list);
   const observed = await observeTarget(list, target, options);
   const { findings, counts, pulls } = await askUpstream(list, observed, target, options);
-  const plan = planMirror(list, observed, {
+  let plan = planMirror(list, observed, {
     resync: options.resync,
     dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,
     ...(options.copiesElsewhere ? { copiesElsewhere: true } : {}),
     ...findings,
   });
+  const referrers = await lookForReferrers(plan, list, target, options, findings.upstreamDigests);
+  for (const [kind, n] of Object.entries(referrers.counts)) counts[kind] = (counts[kind] ?? 0) + n;
+  plan = planReferrers(plan, list, observed, referrers);
   plan.warnings.push(...ranged.warnings, ...charts.warnings);
   if (ranged.expansions.length > 0) plan.ranges = ranged.expansions;
   if (pulls.length > 0) {

@@ -51,8 +51,9 @@ export function sourceAddress(step: TransferStep, upstreams: readonly Upstream[]
   return fetchAddress(reference, upstreams);
 }
 
+/** `registry/repository:tag`, or `registry/repository@digest` for what is pushed by digest (an OCI referrer). */
 export function targetReference(registry: string, step: { repository: string; tag: string }): string {
-  return `${registry}/${step.repository}:${step.tag}`;
+  return `${registry}/${step.repository}${step.tag.startsWith("sha256:") ? "@" : ":"}${step.tag}`;
 }
 
 /** A platform subset or a chart pushed from an HTTP repository: content the source holds under no digest. */
@@ -64,6 +65,20 @@ function writesNewContent(step: TransferStep): boolean {
 export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" | "verify"> {
   const { crane, registry, upstreams } = options;
   let helmLoggedIn: Promise<void> | null = null;
+  // OCI referrers of one subject are pushed one after another: on a registry without the referrers API crane
+  // reads, extends and writes back the subject's `sha256-<hex>` index (go-containerregistry pkg/v1/remote/write.go
+  // commitSubjectReferrers, unconditional), so two at once would lose one.
+  const subjectQueues = new Map<string, Promise<unknown>>();
+  const inSubjectOrder = <T>(step: TransferStep, work: () => Promise<T>): Promise<T> => {
+    if (!step.referrer || step.referrer.tagged) return work();
+    const key = `${step.repository}@${step.referrer.subject}`;
+    const run = (subjectQueues.get(key) ?? Promise.resolve()).then(work, work);
+    subjectQueues.set(
+      key,
+      run.catch(() => {}),
+    );
+    return run;
+  };
 
   async function copyHttpChart(step: TransferStep, chart: ChartEntry): Promise<CopyResult> {
     const helm = options.helm;
@@ -105,10 +120,12 @@ export function createCopier(options: CopierOptions): Pick<ExecuteDeps, "copy" |
       if (step.platforms.length > 1) {
         return crane.indexFilter(source.reference, step.platforms, destination);
       }
-      return crane.copy(source.reference, destination, {
-        platform: step.platforms[0] ?? null,
-        ...(options.jobs ? { jobs: options.jobs } : {}),
-      });
+      return inSubjectOrder(step, () =>
+        crane.copy(source.reference, destination, {
+          platform: step.platforms[0] ?? null,
+          ...(options.jobs ? { jobs: options.jobs } : {}),
+        }),
+      );
     },
 
     async verify(step, copied) {

@@ -101,6 +101,11 @@ export interface ImageEntry {
    */
   fromCharts?: ChartOrigin[];
   /**
+   * Set when the image's referrers (signatures, attestations, SBOMs) are mirrored with it: the entry's
+   * `referrers: true`, or `defaults.referrers` for entries without platforms.
+   */
+  referrers?: true;
+  /**
    * Set on the node configurator's image when ecr-mirror added it to the list itself (the list does not
    * name it): it is mirrored, but its host is not redirected on the nodes for it (see ./redirects.ts).
    */
@@ -185,6 +190,8 @@ export interface MirrorList {
   target: Target;
   upstreams: Upstream[];
   images: ImageEntry[];
+  /** `defaults.referrers`: images added outside the list (found in charts) carry their referrers too. */
+  referrersByDefault?: true;
   charts: ChartEntry[];
   /**
    * Version ranges still to resolve; empty or absent once `resolveChartVersions` (src/charts/resolve.ts)

@@ -13,7 +13,7 @@ import { prescan } from "./prescan.js";
 import { finish, type ParseResult, type Problems, refuse } from "./problems.js";
 import { readCharts } from "./rules/charts.js";
 import { checkRepositoryClashes } from "./rules/clashes.js";
-import { readImages } from "./rules/images.js";
+import { readImageDefaults, readImages } from "./rules/images.js";
 import { readTarget } from "./rules/target.js";
 import { readUpstreams } from "./rules/upstreams.js";
 import { mirrorListSchema } from "./schema.js";
@@ -86,7 +86,8 @@ function parseText(text: string, file: string): ParseResult {
 function readList(root: unknown, file: string, problems: Problems): MirrorList {
   const target = readTarget(get(root, "target"), problems);
   const upstreams = readUpstreams(get(root, "upstreams"), target, problems);
-  const { images, imageRanges } = readImages(get(root, "images"), target, upstreams, problems);
+  const defaults = readImageDefaults(get(root, "defaults"));
+  const { images, imageRanges } = readImages(get(root, "images"), target, upstreams, problems, defaults);
   const { charts, chartRanges } = readCharts(get(root, "charts"), target, problems);
   checkRepositoryClashes([...images, ...imageRanges], [...charts, ...chartRanges], problems);
   const named = images.length + imageRanges.length + charts.length + chartRanges.length;
@@ -103,5 +104,14 @@ function readList(root: unknown, file: string, problems: Problems): MirrorList {
     (u) => u.location !== null || [...images, ...imageRanges].some((i) => i.reference.domain === u.host),
   );
   usedUpstreams.sort((a, b) => a.host.localeCompare(b.host));
-  return { file, target, upstreams: usedUpstreams, images, charts, chartRanges, imageRanges };
+  return {
+    file,
+    target,
+    upstreams: usedUpstreams,
+    images,
+    ...(defaults.referrers ? { referrersByDefault: true as const } : {}),
+    charts,
+    chartRanges,
+    imageRanges,
+  };
 }

@@ -26,6 +26,7 @@ export const mirrorListDefaults = {
   "upstreams.<host>.redirect": true,
   "upstreams.<host>.fallback": false,
   "charts[].images": false,
+  "defaults.referrers": false,
 } as const;
 
 const d = mirrorListDefaults;
@@ -161,6 +162,19 @@ export const mirrorListSchema = {
         },
       },
     },
+    defaults: {
+      type: "object",
+      description: "Settings every image entry gets unless it sets its own.",
+      additionalProperties: false,
+      properties: {
+        referrers: {
+          type: "boolean",
+          description:
+            "Mirror every image's signatures, attestations and SBOMs with it (an entry's own `referrers:` wins). Entries with platforms are left out: their mirrored digest is not the signed one.",
+          default: d["defaults.referrers"],
+        },
+      },
+    },
     upstreams: {
       type: "object",
       description:
@@ -240,6 +254,11 @@ export const mirrorListSchema = {
                 "Keep only these platforms (os/arch[/variant]). Only for tag-only entries: it changes the digest.",
                 { pattern: "^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9.]+)?$" },
               ),
+              referrers: {
+                type: "boolean",
+                description:
+                  "Also mirror what refers to the image: its signatures, attestations and SBOMs (OCI referrers API or its tag-schema fallback, and cosign's sha256-<hex>.sig/.att/.sbom tags). Default: defaults.referrers. Not with platforms (the mirrored digest differs from the signed one).",
+              },
             },
           },
         ],

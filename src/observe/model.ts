@@ -80,3 +80,27 @@ export interface UpstreamDigest {
   /** For platform-filtered entries: what the tag holds (read with the manifest GET, and a single image's config). */
   content?: UpstreamContent;
 }
+
+/** What a referrer is, as its artifact type (or cosign's tag suffix) says. */
+export type ReferrerKind = "signature" | "attestation" | "sbom" | "artifact";
+
+/** A manifest that refers to a mirrored digest: an OCI referrer (its `subject`) or one of cosign's tags. */
+export interface Referrer {
+  /** The referrer manifest's digest. */
+  digest: string;
+  artifactType: string | null;
+  kind: ReferrerKind;
+  /** cosign's tag (`sha256-<hex>.sig`), or null for an OCI referrer (pushed by digest; its `subject` names the image). */
+  tag: string | null;
+  /** How it was found: the referrers API, the referrers tag schema, or cosign's tag. */
+  via: "api" | "tag" | "cosign";
+}
+
+/** What refers to one digest in one registry, and whether that registry has the referrers API (`via`). */
+export interface ReferrersOf {
+  subject: string;
+  via: "api" | "tag";
+  referrers: Referrer[];
+  /** Referrers listed but not mirrorable, each with why (an OCI 1.1 release-candidate artifact manifest). */
+  skipped?: string[];
+}

@@ -6,6 +6,7 @@
 import type { Problem } from "../errors.js";
 import type { ChartEntry, ImageEntry, Location, MirrorList, TagMutability } from "../list/model.js";
 import type { RangeExpansion } from "../list/tag-ranges.js";
+import type { ReferrerKind } from "../observe/model.js";
 
 export type StepAction =
   | "create-repository"
@@ -85,17 +86,31 @@ interface EntryStepFields extends StepBase {
 }
 
 /**
+ * Set on the copy, update or blocked step of a referrer: a signature, attestation or SBOM of the entry `of` (its
+ * source), refering to `subject`. The step's `tag` is cosign's tag (`sha256-<hex>.sig`) or, for an OCI referrer,
+ * its own digest (it is pushed by digest; the registry, or crane on one without the referrers API, lists it).
+ */
+export interface ReferrerOf {
+  of: string;
+  subject: string;
+  kind: ReferrerKind;
+  artifactType: string | null;
+  /** Pushed under cosign's tag (true) or by digest (false). */
+  tagged: boolean;
+}
+
+/**
  * The tag is absent from the target: copy it. `digest` is the pinned digest when the list pins one, or for an entry
  * with one platform the platform manifest the plan read upstream; else null.
  */
 export type CopyStep = EntryStepFields &
-  EntryOf & { action: "copy"; digest: string | null; targetDigest: null };
+  EntryOf & { action: "copy"; digest: string | null; targetDigest: null; referrer?: ReferrerOf };
 /** The tag moved upstream (or the list pins another digest) and is mutable in the target: overwrite it. */
 export type UpdateStep = EntryStepFields &
-  EntryOf & { action: "update"; digest: string; targetDigest: string | null };
+  EntryOf & { action: "update"; digest: string; targetDigest: string | null; referrer?: ReferrerOf };
 /** The tag moved, but the target's tag is immutable: reported, never written. */
 export type BlockedStep = EntryStepFields &
-  EntryOf & { action: "blocked"; digest: string; targetDigest: string | null };
+  EntryOf & { action: "blocked"; digest: string; targetDigest: string | null; referrer?: ReferrerOf };
 /**
  * The target holds what the list asks for, but ECR archived the image (archive storage class: it cannot be
  * pulled): restore it to the standard storage class (UpdateImageStorageClass), never copy it again. `digest` is

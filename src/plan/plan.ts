@@ -27,6 +27,7 @@ import type {
 import { isTransferStep, STEP_ACTIONS } from "./model.js";
 import { tagIsMutable } from "./mutability.js";
 import { childrenForPlatforms, type PlatformSelection, selectPlatforms } from "./platforms.js";
+import { keptForSubject } from "./referrers.js";
 import { reconcileRepositories } from "./settings.js";
 
 const digestsOf = (children: readonly { digest: string }[]): string => children.map((c) => c.digest).join();
@@ -513,8 +514,12 @@ function pruneSteps(
   const steps: DeleteStep[] = [];
   for (const repo of [...observed.repositories.values()].sort((a, b) => a.name.localeCompare(b.name))) {
     if (!prefixes.some((p) => repo.name.startsWith(`${p}/`))) continue; // never outside the managed prefixes
+    // The digests the kept tags hold: their signatures and referrers indexes stay with them.
+    const keptDigests = new Set(
+      [...repo.tags].flatMap(([tag, digest]) => (digest && keep.has(`${repo.name}:${tag}`) ? [digest] : [])),
+    );
     for (const [tag, digest] of [...repo.tags].sort(([a], [b]) => a.localeCompare(b))) {
-      if (keep.has(`${repo.name}:${tag}`)) continue;
+      if (keep.has(`${repo.name}:${tag}`) || keptForSubject(tag, keptDigests)) continue;
       const archived = repo.archived?.has(tag)
         ? "; archived: ECR bills archived images for at least 90 days"
         : "";

@@ -417,6 +417,58 @@ export class DistributionClient {
   }
 
   /**
+   * What refers to `digest` (OCI distribution-spec 1.1 "Listing Referrers"): the referrers API
+   * (`GET /v2/<name>/referrers/<digest>`), or where the registry has none (404; 400 as go-containerregistry also
+   * reads it) the referrers tag schema, an OCI index under the tag `sha256-<hex>`. `manifests` are the index's
+   * descriptors as the registry sent them (unchecked: the caller refuses what does not fit); `via` says which.
+   */
+  async listReferrers(
+    repository: string,
+    digest: string,
+  ): Promise<{ via: "api" | "tag"; manifests: unknown[] }> {
+    const fromApi = await this.retrying(async () => {
+      const what = `GET ${repository} referrers of ${digest}`;
+      const answer = await this.request(
+        "referrers-get",
+        "GET",
+        this.url(repository, `referrers/${digest}`),
+        repository,
+        { Accept: "application/vnd.oci.image.index.v1+json" },
+      );
+      const { response } = answer;
+      if (response.status === 404 || response.status === 400) {
+        await discard(answer);
+        return null;
+      }
+      if (!response.ok) throw await this.failure(answer, what);
+      const body = await this.json(answer, what);
+      return Array.isArray(body.manifests) ? body.manifests : [];
+    });
+    if (fromApi) return { via: "api", manifests: fromApi };
+    return { via: "tag", manifests: await this.fallbackReferrers(repository, digest) };
+  }
+
+  /** The referrers tag schema's index (`sha256-<hex>`), or none when the tag does not exist. */
+  private async fallbackReferrers(repository: string, digest: string): Promise<unknown[]> {
+    const tag = digest.replace(":", "-");
+    const found = await this.getManifest(repository, tag);
+    if (!found) return [];
+    // Some registries (GitLab) read `sha256-<hex>` as the digest itself and serve the image: no referrers list
+    // (oras-project/oras#2148, where its children were taken for referrers).
+    if (found.digest === digest) return [];
+    const mediaType = String(found.body.mediaType ?? found.mediaType)
+      .split(";")[0]!
+      .trim();
+    if (mediaType !== "application/vnd.oci.image.index.v1+json" || !Array.isArray(found.body.manifests)) {
+      throw new RegistryError(
+        `${this.describe(repository)}:${tag} is not an OCI image index (${mediaType || "no media type"}), so it is not a referrers list`,
+        502,
+      );
+    }
+    return found.body.manifests;
+  }
+
+  /**
    * A small JSON blob (an image config: its os, architecture and variant), or null when the registry does not have
    * it. A blob GET; Docker Hub counts manifest GETs as pulls, not blob GETs. Redirects (to a CDN) are followed.
    */

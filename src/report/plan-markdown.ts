@@ -137,7 +137,8 @@ function allot(
 }
 
 function targetOf(s: Step): string {
-  return s.kind === "repository" ? s.repository : `${s.repository}:${s.tag}`;
+  if (s.kind === "repository") return s.repository;
+  return `${s.repository}${s.tag.startsWith("sha256:") ? "@" : ":"}${s.tag}`; // an OCI referrer: by digest
 }
 
 /** Where an entry's content comes from, without the tag: `docker.io/library/redis`, `https://… ingress-nginx`. */
@@ -155,8 +156,17 @@ function linkText(text: string): string {
   return cell(text).replace(/[[\]]/g, (c) => `\\${c}`);
 }
 
+/** A referrer's cell: what it is and its tag or digest, shortened (`signature sha256-3f2a1b9c….sig`). */
+function referrerLabel(s: Step): string | null {
+  if (!isEntryStep(s) || !("referrer" in s) || !s.referrer) return null;
+  const m = /^(sha256[-:][0-9a-f]{12})[0-9a-f]{52}(.*)$/.exec(s.tag);
+  const kind = s.referrer.kind === "sbom" ? "SBOM" : s.referrer.kind;
+  return `${kind} ${m ? `${m[1]}…${m[2]}` : s.tag}`;
+}
+
 function tagLink(s: Step, link: LineLink | null): string {
-  const tag = `\`${linkText(s.kind === "repository" ? s.repository : s.tag)}\``;
+  const text = s.kind === "repository" ? s.repository : (referrerLabel(s) ?? s.tag);
+  const tag = `\`${linkText(text)}\``;
   const url = s.action !== "delete" && link ? link(s.location.line) : null;
   return url ? `[${tag}](${url})` : tag;
 }

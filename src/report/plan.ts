@@ -3,7 +3,7 @@
  * summary and the pull-request comment is ./plan-markdown.ts). Pure functions.
  */
 import type { RangeExpansion } from "../list/tag-ranges.js";
-import type { Plan, PullNeed, SettingChange, Step, StepAction } from "../plan/model.js";
+import type { Plan, PullNeed, ReferrerOf, SettingChange, Step, StepAction } from "../plan/model.js";
 import { isEntryStep, STEP_ACTIONS, stepFields } from "../plan/model.js";
 
 export interface PlanCost {
@@ -29,6 +29,8 @@ export interface PlanStepJson {
   tagRange?: string;
   /** reconcile-settings: each setting that differs, what the repository has (`from`) and what the list asks (`to`). */
   changes?: SettingChange[];
+  /** A referrer's step: the image it refers to (`of`, `subject`), its kind and artifact type, whether it is tagged. */
+  referrer?: ReferrerOf;
   line?: number;
 }
 
@@ -91,6 +93,7 @@ export function planToJson(plan: Plan, cost?: PlanCost) {
         ...(range ? { versionRange: range } : {}),
         ...(stepTagRange(step) ? { tagRange: stepTagRange(step)! } : {}),
         ...(step.action === "reconcile-settings" ? { changes: step.changes } : {}),
+        ...(isEntryStep(step) && "referrer" in step && step.referrer ? { referrer: step.referrer } : {}),
         ...(s.location ? { line: s.location.line } : {}),
       };
     }),
@@ -130,7 +133,9 @@ export function summaryLine(plan: Plan): string {
 }
 
 function target(s: Step): string {
-  return s.kind !== "repository" ? `${s.repository}:${s.tag}` : s.repository;
+  if (s.kind === "repository") return s.repository;
+  // An OCI referrer is pushed by digest.
+  return `${s.repository}${s.tag.startsWith("sha256:") ? "@" : ":"}${s.tag}`;
 }
 
 function stepLine(s: Step): string {

@@ -20,7 +20,9 @@ export function describeStep(step: {
   tag: string | null;
   platforms: readonly string[];
 }): string {
-  const target = step.tag ? `${step.repository}:${step.tag}` : step.repository;
+  const target = step.tag
+    ? `${step.repository}${step.tag.startsWith("sha256:") ? "@" : ":"}${step.tag}`
+    : step.repository;
   const platforms = step.platforms.length > 0 ? ` [${step.platforms.join(", ")}]` : "";
   switch (step.action) {
     case "create-repository":

@@ -128,6 +128,7 @@ describe("the mirror list's defaults", () => {
       "upstreams.<host>.redirect": upstream.redirect,
       "upstreams.<host>.fallback": upstream.fallback,
       "charts[].images": list!.charts[0]!.images !== null,
+      "defaults.referrers": list!.images[0]!.referrers === true,
     };
     expect(filled).toEqual(table);
   });

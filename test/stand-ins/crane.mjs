@@ -12,6 +12,7 @@ import {
   childForPlatform,
   eachLimited,
   isIndex,
+  MEDIA_TYPES,
   parsePlatform,
   platformSatisfies,
   RegistryClient,
@@ -90,7 +91,61 @@ async function copyManifest(src, srcRepo, dst, dstRepo, manifest, dstTarget, job
       `${dstRepo}:${dstTarget}: the registry stored digest ${written}, expected ${manifest.digest}`,
     );
   }
+  if (manifest.json.subject?.digest) await commitSubjectReferrers(dst, dstRepo, manifest);
   return written;
+}
+
+/**
+ * go-containerregistry pkg/v1/remote/write.go commitManifest -> commitSubjectReferrers: after PUTting a manifest with
+ * a `subject`, GET /v2/<repo>/referrers/<subject> (Accept: OCI index); 200 = the registry keeps the list itself;
+ * 404 or 400 = no referrers API, so the fallback tag `sha256-<hex>` (pkg/v1/remote/referrers.go fallbackTag) is read
+ * (404: start an empty OCI index), must be a schemaVersion 2 OCI index ("fallback tag manifest is not an OCI image
+ * index: …"), gets the descriptor {mediaType, size, digest, artifactType: the config's media type} unless it is
+ * there ("fallback tag … already had referrer"), sorted by digest, and is PUT back under the tag.
+ */
+async function commitSubjectReferrers(dst, repository, manifest) {
+  const subject = manifest.json.subject.digest;
+  const api = await dst.request("GET", `/v2/${repository}/referrers/${subject}`, {
+    headers: { accept: MEDIA_TYPES.ociIndex },
+    expect: [200, 400, 404],
+  });
+  await api.body?.cancel();
+  if (api.status === 200) return;
+  const tag = subject.replace(":", "-");
+  const current = await dst.request("GET", `/v2/${repository}/manifests/${tag}`, {
+    headers: { accept: MEDIA_TYPES.ociIndex },
+    expect: [200, 404],
+  });
+  let index;
+  const add = ordered(
+    {
+      mediaType: manifest.json.mediaType ?? "",
+      size: manifest.bytes.length,
+      digest: manifest.digest,
+      artifactType: manifest.json.config?.mediaType || undefined,
+    },
+    DESCRIPTOR_FIELDS,
+  );
+  if (current.status === 404) {
+    await current.body?.cancel();
+    index = { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: [add] };
+  } else {
+    index = JSON.parse(Buffer.from(await current.arrayBuffer()).toString("utf8"));
+    if (index.schemaVersion !== 2)
+      throw new Error(`fallback tag manifest is not a schema version 2: ${index.schemaVersion}`);
+    if (index.mediaType !== MEDIA_TYPES.ociIndex)
+      throw new Error(`fallback tag manifest is not an OCI image index: ${index.mediaType}`);
+    index.manifests = (index.manifests ?? []).map((m) => ordered(m, DESCRIPTOR_FIELDS));
+    if (index.manifests.some((m) => m.digest === manifest.digest)) {
+      logLine(`fallback tag ${tag} already had referrer`);
+      return;
+    }
+    index.manifests.push(add);
+  }
+  index.manifests.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  logLine(`updating fallback tag ${tag} with new referrer`);
+  const bytes = Buffer.from(JSON.stringify(ordered(index, INDEX_FIELDS)));
+  await dst.putManifest(repository, tag, bytes, MEDIA_TYPES.ociIndex);
 }
 
 async function copy(args, options) {

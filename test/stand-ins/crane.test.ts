@@ -8,10 +8,12 @@ import {
   getManifest,
   makeChartTgz,
   type PushedIndex,
+  pushBlob,
   pushChart,
   pushImage,
   pushIndex,
   pushIndexOf,
+  pushManifest,
   sha256Digest,
 } from "../harness/images.js";
 import { freePort, type RunningRegistry, startRegistry } from "../harness/registry.js";
@@ -313,6 +315,76 @@ describe("crane stand-in", () => {
       expect(slashes.code).toBe(1);
       expect(slashes.stderr).toContain("too many slashes in platform spec: linux/arm64/v8/x");
     });
+  });
+
+  it("copies a manifest with a subject by digest and lists it in the sha256-<hex> index, as crane does without a referrers API", async () => {
+    const subject = await pushImage(upstream.url, "library/signed", "1", { seed: "signed-subject" });
+    const empty = { bytes: Buffer.from("{}"), digest: sha256Digest("{}") };
+    const referrer = (name: string) => {
+      const layer = Buffer.from(name);
+      const bytes = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          artifactType: "application/spdx+json",
+          config: { mediaType: "application/vnd.oci.empty.v1+json", digest: empty.digest, size: 2 },
+          layers: [{ mediaType: "application/spdx+json", digest: sha256Digest(layer), size: layer.length }],
+          subject: {
+            mediaType: "application/vnd.oci.image.manifest.v1+json",
+            digest: subject.digest,
+            size: 1,
+          },
+        }),
+      );
+      return { layer, bytes, digest: sha256Digest(bytes) };
+    };
+    const [one, two] = [referrer("sbom one"), referrer("sbom two")];
+    for (const r of [one, two]) {
+      await pushBlob(upstream.url, "library/signed", empty);
+      await pushBlob(upstream.url, "library/signed", { bytes: r.layer, digest: sha256Digest(r.layer) });
+      await pushManifest(
+        upstream.url,
+        "library/signed",
+        r.digest,
+        r.bytes,
+        "application/vnd.oci.image.manifest.v1+json",
+      );
+    }
+    const fallback = `sha256-${subject.digest.slice(7)}`;
+    for (const r of [two, one, one]) {
+      const result = await crane([
+        "copy",
+        `${upstream.host}/library/signed@${r.digest}`,
+        `${mirror.host}/mirrors/library/signed@${r.digest}`,
+      ]);
+      expect(result.code, result.stderr).toBe(0);
+    }
+    // Sorted by digest, each once, with the config's media type as artifactType (go-containerregistry write.go).
+    const index = await getManifest(mirror.url, "mirrors/library/signed", fallback, AUTH);
+    expect(index.json).toEqual({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [one, two]
+        .sort((a, b) => (a.digest < b.digest ? -1 : 1))
+        .map((r) => ({
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          size: r.bytes.length,
+          digest: r.digest,
+          artifactType: "application/vnd.oci.empty.v1+json",
+        })),
+    });
+    // A plain image copy brings no referrers along.
+    const plain = await crane([
+      "copy",
+      `${upstream.host}/library/signed:1`,
+      `${mirror.host}/mirrors/library/plain:1`,
+    ]);
+    expect(plain.code, plain.stderr).toBe(0);
+    const none = await fetch(`${mirror.url}/v2/mirrors/library/plain/manifests/${fallback}`, {
+      method: "HEAD",
+      headers: { authorization: `Basic ${Buffer.from(`${AUTH.user}:${AUTH.password}`).toString("base64")}` },
+    });
+    expect(none.status).toBe(404);
   });
 
   it("fails loudly, exit 2, on a flag or subcommand outside the contract", async () => {

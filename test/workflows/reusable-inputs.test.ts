@@ -52,7 +52,15 @@ const NOT_EXPOSED = [
   "commit-on-pull-request",
   "pods-file",
   "audit-target",
+  "shard-plan",
+  "shard",
+  "shard-reports",
 ];
+/**
+ * Workflow inputs whose default differs from the action's, for a reason: `shards` 1 is one sync job (the action's
+ * empty, no sharding), `max-parallel` 4 bounds the matrix (the action's empty: all shards at once).
+ */
+const OWN_DEFAULTS: Record<string, string> = { shards: "1", "max-parallel": "4" };
 /** Action inputs the workflow takes as secrets. */
 const AS_SECRETS = ["docker-hub-username", "docker-hub-token", "registry-credentials"];
 
@@ -64,14 +72,24 @@ describe("the reusable workflow's inputs", () => {
     expect(missing).toEqual([]);
     for (const name of AS_SECRETS) expect(secrets, name).toHaveProperty(name);
     const header = workflowText.split("\nname:")[0]!;
-    for (const name of ["mode", "registry-url", "github-token", "report-path", "commit-on-pull-request"])
+    for (const name of [
+      "mode",
+      "registry-url",
+      "github-token",
+      "report-path",
+      "commit-on-pull-request",
+      "shard-plan",
+      "shard-reports",
+    ])
       expect(header, name).toMatch(new RegExp(`\\b${name}\\b`));
   });
 
   it("gives each the action's own default (resync aside: empty means digest on the schedule)", () => {
     for (const [name, input] of Object.entries(inputs)) {
       if (!(name in action.inputs) || name === "resync") continue;
-      expect(String(input.default ?? ""), name).toBe(action.inputs[name]!.default ?? "");
+      expect(String(input.default ?? ""), name).toBe(
+        OWN_DEFAULTS[name] ?? action.inputs[name]!.default ?? "",
+      );
     }
     expect(inputs.resync!.default).toBe("");
   });
@@ -79,15 +97,19 @@ describe("the reusable workflow's inputs", () => {
   it("passes each to the action under its own name, in every job that calls it", () => {
     for (const { job, step } of actionSteps)
       for (const [name, value] of Object.entries(step.with ?? {})) {
-        // The fork's comment job always comments: that is what it is for.
-        const fixed = job === "comment" && name === "comment";
+        // The fork's comment job always comments: that is what it is for; the sharded plan job never does (it
+        // runs on push, with no pull request).
+        const fixed = (job === "comment" || job === "shard-plan") && name === "comment";
         if (name in inputs && name !== "resync" && !fixed)
           expect(value, `${job}: ${name}`).toBe(`\${{ inputs.${name} }}`);
         if (AS_SECRETS.includes(name)) expect(value, `${job}: ${name}`).toBe(`\${{ secrets.${name} }}`);
         expect(Object.keys(action.inputs), `${job}: ${name} is not an action input`).toContain(name);
       }
     const passed = Object.keys(syncStep.with ?? {});
-    const forSync = Object.keys(inputs).filter((n) => n in action.inputs && n !== "comment");
+    // comment is for pull requests; shards and max-parallel go to the sharded plan job.
+    const forSync = Object.keys(inputs).filter(
+      (n) => n in action.inputs && !["comment", "shards", "max-parallel"].includes(n),
+    );
     expect(forSync.filter((n) => !passed.includes(n))).toEqual([]);
   });
 
@@ -110,8 +132,12 @@ describe("the reusable workflow's inputs", () => {
 describe("the reusable workflow's outputs", () => {
   it("give the commit and the pull request commit-back made, from the action's own outputs", () => {
     for (const name of ["commit-sha", "pull-request-url", "commit-back", "copied", "failed"]) {
-      expect(outputs[name]?.value, name).toBe(`\${{ jobs.sync.outputs.${name} }}`);
+      // From the one sync job, or from the sharded sync's merge job: only one of them runs.
+      expect(outputs[name]?.value, name).toBe(
+        `\${{ jobs.sync.outputs.${name} || jobs.shard-merge.outputs.${name} }}`,
+      );
       expect(workflow.jobs.sync!.outputs?.[name], name).toBe(`\${{ steps.sync.outputs.${name} }}`);
+      expect(workflow.jobs["shard-merge"]!.outputs?.[name], name).toBe(`\${{ steps.merge.outputs.${name} }}`);
       expect(action.outputs, name).toHaveProperty(name);
     }
   });

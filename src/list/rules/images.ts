@@ -14,9 +14,10 @@ import { repositoryNameProblem } from "../naming.js";
 import type { Problems } from "../problems.js";
 import { hideUserinfo, shown as q } from "../quote.js";
 import { formatReference, isValidTag, parseReference, referenceName, validateDigest } from "../reference.js";
+import { mirrorListDefaults } from "../schema.js";
 import { parseConstraint } from "../semver.js";
 import { parseTagPattern } from "../tag-pattern.js";
-import { get, int, keyNode, str, strings } from "../yaml-nodes.js";
+import { bool, get, int, keyNode, str, strings } from "../yaml-nodes.js";
 import { targetRepositoryOf } from "./upstreams.js";
 
 /** One tag or digest an entry wants, with the node it was written at. */
@@ -37,15 +38,50 @@ interface ImageIndex {
 /** A tag range as an entry gives it (`versionRange`, `pattern`, `newest`), checked, before it lands. */
 type RangeSpec = Pick<ImageRange, "versionRange" | "pattern" | "newest" | "location">;
 
+/** What `defaults:` gives every image entry that does not say otherwise. */
+export interface ImageDefaults {
+  referrers: boolean;
+}
+
+/** `defaults:`, with the schema's defaults where it says nothing. */
+export function readImageDefaults(node: Node | undefined): ImageDefaults {
+  return { referrers: bool(get(node, "referrers")) ?? mirrorListDefaults["defaults.referrers"] };
+}
+
 export function readImages(
   node: Node | undefined,
   target: Target,
   upstreams: Map<string, Upstream>,
   problems: Problems,
+  defaults: ImageDefaults = { referrers: mirrorListDefaults["defaults.referrers"] },
 ): { images: ImageEntry[]; imageRanges: ImageRange[] } {
   const index: ImageIndex = { entries: [], ranges: [], byKey: new Map(), byRepository: new Map() };
-  if (isSeq(node)) for (const item of node.items) readImage(item, target, upstreams, problems, index);
+  if (isSeq(node))
+    for (const item of node.items) readImage(item, target, upstreams, problems, index, defaults);
   return { images: index.entries, imageRanges: index.ranges };
+}
+
+/**
+ * Whether the entry's referrers travel with it: its own `referrers:`, else `defaults.referrers` (entries with
+ * platforms left out). Platforms and referrers together are an error: the filtered copy is another digest than the
+ * one the signatures name.
+ */
+function readReferrers(
+  item: unknown,
+  platforms: readonly string[],
+  defaults: ImageDefaults,
+  problems: Problems,
+) {
+  const own = isMap(item) ? bool(get(item, "referrers")) : undefined;
+  if (own === true && platforms.length > 0) {
+    problems.error(
+      problems.locate(keyNode(item, "referrers")),
+      "referrers cannot travel with a platform-filtered entry",
+      "platforms writes a new manifest whose digest no signature or SBOM names; remove platforms to mirror the image as it is signed, or remove referrers",
+    );
+    return false;
+  }
+  return own ?? (defaults.referrers && platforms.length === 0);
 }
 
 function readImage(
@@ -54,6 +90,7 @@ function readImage(
   upstreams: Map<string, Upstream>,
   problems: Problems,
   index: ImageIndex,
+  defaults: ImageDefaults,
 ): void {
   const isObject = isMap(item);
   const sourceNode = isObject ? get(item, "source") : (item as Node);
@@ -65,16 +102,7 @@ function readImage(
   const wanted = readWanted(item, isObject, ref, source, sourceNode!, problems);
   const range = isObject ? readRange(item, ref, source, sourceNode, problems) : null;
   if (range === "invalid") return;
-  if (wanted.length === 0 && range === null) {
-    problems.error(
-      problems.locate(sourceNode),
-      `${q(source)} names no tag or digest`,
-      isObject
-        ? 'add tags: ["1.2.3"], digests: ["sha256:…"] or a tag range (versionRange: ">=1.2.0 <2.0.0", pattern:, newest:)'
-        : `write ${q(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`,
-    );
-    return;
-  }
+  if (!wantsSomething(item, source, sourceNode, wanted.length > 0 || range !== null, problems)) return;
   if (platforms.length > 0 && wanted.some((w) => w.digest !== null)) {
     problems.error(
       problems.locate(keyNode(item, "platforms")),
@@ -82,6 +110,7 @@ function readImage(
       "filtering writes a new single-platform manifest whose digest differs from the pinned one, so a digest-pinned pull would fail on the node; remove platforms or the digest",
     );
   }
+  const referrers = readReferrers(item, platforms, defaults, problems);
   const repository = landImage(ref, source, sourceNode, target, upstreams, problems);
   if (repository === null) return;
   if (range !== null) addRange({ ...range, platforms, ...located }, ref, repository, index, problems);
@@ -94,9 +123,29 @@ function readImage(
       platforms,
       ...located,
       location: problems.locate(w.node),
+      ...(referrers ? { referrers: true as const } : {}),
     };
     addImage(entry, index, problems);
   }
+}
+
+/** An entry names a tag, a digest or a tag range; else an error on its source (ecr-mirror never assumes :latest). */
+function wantsSomething(
+  item: unknown,
+  source: string,
+  sourceNode: Node | undefined,
+  names: boolean,
+  problems: Problems,
+): boolean {
+  if (names) return true;
+  problems.error(
+    problems.locate(sourceNode),
+    `${q(source)} names no tag or digest`,
+    isMap(item)
+      ? 'add tags: ["1.2.3"], digests: ["sha256:…"] or a tag range (versionRange: ">=1.2.0 <2.0.0", pattern:, newest:)'
+      : `write ${q(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`,
+  );
+  return false;
 }
 
 /** The entry's source as a reference: no credentials, valid as Docker reads it, a host the address policy allows. */
@@ -369,7 +418,14 @@ export function imageEntryFor(reference: string, list: MirrorList, location: Loc
   const all = [...upstreams.values()].sort((a, b) => a.host.localeCompare(b.host));
   return {
     ok: true,
-    entry: { source: formatReference(ref), reference: ref, repository, platforms: [], location },
+    entry: {
+      source: formatReference(ref),
+      reference: ref,
+      repository,
+      platforms: [],
+      location,
+      ...(list.referrersByDefault ? { referrers: true as const } : {}),
+    },
     upstreams: all,
   };
 }
