@@ -59536,7 +59536,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5006:
+/***/ 4631:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -60373,6 +60373,7 @@ const mirrorListDefaults = {
     "upstreams.<host>.redirect": true,
     "upstreams.<host>.fallback": false,
     "charts[].images": false,
+    "defaults.referrers": false,
 };
 const d = mirrorListDefaults;
 const ecrPrefix = "^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$";
@@ -60491,6 +60492,18 @@ const mirrorListSchema = {
                 },
             },
         },
+        defaults: {
+            type: "object",
+            description: "Settings every image entry gets unless it sets its own.",
+            additionalProperties: false,
+            properties: {
+                referrers: {
+                    type: "boolean",
+                    description: "Mirror every image's signatures, attestations and SBOMs with it (an entry's own `referrers:` wins). Entries with platforms are left out: their mirrored digest is not the signed one.",
+                    default: d["defaults.referrers"],
+                },
+            },
+        },
         upstreams: {
             type: "object",
             description: "Upstream registries, keyed by host as image names carry it (`docker.io`, `quay.io`). Every host an image uses is redirected; list one here to change where it lands or where it is fetched from.",
@@ -60560,6 +60573,10 @@ const mirrorListSchema = {
                             },
                             digests: stringList("Digests to mirror (sha256:…); each gets a synthetic tag in the target."),
                             platforms: stringList("Keep only these platforms (os/arch[/variant]). Only for tag-only entries: it changes the digest.", { pattern: "^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9.]+)?$" }),
+                            referrers: {
+                                type: "boolean",
+                                description: "Also mirror what refers to the image: its signatures, attestations and SBOMs (OCI referrers API or its tag-schema fallback, and cosign's sha256-<hex>.sig/.att/.sbom tags). Default: defaults.referrers. Not with platforms (the mirrored digest differs from the signed one).",
+                            },
                         },
                     },
                 ],
@@ -61543,14 +61560,32 @@ function targetRepositoryOf(ref, target, upstreams) {
 
 
 
-function readImages(node, target, upstreams, problems) {
+
+/** `defaults:`, with the schema's defaults where it says nothing. */
+function readImageDefaults(node) {
+    return { referrers: bool(get(node, "referrers")) ?? mirrorListDefaults["defaults.referrers"] };
+}
+function readImages(node, target, upstreams, problems, defaults = { referrers: mirrorListDefaults["defaults.referrers"] }) {
     const index = { entries: [], ranges: [], byKey: new Map(), byRepository: new Map() };
     if ((0,dist/* isSeq */.oP)(node))
         for (const item of node.items)
-            readImage(item, target, upstreams, problems, index);
+            readImage(item, target, upstreams, problems, index, defaults);
     return { images: index.entries, imageRanges: index.ranges };
 }
-function readImage(item, target, upstreams, problems, index) {
+/**
+ * Whether the entry's referrers travel with it: its own `referrers:`, else `defaults.referrers` (entries with
+ * platforms left out). Platforms and referrers together are an error: the filtered copy is another digest than the
+ * one the signatures name.
+ */
+function readReferrers(item, platforms, defaults, problems) {
+    const own = (0,dist/* isMap */.jh)(item) ? bool(get(item, "referrers")) : undefined;
+    if (own === true && platforms.length > 0) {
+        problems.error(problems.locate(keyNode(item, "referrers")), "referrers cannot travel with a platform-filtered entry", "platforms writes a new manifest whose digest no signature or SBOM names; remove platforms to mirror the image as it is signed, or remove referrers");
+        return false;
+    }
+    return own ?? (defaults.referrers && platforms.length === 0);
+}
+function readImage(item, target, upstreams, problems, index, defaults) {
     const isObject = (0,dist/* isMap */.jh)(item);
     const sourceNode = isObject ? get(item, "source") : item;
     const source = str(sourceNode);
@@ -61564,15 +61599,12 @@ function readImage(item, target, upstreams, problems, index) {
     const range = isObject ? images_readRange(item, ref, source, sourceNode, problems) : null;
     if (range === "invalid")
         return;
-    if (wanted.length === 0 && range === null) {
-        problems.error(problems.locate(sourceNode), `${shown(source)} names no tag or digest`, isObject
-            ? 'add tags: ["1.2.3"], digests: ["sha256:…"] or a tag range (versionRange: ">=1.2.0 <2.0.0", pattern:, newest:)'
-            : `write ${shown(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`);
+    if (!wantsSomething(item, source, sourceNode, wanted.length > 0 || range !== null, problems))
         return;
-    }
     if (platforms.length > 0 && wanted.some((w) => w.digest !== null)) {
         problems.error(problems.locate(keyNode(item, "platforms")), "platforms can only filter tag-only entries", "filtering writes a new single-platform manifest whose digest differs from the pinned one, so a digest-pinned pull would fail on the node; remove platforms or the digest");
     }
+    const referrers = readReferrers(item, platforms, defaults, problems);
     const repository = landImage(ref, source, sourceNode, target, upstreams, problems);
     if (repository === null)
         return;
@@ -61587,9 +61619,19 @@ function readImage(item, target, upstreams, problems, index) {
             platforms,
             ...located,
             location: problems.locate(w.node),
+            ...(referrers ? { referrers: true } : {}),
         };
         addImage(entry, index, problems);
     }
+}
+/** An entry names a tag, a digest or a tag range; else an error on its source (ecr-mirror never assumes :latest). */
+function wantsSomething(item, source, sourceNode, names, problems) {
+    if (names)
+        return true;
+    problems.error(problems.locate(sourceNode), `${shown(source)} names no tag or digest`, (0,dist/* isMap */.jh)(item)
+        ? 'add tags: ["1.2.3"], digests: ["sha256:…"] or a tag range (versionRange: ">=1.2.0 <2.0.0", pattern:, newest:)'
+        : `write ${shown(`${source}:<tag>`)} (ecr-mirror never assumes :latest; write :latest if you mean it)`);
+    return false;
 }
 /** The entry's source as a reference: no credentials, valid as Docker reads it, a host the address policy allows. */
 function readSource(source, sourceNode, problems) {
@@ -61781,7 +61823,14 @@ function imageEntryFor(reference, list, location) {
     const all = [...upstreams.values()].sort((a, b) => a.host.localeCompare(b.host));
     return {
         ok: true,
-        entry: { source: formatReference(ref), reference: ref, repository, platforms: [], location },
+        entry: {
+            source: formatReference(ref),
+            reference: ref,
+            repository,
+            platforms: [],
+            location,
+            ...(list.referrersByDefault ? { referrers: true } : {}),
+        },
         upstreams: all,
     };
 }
@@ -62443,7 +62492,8 @@ function parseText(text, file) {
 function readList(root, file, problems) {
     const target = readTarget(get(root, "target"), problems);
     const upstreams = readUpstreams(get(root, "upstreams"), target, problems);
-    const { images, imageRanges } = readImages(get(root, "images"), target, upstreams, problems);
+    const defaults = readImageDefaults(get(root, "defaults"));
+    const { images, imageRanges } = readImages(get(root, "images"), target, upstreams, problems, defaults);
     const { charts, chartRanges } = readCharts(get(root, "charts"), target, problems);
     checkRepositoryClashes([...images, ...imageRanges], [...charts, ...chartRanges], problems);
     const named = images.length + imageRanges.length + charts.length + chartRanges.length;
@@ -62454,7 +62504,16 @@ function readList(root, file, problems) {
     // nodes redirect is decided in ./redirects.ts (only hosts an image uses).
     const usedUpstreams = [...upstreams.values()].filter((u) => u.location !== null || [...images, ...imageRanges].some((i) => i.reference.domain === u.host));
     usedUpstreams.sort((a, b) => a.host.localeCompare(b.host));
-    return { file, target, upstreams: usedUpstreams, images, charts, chartRanges, imageRanges };
+    return {
+        file,
+        target,
+        upstreams: usedUpstreams,
+        images,
+        ...(defaults.referrers ? { referrersByDefault: true } : {}),
+        charts,
+        chartRanges,
+        imageRanges,
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/list/edit.ts
@@ -63959,6 +64018,170 @@ function selectPlatforms(content, digest, platforms) {
     return { ok: true, digests: childrenForPlatforms(content.children, platforms).map((c) => c.digest) };
 }
 
+;// CONCATENATED MODULE: ./src/plan/referrers.ts
+/**
+ * Referrers in the plan (entries with `referrers: true`): a copy step for every signature, attestation and SBOM the
+ * upstream has for the digest the target holds (or is about to) and the target lacks, right after its image's step.
+ * Pure: what the upstream and the target list comes from observe/referrers.ts.
+ *
+ * - An OCI referrer is copied by digest; the target lists it (its referrers API, or crane updates the referrers tag
+ *   schema's `sha256-<hex>` index on a registry without one). A digest-only entry's synthetic tag is that same
+ *   `sha256-<hex>` name, so on a target without the referrers API its OCI referrers are left out, with a warning
+ *   (crane would overwrite the mirrored image's tag with the referrers index); cosign's tags still travel.
+ * - A cosign tag (`sha256-<hex>.sig`) is copied as a tag; one the target holds with other content (a signature added
+ *   upstream: cosign rewrites the tag) is updated where the tag is mutable, else blocked like any tag.
+ * - Nothing is planned for a blocked image (the target keeps other content than the signatures name).
+ * Referrer tags are never pruned while their subject stays (see `keptForSubject`).
+ */
+
+
+
+/** A tag that holds what refers to `digest`: the referrers tag schema's index, or one of cosign's tags. */
+const REFERRER_TAG = /^(sha256)-([0-9a-f]{64})(?:\.(?:sig|att|sbom))?$/;
+/**
+ * Whether `tag` is a referrer tag (cosign's `sha256-<hex>.sig|.att|.sbom`, or the referrers tag schema's
+ * `sha256-<hex>`) of a digest in `kept`: pruning keeps it while its subject stays.
+ */
+function keptForSubject(tag, kept) {
+    const m = REFERRER_TAG.exec(tag);
+    return m !== null && kept.has(`${m[1]}:${m[2]}`);
+}
+/** A located error for every entry whose upstream referrers were refused. */
+function referrerProblems(images, refused) {
+    return images.flatMap((entry) => {
+        const why = refused.get(entry.source);
+        return why === undefined
+            ? []
+            : [
+                {
+                    ...entry.location,
+                    severity: "error",
+                    message: `the referrers of ${entry.source} are refused: ${why}`,
+                    hint: "a referrer must be a manifest whose subject is this image's digest; ask the image's publisher, or set referrers: false on this entry to mirror the image without them",
+                },
+            ];
+    });
+}
+const KIND_WORDS = {
+    signature: "signature",
+    attestation: "attestation",
+    sbom: "SBOM",
+    artifact: "artifact",
+};
+function referrers_describe(r, of) {
+    const how = r.tag !== null ? "cosign tag" : `OCI referrer${r.artifactType ? `, ${r.artifactType}` : ""}`;
+    return `${KIND_WORDS[r.kind]} of ${of} (${how})`;
+}
+/** The step for referrer `r` of `step`'s image, which the target holds with `held` (undefined: not at all). */
+function referrerStep(step, subject, r, held, repo) {
+    const { entry } = step;
+    const source = `${entry.reference.domain}/${entry.reference.path}@${r.digest}`;
+    const referrer = {
+        of: entry.source,
+        subject,
+        kind: r.kind,
+        artifactType: r.artifactType,
+        tagged: r.tag !== null,
+    };
+    const base = {
+        kind: "image",
+        entry: {
+            source,
+            reference: { domain: entry.reference.domain, path: entry.reference.path, tag: null, digest: r.digest },
+            repository: entry.repository,
+            platforms: [],
+            location: entry.location,
+        },
+        source,
+        repository: step.repository,
+        tag: r.tag ?? r.digest,
+        platforms: [],
+        location: entry.location,
+        referrer,
+    };
+    const what = referrers_describe(r, entry.source);
+    if (held === undefined)
+        return { ...base, action: "copy", digest: r.digest, targetDigest: null, reason: what };
+    if (!repo || tagIsMutable(base.tag, repo.imageTagMutability, repo.imageTagMutabilityExclusionFilters)) {
+        return {
+            ...base,
+            action: "update",
+            digest: r.digest,
+            targetDigest: held,
+            reason: `${what}: changed upstream (cosign rewrites the tag when a signature or attestation is added); the tag is mutable, so it is overwritten`,
+        };
+    }
+    return {
+        ...base,
+        action: "blocked",
+        digest: r.digest,
+        targetDigest: held,
+        reason: `${what}: changed upstream, but ${base.tag} is immutable in ${step.repository}; exclude it with imageTagMutabilityExclusionFilters: ["sha256-*"] and set target.reconcileSettings: true`,
+    };
+}
+/** The referrer steps for one entry's step, in the order the upstream lists them. */
+function stepsFor(step, upstream, target, observed, ecr, warn) {
+    const entry = step.entry;
+    const repo = observed.repositories.get(step.repository);
+    const heldOci = new Set(target?.referrers.filter((r) => r.tag === null).map((r) => r.digest) ?? []);
+    const heldTags = new Map(target?.referrers.filter((r) => r.tag !== null).map((r) => [r.tag, r.digest]) ?? []);
+    const steps = [];
+    const skippedOci = upstream.referrers.filter((r) => r.tag === null && entry.reference.tag === null && target?.via !== "api" && !heldOci.has(r.digest));
+    if (skippedOci.length > 0)
+        warn(`${skippedOci.length} OCI referrer${skippedOci.length === 1 ? "" : "s"} of ${entry.source} ${skippedOci.length === 1 ? "is" : "are"} not mirrored: the target has no referrers API, and the referrers tag schema's tag is this digest-only entry's own tag (${step.tag})`, "mirror the image under a tag as well (e.g. name:tag@sha256:…), or use a target with the OCI referrers API; cosign's signature tags are mirrored");
+    for (const why of upstream.skipped ?? [])
+        warn(`a referrer of ${entry.source} is not mirrored: ${why}`, "ask the publisher to push it as an OCI image manifest with artifactType (OCI 1.1)");
+    // ECR refuses a manifest whose artifactType has parameters (`;version=0.2`, sigstore bundles): aws/containers-roadmap#2306.
+    const refusedByEcr = ecr ? upstream.referrers.filter((r) => r.artifactType?.includes(";")) : [];
+    for (const r of refusedByEcr)
+        warn(`${referrers_describe(r, entry.source)} is not mirrored: ECR refuses an artifact type with parameters (${r.artifactType})`, "ECR accepts media types without ';' only (aws/containers-roadmap#2306); the other referrers are mirrored");
+    for (const r of upstream.referrers) {
+        if (skippedOci.includes(r) || refusedByEcr.includes(r))
+            continue;
+        const held = r.tag === null ? (heldOci.has(r.digest) ? r.digest : undefined) : heldTags.get(r.tag);
+        if (held === r.digest)
+            continue;
+        steps.push(referrerStep(step, upstream.subject, r, held, repo));
+    }
+    return steps;
+}
+/**
+ * The plan with each entry's referrer steps after its own step, the summary counted again. Throws a `MirrorError`
+ * with located problems when an upstream's referrers were refused (`referrerProblems`): nothing of such a plan runs.
+ */
+function planReferrers(plan, list, observed, input) {
+    const problems = referrerProblems(list.images, input.refused);
+    if (problems.length > 0) {
+        throw new MirrorError("the upstream registries list referrers that cannot be mirrored as they are; nothing was copied:", {
+            hint: "each referrer must name the image's digest as its subject; the errors above say which does not",
+            problems,
+        });
+    }
+    const warnings = [...plan.warnings];
+    const steps = [];
+    for (const step of plan.steps) {
+        steps.push(step);
+        if (!isEntryStep(step) || step.kind !== "image" || !step.entry.referrers || step.action === "blocked")
+            continue;
+        const source = step.entry.source;
+        const failure = input.failures.get(source);
+        if (failure !== undefined)
+            warnings.push({
+                message: `could not look for the referrers of ${source} upstream (${failure}); its signatures are not mirrored this run`,
+                location: step.entry.location,
+            });
+        const upstream = input.upstream.get(source);
+        if (!upstream)
+            continue;
+        const warn = (message, hint) => warnings.push({ message, ...(hint ? { hint } : {}), location: step.entry.location });
+        steps.push(...stepsFor(step, upstream, input.target.get(source), observed, list.target.type === "ecr", warn));
+    }
+    const summary = Object.fromEntries(STEP_ACTIONS.map((a) => [a, 0]));
+    for (const s of steps)
+        summary[s.action]++;
+    return { ...plan, steps, summary, warnings };
+}
+
 ;// CONCATENATED MODULE: ./src/plan/settings.ts
 /** A policy document compared by meaning: key order and whitespace do not count (ECR may reformat it). */
 function canonical(text) {
@@ -64114,6 +64337,7 @@ function reconcileRepositories(entries, observed, target) {
  * already being restored: it stays `present`, its reason says so, and one warning counts such tags (waiting
  * for ECR, usually up to 20 minutes, is not worth a CI job's time; the next run sees it ACTIVE).
  */
+
 
 
 
@@ -64510,8 +64734,10 @@ function pruneSteps(list, observed, wanted, warnings) {
     for (const repo of [...observed.repositories.values()].sort((a, b) => a.name.localeCompare(b.name))) {
         if (!prefixes.some((p) => repo.name.startsWith(`${p}/`)))
             continue; // never outside the managed prefixes
+        // The digests the kept tags hold: their signatures and referrers indexes stay with them.
+        const keptDigests = new Set([...repo.tags].flatMap(([tag, digest]) => (digest && keep.has(`${repo.name}:${tag}`) ? [digest] : [])));
         for (const [tag, digest] of [...repo.tags].sort(([a], [b]) => a.localeCompare(b))) {
-            if (keep.has(`${repo.name}:${tag}`))
+            if (keep.has(`${repo.name}:${tag}`) || keptForSubject(tag, keptDigests))
                 continue;
             const archived = repo.archived?.has(tag)
                 ? "; archived: ECR bills archived images for at least 90 days"
@@ -71134,6 +71360,48 @@ class DistributionClient {
         });
     }
     /**
+     * What refers to `digest` (OCI distribution-spec 1.1 "Listing Referrers"): the referrers API
+     * (`GET /v2/<name>/referrers/<digest>`), or where the registry has none (404; 400 as go-containerregistry also
+     * reads it) the referrers tag schema, an OCI index under the tag `sha256-<hex>`. `manifests` are the index's
+     * descriptors as the registry sent them (unchecked: the caller refuses what does not fit); `via` says which.
+     */
+    async listReferrers(repository, digest) {
+        const fromApi = await this.retrying(async () => {
+            const what = `GET ${repository} referrers of ${digest}`;
+            const answer = await this.request("referrers-get", "GET", this.url(repository, `referrers/${digest}`), repository, { Accept: "application/vnd.oci.image.index.v1+json" });
+            const { response } = answer;
+            if (response.status === 404 || response.status === 400) {
+                await discard(answer);
+                return null;
+            }
+            if (!response.ok)
+                throw await this.failure(answer, what);
+            const body = await this.json(answer, what);
+            return Array.isArray(body.manifests) ? body.manifests : [];
+        });
+        if (fromApi)
+            return { via: "api", manifests: fromApi };
+        return { via: "tag", manifests: await this.fallbackReferrers(repository, digest) };
+    }
+    /** The referrers tag schema's index (`sha256-<hex>`), or none when the tag does not exist. */
+    async fallbackReferrers(repository, digest) {
+        const tag = digest.replace(":", "-");
+        const found = await this.getManifest(repository, tag);
+        if (!found)
+            return [];
+        // Some registries (GitLab) read `sha256-<hex>` as the digest itself and serve the image: no referrers list
+        // (oras-project/oras#2148, where its children were taken for referrers).
+        if (found.digest === digest)
+            return [];
+        const mediaType = String(found.body.mediaType ?? found.mediaType)
+            .split(";")[0]
+            .trim();
+        if (mediaType !== "application/vnd.oci.image.index.v1+json" || !Array.isArray(found.body.manifests)) {
+            throw new RegistryError(`${this.describe(repository)}:${tag} is not an OCI image index (${mediaType || "no media type"}), so it is not a referrers list`, 502);
+        }
+        return found.body.manifests;
+    }
+    /**
      * A small JSON blob (an image config: its os, architecture and variant), or null when the registry does not have
      * it. A blob GET; Docker Hub counts manifest GETs as pulls, not blob GETs. Redirects (to a CDN) are followed.
      */
@@ -71904,6 +72172,146 @@ function sharingFigures(copies) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/plan/shards.ts
+
+
+
+/** Where an entry step runs: the key of its target tag (`mirrors/library/redis:7.0`). */
+function stepKey(step) {
+    return `${step.repository}:${step.tag}`;
+}
+/** `auto` sizing: one sync shard per this many copies, or per this many bytes, whichever asks more. */
+const AUTO_SHARD = { copies: 250, bytes: 20 * 1024 ** 3, max: 16 };
+/**
+ * The number of sync shards `auto` chooses: one per 250 copies (updates and restores count as copies) or per
+ * 20 GiB to upload, whichever is more, at least 1 and at most 16.
+ */
+function autoShardCount(copies, bytes) {
+    const wanted = Math.max(Math.ceil(copies / AUTO_SHARD.copies), Math.ceil(bytes / AUTO_SHARD.bytes));
+    return Math.min(AUTO_SHARD.max, Math.max(1, wanted));
+}
+/** Steps the shards carry: those that move or restore something. */
+function isShardWork(step) {
+    return step.action === "copy" || step.action === "update" || step.action === "restore";
+}
+/** The image a referrer step belongs to (its `source`), or null for any other step. */
+function referrerOf(step) {
+    return "referrer" in step && step.referrer ? step.referrer.of : null;
+}
+function blobBytes(content, skip) {
+    return (content?.blobs ?? []).filter((b) => !skip.has(b.digest)).reduce((n, b) => n + b.size, 0);
+}
+/**
+ * Splits `plan` into the seed and `count` sync shards (or `auto`: `autoShardCount`). `contentOf` gives each
+ * copy's blobs when they were read upstream (null: unknown; such a copy weighs as much as the average known one,
+ * or 1 when none is known).
+ */
+function planShards(plan, count, contentOf) {
+    const prepare = plan.steps.filter((s) => s.action === "create-repository" || s.action === "reconcile-settings");
+    const final = plan.steps.filter((s) => s.action === "delete");
+    const entries = plan.steps.filter(isEntryStep);
+    // A referrer (signature, SBOM) goes where its image goes: the shard that plans the image again finds it.
+    const work = entries.filter((s) => isShardWork(s) && !referrerOf(s));
+    const held = entries.filter((s) => !isShardWork(s) && !referrerOf(s));
+    const { seeds, holders } = seedCopies(work, contentOf);
+    const sharedAfterSeed = new Set(holders.keys());
+    const rest = work.filter((s) => !seeds.has(s));
+    const known = rest.filter((s) => contentOf(s) !== null);
+    const knownBytes = known.reduce((n, s) => n + blobBytes(contentOf(s), sharedAfterSeed), 0);
+    const unknownWeight = known.length > 0 ? Math.max(1, Math.round(knownBytes / known.length)) : 1;
+    const weightOf = (s) => s.action === "restore" ? 0 : contentOf(s) ? blobBytes(contentOf(s), sharedAfterSeed) : unknownWeight;
+    const n = count === "auto" ? autoShardCount(rest.length, knownBytes) : count;
+    const bins = balance(rest, weightOf, n);
+    const withReferrers = (set) => {
+        const images = new Set([...set].map((s) => `${s.repository} ${s.source}`));
+        const referrers = entries.filter((s) => {
+            const of = referrerOf(s);
+            return of !== null && images.has(`${s.repository} ${of}`);
+        });
+        return new Set([...set, ...referrers]);
+    };
+    const inPlanOrder = (set) => {
+        const all = withReferrers(set);
+        return entries.filter((s) => all.has(s));
+    };
+    const seedBytes = [...seeds].reduce((n, s) => n + blobBytes(contentOf(s), new Set()), 0);
+    const shards = [
+        { shard: 0, steps: inPlanOrder(new Set([...held, ...seeds])), bytes: seedBytes },
+    ];
+    for (const bin of bins.filter((b) => b.steps.size > 0))
+        shards.push({ shard: shards.length, steps: inPlanOrder(bin.steps), bytes: bin.bytes });
+    return { prepare, shards, final, held: holders };
+}
+/**
+ * The seed's copies: for every blob two or more copies use, its first bringer in sharing order; and the
+ * repository each such copy puts its blobs in.
+ */
+function seedCopies(work, contentOf) {
+    const uses = new Map();
+    for (const step of work)
+        for (const digest of new Set((contentOf(step)?.blobs ?? []).map((b) => b.digest)))
+            uses.set(digest, (uses.get(digest) ?? 0) + 1);
+    const holders = new Map();
+    const seeds = new Set();
+    for (const step of orderForSharing(work, contentOf)) {
+        const content = contentOf(step);
+        if (!content?.blobs.some((b) => (uses.get(b.digest) ?? 0) > 1 && !holders.has(b.digest)))
+            continue;
+        seeds.add(step);
+        for (const b of content.blobs)
+            if (!holders.has(b.digest))
+                holders.set(b.digest, step.repository);
+    }
+    return { seeds, holders };
+}
+/** Largest first, each onto the lightest bin (on a tie the one with fewer steps, then the first). */
+function balance(steps, weightOf, n) {
+    const bins = Array.from({ length: Math.max(1, n) }, () => ({ steps: new Set(), bytes: 0 }));
+    const weighed = steps.map((step, index) => ({ step, index, weight: weightOf(step) }));
+    weighed.sort((a, b) => b.weight - a.weight || a.index - b.index);
+    for (const { step, weight } of weighed) {
+        let best = bins[0];
+        for (const bin of bins)
+            if (bin.bytes < best.bytes || (bin.bytes === best.bytes && bin.steps.size < best.steps.size))
+                best = bin;
+        best.steps.add(step);
+        best.bytes += weight;
+    }
+    return bins;
+}
+/** The plan with only the steps `keep` admits, its summary counted again. */
+function restrictPlan(plan, keep) {
+    const steps = plan.steps.filter(keep);
+    const summary = Object.fromEntries(STEP_ACTIONS.map((a) => [a, 0]));
+    for (const s of steps)
+        summary[s.action]++;
+    return { ...plan, steps, summary };
+}
+/**
+ * The steps one shard carries out when its sync plans again against the target: the seed its prepare steps, its
+ * entries and nothing else; a sync shard its entries (and a repository creation should one still be missing: the
+ * seed's failed, or the shard runs alone). Deletions never.
+ */
+function shardKeeps(shard) {
+    return (step) => {
+        if (step.action === "delete")
+            return false;
+        if (step.action === "create-repository")
+            return true;
+        if (step.action === "reconcile-settings")
+            return shard.shard === 0;
+        return shard.keys.has(stepKey(step));
+    };
+}
+/** The list with only the entries whose `repository:tag` is in `keys` (a sync shard's). */
+function onlyEntries(list, keys) {
+    return {
+        ...list,
+        images: list.images.filter((i) => keys.has(stepKey({ repository: i.repository, tag: targetTag(i) }))),
+        charts: list.charts.filter((c) => keys.has(stepKey(c))),
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/tools/crane.ts
 /**
  * crane, for exactly what the product does with it: copy an image (or an OCI chart) registry to registry,
@@ -72163,11 +72571,13 @@ async function assessPullBudget(transfers, manifests, options) {
         const stated = manifests.rateLimit(first.entry);
         if (!stated)
             continue;
-        budgets.set(upstream, stated);
+        const share = Math.max(1, options.shards ?? 1);
+        budgets.set(upstream, { ...stated, remaining: Math.floor(stated.remaining / share) });
         const pulls = await mapWithConcurrency(steps, 8, (s) => pullsOf(s, manifests).catch(() => 1));
         steps.forEach((step, i) => {
             const p = pulls[i];
-            copies.push({ step, upstream, pulls: p, sharingReads: options.sharing ? p : 0 });
+            const reads = options.sharing && !options.known?.(step) ? p : 0;
+            copies.push({ step, upstream, pulls: p, sharingReads: reads });
         });
     }
     return fitPullBudget(copies, budgets);
@@ -72561,8 +72971,9 @@ function sourceAddress(step, upstreams) {
     const reference = image.reference.digest ? { ...image.reference, tag: null } : image.reference;
     return fetchAddress(reference, upstreams);
 }
+/** `registry/repository:tag`, or `registry/repository@digest` for what is pushed by digest (an OCI referrer). */
 function targetReference(registry, step) {
-    return `${registry}/${step.repository}:${step.tag}`;
+    return `${registry}/${step.repository}${step.tag.startsWith("sha256:") ? "@" : ":"}${step.tag}`;
 }
 /** A platform subset or a chart pushed from an HTTP repository: content the source holds under no digest. */
 function writesNewContent(step) {
@@ -72572,6 +72983,18 @@ function writesNewContent(step) {
 function createCopier(options) {
     const { crane, registry, upstreams } = options;
     let helmLoggedIn = null;
+    // OCI referrers of one subject are pushed one after another: on a registry without the referrers API crane
+    // reads, extends and writes back the subject's `sha256-<hex>` index (go-containerregistry pkg/v1/remote/write.go
+    // commitSubjectReferrers, unconditional), so two at once would lose one.
+    const subjectQueues = new Map();
+    const inSubjectOrder = (step, work) => {
+        if (!step.referrer || step.referrer.tagged)
+            return work();
+        const key = `${step.repository}@${step.referrer.subject}`;
+        const run = (subjectQueues.get(key) ?? Promise.resolve()).then(work, work);
+        subjectQueues.set(key, run.catch(() => { }));
+        return run;
+    };
     async function copyHttpChart(step, chart) {
         const helm = options.helm;
         if (!helm)
@@ -72612,10 +73035,10 @@ function createCopier(options) {
             if (step.platforms.length > 1) {
                 return crane.indexFilter(source.reference, step.platforms, destination);
             }
-            return crane.copy(source.reference, destination, {
+            return inSubjectOrder(step, () => crane.copy(source.reference, destination, {
                 platform: step.platforms[0] ?? null,
                 ...(options.jobs ? { jobs: options.jobs } : {}),
-            });
+            }));
         },
         async verify(step, copied) {
             const destination = targetReference(registry, step);
@@ -72975,6 +73398,8 @@ class LayerSharing {
         this.target = target;
         this.options = options;
         this.report.off = options.off ?? null;
+        for (const [digest, repository] of options.held ?? [])
+            this.hold(digest, repository);
         for (const step of ordered) {
             let resolve;
             this.finished.set(step, new Promise((r) => {
@@ -73063,13 +73488,24 @@ async function ecrMountingOff(client) {
 /** Every copy's content read, the order for sharing, and the sharing state for a run (wired by `sync.ts`). */
 async function prepareSharing(transfers, manifests, target, options) {
     const images = transfers.filter((s) => s.kind === "image" && !options.unread?.has(s));
-    const contents = options.off || images.length < 2
+    const few = images.length < 2 && (options.held?.size ?? 0) === 0;
+    const known = new Map();
+    for (const s of images) {
+        const content = options.known?.(s);
+        if (content)
+            known.set(s, content);
+    }
+    const contents = options.off || few
         ? new Map()
-        : await copyContents(images, manifests);
+        : new Map([
+            ...known,
+            ...(await copyContents(images.filter((s) => !known.has(s)), manifests)),
+        ]);
     const order = orderForSharing(transfers, (s) => contents.get(s) ?? null);
     const sharing = new LayerSharing(order, contents, target, {
-        off: options.off ?? (images.length < 2 ? "fewer than two images to copy" : null),
+        off: options.off ?? (few ? "fewer than two images to copy" : null),
         ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+        ...(options.held ? { held: options.held } : {}),
     });
     return { sharing, order, contents };
 }
@@ -73154,6 +73590,7 @@ function manifestsOf(step, known) {
  * tool cache, opens a credential session for the target and the upstreams, wires the adapters and runs the
  * plan. A plan with nothing to do installs nothing and starts no process.
  */
+
 
 
 
@@ -73282,15 +73719,22 @@ async function withLayerSharing(transfers, deps, targetRegistry, list, options) 
     const images = transfers.filter((s) => s.kind === "image").length;
     const off = options.shareLayers === false
         ? "turned off"
-        : images < 2
+        : images < 2 && !options.shard?.held.size
             ? "fewer than two images to copy"
             : target.kind === "ecr" && target.ecrClient
                 ? await ecrMountingOff(target.ecrClient)
                 : null;
-    const budget = await assessPullBudget(transfers, manifests, { sharing: off === null });
+    const shard = options.shard;
+    const known = (s) => shard?.contents.get(stepKey(s)) ?? null;
+    const budget = await assessPullBudget(transfers, manifests, {
+        sharing: off === null,
+        known: (s) => known(s) !== null,
+        ...(shard ? { shards: shard.parallel } : {}),
+    });
     const { sharing, order, contents } = await prepareSharing(transfers, manifests, targetRegistry, {
         off,
         unread: new Set([...budget.noSharing, ...budget.deferred]),
+        ...(shard ? { known, held: shard.held } : {}),
     });
     const rate = options.putImageRate ?? (target.kind === "ecr" ? DEFAULT_PUT_IMAGE_RATE : null);
     const pace = rate ? new ManifestPace(rate, options.pace ?? {}) : null;
@@ -73486,6 +73930,141 @@ async function observeRegistry(client, registry, wanted, needDigest, concurrency
         return { name, imageTagMutability: "MUTABLE", imageTagMutabilityExclusionFilters: [], tags: map };
     });
     return { registry, repositories: new Map(repos.filter((r) => r !== null).map((r) => [r.name, r])) };
+}
+
+;// CONCATENATED MODULE: ./src/observe/referrers.ts
+
+
+/** The most referrers one digest may have: far beyond real signatures and attestations, far below an attack. */
+const MAX_REFERRERS = 64;
+/** cosign's tag suffixes, and what each holds (sigstore/cosign pkg/oci/remote/remote.go). */
+const COSIGN_SUFFIXES = [
+    { suffix: "sig", kind: "signature" },
+    { suffix: "att", kind: "attestation" },
+    { suffix: "sbom", kind: "sbom" },
+];
+/**
+ * The OCI 1.1 release candidates' artifact manifest, dropped from the final spec: some registries still hold such
+ * referrers (ORAS 1.0 pushed them), and crane cannot write them. Left out with a note, not refused.
+ */
+const ARTIFACT_MANIFEST = "application/vnd.oci.artifact.manifest.v1+json";
+const MANIFEST_TYPES = new Set([
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+]);
+/** The tag cosign stores `suffix` under for `digest`: `sha256-<hex>.sig`. */
+function cosignTag(digest, suffix) {
+    return `${digest.replace(":", "-")}.${suffix}`;
+}
+/** What an artifact type says the referrer is. */
+function referrerKind(artifactType) {
+    const t = (artifactType ?? "").toLowerCase();
+    if (/sbom|spdx|cyclonedx|syft/.test(t))
+        return "sbom";
+    if (/in-toto|intoto|attestation|dsse|provenance|vex/.test(t))
+        return "attestation";
+    if (/signature|notary|cosign|sigstore/.test(t))
+        return "signature";
+    return "artifact";
+}
+/** An upstream answer that cannot be mirrored as it is: the plan refuses it, saying why. */
+class RefusedReferrers extends Error {
+}
+function checkedDescriptor(value, where) {
+    const d = (typeof value === "object" && value !== null ? value : {});
+    if (typeof d.digest !== "string" || !/^sha256:[0-9a-f]{64}$/.test(d.digest))
+        throw new RefusedReferrers(`${where} lists a referrer without a sha256 manifest digest (${JSON.stringify(d.digest ?? null).slice(0, 80)})`);
+    if (typeof d.mediaType !== "string" || !MANIFEST_TYPES.has(d.mediaType))
+        throw new RefusedReferrers(`${where} lists ${d.digest} as a ${JSON.stringify(d.mediaType ?? null).slice(0, 80)}, not an image manifest or index`);
+    if (typeof d.size !== "number" ||
+        !Number.isInteger(d.size) ||
+        d.size < 0 ||
+        d.size > MANIFEST_LIMITS.maxBytes)
+        throw new RefusedReferrers(`${where} lists ${d.digest} with a size of ${String(d.size)} bytes; a manifest has at most ${MANIFEST_LIMITS.maxBytes}`);
+    return {
+        digest: d.digest,
+        mediaType: d.mediaType,
+        size: d.size,
+        artifactType: typeof d.artifactType === "string" ? d.artifactType : null,
+    };
+}
+/**
+ * Reads one listed referrer and checks it: the registry has it under that digest and its `subject` is this image.
+ * Resolves its artifact type (the descriptor's, the manifest's, else its config's media type, as crane records it).
+ */
+async function verifiedArtifactType(client, repository, subject, d, where) {
+    const manifest = await client.getManifest(repository, d.digest);
+    if (!manifest)
+        throw new RefusedReferrers(`${where} lists ${d.digest}, which the registry does not have`);
+    if (manifest.digest && manifest.digest !== d.digest)
+        throw new RefusedReferrers(`${where} lists ${d.digest}, but the registry serves ${manifest.digest} for it`);
+    const named = manifest.body.subject?.digest;
+    if (named !== subject)
+        throw new RefusedReferrers(`${where} lists ${d.digest}, whose subject is ${typeof named === "string" ? named : "missing"}, not ${subject}`);
+    if (d.artifactType)
+        return d.artifactType;
+    if (typeof manifest.body.artifactType === "string")
+        return manifest.body.artifactType;
+    const config = manifest.body.config;
+    return typeof config?.mediaType === "string" ? config.mediaType : null;
+}
+/**
+ * The referrers of `subject` in `repository`: the OCI ones (API or tag schema) and cosign's tags. Throws
+ * `RefusedReferrers` for an answer that does not fit (see the file comment); other errors are the registry's.
+ */
+async function findReferrers(client, repository, subject, verify) {
+    const where = `${client.describe(repository)} (referrers of ${subject})`;
+    const listed = await client.listReferrers(repository, subject);
+    if (listed.manifests.length > MAX_REFERRERS)
+        throw new RefusedReferrers(`${where} lists ${listed.manifests.length} referrers, more than ${MAX_REFERRERS}`);
+    const found = [];
+    const skipped = [];
+    for (const value of listed.manifests) {
+        const mediaType = value?.mediaType;
+        if (mediaType === ARTIFACT_MANIFEST) {
+            skipped.push(`${String(value.digest).slice(0, 80)} is an OCI artifact manifest (OCI 1.1 release candidates), which the final spec dropped and crane cannot write`);
+            continue;
+        }
+        const d = checkedDescriptor(value, where);
+        if (found.some((r) => r.digest === d.digest))
+            continue;
+        const artifactType = verify(d.digest)
+            ? await verifiedArtifactType(client, repository, subject, d, where)
+            : d.artifactType;
+        found.push({
+            digest: d.digest,
+            artifactType,
+            kind: referrerKind(artifactType),
+            tag: null,
+            via: listed.via,
+        });
+    }
+    for (const { suffix, kind } of COSIGN_SUFFIXES) {
+        const tag = cosignTag(subject, suffix);
+        const digest = await client.headManifest(repository, tag);
+        if (digest)
+            found.push({ digest, artifactType: null, kind, tag, via: "cosign" });
+    }
+    return { via: listed.via, referrers: found, ...(skipped.length > 0 ? { skipped } : {}) };
+}
+/** The referrers of every subject, `clientFor` giving the registry (and repository path) to ask. */
+async function findAllReferrers(subjects, clientFor, lookup, concurrency = 8) {
+    const findings = { found: new Map(), refused: new Map(), failures: new Map() };
+    await mapWithConcurrency(subjects, concurrency, async ({ entry, digest }) => {
+        const { client, repository } = clientFor(entry);
+        try {
+            const found = await findReferrers(client, repository, digest, (d) => lookup.verify(entry, d));
+            findings.found.set(entry.source, { subject: digest, ...found });
+        }
+        catch (e) {
+            if (e instanceof RefusedReferrers)
+                findings.refused.set(entry.source, e.message);
+            else
+                findings.failures.set(entry.source, e.message);
+        }
+    });
+    return findings;
 }
 
 ;// CONCATENATED MODULE: ./src/list/tag-ranges.ts
@@ -76411,7 +76990,9 @@ function formatSeconds(ms) {
 }
 /** What a step does, as its progress line names it: `copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0`. */
 function describeStep(step) {
-    const target = step.tag ? `${step.repository}:${step.tag}` : step.repository;
+    const target = step.tag
+        ? `${step.repository}${step.tag.startsWith("sha256:") ? "@" : ":"}${step.tag}`
+        : step.repository;
     const platforms = step.platforms.length > 0 ? ` [${step.platforms.join(", ")}]` : "";
     switch (step.action) {
         case "create-repository":
@@ -76540,6 +77121,9 @@ async function fetchEcrAuthorization(client, mask) {
 
 
 
+
+
+
 function resolveRegion(list, options) {
     const env = options.env ?? process.env;
     const region = options.region || list.target.region || options.defaultRegion || env.AWS_REGION || env.AWS_DEFAULT_REGION;
@@ -76569,6 +77153,7 @@ async function connectTarget(list, options) {
             observe: (wanted, needDigest) => observeRegistry(client, registry, wanted, needDigest),
             manifest: async (repository, tag) => (await client.getManifest(repository, tag))?.body ?? null,
             pushCredential: async () => (auth ? { registry, ...auth } : null),
+            registryClient: async () => client,
             cost: () => ({ ecr: {}, registry: counts }),
         };
     }
@@ -76591,10 +77176,13 @@ async function connectTarget(list, options) {
     };
     const discovered = list.target.registry ? null : await authorize();
     const registry = discovered?.registry ?? list.target.registry;
+    const schemes = new RegistrySchemes();
+    const registryCounts = {};
+    let registryClient = null;
     return {
         kind: "ecr",
         registry,
-        schemes: new RegistrySchemes(),
+        schemes,
         region,
         ecrClient: client,
         observe: (wanted, _needDigest, prunePrefixes, settingsOf) => observer.observe(registry, wanted, prunePrefixes, settingsOf),
@@ -76603,7 +77191,19 @@ async function connectTarget(list, options) {
             const a = await authorize();
             return { registry: a.registry, username: a.username, password: a.password };
         },
-        cost: () => ({ ecr: { ...observer.calls }, registry: {} }),
+        registryClient: async () => {
+            if (!registryClient) {
+                const a = await authorize();
+                registryClient = new DistributionClient({
+                    baseUrl: `https://${registry}`,
+                    auth: { username: a.username, password: a.password },
+                    counts: registryCounts,
+                    schemes,
+                });
+            }
+            return registryClient;
+        },
+        cost: () => ({ ecr: { ...observer.calls }, registry: registryCounts }),
     };
 }
 /** Both entries connect through this: upstream credentials (masked) and the connected target. */
@@ -76648,7 +77248,8 @@ async function observeTarget(list, target, options) {
 async function askUpstream(list, observed, target, options) {
     const held = (i) => observed.repositories.get(i.repository)?.tags.has(targetTag(i)) === true;
     const present = options.resync === "digest" ? list.images.filter((i) => i.reference.digest === null && held(i)) : [];
-    const copied = list.images.filter((i) => !held(i) && (options.proveCopies || i.platforms.length > 0));
+    // Entries whose referrers travel need their digest on a first copy too: the referrers are looked up by it.
+    const copied = list.images.filter((i) => !held(i) && (options.proveCopies || i.platforms.length > 0 || i.referrers === true));
     // A platform subset is a new index: compare its children, one manifest read per such tag.
     await mapWithConcurrency(present.filter((i) => i.platforms.length > 1), 8, async (i) => {
         const repo = observed.repositories.get(i.repository);
@@ -76719,6 +77320,45 @@ function upstreamFindings(upstream, copied) {
     }
     return { upstreamDigests: upstream.digests, upstreamFailures, upstreamMissing };
 }
+/**
+ * The referrers of the entries that carry theirs (`referrers: true`), upstream and in the target, for
+ * `planReferrers`: only for entries the plan copies or updates, and in resync `digest` for present ones too, so a
+ * plan with nothing to copy in resync `missing` still sends nothing upstream. The subject is the digest the target
+ * holds or will hold (pinned, observed upstream, or held).
+ */
+async function lookForReferrers(plan, list, target, options, upstreamDigests) {
+    const subjects = [];
+    for (const step of plan.steps) {
+        if (!isEntryStep(step) || step.kind !== "image" || !step.entry.referrers || step.action === "blocked")
+            continue;
+        if (options.resync === "missing" && !isTransferStep(step))
+            continue;
+        const digest = isTransferStep(step)
+            ? (step.digest ?? upstreamDigests?.get(step.source)?.digest)
+            : (step.targetDigest ?? step.digest);
+        if (digest)
+            subjects.push({ entry: step.entry, digest });
+    }
+    const counts = {};
+    if (subjects.length === 0)
+        return { upstream: new Map(), target: new Map(), refused: new Map(), failures: new Map(), counts };
+    const pool = new UpstreamClients(list.upstreams, options.upstreamCredentials, {
+        counts,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    // The target first: a referrer it holds was checked when it was copied, and is not read upstream again.
+    const targetClient = await target.registryClient();
+    const held = await findAllReferrers(subjects, (entry) => ({ client: targetClient, repository: entry.repository }), { verify: () => false });
+    const heldDigests = (entry) => new Set(held.found.get(entry.source)?.referrers.map((r) => r.digest) ?? []);
+    const upstream = await findAllReferrers(subjects, (entry) => ({ client: pool.clientFor(entry).client, repository: entry.reference.path }), { verify: (entry, digest) => !heldDigests(entry).has(digest) });
+    return {
+        upstream: upstream.found,
+        target: held.found,
+        refused: upstream.refused,
+        failures: upstream.failures,
+        counts,
+    };
+}
 /** Observe the target (and, in resync mode `digest`, the upstreams) and plan. Changes nothing. */
 async function planRun(listed, target, options) {
     // Image tag ranges become tags (from the lock, else the upstream's tag list); then charts: ranges become
@@ -76735,15 +77375,19 @@ async function planRun(listed, target, options) {
         ...options.charts,
         mask: options.charts?.mask ?? new SecretMask(() => { }),
     });
-    const list = plannedList(charts.list);
+    const list = plannedList(options.entries ? onlyEntries(charts.list, options.entries) : charts.list);
     const observed = await observeTarget(list, target, options);
     const { findings, counts, pulls } = await askUpstream(list, observed, target, options);
-    const plan = planMirror(list, observed, {
+    let plan = planMirror(list, observed, {
         resync: options.resync,
         dockerHubCredentials: credentialFor("docker.io", options.upstreamCredentials) !== null,
         ...(options.copiesElsewhere ? { copiesElsewhere: true } : {}),
         ...findings,
     });
+    const referrers = await lookForReferrers(plan, list, target, options, findings.upstreamDigests);
+    for (const [kind, n] of Object.entries(referrers.counts))
+        counts[kind] = (counts[kind] ?? 0) + n;
+    plan = planReferrers(plan, list, observed, referrers);
     plan.warnings.push(...ranged.warnings, ...charts.warnings);
     if (ranged.expansions.length > 0)
         plan.ranges = ranged.expansions;
@@ -77693,6 +78337,32 @@ function readSyncOptions(raw, naming) {
         maxDeletions: readOption(MAX_DELETIONS, raw.maxDeletions, naming),
     };
 }
+/**
+ * A sharded sync (plan/shards.ts): the number of sync shards, or `auto` (one per 250 copies or 20 GiB); 1, the
+ * default, is one sync job as without sharding.
+ */
+const SHARDS = {
+    input: "shards",
+    flag: "shards",
+    default: 1,
+    parse: (text) => (text === "auto" ? { ok: true, value: "auto" } : wholeNumber(text, 256, "shards")),
+};
+/** Sync shards running at once (GitHub's `max-parallel`); null: all of them. */
+const MAX_PARALLEL = {
+    input: "max-parallel",
+    flag: "max-parallel",
+    default: null,
+    parse: (text) => wholeNumber(text, 256, "jobs"),
+};
+/** The shard a sync carries out (0: the seed). */
+const SHARD = {
+    input: "shard",
+    flag: "shard",
+    default: null,
+    parse: (text) => /^\d{1,3}$/.test(text) && Number(text) <= 256
+        ? { ok: true, value: Number(text) }
+        : { ok: false, problem: ` is "${text}"; expected a whole number from 0 to 256` },
+};
 
 ;// CONCATENATED MODULE: ./src/starter/iam.ts
 /**
@@ -78286,6 +78956,7 @@ function planToJson(plan, cost) {
                 ...(range ? { versionRange: range } : {}),
                 ...(stepTagRange(step) ? { tagRange: stepTagRange(step) } : {}),
                 ...(step.action === "reconcile-settings" ? { changes: step.changes } : {}),
+                ...(isEntryStep(step) && "referrer" in step && step.referrer ? { referrer: step.referrer } : {}),
                 ...(s.location ? { line: s.location.line } : {}),
             };
         }),
@@ -78319,7 +78990,10 @@ function plan_summaryLine(plan) {
     return `Plan for ${plan.registry}: ${repos} repositor${repos === 1 ? "y" : "ies"} to create, ${parts.join(", ")}.`;
 }
 function plan_target(s) {
-    return s.kind !== "repository" ? `${s.repository}:${s.tag}` : s.repository;
+    if (s.kind === "repository")
+        return s.repository;
+    // An OCI referrer is pushed by digest.
+    return `${s.repository}${s.tag.startsWith("sha256:") ? "@" : ":"}${s.tag}`;
 }
 function stepLine(s) {
     const what = isEntryStep(s) ? `${s.source} -> ${plan_target(s)}` : plan_target(s);
@@ -78356,12 +79030,270 @@ function formatPlan(plan) {
     return lines.join("\n");
 }
 
+;// CONCATENATED MODULE: ./src/sharded.ts
+/**
+ * The sharded sync's flow (plan/shards.ts decides the split): the plan job writes one shard plan per shard and the
+ * matrix; each shard plans its own entries again against the target (so a rerun copies only what is missing) and
+ * carries them out; the merge reads every shard's report, runs the deletions once, and gives one report.
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const sharded_HINT = "shard plans are written by `ecr-mirror plan --shards N --plan-out DIR` (the action's mode plan with `shards`)";
+/**
+ * Plans, reads the copies' layers upstream (as a sync would, within each upstream's pull budget: where reading
+ * them would not fit, those copies are balanced without them) and splits the plan into shard plans.
+ */
+async function planShardedRun(list, target, options) {
+    const planned = await planRun(list, target, options);
+    const transfers = planned.plan.steps.filter(isTransferStep);
+    const manifests = new UpstreamManifests({
+        upstreams: planned.list.upstreams,
+        credentials: options.upstreamCredentials,
+        schemes: target.schemes,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    const images = transfers.filter((s) => s.kind === "image");
+    const budget = images.length > 0 ? await assessPullBudget(images, manifests, { sharing: true }) : null;
+    const readable = images.filter((s) => !budget?.noSharing.has(s) && !budget?.deferred.has(s));
+    const contents = await copyContents(readable, manifests);
+    const byKey = new Map([...contents].map(([s, c]) => [stepKey(s), c]));
+    const contentOf = (s) => byKey.get(stepKey(s)) ?? null;
+    const set = planShards(planned.plan, options.shards, contentOf);
+    const shards = set.shards.length - 1;
+    const parallel = Math.max(1, Math.min(options.maxParallel ?? shards, shards));
+    const held = Object.fromEntries(set.held);
+    const files = set.shards.map((s) => ({
+        format: "ecr-mirror-shard/1",
+        shard: s.shard,
+        shards,
+        parallel: s.shard === 0 ? 1 : parallel,
+        registry: planned.plan.registry,
+        resync: planned.plan.resync,
+        entries: s.steps.map((step) => {
+            const content = contentOf(step);
+            return {
+                action: step.action,
+                source: step.source,
+                repository: step.repository,
+                tag: step.tag,
+                bytes: (content?.blobs ?? [])
+                    .filter((b) => s.shard === 0 || !set.held.has(b.digest))
+                    .reduce((n, b) => n + b.size, 0),
+                content,
+            };
+        }),
+        held: s.shard === 0 ? {} : held,
+    }));
+    return {
+        ...planned,
+        set,
+        files,
+        matrix: { include: set.shards.filter((s) => s.shard > 0).map((s) => ({ shard: s.shard })) },
+        upstreamReads: manifests.reads,
+    };
+}
+/** A shard plan from `path` (a shard-K.json, or the folder with `shard` naming which); located errors. */
+async function readShardPlan(path, shard) {
+    const isFolder = await (0,promises_.stat)(path)
+        .then((s) => s.isDirectory())
+        .catch(() => false);
+    if (isFolder && shard === null)
+        throw new MirrorError(`${path} is a folder of shard plans; say which shard runs`, {
+            hint: "add --shard K (the action's shard input), or give the shard-K.json file",
+        });
+    const file = isFolder ? (0,external_node_path_.join)(path, `shard-${shard}.json`) : path;
+    let text;
+    try {
+        text = await (0,promises_.readFile)(file, "utf8");
+    }
+    catch {
+        throw new MirrorError(`the shard plan ${file} cannot be read`, { hint: sharded_HINT });
+    }
+    let json;
+    try {
+        json = JSON.parse(text);
+    }
+    catch (e) {
+        throw new MirrorError(`${file} is not JSON: ${e.message}`, { hint: sharded_HINT });
+    }
+    if (json?.format !== "ecr-mirror-shard/1" || !Array.isArray(json.entries) || typeof json.shard !== "number")
+        throw new MirrorError(`${file} is not an ecr-mirror shard plan (format ecr-mirror-shard/1)`, {
+            hint: sharded_HINT,
+        });
+    if (shard !== null && json.shard !== shard)
+        throw new MirrorError(`${file} is the plan of shard ${json.shard}, not of shard ${shard}`, {
+            hint: "give the shard-K.json of the shard that runs",
+        });
+    return json;
+}
+/**
+ * One shard: plans its entries again against the target (the seed the whole list, for the repositories and the
+ * entries already present), keeps its own steps (plan/shards.ts `shardKeeps`, never a deletion) and carries them
+ * out, with the PutImage rate and the pull budgets shared among the shards running at once.
+ */
+async function shardSyncRun(listed, target, shard, options) {
+    if (shard.registry !== target.registry)
+        throw new MirrorError(`shard plan ${shard.shard} was made for ${shard.registry}, but this run's target is ${target.registry}`, { hint: "run the shards with the target (region, account, registry-url) the plan job used" });
+    const keys = new Set(shard.entries.map(stepKey));
+    const list = { ...listed, target: { ...listed.target, prune: false } };
+    const counter = options.counter ?? new InvocationCounter();
+    const planned = await planRun(list, target, {
+        ...options,
+        ...(shard.shard === 0 ? {} : { entries: keys }),
+        charts: {
+            mask: options.mask,
+            counter,
+            ...(options.helm ? { helm: options.helm } : {}),
+            ...options.charts,
+        },
+    });
+    const plan = restrictPlan(planned.plan, shardKeeps({ shard: shard.shard, keys }));
+    const contents = new Map();
+    for (const e of shard.entries)
+        if (e.content)
+            contents.set(stepKey(e), e.content);
+    const rate = options.putImageRate ?? (target.kind === "ecr" ? DEFAULT_PUT_IMAGE_RATE : null);
+    const carried = await carryOutPlan(plan, planned.list, {
+        ...options,
+        progress: options.progress ?? textProgress(options.log),
+        counter,
+        target,
+        upstreamCredentials: options.upstreamCredentials,
+        ...(rate !== null ? { putImageRate: Math.max(1, Math.floor(rate / shard.parallel)) } : {}),
+        shard: { contents, held: new Map(Object.entries(shard.held ?? {})), parallel: shard.parallel },
+    });
+    return { ...planned, plan, ...carried, shard };
+}
+/** The sync reports the shards wrote; a file that is not one is a located error. */
+async function readShardReports(paths) {
+    const out = [];
+    for (const path of paths) {
+        let json;
+        try {
+            json = JSON.parse(await (0,promises_.readFile)(path, "utf8"));
+        }
+        catch (e) {
+            throw new MirrorError(`the sync report ${path} cannot be read: ${e.message}`, {
+                hint: "give the report files the shards wrote (--report, the action's report-path)",
+            });
+        }
+        if (!Array.isArray(json.steps) || typeof json.registry !== "string")
+            throw new MirrorError(`${path} is not an ecr-mirror sync report`, {
+                hint: "give the report files the shards wrote (--report, the action's report-path)",
+            });
+        const steps = json.steps.map(({ file, line, platforms, ...s }) => ({
+            ...s,
+            platforms: platforms ?? [],
+            location: file !== undefined && line !== undefined ? { file, line, column: 1 } : null,
+        }));
+        out.push({
+            path,
+            shard: json.shard?.shard ?? null,
+            shards: json.shard?.shards ?? null,
+            processes: json.processes ?? {},
+            report: reportOf(steps, {
+                registry: json.registry,
+                startedAt: json.startedAt ?? new Date(0).toISOString(),
+                durationMs: json.durationMs ?? 0,
+                deletesSkipped: json.deletesSkipped ?? 0,
+                ok: json.ok === true,
+            }),
+        });
+    }
+    return out;
+}
+function reportOf(steps, base) {
+    const counts = Object.fromEntries(STEP_OUTCOMES.map((o) => [o, 0]));
+    for (const s of steps)
+        counts[s.outcome]++;
+    const failures = steps.filter((s) => s.outcome === "failed");
+    return { ...base, steps, counts, failures, ok: base.ok && failures.length === 0 };
+}
+/**
+ * One report from the shards': every step once, counts summed, the wall time of the longest shard, ok only when
+ * every shard of the set reported and none failed.
+ */
+function mergeShardReports(reports) {
+    const shards = Math.max(0, ...reports.map((r) => r.shards ?? 0));
+    const seen = new Set(reports.map((r) => r.shard));
+    const missing = shards > 0 ? [...Array(shards + 1).keys()].filter((k) => !seen.has(k)) : [];
+    const processes = {};
+    for (const r of reports)
+        for (const [k, n] of Object.entries(r.processes))
+            processes[k] = (processes[k] ?? 0) + n;
+    const starts = reports.map((r) => r.report.startedAt).sort();
+    const report = reportOf(reports.flatMap((r) => r.report.steps), {
+        registry: reports[0]?.report.registry ?? "",
+        startedAt: starts[0] ?? new Date().toISOString(),
+        durationMs: Math.max(0, ...reports.map((r) => r.report.durationMs)),
+        deletesSkipped: reports.reduce((n, r) => n + r.report.deletesSkipped, 0),
+        ok: reports.length > 0 && missing.length === 0 && reports.every((r) => r.report.ok),
+    });
+    return { report, processes, missing };
+}
+/**
+ * The merge: one report from the shards', then the whole list planned again (no upstream asked) to find the
+ * deletions (with prune) and what the node configuration renders from. Deletions run only when every shard
+ * reported and nothing failed, as in an unsharded sync.
+ */
+async function mergeRun(list, target, reports, options) {
+    const merged = mergeShardReports(reports);
+    const counter = options.counter ?? new InvocationCounter();
+    const planned = await planRun(list, target, {
+        ...options,
+        resync: "missing",
+        charts: {
+            mask: options.mask,
+            counter,
+            ...(options.helm ? { helm: options.helm } : {}),
+            ...options.charts,
+        },
+    });
+    const deletions = restrictPlan(planned.plan, (s) => s.action === "delete");
+    let steps = merged.report.steps;
+    let deletesSkipped = merged.report.deletesSkipped;
+    const processes = { ...merged.processes };
+    if (deletions.steps.length > 0 && !merged.report.ok)
+        deletesSkipped += deletions.steps.length;
+    else if (deletions.steps.length > 0) {
+        guardDeletions(deletions, planned.list, options.deletionLimit ?? null);
+        const carried = await carryOutPlan(deletions, planned.list, {
+            ...options,
+            progress: options.progress ?? textProgress(options.log),
+            counter,
+            target,
+        });
+        steps = [...steps, ...carried.report.steps];
+        for (const [k, n] of Object.entries(carried.processes))
+            processes[k] = (processes[k] ?? 0) + n;
+    }
+    const report = reportOf(steps, { ...merged.report, deletesSkipped });
+    return { ...planned, report, processes, missing: merged.missing };
+}
+/** `plan` with its shard's facts: the sync report a shard writes (`syncReportJson(…)` plus this). */
+function shardFacts(shard) {
+    return { shard: { shard: shard.shard, shards: shard.shards } };
+}
+
 ;// CONCATENATED MODULE: ./src/cli-commands.ts
 /**
  * The terminal's commands: `ecr-mirror <command> [FILE] [options]`. It parses argv, calls the
  * same core the action calls, and turns results into text and exit codes
  * (0 success, 1 the list or the run failed, 2 usage error).
  */
+
 
 
 
@@ -78401,6 +79333,8 @@ Commands:
                              add --chart oci://HOST/PATH/NAME VERSION [FILE] adds a chart version.
   tools [crane] [helm]       Install crane and helm (pinned, checksum-verified) into the tool cache and print
                              their paths. Default: both.
+  merge REPORT... [--list FILE]   Merge the reports of a sharded sync's shards into one (--report, --json), and
+                             run the deletions (prune) once every shard has reported.
   render [FILE] --out DIR    Write the node configuration (containerd hosts.toml, the configurator DaemonSet,
                              a kustomization.yaml) for the target. Asks the target for its address and the
                              configurator image's digest unless target.registry and --configurator-digest are given.
@@ -78422,7 +79356,15 @@ Options:
                          deleting anything.
   --put-image-rate N     sync: manifest PUTs a second across all copies, ECR's PutImage quota (default
                          ${PUT_IMAGE_RATE.default}; or ECR_MIRROR_PUT_IMAGE_RATE).
-  --report FILE          sync: write the JSON report there.
+  --report FILE          sync, merge: write the JSON report there.
+  --shards N|auto        plan: split the sync into a seed shard and N sync shards (auto: one per 250 copies
+                         or 20 GiB); writes shard-K.json and matrix.json into --plan-out DIR.
+  --plan-out DIR         plan --shards: the folder for the shard plans.
+  --max-parallel N       plan --shards: sync shards running at once; they share the PutImage quota and the
+                         upstreams' pull budgets (default: all).
+  --plan PATH            sync: carry out one shard: its shard-K.json, or the folder with --shard K.
+  --shard K              sync --plan: the shard to carry out (0 is the seed, which runs first).
+  --list FILE            merge: the mirror list (default mirrors.yaml).
   --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
                          or disk activity) for S seconds (default ${TOOL_STALL_TIMEOUT.default}).
   --tool-timeout M       sync: stop a copy, push or pull still running after M minutes (default ${TOOL_TIMEOUT.default}).
@@ -78477,7 +79419,18 @@ function terminal(io) {
         ...(io.stdin ? { stdin: io.stdin } : {}),
     };
 }
-const COMMANDS = ["validate", "plan", "sync", "render", "audit", "tools", "init", "add", "help"];
+const COMMANDS = [
+    "validate",
+    "plan",
+    "sync",
+    "merge",
+    "render",
+    "audit",
+    "tools",
+    "init",
+    "add",
+    "help",
+];
 /** Node's parseArgs error as a person reads it: the flag, and the flag meant when one is near. */
 function cli_commands_flagProblem(error, flags) {
     const e = error;
@@ -78538,6 +79491,12 @@ const CLI_FLAGS = {
     kubeconfig: { type: "string" },
     context: { type: "string" },
     "no-target": { type: "boolean", default: false },
+    shards: { type: "string" },
+    "plan-out": { type: "string" },
+    "max-parallel": { type: "string" },
+    plan: { type: "string" },
+    shard: { type: "string" },
+    list: { type: "string" },
 };
 async function dispatch(values, positionals, io) {
     if (values.version) {
@@ -78559,6 +79518,8 @@ async function dispatch(values, positionals, io) {
         return rest.length > 1 ? usage(command, "expected one DIR", io) : init(rest[0] ?? ".", values, io);
     if (command === "add")
         return add(rest, values, io);
+    if (command === "merge")
+        return merge(rest, values, io);
     if (rest.length > 1) {
         io.err(`ecr-mirror ${command}: expected one FILE, got ${rest.length}\n`);
         return 2;
@@ -78679,10 +79640,15 @@ async function plan(file, values, io) {
     const options = sharedOptions(values, "plan", io);
     if (!options)
         return 2;
+    const sharding = shardingFlags(values, io);
+    if (!sharding)
+        return 2;
     const list = await load(file, io);
     if (!list)
         return 1;
     const mask = io.mask;
+    if (sharding.shards !== null)
+        return planShardsCommand(list, options, sharding, values, io);
     try {
         const { credentials, target } = await connect(list, connectSettings(values, io, options.registryUrl));
         const known = await chartRecord(values, io);
@@ -78703,6 +79669,70 @@ async function plan(file, values, io) {
         io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
         return 1;
     }
+}
+/** plan's --shards, --plan-out and --max-parallel (null: not sharded); null after a usage error. */
+function shardingFlags(values, io) {
+    try {
+        if (values.shards === undefined) {
+            if (values["plan-out"] || values["max-parallel"])
+                throw new OptionError("--plan-out and --max-parallel go with --shards", "add --shards N or --shards auto");
+            return { shards: null, out: "", maxParallel: null };
+        }
+        const shards = readOption(SHARDS, values.shards, "flag");
+        if (!values["plan-out"])
+            throw new OptionError("--shards needs --plan-out DIR", "the folder the shard plans are written to");
+        return {
+            shards,
+            out: values["plan-out"],
+            maxParallel: readOption(MAX_PARALLEL, values["max-parallel"], "flag"),
+        };
+    }
+    catch (e) {
+        if (!(e instanceof OptionError))
+            throw e;
+        usageError("plan", e, io);
+        return null;
+    }
+}
+/** plan --shards: the shard plans and the matrix written to --plan-out, a line per shard printed. */
+async function planShardsCommand(list, options, sharding, values, io) {
+    try {
+        const { credentials, target } = await connect(list, connectSettings(values, io, options.registryUrl));
+        const known = await chartRecord(values, io);
+        const result = await planShardedRun(list, target, {
+            resync: options.resync,
+            upstreamCredentials: credentials,
+            proveCopies: true,
+            charts: { mask: io.mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+            shards: sharding.shards ?? 1,
+            maxParallel: sharding.maxParallel,
+        });
+        guardDeletions(result.plan, list, deletionOverride(options.maxDeletions, "flag"));
+        for (const f of result.files)
+            await writeReportFile((0,external_node_path_.join)(sharding.out, `shard-${f.shard}.json`), f, io.mask);
+        await writeReportFile((0,external_node_path_.join)(sharding.out, "matrix.json"), result.matrix, io.mask);
+        const lines = result.files.map((f) => `shard ${f.shard}${f.shard === 0 ? " (seed: repositories, shared layers)" : ""}: ${f.entries.length} entries, ${f.entries.reduce((n, e) => n + e.bytes, 0)} bytes`);
+        io.out(values.json
+            ? (0,log_safe/* formatJson */.IB)({
+                ...planToJson(result.plan, result.cost),
+                matrix: result.matrix,
+                shards: shardLines(result.files),
+            }, io.mask)
+            : `${[formatPlan(result.plan), ...lines, `Shard plans written to ${sharding.out}`].join("\n")}\n`);
+        return 0;
+    }
+    catch (e) {
+        io.err(`ecr-mirror: ${describeFailure(e, io.mask)}\n`);
+        return 1;
+    }
+}
+function shardLines(files) {
+    return files.map((f) => ({
+        shard: f.shard,
+        entries: f.entries.length,
+        bytes: f.entries.reduce((n, e) => n + e.bytes, 0),
+        parallel: f.parallel,
+    }));
 }
 /** sync's --target: ecr, local, or a URL that follows the registry-url rule; null after a usage error. */
 function syncTarget(values, io) {
@@ -78749,7 +79779,13 @@ async function sync(file, values, io) {
         }
         const { credentials, target } = await connect(list, connectSettings(values, io, registryUrl));
         const known = await chartRecord(values, io);
-        const result = await syncRun(list, target, {
+        const shard = values.plan
+            ? await readShardPlan(values.plan, readOption(SHARD, values.shard, "flag"))
+            : null;
+        const run = shard
+            ? (l, t, o) => shardSyncRun(l, t, shard, o)
+            : syncRun;
+        const result = await run(list, target, {
             ranges: await rangesOption(values, io),
             ...(known ? { charts: { known } } : {}),
             crane: toolInstall("crane", io),
@@ -78765,7 +79801,7 @@ async function sync(file, values, io) {
             craneBinary,
             log: (line) => io.err(`${line}\n`),
         });
-        const json = syncReportJson(result.plan, result, result.cost);
+        const json = { ...syncReportJson(result.plan, result, result.cost), ...(shard ? shardFacts(shard) : {}) };
         if (values.report)
             await writeReportFile(values.report, json, io.mask);
         io.out(values.json ? (0,log_safe/* formatJson */.IB)(json, io.mask) : `${summaryLine(result.report)}\n`);
@@ -78777,6 +79813,48 @@ async function sync(file, values, io) {
     }
     finally {
         await local?.stop();
+    }
+}
+/** merge REPORT...: one report from a sharded sync's shards, and the deletions (prune) run once. */
+async function merge(paths, values, io) {
+    if (paths.length === 0) {
+        io.err("ecr-mirror merge: give the shards' report files (REPORT...)\n");
+        return 2;
+    }
+    const options = sharedOptions(values, "merge", io);
+    if (!options)
+        return 2;
+    const list = await load(values.list ?? "mirrors.yaml", io);
+    if (!list)
+        return 1;
+    try {
+        const reports = await readShardReports(paths);
+        const { credentials, target } = await connect(list, connectSettings(values, io, options.registryUrl));
+        const ranges = await rangesOption(values, io);
+        const result = await mergeRun(list, target, reports, {
+            ranges: { lock: ranges.lock, relock: ranges.relock || options.resync === "digest" },
+            resync: options.resync,
+            upstreamCredentials: credentials,
+            mask: io.mask,
+            crane: toolInstall("crane", io),
+            deletionLimit: deletionOverride(options.maxDeletions, "flag"),
+            log: (line) => io.err(`${line}\n`),
+        });
+        if (result.missing.length > 0)
+            io.err(`ecr-mirror merge: no report from shard ${result.missing.join(", ")}: the run is not complete\n`);
+        const json = {
+            ...syncReportJson(result.plan, { report: result.report, processes: result.processes }, result.cost),
+            merged: reports.map((r) => r.path),
+            missingShards: result.missing,
+        };
+        if (values.report)
+            await writeReportFile(values.report, json, io.mask);
+        io.out(values.json ? (0,log_safe/* formatJson */.IB)(json, io.mask) : `${summaryLine(result.report)}\n`);
+        return result.report.ok ? 0 : 1;
+    }
+    catch (e) {
+        io.err(`ecr-mirror: ${describeFailure(e, io.mask)}\n`);
+        return 1;
     }
 }
 /** render's flags: --out, the shared options, --configurator-digest; null after a usage error. */
@@ -78941,7 +80019,7 @@ async function tools(names, io) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5006);
+/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4631);
 /* harmony import */ var _signals_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(970);
 /* harmony import */ var _tools_log_safe_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(135);
 /** The terminal entry (dist/cli.js, the `ecr-mirror` bin). Thin: the commands live in cli-commands.ts. */
@@ -79426,7 +80504,7 @@ exports.composeCollection = composeCollection;
 var Document = __nccwpck_require__(3021);
 var composeNode = __nccwpck_require__(5937);
 var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
+var resolveProps = __nccwpck_require__(7012);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -79922,7 +81000,7 @@ exports.Composer = Composer;
 
 var Pair = __nccwpck_require__(7165);
 var YAMLMap = __nccwpck_require__(4454);
-var resolveProps = __nccwpck_require__(4631);
+var resolveProps = __nccwpck_require__(7012);
 var utilContainsNewline = __nccwpck_require__(9499);
 var utilFlowIndentCheck = __nccwpck_require__(4051);
 var utilMapIncludes = __nccwpck_require__(1187);
@@ -80252,7 +81330,7 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 
 var YAMLSeq = __nccwpck_require__(2223);
-var resolveProps = __nccwpck_require__(4631);
+var resolveProps = __nccwpck_require__(7012);
 var utilFlowIndentCheck = __nccwpck_require__(4051);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
@@ -80360,7 +81438,7 @@ var Pair = __nccwpck_require__(7165);
 var YAMLMap = __nccwpck_require__(4454);
 var YAMLSeq = __nccwpck_require__(2223);
 var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
+var resolveProps = __nccwpck_require__(7012);
 var utilContainsNewline = __nccwpck_require__(9499);
 var utilMapIncludes = __nccwpck_require__(1187);
 
@@ -80801,7 +81879,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 4631:
+/***/ 7012:
 /***/ ((__unused_webpack_module, exports) => {
 
 

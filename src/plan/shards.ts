@@ -60,6 +60,11 @@ function isShardWork(step: Step): step is EntryStep {
   return step.action === "copy" || step.action === "update" || step.action === "restore";
 }
 
+/** The image a referrer step belongs to (its `source`), or null for any other step. */
+function referrerOf(step: EntryStep): string | null {
+  return "referrer" in step && step.referrer ? step.referrer.of : null;
+}
+
 function blobBytes(content: CopyContent | null, skip: ReadonlySet<string>): number {
   return (content?.blobs ?? []).filter((b) => !skip.has(b.digest)).reduce((n, b) => n + b.size, 0);
 }
@@ -79,8 +84,9 @@ export function planShards(
   );
   const final = plan.steps.filter((s) => s.action === "delete");
   const entries = plan.steps.filter(isEntryStep);
-  const work = entries.filter(isShardWork);
-  const held = entries.filter((s) => !isShardWork(s));
+  // A referrer (signature, SBOM) goes where its image goes: the shard that plans the image again finds it.
+  const work = entries.filter((s) => isShardWork(s) && !referrerOf(s));
+  const held = entries.filter((s) => !isShardWork(s) && !referrerOf(s));
 
   const { seeds, holders } = seedCopies(work, contentOf);
   const sharedAfterSeed = new Set(holders.keys());
@@ -95,7 +101,18 @@ export function planShards(
 
   const bins = balance(rest, weightOf, n);
 
-  const inPlanOrder = (set: ReadonlySet<EntryStep>) => entries.filter((s) => set.has(s));
+  const withReferrers = (set: ReadonlySet<EntryStep>) => {
+    const images = new Set([...set].map((s) => `${s.repository} ${s.source}`));
+    const referrers = entries.filter((s) => {
+      const of = referrerOf(s);
+      return of !== null && images.has(`${s.repository} ${of}`);
+    });
+    return new Set([...set, ...referrers]);
+  };
+  const inPlanOrder = (set: ReadonlySet<EntryStep>) => {
+    const all = withReferrers(set);
+    return entries.filter((s) => all.has(s));
+  };
   const seedBytes = [...seeds].reduce((n, s) => n + blobBytes(contentOf(s), new Set()), 0);
   const shards: ShardAssignment[] = [
     { shard: 0, steps: inPlanOrder(new Set([...held, ...seeds])), bytes: seedBytes },

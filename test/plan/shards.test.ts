@@ -164,3 +164,36 @@ describe("a shard's own steps", () => {
     expect(only.images.map((i) => i.source)).toEqual(["docker.io/library/redis:7.2"]);
   });
 });
+
+describe("planShards with referrers", () => {
+  it("puts an image's signatures and SBOMs in its shard, where that shard's plan finds them again", () => {
+    const plan = planOf(["redis:7.0", "nginx:1.27", "busybox:1.37", "alpine:3.20"]);
+    // The referrer steps planReferrers adds after an image's copy: cosign's signature tag and an SBOM.
+    const image = plan.steps.find((s) => s.action === "copy" && s.repository === "mirrors/library/nginx");
+    if (image?.action !== "copy") throw new Error("no nginx copy");
+    const referrer = (tag: string, kind: "signature" | "sbom") => ({
+      ...image,
+      tag,
+      referrer: {
+        of: image.source,
+        subject: "sha256:1".padEnd(71, "1"),
+        kind,
+        artifactType: null,
+        tagged: true,
+      },
+    });
+    const steps = [...plan.steps];
+    steps.splice(
+      steps.indexOf(image) + 1,
+      0,
+      referrer("sha256-1.sig", "signature"),
+      referrer("sha256-1.sbom", "sbom"),
+    );
+    const set = planShards({ ...plan, steps }, 4, () => null);
+    const at = placements(set);
+    expect([...at.values()].every((w) => w.length === 1)).toBe(true);
+    const where = at.get("copy mirrors/library/nginx:1.27");
+    expect(at.get("copy mirrors/library/nginx:sha256-1.sig")).toEqual(where);
+    expect(at.get("copy mirrors/library/nginx:sha256-1.sbom")).toEqual(where);
+  });
+});
