@@ -4,10 +4,17 @@
  * (0 success, 1 the list or the run failed, 2 usage error).
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { add } from "./add.js";
 import { readChartImagesRecord } from "./charts/record.js";
 import { type AuditCliFlags, auditCommand } from "./cli-audit.js";
+import {
+  COMMANDS,
+  commandHelp,
+  commandNamed,
+  globalHelp,
+  parseCommandLine,
+  usageFooter,
+} from "./cli-usage.js";
 import { type LocalRegistry, startLocalRegistry } from "./execute/local-registry.js";
 import { syncReportJson, writeReportFile } from "./execute/sync.js";
 import { checkOutputFolder, OutputFolderError, writeOutputFolder } from "./git/output-folder.js";
@@ -18,21 +25,17 @@ import type { RangesLock } from "./list/tag-ranges.js";
 import { closest } from "./list/validate-structure.js";
 import { readRangesLock } from "./observe/tag-ranges.js";
 import {
-  CONCURRENCY,
   CONFIGURATOR_IMAGE,
   deletionOverride,
   MAX_PARALLEL,
   NODE_CONFIG,
   OptionError,
-  PUT_IMAGE_RATE,
   REGISTRY_URL,
   readOption,
   readSyncOptions,
   SHARD,
   SHARDS,
   type SyncOptions,
-  TOOL_STALL_TIMEOUT,
-  TOOL_TIMEOUT,
 } from "./options.js";
 import { guardDeletions } from "./plan/deletions.js";
 import type { ChartImagesRecord } from "./render/chart-images.js";
@@ -41,7 +44,7 @@ import { describeFailure } from "./report/failure.js";
 import { listSummary, listToJson } from "./report/list-json.js";
 import { formatPlan, planToJson } from "./report/plan.js";
 import { formatProblems } from "./report/problems.js";
-import { summaryLine } from "./report/progress.js";
+import { summaryLine, terminalProgress } from "./report/progress.js";
 import { redirectLines } from "./report/redirects.js";
 import {
   type ConnectSettings,
@@ -68,94 +71,14 @@ import { type InstallOptions, installCrane, installHelm, useLocalToolCache } fro
 import { formatJson, neutraliseCommands } from "./tools/log-safe.js";
 import { InvocationCounter } from "./tools/runner.js";
 
-const USAGE = `Usage: ecr-mirror <command> [FILE] [options]
-
-Commands:
-  validate [FILE] [--json]   Check the mirror list (default mirrors.yaml) and show where each entry lands.
-  plan [FILE] [--json]       Compare the list with the target and show what a sync would do. Changes nothing.
-  sync [FILE] [--json]       Carry the plan out: create repositories, copy what is missing (verified), prune.
-  init [DIR]                 Write a starter mirrors.yaml, .github/workflows/mirror.yml and iam/*.json policies
-                             into DIR (default .); --account, --region, --repo OWNER/NAME, --kms-key fill them in.
-                             Existing files are never overwritten without --force.
-  add REF [FILE]             Add an image (docker.io/bitnami/nginx:1.27, quay.io/x/y@sha256:…) to the list, next
-                             to its source's entries, keeping comments; add --chart URL NAME VERSION [FILE] or
-                             add --chart oci://HOST/PATH/NAME VERSION [FILE] adds a chart version.
-  tools [crane] [helm]       Install crane and helm (pinned, checksum-verified) into the tool cache and print
-                             their paths. Default: both.
-  merge REPORT... [--list FILE]   Merge the reports of a sharded sync's shards into one (--report, --json), and
-                             run the deletions (prune) once every shard has reported.
-  render [FILE] --out DIR    Write the node configuration (containerd hosts.toml, the configurator DaemonSet,
-                             a kustomization.yaml) for the target. Asks the target for its address and the
-                             configurator image's digest unless target.registry and --configurator-digest are given.
-  audit [FILE] --pods FILE|- What the cluster runs against the list: images not in it (with the lines to add),
-                             entries no pod uses, pinned digests the mirror lacks. Or --kubeconfig PATH
-                             [--context NAME] to read the pods from the API. Exits 1 when images are missing.
-
-Options:
-  --json                 Print one JSON document on stdout.
-  --resync MODE          missing (default): copy absent tags only, without asking the upstreams;
-                         digest: also find tags that moved upstream (manifest HEAD requests).
-  --region REGION        AWS region of the ECR target (else the list's target.region, else AWS_REGION).
-  --registry-url URL     Use a plain OCI registry as the target (http(s)://host[:port]).
-  --target TARGET        sync: ecr (default: the list's target), local (crane's in-memory registry on
-                         127.0.0.1, to try a sync without AWS; needs internet), or an http(s):// URL.
-  --concurrency N        sync: copies in flight at once (default ${CONCURRENCY.default}).
-  --max-deletions N      plan, sync: the most tags this run may delete (prune), over the list's
-                         target.maxDeletions (default 20). Above it the plan fails and a sync fails before
-                         deleting anything.
-  --put-image-rate N     sync: manifest PUTs a second across all copies, ECR's PutImage quota (default
-                         ${PUT_IMAGE_RATE.default}; or ECR_MIRROR_PUT_IMAGE_RATE).
-  --report FILE          sync, merge: write the JSON report there.
-  --shards N|auto        plan: split the sync into a seed shard and N sync shards (auto: one per 250 copies
-                         or 20 GiB); writes shard-K.json and matrix.json into --plan-out DIR.
-  --plan-out DIR         plan --shards: the folder for the shard plans.
-  --max-parallel N       plan --shards: sync shards running at once; they share the PutImage quota and the
-                         upstreams' pull budgets (default: all).
-  --plan PATH            sync: carry out one shard: its shard-K.json, or the folder with --shard K.
-  --shard K              sync --plan: the shard to carry out (0 is the seed, which runs first).
-  --list FILE            merge: the mirror list (default mirrors.yaml).
-  --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
-                         or disk activity) for S seconds (default ${TOOL_STALL_TIMEOUT.default}).
-  --tool-timeout M       sync: stop a copy, push or pull still running after M minutes (default ${TOOL_TIMEOUT.default}).
-  --out DIR              render: the folder to write, below the current folder: new, empty, or written by
-                         ecr-mirror before. Only the files it wrote there (DIR/.ecr-mirror-files) are replaced.
-  --configurator-image REF   render: the AWS CLI image the DaemonSet runs (default ${CONFIGURATOR_IMAGE.default}).
-  --configurator-digest D    render: its digest in the mirror, to render without asking the target.
-  --startup-taint        render: a taint for new nodes, removed once their configuration is written.
-  --node-config VERSION  render: also a nodeadm NodeConfig (nodeconfig.yaml) with containerd's config_path
-                         for node groups on that containerd version only: containerd-1.7 or containerd-2.
-                         Default none: stock AL2023 nodes need no user-data change.
-  --lock FILE            plan, sync, render: the image tag range lock (image-ranges.lock.json) an earlier
-                         render wrote (default: none). Ranges it holds as written take its tags without
-                         asking the upstream; render writes the updated lock into --out.
-  --relock               plan, sync, render: resolve every tag range from the upstream's tag list again
-                         (so does --resync digest).
-  --charts-record FILE   plan, sync, render, audit: a chart-images.json an earlier render wrote (default: none).
-                         Charts with images: true whose source, name, version and values it holds are
-                         not downloaded and rendered again; render writes the updated record.
-  --pods FILE            audit: the output of kubectl get pods -A -o json (- reads stdin).
-  --kubeconfig PATH      audit: read the pods from the API (token or client certificate; no exec plugins).
-  --context NAME         audit: the kubeconfig context (default its current-context).
-  --no-target            audit: do not ask the target (pinned digests are then not checked).
-  -h, --help             Show this help.
-  --version              Print the version.
-
-Environment:
-  AWS credentials as the AWS SDK reads them; AWS_ENDPOINT_URL_ECR for another ECR endpoint.
-  ECR_MIRROR_DOCKER_HUB_USERNAME, ECR_MIRROR_DOCKER_HUB_TOKEN   Docker Hub credentials.
-  ECR_MIRROR_REGISTRY_CREDENTIALS   Other upstream credentials, one "host username token" a line.
-  ECR_MIRROR_TARGET_USERNAME, ECR_MIRROR_TARGET_PASSWORD        Credentials for --registry-url.
-  ECR_MIRROR_CRANE_VERSION, ECR_MIRROR_CRANE_SHA256, ECR_MIRROR_CRANE_BASE_URL   Another crane (an exact
-                         version, its archive's SHA-256 pins, a mirror of the release downloads); likewise HELM.
-  ECR_MIRROR_TOOL_ENV    Extra variable names passed to crane, helm and git (comma-separated; never secrets).
-`;
-
 const VERSION = "1.0.0";
 
 export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** Whether stderr is a terminal: progress (start lines, a heartbeat) is shown there only. */
+  errIsTTY?: boolean;
   /** What `audit --pods -` reads (default process.stdin). */
   stdin?: AsyncIterable<Buffer | string>;
 }
@@ -182,6 +105,8 @@ type Values = {
   "tool-stall-timeout"?: string;
   "tool-timeout"?: string;
   "max-deletions"?: string;
+  crane?: string;
+  helm?: string;
   account?: string;
   repo?: string;
   "kms-key"?: string;
@@ -217,115 +142,69 @@ function terminal(io: Io): Terminal {
     mask,
     out: (s) => io.out(safe(s)),
     err: (s) => io.err(safe(s)),
+    errIsTTY: io.errIsTTY === true,
     ...(io.stdin ? { stdin: io.stdin } : {}),
   };
 }
 
-const COMMANDS = [
-  "validate",
-  "plan",
-  "sync",
-  "merge",
-  "render",
-  "audit",
-  "tools",
-  "init",
-  "add",
-  "help",
-] as const;
+/** A usage problem: the message and where help is on stderr, and with --json a JSON document on stdout. */
+function usageProblem(message: string, command: string | null, json: boolean, io: Terminal): number {
+  io.err(
+    `ecr-mirror${command && command !== "help" ? ` ${command}` : ""}: ${message}\n\n${usageFooter(command)}`,
+  );
+  if (json) io.out(formatJson(errorJson("usage", [{ message, hint: usageFooter(command).trim() }]), io.mask));
+  return 2;
+}
 
-/** Node's parseArgs error as a person reads it: the flag, and the flag meant when one is near. */
-function flagProblem(error: unknown, flags: readonly string[]): string {
-  const e = error as { code?: string; message?: string };
-  const named = /'(-{1,2}[^' ]+)/.exec(e.message ?? "")?.[1] ?? "";
-  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
-    const near = closest(named.replace(/^-+/, ""), flags);
-    return `unknown flag ${named}${near ? `; did you mean --${near}?` : ""}`;
+/** What `--json` prints when a command fails: `{"ok": false, "error": KIND, "problems": [...]}`. */
+function errorJson(error: "usage" | "list" | "run", problems: readonly object[]) {
+  return { ok: false, error, problems };
+}
+
+/** `ecr-mirror --help`, `ecr-mirror help plan`, `ecr-mirror plan --help`. */
+function help(command: string | null, args: string[], values: Values, io: Terminal): number {
+  const name = command === "help" ? (args[0] ?? (values.help ? "help" : undefined)) : command;
+  if (name === undefined || name === null) {
+    io.out(globalHelp());
+    return 0;
   }
-  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && named) return `${named} needs a value`;
-  return (e.message ?? String(error)).split(". ")[0]!;
+  const spec = commandNamed(name);
+  if (!spec) {
+    const near = closest(
+      name,
+      COMMANDS.map((c) => c.name),
+    );
+    return usageProblem(
+      `unknown command "${name}"${near ? `; did you mean "${near}"?` : ""}`,
+      null,
+      false,
+      io,
+    );
+  }
+  io.out(commandHelp(spec));
+  return 0;
 }
 
 export async function main(argv: string[], rawIo: Io): Promise<number> {
   const io = terminal(rawIo);
-  let values: Values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: CLI_FLAGS,
-    }));
-  } catch (e) {
-    io.err(`ecr-mirror: ${flagProblem(e, Object.keys(CLI_FLAGS))}\n\n${USAGE}`);
-    return 2;
-  }
-  return dispatch(values, positionals, io);
-}
-
-const CLI_FLAGS = {
-  json: { type: "boolean", default: false },
-  help: { type: "boolean", short: "h", default: false },
-  version: { type: "boolean", default: false },
-  resync: { type: "string" },
-  region: { type: "string" },
-  "registry-url": { type: "string" },
-  target: { type: "string" },
-  concurrency: { type: "string" },
-  "put-image-rate": { type: "string" },
-  report: { type: "string" },
-  out: { type: "string" },
-  "configurator-image": { type: "string" },
-  "configurator-digest": { type: "string" },
-  "startup-taint": { type: "boolean", default: false },
-  "node-config": { type: "string" },
-  "charts-record": { type: "string" },
-  lock: { type: "string" },
-  relock: { type: "boolean", default: false },
-  "tool-stall-timeout": { type: "string" },
-  "tool-timeout": { type: "string" },
-  "max-deletions": { type: "string" },
-  account: { type: "string" },
-  repo: { type: "string" },
-  "kms-key": { type: "string" },
-  force: { type: "boolean", default: false },
-  chart: { type: "boolean", default: false },
-  pods: { type: "string" },
-  kubeconfig: { type: "string" },
-  context: { type: "string" },
-  "no-target": { type: "boolean", default: false },
-  shards: { type: "string" },
-  "plan-out": { type: "string" },
-  "max-parallel": { type: "string" },
-  plan: { type: "string" },
-  shard: { type: "string" },
-  list: { type: "string" },
-} as const;
-
-async function dispatch(values: Values, positionals: string[], io: Terminal): Promise<number> {
+  const line = parseCommandLine(argv);
+  if (!line.ok) return usageProblem(line.message, line.command, argv.includes("--json"), io);
+  const values = line.values as Values;
   if (values.version) {
     io.out(`ecr-mirror ${VERSION}\n`);
     return 0;
   }
-  const [command, ...rest] = positionals;
-  if (values.help || command === "help") {
-    io.out(USAGE);
-    return 0;
-  }
-  if (command === undefined) {
-    io.err(USAGE);
+  const { command, args } = line;
+  if (command === "help" || values.help) return help(command, args, values, io);
+  if (command === null) {
+    io.err(globalHelp());
     return 2;
   }
-  if (command === "tools") return tools(rest, io);
-  if (command === "init")
-    return rest.length > 1 ? usage(command, "expected one DIR", io) : init(rest[0] ?? ".", values, io);
-  if (command === "add") return add(rest, values, io);
-  if (command === "merge") return merge(rest, values, io);
-  if (rest.length > 1) {
-    io.err(`ecr-mirror ${command}: expected one FILE, got ${rest.length}\n`);
-    return 2;
-  }
-  const file = rest[0] ?? "mirrors.yaml";
+  if (command === "tools") return tools(args, values, io);
+  if (command === "init") return init(args[0] ?? ".", values, io);
+  if (command === "add") return add(args, values, io);
+  if (command === "merge") return merge(args, values, io);
+  const file = args[0] ?? "mirrors.yaml";
   switch (command) {
     case "validate":
       return validate(file, values, io);
@@ -343,14 +222,9 @@ async function dispatch(values: Values, positionals: string[], io: Terminal): Pr
         connectSettings(values, io, options.registryUrl),
       );
     }
-
-    default: {
-      const near = closest(command, COMMANDS);
-      io.err(
-        `ecr-mirror: unknown command "${command}"${near ? `; did you mean "${near}"?` : ""}\n\n${USAGE}`,
-      );
-      return 2;
-    }
+    default:
+      // A command in the table that nothing here carries out yet.
+      return usageProblem(`unknown command "${command}"`, null, values.json === true, io);
   }
 }
 
@@ -398,21 +272,28 @@ function sharedOptions(values: Values, command: string, io: Terminal): SyncOptio
   }
 }
 
-function usage(command: string, problem: string, io: Terminal): number {
-  io.err(`ecr-mirror ${command}: ${problem}\n`);
-  return 2;
-}
-
 function usageError(command: string, e: OptionError, io: Terminal): void {
   io.err(`ecr-mirror ${command}: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ""}`);
 }
 
-/** Reads and validates the list; prints problems; null when it is invalid. */
-async function load(file: string, io: Terminal): Promise<MirrorList | null> {
+/**
+ * Reads and validates the list; prints problems on stderr (and, with --json, an invalid list's problems as a
+ * JSON document on stdout); null when it is invalid.
+ */
+async function load(file: string, values: Values, io: Terminal): Promise<MirrorList | null> {
   // Credentials in URLs of the list are masked even when the list is rejected.
   const { list, problems } = await readMirrorList(file, file, (text) => maskUrlCredentials(io.mask, text));
   if (problems.length > 0) io.err(`${formatProblems(problems)}\n`);
+  if (!list && values.json) io.out(formatJson(errorJson("list", problems), io.mask));
   return list;
+}
+
+/** A run that failed: the message on stderr, and with --json a JSON document on stdout. */
+function runFailed(e: unknown, command: string | null, values: Values, io: Terminal): number {
+  const message = describeFailure(e, io.mask);
+  io.err(`ecr-mirror${command ? ` ${command}` : ""}: ${message}\n`);
+  if (values.json) io.out(formatJson(errorJson("run", [{ message }]), io.mask));
+  return 1;
 }
 
 /** The --charts-record file, read; a missing or malformed one is a warning on stderr and no record. */
@@ -442,7 +323,7 @@ async function rangesOption(
 }
 
 async function validate(file: string, values: Values, io: Terminal): Promise<number> {
-  const list = await load(file, io);
+  const list = await load(file, values, io);
   if (!list) return 1;
   io.out(values.json ? formatJson(listToJson(list), io.mask) : `${listSummary(list)}\n`);
   return 0;
@@ -453,7 +334,7 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
   if (!options) return 2;
   const sharding = shardingFlags(values, io);
   if (!sharding) return 2;
-  const list = await load(file, io);
+  const list = await load(file, values, io);
   if (!list) return 1;
   const mask = io.mask;
   if (sharding.shards !== null) return planShardsCommand(list, options, sharding, values, io);
@@ -469,7 +350,7 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
       resync: options.resync,
       upstreamCredentials: credentials,
       proveCopies: true,
-      charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+      charts: { mask, helm: toolInstall("helm", values, io), ...(known ? { known } : {}) },
     });
     io.out(
       values.json
@@ -479,8 +360,7 @@ async function plan(file: string, values: Values, io: Terminal): Promise<number>
     guardDeletions(plan, list, deletionOverride(options.maxDeletions, "flag"));
     return 0;
   } catch (e) {
-    io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
-    return 1;
+    return runFailed(e, null, values, io);
   }
 }
 
@@ -528,7 +408,7 @@ async function planShardsCommand(
       resync: options.resync,
       upstreamCredentials: credentials,
       proveCopies: true,
-      charts: { mask: io.mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+      charts: { mask: io.mask, helm: toolInstall("helm", values, io), ...(known ? { known } : {}) },
       shards: sharding.shards ?? 1,
       maxParallel: sharding.maxParallel,
     });
@@ -585,12 +465,38 @@ function syncTarget(values: Values, io: Terminal): { flag: string; url: string |
   }
 }
 
+/**
+ * How often the heartbeat beats (ms), from ECR_MIRROR_PROGRESS (seconds; 0: off) or, unset, every 10 s when
+ * stderr is a terminal; null: no start lines and no heartbeat. A value that is no number is a usage error.
+ */
+function heartbeatMs(io: Terminal): number | null | OptionError {
+  const raw = io.env.ECR_MIRROR_PROGRESS?.trim() ?? "";
+  if (raw === "") return io.errIsTTY ? 10_000 : null;
+  const seconds = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || seconds > 3600)
+    return new OptionError(
+      `ECR_MIRROR_PROGRESS is "${raw}"; expected the seconds between heartbeats, from 0 (off) to 3600`,
+    );
+  return seconds === 0 ? null : seconds * 1000;
+}
+
 async function sync(file: string, values: Values, io: Terminal): Promise<number> {
   const options = sharedOptions(values, "sync", io);
   if (!options) return 2;
+  const beat = heartbeatMs(io);
+  if (beat instanceof OptionError) {
+    usageError("sync", beat, io);
+    return 2;
+  }
+  // One closing line: on stdout (the summary), or with --json on stderr beside the JSON document.
+  const shown = terminalProgress({
+    log: (l) => io.err(`${l}\n`),
+    summary: values.json === true,
+    heartbeatMs: beat,
+  });
   const syncTo = syncTarget(values, io);
   if (!syncTo) return 2;
-  const list = await load(file, io);
+  const list = await load(file, values, io);
   if (!list) return 1;
   const env = io.env;
   const mask = io.mask;
@@ -601,7 +507,9 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
     let registryUrl = options.registryUrl ?? syncTo.url;
     let craneBinary: string | null = null;
     if (syncTo.flag === "local") {
-      craneBinary = (await installCrane({ ...toolInstall("crane", io), log: (l) => io.err(`${l}\n`) })).path;
+      craneBinary = (
+        await installCrane({ ...toolInstall("crane", values, io), log: (l) => io.err(`${l}\n`) })
+      ).path;
       local = await startLocalRegistry(craneBinary, { counter });
       registryUrl = local.url;
       io.err(
@@ -619,8 +527,8 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
     const result = await run(list, target, {
       ranges: await rangesOption(values, io),
       ...(known ? { charts: { known } } : {}),
-      crane: toolInstall("crane", io),
-      helm: toolInstall("helm", io),
+      crane: toolInstall("crane", values, io),
+      helm: toolInstall("helm", values, io),
       resync: options.resync,
       upstreamCredentials: credentials,
       mask,
@@ -631,15 +539,17 @@ async function sync(file: string, values: Values, io: Terminal): Promise<number>
       counter,
       craneBinary,
       log: (line) => io.err(`${line}\n`),
+      progress: shown.progress,
+      group: shown.group,
     });
     const json = { ...syncReportJson(result.plan, result, result.cost), ...(shard ? shardFacts(shard) : {}) };
     if (values.report) await writeReportFile(values.report, json, io.mask);
     io.out(values.json ? formatJson(json, io.mask) : `${summaryLine(result.report)}\n`);
     return result.report.ok ? 0 : 1;
   } catch (e) {
-    io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
-    return 1;
+    return runFailed(e, null, values, io);
   } finally {
+    shown.stop();
     await local?.stop();
   }
 }
@@ -652,7 +562,7 @@ async function merge(paths: string[], values: Values, io: Terminal): Promise<num
   }
   const options = sharedOptions(values, "merge", io);
   if (!options) return 2;
-  const list = await load(values.list ?? "mirrors.yaml", io);
+  const list = await load(values.list ?? "mirrors.yaml", values, io);
   if (!list) return 1;
   try {
     const reports = await readShardReports(paths);
@@ -663,7 +573,7 @@ async function merge(paths: string[], values: Values, io: Terminal): Promise<num
       resync: options.resync,
       upstreamCredentials: credentials,
       mask: io.mask,
-      crane: toolInstall("crane", io),
+      crane: toolInstall("crane", values, io),
       deletionLimit: deletionOverride(options.maxDeletions, "flag"),
       log: (line) => io.err(`${line}\n`),
     });
@@ -680,8 +590,7 @@ async function merge(paths: string[], values: Values, io: Terminal): Promise<num
     io.out(values.json ? formatJson(json, io.mask) : `${summaryLine(result.report)}\n`);
     return result.report.ok ? 0 : 1;
   } catch (e) {
-    io.err(`ecr-mirror: ${describeFailure(e, io.mask)}\n`);
-    return 1;
+    return runFailed(e, null, values, io);
   }
 }
 
@@ -725,9 +634,8 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
     io.err(`ecr-mirror render: ${describeFailure(e, io.mask)}\n`);
     return e instanceof OutputFolderError ? 2 : 1;
   }
-  const listed = await load(file, io);
+  const listed = await load(file, values, io);
   if (!listed) return 1;
-  const mask = io.mask;
   try {
     const configured = withConfiguratorImage(
       listed,
@@ -781,8 +689,7 @@ async function render(file: string, values: Values, io: Terminal): Promise<numbe
     io.out(`${written.files.map((f) => join(flags.out, f.path)).join("\n")}\n`);
     return 0;
   } catch (e) {
-    io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
-    return 1;
+    return runFailed(e, null, values, io);
   }
 }
 
@@ -807,7 +714,7 @@ async function askTarget(
     resync: "missing",
     upstreamCredentials: connected.credentials,
     observeDigestOf: [entry],
-    charts: { mask: io.mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+    charts: { mask: io.mask, helm: toolInstall("helm", values, io), ...(known ? { known } : {}) },
     ranges: how.ranges,
   });
   const target: Pick<TargetConnection, "registry" | "region"> = connected.target;
@@ -821,21 +728,25 @@ async function askTarget(
 }
 
 /**
- * crane and helm installation from the environment, as the action's inputs give it: ECR_MIRROR_CRANE_VERSION,
- * ECR_MIRROR_CRANE_SHA256, ECR_MIRROR_CRANE_BASE_URL (and HELM). Unset: the default version, verified against
- * the SHA-256 built into ecr-mirror.
+ * crane and helm installation from the flags and the environment, as the action's inputs give it: --crane /
+ * ECR_MIRROR_CRANE (a binary, an archive or a URL at hand), ECR_MIRROR_CRANE_VERSION, ECR_MIRROR_CRANE_SHA256,
+ * ECR_MIRROR_CRANE_BASE_URL (and HELM). Unset: the default version, verified against the SHA-256 built into
+ * ecr-mirror.
  */
-function toolInstall(tool: "crane" | "helm", io: Io): InstallOptions {
+function toolInstall(tool: "crane" | "helm", values: Values, io: Io): InstallOptions {
   const env = io.env ?? process.env;
-  const prefix = `ECR_MIRROR_${tool.toUpperCase()}_`;
+  const prefix = `ECR_MIRROR_${tool.toUpperCase()}`;
+  const flag = values[tool];
   return {
-    version: env[`${prefix}VERSION`] || null,
-    sha256: env[`${prefix}SHA256`] || null,
-    baseUrl: env[`${prefix}BASE_URL`] || null,
+    version: env[`${prefix}_VERSION`] || null,
+    sha256: env[`${prefix}_SHA256`] || null,
+    baseUrl: env[`${prefix}_BASE_URL`] || null,
+    use: flag || env[prefix] || null,
+    useName: flag ? `--${tool}` : prefix,
   };
 }
 
-async function tools(names: string[], io: Terminal): Promise<number> {
+async function tools(names: string[], values: Values, io: Terminal): Promise<number> {
   const wanted = names.length === 0 ? ["crane", "helm"] : names;
   const unknown = wanted.filter((n) => n !== "crane" && n !== "helm");
   if (unknown.length > 0) {
@@ -847,14 +758,13 @@ async function tools(names: string[], io: Terminal): Promise<number> {
     for (const name of wanted) {
       const install = name === "crane" ? installCrane : installHelm;
       const installed = await install({
-        ...toolInstall(name as "crane" | "helm", io),
+        ...toolInstall(name as "crane" | "helm", values, io),
         log: (l) => io.err(`${l}\n`),
       });
       io.out(`${installed.path}\n`);
     }
     return 0;
   } catch (e) {
-    io.err(`ecr-mirror: ${describeFailure(e, io.mask)}\n`);
-    return 1;
+    return runFailed(e, null, values, io);
   }
 }

@@ -1,4 +1,6 @@
 /** The terminal entry (dist/cli.js, the `ecr-mirror` bin). Thin: the commands live in cli-commands.ts. */
+// First, before anything else is evaluated: a clear message on a Node.js older than 24.
+import "./node-version.js";
 import { main } from "./cli-commands.js";
 import { exitOnSignals } from "./signals.js";
 import { neutraliseCommands } from "./tools/log-safe.js";
@@ -19,4 +21,5 @@ exitOnSignals((line) => process.stderr.write(`\n${line}\n`));
 process.exitCode = await main(process.argv.slice(2), {
   out: (s) => stdout(s),
   err: (s) => process.stderr.write(s),
+  errIsTTY: process.stderr.isTTY === true,
 });

@@ -150,6 +150,8 @@ export type RetrySubject =
 
 /** What execution tells as it goes: data, worded by `report/progress.ts`. */
 export type ProgressEvent =
+  /** A copy or update starts (its first attempt); `bytes`: what it moves, where its layers are known. */
+  | { kind: "start"; report: StepReport; bytes: number | null }
   /** A step finished (`counter` of `total` steps that run). */
   | { kind: "step"; counter: number; total: number; report: StepReport }
   /** An attempt failed and another follows after `delayMs`; `error` is the failure's text. */
@@ -182,6 +184,8 @@ export interface ExecuteOptions {
   transferOrder?: (steps: readonly TransferStep[]) => readonly TransferStep[];
   /** Copies left for the next run (an upstream's pull budget is short), with why: reported `skipped`, not failed. */
   deferred?: ReadonlyMap<TransferStep, string>;
+  /** The bytes a copy or update moves, where known (its `start` event says them). */
+  bytesOf?: (step: TransferStep) => number | null;
 }
 
 export const DEFAULT_CONCURRENCY = 4;
@@ -243,6 +247,7 @@ class Ledger {
   readonly concurrency: number;
   readonly progress: (event: ProgressEvent) => void;
   readonly group: <T>(name: string, work: () => Promise<T>) => Promise<T>;
+  readonly bytesOf: (step: TransferStep) => number | null;
   private readonly reports = new Map<Step, StepReport>();
   private counter = 0;
 
@@ -256,6 +261,7 @@ class Ledger {
     this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     this.progress = options.progress;
     this.group = options.group ?? (<T>(_name: string, work: () => Promise<T>) => work());
+    this.bytesOf = options.bytesOf ?? (() => null);
     for (const step of plan.steps) this.reports.set(step, baseReport(step));
   }
 
@@ -453,6 +459,7 @@ async function transfer(
         report.error = `the settings of ${step.repository} could not be reconciled: ${settingsFailed}`;
       } else {
         try {
+          ledger.progress({ kind: "start", report, bytes: ledger.bytesOf(step) });
           const copied = await withRetries(
             () => deps.copy(step),
             ledger.retryOptions({ kind: "transfer", report }, stepRetryable),

@@ -184,7 +184,12 @@ export async function carryOutPlan(
       options,
     );
     const { deferred, bytes } = announceBudgetAndBytes(plan, budget, order, contents, options.log);
-    const report = await executePlan(plan, deps, { ...executeOptions, transferOrder: () => order, deferred });
+    const report = await executePlan(plan, deps, {
+      ...executeOptions,
+      transferOrder: () => order,
+      deferred,
+      bytesOf: (step) => contents.get(step)?.blobs.reduce((sum, b) => sum + b.size, 0) ?? null,
+    });
     logSharing(sharing.report, options.log);
     return {
       report,
@@ -327,7 +332,7 @@ export function budgetWarnings(upstreams: readonly UpstreamBudget[]): { message:
   return warnings;
 }
 
-function formatBytes(n: number): string {
+export function formatBytes(n: number): string {
   if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
   if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
   if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;

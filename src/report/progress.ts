@@ -4,6 +4,7 @@
  * (`ProgressEvent`); this words it. Pure.
  */
 import type { ExecutionReport, ProgressEvent, RetrySubject, StepReport } from "../execute/execute.js";
+import { formatBytes } from "../execute/sync.js";
 import type { StepAction } from "../plan/model.js";
 
 /** `3.2 s` */
@@ -81,6 +82,9 @@ function retried(subject: RetrySubject): string {
 /** The log lines one event makes. */
 export function progressLines(event: ProgressEvent): string[] {
   switch (event.kind) {
+    case "start":
+      // The log reads one line per step, when it ends; a terminal shows starts too (`terminalProgress`).
+      return [];
     case "step":
       return [progressLine(event.counter, event.total, event.report)];
     case "retry":
@@ -109,4 +113,80 @@ export function textProgress(log: (line: string) => void): (event: ProgressEvent
   return (event) => {
     for (const line of progressLines(event)) log(line);
   };
+}
+
+/** A copy in flight, as the heartbeat tells it. */
+export interface InFlight {
+  report: StepReport;
+  startedMs: number;
+  /** What it moves, where its layers are known. */
+  bytes: number | null;
+}
+
+function bytesPart(bytes: number | null): string {
+  return bytes === null ? "" : `, ${formatBytes(bytes)}`;
+}
+
+/** `started copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0 (12.3 MiB)` */
+export function startLine(report: StepReport, bytes: number | null): string {
+  return `started ${describeStep(report)}${bytes === null ? "" : ` (${formatBytes(bytes)})`}`;
+}
+
+/** `  still running: copy … (25.0 s, 12.3 MiB)`: one line per copy in flight. */
+export function heartbeatLines(inFlight: Iterable<InFlight>, nowMs: number): string[] {
+  return [...inFlight].map(
+    (f) =>
+      `  still running: ${describeStep(f.report)} (${formatSeconds(nowMs - f.startedMs)}${bytesPart(f.bytes)})`,
+  );
+}
+
+export interface TerminalProgressOptions {
+  log: (line: string) => void;
+  /** Whether the closing summary goes to `log` (false: the caller prints it once, on stdout). */
+  summary: boolean;
+  /** Start lines, and a heartbeat this often while copies run; null: the log's lines only (not a terminal). */
+  heartbeatMs: number | null;
+  now?: () => number;
+}
+
+/**
+ * The sync's progress in a terminal: the log's lines, plus a start line per phase and per copy and, every `heartbeatMs`, a
+ * line per copy still running (elapsed time, bytes where known). `stop` ends the heartbeat (the `done` event
+ * ends it too).
+ */
+export function terminalProgress(options: TerminalProgressOptions): {
+  progress: (event: ProgressEvent) => void;
+  /** A phase of the sync (`Install tools`, `Copy 12 images and charts`): its start line, on a terminal. */
+  group: <T>(name: string, work: () => Promise<T>) => Promise<T>;
+  stop: () => void;
+} {
+  const now = options.now ?? (() => performance.now());
+  const inFlight = new Map<StepReport, InFlight>();
+  let timer: ReturnType<typeof setInterval> | null = null;
+  const stop = () => {
+    if (timer) clearInterval(timer);
+    timer = null;
+  };
+  const every = options.heartbeatMs;
+  const progress = (event: ProgressEvent) => {
+    if (event.kind === "start") {
+      if (every === null) return;
+      inFlight.set(event.report, { report: event.report, startedMs: now(), bytes: event.bytes });
+      options.log(startLine(event.report, event.bytes));
+      timer ??= setInterval(() => {
+        for (const line of heartbeatLines(inFlight.values(), now())) options.log(line);
+      }, every);
+      timer.unref();
+      return;
+    }
+    if (event.kind === "step") inFlight.delete(event.report);
+    if (event.kind === "done") stop();
+    const lines = progressLines(event);
+    for (const line of event.kind === "done" && !options.summary ? lines.slice(1) : lines) options.log(line);
+  };
+  const group = <T>(name: string, work: () => Promise<T>) => {
+    if (every !== null) options.log(`${name}:`);
+    return work();
+  };
+  return { progress, group, stop };
 }

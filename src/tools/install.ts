@@ -4,11 +4,13 @@
  * built into ecr-mirror for the default versions, and against the values the user pinned. A mismatch fails before
  * anything is extracted or run. A cache hit is verified again (archive re-hashed, binary compared) before use.
  */
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync } from "node:fs";
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { constants, createReadStream, existsSync } from "node:fs";
+import { access, chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { homedir, tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import * as tc from "@actions/tool-cache";
 import {
@@ -23,6 +25,7 @@ import {
   ToolInstallError,
   type ToolName,
 } from "./assets.js";
+import { childEnv } from "./child-env.js";
 import { readTarFiles, type TarLimits } from "./tar.js";
 
 export interface InstallOptions {
@@ -37,6 +40,14 @@ export interface InstallOptions {
   arch?: string;
   /** Where progress lines go (`core.info` in the action, stderr in the CLI). */
   log?: (message: string) => void;
+  /**
+   * A crane or helm already at hand (the CLI's --crane/--helm): the path of a binary (a bare name is looked up
+   * on PATH; its `version` is compared with the pinned one), the path or http(s) URL of a release archive
+   * (its SHA-256 must match the built-in value and the pins), or the base URL of a mirror (as `baseUrl`).
+   */
+  use?: string | null;
+  /** How the given tool is named in messages (`--crane`); default `crane`. */
+  useName?: string;
 }
 
 export interface InstalledTool {
@@ -46,8 +57,8 @@ export interface InstalledTool {
   path: string;
   /** True when the tool cache already held a verified copy (nothing was downloaded). */
   cacheHit: boolean;
-  /** SHA-256 of the archive the binary came from. */
-  archiveSha256: string;
+  /** SHA-256 of the archive the binary came from; null for a binary given as it is (`use`). */
+  archiveSha256: string | null;
 }
 
 /**
@@ -92,7 +103,59 @@ function pinNames(tool: ToolName): string {
   return `${tool}-sha256`;
 }
 
+/** The proxy variable that applies to `url`, if any: then the proxy, not this machine, resolves and connects. */
+function proxyFor(url: URL, env: NodeJS.ProcessEnv): string | undefined {
+  const names = url.protocol === "https:" ? ["https_proxy", "HTTPS_PROXY"] : ["http_proxy", "HTTP_PROXY"];
+  return names.map((n) => env[n]).find((v) => v);
+}
+
+/** Connection failures that a retry seconds later does not cure: no name, no route, nobody listening. */
+const UNREACHABLE = new Set([
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ECONNREFUSED",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "ETIMEDOUT",
+]);
+
+/**
+ * Whether `url`'s host answers a TCP connection (5 s at most): null when it does (or a proxy is in the way),
+ * else why not. The tool cache retries a failed download twice after 10 to 20 s each; offline that is half a
+ * minute of waiting for a failure known at once.
+ */
+export async function unreachable(url: string, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
+  const u = new URL(url);
+  if (proxyFor(u, env)) return null;
+  const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  return new Promise((done) => {
+    const socket = connect({ host, port, timeout: 5000 });
+    socket.once("connect", () => {
+      socket.destroy();
+      done(null);
+    });
+    socket.once("timeout", () => {
+      socket.destroy();
+      done(`no answer from ${u.host} in 5 s`);
+    });
+    socket.once("error", (e: NodeJS.ErrnoException) => {
+      socket.destroy();
+      done(e.code && UNREACHABLE.has(e.code) ? `${e.code} ${u.host}` : null);
+    });
+  });
+}
+
 async function download(url: string, dest: string, what: string, asset: ToolAsset): Promise<string> {
+  const why = await unreachable(url);
+  if (why) {
+    throw new ToolInstallError(
+      `${asset.tool} ${asset.version}: cannot reach ${new URL(url).host} (${why}) to download the ${what} ${url}: is this machine offline, or the server down?`,
+      {
+        hint: `use a ${asset.tool} already on this machine (CLI: --${asset.tool} PATH or ECR_MIRROR_${asset.tool.toUpperCase()}), or a mirror of the release downloads (${asset.tool}-base-url, ECR_MIRROR_${asset.tool.toUpperCase()}_BASE_URL)`,
+      },
+    );
+  }
   try {
     return await tc.downloadTool(url, dest);
   } catch (error) {
@@ -218,8 +281,20 @@ async function fromToolCache(
   return null;
 }
 
+/** An archive name as the projects publish them: `….tar.gz` or `….tgz`. */
+function isArchive(name: string): boolean {
+  return /\.(tar\.gz|tgz)$/i.test(new URL(name, "file:///").pathname);
+}
+
+function isUrl(text: string): boolean {
+  return /^https?:\/\//i.test(text);
+}
+
 async function installTool(tool: ToolName, options: InstallOptions): Promise<InstalledTool> {
   const log = options.log ?? (() => {});
+  const given = options.use?.trim() || null;
+  // A URL that names no archive is a mirror of the release downloads, as baseUrl.
+  const baseUrl = given && isUrl(given) && !isArchive(given) ? given : options.baseUrl || undefined;
   const version = normaliseVersion(tool, options.version || DEFAULT_VERSIONS[tool]);
   const pins = parsePinnedChecksums(tool, options.sha256);
   const asset = assetFor(
@@ -227,11 +302,11 @@ async function installTool(tool: ToolName, options: InstallOptions): Promise<Ins
     version,
     options.platform ?? process.platform,
     options.arch ?? process.arch,
-    options.baseUrl || undefined,
+    baseUrl,
   );
-  const binaryName = tool;
-  const cacheName = CACHE_NAME[tool];
   const builtin = builtinChecksum(asset);
+  const name = options.useName ?? tool;
+  if (given && !isUrl(given) && !isArchive(given)) return givenBinary(tool, given, name, version, log);
   if (builtin === null && pins.length === 0) {
     throw new ToolInstallError(
       `${tool} ${version}: ecr-mirror has no built-in SHA-256 for ${asset.archive}, and the checksum file beside ` +
@@ -239,10 +314,29 @@ async function installTool(tool: ToolName, options: InstallOptions): Promise<Ins
         "(from the project's release page), or choose another version.",
     );
   }
+  if (given && isArchive(given)) {
+    if (typeof builtin !== "string" && pins.length === 0)
+      throw new ToolInstallError(
+        `${name} ${given}: there is no SHA-256 to check this archive against (ecr-mirror has none built in for ${tool} ${version}); pin it with ${pinNames(tool)} (ECR_MIRROR_${tool.toUpperCase()}_SHA256).`,
+      );
+    return givenArchive(given, name, asset, { builtin, pins }, log);
+  }
 
   const hit = await fromToolCache(tool, version, asset, { builtin, pins }, log);
-  if (hit) return hit;
+  return hit ?? downloadVerified(asset, { builtin, pins }, log);
+}
 
+/**
+ * The release archive downloaded and checked against the checksum file beside it, the built-in SHA-256 and the
+ * pins, then cached.
+ */
+async function downloadVerified(
+  asset: ToolAsset,
+  checks: { builtin: string | null | undefined; pins: readonly string[] },
+  log: (message: string) => void,
+): Promise<InstalledTool> {
+  const { tool, version } = asset;
+  const { builtin, pins } = checks;
   const work = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), `ecr-mirror-install-${tool}-`));
   try {
     // The checksum first: a mirror without it fails before the (larger) archive is fetched.
@@ -279,38 +373,149 @@ async function installTool(tool: ToolName, options: InstallOptions): Promise<Ins
           "Update the pin only after checking why the archive changed.",
       );
     }
-    let binary: Buffer | null;
-    try {
-      binary = await binaryInArchive(archiveFile, asset.binaryInArchive);
-    } catch (error) {
-      throw new ToolInstallError(
-        `${tool} ${version}: ${asset.archive} is not a gzip tar archive: ${(error as Error).message}`,
-      );
-    }
-    if (!binary) {
-      throw new ToolInstallError(
-        `${tool} ${version}: ${asset.archive} does not contain ${asset.binaryInArchive}.`,
-      );
-    }
-    // The cache entry keeps the verified archive: every later hit is checked against it.
-    const staging = join(work, "staging");
-    await mkdir(staging);
-    await writeFile(join(staging, binaryName), binary, { mode: 0o755 });
-    await chmod(join(staging, binaryName), 0o755);
-    await copyFile(archiveFile, join(staging, asset.archive));
-    await writeFile(join(staging, ARCHIVE_SHA_FILE), `${actual}\n`);
-    const dir = await tc.cacheDir(staging, cacheName, version, asset.cacheArch);
-    const path = join(dir, binaryName);
+    const installed = await cacheVerified(archiveFile, actual, asset, work);
     const against = [
       ...(typeof builtin === "string" ? ["the SHA-256 built into ecr-mirror"] : []),
       asset.checksumUrl,
       ...(pins.length > 0 ? [pinNames(tool)] : []),
     ];
     log(
-      `${tool} ${version}: downloaded ${asset.archiveUrl}, SHA-256 verified against ${against.join(" and ")}; cached at ${dir}`,
+      `${tool} ${version}: downloaded ${asset.archiveUrl}, SHA-256 verified against ${against.join(" and ")}; cached at ${installed.dir}`,
     );
-    return { tool, version, path, cacheHit: false, archiveSha256: actual };
+    return installed.tool;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** A verified archive's binary into the tool cache, with the archive beside it (every later hit is checked against it). */
+async function cacheVerified(
+  archiveFile: string,
+  sha256: string,
+  asset: ToolAsset,
+  work: string,
+): Promise<{ tool: InstalledTool; dir: string }> {
+  const tool = asset.tool;
+  let binary: Buffer | null;
+  try {
+    binary = await binaryInArchive(archiveFile, asset.binaryInArchive);
+  } catch (error) {
+    throw new ToolInstallError(
+      `${tool} ${asset.version}: ${asset.archive} is not a gzip tar archive: ${(error as Error).message}`,
+    );
+  }
+  if (!binary) {
+    throw new ToolInstallError(
+      `${tool} ${asset.version}: ${asset.archive} does not contain ${asset.binaryInArchive}.`,
+    );
+  }
+  const staging = join(work, "staging");
+  await mkdir(staging);
+  await writeFile(join(staging, tool), binary, { mode: 0o755 });
+  await chmod(join(staging, tool), 0o755);
+  await copyFile(archiveFile, join(staging, asset.archive));
+  await writeFile(join(staging, ARCHIVE_SHA_FILE), `${sha256}\n`);
+  const dir = await tc.cacheDir(staging, CACHE_NAME[tool], asset.version, asset.cacheArch);
+  return {
+    tool: { tool, version: asset.version, path: join(dir, tool), cacheHit: false, archiveSha256: sha256 },
+    dir,
+  };
+}
+
+/**
+ * A release archive given by path or URL (--crane ./go-containerregistry_Linux_x86_64.tar.gz): its SHA-256 must
+ * be the built-in value of the version (when there is one) and one of the pins (when there are some).
+ */
+async function givenArchive(
+  given: string,
+  name: string,
+  asset: ToolAsset,
+  expected: { builtin: string | null | undefined; pins: readonly string[] },
+  log: (message: string) => void,
+): Promise<InstalledTool> {
+  const tool = asset.tool;
+  const work = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), `ecr-mirror-install-${tool}-`));
+  try {
+    let archiveFile = given;
+    if (isUrl(given)) archiveFile = await download(given, join(work, asset.archive), "archive", asset);
+    else if (!existsSync(given)) throw new ToolInstallError(`${name} ${given}: no such file`);
+    const actual = await sha256Of(archiveFile);
+    const mismatch =
+      typeof expected.builtin === "string" && actual !== expected.builtin
+        ? `the SHA-256 built into ecr-mirror for ${asset.archive} of ${tool} ${asset.version} (${expected.builtin})`
+        : expected.pins.length > 0 && !expected.pins.includes(actual)
+          ? `any ${pinNames(tool)} value (${expected.pins.join(", ")})`
+          : null;
+    if (mismatch)
+      throw new ToolInstallError(
+        `${name} ${given}: the archive has SHA-256 ${actual}, which is not ${mismatch}. Nothing was installed or run.`,
+        {
+          hint: `for another version or platform set ECR_MIRROR_${tool.toUpperCase()}_VERSION and pin its archive's SHA-256 with ECR_MIRROR_${tool.toUpperCase()}_SHA256`,
+        },
+      );
+    const installed = await cacheVerified(archiveFile, actual, asset, work);
+    log(`${tool} ${asset.version}: ${given} verified (SHA-256 ${actual}); cached at ${installed.dir}`);
+    return installed.tool;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** `crane` or `helm` as PATH finds it; null when no folder on PATH has it. */
+async function onPath(command: string, env: NodeJS.ProcessEnv): Promise<string | null> {
+  for (const dir of (env.PATH ?? "").split(delimiter).filter(Boolean)) {
+    const candidate = join(dir, command);
+    if (await isExecutable(candidate)) return candidate;
+  }
+  return null;
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.X_OK);
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** What `crane version` / `helm version --short` prints, or why it could not be run. */
+function versionOutput(tool: ToolName, path: string): Promise<{ text: string } | { error: string }> {
+  const argv = tool === "crane" ? ["version"] : ["version", "--short"];
+  return new Promise((done) => {
+    execFile(path, argv, { env: childEnv(tool, process.env), timeout: 10_000 }, (error, stdout, stderr) => {
+      if (error) done({ error: `${[path, ...argv].join(" ")} failed: ${(stderr || error.message).trim()}` });
+      else done({ text: `${stdout}`.trim() });
+    });
+  });
+}
+
+/**
+ * A binary given as it is (--crane /usr/local/bin/crane, or a name on PATH). Its bytes cannot be checked (the pins
+ * are for the release archives), so its `version` is: a version other than the pinned one is a warning.
+ */
+async function givenBinary(
+  tool: ToolName,
+  given: string,
+  name: string,
+  pinned: string,
+  log: (message: string) => void,
+): Promise<InstalledTool> {
+  const path = given.includes("/") ? resolve(given) : await onPath(given, process.env);
+  if (!path || !(await isExecutable(path)))
+    throw new ToolInstallError(`${name} ${given}: ${path ? "not an executable file" : "not found on PATH"}`, {
+      hint: `give the path of a ${tool} binary, of its release archive, or a URL`,
+    });
+  const said = await versionOutput(tool, path);
+  if ("error" in said) throw new ToolInstallError(`${name} ${given}: ${said.error}`);
+  const version = /\d+\.\d+\.\d+/.exec(said.text)?.[0] ?? null;
+  if (version !== pinned)
+    log(
+      `Warning: ${path} says ${JSON.stringify(said.text)}${version ? `: ${tool} ${version}` : ""}, not the pinned ${tool} ${pinned}; using it (a binary given as it is cannot be checked against the pinned SHA-256, which is for the release archive)`,
+    );
+  else
+    log(
+      `${tool} ${version}: using ${path} (version checked; a binary given as it is has no SHA-256 to check)`,
+    );
+  return { tool, version: version ?? said.text, path, cacheHit: false, archiveSha256: null };
 }

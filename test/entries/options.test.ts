@@ -106,7 +106,9 @@ describe("the defaults", () => {
 
   it("the CLI's usage states the rules' defaults", async () => {
     let out = "";
-    await main(["--help"], { out: (s) => (out += s), err: () => {}, env: {} });
+    const io = { out: (s: string) => (out += s), err: () => {}, env: {} };
+    await main(["sync", "--help"], io);
+    await main(["render", "--help"], io);
     expect(out).toMatch(new RegExp(`--concurrency N .*\\(default ${CONCURRENCY.default}\\)`));
     expect(out).toMatch(new RegExp(`for S seconds \\(default ${TOOL_STALL_TIMEOUT.default}\\)`));
     expect(out).toMatch(new RegExp(`after M minutes \\(default ${TOOL_TIMEOUT.default}\\)`));

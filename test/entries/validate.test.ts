@@ -30,12 +30,12 @@ describe("ecr-mirror validate (dist/cli.js)", () => {
     ]);
   });
 
-  it("reports located errors on stderr, exits 1 and prints nothing on stdout", async () => {
+  it("reports located errors on stderr (and with --json as JSON on stdout), exits 1", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ecr-mirror-cli-"));
     writeFileSync(join(dir, "mirrors.yaml"), "images:\n  - Redis:7.0\n  - nginx\n");
     const r = await node([cli, "validate", "--json"], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe("");
+    expect(JSON.parse(r.stdout).problems.map((p: { line: number }) => p.line)).toEqual([2, 3]);
     const lines = r.stderr.split("\n").filter((l) => /^mirrors\.yaml:\d+:\d+: /.test(l));
     expect(lines).toEqual([
       expect.stringMatching(/^mirrors\.yaml:2:5: error: invalid image reference "Redis:7.0"/),
@@ -63,11 +63,11 @@ describe("ecr-mirror validate (dist/cli.js)", () => {
     expect(typo.code).toBe(2);
     expect(typo.stderr.split("\n")[0]).toBe('ecr-mirror: unknown command "sycn"; did you mean "sync"?');
     const flag = await node([cli, "validate", "--jsno"]);
-    expect(flag.stderr.split("\n")[0]).toBe("ecr-mirror: unknown flag --jsno; did you mean --json?");
+    expect(flag.stderr.split("\n")[0]).toBe("ecr-mirror validate: unknown flag --jsno; did you mean --json?");
     expect(flag.stderr).not.toMatch(/To specify a positional argument/);
     const value = await node([cli, "plan", "--region"]);
     expect(value.code).toBe(2);
-    expect(value.stderr.split("\n")[0]).toBe("ecr-mirror: --region needs a value");
+    expect(value.stderr.split("\n")[0]).toBe("ecr-mirror plan: --region needs a value");
     expect((await node([cli, "frobnicate"])).stderr.split("\n")[0]).toBe(
       'ecr-mirror: unknown command "frobnicate"',
     );

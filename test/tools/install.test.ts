@@ -328,3 +328,137 @@ describe("useLocalToolCache", () => {
     expect(useLocalToolCache({ RUNNER_TOOL_CACHE: "/opt/hostedtoolcache" })).toBe("/opt/hostedtoolcache");
   });
 });
+
+describe("a crane or helm at hand (--crane / --helm, ECR_MIRROR_CRANE / ECR_MIRROR_HELM)", () => {
+  const linux = { platform: "linux", arch: "x64" } as const;
+  const ARCHIVE = "go-containerregistry_Linux_x86_64.tar.gz";
+
+  /** A crane whose `crane version` prints `said`. */
+  async function craneSaying(said: string): Promise<string> {
+    const dir = join(work, "bin");
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, "crane");
+    await writeFile(path, `#!/bin/sh\n[ "$1" = version ] && echo '${said}' && exit 0\nexit 2\n`, {
+      mode: 0o755,
+    });
+    return path;
+  }
+
+  it("takes a binary whose version is the pinned one, downloads nothing and caches nothing", async () => {
+    const path = await craneSaying(CRANE);
+    const logs: string[] = [];
+    const crane = await installCrane({
+      use: path,
+      useName: "--crane",
+      version: CRANE,
+      log: (l) => logs.push(l),
+    });
+    expect(crane).toEqual({ tool: "crane", version: CRANE, path, cacheHit: false, archiveSha256: null });
+    expect(logs).toEqual([
+      `crane ${CRANE}: using ${path} (version checked; a binary given as it is has no SHA-256 to check)`,
+    ]);
+    expect(requests).toEqual([]);
+    expect(existsSync(process.env.RUNNER_TOOL_CACHE!)).toBe(false);
+  });
+
+  it("warns when the binary is another version than the pinned one, and uses it", async () => {
+    const path = await craneSaying("v0.20.2");
+    const logs: string[] = [];
+    const crane = await installCrane({ use: path, log: (l) => logs.push(l) });
+    expect(crane.version).toBe("0.20.2");
+    expect(logs).toEqual([
+      `Warning: ${path} says "v0.20.2": crane 0.20.2, not the pinned crane ${DEFAULT_VERSIONS.crane}; using it (a binary given as it is cannot be checked against the pinned SHA-256, which is for the release archive)`,
+    ]);
+  });
+
+  it("finds a bare name on PATH, and names a missing one", async () => {
+    const path = await craneSaying(CRANE);
+    const saved = process.env.PATH;
+    process.env.PATH = `${join(work, "bin")}:${saved}`;
+    try {
+      expect((await installCrane({ use: "crane", version: CRANE })).path).toBe(path);
+      await expect(installCrane({ use: "no-such-crane", useName: "--crane" })).rejects.toThrow(
+        "--crane no-such-crane: not found on PATH",
+      );
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
+  it("says what went wrong when the binary does not answer `version`", async () => {
+    const path = join(work, "broken");
+    await writeFile(path, "#!/bin/sh\necho no such command >&2\nexit 3\n", { mode: 0o755 });
+    await expect(installHelm({ use: path, useName: "--helm" })).rejects.toThrow(
+      `--helm ${path}: ${path} version --short failed: no such command`,
+    );
+  });
+
+  it("takes a release archive by path when it matches the pin, and caches its binary", async () => {
+    const file = join(work, ARCHIVE);
+    await writeFile(file, craneLinux);
+    const crane = await installCrane({ ...linux, use: file, version: CRANE, sha256: sha256(craneLinux) });
+    expect(crane).toMatchObject({ version: CRANE, archiveSha256: sha256(craneLinux), cacheHit: false });
+    expect(run(crane.path)).toBe("crane-linux-x64");
+    expect(crane.path.startsWith(process.env.RUNNER_TOOL_CACHE!)).toBe(true);
+    expect(requests).toEqual([]);
+  });
+
+  it("refuses an archive that does not match the pin, or that nothing pins, and installs nothing", async () => {
+    const file = join(work, ARCHIVE);
+    await writeFile(file, craneLinux);
+    const wrong = "0".repeat(64);
+    await expect(
+      installCrane({ ...linux, use: file, useName: "--crane", version: CRANE, sha256: wrong }),
+    ).rejects.toThrow(
+      `--crane ${file}: the archive has SHA-256 ${sha256(craneLinux)}, which is not any crane-sha256 value (${wrong}). Nothing was installed or run.`,
+    );
+    await expect(installCrane({ ...linux, use: file, useName: "--crane", version: CRANE })).rejects.toThrow(
+      /there is no SHA-256 to check this archive against .* pin it with crane-sha256 \(ECR_MIRROR_CRANE_SHA256\)/,
+    );
+    // The default version: the archive must be the released one (the built-in SHA-256).
+    await expect(installCrane({ ...linux, use: file, useName: "--crane" })).rejects.toThrow(
+      `which is not the SHA-256 built into ecr-mirror for ${ARCHIVE} of crane ${DEFAULT_VERSIONS.crane}`,
+    );
+    expect(existsSync(process.env.RUNNER_TOOL_CACHE!)).toBe(false);
+  });
+
+  it("downloads a release archive by URL (no checksum file needed when it is pinned)", async () => {
+    routes.set("/direct/crane.tar.gz", craneLinux);
+    const crane = await installCrane({
+      ...linux,
+      use: `${base}/direct/crane.tar.gz`,
+      version: CRANE,
+      sha256: sha256(craneLinux),
+    });
+    expect(run(crane.path)).toBe("crane-linux-x64");
+    expect(requests).toEqual(["/direct/crane.tar.gz"]);
+  });
+
+  it("takes a URL that names no archive as a mirror of the release downloads", async () => {
+    serveCraneRelease(CRANE, { [ARCHIVE]: craneLinux });
+    const crane = await installCrane({ ...linux, use: `${base}/crane`, version: CRANE });
+    expect(run(crane.path)).toBe("crane-linux-x64");
+    expect(requests).toEqual([`/crane/v${CRANE}/checksums.txt`, `/crane/v${CRANE}/${ARCHIVE}`]);
+  });
+});
+
+describe("a download host that cannot be reached", () => {
+  it("fails within seconds with what to do, instead of the tool cache's half minute of retries", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const started = performance.now();
+    const failed = await installCrane({ baseUrl: `http://127.0.0.1:${port}/crane`, version: CRANE }).catch(
+      (e: unknown) => e as ToolInstallError,
+    );
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(failed).toBeInstanceOf(ToolInstallError);
+    expect((failed as ToolInstallError).message).toBe(
+      `crane ${CRANE}: cannot reach 127.0.0.1:${port} (ECONNREFUSED 127.0.0.1:${port}) to download the checksum file http://127.0.0.1:${port}/crane/v${CRANE}/checksums.txt: is this machine offline, or the server down?`,
+    );
+    expect((failed as ToolInstallError).hint).toBe(
+      "use a crane already on this machine (CLI: --crane PATH or ECR_MIRROR_CRANE), or a mirror of the release downloads (crane-base-url, ECR_MIRROR_CRANE_BASE_URL)",
+    );
+  }, 8000);
+});
