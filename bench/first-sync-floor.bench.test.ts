@@ -77,6 +77,8 @@ interface Figures {
   tool: string;
   run: string;
   seconds: number;
+  /** The tool's error when it ended without finishing (its last line). */
+  failed?: string;
   bytesUploaded: number;
   mounts: number;
   upstreamRequests: number;
@@ -180,7 +182,7 @@ function skopeo(args: string[]): Promise<void> {
 /**
  * `skopeo sync` of the same tags, either into the local ECR (the same PutImage quota ecr-mirror keeps to; skopeo
  * cannot create ECR repositories, so they are created first, outside the figures) or into a registry without a quota.
- * skopeo retries a 429 with back-off (containers/image docker/docker_client.go, makeRequestToResolvedURL).
+ * Into the quota, a throttled manifest PUT fails skopeo's copy of that image unless it is given `--retry-times`.
  */
 async function skopeoRun(run: string, into: "ecr" | "registry"): Promise<Figures> {
   const byRepository = new Map<string, string[]>();
@@ -204,7 +206,7 @@ async function skopeoRun(run: string, into: "ecr" | "registry"): Promise<Figures
   skopeoProxy.resetCounts();
   ecr.resetCounts();
   const t0 = performance.now();
-  await skopeo([
+  const failed = await skopeo([
     "sync",
     "--all",
     "--src",
@@ -212,10 +214,19 @@ async function skopeoRun(run: string, into: "ecr" | "registry"): Promise<Figures
     "--dest",
     "docker",
     "--dest-tls-verify=false",
-    ...(into === "ecr" ? ["--dest-creds", `AWS:${ecr.password}`] : []),
+    // Into the quota skopeo needs its retries: without them a throttled manifest PUT ends the sync
+    // (`writing manifest: … toomanyrequests: Rate exceeded`).
+    ...(into === "ecr" ? ["--dest-creds", `AWS:${ecr.password}`, "--retry-times", "5"] : []),
     file,
     destination,
-  ]);
+  ]).then(
+    () => undefined,
+    (e: Error) =>
+      /Rate exceeded|toomanyrequests|TOOMANYREQUESTS/i.test(e.message)
+        ? "toomanyrequests: Rate exceeded"
+        : e.message,
+  );
+  if (failed && into === "registry") throw new Error(failed);
   const seconds = (performance.now() - t0) / 1000;
   const up = upstreamProxy.counts();
   const target = into === "ecr" ? ecr.gateRequests() : skopeoProxy.requests();
@@ -223,6 +234,7 @@ async function skopeoRun(run: string, into: "ecr" | "registry"): Promise<Figures
     tool: "skopeo sync",
     run,
     seconds,
+    ...(failed ? { failed } : {}),
     ...targetFigures(target),
     upstreamRequests: total(up),
     upstreamManifestGets: up["manifest-get"] ?? 0,
@@ -262,7 +274,7 @@ it("first sync of 100 tags over 5 base images: bytes against the floor, time aga
   const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
   const rows = figures.map(
     (f) =>
-      `| ${f.tool} | ${f.run} | ${f.seconds.toFixed(1)} s | ${mib(f.bytesUploaded)} | ${(f.bytesUploaded / floor).toFixed(2)}x | ${f.mounts} | ${f.upstreamRequests} | ${f.upstreamManifestGets} | ${f.targetRequests} | ${f.ecrApiCalls} | ${f.manifestPuts} | ${f.meanPutRate.toFixed(1)}/s | ${f.busiestSecond} | ${f.throttled} | ${f.processes} |`,
+      `| ${f.tool} | ${f.run} | ${f.failed ? `failed after ${f.seconds.toFixed(1)} s (\`${f.failed}\`)` : `${f.seconds.toFixed(1)} s`} | ${mib(f.bytesUploaded)} | ${(f.bytesUploaded / floor).toFixed(2)}x | ${f.mounts} | ${f.upstreamRequests} | ${f.upstreamManifestGets} | ${f.targetRequests} | ${f.ecrApiCalls} | ${f.manifestPuts} | ${f.meanPutRate.toFixed(1)}/s | ${f.busiestSecond} | ${f.throttled} | ${f.processes} |`,
   );
   const multi = tags.filter((t) => t.image.manifests > 1).length;
   const section = `${MARK_START}
@@ -293,9 +305,12 @@ How to read it:
   (${shared.upstreamManifestGets}) are crane's plus one in-process read of each manifest (an index and its children).
 - Times: crane here is ${REAL_TOOLS ? "the real binary" : "a stand-in (one Node process per copy on a shared 2-core machine)"}. Both
   tools are bound by the manifest quota here, not by bytes: ${shared.manifestPuts} manifests at ${PUT_IMAGE_RATE} PutImage calls a second need
-  at least ${(shared.manifestPuts / PUT_IMAGE_RATE).toFixed(1)} s whatever the engine. Into the same quota, ecr-mirror took ${shared.seconds.toFixed(1)} s and skopeo sync
-  ${sk.seconds.toFixed(1)} s (${(shared.seconds / sk.seconds).toFixed(2)}x). skopeo pushes as fast as it can and relies on ECR's 429 and its
-  back-off (${sk.throttled} of its PUTs throttled here); ecr-mirror paces its PUTs to the quota (${shared.throttled} throttled).
+  at least ${(shared.manifestPuts / PUT_IMAGE_RATE).toFixed(1)} s whatever the engine. Into the same quota, ecr-mirror took ${shared.seconds.toFixed(1)} s${
+    sk.failed
+      ? `; skopeo sync, which pushes as fast as it can, had ${sk.throttled} manifest PUTs answered 429 and ended after ${sk.seconds.toFixed(1)} s without finishing (\`${sk.failed}\`, with \`--retry-times 5\`: a throttled manifest-list upload is not retried)`
+      : ` and skopeo sync ${sk.seconds.toFixed(1)} s (${(shared.seconds / sk.seconds).toFixed(2)}x); ECR answered ${sk.throttled} of skopeo's PUTs 429 (it retried them with \`--retry-times 5\`)`
+  }. ecr-mirror paces its PUTs to the quota (${shared.throttled} throttled). The local ECR models the quota as a token bucket
+  holding one second's worth; AWS does not document ECR's burst, so how soon an unpaced client is throttled may differ.
   Into a registry without a quota skopeo took ${unquoted.seconds.toFixed(1)} s (its busiest second: ${unquoted.busiestSecond} PUTs), a figure no ECR account
   at the default quota can reach.
 ${MARK_END}`;
