@@ -59536,7 +59536,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4631:
+/***/ 209:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59547,8 +59547,6 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: external "node:util"
-var external_node_util_ = __nccwpck_require__(7975);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
@@ -66371,6 +66369,8 @@ class Helm {
     }
 }
 
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: external "os"
@@ -70360,6 +70360,9 @@ function readTarFiles(tar, wanted, limits) {
 
 
 
+
+
+
 /**
  * Tool-cache names. Distinct from plain `crane`/`helm` so an entry another action cached without
  * verification is never taken for ours.
@@ -70398,7 +70401,54 @@ async function sha256Of(file) {
 function pinNames(tool) {
     return `${tool}-sha256`;
 }
+/** The proxy variable that applies to `url`, if any: then the proxy, not this machine, resolves and connects. */
+function proxyFor(url, env) {
+    const names = url.protocol === "https:" ? ["https_proxy", "HTTPS_PROXY"] : ["http_proxy", "HTTP_PROXY"];
+    return names.map((n) => env[n]).find((v) => v);
+}
+/** Connection failures that a retry seconds later does not cure: no name, no route, nobody listening. */
+const UNREACHABLE = new Set([
+    "ENOTFOUND",
+    "EAI_AGAIN",
+    "ECONNREFUSED",
+    "ENETUNREACH",
+    "EHOSTUNREACH",
+    "ETIMEDOUT",
+]);
+/**
+ * Whether `url`'s host answers a TCP connection (5 s at most): null when it does (or a proxy is in the way),
+ * else why not. The tool cache retries a failed download twice after 10 to 20 s each; offline that is half a
+ * minute of waiting for a failure known at once.
+ */
+async function unreachable(url, env = process.env) {
+    const u = new URL(url);
+    if (proxyFor(u, env))
+        return null;
+    const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+    const host = u.hostname.replace(/^\[|\]$/g, "");
+    return new Promise((done) => {
+        const socket = (0,external_node_net_.connect)({ host, port, timeout: 5000 });
+        socket.once("connect", () => {
+            socket.destroy();
+            done(null);
+        });
+        socket.once("timeout", () => {
+            socket.destroy();
+            done(`no answer from ${u.host} in 5 s`);
+        });
+        socket.once("error", (e) => {
+            socket.destroy();
+            done(e.code && UNREACHABLE.has(e.code) ? `${e.code} ${u.host}` : null);
+        });
+    });
+}
 async function download(url, dest, what, asset) {
+    const why = await unreachable(url);
+    if (why) {
+        throw new ToolInstallError(`${asset.tool} ${asset.version}: cannot reach ${new URL(url).host} (${why}) to download the ${what} ${url}: is this machine offline, or the server down?`, {
+            hint: `use a ${asset.tool} already on this machine (CLI: --${asset.tool} PATH or ECR_MIRROR_${asset.tool.toUpperCase()}), or a mirror of the release downloads (${asset.tool}-base-url, ECR_MIRROR_${asset.tool.toUpperCase()}_BASE_URL)`,
+        });
+    }
     try {
         return await downloadTool(url, dest);
     }
@@ -70500,22 +70550,45 @@ async function fromToolCache(tool, version, asset, checks, log) {
     log(`${tool} ${version}: ${verdict.reason}; downloading it again`);
     return null;
 }
+/** An archive name as the projects publish them: `….tar.gz` or `….tgz`. */
+function isArchive(name) {
+    return /\.(tar\.gz|tgz)$/i.test(new URL(name, "file:///").pathname);
+}
+function isUrl(text) {
+    return /^https?:\/\//i.test(text);
+}
 async function installTool(tool, options) {
     const log = options.log ?? (() => { });
+    const given = options.use?.trim() || null;
+    // A URL that names no archive is a mirror of the release downloads, as baseUrl.
+    const baseUrl = given && isUrl(given) && !isArchive(given) ? given : options.baseUrl || undefined;
     const version = normaliseVersion(tool, options.version || DEFAULT_VERSIONS[tool]);
     const pins = parsePinnedChecksums(tool, options.sha256);
-    const asset = assetFor(tool, version, options.platform ?? process.platform, options.arch ?? process.arch, options.baseUrl || undefined);
-    const binaryName = tool;
-    const cacheName = CACHE_NAME[tool];
+    const asset = assetFor(tool, version, options.platform ?? process.platform, options.arch ?? process.arch, baseUrl);
     const builtin = builtinChecksum(asset);
+    const name = options.useName ?? tool;
+    if (given && !isUrl(given) && !isArchive(given))
+        return givenBinary(tool, given, name, version, log);
     if (builtin === null && pins.length === 0) {
         throw new ToolInstallError(`${tool} ${version}: ecr-mirror has no built-in SHA-256 for ${asset.archive}, and the checksum file beside ` +
             `it proves nothing if the server is compromised. Pin the archive's SHA-256 with ${pinNames(tool)} ` +
             "(from the project's release page), or choose another version.");
     }
+    if (given && isArchive(given)) {
+        if (typeof builtin !== "string" && pins.length === 0)
+            throw new ToolInstallError(`${name} ${given}: there is no SHA-256 to check this archive against (ecr-mirror has none built in for ${tool} ${version}); pin it with ${pinNames(tool)} (ECR_MIRROR_${tool.toUpperCase()}_SHA256).`);
+        return givenArchive(given, name, asset, { builtin, pins }, log);
+    }
     const hit = await fromToolCache(tool, version, asset, { builtin, pins }, log);
-    if (hit)
-        return hit;
+    return hit ?? downloadVerified(asset, { builtin, pins }, log);
+}
+/**
+ * The release archive downloaded and checked against the checksum file beside it, the built-in SHA-256 and the
+ * pins, then cached.
+ */
+async function downloadVerified(asset, checks, log) {
+    const { tool, version } = asset;
+    const { builtin, pins } = checks;
     const work = await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `ecr-mirror-install-${tool}-`));
     try {
         // The checksum first: a mirror without it fails before the (larger) archive is fetched.
@@ -70541,36 +70614,124 @@ async function installTool(tool, options) {
                 `${pinNames(tool)} value (${pins.join(", ")}). Nothing was installed or run. ` +
                 "Update the pin only after checking why the archive changed.");
         }
-        let binary;
-        try {
-            binary = await binaryInArchive(archiveFile, asset.binaryInArchive);
-        }
-        catch (error) {
-            throw new ToolInstallError(`${tool} ${version}: ${asset.archive} is not a gzip tar archive: ${error.message}`);
-        }
-        if (!binary) {
-            throw new ToolInstallError(`${tool} ${version}: ${asset.archive} does not contain ${asset.binaryInArchive}.`);
-        }
-        // The cache entry keeps the verified archive: every later hit is checked against it.
-        const staging = (0,external_node_path_.join)(work, "staging");
-        await (0,promises_.mkdir)(staging);
-        await (0,promises_.writeFile)((0,external_node_path_.join)(staging, binaryName), binary, { mode: 0o755 });
-        await (0,promises_.chmod)((0,external_node_path_.join)(staging, binaryName), 0o755);
-        await (0,promises_.copyFile)(archiveFile, (0,external_node_path_.join)(staging, asset.archive));
-        await (0,promises_.writeFile)((0,external_node_path_.join)(staging, ARCHIVE_SHA_FILE), `${actual}\n`);
-        const dir = await cacheDir(staging, cacheName, version, asset.cacheArch);
-        const path = (0,external_node_path_.join)(dir, binaryName);
+        const installed = await cacheVerified(archiveFile, actual, asset, work);
         const against = [
             ...(typeof builtin === "string" ? ["the SHA-256 built into ecr-mirror"] : []),
             asset.checksumUrl,
             ...(pins.length > 0 ? [pinNames(tool)] : []),
         ];
-        log(`${tool} ${version}: downloaded ${asset.archiveUrl}, SHA-256 verified against ${against.join(" and ")}; cached at ${dir}`);
-        return { tool, version, path, cacheHit: false, archiveSha256: actual };
+        log(`${tool} ${version}: downloaded ${asset.archiveUrl}, SHA-256 verified against ${against.join(" and ")}; cached at ${installed.dir}`);
+        return installed.tool;
     }
     finally {
         await (0,promises_.rm)(work, { recursive: true, force: true });
     }
+}
+/** A verified archive's binary into the tool cache, with the archive beside it (every later hit is checked against it). */
+async function cacheVerified(archiveFile, sha256, asset, work) {
+    const tool = asset.tool;
+    let binary;
+    try {
+        binary = await binaryInArchive(archiveFile, asset.binaryInArchive);
+    }
+    catch (error) {
+        throw new ToolInstallError(`${tool} ${asset.version}: ${asset.archive} is not a gzip tar archive: ${error.message}`);
+    }
+    if (!binary) {
+        throw new ToolInstallError(`${tool} ${asset.version}: ${asset.archive} does not contain ${asset.binaryInArchive}.`);
+    }
+    const staging = (0,external_node_path_.join)(work, "staging");
+    await (0,promises_.mkdir)(staging);
+    await (0,promises_.writeFile)((0,external_node_path_.join)(staging, tool), binary, { mode: 0o755 });
+    await (0,promises_.chmod)((0,external_node_path_.join)(staging, tool), 0o755);
+    await (0,promises_.copyFile)(archiveFile, (0,external_node_path_.join)(staging, asset.archive));
+    await (0,promises_.writeFile)((0,external_node_path_.join)(staging, ARCHIVE_SHA_FILE), `${sha256}\n`);
+    const dir = await cacheDir(staging, CACHE_NAME[tool], asset.version, asset.cacheArch);
+    return {
+        tool: { tool, version: asset.version, path: (0,external_node_path_.join)(dir, tool), cacheHit: false, archiveSha256: sha256 },
+        dir,
+    };
+}
+/**
+ * A release archive given by path or URL (--crane ./go-containerregistry_Linux_x86_64.tar.gz): its SHA-256 must
+ * be the built-in value of the version (when there is one) and one of the pins (when there are some).
+ */
+async function givenArchive(given, name, asset, expected, log) {
+    const tool = asset.tool;
+    const work = await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `ecr-mirror-install-${tool}-`));
+    try {
+        let archiveFile = given;
+        if (isUrl(given))
+            archiveFile = await download(given, (0,external_node_path_.join)(work, asset.archive), "archive", asset);
+        else if (!(0,external_node_fs_.existsSync)(given))
+            throw new ToolInstallError(`${name} ${given}: no such file`);
+        const actual = await sha256Of(archiveFile);
+        const mismatch = typeof expected.builtin === "string" && actual !== expected.builtin
+            ? `the SHA-256 built into ecr-mirror for ${asset.archive} of ${tool} ${asset.version} (${expected.builtin})`
+            : expected.pins.length > 0 && !expected.pins.includes(actual)
+                ? `any ${pinNames(tool)} value (${expected.pins.join(", ")})`
+                : null;
+        if (mismatch)
+            throw new ToolInstallError(`${name} ${given}: the archive has SHA-256 ${actual}, which is not ${mismatch}. Nothing was installed or run.`, {
+                hint: `for another version or platform set ECR_MIRROR_${tool.toUpperCase()}_VERSION and pin its archive's SHA-256 with ECR_MIRROR_${tool.toUpperCase()}_SHA256`,
+            });
+        const installed = await cacheVerified(archiveFile, actual, asset, work);
+        log(`${tool} ${asset.version}: ${given} verified (SHA-256 ${actual}); cached at ${installed.dir}`);
+        return installed.tool;
+    }
+    finally {
+        await (0,promises_.rm)(work, { recursive: true, force: true });
+    }
+}
+/** `crane` or `helm` as PATH finds it; null when no folder on PATH has it. */
+async function onPath(command, env) {
+    for (const dir of (env.PATH ?? "").split(external_node_path_.delimiter).filter(Boolean)) {
+        const candidate = (0,external_node_path_.join)(dir, command);
+        if (await isExecutable(candidate))
+            return candidate;
+    }
+    return null;
+}
+async function isExecutable(path) {
+    try {
+        await (0,promises_.access)(path, external_node_fs_.constants.X_OK);
+        return (await (0,promises_.stat)(path)).isFile();
+    }
+    catch {
+        return false;
+    }
+}
+/** What `crane version` / `helm version --short` prints, or why it could not be run. */
+function versionOutput(tool, path) {
+    const argv = tool === "crane" ? ["version"] : ["version", "--short"];
+    return new Promise((done) => {
+        (0,external_node_child_process_.execFile)(path, argv, { env: childEnv(tool, process.env), timeout: 10_000 }, (error, stdout, stderr) => {
+            if (error)
+                done({ error: `${[path, ...argv].join(" ")} failed: ${(stderr || error.message).trim()}` });
+            else
+                done({ text: `${stdout}`.trim() });
+        });
+    });
+}
+/**
+ * A binary given as it is (--crane /usr/local/bin/crane, or a name on PATH). Its bytes cannot be checked (the pins
+ * are for the release archives), so its `version` is: a version other than the pinned one is a warning.
+ */
+async function givenBinary(tool, given, name, pinned, log) {
+    const path = given.includes("/") ? (0,external_node_path_.resolve)(given) : await onPath(given, process.env);
+    if (!path || !(await isExecutable(path)))
+        throw new ToolInstallError(`${name} ${given}: ${path ? "not an executable file" : "not found on PATH"}`, {
+            hint: `give the path of a ${tool} binary, of its release archive, or a URL`,
+        });
+    const said = await versionOutput(tool, path);
+    if ("error" in said)
+        throw new ToolInstallError(`${name} ${given}: ${said.error}`);
+    const version = /\d+\.\d+\.\d+/.exec(said.text)?.[0] ?? null;
+    if (version !== pinned)
+        log(`Warning: ${path} says ${JSON.stringify(said.text)}${version ? `: ${tool} ${version}` : ""}, not the pinned ${tool} ${pinned}; using it (a binary given as it is cannot be checked against the pinned SHA-256, which is for the release archive)`);
+    else
+        log(`${tool} ${version}: using ${path} (version checked; a binary given as it is has no SHA-256 to check)`);
+    return { tool, version: version ?? said.text, path, cacheHit: false, archiveSha256: null };
 }
 
 ;// CONCATENATED MODULE: ./src/charts/archive.ts
@@ -72682,6 +72843,7 @@ class Ledger {
     concurrency;
     progress;
     group;
+    bytesOf;
     reports = new Map();
     counter = 0;
     constructor(plan, options, 
@@ -72694,6 +72856,7 @@ class Ledger {
         this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
         this.progress = options.progress;
         this.group = options.group ?? ((_name, work) => work());
+        this.bytesOf = options.bytesOf ?? (() => null);
         for (const step of plan.steps)
             this.reports.set(step, baseReport(step));
     }
@@ -72844,6 +73007,7 @@ async function transfer(transfers, failedRepositories, unreconciled, deps, ledge
             }
             else {
                 try {
+                    ledger.progress({ kind: "start", report, bytes: ledger.bytesOf(step) });
                     const copied = await withRetries(() => deps.copy(step), ledger.retryOptions({ kind: "transfer", report }, stepRetryable));
                     report.attempts = copied.attempts;
                     const verified = await withRetries(() => deps.verify(step, copied.value), ledger.retryOptions({ kind: "verify", repository: step.repository, tag: step.tag }, stepRetryable));
@@ -73669,7 +73833,12 @@ async function carryOutPlan(plan, list, options) {
         });
         const { deps, order, sharing, reads, pace, budget, contents } = await withLayerSharing(transfers, { ...changes, ...copier }, targetRegistry, list, options);
         const { deferred, bytes } = announceBudgetAndBytes(plan, budget, order, contents, options.log);
-        const report = await executePlan(plan, deps, { ...executeOptions, transferOrder: () => order, deferred });
+        const report = await executePlan(plan, deps, {
+            ...executeOptions,
+            transferOrder: () => order,
+            deferred,
+            bytesOf: (step) => contents.get(step)?.blobs.reduce((sum, b) => sum + b.size, 0) ?? null,
+        });
         logSharing(sharing.report, options.log);
         return {
             report,
@@ -76984,6 +77153,7 @@ function renderNodeConfig(list, input) {
 }
 
 ;// CONCATENATED MODULE: ./src/report/progress.ts
+
 /** `3.2 s` */
 function formatSeconds(ms) {
     return `${(ms / 1000).toFixed(1)} s`;
@@ -77056,6 +77226,9 @@ function retried(subject) {
 /** The log lines one event makes. */
 function progressLines(event) {
     switch (event.kind) {
+        case "start":
+            // The log reads one line per step, when it ends; a terminal shows starts too (`terminalProgress`).
+            return [];
         case "step":
             return [progressLine(event.counter, event.total, event.report)];
         case "retry":
@@ -77084,6 +77257,60 @@ function textProgress(log) {
         for (const line of progressLines(event))
             log(line);
     };
+}
+function bytesPart(bytes) {
+    return bytes === null ? "" : `, ${formatBytes(bytes)}`;
+}
+/** `started copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0 (12.3 MiB)` */
+function startLine(report, bytes) {
+    return `started ${describeStep(report)}${bytes === null ? "" : ` (${formatBytes(bytes)})`}`;
+}
+/** `  still running: copy … (25.0 s, 12.3 MiB)`: one line per copy in flight. */
+function heartbeatLines(inFlight, nowMs) {
+    return [...inFlight].map((f) => `  still running: ${describeStep(f.report)} (${formatSeconds(nowMs - f.startedMs)}${bytesPart(f.bytes)})`);
+}
+/**
+ * The sync's progress in a terminal: the log's lines, plus a start line per phase and per copy and, every `heartbeatMs`, a
+ * line per copy still running (elapsed time, bytes where known). `stop` ends the heartbeat (the `done` event
+ * ends it too).
+ */
+function terminalProgress(options) {
+    const now = options.now ?? (() => performance.now());
+    const inFlight = new Map();
+    let timer = null;
+    const stop = () => {
+        if (timer)
+            clearInterval(timer);
+        timer = null;
+    };
+    const every = options.heartbeatMs;
+    const progress = (event) => {
+        if (event.kind === "start") {
+            if (every === null)
+                return;
+            inFlight.set(event.report, { report: event.report, startedMs: now(), bytes: event.bytes });
+            options.log(startLine(event.report, event.bytes));
+            timer ??= setInterval(() => {
+                for (const line of heartbeatLines(inFlight.values(), now()))
+                    options.log(line);
+            }, every);
+            timer.unref();
+            return;
+        }
+        if (event.kind === "step")
+            inFlight.delete(event.report);
+        if (event.kind === "done")
+            stop();
+        const lines = progressLines(event);
+        for (const line of event.kind === "done" && !options.summary ? lines.slice(1) : lines)
+            options.log(line);
+    };
+    const group = (name, work) => {
+        if (every !== null)
+            options.log(`${name}:`);
+        return work();
+    };
+    return { progress, group, stop };
 }
 
 ;// CONCATENATED MODULE: ./src/tools/ecr-authorization.ts
@@ -77844,8 +78071,632 @@ async function auditCommand(file, flags, io, settings) {
     }
 }
 
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./src/options.ts
+/**
+ * The options both entries take (the action's inputs, the CLI's flags): one rule each, with its default,
+ * its range and its message. The entries differ only in how they name an option in that message
+ * (`input "concurrency"` against `--concurrency`); action.yml's defaults are checked against these by a test.
+ */
+
+
+
+
+/** An option's value refused: the message names the option as the entry does; the hint says what to give. */
+class OptionError extends Error {
+    hint;
+    constructor(message, hint = null) {
+        super(message);
+        this.hint = hint;
+    }
+}
+/** `input "concurrency"` or `--concurrency`. */
+function optionName(rule, naming) {
+    return naming === "input" ? `input "${rule.input}"` : `--${rule.flag}`;
+}
+/** The option's value from its raw text (null, undefined or blank: the default); an OptionError if refused. */
+function readOption(rule, raw, naming, name = optionName(rule, naming)) {
+    const text = raw?.trim() ?? "";
+    if (text === "")
+        return rule.default;
+    const parsed = rule.parse(text);
+    if (parsed.ok)
+        return parsed.value;
+    throw new OptionError(`${name}${parsed.problem}`, parsed.hint ?? null);
+}
+function wholeNumber(text, max, unit) {
+    const n = Number(text);
+    if (/^\d+$/.test(text) && n >= 1 && n <= max)
+        return { ok: true, value: n };
+    return {
+        ok: false,
+        problem: ` is "${text}"; expected a whole number ${unit ? `of ${unit} ` : ""}from 1 to ${max}`,
+    };
+}
+/** Copies in flight at once (sync). */
+const CONCURRENCY = {
+    input: "concurrency",
+    flag: "concurrency",
+    default: 4,
+    parse: (text) => wholeNumber(text, 64, ""),
+};
+/** Manifest PUTs a second across every copy in flight (ECR's PutImage quota, default 10 per account and region). */
+const PUT_IMAGE_RATE = {
+    input: "put-image-rate",
+    flag: "put-image-rate",
+    default: 10,
+    parse: (text) => wholeNumber(text, 1000, "manifests a second"),
+};
+const RESYNC_MODES = ["missing", "digest"];
+/** `missing`: copy absent tags only; `digest`: also find tags that moved upstream. */
+const RESYNC = {
+    input: "resync",
+    flag: "resync",
+    default: "missing",
+    parse: (text) => RESYNC_MODES.includes(text)
+        ? { ok: true, value: text }
+        : { ok: false, problem: ` is "${text}"; expected one of ${RESYNC_MODES.join(", ")}` },
+};
+/** A plain OCI registry as the target, `http(s)://host[:port]`: the address policy of the list's hosts. */
+const REGISTRY_URL = {
+    input: "registry-url",
+    flag: "registry-url",
+    default: null,
+    parse: (text) => {
+        const refused = registryUrlProblem(text);
+        return refused
+            ? { ok: false, problem: `: ${refused.reason}`, hint: refused.hint }
+            : { ok: true, value: text };
+    },
+};
+/** Seconds a crane or helm process may show no progress before it is stopped. */
+const TOOL_STALL_TIMEOUT = {
+    input: "tool-stall-timeout",
+    flag: "tool-stall-timeout",
+    default: DEFAULT_LIMITS.stallTimeoutMs / 1000,
+    parse: (text) => wholeNumber(text, 3600, "seconds"),
+};
+/** Minutes a copy, push or pull may run in total. */
+const TOOL_TIMEOUT = {
+    input: "tool-timeout",
+    flag: "tool-timeout",
+    default: DEFAULT_LIMITS.timeoutMs / 60_000,
+    parse: (text) => wholeNumber(text, 1440, "minutes"),
+};
+/** The AWS CLI image the node configurator DaemonSet runs (mirrored automatically). */
+const CONFIGURATOR_IMAGE = {
+    input: "configurator-image",
+    flag: "configurator-image",
+    default: DEFAULT_CONFIGURATOR_IMAGE,
+    parse: (text) => ({ ok: true, value: text }),
+};
+/**
+ * The containerd part of a nodeadm NodeConfig (nodeconfig.yaml), for the containerd version the node groups
+ * run; `none` (the default) renders none: stock AL2023 nodes need no user-data change.
+ */
+const NODE_CONFIG = {
+    input: "node-config",
+    flag: "node-config",
+    default: "none",
+    parse: (text) => NODE_CONFIG_TARGETS.includes(text)
+        ? { ok: true, value: text }
+        : {
+            ok: false,
+            problem: ` is "${text}"; expected one of ${NODE_CONFIG_TARGETS.join(", ")}`,
+            hint: "containerd-1.7 and containerd-2 are for node groups running that containerd version only; stock AL2023 nodes need none",
+        },
+};
+/**
+ * The most tags one run may delete (plan and sync), over the list's `target.maxDeletions`; null: the list's.
+ * Zero is allowed: no deletion at all.
+ */
+const MAX_DELETIONS = {
+    input: "max-deletions",
+    flag: "max-deletions",
+    default: null,
+    parse: (text) => /^\d{1,9}$/.test(text)
+        ? { ok: true, value: Number(text) }
+        : { ok: false, problem: ` is "${text}"; expected a whole number from 0 up` },
+};
+/** The override a run gives the deletion guard (plan/deletions.ts), named as the entry names the option. */
+function deletionOverride(maxDeletions, naming) {
+    return maxDeletions === null ? null : { limit: maxDeletions, from: optionName(MAX_DELETIONS, naming) };
+}
+/** Every shared option from its raw text; the first refused one throws an OptionError naming it. */
+function readSyncOptions(raw, naming) {
+    return {
+        resync: readOption(RESYNC, raw.resync, naming),
+        registryUrl: readOption(REGISTRY_URL, raw.registryUrl, naming),
+        concurrency: readOption(CONCURRENCY, raw.concurrency, naming),
+        putImageRate: readOption(PUT_IMAGE_RATE, raw.putImageRate, naming),
+        toolLimits: {
+            stallTimeoutMs: readOption(TOOL_STALL_TIMEOUT, raw.toolStallTimeout, naming) * 1000,
+            timeoutMs: readOption(TOOL_TIMEOUT, raw.toolTimeout, naming) * 60_000,
+        },
+        maxDeletions: readOption(MAX_DELETIONS, raw.maxDeletions, naming),
+    };
+}
+/**
+ * A sharded sync (plan/shards.ts): the number of sync shards, or `auto` (one per 250 copies or 20 GiB); 1, the
+ * default, is one sync job as without sharding.
+ */
+const SHARDS = {
+    input: "shards",
+    flag: "shards",
+    default: 1,
+    parse: (text) => (text === "auto" ? { ok: true, value: "auto" } : wholeNumber(text, 256, "shards")),
+};
+/** Sync shards running at once (GitHub's `max-parallel`); null: all of them. */
+const MAX_PARALLEL = {
+    input: "max-parallel",
+    flag: "max-parallel",
+    default: null,
+    parse: (text) => wholeNumber(text, 256, "jobs"),
+};
+/** The shard a sync carries out (0: the seed). */
+const SHARD = {
+    input: "shard",
+    flag: "shard",
+    default: null,
+    parse: (text) => /^\d{1,3}$/.test(text) && Number(text) <= 256
+        ? { ok: true, value: Number(text) }
+        : { ok: false, problem: ` is "${text}"; expected a whole number from 0 to 256` },
+};
+
+;// CONCATENATED MODULE: ./src/cli-usage.ts
+/**
+ * The CLI's commands and flags as one table, and the pure functions read from it: the command line parsed
+ * (with a usage problem a person can act on instead of Node's parser text), the global help and each
+ * command's help. Adding a command or a flag is one entry here; cli-commands.ts carries them out.
+ */
+
+
+const FLAGS = {
+    json: { help: "Print one JSON document on stdout (errors included)." },
+    resync: {
+        value: "MODE",
+        help: "missing (default): copy absent tags only, without asking the upstreams;\ndigest: also find tags that moved upstream (manifest HEAD requests).",
+    },
+    region: {
+        value: "REGION",
+        help: "AWS region of the ECR target (else the list's target.region, else AWS_REGION).",
+    },
+    "registry-url": { value: "URL", help: "Use a plain OCI registry as the target (http(s)://host[:port])." },
+    target: {
+        value: "TARGET",
+        help: "ecr (default: the list's target), local (crane's in-memory registry on 127.0.0.1,\nto try a sync without AWS; needs internet), or an http(s):// URL.",
+    },
+    concurrency: { value: "N", help: `Copies in flight at once (default ${CONCURRENCY.default}).` },
+    "max-deletions": {
+        value: "N",
+        help: "The most tags this run may delete (prune), over the list's target.maxDeletions\n(default 20). Above it the plan fails and a sync fails before deleting anything.",
+    },
+    "put-image-rate": {
+        value: "N",
+        help: `Manifest PUTs a second across all copies, ECR's PutImage quota (default ${PUT_IMAGE_RATE.default};\nor ECR_MIRROR_PUT_IMAGE_RATE).`,
+    },
+    report: { value: "FILE", help: "Write the JSON report there." },
+    "tool-stall-timeout": {
+        value: "S",
+        help: `Stop a crane or helm process that shows no progress (no output, no network\nor disk activity) for S seconds (default ${TOOL_STALL_TIMEOUT.default}).`,
+    },
+    "tool-timeout": {
+        value: "M",
+        help: `Stop a copy, push or pull still running after M minutes (default ${TOOL_TIMEOUT.default}).`,
+    },
+    out: {
+        value: "DIR",
+        help: "The folder to write, below the current folder: new, empty, or written by ecr-mirror\nbefore. Only the files it wrote there (DIR/.ecr-mirror-files) are replaced. Required.",
+    },
+    "configurator-image": {
+        value: "REF",
+        help: `The AWS CLI image the DaemonSet runs (default ${CONFIGURATOR_IMAGE.default}).`,
+    },
+    "configurator-digest": {
+        value: "D",
+        help: "Its digest in the mirror, to render without asking the target.",
+    },
+    "startup-taint": { help: "A taint for new nodes, removed once their configuration is written." },
+    "node-config": {
+        value: "VERSION",
+        help: "Also a nodeadm NodeConfig (nodeconfig.yaml) with containerd's config_path for node\ngroups on that containerd version only: containerd-1.7 or containerd-2. Default none:\nstock AL2023 nodes need no user-data change.",
+    },
+    "charts-record": {
+        value: "FILE",
+        help: "A chart-images.json an earlier render wrote (default: none). Charts with images: true\nwhose source, name, version and values it holds are not downloaded and rendered again;\nrender writes the updated record.",
+    },
+    lock: {
+        value: "FILE",
+        help: "The image tag range lock (image-ranges.lock.json) an earlier render wrote (default: none).\nRanges it holds as written take its tags without asking the upstream; render writes the\nupdated lock into --out.",
+    },
+    relock: {
+        help: "Resolve every tag range from the upstream's tag list again (so does --resync digest).",
+    },
+    pods: { value: "FILE", help: "The output of kubectl get pods -A -o json (- reads stdin)." },
+    kubeconfig: {
+        value: "PATH",
+        help: "Read the pods from the API (token or client certificate; no exec plugins).",
+    },
+    context: { value: "NAME", help: "The kubeconfig context (default its current-context)." },
+    "no-target": { help: "Do not ask the target (pinned digests are then not checked)." },
+    shards: {
+        value: "N|auto",
+        help: "Split the sync into a seed shard and N sync shards (auto: one per 250 copies or 20 GiB);\nwrites shard-K.json and matrix.json into --plan-out DIR.",
+    },
+    "plan-out": { value: "DIR", help: "With --shards: the folder for the shard plans." },
+    "max-parallel": {
+        value: "N",
+        help: "With --shards: sync shards running at once; they share the PutImage quota and the\nupstreams' pull budgets (default: all).",
+    },
+    plan: { value: "PATH", help: "Carry out one shard: its shard-K.json, or the folder with --shard K." },
+    shard: { value: "K", help: "With --plan: the shard to carry out (0 is the seed, which runs first)." },
+    list: { value: "FILE", help: "The mirror list (default mirrors.yaml)." },
+    crane: {
+        value: "PATH|URL",
+        help: "Use this crane (or ECR_MIRROR_CRANE): the path of a binary (its `crane version` is\ncompared with the pinned version) or an archive, or the URL of a release archive\n(its SHA-256 is checked against the pins). Default: the pinned release, downloaded.",
+    },
+    helm: {
+        value: "PATH|URL",
+        help: "Use this helm (or ECR_MIRROR_HELM), as --crane.",
+    },
+    account: { value: "ID", help: "The AWS account ID (12 digits) the starter files name." },
+    repo: { value: "OWNER/NAME", help: "The GitHub repository the OIDC trust policy lets assume the roles." },
+    "kms-key": { value: "ARN", help: "A KMS key for the repositories' encryption (the sync role may use it)." },
+    force: { help: "Overwrite files that exist." },
+    chart: {
+        help: "Add a chart version: add --chart https://REPO NAME VERSION [FILE], or\nadd --chart oci://HOST/PATH/NAME VERSION [FILE].",
+    },
+    help: { short: "h", help: "Show this help." },
+    version: { help: "Print the version." },
+};
+/** The flags every command takes. */
+const EVERYWHERE = ["help", "version"];
+const COMMANDS = [
+    {
+        name: "validate",
+        args: "[FILE] [--json]",
+        summary: "Check the mirror list (default mirrors.yaml) and show where each entry lands.",
+        description: "Reads the mirror list, reports every problem with its file, line and column, and prints\nwhere each entry lands. Nothing is asked of any registry.",
+        flags: ["json"],
+        examples: [
+            ["ecr-mirror validate", "check mirrors.yaml in this folder"],
+            ["ecr-mirror validate lists/prod.yaml --json", "the entries (or the problems) as JSON"],
+        ],
+        maxArgs: 1,
+    },
+    {
+        name: "plan",
+        args: "[FILE] [options]",
+        summary: "Compare the list with the target and show what a sync would do. Changes nothing.",
+        description: "Reads the target (ECR, or --registry-url) and the upstreams, and prints the steps a sync\nwould carry out. Changes nothing. Exits 1 when the list is invalid or the plan cannot be made.",
+        flags: [
+            "json",
+            "resync",
+            "region",
+            "registry-url",
+            "max-deletions",
+            "charts-record",
+            "lock",
+            "relock",
+            "shards",
+            "plan-out",
+            "max-parallel",
+            "helm",
+        ],
+        examples: [
+            ["ecr-mirror plan", "what a sync of mirrors.yaml would do in the list's target"],
+            ["ecr-mirror plan --resync digest", "also find tags that moved upstream"],
+            ["ecr-mirror plan --registry-url http://127.0.0.1:5000 --json", "against a plain registry, as JSON"],
+            ["ecr-mirror plan --shards auto --plan-out shards", "the shard plans of a sharded sync"],
+        ],
+        maxArgs: 1,
+    },
+    {
+        name: "sync",
+        args: "[FILE] [options]",
+        summary: "Carry the plan out: create repositories, copy what is missing (verified), prune.",
+        description: "Makes the plan and carries it out: creates repositories, copies what is missing with crane\n(each copy verified by digest), updates moved tags, and prunes when the list says so.\nExits 1 when a step failed; the report says which.",
+        flags: [
+            "json",
+            "resync",
+            "region",
+            "registry-url",
+            "target",
+            "concurrency",
+            "max-deletions",
+            "put-image-rate",
+            "report",
+            "tool-stall-timeout",
+            "tool-timeout",
+            "charts-record",
+            "lock",
+            "relock",
+            "plan",
+            "shard",
+            "crane",
+            "helm",
+        ],
+        examples: [
+            ["ecr-mirror sync", "mirror mirrors.yaml into the list's ECR target"],
+            ["ecr-mirror sync --target local", "try it without AWS: crane's in-memory registry"],
+            ["ecr-mirror sync --crane /usr/local/bin/crane --report report.json", "a crane already installed"],
+            ["ecr-mirror sync --plan shards --shard 1 --report shard-1.json", "one shard of a sharded sync"],
+        ],
+        maxArgs: 1,
+    },
+    {
+        name: "merge",
+        args: "REPORT... [--list FILE] [options]",
+        summary: "Merge the reports of a sharded sync's shards into one, and prune once all have reported.",
+        description: "Merges the reports of a sharded sync's shards into one (--report, --json), and runs the\ndeletions (prune) once every shard has reported.",
+        flags: [
+            "list",
+            "json",
+            "report",
+            "resync",
+            "region",
+            "registry-url",
+            "max-deletions",
+            "lock",
+            "relock",
+            "crane",
+        ],
+        examples: [["ecr-mirror merge shard-*.json --report report.json", "one report for the whole run"]],
+        maxArgs: Number.POSITIVE_INFINITY,
+    },
+    {
+        name: "render",
+        args: "[FILE] --out DIR [options]",
+        summary: "Write the node configuration (hosts.toml, the configurator DaemonSet) for the target.",
+        description: "Writes the node configuration (containerd hosts.toml, the configurator DaemonSet, a\nkustomization.yaml) for the target. Asks the target for its address and the configurator\nimage's digest unless target.registry and --configurator-digest are given.",
+        flags: [
+            "out",
+            "region",
+            "registry-url",
+            "configurator-image",
+            "configurator-digest",
+            "startup-taint",
+            "node-config",
+            "charts-record",
+            "lock",
+            "relock",
+            "helm",
+        ],
+        examples: [
+            ["ecr-mirror render --out deploy/ecr-mirror", "the files for the list's target"],
+            ["ecr-mirror render --out deploy/ecr-mirror --node-config containerd-2", "with a nodeadm NodeConfig"],
+        ],
+        maxArgs: 1,
+    },
+    {
+        name: "init",
+        args: "[DIR] [options]",
+        summary: "Write a starter mirrors.yaml, the caller workflow and the IAM policies into DIR (default .).",
+        description: "Writes a starter mirrors.yaml (schema comment, every entry form commented),\n.github/workflows/mirror.yml and iam/*.json policies into DIR (default .). Existing files\nare never overwritten without --force.",
+        flags: ["account", "region", "repo", "kms-key", "force"],
+        examples: [
+            [
+                "ecr-mirror init --account 123456789012 --region eu-west-1 --repo my-org/platform-mirrors",
+                "the starter files, filled in",
+            ],
+            [
+                "ecr-mirror init mirrors-repo --kms-key arn:aws:kms:eu-west-1:123456789012:key/<id>",
+                "with KMS encryption",
+            ],
+        ],
+        maxArgs: 1,
+    },
+    {
+        name: "add",
+        args: "REF [FILE] | --chart SOURCE [NAME] VERSION [FILE]",
+        summary: "Add an image or a chart version to the list, next to its source's entries, keeping comments.",
+        description: "Adds an image (docker.io/bitnami/nginx:1.27, quay.io/x/y@sha256:…) or, with --chart, a chart\nversion to the list, next to its source's entries, keeping comments. The file is written\nonly when the edited list is valid.",
+        flags: ["chart"],
+        examples: [
+            ["ecr-mirror add docker.io/bitnami/nginx:1.27", "one more image tag in mirrors.yaml"],
+            [
+                "ecr-mirror add --chart https://kubernetes.github.io/ingress-nginx ingress-nginx 4.11.0",
+                "a chart version",
+            ],
+            ["ecr-mirror add --chart oci://ghcr.io/org/charts/app 1.2.3 lists/prod.yaml", "an OCI chart"],
+        ],
+        maxArgs: 5,
+    },
+    {
+        name: "audit",
+        args: "[FILE] --pods FILE|- | --kubeconfig PATH [--context NAME] [options]",
+        summary: "What the cluster runs against the list: images not in it, entries no pod uses.",
+        description: "What the cluster runs against the list: images not in it (with the lines to add), entries\nno pod uses, pinned digests the mirror lacks. The pods come from --pods (kubectl get pods -A\n-o json) or the API (--kubeconfig). Exits 1 when images are missing.",
+        flags: ["pods", "kubeconfig", "context", "no-target", "json", "charts-record", "region", "registry-url"],
+        examples: [
+            ["kubectl get pods -A -o json | ecr-mirror audit --pods -", "the pods of the current cluster"],
+            ["ecr-mirror audit --kubeconfig ~/.kube/config --context prod --json", "from the API, as JSON"],
+        ],
+        maxArgs: 1,
+    },
+    {
+        name: "tools",
+        args: "[crane] [helm] [--crane PATH|URL] [--helm PATH|URL]",
+        summary: "Install crane and helm (pinned, checksum-verified) and print their paths. Default: both.",
+        description: "Installs crane and helm (pinned versions, SHA-256 verified) into the tool cache, or checks\nthe ones --crane and --helm give, and prints their paths.",
+        flags: ["crane", "helm"],
+        examples: [
+            ["ecr-mirror tools", "install both and print their paths"],
+            ["ecr-mirror tools crane --crane $(command -v crane)", "check a crane already on PATH"],
+        ],
+        maxArgs: 2,
+    },
+    {
+        name: "help",
+        args: "[COMMAND]",
+        summary: "Show the help of a command (its options and examples).",
+        description: "Shows the help of COMMAND, or the list of commands.",
+        flags: [],
+        examples: [["ecr-mirror help plan", "plan's options and examples"]],
+        maxArgs: 1,
+    },
+];
+function commandNamed(name) {
+    return COMMANDS.find((c) => c.name === name);
+}
+function problem(message, command) {
+    return { ok: false, message, command };
+}
+const flagNames = Object.keys(FLAGS);
+function flagNamed(token) {
+    if (token.startsWith("--")) {
+        const name = token.slice(2);
+        return { name: FLAGS[name] ? name : null, spelled: token };
+    }
+    const name = flagNames.find((n) => FLAGS[n]?.short === token.slice(1)) ?? null;
+    return { name, spelled: token };
+}
+/** The flags a flag applies to, worded: `sync`, `plan and sync`, `plan, sync and render`. */
+function commandsTaking(flag) {
+    const names = COMMANDS.filter((c) => c.flags.includes(flag)).map((c) => c.name);
+    return names.length <= 1
+        ? (names[0] ?? "no command")
+        : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+}
+/** One flag token (and its value, the next token, when it takes one): how many tokens it used, or what is wrong. */
+function readFlag(argv, i, into) {
+    const token = argv[i];
+    const eq = token.startsWith("--") ? token.indexOf("=") : -1;
+    const { name, spelled } = flagNamed(eq > 0 ? token.slice(0, eq) : token);
+    if (name === null) {
+        const near = closest(spelled.replace(/^-+/, ""), flagNames);
+        return `unknown flag ${spelled}${near ? `; did you mean --${near}?` : ""}`;
+    }
+    into.given.push(name);
+    if (!FLAGS[name].value) {
+        if (eq > 0)
+            return `--${name} takes no value`;
+        into.values[name] = true;
+        return 1;
+    }
+    if (eq > 0) {
+        into.values[name] = token.slice(eq + 1);
+        return 1;
+    }
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith("--"))
+        return `--${name} needs a value`;
+    into.values[name] = next;
+    return 2;
+}
+/** Flags go anywhere (`--flag value`, `--flag=value`); `--` ends them. */
+function readTokens(argv) {
+    const tokens = { positionals: [], values: {}, given: [] };
+    for (let i = 0; i < argv.length;) {
+        const token = argv[i];
+        if (token === "--") {
+            tokens.positionals.push(...argv.slice(i + 1));
+            break;
+        }
+        if (!token.startsWith("-") || token === "-") {
+            tokens.positionals.push(token);
+            i++;
+            continue;
+        }
+        const used = readFlag(argv, i, tokens);
+        if (typeof used === "string")
+            return used;
+        i += used;
+    }
+    return tokens;
+}
+/**
+ * argv as the table reads it. Problems, in the order a person fixes them: an unknown flag, a missing value,
+ * an unknown command, a flag the command does not take, too many arguments.
+ */
+function parseCommandLine(argv) {
+    const tokens = readTokens(argv);
+    if (typeof tokens === "string")
+        return problem(tokens, argv.find((a) => !a.startsWith("-") && commandNamed(a)) ?? null);
+    const { values, given } = tokens;
+    const [command, ...args] = tokens.positionals;
+    if (command === undefined)
+        return { ok: true, command: null, args: [], values, given };
+    const spec = commandNamed(command);
+    if (!spec) {
+        const near = closest(command, COMMANDS.map((c) => c.name));
+        return problem(`unknown command "${command}"${near ? `; did you mean "${near}"?` : ""}`, null);
+    }
+    if (values.help || values.version)
+        return { ok: true, command, args, values, given };
+    const misplaced = given.find((f) => !spec.flags.includes(f) && !EVERYWHERE.includes(f));
+    if (misplaced)
+        return problem(`--${misplaced} applies to ${commandsTaking(misplaced)} only`, command);
+    if (args.length > spec.maxArgs) {
+        const noun = /^\[(\w+)\]/.exec(spec.args)?.[1];
+        const what = spec.maxArgs === 1 && noun ? `one ${noun}` : `at most ${spec.maxArgs} arguments`;
+        return problem(`expected ${what}, got ${args.length}: ${args.join(" ")}`, command);
+    }
+    return { ok: true, command, args, values, given };
+}
+function flagLines(names) {
+    const heads = names.map((n) => {
+        const f = FLAGS[n];
+        return `${f.short ? `-${f.short}, ` : ""}--${n}${f.value ? ` ${f.value}` : ""}`;
+    });
+    const width = Math.max(...heads.map((h) => h.length)) + 2;
+    return names.flatMap((n, i) => {
+        const [first, ...more] = FLAGS[n].help.split("\n");
+        return [`  ${heads[i].padEnd(width)}${first}`, ...more.map((l) => `  ${"".padEnd(width)}${l}`)];
+    });
+}
+const ENVIRONMENT = `Environment:
+  AWS credentials as the AWS SDK reads them; AWS_ENDPOINT_URL_ECR for another ECR endpoint.
+  ECR_MIRROR_DOCKER_HUB_USERNAME, ECR_MIRROR_DOCKER_HUB_TOKEN   Docker Hub credentials.
+  ECR_MIRROR_REGISTRY_CREDENTIALS   Other upstream credentials, one "host username token" a line.
+  ECR_MIRROR_TARGET_USERNAME, ECR_MIRROR_TARGET_PASSWORD        Credentials for --registry-url.
+  ECR_MIRROR_CRANE, ECR_MIRROR_HELM   As --crane and --helm.
+  ECR_MIRROR_CRANE_VERSION, ECR_MIRROR_CRANE_SHA256, ECR_MIRROR_CRANE_BASE_URL   Another crane (an exact
+                         version, its archive's SHA-256 pins, a mirror of the release downloads); likewise HELM.
+  ECR_MIRROR_TOOL_ENV    Extra variable names passed to crane, helm and git (comma-separated; never secrets).
+  ECR_MIRROR_PROGRESS    Progress on stderr while a sync runs: a start line per phase and per copy, and a
+                         heartbeat every N seconds (ECR_MIRROR_PROGRESS=N; 0: off). Default: every 10 s
+                         when stderr is a terminal, off otherwise.
+`;
+/** `ecr-mirror --help`: the commands, the options every command takes, the environment. */
+function globalHelp() {
+    const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+    return [
+        "Usage: ecr-mirror <command> [FILE] [options]",
+        "",
+        "Commands:",
+        ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+        "",
+        "Options:",
+        ...flagLines(EVERYWHERE),
+        "",
+        'Run "ecr-mirror help <command>" (or "ecr-mirror <command> --help") for its options and examples.',
+        "",
+        ENVIRONMENT,
+    ].join("\n");
+}
+/** `ecr-mirror plan --help`: usage, what it does, its options, examples. */
+function commandHelp(spec) {
+    return [
+        `Usage: ecr-mirror ${spec.name} ${spec.args}`,
+        "",
+        spec.description,
+        "",
+        "Options:",
+        ...flagLines([...spec.flags, ...EVERYWHERE]),
+        "",
+        "Examples:",
+        ...spec.examples.flatMap(([line, what]) => [`  ${line}`, `      ${what}`]),
+        "",
+    ].join("\n");
+}
+/** What follows a usage problem on stderr: the command's usage line and where its help is. */
+function usageFooter(command) {
+    const spec = command ? commandNamed(command) : undefined;
+    if (!spec)
+        return 'Usage: ecr-mirror <command> [FILE] [options]\nRun "ecr-mirror --help" for the commands.\n';
+    return `Usage: ecr-mirror ${spec.name} ${spec.args}\nRun "ecr-mirror help ${spec.name}" for its options and examples.\n`;
+}
+
 ;// CONCATENATED MODULE: ./src/execute/local-registry.ts
 /**
  * `--target local`: crane's built-in registry (`crane registry serve --address 127.0.0.1:PORT`) as a throwaway
@@ -77975,7 +78826,7 @@ function outputFilePaths(folder, files) {
     }
     return [...seen];
 }
-function isExecutable(file) {
+function output_folder_isExecutable(file) {
     return ((file.mode ?? 0o644) & 0o111) !== 0;
 }
 function formatManifest(paths) {
@@ -78180,7 +79031,7 @@ async function writeOutputFolder(workspace, outDir, files) {
     for (const file of files) {
         const path = (0,external_node_path_.join)(dir, ...file.path.split("/"));
         await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
-        const mode = isExecutable(file) ? 0o755 : 0o644;
+        const mode = output_folder_isExecutable(file) ? 0o755 : 0o644;
         // `wx`: never through a link, never over a file that appeared since the check.
         await (0,promises_.writeFile)(path, file.content, { mode, flag: "wx" });
         await (0,promises_.chmod)(path, mode);
@@ -78192,177 +79043,6 @@ async function writeOutputFolder(workspace, outDir, files) {
         removed: update.remove,
     };
 }
-
-;// CONCATENATED MODULE: ./src/options.ts
-/**
- * The options both entries take (the action's inputs, the CLI's flags): one rule each, with its default,
- * its range and its message. The entries differ only in how they name an option in that message
- * (`input "concurrency"` against `--concurrency`); action.yml's defaults are checked against these by a test.
- */
-
-
-
-
-/** An option's value refused: the message names the option as the entry does; the hint says what to give. */
-class OptionError extends Error {
-    hint;
-    constructor(message, hint = null) {
-        super(message);
-        this.hint = hint;
-    }
-}
-/** `input "concurrency"` or `--concurrency`. */
-function optionName(rule, naming) {
-    return naming === "input" ? `input "${rule.input}"` : `--${rule.flag}`;
-}
-/** The option's value from its raw text (null, undefined or blank: the default); an OptionError if refused. */
-function readOption(rule, raw, naming, name = optionName(rule, naming)) {
-    const text = raw?.trim() ?? "";
-    if (text === "")
-        return rule.default;
-    const parsed = rule.parse(text);
-    if (parsed.ok)
-        return parsed.value;
-    throw new OptionError(`${name}${parsed.problem}`, parsed.hint ?? null);
-}
-function wholeNumber(text, max, unit) {
-    const n = Number(text);
-    if (/^\d+$/.test(text) && n >= 1 && n <= max)
-        return { ok: true, value: n };
-    return {
-        ok: false,
-        problem: ` is "${text}"; expected a whole number ${unit ? `of ${unit} ` : ""}from 1 to ${max}`,
-    };
-}
-/** Copies in flight at once (sync). */
-const CONCURRENCY = {
-    input: "concurrency",
-    flag: "concurrency",
-    default: 4,
-    parse: (text) => wholeNumber(text, 64, ""),
-};
-/** Manifest PUTs a second across every copy in flight (ECR's PutImage quota, default 10 per account and region). */
-const PUT_IMAGE_RATE = {
-    input: "put-image-rate",
-    flag: "put-image-rate",
-    default: 10,
-    parse: (text) => wholeNumber(text, 1000, "manifests a second"),
-};
-const RESYNC_MODES = ["missing", "digest"];
-/** `missing`: copy absent tags only; `digest`: also find tags that moved upstream. */
-const RESYNC = {
-    input: "resync",
-    flag: "resync",
-    default: "missing",
-    parse: (text) => RESYNC_MODES.includes(text)
-        ? { ok: true, value: text }
-        : { ok: false, problem: ` is "${text}"; expected one of ${RESYNC_MODES.join(", ")}` },
-};
-/** A plain OCI registry as the target, `http(s)://host[:port]`: the address policy of the list's hosts. */
-const REGISTRY_URL = {
-    input: "registry-url",
-    flag: "registry-url",
-    default: null,
-    parse: (text) => {
-        const refused = registryUrlProblem(text);
-        return refused
-            ? { ok: false, problem: `: ${refused.reason}`, hint: refused.hint }
-            : { ok: true, value: text };
-    },
-};
-/** Seconds a crane or helm process may show no progress before it is stopped. */
-const TOOL_STALL_TIMEOUT = {
-    input: "tool-stall-timeout",
-    flag: "tool-stall-timeout",
-    default: DEFAULT_LIMITS.stallTimeoutMs / 1000,
-    parse: (text) => wholeNumber(text, 3600, "seconds"),
-};
-/** Minutes a copy, push or pull may run in total. */
-const TOOL_TIMEOUT = {
-    input: "tool-timeout",
-    flag: "tool-timeout",
-    default: DEFAULT_LIMITS.timeoutMs / 60_000,
-    parse: (text) => wholeNumber(text, 1440, "minutes"),
-};
-/** The AWS CLI image the node configurator DaemonSet runs (mirrored automatically). */
-const CONFIGURATOR_IMAGE = {
-    input: "configurator-image",
-    flag: "configurator-image",
-    default: DEFAULT_CONFIGURATOR_IMAGE,
-    parse: (text) => ({ ok: true, value: text }),
-};
-/**
- * The containerd part of a nodeadm NodeConfig (nodeconfig.yaml), for the containerd version the node groups
- * run; `none` (the default) renders none: stock AL2023 nodes need no user-data change.
- */
-const NODE_CONFIG = {
-    input: "node-config",
-    flag: "node-config",
-    default: "none",
-    parse: (text) => NODE_CONFIG_TARGETS.includes(text)
-        ? { ok: true, value: text }
-        : {
-            ok: false,
-            problem: ` is "${text}"; expected one of ${NODE_CONFIG_TARGETS.join(", ")}`,
-            hint: "containerd-1.7 and containerd-2 are for node groups running that containerd version only; stock AL2023 nodes need none",
-        },
-};
-/**
- * The most tags one run may delete (plan and sync), over the list's `target.maxDeletions`; null: the list's.
- * Zero is allowed: no deletion at all.
- */
-const MAX_DELETIONS = {
-    input: "max-deletions",
-    flag: "max-deletions",
-    default: null,
-    parse: (text) => /^\d{1,9}$/.test(text)
-        ? { ok: true, value: Number(text) }
-        : { ok: false, problem: ` is "${text}"; expected a whole number from 0 up` },
-};
-/** The override a run gives the deletion guard (plan/deletions.ts), named as the entry names the option. */
-function deletionOverride(maxDeletions, naming) {
-    return maxDeletions === null ? null : { limit: maxDeletions, from: optionName(MAX_DELETIONS, naming) };
-}
-/** Every shared option from its raw text; the first refused one throws an OptionError naming it. */
-function readSyncOptions(raw, naming) {
-    return {
-        resync: readOption(RESYNC, raw.resync, naming),
-        registryUrl: readOption(REGISTRY_URL, raw.registryUrl, naming),
-        concurrency: readOption(CONCURRENCY, raw.concurrency, naming),
-        putImageRate: readOption(PUT_IMAGE_RATE, raw.putImageRate, naming),
-        toolLimits: {
-            stallTimeoutMs: readOption(TOOL_STALL_TIMEOUT, raw.toolStallTimeout, naming) * 1000,
-            timeoutMs: readOption(TOOL_TIMEOUT, raw.toolTimeout, naming) * 60_000,
-        },
-        maxDeletions: readOption(MAX_DELETIONS, raw.maxDeletions, naming),
-    };
-}
-/**
- * A sharded sync (plan/shards.ts): the number of sync shards, or `auto` (one per 250 copies or 20 GiB); 1, the
- * default, is one sync job as without sharding.
- */
-const SHARDS = {
-    input: "shards",
-    flag: "shards",
-    default: 1,
-    parse: (text) => (text === "auto" ? { ok: true, value: "auto" } : wholeNumber(text, 256, "shards")),
-};
-/** Sync shards running at once (GitHub's `max-parallel`); null: all of them. */
-const MAX_PARALLEL = {
-    input: "max-parallel",
-    flag: "max-parallel",
-    default: null,
-    parse: (text) => wholeNumber(text, 256, "jobs"),
-};
-/** The shard a sync carries out (0: the seed). */
-const SHARD = {
-    input: "shard",
-    flag: "shard",
-    default: null,
-    parse: (text) => /^\d{1,3}$/.test(text) && Number(text) <= 256
-        ? { ok: true, value: Number(text) }
-        : { ok: false, problem: ` is "${text}"; expected a whole number from 0 to 256` },
-};
 
 ;// CONCATENATED MODULE: ./src/starter/iam.ts
 /**
@@ -79319,87 +79999,6 @@ function shardFacts(shard) {
 
 
 
-const cli_commands_USAGE = `Usage: ecr-mirror <command> [FILE] [options]
-
-Commands:
-  validate [FILE] [--json]   Check the mirror list (default mirrors.yaml) and show where each entry lands.
-  plan [FILE] [--json]       Compare the list with the target and show what a sync would do. Changes nothing.
-  sync [FILE] [--json]       Carry the plan out: create repositories, copy what is missing (verified), prune.
-  init [DIR]                 Write a starter mirrors.yaml, .github/workflows/mirror.yml and iam/*.json policies
-                             into DIR (default .); --account, --region, --repo OWNER/NAME, --kms-key fill them in.
-                             Existing files are never overwritten without --force.
-  add REF [FILE]             Add an image (docker.io/bitnami/nginx:1.27, quay.io/x/y@sha256:…) to the list, next
-                             to its source's entries, keeping comments; add --chart URL NAME VERSION [FILE] or
-                             add --chart oci://HOST/PATH/NAME VERSION [FILE] adds a chart version.
-  tools [crane] [helm]       Install crane and helm (pinned, checksum-verified) into the tool cache and print
-                             their paths. Default: both.
-  merge REPORT... [--list FILE]   Merge the reports of a sharded sync's shards into one (--report, --json), and
-                             run the deletions (prune) once every shard has reported.
-  render [FILE] --out DIR    Write the node configuration (containerd hosts.toml, the configurator DaemonSet,
-                             a kustomization.yaml) for the target. Asks the target for its address and the
-                             configurator image's digest unless target.registry and --configurator-digest are given.
-  audit [FILE] --pods FILE|- What the cluster runs against the list: images not in it (with the lines to add),
-                             entries no pod uses, pinned digests the mirror lacks. Or --kubeconfig PATH
-                             [--context NAME] to read the pods from the API. Exits 1 when images are missing.
-
-Options:
-  --json                 Print one JSON document on stdout.
-  --resync MODE          missing (default): copy absent tags only, without asking the upstreams;
-                         digest: also find tags that moved upstream (manifest HEAD requests).
-  --region REGION        AWS region of the ECR target (else the list's target.region, else AWS_REGION).
-  --registry-url URL     Use a plain OCI registry as the target (http(s)://host[:port]).
-  --target TARGET        sync: ecr (default: the list's target), local (crane's in-memory registry on
-                         127.0.0.1, to try a sync without AWS; needs internet), or an http(s):// URL.
-  --concurrency N        sync: copies in flight at once (default ${CONCURRENCY.default}).
-  --max-deletions N      plan, sync: the most tags this run may delete (prune), over the list's
-                         target.maxDeletions (default 20). Above it the plan fails and a sync fails before
-                         deleting anything.
-  --put-image-rate N     sync: manifest PUTs a second across all copies, ECR's PutImage quota (default
-                         ${PUT_IMAGE_RATE.default}; or ECR_MIRROR_PUT_IMAGE_RATE).
-  --report FILE          sync, merge: write the JSON report there.
-  --shards N|auto        plan: split the sync into a seed shard and N sync shards (auto: one per 250 copies
-                         or 20 GiB); writes shard-K.json and matrix.json into --plan-out DIR.
-  --plan-out DIR         plan --shards: the folder for the shard plans.
-  --max-parallel N       plan --shards: sync shards running at once; they share the PutImage quota and the
-                         upstreams' pull budgets (default: all).
-  --plan PATH            sync: carry out one shard: its shard-K.json, or the folder with --shard K.
-  --shard K              sync --plan: the shard to carry out (0 is the seed, which runs first).
-  --list FILE            merge: the mirror list (default mirrors.yaml).
-  --tool-stall-timeout S sync: stop a crane or helm process that shows no progress (no output, no network
-                         or disk activity) for S seconds (default ${TOOL_STALL_TIMEOUT.default}).
-  --tool-timeout M       sync: stop a copy, push or pull still running after M minutes (default ${TOOL_TIMEOUT.default}).
-  --out DIR              render: the folder to write, below the current folder: new, empty, or written by
-                         ecr-mirror before. Only the files it wrote there (DIR/.ecr-mirror-files) are replaced.
-  --configurator-image REF   render: the AWS CLI image the DaemonSet runs (default ${CONFIGURATOR_IMAGE.default}).
-  --configurator-digest D    render: its digest in the mirror, to render without asking the target.
-  --startup-taint        render: a taint for new nodes, removed once their configuration is written.
-  --node-config VERSION  render: also a nodeadm NodeConfig (nodeconfig.yaml) with containerd's config_path
-                         for node groups on that containerd version only: containerd-1.7 or containerd-2.
-                         Default none: stock AL2023 nodes need no user-data change.
-  --lock FILE            plan, sync, render: the image tag range lock (image-ranges.lock.json) an earlier
-                         render wrote (default: none). Ranges it holds as written take its tags without
-                         asking the upstream; render writes the updated lock into --out.
-  --relock               plan, sync, render: resolve every tag range from the upstream's tag list again
-                         (so does --resync digest).
-  --charts-record FILE   plan, sync, render, audit: a chart-images.json an earlier render wrote (default: none).
-                         Charts with images: true whose source, name, version and values it holds are
-                         not downloaded and rendered again; render writes the updated record.
-  --pods FILE            audit: the output of kubectl get pods -A -o json (- reads stdin).
-  --kubeconfig PATH      audit: read the pods from the API (token or client certificate; no exec plugins).
-  --context NAME         audit: the kubeconfig context (default its current-context).
-  --no-target            audit: do not ask the target (pinned digests are then not checked).
-  -h, --help             Show this help.
-  --version              Print the version.
-
-Environment:
-  AWS credentials as the AWS SDK reads them; AWS_ENDPOINT_URL_ECR for another ECR endpoint.
-  ECR_MIRROR_DOCKER_HUB_USERNAME, ECR_MIRROR_DOCKER_HUB_TOKEN   Docker Hub credentials.
-  ECR_MIRROR_REGISTRY_CREDENTIALS   Other upstream credentials, one "host username token" a line.
-  ECR_MIRROR_TARGET_USERNAME, ECR_MIRROR_TARGET_PASSWORD        Credentials for --registry-url.
-  ECR_MIRROR_CRANE_VERSION, ECR_MIRROR_CRANE_SHA256, ECR_MIRROR_CRANE_BASE_URL   Another crane (an exact
-                         version, its archive's SHA-256 pins, a mirror of the release downloads); likewise HELM.
-  ECR_MIRROR_TOOL_ENV    Extra variable names passed to crane, helm and git (comma-separated; never secrets).
-`;
 const VERSION = "1.0.0";
 /**
  * The one sink for the terminal: secrets redacted, and no line able to start a workflow command (the CLI
@@ -79416,115 +80015,62 @@ function terminal(io) {
         mask,
         out: (s) => io.out(safe(s)),
         err: (s) => io.err(safe(s)),
+        errIsTTY: io.errIsTTY === true,
         ...(io.stdin ? { stdin: io.stdin } : {}),
     };
 }
-const COMMANDS = [
-    "validate",
-    "plan",
-    "sync",
-    "merge",
-    "render",
-    "audit",
-    "tools",
-    "init",
-    "add",
-    "help",
-];
-/** Node's parseArgs error as a person reads it: the flag, and the flag meant when one is near. */
-function cli_commands_flagProblem(error, flags) {
-    const e = error;
-    const named = /'(-{1,2}[^' ]+)/.exec(e.message ?? "")?.[1] ?? "";
-    if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
-        const near = closest(named.replace(/^-+/, ""), flags);
-        return `unknown flag ${named}${near ? `; did you mean --${near}?` : ""}`;
+/** A usage problem: the message and where help is on stderr, and with --json a JSON document on stdout. */
+function usageProblem(message, command, json, io) {
+    io.err(`ecr-mirror${command && command !== "help" ? ` ${command}` : ""}: ${message}\n\n${usageFooter(command)}`);
+    if (json)
+        io.out((0,log_safe/* formatJson */.IB)(errorJson("usage", [{ message, hint: usageFooter(command).trim() }]), io.mask));
+    return 2;
+}
+/** What `--json` prints when a command fails: `{"ok": false, "error": KIND, "problems": [...]}`. */
+function errorJson(error, problems) {
+    return { ok: false, error, problems };
+}
+/** `ecr-mirror --help`, `ecr-mirror help plan`, `ecr-mirror plan --help`. */
+function help(command, args, values, io) {
+    const name = command === "help" ? (args[0] ?? (values.help ? "help" : undefined)) : command;
+    if (name === undefined || name === null) {
+        io.out(globalHelp());
+        return 0;
     }
-    if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && named)
-        return `${named} needs a value`;
-    return (e.message ?? String(error)).split(". ")[0];
+    const spec = commandNamed(name);
+    if (!spec) {
+        const near = closest(name, COMMANDS.map((c) => c.name));
+        return usageProblem(`unknown command "${name}"${near ? `; did you mean "${near}"?` : ""}`, null, false, io);
+    }
+    io.out(commandHelp(spec));
+    return 0;
 }
 async function main(argv, rawIo) {
     const io = terminal(rawIo);
-    let values;
-    let positionals;
-    try {
-        ({ values, positionals } = (0,external_node_util_.parseArgs)({
-            args: argv,
-            allowPositionals: true,
-            options: CLI_FLAGS,
-        }));
-    }
-    catch (e) {
-        io.err(`ecr-mirror: ${cli_commands_flagProblem(e, Object.keys(CLI_FLAGS))}\n\n${cli_commands_USAGE}`);
-        return 2;
-    }
-    return dispatch(values, positionals, io);
-}
-const CLI_FLAGS = {
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-    version: { type: "boolean", default: false },
-    resync: { type: "string" },
-    region: { type: "string" },
-    "registry-url": { type: "string" },
-    target: { type: "string" },
-    concurrency: { type: "string" },
-    "put-image-rate": { type: "string" },
-    report: { type: "string" },
-    out: { type: "string" },
-    "configurator-image": { type: "string" },
-    "configurator-digest": { type: "string" },
-    "startup-taint": { type: "boolean", default: false },
-    "node-config": { type: "string" },
-    "charts-record": { type: "string" },
-    lock: { type: "string" },
-    relock: { type: "boolean", default: false },
-    "tool-stall-timeout": { type: "string" },
-    "tool-timeout": { type: "string" },
-    "max-deletions": { type: "string" },
-    account: { type: "string" },
-    repo: { type: "string" },
-    "kms-key": { type: "string" },
-    force: { type: "boolean", default: false },
-    chart: { type: "boolean", default: false },
-    pods: { type: "string" },
-    kubeconfig: { type: "string" },
-    context: { type: "string" },
-    "no-target": { type: "boolean", default: false },
-    shards: { type: "string" },
-    "plan-out": { type: "string" },
-    "max-parallel": { type: "string" },
-    plan: { type: "string" },
-    shard: { type: "string" },
-    list: { type: "string" },
-};
-async function dispatch(values, positionals, io) {
+    const line = parseCommandLine(argv);
+    if (!line.ok)
+        return usageProblem(line.message, line.command, argv.includes("--json"), io);
+    const values = line.values;
     if (values.version) {
         io.out(`ecr-mirror ${VERSION}\n`);
         return 0;
     }
-    const [command, ...rest] = positionals;
-    if (values.help || command === "help") {
-        io.out(cli_commands_USAGE);
-        return 0;
-    }
-    if (command === undefined) {
-        io.err(cli_commands_USAGE);
+    const { command, args } = line;
+    if (command === "help" || values.help)
+        return help(command, args, values, io);
+    if (command === null) {
+        io.err(globalHelp());
         return 2;
     }
     if (command === "tools")
-        return tools(rest, io);
+        return tools(args, values, io);
     if (command === "init")
-        return rest.length > 1 ? usage(command, "expected one DIR", io) : init(rest[0] ?? ".", values, io);
+        return init(args[0] ?? ".", values, io);
     if (command === "add")
-        return add(rest, values, io);
+        return add(args, values, io);
     if (command === "merge")
-        return merge(rest, values, io);
-    if (rest.length > 1) {
-        io.err(`ecr-mirror ${command}: expected one FILE, got ${rest.length}\n`);
-        return 2;
-    }
-    const file = rest[0] ?? "mirrors.yaml";
+        return merge(args, values, io);
+    const file = args[0] ?? "mirrors.yaml";
     switch (command) {
         case "validate":
             return validate(file, values, io);
@@ -79541,11 +80087,9 @@ async function dispatch(values, positionals, io) {
             const stdin = io.stdin ?? process.stdin;
             return auditCommand(file, values, { ...io, stdin }, () => connectSettings(values, io, options.registryUrl));
         }
-        default: {
-            const near = closest(command, COMMANDS);
-            io.err(`ecr-mirror: unknown command "${command}"${near ? `; did you mean "${near}"?` : ""}\n\n${cli_commands_USAGE}`);
-            return 2;
-        }
+        default:
+            // A command in the table that nothing here carries out yet.
+            return usageProblem(`unknown command "${command}"`, null, values.json === true, io);
     }
 }
 /** The target and the credentials as the flags and the environment give them. */
@@ -79589,20 +80133,29 @@ function sharedOptions(values, command, io) {
         return null;
     }
 }
-function usage(command, problem, io) {
-    io.err(`ecr-mirror ${command}: ${problem}\n`);
-    return 2;
-}
 function usageError(command, e, io) {
     io.err(`ecr-mirror ${command}: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ""}`);
 }
-/** Reads and validates the list; prints problems; null when it is invalid. */
-async function load(file, io) {
+/**
+ * Reads and validates the list; prints problems on stderr (and, with --json, an invalid list's problems as a
+ * JSON document on stdout); null when it is invalid.
+ */
+async function load(file, values, io) {
     // Credentials in URLs of the list are masked even when the list is rejected.
     const { list, problems } = await readMirrorList(file, file, (text) => maskUrlCredentials(io.mask, text));
     if (problems.length > 0)
         io.err(`${formatProblems(problems)}\n`);
+    if (!list && values.json)
+        io.out((0,log_safe/* formatJson */.IB)(errorJson("list", problems), io.mask));
     return list;
+}
+/** A run that failed: the message on stderr, and with --json a JSON document on stdout. */
+function runFailed(e, command, values, io) {
+    const message = describeFailure(e, io.mask);
+    io.err(`ecr-mirror${command ? ` ${command}` : ""}: ${message}\n`);
+    if (values.json)
+        io.out((0,log_safe/* formatJson */.IB)(errorJson("run", [{ message }]), io.mask));
+    return 1;
 }
 /** The --charts-record file, read; a missing or malformed one is a warning on stderr and no record. */
 async function chartRecord(values, io) {
@@ -79630,7 +80183,7 @@ async function rangesOption(values, io) {
     return { lock, relock };
 }
 async function validate(file, values, io) {
-    const list = await load(file, io);
+    const list = await load(file, values, io);
     if (!list)
         return 1;
     io.out(values.json ? (0,log_safe/* formatJson */.IB)(listToJson(list), io.mask) : `${listSummary(list)}\n`);
@@ -79643,7 +80196,7 @@ async function plan(file, values, io) {
     const sharding = shardingFlags(values, io);
     if (!sharding)
         return 2;
-    const list = await load(file, io);
+    const list = await load(file, values, io);
     if (!list)
         return 1;
     const mask = io.mask;
@@ -79657,7 +80210,7 @@ async function plan(file, values, io) {
             resync: options.resync,
             upstreamCredentials: credentials,
             proveCopies: true,
-            charts: { mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+            charts: { mask, helm: toolInstall("helm", values, io), ...(known ? { known } : {}) },
         });
         io.out(values.json
             ? (0,log_safe/* formatJson */.IB)(planToJson(plan, cost), io.mask)
@@ -79666,8 +80219,7 @@ async function plan(file, values, io) {
         return 0;
     }
     catch (e) {
-        io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
-        return 1;
+        return runFailed(e, null, values, io);
     }
 }
 /** plan's --shards, --plan-out and --max-parallel (null: not sharded); null after a usage error. */
@@ -79703,7 +80255,7 @@ async function planShardsCommand(list, options, sharding, values, io) {
             resync: options.resync,
             upstreamCredentials: credentials,
             proveCopies: true,
-            charts: { mask: io.mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+            charts: { mask: io.mask, helm: toolInstall("helm", values, io), ...(known ? { known } : {}) },
             shards: sharding.shards ?? 1,
             maxParallel: sharding.maxParallel,
         });
@@ -79753,14 +80305,38 @@ function syncTarget(values, io) {
         return null;
     }
 }
+/**
+ * How often the heartbeat beats (ms), from ECR_MIRROR_PROGRESS (seconds; 0: off) or, unset, every 10 s when
+ * stderr is a terminal; null: no start lines and no heartbeat. A value that is no number is a usage error.
+ */
+function heartbeatMs(io) {
+    const raw = io.env.ECR_MIRROR_PROGRESS?.trim() ?? "";
+    if (raw === "")
+        return io.errIsTTY ? 10_000 : null;
+    const seconds = Number(raw);
+    if (!/^\d+(\.\d+)?$/.test(raw) || seconds > 3600)
+        return new OptionError(`ECR_MIRROR_PROGRESS is "${raw}"; expected the seconds between heartbeats, from 0 (off) to 3600`);
+    return seconds === 0 ? null : seconds * 1000;
+}
 async function sync(file, values, io) {
     const options = sharedOptions(values, "sync", io);
     if (!options)
         return 2;
+    const beat = heartbeatMs(io);
+    if (beat instanceof OptionError) {
+        usageError("sync", beat, io);
+        return 2;
+    }
+    // One closing line: on stdout (the summary), or with --json on stderr beside the JSON document.
+    const shown = terminalProgress({
+        log: (l) => io.err(`${l}\n`),
+        summary: values.json === true,
+        heartbeatMs: beat,
+    });
     const syncTo = syncTarget(values, io);
     if (!syncTo)
         return 2;
-    const list = await load(file, io);
+    const list = await load(file, values, io);
     if (!list)
         return 1;
     const env = io.env;
@@ -79772,7 +80348,7 @@ async function sync(file, values, io) {
         let registryUrl = options.registryUrl ?? syncTo.url;
         let craneBinary = null;
         if (syncTo.flag === "local") {
-            craneBinary = (await installCrane({ ...toolInstall("crane", io), log: (l) => io.err(`${l}\n`) })).path;
+            craneBinary = (await installCrane({ ...toolInstall("crane", values, io), log: (l) => io.err(`${l}\n`) })).path;
             local = await startLocalRegistry(craneBinary, { counter });
             registryUrl = local.url;
             io.err(`Target: crane registry serve at ${local.url} (in memory: its content is gone when this command ends)\n`);
@@ -79788,8 +80364,8 @@ async function sync(file, values, io) {
         const result = await run(list, target, {
             ranges: await rangesOption(values, io),
             ...(known ? { charts: { known } } : {}),
-            crane: toolInstall("crane", io),
-            helm: toolInstall("helm", io),
+            crane: toolInstall("crane", values, io),
+            helm: toolInstall("helm", values, io),
             resync: options.resync,
             upstreamCredentials: credentials,
             mask,
@@ -79800,6 +80376,8 @@ async function sync(file, values, io) {
             counter,
             craneBinary,
             log: (line) => io.err(`${line}\n`),
+            progress: shown.progress,
+            group: shown.group,
         });
         const json = { ...syncReportJson(result.plan, result, result.cost), ...(shard ? shardFacts(shard) : {}) };
         if (values.report)
@@ -79808,10 +80386,10 @@ async function sync(file, values, io) {
         return result.report.ok ? 0 : 1;
     }
     catch (e) {
-        io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
-        return 1;
+        return runFailed(e, null, values, io);
     }
     finally {
+        shown.stop();
         await local?.stop();
     }
 }
@@ -79824,7 +80402,7 @@ async function merge(paths, values, io) {
     const options = sharedOptions(values, "merge", io);
     if (!options)
         return 2;
-    const list = await load(values.list ?? "mirrors.yaml", io);
+    const list = await load(values.list ?? "mirrors.yaml", values, io);
     if (!list)
         return 1;
     try {
@@ -79836,7 +80414,7 @@ async function merge(paths, values, io) {
             resync: options.resync,
             upstreamCredentials: credentials,
             mask: io.mask,
-            crane: toolInstall("crane", io),
+            crane: toolInstall("crane", values, io),
             deletionLimit: deletionOverride(options.maxDeletions, "flag"),
             log: (line) => io.err(`${line}\n`),
         });
@@ -79853,8 +80431,7 @@ async function merge(paths, values, io) {
         return result.report.ok ? 0 : 1;
     }
     catch (e) {
-        io.err(`ecr-mirror: ${describeFailure(e, io.mask)}\n`);
-        return 1;
+        return runFailed(e, null, values, io);
     }
 }
 /** render's flags: --out, the shared options, --configurator-digest; null after a usage error. */
@@ -79898,10 +80475,9 @@ async function render(file, values, io) {
         io.err(`ecr-mirror render: ${describeFailure(e, io.mask)}\n`);
         return e instanceof OutputFolderError ? 2 : 1;
     }
-    const listed = await load(file, io);
+    const listed = await load(file, values, io);
     if (!listed)
         return 1;
-    const mask = io.mask;
     try {
         const configured = withConfiguratorImage(listed, readOption(CONFIGURATOR_IMAGE, values["configurator-image"], "flag"));
         const { entry } = configured;
@@ -79946,8 +80522,7 @@ async function render(file, values, io) {
         return 0;
     }
     catch (e) {
-        io.err(`ecr-mirror: ${describeFailure(e, mask)}\n`);
-        return 1;
+        return runFailed(e, null, values, io);
     }
 }
 /**
@@ -79961,7 +80536,7 @@ async function askTarget(listed, entry, known, how) {
         resync: "missing",
         upstreamCredentials: connected.credentials,
         observeDigestOf: [entry],
-        charts: { mask: io.mask, helm: toolInstall("helm", io), ...(known ? { known } : {}) },
+        charts: { mask: io.mask, helm: toolInstall("helm", values, io), ...(known ? { known } : {}) },
         ranges: how.ranges,
     });
     const target = connected.target;
@@ -79974,20 +80549,24 @@ async function askTarget(listed, entry, known, how) {
     };
 }
 /**
- * crane and helm installation from the environment, as the action's inputs give it: ECR_MIRROR_CRANE_VERSION,
- * ECR_MIRROR_CRANE_SHA256, ECR_MIRROR_CRANE_BASE_URL (and HELM). Unset: the default version, verified against
- * the SHA-256 built into ecr-mirror.
+ * crane and helm installation from the flags and the environment, as the action's inputs give it: --crane /
+ * ECR_MIRROR_CRANE (a binary, an archive or a URL at hand), ECR_MIRROR_CRANE_VERSION, ECR_MIRROR_CRANE_SHA256,
+ * ECR_MIRROR_CRANE_BASE_URL (and HELM). Unset: the default version, verified against the SHA-256 built into
+ * ecr-mirror.
  */
-function toolInstall(tool, io) {
+function toolInstall(tool, values, io) {
     const env = io.env ?? process.env;
-    const prefix = `ECR_MIRROR_${tool.toUpperCase()}_`;
+    const prefix = `ECR_MIRROR_${tool.toUpperCase()}`;
+    const flag = values[tool];
     return {
-        version: env[`${prefix}VERSION`] || null,
-        sha256: env[`${prefix}SHA256`] || null,
-        baseUrl: env[`${prefix}BASE_URL`] || null,
+        version: env[`${prefix}_VERSION`] || null,
+        sha256: env[`${prefix}_SHA256`] || null,
+        baseUrl: env[`${prefix}_BASE_URL`] || null,
+        use: flag || env[prefix] || null,
+        useName: flag ? `--${tool}` : prefix,
     };
 }
-async function tools(names, io) {
+async function tools(names, values, io) {
     const wanted = names.length === 0 ? ["crane", "helm"] : names;
     const unknown = wanted.filter((n) => n !== "crane" && n !== "helm");
     if (unknown.length > 0) {
@@ -79999,7 +80578,7 @@ async function tools(names, io) {
         for (const name of wanted) {
             const install = name === "crane" ? installCrane : installHelm;
             const installed = await install({
-                ...toolInstall(name, io),
+                ...toolInstall(name, values, io),
                 log: (l) => io.err(`${l}\n`),
             });
             io.out(`${installed.path}\n`);
@@ -80007,8 +80586,7 @@ async function tools(names, io) {
         return 0;
     }
     catch (e) {
-        io.err(`ecr-mirror: ${describeFailure(e, io.mask)}\n`);
-        return 1;
+        return runFailed(e, null, values, io);
     }
 }
 
@@ -80019,10 +80597,13 @@ async function tools(names, io) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4631);
-/* harmony import */ var _signals_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(970);
-/* harmony import */ var _tools_log_safe_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(135);
+/* harmony import */ var _node_version_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8842);
+/* harmony import */ var _cli_commands_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(209);
+/* harmony import */ var _signals_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(970);
+/* harmony import */ var _tools_log_safe_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(135);
 /** The terminal entry (dist/cli.js, the `ecr-mirror` bin). Thin: the commands live in cli-commands.ts. */
+// First, before anything else is evaluated: a clear message on a Node.js older than 24.
+
 
 
 
@@ -80034,17 +80615,38 @@ const stdout = process.stdout.write.bind(process.stdout);
 process.stdout.write = ((chunk, ...rest) => {
     const text = String(chunk);
     if (!text.startsWith("::debug::"))
-        return process.stderr.write((0,_tools_log_safe_js__WEBPACK_IMPORTED_MODULE_2__/* .neutraliseCommands */ .$B)(text), ...rest);
+        return process.stderr.write((0,_tools_log_safe_js__WEBPACK_IMPORTED_MODULE_3__/* .neutraliseCommands */ .$B)(text), ...rest);
     return process.env.ECR_MIRROR_DEBUG ? process.stderr.write(chunk, ...rest) : true;
 });
-(0,_signals_js__WEBPACK_IMPORTED_MODULE_1__/* .exitOnSignals */ .L)((line) => process.stderr.write(`\n${line}\n`));
-process.exitCode = await (0,_cli_commands_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2), {
+(0,_signals_js__WEBPACK_IMPORTED_MODULE_2__/* .exitOnSignals */ .L)((line) => process.stderr.write(`\n${line}\n`));
+process.exitCode = await (0,_cli_commands_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .i)(process.argv.slice(2), {
     out: (s) => stdout(s),
     err: (s) => process.stderr.write(s),
+    errIsTTY: process.stderr.isTTY === true,
 });
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 8842:
+/***/ (() => {
+
+/**
+ * The CLI's first module (dist/cli.js evaluates it before any other): on a Node.js older than ecr-mirror needs,
+ * one clear line and exit 1, instead of whatever the first newer API would throw. Kept tiny and free of newer
+ * syntax so that an old Node.js reaches it.
+ */
+const NEEDED = 24;
+const running = process.versions.node;
+if (Number(running.split(".")[0]) < NEEDED) {
+    process.stderr.write(`ecr-mirror needs Node.js ${NEEDED} or later; this is Node.js ${running} (${process.execPath}).\n` +
+        `  hint: install Node.js ${NEEDED} (https://nodejs.org, or nvm install ${NEEDED}) and run ecr-mirror with it\n`);
+    process.exit(1);
+}
+
+
 
 /***/ }),
 
@@ -80504,7 +81106,7 @@ exports.composeCollection = composeCollection;
 var Document = __nccwpck_require__(3021);
 var composeNode = __nccwpck_require__(5937);
 var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(7012);
+var resolveProps = __nccwpck_require__(4631);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -81000,7 +81602,7 @@ exports.Composer = Composer;
 
 var Pair = __nccwpck_require__(7165);
 var YAMLMap = __nccwpck_require__(4454);
-var resolveProps = __nccwpck_require__(7012);
+var resolveProps = __nccwpck_require__(4631);
 var utilContainsNewline = __nccwpck_require__(9499);
 var utilFlowIndentCheck = __nccwpck_require__(4051);
 var utilMapIncludes = __nccwpck_require__(1187);
@@ -81330,7 +81932,7 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 
 var YAMLSeq = __nccwpck_require__(2223);
-var resolveProps = __nccwpck_require__(7012);
+var resolveProps = __nccwpck_require__(4631);
 var utilFlowIndentCheck = __nccwpck_require__(4051);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
@@ -81438,7 +82040,7 @@ var Pair = __nccwpck_require__(7165);
 var YAMLMap = __nccwpck_require__(4454);
 var YAMLSeq = __nccwpck_require__(2223);
 var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(7012);
+var resolveProps = __nccwpck_require__(4631);
 var utilContainsNewline = __nccwpck_require__(9499);
 var utilMapIncludes = __nccwpck_require__(1187);
 
@@ -81879,7 +82481,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 7012:
+/***/ 4631:
 /***/ ((__unused_webpack_module, exports) => {
 
 

@@ -65933,6 +65933,8 @@ class Helm {
     }
 }
 
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 8 modules
@@ -66995,6 +66997,9 @@ function readTarFiles(tar, wanted, limits) {
 
 
 
+
+
+
 /**
  * Tool-cache names. Distinct from plain `crane`/`helm` so an entry another action cached without
  * verification is never taken for ours.
@@ -67033,7 +67038,54 @@ async function sha256Of(file) {
 function pinNames(tool) {
     return `${tool}-sha256`;
 }
+/** The proxy variable that applies to `url`, if any: then the proxy, not this machine, resolves and connects. */
+function proxyFor(url, env) {
+    const names = url.protocol === "https:" ? ["https_proxy", "HTTPS_PROXY"] : ["http_proxy", "HTTP_PROXY"];
+    return names.map((n) => env[n]).find((v) => v);
+}
+/** Connection failures that a retry seconds later does not cure: no name, no route, nobody listening. */
+const UNREACHABLE = new Set([
+    "ENOTFOUND",
+    "EAI_AGAIN",
+    "ECONNREFUSED",
+    "ENETUNREACH",
+    "EHOSTUNREACH",
+    "ETIMEDOUT",
+]);
+/**
+ * Whether `url`'s host answers a TCP connection (5 s at most): null when it does (or a proxy is in the way),
+ * else why not. The tool cache retries a failed download twice after 10 to 20 s each; offline that is half a
+ * minute of waiting for a failure known at once.
+ */
+async function unreachable(url, env = process.env) {
+    const u = new URL(url);
+    if (proxyFor(u, env))
+        return null;
+    const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+    const host = u.hostname.replace(/^\[|\]$/g, "");
+    return new Promise((done) => {
+        const socket = (0,external_node_net_.connect)({ host, port, timeout: 5000 });
+        socket.once("connect", () => {
+            socket.destroy();
+            done(null);
+        });
+        socket.once("timeout", () => {
+            socket.destroy();
+            done(`no answer from ${u.host} in 5 s`);
+        });
+        socket.once("error", (e) => {
+            socket.destroy();
+            done(e.code && UNREACHABLE.has(e.code) ? `${e.code} ${u.host}` : null);
+        });
+    });
+}
 async function download(url, dest, what, asset) {
+    const why = await unreachable(url);
+    if (why) {
+        throw new ToolInstallError(`${asset.tool} ${asset.version}: cannot reach ${new URL(url).host} (${why}) to download the ${what} ${url}: is this machine offline, or the server down?`, {
+            hint: `use a ${asset.tool} already on this machine (CLI: --${asset.tool} PATH or ECR_MIRROR_${asset.tool.toUpperCase()}), or a mirror of the release downloads (${asset.tool}-base-url, ECR_MIRROR_${asset.tool.toUpperCase()}_BASE_URL)`,
+        });
+    }
     try {
         return await downloadTool(url, dest);
     }
@@ -67135,22 +67187,45 @@ async function fromToolCache(tool, version, asset, checks, log) {
     log(`${tool} ${version}: ${verdict.reason}; downloading it again`);
     return null;
 }
+/** An archive name as the projects publish them: `….tar.gz` or `….tgz`. */
+function isArchive(name) {
+    return /\.(tar\.gz|tgz)$/i.test(new URL(name, "file:///").pathname);
+}
+function isUrl(text) {
+    return /^https?:\/\//i.test(text);
+}
 async function installTool(tool, options) {
     const log = options.log ?? (() => { });
+    const given = options.use?.trim() || null;
+    // A URL that names no archive is a mirror of the release downloads, as baseUrl.
+    const baseUrl = given && isUrl(given) && !isArchive(given) ? given : options.baseUrl || undefined;
     const version = normaliseVersion(tool, options.version || DEFAULT_VERSIONS[tool]);
     const pins = parsePinnedChecksums(tool, options.sha256);
-    const asset = assetFor(tool, version, options.platform ?? process.platform, options.arch ?? process.arch, options.baseUrl || undefined);
-    const binaryName = tool;
-    const cacheName = CACHE_NAME[tool];
+    const asset = assetFor(tool, version, options.platform ?? process.platform, options.arch ?? process.arch, baseUrl);
     const builtin = builtinChecksum(asset);
+    const name = options.useName ?? tool;
+    if (given && !isUrl(given) && !isArchive(given))
+        return givenBinary(tool, given, name, version, log);
     if (builtin === null && pins.length === 0) {
         throw new ToolInstallError(`${tool} ${version}: ecr-mirror has no built-in SHA-256 for ${asset.archive}, and the checksum file beside ` +
             `it proves nothing if the server is compromised. Pin the archive's SHA-256 with ${pinNames(tool)} ` +
             "(from the project's release page), or choose another version.");
     }
+    if (given && isArchive(given)) {
+        if (typeof builtin !== "string" && pins.length === 0)
+            throw new ToolInstallError(`${name} ${given}: there is no SHA-256 to check this archive against (ecr-mirror has none built in for ${tool} ${version}); pin it with ${pinNames(tool)} (ECR_MIRROR_${tool.toUpperCase()}_SHA256).`);
+        return givenArchive(given, name, asset, { builtin, pins }, log);
+    }
     const hit = await fromToolCache(tool, version, asset, { builtin, pins }, log);
-    if (hit)
-        return hit;
+    return hit ?? downloadVerified(asset, { builtin, pins }, log);
+}
+/**
+ * The release archive downloaded and checked against the checksum file beside it, the built-in SHA-256 and the
+ * pins, then cached.
+ */
+async function downloadVerified(asset, checks, log) {
+    const { tool, version } = asset;
+    const { builtin, pins } = checks;
     const work = await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `ecr-mirror-install-${tool}-`));
     try {
         // The checksum first: a mirror without it fails before the (larger) archive is fetched.
@@ -67176,36 +67251,124 @@ async function installTool(tool, options) {
                 `${pinNames(tool)} value (${pins.join(", ")}). Nothing was installed or run. ` +
                 "Update the pin only after checking why the archive changed.");
         }
-        let binary;
-        try {
-            binary = await binaryInArchive(archiveFile, asset.binaryInArchive);
-        }
-        catch (error) {
-            throw new ToolInstallError(`${tool} ${version}: ${asset.archive} is not a gzip tar archive: ${error.message}`);
-        }
-        if (!binary) {
-            throw new ToolInstallError(`${tool} ${version}: ${asset.archive} does not contain ${asset.binaryInArchive}.`);
-        }
-        // The cache entry keeps the verified archive: every later hit is checked against it.
-        const staging = (0,external_node_path_.join)(work, "staging");
-        await (0,promises_.mkdir)(staging);
-        await (0,promises_.writeFile)((0,external_node_path_.join)(staging, binaryName), binary, { mode: 0o755 });
-        await (0,promises_.chmod)((0,external_node_path_.join)(staging, binaryName), 0o755);
-        await (0,promises_.copyFile)(archiveFile, (0,external_node_path_.join)(staging, asset.archive));
-        await (0,promises_.writeFile)((0,external_node_path_.join)(staging, ARCHIVE_SHA_FILE), `${actual}\n`);
-        const dir = await cacheDir(staging, cacheName, version, asset.cacheArch);
-        const path = (0,external_node_path_.join)(dir, binaryName);
+        const installed = await cacheVerified(archiveFile, actual, asset, work);
         const against = [
             ...(typeof builtin === "string" ? ["the SHA-256 built into ecr-mirror"] : []),
             asset.checksumUrl,
             ...(pins.length > 0 ? [pinNames(tool)] : []),
         ];
-        log(`${tool} ${version}: downloaded ${asset.archiveUrl}, SHA-256 verified against ${against.join(" and ")}; cached at ${dir}`);
-        return { tool, version, path, cacheHit: false, archiveSha256: actual };
+        log(`${tool} ${version}: downloaded ${asset.archiveUrl}, SHA-256 verified against ${against.join(" and ")}; cached at ${installed.dir}`);
+        return installed.tool;
     }
     finally {
         await (0,promises_.rm)(work, { recursive: true, force: true });
     }
+}
+/** A verified archive's binary into the tool cache, with the archive beside it (every later hit is checked against it). */
+async function cacheVerified(archiveFile, sha256, asset, work) {
+    const tool = asset.tool;
+    let binary;
+    try {
+        binary = await binaryInArchive(archiveFile, asset.binaryInArchive);
+    }
+    catch (error) {
+        throw new ToolInstallError(`${tool} ${asset.version}: ${asset.archive} is not a gzip tar archive: ${error.message}`);
+    }
+    if (!binary) {
+        throw new ToolInstallError(`${tool} ${asset.version}: ${asset.archive} does not contain ${asset.binaryInArchive}.`);
+    }
+    const staging = (0,external_node_path_.join)(work, "staging");
+    await (0,promises_.mkdir)(staging);
+    await (0,promises_.writeFile)((0,external_node_path_.join)(staging, tool), binary, { mode: 0o755 });
+    await (0,promises_.chmod)((0,external_node_path_.join)(staging, tool), 0o755);
+    await (0,promises_.copyFile)(archiveFile, (0,external_node_path_.join)(staging, asset.archive));
+    await (0,promises_.writeFile)((0,external_node_path_.join)(staging, ARCHIVE_SHA_FILE), `${sha256}\n`);
+    const dir = await cacheDir(staging, CACHE_NAME[tool], asset.version, asset.cacheArch);
+    return {
+        tool: { tool, version: asset.version, path: (0,external_node_path_.join)(dir, tool), cacheHit: false, archiveSha256: sha256 },
+        dir,
+    };
+}
+/**
+ * A release archive given by path or URL (--crane ./go-containerregistry_Linux_x86_64.tar.gz): its SHA-256 must
+ * be the built-in value of the version (when there is one) and one of the pins (when there are some).
+ */
+async function givenArchive(given, name, asset, expected, log) {
+    const tool = asset.tool;
+    const work = await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `ecr-mirror-install-${tool}-`));
+    try {
+        let archiveFile = given;
+        if (isUrl(given))
+            archiveFile = await download(given, (0,external_node_path_.join)(work, asset.archive), "archive", asset);
+        else if (!(0,external_node_fs_.existsSync)(given))
+            throw new ToolInstallError(`${name} ${given}: no such file`);
+        const actual = await sha256Of(archiveFile);
+        const mismatch = typeof expected.builtin === "string" && actual !== expected.builtin
+            ? `the SHA-256 built into ecr-mirror for ${asset.archive} of ${tool} ${asset.version} (${expected.builtin})`
+            : expected.pins.length > 0 && !expected.pins.includes(actual)
+                ? `any ${pinNames(tool)} value (${expected.pins.join(", ")})`
+                : null;
+        if (mismatch)
+            throw new ToolInstallError(`${name} ${given}: the archive has SHA-256 ${actual}, which is not ${mismatch}. Nothing was installed or run.`, {
+                hint: `for another version or platform set ECR_MIRROR_${tool.toUpperCase()}_VERSION and pin its archive's SHA-256 with ECR_MIRROR_${tool.toUpperCase()}_SHA256`,
+            });
+        const installed = await cacheVerified(archiveFile, actual, asset, work);
+        log(`${tool} ${asset.version}: ${given} verified (SHA-256 ${actual}); cached at ${installed.dir}`);
+        return installed.tool;
+    }
+    finally {
+        await (0,promises_.rm)(work, { recursive: true, force: true });
+    }
+}
+/** `crane` or `helm` as PATH finds it; null when no folder on PATH has it. */
+async function onPath(command, env) {
+    for (const dir of (env.PATH ?? "").split(external_node_path_.delimiter).filter(Boolean)) {
+        const candidate = (0,external_node_path_.join)(dir, command);
+        if (await isExecutable(candidate))
+            return candidate;
+    }
+    return null;
+}
+async function isExecutable(path) {
+    try {
+        await (0,promises_.access)(path, external_node_fs_.constants.X_OK);
+        return (await (0,promises_.stat)(path)).isFile();
+    }
+    catch {
+        return false;
+    }
+}
+/** What `crane version` / `helm version --short` prints, or why it could not be run. */
+function versionOutput(tool, path) {
+    const argv = tool === "crane" ? ["version"] : ["version", "--short"];
+    return new Promise((done) => {
+        (0,external_node_child_process_.execFile)(path, argv, { env: childEnv(tool, process.env), timeout: 10_000 }, (error, stdout, stderr) => {
+            if (error)
+                done({ error: `${[path, ...argv].join(" ")} failed: ${(stderr || error.message).trim()}` });
+            else
+                done({ text: `${stdout}`.trim() });
+        });
+    });
+}
+/**
+ * A binary given as it is (--crane /usr/local/bin/crane, or a name on PATH). Its bytes cannot be checked (the pins
+ * are for the release archives), so its `version` is: a version other than the pinned one is a warning.
+ */
+async function givenBinary(tool, given, name, pinned, log) {
+    const path = given.includes("/") ? (0,external_node_path_.resolve)(given) : await onPath(given, process.env);
+    if (!path || !(await isExecutable(path)))
+        throw new ToolInstallError(`${name} ${given}: ${path ? "not an executable file" : "not found on PATH"}`, {
+            hint: `give the path of a ${tool} binary, of its release archive, or a URL`,
+        });
+    const said = await versionOutput(tool, path);
+    if ("error" in said)
+        throw new ToolInstallError(`${name} ${given}: ${said.error}`);
+    const version = /\d+\.\d+\.\d+/.exec(said.text)?.[0] ?? null;
+    if (version !== pinned)
+        log(`Warning: ${path} says ${JSON.stringify(said.text)}${version ? `: ${tool} ${version}` : ""}, not the pinned ${tool} ${pinned}; using it (a binary given as it is cannot be checked against the pinned SHA-256, which is for the release archive)`);
+    else
+        log(`${tool} ${version}: using ${path} (version checked; a binary given as it is has no SHA-256 to check)`);
+    return { tool, version: version ?? said.text, path, cacheHit: false, archiveSha256: null };
 }
 
 ;// CONCATENATED MODULE: ./src/charts/archive.ts
@@ -69373,6 +69536,7 @@ class Ledger {
     concurrency;
     progress;
     group;
+    bytesOf;
     reports = new Map();
     counter = 0;
     constructor(plan, options, 
@@ -69385,6 +69549,7 @@ class Ledger {
         this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
         this.progress = options.progress;
         this.group = options.group ?? ((_name, work) => work());
+        this.bytesOf = options.bytesOf ?? (() => null);
         for (const step of plan.steps)
             this.reports.set(step, baseReport(step));
     }
@@ -69535,6 +69700,7 @@ async function transfer(transfers, failedRepositories, unreconciled, deps, ledge
             }
             else {
                 try {
+                    ledger.progress({ kind: "start", report, bytes: ledger.bytesOf(step) });
                     const copied = await withRetries(() => deps.copy(step), ledger.retryOptions({ kind: "transfer", report }, stepRetryable));
                     report.attempts = copied.attempts;
                     const verified = await withRetries(() => deps.verify(step, copied.value), ledger.retryOptions({ kind: "verify", repository: step.repository, tag: step.tag }, stepRetryable));
@@ -70360,7 +70526,12 @@ async function carryOutPlan(plan, list, options) {
         });
         const { deps, order, sharing, reads, pace, budget, contents } = await withLayerSharing(transfers, { ...changes, ...copier }, targetRegistry, list, options);
         const { deferred, bytes } = announceBudgetAndBytes(plan, budget, order, contents, options.log);
-        const report = await executePlan(plan, deps, { ...executeOptions, transferOrder: () => order, deferred });
+        const report = await executePlan(plan, deps, {
+            ...executeOptions,
+            transferOrder: () => order,
+            deferred,
+            bytesOf: (step) => contents.get(step)?.blobs.reduce((sum, b) => sum + b.size, 0) ?? null,
+        });
         logSharing(sharing.report, options.log);
         return {
             report,
@@ -70390,7 +70561,7 @@ function announceBudgetAndBytes(plan, budget, order, contents, log) {
         .filter((s) => !deferred.has(s))
         .map((s) => ({ repository: s.repository, content: contents.get(s) ?? null })));
     if (bytes.known > 0)
-        log(`Bytes to move for ${bytes.known} cop${bytes.known === 1 ? "y" : "ies"} whose layers are known: ${formatBytes(bytes.bytesShared)} (${bytes.blobsShared} blobs) with layer sharing, ${formatBytes(bytes.bytesPerRepository)} (${bytes.blobsPerRepository}) without`);
+        log(`Bytes to move for ${bytes.known} cop${bytes.known === 1 ? "y" : "ies"} whose layers are known: ${sync_formatBytes(bytes.bytesShared)} (${bytes.blobsShared} blobs) with layer sharing, ${sync_formatBytes(bytes.bytesPerRepository)} (${bytes.blobsPerRepository}) without`);
     return { deferred, bytes };
 }
 /**
@@ -70479,7 +70650,7 @@ function budgetWarnings(upstreams) {
     }
     return warnings;
 }
-function formatBytes(n) {
+function sync_formatBytes(n) {
     if (n >= 1024 ** 3)
         return `${(n / 1024 ** 3).toFixed(1)} GiB`;
     if (n >= 1024 ** 2)
@@ -73675,6 +73846,7 @@ function renderNodeConfig(list, input) {
 }
 
 ;// CONCATENATED MODULE: ./src/report/progress.ts
+
 /** `3.2 s` */
 function formatSeconds(ms) {
     return `${(ms / 1000).toFixed(1)} s`;
@@ -73747,6 +73919,9 @@ function retried(subject) {
 /** The log lines one event makes. */
 function progressLines(event) {
     switch (event.kind) {
+        case "start":
+            // The log reads one line per step, when it ends; a terminal shows starts too (`terminalProgress`).
+            return [];
         case "step":
             return [progressLine(event.counter, event.total, event.report)];
         case "retry":
@@ -73775,6 +73950,60 @@ function textProgress(log) {
         for (const line of progressLines(event))
             log(line);
     };
+}
+function bytesPart(bytes) {
+    return bytes === null ? "" : `, ${formatBytes(bytes)}`;
+}
+/** `started copy docker.io/library/redis:7.0 -> mirrors/library/redis:7.0 (12.3 MiB)` */
+function startLine(report, bytes) {
+    return `started ${describeStep(report)}${bytes === null ? "" : ` (${formatBytes(bytes)})`}`;
+}
+/** `  still running: copy … (25.0 s, 12.3 MiB)`: one line per copy in flight. */
+function heartbeatLines(inFlight, nowMs) {
+    return [...inFlight].map((f) => `  still running: ${describeStep(f.report)} (${formatSeconds(nowMs - f.startedMs)}${bytesPart(f.bytes)})`);
+}
+/**
+ * The sync's progress in a terminal: the log's lines, plus a start line per phase and per copy and, every `heartbeatMs`, a
+ * line per copy still running (elapsed time, bytes where known). `stop` ends the heartbeat (the `done` event
+ * ends it too).
+ */
+function terminalProgress(options) {
+    const now = options.now ?? (() => performance.now());
+    const inFlight = new Map();
+    let timer = null;
+    const stop = () => {
+        if (timer)
+            clearInterval(timer);
+        timer = null;
+    };
+    const every = options.heartbeatMs;
+    const progress = (event) => {
+        if (event.kind === "start") {
+            if (every === null)
+                return;
+            inFlight.set(event.report, { report: event.report, startedMs: now(), bytes: event.bytes });
+            options.log(startLine(event.report, event.bytes));
+            timer ??= setInterval(() => {
+                for (const line of heartbeatLines(inFlight.values(), now()))
+                    options.log(line);
+            }, every);
+            timer.unref();
+            return;
+        }
+        if (event.kind === "step")
+            inFlight.delete(event.report);
+        if (event.kind === "done")
+            stop();
+        const lines = progressLines(event);
+        for (const line of event.kind === "done" && !options.summary ? lines.slice(1) : lines)
+            options.log(line);
+    };
+    const group = (name, work) => {
+        if (every !== null)
+            options.log(`${name}:`);
+        return work();
+    };
+    return { progress, group, stop };
 }
 
 ;// CONCATENATED MODULE: ./src/tools/ecr-authorization.ts
@@ -74554,7 +74783,7 @@ function outputFilePaths(folder, files) {
     }
     return [...seen];
 }
-function isExecutable(file) {
+function output_folder_isExecutable(file) {
     return ((file.mode ?? 0o644) & 0o111) !== 0;
 }
 function formatManifest(paths) {
@@ -74759,7 +74988,7 @@ async function writeOutputFolder(workspace, outDir, files) {
     for (const file of files) {
         const path = (0,external_node_path_.join)(dir, ...file.path.split("/"));
         await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
-        const mode = isExecutable(file) ? 0o755 : 0o644;
+        const mode = output_folder_isExecutable(file) ? 0o755 : 0o644;
         // `wx`: never through a link, never over a file that appeared since the check.
         await (0,promises_.writeFile)(path, file.content, { mode, flag: "wx" });
         await (0,promises_.chmod)(path, mode);
@@ -74971,7 +75200,7 @@ async function buildCommit(git, parent, folder, paths, files, repoDir, message) 
         const old = [...update.remove, MANIFEST_FILE].map((path) => `${folder}/${path}`);
         const lines = [
             ...old.map((path) => `0 ${"0".repeat(40)}\t${path}\n`),
-            ...paths.map((path, i) => `${isExecutable(files[i]) ? "100755" : "100644"} ${blobs[i]}\t${path}\n`),
+            ...paths.map((path, i) => `${output_folder_isExecutable(files[i]) ? "100755" : "100644"} ${blobs[i]}\t${path}\n`),
         ];
         await git.run(["update-index", "--index-info"], { env, input: lines.join("") });
         const tree = await git.output(["write-tree"], { env });
