@@ -197,3 +197,17 @@ describe("planShards with referrers", () => {
     expect(at.get("copy mirrors/library/nginx:sha256-1.sbom")).toEqual(where);
   });
 });
+
+describe("planShards keeps a repository in one sync shard", () => {
+  it("never splits one repository's copies over two shards that run at once", () => {
+    const names = Array.from({ length: 12 }, (_, i) => [`app${i}:1.0`, `app${i}:1.1`, `app${i}:1.2`]).flat();
+    const set = planShards(planOf(names), 4, () => null);
+    const shardOf = new Map<string, number>();
+    for (const shard of set.shards.filter((s) => s.shard > 0))
+      for (const step of shard.steps) {
+        expect(shardOf.get(step.repository) ?? shard.shard, step.repository).toBe(shard.shard);
+        shardOf.set(step.repository, shard.shard);
+      }
+    expect(new Set(shardOf.values()).size).toBe(4);
+  });
+});
