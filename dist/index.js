@@ -69063,17 +69063,28 @@ function seedCopies(work, contentOf) {
     return { seeds, holders };
 }
 /** Largest first, each onto the lightest bin (on a tie the one with fewer steps, then the first). */
+/**
+ * Largest first onto the lightest shard, a repository at a time: all of one repository's copies go to one shard,
+ * so no two shards push into one repository at once (their uploads and mounts of the same layers would race).
+ */
 function balance(steps, weightOf, n) {
     const bins = Array.from({ length: Math.max(1, n) }, () => ({ steps: new Set(), bytes: 0 }));
-    const weighed = steps.map((step, index) => ({ step, index, weight: weightOf(step) }));
-    weighed.sort((a, b) => b.weight - a.weight || a.index - b.index);
-    for (const { step, weight } of weighed) {
+    const groups = new Map();
+    steps.forEach((step, index) => {
+        const group = groups.get(step.repository) ?? { steps: [], index, weight: 0 };
+        group.steps.push(step);
+        group.weight += weightOf(step);
+        groups.set(step.repository, group);
+    });
+    const weighed = [...groups.values()].sort((a, b) => b.weight - a.weight || a.index - b.index);
+    for (const group of weighed) {
         let best = bins[0];
         for (const bin of bins)
             if (bin.bytes < best.bytes || (bin.bytes === best.bytes && bin.steps.size < best.steps.size))
                 best = bin;
-        best.steps.add(step);
-        best.bytes += weight;
+        for (const step of group.steps)
+            best.steps.add(step);
+        best.bytes += group.weight;
     }
     return bins;
 }
