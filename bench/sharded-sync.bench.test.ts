@@ -171,7 +171,8 @@ async function sharded(prefix: string, n: number): Promise<Row> {
   const t3 = performance.now();
   const merged = await mergeRun(list, target, [seed, ...shards].map(report), options());
   const t4 = performance.now();
-  for (const f of merged.report.failures.slice(0, 5)) console.error("failed:", JSON.stringify(f).slice(0, 2000));
+  for (const f of merged.report.failures.slice(0, 5))
+    console.error("failed:", JSON.stringify(f).slice(0, 2000));
   expect(merged.report.ok).toBe(true);
   const rates = planned.files.slice(1).map((f) => {
     const repos = new Set(f.entries.map((e) => e.repository));
