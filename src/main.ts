@@ -420,21 +420,10 @@ async function sync(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string)
     ? (l: MirrorList, t: TargetConnection, o: SyncRunOptions) => shardSyncRun(l, t, shard, o)
     : syncRun;
   const result = await runSync(list, target, {
+    ...runOptions(ctx, inputs, { credentials, known, configurator }),
     ranges: { lock },
-    ...(known ? { charts: { known } } : {}),
-    ...(configurator ? { observeDigestOf: [configurator.entry] } : {}),
-    resync: inputs.resync,
-    upstreamCredentials: credentials,
-    mask: ctx.mask,
-    crane: inputs.crane,
-    helm: inputs.helm,
-    toolLimits: inputs.toolLimits,
     concurrency: inputs.concurrency,
-    deletionLimit: deletionOverride(inputs.maxDeletions, "input"),
     putImageRate: inputs.putImageRate,
-    log: ctx.info,
-    debug: (line) => ctx.core.debug(ctx.safe(line)),
-    group: (name, work) => ctx.core.group(name, work),
   });
   await reportSync(ctx, inputs, result, shown, shard ? shardFacts(shard) : {});
   const failures = result.report.failures;
@@ -539,19 +528,8 @@ async function merge(ctx: Ctx, inputs: Inputs, listed: MirrorList, shown: string
   // expand as the plan job's did, so a resync digest run relocks here too.
   const lock = await loadRangesLock(ctx, inputs, list);
   const result = await mergeRun(list, target, reports, {
+    ...runOptions(ctx, inputs, { credentials, known, configurator }),
     ranges: { lock, relock: inputs.resync === "digest" },
-    ...(known ? { charts: { known } } : {}),
-    ...(configurator ? { observeDigestOf: [configurator.entry] } : {}),
-    resync: inputs.resync,
-    upstreamCredentials: credentials,
-    mask: ctx.mask,
-    crane: inputs.crane,
-    helm: inputs.helm,
-    toolLimits: inputs.toolLimits,
-    deletionLimit: deletionOverride(inputs.maxDeletions, "input"),
-    log: ctx.info,
-    debug: (line) => ctx.core.debug(ctx.safe(line)),
-    group: (name, work) => ctx.core.group(name, work),
   });
   ctx.info(`Merged ${reports.length} shard report(s): ${reports.map((r) => r.path).join(", ")}`);
   if (result.missing.length > 0)
@@ -602,6 +580,32 @@ async function skipNodeConfiguration(ctx: Ctx, reason: string): Promise<void> {
 }
 
 /** Renders the node configuration into the render folder and, when asked, commits it back. */
+/** What a sync and a sharded sync's merge both take from the inputs: tools, credentials, limits and the log. */
+function runOptions(
+  ctx: Ctx,
+  inputs: Inputs,
+  run: {
+    credentials: SyncRunOptions["upstreamCredentials"];
+    known: ChartImagesRecord | null;
+    configurator: { entry: ImageEntry } | null;
+  },
+): SyncRunOptions {
+  return {
+    ...(run.known ? { charts: { known: run.known } } : {}),
+    ...(run.configurator ? { observeDigestOf: [run.configurator.entry] } : {}),
+    resync: inputs.resync,
+    upstreamCredentials: run.credentials,
+    mask: ctx.mask,
+    crane: inputs.crane,
+    helm: inputs.helm,
+    toolLimits: inputs.toolLimits,
+    deletionLimit: deletionOverride(inputs.maxDeletions, "input"),
+    log: ctx.info,
+    debug: (line) => ctx.core.debug(ctx.safe(line)),
+    group: (name, work) => ctx.core.group(name, work),
+  };
+}
+
 async function nodeConfiguration(
   ctx: Ctx,
   inputs: Inputs,

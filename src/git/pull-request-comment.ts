@@ -2,7 +2,7 @@
 // with several lists keeps one comment for each), created once and updated on every push. A fork's
 // read-only token gets GitHub's 403 "Resource not accessible by integration": that is an outcome, not a failure.
 import { MirrorError } from "../errors.js";
-import type { PullRequestTarget } from "./pull-request.js";
+import { githubRequest as call, type PullRequestTarget, repositoryApi } from "./pull-request.js";
 
 /** The hidden marker of the comment for one mirror list (HTML comments do not render). */
 export function commentMarker(listPath: string): string {
@@ -18,7 +18,6 @@ export class CommentError extends MirrorError {
   override name = "CommentError";
 }
 
-const API_TIMEOUT_MS = 30_000;
 const PAGE = 100;
 /** Comments read at most when looking for ours (100 pages of 100). */
 const MAX_PAGES = 100;
@@ -27,26 +26,6 @@ interface IssueComment {
   id: number;
   body?: string | null;
   html_url: string;
-}
-
-async function call(
-  target: PullRequestTarget,
-  method: string,
-  url: string,
-  body?: unknown,
-): Promise<Response> {
-  return fetch(url, {
-    method,
-    headers: {
-      Authorization: `Bearer ${target.token}`,
-      Accept: "application/vnd.github+json",
-      "X-GitHub-Api-Version": "2022-11-28",
-      "User-Agent": "ecr-mirror",
-      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(API_TIMEOUT_MS),
-  });
 }
 
 /** The `rel="next"` URL of a Link header, if any. */
@@ -93,7 +72,7 @@ export async function upsertPullRequestComment(
   marker: string,
   body: string,
 ): Promise<CommentOutcome> {
-  const api = `${target.apiUrl.replace(/\/+$/, "")}/repos/${target.repository}`;
+  const api = repositoryApi(target);
   const text = `${marker}\n${body}`;
   let url: string | null = `${api}/issues/${pullNumber}/comments?per_page=${PAGE}`;
   let found: IssueComment | null = null;

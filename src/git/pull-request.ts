@@ -28,13 +28,19 @@ export interface PullRequestTarget {
 
 const API_TIMEOUT_MS = 30_000;
 
-async function call(
+/** The repository's API address (`https://api.github.com/repos/OWNER/NAME`), what `githubRequest` paths hang off. */
+export function repositoryApi(target: PullRequestTarget): string {
+  return `${target.apiUrl.replace(/\/+$/, "")}/repos/${target.repository}`;
+}
+
+/** One GitHub REST call with the target's token, a JSON body when given, and a time limit. */
+export async function githubRequest(
   target: PullRequestTarget,
   method: string,
-  path: string,
+  url: string,
   body?: unknown,
 ): Promise<Response> {
-  return fetch(`${target.apiUrl.replace(/\/+$/, "")}/repos/${target.repository}${path}`, {
+  return fetch(url, {
     method,
     headers: {
       Authorization: `Bearer ${target.token}`,
@@ -46,6 +52,10 @@ async function call(
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     signal: AbortSignal.timeout(API_TIMEOUT_MS),
   });
+}
+
+function call(target: PullRequestTarget, method: string, path: string, body?: unknown): Promise<Response> {
+  return githubRequest(target, method, `${repositoryApi(target)}${path}`, body);
 }
 
 async function failure(response: Response, what: string): Promise<PullRequestError> {
