@@ -6,11 +6,10 @@ import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { CreateRepositoryCommand } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli-commands.js";
 import { CLI } from "../e2e/bundle.js";
+import { runCli } from "../harness/cli.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { setEnv } from "../harness/env.js";
 import { pushImage, pushIndex } from "../harness/images.js";
@@ -22,21 +21,7 @@ const LIST = join(dir, "mirrors.yaml");
 const PODS = join(FIXTURES, "pods.json");
 copyFileSync(join(FIXTURES, "mirrors.yaml"), LIST);
 
-async function cli(args: string[], stdin?: string) {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    env: process.env,
-    ...(stdin !== undefined ? { stdin: Readable.from([Buffer.from(stdin)]) } : {}),
-  });
-  return { code, out, err };
-}
+const cli = (args: string[], stdin?: string) => runCli(args, { stdin });
 
 describe("ecr-mirror audit --pods (offline)", () => {
   it("names the missing images and the lines to add, and exits 1", async () => {

@@ -5,29 +5,16 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { main } from "../../src/cli-commands.js";
 import { run } from "../../src/main.js";
 import { readPodList } from "../../src/observe/kubernetes.js";
 import { inputsOf, recordingDeps } from "../entries/recording-core.js";
+import { runCli } from "../harness/cli.js";
 
 const FIXTURES = join(import.meta.dirname, "../fixtures/audit");
 const LIST = join(FIXTURES, "mirrors.yaml");
 const dir = mkdtempSync(join(tmpdir(), "ecr-mirror-audit-hostile-"));
 
-async function cli(args: string[]) {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    env: process.env,
-  });
-  return { code, out, err };
-}
+const cli = (args: string[]) => runCli(args);
 
 function podsFile(name: string, text: string): string {
   const path = join(dir, name);

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli-commands.js";
+import { runCli } from "../harness/cli.js";
 import { makeTestCertificate, type TestCertificate } from "../harness/tls.js";
 
 const FIXTURES = join(import.meta.dirname, "../fixtures/audit");
@@ -86,20 +86,7 @@ users:
   return path;
 }
 
-async function cli(args: string[]) {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    env: process.env,
-  });
-  return { code, out, err };
-}
+const cli = (args: string[]) => runCli(args);
 
 describe("audit --kubeconfig against an HTTPS stand-in of the Kubernetes API", () => {
   it("reads every page with the bearer token and audits the same as the pod list file", async () => {

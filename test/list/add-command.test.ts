@@ -4,7 +4,7 @@ import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { main } from "../../src/cli-commands.js";
+import { runCli } from "../harness/cli.js";
 
 const EXAMPLE = join(import.meta.dirname, "..", "..", "examples", "mirrors.yaml");
 let dir: string;
@@ -23,12 +23,7 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-async function run(args: string[]) {
-  let out = "";
-  let err = "";
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
+const run = (args: string[]) => runCli(args, { env: {} });
 
 describe("ecr-mirror add", () => {
   it("adds an image, says where, and the list stays valid for validate", async () => {

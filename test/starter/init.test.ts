@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { main } from "../../src/cli-commands.js";
 import { parseMirrorList } from "../../src/list/parse.js";
 import { PROJECT, RELEASE_REF } from "../../src/starter/files.js";
 import { rolePolicy, trustPolicy } from "../../src/starter/iam.js";
+import { runCli } from "../harness/cli.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const FILES = [
@@ -33,12 +33,7 @@ async function folder(): Promise<string> {
   return d;
 }
 
-async function run(args: string[]) {
-  let out = "";
-  let err = "";
-  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
+const run = (args: string[]) => runCli(args, { env: {} });
 
 const read = (dir: string, path: string) => readFile(join(dir, path), "utf8");
 
