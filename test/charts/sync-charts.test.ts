@@ -35,6 +35,7 @@ import {
   startChartRepo,
   tagDigest,
 } from "../harness/images.js";
+import { validList } from "../harness/list.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { plantToolCache, readInvocationLog, STAND_IN_TOOL_VERSIONS } from "../stand-ins/stand-ins.js";
 
@@ -169,9 +170,7 @@ charts:
     values:
       image: { registry: "${upstream.host}", tag: "1.0" }
 `;
-  const { list, problems } = parseMirrorList(text, "mirrors.yaml");
-  if (!list) throw new Error(problems.map((p) => p.message).join("\n"));
-  return list;
+  return validList(text);
 }
 
 async function sync(

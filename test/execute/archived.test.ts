@@ -18,6 +18,7 @@ import { SecretMask } from "../../src/tools/credentials.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { setEnv } from "../harness/env.js";
 import { type PushedIndex, pushImage, pushIndex, tagDigest } from "../harness/images.js";
+import { validList } from "../harness/list.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { plantToolCache, STAND_IN_TOOL_VERSIONS } from "../stand-ins/stand-ins.js";
 
@@ -72,9 +73,7 @@ images:
   - redis:7.0
   - nginx:1.27
 ${extra}`;
-  const { list, problems } = parseMirrorList(text, "mirrors.yaml");
-  if (!list) throw new Error(problems.map((p) => p.message).join("\n"));
-  return list;
+  return validList(text);
 }
 
 async function sync(list: MirrorList): Promise<SyncRunResult> {

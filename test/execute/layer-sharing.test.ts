@@ -8,12 +8,12 @@ import { join } from "node:path";
 import { type ECRClient, PutAccountSettingCommand } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MirrorList } from "../../src/list/model.js";
-import { parseMirrorList } from "../../src/list/parse.js";
 import { connectTarget, type SyncRunResult, syncRun } from "../../src/run.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { setEnv } from "../harness/env.js";
 import { type LayeredImage, pushLayered, uniqueBlobBytes } from "../harness/layered-images.js";
+import { validList } from "../harness/list.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { plantToolCache, STAND_IN_TOOL_VERSIONS } from "../stand-ins/stand-ins.js";
 
@@ -75,9 +75,7 @@ upstreams:
 images:
 ${CORPUS.map((c) => `  - ${c.repo.replace(/^library\//, "")}:1`).join("\n")}
 `;
-  const { list, problems } = parseMirrorList(text, "mirrors.yaml");
-  if (!list) throw new Error(problems.map((p) => p.message).join("\n"));
-  return list;
+  return validList(text);
 }
 
 async function sync(list: MirrorList, log: string[] = []): Promise<SyncRunResult> {

@@ -4,16 +4,15 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ECRClient } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManifestPace, putThrottled } from "../../src/execute/pace.js";
 import type { MirrorList } from "../../src/list/model.js";
-import { parseMirrorList } from "../../src/list/parse.js";
 import { connectTarget, type SyncRunResult, syncRun } from "../../src/run.js";
 import { SecretMask } from "../../src/tools/credentials.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { setEnv } from "../harness/env.js";
 import { pushImage, pushIndex } from "../harness/images.js";
+import { validList } from "../harness/list.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { plantToolCache, STAND_IN_TOOL_VERSIONS } from "../stand-ins/stand-ins.js";
 
@@ -120,9 +119,7 @@ upstreams:
 images:
 ${[...NAMES, "multi"].map((n) => `  - ${n}:1`).join("\n")}
 `;
-  const { list, problems } = parseMirrorList(text, "mirrors.yaml");
-  if (!list) throw new Error(problems.map((p) => p.message).join("\n"));
-  return list;
+  return validList(text);
 }
 
 async function sync(list: MirrorList, putImageRate: number, on: LocalEcr = ecr): Promise<SyncRunResult> {

@@ -9,7 +9,6 @@ import { join } from "node:path";
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MirrorList } from "../../src/list/model.js";
-import { parseMirrorList } from "../../src/list/parse.js";
 import { stepFields } from "../../src/plan/model.js";
 import { formatPlan, planToJson } from "../../src/report/plan.js";
 import { planMarkdown } from "../../src/report/plan-markdown.js";
@@ -19,6 +18,7 @@ import { SecretMask } from "../../src/tools/credentials.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { setEnv } from "../harness/env.js";
 import { moveTag, pushImage } from "../harness/images.js";
+import { validList } from "../harness/list.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { plantToolCache, STAND_IN_TOOL_VERSIONS } from "../stand-ins/stand-ins.js";
 
@@ -58,9 +58,7 @@ images:
   - redis:7.0
   - nginx:1.27
 `;
-  const { list, problems } = parseMirrorList(text, "mirrors.yaml");
-  if (!list) throw new Error(problems.map((p) => p.message).join("\n"));
-  return list;
+  return validList(text);
 }
 
 function client(): ECRClient {

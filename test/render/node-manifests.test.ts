@@ -10,10 +10,10 @@ import { describe, expect, it } from "vitest";
 import { isAlias, isNode, parseAllDocuments, parse as parseYaml, visit } from "yaml";
 import { addChartImages } from "../../src/charts/discover.js";
 import type { MirrorList } from "../../src/list/model.js";
-import { parseMirrorList } from "../../src/list/parse.js";
 import { DEFAULT_CONFIGURATOR_IMAGE, type RenderedFile, renderNodeConfig } from "../../src/render/index.js";
 import { listSummary } from "../../src/report/list-json.js";
 import { withConfiguratorImage } from "../../src/run.js";
+import { validList } from "../harness/list.js";
 import { CONFIGURATOR, standardList } from "./fixtures.js";
 
 const FIXTURES = join(import.meta.dirname, "../fixtures/nodeadm");
@@ -41,9 +41,7 @@ const content = (files: RenderedFile[], path: string) => {
 
 /** The list as a user writes it, parsed by the real parser. */
 function list(text: string): MirrorList {
-  const { list, problems } = parseMirrorList(`target: { registry: ${REGISTRY} }\n${text}`, "mirrors.yaml");
-  if (!list) throw new Error(problems.map((p) => p.message).join("\n"));
-  return list;
+  return validList(`target: { registry: ${REGISTRY} }\n${text}`);
 }
 /** The list as a sync that renders plans it: with the configurator image ecr-mirror adds. */
 const withConfigurator = (l: MirrorList) => withConfiguratorImage(l, DEFAULT_CONFIGURATOR_IMAGE).list;

@@ -7,7 +7,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MirrorList } from "../../src/list/model.js";
-import { parseMirrorList } from "../../src/list/parse.js";
 import { connectTarget, planRun, syncRun } from "../../src/run.js";
 import { actionsFor } from "../../src/starter/iam.js";
 import { SecretMask } from "../../src/tools/credentials.js";
@@ -15,6 +14,7 @@ import type { ProxiedRequest } from "../harness/counting-proxy.js";
 import { type LocalEcr, startEcr } from "../harness/ecr.js";
 import { setEnv } from "../harness/env.js";
 import { pushImage } from "../harness/images.js";
+import { validList } from "../harness/list.js";
 import { type RunningRegistry, startRegistry } from "../harness/registry.js";
 import { plantToolCache, STAND_IN_TOOL_VERSIONS } from "../stand-ins/stand-ins.js";
 
@@ -40,9 +40,7 @@ upstreams:
 images:
 ${images.map((i) => `  - ${i}`).join("\n")}
 `;
-  const { list, problems } = parseMirrorList(text, "mirrors.yaml");
-  if (!list) throw new Error(problems.map((p) => p.message).join("\n"));
-  return list;
+  return validList(text);
 }
 
 const connect = (list: MirrorList) =>
