@@ -75029,8 +75029,13 @@ class PullRequestError extends MirrorError {
     }
 }
 const API_TIMEOUT_MS = 30_000;
-async function call(target, method, path, body) {
-    return fetch(`${target.apiUrl.replace(/\/+$/, "")}/repos/${target.repository}${path}`, {
+/** The repository's API address (`https://api.github.com/repos/OWNER/NAME`), what `githubRequest` paths hang off. */
+function repositoryApi(target) {
+    return `${target.apiUrl.replace(/\/+$/, "")}/repos/${target.repository}`;
+}
+/** One GitHub REST call with the target's token, a JSON body when given, and a time limit. */
+async function githubRequest(target, method, url, body) {
+    return fetch(url, {
         method,
         headers: {
             Authorization: `Bearer ${target.token}`,
@@ -75042,6 +75047,9 @@ async function call(target, method, path, body) {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(API_TIMEOUT_MS),
     });
+}
+function call(target, method, path, body) {
+    return githubRequest(target, method, `${repositoryApi(target)}${path}`, body);
 }
 async function failure(response, what) {
     const text = await response.text().catch(() => "");
@@ -75430,6 +75438,7 @@ async function proposeChange(options, git, commit, folder, base, prBranch, remot
 // with several lists keeps one comment for each), created once and updated on every push. A fork's
 // read-only token gets GitHub's 403 "Resource not accessible by integration": that is an outcome, not a failure.
 
+
 /** The hidden marker of the comment for one mirror list (HTML comments do not render). */
 function commentMarker(listPath) {
     // `--` cannot appear inside an HTML comment: a path with it is written with `-%2D`.
@@ -75438,24 +75447,9 @@ function commentMarker(listPath) {
 class CommentError extends MirrorError {
     name = "CommentError";
 }
-const pull_request_comment_API_TIMEOUT_MS = 30_000;
 const PAGE = 100;
 /** Comments read at most when looking for ours (100 pages of 100). */
 const pull_request_comment_MAX_PAGES = 100;
-async function pull_request_comment_call(target, method, url, body) {
-    return fetch(url, {
-        method,
-        headers: {
-            Authorization: `Bearer ${target.token}`,
-            Accept: "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-            "User-Agent": "ecr-mirror",
-            ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(pull_request_comment_API_TIMEOUT_MS),
-    });
-}
 /** The `rel="next"` URL of a Link header, if any. */
 function nextPage(link) {
     for (const part of (link ?? "").split(",")) {
@@ -75493,12 +75487,12 @@ async function refused(response, what) {
  * several do). `body` gets the marker in front.
  */
 async function upsertPullRequestComment(target, pullNumber, marker, body) {
-    const api = `${target.apiUrl.replace(/\/+$/, "")}/repos/${target.repository}`;
+    const api = repositoryApi(target);
     const text = `${marker}\n${body}`;
     let url = `${api}/issues/${pullNumber}/comments?per_page=${PAGE}`;
     let found = null;
     for (let page = 0; url && !found && page < pull_request_comment_MAX_PAGES; page++) {
-        const response = await pull_request_comment_call(target, "GET", url);
+        const response = await githubRequest(target, "GET", url);
         if (!response.ok)
             return refused(response, `Reading the comments of pull request #${pullNumber}`);
         const comments = (await response.json());
@@ -75506,13 +75500,13 @@ async function upsertPullRequestComment(target, pullNumber, marker, body) {
         url = nextPage(response.headers.get("link"));
     }
     if (found) {
-        const response = await pull_request_comment_call(target, "PATCH", `${api}/issues/comments/${found.id}`, { body: text });
+        const response = await githubRequest(target, "PATCH", `${api}/issues/comments/${found.id}`, { body: text });
         if (!response.ok)
             return refused(response, `Updating comment ${found.id} on pull request #${pullNumber}`);
         const updated = (await response.json());
         return { outcome: "updated", url: updated.html_url, id: updated.id };
     }
-    const response = await pull_request_comment_call(target, "POST", `${api}/issues/${pullNumber}/comments`, { body: text });
+    const response = await githubRequest(target, "POST", `${api}/issues/${pullNumber}/comments`, { body: text });
     if (!response.ok)
         return refused(response, `Commenting on pull request #${pullNumber}`);
     const created = (await response.json());
@@ -77296,21 +77290,10 @@ async function sync(ctx, inputs, listed, shown) {
         ? (l, t, o) => shardSyncRun(l, t, shard, o)
         : syncRun;
     const result = await runSync(list, target, {
+        ...runOptions(ctx, inputs, { credentials, known, configurator }),
         ranges: { lock },
-        ...(known ? { charts: { known } } : {}),
-        ...(configurator ? { observeDigestOf: [configurator.entry] } : {}),
-        resync: inputs.resync,
-        upstreamCredentials: credentials,
-        mask: ctx.mask,
-        crane: inputs.crane,
-        helm: inputs.helm,
-        toolLimits: inputs.toolLimits,
         concurrency: inputs.concurrency,
-        deletionLimit: deletionOverride(inputs.maxDeletions, "input"),
         putImageRate: inputs.putImageRate,
-        log: ctx.info,
-        debug: (line) => ctx.core.debug(ctx.safe(line)),
-        group: (name, work) => ctx.core.group(name, work),
     });
     await reportSync(ctx, inputs, result, shown, shard ? shardFacts(shard) : {});
     const failures = result.report.failures;
@@ -77391,19 +77374,8 @@ async function merge(ctx, inputs, listed, shown) {
     // expand as the plan job's did, so a resync digest run relocks here too.
     const lock = await loadRangesLock(ctx, inputs, list);
     const result = await mergeRun(list, target, reports, {
+        ...runOptions(ctx, inputs, { credentials, known, configurator }),
         ranges: { lock, relock: inputs.resync === "digest" },
-        ...(known ? { charts: { known } } : {}),
-        ...(configurator ? { observeDigestOf: [configurator.entry] } : {}),
-        resync: inputs.resync,
-        upstreamCredentials: credentials,
-        mask: ctx.mask,
-        crane: inputs.crane,
-        helm: inputs.helm,
-        toolLimits: inputs.toolLimits,
-        deletionLimit: deletionOverride(inputs.maxDeletions, "input"),
-        log: ctx.info,
-        debug: (line) => ctx.core.debug(ctx.safe(line)),
-        group: (name, work) => ctx.core.group(name, work),
     });
     ctx.info(`Merged ${reports.length} shard report(s): ${reports.map((r) => r.path).join(", ")}`);
     if (result.missing.length > 0)
@@ -77435,6 +77407,23 @@ async function skipNodeConfiguration(ctx, reason) {
     ctx.core.setOutput("commit-back-reason", ctx.safe(reason));
 }
 /** Renders the node configuration into the render folder and, when asked, commits it back. */
+/** What a sync and a sharded sync's merge both take from the inputs: tools, credentials, limits and the log. */
+function runOptions(ctx, inputs, run) {
+    return {
+        ...(run.known ? { charts: { known: run.known } } : {}),
+        ...(run.configurator ? { observeDigestOf: [run.configurator.entry] } : {}),
+        resync: inputs.resync,
+        upstreamCredentials: run.credentials,
+        mask: ctx.mask,
+        crane: inputs.crane,
+        helm: inputs.helm,
+        toolLimits: inputs.toolLimits,
+        deletionLimit: deletionOverride(inputs.maxDeletions, "input"),
+        log: ctx.info,
+        debug: (line) => ctx.core.debug(ctx.safe(line)),
+        group: (name, work) => ctx.core.group(name, work),
+    };
+}
 async function nodeConfiguration(ctx, inputs, list, target, configurator, chartImages, rangesLock) {
     const renderDir = inputs.renderDir;
     const rendered = renderNodeFiles(list, target, configurator, {
